@@ -1,0 +1,83 @@
+// Distance micro-kernels behind fastml.metrics (driven by src/fastml/metrics/_pairwise_fast.pyx).
+//
+// The Cython layer owns validation, tiling and the OpenMP loop; these functions compute one tile of
+// the distance matrix on one thread. They are built once per instruction set and dispatched at
+// load time (see distance_dispatch.cpp), which Cython code cannot do by itself.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fastml::distances {
+
+using index_t = std::ptrdiff_t;
+
+// Metric codes shared with the Cython layer.
+enum Metric : int {
+  kSqEuclidean = 0,
+  kEuclidean = 1,
+  kManhattan = 2,
+  kChebyshev = 3,
+  kMinkowski = 4,
+  kCosine = 5,
+  kHamming = 6,  // on values: fraction of coordinates that differ
+  kJaccard = 7,  // bit-packed booleans only
+};
+
+// Relative accuracy promised for float64 euclidean and cosine, which are computed from dot products
+// and norms: pairs whose result could be off by more (cancellation between nearly equal points)
+// are recomputed directly.
+constexpr double kFloat64RelativeError = 1e-10;
+
+// Layout of dense_tile's workspace: packed x panels, then packed y panels, each 64-byte aligned and
+// padded to the largest register block of any build (8 rows, 32 columns). `static` keeps a private
+// copy in each translation unit, so builds for different instruction sets never share one.
+constexpr index_t kMaxRowBlock = 8;
+constexpr index_t kMaxColBlock = 32;
+static constexpr std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) / m * m; }
+static constexpr std::size_t packed_bytes(index_t n, index_t block, index_t dim,
+                                          std::size_t elem_size) {
+  return round_up(round_up(static_cast<std::size_t>(n), block) * dim * elem_size, 64);
+}
+
+// Bytes of scratch memory dense_tile needs for a tile of n_rows x n_cols points of dim features.
+std::size_t dense_tile_workspace_bytes(index_t n_rows, index_t n_cols, index_t dim,
+                                       std::size_t elem_size);
+
+// Direct evaluation of one tile:
+//   out[i * ldo + j] = metric(x[i, :], y[j, :])  for i < nx, j < ny.
+// IN  x, y: row-major, dim columns. IN x_aux, y_aux: inverse row norms for kCosine (0 marks an
+// all-zero row), squared row norms for float64 kEuclidean/kSqEuclidean, ignored otherwise. IN p: exponent for kMinkowski. OUT out. IN workspace: at least
+// dense_tile_workspace_bytes(nx, ny, dim, sizeof(T)) bytes, 64-byte aligned.
+// float32 sums are accumulated in float64 every few features so that results stay within ~2e-6
+// relative error of the float64 value.
+void dense_tile(int metric, const float* x, index_t nx, const float* y, index_t ny, index_t dim,
+                const double* x_aux, const double* y_aux, double p, float* out, index_t ldo,
+                void* workspace);
+void dense_tile(int metric, const double* x, index_t nx, const double* y, index_t ny, index_t dim,
+                const double* x_aux, const double* y_aux, double p, double* out, index_t ldo,
+                void* workspace);
+
+// Boolean metrics on bit-packed rows (n_words 64-bit words per row, padding bits zero):
+// kHamming: differing bits / dim; kJaccard: differing / set in either (0 when none is set).
+void bool_tile(int metric, const std::uint64_t* x, index_t nx, const std::uint64_t* y, index_t ny,
+               index_t n_words, index_t dim, double* out, index_t ldo);
+
+// Name of the instruction-set build chosen for this CPU ("baseline", "x86_64_v3", "x86_64_v4").
+const char* simd_target();
+
+// Table of one instruction-set build's entry points (defined in distance_kernels_isa.cpp).
+struct KernelTable {
+  void (*dense_f32)(int, const float*, index_t, const float*, index_t, index_t, const double*,
+                    const double*, double, float*, index_t, void*);
+  void (*dense_f64)(int, const double*, index_t, const double*, index_t, index_t, const double*,
+                    const double*, double, double*, index_t, void*);
+  void (*bool_tile)(int, const std::uint64_t*, index_t, const std::uint64_t*, index_t, index_t,
+                    index_t, double*, index_t);
+};
+
+namespace baseline { KernelTable kernel_table(); }
+namespace x86_64_v3 { KernelTable kernel_table(); }
+namespace x86_64_v4 { KernelTable kernel_table(); }
+
+}  // namespace fastml::distances

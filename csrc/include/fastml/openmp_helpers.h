@@ -1,0 +1,10 @@
+// OpenMP queries that compile with or without OpenMP, for Cython modules.
+#pragma once
+#ifdef _OPENMP
+#include <omp.h>
+static inline int fastml_openmp_enabled(void) { return 1; }
+static inline int fastml_openmp_max_threads(void) { return omp_get_max_threads(); }
+#else
+static inline int fastml_openmp_enabled(void) { return 0; }
+static inline int fastml_openmp_max_threads(void) { return 1; }
+#endif

@@ -1,0 +1,56 @@
+// Chooses, once per process, the widest instruction-set build of the distance kernels that this
+// CPU supports, and forwards the public entry points to it.
+#include "fastml/distances.hpp"
+
+namespace fastml::distances {
+namespace {
+
+struct Selected {
+  KernelTable table;
+  const char* name;
+};
+
+Selected select() {
+#if defined(FASTML_HAVE_ISA_x86_64_v4)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("x86-64-v4")) return {x86_64_v4::kernel_table(), "x86_64_v4"};
+#endif
+#if defined(FASTML_HAVE_ISA_x86_64_v3)
+  if (__builtin_cpu_supports("x86-64-v3")) return {x86_64_v3::kernel_table(), "x86_64_v3"};
+#endif
+  return {baseline::kernel_table(), "baseline"};
+}
+
+const Selected& selected() {
+  static const Selected s = select();
+  return s;
+}
+
+}  // namespace
+
+std::size_t dense_tile_workspace_bytes(index_t n_rows, index_t n_cols, index_t dim,
+                                       std::size_t elem_size) {
+  return packed_bytes(n_rows, kMaxRowBlock, dim, elem_size) +
+         packed_bytes(n_cols, kMaxColBlock, dim, elem_size);
+}
+
+void dense_tile(int metric, const float* x, index_t nx, const float* y, index_t ny, index_t dim,
+                const double* x_aux, const double* y_aux, double p, float* out, index_t ldo,
+                void* workspace) {
+  selected().table.dense_f32(metric, x, nx, y, ny, dim, x_aux, y_aux, p, out, ldo, workspace);
+}
+
+void dense_tile(int metric, const double* x, index_t nx, const double* y, index_t ny, index_t dim,
+                const double* x_aux, const double* y_aux, double p, double* out, index_t ldo,
+                void* workspace) {
+  selected().table.dense_f64(metric, x, nx, y, ny, dim, x_aux, y_aux, p, out, ldo, workspace);
+}
+
+void bool_tile(int metric, const std::uint64_t* x, index_t nx, const std::uint64_t* y, index_t ny,
+               index_t n_words, index_t dim, double* out, index_t ldo) {
+  selected().table.bool_tile(metric, x, nx, y, ny, n_words, dim, out, ldo);
+}
+
+const char* simd_target() { return selected().name; }
+
+}  // namespace fastml::distances

@@ -1,0 +1,376 @@
+// Distance kernels, compiled once per instruction set: CMake defines FASTML_ISA (baseline,
+// x86_64_v3 or x86_64_v4) and passes the matching -march. Everything but kernel_table() has
+// internal linkage, so the linker can never hand a function compiled for a wider instruction set
+// to another build (the classic hazard of compiling one source with several -march flags); for the
+// same reason the standard library's inline templates are avoided here.
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "fastml/distances.hpp"
+
+#ifndef FASTML_ISA
+#error "FASTML_ISA must name the instruction-set build"
+#endif
+
+namespace fastml::distances::FASTML_ISA {
+namespace {
+
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+#elif defined(__AVX2__)
+constexpr int kVecBytes = 32;
+#else
+constexpr int kVecBytes = 16;
+#endif
+
+typedef float VecF __attribute__((vector_size(kVecBytes)));
+typedef double VecD __attribute__((vector_size(kVecBytes)));
+
+template <class T> struct Simd;
+template <> struct Simd<float> { using V = VecF; };
+template <> struct Simd<double> { using V = VecD; };
+
+// Register blocking of the micro-kernel: kRows points of x against kCols points of y, the
+// kRows x kCols partial results held in vector registers.
+template <class T> struct Blocking {
+  static constexpr int kLanes = kVecBytes / sizeof(T);
+  static constexpr int kVecsPerRow = 2;
+  static constexpr int kCols = kLanes * kVecsPerRow;
+  static constexpr int kRows = kVecBytes == 64 ? 8 : 4;
+  // float32 sums are moved into float64 every kChunk features, which bounds their rounding error
+  // by ~kChunk ulps whatever the dimension.
+  static constexpr index_t kChunk = sizeof(T) == 4 ? 32 : PTRDIFF_MAX;
+};
+static_assert(Blocking<float>::kCols <= kMaxColBlock && Blocking<float>::kRows <= kMaxRowBlock);
+
+// float32 cosine distances below this are recomputed in float64: rounding the normalised
+// coordinates to float32 costs up to ~8 ulps / sqrt(2 d) relative error, over 1e-6 below 0.02.
+template <class T> constexpr double kCosineRecheckBelow = sizeof(T) == 4 ? 0.02 : 0.0;
+
+// |v|: clear the sign bits.
+template <class V> inline V vabs(V v) {
+  using Bits = decltype(v < v);  // the integer vector of the same shape
+  using Lane = decltype(Bits{}[0]);
+  constexpr Lane sign = static_cast<Lane>(1) << (8 * sizeof(Lane) - 1);
+  return (V)((Bits)v & ~(Bits{} + sign));
+}
+
+template <class V> inline V vmax(V a, V b) { return a > b ? a : b; }
+
+// Reductions of the micro-kernel: step(acc, x_f, y_f) folds one feature into the accumulator.
+struct SqDiff {
+  static constexpr bool kSum = true;
+  template <class V, class T> static V step(V acc, T x, V y) {
+    const V d = x - y;
+    return acc + d * d;
+  }
+};
+struct AbsDiff {
+  static constexpr bool kSum = true;
+  template <class V, class T> static V step(V acc, T x, V y) { return acc + vabs(x - y); }
+};
+struct MaxAbsDiff {
+  static constexpr bool kSum = false;
+  template <class V, class T> static V step(V acc, T x, V y) { return vmax(acc, vabs(x - y)); }
+};
+// Dot products, for float64 euclidean and cosine: one FMA per feature instead of two operations.
+struct Dot {
+  static constexpr bool kSum = true;
+  template <class V, class T> static V step(V acc, T x, V y) { return acc + x * y; }
+};
+
+// Copies rows [0, n) of a row-major matrix into panels of `block` rows stored feature-major
+// (panel[f * block + r]) so that the micro-kernel reads both operands sequentially; the last panel
+// is zero-padded. Rows are multiplied by scale[row] when scale is given (cosine).
+template <class T>
+void pack_panels(const T* src, index_t n, index_t dim, const double* scale, int block, T* dst) {
+  for (index_t p0 = 0; p0 < n; p0 += block) {
+    T* panel = dst + p0 * dim;
+    for (int r = 0; r < block; ++r) {
+      const index_t row = p0 + r;
+      if (row >= n) {
+        for (index_t f = 0; f < dim; ++f) panel[f * block + r] = T(0);
+        continue;
+      }
+      const T* s = src + row * dim;
+      const T factor = scale ? static_cast<T>(scale[row]) : T(1);
+      for (index_t f = 0; f < dim; ++f) panel[f * block + r] = s[f] * factor;
+    }
+  }
+}
+
+// res[r * kCols + c] = reduction over f of Op(xp[f, r] - yp[f, c]), in float64.
+template <class T, class Op>
+inline void micro_kernel(const T* __restrict xp, const T* __restrict yp, index_t dim,
+                         double* __restrict res) {
+  using B = Blocking<T>;
+  using V = typename Simd<T>::V;
+  constexpr int R = B::kRows, NV = B::kVecsPerRow, C = B::kCols;
+  for (index_t f0 = 0; f0 < dim; f0 += B::kChunk) {
+    const index_t f1 = dim - f0 <= B::kChunk ? dim : f0 + B::kChunk;
+    V acc[R][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = V{};
+    for (index_t f = f0; f < f1; ++f) {
+      V yv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) std::memcpy(&yv[v], yp + f * C + v * B::kLanes, sizeof(V));
+      const T* xf = xp + f * R;
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const T xs = xf[r];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[r][v] = Op::step(acc[r][v], xs, yv[v]);
+      }
+    }
+    if constexpr (std::is_same_v<T, double>) {
+      if (f0 == 0) {
+        std::memcpy(res, acc, sizeof(acc));
+        continue;
+      }
+    }
+    alignas(64) T partial[R * C];
+    std::memcpy(partial, acc, sizeof(partial));
+    for (int k = 0; k < R * C; ++k) {
+      const double value = partial[k];
+      res[k] = f0 == 0 ? value : Op::kSum ? res[k] + value : (res[k] > value ? res[k] : value);
+    }
+  }
+}
+
+template <class T>
+double exact_sqeuclidean(const T* x, const T* y, index_t dim) {
+  double acc = 0.0;
+  for (index_t f = 0; f < dim; ++f) {
+    const double d = static_cast<double>(x[f]) - static_cast<double>(y[f]);
+    acc += d * d;
+  }
+  return acc;
+}
+
+// 1 - cos(x, y) as |x/|x| - y/|y||^2 / 2, which has no cancellation for nearly parallel vectors.
+template <class T>
+double exact_cosine(const T* x, const T* y, index_t dim, double x_inv_norm, double y_inv_norm) {
+  double acc = 0.0;
+  for (index_t f = 0; f < dim; ++f) {
+    const double d = x[f] * x_inv_norm - y[f] * y_inv_norm;
+    acc += d * d;
+  }
+  return 0.5 * acc;
+}
+
+inline double clamp(double v, double lo, double hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+// Which reduction computes a metric: float64 euclidean and cosine use dot products and the norms
+// (with a fix-up of cancelling pairs), float32 ones the exact difference form.
+template <class T, int kMetric> struct KernelOp { using type = SqDiff; };
+template <> struct KernelOp<double, kSqEuclidean> { using type = Dot; };
+template <> struct KernelOp<double, kEuclidean> { using type = Dot; };
+template <> struct KernelOp<double, kCosine> { using type = Dot; };
+template <int kMetric> struct KernelOp<float, kMetric> {
+  using type = std::conditional_t<kMetric == kManhattan, AbsDiff,
+                                  std::conditional_t<kMetric == kChebyshev, MaxAbsDiff, SqDiff>>;
+};
+template <int kMetric> struct KernelOp<double, kMetric> {
+  using type = std::conditional_t<kMetric == kManhattan, AbsDiff,
+                                  std::conditional_t<kMetric == kChebyshev, MaxAbsDiff, SqDiff>>;
+};
+
+// A dot product of dim terms is off by at most ~dim ulps of |x||y|: pairs whose distance is below
+// `slack` (relative to the norms) could carry more than kFloat64RelativeError and are recomputed.
+inline double dot_slack(index_t dim) { return (dim + 4) * DBL_EPSILON / kFloat64RelativeError; }
+
+// The distance for one kernel result `acc` (xa, ya: the rows' aux values). Branch-free so that a
+// row of results vectorises; increments `recheck` where the value may carry more rounding error
+// than promised, in which case exact_distance() must replace it.
+template <class T, int kMetric>
+inline double kernel_to_distance(double acc, double xa, double ya, double slack, int& recheck) {
+  constexpr bool dot = std::is_same_v<typename KernelOp<T, kMetric>::type, Dot>;
+  if constexpr (kMetric == kCosine) {
+    const double scale = xa * ya;
+    double d = dot ? 1.0 - acc * scale : 0.5 * acc;
+    recheck += (d < slack) & (scale != 0.0);
+    d = scale == 0.0 ? 1.0 : d;  // an all-zero vector has similarity 0 with everything
+    return clamp(d, 0.0, 2.0);
+  } else if constexpr (dot) {
+    const double norms = xa + ya;
+    double d = norms - 2.0 * acc;
+    recheck += d < slack * norms;
+    d = d > 0.0 ? d : 0.0;
+    return kMetric == kEuclidean ? std::sqrt(d) : d;
+  } else if constexpr (kMetric == kEuclidean) {
+    return std::sqrt(acc);
+  } else {
+    return acc;
+  }
+}
+
+template <class T, int kMetric>
+inline double exact_distance(const T* x, const T* y, index_t dim, double xa, double ya) {
+  if constexpr (kMetric == kCosine) {
+    return clamp(exact_cosine(x, y, dim, xa, ya), 0.0, 2.0);
+  } else {
+    const double sq = exact_sqeuclidean(x, y, dim);
+    return kMetric == kEuclidean ? std::sqrt(sq) : sq;
+  }
+}
+
+// Writes one row of a block: out[c] = distance(res[c]) for c < n; returns how many need a recheck.
+template <class T, int kMetric, int N>
+inline int store_row(const double* __restrict res, double xa, const double* __restrict ya,
+                     double slack, int n, T* __restrict out) {
+  int recheck = 0;
+  if (n == N) {  // full rows: constant trip count, vectorised
+    for (int c = 0; c < N; ++c)
+      out[c] = static_cast<T>(kernel_to_distance<T, kMetric>(res[c], xa, ya[c], slack, recheck));
+  } else {
+    for (int c = 0; c < n; ++c)
+      out[c] = static_cast<T>(kernel_to_distance<T, kMetric>(res[c], xa, ya[c], slack, recheck));
+  }
+  return recheck;
+}
+
+template <class T, int kMetric>
+void direct_tile(const T* x, index_t nx, const T* y, index_t ny, index_t dim, const double* x_aux,
+                 const double* y_aux, T* out, index_t ldo, void* workspace) {
+  using B = Blocking<T>;
+  using Op = typename KernelOp<T, kMetric>::type;
+  constexpr int R = B::kRows, C = B::kCols;
+  constexpr bool uses_aux = kMetric == kCosine || std::is_same_v<Op, Dot>;
+  // Direct cosine works on normalised rows; the dot form applies the norms afterwards.
+  constexpr bool scale_rows = kMetric == kCosine && !std::is_same_v<Op, Dot>;
+  const double slack = kMetric == kCosine && !std::is_same_v<Op, Dot> ? kCosineRecheckBelow<T>
+                                                                       : dot_slack(dim);
+  T* xpack = static_cast<T*>(workspace);
+  T* ypack = reinterpret_cast<T*>(static_cast<char*>(workspace) +
+                                  packed_bytes(nx, kMaxRowBlock, dim, sizeof(T)));
+  pack_panels(x, nx, dim, scale_rows ? x_aux : nullptr, R, xpack);
+  pack_panels(y, ny, dim, scale_rows ? y_aux : nullptr, C, ypack);
+  alignas(64) double res[R * C];
+  alignas(64) double xa[R], ya[C];
+  for (int r = 0; r < R; ++r) xa[r] = 0.0;
+  for (index_t j0 = 0; j0 < ny; j0 += C) {
+    const int nj = ny - j0 < C ? static_cast<int>(ny - j0) : C;
+    if (uses_aux)
+      for (int c = 0; c < C; ++c) ya[c] = c < nj ? y_aux[j0 + c] : 0.0;
+    for (index_t i0 = 0; i0 < nx; i0 += R) {
+      const int ni = nx - i0 < R ? static_cast<int>(nx - i0) : R;
+      if (uses_aux)
+        for (int r = 0; r < R; ++r) xa[r] = r < ni ? x_aux[i0 + r] : 0.0;
+      micro_kernel<T, Op>(xpack + i0 * dim, ypack + j0 * dim, dim, res);
+      int recheck = 0;
+      for (int r = 0; r < ni; ++r)
+        recheck += store_row<T, kMetric, C>(res + r * C, xa[r], ya, slack, nj,
+                                            out + (i0 + r) * ldo + j0);
+      if (recheck == 0) continue;
+      for (int r = 0; r < ni; ++r)
+        for (int c = 0; c < nj; ++c) {
+          int flagged = 0;
+          kernel_to_distance<T, kMetric>(res[r * C + c], xa[r], ya[c], slack, flagged);
+          if (flagged)
+            out[(i0 + r) * ldo + j0 + c] = static_cast<T>(exact_distance<T, kMetric>(
+                x + (i0 + r) * dim, y + (j0 + c) * dim, dim, xa[r], ya[c]));
+        }
+    }
+  }
+}
+
+// Metrics without a vector kernel: Minkowski with a general p, and Hamming on values.
+template <class T>
+void scalar_tile(int metric, const T* x, index_t nx, const T* y, index_t ny, index_t dim, double p,
+                 T* out, index_t ldo) {
+  for (index_t i = 0; i < nx; ++i) {
+    const T* xi = x + i * dim;
+    for (index_t j = 0; j < ny; ++j) {
+      const T* yj = y + j * dim;
+      double acc = 0.0;
+      if (metric == kMinkowski) {
+        for (index_t f = 0; f < dim; ++f)
+          acc += std::pow(std::fabs(static_cast<double>(xi[f]) - static_cast<double>(yj[f])), p);
+        acc = std::pow(acc, 1.0 / p);
+      } else {
+        for (index_t f = 0; f < dim; ++f) acc += xi[f] != yj[f];
+        acc /= static_cast<double>(dim);
+      }
+      out[i * ldo + j] = static_cast<T>(acc);
+    }
+  }
+}
+
+template <class T>
+void dense_tile_impl(int metric, const T* x, index_t nx, const T* y, index_t ny, index_t dim,
+                     const double* x_aux, const double* y_aux, double p, T* out, index_t ldo,
+                     void* ws) {
+  switch (metric) {
+    case kSqEuclidean:
+      return direct_tile<T, kSqEuclidean>(x, nx, y, ny, dim, x_aux, y_aux, out, ldo, ws);
+    case kEuclidean:
+      return direct_tile<T, kEuclidean>(x, nx, y, ny, dim, x_aux, y_aux, out, ldo, ws);
+    case kManhattan:
+      return direct_tile<T, kManhattan>(x, nx, y, ny, dim, x_aux, y_aux, out, ldo, ws);
+    case kChebyshev:
+      return direct_tile<T, kChebyshev>(x, nx, y, ny, dim, x_aux, y_aux, out, ldo, ws);
+    case kCosine:
+      return direct_tile<T, kCosine>(x, nx, y, ny, dim, x_aux, y_aux, out, ldo, ws);
+    default:
+      return scalar_tile(metric, x, nx, y, ny, dim, p, out, ldo);
+  }
+}
+
+void dense_f32(int metric, const float* x, index_t nx, const float* y, index_t ny, index_t dim,
+               const double* x_aux, const double* y_aux, double p, float* out, index_t ldo,
+               void* ws) {
+  dense_tile_impl(metric, x, nx, y, ny, dim, x_aux, y_aux, p, out, ldo, ws);
+}
+
+void dense_f64(int metric, const double* x, index_t nx, const double* y, index_t ny, index_t dim,
+               const double* x_aux, const double* y_aux, double p, double* out, index_t ldo,
+               void* ws) {
+  dense_tile_impl(metric, x, nx, y, ny, dim, x_aux, y_aux, p, out, ldo, ws);
+}
+
+void bool_tile_impl(int metric, const std::uint64_t* x, index_t nx, const std::uint64_t* y,
+                    index_t ny, index_t n_words, index_t dim, double* out, index_t ldo) {
+  if (metric == kHamming) {
+    // Exact quotients count / dim, looked up instead of divided per pair.
+    double fraction[4097];
+    const bool table = dim < 4097;
+    if (table)
+      for (index_t c = 0; c <= dim; ++c) fraction[c] = static_cast<double>(c) / dim;
+    for (index_t i = 0; i < nx; ++i) {
+      const std::uint64_t* xi = x + i * n_words;
+      for (index_t j = 0; j < ny; ++j) {
+        const std::uint64_t* yj = y + j * n_words;
+        index_t differ = 0;
+        for (index_t w = 0; w < n_words; ++w) differ += __builtin_popcountll(xi[w] ^ yj[w]);
+        out[i * ldo + j] = table ? fraction[differ] : static_cast<double>(differ) / dim;
+      }
+    }
+    return;
+  }
+  for (index_t i = 0; i < nx; ++i) {
+    const std::uint64_t* xi = x + i * n_words;
+    for (index_t j = 0; j < ny; ++j) {
+      const std::uint64_t* yj = y + j * n_words;
+      index_t differ = 0, either = 0;
+      for (index_t w = 0; w < n_words; ++w) {
+        differ += __builtin_popcountll(xi[w] ^ yj[w]);
+        either += __builtin_popcountll(xi[w] | yj[w]);
+      }
+      out[i * ldo + j] = either ? static_cast<double>(differ) / either : 0.0;
+    }
+  }
+}
+
+}  // namespace
+
+KernelTable kernel_table() {
+  return KernelTable{&dense_f32, &dense_f64, &bool_tile_impl};
+}
+
+}  // namespace fastml::distances::FASTML_ISA

@@ -1,0 +1,117 @@
+"""What this installation can run on: compiled cores, OpenMP threads, BLAS and CUDA.
+
+Every probe here is cheap after its first call and never raises: a missing capability is reported
+with the reason.
+"""
+import functools
+import importlib
+import os
+import warnings
+from dataclasses import dataclass
+from numbers import Integral
+
+from ._config import get_config
+
+# Compiled extension modules, by the name show_config() prints.
+COMPILED_CORES = {
+    "pairwise distances (Cython)": "fastml.metrics._pairwise_fast",
+}
+
+
+@functools.cache
+def compiled_core_status():
+    """Map each compiled core to None when importable, else to the import error's text."""
+    status = {}
+    for name, module in COMPILED_CORES.items():
+        try:
+            importlib.import_module(module)
+            status[name] = None
+        except ImportError as exc:
+            status[name] = str(exc)
+    return status
+
+
+def _pairwise_module():
+    return importlib.import_module("fastml.metrics._pairwise_fast")
+
+
+def openmp_enabled():
+    """Whether the compiled cores were built with OpenMP."""
+    return _pairwise_module().openmp_enabled()
+
+
+def openmp_max_threads():
+    """Threads an OpenMP region uses by default (honours OMP_NUM_THREADS)."""
+    return _pairwise_module().openmp_max_threads()
+
+
+def simd_build():
+    """Instruction-set build of the SIMD kernels chosen for this CPU."""
+    return _pairwise_module().simd_build()
+
+
+def available_cpus():
+    """Cores this process may run on (CPU affinity aware)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def effective_n_threads(n_jobs=None):
+    """Translate an ``n_jobs`` argument into a thread count for a compiled core.
+
+    ``None`` falls back to ``fastml.get_config()["n_jobs"]`` and, if that is None too, to
+    OpenMP's default thread count. Negative values count back from the available cores as in
+    joblib: -1 is all of them, -2 all but one.
+    """
+    if n_jobs is None:
+        n_jobs = get_config()["n_jobs"]
+    if n_jobs is None:
+        return max(1, openmp_max_threads())
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, Integral):
+        raise TypeError(f"n_jobs must be an int or None, got {n_jobs!r}")
+    if n_jobs == 0:
+        raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive count")
+    if n_jobs < 0:
+        return max(1, available_cpus() + 1 + int(n_jobs))
+    return int(n_jobs)
+
+
+def blas_info():
+    """BLAS libraries loaded in this process, as threadpoolctl reports them."""
+    from threadpoolctl import threadpool_info
+
+    return [info for info in threadpool_info() if info.get("user_api") == "blas"]
+
+
+@dataclass(frozen=True)
+class CudaStatus:
+    available: bool
+    detail: str  # the device or simulator when available, else why not
+
+
+@functools.cache
+def cuda_status():
+    """Probe CUDA through Numba once; never raises, keeps the reason when CUDA is unusable."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        return CudaStatus(True, "Numba CUDA simulator (NUMBA_ENABLE_CUDASIM=1)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from numba import cuda
+    except Exception as exc:  # noqa: BLE001 - any import failure is a reason, not an error
+        return CudaStatus(False, f"numba.cuda cannot be imported: {exc}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if cuda.is_available():
+                return CudaStatus(True, f"GPU {cuda.get_current_device().name!s}")
+            # is_available() hides the cause; asking the driver directly reveals it.
+            from numba.cuda.cudadrv.driver import driver
+
+            driver.get_device_count()
+            return CudaStatus(False, "no CUDA device found")
+    except Exception as exc:  # noqa: BLE001
+        reason = " ".join(str(exc).split())
+        return CudaStatus(False, reason or type(exc).__name__)
