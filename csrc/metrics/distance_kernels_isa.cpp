@@ -154,11 +154,14 @@ double exact_sqeuclidean(const T* x, const T* y, index_t dim) {
 }
 
 // 1 - cos(x, y) as |x/|x| - y/|y||^2 / 2, which has no cancellation for nearly parallel vectors.
+// Dividing (rather than multiplying by the inverse norms) leaves no product for the compiler to
+// fuse into an FMA, so identical rows give exactly 0.
 template <class T>
 double exact_cosine(const T* x, const T* y, index_t dim, double x_inv_norm, double y_inv_norm) {
+  const double x_norm = 1.0 / x_inv_norm, y_norm = 1.0 / y_inv_norm;
   double acc = 0.0;
   for (index_t f = 0; f < dim; ++f) {
-    const double d = x[f] * x_inv_norm - y[f] * y_inv_norm;
+    const double d = x[f] / x_norm - y[f] / y_norm;
     acc += d * d;
   }
   return 0.5 * acc;

@@ -31,13 +31,15 @@ _ALIASES = {
     "cosine": "cosine",
     "hamming": "hamming",
     "jaccard": "jaccard",
-    "matching": "matching",
+    # 1 - the simple matching coefficient: the fraction of coordinates that differ, i.e. hamming
+    # (scikit-learn computes it the same way, on values).
+    "matching": "hamming",
 }
 PAIRWISE_DISTANCE_METRICS = tuple(sorted(_ALIASES))
 
 # Metrics defined on booleans: other input is converted with x != 0 (with a warning), as in
-# scikit-learn. "matching" (1 - simple matching coefficient) is hamming on those booleans.
-_BOOLEAN_METRICS = frozenset({"jaccard", "matching"})
+# scikit-learn.
+_BOOLEAN_METRICS = frozenset({"jaccard"})
 
 # float32 sums of squared differences overflow past about sqrt(FLT_MAX / 32) / 2; larger float32
 # input is computed in float64 and the result rounded to float32.
@@ -113,15 +115,13 @@ class _PairwiseJob:
             warnings.warn(f"Data was converted to boolean for metric {self.metric}",
                           DataConversionWarning, stacklevel=3)
             X, Y = X != 0, (X != 0 if self.y_is_x else Y != 0)
-        self.bitwise = X.dtype == Y.dtype == bool and self.metric in (
-            _BOOLEAN_METRICS | {"hamming"})
+        self.bitwise = X.dtype == Y.dtype == bool and self.metric in ("hamming", "jaccard")
+        self.metric = self.metric
         if self.bitwise:
-            self.kernel_metric = "jaccard" if self.metric == "jaccard" else "hamming"
             self.X = _pack_bits(X)
             self.Y = self.X if self.y_is_x else _pack_bits(Y)
             return
 
-        self.kernel_metric = self.metric
         work = self.out_dtype
         if work == np.float32 and max(np.abs(X).max(), np.abs(Y).max()) > _FLOAT32_SAFE_MAGNITUDE:
             work = np.float64
@@ -141,12 +141,12 @@ class _PairwiseJob:
         X = self.X[block]
         if self.bitwise:
             out = np.empty((X.shape[0], self.Y.shape[0]), dtype=np.float64)
-            _pairwise_fast.bool_distances(X, self.Y, out, self.kernel_metric, self.n_features,
+            _pairwise_fast.bool_distances(X, self.Y, out, self.metric, self.n_features,
                                           self.n_threads)
         else:
             out = np.empty((X.shape[0], self.Y.shape[0]), dtype=self.X.dtype)
             x_aux = self.x_aux[block] if self.x_aux.size else self.x_aux
-            _pairwise_fast.dense_distances(X, self.Y, out, self.kernel_metric, x_aux,
+            _pairwise_fast.dense_distances(X, self.Y, out, self.metric, x_aux,
                                            self.y_aux, self.p, self.n_threads)
         if self.y_is_x:  # d(x, x) = 0 by definition, also for all-zero rows under cosine
             start = block.start or 0

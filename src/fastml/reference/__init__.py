@@ -1,0 +1,5 @@
+"""Plain NumPy implementations of fastml's compiled cores: slow, obviously correct, and the oracle
+the tests compare the cores against. One module per core."""
+from . import distances
+
+__all__ = ["distances"]

@@ -1,0 +1,17 @@
+"""Assertions shared by the test modules."""
+import numpy as np
+
+
+def assert_relative_close(actual, expected, rtol, atol=1e-15):
+    """Every entry within rtol of the expected value, relative to that value.
+
+    atol only absorbs float64 rounding where the expected value is (nearly) zero.
+    """
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape
+    error = np.abs(actual - expected)
+    bad = ~(error <= rtol * np.abs(expected) + atol)
+    assert not bad.any(), (
+        f"{bad.sum()} of {bad.size} entries off by more than rtol={rtol}; worst relative error "
+        f"{np.max(error / np.maximum(np.abs(expected), np.finfo(np.float64).tiny)):.3g}")

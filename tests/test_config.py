@@ -1,0 +1,118 @@
+"""fastml's configuration, backend probes and show_config()."""
+import threading
+
+import pytest
+
+import fastml
+from fastml import _backend
+
+
+def test_defaults_and_config_context_restores():
+    assert fastml.get_config() == {"n_jobs": None, "device": "auto", "working_memory": 1024}
+    with fastml.config_context(n_jobs=2, device="cpu", working_memory=64):
+        assert fastml.get_config() == {"n_jobs": 2, "device": "cpu", "working_memory": 64}
+        with fastml.config_context(n_jobs=None):
+            assert fastml.get_config()["n_jobs"] is None
+        assert fastml.get_config()["n_jobs"] == 2
+    assert fastml.get_config()["device"] == "auto"
+
+
+def test_set_config_changes_only_what_is_given():
+    old = fastml.get_config()
+    try:
+        fastml.set_config(working_memory=10)
+        assert fastml.get_config() == {**old, "working_memory": 10}
+    finally:
+        fastml.set_config(**old)
+
+
+def test_config_is_thread_local():
+    seen = {}
+    with fastml.config_context(n_jobs=1):
+        thread = threading.Thread(target=lambda: seen.update(fastml.get_config()))
+        thread.start()
+        thread.join()
+    assert seen["n_jobs"] is None
+
+
+@pytest.mark.parametrize("params, error, match", [
+    ({"n_jobs": 0}, ValueError, "n_jobs == 0"),
+    ({"n_jobs": 1.5}, TypeError, "n_jobs must be an int"),
+    ({"n_jobs": True}, TypeError, "n_jobs must be an int"),
+    ({"device": "gpu"}, ValueError, "device must be one of"),
+    ({"working_memory": 0}, ValueError, "working_memory must be a positive"),
+    ({"working_memory": "1"}, ValueError, "working_memory must be a positive"),
+    ({"nope": 1}, TypeError, "unknown configuration key"),
+])
+def test_bad_configuration_is_rejected(params, error, match):
+    with pytest.raises(error, match=match):
+        with fastml.config_context(**params):
+            pass
+    assert fastml.get_config()["n_jobs"] is None
+
+
+def test_effective_n_threads():
+    cpus = _backend.available_cpus()
+    assert _backend.effective_n_threads(None) == _backend.openmp_max_threads()
+    assert _backend.effective_n_threads(3) == 3
+    assert _backend.effective_n_threads(-1) == cpus
+    assert _backend.effective_n_threads(-cpus - 5) == 1
+    with fastml.config_context(n_jobs=5):
+        assert _backend.effective_n_threads(None) == 5
+        assert _backend.effective_n_threads(2) == 2
+
+
+def test_compiled_cores_present():
+    assert _backend.compiled_core_status() == {"pairwise distances (Cython)": None}
+    assert _backend.simd_build() in ("baseline", "x86_64_v3", "x86_64_v4")
+    assert _backend.openmp_max_threads() >= 1
+
+
+def test_cuda_probe_never_raises_and_explains(monkeypatch):
+    status = _backend.cuda_status()
+    assert isinstance(status.available, bool) and status.detail
+    _backend.cuda_status.cache_clear()
+    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
+    try:
+        assert _backend.cuda_status() == _backend.CudaStatus(
+            True, "Numba CUDA simulator (NUMBA_ENABLE_CUDASIM=1)")
+    finally:
+        _backend.cuda_status.cache_clear()
+
+
+def test_cuda_probe_reports_import_failure(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def failing_import(name, *args, **kwargs):
+        if name == "numba" and args and args[2] and "cuda" in args[2]:
+            raise ImportError("no numba.cuda here")
+        return real_import(name, *args, **kwargs)
+
+    _backend.cuda_status.cache_clear()
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
+    monkeypatch.setattr(builtins, "__import__", failing_import)
+    try:
+        status = _backend.cuda_status()
+    finally:
+        monkeypatch.setattr(builtins, "__import__", real_import)
+        _backend.cuda_status.cache_clear()
+    assert status == _backend.CudaStatus(False, "numba.cuda cannot be imported: no numba.cuda here")
+
+
+def test_show_config_reports_every_section(capsys):
+    fastml.show_config()
+    text = capsys.readouterr().out
+    for needle in ["fastml " + fastml.__version__, "numpy:", "sklearn:", "numba:",
+                   "pairwise distances (Cython): present", "OpenMP threads:", "SIMD kernels:",
+                   "BLAS:", "CUDA:"]:
+        assert needle in text
+    assert _backend.cuda_status().detail in text
+
+
+def test_subpackages_load_lazily():
+    assert "metrics" in dir(fastml)
+    assert fastml.metrics.pairwise_distances is not None
+    with pytest.raises(AttributeError):
+        fastml.does_not_exist
