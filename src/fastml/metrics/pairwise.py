@@ -185,7 +185,7 @@ def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None, **kwds):
 
     Notes
     -----
-    Accuracy: float32 sums are accumulated in float64 every 32 features (relative error ~2e-6);
+    Accuracy: float32 sums are accumulated in float64 every 64 features (relative error < 4e-6);
     float64 euclidean and cosine use dot products and norms, and pairs where that could lose more
     than 1e-10 relative accuracy (nearly equal points) are recomputed directly. float32 cosine
     distances under 0.02 are recomputed in float64.

@@ -1,0 +1,120 @@
+"""Times every workload, fastml and its peer alternately, and prints the speed-up table."""
+import json
+import platform
+import sys
+import time
+
+import numpy as np
+
+from .. import __version__, _backend
+from .workloads import all_workloads
+
+
+def _progress(done, total, label, stream=sys.stderr):
+    width = 30
+    filled = int(width * done / total)
+    stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label[:60]:<60}")
+    stream.flush()
+    if done == total:
+        stream.write("\n")
+
+
+def _time_once(fn, data):
+    start = time.perf_counter()
+    result = fn(data)
+    return time.perf_counter() - start, result
+
+
+def run_workload(workload, quick, repeat):
+    """Warm both sides up once, then time them alternately `repeat` times; return one row."""
+    data = workload.setup(workload.size(quick))
+    _, fast_result = _time_once(workload.fastml, data)
+    _, peer_result = _time_once(workload.peer, data)
+    parity = workload.parity(fast_result, peer_result)
+    del fast_result, peer_result
+    fast_times, peer_times = [], []
+    for _ in range(repeat):
+        fast_times.append(_time_once(workload.fastml, data)[0])
+        peer_times.append(_time_once(workload.peer, data)[0])
+    fast, peer = float(np.median(fast_times)), float(np.median(peer_times))
+    speedup = peer / fast
+    return {
+        "group": workload.group,
+        "workload": workload.label(quick),
+        "peer": workload.peer_name,
+        "fastml_s": fast,
+        "peer_s": peer,
+        "speedup": speedup,
+        "target": workload.target,
+        "meets_target": None if workload.target is None else bool(speedup >= workload.target),
+        "parity": parity,
+        "parity_label": workload.parity_label,
+        "parity_ok": bool(parity <= workload.tolerance),
+    }
+
+
+def run(quick=False, only=None, repeat=None, progress=True):
+    """Run the selected workloads and return their rows."""
+    workloads = [w for w in all_workloads() if only is None or w.group in only]
+    repeat = repeat or (3 if quick else 5)
+    rows = []
+    for i, workload in enumerate(workloads):
+        if progress:
+            _progress(i, len(workloads), workload.label(quick))
+        rows.append(run_workload(workload, quick, repeat))
+    if progress:
+        _progress(len(workloads), len(workloads), "done")
+    return rows
+
+
+def format_table(rows):
+    header = ["workload", "fastml", "peer", "peer time", "speed-up", "target", "parity"]
+    lines = []
+    for row in rows:
+        target = "" if row["target"] is None else (
+            f">={row['target']:g}x " + ("ok" if row["meets_target"] else "MISSED"))
+        parity = f"{row['parity_label']} {row['parity']:.1e}" + ("" if row["parity_ok"]
+                                                                 else " (DIFFERS)")
+        lines.append([row["workload"], f"{row['fastml_s']:.4f} s", row["peer"],
+                      f"{row['peer_s']:.4f} s", f"{row['speedup']:.1f}x", target, parity])
+    widths = [max(len(str(r[i])) for r in [header] + lines) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    out = [fmt.format(*header), fmt.format(*["-" * w for w in widths])]
+    out += [fmt.format(*line) for line in lines]
+    return "\n".join(out)
+
+
+def machine_info():
+    return {
+        "fastml": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": _backend.available_cpus(),
+        "openmp_threads": _backend.openmp_max_threads(),
+        "simd": _backend.simd_build(),
+    }
+
+
+def write_json(rows, path):
+    with open(path, "w") as f:
+        json.dump({"machine": machine_info(), "results": rows}, f, indent=2)
+
+
+def write_plot(rows, path):
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise SystemExit("--plot needs matplotlib: pip install 'fastml[bench]'") from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [row["workload"] for row in rows][::-1]
+    speedups = [row["speedup"] for row in rows][::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(rows) + 1.2))
+    ax.barh(labels, speedups, color="tab:blue")
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("speed-up over the peer (peer time / fastml time)")
+    ax.set_title("fastml vs peers, same run")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
