@@ -205,10 +205,7 @@ inline double kernel_to_distance(double acc, double xa, double ya, double slack,
     const double norms = xa + ya;
     double d = norms - 2.0 * acc;
     recheck += d < slack * norms;
-    d = d > 0.0 ? d : 0.0;
-    return kMetric == kEuclidean ? std::sqrt(d) : d;
-  } else if constexpr (kMetric == kEuclidean) {
-    return std::sqrt(acc);
+    return d > 0.0 ? d : 0.0;
   } else {
     return acc;
   }
@@ -220,21 +217,26 @@ inline double exact_distance(const T* x, const T* y, index_t dim, double xa, dou
     return clamp(exact_cosine(x, y, dim, xa, ya), 0.0, 2.0);
   } else {
     const double sq = exact_sqeuclidean(x, y, dim);
-    return kMetric == kEuclidean ? std::sqrt(sq) : sq;
+    return kMetric == kEuclidean ? std::sqrt(sq) : sq;  // the store loop's sqrt is already done
   }
 }
 
 // Writes one row of a block: out[c] = distance(res[c]) for c < n; returns how many need a recheck.
+// The square root of euclidean gets a loop of its own: fused with the rest it kept the loop from
+// being vectorised.
 template <class T, int kMetric, int N>
 inline int store_row(const double* __restrict res, double xa, const double* __restrict ya,
                      double slack, int n, T* __restrict out) {
   int recheck = 0;
-  if (n == N) {  // full rows: constant trip count, vectorised
-    for (int c = 0; c < N; ++c)
-      out[c] = static_cast<T>(kernel_to_distance<T, kMetric>(res[c], xa, ya[c], slack, recheck));
+  alignas(64) double d[N];
+  for (int c = 0; c < N; ++c)  // past n, ya is 0: harmless values that are never stored
+    d[c] = kernel_to_distance<T, kMetric>(res[c], xa, ya[c], slack, recheck);
+  if constexpr (kMetric == kEuclidean)
+    for (int c = 0; c < N; ++c) d[c] = std::sqrt(d[c]);
+  if (n == N) {  // full rows: constant trip count
+    for (int c = 0; c < N; ++c) out[c] = static_cast<T>(d[c]);
   } else {
-    for (int c = 0; c < n; ++c)
-      out[c] = static_cast<T>(kernel_to_distance<T, kMetric>(res[c], xa, ya[c], slack, recheck));
+    for (int c = 0; c < n; ++c) out[c] = static_cast<T>(d[c]);
   }
   return recheck;
 }
