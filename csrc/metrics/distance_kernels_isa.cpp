@@ -217,7 +217,7 @@ inline double exact_distance(const T* x, const T* y, index_t dim, double xa, dou
     return clamp(exact_cosine(x, y, dim, xa, ya), 0.0, 2.0);
   } else {
     const double sq = exact_sqeuclidean(x, y, dim);
-    return kMetric == kEuclidean ? std::sqrt(sq) : sq;  // the store loop's sqrt is already done
+    return kMetric == kEuclidean ? std::sqrt(sq) : sq;
   }
 }
 

@@ -47,7 +47,8 @@ std::size_t dense_tile_workspace_bytes(index_t n_rows, index_t n_cols, index_t d
 // Direct evaluation of one tile:
 //   out[i * ldo + j] = metric(x[i, :], y[j, :])  for i < nx, j < ny.
 // IN  x, y: row-major, dim columns. IN x_aux, y_aux: inverse row norms for kCosine (0 marks an
-// all-zero row), squared row norms for float64 kEuclidean/kSqEuclidean, ignored otherwise. IN p: exponent for kMinkowski. OUT out. IN workspace: at least
+// all-zero row), squared row norms for float64 kEuclidean/kSqEuclidean, ignored otherwise.
+// IN p: exponent for kMinkowski. OUT out. IN workspace: at least
 // dense_tile_workspace_bytes(nx, ny, dim, sizeof(T)) bytes, 64-byte aligned.
 // float32 sums are accumulated in float64 every 64 features so that results stay within ~4e-6
 // relative error of the float64 value.

@@ -116,7 +116,6 @@ class _PairwiseJob:
                           DataConversionWarning, stacklevel=3)
             X, Y = X != 0, (X != 0 if self.y_is_x else Y != 0)
         self.bitwise = X.dtype == Y.dtype == bool and self.metric in ("hamming", "jaccard")
-        self.metric = self.metric
         if self.bitwise:
             self.X = _pack_bits(X)
             self.Y = self.X if self.y_is_x else _pack_bits(Y)
