@@ -51,6 +51,32 @@ void bool_tile(int metric, const std::uint64_t* x, index_t nx, const std::uint64
   selected().table.bool_tile(metric, x, nx, y, ny, n_words, dim, out, ldo);
 }
 
+std::size_t knn_block_workspace_bytes(index_t nx, index_t dim, std::size_t elem_size) {
+  return packed_bytes(nx, kMaxRowBlock, dim, elem_size) +
+         packed_bytes(knn_y_tile_rows(dim, elem_size), kMaxColBlock, dim, elem_size);
+}
+
+void knn_block(int metric, const float* x, index_t nx, const float* y, index_t ny, index_t dim,
+               const double* x_aux, const double* y_aux, double p, index_t y_offset, index_t k,
+               double* heap_keys, std::int64_t* heap_idx, index_t ldh, void* workspace) {
+  selected().table.knn_f32(metric, x, nx, y, ny, dim, x_aux, y_aux, p, y_offset, k, heap_keys,
+                           heap_idx, ldh, workspace);
+}
+
+void knn_block(int metric, const double* x, index_t nx, const double* y, index_t ny, index_t dim,
+               const double* x_aux, const double* y_aux, double p, index_t y_offset, index_t k,
+               double* heap_keys, std::int64_t* heap_idx, index_t ldh, void* workspace) {
+  selected().table.knn_f64(metric, x, nx, y, ny, dim, x_aux, y_aux, p, y_offset, k, heap_keys,
+                           heap_idx, ldh, workspace);
+}
+
+void knn_block_bool(int metric, const std::uint64_t* x, index_t nx, const std::uint64_t* y,
+                    index_t ny, index_t n_words, index_t dim, index_t y_offset, index_t k,
+                    double* heap_keys, std::int64_t* heap_idx, index_t ldh) {
+  selected().table.knn_bool(metric, x, nx, y, ny, n_words, dim, y_offset, k, heap_keys, heap_idx,
+                            ldh);
+}
+
 const char* simd_target() { return selected().name; }
 
 }  // namespace fastml::distances

@@ -155,11 +155,17 @@ double exact_sqeuclidean(const T* x, const T* y, index_t dim) {
 }
 
 // 1 - cos(x, y) as |x/|x| - y/|y||^2 / 2, which has no cancellation for nearly parallel vectors.
-// Dividing (rather than multiplying by the inverse norms) leaves no product for the compiler to
-// fuse into an FMA, so identical rows give exactly 0.
+// The norms are recomputed here rather than taken from the inverse norms (whose reciprocals are
+// off by an ulp), and divided by rather than multiplied with, so that x and a positive multiple
+// of x that normalise to the same vector give exactly 0.
 template <class T>
-double exact_cosine(const T* x, const T* y, index_t dim, double x_inv_norm, double y_inv_norm) {
-  const double x_norm = 1.0 / x_inv_norm, y_norm = 1.0 / y_inv_norm;
+double exact_cosine(const T* x, const T* y, index_t dim) {
+  double xx = 0.0, yy = 0.0;
+  for (index_t f = 0; f < dim; ++f) {
+    xx += static_cast<double>(x[f]) * static_cast<double>(x[f]);
+    yy += static_cast<double>(y[f]) * static_cast<double>(y[f]);
+  }
+  const double x_norm = std::sqrt(xx), y_norm = std::sqrt(yy);
   double acc = 0.0;
   for (index_t f = 0; f < dim; ++f) {
     const double d = x[f] / x_norm - y[f] / y_norm;
@@ -212,9 +218,9 @@ inline double kernel_to_distance(double acc, double xa, double ya, double slack,
 }
 
 template <class T, int kMetric>
-inline double exact_distance(const T* x, const T* y, index_t dim, double xa, double ya) {
+inline double exact_distance(const T* x, const T* y, index_t dim) {
   if constexpr (kMetric == kCosine) {
-    return clamp(exact_cosine(x, y, dim, xa, ya), 0.0, 2.0);
+    return clamp(exact_cosine(x, y, dim), 0.0, 2.0);
   } else {
     const double sq = exact_sqeuclidean(x, y, dim);
     return kMetric == kEuclidean ? std::sqrt(sq) : sq;
@@ -279,17 +285,17 @@ void direct_tile(const T* x, index_t nx, const T* y, index_t ny, index_t dim, co
           int flagged = 0;
           kernel_to_distance<T, kMetric>(res[r * C + c], xa[r], ya[c], slack, flagged);
           if (flagged)
-            out[(i0 + r) * ldo + j0 + c] = static_cast<T>(exact_distance<T, kMetric>(
-                x + (i0 + r) * dim, y + (j0 + c) * dim, dim, xa[r], ya[c]));
+            out[(i0 + r) * ldo + j0 + c] = static_cast<T>(
+                exact_distance<T, kMetric>(x + (i0 + r) * dim, y + (j0 + c) * dim, dim));
         }
     }
   }
 }
 
 // Metrics without a vector kernel: Minkowski with a general p, and Hamming on values.
-template <class T>
+template <class T, class Out>
 void scalar_tile(int metric, const T* x, index_t nx, const T* y, index_t ny, index_t dim, double p,
-                 T* out, index_t ldo) {
+                 Out* out, index_t ldo) {
   for (index_t i = 0; i < nx; ++i) {
     const T* xi = x + i * dim;
     for (index_t j = 0; j < ny; ++j) {
@@ -303,7 +309,7 @@ void scalar_tile(int metric, const T* x, index_t nx, const T* y, index_t ny, ind
         for (index_t f = 0; f < dim; ++f) acc += xi[f] != yj[f];
         acc /= static_cast<double>(dim);
       }
-      out[i * ldo + j] = static_cast<T>(acc);
+      out[i * ldo + j] = static_cast<Out>(acc);
     }
   }
 }
@@ -373,10 +379,173 @@ void bool_tile_impl(int metric, const std::uint64_t* x, index_t nx, const std::u
   }
 }
 
+// ---- k-nearest-neighbour search (see distances.hpp) -------------------------------------------
+
+// Order of the heaps: larger key first, then larger index, so that ties go to the lower index.
+inline bool worse(double key_a, std::int64_t idx_a, double key_b, std::int64_t idx_b) {
+  return key_a > key_b || (key_a == key_b && idx_a > idx_b);
+}
+
+inline void heap_reset(double* keys, std::int64_t* idx, index_t k) {
+  for (index_t m = 0; m < k; ++m) {
+    keys[m] = HUGE_VAL;
+    idx[m] = INT64_MAX;
+  }
+}
+
+// Replaces the root (the worst entry) of a max-heap of k entries and sifts the new entry down.
+inline void heap_replace_root(double* keys, std::int64_t* idx, index_t k, double key,
+                              std::int64_t j) {
+  index_t pos = 0;
+  for (;;) {
+    index_t child = 2 * pos + 1;
+    if (child >= k) break;
+    if (child + 1 < k && worse(keys[child + 1], idx[child + 1], keys[child], idx[child])) ++child;
+    if (!worse(keys[child], idx[child], key, j)) break;
+    keys[pos] = keys[child];
+    idx[pos] = idx[child];
+    pos = child;
+  }
+  keys[pos] = key;
+  idx[pos] = j;
+}
+
+// Offers a block of keys (R rows of C, only the first nj columns valid) to the heaps of its rows.
+// Training indices grow during a scan, so a key equal to a heap's worst loses to it: strict <.
+// The vectorised test skips rows with nothing to offer, the common case once heaps have filled.
+template <int R, int C>
+inline void offer_block(const double* __restrict keys, int ni, int nj, std::int64_t j_base,
+                        double* heap_keys, std::int64_t* heap_idx, index_t ldh, index_t k) {
+  for (int r = 0; r < ni; ++r) {
+    double* hk = heap_keys + r * ldh;
+    std::int64_t* hi = heap_idx + r * ldh;
+    const double* row = keys + r * C;
+    const double bound = hk[0];
+    int below = 0;
+    for (int c = 0; c < C; ++c) below |= row[c] < bound;  // padding columns are never pushed
+    if (!below) continue;
+    for (int c = 0; c < nj; ++c)
+      if (row[c] < hk[0]) heap_replace_root(hk, hi, k, row[c], j_base + c);
+  }
+}
+
+// The reduction of the knn micro-kernel: dot products for the dot-form metrics, else the metric's.
+template <int kMetric>
+using KnnOp = std::conditional_t<
+    knn_key_is_dot_form(kMetric), Dot,
+    std::conditional_t<kMetric == kManhattan, AbsDiff,
+                       std::conditional_t<kMetric == kChebyshev, MaxAbsDiff, SqDiff>>>;
+
+template <class T, int kMetric>
+void knn_vector(const T* x, index_t nx, const T* y, index_t ny, index_t dim, const double* x_aux,
+                const double* y_aux, index_t y_offset, index_t k, double* heap_keys,
+                std::int64_t* heap_idx, index_t ldh, void* workspace) {
+  using B = Blocking<T>;
+  constexpr int R = B::kRows, C = B::kCols;
+  constexpr bool dot = knn_key_is_dot_form(kMetric);
+  const index_t tile = knn_y_tile_rows(dim, sizeof(T));
+  T* xpack = static_cast<T*>(workspace);
+  T* ypack = reinterpret_cast<T*>(static_cast<char*>(workspace) +
+                                  packed_bytes(nx, kMaxRowBlock, dim, sizeof(T)));
+  pack_panels(x, nx, dim, nullptr, R, xpack);
+  for (index_t i = 0; i < nx; ++i) heap_reset(heap_keys + i * ldh, heap_idx + i * ldh, k);
+  alignas(64) double res[R * C];
+  alignas(64) double xa[R], ya[C];
+  for (index_t t0 = 0; t0 < ny; t0 += tile) {
+    const index_t nt = ny - t0 < tile ? ny - t0 : tile;
+    pack_panels(y + t0 * dim, nt, dim, nullptr, C, ypack);
+    for (index_t j0 = 0; j0 < nt; j0 += C) {
+      const int nj = nt - j0 < C ? static_cast<int>(nt - j0) : C;
+      if (dot)
+        for (int c = 0; c < C; ++c) ya[c] = c < nj ? y_aux[t0 + j0 + c] : 0.0;
+      for (index_t i0 = 0; i0 < nx; i0 += R) {
+        const int ni = nx - i0 < R ? static_cast<int>(nx - i0) : R;
+        micro_kernel<T, KnnOp<kMetric>>(xpack + i0 * dim, ypack + j0 * dim, dim, res);
+        if constexpr (dot) {
+          for (int r = 0; r < R; ++r) xa[r] = r < ni ? x_aux[i0 + r] : 0.0;
+          for (int r = 0; r < R; ++r)
+            for (int c = 0; c < C; ++c)
+              res[r * C + c] = kMetric == kCosine ? 1.0 - res[r * C + c] * xa[r] * ya[c]
+                                                  : xa[r] + ya[c] - 2.0 * res[r * C + c];
+        }
+        offer_block<R, C>(res, ni, nj, y_offset + t0 + j0, heap_keys + i0 * ldh,
+                          heap_idx + i0 * ldh, ldh, k);
+      }
+    }
+  }
+}
+
+// Search for metrics whose distances come from a tile function tile(i0, ni, j0, nj, res, ldres).
+template <class Tile>
+void knn_by_tiles(Tile&& tile, index_t nx, index_t ny, index_t y_offset, index_t k,
+                  double* heap_keys, std::int64_t* heap_idx, index_t ldh) {
+  constexpr int R = 8, C = 64;
+  for (index_t i = 0; i < nx; ++i) heap_reset(heap_keys + i * ldh, heap_idx + i * ldh, k);
+  alignas(64) double res[R * C];
+  for (index_t j0 = 0; j0 < ny; j0 += C) {
+    const int nj = ny - j0 < C ? static_cast<int>(ny - j0) : C;
+    for (index_t i0 = 0; i0 < nx; i0 += R) {
+      const int ni = nx - i0 < R ? static_cast<int>(nx - i0) : R;
+      tile(i0, ni, j0, nj, res, C);
+      offer_block<R, C>(res, ni, nj, y_offset + j0, heap_keys + i0 * ldh, heap_idx + i0 * ldh,
+                        ldh, k);
+    }
+  }
+}
+
+template <class T>
+void knn_impl(int metric, const T* x, index_t nx, const T* y, index_t ny, index_t dim,
+              const double* x_aux, const double* y_aux, double p, index_t y_offset, index_t k,
+              double* hk, std::int64_t* hi, index_t ldh, void* ws) {
+  switch (metric) {
+    case kSqEuclidean:
+    case kEuclidean:  // both rank by squared distance
+      return knn_vector<T, kSqEuclidean>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi,
+                                         ldh, ws);
+    case kCosine:
+      return knn_vector<T, kCosine>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi, ldh, ws);
+    case kManhattan:
+      return knn_vector<T, kManhattan>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi, ldh,
+                                       ws);
+    case kChebyshev:
+      return knn_vector<T, kChebyshev>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi, ldh,
+                                       ws);
+    default:
+      return knn_by_tiles(
+          [&](index_t i0, int ni, index_t j0, int nj, double* res, index_t ldres) {
+            scalar_tile(metric, x + i0 * dim, ni, y + j0 * dim, nj, dim, p, res, ldres);
+          },
+          nx, ny, y_offset, k, hk, hi, ldh);
+  }
+}
+
+void knn_f32(int metric, const float* x, index_t nx, const float* y, index_t ny, index_t dim,
+             const double* x_aux, const double* y_aux, double p, index_t y_offset, index_t k,
+             double* hk, std::int64_t* hi, index_t ldh, void* ws) {
+  knn_impl(metric, x, nx, y, ny, dim, x_aux, y_aux, p, y_offset, k, hk, hi, ldh, ws);
+}
+
+void knn_f64(int metric, const double* x, index_t nx, const double* y, index_t ny, index_t dim,
+             const double* x_aux, const double* y_aux, double p, index_t y_offset, index_t k,
+             double* hk, std::int64_t* hi, index_t ldh, void* ws) {
+  knn_impl(metric, x, nx, y, ny, dim, x_aux, y_aux, p, y_offset, k, hk, hi, ldh, ws);
+}
+
+void knn_bool(int metric, const std::uint64_t* x, index_t nx, const std::uint64_t* y, index_t ny,
+              index_t n_words, index_t dim, index_t y_offset, index_t k, double* hk,
+              std::int64_t* hi, index_t ldh) {
+  knn_by_tiles(
+      [&](index_t i0, int ni, index_t j0, int nj, double* res, index_t ldres) {
+        bool_tile_impl(metric, x + i0 * n_words, ni, y + j0 * n_words, nj, n_words, dim, res,
+                       ldres);
+      },
+      nx, ny, y_offset, k, hk, hi, ldh);
+}
+
 }  // namespace
 
 KernelTable kernel_table() {
-  return KernelTable{&dense_f32, &dense_f64, &bool_tile_impl};
+  return KernelTable{&dense_f32, &dense_f64, &bool_tile_impl, &knn_f32, &knn_f64, &knn_bool};
 }
 
 }  // namespace fastml::distances::FASTML_ISA

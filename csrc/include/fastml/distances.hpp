@@ -64,6 +64,51 @@ void dense_tile(int metric, const double* x, index_t nx, const double* y, index_
 void bool_tile(int metric, const std::uint64_t* x, index_t nx, const std::uint64_t* y, index_t ny,
                index_t n_words, index_t dim, double* out, index_t ldo);
 
+// ---- k-nearest-neighbour search ---------------------------------------------------------------
+// The search keeps, for every query row, a max-heap of its k best (key, index) pairs; a pair is
+// worse than another when its key is larger, or equal with a larger index, so ties go to the lower
+// training index. Keys rank training rows by distance to the query: the distance itself for most
+// metrics; for kSqEuclidean/kEuclidean the dot-product form x_aux + y_aux - 2 x.y of the squared
+// distance (x_aux, y_aux: squared norms), for kCosine 1 - x.y * x_aux * y_aux (inverse norms).
+// Callers recompute the winners of those dot-product forms exactly.
+
+// Whether `metric`'s keys come from dot products (and its winners need an exact recompute).
+constexpr bool knn_key_is_dot_form(int metric) {
+  return metric == kSqEuclidean || metric == kEuclidean || metric == kCosine;
+}
+
+// Training rows knn_block packs at a time: about 64 KiB, a multiple of every build's column block.
+static constexpr index_t knn_y_tile_rows(index_t dim, std::size_t elem_size) {
+  const index_t rows = static_cast<index_t>(64 * 1024 / (dim * elem_size));
+  return rows < kMaxColBlock ? kMaxColBlock : rows - rows % kMaxColBlock;
+}
+
+// Bytes of scratch memory knn_block needs for nx query rows of dim features.
+std::size_t knn_block_workspace_bytes(index_t nx, index_t dim, std::size_t elem_size);
+
+// Scans training rows y[0, ny) for query rows x[0, nx): heap row i (heap_keys + i * ldh, heap_idx
+// + i * ldh, k entries) is reset, then filled with the k best keys; training row j is reported as
+// index y_offset + j. IN x_aux, y_aux as described above (ignored by other metrics); IN p for
+// kMinkowski. IN workspace: knn_block_workspace_bytes(nx, dim, sizeof(T)) bytes, 64-byte aligned.
+void knn_block(int metric, const float* x, index_t nx, const float* y, index_t ny, index_t dim,
+               const double* x_aux, const double* y_aux, double p, index_t y_offset, index_t k,
+               double* heap_keys, std::int64_t* heap_idx, index_t ldh, void* workspace);
+void knn_block(int metric, const double* x, index_t nx, const double* y, index_t ny, index_t dim,
+               const double* x_aux, const double* y_aux, double p, index_t y_offset, index_t k,
+               double* heap_keys, std::int64_t* heap_idx, index_t ldh, void* workspace);
+// The same on bit-packed boolean rows (kHamming, kJaccard), as for bool_tile.
+void knn_block_bool(int metric, const std::uint64_t* x, index_t nx, const std::uint64_t* y,
+                    index_t ny, index_t n_words, index_t dim, index_t y_offset, index_t k,
+                    double* heap_keys, std::int64_t* heap_idx, index_t ldh);
+
+// The k best of n_cand (key, index) candidate pairs of one query (the heaps of several training
+// segments; pairs with index INT64_MAX are unused), sorted by (key, index).
+// Returns 0, -1 when fewer than k candidates are valid, -2 when memory ran out.
+int knn_select_row(index_t n_cand, const double* cand_keys, const std::int64_t* cand_idx,
+                   index_t k, float* out_keys, std::int64_t* out_idx);
+int knn_select_row(index_t n_cand, const double* cand_keys, const std::int64_t* cand_idx,
+                   index_t k, double* out_keys, std::int64_t* out_idx);
+
 // Name of the instruction-set build chosen for this CPU ("baseline", "x86_64_v3", "x86_64_v4").
 const char* simd_target();
 
@@ -75,6 +120,12 @@ struct KernelTable {
                     const double*, double, double*, index_t, void*);
   void (*bool_tile)(int, const std::uint64_t*, index_t, const std::uint64_t*, index_t, index_t,
                     index_t, double*, index_t);
+  void (*knn_f32)(int, const float*, index_t, const float*, index_t, index_t, const double*,
+                  const double*, double, index_t, index_t, double*, std::int64_t*, index_t, void*);
+  void (*knn_f64)(int, const double*, index_t, const double*, index_t, index_t, const double*,
+                  const double*, double, index_t, index_t, double*, std::int64_t*, index_t, void*);
+  void (*knn_bool)(int, const std::uint64_t*, index_t, const std::uint64_t*, index_t, index_t,
+                   index_t, index_t, index_t, double*, std::int64_t*, index_t);
 };
 
 namespace baseline { KernelTable kernel_table(); }

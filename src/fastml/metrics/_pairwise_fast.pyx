@@ -8,7 +8,10 @@ at load time).
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.stdint cimport uint64_t, uintptr_t
+
+import numpy as np
+from libc.stdint cimport int64_t, uint64_t, uintptr_t
+from libc.math cimport sqrt
 from libc.stdlib cimport free, malloc
 
 cdef extern from "fastml/distances.hpp" namespace "fastml::distances" nogil:
@@ -33,6 +36,22 @@ cdef extern from "fastml/distances.hpp" namespace "fastml::distances" nogil:
                    Py_ssize_t ny, Py_ssize_t n_words, Py_ssize_t dim, double* out,
                    Py_ssize_t ldo)
     const char* simd_target()
+    size_t knn_block_workspace_bytes(Py_ssize_t nx, Py_ssize_t dim, size_t elem_size)
+    void knn_block(int metric, const float* x, Py_ssize_t nx, const float* y, Py_ssize_t ny,
+                   Py_ssize_t dim, const double* x_aux, const double* y_aux, double p,
+                   Py_ssize_t y_offset, Py_ssize_t k, double* heap_keys, int64_t* heap_idx,
+                   Py_ssize_t ldh, void* workspace)
+    void knn_block(int metric, const double* x, Py_ssize_t nx, const double* y, Py_ssize_t ny,
+                   Py_ssize_t dim, const double* x_aux, const double* y_aux, double p,
+                   Py_ssize_t y_offset, Py_ssize_t k, double* heap_keys, int64_t* heap_idx,
+                   Py_ssize_t ldh, void* workspace)
+    void knn_block_bool(int metric, const uint64_t* x, Py_ssize_t nx, const uint64_t* y,
+                        Py_ssize_t ny, Py_ssize_t n_words, Py_ssize_t dim, Py_ssize_t y_offset,
+                        Py_ssize_t k, double* heap_keys, int64_t* heap_idx, Py_ssize_t ldh)
+    int knn_select_row(Py_ssize_t n_cand, const double* cand_keys, const int64_t* cand_idx,
+                       Py_ssize_t k, float* out_keys, int64_t* out_idx)
+    int knn_select_row(Py_ssize_t n_cand, const double* cand_keys, const int64_t* cand_idx,
+                       Py_ssize_t k, double* out_keys, int64_t* out_idx)
 
 cdef extern from "fastml/openmp_helpers.h" nogil:
     int fastml_openmp_enabled()
@@ -167,3 +186,224 @@ def bool_distances(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Y, double[:,
             j0 = (t % n_tj) * tj
             bool_tile(code, &X[i0, 0], min(ti, nx - i0), &Y[j0, 0], min(tj, ny - j0), n_words,
                       dim, &out[i0, j0], ny)
+
+
+# ---- k-nearest-neighbour search ------------------------------------------------------------------
+# Query rows per block: their packed copy (about 128 KiB) stays in L2 while training tiles stream
+# past. Training segments are only split when there are too few query blocks to keep every thread
+# busy; a segment then holds at least this many rows.
+cdef Py_ssize_t KNN_QUERY_BLOCK_BYTES = 128 * 1024
+cdef Py_ssize_t KNN_MIN_SEGMENT_ROWS = 4096
+
+
+def knn_aux_kind(str metric):
+    """Per-row values argkmin needs for `metric`: "sqnorm", "inv_norm" or None."""
+    if metric in ("euclidean", "sqeuclidean"):
+        return "sqnorm"
+    if metric == "cosine":
+        return "inv_norm"
+    return None
+
+
+cdef class _KnnSplit:
+    """How argkmin divides its work: query blocks of `rows` rows times `n_seg` training segments."""
+    cdef Py_ssize_t rows, n_blocks, n_seg, seg_len
+
+    def __init__(self, Py_ssize_t nq, Py_ssize_t ny, Py_ssize_t row_bytes, int n_threads):
+        rows = max(64, min(1024, KNN_QUERY_BLOCK_BYTES // max(row_bytes, 1)))
+        per_thread = (nq + n_threads - 1) // n_threads
+        rows = min(rows, max(64, (per_thread + 7) // 8 * 8))
+        self.rows = min(rows, nq)
+        self.n_blocks = (nq + self.rows - 1) // self.rows
+        self.n_seg = 1
+        if self.n_blocks < 2 * n_threads:
+            wanted = (2 * n_threads + self.n_blocks - 1) // self.n_blocks
+            self.n_seg = max(1, min(wanted, ny // KNN_MIN_SEGMENT_ROWS))
+        self.seg_len = (ny + self.n_seg - 1) // self.n_seg
+        self.n_seg = (ny + self.seg_len - 1) // self.seg_len
+
+
+def _check_knn_args(Py_ssize_t nq, Py_ssize_t ny, Py_ssize_t k, out_keys, out_ind,
+                    int n_threads):
+    if nq == 0 or ny == 0:
+        raise ValueError("argkmin needs at least one query and one training row")
+    if not 1 <= k <= ny:
+        raise ValueError(f"k must be in [1, {ny}] (the training rows), got {k}")
+    if tuple(out_keys.shape[:2]) != (nq, k) or tuple(out_ind.shape[:2]) != (nq, k):
+        raise ValueError(f"the outputs must have shape ({nq}, {k})")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+
+
+cdef int _select_all(const double[:, ::1] cand_keys, const int64_t* cand_idx,
+                     Py_ssize_t idx_stride, Py_ssize_t k, floating[:, ::1] out_keys,
+                     int64_t[:, ::1] out_ind, int n_threads) noexcept nogil:
+    """The k best candidates of every query, sorted; 0 or an error code.
+
+    The candidate indices of query i start at cand_idx + i * idx_stride.
+    """
+    cdef Py_ssize_t i, n_cand = cand_keys.shape[1]
+    cdef int status = 0
+    cdef int* failed = &status
+    cdef int rc
+    for i in prange(cand_keys.shape[0], schedule="static", num_threads=n_threads):
+        rc = knn_select_row(n_cand, &cand_keys[i, 0], cand_idx + i * idx_stride, k,
+                            &out_keys[i, 0], &out_ind[i, 0])
+        if rc != 0:
+            failed[0] = rc
+    return status
+
+
+def _raise_select_error(int status):
+    if status == -2:
+        raise MemoryError("could not allocate the k-nearest-neighbour selection buffers")
+    if status != 0:
+        raise RuntimeError("k-nearest-neighbour search found fewer than k candidates")
+
+
+def argkmin(const floating[:, ::1] X, const floating[:, ::1] Y, str metric,
+            const double[::1] x_aux, const double[::1] y_aux, double p, Py_ssize_t k,
+            floating[:, ::1] out_keys, int64_t[:, ::1] out_ind, int n_threads):
+    """The k nearest rows of Y for every row of X, sorted by (key, index).
+
+    Fills out_ind[i] with row numbers of Y (ties go to the lower one) and out_keys[i] with their
+    keys: the distances, except for euclidean / sqeuclidean (approximate squared distances) and
+    cosine (approximate cosine distances), which come from dot products and need an exact
+    recompute by the caller. x_aux / y_aux: see knn_aux_kind() (empty otherwise).
+    Memory: O(n_queries * k) candidates plus O(block) per thread.
+    """
+    cdef int code = METRIC_CODES[metric]
+    cdef Py_ssize_t nq = X.shape[0], ny = Y.shape[0], dim = X.shape[1]
+    if Y.shape[1] != dim or dim == 0:
+        raise ValueError(f"X and Y need the same, nonzero width: got {dim} and {Y.shape[1]}")
+    if code == kJaccard:
+        raise ValueError("jaccard runs on bit-packed booleans only")
+    _check_knn_args(nq, ny, k, out_keys, out_ind, n_threads)
+    cdef bint needs_aux = knn_aux_kind(metric) is not None
+    if needs_aux and (x_aux.shape[0] != nq or y_aux.shape[0] != ny):
+        raise ValueError("x_aux and y_aux must hold one value per row")
+
+    cdef _KnnSplit split = _KnnSplit(nq, ny, dim * sizeof(floating), n_threads)
+    cdef double[:, ::1] cand_keys = np.empty((nq, split.n_seg * k))
+    cdef int64_t[:, ::1] cand_idx = np.empty((nq, split.n_seg * k), dtype=np.int64)
+    cdef size_t ws_bytes = knn_block_workspace_bytes(split.rows, dim, sizeof(floating)) + 64
+    cdef const double* xa = &x_aux[0] if needs_aux else NULL
+    cdef const double* ya = &y_aux[0] if needs_aux else NULL
+    cdef Py_ssize_t ldh = split.n_seg * k
+    cdef int alloc_failed = 0, status
+    cdef int* failed = &alloc_failed
+    cdef Py_ssize_t t, i0, j0, s
+    cdef void* ws = NULL
+
+    with nogil:
+        with parallel(num_threads=n_threads):
+            ws = malloc(ws_bytes)
+            for t in prange(split.n_blocks * split.n_seg, schedule="dynamic"):
+                i0 = (t // split.n_seg) * split.rows
+                s = t % split.n_seg
+                j0 = s * split.seg_len
+                if ws == NULL:
+                    failed[0] = 1
+                    continue
+                knn_block(code, &X[i0, 0], min(split.rows, nq - i0), &Y[j0, 0],
+                          min(split.seg_len, ny - j0), dim, xa + i0 if needs_aux else NULL,
+                          ya + j0 if needs_aux else NULL, p, j0, k, &cand_keys[i0, s * k],
+                          &cand_idx[i0, s * k], ldh, _align64(ws))
+            free(ws)
+        if not alloc_failed:
+            status = _select_all(cand_keys, &cand_idx[0, 0], ldh, k, out_keys, out_ind,
+                                 n_threads)
+    if alloc_failed:
+        raise MemoryError("could not allocate the k-nearest-neighbour workspace")
+    _raise_select_error(status)
+
+
+def argkmin_bool(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Y, str metric, Py_ssize_t dim,
+                 Py_ssize_t k, double[:, ::1] out_dist, int64_t[:, ::1] out_ind, int n_threads):
+    """argkmin for hamming or jaccard on bit-packed boolean rows (see bool_distances)."""
+    cdef int code = METRIC_CODES[metric]
+    cdef Py_ssize_t nq = X.shape[0], ny = Y.shape[0], n_words = X.shape[1]
+    if code != kHamming and code != kJaccard:
+        raise ValueError(f"{metric!r} has no boolean kernel")
+    if Y.shape[1] != n_words or dim <= 0 or n_words * 64 < dim:
+        raise ValueError("X and Y need the same number of words, holding dim > 0 bits")
+    _check_knn_args(nq, ny, k, out_dist, out_ind, n_threads)
+    cdef _KnnSplit split = _KnnSplit(nq, ny, n_words * 8, n_threads)
+    cdef double[:, ::1] cand_keys = np.empty((nq, split.n_seg * k))
+    cdef int64_t[:, ::1] cand_idx = np.empty((nq, split.n_seg * k), dtype=np.int64)
+    cdef Py_ssize_t ldh = split.n_seg * k
+    cdef Py_ssize_t t, i0, j0, s
+    cdef int status
+    with nogil:
+        for t in prange(split.n_blocks * split.n_seg, schedule="dynamic", num_threads=n_threads):
+            i0 = (t // split.n_seg) * split.rows
+            s = t % split.n_seg
+            j0 = s * split.seg_len
+            knn_block_bool(code, &X[i0, 0], min(split.rows, nq - i0), &Y[j0, 0],
+                           min(split.seg_len, ny - j0), n_words, dim, j0, k,
+                           &cand_keys[i0, s * k], &cand_idx[i0, s * k], ldh)
+        status = _select_all(cand_keys, &cand_idx[0, 0], ldh, k, out_dist, out_ind, n_threads)
+    _raise_select_error(status)
+
+
+def argkmin_rows(const double[:, ::1] D, Py_ssize_t k, floating[:, ::1] out_dist,
+                 int64_t[:, ::1] out_ind, int n_threads):
+    """The k smallest entries of every row of a distance matrix, sorted by (distance, column).
+
+    For distances the compiled search cannot compute (sparse input, callables, other metrics).
+    """
+    cdef Py_ssize_t nq = D.shape[0], ny = D.shape[1]
+    _check_knn_args(nq, ny, k, out_dist, out_ind, n_threads)
+    cdef int64_t[::1] columns = np.arange(ny, dtype=np.int64)
+    cdef int status
+    with nogil:
+        status = _select_all(D, &columns[0], 0, k, out_dist, out_ind, n_threads)
+    _raise_select_error(status)
+
+
+def candidate_distances(const floating[:, ::1] X, const floating[:, ::1] Y,
+                        const int64_t[:, ::1] cand, str metric, double[:, ::1] out,
+                        int n_threads):
+    """out[i, c] = the squared euclidean ("sqeuclidean") or cosine ("cosine") distance of X[i] to
+    Y[cand[i, c]], computed directly in float64 from coordinate differences (no cancellation).
+
+    The exact recompute of the candidates of a dot-product search; an all-zero vector has cosine
+    distance 1 to everything.
+    """
+    cdef Py_ssize_t nq = X.shape[0], n_cand = cand.shape[1], dim = X.shape[1]
+    cdef Py_ssize_t ny = Y.shape[0], i, c, f, j
+    cdef bint cosine
+    if metric not in ("sqeuclidean", "cosine"):
+        raise ValueError(f"candidate_distances computes sqeuclidean or cosine, not {metric!r}")
+    cosine = metric == "cosine"
+    if Y.shape[1] != dim or cand.shape[0] != nq or out.shape[0] != nq or out.shape[1] != n_cand:
+        raise ValueError("shape mismatch between X, Y, cand and out")
+    if nq and n_cand and (np.min(np.asarray(cand)) < 0 or np.max(np.asarray(cand)) >= ny):
+        raise ValueError(f"candidate indices must lie in [0, {ny})")
+    cdef double acc, d, xx, yy, x_norm, y_norm
+    with nogil:
+        for i in prange(nq, schedule="static", num_threads=n_threads):
+            xx = 0.0
+            for f in range(dim):
+                xx = xx + <double>X[i, f] * <double>X[i, f]
+            x_norm = sqrt(xx)
+            for c in range(n_cand):
+                j = cand[i, c]
+                acc = 0.0
+                if not cosine:
+                    for f in range(dim):
+                        d = <double>X[i, f] - <double>Y[j, f]
+                        acc = acc + d * d
+                    out[i, c] = acc
+                    continue
+                yy = 0.0
+                for f in range(dim):
+                    yy = yy + <double>Y[j, f] * <double>Y[j, f]
+                y_norm = sqrt(yy)
+                if x_norm == 0.0 or y_norm == 0.0:
+                    out[i, c] = 1.0
+                    continue
+                for f in range(dim):
+                    d = X[i, f] / x_norm - Y[j, f] / y_norm
+                    acc = acc + d * d
+                out[i, c] = min(max(0.5 * acc, 0.0), 2.0)

@@ -96,7 +96,8 @@ def _row_aux(A, kind):
 class _PairwiseJob:
     """Validated, converted operands of one distance computation; evaluates any block of rows."""
 
-    def __init__(self, X, Y, metric, kwds, n_jobs):
+    def __init__(self, X, Y, metric, kwds, n_jobs, aux_kind=_pairwise_fast.aux_kind):
+        """aux_kind(metric, float64) names the per-row values the compiled routine needs."""
         self.metric, self.p = _resolve_metric(metric, kwds)
         self.n_threads = effective_n_threads(n_jobs)
         self.y_is_x = Y is None
@@ -126,7 +127,7 @@ class _PairwiseJob:
             work = np.float64
         self.X = np.ascontiguousarray(X, dtype=work)
         self.Y = self.X if self.y_is_x else np.ascontiguousarray(Y, dtype=work)
-        kind = _pairwise_fast.aux_kind(self.metric, work == np.float64)
+        kind = aux_kind(self.metric, work == np.float64)
         empty = np.empty(0)
         self.x_aux = empty if kind is None else _row_aux(self.X, kind)
         self.y_aux = self.x_aux if self.y_is_x or kind is None else _row_aux(self.Y, kind)

@@ -1,0 +1,221 @@
+"""Neighbour searches over the distance core that never hold an n_queries x n_train matrix.
+
+``argkmin`` runs the compiled top-k search (distance tiles reduced into per-query heaps inside the
+kernels) for every metric of :func:`fastml.metrics.pairwise_distances` on dense input. Sparse
+input, callables and other metrics fall back to chunks of the distance matrix, each reduced by the
+compiled selection. ``radius_neighbors`` filters chunks of the distance matrix.
+"""
+import numpy as np
+from sklearn.metrics import pairwise as sklearn_pairwise
+from sklearn.utils import gen_batches
+
+from .._backend import effective_n_threads
+from .._config import get_config
+from ..utils._sklearn_compat import get_chunk_n_rows
+from . import _pairwise_fast
+from .pairwise import (_ALIASES, _PairwiseJob, _delegated, _row_aux,
+                       pairwise_distances_chunked)
+
+
+def _knn_aux_kind(metric, float64):
+    return _pairwise_fast.knn_aux_kind(metric)
+
+
+def _compiled_search(X, Y, metric):
+    return not _delegated(X, Y, metric) and metric in _ALIASES
+
+
+def _distance_chunks(X, Y, reduce_func, metric, n_jobs, working_memory, kwds):
+    """Reduced chunks of the distance matrix: fastml's core where it has the metric, else
+    scikit-learn's (other metrics, sparse input, callables, "precomputed")."""
+    chunked = (pairwise_distances_chunked if _compiled_search(X, Y, metric)
+               else sklearn_pairwise.pairwise_distances_chunked)
+    return chunked(X, Y, reduce_func=reduce_func, metric=metric, n_jobs=n_jobs,
+                   working_memory=working_memory, **kwds)
+
+
+def argkmin(X, Y, k, *, metric="euclidean", n_jobs=None, working_memory=None, **kwds):
+    """Distances and indices of the k nearest rows of Y for every row of X.
+
+    Rows are sorted by (distance, index): ties go to the lower index of Y. euclidean, sqeuclidean
+    and cosine search on dot products and recompute the k winners' distances exactly in float64,
+    so float32 input gives float32 distances with float64 accuracy.
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix of shape (n_queries, n_features)
+    Y : array-like or sparse matrix of shape (n_samples, n_features)
+    k : int
+        Neighbours per query, 1 <= k <= n_samples.
+    metric : str or callable
+        Any metric of :func:`fastml.metrics.pairwise_distances` runs on the compiled search; others
+        (and sparse input) are computed by scikit-learn a chunk at a time.
+    n_jobs : int, default=None
+    working_memory : int, default=None
+        MiB of scratch memory per chunk of queries (default: ``fastml.get_config()``).
+    **kwds
+        Metric parameters (``p`` for "minkowski").
+
+    Returns
+    -------
+    distances : ndarray of shape (n_queries, k), float32 for float32 input, else float64
+    indices : ndarray of shape (n_queries, k), int64
+    """
+    if working_memory is None:
+        working_memory = get_config()["working_memory"]
+    if not _compiled_search(X, Y, metric):
+        return _argkmin_from_distances(X, Y, k, metric, n_jobs, working_memory, kwds)
+    job = _PairwiseJob(X, Y, metric, kwds, n_jobs, aux_kind=_knn_aux_kind)
+    n_samples = job.Y.shape[0]
+    if not 1 <= k <= n_samples:
+        raise ValueError(f"k must be between 1 and the number of samples ({n_samples}), got {k}")
+    if job.metric in _DOT_FORM_METRICS:
+        return _screened_argkmin(job, k, working_memory)
+    distances = np.empty((job.n_rows, k), dtype=np.float64 if job.bitwise else job.X.dtype)
+    indices = np.empty((job.n_rows, k), dtype=np.int64)
+    for block in gen_batches(job.n_rows, _query_chunk(job, k, 0, working_memory)):
+        if job.bitwise:
+            _pairwise_fast.argkmin_bool(job.X[block], job.Y, job.metric, job.n_features, k,
+                                        distances[block], indices[block], job.n_threads)
+        else:
+            _pairwise_fast.argkmin(job.X[block], job.Y, job.metric, job.x_aux, job.y_aux, job.p,
+                                   k, distances[block], indices[block], job.n_threads)
+    return distances.astype(job.out_dtype, copy=False), indices
+
+
+def _query_chunk(job, k, extra_bytes, working_memory):
+    """Queries per chunk: each holds a heap of k candidates per training segment (at most two
+    per thread) and `extra_bytes` of other scratch."""
+    row_bytes = 16 * k * 2 * job.n_threads + extra_bytes
+    return get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=job.n_rows,
+                            working_memory=working_memory)
+
+
+# Metrics whose search ranks by dot products, screened in float32 and recomputed exactly.
+_DOT_FORM_METRICS = ("euclidean", "sqeuclidean", "cosine")
+# Screening keys are within _KEY_ERROR_ULPS float32 ulps of the scale below (the squared norms
+# for euclidean, 1 for cosine): up to 64 per chunked float32 dot product, 4 for rounding the
+# inputs to float32, 2 for rounding the key; doubled for margin.
+_FLOAT32_ULP = float(np.finfo(np.float32).eps) / 2
+
+
+def _key_error_ulps(n_features):
+    return 2 * (min(n_features, 64) + 8)
+
+
+def _screened_argkmin(job, k, working_memory):
+    """argkmin for euclidean, sqeuclidean and cosine, at float32 speed with float64 answers.
+
+    1. Screen: the compiled search ranks float32 copies (shifted to the training mean for
+       euclidean, which leaves distances unchanged and keeps the norms, hence the rounding
+       error, small) and keeps k + extra candidates per query.
+    2. Recompute the candidates' distances exactly in float64 from the original rows and keep
+       the k best by (distance, index).
+    3. Verify: a row left out had a screening key at least the last candidate's, so its
+       distance is at least that key minus the error bound. Queries where that does not exceed
+       the k-th distance (near-ties, many equal distances) are recomputed exhaustively.
+    """
+    n_samples, n_features = job.Y.shape
+    n_cand = min(n_samples, k + max(8, k // 2))
+    euclidean = job.metric != "cosine"
+    shift = job.Y.mean(axis=0, dtype=np.float64) if euclidean else None
+    Y_screen = _screen_copy(job.Y, shift)
+    y_aux = _row_aux(Y_screen, _pairwise_fast.knn_aux_kind(job.metric))
+    key_scale = y_aux.max() if euclidean else 1.0
+    error_ulps = _key_error_ulps(n_features)
+    distances = np.empty((job.n_rows, k), dtype=job.out_dtype)
+    indices = np.empty((job.n_rows, k), dtype=np.int64)
+    # per query: its float32 copy, then keys, candidates, exact keys and the sort's scratch
+    chunk = _query_chunk(job, n_cand, 8 * n_features + 48 * n_cand, working_memory)
+    for block in gen_batches(job.n_rows, chunk):
+        X = job.X[block]
+        X_screen = _screen_copy(X, shift)
+        x_aux = _row_aux(X_screen, _pairwise_fast.knn_aux_kind(job.metric))
+        keys = np.empty((X.shape[0], n_cand), dtype=np.float32)
+        cand = np.empty((X.shape[0], n_cand), dtype=np.int64)
+        _pairwise_fast.argkmin(X_screen, Y_screen, job.metric, x_aux, y_aux, 2.0, n_cand, keys,
+                               cand, job.n_threads)
+        exact = np.empty(cand.shape)
+        _pairwise_fast.candidate_distances(X, job.Y, cand, "sqeuclidean" if euclidean else "cosine",
+                                           exact, job.n_threads)
+        order = np.lexsort((cand, exact), axis=-1)[:, :k]
+        best = np.take_along_axis(exact, order, axis=1)
+        best_ind = np.take_along_axis(cand, order, axis=1)
+        bound = error_ulps * _FLOAT32_ULP * ((x_aux + key_scale) if euclidean else 1.0)
+        unsure = (keys[:, -1] - bound <= best[:, -1]) & (n_cand < n_samples)
+        if unsure.any():
+            best[unsure], best_ind[unsure] = _exhaustive(X[unsure], job, k, working_memory)
+        if job.metric == "euclidean":
+            best = np.sqrt(best)
+        distances[block], indices[block] = best, best_ind
+    return distances, indices
+
+
+def _screen_copy(A, shift):
+    """The float32, C-contiguous rows the screening search ranks."""
+    if shift is None:
+        return np.ascontiguousarray(A, dtype=np.float32)
+    return np.ascontiguousarray(A - shift, dtype=np.float32)
+
+
+def _exhaustive(X, job, k, working_memory):
+    """Exact keys (squared distances for euclidean) and indices of the k nearest, from the full
+    distance rows: for the rare queries the screening cannot settle."""
+    metric = "sqeuclidean" if job.metric == "euclidean" else job.metric
+    keys, ind = _argkmin_from_distances(X.astype(np.float64, copy=False),
+                                        job.Y.astype(np.float64, copy=False), k, metric,
+                                        job.n_threads, working_memory, {})
+    return keys, ind
+
+
+def _argkmin_from_distances(X, Y, k, metric, n_jobs, working_memory, kwds):
+    """argkmin for what only scikit-learn computes: chunks of distances, compiled selection."""
+    n_threads = effective_n_threads(n_jobs)
+    n_samples = Y.shape[0]
+    if not 1 <= k <= n_samples:
+        raise ValueError(f"k must be between 1 and the number of samples ({n_samples}), got {k}")
+
+    def select(D_chunk, start):
+        D_chunk = np.ascontiguousarray(D_chunk, dtype=np.float64)
+        distances = np.empty((D_chunk.shape[0], k), dtype=np.float64)
+        indices = np.empty((D_chunk.shape[0], k), dtype=np.int64)
+        _pairwise_fast.argkmin_rows(D_chunk, k, distances, indices, n_threads)
+        return distances, indices
+
+    chunks = list(_distance_chunks(X, Y, select, metric, n_jobs, working_memory, kwds))
+    distances = np.vstack([d for d, _ in chunks])
+    indices = np.vstack([i for _, i in chunks])
+    float32 = getattr(X, "dtype", None) == np.float32 and getattr(Y, "dtype", None) == np.float32
+    return distances.astype(np.float32 if float32 else np.float64, copy=False), indices
+
+
+def radius_neighbors(X, Y, radius, *, metric="euclidean", return_distance=True,
+                     sort_results=False, n_jobs=None, working_memory=None, **kwds):
+    """Rows of Y within ``radius`` (distance <= radius) of every row of X.
+
+    Returns object arrays of per-query arrays, like scikit-learn's ``radius_neighbors``:
+    (distances, indices) or indices alone when ``return_distance`` is False. With
+    ``sort_results`` each query's neighbours are sorted by (distance, index); otherwise they come
+    in index order.
+    """
+    def within(D_chunk, start):
+        rows, cols = np.nonzero(D_chunk <= radius)
+        dist = D_chunk[rows, cols]
+        if sort_results:
+            order = np.lexsort((cols, dist, rows))
+            rows, cols, dist = rows[order], cols[order], dist[order]
+        splits = np.cumsum(np.bincount(rows, minlength=D_chunk.shape[0]))[:-1]
+        return np.split(dist, splits), np.split(cols.astype(np.int64, copy=False), splits)
+
+    distances, indices = [], []
+    for dist_chunk, ind_chunk in _distance_chunks(X, Y, within, metric, n_jobs,
+                                                  working_memory, kwds):
+        distances.extend(dist_chunk)
+        indices.extend(ind_chunk)
+    ind = np.empty(len(indices), dtype=object)
+    ind[:] = indices
+    if not return_distance:
+        return ind
+    dist = np.empty(len(distances), dtype=object)
+    dist[:] = distances
+    return dist, ind

@@ -1,0 +1,270 @@
+"""Shared machinery of the neighbours estimators: fit, k-nearest and radius queries, graphs.
+
+Every search runs on fastml's compiled brute-force core (fastml.metrics._reductions); the
+``algorithm`` and ``leaf_size`` parameters are accepted for compatibility with scikit-learn only.
+"""
+import itertools
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, MultiOutputMixin
+from sklearn.exceptions import DataConversionWarning
+from sklearn.neighbors import VALID_METRICS, VALID_METRICS_SPARSE
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..metrics._reductions import argkmin, radius_neighbors
+from ..utils._sklearn_compat import Interval, StrOptions
+
+_METRICS = frozenset(itertools.chain(*VALID_METRICS.values()))
+_GRAPH_MODES = ("connectivity", "distance")
+
+
+def _neighbor_weights(dist, weights):
+    """Weights of the neighbours at distances `dist`, or None for uniform weights.
+
+    "distance" weighs by 1 / distance; a query with neighbours at distance 0 gives those weight 1
+    and the others 0 (scikit-learn's rule).
+    """
+    if weights in (None, "uniform"):
+        return None
+    if weights == "distance":
+        with np.errstate(divide="ignore"):
+            w = 1.0 / dist
+        at_zero = np.isinf(w)
+        rows = at_zero.any(axis=1)
+        w[rows] = at_zero[rows]
+        return w
+    return weights(dist)
+
+
+def _drop_self(dist, ind):
+    """kneighbors(X=None) semantics: remove each training point from its own neighbours.
+
+    When duplicates push a point out of its own list, its first neighbour (a duplicate) goes.
+    """
+    n_queries = ind.shape[0]
+    keep = ind != np.arange(n_queries)[:, None]
+    self_missing = keep.all(axis=1)
+    keep[self_missing, 0] = False
+    return (dist[keep].reshape(n_queries, -1) if dist is not None else None,
+            ind[keep].reshape(n_queries, -1))
+
+
+def _csr_graph(data, ind, indptr, n_samples_fit):
+    return sparse.csr_matrix((data, ind, indptr), shape=(len(indptr) - 1, n_samples_fit))
+
+
+def _check_graph_mode(mode):
+    if mode not in _GRAPH_MODES:
+        raise ValueError(
+            f'Unsupported mode, must be one of "connectivity", or "distance" but got "{mode}" '
+            "instead")
+
+
+class NeighborsBase(MultiOutputMixin, BaseEstimator):
+    """Parameters, fit and k-nearest queries shared by every neighbours estimator."""
+
+    _parameter_constraints = {
+        "n_neighbors": [Interval(Integral, 1, None, closed="left"), None],
+        "algorithm": [StrOptions({"auto", "ball_tree", "kd_tree", "brute"})],
+        "leaf_size": [Interval(Integral, 1, None, closed="left")],
+        "p": [Interval(Real, 0, None, closed="right"), None],
+        "metric": [StrOptions(set(_METRICS)), callable],
+        "metric_params": [dict, None],
+        "n_jobs": [Integral, None],
+    }
+
+    def _fit(self, X, y=None):
+        """Validate and store the training data (and labels, for the supervised estimators)."""
+        supervised = self.__sklearn_tags__().target_tags.required
+        if supervised:
+            X, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True, order="C",
+                                 y_numeric=not self._is_classifier())
+        else:
+            X = validate_data(self, X, accept_sparse="csr", order="C")
+        self._set_effective_metric()
+        if self.metric == "precomputed" and X.shape[0] != X.shape[1]:
+            raise ValueError(
+                f"Precomputed matrix must be square. Input is a {X.shape[0]}x{X.shape[1]} matrix.")
+        if sparse.issparse(X):
+            if (self.effective_metric_ not in VALID_METRICS_SPARSE["brute"]
+                    and not callable(self.effective_metric_)):
+                raise ValueError(
+                    f"Metric '{self.effective_metric_}' not valid for sparse input. Valid "
+                    f"metrics: {sorted(VALID_METRICS_SPARSE['brute'])} or a callable.")
+            X = X.copy()
+        self._fit_X = X
+        self._fit_method = "brute"
+        self.n_samples_fit_ = X.shape[0]
+        if supervised:
+            self._store_targets(y)
+        return self
+
+    def _is_classifier(self):
+        return False
+
+    def _store_targets(self, y):
+        self._y = y
+
+    def _set_effective_metric(self):
+        """scikit-learn's effective_metric_ / effective_metric_params_: minkowski with p = 1, 2
+        or inf becomes manhattan, euclidean or chebyshev."""
+        params = dict(self.metric_params or {})
+        metric = self.metric
+        if metric == "minkowski":
+            p = params.pop("p", 2 if self.p is None else self.p)
+            w = params.pop("w", None)
+            named = {1: "manhattan", 2: "euclidean", np.inf: "chebyshev"}.get(p)
+            if named is not None and w is None:
+                metric = named
+            else:
+                params["p"] = p
+                if w is not None:
+                    params["w"] = w
+        self.effective_metric_ = metric
+        self.effective_metric_params_ = params
+
+    def _validate_queries(self, X):
+        """(queries, whether they are the training set)."""
+        check_is_fitted(self)
+        if X is None:
+            return self._fit_X, True
+        return validate_data(self, X, accept_sparse="csr", reset=False, order="C"), False
+
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+        """Find the k nearest training points of every query point.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features), default=None
+            None queries the training points, each without itself.
+        n_neighbors : int, default=None
+            Defaults to the ``n_neighbors`` given at construction.
+        return_distance : bool, default=True
+
+        Returns
+        -------
+        neigh_dist : ndarray of shape (n_queries, n_neighbors)
+            Only when return_distance is True; float32 for float32 data.
+        neigh_ind : ndarray of shape (n_queries, n_neighbors)
+            Training indices, nearest first; equal distances in index order.
+        """
+        if n_neighbors is None:
+            n_neighbors = self.n_neighbors
+        if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, Integral):
+            raise TypeError(f"n_neighbors does not take {type(n_neighbors)} value, enter "
+                            "integer value")
+        if n_neighbors <= 0:
+            raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}")
+        X, query_is_train = self._validate_queries(X)
+        k = n_neighbors + 1 if query_is_train else n_neighbors
+        if k > self.n_samples_fit_:
+            raise ValueError(
+                f"Expected n_neighbors <= n_samples_fit, but n_neighbors = {k}, "
+                f"n_samples_fit = {self.n_samples_fit_}, n_samples = {X.shape[0]}"
+                + (" (querying the training set asks for one more neighbour)"
+                   if query_is_train else ""))
+        dist, ind = argkmin(X, self._fit_X, k, metric=self.effective_metric_,
+                            n_jobs=self.n_jobs, **self.effective_metric_params_)
+        if query_is_train:
+            dist, ind = _drop_self(dist, ind)
+        return (dist, ind) if return_distance else ind
+
+    def kneighbors_graph(self, X=None, n_neighbors=None, mode="connectivity"):
+        """Sparse graph of the k nearest neighbours: A[i, j] is 1 (mode="connectivity") or the
+        distance (mode="distance") when training point j is a neighbour of query i.
+
+        Returns
+        -------
+        A : sparse matrix of shape (n_queries, n_samples_fit), CSR
+        """
+        _check_graph_mode(mode)
+        dist, ind = self.kneighbors(X, n_neighbors, return_distance=True)
+        n_queries, k = ind.shape
+        data = np.ones(ind.size) if mode == "connectivity" else dist.ravel()
+        return _csr_graph(data, ind.ravel(), np.arange(0, n_queries * k + 1, k),
+                          self.n_samples_fit_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.pairwise = self.metric == "precomputed"
+        return tags
+
+
+class RadiusNeighborsMixin:
+    """radius_neighbors and radius_neighbors_graph for estimators with a ``radius``."""
+
+    def radius_neighbors(self, X=None, radius=None, return_distance=True, sort_results=False):
+        """Find the training points within ``radius`` (distance <= radius) of every query.
+
+        Returns
+        -------
+        neigh_dist : ndarray of shape (n_queries,) of arrays
+            Only when return_distance is True.
+        neigh_ind : ndarray of shape (n_queries,) of arrays
+            In index order, or by (distance, index) when ``sort_results``.
+        """
+        if sort_results and not return_distance:
+            raise ValueError("return_distance must be True if sort_results is True.")
+        X, query_is_train = self._validate_queries(X)
+        radius = self.radius if radius is None else radius
+        dist, ind = radius_neighbors(X, self._fit_X, radius, metric=self.effective_metric_,
+                                     sort_results=sort_results, n_jobs=self.n_jobs,
+                                     **self.effective_metric_params_)
+        if query_is_train:
+            for i, row in enumerate(ind):
+                keep = row != i
+                dist[i], ind[i] = dist[i][keep], row[keep]
+        return (dist, ind) if return_distance else ind
+
+    def radius_neighbors_graph(self, X=None, radius=None, mode="connectivity",
+                               sort_results=False):
+        """Sparse graph of the neighbours within ``radius`` (see kneighbors_graph for ``mode``).
+
+        Returns
+        -------
+        A : sparse matrix of shape (n_queries, n_samples_fit), CSR
+        """
+        _check_graph_mode(mode)
+        dist, ind = self.radius_neighbors(X, radius, return_distance=True,
+                                          sort_results=sort_results)
+        counts = np.fromiter((len(row) for row in ind), dtype=np.int64, count=len(ind))
+        indptr = np.concatenate(([0], np.cumsum(counts)))
+        flat_ind = np.concatenate(list(ind)) if len(ind) else np.empty(0, dtype=np.int64)
+        if mode == "connectivity":
+            data = np.ones(flat_ind.size)
+        else:
+            data = np.concatenate(list(dist)) if len(dist) else np.empty(0)
+        return _csr_graph(data, flat_ind.astype(np.int64, copy=False), indptr,
+                          self.n_samples_fit_)
+
+
+class ClassifierTargetsMixin:
+    """Target storage of the classifier (encoded labels per output)."""
+
+    def _is_classifier(self):
+        return True
+
+    def _store_targets(self, y):
+        if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
+            if y.ndim != 1:
+                warnings.warn("A column-vector y was passed when a 1d array was expected. "
+                              "Please change the shape of y to (n_samples,), for example using "
+                              "ravel().", DataConversionWarning, stacklevel=3)
+            self.outputs_2d_ = False
+            y = y.reshape(-1, 1)
+        else:
+            self.outputs_2d_ = True
+        check_classification_targets(y)
+        self.classes_ = []
+        self._y = np.empty(y.shape, dtype=np.intp)
+        for out in range(y.shape[1]):
+            classes, self._y[:, out] = np.unique(y[:, out], return_inverse=True)
+            self.classes_.append(classes)
+        if not self.outputs_2d_:
+            self.classes_ = self.classes_[0]
+            self._y = self._y.ravel()
