@@ -63,7 +63,7 @@ def test_effective_n_threads():
 
 
 def test_compiled_cores_present():
-    assert _backend.compiled_core_status() == {"pairwise distances (Cython)": None}
+    assert _backend.compiled_core_status() == {"pairwise distances and k-NN search (Cython)": None}
     assert _backend.simd_build() in ("baseline", "x86_64_v3", "x86_64_v4")
     assert _backend.openmp_max_threads() >= 1
 
@@ -105,8 +105,8 @@ def test_show_config_reports_every_section(capsys):
     fastml.show_config()
     text = capsys.readouterr().out
     for needle in ["fastml " + fastml.__version__, "numpy:", "sklearn:", "numba:",
-                   "pairwise distances (Cython): present", "OpenMP threads:", "SIMD kernels:",
-                   "BLAS:", "CUDA:"]:
+                   "pairwise distances and k-NN search (Cython): present", "OpenMP threads:",
+                   "SIMD kernels:", "BLAS:", "CUDA:"]:
         assert needle in text
     assert _backend.cuda_status().detail in text
 

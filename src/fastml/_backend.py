@@ -14,7 +14,7 @@ from ._config import get_config
 
 # Compiled extension modules, by the name show_config() prints.
 COMPILED_CORES = {
-    "pairwise distances (Cython)": "fastml.metrics._pairwise_fast",
+    "pairwise distances and k-NN search (Cython)": "fastml.metrics._pairwise_fast",
 }
 
 

@@ -10,6 +10,10 @@ from .. import __version__, _backend
 from .workloads import all_workloads
 
 
+# Timed seconds a workload may take before its repeat count is cut.
+_SECONDS_PER_WORKLOAD = 60.0
+
+
 def _progress(done, total, label, stream=sys.stderr):
     width = 30
     filled = int(width * done / total)
@@ -28,10 +32,12 @@ def _time_once(fn, data):
 def run_workload(workload, quick, repeat):
     """Warm both sides up once, then time them alternately `repeat` times; return one row."""
     data = workload.setup(workload.size(quick))
-    _, fast_result = _time_once(workload.fastml, data)
-    _, peer_result = _time_once(workload.peer, data)
+    fast_warm, fast_result = _time_once(workload.fastml, data)
+    peer_warm, peer_result = _time_once(workload.peer, data)
     parity = workload.parity(fast_result, peer_result)
     del fast_result, peer_result
+    # Slow peers (tens of seconds) get fewer timed runs so that a full run stays within minutes.
+    repeat = max(1, min(repeat, int(_SECONDS_PER_WORKLOAD / max(fast_warm + peer_warm, 1e-9))))
     fast_times, peer_times = [], []
     for _ in range(repeat):
         fast_times.append(_time_once(workload.fastml, data)[0])

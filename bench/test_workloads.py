@@ -1,7 +1,8 @@
-"""pytest-benchmark timings of fastml.metrics.pairwise_distances against scikit-learn.
+"""pytest-benchmark timings of every fastml.bench workload against its peer.
 
-Each workload is a benchmark group holding fastml, scikit-learn and (at quick sizes) the NumPy
-reference on the same data; ``pytest bench --benchmark-disable`` runs each once as a test.
+Each workload is a benchmark group holding fastml, the peer (scikit-learn, faiss) and, at quick
+sizes, the NumPy reference on the same data; ``pytest bench --benchmark-disable`` runs each once as
+a test and checks that fastml's result matches the peer's.
 """
 import functools
 
@@ -9,7 +10,7 @@ import pytest
 
 from fastml.bench import all_workloads
 
-WORKLOADS = [w for w in all_workloads() if w.group == "pairwise"]
+WORKLOADS = all_workloads()
 
 
 @functools.cache
@@ -23,9 +24,10 @@ def _peer_result(workload_index, quick):
     return WORKLOADS[workload_index].peer(_data(workload_index, quick))
 
 
-@pytest.mark.parametrize("index", range(len(WORKLOADS)), ids=[w.name for w in WORKLOADS])
+@pytest.mark.parametrize("index", range(len(WORKLOADS)),
+                         ids=[f"{w.group}: {w.name}" for w in WORKLOADS])
 @pytest.mark.parametrize("side", ["fastml", "peer", "reference"])
-def test_pairwise(benchmark, index, side, quick):
+def test_workload(benchmark, index, side, quick):
     workload = WORKLOADS[index]
     if side == "reference" and not quick:
         pytest.skip("the NumPy reference is timed at quick sizes only: it is too slow for full")
