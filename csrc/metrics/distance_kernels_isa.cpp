@@ -103,10 +103,11 @@ void pack_panels(const T* src, index_t n, index_t dim, const double* scale, int 
   }
 }
 
-// res[r * kCols + c] = reduction over f of Op(xp[f, r] - yp[f, c]), in float64.
-template <class T, class Op>
+// res[r * kCols + c] = reduction over f of Op(xp[f, r] - yp[f, c]), in float64, or in T when
+// Res is T (float32 results only for dim <= kChunk, where no spill to float64 is due).
+template <class T, class Op, class Res = double>
 inline void micro_kernel(const T* __restrict xp, const T* __restrict yp, index_t dim,
-                         double* __restrict res) {
+                         Res* __restrict res) {
   using B = Blocking<T>;
   using V = typename Simd<T>::V;
   constexpr int R = B::kRows, NV = B::kVecsPerRow, C = B::kCols;
@@ -129,7 +130,7 @@ inline void micro_kernel(const T* __restrict xp, const T* __restrict yp, index_t
         for (int v = 0; v < NV; ++v) acc[r][v] = Op::step(acc[r][v], xs, yv[v]);
       }
     }
-    if constexpr (std::is_same_v<T, double>) {
+    if constexpr (std::is_same_v<T, Res>) {
       if (f0 == 0) {
         std::memcpy(res, acc, sizeof(acc));
         continue;
@@ -413,16 +414,18 @@ inline void heap_replace_root(double* keys, std::int64_t* idx, index_t k, double
 // Offers a block of keys (R rows of C, only the first nj columns valid) to the heaps of its rows.
 // Training indices grow during a scan, so a key equal to a heap's worst loses to it: strict <.
 // The vectorised test skips rows with nothing to offer, the common case once heaps have filled.
-template <int R, int C>
-inline void offer_block(const double* __restrict keys, int ni, int nj, std::int64_t j_base,
+// Keys of type K (float or double); a float key below the heap's worst is at most the worst
+// rounded to float, hence the <= of the vectorised test.
+template <int R, int C, class K>
+inline void offer_block(const K* __restrict keys, int ni, int nj, std::int64_t j_base,
                         double* heap_keys, std::int64_t* heap_idx, index_t ldh, index_t k) {
   for (int r = 0; r < ni; ++r) {
     double* hk = heap_keys + r * ldh;
     std::int64_t* hi = heap_idx + r * ldh;
-    const double* row = keys + r * C;
-    const double bound = hk[0];
+    const K* row = keys + r * C;
+    const K bound = static_cast<K>(hk[0]);
     int below = 0;
-    for (int c = 0; c < C; ++c) below |= row[c] < bound;  // padding columns are never pushed
+    for (int c = 0; c < C; ++c) below |= row[c] <= bound;  // padding columns are never pushed
     if (!below) continue;
     for (int c = 0; c < nj; ++c)
       if (row[c] < hk[0]) heap_replace_root(hk, hi, k, row[c], j_base + c);
@@ -436,7 +439,9 @@ using KnnOp = std::conditional_t<
     std::conditional_t<kMetric == kManhattan, AbsDiff,
                        std::conditional_t<kMetric == kChebyshev, MaxAbsDiff, SqDiff>>>;
 
-template <class T, int kMetric>
+// K: the type keys are computed and screened in; float32 data with dim <= kChunk keeps them in
+// float32 registers, saving the conversions of every block to float64.
+template <class T, int kMetric, class K>
 void knn_vector(const T* x, index_t nx, const T* y, index_t ny, index_t dim, const double* x_aux,
                 const double* y_aux, index_t y_offset, index_t k, double* heap_keys,
                 std::int64_t* heap_idx, index_t ldh, void* workspace) {
@@ -449,24 +454,24 @@ void knn_vector(const T* x, index_t nx, const T* y, index_t ny, index_t dim, con
                                   packed_bytes(nx, kMaxRowBlock, dim, sizeof(T)));
   pack_panels(x, nx, dim, nullptr, R, xpack);
   for (index_t i = 0; i < nx; ++i) heap_reset(heap_keys + i * ldh, heap_idx + i * ldh, k);
-  alignas(64) double res[R * C];
-  alignas(64) double xa[R], ya[C];
+  alignas(64) K res[R * C];
+  alignas(64) K xa[R], ya[C];
   for (index_t t0 = 0; t0 < ny; t0 += tile) {
     const index_t nt = ny - t0 < tile ? ny - t0 : tile;
     pack_panels(y + t0 * dim, nt, dim, nullptr, C, ypack);
     for (index_t j0 = 0; j0 < nt; j0 += C) {
       const int nj = nt - j0 < C ? static_cast<int>(nt - j0) : C;
       if (dot)
-        for (int c = 0; c < C; ++c) ya[c] = c < nj ? y_aux[t0 + j0 + c] : 0.0;
+        for (int c = 0; c < C; ++c) ya[c] = c < nj ? static_cast<K>(y_aux[t0 + j0 + c]) : K(0);
       for (index_t i0 = 0; i0 < nx; i0 += R) {
         const int ni = nx - i0 < R ? static_cast<int>(nx - i0) : R;
-        micro_kernel<T, KnnOp<kMetric>>(xpack + i0 * dim, ypack + j0 * dim, dim, res);
+        micro_kernel<T, KnnOp<kMetric>, K>(xpack + i0 * dim, ypack + j0 * dim, dim, res);
         if constexpr (dot) {
-          for (int r = 0; r < R; ++r) xa[r] = r < ni ? x_aux[i0 + r] : 0.0;
+          for (int r = 0; r < R; ++r) xa[r] = r < ni ? static_cast<K>(x_aux[i0 + r]) : K(0);
           for (int r = 0; r < R; ++r)
             for (int c = 0; c < C; ++c)
-              res[r * C + c] = kMetric == kCosine ? 1.0 - res[r * C + c] * xa[r] * ya[c]
-                                                  : xa[r] + ya[c] - 2.0 * res[r * C + c];
+              res[r * C + c] = kMetric == kCosine ? K(1) - res[r * C + c] * xa[r] * ya[c]
+                                                  : xa[r] + ya[c] - K(2) * res[r * C + c];
         }
         offer_block<R, C>(res, ni, nj, y_offset + t0 + j0, heap_keys + i0 * ldh,
                           heap_idx + i0 * ldh, ldh, k);
@@ -493,6 +498,16 @@ void knn_by_tiles(Tile&& tile, index_t nx, index_t ny, index_t y_offset, index_t
   }
 }
 
+template <class T, int kMetric>
+void knn_vector_any(const T* x, index_t nx, const T* y, index_t ny, index_t dim,
+                    const double* x_aux, const double* y_aux, index_t y_offset, index_t k,
+                    double* hk, std::int64_t* hi, index_t ldh, void* ws) {
+  if (std::is_same_v<T, float> && dim <= Blocking<T>::kChunk)
+    knn_vector<T, kMetric, T>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi, ldh, ws);
+  else
+    knn_vector<T, kMetric, double>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi, ldh, ws);
+}
+
 template <class T>
 void knn_impl(int metric, const T* x, index_t nx, const T* y, index_t ny, index_t dim,
               const double* x_aux, const double* y_aux, double p, index_t y_offset, index_t k,
@@ -500,16 +515,17 @@ void knn_impl(int metric, const T* x, index_t nx, const T* y, index_t ny, index_
   switch (metric) {
     case kSqEuclidean:
     case kEuclidean:  // both rank by squared distance
-      return knn_vector<T, kSqEuclidean>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi,
-                                         ldh, ws);
+      return knn_vector_any<T, kSqEuclidean>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi,
+                                             ldh, ws);
     case kCosine:
-      return knn_vector<T, kCosine>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi, ldh, ws);
+      return knn_vector_any<T, kCosine>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi, ldh,
+                                        ws);
     case kManhattan:
-      return knn_vector<T, kManhattan>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi, ldh,
-                                       ws);
+      return knn_vector_any<T, kManhattan>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi,
+                                           ldh, ws);
     case kChebyshev:
-      return knn_vector<T, kChebyshev>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi, ldh,
-                                       ws);
+      return knn_vector_any<T, kChebyshev>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi,
+                                           ldh, ws);
     default:
       return knn_by_tiles(
           [&](index_t i0, int ni, index_t j0, int nj, double* res, index_t ldres) {

@@ -66,6 +66,16 @@ def test_float32_search_far_from_the_origin(metric, rng):
     assert_relative_close(dist, ref_dist, 1e-5)
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_values_beyond_float32_range(metric, rng):
+    # float32 screening keys would overflow: such searches run exhaustively in float64
+    X, Y = rng.normal(size=(10, 3)) * 1e25, rng.normal(size=(60, 3)) * 1e25
+    dist, ind = argkmin(X, Y, 4, metric=metric)
+    ref_dist, ref_ind = _reference(X, Y, 4, metric)
+    assert_array_equal(ind, ref_ind)
+    assert_relative_close(dist, ref_dist, 1e-9)
+
+
 @pytest.mark.parametrize("metric", ["hamming", "jaccard"])
 def test_boolean_metrics_on_packed_bits(metric, rng):
     X = rng.random((40, 70)) < 0.3

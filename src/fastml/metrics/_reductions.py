@@ -13,12 +13,14 @@ from .._backend import effective_n_threads
 from .._config import get_config
 from ..utils._sklearn_compat import get_chunk_n_rows
 from . import _pairwise_fast
-from .pairwise import (_ALIASES, _PairwiseJob, _delegated, _row_aux,
+from .pairwise import (_ALIASES, _FLOAT32_SAFE_MAGNITUDE, _PairwiseJob, _delegated, _row_aux,
                        pairwise_distances_chunked)
 
 
-def _knn_aux_kind(metric, float64):
-    return _pairwise_fast.knn_aux_kind(metric)
+def _no_aux(metric, float64):
+    """Neither search path uses _PairwiseJob's per-row values: the screened search computes its
+    own from its float32 copies, and the other metrics need none."""
+    return None
 
 
 def _compiled_search(X, Y, metric):
@@ -65,7 +67,7 @@ def argkmin(X, Y, k, *, metric="euclidean", n_jobs=None, working_memory=None, **
         working_memory = get_config()["working_memory"]
     if not _compiled_search(X, Y, metric):
         return _argkmin_from_distances(X, Y, k, metric, n_jobs, working_memory, kwds)
-    job = _PairwiseJob(X, Y, metric, kwds, n_jobs, aux_kind=_knn_aux_kind)
+    job = _PairwiseJob(X, Y, metric, kwds, n_jobs, aux_kind=_no_aux)
     n_samples = job.Y.shape[0]
     if not 1 <= k <= n_samples:
         raise ValueError(f"k must be between 1 and the number of samples ({n_samples}), got {k}")
@@ -116,6 +118,11 @@ def _screened_argkmin(job, k, working_memory):
        the k-th distance (near-ties, many equal distances) are recomputed exhaustively.
     """
     n_samples, n_features = job.Y.shape
+    if job.X.dtype == np.float64 and max(np.abs(job.X).max(), np.abs(job.Y).max()) > \
+            _FLOAT32_SAFE_MAGNITUDE:  # float32 screening keys would overflow
+        keys, indices = _exhaustive(job.X, job, k, working_memory)
+        distances = np.sqrt(keys) if job.metric == "euclidean" else keys
+        return distances.astype(job.out_dtype, copy=False), indices
     n_cand = min(n_samples, k + max(8, k // 2))
     euclidean = job.metric != "cosine"
     shift = job.Y.mean(axis=0, dtype=np.float64) if euclidean else None
