@@ -38,6 +38,13 @@ def _reference(X, Y, k, metric):
     return reference.kneighbors(cast(X), cast(Y), k, metric=metric, p=3.0)
 
 
+def _assert_matches_reference(X, Y, k, metric, rtol):
+    dist, ind = argkmin(X, Y, k, metric=metric)
+    ref_dist, ref_ind = _reference(X, Y, k, metric)
+    assert_array_equal(ind, ref_ind)
+    assert_relative_close(dist, ref_dist, rtol)
+
+
 @pytest.mark.parametrize("metric", COMPILED_METRICS)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_argkmin_matches_reference(metric, shape, dtype, rng):
@@ -60,30 +67,21 @@ def test_float32_search_far_from_the_origin(metric, rng):
     offset = 1000.0 if metric == "euclidean" else 10.0
     X = (offset + rng.normal(size=(200, 16))).astype(np.float32)
     Y = (offset + rng.normal(size=(3000, 16))).astype(np.float32)
-    dist, ind = argkmin(X, Y, 10, metric=metric)
-    ref_dist, ref_ind = _reference(X, Y, 10, metric)
-    assert_array_equal(ind, ref_ind)
-    assert_relative_close(dist, ref_dist, 1e-5)
+    _assert_matches_reference(X, Y, 10, metric, 1e-5)
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 def test_values_beyond_float32_range(metric, rng):
     # float32 screening keys would overflow: such searches run exhaustively in float64
     X, Y = rng.normal(size=(10, 3)) * 1e25, rng.normal(size=(60, 3)) * 1e25
-    dist, ind = argkmin(X, Y, 4, metric=metric)
-    ref_dist, ref_ind = _reference(X, Y, 4, metric)
-    assert_array_equal(ind, ref_ind)
-    assert_relative_close(dist, ref_dist, 1e-9)
+    _assert_matches_reference(X, Y, 4, metric, 1e-9)
 
 
 @pytest.mark.parametrize("metric", ["hamming", "jaccard"])
 def test_boolean_metrics_on_packed_bits(metric, rng):
     X = rng.random((40, 70)) < 0.3
     Y = rng.random((500, 70)) < 0.3
-    dist, ind = argkmin(X, Y, 7, metric=metric)
-    ref_dist, ref_ind = _reference(X, Y, 7, metric)
-    assert_array_equal(ind, ref_ind)
-    assert_relative_close(dist, ref_dist, 1e-12)
+    _assert_matches_reference(X, Y, 7, metric, 1e-12)
 
 
 def test_ties_go_to_the_lower_index(rng, dtype):

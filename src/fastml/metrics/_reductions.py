@@ -13,7 +13,7 @@ from .._backend import effective_n_threads
 from .._config import get_config
 from ..utils._sklearn_compat import get_chunk_n_rows
 from . import _pairwise_fast
-from .pairwise import (_ALIASES, _FLOAT32_SAFE_MAGNITUDE, _PairwiseJob, _delegated, _row_aux,
+from .pairwise import (_ALIASES, _PairwiseJob, _beyond_float32_range, _delegated, _row_aux,
                        pairwise_distances_chunked)
 
 
@@ -21,6 +21,11 @@ def _no_aux(metric, float64):
     """Neither search path uses _PairwiseJob's per-row values: the screened search computes its
     own from its float32 copies, and the other metrics need none."""
     return None
+
+
+def _check_k(k, n_samples):
+    if not 1 <= k <= n_samples:
+        raise ValueError(f"k must be between 1 and the number of samples ({n_samples}), got {k}")
 
 
 def _compiled_search(X, Y, metric):
@@ -69,8 +74,7 @@ def argkmin(X, Y, k, *, metric="euclidean", n_jobs=None, working_memory=None, **
         return _argkmin_from_distances(X, Y, k, metric, n_jobs, working_memory, kwds)
     job = _PairwiseJob(X, Y, metric, kwds, n_jobs, aux_kind=_no_aux)
     n_samples = job.Y.shape[0]
-    if not 1 <= k <= n_samples:
-        raise ValueError(f"k must be between 1 and the number of samples ({n_samples}), got {k}")
+    _check_k(k, n_samples)
     if job.metric in _DOT_FORM_METRICS:
         return _screened_argkmin(job, k, working_memory)
     distances = np.empty((job.n_rows, k), dtype=np.float64 if job.bitwise else job.X.dtype)
@@ -118,8 +122,8 @@ def _screened_argkmin(job, k, working_memory):
        the k-th distance (near-ties, many equal distances) are recomputed exhaustively.
     """
     n_samples, n_features = job.Y.shape
-    if job.X.dtype == np.float64 and max(np.abs(job.X).max(), np.abs(job.Y).max()) > \
-            _FLOAT32_SAFE_MAGNITUDE:  # float32 screening keys would overflow
+    # float32 screening keys would overflow (float32 input this large already runs in float64)
+    if job.X.dtype == np.float64 and _beyond_float32_range(job.X, job.Y):
         keys, indices = _exhaustive(job.X, job, k, working_memory)
         distances = np.sqrt(keys) if job.metric == "euclidean" else keys
         return distances.astype(job.out_dtype, copy=False), indices
@@ -169,18 +173,16 @@ def _exhaustive(X, job, k, working_memory):
     """Exact keys (squared distances for euclidean) and indices of the k nearest, from the full
     distance rows: for the rare queries the screening cannot settle."""
     metric = "sqeuclidean" if job.metric == "euclidean" else job.metric
-    keys, ind = _argkmin_from_distances(X.astype(np.float64, copy=False),
-                                        job.Y.astype(np.float64, copy=False), k, metric,
-                                        job.n_threads, working_memory, {})
-    return keys, ind
+    return _argkmin_from_distances(X.astype(np.float64, copy=False),
+                                   job.Y.astype(np.float64, copy=False), k, metric,
+                                   job.n_threads, working_memory, {})
 
 
 def _argkmin_from_distances(X, Y, k, metric, n_jobs, working_memory, kwds):
     """argkmin for what only scikit-learn computes: chunks of distances, compiled selection."""
     n_threads = effective_n_threads(n_jobs)
     n_samples = Y.shape[0]
-    if not 1 <= k <= n_samples:
-        raise ValueError(f"k must be between 1 and the number of samples ({n_samples}), got {k}")
+    _check_k(k, n_samples)
 
     def select(D_chunk, start):
         D_chunk = np.ascontiguousarray(D_chunk, dtype=np.float64)

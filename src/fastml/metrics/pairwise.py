@@ -46,6 +46,11 @@ _BOOLEAN_METRICS = frozenset({"jaccard"})
 _FLOAT32_SAFE_MAGNITUDE = 1e18
 
 
+def _beyond_float32_range(*arrays):
+    """Whether any value is too large for float32 sums of squares (see _FLOAT32_SAFE_MAGNITUDE)."""
+    return max(np.abs(A).max() for A in arrays) > _FLOAT32_SAFE_MAGNITUDE
+
+
 def _resolve_metric(metric, kwds):
     """Return (metric computed, minkowski p) or raise for unknown metrics and parameters."""
     if not isinstance(metric, str):
@@ -123,7 +128,7 @@ class _PairwiseJob:
             return
 
         work = self.out_dtype
-        if work == np.float32 and max(np.abs(X).max(), np.abs(Y).max()) > _FLOAT32_SAFE_MAGNITUDE:
+        if work == np.float32 and _beyond_float32_range(X, Y):
             work = np.float64
         self.X = np.ascontiguousarray(X, dtype=work)
         self.Y = self.X if self.y_is_x else np.ascontiguousarray(Y, dtype=work)

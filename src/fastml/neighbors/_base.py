@@ -9,7 +9,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator, MultiOutputMixin
+from sklearn.base import BaseEstimator, MultiOutputMixin, is_classifier
 from sklearn.exceptions import DataConversionWarning
 from sklearn.neighbors import VALID_METRICS, VALID_METRICS_SPARSE
 from sklearn.utils.multiclass import check_classification_targets
@@ -82,7 +82,7 @@ class NeighborsBase(MultiOutputMixin, BaseEstimator):
         supervised = self.__sklearn_tags__().target_tags.required
         if supervised:
             X, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True, order="C",
-                                 y_numeric=not self._is_classifier())
+                                 y_numeric=not is_classifier(self))
         else:
             X = validate_data(self, X, accept_sparse="csr", order="C")
         self._set_effective_metric()
@@ -102,9 +102,6 @@ class NeighborsBase(MultiOutputMixin, BaseEstimator):
         if supervised:
             self._store_targets(y)
         return self
-
-    def _is_classifier(self):
-        return False
 
     def _store_targets(self, y):
         self._y = y
@@ -245,9 +242,6 @@ class RadiusNeighborsMixin:
 
 class ClassifierTargetsMixin:
     """Target storage of the classifier (encoded labels per output)."""
-
-    def _is_classifier(self):
-        return True
 
     def _store_targets(self, y):
         if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
