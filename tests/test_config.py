@@ -5,6 +5,7 @@ import pytest
 
 import fastml
 from fastml import _backend
+from fastml.cluster import _kmeans_fast
 
 
 def test_defaults_and_config_context_restores():
@@ -63,8 +64,13 @@ def test_effective_n_threads():
 
 
 def test_compiled_cores_present():
-    assert _backend.compiled_core_status() == {"pairwise distances and k-NN search (Cython)": None}
+    assert _backend.compiled_core_status() == {
+        "pairwise distances and k-NN search (Cython)": None,
+        "k-means++ seeding, Lloyd and Elkan (C++, pybind11)": None,
+    }
     assert _backend.simd_build() in ("baseline", "x86_64_v3", "x86_64_v4")
+    # Both cores choose among the same instruction-set builds with the same rule.
+    assert _kmeans_fast.simd_build() == _backend.simd_build()
     assert _backend.openmp_max_threads() >= 1
 
 

@@ -1,29 +1,16 @@
 // Chooses, once per process, the widest instruction-set build of the distance kernels that this
 // CPU supports, and forwards the public entry points to it.
 #include "fastml/distances.hpp"
+#include "fastml/isa.hpp"
 
 namespace fastml::distances {
 namespace {
 
-struct Selected {
-  KernelTable table;
-  const char* name;
-};
-
-Selected select() {
-#if defined(FASTML_HAVE_ISA_x86_64_v4)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("x86-64-v4")) return {x86_64_v4::kernel_table(), "x86_64_v4"};
-#endif
-#if defined(FASTML_HAVE_ISA_x86_64_v3)
-  if (__builtin_cpu_supports("x86-64-v3")) return {x86_64_v3::kernel_table(), "x86_64_v3"};
-#endif
-  return {baseline::kernel_table(), "baseline"};
-}
-
-const Selected& selected() {
-  static const Selected s = select();
-  return s;
+const IsaChoice<KernelTable>& selected() {
+  static const IsaChoice<KernelTable> choice =
+      choose_isa(FASTML_IF_ISA_V4(&x86_64_v4::kernel_table),
+                 FASTML_IF_ISA_V3(&x86_64_v3::kernel_table), &baseline::kernel_table);
+  return choice;
 }
 
 }  // namespace

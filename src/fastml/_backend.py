@@ -15,6 +15,7 @@ from ._config import get_config
 # Compiled extension modules, by the name show_config() prints.
 COMPILED_CORES = {
     "pairwise distances and k-NN search (Cython)": "fastml.metrics._pairwise_fast",
+    "k-means++ seeding, Lloyd and Elkan (C++, pybind11)": "fastml.cluster._kmeans_fast",
 }
 
 

@@ -407,3 +407,28 @@ def candidate_distances(const floating[:, ::1] X, const floating[:, ::1] Y,
                     d = X[i, f] / x_norm - Y[j, f] / y_norm
                     acc = acc + d * d
                 out[i, c] = min(max(0.5 * acc, 0.0), 2.0)
+
+
+def segment_row_sums(const floating[:, ::1] D, const Py_ssize_t[::1] bounds, double[:, ::1] out,
+                     int n_threads):
+    """out[i, s] = sum of D[i, bounds[s]:bounds[s + 1]], accumulated in float64.
+
+    With the columns of D ordered by cluster, these are the per-cluster distance sums of the
+    silhouette; contiguous segments keep the inner loop a plain vectorisable sum.
+    """
+    cdef Py_ssize_t n_rows = D.shape[0], n_seg = bounds.shape[0] - 1, i, s, j
+    cdef double acc
+    if n_seg < 0 or out.shape[0] != n_rows or out.shape[1] != n_seg:
+        raise ValueError("out must have shape (D.shape[0], len(bounds) - 1)")
+    for s in range(n_seg):
+        if not 0 <= bounds[s] <= bounds[s + 1] <= D.shape[1]:
+            raise ValueError("bounds must be non-decreasing within [0, D.shape[1]]")
+    if n_threads < 1:
+        raise ValueError("n_threads must be >= 1")
+    with nogil:
+        for i in prange(n_rows, schedule="static", num_threads=n_threads):
+            for s in range(n_seg):
+                acc = 0.0
+                for j in range(bounds[s], bounds[s + 1]):
+                    acc = acc + D[i, j]
+                out[i, s] = acc

@@ -1,0 +1,399 @@
+// k-means drivers (see fastml/kmeans.hpp): memory, OpenMP loops over fixed ranges of points, and
+// merges of the per-range results in range order, so that nothing depends on the thread count.
+#include "fastml/kmeans.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <stdexcept>
+#include <vector>
+
+#include "fastml/isa.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static inline int omp_get_thread_num() { return 0; }
+#endif
+
+namespace fastml::kmeans {
+namespace {
+
+const IsaChoice<KmeansTable>& selected() {
+  static const IsaChoice<KmeansTable> choice =
+      choose_isa(FASTML_IF_ISA_V4(&x86_64_v4::kernel_table),
+                 FASTML_IF_ISA_V3(&x86_64_v3::kernel_table), &baseline::kernel_table);
+  return choice;
+}
+
+template <class T> const Kernels<T>& kernels();
+template <> const Kernels<float>& kernels<float>() { return selected().table.f32; }
+template <> const Kernels<double>& kernels<double>() { return selected().table.f64; }
+
+template <class T> Points<T> slice(const Points<T>& pts, index_t begin, index_t end) {
+  return Points<T>{pts.x + begin * pts.d, pts.w + begin, end - begin, pts.d};
+}
+
+// A fixed division of [0, n) into ranges; partial results are kept per range and merged in range
+// order. The number of ranges depends on the problem only, never on the thread count.
+struct Ranges {
+  index_t n, size, count;
+  Ranges(index_t n_, index_t size_) : n(n_), size(size_), count((n_ + size_ - 1) / size_) {}
+  index_t begin(index_t r) const { return r * size; }
+  index_t end(index_t r) const { return std::min(n, (r + 1) * size); }
+};
+
+// Ranges of points for the assignment passes: blocks of kLabelBlock points grouped so that there
+// are at most kMaxRanges ranges and their partial center sums take at most kPartialBytes.
+constexpr index_t kLabelBlock = 256;
+constexpr index_t kMaxRanges = 64;
+constexpr std::size_t kPartialBytes = std::size_t(64) << 20;
+
+Ranges assignment_ranges(index_t n, index_t k, index_t d) {
+  const index_t per_range = static_cast<index_t>(k * (d + 1) * sizeof(double));
+  const index_t by_memory = std::max<index_t>(1, static_cast<index_t>(kPartialBytes) / per_range);
+  const index_t n_blocks = (n + kLabelBlock - 1) / kLabelBlock;
+  const index_t count = std::max<index_t>(1, std::min({n_blocks, kMaxRanges, by_memory}));
+  const index_t blocks_per_range = (n_blocks + count - 1) / count;
+  return Ranges(n, blocks_per_range * kLabelBlock);
+}
+
+struct AlignedFree {
+  void operator()(void* p) const { std::free(p); }
+};
+std::unique_ptr<char, AlignedFree> aligned_bytes(std::size_t bytes) {
+  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (!p) throw std::bad_alloc();
+  return std::unique_ptr<char, AlignedFree>(static_cast<char*>(p));
+}
+
+// Per-range center sums (k x d) and weights (k), merged in range order.
+struct Partials {
+  index_t k, d;
+  std::vector<double> data;
+  Partials(index_t ranges, index_t k_, index_t d_)
+      : k(k_), d(d_), data(static_cast<std::size_t>(ranges * k_ * (d_ + 1)), 0.0) {}
+  double* sums(index_t r) { return data.data() + r * k * (d + 1); }
+  double* weights(index_t r) { return sums(r) + k * d; }
+  // sums then weights of all ranges, added in range order; parallel over the k * (d + 1) entries.
+  std::vector<double> merge(index_t ranges, int n_threads) {
+    const index_t width = k * (d + 1);
+    std::vector<double> total(static_cast<std::size_t>(width), 0.0);
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (index_t e = 0; e < width; ++e) {
+      double s = 0.0;
+      for (index_t r = 0; r < ranges; ++r) s += data[r * width + e];
+      total[e] = s;
+    }
+    return total;
+  }
+};
+
+// Sums and weights (k x d then k) to centers: relocation of empty clusters, means, shifts.
+template <class T>
+void finish_centers(const Points<T>& pts, const T* centers, index_t k, const label_t* labels,
+                    std::vector<double>& merged, T* centers_new, double* center_shift,
+                    int n_threads) {
+  const index_t d = pts.d;
+  double* sums = merged.data();
+  double* weights = sums + k * d;
+  std::vector<index_t> empty;
+  for (index_t j = 0; j < k; ++j)
+    if (weights[j] == 0.0) empty.push_back(j);
+  if (!empty.empty()) {
+    std::vector<double> dist(static_cast<std::size_t>(pts.n));
+    const Ranges ranges(pts.n, 4096);
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (index_t r = 0; r < ranges.count; ++r)
+      kernels<T>().distances_to_own(slice(pts, ranges.begin(r), ranges.end(r)), centers,
+                                    labels + ranges.begin(r), dist.data() + ranges.begin(r));
+    // With more clusters than distinct points every distance can be 0: nothing to relocate.
+    if (*std::max_element(dist.begin(), dist.end()) > 0.0) {
+      const index_t n_far = std::min<index_t>(static_cast<index_t>(empty.size()), pts.n);
+      std::vector<index_t> far(static_cast<std::size_t>(pts.n));
+      std::iota(far.begin(), far.end(), index_t(0));
+      std::partial_sort(far.begin(), far.begin() + n_far, far.end(), [&](index_t a, index_t b) {
+        return dist[a] > dist[b] || (dist[a] == dist[b] && a < b);
+      });
+      for (index_t e = 0; e < n_far; ++e) {
+        const index_t p = far[e], to = empty[e], from = labels[p];
+        const double wp = pts.w[p];
+        for (index_t f = 0; f < d; ++f) {
+          const double v = static_cast<double>(pts.x[p * d + f]) * wp;
+          sums[from * d + f] -= v;
+          sums[to * d + f] = v;
+        }
+        weights[to] = wp;
+        weights[from] -= wp;
+      }
+    }
+  }
+  for (index_t j = 0; j < k; ++j) {
+    double shift = 0.0;
+    for (index_t f = 0; f < d; ++f) {
+      // A cluster left without weight keeps its (zero) sum, as in scikit-learn.
+      const T c = static_cast<T>(weights[j] > 0.0 ? sums[j * d + f] / weights[j] : sums[j * d + f]);
+      const double diff = static_cast<double>(c) - static_cast<double>(centers[j * d + f]);
+      shift += diff * diff;
+      centers_new[j * d + f] = c;
+    }
+    center_shift[j] = std::sqrt(shift);
+  }
+}
+
+// The running sum of w * D over points [begin, end) (starting from `before`) first reaching v;
+// if rounding leaves it short, the last point with positive weight, as scikit-learn's clip does.
+template <class T>
+index_t sample_in_block(const T* w, const T* D, index_t begin, index_t end, double before,
+                        double v) {
+  double running = before;
+  index_t last_positive = end - 1;
+  for (index_t i = begin; i < end; ++i) {
+    const double mass = static_cast<double>(w[i] * D[i]);
+    if (mass > 0.0) last_positive = i;
+    running += mass;
+    if (running >= v) return i;
+  }
+  return last_positive;
+}
+
+}  // namespace
+
+const char* simd_target() { return selected().name; }
+
+// ---- k-means++ ---------------------------------------------------------------------------------
+
+template <class T>
+void kmeans_plusplus(const Points<T>& pts, index_t k, index_t first, const double* uniforms,
+                     index_t n_trials, std::int64_t* indices, int n_threads) {
+  const index_t n = pts.n, d = pts.d;
+  constexpr index_t L = kPanel<T>;
+  constexpr index_t kBlockPanels = 64;  // one block: one potential partial, one sampling step
+  const Kernels<T>& K = kernels<T>();
+  const index_t n_panels = (n + L - 1) / L;
+  const Ranges blocks(n_panels, kBlockPanels);
+  const std::size_t padded = static_cast<std::size_t>(n_panels * L);
+
+  // The points in panels (a copy: distance loops then run over lanes of 64-byte vectors).
+  std::vector<T> panels(padded * d), D(padded), w(padded, T(0));
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+  for (index_t p = 0; p < n_panels; ++p) {
+    T* panel = panels.data() + p * d * L;
+    for (index_t l = 0; l < L; ++l) {
+      const index_t i = p * L + l;
+      for (index_t f = 0; f < d; ++f) panel[f * L + l] = i < n ? pts.x[i * d + f] : T(0);
+      if (i < n) w[i] = pts.w[i];
+    }
+  }
+  auto block_panels = [&](index_t b) { return panels.data() + blocks.begin(b) * L * d; };
+  auto block_size = [&](index_t b) { return blocks.end(b) - blocks.begin(b); };
+
+  std::vector<double> block_pot(static_cast<std::size_t>(blocks.count));
+  auto potential = [&]() {
+    const double pot = std::accumulate(block_pot.begin(), block_pot.end(), 0.0);
+    if (!std::isfinite(pot))
+      throw std::invalid_argument("squared distances between points overflow: scale the data");
+    return pot;
+  };
+  indices[0] = first;
+  const T* first_row = pts.x + first * d;
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+  for (index_t b = 0; b < blocks.count; ++b)
+    block_pot[b] = K.seed_distances(block_panels(b), w.data() + blocks.begin(b) * L, block_size(b),
+                                    d, first_row, D.data() + blocks.begin(b) * L);
+  double pot = potential();
+
+  std::vector<double> prefix(static_cast<std::size_t>(blocks.count + 1));
+  std::vector<double> gains(static_cast<std::size_t>(blocks.count * n_trials));
+  // Distances of every point to every candidate: the winner's become the new D without a second
+  // pass over the points.
+  std::vector<T> dists(padded * n_trials);
+  std::vector<T> cand(static_cast<std::size_t>(n_trials * d));
+  std::vector<index_t> cand_idx(static_cast<std::size_t>(n_trials));
+  for (index_t c = 1; c < k; ++c) {
+    // Candidates: as scikit-learn's searchsorted on the cumulative sum of w * D, by blocks.
+    prefix[0] = 0.0;
+    for (index_t b = 0; b < blocks.count; ++b) prefix[b + 1] = prefix[b] + block_pot[b];
+    for (index_t t = 0; t < n_trials; ++t) {
+      const double v = uniforms[(c - 1) * n_trials + t] * pot;
+      const index_t b = std::lower_bound(prefix.begin() + 1, prefix.end(), v) - prefix.begin() - 1;
+      cand_idx[t] = b >= blocks.count
+                        ? n - 1
+                        : sample_in_block(w.data(), D.data(), blocks.begin(b) * L,
+                                          std::min(n, blocks.end(b) * L), prefix[b], v);
+      std::copy_n(pts.x + cand_idx[t] * d, d, cand.data() + t * d);
+    }
+    // Gains of every candidate (potential lost), per block, at most kMaxSeedCandidates at once.
+    std::fill(gains.begin(), gains.end(), 0.0);
+    for (index_t t0 = 0; t0 < n_trials; t0 += kMaxSeedCandidates) {
+      const int nc = static_cast<int>(std::min<index_t>(kMaxSeedCandidates, n_trials - t0));
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+      for (index_t b = 0; b < blocks.count; ++b)
+        K.seed_gains(block_panels(b), w.data() + blocks.begin(b) * L,
+                     D.data() + blocks.begin(b) * L, block_size(b), d, cand.data() + t0 * d, nc,
+                     gains.data() + b * n_trials + t0, dists.data() + t0 * padded + blocks.begin(b) * L,
+                     static_cast<index_t>(padded));
+    }
+    index_t best = 0;
+    double best_gain = -1.0;
+    for (index_t t = 0; t < n_trials; ++t) {
+      double g = 0.0;
+      for (index_t b = 0; b < blocks.count; ++b) g += gains[b * n_trials + t];
+      if (g > best_gain) {
+        best_gain = g;
+        best = t;
+      }
+    }
+    indices[c] = cand_idx[best];
+    // D = min(D, distance to the winner).
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (index_t b = 0; b < blocks.count; ++b)
+      block_pot[b] = K.seed_update(w.data() + blocks.begin(b) * L, D.data() + blocks.begin(b) * L,
+                                   block_size(b), dists.data() + best * padded + blocks.begin(b) * L);
+    pot = potential();
+  }
+}
+
+// ---- Lloyd ---------------------------------------------------------------------------------------
+
+template <class T>
+index_t lloyd_iteration(const Points<T>& pts, const T* centers, index_t k, T* centers_new,
+                        label_t* labels, double* center_shift, bool update_centers,
+                        int n_threads) {
+  const index_t d = pts.d;
+  constexpr index_t C = kAssignCenters<T>;
+  const index_t k_padded = (k + C - 1) / C * C;
+  std::vector<T> cpanels(static_cast<std::size_t>(k_padded * d), T(0));
+  std::vector<T> cnorms(static_cast<std::size_t>(k_padded), static_cast<T>(HUGE_VAL));
+  for (index_t j = 0; j < k; ++j) {
+    double norm = 0.0;
+    for (index_t f = 0; f < d; ++f) {
+      const T c = centers[j * d + f];
+      cpanels[(j / C) * C * d + f * C + j % C] = c;
+      norm += static_cast<double>(c) * c;
+    }
+    cnorms[j] = static_cast<T>(norm);
+  }
+  const Ranges ranges = assignment_ranges(pts.n, k, d);
+  Partials partials(update_centers ? ranges.count : 0, k, d);
+  std::vector<index_t> changed(static_cast<std::size_t>(ranges.count), 0);
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
+  for (index_t r = 0; r < ranges.count; ++r) {
+    // Block by block, so that the points are still in cache when they are summed.
+    for (index_t i0 = ranges.begin(r); i0 < ranges.end(r); i0 += kLabelBlock) {
+      const Points<T> block = slice(pts, i0, std::min(i0 + kLabelBlock, ranges.end(r)));
+      changed[r] += kernels<T>().assign(block, cpanels.data(), cnorms.data(), k_padded, labels + i0);
+      if (update_centers)
+        kernels<T>().accumulate(block, labels + i0, partials.sums(r), partials.weights(r));
+    }
+  }
+  if (update_centers) {
+    std::vector<double> merged = partials.merge(ranges.count, n_threads);
+    finish_centers(pts, centers, k, labels, merged, centers_new, center_shift, n_threads);
+  }
+  return std::accumulate(changed.begin(), changed.end(), index_t(0));
+}
+
+// ---- Elkan ---------------------------------------------------------------------------------------
+
+namespace {
+
+// half[i * k + j] = |c_i - c_j| / 2; next[j] = the smallest half[i * k + j] over i != j.
+template <class T>
+void center_half_distances(const T* centers, index_t k, index_t d, std::vector<T>& half,
+                           std::vector<T>& next) {
+  half.assign(static_cast<std::size_t>(k * k), T(0));
+  next.assign(static_cast<std::size_t>(k), std::numeric_limits<T>::infinity());
+  for (index_t i = 0; i < k; ++i)
+    for (index_t j = 0; j < i; ++j) {
+      double s = 0.0;
+      for (index_t f = 0; f < d; ++f) {
+        const double diff = static_cast<double>(centers[i * d + f]) - centers[j * d + f];
+        s += diff * diff;
+      }
+      half[i * k + j] = half[j * k + i] = static_cast<T>(std::sqrt(s) / 2);
+    }
+  for (index_t j = 0; j < k; ++j)
+    for (index_t i = 0; i < k; ++i)
+      if (i != j) next[j] = std::min(next[j], half[i * k + j]);
+}
+
+template <class T>
+index_t elkan_pass(const Points<T>& pts, const T* centers, index_t k, label_t* labels, T* upper,
+                   T* lower, bool init, Partials* partials, int n_threads) {
+  std::vector<T> half, next;
+  center_half_distances(centers, k, pts.d, half, next);
+  const Ranges ranges = assignment_ranges(pts.n, k, pts.d);
+  std::vector<index_t> changed(static_cast<std::size_t>(ranges.count), 0);
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
+  for (index_t r = 0; r < ranges.count; ++r) {
+    const index_t b = ranges.begin(r), e = ranges.end(r);
+    changed[r] = kernels<T>().elkan_assign(slice(pts, b, e), centers, k, half.data(), next.data(),
+                                           labels + b, upper + b, lower + b * k, init);
+    if (partials)
+      kernels<T>().accumulate(slice(pts, b, e), labels + b, partials->sums(r),
+                              partials->weights(r));
+  }
+  return std::accumulate(changed.begin(), changed.end(), index_t(0));
+}
+
+}  // namespace
+
+template <class T>
+void elkan_init(const Points<T>& pts, const T* centers, index_t k, label_t* labels, T* upper,
+                T* lower, int n_threads) {
+  elkan_pass(pts, centers, k, labels, upper, lower, true, nullptr, n_threads);
+}
+
+template <class T>
+index_t elkan_iteration(const Points<T>& pts, const T* centers, index_t k, T* centers_new,
+                        label_t* labels, T* upper, T* lower, double* center_shift,
+                        bool update_centers, int n_threads) {
+  const Ranges ranges = assignment_ranges(pts.n, k, pts.d);
+  Partials partials(update_centers ? ranges.count : 0, k, pts.d);
+  const index_t changed = elkan_pass(pts, centers, k, labels, upper, lower, false,
+                                     update_centers ? &partials : nullptr, n_threads);
+  if (!update_centers) return changed;
+  std::vector<double> merged = partials.merge(ranges.count, n_threads);
+  finish_centers(pts, centers, k, labels, merged, centers_new, center_shift, n_threads);
+  // The bounds follow the centers: the own center moved at most shift away, the others too.
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+  for (index_t i = 0; i < pts.n; ++i) {
+    upper[i] += static_cast<T>(center_shift[labels[i]]);
+    for (index_t j = 0; j < k; ++j) {
+      const T lb = lower[i * k + j] - static_cast<T>(center_shift[j]);
+      lower[i * k + j] = lb > T(0) ? lb : T(0);
+    }
+  }
+  return changed;
+}
+
+template <class T>
+double inertia(const Points<T>& pts, const T* centers, index_t k, const label_t* labels,
+               int n_threads) {
+  (void)k;
+  const Ranges ranges(pts.n, 4096);
+  std::vector<double> partial(static_cast<std::size_t>(ranges.count));
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+  for (index_t r = 0; r < ranges.count; ++r)
+    partial[r] = kernels<T>().inertia(slice(pts, ranges.begin(r), ranges.end(r)), centers,
+                                      labels + ranges.begin(r));
+  return std::accumulate(partial.begin(), partial.end(), 0.0);
+}
+
+#define FASTML_KMEANS_INSTANTIATE(T)                                                           \
+  template void kmeans_plusplus<T>(const Points<T>&, index_t, index_t, const double*, index_t, \
+                                   std::int64_t*, int);                                        \
+  template index_t lloyd_iteration<T>(const Points<T>&, const T*, index_t, T*, label_t*,       \
+                                      double*, bool, int);                                     \
+  template void elkan_init<T>(const Points<T>&, const T*, index_t, label_t*, T*, T*, int);     \
+  template index_t elkan_iteration<T>(const Points<T>&, const T*, index_t, T*, label_t*, T*,   \
+                                      T*, double*, bool, int);                                 \
+  template double inertia<T>(const Points<T>&, const T*, index_t, const label_t*, int);
+FASTML_KMEANS_INSTANTIATE(float)
+FASTML_KMEANS_INSTANTIATE(double)
+
+}  // namespace fastml::kmeans

@@ -1,0 +1,348 @@
+// k-means kernels, compiled once per instruction set (CMake defines FASTML_ISA and the -march).
+// As in distance_kernels_isa.cpp, everything but kernel_table() has internal linkage and the
+// standard library's inline templates are avoided, so no function built for a wider instruction
+// set can be linked into another build. Drivers, memory and threads live in kmeans.cpp.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <utility>  // std::integer_sequence: a type only, no code to link
+
+#include "fastml/kmeans.hpp"
+
+#ifndef FASTML_ISA
+#error "FASTML_ISA must name the instruction-set build"
+#endif
+
+namespace fastml::kmeans::FASTML_ISA {
+namespace {
+
+// 64-byte vectors: one panel row. Narrower builds split them into several registers.
+template <class T> struct Vec;
+template <> struct Vec<float> {
+  typedef float V __attribute__((vector_size(64)));
+  typedef float Half __attribute__((vector_size(32)));
+};
+template <> struct Vec<double> {
+  typedef double V __attribute__((vector_size(64)));
+};
+typedef double VD __attribute__((vector_size(64)));
+
+template <class V> inline V load(const void* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+
+// Lanes of a float vector as float64, added pairwise into 8 lanes.
+inline VD widen_sum(Vec<float>::V v) {
+  const Vec<float>::Half lo = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+  const Vec<float>::Half hi = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  return __builtin_convertvector(lo, VD) + __builtin_convertvector(hi, VD);
+}
+inline VD widen_sum(VD v) { return v; }
+
+inline double lane_sum(VD v) {
+  double s = 0.0;
+  for (int l = 0; l < 8; ++l) s += v[l];
+  return s;
+}
+
+template <class V> constexpr int kLanes = sizeof(V) / sizeof(__typeof__(V{}[0]));
+
+// The vector rotated by S lanes. Folds across lanes use rotations of the whole register rather
+// than halves, which compilers would move through memory.
+template <int S, class V, int... I>
+inline V rotate_lanes(V v, std::integer_sequence<int, I...>) {
+  return __builtin_shufflevector(v, v, ((I + S) % kLanes<V>)...);
+}
+template <int S, class V> inline V rotate_lanes(V v) {
+  return rotate_lanes<S>(v, std::make_integer_sequence<int, kLanes<V>>{});
+}
+
+// |a - b|^2 in float64, eight features at a time.
+template <class T> inline double sq_dist(const T* a, const T* b, index_t d) {
+  typedef T T8 __attribute__((vector_size(8 * sizeof(T))));
+  VD acc = {};
+  index_t f = 0;
+  for (; f + 8 <= d; f += 8) {
+    const VD diff = __builtin_convertvector(load<T8>(a + f), VD) -
+                    __builtin_convertvector(load<T8>(b + f), VD);
+    acc += diff * diff;
+  }
+  double s = lane_sum(acc);
+  for (; f < d; ++f) {
+    const double diff = static_cast<double>(a[f]) - static_cast<double>(b[f]);
+    s += diff * diff;
+  }
+  return s;
+}
+
+// ---- k-means++ on panels ------------------------------------------------------------------------
+
+// acc[t] = squared distances of the panel's points to candidate t (rows of cand), computed in T.
+template <class T, int NC>
+inline void panel_distances(const T* __restrict panel, index_t d, const T* __restrict cand,
+                            typename Vec<T>::V* acc) {
+  using V = typename Vec<T>::V;
+  constexpr index_t L = kPanel<T>;
+#pragma GCC unroll 8
+  for (int t = 0; t < NC; ++t) acc[t] = V{};
+  for (index_t f = 0; f < d; ++f) {
+    const V x = load<V>(panel + f * L);
+#pragma GCC unroll 8
+    for (int t = 0; t < NC; ++t) {
+      const V diff = x - cand[t * d + f];
+      acc[t] += diff * diff;
+    }
+  }
+}
+
+template <class T>
+double seed_distances(const T* panels, const T* w, index_t n_panels, index_t d, const T* center,
+                      T* D) {
+  using V = typename Vec<T>::V;
+  constexpr index_t L = kPanel<T>;
+  VD pot = {};
+  for (index_t p = 0; p < n_panels; ++p) {
+    V dist;
+    panel_distances<T, 1>(panels + p * d * L, d, center, &dist);
+    std::memcpy(D + p * L, &dist, sizeof(V));
+    pot += widen_sum(dist * load<V>(w + p * L));
+  }
+  return lane_sum(pot);
+}
+
+template <class T, int NC>
+void seed_gains_n(const T* panels, const T* w, const T* D, index_t n_panels, index_t d,
+                  const T* cand, double* gains, T* dists, index_t dist_stride) {
+  using V = typename Vec<T>::V;
+  constexpr index_t L = kPanel<T>;
+  // Gains summed in T over the range (one block of panels), then in float64 across blocks.
+  V total[NC] = {};
+  for (index_t p = 0; p < n_panels; ++p) {
+    V dist[NC];
+    panel_distances<T, NC>(panels + p * d * L, d, cand, dist);
+    const V dv = load<V>(D + p * L), wv = load<V>(w + p * L);
+#pragma GCC unroll 8
+    for (int t = 0; t < NC; ++t) {
+      total[t] += (dist[t] < dv ? dv - dist[t] : V{}) * wv;
+      std::memcpy(dists + t * dist_stride + p * L, &dist[t], sizeof(V));
+    }
+  }
+  for (int t = 0; t < NC; ++t) gains[t] += lane_sum(widen_sum(total[t]));
+}
+
+template <class T>
+void seed_gains(const T* panels, const T* w, const T* D, index_t n_panels, index_t d,
+                const T* cand, int n_cand, double* gains, T* dists, index_t dist_stride) {
+  switch (n_cand) {
+#define FASTML_SEED_GAINS_CASE(nc) \
+  case nc:                         \
+    return seed_gains_n<T, nc>(panels, w, D, n_panels, d, cand, gains, dists, dist_stride);
+    FASTML_SEED_GAINS_CASE(1)
+    FASTML_SEED_GAINS_CASE(2)
+    FASTML_SEED_GAINS_CASE(3)
+    FASTML_SEED_GAINS_CASE(4)
+    FASTML_SEED_GAINS_CASE(5)
+    FASTML_SEED_GAINS_CASE(6)
+    FASTML_SEED_GAINS_CASE(7)
+    default:
+      return seed_gains_n<T, 8>(panels, w, D, n_panels, d, cand, gains, dists, dist_stride);
+#undef FASTML_SEED_GAINS_CASE
+  }
+}
+
+template <class T>
+double seed_update(const T* w, T* D, index_t n_panels, const T* dist) {
+  using V = typename Vec<T>::V;
+  constexpr index_t L = kPanel<T>;
+  VD pot = {};
+  for (index_t p = 0; p < n_panels; ++p) {
+    V dv = load<V>(D + p * L);
+    const V dc = load<V>(dist + p * L);
+    dv = dc < dv ? dc : dv;
+    std::memcpy(D + p * L, &dv, sizeof(V));
+    pot += widen_sum(dv * load<V>(w + p * L));
+  }
+  return lane_sum(pot);
+}
+
+// ---- Lloyd and Elkan ----------------------------------------------------------------------------
+
+// Lane 0 of v becomes the smallest of its lanes.
+template <int S = 0, class V>
+inline V fold_min(V v) {
+  if constexpr (S == 0) {
+    return fold_min<kLanes<V> / 2>(v);
+  } else {
+    const V other = rotate_lanes<S>(v);
+    v = other < v ? other : v;
+    if constexpr (S == 1) return v;
+    else return fold_min<S / 2>(v);
+  }
+}
+
+// The lowest index among the lanes holding the smallest key.
+template <class V, class M>
+inline std::int64_t lane_argmin(V key, M idx) {
+  const M holds_min = key == fold_min(key)[0];
+  return fold_min(holds_min ? idx : M{} + __INT_MAX__)[0];
+}
+
+// Nearest centers of a run of points by the key |c|^2 - 2 x.c in T (|x|^2 does not change the
+// order): kRows points against kAssignCenters centers per register block, a running minimum per
+// lane, and one reduction across lanes per point.
+template <class T>
+index_t assign(const Points<T>& pts, const T* cpanels, const T* cnorms, index_t k_padded,
+               label_t* labels) {
+  using V = typename Vec<T>::V;
+  using M = decltype(V{} < V{});
+  constexpr int L = kPanel<T>, NV = kAssignCenters<T> / kPanel<T>, C = kAssignCenters<T>;
+  constexpr int R = 4;
+  const index_t d = pts.d;
+  M lane_index[NV];
+  for (int v = 0; v < NV; ++v)
+    for (int l = 0; l < L; ++l) lane_index[v][l] = v * L + l;
+  index_t changed = 0;
+  for (index_t i0 = 0; i0 < pts.n; i0 += R) {
+    const int ni = pts.n - i0 < R ? static_cast<int>(pts.n - i0) : R;
+    const T* rows[R];
+    for (int r = 0; r < R; ++r) rows[r] = pts.x + (i0 + (r < ni ? r : ni - 1)) * d;
+    V best[R];
+    M best_index[R];
+    for (int r = 0; r < R; ++r) {
+      best[r] = V{} + static_cast<T>(HUGE_VAL);
+      best_index[r] = M{};
+    }
+    for (index_t j0 = 0; j0 < k_padded; j0 += C) {
+      const T* panel = cpanels + j0 * d;
+      V acc[R][NV];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r)
+        for (int v = 0; v < NV; ++v) acc[r][v] = V{};
+      for (index_t f = 0; f < d; ++f) {
+        V y[NV];
+        for (int v = 0; v < NV; ++v) y[v] = load<V>(panel + f * C + v * L);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const T xs = rows[r][f];
+          for (int v = 0; v < NV; ++v) acc[r][v] += xs * y[v];
+        }
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r)
+        for (int v = 0; v < NV; ++v) {
+          const V key = load<V>(cnorms + j0 + v * L) - acc[r][v] * T(2);
+          const M closer = key < best[r];
+          best[r] = closer ? key : best[r];
+          best_index[r] = closer ? lane_index[v] + static_cast<__typeof__(M{}[0] + 0)>(j0)
+                                 : best_index[r];
+        }
+    }
+    for (int r = 0; r < ni; ++r) {
+      const label_t label = static_cast<label_t>(lane_argmin(best[r], best_index[r]));
+      changed += labels[i0 + r] != label;
+      labels[i0 + r] = label;
+    }
+  }
+  return changed;
+}
+
+template <class T>
+void accumulate(const Points<T>& pts, const label_t* labels, double* sums, double* weights) {
+  const index_t d = pts.d;
+  for (index_t i = 0; i < pts.n; ++i) {
+    const double wi = pts.w[i];
+    const T* x = pts.x + i * d;
+    double* s = sums + labels[i] * d;
+    for (index_t f = 0; f < d; ++f) s[f] += wi * static_cast<double>(x[f]);
+    weights[labels[i]] += wi;
+  }
+}
+
+template <class T>
+void distances_to_own(const Points<T>& pts, const T* centers, const label_t* labels,
+                      double* out) {
+  for (index_t i = 0; i < pts.n; ++i)
+    out[i] = sq_dist(pts.x + i * pts.d, centers + labels[i] * pts.d, pts.d);
+}
+
+template <class T>
+double inertia(const Points<T>& pts, const T* centers, const label_t* labels) {
+  double total = 0.0;
+  for (index_t i = 0; i < pts.n; ++i)
+    total += static_cast<double>(pts.w[i]) *
+             sq_dist(pts.x + i * pts.d, centers + labels[i] * pts.d, pts.d);
+  return total;
+}
+
+template <class T> inline T distance(const T* a, const T* b, index_t d) {
+  return static_cast<T>(std::sqrt(sq_dist(a, b, d)));
+}
+
+// The bound logic of scikit-learn's Elkan k-means (init_bounds / update_chunk), one point at a time.
+template <class T>
+index_t elkan_assign(const Points<T>& pts, const T* centers, index_t k, const T* half,
+                     const T* next, label_t* labels, T* upper, T* lower, bool init) {
+  const index_t d = pts.d;
+  index_t changed = 0;
+  for (index_t i = 0; i < pts.n; ++i) {
+    const T* x = pts.x + i * d;
+    T* lb = lower + i * k;
+    const label_t old = labels[i];
+    label_t label = 0;
+    T ub;
+    if (init) {
+      for (index_t j = 0; j < k; ++j) lb[j] = T(0);
+      ub = distance(x, centers, d);
+      lb[0] = ub;
+      for (index_t j = 1; j < k; ++j) {
+        if (ub > half[label * k + j]) {
+          const T dist = distance(x, centers + j * d, d);
+          lb[j] = dist;
+          if (dist < ub) {
+            ub = dist;
+            label = static_cast<label_t>(j);
+          }
+        }
+      }
+    } else {
+      label = old;
+      ub = upper[i];
+      if (next[label] < ub) {
+        bool tight = false;
+        for (index_t j = 0; j < k; ++j) {
+          if (j == label || ub <= lb[j] || ub <= half[label * k + j]) continue;
+          if (!tight) {
+            ub = distance(x, centers + label * d, d);
+            lb[label] = ub;
+            tight = true;
+            if (ub <= lb[j] && ub <= half[label * k + j]) continue;
+          }
+          const T dist = distance(x, centers + j * d, d);
+          lb[j] = dist;
+          if (dist < ub) {
+            ub = dist;
+            label = static_cast<label_t>(j);
+          }
+        }
+      }
+    }
+    labels[i] = label;
+    upper[i] = ub;
+    changed += label != old;
+  }
+  return changed;
+}
+
+template <class T>
+Kernels<T> kernels() {
+  return Kernels<T>{&seed_distances<T>,   &seed_gains<T>, &seed_update<T>,  &assign<T>,
+                    &accumulate<T>,       &distances_to_own<T>, &inertia<T>, &elkan_assign<T>};
+}
+
+}  // namespace
+
+KmeansTable kernel_table() { return KmeansTable{kernels<float>(), kernels<double>()}; }
+
+}  // namespace fastml::kmeans::FASTML_ISA

@@ -1,0 +1,40 @@
+// Run-time choice among the instruction-set builds of a kernel source (see fastml_isa_objects in
+// CMakeLists.txt): each build defines `Table kernel_table()` in namespace <core>::<isa>, and the
+// dispatch file of the core picks the widest build that is compiled in and that this CPU runs.
+#pragma once
+
+#if defined(FASTML_HAVE_ISA_x86_64_v4)
+#define FASTML_IF_ISA_V4(expr) (expr)
+#else
+#define FASTML_IF_ISA_V4(expr) nullptr
+#endif
+#if defined(FASTML_HAVE_ISA_x86_64_v3)
+#define FASTML_IF_ISA_V3(expr) (expr)
+#else
+#define FASTML_IF_ISA_V3(expr) nullptr
+#endif
+
+namespace fastml {
+
+template <class Table>
+struct IsaChoice {
+  Table table;
+  const char* name;  // "baseline", "x86_64_v3" or "x86_64_v4"
+};
+
+// Call as choose_isa(FASTML_IF_ISA_V4(&ns::x86_64_v4::kernel_table),
+//                    FASTML_IF_ISA_V3(&ns::x86_64_v3::kernel_table), &ns::baseline::kernel_table);
+template <class Table>
+IsaChoice<Table> choose_isa(Table (*v4)(), Table (*v3)(), Table (*baseline)()) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (v4 && __builtin_cpu_supports("x86-64-v4")) return {v4(), "x86_64_v4"};
+  if (v3 && __builtin_cpu_supports("x86-64-v3")) return {v3(), "x86_64_v3"};
+#else
+  (void)v4;
+  (void)v3;
+#endif
+  return {baseline(), "baseline"};
+}
+
+}  // namespace fastml

@@ -1,0 +1,120 @@
+// k-means cores behind fastml.cluster (bound in csrc/bindings/kmeans_module.cpp).
+//
+// Two layers, as for the distances: kernels (kmeans_kernels_isa.cpp, built once per instruction
+// set, no allocation, no threads) work on one range of points; drivers (kmeans.cpp) own memory,
+// the OpenMP loops and the fixed-order merges that make every result independent of the thread
+// count. Labels are int32, as in scikit-learn.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fastml::kmeans {
+
+using index_t = std::ptrdiff_t;
+using label_t = std::int32_t;
+
+// Points: n rows of d features, row-major, with one weight per row.
+template <class T>
+struct Points {
+  const T* x;
+  const T* w;
+  index_t n;
+  index_t d;
+};
+
+// ---- drivers (the public entry points) -------------------------------------------------------
+
+// Greedy k-means++ (Arthur & Vassilvitskii, with scikit-learn's local trials): indices[0] = first;
+// for c >= 1, candidate t is the first point whose running sum of w * D (D: squared distance to
+// the nearest chosen center) reaches uniforms[(c - 1) * n_trials + t] * potential, and the
+// candidate that lowers the potential most (the first of equals) becomes center c.
+// OUT indices[k]. Throws std::invalid_argument when the potential is not positive and finite.
+template <class T>
+void kmeans_plusplus(const Points<T>& pts, index_t k, index_t first, const double* uniforms,
+                     index_t n_trials, std::int64_t* indices, int n_threads);
+
+// One Lloyd iteration from centers (k x d): labels[i] = nearest center (the lower index on ties);
+// the number of labels that changed is returned. With update_centers, also
+//   centers_new = weighted means of the clusters (empty clusters relocated, see below),
+//   center_shift[j] = |centers_new[j] - centers[j]|.
+// An empty cluster (zero weight) takes the point farthest from its center (farthest first, lower
+// index on ties), which leaves its old cluster; labels are not changed by relocation.
+template <class T>
+index_t lloyd_iteration(const Points<T>& pts, const T* centers, index_t k, T* centers_new,
+                        label_t* labels, double* center_shift, bool update_centers,
+                        int n_threads);
+
+// Elkan's variant: the same iteration with exact distances, skipping those the triangle
+// inequality rules out. upper[n] bounds the distance to the own center, lower[n x k] those to
+// every center; elkan_init sets labels and both bounds, elkan_iteration keeps them valid.
+template <class T>
+void elkan_init(const Points<T>& pts, const T* centers, index_t k, label_t* labels, T* upper,
+                T* lower, int n_threads);
+template <class T>
+index_t elkan_iteration(const Points<T>& pts, const T* centers, index_t k, T* centers_new,
+                        label_t* labels, T* upper, T* lower, double* center_shift,
+                        bool update_centers, int n_threads);
+
+// sum_i w_i |x_i - centers[labels[i]]|^2, summed in a fixed order.
+template <class T>
+double inertia(const Points<T>& pts, const T* centers, index_t k, const label_t* labels,
+               int n_threads);
+
+// Name of the instruction-set build of the k-means kernels chosen for this CPU.
+const char* simd_target();
+
+// ---- kernels (one instruction-set build each; see kmeans_kernels_isa.cpp) ---------------------
+
+// k-means++ works on a copy of the points in panels of kPanel<T> points stored feature-major
+// (panel[f * kPanel + lane]: 64 bytes per feature), padded with zero-weight points; the squared
+// distances D and weights of point i sit at D[i], w[i] of arrays padded to whole panels.
+template <class T>
+constexpr index_t kPanel = 64 / sizeof(T);
+// Lloyd's assignment reads the centers in panels of kAssignCenters<T> centers (feature-major,
+// panel[f * kAssignCenters + c]), zero-padded to whole panels.
+template <class T>
+constexpr index_t kAssignCenters = 2 * kPanel<T>;
+// The most candidates seed_gains takes at once.
+constexpr int kMaxSeedCandidates = 8;
+
+template <class T>
+struct Kernels {
+  // For panels [0, n_panels): D = squared distance to `center`; returns sum of w * D.
+  double (*seed_distances)(const T* panels, const T* w, index_t n_panels, index_t d,
+                           const T* center, T* D);
+  // For n_cand <= kMaxSeedCandidates candidates (rows of cand, d features): gains[t] += sum of
+  // w * max(D - dist_t, 0), and dists[t * dist_stride + i] = dist_t of point i of the range.
+  void (*seed_gains)(const T* panels, const T* w, const T* D, index_t n_panels, index_t d,
+                     const T* cand, int n_cand, double* gains, T* dists, index_t dist_stride);
+  // D = min(D, dist); returns sum of w * D over the range.
+  double (*seed_update)(const T* w, T* D, index_t n_panels, const T* dist);
+  // labels[i] = the nearest center of each point (the lower index on ties); returns how many
+  // labels changed. IN cpanels: the centers in panels; cnorms[k_padded]: their squared norms,
+  // +inf for the padding.
+  index_t (*assign)(const Points<T>& pts, const T* cpanels, const T* cnorms, index_t k_padded,
+                    label_t* labels);
+  // sums[labels[i] * d + f] += w_i x_i[f]; weights[labels[i]] += w_i, for the n points given.
+  void (*accumulate)(const Points<T>& pts, const label_t* labels, double* sums, double* weights);
+  // out[i] = |x_i - centers[labels[i]]|^2 in float64.
+  void (*distances_to_own)(const Points<T>& pts, const T* centers, const label_t* labels,
+                           double* out);
+  // sum_i w_i |x_i - centers[labels[i]]|^2 over the points given, in order.
+  double (*inertia)(const Points<T>& pts, const T* centers, const label_t* labels);
+  // Elkan on the points given: init (update_bounds false) or one pass of bound checks; returns
+  // the number of changed labels. half[k x k] half the distances between centers, next[k] half
+  // the distance to the nearest other center.
+  index_t (*elkan_assign)(const Points<T>& pts, const T* centers, index_t k, const T* half,
+                          const T* next, label_t* labels, T* upper, T* lower, bool init);
+};
+
+struct KmeansTable {
+  Kernels<float> f32;
+  Kernels<double> f64;
+};
+
+namespace baseline { KmeansTable kernel_table(); }
+namespace x86_64_v3 { KmeansTable kernel_table(); }
+namespace x86_64_v4 { KmeansTable kernel_table(); }
+
+}  // namespace fastml::kmeans

@@ -1,0 +1,370 @@
+"""KMeans and kmeans_plusplus on fastml's C++ k-means core (fastml.cluster._kmeans_fast).
+
+Both follow scikit-learn step for step: the data are centered, seeds are drawn from the random
+stream in the same order, and iterations stop by the same rules, so for a random_state they find
+scikit-learn's clustering. The core computes it with register-blocked SIMD kernels on OpenMP
+threads and merges per-range partial sums in a fixed order, so that results do not depend on
+the thread count.
+"""
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin,
+                          TransformerMixin)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import (_check_sample_weight, check_array, check_is_fitted,
+                                      validate_data)
+
+from .._backend import effective_n_threads
+from ..metrics.pairwise import pairwise_distances
+from ..utils._sklearn_compat import Interval, StrOptions, fit_context, validate_params
+from . import _kmeans_fast
+
+_DEFAULT_N_INIT = 10  # n_init="auto" with init="random" or a callable, as in scikit-learn
+
+
+def _is_array_like(init):
+    return not isinstance(init, str) and not callable(init)
+
+
+def _check_sample_weight_of(sample_weight, X):
+    """Weights as X's dtype, non-negative and not all zero (seeding samples proportionally)."""
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+    if not sample_weight.any():
+        raise ValueError("sample_weight must not be all zero")
+    return np.ascontiguousarray(sample_weight)
+
+
+def _seed_indices(X, n_clusters, sample_weight, random_state, n_local_trials, n_threads):
+    """Indices of the greedy k-means++ seeds, drawing from random_state exactly as scikit-learn:
+    the first center by choice(p=w / sum(w)), then n_local_trials uniforms per center."""
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    first = random_state.choice(X.shape[0], p=sample_weight / sample_weight.sum())
+    # One draw of all uniforms consumes the stream as scikit-learn's draw per center does.
+    uniforms = random_state.uniform(size=(n_clusters - 1, n_local_trials))
+    return _kmeans_fast.kmeans_plusplus(X, sample_weight, n_clusters, int(first), uniforms,
+                                        n_threads)
+
+
+@validate_params(
+    {
+        "X": ["array-like"],
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "sample_weight": ["array-like", None],
+        "x_squared_norms": ["array-like", None],
+        "random_state": ["random_state"],
+        "n_local_trials": [Interval(Integral, 1, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
+def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, random_state=None,
+                    n_local_trials=None):
+    """Greedy k-means++ seeding, drop-in for ``sklearn.cluster.kmeans_plusplus``.
+
+    Each new center is the best of ``n_local_trials`` candidates sampled with probability
+    proportional to weight x squared distance to the nearest chosen center: the one that lowers
+    the potential (the weighted sum of those squared distances) most. The same random_state
+    gives the same indices as scikit-learn (up to rounding of the potentials).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        float32 data stays float32; other dtypes are converted to float64.
+    n_clusters : int
+    sample_weight : array-like of shape (n_samples,), default=None
+    x_squared_norms : array-like of shape (n_samples,), default=None
+        Accepted for compatibility and checked for shape; distances are computed directly.
+    random_state : int, RandomState instance or None, default=None
+    n_local_trials : int, default=None
+        Candidates per center; None means 2 + int(log(n_clusters)).
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), X's dtype
+    indices : ndarray of shape (n_clusters,), int64
+        ``X[indices] == centers``.
+    """
+    X = check_array(X, dtype=[np.float64, np.float32], order="C")
+    if X.shape[0] < n_clusters:
+        raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}.")
+    sample_weight = _check_sample_weight_of(sample_weight, X)
+    if x_squared_norms is not None:
+        x_squared_norms = check_array(x_squared_norms, dtype=X.dtype, ensure_2d=False)
+        if x_squared_norms.shape[0] != X.shape[0]:
+            raise ValueError(f"The length of x_squared_norms {x_squared_norms.shape[0]} should "
+                             f"be equal to the length of n_samples {X.shape[0]}.")
+    indices = _seed_indices(X, n_clusters, sample_weight, check_random_state(random_state),
+                            n_local_trials, effective_n_threads())
+    return X[indices], indices
+
+
+def _kmeans_single(X, sample_weight, centers, *, algorithm, max_iter, tol, verbose, n_threads):
+    """One k-means run from `centers`, with scikit-learn's stopping rules: stop when no label
+    changed (strict convergence) or when the squared center shift is within tol; otherwise
+    the labels are recomputed for the final centers. Returns labels, inertia, centers, n_iter."""
+    n_samples, n_clusters = X.shape[0], centers.shape[0]
+    centers = np.array(centers, dtype=X.dtype, order="C")
+    centers_new = np.empty_like(centers)
+    labels = np.full(n_samples, -1, dtype=np.int32)
+    center_shift = np.zeros(n_clusters, dtype=np.float64)
+    if algorithm == "elkan":
+        upper = np.empty(n_samples, dtype=X.dtype)
+        lower = np.empty((n_samples, n_clusters), dtype=X.dtype)
+        _kmeans_fast.elkan_init(X, sample_weight, centers, labels, upper, lower, n_threads)
+
+        def iteration(update_centers):
+            return _kmeans_fast.elkan_iteration(X, sample_weight, centers, centers_new, labels,
+                                                upper, lower, center_shift, update_centers,
+                                                n_threads)
+    else:
+        def iteration(update_centers):
+            return _kmeans_fast.lloyd_iteration(X, sample_weight, centers, centers_new, labels,
+                                                center_shift, update_centers, n_threads)
+
+    strict_convergence = False
+    for i in range(max_iter):
+        # Elkan's first pass keeps the labels its initialisation found: count them as changed.
+        changed = iteration(True) + (n_samples if algorithm == "elkan" and i == 0 else 0)
+        if verbose:
+            inertia = _kmeans_fast.inertia(X, sample_weight, centers, labels, n_threads)
+            print(f"Iteration {i}, inertia {inertia}.")
+        centers, centers_new = centers_new, centers
+        if changed == 0:
+            if verbose:
+                print(f"Converged at iteration {i}: strict convergence.")
+            strict_convergence = True
+            break
+        shift = float((center_shift**2).sum())
+        if shift <= tol:
+            if verbose:
+                print(f"Converged at iteration {i}: center shift {shift} within tolerance {tol}.")
+            break
+    if not strict_convergence:
+        iteration(False)  # labels for the final centers
+    inertia = _kmeans_fast.inertia(X, sample_weight, centers, labels, n_threads)
+    return labels, inertia, centers, i + 1
+
+
+def _same_clustering(labels1, labels2, n_clusters):
+    """Whether two labelings are equal up to a permutation of the labels."""
+    mapping = np.full(n_clusters, -1, dtype=np.int64)
+    mapping[labels1] = labels2
+    return bool((mapping[labels1] == labels2).all())
+
+
+class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+    """K-means clustering, drop-in for ``sklearn.cluster.KMeans``.
+
+    Seeding (greedy k-means++), Lloyd's and Elkan's iterations and the inertia run in fastml's
+    C++ core: SIMD kernels chosen for the CPU at load time, OpenMP threads, and partial sums
+    merged in a fixed order so that the result for a random_state is the same for any n_jobs.
+    float32 data is kept float32 (sums are accumulated in float64). Dense input only.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+    init : {"k-means++", "random"}, callable or array-like of shape (n_clusters, n_features), \
+default="k-means++"
+    n_init : "auto" or int, default="auto"
+        Runs with different seeds; the one with the lowest inertia is kept. "auto" is 1 for
+        "k-means++" and an array, 10 for "random" and a callable.
+    max_iter : int, default=300
+    tol : float, default=1e-4
+        Relative tolerance: convergence when the squared center shift is within tol times the
+        mean variance of the features.
+    verbose : int, default=0
+    random_state : int, RandomState instance or None, default=None
+    copy_x : bool, default=True
+        When False, X (C-contiguous and of a float dtype) is centered in place and restored.
+    algorithm : {"lloyd", "elkan"}, default="lloyd"
+    n_jobs : int, default=None
+        Threads (a fastml addition); None uses ``fastml.get_config()["n_jobs"]``.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+    labels_ : ndarray of shape (n_samples,), int32
+    inertia_ : float
+        Sum of weighted squared distances of the samples to their closest center.
+    n_iter_ : int
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+    """
+
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"k-means++", "random"}), callable, "array-like"],
+        "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "copy_x": ["boolean"],
+        "algorithm": [StrOptions({"lloyd", "elkan"})],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
+                 verbose=0, random_state=None, copy_x=True, algorithm="lloyd", n_jobs=None):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.copy_x = copy_x
+        self.algorithm = algorithm
+        self.n_jobs = n_jobs
+
+    def _resolved_n_init(self):
+        if self.n_init != "auto":
+            n_init = self.n_init
+        elif isinstance(self.init, str) and self.init == "k-means++":
+            n_init = 1
+        elif (isinstance(self.init, str) and self.init == "random") or callable(self.init):
+            n_init = _DEFAULT_N_INIT
+        else:
+            n_init = 1
+        if _is_array_like(self.init) and n_init != 1:
+            warnings.warn("Explicit initial center position passed: performing only one init in "
+                          f"{type(self).__name__} instead of n_init={n_init}.", RuntimeWarning,
+                          stacklevel=3)
+            n_init = 1
+        return n_init
+
+    def _resolved_algorithm(self):
+        if self.algorithm == "elkan" and self.n_clusters == 1:
+            warnings.warn("algorithm='elkan' doesn't make sense for a single cluster. Using "
+                          "'lloyd' instead.", RuntimeWarning, stacklevel=3)
+            return "lloyd"
+        return self.algorithm
+
+    def _check_centers(self, centers, X, what):
+        if centers.shape != (self.n_clusters, X.shape[1]):
+            raise ValueError(f"The shape of the initial centers {centers.shape} does not match "
+                             f"the number of clusters {self.n_clusters} and features "
+                             f"{X.shape[1]} ({what}).")
+        if not np.isfinite(centers).all():
+            raise ValueError(f"The initial centers ({what}) contain NaN or infinity.")
+
+    def _init_centers(self, X, init, random_state, sample_weight, n_threads):
+        if isinstance(init, str) and init == "k-means++":
+            return X[_seed_indices(X, self.n_clusters, sample_weight, random_state, None,
+                                   n_threads)]
+        if isinstance(init, str) and init == "random":
+            seeds = random_state.choice(X.shape[0], size=self.n_clusters, replace=False,
+                                        p=sample_weight / sample_weight.sum())
+            return X[seeds]
+        if callable(init):
+            centers = check_array(init(X, self.n_clusters, random_state=random_state),
+                                  dtype=X.dtype, order="C")
+            self._check_centers(centers, X, "returned by init")
+            return centers
+        return init
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute k-means clustering.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", copy=self.copy_x)
+        if X.shape[0] < self.n_clusters:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
+        n_init = self._resolved_n_init()
+        algorithm = self._resolved_algorithm()
+        random_state = check_random_state(self.random_state)
+        sample_weight = _check_sample_weight_of(sample_weight, X)
+        n_threads = effective_n_threads(self.n_jobs)
+        tol = float(np.mean(np.var(X, axis=0)) * self.tol) if self.tol else 0.0
+
+        init = self.init
+        if _is_array_like(init):
+            init = check_array(init, dtype=X.dtype, copy=True, order="C")
+            self._check_centers(init, X, "init")
+        # Centering keeps the dot-product form of the distances accurate (as scikit-learn does).
+        X_mean = X.mean(axis=0)
+        X -= X_mean
+        if _is_array_like(init):
+            init -= X_mean
+
+        best = None
+        for _ in range(n_init):
+            centers = self._init_centers(X, init, random_state, sample_weight, n_threads)
+            if self.verbose:
+                print("Initialization complete")
+            run = _kmeans_single(X, sample_weight, centers, algorithm=algorithm,
+                                 max_iter=self.max_iter, tol=tol, verbose=self.verbose,
+                                 n_threads=n_threads)
+            if best is None or (run[1] < best[1]
+                                and not _same_clustering(run[0], best[0], self.n_clusters)):
+                best = run
+        labels, inertia, centers, n_iter = best
+        if not self.copy_x:
+            X += X_mean
+        centers += X_mean
+
+        distinct = len(np.unique(labels))
+        if distinct < self.n_clusters:
+            warnings.warn(f"Number of distinct clusters ({distinct}) found smaller than "
+                          f"n_clusters ({self.n_clusters}). Possibly due to duplicate points in X.",
+                          ConvergenceWarning, stacklevel=2)
+        self.cluster_centers_ = centers
+        self._n_features_out = self.cluster_centers_.shape[0]
+        self.labels_ = labels
+        self.inertia_ = float(inertia)
+        self.n_iter_ = n_iter
+        return self
+
+    def _check_test_data(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=self.cluster_centers_.dtype, order="C", reset=False)
+
+    def _labels_inertia(self, X, sample_weight):
+        centers = self.cluster_centers_
+        n_threads = effective_n_threads(self.n_jobs)
+        labels = np.full(X.shape[0], -1, dtype=np.int32)
+        _kmeans_fast.lloyd_iteration(X, sample_weight, centers, np.empty_like(centers), labels,
+                                     np.empty(len(centers)), False, n_threads)
+        return labels, _kmeans_fast.inertia(X, sample_weight, centers, labels, n_threads)
+
+    def predict(self, X):
+        """Index of the closest cluster center of each sample."""
+        X = self._check_test_data(X)
+        return self._labels_inertia(X, np.ones(X.shape[0], dtype=X.dtype))[0]
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """fit(X) and return labels_."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def transform(self, X):
+        """Euclidean distances of the samples to every cluster center."""
+        X = self._check_test_data(X)
+        return pairwise_distances(X, self.cluster_centers_, metric="euclidean", n_jobs=self.n_jobs)
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """fit(X), then the distances of X to the centers."""
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the weighted sum of squared distances of X to its closest centers."""
+        X = self._check_test_data(X)
+        sample_weight = _check_sample_weight_of(sample_weight, X)
+        return -self._labels_inertia(X, sample_weight)[1]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
