@@ -7,6 +7,19 @@ from fastml.utils import all_estimators
 
 ESTIMATORS = [cls() for _, cls in all_estimators()]
 
+# Checks an estimator cannot pass by design, with the reason (as scikit-learn lists them for its
+# own estimators in sklearn/utils/_test_common/instance_generator.py).
+_EXPECTED_FAILURES = {
+    # k-means++ and random seeding sample the points: repeating a point and doubling its weight
+    # give the same distribution of seeds but not the same draws from the random stream.
+    "KMeans": {"check_sample_weight_equivalence_on_dense_data":
+               "sample_weight is equivalent to repeating samples only in distribution"},
+}
+
+
+def _expected_failures(estimator):
+    return _EXPECTED_FAILURES.get(type(estimator).__name__, {})
+
 
 def test_all_estimators_lists_public_estimator_classes():
     found = all_estimators()
@@ -18,6 +31,6 @@ def test_all_estimators_lists_public_estimator_classes():
         all_estimators(type_filter="nonsense")
 
 
-@parametrize_with_checks(ESTIMATORS)
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failures)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

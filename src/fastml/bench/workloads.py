@@ -186,9 +186,164 @@ def _faiss_workload():
     )
 
 
+def _uniform_points(dim=16):
+    def setup(n):
+        return np.random.default_rng(0).random((n, dim)).astype(np.float32)
+    return setup
+
+
+def potential(X, centers):
+    """Sum of squared distances of the points to their nearest center (float64)."""
+    from fastml.metrics import pairwise_distances
+
+    return float(pairwise_distances(X.astype(np.float64), centers.astype(np.float64),
+                                    metric="sqeuclidean").min(axis=1).sum())
+
+
+def relative_difference(a, b):
+    return abs(a / b - 1.0)
+
+
+def _cluster_workloads():
+    from sklearn.cluster import KMeans as SklearnKMeans
+    from sklearn.cluster import kmeans_plusplus as sklearn_kmeans_plusplus
+    from sklearn.metrics import silhouette_score as sklearn_silhouette_score
+
+    from fastml.cluster import KMeans, kmeans_plusplus
+    from fastml.metrics import silhouette_score
+    from fastml.reference import kmeans as reference
+
+    k = 64
+
+    def seeding(fn):
+        def call(X):
+            return potential(X, fn(X, k, random_state=0)[0])
+        return call
+
+    def with_seeds(n):
+        """Points and scikit-learn's k-means++ seeds for them: Lloyd from the same start."""
+        X = _uniform_points()(n)
+        return X, sklearn_kmeans_plusplus(X, k, random_state=0)[0]
+
+    def lloyd(cls):
+        def call(data):
+            X, seeds = data
+            return cls(k, init=seeds, n_init=1, max_iter=50, tol=0).fit(X).inertia_
+        return call
+
+    def end_to_end(cls):
+        return lambda X: cls(k, n_init=1, max_iter=50, tol=0, random_state=0).fit(X).inertia_
+
+    def reference_end_to_end(X):
+        centers, _ = reference.kmeans_plusplus(X, k, random_state=0)
+        return reference.kmeans(X, centers, max_iter=50)[1]
+
+    def clustered(n):
+        """Points and the labels of a k-means clustering of them, for the silhouette."""
+        X = _uniform_points()(n)
+        return X, KMeans(k, n_init=1, max_iter=20, random_state=0).fit(X).labels_
+
+    workloads = [
+        Workload(
+            group="cluster",
+            name=f"kmeans_plusplus float32 {{n}}x16, k={k}: potential",
+            sizes=(20_000, 500_000),
+            setup=_uniform_points(),
+            fastml=seeding(kmeans_plusplus),
+            peer=seeding(sklearn_kmeans_plusplus),
+            peer_name="scikit-learn",
+            parity=relative_difference,
+            parity_label="potential rel. diff",
+            # One seed: float32 cumulative sums make scikit-learn sample other points than
+            # fastml's float64 ones, so the two potentials differ by the spread of k-means++.
+            tolerance=0.05,
+            target=15.0,
+            reference=seeding(reference.kmeans_plusplus),
+        ),
+        Workload(
+            group="cluster",
+            name=f"KMeans Lloyd float32 {{n}}x16, k={k}, 50 iterations from the same seeds: "
+                 "inertia",
+            sizes=(5_000, 500_000),
+            setup=with_seeds,
+            fastml=lloyd(KMeans),
+            peer=lloyd(SklearnKMeans),
+            peer_name="scikit-learn",
+            parity=relative_difference,
+            parity_label="inertia rel. diff",
+            tolerance=0.005,
+            target=2.5,
+            reference=lambda data: reference.kmeans(*data, max_iter=50)[1],
+        ),
+        Workload(
+            group="cluster",
+            name=f"KMeans.fit float32 {{n}}x16, k={k}, k-means++ and 50 iterations: inertia",
+            sizes=(5_000, 500_000),
+            setup=_uniform_points(),
+            fastml=end_to_end(KMeans),
+            peer=end_to_end(SklearnKMeans),
+            peer_name="scikit-learn",
+            parity=relative_difference,
+            parity_label="inertia rel. diff",
+            tolerance=0.005,
+            target=4.0,
+            reference=reference_end_to_end,
+        ),
+        Workload(
+            group="cluster",
+            name=f"silhouette_score float32 {{n}}x16, {k} clusters",
+            sizes=(4_000, 20_000),
+            setup=clustered,
+            fastml=lambda data: silhouette_score(*data),
+            peer=lambda data: sklearn_silhouette_score(*data),
+            peer_name="scikit-learn",
+            parity=lambda a, b: abs(a - b),
+            parity_label="|diff|",
+            tolerance=1e-5,
+            target=5.0,
+            reference=lambda data: float(np.mean(reference.silhouette_samples(*data))),
+        ),
+    ]
+    if importlib.util.find_spec("faiss") is not None:
+        workloads.append(_faiss_kmeans_workload(end_to_end(KMeans), k))
+    return workloads
+
+
+def _faiss_kmeans_workload(fastml_fit, k):
+    """fastml's KMeans.fit against faiss-cpu's Kmeans (both: 50 iterations, one run)."""
+    from fastml.reference import kmeans as reference
+
+    def faiss_fit(X):
+        import faiss  # imported when used, as for the k-NN workload
+
+        km = faiss.Kmeans(X.shape[1], k, niter=50, seed=0, max_points_per_centroid=X.shape[0])
+        km.train(X)
+        return potential(X, km.centroids)
+
+    def reference_fit(X):
+        centers, _ = reference.kmeans_plusplus(X, k, random_state=0)
+        return reference.kmeans(X, centers, max_iter=50)[1]
+
+    return Workload(
+        group="cluster",
+        name=f"KMeans.fit float32 {{n}}x16, k={k}, 50 iterations: inertia",
+        sizes=(5_000, 500_000),
+        setup=_uniform_points(),
+        fastml=fastml_fit,
+        peer=faiss_fit,
+        peer_name="faiss Kmeans",
+        parity=relative_difference,
+        # Different seeding (faiss: random points, fastml: k-means++) reaches other local optima.
+        parity_label="inertia rel. diff",
+        tolerance=0.02,
+        target=1.0,
+        reference=reference_fit,
+    )
+
+
 def all_workloads():
     """Every workload, in the order the runner prints them."""
-    return _pairwise_workloads() + _knn_workloads()
+    return _pairwise_workloads() + _knn_workloads() + _cluster_workloads()
 
 
 def groups():

@@ -37,6 +37,15 @@ def _check_sample_weight_of(sample_weight, X):
     return np.ascontiguousarray(sample_weight)
 
 
+def _check_magnitude(X, center=0.0):
+    """Squared distances must be finite in X's dtype, or every comparison of them is void.
+    Checks the largest |X - center| without forming X - center."""
+    limit = np.sqrt(np.finfo(X.dtype).max / X.shape[1]) / 4
+    if np.maximum(X.max(axis=0) - center, center - X.min(axis=0)).max() > limit:
+        raise ValueError(f"X has values beyond +-{limit:.3g}: squared distances would overflow "
+                         f"{X.dtype}; scale the data first")
+
+
 def _seed_indices(X, n_clusters, sample_weight, random_state, n_local_trials, n_threads):
     """Indices of the greedy k-means++ seeds, drawing from random_state exactly as scikit-learn:
     the first center by choice(p=w / sum(w)), then n_local_trials uniforms per center."""
@@ -91,6 +100,7 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, 
     if X.shape[0] < n_clusters:
         raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}.")
     sample_weight = _check_sample_weight_of(sample_weight, X)
+    _check_magnitude(X)
     if x_squared_norms is not None:
         x_squared_norms = check_array(x_squared_norms, dtype=X.dtype, ensure_2d=False)
         if x_squared_norms.shape[0] != X.shape[0]:
@@ -296,6 +306,7 @@ default="k-means++"
             self._check_centers(init, X, "init")
         # Centering keeps the dot-product form of the distances accurate (as scikit-learn does).
         X_mean = X.mean(axis=0)
+        _check_magnitude(X, X_mean)
         X -= X_mean
         if _is_array_like(init):
             init -= X_mean

@@ -88,7 +88,8 @@ def lloyd_iteration(X, centers, sample_weight=None):
     """One Lloyd iteration as scikit-learn's `lloyd_iter_chunked_dense` does it: (labels int32
     with respect to the given centers, new centers float64, center_shift float64 = the euclidean
     distance each center moved). Clusters left without weight take, in increasing order, the
-    points farthest from their (old) centers, without the labels changing."""
+    points farthest from their (old) centers, without the labels changing (unless every point sits
+    on its center)."""
     X = np.asarray(X, dtype=np.float64)
     centers = np.asarray(centers, dtype=np.float64)
     n_clusters = len(centers)
@@ -102,10 +103,9 @@ def lloyd_iteration(X, centers, sample_weight=None):
         weight_in_clusters[labels[i]] += w[i]
 
     empty = np.flatnonzero(weight_in_clusters == 0)
-    if len(empty):
-        # Unlike scikit-learn, this does not skip the relocation when every distance is 0 (more
-        # clusters than distinct points); the specification of the compiled core does not either.
-        dist = np.array([((x - centers[labels[i]]) ** 2).sum() for i, x in enumerate(X)])
+    dist = np.array([((x - centers[labels[i]]) ** 2).sum() for i, x in enumerate(X)])
+    # When every point sits on its center (more clusters than distinct points) nothing moves.
+    if len(empty) and dist.max() > 0:
         # Farthest first; lexsort sorts by its last key first, so the index breaks ties.
         farthest = np.lexsort((np.arange(len(X)), -dist))
         for e, j in enumerate(empty):
