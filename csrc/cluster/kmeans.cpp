@@ -131,11 +131,14 @@ void finish_centers(const Points<T>& pts, const T* centers, index_t k, const lab
       }
     }
   }
+  // A cluster still without weight is placed on the heaviest cluster's center (the first of
+  // equals), as scikit-learn does, rather than at the origin.
+  const index_t heaviest = std::max_element(weights, weights + k) - weights;
   for (index_t j = 0; j < k; ++j) {
+    const index_t from = weights[j] > 0.0 ? j : heaviest;
     double shift = 0.0;
     for (index_t f = 0; f < d; ++f) {
-      // A cluster left without weight keeps its (zero) sum, as in scikit-learn.
-      const T c = static_cast<T>(weights[j] > 0.0 ? sums[j * d + f] / weights[j] : sums[j * d + f]);
+      const T c = static_cast<T>(sums[from * d + f] / weights[from]);
       const double diff = static_cast<double>(c) - static_cast<double>(centers[j * d + f]);
       shift += diff * diff;
       centers_new[j * d + f] = c;

@@ -29,7 +29,7 @@ struct Points {
 // for c >= 1, candidate t is the first point whose running sum of w * D (D: squared distance to
 // the nearest chosen center) reaches uniforms[(c - 1) * n_trials + t] * potential, and the
 // candidate that lowers the potential most (the first of equals) becomes center c.
-// OUT indices[k]. Throws std::invalid_argument when the potential is not positive and finite.
+// OUT indices[k]. Throws std::invalid_argument when the potential overflows.
 template <class T>
 void kmeans_plusplus(const Points<T>& pts, index_t k, index_t first, const double* uniforms,
                      index_t n_trials, std::int64_t* indices, int n_threads);
@@ -39,7 +39,8 @@ void kmeans_plusplus(const Points<T>& pts, index_t k, index_t first, const doubl
 //   centers_new = weighted means of the clusters (empty clusters relocated, see below),
 //   center_shift[j] = |centers_new[j] - centers[j]|.
 // An empty cluster (zero weight) takes the point farthest from its center (farthest first, lower
-// index on ties), which leaves its old cluster; labels are not changed by relocation.
+// index on ties), which leaves its old cluster; labels are not changed by relocation. A cluster
+// still empty (every point on its center) is placed on the heaviest cluster's center.
 template <class T>
 index_t lloyd_iteration(const Points<T>& pts, const T* centers, index_t k, T* centers_new,
                         label_t* labels, double* center_shift, bool update_centers,

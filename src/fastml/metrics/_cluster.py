@@ -7,6 +7,7 @@ larger than ``working_memory`` is ever held.
 from numbers import Integral
 
 import numpy as np
+from scipy import sparse
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state, check_X_y
 
@@ -58,7 +59,7 @@ def silhouette_samples(X, labels, *, metric="euclidean", **kwds):
         if X.shape[0] != X.shape[1]:
             raise ValueError("A precomputed distance matrix must be square.")
         atol = np.finfo(X.dtype).eps * 100 if X.dtype.kind == "f" else 0
-        if np.any(np.abs(np.diagonal(X)) > atol):
+        if np.any(np.abs(X.diagonal()) > atol):  # .diagonal(): dense or sparse
             raise ValueError("The precomputed distance matrix contains non-zero elements on the "
                              "diagonal. Use np.fill_diagonal(X, 0).")
     labels = LabelEncoder().fit_transform(labels)
@@ -79,6 +80,8 @@ def silhouette_samples(X, labels, *, metric="euclidean", **kwds):
 
     def reduce(D_chunk, start):
         rows = slice(start, start + D_chunk.shape[0])
+        if sparse.issparse(D_chunk):  # rows of a sparse precomputed matrix
+            D_chunk = D_chunk.toarray()
         D_chunk = np.ascontiguousarray(D_chunk)
         if D_chunk.dtype not in (np.float32, np.float64):
             D_chunk = D_chunk.astype(np.float64)

@@ -116,11 +116,12 @@ def lloyd_iteration(X, centers, sample_weight=None):
             sums[j] = w[p] * X[p]
             weight_in_clusters[j] = w[p]
 
-    new_centers = sums.copy()
+    new_centers = np.empty_like(sums)
+    # A cluster still without weight goes to the heaviest cluster's center (the first of equals).
+    heaviest = int(np.argmax(weight_in_clusters))
     for j in range(n_clusters):
-        # A cluster still without weight keeps its (zero) sum, as scikit-learn's _average_centers.
-        if weight_in_clusters[j] > 0:
-            new_centers[j] = sums[j] / weight_in_clusters[j]
+        source = j if weight_in_clusters[j] > 0 else heaviest
+        new_centers[j] = sums[source] / weight_in_clusters[source]
     center_shift = np.sqrt(((new_centers - centers) ** 2).sum(axis=1))
     return labels, new_centers, center_shift
 
