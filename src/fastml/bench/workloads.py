@@ -307,24 +307,18 @@ def _cluster_workloads():
         ),
     ]
     if importlib.util.find_spec("faiss") is not None:
-        workloads.append(_faiss_kmeans_workload(end_to_end(KMeans), k))
+        workloads.append(_faiss_kmeans_workload(end_to_end(KMeans), reference_end_to_end, k))
     return workloads
 
 
-def _faiss_kmeans_workload(fastml_fit, k):
+def _faiss_kmeans_workload(fastml_fit, reference_fit, k):
     """fastml's KMeans.fit against faiss-cpu's Kmeans (both: 50 iterations, one run)."""
-    from fastml.reference import kmeans as reference
-
     def faiss_fit(X):
         import faiss  # imported when used, as for the k-NN workload
 
         km = faiss.Kmeans(X.shape[1], k, niter=50, seed=0, max_points_per_centroid=X.shape[0])
         km.train(X)
         return potential(X, km.centroids)
-
-    def reference_fit(X):
-        centers, _ = reference.kmeans_plusplus(X, k, random_state=0)
-        return reference.kmeans(X, centers, max_iter=50)[1]
 
     return Workload(
         group="cluster",
