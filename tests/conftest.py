@@ -1,3 +1,9 @@
+import os
+
+# CUDA kernels are tested on Numba's simulator unless the environment says otherwise (set
+# NUMBA_ENABLE_CUDASIM=0 to test them on a GPU). It must be set before Numba is imported.
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
 import numpy as np
 import pytest
 

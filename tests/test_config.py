@@ -81,7 +81,7 @@ def test_cuda_probe_never_raises_and_explains(monkeypatch):
     monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
     try:
         assert _backend.cuda_status() == _backend.CudaStatus(
-            True, "Numba CUDA simulator (NUMBA_ENABLE_CUDASIM=1)")
+            True, "Numba CUDA simulator (NUMBA_ENABLE_CUDASIM=1)", simulator=True)
     finally:
         _backend.cuda_status.cache_clear()
 

@@ -7,6 +7,7 @@ import functools
 import importlib
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -90,13 +91,14 @@ def blas_info():
 class CudaStatus:
     available: bool
     detail: str  # the device or simulator when available, else why not
+    simulator: bool = False  # Numba's CUDA simulator: correct, but far slower than the CPU path
 
 
 @functools.cache
 def cuda_status():
     """Probe CUDA through Numba once; never raises, keeps the reason when CUDA is unusable."""
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
-        return CudaStatus(True, "Numba CUDA simulator (NUMBA_ENABLE_CUDASIM=1)")
+        return CudaStatus(True, "Numba CUDA simulator (NUMBA_ENABLE_CUDASIM=1)", simulator=True)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -116,3 +118,54 @@ def cuda_status():
     except Exception as exc:  # noqa: BLE001
         reason = " ".join(str(exc).split())
         return CudaStatus(False, reason or type(exc).__name__)
+
+
+class DeviceFallbackWarning(UserWarning):
+    """device="auto" found no usable GPU and runs on the CPU."""
+
+
+_warned_fallback = set()
+
+
+def resolve_device(device=None):
+    """Where a Numba core runs: "cpu" or "cuda".
+
+    ``None`` takes ``fastml.get_config()["device"]``. "auto" picks CUDA only with a real GPU (not
+    the simulator) and otherwise falls back to the CPU with one warning per process that gives
+    the reason; "cuda" raises RuntimeError when CUDA cannot be used and accepts the simulator.
+    """
+    if device is None:
+        device = get_config()["device"]
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == "cpu":
+        return "cpu"
+    status = cuda_status()
+    if device == "cuda":
+        if not status.available:
+            raise RuntimeError(f"device='cuda' was asked for but CUDA is unavailable: "
+                               f"{status.detail}")
+        return "cuda"
+    if status.available and not status.simulator:
+        return "cuda"
+    reason = status.detail if not status.available else "only the CUDA simulator is enabled"
+    if reason not in _warned_fallback:
+        _warned_fallback.add(reason)
+        warnings.warn(f"device='auto' runs on the CPU: {reason}", DeviceFallbackWarning,
+                      stacklevel=3)
+    return "cpu"
+
+
+@contextmanager
+def numba_threads(n_jobs=None):
+    """Run Numba parallel kernels on ``effective_n_threads(n_jobs)`` threads (at most Numba's
+    pool size) inside the block; yields the count."""
+    import numba
+
+    n_threads = min(effective_n_threads(n_jobs), numba.config.NUMBA_NUM_THREADS)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        yield n_threads
+    finally:
+        numba.set_num_threads(previous)

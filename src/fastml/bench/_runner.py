@@ -7,20 +7,12 @@ import time
 import numpy as np
 
 from .. import __version__, _backend
+from ..utils._progress import progress_bar
 from .workloads import all_workloads
 
 
 # Timed seconds a workload may take before its repeat count is cut.
 _SECONDS_PER_WORKLOAD = 60.0
-
-
-def _progress(done, total, label, stream=sys.stderr):
-    width = 30
-    filled = int(width * done / total)
-    stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label[:60]:<60}")
-    stream.flush()
-    if done == total:
-        stream.write("\n")
 
 
 def _time_once(fn, data):
@@ -66,10 +58,10 @@ def run(quick=False, only=None, repeat=None, progress=True):
     rows = []
     for i, workload in enumerate(workloads):
         if progress:
-            _progress(i, len(workloads), workload.label(quick))
+            progress_bar(i, len(workloads), workload.label(quick))
         rows.append(run_workload(workload, quick, repeat))
     if progress:
-        _progress(len(workloads), len(workloads), "done")
+        progress_bar(len(workloads), len(workloads), "done")
     return rows
 
 

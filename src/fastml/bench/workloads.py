@@ -337,9 +337,196 @@ def _faiss_kmeans_workload(fastml_fit, reference_fit, k):
     )
 
 
+def interactions(n_users, n_items, n_interactions, seed=0, n_topics=32):
+    """Implicit feedback with a structure to learn: items belong to topics, each user favours
+    two topics (80% of their interactions, the rest on any topic), and within a topic items
+    are chosen by Zipf popularity (rank^-0.8). Counts 1-4, as CSR float32, split per user into
+    train and test (20% held out)."""
+    import scipy.sparse as sp
+
+    from fastml.recommend import train_test_split
+
+    rng = np.random.default_rng(seed)
+    per_topic = n_items // n_topics
+    topic_items = rng.permutation(n_topics * per_topic).reshape(n_topics, per_topic)
+    popularity = 1.0 / np.arange(1, per_topic + 1) ** 0.8
+    favourites = rng.integers(0, n_topics, (n_users, 2))
+    users = rng.integers(0, n_users, n_interactions)
+    topics = np.where(rng.random(n_interactions) < 0.8,
+                      favourites[users, rng.integers(0, 2, n_interactions)],
+                      rng.integers(0, n_topics, n_interactions))
+    ranks = rng.choice(per_topic, n_interactions, p=popularity / popularity.sum())
+    counts = rng.integers(1, 5, n_interactions).astype(np.float32)
+    R = sp.csr_matrix((counts, (users, topic_items[topics, ranks])), shape=(n_users, n_items))
+    return train_test_split(R, test_size=0.2, random_state=seed)
+
+
+def implicit_loss(R, X, Y, regularization, alpha):
+    """The implicit-feedback objective, computed without visiting the zeros (float64)."""
+    X, Y = X.astype(np.float64), Y.astype(np.float64)
+    coo = R.tocoo()
+    s = np.einsum("ij,ij->i", X[coo.row], Y[coo.col])
+    c = 1.0 + alpha * coo.data
+    return float(np.einsum("ij,jk,ik->", X, Y.T @ Y, X) + np.sum(c * (1 - s) ** 2 - s ** 2)
+                 + regularization * (np.vdot(X, X) + np.vdot(Y, Y)))
+
+
+def precision_at_10(X, Y, R_train, R_test):
+    """precision@10 of X @ Y.T (seen items left out) over the users with test items."""
+    from fastml.metrics import precision_at_k
+    from fastml.recommend import _kernels_cpu
+
+    users = np.flatnonzero(np.diff(R_test.indptr))
+    seen = R_train[users]
+    items, _ = _kernels_cpu.score_top_k(X[users], Y, np.zeros(len(users), Y.dtype),
+                                        np.zeros(Y.shape[0], Y.dtype),
+                                        seen.indptr.astype(np.int64),
+                                        seen.indices.astype(np.int64), 10, 1024)
+    return precision_at_k(R_test[users], items, 10)
+
+
+def _recommend_workloads():
+    import scipy.sparse as sp
+
+    from fastml.recommend import MatrixFactorization
+    from fastml.recommend._kernels_cpu import SGD_BLOCKS, sgd_epoch_order
+    from fastml.reference import mf as reference
+
+    factors, n_iter, regularization = 64, 10, 0.01
+
+    def implicit_setup(n_users):
+        return interactions(n_users, n_users // 5, int(n_users * 27.4))
+
+    def fastml_implicit(data):
+        model = MatrixFactorization(factors, feedback="implicit", n_iter=n_iter,
+                                    regularization=regularization, random_state=0, device="cpu")
+        model.fit(data[0])
+        return model.user_factors_, model.item_factors_, data
+
+    def implicit_als(data):
+        from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
+
+        confidence = data[0].copy()  # implicit weighs an entry by its value: give it 1 + r
+        confidence.data += 1
+        model = AlternatingLeastSquares(factors=factors, iterations=n_iter,
+                                        regularization=regularization, random_state=0)
+        with threadpool_limits(1, user_api="blas"):  # implicit asks for single-threaded BLAS
+            model.fit(confidence, show_progress=False)
+        return model.user_factors, model.item_factors, data
+
+    def shortfall(a, b):
+        """How far fastml falls behind, relatively: excess training loss or lost precision@10
+        on the held-out interactions."""
+        (Xa, Ya, (train, test)), (Xb, Yb, _) = a, b
+        losses = [implicit_loss(train, X, Y, regularization, 1.0) for X, Y in ((Xa, Ya), (Xb, Yb))]
+        precisions = [precision_at_10(X, Y, train, test) for X, Y in ((Xa, Ya), (Xb, Yb))]
+        return max(losses[0] / losses[1] - 1, 1 - precisions[0] / precisions[1], 0.0)
+
+    def reference_implicit(data):
+        rng = np.random.RandomState(0)
+        X0 = 0.01 * rng.standard_normal((data[0].shape[0], factors))
+        Y0 = 0.01 * rng.standard_normal((data[0].shape[1], factors))
+        X, Y, _ = reference.implicit_als(data[0], X0, Y0, regularization, 1.0, n_iter)
+        return X, Y, data
+
+    workloads = []
+    if importlib.util.find_spec("implicit") is not None:
+        workloads.append(Workload(
+            group="recommend",
+            name=f"implicit ALS {{n}} users x n/5 items, 27.4 interactions per user, "
+                 f"{factors} factors, {n_iter} iterations: loss and precision@10",
+            sizes=(5_000, 100_000),
+            setup=implicit_setup,
+            fastml=fastml_implicit,
+            peer=implicit_als,
+            peer_name="implicit",
+            parity=shortfall,
+            parity_label="shortfall",
+            # Precision@10 of two fits differs by a few percent at the quick size by chance.
+            tolerance=0.05,
+            target=1.5,
+            reference=reference_implicit,
+        ))
+
+    rank, explicit_factors = 8, 16
+
+    def ratings_setup(n_users):
+        """Ratings mu + b_u + b_i + u . v + noise on 5% of a users x n/2 items matrix."""
+        rng = np.random.default_rng(1)
+        n_items = n_users // 2
+        U = rng.standard_normal((n_users, rank)) / np.sqrt(rank)
+        V = rng.standard_normal((n_items, rank))
+        R = sp.random(n_users, n_items, density=0.05, random_state=1, format="coo")
+        values = (3.5 + 0.3 * rng.standard_normal(n_users)[R.row]
+                  + 0.3 * rng.standard_normal(n_items)[R.col]
+                  + np.einsum("ij,ij->i", U[R.row], V[R.col]) + 0.1 * rng.standard_normal(R.nnz))
+        from fastml.recommend import train_test_split
+
+        return train_test_split(sp.csr_matrix((values, (R.row, R.col)), shape=R.shape),
+                                test_size=0.2, random_state=1)
+
+    def held_out_rmse(result):
+        (X, Y, user_bias, item_bias, mu), (_, test) = result
+        test = test.tocoo()
+        predicted = reference.predict(X, Y, user_bias, item_bias, mu, test.row, test.col)
+        return float(np.sqrt(np.mean((predicted - test.data) ** 2)))
+
+    def explicit_fastml(solver, **params):
+        def fit(data):
+            model = MatrixFactorization(explicit_factors, solver=solver, n_iter=n_iter,
+                                        random_state=0, device="cpu", **params).fit(data[0])
+            return (model.user_factors_, model.item_factors_, model.user_bias_,
+                    model.item_bias_, model.global_mean_), data
+        return fit
+
+    def initial_factors(train):
+        """The factors MatrixFactorization(random_state=0) starts from, and its generator."""
+        rng = np.random.RandomState(0)
+        X0 = 0.1 * rng.standard_normal((train.shape[0], explicit_factors))
+        return X0, 0.1 * rng.standard_normal((train.shape[1], explicit_factors)), rng
+
+    def reference_als(data):
+        _, Y0, _ = initial_factors(data[0])
+        return reference.explicit_als(data[0], Y0, 0.1, n_iter, True)[:5], data
+
+    learning_rate = 0.01
+
+    def reference_sgd(data):
+        X0, Y0, rng = initial_factors(data[0])
+        coo = data[0].tocoo()
+        users, items = coo.row.astype(np.int64), coo.col.astype(np.int64)
+        orders = [sgd_epoch_order(users, items, rng, SGD_BLOCKS)[0] for _ in range(n_iter)]
+        result = reference.sgd(users, items, coo.data, X0, Y0, learning_rate, 0.1, True, orders)
+        return result[:5], data
+
+    def rmse_difference(a, b):
+        return relative_difference(held_out_rmse(a), held_out_rmse(b))
+
+    for solver, reference_fit, sizes in (("als", reference_als, (1_000, 8_000)),
+                                         ("sgd", reference_sgd, (1_000, 4_000))):
+        workloads.append(Workload(
+            group="recommend",
+            name=f"explicit {solver.upper()} {{n}} users x n/2 items, 5% rated, "
+                 f"{explicit_factors} factors, {n_iter} iterations: held-out RMSE",
+            sizes=sizes,
+            setup=ratings_setup,
+            fastml=explicit_fastml(solver, learning_rate=learning_rate),
+            peer=reference_fit,
+            peer_name="NumPy reference",
+            parity=rmse_difference,
+            parity_label="RMSE rel. diff",
+            tolerance=1e-3,
+            target=10.0,
+            reference=reference_fit,
+        ))
+    return workloads
+
+
 def all_workloads():
     """Every workload, in the order the runner prints them."""
-    return _pairwise_workloads() + _knn_workloads() + _cluster_workloads()
+    return (_pairwise_workloads() + _knn_workloads() + _cluster_workloads()
+            + _recommend_workloads())
 
 
 def groups():
