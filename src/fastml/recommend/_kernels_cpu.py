@@ -83,12 +83,16 @@ def _dot_rows(A, i, B, j):
 
 @njit(cache=True)
 def _cholesky_solve(A, b):
-    """Solve A w = b for symmetric positive definite A (float64, overwritten); b becomes w."""
+    """Solve A w = b for symmetric positive definite A (float64, overwritten); b becomes w.
+    Returns False, leaving b undefined, when A is not positive definite (a zero or negative
+    pivot: singular normal equations, as with regularization 0 and too few entries)."""
     n = A.shape[0]
     for j in range(n):
         d = A[j, j]
         for m in range(j):
             d -= A[j, m] * A[j, m]
+        if not d > 0:
+            return False
         d = np.sqrt(d)
         A[j, j] = d
         for i in range(j + 1, n):
@@ -106,6 +110,7 @@ def _cholesky_solve(A, b):
         for m in range(i + 1, n):
             s -= A[m, i] * b[m]
         b[i] = s / A[i, i]
+    return True
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -120,9 +125,10 @@ def _implicit_row_exact(Yu, confidence, gram_reg, X, row):
             b[f] += c * Yu[j, f]
             for g in range(k):
                 A[f, g] += (c - 1.0) * Yu[j, f] * Yu[j, g]
-    _cholesky_solve(A, b)
+    solved = _cholesky_solve(A, b)
     for f in range(k):
-        X[row, f] = b[f]
+        X[row, f] = b[f] if solved else np.nan
+    return solved
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -196,9 +202,12 @@ def implicit_sweep(indptr, indices, confidence, X, Y, gram_reg, cg_steps, row_lo
         x^T (Y^T Y + reg I) x + sum over its entries of c (1 - s)^2 - s^2 with s = x . y
         (the row's squared errors over all columns plus reg |x|^2, without visiting zeros);
         empty skips the loss.
+
+    Returns the number of rows whose exact solve met singular equations (their X is NaN).
     """
     n_rows, k = X.shape
     n_tasks = (n_rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
+    singular = 0
     for task in prange(n_tasks):
         first = task * _ROWS_PER_TASK
         nb = min(first + _ROWS_PER_TASK, n_rows) - first
@@ -228,7 +237,8 @@ def implicit_sweep(indptr, indices, confidence, X, Y, gram_reg, cg_steps, row_lo
             for b in range(nb):
                 if row_starts[b] < row_starts[b + 1]:
                     lo, hi = row_starts[b], row_starts[b + 1]
-                    _implicit_row_exact(Yg[lo:hi], cg[lo:hi], gram_reg, Xb, b)
+                    if not _implicit_row_exact(Yg[lo:hi], cg[lo:hi], gram_reg, Xb, b):
+                        singular += 1
         else:
             _block_cg(row_starts, Yg, cg, dots, gram_reg, Xb, cg_steps)
         for b in range(nb):
@@ -242,6 +252,7 @@ def implicit_sweep(indptr, indices, confidence, X, Y, gram_reg, cg_steps, row_lo
                     s = np.float64(_dot_rows(Yg, j, Xb, b))
                     loss += np.float64(cg[j]) * (1.0 - s) ** 2 - s * s
                 row_loss[first + b] = loss
+    return singular
 
 
 @njit(cache=True, parallel=True, fastmath=_FASTMATH)
@@ -257,10 +268,13 @@ def explicit_sweep(indptr, indices, ratings, Y, col_bias, global_mean, regulariz
     biases : IN, whether the row bias is solved for (else it is kept at zero).
     X : OUT (n_rows, k); row_bias : OUT (n_rows,).
     row_loss : OUT (n_rows,) float64 or empty: sum over the row of squared errors + reg |w|^2.
+
+    Returns the number of rows with singular equations (their factors are NaN).
     """
     n_rows, k = X.shape
     n = k + 1 if biases else k
     n_tasks = (n_rows + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
+    singular = 0
     for task in prange(n_tasks):
         A = np.empty((n, n))
         w = np.empty(n)
@@ -285,7 +299,10 @@ def explicit_sweep(indptr, indices, ratings, Y, col_bias, global_mean, regulariz
                     zf = z[f]
                     for g in range(n):
                         A[f, g] += zf * z[g]
-            _cholesky_solve(A, w)  # rows without ratings: A = reg I, w = 0, so the solution is 0
+            # Rows without ratings: w = 0 is exact (and A may be singular with reg = 0).
+            if indptr[row] < indptr[row + 1] and not _cholesky_solve(A, w):
+                singular += 1
+                w[:] = np.nan
             for f in range(k):
                 X[row, f] = w[f]
             row_bias[row] = w[k] if biases else 0.0
@@ -298,6 +315,7 @@ def explicit_sweep(indptr, indices, ratings, Y, col_bias, global_mean, regulariz
                         e -= global_mean + col_bias[col]
                     loss += e * e
                 row_loss[row] = loss
+    return singular
 
 
 def sgd_epoch_order(users, items, rng, n_blocks):
@@ -447,6 +465,13 @@ def _empty_loss():
     return np.empty(0, np.float64)
 
 
+def check_solved(singular):
+    """Raise after a sweep whose exact solves met singular normal equations."""
+    if singular:
+        raise ValueError(f"the least-squares equations of {singular} rows are singular (fewer "
+                         "entries than factors with regularization=0); set regularization > 0")
+
+
 def implicit_als(Cu, Ci, X, Y, regularization, n_iter, cg_steps, progress):
     """Weighted ALS for implicit feedback. Cu, Ci: CSR confidences (1 + alpha r), users x items
     and items x users, of X's dtype."""
@@ -454,9 +479,10 @@ def implicit_als(Cu, Ci, X, Y, regularization, n_iter, cg_steps, progress):
     row_loss = np.empty(Y.shape[0], np.float64)
     losses = []
     for iteration in range(n_iter):
-        implicit_sweep(Cu.indptr, Cu.indices, Cu.data, X, Y, Y.T @ Y + eye, cg_steps,
-                       _empty_loss())
-        implicit_sweep(Ci.indptr, Ci.indices, Ci.data, Y, X, X.T @ X + eye, cg_steps, row_loss)
+        check_solved(implicit_sweep(Cu.indptr, Cu.indices, Cu.data, X, Y, Y.T @ Y + eye,
+                                    cg_steps, _empty_loss()))
+        check_solved(implicit_sweep(Ci.indptr, Ci.indices, Ci.data, Y, X, X.T @ X + eye,
+                                    cg_steps, row_loss))
         # Each item's share already holds the reg |y|^2 and all the squared errors.
         losses.append(float(row_loss.sum()) + regularization * float(np.vdot(X, X)))
         progress(iteration, losses[-1])
@@ -470,10 +496,10 @@ def explicit_als(Ru, Ri, X, Y, user_bias, item_bias, global_mean, regularization
     row_loss = np.empty(Y.shape[0], np.float64)
     losses = []
     for iteration in range(n_iter):
-        explicit_sweep(Ru.indptr, Ru.indices, Ru.data, Y, item_bias, global_mean,
-                       regularization, biases, X, user_bias, _empty_loss())
-        explicit_sweep(Ri.indptr, Ri.indices, Ri.data, X, user_bias, global_mean,
-                       regularization, biases, Y, item_bias, row_loss)
+        check_solved(explicit_sweep(Ru.indptr, Ru.indices, Ru.data, Y, item_bias, global_mean,
+                                    regularization, biases, X, user_bias, _empty_loss()))
+        check_solved(explicit_sweep(Ri.indptr, Ri.indices, Ri.data, X, user_bias, global_mean,
+                                    regularization, biases, Y, item_bias, row_loss))
         losses.append(float(row_loss.sum()) + regularization * (
             float(np.vdot(X, X)) + float(np.vdot(user_bias, user_bias))))
         progress(iteration, losses[-1])

@@ -324,12 +324,13 @@ class MatrixFactorization(TransformerMixin, BaseEstimator):
             if self.feedback == "implicit":
                 R.data = (1 + self.alpha * R.data).astype(Y.dtype)
                 gram = Y.T @ Y + self.regularization * np.eye(self.n_factors, dtype=Y.dtype)
-                _kernels_cpu.implicit_sweep(R.indptr, R.indices, R.data, factors, Y, gram, 0,
-                                            no_loss)
+                singular = _kernels_cpu.implicit_sweep(R.indptr, R.indices, R.data, factors, Y,
+                                                       gram, 0, no_loss)
             else:
-                _kernels_cpu.explicit_sweep(R.indptr, R.indices, R.data, Y, self.item_bias_,
-                                            self.global_mean_, self.regularization,
-                                            self._uses_biases(), factors, bias, no_loss)
+                singular = _kernels_cpu.explicit_sweep(
+                    R.indptr, R.indices, R.data, Y, self.item_bias_, self.global_mean_,
+                    self.regularization, self._uses_biases(), factors, bias, no_loss)
+        _kernels_cpu.check_solved(singular)
         return factors, bias
 
     def _inference_kernels(self):
