@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Integral
 
-from ._config import get_config
+from ._config import _DEVICES, get_config
 
 # Compiled extension modules, by the name show_config() prints.
 COMPILED_CORES = {
@@ -136,8 +136,8 @@ def resolve_device(device=None):
     """
     if device is None:
         device = get_config()["device"]
-    if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device not in _DEVICES:
+        raise ValueError(f"device must be one of {_DEVICES}, got {device!r}")
     if device == "cpu":
         return "cpu"
     status = cuda_status()

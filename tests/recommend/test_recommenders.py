@@ -140,6 +140,16 @@ def test_implicit_cg_close_to_exact_and_monotone(shape, cg_steps):
         reference.implicit_loss(R, cg.user_factors_, cg.item_factors_, 0.1, 5.0), rel=1e-9)
 
 
+def _assert_fit_equals(model, R, X, Y, user_bias, item_bias, global_mean, losses):
+    """The fitted model is the reference's result (float64)."""
+    assert_allclose(model.user_factors_, X, rtol=1e-8, atol=1e-8)
+    assert_allclose(model.item_factors_, Y, rtol=1e-8, atol=1e-8)
+    assert_allclose(model.user_bias_, user_bias, rtol=1e-8, atol=1e-8)
+    assert_allclose(model.item_bias_, item_bias, rtol=1e-8, atol=1e-8)
+    assert model.global_mean_ == pytest.approx(global_mean, rel=1e-14)
+    assert_allclose(np.array(model.loss_curve_) * R.nnz, losses, rtol=1e-9)
+
+
 @pytest.mark.parametrize("reg", [0.05, 1.0])
 @pytest.mark.parametrize("biases", [True, False])
 @pytest.mark.parametrize("shape", SHAPES, ids=_shape_id)
@@ -151,12 +161,7 @@ def test_explicit_als_matches_reference(shape, biases, reg):
     _, Y0, _ = _initial_factors(11, n_users, n_items, k, implicit=False)
     X, Y, user_bias, item_bias, global_mean, losses = reference.explicit_als(
         R, Y0, reg, n_iter=4, biases=biases)
-    assert_allclose(model.user_factors_, X, rtol=1e-8, atol=1e-8)
-    assert_allclose(model.item_factors_, Y, rtol=1e-8, atol=1e-8)
-    assert_allclose(model.user_bias_, user_bias, rtol=1e-8, atol=1e-8)
-    assert_allclose(model.item_bias_, item_bias, rtol=1e-8, atol=1e-8)
-    assert model.global_mean_ == pytest.approx(global_mean, rel=1e-14)
-    assert_allclose(np.array(model.loss_curve_) * R.nnz, losses, rtol=1e-9)
+    _assert_fit_equals(model, R, X, Y, user_bias, item_bias, global_mean, losses)
     if biases:
         assert model.global_mean_ == pytest.approx(R.data.mean(), rel=1e-14)
     else:
@@ -233,12 +238,7 @@ def test_sgd_matches_reference(shape, biases, learning_rate, reg):
     orders = [sgd_epoch_order(users, items, rs, SGD_BLOCKS)[0] for _ in range(n_iter)]
     X, Y, user_bias, item_bias, global_mean, losses = reference.sgd(
         users, items, coo.data, X0, Y0, learning_rate, reg, biases, orders)
-    assert_allclose(model.user_factors_, X, rtol=1e-8, atol=1e-8)
-    assert_allclose(model.item_factors_, Y, rtol=1e-8, atol=1e-8)
-    assert_allclose(model.user_bias_, user_bias, rtol=1e-8, atol=1e-8)
-    assert_allclose(model.item_bias_, item_bias, rtol=1e-8, atol=1e-8)
-    assert model.global_mean_ == pytest.approx(global_mean, rel=1e-14)
-    assert_allclose(np.array(model.loss_curve_) * R.nnz, losses, rtol=1e-9)
+    _assert_fit_equals(model, R, X, Y, user_bias, item_bias, global_mean, losses)
     if empty_user is not None:  # never visited: keeps its initial factors
         assert_array_equal(model.user_factors_[empty_user], X0[empty_user])
 
@@ -592,6 +592,18 @@ def test_recommend_in_small_batches_is_the_same(feedback, dtype):
                           (model.similar_items(np.arange(30), k=4), expected_similar)):
             assert_array_equal(got[0], want[0])
             assert_allclose(got[1], want[1], rtol=rtol)
+
+
+def test_item_knn_in_small_batches_is_the_same():
+    R = _ratings(60, 40, seed=8)
+    model = ItemKNN(n_neighbors=10).fit(R)
+    users = np.r_[np.arange(60), 75, 3]  # 75: an unknown user
+    expected = model.recommend(users, k=7), model.similar_items(np.arange(40), k=5)
+    with fastml.config_context(working_memory=0.0005):  # one row of 40 scores a block
+        got = model.recommend(users, k=7), model.similar_items(np.arange(40), k=5)
+    for (got_items, got_scores), (want_items, want_scores) in zip(got, expected):
+        assert_array_equal(got_items, want_items)
+        assert_array_equal(got_scores, want_scores)
 
 
 @pytest.mark.parametrize("feedback", ["explicit", "implicit"])

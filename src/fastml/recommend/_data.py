@@ -5,6 +5,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_array, check_non_negative, validate_data
 
+from .._config import get_config
+
 
 def _ids(values, name):
     ids = np.asarray(values)
@@ -91,6 +93,19 @@ def check_k(k, n_items):
     if k > n_items:
         raise ValueError(f"k={k} is larger than the number of items ({n_items})")
     return int(k)
+
+
+def score_batch_rows(n_items, itemsize):
+    """Rows of dense scores that fit in fastml's working memory (at least one)."""
+    return max(1, int(get_config()["working_memory"] * 2 ** 20 // (n_items * itemsize)))
+
+
+def has_interactions(R, rows):
+    """Whether each row id is a row of R with at least one entry (ids past R's rows: no)."""
+    known = np.zeros(len(rows), bool)
+    inside = rows < R.shape[0]
+    known[inside] = np.diff(R.indptr)[rows[inside]] > 0
+    return known
 
 
 def seen_rows(R, rows):

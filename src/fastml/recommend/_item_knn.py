@@ -10,7 +10,8 @@ from .._backend import numba_threads
 from ..neighbors import NearestNeighbors
 from ..utils._sklearn_compat import Interval, StrOptions, fit_context
 from . import _kernels_cpu
-from ._data import check_ids, check_interactions, check_k, seen_rows
+from ._data import (check_ids, check_interactions, check_k, has_interactions,
+                    score_batch_rows, seen_rows)
 
 
 def _decayed_triplets(X, timestamps, half_life):
@@ -141,12 +142,10 @@ class ItemKNN(BaseEstimator):
         self._interactions = R
         return self
 
-    def _top_k(self, scores, seen, k):
-        items = np.empty((scores.shape[0], k), np.int64)
-        top = np.empty((scores.shape[0], k), np.float64)
+    def _top_k(self, n_rows, score_block, seen, k):
         with numba_threads(self.n_jobs):
-            _kernels_cpu.top_k(scores, seen[0], seen[1], items, top)
-        return items, top
+            return _kernels_cpu.batched_top_k(n_rows, score_block, *seen, k,
+                                              score_batch_rows(self.n_items_, 8), np.float64)
 
     def recommend(self, user_ids, k=10, filter_seen=True):
         """The k best items for each user, best first.
@@ -159,14 +158,18 @@ class ItemKNN(BaseEstimator):
         check_is_fitted(self)
         user_ids = check_ids(user_ids, np.iinfo(np.int64).max, "user_ids")
         k = check_k(k, self.n_items_)
-        known = np.zeros(len(user_ids), bool)
-        inside = user_ids < self.n_users_
-        known[inside] = np.diff(self._interactions.indptr)[user_ids[inside]] > 0
-        scores = np.empty((len(user_ids), self.n_items_))
-        scores[known] = (self._interactions[user_ids[known]] @ self.similarity_).toarray()
-        scores[~known] = self.item_popularity_
+        known = has_interactions(self._interactions, user_ids)
+
+        def score_block(start, stop):
+            rows = slice(start, stop)
+            scores = np.empty((stop - start, self.n_items_))
+            users = user_ids[rows][known[rows]]
+            scores[known[rows]] = (self._interactions[users] @ self.similarity_).toarray()
+            scores[~known[rows]] = self.item_popularity_
+            return scores
+
         seen_ids = user_ids if filter_seen else np.full(len(user_ids), self.n_users_)
-        return self._top_k(scores, seen_rows(self._interactions, seen_ids), k)
+        return self._top_k(len(user_ids), score_block, seen_rows(self._interactions, seen_ids), k)
 
     def similar_items(self, item_ids, k=10):
         """The k most similar items of each item (among its n_neighbors), best first.
@@ -179,9 +182,12 @@ class ItemKNN(BaseEstimator):
         check_is_fitted(self)
         item_ids = check_ids(item_ids, self.n_items_, "item_ids")
         k = check_k(k, self.n_items_ - 1)
-        rows = self.similarity_[item_ids]
-        scores = np.full((len(item_ids), self.n_items_), -np.inf)
-        coo = rows.tocoo()
-        scores[coo.row, coo.col] = coo.data
+
+        def score_block(start, stop):
+            scores = np.full((stop - start, self.n_items_), -np.inf)
+            coo = self.similarity_[item_ids[start:stop]].tocoo()
+            scores[coo.row, coo.col] = coo.data
+            return scores
+
         no_seen = (np.zeros(len(item_ids) + 1, np.int64), np.zeros(0, np.int64))
-        return self._top_k(scores, no_seen, k)
+        return self._top_k(len(item_ids), score_block, no_seen, k)

@@ -341,6 +341,22 @@ def sgd_epoch_order(users, items, rng, n_blocks):
     return permutation[sort], starts.astype(np.int64)
 
 
+def _sgd_step(X, Y, user_bias, item_bias, u, i, e, learning_rate, regularization, biases):
+    """One SGD update of the biases and factors of user u and item i, given the rating's error
+    e. Plain Python, compiled here for the CPU and by _kernels_cuda for the GPU, so that both
+    devices take the same step."""
+    if biases:
+        user_bias[u] += learning_rate * (e - regularization * user_bias[u])
+        item_bias[i] += learning_rate * (e - regularization * item_bias[i])
+    for f in range(X.shape[1]):
+        xf = X[u, f]
+        X[u, f] += learning_rate * (e * Y[i, f] - regularization * xf)
+        Y[i, f] += learning_rate * (e * xf - regularization * Y[i, f])
+
+
+sgd_step = njit(cache=True, fastmath=_FASTMATH, inline="always")(_sgd_step)
+
+
 @njit(cache=True, parallel=True, fastmath=_FASTMATH)
 def sgd_epoch(users, items, ratings, order, starts, n_blocks, X, Y, user_bias, item_bias,
               global_mean, learning_rate, regularization, biases):
@@ -350,7 +366,6 @@ def sgd_epoch(users, items, ratings, order, starts, n_blocks, X, Y, user_bias, i
     order, starts, n_blocks : IN, from sgd_epoch_order.
     X, Y, user_bias, item_bias : IN/OUT, updated in place.
     """
-    k = X.shape[1]
     for stratum in range(n_blocks):
         for block in prange(n_blocks):
             bucket = stratum * n_blocks + block
@@ -363,13 +378,8 @@ def sgd_epoch(users, items, ratings, order, starts, n_blocks, X, Y, user_bias, i
                 u, i = users[index], items[index]
                 e = ratings[index] - (global_mean + user_bias[u] + item_bias[i]
                                       + _dot_rows(X, u, Y, i))
-                if biases:
-                    user_bias[u] += learning_rate * (e - regularization * user_bias[u])
-                    item_bias[i] += learning_rate * (e - regularization * item_bias[i])
-                for f in range(k):
-                    xf = X[u, f]
-                    X[u, f] += learning_rate * (e * Y[i, f] - regularization * xf)
-                    Y[i, f] += learning_rate * (e * xf - regularization * Y[i, f])
+                sgd_step(X, Y, user_bias, item_bias, u, i, e, learning_rate, regularization,
+                         biases)
 
 
 @njit(cache=True, parallel=True, fastmath=_FASTMATH)
@@ -522,21 +532,35 @@ def sgd(users, items, ratings, X, Y, user_bias, item_bias, global_mean, learning
     return losses
 
 
+def batched_top_k(n_rows, score_block, seen_indptr, seen_indices, k, batch_rows, dtype):
+    """Top k items of every row, best first, from score blocks of at most batch_rows rows.
+
+    score_block(start, stop) returns the dense (stop - start, n_items) scores of those rows (a
+    writable array, overwritten); each row's seen items are skipped. Returns (items int64,
+    scores of `dtype`), both (n_rows, k).
+    """
+    items = np.empty((n_rows, k), np.int64)
+    scores = np.empty((n_rows, k), dtype)
+    for start in range(0, n_rows, batch_rows):
+        stop = min(start + batch_rows, n_rows)
+        indptr = seen_indptr[start:stop + 1] - seen_indptr[start]
+        top_k(score_block(start, stop), indptr,
+              seen_indices[seen_indptr[start]:seen_indptr[stop]], items[start:stop],
+              scores[start:stop])
+    return items, scores
+
+
 def score_top_k(U, Y, row_offset, item_bias, seen_indptr, seen_indices, k, batch_rows):
     """Top k items by U @ Y.T + row_offset[:, None] + item_bias, skipping each row's seen items.
 
     Scores are computed by BLAS in blocks of batch_rows rows and reduced by the top_k kernel.
     Returns (items int64, scores of Y's dtype), both (n_rows, k).
     """
-    n_rows = U.shape[0]
-    items = np.empty((n_rows, k), np.int64)
-    scores = np.empty((n_rows, k), Y.dtype)
-    for start in range(0, n_rows, batch_rows):
-        stop = min(start + batch_rows, n_rows)
+    def score_block(start, stop):
         block = U[start:stop] @ Y.T
         block += row_offset[start:stop, None]
         block += item_bias
-        indptr = seen_indptr[start:stop + 1] - seen_indptr[start]
-        top_k(block, indptr, seen_indices[seen_indptr[start]:seen_indptr[stop]],
-              items[start:stop], scores[start:stop])
-    return items, scores
+        return block
+
+    return batched_top_k(U.shape[0], score_block, seen_indptr, seen_indices, k, batch_rows,
+                         Y.dtype)

@@ -10,6 +10,8 @@ import math
 import numpy as np
 from numba import config, cuda, float64, int64
 
+from ._kernels_cpu import _sgd_step as _sgd_step_python
+
 THREADS = 32  # threads per block (one warp); the size of the per-block reduction buffers
 # The simulator runs every thread as a Python thread: blocks of 4 keep tests fast, and any power
 # of two up to THREADS runs the same code.
@@ -215,6 +217,9 @@ def _explicit_kernel(indptr, indices, ratings, Y, col_bias, global_mean, regular
         cuda.syncthreads()
 
 
+_sgd_step = cuda.jit(device=True)(_sgd_step_python)
+
+
 @cuda.jit
 def _sgd_kernel(users, items, ratings, order, X, Y, user_bias, item_bias, global_mean,
                 learning_rate, regularization, biases):
@@ -228,13 +233,7 @@ def _sgd_kernel(users, items, ratings, order, X, Y, user_bias, item_bias, global
         for f in range(k):
             s += X[u, f] * Y[i, f]
         e = ratings[index] - (global_mean + user_bias[u] + item_bias[i] + s)
-        if biases:
-            user_bias[u] += learning_rate * (e - regularization * user_bias[u])
-            item_bias[i] += learning_rate * (e - regularization * item_bias[i])
-        for f in range(k):
-            xf = X[u, f]
-            X[u, f] += learning_rate * (e * Y[i, f] - regularization * xf)
-            Y[i, f] += learning_rate * (e * xf - regularization * Y[i, f])
+        _sgd_step(X, Y, user_bias, item_bias, u, i, e, learning_rate, regularization, biases)
 
 
 @cuda.jit

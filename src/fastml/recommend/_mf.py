@@ -10,13 +10,11 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from .._backend import cuda_status, numba_threads, resolve_device
-from .._config import get_config
 from ..utils._progress import progress_bar
 from ..utils._sklearn_compat import Interval, StrOptions, fit_context
 from . import _kernels_cpu
-from ._data import check_ids, check_interactions, check_k, seen_rows
-
-_MIB = 2 ** 20
+from ._data import (check_ids, check_interactions, check_k, has_interactions,
+                    score_batch_rows, seen_rows)
 
 
 def _kernels(device):
@@ -25,11 +23,6 @@ def _kernels(device):
 
         return _kernels_cuda
     return _kernels_cpu
-
-
-def _score_batch_rows(n_items, itemsize):
-    """Rows of scores that fit in the configured working memory (at least one)."""
-    return max(1, int(get_config()["working_memory"] * _MIB // (n_items * itemsize)))
 
 
 class MatrixFactorization(TransformerMixin, BaseEstimator):
@@ -154,6 +147,12 @@ class MatrixFactorization(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = [np.dtype(self.dtype).name]
         return tags
 
+    def _confidence(self, R):
+        """Implicit feedback: R with its entries turned into confidences 1 + alpha * r."""
+        C = R.copy()
+        C.data = (1 + self.alpha * C.data).astype(R.dtype)
+        return C
+
     def _uses_biases(self):
         return self.feedback == "explicit" and self.biases
 
@@ -195,8 +194,7 @@ class MatrixFactorization(TransformerMixin, BaseEstimator):
         # BLAS runs inside the parallel kernels: one thread each, or the threads oversubscribe.
         with numba_threads(self.n_jobs), threadpool_limits(1, user_api="blas"):
             if implicit:
-                C = R.copy()
-                C.data = (1 + self.alpha * C.data).astype(dtype)
+                C = self._confidence(R)
                 losses = kernels.implicit_als(C, C.T.tocsr(), X_f, Y_f, self.regularization,
                                               self.n_iter, self.cg_steps or 0, progress)
             elif self.solver == "als":
@@ -220,7 +218,6 @@ class MatrixFactorization(TransformerMixin, BaseEstimator):
         self.device_ = device
         self.n_users_, self.n_items_ = n_users, n_items
         self.item_popularity_ = np.bincount(R.indices, minlength=n_items)
-        self._known_users = np.diff(R.indptr) > 0
         self._interactions = R
         return self
 
@@ -231,12 +228,6 @@ class MatrixFactorization(TransformerMixin, BaseEstimator):
         def report(iteration, loss):
             progress_bar(iteration + 1, self.n_iter, f"loss {loss:.6g}", stream=sys.stderr)
         return report
-
-    def _is_known(self, user_ids):
-        known = np.zeros(len(user_ids), bool)
-        inside = user_ids < self.n_users_
-        known[inside] = self._known_users[user_ids[inside]]
-        return known
 
     def predict(self, X, item_ids=None):
         """Predicted ratings (explicit) or preferences (implicit).
@@ -265,7 +256,7 @@ class MatrixFactorization(TransformerMixin, BaseEstimator):
         if len(user_ids) != len(item_ids):
             raise ValueError(f"user_ids and item_ids differ in length: {len(user_ids)} and "
                              f"{len(item_ids)}")
-        known = self._is_known(user_ids)
+        known = has_interactions(self._interactions, user_ids)
         out = self.item_bias_[item_ids] + self.item_factors_.dtype.type(self.global_mean_)
         u, i = user_ids[known], item_ids[known]
         out[known] += self.user_bias_[u] + np.einsum("ij,ij->i", self.user_factors_[u],
@@ -322,7 +313,7 @@ class MatrixFactorization(TransformerMixin, BaseEstimator):
         no_loss = np.empty(0, np.float64)
         with numba_threads(self.n_jobs), threadpool_limits(1, user_api="blas"):
             if self.feedback == "implicit":
-                R.data = (1 + self.alpha * R.data).astype(Y.dtype)
+                R = self._confidence(R)
                 gram = Y.T @ Y + self.regularization * np.eye(self.n_factors, dtype=Y.dtype)
                 singular = _kernels_cpu.implicit_sweep(R.indptr, R.indices, R.data, factors, Y,
                                                        gram, 0, no_loss)
@@ -347,7 +338,7 @@ class MatrixFactorization(TransformerMixin, BaseEstimator):
             return self._inference_kernels().score_top_k(
                 U.astype(dtype, copy=False), items, row_offset.astype(dtype),
                 item_bias.astype(dtype, copy=False), *seen, k,
-                _score_batch_rows(n_items, dtype.itemsize))
+                score_batch_rows(n_items, dtype.itemsize))
 
     def recommend(self, user_ids, k=10, filter_seen=True):
         """The k best items for each user, best first.
@@ -369,7 +360,7 @@ class MatrixFactorization(TransformerMixin, BaseEstimator):
         k = check_k(k, self.n_items_)
         # Ids past the fitted users have no seen items: they stand for "filter nothing".
         seen_ids = user_ids if filter_seen else np.full(len(user_ids), self.n_users_)
-        known = self._is_known(user_ids)
+        known = has_interactions(self._interactions, user_ids)
         # Unknown users have zero factors and bias: their explicit scores are mu + b_i.
         U = np.zeros((len(user_ids), self.n_factors))
         U[known] = self.user_factors_[user_ids[known]]
