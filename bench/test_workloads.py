@@ -33,5 +33,7 @@ def test_workload(benchmark, index, side, quick):
         pytest.skip("the NumPy reference is timed at quick sizes only: it is too slow for full")
     benchmark.group = workload.label(quick)
     fn = {"fastml": workload.fastml, "peer": workload.peer, "reference": workload.reference}[side]
+    if fn is None:
+        pytest.skip("no NumPy reference for this workload: it would take minutes")
     result = benchmark(fn, _data(index, quick))
     assert workload.parity(result, _peer_result(index, quick)) <= workload.tolerance

@@ -523,10 +523,151 @@ def _recommend_workloads():
     return workloads
 
 
+def classes_in_clusters(n, n_features=784, n_classes=10, seed=0):
+    """A 10-class problem that one epoch of an MLP learns to ~90%: each class a cloud around
+    its own centre, float32 (train on the first 5/6, test on the rest)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_classes, n_features)).astype(np.float32)
+    y = rng.integers(0, n_classes, size=n)
+    X = centres[y] * 0.15 + rng.standard_normal((n, n_features), dtype=np.float32)
+    cut = n * 5 // 6
+    return X[:cut], y[:cut], X[cut:], y[cut:]
+
+
+def _nn_workloads():
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    from fastml.nn import MLPClassifier, functional
+    from fastml.reference import nn as reference
+
+    hidden, batch = (256, 128), 128
+    has_torch = importlib.util.find_spec("torch") is not None
+
+    def accuracy_and_data(model, data):
+        X, y, X_test, y_test = data
+        return float(np.mean(model.predict(X_test) == y_test))
+
+    def fastml_epoch(data):
+        model = MLPClassifier(hidden, batch_size=batch, max_iter=1, random_state=0,
+                              device="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # one epoch does not converge
+            model.fit(data[0], data[1])
+        return accuracy_and_data(model, data)
+
+    def sklearn_epoch(data):
+        model = SklearnMLP(hidden, batch_size=batch, max_iter=1, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(data[0], data[1])
+        return accuracy_and_data(model, data)
+
+    def torch_epoch(data):
+        import torch
+
+        X, y, X_test, y_test = (torch.from_numpy(np.asarray(a)) for a in data)
+        torch.manual_seed(0)
+        layers, n_in = [], X.shape[1]
+        for size in hidden:
+            layers += [torch.nn.Linear(n_in, size), torch.nn.ReLU()]
+            n_in = size
+        model = torch.nn.Sequential(*layers, torch.nn.Linear(n_in, 10))
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        order = torch.randperm(X.shape[0])
+        for start in range(0, X.shape[0], batch):
+            rows = order[start:start + batch]
+            optimizer.zero_grad()
+            loss_fn(model(X[rows]), y[rows]).backward()
+            optimizer.step()
+        with torch.no_grad():
+            return float((model(X_test).argmax(1) == y_test).float().mean())
+
+    def accuracy_drop(a, b):
+        return max(b - a, 0.0)
+
+    def mlp_workload(peer, peer_name):
+        return Workload(
+            group="nn",
+            name=f"MLP 784-256-128-10 one Adam epoch, {{n}} rows float32, batch {batch}: "
+                 "test accuracy",
+            sizes=(6_000, 60_000),
+            setup=classes_in_clusters,
+            fastml=fastml_epoch,
+            peer=peer,
+            peer_name=peer_name,
+            parity=accuracy_drop,
+            parity_label="accuracy drop",
+            tolerance=0.03,
+            target=1.5 if peer_name == "scikit-learn" else 1.0,
+        )
+
+    def conv_setup(n):
+        rng = np.random.default_rng(0)
+        return (rng.standard_normal((n, 32, 32, 32), dtype=np.float32),
+                0.05 * rng.standard_normal((64, 32, 3, 3), dtype=np.float32),
+                rng.standard_normal(64, dtype=np.float32))
+
+    def fastml_conv(backward):
+        def run(data):
+            x, w, b = data
+            out = functional.conv2d(x, w, b, padding=1)
+            if not backward:
+                return (out,)
+            return (out, *functional.conv2d_backward(np.ones_like(out), x, w, padding=1))
+        return run
+
+    def torch_conv(backward):
+        def run(data):
+            import torch
+
+            x, w, b = (torch.from_numpy(a).requires_grad_(backward) for a in data)
+            out = torch.nn.functional.conv2d(x, w, b, padding=1)
+            if not backward:
+                return (out.detach().numpy(),)
+            out.sum().backward()  # grad_out of ones, as on fastml's side
+            return tuple(t.numpy() for t in (out.detach(), x.grad, w.grad, b.grad))
+        return run
+
+    def reference_conv(backward):
+        def run(data):
+            x, w, b = data
+            out = reference.conv2d(x, w, b, padding=1)
+            if not backward:
+                return (out,)
+            return (out, *reference.conv2d_backward(np.ones_like(out), x, w, padding=1))
+        return run
+
+    def largest_relative_difference(a, b):
+        return max(float(np.abs(x - y).max() / np.abs(y).max()) for x, y in zip(a, b))
+
+    workloads = [mlp_workload(sklearn_epoch, "scikit-learn")]
+    if has_torch:
+        workloads.append(mlp_workload(torch_epoch, "torch"))
+        for backward in (False, True):
+            what = "forward + backward" if backward else "forward"
+            workloads.append(Workload(
+                group="nn",
+                name=f"conv2d {what}, {{n}} x 32 x 32 x 32 to 64 channels, 3x3, padding 1, "
+                     "float32",
+                sizes=(8, 64),
+                setup=conv_setup,
+                fastml=fastml_conv(backward),
+                peer=torch_conv(backward),
+                peer_name="torch",
+                parity=largest_relative_difference,
+                parity_label="max rel. diff",
+                tolerance=1e-5,
+                target=1 / 1.3,  # within 1.3x of torch's time
+                reference=reference_conv(backward) if not backward else None,
+            ))
+    return workloads
+
+
 def all_workloads():
     """Every workload, in the order the runner prints them."""
     return (_pairwise_workloads() + _knn_workloads() + _cluster_workloads()
-            + _recommend_workloads())
+            + _recommend_workloads() + _nn_workloads())
 
 
 def groups():

@@ -1,0 +1,602 @@
+"""CPU kernels of the neural networks: BLAS for the matrix products, Numba for everything else.
+
+Convolutions unfold one image at a time into a column matrix that fits in the L2 cache (im2col)
+and multiply it with the filters by BLAS, in parallel over images with BLAS limited to one thread
+(the caller's job, see ``conv_blas_limits``). Sums over images (weight and bias gradients) are
+taken over fixed blocks of images and merged in order, so results do not depend on the thread
+count.
+
+Elementwise kernels and optimizer steps run on one thread. They follow BLAS calls of the dense
+layers, and a Numba thread pool starting up while BLAS's threads still spin costs milliseconds
+per switch on a small machine (measured: 8.7 ms against 0.34 ms for one product and one update).
+Convolution, pooling and batch normalisation run in parallel: the network estimators run them
+with BLAS on one thread.
+
+Every kernel writes into arrays it is given (OUT) or updates them in place (IN/OUT). The callers
+(``functional.py``, ``_network.py``) validate shapes and dtypes first: the kernels do not check
+bounds. Arrays are C-contiguous float32 or float64.
+"""
+import numpy as np
+# Numba's np.dot calls SciPy's BLAS: loading it now lets threadpoolctl find it and limit its
+# threads inside the parallel convolution loops.
+import scipy.linalg.cython_blas  # noqa: F401
+from numba import njit, prange
+from threadpoolctl import ThreadpoolController
+
+_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+
+# Activation codes shared with the CUDA kernels (scikit-learn's names).
+ACTIVATIONS = {"identity": 0, "relu": 1, "tanh": 2, "logistic": 3}
+
+# Images per block of a summed gradient: fixed, so the summation order never depends on threads.
+_GRAD_BLOCK = 4
+
+
+# ---------------------------------------------------------------------------------------------
+# elementwise
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _activate(v, code):
+    if code == 1:
+        return v if v > 0 else v * 0
+    if code == 2:
+        return np.tanh(v)
+    if code == 3:
+        return 1 / (1 + np.exp(-v))
+    return v
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _derivative_from_output(y, code):
+    """The activation's derivative expressed through its output y = act(z)."""
+    if code == 1:
+        return 1 if y > 0 else 0
+    if code == 2:
+        return 1 - y * y
+    if code == 3:
+        return y * (1 - y)
+    return 1
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def bias_activation(z, b, code):
+    """IN/OUT z (n, C, S): z = act(z + b[c]) in place; b (C,) (may be empty: no bias)."""
+    n, C, S = z.shape
+    has_bias = b.shape[0] > 0
+    for i in range(n):
+        for c in range(C):
+            shift = b[c] if has_bias else z.dtype.type(0)
+            for s in range(S):
+                z[i, c, s] = _activate(z[i, c, s] + shift, code)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def activation_backward(grad, y, code):
+    """IN/OUT grad (m,), IN y (m,): grad *= act'(z), from the outputs y (flat views)."""
+    if code == 0:
+        return
+    for i in range(grad.shape[0]):
+        grad[i] *= _derivative_from_output(y[i], code)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def activation_backward_from_input(grad, x, code):
+    """IN/OUT grad (m,), IN x (m,): grad *= act'(x), from the inputs x (flat views)."""
+    if code == 0:
+        return
+    for i in range(grad.shape[0]):
+        grad[i] *= _derivative_from_output(_activate(x[i], code), code)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def channel_sums(g, out):
+    """IN g (n, C, S), OUT out (C,): sums over images and positions, accumulated in float64."""
+    n, C, S = g.shape
+    for c in range(C):
+        total = 0.0
+        for i in range(n):
+            for s in range(S):
+                total += g[i, c, s]
+        out[c] = total
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def column_sums(g, out):
+    """IN g (n, m), OUT out (m,): column sums, row by row (vectorised over columns)."""
+    n, m = g.shape
+    acc = np.zeros(m)
+    for i in range(n):
+        for j in range(m):
+            acc[j] += g[i, j]
+    for j in range(m):
+        out[j] = acc[j]
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def dropout(x, mask, scale):
+    """IN/OUT x (m,), IN mask (m,) bool: x = x * mask * scale in place (flat views)."""
+    for i in range(x.shape[0]):
+        x[i] = x[i] * scale if mask[i] else x[i] * 0
+
+
+# ---------------------------------------------------------------------------------------------
+# losses on the output layer
+
+@njit(cache=True, fastmath=_FASTMATH)
+def softmax_cross_entropy(logits, target, grad):
+    """IN logits (n, K), IN target (n, K) probabilities, OUT grad (n, K) = (softmax - target) / n.
+    Returns the mean cross-entropy (float64). grad may be logits itself."""
+    n, K = logits.shape
+    loss = 0.0
+    for i in range(n):
+        top = logits[i, 0]
+        for k in range(1, K):
+            top = max(top, logits[i, k])
+        total = 0.0
+        for k in range(K):
+            total += np.exp(logits[i, k] - top)
+        log_total = np.log(total)
+        for k in range(K):
+            log_p = logits[i, k] - top - log_total
+            loss -= target[i, k] * log_p
+            grad[i, k] = (np.exp(log_p) - target[i, k]) / n
+    return loss / n
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def sigmoid_cross_entropy(logits, target, grad):
+    """IN logits (n, K), IN target (n, K) in [0, 1], OUT grad (n, K) = (sigmoid - target) / n.
+    Returns the mean over rows of the summed logistic losses (float64)."""
+    n, K = logits.shape
+    loss = 0.0
+    for i in range(n):
+        for k in range(K):
+            z = np.float64(logits[i, k])
+            # log(1 + exp(-|z|)) + max(z, 0) - t z, stable for any z
+            loss += np.log1p(np.exp(-abs(z))) + max(z, 0.0) - target[i, k] * z
+            grad[i, k] = (1 / (1 + np.exp(-z)) - target[i, k]) / n
+    return loss / n
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def squared_error(pred, target, grad):
+    """IN pred (n, K), IN target (n, K), OUT grad (n, K) = (pred - target) / n.
+    Returns half the mean over rows of the squared row norms (float64)."""
+    n, K = pred.shape
+    loss = 0.0
+    for i in range(n):
+        for k in range(K):
+            d = np.float64(pred[i, k]) - target[i, k]
+            loss += d * d
+            grad[i, k] = d / n
+    return 0.5 * loss / n
+
+
+# ---------------------------------------------------------------------------------------------
+# convolution
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _valid_range(k, stride, pad, size, n_out):
+    """Output positions o with 0 <= o*stride - pad + k < size, as [lo, hi)."""
+    lo = 0
+    while lo < n_out and lo * stride - pad + k < 0:
+        lo += 1
+    hi = n_out
+    while hi > lo and (hi - 1) * stride - pad + k >= size:
+        hi -= 1
+    return lo, hi
+
+
+# im2col and col2im index flat views: slicing rows of the 4-D arrays would create a view per
+# row, and their reference counting costs more than the copying.
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _im2col(x, n, cols, KH, KW, sh, sw, ph, pw, Ho, Wo):
+    """OUT cols (C*KH*KW, Ho*Wo): the receptive fields of image n of x (zero padding)."""
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    flat_x, flat_cols = x.reshape(-1), cols.reshape(-1)
+    L = Ho * Wo
+    for c in range(C):
+        plane = (n * C + c) * H * W
+        for ky in range(KH):
+            ylo, yhi = _valid_range(ky, sh, ph, H, Ho)
+            for kx in range(KW):
+                row = ((c * KH + ky) * KW + kx) * L
+                xlo, xhi = _valid_range(kx, sw, pw, W, Wo)
+                for oy in range(Ho):
+                    d = row + oy * Wo
+                    if oy < ylo or oy >= yhi:
+                        for ox in range(Wo):
+                            flat_cols[d + ox] = 0
+                        continue
+                    s = plane + (oy * sh - ph + ky) * W - pw + kx
+                    for ox in range(xlo):
+                        flat_cols[d + ox] = 0
+                    if sw == 1:  # contiguous copy, vectorised
+                        for ox in range(xlo, xhi):
+                            flat_cols[d + ox] = flat_x[s + ox]
+                    else:
+                        for ox in range(xlo, xhi):
+                            flat_cols[d + ox] = flat_x[s + ox * sw]
+                    for ox in range(xhi, Wo):
+                        flat_cols[d + ox] = 0
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _col2im(cols, grad_x, n, KH, KW, sh, sw, ph, pw, Ho, Wo):
+    """IN/OUT grad_x: image n receives the sum of the column gradients of its receptive fields
+    (grad_x[n] must be zeroed by the caller)."""
+    C, H, W = grad_x.shape[1], grad_x.shape[2], grad_x.shape[3]
+    flat_g, flat_cols = grad_x.reshape(-1), cols.reshape(-1)
+    L = Ho * Wo
+    for c in range(C):
+        plane = (n * C + c) * H * W
+        for ky in range(KH):
+            ylo, yhi = _valid_range(ky, sh, ph, H, Ho)
+            for kx in range(KW):
+                row = ((c * KH + ky) * KW + kx) * L
+                xlo, xhi = _valid_range(kx, sw, pw, W, Wo)
+                for oy in range(ylo, yhi):
+                    d = row + oy * Wo
+                    s = plane + (oy * sh - ph + ky) * W - pw + kx
+                    if sw == 1:
+                        for ox in range(xlo, xhi):
+                            flat_g[s + ox] += flat_cols[d + ox]
+                    else:
+                        for ox in range(xlo, xhi):
+                            flat_g[s + ox * sw] += flat_cols[d + ox]
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def conv2d_forward(x, w2d, KH, KW, sh, sw, ph, pw, out):
+    """IN x (N, C, H, W), IN w2d (F, C*KH*KW), OUT out (N, F, Ho, Wo) = w2d @ im2col(x[n])."""
+    N, F, Ho, Wo = out.shape
+    rows = w2d.shape[1]
+    for n in prange(N):
+        cols = np.empty((rows, Ho * Wo), dtype=x.dtype)
+        _im2col(x, n, cols, KH, KW, sh, sw, ph, pw, Ho, Wo)
+        np.dot(w2d, cols, out[n].reshape((F, Ho * Wo)))
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def conv2d_backward(grad_out, x, w2d_t, KH, KW, sh, sw, ph, pw, grad_x, grad_w2d, need_grad_x):
+    """IN grad_out (N, F, Ho, Wo), IN x (N, C, H, W), IN w2d_t (C*KH*KW, F): the filters
+    transposed; OUT grad_x (N, C, H, W) (left alone unless need_grad_x), OUT grad_w2d
+    (F, C*KH*KW) summed over images in fixed blocks."""
+    N, F, Ho, Wo = grad_out.shape
+    rows = w2d_t.shape[0]
+    n_blocks = (N + _GRAD_BLOCK - 1) // _GRAD_BLOCK
+    partial = np.zeros((n_blocks, F, rows), dtype=grad_w2d.dtype)
+    for block in prange(n_blocks):
+        cols = np.empty((rows, Ho * Wo), dtype=x.dtype)
+        image_grad = np.empty((F, rows), dtype=x.dtype)
+        cols_grad = np.empty((rows, Ho * Wo), dtype=x.dtype)
+        for n in range(block * _GRAD_BLOCK, min(N, (block + 1) * _GRAD_BLOCK)):
+            g = grad_out[n].reshape((F, Ho * Wo))
+            _im2col(x, n, cols, KH, KW, sh, sw, ph, pw, Ho, Wo)
+            np.dot(g, cols.T, image_grad)
+            for f in range(F):
+                for r in range(rows):
+                    partial[block, f, r] += image_grad[f, r]
+            if need_grad_x:
+                np.dot(w2d_t, g, cols_grad)
+                grad_x[n] = 0
+                _col2im(cols_grad, grad_x, n, KH, KW, sh, sw, ph, pw, Ho, Wo)
+    grad_w2d[:] = 0
+    for block in range(n_blocks):
+        grad_w2d += partial[block]
+
+
+# ---------------------------------------------------------------------------------------------
+# pooling
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def max_pool2d_forward(x, kh, kw, sh, sw, out, argmax):
+    """IN x (N, C, H, W), OUT out (N, C, Ho, Wo), OUT argmax (N, C, Ho, Wo) int32: flat index
+    in the H x W plane of each window's first maximum."""
+    N, C, Ho, Wo = out.shape
+    W = x.shape[3]
+    for nc in prange(N * C):
+        n, c = nc // C, nc % C
+        for oy in range(Ho):
+            for ox in range(Wo):
+                y0, x0 = oy * sh, ox * sw
+                best = x[n, c, y0, x0]
+                where = y0 * W + x0
+                for dy in range(kh):
+                    for dx in range(kw):
+                        v = x[n, c, y0 + dy, x0 + dx]
+                        if v > best or (v != v and best == best):  # NaN wins, like np.max
+                            best = v
+                            where = (y0 + dy) * W + x0 + dx
+                out[n, c, oy, ox] = best
+                argmax[n, c, oy, ox] = where
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def max_pool2d_backward(grad_out, argmax, grad_x):
+    """IN grad_out, IN argmax (N, C, Ho, Wo), OUT grad_x (N, C, H, W)."""
+    N, C, Ho, Wo = grad_out.shape
+    W = grad_x.shape[3]
+    for nc in prange(N * C):
+        n, c = nc // C, nc % C
+        grad_x[n, c] = 0
+        for oy in range(Ho):
+            for ox in range(Wo):
+                where = argmax[n, c, oy, ox]
+                grad_x[n, c, where // W, where % W] += grad_out[n, c, oy, ox]
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def avg_pool2d_forward(x, kh, kw, sh, sw, out):
+    """IN x (N, C, H, W), OUT out (N, C, Ho, Wo): window means."""
+    N, C, Ho, Wo = out.shape
+    scale = 1.0 / (kh * kw)
+    for nc in prange(N * C):
+        n, c = nc // C, nc % C
+        for oy in range(Ho):
+            for ox in range(Wo):
+                total = 0.0
+                for dy in range(kh):
+                    for dx in range(kw):
+                        total += x[n, c, oy * sh + dy, ox * sw + dx]
+                out[n, c, oy, ox] = total * scale
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def avg_pool2d_backward(grad_out, kh, kw, sh, sw, grad_x):
+    """IN grad_out (N, C, Ho, Wo), OUT grad_x (N, C, H, W)."""
+    N, C, Ho, Wo = grad_out.shape
+    scale = 1.0 / (kh * kw)
+    for nc in prange(N * C):
+        n, c = nc // C, nc % C
+        grad_x[n, c] = 0
+        for oy in range(Ho):
+            for ox in range(Wo):
+                share = grad_out[n, c, oy, ox] * scale
+                for dy in range(kh):
+                    for dx in range(kw):
+                        grad_x[n, c, oy * sh + dy, ox * sw + dx] += share
+
+
+# ---------------------------------------------------------------------------------------------
+# batch normalisation over (n, C, S) views: statistics per channel c over images and positions
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def batch_norm_forward(x, gamma, beta, eps, out, mean, inv_std):
+    """IN x (n, C, S), OUT out (n, C, S), OUT mean (C,), OUT inv_std (C,) (float64)."""
+    n, C, S = x.shape
+    count = n * S
+    for c in prange(C):
+        total = 0.0
+        for i in range(n):
+            for s in range(S):
+                total += x[i, c, s]
+        mu = total / count
+        squares = 0.0
+        for i in range(n):
+            for s in range(S):
+                d = x[i, c, s] - mu
+                squares += d * d
+        r = 1.0 / np.sqrt(squares / count + eps)
+        mean[c], inv_std[c] = mu, r
+        scale, shift = gamma[c] * r, beta[c] - gamma[c] * r * mu
+        for i in range(n):
+            for s in range(S):
+                out[i, c, s] = x[i, c, s] * scale + shift
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def batch_norm_backward(grad_out, x, gamma, mean, inv_std, grad_x, grad_gamma, grad_beta):
+    """IN grad_out, x (n, C, S), IN gamma, mean, inv_std (C,); OUT grad_x (n, C, S),
+    OUT grad_gamma (C,), OUT grad_beta (C,)."""
+    n, C, S = x.shape
+    count = n * S
+    for c in prange(C):
+        sum_g, sum_gx = 0.0, 0.0
+        for i in range(n):
+            for s in range(S):
+                g = grad_out[i, c, s]
+                sum_g += g
+                sum_gx += g * (x[i, c, s] - mean[c])
+        r = inv_std[c]
+        grad_beta[c] = sum_g
+        grad_gamma[c] = sum_gx * r
+        scale = gamma[c] * r / count
+        for i in range(n):
+            for s in range(S):
+                x_hat = (x[i, c, s] - mean[c]) * r
+                grad_x[i, c, s] = scale * (count * grad_out[i, c, s] - sum_g
+                                           - x_hat * sum_gx * r)
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def batch_norm_inference(x, gamma, beta, mean, var, eps, out):
+    """IN x (n, C, S), IN gamma, beta, mean, var (C,), OUT out: normalised by fixed statistics."""
+    n, C, S = x.shape
+    for c in prange(C):
+        scale = gamma[c] / np.sqrt(var[c] + eps)
+        shift = beta[c] - scale * mean[c]
+        for i in range(n):
+            for s in range(S):
+                out[i, c, s] = x[i, c, s] * scale + shift
+
+
+# ---------------------------------------------------------------------------------------------
+# optimizer steps over flat parameter buffers; entries below n_decayed get the L2 penalty
+
+@njit(cache=True, fastmath=_FASTMATH)
+def sgd_update(params, grads, velocity, lr, momentum, nesterov, decay, n_decayed):
+    """IN/OUT params, velocity (m,), IN grads (m,): scikit-learn's SGD with momentum."""
+    for i in range(params.shape[0]):
+        g = grads[i] + (decay * params[i] if i < n_decayed else 0)
+        v = momentum * velocity[i] - lr * g
+        velocity[i] = v
+        params[i] += momentum * v - lr * g if nesterov else v
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def adagrad_update(params, grads, accum, lr, eps, decay, n_decayed):
+    """IN/OUT params, accum (m,), IN grads (m,)."""
+    for i in range(params.shape[0]):
+        g = grads[i] + (decay * params[i] if i < n_decayed else 0)
+        a = accum[i] + g * g
+        accum[i] = a
+        params[i] -= lr * g / (np.sqrt(a) + eps)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def adam_update(params, grads, m, v, step_size, beta_1, beta_2, eps, decay, n_decayed):
+    """IN/OUT params, m, v (m,), IN grads; step_size = lr * sqrt(1 - b2^t) / (1 - b1^t)."""
+    for i in range(params.shape[0]):
+        g = grads[i] + (decay * params[i] if i < n_decayed else 0)
+        mi = beta_1 * m[i] + (1 - beta_1) * g
+        vi = beta_2 * v[i] + (1 - beta_2) * g * g
+        m[i], v[i] = mi, vi
+        params[i] -= step_size * mi / (np.sqrt(vi) + eps)
+
+
+# ---------------------------------------------------------------------------------------------
+# Drivers: the interface the layers and fastml.nn.functional call. _kernels_cuda.py has the same
+# functions with the same arguments on device arrays. Shapes are checked by the callers.
+
+def empty(shape, dtype):
+    return np.empty(shape, dtype=dtype)
+
+
+def zeros(shape, dtype):
+    return np.zeros(shape, dtype=dtype)
+
+
+def copy(array):
+    return array.copy()
+
+
+def to_device(array):
+    return np.asarray(array, order="C")
+
+
+def upload(target, host_array):
+    """IN/OUT target: overwritten by the host array's values."""
+    target[...] = host_array
+
+
+def to_host(array):
+    return array
+
+
+def matmul(a, b, out, trans_a=False, trans_b=False):
+    """OUT out = op(a) @ op(b), op transposing when asked (BLAS, no copies)."""
+    return np.matmul(a.T if trans_a else a, b.T if trans_b else b, out=out)
+
+
+def _channels_view(a):
+    """(n, C, S) view of a 2-D (n, C) or 4-D (n, C, H, W) array."""
+    return a.reshape(a.shape[0], a.shape[1], -1)
+
+
+def add_bias_activation(z, b, activation):
+    """IN/OUT z: act(z + b) in place, b broadcast over columns (2-D) or channels (4-D)."""
+    bias = b if b is not None else np.empty(0, dtype=z.dtype)
+    bias_activation(_channels_view(z), bias, ACTIVATIONS[activation])
+
+
+def activation_grad(grad, y, activation):
+    """IN/OUT grad *= act'(z), from the activation's output y."""
+    activation_backward(grad.reshape(-1), y.reshape(-1), ACTIVATIONS[activation])
+
+
+def activation_grad_from_input(grad, x, activation):
+    """IN/OUT grad *= act'(x), from the activation's input x."""
+    activation_backward_from_input(grad.reshape(-1), x.reshape(-1), ACTIVATIONS[activation])
+
+
+def bias_grad(grad, out):
+    """OUT out (C,): grad summed over every axis but 1."""
+    if grad.ndim == 2:
+        column_sums(grad, out)
+    else:
+        channel_sums(_channels_view(grad), out)
+
+
+_BLAS = ThreadpoolController().select(user_api="blas")
+
+
+def conv2d(x, w, stride, padding, out):
+    """OUT out (N, F, Ho, Wo): cross-correlation of x with the filters w, without bias."""
+    F, _, KH, KW = w.shape
+    # One BLAS thread per image product: the images are the parallel loop.
+    with _BLAS.limit(limits=1):
+        conv2d_forward(x, w.reshape(F, -1), KH, KW, *stride, *padding, out)
+    return out
+
+
+def conv2d_grad(grad_out, x, w, stride, padding, grad_x, grad_w):
+    """OUT grad_x (skipped when None), OUT grad_w: gradients of the convolution."""
+    F, _, KH, KW = w.shape
+    weights_t = np.ascontiguousarray(w.reshape(F, -1).T)
+    need_grad_x = grad_x is not None
+    target = grad_x if need_grad_x else np.empty((0, 0, 0, 0), dtype=x.dtype)
+    with _BLAS.limit(limits=1):
+        conv2d_backward(grad_out, x, weights_t, KH, KW, *stride, *padding, target,
+                        grad_w.reshape(F, -1), need_grad_x)
+
+
+def max_pool2d(x, kernel, stride, out, argmax):
+    max_pool2d_forward(x, *kernel, *stride, out, argmax)
+
+
+def max_pool2d_grad(grad_out, argmax, grad_x):
+    max_pool2d_backward(grad_out, argmax, grad_x)
+
+
+def avg_pool2d(x, kernel, stride, out):
+    avg_pool2d_forward(x, *kernel, *stride, out)
+
+
+def avg_pool2d_grad(grad_out, kernel, stride, grad_x):
+    avg_pool2d_backward(grad_out, *kernel, *stride, grad_x)
+
+
+def batch_norm(x, gamma, beta, eps, out, mean, inv_std):
+    batch_norm_forward(_channels_view(x), gamma, beta, eps, _channels_view(out), mean, inv_std)
+
+
+def batch_norm_grad(grad_out, x, gamma, mean, inv_std, grad_x, grad_gamma, grad_beta):
+    batch_norm_backward(_channels_view(grad_out), _channels_view(x), gamma, mean, inv_std,
+                        _channels_view(grad_x), grad_gamma, grad_beta)
+
+
+def batch_norm_fixed(x, gamma, beta, mean, var, eps, out):
+    batch_norm_inference(_channels_view(x), gamma, beta, mean, var, eps, _channels_view(out))
+
+
+def apply_dropout(x, mask, scale):
+    dropout(x.reshape(-1), mask.reshape(-1), scale)
+
+
+def squared_norm(params, n):
+    """Sum of squares of params[:n] (a float)."""
+    head = params[:n]
+    return float(np.dot(head, head))
+
+
+def loss_and_grad(kind, output, target, grad):
+    """OUT grad: the loss gradient for the outputs; returns the mean loss (a float)."""
+    return float(_LOSSES[kind](output, target, grad))
+
+
+_LOSSES = {"softmax": softmax_cross_entropy, "logistic": sigmoid_cross_entropy,
+           "squared": squared_error}
+
+
+def sgd(params, grads, velocity, lr, momentum, nesterov, decay, n_decayed):
+    sgd_update(params, grads, velocity, lr, momentum, nesterov, decay, n_decayed)
+
+
+def adagrad(params, grads, accum, lr, eps, decay, n_decayed):
+    adagrad_update(params, grads, accum, lr, eps, decay, n_decayed)
+
+
+def adam(params, grads, m, v, step_size, beta_1, beta_2, eps, decay, n_decayed):
+    adam_update(params, grads, m, v, step_size, beta_1, beta_2, eps, decay, n_decayed)
