@@ -453,3 +453,42 @@ def test_bad_input_raises(case):
     call, error = BAD_INPUT[case]
     with pytest.raises(error):
         call()
+
+
+@pytest.mark.parametrize("step, state, kwargs", [
+    ("sgd_step", 1, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("sgd_step", 1, dict(lr=0.1)),
+    ("adagrad_step", 1, dict(lr=0.1, weight_decay=0.01)),
+    ("adam_step", 2, dict(t=3, lr=0.01, weight_decay=0.01)),
+], ids=["sgd-nesterov", "sgd", "adagrad", "adam"])
+def test_optimizer_steps_match_the_reference(step, state, kwargs, dtype):
+    rng = np.random.default_rng(5)
+    p, g = rng.standard_normal((2, 3, 4)).astype(dtype)
+    slots = [np.abs(rng.standard_normal((3, 4))).astype(dtype) for _ in range(state)]
+    ours = getattr(F, step)(p, g, *slots, **kwargs)
+    theirs = getattr(R, step)(p, g, *slots, **kwargs)
+    for a, b in zip(ours, theirs):
+        assert a.dtype == dtype and a.shape == (3, 4)
+        np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    with pytest.raises(ValueError, match="shape of p"):
+        getattr(F, step)(p, g[:2], *slots, **kwargs)
+
+
+@pytest.mark.skipif(not __import__("fastml._backend", fromlist=["cuda_status"]).cuda_status()
+                    .available, reason="CUDA unavailable and the simulator is off")
+def test_ops_on_device_arrays_run_on_the_cuda_kernels():
+    """Device arrays in, device arrays out: the same values as on the CPU (tiny shapes, as
+    the simulator is slow)."""
+    from numba import cuda
+
+    rng = np.random.default_rng(6)
+    x, w, b = rng.standard_normal((2, 2, 4, 4)), rng.standard_normal((3, 2, 3, 3)), rng.random(3)
+    out = F.conv2d(cuda.to_device(x), cuda.to_device(w), cuda.to_device(b), padding=1)
+    assert not isinstance(out, np.ndarray) and hasattr(out, "copy_to_host")
+    np.testing.assert_allclose(out.copy_to_host(), F.conv2d(x, w, b, padding=1), rtol=1e-12)
+    grads = F.conv2d_backward(cuda.to_device(np.ones((2, 3, 4, 4))), cuda.to_device(x),
+                              cuda.to_device(w), padding=1)
+    for got, expected in zip(grads, F.conv2d_backward(np.ones((2, 3, 4, 4)), x, w, padding=1)):
+        np.testing.assert_allclose(got.copy_to_host(), expected, rtol=1e-12)
+    with pytest.raises(TypeError, match="mix"):
+        F.dense(cuda.to_device(x[0, 0]), w[0, 0])

@@ -309,6 +309,11 @@ class Adam(Optimizer):
 
     def step(self, net, lr, decay):
         self.t += 1
-        step_size = lr * np.sqrt(1 - self.beta_2 ** self.t) / (1 - self.beta_1 ** self.t)
+        step_size = adam_step_size(lr, self.beta_1, self.beta_2, self.t)
         net.K.adam(net.params, net.grads, self.slots[0], self.slots[1], step_size, self.beta_1,
                    self.beta_2, self.epsilon, decay, net.n_decayed)
+
+
+def adam_step_size(lr, beta_1, beta_2, t):
+    """Adam's learning rate at step t (1-based) with both bias corrections folded in."""
+    return lr * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)

@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from . import _kernels_cpu
+from ._layers import adam_step_size
 
 __all__ = [
     "dense", "dense_backward", "conv2d", "conv2d_backward",
@@ -24,6 +25,7 @@ __all__ = [
     "batch_norm", "batch_norm_backward",
     "cross_entropy", "cross_entropy_backward", "binary_cross_entropy",
     "binary_cross_entropy_backward", "squared_error", "squared_error_backward",
+    "sgd_step", "adagrad_step", "adam_step",
 ]
 
 
@@ -438,3 +440,45 @@ def squared_error(pred, y):
 def squared_error_backward(pred, y):
     """(pred - y) / n."""
     return _loss("squared", pred, y)[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# optimizer steps on one parameter array (the estimators run the same kernels on one flat
+# buffer of all their parameters); weight_decay adds weight_decay * p to the gradient
+
+def _step_state(p, g, *state):
+    """Checked p, g and state arrays, and flat copies of p and the state for the kernels."""
+    p = _check(p, "p", np.ndim(p) if not _on_device(p) else p.ndim)
+    arrays = _same_dtype(p, (g, "g", p.ndim), *[(a, name, p.ndim) for a, name in state])
+    for array, name in zip(arrays, ["g"] + [name for _, name in state]):
+        if tuple(array.shape) != tuple(p.shape):
+            raise ValueError(f"{name} must have the shape of p, {tuple(p.shape)}, got "
+                             f"{tuple(array.shape)}")
+    K = _kernels(p, *arrays)
+    flat = [K.copy(a).reshape(-1) for a in [p] + arrays[1:]]
+    return K, p.shape, arrays[0].reshape(-1), flat
+
+
+def sgd_step(p, g, velocity, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+    """(p, velocity) after one step of SGD with momentum in scikit-learn's formulation:
+    v = momentum v - lr g, then p + v (or p + momentum v - lr g with Nesterov)."""
+    K, shape, g, (p, velocity) = _step_state(p, g, (velocity, "velocity"))
+    K.sgd(p, g, velocity, lr, momentum, bool(nesterov), weight_decay, p.shape[0])
+    return p.reshape(shape), velocity.reshape(shape)
+
+
+def adagrad_step(p, g, accum, lr, eps=1e-10, weight_decay=0.0):
+    """(p, accum) after one AdaGrad step: accum + g^2, p - lr g / (sqrt(accum) + eps)."""
+    K, shape, g, (p, accum) = _step_state(p, g, (accum, "accum"))
+    K.adagrad(p, g, accum, lr, eps, weight_decay, p.shape[0])
+    return p.reshape(shape), accum.reshape(shape)
+
+
+def adam_step(p, g, m, v, t, lr, beta_1=0.9, beta_2=0.999, eps=1e-8, weight_decay=0.0):
+    """(p, m, v) after Adam's step t (1-based) in scikit-learn's formulation."""
+    if t < 1:
+        raise ValueError(f"t is the 1-based step count, got {t}")
+    K, shape, g, (p, m, v) = _step_state(p, g, (m, "m"), (v, "v"))
+    K.adam(p, g, m, v, adam_step_size(lr, beta_1, beta_2, t), beta_1, beta_2, eps,
+           weight_decay, p.shape[0])
+    return p.reshape(shape), m.reshape(shape), v.reshape(shape)
