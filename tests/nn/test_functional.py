@@ -491,4 +491,4 @@ def test_ops_on_device_arrays_run_on_the_cuda_kernels():
     for got, expected in zip(grads, F.conv2d_backward(np.ones((2, 3, 4, 4)), x, w, padding=1)):
         np.testing.assert_allclose(got.copy_to_host(), expected, rtol=1e-12)
     with pytest.raises(TypeError, match="mix"):
-        F.dense(cuda.to_device(x[0, 0]), w[0, 0])
+        F.dense(cuda.to_device(x[0, 0]), rng.random((4, 2)))

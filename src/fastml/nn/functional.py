@@ -30,7 +30,8 @@ __all__ = [
 
 
 def _on_device(array):
-    return hasattr(array, "__cuda_array_interface__") and not isinstance(array, np.ndarray)
+    """Whether array is a Numba CUDA device array (a real one or the simulator's)."""
+    return not isinstance(array, np.ndarray) and hasattr(array, "copy_to_host")
 
 
 def _kernels(*arrays):
