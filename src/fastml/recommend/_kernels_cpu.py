@@ -3,7 +3,7 @@
 Every kernel works on CSR rows (indptr, indices, values) of the interaction matrix, or of its
 transpose for the item side, and updates the factors in place. Each row is computed by one
 thread from inputs no other row writes, so results do not depend on the thread count; sums over
-rows are taken from a per-row array in a fixed order.
+rows are taken from a per-row array in a fixed order. Kernels release the GIL.
 
 Arguments are marked IN, OUT or IN/OUT. The callers (``_mf.py``, ``_item_knn.py``) validate
 every shape and index before calling: the kernels do not check bounds.
@@ -63,7 +63,7 @@ def _prefetch_row(typingctx, matrix, row):
 # Hot loops index 2-D arrays element-wise: a row view would update the array's reference count
 # atomically, and every thread doing so on the same array serialises them.
 
-@njit(cache=True, fastmath=_FASTMATH, inline="always")
+@njit(nogil=True, cache=True, fastmath=_FASTMATH, inline="always")
 def _dot(A, i, v):
     """A[i] . v[:A.shape[1]]"""
     s = A.dtype.type(0)
@@ -72,7 +72,7 @@ def _dot(A, i, v):
     return s
 
 
-@njit(cache=True, fastmath=_FASTMATH, inline="always")
+@njit(nogil=True, cache=True, fastmath=_FASTMATH, inline="always")
 def _dot_rows(A, i, B, j):
     """A[i] . B[j]"""
     s = A.dtype.type(0)
@@ -81,7 +81,7 @@ def _dot_rows(A, i, B, j):
     return s
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _cholesky_solve(A, b):
     """Solve A w = b for symmetric positive definite A (float64, overwritten); b becomes w.
     Returns False, leaving b undefined, when A is not positive definite (a zero or negative
@@ -113,7 +113,7 @@ def _cholesky_solve(A, b):
     return True
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
 def _implicit_row_exact(Yu, confidence, gram_reg, X, row):
     """X[row] = argmin of the row's implicit loss: (Y^T C Y + reg I) x = Y^T C p, in float64."""
     k = gram_reg.shape[0]
@@ -131,7 +131,7 @@ def _implicit_row_exact(Yu, confidence, gram_reg, X, row):
     return solved
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
 def _add_weighted_rows(Yg, lo, hi, dots, out, b):
     """out[b] += sum over gathered rows j in [lo, hi) of dots[j] * Yg[j]."""
     for j in range(lo, hi):
@@ -140,7 +140,7 @@ def _add_weighted_rows(Yg, lo, hi, dots, out, b):
             out[b, f] += d * Yg[j, f]
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
 def _block_cg(row_starts, Yg, confidence, dots, gram_reg, Xb, cg_steps):
     """cg_steps of conjugate gradient on the normal equations of a block of rows, in lockstep
     so that the products with the Gram matrix are one matrix product (BLAS) per step.
@@ -189,7 +189,7 @@ def _block_cg(row_starts, Yg, confidence, dots, gram_reg, Xb, cg_steps):
 _ROWS_PER_TASK = 64  # rows solved together: one task of the parallel loop
 
 
-@njit(cache=True, parallel=True, fastmath=_FASTMATH)
+@njit(nogil=True, cache=True, parallel=True, fastmath=_FASTMATH)
 def implicit_sweep(indptr, indices, confidence, X, Y, gram_reg, cg_steps, row_loss):
     """Solve every row of X against the fixed factors Y (implicit feedback, weighted ALS).
 
@@ -255,7 +255,7 @@ def implicit_sweep(indptr, indices, confidence, X, Y, gram_reg, cg_steps, row_lo
     return singular
 
 
-@njit(cache=True, parallel=True, fastmath=_FASTMATH)
+@njit(nogil=True, cache=True, parallel=True, fastmath=_FASTMATH)
 def explicit_sweep(indptr, indices, ratings, Y, col_bias, global_mean, regularization, biases,
                    X, row_bias, row_loss):
     """Solve every row's factors (and bias) exactly against fixed Y (explicit ratings, ALS).
@@ -357,7 +357,7 @@ def _sgd_step(X, Y, user_bias, item_bias, u, i, e, learning_rate, regularization
 sgd_step = njit(cache=True, fastmath=_FASTMATH, inline="always")(_sgd_step)
 
 
-@njit(cache=True, parallel=True, fastmath=_FASTMATH)
+@njit(nogil=True, cache=True, parallel=True, fastmath=_FASTMATH)
 def sgd_epoch(users, items, ratings, order, starts, n_blocks, X, Y, user_bias, item_bias,
               global_mean, learning_rate, regularization, biases):
     """One epoch of SGD on explicit ratings, bucket by bucket (see sgd_epoch_order).
@@ -382,7 +382,7 @@ def sgd_epoch(users, items, ratings, order, starts, n_blocks, X, Y, user_bias, i
                          biases)
 
 
-@njit(cache=True, parallel=True, fastmath=_FASTMATH)
+@njit(nogil=True, cache=True, parallel=True, fastmath=_FASTMATH)
 def explicit_errors(users, items, ratings, X, Y, user_bias, item_bias, global_mean, out):
     """out[j] = squared error of rating j (float64). IN: triplets, factors, biases; OUT: out."""
     for j in prange(ratings.shape[0]):
@@ -392,7 +392,7 @@ def explicit_errors(users, items, ratings, X, Y, user_bias, item_bias, global_me
         out[j] = e * e
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _sift_down(heap_scores, heap_items, n, pos):
     """Restore the heap below pos; the root is the worst kept entry: the lowest score, and of
     equal scores the higher item index."""
@@ -413,7 +413,7 @@ def _sift_down(heap_scores, heap_items, n, pos):
             return
 
 
-@njit(cache=True, parallel=True)
+@njit(nogil=True, cache=True, parallel=True)
 def top_k(scores, seen_indptr, seen_indices, items_out, scores_out):
     """The k best items of every row of a score block, best first; ties go to the lower index.
 
