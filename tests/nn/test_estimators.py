@@ -159,9 +159,9 @@ def test_same_result_for_random_state_and_thread_count(make):
     assert not np.array_equal(one.coefs_[0], other.coefs_[0])
 
 
-def test_partial_fit_and_warm_start_continue_a_fit():
+def test_partial_fit_continues_a_fit():
     """Without shuffling (partial_fit starts each epoch from the rows' order, as scikit-learn's
-    does), three partial_fit calls or a warm restart give the fit of three epochs."""
+    does), three partial_fit calls give the fit of three epochs: the optimizer carries over."""
     X_train, _, y_train, _ = _digits()
     params = dict(hidden_layer_sizes=(16,), random_state=0, device="cpu", shuffle=False)
     full = MLPClassifier(max_iter=3, **params).fit(X_train, y_train)
@@ -169,20 +169,38 @@ def test_partial_fit_and_warm_start_continue_a_fit():
     for _ in range(3):
         partial.partial_fit(X_train, y_train, classes=np.arange(10))
     _assert_same_fit(full, partial)
-    warm = MLPClassifier(max_iter=2, warm_start=True, **params).fit(X_train, y_train)
-    warm.set_params(max_iter=1).fit(X_train, y_train)
-    _assert_same_fit(full, warm)
-    assert partial.n_iter_ == warm.n_iter_ == 3 and partial.t_ == 3 * len(y_train)
+    assert partial.n_iter_ == 1 and partial.t_ == 3 * len(y_train)
+    partial.set_params(solver="sgd").partial_fit(X_train, y_train)  # a new optimizer
+    assert partial.t_ == 4 * len(y_train)
+
+
+def test_warm_start_restarts_the_optimizer_as_sklearn():
+    X_train, _, y_train, _ = _digits()
+    params = dict(hidden_layer_sizes=(16,), random_state=0, max_iter=2, warm_start=True)
+    ours = MLPClassifier(device="cpu", **params).fit(X_train, y_train)
+    theirs = neural_network.MLPClassifier(**params).fit(X_train, y_train)
+    ours.set_params(max_iter=1, solver="sgd").fit(X_train, y_train)
+    theirs.set_params(max_iter=1, solver="sgd").fit(X_train, y_train)
+    _assert_same_fit(ours, theirs, rtol=1e-9, atol=1e-10)
+    assert ours.n_iter_ == theirs.n_iter_ == 1 and ours.t_ == theirs.t_
 
 
 def test_partial_fit_needs_classes_and_rejects_new_ones():
     X_train, _, y_train, _ = _digits()
     with pytest.raises(ValueError, match="classes must be passed"):
         MLPClassifier(device="cpu").partial_fit(X_train, y_train)
+    with pytest.raises(ValueError, match="not in classes_"):
+        MLPClassifier(device="cpu").partial_fit(X_train, y_train, classes=np.arange(5))
     model = MLPClassifier(device="cpu").partial_fit(X_train[y_train < 5], y_train[y_train < 5],
                                                     classes=np.arange(5))
     with pytest.raises(ValueError, match="not in classes_"):
         model.partial_fit(X_train, y_train)
+    with pytest.raises(ValueError, match="early_stopping"):
+        MLPClassifier(early_stopping=True).partial_fit(X_train, y_train, classes=np.arange(10))
+    bad = MLPClassifier(solver="bogus")
+    for _ in range(2):  # a failed first call leaves nothing behind that skips the checks
+        with pytest.raises(ValueError, match="solver"):
+            bad.partial_fit(X_train, y_train, classes=np.arange(10))
 
 
 def test_pickle_round_trip():
@@ -204,6 +222,34 @@ def test_early_stopping_keeps_the_best_validation_weights():
     assert model.n_iter_ == 4 and len(model.validation_scores_) == 4
     assert model.best_validation_score_ == max(model.validation_scores_)
     assert model.best_loss_ is None
+
+
+def test_network_snapshot_restores_weights_and_batch_statistics():
+    """Early stopping keeps the best epoch's snapshot: the weights with the batch-norm running
+    statistics they were trained with."""
+    from fastml.nn import _kernels_cpu
+    from fastml.nn._layers import BatchNorm, Dense, Network, parameter_layout
+
+    layers = [Dense(3, 4, "identity"), BatchNorm(4, "relu"), Dense(4, 2, "identity")]
+    n_params = sum(int(np.prod(shape)) for _, _, shape, _ in parameter_layout(layers))
+    rng = np.random.default_rng(0)
+    net = Network(layers, _kernels_cpu, rng.standard_normal(n_params), np.float64)
+    net.forward(rng.standard_normal((5, 3)), training=True)
+    params, ((mean, var),) = snapshot = net.snapshot()
+    net.params += 1.0
+    net.forward(rng.standard_normal((5, 3)) + 3, training=True)
+    assert not np.allclose(layers[1].running_mean, mean)
+    net.restore(snapshot)
+    np.testing.assert_array_equal(net.params, params)
+    np.testing.assert_array_equal(layers[1].running_mean, mean)
+    np.testing.assert_array_equal(layers[1].running_var, var)
+
+
+def test_validation_set_too_small_is_an_error():
+    X, y = np.random.default_rng(0).random((10, 3)), np.arange(10.0)
+    with pytest.raises(ValueError, match="validation set is too small"):
+        MLPRegressor((3,), early_stopping=True, validation_fraction=0.05,
+                     device="cpu").fit(X, y)
 
 
 def test_adaptive_learning_rate_shrinks_before_stopping(capsys):
@@ -239,10 +285,26 @@ def test_convnet_image_layouts_agree():
     np.testing.assert_array_equal(images.predict(X_test.reshape(-1, 8, 8)), flat.predict(X_test))
     rgb = ConvNetClassifier(image_shape=(2, 4, 8), **params).fit(X_train, y_train)
     assert rgb.coefs_[0].shape == (4, 2, 3, 3)
+    # fitted on images, predicting flat rows (and the reverse): n_features_in_ is C*H*W
+    assert images.n_features_in_ == channels.n_features_in_ == 64
+    np.testing.assert_array_equal(channels.predict(X_test), flat.predict(X_test))
+    np.testing.assert_array_equal(rgb.predict(X_test.reshape(-1, 2, 4, 8)), rgb.predict(X_test))
 
 
 # ---------------------------------------------------------------------------------------------
 # devices
+
+def test_a_model_fitted_on_cuda_predicts_where_cuda_is_gone(monkeypatch):
+    from fastml._backend import CudaStatus
+    from fastml.nn import _estimators
+
+    X_train, X_test, y_train, _ = _digits()
+    model = MLPClassifier((8,), max_iter=2, random_state=0, device="cpu").fit(X_train, y_train)
+    expected = model.predict_proba(X_test)
+    model.device_ = "cuda"  # as if fitted on a GPU; the fitted weights are host arrays
+    monkeypatch.setattr(_estimators, "cuda_status", lambda: CudaStatus(False, "no GPU"))
+    np.testing.assert_array_equal(model.predict_proba(X_test), expected)
+
 
 def test_auto_device_without_a_gpu_runs_on_the_cpu():
     if cuda_status().available and not cuda_status().simulator:
@@ -297,7 +359,7 @@ def test_convnet_rejects_bad_shapes_and_layers():
     model = ConvNetClassifier(((2, 3),), hidden_layer_sizes=(2,), max_iter=1,
                               device="cpu").fit(X.reshape(6, 4, 4), y)
     with pytest.raises(ValueError, match="images of shape"):
-        model.predict(np.zeros((6, 4, 5)))
+        model.predict(np.zeros((6, 2, 8)))
 
 
 def test_bad_hidden_layer_sizes_and_target_width():

@@ -11,6 +11,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
@@ -21,7 +22,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from threadpoolctl import threadpool_limits
 
-from .._backend import numba_threads, resolve_device
+from .._backend import cuda_status, numba_threads, resolve_device
 from .._config import get_config
 from ..utils._sklearn_compat import Interval, StrOptions, get_chunk_n_rows
 from . import _kernels_cpu, init
@@ -128,9 +129,9 @@ class _BaseNetwork(BaseEstimator):
         for layer in net.layers:
             if isinstance(layer, (Dense, Conv2d)):
                 self.coefs_.append(arrays[(id(layer), "weight")])
+                # a convolution followed by batch norm has no bias of its own
                 self.intercepts_.append(arrays.get((id(layer), "bias"),
-                                                   np.zeros(_weight_shape(layer)[-1 if isinstance(
-                                                       layer, Dense) else 0], self._dtype)))
+                                                   np.zeros(_weight_shape(layer)[0], self._dtype)))
             elif isinstance(layer, BatchNorm):
                 self._norm_state.append([arrays[(id(layer), "gamma")],
                                          arrays[(id(layer), "beta")],
@@ -152,23 +153,34 @@ class _BaseNetwork(BaseEstimator):
         return np.concatenate([np.ravel(values[(id(layer), name)])
                                for layer, name, _, _ in parameter_layout(layers)])
 
-    def _network(self, params=None):
-        """The network on ``device_`` with the given flat parameters or the stored ones."""
+    def _network(self, params=None, device=None):
+        """The network with the given flat parameters or the stored ones, on ``device``
+        (default ``device_``)."""
         layers = self._build_layers(check_random_state(self._random_state))
         if params is None:
             params = self._stored_params(layers)
-        return Network(layers, _kernels(self.device_), params, self._dtype)
+        return Network(layers, _kernels(device or self.device_), params, self._dtype)
 
     # --------------------------------------------------------------------------- fitting
 
-    def _validate_fit_input(self, X, y, reset):
-        X, y = validate_data(self, X, y, reset=reset, multi_output=True,
-                             accept_sparse=["csr", "csc"] if self._accepts_sparse else False,
-                             allow_nd=not self._accepts_sparse, dtype=(np.float64, np.float32),
-                             y_numeric=not is_classifier(self))
+    def _validate(self, X, y="no_validation", reset=False):
+        """X checked as scikit-learn does (rows of n_features_in_ values; images are flattened
+        first) in the fitted dtype, then shaped for the first layer; y checked with it."""
+        X, image_shape = self._flat_input(X)
+        options = dict(accept_sparse=["csr", "csc"] if self._accepts_sparse else False,
+                       dtype=(np.float64, np.float32))
+        if isinstance(y, str) and y == "no_validation":  # predicting (y=None is an error)
+            X = validate_data(self, X, reset=reset, **options)
+        else:
+            X, y = validate_data(self, X, y, reset=reset, multi_output=True,
+                                 y_numeric=not is_classifier(self), **options)
         if not reset and X.dtype != self._dtype:
             X = X.astype(self._dtype)
-        return self._prepare_X(X, reset)
+        return self._prepare_X(X, reset, image_shape), y
+
+    def _flat_input(self, X):
+        """(X, None): rows as given (the convnet flattens images here)."""
+        return X, None
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -180,7 +192,6 @@ class _BaseNetwork(BaseEstimator):
 
     def _start(self, X, Y):
         """State of a fresh fit; returns the initial flat parameters."""
-        self._random_state = check_random_state(self.random_state)
         self._dtype = X.dtype
         self.n_outputs_ = Y.shape[1]
         self.n_layers_ = self._n_weight_layers() + 1
@@ -194,17 +205,32 @@ class _BaseNetwork(BaseEstimator):
             self.validation_scores_ = self.best_validation_score_ = None
             self.best_loss_ = np.inf
         self._optimizer_state = None
-        self._learning_rate = self.learning_rate_init
         return self._initial_params(self._build_layers(self._random_state), X.dtype)
 
+    def fit(self, X, y):
+        """Train on (X, y) for up to max_iter epochs (continuing from the fitted weights when
+        warm_start)."""
+        self._validate_params()
+        return self._fit(X, y, incremental=False)
+
     def _fit(self, X, y, incremental, classes=None):
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
         fresh = not hasattr(self, "coefs_") or not (incremental or self.warm_start)
-        X = self._validate_fit_input(X, y, reset=fresh)
+        X, y = self._validate(X, y, reset=fresh)
+        # reseeded by every call, as scikit-learn does: an int random_state repeats its draws
+        self._random_state = check_random_state(self.random_state)
         Y = self._encode(y, reset=fresh, classes=classes).astype(X.dtype)
         self.device_ = resolve_device(self.device)
         params = self._start(X, Y) if fresh else None
         if not fresh and Y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[1]} outputs, the fitted network {self.n_outputs_}")
+        if not incremental or self._optimizer_state is None or (
+                self._optimizer_state["solver"] != self.solver):
+            # Every fit starts a new optimizer, also with warm_start (scikit-learn's rule);
+            # partial_fit carries it from call to call.
+            self._optimizer_state = None
+            self._learning_rate = self.learning_rate_init
         with self._threads():
             net = self._network(params)
             self._train(net, X, Y, incremental)
@@ -232,11 +258,15 @@ class _BaseNetwork(BaseEstimator):
             X, X_val, Y, y_val = train_test_split(
                 X, Y, random_state=self._random_state, test_size=self.validation_fraction,
                 stratify=stratify)
-            self._best_params = net.host_params()
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            self._best_state = net.snapshot()
         n_samples = X.shape[0]
         batch = self._batch_size(n_samples)
         order = np.arange(n_samples)
-        grad = None
+        loss_grads = {}  # by batch shape: the last batch may be smaller
+        self.n_iter_ = 0  # epochs of this call (scikit-learn's count); t_ counts all samples
         for _ in range(self.max_iter):
             started = time.perf_counter()
             if self.shuffle:
@@ -245,8 +275,9 @@ class _BaseNetwork(BaseEstimator):
             for start in range(0, n_samples, batch):
                 rows = order[start:start + batch]
                 out = net.forward(K.to_device(_dense_rows(X, rows)), training=True)
-                if grad is None or grad.shape != out.shape:
-                    grad = K.empty(out.shape, out.dtype)
+                if out.shape not in loss_grads:
+                    loss_grads[out.shape] = K.empty(out.shape, out.dtype)
+                grad = loss_grads[out.shape]
                 loss = K.loss_and_grad(self._loss_kind, out, K.to_device(Y[rows]), grad)
                 net.backward(grad)
                 if self.alpha > 0:
@@ -270,9 +301,9 @@ class _BaseNetwork(BaseEstimator):
                               "reached and the optimization hasn't converged yet.",
                               ConvergenceWarning)
         if early_stopping:
-            K.upload(net.params, self._best_params)
-            del self._best_params
-        self._optimizer_state = optimizer.state(K)
+            net.restore(self._best_state)
+            del self._best_state
+        self._optimizer_state = {"solver": self.solver, **optimizer.state(K)}
         self._store(net)
 
     def _track_progress(self, net, X_val, y_val, seconds):
@@ -287,7 +318,7 @@ class _BaseNetwork(BaseEstimator):
             self._no_improvement_count = self._no_improvement_count + 1 if worse else 0
             if score > self.best_validation_score_:
                 self.best_validation_score_ = score
-                self._best_params = net.host_params()
+                self._best_state = net.snapshot()
         else:
             worse = self.loss_ > self.best_loss_ - self.tol
             self._no_improvement_count = self._no_improvement_count + 1 if worse else 0
@@ -337,12 +368,11 @@ class _BaseNetwork(BaseEstimator):
 
     def _decision(self, X):
         check_is_fitted(self, "coefs_")
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32),
-                          accept_sparse=["csr", "csc"] if self._accepts_sparse else False,
-                          allow_nd=not self._accepts_sparse)
-        X = self._prepare_X(X.astype(self._dtype, copy=False), reset=False)
+        X, _ = self._validate(X)
+        # The fitted weights are host arrays: a model trained on a GPU predicts anywhere.
+        device = self.device_ if self.device_ == "cpu" or cuda_status().available else "cpu"
         with self._threads():
-            return self._forward(self._network(), X)
+            return self._forward(self._network(device=device), X)
 
     @contextmanager
     def _threads(self):
@@ -387,7 +417,7 @@ def _softmax(z):
 
 
 def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
+    return expit(z)
 
 
 class _Classifier(ClassifierMixin):
@@ -400,7 +430,7 @@ class _Classifier(ClassifierMixin):
             self._label_binarizer = LabelBinarizer().fit(y if classes is None else classes)
             self.classes_ = self._label_binarizer.classes_
             self._multilabel = self._label_binarizer.y_type_ == "multilabel-indicator"
-        elif not self._multilabel:
+        if not self._multilabel:
             unseen = np.setdiff1d(np.unique(y), self.classes_)
             if unseen.size:
                 raise ValueError(f"y has classes {unseen.tolist()} not in classes_ "
@@ -424,15 +454,11 @@ class _Classifier(ClassifierMixin):
     def _score_output(self, z, Y):
         return accuracy_score(self._label_binarizer.inverse_transform(Y), self._labels(z))
 
-    def fit(self, X, y):
-        """Train on (X, y) for up to max_iter epochs."""
-        self._validate_params()
-        return self._fit(X, y, incremental=False)
-
     def partial_fit(self, X, y, classes=None):
         """One epoch over (X, y); ``classes`` (all the labels) is needed on the first call."""
-        if _check_partial_fit_first_call(self, classes):
+        if not hasattr(self, "coefs_"):
             self._validate_params()
+        if _check_partial_fit_first_call(self, classes):
             return self._fit(X, y, incremental=True, classes=self.classes_)
         return self._fit(X, y, incremental=True)
 
@@ -455,7 +481,25 @@ class _Classifier(ClassifierMixin):
         return tags
 
 
-class MLPClassifier(_Classifier, _BaseNetwork):
+class _DenseNetwork(_BaseNetwork):
+    """Rows of features into dense layers (sparse rows are densified a batch at a time)."""
+
+    _accepts_sparse = True
+
+    def _prepare_X(self, X, reset, image_shape):
+        return X
+
+    def _input_shape(self):
+        return (self.n_features_in_,)
+
+    def _build_layers(self, rng):
+        return self._dense_stack(self.n_features_in_, rng)
+
+    def _n_weight_layers(self):
+        return len(self._hidden_sizes()) + 1
+
+
+class MLPClassifier(_Classifier, _DenseNetwork):
     """Multi-layer perceptron classifier, a drop-in for scikit-learn's ``MLPClassifier`` trained
     on compiled kernels (CPU: BLAS and Numba; CUDA: Numba).
 
@@ -477,8 +521,6 @@ class MLPClassifier(_Classifier, _BaseNetwork):
     n_outputs_, out_activation_, n_features_in_.
     """
 
-    _accepts_sparse = True
-
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
@@ -488,26 +530,13 @@ class MLPClassifier(_Classifier, _BaseNetwork):
                  init="glorot_uniform", device="auto", n_jobs=None):
         _set_params(self, locals())
 
-    def _prepare_X(self, X, reset):
-        return X
-
-    def _input_shape(self):
-        return (self.n_features_in_,)
-
-    def _build_layers(self, rng):
-        return self._dense_stack(self.n_features_in_, rng)
-
-    def _n_weight_layers(self):
-        return len(self._hidden_sizes()) + 1
 
 
-class MLPRegressor(RegressorMixin, _BaseNetwork):
+class MLPRegressor(RegressorMixin, _DenseNetwork):
     """Multi-layer perceptron regressor, a drop-in for scikit-learn's ``MLPRegressor``; the
     parameters are ``MLPClassifier``'s. The loss is half the mean squared error summed over the
     outputs (for one output, scikit-learn's)."""
 
-    _accepts_sparse = True
-
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
@@ -516,11 +545,6 @@ class MLPRegressor(RegressorMixin, _BaseNetwork):
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0,
                  init="glorot_uniform", device="auto", n_jobs=None):
         _set_params(self, locals())
-
-    _prepare_X = MLPClassifier._prepare_X
-    _input_shape = MLPClassifier._input_shape
-    _build_layers = MLPClassifier._build_layers
-    _n_weight_layers = MLPClassifier._n_weight_layers
 
     def _encode(self, y, reset, classes=None):
         y = _column_to_1d(y)
@@ -532,11 +556,6 @@ class MLPRegressor(RegressorMixin, _BaseNetwork):
 
     def _score_output(self, z, Y):
         return r2_score(Y, z)
-
-    def fit(self, X, y):
-        """Train on (X, y) for up to max_iter epochs."""
-        self._validate_params()
-        return self._fit(X, y, incremental=False)
 
     def partial_fit(self, X, y):
         """One epoch over (X, y)."""
@@ -612,16 +631,19 @@ class ConvNetClassifier(_Classifier, _BaseNetwork):
             specs.append((int(spec[0]), int(spec[1])))
         return specs
 
-    def _image_shape_of(self, X):
-        """(C, H, W) of the images in X, from X's rank or from image_shape."""
-        if X.ndim == 4:
-            return tuple(X.shape[1:])
-        if X.ndim == 3:
-            return (1, *X.shape[1:])
-        if X.ndim != 2:
-            raise ValueError(f"X must be (n, features), (n, H, W) or (n, C, H, W), got "
-                             f"{X.ndim}-D")
-        n_features = X.shape[1]
+    def _flat_input(self, X):
+        """Images (n, H, W) or (n, C, H, W) as rows of C*H*W values, and their (C, H, W)."""
+        if sp.issparse(X) or getattr(X, "ndim", 3) not in (3, 4):
+            return X, None  # rows, or input validate_data rejects with its own message
+        X = np.asarray(X)
+        if X.ndim not in (3, 4):
+            return X, None
+        shape = (1, *X.shape[1:]) if X.ndim == 3 else tuple(X.shape[1:])
+        return X.reshape(X.shape[0], -1), shape
+
+    def _shape_of_rows(self, n_features):
+        """(C, H, W) of flat rows at fit time: image_shape, else a square single channel, else
+        one row of n_features."""
         if self.image_shape is None:
             side = int(np.sqrt(n_features))
             return (1, side, side) if side * side == n_features else (1, 1, n_features)
@@ -633,14 +655,13 @@ class ConvNetClassifier(_Classifier, _BaseNetwork):
                              f"{n_features} values")
         return shape
 
-    def _prepare_X(self, X, reset):
-        shape = self._image_shape_of(X)
+    def _prepare_X(self, X, reset, image_shape):
         if reset:
-            self.image_shape_ = shape
-        elif shape != self.image_shape_:
-            raise ValueError(f"X holds images of shape {shape}, the network was fitted on "
+            self.image_shape_ = image_shape or self._shape_of_rows(X.shape[1])
+        elif image_shape is not None and image_shape != self.image_shape_:
+            raise ValueError(f"X holds images of shape {image_shape}, the network was fitted on "
                              f"{self.image_shape_}")
-        return np.ascontiguousarray(X.reshape(X.shape[0], *shape))
+        return np.ascontiguousarray(X.reshape(X.shape[0], *self.image_shape_))
 
     def _input_shape(self):
         return self.image_shape_

@@ -1,10 +1,10 @@
 """CPU kernels of the neural networks: BLAS for the matrix products, Numba for everything else.
 
-Convolutions unfold one image at a time into a column matrix that fits in the L2 cache (im2col)
-and multiply it with the filters by BLAS, in parallel over images with BLAS limited to one thread
-(the caller's job, see ``conv_blas_limits``). Sums over images (weight and bias gradients) are
-taken over fixed blocks of images and merged in order, so results do not depend on the thread
-count.
+Convolutions unfold a band of output rows of one image at a time into a column matrix that fits
+in the L2 cache (im2col) and multiply it with the filters by BLAS, in parallel over blocks of
+images with BLAS limited to one thread (the ``conv2d`` drivers set the limit). Weight gradients
+are summed per fixed block of images and merged in order, so results do not depend on the
+thread count.
 
 Elementwise kernels and optimizer steps run on one thread. They follow BLAS calls of the dense
 layers, and a Numba thread pool starting up while BLAS's threads still spin costs milliseconds
@@ -12,9 +12,9 @@ per switch on a small machine (measured: 8.7 ms against 0.34 ms for one product 
 Convolution, pooling and batch normalisation run in parallel: the network estimators run them
 with BLAS on one thread.
 
-Kernels release the GIL. Every kernel writes into arrays it is given (OUT) or updates them in place (IN/OUT). The callers
-(``functional.py``, ``_network.py``) validate shapes and dtypes first: the kernels do not check
-bounds. Arrays are C-contiguous float32 or float64.
+Kernels release the GIL. Every kernel writes into arrays it is given (OUT) or updates them in
+place (IN/OUT). The callers (``functional.py``, ``_layers.py``) validate shapes and dtypes
+first: the kernels do not check bounds. Arrays are C-contiguous float32 or float64.
 """
 import numpy as np
 # Numba's np.dot calls SciPy's BLAS: loading it now lets threadpoolctl find it and limit its
@@ -543,9 +543,9 @@ def to_device(array):
     return np.asarray(array, order="C")
 
 
-def upload(target, host_array):
-    """IN/OUT target: overwritten by the host array's values."""
-    target[...] = host_array
+def copy_into(target, source):
+    """OUT target: overwritten by the values of source (same shape)."""
+    target[...] = source
 
 
 def to_host(array):

@@ -481,9 +481,10 @@ def copy(array):
     return out
 
 
-def upload(target, host_array):
-    """IN/OUT target: overwritten by the host array's values."""
-    target.copy_to_device(np.ascontiguousarray(host_array, dtype=target.dtype))
+def copy_into(target, source):
+    """OUT target: overwritten by the values of source (a host or device array)."""
+    target.copy_to_device(source if hasattr(source, "copy_to_host")
+                          else np.ascontiguousarray(source, dtype=target.dtype))
 
 
 @cuda.jit

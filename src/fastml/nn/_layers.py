@@ -190,7 +190,8 @@ class Dropout(Layer):
             return x
         self._mask = K.to_device(self.random_state.uniform(size=x.shape) >= self.p)
         # A copy: the previous layer's backward needs its own output unchanged.
-        y = K.copy(x)
+        y = self._buffer(K, "y", x.shape, x.dtype)
+        K.copy_into(y, x)
         K.apply_dropout(y, self._mask, 1.0 / (1.0 - self.p))
         return y
 
@@ -244,6 +245,20 @@ class Network:
     def host_params(self):
         return np.array(self.K.to_host(self.params), copy=True)
 
+    def _norms(self):
+        return [layer for layer in self.layers if isinstance(layer, BatchNorm)]
+
+    def snapshot(self):
+        """Host copies of the parameters and of the batch-norm running statistics."""
+        return self.host_params(), [(layer.running_mean.copy(), layer.running_var.copy())
+                                    for layer in self._norms()]
+
+    def restore(self, snapshot):
+        params, statistics = snapshot
+        self.K.copy_into(self.params, params)
+        for layer, (mean, var) in zip(self._norms(), statistics):
+            layer.running_mean, layer.running_var = mean.copy(), var.copy()
+
 
 def parameter_layout(layers):
     """(layer, name, shape, decayed) of every parameter, the decayed (weights) first."""
@@ -277,7 +292,8 @@ class Optimizer:
 
     def load_state(self, K, state):
         self.t = state["t"]
-        self.slots = [K.to_device(slot) for slot in state["slots"]]
+        # copies: training updates the slots in place, the saved state must stay as it was
+        self.slots = [K.to_device(np.array(slot)) for slot in state["slots"]]
 
 
 class SGD(Optimizer):

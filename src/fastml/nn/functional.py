@@ -1,14 +1,16 @@
 """Neural-network operations, forward and backward, on the compiled kernels.
 
 Each op runs where its input lives: NumPy arrays on the CPU kernels, Numba CUDA device arrays
-on the CUDA kernels (the result is then a device array too). Images are NCHW, dense weights
+on the CUDA kernels (the result is then a device array too). Softmax, log-softmax and the losses
+are fused into the training kernels; called alone they compute on the host and return NumPy
+arrays (losses a float). Images are NCHW, dense weights
 (n_in, n_out) as scikit-learn's ``coefs_``, convolution filters (F, C, KH, KW). Every op returns
 new arrays and keeps the float dtype of its input (float32 or float64). Backward functions take
 the upstream gradient first and then the forward inputs, and return the gradients of the
 differentiable forward arguments in order. ``fastml.reference.nn`` holds the same functions in
 plain NumPy.
 """
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
@@ -47,21 +49,26 @@ def _kernels(*arrays):
 
 
 def _check(array, name, ndim, dtype=None):
-    """A C-contiguous float array of the expected rank (device arrays are taken as they are)."""
+    """A non-empty C-contiguous float array of the expected rank, in ``dtype`` when given.
+    NumPy input is converted; a device array must already be right (it is not copied)."""
     if _on_device(array):
-        if array.ndim != ndim:
-            raise ValueError(f"{name} must be {ndim}-D, got {array.ndim}-D")
-        return array
-    array = np.asarray(array)
-    if array.dtype.kind not in "fiub" or array.dtype.kind == "c":
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    if dtype is None:
-        dtype = array.dtype if array.dtype in (np.float32, np.float64) else np.float64
+        if array.dtype not in (np.float32, np.float64) or (dtype is not None
+                                                          and array.dtype != dtype):
+            raise TypeError(f"{name} on the device must be float32 or float64 (and match x), "
+                            f"got {array.dtype}")
+    else:
+        array = np.asarray(array)
+        if array.dtype.kind not in "fiub":
+            raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+        if dtype is None:
+            dtype = array.dtype if array.dtype in (np.float32, np.float64) else np.float64
+        array = np.asarray(array, dtype=dtype, order="C")  # (keeps 0-d arrays 0-d)
     if array.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got {array.ndim}-D with shape {array.shape}")
+        raise ValueError(f"{name} must be {ndim}-D, got {array.ndim}-D with shape "
+                         f"{tuple(array.shape)}")
     if array.size == 0:
-        raise ValueError(f"{name} is empty (shape {array.shape})")
-    return np.asarray(array, dtype=dtype, order="C")  # (keeps 0-d arrays 0-d)
+        raise ValueError(f"{name} is empty (shape {tuple(array.shape)})")
+    return array
 
 
 def _same_dtype(x, *others):
@@ -207,6 +214,7 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None):
     """grad_x of ``max_pool2d``: each window's gradient goes to its first maximum."""
     K, x, out, argmax = _max_pool(x, kernel_size, stride)
     grad_out = _same_dtype(x, (grad_out, "grad_out", 4))[0]
+    _kernels(grad_out, x)  # both in one place
     _check_shape(grad_out, out.shape)
     grad_x = _empty_like(K, x)
     K.max_pool2d_grad(grad_out, argmax, grad_x)
@@ -323,6 +331,8 @@ def dropout_mask(shape, p, random_state=None):
 
 
 def _check_probability(p):
+    if isinstance(p, bool) or not isinstance(p, Real):
+        raise TypeError(f"the dropout probability p must be a number, got {type(p).__name__}")
     if not 0 <= p < 1:
         raise ValueError(f"the dropout probability p must be in [0, 1), got {p!r}")
 
@@ -331,7 +341,7 @@ def dropout(x, p, mask):
     """Inverted dropout: x * mask / (1 - p)."""
     _check_probability(p)
     x = _check(x, "x", np.ndim(x) if not _on_device(x) else x.ndim)
-    K = _kernels(x)
+    K = _kernels(x, mask)
     mask = K.to_device(np.asarray(mask, dtype=bool)) if not _on_device(mask) else mask
     if tuple(mask.shape) != tuple(x.shape):
         raise ValueError(f"mask must have the shape of x, {tuple(x.shape)}, got {mask.shape}")
