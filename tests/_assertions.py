@@ -1,4 +1,4 @@
-"""Assertions shared by the test modules."""
+"""Assertions and numerical helpers shared by the test modules."""
 import numpy as np
 
 
@@ -15,3 +15,14 @@ def assert_relative_close(actual, expected, rtol, atol=1e-15):
     assert not bad.any(), (
         f"{bad.sum()} of {bad.size} entries off by more than rtol={rtol}; worst relative error "
         f"{np.max(error / np.maximum(np.abs(expected), np.finfo(np.float64).tiny)):.3g}")
+
+
+def numerical_gradient(f, A, eps):
+    """Central differences of the scalar function f at the float64 array A."""
+    grad = np.zeros_like(A)
+    for idx in np.ndindex(A.shape):
+        plus, minus = A.copy(), A.copy()
+        plus[idx] += eps
+        minus[idx] -= eps
+        grad[idx] = (f(plus) - f(minus)) / (2 * eps)
+    return grad

@@ -5,6 +5,8 @@ import pytest
 import scipy.sparse as sp
 
 from fastml.reference import mf as reference
+from tests._assertions import numerical_gradient
+
 
 
 def _random_R(n_users, n_items, density, seed, low=1.0, high=5.0):
@@ -21,15 +23,6 @@ def _factors(n, k, seed):
     return np.random.default_rng(seed).normal(scale=0.5, size=(n, k))
 
 
-def _numerical_gradient(f, A, eps=1e-4):
-    """Central differences of f at A; exact up to rounding for a quadratic f."""
-    grad = np.zeros_like(A)
-    for idx in np.ndindex(A.shape):
-        plus, minus = A.copy(), A.copy()
-        plus[idx] += eps
-        minus[idx] -= eps
-        grad[idx] = (f(plus) - f(minus)) / (2 * eps)
-    return grad
 
 
 def _assert_non_increasing(losses):
@@ -97,7 +90,7 @@ def test_implicit_als_step_is_the_minimiser(reg, alpha):
     def loss(A):
         return reference.implicit_loss(R, A, Y, reg, alpha)
 
-    assert np.abs(_numerical_gradient(loss, X)).max() < 1e-6
+    assert np.abs(numerical_gradient(loss, X, 1e-4)).max() < 1e-6
     base = loss(X)
     rng = np.random.default_rng(9)
     for u in range(len(X)):
@@ -203,7 +196,7 @@ def test_explicit_als_step_is_the_minimiser(biases, reg):
         ub = A[:, -1] if biases else np.zeros(6)
         return reference.explicit_loss(R, A[:, :3], Y, ub, item_bias, mu, reg)
 
-    assert np.abs(_numerical_gradient(loss, W)).max() < 1e-6
+    assert np.abs(numerical_gradient(loss, W, 1e-4)).max() < 1e-6
     base = loss(W)
     for u in range(6):
         for scale in (1e-3, 1e-1):

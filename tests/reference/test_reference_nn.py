@@ -7,17 +7,10 @@ import scipy.special
 from sklearn.metrics import log_loss
 
 from fastml.reference import nn as reference
+from tests._assertions import numerical_gradient
 
 
-def _numerical_gradient(f, A, eps=1e-6):
-    """Central differences of the scalar function f at the float64 array A."""
-    grad = np.zeros_like(A)
-    for idx in np.ndindex(A.shape):
-        plus, minus = A.copy(), A.copy()
-        plus[idx] += eps
-        minus[idx] -= eps
-        grad[idx] = (f(plus) - f(minus)) / (2 * eps)
-    return grad
+
 
 
 def _assert_gradients(f, arrays, grads, rtol=1e-6, atol=1e-8):
@@ -30,7 +23,7 @@ def _assert_gradients(f, arrays, grads, rtol=1e-6, atol=1e-8):
             return f(*args)
 
         assert G.shape == A.shape and G.dtype == np.float64
-        np.testing.assert_allclose(G, _numerical_gradient(f_k, A), rtol=rtol, atol=atol,
+        np.testing.assert_allclose(G, numerical_gradient(f_k, A, 1e-6), rtol=rtol, atol=atol,
                                    err_msg=f"gradient of argument {k}")
 
 

@@ -486,6 +486,15 @@ class _DenseNetwork(_BaseNetwork):
 
     _accepts_sparse = True
 
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0,
+                 init="glorot_uniform", device="auto", n_jobs=None):
+        _set_params(self, locals())
+
     def _prepare_X(self, X, reset, image_shape):
         return X
 
@@ -521,30 +530,11 @@ class MLPClassifier(_Classifier, _DenseNetwork):
     n_outputs_, out_activation_, n_features_in_.
     """
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0,
-                 init="glorot_uniform", device="auto", n_jobs=None):
-        _set_params(self, locals())
-
-
 
 class MLPRegressor(RegressorMixin, _DenseNetwork):
     """Multi-layer perceptron regressor, a drop-in for scikit-learn's ``MLPRegressor``; the
     parameters are ``MLPClassifier``'s. The loss is half the mean squared error summed over the
     outputs (for one output, scikit-learn's)."""
-
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0,
-                 init="glorot_uniform", device="auto", n_jobs=None):
-        _set_params(self, locals())
 
     def _encode(self, y, reset, classes=None):
         y = _column_to_1d(y)

@@ -19,6 +19,7 @@ import math
 import numpy as np
 from numba import config, cuda, float64
 
+from ..utils._cuda import block_sum
 from ._kernels_cpu import ACTIVATIONS
 
 THREADS = 128  # threads per block; the size of the per-block reduction buffers
@@ -33,23 +34,6 @@ _TILE_ROW = TILE + 1  # a padding column: transposed stores hit distinct shared-
 
 # ---------------------------------------------------------------------------------------------
 # device helpers
-
-@cuda.jit(device=True)
-def _block_sum(value, buf):
-    """Sum of `value` over the block's threads, returned to every thread."""
-    tid = cuda.threadIdx.x
-    buf[tid] = value
-    cuda.syncthreads()
-    width = cuda.blockDim.x // 2
-    while width > 0:
-        if tid < width:
-            buf[tid] += buf[tid + width]
-        cuda.syncthreads()
-        width //= 2
-    total = buf[0]
-    cuda.syncthreads()
-    return total
-
 
 @cuda.jit(device=True)
 def _activate(v, code):
@@ -169,7 +153,7 @@ def _bias_grad_kernel(g, out):
     part = 0.0
     for j in range(cuda.threadIdx.x, g.shape[0] * S, cuda.blockDim.x):
         part += g[j // S, c, j % S]
-    total = _block_sum(part, buf)
+    total = block_sum(part, buf)
     if cuda.threadIdx.x == 0:
         out[c] = total
 
@@ -184,12 +168,12 @@ def _batch_norm_kernel(x, gamma, beta, eps, out, mean, inv_std):
     part = 0.0
     for j in range(cuda.threadIdx.x, count, cuda.blockDim.x):
         part += x[j // S, c, j % S]
-    mu = _block_sum(part, buf) / count
+    mu = block_sum(part, buf) / count
     part = 0.0
     for j in range(cuda.threadIdx.x, count, cuda.blockDim.x):
         d = x[j // S, c, j % S] - mu
         part += d * d
-    r = 1.0 / math.sqrt(_block_sum(part, buf) / count + eps)
+    r = 1.0 / math.sqrt(block_sum(part, buf) / count + eps)
     if cuda.threadIdx.x == 0:
         mean[c], inv_std[c] = mu, r
     scale, shift = gamma[c] * r, beta[c] - gamma[c] * r * mu
@@ -211,8 +195,8 @@ def _batch_norm_grad_kernel(grad_out, x, gamma, mean, inv_std, grad_x, grad_gamm
         g = grad_out[i, c, s]
         part_g += g
         part_gx += g * (x[i, c, s] - mu)
-    sum_g = _block_sum(part_g, buf)
-    sum_gx = _block_sum(part_gx, buf)
+    sum_g = block_sum(part_g, buf)
+    sum_gx = block_sum(part_gx, buf)
     r = inv_std[c]
     if cuda.threadIdx.x == 0:
         grad_beta[c] = sum_g
@@ -287,7 +271,7 @@ def _conv2d_grad_w_kernel(grad_out, x, sh, sw, ph, pw, grad_w):
         iy, ix = oy * sh - ph + ky, ox * sw - pw + kx
         if 0 <= iy < H and 0 <= ix < W:
             part += grad_out[n, f, oy, ox] * x[n, c, iy, ix]
-    total = _block_sum(part, buf)
+    total = block_sum(part, buf)
     if cuda.threadIdx.x == 0:
         grad_w[f, c, ky, kx] = total
 
@@ -494,7 +478,7 @@ def _squared_norm_kernel(params, n, out):
     part = 0.0
     for i in range(cuda.threadIdx.x, n, cuda.blockDim.x):
         part += params[i] * params[i]
-    total = _block_sum(part, buf)
+    total = block_sum(part, buf)
     if cuda.threadIdx.x == 0:
         out[0] = total
 

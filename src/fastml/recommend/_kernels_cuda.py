@@ -10,6 +10,7 @@ import math
 import numpy as np
 from numba import config, cuda, float64, int64
 
+from ..utils._cuda import block_sum
 from ._kernels_cpu import _sgd_step as _sgd_step_python
 
 THREADS = 32  # threads per block (one warp); the size of the per-block reduction buffers
@@ -27,23 +28,6 @@ def check_factors(n_factors):
 
 
 @cuda.jit(device=True)
-def _block_sum(value, buf):
-    """Sum of `value` over the block's threads, returned to every thread."""
-    tid = cuda.threadIdx.x
-    buf[tid] = value
-    cuda.syncthreads()
-    width = cuda.blockDim.x // 2
-    while width > 0:
-        if tid < width:
-            buf[tid] += buf[tid + width]
-        cuda.syncthreads()
-        width //= 2
-    total = buf[0]
-    cuda.syncthreads()
-    return total
-
-
-@cuda.jit(device=True)
 def _gram_times(gram, v, out, k):
     """out[f] = (gram @ v)[f] for this thread's factors f."""
     for f in range(cuda.threadIdx.x, k, cuda.blockDim.x):
@@ -58,7 +42,7 @@ def _row_dot(Y, i, v, k, buf):
     part = 0.0
     for f in range(cuda.threadIdx.x, k, cuda.blockDim.x):
         part += Y[i, f] * v[f]
-    return _block_sum(part, buf)
+    return block_sum(part, buf)
 
 
 @cuda.jit
@@ -102,7 +86,7 @@ def _implicit_kernel(indptr, indices, confidence, X, Y, gram, cg_steps, row_loss
             for f in range(tid, k, width):
                 p[f] = r[f]
                 part += r[f] * r[f]
-            rs_old = _block_sum(part, buf)
+            rs_old = block_sum(part, buf)
             for _ in range(cg_steps):
                 if rs_old < _EPS:
                     break
@@ -115,13 +99,13 @@ def _implicit_kernel(indptr, indices, confidence, X, Y, gram, cg_steps, row_loss
                 part = 0.0
                 for f in range(tid, k, width):
                     part += p[f] * Ap[f]
-                alpha = rs_old / _block_sum(part, buf)
+                alpha = rs_old / block_sum(part, buf)
                 part = 0.0
                 for f in range(tid, k, width):
                     x[f] += alpha * p[f]
                     r[f] -= alpha * Ap[f]
                     part += r[f] * r[f]
-                rs_new = _block_sum(part, buf)
+                rs_new = block_sum(part, buf)
                 if rs_new >= _EPS:
                     for f in range(tid, k, width):
                         p[f] = r[f] + rs_new / rs_old * p[f]
@@ -135,7 +119,7 @@ def _implicit_kernel(indptr, indices, confidence, X, Y, gram, cg_steps, row_loss
             part = 0.0
             for f in range(tid, k, width):
                 part += x[f] * Ap[f]
-            loss = _block_sum(part, buf)
+            loss = block_sum(part, buf)
             for j in range(start, stop):
                 s = _row_dot(Y, indices[j], x, k, buf)
                 loss += confidence[j] * (1.0 - s) ** 2 - s * s
@@ -202,13 +186,13 @@ def _explicit_kernel(indptr, indices, ratings, Y, col_bias, global_mean, regular
             part = 0.0
             for f in range(tid, n, width):
                 part += A[f, n] * A[f, n]
-            loss = regularization * _block_sum(part, buf)
+            loss = regularization * block_sum(part, buf)
             for j in range(start, stop):
                 col = indices[j]
                 part = 0.0
                 for f in range(tid, k, width):
                     part += Y[col, f] * A[f, n]
-                e = ratings[j] - _block_sum(part, buf) - (A[k, n] if biases else 0.0)
+                e = ratings[j] - block_sum(part, buf) - (A[k, n] if biases else 0.0)
                 if biases:
                     e -= global_mean + col_bias[col]
                 loss += e * e
