@@ -135,6 +135,8 @@ def test_conv2d(stride, padding, dtype, rng):
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
     _compare("conv2d", x, w, stride, padding, _nan(out_shape, dtype), dtype=dtype)
+    bias = rng.standard_normal(w_shape[0]).astype(dtype)  # bias and activation fused
+    _compare("conv2d", x, w, stride, padding, _nan(out_shape, dtype), bias, "tanh", dtype=dtype)
 
 
 @pytest.mark.parametrize("stride, padding", CONV_CASES, ids=CONV_IDS)
@@ -146,7 +148,7 @@ def test_conv2d_grad(stride, padding, need_grad_x, dtype, rng):
     w = rng.standard_normal(w_shape).astype(dtype)
     grad_x = _nan(x_shape, dtype) if need_grad_x else None
     _compare("conv2d_grad", grad_out, x, w, stride, padding, grad_x, _nan(w_shape, dtype),
-             dtype=dtype)
+             _nan(w_shape[:1], dtype), dtype=dtype)
 
 
 # (kernel, stride): overlapping windows both ways, disjoint ones, and uncovered borders.

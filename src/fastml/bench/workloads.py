@@ -604,34 +604,38 @@ def _nn_workloads():
         )
 
     def conv_setup(n):
+        """Images, filters, bias and the gradient of a loss for the output, handed to both
+        sides (so neither times making it)."""
         rng = np.random.default_rng(0)
         return (rng.standard_normal((n, 32, 32, 32), dtype=np.float32),
                 0.05 * rng.standard_normal((64, 32, 3, 3), dtype=np.float32),
-                rng.standard_normal(64, dtype=np.float32))
+                rng.standard_normal(64, dtype=np.float32),
+                rng.standard_normal((n, 64, 32, 32), dtype=np.float32))
 
     def fastml_conv(backward):
         def run(data):
-            x, w, b = data
+            x, w, b, grad_out = data
             out = functional.conv2d(x, w, b, padding=1)
             if not backward:
                 return (out,)
-            return (out, *functional.conv2d_backward(np.ones_like(out), x, w, padding=1))
+            return (out, *functional.conv2d_backward(grad_out, x, w, padding=1))
         return run
 
     def torch_conv(backward):
         def run(data):
             import torch
 
-            x, w, b = (torch.from_numpy(a).requires_grad_(backward) for a in data)
+            x, w, b, grad_out = (torch.from_numpy(a) for a in data)
+            x, w, b = (t.requires_grad_(backward) for t in (x, w, b))
             out = torch.nn.functional.conv2d(x, w, b, padding=1)
             if not backward:
                 return (out.detach().numpy(),)
-            out.sum().backward()  # grad_out of ones, as on fastml's side
+            out.backward(grad_out)
             return tuple(t.numpy() for t in (out.detach(), x.grad, w.grad, b.grad))
         return run
 
     def reference_conv_forward(data):
-        return (reference.conv2d(*data, padding=1),)
+        return (reference.conv2d(*data[:3], padding=1),)
 
     def largest_relative_difference(a, b):
         return max(float(np.abs(x - y).max() / np.abs(y).max()) for x, y in zip(a, b))

@@ -534,18 +534,23 @@ def bias_grad(grad, out):
         _bias_grad_kernel[out.shape[0], THREADS](_channels_view(grad), out)
 
 
-def conv2d(x, w, stride, padding, out):
-    """OUT out (N, F, Ho, Wo): cross-correlation of x with the filters w, without bias."""
+def conv2d(x, w, stride, padding, out, bias=None, activation="identity"):
+    """OUT out (N, F, Ho, Wo): act(cross-correlation of x with the filters w + bias)."""
     _launch(_conv2d_kernel, out.size, x, w, *stride, *padding, out)
+    if bias is not None or activation != "identity":
+        add_bias_activation(out, bias, activation)
     return out
 
 
-def conv2d_grad(grad_out, x, w, stride, padding, grad_x, grad_w):
-    """OUT grad_x (skipped when None), OUT grad_w: gradients of the convolution."""
+def conv2d_grad(grad_out, x, w, stride, padding, grad_x, grad_w, grad_b=None):
+    """OUT grad_x (skipped when None), OUT grad_w, OUT grad_b (skipped when None): gradients
+    of the convolution."""
     if grad_x is not None:
         _launch(_conv2d_grad_x_kernel, grad_x.size, grad_out, w, *stride, *padding, grad_x)
     if grad_w.size:
         _conv2d_grad_w_kernel[grad_w.size, THREADS](grad_out, x, *stride, *padding, grad_w)
+    if grad_b is not None:
+        bias_grad(grad_out, grad_b)
 
 
 def max_pool2d(x, kernel, stride, out, argmax):

@@ -84,18 +84,16 @@ class Conv2d(Layer):
 
     def forward(self, K, x, training):
         y = self._buffer(K, "y", (x.shape[0], *self.output_shape(x.shape[1:])), x.dtype)
-        K.conv2d(x, self.weight, self.stride, self.padding, y)
-        K.add_bias_activation(y, self.bias if self.has_bias else None, self.activation)
+        K.conv2d(x, self.weight, self.stride, self.padding, y,
+                 self.bias if self.has_bias else None, self.activation)
         self._x, self._y = x, y
         return y
 
     def backward(self, K, grad_y, need_grad_x):
         K.activation_grad(grad_y, self._y, self.activation)
-        if self.has_bias:
-            K.bias_grad(grad_y, self.grad_bias)
         grad_x = self._buffer(K, "grad_x", self._x.shape, grad_y.dtype) if need_grad_x else None
         K.conv2d_grad(grad_y, self._x, self.weight, self.stride, self.padding, grad_x,
-                      self.grad_weight)
+                      self.grad_weight, self.grad_bias if self.has_bias else None)
         return grad_x
 
 

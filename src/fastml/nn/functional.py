@@ -160,11 +160,7 @@ def conv2d(x, w, b=None, stride=1, padding=0):
     if b is not None and b.shape[0] != w.shape[0]:
         raise ValueError(f"b has {b.shape[0]} entries for {w.shape[0]} filters")
     K = _kernels(x, w, b)
-    out = K.empty(out_shape, x.dtype)
-    K.conv2d(x, w, stride, padding, out)
-    if b is not None:
-        K.add_bias_activation(out, b, "identity")
-    return out
+    return K.conv2d(x, w, stride, padding, K.empty(out_shape, x.dtype), bias=b)
 
 
 def conv2d_backward(grad_out, x, w, stride=1, padding=0):
@@ -177,8 +173,7 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0):
     K = _kernels(grad_out, x, w)
     grad_x, grad_w = _empty_like(K, x), _empty_like(K, w)
     grad_b = K.empty((w.shape[0],), x.dtype)
-    K.conv2d_grad(grad_out, x, w, stride, padding, grad_x, grad_w)
-    K.bias_grad(grad_out, grad_b)
+    K.conv2d_grad(grad_out, x, w, stride, padding, grad_x, grad_w, grad_b)
     return grad_x, grad_w, grad_b
 
 
