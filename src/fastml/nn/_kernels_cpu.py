@@ -77,12 +77,18 @@ def _derivative_from_output(y, code):
 def bias_activation(z, b, code):
     """IN/OUT z (n, C, S): z = act(z + b[c]) in place; b (C,) (may be empty: no bias)."""
     n, C, S = z.shape
-    has_bias = b.shape[0] > 0
+    if b.shape[0] == 0:
+        b = np.zeros(C, dtype=z.dtype)
+    if S == 1:  # dense layers: the loop over columns is the one to vectorise
+        rows = z.reshape((n, C))
+        for i in range(n):
+            for c in range(C):
+                rows[i, c] = _activate(rows[i, c] + b[c], code)
+        return
     for i in range(n):
         for c in range(C):
-            shift = b[c] if has_bias else z.dtype.type(0)
             for s in range(S):
-                z[i, c, s] = _activate(z[i, c, s] + shift, code)
+                z[i, c, s] = _activate(z[i, c, s] + b[c], code)
 
 
 @njit(**_KERNEL)
