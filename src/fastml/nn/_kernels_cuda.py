@@ -397,30 +397,35 @@ def _squared_kernel(pred, target, grad, row_loss):
 # ---------------------------------------------------------------------------------------------
 # optimizer steps over flat parameter buffers; entries below n_decayed get the L2 penalty
 
+# The scalars come in the parameters' dtype (see _scalars), so float32 parameters are updated
+# in float32 arithmetic, as on the CPU.
+
 @cuda.jit
-def _sgd_kernel(params, grads, velocity, lr, momentum, nesterov, decay, n_decayed):
+def _sgd_kernel(params, grads, velocity, lr, momentum, nesterov, decay, zero, n_decayed):
     for i in range(cuda.grid(1), params.shape[0], cuda.gridsize(1)):
-        g = grads[i] + (decay * params[i] if i < n_decayed else 0)
+        g = grads[i] + (decay if i < n_decayed else zero) * params[i]
         v = momentum * velocity[i] - lr * g
         velocity[i] = v
         params[i] += momentum * v - lr * g if nesterov else v
 
 
 @cuda.jit
-def _adagrad_kernel(params, grads, accum, lr, eps, decay, n_decayed):
+def _adagrad_kernel(params, grads, accum, lr, eps, decay, zero, n_decayed):
     for i in range(cuda.grid(1), params.shape[0], cuda.gridsize(1)):
-        g = grads[i] + (decay * params[i] if i < n_decayed else 0)
+        g = grads[i] + (decay if i < n_decayed else zero) * params[i]
         a = accum[i] + g * g
         accum[i] = a
         params[i] -= lr * g / (math.sqrt(a) + eps)
 
 
 @cuda.jit
-def _adam_kernel(params, grads, m, v, step_size, beta_1, beta_2, eps, decay, n_decayed):
+def _adam_kernel(params, grads, m, v, step_size, beta_1, rest_1, beta_2, rest_2, eps, decay,
+                 zero, n_decayed):
+    """rest_1, rest_2: 1 - beta_1 and 1 - beta_2."""
     for i in range(cuda.grid(1), params.shape[0], cuda.gridsize(1)):
-        g = grads[i] + (decay * params[i] if i < n_decayed else 0)
-        mi = beta_1 * m[i] + (1 - beta_1) * g
-        vi = beta_2 * v[i] + (1 - beta_2) * g * g
+        g = grads[i] + (decay if i < n_decayed else zero) * params[i]
+        mi = beta_1 * m[i] + rest_1 * g
+        vi = beta_2 * v[i] + rest_2 * g * g
         m[i], v[i] = mi, vi
         params[i] -= step_size * mi / (math.sqrt(vi) + eps)
 
@@ -602,15 +607,24 @@ def loss_and_grad(kind, output, target, grad):
     return float(row_loss.copy_to_host().sum()) / n
 
 
+def _scalars(params, *values):
+    kind = params.dtype.type
+    return [kind(value) for value in values]
+
+
 def sgd(params, grads, velocity, lr, momentum, nesterov, decay, n_decayed):
-    _launch(_sgd_kernel, params.size, params, grads, velocity, lr, momentum, nesterov, decay,
-            n_decayed)
+    _launch(_sgd_kernel, params.size, params, grads, velocity,
+            *_scalars(params, lr, momentum), nesterov, *_scalars(params, decay, 0), n_decayed)
 
 
 def adagrad(params, grads, accum, lr, eps, decay, n_decayed):
-    _launch(_adagrad_kernel, params.size, params, grads, accum, lr, eps, decay, n_decayed)
+    _launch(_adagrad_kernel, params.size, params, grads, accum,
+            *_scalars(params, lr, eps, decay, 0), n_decayed)
 
 
 def adam(params, grads, m, v, step_size, beta_1, beta_2, eps, decay, n_decayed):
-    _launch(_adam_kernel, params.size, params, grads, m, v, step_size, beta_1, beta_2, eps,
-            decay, n_decayed)
+    one = params.dtype.type(1)
+    beta_1, beta_2 = _scalars(params, beta_1, beta_2)
+    _launch(_adam_kernel, params.size, params, grads, m, v, *_scalars(params, step_size),
+            beta_1, one - beta_1, beta_2, one - beta_2, *_scalars(params, eps, decay, 0),
+            n_decayed)
