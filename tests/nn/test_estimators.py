@@ -69,6 +69,43 @@ def test_classifier_reproduces_sklearn(params):
                                rtol=1e-7, atol=1e-12)
 
 
+@pytest.mark.parametrize("early_stopping", [False, True], ids=["", "early-stopping"])
+def test_sample_weight_reproduces_sklearn(early_stopping):
+    X_train, _, y_train, _ = _digits()
+    weights = np.random.default_rng(0).integers(0, 4, size=len(y_train)).astype(float)
+    params = dict(hidden_layer_sizes=(16,), max_iter=4, random_state=0, alpha=0.01,
+                  early_stopping=early_stopping, batch_size=64)
+    ours = MLPClassifier(device="cpu", **params).fit(X_train, y_train, sample_weight=weights)
+    theirs = neural_network.MLPClassifier(**params).fit(X_train, y_train,
+                                                         sample_weight=weights)
+    _assert_same_fit(ours, theirs, rtol=1e-9, atol=1e-10)
+    if early_stopping:
+        np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_)
+    X, y = load_diabetes(return_X_y=True)
+    X, y = StandardScaler().fit_transform(X), y / 100
+    regression = dict(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    w = np.linspace(0.5, 2.0, len(y))
+    ours = MLPRegressor(device="cpu", **regression).fit(X, y, sample_weight=w)
+    theirs = neural_network.MLPRegressor(**regression).fit(X, y, sample_weight=w)
+    _assert_same_fit(ours, theirs, rtol=1e-9, atol=1e-10)
+
+
+def test_sample_weight_scales_each_rows_pull():
+    """Unit weights are no weights; doubling every weight changes nothing without the L2 term
+    (which scikit-learn divides by the batch's total weight)."""
+    X_train, _, y_train, _ = _digits()
+    params = dict(hidden_layer_sizes=(8,), max_iter=2, random_state=0, shuffle=False, alpha=0.0,
+                  device="cpu")
+    ones = MLPClassifier(**params).fit(X_train, y_train, sample_weight=np.ones(len(y_train)))
+    twos = MLPClassifier(**params).fit(X_train, y_train,
+                                       sample_weight=np.full(len(y_train), 2.0))
+    plain = MLPClassifier(**params).fit(X_train, y_train)
+    _assert_same_fit(ones, plain, rtol=1e-12, atol=1e-14)
+    _assert_same_fit(twos, plain, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="Negative values"):
+        MLPClassifier(**params).fit(X_train, y_train, sample_weight=-np.ones(len(y_train)))
+
+
 def test_binary_and_multilabel_reproduce_sklearn():
     X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X)
@@ -169,6 +206,10 @@ def test_partial_fit_continues_a_fit():
     for _ in range(3):
         partial.partial_fit(X_train, y_train, classes=np.arange(10))
     _assert_same_fit(full, partial)
+    theirs = neural_network.MLPClassifier((16,), random_state=0, shuffle=False)
+    for _ in range(3):
+        theirs.partial_fit(X_train, y_train, classes=np.arange(10))
+    _assert_same_fit(partial, theirs, rtol=1e-9, atol=1e-10)
     assert partial.n_iter_ == 1 and partial.t_ == 3 * len(y_train)
     partial.set_params(solver="sgd").partial_fit(X_train, y_train)  # a new optimizer
     assert partial.t_ == 4 * len(y_train)

@@ -213,8 +213,9 @@ def test_loss_and_grad(kind, dtype, rng):
         target = np.eye(3, dtype=dtype)[rng.integers(0, 3, 4)]
     else:
         target = rng.random((4, 3)).astype(dtype)
-    expected, got = _compare("loss_and_grad", kind, output, target, _nan((4, 3), dtype),
-                             dtype=dtype)
+    weight = rng.random(4)
+    expected, got = _compare("loss_and_grad", kind, output, target, weight / weight.sum(),
+                             _nan((4, 3), dtype), dtype=dtype)
     assert isinstance(got, float)
     np.testing.assert_allclose(got, expected, **_tol(dtype))
 
@@ -223,9 +224,11 @@ def test_softmax_gradient_in_place(rng):
     logits = rng.standard_normal((3, 4))
     target = np.eye(4)[[0, 3, 1]]
     grad = np.empty_like(logits)
-    expected = cpu.loss_and_grad("softmax", logits, target, grad)
+    weight = np.full(3, 1 / 3)
+    expected = cpu.loss_and_grad("softmax", logits, target, weight, grad)
     d_logits = gpu.to_device(logits)
-    got = gpu.loss_and_grad("softmax", d_logits, gpu.to_device(target), d_logits)
+    got = gpu.loss_and_grad("softmax", d_logits, gpu.to_device(target), gpu.to_device(weight),
+                            d_logits)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
     np.testing.assert_allclose(gpu.to_host(d_logits), grad, rtol=1e-12, atol=1e-15)
 

@@ -14,12 +14,12 @@ from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin, Cluste
                           TransformerMixin)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import (_check_sample_weight, check_array, check_is_fitted,
-                                      validate_data)
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._backend import effective_n_threads
 from ..metrics.pairwise import pairwise_distances
-from ..utils._sklearn_compat import Interval, StrOptions, fit_context, validate_params
+from ..utils._sklearn_compat import (Interval, StrOptions, check_sample_weight, fit_context,
+                                     validate_params)
 from . import _kmeans_fast
 
 _DEFAULT_N_INIT = 10  # n_init="auto" with init="random" or a callable, as in scikit-learn
@@ -31,7 +31,7 @@ def _is_array_like(init):
 
 def _check_sample_weight_of(sample_weight, X):
     """Weights as X's dtype, non-negative and not all zero (seeding samples proportionally)."""
-    sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+    sample_weight = check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
     if not sample_weight.any():
         raise ValueError("sample_weight must not be all zero")
     return np.ascontiguousarray(sample_weight)

@@ -18,13 +18,13 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from threadpoolctl import threadpool_limits
 
 from .._backend import cuda_status, numba_threads, resolve_device
 from .._config import get_config
-from ..utils._sklearn_compat import Interval, StrOptions, get_chunk_n_rows
+from ..utils._sklearn_compat import (Interval, StrOptions, check_partial_fit_first_call,
+                                     check_sample_weight, get_chunk_n_rows)
 from . import _kernels_cpu, init
 from ._layers import (SGD, Adagrad, Adam, BatchNorm, Conv2d, Dense, Dropout, Flatten, Network,
                       Pool2d, parameter_layout, split_params)
@@ -207,17 +207,20 @@ class _BaseNetwork(BaseEstimator):
         self._optimizer_state = None
         return self._initial_params(self._build_layers(self._random_state), X.dtype)
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train on (X, y) for up to max_iter epochs (continuing from the fitted weights when
-        warm_start)."""
+        warm_start). sample_weight weighs each row's loss, as in scikit-learn."""
         self._validate_params()
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def _fit(self, X, y, incremental, classes=None):
+    def _fit(self, X, y, incremental, sample_weight=None, classes=None):
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         fresh = not hasattr(self, "coefs_") or not (incremental or self.warm_start)
         X, y = self._validate(X, y, reset=fresh)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                ensure_non_negative=True)
         # reseeded by every call, as scikit-learn does: an int random_state repeats its draws
         self._random_state = check_random_state(self.random_state)
         Y = self._encode(y, reset=fresh, classes=classes).astype(X.dtype)
@@ -233,7 +236,7 @@ class _BaseNetwork(BaseEstimator):
             self._learning_rate = self.learning_rate_init
         with self._threads():
             net = self._network(params)
-            self._train(net, X, Y, incremental)
+            self._train(net, X, Y, incremental, sample_weight)
         return self
 
     def _optimizer(self, K, net):
@@ -248,16 +251,19 @@ class _BaseNetwork(BaseEstimator):
             optimizer.load_state(K, self._optimizer_state)
         return optimizer
 
-    def _train(self, net, X, Y, incremental):
+    def _train(self, net, X, Y, incremental, sample_weight):
         K = net.K
         optimizer = self._optimizer(K, net)
-        X_val = y_val = None
+        X_val = y_val = weight_val = None
         early_stopping = self.early_stopping and not incremental
         if early_stopping:
-            stratify = self._stratify_by(Y)
-            X, X_val, Y, y_val = train_test_split(
-                X, Y, random_state=self._random_state, test_size=self.validation_fraction,
-                stratify=stratify)
+            arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+            split = train_test_split(*arrays, random_state=self._random_state,
+                                     test_size=self.validation_fraction,
+                                     stratify=self._stratify_by(Y))
+            X, X_val, Y, y_val = split[:4]
+            if sample_weight is not None:
+                sample_weight, weight_val = split[4:]
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
@@ -265,7 +271,7 @@ class _BaseNetwork(BaseEstimator):
         n_samples = X.shape[0]
         batch = self._batch_size(n_samples)
         order = np.arange(n_samples)
-        loss_grads = {}  # by batch shape: the last batch may be smaller
+        loss_grads, uniform = {}, {}  # by batch size: the last batch may be smaller
         self.n_iter_ = 0  # epochs of this call (scikit-learn's count); t_ counts all samples
         for _ in range(self.max_iter):
             started = time.perf_counter()
@@ -274,22 +280,33 @@ class _BaseNetwork(BaseEstimator):
             total = 0.0
             for start in range(0, n_samples, batch):
                 rows = order[start:start + batch]
+                if sample_weight is None:
+                    weight_sum = len(rows)
+                    if weight_sum not in uniform:
+                        uniform[weight_sum] = K.to_device(np.full(weight_sum, 1.0 / weight_sum))
+                    weight = uniform[weight_sum]
+                else:
+                    weight_sum = sample_weight[rows].sum()
+                    if weight_sum == 0:
+                        continue  # rows without weight carry nothing to learn from
+                    weight = K.to_device(sample_weight[rows] / weight_sum)
                 out = net.forward(K.to_device(_dense_rows(X, rows)), training=True)
                 if out.shape not in loss_grads:
                     loss_grads[out.shape] = K.empty(out.shape, out.dtype)
                 grad = loss_grads[out.shape]
-                loss = K.loss_and_grad(self._loss_kind, out, K.to_device(Y[rows]), grad)
+                loss = K.loss_and_grad(self._loss_kind, out, K.to_device(Y[rows]), weight, grad)
                 net.backward(grad)
+                # scikit-learn's L2 term: alpha / 2 * |W|^2 over the batch's total weight
                 if self.alpha > 0:
                     loss += (0.5 * self.alpha * K.squared_norm(net.params, net.n_decayed)
-                             / len(rows))
-                optimizer.step(net, self._learning_rate, self.alpha / len(rows))
+                             / weight_sum)
+                optimizer.step(net, self._learning_rate, self.alpha / weight_sum)
                 total += loss * len(rows)
             self.n_iter_ += 1
             self.t_ += n_samples
             self.loss_ = total / n_samples
             self.loss_curve_.append(self.loss_)
-            self._track_progress(net, X_val, y_val, time.perf_counter() - started)
+            self._track_progress(net, X_val, y_val, weight_val, time.perf_counter() - started)
             if self.solver == "sgd" and self.learning_rate == "invscaling":
                 self._learning_rate = self.learning_rate_init / (self.t_ + 1) ** self.power_t
             if self._no_improvement_count > self.n_iter_no_change and self._stop_or_slow_down():
@@ -306,12 +323,12 @@ class _BaseNetwork(BaseEstimator):
         self._optimizer_state = {"solver": self.solver, **optimizer.state(K)}
         self._store(net)
 
-    def _track_progress(self, net, X_val, y_val, seconds):
+    def _track_progress(self, net, X_val, y_val, weight_val, seconds):
         """scikit-learn's no-improvement count on the validation score or the training loss;
         verbose prints one line per epoch."""
         line = f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}"
         if X_val is not None:
-            score = self._score_output(self._forward(net, X_val), y_val)
+            score = self._score_output(self._forward(net, X_val), y_val, weight_val)
             self.validation_scores_.append(score)
             line += f", validation score = {score:.6f}"
             worse = score < self.best_validation_score_ + self.tol
@@ -451,16 +468,17 @@ class _Classifier(ClassifierMixin):
     def _labels(self, z):
         return self._label_binarizer.inverse_transform(self._probabilities(z))
 
-    def _score_output(self, z, Y):
-        return accuracy_score(self._label_binarizer.inverse_transform(Y), self._labels(z))
+    def _score_output(self, z, Y, sample_weight):
+        return accuracy_score(self._label_binarizer.inverse_transform(Y), self._labels(z),
+                              sample_weight=sample_weight)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y); ``classes`` (all the labels) is needed on the first call."""
         if not hasattr(self, "coefs_"):
             self._validate_params()
-        if _check_partial_fit_first_call(self, classes):
-            return self._fit(X, y, incremental=True, classes=self.classes_)
-        return self._fit(X, y, incremental=True)
+        first = check_partial_fit_first_call(self, classes)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight,
+                         classes=self.classes_ if first else None)
 
     def predict(self, X):
         """Class labels (label indicator rows for multilabel y)."""
@@ -544,14 +562,14 @@ class MLPRegressor(RegressorMixin, _DenseNetwork):
     def _stratify_by(self, Y):
         return None
 
-    def _score_output(self, z, Y):
-        return r2_score(Y, z)
+    def _score_output(self, z, Y, sample_weight):
+        return r2_score(Y, z, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y)."""
         if not hasattr(self, "coefs_"):
             self._validate_params()
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X):
         z = self._decision(X)

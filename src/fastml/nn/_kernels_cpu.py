@@ -144,9 +144,10 @@ def dropout(x, mask, scale):
 # losses on the output layer
 
 @njit(**_KERNEL)
-def softmax_cross_entropy(logits, target, grad):
-    """IN logits (n, K), IN target (n, K) probabilities, OUT grad (n, K) = (softmax - target) / n.
-    Returns the mean cross-entropy (float64). grad may be logits itself."""
+def softmax_cross_entropy(logits, target, weight, grad):
+    """IN logits (n, K), IN target (n, K) probabilities, IN weight (n,): the rows' weights
+    (summing to 1), OUT grad (n, K) = weight * (softmax - target). Returns the weighted mean
+    cross-entropy (float64). grad may be logits itself."""
     n, K = logits.shape
     loss = 0.0
     for i in range(n):
@@ -159,38 +160,40 @@ def softmax_cross_entropy(logits, target, grad):
         log_total = np.log(total)
         for k in range(K):
             log_p = logits[i, k] - top - log_total
-            loss -= target[i, k] * log_p
-            grad[i, k] = (np.exp(log_p) - target[i, k]) / n
-    return loss / n
+            loss -= weight[i] * target[i, k] * log_p
+            grad[i, k] = (np.exp(log_p) - target[i, k]) * weight[i]
+    return loss
 
 
 @njit(**_KERNEL)
-def sigmoid_cross_entropy(logits, target, grad):
-    """IN logits (n, K), IN target (n, K) in [0, 1], OUT grad (n, K) = (sigmoid - target) / n.
-    Returns the mean over rows of the summed logistic losses (float64)."""
+def sigmoid_cross_entropy(logits, target, weight, grad):
+    """IN logits (n, K), IN target (n, K) in [0, 1], IN weight (n,) (summing to 1), OUT grad
+    (n, K) = weight * (sigmoid - target). Returns the weighted mean over rows of the summed
+    logistic losses (float64)."""
     n, K = logits.shape
     loss = 0.0
     for i in range(n):
         for k in range(K):
             z = np.float64(logits[i, k])
             # log(1 + exp(-|z|)) + max(z, 0) - t z, stable for any z
-            loss += np.log1p(np.exp(-abs(z))) + max(z, 0.0) - target[i, k] * z
-            grad[i, k] = (1 / (1 + np.exp(-z)) - target[i, k]) / n
-    return loss / n
+            loss += weight[i] * (np.log1p(np.exp(-abs(z))) + max(z, 0.0) - target[i, k] * z)
+            grad[i, k] = (1 / (1 + np.exp(-z)) - target[i, k]) * weight[i]
+    return loss
 
 
 @njit(**_KERNEL)
-def squared_error(pred, target, grad):
-    """IN pred (n, K), IN target (n, K), OUT grad (n, K) = (pred - target) / n.
-    Returns half the mean over rows of the squared row norms (float64)."""
+def squared_error(pred, target, weight, grad):
+    """IN pred (n, K), IN target (n, K), IN weight (n,) (summing to 1), OUT grad (n, K) =
+    weight * (pred - target). Returns half the weighted mean over rows of the squared row
+    norms (float64)."""
     n, K = pred.shape
     loss = 0.0
     for i in range(n):
         for k in range(K):
             d = np.float64(pred[i, k]) - target[i, k]
-            loss += d * d
-            grad[i, k] = d / n
-    return 0.5 * loss / n
+            loss += weight[i] * d * d
+            grad[i, k] = d * weight[i]
+    return 0.5 * loss
 
 
 # ---------------------------------------------------------------------------------------------
@@ -825,9 +828,10 @@ def squared_norm(params, n):
     return float(np.dot(head, head))
 
 
-def loss_and_grad(kind, output, target, grad):
-    """OUT grad: the loss gradient for the outputs; returns the mean loss (a float)."""
-    return float(_LOSSES[kind](output, target, grad))
+def loss_and_grad(kind, output, target, weight, grad):
+    """OUT grad: the loss gradient for the outputs, rows weighted by weight (float64, summing
+    to 1); returns the weighted mean loss (a float)."""
+    return float(_LOSSES[kind](output, target, weight, grad))
 
 
 _LOSSES = {"softmax": softmax_cross_entropy, "logistic": sigmoid_cross_entropy,

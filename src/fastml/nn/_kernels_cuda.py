@@ -350,7 +350,7 @@ def _avg_pool_grad_kernel(grad_out, kh, kw, sh, sw, grad_x):
 # losses: one thread per row, its loss into row_loss (summed on the host)
 
 @cuda.jit
-def _softmax_kernel(logits, target, grad, row_loss):
+def _softmax_kernel(logits, target, weight, grad, row_loss):
     """grad may be logits itself: each entry is read before it is written."""
     n, K = logits.shape
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
@@ -365,12 +365,12 @@ def _softmax_kernel(logits, target, grad, row_loss):
         for k in range(K):
             log_p = logits[i, k] - top - log_total
             loss -= target[i, k] * log_p
-            grad[i, k] = (math.exp(log_p) - target[i, k]) / n
-        row_loss[i] = loss
+            grad[i, k] = (math.exp(log_p) - target[i, k]) * weight[i]
+        row_loss[i] = weight[i] * loss
 
 
 @cuda.jit
-def _logistic_kernel(logits, target, grad, row_loss):
+def _logistic_kernel(logits, target, weight, grad, row_loss):
     n, K = logits.shape
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         loss = 0.0
@@ -378,20 +378,20 @@ def _logistic_kernel(logits, target, grad, row_loss):
             z = float64(logits[i, k])
             # log(1 + exp(-|z|)) + max(z, 0) - t z, stable for any z
             loss += math.log1p(math.exp(-abs(z))) + max(z, 0.0) - target[i, k] * z
-            grad[i, k] = (1 / (1 + math.exp(-z)) - target[i, k]) / n
-        row_loss[i] = loss
+            grad[i, k] = (1 / (1 + math.exp(-z)) - target[i, k]) * weight[i]
+        row_loss[i] = weight[i] * loss
 
 
 @cuda.jit
-def _squared_kernel(pred, target, grad, row_loss):
+def _squared_kernel(pred, target, weight, grad, row_loss):
     n, K = pred.shape
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         loss = 0.0
         for k in range(K):
             d = float64(pred[i, k]) - target[i, k]
             loss += d * d
-            grad[i, k] = d / n
-        row_loss[i] = 0.5 * loss
+            grad[i, k] = d * weight[i]
+        row_loss[i] = 0.5 * weight[i] * loss
 
 
 # ---------------------------------------------------------------------------------------------
@@ -599,12 +599,13 @@ def apply_dropout(x, mask, scale):
 _LOSSES = {"softmax": _softmax_kernel, "logistic": _logistic_kernel, "squared": _squared_kernel}
 
 
-def loss_and_grad(kind, output, target, grad):
-    """OUT grad: the loss gradient for the outputs; returns the mean loss (a float)."""
+def loss_and_grad(kind, output, target, weight, grad):
+    """OUT grad: the loss gradient for the outputs, rows weighted by weight (float64, summing
+    to 1); returns the weighted mean loss (a float)."""
     n = output.shape[0]
     row_loss = empty(n, np.float64)
-    _launch(_LOSSES[kind], n, output, target, grad, row_loss)
-    return float(row_loss.copy_to_host().sum()) / n
+    _launch(_LOSSES[kind], n, output, target, weight, grad, row_loss)
+    return float(row_loss.copy_to_host().sum())
 
 
 def _scalars(params, *values):

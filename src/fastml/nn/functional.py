@@ -392,7 +392,7 @@ def batch_norm_backward(grad_out, x, gamma, eps=1e-5):
 
 
 # ---------------------------------------------------------------------------------------------
-# losses (means over rows)
+# losses (means over rows, weighted by sample_weight when given)
 
 def _targets(logits, y, kind):
     logits = _host(_check(logits, "logits", 2))
@@ -411,41 +411,54 @@ def _targets(logits, y, kind):
     return logits, y
 
 
-def _loss(kind, output, y):
+def row_weights(n, sample_weight=None):
+    """Each row's share of a mean: 1 / n, or sample_weight / sum(sample_weight) (float64)."""
+    if sample_weight is None:
+        return np.full(n, 1.0 / n)
+    weight = np.asarray(sample_weight, dtype=np.float64)
+    if weight.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), got {weight.shape}")
+    if not np.isfinite(weight).all() or weight.min() < 0 or not weight.sum() > 0:
+        raise ValueError("sample_weight must be finite, non-negative and not all zero")
+    return weight / weight.sum()
+
+
+def _loss(kind, output, y, sample_weight):
     output, y = _targets(output, y, kind)
     grad = np.empty_like(output)
-    return _kernels_cpu.loss_and_grad(kind, output, y, grad), grad
+    weight = row_weights(output.shape[0], sample_weight)
+    return _kernels_cpu.loss_and_grad(kind, output, y, weight, grad), grad
 
 
-def cross_entropy(logits, y):
+def cross_entropy(logits, y, sample_weight=None):
     """Mean over rows of -log softmax(logits)[i, y_i]; y holds class indices (n,) or target
     probabilities (n, K)."""
-    return _loss("softmax", logits, y)[0]
+    return _loss("softmax", logits, y, sample_weight)[0]
 
 
-def cross_entropy_backward(logits, y):
-    """(softmax(logits) - onehot(y)) / n."""
-    return _loss("softmax", logits, y)[1]
+def cross_entropy_backward(logits, y, sample_weight=None):
+    """(softmax(logits) - onehot(y)) / n (rows weighted by sample_weight / its sum)."""
+    return _loss("softmax", logits, y, sample_weight)[1]
 
 
-def binary_cross_entropy(logits, y):
+def binary_cross_entropy(logits, y, sample_weight=None):
     """Mean over rows of the summed logistic losses of logits against y in [0, 1]."""
-    return _loss("logistic", logits, y)[0]
+    return _loss("logistic", logits, y, sample_weight)[0]
 
 
-def binary_cross_entropy_backward(logits, y):
-    """(sigmoid(logits) - y) / n."""
-    return _loss("logistic", logits, y)[1]
+def binary_cross_entropy_backward(logits, y, sample_weight=None):
+    """(sigmoid(logits) - y) / n (rows weighted by sample_weight / its sum)."""
+    return _loss("logistic", logits, y, sample_weight)[1]
 
 
-def squared_error(pred, y):
+def squared_error(pred, y, sample_weight=None):
     """Half the mean over rows of the squared row norms of pred - y."""
-    return _loss("squared", pred, y)[0]
+    return _loss("squared", pred, y, sample_weight)[0]
 
 
-def squared_error_backward(pred, y):
-    """(pred - y) / n."""
-    return _loss("squared", pred, y)[1]
+def squared_error_backward(pred, y, sample_weight=None):
+    """(pred - y) / n (rows weighted by sample_weight / its sum)."""
+    return _loss("squared", pred, y, sample_weight)[1]
 
 
 # ---------------------------------------------------------------------------------------------
