@@ -492,3 +492,20 @@ def test_ops_on_device_arrays_run_on_the_cuda_kernels():
         np.testing.assert_allclose(got.copy_to_host(), expected, rtol=1e-12)
     with pytest.raises(TypeError, match="mix"):
         F.dense(cuda.to_device(x[0, 0]), rng.random((4, 2)))
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "binary_cross_entropy", "squared_error"])
+def test_losses_weigh_rows_by_sample_weight(loss):
+    """A weighted loss is the weighted mean of the rows' losses, its gradient each row's
+    gradient scaled by weight / sum(weight) instead of 1 / n."""
+    rng = np.random.default_rng(8)
+    logits = rng.standard_normal((5, 3))
+    y = np.eye(3)[[0, 2, 1, 1, 0]] if loss == "cross_entropy" else rng.random((5, 3))
+    weight = np.array([0.5, 0.0, 2.0, 1.0, 1.5])
+    rows = [getattr(F, loss)(logits[i:i + 1], y[i:i + 1]) for i in range(5)]
+    assert getattr(F, loss)(logits, y, weight) == pytest.approx(np.average(rows, weights=weight))
+    unweighted = getattr(F, loss + "_backward")(logits, y)
+    np.testing.assert_allclose(getattr(F, loss + "_backward")(logits, y, weight),
+                               unweighted * 5 * (weight / weight.sum())[:, None], rtol=1e-12)
+    with pytest.raises(ValueError, match="sample_weight"):
+        getattr(F, loss)(logits, y, -weight)
