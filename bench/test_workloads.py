@@ -34,6 +34,6 @@ def test_workload(benchmark, index, side, quick):
     benchmark.group = workload.label(quick)
     fn = {"fastml": workload.fastml, "peer": workload.peer, "reference": workload.reference}[side]
     if fn is None:
-        pytest.skip("no NumPy reference for this workload: it would take minutes")
+        pytest.skip("this workload times no NumPy reference (too slow, or none exists)")
     result = benchmark(fn, _data(index, quick))
     assert workload.parity(result, _peer_result(index, quick)) <= workload.tolerance
