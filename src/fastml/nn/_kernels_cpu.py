@@ -27,14 +27,15 @@ from numba import njit, prange
 from numba.extending import get_cython_function_address
 from threadpoolctl import ThreadpoolController
 
+from . import _scalar
+from ._scalar import ACTIVATIONS
+
 # Reassociation lets LLVM vectorise sums; NaN and inf keep their IEEE meaning. The NumPy error
 # model divides without a zero check (IEEE results, no ZeroDivisionError): the check's branch
 # kept LLVM from vectorising any loop with a division (Adam's step was 9x slower).
 _KERNEL = dict(nogil=True, cache=True, error_model="numpy",
                fastmath={"reassoc", "contract", "arcp", "nsz"})
 
-# Activation codes shared with the CUDA kernels (scikit-learn's names).
-ACTIVATIONS = {"identity": 0, "relu": 1, "tanh": 2, "logistic": 3}
 
 # Convolutions split the images into this many contiguous blocks, each with its work arrays
 # allocated once (a fresh 1 MB array per image costs page faults) and its own partial weight
@@ -50,27 +51,9 @@ def _block_images(block, n_blocks, N):
 # ---------------------------------------------------------------------------------------------
 # elementwise
 
-@njit(**_KERNEL, inline="always")
-def _activate(v, code):
-    if code == 1:
-        return v if v > 0 else v * 0
-    if code == 2:
-        return np.tanh(v)
-    if code == 3:
-        return 1 / (1 + np.exp(-v))
-    return v
-
-
-@njit(**_KERNEL, inline="always")
-def _derivative_from_output(y, code):
-    """The activation's derivative expressed through its output y = act(z)."""
-    if code == 1:
-        return 1 if y > 0 else 0
-    if code == 2:
-        return 1 - y * y
-    if code == 3:
-        return y * (1 - y)
-    return 1
+_activate = njit(**_KERNEL, inline="always")(_scalar.activate)
+_derivative_from_output = njit(**_KERNEL, inline="always")(_scalar.derivative_from_output)
+_window_max = njit(**_KERNEL, inline="always")(_scalar.window_max)
 
 
 @njit(**_KERNEL)
@@ -491,20 +474,11 @@ def max_pool2d_forward(x, kh, kw, sh, sw, out, argmax):
     """IN x (N, C, H, W), OUT out (N, C, Ho, Wo), OUT argmax (N, C, Ho, Wo) int32: flat index
     in the H x W plane of each window's first maximum."""
     N, C, Ho, Wo = out.shape
-    W = x.shape[3]
     for nc in prange(N * C):
         n, c = nc // C, nc % C
         for oy in range(Ho):
             for ox in range(Wo):
-                y0, x0 = oy * sh, ox * sw
-                best = x[n, c, y0, x0]
-                where = y0 * W + x0
-                for dy in range(kh):
-                    for dx in range(kw):
-                        v = x[n, c, y0 + dy, x0 + dx]
-                        if v > best or (v != v and best == best):  # NaN wins, like np.max
-                            best = v
-                            where = (y0 + dy) * W + x0 + dx
+                best, where = _window_max(x, n, c, oy * sh, ox * sw, kh, kw)
                 out[n, c, oy, ox] = best
                 argmax[n, c, oy, ox] = where
 

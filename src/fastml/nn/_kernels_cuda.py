@@ -20,7 +20,8 @@ import numpy as np
 from numba import config, cuda, float64
 
 from ..utils._cuda import block_sum
-from ._kernels_cpu import ACTIVATIONS
+from . import _scalar
+from ._scalar import ACTIVATIONS
 
 THREADS = 128  # threads per block; the size of the per-block reduction buffers
 TILE = 16  # side of the matrix product's tiles (TILE x TILE threads per block)
@@ -35,26 +36,9 @@ _TILE_ROW = TILE + 1  # a padding column: transposed stores hit distinct shared-
 # ---------------------------------------------------------------------------------------------
 # device helpers
 
-@cuda.jit(device=True)
-def _activate(v, code):
-    if code == 1:
-        return v if v > 0 else v * 0
-    if code == 2:
-        return math.tanh(v)
-    if code == 3:
-        return 1 / (1 + math.exp(-v))
-    return v
-
-
-@cuda.jit(device=True)
-def _derivative_from_output(y, code):
-    if code == 1:
-        return 1 if y > 0 else 0
-    if code == 2:
-        return 1 - y * y
-    if code == 3:
-        return y * (1 - y)
-    return 1
+_activate = cuda.jit(device=True)(_scalar.activate)
+_derivative_from_output = cuda.jit(device=True)(_scalar.derivative_from_output)
+_window_max = cuda.jit(device=True)(_scalar.window_max)
 
 
 @cuda.jit(device=True)
@@ -283,19 +267,10 @@ def _conv2d_grad_w_kernel(grad_out, x, sh, sw, ph, pw, grad_w):
 def _max_pool_kernel(x, kh, kw, sh, sw, out, argmax):
     """argmax: flat index in the H x W plane of the window's first maximum (row-major)."""
     N, C, Ho, Wo = out.shape
-    W = x.shape[3]
     for e in range(cuda.grid(1), N * C * Ho * Wo, cuda.gridsize(1)):
         ox, oy = e % Wo, (e // Wo) % Ho
         c, n = (e // (Wo * Ho)) % C, e // (Wo * Ho * C)
-        y0, x0 = oy * sh, ox * sw
-        best = x[n, c, y0, x0]
-        where = y0 * W + x0
-        for dy in range(kh):
-            for dx in range(kw):
-                v = x[n, c, y0 + dy, x0 + dx]
-                if v > best or (v != v and best == best):  # NaN wins, like np.max
-                    best = v
-                    where = (y0 + dy) * W + x0 + dx
+        best, where = _window_max(x, n, c, oy * sh, ox * sw, kh, kw)
         out[n, c, oy, ox] = best
         argmax[n, c, oy, ox] = where
 
