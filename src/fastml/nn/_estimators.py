@@ -371,7 +371,7 @@ class _BaseNetwork(BaseEstimator):
                                  working_memory=get_config()["working_memory"])
         out = np.empty((X.shape[0], self.n_outputs_), dtype=X.dtype)
         for start in range(0, X.shape[0], chunk):
-            rows = np.arange(start, min(start + chunk, X.shape[0]))
+            rows = slice(start, start + chunk)  # a view of X: no gathered copy
             out[rows] = K.to_host(net.forward(K.to_device(_dense_rows(X, rows))))
         return out
 
