@@ -17,6 +17,7 @@ from ._config import _DEVICES, get_config
 COMPILED_CORES = {
     "pairwise distances and k-NN search (Cython)": "fastml.metrics._pairwise_fast",
     "k-means++ seeding, Lloyd and Elkan (C++, pybind11)": "fastml.cluster._kmeans_fast",
+    "CART trees and forests (C++, pybind11)": "fastml.tree._cart",
 }
 
 

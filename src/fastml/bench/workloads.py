@@ -664,10 +664,142 @@ def _nn_workloads():
     return workloads
 
 
+def tabular(n, task="classification", n_features=20, seed=0):
+    """scikit-learn's make_classification / make_regression with 20 features, float32; train
+    on n rows, test on n / 5 more."""
+    from sklearn.datasets import make_classification, make_regression
+
+    n_test = max(n // 5, 1)
+    if task == "classification":
+        X, y = make_classification(n + n_test, n_features, random_state=seed)
+    else:
+        X, y = make_regression(n + n_test, n_features, n_informative=10, noise=10.0,
+                               random_state=seed)
+    X = X.astype(np.float32)
+    return X[:n], y[:n], X[n:], y[n:]
+
+
+def _tree_workloads():
+    from sklearn.ensemble import RandomForestClassifier as SklearnForest
+    from sklearn.tree import DecisionTreeClassifier as SklearnTreeClassifier
+    from sklearn.tree import DecisionTreeRegressor as SklearnTreeRegressor
+
+    from fastml.ensemble import RandomForestClassifier
+    from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    def test_score(make_model):
+        """Fits on the training rows (timed) and scores on the test rows."""
+        def run(data):
+            X, y, X_test, y_test = data
+            return make_model().fit(X, y).score(X_test, y_test)
+        return run
+
+    def score_drop(a, b):
+        return max(b - a, 0.0)
+
+    depth = 16
+    workloads = []
+    for finder, target in (("hist", 10.0), ("exact", 2.0)):
+        workloads.append(Workload(
+            group="tree",
+            name=f"DecisionTreeClassifier {finder} fit {{n}}x20 float32, max_depth={depth}: "
+                 "test accuracy",
+            sizes=(50_000, 500_000),
+            setup=tabular,
+            fastml=test_score(lambda f=finder: DecisionTreeClassifier(
+                max_depth=depth, split_finder=f, random_state=0)),
+            peer=test_score(lambda: SklearnTreeClassifier(max_depth=depth, random_state=0)),
+            peer_name="scikit-learn",
+            parity=score_drop,
+            parity_label="accuracy drop",
+            tolerance=0.005,
+            target=target,
+        ))
+    workloads.append(Workload(
+        group="tree",
+        name=f"DecisionTreeRegressor hist fit {{n}}x20 float32, max_depth={depth}: test R^2",
+        sizes=(50_000, 500_000),
+        setup=lambda n: tabular(n, "regression"),
+        fastml=test_score(lambda: DecisionTreeRegressor(max_depth=depth, split_finder="hist",
+                                                        random_state=0)),
+        peer=test_score(lambda: SklearnTreeRegressor(max_depth=depth, random_state=0)),
+        peer_name="scikit-learn",
+        parity=score_drop,
+        parity_label="R^2 drop",
+        tolerance=0.005,
+        target=10.0,
+    ))
+
+    n_trees = 100
+    forest = test_score(lambda: RandomForestClassifier(n_trees, n_jobs=2, random_state=0))
+    workloads.append(Workload(
+        group="tree",
+        name=f"RandomForestClassifier {n_trees} trees fit {{n}}x20 float32, n_jobs=2: "
+             "test accuracy",
+        sizes=(20_000, 200_000),
+        setup=tabular,
+        fastml=forest,
+        peer=test_score(lambda: SklearnForest(n_trees, n_jobs=2, random_state=0)),
+        peer_name="scikit-learn",
+        parity=score_drop,
+        parity_label="accuracy drop",
+        tolerance=0.005,
+        target=10.0,
+    ))
+    if importlib.util.find_spec("lightgbm") is not None:
+        def lightgbm_forest():
+            import lightgbm
+
+            # random-forest mode grown like scikit-learn's: bootstrap-sized row samples,
+            # sqrt(n_features) features per node, leaves down to one row
+            return lightgbm.LGBMClassifier(
+                boosting_type="rf", n_estimators=n_trees, subsample=0.632, subsample_freq=1,
+                feature_fraction_bynode=np.sqrt(20) / 20, num_leaves=1 << 15,
+                min_child_samples=1, min_child_weight=0.0, n_jobs=2, random_state=0,
+                verbose=-1)
+
+        workloads.append(Workload(
+            group="tree",
+            name=f"RandomForestClassifier {n_trees} trees fit {{n}}x20 float32, n_jobs=2: "
+                 "test accuracy",
+            sizes=(20_000, 200_000),
+            setup=tabular,
+            fastml=forest,
+            peer=test_score(lightgbm_forest),
+            peer_name="LightGBM rf",
+            parity=score_drop,
+            parity_label="accuracy drop",
+            tolerance=0.005,
+            target=1.0,
+        ))
+
+    def fitted_forests(n):
+        """Both forests fitted on the training rows (untimed), and the test rows."""
+        X, y, X_test, _ = tabular(n)
+        return (RandomForestClassifier(n_trees, n_jobs=2, random_state=0).fit(X, y),
+                SklearnForest(n_trees, n_jobs=2, random_state=0).fit(X, y), X_test)
+
+    workloads.append(Workload(
+        group="tree",
+        name=f"RandomForestClassifier {n_trees} trees predict_proba, {{n}}/5 rows x20 float32: "
+             "predicted classes",
+        sizes=(20_000, 200_000),
+        setup=fitted_forests,
+        fastml=lambda data: data[0].predict_proba(data[2]).argmax(1),
+        peer=lambda data: data[1].predict_proba(data[2]).argmax(1),
+        peer_name="scikit-learn",
+        parity=differing_fraction,
+        parity_label="classes differing",
+        tolerance=0.02,  # two forests grown from different random draws
+        target=3.0,
+    ))
+    return workloads
+
+
 def all_workloads():
     """Every workload, in the order the runner prints them."""
     return (_pairwise_workloads() + _knn_workloads() + _cluster_workloads()
-            + _recommend_workloads() + _nn_workloads())
+            + _recommend_workloads() + _nn_workloads() + _tree_workloads())
 
 
 def groups():

@@ -1,0 +1,356 @@
+// fastml.tree._cart: the CART cores of csrc/tree for float32 and float64 data.
+// Checks every shape, dtype and index at entry (the cores trust them), then releases the GIL.
+// Arrays are never converted: fastml.tree hands them over in their final dtype and layout.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fastml/cart.hpp"
+
+namespace py = pybind11;
+namespace cart = fastml::cart;
+using cart::index_t;
+
+namespace {
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+template <class T>
+bool has_dtype(const py::array& a) {
+  return a.dtype().is(py::dtype::of<T>());
+}
+
+// The data pointer of a C-contiguous array of dtype T and the given shape.
+template <class T>
+const T* checked(const py::array& a, const std::string& name, std::initializer_list<index_t> shape) {
+  require(has_dtype<T>(a), name + " has the wrong dtype");
+  require((a.flags() & py::array::c_style) != 0, name + " must be C-contiguous");
+  bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
+  index_t axis = 0;
+  for (index_t extent : shape) ok = ok && a.shape(axis++) == extent;
+  require(ok, name + " has the wrong shape");
+  return static_cast<const T*>(a.data());
+}
+
+template <class T>
+T* checked_mut(py::array& a, const std::string& name, std::initializer_list<index_t> shape) {
+  require(a.writeable(), name + " must be writeable");
+  return const_cast<T*>(checked<T>(a, name, shape));
+}
+
+cart::Params read_params(const py::dict& p, index_t n_features, std::vector<std::int8_t>& cst) {
+  cart::Params params{};
+  params.criterion = p["criterion"].cast<int>();
+  params.random_splitter = p["random_splitter"].cast<bool>();
+  params.max_depth = p["max_depth"].cast<index_t>();
+  params.min_samples_split = p["min_samples_split"].cast<index_t>();
+  params.min_samples_leaf = p["min_samples_leaf"].cast<index_t>();
+  params.min_weight_leaf = p["min_weight_leaf"].cast<double>();
+  params.max_features = p["max_features"].cast<index_t>();
+  params.max_leaf_nodes = p["max_leaf_nodes"].cast<index_t>();
+  params.min_impurity_decrease = p["min_impurity_decrease"].cast<double>();
+  require(params.criterion >= cart::kGini && params.criterion <= cart::kPoisson,
+          "unknown criterion code");
+  require(params.max_depth >= 1, "max_depth must be >= 1");
+  require(params.min_samples_split >= 2, "min_samples_split must be >= 2");
+  require(params.min_samples_leaf >= 1, "min_samples_leaf must be >= 1");
+  require(params.max_features >= 1 && params.max_features <= n_features,
+          "max_features must lie in [1, n_features]");
+  require(params.max_leaf_nodes == 0 || params.max_leaf_nodes >= 2,
+          "max_leaf_nodes must be 0 (no limit) or >= 2");
+  params.monotonic_cst = nullptr;
+  if (!p["monotonic_cst"].is_none()) {
+    py::array a = p["monotonic_cst"].cast<py::array>();
+    const std::int8_t* c = checked<std::int8_t>(a, "monotonic_cst", {n_features});
+    cst.assign(c, c + n_features);
+    for (std::int8_t v : cst) require(v >= -1 && v <= 1, "monotonic_cst must hold -1, 0 or 1");
+    params.monotonic_cst = cst.data();
+  }
+  return params;
+}
+
+// The training data: values (exact search) or codes + bin_threshold (histogram search).
+template <class T>
+cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
+                           const py::object& bin_threshold, const py::array& y,
+                           const py::array& sample_weight, int n_classes) {
+  cart::Dataset<T> d{};
+  require(y.ndim() == 1 && y.shape(0) > 0, "y must be a non-empty 1-d array");
+  d.n_rows = y.shape(0);
+  require(d.n_rows < (index_t{1} << 31) - 1, "too many rows for 32-bit row indices");
+  d.y = checked<double>(y, "y", {d.n_rows});
+  d.sample_weight = checked<double>(sample_weight, "sample_weight", {d.n_rows});
+  d.n_classes = n_classes;
+  require(n_classes >= 0, "n_classes must be >= 0");
+  bool any_weight = false;
+  for (index_t r = 0; r < d.n_rows; ++r) {
+    const double w = d.sample_weight[r];
+    require(std::isfinite(w) && w >= 0, "sample_weight must be finite and non-negative");
+    any_weight = any_weight || w > 0;
+    if (n_classes > 0) {
+      const double c = d.y[r];
+      require(c >= 0 && c < n_classes && c == std::floor(c), "y must hold class indices");
+    } else {
+      require(std::isfinite(d.y[r]), "y must be finite");
+    }
+  }
+  require(any_weight, "sample_weight must have a positive entry");
+  if (!codes.is_none()) {
+    py::array c = codes.cast<py::array>();
+    require(c.ndim() == 2, "codes must be 2-d (n_rows, n_features)");
+    d.n_features = c.shape(1);
+    d.codes = checked<std::uint8_t>(c, "codes", {d.n_rows, d.n_features});
+    py::array t = bin_threshold.cast<py::array>();
+    d.bin_threshold = checked<double>(t, "bin_threshold", {d.n_features, cart::kBins});
+  } else {
+    py::array v = values.cast<py::array>();
+    require(v.ndim() == 2, "values must be 2-d (n_features, n_rows)");
+    d.n_features = v.shape(0);
+    d.values = checked<T>(v, "values", {d.n_features, d.n_rows});
+  }
+  require(d.n_features > 0, "there must be at least one feature");
+  return d;
+}
+
+template <class V>
+py::array_t<V> to_array(const std::vector<V>& v) {
+  py::array_t<V> a(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), a.mutable_data());
+  return a;
+}
+
+py::dict to_dict(const cart::Tree& t, index_t n_values) {
+  py::dict out;
+  out["children_left"] = to_array(t.children_left);
+  out["children_right"] = to_array(t.children_right);
+  out["feature"] = to_array(t.feature);
+  out["threshold"] = to_array(t.threshold);
+  out["missing_go_to_left"] = to_array(t.missing_go_to_left);
+  out["impurity"] = to_array(t.impurity);
+  out["n_node_samples"] = to_array(t.n_node_samples);
+  out["weighted_n_node_samples"] = to_array(t.weighted_n_node_samples);
+  py::array_t<double> value({t.n_nodes(), index_t{1}, n_values});
+  std::copy(t.value.begin(), t.value.end(), value.mutable_data());
+  out["value"] = value;
+  return out;
+}
+
+// Dispatches on the dtype of values (float32 or float64); the histogram search has no values.
+template <class F>
+auto on_dtype(const py::object& values, F&& run) {
+  if (values.is_none() || has_dtype<double>(values.cast<py::array>()))
+    return run(double{});
+  require(has_dtype<float>(values.cast<py::array>()), "values must be float32 or float64");
+  return run(float{});
+}
+
+py::dict grow_tree(const py::array& y, const py::array& sample_weight, int n_classes,
+                   const py::dict& params, std::uint64_t seed, int n_threads,
+                   const py::object& values, const py::object& codes,
+                   const py::object& bin_threshold) {
+  return on_dtype(values, [&](auto zero) {
+    using T = decltype(zero);
+    const auto d = read_data<T>(values, codes, bin_threshold, y, sample_weight, n_classes);
+    std::vector<std::int8_t> cst;
+    const cart::Params p = read_params(params, d.n_features, cst);
+    require(n_threads >= 1, "n_threads must be >= 1");
+    cart::Tree tree;
+    {
+      py::gil_scoped_release release;
+      tree = cart::build_tree(d, p, seed, n_threads);
+    }
+    return to_dict(tree, n_classes > 0 ? n_classes : 1);
+  });
+}
+
+py::list grow_forest(const py::array& y, const py::array& sample_weight, int n_classes,
+                     const py::dict& params, const py::array& seeds, bool bootstrap,
+                     index_t n_draws, bool balanced_subsample, int n_threads,
+                     const py::object& values, const py::object& codes,
+                     const py::object& bin_threshold) {
+  return on_dtype(values, [&](auto zero) {
+    using T = decltype(zero);
+    const auto d = read_data<T>(values, codes, bin_threshold, y, sample_weight, n_classes);
+    std::vector<std::int8_t> cst;
+    const cart::Params p = read_params(params, d.n_features, cst);
+    require(seeds.ndim() == 1, "seeds must be 1-d");
+    const index_t n_trees = seeds.shape(0);
+    const auto* s = checked<std::uint64_t>(seeds, "seeds", {n_trees});
+    require(!bootstrap || n_draws >= 1, "n_draws must be >= 1");
+    require(n_threads >= 1, "n_threads must be >= 1");
+    const cart::Bootstrap b{bootstrap, n_draws, balanced_subsample};
+    std::vector<cart::Tree> trees;
+    {
+      py::gil_scoped_release release;
+      trees = cart::build_forest(d, p, b, s, n_trees, n_threads);
+    }
+    py::list out;
+    for (const cart::Tree& t : trees) out.append(to_dict(t, n_classes > 0 ? n_classes : 1));
+    return out;
+  });
+}
+
+py::array_t<std::int32_t> bootstrap_counts(std::uint64_t seed, index_t n_rows, index_t n_draws) {
+  require(n_rows >= 1 && n_draws >= 0, "n_rows must be >= 1 and n_draws >= 0");
+  py::array_t<std::int32_t> counts(n_rows);
+  cart::bootstrap_counts(seed, n_rows, n_draws, counts.mutable_data());
+  return counts;
+}
+
+// Packed trees (see cart::Forest), checked so that every walk stays inside its tree and ends:
+// a child id is always larger than its parent's.
+cart::Forest read_forest(const py::array& offsets, const py::array& left, const py::array& right,
+                         const py::array& feature, const py::array& threshold,
+                         const py::array& missing_left, const py::array& value,
+                         index_t n_features) {
+  cart::Forest f{};
+  require(offsets.ndim() == 1 && offsets.shape(0) >= 2, "offsets must hold n_trees + 1 entries");
+  f.n_trees = offsets.shape(0) - 1;
+  f.offsets = checked<std::int64_t>(offsets, "offsets", {f.n_trees + 1});
+  const index_t n = left.ndim() == 1 ? left.shape(0) : -1;
+  f.children_left = checked<std::int64_t>(left, "children_left", {n});
+  f.children_right = checked<std::int64_t>(right, "children_right", {n});
+  f.feature = checked<std::int64_t>(feature, "feature", {n});
+  f.threshold = checked<double>(threshold, "threshold", {n});
+  f.missing_go_to_left = checked<std::uint8_t>(missing_left, "missing_go_to_left", {n});
+  require(value.ndim() == 2, "value must be 2-d (n_nodes, n_values)");
+  f.n_values = value.shape(1);
+  f.value = checked<double>(value, "value", {n, f.n_values});
+  require(f.offsets[0] == 0 && f.offsets[f.n_trees] == n, "offsets must span the nodes");
+  for (index_t t = 0; t < f.n_trees; ++t) {
+    const std::int64_t base = f.offsets[t], size = f.offsets[t + 1] - base;
+    require(size >= 1, "every tree needs a node");
+    for (std::int64_t i = 0; i < size; ++i) {
+      const std::int64_t l = f.children_left[base + i], r = f.children_right[base + i];
+      if (l < 0) continue;
+      require(l > i && l < size && r > i && r < size, "children ids out of range");
+      const std::int64_t feat = f.feature[base + i];
+      require(feat >= 0 && feat < n_features, "feature index out of range");
+    }
+  }
+  return f;
+}
+
+template <class T>
+py::array_t<std::int64_t> apply(const py::array& X, const py::array& offsets,
+                                const py::array& left, const py::array& right,
+                                const py::array& feature, const py::array& threshold,
+                                const py::array& missing_left, const py::array& value,
+                                int n_threads) {
+  require(X.ndim() == 2, "X must be 2-d");
+  const index_t n = X.shape(0), d = X.shape(1);
+  const T* x = checked<T>(X, "X", {n, d});
+  const cart::Forest f = read_forest(offsets, left, right, feature, threshold, missing_left,
+                                     value, d);
+  require(n_threads >= 1, "n_threads must be >= 1");
+  py::array_t<std::int64_t> leaves({n, f.n_trees});
+  std::int64_t* out = leaves.mutable_data();
+  py::gil_scoped_release release;
+  cart::apply(f, x, n, d, out, n_threads);
+  return leaves;
+}
+
+template <class T>
+py::array_t<double> predict_mean(const py::array& X, const py::array& offsets,
+                                 const py::array& left, const py::array& right,
+                                 const py::array& feature, const py::array& threshold,
+                                 const py::array& missing_left, const py::array& value,
+                                 int n_threads) {
+  require(X.ndim() == 2, "X must be 2-d");
+  const index_t n = X.shape(0), d = X.shape(1);
+  const T* x = checked<T>(X, "X", {n, d});
+  const cart::Forest f = read_forest(offsets, left, right, feature, threshold, missing_left,
+                                     value, d);
+  require(n_threads >= 1, "n_threads must be >= 1");
+  py::array_t<double> mean({n, f.n_values});
+  double* out = mean.mutable_data();
+  py::gil_scoped_release release;
+  cart::predict_mean(f, x, n, d, out, n_threads);
+  return mean;
+}
+
+template <class T>
+py::array_t<std::uint8_t> encode_bins(const py::array& X, const py::array& bin_threshold,
+                                      int n_threads) {
+  require(X.ndim() == 2, "X must be 2-d");
+  const index_t n = X.shape(0), d = X.shape(1);
+  const T* x = checked<T>(X, "X", {n, d});
+  const double* t = checked<double>(bin_threshold, "bin_threshold", {d, cart::kBins});
+  for (index_t i = 0; i < d * cart::kBins; ++i)
+    require(!std::isnan(t[i]), "bin_threshold must not hold NaN");
+  require(n_threads >= 1, "n_threads must be >= 1");
+  py::array_t<std::uint8_t> codes({n, d});
+  std::uint8_t* out = codes.mutable_data();
+  py::gil_scoped_release release;
+  cart::encode_bins(x, n, d, t, out, n_threads);
+  return codes;
+}
+
+// The same entry point for float32 and float64 X, chosen by X's dtype.
+template <template <class> class Entry>
+struct ByDtype {
+  template <class... A>
+  static auto call(const py::array& X, A&&... args) {
+    if (has_dtype<float>(X)) return Entry<float>::run(X, std::forward<A>(args)...);
+    require(has_dtype<double>(X), "X must be float32 or float64");
+    return Entry<double>::run(X, std::forward<A>(args)...);
+  }
+};
+template <class T> struct Apply { template <class... A> static auto run(A&&... a) { return apply<T>(std::forward<A>(a)...); } };
+template <class T> struct PredictMean { template <class... A> static auto run(A&&... a) { return predict_mean<T>(std::forward<A>(a)...); } };
+template <class T> struct EncodeBins { template <class... A> static auto run(A&&... a) { return encode_bins<T>(std::forward<A>(a)...); } };
+
+}  // namespace
+
+PYBIND11_MODULE(_cart, m) {
+  m.doc() = "CART tree and forest growth, prediction and binning (C++, OpenMP).";
+  m.attr("N_BINS") = cart::kBins;
+  m.attr("MISSING_BIN") = cart::kMissingBin;
+  m.def("grow_tree", &grow_tree, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
+        py::arg("params"), py::arg("seed"), py::arg("n_threads"), py::arg("values") = py::none(),
+        py::arg("codes") = py::none(), py::arg("bin_threshold") = py::none(),
+        "Grow one tree; returns its node arrays.");
+  m.def("grow_forest", &grow_forest, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
+        py::arg("params"), py::arg("seeds"), py::arg("bootstrap"), py::arg("n_draws"),
+        py::arg("balanced_subsample"), py::arg("n_threads"), py::arg("values") = py::none(),
+        py::arg("codes") = py::none(), py::arg("bin_threshold") = py::none(),
+        "Grow one tree per seed in parallel; returns a list of node-array dicts.");
+  m.def("bootstrap_counts", &bootstrap_counts, py::arg("seed"), py::arg("n_rows"),
+        py::arg("n_draws"), "How often each row is drawn by the bootstrap of a tree's seed.");
+  const char* packed = "; trees packed end to end (offsets: n_trees + 1 node offsets, child ids local)";
+  m.def("apply",
+        [](const py::array& X, const py::array& offsets, const py::array& left,
+           const py::array& right, const py::array& feature, const py::array& threshold,
+           const py::array& missing_left, const py::array& value, int n_threads) {
+          return ByDtype<Apply>::call(X, offsets, left, right, feature, threshold, missing_left,
+                                      value, n_threads);
+        },
+        py::arg("X"), py::arg("offsets"), py::arg("children_left"), py::arg("children_right"),
+        py::arg("feature"), py::arg("threshold"), py::arg("missing_go_to_left"), py::arg("value"),
+        py::arg("n_threads"),
+        (std::string("Leaf (local id) of every row in every tree, (n_rows, n_trees)") + packed).c_str());
+  m.def("predict_mean",
+        [](const py::array& X, const py::array& offsets, const py::array& left,
+           const py::array& right, const py::array& feature, const py::array& threshold,
+           const py::array& missing_left, const py::array& value, int n_threads) {
+          return ByDtype<PredictMean>::call(X, offsets, left, right, feature, threshold,
+                                            missing_left, value, n_threads);
+        },
+        py::arg("X"), py::arg("offsets"), py::arg("children_left"), py::arg("children_right"),
+        py::arg("feature"), py::arg("threshold"), py::arg("missing_go_to_left"), py::arg("value"),
+        py::arg("n_threads"),
+        (std::string("Leaf values averaged over the trees, (n_rows, n_values)") + packed).c_str());
+  m.def("encode_bins",
+        [](const py::array& X, const py::array& bin_threshold, int n_threads) {
+          return ByDtype<EncodeBins>::call(X, bin_threshold, n_threads);
+        },
+        py::arg("X"), py::arg("bin_threshold"), py::arg("n_threads"),
+        "Bin codes (n_rows, n_features) of X: the number of thresholds below each value, 255 for NaN.");
+}

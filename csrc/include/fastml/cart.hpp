@@ -1,0 +1,121 @@
+// CART cores behind fastml.tree and fastml.ensemble (bound in csrc/bindings/cart_module.cpp).
+//
+// One builder grows a single-output tree depth first (preorder node ids, as scikit-learn) or best
+// first (max_leaf_nodes). Splits are searched on feature values ("exact": the node's values sorted,
+// every boundary between distinct values a candidate) or on bin codes ("hist": per-node histograms
+// over at most 255 bins, the larger child's histogram derived as parent minus the smaller child's).
+// Both searches follow the same rules, written down in fastml.reference.cart: sklearn's proxies,
+// min_samples_leaf / min_weight_leaf / monotonic constraints, and missing values (NaN, or code
+// kMissingBin) tried on both sides of every threshold, the side that wins stored in the node.
+//
+// Entry points trust their arguments; the bindings check shapes and indices first.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace fastml::cart {
+
+using index_t = std::ptrdiff_t;
+
+enum Criterion : int {
+  kGini = 0,
+  kEntropy = 1,
+  kSquaredError = 2,
+  kFriedmanMSE = 3,
+  kPoisson = 4,
+  kAbsoluteError = 5,
+};
+
+// Codes are uint8: bins 0..254 hold values, kMissingBin holds NaN.
+constexpr int kBins = 256;
+constexpr int kMissingBin = 255;
+
+// The training data. Values are feature-major (the exact search walks one feature's values);
+// codes are row-major (a histogram pass reads every code of a row from one cache line).
+template <class T>
+struct Dataset {
+  index_t n_rows;
+  index_t n_features;
+  const T* values;              // (n_features, n_rows), NaN = missing; read by the exact search
+  const std::uint8_t* codes;    // (n_rows, n_features) bin codes; nullptr for the exact search
+  const double* bin_threshold;  // (n_features, kBins): x <= bin_threshold[b] <=> code(x) <= b
+  const double* y;              // class index 0..n_classes-1, or the regression target
+  const double* sample_weight;  // (n_rows), >= 0; rows of weight 0 take no part
+  int n_classes;                // 0 for regression
+};
+
+struct Params {
+  int criterion;
+  bool random_splitter;     // one random threshold per feature (scikit-learn's "random")
+  index_t max_depth;
+  index_t min_samples_split;
+  index_t min_samples_leaf;
+  double min_weight_leaf;   // absolute weight
+  index_t max_features;     // features drawn per node (more while all drawn are constant)
+  index_t max_leaf_nodes;   // 0: depth first without a leaf limit
+  double min_impurity_decrease;
+  const std::int8_t* monotonic_cst;  // (n_features) of -1/0/1, or nullptr; for classification
+                                     // it constrains the fraction of class 0, as scikit-learn
+};
+
+// A grown tree in scikit-learn's arrays; value is (n_nodes, n_values): weighted class counts
+// divided by the node weight (fractions) for classification, the weighted mean for regression.
+struct Tree {
+  std::vector<std::int64_t> children_left, children_right, feature, n_node_samples;
+  std::vector<double> threshold, impurity, weighted_n_node_samples, value;
+  std::vector<std::uint8_t> missing_go_to_left;
+  index_t n_nodes() const { return static_cast<index_t>(feature.size()); }
+};
+
+struct Bootstrap {
+  bool enabled;
+  index_t n_draws;          // rows drawn with replacement per tree
+  bool balanced_subsample;  // class weights from each tree's draws (classification)
+};
+
+// Grows one tree from data.sample_weight.
+template <class T>
+Tree build_tree(const Dataset<T>& data, const Params& params, std::uint64_t seed, int n_threads);
+
+// Grows n_trees trees in parallel, tree t from seeds[t] (its bootstrap draw and its splits), so
+// the forest does not depend on the thread count.
+template <class T>
+std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
+                               const Bootstrap& bootstrap, const std::uint64_t* seeds,
+                               index_t n_trees, int n_threads);
+
+// How often each row is drawn by the bootstrap of the tree seeded with seed. OUT counts[n_rows].
+void bootstrap_counts(std::uint64_t seed, index_t n_rows, index_t n_draws, std::int32_t* counts);
+
+// Trees packed end to end: tree t owns nodes [offsets[t], offsets[t + 1]), its child ids local.
+struct Forest {
+  const std::int64_t* offsets;
+  index_t n_trees;
+  const std::int64_t* children_left;
+  const std::int64_t* children_right;
+  const std::int64_t* feature;
+  const double* threshold;
+  const std::uint8_t* missing_go_to_left;
+  const double* value;  // (total nodes, n_values)
+  index_t n_values;
+};
+
+// OUT leaves (n_rows, n_trees): the leaf (local id) each row reaches in each tree.
+template <class T>
+void apply(const Forest& forest, const T* X, index_t n_rows, index_t n_features,
+           std::int64_t* leaves, int n_threads);
+
+// OUT mean (n_rows, n_values): the leaf values averaged over the trees, summed in tree order.
+template <class T>
+void predict_mean(const Forest& forest, const T* X, index_t n_rows, index_t n_features,
+                  double* mean, int n_threads);
+
+// OUT codes (n_rows, n_features): the bin of every value of X (n_rows, n_features, row-major),
+// kMissingBin for NaN.
+template <class T>
+void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* bin_threshold,
+                 std::uint8_t* codes, int n_threads);
+
+}  // namespace fastml::cart

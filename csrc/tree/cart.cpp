@@ -1,0 +1,995 @@
+// CART tree builder, forest driver, prediction and binning (see fastml/cart.hpp).
+//
+// Statistics of a set of rows are `channels` doubles: [0] the row count, [1] the weight, then
+// the weight of each class (classification) or sum w*y and sum w*q (regression, q = y^2, or
+// y log y for poisson). A histogram is kBins such blocks per feature; a node's totals are one.
+#include "fastml/cart.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <numeric>
+#include <queue>
+#include <utility>
+
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static inline int omp_get_thread_num() { return 0; }
+#endif
+
+namespace fastml::cart {
+namespace {
+
+constexpr double kEpsilon = 10 * std::numeric_limits<double>::epsilon();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+// Nodes with fewer rows are searched by sorting their codes: cheaper than 256-bin histograms.
+constexpr index_t kSortBelow = 64;
+// Rows x features below which a node's work stays on one thread. Threads are woken per node, and
+// waking a sleeping thread costs up to milliseconds on virtual machines, so only nodes with
+// millions of row-features are worth it.
+constexpr index_t kParallelWork = 1 << 20;
+
+// splitmix64: tiny state, good enough statistics for feature draws and bootstraps.
+struct Random {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  index_t below(index_t n) {  // uniform in [0, n), Lemire's multiply-shift
+    return static_cast<index_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
+  }
+};
+
+// The split stream of a tree is apart from its bootstrap stream.
+constexpr std::uint64_t kSplitStream = 0xD1B54A32D192ED03ULL;
+
+// ---- criteria ------------------------------------------------------------------------------
+
+double xlogx_ratio(double x, double w) { return x > 0 ? x * std::log(x / w) : 0.0; }
+
+// scikit-learn's proxy of the impurity decrease: larger is better, -inf forbids the split.
+template <int Crit>
+double proxy(const double* L, const double* R, int n_classes) {
+  const double wl = L[1], wr = R[1];
+  if constexpr (Crit == kGini) {
+    double l = 0, r = 0;
+    for (int k = 0; k < n_classes; ++k) {
+      l += L[2 + k] * L[2 + k];
+      r += R[2 + k] * R[2 + k];
+    }
+    return l / wl + r / wr;
+  } else if constexpr (Crit == kEntropy) {
+    double s = 0;
+    for (int k = 0; k < n_classes; ++k) s += xlogx_ratio(L[2 + k], wl) + xlogx_ratio(R[2 + k], wr);
+    return s;
+  } else if constexpr (Crit == kSquaredError) {
+    return L[2] * L[2] / wl + R[2] * R[2] / wr;
+  } else if constexpr (Crit == kFriedmanMSE) {
+    const double d = wr * L[2] - wl * R[2];
+    return d * d / (wl * wr);
+  } else {
+    static_assert(Crit == kPoisson);
+    if (L[2] <= kEpsilon || R[2] <= kEpsilon) return -kInf;
+    return L[2] * std::log(L[2] / wl) + R[2] * std::log(R[2] / wr);
+  }
+}
+
+double impurity(int crit, const double* S, int n_classes) {
+  const double w = S[1];
+  switch (crit) {
+    case kGini: {
+      double s = 0;
+      for (int k = 0; k < n_classes; ++k) s += (S[2 + k] / w) * (S[2 + k] / w);
+      return 1.0 - s;
+    }
+    case kEntropy: {
+      double s = 0;
+      for (int k = 0; k < n_classes; ++k)
+        if (S[2 + k] > 0) s -= (S[2 + k] / w) * std::log2(S[2 + k] / w);
+      return s;
+    }
+    case kPoisson:
+      return (S[3] - xlogx_ratio(S[2], w)) / w;
+    default: {  // squared error, friedman_mse
+      const double mean = S[2] / w;
+      return S[3] / w - mean * mean;
+    }
+  }
+}
+
+// The weighted impurity decrease of a split, relative to the root weight (scikit-learn's).
+double improvement(int crit, const double* T, const double* L, const double* R, int n_classes,
+                   double root_weight) {
+  const double w = T[1], wl = L[1], wr = R[1];
+  if (crit == kFriedmanMSE) {
+    const double d = wr * L[2] - wl * R[2];
+    return d * d / (wl * wr * w);
+  }
+  return (w / root_weight) * (impurity(crit, T, n_classes) - wl / w * impurity(crit, L, n_classes) -
+                              wr / w * impurity(crit, R, n_classes));
+}
+
+// What monotonic constraints bound: the fraction of class 0, or the mean.
+double monotonic_value(const double* S) { return S[2] / S[1]; }
+
+// ---- split search --------------------------------------------------------------------------
+
+struct Split {
+  double proxy = -kInf;
+  index_t feature = -1;
+  double threshold = 0;       // x <= threshold goes left
+  double cut = 0;             // the same rule in the searched keys (a bin code for codes)
+  bool missing_left = false;  // where rows with a missing value go
+  bool has_missing = false;   // whether the node has such rows for this feature
+  bool constant = true;       // no candidate could exist: one value and no missing, or all missing
+};
+
+// What a candidate must satisfy besides its proxy, and scratch for the right-hand statistics.
+struct Candidates {
+  const double* totals;
+  int channels;
+  int n_classes;
+  double min_leaf;
+  double min_weight;
+  int monotonic;  // constraint of the feature searched
+  double lower, upper;
+  double* right;
+
+  template <int Crit>
+  double evaluate(const double* L) const {
+    if (L[0] < min_leaf || totals[0] - L[0] < min_leaf) return -kInf;
+    for (int c = 0; c < channels; ++c) right[c] = totals[c] - L[c];
+    if (L[1] < min_weight || right[1] < min_weight) return -kInf;
+    if (monotonic != 0) {
+      const double vl = monotonic_value(L), vr = monotonic_value(right);
+      if (!(vl >= lower && vr >= lower && vl <= upper && vr <= upper && (vl - vr) * monotonic <= 0))
+        return -kInf;
+    }
+    return proxy<Crit>(L, right, n_classes);
+  }
+};
+
+// Keys of one feature for the row-level searches: values (exact) or bin codes.
+template <class T>
+struct ValueKeys {
+  const T* column;
+  bool missing(std::int32_t r) const { return std::isnan(column[r]); }
+  double key(std::int32_t r) const { return static_cast<double>(column[r]); }
+  // scikit-learn's midpoint, kept strictly below b
+  static double between(double a, double b) {
+    double t = a / 2.0 + b / 2.0;
+    if (t == b || std::isinf(t)) t = a;
+    return t;
+  }
+  double threshold_between(double a, double b) const { return between(a, b); }
+  double random_cut(double lo, double hi, double u) const {
+    const double t = lo + u * (hi - lo);
+    return t == hi ? lo : t;
+  }
+  double threshold_at(double cut) const { return cut; }
+};
+
+struct CodeKeys {
+  const std::uint8_t* column;  // the feature's code of row 0; row r's is column[r * stride]
+  index_t stride;
+  const double* thresholds;    // kBins thresholds of this feature
+  std::uint8_t code(std::int32_t r) const { return column[r * stride]; }
+  bool missing(std::int32_t r) const { return code(r) == kMissingBin; }
+  double key(std::int32_t r) const { return code(r); }
+  double threshold_between(double a, double) const { return thresholds[static_cast<int>(a)]; }
+  double random_cut(double lo, double hi, double u) const {
+    return lo + std::floor(u * (hi - lo));
+  }
+  double threshold_at(double cut) const { return thresholds[static_cast<int>(cut)]; }
+};
+
+// A row of a node and its key, as the sorted searches read them: (value, row) pairs, or a bin
+// code and row packed in one integer (code in the high half), which sorts fastest.
+template <class T>
+double key_of(const std::pair<T, std::int32_t>& p) { return p.first; }
+template <class T>
+std::int32_t row_of(const std::pair<T, std::int32_t>& p) { return p.second; }
+inline double key_of(std::uint64_t p) { return static_cast<double>(p >> 32); }
+inline std::int32_t row_of(std::uint64_t p) { return static_cast<std::int32_t>(p & 0xFFFFFFFFu); }
+
+struct Scratch {
+  std::vector<std::uint64_t> codes;
+  std::vector<double> left, missing, right;
+};
+
+}  // namespace
+
+// ---- builder -------------------------------------------------------------------------------
+
+template <class T>
+class Builder {
+ public:
+  Builder(const Dataset<T>& data, const Params& params, const double* weight, std::uint64_t seed,
+          int n_threads)
+      : d_(data), p_(params), random_{seed ^ kSplitStream}, n_threads_(std::max(n_threads, 1)) {
+    K_ = d_.n_classes;
+    C_ = K_ > 0 ? 2 + K_ : 4;
+    hist_mode_ = d_.codes != nullptr;
+    subtract_ = hist_mode_ && !p_.random_splitter && p_.max_features >= d_.n_features &&
+                p_.max_leaf_nodes == 0;
+    for (index_t r = 0; r < d_.n_rows; ++r)
+      if (weight[r] != 0) rows_.push_back(static_cast<std::int32_t>(r));
+    w_.assign(weight, weight + d_.n_rows);
+    if (K_ > 0) {
+      cls_.resize(d_.n_rows);
+      for (index_t r = 0; r < d_.n_rows; ++r) cls_[r] = static_cast<std::int32_t>(d_.y[r]);
+    } else {
+      wy_.resize(d_.n_rows);
+      wq_.resize(d_.n_rows);
+      for (index_t r = 0; r < d_.n_rows; ++r) {
+        const double y = d_.y[r];
+        wy_[r] = w_[r] * y;
+        wq_[r] = w_[r] * (p_.criterion == kPoisson ? (y > 0 ? y * std::log(y) : 0.0) : y * y);
+      }
+    }
+    scratch_.resize(n_threads_);
+    for (Scratch& s : scratch_) {
+      s.left.resize(C_);
+      s.missing.resize(C_);
+      s.right.resize(C_);
+    }
+    order_.resize(d_.n_features);
+    all_features_.resize(d_.n_features);
+    std::iota(all_features_.begin(), all_features_.end(), index_t{0});
+    results_.resize(d_.n_features);
+    draw_u_.resize(d_.n_features);
+    draw_side_.resize(d_.n_features);
+  }
+
+  Tree grow() {
+    Task root;
+    root.begin = 0;
+    root.end = static_cast<index_t>(rows_.size());
+    root.totals.assign(C_, 0.0);
+    for (std::int32_t r : rows_) add_row(root.totals.data(), r);
+    root_weight_ = root.totals[1];
+    if (root.end == 0) return tree_;  // no row of non-zero weight: the bindings refuse this
+    if (!hist_mode_ && !p_.random_splitter) presort();
+    if (p_.max_leaf_nodes > 0)
+      grow_best_first(std::move(root));
+    else
+      grow_depth_first(std::move(root));
+    return std::move(tree_);
+  }
+
+ private:
+  struct Task {
+    index_t begin = 0, end = 0, depth = 0;
+    std::int64_t parent = -1;
+    bool is_left = false;
+    double lower = -kInf, upper = kInf;
+    std::vector<double> totals;
+    int hist = -1;  // histogram buffer, or -1
+  };
+  struct Outcome {
+    std::int64_t node;
+    bool leaf = true;
+    double improvement = 0;
+    Task left, right;
+  };
+
+  // ---- growth orders ----
+
+  void grow_depth_first(Task root) {
+    std::vector<Task> stack;
+    stack.push_back(std::move(root));
+    while (!stack.empty()) {
+      Task task = std::move(stack.back());
+      stack.pop_back();
+      Outcome out = evaluate(task);
+      if (out.leaf) continue;
+      commit(out.node);
+      stack.push_back(std::move(out.right));  // the left child is popped first: preorder ids
+      stack.push_back(std::move(out.left));
+    }
+  }
+
+  void grow_best_first(Task root) {
+    auto lower_priority = [](const Outcome& a, const Outcome& b) {
+      return a.improvement < b.improvement || (a.improvement == b.improvement && a.node > b.node);
+    };
+    std::priority_queue<Outcome, std::vector<Outcome>, decltype(lower_priority)> frontier(
+        lower_priority);
+    Outcome first = evaluate(root);
+    if (!first.leaf) frontier.push(std::move(first));
+    for (index_t splits_left = p_.max_leaf_nodes - 1; splits_left > 0 && !frontier.empty();
+         --splits_left) {
+      Outcome out = std::move(const_cast<Outcome&>(frontier.top()));
+      frontier.pop();
+      commit(out.node);
+      for (Task* child : {&out.left, &out.right}) {
+        Outcome next = evaluate(*child);
+        if (!next.leaf) frontier.push(std::move(next));
+      }
+    }
+  }
+
+  // ---- one node ----
+
+  // Adds the node of task as a leaf and searches its split; a split found is applied to the
+  // rows (the node becomes internal only when commit() is called).
+  Outcome evaluate(Task& task) {
+    Outcome out;
+    out.node = add_node(task);
+    const double* S = task.totals.data();
+    const index_t n = task.end - task.begin;
+    const double imp = tree_.impurity[out.node];
+    bool leaf = task.depth >= p_.max_depth || n < p_.min_samples_split ||
+                n < 2 * p_.min_samples_leaf || S[1] < 2 * p_.min_weight_leaf || imp <= kEpsilon;
+    Split split;
+    if (!leaf) {
+      split = find_split(task);
+      leaf = split.feature < 0;
+    }
+    if (!leaf) {
+      out.left = child_of(task, out.node, true);
+      out.right = child_of(task, out.node, false);
+      partition(task, split, out.left, out.right);
+      out.improvement = improvement(p_.criterion, S, out.left.totals.data(),
+                                    out.right.totals.data(), K_, root_weight_);
+      leaf = out.improvement + kEpsilon < p_.min_impurity_decrease;
+    }
+    if (leaf) {
+      release(task.hist);
+      return out;
+    }
+    out.leaf = false;
+    pending_[out.node] = split;
+    bound_children(split, task, out.left, out.right);
+    share_histograms(task, out.left, out.right);
+    return out;
+  }
+
+  std::int64_t add_node(const Task& task) {
+    const std::int64_t id = tree_.n_nodes();
+    const double* S = task.totals.data();
+    tree_.children_left.push_back(-1);
+    tree_.children_right.push_back(-1);
+    tree_.feature.push_back(-2);
+    tree_.threshold.push_back(-2.0);
+    tree_.missing_go_to_left.push_back(0);
+    tree_.n_node_samples.push_back(static_cast<std::int64_t>(S[0]));
+    tree_.weighted_n_node_samples.push_back(S[1]);
+    tree_.impurity.push_back(impurity(p_.criterion, S, K_));
+    const bool clip = p_.monotonic_cst != nullptr;
+    if (K_ > 0) {
+      const std::size_t first = tree_.value.size();
+      for (int k = 0; k < K_; ++k) tree_.value.push_back(S[2 + k] / S[1]);
+      if (clip && K_ == 2) {
+        tree_.value[first] = std::clamp(tree_.value[first], task.lower, task.upper);
+        tree_.value[first + 1] = 1.0 - tree_.value[first];
+      }
+    } else {
+      const double mean = S[2] / S[1];
+      tree_.value.push_back(clip ? std::clamp(mean, task.lower, task.upper) : mean);
+    }
+    if (task.parent >= 0)
+      (task.is_left ? tree_.children_left : tree_.children_right)[task.parent] = id;
+    pending_.emplace_back();
+    return id;
+  }
+
+  void commit(std::int64_t node) {
+    const Split& s = pending_[node];
+    tree_.feature[node] = s.feature;
+    tree_.threshold[node] = s.threshold;
+    tree_.missing_go_to_left[node] = s.missing_left;
+  }
+
+  Task child_of(const Task& parent, std::int64_t node, bool is_left) const {
+    Task c;
+    c.depth = parent.depth + 1;
+    c.parent = node;
+    c.is_left = is_left;
+    c.lower = parent.lower;
+    c.upper = parent.upper;
+    c.totals.assign(C_, 0.0);
+    return c;
+  }
+
+  // scikit-learn's bounds: a constrained split puts the children on either side of their mean.
+  void bound_children(const Split& s, const Task& parent, Task& left, Task& right) const {
+    const int cst = p_.monotonic_cst ? p_.monotonic_cst[s.feature] : 0;
+    if (cst == 0) return;
+    const double middle =
+        (monotonic_value(left.totals.data()) + monotonic_value(right.totals.data())) / 2;
+    Task& below = cst > 0 ? left : right;
+    Task& above = cst > 0 ? right : left;
+    below.upper = middle;
+    above.lower = middle;
+    (void)parent;
+  }
+
+  void add_row(double* S, std::int32_t r) const {
+    S[0] += 1;
+    S[1] += w_[r];
+    if (K_ > 0) {
+      S[2 + cls_[r]] += w_[r];
+    } else {
+      S[2] += wy_[r];
+      S[3] += wq_[r];
+    }
+  }
+
+  // Moves the left rows to the front of the task's range, in their order (stable: rows keep
+  // ascending, so gathers stay close to sequential), and sums both children's statistics.
+  void partition(const Task& task, Split& split, Task& left, Task& right) {
+    const index_t f = split.feature;
+    buffer_.resize(task.end - task.begin);
+    index_t n_left = 0, n_right = 0;
+    auto route = [&](auto goes_left) {
+      for (index_t i = task.begin; i < task.end; ++i) {
+        const std::int32_t r = rows_[i];
+        if (goes_left(r)) {
+          rows_[task.begin + n_left++] = r;
+          add_row(left.totals.data(), r);
+        } else {
+          buffer_[n_right++] = r;
+          add_row(right.totals.data(), r);
+        }
+      }
+    };
+    const bool ml = split.missing_left;
+    if (hist_mode_) {
+      const CodeKeys keys{d_.codes + f, d_.n_features, nullptr};
+      const int cut = static_cast<int>(split.cut);
+      route([&](std::int32_t r) {
+        const int code = keys.code(r);
+        return code == kMissingBin ? ml : code <= cut;
+      });
+    } else {
+      const T* col = d_.values + f * d_.n_rows;
+      const double t = split.threshold;
+      route([&](std::int32_t r) {
+        const double x = col[r];
+        return std::isnan(x) ? ml : x <= t;
+      });
+    }
+    std::copy(buffer_.begin(), buffer_.begin() + n_right, rows_.begin() + task.begin + n_left);
+    left.begin = task.begin;
+    left.end = right.begin = task.begin + n_left;
+    right.end = task.end;
+    if (!sorted_.empty()) partition_presorted(task, n_left);
+    if (!split.has_missing) split.missing_left = n_left > n_right;
+  }
+
+  // ---- presorted lists (exact search) ----
+
+  // Every feature's rows sorted once by value, missing values last; partition() keeps each
+  // node's segment sorted, so no node sorts again (the classic presorting CART).
+  void presort() {
+    const index_t m = static_cast<index_t>(rows_.size()), F = d_.n_features;
+    sorted_.resize(static_cast<std::size_t>(m) * F);
+    side_.assign(d_.n_rows, 0);
+    sorted_tmp_.resize(n_threads_);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) if (n_threads_ > 1)
+    for (index_t f = 0; f < F; ++f) {
+      const T* col = d_.values + f * d_.n_rows;
+      Sorted* seg = sorted_.data() + f * m;
+      for (index_t i = 0; i < m; ++i) seg[i] = Sorted(col[rows_[i]], rows_[i]);
+      std::sort(seg, seg + m, [](const Sorted& a, const Sorted& b) {
+        const bool na = std::isnan(a.first), nb = std::isnan(b.first);
+        if (na != nb) return nb;
+        if (na) return a.second < b.second;
+        return a < b;
+      });
+    }
+  }
+
+  // Splits every feature's segment of the task into the children's, in order.
+  void partition_presorted(const Task& task, index_t n_left) {
+    const index_t m = static_cast<index_t>(rows_.size()), F = d_.n_features;
+    for (index_t i = task.begin; i < task.end; ++i) side_[rows_[i]] = i < task.begin + n_left;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) \
+    if (n_threads_ > 1 && (task.end - task.begin) * F >= kParallelWork)
+    for (index_t f = 0; f < F; ++f) {
+      Sorted* seg = sorted_.data() + f * m;
+      std::vector<Sorted>& right = sorted_tmp_[omp_get_thread_num()];
+      right.clear();
+      index_t out = task.begin;
+      for (index_t i = task.begin; i < task.end; ++i) {
+        if (side_[seg[i].second])
+          seg[out++] = seg[i];
+        else
+          right.push_back(seg[i]);
+      }
+      std::copy(right.begin(), right.end(), seg + out);
+    }
+  }
+
+  // ---- histograms ----
+
+  int acquire() {
+    if (free_.empty()) {
+      hists_.emplace_back(static_cast<std::size_t>(d_.n_features) * kBins * C_);
+      valid_.emplace_back(d_.n_features, 0);
+      return static_cast<int>(hists_.size()) - 1;
+    }
+    const int h = free_.back();
+    free_.pop_back();
+    std::fill(valid_[h].begin(), valid_[h].end(), 0);
+    return h;
+  }
+  void release(int& h) {
+    if (h >= 0) free_.push_back(h);
+    h = -1;
+  }
+  double* hist(int h, index_t f) { return hists_[h].data() + f * kBins * C_; }
+
+  // Fills the histograms of the given features for the task's rows. Codes are row-major, so a
+  // row's codes of every feature share one cache line: rows are visited once, and each thread
+  // (over a contiguous share of the features) fills whole histograms in row order.
+  void fill_histograms(const Task& task, int h, const index_t* features, index_t count) {
+    if (count == 0) return;
+    const index_t n = task.end - task.begin;
+    const int chunks = n * count >= kParallelWork ? std::min<int>(n_threads_, count) : 1;
+#pragma omp parallel for schedule(static, 1) num_threads(chunks) if (chunks > 1)
+    for (int chunk = 0; chunk < chunks; ++chunk) {
+      const index_t first = count * chunk / chunks, last = count * (chunk + 1) / chunks;
+      fill_some(task, h, features + first, last - first);
+    }
+    for (index_t j = 0; j < count; ++j) valid_[h][features[j]] = 1;
+  }
+
+  void fill_some(const Task& task, int h, const index_t* features, index_t count) {
+    const int C = C_;
+    const index_t F = d_.n_features;
+    for (index_t j = 0; j < count; ++j) {
+      double* H = hist(h, features[j]);
+      std::fill(H, H + kBins * C, 0.0);
+    }
+    double* base = hists_[h].data();
+    const index_t stride = kBins * C;
+    for (index_t i = task.begin; i < task.end; ++i) {
+      const std::int32_t r = rows_[i];
+      const std::uint8_t* codes = d_.codes + static_cast<index_t>(r) * F;
+      const double w = w_[r];
+      if (K_ > 0) {
+        const int k = 2 + cls_[r];
+        for (index_t j = 0; j < count; ++j) {
+          const index_t f = features[j];
+          double* bin = base + f * stride + codes[f] * C;
+          bin[0] += 1;
+          bin[1] += w;
+          bin[k] += w;
+        }
+      } else {
+        const double wy = wy_[r], wq = wq_[r];
+        for (index_t j = 0; j < count; ++j) {
+          const index_t f = features[j];
+          double* bin = base + f * stride + codes[f] * C;
+          bin[0] += 1;
+          bin[1] += w;
+          bin[2] += wy;
+          bin[3] += wq;
+        }
+      }
+    }
+  }
+
+  // The smaller child's histograms are filled, the larger's are the parent's minus them.
+  void share_histograms(Task& parent, Task& left, Task& right) {
+    const index_t nl = left.end - left.begin, nr = right.end - right.begin;
+    const bool complete = parent.hist >= 0 &&
+        std::all_of(valid_[parent.hist].begin(), valid_[parent.hist].end(), [](char v) { return v; });
+    if (!subtract_ || !complete || std::max(nl, nr) < kSortBelow) {
+      release(parent.hist);
+      return;
+    }
+    Task& small = nl <= nr ? left : right;
+    Task& large = nl <= nr ? right : left;
+    small.hist = acquire();
+    large.hist = parent.hist;
+    parent.hist = -1;
+    fill_histograms(small, small.hist, all_features_.data(), d_.n_features);
+    const double* hs = hists_[small.hist].data();
+    double* hl = hists_[large.hist].data();
+    for (std::size_t i = 0; i < hists_[large.hist].size(); ++i) hl[i] -= hs[i];
+  }
+
+  // ---- feature search ----
+
+  // Draws features without replacement (Fisher-Yates, as scikit-learn) until max_features have
+  // been searched and one of them was not constant; the best proxy wins, ties to the first drawn.
+  Split find_split(Task& task) {
+    const index_t F = d_.n_features;
+    std::iota(order_.begin(), order_.end(), index_t{0});
+    const index_t n = task.end - task.begin;
+    const bool histograms = hist_mode_ && !p_.random_splitter && n >= kSortBelow;
+    if (histograms && task.hist < 0) task.hist = acquire();
+    Split best;
+    bool found_variable = false;
+    index_t visited = 0;
+    while (visited < F && (visited < p_.max_features || !found_variable)) {
+      const index_t batch = std::min(std::max(p_.max_features - visited, index_t{1}), F - visited);
+      for (index_t i = visited; i < visited + batch; ++i) {
+        std::swap(order_[i], order_[i + random_.below(F - i)]);
+        if (p_.random_splitter) {
+          draw_u_[i] = random_.uniform();
+          draw_side_[i] = random_.next() & 1;
+        }
+      }
+      if (histograms) {
+        missing_.clear();
+        for (index_t i = visited; i < visited + batch; ++i)
+          if (!valid_[task.hist][order_[i]]) missing_.push_back(order_[i]);
+        fill_histograms(task, task.hist, missing_.data(), static_cast<index_t>(missing_.size()));
+      }
+      search_batch(task, visited, batch, histograms);
+      for (index_t i = visited; i < visited + batch; ++i) {
+        const Split& s = results_[i];
+        found_variable = found_variable || !s.constant;
+        if (s.proxy > best.proxy) best = s;
+      }
+      visited += batch;
+    }
+    if (!subtract_) release(task.hist);
+    return best;
+  }
+
+  void search_batch(Task& task, index_t first, index_t count, bool histograms) {
+    const index_t n = task.end - task.begin;
+    // a histogram's scan does not depend on n, and is too short to share
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) \
+    if (n_threads_ > 1 && !histograms && count > 1 && n * count >= kParallelWork)
+    for (index_t i = first; i < first + count; ++i) {
+      results_[i] = search_feature(task, order_[i], i, histograms, scratch_[omp_get_thread_num()]);
+    }
+  }
+
+  Split search_feature(Task& task, index_t f, index_t draw, bool histograms, Scratch& s) {
+    Candidates cand{task.totals.data(), C_, K_, static_cast<double>(p_.min_samples_leaf),
+                    p_.min_weight_leaf, p_.monotonic_cst ? p_.monotonic_cst[f] : 0,
+                    task.lower, task.upper, s.right.data()};
+    Split out;
+    if (hist_mode_) {
+      const CodeKeys keys{d_.codes + f, d_.n_features, d_.bin_threshold + f * kBins};
+      if (p_.random_splitter) {
+        random_search(task, keys, cand, s, draw_u_[draw], draw_side_[draw], out);
+      } else if (histograms) {
+        const double* H = hist(task.hist, f);
+        dispatch([&](auto crit) { histogram_search<decltype(crit)::value>(H, keys, cand, s, out); });
+      } else {
+        dispatch([&](auto crit) { sorted_code_search<decltype(crit)::value>(task, keys, cand, s, out); });
+      }
+    } else {
+      const ValueKeys<T> keys{d_.values + f * d_.n_rows};
+      if (p_.random_splitter)
+        random_search(task, keys, cand, s, draw_u_[draw], draw_side_[draw], out);
+      else
+        dispatch([&](auto crit) { presorted_search<decltype(crit)::value>(task, f, cand, s, out); });
+    }
+    out.feature = out.proxy > -kInf ? f : -1;
+    return out;
+  }
+
+  template <class F>
+  void dispatch(F&& search) const {
+    switch (p_.criterion) {
+      case kGini: return search(std::integral_constant<int, kGini>{});
+      case kEntropy: return search(std::integral_constant<int, kEntropy>{});
+      case kSquaredError: return search(std::integral_constant<int, kSquaredError>{});
+      case kFriedmanMSE: return search(std::integral_constant<int, kFriedmanMSE>{});
+      default: return search(std::integral_constant<int, kPoisson>{});
+    }
+  }
+
+  static void take(Split& out, double proxy, double threshold, double cut, bool missing_left) {
+    if (proxy > out.proxy) {
+      out.proxy = proxy;
+      out.threshold = threshold;
+      out.cut = cut;
+      out.missing_left = missing_left;
+    }
+  }
+
+  void add(double* L, const double* S) const {
+    for (int c = 0; c < C_; ++c) L[c] += S[c];
+  }
+
+  // scikit-learn's order: every threshold with the missing rows right, then the split of the
+  // values from the missing rows (threshold +inf), then every threshold with them left.
+  template <int Crit, class Keys>
+  void histogram_search(const double* H, const Keys& keys, const Candidates& cand, Scratch& s,
+                        Split& out) const {
+    const double* M = H + kMissingBin * C_;
+    out.has_missing = M[0] > 0;
+    int first = -1, last = -1;
+    for (int b = 0; b < kMissingBin; ++b)
+      if (H[b * C_] > 0) {
+        if (first < 0) first = b;
+        last = b;
+      }
+    out.constant = first < 0 || (first == last && !out.has_missing);
+    if (out.constant) return;
+    double* L = s.left.data();
+    for (int pass = 0; pass < (out.has_missing ? 2 : 1); ++pass) {
+      const bool missing_left = pass == 1;
+      if (missing_left)
+        std::copy(M, M + C_, L);
+      else
+        std::fill(L, L + C_, 0.0);
+      for (int b = first; b < last; ++b) {
+        if (H[b * C_] == 0) continue;
+        add(L, H + b * C_);
+        take(out, cand.evaluate<Crit>(L), keys.threshold_at(b), b, missing_left);
+      }
+      if (!missing_left && out.has_missing) {
+        for (int c = 0; c < C_; ++c) L[c] = cand.totals[c] - M[c];
+        take(out, cand.evaluate<Crit>(L), kInf, kMissingBin - 1, false);
+      }
+    }
+  }
+
+  // The small-node search on codes: the node's rows gathered and sorted by code.
+  template <int Crit>
+  void sorted_code_search(const Task& task, const CodeKeys& keys, const Candidates& cand,
+                          Scratch& s, Split& out) const {
+    auto& pairs = s.codes;
+    pairs.clear();
+    double* M = s.missing.data();
+    std::fill(M, M + C_, 0.0);
+    for (index_t i = task.begin; i < task.end; ++i) {
+      const std::int32_t r = rows_[i];
+      if (keys.missing(r))
+        add_row(M, r);
+      else
+        pairs.push_back(static_cast<std::uint64_t>(keys.code(r)) << 32 | static_cast<std::uint32_t>(r));
+    }
+    std::sort(pairs.begin(), pairs.end());
+    sorted_search<Crit>(pairs.data(), static_cast<index_t>(pairs.size()), keys, cand, s, out);
+  }
+
+  // The exact search on the node's segment of the feature's presorted list (missing values last).
+  template <int Crit>
+  void presorted_search(const Task& task, index_t f, const Candidates& cand, Scratch& s,
+                        Split& out) const {
+    const Sorted* seg = sorted_.data() + f * rows_.size();
+    double* M = s.missing.data();
+    std::fill(M, M + C_, 0.0);
+    index_t m = task.end;
+    while (m > task.begin && std::isnan(seg[m - 1].first)) add_row(M, seg[--m].second);
+    sorted_search<Crit>(seg + task.begin, m - task.begin, ValueKeys<T>{nullptr}, cand, s, out);
+  }
+
+  // The search over the non-missing rows of a node in ascending key order (pairs of key and row;
+  // s.missing holds the statistics of the missing rows): candidates sit between distinct keys.
+  template <int Crit, class Keys, class Pair>
+  void sorted_search(const Pair* pairs, index_t m, const Keys& keys, const Candidates& cand,
+                     Scratch& s, Split& out) const {
+    const double* M = s.missing.data();
+    out.has_missing = M[0] > 0;
+    out.constant = m == 0 || (key_of(pairs[0]) == key_of(pairs[m - 1]) && !out.has_missing);
+    if (out.constant) return;
+    double* L = s.left.data();
+    for (int pass = 0; pass < (out.has_missing ? 2 : 1); ++pass) {
+      const bool missing_left = pass == 1;
+      if (missing_left)
+        std::copy(M, M + C_, L);
+      else
+        std::fill(L, L + C_, 0.0);
+      for (index_t i = 0; i + 1 < m; ++i) {
+        add_row(L, row_of(pairs[i]));
+        const double a = key_of(pairs[i]), b = key_of(pairs[i + 1]);
+        if (a == b) continue;
+        take(out, cand.evaluate<Crit>(L), keys.threshold_between(a, b), a, missing_left);
+      }
+      if (!missing_left && out.has_missing) {
+        for (int c = 0; c < C_; ++c) L[c] = cand.totals[c] - M[c];
+        take(out, cand.evaluate<Crit>(L), kInf, kMissingBin - 1, false);
+      }
+    }
+  }
+
+  // scikit-learn's "random" splitter: one threshold drawn uniformly between the node's smallest
+  // and largest value, the missing rows sent to a random side.
+  template <class Keys>
+  void random_search(const Task& task, const Keys& keys, const Candidates& cand, Scratch& s,
+                     double u, bool bit, Split& out) const {
+    double lo = kInf, hi = -kInf;
+    bool has_missing = false;
+    for (index_t i = task.begin; i < task.end; ++i) {
+      const std::int32_t r = rows_[i];
+      if (keys.missing(r)) {
+        has_missing = true;
+        continue;
+      }
+      lo = std::min(lo, keys.key(r));
+      hi = std::max(hi, keys.key(r));
+    }
+    out.has_missing = has_missing;
+    out.constant = !(lo < hi);  // scikit-learn skips a feature whose values are all equal
+    if (out.constant) return;
+    const double cut = keys.random_cut(lo, hi, u);
+    const bool missing_left = has_missing && bit;
+    double* L = s.left.data();
+    std::fill(L, L + C_, 0.0);
+    for (index_t i = task.begin; i < task.end; ++i) {
+      const std::int32_t r = rows_[i];
+      if (keys.missing(r) ? missing_left : keys.key(r) <= cut) add_row(L, r);
+    }
+    double p = -kInf;
+    dispatch([&](auto crit) { p = cand.evaluate<decltype(crit)::value>(L); });
+    take(out, p, keys.threshold_at(cut), cut, missing_left);
+  }
+
+  const Dataset<T>& d_;
+  const Params& p_;
+  Random random_;
+  int n_threads_;
+  int K_ = 0, C_ = 0;
+  bool hist_mode_ = false, subtract_ = false;
+  double root_weight_ = 0;
+  std::vector<std::int32_t> rows_, buffer_, cls_;
+  std::vector<double> w_, wy_, wq_;
+  std::vector<Scratch> scratch_;
+  std::vector<index_t> order_, all_features_, missing_;  // missing_: features without histogram
+  using Sorted = std::pair<T, std::int32_t>;
+  std::vector<Sorted> sorted_;  // (n_features, rows of non-zero weight), see presort()
+  std::vector<std::vector<Sorted>> sorted_tmp_;
+  std::vector<char> side_;      // per row: goes to the left child of the node being split
+  std::vector<double> draw_u_;     // the random splitter's draws, taken before the parallel search
+  std::vector<char> draw_side_;
+  std::vector<Split> results_, pending_;
+  std::vector<std::vector<double>> hists_;
+  std::vector<std::vector<char>> valid_;
+  std::vector<int> free_;
+  Tree tree_;
+};
+
+// ---- entry points ----------------------------------------------------------------------------
+
+template <class T>
+Tree build_tree(const Dataset<T>& data, const Params& params, std::uint64_t seed, int n_threads) {
+  return Builder<T>(data, params, data.sample_weight, seed, n_threads).grow();
+}
+
+void bootstrap_counts(std::uint64_t seed, index_t n_rows, index_t n_draws, std::int32_t* counts) {
+  std::fill(counts, counts + n_rows, 0);
+  Random random{seed};
+  for (index_t i = 0; i < n_draws; ++i) ++counts[random.below(n_rows)];
+}
+
+template <class T>
+std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
+                               const Bootstrap& bootstrap, const std::uint64_t* seeds,
+                               index_t n_trees, int n_threads) {
+  std::vector<Tree> trees(n_trees);
+  std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(std::max(n_threads, 1))
+  for (index_t t = 0; t < n_trees; ++t) {
+    try {
+      std::vector<double> weight(data.sample_weight, data.sample_weight + data.n_rows);
+      if (bootstrap.enabled) {
+        std::vector<std::int32_t> counts(data.n_rows);
+        bootstrap_counts(seeds[t], data.n_rows, bootstrap.n_draws, counts.data());
+        std::vector<double> class_weight(std::max(data.n_classes, 1), 1.0);
+        if (bootstrap.balanced_subsample && data.n_classes > 0) {
+          // scikit-learn's "balanced" weights computed on this tree's draws
+          std::vector<double> drawn(data.n_classes, 0.0);
+          for (index_t r = 0; r < data.n_rows; ++r)
+            drawn[static_cast<int>(data.y[r])] += counts[r];
+          int present = 0;
+          for (double c : drawn) present += c > 0;
+          for (int k = 0; k < data.n_classes; ++k)
+            class_weight[k] = drawn[k] > 0 ? bootstrap.n_draws / (present * drawn[k]) : 0.0;
+        }
+        for (index_t r = 0; r < data.n_rows; ++r) {
+          const double cw = bootstrap.balanced_subsample && data.n_classes > 0
+                                ? class_weight[static_cast<int>(data.y[r])] : 1.0;
+          weight[r] *= counts[r] * cw;
+        }
+      }
+      trees[t] = Builder<T>(data, params, weight.data(), seeds[t], 1).grow();
+    } catch (...) {
+#pragma omp critical
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  return trees;
+}
+
+namespace {
+
+template <class T>
+std::int64_t leaf_of(const Forest& f, index_t t, const T* x) {
+  const std::int64_t base = f.offsets[t];
+  const std::int64_t* left = f.children_left + base;
+  const std::int64_t* right = f.children_right + base;
+  const std::int64_t* feature = f.feature + base;
+  const double* threshold = f.threshold + base;
+  const std::uint8_t* missing_left = f.missing_go_to_left + base;
+  std::int64_t node = 0;
+  while (left[node] >= 0) {
+    const double v = x[feature[node]];
+    const bool go_left = std::isnan(v) ? missing_left[node] != 0 : v <= threshold[node];
+    node = go_left ? left[node] : right[node];
+  }
+  return node;
+}
+
+// Rows are taken in blocks and each block meets the trees one after the other, so a tree's
+// nodes stay in cache for the whole block.
+constexpr index_t kRowBlock = 64;
+
+}  // namespace
+
+template <class T>
+void apply(const Forest& forest, const T* X, index_t n_rows, index_t n_features,
+           std::int64_t* leaves, int n_threads) {
+#pragma omp parallel for schedule(static) num_threads(std::max(n_threads, 1))
+  for (index_t start = 0; start < n_rows; start += kRowBlock) {
+    const index_t stop = std::min(start + kRowBlock, n_rows);
+    for (index_t t = 0; t < forest.n_trees; ++t)
+      for (index_t i = start; i < stop; ++i)
+        leaves[i * forest.n_trees + t] = leaf_of(forest, t, X + i * n_features);
+  }
+}
+
+template <class T>
+void predict_mean(const Forest& forest, const T* X, index_t n_rows, index_t n_features,
+                  double* mean, int n_threads) {
+  const index_t V = forest.n_values;
+#pragma omp parallel for schedule(static) num_threads(std::max(n_threads, 1))
+  for (index_t start = 0; start < n_rows; start += kRowBlock) {
+    const index_t stop = std::min(start + kRowBlock, n_rows);
+    std::fill(mean + start * V, mean + stop * V, 0.0);
+    for (index_t t = 0; t < forest.n_trees; ++t)
+      for (index_t i = start; i < stop; ++i) {
+        const std::int64_t leaf = forest.offsets[t] + leaf_of(forest, t, X + i * n_features);
+        const double* v = forest.value + leaf * V;
+        double* out = mean + i * V;
+        for (index_t c = 0; c < V; ++c) out[c] += v[c];
+      }
+    for (index_t i = start * V; i < stop * V; ++i) mean[i] /= static_cast<double>(forest.n_trees);
+  }
+}
+
+template <class T>
+void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* bin_threshold,
+                 std::uint8_t* codes, int n_threads) {
+#pragma omp parallel for schedule(static) num_threads(std::max(n_threads, 1))
+  for (index_t i = 0; i < n_rows; ++i) {
+    const T* x = X + i * n_features;
+    for (index_t f = 0; f < n_features; ++f) {
+      const double v = x[f];
+      // the number of thresholds below v (the +inf padding never is), by a branch-free
+      // binary search over the kMissingBin thresholds
+      const double* base = bin_threshold + f * kBins;
+      index_t len = kMissingBin;
+      while (len > 1) {
+        const index_t half = len / 2;
+        base += (base[half - 1] < v) * half;  // arithmetic, not a mispredicted branch
+        len -= half;
+      }
+      const index_t code = (base - (bin_threshold + f * kBins)) + (*base < v);
+      codes[i * n_features + f] = std::isnan(v) ? kMissingBin : static_cast<std::uint8_t>(code);
+    }
+  }
+}
+
+#define FASTML_CART_INSTANTIATE(T)                                                              \
+  template Tree build_tree<T>(const Dataset<T>&, const Params&, std::uint64_t, int);            \
+  template std::vector<Tree> build_forest<T>(const Dataset<T>&, const Params&, const Bootstrap&, \
+                                             const std::uint64_t*, index_t, int);               \
+  template void apply<T>(const Forest&, const T*, index_t, index_t, std::int64_t*, int);         \
+  template void predict_mean<T>(const Forest&, const T*, index_t, index_t, double*, int);        \
+  template void encode_bins<T>(const T*, index_t, index_t, const double*, std::uint8_t*, int);
+
+FASTML_CART_INSTANTIATE(float)
+FASTML_CART_INSTANTIATE(double)
+
+}  // namespace fastml::cart

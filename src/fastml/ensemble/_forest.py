@@ -1,0 +1,338 @@
+"""RandomForestClassifier and RandomForestRegressor over the C++ CART core.
+
+The data is validated and binned (or transposed for the exact search) once, and the core grows
+all trees in parallel C++ threads from that one copy. Tree t is grown from its own seed (its
+bootstrap draw and its feature draws), so a forest depends on random_state and never on n_jobs.
+Prediction walks every tree for blocks of rows in compiled code.
+"""
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from scipy import sparse
+
+from .._backend import effective_n_threads
+from ..tree import DecisionTreeClassifier, DecisionTreeRegressor
+from ..tree import _cart
+from ..tree._classes import _TREE_CONSTRAINTS, PackedTrees, _check_X, prepare_problem
+from ..tree._model import Tree
+from ..utils._sklearn_compat import Interval, StrOptions, fit_context
+
+_MAX_INT = np.iinfo(np.int32).max
+# The tree parameters a forest passes on to its trees.
+_TREE_PARAMS = ("criterion", "max_depth", "min_samples_split", "min_samples_leaf",
+                "min_weight_fraction_leaf", "max_features", "max_leaf_nodes",
+                "min_impurity_decrease", "ccp_alpha", "monotonic_cst", "split_finder", "max_bins")
+
+
+def _n_draws(max_samples, n_samples):
+    if max_samples is None:
+        return n_samples
+    if isinstance(max_samples, Integral):
+        if max_samples > n_samples:
+            raise ValueError(f"`max_samples` must be <= n_samples={n_samples} but got value "
+                             f"{max_samples}")
+        return int(max_samples)
+    return max(round(n_samples * max_samples), 1)
+
+
+class _BaseForest(BaseEstimator):
+    """What both forests share: growing, warm start, out-of-bag scores, prediction."""
+
+    _parameter_constraints = {
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "bootstrap": ["boolean"],
+        "oob_score": ["boolean"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "max_samples": [None, Interval(Real, 0.0, 1.0, closed="right"),
+                        Interval(Integral, 1, None, closed="left")],
+        **{k: v for k, v in _TREE_CONSTRAINTS.items() if k != "splitter"},
+    }
+
+    def _fit(self, X, y, sample_weight):
+        if not self.bootstrap and self.oob_score:
+            raise ValueError("Out of bag estimation only available if bootstrap=True")
+        random_state = check_random_state(self.random_state)
+        n_threads = effective_n_threads(self.n_jobs)
+        class_weight = getattr(self, "class_weight", None)
+        problem = prepare_problem(self, X, y, sample_weight,
+                                  is_classifier=self._is_classifier,
+                                  random_state=random_state, n_threads=n_threads,
+                                  class_weight=None if class_weight == "balanced_subsample"
+                                  else class_weight)
+        n_samples = problem.X.shape[0]
+        n_draws = _n_draws(self.max_samples, n_samples) if self.bootstrap else n_samples
+
+        if not self.warm_start or not hasattr(self, "estimators_"):
+            self.estimators_ = []
+        n_more = self.n_estimators - len(self.estimators_)
+        if n_more < 0:
+            raise ValueError(f"n_estimators={self.n_estimators} must be larger or equal to "
+                             f"len(estimators_)={len(self.estimators_)} when warm_start==True")
+        if n_more == 0:
+            warnings.warn("Warm-start fitting without increasing n_estimators does not fit new "
+                          "trees.")
+        else:
+            # the seeds of earlier trees are drawn again so that a warm-started forest equals
+            # one grown at once (scikit-learn's rule)
+            random_state.randint(_MAX_INT, size=len(self.estimators_))
+            seeds = random_state.randint(_MAX_INT, size=n_more).astype(np.uint64)
+            grown = _cart.grow_forest(problem.y, problem.sample_weight, problem.n_classes,
+                                      problem.params, seeds, self.bootstrap, n_draws,
+                                      class_weight == "balanced_subsample", n_threads,
+                                      **problem.data)
+            n_values = max(problem.n_classes, 1)
+            for seed, nodes in zip(seeds, grown):
+                self.estimators_.append(self._make_tree(int(seed), Tree(problem.X.shape[1],
+                                                                          n_values, nodes)))
+            if self.verbose:
+                print(f"grew {n_more} trees ({problem.split_finder} split search, "
+                      f"{n_threads} threads)")
+        self.split_finder_ = problem.split_finder
+        self._n_draws = n_draws
+        self._n_samples_fitted = n_samples
+        self._packed = None
+        if self.oob_score:
+            self._set_oob_score(problem.X, problem.y, n_threads)
+        return self
+
+    def _make_tree(self, seed, tree):
+        """A fitted DecisionTree* holding one grown tree, as scikit-learn's estimators_."""
+        params = {name: getattr(self, name) for name in _TREE_PARAMS}
+        estimator = self._tree_class(**params, random_state=seed)
+        if self.ccp_alpha > 0:
+            tree = tree.prune(self.ccp_alpha)
+        estimator.tree_ = tree
+        estimator.n_features_in_ = self.n_features_in_
+        if hasattr(self, "feature_names_in_"):
+            estimator.feature_names_in_ = self.feature_names_in_
+        estimator.n_outputs_ = 1
+        estimator.max_features_ = self.max_features_
+        estimator.split_finder_ = self.split_finder
+        estimator._packed = None
+        if self._is_classifier:
+            estimator.classes_ = self.classes_
+            estimator.n_classes_ = self.n_classes_
+        return estimator
+
+    def _set_oob_score(self, X, y, n_threads):
+        """Every row predicted by the trees whose bootstrap left it out (scikit-learn's)."""
+        n_samples = X.shape[0]
+        n_values = self.estimators_[0].tree_.max_n_classes
+        total = np.zeros((n_samples, n_values))
+        n_predictions = np.zeros(n_samples)
+        for estimator in self.estimators_:
+            counts = _cart.bootstrap_counts(estimator.random_state, n_samples, self._n_draws)
+            rows = np.flatnonzero(counts == 0)
+            if len(rows):
+                total[rows] += estimator._packed_tree().predict_mean(X[rows], n_threads)
+                n_predictions[rows] += 1
+        if (n_predictions == 0).any():
+            warnings.warn("Some inputs do not have OOB scores. This probably means too few "
+                          "trees were used to compute any reliable OOB estimates.", UserWarning)
+            n_predictions[n_predictions == 0] = 1
+        oob = total / n_predictions[:, None]
+        if self._is_classifier:
+            self.oob_decision_function_ = oob
+            self.oob_score_ = accuracy_score(y, np.argmax(oob, axis=1))
+        else:
+            self.oob_prediction_ = oob[:, 0]
+            self.oob_score_ = r2_score(y, self.oob_prediction_)
+
+    def _packed_trees(self):
+        if getattr(self, "_packed", None) is None:
+            self._packed = PackedTrees([estimator.tree_ for estimator in self.estimators_])
+        return self._packed
+
+    def _mean_leaf_values(self, X):
+        check_is_fitted(self)
+        X = _check_X(self, X, reset=False)
+        return self._packed_trees().predict_mean(X, effective_n_threads(self.n_jobs))
+
+    def apply(self, X):
+        """Leaf index of every sample in every tree, (n_samples, n_estimators)."""
+        check_is_fitted(self)
+        X = _check_X(self, X, reset=False)
+        return self._packed_trees().apply(X, effective_n_threads(self.n_jobs))
+
+    def decision_path(self, X):
+        """Sparse indicator of the nodes each sample passes in every tree, and the column
+        offsets of the trees (n_nodes_ptr), as scikit-learn's."""
+        check_is_fitted(self)
+        X = _check_X(self, X, reset=False)
+        paths = [estimator.tree_.decision_path(X) for estimator in self.estimators_]
+        n_nodes_ptr = np.cumsum([0] + [path.shape[1] for path in paths])
+        return sparse.hstack(paths).tocsr(), n_nodes_ptr
+
+    @property
+    def feature_importances_(self):
+        """Mean of the trees' normalised impurity-based importances (trees of one node apart)."""
+        check_is_fitted(self)
+        importances = [e.tree_.compute_feature_importances() for e in self.estimators_
+                       if e.tree_.node_count > 1]
+        if not importances:
+            return np.zeros(self.n_features_in_)
+        mean = np.mean(importances, axis=0)
+        return mean / np.sum(mean)
+
+    @property
+    def estimators_samples_(self):
+        """Rows drawn for each tree (with repeats dropped), as scikit-learn's."""
+        check_is_fitted(self)
+        n_samples = self._n_samples_fitted
+        if not self.bootstrap:
+            return [np.arange(n_samples) for _ in self.estimators_]
+        return [np.flatnonzero(_cart.bootstrap_counts(e.random_state, n_samples, self._n_draws))
+                for e in self.estimators_]
+
+    def __len__(self):
+        return len(self.estimators_)
+
+    def __getitem__(self, index):
+        return self.estimators_[index]
+
+    def __iter__(self):
+        return iter(self.estimators_)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_packed"] = None  # rebuilt on first use
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class RandomForestClassifier(ClassifierMixin, _BaseForest):
+    """A random forest classifier, drop-in for ``sklearn.ensemble.RandomForestClassifier``.
+
+    Parameters are scikit-learn's (n_estimators, criterion, max_depth, min_samples_split,
+    min_samples_leaf, min_weight_fraction_leaf, max_features, max_leaf_nodes,
+    min_impurity_decrease, bootstrap, oob_score, n_jobs, random_state, verbose, warm_start,
+    class_weight, ccp_alpha, max_samples, monotonic_cst) plus the trees' ``split_finder`` and
+    ``max_bins`` (see `fastml.tree.DecisionTreeClassifier`). The forest for a random_state is the
+    same for any n_jobs; its trees are drawn differently from scikit-learn's.
+
+    Attributes
+    ----------
+    estimators_ : list of DecisionTreeClassifier
+    classes_, n_classes_, n_features_in_, feature_names_in_, n_outputs_, feature_importances_,
+    oob_score_, oob_decision_function_, estimators_samples_
+        As in scikit-learn.
+    split_finder_ : {"hist", "exact"}
+    """
+
+    _is_classifier = True
+    _tree_class = DecisionTreeClassifier
+    _parameter_constraints = {
+        **_BaseForest._parameter_constraints,
+        "criterion": [StrOptions({"gini", "entropy", "log_loss"})],
+        "class_weight": [StrOptions({"balanced_subsample", "balanced"}), dict, list, None],
+    }
+
+    def __init__(self, n_estimators=100, *, criterion="gini", max_depth=None,
+                 min_samples_split=2, min_samples_leaf=1, min_weight_fraction_leaf=0.0,
+                 max_features="sqrt", max_leaf_nodes=None, min_impurity_decrease=0.0,
+                 bootstrap=True, oob_score=False, n_jobs=None, random_state=None, verbose=0,
+                 warm_start=False, class_weight=None, ccp_alpha=0.0, max_samples=None,
+                 monotonic_cst=None, split_finder="auto", max_bins=255):
+        self.n_estimators = n_estimators
+        self.criterion = criterion
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.max_features = max_features
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_impurity_decrease = min_impurity_decrease
+        self.bootstrap = bootstrap
+        self.oob_score = oob_score
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.class_weight = class_weight
+        self.ccp_alpha = ccp_alpha
+        self.max_samples = max_samples
+        self.monotonic_cst = monotonic_cst
+        self.split_finder = split_finder
+        self.max_bins = max_bins
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Grow n_estimators trees on bootstrap draws of (X, y)."""
+        return self._fit(X, y, sample_weight)
+
+    def predict_proba(self, X):
+        """Class probabilities: the trees' leaf class fractions averaged."""
+        return self._mean_leaf_values(X)
+
+    def predict_log_proba(self, X):
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class RandomForestRegressor(RegressorMixin, _BaseForest):
+    """A random forest regressor, drop-in for ``sklearn.ensemble.RandomForestRegressor``.
+
+    The same core and parameters as `RandomForestClassifier` (without class_weight); criterion
+    is "squared_error", "friedman_mse" or "poisson". Predictions average the trees' leaf means.
+    """
+
+    _is_classifier = False
+    _tree_class = DecisionTreeRegressor
+    _parameter_constraints = {
+        **_BaseForest._parameter_constraints,
+        "criterion": [StrOptions({"squared_error", "friedman_mse", "poisson",
+                                  "absolute_error"})],
+    }
+
+    def __init__(self, n_estimators=100, *, criterion="squared_error", max_depth=None,
+                 min_samples_split=2, min_samples_leaf=1, min_weight_fraction_leaf=0.0,
+                 max_features=1.0, max_leaf_nodes=None, min_impurity_decrease=0.0,
+                 bootstrap=True, oob_score=False, n_jobs=None, random_state=None, verbose=0,
+                 warm_start=False, ccp_alpha=0.0, max_samples=None, monotonic_cst=None,
+                 split_finder="auto", max_bins=255):
+        self.n_estimators = n_estimators
+        self.criterion = criterion
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.max_features = max_features
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_impurity_decrease = min_impurity_decrease
+        self.bootstrap = bootstrap
+        self.oob_score = oob_score
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.ccp_alpha = ccp_alpha
+        self.max_samples = max_samples
+        self.monotonic_cst = monotonic_cst
+        self.split_finder = split_finder
+        self.max_bins = max_bins
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Grow n_estimators trees on bootstrap draws of (X, y)."""
+        return self._fit(X, y, sample_weight)
+
+    def predict(self, X):
+        return self._mean_leaf_values(X)[:, 0]

@@ -1,0 +1,229 @@
+"""Greedy CART in plain NumPy: depth-first growth with an exact split search, the oracle of the C++
+tree core. It follows fastml's CART conventions (scikit-learn's `Tree` arrays, nodes in depth-first
+preorder, features visited in index order, missing values tried on both sides of every threshold)
+in float64 throughout; it is written for clarity, not speed."""
+import numpy as np
+from scipy.special import xlogy
+
+#: Tolerance of the pure-node test, the Poisson child sums and the min_impurity_decrease test.
+EPS = 10 * np.finfo(np.float64).eps
+CLASSIFICATION = ("gini", "entropy", "log_loss")
+REGRESSION = ("squared_error", "friedman_mse", "poisson", "absolute_error")
+
+
+def _impurity(criterion, y, w, n_classes=1):
+    """The impurity of the node holding the rows (y, w)."""
+    total = w.sum()
+    if criterion in CLASSIFICATION:
+        p = np.bincount(y, weights=w, minlength=n_classes) / total
+        if criterion == "gini":
+            return 1.0 - (p ** 2).sum()
+        p = p[p > 0]  # 0 log 0 = 0
+        return -(p * np.log2(p)).sum()
+    if criterion == "absolute_error":
+        # A weighted median: the smallest y whose cumulative weight reaches half the total (any
+        # weighted median minimises sum w |y - m|, so the choice among them changes nothing).
+        order = np.argsort(y, kind="stable")
+        cum_w = np.cumsum(w[order])
+        median = y[order][np.searchsorted(cum_w, 0.5 * cum_w[-1])]
+        return (w * np.abs(y - median)).sum() / total
+    s = (w * y).sum()
+    if criterion == "poisson":
+        # xlogy(a, b) = a log b, 0 at a = 0 (a child whose y are all 0 has impurity 0).
+        return ((w * xlogy(y, y)).sum() - xlogy(s, s / total)) / total
+    return (w * y * y).sum() / total - (s / total) ** 2
+
+
+def _proxy(criterion, L, R):
+    """The proxy impurity improvement of the candidates whose left and right children have the
+    summed statistics L and R (a row per candidate: the weight, then the weighted class counts or
+    the weighted sum of y)."""
+    wL, wR = L[:, 0], R[:, 0]
+    if criterion == "gini":
+        return (L[:, 1:] ** 2).sum(axis=1) / wL + (R[:, 1:] ** 2).sum(axis=1) / wR
+    if criterion in ("entropy", "log_loss"):
+        # -w H = sum_k c_k log2(c_k / w) = (sum_k c_k ln c_k - w ln w) / ln 2, with 0 ln 0 = 0;
+        # a count of R = total - L can round to just below 0 where the class is absent.
+        CL, CR = np.maximum(L[:, 1:], 0.0), np.maximum(R[:, 1:], 0.0)
+        return (xlogy(CL, CL).sum(axis=1) - xlogy(wL, wL)
+                + xlogy(CR, CR).sum(axis=1) - xlogy(wR, wR)) / np.log(2.0)
+    sL, sR = L[:, 1], R[:, 1]
+    if criterion == "squared_error":
+        return sL ** 2 / wL + sR ** 2 / wR
+    if criterion == "friedman_mse":
+        return (wR * sL - wL * sR) ** 2 / (wL * wR)
+    # poisson; the candidates with a child sum <= EPS are invalid and never read.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return sL * np.log(sL / wL) + sR * np.log(sR / wR)
+
+
+def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf):
+    """The best split of the node holding the rows (X, y, w) with per-row statistics S, as
+    (feature, threshold, missing_go_to_left, left mask), or None when no candidate is valid."""
+    n = len(X)
+    total = S.sum(axis=0)
+    best_proxy, best = -np.inf, None
+    for f in range(X.shape[1]):
+        x = X[:, f]
+        missing = np.isnan(x)
+        n_missing = int(missing.sum())
+        order = np.flatnonzero(~missing)
+        if len(order) == 0:
+            continue
+        order = order[np.argsort(x[order], kind="stable")]
+        xs = x[order]
+        # Split after sorted position i when xs[i] < xs[i + 1]; k rows of `order` then go left.
+        i = np.flatnonzero(xs[:-1] < xs[1:])
+        a, b = xs[i], xs[i + 1]
+        threshold = a / 2.0 + b / 2.0  # halves, so that large values do not overflow
+        threshold = np.where((threshold == b) | np.isinf(threshold), a, threshold)
+        k = i + 1
+        missing_left = np.zeros(len(k), dtype=bool)
+        if n_missing:
+            # Candidates in tie-breaking order: each threshold with the missing rows left then
+            # right, and last every non-missing row left and the missing rows right.
+            k = np.append(np.repeat(k, 2), len(order))
+            threshold = np.append(np.repeat(threshold, 2), np.inf)
+            missing_left = np.append(np.tile([True, False], len(i)), False)
+
+        L = np.cumsum(S[order], axis=0)[k - 1] + np.outer(missing_left, S[missing].sum(axis=0))
+        R = total - L
+        n_left = k + missing_left * n_missing
+        n_right = n - n_left
+        valid = ((n_left >= min_samples_leaf) & (n_right >= min_samples_leaf)
+                 & (L[:, 0] >= min_weight_leaf) & (R[:, 0] >= min_weight_leaf))
+        if criterion == "poisson":
+            valid &= (L[:, 1] > EPS) & (R[:, 1] > EPS)
+        if not valid.any():
+            continue
+
+        def left_mask(j):
+            mask = np.zeros(n, dtype=bool)
+            mask[order[:k[j]]] = True
+            return mask | (missing & missing_left[j])
+
+        if criterion == "absolute_error":
+            # One candidate at a time: no running statistic gives the children's medians.
+            proxy = np.full(len(k), -np.inf)
+            for j in np.flatnonzero(valid):
+                left = left_mask(j)
+                proxy[j] = -(_impurity(criterion, y[left], w[left]) * L[j, 0]
+                             + _impurity(criterion, y[~left], w[~left]) * R[j, 0])
+        else:
+            proxy = np.where(valid, _proxy(criterion, L, R), -np.inf)
+        j = int(np.argmax(proxy))  # the first of equal proxies
+        # Strictly larger, so that the first feature of equal proxies wins.
+        if proxy[j] > best_proxy:
+            go_left = missing_left[j] if n_missing else n_left[j] >= n_right[j]
+            best_proxy, best = proxy[j], (f, threshold[j], bool(go_left), left_mask(j))
+    return best
+
+
+def _improvement(criterion, y, w, left, impurity, root_weight, n_classes):
+    """The weighted impurity decrease of splitting the node holding the rows (y, w) by `left`."""
+    node_w, wL, wR = w.sum(), w[left].sum(), w[~left].sum()
+    if criterion == "friedman_mse":
+        sL, sR = (w * y)[left].sum(), (w * y)[~left].sum()
+        return (wR * sL - wL * sR) ** 2 / (wL * wR * node_w)
+    imp_left = _impurity(criterion, y[left], w[left], n_classes)
+    imp_right = _impurity(criterion, y[~left], w[~left], n_classes)
+    return node_w / root_weight * (impurity - wL / node_w * imp_left - wR / node_w * imp_right)
+
+
+def build_tree(X, y, *, criterion="gini", n_classes=None, sample_weight=None, max_depth=None,
+               min_samples_split=2, min_samples_leaf=1, min_weight_fraction_leaf=0.0,
+               min_impurity_decrease=0.0):
+    """Grow a CART tree depth first with an exact split search: a dict of scikit-learn's node
+    arrays (children_left, children_right, feature, threshold, missing_go_to_left, impurity,
+    n_node_samples, weighted_n_node_samples, and value of shape (n_nodes, 1, K) holding the
+    weighted class fractions, or (n_nodes, 1, 1) holding the weighted mean of y), nodes in
+    depth-first preorder. X is float, NaN marking a missing value; y holds class indices
+    0..n_classes-1 for gini, entropy and log_loss (n_classes required), floats for
+    squared_error, friedman_mse, poisson and absolute_error. The stopping rules are
+    scikit-learn's (integer counts only)."""
+    X = np.asarray(X, dtype=np.float64)
+    if criterion not in CLASSIFICATION + REGRESSION:
+        raise ValueError(f"unknown criterion {criterion!r}")
+    if criterion in REGRESSION:
+        y, n_classes = np.asarray(y, dtype=np.float64), 1
+    elif n_classes is None:
+        raise ValueError(f"n_classes is required for criterion={criterion!r}")
+    elif not np.isin(y, np.arange(n_classes)).all():
+        raise ValueError(f"y must hold class indices in [0, {n_classes})")
+    else:
+        y = np.asarray(y, dtype=np.int64)
+    w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    if X.ndim != 2 or y.shape != (len(X),) or w.shape != (len(X),):
+        raise ValueError("X must be 2-D, y and sample_weight 1-D with one entry per row of X")
+    keep = w != 0  # rows of weight 0 take no part at all, not even in n_node_samples
+    X, y, w = X[keep], y[keep], w[keep]
+    if criterion == "poisson" and (np.any(y < 0) or (w * y).sum() <= 0):
+        raise ValueError("poisson needs y >= 0 with a positive weighted sum")
+
+    # Additive per-row statistics: the weight, then the weighted class counts or w * y.
+    if criterion in CLASSIFICATION:
+        S = np.column_stack([w, w[:, None] * (y[:, None] == np.arange(n_classes))])
+    else:
+        S = np.column_stack([w, w * y])
+    root_weight = w.sum()
+    min_weight_leaf = min_weight_fraction_leaf * root_weight
+    max_depth = np.inf if max_depth is None else max_depth
+
+    names = ("children_left", "children_right", "feature", "threshold", "missing_go_to_left",
+             "impurity", "n_node_samples", "weighted_n_node_samples", "value")
+    dtypes = (np.int64,) * 3 + (np.float64, np.uint8, np.float64, np.int64, np.float64, np.float64)
+    nodes = {name: [] for name in names}
+    # A stack of (rows, depth, parent, is_left); the left child is pushed last so that it is
+    # popped first, which numbers the nodes in preorder.
+    stack = [(np.arange(len(X)), 0, -1, False)]
+    while stack:
+        rows, depth, parent, is_left = stack.pop()
+        node = len(nodes["feature"])
+        if parent >= 0:
+            nodes["children_left" if is_left else "children_right"][parent] = node
+        node_y, node_w, weight = y[rows], w[rows], w[rows].sum()
+        impurity = _impurity(criterion, node_y, node_w, n_classes)
+        split = None
+        if not (depth >= max_depth or len(rows) < min_samples_split
+                or len(rows) < 2 * min_samples_leaf or weight < 2 * min_weight_leaf
+                or impurity <= EPS):
+            split = _best_split(X[rows], node_y, node_w, S[rows], criterion, min_samples_leaf,
+                                min_weight_leaf)
+        if split is not None:
+            improvement = _improvement(criterion, node_y, node_w, split[3], impurity,
+                                       root_weight, n_classes)
+            if improvement + EPS < min_impurity_decrease:
+                split = None
+
+        feature, threshold, go_left = (-2, -2.0, False) if split is None else split[:3]
+        for name, v in zip(names, (-1, -1, feature, threshold, go_left, impurity, len(rows),
+                                   weight, S[rows, 1:].sum(axis=0) / weight)):
+            nodes[name].append(v)
+        if split is not None:
+            stack.append((rows[~split[3]], depth + 1, node, False))
+            stack.append((rows[split[3]], depth + 1, node, True))
+
+    tree = {name: np.array(nodes[name], dtype=dtype) for name, dtype in zip(names, dtypes)}
+    tree["value"] = tree["value"].reshape(len(tree["feature"]), 1, n_classes)
+    return tree
+
+
+def apply(tree, X):
+    """The leaf (int64) each row of X reaches: x <= threshold goes left, NaN goes left iff
+    missing_go_to_left."""
+    X = np.asarray(X, dtype=np.float64)
+    node = np.zeros(len(X), dtype=np.int64)
+    while True:
+        rows = np.flatnonzero(tree["children_left"][node] != -1)
+        if len(rows) == 0:
+            return node
+        at = node[rows]
+        x = X[rows, tree["feature"][at]]
+        go_left = np.where(np.isnan(x), tree["missing_go_to_left"][at] == 1,
+                           x <= tree["threshold"][at])
+        node[rows] = np.where(go_left, tree["children_left"][at], tree["children_right"][at])
+
+
+def predict_value(tree, X):
+    """The value rows, shape (n_samples, 1, K), of the leaves the rows of X reach."""
+    return tree["value"][apply(tree, X)]

@@ -1,0 +1,401 @@
+"""DecisionTreeClassifier and DecisionTreeRegressor over the C++ CART core (fastml.tree._cart).
+
+The estimators validate, resolve scikit-learn's parameters into the core's, and store what it
+grows in a `Tree` (scikit-learn's node arrays). The forests (fastml.ensemble) share everything
+here: `prepare_problem` (validation, class encoding, weights, the split search's data) and
+`PackedTrees` (compiled prediction over one tree or many).
+"""
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import Bunch, check_random_state, compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from .._backend import effective_n_threads
+from ..utils._sklearn_compat import Interval, StrOptions, check_sample_weight, fit_context
+from . import _cart
+from ._binning import bin_thresholds
+from ._model import Tree
+
+_CRITERIA = {"gini": 0, "entropy": 1, "log_loss": 1, "squared_error": 2, "friedman_mse": 3,
+             "poisson": 4}
+# Rows up to which split_finder="auto" searches exact values (cheap there, and scikit-learn's
+# trees); above it, histograms.
+EXACT_UP_TO = 10_000
+_MAX_INT = np.iinfo(np.int32).max
+_UNLIMITED_DEPTH = np.iinfo(np.int32).max
+
+
+@dataclass
+class Problem:
+    """A validated fitting problem in the form the core takes."""
+    X: np.ndarray               # (n_samples, n_features), float32 or float64, C-contiguous
+    y: np.ndarray               # float64: class indices or targets
+    sample_weight: np.ndarray   # float64, class weights applied
+    n_classes: int              # 0 for regression
+    params: dict                # the core's parameters
+    data: dict                  # values=, or codes= and bin_threshold=
+    split_finder: str
+
+
+def _check_X(estimator, X, reset):
+    return validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32], order="C",
+                         ensure_all_finite="allow-nan")
+
+
+def _resolve_max_features(max_features, n_features):
+    if max_features is None:
+        return n_features
+    if isinstance(max_features, str):
+        count = np.sqrt(n_features) if max_features == "sqrt" else np.log2(n_features)
+        return max(1, int(count))
+    if isinstance(max_features, Integral):
+        if max_features > n_features:
+            raise ValueError(f"max_features must be <= n_features = {n_features}, "
+                             f"got {max_features}")
+        return int(max_features)
+    return max(1, int(max_features * n_features))
+
+
+def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_state, n_threads,
+                    class_weight=None):
+    """Validates X, y and sample_weight for `estimator` and resolves its parameters.
+
+    Sets ``n_features_in_``, ``feature_names_in_``, ``n_outputs_``, ``max_features_`` and, for
+    classifiers, ``classes_`` and ``n_classes_`` on the estimator.
+    """
+    X, y = validate_data(estimator, X, y, dtype=[np.float64, np.float32], order="C",
+                         ensure_all_finite="allow-nan", ensure_min_samples=1,
+                         y_numeric=not is_classifier)
+    if y.ndim == 2 and y.shape[1] != 1:
+        raise ValueError("fastml trees are single-output: y must be 1-d, "
+                         f"got shape {y.shape}")
+    y = column_or_1d(y, warn=True)
+    n_samples, n_features = X.shape
+    estimator.n_outputs_ = 1
+    if is_classifier:
+        check_classification_targets(y)
+        estimator.classes_, y_encoded = np.unique(y, return_inverse=True)
+        estimator.n_classes_ = len(estimator.classes_)
+        n_classes = estimator.n_classes_
+        y_core = y_encoded.astype(np.float64)
+    else:
+        n_classes = 0
+        y_core = np.ascontiguousarray(y, dtype=np.float64)
+    sample_weight = check_sample_weight(sample_weight, X, dtype=np.float64,
+                                        ensure_non_negative=True)
+    if class_weight is not None:
+        sample_weight = sample_weight * compute_sample_weight(class_weight, y)
+    if not (sample_weight > 0).any():
+        raise ValueError("sample_weight must have at least one positive entry")
+    if estimator.criterion == "poisson":
+        if (y_core < 0).any():
+            raise ValueError("Some value(s) of y are negative which is not allowed for Poisson "
+                             "regression.")
+        if np.sum(y_core * sample_weight) <= 0:
+            raise ValueError("Sum of y is not positive which is necessary for Poisson regression.")
+    if estimator.criterion == "absolute_error":
+        raise ValueError("criterion='absolute_error' is not supported by fastml's CART core; "
+                         "use 'squared_error' or 'poisson'")
+
+    min_samples_leaf = estimator.min_samples_leaf
+    if isinstance(min_samples_leaf, Real) and not isinstance(min_samples_leaf, Integral):
+        min_samples_leaf = int(np.ceil(min_samples_leaf * n_samples))
+    min_samples_split = estimator.min_samples_split
+    if isinstance(min_samples_split, Real) and not isinstance(min_samples_split, Integral):
+        min_samples_split = max(2, int(np.ceil(min_samples_split * n_samples)))
+    min_samples_split = max(min_samples_split, 2 * min_samples_leaf)
+    estimator.max_features_ = _resolve_max_features(estimator.max_features, n_features)
+    monotonic_cst = _monotonic_cst(estimator.monotonic_cst, n_features, n_classes)
+
+    params = dict(
+        criterion=_CRITERIA[estimator.criterion],
+        random_splitter=getattr(estimator, "splitter", "best") == "random",
+        max_depth=_UNLIMITED_DEPTH if estimator.max_depth is None else estimator.max_depth,
+        min_samples_split=int(min_samples_split), min_samples_leaf=int(min_samples_leaf),
+        min_weight_leaf=estimator.min_weight_fraction_leaf * float(np.sum(sample_weight)),
+        max_features=int(estimator.max_features_),
+        max_leaf_nodes=0 if estimator.max_leaf_nodes is None else int(estimator.max_leaf_nodes),
+        min_impurity_decrease=float(estimator.min_impurity_decrease),
+        monotonic_cst=monotonic_cst)
+
+    split_finder = estimator.split_finder
+    if split_finder == "auto":
+        split_finder = "exact" if n_samples <= EXACT_UP_TO else "hist"
+    if split_finder == "hist":
+        thresholds = bin_thresholds(X, estimator.max_bins, random_state)
+        data = dict(codes=_cart.encode_bins(X, thresholds, n_threads), bin_threshold=thresholds)
+    else:
+        data = dict(values=np.ascontiguousarray(X.T))
+    return Problem(X, y_core, sample_weight, n_classes, params, data, split_finder)
+
+
+def _monotonic_cst(monotonic_cst, n_features, n_classes):
+    """scikit-learn's checks; for classifiers the signs are flipped, as the core constrains the
+    fraction of class 0 (scikit-learn does the same)."""
+    if monotonic_cst is None:
+        return None
+    cst = np.asarray(monotonic_cst)
+    if cst.shape != (n_features,):
+        raise ValueError(f"monotonic_cst has shape {cst.shape} but the input data X has "
+                         f"{n_features} features.")
+    if not np.isin(cst, (-1, 0, 1)).all():
+        raise ValueError("monotonic_cst must be None or an array-like of -1, 0 or 1, but got "
+                         f"{np.unique(cst)}")
+    if n_classes > 2:
+        raise ValueError("Monotonicity constraints are not supported with multiclass "
+                         "classification")
+    cst = cst.astype(np.int8)
+    return -cst if n_classes > 0 else cst
+
+
+class PackedTrees:
+    """Trees laid end to end for the compiled walk (fastml.tree._cart.apply / predict_mean)."""
+
+    def __init__(self, trees):
+        sizes = [tree.node_count for tree in trees]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.arrays = [np.concatenate([getattr(tree, name) for tree in trees])
+                       for name in ("children_left", "children_right", "feature", "threshold",
+                                    "missing_go_to_left")]
+        self.value = np.concatenate([tree.value[:, 0, :] for tree in trees])
+
+    def apply(self, X, n_threads):
+        """Leaf of every row in every tree, (n_samples, n_trees)."""
+        return _cart.apply(X, self.offsets, *self.arrays, self.value, n_threads)
+
+    def predict_mean(self, X, n_threads):
+        """Leaf values averaged over the trees, (n_samples, n_values)."""
+        return _cart.predict_mean(X, self.offsets, *self.arrays, self.value, n_threads)
+
+
+_TREE_CONSTRAINTS = {
+    "splitter": [StrOptions({"best", "random"})],
+    "max_depth": [Interval(Integral, 1, None, closed="left"), None],
+    "min_samples_split": [Interval(Integral, 2, None, closed="left"),
+                          Interval(Real, 0.0, 1.0, closed="right")],
+    "min_samples_leaf": [Interval(Integral, 1, None, closed="left"),
+                         Interval(Real, 0.0, 1.0, closed="neither")],
+    "min_weight_fraction_leaf": [Interval(Real, 0.0, 0.5, closed="both")],
+    "max_features": [Interval(Integral, 1, None, closed="left"),
+                     Interval(Real, 0.0, 1.0, closed="right"), StrOptions({"sqrt", "log2"}),
+                     None],
+    "random_state": ["random_state"],
+    "max_leaf_nodes": [Interval(Integral, 2, None, closed="left"), None],
+    "min_impurity_decrease": [Interval(Real, 0.0, None, closed="left")],
+    "ccp_alpha": [Interval(Real, 0.0, None, closed="left")],
+    "monotonic_cst": ["array-like", None],
+    "split_finder": [StrOptions({"auto", "hist", "exact"})],
+    "max_bins": [Interval(Integral, 2, 255, closed="both")],
+    "n_jobs": [Integral, None],
+}
+
+
+class _BaseDecisionTree(BaseEstimator):
+    """What the classifier and the regressor share: fit, apply, paths, pruning."""
+
+    def _fit(self, X, y, sample_weight, class_weight=None):
+        random_state = check_random_state(self.random_state)
+        n_threads = effective_n_threads(self.n_jobs)
+        problem = prepare_problem(self, X, y, sample_weight, is_classifier=self._is_classifier,
+                                  random_state=random_state, n_threads=n_threads,
+                                  class_weight=class_weight)
+        seed = int(random_state.randint(_MAX_INT))
+        nodes = _cart.grow_tree(problem.y, problem.sample_weight, problem.n_classes,
+                                problem.params, seed, n_threads, **problem.data)
+        tree = Tree(problem.X.shape[1], max(problem.n_classes, 1), nodes)
+        self.tree_ = tree.prune(self.ccp_alpha) if self.ccp_alpha > 0 else tree
+        self.split_finder_ = problem.split_finder
+        self._packed = None
+        return self
+
+    def _packed_tree(self):
+        if getattr(self, "_packed", None) is None:
+            self._packed = PackedTrees([self.tree_])
+        return self._packed
+
+    def _leaf_values(self, X):
+        """The value of every row's leaf, (n_samples, n_values)."""
+        check_is_fitted(self)
+        X = _check_X(self, X, reset=False)
+        return self._packed_tree().predict_mean(X, effective_n_threads(self.n_jobs))
+
+    def apply(self, X, check_input=True):
+        """Index of the leaf each sample ends in."""
+        check_is_fitted(self)
+        X = _check_X(self, X, reset=False)
+        return self._packed_tree().apply(X, effective_n_threads(self.n_jobs))[:, 0]
+
+    def decision_path(self, X, check_input=True):
+        """Sparse indicator (n_samples, n_nodes) of the nodes each sample passes."""
+        check_is_fitted(self)
+        return self.tree_.decision_path(_check_X(self, X, reset=False))
+
+    def get_depth(self):
+        check_is_fitted(self)
+        return self.tree_.max_depth
+
+    def get_n_leaves(self):
+        check_is_fitted(self)
+        return self.tree_.n_leaves
+
+    @property
+    def feature_importances_(self):
+        check_is_fitted(self)
+        return self.tree_.compute_feature_importances()
+
+    def cost_complexity_pruning_path(self, X, y, sample_weight=None):
+        """Effective alphas and total leaf impurities of minimal cost-complexity pruning, as
+        scikit-learn's: the tree grown without pruning, then pruned step by step."""
+        unpruned = self.__class__(**{**self.get_params(), "ccp_alpha": 0.0})
+        unpruned.fit(X, y, sample_weight=sample_weight)
+        alphas, impurities = unpruned.tree_.cost_complexity_pruning_path()
+        return Bunch(ccp_alphas=alphas, impurities=impurities)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_packed"] = None  # rebuilt on first use
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class DecisionTreeClassifier(ClassifierMixin, _BaseDecisionTree):
+    """A decision tree classifier, drop-in for ``sklearn.tree.DecisionTreeClassifier``.
+
+    Grown by fastml's C++ CART core: an exact search over presorted values (scikit-learn's
+    splits) or a histogram search over at most ``max_bins`` quantile bins, OpenMP over features.
+    Missing values (NaN) are supported: each split learns which side they go to.
+    Single output only.
+
+    Parameters
+    ----------
+    criterion : {"gini", "entropy", "log_loss"}, default="gini"
+    splitter : {"best", "random"}, default="best"
+    max_depth, min_samples_split, min_samples_leaf, min_weight_fraction_leaf, max_features,
+    random_state, max_leaf_nodes, min_impurity_decrease, class_weight, ccp_alpha, monotonic_cst
+        As in scikit-learn. max_leaf_nodes grows the tree best first.
+    split_finder : {"auto", "hist", "exact"}, default="auto"
+        "exact" searches every threshold between distinct values; "hist" the thresholds between
+        quantile bins; "auto" is "exact" up to 10,000 rows and "hist" above.
+    max_bins : int in [2, 255], default=255
+        Bins per feature of the histogram search.
+    n_jobs : int, default=None
+        Threads; None uses ``fastml.get_config()["n_jobs"]``. The tree does not depend on it.
+
+    Attributes
+    ----------
+    tree_ : Tree
+        scikit-learn's node arrays (children_left, children_right, feature, threshold,
+        missing_go_to_left, value, impurity, n_node_samples, weighted_n_node_samples).
+    classes_, n_classes_, n_features_in_, feature_names_in_, n_outputs_, max_features_,
+    feature_importances_
+        As in scikit-learn.
+    split_finder_ : {"hist", "exact"}
+        The search that ran.
+    """
+
+    _is_classifier = True
+    _parameter_constraints = {
+        "criterion": [StrOptions({"gini", "entropy", "log_loss"})],
+        "class_weight": [dict, list, StrOptions({"balanced"}), None],
+        **_TREE_CONSTRAINTS,
+    }
+
+    def __init__(self, *, criterion="gini", splitter="best", max_depth=None, min_samples_split=2,
+                 min_samples_leaf=1, min_weight_fraction_leaf=0.0, max_features=None,
+                 random_state=None, max_leaf_nodes=None, min_impurity_decrease=0.0,
+                 class_weight=None, ccp_alpha=0.0, monotonic_cst=None, split_finder="auto",
+                 max_bins=255, n_jobs=None):
+        self.criterion = criterion
+        self.splitter = splitter
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.max_features = max_features
+        self.random_state = random_state
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_impurity_decrease = min_impurity_decrease
+        self.class_weight = class_weight
+        self.ccp_alpha = ccp_alpha
+        self.monotonic_cst = monotonic_cst
+        self.split_finder = split_finder
+        self.max_bins = max_bins
+        self.n_jobs = n_jobs
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, check_input=True):
+        """Grow the tree from (X, y); sample_weight scales each row's contribution."""
+        return self._fit(X, y, sample_weight, class_weight=self.class_weight)
+
+    def predict_proba(self, X, check_input=True):
+        """Class probabilities: the weighted class fractions of each sample's leaf."""
+        return self._leaf_values(X)
+
+    def predict_log_proba(self, X):
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X, check_input=True):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class DecisionTreeRegressor(RegressorMixin, _BaseDecisionTree):
+    """A decision tree regressor, drop-in for ``sklearn.tree.DecisionTreeRegressor``.
+
+    The same core and parameters as `DecisionTreeClassifier` (without class_weight); leaves
+    predict the weighted mean of their targets.
+
+    Parameters
+    ----------
+    criterion : {"squared_error", "friedman_mse", "poisson"}, default="squared_error"
+        "absolute_error" is not supported.
+    """
+
+    _is_classifier = False
+    _parameter_constraints = {
+        "criterion": [StrOptions({"squared_error", "friedman_mse", "poisson",
+                                  "absolute_error"})],
+        **_TREE_CONSTRAINTS,
+    }
+
+    def __init__(self, *, criterion="squared_error", splitter="best", max_depth=None,
+                 min_samples_split=2, min_samples_leaf=1, min_weight_fraction_leaf=0.0,
+                 max_features=None, random_state=None, max_leaf_nodes=None,
+                 min_impurity_decrease=0.0, ccp_alpha=0.0, monotonic_cst=None,
+                 split_finder="auto", max_bins=255, n_jobs=None):
+        self.criterion = criterion
+        self.splitter = splitter
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.max_features = max_features
+        self.random_state = random_state
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_impurity_decrease = min_impurity_decrease
+        self.ccp_alpha = ccp_alpha
+        self.monotonic_cst = monotonic_cst
+        self.split_finder = split_finder
+        self.max_bins = max_bins
+        self.n_jobs = n_jobs
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, check_input=True):
+        """Grow the tree from (X, y); sample_weight scales each row's contribution."""
+        return self._fit(X, y, sample_weight)
+
+    def predict(self, X, check_input=True):
+        return self._leaf_values(X)[:, 0]
