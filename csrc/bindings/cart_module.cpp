@@ -22,9 +22,10 @@ void require(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument(message);
 }
 
+// Equivalent dtypes count (int64 is 'l' or 'q'; unpickled arrays carry their own dtype object).
 template <class T>
 bool has_dtype(const py::array& a) {
-  return a.dtype().is(py::dtype::of<T>());
+  return py::isinstance<py::array_t<T>>(a);
 }
 
 // The data pointer of a C-contiguous array of dtype T and the given shape.

@@ -150,10 +150,10 @@ def _assert_matches_sklearn(tree, sk, criterion, X, y, w, allow_ties):
             if np.isnan(x).any():
                 assert tree["missing_go_to_left"][a] == sk.missing_go_to_left[b]
             else:
-                # No missing value here: missing goes to the child with more rows, the left one
-                # on equal counts in the spec, the right one in scikit-learn.
+                # No missing value here: missing goes to the child with more rows, the right
+                # one on equal counts (scikit-learn's rule).
                 n_left, n_right = left.sum(), (~left).sum()
-                assert tree["missing_go_to_left"][a] == (n_left >= n_right)
+                assert tree["missing_go_to_left"][a] == (n_left > n_right)
                 assert sk.missing_go_to_left[b] == (n_left > n_right)
         sk_children = (sk.children_left[b], sk.children_right[b])
         if not np.array_equal(left, sk_left):
@@ -344,25 +344,25 @@ def test_ties_keep_the_first_candidate():
                                   _build("squared_error", X, y)["feature"][split])
 
 
-def test_missing_left_before_missing_right_on_ties():
+def test_missing_right_before_missing_left_on_ties():
     # At threshold 0.5 the two missing rows (classes 0 and 1) left give {0, 0, 1} | {1}, right
-    # give {0} | {1, 0, 1}: the same gini proxy, and missing-left comes first. (scikit-learn
-    # tries missing-right first and keeps it: missing_go_to_left = 0.)
+    # give {0} | {1, 0, 1}: the same gini proxy, and the missing-right pass comes first, as in
+    # scikit-learn.
     tree = _build("gini", [[0.0], [1.0], [np.nan], [np.nan]], [0, 1, 0, 1])
-    assert (tree["feature"][0], tree["threshold"][0], tree["missing_go_to_left"][0]) == (0, 0.5, 1)
-    assert tree["n_node_samples"][1] == 3
+    assert (tree["feature"][0], tree["threshold"][0], tree["missing_go_to_left"][0]) == (0, 0.5, 0)
+    assert tree["n_node_samples"][1] == 1
 
 
 def test_missing_goes_to_the_larger_child_when_the_node_has_none():
-    # Two rows each side: equal counts send missing values left. (scikit-learn: right.)
+    # Two rows each side: equal counts send missing values right, as in scikit-learn.
     tree = _build("gini", [[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
-    assert tree["threshold"][0] == 1.5 and tree["missing_go_to_left"][0] == 1
+    assert tree["threshold"][0] == 1.5 and tree["missing_go_to_left"][0] == 0
     tree = _build("gini", [[0.0], [1.0], [2.0], [3.0]], [0, 1, 1, 1])
     assert tree["threshold"][0] == 0.5 and tree["missing_go_to_left"][0] == 0
     tree = _build("gini", [[0.0], [1.0], [2.0], [3.0]], [0, 0, 0, 1])
     assert tree["threshold"][0] == 2.5 and tree["missing_go_to_left"][0] == 1
     # Generally: at every split whose node saw no NaN of its feature, missing_go_to_left says
-    # whether the left child has at least as many rows (not weight) as the right one.
+    # whether the left child has more rows (not weight) than the right one.
     X, y, rng = _data("squared_error", 200, 4, 1, missing=0.1)
     w = _weights(len(X), rng)
     tree = _build("squared_error", X, y, w)
@@ -372,7 +372,7 @@ def test_missing_goes_to_the_larger_child_when_the_node_has_none():
         if f >= 0 and not np.isnan(X[rows, f]).any():
             n_left = tree["n_node_samples"][tree["children_left"][node]]
             n_right = tree["n_node_samples"][tree["children_right"][node]]
-            assert tree["missing_go_to_left"][node] == (n_left >= n_right)
+            assert tree["missing_go_to_left"][node] == (n_left > n_right)
             checked += 1
     assert checked > 20
 

@@ -96,7 +96,7 @@ class _BaseForest(BaseEstimator):
         self.split_finder_ = problem.split_finder
         self._n_draws = n_draws
         self._n_samples_fitted = n_samples
-        self._packed = None
+        self._packed = PackedTrees([estimator.tree_ for estimator in self.estimators_])
         if self.oob_score:
             self._set_oob_score(problem.X, problem.y, n_threads)
         return self
@@ -114,7 +114,7 @@ class _BaseForest(BaseEstimator):
         estimator.n_outputs_ = 1
         estimator.max_features_ = self.max_features_
         estimator.split_finder_ = self.split_finder
-        estimator._packed = None
+        estimator._packed = PackedTrees([tree])
         if self._is_classifier:
             estimator.classes_ = self.classes_
             estimator.n_classes_ = self.n_classes_
@@ -145,6 +145,7 @@ class _BaseForest(BaseEstimator):
             self.oob_score_ = r2_score(y, self.oob_prediction_)
 
     def _packed_trees(self):
+        """All trees laid out for the compiled walk (made at fit, and again after unpickling)."""
         if getattr(self, "_packed", None) is None:
             self._packed = PackedTrees([estimator.tree_ for estimator in self.estimators_])
         return self._packed
@@ -201,8 +202,13 @@ class _BaseForest(BaseEstimator):
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_packed"] = None  # rebuilt on first use
+        state.pop("_packed", None)  # a second copy of every tree's node arrays
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if hasattr(self, "estimators_"):
+            self._packed = PackedTrees([estimator.tree_ for estimator in self.estimators_])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -279,7 +285,8 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
             return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

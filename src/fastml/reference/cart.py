@@ -80,11 +80,13 @@ def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf):
         k = i + 1
         missing_left = np.zeros(len(k), dtype=bool)
         if n_missing:
-            # Candidates in tie-breaking order: each threshold with the missing rows left then
-            # right, and last every non-missing row left and the missing rows right.
-            k = np.append(np.repeat(k, 2), len(order))
-            threshold = np.append(np.repeat(threshold, 2), np.inf)
-            missing_left = np.append(np.tile([True, False], len(i)), False)
+            # Candidates in scikit-learn's tie-breaking order: every threshold with the missing
+            # rows right, then every non-missing row left and the missing rows right, then every
+            # threshold with the missing rows left.
+            k = np.concatenate([k, [len(order)], k])
+            threshold = np.concatenate([threshold, [np.inf], threshold])
+            missing_left = np.concatenate([np.zeros(len(i) + 1, dtype=bool),
+                                           np.ones(len(i), dtype=bool)])
 
         L = np.cumsum(S[order], axis=0)[k - 1] + np.outer(missing_left, S[missing].sum(axis=0))
         R = total - L
@@ -114,7 +116,7 @@ def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf):
         j = int(np.argmax(proxy))  # the first of equal proxies
         # Strictly larger, so that the first feature of equal proxies wins.
         if proxy[j] > best_proxy:
-            go_left = missing_left[j] if n_missing else n_left[j] >= n_right[j]
+            go_left = missing_left[j] if n_missing else n_left[j] > n_right[j]
             best_proxy, best = proxy[j], (f, threshold[j], bool(go_left), left_mask(j))
     return best
 

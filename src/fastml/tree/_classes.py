@@ -209,10 +209,11 @@ class _BaseDecisionTree(BaseEstimator):
         tree = Tree(problem.X.shape[1], max(problem.n_classes, 1), nodes)
         self.tree_ = tree.prune(self.ccp_alpha) if self.ccp_alpha > 0 else tree
         self.split_finder_ = problem.split_finder
-        self._packed = None
+        self._packed = PackedTrees([self.tree_])
         return self
 
     def _packed_tree(self):
+        """The tree laid out for the compiled walk (made at fit, and again after unpickling)."""
         if getattr(self, "_packed", None) is None:
             self._packed = PackedTrees([self.tree_])
         return self._packed
@@ -257,8 +258,13 @@ class _BaseDecisionTree(BaseEstimator):
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_packed"] = None  # rebuilt on first use
+        state.pop("_packed", None)  # a second copy of the node arrays
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if hasattr(self, "tree_"):
+            self._packed = PackedTrees([self.tree_])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -344,7 +350,8 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseDecisionTree):
             return np.log(self.predict_proba(X))
 
     def predict(self, X, check_input=True):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
