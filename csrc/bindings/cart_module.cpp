@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -46,6 +47,37 @@ T* checked_mut(py::array& a, const std::string& name, std::initializer_list<inde
   return const_cast<T*>(checked<T>(a, name, shape));
 }
 
+// Bin thresholds: ascending, no NaN, and the last two of each feature +inf (codes 255 and 254
+// are the missing bin and the last value bin).
+void require_thresholds(const double* t, index_t n_features) {
+  for (index_t f = 0; f < n_features; ++f) {
+    const double* row = t + f * cart::kBins;
+    for (int b = 0; b < cart::kBins; ++b) {
+      require(!std::isnan(row[b]), "bin_threshold must not hold NaN");
+      require(b == 0 || row[b] >= row[b - 1], "bin_threshold must be ascending per feature");
+    }
+    require(std::isinf(row[cart::kMissingBin - 1]) && row[cart::kMissingBin - 1] > 0,
+            "bin_threshold allows at most 254 finite thresholds per feature");
+  }
+}
+
+// Bin bounds as encode_bins gives them: per feature, the bins holding values have finite
+// low <= high and come in ascending order; empty bins are (+inf, -inf). Splits sit between them.
+void require_bounds(const double* bounds, index_t n_features) {
+  for (index_t f = 0; f < n_features; ++f) {
+    const double* low = bounds + f * cart::kBins;
+    const double* high = bounds + (n_features + f) * cart::kBins;
+    double previous = -std::numeric_limits<double>::infinity();
+    for (int b = 0; b < cart::kMissingBin; ++b) {
+      if (std::isinf(low[b]) && low[b] > 0 && std::isinf(high[b]) && high[b] < 0) continue;
+      require(std::isfinite(low[b]) && std::isfinite(high[b]) && low[b] <= high[b] &&
+                  low[b] > previous,
+              "bin_bounds must hold ascending (low, high) per bin, (+inf, -inf) when empty");
+      previous = high[b];
+    }
+  }
+}
+
 cart::Params read_params(const py::dict& p, index_t n_features, std::vector<std::int8_t>& cst) {
   cart::Params params{};
   params.criterion = p["criterion"].cast<int>();
@@ -77,10 +109,17 @@ cart::Params read_params(const py::dict& p, index_t n_features, std::vector<std:
   return params;
 }
 
-// The training data: values (exact search) or codes + bin_threshold (histogram search).
+void require_criterion_fits(const cart::Params& p, int n_classes) {
+  const bool classification = p.criterion == cart::kGini || p.criterion == cart::kEntropy;
+  require(classification == (n_classes > 0),
+          classification ? "a classification criterion needs n_classes >= 1"
+                         : "a regression criterion needs n_classes == 0");
+}
+
+// The training data: values (exact search) or codes + bin_bounds (histogram search).
 template <class T>
 cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
-                           const py::object& bin_threshold, const py::array& y,
+                           const py::object& bin_bounds, const py::array& y,
                            const py::array& sample_weight, int n_classes) {
   cart::Dataset<T> d{};
   require(y.ndim() == 1 && y.shape(0) > 0, "y must be a non-empty 1-d array");
@@ -108,8 +147,9 @@ cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
     require(c.ndim() == 2, "codes must be 2-d (n_rows, n_features)");
     d.n_features = c.shape(1);
     d.codes = checked<std::uint8_t>(c, "codes", {d.n_rows, d.n_features});
-    py::array t = bin_threshold.cast<py::array>();
-    d.bin_threshold = checked<double>(t, "bin_threshold", {d.n_features, cart::kBins});
+    py::array b = bin_bounds.cast<py::array>();
+    d.bin_bounds = checked<double>(b, "bin_bounds", {2, d.n_features, cart::kBins});
+    require_bounds(d.bin_bounds, d.n_features);
   } else {
     py::array v = values.cast<py::array>();
     require(v.ndim() == 2, "values must be 2-d (n_features, n_rows)");
@@ -155,12 +195,13 @@ auto on_dtype(const py::object& values, F&& run) {
 py::dict grow_tree(const py::array& y, const py::array& sample_weight, int n_classes,
                    const py::dict& params, std::uint64_t seed, int n_threads,
                    const py::object& values, const py::object& codes,
-                   const py::object& bin_threshold) {
+                   const py::object& bin_bounds) {
   return on_dtype(values, [&](auto zero) {
     using T = decltype(zero);
-    const auto d = read_data<T>(values, codes, bin_threshold, y, sample_weight, n_classes);
+    const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes);
     std::vector<std::int8_t> cst;
     const cart::Params p = read_params(params, d.n_features, cst);
+    require_criterion_fits(p, n_classes);
     require(n_threads >= 1, "n_threads must be >= 1");
     cart::Tree tree;
     {
@@ -175,12 +216,13 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight, int n_c
                      const py::dict& params, const py::array& seeds, bool bootstrap,
                      index_t n_draws, bool balanced_subsample, int n_threads,
                      const py::object& values, const py::object& codes,
-                     const py::object& bin_threshold) {
+                     const py::object& bin_bounds) {
   return on_dtype(values, [&](auto zero) {
     using T = decltype(zero);
-    const auto d = read_data<T>(values, codes, bin_threshold, y, sample_weight, n_classes);
+    const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes);
     std::vector<std::int8_t> cst;
     const cart::Params p = read_params(params, d.n_features, cst);
+    require_criterion_fits(p, n_classes);
     require(seeds.ndim() == 1, "seeds must be 1-d");
     const index_t n_trees = seeds.shape(0);
     const auto* s = checked<std::uint64_t>(seeds, "seeds", {n_trees});
@@ -206,106 +248,101 @@ py::array_t<std::int32_t> bootstrap_counts(std::uint64_t seed, index_t n_rows, i
 }
 
 // Packed trees (see cart::Forest), checked so that every walk stays inside its tree and ends:
-// a child id is always larger than its parent's.
+// a child id is always larger than its parent's. The nodes are copied into walk records.
 cart::Forest read_forest(const py::array& offsets, const py::array& left, const py::array& right,
                          const py::array& feature, const py::array& threshold,
                          const py::array& missing_left, const py::array& value,
-                         index_t n_features) {
+                         index_t n_features, std::vector<cart::Node>& nodes) {
   cart::Forest f{};
   require(offsets.ndim() == 1 && offsets.shape(0) >= 2, "offsets must hold n_trees + 1 entries");
   f.n_trees = offsets.shape(0) - 1;
   f.offsets = checked<std::int64_t>(offsets, "offsets", {f.n_trees + 1});
   const index_t n = left.ndim() == 1 ? left.shape(0) : -1;
-  f.children_left = checked<std::int64_t>(left, "children_left", {n});
-  f.children_right = checked<std::int64_t>(right, "children_right", {n});
-  f.feature = checked<std::int64_t>(feature, "feature", {n});
-  f.threshold = checked<double>(threshold, "threshold", {n});
-  f.missing_go_to_left = checked<std::uint8_t>(missing_left, "missing_go_to_left", {n});
+  const auto* l = checked<std::int64_t>(left, "children_left", {n});
+  const auto* r = checked<std::int64_t>(right, "children_right", {n});
+  const auto* feat = checked<std::int64_t>(feature, "feature", {n});
+  const auto* thr = checked<double>(threshold, "threshold", {n});
+  const auto* ml = checked<std::uint8_t>(missing_left, "missing_go_to_left", {n});
   require(value.ndim() == 2, "value must be 2-d (n_nodes, n_values)");
   f.n_values = value.shape(1);
   f.value = checked<double>(value, "value", {n, f.n_values});
   require(f.offsets[0] == 0 && f.offsets[f.n_trees] == n, "offsets must span the nodes");
+  nodes.resize(n);
   for (index_t t = 0; t < f.n_trees; ++t) {
     const std::int64_t base = f.offsets[t], size = f.offsets[t + 1] - base;
-    require(size >= 1, "every tree needs a node");
+    require(size >= 1 && size < (std::int64_t{1} << 31), "every tree needs 1 to 2^31 nodes");
     for (std::int64_t i = 0; i < size; ++i) {
-      const std::int64_t l = f.children_left[base + i], r = f.children_right[base + i];
-      if (l < 0) continue;
-      require(l > i && l < size && r > i && r < size, "children ids out of range");
-      const std::int64_t feat = f.feature[base + i];
-      require(feat >= 0 && feat < n_features, "feature index out of range");
+      const std::int64_t j = base + i;
+      cart::Node& node = nodes[j];
+      const auto self = static_cast<std::int32_t>(i);
+      node = cart::Node{thr[j], self, self, 0, ml[j]};
+      if (l[j] < 0) continue;
+      require(l[j] > i && l[j] < size && r[j] > i && r[j] < size, "children ids out of range");
+      require(feat[j] >= 0 && feat[j] < n_features, "feature index out of range");
+      node.left = static_cast<std::int32_t>(l[j]);
+      node.right = static_cast<std::int32_t>(r[j]);
+      node.feature = static_cast<std::int32_t>(feat[j]);
     }
   }
+  f.nodes = nodes.data();
   return f;
 }
 
+// Walks every row of X down the packed trees: the leaves reached (n_rows, n_trees), int64, or
+// with mean set the leaf values averaged over the trees (n_rows, n_values), float64.
 template <class T>
-py::array_t<std::int64_t> apply(const py::array& X, const py::array& offsets,
-                                const py::array& left, const py::array& right,
-                                const py::array& feature, const py::array& threshold,
-                                const py::array& missing_left, const py::array& value,
-                                int n_threads) {
+py::array walk(const py::array& X, const py::array& offsets, const py::array& left,
+               const py::array& right, const py::array& feature, const py::array& threshold,
+               const py::array& missing_left, const py::array& value, int n_threads,
+               bool mean) {
   require(X.ndim() == 2, "X must be 2-d");
   const index_t n = X.shape(0), d = X.shape(1);
   const T* x = checked<T>(X, "X", {n, d});
+  std::vector<cart::Node> nodes;
   const cart::Forest f = read_forest(offsets, left, right, feature, threshold, missing_left,
-                                     value, d);
+                                     value, d, nodes);
   require(n_threads >= 1, "n_threads must be >= 1");
-  py::array_t<std::int64_t> leaves({n, f.n_trees});
-  std::int64_t* out = leaves.mutable_data();
+  if (mean) {
+    py::array_t<double> out({n, f.n_values});
+    double* o = out.mutable_data();
+    py::gil_scoped_release release;
+    cart::predict_mean(f, x, n, d, o, n_threads);
+    return std::move(out);
+  }
+  py::array_t<std::int64_t> out({n, f.n_trees});
+  std::int64_t* o = out.mutable_data();
   py::gil_scoped_release release;
-  cart::apply(f, x, n, d, out, n_threads);
-  return leaves;
+  cart::apply(f, x, n, d, o, n_threads);
+  return std::move(out);
 }
 
 template <class T>
-py::array_t<double> predict_mean(const py::array& X, const py::array& offsets,
-                                 const py::array& left, const py::array& right,
-                                 const py::array& feature, const py::array& threshold,
-                                 const py::array& missing_left, const py::array& value,
-                                 int n_threads) {
-  require(X.ndim() == 2, "X must be 2-d");
-  const index_t n = X.shape(0), d = X.shape(1);
-  const T* x = checked<T>(X, "X", {n, d});
-  const cart::Forest f = read_forest(offsets, left, right, feature, threshold, missing_left,
-                                     value, d);
-  require(n_threads >= 1, "n_threads must be >= 1");
-  py::array_t<double> mean({n, f.n_values});
-  double* out = mean.mutable_data();
-  py::gil_scoped_release release;
-  cart::predict_mean(f, x, n, d, out, n_threads);
-  return mean;
-}
-
-template <class T>
-py::array_t<std::uint8_t> encode_bins(const py::array& X, const py::array& bin_threshold,
-                                      int n_threads) {
+py::tuple encode_bins(const py::array& X, const py::array& bin_threshold, int n_threads) {
   require(X.ndim() == 2, "X must be 2-d");
   const index_t n = X.shape(0), d = X.shape(1);
   const T* x = checked<T>(X, "X", {n, d});
   const double* t = checked<double>(bin_threshold, "bin_threshold", {d, cart::kBins});
-  for (index_t i = 0; i < d * cart::kBins; ++i)
-    require(!std::isnan(t[i]), "bin_threshold must not hold NaN");
+  require_thresholds(t, d);
   require(n_threads >= 1, "n_threads must be >= 1");
   py::array_t<std::uint8_t> codes({n, d});
-  std::uint8_t* out = codes.mutable_data();
-  py::gil_scoped_release release;
-  cart::encode_bins(x, n, d, t, out, n_threads);
-  return codes;
+  py::array_t<double> bounds({index_t{2}, d, index_t{cart::kBins}});
+  std::uint8_t* c = codes.mutable_data();
+  double* b = bounds.mutable_data();
+  {
+    py::gil_scoped_release release;
+    cart::encode_bins(x, n, d, t, c, b, n_threads);
+  }
+  return py::make_tuple(codes, bounds);
 }
 
 // The same entry point for float32 and float64 X, chosen by X's dtype.
-template <template <class> class Entry>
-struct ByDtype {
-  template <class... A>
-  static auto call(const py::array& X, A&&... args) {
-    if (has_dtype<float>(X)) return Entry<float>::run(X, std::forward<A>(args)...);
-    require(has_dtype<double>(X), "X must be float32 or float64");
-    return Entry<double>::run(X, std::forward<A>(args)...);
-  }
-};
-template <class T> struct Apply { template <class... A> static auto run(A&&... a) { return apply<T>(std::forward<A>(a)...); } };
-template <class T> struct PredictMean { template <class... A> static auto run(A&&... a) { return predict_mean<T>(std::forward<A>(a)...); } };
+template <template <class> class Entry, class... A>
+auto by_dtype(const py::array& X, A&&... args) {
+  if (has_dtype<float>(X)) return Entry<float>::run(X, std::forward<A>(args)...);
+  require(has_dtype<double>(X), "X must be float32 or float64");
+  return Entry<double>::run(X, std::forward<A>(args)...);
+}
+template <class T> struct Walk { template <class... A> static auto run(A&&... a) { return walk<T>(std::forward<A>(a)...); } };
 template <class T> struct EncodeBins { template <class... A> static auto run(A&&... a) { return encode_bins<T>(std::forward<A>(a)...); } };
 
 }  // namespace
@@ -316,42 +353,36 @@ PYBIND11_MODULE(_cart, m) {
   m.attr("MISSING_BIN") = cart::kMissingBin;
   m.def("grow_tree", &grow_tree, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
         py::arg("params"), py::arg("seed"), py::arg("n_threads"), py::arg("values") = py::none(),
-        py::arg("codes") = py::none(), py::arg("bin_threshold") = py::none(),
+        py::arg("codes") = py::none(), py::arg("bin_bounds") = py::none(),
         "Grow one tree; returns its node arrays.");
   m.def("grow_forest", &grow_forest, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
         py::arg("params"), py::arg("seeds"), py::arg("bootstrap"), py::arg("n_draws"),
         py::arg("balanced_subsample"), py::arg("n_threads"), py::arg("values") = py::none(),
-        py::arg("codes") = py::none(), py::arg("bin_threshold") = py::none(),
+        py::arg("codes") = py::none(), py::arg("bin_bounds") = py::none(),
         "Grow one tree per seed in parallel; returns a list of node-array dicts.");
   m.def("bootstrap_counts", &bootstrap_counts, py::arg("seed"), py::arg("n_rows"),
         py::arg("n_draws"), "How often each row is drawn by the bootstrap of a tree's seed.");
   const char* packed = "; trees packed end to end (offsets: n_trees + 1 node offsets, child ids local)";
-  m.def("apply",
-        [](const py::array& X, const py::array& offsets, const py::array& left,
-           const py::array& right, const py::array& feature, const py::array& threshold,
-           const py::array& missing_left, const py::array& value, int n_threads) {
-          return ByDtype<Apply>::call(X, offsets, left, right, feature, threshold, missing_left,
-                                      value, n_threads);
-        },
-        py::arg("X"), py::arg("offsets"), py::arg("children_left"), py::arg("children_right"),
-        py::arg("feature"), py::arg("threshold"), py::arg("missing_go_to_left"), py::arg("value"),
-        py::arg("n_threads"),
-        (std::string("Leaf (local id) of every row in every tree, (n_rows, n_trees)") + packed).c_str());
-  m.def("predict_mean",
-        [](const py::array& X, const py::array& offsets, const py::array& left,
-           const py::array& right, const py::array& feature, const py::array& threshold,
-           const py::array& missing_left, const py::array& value, int n_threads) {
-          return ByDtype<PredictMean>::call(X, offsets, left, right, feature, threshold,
-                                            missing_left, value, n_threads);
-        },
-        py::arg("X"), py::arg("offsets"), py::arg("children_left"), py::arg("children_right"),
-        py::arg("feature"), py::arg("threshold"), py::arg("missing_go_to_left"), py::arg("value"),
-        py::arg("n_threads"),
-        (std::string("Leaf values averaged over the trees, (n_rows, n_values)") + packed).c_str());
+  for (const bool mean : {false, true}) {
+    m.def(mean ? "predict_mean" : "apply",
+          [mean](const py::array& X, const py::array& offsets, const py::array& left,
+                 const py::array& right, const py::array& feature, const py::array& threshold,
+                 const py::array& missing_left, const py::array& value, int n_threads) {
+            return by_dtype<Walk>(X, offsets, left, right, feature, threshold, missing_left,
+                                  value, n_threads, mean);
+          },
+          py::arg("X"), py::arg("offsets"), py::arg("children_left"), py::arg("children_right"),
+          py::arg("feature"), py::arg("threshold"), py::arg("missing_go_to_left"),
+          py::arg("value"), py::arg("n_threads"),
+          (std::string(mean ? "Leaf values averaged over the trees, (n_rows, n_values)"
+                            : "Leaf (local id) of every row in every tree, (n_rows, n_trees)") +
+           packed).c_str());
+  }
   m.def("encode_bins",
         [](const py::array& X, const py::array& bin_threshold, int n_threads) {
-          return ByDtype<EncodeBins>::call(X, bin_threshold, n_threads);
+          return by_dtype<EncodeBins>(X, bin_threshold, n_threads);
         },
         py::arg("X"), py::arg("bin_threshold"), py::arg("n_threads"),
-        "Bin codes (n_rows, n_features) of X: the number of thresholds below each value, 255 for NaN.");
+        "Bin codes (n_rows, n_features) of X (the number of thresholds below each value, 255 for\n"
+        "NaN) and bin_bounds (2, n_features, 256): the smallest and largest value in each bin.");
 }

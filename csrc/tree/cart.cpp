@@ -176,18 +176,30 @@ struct ValueKeys {
   double threshold_at(double cut) const { return cut; }
 };
 
+// A split between bins a < b (both holding rows) is placed at scikit-learn's midpoint between the
+// largest value of bin a and the smallest of bin b over all rows: with a bin per distinct value
+// that is the exact search's threshold, and every training row is routed as its code says.
 struct CodeKeys {
   const std::uint8_t* column;  // the feature's code of row 0; row r's is column[r * stride]
   index_t stride;
-  const double* thresholds;    // kBins thresholds of this feature
+  const double* low;           // kBins: smallest value of each bin (+inf when empty)
+  const double* high;          // kBins: largest value of each bin (-inf when empty)
   std::uint8_t code(std::int32_t r) const { return column[r * stride]; }
   bool missing(std::int32_t r) const { return code(r) == kMissingBin; }
   double key(std::int32_t r) const { return code(r); }
-  double threshold_between(double a, double) const { return thresholds[static_cast<int>(a)]; }
+  double threshold_between(double a, double b) const {
+    return ValueKeys<float>::between(high[static_cast<int>(a)], low[static_cast<int>(b)]);
+  }
   double random_cut(double lo, double hi, double u) const {
     return lo + std::floor(u * (hi - lo));
   }
-  double threshold_at(double cut) const { return thresholds[static_cast<int>(cut)]; }
+  // bins <= cut go left: the split lies between the nearest bins holding rows on either side
+  double threshold_at(double cut) const {
+    int a = static_cast<int>(cut), b = a + 1;
+    while (a > 0 && std::isinf(high[a])) --a;
+    while (b < kMissingBin - 1 && std::isinf(low[b])) ++b;
+    return threshold_between(a, b);
+  }
 };
 
 // A row of a node and its key, as the sorted searches read them: (value, row) pairs, or a bin
@@ -443,7 +455,7 @@ class Builder {
     };
     const bool ml = split.missing_left;
     if (hist_mode_) {
-      const CodeKeys keys{d_.codes + f, d_.n_features, nullptr};
+      const CodeKeys keys{d_.codes + f, d_.n_features, nullptr, nullptr};
       const int cut = static_cast<int>(split.cut);
       route([&](std::int32_t r) {
         const int code = keys.code(r);
@@ -655,7 +667,8 @@ class Builder {
                     task.lower, task.upper, s.right.data()};
     Split out;
     if (hist_mode_) {
-      const CodeKeys keys{d_.codes + f, d_.n_features, d_.bin_threshold + f * kBins};
+      const CodeKeys keys{d_.codes + f, d_.n_features, d_.bin_bounds + f * kBins,
+                          d_.bin_bounds + (d_.n_features + f) * kBins};
       if (p_.random_splitter) {
         random_search(task, keys, cand, s, draw_u_[draw], draw_side_[draw], out);
       } else if (histograms) {
@@ -721,10 +734,12 @@ class Builder {
         std::copy(M, M + C_, L);
       else
         std::fill(L, L + C_, 0.0);
-      for (int b = first; b < last; ++b) {
+      add(L, H + first * C_);
+      for (int b = first + 1, prev = first; b <= last; ++b) {
         if (H[b * C_] == 0) continue;
+        take(out, cand.evaluate<Crit>(L), keys.threshold_between(prev, b), prev, missing_left);
         add(L, H + b * C_);
-        take(out, cand.evaluate<Crit>(L), keys.threshold_at(b), b, missing_left);
+        prev = b;
       }
       if (!missing_left && out.has_missing) {
         for (int c = 0; c < C_; ++c) L[c] = cand.totals[c] - M[c];
@@ -904,79 +919,103 @@ std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
 
 namespace {
 
+// The leaf row x reaches in tree t. (Walking several rows in lockstep without branches was
+// measured slower: the lanes wait for the deepest of them.)
 template <class T>
-std::int64_t leaf_of(const Forest& f, index_t t, const T* x) {
-  const std::int64_t base = f.offsets[t];
-  const std::int64_t* left = f.children_left + base;
-  const std::int64_t* right = f.children_right + base;
-  const std::int64_t* feature = f.feature + base;
-  const double* threshold = f.threshold + base;
-  const std::uint8_t* missing_left = f.missing_go_to_left + base;
-  std::int64_t node = 0;
-  while (left[node] >= 0) {
-    const double v = x[feature[node]];
-    const bool go_left = std::isnan(v) ? missing_left[node] != 0 : v <= threshold[node];
-    node = go_left ? left[node] : right[node];
+std::int32_t leaf_of(const Forest& f, index_t t, const T* x) {
+  const Node* nodes = f.nodes + f.offsets[t];
+  std::int32_t node = 0;
+  while (nodes[node].left != node) {
+    const Node& n = nodes[node];
+    const double v = x[n.feature];
+    const bool go_left = std::isnan(v) ? n.missing_left != 0 : v <= n.threshold;
+    node = go_left ? n.left : n.right;
   }
   return node;
 }
 
-// Rows are taken in blocks and each block meets the trees one after the other, so a tree's
-// nodes stay in cache for the whole block.
-constexpr index_t kRowBlock = 64;
+// Calls visit(t, i, leaf) for every tree t and row i. Each thread takes a block of rows and
+// walks it through the trees one after the other, so a tree is read from memory once per block
+// (walking each row through every tree would stream the whole forest per row instead). Rows
+// meet the trees in order, so sums over trees do not depend on the thread count.
+template <class T, class Visit>
+void walk_blocks(const Forest& forest, const T* X, index_t n_rows, index_t n_features,
+                 int n_threads, Visit&& visit) {
+  n_threads = std::max(n_threads, 1);
+  // blocks of at most 4096 rows (their features and a tree fit in L2), at least one per thread
+  const index_t block = std::min<index_t>(4096, (n_rows + n_threads - 1) / n_threads);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
+  for (index_t start = 0; start < n_rows; start += block) {
+    const index_t stop = std::min(start + block, n_rows);
+    for (index_t t = 0; t < forest.n_trees; ++t)
+      for (index_t i = start; i < stop; ++i) visit(t, i, leaf_of(forest, t, X + i * n_features));
+  }
+}
 
 }  // namespace
 
 template <class T>
 void apply(const Forest& forest, const T* X, index_t n_rows, index_t n_features,
            std::int64_t* leaves, int n_threads) {
-#pragma omp parallel for schedule(static) num_threads(std::max(n_threads, 1))
-  for (index_t start = 0; start < n_rows; start += kRowBlock) {
-    const index_t stop = std::min(start + kRowBlock, n_rows);
-    for (index_t t = 0; t < forest.n_trees; ++t)
-      for (index_t i = start; i < stop; ++i)
-        leaves[i * forest.n_trees + t] = leaf_of(forest, t, X + i * n_features);
-  }
+  walk_blocks(forest, X, n_rows, n_features, n_threads,
+              [&](index_t t, index_t i, std::int32_t leaf) { leaves[i * forest.n_trees + t] = leaf; });
 }
 
 template <class T>
 void predict_mean(const Forest& forest, const T* X, index_t n_rows, index_t n_features,
                   double* mean, int n_threads) {
   const index_t V = forest.n_values;
-#pragma omp parallel for schedule(static) num_threads(std::max(n_threads, 1))
-  for (index_t start = 0; start < n_rows; start += kRowBlock) {
-    const index_t stop = std::min(start + kRowBlock, n_rows);
-    std::fill(mean + start * V, mean + stop * V, 0.0);
-    for (index_t t = 0; t < forest.n_trees; ++t)
-      for (index_t i = start; i < stop; ++i) {
-        const std::int64_t leaf = forest.offsets[t] + leaf_of(forest, t, X + i * n_features);
-        const double* v = forest.value + leaf * V;
-        double* out = mean + i * V;
-        for (index_t c = 0; c < V; ++c) out[c] += v[c];
-      }
-    for (index_t i = start * V; i < stop * V; ++i) mean[i] /= static_cast<double>(forest.n_trees);
-  }
+  std::fill(mean, mean + n_rows * V, 0.0);
+  walk_blocks(forest, X, n_rows, n_features, n_threads,
+              [&](index_t t, index_t i, std::int32_t leaf) {
+                const double* v = forest.value + (forest.offsets[t] + leaf) * V;
+                double* out = mean + i * V;
+                for (index_t c = 0; c < V; ++c) out[c] += v[c];
+              });
+  const double n_trees = static_cast<double>(forest.n_trees);
+  for (index_t i = 0; i < n_rows * V; ++i) mean[i] /= n_trees;
 }
 
 template <class T>
 void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* bin_threshold,
-                 std::uint8_t* codes, int n_threads) {
-#pragma omp parallel for schedule(static) num_threads(std::max(n_threads, 1))
-  for (index_t i = 0; i < n_rows; ++i) {
-    const T* x = X + i * n_features;
-    for (index_t f = 0; f < n_features; ++f) {
-      const double v = x[f];
-      // the number of thresholds below v (the +inf padding never is), by a branch-free
-      // binary search over the kMissingBin thresholds
-      const double* base = bin_threshold + f * kBins;
-      index_t len = kMissingBin;
-      while (len > 1) {
-        const index_t half = len / 2;
-        base += (base[half - 1] < v) * half;  // arithmetic, not a mispredicted branch
-        len -= half;
+                 std::uint8_t* codes, double* bin_bounds, int n_threads) {
+  const index_t F = n_features;
+  std::fill(bin_bounds, bin_bounds + F * kBins, kInf);
+  std::fill(bin_bounds + F * kBins, bin_bounds + 2 * F * kBins, -kInf);
+#pragma omp parallel num_threads(std::max(n_threads, 1))
+  {
+    // each thread's bounds, merged at the end (min and max do not depend on the order)
+    std::vector<double> low(F * kBins, kInf), high(F * kBins, -kInf);
+#pragma omp for schedule(static)
+    for (index_t i = 0; i < n_rows; ++i) {
+      const T* x = X + i * F;
+      for (index_t f = 0; f < F; ++f) {
+        const double v = x[f];
+        // the number of thresholds below v (the +inf padding never is), by a branch-free
+        // binary search over the kMissingBin thresholds
+        const double* base = bin_threshold + f * kBins;
+        index_t len = kMissingBin;
+        while (len > 1) {
+          const index_t half = len / 2;
+          base += (base[half - 1] < v) * half;  // arithmetic, not a mispredicted branch
+          len -= half;
+        }
+        const index_t code = (base - (bin_threshold + f * kBins)) + (*base < v);
+        if (std::isnan(v)) {
+          codes[i * F + f] = kMissingBin;
+          continue;
+        }
+        codes[i * F + f] = static_cast<std::uint8_t>(code);
+        double& lo = low[f * kBins + code];
+        double& hi = high[f * kBins + code];
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
       }
-      const index_t code = (base - (bin_threshold + f * kBins)) + (*base < v);
-      codes[i * n_features + f] = std::isnan(v) ? kMissingBin : static_cast<std::uint8_t>(code);
+    }
+#pragma omp critical
+    for (index_t j = 0; j < F * kBins; ++j) {
+      bin_bounds[j] = std::min(bin_bounds[j], low[j]);
+      bin_bounds[F * kBins + j] = std::max(bin_bounds[F * kBins + j], high[j]);
     }
   }
 }
@@ -987,7 +1026,8 @@ void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* b
                                              const std::uint64_t*, index_t, int);               \
   template void apply<T>(const Forest&, const T*, index_t, index_t, std::int64_t*, int);         \
   template void predict_mean<T>(const Forest&, const T*, index_t, index_t, double*, int);        \
-  template void encode_bins<T>(const T*, index_t, index_t, const double*, std::uint8_t*, int);
+  template void encode_bins<T>(const T*, index_t, index_t, const double*, std::uint8_t*,       \
+                               double*, int);
 
 FASTML_CART_INSTANTIATE(float)
 FASTML_CART_INSTANTIATE(double)

@@ -40,7 +40,7 @@ struct Dataset {
   index_t n_features;
   const T* values;              // (n_features, n_rows), NaN = missing; read by the exact search
   const std::uint8_t* codes;    // (n_rows, n_features) bin codes; nullptr for the exact search
-  const double* bin_threshold;  // (n_features, kBins): x <= bin_threshold[b] <=> code(x) <= b
+  const double* bin_bounds;     // (2, n_features, kBins): smallest, largest value of each bin
   const double* y;              // class index 0..n_classes-1, or the regression target
   const double* sample_weight;  // (n_rows), >= 0; rows of weight 0 take no part
   int n_classes;                // 0 for regression
@@ -89,15 +89,20 @@ std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
 // How often each row is drawn by the bootstrap of the tree seeded with seed. OUT counts[n_rows].
 void bootstrap_counts(std::uint64_t seed, index_t n_rows, index_t n_draws, std::int32_t* counts);
 
-// Trees packed end to end: tree t owns nodes [offsets[t], offsets[t + 1]), its child ids local.
+// A node as the prediction walk reads it: everything one step needs in one 24-byte record
+// (scikit-learn's arrays are apart, which costs a cache miss per array per step).
+struct Node {
+  double threshold;
+  std::int32_t left, right;  // local ids; a leaf points to itself
+  std::int32_t feature;
+  std::int32_t missing_left;
+};
+
+// Trees packed end to end: tree t owns nodes [offsets[t], offsets[t + 1]).
 struct Forest {
   const std::int64_t* offsets;
   index_t n_trees;
-  const std::int64_t* children_left;
-  const std::int64_t* children_right;
-  const std::int64_t* feature;
-  const double* threshold;
-  const std::uint8_t* missing_go_to_left;
+  const Node* nodes;
   const double* value;  // (total nodes, n_values)
   index_t n_values;
 };
@@ -112,10 +117,12 @@ template <class T>
 void predict_mean(const Forest& forest, const T* X, index_t n_rows, index_t n_features,
                   double* mean, int n_threads);
 
-// OUT codes (n_rows, n_features): the bin of every value of X (n_rows, n_features, row-major),
-// kMissingBin for NaN.
+// OUT codes (n_rows, n_features): the bin of every value of X (n_rows, n_features, row-major):
+// the number of bin_threshold[f] (kBins per feature, +inf padded) below it; kMissingBin for NaN.
+// OUT bin_bounds (2, n_features, kBins): the smallest and largest value in each bin (+inf and
+// -inf for an empty bin), which place the splits of the histogram search.
 template <class T>
 void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* bin_threshold,
-                 std::uint8_t* codes, int n_threads);
+                 std::uint8_t* codes, double* bin_bounds, int n_threads);
 
 }  // namespace fastml::cart

@@ -15,7 +15,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .._backend import effective_n_threads
-from ..utils._sklearn_compat import Interval, StrOptions, check_sample_weight, fit_context
+from ..utils._sklearn_compat import (Interval, RealNotInt, StrOptions, check_sample_weight,
+                                     fit_context)
 from . import _cart
 from ._binning import bin_thresholds
 from ._model import Tree
@@ -37,7 +38,7 @@ class Problem:
     sample_weight: np.ndarray   # float64, class weights applied
     n_classes: int              # 0 for regression
     params: dict                # the core's parameters
-    data: dict                  # values=, or codes= and bin_threshold=
+    data: dict                  # values=, or codes= and bin_bounds=
     split_finder: str
 
 
@@ -127,7 +128,8 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
         split_finder = "exact" if n_samples <= EXACT_UP_TO else "hist"
     if split_finder == "hist":
         thresholds = bin_thresholds(X, estimator.max_bins, random_state)
-        data = dict(codes=_cart.encode_bins(X, thresholds, n_threads), bin_threshold=thresholds)
+        codes, bounds = _cart.encode_bins(X, thresholds, n_threads)
+        data = dict(codes=codes, bin_bounds=bounds)
     else:
         data = dict(values=np.ascontiguousarray(X.T))
     return Problem(X, y_core, sample_weight, n_classes, params, data, split_finder)
@@ -176,12 +178,12 @@ _TREE_CONSTRAINTS = {
     "splitter": [StrOptions({"best", "random"})],
     "max_depth": [Interval(Integral, 1, None, closed="left"), None],
     "min_samples_split": [Interval(Integral, 2, None, closed="left"),
-                          Interval(Real, 0.0, 1.0, closed="right")],
+                          Interval(RealNotInt, 0.0, 1.0, closed="right")],
     "min_samples_leaf": [Interval(Integral, 1, None, closed="left"),
-                         Interval(Real, 0.0, 1.0, closed="neither")],
+                         Interval(RealNotInt, 0.0, 1.0, closed="neither")],
     "min_weight_fraction_leaf": [Interval(Real, 0.0, 0.5, closed="both")],
     "max_features": [Interval(Integral, 1, None, closed="left"),
-                     Interval(Real, 0.0, 1.0, closed="right"), StrOptions({"sqrt", "log2"}),
+                     Interval(RealNotInt, 0.0, 1.0, closed="right"), StrOptions({"sqrt", "log2"}),
                      None],
     "random_state": ["random_state"],
     "max_leaf_nodes": [Interval(Integral, 2, None, closed="left"), None],

@@ -1,0 +1,376 @@
+"""fastml.ensemble.RandomForestClassifier / RandomForestRegressor: accuracy against scikit-learn's
+forests, determinism across random_state and n_jobs, bootstrap and out-of-bag rows, warm start,
+pickling and errors."""
+import functools
+import pickle
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn import ensemble as sk
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.utils import compute_sample_weight
+from threadpoolctl import threadpool_limits
+
+from fastml.ensemble import RandomForestClassifier, RandomForestRegressor
+from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from fastml.tree import _cart
+
+ARRAYS = ("children_left", "children_right", "feature", "threshold", "missing_go_to_left",
+          "impurity", "n_node_samples", "weighted_n_node_samples", "value")
+FINDERS = ["exact", "hist"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_by_default():
+    """scikit-learn and fastml load separate OpenMP runtimes, whose idle threads spin while the
+    other works. Threads are tested where they matter, by explicit n_jobs."""
+    with threadpool_limits(limits=1):
+        yield
+
+
+def _assert_same_forest(forest, expected):
+    assert len(forest.estimators_) == len(expected.estimators_)
+    for t, (tree, other) in enumerate(zip(forest.estimators_, expected.estimators_)):
+        assert tree.tree_.node_count == other.tree_.node_count, f"tree {t}"
+        for name in ARRAYS:
+            assert_array_equal(getattr(tree.tree_, name), getattr(other.tree_, name),
+                               err_msg=f"tree {t}: {name}")
+
+
+def _classification(n=400, d=6, seed=0, missing=0.0):
+    rng = np.random.default_rng([n, d, seed])
+    X = rng.standard_normal((n, d))
+    score = X[:, 0] - X[:, 1] * X[:, 2] + 0.5 * rng.standard_normal(n)
+    if missing:
+        X[rng.random(X.shape) < missing] = np.nan
+    return X, np.digitize(score, [-0.7, 0.7]), score
+
+
+# ---------------------------------------------------------------------------------------------
+# Accuracy against scikit-learn's forests
+
+DATASETS = {"iris": load_iris, "digits": load_digits, "wine": load_wine,
+            "breast_cancer": load_breast_cancer, "diabetes": load_diabetes}
+N_ESTIMATORS = 100
+# Repetitions of a shuffled 5-fold cross-validation (each with its own random_state): two
+# forests of 100 trees still differ by their draws, the mean over the folds much less.
+REPEATS = {"iris": 2, "digits": 1, "wine": 2, "breast_cancer": 2, "diabetes": 2}
+
+
+@functools.cache
+def _dataset(name):
+    return DATASETS[name](return_X_y=True)
+
+
+def cross_validated_score(make, name):
+    X, y = _dataset(name)
+    splitter = KFold if name == "diabetes" else StratifiedKFold
+    scores = []
+    for r in range(REPEATS[name]):
+        for train, test in splitter(5, shuffle=True, random_state=r).split(X, y):
+            scores.append(make(r).fit(X[train], y[train]).score(X[test], y[test]))
+    return np.mean(scores)
+
+
+@functools.cache
+def _sklearn_score(name):
+    cls = sk.RandomForestRegressor if name == "diabetes" else sk.RandomForestClassifier
+    return cross_validated_score(
+        lambda seed: cls(n_estimators=N_ESTIMATORS, random_state=seed, n_jobs=1), name)
+
+
+@pytest.mark.parametrize("finder", FINDERS)
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_score_matches_sklearn(name, finder):
+    cls = RandomForestRegressor if name == "diabetes" else RandomForestClassifier
+    ours = cross_validated_score(
+        lambda seed: cls(n_estimators=N_ESTIMATORS, split_finder=finder, random_state=seed,
+                         n_jobs=1), name)
+    theirs = _sklearn_score(name)
+    assert abs(ours - theirs) <= 0.01, f"fastml {ours:.4f}, scikit-learn {theirs:.4f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Determinism, threads and pickling
+
+@pytest.mark.parametrize("finder", FINDERS)
+@pytest.mark.parametrize("cls", [RandomForestClassifier, RandomForestRegressor])
+def test_forest_depends_on_random_state_only(cls, finder):
+    X, y, score = _classification(missing=0.1)
+    target = y if cls is RandomForestClassifier else score
+    X_new = _classification(300, seed=1, missing=0.1)[0]
+    params = dict(n_estimators=12, split_finder=finder, max_features=2, random_state=5)
+    forests = [cls(n_jobs=n_jobs, **params).fit(X, target) for n_jobs in (1, 2, 2)]
+    for forest in forests[1:]:
+        _assert_same_forest(forest, forests[0])
+        if cls is RandomForestClassifier:
+            assert_array_equal(forest.predict_proba(X_new), forests[0].predict_proba(X_new))
+        assert_array_equal(forest.predict(X_new), forests[0].predict(X_new))
+        assert_array_equal(forest.apply(X_new), forests[0].apply(X_new))
+    # Another seed, another forest; trees within a forest differ too.
+    other = cls(n_jobs=2, **{**params, "random_state": 6}).fit(X, target)
+    assert not np.array_equal(other.predict(X_new), forests[0].predict(X_new))
+    assert len({tree.tree_.node_count for tree in forests[0].estimators_}) > 1
+
+
+def test_thread_count_does_not_change_a_larger_forest():
+    # Trees grow one per thread, picked up as threads free up (trees of uneven sizes here): each
+    # tree must come from its own seed whichever thread grows it.
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((20_000, 20)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] * X[:, 2] + rng.standard_normal(20_000) > 0).astype(int)
+    params = dict(n_estimators=5, max_features=None, split_finder="hist", random_state=0)
+    one = RandomForestClassifier(n_jobs=1, max_samples=0.2, **params).fit(X, y)
+    two = RandomForestClassifier(n_jobs=2, max_samples=0.2, **params).fit(X, y)
+    _assert_same_forest(two, one)
+    assert_array_equal(two.predict_proba(X[:3000]), one.predict_proba(X[:3000]))
+
+
+@pytest.mark.parametrize("finder", FINDERS)
+@pytest.mark.parametrize("cls", [RandomForestClassifier, RandomForestRegressor])
+def test_pickle_round_trip(cls, finder, dtype):
+    X, y, score = _classification(missing=0.1)
+    X = X.astype(dtype)
+    forest = cls(n_estimators=20, split_finder=finder, oob_score=True, random_state=0)
+    forest.fit(X, y if cls is RandomForestClassifier else score)
+    before = forest.predict(X)
+    loaded = pickle.loads(pickle.dumps(forest))
+    _assert_same_forest(loaded, forest)
+    X_new = _classification(200, seed=3, missing=0.1)[0].astype(dtype)
+    assert_array_equal(loaded.predict(X), before)
+    assert_array_equal(loaded.predict(X_new), forest.predict(X_new))
+    assert_array_equal(loaded.apply(X_new), forest.apply(X_new))
+    assert loaded.oob_score_ == forest.oob_score_
+    if cls is RandomForestClassifier:
+        assert_array_equal(loaded.predict_proba(X_new), forest.predict_proba(X_new))
+    for a, b in zip(loaded.estimators_samples_, forest.estimators_samples_):
+        assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------------------------
+# Predictions are the trees' averages
+
+@pytest.mark.parametrize("finder", FINDERS)
+def test_predictions_average_the_trees(finder):
+    X, y, score = _classification(missing=0.1)
+    X_new = _classification(300, seed=4, missing=0.1)[0]
+    clf = RandomForestClassifier(n_estimators=7, split_finder=finder, random_state=0).fit(X, y)
+    assert all(isinstance(tree, DecisionTreeClassifier) for tree in clf.estimators_)
+    mean = np.mean([tree.predict_proba(X_new) for tree in clf.estimators_], axis=0)
+    assert_allclose(clf.predict_proba(X_new), mean, rtol=1e-12, atol=1e-15)
+    assert_array_equal(clf.predict(X_new), clf.classes_[clf.predict_proba(X_new).argmax(axis=1)])
+    with np.errstate(divide="ignore"):
+        assert_array_equal(clf.predict_log_proba(X_new), np.log(clf.predict_proba(X_new)))
+    reg = RandomForestRegressor(n_estimators=7, split_finder=finder, random_state=0)
+    reg.fit(X, score)
+    assert all(isinstance(tree, DecisionTreeRegressor) for tree in reg.estimators_)
+    mean = np.mean([tree.predict(X_new) for tree in reg.estimators_], axis=0)
+    assert_allclose(reg.predict(X_new), mean, rtol=1e-12)
+    assert len(reg) == 7 and reg[3] is reg.estimators_[3] and list(reg) == reg.estimators_
+
+
+@pytest.mark.parametrize("finder", FINDERS)
+def test_apply_and_decision_path(finder):
+    X, y, _ = _classification(missing=0.1)
+    forest = RandomForestClassifier(n_estimators=6, split_finder=finder, random_state=0)
+    forest.fit(X, y)
+    X_new = _classification(100, seed=5, missing=0.1)[0]
+    leaves = forest.apply(X_new)
+    assert leaves.shape == (100, 6) and leaves.dtype == np.int64
+    for t, tree in enumerate(forest.estimators_):
+        assert_array_equal(leaves[:, t], tree.apply(X_new))
+    indicator, n_nodes_ptr = forest.decision_path(X_new)
+    sizes = [tree.tree_.node_count for tree in forest.estimators_]
+    assert_array_equal(n_nodes_ptr, np.concatenate([[0], np.cumsum(sizes)]))
+    assert indicator.shape == (100, sum(sizes))
+    dense = indicator.toarray()
+    assert (dense[np.arange(100)[:, None], n_nodes_ptr[:-1] + leaves] == 1).all()
+    for t, tree in enumerate(forest.estimators_):
+        block = dense[:, n_nodes_ptr[t]:n_nodes_ptr[t + 1]]
+        assert_array_equal(block, tree.decision_path(X_new).toarray())
+
+
+@pytest.mark.parametrize("finder", FINDERS)
+def test_feature_importances(finder):
+    X, y, _ = _classification()
+    X[:, 5] = 3.0  # constant
+    forest = RandomForestClassifier(n_estimators=10, split_finder=finder, random_state=0)
+    importances = forest.fit(X, y).feature_importances_
+    assert_allclose(importances.sum(), 1.0, rtol=1e-12)
+    assert (importances >= 0).all() and importances[5] == 0.0
+    assert importances[:3].sum() > 0.6  # y depends on the first three features
+    mean = np.mean([tree.feature_importances_ for tree in forest.estimators_], axis=0)
+    assert_allclose(importances, mean / mean.sum(), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bootstrap, out-of-bag rows, warm start
+
+@pytest.mark.parametrize("finder", FINDERS)
+def test_bootstrap_draws(finder):
+    X, y, _ = _classification()
+    n = len(X)
+    forest = RandomForestClassifier(n_estimators=6, split_finder=finder, random_state=0)
+    forest.fit(X, y)
+    samples = forest.estimators_samples_
+    assert len(samples) == 6
+    for tree, rows in zip(forest.estimators_, samples):
+        counts = _cart.bootstrap_counts(tree.random_state, n, n)
+        assert counts.sum() == n
+        assert_array_equal(rows, np.flatnonzero(counts))
+        # The tree was grown from its draw: the distinct rows, each weighted by its count.
+        assert tree.tree_.n_node_samples[0] == len(rows) < n
+        assert tree.tree_.weighted_n_node_samples[0] == n
+        assert_allclose(tree.tree_.value[0, 0], np.bincount(y, weights=counts) / n, rtol=1e-12)
+    assert not all(np.array_equal(samples[0], rows) for rows in samples[1:])
+
+
+@pytest.mark.parametrize("max_samples", [0.3, 57])
+def test_max_samples(max_samples):
+    X, y, _ = _classification()
+    n_draws = 57 if max_samples == 57 else round(0.3 * len(X))
+    forest = RandomForestClassifier(n_estimators=5, max_samples=max_samples, random_state=0)
+    forest.fit(X, y)
+    for tree, rows in zip(forest.estimators_, forest.estimators_samples_):
+        assert tree.tree_.weighted_n_node_samples[0] == n_draws
+        assert tree.tree_.n_node_samples[0] == len(rows) <= n_draws
+    with pytest.raises(ValueError, match="max_samples"):
+        RandomForestClassifier(n_estimators=2, max_samples=len(X) + 1).fit(X, y)
+
+
+def test_without_bootstrap_every_tree_sees_every_row():
+    X, y, _ = _classification()
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
+    forest = RandomForestClassifier(n_estimators=4, bootstrap=False, random_state=0)
+    forest.fit(X, y, sample_weight=w)
+    for tree, rows in zip(forest.estimators_, forest.estimators_samples_):
+        assert_array_equal(rows, np.arange(len(X)))
+        assert tree.tree_.n_node_samples[0] == len(X)
+        assert_allclose(tree.tree_.weighted_n_node_samples[0], w.sum(), rtol=1e-12)
+        assert_array_equal(tree.predict(X), y)  # grown to purity on all the rows
+    with pytest.raises(ValueError, match="Out of bag estimation only available if bootstrap"):
+        RandomForestClassifier(bootstrap=False, oob_score=True).fit(X, y)
+
+
+@pytest.mark.parametrize("finder", FINDERS)
+def test_oob_score_is_close_to_the_test_score(finder):
+    X, y, score = _classification(1200)
+    train, test = slice(0, 800), slice(800, None)
+    clf = RandomForestClassifier(n_estimators=60, oob_score=True, split_finder=finder,
+                                 random_state=0).fit(X[train], y[train])
+    assert clf.oob_decision_function_.shape == (800, 3)
+    assert_allclose(clf.oob_decision_function_.sum(axis=1), 1.0, rtol=1e-12)
+    assert abs(clf.oob_score_ - clf.score(X[test], y[test])) < 0.04
+    assert clf.score(X[train], y[train]) > clf.oob_score_ + 0.05  # out of bag is not in sample
+    reg = RandomForestRegressor(n_estimators=60, oob_score=True, split_finder=finder,
+                                max_features=0.5, random_state=0).fit(X[train], score[train])
+    assert reg.oob_prediction_.shape == (800,)
+    assert abs(reg.oob_score_ - reg.score(X[test], score[test])) < 0.05
+
+
+def test_oob_predictions_use_only_the_trees_without_the_row():
+    X, y, _ = _classification(200)
+    forest = RandomForestClassifier(n_estimators=15, oob_score=True, random_state=1).fit(X, y)
+    in_bag = np.zeros((200, 15), dtype=bool)
+    for t, rows in enumerate(forest.estimators_samples_):
+        in_bag[rows, t] = True
+    proba = np.stack([tree.predict_proba(X) for tree in forest.estimators_], axis=1)
+    out = ~in_bag
+    assert out.any(axis=1).all()
+    expected = (proba * out[..., None]).sum(axis=1) / out.sum(axis=1)[:, None]
+    assert_allclose(forest.oob_decision_function_, expected, rtol=1e-12)
+    assert forest.oob_score_ == np.mean(expected.argmax(axis=1) == y)
+
+
+@pytest.mark.parametrize("finder", FINDERS)
+@pytest.mark.parametrize("cls", [RandomForestClassifier, RandomForestRegressor])
+def test_warm_start_equals_growing_at_once(cls, finder):
+    X, y, score = _classification(missing=0.05)
+    target = y if cls is RandomForestClassifier else score
+    at_once = cls(n_estimators=10, split_finder=finder, random_state=0).fit(X, target)
+    grown = cls(n_estimators=5, split_finder=finder, random_state=0, warm_start=True)
+    grown.fit(X, target)
+    first_five = list(grown.estimators_)
+    grown.set_params(n_estimators=10).fit(X, target)
+    assert grown.estimators_[:5] == first_five  # kept, not regrown
+    _assert_same_forest(grown, at_once)
+    assert_array_equal(grown.predict(X), at_once.predict(X))
+    with pytest.warns(UserWarning, match="without increasing n_estimators"):
+        grown.fit(X, target)
+    assert len(grown.estimators_) == 10
+    with pytest.raises(ValueError, match="must be larger or equal"):
+        grown.set_params(n_estimators=4).fit(X, target)
+
+
+def test_class_weights():
+    X, y, _ = _classification(500)
+    y = np.where((y == 2) & (np.arange(500) % 3 > 0), 1, y)  # class 2 rare
+    # "balanced": the weights of the whole data times each tree's draw counts.
+    balanced = RandomForestClassifier(n_estimators=4, class_weight="balanced", random_state=0)
+    weighted = RandomForestClassifier(n_estimators=4, random_state=0)
+    balanced.fit(X, y)
+    weighted.fit(X, y, sample_weight=compute_sample_weight("balanced", y))
+    _assert_same_forest(balanced, weighted)
+    # "balanced_subsample": balanced on each tree's draw, so every root is balanced.
+    forest = RandomForestClassifier(n_estimators=4, class_weight="balanced_subsample",
+                                    random_state=0).fit(X, y)
+    for tree in forest.estimators_:
+        counts = _cart.bootstrap_counts(tree.random_state, 500, 500)
+        drawn = np.bincount(y, weights=counts, minlength=3)
+        assert_allclose(tree.tree_.value[0, 0], np.full(3, 1 / 3), rtol=1e-12)
+        assert_allclose(tree.tree_.weighted_n_node_samples[0], 500, rtol=1e-12)
+        assert len(np.unique(drawn)) == 3  # the classes were drawn unevenly all the same
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input
+
+@pytest.mark.parametrize("cls", [RandomForestClassifier, RandomForestRegressor])
+def test_bad_input_raises_clear_errors(cls):
+    X, y, score = _classification(100)
+    target = y if cls is RandomForestClassifier else score
+    X_inf = X.copy()
+    X_inf[4, 2] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        cls(n_estimators=2).fit(X_inf, target)
+    with pytest.raises(ValueError, match="NaN"):
+        cls(n_estimators=2).fit(X, np.where(np.arange(100) == 3, np.nan, score))
+    with pytest.raises(ValueError, match="max_depth"):
+        cls(n_estimators=2, max_depth=0).fit(X, target)
+    with pytest.raises(ValueError, match="n_estimators"):
+        cls(n_estimators=0).fit(X, target)
+    with pytest.raises(ValueError, match="Negative values"):
+        cls(n_estimators=2).fit(X, target, sample_weight=np.where(np.arange(100) == 0, -1., 1.))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        cls(n_estimators=2).fit(X, target[:-1])
+    with pytest.raises(ValueError, match="monotonic_cst has shape"):
+        cls(n_estimators=2, monotonic_cst=[1]).fit(X, score > 0)
+    forest = cls(n_estimators=2).fit(X, target)
+    for method in (forest.predict, forest.apply):
+        with pytest.raises(ValueError, match="X has 5 features, but"):
+            method(X[:, :5])
+    with pytest.raises(ValueError, match="infinity"):
+        forest.predict(X_inf)
+
+
+def test_single_class():
+    X, _, _ = _classification(50)
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, np.full(50, 7))
+    assert_array_equal(forest.classes_, [7])
+    assert_array_equal(forest.predict(X[:4]), [7, 7, 7, 7])
+    assert_array_equal(forest.predict_proba(X[:4]), np.ones((4, 1)))
+    assert all(tree.tree_.node_count == 1 for tree in forest.estimators_)
+
+
+def test_monotonic_constraints():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((500, 2))
+    y = X[:, 0] + np.sin(5 * X[:, 0]) + 0.5 * X[:, 1]
+    forest = RandomForestRegressor(n_estimators=10, monotonic_cst=[1, 0], random_state=0)
+    forest.fit(X, y)
+    grid = np.column_stack([np.linspace(-3, 3, 200), np.full(200, 0.3)])
+    assert (np.diff(forest.predict(grid)) >= 0).all()
+    free = RandomForestRegressor(n_estimators=10, random_state=0).fit(X, y)
+    assert (np.diff(free.predict(grid)) < 0).any()

@@ -1,0 +1,760 @@
+"""fastml.tree._cart, the C++ CART core: its trees against the NumPy reference
+(fastml.reference.cart), the histogram search against the exact one, binning, weights, missing
+values, threads, extreme values and the checks at entry of every binding."""
+import functools
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from threadpoolctl import threadpool_limits
+
+from fastml.reference import cart as reference
+from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from fastml.tree import _cart
+from fastml.tree._binning import bin_thresholds
+
+CLASSIFICATION = ("gini", "entropy")
+CRITERIA = CLASSIFICATION + ("squared_error", "friedman_mse", "poisson")
+N_CLASSES = 3
+# (n_samples, n_features): 20 to 2000 rows, one to ten features.
+SHAPES = [(20, 1), (37, 2), (100, 3), (250, 6), (700, 10), (2000, 4)]
+# Every node array of a fitted tree; value last (compared up to rounding with impurity).
+INT_ARRAYS = ("children_left", "children_right", "feature", "missing_go_to_left",
+              "n_node_samples")
+ARRAYS = INT_ARRAYS + ("threshold", "weighted_n_node_samples", "impurity", "value")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_by_default():
+    """scikit-learn and fastml load separate OpenMP runtimes, whose idle threads spin while the
+    other works. Threads are tested where they matter, by explicit n_jobs."""
+    with threadpool_limits(limits=1):
+        yield
+
+
+def _shape_id(shape):
+    return "x".join(map(str, shape))
+
+
+def _problem(criterion, n, d, weighted, seed=0, missing=0.0):
+    """(X, y, w): X float64 holding float32 values, unique within each column (no tie between
+    rows); y continuous for regression (positive for poisson), three classes from a continuous
+    score for classification; w uniform in [0.5, 2] with 5% zeros (weighted) or None. With
+    `missing`, that fraction of X is NaN, the NaN of feature 0 being informative."""
+    rng = np.random.default_rng([n, d, seed])
+    X = rng.standard_normal((n, d)).astype(np.float32).astype(np.float64)
+    assert all(len(np.unique(column)) == n for column in X.T)
+    z = X[:, 0] + (X[:, 1] * X[:, -1] if d > 1 else 0.0) + 0.5 * rng.standard_normal(n)
+    if missing:
+        mask = rng.random(X.shape) < missing
+        z[mask[:, 0]] += 1.5
+        X[mask] = np.nan
+    if criterion in CLASSIFICATION:
+        y = np.digitize(z, [-0.5, 0.7])
+        assert set(y) == set(range(N_CLASSES))
+    elif criterion == "poisson":
+        y = np.exp(z / 2) * rng.gamma(2.0, 0.5, n)
+    else:
+        y = z
+    w = None
+    if weighted:
+        w = rng.uniform(0.5, 2.0, n)
+        w[rng.random(n) < 0.05] = 0.0
+    return X, y, w
+
+
+def _estimator(criterion, **params):
+    cls = DecisionTreeClassifier if criterion in CLASSIFICATION else DecisionTreeRegressor
+    return cls(criterion=criterion, random_state=0, **params)
+
+
+def _reference(criterion, X, y, w, **params):
+    return reference.build_tree(X, y, criterion=criterion, sample_weight=w,
+                                n_classes=N_CLASSES if criterion in CLASSIFICATION else None,
+                                **params)
+
+
+def _leaf_size(n):
+    """min_samples_leaf for n rows: large enough that no node is so small that two features
+    split it into the same rows (the core visits features in a random order and keeps the first
+    of equal proxies, the reference keeps the lowest index)."""
+    return max(5, n // 20)
+
+
+def _goes_left(x, threshold, missing_go_to_left):
+    return np.where(np.isnan(x), bool(missing_go_to_left), x <= threshold)
+
+
+def _children_counts(y, left):
+    """The class counts of the two children, unordered: equal for two splits of an unweighted
+    node exactly when their gini and entropy proxies are equal by construction."""
+    return sorted(tuple(np.bincount(y[side], minlength=N_CLASSES)) for side in (left, ~left))
+
+
+def _assert_tree_matches_reference(tree, expected, X, y, w, allow_count_ties=False):
+    """Walk the fitted tree and the reference's dict together over the training rows: every
+    node holds the same rows (n_node_samples), weight, impurity and value, and splits on the same
+    feature at the same threshold with the same missing side.
+
+    allow_count_ties (unweighted classification only): where the two trees split differently,
+    the children must have the same class counts (a tie of the proxies by construction, which
+    the core breaks by its random feature order and the reference by feature index); the walk
+    stops below such a node. Without ties the arrays must be equal as wholes (child ids too).
+    Returns (nodes compared, ties)."""
+    w = np.ones(len(X)) if w is None else w
+    compared, ties = 0, 0
+    stack = [(0, 0, np.flatnonzero(w != 0))]
+    while stack:
+        a, b, rows = stack.pop()
+        compared += 1
+        where = f"node {a} (reference {b}, {len(rows)} rows)"
+        assert tree.n_node_samples[a] == expected["n_node_samples"][b] == len(rows), where
+        assert_allclose(tree.weighted_n_node_samples[a], expected["weighted_n_node_samples"][b],
+                        rtol=1e-12, err_msg=where)
+        assert_allclose(tree.impurity[a], expected["impurity"][b], rtol=1e-9, atol=1e-12,
+                        err_msg=where)
+        assert_allclose(tree.value[a], expected["value"][b], rtol=1e-9, atol=1e-12, err_msg=where)
+        is_leaf = tree.children_left[a] == -1
+        assert is_leaf == (expected["children_left"][b] == -1), where
+        if is_leaf:
+            continue
+        left = _goes_left(X[rows, tree.feature[a]], tree.threshold[a], tree.missing_go_to_left[a])
+        split = (tree.feature[a], tree.threshold[a])
+        expected_split = (expected["feature"][b], expected["threshold"][b])
+        if split != expected_split:
+            expected_left = _goes_left(X[rows, expected_split[0]], expected_split[1],
+                                       expected["missing_go_to_left"][b])
+            assert allow_count_ties, f"{where}: split {split}, reference {expected_split}"
+            assert _children_counts(y[rows], left) == _children_counts(y[rows], expected_left), \
+                f"{where}: split {split} does not tie with the reference's {expected_split}"
+            ties += 1
+            continue
+        assert tree.missing_go_to_left[a] == expected["missing_go_to_left"][b], where
+        stack.append((tree.children_left[a], expected["children_left"][b], rows[left]))
+        stack.append((tree.children_right[a], expected["children_right"][b], rows[~left]))
+    if ties == 0:
+        assert compared == tree.node_count == len(expected["feature"])
+        for name in INT_ARRAYS + ("threshold",):
+            assert_array_equal(getattr(tree, name), expected[name], err_msg=name)
+    return compared, ties
+
+
+# ---------------------------------------------------------------------------------------------
+# The exact search against the reference
+
+@functools.cache
+def _reference_tree(criterion, shape, weighted):
+    X, y, w = _problem(criterion, *shape, weighted)
+    return _reference(criterion, X, y, w, min_samples_leaf=_leaf_size(shape[0]))
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("criterion", CRITERIA)
+@pytest.mark.parametrize("shape", SHAPES, ids=_shape_id)
+def test_exact_matches_reference(shape, criterion, weighted, dtype):
+    X, y, w = _problem(criterion, *shape, weighted)
+    est = _estimator(criterion, split_finder="exact", min_samples_leaf=_leaf_size(shape[0]))
+    est.fit(X.astype(dtype), y, sample_weight=w)
+    assert est.split_finder_ == "exact"
+    expected = _reference_tree(criterion, shape, weighted)
+    allow_ties = criterion in CLASSIFICATION and not weighted
+    compared, _ = _assert_tree_matches_reference(est.tree_, expected, X, y, w, allow_ties)
+    assert compared >= est.tree_.node_count / 3
+    assert est.tree_.node_count >= 3
+
+
+# Per criterion, a min_impurity_decrease that removes some splits but not all.
+MIN_IMPURITY_DECREASE = {"gini": 3e-3, "entropy": 6e-3, "squared_error": 5e-3,
+                         "friedman_mse": 2.0, "poisson": 2e-3}
+PARAMS = [
+    pytest.param({"max_depth": 3}, id="max_depth"),
+    pytest.param({"min_samples_split": 40}, id="min_samples_split"),
+    pytest.param({"min_weight_fraction_leaf": 0.03}, id="min_weight_fraction_leaf"),
+    pytest.param({"min_impurity_decrease": None}, id="min_impurity_decrease"),
+]
+
+
+@pytest.mark.parametrize("params", PARAMS)
+@pytest.mark.parametrize("criterion", CRITERIA)
+def test_exact_matches_reference_with_stopping_rules(criterion, params, dtype):
+    X, y, w = _problem(criterion, 400, 5, weighted=True, seed=1)
+    params = {"min_samples_leaf": 5, **params}
+    if "min_impurity_decrease" in params:
+        params["min_impurity_decrease"] = MIN_IMPURITY_DECREASE[criterion]
+    expected = _reference(criterion, X, y, w, **params)
+    est = _estimator(criterion, split_finder="exact", **params)
+    est.fit(X.astype(dtype), y, sample_weight=w)
+    _assert_tree_matches_reference(est.tree_, expected, X, y, w)
+    unconstrained = _reference(criterion, X, y, w, min_samples_leaf=5)
+    assert 3 <= est.tree_.node_count < len(unconstrained["feature"])
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("criterion", ["gini", "squared_error", "poisson"])
+def test_exact_matches_reference_with_missing_values(criterion, weighted, dtype):
+    X, y, w = _problem(criterion, 300, 4, weighted, seed=2, missing=0.15)
+    expected = _reference(criterion, X, y, w, min_samples_leaf=5)
+    est = _estimator(criterion, split_finder="exact", min_samples_leaf=5)
+    est.fit(X.astype(dtype), y, sample_weight=w)
+    allow_ties = criterion in CLASSIFICATION and not weighted
+    compared, _ = _assert_tree_matches_reference(est.tree_, expected, X, y, w, allow_ties)
+    assert compared >= est.tree_.node_count / 3
+    # NaN were sent both ways.
+    split = est.tree_.children_left != -1
+    assert set(est.tree_.missing_go_to_left[split]) == {0, 1}
+
+
+# ---------------------------------------------------------------------------------------------
+# The histogram search against the exact one: with a bin per distinct value, the same tree
+
+def _assert_same_tree(tree, expected, rtol=1e-9):
+    """Equal node arrays; the floating ones up to rtol, thresholds exactly (checked last, after
+    everything that shows that the two trees split the same rows the same way)."""
+    assert tree.node_count == expected.node_count
+    for name in INT_ARRAYS:
+        assert_array_equal(getattr(tree, name), getattr(expected, name), err_msg=name)
+    for name in ("weighted_n_node_samples", "impurity", "value"):
+        assert_allclose(getattr(tree, name), getattr(expected, name), rtol=rtol, atol=1e-12,
+                        err_msg=name)
+    differ = np.flatnonzero(tree.threshold != expected.threshold)
+    assert not len(differ), (
+        f"thresholds differ at {len(differ)} of {tree.node_count} nodes, first at node "
+        f"{differ[0]}: {tree.threshold[differ[0]]!r} against {expected.threshold[differ[0]]!r}")
+
+
+def _quantised(n, d, levels, seed):
+    """X with `levels` distinct float32 values per column (ties within columns), y continuous."""
+    rng = np.random.default_rng([n, d, levels, seed])
+    grid = np.sort(rng.standard_normal((levels, d)).astype(np.float32), axis=0)
+    X = np.take_along_axis(grid, rng.integers(0, levels, (n, d)), axis=0).astype(np.float64)
+    y = X[:, 0] - X[:, 1] ** 2 + 0.3 * rng.standard_normal(n)
+    return X, y, rng.uniform(0.5, 2.0, n)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("criterion", ["gini", "entropy", "squared_error", "poisson"])
+@pytest.mark.parametrize("shape", [(60, 3), (250, 6)], ids=_shape_id)
+def test_hist_equals_exact_with_a_bin_per_value(shape, criterion, weighted, dtype):
+    X, y, w = _problem(criterion, *shape, weighted, seed=3)
+    params = dict(min_samples_leaf=_leaf_size(shape[0]), max_bins=255)
+    exact = _estimator(criterion, split_finder="exact", **params)
+    hist = _estimator(criterion, split_finder="hist", **params)
+    exact.fit(X.astype(dtype), y, sample_weight=w)
+    hist.fit(X.astype(dtype), y, sample_weight=w)
+    assert hist.split_finder_ == "hist"
+    # The same training rows in every node first (rows of weight 0 take no part), then the same
+    # thresholds.
+    rows = slice(None) if w is None else w > 0
+    assert_array_equal(hist.apply(X[rows].astype(dtype)), exact.apply(X[rows].astype(dtype)))
+    _assert_same_tree(hist.tree_, exact.tree_)
+
+
+@pytest.mark.parametrize("with_missing", [False, True], ids=["complete", "missing"])
+def test_hist_equals_exact_on_repeated_values(with_missing, dtype):
+    # 1000 rows, 200 distinct values per column: every value has its bin (max_bins=200).
+    X, y, w = _quantised(1000, 5, 200, seed=0)
+    if with_missing:
+        X[np.random.default_rng(1).random(X.shape) < 0.1] = np.nan
+    trees = [_estimator("squared_error", split_finder=finder, max_bins=200,
+                        min_samples_leaf=10).fit(X.astype(dtype), y, sample_weight=w)
+             for finder in ("exact", "hist")]
+    assert_array_equal(trees[1].apply(X.astype(dtype)), trees[0].apply(X.astype(dtype)))
+    _assert_same_tree(trees[1].tree_, trees[0].tree_)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bin codes
+
+def _thresholds(rng, X, counts):
+    """(n_features, N_BINS) sorted thresholds padded with +inf, `counts[f]` finite ones for
+    feature f: some between the data values, some equal to data values."""
+    thresholds = np.full((X.shape[1], _cart.N_BINS), np.inf)
+    for f, k in enumerate(counts):
+        values = X[~np.isnan(X[:, f]), f].astype(np.float64)
+        chosen = np.concatenate([rng.standard_normal(k - k // 2), rng.choice(values, k // 2)])
+        thresholds[f, :k] = np.sort(chosen)
+    return thresholds
+
+
+def test_encode_bins_is_searchsorted(dtype):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 5)).astype(dtype)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[:3, 0] = [np.finfo(dtype).max, -np.finfo(dtype).max, 0.0]
+    thresholds = _thresholds(rng, X, [0, 1, 17, 200, _cart.MISSING_BIN - 1])
+    codes, bounds = _cart.encode_bins(X, thresholds, 1)
+    assert codes.dtype == np.uint8 and codes.shape == X.shape
+    expected = np.stack([np.searchsorted(thresholds[f], X[:, f].astype(np.float64), side="left")
+                         for f in range(X.shape[1])], axis=1)
+    expected[np.isnan(X)] = _cart.MISSING_BIN
+    assert_array_equal(codes, expected)
+    # bounds: the smallest and largest value of every bin, (+inf, -inf) when empty
+    assert bounds.shape == (2, X.shape[1], _cart.N_BINS)
+    for f in range(X.shape[1]):
+        for b in range(_cart.N_BINS):
+            values = X[codes[:, f] == b, f].astype(np.float64)
+            values = values[~np.isnan(values)]
+            low, high = (values.min(), values.max()) if len(values) else (np.inf, -np.inf)
+            assert (bounds[0, f, b], bounds[1, f, b]) == (low, high)
+    codes_3, bounds_3 = _cart.encode_bins(X, thresholds, 3)
+    assert_array_equal(codes_3, codes)
+    assert_array_equal(bounds_3, bounds)
+    assert codes[~np.isnan(X)].max() == _cart.MISSING_BIN - 1  # above the 254 thresholds
+
+
+def test_hist_thresholds_route_training_rows_as_their_codes(dtype):
+    # A hist split between bins a < b lies between the largest value of bin a and the smallest
+    # of bin b: every training row goes where its code sends it (x <= t exactly when code <= a).
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((500, 3)).astype(dtype)
+    est = DecisionTreeRegressor(split_finder="hist", max_bins=16).fit(X, X[:, 0])
+    thresholds = bin_thresholds(X, 16, np.random.RandomState(0))
+    codes, _ = _cart.encode_bins(X, thresholds, 1)
+    split = np.flatnonzero(est.tree_.children_left != -1)
+    assert len(split) > 5
+    for node in split:
+        f, t = est.tree_.feature[node], est.tree_.threshold[node]
+        left = X[:, f] <= t
+        a = codes[left, f].max()
+        assert_array_equal(left, codes[:, f] <= a)
+
+
+# ---------------------------------------------------------------------------------------------
+# Integer weights are repeated rows
+
+def _weights_problem(criterion, zeros):
+    rng = np.random.default_rng(4)
+    n = 200  # fewer distinct values than bins: the hist thresholds sit between all of them
+    X = rng.standard_normal((n, 4)).astype(np.float32).astype(np.float64)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    z = np.nan_to_num(X[:, 0]) + np.nan_to_num(X[:, 1]) * np.isnan(X[:, 2]) + rng.normal(size=n)
+    y = {"gini": z > 0, "entropy": np.digitize(z, [-0.5, 0.7]), "squared_error": z,
+         "poisson": np.exp(z / 2)}[criterion]
+    w = rng.integers(0 if zeros else 1, 4, n)
+    return X, y, w
+
+
+@pytest.mark.parametrize("finder", ["exact", "hist"])
+@pytest.mark.parametrize("criterion", ["gini", "entropy", "squared_error", "poisson"])
+def test_integer_weights_equal_repeated_rows(criterion, finder):
+    # Rows of weight 0 still place the hist thresholds: zeros only for the exact search.
+    X, y, w = _weights_problem(criterion, zeros=finder == "exact")
+    # min_weight_fraction_leaf (in weight, unlike min_samples_leaf) keeps nodes large enough
+    # that no two features split one into the same rows, a tie rounding would break.
+    params = dict(split_finder=finder, min_weight_fraction_leaf=0.03)
+    weighted = _estimator(criterion, **params).fit(X, y, sample_weight=w)
+    repeated = _estimator(criterion, **params).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+    ours, theirs = weighted.tree_, repeated.tree_
+    assert ours.node_count == theirs.node_count >= 15
+    for name in ("children_left", "children_right", "feature", "threshold"):
+        assert_array_equal(getattr(ours, name), getattr(theirs, name), err_msg=name)
+    assert_array_equal(ours.weighted_n_node_samples, theirs.n_node_samples)
+    assert_allclose(ours.weighted_n_node_samples, theirs.weighted_n_node_samples, rtol=1e-13)
+    assert_allclose(ours.value, theirs.value, rtol=1e-10, atol=1e-13)
+    assert_allclose(ours.impurity, theirs.impurity, rtol=1e-8, atol=1e-10)
+    # n_node_samples counts the rows of non-zero weight.
+    rows = weighted.decision_path(X).toarray().astype(bool)
+    assert_array_equal(ours.n_node_samples, rows[w > 0].sum(axis=0))
+    # Where a node saw NaN of its feature the side was learned from the weights; elsewhere it is
+    # the side with more rows, which counts the repeated rows.
+    saw_nan = np.array([ours.feature[i] >= 0 and np.isnan(X[rows[:, i] & (w > 0),
+                                                             ours.feature[i]]).any()
+                        for i in range(ours.node_count)])
+    assert saw_nan.any()
+    assert_array_equal(ours.missing_go_to_left[saw_nan], theirs.missing_go_to_left[saw_nan])
+
+
+# ---------------------------------------------------------------------------------------------
+# Threads: the tree does not depend on n_jobs
+
+def _large_problem():
+    # 60,000 x 20: nodes above the core's 2^20 row-features run their searches in parallel.
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((60_000, 20))
+    X[rng.random(X.shape) < 0.05] = np.nan
+    Z = np.nan_to_num(X)
+    score = Z[:, 0] + Z[:, 1] * Z[:, 2] - np.abs(Z[:, 3]) + rng.standard_normal(len(X))
+    return X, np.digitize(score, [-1.0, 0.0, 1.0]), score
+
+
+@pytest.mark.parametrize("finder", ["hist", "exact"])
+def test_thread_count_does_not_change_the_tree(finder):
+    X, y, score = _large_problem()
+    X_test = X[:2000] + 0.01
+    fits = []
+    for n_jobs in (1, 2):
+        clf = DecisionTreeClassifier(split_finder=finder, min_samples_leaf=20, random_state=0,
+                                     n_jobs=n_jobs).fit(X, y)
+        reg = DecisionTreeRegressor(split_finder=finder, min_samples_leaf=20, max_features=0.5,
+                                    random_state=0, n_jobs=n_jobs).fit(X, score)
+        fits.append((clf, reg))
+    for one, two in zip(*fits):
+        assert one.split_finder_ == finder
+        assert one.tree_.node_count > 500
+        for name in ARRAYS:
+            assert_array_equal(getattr(one.tree_, name), getattr(two.tree_, name), err_msg=name)
+    (clf1, reg1), (clf2, reg2) = fits
+    assert_array_equal(clf1.predict_proba(X_test), clf2.predict_proba(X_test))
+    assert_array_equal(reg1.predict(X_test), reg2.predict(X_test))
+
+
+# ---------------------------------------------------------------------------------------------
+# Missing values
+
+@pytest.mark.parametrize("finder", ["exact", "hist"])
+@pytest.mark.parametrize("nan_class", [0, 1])
+def test_informative_missing_values_are_routed_as_learned(finder, nan_class, dtype):
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((400, 3)).astype(dtype)
+    nan = rng.random(400) < 0.3
+    y = np.where(nan, nan_class, X[:, 0] > 0.5).astype(int)
+    X[nan, 0] = np.nan
+    est = DecisionTreeClassifier(split_finder=finder, max_depth=2, random_state=0).fit(X, y)
+    tree = est.tree_
+    assert tree.feature[0] == 0
+    # NaN rows belong with the rows above the threshold (class 1) or below it (class 0).
+    assert tree.missing_go_to_left[0] == (nan_class == 0)
+    assert_array_equal(est.predict(X), y)
+    X_new = np.array([[np.nan, 0.0, 0.0], [-1.0, 0.0, 0.0], [2.0, 0.0, 0.0]], dtype=dtype)
+    assert_array_equal(est.predict(X_new), [nan_class, 0, 1])
+
+
+@pytest.mark.parametrize("finder", ["exact", "hist"])
+def test_missing_values_alone_are_informative(finder):
+    # Only NaN-ness matters: the split puts every value left and the NaN right (threshold +inf).
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((300, 2))
+    nan = rng.random(300) < 0.4
+    X[nan, 1] = np.nan
+    est = DecisionTreeRegressor(split_finder=finder, max_depth=1).fit(X, nan * 5.0)
+    assert (est.tree_.feature[0], est.tree_.threshold[0]) == (1, np.inf)
+    assert est.tree_.missing_go_to_left[0] == 0
+    assert_array_equal(est.predict(X), nan * 5.0)
+
+
+@pytest.mark.parametrize("finder", ["exact", "hist"])
+def test_feature_of_only_missing_values_is_ignored(finder, dtype):
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((200, 3)).astype(dtype)
+    X[:, 1] = np.nan
+    y = (X[:, 0] + X[:, 2] > 0).astype(int)
+    est = DecisionTreeClassifier(split_finder=finder, random_state=0).fit(X, y)
+    assert 1 not in est.tree_.feature
+    assert est.feature_importances_[1] == 0.0
+    assert_array_equal(est.predict(X), y)
+    # max_features=1 draws more features while the drawn ones are constant (all NaN).
+    est = DecisionTreeClassifier(split_finder=finder, max_features=1, random_state=0).fit(X, y)
+    assert 1 not in est.tree_.feature and est.tree_.node_count > 1
+    # Only NaN everywhere: a single leaf.
+    y = np.array([0, 1, 1, 1, 0, 1, 1, 0, 1, 1])
+    est = DecisionTreeClassifier(split_finder=finder).fit(np.full((10, 2), np.nan, dtype), y)
+    assert est.tree_.node_count == 1
+    assert_allclose(est.predict_proba(X[:1, :2]), [[0.3, 0.7]])
+
+
+@pytest.mark.parametrize("finder", ["exact", "hist"])
+def test_missing_values_unseen_in_training_go_to_the_larger_child(finder):
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((500, 4))
+    y = X[:, 0] + np.abs(X[:, 1]) + 0.3 * rng.standard_normal(500)
+    est = DecisionTreeRegressor(split_finder=finder, min_samples_leaf=5, random_state=0)
+    tree = est.fit(X, y).tree_
+    split = np.flatnonzero(tree.children_left != -1)
+    n_left = tree.n_node_samples[tree.children_left[split]]
+    n_right = tree.n_node_samples[tree.children_right[split]]
+    assert_array_equal(tree.missing_go_to_left[split], n_left > n_right)
+    assert (n_left > n_right).any() and (n_left <= n_right).any()
+    X_nan = X[:100].copy()
+    X_nan[np.random.default_rng(1).random(X_nan.shape) < 0.3] = np.nan
+    arrays = {name: getattr(tree, name) for name in ARRAYS}
+    assert_array_equal(est.apply(X_nan), reference.apply(arrays, X_nan))
+    # A row of NaN only follows the larger child from the root down.
+    node = 0
+    while tree.children_left[node] != -1:
+        left, right = tree.children_left[node], tree.children_right[node]
+        node = left if tree.n_node_samples[left] > tree.n_node_samples[right] else right
+    assert est.apply(np.full((1, 4), np.nan))[0] == node
+
+
+# ---------------------------------------------------------------------------------------------
+# Extreme values
+
+def _top_values(dtype, count):
+    """The `count` largest finite values of dtype, ascending."""
+    values = [np.finfo(dtype).max]
+    for _ in range(count - 1):
+        values.append(np.nextafter(values[-1], dtype(0)))
+    return np.array(values[::-1], dtype=dtype)
+
+
+@pytest.mark.parametrize("finder", ["exact", "hist"])
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # sklearn's sum
+def test_values_near_the_float32_maximum(finder, dtype):
+    top = _top_values(np.float32, 8)
+    # Adjacent float32 values at +-max (midpoints that overflow if taken as (a + b) / 2), and
+    # values spread over the whole range.
+    spread = np.finfo(np.float32).max * np.linspace(-1, 1, 9, dtype=np.float32)[1:-1]
+    column = np.concatenate([top, -top, spread]).astype(dtype)
+    X = np.column_stack([column, np.zeros_like(column)])
+    rank = np.argsort(np.argsort(column))
+    # Classes alternate along the values: every value needs a leaf of its own.
+    clf = DecisionTreeClassifier(split_finder=finder, random_state=0).fit(X, rank % 2)
+    reg = DecisionTreeRegressor(split_finder=finder, random_state=0).fit(X, rank * 1e30)
+    for est, target in ((clf, rank % 2), (reg, rank * 1e30)):
+        tree = est.tree_
+        leaves = tree.children_left == -1
+        assert tree.n_leaves == len(column)
+        assert (tree.n_node_samples[leaves] == 1).all()
+        assert (tree.weighted_n_node_samples[leaves] == 1).all()
+        assert np.isfinite(tree.threshold).all()
+        assert np.isfinite(tree.value).all() and np.isfinite(tree.impurity).all()
+        assert_array_equal(est.predict(X), target)
+
+
+@pytest.mark.parametrize("finder", ["exact", "hist"])
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # sklearn's sum
+def test_values_near_the_float64_maximum(finder):
+    column = np.concatenate([_top_values(np.float64, 6), -_top_values(np.float64, 6)])
+    X = column[:, None]
+    est = DecisionTreeRegressor(split_finder=finder).fit(X, np.arange(12.0))
+    assert est.tree_.n_leaves == 12
+    assert (est.tree_.n_node_samples[est.tree_.children_left == -1] == 1).all()
+    assert_array_equal(est.predict(X), np.arange(12.0))
+
+
+# ---------------------------------------------------------------------------------------------
+# The bindings' checks at entry: a clear ValueError, never a crash
+
+N, D = 40, 3
+
+
+def _core_arguments(dtype=np.float64):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((N, D)).astype(dtype)
+    y = (X[:, 0] + X[:, 2] > 0).astype(np.float64)
+    params = dict(criterion=0, random_splitter=False, max_depth=4, min_samples_split=2,
+                  min_samples_leaf=1, min_weight_leaf=0.0, max_features=D, max_leaf_nodes=0,
+                  min_impurity_decrease=0.0, monotonic_cst=None)
+    thresholds = np.full((D, _cart.N_BINS), np.inf)
+    thresholds[:, :3] = [-0.5, 0.0, 0.5]
+    return dict(X=X, y=y, sample_weight=np.ones(N), n_classes=2, params=params, seed=0,
+                n_threads=1, values=np.ascontiguousarray(X.T), thresholds=thresholds,
+                **dict(zip(("codes", "bounds"), _cart.encode_bins(X, thresholds, 1))))
+
+
+def _grow(args, hist=False):
+    data = (dict(codes=args["codes"], bin_bounds=args["bounds"]) if hist
+            else dict(values=args["values"]))
+    return _cart.grow_tree(args["y"], args["sample_weight"], args["n_classes"], args["params"],
+                           args["seed"], args["n_threads"], **data)
+
+
+def test_grow_tree_valid_arguments(dtype):
+    args = _core_arguments(dtype)
+    for hist in (False, True):
+        nodes = _grow(args, hist)
+        n_nodes = len(nodes["feature"])
+        assert n_nodes >= 3 and nodes["value"].shape == (n_nodes, 1, 2)
+        assert nodes["n_node_samples"][0] == N
+
+
+def _params(**changes):
+    def change(args):
+        args["params"] = {**args["params"], **changes}
+    change.__name__ = ", ".join(f"{k}={v}" for k, v in changes.items())
+    return change
+
+
+def _set(label, value_of):
+    """Replace the argument named by the label's first word."""
+    def change(args):
+        args[label.split()[0]] = value_of(args)
+    change.__name__ = label
+    return change
+
+
+GROW_BAD = [
+    # (change, applies to: "exact", "hist" or "both", message)
+    (_set("values 1-d", lambda a: a["values"][0].copy()), "exact", "values must be 2-d"),
+    (_set("values not transposed", lambda a: np.ascontiguousarray(a["X"])), "exact",
+     "values has the wrong shape"),
+    (_set("values Fortran", lambda a: np.asfortranarray(a["values"])), "exact",
+     "values must be C-contiguous"),
+    (_set("values int", lambda a: a["values"].astype(np.int64)), "exact",
+     "values must be float32 or float64"),
+    (_set("values no feature", lambda a: a["values"][:0].copy()), "exact",
+     "at least one feature"),
+    (_set("codes int32", lambda a: a["codes"].astype(np.int32)), "hist",
+     "codes has the wrong dtype"),
+    (_set("codes transposed", lambda a: a["codes"].T.copy()), "hist", "codes has the wrong shape"),
+    (_set("bounds 255 bins", lambda a: a["bounds"][:, :, :255].copy()), "hist",
+     "bin_bounds has the wrong shape"),
+    (_set("bounds float32", lambda a: a["bounds"].astype(np.float32)), "hist",
+     "bin_bounds has the wrong dtype"),
+    (_set("bounds descending", lambda a: a["bounds"][:, :, ::-1].copy()), "hist",
+     "bin_bounds must hold ascending"),
+    (_set("y float32", lambda a: a["y"].astype(np.float32)), "both", "y has the wrong dtype"),
+    (_set("y 2-d", lambda a: a["y"][:, None].copy()), "both", "y must be a non-empty 1-d array"),
+    (_set("y short", lambda a: a["y"][:-1].copy()), "both", "wrong shape"),
+    (_set("y class 2", lambda a: a["y"] * 2), "both", "y must hold class indices"),
+    (_set("y class 0.5", lambda a: a["y"] * 0.5), "both", "y must hold class indices"),
+    (_set("y negative class", lambda a: a["y"] - 1), "both", "y must hold class indices"),
+    (_set("sample_weight short", lambda a: a["sample_weight"][:-1].copy()), "both",
+     "sample_weight has the wrong shape"),
+    (_set("sample_weight float32", lambda a: a["sample_weight"].astype(np.float32)), "both",
+     "sample_weight has the wrong dtype"),
+    (_set("sample_weight negative", lambda a: np.where(np.arange(N) == 3, -1.0, 1.0)), "both",
+     "sample_weight must be finite and non-negative"),
+    (_set("sample_weight nan", lambda a: np.where(np.arange(N) == 3, np.nan, 1.0)), "both",
+     "sample_weight must be finite and non-negative"),
+    (_set("sample_weight zero", lambda a: np.zeros(N)), "both", "positive entry"),
+    (_set("n_classes -1", lambda a: -1), "both", "n_classes must be >= 0"),
+    (_set("n_threads 0", lambda a: 0), "both", "n_threads must be >= 1"),
+    (_params(criterion=6), "both", "unknown criterion code"),
+    (_params(criterion=-1), "both", "unknown criterion code"),
+    (_params(max_depth=0), "both", "max_depth must be >= 1"),
+    (_params(min_samples_split=1), "both", "min_samples_split must be >= 2"),
+    (_params(min_samples_leaf=0), "both", "min_samples_leaf must be >= 1"),
+    (_params(max_features=0), "both", r"max_features must lie in \[1, n_features\]"),
+    (_params(max_features=D + 1), "both", r"max_features must lie in \[1, n_features\]"),
+    (_params(max_leaf_nodes=1), "both", "max_leaf_nodes must be 0"),
+    (_params(monotonic_cst=np.zeros(D - 1, np.int8)), "both", "monotonic_cst has the wrong shape"),
+    (_params(monotonic_cst=np.zeros(D, np.int64)), "both", "monotonic_cst has the wrong dtype"),
+    (_params(monotonic_cst=np.array([0, 2, 0], np.int8)), "both", "monotonic_cst must hold"),
+]
+
+
+@pytest.mark.parametrize("change, finder, match", [
+    pytest.param(c, f, m, id=c.__name__.replace(" ", "_")) for c, f, m in GROW_BAD])
+def test_grow_tree_bad_arguments_raise_value_error(change, finder, match, dtype):
+    for hist in {"exact": [False], "hist": [True], "both": [False, True]}[finder]:
+        args = _core_arguments(dtype)
+        change(args)
+        with pytest.raises(ValueError, match=match):
+            _grow(args, hist)
+
+
+def test_grow_forest_bad_arguments_raise_value_error():
+    args = _core_arguments()
+    seeds = np.arange(3, dtype=np.uint64)
+
+    def grow(seeds=seeds, n_draws=N, n_threads=1, values=args["values"]):
+        return _cart.grow_forest(args["y"], args["sample_weight"], 2, args["params"], seeds,
+                                 True, n_draws, False, n_threads, values=values)
+
+    assert len(grow()) == 3
+    with pytest.raises(ValueError, match="seeds has the wrong dtype"):
+        grow(seeds=seeds.astype(np.int64))
+    with pytest.raises(ValueError, match="seeds must be 1-d"):
+        grow(seeds=seeds[None])
+    with pytest.raises(ValueError, match="n_draws must be >= 1"):
+        grow(n_draws=0)
+    with pytest.raises(ValueError, match="n_threads must be >= 1"):
+        grow(n_threads=0)
+    with pytest.raises(ValueError, match="values has the wrong shape"):
+        grow(values=args["values"][:, 1:].copy())
+    with pytest.raises(ValueError, match="n_rows must be >= 1"):
+        _cart.bootstrap_counts(0, 0, 5)
+    with pytest.raises(ValueError, match="n_draws >= 0"):
+        _cart.bootstrap_counts(0, 5, -1)
+
+
+def _packed(dtype=np.float64):
+    """A valid tree splitting on feature 2, packed for apply / predict_mean, and X."""
+    args = _core_arguments(dtype)
+    nodes = _grow(args)
+    assert 2 in nodes["feature"]
+    packed = dict(offsets=np.array([0, len(nodes["feature"])], dtype=np.int64),
+                  children_left=nodes["children_left"], children_right=nodes["children_right"],
+                  feature=nodes["feature"], threshold=nodes["threshold"],
+                  missing_go_to_left=nodes["missing_go_to_left"],
+                  value=np.ascontiguousarray(nodes["value"][:, 0, :]))
+    return args["X"], packed
+
+
+def _edit(name, edit):
+    def change(X, packed):
+        if name == "X":
+            return edit(X), packed
+        packed = dict(packed)
+        packed[name] = edit(packed[name].copy())
+        return X, packed
+    return change
+
+
+def _at(i, value):
+    """Set entry i of an array."""
+    def edit(a):
+        a[i] = value
+        return a
+    return edit
+
+
+APPLY_BAD = [
+    ("X 1-d", _edit("X", lambda X: X[0].copy()), "X must be 2-d"),
+    ("X int", _edit("X", lambda X: X.astype(np.int64)), "X must be float32 or float64"),
+    ("X Fortran", _edit("X", np.asfortranarray), "X must be C-contiguous"),
+    ("X lacks the split feature", _edit("X", lambda X: X[:, :2].copy()),
+     "feature index out of range"),
+    ("left child beyond the tree", _edit("children_left", _at(0, 10_000)),
+     "children ids out of range"),
+    ("left child is the node", _edit("children_left", _at(0, 0)), "children ids out of range"),
+    ("right child missing", _edit("children_right", _at(0, -1)), "children ids out of range"),
+    ("right child beyond the tree", _edit("children_right", _at(0, 10_000)),
+     "children ids out of range"),
+    ("feature negative", _edit("feature", _at(0, -3)), "feature index out of range"),
+    ("feature too large", _edit("feature", _at(0, D)), "feature index out of range"),
+    ("offsets short of the nodes", _edit("offsets", _at(1, 1)), "offsets must span the nodes"),
+    ("offsets single", _edit("offsets", lambda o: o[:1]), "offsets must hold n_trees \\+ 1"),
+    ("offsets int32", _edit("offsets", lambda o: o.astype(np.int32)),
+     "offsets has the wrong dtype"),
+    ("children_left short", _edit("children_left", lambda c: c[:-1]),
+     "children_right has the wrong shape"),
+    ("children_right int32", _edit("children_right", lambda c: c.astype(np.int32)),
+     "children_right has the wrong dtype"),
+    ("threshold float32", _edit("threshold", lambda t: t.astype(np.float32)),
+     "threshold has the wrong dtype"),
+    ("missing_go_to_left bool", _edit("missing_go_to_left", lambda m: m.astype(bool)),
+     "missing_go_to_left has the wrong dtype"),
+    ("value 3-d", _edit("value", lambda v: v[:, None, :]), "value must be 2-d"),
+    ("value short", _edit("value", lambda v: v[:-1]), "value has the wrong shape"),
+]
+
+
+@pytest.mark.parametrize("function", ["apply", "predict_mean"])
+@pytest.mark.parametrize("name, change, match", [
+    pytest.param(*case, id=case[0].replace(" ", "_")) for case in APPLY_BAD])
+def test_apply_bad_arguments_raise_value_error(function, name, change, match, dtype):
+    X, packed = _packed(dtype)
+    getattr(_cart, function)(X, **packed, n_threads=1)  # valid
+    X, packed = change(X, packed)
+    with pytest.raises(ValueError, match=match):
+        getattr(_cart, function)(X, **packed, n_threads=1)
+
+
+def test_apply_and_predict_mean_match_the_reference(dtype):
+    X, packed = _packed(dtype)
+    X = X.copy()
+    X[::7, 2] = np.nan
+    nodes = {name: packed[name] for name in ("children_left", "children_right", "feature",
+                                            "threshold", "missing_go_to_left")}
+    leaves = reference.apply(nodes, X)
+    assert_array_equal(_cart.apply(X, **packed, n_threads=2)[:, 0], leaves)
+    assert_array_equal(_cart.predict_mean(X, **packed, n_threads=2), packed["value"][leaves])
+    with pytest.raises(ValueError, match="n_threads must be >= 1"):
+        _cart.apply(X, **packed, n_threads=0)
+
+
+def test_encode_bins_bad_arguments_raise_value_error(dtype):
+    args = _core_arguments(dtype)
+    X, thresholds = args["X"], args["thresholds"]
+    with pytest.raises(ValueError, match="X must be 2-d"):
+        _cart.encode_bins(X[0].copy(), thresholds, 1)
+    with pytest.raises(ValueError, match="X must be float32 or float64"):
+        _cart.encode_bins(X.astype(np.int32), thresholds, 1)
+    with pytest.raises(ValueError, match="bin_threshold has the wrong shape"):
+        _cart.encode_bins(X, thresholds[:-1].copy(), 1)
+    with pytest.raises(ValueError, match="bin_threshold must not hold NaN"):
+        _cart.encode_bins(X, np.where(thresholds == 0.0, np.nan, thresholds), 1)
+    with pytest.raises(ValueError, match="n_threads must be >= 1"):
+        _cart.encode_bins(X, thresholds, 0)
