@@ -303,8 +303,8 @@ def test_encode_bins_is_searchsorted(dtype):
 
 
 def test_hist_thresholds_route_training_rows_as_their_codes(dtype):
-    # A hist split between bins a < b lies between the largest value of bin a and the smallest
-    # of bin b: every training row goes where its code sends it (x <= t exactly when code <= a).
+    # A hist split between the node's bins a < b lies between the largest value of bin a and the
+    # smallest of bin b: every training row of the node goes where its code sends it.
     rng = np.random.default_rng(1)
     X = rng.standard_normal((500, 3)).astype(dtype)
     est = DecisionTreeRegressor(split_finder="hist", max_bins=16).fit(X, X[:, 0])
@@ -312,11 +312,12 @@ def test_hist_thresholds_route_training_rows_as_their_codes(dtype):
     codes, _ = _cart.encode_bins(X, thresholds, 1)
     split = np.flatnonzero(est.tree_.children_left != -1)
     assert len(split) > 5
+    in_node = est.decision_path(X).toarray().astype(bool)
     for node in split:
         f, t = est.tree_.feature[node], est.tree_.threshold[node]
-        left = X[:, f] <= t
-        a = codes[left, f].max()
-        assert_array_equal(left, codes[:, f] <= a)
+        x, code = X[in_node[:, node], f], codes[in_node[:, node], f]
+        a = code[x <= t].max()
+        assert_array_equal(x <= t, code <= a)
 
 
 # ---------------------------------------------------------------------------------------------
