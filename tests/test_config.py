@@ -67,6 +67,7 @@ def test_compiled_cores_present():
     assert _backend.compiled_core_status() == {
         "pairwise distances and k-NN search (Cython)": None,
         "k-means++ seeding, Lloyd and Elkan (C++, pybind11)": None,
+        "CART trees and forests (C++, pybind11)": None,
     }
     assert _backend.simd_build() in ("baseline", "x86_64_v3", "x86_64_v4")
     # Both cores choose among the same instruction-set builds with the same rule.

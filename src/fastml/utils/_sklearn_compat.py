@@ -6,5 +6,6 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions, va
 from sklearn.utils.multiclass import _check_partial_fit_first_call as check_partial_fit_first_call
 from sklearn.utils.validation import _check_sample_weight as check_sample_weight
 
-__all__ = ["Interval", "RealNotInt", "StrOptions", "check_chunk_size", "check_partial_fit_first_call",
-           "check_sample_weight", "fit_context", "get_chunk_n_rows", "validate_params"]
+__all__ = ["Interval", "RealNotInt", "StrOptions", "check_chunk_size",
+           "check_partial_fit_first_call", "check_sample_weight", "fit_context", "get_chunk_n_rows",
+           "validate_params"]
