@@ -26,3 +26,16 @@ def numerical_gradient(f, A, eps):
         minus[idx] -= eps
         grad[idx] = (f(plus) - f(minus)) / (2 * eps)
     return grad
+
+
+# Every node array of a fitted tree (scikit-learn's names).
+TREE_ARRAYS = ("children_left", "children_right", "feature", "threshold", "missing_go_to_left",
+               "impurity", "n_node_samples", "weighted_n_node_samples", "value")
+
+
+def assert_same_tree(tree, expected, what=""):
+    """Two trees with equal node arrays, bit for bit."""
+    assert tree.node_count == expected.node_count, what
+    for name in TREE_ARRAYS:
+        np.testing.assert_array_equal(getattr(tree, name), getattr(expected, name),
+                                      err_msg=f"{what} {name}".strip())

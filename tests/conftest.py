@@ -16,3 +16,14 @@ def dtype(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def one_thread():
+    """BLAS and OpenMP limited to one thread. scikit-learn and fastml load separate OpenMP
+    runtimes, whose idle threads spin while the other works; threads are tested where they
+    matter, by explicit n_jobs."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield

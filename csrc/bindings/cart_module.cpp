@@ -78,7 +78,8 @@ void require_bounds(const double* bounds, index_t n_features) {
   }
 }
 
-cart::Params read_params(const py::dict& p, index_t n_features, std::vector<std::int8_t>& cst) {
+cart::Params read_params(const py::dict& p, index_t n_features, int n_classes,
+                         std::vector<std::int8_t>& cst) {
   cart::Params params{};
   params.criterion = p["criterion"].cast<int>();
   params.random_splitter = p["random_splitter"].cast<bool>();
@@ -91,6 +92,10 @@ cart::Params read_params(const py::dict& p, index_t n_features, std::vector<std:
   params.min_impurity_decrease = p["min_impurity_decrease"].cast<double>();
   require(params.criterion >= cart::kGini && params.criterion <= cart::kPoisson,
           "unknown criterion code");
+  const bool classification = params.criterion == cart::kGini || params.criterion == cart::kEntropy;
+  require(classification == (n_classes > 0),
+          classification ? "a classification criterion needs n_classes >= 1"
+                         : "a regression criterion needs n_classes == 0");
   require(params.max_depth >= 1, "max_depth must be >= 1");
   require(params.min_samples_split >= 2, "min_samples_split must be >= 2");
   require(params.min_samples_leaf >= 1, "min_samples_leaf must be >= 1");
@@ -107,13 +112,6 @@ cart::Params read_params(const py::dict& p, index_t n_features, std::vector<std:
     params.monotonic_cst = cst.data();
   }
   return params;
-}
-
-void require_criterion_fits(const cart::Params& p, int n_classes) {
-  const bool classification = p.criterion == cart::kGini || p.criterion == cart::kEntropy;
-  require(classification == (n_classes > 0),
-          classification ? "a classification criterion needs n_classes >= 1"
-                         : "a regression criterion needs n_classes == 0");
 }
 
 // The training data: values (exact search) or codes + bin_bounds (histogram search).
@@ -200,8 +198,7 @@ py::dict grow_tree(const py::array& y, const py::array& sample_weight, int n_cla
     using T = decltype(zero);
     const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes);
     std::vector<std::int8_t> cst;
-    const cart::Params p = read_params(params, d.n_features, cst);
-    require_criterion_fits(p, n_classes);
+    const cart::Params p = read_params(params, d.n_features, n_classes, cst);
     require(n_threads >= 1, "n_threads must be >= 1");
     cart::Tree tree;
     {
@@ -221,8 +218,7 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight, int n_c
     using T = decltype(zero);
     const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes);
     std::vector<std::int8_t> cst;
-    const cart::Params p = read_params(params, d.n_features, cst);
-    require_criterion_fits(p, n_classes);
+    const cart::Params p = read_params(params, d.n_features, n_classes, cst);
     require(seeds.ndim() == 1, "seeds must be 1-d");
     const index_t n_trees = seeds.shape(0);
     const auto* s = checked<std::uint64_t>(seeds, "seeds", {n_trees});

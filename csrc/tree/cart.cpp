@@ -359,7 +359,7 @@ class Builder {
     }
     out.leaf = false;
     pending_[out.node] = split;
-    bound_children(split, task, out.left, out.right);
+    bound_children(split, out.left, out.right);
     share_histograms(task, out.left, out.right);
     return out;
   }
@@ -412,7 +412,7 @@ class Builder {
   }
 
   // scikit-learn's bounds: a constrained split puts the children on either side of their mean.
-  void bound_children(const Split& s, const Task& parent, Task& left, Task& right) const {
+  void bound_children(const Split& s, Task& left, Task& right) const {
     const int cst = p_.monotonic_cst ? p_.monotonic_cst[s.feature] : 0;
     if (cst == 0) return;
     const double middle =
@@ -421,7 +421,6 @@ class Builder {
     Task& above = cst > 0 ? right : left;
     below.upper = middle;
     above.lower = middle;
-    (void)parent;
   }
 
   void add_row(double* S, std::int32_t r) const {
@@ -712,8 +711,7 @@ class Builder {
     for (int c = 0; c < C_; ++c) L[c] += S[c];
   }
 
-  // scikit-learn's order: every threshold with the missing rows right, then the split of the
-  // values from the missing rows (threshold +inf), then every threshold with them left.
+  // The search over a node's histogram of one feature, in both_sides' order.
   template <int Crit, class Keys>
   void histogram_search(const double* H, const Keys& keys, const Candidates& cand, Scratch& s,
                         Split& out) const {
@@ -727,13 +725,7 @@ class Builder {
       }
     out.constant = first < 0 || (first == last && !out.has_missing);
     if (out.constant) return;
-    double* L = s.left.data();
-    for (int pass = 0; pass < (out.has_missing ? 2 : 1); ++pass) {
-      const bool missing_left = pass == 1;
-      if (missing_left)
-        std::copy(M, M + C_, L);
-      else
-        std::fill(L, L + C_, 0.0);
+    both_sides<Crit>(M, cand, s, out, [&](double* L, bool missing_left) {
       add(L, H + first * C_);
       for (int b = first + 1, prev = first; b <= last; ++b) {
         if (H[b * C_] == 0) continue;
@@ -741,11 +733,7 @@ class Builder {
         add(L, H + b * C_);
         prev = b;
       }
-      if (!missing_left && out.has_missing) {
-        for (int c = 0; c < C_; ++c) L[c] = cand.totals[c] - M[c];
-        take(out, cand.evaluate<Crit>(L), kInf, kMissingBin - 1, false);
-      }
-    }
+    });
   }
 
   // The small-node search on codes: the node's rows gathered and sorted by code.
@@ -788,6 +776,23 @@ class Builder {
     out.has_missing = M[0] > 0;
     out.constant = m == 0 || (key_of(pairs[0]) == key_of(pairs[m - 1]) && !out.has_missing);
     if (out.constant) return;
+    both_sides<Crit>(M, cand, s, out, [&](double* L, bool missing_left) {
+      for (index_t i = 0; i + 1 < m; ++i) {
+        add_row(L, row_of(pairs[i]));
+        const double a = key_of(pairs[i]), b = key_of(pairs[i + 1]);
+        if (a == b) continue;
+        take(out, cand.evaluate<Crit>(L), keys.threshold_between(a, b), a, missing_left);
+      }
+    });
+  }
+
+  // The scan order of both searches, scikit-learn's: every threshold with the missing rows
+  // (statistics M) right, then the split of the values from the missing rows (threshold +inf),
+  // then every threshold with them left. scan(L, missing_left) walks the thresholds ascending,
+  // adding to L (which starts with the missing rows' statistics, or none).
+  template <int Crit, class Scan>
+  void both_sides(const double* M, const Candidates& cand, Scratch& s, Split& out,
+                  Scan&& scan) const {
     double* L = s.left.data();
     for (int pass = 0; pass < (out.has_missing ? 2 : 1); ++pass) {
       const bool missing_left = pass == 1;
@@ -795,12 +800,7 @@ class Builder {
         std::copy(M, M + C_, L);
       else
         std::fill(L, L + C_, 0.0);
-      for (index_t i = 0; i + 1 < m; ++i) {
-        add_row(L, row_of(pairs[i]));
-        const double a = key_of(pairs[i]), b = key_of(pairs[i + 1]);
-        if (a == b) continue;
-        take(out, cand.evaluate<Crit>(L), keys.threshold_between(a, b), a, missing_left);
-      }
+      scan(L, missing_left);
       if (!missing_left && out.has_missing) {
         for (int c = 0; c < C_; ++c) L[c] = cand.totals[c] - M[c];
         take(out, cand.evaluate<Crit>(L), kInf, kMissingBin - 1, false);

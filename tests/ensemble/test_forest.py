@@ -11,32 +11,22 @@ from sklearn import ensemble as sk
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import compute_sample_weight
-from threadpoolctl import threadpool_limits
 
 from fastml.ensemble import RandomForestClassifier, RandomForestRegressor
 from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from fastml.tree import _cart
+from tests._assertions import assert_same_tree
 
-ARRAYS = ("children_left", "children_right", "feature", "threshold", "missing_go_to_left",
-          "impurity", "n_node_samples", "weighted_n_node_samples", "value")
 FINDERS = ["exact", "hist"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread_by_default():
-    """scikit-learn and fastml load separate OpenMP runtimes, whose idle threads spin while the
-    other works. Threads are tested where they matter, by explicit n_jobs."""
-    with threadpool_limits(limits=1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _assert_same_forest(forest, expected):
     assert len(forest.estimators_) == len(expected.estimators_)
     for t, (tree, other) in enumerate(zip(forest.estimators_, expected.estimators_)):
-        assert tree.tree_.node_count == other.tree_.node_count, f"tree {t}"
-        for name in ARRAYS:
-            assert_array_equal(getattr(tree.tree_, name), getattr(other.tree_, name),
-                               err_msg=f"tree {t}: {name}")
+        assert_same_tree(tree.tree_, other.tree_, f"tree {t}:")
 
 
 def _classification(n=400, d=6, seed=0, missing=0.0):

@@ -6,7 +6,6 @@ import functools
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from threadpoolctl import threadpool_limits
 
 from fastml.reference import cart as reference
 from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -24,12 +23,7 @@ INT_ARRAYS = ("children_left", "children_right", "feature", "missing_go_to_left"
 ARRAYS = INT_ARRAYS + ("threshold", "weighted_n_node_samples", "impurity", "value")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread_by_default():
-    """scikit-learn and fastml load separate OpenMP runtimes, whose idle threads spin while the
-    other works. Threads are tested where they matter, by explicit n_jobs."""
-    with threadpool_limits(limits=1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _shape_id(shape):

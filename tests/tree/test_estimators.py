@@ -12,32 +12,19 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import compute_sample_weight
 from sklearn.utils._param_validation import InvalidParameterError
-from threadpoolctl import threadpool_limits
 
 from fastml.reference import cart as reference
 from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_text
+from tests._assertions import TREE_ARRAYS, assert_same_tree
 
-ARRAYS = ("children_left", "children_right", "feature", "threshold", "missing_go_to_left",
-          "impurity", "n_node_samples", "weighted_n_node_samples", "value")
 FINDERS = ["exact", "hist"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread_by_default():
-    """scikit-learn and fastml load separate OpenMP runtimes, whose idle threads spin while the
-    other works. Threads are tested where they matter, by explicit n_jobs."""
-    with threadpool_limits(limits=1):
-        yield
-
-
-def _assert_same_tree(tree, expected):
-    assert tree.node_count == expected.node_count
-    for name in ARRAYS:
-        assert_array_equal(getattr(tree, name), getattr(expected, name), err_msg=name)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _arrays(tree):
-    return {name: getattr(tree, name) for name in ARRAYS}
+    return {name: getattr(tree, name) for name in TREE_ARRAYS}
 
 
 def _regression(n=400, d=5, seed=0, missing=0.0):
@@ -119,10 +106,10 @@ def test_same_random_state_same_tree(finder, splitter):
     params = dict(split_finder=finder, splitter=splitter, max_features=2)
     first = DecisionTreeClassifier(random_state=3, **params).fit(X, y)
     second = DecisionTreeClassifier(random_state=3, **params).fit(X, y)
-    _assert_same_tree(first.tree_, second.tree_)
+    assert_same_tree(first.tree_, second.tree_)
     rng = np.random.RandomState(3)
     third = DecisionTreeClassifier(random_state=rng, **params).fit(X, y)
-    _assert_same_tree(first.tree_, third.tree_)
+    assert_same_tree(first.tree_, third.tree_)
     # Another seed draws other features: another tree.
     other = DecisionTreeClassifier(random_state=4, **params).fit(X, y)
     assert (other.tree_.node_count != first.tree_.node_count
@@ -137,7 +124,7 @@ def test_pickle_round_trip(cls, finder, dtype):
     est = cls(split_finder=finder, max_features=3, random_state=0).fit(X, y)
     before = est.predict(X)  # the packed tree is built before pickling
     loaded = pickle.loads(pickle.dumps(est))
-    _assert_same_tree(loaded.tree_, est.tree_)
+    assert_same_tree(loaded.tree_, est.tree_)
     X_new = _regression(200, 5, seed=1, missing=0.1)[0].astype(dtype)
     assert_array_equal(loaded.predict(X), before)
     assert_array_equal(loaded.predict(X_new), est.predict(X_new))
@@ -399,7 +386,7 @@ def test_class_weight(finder):
                                       random_state=0).fit(X, y)
     weighted = DecisionTreeClassifier(split_finder=finder, random_state=0).fit(
         X, y, sample_weight=compute_sample_weight("balanced", y))
-    _assert_same_tree(balanced.tree_, weighted.tree_)
+    assert_same_tree(balanced.tree_, weighted.tree_)
     assert_allclose(balanced.tree_.value[0, 0], np.full(3, 1 / 3))
     # A dict, combined with sample_weight by multiplication.
     w = np.random.default_rng(0).uniform(0.5, 2.0, 300)
@@ -407,7 +394,7 @@ def test_class_weight(finder):
                                      random_state=0).fit(X, y, sample_weight=w)
     by_weight = DecisionTreeClassifier(split_finder=finder, random_state=0).fit(
         X, y, sample_weight=w * np.array([1.0, 2.0, 5.0])[y])
-    _assert_same_tree(by_dict.tree_, by_weight.tree_)
+    assert_same_tree(by_dict.tree_, by_weight.tree_)
 
 
 @pytest.mark.parametrize("finder", FINDERS)
@@ -421,7 +408,7 @@ def test_ccp_alpha_prunes_the_unpruned_tree(cls, finder):
     for alpha in (alphas[1], alphas[len(alphas) // 2], (alphas[-3] + alphas[-2]) / 2, alphas[-1]):
         pruned = cls(split_finder=finder, random_state=0, ccp_alpha=alpha).fit(
             X, y, sample_weight=w)
-        _assert_same_tree(pruned.tree_, unpruned.tree_.prune(alpha))
+        assert_same_tree(pruned.tree_, unpruned.tree_.prune(alpha))
         assert pruned.tree_.node_count < unpruned.tree_.node_count
     assert cls(split_finder=finder, ccp_alpha=alphas[-1]).fit(
         X, y, sample_weight=w).tree_.node_count == 1

@@ -18,7 +18,8 @@ from scipy import sparse
 from .._backend import effective_n_threads
 from ..tree import DecisionTreeClassifier, DecisionTreeRegressor
 from ..tree import _cart
-from ..tree._classes import _TREE_CONSTRAINTS, PackedTrees, _check_X, prepare_problem
+from ..tree._classes import (_TREE_CONSTRAINTS, CompiledWalk, LeafProbabilityClassifier,
+                             PackedTrees, _check_X, prepare_problem)
 from ..tree._model import Tree
 from ..utils._sklearn_compat import Interval, StrOptions, fit_context
 
@@ -40,7 +41,7 @@ def _n_draws(max_samples, n_samples):
     return max(round(n_samples * max_samples), 1)
 
 
-class _BaseForest(BaseEstimator):
+class _BaseForest(CompiledWalk, BaseEstimator):
     """What both forests share: growing, warm start, out-of-bag scores, prediction."""
 
     _parameter_constraints = {
@@ -88,21 +89,25 @@ class _BaseForest(BaseEstimator):
                                       **problem.data)
             n_values = max(problem.n_classes, 1)
             for seed, nodes in zip(seeds, grown):
-                self.estimators_.append(self._make_tree(int(seed), Tree(problem.X.shape[1],
-                                                                          n_values, nodes)))
+                tree = Tree(problem.X.shape[1], n_values, nodes)
+                self.estimators_.append(self._make_tree(int(seed), tree, problem.split_finder))
             if self.verbose:
                 print(f"grew {n_more} trees ({problem.split_finder} split search, "
                       f"{n_threads} threads)")
         self.split_finder_ = problem.split_finder
         self._n_draws = n_draws
         self._n_samples_fitted = n_samples
-        self._packed = PackedTrees([estimator.tree_ for estimator in self.estimators_])
+        self._pack()
         if self.oob_score:
             self._set_oob_score(problem.X, problem.y, n_threads)
         return self
 
-    def _make_tree(self, seed, tree):
-        """A fitted DecisionTree* holding one grown tree, as scikit-learn's estimators_."""
+    def _fitted_trees(self):
+        return [estimator.tree_ for estimator in self.estimators_]
+
+    def _make_tree(self, seed, tree, split_finder):
+        """A fitted DecisionTree* holding one grown tree, as scikit-learn's estimators_ (its
+        compiled layout is made if it is used on its own)."""
         params = {name: getattr(self, name) for name in _TREE_PARAMS}
         estimator = self._tree_class(**params, random_state=seed)
         if self.ccp_alpha > 0:
@@ -113,8 +118,7 @@ class _BaseForest(BaseEstimator):
             estimator.feature_names_in_ = self.feature_names_in_
         estimator.n_outputs_ = 1
         estimator.max_features_ = self.max_features_
-        estimator.split_finder_ = self.split_finder
-        estimator._packed = PackedTrees([tree])
+        estimator.split_finder_ = split_finder
         if self._is_classifier:
             estimator.classes_ = self.classes_
             estimator.n_classes_ = self.n_classes_
@@ -130,7 +134,8 @@ class _BaseForest(BaseEstimator):
             counts = _cart.bootstrap_counts(estimator.random_state, n_samples, self._n_draws)
             rows = np.flatnonzero(counts == 0)
             if len(rows):
-                total[rows] += estimator._packed_tree().predict_mean(X[rows], n_threads)
+                tree = PackedTrees([estimator.tree_])
+                total[rows] += tree.predict_mean(X[rows], n_threads)
                 n_predictions[rows] += 1
         if (n_predictions == 0).any():
             warnings.warn("Some inputs do not have OOB scores. This probably means too few "
@@ -144,22 +149,9 @@ class _BaseForest(BaseEstimator):
             self.oob_prediction_ = oob[:, 0]
             self.oob_score_ = r2_score(y, self.oob_prediction_)
 
-    def _packed_trees(self):
-        """All trees laid out for the compiled walk (made at fit, and again after unpickling)."""
-        if getattr(self, "_packed", None) is None:
-            self._packed = PackedTrees([estimator.tree_ for estimator in self.estimators_])
-        return self._packed
-
-    def _mean_leaf_values(self, X):
-        check_is_fitted(self)
-        X = _check_X(self, X, reset=False)
-        return self._packed_trees().predict_mean(X, effective_n_threads(self.n_jobs))
-
     def apply(self, X):
         """Leaf index of every sample in every tree, (n_samples, n_estimators)."""
-        check_is_fitted(self)
-        X = _check_X(self, X, reset=False)
-        return self._packed_trees().apply(X, effective_n_threads(self.n_jobs))
+        return self._walk(X, mean=False)
 
     def decision_path(self, X):
         """Sparse indicator of the nodes each sample passes in every tree, and the column
@@ -200,23 +192,8 @@ class _BaseForest(BaseEstimator):
     def __iter__(self):
         return iter(self.estimators_)
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_packed", None)  # a second copy of every tree's node arrays
-        return state
 
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        if hasattr(self, "estimators_"):
-            self._packed = PackedTrees([estimator.tree_ for estimator in self.estimators_])
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
-
-
-class RandomForestClassifier(ClassifierMixin, _BaseForest):
+class RandomForestClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseForest):
     """A random forest classifier, drop-in for ``sklearn.ensemble.RandomForestClassifier``.
 
     Parameters are scikit-learn's (n_estimators, criterion, max_depth, min_samples_split,
@@ -278,20 +255,11 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
 
     def predict_proba(self, X):
         """Class probabilities: the trees' leaf class fractions averaged."""
-        return self._mean_leaf_values(X)
-
-    def predict_log_proba(self, X):
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        return self._walk(X, mean=True)
 
     def predict(self, X):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
-        return tags
 
 
 class RandomForestRegressor(RegressorMixin, _BaseForest):
@@ -342,4 +310,4 @@ class RandomForestRegressor(RegressorMixin, _BaseForest):
         return self._fit(X, y, sample_weight)
 
     def predict(self, X):
-        return self._mean_leaf_values(X)[:, 0]
+        return self._walk(X, mean=True)[:, 0]

@@ -174,6 +174,47 @@ class PackedTrees:
         return _cart.predict_mean(X, self.offsets, *self.arrays, self.value, n_threads)
 
 
+class CompiledWalk:
+    """Prediction over fitted trees laid out once as `PackedTrees`: what trees and forests
+    share. Subclasses list their trees in ``_fitted_trees()``."""
+
+    def _pack(self):
+        self._packed = PackedTrees(self._fitted_trees())
+
+    def _walk(self, X, mean):
+        """For validated X: the leaf values averaged over the trees (mean) or the leaves."""
+        check_is_fitted(self)
+        X = _check_X(self, X, reset=False)
+        if getattr(self, "_packed", None) is None:  # unpickled, or a tree of a forest
+            self._pack()
+        n_threads = effective_n_threads(self.n_jobs)
+        return (self._packed.predict_mean(X, n_threads) if mean
+                else self._packed.apply(X, n_threads))
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_packed", None)  # a second copy of the node arrays, made again when needed
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class LeafProbabilityClassifier:
+    """What the tree and forest classifiers share besides predict_proba."""
+
+    def predict_log_proba(self, X):
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
 _TREE_CONSTRAINTS = {
     "splitter": [StrOptions({"best", "random"})],
     "max_depth": [Interval(Integral, 1, None, closed="left"), None],
@@ -196,7 +237,7 @@ _TREE_CONSTRAINTS = {
 }
 
 
-class _BaseDecisionTree(BaseEstimator):
+class _BaseDecisionTree(CompiledWalk, BaseEstimator):
     """What the classifier and the regressor share: fit, apply, paths, pruning."""
 
     def _fit(self, X, y, sample_weight, class_weight=None):
@@ -211,26 +252,15 @@ class _BaseDecisionTree(BaseEstimator):
         tree = Tree(problem.X.shape[1], max(problem.n_classes, 1), nodes)
         self.tree_ = tree.prune(self.ccp_alpha) if self.ccp_alpha > 0 else tree
         self.split_finder_ = problem.split_finder
-        self._packed = PackedTrees([self.tree_])
+        self._pack()
         return self
 
-    def _packed_tree(self):
-        """The tree laid out for the compiled walk (made at fit, and again after unpickling)."""
-        if getattr(self, "_packed", None) is None:
-            self._packed = PackedTrees([self.tree_])
-        return self._packed
-
-    def _leaf_values(self, X):
-        """The value of every row's leaf, (n_samples, n_values)."""
-        check_is_fitted(self)
-        X = _check_X(self, X, reset=False)
-        return self._packed_tree().predict_mean(X, effective_n_threads(self.n_jobs))
+    def _fitted_trees(self):
+        return [self.tree_]
 
     def apply(self, X, check_input=True):
         """Index of the leaf each sample ends in."""
-        check_is_fitted(self)
-        X = _check_X(self, X, reset=False)
-        return self._packed_tree().apply(X, effective_n_threads(self.n_jobs))[:, 0]
+        return self._walk(X, mean=False)[:, 0]
 
     def decision_path(self, X, check_input=True):
         """Sparse indicator (n_samples, n_nodes) of the nodes each sample passes."""
@@ -258,23 +288,8 @@ class _BaseDecisionTree(BaseEstimator):
         alphas, impurities = unpruned.tree_.cost_complexity_pruning_path()
         return Bunch(ccp_alphas=alphas, impurities=impurities)
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_packed", None)  # a second copy of the node arrays
-        return state
 
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        if hasattr(self, "tree_"):
-            self._packed = PackedTrees([self.tree_])
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
-
-
-class DecisionTreeClassifier(ClassifierMixin, _BaseDecisionTree):
+class DecisionTreeClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseDecisionTree):
     """A decision tree classifier, drop-in for ``sklearn.tree.DecisionTreeClassifier``.
 
     Grown by fastml's C++ CART core: an exact search over presorted values (scikit-learn's
@@ -345,20 +360,11 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseDecisionTree):
 
     def predict_proba(self, X, check_input=True):
         """Class probabilities: the weighted class fractions of each sample's leaf."""
-        return self._leaf_values(X)
-
-    def predict_log_proba(self, X):
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        return self._walk(X, mean=True)
 
     def predict(self, X, check_input=True):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
-        return tags
 
 
 class DecisionTreeRegressor(RegressorMixin, _BaseDecisionTree):
@@ -407,4 +413,4 @@ class DecisionTreeRegressor(RegressorMixin, _BaseDecisionTree):
         return self._fit(X, y, sample_weight)
 
     def predict(self, X, check_input=True):
-        return self._leaf_values(X)[:, 0]
+        return self._walk(X, mean=True)[:, 0]
