@@ -5,10 +5,11 @@
 #include <pybind11/pybind11.h>
 
 #include <cmath>
-#include <limits>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "fastml/cart.hpp"
@@ -19,8 +20,11 @@ using cart::index_t;
 
 namespace {
 
-void require(bool ok, const std::string& message) {
-  if (!ok) throw std::invalid_argument(message);
+// The message becomes a std::string only when the check fails: some checks run once per node
+// or per label, where building it every time cost more than the work they guard.
+template <class Message>
+void require(bool ok, const Message& message) {
+  if (!ok) throw std::invalid_argument(std::string(message));
 }
 
 // Equivalent dtypes count (int64 is 'l' or 'q'; unpickled arrays carry their own dtype object).
@@ -243,74 +247,128 @@ py::array_t<std::int32_t> bootstrap_counts(std::uint64_t seed, index_t n_rows, i
   return counts;
 }
 
-// Packed trees (see cart::Forest), checked so that every walk stays inside its tree and ends:
-// a child id is always larger than its parent's. The nodes are copied into walk records.
-cart::Forest read_forest(const py::array& offsets, const py::array& left, const py::array& right,
-                         const py::array& feature, const py::array& threshold,
-                         const py::array& missing_left, const py::array& value,
-                         index_t n_features, std::vector<cart::Node>& nodes) {
-  cart::Forest f{};
-  require(offsets.ndim() == 1 && offsets.shape(0) >= 2, "offsets must hold n_trees + 1 entries");
-  f.n_trees = offsets.shape(0) - 1;
-  f.offsets = checked<std::int64_t>(offsets, "offsets", {f.n_trees + 1});
-  const index_t n = left.ndim() == 1 ? left.shape(0) : -1;
-  const auto* l = checked<std::int64_t>(left, "children_left", {n});
-  const auto* r = checked<std::int64_t>(right, "children_right", {n});
-  const auto* feat = checked<std::int64_t>(feature, "feature", {n});
-  const auto* thr = checked<double>(threshold, "threshold", {n});
-  const auto* ml = checked<std::uint8_t>(missing_left, "missing_go_to_left", {n});
-  require(value.ndim() == 2, "value must be 2-d (n_nodes, n_values)");
-  f.n_values = value.shape(1);
-  f.value = checked<double>(value, "value", {n, f.n_values});
-  require(f.offsets[0] == 0 && f.offsets[f.n_trees] == n, "offsets must span the nodes");
-  nodes.resize(n);
-  for (index_t t = 0; t < f.n_trees; ++t) {
-    const std::int64_t base = f.offsets[t], size = f.offsets[t + 1] - base;
-    require(size >= 1 && size < (std::int64_t{1} << 31), "every tree needs 1 to 2^31 nodes");
-    for (std::int64_t i = 0; i < size; ++i) {
-      const std::int64_t j = base + i;
-      cart::Node& node = nodes[j];
-      const auto self = static_cast<std::int32_t>(i);
-      node = cart::Node{thr[j], self, self, 0, ml[j]};
-      if (l[j] < 0) continue;
-      require(l[j] > i && l[j] < size && r[j] > i && r[j] < size, "children ids out of range");
-      require(feat[j] >= 0 && feat[j] < n_features, "feature index out of range");
-      node.left = static_cast<std::int32_t>(l[j]);
-      node.right = static_cast<std::int32_t>(r[j]);
-      node.feature = static_cast<std::int32_t>(feat[j]);
+// Fitted trees packed once for the prediction walk (see cart::Forest) and kept beside the
+// estimator: packing reads every node, which cost a 100-tree forest 40 ms, a quarter of its
+// predict_proba, when it was done per call. The object owns what the walk reads, every index
+// checked when it was built, so no later change to the arrays it came from can misdirect a
+// walk. Splits for float32 X are derived from the float64 ones when float32 X first arrives.
+class PackedForest {
+ public:
+  // scikit-learn's node arrays of the trees laid end to end (offsets: n_trees + 1 node
+  // offsets, child ids local to their tree); a child id is always larger than its parent's,
+  // so every walk ends.
+  PackedForest(const py::array& offsets, const py::array& left, const py::array& right,
+               const py::array& feature, const py::array& threshold,
+               const py::array& missing_left, const py::array& value, index_t n_features)
+      : n_features_(n_features) {
+    require(n_features >= 1 && n_features < (index_t{1} << 31), "n_features must be >= 1");
+    require(offsets.ndim() == 1 && offsets.shape(0) >= 2,
+            "offsets must hold n_trees + 1 entries");
+    n_trees_ = offsets.shape(0) - 1;
+    const auto* o = checked<std::int64_t>(offsets, "offsets", {n_trees_ + 1});
+    const index_t n = left.ndim() == 1 ? left.shape(0) : -1;
+    const auto* l = checked<std::int64_t>(left, "children_left", {n});
+    const auto* r = checked<std::int64_t>(right, "children_right", {n});
+    const auto* feat = checked<std::int64_t>(feature, "feature", {n});
+    const auto* thr = checked<double>(threshold, "threshold", {n});
+    const auto* ml = checked<std::uint8_t>(missing_left, "missing_go_to_left", {n});
+    require(value.ndim() == 2, "value must be 2-d (n_nodes, n_values)");
+    n_values_ = value.shape(1);
+    const auto* v = checked<double>(value, "value", {n, n_values_});
+    require(o[0] == 0 && o[n_trees_] == n, "offsets must span the nodes");
+    split_offsets_.assign(n_trees_ + 1, 0);
+    leaf_offsets_.assign(n_trees_ + 1, 0);
+    roots_.resize(n_trees_);
+    std::vector<std::int32_t> child_code;  // a split's index, or ~(leaf index) for a leaf
+    for (index_t t = 0; t < n_trees_; ++t) {
+      const std::int64_t base = o[t], size = o[t + 1] - base;
+      require(size >= 1 && size < (std::int64_t{1} << 31), "every tree needs 1 to 2^31 nodes");
+      child_code.resize(size);
+      std::int32_t n_splits = 0, n_leaves = 0;
+      for (std::int64_t i = 0; i < size; ++i) {
+        if (l[base + i] >= 0) {
+          child_code[i] = n_splits++;
+          continue;
+        }
+        child_code[i] = ~n_leaves++;
+        leaf_node_.push_back(static_cast<std::int32_t>(i));
+        value_.insert(value_.end(), v + (base + i) * n_values_, v + (base + i + 1) * n_values_);
+      }
+      for (std::int64_t i = 0; i < size; ++i) {
+        const std::int64_t j = base + i;
+        if (l[j] < 0) continue;
+        require(l[j] > i && l[j] < size && r[j] > i && r[j] < size, "children ids out of range");
+        require(feat[j] >= 0 && feat[j] < n_features, "feature index out of range");
+        splits64_.push_back({thr[j], static_cast<std::int32_t>(feat[j]),
+                             {child_code[r[j]], child_code[l[j]]}});
+        missing_left_.push_back(ml[j] != 0);
+      }
+      roots_[t] = child_code[0];
+      split_offsets_[t + 1] = split_offsets_[t] + n_splits;
+      leaf_offsets_[t + 1] = leaf_offsets_[t] + n_leaves;
     }
   }
-  f.nodes = nodes.data();
-  return f;
-}
 
-// Walks every row of X down the packed trees: the leaves reached (n_rows, n_trees), int64, or
-// with mean set the leaf values averaged over the trees (n_rows, n_values), float64.
-template <class T>
-py::array walk(const py::array& X, const py::array& offsets, const py::array& left,
-               const py::array& right, const py::array& feature, const py::array& threshold,
-               const py::array& missing_left, const py::array& value, int n_threads,
-               bool mean) {
-  require(X.ndim() == 2, "X must be 2-d");
-  const index_t n = X.shape(0), d = X.shape(1);
-  const T* x = checked<T>(X, "X", {n, d});
-  std::vector<cart::Node> nodes;
-  const cart::Forest f = read_forest(offsets, left, right, feature, threshold, missing_left,
-                                     value, d, nodes);
-  require(n_threads >= 1, "n_threads must be >= 1");
-  if (mean) {
-    py::array_t<double> out({n, f.n_values});
-    double* o = out.mutable_data();
+  // The leaves reached (n_rows, n_trees), int64, or with mean set the leaf values averaged
+  // over the trees (n_rows, n_values), float64.
+  py::array walk(const py::array& X, int n_threads, bool mean) {
+    if (has_dtype<float>(X)) return walk_as<float>(X, n_threads, mean);
+    require(has_dtype<double>(X), "X must be float32 or float64");
+    return walk_as<double>(X, n_threads, mean);
+  }
+
+ private:
+  template <class T>
+  py::array walk_as(const py::array& X, int n_threads, bool mean) {
+    require(X.ndim() == 2, "X must be 2-d");
+    const index_t n = X.shape(0), d = X.shape(1);
+    const T* x = checked<T>(X, "X", {n, d});
+    require(d == n_features_, "X has " + std::to_string(d) + " features; the trees were fitted on " +
+                                  std::to_string(n_features_));
+    require(n_threads >= 1, "n_threads must be >= 1");
+    const cart::Forest<T> f{n_trees_,           split_offsets_.data(), leaf_offsets_.data(),
+                            roots_.data(),      splits<T>().data(),    missing_left_.data(),
+                            leaf_node_.data(),  value_.data(),         n_values_};
+    if (mean) {
+      py::array_t<double> out({n, n_values_});
+      double* o = out.mutable_data();
+      py::gil_scoped_release release;
+      cart::predict_mean(f, x, n, d, o, n_threads);
+      return std::move(out);
+    }
+    py::array_t<std::int64_t> out({n, n_trees_});
+    std::int64_t* o = out.mutable_data();
     py::gil_scoped_release release;
-    cart::predict_mean(f, x, n, d, o, n_threads);
+    cart::apply(f, x, n, d, o, n_threads);
     return std::move(out);
   }
-  py::array_t<std::int64_t> out({n, f.n_trees});
-  std::int64_t* o = out.mutable_data();
-  py::gil_scoped_release release;
-  cart::apply(f, x, n, d, o, n_threads);
-  return std::move(out);
-}
+
+  // Called with the GIL held, so two threads never derive the float32 splits at once.
+  template <class T>
+  const std::vector<cart::WalkSplit<T>>& splits() {
+    if constexpr (std::is_same_v<T, double>) {
+      return splits64_;
+    } else {
+      if (splits32_.size() != splits64_.size()) {
+        splits32_.resize(splits64_.size());
+        for (std::size_t i = 0; i < splits64_.size(); ++i) {
+          const cart::WalkSplit<double>& s = splits64_[i];
+          splits32_[i] = {cart::walk_threshold<float>(s.threshold), s.feature,
+                          {s.child[0], s.child[1]}};
+        }
+      }
+      return splits32_;
+    }
+  }
+
+  index_t n_features_, n_trees_ = 0, n_values_ = 0;
+  std::vector<std::int64_t> split_offsets_, leaf_offsets_;
+  std::vector<std::int32_t> roots_, leaf_node_;
+  std::vector<cart::WalkSplit<double>> splits64_;
+  std::vector<cart::WalkSplit<float>> splits32_;
+  std::vector<std::uint8_t> missing_left_;
+  std::vector<double> value_;
+};
 
 template <class T>
 py::tuple encode_bins(const py::array& X, const py::array& bin_threshold, int n_threads) {
@@ -338,7 +396,6 @@ auto by_dtype(const py::array& X, A&&... args) {
   require(has_dtype<double>(X), "X must be float32 or float64");
   return Entry<double>::run(X, std::forward<A>(args)...);
 }
-template <class T> struct Walk { template <class... A> static auto run(A&&... a) { return walk<T>(std::forward<A>(a)...); } };
 template <class T> struct EncodeBins { template <class... A> static auto run(A&&... a) { return encode_bins<T>(std::forward<A>(a)...); } };
 
 }  // namespace
@@ -358,22 +415,27 @@ PYBIND11_MODULE(_cart, m) {
         "Grow one tree per seed in parallel; returns a list of node-array dicts.");
   m.def("bootstrap_counts", &bootstrap_counts, py::arg("seed"), py::arg("n_rows"),
         py::arg("n_draws"), "How often each row is drawn by the bootstrap of a tree's seed.");
-  const char* packed = "; trees packed end to end (offsets: n_trees + 1 node offsets, child ids local)";
-  for (const bool mean : {false, true}) {
-    m.def(mean ? "predict_mean" : "apply",
-          [mean](const py::array& X, const py::array& offsets, const py::array& left,
-                 const py::array& right, const py::array& feature, const py::array& threshold,
-                 const py::array& missing_left, const py::array& value, int n_threads) {
-            return by_dtype<Walk>(X, offsets, left, right, feature, threshold, missing_left,
-                                  value, n_threads, mean);
-          },
-          py::arg("X"), py::arg("offsets"), py::arg("children_left"), py::arg("children_right"),
-          py::arg("feature"), py::arg("threshold"), py::arg("missing_go_to_left"),
-          py::arg("value"), py::arg("n_threads"),
-          (std::string(mean ? "Leaf values averaged over the trees, (n_rows, n_values)"
-                            : "Leaf (local id) of every row in every tree, (n_rows, n_trees)") +
-           packed).c_str());
-  }
+  py::class_<PackedForest>(m, "PackedForest",
+                           "Fitted trees packed once for compiled prediction.")
+      .def(py::init<const py::array&, const py::array&, const py::array&, const py::array&,
+                    const py::array&, const py::array&, const py::array&, index_t>(),
+           py::arg("offsets"), py::arg("children_left"), py::arg("children_right"),
+           py::arg("feature"), py::arg("threshold"), py::arg("missing_go_to_left"),
+           py::arg("value"), py::arg("n_features"),
+           "Pack trees laid end to end: offsets holds n_trees + 1 node offsets, child ids are\n"
+           "local to their tree, value is (n_nodes, n_values).")
+      .def("apply",
+           [](PackedForest& f, const py::array& X, int n_threads) {
+             return f.walk(X, n_threads, false);
+           },
+           py::arg("X"), py::arg("n_threads"),
+           "The leaf (local id) of every row in every tree, (n_rows, n_trees).")
+      .def("predict_mean",
+           [](PackedForest& f, const py::array& X, int n_threads) {
+             return f.walk(X, n_threads, true);
+           },
+           py::arg("X"), py::arg("n_threads"),
+           "The leaf values averaged over the trees, (n_rows, n_values).");
   m.def("encode_bins",
         [](const py::array& X, const py::array& bin_threshold, int n_threads) {
           return by_dtype<EncodeBins>(X, bin_threshold, n_threads);

@@ -655,7 +655,7 @@ def test_grow_forest_bad_arguments_raise_value_error():
 
 
 def _packed(dtype=np.float64):
-    """A valid tree splitting on feature 2, packed for apply / predict_mean, and X."""
+    """A valid tree splitting on feature 2, as PackedForest's arguments, and X."""
     args = _core_arguments(dtype)
     nodes = _grow(args)
     assert 2 in nodes["feature"]
@@ -663,7 +663,7 @@ def _packed(dtype=np.float64):
                   children_left=nodes["children_left"], children_right=nodes["children_right"],
                   feature=nodes["feature"], threshold=nodes["threshold"],
                   missing_go_to_left=nodes["missing_go_to_left"],
-                  value=np.ascontiguousarray(nodes["value"][:, 0, :]))
+                  value=np.ascontiguousarray(nodes["value"][:, 0, :]), n_features=D)
     return args["X"], packed
 
 
@@ -685,12 +685,7 @@ def _at(i, value):
     return edit
 
 
-APPLY_BAD = [
-    ("X 1-d", _edit("X", lambda X: X[0].copy()), "X must be 2-d"),
-    ("X int", _edit("X", lambda X: X.astype(np.int64)), "X must be float32 or float64"),
-    ("X Fortran", _edit("X", np.asfortranarray), "X must be C-contiguous"),
-    ("X lacks the split feature", _edit("X", lambda X: X[:, :2].copy()),
-     "feature index out of range"),
+PACK_BAD = [
     ("left child beyond the tree", _edit("children_left", _at(0, 10_000)),
      "children ids out of range"),
     ("left child is the node", _edit("children_left", _at(0, 0)), "children ids out of range"),
@@ -699,6 +694,9 @@ APPLY_BAD = [
      "children ids out of range"),
     ("feature negative", _edit("feature", _at(0, -3)), "feature index out of range"),
     ("feature too large", _edit("feature", _at(0, D)), "feature index out of range"),
+    ("n_features below a split's feature", lambda X, p: (X, {**p, "n_features": 2}),
+     "feature index out of range"),
+    ("n_features zero", lambda X, p: (X, {**p, "n_features": 0}), "n_features must be >= 1"),
     ("offsets short of the nodes", _edit("offsets", _at(1, 1)), "offsets must span the nodes"),
     ("offsets single", _edit("offsets", lambda o: o[:1]), "offsets must hold n_trees \\+ 1"),
     ("offsets int32", _edit("offsets", lambda o: o.astype(np.int32)),
@@ -716,15 +714,35 @@ APPLY_BAD = [
 ]
 
 
-@pytest.mark.parametrize("function", ["apply", "predict_mean"])
 @pytest.mark.parametrize("name, change, match", [
-    pytest.param(*case, id=case[0].replace(" ", "_")) for case in APPLY_BAD])
-def test_apply_bad_arguments_raise_value_error(function, name, change, match, dtype):
+    pytest.param(*case, id=case[0].replace(" ", "_")) for case in PACK_BAD])
+def test_pack_bad_arguments_raise_value_error(name, change, match, dtype):
     X, packed = _packed(dtype)
-    getattr(_cart, function)(X, **packed, n_threads=1)  # valid
+    _cart.PackedForest(**packed)  # valid
     X, packed = change(X, packed)
     with pytest.raises(ValueError, match=match):
-        getattr(_cart, function)(X, **packed, n_threads=1)
+        _cart.PackedForest(**packed)
+
+
+WALK_BAD = [
+    ("X 1-d", lambda X: X[0].copy(), "X must be 2-d"),
+    ("X int", lambda X: X.astype(np.int64), "X must be float32 or float64"),
+    ("X Fortran", np.asfortranarray, "X must be C-contiguous"),
+    ("X lacks a feature", lambda X: X[:, :-1].copy(), "X has 2 features; the trees were fitted on 3"),
+]
+
+
+@pytest.mark.parametrize("function", ["apply", "predict_mean"])
+@pytest.mark.parametrize("name, change, match", [
+    pytest.param(*case, id=case[0].replace(" ", "_")) for case in WALK_BAD])
+def test_walk_bad_arguments_raise_value_error(function, name, change, match, dtype):
+    X, packed = _packed(dtype)
+    forest = _cart.PackedForest(**packed)
+    getattr(forest, function)(X, n_threads=1)  # valid
+    with pytest.raises(ValueError, match=match):
+        getattr(forest, function)(change(X), n_threads=1)
+    with pytest.raises(ValueError, match="n_threads must be >= 1"):
+        getattr(forest, function)(X, n_threads=0)
 
 
 def test_apply_and_predict_mean_match_the_reference(dtype):
@@ -734,10 +752,77 @@ def test_apply_and_predict_mean_match_the_reference(dtype):
     nodes = {name: packed[name] for name in ("children_left", "children_right", "feature",
                                             "threshold", "missing_go_to_left")}
     leaves = reference.apply(nodes, X)
-    assert_array_equal(_cart.apply(X, **packed, n_threads=2)[:, 0], leaves)
-    assert_array_equal(_cart.predict_mean(X, **packed, n_threads=2), packed["value"][leaves])
-    with pytest.raises(ValueError, match="n_threads must be >= 1"):
-        _cart.apply(X, **packed, n_threads=0)
+    forest = _cart.PackedForest(**packed)
+    assert_array_equal(forest.apply(X, n_threads=2)[:, 0], leaves)
+    assert_array_equal(forest.predict_mean(X, n_threads=2), packed["value"][leaves])
+
+
+def _stump(threshold, missing_go_to_left=0):
+    """Node arrays of one split on feature 0 with leaves valued 0 (left) and 1 (right)."""
+    return dict(children_left=np.array([1, -1, -1]), children_right=np.array([2, -1, -1]),
+                feature=np.array([0, -2, -2]), threshold=np.array([threshold, -2.0, -2.0]),
+                missing_go_to_left=np.array([missing_go_to_left, 0, 0], dtype=np.uint8),
+                value=np.array([[0.5], [0.0], [1.0]]))
+
+
+def _pack(trees, n_features=1):
+    arrays = {name: np.concatenate([tree[name] for tree in trees]) for name in trees[0]}
+    offsets = np.cumsum([0] + [len(tree["feature"]) for tree in trees]).astype(np.int64)
+    return _cart.PackedForest(offsets, **arrays, n_features=n_features)
+
+
+def test_float32_walk_compares_as_float64():
+    """For float32 X the walk compares against the largest float32 at or below each threshold,
+    which sends every float32 value the way comparing in float64 does."""
+    below = np.float32(1.0)
+    above = np.nextafter(below, np.float32(2.0))
+    thresholds = [(float(below) + float(above)) / 2, float(below), float(above), 1e300, -1e300,
+                  float(np.finfo(np.float32).max) * 1.5]
+    X = np.array([[below], [above], [np.nextafter(below, np.float32(0.0))],
+                  [np.finfo(np.float32).max], [-np.finfo(np.float32).max], [np.inf], [-np.inf]],
+                 dtype=np.float32)
+    for threshold in thresholds:
+        forest = _pack([_stump(threshold)])
+        expected = np.where(X[:, 0].astype(np.float64) <= threshold, 1, 2)
+        assert_array_equal(forest.apply(X, n_threads=1)[:, 0], expected, err_msg=str(threshold))
+        assert_array_equal(forest.apply(X.astype(np.float64), n_threads=1)[:, 0], expected)
+
+
+def test_walk_over_trees_of_every_shape(dtype):
+    """A forest mixing single-leaf trees, stumps and grown trees walks each as the reference
+    does, for thread counts that split the rows unevenly; missing values follow each split."""
+    X, packed = _packed(dtype)
+    X = np.concatenate([X] * 25)
+    X[::5, 0] = np.nan
+    X[::3, 2] = np.nan
+    grown = {name: packed[name] for name in ("children_left", "children_right", "feature",
+                                            "threshold", "missing_go_to_left", "value")}
+    leaf = dict(children_left=np.array([-1]), children_right=np.array([-1]),
+                feature=np.array([-2]), threshold=np.array([-2.0]),
+                missing_go_to_left=np.array([0], dtype=np.uint8), value=np.array([[0.25, 0.75]]))
+    stumps = [{**_stump(0.1, ml), "value": np.array([[0.5, 0.5], [1.0, 0.0], [0.0, 1.0]])}
+              for ml in (0, 1)]
+    trees = [leaf, grown, stumps[0], leaf, stumps[1], grown]
+    forest = _pack(trees, n_features=D)
+    expected_leaves = np.column_stack([reference.apply(tree, X) for tree in trees])
+    expected_mean = np.mean([tree["value"][expected_leaves[:, t]]
+                             for t, tree in enumerate(trees)], axis=0)
+    for n_threads in (1, 2, 3, 7):
+        assert_array_equal(forest.apply(X, n_threads=n_threads), expected_leaves)
+        assert_allclose(forest.predict_mean(X, n_threads=n_threads), expected_mean, rtol=1e-15)
+    assert_array_equal(forest.predict_mean(X, n_threads=3), forest.predict_mean(X, n_threads=1))
+
+
+def test_packed_forest_owns_its_nodes():
+    """Changing the arrays a forest was packed from changes nothing it predicts."""
+    X, packed = _packed()
+    forest = _cart.PackedForest(**packed)
+    leaves = forest.apply(X, n_threads=1)
+    mean = forest.predict_mean(X, n_threads=1)
+    for name in ("children_left", "children_right", "feature", "value"):
+        packed[name][...] = 0 if name == "value" else -(10**9)
+    assert_array_equal(forest.apply(X, n_threads=1), leaves)
+    assert_array_equal(forest.predict_mean(X, n_threads=1), mean)
 
 
 def test_encode_bins_bad_arguments_raise_value_error(dtype):

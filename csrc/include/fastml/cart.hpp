@@ -12,7 +12,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace fastml::cart {
@@ -89,32 +91,52 @@ std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
 // How often each row is drawn by the bootstrap of the tree seeded with seed. OUT counts[n_rows].
 void bootstrap_counts(std::uint64_t seed, index_t n_rows, index_t n_draws, std::int32_t* counts);
 
-// A node as the prediction walk reads it: everything one step needs in one 24-byte record
-// (scikit-learn's arrays are apart, which costs a cache miss per array per step).
-struct Node {
-  double threshold;
-  std::int32_t left, right;  // local ids; a leaf points to itself
+// A split as the prediction walk reads it: one step's needs in one record, 16 bytes for
+// float32 X (scikit-learn's node arrays lie apart and cost a cache miss per array per step).
+// Leaves get no record: a child that is a leaf is stored as ~(its leaf index in the tree), so
+// the walk stops on a negative child without loading anything more.
+template <class T>
+struct WalkSplit {
+  T threshold;              // a row goes left when its value is <= threshold
   std::int32_t feature;
-  std::int32_t missing_left;
+  std::int32_t child[2];    // [right, left]: indexed by "goes left"
 };
 
-// Trees packed end to end: tree t owns nodes [offsets[t], offsets[t + 1]).
+// For float32 X the threshold is the largest float <= the tree's (double) threshold: a float
+// value is <= one exactly when it is <= the other.
+template <class T>
+T walk_threshold(double threshold) {
+  const T rounded = static_cast<T>(threshold);
+  return rounded > threshold ? std::nextafter(rounded, -std::numeric_limits<T>::infinity())
+                             : rounded;
+}
+
+// Trees packed end to end. Tree t's splits follow one another from splits + split_offsets[t],
+// its root is roots[t] (a split index, or ~0 when the tree is a single leaf), its leaves from
+// leaf_offsets[t] in leaf_node (their node ids) and value, which holds leaves only, so that the
+// values a walk reads lie close together. Where a split sends missing values is a byte of
+// missing_left beside it, read only for a NaN.
+template <class T>
 struct Forest {
-  const std::int64_t* offsets;
   index_t n_trees;
-  const Node* nodes;
-  const double* value;  // (total nodes, n_values)
+  const std::int64_t* split_offsets;
+  const std::int64_t* leaf_offsets;
+  const std::int32_t* roots;
+  const WalkSplit<T>* splits;
+  const std::uint8_t* missing_left;
+  const std::int32_t* leaf_node;
+  const double* value;  // (total leaves, n_values)
   index_t n_values;
 };
 
 // OUT leaves (n_rows, n_trees): the leaf (local id) each row reaches in each tree.
 template <class T>
-void apply(const Forest& forest, const T* X, index_t n_rows, index_t n_features,
+void apply(const Forest<T>& forest, const T* X, index_t n_rows, index_t n_features,
            std::int64_t* leaves, int n_threads);
 
 // OUT mean (n_rows, n_values): the leaf values averaged over the trees, summed in tree order.
 template <class T>
-void predict_mean(const Forest& forest, const T* X, index_t n_rows, index_t n_features,
+void predict_mean(const Forest<T>& forest, const T* X, index_t n_rows, index_t n_features,
                   double* mean, int n_threads);
 
 // OUT codes (n_rows, n_features): the bin of every value of X (n_rows, n_features, row-major):

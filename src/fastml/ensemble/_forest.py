@@ -19,7 +19,7 @@ from .._backend import effective_n_threads
 from ..tree import DecisionTreeClassifier, DecisionTreeRegressor
 from ..tree import _cart
 from ..tree._classes import (_TREE_CONSTRAINTS, CompiledWalk, LeafProbabilityClassifier,
-                             PackedTrees, _check_X, prepare_problem)
+                             _check_X, pack_trees, prepare_problem)
 from ..tree._model import Tree
 from ..utils._sklearn_compat import Interval, StrOptions, fit_context
 
@@ -134,7 +134,7 @@ class _BaseForest(CompiledWalk, BaseEstimator):
             counts = _cart.bootstrap_counts(estimator.random_state, n_samples, self._n_draws)
             rows = np.flatnonzero(counts == 0)
             if len(rows):
-                tree = PackedTrees([estimator.tree_])
+                tree = pack_trees([estimator.tree_], self.n_features_in_)
                 total[rows] += tree.predict_mean(X[rows], n_threads)
                 n_predictions[rows] += 1
         if (n_predictions == 0).any():

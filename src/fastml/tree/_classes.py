@@ -3,7 +3,7 @@
 The estimators validate, resolve scikit-learn's parameters into the core's, and store what it
 grows in a `Tree` (scikit-learn's node arrays). The forests (fastml.ensemble) share everything
 here: `prepare_problem` (validation, class encoding, weights, the split search's data) and
-`PackedTrees` (compiled prediction over one tree or many).
+`pack_trees` (compiled prediction over one tree or many).
 """
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -154,32 +154,24 @@ def _monotonic_cst(monotonic_cst, n_features, n_classes):
     return -cst if n_classes > 0 else cst
 
 
-class PackedTrees:
-    """Trees laid end to end for the compiled walk (fastml.tree._cart.apply / predict_mean)."""
-
-    def __init__(self, trees):
-        sizes = [tree.node_count for tree in trees]
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self.arrays = [np.concatenate([getattr(tree, name) for tree in trees])
-                       for name in ("children_left", "children_right", "feature", "threshold",
-                                    "missing_go_to_left")]
-        self.value = np.concatenate([tree.value[:, 0, :] for tree in trees])
-
-    def apply(self, X, n_threads):
-        """Leaf of every row in every tree, (n_samples, n_trees)."""
-        return _cart.apply(X, self.offsets, *self.arrays, self.value, n_threads)
-
-    def predict_mean(self, X, n_threads):
-        """Leaf values averaged over the trees, (n_samples, n_values)."""
-        return _cart.predict_mean(X, self.offsets, *self.arrays, self.value, n_threads)
+def pack_trees(trees, n_features):
+    """Trees laid end to end and packed once for the compiled walk: a `_cart.PackedForest`,
+    with ``apply(X, n_threads)`` and ``predict_mean(X, n_threads)``."""
+    sizes = [tree.node_count for tree in trees]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    arrays = [np.concatenate([getattr(tree, name) for tree in trees])
+              for name in ("children_left", "children_right", "feature", "threshold",
+                           "missing_go_to_left")]
+    value = np.concatenate([tree.value[:, 0, :] for tree in trees])
+    return _cart.PackedForest(offsets, *arrays, value, n_features)
 
 
 class CompiledWalk:
-    """Prediction over fitted trees laid out once as `PackedTrees`: what trees and forests
+    """Prediction over fitted trees packed once by `pack_trees`: what trees and forests
     share. Subclasses list their trees in ``_fitted_trees()``."""
 
     def _pack(self):
-        self._packed = PackedTrees(self._fitted_trees())
+        self._packed = pack_trees(self._fitted_trees(), self.n_features_in_)
 
     def _walk(self, X, mean):
         """For validated X: the leaf values averaged over the trees (mean) or the leaves."""
@@ -193,7 +185,7 @@ class CompiledWalk:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_packed", None)  # a second copy of the node arrays, made again when needed
+        state.pop("_packed", None)  # compiled, and a second copy of the nodes: packed again
         return state
 
     def __sklearn_tags__(self):
