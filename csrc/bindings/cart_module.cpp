@@ -94,7 +94,7 @@ cart::Params read_params(const py::dict& p, index_t n_features, int n_classes,
   params.max_features = p["max_features"].cast<index_t>();
   params.max_leaf_nodes = p["max_leaf_nodes"].cast<index_t>();
   params.min_impurity_decrease = p["min_impurity_decrease"].cast<double>();
-  require(params.criterion >= cart::kGini && params.criterion <= cart::kPoisson,
+  require(params.criterion >= cart::kGini && params.criterion <= cart::kAbsoluteError,
           "unknown criterion code");
   const bool classification = params.criterion == cart::kGini || params.criterion == cart::kEntropy;
   require(classification == (n_classes > 0),

@@ -3,6 +3,8 @@
 // Statistics of a set of rows are `channels` doubles: [0] the row count, [1] the weight, then
 // the weight of each class (classification) or sum w*y and sum w*q (regression, q = y^2, or
 // y log y for poisson). A histogram is kBins such blocks per feature; a node's totals are one.
+// The absolute error is no sum of per-row statistics: its searches run over the node's rows in
+// scan order with running weighted medians (see RankSums), and never use histograms.
 #include "fastml/cart.hpp"
 
 #include <algorithm>
@@ -123,6 +125,8 @@ double monotonic_value(const double* S) { return S[2] / S[1]; }
 
 struct Split {
   double proxy = -kInf;
+  // absolute error only: the children's summed absolute errors and medians (their values)
+  double error_left = 0, error_right = 0, median_left = 0, median_right = 0;
   index_t feature = -1;
   double threshold = 0;       // x <= threshold goes left
   double cut = 0;             // the same rule in the searched keys (a bin code for codes)
@@ -142,17 +146,105 @@ struct Candidates {
   double lower, upper;
   double* right;
 
+  // scikit-learn's test: both children's values within the node's bounds, in the constraint's
+  // order.
+  bool monotonic_ok(double vl, double vr) const {
+    return monotonic == 0 || (vl >= lower && vr >= lower && vl <= upper && vr <= upper &&
+                              (vl - vr) * monotonic <= 0);
+  }
+
   template <int Crit>
   double evaluate(const double* L) const {
     if (L[0] < min_leaf || totals[0] - L[0] < min_leaf) return -kInf;
     for (int c = 0; c < channels; ++c) right[c] = totals[c] - L[c];
     if (L[1] < min_weight || right[1] < min_weight) return -kInf;
-    if (monotonic != 0) {
-      const double vl = monotonic_value(L), vr = monotonic_value(right);
-      if (!(vl >= lower && vr >= lower && vl <= upper && vr <= upper && (vl - vr) * monotonic <= 0))
-        return -kInf;
-    }
+    if (!monotonic_ok(monotonic_value(L), monotonic_value(right))) return -kInf;
     return proxy<Crit>(L, right, n_classes);
+  }
+
+  // The absolute error's candidate: n_left rows of weight wl, the children's summed absolute
+  // errors and medians. scikit-learn's proxy, -(w_l imp_l + w_r imp_r), computed as it does.
+  double evaluate_absolute(index_t n_left, double wl, double error_l, double median_l,
+                           double error_r, double median_r) const {
+    const double wr = totals[1] - wl;
+    if (n_left < min_leaf || totals[0] - n_left < min_leaf) return -kInf;
+    if (wl < min_weight || wr < min_weight) return -kInf;
+    if (!monotonic_ok(median_l, median_r)) return -kInf;
+    return -(wr * (error_r / wr)) - (wl * (error_l / wl));
+  }
+};
+
+// Running weighted medians for the absolute error: the weights and weighted targets of the rows
+// added so far, summed by target rank in a Fenwick tree. The median follows scikit-learn's rule:
+// the smallest target whose cumulative weight exceeds half the total, or the mean of the two
+// targets either side when the cumulative weight meets half exactly.
+struct RankSums {
+  std::vector<double> w, wy;  // 1-based Fenwick arrays over ranks
+  index_t size = 0, top = 0;  // top: the largest power of two <= size
+  double total_w = 0, total_wy = 0;
+
+  void reset(index_t n) {
+    size = n;
+    w.assign(n + 1, 0.0);
+    wy.assign(n + 1, 0.0);
+    total_w = total_wy = 0;
+    for (top = 1; top <= n; top <<= 1) {}
+    top >>= 1;
+  }
+  void add(index_t rank, double y, double weight) {
+    total_w += weight;
+    total_wy += weight * y;
+    for (index_t i = rank + 1; i <= size; i += i & -i) {
+      w[i] += weight;
+      wy[i] += weight * y;
+    }
+  }
+  // The median of the rows added (targets by rank in sorted_y) and their summed absolute error
+  // from it: sum over y >= m of w (y - m) plus sum over y < m of w (m - y).
+  double median(const double* sorted_y, double& error) const {
+    const double half = 0.5 * total_w;
+    index_t at = 0;  // ranks below `at` hold less than half the weight
+    double rest = half, below_w = 0, below_wy = 0;
+    index_t bit = top;
+    for (; bit != 0; bit >>= 1) {
+      const index_t next = at + bit;
+      if (next > size) continue;
+      if (rest == w[next]) break;  // the cumulative weight meets half exactly
+      if (rest > w[next]) {
+        rest -= w[next];
+        at = next;
+        below_w += w[next];
+        below_wy += wy[next];
+      }
+    }
+    double m;
+    if (bit == 0) {
+      m = sorted_y[at];
+    } else {
+      // `before`: the rank that completes half the weight; `at`: the next rank holding weight
+      index_t before = at;
+      double rest_before = rest;
+      for (index_t b = bit; b != 0; b >>= 1) {
+        const index_t next = before + b;
+        if (next <= size && rest_before > w[next]) {
+          rest_before -= w[next];
+          before = next;
+        }
+      }
+      for (index_t b = bit; b != 0; b >>= 1) {
+        const index_t next = at + b;
+        if (next <= size && rest >= w[next]) {
+          rest -= w[next];
+          at = next;
+          below_w += w[next];
+          below_wy += wy[next];
+        }
+      }
+      m = (sorted_y[before] + sorted_y[at]) / 2;
+    }
+    const double above_w = total_w - below_w, above_wy = total_wy - below_wy;
+    error = (above_wy - m * above_w) + (m * below_w - below_wy);
+    return m;
   }
 };
 
@@ -214,6 +306,11 @@ inline std::int32_t row_of(std::uint64_t p) { return static_cast<std::int32_t>(p
 struct Scratch {
   std::vector<std::uint64_t> codes;
   std::vector<double> left, missing, right;
+  // absolute error: the rows in scan order, and per position the running sums of either side
+  std::vector<std::int32_t> sequence, missing_rows;
+  std::vector<std::pair<double, double>> targets;  // (y, w), for medians by sorting
+  std::vector<double> error_left, median_left, error_right, median_right;
+  RankSums sums;
 };
 
 }  // namespace
@@ -229,8 +326,9 @@ class Builder {
     K_ = d_.n_classes;
     C_ = K_ > 0 ? 2 + K_ : 4;
     hist_mode_ = d_.codes != nullptr;
-    subtract_ = hist_mode_ && !p_.random_splitter && p_.max_features >= d_.n_features &&
-                p_.max_leaf_nodes == 0;
+    absolute_ = p_.criterion == kAbsoluteError;
+    subtract_ = hist_mode_ && !absolute_ && !p_.random_splitter &&
+                p_.max_features >= d_.n_features && p_.max_leaf_nodes == 0;
     for (index_t r = 0; r < d_.n_rows; ++r)
       if (weight[r] != 0) rows_.push_back(static_cast<std::int32_t>(r));
     w_.assign(weight, weight + d_.n_rows);
@@ -256,6 +354,7 @@ class Builder {
     all_features_.resize(d_.n_features);
     std::iota(all_features_.begin(), all_features_.end(), index_t{0});
     results_.resize(d_.n_features);
+    if (absolute_) rank_of_.resize(d_.n_rows);
     draw_u_.resize(d_.n_features);
     draw_side_.resize(d_.n_features);
   }
@@ -349,8 +448,14 @@ class Builder {
       out.left = child_of(task, out.node, true);
       out.right = child_of(task, out.node, false);
       partition(task, split, out.left, out.right);
-      out.improvement = improvement(p_.criterion, S, out.left.totals.data(),
-                                    out.right.totals.data(), K_, root_weight_);
+      if (absolute_) {
+        const double w = S[1], wl = out.left.totals[1], wr = out.right.totals[1];
+        out.improvement = (w / root_weight_) * (imp - wl / w * (split.error_left / wl) -
+                                                wr / w * (split.error_right / wr));
+      } else {
+        out.improvement = improvement(p_.criterion, S, out.left.totals.data(),
+                                      out.right.totals.data(), K_, root_weight_);
+      }
       leaf = out.improvement + kEpsilon < p_.min_impurity_decrease;
     }
     if (leaf) {
@@ -374,7 +479,15 @@ class Builder {
     tree_.missing_go_to_left.push_back(0);
     tree_.n_node_samples.push_back(static_cast<std::int64_t>(S[0]));
     tree_.weighted_n_node_samples.push_back(S[1]);
-    tree_.impurity.push_back(impurity(p_.criterion, S, K_));
+    double target = K_ > 0 ? 0.0 : S[2] / S[1];  // regression: the node's value before clipping
+    if (absolute_) {
+      double error = 0;
+      target = median_and_error(scratch_[0], rows_.data() + task.begin, task.end - task.begin,
+                                error);
+      tree_.impurity.push_back(error / S[1]);
+    } else {
+      tree_.impurity.push_back(impurity(p_.criterion, S, K_));
+    }
     const bool clip = p_.monotonic_cst != nullptr;
     if (K_ > 0) {
       const std::size_t first = tree_.value.size();
@@ -384,8 +497,7 @@ class Builder {
         tree_.value[first + 1] = 1.0 - tree_.value[first];
       }
     } else {
-      const double mean = S[2] / S[1];
-      tree_.value.push_back(clip ? std::clamp(mean, task.lower, task.upper) : mean);
+      tree_.value.push_back(clip ? std::clamp(target, task.lower, task.upper) : target);
     }
     if (task.parent >= 0)
       (task.is_left ? tree_.children_left : tree_.children_right)[task.parent] = id;
@@ -416,7 +528,8 @@ class Builder {
     const int cst = p_.monotonic_cst ? p_.monotonic_cst[s.feature] : 0;
     if (cst == 0) return;
     const double middle =
-        (monotonic_value(left.totals.data()) + monotonic_value(right.totals.data())) / 2;
+        absolute_ ? (s.median_left + s.median_right) / 2
+                  : (monotonic_value(left.totals.data()) + monotonic_value(right.totals.data())) / 2;
     Task& below = cst > 0 ? left : right;
     Task& above = cst > 0 ? right : left;
     below.upper = middle;
@@ -618,8 +731,9 @@ class Builder {
     const index_t F = d_.n_features;
     std::iota(order_.begin(), order_.end(), index_t{0});
     const index_t n = task.end - task.begin;
-    const bool histograms = hist_mode_ && !p_.random_splitter && n >= kSortBelow;
+    const bool histograms = hist_mode_ && !absolute_ && !p_.random_splitter && n >= kSortBelow;
     if (histograms && task.hist < 0) task.hist = acquire();
+    if (absolute_) rank_targets(task);
     Split best;
     bool found_variable = false;
     index_t visited = 0;
@@ -674,14 +788,27 @@ class Builder {
         const double* H = hist(task.hist, f);
         dispatch([&](auto crit) { histogram_search<decltype(crit)::value>(H, keys, cand, s, out); });
       } else {
-        dispatch([&](auto crit) { sorted_code_search<decltype(crit)::value>(task, keys, cand, s, out); });
+        sort_codes(task, keys, s);
+        const std::uint64_t* pairs = s.codes.data();
+        const auto m = static_cast<index_t>(s.codes.size());
+        if (absolute_)
+          absolute_search(pairs, m, keys, cand, s, out);
+        else
+          dispatch([&](auto crit) { sorted_search<decltype(crit)::value>(pairs, m, keys, cand, s, out); });
       }
     } else {
       const ValueKeys<T> keys{d_.values + f * d_.n_rows};
-      if (p_.random_splitter)
+      if (p_.random_splitter) {
         random_search(task, keys, cand, s, draw_u_[draw], draw_side_[draw], out);
-      else
-        dispatch([&](auto crit) { presorted_search<decltype(crit)::value>(task, f, cand, s, out); });
+      } else {
+        const index_t m = presorted_segment(task, f, s);
+        const Sorted* pairs = sorted_.data() + f * rows_.size() + task.begin;
+        const ValueKeys<T> no_column{nullptr};  // the keys are in the pairs
+        if (absolute_)
+          absolute_search(pairs, m, no_column, cand, s, out);
+        else
+          dispatch([&](auto crit) { sorted_search<decltype(crit)::value>(pairs, m, no_column, cand, s, out); });
+      }
     }
     out.feature = out.proxy > -kInf ? f : -1;
     return out;
@@ -736,35 +863,40 @@ class Builder {
     });
   }
 
-  // The small-node search on codes: the node's rows gathered and sorted by code.
-  template <int Crit>
-  void sorted_code_search(const Task& task, const CodeKeys& keys, const Candidates& cand,
-                          Scratch& s, Split& out) const {
+  // The node's non-missing rows sorted by code into s.codes (the small-node search, and every
+  // absolute-error search on codes); the missing rows' statistics into s.missing, and for the
+  // absolute error the rows themselves into s.missing_rows.
+  void sort_codes(const Task& task, const CodeKeys& keys, Scratch& s) const {
     auto& pairs = s.codes;
     pairs.clear();
+    s.missing_rows.clear();
     double* M = s.missing.data();
     std::fill(M, M + C_, 0.0);
     for (index_t i = task.begin; i < task.end; ++i) {
       const std::int32_t r = rows_[i];
-      if (keys.missing(r))
+      if (keys.missing(r)) {
         add_row(M, r);
-      else
+        if (absolute_) s.missing_rows.push_back(r);
+      } else {
         pairs.push_back(static_cast<std::uint64_t>(keys.code(r)) << 32 | static_cast<std::uint32_t>(r));
+      }
     }
     std::sort(pairs.begin(), pairs.end());
-    sorted_search<Crit>(pairs.data(), static_cast<index_t>(pairs.size()), keys, cand, s, out);
   }
 
-  // The exact search on the node's segment of the feature's presorted list (missing values last).
-  template <int Crit>
-  void presorted_search(const Task& task, index_t f, const Candidates& cand, Scratch& s,
-                        Split& out) const {
+  // The exact search's rows: the node's segment of the feature's presorted list, whose missing
+  // values come last. Returns the count of non-missing rows; the missing rows as sort_codes.
+  index_t presorted_segment(const Task& task, index_t f, Scratch& s) const {
     const Sorted* seg = sorted_.data() + f * rows_.size();
     double* M = s.missing.data();
     std::fill(M, M + C_, 0.0);
+    s.missing_rows.clear();
     index_t m = task.end;
-    while (m > task.begin && std::isnan(seg[m - 1].first)) add_row(M, seg[--m].second);
-    sorted_search<Crit>(seg + task.begin, m - task.begin, ValueKeys<T>{nullptr}, cand, s, out);
+    while (m > task.begin && std::isnan(seg[m - 1].first)) {
+      add_row(M, seg[--m].second);
+      if (absolute_) s.missing_rows.push_back(seg[m].second);
+    }
+    return m - task.begin;
   }
 
   // The search over the non-missing rows of a node in ascending key order (pairs of key and row;
@@ -808,6 +940,105 @@ class Builder {
     }
   }
 
+  // ---- absolute error ----
+
+  // The weighted median of the rows (scikit-learn's rule, see RankSums) and their summed
+  // absolute error from it, by sorting their targets.
+  double median_and_error(Scratch& s, const std::int32_t* rows, index_t n, double& error) const {
+    auto& t = s.targets;
+    t.clear();
+    for (index_t i = 0; i < n; ++i) t.emplace_back(d_.y[rows[i]], w_[rows[i]]);
+    std::sort(t.begin(), t.end());
+    double total = 0;
+    for (const auto& [y, w] : t) total += w;
+    const double half = 0.5 * total;
+    double below = 0, m = t.back().first;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      if (below + t[i].second > half) {
+        m = i > 0 && below == half ? (t[i - 1].first + t[i].first) / 2 : t[i].first;
+        break;
+      }
+      below += t[i].second;
+    }
+    error = 0;
+    for (const auto& [y, w] : t) error += w * std::abs(y - m);
+    return m;
+  }
+
+  // Ranks the node's targets (rank_of_, ranked_y_) for the running medians of its searches.
+  void rank_targets(const Task& task) {
+    ranked_.clear();
+    for (index_t i = task.begin; i < task.end; ++i) ranked_.emplace_back(d_.y[rows_[i]], rows_[i]);
+    std::sort(ranked_.begin(), ranked_.end());
+    ranked_y_.resize(ranked_.size());
+    for (std::size_t k = 0; k < ranked_.size(); ++k) {
+      ranked_y_[k] = ranked_[k].first;
+      rank_of_[ranked_[k].second] = static_cast<std::int32_t>(k);
+    }
+  }
+
+  // The absolute error and median of every prefix (forward) or suffix of the rows in order.
+  void running_errors(const std::int32_t* order, index_t n, bool forward, RankSums& sums,
+                      double* error, double* median) const {
+    sums.reset(static_cast<index_t>(ranked_y_.size()));
+    for (index_t k = 0; k < n; ++k) {
+      const index_t at = forward ? k : n - 1 - k;
+      const std::int32_t r = order[at];
+      sums.add(rank_of_[r], d_.y[r], w_[r]);
+      median[at] = sums.median(ranked_y_.data(), error[at]);
+    }
+  }
+
+  // The absolute error's search of one feature, in both_sides' order, over the scan order
+  // scikit-learn uses: the non-missing rows in key order (pairs, m of them) with the missing
+  // rows (s.missing_rows) after them, then before them. Every candidate reads the running
+  // errors and medians of its two sides: O(n log n) per feature.
+  template <class Keys, class Pair>
+  void absolute_search(const Pair* pairs, index_t m, const Keys& keys, const Candidates& cand,
+                       Scratch& s, Split& out) const {
+    const auto n_missing = static_cast<index_t>(s.missing_rows.size());
+    out.has_missing = n_missing > 0;
+    out.constant = m == 0 || (key_of(pairs[0]) == key_of(pairs[m - 1]) && !out.has_missing);
+    if (out.constant) return;
+    const index_t n = m + n_missing;
+    s.sequence.resize(n);
+    for (auto* v : {&s.error_left, &s.median_left, &s.error_right, &s.median_right}) v->resize(n);
+    const auto consider = [&](index_t n_left, double wl, double threshold, double cut,
+                              bool missing_left) {
+      const double el = s.error_left[n_left - 1], ml = s.median_left[n_left - 1];
+      const double er = s.error_right[n_left], mr = s.median_right[n_left];
+      const double proxy = cand.evaluate_absolute(n_left, wl, el, ml, er, mr);
+      if (proxy <= out.proxy) return;
+      take(out, proxy, threshold, cut, missing_left);
+      out.error_left = el;
+      out.error_right = er;
+      out.median_left = ml;
+      out.median_right = mr;
+    };
+    for (int pass = 0; pass < (out.has_missing ? 2 : 1); ++pass) {
+      const bool missing_left = pass == 1;
+      const index_t offset = missing_left ? n_missing : 0;  // where the non-missing rows start
+      for (index_t i = 0; i < m; ++i) s.sequence[offset + i] = row_of(pairs[i]);
+      std::copy(s.missing_rows.begin(), s.missing_rows.end(),
+                s.sequence.begin() + (missing_left ? 0 : m));
+      running_errors(s.sequence.data(), n, true, s.sums, s.error_left.data(), s.median_left.data());
+      running_errors(s.sequence.data(), n, false, s.sums, s.error_right.data(),
+                     s.median_right.data());
+      double wl = 0;  // the left side's weight, summed in scan order as scikit-learn does
+      for (index_t i = 0; i < offset; ++i) wl += w_[s.sequence[i]];
+      for (index_t i = 0; i + 1 < m; ++i) {
+        wl += w_[row_of(pairs[i])];
+        const double a = key_of(pairs[i]), b = key_of(pairs[i + 1]);
+        if (a == b) continue;
+        consider(offset + i + 1, wl, keys.threshold_between(a, b), a, missing_left);
+      }
+      if (!missing_left && out.has_missing) {
+        wl += w_[row_of(pairs[m - 1])];
+        consider(m, wl, kInf, kMissingBin - 1, false);
+      }
+    }
+  }
+
   // scikit-learn's "random" splitter: one threshold drawn uniformly between the node's smallest
   // and largest value, the missing rows sent to a random side.
   template <class Keys>
@@ -829,6 +1060,32 @@ class Builder {
     if (out.constant) return;
     const double cut = keys.random_cut(lo, hi, u);
     const bool missing_left = has_missing && bit;
+    if (absolute_) {
+      auto& left = s.sequence;
+      auto& right = s.missing_rows;
+      left.clear();
+      right.clear();
+      double wl = 0;
+      for (index_t i = task.begin; i < task.end; ++i) {
+        const std::int32_t r = rows_[i];
+        const bool goes_left = keys.missing(r) ? missing_left : keys.key(r) <= cut;
+        (goes_left ? left : right).push_back(r);
+        if (goes_left) wl += w_[r];
+      }
+      if (left.empty() || right.empty()) return;
+      double el, er;
+      const double ml = median_and_error(s, left.data(), static_cast<index_t>(left.size()), el);
+      const double mr = median_and_error(s, right.data(), static_cast<index_t>(right.size()), er);
+      const double proxy =
+          cand.evaluate_absolute(static_cast<index_t>(left.size()), wl, el, ml, er, mr);
+      if (proxy <= out.proxy) return;
+      take(out, proxy, keys.threshold_at(cut), cut, missing_left);
+      out.error_left = el;
+      out.error_right = er;
+      out.median_left = ml;
+      out.median_right = mr;
+      return;
+    }
     double* L = s.left.data();
     std::fill(L, L + C_, 0.0);
     for (index_t i = task.begin; i < task.end; ++i) {
@@ -845,7 +1102,7 @@ class Builder {
   Random random_;
   int n_threads_;
   int K_ = 0, C_ = 0;
-  bool hist_mode_ = false, subtract_ = false;
+  bool hist_mode_ = false, subtract_ = false, absolute_ = false;
   double root_weight_ = 0;
   std::vector<std::int32_t> rows_, buffer_, cls_;
   std::vector<double> w_, wy_, wq_;
@@ -855,6 +1112,10 @@ class Builder {
   std::vector<Sorted> sorted_;  // (n_features, rows of non-zero weight), see presort()
   std::vector<std::vector<Sorted>> sorted_tmp_;
   std::vector<char> side_;      // per row: goes to the left child of the node being split
+  // absolute error: the node's targets in ascending order, and each row's rank among them
+  std::vector<std::pair<double, std::int32_t>> ranked_;
+  std::vector<double> ranked_y_;
+  std::vector<std::int32_t> rank_of_;
   std::vector<double> draw_u_;     // the random splitter's draws, taken before the parallel search
   std::vector<char> draw_side_;
   std::vector<Split> results_, pending_;

@@ -82,6 +82,17 @@ def test_score_matches_sklearn(name, finder):
     assert abs(ours - theirs) <= 0.01, f"fastml {ours:.4f}, scikit-learn {theirs:.4f}"
 
 
+@pytest.mark.parametrize("finder", FINDERS)
+def test_absolute_error_score_matches_sklearn(finder):
+    params = dict(n_estimators=N_ESTIMATORS, criterion="absolute_error", min_samples_leaf=5,
+                  n_jobs=1)
+    ours = cross_validated_score(lambda seed: RandomForestRegressor(
+        split_finder=finder, random_state=seed, **params), "diabetes")
+    theirs = cross_validated_score(lambda seed: sk.RandomForestRegressor(
+        random_state=seed, **params), "diabetes")
+    assert abs(ours - theirs) <= 0.01, f"fastml {ours:.4f}, scikit-learn {theirs:.4f}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Determinism, threads and pickling
 

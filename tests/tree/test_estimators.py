@@ -89,6 +89,39 @@ def test_score_matches_sklearn(name, finder):
     assert abs(ours - theirs) <= 0.01, f"fastml {ours:.4f}, scikit-learn {theirs:.4f}"
 
 
+@pytest.mark.parametrize("finder", FINDERS)
+def test_absolute_error_score_matches_sklearn(finder):
+    params = dict(criterion="absolute_error", min_samples_leaf=10)
+    ours = cross_validated_score(lambda seed: DecisionTreeRegressor(
+        split_finder=finder, random_state=seed, **params), "diabetes", 10)
+    theirs = cross_validated_score(lambda seed: sk.DecisionTreeRegressor(
+        random_state=seed, **params), "diabetes", 10)
+    assert abs(ours - theirs) <= 0.01, f"fastml {ours:.4f}, scikit-learn {theirs:.4f}"
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("splitter", ["best", "random"])
+@pytest.mark.parametrize("finder", FINDERS)
+def test_absolute_error_nodes_hold_their_median_and_error(finder, splitter, weighted):
+    """Every node's value is the weighted median of its training rows (scikit-learn's rule) and
+    its impurity their mean absolute error from it; leaves predict the median."""
+    X, y = _regression(300, missing=0.1)
+    y = np.round(y, 1)  # repeated targets: medians between two of them occur
+    w = np.random.default_rng(2).integers(1, 4, len(y)) if weighted else np.ones(len(y))
+    est = DecisionTreeRegressor(criterion="absolute_error", split_finder=finder,
+                                splitter=splitter, min_samples_leaf=3, random_state=0)
+    tree = est.fit(X, y, sample_weight=w).tree_
+    assert tree.node_count >= 15
+    rows = est.decision_path(X).toarray().astype(bool)
+    for node in range(tree.node_count):
+        yn, wn = y[rows[:, node]], w[rows[:, node]]
+        median = reference.weighted_median(yn, wn.astype(float))
+        assert_allclose(tree.value[node, 0, 0], median, rtol=1e-12, err_msg=str(node))
+        assert_allclose(tree.impurity[node], (wn * np.abs(yn - median)).sum() / wn.sum(),
+                        rtol=1e-9, atol=1e-12, err_msg=str(node))
+    assert_allclose(est.predict(X), tree.value[est.apply(X), 0, 0])
+
+
 def test_split_finder_auto():
     X = np.arange(10_001.0)[:, None]
     y = X[:, 0] % 3
@@ -189,8 +222,6 @@ def test_invalid_values_are_rejected():
         DecisionTreeClassifier(max_features=6).fit(X, y)
     with pytest.raises(ValueError, match="1d array|single-output"):
         DecisionTreeRegressor().fit(X, np.column_stack([y, y]))
-    with pytest.raises(ValueError, match="not supported"):
-        DecisionTreeRegressor(criterion="absolute_error").fit(X, y * 1.0)
     with pytest.raises(ValueError, match="negative"):
         DecisionTreeRegressor(criterion="poisson").fit(X, y - 1.0)
     with pytest.raises(ValueError, match="not positive"):
@@ -346,15 +377,16 @@ def _grid_predictions(predict, X, feature, n_rows=25):
     return predict(grid).reshape(n_rows, len(sweep), -1)[..., -1]
 
 
+@pytest.mark.parametrize("criterion", ["squared_error", "absolute_error"])
 @pytest.mark.parametrize("finder", FINDERS)
-def test_monotonic_constraints_regression(finder):
+def test_monotonic_constraints_regression(finder, criterion):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((600, 3))
     # Increasing in x0 and decreasing in x1 on average, with wiggles the tree would follow.
     y = X[:, 0] - X[:, 1] + np.sin(6 * X[:, 0]) + np.cos(6 * X[:, 1]) + 0.2 * X[:, 2]
-    free = DecisionTreeRegressor(split_finder=finder, random_state=0).fit(X, y)
-    est = DecisionTreeRegressor(split_finder=finder, monotonic_cst=[1, -1, 0],
-                                random_state=0).fit(X, y)
+    params = dict(criterion=criterion, split_finder=finder, random_state=0)
+    free = DecisionTreeRegressor(**params).fit(X, y)
+    est = DecisionTreeRegressor(monotonic_cst=[1, -1, 0], **params).fit(X, y)
     for feature, sign in ((0, 1), (1, -1)):
         _assert_monotone(_grid_predictions(est.predict, X, feature), sign)
         with pytest.raises(AssertionError):

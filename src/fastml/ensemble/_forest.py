@@ -266,7 +266,8 @@ class RandomForestRegressor(RegressorMixin, _BaseForest):
     """A random forest regressor, drop-in for ``sklearn.ensemble.RandomForestRegressor``.
 
     The same core and parameters as `RandomForestClassifier` (without class_weight); criterion
-    is "squared_error", "friedman_mse" or "poisson". Predictions average the trees' leaf means.
+    is "squared_error", "friedman_mse", "poisson" or "absolute_error". Predictions average the
+    trees' leaf values (means, or medians for "absolute_error").
     """
 
     _is_classifier = False

@@ -21,17 +21,23 @@ def _impurity(criterion, y, w, n_classes=1):
         p = p[p > 0]  # 0 log 0 = 0
         return -(p * np.log2(p)).sum()
     if criterion == "absolute_error":
-        # A weighted median: the smallest y whose cumulative weight reaches half the total (any
-        # weighted median minimises sum w |y - m|, so the choice among them changes nothing).
-        order = np.argsort(y, kind="stable")
-        cum_w = np.cumsum(w[order])
-        median = y[order][np.searchsorted(cum_w, 0.5 * cum_w[-1])]
-        return (w * np.abs(y - median)).sum() / total
+        return (w * np.abs(y - weighted_median(y, w))).sum() / total
     s = (w * y).sum()
     if criterion == "poisson":
         # xlogy(a, b) = a log b, 0 at a = 0 (a child whose y are all 0 has impurity 0).
         return ((w * xlogy(y, y)).sum() - xlogy(s, s / total)) / total
     return (w * y * y).sum() / total - (s / total) ** 2
+
+
+def weighted_median(y, w):
+    """scikit-learn's weighted median, the value of an absolute-error node: the smallest y whose
+    cumulative weight (in ascending y) exceeds half the total, or the mean of it and the y
+    before it when the cumulative weight of the ones before meets half exactly."""
+    order = np.argsort(y, kind="stable")
+    ys, cum_w = y[order], np.cumsum(w[order])
+    half = 0.5 * cum_w[-1]
+    i = int(np.searchsorted(cum_w, half, side="right"))
+    return (ys[i - 1] + ys[i]) / 2 if i > 0 and cum_w[i - 1] == half else ys[i]
 
 
 def _proxy(criterion, L, R):
@@ -138,7 +144,8 @@ def build_tree(X, y, *, criterion="gini", n_classes=None, sample_weight=None, ma
     """Grow a CART tree depth first with an exact split search: a dict of scikit-learn's node
     arrays (children_left, children_right, feature, threshold, missing_go_to_left, impurity,
     n_node_samples, weighted_n_node_samples, and value of shape (n_nodes, 1, K) holding the
-    weighted class fractions, or (n_nodes, 1, 1) holding the weighted mean of y), nodes in
+    weighted class fractions, or (n_nodes, 1, 1) holding the weighted mean of y, its weighted
+    median for absolute_error), nodes in
     depth-first preorder. X is float, NaN marking a missing value; y holds class indices
     0..n_classes-1 for gini, entropy and log_loss (n_classes required), floats for
     squared_error, friedman_mse, poisson and absolute_error. The stopping rules are
@@ -198,8 +205,10 @@ def build_tree(X, y, *, criterion="gini", n_classes=None, sample_weight=None, ma
                 split = None
 
         feature, threshold, go_left = (-2, -2.0, False) if split is None else split[:3]
+        value = (S[rows, 1:].sum(axis=0) / weight if criterion != "absolute_error"
+                 else [weighted_median(node_y, node_w)])
         for name, v in zip(names, (-1, -1, feature, threshold, go_left, impurity, len(rows),
-                                   weight, S[rows, 1:].sum(axis=0) / weight)):
+                                   weight, value)):
             nodes[name].append(v)
         if split is not None:
             stack.append((rows[~split[3]], depth + 1, node, False))
