@@ -20,8 +20,8 @@ using cart::index_t;
 
 namespace {
 
-// The message becomes a std::string only when the check fails: some checks run once per node
-// or per label, where building it every time cost more than the work they guard.
+// A literal message becomes a std::string only when the check fails: some checks run once per
+// node or per label, where building it every time cost more than the work they guard.
 template <class Message>
 void require(bool ok, const Message& message) {
   if (!ok) throw std::invalid_argument(std::string(message));

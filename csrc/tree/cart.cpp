@@ -733,7 +733,7 @@ class Builder {
     const index_t n = task.end - task.begin;
     const bool histograms = hist_mode_ && !absolute_ && !p_.random_splitter && n >= kSortBelow;
     if (histograms && task.hist < 0) task.hist = acquire();
-    if (absolute_) rank_targets(task);
+    if (absolute_ && !p_.random_splitter) rank_targets(task);  // the random search sorts sides
     Split best;
     bool found_variable = false;
     index_t visited = 0;
@@ -896,6 +896,8 @@ class Builder {
       add_row(M, seg[--m].second);
       if (absolute_) s.missing_rows.push_back(seg[m].second);
     }
+    // ascending rows, as sort_codes queues them: the same running sums, the same rounding
+    std::reverse(s.missing_rows.begin(), s.missing_rows.end());
     return m - task.begin;
   }
 
@@ -1268,6 +1270,7 @@ constexpr index_t kWalkBlock = 1 << 16;
 template <class T, class Visit>
 void walk_blocks(const Forest<T>& forest, const T* X, index_t n_rows, index_t n_features,
                  int n_threads, Visit&& visit) {
+  if (n_rows == 0) return;
   n_threads = std::max(n_threads, 1);
   const index_t block = std::min<index_t>(kWalkBlock, (n_rows + n_threads - 1) / n_threads);
 #pragma omp parallel num_threads(n_threads)

@@ -95,7 +95,8 @@ def _absolute_cost(y, w, left):
 def _tie(criterion, y, w, left, other):
     """Whether two splits of a node tie by construction (see _assert_tree_matches_reference)."""
     if criterion == "absolute_error":
-        return np.isclose(_absolute_cost(y, w, left), _absolute_cost(y, w, other), rtol=1e-12)
+        return np.isclose(_absolute_cost(y, w, left), _absolute_cost(y, w, other), rtol=1e-12,
+                          atol=0.0)
     return _children_counts(y, left) == _children_counts(y, other)
 
 
@@ -805,7 +806,9 @@ def test_float32_walk_compares_as_float64():
     which sends every float32 value the way comparing in float64 does."""
     below = np.float32(1.0)
     above = np.nextafter(below, np.float32(2.0))
-    thresholds = [(float(below) + float(above)) / 2, float(below), float(above), 1e300, -1e300,
+    # a quarter of the way from `above` down rounds up to `above` in a plain cast to float32
+    thresholds = [(float(below) + float(above)) / 2, float(below) + 0.75 * float(above - below),
+                  float(below), float(above), 1e300, -1e300,
                   float(np.finfo(np.float32).max) * 1.5]
     X = np.array([[below], [above], [np.nextafter(below, np.float32(0.0))],
                   [np.finfo(np.float32).max], [-np.finfo(np.float32).max], [np.inf], [-np.inf]],
@@ -840,6 +843,12 @@ def test_walk_over_trees_of_every_shape(dtype):
         assert_array_equal(forest.apply(X, n_threads=n_threads), expected_leaves)
         assert_allclose(forest.predict_mean(X, n_threads=n_threads), expected_mean, rtol=1e-15)
     assert_array_equal(forest.predict_mean(X, n_threads=3), forest.predict_mean(X, n_threads=1))
+    # rows without NaN take the walk without the test for it
+    complete = np.nan_to_num(X, nan=0.25)
+    expected = np.column_stack([reference.apply(tree, complete) for tree in trees])
+    for n_threads in (1, 3):
+        assert_array_equal(forest.apply(complete, n_threads=n_threads), expected)
+    assert forest.apply(X[:0], n_threads=2).shape == (0, len(trees))
 
 
 def test_packed_forest_owns_its_nodes():
