@@ -360,18 +360,20 @@ class Builder {
   }
 
   Tree grow() {
-    Task root;
-    root.begin = 0;
-    root.end = static_cast<index_t>(rows_.size());
-    root.totals.assign(C_, 0.0);
-    for (std::int32_t r : rows_) add_row(root.totals.data(), r);
-    root_weight_ = root.totals[1];
-    if (root.end == 0) return tree_;  // no row of non-zero weight: the bindings refuse this
+    Task root = root_task();
+    if (root.end == 0) return tree_;  // no row of non-zero weight: see build_forest
     if (!hist_mode_ && !p_.random_splitter) presort();
     if (p_.max_leaf_nodes > 0)
       grow_best_first(std::move(root));
     else
       grow_depth_first(std::move(root));
+    return std::move(tree_);
+  }
+
+  // The root alone, a leaf over every row of non-zero weight.
+  Tree grow_leaf() {
+    Task root = root_task();
+    if (root.end > 0) add_node(root);
     return std::move(tree_);
   }
 
@@ -390,6 +392,16 @@ class Builder {
     double improvement = 0;
     Task left, right;
   };
+
+  Task root_task() {
+    Task root;
+    root.begin = 0;
+    root.end = static_cast<index_t>(rows_.size());
+    root.totals.assign(C_, 0.0);
+    for (std::int32_t r : rows_) add_row(root.totals.data(), r);
+    root_weight_ = root.totals[1];
+    return root;
+  }
 
   // ---- growth orders ----
 
@@ -1171,6 +1183,10 @@ std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
         }
       }
       trees[t] = Builder<T>(data, params, weight.data(), seeds[t], 1).grow();
+      // A bootstrap that drew no row of positive weight (likely with few weighted rows) gives a
+      // single leaf over the whole weighted data: its value is the training data's.
+      if (trees[t].n_nodes() == 0)
+        trees[t] = Builder<T>(data, params, data.sample_weight, seeds[t], 1).grow_leaf();
     } catch (...) {
 #pragma omp critical
       if (!error) error = std::current_exception();

@@ -356,6 +356,28 @@ def test_bad_input_raises_clear_errors(cls):
         forest.predict(X_inf)
 
 
+@pytest.mark.parametrize("cls", [RandomForestClassifier, RandomForestRegressor])
+def test_bootstrap_without_weighted_rows_gives_the_data_value(cls):
+    """With 3 of 12 rows weighted, some bootstraps draw none of them (scikit-learn's
+    check_classifiers_one_label_sample_weights meets this by chance); such a tree is one leaf
+    over the weighted rows, and the forest fits and predicts as if it had drawn them."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 3))
+    y = np.arange(12) % 2
+    w = np.zeros(12)
+    w[[1, 3, 5]] = [1.0, 2.0, 1.0]  # odd rows: class 1, target 1
+    forest = cls(n_estimators=150, random_state=0).fit(X, y, sample_weight=w)
+    empty = [e for e in forest.estimators_
+             if not (_cart.bootstrap_counts(e.random_state, 12, 12) * w).any()]
+    assert empty, "no bootstrap drew only unweighted rows; pick another random_state"
+    for e in empty:
+        assert e.tree_.node_count == 1
+        assert e.tree_.n_node_samples[0] == 3
+        assert e.tree_.weighted_n_node_samples[0] == 4.0
+    expected = np.ones(12)
+    assert_array_equal(forest.predict(X), expected)
+
+
 def test_single_class():
     X, _, _ = _classification(50)
     forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, np.full(50, 7))
