@@ -8,14 +8,12 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import ensemble as sk
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine
-from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import compute_sample_weight
 
 from fastml.ensemble import RandomForestClassifier, RandomForestRegressor
 from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from fastml.tree import _cart
-from tests._assertions import assert_same_tree
+from tests._assertions import SCORED_DATASETS, assert_same_tree, cross_validated_score
 
 FINDERS = ["exact", "hist"]
 
@@ -41,8 +39,6 @@ def _classification(n=400, d=6, seed=0, missing=0.0):
 # ---------------------------------------------------------------------------------------------
 # Accuracy against scikit-learn's forests
 
-DATASETS = {"iris": load_iris, "digits": load_digits, "wine": load_wine,
-            "breast_cancer": load_breast_cancer, "diabetes": load_diabetes}
 N_ESTIMATORS = 100
 # Repetitions of a shuffled 5-fold cross-validation (each with its own random_state): two
 # forests of 100 trees still differ by their draws, the mean over the folds much less.
@@ -50,34 +46,20 @@ REPEATS = {"iris": 2, "digits": 1, "wine": 2, "breast_cancer": 2, "diabetes": 2}
 
 
 @functools.cache
-def _dataset(name):
-    return DATASETS[name](return_X_y=True)
-
-
-def cross_validated_score(make, name):
-    X, y = _dataset(name)
-    splitter = KFold if name == "diabetes" else StratifiedKFold
-    scores = []
-    for r in range(REPEATS[name]):
-        for train, test in splitter(5, shuffle=True, random_state=r).split(X, y):
-            scores.append(make(r).fit(X[train], y[train]).score(X[test], y[test]))
-    return np.mean(scores)
-
-
-@functools.cache
 def _sklearn_score(name):
     cls = sk.RandomForestRegressor if name == "diabetes" else sk.RandomForestClassifier
     return cross_validated_score(
-        lambda seed: cls(n_estimators=N_ESTIMATORS, random_state=seed, n_jobs=1), name)
+        lambda seed: cls(n_estimators=N_ESTIMATORS, random_state=seed, n_jobs=1), name,
+        REPEATS[name])
 
 
 @pytest.mark.parametrize("finder", FINDERS)
-@pytest.mark.parametrize("name", list(DATASETS))
+@pytest.mark.parametrize("name", list(SCORED_DATASETS))
 def test_score_matches_sklearn(name, finder):
     cls = RandomForestRegressor if name == "diabetes" else RandomForestClassifier
     ours = cross_validated_score(
         lambda seed: cls(n_estimators=N_ESTIMATORS, split_finder=finder, random_state=seed,
-                         n_jobs=1), name)
+                         n_jobs=1), name, REPEATS[name])
     theirs = _sklearn_score(name)
     assert abs(ours - theirs) <= 0.01, f"fastml {ours:.4f}, scikit-learn {theirs:.4f}"
 
@@ -87,9 +69,9 @@ def test_absolute_error_score_matches_sklearn(finder):
     params = dict(n_estimators=N_ESTIMATORS, criterion="absolute_error", min_samples_leaf=5,
                   n_jobs=1)
     ours = cross_validated_score(lambda seed: RandomForestRegressor(
-        split_finder=finder, random_state=seed, **params), "diabetes")
+        split_finder=finder, random_state=seed, **params), "diabetes", REPEATS["diabetes"])
     theirs = cross_validated_score(lambda seed: sk.RandomForestRegressor(
-        random_state=seed, **params), "diabetes")
+        random_state=seed, **params), "diabetes", REPEATS["diabetes"])
     assert abs(ours - theirs) <= 0.01, f"fastml {ours:.4f}, scikit-learn {theirs:.4f}"
 
 

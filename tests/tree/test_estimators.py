@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import tree as sk
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine
+from sklearn.datasets import load_iris
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import compute_sample_weight
 from sklearn.utils._param_validation import InvalidParameterError
 
 from fastml.reference import cart as reference
 from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_text
-from tests._assertions import TREE_ARRAYS, assert_same_tree
+from tests._assertions import (SCORED_DATASETS, TREE_ARRAYS, assert_same_tree,
+                               cross_validated_score)
 
 FINDERS = ["exact", "hist"]
 
@@ -44,30 +44,11 @@ def _classification(n=400, d=5, n_classes=3, seed=0, missing=0.0):
 # ---------------------------------------------------------------------------------------------
 # Accuracy against scikit-learn
 
-DATASETS = {"iris": load_iris, "digits": load_digits, "wine": load_wine,
-            "breast_cancer": load_breast_cancer, "diabetes": load_diabetes}
 # Repetitions of a shuffled 5-fold cross-validation, each with its own random_state for both
 # libraries: a single tree is high-variance (ties are broken differently), the mean is not.
 REPEATS = {"iris": 20, "digits": 6, "wine": 20, "breast_cancer": 20, "diabetes": 20}
 # A single regression tree grown to purity overfits diabetes wildly (R^2 ~ 0): larger leaves.
 TREE_PARAMS = {"diabetes": {"min_samples_leaf": 10}}
-
-
-@functools.cache
-def _dataset(name):
-    return DATASETS[name](return_X_y=True)
-
-
-def cross_validated_score(make, name, repeats):
-    """The mean test score (accuracy or R^2) of make(seed) over `repeats` shuffled 5-fold
-    cross-validations, repetition r splitting with seed r and fitting make(r)."""
-    X, y = _dataset(name)
-    splitter = KFold if name == "diabetes" else StratifiedKFold
-    scores = []
-    for r in range(repeats):
-        for train, test in splitter(5, shuffle=True, random_state=r).split(X, y):
-            scores.append(make(r).fit(X[train], y[train]).score(X[test], y[test]))
-    return np.mean(scores)
 
 
 @functools.cache
@@ -79,7 +60,7 @@ def _sklearn_score(name):
 
 
 @pytest.mark.parametrize("finder", FINDERS)
-@pytest.mark.parametrize("name", list(DATASETS))
+@pytest.mark.parametrize("name", list(SCORED_DATASETS))
 def test_score_matches_sklearn(name, finder):
     cls = DecisionTreeRegressor if name == "diabetes" else DecisionTreeClassifier
     params = TREE_PARAMS.get(name, {})
