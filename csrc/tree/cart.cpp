@@ -308,7 +308,8 @@ struct Scratch {
   std::vector<double> left, missing, right;
   // absolute error: the rows in scan order, and per position the running sums of either side
   std::vector<std::int32_t> sequence, missing_rows;
-  std::vector<std::pair<double, double>> targets;  // (y, w), for medians by sorting
+  std::vector<std::pair<double, double>> targets;  // (y, w) of a set of rows, sorted
+  std::vector<double> target_y;                     // their y
   std::vector<double> error_left, median_left, error_right, median_right;
   RankSums sums;
 };
@@ -956,24 +957,22 @@ class Builder {
 
   // ---- absolute error ----
 
-  // The weighted median of the rows (scikit-learn's rule, see RankSums) and their summed
-  // absolute error from it, by sorting their targets.
+  // The weighted median of the rows (RankSums holds the rule) and their summed absolute error
+  // from it, summed directly: exactly 0 for a pure node, where the prefix sums of a running
+  // median could leave rounding.
   double median_and_error(Scratch& s, const std::int32_t* rows, index_t n, double& error) const {
     auto& t = s.targets;
     t.clear();
     for (index_t i = 0; i < n; ++i) t.emplace_back(d_.y[rows[i]], w_[rows[i]]);
     std::sort(t.begin(), t.end());
-    double total = 0;
-    for (const auto& [y, w] : t) total += w;
-    const double half = 0.5 * total;
-    double below = 0, m = t.back().first;
-    for (std::size_t i = 0; i < t.size(); ++i) {
-      if (below + t[i].second > half) {
-        m = i > 0 && below == half ? (t[i - 1].first + t[i].first) / 2 : t[i].first;
-        break;
-      }
-      below += t[i].second;
+    s.target_y.resize(n);
+    s.sums.reset(n);
+    for (index_t i = 0; i < n; ++i) {
+      s.target_y[i] = t[i].first;
+      s.sums.add(i, t[i].first, t[i].second);
     }
+    double unused;
+    const double m = s.sums.median(s.target_y.data(), unused);
     error = 0;
     for (const auto& [y, w] : t) error += w * std::abs(y - m);
     return m;
