@@ -94,6 +94,7 @@ cart::Params read_params(const py::dict& p, index_t n_features, int n_classes,
   params.max_features = p["max_features"].cast<index_t>();
   params.max_leaf_nodes = p["max_leaf_nodes"].cast<index_t>();
   params.min_impurity_decrease = p["min_impurity_decrease"].cast<double>();
+  params.surrogates = p["surrogates"].cast<bool>();
   require(params.criterion >= cart::kGini && params.criterion <= cart::kAbsoluteError,
           "unknown criterion code");
   const bool classification = params.criterion == cart::kGini || params.criterion == cart::kEntropy;
@@ -179,6 +180,10 @@ py::dict to_dict(const cart::Tree& t, index_t n_values) {
   out["impurity"] = to_array(t.impurity);
   out["n_node_samples"] = to_array(t.n_node_samples);
   out["weighted_n_node_samples"] = to_array(t.weighted_n_node_samples);
+  out["surrogate_ptr"] = to_array(t.surrogate_ptr);
+  out["surrogate_feature"] = to_array(t.surrogate_feature);
+  out["surrogate_threshold"] = to_array(t.surrogate_threshold);
+  out["surrogate_reversed"] = to_array(t.surrogate_reversed);
   py::array_t<double> value({t.n_nodes(), index_t{1}, n_values});
   std::copy(t.value.begin(), t.value.end(), value.mutable_data());
   out["value"] = value;
@@ -256,10 +261,13 @@ class PackedForest {
  public:
   // scikit-learn's node arrays of the trees laid end to end (offsets: n_trees + 1 node
   // offsets, child ids local to their tree); a child id is always larger than its parent's,
-  // so every walk ends.
+  // so every walk ends. Surrogate splits, when given, come as a count per node and the
+  // surrogates of the nodes one after the other.
   PackedForest(const py::array& offsets, const py::array& left, const py::array& right,
                const py::array& feature, const py::array& threshold,
-               const py::array& missing_left, const py::array& value, index_t n_features)
+               const py::array& missing_left, const py::array& value, index_t n_features,
+               const py::object& surrogate_count, const py::object& surrogate_feature,
+               const py::object& surrogate_threshold, const py::object& surrogate_reversed)
       : n_features_(n_features) {
     require(n_features >= 1 && n_features < (index_t{1} << 31), "n_features must be >= 1");
     require(offsets.ndim() == 1 && offsets.shape(0) >= 2,
@@ -276,6 +284,33 @@ class PackedForest {
     n_values_ = value.shape(1);
     const auto* v = checked<double>(value, "value", {n, n_values_});
     require(o[0] == 0 && o[n_trees_] == n, "offsets must span the nodes");
+    const bool surrogates = !surrogate_count.is_none();
+    require(surrogates == !surrogate_feature.is_none() &&
+                surrogates == !surrogate_threshold.is_none() &&
+                surrogates == !surrogate_reversed.is_none(),
+            "surrogate_count, surrogate_feature, surrogate_threshold and surrogate_reversed "
+            "come together");
+    const std::int64_t* s_count = nullptr;
+    const std::int64_t* s_feature = nullptr;
+    const double* s_threshold = nullptr;
+    const std::uint8_t* s_reversed = nullptr;
+    index_t n_surrogates = 0;
+    if (surrogates) {
+      s_count = checked<std::int64_t>(surrogate_count.cast<py::array>(), "surrogate_count", {n});
+      for (index_t i = 0; i < n; ++i) {
+        require(s_count[i] >= 0 && (s_count[i] == 0 || l[i] >= 0),
+                "surrogate_count must be >= 0, and 0 at leaves");
+        n_surrogates += s_count[i];
+      }
+      s_feature = checked<std::int64_t>(surrogate_feature.cast<py::array>(), "surrogate_feature",
+                                        {n_surrogates});
+      s_threshold = checked<double>(surrogate_threshold.cast<py::array>(), "surrogate_threshold",
+                                    {n_surrogates});
+      s_reversed = checked<std::uint8_t>(surrogate_reversed.cast<py::array>(),
+                                         "surrogate_reversed", {n_surrogates});
+      surrogate_offsets_.push_back(0);
+    }
+    index_t next_surrogate = 0;
     split_offsets_.assign(n_trees_ + 1, 0);
     leaf_offsets_.assign(n_trees_ + 1, 0);
     roots_.resize(n_trees_);
@@ -302,6 +337,14 @@ class PackedForest {
         splits64_.push_back({thr[j], static_cast<std::int32_t>(feat[j]),
                              {child_code[r[j]], child_code[l[j]]}});
         missing_left_.push_back(ml[j] != 0);
+        if (!surrogates) continue;
+        for (std::int64_t k = 0; k < s_count[j]; ++k, ++next_surrogate) {
+          const std::int64_t g = s_feature[next_surrogate];
+          require(g >= 0 && g < n_features, "surrogate feature index out of range");
+          surrogates64_.push_back({s_threshold[next_surrogate], static_cast<std::int32_t>(g),
+                                   s_reversed[next_surrogate] != 0});
+        }
+        surrogate_offsets_.push_back(next_surrogate);
       }
       roots_[t] = child_code[0];
       split_offsets_[t + 1] = split_offsets_[t] + n_splits;
@@ -326,9 +369,19 @@ class PackedForest {
     require(d == n_features_, "X has " + std::to_string(d) + " features; the trees were fitted on " +
                                   std::to_string(n_features_));
     require(n_threads >= 1, "n_threads must be >= 1");
-    const cart::Forest<T> f{n_trees_,           split_offsets_.data(), leaf_offsets_.data(),
-                            roots_.data(),      splits<T>().data(),    missing_left_.data(),
-                            leaf_node_.data(),  value_.data(),         n_values_};
+    // no surrogate anywhere: the walk's NaN branch reads missing_left alone
+    const bool any_surrogate = !surrogates64_.empty();
+    const cart::Forest<T> f{n_trees_,
+                            split_offsets_.data(),
+                            leaf_offsets_.data(),
+                            roots_.data(),
+                            splits<T>().data(),
+                            missing_left_.data(),
+                            any_surrogate ? surrogate_offsets_.data() : nullptr,
+                            any_surrogate ? surrogates<T>().data() : nullptr,
+                            leaf_node_.data(),
+                            value_.data(),
+                            n_values_};
     if (mean) {
       py::array_t<double> out({n, n_values_});
       double* o = out.mutable_data();
@@ -361,12 +414,31 @@ class PackedForest {
     }
   }
 
+  template <class T>
+  const std::vector<cart::WalkSurrogate<T>>& surrogates() {
+    if constexpr (std::is_same_v<T, double>) {
+      return surrogates64_;
+    } else {
+      if (surrogates32_.size() != surrogates64_.size()) {
+        surrogates32_.resize(surrogates64_.size());
+        for (std::size_t i = 0; i < surrogates64_.size(); ++i) {
+          const cart::WalkSurrogate<double>& s = surrogates64_[i];
+          surrogates32_[i] = {cart::walk_threshold<float>(s.threshold), s.feature, s.reversed};
+        }
+      }
+      return surrogates32_;
+    }
+  }
+
   index_t n_features_, n_trees_ = 0, n_values_ = 0;
   std::vector<std::int64_t> split_offsets_, leaf_offsets_;
   std::vector<std::int32_t> roots_, leaf_node_;
   std::vector<cart::WalkSplit<double>> splits64_;
   std::vector<cart::WalkSplit<float>> splits32_;
   std::vector<std::uint8_t> missing_left_;
+  std::vector<std::int64_t> surrogate_offsets_;  // per split, when there are surrogates
+  std::vector<cart::WalkSurrogate<double>> surrogates64_;
+  std::vector<cart::WalkSurrogate<float>> surrogates32_;
   std::vector<double> value_;
 };
 
@@ -404,6 +476,7 @@ PYBIND11_MODULE(_cart, m) {
   m.doc() = "CART tree and forest growth, prediction and binning (C++, OpenMP).";
   m.attr("N_BINS") = cart::kBins;
   m.attr("MISSING_BIN") = cart::kMissingBin;
+  m.attr("MAX_SURROGATES") = cart::kMaxSurrogates;
   m.def("grow_tree", &grow_tree, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
         py::arg("params"), py::arg("seed"), py::arg("n_threads"), py::arg("values") = py::none(),
         py::arg("codes") = py::none(), py::arg("bin_bounds") = py::none(),
@@ -418,12 +491,17 @@ PYBIND11_MODULE(_cart, m) {
   py::class_<PackedForest>(m, "PackedForest",
                            "Fitted trees packed once for compiled prediction.")
       .def(py::init<const py::array&, const py::array&, const py::array&, const py::array&,
-                    const py::array&, const py::array&, const py::array&, index_t>(),
+                    const py::array&, const py::array&, const py::array&, index_t,
+                    const py::object&, const py::object&, const py::object&,
+                    const py::object&>(),
            py::arg("offsets"), py::arg("children_left"), py::arg("children_right"),
            py::arg("feature"), py::arg("threshold"), py::arg("missing_go_to_left"),
-           py::arg("value"), py::arg("n_features"),
+           py::arg("value"), py::arg("n_features"), py::arg("surrogate_count") = py::none(),
+           py::arg("surrogate_feature") = py::none(), py::arg("surrogate_threshold") = py::none(),
+           py::arg("surrogate_reversed") = py::none(),
            "Pack trees laid end to end: offsets holds n_trees + 1 node offsets, child ids are\n"
-           "local to their tree, value is (n_nodes, n_values).")
+           "local to their tree, value is (n_nodes, n_values). Surrogate splits: a count per\n"
+           "node (0 at leaves) and each node's surrogates in turn (feature, threshold, reversed).")
       .def("apply",
            [](PackedForest& f, const py::array& X, int n_threads) {
              return f.walk(X, n_threads, false);

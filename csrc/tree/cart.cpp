@@ -83,6 +83,29 @@ double proxy(const double* L, const double* R, int n_classes) {
   }
 }
 
+// The proxy's term of the rows S left unsplit, so that proxy(L, R) - parent_term(L + R) is the
+// weighted impurity decrease of the split (friedman_mse's proxy is a decrease already).
+template <int Crit>
+double parent_term(const double* S, int n_classes) {
+  const double w = S[1];
+  if constexpr (Crit == kGini) {
+    double s = 0;
+    for (int k = 0; k < n_classes; ++k) s += S[2 + k] * S[2 + k];
+    return s / w;
+  } else if constexpr (Crit == kEntropy) {
+    double s = 0;
+    for (int k = 0; k < n_classes; ++k) s += xlogx_ratio(S[2 + k], w);
+    return s;
+  } else if constexpr (Crit == kSquaredError) {
+    return S[2] * S[2] / w;
+  } else if constexpr (Crit == kFriedmanMSE) {
+    return 0.0;
+  } else {
+    static_assert(Crit == kPoisson);
+    return S[2] > kEpsilon ? S[2] * std::log(S[2] / w) : 0.0;
+  }
+}
+
 double impurity(int crit, const double* S, int n_classes) {
   const double w = S[1];
   switch (crit) {
@@ -123,6 +146,15 @@ double monotonic_value(const double* S) { return S[2] / S[1]; }
 
 // ---- split search --------------------------------------------------------------------------
 
+// A backup split on another feature for the rows missing the split's (see Tree).
+struct Surrogate {
+  index_t feature = -1;
+  double threshold = 0;
+  double cut = 0;             // the same rule in the searched keys (a bin code for codes)
+  bool reversed = false;      // keys <= cut go right
+  double agreement = -kInf;   // the weight routed as the split routes it
+};
+
 struct Split {
   double proxy = -kInf;
   // absolute error only: the children's summed absolute errors and medians (their values)
@@ -133,6 +165,7 @@ struct Split {
   bool missing_left = false;  // where rows with a missing value go
   bool has_missing = false;   // whether the node has such rows for this feature
   bool constant = true;       // no candidate could exist: one value and no missing, or all missing
+  std::vector<Surrogate> surrogates;  // most agreeing first (Params::surrogates)
 };
 
 // What a candidate must satisfy besides its proxy, and scratch for the right-hand statistics.
@@ -145,6 +178,10 @@ struct Candidates {
   int monotonic;  // constraint of the feature searched
   double lower, upper;
   double* right;
+  // Added to every proxy. Searches over the rows present on a feature (surrogate splits) add
+  // parent_term(node) - parent_term(present rows), so that proxies of features with different
+  // missing rows compare as impurity decreases.
+  double shift = 0;
 
   // scikit-learn's test: both children's values within the node's bounds, in the constraint's
   // order.
@@ -159,7 +196,7 @@ struct Candidates {
     for (int c = 0; c < channels; ++c) right[c] = totals[c] - L[c];
     if (L[1] < min_weight || right[1] < min_weight) return -kInf;
     if (!monotonic_ok(monotonic_value(L), monotonic_value(right))) return -kInf;
-    return proxy<Crit>(L, right, n_classes);
+    return proxy<Crit>(L, right, n_classes) + shift;
   }
 
   // The absolute error's candidate: n_left rows of weight wl, the children's summed absolute
@@ -170,7 +207,7 @@ struct Candidates {
     if (n_left < min_leaf || totals[0] - n_left < min_leaf) return -kInf;
     if (wl < min_weight || wr < min_weight) return -kInf;
     if (!monotonic_ok(median_l, median_r)) return -kInf;
-    return -(wr * (error_r / wr)) - (wl * (error_l / wl));
+    return -(wr * (error_r / wr)) - (wl * (error_l / wl)) + shift;
   }
 };
 
@@ -305,7 +342,8 @@ inline std::int32_t row_of(std::uint64_t p) { return static_cast<std::int32_t>(p
 
 struct Scratch {
   std::vector<std::uint64_t> codes;
-  std::vector<double> left, missing, right;
+  std::vector<double> left, missing, right, present;
+  std::vector<double> agreement;  // surrogate search: (kBins, 3), see agreement_histogram
   // absolute error: the rows in scan order, and per position the running sums of either side
   std::vector<std::int32_t> sequence, missing_rows;
   std::vector<std::pair<double, double>> targets;  // (y, w) of a set of rows, sorted
@@ -328,6 +366,7 @@ class Builder {
     C_ = K_ > 0 ? 2 + K_ : 4;
     hist_mode_ = d_.codes != nullptr;
     absolute_ = p_.criterion == kAbsoluteError;
+    surrogate_ = p_.surrogates;
     subtract_ = hist_mode_ && !absolute_ && !p_.random_splitter &&
                 p_.max_features >= d_.n_features && p_.max_leaf_nodes == 0;
     for (index_t r = 0; r < d_.n_rows; ++r)
@@ -350,11 +389,17 @@ class Builder {
       s.left.resize(C_);
       s.missing.resize(C_);
       s.right.resize(C_);
+      s.present.resize(C_);
     }
     order_.resize(d_.n_features);
     all_features_.resize(d_.n_features);
     std::iota(all_features_.begin(), all_features_.end(), index_t{0});
     results_.resize(d_.n_features);
+    sorted_tmp_.resize(n_threads_);
+    if (surrogate_) {
+      primary_side_.resize(d_.n_rows);
+      surrogate_results_.resize(d_.n_features);
+    }
     if (absolute_) rank_of_.resize(d_.n_rows);
     draw_u_.resize(d_.n_features);
     draw_side_.resize(d_.n_features);
@@ -362,20 +407,20 @@ class Builder {
 
   Tree grow() {
     Task root = root_task();
-    if (root.end == 0) return tree_;  // no row of non-zero weight: see build_forest
+    if (root.end == 0) return finish();  // no row of non-zero weight: see build_forest
     if (!hist_mode_ && !p_.random_splitter) presort();
     if (p_.max_leaf_nodes > 0)
       grow_best_first(std::move(root));
     else
       grow_depth_first(std::move(root));
-    return std::move(tree_);
+    return finish();
   }
 
   // The root alone, a leaf over every row of non-zero weight.
   Tree grow_leaf() {
     Task root = root_task();
     if (root.end > 0) add_node(root);
-    return std::move(tree_);
+    return finish();
   }
 
  private:
@@ -454,10 +499,12 @@ class Builder {
                 n < 2 * p_.min_samples_leaf || S[1] < 2 * p_.min_weight_leaf || imp <= kEpsilon;
     Split split;
     if (!leaf) {
+      node_error_ = imp * S[1];
       split = find_split(task);
       leaf = split.feature < 0;
     }
     if (!leaf) {
+      if (surrogate_) find_surrogates(task, split);
       out.left = child_of(task, out.node, true);
       out.right = child_of(task, out.node, false);
       partition(task, split, out.left, out.right);
@@ -525,6 +572,23 @@ class Builder {
     tree_.missing_go_to_left[node] = s.missing_left;
   }
 
+  // The surrogates of the committed splits, by node id (splits are committed out of id order
+  // when growing best first).
+  Tree finish() {
+    tree_.surrogate_ptr.assign(1, 0);
+    for (index_t node = 0; node < tree_.n_nodes(); ++node) {
+      if (tree_.feature[node] >= 0) {
+        for (const Surrogate& s : pending_[node].surrogates) {
+          tree_.surrogate_feature.push_back(s.feature);
+          tree_.surrogate_threshold.push_back(s.threshold);
+          tree_.surrogate_reversed.push_back(s.reversed);
+        }
+      }
+      tree_.surrogate_ptr.push_back(static_cast<std::int64_t>(tree_.surrogate_feature.size()));
+    }
+    return std::move(tree_);
+  }
+
   Task child_of(const Task& parent, std::int64_t node, bool is_left) const {
     Task c;
     c.depth = parent.depth + 1;
@@ -578,20 +642,19 @@ class Builder {
         }
       }
     };
-    const bool ml = split.missing_left;
     if (hist_mode_) {
       const CodeKeys keys{d_.codes + f, d_.n_features, nullptr, nullptr};
       const int cut = static_cast<int>(split.cut);
       route([&](std::int32_t r) {
         const int code = keys.code(r);
-        return code == kMissingBin ? ml : code <= cut;
+        return code == kMissingBin ? missing_goes_left(split, r) : code <= cut;
       });
     } else {
       const T* col = d_.values + f * d_.n_rows;
       const double t = split.threshold;
       route([&](std::int32_t r) {
         const double x = col[r];
-        return std::isnan(x) ? ml : x <= t;
+        return std::isnan(x) ? missing_goes_left(split, r) : x <= t;
       });
     }
     std::copy(buffer_.begin(), buffer_.begin() + n_right, rows_.begin() + task.begin + n_left);
@@ -599,7 +662,21 @@ class Builder {
     left.end = right.begin = task.begin + n_left;
     right.end = task.end;
     if (!sorted_.empty()) partition_presorted(task, n_left);
-    if (!split.has_missing) split.missing_left = n_left > n_right;
+    if (!split.has_missing && !surrogate_) split.missing_left = n_left > n_right;
+  }
+
+  // Where row r, missing the split's feature, goes: by the first surrogate it is present on.
+  bool missing_goes_left(const Split& split, std::int32_t r) const {
+    for (const Surrogate& s : split.surrogates) {
+      if (hist_mode_) {
+        const int code = d_.codes[static_cast<index_t>(r) * d_.n_features + s.feature];
+        if (code != kMissingBin) return (code <= s.cut) != s.reversed;
+      } else {
+        const double x = d_.values[s.feature * d_.n_rows + r];
+        if (!std::isnan(x)) return (x <= s.threshold) != s.reversed;
+      }
+    }
+    return split.missing_left;
   }
 
   // ---- presorted lists (exact search) ----
@@ -610,7 +687,6 @@ class Builder {
     const index_t m = static_cast<index_t>(rows_.size()), F = d_.n_features;
     sorted_.resize(static_cast<std::size_t>(m) * F);
     side_.assign(d_.n_rows, 0);
-    sorted_tmp_.resize(n_threads_);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) if (n_threads_ > 1)
     for (index_t f = 0; f < F; ++f) {
       const T* col = d_.values + f * d_.n_rows;
@@ -863,13 +939,13 @@ class Builder {
         if (first < 0) first = b;
         last = b;
       }
-    out.constant = first < 0 || (first == last && !out.has_missing);
+    out.constant = first < 0 || (first == last && (surrogate_ || !out.has_missing));
     if (out.constant) return;
-    both_sides<Crit>(M, cand, s, out, [&](double* L, bool missing_left) {
+    both_sides<Crit>(M, cand, s, out, [&](double* L, bool missing_left, const Candidates& c) {
       add(L, H + first * C_);
       for (int b = first + 1, prev = first; b <= last; ++b) {
         if (H[b * C_] == 0) continue;
-        take(out, cand.evaluate<Crit>(L), keys.threshold_between(prev, b), prev, missing_left);
+        take(out, c.evaluate<Crit>(L), keys.threshold_between(prev, b), prev, missing_left);
         add(L, H + b * C_);
         prev = b;
       }
@@ -921,38 +997,63 @@ class Builder {
                      Scratch& s, Split& out) const {
     const double* M = s.missing.data();
     out.has_missing = M[0] > 0;
-    out.constant = m == 0 || (key_of(pairs[0]) == key_of(pairs[m - 1]) && !out.has_missing);
+    out.constant = m == 0 ||
+        (key_of(pairs[0]) == key_of(pairs[m - 1]) && (surrogate_ || !out.has_missing));
     if (out.constant) return;
-    both_sides<Crit>(M, cand, s, out, [&](double* L, bool missing_left) {
+    both_sides<Crit>(M, cand, s, out, [&](double* L, bool missing_left, const Candidates& c) {
       for (index_t i = 0; i + 1 < m; ++i) {
         add_row(L, row_of(pairs[i]));
         const double a = key_of(pairs[i]), b = key_of(pairs[i + 1]);
         if (a == b) continue;
-        take(out, cand.evaluate<Crit>(L), keys.threshold_between(a, b), a, missing_left);
+        take(out, c.evaluate<Crit>(L), keys.threshold_between(a, b), a, missing_left);
       }
     });
   }
 
   // The scan order of both searches, scikit-learn's: every threshold with the missing rows
   // (statistics M) right, then the split of the values from the missing rows (threshold +inf),
-  // then every threshold with them left. scan(L, missing_left) walks the thresholds ascending,
-  // adding to L (which starts with the missing rows' statistics, or none).
+  // then every threshold with them left. scan(L, missing_left, candidates) walks the thresholds
+  // ascending, adding to L (which starts with the missing rows' statistics, or none). With
+  // surrogate splits the missing rows take no part: one scan over the present rows.
   template <int Crit, class Scan>
   void both_sides(const double* M, const Candidates& cand, Scratch& s, Split& out,
                   Scan&& scan) const {
     double* L = s.left.data();
+    if (surrogate_ && out.has_missing) {
+      std::fill(L, L + C_, 0.0);
+      scan(L, false, present_candidates<Crit>(cand, M, s));
+      return;
+    }
     for (int pass = 0; pass < (out.has_missing ? 2 : 1); ++pass) {
       const bool missing_left = pass == 1;
       if (missing_left)
         std::copy(M, M + C_, L);
       else
         std::fill(L, L + C_, 0.0);
-      scan(L, missing_left);
+      scan(L, missing_left, cand);
       if (!missing_left && out.has_missing) {
         for (int c = 0; c < C_; ++c) L[c] = cand.totals[c] - M[c];
         take(out, cand.evaluate<Crit>(L), kInf, kMissingBin - 1, false);
       }
     }
+  }
+
+  // The candidates of a search over the rows present on a feature (surrogate splits): the
+  // node's totals less the missing rows' M. The caller sets the shift.
+  Candidates without_missing(const Candidates& cand, const double* M, Scratch& s) const {
+    double* P = s.present.data();
+    for (int c = 0; c < C_; ++c) P[c] = cand.totals[c] - M[c];
+    Candidates present = cand;
+    present.totals = P;
+    return present;
+  }
+
+  // The same with proxies shifted to compare as impurity decreases (see Candidates::shift).
+  template <int Crit>
+  Candidates present_candidates(const Candidates& cand, const double* M, Scratch& s) const {
+    Candidates present = without_missing(cand, M, s);
+    present.shift = parent_term<Crit>(cand.totals, K_) - parent_term<Crit>(present.totals, K_);
+    return present;
   }
 
   // ---- absolute error ----
@@ -1009,10 +1110,14 @@ class Builder {
   template <class Keys, class Pair>
   void absolute_search(const Pair* pairs, index_t m, const Keys& keys, const Candidates& cand,
                        Scratch& s, Split& out) const {
-    const auto n_missing = static_cast<index_t>(s.missing_rows.size());
-    out.has_missing = n_missing > 0;
-    out.constant = m == 0 || (key_of(pairs[0]) == key_of(pairs[m - 1]) && !out.has_missing);
+    out.has_missing = !s.missing_rows.empty();
+    out.constant = m == 0 ||
+        (key_of(pairs[0]) == key_of(pairs[m - 1]) && (surrogate_ || !out.has_missing));
     if (out.constant) return;
+    // the missing rows in the scan: none with surrogate splits, which search the present rows
+    const bool present_only = surrogate_ && out.has_missing;
+    Candidates c = present_only ? without_missing(cand, s.missing.data(), s) : cand;
+    const auto n_missing = present_only ? index_t{0} : static_cast<index_t>(s.missing_rows.size());
     const index_t n = m + n_missing;
     s.sequence.resize(n);
     for (auto* v : {&s.error_left, &s.median_left, &s.error_right, &s.median_right}) v->resize(n);
@@ -1020,7 +1125,7 @@ class Builder {
                               bool missing_left) {
       const double el = s.error_left[n_left - 1], ml = s.median_left[n_left - 1];
       const double er = s.error_right[n_left], mr = s.median_right[n_left];
-      const double proxy = cand.evaluate_absolute(n_left, wl, el, ml, er, mr);
+      const double proxy = c.evaluate_absolute(n_left, wl, el, ml, er, mr);
       if (proxy <= out.proxy) return;
       take(out, proxy, threshold, cut, missing_left);
       out.error_left = el;
@@ -1028,15 +1133,19 @@ class Builder {
       out.median_left = ml;
       out.median_right = mr;
     };
-    for (int pass = 0; pass < (out.has_missing ? 2 : 1); ++pass) {
+    for (int pass = 0; pass < (n_missing > 0 ? 2 : 1); ++pass) {
       const bool missing_left = pass == 1;
       const index_t offset = missing_left ? n_missing : 0;  // where the non-missing rows start
       for (index_t i = 0; i < m; ++i) s.sequence[offset + i] = row_of(pairs[i]);
-      std::copy(s.missing_rows.begin(), s.missing_rows.end(),
-                s.sequence.begin() + (missing_left ? 0 : m));
+      if (n_missing > 0)
+        std::copy(s.missing_rows.begin(), s.missing_rows.end(),
+                  s.sequence.begin() + (missing_left ? 0 : m));
       running_errors(s.sequence.data(), n, true, s.sums, s.error_left.data(), s.median_left.data());
       running_errors(s.sequence.data(), n, false, s.sums, s.error_right.data(),
                      s.median_right.data());
+      // the parent term of the absolute error is minus the error: the present rows' is the
+      // error of the whole scan
+      if (present_only) c.shift = s.error_left[n - 1] - node_error_;
       double wl = 0;  // the left side's weight, summed in scan order as scikit-learn does
       for (index_t i = 0; i < offset; ++i) wl += w_[s.sequence[i]];
       for (index_t i = 0; i + 1 < m; ++i) {
@@ -1045,7 +1154,7 @@ class Builder {
         if (a == b) continue;
         consider(offset + i + 1, wl, keys.threshold_between(a, b), a, missing_left);
       }
-      if (!missing_left && out.has_missing) {
+      if (!missing_left && n_missing > 0) {
         wl += w_[row_of(pairs[m - 1])];
         consider(m, wl, kInf, kMissingBin - 1, false);
       }
@@ -1053,7 +1162,8 @@ class Builder {
   }
 
   // scikit-learn's "random" splitter: one threshold drawn uniformly between the node's smallest
-  // and largest value, the missing rows sent to a random side.
+  // and largest value, the missing rows sent to a random side (with surrogate splits they take
+  // no part).
   template <class Keys>
   void random_search(const Task& task, const Keys& keys, const Candidates& cand, Scratch& s,
                      double u, bool bit, Split& out) const {
@@ -1072,7 +1182,10 @@ class Builder {
     out.constant = !(lo < hi);  // scikit-learn skips a feature whose values are all equal
     if (out.constant) return;
     const double cut = keys.random_cut(lo, hi, u);
-    const bool missing_left = has_missing && bit;
+    const bool present_only = surrogate_ && has_missing;
+    const bool missing_left = has_missing && bit && !surrogate_;
+    double* M = s.missing.data();
+    std::fill(M, M + C_, 0.0);
     if (absolute_) {
       auto& left = s.sequence;
       auto& right = s.missing_rows;
@@ -1081,16 +1194,28 @@ class Builder {
       double wl = 0;
       for (index_t i = task.begin; i < task.end; ++i) {
         const std::int32_t r = rows_[i];
+        if (present_only && keys.missing(r)) {
+          add_row(M, r);
+          continue;
+        }
         const bool goes_left = keys.missing(r) ? missing_left : keys.key(r) <= cut;
         (goes_left ? left : right).push_back(r);
         if (goes_left) wl += w_[r];
       }
       if (left.empty() || right.empty()) return;
+      Candidates c = present_only ? without_missing(cand, M, s) : cand;
+      if (present_only) {
+        std::vector<std::int32_t> present(left);
+        present.insert(present.end(), right.begin(), right.end());
+        double error;
+        median_and_error(s, present.data(), static_cast<index_t>(present.size()), error);
+        c.shift = error - node_error_;
+      }
       double el, er;
       const double ml = median_and_error(s, left.data(), static_cast<index_t>(left.size()), el);
       const double mr = median_and_error(s, right.data(), static_cast<index_t>(right.size()), er);
       const double proxy =
-          cand.evaluate_absolute(static_cast<index_t>(left.size()), wl, el, ml, er, mr);
+          c.evaluate_absolute(static_cast<index_t>(left.size()), wl, el, ml, er, mr);
       if (proxy <= out.proxy) return;
       take(out, proxy, keys.threshold_at(cut), cut, missing_left);
       out.error_left = el;
@@ -1103,11 +1228,195 @@ class Builder {
     std::fill(L, L + C_, 0.0);
     for (index_t i = task.begin; i < task.end; ++i) {
       const std::int32_t r = rows_[i];
-      if (keys.missing(r) ? missing_left : keys.key(r) <= cut) add_row(L, r);
+      if (present_only && keys.missing(r))
+        add_row(M, r);
+      else if (keys.missing(r) ? missing_left : keys.key(r) <= cut)
+        add_row(L, r);
     }
     double p = -kInf;
-    dispatch([&](auto crit) { p = cand.evaluate<decltype(crit)::value>(L); });
+    dispatch([&](auto crit) {
+      constexpr int Crit = decltype(crit)::value;
+      p = present_only ? present_candidates<Crit>(cand, M, s).template evaluate<Crit>(L)
+                       : cand.evaluate<Crit>(L);
+    });
     take(out, p, keys.threshold_at(cut), cut, missing_left);
+  }
+
+  // ---- surrogate splits ----
+
+  static constexpr std::uint8_t kMissingSide = 2;
+
+  // Where the split sends row r: 1 left, 0 right, kMissingSide when r misses its feature.
+  std::uint8_t primary_side(const Split& split, std::int32_t r) const {
+    if (hist_mode_) {
+      const int code = d_.codes[static_cast<index_t>(r) * d_.n_features + split.feature];
+      return code == kMissingBin ? kMissingSide : code <= split.cut;
+    }
+    const double x = d_.values[split.feature * d_.n_rows + r];
+    return std::isnan(x) ? kMissingSide : x <= split.threshold;
+  }
+
+  // The split's surrogates (see Tree): on every other feature, the split that agrees most with
+  // it over the rows present on both, kept when it beats the majority rule; the most agreeing
+  // first (ties: the lower feature), at most kMaxSurrogates. For rows missing every surrogate,
+  // the split's missing_left is the side with more of the rows present (scikit-learn's rule for
+  // missing values unseen in training).
+  void find_surrogates(const Task& task, Split& split) {
+    const index_t F = d_.n_features, n = task.end - task.begin;
+    index_t n_left = 0, n_right = 0;
+    for (index_t i = task.begin; i < task.end; ++i) {
+      const std::int32_t r = rows_[i];
+      const std::uint8_t side = primary_side(split, r);
+      primary_side_[r] = side;
+      if (side != kMissingSide) ++(side ? n_left : n_right);
+    }
+    split.missing_left = n_left > n_right;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) \
+    if (n_threads_ > 1 && n * F >= kParallelWork)
+    for (index_t g = 0; g < F; ++g) {
+      surrogate_results_[g] = g == split.feature
+          ? Surrogate{} : surrogate_of(task, g, scratch_[omp_get_thread_num()]);
+    }
+    split.surrogates.clear();
+    for (const Surrogate& s : surrogate_results_)
+      if (s.feature >= 0) split.surrogates.push_back(s);
+    std::stable_sort(split.surrogates.begin(), split.surrogates.end(),
+                     [](const Surrogate& a, const Surrogate& b) { return a.agreement > b.agreement; });
+    if (split.surrogates.size() > kMaxSurrogates) split.surrogates.resize(kMaxSurrogates);
+  }
+
+  // Feature g's most agreeing split over the task's rows present on g and the split's feature
+  // (primary_side_), or feature -1 when it does not beat the majority rule. Its threshold lies
+  // midway between the cut and the next key any row of the node holds, so that the rows missing
+  // the split's feature are routed in training as the threshold routes them in prediction.
+  Surrogate surrogate_of(const Task& task, index_t g, Scratch& s) {
+    AgreementScan scan;
+    if (hist_mode_) {
+      const CodeKeys keys{d_.codes + g, d_.n_features, d_.bin_bounds + g * kBins,
+                          d_.bin_bounds + (d_.n_features + g) * kBins};
+      if (task.end - task.begin >= kSortBelow) {
+        agreement_histogram(task, keys, s, scan);
+      } else {
+        auto& pairs = s.codes;
+        pairs.clear();
+        for (index_t i = task.begin; i < task.end; ++i) {
+          const std::int32_t r = rows_[i];
+          if (!keys.missing(r))
+            pairs.push_back(static_cast<std::uint64_t>(keys.code(r)) << 32 |
+                            static_cast<std::uint32_t>(r));
+        }
+        std::sort(pairs.begin(), pairs.end());
+        agreement_sorted(pairs.data(), static_cast<index_t>(pairs.size()), scan);
+      }
+      scan.best.threshold = keys.threshold_between(scan.best.cut, scan.next);
+    } else {
+      const T* col = d_.values + g * d_.n_rows;
+      if (!sorted_.empty()) {  // the node's segment of g's presorted list, missing values last
+        const Sorted* seg = sorted_.data() + g * rows_.size() + task.begin;
+        index_t m = task.end - task.begin;
+        while (m > 0 && std::isnan(seg[m - 1].first)) --m;
+        agreement_sorted(seg, m, scan);
+      } else {
+        auto& pairs = sorted_tmp_[omp_get_thread_num()];
+        pairs.clear();
+        for (index_t i = task.begin; i < task.end; ++i) {
+          const std::int32_t r = rows_[i];
+          if (!std::isnan(col[r])) pairs.emplace_back(col[r], r);
+        }
+        std::sort(pairs.begin(), pairs.end());
+        agreement_sorted(pairs.data(), static_cast<index_t>(pairs.size()), scan);
+      }
+      scan.best.threshold = ValueKeys<T>::between(scan.best.cut, scan.next);
+    }
+    if (!scan.beats_majority()) return Surrogate{};
+    scan.best.feature = g;
+    return scan.best;
+  }
+
+  // The candidates of one feature's surrogate: between neighbouring distinct keys of the rows
+  // present on both features, the weight routed as the split routes it (agreement) and
+  // reversed.
+  struct AgreementScan {
+    double total_left = 0, total_right = 0;  // by the split, over the rows scanned
+    double left = 0, right = 0;              // the same over the keys below the candidate
+    Surrogate best;
+    double next = 0;                         // the node's next key after best.cut
+    // a: the largest key left of the candidate; b: the node's next key
+    void candidate(double a, double b) {
+      const double agreement = left + (total_right - right);
+      const double reversed = right + (total_left - left);
+      for (bool rev : {false, true}) {
+        const double v = rev ? reversed : agreement;
+        if (v > best.agreement) {
+          best.agreement = v;
+          best.cut = a;
+          best.reversed = rev;
+          next = b;
+        }
+      }
+    }
+    bool beats_majority() const {
+      return best.agreement - std::max(total_left, total_right) >
+             kEpsilon * (total_left + total_right);
+    }
+  };
+
+  // The node's rows present on the feature in ascending key order; those missing the split's
+  // feature count for the next key only.
+  template <class Pair>
+  void agreement_sorted(const Pair* pairs, index_t m, AgreementScan& scan) const {
+    for (index_t i = 0; i < m; ++i) {
+      const std::int32_t r = row_of(pairs[i]);
+      const std::uint8_t side = primary_side_[r];
+      if (side != kMissingSide) (side ? scan.total_left : scan.total_right) += w_[r];
+    }
+    double previous = 0, next = 0;  // the last key scanned of both features, the key after it
+    bool any = false, need_next = false;
+    for (index_t i = 0; i < m; ++i) {
+      const std::int32_t r = row_of(pairs[i]);
+      const double key = key_of(pairs[i]);
+      if (need_next && key != previous) {
+        next = key;
+        need_next = false;
+      }
+      const std::uint8_t side = primary_side_[r];
+      if (side == kMissingSide) continue;
+      if (any && key != previous) scan.candidate(previous, next);
+      (side ? scan.left : scan.right) += w_[r];
+      previous = key;
+      any = need_next = true;
+    }
+  }
+
+  // The same over a histogram of the weights going right and left and the node's rows, per bin.
+  void agreement_histogram(const Task& task, const CodeKeys& keys, Scratch& s,
+                           AgreementScan& scan) const {
+    auto& H = s.agreement;
+    H.assign(3 * kBins, 0.0);
+    for (index_t i = task.begin; i < task.end; ++i) {
+      const std::int32_t r = rows_[i];
+      if (keys.missing(r)) continue;
+      double* bin = H.data() + 3 * keys.code(r);
+      const std::uint8_t side = primary_side_[r];
+      if (side != kMissingSide) bin[side] += w_[r];
+      bin[2] += 1;
+    }
+    for (int b = 0; b < kMissingBin; ++b) {
+      scan.total_right += H[3 * b];
+      scan.total_left += H[3 * b + 1];
+    }
+    int previous = -1, next = -1;  // the last bin of rows present on both features, the next
+    for (int b = 0; b < kMissingBin; ++b) {
+      const double* bin = H.data() + 3 * b;
+      if (bin[2] == 0) continue;
+      if (previous >= 0 && next < 0) next = b;
+      if (bin[0] == 0 && bin[1] == 0) continue;
+      if (previous >= 0) scan.candidate(previous, next);
+      scan.right += bin[0];
+      scan.left += bin[1];
+      previous = b;
+      next = -1;
+    }
   }
 
   const Dataset<T>& d_;
@@ -1115,8 +1424,9 @@ class Builder {
   Random random_;
   int n_threads_;
   int K_ = 0, C_ = 0;
-  bool hist_mode_ = false, subtract_ = false, absolute_ = false;
+  bool hist_mode_ = false, subtract_ = false, absolute_ = false, surrogate_ = false;
   double root_weight_ = 0;
+  double node_error_ = 0;  // absolute error: the summed error of the node being searched
   std::vector<std::int32_t> rows_, buffer_, cls_;
   std::vector<double> w_, wy_, wq_;
   std::vector<Scratch> scratch_;
@@ -1132,6 +1442,8 @@ class Builder {
   std::vector<double> draw_u_;     // the random splitter's draws, taken before the parallel search
   std::vector<char> draw_side_;
   std::vector<Split> results_, pending_;
+  std::vector<std::uint8_t> primary_side_;   // per row, see primary_side()
+  std::vector<Surrogate> surrogate_results_;  // per feature
   std::vector<std::vector<double>> hists_;
   std::vector<std::vector<char>> valid_;
   std::vector<int> free_;
@@ -1213,14 +1525,27 @@ void walk_rows(const Forest<T>& f, index_t t, const T* X, index_t n_features, in
   constexpr int kLanes = 10;
   const WalkSplit<T>* splits = f.splits + f.split_offsets[t];
   const std::uint8_t* missing_left = f.missing_left + f.split_offsets[t];
+  const std::int64_t* surrogate_offsets =
+      f.surrogate_offsets ? f.surrogate_offsets + f.split_offsets[t] : nullptr;
   index_t row[kLanes];
   const T* x[kLanes];  // the lane's row of X
   std::int32_t node[kLanes];
+  // a row missing the split's feature: its first surrogate it is present on, else the side
+  const auto missing_goes_left = [&](std::int32_t at, const T* xr) -> int {
+    if (surrogate_offsets) {
+      for (std::int64_t k = surrogate_offsets[at]; k < surrogate_offsets[at + 1]; ++k) {
+        const WalkSurrogate<T>& s = f.surrogates[k];
+        const T v = xr[s.feature];
+        if (!std::isnan(v)) return (v <= s.threshold) != (s.reversed != 0);
+      }
+    }
+    return missing_left[at];
+  };
   const auto step = [&](std::int32_t at, const T* xr) {
     const WalkSplit<T>& s = splits[at];
     const T v = xr[s.feature];
     // which way a row goes is a coin toss the branch predictor loses: it indexes the child
-    const int go_left = kAnyMissing && std::isnan(v) ? missing_left[at] : v <= s.threshold;
+    const int go_left = kAnyMissing && std::isnan(v) ? missing_goes_left(at, xr) : v <= s.threshold;
     return s.child[go_left];
   };
   int active = 0;

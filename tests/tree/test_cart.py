@@ -21,6 +21,8 @@ SHAPES = [(20, 1), (37, 2), (100, 3), (250, 6), (700, 10), (2000, 4)]
 INT_ARRAYS = ("children_left", "children_right", "feature", "missing_go_to_left",
               "n_node_samples")
 ARRAYS = INT_ARRAYS + ("threshold", "weighted_n_node_samples", "impurity", "value")
+SURROGATE_ARRAYS = ("surrogate_ptr", "surrogate_feature", "surrogate_threshold",
+                    "surrogate_reversed")
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -75,8 +77,30 @@ def _leaf_size(n):
     return max(5, n // 20)
 
 
-def _goes_left(x, threshold, missing_go_to_left):
-    return np.where(np.isnan(x), bool(missing_go_to_left), x <= threshold)
+def _surrogates(nodes, node):
+    """The node's surrogate splits as (feature, threshold, reversed); nodes: a dict of arrays."""
+    ptr = nodes["surrogate_ptr"]
+    return [(int(nodes["surrogate_feature"][e]), float(nodes["surrogate_threshold"][e]),
+             bool(nodes["surrogate_reversed"][e])) for e in range(ptr[node], ptr[node + 1])]
+
+
+def _goes_left(nodes, node, X):
+    """Whether each row of X goes left at the node: by the threshold, or (NaN) by the first
+    surrogate the row has a value for, else by missing_go_to_left."""
+    x = X[:, nodes["feature"][node]]
+    left = x <= nodes["threshold"][node]
+    for r in np.flatnonzero(np.isnan(x)):
+        left[r] = bool(nodes["missing_go_to_left"][node])
+        for g, threshold, reversed_ in _surrogates(nodes, node):
+            if not np.isnan(X[r, g]):
+                left[r] = (X[r, g] <= threshold) != reversed_
+                break
+    return left
+
+
+def _nodes(tree):
+    """A fitted Tree's arrays as a dict, as the reference returns them."""
+    return {name: getattr(tree, name) for name in ARRAYS + SURROGATE_ARRAYS}
 
 
 def _children_counts(y, left):
@@ -109,8 +133,10 @@ def _assert_tree_matches_reference(tree, expected, X, y, w, tie_criterion=None):
     differently, the splits must tie by construction (_tie: the same class counts, or the same
     absolute error), which the core breaks by its random feature order and the reference by
     feature index; the walk stops below such a node. Without ties the arrays must be equal as
-    wholes (child ids too). Returns (nodes compared, ties)."""
+    wholes (child ids too). Splits that agree hold the same surrogate splits. Returns (nodes
+    compared, ties)."""
     w = np.ones(len(X)) if w is None else w
+    nodes = _nodes(tree)
     compared, ties = 0, 0
     stack = [(0, 0, np.flatnonzero(w != 0))]
     while stack:
@@ -127,23 +153,23 @@ def _assert_tree_matches_reference(tree, expected, X, y, w, tie_criterion=None):
         assert is_leaf == (expected["children_left"][b] == -1), where
         if is_leaf:
             continue
-        left = _goes_left(X[rows, tree.feature[a]], tree.threshold[a], tree.missing_go_to_left[a])
+        left = _goes_left(nodes, a, X[rows])
         split = (tree.feature[a], tree.threshold[a])
         expected_split = (expected["feature"][b], expected["threshold"][b])
         if split != expected_split:
-            expected_left = _goes_left(X[rows, expected_split[0]], expected_split[1],
-                                       expected["missing_go_to_left"][b])
+            expected_left = _goes_left(expected, b, X[rows])
             assert tie_criterion, f"{where}: split {split}, reference {expected_split}"
             assert _tie(tie_criterion, y[rows], w[rows], left, expected_left), \
                 f"{where}: split {split} does not tie with the reference's {expected_split}"
             ties += 1
             continue
         assert tree.missing_go_to_left[a] == expected["missing_go_to_left"][b], where
+        assert _surrogates(nodes, a) == _surrogates(expected, b), where
         stack.append((tree.children_left[a], expected["children_left"][b], rows[left]))
         stack.append((tree.children_right[a], expected["children_right"][b], rows[~left]))
     if ties == 0:
         assert compared == tree.node_count == len(expected["feature"])
-        for name in INT_ARRAYS + ("threshold",):
+        for name in INT_ARRAYS + ("threshold",) + SURROGATE_ARRAYS:
             assert_array_equal(getattr(tree, name), expected[name], err_msg=name)
     return compared, ties
 
@@ -222,6 +248,151 @@ def test_exact_matches_reference_with_missing_values(criterion, weighted, dtype)
     # NaN were sent both ways.
     split = est.tree_.children_left != -1
     assert set(est.tree_.missing_go_to_left[split]) == {0, 1}
+
+
+# ---------------------------------------------------------------------------------------------
+# Surrogate splits (missing_values="surrogate")
+
+SURROGATE_SHAPES = [(criterion, shape) for criterion in CRITERIA
+                    for shape in [(60, 3), (250, 6), (700, 4)]
+                    if criterion != "absolute_error" or shape[0] <= 250]
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("criterion, shape", [
+    pytest.param(c, shape, id=f"{c}-{_shape_id(shape)}") for c, shape in SURROGATE_SHAPES])
+def test_exact_matches_reference_with_surrogates(shape, criterion, weighted, dtype):
+    X, y, w = _problem(criterion, *shape, weighted, seed=3, missing=0.2)
+    leaf = _leaf_size(shape[0])
+    expected = _reference(criterion, X, y, w, min_samples_leaf=leaf, missing_values="surrogate")
+    est = _estimator(criterion, split_finder="exact", min_samples_leaf=leaf,
+                     missing_values="surrogate")
+    est.fit(X.astype(dtype), y, sample_weight=w)
+    compared, _ = _assert_tree_matches_reference(est.tree_, expected, X, y, w,
+                                                 _tie_criterion(criterion, weighted))
+    assert compared >= est.tree_.node_count / 3
+    tree = est.tree_
+    split = tree.children_left != -1
+    counts = np.diff(tree.surrogate_ptr)
+    assert counts[split].max() >= 2 and (counts[~split] == 0).all()
+    assert (counts <= _cart.MAX_SURROGATES).all()
+    assert set(tree.surrogate_reversed) == {0, 1}  # some surrogates mimic the split reversed
+
+
+def _assert_surrogates_route_as_trained(tree, X, w):
+    """Each node holds the training rows (of weight > 0) that the fitted tree routes to it:
+    rows missing a split's feature went where its surrogates send them in prediction."""
+    X = X[w > 0]
+    path = tree.decision_path(X).toarray()
+    assert_array_equal(path.sum(axis=0), tree.n_node_samples)
+
+
+@pytest.mark.parametrize("finder", ["exact", "hist"])
+@pytest.mark.parametrize("criterion", ["gini", "squared_error", "absolute_error"])
+def test_surrogates_route_training_rows_as_prediction_does(criterion, finder, dtype):
+    # 3000 rows: hist nodes above and below kSortBelow rows, so both surrogate scans run
+    X, y, w = _problem(criterion, 3000 if criterion != "absolute_error" else 600, 5, True,
+                       seed=4, missing=0.25)
+    est = _estimator(criterion, split_finder=finder, min_samples_leaf=3,
+                     missing_values="surrogate").fit(X.astype(dtype), y, sample_weight=w)
+    assert est.tree_.surrogate_ptr[-1] > 10
+    _assert_surrogates_route_as_trained(est.tree_, X.astype(dtype), w)
+    # the compiled walk and the NumPy one agree on the rows that need surrogates
+    assert_array_equal(est.apply(X.astype(dtype)), est.tree_.apply_numpy(X.astype(dtype)))
+
+
+@pytest.mark.parametrize("with_missing", [False, True], ids=["complete", "missing"])
+@pytest.mark.parametrize("criterion", ["gini", "squared_error"])
+def test_hist_equals_exact_with_surrogates(criterion, with_missing, dtype):
+    # 2000 rows, 150 distinct values per column: every value has its bin (max_bins=150).
+    X, y, w = _quantised(2000, 5, 150, seed=2)
+    if criterion == "gini":
+        y = np.digitize(y, [-1.0, 0.0])
+    if with_missing:
+        X[np.random.default_rng(3).random(X.shape) < 0.2] = np.nan
+    trees = [_estimator(criterion, split_finder=finder, max_bins=150, min_samples_leaf=10,
+                        missing_values="surrogate").fit(X.astype(dtype), y, sample_weight=w)
+             for finder in ("exact", "hist")]
+    assert_array_equal(trees[1].apply(X.astype(dtype)), trees[0].apply(X.astype(dtype)))
+    _assert_same_tree(trees[1].tree_, trees[0].tree_)
+    for name in SURROGATE_ARRAYS:
+        assert_array_equal(getattr(trees[1].tree_, name), getattr(trees[0].tree_, name), name)
+    assert trees[0].tree_.surrogate_ptr[-1] > 0
+
+
+@pytest.mark.parametrize("finder", ["exact", "hist"])
+def test_surrogates_change_no_split_without_missing_values(finder):
+    """Without NaN in training, every split is the one learned without surrogates (the search
+    over present rows is the search over all rows), and each holds surrogates."""
+    X, y, w = _problem("squared_error", 2000, 6, True, seed=5)
+    learn, surrogate = (_estimator("squared_error", split_finder=finder, min_samples_leaf=5,
+                                   missing_values=mode).fit(X, y, sample_weight=w)
+                        for mode in ("learn", "surrogate"))
+    _assert_same_tree(surrogate.tree_, learn.tree_)
+    split = surrogate.tree_.children_left != -1
+    assert (np.diff(surrogate.tree_.surrogate_ptr)[split] > 0).mean() > 0.5
+    assert learn.tree_.surrogate_ptr[-1] == 0
+
+
+def _correlated(n=3000, seed=0):
+    """x0 decides the class; x1 follows x0, x2 is noise, x3 follows -x0 more loosely."""
+    rng = np.random.default_rng(seed)
+    x0 = rng.standard_normal(n)
+    X = np.column_stack([x0, x0 + 0.3 * rng.standard_normal(n), rng.standard_normal(n),
+                         -x0 + 0.6 * rng.standard_normal(n)])
+    return X, (x0 > 0).astype(int)
+
+
+@pytest.mark.parametrize("finder", ["exact", "hist"])
+def test_surrogates_mimic_the_split(finder, dtype):
+    X, y = _correlated()
+    est = DecisionTreeClassifier(max_depth=1, split_finder=finder, missing_values="surrogate",
+                                 random_state=0).fit(X.astype(dtype), y)
+    tree = est.tree_
+    assert tree.feature[0] == 0
+    # x1 agrees most, then x3 reversed; the noise x2 at most beats the majority rule by chance
+    assert_array_equal(tree.surrogate_feature[:2], [1, 3])
+    assert_array_equal(tree.surrogate_reversed[:2], [0, 1])
+    assert abs(tree.surrogate_threshold[0] - tree.threshold[0]) < 0.2
+    unseen = X.copy()
+    unseen[:, 0] = np.nan
+    learned = DecisionTreeClassifier(max_depth=1, split_finder=finder,
+                                     random_state=0).fit(X.astype(dtype), y)
+    assert (learned.predict(unseen.astype(dtype)) == y).mean() < 0.6  # one side for all
+    assert (est.predict(unseen.astype(dtype)) == y).mean() > 0.85
+    unseen[::2, 1] = np.nan  # then x3, reversed
+    assert (est.predict(unseen.astype(dtype)) == y).mean() > 0.8
+    unseen[:, 1:] = np.nan  # then the side with more rows
+    assert_array_equal(est.apply(unseen.astype(dtype)),
+                       np.where(tree.missing_go_to_left[0], 1, 2))
+
+
+@pytest.mark.parametrize("finder", ["exact", "hist"])
+def test_proxies_of_features_with_missing_rows_compare_as_decreases(finder):
+    """Searched over the rows present on it, a feature's proxy is shifted to compare as an
+    impurity decrease. A feature splitting perfectly the half of the rows present on it must beat
+    pure noise over all rows, whose raw proxy (the parent's term plus a sliver) is larger than
+    the perfect half's."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    y = rng.integers(0, 2, n)
+    half_perfect = np.where(rng.random(n) < 0.5, y, np.nan)
+    X = np.column_stack([rng.standard_normal(n), half_perfect])
+    est = DecisionTreeClassifier(max_depth=1, missing_values="surrogate",
+                                 split_finder=finder).fit(X, y)
+    assert est.tree_.feature[0] == 1
+
+
+def test_max_surrogates_are_kept_most_agreeing_first():
+    rng = np.random.default_rng(1)
+    n = 2000
+    x0 = rng.standard_normal(n)
+    noise = [0.1, 0.7, 0.2, 1.0, 0.4, 0.3, 0.05]  # agreement falls as the noise grows
+    X = np.column_stack([x0] + [x0 + s * rng.standard_normal(n) for s in noise])
+    est = DecisionTreeRegressor(max_depth=1, missing_values="surrogate",
+                                split_finder="exact").fit(X, x0)
+    assert est.tree_.feature[0] == 0
+    assert_array_equal(est.tree_.surrogate_feature, 1 + np.argsort(noise)[:_cart.MAX_SURROGATES])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -559,7 +730,7 @@ def _core_arguments(dtype=np.float64):
     y = (X[:, 0] + X[:, 2] > 0).astype(np.float64)
     params = dict(criterion=0, random_splitter=False, max_depth=4, min_samples_split=2,
                   min_samples_leaf=1, min_weight_leaf=0.0, max_features=D, max_leaf_nodes=0,
-                  min_impurity_decrease=0.0, monotonic_cst=None)
+                  min_impurity_decrease=0.0, monotonic_cst=None, surrogates=False)
     thresholds = np.full((D, _cart.N_BINS), np.inf)
     thresholds[:, :3] = [-0.5, 0.0, 0.5]
     return dict(X=X, y=y, sample_weight=np.ones(N), n_classes=2, params=params, seed=0,
@@ -685,15 +856,21 @@ def test_grow_forest_bad_arguments_raise_value_error():
 
 
 def _packed(dtype=np.float64):
-    """A valid tree splitting on feature 2, as PackedForest's arguments, and X."""
+    """A valid tree splitting on feature 2, with surrogate splits, as PackedForest's arguments,
+    and X."""
     args = _core_arguments(dtype)
+    args["params"] = {**args["params"], "surrogates": True}
     nodes = _grow(args)
-    assert 2 in nodes["feature"]
+    assert 2 in nodes["feature"] and np.diff(nodes["surrogate_ptr"])[0] == 2
     packed = dict(offsets=np.array([0, len(nodes["feature"])], dtype=np.int64),
                   children_left=nodes["children_left"], children_right=nodes["children_right"],
                   feature=nodes["feature"], threshold=nodes["threshold"],
                   missing_go_to_left=nodes["missing_go_to_left"],
-                  value=np.ascontiguousarray(nodes["value"][:, 0, :]), n_features=D)
+                  value=np.ascontiguousarray(nodes["value"][:, 0, :]), n_features=D,
+                  surrogate_count=np.diff(nodes["surrogate_ptr"]),
+                  surrogate_feature=nodes["surrogate_feature"],
+                  surrogate_threshold=nodes["surrogate_threshold"],
+                  surrogate_reversed=nodes["surrogate_reversed"])
     return args["X"], packed
 
 
@@ -741,6 +918,23 @@ PACK_BAD = [
      "missing_go_to_left has the wrong dtype"),
     ("value 3-d", _edit("value", lambda v: v[:, None, :]), "value must be 2-d"),
     ("value short", _edit("value", lambda v: v[:-1]), "value has the wrong shape"),
+    ("surrogates without counts", _edit("surrogate_count", lambda c: None),
+     "come together"),
+    ("surrogate count negative", _edit("surrogate_count", _at(0, -1)),
+     "surrogate_count must be >= 0, and 0 at leaves"),
+    ("surrogate at a leaf", _edit("surrogate_count", lambda c: _at(-1, 1)(c)),
+     "surrogate_count must be >= 0, and 0 at leaves"),
+    ("surrogate counts beyond the surrogates", _edit("surrogate_count", _at(0, 5)),
+     "surrogate_feature has the wrong shape"),
+    ("surrogate feature too large", _edit("surrogate_feature", _at(0, D)),
+     "surrogate feature index out of range"),
+    ("surrogate feature negative", _edit("surrogate_feature", _at(0, -1)),
+     "surrogate feature index out of range"),
+    ("surrogate threshold float32", _edit("surrogate_threshold",
+                                          lambda t: t.astype(np.float32)),
+     "surrogate_threshold has the wrong dtype"),
+    ("surrogate_reversed bool", _edit("surrogate_reversed", lambda r: r.astype(bool)),
+     "surrogate_reversed has the wrong dtype"),
 ]
 
 
@@ -775,16 +969,37 @@ def test_walk_bad_arguments_raise_value_error(function, name, change, match, dty
         getattr(forest, function)(X, n_threads=0)
 
 
+def _reference_nodes(packed):
+    """A tree's PackedForest arguments as fastml.reference.cart takes them."""
+    nodes = {name: packed[name] for name in ("children_left", "children_right", "feature",
+                                            "threshold", "missing_go_to_left",
+                                            "surrogate_feature", "surrogate_threshold",
+                                            "surrogate_reversed")}
+    nodes["surrogate_ptr"] = np.concatenate([[0], np.cumsum(packed["surrogate_count"])])
+    return nodes
+
+
+def _without_surrogates(tree):
+    """A tree's node arrays with empty surrogate arrays added."""
+    return {**tree, "surrogate_count": np.zeros(len(tree["feature"]), dtype=np.int64),
+            "surrogate_feature": np.zeros(0, dtype=np.int64),
+            "surrogate_threshold": np.zeros(0), "surrogate_reversed": np.zeros(0, dtype=np.uint8)}
+
+
 def test_apply_and_predict_mean_match_the_reference(dtype):
     X, packed = _packed(dtype)
-    X = X.copy()
-    X[::7, 2] = np.nan
-    nodes = {name: packed[name] for name in ("children_left", "children_right", "feature",
-                                            "threshold", "missing_go_to_left")}
-    leaves = reference.apply(nodes, X)
-    forest = _cart.PackedForest(**packed)
-    assert_array_equal(forest.apply(X, n_threads=2)[:, 0], leaves)
-    assert_array_equal(forest.predict_mean(X, n_threads=2), packed["value"][leaves])
+    X = np.concatenate([X] * 4)
+    rng = np.random.default_rng(0)
+    X[rng.random(X.shape) < 0.3] = np.nan  # rows missing a split's feature and its surrogates
+    leaves = reference.apply(_reference_nodes(packed), X)
+    without = {k: v for k, v in packed.items() if not k.startswith("surrogate")}
+    leaves_without = reference.apply({k: v for k, v in _reference_nodes(packed).items()
+                                      if not k.startswith("surrogate")}, X)
+    assert (leaves != leaves_without).any()
+    for arguments, expected in ((packed, leaves), (without, leaves_without)):
+        forest = _cart.PackedForest(**arguments)
+        assert_array_equal(forest.apply(X, n_threads=2)[:, 0], expected)
+        assert_array_equal(forest.predict_mean(X, n_threads=2), packed["value"][expected])
 
 
 def _stump(threshold, missing_go_to_left=0):
@@ -821,22 +1036,28 @@ def test_float32_walk_compares_as_float64():
 
 
 def test_walk_over_trees_of_every_shape(dtype):
-    """A forest mixing single-leaf trees, stumps and grown trees walks each as the reference
-    does, for thread counts that split the rows unevenly; missing values follow each split."""
+    """A forest mixing single-leaf trees, stumps and grown trees (with and without surrogate
+    splits) walks each as the reference does, for thread counts that split the rows unevenly;
+    missing values follow each split."""
     X, packed = _packed(dtype)
     X = np.concatenate([X] * 25)
     X[::5, 0] = np.nan
     X[::3, 2] = np.nan
-    grown = {name: packed[name] for name in ("children_left", "children_right", "feature",
-                                            "threshold", "missing_go_to_left", "value")}
-    leaf = dict(children_left=np.array([-1]), children_right=np.array([-1]),
-                feature=np.array([-2]), threshold=np.array([-2.0]),
-                missing_go_to_left=np.array([0], dtype=np.uint8), value=np.array([[0.25, 0.75]]))
-    stumps = [{**_stump(0.1, ml), "value": np.array([[0.5, 0.5], [1.0, 0.0], [0.0, 1.0]])}
+    X[::4, 1] = np.nan
+    grown = {name: value for name, value in packed.items()
+             if name not in ("offsets", "n_features")}
+    leaf = _without_surrogates(dict(
+        children_left=np.array([-1]), children_right=np.array([-1]), feature=np.array([-2]),
+        threshold=np.array([-2.0]), missing_go_to_left=np.array([0], dtype=np.uint8),
+        value=np.array([[0.25, 0.75]])))
+    stumps = [_without_surrogates({**_stump(0.1, ml),
+                                   "value": np.array([[0.5, 0.5], [1.0, 0.0], [0.0, 1.0]])})
               for ml in (0, 1)]
-    trees = [leaf, grown, stumps[0], leaf, stumps[1], grown]
+    trees = [leaf, grown, stumps[0], leaf, stumps[1], grown, _without_surrogates(
+        {k: v for k, v in grown.items() if not k.startswith("surrogate")})]
     forest = _pack(trees, n_features=D)
-    expected_leaves = np.column_stack([reference.apply(tree, X) for tree in trees])
+    expected_leaves = np.column_stack([reference.apply(_reference_nodes(tree), X)
+                                       for tree in trees])
     expected_mean = np.mean([tree["value"][expected_leaves[:, t]]
                              for t, tree in enumerate(trees)], axis=0)
     for n_threads in (1, 2, 3, 7):
@@ -845,7 +1066,8 @@ def test_walk_over_trees_of_every_shape(dtype):
     assert_array_equal(forest.predict_mean(X, n_threads=3), forest.predict_mean(X, n_threads=1))
     # rows without NaN take the walk without the test for it
     complete = np.nan_to_num(X, nan=0.25)
-    expected = np.column_stack([reference.apply(tree, complete) for tree in trees])
+    expected = np.column_stack([reference.apply(_reference_nodes(tree), complete)
+                                for tree in trees])
     for n_threads in (1, 3):
         assert_array_equal(forest.apply(complete, n_threads=n_threads), expected)
     assert forest.apply(X[:0], n_threads=2).shape == (0, len(trees))

@@ -7,6 +7,9 @@
 // Both searches follow the same rules, written down in fastml.reference.cart: sklearn's proxies,
 // min_samples_leaf / min_weight_leaf / monotonic constraints, and missing values (NaN, or code
 // kMissingBin) tried on both sides of every threshold, the side that wins stored in the node.
+// With surrogate splits (Params::surrogates, rpart's idea) a split is searched over the rows
+// present on its feature instead, and the rows missing it follow backup splits on other
+// features that best mimic it (see Tree).
 //
 // Entry points trust their arguments; the bindings check shapes and indices first.
 #pragma once
@@ -60,14 +63,29 @@ struct Params {
   double min_impurity_decrease;
   const std::int8_t* monotonic_cst;  // (n_features) of -1/0/1, or nullptr; for classification
                                      // it constrains the fraction of class 0, as scikit-learn
+  bool surrogates;          // missing values follow surrogate splits (see Tree)
 };
+
+// Surrogate splits kept per split, the most agreeing first (rpart's default).
+constexpr int kMaxSurrogates = 5;
 
 // A grown tree in scikit-learn's arrays; value is (n_nodes, n_values): weighted class counts
 // divided by the node weight (fractions) for classification, the weighted mean for regression.
+//
+// Surrogate splits: node i's are entries surrogate_ptr[i] to surrogate_ptr[i + 1], the most
+// agreeing first. A row missing the split's feature goes where the first surrogate it is present
+// on sends it, a row missing all of them to missing_go_to_left (then the side with more of the
+// rows present). A surrogate sends values <= its threshold left, or right when
+// reversed. It is the threshold split on its feature that routes the largest weight of the rows
+// present on both features as the split does; it is kept only if that weight beats the
+// majority rule's (every row to the heavier side) on the same rows.
 struct Tree {
   std::vector<std::int64_t> children_left, children_right, feature, n_node_samples;
   std::vector<double> threshold, impurity, weighted_n_node_samples, value;
   std::vector<std::uint8_t> missing_go_to_left;
+  std::vector<std::int64_t> surrogate_ptr{0}, surrogate_feature;
+  std::vector<double> surrogate_threshold;
+  std::vector<std::uint8_t> surrogate_reversed;
   index_t n_nodes() const { return static_cast<index_t>(feature.size()); }
 };
 
@@ -102,6 +120,14 @@ struct WalkSplit {
   std::int32_t child[2];    // [right, left]: indexed by "goes left"
 };
 
+// A surrogate split as the walk reads it (see Tree): values <= threshold go left unless reversed.
+template <class T>
+struct WalkSurrogate {
+  T threshold;
+  std::int32_t feature;
+  std::int32_t reversed;
+};
+
 // For float32 X the threshold is the largest float <= the tree's (double) threshold: a float
 // value is <= one exactly when it is <= the other.
 template <class T>
@@ -115,7 +141,8 @@ T walk_threshold(double threshold) {
 // its root is roots[t] (a split index, or ~0 when the tree is a single leaf), its leaves from
 // leaf_offsets[t] in leaf_node (their node ids) and value, which holds leaves only, so that the
 // values a walk reads lie close together. Where a split sends missing values is a byte of
-// missing_left beside it, read only for a NaN.
+// missing_left beside it, read only for a NaN, after the split's surrogates: those of split s
+// (counted over all trees) are surrogates[surrogate_offsets[s] .. surrogate_offsets[s + 1]].
 template <class T>
 struct Forest {
   index_t n_trees;
@@ -124,6 +151,8 @@ struct Forest {
   const std::int32_t* roots;
   const WalkSplit<T>* splits;
   const std::uint8_t* missing_left;
+  const std::int64_t* surrogate_offsets;  // (total splits + 1), or nullptr: no surrogates
+  const WalkSurrogate<T>* surrogates;
   const std::int32_t* leaf_node;
   const double* value;  // (total leaves, n_values)
   index_t n_values;

@@ -27,7 +27,8 @@ _MAX_INT = np.iinfo(np.int32).max
 # The tree parameters a forest passes on to its trees.
 _TREE_PARAMS = ("criterion", "max_depth", "min_samples_split", "min_samples_leaf",
                 "min_weight_fraction_leaf", "max_features", "max_leaf_nodes",
-                "min_impurity_decrease", "ccp_alpha", "monotonic_cst", "split_finder", "max_bins")
+                "min_impurity_decrease", "ccp_alpha", "monotonic_cst", "split_finder", "max_bins",
+                "missing_values")
 
 
 def _n_draws(max_samples, n_samples):
@@ -199,8 +200,8 @@ class RandomForestClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseFo
     Parameters are scikit-learn's (n_estimators, criterion, max_depth, min_samples_split,
     min_samples_leaf, min_weight_fraction_leaf, max_features, max_leaf_nodes,
     min_impurity_decrease, bootstrap, oob_score, n_jobs, random_state, verbose, warm_start,
-    class_weight, ccp_alpha, max_samples, monotonic_cst) plus the trees' ``split_finder`` and
-    ``max_bins`` (see `fastml.tree.DecisionTreeClassifier`). The forest for a random_state is the
+    class_weight, ccp_alpha, max_samples, monotonic_cst) plus the trees' ``split_finder``,
+    ``max_bins`` and ``missing_values`` (see `fastml.tree.DecisionTreeClassifier`). The forest for a random_state is the
     same for any n_jobs; its trees are drawn differently from scikit-learn's.
 
     Attributes
@@ -225,7 +226,7 @@ class RandomForestClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseFo
                  max_features="sqrt", max_leaf_nodes=None, min_impurity_decrease=0.0,
                  bootstrap=True, oob_score=False, n_jobs=None, random_state=None, verbose=0,
                  warm_start=False, class_weight=None, ccp_alpha=0.0, max_samples=None,
-                 monotonic_cst=None, split_finder="auto", max_bins=255):
+                 monotonic_cst=None, split_finder="auto", max_bins=255, missing_values="learn"):
         self.n_estimators = n_estimators
         self.criterion = criterion
         self.max_depth = max_depth
@@ -247,6 +248,7 @@ class RandomForestClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseFo
         self.monotonic_cst = monotonic_cst
         self.split_finder = split_finder
         self.max_bins = max_bins
+        self.missing_values = missing_values
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -283,7 +285,7 @@ class RandomForestRegressor(RegressorMixin, _BaseForest):
                  max_features=1.0, max_leaf_nodes=None, min_impurity_decrease=0.0,
                  bootstrap=True, oob_score=False, n_jobs=None, random_state=None, verbose=0,
                  warm_start=False, ccp_alpha=0.0, max_samples=None, monotonic_cst=None,
-                 split_finder="auto", max_bins=255):
+                 split_finder="auto", max_bins=255, missing_values="learn"):
         self.n_estimators = n_estimators
         self.criterion = criterion
         self.max_depth = max_depth
@@ -304,6 +306,7 @@ class RandomForestRegressor(RegressorMixin, _BaseForest):
         self.monotonic_cst = monotonic_cst
         self.split_finder = split_finder
         self.max_bins = max_bins
+        self.missing_values = missing_values
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

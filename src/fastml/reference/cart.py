@@ -1,12 +1,15 @@
 """Greedy CART in plain NumPy: depth-first growth with an exact split search, the oracle of the C++
 tree core. It follows fastml's CART conventions (scikit-learn's `Tree` arrays, nodes in depth-first
-preorder, features visited in index order, missing values tried on both sides of every threshold)
-in float64 throughout; it is written for clarity, not speed."""
+preorder, features visited in index order, missing values tried on both sides of every threshold,
+or routed by surrogate splits) in float64 throughout; it is written for clarity, not speed."""
 import numpy as np
 from scipy.special import xlogy
 
-#: Tolerance of the pure-node test, the Poisson child sums and the min_impurity_decrease test.
+#: Tolerance of the pure-node test, the Poisson child sums, the min_impurity_decrease test and the
+#: test of a surrogate against the majority rule.
 EPS = 10 * np.finfo(np.float64).eps
+#: Surrogate splits kept per split.
+MAX_SURROGATES = 5
 CLASSIFICATION = ("gini", "entropy", "log_loss")
 REGRESSION = ("squared_error", "friedman_mse", "poisson", "absolute_error")
 
@@ -63,9 +66,31 @@ def _proxy(criterion, L, R):
         return sL * np.log(sL / wL) + sR * np.log(sR / wR)
 
 
-def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf):
+def _parent_term(criterion, y, w, S):
+    """The proxy's term of the rows (y, w) with per-row statistics S left unsplit: proxy minus
+    it is the split's weighted impurity decrease (friedman_mse's proxy is one already)."""
+    if criterion == "friedman_mse":
+        return 0.0
+    if criterion == "absolute_error":
+        return -_impurity(criterion, y, w) * w.sum()
+    T = S.sum(axis=0)
+    w = T[0]
+    if criterion == "gini":
+        return (T[1:] ** 2).sum() / w
+    if criterion in ("entropy", "log_loss"):
+        C = np.maximum(T[1:], 0.0)
+        return (xlogy(C, C).sum() - xlogy(w, w)) / np.log(2.0)
+    if criterion == "squared_error":
+        return T[1] ** 2 / w
+    return T[1] * np.log(T[1] / w) if T[1] > EPS else 0.0  # poisson
+
+
+def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf, surrogates=False):
     """The best split of the node holding the rows (X, y, w) with per-row statistics S, as
-    (feature, threshold, missing_go_to_left, left mask), or None when no candidate is valid."""
+    (feature, threshold, missing_go_to_left, left mask of the rows present on the feature),
+    or None when no candidate is valid. With surrogates, a feature's candidates split the rows
+    present on it alone, their proxies shifted by parent term(node) - parent term(present rows)
+    so that they compare across features as impurity decreases."""
     n = len(X)
     total = S.sum(axis=0)
     best_proxy, best = -np.inf, None
@@ -85,7 +110,14 @@ def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf):
         threshold = np.where((threshold == b) | np.isinf(threshold), a, threshold)
         k = i + 1
         missing_left = np.zeros(len(k), dtype=bool)
-        if n_missing:
+        shift, node_total = 0.0, total
+        if surrogates:
+            if n_missing:
+                node_total = total - S[missing].sum(axis=0)
+                shift = (_parent_term(criterion, y, w, S)
+                         - _parent_term(criterion, y[~missing], w[~missing], S[~missing]))
+            n_missing, n = 0, len(order)  # the missing rows take no part
+        elif n_missing:
             # Candidates in scikit-learn's tie-breaking order: every threshold with the missing
             # rows right, then every non-missing row left and the missing rows right, then every
             # threshold with the missing rows left.
@@ -95,7 +127,7 @@ def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf):
                                            np.ones(len(i), dtype=bool)])
 
         L = np.cumsum(S[order], axis=0)[k - 1] + np.outer(missing_left, S[missing].sum(axis=0))
-        R = total - L
+        R = node_total - L
         n_left = k + missing_left * n_missing
         n_right = n - n_left
         valid = ((n_left >= min_samples_leaf) & (n_right >= min_samples_leaf)
@@ -106,7 +138,7 @@ def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf):
             continue
 
         def left_mask(j):
-            mask = np.zeros(n, dtype=bool)
+            mask = np.zeros(len(X), dtype=bool)
             mask[order[:k[j]]] = True
             return mask | (missing & missing_left[j])
 
@@ -115,16 +147,82 @@ def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf):
             proxy = np.full(len(k), -np.inf)
             for j in np.flatnonzero(valid):
                 left = left_mask(j)
+                right = ~left & (~missing if surrogates else True)
                 proxy[j] = -(_impurity(criterion, y[left], w[left]) * L[j, 0]
-                             + _impurity(criterion, y[~left], w[~left]) * R[j, 0])
+                             + _impurity(criterion, y[right], w[right]) * R[j, 0])
         else:
             proxy = np.where(valid, _proxy(criterion, L, R), -np.inf)
+        proxy = proxy + shift
         j = int(np.argmax(proxy))  # the first of equal proxies
         # Strictly larger, so that the first feature of equal proxies wins.
         if proxy[j] > best_proxy:
             go_left = missing_left[j] if n_missing else n_left[j] > n_right[j]
             best_proxy, best = proxy[j], (f, threshold[j], bool(go_left), left_mask(j))
     return best
+
+
+def _surrogates(X, w, feature, left):
+    """The surrogate splits of the split of X's rows on `feature` that sends the rows present
+    on it left where `left` is True: on every other feature, the threshold split (values <=
+    threshold left, or right when reversed) that routes the largest weight of the rows present
+    on both features as the split does, the first of the candidates in ascending threshold
+    order (normal before reversed) of equal agreement, kept when its agreement beats the majority
+    rule's (all to the heavier side) on those rows by more than EPS of their weight. The
+    threshold lies midway between the candidate's value and the next value any row of X holds.
+    A list of (feature, threshold, reversed), the most agreeing first (ties: the lower
+    feature), at most MAX_SURROGATES."""
+    present_f = ~np.isnan(X[:, feature])
+    found = []
+    for g in range(X.shape[1]):
+        if g == feature:
+            continue
+        x = X[:, g]
+        rows = np.flatnonzero(present_f & ~np.isnan(x))
+        rows = rows[np.argsort(x[rows], kind="stable")]
+        if len(rows) < 2:
+            continue
+        xs, ws, goes_left = x[rows], w[rows], left[rows]
+        # running weights going left and right by the split, summed in ascending value order
+        cum_left = np.cumsum(np.where(goes_left, ws, 0.0))
+        cum_right = np.cumsum(np.where(goes_left, 0.0, ws))
+        total_left, total_right = cum_left[-1], cum_right[-1]
+        i = np.flatnonzero(xs[:-1] < xs[1:])  # candidates after sorted position i
+        if len(i) == 0:
+            continue
+        agreement = cum_left[i] + (total_right - cum_right[i])
+        reversed_agreement = cum_right[i] + (total_left - cum_left[i])
+        both = np.column_stack([agreement, reversed_agreement]).ravel()
+        j = int(np.argmax(both))
+        if both[j] - max(total_left, total_right) <= EPS * (total_left + total_right):
+            continue
+        a = xs[i[j // 2]]
+        b = np.min(x[x > a])  # NaN compares False
+        threshold = a / 2.0 + b / 2.0
+        if threshold == b or np.isinf(threshold):
+            threshold = a
+        found.append((both[j], g, threshold, bool(j % 2)))
+    found.sort(key=lambda s: -s[0])  # stable: equal agreements keep the lower feature first
+    return [s[1:] for s in found[:MAX_SURROGATES]]
+
+
+def _route_missing(X, feature, left, surrogates):
+    """The split's left mask over all rows: the rows missing `feature` follow the first surrogate
+    they have a value for, else the side with more of the rows present on `feature` (as
+    scikit-learn routes missing values unseen in training)."""
+    missing = np.isnan(X[:, feature])
+    majority_left = (left & ~missing).sum() > (~left & ~missing).sum()
+    left = left.copy()
+    for r in np.flatnonzero(missing):
+        left[r] = _surrogate_side(X[r], surrogates, majority_left)
+    return left, bool(majority_left)
+
+
+def _surrogate_side(x, surrogates, fallback):
+    """Whether the row x goes left by the first surrogate it has a value for."""
+    for g, threshold, reversed_ in surrogates:
+        if not np.isnan(x[g]):
+            return (x[g] <= threshold) != reversed_
+    return fallback
 
 
 def _improvement(criterion, y, w, left, impurity, root_weight, n_classes):
@@ -140,7 +238,7 @@ def _improvement(criterion, y, w, left, impurity, root_weight, n_classes):
 
 def build_tree(X, y, *, criterion="gini", n_classes=None, sample_weight=None, max_depth=None,
                min_samples_split=2, min_samples_leaf=1, min_weight_fraction_leaf=0.0,
-               min_impurity_decrease=0.0):
+               min_impurity_decrease=0.0, missing_values="learn"):
     """Grow a CART tree depth first with an exact split search: a dict of scikit-learn's node
     arrays (children_left, children_right, feature, threshold, missing_go_to_left, impurity,
     n_node_samples, weighted_n_node_samples, and value of shape (n_nodes, 1, K) holding the
@@ -149,10 +247,16 @@ def build_tree(X, y, *, criterion="gini", n_classes=None, sample_weight=None, ma
     depth-first preorder. X is float, NaN marking a missing value; y holds class indices
     0..n_classes-1 for gini, entropy and log_loss (n_classes required), floats for
     squared_error, friedman_mse, poisson and absolute_error. The stopping rules are
-    scikit-learn's (integer counts only)."""
+    scikit-learn's (integer counts only). missing_values="surrogate" searches each feature over
+    the rows present on it and routes the missing ones by surrogate splits (`_surrogates`),
+    returned as surrogate_ptr (n_nodes + 1), surrogate_feature, surrogate_threshold and
+    surrogate_reversed."""
     X = np.asarray(X, dtype=np.float64)
     if criterion not in CLASSIFICATION + REGRESSION:
         raise ValueError(f"unknown criterion {criterion!r}")
+    if missing_values not in ("learn", "surrogate"):
+        raise ValueError(f"unknown missing_values {missing_values!r}")
+    use_surrogates = missing_values == "surrogate"
     if criterion in REGRESSION:
         y, n_classes = np.asarray(y, dtype=np.float64), 1
     elif n_classes is None:
@@ -182,6 +286,7 @@ def build_tree(X, y, *, criterion="gini", n_classes=None, sample_weight=None, ma
              "impurity", "n_node_samples", "weighted_n_node_samples", "value")
     dtypes = (np.int64,) * 3 + (np.float64, np.uint8, np.float64, np.int64, np.float64, np.float64)
     nodes = {name: [] for name in names}
+    node_surrogates = []
     # A stack of (rows, depth, parent, is_left); the left child is pushed last so that it is
     # popped first, which numbers the nodes in preorder.
     stack = [(np.arange(len(X)), 0, -1, False)]
@@ -197,12 +302,19 @@ def build_tree(X, y, *, criterion="gini", n_classes=None, sample_weight=None, ma
                 or len(rows) < 2 * min_samples_leaf or weight < 2 * min_weight_leaf
                 or impurity <= EPS):
             split = _best_split(X[rows], node_y, node_w, S[rows], criterion, min_samples_leaf,
-                                min_weight_leaf)
+                                min_weight_leaf, use_surrogates)
+        surrogates = []
+        if split is not None and use_surrogates:
+            feature, threshold, _, left = split
+            surrogates = _surrogates(X[rows], node_w, feature, left)
+            left, go_left = _route_missing(X[rows], feature, left, surrogates)
+            split = (feature, threshold, go_left, left)
         if split is not None:
             improvement = _improvement(criterion, node_y, node_w, split[3], impurity,
                                        root_weight, n_classes)
             if improvement + EPS < min_impurity_decrease:
-                split = None
+                split, surrogates = None, []
+        node_surrogates.append(surrogates)
 
         feature, threshold, go_left = (-2, -2.0, False) if split is None else split[:3]
         value = (S[rows, 1:].sum(axis=0) / weight if criterion != "absolute_error"
@@ -216,12 +328,18 @@ def build_tree(X, y, *, criterion="gini", n_classes=None, sample_weight=None, ma
 
     tree = {name: np.array(nodes[name], dtype=dtype) for name, dtype in zip(names, dtypes)}
     tree["value"] = tree["value"].reshape(len(tree["feature"]), 1, n_classes)
+    flat = [s for node in node_surrogates for s in node]
+    tree["surrogate_ptr"] = np.concatenate([[0], np.cumsum([len(s) for s in node_surrogates])
+                                            ]).astype(np.int64)
+    tree["surrogate_feature"] = np.array([s[0] for s in flat], dtype=np.int64)
+    tree["surrogate_threshold"] = np.array([s[1] for s in flat], dtype=np.float64)
+    tree["surrogate_reversed"] = np.array([s[2] for s in flat], dtype=np.uint8)
     return tree
 
 
 def apply(tree, X):
-    """The leaf (int64) each row of X reaches: x <= threshold goes left, NaN goes left iff
-    missing_go_to_left."""
+    """The leaf (int64) each row of X reaches: x <= threshold goes left; NaN follows the node's
+    surrogate splits (when the tree has surrogate_ptr), then goes left iff missing_go_to_left."""
     X = np.asarray(X, dtype=np.float64)
     node = np.zeros(len(X), dtype=np.int64)
     while True:
@@ -232,6 +350,13 @@ def apply(tree, X):
         x = X[rows, tree["feature"][at]]
         go_left = np.where(np.isnan(x), tree["missing_go_to_left"][at] == 1,
                            x <= tree["threshold"][at])
+        if "surrogate_ptr" in tree:
+            ptr = tree["surrogate_ptr"]
+            for j in np.flatnonzero(np.isnan(x)):
+                entries = range(ptr[at[j]], ptr[at[j] + 1])
+                surrogates = [(tree["surrogate_feature"][e], tree["surrogate_threshold"][e],
+                               tree["surrogate_reversed"][e] != 0) for e in entries]
+                go_left[j] = _surrogate_side(X[rows[j]], surrogates, go_left[j])
         node[rows] = np.where(go_left, tree["children_left"][at], tree["children_right"][at])
 
 

@@ -118,7 +118,8 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
         max_features=int(estimator.max_features_),
         max_leaf_nodes=0 if estimator.max_leaf_nodes is None else int(estimator.max_leaf_nodes),
         min_impurity_decrease=float(estimator.min_impurity_decrease),
-        monotonic_cst=monotonic_cst)
+        monotonic_cst=monotonic_cst,
+        surrogates=estimator.missing_values == "surrogate")
 
     split_finder = estimator.split_finder
     if split_finder == "auto":
@@ -160,7 +161,11 @@ def pack_trees(trees, n_features):
               for name in ("children_left", "children_right", "feature", "threshold",
                            "missing_go_to_left")]
     value = np.concatenate([tree.value[:, 0, :] for tree in trees])
-    return _cart.PackedForest(offsets, *arrays, value, n_features)
+    surrogates = dict(
+        surrogate_count=np.concatenate([np.diff(tree.surrogate_ptr) for tree in trees]),
+        **{name: np.concatenate([getattr(tree, name) for tree in trees])
+           for name in ("surrogate_feature", "surrogate_threshold", "surrogate_reversed")})
+    return _cart.PackedForest(offsets, *arrays, value, n_features, **surrogates)
 
 
 class CompiledWalk:
@@ -222,6 +227,7 @@ _TREE_CONSTRAINTS = {
     "monotonic_cst": ["array-like", None],
     "split_finder": [StrOptions({"auto", "hist", "exact"})],
     "max_bins": [Interval(Integral, 2, 255, closed="both")],
+    "missing_values": [StrOptions({"learn", "surrogate"})],
     "n_jobs": [Integral, None],
 }
 
@@ -283,8 +289,8 @@ class DecisionTreeClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseDe
 
     Grown by fastml's C++ CART core: an exact search over presorted values (scikit-learn's
     splits) or a histogram search over at most ``max_bins`` quantile bins, OpenMP over features.
-    Missing values (NaN) are supported: each split learns which side they go to.
-    Single output only.
+    Missing values (NaN) are supported: each split learns which side they go to, or follows
+    surrogate splits. Single output only.
 
     Parameters
     ----------
@@ -298,6 +304,18 @@ class DecisionTreeClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseDe
         quantile bins; "auto" is "exact" up to 10,000 rows and "hist" above.
     max_bins : int in [2, 255], default=255
         Bins per feature of the histogram search.
+    missing_values : {"learn", "surrogate"}, default="learn"
+        How rows missing a split's feature are routed, in fitting and prediction.
+        "learn" (scikit-learn's rule): each split tries them on both sides of every threshold
+        and keeps the better side (with none in training, the side with more rows).
+        "surrogate" (CART's surrogate splits, as R's rpart): a split is searched over the rows
+        present on its feature, its proxies compared across features as impurity decreases;
+        then on every other feature the threshold split that routes the largest weight of the
+        rows present on both features as the split does is found, and kept if it beats sending
+        them all to the heavier side; up to 5 are stored, the most agreeing first
+        (``tree_.surrogate_*``). A row missing the feature goes by the first surrogate it has a
+        value for, else to the side with more of the rows present on the feature. Rows with
+        NaN at prediction follow them too, also when training had no missing values.
     n_jobs : int, default=None
         Threads; None uses ``fastml.get_config()["n_jobs"]``. The tree does not depend on it.
 
@@ -305,7 +323,9 @@ class DecisionTreeClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseDe
     ----------
     tree_ : Tree
         scikit-learn's node arrays (children_left, children_right, feature, threshold,
-        missing_go_to_left, value, impurity, n_node_samples, weighted_n_node_samples).
+        missing_go_to_left, value, impurity, n_node_samples, weighted_n_node_samples) and the
+        surrogate splits (surrogate_ptr, surrogate_feature, surrogate_threshold,
+        surrogate_reversed).
     classes_, n_classes_, n_features_in_, feature_names_in_, n_outputs_, max_features_,
     feature_importances_
         As in scikit-learn.
@@ -324,7 +344,7 @@ class DecisionTreeClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseDe
                  min_samples_leaf=1, min_weight_fraction_leaf=0.0, max_features=None,
                  random_state=None, max_leaf_nodes=None, min_impurity_decrease=0.0,
                  class_weight=None, ccp_alpha=0.0, monotonic_cst=None, split_finder="auto",
-                 max_bins=255, n_jobs=None):
+                 max_bins=255, missing_values="learn", n_jobs=None):
         self.criterion = criterion
         self.splitter = splitter
         self.max_depth = max_depth
@@ -340,6 +360,7 @@ class DecisionTreeClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseDe
         self.monotonic_cst = monotonic_cst
         self.split_finder = split_finder
         self.max_bins = max_bins
+        self.missing_values = missing_values
         self.n_jobs = n_jobs
 
     @fit_context(prefer_skip_nested_validation=True)
@@ -381,7 +402,7 @@ class DecisionTreeRegressor(RegressorMixin, _BaseDecisionTree):
                  min_samples_split=2, min_samples_leaf=1, min_weight_fraction_leaf=0.0,
                  max_features=None, random_state=None, max_leaf_nodes=None,
                  min_impurity_decrease=0.0, ccp_alpha=0.0, monotonic_cst=None,
-                 split_finder="auto", max_bins=255, n_jobs=None):
+                 split_finder="auto", max_bins=255, missing_values="learn", n_jobs=None):
         self.criterion = criterion
         self.splitter = splitter
         self.max_depth = max_depth
@@ -396,6 +417,7 @@ class DecisionTreeRegressor(RegressorMixin, _BaseDecisionTree):
         self.monotonic_cst = monotonic_cst
         self.split_finder = split_finder
         self.max_bins = max_bins
+        self.missing_values = missing_values
         self.n_jobs = n_jobs
 
     @fit_context(prefer_skip_nested_validation=True)

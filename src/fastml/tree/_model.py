@@ -7,6 +7,8 @@ cost-complexity pruning (`Tree.cost_complexity_pruning_path`, `Tree.prune`) foll
 `_cost_complexity_prune` step for step, with its floating-point summation order, so paths and
 pruned trees are scikit-learn's bit for bit. Node arrays follow the CART conventions shared with
 the C++ core (scikit-learn >= 1.4's: classification values are weighted class fractions).
+Beyond scikit-learn, a split may hold surrogate splits (``missing_values="surrogate"``), which
+route the rows missing its feature.
 """
 import numpy as np
 import scipy.sparse as sp
@@ -29,6 +31,13 @@ _NODE_ARRAYS = {
     "weighted_n_node_samples": np.float64,
 }
 
+# name -> dtype of the surrogate splits, all nodes' one after the other (surrogate_ptr apart)
+_SURROGATE_ARRAYS = {
+    "surrogate_feature": np.int64,
+    "surrogate_threshold": np.float64,
+    "surrogate_reversed": np.uint8,
+}
+
 # Pairs (ancestor, leaf) formed at once while summing leaf costs into their ancestors.
 _PAIR_CHUNK = 1 << 22
 
@@ -47,7 +56,9 @@ class Tree:
         ``children_left``, ``children_right``, ``feature``, ``threshold``, ``missing_go_to_left``,
         ``impurity``, ``n_node_samples``, ``weighted_n_node_samples`` (each of length node_count)
         and ``value`` of shape (node_count, 1, K) (or (node_count, K)). Arrays already of the
-        right dtype and C-contiguous are kept, not copied.
+        right dtype and C-contiguous are kept, not copied. Optionally the surrogate splits:
+        ``surrogate_ptr`` (node_count + 1), ``surrogate_feature``, ``surrogate_threshold``,
+        ``surrogate_reversed``; without them no node has any.
 
     Attributes
     ----------
@@ -61,6 +72,12 @@ class Tree:
     n_node_samples, weighted_n_node_samples, value : ndarray
         As in scikit-learn (int64, int64, int64, float64, uint8, float64, int64, float64,
         float64 of shape (node_count, 1, K)).
+    surrogate_ptr, surrogate_feature, surrogate_threshold, surrogate_reversed : ndarray
+        The surrogate splits of node i are entries surrogate_ptr[i] to surrogate_ptr[i + 1]
+        (int64) of the other three (int64, float64, uint8), the most agreeing first. A row
+        missing node i's feature goes where the first surrogate it has a value for sends it:
+        left when value <= surrogate_threshold, or when value > surrogate_threshold for a
+        surrogate_reversed one; a row missing all of them goes left iff missing_go_to_left.
     """
 
     def __init__(self, n_features, n_classes, nodes):
@@ -99,6 +116,34 @@ class Tree:
         self.node_count = n
         self.capacity = n
         self.max_depth = self._check_structure()
+        self._set_surrogates(nodes)
+
+    def _set_surrogates(self, nodes):
+        given = [name for name in ("surrogate_ptr", *_SURROGATE_ARRAYS) if name in nodes]
+        if not given:
+            self.surrogate_ptr = np.zeros(self.node_count + 1, dtype=np.int64)
+            for name, dtype in _SURROGATE_ARRAYS.items():
+                setattr(self, name, np.zeros(0, dtype=dtype))
+            return
+        if len(given) != 1 + len(_SURROGATE_ARRAYS):
+            raise ValueError("surrogate_ptr, surrogate_feature, surrogate_threshold and "
+                             "surrogate_reversed come together")
+        ptr = np.ascontiguousarray(nodes["surrogate_ptr"], dtype=np.int64)
+        if ptr.shape != (self.node_count + 1,) or ptr[0] != 0 or np.any(np.diff(ptr) < 0):
+            raise ValueError("surrogate_ptr must hold node_count + 1 non-decreasing offsets "
+                             "from 0")
+        if np.any(np.diff(ptr)[self.children_left == TREE_LEAF] != 0):
+            raise ValueError("leaves have no surrogate splits")
+        for name, dtype in _SURROGATE_ARRAYS.items():
+            arr = np.ascontiguousarray(nodes[name], dtype=dtype)
+            if arr.shape != (ptr[-1],):
+                raise ValueError(f"{name} must have surrogate_ptr[-1] = {ptr[-1]} entries, "
+                                 f"got shape {arr.shape}")
+            setattr(self, name, arr)
+        feat = self.surrogate_feature
+        if feat.size and (feat.min() < 0 or feat.max() >= self.n_features):
+            raise ValueError("surrogate_feature must lie in [0, n_features)")
+        self.surrogate_ptr = ptr
 
     # ------------------------------------------------------------------ structure
 
@@ -220,7 +265,7 @@ class Tree:
             go_left = x <= self.threshold[at]
             nan = np.isnan(x)
             if nan.any():
-                go_left[nan] = self.missing_go_to_left[at[nan]] != 0
+                go_left[nan] = self._missing_go_left(X, rows[nan], at[nan], sparse)
             at = np.where(go_left, left[at], right[at])
             node[rows] = at
             if on_step is not None:
@@ -228,10 +273,30 @@ class Tree:
             rows = rows[left[at] != TREE_LEAF]
         return node
 
+    def _missing_go_left(self, X, rows, at, sparse):
+        """Where rows of X missing the feature of their nodes `at` go: by the first
+        surrogate each has a value for, else missing_go_to_left."""
+        go_left = self.missing_go_to_left[at] != 0
+        start, count = self.surrogate_ptr[at], np.diff(self.surrogate_ptr)[at]
+        undecided = np.ones(len(rows), dtype=bool)
+        for k in range(int(count.max(initial=0))):
+            j = np.flatnonzero(undecided & (count > k))
+            if j.size == 0:
+                break
+            s = start[j] + k
+            feat = self.surrogate_feature[s]
+            x = np.asarray(X[rows[j], feat]).ravel() if sparse else X[rows[j], feat]
+            present = ~np.isnan(x)
+            j, s, x = j[present], s[present], x[present]
+            go_left[j] = (x <= self.surrogate_threshold[s]) != (self.surrogate_reversed[s] != 0)
+            undecided[j] = False
+        return go_left
+
     def apply_numpy(self, X):
         """Leaf id (int64) of every row of X (n_samples, n_features), float32 or float64 used
         as given (other dtypes as float64; scipy sparse accepted): x <= threshold goes left, NaN
-        goes left iff missing_go_to_left. Vectorised over rows, one iteration per tree level."""
+        follows the node's surrogate splits, then missing_go_to_left. Vectorised over rows, one
+        iteration per tree level."""
         return self._walk(self._check_X(X))
 
     def decision_path(self, X):
@@ -372,8 +437,9 @@ class Tree:
         if not ccp_alpha >= 0.0:
             raise ValueError(f"ccp_alpha must be >= 0, got {ccp_alpha}")
         if ccp_alpha == 0.0:
-            return self._with_nodes({name: getattr(self, name).copy()
-                                     for name in (*_NODE_ARRAYS, "value")})
+            return self._with_nodes({name: getattr(self, name).copy() for name in
+                                     (*_NODE_ARRAYS, "value", "surrogate_ptr",
+                                      *_SURROGATE_ARRAYS)})
         _, _, keep = self._cost_complexity_prune(ccp_alpha)
         pre, _ = self._preorder()
         kept = np.flatnonzero(keep)
@@ -389,6 +455,13 @@ class Tree:
         nodes["feature"] = np.where(split, nodes["feature"], TREE_UNDEFINED)
         nodes["threshold"] = np.where(split, nodes["threshold"], float(TREE_UNDEFINED))
         nodes["missing_go_to_left"] = np.where(split, nodes["missing_go_to_left"], 0)
+        # the kept splits keep their surrogates, in the new node order
+        count = np.where(split, np.diff(self.surrogate_ptr)[kept], 0)
+        nodes["surrogate_ptr"] = np.concatenate([[0], np.cumsum(count)])
+        entries = np.repeat(self.surrogate_ptr[kept], count) + (
+            np.arange(count.sum()) - np.repeat(nodes["surrogate_ptr"][:-1], count))
+        for name in _SURROGATE_ARRAYS:
+            nodes[name] = getattr(self, name)[entries]
         return self._with_nodes(nodes)
 
     def _with_nodes(self, nodes):
