@@ -55,14 +55,16 @@ def numerical_gradient(f, A, eps):
     return grad
 
 
-# Every node array of a fitted tree (scikit-learn's names).
+# Every node array of a fitted tree (scikit-learn's names), then fastml's surrogate splits.
 TREE_ARRAYS = ("children_left", "children_right", "feature", "threshold", "missing_go_to_left",
                "impurity", "n_node_samples", "weighted_n_node_samples", "value")
+SURROGATE_ARRAYS = ("surrogate_ptr", "surrogate_feature", "surrogate_threshold",
+                    "surrogate_reversed")
 
 
 def assert_same_tree(tree, expected, what=""):
-    """Two trees with equal node arrays, bit for bit."""
+    """Two fastml trees with equal node arrays and surrogate splits, bit for bit."""
     assert tree.node_count == expected.node_count, what
-    for name in TREE_ARRAYS:
+    for name in TREE_ARRAYS + SURROGATE_ARRAYS:
         np.testing.assert_array_equal(getattr(tree, name), getattr(expected, name),
                                       err_msg=f"{what} {name}".strip())

@@ -6,6 +6,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from fastml.utils import all_estimators
 
 ESTIMATORS = [cls() for _, cls in all_estimators()]
+# Options that route work through other code paths of the same estimator.
+ESTIMATORS += [cls(missing_values="surrogate") for _, cls in all_estimators()
+               if "missing_values" in cls().get_params()]
 
 # Checks an estimator cannot pass by design, with the reason (as scikit-learn lists them for its
 # own estimators in sklearn/utils/_test_common/instance_generator.py).

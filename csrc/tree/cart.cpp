@@ -1256,7 +1256,8 @@ class Builder {
     return std::isnan(x) ? kMissingSide : x <= split.threshold;
   }
 
-  // The split's surrogates (see Tree): on every other feature, the split that agrees most with
+  // The split's surrogates (see Tree): on every other feature (without a monotonic constraint:
+  // a surrogate on one would break it for the rows it routes), the split that agrees most with
   // it over the rows present on both, kept when it beats the majority rule; the most agreeing
   // first (ties: the lower feature), at most kMaxSurrogates. For rows missing every surrogate,
   // the split's missing_left is the side with more of the rows present (scikit-learn's rule for
@@ -1274,7 +1275,9 @@ class Builder {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) \
     if (n_threads_ > 1 && n * F >= kParallelWork)
     for (index_t g = 0; g < F; ++g) {
-      surrogate_results_[g] = g == split.feature
+      // a feature under a monotonic constraint routes only by splits that respect it
+      const bool constrained = p_.monotonic_cst != nullptr && p_.monotonic_cst[g] != 0;
+      surrogate_results_[g] = g == split.feature || constrained
           ? Surrogate{} : surrogate_of(task, g, scratch_[omp_get_thread_num()]);
     }
     split.surrogates.clear();

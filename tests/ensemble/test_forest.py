@@ -78,13 +78,18 @@ def test_absolute_error_score_matches_sklearn(finder):
 # ---------------------------------------------------------------------------------------------
 # Determinism, threads and pickling
 
+MISSING_VALUES = ["learn", "surrogate"]
+
+
+@pytest.mark.parametrize("missing_values", MISSING_VALUES)
 @pytest.mark.parametrize("finder", FINDERS)
 @pytest.mark.parametrize("cls", [RandomForestClassifier, RandomForestRegressor])
-def test_forest_depends_on_random_state_only(cls, finder):
+def test_forest_depends_on_random_state_only(cls, finder, missing_values):
     X, y, score = _classification(missing=0.1)
     target = y if cls is RandomForestClassifier else score
     X_new = _classification(300, seed=1, missing=0.1)[0]
-    params = dict(n_estimators=12, split_finder=finder, max_features=2, random_state=5)
+    params = dict(n_estimators=12, split_finder=finder, max_features=2, random_state=5,
+                  missing_values=missing_values)
     forests = [cls(n_jobs=n_jobs, **params).fit(X, target) for n_jobs in (1, 2, 2)]
     for forest in forests[1:]:
         _assert_same_forest(forest, forests[0])
@@ -111,12 +116,14 @@ def test_thread_count_does_not_change_a_larger_forest():
     assert_array_equal(two.predict_proba(X[:3000]), one.predict_proba(X[:3000]))
 
 
+@pytest.mark.parametrize("missing_values", MISSING_VALUES)
 @pytest.mark.parametrize("finder", FINDERS)
 @pytest.mark.parametrize("cls", [RandomForestClassifier, RandomForestRegressor])
-def test_pickle_round_trip(cls, finder, dtype):
+def test_pickle_round_trip(cls, finder, missing_values, dtype):
     X, y, score = _classification(missing=0.1)
     X = X.astype(dtype)
-    forest = cls(n_estimators=20, split_finder=finder, oob_score=True, random_state=0)
+    forest = cls(n_estimators=20, split_finder=finder, oob_score=True, random_state=0,
+                 missing_values=missing_values)
     forest.fit(X, y if cls is RandomForestClassifier else score)
     before = forest.predict(X)
     loaded = pickle.loads(pickle.dumps(forest))
@@ -135,18 +142,26 @@ def test_pickle_round_trip(cls, finder, dtype):
 # ---------------------------------------------------------------------------------------------
 # Predictions are the trees' averages
 
+@pytest.mark.parametrize("missing_values", MISSING_VALUES)
 @pytest.mark.parametrize("finder", FINDERS)
-def test_predictions_average_the_trees(finder):
+def test_predictions_average_the_trees(finder, missing_values):
     X, y, score = _classification(missing=0.1)
     X_new = _classification(300, seed=4, missing=0.1)[0]
-    clf = RandomForestClassifier(n_estimators=7, split_finder=finder, random_state=0).fit(X, y)
+    clf = RandomForestClassifier(n_estimators=7, split_finder=finder, random_state=0,
+                                 missing_values=missing_values).fit(X, y)
     assert all(isinstance(tree, DecisionTreeClassifier) for tree in clf.estimators_)
+    assert all((tree.tree_.surrogate_ptr[-1] > 0) == (missing_values == "surrogate")
+               for tree in clf.estimators_)
     mean = np.mean([tree.predict_proba(X_new) for tree in clf.estimators_], axis=0)
     assert_allclose(clf.predict_proba(X_new), mean, rtol=1e-12, atol=1e-15)
+    # the compiled walk of the forest against the NumPy walk of each tree
+    leaves = np.column_stack([tree.tree_.apply_numpy(X_new) for tree in clf.estimators_])
+    assert_array_equal(clf.apply(X_new), leaves)
     assert_array_equal(clf.predict(X_new), clf.classes_[clf.predict_proba(X_new).argmax(axis=1)])
     with np.errstate(divide="ignore"):
         assert_array_equal(clf.predict_log_proba(X_new), np.log(clf.predict_proba(X_new)))
-    reg = RandomForestRegressor(n_estimators=7, split_finder=finder, random_state=0)
+    reg = RandomForestRegressor(n_estimators=7, split_finder=finder, random_state=0,
+                                missing_values=missing_values)
     reg.fit(X, score)
     assert all(isinstance(tree, DecisionTreeRegressor) for tree in reg.estimators_)
     mean = np.mean([tree.predict(X_new) for tree in reg.estimators_], axis=0)

@@ -533,3 +533,51 @@ def test_invalid_arguments():
         reference.build_tree(X, [0.0, -1.0, 2.0], criterion="poisson")
     with pytest.raises(ValueError, match="one entry per row"):
         reference.build_tree(X, [0.0, 1.0], criterion="squared_error")
+
+
+# ---------------------------------------------------------------------------------------------
+# Surrogate splits, worked out by hand
+
+def _surrogate_problem():
+    """Eight rows, two missing x0. x0 splits the six rows present on it perfectly at 3.5 (gini
+    decrease 3, weighted); x2 = -x0 on them, and on row 6 (-5, class 0) too, which spoils its
+    own split (decrease 1.93 over its seven rows). x1 agrees with x0's split on 5 of its 6 rows
+    at best, after 20 or after 40 (the first wins); x3 is constant."""
+    nan = np.nan
+    X = np.array([[1, 10, -1, 7], [2, 20, -2, 7], [3, 40, -3, 7], [4, 35, -4, 7],
+                  [5, 50, -5, 7], [6, 60, -6, 7], [nan, 55, -5, 7], [nan, 30, nan, 7]])
+    return X, np.array([0, 0, 0, 1, 1, 1, 0, 0])
+
+
+def test_surrogates_by_hand():
+    X, y = _surrogate_problem()
+    tree = reference.build_tree(X, y, criterion="gini", n_classes=2, max_depth=1,
+                                missing_values="surrogate")
+    assert (tree["feature"][0], tree["threshold"][0]) == (0, 3.5)
+    assert tree["surrogate_ptr"].tolist() == [0, 2, 2, 2]
+    # x2 reversed first (agreement 6): midway between -4 and -3; then x1 (agreement 5): midway
+    # between 20 and the node's next value of x1, 30 (row 7's, which misses x0)
+    assert tree["surrogate_feature"].tolist() == [2, 1]
+    assert tree["surrogate_threshold"].tolist() == [-3.5, 25.0]
+    assert tree["surrogate_reversed"].tolist() == [1, 0]
+    # row 6 by x2 (-5 <= -3.5, reversed: right), row 7 by x1 (30 > 25: right)
+    assert tree["n_node_samples"].tolist() == [8, 3, 5]
+    assert tree["value"][1:, 0].tolist() == [[1.0, 0.0], [0.4, 0.6]]
+    # 3 rows present on x0 each side: a row missing every surrogate goes right
+    assert tree["missing_go_to_left"][0] == 0
+    nan = np.nan
+    unseen = np.array([[nan, 0.0, -1.0, 7], [nan, 0.0, nan, 7], [nan, nan, nan, 7]])
+    assert reference.apply(tree, unseen).tolist() == [1, 1, 2]
+
+
+@pytest.mark.parametrize("x1, kept", [
+    ([1, 2, 3, 1, 2, 3], False),  # every cut splits (left, right) pairs: agreement 3 = majority
+    ([1, 2, 3, 2, 2, 3], True),   # after 1: 1 left + 3 right = 4 > 3
+])
+def test_surrogates_must_beat_the_majority_rule(x1, kept):
+    X, y = _surrogate_problem()
+    X = np.column_stack([X[:, 0], x1 + [1.5, 2.5]])
+    tree = reference.build_tree(X, y, criterion="gini", n_classes=2, max_depth=1,
+                                missing_values="surrogate")
+    assert tree["feature"][0] == 0
+    assert tree["surrogate_ptr"].tolist() == ([0, 1, 1, 1] if kept else [0, 0, 0, 0])

@@ -308,3 +308,98 @@ def test_plot_tree():
     est = _fit("iris-weighted")[0]
     ours = [a.get_text() for a in plot_tree(_fake(est), max_depth=2)]
     assert ours == [a.get_text() for a in sk_plot_tree(est, max_depth=2)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Surrogate splits: arrays beyond scikit-learn's, checked, pruned and pickled with the tree
+
+SURROGATE_ARRAYS = ["surrogate_ptr", "surrogate_feature", "surrogate_threshold",
+                    "surrogate_reversed"]
+
+
+@pytest.fixture(scope="module")
+def surrogate_tree():
+    from fastml.tree import DecisionTreeClassifier as FastmlTree
+    X, y, w = _nan_data(2000)
+    est = FastmlTree(missing_values="surrogate", random_state=0).fit(X, y, sample_weight=w)
+    assert est.tree_.surrogate_ptr[-1] > 20
+    return est.tree_, X
+
+
+def _surrogates_at(tree, node):
+    entries = slice(tree.surrogate_ptr[node], tree.surrogate_ptr[node + 1])
+    return [tuple(getattr(tree, name)[entries]) for name in SURROGATE_ARRAYS[1:]]
+
+
+def test_tree_without_surrogate_arrays_has_none():
+    est = _fit("iris-weighted")[0]
+    tree = _tree_of(est.tree_)
+    assert_array_equal(tree.surrogate_ptr, np.zeros(tree.node_count + 1))
+    assert tree.surrogate_feature.size == tree.surrogate_threshold.size == 0
+
+
+def test_prune_keeps_the_surrogates_of_kept_splits(surrogate_tree):
+    tree, X = surrogate_tree
+    alphas, _ = tree.cost_complexity_pruning_path()
+    for alpha in (alphas[len(alphas) // 2], alphas[-3], np.nextafter(0.0, 1.0)):
+        pruned = tree.prune(alpha)
+        assert 1 < pruned.node_count <= tree.node_count
+        # walk both trees together: a kept split holds the unpruned node's surrogates, a node
+        # made a leaf holds none
+        stack = [(0, 0)]
+        while stack:
+            old, new = stack.pop()
+            if pruned.children_left[new] == -1:
+                assert pruned.surrogate_ptr[new + 1] == pruned.surrogate_ptr[new]
+                continue
+            assert pruned.feature[new] == tree.feature[old]
+            assert _surrogates_at(pruned, new) == _surrogates_at(tree, old)
+            stack += [(tree.children_left[old], pruned.children_left[new]),
+                      (tree.children_right[old], pruned.children_right[new])]
+        # the training rows, some missing split features, are routed to the nodes that held
+        # them in fitting
+        assert_array_equal(np.asarray(pruned.decision_path(X).sum(axis=0)).ravel(),
+                           pruned.n_node_samples)
+
+
+def test_pickle_keeps_the_surrogates(surrogate_tree):
+    tree, X = surrogate_tree
+    back = pickle.loads(pickle.dumps(tree))
+    for name in ARRAYS + SURROGATE_ARRAYS:
+        assert_array_equal(getattr(back, name), getattr(tree, name))
+    assert_array_equal(back.apply_numpy(X), tree.apply_numpy(X))
+
+
+def test_invalid_surrogate_arrays(surrogate_tree):
+    tree, _ = surrogate_tree
+    nodes = {name: getattr(tree, name).copy() for name in ARRAYS + SURROGATE_ARRAYS}
+    Tree(tree.n_features, tree.max_n_classes, nodes)
+    split = np.flatnonzero(tree.children_left != -1)
+    leaf = np.flatnonzero(tree.children_left == -1)[0]
+
+    def changed(name, edit):
+        bad = {k: v.copy() for k, v in nodes.items()}
+        bad[name] = edit(bad[name])
+        return bad
+
+    def at(i, value):
+        def edit(a):
+            a[i] = value
+            return a
+        return edit
+
+    shifted = nodes["surrogate_ptr"].copy()
+    shifted[leaf + 1:] += 1  # one surrogate more, at a leaf
+    cases = {
+        "surrogate_ptr must hold": changed("surrogate_ptr", lambda p: p[:-1]),
+        "non-decreasing": changed("surrogate_ptr", at(split[0] + 1, -1)),
+        "leaves have no surrogate": dict(
+            nodes, surrogate_ptr=shifted,
+            **{name: np.append(nodes[name], nodes[name][:1]) for name in SURROGATE_ARRAYS[1:]}),
+        "surrogate_threshold must have": changed("surrogate_threshold", lambda t: t[:-1]),
+        "surrogate_feature must lie": changed("surrogate_feature", at(0, tree.n_features)),
+        "come together": {k: v for k, v in nodes.items() if k != "surrogate_reversed"},
+    }
+    for match, bad in cases.items():
+        with pytest.raises(ValueError, match=match):
+            Tree(tree.n_features, tree.max_n_classes, bad)

@@ -312,7 +312,8 @@ class DecisionTreeClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseDe
         present on its feature, its proxies compared across features as impurity decreases;
         then on every other feature the threshold split that routes the largest weight of the
         rows present on both features as the split does is found, and kept if it beats sending
-        them all to the heavier side; up to 5 are stored, the most agreeing first
+        them all to the heavier side (features under a monotonic constraint are never
+        surrogates: they would break it); up to 5 are stored, the most agreeing first
         (``tree_.surrogate_*``). A row missing the feature goes by the first surrogate it has a
         value for, else to the side with more of the rows present on the feature. Rows with
         NaN at prediction follow them too, also when training had no missing values.
