@@ -294,20 +294,28 @@ class PackedForest {
     const std::int64_t* s_feature = nullptr;
     const double* s_threshold = nullptr;
     const std::uint8_t* s_reversed = nullptr;
-    index_t n_surrogates = 0;
+    // named, so that arrays converted from other objects live while they are read
+    py::array count_array, feature_array, threshold_array, reversed_array;
     if (surrogates) {
-      s_count = checked<std::int64_t>(surrogate_count.cast<py::array>(), "surrogate_count", {n});
+      count_array = surrogate_count.cast<py::array>();
+      feature_array = surrogate_feature.cast<py::array>();
+      threshold_array = surrogate_threshold.cast<py::array>();
+      reversed_array = surrogate_reversed.cast<py::array>();
+      s_count = checked<std::int64_t>(count_array, "surrogate_count", {n});
+      const index_t n_surrogates = feature_array.ndim() == 1 ? feature_array.shape(0) : -1;
+      s_feature = checked<std::int64_t>(feature_array, "surrogate_feature", {n_surrogates});
+      s_threshold = checked<double>(threshold_array, "surrogate_threshold", {n_surrogates});
+      s_reversed = checked<std::uint8_t>(reversed_array, "surrogate_reversed", {n_surrogates});
+      index_t counted = 0;  // compared with what is left, so that the sum cannot overflow
       for (index_t i = 0; i < n; ++i) {
         require(s_count[i] >= 0 && (s_count[i] == 0 || l[i] >= 0),
                 "surrogate_count must be >= 0, and 0 at leaves");
-        n_surrogates += s_count[i];
+        require(s_count[i] <= n_surrogates - counted,
+                "surrogate_count must sum to the length of surrogate_feature");
+        counted += s_count[i];
       }
-      s_feature = checked<std::int64_t>(surrogate_feature.cast<py::array>(), "surrogate_feature",
-                                        {n_surrogates});
-      s_threshold = checked<double>(surrogate_threshold.cast<py::array>(), "surrogate_threshold",
-                                    {n_surrogates});
-      s_reversed = checked<std::uint8_t>(surrogate_reversed.cast<py::array>(),
-                                         "surrogate_reversed", {n_surrogates});
+      require(counted == n_surrogates,
+              "surrogate_count must sum to the length of surrogate_feature");
       surrogate_offsets_.push_back(0);
     }
     index_t next_surrogate = 0;

@@ -84,7 +84,7 @@ double proxy(const double* L, const double* R, int n_classes) {
 }
 
 // The proxy's term of the rows S left unsplit, so that proxy(L, R) - parent_term(L + R) is the
-// weighted impurity decrease of the split (friedman_mse's proxy is a decrease already).
+// weighted impurity decrease of the split (not for friedman_mse: see present_candidates).
 template <int Crit>
 double parent_term(const double* S, int n_classes) {
   const double w = S[1];
@@ -178,10 +178,10 @@ struct Candidates {
   int monotonic;  // constraint of the feature searched
   double lower, upper;
   double* right;
-  // Added to every proxy. Searches over the rows present on a feature (surrogate splits) add
-  // parent_term(node) - parent_term(present rows), so that proxies of features with different
-  // missing rows compare as impurity decreases.
-  double shift = 0;
+  // Applied to every proxy: proxy * scale + shift. Searches over the rows present on a feature
+  // (surrogate splits) set them so that proxies of features with different missing rows compare
+  // as impurity decreases (see present_candidates).
+  double scale = 1, shift = 0;
 
   // scikit-learn's test: both children's values within the node's bounds, in the constraint's
   // order.
@@ -196,7 +196,7 @@ struct Candidates {
     for (int c = 0; c < channels; ++c) right[c] = totals[c] - L[c];
     if (L[1] < min_weight || right[1] < min_weight) return -kInf;
     if (!monotonic_ok(monotonic_value(L), monotonic_value(right))) return -kInf;
-    return proxy<Crit>(L, right, n_classes) + shift;
+    return proxy<Crit>(L, right, n_classes) * scale + shift;
   }
 
   // The absolute error's candidate: n_left rows of weight wl, the children's summed absolute
@@ -508,6 +508,14 @@ class Builder {
       out.left = child_of(task, out.node, true);
       out.right = child_of(task, out.node, false);
       partition(task, split, out.left, out.right);
+      if (absolute_ && surrogate_ && split.has_missing) {
+        // the search saw the present rows alone: the children's errors and medians over the
+        // rows the surrogates routed too
+        split.median_left = median_and_error(scratch_[0], rows_.data() + out.left.begin,
+                                             out.left.end - out.left.begin, split.error_left);
+        split.median_right = median_and_error(scratch_[0], rows_.data() + out.right.begin,
+                                              out.right.end - out.right.begin, split.error_right);
+      }
       if (absolute_) {
         const double w = S[1], wl = out.left.totals[1], wr = out.right.totals[1];
         out.improvement = (w / root_weight_) * (imp - wl / w * (split.error_left / wl) -
@@ -1048,11 +1056,18 @@ class Builder {
     return present;
   }
 
-  // The same with proxies shifted to compare as impurity decreases (see Candidates::shift).
+  // The same with proxies that compare as impurity decreases across features. A proxy minus
+  // the parent term of its rows is their decrease: shifted by parent_term(node) -
+  // parent_term(present rows), it is the node's parent term plus that decrease, as for a feature
+  // without missing rows. friedman_mse's proxy is the rows' weight times their decrease: scaled
+  // by the node's weight over theirs instead.
   template <int Crit>
   Candidates present_candidates(const Candidates& cand, const double* M, Scratch& s) const {
     Candidates present = without_missing(cand, M, s);
-    present.shift = parent_term<Crit>(cand.totals, K_) - parent_term<Crit>(present.totals, K_);
+    if constexpr (Crit == kFriedmanMSE)
+      present.scale = cand.totals[1] / present.totals[1];
+    else
+      present.shift = parent_term<Crit>(cand.totals, K_) - parent_term<Crit>(present.totals, K_);
     return present;
   }
 

@@ -368,18 +368,21 @@ def test_surrogates_mimic_the_split(finder, dtype):
 
 
 @pytest.mark.parametrize("finder", ["exact", "hist"])
-def test_proxies_of_features_with_missing_rows_compare_as_decreases(finder):
-    """Searched over the rows present on it, a feature's proxy is shifted to compare as an
-    impurity decrease. A feature splitting perfectly the half of the rows present on it must beat
-    pure noise over all rows, whose raw proxy (the parent's term plus a sliver) is larger than
-    the perfect half's."""
+@pytest.mark.parametrize("criterion", ["gini", "entropy", "squared_error", "friedman_mse"])
+def test_proxies_of_features_with_missing_rows_compare_as_decreases(criterion, finder):
+    """Searched over the rows present on it, a feature's proxy is shifted (scaled for
+    friedman_mse) to compare as an impurity decrease. x1 splits perfectly the half of the rows
+    present on it, x0 all rows with 20% of them on the wrong side: x1's decrease is the larger
+    (gini: 1000 x 0.5 against 2000 x (0.5 - 0.32); squared error: 1000 x 0.25 against
+    2000 x (0.25 - 0.16)), its proxy over its rows the smaller."""
     rng = np.random.default_rng(0)
     n = 2000
-    y = rng.integers(0, 2, n)
-    half_perfect = np.where(rng.random(n) < 0.5, y, np.nan)
-    X = np.column_stack([rng.standard_normal(n), half_perfect])
-    est = DecisionTreeClassifier(max_depth=1, missing_values="surrogate",
-                                 split_finder=finder).fit(X, y)
+    y = rng.permutation(np.repeat([0, 1], n // 2))
+    wrong = rng.permutation(np.arange(n) < 0.2 * n)
+    x0 = np.where(wrong, 1 - y, y) + 0.1 * rng.random(n)
+    x1 = np.where(rng.permutation(np.arange(n) < n // 2), y + 0.1 * rng.random(n), np.nan)
+    est = _estimator(criterion, max_depth=1, missing_values="surrogate", split_finder=finder)
+    est.fit(np.column_stack([x0, x1]), y)
     assert est.tree_.feature[0] == 1
 
 
@@ -925,7 +928,7 @@ PACK_BAD = [
     ("surrogate at a leaf", _edit("surrogate_count", lambda c: _at(-1, 1)(c)),
      "surrogate_count must be >= 0, and 0 at leaves"),
     ("surrogate counts beyond the surrogates", _edit("surrogate_count", _at(0, 5)),
-     "surrogate_feature has the wrong shape"),
+     "surrogate_count must sum to the length of surrogate_feature"),
     ("surrogate feature too large", _edit("surrogate_feature", _at(0, D)),
      "surrogate feature index out of range"),
     ("surrogate feature negative", _edit("surrogate_feature", _at(0, -1)),
@@ -935,6 +938,10 @@ PACK_BAD = [
      "surrogate_threshold has the wrong dtype"),
     ("surrogate_reversed bool", _edit("surrogate_reversed", lambda r: r.astype(bool)),
      "surrogate_reversed has the wrong dtype"),
+    ("surrogate counts overflowing their sum", _edit("surrogate_count", lambda c: np.where(
+        c > 0, 2**62, 0)), "surrogate_count must sum to the length of surrogate_feature"),
+    ("surrogate counts short of the surrogates", _edit("surrogate_count", _at(0, 1)),
+     "surrogate_count must sum to the length of surrogate_feature"),
 ]
 
 
@@ -984,6 +991,16 @@ def _without_surrogates(tree):
     return {**tree, "surrogate_count": np.zeros(len(tree["feature"]), dtype=np.int64),
             "surrogate_feature": np.zeros(0, dtype=np.int64),
             "surrogate_threshold": np.zeros(0), "surrogate_reversed": np.zeros(0, dtype=np.uint8)}
+
+
+def test_pack_converts_surrogate_arguments_it_is_given_as_lists():
+    X, packed = _packed()
+    expected = _cart.PackedForest(**packed).apply(X, n_threads=1)
+    listed = {name: value.tolist() if name in ("surrogate_count", "surrogate_feature",
+                                               "surrogate_threshold") else value
+              for name, value in packed.items()}
+    for _ in range(3):  # the converted arrays must live while they are read
+        assert_array_equal(_cart.PackedForest(**listed).apply(X, n_threads=1), expected)
 
 
 def test_apply_and_predict_mean_match_the_reference(dtype):

@@ -298,15 +298,23 @@ def _improvements(tree):
 
 
 @pytest.mark.parametrize("finder", FINDERS)
-@pytest.mark.parametrize("criterion", ["gini", "squared_error"])
-def test_min_impurity_decrease(criterion, finder):
+@pytest.mark.parametrize("criterion, missing_values", [
+    ("gini", "learn"), ("squared_error", "learn"), ("gini", "surrogate"),
+    ("squared_error", "surrogate"), ("absolute_error", "surrogate")])
+def test_min_impurity_decrease(criterion, missing_values, finder):
+    # with surrogates, the rows missing the split's feature count in its decrease where they
+    # were routed (the search saw the present rows alone)
+    missing = 0.2 if missing_values == "surrogate" else 0.0
     if criterion == "gini":
-        X, y = _classification(600)
+        X, y = _classification(600, missing=missing)
         cls, threshold = DecisionTreeClassifier, 2e-3
     else:
-        X, y = _regression(600)
+        X, y = _regression(600, missing=missing)
         cls, threshold = DecisionTreeRegressor, 5e-3
-    params = dict(split_finder=finder, min_samples_leaf=5, random_state=0)
+    params = dict(split_finder=finder, min_samples_leaf=5, random_state=0,
+                  missing_values=missing_values)
+    if cls is DecisionTreeRegressor:
+        params["criterion"] = criterion
     full = cls(**params).fit(X, y).tree_
     limited = cls(min_impurity_decrease=threshold, **params).fit(X, y).tree_
     full_gain, limited_gain = _improvements(full), _improvements(limited)

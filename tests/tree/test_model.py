@@ -403,3 +403,13 @@ def test_invalid_surrogate_arrays(surrogate_tree):
     for match, bad in cases.items():
         with pytest.raises(ValueError, match=match):
             Tree(tree.n_features, tree.max_n_classes, bad)
+
+
+def test_pickle_from_before_surrogates_loads_without_any(surrogate_tree):
+    tree, X = surrogate_tree
+    state = {k: v for k, v in tree.__dict__.items() if not k.startswith("surrogate")}
+    old = Tree.__new__(Tree)
+    old.__setstate__(state)
+    assert_array_equal(old.surrogate_ptr, np.zeros(tree.node_count + 1))
+    learned = {name: getattr(tree, name) for name in ARRAYS}  # the same tree, no surrogates
+    assert_array_equal(old.apply_numpy(X), Tree(tree.n_features, 2, learned).apply_numpy(X))

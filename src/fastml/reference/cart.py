@@ -68,9 +68,7 @@ def _proxy(criterion, L, R):
 
 def _parent_term(criterion, y, w, S):
     """The proxy's term of the rows (y, w) with per-row statistics S left unsplit: proxy minus
-    it is the split's weighted impurity decrease (friedman_mse's proxy is one already)."""
-    if criterion == "friedman_mse":
-        return 0.0
+    it is the split's weighted impurity decrease (friedman_mse apart: see _best_split)."""
     if criterion == "absolute_error":
         return -_impurity(criterion, y, w) * w.sum()
     T = S.sum(axis=0)
@@ -90,7 +88,8 @@ def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf, surrog
     (feature, threshold, missing_go_to_left, left mask of the rows present on the feature),
     or None when no candidate is valid. With surrogates, a feature's candidates split the rows
     present on it alone, their proxies shifted by parent term(node) - parent term(present rows)
-    so that they compare across features as impurity decreases."""
+    (friedman_mse's, the rows' weight times their decrease, scaled by the node's weight over
+    theirs) so that they compare across features as impurity decreases."""
     n = len(X)
     total = S.sum(axis=0)
     best_proxy, best = -np.inf, None
@@ -110,12 +109,15 @@ def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf, surrog
         threshold = np.where((threshold == b) | np.isinf(threshold), a, threshold)
         k = i + 1
         missing_left = np.zeros(len(k), dtype=bool)
-        shift, node_total = 0.0, total
+        scale, shift, node_total = 1.0, 0.0, total
         if surrogates:
             if n_missing:
                 node_total = total - S[missing].sum(axis=0)
-                shift = (_parent_term(criterion, y, w, S)
-                         - _parent_term(criterion, y[~missing], w[~missing], S[~missing]))
+                if criterion == "friedman_mse":  # its proxy: the rows' weight x their decrease
+                    scale = total[0] / node_total[0]
+                else:
+                    shift = (_parent_term(criterion, y, w, S)
+                             - _parent_term(criterion, y[~missing], w[~missing], S[~missing]))
             n_missing, n = 0, len(order)  # the missing rows take no part
         elif n_missing:
             # Candidates in scikit-learn's tie-breaking order: every threshold with the missing
@@ -152,7 +154,7 @@ def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf, surrog
                              + _impurity(criterion, y[right], w[right]) * R[j, 0])
         else:
             proxy = np.where(valid, _proxy(criterion, L, R), -np.inf)
-        proxy = proxy + shift
+        proxy = proxy * scale + shift
         j = int(np.argmax(proxy))  # the first of equal proxies
         # Strictly larger, so that the first feature of equal proxies wins.
         if proxy[j] > best_proxy:

@@ -121,9 +121,7 @@ class Tree:
     def _set_surrogates(self, nodes):
         given = [name for name in ("surrogate_ptr", *_SURROGATE_ARRAYS) if name in nodes]
         if not given:
-            self.surrogate_ptr = np.zeros(self.node_count + 1, dtype=np.int64)
-            for name, dtype in _SURROGATE_ARRAYS.items():
-                setattr(self, name, np.zeros(0, dtype=dtype))
+            self._set_no_surrogates()
             return
         if len(given) != 1 + len(_SURROGATE_ARRAYS):
             raise ValueError("surrogate_ptr, surrogate_feature, surrogate_threshold and "
@@ -175,6 +173,16 @@ class Tree:
         if seen != n:
             raise ValueError("some nodes are not reachable from the root")
         return depth
+
+    def _set_no_surrogates(self):
+        self.surrogate_ptr = np.zeros(self.node_count + 1, dtype=np.int64)
+        for name, dtype in _SURROGATE_ARRAYS.items():
+            setattr(self, name, np.zeros(0, dtype=dtype))
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "surrogate_ptr" not in state:  # pickled by a fastml without surrogate splits
+            self._set_no_surrogates()
 
     @property
     def n_leaves(self):
