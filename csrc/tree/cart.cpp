@@ -12,6 +12,7 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <queue>
 #include <utility>
@@ -29,6 +30,10 @@ constexpr double kEpsilon = 10 * std::numeric_limits<double>::epsilon();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 // Nodes with fewer rows are searched by sorting their codes: cheaper than 256-bin histograms.
 constexpr index_t kSortBelow = 64;
+// Nodes of fewer rows are not grown as they come but deferred, and the subtrees they root grown
+// in parallel afterwards (see Builder::grow_depth_first): most nodes of a deep tree are small,
+// too small to share one node's work between threads.
+constexpr index_t kSubtreeRows = 1 << 14;
 // Rows x features below which a node's work stays on one thread. Threads are woken per node, and
 // waking a sleeping thread costs up to milliseconds on virtual machines, so only nodes with
 // millions of row-features are worth it.
@@ -49,8 +54,10 @@ struct Random {
   }
 };
 
-// The split stream of a tree is apart from its bootstrap stream.
+// The split stream of a tree is apart from its bootstrap stream, and from the streams of its
+// deferred subtrees (see Builder::grow_depth_first).
 constexpr std::uint64_t kSplitStream = 0xD1B54A32D192ED03ULL;
+constexpr std::uint64_t kSubtreeStream = 0x8CB92BA72F3D8DD7ULL;
 
 // ---- criteria ------------------------------------------------------------------------------
 
@@ -358,71 +365,6 @@ struct Scratch {
 
 template <class T>
 class Builder {
- public:
-  Builder(const Dataset<T>& data, const Params& params, const double* weight, std::uint64_t seed,
-          int n_threads)
-      : d_(data), p_(params), random_{seed ^ kSplitStream}, n_threads_(std::max(n_threads, 1)) {
-    K_ = d_.n_classes;
-    C_ = K_ > 0 ? 2 + K_ : 4;
-    hist_mode_ = d_.codes != nullptr;
-    absolute_ = p_.criterion == kAbsoluteError;
-    surrogate_ = p_.surrogates;
-    subtract_ = hist_mode_ && !absolute_ && !p_.random_splitter &&
-                p_.max_features >= d_.n_features && p_.max_leaf_nodes == 0;
-    for (index_t r = 0; r < d_.n_rows; ++r)
-      if (weight[r] != 0) rows_.push_back(static_cast<std::int32_t>(r));
-    w_.assign(weight, weight + d_.n_rows);
-    if (K_ > 0) {
-      cls_.resize(d_.n_rows);
-      for (index_t r = 0; r < d_.n_rows; ++r) cls_[r] = static_cast<std::int32_t>(d_.y[r]);
-    } else {
-      wy_.resize(d_.n_rows);
-      wq_.resize(d_.n_rows);
-      for (index_t r = 0; r < d_.n_rows; ++r) {
-        const double y = d_.y[r];
-        wy_[r] = w_[r] * y;
-        wq_[r] = w_[r] * (p_.criterion == kPoisson ? (y > 0 ? y * std::log(y) : 0.0) : y * y);
-      }
-    }
-    scratch_.resize(n_threads_);
-    for (Scratch& s : scratch_) {
-      s.left.resize(C_);
-      s.missing.resize(C_);
-      s.right.resize(C_);
-      s.present.resize(C_);
-    }
-    order_.resize(d_.n_features);
-    all_features_.resize(d_.n_features);
-    std::iota(all_features_.begin(), all_features_.end(), index_t{0});
-    results_.resize(d_.n_features);
-    sorted_tmp_.resize(n_threads_);
-    if (surrogate_) {
-      primary_side_.resize(d_.n_rows);
-      surrogate_results_.resize(d_.n_features);
-    }
-    if (absolute_) rank_of_.resize(d_.n_rows);
-    draw_u_.resize(d_.n_features);
-    draw_side_.resize(d_.n_features);
-  }
-
-  Tree grow() {
-    Task root = root_task();
-    if (root.end == 0) return finish();  // no row of non-zero weight: see build_forest
-    if (!hist_mode_ && !p_.random_splitter) presort();
-    if (p_.max_leaf_nodes > 0)
-      grow_best_first(std::move(root));
-    else
-      grow_depth_first(std::move(root));
-    return finish();
-  }
-
-  // The root alone, a leaf over every row of non-zero weight.
-  Tree grow_leaf() {
-    Task root = root_task();
-    if (root.end > 0) add_node(root);
-    return finish();
-  }
-
  private:
   struct Task {
     index_t begin = 0, end = 0, depth = 0;
@@ -439,6 +381,120 @@ class Builder {
     Task left, right;
   };
 
+ public:
+  Builder(const Dataset<T>& data, const Params& params, const double* weight, std::uint64_t seed,
+          int n_threads)
+      : d_(data),
+        p_(params),
+        seed_(seed),
+        random_{seed ^ kSplitStream},
+        n_threads_(std::max(n_threads, 1)),
+        own_rows_(std::make_unique<RowState>()),
+        rows_(own_rows_->rows),
+        cls_(own_rows_->cls),
+        w_(own_rows_->w),
+        wy_(own_rows_->wy),
+        wq_(own_rows_->wq),
+        sorted_(own_rows_->sorted),
+        side_(own_rows_->side),
+        rank_of_(own_rows_->rank_of),
+        primary_side_(own_rows_->primary_side) {
+    configure();
+    for (index_t r = 0; r < d_.n_rows; ++r)
+      if (weight[r] != 0) rows_.push_back(static_cast<std::int32_t>(r));
+    w_.assign(weight, weight + d_.n_rows);
+    if (K_ > 0) {
+      cls_.resize(d_.n_rows);
+      for (index_t r = 0; r < d_.n_rows; ++r) cls_[r] = static_cast<std::int32_t>(d_.y[r]);
+    } else {
+      wy_.resize(d_.n_rows);
+      wq_.resize(d_.n_rows);
+      for (index_t r = 0; r < d_.n_rows; ++r) {
+        const double y = d_.y[r];
+        wy_[r] = w_[r] * y;
+        wq_[r] = w_[r] * (p_.criterion == kPoisson ? (y > 0 ? y * std::log(y) : 0.0) : y * y);
+      }
+    }
+    if (surrogate_) primary_side_.resize(d_.n_rows);
+    if (absolute_) rank_of_.resize(d_.n_rows);
+  }
+
+  // The builder of a subtree deferred by `parent` (see grow_depth_first), on one thread: it
+  // shares the parent's per-row state, whose rows it alone touches, and has its own scratch.
+  Builder(const Builder& parent, std::uint64_t seed)
+      : d_(parent.d_),
+        p_(parent.p_),
+        seed_(seed),
+        random_{seed ^ kSplitStream},
+        n_threads_(1),
+        rows_(parent.rows_),
+        cls_(parent.cls_),
+        w_(parent.w_),
+        wy_(parent.wy_),
+        wq_(parent.wq_),
+        sorted_(parent.sorted_),
+        side_(parent.side_),
+        rank_of_(parent.rank_of_),
+        primary_side_(parent.primary_side_) {
+    configure();
+    root_weight_ = parent.root_weight_;
+  }
+
+  // The subtree below a deferred task, its root node 0.
+  Tree grow_subtree(Task root) {
+    grow_depth_first(std::move(root), false);
+    return finish();
+  }
+
+ private:
+  // What a builder sets up for itself: its options and scratch.
+  void configure() {
+    K_ = d_.n_classes;
+    C_ = K_ > 0 ? 2 + K_ : 4;
+    hist_mode_ = d_.codes != nullptr;
+    absolute_ = p_.criterion == kAbsoluteError;
+    surrogate_ = p_.surrogates;
+    subtract_ = hist_mode_ && !absolute_ && !p_.random_splitter &&
+                p_.max_features >= d_.n_features && p_.max_leaf_nodes == 0;
+    scratch_.resize(n_threads_);
+    for (Scratch& s : scratch_) {
+      s.left.resize(C_);
+      s.missing.resize(C_);
+      s.right.resize(C_);
+      s.present.resize(C_);
+    }
+    order_.resize(d_.n_features);
+    all_features_.resize(d_.n_features);
+    std::iota(all_features_.begin(), all_features_.end(), index_t{0});
+    results_.resize(d_.n_features);
+    sorted_tmp_.resize(n_threads_);
+    if (surrogate_) surrogate_results_.resize(d_.n_features);
+    draw_u_.resize(d_.n_features);
+    draw_side_.resize(d_.n_features);
+  }
+
+ public:
+  Tree grow() {
+    Task root = root_task();
+    if (root.end == 0) return finish();  // no row of non-zero weight: see build_forest
+    if (!hist_mode_ && !p_.random_splitter) presort();
+    if (p_.max_leaf_nodes > 0) {
+      grow_best_first(std::move(root));
+    } else {
+      grow_depth_first(std::move(root), true);
+      grow_deferred();
+    }
+    return finish();
+  }
+
+  // The root alone, a leaf over every row of non-zero weight.
+  Tree grow_leaf() {
+    Task root = root_task();
+    if (root.end > 0) add_node(root);
+    return finish();
+  }
+
+ private:
   Task root_task() {
     Task root;
     root.begin = 0;
@@ -451,18 +507,47 @@ class Builder {
 
   // ---- growth orders ----
 
-  void grow_depth_first(Task root) {
+  // With defer, a task of fewer than kSubtreeRows rows (not the root) is set aside with its
+  // parent's link; grow_deferred() grows them. The rule depends on row counts alone, and each
+  // subtree draws from its own stream, so the tree does not depend on the thread count.
+  void grow_depth_first(Task root, bool defer) {
     std::vector<Task> stack;
     stack.push_back(std::move(root));
     while (!stack.empty()) {
       Task task = std::move(stack.back());
       stack.pop_back();
+      if (defer && task.parent >= 0 && task.end - task.begin < kSubtreeRows) {
+        release(task.hist);  // a subtree fills its own histograms
+        deferred_.push_back(std::move(task));
+        continue;
+      }
       Outcome out = evaluate(task);
       if (out.leaf) continue;
       commit(out.node);
       stack.push_back(std::move(out.right));  // the left child is popped first: preorder ids
       stack.push_back(std::move(out.left));
     }
+  }
+
+  // Grows the deferred subtrees, on n_threads_ threads, subtree i from its own stream; finish()
+  // links them in.
+  void grow_deferred() {
+    subtrees_.resize(deferred_.size());
+    std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) \
+    if (n_threads_ > 1 && deferred_.size() > 1)
+    for (std::size_t i = 0; i < deferred_.size(); ++i) {
+      try {
+        Random stream{seed_ ^ kSubtreeStream ^ (0x9E3779B97F4A7C15ULL * (i + 1))};
+        Task task = deferred_[i];
+        task.parent = -1;  // the subtree's root is its node 0
+        subtrees_[i] = Builder(*this, stream.next()).grow_subtree(std::move(task));
+      } catch (...) {
+#pragma omp critical
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
   }
 
   void grow_best_first(Task root) {
@@ -581,7 +666,8 @@ class Builder {
   }
 
   // The surrogates of the committed splits, by node id (splits are committed out of id order
-  // when growing best first).
+  // when growing best first); then the deferred subtrees linked in, and the nodes numbered in
+  // preorder.
   Tree finish() {
     tree_.surrogate_ptr.assign(1, 0);
     for (index_t node = 0; node < tree_.n_nodes(); ++node) {
@@ -594,7 +680,74 @@ class Builder {
       }
       tree_.surrogate_ptr.push_back(static_cast<std::int64_t>(tree_.surrogate_feature.size()));
     }
-    return std::move(tree_);
+    if (subtrees_.empty()) return std::move(tree_);
+    for (std::size_t i = 0; i < subtrees_.size(); ++i)
+      append(subtrees_[i], deferred_[i].parent, deferred_[i].is_left);
+    return preorder(tree_);
+  }
+
+  // Appends a subtree's nodes, its root the given child of `parent`.
+  void append(const Tree& sub, std::int64_t parent, bool is_left) {
+    const auto base = static_cast<std::int64_t>(tree_.n_nodes());
+    const auto base_surrogate = static_cast<std::int64_t>(tree_.surrogate_feature.size());
+    auto extend = [](auto& to, const auto& from) { to.insert(to.end(), from.begin(), from.end()); };
+    for (auto [to, from] : {std::pair{&tree_.children_left, &sub.children_left},
+                            std::pair{&tree_.children_right, &sub.children_right}})
+      for (std::int64_t child : *from) to->push_back(child < 0 ? child : child + base);
+    extend(tree_.feature, sub.feature);
+    extend(tree_.n_node_samples, sub.n_node_samples);
+    extend(tree_.threshold, sub.threshold);
+    extend(tree_.impurity, sub.impurity);
+    extend(tree_.weighted_n_node_samples, sub.weighted_n_node_samples);
+    extend(tree_.value, sub.value);
+    extend(tree_.missing_go_to_left, sub.missing_go_to_left);
+    for (std::size_t i = 1; i < sub.surrogate_ptr.size(); ++i)
+      tree_.surrogate_ptr.push_back(base_surrogate + sub.surrogate_ptr[i]);
+    extend(tree_.surrogate_feature, sub.surrogate_feature);
+    extend(tree_.surrogate_threshold, sub.surrogate_threshold);
+    extend(tree_.surrogate_reversed, sub.surrogate_reversed);
+    (is_left ? tree_.children_left : tree_.children_right)[parent] = base;
+  }
+
+  // The tree with its nodes renumbered in depth-first preorder (scikit-learn's numbering).
+  static Tree preorder(const Tree& t) {
+    const index_t n = t.n_nodes();
+    std::vector<std::int64_t> order, stack{0};
+    order.reserve(n);
+    while (!stack.empty()) {
+      const std::int64_t node = stack.back();
+      stack.pop_back();
+      order.push_back(node);
+      if (t.children_left[node] >= 0) {
+        stack.push_back(t.children_right[node]);
+        stack.push_back(t.children_left[node]);
+      }
+    }
+    std::vector<std::int64_t> new_id(n);
+    for (index_t i = 0; i < n; ++i) new_id[order[i]] = i;
+    Tree out;
+    const index_t V = static_cast<index_t>(t.value.size()) / n;
+    out.surrogate_ptr.assign(1, 0);
+    for (std::int64_t node : order) {
+      for (auto [to, from] : {std::pair{&out.children_left, &t.children_left},
+                              std::pair{&out.children_right, &t.children_right}})
+        to->push_back((*from)[node] < 0 ? (*from)[node] : new_id[(*from)[node]]);
+      out.feature.push_back(t.feature[node]);
+      out.n_node_samples.push_back(t.n_node_samples[node]);
+      out.threshold.push_back(t.threshold[node]);
+      out.impurity.push_back(t.impurity[node]);
+      out.weighted_n_node_samples.push_back(t.weighted_n_node_samples[node]);
+      out.value.insert(out.value.end(), t.value.begin() + node * V,
+                       t.value.begin() + (node + 1) * V);
+      out.missing_go_to_left.push_back(t.missing_go_to_left[node]);
+      for (std::int64_t k = t.surrogate_ptr[node]; k < t.surrogate_ptr[node + 1]; ++k) {
+        out.surrogate_feature.push_back(t.surrogate_feature[k]);
+        out.surrogate_threshold.push_back(t.surrogate_threshold[k]);
+        out.surrogate_reversed.push_back(t.surrogate_reversed[k]);
+      }
+      out.surrogate_ptr.push_back(static_cast<std::int64_t>(out.surrogate_feature.size()));
+    }
+    return out;
   }
 
   Task child_of(const Task& parent, std::int64_t node, bool is_left) const {
@@ -1437,30 +1590,49 @@ class Builder {
     }
   }
 
+  using Sorted = std::pair<T, std::int32_t>;
+  // Per-row state: a builder and the builders of its deferred subtrees share it, each touching
+  // only the rows (and rows_ and sorted_ ranges) of its own nodes.
+  struct RowState {
+    std::vector<std::int32_t> rows, cls;
+    std::vector<double> w, wy, wq;
+    std::vector<Sorted> sorted;
+    std::vector<char> side;
+    std::vector<std::int32_t> rank_of;
+    std::vector<std::uint8_t> primary_side;
+  };
+
   const Dataset<T>& d_;
   const Params& p_;
+  std::uint64_t seed_;
   Random random_;
   int n_threads_;
+  std::unique_ptr<RowState> own_rows_;  // the top builder's; a subtree's builder has none
+  std::vector<std::int32_t>& rows_;     // the rows of non-zero weight, each node's a range
+  std::vector<std::int32_t>& cls_;
+  std::vector<double>& w_;
+  std::vector<double>& wy_;
+  std::vector<double>& wq_;
+  std::vector<Sorted>& sorted_;         // (n_features, rows of non-zero weight), see presort()
+  std::vector<char>& side_;             // per row: goes to the left child of the node being split
+  std::vector<std::int32_t>& rank_of_;  // absolute error: each row's rank among its node's y
+  std::vector<std::uint8_t>& primary_side_;  // per row, see primary_side()
+  std::vector<Task> deferred_;               // see grow_depth_first
+  std::vector<Tree> subtrees_;               // grown from deferred_
   int K_ = 0, C_ = 0;
   bool hist_mode_ = false, subtract_ = false, absolute_ = false, surrogate_ = false;
   double root_weight_ = 0;
   double node_error_ = 0;  // absolute error: the summed error of the node being searched
-  std::vector<std::int32_t> rows_, buffer_, cls_;
-  std::vector<double> w_, wy_, wq_;
+  std::vector<std::int32_t> buffer_;
   std::vector<Scratch> scratch_;
   std::vector<index_t> order_, all_features_, missing_;  // missing_: features without histogram
-  using Sorted = std::pair<T, std::int32_t>;
-  std::vector<Sorted> sorted_;  // (n_features, rows of non-zero weight), see presort()
   std::vector<std::vector<Sorted>> sorted_tmp_;
-  std::vector<char> side_;      // per row: goes to the left child of the node being split
-  // absolute error: the node's targets in ascending order, and each row's rank among them
+  // absolute error: the node's targets in ascending order (ranks in rank_of_)
   std::vector<std::pair<double, std::int32_t>> ranked_;
   std::vector<double> ranked_y_;
-  std::vector<std::int32_t> rank_of_;
   std::vector<double> draw_u_;     // the random splitter's draws, taken before the parallel search
   std::vector<char> draw_side_;
   std::vector<Split> results_, pending_;
-  std::vector<std::uint8_t> primary_side_;   // per row, see primary_side()
   std::vector<Surrogate> surrogate_results_;  // per feature
   std::vector<std::vector<double>> hists_;
   std::vector<std::vector<char>> valid_;

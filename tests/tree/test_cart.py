@@ -104,9 +104,11 @@ def _nodes(tree):
 
 
 def _children_counts(y, left):
-    """The class counts of the two children, unordered: equal for two splits of an unweighted
-    node exactly when their gini and entropy proxies are equal by construction."""
-    return sorted(tuple(np.bincount(y[side], minlength=N_CLASSES)) for side in (left, ~left))
+    """The class counts of the two children, unordered, each child's counts sorted (gini and
+    entropy are symmetric in the classes): equal for two splits of an unweighted node exactly
+    when their gini and entropy proxies are equal by construction."""
+    return sorted(tuple(np.sort(np.bincount(y[side], minlength=N_CLASSES)))
+                  for side in (left, ~left))
 
 
 def _absolute_cost(y, w, left):
@@ -567,7 +569,8 @@ def test_integer_weights_equal_repeated_rows(criterion, finder):
 # Threads: the tree does not depend on n_jobs
 
 def _large_problem():
-    # 60,000 x 20: nodes above the core's 2^20 row-features run their searches in parallel.
+    # 60,000 x 20: nodes above the core's 2^20 row-features run their searches in parallel, and
+    # the subtrees below 2^14 rows grow in parallel.
     rng = np.random.default_rng(5)
     X = rng.standard_normal((60_000, 20))
     X[rng.random(X.shape) < 0.05] = np.nan
@@ -585,14 +588,16 @@ def test_thread_count_does_not_change_the_tree(finder):
         clf = DecisionTreeClassifier(split_finder=finder, min_samples_leaf=20, random_state=0,
                                      n_jobs=n_jobs).fit(X, y)
         reg = DecisionTreeRegressor(split_finder=finder, min_samples_leaf=20, max_features=0.5,
-                                    random_state=0, n_jobs=n_jobs).fit(X, score)
+                                    missing_values="surrogate", random_state=0,
+                                    n_jobs=n_jobs).fit(X, score)
         fits.append((clf, reg))
     for one, two in zip(*fits):
         assert one.split_finder_ == finder
         assert one.tree_.node_count > 500
-        for name in ARRAYS:
+        for name in ARRAYS + SURROGATE_ARRAYS:
             assert_array_equal(getattr(one.tree_, name), getattr(two.tree_, name), err_msg=name)
     (clf1, reg1), (clf2, reg2) = fits
+    assert reg1.tree_.surrogate_ptr[-1] > 0
     assert_array_equal(clf1.predict_proba(X_test), clf2.predict_proba(X_test))
     assert_array_equal(reg1.predict(X_test), reg2.predict(X_test))
 
