@@ -68,3 +68,11 @@ def assert_same_tree(tree, expected, what=""):
     for name in TREE_ARRAYS + SURROGATE_ARRAYS:
         np.testing.assert_array_equal(getattr(tree, name), getattr(expected, name),
                                       err_msg=f"{what} {name}".strip())
+
+
+def set_at(i, value):
+    """An edit setting entry i of an array (in place) and returning it."""
+    def edit(a):
+        a[i] = value
+        return a
+    return edit

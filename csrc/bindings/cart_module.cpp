@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -404,21 +405,27 @@ class PackedForest {
     return std::move(out);
   }
 
-  // Called with the GIL held, so two threads never derive the float32 splits at once.
+  // The float32 records, derived from the float64 ones when float32 X first arrives. Called
+  // with the GIL held, so two threads never derive them at once.
+  template <class From, class To, class Convert>
+  static const std::vector<To>& derived(const std::vector<From>& from64, std::vector<To>& to32,
+                                        Convert convert) {
+    if (to32.size() != from64.size()) {
+      to32.resize(from64.size());
+      std::transform(from64.begin(), from64.end(), to32.begin(), convert);
+    }
+    return to32;
+  }
+
   template <class T>
   const std::vector<cart::WalkSplit<T>>& splits() {
     if constexpr (std::is_same_v<T, double>) {
       return splits64_;
     } else {
-      if (splits32_.size() != splits64_.size()) {
-        splits32_.resize(splits64_.size());
-        for (std::size_t i = 0; i < splits64_.size(); ++i) {
-          const cart::WalkSplit<double>& s = splits64_[i];
-          splits32_[i] = {cart::walk_threshold<float>(s.threshold), s.feature,
-                          {s.child[0], s.child[1]}};
-        }
-      }
-      return splits32_;
+      return derived(splits64_, splits32_, [](const cart::WalkSplit<double>& s) {
+        return cart::WalkSplit<float>{cart::walk_threshold<float>(s.threshold), s.feature,
+                                      {s.child[0], s.child[1]}};
+      });
     }
   }
 
@@ -427,14 +434,10 @@ class PackedForest {
     if constexpr (std::is_same_v<T, double>) {
       return surrogates64_;
     } else {
-      if (surrogates32_.size() != surrogates64_.size()) {
-        surrogates32_.resize(surrogates64_.size());
-        for (std::size_t i = 0; i < surrogates64_.size(); ++i) {
-          const cart::WalkSurrogate<double>& s = surrogates64_[i];
-          surrogates32_[i] = {cart::walk_threshold<float>(s.threshold), s.feature, s.reversed};
-        }
-      }
-      return surrogates32_;
+      return derived(surrogates64_, surrogates32_, [](const cart::WalkSurrogate<double>& s) {
+        return cart::WalkSurrogate<float>{cart::walk_threshold<float>(s.threshold), s.feature,
+                                          s.reversed};
+      });
     }
   }
 

@@ -11,6 +11,7 @@ from fastml.reference import cart as reference
 from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from fastml.tree import _cart
 from fastml.tree._binning import bin_thresholds
+from tests._assertions import set_at
 
 CLASSIFICATION = ("gini", "entropy")
 CRITERIA = CLASSIFICATION + ("squared_error", "friedman_mse", "poisson", "absolute_error")
@@ -892,27 +893,19 @@ def _edit(name, edit):
     return change
 
 
-def _at(i, value):
-    """Set entry i of an array."""
-    def edit(a):
-        a[i] = value
-        return a
-    return edit
-
-
 PACK_BAD = [
-    ("left child beyond the tree", _edit("children_left", _at(0, 10_000)),
+    ("left child beyond the tree", _edit("children_left", set_at(0, 10_000)),
      "children ids out of range"),
-    ("left child is the node", _edit("children_left", _at(0, 0)), "children ids out of range"),
-    ("right child missing", _edit("children_right", _at(0, -1)), "children ids out of range"),
-    ("right child beyond the tree", _edit("children_right", _at(0, 10_000)),
+    ("left child is the node", _edit("children_left", set_at(0, 0)), "children ids out of range"),
+    ("right child missing", _edit("children_right", set_at(0, -1)), "children ids out of range"),
+    ("right child beyond the tree", _edit("children_right", set_at(0, 10_000)),
      "children ids out of range"),
-    ("feature negative", _edit("feature", _at(0, -3)), "feature index out of range"),
-    ("feature too large", _edit("feature", _at(0, D)), "feature index out of range"),
+    ("feature negative", _edit("feature", set_at(0, -3)), "feature index out of range"),
+    ("feature too large", _edit("feature", set_at(0, D)), "feature index out of range"),
     ("n_features below a split's feature", lambda X, p: (X, {**p, "n_features": 2}),
      "feature index out of range"),
     ("n_features zero", lambda X, p: (X, {**p, "n_features": 0}), "n_features must be >= 1"),
-    ("offsets short of the nodes", _edit("offsets", _at(1, 1)), "offsets must span the nodes"),
+    ("offsets short of the nodes", _edit("offsets", set_at(1, 1)), "offsets must span the nodes"),
     ("offsets single", _edit("offsets", lambda o: o[:1]), "offsets must hold n_trees \\+ 1"),
     ("offsets int32", _edit("offsets", lambda o: o.astype(np.int32)),
      "offsets has the wrong dtype"),
@@ -928,15 +921,15 @@ PACK_BAD = [
     ("value short", _edit("value", lambda v: v[:-1]), "value has the wrong shape"),
     ("surrogates without counts", _edit("surrogate_count", lambda c: None),
      "come together"),
-    ("surrogate count negative", _edit("surrogate_count", _at(0, -1)),
+    ("surrogate count negative", _edit("surrogate_count", set_at(0, -1)),
      "surrogate_count must be >= 0, and 0 at leaves"),
-    ("surrogate at a leaf", _edit("surrogate_count", lambda c: _at(-1, 1)(c)),
+    ("surrogate at a leaf", _edit("surrogate_count", lambda c: set_at(-1, 1)(c)),
      "surrogate_count must be >= 0, and 0 at leaves"),
-    ("surrogate counts beyond the surrogates", _edit("surrogate_count", _at(0, 5)),
+    ("surrogate counts beyond the surrogates", _edit("surrogate_count", set_at(0, 5)),
      "surrogate_count must sum to the length of surrogate_feature"),
-    ("surrogate feature too large", _edit("surrogate_feature", _at(0, D)),
+    ("surrogate feature too large", _edit("surrogate_feature", set_at(0, D)),
      "surrogate feature index out of range"),
-    ("surrogate feature negative", _edit("surrogate_feature", _at(0, -1)),
+    ("surrogate feature negative", _edit("surrogate_feature", set_at(0, -1)),
      "surrogate feature index out of range"),
     ("surrogate threshold float32", _edit("surrogate_threshold",
                                           lambda t: t.astype(np.float32)),
@@ -945,7 +938,7 @@ PACK_BAD = [
      "surrogate_reversed has the wrong dtype"),
     ("surrogate counts overflowing their sum", _edit("surrogate_count", lambda c: np.where(
         c > 0, 2**62, 0)), "surrogate_count must sum to the length of surrogate_feature"),
-    ("surrogate counts short of the surrogates", _edit("surrogate_count", _at(0, 1)),
+    ("surrogate counts short of the surrogates", _edit("surrogate_count", set_at(0, 1)),
      "surrogate_count must sum to the length of surrogate_feature"),
 ]
 

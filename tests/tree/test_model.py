@@ -16,6 +16,7 @@ from sklearn.tree import plot_tree as sk_plot_tree
 from fastml.tree._export import export_graphviz, export_text, plot_tree
 from fastml.tree import _model
 from fastml.tree._model import Tree
+from tests._assertions import set_at
 
 ARRAYS = ["children_left", "children_right", "feature", "threshold", "missing_go_to_left",
           "impurity", "n_node_samples", "weighted_n_node_samples", "value"]
@@ -382,22 +383,16 @@ def test_invalid_surrogate_arrays(surrogate_tree):
         bad[name] = edit(bad[name])
         return bad
 
-    def at(i, value):
-        def edit(a):
-            a[i] = value
-            return a
-        return edit
-
     shifted = nodes["surrogate_ptr"].copy()
     shifted[leaf + 1:] += 1  # one surrogate more, at a leaf
     cases = {
         "surrogate_ptr must hold": changed("surrogate_ptr", lambda p: p[:-1]),
-        "non-decreasing": changed("surrogate_ptr", at(split[0] + 1, -1)),
+        "non-decreasing": changed("surrogate_ptr", set_at(split[0] + 1, -1)),
         "leaves have no surrogate": dict(
             nodes, surrogate_ptr=shifted,
             **{name: np.append(nodes[name], nodes[name][:1]) for name in SURROGATE_ARRAYS[1:]}),
         "surrogate_threshold must have": changed("surrogate_threshold", lambda t: t[:-1]),
-        "surrogate_feature must lie": changed("surrogate_feature", at(0, tree.n_features)),
+        "surrogate_feature must lie": changed("surrogate_feature", set_at(0, tree.n_features)),
         "come together": {k: v for k, v in nodes.items() if k != "surrogate_reversed"},
     }
     for match, bad in cases.items():
