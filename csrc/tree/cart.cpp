@@ -511,6 +511,7 @@ class Builder {
   // parent's link; grow_deferred() grows them. The rule depends on row counts alone, and each
   // subtree draws from its own stream, so the tree does not depend on the thread count.
   void grow_depth_first(Task root, bool defer) {
+    defer_ = defer;
     std::vector<Task> stack;
     stack.push_back(std::move(root));
     while (!stack.empty()) {
@@ -532,6 +533,10 @@ class Builder {
   // Grows the deferred subtrees, on n_threads_ threads, subtree i from its own stream; finish()
   // links them in.
   void grow_deferred() {
+    // the subtrees fill histograms of their own: this builder's are done with
+    hists_ = {};
+    valid_ = {};
+    free_ = {};
     subtrees_.resize(deferred_.size());
     std::exception_ptr error;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) \
@@ -958,7 +963,9 @@ class Builder {
     const index_t nl = left.end - left.begin, nr = right.end - right.begin;
     const bool complete = parent.hist >= 0 &&
         std::all_of(valid_[parent.hist].begin(), valid_[parent.hist].end(), [](char v) { return v; });
-    if (!subtract_ || !complete || std::max(nl, nr) < kSortBelow) {
+    // children searched by sorting, or both deferred, need no histogram
+    const index_t no_histogram_below = defer_ ? std::max(kSortBelow, kSubtreeRows) : kSortBelow;
+    if (!subtract_ || !complete || std::max(nl, nr) < no_histogram_below) {
       release(parent.hist);
       return;
     }
@@ -1623,6 +1630,7 @@ class Builder {
   bool hist_mode_ = false, subtract_ = false, absolute_ = false, surrogate_ = false;
   double root_weight_ = 0;
   double node_error_ = 0;  // absolute error: the summed error of the node being searched
+  bool defer_ = false;     // small tasks are deferred (see grow_depth_first)
   std::vector<std::int32_t> buffer_;
   std::vector<Scratch> scratch_;
   std::vector<index_t> order_, all_features_, missing_;  // missing_: features without histogram
