@@ -62,6 +62,14 @@ SURROGATE_ARRAYS = ("surrogate_ptr", "surrogate_feature", "surrogate_threshold",
                     "surrogate_reversed")
 
 
+def surrogates_at(nodes, node):
+    """A node's surrogate splits as (feature, threshold, reversed) tuples, most agreeing first;
+    nodes: a dict of a tree's arrays (a reference tree, or vars() of a fitted Tree)."""
+    ptr = nodes["surrogate_ptr"]
+    return [(int(nodes["surrogate_feature"][e]), float(nodes["surrogate_threshold"][e]),
+             bool(nodes["surrogate_reversed"][e])) for e in range(ptr[node], ptr[node + 1])]
+
+
 def assert_same_tree(tree, expected, what=""):
     """Two fastml trees with equal node arrays and surrogate splits, bit for bit."""
     assert tree.node_count == expected.node_count, what

@@ -11,7 +11,7 @@ from fastml.reference import cart as reference
 from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from fastml.tree import _cart
 from fastml.tree._binning import bin_thresholds
-from tests._assertions import set_at
+from tests._assertions import SURROGATE_ARRAYS, set_at, surrogates_at
 
 CLASSIFICATION = ("gini", "entropy")
 CRITERIA = CLASSIFICATION + ("squared_error", "friedman_mse", "poisson", "absolute_error")
@@ -22,8 +22,6 @@ SHAPES = [(20, 1), (37, 2), (100, 3), (250, 6), (700, 10), (2000, 4)]
 INT_ARRAYS = ("children_left", "children_right", "feature", "missing_go_to_left",
               "n_node_samples")
 ARRAYS = INT_ARRAYS + ("threshold", "weighted_n_node_samples", "impurity", "value")
-SURROGATE_ARRAYS = ("surrogate_ptr", "surrogate_feature", "surrogate_threshold",
-                    "surrogate_reversed")
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -78,13 +76,6 @@ def _leaf_size(n):
     return max(5, n // 20)
 
 
-def _surrogates(nodes, node):
-    """The node's surrogate splits as (feature, threshold, reversed); nodes: a dict of arrays."""
-    ptr = nodes["surrogate_ptr"]
-    return [(int(nodes["surrogate_feature"][e]), float(nodes["surrogate_threshold"][e]),
-             bool(nodes["surrogate_reversed"][e])) for e in range(ptr[node], ptr[node + 1])]
-
-
 def _goes_left(nodes, node, X):
     """Whether each row of X goes left at the node: by the threshold, or (NaN) by the first
     surrogate the row has a value for, else by missing_go_to_left."""
@@ -92,7 +83,7 @@ def _goes_left(nodes, node, X):
     left = x <= nodes["threshold"][node]
     for r in np.flatnonzero(np.isnan(x)):
         left[r] = bool(nodes["missing_go_to_left"][node])
-        for g, threshold, reversed_ in _surrogates(nodes, node):
+        for g, threshold, reversed_ in surrogates_at(nodes, node):
             if not np.isnan(X[r, g]):
                 left[r] = (X[r, g] <= threshold) != reversed_
                 break
@@ -167,7 +158,7 @@ def _assert_tree_matches_reference(tree, expected, X, y, w, tie_criterion=None):
             ties += 1
             continue
         assert tree.missing_go_to_left[a] == expected["missing_go_to_left"][b], where
-        assert _surrogates(nodes, a) == _surrogates(expected, b), where
+        assert surrogates_at(nodes, a) == surrogates_at(expected, b), where
         stack.append((tree.children_left[a], expected["children_left"][b], rows[left]))
         stack.append((tree.children_right[a], expected["children_right"][b], rows[~left]))
     if ties == 0:

@@ -16,7 +16,7 @@ from sklearn.tree import plot_tree as sk_plot_tree
 from fastml.tree._export import export_graphviz, export_text, plot_tree
 from fastml.tree import _model
 from fastml.tree._model import Tree
-from tests._assertions import set_at
+from tests._assertions import SURROGATE_ARRAYS, set_at, surrogates_at
 
 ARRAYS = ["children_left", "children_right", "feature", "threshold", "missing_go_to_left",
           "impurity", "n_node_samples", "weighted_n_node_samples", "value"]
@@ -314,10 +314,6 @@ def test_plot_tree():
 # ---------------------------------------------------------------------------------------------
 # Surrogate splits: arrays beyond scikit-learn's, checked, pruned and pickled with the tree
 
-SURROGATE_ARRAYS = ["surrogate_ptr", "surrogate_feature", "surrogate_threshold",
-                    "surrogate_reversed"]
-
-
 @pytest.fixture(scope="module")
 def surrogate_tree():
     from fastml.tree import DecisionTreeClassifier as FastmlTree
@@ -325,11 +321,6 @@ def surrogate_tree():
     est = FastmlTree(missing_values="surrogate", random_state=0).fit(X, y, sample_weight=w)
     assert est.tree_.surrogate_ptr[-1] > 20
     return est.tree_, X
-
-
-def _surrogates_at(tree, node):
-    entries = slice(tree.surrogate_ptr[node], tree.surrogate_ptr[node + 1])
-    return [tuple(getattr(tree, name)[entries]) for name in SURROGATE_ARRAYS[1:]]
 
 
 def test_tree_without_surrogate_arrays_has_none():
@@ -354,7 +345,7 @@ def test_prune_keeps_the_surrogates_of_kept_splits(surrogate_tree):
                 assert pruned.surrogate_ptr[new + 1] == pruned.surrogate_ptr[new]
                 continue
             assert pruned.feature[new] == tree.feature[old]
-            assert _surrogates_at(pruned, new) == _surrogates_at(tree, old)
+            assert surrogates_at(vars(pruned), new) == surrogates_at(vars(tree), old)
             stack += [(tree.children_left[old], pruned.children_left[new]),
                       (tree.children_right[old], pruned.children_right[new])]
         # the training rows, some missing split features, are routed to the nodes that held
@@ -366,14 +357,14 @@ def test_prune_keeps_the_surrogates_of_kept_splits(surrogate_tree):
 def test_pickle_keeps_the_surrogates(surrogate_tree):
     tree, X = surrogate_tree
     back = pickle.loads(pickle.dumps(tree))
-    for name in ARRAYS + SURROGATE_ARRAYS:
+    for name in [*ARRAYS, *SURROGATE_ARRAYS]:
         assert_array_equal(getattr(back, name), getattr(tree, name))
     assert_array_equal(back.apply_numpy(X), tree.apply_numpy(X))
 
 
 def test_invalid_surrogate_arrays(surrogate_tree):
     tree, _ = surrogate_tree
-    nodes = {name: getattr(tree, name).copy() for name in ARRAYS + SURROGATE_ARRAYS}
+    nodes = {name: getattr(tree, name).copy() for name in [*ARRAYS, *SURROGATE_ARRAYS]}
     Tree(tree.n_features, tree.max_n_classes, nodes)
     split = np.flatnonzero(tree.children_left != -1)
     leaf = np.flatnonzero(tree.children_left == -1)[0]
