@@ -6,6 +6,7 @@ import pytest
 import fastml
 from fastml import _backend
 from fastml.cluster import _kmeans_fast
+from fastml.nn import _conv_fast
 
 
 def test_defaults_and_config_context_restores():
@@ -68,10 +69,12 @@ def test_compiled_cores_present():
         "pairwise distances and k-NN search (Cython)": None,
         "k-means++ seeding, Lloyd and Elkan (C++, pybind11)": None,
         "CART trees and forests (C++, pybind11)": None,
+        "stride-1 convolution (C++, pybind11)": None,
     }
     assert _backend.simd_build() in ("baseline", "x86_64_v3", "x86_64_v4")
-    # Both cores choose among the same instruction-set builds with the same rule.
+    # The cores choose among the same instruction-set builds with the same rule.
     assert _kmeans_fast.simd_build() == _backend.simd_build()
+    assert _conv_fast.simd_build() == _backend.simd_build()
     assert _backend.openmp_max_threads() >= 1
 
 

@@ -18,6 +18,7 @@ COMPILED_CORES = {
     "pairwise distances and k-NN search (Cython)": "fastml.metrics._pairwise_fast",
     "k-means++ seeding, Lloyd and Elkan (C++, pybind11)": "fastml.cluster._kmeans_fast",
     "CART trees and forests (C++, pybind11)": "fastml.tree._cart",
+    "stride-1 convolution (C++, pybind11)": "fastml.nn._conv_fast",
 }
 
 
