@@ -13,20 +13,16 @@
 #include <type_traits>
 #include <vector>
 
+#include "fastml/binding_checks.hpp"
 #include "fastml/cart.hpp"
 
 namespace py = pybind11;
+using fastml::bindings::require;
+using fastml::bindings::require_threads;
 namespace cart = fastml::cart;
 using cart::index_t;
 
 namespace {
-
-// A literal message becomes a std::string only when the check fails: some checks run once per
-// node or per label, where building it every time cost more than the work they guard.
-template <class Message>
-void require(bool ok, const Message& message) {
-  if (!ok) throw std::invalid_argument(std::string(message));
-}
 
 // Equivalent dtypes count (int64 is 'l' or 'q'; unpickled arrays carry their own dtype object).
 template <class T>
@@ -209,7 +205,7 @@ py::dict grow_tree(const py::array& y, const py::array& sample_weight, int n_cla
     const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes);
     std::vector<std::int8_t> cst;
     const cart::Params p = read_params(params, d.n_features, n_classes, cst);
-    require(n_threads >= 1, "n_threads must be >= 1");
+    require_threads(n_threads);
     cart::Tree tree;
     {
       py::gil_scoped_release release;
@@ -233,7 +229,7 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight, int n_c
     const index_t n_trees = seeds.shape(0);
     const auto* s = checked<std::uint64_t>(seeds, "seeds", {n_trees});
     require(!bootstrap || n_draws >= 1, "n_draws must be >= 1");
-    require(n_threads >= 1, "n_threads must be >= 1");
+    require_threads(n_threads);
     const cart::Bootstrap b{bootstrap, n_draws, balanced_subsample};
     std::vector<cart::Tree> trees;
     {
@@ -377,7 +373,7 @@ class PackedForest {
     const T* x = checked<T>(X, "X", {n, d});
     require(d == n_features_, "X has " + std::to_string(d) + " features; the trees were fitted on " +
                                   std::to_string(n_features_));
-    require(n_threads >= 1, "n_threads must be >= 1");
+    require_threads(n_threads);
     // no surrogate anywhere: the walk's NaN branch reads missing_left alone
     const bool any_surrogate = !surrogates64_.empty();
     const cart::Forest<T> f{n_trees_,
@@ -460,7 +456,7 @@ py::tuple encode_bins(const py::array& X, const py::array& bin_threshold, int n_
   const T* x = checked<T>(X, "X", {n, d});
   const double* t = checked<double>(bin_threshold, "bin_threshold", {d, cart::kBins});
   require_thresholds(t, d);
-  require(n_threads >= 1, "n_threads must be >= 1");
+  require_threads(n_threads);
   py::array_t<std::uint8_t> codes({n, d});
   py::array_t<double> bounds({index_t{2}, d, index_t{cart::kBins}});
   std::uint8_t* c = codes.mutable_data();

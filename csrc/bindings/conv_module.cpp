@@ -8,9 +8,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "fastml/binding_checks.hpp"
 #include "fastml/conv.hpp"
 
 namespace py = pybind11;
+using fastml::bindings::require;
+using fastml::bindings::require_shape;
+using fastml::bindings::require_threads;
 using fastml::conv::index_t;
 using fastml::conv::Problem;
 
@@ -18,18 +22,6 @@ namespace {
 
 template <class T>
 using In = py::array_t<T, py::array::c_style>;
-
-void require(bool ok, const std::string& message) {
-  if (!ok) throw std::invalid_argument(message);
-}
-
-template <class A>
-void require_shape(const A& a, const char* name, std::initializer_list<index_t> shape) {
-  bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
-  index_t axis = 0;
-  for (index_t extent : shape) ok = ok && a.shape(axis++) == extent;
-  require(ok, std::string(name) + " has the wrong shape");
-}
 
 // The problem of images x (N, C, H, W) and filters of shape `filters` (F, C, KH, KW).
 template <class T>
@@ -43,8 +35,6 @@ Problem problem(const In<T>& x, const py::array& filters, index_t pad_h, index_t
   require(p.Ho() >= 1 && p.Wo() >= 1, "the kernel is larger than the padded input");
   return p;
 }
-
-void require_threads(int n_threads) { require(n_threads >= 1, "n_threads must be >= 1"); }
 
 template <class T>
 void forward(const In<T>& x, const In<T>& w, const py::object& bias, index_t pad_h,

@@ -9,9 +9,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "fastml/binding_checks.hpp"
 #include "fastml/kmeans.hpp"
 
 namespace py = pybind11;
+using fastml::bindings::require;
+using fastml::bindings::require_shape;
+using fastml::bindings::require_threads;
 using fastml::kmeans::index_t;
 using fastml::kmeans::label_t;
 using fastml::kmeans::Points;
@@ -20,21 +24,6 @@ namespace {
 
 template <class T>
 using In = py::array_t<T, py::array::c_style>;
-
-// A literal message becomes a std::string only when the check fails: some checks run once per
-// node or per label, where building it every time cost more than the work they guard.
-template <class Message>
-void require(bool ok, const Message& message) {
-  if (!ok) throw std::invalid_argument(std::string(message));
-}
-
-template <class A>
-void require_shape(const A& a, const char* name, std::initializer_list<index_t> shape) {
-  bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
-  index_t axis = 0;
-  for (index_t extent : shape) ok = ok && a.shape(axis++) == extent;
-  require(ok, std::string(name) + " has the wrong shape");
-}
 
 template <class T>
 Points<T> points(const In<T>& X, const In<T>& sample_weight) {
@@ -50,8 +39,6 @@ index_t n_centers(const In<T>& centers, index_t d) {
           "centers must have shape (n_clusters, n_features)");
   return centers.shape(0);
 }
-
-void require_threads(int n_threads) { require(n_threads >= 1, "n_threads must be >= 1"); }
 
 void require_labels(const label_t* labels, index_t n, index_t k) {
   for (index_t i = 0; i < n; ++i)

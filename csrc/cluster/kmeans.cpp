@@ -13,12 +13,6 @@
 
 #include "fastml/isa.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#else
-static inline int omp_get_thread_num() { return 0; }
-#endif
-
 namespace fastml::kmeans {
 namespace {
 
@@ -29,9 +23,7 @@ const IsaChoice<KmeansTable>& selected() {
   return choice;
 }
 
-template <class T> const Kernels<T>& kernels();
-template <> const Kernels<float>& kernels<float>() { return selected().table.f32; }
-template <> const Kernels<double>& kernels<double>() { return selected().table.f64; }
+template <class T> const Kernels<T>& kernels() { return kernels_for<T>(selected().table); }
 
 template <class T> Points<T> slice(const Points<T>& pts, index_t begin, index_t end) {
   return Points<T>{pts.x + begin * pts.d, pts.w + begin, end - begin, pts.d};

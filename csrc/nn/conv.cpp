@@ -8,11 +8,7 @@
 
 #include "fastml/isa.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#else
-static inline int omp_get_thread_num() { return 0; }
-#endif
+#include "fastml/openmp_helpers.h"
 
 namespace fastml::conv {
 namespace {
@@ -24,9 +20,7 @@ const IsaChoice<ConvTable>& selected() {
   return choice;
 }
 
-template <class T> const Kernels<T>& kernels();
-template <> const Kernels<float>& kernels<float>() { return selected().table.f32; }
-template <> const Kernels<double>& kernels<double>() { return selected().table.f64; }
+template <class T> const Kernels<T>& kernels() { return kernels_for<T>(selected().table); }
 
 // The weight gradient is summed over this many contiguous blocks of images, each into its own
 // partial sum; a fixed count keeps the order of the sums independent of the thread count.

@@ -17,11 +17,7 @@
 #include <queue>
 #include <utility>
 
-#ifdef _OPENMP
-#include <omp.h>
-#else
-static inline int omp_get_thread_num() { return 0; }
-#endif
+#include "fastml/openmp_helpers.h"
 
 namespace fastml::cart {
 namespace {

@@ -14,6 +14,8 @@
 #define FASTML_IF_ISA_V3(expr) nullptr
 #endif
 
+#include <type_traits>
+
 namespace fastml {
 
 template <class Table>
@@ -35,6 +37,16 @@ IsaChoice<Table> choose_isa(Table (*v4)(), Table (*v3)(), Table (*baseline)()) {
   (void)v3;
 #endif
   return {baseline(), "baseline"};
+}
+
+// The float or the double kernels of a table with members f32 and f64.
+template <class T, class Table>
+const auto& kernels_for(const Table& table) {
+  if constexpr (std::is_same_v<T, float>) {
+    return table.f32;
+  } else {
+    return table.f64;
+  }
 }
 
 }  // namespace fastml
