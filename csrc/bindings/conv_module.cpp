@@ -23,6 +23,8 @@ namespace {
 template <class T>
 using In = py::array_t<T, py::array::c_style>;
 
+constexpr index_t kMaxPad = index_t(1) << 20;
+
 // The problem of images x (N, C, H, W) and filters of shape `filters` (F, C, KH, KW).
 template <class T>
 Problem problem(const In<T>& x, const py::array& filters, index_t pad_h, index_t pad_w) {
@@ -32,6 +34,9 @@ Problem problem(const In<T>& x, const py::array& filters, index_t pad_h, index_t
   require(p.N >= 1 && p.C >= 1 && p.H >= 1 && p.W >= 1, "x must not be empty");
   require(p.F >= 1 && p.KH >= 1 && p.KW >= 1, "the filters must not be empty");
   require(filters.shape(1) == p.C, "the filters' channels must match x's");
+  // Bounded first, so that the output size below cannot overflow.
+  require(pad_h > -p.H && pad_w > -p.W && pad_h <= kMaxPad && pad_w <= kMaxPad,
+          "the padding is out of range");
   require(p.Ho() >= 1 && p.Wo() >= 1, "the kernel is larger than the padded input");
   return p;
 }

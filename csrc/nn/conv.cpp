@@ -4,6 +4,7 @@
 #include "fastml/conv.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "fastml/isa.hpp"
@@ -67,8 +68,8 @@ void pad_image(const Problem& p, const Geometry& g, const T* x, T* padded) {
   }
 }
 
-// The sum of a[0 .. n) in float64, in eight interleaved partial sums that the compiler can keep
-// in one vector (a single running sum is a chain of dependent additions).
+// The sum of a[0 .. n) in float64, in eight interleaved partial sums that the compiler keeps in
+// vector registers (a single running sum is a chain of dependent additions).
 template <class T>
 double sum(const T* a, index_t n) {
   double partial[8] = {};
@@ -105,12 +106,13 @@ void forward(const Problem& p, const T* x, const T* w, const T* bias, T* out, in
   const std::vector<T> packed = pack_filters(p, w, k.filter_block);
   const index_t in_size = p.C * p.H * p.W, out_size = p.F * g.Ho * g.Wo;
   const index_t padded_size = p.C * g.Hp * g.Ws;
+  const int threads = static_cast<int>(std::min<index_t>(n_threads, p.N));
   // Work arrays are allocated before the threads start: an allocation failing inside an
   // OpenMP region would end the process instead of raising MemoryError.
-  std::vector<T> padded_all(n_threads * padded_size);
-#pragma omp parallel num_threads(n_threads)
+  const std::unique_ptr<T[]> padded_all(new T[threads * padded_size]);  // pad_image fills it
+#pragma omp parallel num_threads(threads)
   {
-    T* padded = padded_all.data() + omp_get_thread_num() * padded_size;
+    T* padded = padded_all.get() + omp_get_thread_num() * padded_size;
 #pragma omp for schedule(dynamic)
     for (index_t n = 0; n < p.N; ++n) {
       pad_image(p, g, x + n * in_size, padded);
@@ -131,11 +133,12 @@ void weight_grad(const Problem& p, const T* grad_out, const T* x, T* grad_w, T* 
   const index_t padded_size = p.C * g.Hp * g.Ws, grad_t_size = positions * g.F_padded;
   std::vector<T> partial_w(n_blocks * sums_size, T(0));
   std::vector<double> partial_b(n_blocks * p.F, 0.0);
-  std::vector<T> padded_all(n_threads * padded_size);  // allocated here as in forward()
-  std::vector<T> grad_t_all(n_threads * grad_t_size, T(0));  // the columns past F stay 0
-#pragma omp parallel num_threads(n_threads)
+  const int threads = static_cast<int>(std::min<index_t>(n_threads, n_blocks));
+  const std::unique_ptr<T[]> padded_all(new T[threads * padded_size]);  // as in forward()
+  std::vector<T> grad_t_all(threads * grad_t_size, T(0));  // the columns past F stay 0
+#pragma omp parallel num_threads(threads)
   {
-    T* padded = padded_all.data() + omp_get_thread_num() * padded_size;
+    T* padded = padded_all.get() + omp_get_thread_num() * padded_size;
     T* grad_t = grad_t_all.data() + omp_get_thread_num() * grad_t_size;
 #pragma omp for schedule(dynamic)
     for (index_t b = 0; b < n_blocks; ++b) {

@@ -1,9 +1,10 @@
 """The stride-1 convolution core (fastml.nn._conv_fast, csrc/nn) against fastml.reference.nn.
 
-The shapes sit on the edges of the kernels' register tiles: output widths one lane either side of
-a whole vector, filter counts one past a filter block, more images than the weight gradient's
-fixed blocks, kernel tap counts that leave a partial tile, and paddings past the kernel, where
-the input gradient's correlation crops instead of padding.
+The shapes sit on the edges of the kernels' register tiles (16 float32 lanes, blocks of 8
+filters and 6 taps in the AVX-512 build; 8 lanes, 4 filters and 5 taps in the AVX2 one): output
+widths a lane either side of whole vectors, filter counts one past a block, more images than the
+weight gradient's fixed blocks, partial tap tiles, kernels larger than the input, and paddings
+past the kernel, where the input gradient's correlation crops instead of padding.
 """
 import sys
 
@@ -28,6 +29,10 @@ CORE_CASES = [  # N, C, H, W, filters, KH, KW, padding
     (1, 3, 3, 4, 2, 2, 3, (3, 2)),       # padding past the kernel: the input gradient crops
     (2, 1, 9, 2, 4, 4, 1, (1, 0)),
     (3, 4, 6, 6, 33, 3, 2, (0, 1)),
+    (2, 2, 3, 15, 5, 3, 1, (1, 0)),      # 15 columns: a lane short of a 16-lane vector
+    (2, 1, 2, 31, 3, 1, 1, 0),           # 31 columns
+    (2, 1, 3, 5, 3, 1, 2, (0, 4)),       # cropped in width only
+    (1, 2, 2, 2, 4, 3, 3, 1),            # kernel larger than the input, not the padded one
 ]
 
 
@@ -52,6 +57,20 @@ def test_core_matches_the_reference(case, dtype, rng):
                              R.conv2d_backward(g, x, w, padding=padding)):
         assert got.dtype == dtype
         _close(got, expected, rtol)
+
+
+def test_core_with_more_threads_than_images(dtype, rng):
+    x, w, b, _ = _case((2, 3, 5, 7, 4, 3, 3, 1), dtype, rng)
+    rtol = RTOL[np.dtype(dtype)]
+    out = np.empty((2, 4, 5, 7), dtype)
+    core.forward(x, w, b, 1, 1, out, 8)
+    _close(out, R.conv2d(x, w, b, padding=1), rtol)
+    g = _rand(rng, out.shape, dtype)
+    grad_w, grad_b = np.empty_like(w), np.empty_like(b)
+    core.weight_grad(g, x, 1, 1, grad_w, grad_b, 8)
+    _, expected_w, expected_b = R.conv2d_backward(g, x, w, padding=1)
+    _close(grad_w, expected_w, rtol)
+    _close(grad_b, expected_b, rtol)
 
 
 def test_core_results_do_not_depend_on_the_thread_count(dtype, rng):
@@ -95,6 +114,8 @@ ENTRY_ERRORS = [  # (call, changes, error, message)
     (_forward, dict(w=np.zeros((4, 2, 3, 3))), ValueError, "channels"),
     (_forward, dict(x=np.zeros((0, 3, 5, 6))), ValueError, "x must not be empty"),
     (_forward, dict(pad_h=-2), ValueError, "larger than the padded input"),
+    (_forward, dict(pad_h=-5), ValueError, "padding is out of range"),
+    (_forward, dict(pad_h=2**63 - 1), ValueError, "padding is out of range"),
     (_forward, dict(n_threads=0), ValueError, "n_threads"),
     (_weight_grad, dict(grad_out=np.zeros((2, 4, 5, 5))), ValueError, "grad_out has the wrong"),
     (_weight_grad, dict(grad_b=np.zeros(3)), ValueError, "grad_b has the wrong shape"),

@@ -6,9 +6,9 @@
 // through them, one channel and kernel offset at a time.
 //
 // Two layers, as for k-means: kernels (conv_kernels_isa.cpp, built once per instruction set, no
-// allocation, no threads) work on one image or one group of images; drivers (conv.cpp) own the
-// padded copies, the OpenMP loops and the fixed-order merge of the weight gradient, so results do
-// not depend on the thread count.
+// allocation, no threads) work on one image; drivers (conv.cpp) own the padded copies, the
+// OpenMP loops and the fixed-order merge of the weight gradient, so results do not depend on the
+// thread count.
 #pragma once
 
 #include <cstddef>

@@ -3,8 +3,8 @@ and C++ for stride-1 convolutions.
 
 Stride-1 convolutions run in fastml.nn._conv_fast (csrc/nn): register-blocked direct kernels
 that reach the machine's multiply-add rate, where BLAS products with the channel count as their
-inner dimension ran at about 60% of it (forward 17 ms against 12 ms on 64 x 32 x 32 x 32 images,
-3 x 3 to 64 channels; the whole backward pass 37 ms against 29 ms). Other strides unfold a band
+inner dimension ran at about 60% of it (forward 17.6 ms against 12.6 ms on 64 x 32 x 32 x 32
+images, 3 x 3 to 64 channels; the whole backward pass 37.5 ms against 27.7 ms). Other strides unfold a band
 of output rows at a time into a column matrix that fits in the L2 cache (im2col), multiplied by
 BLAS on one thread per block of images (the ``conv2d`` drivers set the limit). Weight gradients
 are summed per fixed block of images and merged in order, so results do not depend on the
@@ -18,7 +18,8 @@ with BLAS on one thread.
 
 Kernels release the GIL. Every kernel writes into arrays it is given (OUT) or updates them in
 place (IN/OUT). The callers (``functional.py``, ``_layers.py``) validate shapes and dtypes
-first: the kernels do not check bounds. Arrays are C-contiguous float32 or float64.
+first: the Numba kernels do not check bounds (the C++ core checks its arguments again). Arrays
+are C-contiguous float32 or float64.
 """
 import numba
 import numpy as np
