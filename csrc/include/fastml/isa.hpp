@@ -14,6 +14,8 @@
 #define FASTML_IF_ISA_V3(expr) nullptr
 #endif
 
+#include <cstdlib>
+#include <cstring>
 #include <type_traits>
 
 namespace fastml {
@@ -24,14 +26,27 @@ struct IsaChoice {
   const char* name;  // "baseline", "x86_64_v3" or "x86_64_v4"
 };
 
+// A table maker; the wider builds' makers are non-deduced parameters, so that a build without
+// them may pass nullptr (Table is deduced from the baseline's).
+template <class Table>
+struct TableMaker {
+  typedef Table (*type)();
+};
+
 // Call as choose_isa(FASTML_IF_ISA_V4(&ns::x86_64_v4::kernel_table),
 //                    FASTML_IF_ISA_V3(&ns::x86_64_v3::kernel_table), &ns::baseline::kernel_table);
+// FASTML_SIMD=baseline or x86_64_v3 in the environment caps the choice, so that tests can run
+// the narrower builds on a wider machine; any other value leaves it to the CPU.
 template <class Table>
-IsaChoice<Table> choose_isa(Table (*v4)(), Table (*v3)(), Table (*baseline)()) {
+IsaChoice<Table> choose_isa(typename TableMaker<Table>::type v4,
+                            typename TableMaker<Table>::type v3, Table (*baseline)()) {
 #if defined(__x86_64__) || defined(__i386__)
+  const char* cap = std::getenv("FASTML_SIMD");
+  const bool baseline_only = cap && std::strcmp(cap, "baseline") == 0;
+  const bool up_to_v3 = baseline_only || (cap && std::strcmp(cap, "x86_64_v3") == 0);
   __builtin_cpu_init();
-  if (v4 && __builtin_cpu_supports("x86-64-v4")) return {v4(), "x86_64_v4"};
-  if (v3 && __builtin_cpu_supports("x86-64-v3")) return {v3(), "x86_64_v3"};
+  if (v4 && !up_to_v3 && __builtin_cpu_supports("x86-64-v4")) return {v4(), "x86_64_v4"};
+  if (v3 && !baseline_only && __builtin_cpu_supports("x86-64-v3")) return {v3(), "x86_64_v3"};
 #else
   (void)v4;
   (void)v3;

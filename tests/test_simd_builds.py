@@ -1,0 +1,37 @@
+"""The narrower instruction-set builds of the C++ and Cython kernels, run on this machine.
+
+Every other test runs the widest build the CPU supports. Here the compiled-core tests run again
+in a subprocess with FASTML_SIMD capping the choice, so that the smaller register tiles of the
+AVX2 and baseline builds are checked against the references too.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fastml import _backend
+
+BUILDS = ["baseline", "x86_64_v3", "x86_64_v4"]
+CORE_TESTS = ["tests/nn/test_conv_core.py", "tests/cluster/test_kmeans.py",
+              "tests/metrics/test_pairwise.py"]
+ROOT = Path(__file__).resolve().parents[1]
+REPORT_BUILDS = ("from fastml import _backend; from fastml.cluster import _kmeans_fast; "
+                 "from fastml.nn import _conv_fast; "
+                 "print(_backend.simd_build(), _kmeans_fast.simd_build(), _conv_fast.simd_build())")
+
+
+@pytest.mark.parametrize("build", BUILDS[:2])
+def test_narrower_build_passes_the_core_tests(build):
+    widest = _backend.simd_build()
+    if BUILDS.index(build) >= BUILDS.index(widest):
+        pytest.skip(f"this CPU's widest build is {widest}: every other test already runs it")
+    env = {**os.environ, "FASTML_SIMD": build}
+    chosen = subprocess.run([sys.executable, "-c", REPORT_BUILDS], env=env, capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert chosen == [build] * 3
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                             *CORE_TESTS], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
