@@ -203,34 +203,45 @@ void kmeans_plusplus(const Points<T>& pts, index_t k, index_t first, const doubl
 
   std::vector<double> prefix(static_cast<std::size_t>(blocks.count + 1));
   std::vector<double> gains(static_cast<std::size_t>(blocks.count * n_trials));
-  // Distances of every point to every candidate: the winner's become the new D without a second
-  // pass over the points.
-  std::vector<T> dists(padded * n_trials);
-  std::vector<T> cand(static_cast<std::size_t>(n_trials * d));
+  std::vector<double> pots(static_cast<std::size_t>(blocks.count * n_trials));
+  // Row 0: the center chosen last, applied to D in the next step's pass (each step then reads
+  // the points once); rows 1 .. n_trials: the candidates.
+  std::vector<T> cand(static_cast<std::size_t>((n_trials + 1) * d));
   std::vector<index_t> cand_idx(static_cast<std::size_t>(n_trials));
   for (index_t c = 1; c < k; ++c) {
-    // Candidates: as scikit-learn's searchsorted on the cumulative sum of w * D, by blocks.
+    const bool winner = c > 1;
+    if (winner) std::copy_n(pts.x + indices[c - 1] * d, d, cand.data());
+    // Candidates: as scikit-learn's searchsorted on the cumulative sum of w * D, by blocks. The
+    // block potentials already count the last winner; the blocks sampled from get it applied to
+    // D now (the pass applies it again, to no effect).
     prefix[0] = 0.0;
     for (index_t b = 0; b < blocks.count; ++b) prefix[b + 1] = prefix[b] + block_pot[b];
     for (index_t t = 0; t < n_trials; ++t) {
       const double v = uniforms[(c - 1) * n_trials + t] * pot;
       const index_t b = std::lower_bound(prefix.begin() + 1, prefix.end(), v) - prefix.begin() - 1;
-      cand_idx[t] = b >= blocks.count
-                        ? n - 1
-                        : sample_in_block(w.data(), D.data(), blocks.begin(b) * L,
-                                          std::min(n, blocks.end(b) * L), prefix[b], v);
-      std::copy_n(pts.x + cand_idx[t] * d, d, cand.data() + t * d);
+      if (b >= blocks.count) {
+        cand_idx[t] = n - 1;
+      } else {
+        if (winner) K.seed_apply(block_panels(b), D.data() + blocks.begin(b) * L, block_size(b), d,
+                                 cand.data());
+        cand_idx[t] = sample_in_block(w.data(), D.data(), blocks.begin(b) * L,
+                                      std::min(n, blocks.end(b) * L), prefix[b], v);
+      }
+      std::copy_n(pts.x + cand_idx[t] * d, d, cand.data() + (t + 1) * d);
     }
-    // Gains of every candidate (potential lost), per block, at most kMaxSeedCandidates at once.
+    // Gains (potential lost) and potentials of every candidate, per block, at most
+    // kMaxSeedCandidates at once; the first pass applies the last winner.
     std::fill(gains.begin(), gains.end(), 0.0);
+    std::fill(pots.begin(), pots.end(), 0.0);
     for (index_t t0 = 0; t0 < n_trials; t0 += kMaxSeedCandidates) {
       const int nc = static_cast<int>(std::min<index_t>(kMaxSeedCandidates, n_trials - t0));
+      const bool apply = winner && t0 == 0;
+      const T* rows = cand.data() + (apply ? 0 : t0 + 1) * d;
 #pragma omp parallel for num_threads(n_threads) schedule(static)
       for (index_t b = 0; b < blocks.count; ++b)
-        K.seed_gains(block_panels(b), w.data() + blocks.begin(b) * L,
-                     D.data() + blocks.begin(b) * L, block_size(b), d, cand.data() + t0 * d, nc,
-                     gains.data() + b * n_trials + t0, dists.data() + t0 * padded + blocks.begin(b) * L,
-                     static_cast<index_t>(padded));
+        K.seed_step(block_panels(b), w.data() + blocks.begin(b) * L,
+                    D.data() + blocks.begin(b) * L, block_size(b), d, rows, nc, apply,
+                    gains.data() + b * n_trials + t0, pots.data() + b * n_trials + t0);
     }
     index_t best = 0;
     double best_gain = -1.0;
@@ -243,11 +254,7 @@ void kmeans_plusplus(const Points<T>& pts, index_t k, index_t first, const doubl
       }
     }
     indices[c] = cand_idx[best];
-    // D = min(D, distance to the winner).
-#pragma omp parallel for num_threads(n_threads) schedule(static)
-    for (index_t b = 0; b < blocks.count; ++b)
-      block_pot[b] = K.seed_update(w.data() + blocks.begin(b) * L, D.data() + blocks.begin(b) * L,
-                                   block_size(b), dists.data() + best * padded + blocks.begin(b) * L);
+    for (index_t b = 0; b < blocks.count; ++b) block_pot[b] = pots[b * n_trials + best];
     pot = potential();
   }
 }

@@ -76,7 +76,7 @@ constexpr index_t kPanel = 64 / sizeof(T);
 // panel[f * kAssignCenters + c]), zero-padded to whole panels.
 template <class T>
 constexpr index_t kAssignCenters = 2 * kPanel<T>;
-// The most candidates seed_gains takes at once.
+// The most candidates seed_step takes at once.
 constexpr int kMaxSeedCandidates = 8;
 
 template <class T>
@@ -84,12 +84,15 @@ struct Kernels {
   // For panels [0, n_panels): D = squared distance to `center`; returns sum of w * D.
   double (*seed_distances)(const T* panels, const T* w, index_t n_panels, index_t d,
                            const T* center, T* D);
-  // For n_cand <= kMaxSeedCandidates candidates (rows of cand, d features): gains[t] += sum of
-  // w * max(D - dist_t, 0), and dists[t * dist_stride + i] = dist_t of point i of the range.
-  void (*seed_gains)(const T* panels, const T* w, const T* D, index_t n_panels, index_t d,
-                     const T* cand, int n_cand, double* gains, T* dists, index_t dist_stride);
-  // D = min(D, dist); returns sum of w * D over the range.
-  double (*seed_update)(const T* w, T* D, index_t n_panels, const T* dist);
+  // D = min(D, squared distance to `center`) over the panels.
+  void (*seed_apply)(const T* panels, T* D, index_t n_panels, index_t d, const T* center);
+  // One pass of a k-means++ step over the panels, for n_cand <= kMaxSeedCandidates candidates
+  // (rows of cand, d features). With `winner`, row 0 of cand is the center chosen last and the
+  // candidates follow it: D = min(D, distance to it) first. Then for each candidate t, with
+  // dist_t its squared distances: gains[t] += sum of w * max(D - dist_t, 0) and
+  // pots[t] += sum of w * min(D, dist_t).
+  void (*seed_step)(const T* panels, const T* w, T* D, index_t n_panels, index_t d,
+                    const T* cand, int n_cand, bool winner, double* gains, double* pots);
   // labels[i] = the nearest center of each point (the lower index on ties); returns how many
   // labels changed. IN cpanels: the centers in panels; cnorms[k_padded]: their squared norms,
   // +inf for the padding.
