@@ -13,9 +13,15 @@ from .workloads import all_workloads
 
 # Timed seconds a workload may take before its repeat count is cut.
 _SECONDS_PER_WORKLOAD = 60.0
+# Pause before each timed call. The thread pools of the side that ran last (OpenBLAS's above
+# all) keep spinning for a few tens of milliseconds after a call returns, and on a 2-core machine
+# that takes a core from the side timed next: fastml's kmeans_plusplus measured 160-200 ms right
+# after scikit-learn's and 120-150 ms after a 0.05-0.2 s pause. Both sides get the same pause.
+_SETTLE_SECONDS = 0.1
 
 
 def _time_once(fn, data):
+    time.sleep(_SETTLE_SECONDS)
     start = time.perf_counter()
     result = fn(data)
     return time.perf_counter() - start, result
