@@ -196,24 +196,28 @@ template <int kMetric> struct KernelOp<double, kMetric> {
 // `slack` (relative to the norms) could carry more than kFloat64RelativeError and are recomputed.
 inline double dot_slack(index_t dim) { return (dim + 4) * DBL_EPSILON / kFloat64RelativeError; }
 
-// The distance for one kernel result `acc` (xa, ya: the rows' aux values). Branch-free so that a
-// row of results vectorises; increments `recheck` where the value may carry more rounding error
-// than promised, in which case exact_distance() must replace it.
-template <class T, int kMetric>
-inline double kernel_to_distance(double acc, double xa, double ya, double slack, int& recheck) {
+// The distance for kernel results `acc` (xa, ya: the rows' aux values), for one value (D = double)
+// or a vector of them (D = VecD). Sets `recheck` to 1 where the value may carry more rounding
+// error than promised, in which case exact_distance() must replace it. Written with ternaries on
+// D, so that the vector form has no branch and no integer lanes: with an int count of rechecks,
+// GCC computed a row of results one value at a time.
+template <class T, int kMetric, class D>
+inline D kernel_to_distance(D acc, D xa, D ya, double slack, D& recheck) {
   constexpr bool dot = std::is_same_v<typename KernelOp<T, kMetric>::type, Dot>;
+  const D zero = D{}, one = D{} + 1.0;
   if constexpr (kMetric == kCosine) {
-    const double scale = xa * ya;
-    double d = dot ? 1.0 - acc * scale : 0.5 * acc;
-    recheck += (d < slack) & (scale != 0.0);
-    d = scale == 0.0 ? 1.0 : d;  // an all-zero vector has similarity 0 with everything
-    return clamp(d, 0.0, 2.0);
+    const D scale = xa * ya;
+    D d = dot ? one - acc * scale : 0.5 * acc;
+    recheck = (d < slack) & (scale != zero) ? one : zero;
+    d = scale == zero ? one : d;  // an all-zero vector has similarity 0 with everything
+    return d < zero ? zero : (d > 2.0 * one ? 2.0 * one : d);
   } else if constexpr (dot) {
-    const double norms = xa + ya;
-    double d = norms - 2.0 * acc;
-    recheck += d < slack * norms;
-    return d > 0.0 ? d : 0.0;
+    const D norms = xa + ya;
+    const D d = norms - 2.0 * acc;
+    recheck = d < slack * norms ? one : zero;
+    return d > zero ? d : zero;
   } else {
+    recheck = zero;
     return acc;
   }
 }
@@ -228,16 +232,23 @@ inline double exact_distance(const T* x, const T* y, index_t dim) {
   }
 }
 
-// Writes one row of a block: out[c] = distance(res[c]) for c < n; returns how many need a recheck.
-// The square root of euclidean gets a loop of its own: fused with the rest it kept the loop from
-// being vectorised.
+// Writes one row of a block: out[c] = distance(res[c]) for c < n; returns whether any value
+// needs a recheck. The square root of euclidean gets a loop of its own, which GCC vectorises.
 template <class T, int kMetric, int N>
-inline int store_row(const double* __restrict res, double xa, const double* __restrict ya,
-                     double slack, int n, T* __restrict out) {
-  int recheck = 0;
+inline bool store_row(const double* __restrict res, double xa, const double* __restrict ya,
+                      double slack, int n, T* __restrict out) {
+  constexpr int W = sizeof(VecD) / sizeof(double);
+  static_assert(N % W == 0, "a row of results is whole vectors of doubles");
+  VecD recheck_any = {};
   alignas(64) double d[N];
-  for (int c = 0; c < N; ++c)  // past n, ya is 0: harmless values that are never stored
-    d[c] = kernel_to_distance<T, kMetric>(res[c], xa, ya[c], slack, recheck);
+  for (int c = 0; c < N; c += W) {  // past n, ya is 0: harmless values that are never stored
+    VecD acc, y, recheck;
+    std::memcpy(&acc, res + c, sizeof(VecD));
+    std::memcpy(&y, ya + c, sizeof(VecD));
+    const VecD v = kernel_to_distance<T, kMetric>(acc, VecD{} + xa, y, slack, recheck);
+    std::memcpy(d + c, &v, sizeof(VecD));
+    recheck_any = recheck > recheck_any ? recheck : recheck_any;
+  }
   if constexpr (kMetric == kEuclidean)
     for (int c = 0; c < N; ++c) d[c] = std::sqrt(d[c]);
   if (n == N) {  // full rows: constant trip count
@@ -245,7 +256,9 @@ inline int store_row(const double* __restrict res, double xa, const double* __re
   } else {
     for (int c = 0; c < n; ++c) out[c] = static_cast<T>(d[c]);
   }
-  return recheck;
+  bool any = false;
+  for (int l = 0; l < W; ++l) any |= recheck_any[l] != 0.0;
+  return any;
 }
 
 template <class T, int kMetric>
@@ -276,16 +289,16 @@ void direct_tile(const T* x, index_t nx, const T* y, index_t ny, index_t dim, co
       if (uses_aux)
         for (int r = 0; r < R; ++r) xa[r] = r < ni ? x_aux[i0 + r] : 0.0;
       micro_kernel<T, Op>(xpack + i0 * dim, ypack + j0 * dim, dim, res);
-      int recheck = 0;
+      bool recheck = false;
       for (int r = 0; r < ni; ++r)
-        recheck += store_row<T, kMetric, C>(res + r * C, xa[r], ya, slack, nj,
+        recheck |= store_row<T, kMetric, C>(res + r * C, xa[r], ya, slack, nj,
                                             out + (i0 + r) * ldo + j0);
-      if (recheck == 0) continue;
+      if (!recheck) continue;
       for (int r = 0; r < ni; ++r)
         for (int c = 0; c < nj; ++c) {
-          int flagged = 0;
+          double flagged = 0.0;
           kernel_to_distance<T, kMetric>(res[r * C + c], xa[r], ya[c], slack, flagged);
-          if (flagged)
+          if (flagged != 0.0)
             out[(i0 + r) * ldo + j0 + c] = static_cast<T>(
                 exact_distance<T, kMetric>(x + (i0 + r) * dim, y + (j0 + c) * dim, dim));
         }
