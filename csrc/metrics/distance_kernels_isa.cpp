@@ -175,7 +175,8 @@ double exact_cosine(const T* x, const T* y, index_t dim) {
   return 0.5 * acc;
 }
 
-inline double clamp(double v, double lo, double hi) { return v < lo ? lo : (v > hi ? hi : v); }
+// v limited to [lo, hi], for one double or a vector of them (NaN passes through).
+template <class D> inline D clamp(D v, D lo, D hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 // Which reduction computes a metric: float64 euclidean and cosine use dot products and the norms
 // (with a fix-up of cancelling pairs), float32 ones the exact difference form.
@@ -210,7 +211,7 @@ inline D kernel_to_distance(D acc, D xa, D ya, double slack, D& recheck) {
     D d = dot ? one - acc * scale : 0.5 * acc;
     recheck = (d < slack) & (scale != zero) ? one : zero;
     d = scale == zero ? one : d;  // an all-zero vector has similarity 0 with everything
-    return d < zero ? zero : (d > 2.0 * one ? 2.0 * one : d);
+    return clamp(d, zero, 2.0 * one);
   } else if constexpr (dot) {
     const D norms = xa + ya;
     const D d = norms - 2.0 * acc;

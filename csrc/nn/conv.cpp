@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "fastml/isa.hpp"
-
 #include "fastml/openmp_helpers.h"
 
 namespace fastml::conv {
