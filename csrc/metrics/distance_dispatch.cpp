@@ -17,8 +17,11 @@ const IsaChoice<KernelTable>& selected() {
 
 std::size_t dense_tile_workspace_bytes(index_t n_rows, index_t n_cols, index_t dim,
                                        std::size_t elem_size) {
+  const index_t panel_rows = n_cols < y_panel_rows(dim, elem_size) ? n_cols
+                                                                   : y_panel_rows(dim, elem_size);
   return packed_bytes(n_rows, kMaxRowBlock, dim, elem_size) +
-         packed_bytes(n_cols, kMaxColBlock, dim, elem_size);
+         packed_bytes(panel_rows, kMaxColBlock, dim, elem_size) +
+         packed_bytes(panel_rows, kMaxColBlock, 1, sizeof(double));
 }
 
 void dense_tile(int metric, const float* x, index_t nx, const float* y, index_t ny, index_t dim,
@@ -40,7 +43,7 @@ void bool_tile(int metric, const std::uint64_t* x, index_t nx, const std::uint64
 
 std::size_t knn_block_workspace_bytes(index_t nx, index_t dim, std::size_t elem_size) {
   return packed_bytes(nx, kMaxRowBlock, dim, elem_size) +
-         packed_bytes(knn_y_tile_rows(dim, elem_size), kMaxColBlock, dim, elem_size);
+         packed_bytes(y_panel_rows(dim, elem_size), kMaxColBlock, dim, elem_size);
 }
 
 void knn_block(int metric, const float* x, index_t nx, const float* y, index_t ny, index_t dim,

@@ -44,6 +44,11 @@ template <class T> struct Blocking {
   // by ~kChunk ulps whatever the dimension.
   static constexpr index_t kChunk = sizeof(T) == 4 ? 64 : PTRDIFF_MAX;
 };
+// Whether the micro-kernel's results for dim features are whole float32 sums, with no spill to
+// float64 (see Blocking::kChunk): then they are used in float32, sparing their conversions.
+template <class T> constexpr bool sums_stay_float32(index_t dim) {
+  return std::is_same_v<T, float> && dim <= Blocking<T>::kChunk;
+}
 static_assert(Blocking<float>::kCols <= kMaxColBlock && Blocking<float>::kRows <= kMaxRowBlock);
 
 // float32 cosine distances below this are recomputed in float64: rounding the normalised
@@ -197,25 +202,32 @@ template <int kMetric> struct KernelOp<double, kMetric> {
 // `slack` (relative to the norms) could carry more than kFloat64RelativeError and are recomputed.
 inline double dot_slack(index_t dim) { return (dim + 4) * DBL_EPSILON / kFloat64RelativeError; }
 
-// The distance for kernel results `acc` (xa, ya: the rows' aux values), for one value (D = double)
-// or a vector of them (D = VecD). Sets `recheck` to 1 where the value may carry more rounding
-// error than promised, in which case exact_distance() must replace it. Written with ternaries on
-// D, so that the vector form has no branch and no integer lanes: with an int count of rechecks,
-// GCC computed a row of results one value at a time.
+// The lane type of a vector of results, or the type itself for one value.
+template <class D> struct Lane { using type = D; };
+template <> struct Lane<VecF> { using type = float; };
+template <> struct Lane<VecD> { using type = double; };
+// s in every lane of D.
+template <class D, class S> inline D splat(S s) { return D{} + static_cast<typename Lane<D>::type>(s); }
+
+// The distance for kernel results `acc` (xa, ya: the rows' aux values), for one value (D = double
+// or float) or a vector of them (D = VecD or VecF). Sets `recheck` to 1 where the value may carry
+// more rounding error than promised, in which case exact_distance() must replace it. Written with
+// ternaries on D, so that the vector form has no branch and no integer lanes: with an int count
+// of rechecks, GCC computed a row of results one value at a time.
 template <class T, int kMetric, class D>
 inline D kernel_to_distance(D acc, D xa, D ya, double slack, D& recheck) {
   constexpr bool dot = std::is_same_v<typename KernelOp<T, kMetric>::type, Dot>;
-  const D zero = D{}, one = D{} + 1.0;
+  const D zero = D{}, one = splat<D>(1.0), limit = splat<D>(slack);
   if constexpr (kMetric == kCosine) {
-    const D scale = xa * ya;
-    D d = dot ? one - acc * scale : 0.5 * acc;
-    recheck = (d < slack) & (scale != zero) ? one : zero;
-    d = scale == zero ? one : d;  // an all-zero vector has similarity 0 with everything
-    return clamp(d, zero, 2.0 * one);
+    const auto nonzero = (xa != zero) & (ya != zero);  // 0 is the inverse norm of a zero row
+    D d = dot ? one - acc * (xa * ya) : splat<D>(0.5) * acc;
+    recheck = (d < limit) & nonzero ? one : zero;
+    d = nonzero ? d : one;  // an all-zero vector has similarity 0 with everything
+    return clamp(d, zero, splat<D>(2.0));
   } else if constexpr (dot) {
     const D norms = xa + ya;
-    const D d = norms - 2.0 * acc;
-    recheck = d < slack * norms ? one : zero;
+    const D d = norms - splat<D>(2.0) * acc;
+    recheck = d < limit * norms ? one : zero;
     return d > zero ? d : zero;
   } else {
     recheck = zero;
@@ -233,38 +245,49 @@ inline double exact_distance(const T* x, const T* y, index_t dim) {
   }
 }
 
-// Writes one row of a block: out[c] = distance(res[c]) for c < n; returns whether any value
-// needs a recheck. The square root of euclidean gets a loop of its own, which GCC vectorises.
-template <class T, int kMetric, int N>
-inline bool store_row(const double* __restrict res, double xa, const double* __restrict ya,
-                      double slack, int n, T* __restrict out) {
-  constexpr int W = sizeof(VecD) / sizeof(double);
-  static_assert(N % W == 0, "a row of results is whole vectors of doubles");
-  VecD recheck_any = {};
-  alignas(64) double d[N];
+inline float square_root(float v) { return __builtin_sqrtf(v); }
+inline double square_root(double v) { return __builtin_sqrt(v); }
+
+// Writes one row of a block: out[c] = distance(res[c]) for c < n, and raises the lanes of
+// `recheck_any` where a value needs a recheck. Res, the type of the kernel's results, is float
+// where the kernel summed in float32 only (see direct_tile). The square root of euclidean gets a
+// loop of its own, which GCC vectorises.
+template <class T, int kMetric, int N, class Res, class V = typename Simd<Res>::V>
+inline void store_row(const Res* __restrict res, Res xa, const Res* __restrict ya, double slack,
+                      int n, T* __restrict out, V& recheck_any) {
+  constexpr int W = sizeof(V) / sizeof(Res);
+  static_assert(N % W == 0, "a row of results is whole vectors");
+  alignas(64) Res d[N];
   for (int c = 0; c < N; c += W) {  // past n, ya is 0: harmless values that are never stored
-    VecD acc, y, recheck;
-    std::memcpy(&acc, res + c, sizeof(VecD));
-    std::memcpy(&y, ya + c, sizeof(VecD));
-    const VecD v = kernel_to_distance<T, kMetric>(acc, VecD{} + xa, y, slack, recheck);
-    std::memcpy(d + c, &v, sizeof(VecD));
+    V acc, y, recheck;
+    std::memcpy(&acc, res + c, sizeof(V));
+    std::memcpy(&y, ya + c, sizeof(V));
+    const V v = kernel_to_distance<T, kMetric>(acc, splat<V>(xa), y, slack, recheck);
+    std::memcpy(d + c, &v, sizeof(V));
     recheck_any = recheck > recheck_any ? recheck : recheck_any;
   }
   if constexpr (kMetric == kEuclidean)
-    for (int c = 0; c < N; ++c) d[c] = std::sqrt(d[c]);
+    for (int c = 0; c < N; ++c) d[c] = square_root(d[c]);
   if (n == N) {  // full rows: constant trip count
     for (int c = 0; c < N; ++c) out[c] = static_cast<T>(d[c]);
   } else {
     for (int c = 0; c < n; ++c) out[c] = static_cast<T>(d[c]);
   }
+}
+
+// Whether any lane of v is nonzero; called once per block, as its scalar form is long.
+template <class V> inline bool any_lane(V v) {
   bool any = false;
-  for (int l = 0; l < W; ++l) any |= recheck_any[l] != 0.0;
+  for (int l = 0; l < static_cast<int>(sizeof(V) / sizeof(v[0])); ++l) any |= v[l] != 0;
   return any;
 }
 
-template <class T, int kMetric>
-void direct_tile(const T* x, index_t nx, const T* y, index_t ny, index_t dim, const double* x_aux,
-                 const double* y_aux, T* out, index_t ldo, void* workspace) {
+// Res: the type the kernel's results are kept and turned into distances in (float where
+// sums_stay_float32; at 64 features the conversions to float64 had taken as long as the kernel).
+template <class T, int kMetric, class Res>
+void direct_tile_in(const T* x, index_t nx, const T* y, index_t ny, index_t dim,
+                    const double* x_aux, const double* y_aux, T* out, index_t ldo,
+                    void* workspace) {
   using B = Blocking<T>;
   using Op = typename KernelOp<T, kMetric>::type;
   constexpr int R = B::kRows, C = B::kCols;
@@ -273,38 +296,58 @@ void direct_tile(const T* x, index_t nx, const T* y, index_t ny, index_t dim, co
   constexpr bool scale_rows = kMetric == kCosine && !std::is_same_v<Op, Dot>;
   const double slack = kMetric == kCosine && !std::is_same_v<Op, Dot> ? kCosineRecheckBelow<T>
                                                                        : dot_slack(dim);
-  T* xpack = static_cast<T*>(workspace);
-  T* ypack = reinterpret_cast<T*>(static_cast<char*>(workspace) +
-                                  packed_bytes(nx, kMaxRowBlock, dim, sizeof(T)));
+  const index_t panel_rows = ny < y_panel_rows(dim, sizeof(T)) ? ny : y_panel_rows(dim, sizeof(T));
+  char* ws = static_cast<char*>(workspace);
+  T* xpack = reinterpret_cast<T*>(ws);
+  ws += packed_bytes(nx, kMaxRowBlock, dim, sizeof(T));
+  T* ypack = reinterpret_cast<T*>(ws);
+  ws += packed_bytes(panel_rows, kMaxColBlock, dim, sizeof(T));
+  Res* ya = reinterpret_cast<Res*>(ws);  // y's aux values for the panel, zero-padded
   pack_panels(x, nx, dim, scale_rows ? x_aux : nullptr, R, xpack);
-  pack_panels(y, ny, dim, scale_rows ? y_aux : nullptr, C, ypack);
-  alignas(64) double res[R * C];
-  alignas(64) double xa[R], ya[C];
-  for (int r = 0; r < R; ++r) xa[r] = 0.0;
-  for (index_t j0 = 0; j0 < ny; j0 += C) {
-    const int nj = ny - j0 < C ? static_cast<int>(ny - j0) : C;
+  alignas(64) Res res[R * C];
+  alignas(64) Res xa[R];
+  for (int r = 0; r < R; ++r) xa[r] = Res(0);
+  for (index_t p0 = 0; p0 < ny; p0 += panel_rows) {
+    const index_t np = ny - p0 < panel_rows ? ny - p0 : panel_rows;
+    pack_panels(y + p0 * dim, np, dim, scale_rows ? y_aux + p0 : nullptr, C, ypack);
     if (uses_aux)
-      for (int c = 0; c < C; ++c) ya[c] = c < nj ? y_aux[j0 + c] : 0.0;
+      for (index_t c = 0, end = static_cast<index_t>(round_up(np, C)); c < end; ++c)
+        ya[c] = c < np ? static_cast<Res>(y_aux[p0 + c]) : Res(0);
+    // Blocks run along rows of the output: rows far apart in memory written one block at a time
+    // made every store a cache miss of its own.
     for (index_t i0 = 0; i0 < nx; i0 += R) {
       const int ni = nx - i0 < R ? static_cast<int>(nx - i0) : R;
       if (uses_aux)
-        for (int r = 0; r < R; ++r) xa[r] = r < ni ? x_aux[i0 + r] : 0.0;
-      micro_kernel<T, Op>(xpack + i0 * dim, ypack + j0 * dim, dim, res);
-      bool recheck = false;
-      for (int r = 0; r < ni; ++r)
-        recheck |= store_row<T, kMetric, C>(res + r * C, xa[r], ya, slack, nj,
-                                            out + (i0 + r) * ldo + j0);
-      if (!recheck) continue;
-      for (int r = 0; r < ni; ++r)
-        for (int c = 0; c < nj; ++c) {
-          double flagged = 0.0;
-          kernel_to_distance<T, kMetric>(res[r * C + c], xa[r], ya[c], slack, flagged);
-          if (flagged != 0.0)
-            out[(i0 + r) * ldo + j0 + c] = static_cast<T>(
-                exact_distance<T, kMetric>(x + (i0 + r) * dim, y + (j0 + c) * dim, dim));
-        }
+        for (int r = 0; r < R; ++r) xa[r] = r < ni ? static_cast<Res>(x_aux[i0 + r]) : Res(0);
+      for (index_t j0 = 0; j0 < np; j0 += C) {
+        const int nj = np - j0 < C ? static_cast<int>(np - j0) : C;
+        micro_kernel<T, Op, Res>(xpack + i0 * dim, ypack + j0 * dim, dim, res);
+        T* block_out = out + i0 * ldo + p0 + j0;
+        typename Simd<Res>::V recheck = {};
+        for (int r = 0; r < ni; ++r)
+          store_row<T, kMetric, C>(res + r * C, xa[r], ya + j0, slack, nj, block_out + r * ldo,
+                                   recheck);
+        if (!any_lane(recheck)) continue;
+        for (int r = 0; r < ni; ++r)
+          for (int c = 0; c < nj; ++c) {
+            Res flagged = 0;
+            kernel_to_distance<T, kMetric>(res[r * C + c], xa[r], ya[j0 + c], slack, flagged);
+            if (flagged != 0)
+              block_out[r * ldo + c] = static_cast<T>(exact_distance<T, kMetric>(
+                  x + (i0 + r) * dim, y + (p0 + j0 + c) * dim, dim));
+          }
+      }
     }
   }
+}
+
+template <class T, int kMetric>
+void direct_tile(const T* x, index_t nx, const T* y, index_t ny, index_t dim, const double* x_aux,
+                 const double* y_aux, T* out, index_t ldo, void* workspace) {
+  if (sums_stay_float32<T>(dim))
+    direct_tile_in<T, kMetric, T>(x, nx, y, ny, dim, x_aux, y_aux, out, ldo, workspace);
+  else
+    direct_tile_in<T, kMetric, double>(x, nx, y, ny, dim, x_aux, y_aux, out, ldo, workspace);
 }
 
 // Metrics without a vector kernel: Minkowski with a general p, and Hamming on values.
@@ -453,8 +496,7 @@ using KnnOp = std::conditional_t<
     std::conditional_t<kMetric == kManhattan, AbsDiff,
                        std::conditional_t<kMetric == kChebyshev, MaxAbsDiff, SqDiff>>>;
 
-// K: the type keys are computed and screened in; float32 data with dim <= kChunk keeps them in
-// float32 registers, saving the conversions of every block to float64.
+// K: the type keys are computed and screened in (float where sums_stay_float32).
 template <class T, int kMetric, class K>
 void knn_vector(const T* x, index_t nx, const T* y, index_t ny, index_t dim, const double* x_aux,
                 const double* y_aux, index_t y_offset, index_t k, double* heap_keys,
@@ -462,7 +504,7 @@ void knn_vector(const T* x, index_t nx, const T* y, index_t ny, index_t dim, con
   using B = Blocking<T>;
   constexpr int R = B::kRows, C = B::kCols;
   constexpr bool dot = knn_key_is_dot_form(kMetric);
-  const index_t tile = knn_y_tile_rows(dim, sizeof(T));
+  const index_t tile = y_panel_rows(dim, sizeof(T));
   T* xpack = static_cast<T*>(workspace);
   T* ypack = reinterpret_cast<T*>(static_cast<char*>(workspace) +
                                   packed_bytes(nx, kMaxRowBlock, dim, sizeof(T)));
@@ -516,7 +558,7 @@ template <class T, int kMetric>
 void knn_vector_any(const T* x, index_t nx, const T* y, index_t ny, index_t dim,
                     const double* x_aux, const double* y_aux, index_t y_offset, index_t k,
                     double* hk, std::int64_t* hi, index_t ldh, void* ws) {
-  if (std::is_same_v<T, float> && dim <= Blocking<T>::kChunk)
+  if (sums_stay_float32<T>(dim))
     knn_vector<T, kMetric, T>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi, ldh, ws);
   else
     knn_vector<T, kMetric, double>(x, nx, y, ny, dim, x_aux, y_aux, y_offset, k, hk, hi, ldh, ws);

@@ -111,6 +111,18 @@ def test_cosine_all_zero_rows_like_scikit_learn(dtype):
     assert_array_equal(pairwise_distances(X, metric="cosine"), [[0, 1, 1], [1, 0, 1], [1, 1, 0]])
 
 
+@pytest.mark.parametrize("dim", [64, 130])  # results kept in float32 / float64 for float32 data
+def test_cosine_all_zero_rows_inside_blocks(dim, dtype, rng):
+    X = rng.normal(size=(40, dim)).astype(dtype)
+    Y = rng.normal(size=(70, dim)).astype(dtype)
+    X[[0, 13, 39]] = 0.0
+    Y[[5, 33, 69]] = 0.0
+    D = pairwise_distances(X, Y, metric="cosine")
+    assert_array_equal(D[[0, 13, 39]], 1.0)
+    assert_array_equal(D[:, [5, 33, 69]], 1.0)
+    assert_relative_close(D, _reference(X, Y, "cosine"), RTOL[dtype])
+
+
 @pytest.mark.parametrize("metric", ["euclidean", "manhattan", "chebyshev", "cosine"])
 def test_float32_beyond_safe_magnitude_is_computed_in_float64(metric, rng):
     X = (rng.normal(size=(10, 8)) * 1e30).astype(np.float32)
@@ -176,6 +188,19 @@ def test_result_independent_of_thread_count(metric, rng):
     assert_array_equal(pairwise_distances(X, metric=metric, n_jobs=-1), one)
     with fastml.config_context(n_jobs=3):
         assert_array_equal(pairwise_distances(X, metric=metric), one)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "manhattan"])
+@pytest.mark.parametrize("n_jobs", [1, 2, 3])
+def test_many_tiles_and_panels_match_reference(metric, n_jobs, dtype, rng):
+    # 100 features: tiles of 64 (float64) or 160 (float32) rows of X, Y packed 64 or 160 rows at
+    # a time, so both are split unevenly; one thread alone gets a single column of tiles.
+    X = rng.normal(size=(617, 100)).astype(dtype)
+    Y = rng.normal(size=(389, 100)).astype(dtype)
+    D = pairwise_distances(X, Y, metric=metric, n_jobs=n_jobs)
+    assert_relative_close(D, _reference(X, Y, metric), RTOL[dtype])
+    D_few_rows = pairwise_distances(X[:5], Y, metric=metric, n_jobs=n_jobs)  # split along Y
+    assert_array_equal(D_few_rows, D[:5])
 
 
 @pytest.mark.parametrize("X_dtype, Y_dtype, expected", [

@@ -29,15 +29,23 @@ enum Metric : int {
 // are recomputed directly.
 constexpr double kFloat64RelativeError = 1e-10;
 
-// Layout of dense_tile's workspace: packed x panels, then packed y panels, each 64-byte aligned and
-// padded to the largest register block of any build (8 rows, 32 columns). `static` keeps a private
-// copy in each translation unit, so builds for different instruction sets never share one.
+// Layout of dense_tile's workspace: packed x panels, packed y panels, then y's aux values, each
+// 64-byte aligned and padded to the largest register block of any build (8 rows, 32 columns).
+// `static` keeps a private copy in each translation unit, so builds for different instruction
+// sets never share one.
 constexpr index_t kMaxRowBlock = 8;
 constexpr index_t kMaxColBlock = 32;
 static constexpr std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) / m * m; }
 static constexpr std::size_t packed_bytes(index_t n, index_t block, index_t dim,
                                           std::size_t elem_size) {
   return round_up(round_up(static_cast<std::size_t>(n), block) * dim * elem_size, 64);
+}
+
+// Rows of y that dense_tile and knn_block pack at a time: about 64 KiB, which stays in L2 while
+// every block of x rows passes over it; a multiple of every build's column block.
+static constexpr index_t y_panel_rows(index_t dim, std::size_t elem_size) {
+  const index_t rows = static_cast<index_t>(64 * 1024 / (dim * elem_size));
+  return rows < kMaxColBlock ? kMaxColBlock : rows - rows % kMaxColBlock;
 }
 
 // Bytes of scratch memory dense_tile needs for a tile of n_rows x n_cols points of dim features.
@@ -49,7 +57,8 @@ std::size_t dense_tile_workspace_bytes(index_t n_rows, index_t n_cols, index_t d
 // IN  x, y: row-major, dim columns. IN x_aux, y_aux: inverse row norms for kCosine (0 marks an
 // all-zero row), squared row norms for float64 kEuclidean/kSqEuclidean, ignored otherwise.
 // IN p: exponent for kMinkowski. OUT out. IN workspace: at least
-// dense_tile_workspace_bytes(nx, ny, dim, sizeof(T)) bytes, 64-byte aligned.
+// dense_tile_workspace_bytes(nx, ny, dim, sizeof(T)) bytes, 64-byte aligned. x is packed once and
+// y y_panel_rows() rows at a time, so a tile may span any number of y rows.
 // float32 sums are accumulated in float64 every 64 features so that results stay within ~4e-6
 // relative error of the float64 value.
 void dense_tile(int metric, const float* x, index_t nx, const float* y, index_t ny, index_t dim,
@@ -75,12 +84,6 @@ void bool_tile(int metric, const std::uint64_t* x, index_t nx, const std::uint64
 // Whether `metric`'s keys come from dot products (and its winners need an exact recompute).
 constexpr bool knn_key_is_dot_form(int metric) {
   return metric == kSqEuclidean || metric == kEuclidean || metric == kCosine;
-}
-
-// Training rows knn_block packs at a time: about 64 KiB, a multiple of every build's column block.
-static constexpr index_t knn_y_tile_rows(index_t dim, std::size_t elem_size) {
-  const index_t rows = static_cast<index_t>(64 * 1024 / (dim * elem_size));
-  return rows < kMaxColBlock ? kMaxColBlock : rows - rows % kMaxColBlock;
 }
 
 // Bytes of scratch memory knn_block needs for nx query rows of dim features.
