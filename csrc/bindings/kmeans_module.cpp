@@ -4,8 +4,10 @@
 // argument is converted, so an output array can never be a temporary copy.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -67,20 +69,39 @@ py::array_t<std::int64_t> kmeans_plusplus(const In<T>& X, const In<T>& sample_we
 }
 
 template <class T>
+py::array_t<T> pack_point_panels(const In<T>& X, int n_threads) {
+  require(X.ndim() == 2 && X.shape(0) > 0 && X.shape(1) > 0, "X must be 2-dimensional, not empty");
+  require_threads(n_threads);
+  constexpr index_t L = fastml::kmeans::kPanel<T>;
+  const index_t n = X.shape(0), d = X.shape(1);
+  py::array_t<T> panels({(n + L - 1) / L, d, L});
+  T* out = panels.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fastml::kmeans::pack_point_panels(Points<T>{X.data(), nullptr, n, d}, out, n_threads);
+  }
+  return panels;
+}
+
+template <class T>
 index_t lloyd_iteration(const In<T>& X, const In<T>& sample_weight, const In<T>& centers,
                         In<T> centers_new, In<label_t> labels, In<double> center_shift,
-                        bool update_centers, int n_threads) {
+                        bool update_centers, int n_threads, const std::optional<In<T>>& X_panels) {
   const Points<T> pts = points(X, sample_weight);
   const index_t k = n_centers(centers, pts.d);
   require_shape(centers_new, "centers_new", {k, pts.d});
   require_shape(labels, "labels", {pts.n});
   require_shape(center_shift, "center_shift", {k});
   require_threads(n_threads);
+  constexpr index_t L = fastml::kmeans::kPanel<T>;
+  if (X_panels)
+    require_shape(*X_panels, "X_panels", {(pts.n + L - 1) / L, pts.d, L});
+  const T* panels = X_panels ? X_panels->data() : nullptr;
   T* c_new = centers_new.mutable_data();
   label_t* lab = labels.mutable_data();
   double* shift = center_shift.mutable_data();
   py::gil_scoped_release release;
-  return fastml::kmeans::lloyd_iteration(pts, centers.data(), k, c_new, lab, shift,
+  return fastml::kmeans::lloyd_iteration(pts, panels, centers.data(), k, c_new, lab, shift,
                                          update_centers, n_threads);
 }
 
@@ -142,8 +163,11 @@ void define_for(py::module_& m) {
         "Greedy k-means++ indices; uniforms[(c - 1), t] draws candidate t of center c.");
   m.def("lloyd_iteration", &lloyd_iteration<T>, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(),
         py::arg("centers").noconvert(), py::arg("centers_new").noconvert(), py::arg("labels").noconvert(), py::arg("center_shift").noconvert(),
-        py::arg("update_centers"), py::arg("n_threads"),
-        "One Lloyd iteration in place; returns the number of labels that changed.");
+        py::arg("update_centers"), py::arg("n_threads"), py::arg("X_panels").noconvert() = py::none(),
+        "One Lloyd iteration in place; returns the number of labels that changed. X_panels: X as\n"
+        "pack_point_panels gives it, packed once for all the iterations of a fit (None: packed here).");
+  m.def("pack_point_panels", &pack_point_panels<T>, py::arg("X").noconvert(), py::arg("n_threads"),
+        "X in panels of 64 bytes of points, feature-major: shape (n_panels, n_features, points per panel).");
   m.def("elkan_init", &elkan_init<T>, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(), py::arg("centers").noconvert(),
         py::arg("labels").noconvert(), py::arg("upper_bounds").noconvert(), py::arg("lower_bounds").noconvert(), py::arg("n_threads"),
         "Labels and distance bounds for Elkan's iterations.");

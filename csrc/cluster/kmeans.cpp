@@ -41,6 +41,8 @@ struct Ranges {
 // Ranges of points for the assignment passes: blocks of kLabelBlock points grouped so that there
 // are at most kMaxRanges ranges and their partial center sums take at most kPartialBytes.
 constexpr index_t kLabelBlock = 256;
+static_assert(kLabelBlock % kPanel<float> == 0 && kLabelBlock % kPanel<double> == 0,
+              "a block of points starts a panel");
 constexpr index_t kMaxRanges = 64;
 constexpr std::size_t kPartialBytes = std::size_t(64) << 20;
 
@@ -162,6 +164,20 @@ const char* simd_target() { return selected().name; }
 // ---- k-means++ ---------------------------------------------------------------------------------
 
 template <class T>
+void pack_point_panels(const Points<T>& pts, T* panels, int n_threads) {
+  constexpr index_t L = kPanel<T>;
+  const index_t n = pts.n, d = pts.d, n_panels = (n + L - 1) / L;
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+  for (index_t p = 0; p < n_panels; ++p) {
+    T* panel = panels + p * d * L;
+    for (index_t l = 0; l < L; ++l) {
+      const index_t i = p * L + l;
+      for (index_t f = 0; f < d; ++f) panel[f * L + l] = i < n ? pts.x[i * d + f] : T(0);
+    }
+  }
+}
+
+template <class T>
 void kmeans_plusplus(const Points<T>& pts, index_t k, index_t first, const double* uniforms,
                      index_t n_trials, std::int64_t* indices, int n_threads) {
   const index_t n = pts.n, d = pts.d;
@@ -173,16 +189,9 @@ void kmeans_plusplus(const Points<T>& pts, index_t k, index_t first, const doubl
   const std::size_t padded = static_cast<std::size_t>(n_panels * L);
 
   // The points in panels (a copy: distance loops then run over lanes of 64-byte vectors).
-  std::vector<T> panels(padded * d), D(padded), w(padded, T(0));
-#pragma omp parallel for num_threads(n_threads) schedule(static)
-  for (index_t p = 0; p < n_panels; ++p) {
-    T* panel = panels.data() + p * d * L;
-    for (index_t l = 0; l < L; ++l) {
-      const index_t i = p * L + l;
-      for (index_t f = 0; f < d; ++f) panel[f * L + l] = i < n ? pts.x[i * d + f] : T(0);
-      if (i < n) w[i] = pts.w[i];
-    }
-  }
+  std::vector<T> panels(point_panels_size<T>(n, d)), D(padded), w(padded, T(0));
+  pack_point_panels(pts, panels.data(), n_threads);
+  std::copy(pts.w, pts.w + n, w.begin());
   auto block_panels = [&](index_t b) { return panels.data() + blocks.begin(b) * L * d; };
   auto block_size = [&](index_t b) { return blocks.end(b) - blocks.begin(b); };
 
@@ -262,22 +271,26 @@ void kmeans_plusplus(const Points<T>& pts, index_t k, index_t first, const doubl
 // ---- Lloyd ---------------------------------------------------------------------------------------
 
 template <class T>
-index_t lloyd_iteration(const Points<T>& pts, const T* centers, index_t k, T* centers_new,
-                        label_t* labels, double* center_shift, bool update_centers,
-                        int n_threads) {
+index_t lloyd_iteration(const Points<T>& pts, const T* panels, const T* centers, index_t k,
+                        T* centers_new, label_t* labels, double* center_shift,
+                        bool update_centers, int n_threads) {
   const index_t d = pts.d;
-  constexpr index_t C = kAssignCenters<T>;
+  constexpr index_t C = kAssignCenters;
   const index_t k_padded = (k + C - 1) / C * C;
-  std::vector<T> cpanels(static_cast<std::size_t>(k_padded * d), T(0));
+  std::vector<T> padded(static_cast<std::size_t>(k_padded * d), T(0));
   std::vector<T> cnorms(static_cast<std::size_t>(k_padded), static_cast<T>(HUGE_VAL));
+  std::copy(centers, centers + k * d, padded.begin());
   for (index_t j = 0; j < k; ++j) {
     double norm = 0.0;
-    for (index_t f = 0; f < d; ++f) {
-      const T c = centers[j * d + f];
-      cpanels[(j / C) * C * d + f * C + j % C] = c;
-      norm += static_cast<double>(c) * c;
-    }
+    for (index_t f = 0; f < d; ++f)
+      norm += static_cast<double>(centers[j * d + f]) * centers[j * d + f];
     cnorms[j] = static_cast<T>(norm);
+  }
+  std::vector<T> own_panels;
+  if (!panels) {
+    own_panels.resize(point_panels_size<T>(pts.n, d));
+    pack_point_panels(pts, own_panels.data(), n_threads);
+    panels = own_panels.data();
   }
   const Ranges ranges = assignment_ranges(pts.n, k, d);
   Partials partials(update_centers ? ranges.count : 0, k, d);
@@ -287,7 +300,9 @@ index_t lloyd_iteration(const Points<T>& pts, const T* centers, index_t k, T* ce
     // Block by block, so that the points are still in cache when they are summed.
     for (index_t i0 = ranges.begin(r); i0 < ranges.end(r); i0 += kLabelBlock) {
       const Points<T> block = slice(pts, i0, std::min(i0 + kLabelBlock, ranges.end(r)));
-      changed[r] += kernels<T>().assign(block, cpanels.data(), cnorms.data(), k_padded, labels + i0);
+      // i0 is a multiple of kLabelBlock, hence of kPanel: its points start a panel.
+      changed[r] += kernels<T>().assign(panels + i0 * d, block.n, d, padded.data(), cnorms.data(),
+                                        k_padded, labels + i0);
       if (update_centers)
         kernels<T>().accumulate(block, labels + i0, partials.sums(r), partials.weights(r));
     }
@@ -389,8 +404,9 @@ double inertia(const Points<T>& pts, const T* centers, index_t k, const label_t*
 #define FASTML_KMEANS_INSTANTIATE(T)                                                           \
   template void kmeans_plusplus<T>(const Points<T>&, index_t, index_t, const double*, index_t, \
                                    std::int64_t*, int);                                        \
-  template index_t lloyd_iteration<T>(const Points<T>&, const T*, index_t, T*, label_t*,       \
-                                      double*, bool, int);                                     \
+  template void pack_point_panels<T>(const Points<T>&, T*, int);                               \
+  template index_t lloyd_iteration<T>(const Points<T>&, const T*, const T*, index_t, T*,       \
+                                      label_t*, double*, bool, int);                           \
   template void elkan_init<T>(const Points<T>&, const T*, index_t, label_t*, T*, T*, int);     \
   template index_t elkan_iteration<T>(const Points<T>&, const T*, index_t, T*, label_t*, T*,   \
                                       T*, double*, bool, int);                                 \

@@ -368,7 +368,10 @@ def test_repeated_calls_do_not_leak_references(dtype):
     for _ in range(30):
         indices = core.kmeans_plusplus(X, w, 6, 0, uniforms, 1)
         assert sys.getrefcount(indices) == 2
+        panels = core.pack_point_panels(X, 1)
+        assert sys.getrefcount(panels) == 2
         core.lloyd_iteration(X, w, init, centers_new, labels, shift, True, 1)
+        core.lloyd_iteration(X, w, init, centers_new, labels, shift, True, 1, panels)
         core.elkan_init(X, w, init, labels, upper, lower, 1)
         core.elkan_iteration(X, w, init, centers_new, labels, upper, lower, shift, True, 1)
         core.inertia(X, w, init, labels, 1)
@@ -385,7 +388,8 @@ def test_repeated_calls_do_not_leak_references(dtype):
 SIGNATURES = {
     "kmeans_plusplus": ["X", "sample_weight", "n_clusters", "first", "uniforms", "n_threads"],
     "lloyd_iteration": ["X", "sample_weight", "centers", "centers_new", "labels", "center_shift",
-                        "update_centers", "n_threads"],
+                        "update_centers", "n_threads", "X_panels"],
+    "pack_point_panels": ["X", "n_threads"],
     "elkan_init": ["X", "sample_weight", "centers", "labels", "upper_bounds", "lower_bounds",
                    "n_threads"],
     "elkan_iteration": ["X", "sample_weight", "centers", "centers_new", "labels", "upper_bounds",
@@ -404,7 +408,7 @@ def _valid_arguments(dtype):
             "upper_bounds": np.full(N, 1e9, dtype=dtype),
             "lower_bounds": np.zeros((N, K), dtype=dtype),
             "uniforms": rng.uniform(size=(K - 1, 3)), "n_clusters": K, "first": 0,
-            "n_threads": 1, "update_centers": True}
+            "n_threads": 1, "update_centers": True, "X_panels": core.pack_point_panels(X, 1)}
 
 
 def _read_only(a):
@@ -421,18 +425,19 @@ def _with(name, **changes):
     return change
 
 
+WEIGHTED = [function for function, params in SIGNATURES.items() if "sample_weight" in params]
 BAD_ARGUMENTS = [
     # (functions, change to the valid arguments, exception, message)
     (list(SIGNATURES), _with("X 1d", X=lambda a: a["X"][:, 0].copy()), ValueError,
      "X must be 2-dimensional"),
     (list(SIGNATURES), _with("X 3d", X=lambda a: a["X"][None]), ValueError,
      "X must be 2-dimensional"),
-    (list(SIGNATURES), _with("sample_weight", sample_weight=lambda a: a["sample_weight"][:-1]),
+    (WEIGHTED, _with("sample_weight", sample_weight=lambda a: a["sample_weight"][:-1]),
      ValueError, "sample_weight has the wrong shape"),
     (list(SIGNATURES), _with("n_threads", n_threads=0), ValueError, "n_threads must be >= 1"),
     (list(SIGNATURES), _with("n_threads -2", n_threads=-2), ValueError, "n_threads must be >= 1"),
     # No conversion: another dtype, order or layout is refused, not silently copied.
-    (list(SIGNATURES), _with("X dtype", X=lambda a: a["X"].astype(
+    (WEIGHTED, _with("X dtype", X=lambda a: a["X"].astype(
         np.float32 if a["X"].dtype == np.float64 else np.float64)), TypeError,
      "incompatible function arguments"),
     (list(SIGNATURES), _with("X order", X=lambda a: np.asfortranarray(a["X"])), TypeError,
@@ -443,7 +448,7 @@ BAD_ARGUMENTS = [
      "incompatible function arguments"),
     (list(SIGNATURES), _with("X int", X=lambda a: a["X"].astype(np.int64)), TypeError,
      "incompatible function arguments"),
-    (list(SIGNATURES), _with("weights dtype", sample_weight=lambda a: a["sample_weight"].astype(
+    (WEIGHTED, _with("weights dtype", sample_weight=lambda a: a["sample_weight"].astype(
         np.float32 if a["X"].dtype == np.float64 else np.float64)), TypeError,
      "incompatible function arguments"),
     (["lloyd_iteration", "elkan_init", "elkan_iteration", "inertia"],
@@ -456,6 +461,9 @@ BAD_ARGUMENTS = [
     (["lloyd_iteration", "elkan_iteration"],
      _with("shift float32", center_shift=lambda a: a["center_shift"].astype(np.float32)),
      TypeError, "incompatible function arguments"),
+    (["lloyd_iteration"], _with("X_panels dtype", X_panels=lambda a: a["X_panels"].astype(
+        np.float32 if a["X"].dtype == np.float64 else np.float64)), TypeError,
+     "incompatible function arguments"),
     (["kmeans_plusplus"], _with("uniforms float32", uniforms=lambda a: a["uniforms"].astype(
         np.float32)), TypeError, "incompatible function arguments"),
     # Shapes
@@ -480,6 +488,10 @@ BAD_ARGUMENTS = [
     (["elkan_init", "elkan_iteration"],
      _with("lower", lower_bounds=lambda a: a["lower_bounds"].T.copy()), ValueError,
      "lower_bounds has the wrong shape"),
+    (["lloyd_iteration"], _with("X_panels", X_panels=lambda a: a["X_panels"][:, :-1].copy()),
+     ValueError, "X_panels has the wrong shape"),
+    (["lloyd_iteration"], _with("X_panels flat", X_panels=lambda a: a["X_panels"].ravel()),
+     ValueError, "X_panels has the wrong shape"),
     (["kmeans_plusplus"], _with("uniforms", uniforms=lambda a: a["uniforms"][:-1].copy()),
      ValueError, r"uniforms must have shape \(n_clusters - 1, n_local_trials\)"),
     (["kmeans_plusplus"], _with("no trials", uniforms=lambda a: a["uniforms"][:, :0].copy()),
@@ -535,7 +547,7 @@ def test_valid_arguments_are_accepted(function, dtype):
     _call(function, _valid_arguments(dtype))
     # Read-only inputs are fine: only outputs are written.
     args = _valid_arguments(dtype)
-    for name in ("X", "sample_weight", "centers", "uniforms"):
+    for name in ("X", "sample_weight", "centers", "uniforms", "X_panels"):
         args[name] = _read_only(args[name])
     _call(function, args)
 
@@ -551,6 +563,31 @@ def test_bad_arguments_raise_clear_errors(function, change, error, match, dtype)
         # Checked at entry, before anything was written.
         for name, value in outputs.items():
             assert_array_equal(args[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("n, d, k", [(1, 1, 1), (37, 5, 11), (1003, 16, 64), (300, 3, 9)])
+def test_lloyd_on_packed_panels_equals_packing_per_call(n, d, k, dtype, rng):
+    X = rng.normal(size=(n, d)).astype(dtype)
+    w = rng.uniform(0.5, 2.0, size=n).astype(dtype)
+    panels = core.pack_point_panels(X, 2)
+    lanes = 64 // X.itemsize
+    assert panels.shape == (-(-n // lanes), d, lanes)
+    rows = np.arange(n)
+    assert_array_equal(panels[rows // lanes, :, rows % lanes], X)
+    assert not panels.reshape(-1, d, lanes).transpose(0, 2, 1).reshape(-1, d)[n:].any()
+    centers = rng.normal(size=(k, d)).astype(dtype)
+    results = []
+    for given in (panels, None):
+        labels, centers_new, shift = np.full(n, -1, np.int32), np.empty_like(centers), np.zeros(k)
+        changed = core.lloyd_iteration(X, w, centers, centers_new, labels, shift, True, 2, given)
+        results.append((changed, labels, centers_new, shift))
+    assert results[0][0] == results[1][0] == n
+    for a, b in zip(results[0][1:], results[1][1:]):
+        assert_array_equal(a, b)
+    expected, _, _ = reference.lloyd_iteration(X.astype(np.float64), centers.astype(np.float64),
+                                               w.astype(np.float64))
+    clear = _clear_assignments(X.astype(np.float64), centers.astype(np.float64), 1e-4)
+    assert_array_equal(results[0][1][clear], expected[clear])
 
 
 def test_lloyd_accepts_more_centers_than_points():

@@ -23,6 +23,15 @@ struct Points {
   index_t d;
 };
 
+// k-means++ and Lloyd's assignment work on a copy of the points in panels of kPanel<T> points
+// stored feature-major (panel[f * kPanel + lane]: 64 bytes per feature), padded with zero points.
+template <class T>
+constexpr index_t kPanel = 64 / sizeof(T);
+template <class T>
+constexpr std::size_t point_panels_size(index_t n, index_t d) {
+  return static_cast<std::size_t>((n + kPanel<T> - 1) / kPanel<T> * kPanel<T> * d);
+}
+
 // ---- drivers (the public entry points) -------------------------------------------------------
 
 // Greedy k-means++ (Arthur & Vassilvitskii, with scikit-learn's local trials): indices[0] = first;
@@ -34,6 +43,10 @@ template <class T>
 void kmeans_plusplus(const Points<T>& pts, index_t k, index_t first, const double* uniforms,
                      index_t n_trials, std::int64_t* indices, int n_threads);
 
+// The points in panels: panels[point_panels_size<T>(n, d)] (layout: see kPanel).
+template <class T>
+void pack_point_panels(const Points<T>& pts, T* panels, int n_threads);
+
 // One Lloyd iteration from centers (k x d): labels[i] = nearest center (the lower index on ties);
 // the number of labels that changed is returned. With update_centers, also
 //   centers_new = weighted means of the clusters (empty clusters relocated, see below),
@@ -41,10 +54,12 @@ void kmeans_plusplus(const Points<T>& pts, index_t k, index_t first, const doubl
 // An empty cluster (zero weight) takes the point farthest from its center (farthest first, lower
 // index on ties), which leaves its old cluster; labels are not changed by relocation. A cluster
 // still empty (every point on its center) is placed on the heaviest cluster's center.
+// panels: the points packed by pack_point_panels (a fit packs them once for all its iterations),
+// or null to pack them here.
 template <class T>
-index_t lloyd_iteration(const Points<T>& pts, const T* centers, index_t k, T* centers_new,
-                        label_t* labels, double* center_shift, bool update_centers,
-                        int n_threads);
+index_t lloyd_iteration(const Points<T>& pts, const T* panels, const T* centers, index_t k,
+                        T* centers_new, label_t* labels, double* center_shift,
+                        bool update_centers, int n_threads);
 
 // Elkan's variant: the same iteration with exact distances, skipping those the triangle
 // inequality rules out. upper[n] bounds the distance to the own center, lower[n x k] those to
@@ -67,15 +82,11 @@ const char* simd_target();
 
 // ---- kernels (one instruction-set build each; see kmeans_kernels_isa.cpp) ---------------------
 
-// k-means++ works on a copy of the points in panels of kPanel<T> points stored feature-major
-// (panel[f * kPanel + lane]: 64 bytes per feature), padded with zero-weight points; the squared
-// distances D and weights of point i sit at D[i], w[i] of arrays padded to whole panels.
-template <class T>
-constexpr index_t kPanel = 64 / sizeof(T);
-// Lloyd's assignment reads the centers in panels of kAssignCenters<T> centers (feature-major,
-// panel[f * kAssignCenters + c]), zero-padded to whole panels.
-template <class T>
-constexpr index_t kAssignCenters = 2 * kPanel<T>;
+// In k-means++, the squared distances D and weights of point i sit at D[i], w[i] of arrays padded
+// to whole panels.
+// Lloyd's assignment takes the centers kAssignCenters at a time (row-major, zero-padded to a
+// multiple, with +inf squared norms for the padding).
+constexpr index_t kAssignCenters = 8;
 // The most candidates seed_step takes at once.
 constexpr int kMaxSeedCandidates = 8;
 
@@ -93,11 +104,11 @@ struct Kernels {
   // pots[t] += sum of w * min(D, dist_t).
   void (*seed_step)(const T* panels, const T* w, T* D, index_t n_panels, index_t d,
                     const T* cand, int n_cand, bool winner, double* gains, double* pots);
-  // labels[i] = the nearest center of each point (the lower index on ties); returns how many
-  // labels changed. IN cpanels: the centers in panels; cnorms[k_padded]: their squared norms,
-  // +inf for the padding.
-  index_t (*assign)(const Points<T>& pts, const T* cpanels, const T* cnorms, index_t k_padded,
-                    label_t* labels);
+  // labels[i] = the nearest center of each of the n points in `panels` (the lower index on
+  // ties); returns how many labels changed. IN centers[k_padded x d], cnorms[k_padded]: the
+  // padded centers and their squared norms (see kAssignCenters).
+  index_t (*assign)(const T* panels, index_t n, index_t d, const T* centers, const T* cnorms,
+                    index_t k_padded, label_t* labels);
   // sums[labels[i] * d + f] += w_i x_i[f]; weights[labels[i]] += w_i, for the n points given.
   void (*accumulate)(const Points<T>& pts, const label_t* labels, double* sums, double* weights);
   // out[i] = |x_i - centers[labels[i]]|^2 in float64.

@@ -130,9 +130,13 @@ def _kmeans_single(X, sample_weight, centers, *, algorithm, max_iter, tol, verbo
                                                 upper, lower, center_shift, update_centers,
                                                 n_threads)
     else:
+        # The assignment runs on X in panels of points (a copy the size of X), packed once here
+        # rather than in every iteration.
+        X_panels = _kmeans_fast.pack_point_panels(X, n_threads)
+
         def iteration(update_centers):
             return _kmeans_fast.lloyd_iteration(X, sample_weight, centers, centers_new, labels,
-                                                center_shift, update_centers, n_threads)
+                                                center_shift, update_centers, n_threads, X_panels)
 
     strict_convergence = False
     for i in range(max_iter):
