@@ -963,3 +963,20 @@ def test_kmeans_plusplus_checks_and_dtypes(dtype, rng):
         kmeans_plusplus(X, 3, n_local_trials=0)
     ints = kmeans_plusplus(np.arange(40).reshape(20, 2), 3, random_state=0)[0]
     assert ints.dtype == np.float64
+
+
+def test_values_whose_squared_distances_overflow_are_rejected(rng):
+    limit = np.sqrt(np.finfo(np.float32).max / 2) / 4
+    X = rng.normal(size=(50, 2)).astype(np.float32)
+    with pytest.raises(ValueError, match="squared distances would overflow float32"):
+        KMeans(3, n_init=1).fit(X * np.float32(limit))
+    with pytest.raises(ValueError, match="squared distances would overflow float32"):
+        kmeans_plusplus(X * np.float32(limit), 3, random_state=0)
+    # Far from 0 but close to their mean: max|X| + max|mean| is over the limit, the distances
+    # from the centered data are not.
+    spread = np.float32(limit / 100)
+    shifted = X * spread + np.float32(0.9 * limit)
+    fitted = KMeans(3, n_init=1, random_state=0).fit(shifted)
+    assert np.isfinite(fitted.inertia_) and len(set(fitted.labels_)) == 3
+    unshifted = KMeans(3, n_init=1, random_state=0).fit(X * spread)
+    assert adjusted_rand_score(fitted.labels_, unshifted.labels_) > 0.9
