@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <exception>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -534,21 +533,18 @@ class Builder {
     valid_ = {};
     free_ = {};
     subtrees_.resize(deferred_.size());
-    std::exception_ptr error;
+    FirstException error;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) \
     if (n_threads_ > 1 && deferred_.size() > 1)
     for (std::size_t i = 0; i < deferred_.size(); ++i) {
-      try {
+      error.run([&] {
         Random stream{seed_ ^ kSubtreeStream ^ (0x9E3779B97F4A7C15ULL * (i + 1))};
         Task task = deferred_[i];
         task.parent = -1;  // the subtree's root is its node 0
         subtrees_[i] = Builder(*this, stream.next()).grow_subtree(std::move(task));
-      } catch (...) {
-#pragma omp critical
-        if (!error) error = std::current_exception();
-      }
+      });
     }
-    if (error) std::rethrow_exception(error);
+    error.rethrow();
   }
 
   void grow_best_first(Task root) {
@@ -849,6 +845,7 @@ class Builder {
     const index_t m = static_cast<index_t>(rows_.size()), F = d_.n_features;
     sorted_.resize(static_cast<std::size_t>(m) * F);
     side_.assign(d_.n_rows, 0);
+    // nothing in the region allocates (std::sort does not), so no exception can leave it
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) if (n_threads_ > 1)
     for (index_t f = 0; f < F; ++f) {
       const T* col = d_.values + f * d_.n_rows;
@@ -866,9 +863,14 @@ class Builder {
   // Splits every feature's segment of the task into the children's, in order.
   void partition_presorted(const Task& task, index_t n_left) {
     const index_t m = static_cast<index_t>(rows_.size()), F = d_.n_features;
+    const index_t n = task.end - task.begin;
     for (index_t i = task.begin; i < task.end; ++i) side_[rows_[i]] = i < task.begin + n_left;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) \
-    if (n_threads_ > 1 && (task.end - task.begin) * F >= kParallelWork)
+    const int threads = n_threads_ > 1 && n * F >= kParallelWork
+                            ? static_cast<int>(std::min<index_t>(n_threads_, F)) : 1;
+    // Every feature sends the same n - n_left rows right: each thread's buffer is reserved for
+    // them here, as an allocation failing inside the region would end the process.
+    for (int t = 0; t < threads; ++t) sorted_tmp_[t].reserve(n - n_left);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
     for (index_t f = 0; f < F; ++f) {
       Sorted* seg = sorted_.data() + f * m;
       std::vector<Sorted>& right = sorted_tmp_[omp_get_thread_num()];
@@ -910,6 +912,7 @@ class Builder {
     if (count == 0) return;
     const index_t n = task.end - task.begin;
     const int chunks = n * count >= kParallelWork ? std::min<int>(n_threads_, count) : 1;
+    // fill_some() writes into the histogram alone: nothing in the region allocates
 #pragma omp parallel for schedule(static, 1) num_threads(chunks) if (chunks > 1)
     for (int chunk = 0; chunk < chunks; ++chunk) {
       const index_t first = count * chunk / chunks, last = count * (chunk + 1) / chunks;
@@ -1019,12 +1022,19 @@ class Builder {
 
   void search_batch(Task& task, index_t first, index_t count, bool histograms) {
     const index_t n = task.end - task.begin;
+    // a search grows its thread's scratch as it needs, which can throw: FirstException carries
+    // the exception out of the region
+    FirstException error;
     // a histogram's scan does not depend on n, and is too short to share
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) \
     if (n_threads_ > 1 && !histograms && count > 1 && n * count >= kParallelWork)
     for (index_t i = first; i < first + count; ++i) {
-      results_[i] = search_feature(task, order_[i], i, histograms, scratch_[omp_get_thread_num()]);
+      error.run([&] {
+        results_[i] = search_feature(task, order_[i], i, histograms,
+                                     scratch_[omp_get_thread_num()]);
+      });
     }
+    error.rethrow();
   }
 
   Split search_feature(Task& task, index_t f, index_t draw, bool histograms, Scratch& s) {
@@ -1443,14 +1453,18 @@ class Builder {
       if (side != kMissingSide) ++(side ? n_left : n_right);
     }
     split.missing_left = n_left > n_right;
+    FirstException error;  // as in search_batch(): surrogate_of() grows its thread's scratch
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) \
     if (n_threads_ > 1 && n * F >= kParallelWork)
     for (index_t g = 0; g < F; ++g) {
-      // a feature under a monotonic constraint routes only by splits that respect it
-      const bool constrained = p_.monotonic_cst != nullptr && p_.monotonic_cst[g] != 0;
-      surrogate_results_[g] = g == split.feature || constrained
-          ? Surrogate{} : surrogate_of(task, g, scratch_[omp_get_thread_num()]);
+      error.run([&] {
+        // a feature under a monotonic constraint routes only by splits that respect it
+        const bool constrained = p_.monotonic_cst != nullptr && p_.monotonic_cst[g] != 0;
+        surrogate_results_[g] = g == split.feature || constrained
+            ? Surrogate{} : surrogate_of(task, g, scratch_[omp_get_thread_num()]);
+      });
     }
+    error.rethrow();
     split.surrogates.clear();
     for (const Surrogate& s : surrogate_results_)
       if (s.feature >= 0) split.surrogates.push_back(s);
@@ -1662,10 +1676,10 @@ std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
                                const Bootstrap& bootstrap, const std::uint64_t* seeds,
                                index_t n_trees, int n_threads) {
   std::vector<Tree> trees(n_trees);
-  std::exception_ptr error;
+  FirstException error;  // once a tree fails, the trees not yet started are skipped
 #pragma omp parallel for schedule(dynamic, 1) num_threads(std::max(n_threads, 1))
   for (index_t t = 0; t < n_trees; ++t) {
-    try {
+    error.run([&] {
       std::vector<double> weight(data.sample_weight, data.sample_weight + data.n_rows);
       if (bootstrap.enabled) {
         std::vector<std::int32_t> counts(data.n_rows);
@@ -1692,12 +1706,9 @@ std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
       // single leaf over the whole weighted data: its value is the training data's.
       if (trees[t].n_nodes() == 0)
         trees[t] = Builder<T>(data, params, data.sample_weight, seeds[t], 1).grow_leaf();
-    } catch (...) {
-#pragma omp critical
-      if (!error) error = std::current_exception();
-    }
+    });
   }
-  if (error) std::rethrow_exception(error);
+  error.rethrow();
   return trees;
 }
 
@@ -1807,9 +1818,13 @@ void walk_blocks(const Forest<T>& forest, const T* X, index_t n_rows, index_t n_
   if (n_rows == 0) return;
   n_threads = std::max(n_threads, 1);
   const index_t block = std::min<index_t>(kWalkBlock, (n_rows + n_threads - 1) / n_threads);
-#pragma omp parallel num_threads(n_threads)
+  const int threads = static_cast<int>(std::min<index_t>(n_threads, (n_rows + block - 1) / block));
+  // Each thread's leaves of a block, allocated before the threads start: an allocation failing
+  // inside an OpenMP region would end the process instead of raising MemoryError.
+  const std::unique_ptr<std::int32_t[]> leaves_all(new std::int32_t[threads * block]);
+#pragma omp parallel num_threads(threads)
   {
-    std::vector<std::int32_t> leaves(block);
+    std::int32_t* leaves = leaves_all.get() + omp_get_thread_num() * block;
 #pragma omp for schedule(dynamic, 1)
     for (index_t start = 0; start < n_rows; start += block) {
       const index_t stop = std::min(start + block, n_rows);
@@ -1823,7 +1838,7 @@ void walk_blocks(const Forest<T>& forest, const T* X, index_t n_rows, index_t n_
           walk_rows<true>(forest, t, X, n_features, start, stop, record);
         else
           walk_rows<false>(forest, t, X, n_features, start, stop, record);
-        visit(t, start, stop, leaves.data());
+        visit(t, start, stop, leaves);
       }
     }
   }
@@ -1866,10 +1881,17 @@ void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* b
   const index_t F = n_features;
   std::fill(bin_bounds, bin_bounds + F * kBins, kInf);
   std::fill(bin_bounds + F * kBins, bin_bounds + 2 * F * kBins, -kInf);
-#pragma omp parallel num_threads(std::max(n_threads, 1))
+  const int threads = static_cast<int>(std::clamp<index_t>(n_rows, 1, std::max(n_threads, 1)));
+  // Each thread's bounds, merged at the end (min and max do not depend on the order). They are
+  // allocated before the threads start, as an allocation failing inside an OpenMP region would
+  // end the process instead of raising MemoryError; each thread fills its own.
+  const std::unique_ptr<double[]> bounds_all(new double[2 * threads * F * kBins]);
+#pragma omp parallel num_threads(threads)
   {
-    // each thread's bounds, merged at the end (min and max do not depend on the order)
-    std::vector<double> low(F * kBins, kInf), high(F * kBins, -kInf);
+    double* low = bounds_all.get() + 2 * omp_get_thread_num() * F * kBins;
+    double* high = low + F * kBins;
+    std::fill(low, high, kInf);
+    std::fill(high, high + F * kBins, -kInf);
 #pragma omp for schedule(static)
     for (index_t i = 0; i < n_rows; ++i) {
       const T* x = X + i * F;
