@@ -980,3 +980,13 @@ def test_values_whose_squared_distances_overflow_are_rejected(rng):
     assert np.isfinite(fitted.inertia_) and len(set(fitted.labels_)) == 3
     unshifted = KMeans(3, n_init=1, random_state=0).fit(X * spread)
     assert adjusted_rand_score(fitted.labels_, unshifted.labels_) > 0.9
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (20_000, 16), (3_001, 65)])
+def test_centering_mean_is_numpys_to_the_bit(shape, dtype, rng):
+    from fastml.cluster._kmeans import _column_means
+
+    X = (rng.normal(size=shape) * 100 + 7).astype(dtype)
+    means = _column_means(X)
+    assert means.dtype == dtype
+    assert_array_equal(means, X.mean(axis=0))
