@@ -79,8 +79,10 @@ void require_bounds(const double* bounds, index_t n_features) {
   }
 }
 
-cart::Params read_params(const py::dict& p, index_t n_features, int n_classes,
+template <class T>
+cart::Params read_params(const py::dict& p, const cart::Dataset<T>& d,
                          std::vector<std::int8_t>& cst) {
+  const index_t n_features = d.n_features;
   cart::Params params{};
   params.criterion = p["criterion"].cast<int>();
   params.random_splitter = p["random_splitter"].cast<bool>();
@@ -95,7 +97,7 @@ cart::Params read_params(const py::dict& p, index_t n_features, int n_classes,
   require(params.criterion >= cart::kGini && params.criterion <= cart::kAbsoluteError,
           "unknown criterion code");
   const bool classification = params.criterion == cart::kGini || params.criterion == cart::kEntropy;
-  require(classification == (n_classes > 0),
+  require(classification == (d.n_classes != nullptr),
           classification ? "a classification criterion needs n_classes >= 1"
                          : "a regression criterion needs n_classes == 0");
   require(params.max_depth >= 1, "max_depth must be >= 1");
@@ -107,6 +109,7 @@ cart::Params read_params(const py::dict& p, index_t n_features, int n_classes,
           "max_leaf_nodes must be 0 (no limit) or >= 2");
   params.monotonic_cst = nullptr;
   if (!p["monotonic_cst"].is_none()) {
+    require(d.n_outputs == 1, "monotonic_cst needs a single output");
     py::array a = p["monotonic_cst"].cast<py::array>();
     const std::int8_t* c = checked<std::int8_t>(a, "monotonic_cst", {n_features});
     cst.assign(c, c + n_features);
@@ -116,29 +119,46 @@ cart::Params read_params(const py::dict& p, index_t n_features, int n_classes,
   return params;
 }
 
-// The training data: values (exact search) or codes + bin_bounds (histogram search).
+// The training data: values (exact search) or codes + bin_bounds (histogram search). y is
+// (n_rows) or (n_rows, n_outputs); n_classes an int (every output's class count, 0 for
+// regression) or a sequence of one count per output, read into `classes`.
 template <class T>
 cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
                            const py::object& bin_bounds, const py::array& y,
-                           const py::array& sample_weight, int n_classes) {
+                           const py::array& sample_weight, const py::object& n_classes,
+                           std::vector<int>& classes) {
   cart::Dataset<T> d{};
-  require(y.ndim() == 1 && y.shape(0) > 0, "y must be a non-empty 1-d array");
+  require((y.ndim() == 1 || (y.ndim() == 2 && y.shape(1) > 0)) && y.shape(0) > 0,
+          "y must be a non-empty array of shape (n_rows,) or (n_rows, n_outputs)");
   d.n_rows = y.shape(0);
+  d.n_outputs = y.ndim() == 2 ? y.shape(1) : 1;
   require(d.n_rows < (index_t{1} << 31) - 1, "too many rows for 32-bit row indices");
-  d.y = checked<double>(y, "y", {d.n_rows});
+  d.y = y.ndim() == 2 ? checked<double>(y, "y", {d.n_rows, d.n_outputs})
+                      : checked<double>(y, "y", {d.n_rows});
   d.sample_weight = checked<double>(sample_weight, "sample_weight", {d.n_rows});
-  d.n_classes = n_classes;
-  require(n_classes >= 0, "n_classes must be >= 0");
+  if (py::isinstance<py::sequence>(n_classes))
+    for (py::handle k : n_classes) classes.push_back(k.cast<int>());
+  else
+    classes.assign(d.n_outputs, n_classes.cast<int>());
+  require(static_cast<index_t>(classes.size()) == d.n_outputs,
+          "n_classes must hold one count per output");
+  for (int k : classes) require(k >= 0, "n_classes must be >= 0");
+  const bool classification = classes[0] > 0;
+  for (int k : classes)
+    require((k > 0) == classification, "n_classes must be 0 for every output (regression) or "
+                                       ">= 1 for every output (classification)");
+  d.n_classes = classification ? classes.data() : nullptr;
   bool any_weight = false;
   for (index_t r = 0; r < d.n_rows; ++r) {
     const double w = d.sample_weight[r];
     require(std::isfinite(w) && w >= 0, "sample_weight must be finite and non-negative");
     any_weight = any_weight || w > 0;
-    if (n_classes > 0) {
-      const double c = d.y[r];
-      require(c >= 0 && c < n_classes && c == std::floor(c), "y must hold class indices");
-    } else {
-      require(std::isfinite(d.y[r]), "y must be finite");
+    for (index_t o = 0; o < d.n_outputs; ++o) {
+      const double v = d.y[r * d.n_outputs + o];
+      if (classification)
+        require(v >= 0 && v < classes[o] && v == std::floor(v), "y must hold class indices");
+      else
+        require(std::isfinite(v), "y must be finite");
     }
   }
   require(any_weight, "sample_weight must have a positive entry");
@@ -167,7 +187,7 @@ py::array_t<V> to_array(const std::vector<V>& v) {
   return a;
 }
 
-py::dict to_dict(const cart::Tree& t, index_t n_values) {
+py::dict to_dict(const cart::Tree& t, index_t n_outputs, index_t n_values) {
   py::dict out;
   out["children_left"] = to_array(t.children_left);
   out["children_right"] = to_array(t.children_right);
@@ -181,10 +201,16 @@ py::dict to_dict(const cart::Tree& t, index_t n_values) {
   out["surrogate_feature"] = to_array(t.surrogate_feature);
   out["surrogate_threshold"] = to_array(t.surrogate_threshold);
   out["surrogate_reversed"] = to_array(t.surrogate_reversed);
-  py::array_t<double> value({t.n_nodes(), index_t{1}, n_values});
+  py::array_t<double> value({t.n_nodes(), n_outputs, n_values});
   std::copy(t.value.begin(), t.value.end(), value.mutable_data());
   out["value"] = value;
   return out;
+}
+
+// value's last extent: the most classes of an output, or 1 for regression.
+template <class T>
+index_t values_per_output(const cart::Dataset<T>& d) {
+  return d.n_classes ? *std::max_element(d.n_classes, d.n_classes + d.n_outputs) : 1;
 }
 
 // Dispatches on the dtype of values (float32 or float64); the histogram search has no values.
@@ -196,35 +222,38 @@ auto on_dtype(const py::object& values, F&& run) {
   return run(float{});
 }
 
-py::dict grow_tree(const py::array& y, const py::array& sample_weight, int n_classes,
-                   const py::dict& params, std::uint64_t seed, int n_threads,
+py::dict grow_tree(const py::array& y, const py::array& sample_weight,
+                   const py::object& n_classes, const py::dict& params, std::uint64_t seed, int n_threads,
                    const py::object& values, const py::object& codes,
                    const py::object& bin_bounds) {
   return on_dtype(values, [&](auto zero) {
     using T = decltype(zero);
-    const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes);
+    std::vector<int> classes;
+    const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes, classes);
     std::vector<std::int8_t> cst;
-    const cart::Params p = read_params(params, d.n_features, n_classes, cst);
+    const cart::Params p = read_params(params, d, cst);
     require_threads(n_threads);
     cart::Tree tree;
     {
       py::gil_scoped_release release;
       tree = cart::build_tree(d, p, seed, n_threads);
     }
-    return to_dict(tree, n_classes > 0 ? n_classes : 1);
+    return to_dict(tree, d.n_outputs, values_per_output(d));
   });
 }
 
-py::list grow_forest(const py::array& y, const py::array& sample_weight, int n_classes,
+py::list grow_forest(const py::array& y, const py::array& sample_weight,
+                     const py::object& n_classes,
                      const py::dict& params, const py::array& seeds, bool bootstrap,
                      index_t n_draws, bool balanced_subsample, int n_threads,
                      const py::object& values, const py::object& codes,
                      const py::object& bin_bounds) {
   return on_dtype(values, [&](auto zero) {
     using T = decltype(zero);
-    const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes);
+    std::vector<int> classes;
+    const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes, classes);
     std::vector<std::int8_t> cst;
-    const cart::Params p = read_params(params, d.n_features, n_classes, cst);
+    const cart::Params p = read_params(params, d, cst);
     require(seeds.ndim() == 1, "seeds must be 1-d");
     const index_t n_trees = seeds.shape(0);
     const auto* s = checked<std::uint64_t>(seeds, "seeds", {n_trees});
@@ -237,7 +266,8 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight, int n_c
       trees = cart::build_forest(d, p, b, s, n_trees, n_threads);
     }
     py::list out;
-    for (const cart::Tree& t : trees) out.append(to_dict(t, n_classes > 0 ? n_classes : 1));
+    for (const cart::Tree& t : trees)
+      out.append(to_dict(t, d.n_outputs, values_per_output(d)));
     return out;
   });
 }
@@ -487,7 +517,8 @@ PYBIND11_MODULE(_cart, m) {
   m.def("grow_tree", &grow_tree, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
         py::arg("params"), py::arg("seed"), py::arg("n_threads"), py::arg("values") = py::none(),
         py::arg("codes") = py::none(), py::arg("bin_bounds") = py::none(),
-        "Grow one tree; returns its node arrays.");
+        "Grow one tree; returns its node arrays. y is (n_rows,) or (n_rows, n_outputs); n_classes\n"
+        "an int (every output's classes, 0 for regression) or one count per output.");
   m.def("grow_forest", &grow_forest, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
         py::arg("params"), py::arg("seeds"), py::arg("bootstrap"), py::arg("n_draws"),
         py::arg("balanced_subsample"), py::arg("n_threads"), py::arg("values") = py::none(),

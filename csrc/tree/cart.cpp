@@ -1,8 +1,9 @@
 // CART tree builder, forest driver, prediction and binning (see fastml/cart.hpp).
 //
 // Statistics of a set of rows are `channels` doubles: [0] the row count, [1] the weight, then
-// the weight of each class (classification) or sum w*y and sum w*q (regression, q = y^2, or
-// y log y for poisson). A histogram is kBins such blocks per feature; a node's totals are one.
+// the weight of each class of each output, the outputs one after the other (classification), or
+// sum w*y of each output, then sum w*q of each output (regression, q = y^2, or y log y for
+// poisson); see Outputs. A histogram is kBins such blocks per feature; a node's totals are one.
 // The absolute error is no sum of per-row statistics: its searches run over the node's rows in
 // scan order with running weighted medians (see RankSums), and never use histograms.
 #include "fastml/cart.hpp"
@@ -58,92 +59,137 @@ constexpr std::uint64_t kSubtreeStream = 0x8CB92BA72F3D8DD7ULL;
 
 double xlogx_ratio(double x, double w) { return x > 0 ? x * std::log(x / w) : 0.0; }
 
-// scikit-learn's proxy of the impurity decrease: larger is better, -inf forbids the split.
+// Where the outputs' statistics lie in a block (see the top of this file). Classification: the
+// classes of output o are channels 2 + start[o] .. 2 + start[o + 1], n_classes = start[n] of
+// them in all. Regression: output o's sum w*y is channel 2 + o, its sum w*q channel 2 + n + o.
+// Gini's and entropy's proxies sum over every class channel alike, whatever output it is of.
+struct Outputs {
+  int n = 1;
+  int n_classes = 0;           // 0 for regression
+  const int* start = nullptr;  // (n + 1), classification only
+};
+
+// scikit-learn's proxy of the impurity decrease, summed over the outputs: larger is better,
+// -inf forbids the split. friedman_mse sums the outputs' sums first, as scikit-learn. The loops
+// over the regression outputs start with output 0 outside them: a single output costs no loop.
 template <int Crit>
-double proxy(const double* L, const double* R, int n_classes) {
+double proxy(const double* L, const double* R, const Outputs& out) {
   const double wl = L[1], wr = R[1];
   if constexpr (Crit == kGini) {
     double l = 0, r = 0;
-    for (int k = 0; k < n_classes; ++k) {
+    for (int k = 0; k < out.n_classes; ++k) {
       l += L[2 + k] * L[2 + k];
       r += R[2 + k] * R[2 + k];
     }
     return l / wl + r / wr;
   } else if constexpr (Crit == kEntropy) {
     double s = 0;
-    for (int k = 0; k < n_classes; ++k) s += xlogx_ratio(L[2 + k], wl) + xlogx_ratio(R[2 + k], wr);
+    for (int k = 0; k < out.n_classes; ++k)
+      s += xlogx_ratio(L[2 + k], wl) + xlogx_ratio(R[2 + k], wr);
     return s;
   } else if constexpr (Crit == kSquaredError) {
-    return L[2] * L[2] / wl + R[2] * R[2] / wr;
+    double l = L[2] * L[2], r = R[2] * R[2];
+    for (int o = 1; o < out.n; ++o) {
+      l += L[2 + o] * L[2 + o];
+      r += R[2 + o] * R[2 + o];
+    }
+    return l / wl + r / wr;
   } else if constexpr (Crit == kFriedmanMSE) {
-    const double d = wr * L[2] - wl * R[2];
+    double sl = L[2], sr = R[2];
+    for (int o = 1; o < out.n; ++o) {
+      sl += L[2 + o];
+      sr += R[2 + o];
+    }
+    const double d = wr * sl - wl * sr;
     return d * d / (wl * wr);
   } else {
     static_assert(Crit == kPoisson);
-    if (L[2] <= kEpsilon || R[2] <= kEpsilon) return -kInf;
-    return L[2] * std::log(L[2] / wl) + R[2] * std::log(R[2] / wr);
+    double s = 0;
+    for (int o = 0; o < out.n; ++o) {
+      if (L[2 + o] <= kEpsilon || R[2 + o] <= kEpsilon) return -kInf;
+      s += L[2 + o] * std::log(L[2 + o] / wl) + R[2 + o] * std::log(R[2 + o] / wr);
+    }
+    return s;
   }
 }
 
 // The proxy's term of the rows S left unsplit, so that proxy(L, R) - parent_term(L + R) is the
 // weighted impurity decrease of the split (not for friedman_mse: see present_candidates).
 template <int Crit>
-double parent_term(const double* S, int n_classes) {
+double parent_term(const double* S, const Outputs& out) {
   const double w = S[1];
   if constexpr (Crit == kGini) {
     double s = 0;
-    for (int k = 0; k < n_classes; ++k) s += S[2 + k] * S[2 + k];
+    for (int k = 0; k < out.n_classes; ++k) s += S[2 + k] * S[2 + k];
     return s / w;
   } else if constexpr (Crit == kEntropy) {
     double s = 0;
-    for (int k = 0; k < n_classes; ++k) s += xlogx_ratio(S[2 + k], w);
+    for (int k = 0; k < out.n_classes; ++k) s += xlogx_ratio(S[2 + k], w);
     return s;
   } else if constexpr (Crit == kSquaredError) {
-    return S[2] * S[2] / w;
+    double s = 0;
+    for (int o = 0; o < out.n; ++o) s += S[2 + o] * S[2 + o];
+    return s / w;
   } else if constexpr (Crit == kFriedmanMSE) {
     return 0.0;
   } else {
     static_assert(Crit == kPoisson);
-    return S[2] > kEpsilon ? S[2] * std::log(S[2] / w) : 0.0;
+    double s = 0;
+    for (int o = 0; o < out.n; ++o)
+      if (S[2 + o] > kEpsilon) s += S[2 + o] * std::log(S[2 + o] / w);
+    return s;
   }
 }
 
-double impurity(int crit, const double* S, int n_classes) {
+// The impurity of output o of the rows S (not for the absolute error).
+double output_impurity(int crit, const double* S, const Outputs& out, int o) {
   const double w = S[1];
   switch (crit) {
     case kGini: {
       double s = 0;
-      for (int k = 0; k < n_classes; ++k) s += (S[2 + k] / w) * (S[2 + k] / w);
+      for (int k = out.start[o]; k < out.start[o + 1]; ++k) s += (S[2 + k] / w) * (S[2 + k] / w);
       return 1.0 - s;
     }
     case kEntropy: {
       double s = 0;
-      for (int k = 0; k < n_classes; ++k)
+      for (int k = out.start[o]; k < out.start[o + 1]; ++k)
         if (S[2 + k] > 0) s -= (S[2 + k] / w) * std::log2(S[2 + k] / w);
       return s;
     }
     case kPoisson:
-      return (S[3] - xlogx_ratio(S[2], w)) / w;
+      return (S[2 + out.n + o] - xlogx_ratio(S[2 + o], w)) / w;
     default: {  // squared error, friedman_mse
-      const double mean = S[2] / w;
-      return S[3] / w - mean * mean;
+      const double mean = S[2 + o] / w;
+      return S[2 + out.n + o] / w - mean * mean;
     }
   }
 }
 
-// The weighted impurity decrease of a split, relative to the root weight (scikit-learn's).
-double improvement(int crit, const double* T, const double* L, const double* R, int n_classes,
-                   double root_weight) {
-  const double w = T[1], wl = L[1], wr = R[1];
-  if (crit == kFriedmanMSE) {
-    const double d = wr * L[2] - wl * R[2];
-    return d * d / (wl * wr * w);
-  }
-  return (w / root_weight) * (impurity(crit, T, n_classes) - wl / w * impurity(crit, L, n_classes) -
-                              wr / w * impurity(crit, R, n_classes));
+// A node's impurity: the mean of its outputs' (scikit-learn's).
+double impurity(int crit, const double* S, const Outputs& out) {
+  double s = 0;
+  for (int o = 0; o < out.n; ++o) s += output_impurity(crit, S, out, o);
+  return s / out.n;
 }
 
-// What monotonic constraints bound: the fraction of class 0, or the mean.
+// The weighted impurity decrease of a split, relative to the root weight (scikit-learn's).
+double improvement(int crit, const double* T, const double* L, const double* R,
+                   const Outputs& out, double root_weight) {
+  const double w = T[1], wl = L[1], wr = R[1];
+  if (crit == kFriedmanMSE) {
+    double sl = 0, sr = 0;
+    for (int o = 0; o < out.n; ++o) {
+      sl += L[2 + o];
+      sr += R[2 + o];
+    }
+    const double d = (wr * sl - wl * sr) / out.n;
+    return d * d / (wl * wr * w);
+  }
+  return (w / root_weight) * (impurity(crit, T, out) - wl / w * impurity(crit, L, out) -
+                              wr / w * impurity(crit, R, out));
+}
+
+// What monotonic constraints bound (single output only): the fraction of class 0, or the mean.
 double monotonic_value(const double* S) { return S[2] / S[1]; }
 
 // ---- split search --------------------------------------------------------------------------
@@ -174,7 +220,7 @@ struct Split {
 struct Candidates {
   const double* totals;
   int channels;
-  int n_classes;
+  Outputs outputs;
   double min_leaf;
   double min_weight;
   int monotonic;  // constraint of the feature searched
@@ -198,11 +244,12 @@ struct Candidates {
     for (int c = 0; c < channels; ++c) right[c] = totals[c] - L[c];
     if (L[1] < min_weight || right[1] < min_weight) return -kInf;
     if (!monotonic_ok(monotonic_value(L), monotonic_value(right))) return -kInf;
-    return proxy<Crit>(L, right, n_classes) * scale + shift;
+    return proxy<Crit>(L, right, outputs) * scale + shift;
   }
 
-  // The absolute error's candidate: n_left rows of weight wl, the children's summed absolute
-  // errors and medians. scikit-learn's proxy, -(w_l imp_l + w_r imp_r), computed as it does.
+  // The absolute error's candidate: n_left rows of weight wl, the children's absolute errors
+  // (summed over the rows and the outputs) and medians (of output 0, for the monotonic
+  // constraint). scikit-learn's proxy, -(w_l imp_l + w_r imp_r), up to the factor 1 / n_outputs.
   double evaluate_absolute(index_t n_left, double wl, double error_l, double median_l,
                            double error_r, double median_r) const {
     const double wr = totals[1] - wl;
@@ -398,20 +445,23 @@ class Builder {
     for (index_t r = 0; r < d_.n_rows; ++r)
       if (weight[r] != 0) rows_.push_back(static_cast<std::int32_t>(r));
     w_.assign(weight, weight + d_.n_rows);
+    // per row and output (row-major): the class's channel less 2, or w*y and w*q
+    const index_t n_values = d_.n_rows * n_out_;
     if (K_ > 0) {
-      cls_.resize(d_.n_rows);
-      for (index_t r = 0; r < d_.n_rows; ++r) cls_[r] = static_cast<std::int32_t>(d_.y[r]);
+      cls_.resize(n_values);
+      for (index_t i = 0; i < n_values; ++i)
+        cls_[i] = class_start_[i % n_out_] + static_cast<std::int32_t>(d_.y[i]);
     } else {
-      wy_.resize(d_.n_rows);
-      wq_.resize(d_.n_rows);
-      for (index_t r = 0; r < d_.n_rows; ++r) {
-        const double y = d_.y[r];
-        wy_[r] = w_[r] * y;
-        wq_[r] = w_[r] * (p_.criterion == kPoisson ? (y > 0 ? y * std::log(y) : 0.0) : y * y);
+      wy_.resize(n_values);
+      wq_.resize(n_values);
+      for (index_t i = 0; i < n_values; ++i) {
+        const double y = d_.y[i], w = w_[i / n_out_];
+        wy_[i] = w * y;
+        wq_[i] = w * (p_.criterion == kPoisson ? (y > 0 ? y * std::log(y) : 0.0) : y * y);
       }
     }
     if (surrogate_) primary_side_.resize(d_.n_rows);
-    if (absolute_) rank_of_.resize(d_.n_rows);
+    if (absolute_) rank_of_.resize(n_values);
   }
 
   // The builder of a subtree deferred by `parent` (see grow_depth_first), on one thread: it
@@ -444,8 +494,16 @@ class Builder {
  private:
   // What a builder sets up for itself: its options and scratch.
   void configure() {
-    K_ = d_.n_classes;
-    C_ = K_ > 0 ? 2 + K_ : 4;
+    n_out_ = static_cast<int>(d_.n_outputs);
+    class_start_.assign(1, 0);
+    max_classes_ = 0;
+    for (int o = 0; o < n_out_ && d_.n_classes; ++o) {
+      class_start_.push_back(class_start_.back() + d_.n_classes[o]);
+      max_classes_ = std::max(max_classes_, d_.n_classes[o]);
+    }
+    K_ = class_start_.back();
+    outputs_ = Outputs{n_out_, K_, K_ > 0 ? class_start_.data() : nullptr};
+    C_ = K_ > 0 ? 2 + K_ : 2 + 2 * n_out_;
     hist_mode_ = d_.codes != nullptr;
     absolute_ = p_.criterion == kAbsoluteError;
     surrogate_ = p_.surrogates;
@@ -581,7 +639,7 @@ class Builder {
                 n < 2 * p_.min_samples_leaf || S[1] < 2 * p_.min_weight_leaf || imp <= kEpsilon;
     Split split;
     if (!leaf) {
-      node_error_ = imp * S[1];
+      node_error_ = imp * S[1] * n_out_;
       split = find_split(task);
       leaf = split.feature < 0;
     }
@@ -600,11 +658,11 @@ class Builder {
       }
       if (absolute_) {
         const double w = S[1], wl = out.left.totals[1], wr = out.right.totals[1];
-        out.improvement = (w / root_weight_) * (imp - wl / w * (split.error_left / wl) -
-                                                wr / w * (split.error_right / wr));
+        out.improvement = (w / root_weight_) * (imp - wl / w * (split.error_left / wl / n_out_) -
+                                                wr / w * (split.error_right / wr / n_out_));
       } else {
         out.improvement = improvement(p_.criterion, S, out.left.totals.data(),
-                                      out.right.totals.data(), K_, root_weight_);
+                                      out.right.totals.data(), outputs_, root_weight_);
       }
       leaf = out.improvement + kEpsilon < p_.min_impurity_decrease;
     }
@@ -629,25 +687,33 @@ class Builder {
     tree_.missing_go_to_left.push_back(0);
     tree_.n_node_samples.push_back(static_cast<std::int64_t>(S[0]));
     tree_.weighted_n_node_samples.push_back(S[1]);
-    double target = K_ > 0 ? 0.0 : S[2] / S[1];  // regression: the node's value before clipping
+    // regression: the node's values before clipping
+    std::vector<double>& target = node_target_;
+    target.resize(n_out_);
     if (absolute_) {
       double error = 0;
-      target = median_and_error(scratch_[0], rows_.data() + task.begin, task.end - task.begin,
-                                error);
-      tree_.impurity.push_back(error / S[1]);
+      median_and_error(scratch_[0], rows_.data() + task.begin, task.end - task.begin, error,
+                       target.data());
+      tree_.impurity.push_back(error / S[1] / n_out_);
     } else {
-      tree_.impurity.push_back(impurity(p_.criterion, S, K_));
+      if (K_ == 0)
+        for (int o = 0; o < n_out_; ++o) target[o] = S[2 + o] / S[1];
+      tree_.impurity.push_back(impurity(p_.criterion, S, outputs_));
     }
+    // monotonic constraints come with a single output
     const bool clip = p_.monotonic_cst != nullptr;
     if (K_ > 0) {
       const std::size_t first = tree_.value.size();
-      for (int k = 0; k < K_; ++k) tree_.value.push_back(S[2 + k] / S[1]);
+      for (int o = 0; o < n_out_; ++o)
+        for (int k = class_start_[o]; k < class_start_[o] + max_classes_; ++k)
+          tree_.value.push_back(k < class_start_[o + 1] ? S[2 + k] / S[1] : 0.0);
       if (clip && K_ == 2) {
         tree_.value[first] = std::clamp(tree_.value[first], task.lower, task.upper);
         tree_.value[first + 1] = 1.0 - tree_.value[first];
       }
     } else {
-      tree_.value.push_back(clip ? std::clamp(target, task.lower, task.upper) : target);
+      for (double v : target)
+        tree_.value.push_back(clip ? std::clamp(v, task.lower, task.upper) : v);
     }
     if (task.parent >= 0)
       (task.is_left ? tree_.children_left : tree_.children_right)[task.parent] = id;
@@ -772,13 +838,26 @@ class Builder {
   }
 
   void add_row(double* S, std::int32_t r) const {
+    if (n_out_ == 1)
+      add_row_of<1>(S, r);
+    else
+      add_row_of<0>(S, r);
+  }
+
+  // add_row for kOutputs outputs, 0 meaning n_out_ (see fill_rows).
+  template <int kOutputs>
+  void add_row_of(double* S, std::int32_t r) const {
+    const int n_out = kOutputs > 0 ? kOutputs : n_out_;
     S[0] += 1;
     S[1] += w_[r];
+    const index_t at = static_cast<index_t>(r) * n_out;
     if (K_ > 0) {
-      S[2 + cls_[r]] += w_[r];
+      for (int o = 0; o < n_out; ++o) S[2 + cls_[at + o]] += w_[r];
     } else {
-      S[2] += wy_[r];
-      S[3] += wq_[r];
+      for (int o = 0; o < n_out; ++o) {
+        S[2 + o] += wy_[at + o];
+        S[2 + n_out + o] += wq_[at + o];
+      }
     }
   }
 
@@ -922,7 +1001,18 @@ class Builder {
   }
 
   void fill_some(const Task& task, int h, const index_t* features, index_t count) {
+    if (n_out_ == 1)
+      fill_rows<1>(task, h, features, count);
+    else
+      fill_rows<0>(task, h, features, count);
+  }
+
+  // The histogram pass for kOutputs outputs, 0 meaning n_out_: with one output the compiler sees
+  // loops of length 1, and the pass runs as fast as a single-output one can.
+  template <int kOutputs>
+  void fill_rows(const Task& task, int h, const index_t* features, index_t count) {
     const int C = C_;
+    const int n_out = kOutputs > 0 ? kOutputs : n_out_;
     const index_t F = d_.n_features;
     for (index_t j = 0; j < count; ++j) {
       double* H = hist(h, features[j]);
@@ -934,24 +1024,28 @@ class Builder {
       const std::int32_t r = rows_[i];
       const std::uint8_t* codes = d_.codes + static_cast<index_t>(r) * F;
       const double w = w_[r];
+      const index_t at = static_cast<index_t>(r) * n_out;
       if (K_ > 0) {
-        const int k = 2 + cls_[r];
+        const std::int32_t* k = cls_.data() + at;
         for (index_t j = 0; j < count; ++j) {
           const index_t f = features[j];
           double* bin = base + f * stride + codes[f] * C;
           bin[0] += 1;
           bin[1] += w;
-          bin[k] += w;
+          for (int o = 0; o < n_out; ++o) bin[2 + k[o]] += w;
         }
       } else {
-        const double wy = wy_[r], wq = wq_[r];
+        const double* wy = wy_.data() + at;
+        const double* wq = wq_.data() + at;
         for (index_t j = 0; j < count; ++j) {
           const index_t f = features[j];
           double* bin = base + f * stride + codes[f] * C;
           bin[0] += 1;
           bin[1] += w;
-          bin[2] += wy;
-          bin[3] += wq;
+          for (int o = 0; o < n_out; ++o) {
+            bin[2 + o] += wy[o];
+            bin[2 + n_out + o] += wq[o];
+          }
         }
       }
     }
@@ -1038,7 +1132,7 @@ class Builder {
   }
 
   Split search_feature(Task& task, index_t f, index_t draw, bool histograms, Scratch& s) {
-    Candidates cand{task.totals.data(), C_, K_, static_cast<double>(p_.min_samples_leaf),
+    Candidates cand{task.totals.data(), C_, outputs_, static_cast<double>(p_.min_samples_leaf),
                     p_.min_weight_leaf, p_.monotonic_cst ? p_.monotonic_cst[f] : 0,
                     task.lower, task.upper, s.right.data()};
     Split out;
@@ -1233,54 +1327,81 @@ class Builder {
     if constexpr (Crit == kFriedmanMSE)
       present.scale = cand.totals[1] / present.totals[1];
     else
-      present.shift = parent_term<Crit>(cand.totals, K_) - parent_term<Crit>(present.totals, K_);
+      present.shift =
+          parent_term<Crit>(cand.totals, outputs_) - parent_term<Crit>(present.totals, outputs_);
     return present;
   }
 
   // ---- absolute error ----
 
-  // The weighted median of the rows (RankSums holds the rule) and their summed absolute error
-  // from it, summed directly: exactly 0 for a pure node, where the prefix sums of a running
-  // median could leave rounding.
-  double median_and_error(Scratch& s, const std::int32_t* rows, index_t n, double& error) const {
+  // Per output, the weighted median of the rows (RankSums holds the rule), into medians when
+  // given; and their absolute error from it, summed directly over the rows and the outputs:
+  // exactly 0 for a pure node, where the prefix sums of a running median could leave rounding.
+  // Returns output 0's median.
+  double median_and_error(Scratch& s, const std::int32_t* rows, index_t n, double& error,
+                          double* medians = nullptr) const {
     auto& t = s.targets;
-    t.clear();
-    for (index_t i = 0; i < n; ++i) t.emplace_back(d_.y[rows[i]], w_[rows[i]]);
-    std::sort(t.begin(), t.end());
-    s.target_y.resize(n);
-    s.sums.reset(n);
-    for (index_t i = 0; i < n; ++i) {
-      s.target_y[i] = t[i].first;
-      s.sums.add(i, t[i].first, t[i].second);
-    }
-    double unused;
-    const double m = s.sums.median(s.target_y.data(), unused);
     error = 0;
-    for (const auto& [y, w] : t) error += w * std::abs(y - m);
-    return m;
+    double first = 0;
+    for (int o = 0; o < n_out_; ++o) {
+      t.clear();
+      for (index_t i = 0; i < n; ++i)
+        t.emplace_back(d_.y[static_cast<index_t>(rows[i]) * n_out_ + o], w_[rows[i]]);
+      std::sort(t.begin(), t.end());
+      s.target_y.resize(n);
+      s.sums.reset(n);
+      for (index_t i = 0; i < n; ++i) {
+        s.target_y[i] = t[i].first;
+        s.sums.add(i, t[i].first, t[i].second);
+      }
+      double unused, e = 0;
+      const double m = s.sums.median(s.target_y.data(), unused);
+      for (const auto& [y, w] : t) e += w * std::abs(y - m);
+      error += e;
+      if (medians) medians[o] = m;
+      if (o == 0) first = m;
+    }
+    return first;
   }
 
-  // Ranks the node's targets (rank_of_, ranked_y_) for the running medians of its searches.
+  // Ranks the node's targets of each output (rank_of_, ranked_y_: the outputs' ranks one after
+  // the other) for the running medians of its searches.
   void rank_targets(const Task& task) {
-    ranked_.clear();
-    for (index_t i = task.begin; i < task.end; ++i) ranked_.emplace_back(d_.y[rows_[i]], rows_[i]);
-    std::sort(ranked_.begin(), ranked_.end());
-    ranked_y_.resize(ranked_.size());
-    for (std::size_t k = 0; k < ranked_.size(); ++k) {
-      ranked_y_[k] = ranked_[k].first;
-      rank_of_[ranked_[k].second] = static_cast<std::int32_t>(k);
+    const index_t n = task.end - task.begin;
+    ranked_y_.resize(n * n_out_);
+    for (int o = 0; o < n_out_; ++o) {
+      ranked_.clear();
+      for (index_t i = task.begin; i < task.end; ++i)
+        ranked_.emplace_back(d_.y[static_cast<index_t>(rows_[i]) * n_out_ + o], rows_[i]);
+      std::sort(ranked_.begin(), ranked_.end());
+      for (index_t k = 0; k < n; ++k) {
+        ranked_y_[o * n + k] = ranked_[k].first;
+        rank_of_[static_cast<index_t>(ranked_[k].second) * n_out_ + o] =
+            static_cast<std::int32_t>(k);
+      }
     }
   }
 
-  // The absolute error and median of every prefix (forward) or suffix of the rows in order.
+  // The absolute error (summed over the outputs) and output 0's median of every prefix (forward)
+  // or suffix of the rows in order.
   void running_errors(const std::int32_t* order, index_t n, bool forward, RankSums& sums,
                       double* error, double* median) const {
-    sums.reset(static_cast<index_t>(ranked_y_.size()));
-    for (index_t k = 0; k < n; ++k) {
-      const index_t at = forward ? k : n - 1 - k;
-      const std::int32_t r = order[at];
-      sums.add(rank_of_[r], d_.y[r], w_[r]);
-      median[at] = sums.median(ranked_y_.data(), error[at]);
+    const index_t m = static_cast<index_t>(ranked_y_.size()) / n_out_;  // the node's rows
+    for (int o = 0; o < n_out_; ++o) {
+      sums.reset(m);
+      for (index_t k = 0; k < n; ++k) {
+        const index_t at = forward ? k : n - 1 - k;
+        const index_t i = static_cast<index_t>(order[at]) * n_out_ + o;
+        sums.add(rank_of_[i], d_.y[i], w_[order[at]]);
+        double e;
+        const double med = sums.median(ranked_y_.data() + o * m, e);
+        if (o == 0) {
+          median[at] = med;
+          error[at] = e;
+        } else {
+          error[at] += e;
+        }
+      }
     }
   }
 
@@ -1626,17 +1747,22 @@ class Builder {
   int n_threads_;
   std::unique_ptr<RowState> own_rows_;  // the top builder's; a subtree's builder has none
   std::vector<std::int32_t>& rows_;     // the rows of non-zero weight, each node's a range
-  std::vector<std::int32_t>& cls_;
+  std::vector<std::int32_t>& cls_;     // per row and output, see Builder()
   std::vector<double>& w_;
   std::vector<double>& wy_;
   std::vector<double>& wq_;
   std::vector<Sorted>& sorted_;         // (n_features, rows of non-zero weight), see presort()
   std::vector<char>& side_;             // per row: goes to the left child of the node being split
-  std::vector<std::int32_t>& rank_of_;  // absolute error: each row's rank among its node's y
+  std::vector<std::int32_t>& rank_of_;  // absolute error: per row and output, the rank of its y
+                                        // in its node
   std::vector<std::uint8_t>& primary_side_;  // per row, see primary_side()
   std::vector<Task> deferred_;               // see grow_depth_first
   std::vector<Tree> subtrees_;               // grown from deferred_
-  int K_ = 0, C_ = 0;
+  int n_out_ = 1, K_ = 0, C_ = 0;  // outputs, class channels of all outputs, channels
+  int max_classes_ = 0;            // classification: the most classes of an output
+  std::vector<int> class_start_;   // see Outputs
+  Outputs outputs_;
+  std::vector<double> node_target_;  // add_node's scratch: a regression node's values
   bool hist_mode_ = false, subtract_ = false, absolute_ = false, surrogate_ = false;
   double root_weight_ = 0;
   double node_error_ = 0;  // absolute error: the summed error of the node being searched
@@ -1671,6 +1797,33 @@ void bootstrap_counts(std::uint64_t seed, index_t n_rows, index_t n_draws, std::
   for (index_t i = 0; i < n_draws; ++i) ++counts[random.below(n_rows)];
 }
 
+namespace {
+
+// Multiplies each row's weight by the times the bootstrap drew it and, for balanced_subsample,
+// by scikit-learn's "balanced" class weight of each output computed on the draws (the product
+// over the outputs, as scikit-learn's compute_sample_weight).
+template <class T>
+void weigh_draws(const Dataset<T>& data, const Bootstrap& bootstrap, const std::int32_t* counts,
+                 double* weight) {
+  const index_t n_out = data.n_outputs;
+  std::vector<double> factor(data.n_rows, 1.0);
+  for (index_t o = 0; bootstrap.balanced_subsample && data.n_classes && o < n_out; ++o) {
+    const int K = data.n_classes[o];
+    const auto class_of = [&](index_t r) { return static_cast<int>(data.y[r * n_out + o]); };
+    std::vector<double> drawn(K, 0.0);
+    for (index_t r = 0; r < data.n_rows; ++r) drawn[class_of(r)] += counts[r];
+    int present = 0;
+    for (double c : drawn) present += c > 0;
+    for (index_t r = 0; r < data.n_rows; ++r) {
+      const double c = drawn[class_of(r)];
+      factor[r] *= c > 0 ? bootstrap.n_draws / (present * c) : 0.0;
+    }
+  }
+  for (index_t r = 0; r < data.n_rows; ++r) weight[r] *= counts[r] * factor[r];
+}
+
+}  // namespace
+
 template <class T>
 std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
                                const Bootstrap& bootstrap, const std::uint64_t* seeds,
@@ -1684,22 +1837,7 @@ std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
       if (bootstrap.enabled) {
         std::vector<std::int32_t> counts(data.n_rows);
         bootstrap_counts(seeds[t], data.n_rows, bootstrap.n_draws, counts.data());
-        std::vector<double> class_weight(std::max(data.n_classes, 1), 1.0);
-        if (bootstrap.balanced_subsample && data.n_classes > 0) {
-          // scikit-learn's "balanced" weights computed on this tree's draws
-          std::vector<double> drawn(data.n_classes, 0.0);
-          for (index_t r = 0; r < data.n_rows; ++r)
-            drawn[static_cast<int>(data.y[r])] += counts[r];
-          int present = 0;
-          for (double c : drawn) present += c > 0;
-          for (int k = 0; k < data.n_classes; ++k)
-            class_weight[k] = drawn[k] > 0 ? bootstrap.n_draws / (present * drawn[k]) : 0.0;
-        }
-        for (index_t r = 0; r < data.n_rows; ++r) {
-          const double cw = bootstrap.balanced_subsample && data.n_classes > 0
-                                ? class_weight[static_cast<int>(data.y[r])] : 1.0;
-          weight[r] *= counts[r] * cw;
-        }
+        weigh_draws(data, bootstrap, counts.data(), weight.data());
       }
       trees[t] = Builder<T>(data, params, weight.data(), seeds[t], 1).grow();
       // A bootstrap that drew no row of positive weight (likely with few weighted rows) gives a

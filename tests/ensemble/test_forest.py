@@ -1,6 +1,6 @@
 """fastml.ensemble.RandomForestClassifier / RandomForestRegressor: accuracy against scikit-learn's
 forests, determinism across random_state and n_jobs, bootstrap and out-of-bag rows, warm start,
-pickling and errors."""
+pickling, errors, and several outputs."""
 import functools
 import pickle
 
@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import ensemble as sk
+from sklearn.datasets import load_diabetes, make_multilabel_classification
+from sklearn.metrics import r2_score
+from sklearn.model_selection import KFold
 from sklearn.utils import compute_sample_weight
 
 from fastml.ensemble import RandomForestClassifier, RandomForestRegressor
@@ -394,3 +397,132 @@ def test_monotonic_constraints():
     assert (np.diff(forest.predict(grid)) >= 0).all()
     free = RandomForestRegressor(n_estimators=10, random_state=0).fit(X, y)
     assert (np.diff(free.predict(grid)) < 0).any()
+
+
+# ---------------------------------------------------------------------------------------------
+# Several outputs
+
+def _multilabel(n=600):
+    return make_multilabel_classification(n_samples=n, n_features=10, n_classes=3,
+                                          random_state=0)
+
+
+def _diabetes_outputs():
+    """diabetes with three outputs: the disease progression and two blood serum measurements
+    (s5, s6), predicted from the other features."""
+    X, y = load_diabetes(return_X_y=True)
+    return np.delete(X, [8, 9], axis=1), np.column_stack([y, X[:, 8], X[:, 9]])
+
+
+@pytest.mark.parametrize("finder", FINDERS)
+@pytest.mark.parametrize("name", ["multilabel", "diabetes-3-outputs"])
+def test_multi_output_score_matches_sklearn(name, finder):
+    """Subset accuracy (multilabel) or R^2 averaged over the outputs, 5-fold cross-validated."""
+    X, Y = _multilabel() if name == "multilabel" else _diabetes_outputs()
+    cls, sk_cls = ((RandomForestClassifier, sk.RandomForestClassifier) if name == "multilabel"
+                   else (RandomForestRegressor, sk.RandomForestRegressor))
+    scores = {"fastml": [], "scikit-learn": []}
+    for train, test in KFold(5, shuffle=True, random_state=0).split(X):
+        for lib, make in (("fastml", lambda: cls(N_ESTIMATORS, split_finder=finder,
+                                                 random_state=0)),
+                          ("scikit-learn", lambda: sk_cls(N_ESTIMATORS, random_state=0,
+                                                          n_jobs=1))):
+            scores[lib].append(make().fit(X[train], Y[train]).score(X[test], Y[test]))
+    ours, theirs = np.mean(scores["fastml"]), np.mean(scores["scikit-learn"])
+    assert abs(ours - theirs) <= 0.01, f"fastml {ours:.4f}, scikit-learn {theirs:.4f}"
+
+
+def _shape_of(value):
+    if isinstance(value, list):
+        return [_shape_of(v) for v in value]
+    return np.shape(value)
+
+
+@pytest.mark.parametrize("finder", FINDERS)
+@pytest.mark.parametrize("classifier", [True, False], ids=["classifier", "regressor"])
+def test_multi_output_attributes_have_sklearns_shapes(classifier, finder):
+    X, Y = _multilabel(300)
+    if not classifier:
+        Y = Y * np.arange(1.0, 4.0) + X[:, :3]
+    cls, sk_cls = ((RandomForestClassifier, sk.RandomForestClassifier) if classifier
+                   else (RandomForestRegressor, sk.RandomForestRegressor))
+    ours = cls(20, oob_score=True, split_finder=finder, random_state=0).fit(X, Y)
+    theirs = sk_cls(20, oob_score=True, random_state=0).fit(X, Y)
+    assert ours.n_outputs_ == theirs.n_outputs_ == 3
+    methods = ["predict", "apply"] + (["predict_proba", "predict_log_proba"] if classifier else [])
+    for method in methods:
+        with np.errstate(divide="ignore"):
+            assert _shape_of(getattr(ours, method)(X)) == _shape_of(getattr(theirs, method)(X))
+    attributes = ["oob_decision_function_" if classifier else "oob_prediction_",
+                  "feature_importances_"] + (["n_classes_"] if classifier else [])
+    for name in attributes:
+        assert np.shape(getattr(ours, name)) == np.shape(getattr(theirs, name)), name
+    assert ours.oob_score_ == pytest.approx(theirs.oob_score_, abs=0.05)
+    if classifier:
+        assert [list(c) for c in ours.classes_] == [list(c) for c in theirs.classes_]
+        assert_allclose(ours.oob_decision_function_.sum(axis=1), 1.0, rtol=1e-12)
+        tree = ours.estimators_[0]
+        assert [list(c) for c in tree.classes_] == [list(c) for c in ours.classes_]
+    assert ours.estimators_[0].n_outputs_ == 3
+    assert ours.estimators_[0].tree_.value.shape[1:] == theirs.estimators_[0].tree_.value.shape[1:]
+    assert ours.decision_path(X)[0].shape[0] == len(X)
+
+
+def test_multi_output_oob_predictions_average_the_trees_without_the_row():
+    X, Y = _multilabel(200)
+    Y = Y * np.arange(1.0, 4.0)
+    forest = RandomForestRegressor(n_estimators=15, oob_score=True, random_state=1).fit(X, Y)
+    in_bag = np.zeros((200, 15), dtype=bool)
+    for t, rows in enumerate(forest.estimators_samples_):
+        in_bag[rows, t] = True
+    predictions = np.stack([tree.predict(X) for tree in forest.estimators_], axis=1)
+    out = ~in_bag
+    expected = (predictions * out[..., None]).sum(axis=1) / out.sum(axis=1)[:, None]
+    assert_allclose(forest.oob_prediction_, expected, rtol=1e-12)
+    assert forest.oob_score_ == pytest.approx(r2_score(Y, expected), rel=1e-12)
+
+
+def test_oob_score_of_multiclass_multioutput_targets_raises_as_sklearn():
+    X, y, _ = _classification(200)
+    Y = np.column_stack([y, (y + 1) % 3])
+    message = "The type of target cannot be used to compute OOB estimates"
+    for cls in (RandomForestClassifier, sk.RandomForestClassifier):
+        with pytest.raises(ValueError, match=message):
+            cls(n_estimators=5, oob_score=True, random_state=0).fit(X, Y)
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, Y)
+    assert forest.predict(X).shape == (200, 2)
+
+
+def test_multi_output_class_weights():
+    X, Y = _multilabel(500)
+    # "balanced" or a dict per output: the weights of the whole data, multiplied over the
+    # outputs, times each tree's draw counts
+    for class_weight in ("balanced", [{0: 1, 1: 2}, {0: 3, 1: 1}, {0: 1, 1: 1}]):
+        weighted = RandomForestClassifier(n_estimators=4, class_weight=class_weight,
+                                          random_state=0).fit(X, Y)
+        expected = RandomForestClassifier(n_estimators=4, random_state=0).fit(
+            X, Y, sample_weight=compute_sample_weight(class_weight, Y))
+        _assert_same_forest(weighted, expected)
+    # "balanced_subsample": each output's balanced weights on the tree's draw, multiplied
+    forest = RandomForestClassifier(n_estimators=4, class_weight="balanced_subsample",
+                                    random_state=0).fit(X, Y)
+    for tree in forest.estimators_:
+        counts = _cart.bootstrap_counts(tree.random_state, 500, 500)
+        drawn = np.repeat(np.arange(500), counts)
+        w = counts * compute_sample_weight("balanced", Y, indices=drawn)
+        assert_allclose(tree.tree_.weighted_n_node_samples[0], w.sum(), rtol=1e-12)
+        for o in range(3):
+            fractions = np.bincount(Y[:, o], weights=w, minlength=2) / w.sum()
+            assert_allclose(tree.tree_.value[0, o], fractions, rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [RandomForestClassifier, RandomForestRegressor])
+def test_multi_output_pickle_and_monotonic_constraints(cls):
+    X, Y = _multilabel(150)
+    Y = Y if cls is RandomForestClassifier else Y * 1.5
+    forest = cls(n_estimators=5, random_state=0).fit(X, Y)
+    loaded = pickle.loads(pickle.dumps(forest))
+    assert_array_equal(loaded.predict(X), forest.predict(X))
+    assert loaded.predict(X).shape == (150, 3)
+    with pytest.raises(ValueError, match="not supported with multiple outputs"):
+        cls(n_estimators=5, monotonic_cst=[1] + [0] * 9).fit(X, Y)

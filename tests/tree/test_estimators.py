@@ -206,8 +206,8 @@ def test_invalid_values_are_rejected():
         DecisionTreeClassifier(monotonic_cst=[1, 0, 0, 0, 0]).fit(X, y)
     with pytest.raises(ValueError, match="max_features must be <= n_features"):
         DecisionTreeClassifier(max_features=6).fit(X, y)
-    with pytest.raises(ValueError, match="1d array|single-output"):
-        DecisionTreeRegressor().fit(X, np.column_stack([y, y]))
+    with pytest.raises(ValueError, match="dim 3"):
+        DecisionTreeRegressor().fit(X, np.column_stack([y, y])[:, :, None])
     with pytest.raises(ValueError, match="negative"):
         DecisionTreeRegressor(criterion="poisson").fit(X, y - 1.0)
     with pytest.raises(ValueError, match="not positive"):

@@ -1,9 +1,11 @@
 // CART cores behind fastml.tree and fastml.ensemble (bound in csrc/bindings/cart_module.cpp).
 //
-// One builder grows a single-output tree depth first (preorder node ids, as scikit-learn) or best
+// One builder grows a tree depth first (preorder node ids, as scikit-learn) or best
 // first (max_leaf_nodes). Splits are searched on feature values ("exact": the node's values sorted,
 // every boundary between distinct values a candidate) or on bin codes ("hist": per-node histograms
 // over at most 255 bins, the larger child's histogram derived as parent minus the smaller child's).
+// A tree has one or more outputs (scikit-learn's multi-output trees): a split's proxy is the sum
+// of the outputs' proxies and a node's impurity their mean, as scikit-learn's criteria.
 // Both searches follow the same rules, written down in fastml.reference.cart: sklearn's proxies,
 // min_samples_leaf / min_weight_leaf / monotonic constraints, and missing values (NaN, or code
 // kMissingBin) tried on both sides of every threshold, the side that wins stored in the node.
@@ -46,9 +48,11 @@ struct Dataset {
   const T* values;              // (n_features, n_rows), NaN = missing; read by the exact search
   const std::uint8_t* codes;    // (n_rows, n_features) bin codes; nullptr for the exact search
   const double* bin_bounds;     // (2, n_features, kBins): smallest, largest value of each bin
-  const double* y;              // class index 0..n_classes-1, or the regression target
+  const double* y;              // (n_rows, n_outputs): per output the class index
+                                // 0..n_classes[o]-1, or the regression target
   const double* sample_weight;  // (n_rows), >= 0; rows of weight 0 take no part
-  int n_classes;                // 0 for regression
+  index_t n_outputs;            // >= 1
+  const int* n_classes;         // (n_outputs) classes of each output, >= 1; nullptr: regression
 };
 
 struct Params {
@@ -61,16 +65,19 @@ struct Params {
   index_t max_features;     // features drawn per node (more while all drawn are constant)
   index_t max_leaf_nodes;   // 0: depth first without a leaf limit
   double min_impurity_decrease;
-  const std::int8_t* monotonic_cst;  // (n_features) of -1/0/1, or nullptr; for classification
-                                     // it constrains the fraction of class 0, as scikit-learn
+  const std::int8_t* monotonic_cst;  // (n_features) of -1/0/1, or nullptr (single output only);
+                                     // for classification it constrains the fraction of
+                                     // class 0, as scikit-learn
   bool surrogates;          // missing values follow surrogate splits (see Tree)
 };
 
 // Surrogate splits kept per split, the most agreeing first (rpart's default).
 constexpr int kMaxSurrogates = 5;
 
-// A grown tree in scikit-learn's arrays; value is (n_nodes, n_values): weighted class counts
-// divided by the node weight (fractions) for classification, the weighted mean for regression.
+// A grown tree in scikit-learn's arrays; value is (n_nodes, n_outputs, n_values): per output the
+// weighted class counts divided by the node weight (fractions, n_values the largest class count,
+// zeros past an output's classes) for classification, the weighted mean (n_values 1) for
+// regression.
 //
 // Surrogate splits: node i's are entries surrogate_ptr[i] to surrogate_ptr[i + 1], the most
 // agreeing first. A row missing the split's feature goes where the first surrogate it is present
@@ -92,7 +99,8 @@ struct Tree {
 struct Bootstrap {
   bool enabled;
   index_t n_draws;          // rows drawn with replacement per tree
-  bool balanced_subsample;  // class weights from each tree's draws (classification)
+  bool balanced_subsample;  // class weights from each tree's draws (classification), the
+                            // product of each output's, as scikit-learn
 };
 
 // Grows one tree from data.sample_weight.

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 from scipy import sparse
 
@@ -19,7 +20,7 @@ from .._backend import effective_n_threads
 from ..tree import DecisionTreeClassifier, DecisionTreeRegressor
 from ..tree import _cart
 from ..tree._classes import (_TREE_CONSTRAINTS, CompiledWalk, LeafProbabilityClassifier,
-                             _check_X, pack_trees, prepare_problem)
+                             LeafValueRegressor, _check_X, pack_trees, prepare_problem)
 from ..tree._model import Tree
 from ..utils._sklearn_compat import Interval, StrOptions, fit_context
 
@@ -84,13 +85,14 @@ class _BaseForest(CompiledWalk, BaseEstimator):
             # one grown at once (scikit-learn's rule)
             random_state.randint(_MAX_INT, size=len(self.estimators_))
             seeds = random_state.randint(_MAX_INT, size=n_more).astype(np.uint64)
-            grown = _cart.grow_forest(problem.y, problem.sample_weight, problem.n_classes,
-                                      problem.params, seeds, self.bootstrap, n_draws,
+            grown = _cart.grow_forest(problem.y, problem.sample_weight,
+                                      problem.n_classes.tolist(), problem.params, seeds,
+                                      self.bootstrap, n_draws,
                                       class_weight == "balanced_subsample", n_threads,
                                       **problem.data)
-            n_values = max(problem.n_classes, 1)
+            n_classes = np.maximum(problem.n_classes, 1)
             for seed, nodes in zip(seeds, grown):
-                tree = Tree(problem.X.shape[1], n_values, nodes)
+                tree = Tree(problem.X.shape[1], n_classes, nodes)
                 self.estimators_.append(self._make_tree(int(seed), tree, problem.split_finder))
             if self.verbose:
                 print(f"grew {n_more} trees ({problem.split_finder} split search, "
@@ -117,7 +119,7 @@ class _BaseForest(CompiledWalk, BaseEstimator):
         estimator.n_features_in_ = self.n_features_in_
         if hasattr(self, "feature_names_in_"):
             estimator.feature_names_in_ = self.feature_names_in_
-        estimator.n_outputs_ = 1
+        estimator.n_outputs_ = self.n_outputs_
         estimator.max_features_ = self.max_features_
         estimator.split_finder_ = split_finder
         if self._is_classifier:
@@ -126,9 +128,16 @@ class _BaseForest(CompiledWalk, BaseEstimator):
         return estimator
 
     def _set_oob_score(self, X, y, n_threads):
-        """Every row predicted by the trees whose bootstrap left it out (scikit-learn's)."""
+        """Every row predicted by the trees whose bootstrap left it out (scikit-learn's); y holds
+        the class indices or targets. Several outputs: oob_decision_function_ is (n_samples,
+        n_classes, n_outputs), oob_prediction_ (n_samples, n_outputs), as scikit-learn's."""
+        if self._is_classifier and type_of_target(y) == "multiclass-multioutput":
+            raise ValueError("The type of target cannot be used to compute OOB estimates. Got "
+                             "multiclass-multioutput while only the following are supported: "
+                             "continuous, continuous-multioutput, binary, multiclass, "
+                             "multilabel-indicator.")
         n_samples = X.shape[0]
-        n_values = self.estimators_[0].tree_.max_n_classes
+        n_values = self.n_outputs_ * self.estimators_[0].tree_.max_n_classes
         total = np.zeros((n_samples, n_values))
         n_predictions = np.zeros(n_samples)
         for estimator in self.estimators_:
@@ -142,7 +151,9 @@ class _BaseForest(CompiledWalk, BaseEstimator):
             warnings.warn("Some inputs do not have OOB scores. This probably means too few "
                           "trees were used to compute any reliable OOB estimates.", UserWarning)
             n_predictions[n_predictions == 0] = 1
-        oob = total / n_predictions[:, None]
+        # (n_samples, n_values, n_outputs), the outputs' axis dropped for a single output
+        oob = (total / n_predictions[:, None]).reshape(n_samples, self.n_outputs_, -1)
+        oob = oob.transpose(0, 2, 1) if self.n_outputs_ > 1 else oob[:, 0, :]
         if self._is_classifier:
             self.oob_decision_function_ = oob
             self.oob_score_ = accuracy_score(y, np.argmax(oob, axis=1))
@@ -202,7 +213,8 @@ class RandomForestClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseFo
     min_impurity_decrease, bootstrap, oob_score, n_jobs, random_state, verbose, warm_start,
     class_weight, ccp_alpha, max_samples, monotonic_cst) plus the trees' ``split_finder``,
     ``max_bins`` and ``missing_values`` (see `fastml.tree.DecisionTreeClassifier`). The forest for a random_state is the
-    same for any n_jobs; its trees are drawn differently from scikit-learn's.
+    same for any n_jobs; its trees are drawn differently from scikit-learn's. y may have several
+    outputs, as in scikit-learn (out-of-bag scores then need binary outputs: multilabel y).
 
     Attributes
     ----------
@@ -255,21 +267,13 @@ class RandomForestClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseFo
         """Grow n_estimators trees on bootstrap draws of (X, y)."""
         return self._fit(X, y, sample_weight)
 
-    def predict_proba(self, X):
-        """Class probabilities: the trees' leaf class fractions averaged."""
-        return self._walk(X, mean=True)
 
-    def predict(self, X):
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
-
-
-class RandomForestRegressor(RegressorMixin, _BaseForest):
+class RandomForestRegressor(LeafValueRegressor, RegressorMixin, _BaseForest):
     """A random forest regressor, drop-in for ``sklearn.ensemble.RandomForestRegressor``.
 
     The same core and parameters as `RandomForestClassifier` (without class_weight); criterion
     is "squared_error", "friedman_mse", "poisson" or "absolute_error". Predictions average the
-    trees' leaf values (means, or medians for "absolute_error").
+    trees' leaf values (means, or medians for "absolute_error"); y may have several outputs.
     """
 
     _is_classifier = False
@@ -312,6 +316,3 @@ class RandomForestRegressor(RegressorMixin, _BaseForest):
     def fit(self, X, y, sample_weight=None):
         """Grow n_estimators trees on bootstrap draws of (X, y)."""
         return self._fit(X, y, sample_weight)
-
-    def predict(self, X):
-        return self._walk(X, mean=True)[:, 0]

@@ -1,7 +1,11 @@
 """Greedy CART in plain NumPy: depth-first growth with an exact split search, the oracle of the C++
 tree core. It follows fastml's CART conventions (scikit-learn's `Tree` arrays, nodes in depth-first
 preorder, features visited in index order, missing values tried on both sides of every threshold,
-or routed by surrogate splits) in float64 throughout; it is written for clarity, not speed."""
+or routed by surrogate splits) in float64 throughout; it is written for clarity, not speed.
+
+Several outputs (y of shape (n_samples, n_outputs)) follow scikit-learn's criteria: a split's proxy
+is the sum of the outputs' proxies (friedman_mse: the proxy of the outputs' summed targets) and a
+node's impurity the mean of the outputs' impurities."""
 import numpy as np
 from scipy.special import xlogy
 
@@ -15,7 +19,11 @@ REGRESSION = ("squared_error", "friedman_mse", "poisson", "absolute_error")
 
 
 def _impurity(criterion, y, w, n_classes=1):
-    """The impurity of the node holding the rows (y, w)."""
+    """The impurity of the node holding the rows (y, w): y of shape (n,), or (n, n_outputs) with
+    n_classes a list of one class count per output, whose impurities are averaged."""
+    if y.ndim == 2:
+        counts = np.broadcast_to(n_classes, y.shape[1])
+        return np.mean([_impurity(criterion, y[:, o], w, counts[o]) for o in range(y.shape[1])])
     total = w.sum()
     if criterion in CLASSIFICATION:
         p = np.bincount(y, weights=w, minlength=n_classes) / total
@@ -43,27 +51,27 @@ def weighted_median(y, w):
     return (ys[i - 1] + ys[i]) / 2 if i > 0 and cum_w[i - 1] == half else ys[i]
 
 
-def _proxy(criterion, L, R):
+def _proxy(criterion, L, R, n_outputs):
     """The proxy impurity improvement of the candidates whose left and right children have the
-    summed statistics L and R (a row per candidate: the weight, then the weighted class counts or
-    the weighted sum of y)."""
+    summed statistics L and R (a row per candidate: the weight, then the weighted class counts of
+    every output or the weighted sum of y of every output), summed over the outputs."""
     wL, wR = L[:, 0], R[:, 0]
     if criterion == "gini":
         return (L[:, 1:] ** 2).sum(axis=1) / wL + (R[:, 1:] ** 2).sum(axis=1) / wR
     if criterion in ("entropy", "log_loss"):
-        # -w H = sum_k c_k log2(c_k / w) = (sum_k c_k ln c_k - w ln w) / ln 2, with 0 ln 0 = 0;
-        # a count of R = total - L can round to just below 0 where the class is absent.
+        # -w H = sum_k c_k log2(c_k / w) = (sum_k c_k ln c_k - w ln w) / ln 2 per output, with
+        # 0 ln 0 = 0; a count of R = total - L can round to just below 0 where the class is absent.
         CL, CR = np.maximum(L[:, 1:], 0.0), np.maximum(R[:, 1:], 0.0)
-        return (xlogy(CL, CL).sum(axis=1) - xlogy(wL, wL)
-                + xlogy(CR, CR).sum(axis=1) - xlogy(wR, wR)) / np.log(2.0)
-    sL, sR = L[:, 1], R[:, 1]
+        return (xlogy(CL, CL).sum(axis=1) - n_outputs * xlogy(wL, wL)
+                + xlogy(CR, CR).sum(axis=1) - n_outputs * xlogy(wR, wR)) / np.log(2.0)
+    sL, sR = L[:, 1:], R[:, 1:]
     if criterion == "squared_error":
-        return sL ** 2 / wL + sR ** 2 / wR
-    if criterion == "friedman_mse":
-        return (wR * sL - wL * sR) ** 2 / (wL * wR)
+        return (sL ** 2).sum(axis=1) / wL + (sR ** 2).sum(axis=1) / wR
+    if criterion == "friedman_mse":  # scikit-learn's: the outputs' sums added first
+        return (wR * sL.sum(axis=1) - wL * sR.sum(axis=1)) ** 2 / (wL * wR)
     # poisson; the candidates with a child sum <= EPS are invalid and never read.
     with np.errstate(divide="ignore", invalid="ignore"):
-        return sL * np.log(sL / wL) + sR * np.log(sR / wR)
+        return (sL * np.log(sL / wL[:, None]) + sR * np.log(sR / wR[:, None])).sum(axis=1)
 
 
 def _parent_term(criterion, y, w, S):
@@ -72,15 +80,15 @@ def _parent_term(criterion, y, w, S):
     if criterion == "absolute_error":
         return -_impurity(criterion, y, w) * w.sum()
     T = S.sum(axis=0)
-    w = T[0]
+    w, n_outputs = T[0], y.shape[1]
     if criterion == "gini":
         return (T[1:] ** 2).sum() / w
     if criterion in ("entropy", "log_loss"):
         C = np.maximum(T[1:], 0.0)
-        return (xlogy(C, C).sum() - xlogy(w, w)) / np.log(2.0)
+        return (xlogy(C, C).sum() - n_outputs * xlogy(w, w)) / np.log(2.0)
     if criterion == "squared_error":
-        return T[1] ** 2 / w
-    return T[1] * np.log(T[1] / w) if T[1] > EPS else 0.0  # poisson
+        return (T[1:] ** 2).sum() / w
+    return sum(s * np.log(s / w) for s in T[1:] if s > EPS)  # poisson
 
 
 def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf, surrogates=False):
@@ -92,6 +100,7 @@ def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf, surrog
     theirs) so that they compare across features as impurity decreases."""
     n = len(X)
     total = S.sum(axis=0)
+    n_outputs = y.shape[1]
     best_proxy, best = -np.inf, None
     for f in range(X.shape[1]):
         x = X[:, f]
@@ -135,7 +144,7 @@ def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf, surrog
         valid = ((n_left >= min_samples_leaf) & (n_right >= min_samples_leaf)
                  & (L[:, 0] >= min_weight_leaf) & (R[:, 0] >= min_weight_leaf))
         if criterion == "poisson":
-            valid &= (L[:, 1] > EPS) & (R[:, 1] > EPS)
+            valid &= ((L[:, 1:] > EPS) & (R[:, 1:] > EPS)).all(axis=1)
         if not valid.any():
             continue
 
@@ -153,7 +162,7 @@ def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf, surrog
                 proxy[j] = -(_impurity(criterion, y[left], w[left]) * L[j, 0]
                              + _impurity(criterion, y[right], w[right]) * R[j, 0])
         else:
-            proxy = np.where(valid, _proxy(criterion, L, R), -np.inf)
+            proxy = np.where(valid, _proxy(criterion, L, R, n_outputs), -np.inf)
         proxy = proxy * scale + shift
         j = int(np.argmax(proxy))  # the first of equal proxies
         # Strictly larger, so that the first feature of equal proxies wins.
@@ -230,9 +239,9 @@ def _surrogate_side(x, surrogates, fallback):
 def _improvement(criterion, y, w, left, impurity, root_weight, n_classes):
     """The weighted impurity decrease of splitting the node holding the rows (y, w) by `left`."""
     node_w, wL, wR = w.sum(), w[left].sum(), w[~left].sum()
-    if criterion == "friedman_mse":
-        sL, sR = (w * y)[left].sum(), (w * y)[~left].sum()
-        return (wR * sL - wL * sR) ** 2 / (wL * wR * node_w)
+    if criterion == "friedman_mse":  # scikit-learn's: the outputs' sums added first
+        sL, sR = (w[:, None] * y)[left].sum(), (w[:, None] * y)[~left].sum()
+        return ((wR * sL - wL * sR) / y.shape[1]) ** 2 / (wL * wR * node_w)
     imp_left = _impurity(criterion, y[left], w[left], n_classes)
     imp_right = _impurity(criterion, y[~left], w[~left], n_classes)
     return node_w / root_weight * (impurity - wL / node_w * imp_left - wR / node_w * imp_right)
@@ -243,12 +252,14 @@ def build_tree(X, y, *, criterion="gini", n_classes=None, sample_weight=None, ma
                min_impurity_decrease=0.0, missing_values="learn"):
     """Grow a CART tree depth first with an exact split search: a dict of scikit-learn's node
     arrays (children_left, children_right, feature, threshold, missing_go_to_left, impurity,
-    n_node_samples, weighted_n_node_samples, and value of shape (n_nodes, 1, K) holding the
-    weighted class fractions, or (n_nodes, 1, 1) holding the weighted mean of y, its weighted
-    median for absolute_error), nodes in
-    depth-first preorder. X is float, NaN marking a missing value; y holds class indices
-    0..n_classes-1 for gini, entropy and log_loss (n_classes required), floats for
-    squared_error, friedman_mse, poisson and absolute_error. The stopping rules are
+    n_node_samples, weighted_n_node_samples, and value of shape (n_nodes, n_outputs, K) holding
+    each output's weighted class fractions (zeros past its classes; K the most classes of an
+    output), or (n_nodes, n_outputs, 1) holding the weighted mean of y, its weighted median for
+    absolute_error), nodes in depth-first preorder. X is float, NaN marking a missing value; y,
+    of shape (n_samples,) or (n_samples, n_outputs), holds class indices 0..n_classes-1 for
+    gini, entropy and log_loss (n_classes required: an int for every output, or a list of one
+    per output), floats for squared_error, friedman_mse, poisson and absolute_error. The
+    stopping rules are
     scikit-learn's (integer counts only). missing_values="surrogate" searches each feature over
     the rows present on it and routes the missing ones by surrogate splits (`_surrogates`),
     returned as surrogate_ptr (n_nodes + 1), surrogate_feature, surrogate_threshold and
@@ -259,27 +270,35 @@ def build_tree(X, y, *, criterion="gini", n_classes=None, sample_weight=None, ma
     if missing_values not in ("learn", "surrogate"):
         raise ValueError(f"unknown missing_values {missing_values!r}")
     use_surrogates = missing_values == "surrogate"
+    y = np.asarray(y)
+    w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    if (X.ndim != 2 or y.ndim not in (1, 2) or len(y) != len(X) or y.size == 0
+            or w.shape != (len(X),)):
+        raise ValueError("X must be 2-D, y (n_samples,) or (n_samples, n_outputs) and "
+                         "sample_weight 1-D, with one entry per row of X")
+    y = y.reshape(len(X), -1)  # (n_samples, n_outputs)
+    n_outputs = y.shape[1]
     if criterion in REGRESSION:
-        y, n_classes = np.asarray(y, dtype=np.float64), 1
+        y, n_classes = y.astype(np.float64), np.ones(n_outputs, dtype=np.int64)
     elif n_classes is None:
         raise ValueError(f"n_classes is required for criterion={criterion!r}")
-    elif not np.isin(y, np.arange(n_classes)).all():
-        raise ValueError(f"y must hold class indices in [0, {n_classes})")
     else:
-        y = np.asarray(y, dtype=np.int64)
-    w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    if X.ndim != 2 or y.shape != (len(X),) or w.shape != (len(X),):
-        raise ValueError("X must be 2-D, y and sample_weight 1-D with one entry per row of X")
+        n_classes = np.broadcast_to(np.asarray(n_classes, dtype=np.int64), (n_outputs,))
+        if not all(np.isin(y[:, o], np.arange(n_classes[o])).all() for o in range(n_outputs)):
+            raise ValueError(f"y must hold class indices in [0, n_classes) = {n_classes}")
+        y = y.astype(np.int64)
     keep = w != 0  # rows of weight 0 take no part at all, not even in n_node_samples
     X, y, w = X[keep], y[keep], w[keep]
-    if criterion == "poisson" and (np.any(y < 0) or (w * y).sum() <= 0):
+    if criterion == "poisson" and (np.any(y < 0) or (w[:, None] * y).sum() <= 0):
         raise ValueError("poisson needs y >= 0 with a positive weighted sum")
 
-    # Additive per-row statistics: the weight, then the weighted class counts or w * y.
+    # Additive per-row statistics: the weight, then every output's weighted class counts or w * y.
     if criterion in CLASSIFICATION:
-        S = np.column_stack([w, w[:, None] * (y[:, None] == np.arange(n_classes))])
+        S = np.column_stack([w] + [w[:, None] * (y[:, [o]] == np.arange(n_classes[o]))
+                                   for o in range(n_outputs)])
     else:
-        S = np.column_stack([w, w * y])
+        S = np.column_stack([w[:, None], w[:, None] * y])
+    max_classes = int(n_classes.max())
     root_weight = w.sum()
     min_weight_leaf = min_weight_fraction_leaf * root_weight
     max_depth = np.inf if max_depth is None else max_depth
@@ -319,8 +338,11 @@ def build_tree(X, y, *, criterion="gini", n_classes=None, sample_weight=None, ma
         node_surrogates.append(surrogates)
 
         feature, threshold, go_left = (-2, -2.0, False) if split is None else split[:3]
-        value = (S[rows, 1:].sum(axis=0) / weight if criterion != "absolute_error"
-                 else [weighted_median(node_y, node_w)])
+        if criterion == "absolute_error":
+            value = [weighted_median(node_y[:, o], node_w) for o in range(n_outputs)]
+        else:  # per output, the class fractions padded with zeros to max_classes, or the mean
+            fractions = np.split(S[rows, 1:].sum(axis=0) / weight, np.cumsum(n_classes)[:-1])
+            value = np.concatenate([np.pad(f, (0, max_classes - len(f))) for f in fractions])
         for name, v in zip(names, (-1, -1, feature, threshold, go_left, impurity, len(rows),
                                    weight, value)):
             nodes[name].append(v)
@@ -329,7 +351,7 @@ def build_tree(X, y, *, criterion="gini", n_classes=None, sample_weight=None, ma
             stack.append((rows[split[3]], depth + 1, node, True))
 
     tree = {name: np.array(nodes[name], dtype=dtype) for name, dtype in zip(names, dtypes)}
-    tree["value"] = tree["value"].reshape(len(tree["feature"]), 1, n_classes)
+    tree["value"] = tree["value"].reshape(len(tree["feature"]), n_outputs, max_classes)
     flat = [s for node in node_surrogates for s in node]
     tree["surrogate_ptr"] = np.concatenate([[0], np.cumsum([len(s) for s in node_surrogates])
                                             ]).astype(np.int64)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import Bunch, check_random_state, compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -34,9 +35,10 @@ _UNLIMITED_DEPTH = np.iinfo(np.int32).max
 class Problem:
     """A validated fitting problem in the form the core takes."""
     X: np.ndarray               # (n_samples, n_features), float32 or float64, C-contiguous
-    y: np.ndarray               # float64: class indices or targets
+    y: np.ndarray               # float64: class indices or targets, (n_samples,) for a single
+                                # output, else (n_samples, n_outputs)
     sample_weight: np.ndarray   # float64, class weights applied
-    n_classes: int              # 0 for regression
+    n_classes: np.ndarray       # (n_outputs,) classes per output; zeros for regression
     params: dict                # the core's parameters
     data: dict                  # values=, or codes= and bin_bounds=
     split_finder: str
@@ -65,30 +67,42 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
                     class_weight=None):
     """Validates X, y and sample_weight for `estimator` and resolves its parameters.
 
-    Sets ``n_features_in_``, ``feature_names_in_``, ``n_outputs_``, ``max_features_`` and, for
-    classifiers, ``classes_`` and ``n_classes_`` on the estimator.
+    y is (n_samples,) or (n_samples, n_outputs), as scikit-learn's trees take it; a column
+    vector is a single output (with scikit-learn's DataConversionWarning). Sets
+    ``n_features_in_``, ``feature_names_in_``, ``n_outputs_``, ``max_features_`` and, for
+    classifiers, ``classes_`` and ``n_classes_`` on the estimator (for several outputs a list of
+    arrays and an array, as scikit-learn's).
     """
+    shape = getattr(y, "shape", ())  # before validation (whose message speaks of features)
+    if len(shape) == 2 and shape[1] == 0:
+        raise ValueError(f"y must have at least one output (column), got shape {shape}")
     X, y = validate_data(estimator, X, y, dtype=[np.float64, np.float32], order="C",
                          ensure_all_finite="allow-nan", ensure_min_samples=1,
-                         y_numeric=not is_classifier)
-    if y.ndim == 2 and y.shape[1] != 1:
-        raise ValueError("fastml trees are single-output: y must be 1-d, "
-                         f"got shape {y.shape}")
-    y = column_or_1d(y, warn=True)
+                         multi_output=True, y_numeric=not is_classifier)
+    if sp.issparse(y):  # multi_output=True lets a sparse y through; scikit-learn's trees reject it
+        raise TypeError("A sparse y was passed, but fastml trees need a dense y.")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)
     n_samples, n_features = X.shape
-    estimator.n_outputs_ = 1
+    columns = y.reshape(n_samples, -1)  # (n_samples, n_outputs), a view
+    n_outputs = columns.shape[1]
+    estimator.n_outputs_ = n_outputs
     if is_classifier:
         check_classification_targets(y)
-        estimator.classes_, y_encoded = np.unique(y, return_inverse=True)
-        estimator.n_classes_ = len(estimator.classes_)
-        n_classes = estimator.n_classes_
-        y_core = y_encoded.astype(np.float64)
+        classes, codes = zip(*(np.unique(column, return_inverse=True) for column in columns.T))
+        n_classes = np.array([len(c) for c in classes], dtype=np.intp)
+        y_core = np.column_stack(codes).astype(np.float64).reshape(y.shape)
+        if n_outputs == 1:
+            estimator.classes_, estimator.n_classes_ = classes[0], int(n_classes[0])
+        else:
+            estimator.classes_, estimator.n_classes_ = list(classes), n_classes
     else:
-        n_classes = 0
+        n_classes = np.zeros(n_outputs, dtype=np.intp)
         y_core = np.ascontiguousarray(y, dtype=np.float64)
     sample_weight = check_sample_weight(sample_weight, X, dtype=np.float64,
                                         ensure_non_negative=True)
     if class_weight is not None:
+        # several outputs: "balanced" or a dict per output, the outputs' weights multiplied
         sample_weight = sample_weight * compute_sample_weight(class_weight, y)
     if not (sample_weight > 0).any():
         raise ValueError("sample_weight must have at least one positive entry")
@@ -96,7 +110,7 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
         if (y_core < 0).any():
             raise ValueError("Some value(s) of y are negative which is not allowed for Poisson "
                              "regression.")
-        if np.sum(y_core * sample_weight) <= 0:
+        if np.sum(columns * sample_weight[:, None]) <= 0:
             raise ValueError("Sum of y is not positive which is necessary for Poisson regression.")
 
     min_samples_leaf = estimator.min_samples_leaf
@@ -107,7 +121,8 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
         min_samples_split = max(2, int(np.ceil(min_samples_split * n_samples)))
     min_samples_split = max(min_samples_split, 2 * min_samples_leaf)
     estimator.max_features_ = _resolve_max_features(estimator.max_features, n_features)
-    monotonic_cst = _monotonic_cst(estimator.monotonic_cst, n_features, n_classes)
+    monotonic_cst = _monotonic_cst(estimator.monotonic_cst, n_features, n_classes[0],
+                                   n_outputs)
 
     params = dict(
         criterion=_CRITERIA[estimator.criterion],
@@ -133,11 +148,13 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
     return Problem(X, y_core, sample_weight, n_classes, params, data, split_finder)
 
 
-def _monotonic_cst(monotonic_cst, n_features, n_classes):
+def _monotonic_cst(monotonic_cst, n_features, n_classes, n_outputs):
     """scikit-learn's checks; for classifiers the signs are flipped, as the core constrains the
     fraction of class 0 (scikit-learn does the same)."""
     if monotonic_cst is None:
         return None
+    if n_outputs > 1:
+        raise ValueError("Monotonicity constraints are not supported with multiple outputs.")
     cst = np.asarray(monotonic_cst)
     if cst.shape != (n_features,):
         raise ValueError(f"monotonic_cst has shape {cst.shape} but the input data X has "
@@ -160,7 +177,7 @@ def pack_trees(trees, n_features):
     arrays = [np.concatenate([getattr(tree, name) for tree in trees])
               for name in ("children_left", "children_right", "feature", "threshold",
                            "missing_go_to_left")]
-    value = np.concatenate([tree.value[:, 0, :] for tree in trees])
+    value = np.concatenate([tree.value.reshape(tree.node_count, -1) for tree in trees])
     surrogates = dict(
         surrogate_count=np.concatenate([np.diff(tree.surrogate_ptr) for tree in trees]),
         **{name: np.concatenate([getattr(tree, name) for tree in trees])
@@ -176,14 +193,16 @@ class CompiledWalk:
         self._packed = pack_trees(self._fitted_trees(), self.n_features_in_)
 
     def _walk(self, X, mean):
-        """For validated X: the leaf values averaged over the trees (mean) or the leaves."""
+        """For validated X: the leaf values averaged over the trees (mean), (n_samples,
+        n_outputs, K), or the leaves."""
         check_is_fitted(self)
         X = _check_X(self, X, reset=False)
         if getattr(self, "_packed", None) is None:  # unpickled, or a tree of a forest
             self._pack()
         n_threads = effective_n_threads(self.n_jobs)
-        return (self._packed.predict_mean(X, n_threads) if mean
-                else self._packed.apply(X, n_threads))
+        if not mean:
+            return self._packed.apply(X, n_threads)
+        return self._packed.predict_mean(X, n_threads).reshape(len(X), self.n_outputs_, -1)
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -193,19 +212,47 @@ class CompiledWalk:
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
+        tags.target_tags.multi_output = True
         return tags
 
 
+class LeafValueRegressor:
+    """predict of the tree and forest regressors: the leaf values, averaged over the trees."""
+
+    def predict(self, X):
+        value = self._walk(X, mean=True)[:, :, 0]
+        return value[:, 0] if self.n_outputs_ == 1 else value
+
+
 class LeafProbabilityClassifier:
-    """What the tree and forest classifiers share besides predict_proba."""
+    """predict_proba, predict and predict_log_proba of the tree and forest classifiers, as
+    scikit-learn's: for several outputs, a list of one probability array per output and
+    predictions of shape (n_samples, n_outputs)."""
+
+    def predict_proba(self, X):
+        """Class probabilities: the leaf class fractions, averaged over the trees."""
+        value = self._walk(X, mean=True)
+        if self.n_outputs_ == 1:
+            return value[:, 0, :]
+        return [value[:, k, :n] for k, n in enumerate(self.n_classes_)]
+
+    def predict(self, X):
+        proba = self.predict_proba(X)
+        if self.n_outputs_ == 1:
+            return self.classes_[np.argmax(proba, axis=1)]
+        predictions = np.empty((len(proba[0]), self.n_outputs_), dtype=self.classes_[0].dtype)
+        for k, (classes, p) in enumerate(zip(self.classes_, proba)):
+            predictions[:, k] = classes[np.argmax(p, axis=1)]
+        return predictions
 
     def predict_log_proba(self, X):
+        proba = self.predict_proba(X)
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+            return np.log(proba) if self.n_outputs_ == 1 else [np.log(p) for p in proba]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
+        tags.classifier_tags.multi_label = True
         return tags
 
 
@@ -242,9 +289,9 @@ class _BaseDecisionTree(CompiledWalk, BaseEstimator):
                                   random_state=random_state, n_threads=n_threads,
                                   class_weight=class_weight)
         seed = int(random_state.randint(_MAX_INT))
-        nodes = _cart.grow_tree(problem.y, problem.sample_weight, problem.n_classes,
+        nodes = _cart.grow_tree(problem.y, problem.sample_weight, problem.n_classes.tolist(),
                                 problem.params, seed, n_threads, **problem.data)
-        tree = Tree(problem.X.shape[1], max(problem.n_classes, 1), nodes)
+        tree = Tree(problem.X.shape[1], np.maximum(problem.n_classes, 1), nodes)
         self.tree_ = tree.prune(self.ccp_alpha) if self.ccp_alpha > 0 else tree
         self.split_finder_ = problem.split_finder
         self._pack()
@@ -290,7 +337,8 @@ class DecisionTreeClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseDe
     Grown by fastml's C++ CART core: an exact search over presorted values (scikit-learn's
     splits) or a histogram search over at most ``max_bins`` quantile bins, OpenMP over features.
     Missing values (NaN) are supported: each split learns which side they go to, or follows
-    surrogate splits. Single output only.
+    surrogate splits. y may have several outputs (columns), as in scikit-learn: a split
+    maximises the sum of the outputs' proxies and a node's impurity is their mean.
 
     Parameters
     ----------
@@ -370,19 +418,21 @@ class DecisionTreeClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseDe
         return self._fit(X, y, sample_weight, class_weight=self.class_weight)
 
     def predict_proba(self, X, check_input=True):
-        """Class probabilities: the weighted class fractions of each sample's leaf."""
-        return self._walk(X, mean=True)
+        """Class probabilities: the weighted class fractions of each sample's leaf (a list of
+        one array per output for several outputs)."""
+        return super().predict_proba(X)
 
     def predict(self, X, check_input=True):
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        return super().predict(X)
 
 
-class DecisionTreeRegressor(RegressorMixin, _BaseDecisionTree):
+class DecisionTreeRegressor(LeafValueRegressor, RegressorMixin, _BaseDecisionTree):
     """A decision tree regressor, drop-in for ``sklearn.tree.DecisionTreeRegressor``.
 
     The same core and parameters as `DecisionTreeClassifier` (without class_weight); leaves
-    predict the weighted mean of their targets, or their weighted median for "absolute_error".
+    predict the weighted mean of their targets, or their weighted median for "absolute_error",
+    per output when y has several (friedman_mse then scores the outputs' summed targets, as
+    scikit-learn's criterion does).
 
     Parameters
     ----------
@@ -427,4 +477,5 @@ class DecisionTreeRegressor(RegressorMixin, _BaseDecisionTree):
         return self._fit(X, y, sample_weight)
 
     def predict(self, X, check_input=True):
-        return self._walk(X, mean=True)[:, 0]
+        """The leaf values: (n_samples,), or (n_samples, n_outputs) for several outputs."""
+        return super().predict(X)

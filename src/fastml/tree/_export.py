@@ -25,13 +25,17 @@ def _as_sklearn(decision_tree):
     """A scikit-learn DecisionTreeClassifier/Regressor reading decision_tree's tree.
 
     decision_tree: a fitted estimator with ``tree_`` (a classifier when it has ``classes_``),
-    a bare `Tree` (a classifier when K > 1; classes 0..K-1, criterion printed as "impurity"), or a
-    scikit-learn tree, returned as it is."""
+    a bare `Tree` (a classifier when K > 1; classes 0..n_classes-1 per output, criterion printed
+    as "impurity"), or a scikit-learn tree, returned as it is. Several outputs are printed as
+    scikit-learn prints its own multi-output trees."""
     if isinstance(decision_tree, (DecisionTreeClassifier, DecisionTreeRegressor)):
         return decision_tree
     if isinstance(decision_tree, Tree):
         tree, criterion = decision_tree, "impurity"
-        classes = np.arange(tree.max_n_classes) if tree.max_n_classes > 1 else None
+        classes = None
+        if tree.max_n_classes > 1:
+            classes = [np.arange(k) for k in tree.n_classes]
+            classes = classes[0] if tree.n_outputs == 1 else classes
     else:
         tree = getattr(decision_tree, "tree_", None)
         if tree is None:
@@ -42,12 +46,13 @@ def _as_sklearn(decision_tree):
     if classes is not None:
         view = DecisionTreeClassifier(criterion=criterion)
         view.classes_ = classes
-        view.n_classes_ = len(classes)
+        view.n_classes_ = (len(classes) if tree.n_outputs == 1
+                           else np.array([len(c) for c in classes], dtype=np.intp))
     else:
         view = DecisionTreeRegressor(criterion=criterion)
     view.tree_ = tree
     view.n_features_in_ = tree.n_features
-    view.n_outputs_ = 1
+    view.n_outputs_ = tree.n_outputs
     names = getattr(decision_tree, "feature_names_in_", None)
     if names is not None:
         view.feature_names_in_ = names

@@ -1,7 +1,7 @@
 """The fitted tree: scikit-learn's node arrays held in plain NumPy.
 
 `Tree` reads like scikit-learn's ``sklearn.tree._tree.Tree`` (same attribute names, dtypes and
-shapes, single output only), so code written against ``estimator.tree_`` works on it. Routing
+shapes, one output or several), so code written against ``estimator.tree_`` works on it. Routing
 (`Tree.apply_numpy`, `Tree.decision_path`) walks all rows one tree level at a time, and minimal
 cost-complexity pruning (`Tree.cost_complexity_pruning_path`, `Tree.prune`) follows scikit-learn's
 `_cost_complexity_prune` step for step, with its floating-point summation order, so paths and
@@ -19,7 +19,7 @@ __all__ = ["Tree", "TREE_LEAF", "TREE_UNDEFINED"]
 TREE_LEAF = -1  # children_left / children_right of a leaf
 TREE_UNDEFINED = -2  # feature and threshold of a leaf
 
-# name -> dtype of the per-node arrays (value apart: float64 of shape (node_count, 1, K))
+# name -> dtype of the per-node arrays (value apart: float64 of shape (node_count, n_outputs, K))
 _NODE_ARRAYS = {
     "children_left": np.int64,
     "children_right": np.int64,
@@ -43,35 +43,36 @@ _PAIR_CHUNK = 1 << 22
 
 
 class Tree:
-    """A fitted single-output decision tree in scikit-learn's array layout.
+    """A fitted decision tree in scikit-learn's array layout.
 
     Parameters
     ----------
     n_features : int
         Number of features of the data the tree routes.
-    n_classes : int
-        K, the number of classes; 1 for regression. An array holding the one int (as
-        scikit-learn's ``tree_.n_classes``) is accepted too.
+    n_classes : int or array-like of int
+        The number of classes of each output (1 for regression), as scikit-learn's
+        ``tree_.n_classes``; an int is a single output. K is the largest.
     nodes : dict of array-like
         ``children_left``, ``children_right``, ``feature``, ``threshold``, ``missing_go_to_left``,
         ``impurity``, ``n_node_samples``, ``weighted_n_node_samples`` (each of length node_count)
-        and ``value`` of shape (node_count, 1, K) (or (node_count, K)). Arrays already of the
-        right dtype and C-contiguous are kept, not copied. Optionally the surrogate splits:
-        ``surrogate_ptr`` (node_count + 1), ``surrogate_feature``, ``surrogate_threshold``,
-        ``surrogate_reversed``; without them no node has any.
+        and ``value`` of shape (node_count, n_outputs, K) (or (node_count, n_outputs * K)): per
+        output the class fractions, zero past its classes, or the regression value. Arrays
+        already of the right dtype and C-contiguous are kept, not copied. Optionally the
+        surrogate splits: ``surrogate_ptr`` (node_count + 1), ``surrogate_feature``,
+        ``surrogate_threshold``, ``surrogate_reversed``; without them no node has any.
 
     Attributes
     ----------
     node_count, capacity : int
         Number of nodes (capacity equals node_count).
     n_features, n_outputs, max_n_classes, max_depth : int
-        n_outputs is always 1; max_n_classes is K; max_depth is 0 for a single leaf.
-    n_classes : ndarray of shape (1,), intp
+        max_n_classes is K; max_depth is 0 for a single leaf.
+    n_classes : ndarray of shape (n_outputs,), intp
     n_leaves : int (property)
     children_left, children_right, feature, threshold, missing_go_to_left, impurity,
     n_node_samples, weighted_n_node_samples, value : ndarray
         As in scikit-learn (int64, int64, int64, float64, uint8, float64, int64, float64,
-        float64 of shape (node_count, 1, K)).
+        float64 of shape (node_count, n_outputs, K)).
     surrogate_ptr, surrogate_feature, surrogate_threshold, surrogate_reversed : ndarray
         The surrogate splits of node i are entries surrogate_ptr[i] to surrogate_ptr[i + 1]
         (int64) of the other three (int64, float64, uint8), the most agreeing first. A row
@@ -82,14 +83,16 @@ class Tree:
 
     def __init__(self, n_features, n_classes, nodes):
         k = np.atleast_1d(np.asarray(n_classes))
-        if k.shape != (1,) or not np.issubdtype(k.dtype, np.integer) or k[0] < 1:
-            raise ValueError(f"n_classes must be a positive int (single output), got {n_classes!r}")
+        if (k.ndim != 1 or k.size < 1 or not np.issubdtype(k.dtype, np.integer)
+                or k.min() < 1):
+            raise ValueError("n_classes must be a positive int or a non-empty 1-D array of them "
+                             f"(one per output), got {n_classes!r}")
         self.n_features = int(n_features)
         if self.n_features < 1:
             raise ValueError(f"n_features must be >= 1, got {n_features!r}")
-        self.n_outputs = 1
-        self.max_n_classes = int(k[0])
-        self.n_classes = np.array([self.max_n_classes], dtype=np.intp)
+        self.n_outputs = int(k.size)
+        self.max_n_classes = int(k.max())
+        self.n_classes = k.astype(np.intp)
 
         missing = [name for name in (*_NODE_ARRAYS, "value") if name not in nodes]
         if missing:
@@ -107,11 +110,11 @@ class Tree:
                 raise ValueError(f"{name} has {len(getattr(self, name))} entries, "
                                  f"children_left has {n}")
         value = np.ascontiguousarray(nodes["value"], dtype=np.float64)
-        if value.ndim == 2:
-            value = value.reshape(n, 1, -1)
-        if value.shape != (n, 1, self.max_n_classes):
-            raise ValueError(f"value must have shape ({n}, 1, {self.max_n_classes}), "
-                             f"got {value.shape}")
+        shape = (n, self.n_outputs, self.max_n_classes)
+        if value.ndim == 2 and value.shape == (n, self.n_outputs * self.max_n_classes):
+            value = value.reshape(shape)
+        if value.shape != shape:
+            raise ValueError(f"value must have shape {shape}, got {value.shape}")
         self.value = value
         self.node_count = n
         self.capacity = n
@@ -473,8 +476,9 @@ class Tree:
         return self._with_nodes(nodes)
 
     def _with_nodes(self, nodes):
-        return Tree(self.n_features, self.max_n_classes, nodes)
+        return Tree(self.n_features, self.n_classes, nodes)
 
     def __repr__(self):
-        return (f"Tree(n_features={self.n_features}, n_classes={self.max_n_classes}, "
+        n_classes = self.max_n_classes if self.n_outputs == 1 else self.n_classes.tolist()
+        return (f"Tree(n_features={self.n_features}, n_classes={n_classes}, "
                 f"node_count={self.node_count}, max_depth={self.max_depth})")
