@@ -142,7 +142,13 @@ cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
     classes.assign(d.n_outputs, n_classes.cast<int>());
   require(static_cast<index_t>(classes.size()) == d.n_outputs,
           "n_classes must hold one count per output");
-  for (int k : classes) require(k >= 0, "n_classes must be >= 0");
+  // The core adds the counts up in int and indexes its statistics with them.
+  std::int64_t total_classes = 0;
+  for (int k : classes) {
+    require(k >= 0 && k <= d.n_rows, "n_classes must lie in [0, n_rows]");
+    total_classes += k;
+  }
+  require(total_classes <= (std::int64_t{1} << 30), "too many classes over all outputs");
   const bool classification = classes[0] > 0;
   for (int k : classes)
     require((k > 0) == classification, "n_classes must be 0 for every output (regression) or "

@@ -323,6 +323,13 @@ def test_class_weights():
         assert_allclose(tree.tree_.value[0, 0], np.full(3, 1 / 3), rtol=1e-12)
         assert_allclose(tree.tree_.weighted_n_node_samples[0], 500, rtol=1e-12)
         assert len(np.unique(drawn)) == 3  # the classes were drawn unevenly all the same
+    # without draws, "balanced_subsample" is "balanced" (scikit-learn's rule)
+    kwargs = dict(n_estimators=2, bootstrap=False, random_state=0)
+    _assert_same_forest(
+        RandomForestClassifier(class_weight="balanced_subsample", **kwargs).fit(X, y),
+        RandomForestClassifier(class_weight="balanced", **kwargs).fit(X, y))
+    unweighted = RandomForestClassifier(**kwargs).fit(X, y)
+    assert not np.allclose(unweighted.estimators_[0].tree_.value[0, 0], 1 / 3)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,6 +464,9 @@ def test_multi_output_attributes_have_sklearns_shapes(classifier, finder):
                   "feature_importances_"] + (["n_classes_"] if classifier else [])
     for name in attributes:
         assert np.shape(getattr(ours, name)) == np.shape(getattr(theirs, name)), name
+    if classifier:  # a list in the forest, an array in its trees, as scikit-learn's
+        assert type(ours.n_classes_) is type(theirs.n_classes_) is list
+        assert type(ours.estimators_[0].n_classes_) is type(theirs.estimators_[0].n_classes_)
     assert ours.oob_score_ == pytest.approx(theirs.oob_score_, abs=0.05)
     if classifier:
         assert [list(c) for c in ours.classes_] == [list(c) for c in theirs.classes_]

@@ -769,6 +769,14 @@ def _set(label, value_of):
     return change
 
 
+def _overflowing_classes(args):
+    args["y"] = np.zeros((N, 3))
+    args["n_classes"] = [2**31 - 1, 2**31 - 1, 4]
+
+
+_overflowing_classes.__name__ = "n_classes overflow"
+
+
 GROW_BAD = [
     # (change, applies to: "exact", "hist" or "both", message)
     (_set("values 1-d", lambda a: a["values"][0].copy()), "exact", "values must be 2-d"),
@@ -813,7 +821,10 @@ GROW_BAD = [
     (_set("sample_weight nan", lambda a: np.where(np.arange(N) == 3, np.nan, 1.0)), "both",
      "sample_weight must be finite and non-negative"),
     (_set("sample_weight zero", lambda a: np.zeros(N)), "both", "positive entry"),
-    (_set("n_classes -1", lambda a: -1), "both", "n_classes must be >= 0"),
+    (_set("n_classes -1", lambda a: -1), "both", r"n_classes must lie in \[0, n_rows\]"),
+    (_set("n_classes > n_rows", lambda a: N + 1), "both", r"n_classes must lie in \[0, n_rows\]"),
+    # counts whose int sum would wrap around (the statistics are indexed by it)
+    (_overflowing_classes, "both", r"n_classes must lie in \[0, n_rows\]"),
     (_set("n_threads 0", lambda a: 0), "both", "n_threads must be >= 1"),
     (_params(criterion=6), "both", "unknown criterion code"),
     (_params(criterion=-1), "both", "unknown criterion code"),

@@ -63,11 +63,17 @@ class _BaseForest(CompiledWalk, BaseEstimator):
         random_state = check_random_state(self.random_state)
         n_threads = effective_n_threads(self.n_jobs)
         class_weight = getattr(self, "class_weight", None)
+        # "balanced_subsample" weighs each tree's draw; without draws it is "balanced", as in
+        # scikit-learn
+        per_draw = class_weight == "balanced_subsample" and self.bootstrap
+        if class_weight == "balanced_subsample" and not self.bootstrap:
+            class_weight = "balanced"
         problem = prepare_problem(self, X, y, sample_weight,
                                   is_classifier=self._is_classifier,
                                   random_state=random_state, n_threads=n_threads,
-                                  class_weight=None if class_weight == "balanced_subsample"
-                                  else class_weight)
+                                  class_weight=None if per_draw else class_weight)
+        if self._is_classifier and self.n_outputs_ > 1:
+            self.n_classes_ = list(self.n_classes_)  # scikit-learn's forests keep a list
         n_samples = problem.X.shape[0]
         n_draws = _n_draws(self.max_samples, n_samples) if self.bootstrap else n_samples
 
@@ -88,7 +94,7 @@ class _BaseForest(CompiledWalk, BaseEstimator):
             grown = _cart.grow_forest(problem.y, problem.sample_weight,
                                       problem.n_classes.tolist(), problem.params, seeds,
                                       self.bootstrap, n_draws,
-                                      class_weight == "balanced_subsample", n_threads,
+                                      per_draw, n_threads,
                                       **problem.data)
             n_classes = np.maximum(problem.n_classes, 1)
             for seed, nodes in zip(seeds, grown):
@@ -124,7 +130,9 @@ class _BaseForest(CompiledWalk, BaseEstimator):
         estimator.split_finder_ = split_finder
         if self._is_classifier:
             estimator.classes_ = self.classes_
-            estimator.n_classes_ = self.n_classes_
+            # a tree of several outputs keeps an array of counts where the forest keeps a list
+            estimator.n_classes_ = (np.asarray(self.n_classes_) if self.n_outputs_ > 1
+                                    else self.n_classes_)
         return estimator
 
     def _set_oob_score(self, X, y, n_threads):
