@@ -161,7 +161,7 @@ index_t sample_in_block(const T* w, const T* D, index_t begin, index_t end, doub
 
 const char* simd_target() { return selected().name; }
 
-// ---- k-means++ ---------------------------------------------------------------------------------
+// ---- points in panels (k-means++ and Lloyd) ----------------------------------------------------
 
 template <class T>
 void pack_point_panels(const Points<T>& pts, T* panels, int n_threads) {
@@ -176,6 +176,8 @@ void pack_point_panels(const Points<T>& pts, T* panels, int n_threads) {
     }
   }
 }
+
+// ---- k-means++ ---------------------------------------------------------------------------------
 
 template <class T>
 void kmeans_plusplus(const Points<T>& pts, index_t k, index_t first, const double* uniforms,

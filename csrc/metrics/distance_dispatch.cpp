@@ -17,8 +17,7 @@ const IsaChoice<KernelTable>& selected() {
 
 std::size_t dense_tile_workspace_bytes(index_t n_rows, index_t n_cols, index_t dim,
                                        std::size_t elem_size) {
-  const index_t panel_rows = n_cols < y_panel_rows(dim, elem_size) ? n_cols
-                                                                   : y_panel_rows(dim, elem_size);
+  const index_t panel_rows = y_panel_rows(dim, elem_size, n_cols);
   return packed_bytes(n_rows, kMaxRowBlock, dim, elem_size) +
          packed_bytes(panel_rows, kMaxColBlock, dim, elem_size) +
          packed_bytes(panel_rows, kMaxColBlock, 1, sizeof(double));

@@ -207,7 +207,9 @@ template <class D> struct Lane { using type = D; };
 template <> struct Lane<VecF> { using type = float; };
 template <> struct Lane<VecD> { using type = double; };
 // s in every lane of D.
-template <class D, class S> inline D splat(S s) { return D{} + static_cast<typename Lane<D>::type>(s); }
+template <class D, class S> inline D splat(S s) {
+  return D{} + static_cast<typename Lane<D>::type>(s);
+}
 
 // The distance for kernel results `acc` (xa, ya: the rows' aux values), for one value (D = double
 // or float) or a vector of them (D = VecD or VecF). Sets `recheck` to 1 where the value may carry
@@ -296,7 +298,7 @@ void direct_tile_in(const T* x, index_t nx, const T* y, index_t ny, index_t dim,
   constexpr bool scale_rows = kMetric == kCosine && !std::is_same_v<Op, Dot>;
   const double slack = kMetric == kCosine && !std::is_same_v<Op, Dot> ? kCosineRecheckBelow<T>
                                                                        : dot_slack(dim);
-  const index_t panel_rows = ny < y_panel_rows(dim, sizeof(T)) ? ny : y_panel_rows(dim, sizeof(T));
+  const index_t panel_rows = y_panel_rows(dim, sizeof(T), ny);
   char* ws = static_cast<char*>(workspace);
   T* xpack = reinterpret_cast<T*>(ws);
   ws += packed_bytes(nx, kMaxRowBlock, dim, sizeof(T));

@@ -271,14 +271,19 @@ def test_oob_score_is_close_to_the_test_score(finder):
     assert abs(reg.oob_score_ - reg.score(X[test], score[test])) < 0.05
 
 
+def _out_of_bag(forest, n_samples):
+    """out[i, t]: whether tree t's bootstrap left row i out."""
+    out = np.ones((n_samples, len(forest.estimators_)), dtype=bool)
+    for t, rows in enumerate(forest.estimators_samples_):
+        out[rows, t] = False
+    return out
+
+
 def test_oob_predictions_use_only_the_trees_without_the_row():
     X, y, _ = _classification(200)
     forest = RandomForestClassifier(n_estimators=15, oob_score=True, random_state=1).fit(X, y)
-    in_bag = np.zeros((200, 15), dtype=bool)
-    for t, rows in enumerate(forest.estimators_samples_):
-        in_bag[rows, t] = True
     proba = np.stack([tree.predict_proba(X) for tree in forest.estimators_], axis=1)
-    out = ~in_bag
+    out = _out_of_bag(forest, 200)
     assert out.any(axis=1).all()
     expected = (proba * out[..., None]).sum(axis=1) / out.sum(axis=1)[:, None]
     assert_allclose(forest.oob_decision_function_, expected, rtol=1e-12)
@@ -482,11 +487,8 @@ def test_multi_output_oob_predictions_average_the_trees_without_the_row():
     X, Y = _multilabel(200)
     Y = Y * np.arange(1.0, 4.0)
     forest = RandomForestRegressor(n_estimators=15, oob_score=True, random_state=1).fit(X, Y)
-    in_bag = np.zeros((200, 15), dtype=bool)
-    for t, rows in enumerate(forest.estimators_samples_):
-        in_bag[rows, t] = True
     predictions = np.stack([tree.predict(X) for tree in forest.estimators_], axis=1)
-    out = ~in_bag
+    out = _out_of_bag(forest, 200)
     expected = (predictions * out[..., None]).sum(axis=1) / out.sum(axis=1)[:, None]
     assert_allclose(forest.oob_prediction_, expected, rtol=1e-12)
     assert forest.oob_score_ == pytest.approx(r2_score(Y, expected), rel=1e-12)

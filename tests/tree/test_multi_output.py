@@ -18,9 +18,8 @@ from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_te
 from fastml.tree import _cart
 from fastml.tree._model import Tree
 from tests._assertions import assert_same_tree
-from tests.tree.test_cart import _assert_tree_matches_reference
+from tests.tree.test_cart import CLASSIFICATION, _assert_tree_matches_reference, _estimator
 
-CLASSIFICATION = ("gini", "entropy")
 CRITERIA = CLASSIFICATION + ("squared_error", "friedman_mse", "poisson", "absolute_error")
 # scikit-learn >= 1.9 maps friedman_mse to squared_error: its trees are compared on the others.
 SKLEARN_CRITERIA = ("gini", "entropy", "squared_error", "poisson", "absolute_error")
@@ -54,11 +53,6 @@ def _problem(criterion, n=300, d=4, weighted=True, seed=0, missing=0.0):
         w = rng.uniform(0.5, 2.0, n)
         w[rng.random(n) < 0.05] = 0.0
     return X, Y, w
-
-
-def _estimator(criterion, **params):
-    cls = DecisionTreeClassifier if criterion in CLASSIFICATION else DecisionTreeRegressor
-    return cls(criterion=criterion, random_state=0, **params)
 
 
 def _reference(criterion, X, Y, w, **params):

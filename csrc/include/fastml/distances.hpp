@@ -47,6 +47,10 @@ static constexpr index_t y_panel_rows(index_t dim, std::size_t elem_size) {
   const index_t rows = static_cast<index_t>(64 * 1024 / (dim * elem_size));
   return rows < kMaxColBlock ? kMaxColBlock : rows - rows % kMaxColBlock;
 }
+// The same for a tile of ny rows of y: no more than it has.
+static constexpr index_t y_panel_rows(index_t dim, std::size_t elem_size, index_t ny) {
+  return ny < y_panel_rows(dim, elem_size) ? ny : y_panel_rows(dim, elem_size);
+}
 
 // Bytes of scratch memory dense_tile needs for a tile of n_rows x n_cols points of dim features.
 std::size_t dense_tile_workspace_bytes(index_t n_rows, index_t n_cols, index_t dim,
