@@ -158,6 +158,22 @@ def resolve_device(device=None):
     return "cpu"
 
 
+_KERNEL_PACKAGES = ("nn", "recommend")
+
+
+def kernels_for(package, device):
+    """The kernel driver module of ``fastml.<package>`` for a resolved device, "cpu" or "cuda".
+
+    Both modules of a package export the same drivers with the same signatures; only this
+    function chooses between them, and the CUDA one (with Numba) is imported only when asked for.
+    """
+    if package not in _KERNEL_PACKAGES:
+        raise ValueError(f"package must be one of {_KERNEL_PACKAGES}, got {package!r}")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda' once resolved, got {device!r}")
+    return importlib.import_module(f"fastml.{package}._kernels_{device}")
+
+
 @contextmanager
 def numba_threads(n_jobs=None):
     """Run Numba parallel kernels on ``effective_n_threads(n_jobs)`` threads (at most Numba's

@@ -21,7 +21,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from threadpoolctl import threadpool_limits
 
-from .._backend import cuda_status, numba_threads, resolve_device
+from .._backend import cuda_status, kernels_for, numba_threads, resolve_device
 from .._config import get_config
 from ..utils._sklearn_compat import (Interval, StrOptions, check_partial_fit_first_call,
                                      check_sample_weight, get_chunk_n_rows)
@@ -35,14 +35,6 @@ _INITS = {
     "he_uniform": lambda shape, rng, gain: init.kaiming_uniform(shape, rng),
     "he_normal": lambda shape, rng, gain: init.kaiming_normal(shape, rng),
 }
-
-
-def _kernels(device):
-    if device == "cuda":
-        from . import _kernels_cuda
-
-        return _kernels_cuda
-    return _kernels_cpu
 
 
 class _BaseNetwork(BaseEstimator):
@@ -159,7 +151,7 @@ class _BaseNetwork(BaseEstimator):
         layers = self._build_layers(check_random_state(self._random_state))
         if params is None:
             params = self._stored_params(layers)
-        return Network(layers, _kernels(device or self.device_), params, self._dtype)
+        return Network(layers, kernels_for("nn", device or self.device_), params, self._dtype)
 
     # --------------------------------------------------------------------------- fitting
 

@@ -15,6 +15,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._backend import kernels_for
 from . import _kernels_cpu
 from ._layers import adam_step_size
 
@@ -41,11 +42,7 @@ def _kernels(*arrays):
     places = {_on_device(a) for a in arrays if a is not None}
     if len(places) > 1:
         raise TypeError("inputs mix NumPy arrays and CUDA device arrays")
-    if places == {True}:
-        from . import _kernels_cuda
-
-        return _kernels_cuda
-    return _kernels_cpu
+    return kernels_for("nn", "cuda" if places == {True} else "cpu")
 
 
 def _check(array, name, ndim, dtype=None):

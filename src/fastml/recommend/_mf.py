@@ -9,20 +9,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from .._backend import cuda_status, numba_threads, resolve_device
+from .._backend import cuda_status, kernels_for, numba_threads, resolve_device
 from ..utils._progress import progress_bar
 from ..utils._sklearn_compat import Interval, StrOptions, fit_context
 from . import _kernels_cpu
 from ._data import (check_ids, check_interactions, check_k, has_interactions,
                     score_batch_rows, seen_rows)
-
-
-def _kernels(device):
-    if device == "cuda":
-        from . import _kernels_cuda
-
-        return _kernels_cuda
-    return _kernels_cpu
 
 
 class MatrixFactorization(TransformerMixin, BaseEstimator):
@@ -179,7 +171,7 @@ class MatrixFactorization(TransformerMixin, BaseEstimator):
         if isinstance(X, tuple):
             self.n_features_in_ = R.shape[1]
         device = resolve_device(self.device)
-        kernels = _kernels(device)
+        kernels = kernels_for("recommend", device)
         rng = check_random_state(self.random_state)
         n_users, n_items = R.shape
         # Small random factors: ALS solves the users first, so only Y's start matters there.
@@ -327,7 +319,7 @@ class MatrixFactorization(TransformerMixin, BaseEstimator):
     def _inference_kernels(self):
         """The kernels of the device the model was fitted on, or the CPU's once CUDA is gone."""
         if self.device_ == "cuda" and cuda_status().available:
-            return _kernels(self.device_)
+            return kernels_for("recommend", self.device_)
         return _kernels_cpu
 
     def _top_k(self, U, row_offset, item_bias, seen, k, items=None):
