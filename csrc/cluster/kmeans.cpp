@@ -33,6 +33,7 @@ template <class T> const Kernels<T>& kernels() { return kernels_for<T>(selected(
 // assignment (0.023 ns); a point x feature of the packing and of the scalar loops (sums,
 // distances to the own center); a point x center of Elkan's bound checks.
 template <class T> constexpr double kSeedNs = sizeof(T) == 4 ? 0.06 : 0.12;
+constexpr double kStreamByteNs = 0.05;  // a byte read from memory (about 20 GB/s)
 template <class T> constexpr double kAssignNs = sizeof(T) == 4 ? 0.025 : 0.05;
 constexpr double kPointFeatureNs = 0.5;
 constexpr double kBoundNs = 1.0;
@@ -224,9 +225,12 @@ void kmeans_plusplus(const Points<T>& pts, index_t k, index_t first, const doubl
   };
   indices[0] = first;
   const T* first_row = pts.x + first * d;
-  // a pass over the points for c centers and candidates
-  const double pass_ns = static_cast<double>(n) * d * kSeedNs<T>;
-  auto pass_threads = [&](index_t c) { return threads_for(pass_ns * c, n_threads); };
+  // A pass over the points for c centers and candidates: their distances, and reading the panels
+  // (points, weights and D outgrow the caches where the passes are long: 38 MB at 500k x 16).
+  const double n_d = static_cast<double>(n) * d;
+  auto pass_threads = [&](index_t c) {
+    return threads_for(n_d * (c * kSeedNs<T> + sizeof(T) * kStreamByteNs), n_threads);
+  };
 #pragma omp parallel for num_threads(pass_threads(1)) schedule(static)
   for (index_t b = 0; b < blocks.count; ++b)
     block_pot[b] = K.seed_distances(block_panels(b), w.data() + blocks.begin(b) * L, block_size(b),
