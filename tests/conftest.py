@@ -3,6 +3,10 @@ import os
 # CUDA kernels are tested on Numba's simulator unless the environment says otherwise (set
 # NUMBA_ENABLE_CUDASIM=0 to test them on a GPU). It must be set before Numba is imported.
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+# The compiled cores run small problems on one thread (fastml_region_threads in
+# csrc/include/fastml/openmp_helpers.h); 0 lets the tests' small shapes run the parallel paths.
+# Read when a compiled module first sizes a loop.
+os.environ.setdefault("FASTML_MIN_THREAD_WORK_NS", "0")
 
 import numpy as np
 import pytest

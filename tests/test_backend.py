@@ -27,3 +27,37 @@ def test_cpu_and_cuda_modules_export_the_same_drivers(package):
     assert sorted(cpu.__all__) == sorted(cuda.__all__)
     for name in cpu.__all__:
         assert inspect.signature(getattr(cpu, name)) == inspect.signature(getattr(cuda, name)), name
+
+
+# The rule every compiled core sizes its loops by, read in a fresh process: the tests' conftest
+# sets FASTML_MIN_THREAD_WORK_NS=0, which this process has already read.
+_REGION_THREADS = """
+import sys
+from fastml._backend import region_threads
+print([region_threads(float(w), int(n)) for w, n in zip(sys.argv[1::2], sys.argv[2::2])])
+"""
+
+
+def _region_threads_in_child(env_value, cases):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "FASTML_MIN_THREAD_WORK_NS"}
+    if env_value is not None:
+        env["FASTML_MIN_THREAD_WORK_NS"] = env_value
+    args = [str(x) for case in cases for x in case]
+    out = subprocess.run([sys.executable, "-c", _REGION_THREADS, *args], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    return eval(out)  # a printed list of ints
+
+
+def test_region_threads_keeps_small_work_on_one_thread():
+    # (work in one-thread ns, threads asked for): one thread for each millisecond, from 2 ms
+    cases = [(1e3, 2), (1.99e6, 2), (2e6, 2), (5e6, 2), (5.5e6, 16), (1e9, 16), (1e9, 1),
+             (float("nan"), 4)]
+    assert _region_threads_in_child(None, cases) == [1, 1, 2, 2, 5, 16, 1, 1]
+    # the environment moves the threshold; 0 gives every thread to any work, as the tests need
+    assert _region_threads_in_child("1e4", [(1e5, 16), (1e3, 2)]) == [10, 1]
+    assert _region_threads_in_child("0", [(1.0, 2), (0.0, 8)]) == [2, 8]
+    assert _region_threads_in_child("not a number", [(1.99e6, 2), (3e6, 2)]) == [1, 2]

@@ -82,6 +82,17 @@ def effective_n_threads(n_jobs=None):
     return int(n_jobs)
 
 
+def region_threads(work_ns, n_threads):
+    """Threads worth waking for a compiled call of about `work_ns` one-thread nanoseconds, at most
+    `n_threads`: 1 below 2 ms, else one per millisecond.
+
+    The compiled cores size their own parallel loops by this rule (``fastml_region_threads`` in
+    csrc/include/fastml/openmp_helpers.h, which says why); Python callers use it for cores that
+    take a thread count and do not size their loops themselves.
+    """
+    return _pairwise_module().region_threads(float(work_ns), int(n_threads))
+
+
 def blas_info():
     """BLAS libraries loaded in this process, as threadpoolctl reports them."""
     from threadpoolctl import threadpool_info

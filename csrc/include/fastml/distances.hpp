@@ -116,6 +116,18 @@ int knn_select_row(index_t n_cand, const double* cand_keys, const std::int64_t* 
 int knn_select_row(index_t n_cand, const double* cand_keys, const std::int64_t* cand_idx,
                    index_t k, double* out_keys, std::int64_t* out_idx);
 
+// ---- cost model ------------------------------------------------------------------------------
+// Rough one-thread nanoseconds per pair of rows, from which the Cython layer sizes its OpenMP loops
+// (fastml_region_threads in openmp_helpers.h): a distance of dense_tile (or a key of knn_block),
+// and a boolean distance of bool_tile. Measured with the AVX-512 build on a Zen 4 core, 500 x 500
+// pairs: float32 0.03-0.06 ns per feature (euclidean to chebyshev), float64 0.05-0.17, minkowski's
+// pow() 17-35 ns; booleans 1.4 ns a pair of one word (two popcounts and a division), 10 ns at 16
+// words. Narrower builds run up to twice as long: those then wake fewer threads than they could.
+constexpr double pair_cost_ns(int metric, index_t dim, std::size_t elem_size) {
+  return 0.5 + dim * (metric == kMinkowski ? 20.0 : elem_size == 8 ? 0.08 : 0.04);
+}
+constexpr double bool_pair_cost_ns(index_t n_words) { return 1.0 + 0.6 * n_words; }
+
 // Name of the instruction-set build chosen for this CPU ("baseline", "x86_64_v3", "x86_64_v4").
 const char* simd_target();
 

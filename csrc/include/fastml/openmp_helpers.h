@@ -1,5 +1,6 @@
 // OpenMP queries that compile with or without OpenMP, for the Cython modules and the C++ cores;
-// for C++, FirstException, which carries an exception out of a parallel region.
+// for C++ (which both are), the thread count a region is worth (fastml_region_threads) and
+// FirstException, which carries an exception out of a parallel region.
 #pragma once
 #ifdef _OPENMP
 #include <omp.h>
@@ -13,7 +14,39 @@ static inline int omp_get_thread_num(void) { return 0; }
 
 #ifdef __cplusplus
 #include <atomic>
+#include <cstdlib>
 #include <exception>
+
+// Threads worth waking for a parallel region of `work_ns`: a rough estimate of the region's time
+// on one thread, in nanoseconds, from the caller's cost model of its kernel. A worker that slept
+// (libgomp spins ~3 ms after a region, then blocks) costs 0.05-0.1 ms to wake at best, and
+// milliseconds when its core is busy with another process or, in a virtual machine, its vCPU was
+// halted: on a shared 2-core VM an empty 2-thread region took a median 8-12 ms after 0.3 s idle,
+// and a 1000 x 1000 boolean pairwise call 10-60 ms on two threads against 0.8-1.9 ms on one. So
+// every thread must get at least fastml_min_thread_work_ns() of work: small problems run on the
+// calling thread alone, larger ones on as many threads as that allows. Results never depend on
+// the thread count, so this changes timings only.
+//
+// 1 ms, or FASTML_MIN_THREAD_WORK_NS from the environment, read once: 0 wakes every thread for
+// any work (the tests set it, so that their small shapes run the parallel paths).
+inline double fastml_min_thread_work_ns() {
+  static const double value = [] {
+    const char* text = std::getenv("FASTML_MIN_THREAD_WORK_NS");
+    char* end = nullptr;
+    const double v = text ? std::strtod(text, &end) : -1.0;
+    return text && end != text && v >= 0.0 ? v : 1.0e6;
+  }();
+  return value;
+}
+
+inline int fastml_region_threads(double work_ns, int n_threads) {
+  if (n_threads <= 1) return 1;
+  const double min_work = fastml_min_thread_work_ns();
+  if (min_work == 0.0) return n_threads;
+  const double fit = work_ns / min_work;
+  if (!(fit >= 2.0)) return 1;  // also for a NaN estimate
+  return fit < static_cast<double>(n_threads) ? static_cast<int>(fit) : n_threads;
+}
 
 namespace fastml {
 

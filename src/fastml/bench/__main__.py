@@ -23,6 +23,9 @@ def main(argv=None):
           "times are medians")
     rows = _runner.run(quick=args.quick, only=args.only, repeat=args.repeat)
     print(_runner.format_table(rows))
+    missing = _runner.format_missing_peers(_runner.missing_peers(args.only))
+    if missing:
+        print(missing)
     if args.json:
         _runner.write_json(rows, args.json)
     if args.plot:

@@ -24,12 +24,49 @@ class Workload:
     tolerance: float  # largest parity value that still counts as the same result
     target: Optional[float] = None  # speed-up over the peer that the project aims for
     reference: Optional[Callable[[Any], Any]] = None  # the NumPy reference
+    # Problem sizes the target was set for; None: the full size only. Fixed costs (validation,
+    # threads, copies) weigh more in a smaller problem, so a target says nothing about sizes it
+    # was not set for.
+    target_sizes: Optional[tuple] = None
 
     def size(self, quick):
         return self.sizes[0] if quick else self.sizes[1]
 
+    def target_at(self, n):
+        """The target speed-up at problem size n, or None where no target was set for n."""
+        sizes = (self.sizes[1],) if self.target_sizes is None else self.target_sizes
+        return self.target if n in sizes else None
+
     def label(self, quick):
         return self.name.format(n=self.size(quick))
+
+
+# Peers that are not dependencies of fastml, by the module they are imported as: their name, the
+# groups whose workloads use them, and how to install them. Their workloads exist only where they
+# are installed; the runner lists the others.
+OPTIONAL_PEERS = {
+    "faiss": ("faiss-cpu", ("knn", "cluster"), 'pip install "fastml[bench]"'),
+    "implicit": ("implicit", ("recommend",), 'pip install "fastml[bench]"'),
+    "lightgbm": ("LightGBM", ("tree",), 'pip install "fastml[bench]"'),
+    # the CPU build; the bench extra leaves torch out, as pip would pull the CUDA build
+    "torch": ("PyTorch", ("nn",), "pip install torch==2.13.0"),
+}
+
+
+def peer_installed(module):
+    """Whether the optional peer imported as `module` (a key of OPTIONAL_PEERS) is installed."""
+    if module not in OPTIONAL_PEERS:
+        raise ValueError(f"{module!r} is not an optional peer: {sorted(OPTIONAL_PEERS)}")
+    return importlib.util.find_spec(module) is not None
+
+
+def missing_peers(groups=None):
+    """(peer, its groups, install command) for every optional peer that is not installed and
+    whose workloads belong to one of `groups` (None: any group)."""
+    return [(name, peer_groups, command)
+            for module, (name, peer_groups, command) in OPTIONAL_PEERS.items()
+            if not peer_installed(module)
+            and (groups is None or any(g in groups for g in peer_groups))]
 
 
 def max_abs_difference(a, b):
@@ -155,7 +192,7 @@ def _knn_workloads():
         )
         for metric, dtype, target, full in cases
     ]
-    if importlib.util.find_spec("faiss") is not None:
+    if peer_installed("faiss"):
         workloads.append(_faiss_workload())
     return workloads
 
@@ -311,7 +348,7 @@ def _cluster_workloads():
             reference=lambda data: float(np.mean(reference.silhouette_samples(*data))),
         ),
     ]
-    if importlib.util.find_spec("faiss") is not None:
+    if peer_installed("faiss"):
         workloads.append(_faiss_kmeans_workload(end_to_end(KMeans), reference_end_to_end, k))
     return workloads
 
@@ -436,7 +473,7 @@ def _recommend_workloads():
         return X, Y, data
 
     workloads = []
-    if importlib.util.find_spec("implicit") is not None:
+    if peer_installed("implicit"):
         workloads.append(Workload(
             group="recommend",
             name=f"implicit ALS {{n}} users x n/5 items, 27.4 interactions per user, "
@@ -547,7 +584,7 @@ def _nn_workloads():
     from fastml.reference import nn as reference
 
     hidden, batch = (256, 128), 128
-    has_torch = importlib.util.find_spec("torch") is not None
+    has_torch = peer_installed("torch")
 
     def held_out_accuracy(model, data):
         X, y, X_test, y_test = data
@@ -752,7 +789,7 @@ def _tree_workloads():
 
     workloads.append(forest_workload(lambda: SklearnForest(n_trees, n_jobs=2, random_state=0),
                                      "scikit-learn", 10.0))
-    if importlib.util.find_spec("lightgbm") is not None:
+    if peer_installed("lightgbm"):
         def lightgbm_forest():
             import lightgbm
 
@@ -790,10 +827,81 @@ def _tree_workloads():
     return workloads
 
 
+def _small_call_workloads():
+    """Calls that take about a millisecond, each timed after the runner's pause, as a user's
+    occasional call meets them: after a pause the OpenMP threads sleep, and waking them can cost
+    more than the work (the cores keep such calls on one thread). The target, 1x, holds at every
+    size: a small call must never be slower than scikit-learn's."""
+    import sklearn.cluster
+    import sklearn.metrics
+    import sklearn.neighbors
+    import sklearn.tree
+
+    import fastml.cluster
+    import fastml.metrics
+    import fastml.neighbors
+    import fastml.tree
+
+    def pairwise(module):
+        def call(X):
+            with warnings.catch_warnings():  # scikit-learn's DataConversionWarning for booleans
+                warnings.simplefilter("ignore")
+                return module.pairwise_distances(X, metric="jaccard")
+        return call
+
+    def kneighbors(module, **kwds):
+        def call(data):
+            X, _, Q = data
+            return module.NearestNeighbors(n_neighbors=10, **kwds).fit(X).kneighbors(
+                Q, return_distance=False)
+        return call
+
+    def two_hundred_queries(n):
+        X, y, Q = _knn_setup(np.float32)(n)
+        return X, y, Q[:200]
+
+    def fitted_kmeans(n):
+        """The points and both KMeans fitted to them (untimed): the same random_state gives the
+        same clustering."""
+        X = _uniform_points()(n)
+        return (X, fastml.cluster.KMeans(8, n_init=1, random_state=0).fit(X),
+                sklearn.cluster.KMeans(8, n_init=1, random_state=0).fit(X))
+
+    def tree_fit(module):
+        def call(data):
+            X, y, X_test, y_test = data
+            return module.DecisionTreeClassifier(random_state=0).fit(X, y).score(X_test, y_test)
+        return call
+
+    def small(name, n, setup, fastml, peer, parity, parity_label, tolerance):
+        return Workload(group="small", name=name, sizes=(n, n), setup=setup, fastml=fastml,
+                        peer=peer, peer_name="scikit-learn", parity=parity,
+                        parity_label=parity_label, tolerance=tolerance, target=1.0,
+                        target_sizes=(n,))
+
+    return [
+        small("small call: pairwise_distances jaccard bool {n}x{n}x64", 1000,
+              lambda n: np.random.default_rng(0).random((n, 64)) < 0.3,
+              pairwise(fastml.metrics), pairwise(sklearn.metrics), max_abs_difference,
+              "max |diff|", 1e-6),
+        small("small call: kneighbors euclidean float32 {n}x32, 200 queries, k=10", 2000,
+              two_hundred_queries,
+              kneighbors(fastml.neighbors), kneighbors(sklearn.neighbors, algorithm="brute"),
+              differing_fraction, "indices differing", 1e-3),
+        small("small call: KMeans.predict float32 {n}x16, k=8", 2000, fitted_kmeans,
+              lambda data: data[1].predict(data[0]), lambda data: data[2].predict(data[0]),
+              differing_fraction, "labels differing", 0.0),
+        small("small call: DecisionTreeClassifier fit {n}x20 float32: test accuracy", 1000,
+              tabular, tree_fit(fastml.tree), tree_fit(sklearn.tree), score_drop,
+              "accuracy drop", 0.005),
+    ]
+
+
 def all_workloads():
     """Every workload, in the order the runner prints them."""
     return (_pairwise_workloads() + _knn_workloads() + _cluster_workloads()
-            + _recommend_workloads() + _nn_workloads() + _tree_workloads())
+            + _recommend_workloads() + _nn_workloads() + _tree_workloads()
+            + _small_call_workloads())
 
 
 def groups():

@@ -52,10 +52,13 @@ cdef extern from "fastml/distances.hpp" namespace "fastml::distances" nogil:
                        Py_ssize_t k, float* out_keys, int64_t* out_idx)
     int knn_select_row(Py_ssize_t n_cand, const double* cand_keys, const int64_t* cand_idx,
                        Py_ssize_t k, double* out_keys, int64_t* out_idx)
+    double pair_cost_ns(int metric, Py_ssize_t dim, size_t elem_size)
+    double bool_pair_cost_ns(Py_ssize_t n_words)
 
 cdef extern from "fastml/openmp_helpers.h" nogil:
     int fastml_openmp_enabled()
     int fastml_openmp_max_threads()
+    int fastml_region_threads(double work_ns, int n_threads)
 
 METRIC_CODES = {
     "sqeuclidean": kSqEuclidean,
@@ -70,6 +73,15 @@ METRIC_CODES = {
 # A tile's rows of X hold about this many bytes, so that their packed copy stays in L2 while the
 # panels of Y pass over it.
 cdef Py_ssize_t TILE_ROWS_BYTES = 64 * 1024
+# One-thread nanoseconds of the loops that are not distance tiles (see pair_cost_ns in
+# distances.hpp, and fastml_region_threads for how they size a loop): a fresh output page's fault
+# and zeroing (0.35-0.4 us measured per 4 KiB page of a new 64-256 MiB array), a candidate of the
+# k-best selection, a feature of the exact float64 recompute (scalar, with a division for cosine),
+# and an element of a float64 row sum (a chain of dependent additions).
+cdef double PAGE_TOUCH_NS = 400.0
+cdef double SELECT_CANDIDATE_NS = 5.0
+cdef double RECOMPUTE_FEATURE_NS = 1.0
+cdef double ROW_SUM_ELEMENT_NS = 1.0
 
 
 def openmp_enabled():
@@ -80,6 +92,13 @@ def openmp_enabled():
 def openmp_max_threads():
     """OpenMP's default thread count (OMP_NUM_THREADS or the number of cores)."""
     return fastml_openmp_max_threads()
+
+
+def region_threads(double work_ns, int n_threads):
+    """Threads a parallel loop of `work_ns` one-thread nanoseconds is worth, at most n_threads:
+    1 below 2 ms, else one per millisecond (fastml_region_threads in openmp_helpers.h). For the
+    Python callers of cores that take a thread count and have no cost model of their own."""
+    return fastml_region_threads(work_ns, n_threads)
 
 
 def simd_build():
@@ -97,8 +116,13 @@ cdef void _first_touch(char* data, Py_ssize_t n_bytes, int n_threads) noexcept n
     """Writes a byte of every page of a fresh output, each thread an even share, before the tiles
     run: the kernel zeroes a page on its first touch, and this measured faster than letting the
     tiles' threads meet the pages (float64 5000 x 5000: 64 -> 59 ms). The output is overwritten
-    afterwards. 4 KiB: the smallest page size."""
+    afterwards. 4 KiB: the smallest page size. Skipped when the pages are too few to be worth a
+    second thread: one thread gains nothing over the tiles touching them, and the extra parallel
+    region would wake the pool once more."""
     cdef Py_ssize_t page, n_pages = n_bytes // 4096
+    n_threads = fastml_region_threads(n_pages * PAGE_TOUCH_NS, n_threads)
+    if n_threads == 1:
+        return
     for page in prange(n_pages, schedule="static", num_threads=n_threads):
         data[page * 4096] = 0
 
@@ -140,6 +164,8 @@ def dense_distances(const floating[:, ::1] X, const floating[:, ::1] Y, floating
         raise ValueError("x_aux and y_aux must hold one value per row")
     if n_threads < 1:
         raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    n_threads = fastml_region_threads(<double>nx * ny * pair_cost_ns(code, dim, sizeof(floating)),
+                                      n_threads)
 
     # A tile packs its rows of X once, so tiles span all of Y unless there are too few rows of
     # tiles to give every thread several.
@@ -192,6 +218,7 @@ def bool_distances(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Y, double[:,
         raise ValueError("bool_distances needs non-empty inputs of dim <= 64 * n_words bits")
     if n_threads < 1:
         raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    n_threads = fastml_region_threads(<double>nx * ny * bool_pair_cost_ns(n_words), n_threads)
     cdef Py_ssize_t tj = min(ny, 1024), ti = min(nx, 64)
     cdef Py_ssize_t n_tj = (ny + tj - 1) // tj
     cdef Py_ssize_t n_tiles = ((nx + ti - 1) // ti) * n_tj
@@ -264,6 +291,8 @@ cdef int _select_all(const double[:, ::1] cand_keys, const int64_t* cand_idx,
     cdef int status = 0
     cdef int* failed = &status
     cdef int rc
+    n_threads = fastml_region_threads(<double>cand_keys.shape[0] * n_cand * SELECT_CANDIDATE_NS,
+                                      n_threads)
     for i in prange(cand_keys.shape[0], schedule="static", num_threads=n_threads):
         rc = knn_select_row(n_cand, &cand_keys[i, 0], cand_idx + i * idx_stride, k,
                             &out_keys[i, 0], &out_ind[i, 0])
@@ -301,7 +330,10 @@ def argkmin(const floating[:, ::1] X, const floating[:, ::1] Y, str metric,
     if needs_aux and (x_aux.shape[0] != nq or y_aux.shape[0] != ny):
         raise ValueError("x_aux and y_aux must hold one value per row")
 
-    cdef _KnnSplit split = _KnnSplit(nq, ny, dim * sizeof(floating), n_threads)
+    # the search's threads; the selection after it sizes its own loop
+    cdef int search_threads = fastml_region_threads(
+        <double>nq * ny * pair_cost_ns(code, dim, sizeof(floating)), n_threads)
+    cdef _KnnSplit split = _KnnSplit(nq, ny, dim * sizeof(floating), search_threads)
     cdef double[:, ::1] cand_keys = np.empty((nq, split.n_seg * k))
     cdef int64_t[:, ::1] cand_idx = np.empty((nq, split.n_seg * k), dtype=np.int64)
     cdef size_t ws_bytes = knn_block_workspace_bytes(split.rows, dim, sizeof(floating)) + 64
@@ -314,7 +346,7 @@ def argkmin(const floating[:, ::1] X, const floating[:, ::1] Y, str metric,
     cdef void* ws = NULL
 
     with nogil:
-        with parallel(num_threads=n_threads):
+        with parallel(num_threads=search_threads):
             ws = malloc(ws_bytes)
             for t in prange(split.n_blocks * split.n_seg, schedule="dynamic"):
                 i0 = (t // split.n_seg) * split.rows
@@ -346,14 +378,17 @@ def argkmin_bool(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Y, str metric,
     if Y.shape[1] != n_words or dim <= 0 or n_words * 64 < dim:
         raise ValueError("X and Y need the same number of words, holding dim > 0 bits")
     _check_knn_args(nq, ny, k, out_dist, out_ind, n_threads)
-    cdef _KnnSplit split = _KnnSplit(nq, ny, n_words * 8, n_threads)
+    cdef int search_threads = fastml_region_threads(<double>nq * ny * bool_pair_cost_ns(n_words),
+                                                    n_threads)
+    cdef _KnnSplit split = _KnnSplit(nq, ny, n_words * 8, search_threads)
     cdef double[:, ::1] cand_keys = np.empty((nq, split.n_seg * k))
     cdef int64_t[:, ::1] cand_idx = np.empty((nq, split.n_seg * k), dtype=np.int64)
     cdef Py_ssize_t ldh = split.n_seg * k
     cdef Py_ssize_t t, i0, j0, s
     cdef int status
     with nogil:
-        for t in prange(split.n_blocks * split.n_seg, schedule="dynamic", num_threads=n_threads):
+        for t in prange(split.n_blocks * split.n_seg, schedule="dynamic",
+                        num_threads=search_threads):
             i0 = (t // split.n_seg) * split.rows
             s = t % split.n_seg
             j0 = s * split.seg_len
@@ -399,6 +434,8 @@ def candidate_distances(const floating[:, ::1] X, const floating[:, ::1] Y,
     if nq and n_cand and (np.min(np.asarray(cand)) < 0 or np.max(np.asarray(cand)) >= ny):
         raise ValueError(f"candidate indices must lie in [0, {ny})")
     cdef double acc, d, xx, yy, x_norm, y_norm
+    n_threads = fastml_region_threads(
+        <double>nq * n_cand * dim * RECOMPUTE_FEATURE_NS * (3 if cosine else 1), n_threads)
     with nogil:
         for i in prange(nq, schedule="static", num_threads=n_threads):
             xx = 0.0
@@ -443,6 +480,7 @@ def segment_row_sums(const floating[:, ::1] D, const Py_ssize_t[::1] bounds, dou
             raise ValueError("bounds must be non-decreasing within [0, D.shape[1]]")
     if n_threads < 1:
         raise ValueError("n_threads must be >= 1")
+    n_threads = fastml_region_threads(<double>n_rows * D.shape[1] * ROW_SUM_ELEMENT_NS, n_threads)
     with nogil:
         for i in prange(n_rows, schedule="static", num_threads=n_threads):
             for s in range(n_seg):

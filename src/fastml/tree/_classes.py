@@ -15,7 +15,7 @@ from sklearn.utils import Bunch, check_random_state, compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .._backend import effective_n_threads
+from .._backend import effective_n_threads, region_threads
 from ..utils._sklearn_compat import (Interval, RealNotInt, StrOptions, check_sample_weight,
                                      fit_context)
 from . import _cart
@@ -61,6 +61,18 @@ def _resolve_max_features(max_features, n_features):
                              f"got {max_features}")
         return int(max_features)
     return max(1, int(max_features * n_features))
+
+
+# Rough one-thread nanoseconds per value of X (row x feature), from which small problems take
+# one thread (region_threads; the core also keeps nodes under a million values on one thread):
+# binning a value (a binary search of its bin), the part of a fit the core can run in parallel
+# (presorting every feature, the largest nodes), and a row's walk down one tree. On a busy 2-core
+# machine 1000 x 20 float32 rows fit in 5-13 ms on one thread and 13-48 ms on two, and two
+# threads won at no size up to 100k rows, so the fit's share is set low: two threads from 200k
+# values.
+_BIN_VALUE_NS = 20.0
+_PARALLEL_FIT_VALUE_NS = 10.0
+_WALK_ROW_TREE_NS = 50.0
 
 
 def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_state, n_threads,
@@ -141,7 +153,8 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
         split_finder = "exact" if n_samples <= EXACT_UP_TO else "hist"
     if split_finder == "hist":
         thresholds = bin_thresholds(X, estimator.max_bins, random_state)
-        codes, bounds = _cart.encode_bins(X, thresholds, n_threads)
+        codes, bounds = _cart.encode_bins(X, thresholds,
+                                          region_threads(X.size * _BIN_VALUE_NS, n_threads))
         data = dict(codes=codes, bin_bounds=bounds)
     else:
         data = dict(values=np.ascontiguousarray(X.T))
@@ -199,7 +212,8 @@ class CompiledWalk:
         X = _check_X(self, X, reset=False)
         if getattr(self, "_packed", None) is None:  # unpickled, or a tree of a forest
             self._pack()
-        n_threads = effective_n_threads(self.n_jobs)
+        n_threads = region_threads(len(X) * len(self._fitted_trees()) * _WALK_ROW_TREE_NS,
+                                   effective_n_threads(self.n_jobs))
         if not mean:
             return self._packed.apply(X, n_threads)
         return self._packed.predict_mean(X, n_threads).reshape(len(X), self.n_outputs_, -1)
@@ -289,6 +303,7 @@ class _BaseDecisionTree(CompiledWalk, BaseEstimator):
                                   random_state=random_state, n_threads=n_threads,
                                   class_weight=class_weight)
         seed = int(random_state.randint(_MAX_INT))
+        n_threads = region_threads(problem.X.size * _PARALLEL_FIT_VALUE_NS, n_threads)
         nodes = _cart.grow_tree(problem.y, problem.sample_weight, problem.n_classes.tolist(),
                                 problem.params, seed, n_threads, **problem.data)
         tree = Tree(problem.X.shape[1], np.maximum(problem.n_classes, 1), nodes)
