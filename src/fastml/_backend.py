@@ -19,6 +19,7 @@ COMPILED_CORES = {
     "k-means++ seeding, Lloyd and Elkan (C++, pybind11)": "fastml.cluster._kmeans_fast",
     "CART trees and forests (C++, pybind11)": "fastml.tree._cart",
     "stride-1 convolution (C++, pybind11)": "fastml.nn._conv_fast",
+    "nn kernels: activations, losses, optimizers, pooling (C++, pybind11)": "fastml.nn._nn_fast",
 }
 
 

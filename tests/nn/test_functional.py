@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from fastml._backend import numba_threads
+from fastml import config_context
 from fastml.nn import functional as F
 from fastml.reference import nn as R
 
@@ -117,9 +117,9 @@ def test_conv2d_backward_matches_finite_differences(rng):
 def test_conv2d_backward_same_with_one_or_two_threads(dtype, rng):
     x, w = _rand(rng, (11, 2, 7, 6), dtype), _rand(rng, (3, 2, 3, 3), dtype)
     g = _rand(rng, (11, 3, 4, 4), dtype)
-    with numba_threads(1):
+    with config_context(n_jobs=1):
         one = F.conv2d_backward(g, x, w, stride=(2, 1), padding=(1, 0))
-    with numba_threads(2):
+    with config_context(n_jobs=2):
         two = F.conv2d_backward(g, x, w, stride=(2, 1), padding=(1, 0))
     for a, b in zip(one, two):  # grad_w is summed over images: fixed blocks, fixed order
         assert_array_equal(a, b)
