@@ -37,33 +37,57 @@ void with_activation(int code, Body&& body) {
   }
 }
 
+// The loops over one row or plane take their arrays as restrict parameters and their extents by
+// value: written inline in the OpenMP regions, where every variable is reached through the
+// region's shared context, GCC left relu's loop scalar (19 us for 200 x 64 floats, against 2 us).
+
+// z[i] = act(z[i] + bias[i]) (bias per element), or act(z[i] + shift) when bias is null, or
+// act(z[i]) when neither is wanted.
+template <int Code, class T>
+void activate_span(T* __restrict z, index_t n, const T* __restrict bias, bool add_shift,
+                   T shift) {
+  if (bias) {
+    for (index_t i = 0; i < n; ++i) z[i] = act<Code>(T(z[i] + bias[i]));
+  } else if (add_shift) {
+    for (index_t i = 0; i < n; ++i) z[i] = act<Code>(T(z[i] + shift));
+  } else {
+    for (index_t i = 0; i < n; ++i) z[i] = act<Code>(z[i]);
+  }
+}
+
+// grad[i] *= act'(z_i), y[i] holding act(z_i), or z_i itself when FromInput.
+template <int Code, bool FromInput, class T>
+void derivative_span(T* __restrict grad, const T* __restrict y, index_t n) {
+  for (index_t i = 0; i < n; ++i) {
+    // from the input, the output is not rounded to T first (as the reference)
+    const double out = FromInput ? activate(static_cast<double>(y[i]), Code)
+                                 : static_cast<double>(y[i]);
+    grad[i] = static_cast<T>(grad[i] * derivative_from_output(out, Code));
+  }
+}
+
+// Blocks of this many values split an elementwise pass between threads.
+constexpr index_t kBlock = 4096;
+
 }  // namespace
 
 template <class T>
 void bias_activation(const Channels& shape, T* z, const T* bias, int code, int n_threads) {
   const int threads = threads_for(shape.size(), n_threads);
-  const index_t C = shape.C, S = shape.S;
-  with_activation(code, [&](auto code_constant) {
+  const index_t C = shape.C, S = shape.S, n_rows = S == 1 ? shape.n : shape.n * C;
+  const index_t row_size = S == 1 ? C : S;
+  with_activation(code, [=](auto code_constant) {
     constexpr int Code = decltype(code_constant)::value;
-    if (S == 1) {  // dense layers: the loop over columns is the one to vectorise
+    // Dense layers (S == 1): rows of C columns, the bias along them; else planes of S values,
+    // one bias value each.
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-      for (index_t i = 0; i < shape.n; ++i) {
-        T* row = z + i * C;
-        if (bias)
-          for (index_t c = 0; c < C; ++c) row[c] = act<Code>(T(row[c] + bias[c]));
-        else
-          for (index_t c = 0; c < C; ++c) row[c] = act<Code>(row[c]);
-      }
-      return;
-    }
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (index_t plane = 0; plane < shape.n * C; ++plane) {
-      T* values = z + plane * S;
-      const T b = bias ? bias[plane % C] : T(0);
-      if (bias)
-        for (index_t s = 0; s < S; ++s) values[s] = act<Code>(T(values[s] + b));
+    for (index_t r = 0; r < n_rows; ++r) {
+      T* row = z + r * row_size;
+      if (S == 1)
+        activate_span<Code>(row, row_size, bias, false, T(0));
       else
-        for (index_t s = 0; s < S; ++s) values[s] = act<Code>(values[s]);
+        activate_span<Code>(row, row_size, static_cast<const T*>(nullptr), bias != nullptr,
+                            bias ? bias[r % C] : T(0));
     }
   });
 }
@@ -73,17 +97,34 @@ void activation_backward(index_t m, T* grad, const T* y, int code, bool from_inp
                          int n_threads) {
   if (code == kIdentity) return;
   const int threads = threads_for(m, n_threads);
-  with_activation(code, [&](auto code_constant) {
+  const index_t n_blocks = (m + kBlock - 1) / kBlock;
+  with_activation(code, [=](auto code_constant) {
     constexpr int Code = decltype(code_constant)::value;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (index_t i = 0; i < m; ++i) {
-      // from the input, the output is not rounded to T first (as the reference)
-      const double out = from_input ? activate(static_cast<double>(y[i]), Code)
-                                    : static_cast<double>(y[i]);
-      grad[i] = static_cast<T>(grad[i] * derivative_from_output(out, Code));
+    for (index_t b = 0; b < n_blocks; ++b) {
+      const index_t lo = b * kBlock, n = std::min(m, lo + kBlock) - lo;
+      if (from_input)
+        derivative_span<Code, true>(grad + lo, y + lo, n);
+      else
+        derivative_span<Code, false>(grad + lo, y + lo, n);
     }
   });
 }
+
+namespace {
+
+template <class T>
+void add_row(double* __restrict acc, const T* __restrict row, index_t n) {
+  for (index_t i = 0; i < n; ++i) acc[i] += row[i];
+}
+
+template <class T>
+void dropout_span(T* __restrict x, const bool* __restrict mask, index_t n, double scale) {
+  for (index_t i = 0; i < n; ++i)
+    x[i] = mask[i] ? static_cast<T>(x[i] * scale) : x[i] * T(0);  // x * 0 keeps NaN a NaN
+}
+
+}  // namespace
 
 template <class T>
 void channel_sums(const Channels& shape, const T* g, T* out, int n_threads) {
@@ -91,8 +132,7 @@ void channel_sums(const Channels& shape, const T* g, T* out, int n_threads) {
   if (S == 1) {
     // Columns of an (n, C) matrix, row by row: the additions into acc vectorise over columns.
     std::vector<double> acc(C, 0.0);
-    for (index_t i = 0; i < shape.n; ++i)
-      for (index_t c = 0; c < C; ++c) acc[c] += g[i * C + c];
+    for (index_t i = 0; i < shape.n; ++i) add_row(acc.data(), g + i * C, C);
     for (index_t c = 0; c < C; ++c) out[c] = static_cast<T>(acc[c]);
     return;
   }
@@ -108,9 +148,12 @@ void channel_sums(const Channels& shape, const T* g, T* out, int n_threads) {
 template <class T>
 void dropout(index_t m, T* x, const bool* mask, double scale, int n_threads) {
   const int threads = threads_for(m, n_threads);
+  const index_t n_blocks = (m + kBlock - 1) / kBlock;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (index_t i = 0; i < m; ++i)
-    x[i] = mask[i] ? static_cast<T>(x[i] * scale) : x[i] * T(0);  // x * 0 keeps NaN a NaN
+  for (index_t b = 0; b < n_blocks; ++b) {
+    const index_t lo = b * kBlock;
+    dropout_span(x + lo, mask + lo, std::min(m, lo + kBlock) - lo, scale);
+  }
 }
 
 // ---- losses: one row at a time, summed in row order ---------------------------------------------
@@ -119,6 +162,9 @@ template <class T>
 double loss_and_grad(Loss kind, index_t n, index_t K, const T* output, const T* target,
                      const double* weight, T* grad) {
   double loss = 0.0;
+  // exp(z - top) of a softmax row, so that each takes one exp (the exps were most of the time of
+  // a small network's batch); p = e / total.
+  std::vector<double> e(kind == Loss::kSoftmax ? K : 0);
   for (index_t i = 0; i < n; ++i) {
     const T* z = output + i * K;
     const T* t = target + i * K;
@@ -128,12 +174,14 @@ double loss_and_grad(Loss kind, index_t n, index_t K, const T* output, const T* 
     if (kind == Loss::kSoftmax) {
       const double top = *std::max_element(z, z + K);
       double total = 0.0;
-      for (index_t k = 0; k < K; ++k) total += std::exp(z[k] - top);
+      for (index_t k = 0; k < K; ++k) {
+        e[k] = std::exp(z[k] - top);
+        total += e[k];
+      }
       const double log_total = std::log(total);
       for (index_t k = 0; k < K; ++k) {
-        const double log_p = z[k] - top - log_total;
-        row -= t[k] * log_p;
-        g[k] = static_cast<T>((std::exp(log_p) - t[k]) * w);
+        row -= t[k] * (z[k] - top - log_total);  // t log p
+        g[k] = static_cast<T>((e[k] / total - t[k]) * w);
       }
     } else if (kind == Loss::kLogistic) {
       for (index_t k = 0; k < K; ++k) {
