@@ -202,7 +202,7 @@ template <class T>
 void im2col(const Array<T>& x, index_t kh, index_t kw, index_t sh, index_t sw, index_t ph,
             index_t pw, Array<T>& cols, int n_threads) {
   const Windows g = windows(x, kh, kw, sh, sw, ph, pw);
-  require_shape(cols, "cols", {g.N, g.C * kh * kw, g.Ho() * g.Wo()});
+  require_shape(cols, "cols", {g.C * kh * kw, g.N * g.Ho() * g.Wo()});
   require_writeable(cols, "cols");
   require_threads(n_threads);
   T* cols_data = cols.mutable_data();
@@ -214,7 +214,7 @@ template <class T>
 void col2im(const Array<T>& cols, index_t kh, index_t kw, index_t sh, index_t sw, index_t ph,
             index_t pw, Array<T>& grad_x, int n_threads) {
   const Windows g = windows(grad_x, kh, kw, sh, sw, ph, pw);
-  require_shape(cols, "cols", {g.N, g.C * kh * kw, g.Ho() * g.Wo()});
+  require_shape(cols, "cols", {g.C * kh * kw, g.N * g.Ho() * g.Wo()});
   require_writeable(grad_x, "grad_x");
   require_threads(n_threads);
   T* grad_x_data = grad_x.mutable_data();
@@ -381,10 +381,10 @@ void define_for(py::module_& m) {
         "IN/OUT params, m, v: one Adam step.");
   m.def("im2col", &im2col<T>, arg("x").noconvert(), arg("kh"), arg("kw"), arg("sh"), arg("sw"),
         arg("ph"), arg("pw"), arg("cols").noconvert(), arg("n_threads"),
-        "OUT cols (N, C*kh*kw, Ho*Wo): the receptive fields of x (N, C, H, W).");
+        "OUT cols (C*kh*kw, N*Ho*Wo): the receptive fields of x (N, C, H, W).");
   m.def("col2im", &col2im<T>, arg("cols").noconvert(), arg("kh"), arg("kw"), arg("sh"),
         arg("sw"), arg("ph"), arg("pw"), arg("grad_x").noconvert(), arg("n_threads"),
-        "OUT grad_x (N, C, H, W): cols (N, C*kh*kw, Ho*Wo) added back to their inputs.");
+        "OUT grad_x (N, C, H, W): cols (C*kh*kw, N*Ho*Wo) added back to their inputs.");
   m.def("max_pool_forward", &max_pool_forward<T>, arg("x").noconvert(), arg("kh"), arg("kw"),
         arg("sh"), arg("sw"), arg("out").noconvert(), arg("argmax").noconvert(),
         arg("n_threads"), "OUT out, argmax (N, C, Ho, Wo): window maxima and their places.");

@@ -56,7 +56,7 @@ void im2col(const Windows& g, const T* x, T* cols, int n_threads) {
       const T* plane = x + (n * g.C + c) * g.H * g.W;
       for (index_t ky = 0; ky < g.kh; ++ky) {
         for (index_t kx = 0; kx < g.kw; ++kx) {
-          T* row = cols + (n * rows + (c * g.kh + ky) * g.kw + kx) * L;
+          T* row = cols + ((c * g.kh + ky) * g.kw + kx) * g.N * L + n * L;
           index_t x0, x1;
           valid_outputs(kx, g.pw, g.sw, g.W, Wo, x0, x1);
           for (index_t oy = 0; oy < Ho; ++oy) {
@@ -88,7 +88,7 @@ void col2im(const Windows& g, const T* cols, T* grad_x, int n_threads) {
       T* plane = grad_x + (n * g.C + c) * g.H * g.W;
       for (index_t ky = 0; ky < g.kh; ++ky) {
         for (index_t kx = 0; kx < g.kw; ++kx) {
-          const T* row = cols + (n * rows + (c * g.kh + ky) * g.kw + kx) * L;
+          const T* row = cols + ((c * g.kh + ky) * g.kw + kx) * g.N * L + n * L;
           index_t x0, x1, y0, y1;
           valid_outputs(kx, g.pw, g.sw, g.W, Wo, x0, x1);
           valid_outputs(ky, g.ph, g.sh, g.H, Ho, y0, y1);

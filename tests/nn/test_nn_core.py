@@ -170,14 +170,14 @@ def test_im2col_and_col2im_give_the_reference_convolution(x_shape, filters, stri
     (N, C, H, W), (F, KH, KW) = x_shape, filters
     x, w = _rand(rng, x_shape, dtype), _rand(rng, (F, C, KH, KW), dtype)
     Ho, Wo = (H + 2 * padding[0] - KH) // stride[0] + 1, (W + 2 * padding[1] - KW) // stride[1] + 1
-    cols = np.full((N, C * KH * KW, Ho * Wo), np.nan, dtype)
+    cols = np.full((C * KH * KW, N * Ho * Wo), np.nan, dtype)  # the images side by side
     (_, cols), _ = _on_threads(
         lambda a, out, t: core.im2col(a, KH, KW, *stride, *padding, out, t), x, cols)
     rtol = RTOL[np.dtype(dtype)]
-    _close((w.reshape(F, -1) @ cols).reshape(N, F, Ho, Wo),
+    _close((w.reshape(F, -1) @ cols).reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3),
            R.conv2d(x, w, stride=stride, padding=padding), rtol)
     g = _rand(rng, (N, F, Ho, Wo), dtype)
-    cols_grad = w.reshape(F, -1).T @ g.reshape(N, F, -1)
+    cols_grad = w.reshape(F, -1).T @ g.reshape(N, F, -1).transpose(1, 0, 2).reshape(F, -1)
     (_, grad_x), _ = _on_threads(
         lambda a, out, t: core.col2im(a, KH, KW, *stride, *padding, out, t), cols_grad,
         np.full(x_shape, np.nan, dtype))
@@ -271,13 +271,13 @@ def _bad_calls():
          ValueError, "state"),
         (lambda: core.sgd(flat, flat[::-1], flat, 0.1, 0.9, False, 0.0, 0), TypeError,
          "incompatible"),  # not C-contiguous: refused, not copied
-        (lambda: core.im2col(x, 5, 5, 1, 1, 0, 0, np.zeros((1, 50, 0), np.float32), 1),
+        (lambda: core.im2col(x, 5, 5, 1, 1, 0, 0, np.zeros((50, 0), np.float32), 1),
          ValueError, "larger than the padded input"),
-        (lambda: core.im2col(x, 3, 3, 0, 1, 0, 0, np.zeros((1, 18, 4), np.float32), 1),
+        (lambda: core.im2col(x, 3, 3, 0, 1, 0, 0, np.zeros((18, 4), np.float32), 1),
          ValueError, "stride"),
-        (lambda: core.im2col(x, 3, 3, 1, 1, -1, 0, np.zeros((1, 18, 4), np.float32), 1),
+        (lambda: core.im2col(x, 3, 3, 1, 1, -1, 0, np.zeros((18, 4), np.float32), 1),
          ValueError, "padding"),
-        (lambda: core.col2im(np.zeros((1, 18, 5), np.float32), 3, 3, 1, 1, 0, 0, x, 1),
+        (lambda: core.col2im(np.zeros((18, 5), np.float32), 3, 3, 1, 1, 0, 0, x, 1),
          ValueError, "cols"),
         (lambda: core.max_pool_forward(x, 2, 2, 2, 2, pooled, np.zeros((1, 2, 2, 1), np.int32), 1),
          ValueError, "argmax"),

@@ -129,12 +129,13 @@ struct Windows {
   index_t Wo() const { return (W + 2 * pw - kw) / sw + 1; }
 };
 
-// OUT cols (N, C*kh*kw, Ho*Wo): the receptive field of every output position (im2col), zero
-// where it reaches into the padding.
+// OUT cols (C*kh*kw, N*Ho*Wo): the receptive field of every output position (im2col), zero
+// where it reaches into the padding. The images' columns lie side by side, so that a batch's
+// convolution is one matrix product: out (F, N*Ho*Wo) = filters (F, C*kh*kw) @ cols.
 template <class T>
 void im2col(const Windows& g, const T* x, T* cols, int n_threads);
 
-// OUT grad_x (N, C, H, W): the column gradients cols (N, C*kh*kw, Ho*Wo) added back to the
+// OUT grad_x (N, C, H, W): the column gradients cols (C*kh*kw, N*Ho*Wo) added back to the
 // inputs they were copied from (col2im), the padding dropped.
 template <class T>
 void col2im(const Windows& g, const T* cols, T* grad_x, int n_threads);

@@ -9,9 +9,10 @@ BLAS products with the channel count as their inner dimension ran at about 60% o
 pooling, batch normalisation). No Numba is imported on the CPU path: the kernels are compiled
 into the wheel, so a first fit costs no compilation.
 
-Other strides than 1 unfold a chunk of images at a time into column matrices (im2col, C++),
-multiplied by BLAS here; the chunks depend on the shapes only, so the weight gradient's sums run
-in the same order for any thread count.
+Other strides than 1 unfold a chunk of images at a time into one column matrix (im2col, C++),
+multiplied by BLAS here (one 2-D product per chunk, chunks on parallel threads, see conv2d); the
+chunks depend on the shapes only, so the weight gradient's sums run in the same order for any
+thread count.
 
 Kernels run on ``effective_n_threads()`` threads: the estimators set ``n_jobs`` for the length of
 a fit or a prediction through ``config_context``, and ``fastml.nn.functional`` ops follow the
@@ -19,6 +20,8 @@ configuration. Every driver writes into arrays it is given (OUT) or updates them
 (IN/OUT); the callers (``functional.py``, ``_layers.py``) validate shapes and dtypes first, and
 the C++ modules check them again. Arrays are C-contiguous float32 or float64.
 """
+from contextlib import contextmanager
+
 import numpy as np
 
 from .._backend import effective_n_threads
@@ -114,15 +117,62 @@ def apply_dropout(x, mask, scale):
 # ---------------------------------------------------------------------------------------------
 # convolution
 
-# Values of a chunk's column matrices (8 MB in float64): big enough for BLAS to run at speed,
-# small enough not to hold the whole batch's unfolded images.
-_CHUNK_VALUES = 1 << 20
+# Strided convolutions unfold a chunk of images into one column matrix, the images side by side
+# (im2col, C++), so that each product is one 2-D BLAS call on contiguous operands (a stacked
+# np.matmul over a transposed operand does not reach BLAS at speed). The chunks run on n_threads
+# Python threads (the C++ kernels and BLAS release the GIL), each product on one BLAS thread:
+# coarse, independent pieces of work, as the Numba kernels had. Finer splits fight on a busy
+# machine: BLAS's threads hand each product over by spinning, and an OpenMP team waking between
+# products fights BLAS's spinning threads for the cores (one chunk's product on 2 cores, median
+# 15-30 ms against 1.7 ms on one thread; its im2col 16 ms against 0.4 ms). Chunks depend on the
+# shapes alone and the weight gradient adds their products in chunk order, so results do not
+# depend on the thread count.
+
+# Values of a chunk's column matrix (2 MB in float64): enough for BLAS to run at speed, and
+# chunks enough to share between threads.
+_CHUNK_VALUES = 1 << 18
 
 
 def _image_chunks(n_images, values_per_image):
     """[start, stop) of consecutive chunks of images, sized by the shapes alone."""
     step = max(1, min(n_images, _CHUNK_VALUES // max(values_per_image, 1)))
     return [(start, min(n_images, start + step)) for start in range(0, n_images, step)]
+
+
+_blas_libraries = None
+_pools = {}  # thread count -> ThreadPoolExecutor, made on first use
+
+
+@contextmanager
+def _one_blas_thread():
+    """BLAS on one thread for the length of a with block (threadpoolctl's controllers, called
+    directly: its limit() costs 11 us, as much as a small convolution's products)."""
+    global _blas_libraries
+    if _blas_libraries is None:  # looked up on first use: it scans the loaded libraries
+        from threadpoolctl import ThreadpoolController
+        _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    before = [lib.get_num_threads() for lib in _blas_libraries]
+    for lib, n in zip(_blas_libraries, before):
+        if n != 1:
+            lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in zip(_blas_libraries, before):
+            if n != 1:
+                lib.set_num_threads(n)
+
+
+def _map_chunks(work, chunks, n_threads):
+    """[work(start, stop) for each chunk], on up to n_threads threads, BLAS on one."""
+    with _one_blas_thread():
+        if n_threads == 1 or len(chunks) == 1:
+            return [work(start, stop) for start, stop in chunks]
+        n_threads = min(n_threads, len(chunks))
+        if n_threads not in _pools:
+            from concurrent.futures import ThreadPoolExecutor
+            _pools[n_threads] = ThreadPoolExecutor(n_threads, "fastml-conv")
+        return list(_pools[n_threads].map(lambda chunk: work(*chunk), chunks))
 
 
 def conv2d(x, w, stride, padding, out, bias=None, activation="identity"):
@@ -137,12 +187,13 @@ def conv2d(x, w, stride, padding, out, bias=None, activation="identity"):
     N, _, Ho, Wo = out.shape
     rows, positions = C * KH * KW, Ho * Wo
     w2d = w.reshape(F, rows)
-    chunks = _image_chunks(N, rows * positions)
-    cols = np.empty((chunks[0][1], rows, positions), dtype=x.dtype)
-    for start, stop in chunks:
-        chunk_cols = cols[:stop - start]
-        _nn_fast.im2col(x[start:stop], KH, KW, *stride, *padding, chunk_cols, n_threads)
-        np.matmul(w2d, chunk_cols, out=out[start:stop].reshape(stop - start, F, positions))
+
+    def chunk(start, stop):
+        cols = np.empty((rows, (stop - start) * positions), dtype=x.dtype)
+        _nn_fast.im2col(x[start:stop], KH, KW, *stride, *padding, cols, 1)
+        out[start:stop] = (w2d @ cols).reshape(F, stop - start, Ho, Wo).transpose(1, 0, 2, 3)
+
+    _map_chunks(chunk, _image_chunks(N, rows * positions), n_threads)
     if bias is not None or activation != "identity":
         add_bias_activation(out, bias, activation)
     return out
@@ -165,19 +216,27 @@ def conv2d_grad(grad_out, x, w, stride, padding, grad_x, grad_w, grad_b=None):
         return
     N, _, Ho, Wo = grad_out.shape
     rows, positions = C * KH * KW, Ho * Wo
-    w2d, grad_w2d = w.reshape(F, rows), grad_w.reshape(F, rows)
-    grad_w2d[...] = 0
-    chunks = _image_chunks(N, rows * positions)
-    cols = np.empty((chunks[0][1], rows, positions), dtype=x.dtype)
-    for start, stop in chunks:
-        chunk_cols = cols[:stop - start]
-        g = grad_out[start:stop].reshape(stop - start, F, positions)
-        _nn_fast.im2col(x[start:stop], KH, KW, *stride, *padding, chunk_cols, n_threads)
-        grad_w2d += np.matmul(g, chunk_cols.transpose(0, 2, 1)).sum(axis=0)
+    w2d = w.reshape(F, rows)
+
+    def chunk(start, stop):
+        """The chunk's weight gradient (F, rows); its images' input gradients into grad_x."""
+        n = stop - start
+        g = np.empty((F, n * positions), dtype=x.dtype)
+        g.reshape(F, n, positions)[...] = (
+            grad_out[start:stop].reshape(n, F, positions).transpose(1, 0, 2))
+        cols = np.empty((rows, n * positions), dtype=x.dtype)
+        _nn_fast.im2col(x[start:stop], KH, KW, *stride, *padding, cols, 1)
+        chunk_grad_w = g @ cols.T
         if grad_x is not None:
-            np.matmul(w2d.T, g, out=chunk_cols)  # the columns' gradients, in their place
-            _nn_fast.col2im(chunk_cols, KH, KW, *stride, *padding, grad_x[start:stop],
-                            n_threads)
+            np.matmul(w2d.T, g, out=cols)  # the columns' gradients, in their place
+            _nn_fast.col2im(cols, KH, KW, *stride, *padding, grad_x[start:stop], 1)
+        return chunk_grad_w
+
+    partial = _map_chunks(chunk, _image_chunks(N, rows * positions), n_threads)
+    grad_w2d = grad_w.reshape(F, rows)
+    grad_w2d[...] = partial[0]
+    for p in partial[1:]:  # in chunk order
+        grad_w2d += p
     if grad_b is not None:
         bias_grad(grad_out, grad_b)
 
