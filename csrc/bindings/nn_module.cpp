@@ -417,6 +417,11 @@ void define_for(py::module_& m) {
 PYBIND11_MODULE(_nn_fast, m) {
   m.doc() = "Neural-network CPU kernels: activations, losses, optimizer steps, im2col, pooling, "
             "batch normalisation (C++, OpenMP).";
-  define_for<float>(m);
+  // float64 first: pybind11 tries the overloads in order, and a failed try costs about 1 us,
+  // as much as a small layer's kernel; scikit-learn's estimators train in float64.
   define_for<double>(m);
+  define_for<float>(m);
+  m.attr("PARALLEL_MIN") = fastml::nn::kParallelMin;
+  m.def("simd_build", &fastml::nn::elementwise_simd_build,
+        "The instruction-set build of the elementwise kernels chosen for this CPU.");
 }

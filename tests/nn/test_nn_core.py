@@ -305,3 +305,54 @@ def test_read_only_outputs_are_refused():
     z.flags.writeable = False
     with pytest.raises(ValueError, match="writeable"):
         core.bias_activation(z, None, 1, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# instruction-set builds of the elementwise kernels compute the same values
+
+_ISA_SCRIPT = """
+import sys
+import numpy as np
+from fastml.nn import _nn_fast as core
+rng = np.random.default_rng(7)
+out = {"build": np.array(core.simd_build())}
+for dtype in (np.float32, np.float64):
+    key = np.dtype(dtype).name
+    z = rng.standard_normal((37, 3, 11)).astype(dtype)
+    b = rng.standard_normal(3).astype(dtype)
+    for code in (1, 2, 3):
+        a = z.copy()
+        core.bias_activation(a, b, code, 1)
+        g = rng.standard_normal(a.shape).astype(dtype)
+        core.activation_backward(g, a, code, False, 1)
+        out[f"act{code}_{key}"], out[f"grad{code}_{key}"] = a, g
+    s = np.empty(3, dtype)
+    core.channel_sums(z, s, 1)
+    out[f"sums_{key}"] = s
+    p, gr = rng.standard_normal(1001).astype(dtype), rng.standard_normal(1001).astype(dtype)
+    m1, m2 = np.zeros_like(p), np.zeros_like(p)
+    for _ in range(3):
+        core.adam(p, gr, m1, m2, 1e-3, 0.9, 0.999, 1e-8, 1e-4, 700)
+        core.adagrad(p, gr, m2, 1e-2, 1e-8, 1e-4, 700)
+        core.sgd(p, gr, m1, 1e-2, 0.9, True, 1e-4, 700)
+    out[f"params_{key}"] = p
+np.savez(sys.argv[1], **out)
+"""
+
+
+def test_every_instruction_set_build_computes_the_same(tmp_path):
+    import os
+    import subprocess
+    import sys
+    results = {}
+    for cap in ("baseline", "x86_64_v3", "native"):
+        path = tmp_path / f"{cap}.npz"
+        env = dict(os.environ, FASTML_SIMD=cap)
+        subprocess.run([sys.executable, "-c", _ISA_SCRIPT, str(path)], env=env, check=True)
+        results[cap] = dict(np.load(path))
+    builds = {str(r.pop("build")) for r in results.values()}
+    if builds == {"baseline"}:
+        pytest.skip("only the baseline build runs here")
+    for name, value in results["baseline"].items():
+        for cap in ("x86_64_v3", "native"):
+            np.testing.assert_array_equal(results[cap][name], value, err_msg=f"{name} ({cap})")

@@ -22,11 +22,14 @@ namespace fastml::nn {
 using index_t = std::ptrdiff_t;
 
 // ---- scalar functions, as fastml/nn/_scalar.py --------------------------------------------------
+// These helpers have internal linkage (static): nn_elementwise_isa.cpp compiles them once per
+// instruction set, and an inline function with external linkage could be linked from the wider
+// build into the baseline's callers.
 
 // Activation codes, as _scalar.ACTIVATIONS.
 enum Activation : int { kIdentity = 0, kRelu = 1, kTanh = 2, kLogistic = 3 };
 
-inline double activate(double v, int code) {
+static inline double activate(double v, int code) {
   switch (code) {
     case kRelu: return v > 0 ? v : v * 0;  // v * 0 keeps NaN a NaN
     case kTanh: return std::tanh(v);
@@ -36,7 +39,7 @@ inline double activate(double v, int code) {
 }
 
 // The activation's derivative expressed through its output y = act(z).
-inline double derivative_from_output(double y, int code) {
+static inline double derivative_from_output(double y, int code) {
   switch (code) {
     case kRelu: return y > 0 ? 1 : 0;
     case kTanh: return 1 - y * y;
@@ -49,7 +52,7 @@ inline double derivative_from_output(double y, int code) {
 // vector registers (a single running sum is a chain of dependent additions). The order of the
 // additions is fixed by this code, not by the compiler or the instruction set.
 template <class T>
-double sum(const T* a, index_t n) {
+static double sum(const T* a, index_t n) {
   double partial[8] = {};
   index_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -66,7 +69,7 @@ double sum(const T* a, index_t n) {
 // measured 8.7 ms against 0.34 ms for one product and one update on two cores), so only passes
 // of convolution size, which take milliseconds, are split.
 constexpr index_t kParallelMin = index_t(1) << 18;
-inline int threads_for(index_t work, int n_threads) {
+static inline int threads_for(index_t work, int n_threads) {
   return work >= kParallelMin ? n_threads : 1;
 }
 
@@ -118,6 +121,32 @@ void adagrad(index_t m, T* params, const T* grads, T* accum, T lr, T eps, T deca
 template <class T>
 void adam(index_t m, T* params, const T* grads, T* m1, T* m2, T step_size, T beta_1, T beta_2,
           T eps, T decay, index_t n_decayed);
+
+// The kernels above but loss_and_grad run the build of nn_elementwise_isa.cpp chosen for this CPU
+// (fastml/isa.hpp): the optimizer steps and relu's loops are short and called once per batch,
+// where a baseline SSE2 build ran Adam's step 1.4x slower than Numba's AVX-512 code. Every build
+// computes the same values: no contraction into fused multiply-adds (-ffp-contract=off), no
+// reassociation; vectors only widen loops whose iterations are independent.
+template <class T>
+struct ElementwiseKernels {
+  void (*bias_activation)(const Channels&, T*, const T*, int, int);
+  void (*activation_backward)(index_t, T*, const T*, int, bool, int);
+  void (*channel_sums)(const Channels&, const T*, T*, int);
+  void (*dropout)(index_t, T*, const bool*, double, int);
+  void (*sgd)(index_t, T*, const T*, T*, T, T, bool, T, index_t);
+  void (*adagrad)(index_t, T*, const T*, T*, T, T, T, index_t);
+  void (*adam)(index_t, T*, const T*, T*, T*, T, T, T, T, T, index_t);
+};
+struct ElementwiseTable {
+  ElementwiseKernels<float> f32;
+  ElementwiseKernels<double> f64;
+};
+namespace baseline { ElementwiseTable kernel_table(); }
+namespace x86_64_v3 { ElementwiseTable kernel_table(); }
+namespace x86_64_v4 { ElementwiseTable kernel_table(); }
+
+// The instruction-set build the elementwise kernels run ("baseline", "x86_64_v3", "x86_64_v4").
+const char* elementwise_simd_build();
 
 // ---- spatial (nn_spatial.cpp) -------------------------------------------------------------------
 

@@ -37,6 +37,16 @@ __all__ = [
 ]
 
 
+def _threads(size):
+    """Threads for a kernel over size values: the kernels run below _nn_fast.PARALLEL_MIN
+    values on one thread whatever they are given, so the configuration (1 us) is read only
+    above it."""
+    return effective_n_threads() if size >= _PARALLEL_MIN else 1
+
+
+_PARALLEL_MIN = _nn_fast.PARALLEL_MIN
+
+
 def _channels_view(a):
     """(n, C, S) view of a 2-D (n, C) or 4-D (n, C, H, W) array."""
     return a.reshape(a.shape[0], a.shape[1], -1)
@@ -86,32 +96,31 @@ def matmul(a, b, out, trans_a=False, trans_b=False):
 
 def add_bias_activation(z, b, activation):
     """IN/OUT z: act(z + b) in place, b broadcast over columns (2-D) or channels (4-D)."""
-    _nn_fast.bias_activation(_channels_view(z), b, ACTIVATIONS[activation],
-                             effective_n_threads())
+    _nn_fast.bias_activation(_channels_view(z), b, ACTIVATIONS[activation], _threads(z.size))
 
 
 def activation_grad(grad, y, activation):
     """IN/OUT grad *= act'(z), from the activation's output y."""
     if ACTIVATIONS[activation]:
         _nn_fast.activation_backward(grad, y, ACTIVATIONS[activation], False,
-                                     effective_n_threads())
+                                     _threads(grad.size))
 
 
 def activation_grad_from_input(grad, x, activation):
     """IN/OUT grad *= act'(x), from the activation's input x."""
     if ACTIVATIONS[activation]:
         _nn_fast.activation_backward(grad, x, ACTIVATIONS[activation], True,
-                                     effective_n_threads())
+                                     _threads(grad.size))
 
 
 def bias_grad(grad, out):
     """OUT out (C,): grad summed over every axis but 1."""
-    _nn_fast.channel_sums(_channels_view(grad), out, effective_n_threads())
+    _nn_fast.channel_sums(_channels_view(grad), out, _threads(grad.size))
 
 
 def apply_dropout(x, mask, scale):
     """IN/OUT x = x * mask * scale."""
-    _nn_fast.dropout(x, mask, scale, effective_n_threads())
+    _nn_fast.dropout(x, mask, scale, _threads(x.size))
 
 
 # ---------------------------------------------------------------------------------------------
