@@ -25,7 +25,7 @@ from .._backend import cuda_status, effective_n_threads, kernels_for, resolve_de
 from .._config import config_context, get_config
 from ..utils._sklearn_compat import (Interval, StrOptions, check_partial_fit_first_call,
                                      check_sample_weight, get_chunk_n_rows)
-from . import _kernels_cpu, init
+from . import init
 from ._layers import (SGD, Adagrad, Adam, BatchNorm, Conv2d, Dense, Dropout, Flatten, Network,
                       Pool2d, parameter_layout, split_params)
 
