@@ -1,4 +1,5 @@
 """fastml's configuration, backend probes and show_config()."""
+import sys
 import threading
 
 import pytest
@@ -70,6 +71,7 @@ def test_compiled_cores_present():
         "k-means++ seeding, Lloyd and Elkan (C++, pybind11)": None,
         "CART trees and forests (C++, pybind11)": None,
         "stride-1 convolution (C++, pybind11)": None,
+        "nn kernels: activations, losses, optimizers, pooling (C++, pybind11)": None,
     }
     assert _backend.simd_build() in ("baseline", "x86_64_v3", "x86_64_v4")
     # The cores choose among the same instruction-set builds with the same rule.
@@ -102,6 +104,7 @@ def test_cuda_probe_reports_import_failure(monkeypatch):
 
     _backend.cuda_status.cache_clear()
     monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
+    monkeypatch.setenv("NUMBA_CUDA_DRIVER", "/no/such/libcuda.so")  # leaves the probe to Numba
     monkeypatch.setattr(builtins, "__import__", failing_import)
     try:
         status = _backend.cuda_status()
@@ -109,6 +112,23 @@ def test_cuda_probe_reports_import_failure(monkeypatch):
         monkeypatch.setattr(builtins, "__import__", real_import)
         _backend.cuda_status.cache_clear()
     assert status == _backend.CudaStatus(False, "numba.cuda cannot be imported: no numba.cuda here")
+
+
+def test_cuda_probe_without_a_driver_library_does_not_import_numba(monkeypatch):
+    def no_library(name, *args, **kwargs):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    _backend.cuda_status.cache_clear()
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
+    monkeypatch.delenv("NUMBA_CUDA_DRIVER", raising=False)
+    monkeypatch.setattr(_backend.ctypes, "CDLL", no_library)
+    monkeypatch.setattr(_backend.sys, "platform", "linux")
+    monkeypatch.setitem(sys.modules, "numba", None)  # an import of numba would raise
+    try:
+        status = _backend.cuda_status()
+    finally:
+        _backend.cuda_status.cache_clear()
+    assert status == _backend.CudaStatus(False, "CUDA driver library cannot be found (libcuda.so)")
 
 
 def test_show_config_reports_every_section(capsys):

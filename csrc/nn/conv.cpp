@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fastml/isa.hpp"
+#include "fastml/nn_ops.hpp"
 #include "fastml/openmp_helpers.h"
 
 namespace fastml::conv {
@@ -65,20 +66,6 @@ void pad_image(const Problem& p, const Geometry& g, const T* x, T* padded) {
       std::fill(row + end, row + g.Ws, T(0));
     }
   }
-}
-
-// The sum of a[0 .. n) in float64, in eight interleaved partial sums that the compiler keeps in
-// vector registers (a single running sum is a chain of dependent additions).
-template <class T>
-double sum(const T* a, index_t n) {
-  double partial[8] = {};
-  index_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) partial[j] += a[i + j];
-  double total = 0.0;
-  for (; i < n; ++i) total += a[i];
-  for (int j = 0; j < 8; ++j) total += partial[j];
-  return total;
 }
 
 // OUT packed: w (F, C, KH, KW) in blocks of `block` filters laid out [c][kh][kw][filter], zero
@@ -145,7 +132,7 @@ void weight_grad(const Problem& p, const T* grad_out, const T* x, T* grad_w, T* 
       for (index_t n = b * p.N / n_blocks; n < (b + 1) * p.N / n_blocks; ++n) {
         pad_image(p, g, x + n * in_size, padded);
         const T* src = grad_out + n * p.F * positions;
-        for (index_t f = 0; f < p.F; ++f) bias_sums[f] += sum(src + f * positions, positions);
+        for (index_t f = 0; f < p.F; ++f) bias_sums[f] += nn::sum(src + f * positions, positions);
         // grad_t[position][f] = grad_out[n][f][position], a block of positions at a time so
         // that the block's rows of grad_t stay in the L1 cache.
         for (index_t q0 = 0; q0 < positions; q0 += kTransposeBlock) {

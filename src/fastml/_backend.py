@@ -3,9 +3,11 @@
 Every probe here is cheap after its first call and never raises: a missing capability is reported
 with the reason.
 """
+import ctypes
 import functools
 import importlib
 import os
+import sys
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ COMPILED_CORES = {
     "k-means++ seeding, Lloyd and Elkan (C++, pybind11)": "fastml.cluster._kmeans_fast",
     "CART trees and forests (C++, pybind11)": "fastml.tree._cart",
     "stride-1 convolution (C++, pybind11)": "fastml.nn._conv_fast",
+    "nn kernels: activations, losses, optimizers, pooling (C++, pybind11)": "fastml.nn._nn_fast",
 }
 
 
@@ -107,11 +110,39 @@ class CudaStatus:
     simulator: bool = False  # Numba's CUDA simulator: correct, but far slower than the CPU path
 
 
+def _missing_cuda_driver():
+    """Why no CUDA driver library can be loaded, or None where one may be (Numba then decides).
+
+    Importing numba.cuda takes about 0.4 s, most of a small first fit with device="auto"; on a
+    machine without the driver the answer needs no Numba. The names are those Numba's driver
+    loader tries (NUMBA_CUDA_DRIVER, when set, is left to it)."""
+    if os.environ.get("NUMBA_CUDA_DRIVER"):
+        return None
+    if sys.platform == "win32":
+        names = ["nvcuda.dll"]
+    elif sys.platform.startswith("linux"):
+        names = ["libcuda.so", "libcuda.so.1",
+                 *(f"{folder}/{name}" for folder in ("/usr/lib", "/usr/lib64")
+                   for name in ("libcuda.so", "libcuda.so.1"))]
+    else:
+        return None
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+            return None
+        except OSError:
+            continue
+    return f"CUDA driver library cannot be found ({names[0]})"
+
+
 @functools.cache
 def cuda_status():
     """Probe CUDA through Numba once; never raises, keeps the reason when CUDA is unusable."""
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         return CudaStatus(True, "Numba CUDA simulator (NUMBA_ENABLE_CUDASIM=1)", simulator=True)
+    missing = _missing_cuda_driver()
+    if missing:
+        return CudaStatus(False, missing)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

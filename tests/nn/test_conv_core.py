@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from fastml._backend import numba_threads
+from fastml import config_context
 from fastml.nn import _conv_fast as core
 from fastml.nn import functional as F
 from fastml.reference import nn as R
@@ -78,7 +78,7 @@ def test_core_results_do_not_depend_on_the_thread_count(dtype, rng):
     g = _rand(rng, (37, 11, 6, 19), dtype)
     results = []
     for n_threads in (1, 2, 3):
-        with numba_threads(n_threads):
+        with config_context(n_jobs=n_threads):
             results.append([F.conv2d(x, w, b, padding=padding),
                             *F.conv2d_backward(g, x, w, padding=padding)])
     for other in results[1:]:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from fastml._backend import numba_threads
-from fastml.nn import functional as F
+from fastml import config_context
+from fastml.nn import _kernels_cpu, functional as F
 from fastml.reference import nn as R
 
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-10}
@@ -114,14 +114,19 @@ def test_conv2d_backward_matches_finite_differences(rng):
         _close(grad, numeric, 1e-8)
 
 
-def test_conv2d_backward_same_with_one_or_two_threads(dtype, rng):
+@pytest.mark.parametrize("chunk_values", [None, 100])  # one chunk of images, or several
+def test_conv2d_backward_same_with_one_or_two_threads(chunk_values, dtype, rng, monkeypatch):
+    if chunk_values is not None:  # 18 x 16 values per image: chunks of 1 image, on 2 threads
+        monkeypatch.setattr(_kernels_cpu, "_CHUNK_VALUES", chunk_values)
     x, w = _rand(rng, (11, 2, 7, 6), dtype), _rand(rng, (3, 2, 3, 3), dtype)
     g = _rand(rng, (11, 3, 4, 4), dtype)
-    with numba_threads(1):
-        one = F.conv2d_backward(g, x, w, stride=(2, 1), padding=(1, 0))
-    with numba_threads(2):
-        two = F.conv2d_backward(g, x, w, stride=(2, 1), padding=(1, 0))
-    for a, b in zip(one, two):  # grad_w is summed over images: fixed blocks, fixed order
+    results = []
+    for n_jobs in (1, 2):
+        with config_context(n_jobs=n_jobs):
+            results.append((_compare("conv2d", x, w, stride=(2, 1), padding=(1, 0), dtype=dtype),
+                            *_compare("conv2d_backward", g, x, w, stride=(2, 1), padding=(1, 0),
+                                      dtype=dtype)))
+    for a, b in zip(*results):  # grad_w is summed over images: fixed chunks, fixed order
         assert_array_equal(a, b)
 
 

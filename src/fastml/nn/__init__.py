@@ -1,7 +1,7 @@
 """Neural networks: MLPClassifier, MLPRegressor and ConvNetClassifier, with the operations they
 are built from in ``fastml.nn.functional`` and the weight initializers in ``fastml.nn.init``.
-Every op has a CPU kernel (BLAS and Numba; C++ for stride-1 convolutions) and a CUDA kernel
-(Numba)."""
+Every op has a CPU kernel (BLAS products and a C++ core, csrc/nn) and a CUDA kernel (Numba,
+imported only when a GPU is asked for)."""
 from . import functional, init
 from ._estimators import ConvNetClassifier, MLPClassifier, MLPRegressor
 

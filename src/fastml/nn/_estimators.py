@@ -21,11 +21,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from threadpoolctl import threadpool_limits
 
-from .._backend import cuda_status, kernels_for, numba_threads, resolve_device
-from .._config import get_config
+from .._backend import cuda_status, effective_n_threads, kernels_for, resolve_device
+from .._config import config_context, get_config
 from ..utils._sklearn_compat import (Interval, StrOptions, check_partial_fit_first_call,
                                      check_sample_weight, get_chunk_n_rows)
-from . import _kernels_cpu, init
+from . import init
 from ._layers import (SGD, Adagrad, Adam, BatchNorm, Conv2d, Dense, Dropout, Flatten, Network,
                       Pool2d, parameter_layout, split_params)
 
@@ -385,9 +385,11 @@ class _BaseNetwork(BaseEstimator):
 
     @contextmanager
     def _threads(self):
-        """n_jobs threads for Numba's parallel kernels, and for BLAS where the network's
-        parallel work is its matrix products (see ``_parallel_blas``)."""
-        with numba_threads(self.n_jobs) as n_threads:
+        """n_jobs threads for the compiled kernels (the CPU drivers read them from the
+        configuration), and for BLAS where the network's parallel work is its matrix products
+        (see ``_parallel_blas``)."""
+        n_threads = effective_n_threads(self.n_jobs)
+        with config_context(n_jobs=n_threads):
             with threadpool_limits(n_threads if self._parallel_blas else 1, "blas"):
                 yield
 

@@ -23,6 +23,15 @@ from ..utils._cuda import block_sum
 from . import _scalar
 from ._scalar import ACTIVATIONS
 
+# The drivers, as in _kernels_cpu (tests/test_backend.py holds both to the same list).
+__all__ = [
+    "empty", "zeros", "copy", "to_device", "copy_into", "to_host", "squared_norm", "matmul",
+    "add_bias_activation", "activation_grad", "activation_grad_from_input", "bias_grad",
+    "conv2d", "conv2d_grad", "max_pool2d", "max_pool2d_grad", "avg_pool2d", "avg_pool2d_grad",
+    "batch_norm", "batch_norm_grad", "batch_norm_fixed", "apply_dropout", "loss_and_grad",
+    "sgd", "adagrad", "adam",
+]
+
 THREADS = 128  # threads per block; the size of the per-block reduction buffers
 TILE = 16  # side of the matrix product's tiles (TILE x TILE threads per block)
 _GRID = 2048  # most blocks of a grid-stride launch: about what an H100 keeps resident

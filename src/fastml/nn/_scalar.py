@@ -1,6 +1,7 @@
-"""Scalar functions shared by the CPU and the CUDA kernels, written once in plain Python and
-compiled by each backend (``njit`` in ``_kernels_cpu``, ``cuda.jit(device=True)`` in
-``_kernels_cuda``), so the two compute the same thing by construction."""
+"""Scalar functions of the kernels, written once in plain Python: ``_kernels_cuda`` compiles
+them (``cuda.jit(device=True)``); the C++ CPU core writes the same formulas out in
+csrc/include/fastml/nn_ops.hpp, and tests/nn/test_nn_core.py holds it to these functions,
+evaluated in double, to the bit."""
 import math
 
 # Activation codes (scikit-learn's names).
