@@ -1314,7 +1314,8 @@ class Builder {
     if (out.constant) return;
     both_sides<Crit, kC>(M, cand, s, out, [&](double* L, bool missing_left, const Candidates& c) {
       if constexpr (kC == 4 && (Crit == kGini || Crit == kSquaredError || Crit == kFriedmanMSE)) {
-        if (c.monotonic == 0) return batched_scan<Crit>(H, occupied, keys, c, s, L, missing_left, out);
+        if (c.monotonic == 0)
+          return batched_scan<Crit>(H, occupied, keys, c, s, L, missing_left, out);
       }
       int prev = -1;
       occupied.for_each([&](int b) {

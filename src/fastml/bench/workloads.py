@@ -48,6 +48,7 @@ OPTIONAL_PEERS = {
     "faiss": ("faiss-cpu", ("knn", "cluster"), 'pip install "fastml[bench]"'),
     "implicit": ("implicit", ("recommend",), 'pip install "fastml[bench]"'),
     "lightgbm": ("LightGBM", ("tree",), 'pip install "fastml[bench]"'),
+    "sklearnex": ("scikit-learn-intelex", ("tree",), 'pip install "fastml[bench]"'),
     # the CPU build; the bench extra leaves torch out, as pip would pull the CUDA build
     "torch": ("PyTorch", ("nn",), "pip install torch==2.13.0"),
 }
@@ -720,10 +721,11 @@ def tabular(n, task="classification", n_features=20, seed=0):
 
 def _tree_workloads():
     from sklearn.ensemble import RandomForestClassifier as SklearnForest
+    from sklearn.ensemble import RandomForestRegressor as SklearnForestRegressor
     from sklearn.tree import DecisionTreeClassifier as SklearnTreeClassifier
     from sklearn.tree import DecisionTreeRegressor as SklearnTreeRegressor
 
-    from fastml.ensemble import RandomForestClassifier
+    from fastml.ensemble import RandomForestClassifier, RandomForestRegressor
     from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
     def test_score(make_model):
@@ -769,40 +771,55 @@ def _tree_workloads():
         target=10.0,
     ))
 
-    n_trees = 100
+    def lightgbm_forest(task, n_trees):
+        import lightgbm
 
-    def forest_workload(peer, peer_name, target):
-        return Workload(
+        # random-forest mode grown like scikit-learn's: bootstrap-sized row samples, leaves down
+        # to one row; sqrt(n_features) features per node for classification (8191 leaves cover
+        # the ~7.4k of a tree grown to purity here), all of them for regression (whose trees
+        # end in leaves of one row: LightGBM's most leaves)
+        cls = lightgbm.LGBMClassifier if task == "classification" else lightgbm.LGBMRegressor
+        return cls(boosting_type="rf", n_estimators=n_trees, subsample=0.632, subsample_freq=1,
+                   feature_fraction_bynode=np.sqrt(20) / 20 if task == "classification" else 1.0,
+                   num_leaves=8191 if task == "classification" else 131071,
+                   min_child_samples=1, min_child_weight=0.0, n_jobs=2, random_state=0,
+                   verbose=-1)
+
+    def forest_fits(task, n_trees, sizes):
+        """fastml's forest fit against each peer that has one, with scikit-learn's defaults."""
+        if task == "classification":
+            ours, theirs, kind = RandomForestClassifier, SklearnForest, "Classifier"
+        else:
+            ours, theirs, kind = RandomForestRegressor, SklearnForestRegressor, "Regressor"
+        score = "accuracy" if task == "classification" else "R^2"
+        peers = [("scikit-learn", lambda: theirs(n_trees, n_jobs=2, random_state=0), 10.0)]
+        if peer_installed("sklearnex"):
+            import sklearnex.ensemble
+
+            intelex = getattr(sklearnex.ensemble, f"RandomForest{kind}")
+            peers.append(("scikit-learn-intelex",
+                          lambda: intelex(n_trees, n_jobs=2, random_state=0), 1.5))
+        if peer_installed("lightgbm"):
+            peers.append(("LightGBM rf", lambda: lightgbm_forest(task, n_trees), 1.0))
+        return [Workload(
             group="tree",
-            name=f"RandomForestClassifier {n_trees} trees fit {{n}}x20 float32, n_jobs=2: "
-                 "test accuracy",
-            sizes=(20_000, 200_000),
-            setup=tabular,
-            fastml=test_score(lambda: RandomForestClassifier(n_trees, n_jobs=2, random_state=0)),
-            peer=test_score(peer),
+            name=f"RandomForest{kind} {n_trees} trees fit {{n}}x20 float32, n_jobs=2: test {score}",
+            sizes=sizes,
+            setup=lambda n: tabular(n, task),
+            fastml=test_score(lambda: ours(n_trees, n_jobs=2, random_state=0)),
+            peer=test_score(make_peer),
             peer_name=peer_name,
             parity=score_drop,
-            parity_label="accuracy drop",
+            parity_label=f"{score} drop",
             tolerance=0.005,
             target=target,
-        )
+        ) for peer_name, make_peer, target in peers]
 
-    workloads.append(forest_workload(lambda: SklearnForest(n_trees, n_jobs=2, random_state=0),
-                                     "scikit-learn", 10.0))
-    if peer_installed("lightgbm"):
-        def lightgbm_forest():
-            import lightgbm
+    workloads += forest_fits("classification", 30, (20_000, 100_000))
+    workloads += forest_fits("classification", 100, (20_000, 200_000))
+    workloads += forest_fits("regression", 30, (20_000, 100_000))
 
-            # random-forest mode grown like scikit-learn's: bootstrap-sized row samples,
-            # sqrt(n_features) features per node, leaves down to one row (8191 leaves cover
-            # the ~7.4k of a tree grown to purity here)
-            return lightgbm.LGBMClassifier(
-                boosting_type="rf", n_estimators=n_trees, subsample=0.632, subsample_freq=1,
-                feature_fraction_bynode=np.sqrt(20) / 20, num_leaves=8191,
-                min_child_samples=1, min_child_weight=0.0, n_jobs=2, random_state=0,
-                verbose=-1)
-
-        workloads.append(forest_workload(lightgbm_forest, "LightGBM rf", 1.0))
+    n_trees = 100
 
     def fitted_forests(n):
         """Both forests fitted on the training rows (untimed), and the test rows."""
