@@ -19,6 +19,8 @@ COMPILED_CORES = {
     "k-means++ seeding, Lloyd and Elkan (C++, pybind11)": "fastml.cluster._kmeans_fast",
     "CART trees and forests (C++, pybind11)": "fastml.tree._cart",
     "stride-1 convolution (C++, pybind11)": "fastml.nn._conv_fast",
+    # recommend
+    "matrix factorization and top-k (C++, pybind11)": "fastml.recommend._mf_fast",
 }
 
 
