@@ -265,4 +265,8 @@ PYBIND11_MODULE(_mf_fast, m) {
   define_for<double>(m);
   m.def("simd_build", &fastml::recommend::simd_target,
         "Instruction-set build of the implicit ALS kernels chosen for this CPU.");
+  m.def("min_thread_work", &fastml::recommend::min_thread_work,
+        "The least work (multiply-adds) for which a core starts one more thread.");
+  m.def("set_min_thread_work", &fastml::recommend::set_min_thread_work, py::arg("work"),
+        "Set min_thread_work (tests set 0 so that small shapes run on every thread).");
 }

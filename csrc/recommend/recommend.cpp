@@ -4,6 +4,7 @@
 #include "fastml/recommend.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -44,8 +45,15 @@ struct Buffer {
   T* get() const { return data.get(); }
 };
 
-int threads_for(index_t tasks, int n_threads) {
-  return static_cast<int>(std::max<index_t>(1, std::min<index_t>(tasks, n_threads)));
+// Threads for a loop of `tasks` tasks holding `work` multiply-adds in all: no more than the tasks,
+// and each with min_thread_work() at least (starting a thread costs microseconds on an idle
+// machine, milliseconds on a loaded one: small calls run on one). Results never depend on it.
+std::atomic<double> g_min_thread_work{double(1 << 18)};
+
+int threads_for(index_t tasks, int n_threads, double work) {
+  const double by_work = std::max(1.0, std::floor(work / std::max(1.0, min_thread_work())));
+  return static_cast<int>(std::max<double>(
+      1.0, std::min({static_cast<double>(tasks), static_cast<double>(n_threads), by_work})));
 }
 
 // Solve A w = b for symmetric positive definite A (n x n, float64, overwritten by its Cholesky
@@ -113,32 +121,52 @@ struct Layout {
             kBlockRows, static_cast<index_t>(kBlockBytes / (padded(k_, kLanes<T>) * sizeof(T))))) {}
 };
 
-// The rows of one side: blocks of short rows (ids in `rows`, block b from block_start[b]) and the
-// long rows.
+// A row holding more than this share of a sweep's entries has its passes split (see
+// kChunkEntries); other long rows are one task each, so that no task holds more than a share of
+// the sweep that the other threads can balance. Fixed (not the thread count): results must not
+// depend on it.
+constexpr index_t kSplitShare = 16;
+
+// The tasks of one side's sweep. Task t solves rows[task_start[t] .. task_start[t + 1]): the
+// first n_alone tasks are single long rows read in place, longest first (the rest of the work
+// balances them); then blocks of short rows, gathered. split_rows: the rows whose passes are
+// split into chunks.
 struct Plan {
-  std::vector<index_t> rows, block_start, long_rows;
+  std::vector<index_t> rows, task_start, split_rows;
+  index_t n_alone = 0;
 };
 
 template <class T>
 Plan plan_rows(const Rows<T>& rows, index_t block_entries) {
   Plan plan;
-  index_t entries = 0;
+  const index_t nnz = rows.indptr[rows.n_rows] - rows.indptr[0];
+  const index_t split_above = std::max(block_entries, nnz / kSplitShare);
+  auto len = [&](index_t r) { return rows.indptr[r + 1] - rows.indptr[r]; };
+  std::vector<index_t> alone;
   for (index_t r = 0; r < rows.n_rows; ++r) {
-    const index_t len = rows.indptr[r + 1] - rows.indptr[r];
-    if (len > block_entries) {
-      plan.long_rows.push_back(r);
-      continue;
-    }
-    const index_t in_block =
-        plan.block_start.empty() ? 0 : static_cast<index_t>(plan.rows.size()) - plan.block_start.back();
-    if (plan.block_start.empty() || in_block == kBlockRows || entries + len > block_entries) {
-      plan.block_start.push_back(static_cast<index_t>(plan.rows.size()));
-      entries = 0;
+    if (len(r) > split_above)
+      plan.split_rows.push_back(r);
+    else if (len(r) > block_entries)
+      alone.push_back(r);
+  }
+  std::stable_sort(alone.begin(), alone.end(), [&](index_t a, index_t b) { return len(a) > len(b); });
+  for (index_t r : alone) {
+    plan.task_start.push_back(static_cast<index_t>(plan.rows.size()));
+    plan.rows.push_back(r);
+  }
+  plan.n_alone = static_cast<index_t>(alone.size());
+  index_t entries = 0, in_block = kBlockRows;
+  for (index_t r = 0; r < rows.n_rows; ++r) {
+    if (len(r) > block_entries) continue;
+    if (in_block == kBlockRows || entries + len(r) > block_entries) {
+      plan.task_start.push_back(static_cast<index_t>(plan.rows.size()));
+      entries = in_block = 0;
     }
     plan.rows.push_back(r);
-    entries += len;
+    entries += len(r);
+    ++in_block;
   }
-  plan.block_start.push_back(static_cast<index_t>(plan.rows.size()));
+  plan.task_start.push_back(static_cast<index_t>(plan.rows.size()));
   return plan;
 }
 
@@ -184,21 +212,22 @@ bool implicit_exact(const Source<T>& src, const T* c, index_t n, index_t k, cons
   return solved;
 }
 
-// Conjugate gradient on a block of short rows, in lockstep (see kBlockRows).
+// Conjugate gradient on a block of rows in lockstep (see kBlockRows). gathered: the block's
+// factor rows are copied once into the work space (with prefetch hints: they are random rows of
+// Y) and the passes read them from the cache; else the block is one long row, read in place.
 template <class T>
-void solve_block(const Rows<T>& rows, const index_t* ids, index_t nb, T* X, const T* Y,
-                 const Layout<T>& lay, const T* G, int cg_steps, double* row_loss,
+void solve_block(const Rows<T>& rows, const index_t* ids, index_t nb, bool gathered, T* X,
+                 const T* Y, const Layout<T>& lay, const T* G, int cg_steps, double* row_loss,
                  BlockWork<T>& w) {
   const Kernels<T>& K = kernels<T>();
   const index_t k = lay.k, kp = lay.kp;
-  // Gather the block's factor rows once (with prefetch hints: they are random rows of Y); the
-  // passes then read them from the cache.
   index_t total = 0;
   for (index_t b = 0; b < nb; ++b) {
     const index_t r = ids[b], lo = rows.indptr[r], hi = rows.indptr[r + 1];
     w.start[b] = total;
-    K.gather(Y, k, rows.indices + lo, rows.values + lo, hi - lo, kp, w.Yg.get() + total * kp,
-             w.c.get() + total);
+    if (gathered)
+      K.gather(Y, k, rows.indices + lo, rows.values + lo, hi - lo, kp, w.Yg.get() + total * kp,
+               w.c.get() + total);
     total += hi - lo;
     // No entries: the minimiser is exactly zero.
     T* xb = w.X.get() + b * kp;
@@ -208,9 +237,15 @@ void solve_block(const Rows<T>& rows, const index_t* ids, index_t nb, T* X, cons
       std::fill(xb, xb + k, T(0));
   }
   w.start[nb] = total;
-  auto src = [&](index_t b) { return Source<T>{w.Yg.get() + w.start[b] * kp, kp, nullptr}; };
+  const index_t first = rows.indptr[ids[0]];
+  auto src = [&](index_t b) {
+    return gathered ? Source<T>{w.Yg.get() + w.start[b] * kp, kp, nullptr}
+                    : Source<T>{Y, k, rows.indices + first + w.start[b]};
+  };
   auto len = [&](index_t b) { return w.start[b + 1] - w.start[b]; };
-  auto conf = [&](index_t b) { return w.c.get() + w.start[b]; };
+  auto conf = [&](index_t b) {
+    return gathered ? w.c.get() + w.start[b] : rows.values + first + w.start[b];
+  };
   T* Xb = w.X.get();
   T* R = w.R.get();
   T* P = w.P.get();
@@ -246,7 +281,11 @@ template <class T>
 index_t implicit_exact_sweep(const Rows<T>& rows, T* X, const T* Y, index_t k,
                              const T* gram_reg, double* row_loss, int n_threads) {
   const Kernels<T>& K = kernels<T>();
-  const int threads = threads_for(rows.n_rows, n_threads);
+  const double kd = static_cast<double>(k);
+  const int threads = threads_for(
+      rows.n_rows, n_threads,
+      static_cast<double>(rows.indptr[rows.n_rows] - rows.indptr[0]) * kd * kd +
+          static_cast<double>(rows.n_rows) * kd * kd * kd / 3);
   std::vector<std::vector<double>> work(static_cast<std::size_t>(threads),
                                         std::vector<double>(static_cast<std::size_t>(k * k + k)));
   index_t singular = 0;
@@ -289,6 +328,8 @@ void solve_long_rows(const Rows<T>& rows, const std::vector<index_t>& ids, T* X,
   }
   first_chunk[n] = static_cast<index_t>(chunks.size());
   const index_t n_chunks = first_chunk[n];
+  const int threads = threads_for(n_chunks, n_threads,
+                                  2.0 * static_cast<double>(n_chunks * kChunkEntries * k));
   const std::size_t state = static_cast<std::size_t>(n * kp);
   Buffer<T> Xl(state), R(state), P(state), AP(state);
   Buffer<T> partial(static_cast<std::size_t>(n_chunks * kp));
@@ -297,7 +338,7 @@ void solve_long_rows(const Rows<T>& rows, const std::vector<index_t>& ids, T* X,
 
   // One pass: partial[c] = the chunk's sum for its row's vector V[row] (skipping converged rows).
   auto pass = [&](bool residual, const T* V) {
-#pragma omp parallel for num_threads(threads_for(n_chunks, n_threads)) schedule(dynamic)
+#pragma omp parallel for num_threads(threads) schedule(dynamic)
     for (index_t c = 0; c < n_chunks; ++c) {
       const Chunk ch = chunks[c];
       T* out = partial.get() + c * kp;
@@ -334,7 +375,7 @@ void solve_long_rows(const Rows<T>& rows, const std::vector<index_t>& ids, T* X,
   for (index_t l = 0; l < n; ++l) std::memcpy(X + ids[l] * k, Xl.get() + l * kp, sizeof(T) * k);
   if (row_loss) {
     K.times_gram(Xl.get(), n, k, kp, G, AP.get());
-#pragma omp parallel for num_threads(threads_for(n_chunks, n_threads)) schedule(dynamic)
+#pragma omp parallel for num_threads(threads) schedule(dynamic)
     for (index_t c = 0; c < n_chunks; ++c) {
       const Chunk ch = chunks[c];
       const Source<T> src{Y, k, rows.indices + ch.begin};
@@ -353,6 +394,9 @@ void solve_long_rows(const Rows<T>& rows, const std::vector<index_t>& ids, T* X,
 
 const char* simd_target() { return selected().name; }
 
+double min_thread_work() { return g_min_thread_work.load(std::memory_order_relaxed); }
+void set_min_thread_work(double work) { g_min_thread_work.store(work, std::memory_order_relaxed); }
+
 template <class T>
 index_t implicit_sweep(const Rows<T>& rows, T* X, const T* Y, index_t k, const T* gram_reg,
                        int cg_steps, double* row_loss, int n_threads) {
@@ -362,19 +406,22 @@ index_t implicit_sweep(const Rows<T>& rows, T* X, const T* Y, index_t k, const T
   Buffer<T> G(static_cast<std::size_t>(kp * kp));  // gram_reg padded with zeros
   for (index_t f = 0; f < k; ++f) std::memcpy(G.get() + f * kp, gram_reg + f * k, sizeof(T) * k);
   const Plan plan = plan_rows(rows, lay.block_entries);
-  const index_t n_blocks = static_cast<index_t>(plan.block_start.size()) - 1;
-  const int threads = threads_for(n_blocks, n_threads);
+  const index_t n_tasks = static_cast<index_t>(plan.task_start.size()) - 1;
+  const double work = static_cast<double>(cg_steps + 2) *
+                      (2.0 * static_cast<double>(rows.indptr[rows.n_rows] - rows.indptr[0]) * k +
+                       static_cast<double>(rows.n_rows) * k * k);
+  const int threads = threads_for(n_tasks, n_threads, work);
   // Work spaces are allocated here, before the parallel region, so that no allocation can throw
   // inside it.
-  std::vector<std::unique_ptr<BlockWork<T>>> work;
-  for (int t = 0; t < threads; ++t) work.push_back(std::make_unique<BlockWork<T>>(lay));
+  std::vector<std::unique_ptr<BlockWork<T>>> work_spaces;
+  for (int t = 0; t < threads; ++t) work_spaces.push_back(std::make_unique<BlockWork<T>>(lay));
 #pragma omp parallel for num_threads(threads) schedule(dynamic)
-  for (index_t b = 0; b < n_blocks; ++b)
-    solve_block(rows, plan.rows.data() + plan.block_start[b],
-                plan.block_start[b + 1] - plan.block_start[b], X, Y, lay, G.get(), cg_steps,
-                row_loss, *work[omp_get_thread_num()]);
-  if (!plan.long_rows.empty())
-    solve_long_rows(rows, plan.long_rows, X, Y, lay, G.get(), cg_steps, row_loss, n_threads);
+  for (index_t t = 0; t < n_tasks; ++t)
+    solve_block(rows, plan.rows.data() + plan.task_start[t],
+                plan.task_start[t + 1] - plan.task_start[t], t >= plan.n_alone, X, Y, lay,
+                G.get(), cg_steps, row_loss, *work_spaces[omp_get_thread_num()]);
+  if (!plan.split_rows.empty())
+    solve_long_rows(rows, plan.split_rows, X, Y, lay, G.get(), cg_steps, row_loss, n_threads);
   return 0;
 }
 
@@ -383,7 +430,7 @@ void gram(const T* A, index_t n, index_t k, double regularization, T* out, int n
   constexpr index_t kGramRows = 1024;  // rows summed in T; the blocks are added in float64
   const index_t kp = padded(k, kLanes<T>);
   const index_t n_blocks = (n + kGramRows - 1) / kGramRows;
-  const int threads = threads_for(n_blocks, n_threads);
+  const int threads = threads_for(n_blocks, n_threads, static_cast<double>(n) * k * k / 2);
   Buffer<T> partial(static_cast<std::size_t>(std::max<index_t>(n_blocks, 1) * kp * kp));
   // Rows are copied into padded rows unless they are padded already (k a whole number of vectors).
   std::vector<std::unique_ptr<Buffer<T>>> copies;
@@ -418,7 +465,11 @@ index_t explicit_sweep(const Rows<T>& rows, const T* Y, index_t k, const T* col_
   const index_t n = biases ? k + 1 : k;  // with biases, the row bias is one more factor
   constexpr index_t kRowsPerTask = 64;
   const index_t n_tasks = (rows.n_rows + kRowsPerTask - 1) / kRowsPerTask;
-  const int threads = threads_for(n_tasks, n_threads);
+  const double nd = static_cast<double>(n);
+  const int threads = threads_for(
+      n_tasks, n_threads,
+      static_cast<double>(rows.indptr[rows.n_rows] - rows.indptr[0]) * nd * nd +
+          static_cast<double>(rows.n_rows) * nd * nd * nd / 3);
   std::vector<std::vector<double>> work(static_cast<std::size_t>(threads),
                                         std::vector<double>(static_cast<std::size_t>(n * n + 2 * n)));
   index_t singular = 0;
@@ -486,7 +537,9 @@ void sgd_epoch(const Triplets<T>& r, const std::int64_t* order, const std::int64
                double global_mean, double learning_rate, double regularization, bool biases,
                int n_threads) {
   const double lr = learning_rate, reg = regularization;
-#pragma omp parallel num_threads(threads_for(n_blocks, n_threads))
+  // Each stratum ends with a barrier: a thread must have a stratum's share of work to pay for it.
+  const double stratum_work = 4.0 * static_cast<double>(r.n) * k / static_cast<double>(n_blocks);
+#pragma omp parallel num_threads(threads_for(n_blocks, n_threads, stratum_work))
   for (index_t stratum = 0; stratum < n_blocks; ++stratum) {
     // The buckets of a stratum touch disjoint users and items; the loop's barrier ends the
     // stratum before the next one starts.
@@ -525,7 +578,7 @@ template <class T>
 void explicit_errors(const Triplets<T>& r, const T* X, const T* Y, index_t k,
                      const T* user_bias, const T* item_bias, double global_mean, double* out,
                      int n_threads) {
-#pragma omp parallel for num_threads(threads_for(r.n, n_threads)) schedule(static)
+#pragma omp parallel for num_threads(threads_for(r.n, n_threads, 2.0 * r.n * k)) schedule(static)
   for (index_t j = 0; j < r.n; ++j) {
     const index_t u = r.users[j], i = r.items[j];
     const double e = static_cast<double>(r.ratings[j]) - global_mean -
@@ -564,7 +617,7 @@ template <class T>
 void top_k(T* scores, index_t n_rows, index_t n_items, const std::int64_t* seen_indptr,
            const std::int64_t* seen_indices, index_t k, std::int64_t* items, T* best,
            int n_threads) {
-  const int threads = threads_for(n_rows, n_threads);
+  const int threads = threads_for(n_rows, n_threads, 2.0 * n_rows * n_items);
   std::vector<std::vector<T>> heap_scores(static_cast<std::size_t>(threads), std::vector<T>(static_cast<std::size_t>(k)));
   std::vector<std::vector<std::int64_t>> heap_items(static_cast<std::size_t>(threads),
                                                     std::vector<std::int64_t>(static_cast<std::size_t>(k)));

@@ -89,6 +89,11 @@ void top_k(T* scores, index_t n_rows, index_t n_items, const std::int64_t* seen_
 // Name of the instruction-set build of the kernels chosen for this CPU.
 const char* simd_target();
 
+// The least work (multiply-adds) for which a driver starts one more thread, 2^18 by default;
+// tests set 0 to run every thread on small shapes.
+double min_thread_work();
+void set_min_thread_work(double work);
+
 // ---- kernels (one instruction-set build each; see recommend_kernels_isa.cpp) ------------------
 
 // Work vectors (a row's x, r, p, Ap, the Gram matrix's rows and gathered factor rows) are padded
