@@ -9,7 +9,6 @@ import importlib
 import os
 import sys
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -22,6 +21,7 @@ COMPILED_CORES = {
     "CART trees and forests (C++, pybind11)": "fastml.tree._cart",
     "stride-1 convolution (C++, pybind11)": "fastml.nn._conv_fast",
     "nn kernels: activations, losses, optimizers, pooling (C++, pybind11)": "fastml.nn._nn_fast",
+    "matrix factorization and top-k (C++, pybind11)": "fastml.recommend._mf_fast",
 }
 
 
@@ -214,18 +214,3 @@ def kernels_for(package, device):
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device must be 'cpu' or 'cuda' once resolved, got {device!r}")
     return importlib.import_module(f"fastml.{package}._kernels_{device}")
-
-
-@contextmanager
-def numba_threads(n_jobs=None):
-    """Run Numba parallel kernels on ``effective_n_threads(n_jobs)`` threads (at most Numba's
-    pool size) inside the block; yields the count."""
-    import numba
-
-    n_threads = min(effective_n_threads(n_jobs), numba.config.NUMBA_NUM_THREADS)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
-    try:
-        yield n_threads
-    finally:
-        numba.set_num_threads(previous)

@@ -121,6 +121,22 @@ def test_implicit_als_step_matches_dense_confidence_solve():
         np.testing.assert_allclose(X[u], fast, rtol=1e-10, atol=1e-12)
 
 
+def test_implicit_cg_step_reaches_the_exact_step_and_lowers_the_loss():
+    R = _random_R(8, 6, 0.5, seed=3)
+    X0, Y = _factors(8, 4, 4), _factors(6, 4, 5)
+    reg, alpha = 0.2, 3.0
+    exact = reference.implicit_als_step(R, X0, Y, reg, alpha)
+    # Conjugate gradient is exact in k steps (here 4) up to rounding.
+    np.testing.assert_allclose(reference.implicit_cg_step(R, X0, Y, reg, alpha, 4), exact,
+                               rtol=1e-8, atol=1e-10)
+    losses = [reference.implicit_loss(R, reference.implicit_cg_step(R, X0, Y, reg, alpha, s), Y,
+                                      reg, alpha) for s in range(4)]
+    # A warm start is kept by zero steps (rows without entries go to 0, their minimiser).
+    assert losses[0] <= reference.implicit_loss(R, X0, Y, reg, alpha)
+    _assert_non_increasing(losses)
+    assert losses[-1] < losses[0]
+
+
 def test_implicit_als_losses_non_increasing():
     R = _random_R(15, 12, 0.3, seed=13)
     X0, Y0 = _factors(15, 3, 14), _factors(12, 3, 15)

@@ -1,4 +1,4 @@
-"""Recommenders: matrix factorization (ALS and SGD on CPU and CUDA Numba kernels), item-item
+"""Recommenders: matrix factorization (ALS and SGD on a C++ CPU core and CUDA Numba kernels), item-item
 collaborative filtering, and a per-user train/test split."""
 from ._item_knn import ItemKNN
 from ._mf import MatrixFactorization

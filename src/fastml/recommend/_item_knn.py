@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from .._backend import numba_threads
+from .._backend import effective_n_threads
 from ..neighbors import NearestNeighbors
 from ..utils._sklearn_compat import Interval, StrOptions, fit_context
 from . import _kernels_cpu
@@ -143,9 +143,9 @@ class ItemKNN(BaseEstimator):
         return self
 
     def _top_k(self, n_rows, score_block, seen, k):
-        with numba_threads(self.n_jobs):
-            return _kernels_cpu.batched_top_k(n_rows, score_block, *seen, k,
-                                              score_batch_rows(self.n_items_, 8), np.float64)
+        return _kernels_cpu.batched_top_k(n_rows, score_block, *seen, k,
+                                          score_batch_rows(self.n_items_, 8), np.float64,
+                                          effective_n_threads(self.n_jobs))
 
     def recommend(self, user_ids, k=10, filter_seen=True):
         """The k best items for each user, best first.

@@ -1,5 +1,6 @@
 """CUDA kernels of the recommenders (Numba), with the drivers of ``_kernels_cpu`` and the same
-arguments: the factors are host arrays, copied to the GPU once per fit and back at the end.
+arguments: the factors are host arrays, copied to the GPU once per fit and back at the end
+(``n_threads``, the CPU drivers' thread count, has no use here).
 
 Layout: one thread block per matrix row (user or item), its threads split the factors; dot
 products are block reductions in shared memory. State per row (x, r, p, Ap) is kept in shared
@@ -11,7 +12,8 @@ import numpy as np
 from numba import config, cuda, float64, int64
 
 from ..utils._cuda import block_sum
-from ._kernels_cpu import _sgd_step as _sgd_step_python
+
+__all__ = ["implicit_als", "explicit_als", "sgd", "score_top_k"]
 
 THREADS = 32  # threads per block (one warp); the size of the per-block reduction buffers
 # The simulator runs every thread as a Python thread: blocks of 4 keep tests fast, and any power
@@ -59,7 +61,7 @@ def _gram_kernel(A, regularization, out):
 
 @cuda.jit
 def _implicit_kernel(indptr, indices, confidence, X, Y, gram, cg_steps, row_loss):
-    """Conjugate gradient per row for implicit ALS (as _kernels_cpu.implicit_sweep)."""
+    """Conjugate gradient per row for implicit ALS (as the CPU core's implicit_sweep)."""
     x = cuda.shared.array(MAX_FACTORS, float64)
     r = cuda.shared.array(MAX_FACTORS, float64)
     p = cuda.shared.array(MAX_FACTORS, float64)
@@ -131,7 +133,7 @@ def _implicit_kernel(indptr, indices, confidence, X, Y, gram, cg_steps, row_loss
 @cuda.jit
 def _explicit_kernel(indptr, indices, ratings, Y, col_bias, global_mean, regularization,
                      biases, X, row_bias, row_loss, work):
-    """Exact least squares per row for explicit ALS (as _kernels_cpu.explicit_sweep). work:
+    """Exact least squares per row for explicit ALS (as the CPU core's explicit_sweep). work:
     (gridDim, n, n + 1) float64 scratch holding each block's [A | b]."""
     tid, width = cuda.threadIdx.x, cuda.blockDim.x
     buf = cuda.shared.array(THREADS, float64)
@@ -201,7 +203,17 @@ def _explicit_kernel(indptr, indices, ratings, Y, col_bias, global_mean, regular
         cuda.syncthreads()
 
 
-_sgd_step = cuda.jit(device=True)(_sgd_step_python)
+@cuda.jit(device=True)
+def _sgd_step(X, Y, user_bias, item_bias, u, i, e, learning_rate, regularization, biases):
+    """One SGD update of the biases and factors of user u and item i, given the rating's error
+    e (the step of the CPU core's sgd_epoch)."""
+    if biases:
+        user_bias[u] += learning_rate * (e - regularization * user_bias[u])
+        item_bias[i] += learning_rate * (e - regularization * item_bias[i])
+    for f in range(X.shape[1]):
+        xf = X[u, f]
+        X[u, f] += learning_rate * (e * Y[i, f] - regularization * xf)
+        Y[i, f] += learning_rate * (e * xf - regularization * Y[i, f])
 
 
 @cuda.jit
@@ -235,7 +247,7 @@ def _errors_kernel(users, items, ratings, X, Y, user_bias, item_bias, global_mea
 def _top_k_kernel(U, Y, row_offset, item_bias, seen_indptr, seen_indices, scores, items_out,
                   scores_out):
     """Scores of a block of rows, the seen items excluded, then k rounds of a block-wide
-    argmax (ties to the lower index); as _kernels_cpu.top_k after the product."""
+    argmax (ties to the lower index); as the CPU core's top_k after the product."""
     best_value = cuda.shared.array(THREADS, float64)
     best_item = cuda.shared.array(THREADS, int64)
     tid, width = cuda.threadIdx.x, cuda.blockDim.x
@@ -294,7 +306,7 @@ def _csr_to_device(M):
             cuda.to_device(M.data))
 
 
-def implicit_als(Cu, Ci, X, Y, regularization, n_iter, cg_steps, progress):
+def implicit_als(Cu, Ci, X, Y, regularization, n_iter, cg_steps, progress, n_threads):
     check_factors(X.shape[1])
     steps = cg_steps or X.shape[1]  # "exact": CG converges in n_factors steps
     users, items = _csr_to_device(Cu), _csr_to_device(Ci)
@@ -317,7 +329,7 @@ def implicit_als(Cu, Ci, X, Y, regularization, n_iter, cg_steps, progress):
 
 
 def explicit_als(Ru, Ri, X, Y, user_bias, item_bias, global_mean, regularization, n_iter,
-                 biases, progress):
+                 biases, progress, n_threads):
     check_factors(X.shape[1])
     users, items = _csr_to_device(Ru), _csr_to_device(Ri)
     d_X, d_Y = cuda.to_device(X), cuda.to_device(Y)
@@ -344,7 +356,7 @@ def explicit_als(Ru, Ri, X, Y, user_bias, item_bias, global_mean, regularization
 
 
 def sgd(users, items, ratings, X, Y, user_bias, item_bias, global_mean, learning_rate,
-        regularization, n_iter, biases, rng, progress):
+        regularization, n_iter, biases, rng, progress, n_threads):
     d_users, d_items, d_ratings = (cuda.to_device(a) for a in (users, items, ratings))
     d_X, d_Y = cuda.to_device(X), cuda.to_device(Y)
     d_user_bias, d_item_bias = cuda.to_device(user_bias), cuda.to_device(item_bias)
@@ -367,7 +379,8 @@ def sgd(users, items, ratings, X, Y, user_bias, item_bias, global_mean, learning
     return losses
 
 
-def score_top_k(U, Y, row_offset, item_bias, seen_indptr, seen_indices, k, batch_rows):
+def score_top_k(U, Y, row_offset, item_bias, seen_indptr, seen_indices, k, batch_rows,
+                n_threads):
     n_rows = U.shape[0]
     items = np.empty((n_rows, k), np.int64)
     scores = np.empty((n_rows, k), Y.dtype)

@@ -1,5 +1,5 @@
-"""MatrixFactorization: ALS and SGD for explicit ratings and implicit feedback, on Numba kernels
-for the CPU (``_kernels_cpu``) and for CUDA (``_kernels_cuda``)."""
+"""MatrixFactorization: ALS and SGD for explicit ratings and implicit feedback, on a C++ core for
+the CPU (driven by ``_kernels_cpu``) and Numba kernels for CUDA (``_kernels_cuda``)."""
 import sys
 from numbers import Integral, Real
 
@@ -9,10 +9,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from .._backend import cuda_status, kernels_for, numba_threads, resolve_device
+from .._backend import cuda_status, effective_n_threads, kernels_for, resolve_device
 from ..utils._progress import progress_bar
 from ..utils._sklearn_compat import Interval, StrOptions, fit_context
-from . import _kernels_cpu
+from . import _kernels_cpu, _mf_fast
 from ._data import (check_ids, check_interactions, check_k, has_interactions,
                     score_batch_rows, seen_rows)
 
@@ -183,22 +183,25 @@ class MatrixFactorization(TransformerMixin, BaseEstimator):
         global_mean = float(R.data.mean()) if self._uses_biases() else 0.0
         progress = self._progress_reporter()
 
-        # BLAS runs inside the parallel kernels: one thread each, or the threads oversubscribe.
-        with numba_threads(self.n_jobs), threadpool_limits(1, user_api="blas"):
+        n_threads = effective_n_threads(self.n_jobs)
+        # The drivers' own BLAS calls (norms) are small: one thread keeps them off the cores
+        # the compiled sweeps run on.
+        with threadpool_limits(1, user_api="blas"):
             if implicit:
                 C = self._confidence(R)
                 losses = kernels.implicit_als(C, C.T.tocsr(), X_f, Y_f, self.regularization,
-                                              self.n_iter, self.cg_steps or 0, progress)
+                                              self.n_iter, self.cg_steps or 0, progress,
+                                              n_threads)
             elif self.solver == "als":
                 losses = kernels.explicit_als(R, R.T.tocsr(), X_f, Y_f, user_bias, item_bias,
                                               global_mean, self.regularization, self.n_iter,
-                                              self._uses_biases(), progress)
+                                              self._uses_biases(), progress, n_threads)
             else:
                 coo = R.tocoo()
                 losses = kernels.sgd(coo.row.astype(np.int64), coo.col.astype(np.int64),
                                      coo.data, X_f, Y_f, user_bias, item_bias, global_mean,
                                      self.learning_rate, self.regularization, self.n_iter,
-                                     self._uses_biases(), rng, progress)
+                                     self._uses_biases(), rng, progress, n_threads)
         if not np.all(np.isfinite(X_f)) or not np.all(np.isfinite(Y_f)):
             raise FloatingPointError(
                 "the factors diverged to NaN or infinity; lower learning_rate or raise "
@@ -302,18 +305,15 @@ class MatrixFactorization(TransformerMixin, BaseEstimator):
                                non_negative=self.feedback == "implicit", allow_empty=True)
         factors = np.zeros((R.shape[0], self.n_factors), Y.dtype)
         bias = np.zeros(R.shape[0], Y.dtype)
-        no_loss = np.empty(0, np.float64)
-        with numba_threads(self.n_jobs), threadpool_limits(1, user_api="blas"):
-            if self.feedback == "implicit":
-                R = self._confidence(R)
-                gram = Y.T @ Y + self.regularization * np.eye(self.n_factors, dtype=Y.dtype)
-                singular = _kernels_cpu.implicit_sweep(R.indptr, R.indices, R.data, factors, Y,
-                                                       gram, 0, no_loss)
-            else:
-                singular = _kernels_cpu.explicit_sweep(
-                    R.indptr, R.indices, R.data, Y, self.item_bias_, self.global_mean_,
-                    self.regularization, self._uses_biases(), factors, bias, no_loss)
-        _kernels_cpu.check_solved(singular)
+        n_threads = effective_n_threads(self.n_jobs)
+        rows = _kernels_cpu.csr_arrays(R if self.feedback == "explicit" else self._confidence(R))
+        if self.feedback == "implicit":
+            gram = _mf_fast.gram(Y, self.regularization, n_threads)
+            _kernels_cpu.implicit_rows(rows, factors, Y, gram, 0, n_threads)
+        else:
+            _kernels_cpu.explicit_rows(rows, Y, self.item_bias_, self.global_mean_,
+                                       self.regularization, self._uses_biases(), factors, bias,
+                                       n_threads)
         return factors, bias
 
     def _inference_kernels(self):
@@ -326,11 +326,12 @@ class MatrixFactorization(TransformerMixin, BaseEstimator):
         """Top k of U @ items.T + row_offset + item_bias (items: the item factors by default)."""
         items = self.item_factors_ if items is None else items
         n_items, dtype = self.n_items_, self.item_factors_.dtype
-        with numba_threads(self.n_jobs), threadpool_limits(1, user_api="blas"):
+        # One BLAS thread: the score blocks must not depend on the thread count.
+        with threadpool_limits(1, user_api="blas"):
             return self._inference_kernels().score_top_k(
                 U.astype(dtype, copy=False), items, row_offset.astype(dtype),
                 item_bias.astype(dtype, copy=False), *seen, k,
-                score_batch_rows(n_items, dtype.itemsize))
+                score_batch_rows(n_items, dtype.itemsize), effective_n_threads(self.n_jobs))
 
     def recommend(self, user_ids, k=10, filter_seen=True):
         """The k best items for each user, best first.
