@@ -1359,20 +1359,12 @@ class Builder {
     });
     const double* totals = c.totals;
     for (int j = 0; j < m; ++j) {
-      const double wl = weight[j], wr = totals[1] - weight[j];
-      const double l2 = stat2[j], r2 = totals[2] - stat2[j];
-      double p;
-      if constexpr (Crit == kGini) {
-        const double l3 = stat3[j], r3 = totals[3] - stat3[j];
-        p = (l2 * l2 + l3 * l3) / wl + (r2 * r2 + r3 * r3) / wr;
-      } else if constexpr (Crit == kSquaredError) {
-        p = l2 * l2 / wl + r2 * r2 / wr;
-      } else {
-        const double d = wr * l2 - wl * r2;
-        p = d * d / (wl * wr);
-      }
-      const bool ok = count[j] >= c.min_leaf && totals[0] - count[j] >= c.min_leaf &&
-                      wl >= c.min_weight && wr >= c.min_weight;
+      const double left[4] = {count[j], weight[j], stat2[j], stat3[j]};
+      double right[4];
+      for (int k = 0; k < 4; ++k) right[k] = totals[k] - left[k];
+      const bool ok = left[0] >= c.min_leaf && right[0] >= c.min_leaf &&
+                      left[1] >= c.min_weight && right[1] >= c.min_weight;
+      const double p = proxy<Crit, 4>(left, right, c.outputs);
       proxies[j] = ok ? p * c.scale + c.shift : -kInf;
     }
     for (int j = 0; j < m; ++j)
@@ -1381,9 +1373,9 @@ class Builder {
              missing_left);
   }
 
-  // The node's non-missing rows sorted by code into s.codes (the small-node search, and every
-  // absolute-error search on codes); the missing rows' statistics into s.missing, and for the
-  // absolute error the rows themselves into s.missing_rows.
+  // The node's non-missing rows sorted by code into s.codes (the absolute error's search on
+  // codes); the missing rows' statistics into s.missing, and the rows themselves into
+  // s.missing_rows.
   void sort_codes(const Task& task, const CodeKeys& keys, Scratch& s) const {
     auto& pairs = s.codes;
     pairs.clear();
@@ -1394,7 +1386,7 @@ class Builder {
       const std::int32_t r = rows_[i];
       if (keys.missing(r)) {
         add_row(M, r);
-        if (absolute_) s.missing_rows.push_back(r);
+        s.missing_rows.push_back(r);
       } else {
         pairs.push_back(static_cast<std::uint64_t>(keys.code(r)) << 32 | static_cast<std::uint32_t>(r));
       }
