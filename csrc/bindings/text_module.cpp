@@ -179,7 +179,8 @@ py::tuple hash_documents(const py::list& docs, int kind, int min_n, int max_n, i
     rows = fastml::text::hash_documents(spec, d.data(), d.size(), n_features, alternate_sign,
                                         n_threads);
   }
-  return py::make_tuple(to_array(rows.row_sizes), to_array(rows.indices), to_array(rows.values));
+  return py::make_tuple(to_array(rows.row_sizes), to_array(rows.indices), to_array(rows.values),
+                        rows.surrogate_term);
 }
 
 // The terms of one document, in order: for the tests against the reference analyzer.

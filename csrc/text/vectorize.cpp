@@ -66,6 +66,15 @@ void for_ranges(int threads, std::size_t n, Body&& body) {
   error.rethrow();
 }
 
+// Whether UTF-8 bytes hold a surrogate code point (U+D800-U+DFFF: ED A0-BF xx), which only
+// Python's "surrogatepass" writes.
+bool has_surrogate(const char* data, std::size_t size) {
+  for (const char* p = data; (p = static_cast<const char*>(std::memchr(p, 0xED, data + size - p)));
+       ++p)
+    if (p + 1 < data + size && static_cast<unsigned char>(p[1]) >= 0xA0) return true;
+  return false;
+}
+
 // Sorts ids in place (size 1 or more) and appends (id, run length) to out, in increasing id order.
 void count_runs(std::vector<id_t>& ids, std::vector<Entry>& out) {
   std::sort(ids.begin(), ids.end());
@@ -487,6 +496,7 @@ HashedRows hash_documents(const AnalyzerSpec& spec, const Document* docs, std::s
   struct Chunk {
     std::vector<std::int32_t> indices;
     std::vector<double> values;
+    bool surrogate_term = false;
   };
   HashedRows out;
   out.row_sizes.resize(n_docs);
@@ -499,6 +509,7 @@ HashedRows hash_documents(const AnalyzerSpec& spec, const Document* docs, std::s
     for (std::size_t i = first; i < last; ++i) {
       row.clear();
       analyzer.analyze(docs[i], [&](const char* data, std::size_t size) {
+        chunk.surrogate_term = chunk.surrogate_term || has_surrogate(data, size);
         const std::int32_t h = murmurhash3_32(data, size, 0);
         // abs(-2**31) overflows; scikit-learn defines that index as below.
         const std::int64_t index =
@@ -526,6 +537,7 @@ HashedRows hash_documents(const AnalyzerSpec& spec, const Document* docs, std::s
   for (int t = 0; t < used; ++t) {
     out.indices.insert(out.indices.end(), chunks[t].indices.begin(), chunks[t].indices.end());
     out.values.insert(out.values.end(), chunks[t].values.begin(), chunks[t].values.end());
+    out.surrogate_term = out.surrogate_term || chunks[t].surrogate_term;
   }
   return out;
 }

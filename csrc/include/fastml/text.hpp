@@ -75,6 +75,7 @@ struct HashedRows {
   std::vector<std::int64_t> row_sizes;
   std::vector<std::int32_t> indices;
   std::vector<double> values;
+  bool surrogate_term = false;  // a term holds a lone surrogate (strict UTF-8 cannot encode it)
 };
 HashedRows hash_documents(const AnalyzerSpec& spec, const Document* docs, std::size_t n_docs,
                           std::int64_t n_features, bool alternate_sign, int n_threads);

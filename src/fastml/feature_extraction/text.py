@@ -72,7 +72,8 @@ def _core_analyzer(vectorizer):
 
 def _document_preparer(vectorizer):
     """A function from a raw document to what the core reads (ASCII str or UTF-8 bytes): decoded,
-    lowercased and stripped of accents as scikit-learn's preprocessor does."""
+    lowercased and stripped of accents as scikit-learn's preprocessor does. Lone surrogates, which
+    Python strings may hold, are kept ("surrogatepass")."""
     decode, lowercase, content = vectorizer.decode, vectorizer.lowercase, vectorizer.input == "content"
     strip = vectorizer.strip_accents
     accents = {"ascii": strip_accents_ascii, "unicode": strip_accents_unicode}.get(strip, strip)
@@ -277,9 +278,11 @@ class HashingVectorizer(_sklearn_text.HashingVectorizer):
         n_threads = effective_n_threads(None)
         sizes, indices, values = [], [], []
         for batch in _prepared_batches(self, X):
-            batch_sizes, batch_indices, batch_values = _text_fast.hash_documents(
+            batch_sizes, batch_indices, batch_values, surrogate_term = _text_fast.hash_documents(
                 batch, *spec, n_features=self.n_features, alternate_sign=self.alternate_sign,
                 n_threads=n_threads)
+            if surrogate_term:  # scikit-learn encodes each term as strict UTF-8
+                raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
             sizes.append(batch_sizes)
             indices.append(batch_indices)
             values.append(batch_values)
