@@ -969,11 +969,57 @@ def _small_call_workloads():
     ]
 
 
+def zipf_documents(n, vocabulary_size=30_000, seed=0):
+    """n synthetic documents of 20-60 words each, drawn from a vocabulary of random lowercase
+    words (3-10 letters) with zipf-like frequencies (the word of rank r has weight r**-1.1)."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    words = np.array(["".join(rng.choice(letters, size=length))
+                      for length in rng.integers(3, 11, size=vocabulary_size)], dtype=object)
+    weights = 1.0 / np.arange(1, vocabulary_size + 1) ** 1.1
+    lengths = rng.integers(20, 61, size=n)
+    drawn = words[rng.choice(vocabulary_size, size=lengths.sum(), p=weights / weights.sum())]
+    ends = np.cumsum(lengths)
+    return [" ".join(drawn[end - length:end]) + "." for end, length in zip(ends, lengths)]
+
+
+def _text_workloads():
+    from sklearn.feature_extraction import text as sklearn_text
+
+    from fastml.feature_extraction import text
+    from fastml.reference import text as reference
+
+    def same_matrix(a, b):
+        return float(abs(a - b).max()) if a.shape == b.shape else np.inf
+
+    def reference_counts(docs):
+        return reference.count([doc.lower() for doc in docs],
+                               lambda doc: reference.analyze(doc, "word"))[1]
+
+    cases = [  # what, fastml's call, scikit-learn's call, reference
+        ("CountVectorizer fit_transform",
+         lambda docs: text.CountVectorizer().fit_transform(docs),
+         lambda docs: sklearn_text.CountVectorizer().fit_transform(docs), reference_counts),
+        ("TfidfVectorizer 1-2-grams, min_df=2 fit_transform",
+         lambda docs: text.TfidfVectorizer(ngram_range=(1, 2), min_df=2).fit_transform(docs),
+         lambda docs: sklearn_text.TfidfVectorizer(ngram_range=(1, 2), min_df=2).fit_transform(docs),
+         None),
+        ("HashingVectorizer transform",
+         lambda docs: text.HashingVectorizer().transform(docs),
+         lambda docs: sklearn_text.HashingVectorizer().transform(docs), None),
+    ]
+    return [Workload(group="text", name=f"{what} {{n}} documents (20-60 words, zipf 30k vocabulary)",
+                     sizes=(5_000, 100_000), setup=zipf_documents, fastml=fastml, peer=peer,
+                     peer_name="scikit-learn", parity=same_matrix, parity_label="max |diff|",
+                     tolerance=0.0, target=5.0, reference=ref)
+            for what, fastml, peer, ref in cases]
+
+
 def all_workloads():
     """Every workload, in the order the runner prints them."""
     return (_pairwise_workloads() + _knn_workloads() + _cluster_workloads()
             + _recommend_workloads() + _nn_workloads() + _tree_workloads()
-            + _small_call_workloads())
+            + _text_workloads() + _small_call_workloads())
 
 
 def groups():
