@@ -69,6 +69,64 @@ def test_classifier_reproduces_sklearn(params):
                                rtol=1e-7, atol=1e-12)
 
 
+@pytest.mark.parametrize("make, params, sample_weight", [
+    (MLPClassifier, dict(hidden_layer_sizes=(32,), max_iter=25), False),
+    (MLPClassifier, dict(hidden_layer_sizes=(16, 8), activation="tanh", alpha=1e-2,
+                         max_iter=20), True),
+    (MLPClassifier, dict(hidden_layer_sizes=(10,), max_iter=200, max_fun=40), False),
+    (MLPRegressor, dict(hidden_layer_sizes=(20,), activation="logistic", max_iter=20), True),
+], ids=["classifier", "tanh-two-layers-weighted", "max_fun", "regressor-weighted"])
+def test_lbfgs_reproduces_sklearn(make, params, sample_weight):
+    """solver="lbfgs": scipy's L-BFGS-B on the same packed parameters takes scikit-learn's
+    steps: the same iterations, loss and weights (float64; over many iterations the rounding
+    of the sums grows past the tolerance, so the runs are short)."""
+    if make is MLPClassifier:
+        X, _, y, _ = _digits()
+    else:
+        X, _, y, _ = _standardized(load_diabetes)
+    weight = np.random.default_rng(0).random(len(y)) if sample_weight else None
+    params = {"solver": "lbfgs", "random_state": 0, **params}
+    ours = make(device="cpu", **params).fit(X, y, sample_weight=weight)
+    theirs = getattr(neural_network, make.__name__)(**params).fit(X, y, sample_weight=weight)
+    for name in ("coefs_", "intercepts_"):
+        for x, y_ in zip(getattr(ours, name), getattr(theirs, name)):
+            np.testing.assert_allclose(x, y_, rtol=1e-6, atol=1e-8)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-9)
+    np.testing.assert_array_equal(ours.predict(X[:100]), theirs.predict(X[:100])) \
+        if make is MLPClassifier else None
+    # scikit-learn's lbfgs keeps no loss curve
+    for name in ("loss_curve_", "best_loss_", "validation_scores_"):
+        assert not hasattr(ours, name) and not hasattr(theirs, name)
+    # nor partial_fit (scikit-learn 1.9's MLPRegressor tests its solver check without calling
+    # it, so it offers a partial_fit that runs lbfgs; its classifier's is the rule followed)
+    assert not hasattr(ours, "partial_fit")
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'"):
+        ours.partial_fit(X, y)
+
+
+def test_lbfgs_rejects_dropout_and_float32_stays_float32():
+    X, _, y, _ = _digits(np.float32)
+    model = MLPClassifier((16,), solver="lbfgs", max_iter=5, random_state=0).fit(X, y)
+    assert model.coefs_[0].dtype == np.float32 and model.predict_proba(X).dtype == np.float32
+    with pytest.raises(ValueError, match="dropout needs a stochastic solver"):
+        MLPClassifier((16,), solver="lbfgs", dropout=0.5).fit(X, y)
+
+
+def test_n_iter_no_change_may_be_infinite():
+    X, _, y, _ = _digits()
+    params = dict(hidden_layer_sizes=(8,), max_iter=12, tol=10.0, random_state=0)
+    assert MLPClassifier(n_iter_no_change=np.inf, **params).fit(X, y).n_iter_ == 12
+    assert MLPClassifier(n_iter_no_change=2, **params).fit(X, y).n_iter_ < 12
+
+
+def test_non_finite_weights_raise_as_sklearn():
+    X, y = np.array([[1e30], [2e30], [3e30]]), np.array([1e30, 2e30, 3e30])
+    with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
+        MLPRegressor((4,), solver="sgd", learning_rate_init=10.0, max_iter=3,
+                     random_state=0).fit(X, y)
+
+
 @pytest.mark.parametrize("early_stopping", [False, True], ids=["", "early-stopping"])
 def test_sample_weight_reproduces_sklearn(early_stopping):
     X_train, _, y_train, _ = _digits()

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.optimize
 import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
@@ -18,13 +19,15 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from threadpoolctl import threadpool_limits
 
 from .._backend import cuda_status, effective_n_threads, kernels_for, resolve_device
 from .._config import config_context, get_config
-from ..utils._sklearn_compat import (Interval, StrOptions, check_partial_fit_first_call,
-                                     check_sample_weight, get_chunk_n_rows)
+from ..utils._sklearn_compat import (Interval, Options, StrOptions, check_optimize_result,
+                                     check_partial_fit_first_call, check_sample_weight,
+                                     get_chunk_n_rows, lbfgs_options)
 from . import init
 from ._layers import (SGD, Adagrad, Adam, BatchNorm, Conv2d, Dense, Dropout, Flatten, Network,
                       Pool2d, parameter_layout, split_params)
@@ -64,7 +67,7 @@ class _BaseNetwork(BaseEstimator):
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "init": [StrOptions(set(_INITS))],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
@@ -188,6 +191,11 @@ class _BaseNetwork(BaseEstimator):
         self.n_outputs_ = Y.shape[1]
         self.n_layers_ = self._n_weight_layers() + 1
         self.n_iter_, self.t_ = 0, 0
+        for name in ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_"):
+            self.__dict__.pop(name, None)  # a refit with lbfgs has none of a stochastic fit's
+        if self.solver == "lbfgs":  # scikit-learn's lbfgs keeps no curve or best scores
+            self._optimizer_state = None
+            return self._initial_params(self._build_layers(self._random_state), X.dtype)
         self.loss_curve_ = []
         self._no_improvement_count = 0
         if self.early_stopping:
@@ -228,7 +236,13 @@ class _BaseNetwork(BaseEstimator):
             self._learning_rate = self.learning_rate_init
         with self._threads():
             net = self._network(params)
-            self._train(net, X, Y, incremental, sample_weight)
+            if self.solver == "lbfgs":
+                self._train_lbfgs(net, X, Y, sample_weight)
+            else:
+                self._train(net, X, Y, incremental, sample_weight)
+        if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
+            raise ValueError("Solver produced non-finite parameter weights. The input data may"
+                             " contain large values and need to be preprocessed.")
         return self
 
     def _optimizer(self, K, net):
@@ -313,6 +327,43 @@ class _BaseNetwork(BaseEstimator):
             net.restore(self._best_state)
             del self._best_state
         self._optimizer_state = {"solver": self.solver, **optimizer.state(K)}
+        self._store(net)
+
+    def _train_lbfgs(self, net, X, Y, sample_weight):
+        """scikit-learn's full-batch L-BFGS-B (scipy's) on the loss of all rows, alpha/2 * |W|^2
+        over their total weight added. The flat parameter buffer is scikit-learn's packed vector
+        (every layer's weights, then every bias, each weight of shape (fan_in, fan_out)), so the
+        optimizer takes the same steps."""
+        if self.dropout > 0:
+            raise ValueError("dropout needs a stochastic solver: lbfgs minimizes one fixed loss")
+        K = net.K
+        n_samples = X.shape[0]
+        weight_sum = n_samples if sample_weight is None else float(sample_weight.sum())
+        weight = (np.full(n_samples, 1.0 / n_samples) if sample_weight is None
+                  else sample_weight / weight_sum)
+        X_all, Y_all, weight = K.to_device(_dense_rows(X, slice(None))), K.to_device(Y), K.to_device(weight)
+        grad_out = K.empty(Y.shape, Y.dtype)
+        n_decayed = net.n_decayed
+
+        def loss_and_gradient(theta):
+            K.copy_into(net.params, theta.astype(self._dtype))
+            out = net.forward(X_all, training=True)
+            loss = float(K.loss_and_grad(self._loss_kind, out, Y_all, weight, grad_out))
+            net.backward(grad_out)
+            grad = np.array(K.to_host(net.grads), dtype=np.float64)
+            if self.alpha > 0:
+                decayed = theta[:n_decayed]
+                loss += 0.5 * self.alpha * float(decayed @ decayed) / weight_sum
+                grad[:n_decayed] += (self.alpha / weight_sum) * decayed
+            return loss, grad
+
+        result = scipy.optimize.minimize(
+            loss_and_gradient, net.host_params().astype(np.float64), method="L-BFGS-B",
+            jac=True, options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
+                               **lbfgs_options("iprint", 1 if self.verbose else -1)})
+        self.n_iter_ = check_optimize_result("lbfgs", result, self.max_iter)
+        self.loss_ = float(result.fun)
+        K.copy_into(net.params, result.x.astype(self._dtype))
         self._store(net)
 
     def _track_progress(self, net, X_val, y_val, weight_val, seconds):
@@ -434,6 +485,14 @@ def _sigmoid(z):
     return expit(z)
 
 
+def _stochastic_solver(estimator):
+    """partial_fit exists for the stochastic solvers only, as in scikit-learn."""
+    if estimator.solver == "lbfgs":
+        raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                             "lbfgs is not stochastic.")
+    return True
+
+
 class _Classifier(ClassifierMixin):
     """Targets binarised as in scikit-learn's MLPClassifier: one logistic unit for two classes,
     one per label for multilabel y, a softmax over the classes otherwise."""
@@ -469,6 +528,7 @@ class _Classifier(ClassifierMixin):
         return accuracy_score(self._label_binarizer.inverse_transform(Y), self._labels(z),
                               sample_weight=sample_weight)
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y); ``classes`` (all the labels) is needed on the first call."""
         if not hasattr(self, "coefs_"):
@@ -499,6 +559,11 @@ class _Classifier(ClassifierMixin):
 class _DenseNetwork(_BaseNetwork):
     """Rows of features into dense layers (sparse rows are densified a batch at a time)."""
 
+    _parameter_constraints = {
+        **_BaseNetwork._parameter_constraints,
+        "solver": [StrOptions({"sgd", "adam", "adagrad", "lbfgs"})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+    }
     _accepts_sparse = True
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -506,8 +571,8 @@ class _DenseNetwork(_BaseNetwork):
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0,
-                 init="glorot_uniform", device="auto", n_jobs=None):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dropout=0.0, init="glorot_uniform", device="auto", n_jobs=None):
         _set_params(self, locals())
 
     def _prepare_X(self, X, reset, image_shape):
@@ -527,13 +592,16 @@ class MLPClassifier(_Classifier, _DenseNetwork):
     """Multi-layer perceptron classifier, a drop-in for scikit-learn's ``MLPClassifier`` trained
     on compiled kernels (CPU: BLAS and Numba; CUDA: Numba).
 
-    Parameters are scikit-learn's (the "lbfgs" solver aside), plus:
+    Parameters are scikit-learn's, plus:
 
     dropout : float in [0, 1), default=0.0
         Probability of dropping each hidden unit in training (inverted dropout).
     init : {"glorot_uniform", "glorot_normal", "he_uniform", "he_normal"}, default="glorot_uniform"
         Weight initializer; "glorot_uniform" is scikit-learn's.
-    solver : {"adam", "sgd", "adagrad"}, default="adam"
+    solver : {"adam", "sgd", "adagrad", "lbfgs"}, default="adam"
+        scikit-learn's solvers plus adagrad; "lbfgs" is scipy's L-BFGS-B on the full batch, as
+        in scikit-learn (with ``max_fun``), for float32 input in float32 (scikit-learn's turns
+        the weights into float64).
     device : {"auto", "cpu", "cuda"}, default="auto"
         "auto" uses CUDA when a GPU is found, else warns once and uses the CPU.
     n_jobs : int, default=None
@@ -541,8 +609,8 @@ class MLPClassifier(_Classifier, _DenseNetwork):
 
     float32 input is trained in float32, float64 in float64. ``device_`` says where the fit
     ran. Attributes are scikit-learn's: classes_, coefs_, intercepts_, loss_, loss_curve_,
-    best_loss_, validation_scores_, best_validation_score_, n_iter_, t_, n_layers_,
-    n_outputs_, out_activation_, n_features_in_.
+    best_loss_, validation_scores_, best_validation_score_ (the last four not with lbfgs),
+    n_iter_, t_, n_layers_, n_outputs_, out_activation_, n_features_in_.
     """
 
 
@@ -562,6 +630,7 @@ class MLPRegressor(RegressorMixin, _DenseNetwork):
     def _score_output(self, z, Y, sample_weight):
         return r2_score(Y, z, sample_weight=sample_weight)
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y)."""
         if not hasattr(self, "coefs_"):
