@@ -131,6 +131,7 @@ double loss_and_grad(const std::string& kind, const Array<T>& output, const Arra
   const Loss loss = kind == "softmax"    ? Loss::kSoftmax
                     : kind == "logistic" ? Loss::kLogistic
                     : kind == "squared"  ? Loss::kSquared
+                    : kind == "poisson"  ? Loss::kPoisson
                                          : throw std::invalid_argument("unknown loss " + kind);
   require(output.ndim() == 2 && output.shape(1) >= 1, "output must be (n, K), K >= 1");
   const index_t n = output.shape(0), K = output.shape(1);
@@ -367,8 +368,8 @@ void define_for(py::module_& m) {
         arg("n_threads"), "IN/OUT x = x * scale where mask, else x * 0.");
   m.def("loss_and_grad", &loss_and_grad<T>, arg("kind"), arg("output").noconvert(),
         arg("target").noconvert(), arg("weight").noconvert(), arg("grad").noconvert(),
-        "OUT grad (n, K): the weighted gradient of loss kind ('softmax', 'logistic' or "
-        "'squared') for output (n, K); returns the weighted mean loss.");
+        "OUT grad (n, K): the weighted gradient of loss kind ('softmax', 'logistic', "
+        "'squared' or 'poisson') for output (n, K); returns the weighted mean loss.");
   m.def("sgd", &sgd<T>, arg("params").noconvert(), arg("grads").noconvert(),
         arg("velocity").noconvert(), arg("lr"), arg("momentum"), arg("nesterov"), arg("decay"),
         arg("n_decayed"), "IN/OUT params, velocity: one SGD step with momentum.");

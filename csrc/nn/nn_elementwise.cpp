@@ -101,6 +101,13 @@ double loss_and_grad(Loss kind, index_t n, index_t K, const T* output, const T* 
         row += std::log1p(std::exp(-std::abs(v))) + std::max(v, 0.0) - t[k] * v;
         g[k] = static_cast<T>((1 / (1 + std::exp(-v)) - t[k]) * w);
       }
+    } else if (kind == Loss::kPoisson) {
+      for (index_t k = 0; k < K; ++k) {
+        // y log(y / p) - y + p with p = exp(z); the first term is 0 where y is 0
+        const double v = z[k], y = t[k], p = std::exp(v);
+        row += (y > 0 ? y * (std::log(y) - v) : 0.0) - y + p;
+        g[k] = static_cast<T>((p - y) * w);
+      }
     } else {
       for (index_t k = 0; k < K; ++k) {
         const double d = static_cast<double>(z[k]) - t[k];

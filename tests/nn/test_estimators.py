@@ -113,6 +113,32 @@ def test_lbfgs_rejects_dropout_and_float32_stays_float32():
         MLPClassifier((16,), solver="lbfgs", dropout=0.5).fit(X, y)
 
 
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_poisson_loss_reproduces_sklearn(solver):
+    X, X_test, y, _ = _standardized(load_diabetes)
+    y = np.floor(y / 25)  # counts
+    params = dict(loss="poisson", hidden_layer_sizes=(16,), max_iter=8, solver=solver,
+                  random_state=0)
+    ours = MLPRegressor(device="cpu", **params).fit(X, y)
+    theirs = neural_network.MLPRegressor(**params).fit(X, y)
+    assert ours.out_activation_ == theirs.out_activation_ == "exp"
+    for x, y_ in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(x, y_, rtol=1e-7, atol=1e-9)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-9)
+    np.testing.assert_allclose(ours.predict(X_test), theirs.predict(X_test), rtol=1e-7)
+    assert ours.score(X_test, y[:len(X_test)]) == pytest.approx(
+        theirs.score(X_test, y[:len(X_test)]), rel=1e-7)
+    with pytest.raises(ValueError, match="negative which is not allowed for Poisson"):
+        MLPRegressor(**params).fit(X, np.where(np.arange(len(y)) == 3, -1.0, y))
+
+
+def test_regressor_signature_is_sklearns():
+    import inspect
+    ours = list(inspect.signature(MLPRegressor).parameters)
+    theirs = list(inspect.signature(neural_network.MLPRegressor).parameters)
+    assert ours[:len(theirs)] == theirs or set(theirs) <= set(ours) and ours[:3] == theirs[:3]
+
+
 def test_n_iter_no_change_may_be_infinite():
     X, _, y, _ = _digits()
     params = dict(hidden_layer_sizes=(8,), max_iter=12, tol=10.0, random_state=0)
@@ -123,7 +149,7 @@ def test_n_iter_no_change_may_be_infinite():
 def test_non_finite_weights_raise_as_sklearn():
     X, y = np.array([[1e30], [2e30], [3e30]]), np.array([1e30, 2e30, 3e30])
     with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
-        MLPRegressor((4,), solver="sgd", learning_rate_init=10.0, max_iter=3,
+        MLPRegressor(hidden_layer_sizes=(4,), solver="sgd", learning_rate_init=10.0, max_iter=3,
                      random_state=0).fit(X, y)
 
 
@@ -347,7 +373,7 @@ def test_network_snapshot_restores_weights_and_batch_statistics():
 def test_validation_set_too_small_is_an_error():
     X, y = np.random.default_rng(0).random((10, 3)), np.arange(10.0)
     with pytest.raises(ValueError, match="validation set is too small"):
-        MLPRegressor((3,), early_stopping=True, validation_fraction=0.05,
+        MLPRegressor(hidden_layer_sizes=(3,), early_stopping=True, validation_fraction=0.05,
                      device="cpu").fit(X, y)
 
 
@@ -465,8 +491,8 @@ def test_bad_hidden_layer_sizes_and_target_width():
     X, y = np.random.default_rng(0).random((6, 3)), np.arange(6) % 2
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         MLPClassifier((4, 0), device="cpu").fit(X, y)
-    model = MLPRegressor((4,), max_iter=1, device="cpu").fit(X, np.ones((6, 2)))
+    model = MLPRegressor(hidden_layer_sizes=(4,), max_iter=1, device="cpu").fit(X, np.ones((6, 2)))
     with pytest.raises(ValueError, match="outputs"):
         model.partial_fit(X, np.ones((6, 3)))
     with pytest.warns(ConvergenceWarning):
-        MLPRegressor((4,), max_iter=1, device="cpu").fit(X, y)
+        MLPRegressor(hidden_layer_sizes=(4,), max_iter=1, device="cpu").fit(X, y)

@@ -206,7 +206,7 @@ def test_apply_dropout(dtype, rng):
     _compare("apply_dropout", x, mask, 1 / 0.6, dtype=dtype)
 
 
-@pytest.mark.parametrize("kind", ["softmax", "logistic", "squared"])
+@pytest.mark.parametrize("kind", ["softmax", "logistic", "squared", "poisson"])
 def test_loss_and_grad(kind, dtype, rng):
     output = (3 * rng.standard_normal((4, 3))).astype(dtype)
     if kind == "softmax":

@@ -105,13 +105,16 @@ def test_channel_sums_and_dropout(shape, dtype, rng):
 
 @pytest.mark.parametrize("kind, loss", [("softmax", "cross_entropy"),
                                         ("logistic", "binary_cross_entropy"),
-                                        ("squared", "squared_error")])
+                                        ("squared", "squared_error"),
+                                        ("poisson", "poisson_deviance")])
 @pytest.mark.parametrize("n, K", [(1, 1), (9, 4), (200, 10)])
 def test_losses(kind, loss, n, K, dtype, rng):
     if kind == "softmax" and K == 1:
         K = 2
     output = _rand(rng, (n, K), dtype, scale=5)
     target = rng.uniform(size=(n, K)).astype(dtype)
+    if kind == "poisson":  # counts, zeros among them
+        target = np.floor(3 * target).astype(dtype)
     if kind == "softmax":
         target /= target.sum(axis=1, keepdims=True)
     grad = np.full((n, K), np.nan, dtype)

@@ -101,8 +101,8 @@ void dropout(index_t m, T* x, const bool* mask, double scale, int n_threads);
 
 // Losses on the output layer (n, K); each row's weight in weight (n,) (summing to 1). OUT grad
 // (n, K) = the weighted gradient for the outputs (grad may alias output); returns the weighted
-// mean loss.
-enum class Loss { kSoftmax, kLogistic, kSquared };
+// mean loss. kPoisson: half the Poisson deviance of y = exp(output) (scikit-learn's log link).
+enum class Loss { kSoftmax, kLogistic, kSquared, kPoisson };
 template <class T>
 double loss_and_grad(Loss kind, index_t n, index_t K, const T* output, const T* target,
                      const double* weight, T* grad);

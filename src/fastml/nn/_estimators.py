@@ -615,13 +615,37 @@ class MLPClassifier(_Classifier, _DenseNetwork):
 
 
 class MLPRegressor(RegressorMixin, _DenseNetwork):
-    """Multi-layer perceptron regressor, a drop-in for scikit-learn's ``MLPRegressor``; the
-    parameters are ``MLPClassifier``'s. The loss is half the mean squared error summed over the
-    outputs (for one output, scikit-learn's)."""
+    """Multi-layer perceptron regressor, a drop-in for scikit-learn's ``MLPRegressor``.
+
+    Parameters are ``MLPClassifier``'s, plus scikit-learn's first one:
+
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        "squared_error": half the mean squared error summed over the outputs (for one output,
+        scikit-learn's); "poisson": half the Poisson deviance with a log link (the output layer
+        predicts exp of its value; y must be >= 0), as scikit-learn's.
+    """
+
+    _parameter_constraints = {**_DenseNetwork._parameter_constraints,
+                              "loss": [StrOptions({"squared_error", "poisson"})]}
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dropout=0.0, init="glorot_uniform", device="auto", n_jobs=None):
+        _set_params(self, locals())
 
     def _encode(self, y, reset, classes=None):
         y = _column_to_1d(y)
-        self._loss_kind, self.out_activation_ = "squared", "identity"
+        if self.loss == "poisson":
+            if np.any(y < 0):
+                raise ValueError("Some value(s) of y are negative which is not allowed for "
+                                 "Poisson regression.")
+            self._loss_kind, self.out_activation_ = "poisson", "exp"
+        else:
+            self._loss_kind, self.out_activation_ = "squared", "identity"
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
     def _stratify_by(self, Y):
@@ -639,6 +663,8 @@ class MLPRegressor(RegressorMixin, _DenseNetwork):
 
     def predict(self, X):
         z = self._decision(X)
+        if self.out_activation_ == "exp":
+            np.exp(z, out=z)
         return z.ravel() if z.shape[1] == 1 else z
 
 

@@ -378,6 +378,22 @@ def _squared_kernel(pred, target, weight, grad, row_loss):
         row_loss[i] = 0.5 * weight[i] * loss
 
 
+@cuda.jit
+def _poisson_kernel(output, target, weight, grad, row_loss):
+    """Half the Poisson deviance of exp(output), as the CPU's Loss::kPoisson."""
+    n, K = output.shape
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        loss = 0.0
+        for k in range(K):
+            v, y = float64(output[i, k]), float64(target[i, k])
+            p = math.exp(v)
+            if y > 0:
+                loss += y * (math.log(y) - v)
+            loss += p - y
+            grad[i, k] = (p - y) * weight[i]
+        row_loss[i] = weight[i] * loss
+
+
 # ---------------------------------------------------------------------------------------------
 # optimizer steps over flat parameter buffers; entries below n_decayed get the L2 penalty
 
@@ -580,7 +596,8 @@ def apply_dropout(x, mask, scale):
     _launch(_dropout_kernel, x.size, _flat(x), _flat(mask), scale)
 
 
-_LOSSES = {"softmax": _softmax_kernel, "logistic": _logistic_kernel, "squared": _squared_kernel}
+_LOSSES = {"softmax": _softmax_kernel, "logistic": _logistic_kernel, "squared": _squared_kernel,
+           "poisson": _poisson_kernel}
 
 
 def loss_and_grad(kind, output, target, weight, grad):

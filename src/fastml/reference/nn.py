@@ -8,6 +8,7 @@ weights (C_out, C_in, KH, KW); backward functions take the upstream gradient and
 inputs and return the gradients of the differentiable forward arguments, in their order. No
 function modifies its arguments."""
 import numpy as np
+from scipy.special import xlogy
 from sklearn.utils import check_random_state
 
 
@@ -485,6 +486,21 @@ def squared_error_backward(pred, y):
     """(pred - y) / n_rows."""
     p, y = _same_shape(pred, y)
     return ((p - y) / p.shape[0]).astype(_dtype(pred))
+
+
+def poisson_deviance(z, y):
+    """Half the Poisson deviance of exp(z) against y >= 0, summed over the outputs and averaged
+    over the rows; a float."""
+    z, y = _same_shape(z, y)
+    pred = np.exp(z)
+    return float((xlogy(y, y / pred) - y + pred).sum() / z.shape[0])
+
+
+def poisson_deviance_backward(z, y):
+    """(exp(z) - y) / n_rows."""
+    dtype = _dtype(z)
+    z, y = _same_shape(z, y)
+    return ((np.exp(z) - y) / z.shape[0]).astype(dtype)
 
 
 # ---------------------------------------------------------------------------------------------
