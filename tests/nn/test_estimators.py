@@ -146,6 +146,19 @@ def test_n_iter_no_change_may_be_infinite():
     assert MLPClassifier(n_iter_no_change=2, **params).fit(X, y).n_iter_ < 12
 
 
+def test_diverging_early_stopping_scores_nan_as_sklearn():
+    rng = np.random.default_rng(0)
+    X = rng.random((200, 3)) * 1e10
+    y = X.sum(axis=1) * 1e20
+    params = dict(hidden_layer_sizes=(4,), solver="sgd", learning_rate_init=1e8,
+                  early_stopping=True, max_iter=8, random_state=0)
+    ours = MLPRegressor(**params).fit(X, y)
+    theirs = neural_network.MLPRegressor(**params).fit(X, y)
+    assert np.isnan(ours.validation_scores_).any()
+    np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=1e-9)
+    assert ours.n_iter_ == theirs.n_iter_
+
+
 def test_non_finite_weights_raise_as_sklearn():
     X, y = np.array([[1e30], [2e30], [3e30]]), np.array([1e30, 2e30, 3e30])
     with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):

@@ -652,7 +652,10 @@ class MLPRegressor(RegressorMixin, _DenseNetwork):
         return None
 
     def _score_output(self, z, Y, sample_weight):
-        return r2_score(Y, z, sample_weight=sample_weight)
+        prediction = np.exp(z) if self.out_activation_ == "exp" else z
+        if not np.isfinite(prediction).all():
+            return np.nan  # scikit-learn's validation score of a network that diverged
+        return r2_score(Y, prediction, sample_weight=sample_weight)
 
     @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None):
