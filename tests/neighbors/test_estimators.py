@@ -8,6 +8,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from sklearn import neighbors as sk
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.metrics import DistanceMetric
 from sklearn.metrics import pairwise_distances as sklearn_pairwise_distances
 
 from fastml.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
@@ -256,3 +257,82 @@ def test_bad_input_is_rejected_with_a_clear_error(rng):
         model.predict(X[:0])
     with pytest.raises(ValueError, match="metric"):
         KNeighborsClassifier(metric="nonsense").fit(X, y)
+
+
+# --- scikit-learn's behaviour in its corners ------------------------------------------------
+
+def _same_as_sklearn(make_ours, make_theirs, call):
+    """The same result, or the same exception type and message start, and the same warnings."""
+    outcomes = []
+    for make in (make_ours, make_theirs):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = ("ok", call(make()))
+            except Exception as error:  # noqa: BLE001 - compared with scikit-learn's
+                result = ("raised", type(error), str(error)[:60])
+        outcomes.append((result, sorted({(w.category, str(w.message)[:40]) for w in caught})))
+    (ours, our_warnings), (theirs, their_warnings) = outcomes
+    assert our_warnings == their_warnings
+    assert ours[0] == theirs[0], (ours, theirs)
+    if ours[0] == "raised":
+        assert ours[1:] == theirs[1:]
+    else:
+        for a, b in zip(ours[1], theirs[1]):
+            assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("params, fit_sparse", [
+    (dict(metric=DistanceMetric.get_metric("manhattan")), False),
+    (dict(metric="minkowski", p=3, metric_params={"w": np.arange(1.0, 6.0)}), False),
+    (dict(metric="minkowski", p=3, metric_params={"w": np.ones(5)}, algorithm="ball_tree"),
+     False),
+    (dict(metric="minkowski", metric_params={"w": np.ones(5)}, algorithm="kd_tree"), False),
+    (dict(metric="cosine", algorithm="kd_tree"), False),
+    (dict(metric="cosine", algorithm="ball_tree"), False),
+    (dict(metric=lambda a, b: np.abs(a - b).sum(), algorithm="kd_tree"), False),
+    (dict(p=0.5), False), (dict(p=0.5, algorithm="ball_tree"), False),
+    (dict(metric_params={"p": 3}), False), (dict(metric_params={"p": 3}, p=None), False),
+    (dict(algorithm="kd_tree"), True), (dict(metric="chebyshev", algorithm="brute"), True),
+], ids=["DistanceMetric", "weighted-minkowski", "weighted-ball-tree", "weighted-kd-tree",
+        "kd-tree-cosine", "ball-tree-cosine", "kd-tree-callable", "p-below-1",
+        "p-below-1-ball-tree", "p-twice", "p-in-params", "kd-tree-sparse", "chebyshev-sparse"])
+def test_metrics_and_algorithms_as_scikit_learn(params, fit_sparse, rng):
+    X, Q = rng.random((40, 5)), rng.random((6, 5))
+    X_fit = sparse.csr_matrix(X) if fit_sparse else X
+    _same_as_sklearn(lambda: NearestNeighbors(n_neighbors=4, **params),
+                     lambda: sk.NearestNeighbors(n_neighbors=4, **params),
+                     lambda model: model.fit(X_fit).kneighbors(Q))
+
+
+def test_nan_euclidean_takes_missing_values(rng):
+    X = rng.random((40, 4))
+    X[::5, 1] = np.nan
+    for make in (NearestNeighbors, sk.NearestNeighbors):
+        assert make(metric="nan_euclidean").__sklearn_tags__().input_tags.allow_nan
+    _same_as_sklearn(lambda: NearestNeighbors(n_neighbors=3, metric="nan_euclidean"),
+                     lambda: sk.NearestNeighbors(n_neighbors=3, metric="nan_euclidean"),
+                     lambda model: model.fit(X).kneighbors(X[:7]))
+    ours = KNeighborsRegressor(3, metric="nan_euclidean").fit(X, X[:, 0] * 0 + np.arange(40))
+    theirs = sk.KNeighborsRegressor(3, metric="nan_euclidean").fit(X, np.arange(40.0))
+    assert_allclose(ours.predict(X[:9]), theirs.predict(X[:9]))
+
+
+@pytest.mark.parametrize("source", ["fastml", "sklearn", "BallTree", "KDTree"])
+def test_fit_on_a_fitted_estimator_or_tree(source, rng):
+    X, y, Q = rng.random((30, 3)), rng.integers(0, 3, 30), rng.random((5, 3))
+    fitted = {"fastml": lambda: NearestNeighbors().fit(X),
+              "sklearn": lambda: sk.NearestNeighbors().fit(X),
+              "BallTree": lambda: sk.BallTree(X), "KDTree": lambda: sk.KDTree(X)}[source]()
+    assert_array_equal(NearestNeighbors(n_neighbors=4).fit(fitted).kneighbors(Q)[1],
+                       sk.NearestNeighbors(n_neighbors=4).fit(X).kneighbors(Q)[1])
+    assert_array_equal(KNeighborsClassifier(3).fit(fitted, y).predict(Q),
+                       sk.KNeighborsClassifier(3).fit(X, y).predict(Q))
+
+
+def test_all_zero_weights_raise_as_scikit_learn(rng):
+    X, y = rng.random((20, 3)), rng.integers(0, 2, 20)
+    for make in (KNeighborsClassifier, sk.KNeighborsClassifier):
+        model = make(3, weights=lambda d: np.zeros_like(d)).fit(X, y)
+        with pytest.raises(ValueError, match="All neighbors of some sample is getting zero"):
+            model.predict_proba(X[:3])

@@ -6,6 +6,7 @@ input, callables and other metrics fall back to chunks of the distance matrix, e
 compiled selection. ``radius_neighbors`` filters chunks of the distance matrix.
 """
 import numpy as np
+from sklearn.metrics import DistanceMetric
 from sklearn.metrics import pairwise as sklearn_pairwise
 from sklearn.utils import gen_batches
 
@@ -28,17 +29,28 @@ def _check_k(k, n_samples):
         raise ValueError(f"k must be between 1 and the number of samples ({n_samples}), got {k}")
 
 
-def _compiled_search(X, Y, metric):
-    return not _delegated(X, Y, metric) and metric in _ALIASES
+def _compiled_search(X, Y, metric, kwds=None):
+    return (isinstance(metric, str) and not _delegated(X, Y, metric, kwds)
+            and metric in _ALIASES)
 
 
 def _distance_chunks(X, Y, reduce_func, metric, n_jobs, working_memory, kwds):
     """Reduced chunks of the distance matrix: fastml's core where it has the metric, else
-    scikit-learn's (other metrics, sparse input, callables, "precomputed")."""
-    chunked = (pairwise_distances_chunked if _compiled_search(X, Y, metric)
+    scikit-learn's (other metrics, sparse input, callables, "precomputed"), or the pairwise
+    method of a DistanceMetric object."""
+    if isinstance(metric, DistanceMetric):
+        return _distance_metric_chunks(X, Y, reduce_func, metric, working_memory)
+    chunked = (pairwise_distances_chunked if _compiled_search(X, Y, metric, kwds)
                else sklearn_pairwise.pairwise_distances_chunked)
     return chunked(X, Y, reduce_func=reduce_func, metric=metric, n_jobs=n_jobs,
                    working_memory=working_memory, **kwds)
+
+
+def _distance_metric_chunks(X, Y, reduce_func, metric, working_memory):
+    rows = get_chunk_n_rows(row_bytes=8 * Y.shape[0], max_n_rows=X.shape[0],
+                            working_memory=working_memory)
+    for start in range(0, X.shape[0], rows):
+        yield reduce_func(metric.pairwise(X[start:start + rows], Y), start)
 
 
 def argkmin(X, Y, k, *, metric="euclidean", n_jobs=None, working_memory=None, **kwds):
@@ -54,9 +66,9 @@ def argkmin(X, Y, k, *, metric="euclidean", n_jobs=None, working_memory=None, **
     Y : array-like or sparse matrix of shape (n_samples, n_features)
     k : int
         Neighbours per query, 1 <= k <= n_samples.
-    metric : str or callable
+    metric : str, callable or DistanceMetric
         Any metric of :func:`fastml.metrics.pairwise_distances` runs on the compiled search; others
-        (and sparse input) are computed by scikit-learn a chunk at a time.
+        (and sparse input) are computed by scikit-learn (or the DistanceMetric) a chunk at a time.
     n_jobs : int, default=None
     working_memory : int, default=None
         MiB of scratch memory per chunk of queries (default: ``fastml.get_config()``).
@@ -70,7 +82,7 @@ def argkmin(X, Y, k, *, metric="euclidean", n_jobs=None, working_memory=None, **
     """
     if working_memory is None:
         working_memory = get_config()["working_memory"]
-    if not _compiled_search(X, Y, metric):
+    if not _compiled_search(X, Y, metric, kwds):
         return _argkmin_from_distances(X, Y, k, metric, n_jobs, working_memory, kwds)
     job = _PairwiseJob(X, Y, metric, kwds, n_jobs, aux_kind=_no_aux)
     n_samples = job.Y.shape[0]

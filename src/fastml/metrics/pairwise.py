@@ -73,10 +73,12 @@ def _resolve_metric(metric, kwds):
     return name, p
 
 
-def _delegated(X, Y, metric):
-    """Inputs the compiled core does not take: sparse matrices, callables and 'precomputed'."""
+def _delegated(X, Y, metric, kwds=None):
+    """Inputs the compiled core does not take: sparse matrices, callables, 'precomputed' and
+    weighted minkowski (scipy's, through scikit-learn)."""
     return (callable(metric) or metric == "precomputed" or sparse.issparse(X)
-            or sparse.issparse(Y))
+            or sparse.issparse(Y)
+            or (metric == "minkowski" and (kwds or {}).get("w") is not None))
 
 
 def _pack_bits(A):
@@ -195,7 +197,7 @@ def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None, **kwds):
     than 1e-10 relative accuracy (nearly equal points) are recomputed directly. float32 cosine
     distances under 0.02 are recomputed in float64.
     """
-    if _delegated(X, Y, metric):
+    if _delegated(X, Y, metric, kwds):
         return sklearn_pairwise.pairwise_distances(X, Y, metric=metric, n_jobs=n_jobs, **kwds)
     return _PairwiseJob(X, Y, metric, kwds, n_jobs).rows()
 
@@ -216,7 +218,7 @@ def pairwise_distances_chunked(X, Y=None, *, reduce_func=None, metric="euclidean
     """
     if working_memory is None:
         working_memory = get_config()["working_memory"]
-    if _delegated(X, Y, metric):
+    if _delegated(X, Y, metric, kwds):
         yield from sklearn_pairwise.pairwise_distances_chunked(
             X, Y, reduce_func=reduce_func, metric=metric, n_jobs=n_jobs,
             working_memory=working_memory, **kwds)

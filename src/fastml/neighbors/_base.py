@@ -11,7 +11,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, MultiOutputMixin, is_classifier
 from sklearn.exceptions import DataConversionWarning
-from sklearn.neighbors import VALID_METRICS, VALID_METRICS_SPARSE
+from sklearn.metrics import DistanceMetric
+from sklearn.neighbors import VALID_METRICS, VALID_METRICS_SPARSE, BallTree, KDTree
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -57,6 +58,16 @@ def _csr_graph(data, ind, indptr, n_samples_fit):
     return sparse.csr_matrix((data, ind, indptr), shape=(len(indptr) - 1, n_samples_fit))
 
 
+def _training_data(X):
+    """The training data of a fitted neighbours estimator (fastml's or scikit-learn's), a
+    BallTree or a KDTree; X itself otherwise."""
+    if isinstance(X, (BallTree, KDTree)):
+        return np.asarray(X.data)
+    if isinstance(X, BaseEstimator) and hasattr(X, "_fit_X") and hasattr(X, "n_samples_fit_"):
+        return X._fit_X
+    return X
+
+
 def _check_graph_mode(mode):
     if mode not in _GRAPH_MODES:
         raise ValueError(
@@ -72,30 +83,43 @@ class NeighborsBase(MultiOutputMixin, BaseEstimator):
         "algorithm": [StrOptions({"auto", "ball_tree", "kd_tree", "brute"})],
         "leaf_size": [Interval(Integral, 1, None, closed="left")],
         "p": [Interval(Real, 0, None, closed="right"), None],
-        "metric": [StrOptions(set(_METRICS)), callable],
+        "metric": [StrOptions(set(_METRICS)), callable, DistanceMetric],
         "metric_params": [dict, None],
         "n_jobs": [Integral, None],
     }
 
     def _fit(self, X, y=None):
-        """Validate and store the training data (and labels, for the supervised estimators)."""
+        """Validate and store the training data (and labels, for the supervised estimators).
+
+        X may also be a fitted neighbours estimator, a BallTree or a KDTree: their training data
+        is taken. The search is always fastml's brute force; ``algorithm`` is checked as
+        scikit-learn checks it (the metrics its trees take, 0 < p < 1)."""
         supervised = self.__sklearn_tags__().target_tags.required
+        X = _training_data(X)
+        finite = "allow-nan" if self.metric == "nan_euclidean" else True
         if supervised:
             X, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True, order="C",
-                                 y_numeric=not is_classifier(self))
+                                 y_numeric=not is_classifier(self), ensure_all_finite=finite)
         else:
-            X = validate_data(self, X, accept_sparse="csr", order="C")
+            X = validate_data(self, X, accept_sparse="csr", order="C", ensure_all_finite=finite)
+        self._check_algorithm_metric()
         self._set_effective_metric()
         if self.metric == "precomputed" and X.shape[0] != X.shape[1]:
             raise ValueError(
                 f"Precomputed matrix must be square. Input is a {X.shape[0]}x{X.shape[1]} matrix.")
         if sparse.issparse(X):
+            if self.algorithm not in ("auto", "brute"):
+                warnings.warn("cannot use tree with sparse input: using brute force")
             if (self.effective_metric_ not in VALID_METRICS_SPARSE["brute"]
-                    and not callable(self.effective_metric_)):
+                    and not callable(self.effective_metric_)
+                    and not isinstance(self.effective_metric_, DistanceMetric)):
                 raise ValueError(
-                    f"Metric '{self.effective_metric_}' not valid for sparse input. Valid "
-                    f"metrics: {sorted(VALID_METRICS_SPARSE['brute'])} or a callable.")
+                    f"Metric '{self.effective_metric_}' not valid for sparse input. Use "
+                    "sorted(sklearn.neighbors.VALID_METRICS_SPARSE['brute']) to get valid "
+                    "options. Metric can also be a callable function.")
             X = X.copy()
+        elif self.effective_metric_ == "minkowski":
+            self._check_minkowski_for_algorithm()
         self._fit_X = X
         self._fit_method = "brute"
         self.n_samples_fit_ = X.shape[0]
@@ -106,9 +130,50 @@ class NeighborsBase(MultiOutputMixin, BaseEstimator):
     def _store_targets(self, y):
         self._y = y
 
+    def _check_algorithm_metric(self):
+        """scikit-learn's checks of ``algorithm`` against ``metric`` (a tree takes only some
+        metrics) and its warning for p given twice."""
+        if self.algorithm == "auto":
+            if self.metric == "precomputed":
+                tree = "brute"
+            elif (callable(self.metric) or isinstance(self.metric, DistanceMetric)
+                  or self.metric in VALID_METRICS["ball_tree"]):
+                tree = "ball_tree"
+            else:
+                tree = "brute"
+        else:
+            tree = self.algorithm
+        if callable(self.metric):
+            if self.algorithm == "kd_tree":
+                raise ValueError(f"kd_tree does not support callable metric '{self.metric}'"
+                                 "Function call overhead will resultin very poor performance.")
+        elif not isinstance(self.metric, DistanceMetric) and self.metric not in VALID_METRICS[tree]:
+            raise ValueError(f"Metric '{self.metric}' not valid. Use sorted(sklearn.neighbors."
+                             f"VALID_METRICS['{tree}']) to get valid options. Metric can also be "
+                             "a callable function.")
+        if self.metric_params is not None and "p" in self.metric_params and self.p is not None:
+            warnings.warn("Parameter p is found in metric_params. The corresponding parameter "
+                          "from __init__ is ignored.", SyntaxWarning, stacklevel=3)
+
+    def _check_minkowski_for_algorithm(self):
+        """0 < p < 1 is a semi-metric, which scikit-learn's trees refuse and its brute force
+        takes with a warning; its KDTree takes no weights."""
+        if self.effective_metric_params_["p"] < 1:
+            if self.algorithm in ("kd_tree", "ball_tree"):
+                raise ValueError(
+                    f'algorithm="{self.algorithm}" does not support 0 < p < 1 for the Minkowski '
+                    'metric. To resolve this problem either set p >= 1 or algorithm="brute".')
+            warnings.warn("Mind that for 0 < p < 1, Minkowski metrics are not distance metrics. "
+                          "Continuing the execution with `algorithm='brute'`.")
+        if self.algorithm == "kd_tree" and self.effective_metric_params_.get("w") is not None:
+            raise ValueError("algorithm='kd_tree' is not valid for metric='minkowski' with a "
+                             "weight parameter 'w': try algorithm='ball_tree' or "
+                             "algorithm='brute' instead.")
+
     def _set_effective_metric(self):
         """scikit-learn's effective_metric_ / effective_metric_params_: minkowski with p = 1, 2
-        or inf becomes manhattan, euclidean or chebyshev."""
+        or inf (and no weights) becomes manhattan, euclidean or chebyshev; otherwise its
+        parameters hold p and w (None when unweighted), as scikit-learn's."""
         params = dict(self.metric_params or {})
         metric = self.metric
         if metric == "minkowski":
@@ -118,18 +183,25 @@ class NeighborsBase(MultiOutputMixin, BaseEstimator):
             if named is not None and w is None:
                 metric = named
             else:
-                params["p"] = p
-                if w is not None:
-                    params["w"] = w
+                params["p"], params["w"] = p, w
         self.effective_metric_ = metric
         self.effective_metric_params_ = params
+
+    def _search_params(self):
+        """effective_metric_params_ without an unset minkowski weight."""
+        params = dict(self.effective_metric_params_)
+        if params.get("w", 0) is None:
+            del params["w"]
+        return params
 
     def _validate_queries(self, X):
         """(queries, whether they are the training set)."""
         check_is_fitted(self)
         if X is None:
             return self._fit_X, True
-        return validate_data(self, X, accept_sparse="csr", reset=False, order="C"), False
+        finite = "allow-nan" if self.metric == "nan_euclidean" else True
+        return validate_data(self, X, accept_sparse="csr", reset=False, order="C",
+                             ensure_all_finite=finite), False
 
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
         """Find the k nearest training points of every query point.
@@ -165,7 +237,7 @@ class NeighborsBase(MultiOutputMixin, BaseEstimator):
                 + (" (querying the training set asks for one more neighbour)"
                    if query_is_train else ""))
         dist, ind = argkmin(X, self._fit_X, k, metric=self.effective_metric_,
-                            n_jobs=self.n_jobs, **self.effective_metric_params_)
+                            n_jobs=self.n_jobs, **self._search_params())
         if query_is_train:
             dist, ind = _drop_self(dist, ind)
         return (dist, ind) if return_distance else ind
@@ -189,6 +261,7 @@ class NeighborsBase(MultiOutputMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.input_tags.pairwise = self.metric == "precomputed"
+        tags.input_tags.allow_nan = self.metric == "nan_euclidean"
         return tags
 
 
@@ -211,7 +284,7 @@ class RadiusNeighborsMixin:
         radius = self.radius if radius is None else radius
         dist, ind = radius_neighbors(X, self._fit_X, radius, metric=self.effective_metric_,
                                      sort_results=sort_results, n_jobs=self.n_jobs,
-                                     **self.effective_metric_params_)
+                                     **self._search_params())
         if query_is_train:
             for i, row in enumerate(ind):
                 keep = row != i

@@ -122,6 +122,10 @@ class KNeighborsClassifier(ClassifierTargetsMixin, ClassifierMixin, _KNeighborsP
         p : ndarray of shape (n_queries, n_classes), or a list of them for multi-output y
         """
         ind, weights = self._neighbors_and_weights(X)
+        if weights is not None and np.any(np.all(np.asarray(weights) == 0, axis=1)):
+            raise ValueError("All neighbors of some sample is getting zero weights. Please "
+                             "modify 'weights' to avoid this case if you are using a "
+                             "user-defined function.")
         labels = self._y.reshape(self._y.shape[0], -1)
         classes = self.classes_ if self.outputs_2d_ else [self.classes_]
         n_queries = ind.shape[0]
