@@ -22,6 +22,7 @@ COMPILED_CORES = {
     "stride-1 convolution (C++, pybind11)": "fastml.nn._conv_fast",
     "nn kernels: activations, losses, optimizers, pooling (C++, pybind11)": "fastml.nn._nn_fast",
     "matrix factorization and top-k (C++, pybind11)": "fastml.recommend._mf_fast",
+    "naive Bayes counts and likelihoods (C++, pybind11)": "fastml.naive_bayes._nb_fast",
 }
 
 
