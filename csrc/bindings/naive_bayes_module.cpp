@@ -184,12 +184,12 @@ py::tuple count_categories(const Codes& X, const In<label_t>& y, const Weights& 
   return py::make_tuple(class_count, counts);
 }
 
-// The model of a linear likelihood: coef (n_features x n_classes) and bias (n_classes).
+// The model of a linear likelihood: coef (n_classes x n_features) and bias (n_classes).
 index_t linear_classes(const In<double>& coef, const In<double>& bias, index_t n_features) {
-  require(coef.ndim() == 2 && coef.shape(0) == n_features && coef.shape(1) >= 1,
-          "coef must have shape (n_features, n_classes)");
-  require_shape(bias, "bias", {coef.shape(1)});
-  return coef.shape(1);
+  require(coef.ndim() == 2 && coef.shape(1) == n_features && coef.shape(0) >= 1,
+          "coef must have shape (n_classes, n_features)");
+  require_shape(bias, "bias", {coef.shape(0)});
+  return coef.shape(0);
 }
 
 template <class T>
@@ -296,7 +296,7 @@ void define_dense(py::module_& m) {
         "(weight, mean, var) per class, float64; y None: one class of every row.");
   m.def("linear_jll", &linear_jll_dense<T>, py::arg("X").noconvert(), py::arg("coef").noconvert(),
         py::arg("bias").noconvert(), py::arg("threshold"), py::arg("output"), py::arg("n_threads"),
-        "X @ coef + bias per row (x binarized with threshold), then normalised by output:\n"
+        "X @ coef.T + bias per row (x binarized with threshold), then normalised by output:\n"
         "0 joint log-likelihood, 1 log probabilities, 2 probabilities.");
   m.def("gaussian_jll", &gaussian_jll<T>, py::arg("X").noconvert(), py::arg("theta").noconvert(),
         py::arg("var").noconvert(), py::arg("constant").noconvert(),
@@ -338,4 +338,6 @@ PYBIND11_MODULE(_nb_fast, m) {
         "sum_f log_prob[offset[f] + x_f] + log_prior per row, normalised by output.");
   m.def("normalize_rows", &normalize_rows, py::arg("jll").noconvert(), py::arg("output"),
         py::arg("n_threads"), "Rows of joint log-likelihoods normalised in place (output 1 or 2).");
+  m.def("simd_build", &fastml::naive_bayes::simd_target,
+        "Instruction-set build of the likelihood kernels chosen for this CPU.");
 }

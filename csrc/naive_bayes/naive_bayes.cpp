@@ -6,20 +6,30 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
+#include <cstdlib>
+#include <memory>
+#include <new>
 #include <vector>
 
+#include "fastml/isa.hpp"
 #include "fastml/openmp_helpers.h"
 
 namespace fastml::naive_bayes {
 namespace {
+
+const IsaChoice<NaiveBayesTable>& selected() {
+  static const IsaChoice<NaiveBayesTable> choice =
+      choose_isa(FASTML_IF_ISA_V4(&x86_64_v4::kernel_table),
+                 FASTML_IF_ISA_V3(&x86_64_v3::kernel_table), &baseline::kernel_table);
+  return choice;
+}
 
 // Rough one-thread nanoseconds per unit of work, from which a loop takes its thread count
 // (fastml_region_threads): a small call stays on the calling thread rather than wake the pool.
 constexpr double kValueNs = 0.5;         // reading a value and adding it to a class's sums
 constexpr double kScatterNs = 2.0;       // a sparse value added to a class's sums
 constexpr double kProductNs = 0.3;       // one value x class product of a likelihood
-constexpr double kNormalizeNs = 10.0;    // one value's exp / log in a normalisation
+constexpr double kExpNs = 2.0;           // one value's normalisation in the vectorised kernels
 constexpr double kGaussianValueNs = 2.0; // a value of Gaussian statistics (two passes, merges)
 
 int threads_for(double work_ns, int n_threads) { return fastml_region_threads(work_ns, n_threads); }
@@ -221,96 +231,75 @@ void gaussian_range(const Dense<T>& X, const Labels& y, index_t begin, index_t e
 
 constexpr index_t kRowBlock = 256;
 
-// One row of k joint log-likelihoods normalised in place.
-void normalize_row(double* v, index_t k, Output what) {
-  if (what == Output::joint) return;
-  double mx = -std::numeric_limits<double>::infinity();
-  bool nan = false;
-  for (index_t c = 0; c < k; ++c) {
-    nan = nan || std::isnan(v[c]);
-    mx = std::max(mx, v[c]);
-  }
-  double lse;
-  if (nan) {
-    lse = std::numeric_limits<double>::quiet_NaN();
-  } else {
-    // scikit-learn's _logsumexp: the m values equal to the maximum are counted apart, the others
-    // summed as exp(v - max) (shifted by 0 when the maximum is infinite).
-    const double shift = std::isfinite(mx) ? mx : 0.0;
-    double m = 0.0, s = 0.0;
-    for (index_t c = 0; c < k; ++c) {
-      if (v[c] == mx) {
-        m += 1.0;
-      } else {
-        s += std::exp(v[c] - shift);
-      }
-    }
-    if (s != 0.0) s /= m;
-    lse = std::log1p(s) + std::log(m) + mx;
-  }
-  if (what == Output::log_proba) {
-    for (index_t c = 0; c < k; ++c) v[c] -= lse;
-  } else {
-    for (index_t c = 0; c < k; ++c) v[c] = std::exp(v[c] - lse);
-  }
-}
-
 // Runs row(i, out + i * k) for every row in blocks on the threads, then normalises each row.
 template <class Row>
 void likelihood_rows(index_t n, index_t k, double row_ns, Output what, double* out, int n_threads,
                      Row&& row) {
   const index_t n_blocks = (n + kRowBlock - 1) / kRowBlock;
-  const double per_row = row_ns + (what == Output::joint ? 0.0 : k * kNormalizeNs);
+  const double per_row = row_ns + (what == Output::joint ? 0.0 : k * kExpNs);
   const int threads = threads_for(per_row * static_cast<double>(n), n_threads);
+  const auto normalize = selected().table.normalize;
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (index_t b = 0; b < n_blocks; ++b) {
-    const index_t end = std::min(n, (b + 1) * kRowBlock);
-    for (index_t i = b * kRowBlock; i < end; ++i) {
-      double* o = out + i * k;
-      row(i, o);
-      normalize_row(o, k, what);
-    }
+    const index_t begin = b * kRowBlock, end = std::min(n, begin + kRowBlock);
+    for (index_t i = begin; i < end; ++i) row(i, out + i * k);
+    normalize(out + begin * k, end - begin, k, what);
   }
 }
 
-// acc[0..k) += x * coef_row[0..k)
-inline void add_scaled(double* __restrict__ acc, const double* __restrict__ coef_row, double x,
-                       index_t k) {
-  for (index_t c = 0; c < k; ++c) acc[c] += x * coef_row[c];
+struct AlignedFree {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// The kernels' form of a linear model: coef (k x d, as scikit-learn holds it) transposed into
+// rows of k_pad classes per feature, zero-padded, 64-byte aligned.
+struct PaddedModel {
+  std::unique_ptr<double, AlignedFree> coef;
+  std::vector<double> bias_pad;
+  LinearModel model;
+};
+
+PaddedModel pad_model(const double* coef, const double* bias, index_t k, index_t d,
+                      const double* threshold, Output what, int n_threads) {
+  const index_t width = pad_width(k), k_pad = (k + width - 1) / width * width;
+  const std::size_t bytes = (static_cast<std::size_t>(d * k_pad) * sizeof(double) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
+  if (!p) throw std::bad_alloc();
+  PaddedModel out{std::unique_ptr<double, AlignedFree>(static_cast<double*>(p)),
+                  std::vector<double>(static_cast<std::size_t>(k_pad), -HUGE_VAL), LinearModel{}};
+  std::copy_n(bias, k, out.bias_pad.begin());
+  out.model = LinearModel{static_cast<double*>(p), bias, out.bias_pad.data(), k, k_pad,
+                          threshold != nullptr, threshold ? *threshold : 0.0, what};
+  double* t = out.coef.get();
+  constexpr index_t kTile = 64;  // features per tile: k rows of it stay in L1 while transposed
+  const index_t n_tiles = (d + kTile - 1) / kTile;
+  const int threads = threads_for(static_cast<double>(d) * k_pad * kValueNs, n_threads);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (index_t tile = 0; tile < n_tiles; ++tile) {
+    const index_t f0 = tile * kTile, f1 = std::min(d, f0 + kTile);
+    for (index_t f = f0; f < f1; ++f) {
+      double* row = t + f * k_pad;
+      for (index_t c = 0; c < k; ++c) row[c] = coef[c * d + f];
+      for (index_t c = k; c < k_pad; ++c) row[c] = 0.0;
+    }
+  }
+  return out;
 }
 
-inline void add_bias(double* __restrict__ acc, const double* __restrict__ bias, index_t k) {
-  for (index_t c = 0; c < k; ++c) acc[c] += bias[c];
+// Rows of a linear likelihood on the threads, in blocks of kRowBlock.
+template <class Rows>
+void linear_blocks(index_t n, double row_ns, const LinearModel& m, double* out, int n_threads,
+                   Rows&& rows) {
+  const index_t n_blocks = (n + kRowBlock - 1) / kRowBlock;
+  const double per_row = row_ns + (m.what == Output::joint ? 0.0 : m.k * kExpNs);
+  const int threads = threads_for(per_row * static_cast<double>(n), n_threads);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (index_t b = 0; b < n_blocks; ++b)
+    rows(b * kRowBlock, std::min(n, (b + 1) * kRowBlock), out);
 }
 
-template <bool Binarize, class T>
-void linear_dense(const Dense<T>& X, const double* coef, const double* bias, index_t k, T thr,
-                  Output what, double* out, int n_threads) {
-  const index_t d = X.d;
-  likelihood_rows(X.n, k, static_cast<double>(d * k) * kProductNs, what, out, n_threads,
-                  [&](index_t i, double* acc) {
-                    std::fill(acc, acc + k, 0.0);
-                    const T* x = X.x + i * d;
-                    // Zeros are multiplied too: 0 * -inf (a log probability of an unseen
-                    // feature with alpha = 0) is NaN in scikit-learn's product as well.
-                    for (index_t f = 0; f < d; ++f)
-                      add_scaled(acc, coef + f * k, value_of<Binarize>(x[f], thr), k);
-                    add_bias(acc, bias, k);
-                  });
-}
-
-template <bool Binarize, class T, class I>
-void linear_csr(const Csr<T, I>& X, const double* coef, const double* bias, index_t k, T thr,
-                Output what, double* out, int n_threads) {
-  const double nnz_per_row = X.n ? static_cast<double>(X.indptr[X.n]) / X.n : 0.0;
-  likelihood_rows(X.n, k, (nnz_per_row + 1) * k * kProductNs, what, out, n_threads,
-                  [&](index_t i, double* acc) {
-                    std::fill(acc, acc + k, 0.0);
-                    for (index_t j = X.indptr[i]; j < X.indptr[i + 1]; ++j)
-                      add_scaled(acc, coef + static_cast<index_t>(X.indices[j]) * k,
-                                 value_of<Binarize>(X.data[j], thr), k);
-                    add_bias(acc, bias, k);
-                  });
+template <class T> const LinearKernels<T>& linear_kernels() {
+  return kernels_for<T>(selected().table);
 }
 
 }  // namespace
@@ -400,21 +389,26 @@ void count_categories(const Dense<std::int64_t>& X, const Labels& y, const index
 template <class T>
 void linear_jll(const Dense<T>& X, const double* coef, const double* bias, index_t k,
                 const double* threshold, Output what, double* out, int n_threads) {
-  const T thr = threshold_in<T>(threshold);
-  if (threshold)
-    linear_dense<true>(X, coef, bias, k, thr, what, out, n_threads);
-  else
-    linear_dense<false>(X, coef, bias, k, thr, what, out, n_threads);
+  const PaddedModel pm = pad_model(coef, bias, k, X.d, threshold, what, n_threads);
+  const auto rows = linear_kernels<T>().dense;
+  linear_blocks(X.n, static_cast<double>(X.d * pm.model.k_pad) * kProductNs, pm.model, out,
+                n_threads, [&](index_t begin, index_t end, double* o) {
+                  rows(X, pm.model, begin, end, o);
+                });
 }
 
 template <class T, class I>
 void linear_jll(const Csr<T, I>& X, const double* coef, const double* bias, index_t k,
                 const double* threshold, Output what, double* out, int n_threads) {
-  const T thr = threshold_in<T>(threshold);
-  if (threshold)
-    linear_csr<true>(X, coef, bias, k, thr, what, out, n_threads);
-  else
-    linear_csr<false>(X, coef, bias, k, thr, what, out, n_threads);
+  const PaddedModel pm = pad_model(coef, bias, k, X.d, threshold, what, n_threads);
+  const double nnz_per_row = X.n ? static_cast<double>(X.indptr[X.n]) / X.n : 0.0;
+  linear_blocks(X.n, (nnz_per_row + 1) * pm.model.k_pad * kProductNs, pm.model, out, n_threads,
+                [&](index_t begin, index_t end, double* o) {
+                  if constexpr (sizeof(I) == 4)
+                    linear_kernels<T>().csr32(X, pm.model, begin, end, o);
+                  else
+                    linear_kernels<T>().csr64(X, pm.model, begin, end, o);
+                });
 }
 
 template <class T>
@@ -454,13 +448,15 @@ void categorical_jll(const Dense<std::int64_t>& X, const double* log_prob, const
                       const double* __restrict__ row = log_prob + (offsets[f] + x[f]) * k;
                       for (index_t c = 0; c < k; ++c) acc[c] += row[c];
                     }
-                    add_bias(acc, log_prior, k);
+                    for (index_t c = 0; c < k; ++c) acc[c] += log_prior[c];
                   });
 }
 
 void normalize_rows(double* jll, index_t n, index_t k, Output what, int n_threads) {
   likelihood_rows(n, k, 0.0, what, jll, n_threads, [](index_t, double*) {});
 }
+
+const char* simd_target() { return selected().name; }
 
 // ---- explicit instantiations ------------------------------------------------------------------
 

@@ -77,10 +77,9 @@ void count_categories(const Dense<std::int64_t>& X, const Labels& y, const index
 
 // ---- joint log-likelihoods --------------------------------------------------------------------
 
-// Linear models (Multinomial, Complement, Bernoulli): jll[i, c] = sum_f x_if coef[f * k + c]
+// Linear models (Multinomial, Complement, Bernoulli): jll[i, c] = sum_f x_if coef[c * d + f]
 // + bias[c], x binarized as in count_features when threshold is given. coef: the log
-// probabilities transposed (d x k), so that the k classes of a feature are contiguous.
-// OUT out[n * k].
+// probabilities as scikit-learn holds them (k x d). OUT out[n * k].
 template <class T>
 void linear_jll(const Dense<T>& X, const double* coef, const double* bias, index_t k,
                 const double* threshold, Output what, double* out, int n_threads);
@@ -104,5 +103,49 @@ void categorical_jll(const Dense<std::int64_t>& X, const double* log_prob, const
 
 // Rows of n x k joint log-likelihoods normalised in place (what: log_proba or proba).
 void normalize_rows(double* jll, index_t n, index_t k, Output what, int n_threads);
+
+// Name of the instruction-set build of the likelihood kernels chosen for this CPU.
+const char* simd_target();
+
+// ---- kernels (one instruction-set build each; see naive_bayes_kernels_isa.cpp) ---------------
+
+// A linear model as the kernels read it: coef transposed and padded, coef[f * k_pad + c] (zeros
+// for c >= k; k_pad a multiple of pad_width(k)), 64-byte aligned, so that the classes of a
+// feature are whole vectors.
+struct LinearModel {
+  const double* coef;
+  const double* bias;      // k
+  const double* bias_pad;  // k_pad: bias, then -inf
+  index_t k;
+  index_t k_pad;
+  bool binarize;
+  double threshold;
+  Output what;
+};
+
+// Doubles per vector of the kernels' class loop: 8 (64 bytes), or fewer for 2 to 4 classes, so
+// that a binary model does not read four times its coefficients.
+constexpr index_t pad_width(index_t k) { return k <= 2 ? 2 : k <= 4 ? 4 : 8; }
+
+template <class T>
+struct LinearKernels {
+  // Rows [begin, end): out[i * k + c] the joint log-likelihood, normalised as m.what asks.
+  void (*dense)(const Dense<T>& X, const LinearModel& m, index_t begin, index_t end, double* out);
+  void (*csr32)(const Csr<T, std::int32_t>& X, const LinearModel& m, index_t begin, index_t end,
+                double* out);
+  void (*csr64)(const Csr<T, std::int64_t>& X, const LinearModel& m, index_t begin, index_t end,
+                double* out);
+};
+
+struct NaiveBayesTable {
+  LinearKernels<float> f32;
+  LinearKernels<double> f64;
+  // Rows of n x k joint log-likelihoods normalised in place (log_proba or proba).
+  void (*normalize)(double* jll, index_t n, index_t k, Output what);
+};
+
+namespace baseline { NaiveBayesTable kernel_table(); }
+namespace x86_64_v3 { NaiveBayesTable kernel_table(); }
+namespace x86_64_v4 { NaiveBayesTable kernel_table(); }
 
 }  // namespace fastml::naive_bayes

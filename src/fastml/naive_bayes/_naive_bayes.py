@@ -500,12 +500,12 @@ class _BaseDiscreteNB(_BaseNB):
     def _linear_likelihood(self, X, coef, bias, output):
         """bias + X @ coef.T by the core (coef: n_classes x n_features), normalised by output."""
         dense, csr = _core_rows(X)
-        coef_t = np.ascontiguousarray(np.asarray(coef, dtype=np.float64).T)
+        coef = np.ascontiguousarray(coef, dtype=np.float64)
         bias = np.ascontiguousarray(bias, dtype=np.float64)
         if csr is not None:
-            return _nb_fast.linear_jll_csr(*csr, coef_t, bias, self._threshold(), output,
+            return _nb_fast.linear_jll_csr(*csr, coef, bias, self._threshold(), output,
                                            self._n_threads())
-        return _nb_fast.linear_jll(dense, coef_t, bias, self._threshold(), output,
+        return _nb_fast.linear_jll(dense, coef, bias, self._threshold(), output,
                                    self._n_threads())
 
     def __sklearn_tags__(self):

@@ -1,0 +1,396 @@
+// Naive Bayes likelihood kernels, compiled once per instruction set (CMake defines FASTML_ISA and
+// the -march). As in kmeans_kernels_isa.cpp, everything but kernel_table() has internal linkage
+// and the standard library's inline templates are avoided, so no function built for a wider
+// instruction set can be linked into another build. Drivers, memory and threads live in
+// naive_bayes.cpp.
+//
+// A row's result depends on that row and the model only, through one code path: no result
+// depends on how rows are grouped onto threads.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "fastml/naive_bayes.hpp"
+
+#ifndef FASTML_ISA
+#error "FASTML_ISA must name the instruction-set build"
+#endif
+
+namespace fastml::naive_bayes::FASTML_ISA {
+namespace {
+
+template <int W> struct Vec {
+  typedef double V __attribute__((vector_size(W * 8)));
+  typedef std::int64_t I __attribute__((vector_size(W * 8)));
+};
+
+template <class V> inline V load(const double* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+template <class V> inline void store(double* p, V v) { std::memcpy(p, &v, sizeof(V)); }
+
+inline index_t min_index(index_t a, index_t b) { return a < b ? a : b; }
+
+// ---- exp and the normalisation, on vectors of 8 doubles --------------------------------------------
+
+typedef double V8 __attribute__((vector_size(64)));
+typedef std::int64_t I8 __attribute__((vector_size(64)));
+
+inline V8 splat(double x) { return V8{} + x; }
+
+// Up to 8 values of p as one vector, `fill` in the lanes past n. A whole vector is one load; the
+// lanes of a partial one are copied one by one under a test (a copy loop of n values became
+// `rep movsq`, whose start-up cost three times the normalisation of a 20-class row).
+inline V8 load_part(const double* p, index_t n, double fill) {
+  if (n == 8) return load<V8>(p);
+  V8 v = splat(fill);
+  for (int l = 0; l < 8; ++l)
+    if (l < n) v[l] = p[l];
+  return v;
+}
+inline void store_part(double* p, V8 v, index_t n) {
+  if (n == 8) return store(p, v);
+  for (int l = 0; l < 8; ++l)
+    if (l < n) p[l] = v[l];
+}
+// Lanes added in lane order: the same sum for a row wherever it is computed.
+inline double lane_sum(V8 v) {
+  double s = 0.0;
+  for (int l = 0; l < 8; ++l) s += v[l];
+  return s;
+}
+
+// exp(x) of x <= 0 (what the normalisation takes) lane by lane in arithmetic and bit operations,
+// so that it vectorises (libm's exp is a call per value: 2M of them took 24 ms of a 100k x 20
+// predict_proba, NumPy's vectorised exp about 2 ms). x = n ln2 + r with |r| <= ln2 / 2 (ln2 split
+// so that n * kLn2Hi is exact), exp(r) by its Taylor series to r^13 / 13! (truncation under
+// 5e-18), times 2^n. Results are kept normal: below -745.2 (and for -inf, the padding lanes)
+// they are 0, and the rare lanes in [-745.2, -708], whose results are subnormal, are left to
+// libm, because subnormal products cost a microcode assist each (padding lanes made the
+// normalisation of a 20-class row four times slower).
+constexpr double kShift = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
+
+template <class V> inline V splat_v(double x) { return V{} + x; }
+template <class V> inline V round_int(V x) { return (x + kShift) - kShift; }
+
+// 2^n for integers n in [-1022, 1023] held in doubles: n + kShift holds n in its low bits.
+template <int W> inline typename Vec<W>::V pow2(typename Vec<W>::V n) {
+  typedef typename Vec<W>::V V;
+  typedef typename Vec<W>::I I;
+  const I bits = reinterpret_cast<I>(n + kShift) - reinterpret_cast<I>(splat_v<V>(kShift));
+  return reinterpret_cast<V>((bits + 1023) << 52);
+}
+
+template <int W> inline typename Vec<W>::V exp_vec(typename Vec<W>::V x) {
+  typedef typename Vec<W>::V V;
+  typedef typename Vec<W>::I I;
+  constexpr double kLog2e = 1.4426950408889634;
+  constexpr double kLn2Hi = 6.93147180369123816490e-01;
+  constexpr double kLn2Lo = 1.90821492927058770002e-10;
+  constexpr double kZeroBelow = -745.2, kNormalFrom = -708.0;
+  const I zero = x < splat_v<V>(kZeroBelow);
+  const I subnormal = (x < splat_v<V>(kNormalFrom)) & ~zero;
+  const V xc = x < splat_v<V>(kNormalFrom) ? splat_v<V>(kNormalFrom) : x;
+  const V n = round_int(xc * kLog2e);
+  const V r = (xc - n * kLn2Hi) - n * kLn2Lo;
+  V p = splat_v<V>(1.0 / 6227020800.0);  // 1 / 13!
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  V e = p * pow2<W>(n);
+  e = zero ? V{} : e;
+  std::int64_t any = 0;
+  for (int l = 0; l < W; ++l) any |= subnormal[l];
+  if (any)
+    for (int l = 0; l < W; ++l)
+      if (subnormal[l]) e[l] = std::exp(x[l]);
+  return e;
+}
+
+// scikit-learn's _logsumexp, term for term, with libm: rows whose maximum is not finite (all
+// -inf, +inf or NaN), where the shifted form below does not apply.
+void normalize_nonfinite(double* v, index_t k, Output what, double mx) {
+  double lse;
+  if (__builtin_isnan(mx)) {
+    lse = mx;
+  } else {
+    double m = 0.0, s = 0.0;
+    for (index_t c = 0; c < k; ++c) {
+      if (v[c] == mx)
+        m += 1.0;
+      else
+        s += std::exp(v[c]);  // shifted by 0, as scikit-learn does for an infinite maximum
+    }
+    if (s != 0.0) s /= m;
+    lse = std::log1p(s) + std::log(m) + mx;
+  }
+  for (index_t c = 0; c < k; ++c) v[c] = what == Output::log_proba ? v[c] - lse : std::exp(v[c] - lse);
+}
+
+constexpr double kMinusInf = -__builtin_inf();
+
+// A row of k <= NB * W values held in NB vectors (lanes past k: -inf) normalised and its k
+// values stored to out: the same operations as normalize_row below, without reloading the row.
+template <int W, int NB>
+void normalize_vectors(typename Vec<W>::V* a, index_t k, Output what, double* out) {
+  typedef typename Vec<W>::V V;
+  typedef typename Vec<W>::I I;
+  double tmp[NB * W];
+  V vmax = a[0];
+  I nan = a[0] != a[0];
+  for (int b = 1; b < NB; ++b) {
+    vmax = a[b] > vmax ? a[b] : vmax;
+    nan |= a[b] != a[b];
+  }
+  double mx = vmax[0];
+  bool any_nan = false;
+  for (int l = 0; l < W; ++l) {
+    mx = vmax[l] > mx ? vmax[l] : mx;
+    any_nan = any_nan || nan[l] != 0;
+  }
+  if (what != Output::joint && !any_nan && __builtin_isfinite(mx)) {
+    if (what == Output::proba) {
+      V total = V{};
+      for (int b = 0; b < NB; ++b) {
+        a[b] = exp_vec<W>(a[b] - mx);
+        total += a[b];
+      }
+      double sum = 0.0;
+      for (int l = 0; l < W; ++l) sum += total[l];
+      const double inv = 1.0 / sum;
+      for (int b = 0; b < NB; ++b) store(tmp + b * W, a[b] * inv);
+    } else {
+      V m = V{}, s = V{};
+      for (int b = 0; b < NB; ++b) {
+        const I top = a[b] == mx;
+        m += top ? splat_v<V>(1.0) : V{};
+        s += top ? V{} : exp_vec<W>(a[b] - mx);
+      }
+      double s_sum = 0.0, m_sum = 0.0;
+      for (int l = 0; l < W; ++l) {
+        s_sum += s[l];
+        m_sum += m[l];
+      }
+      if (s_sum != 0.0) s_sum /= m_sum;
+      const double lse = std::log1p(s_sum) + std::log(m_sum) + mx;
+      for (int b = 0; b < NB; ++b) store(tmp + b * W, a[b] - lse);
+    }
+    std::memcpy(out, tmp, static_cast<std::size_t>(k) * sizeof(double));
+    return;
+  }
+  for (int b = 0; b < NB; ++b) store(tmp + b * W, a[b]);
+  std::memcpy(out, tmp, static_cast<std::size_t>(k) * sizeof(double));
+  if (what != Output::joint) normalize_nonfinite(out, k, what, any_nan ? __builtin_nan("") : mx);
+}
+
+// One row of k joint log-likelihoods normalised in place. With the maximum mx taken by m
+// classes and s = sum of exp(v - mx) over the others, scikit-learn's log-sum-exp is
+// lse = log1p(s / m) + log(m) + mx; probabilities are exp(v - lse) = exp(v - mx) / (m + s),
+// one exp per value. Lanes past k hold -inf, whose exp is 0.
+template <int NB>
+inline void normalize_short(double* v, index_t k, Output what) {
+  V8 a[NB];
+  for (int b = 0; b < NB; ++b) a[b] = load_part(v + b * 8, min_index(8, k - b * 8), kMinusInf);
+  normalize_vectors<8, NB>(a, k, what, v);
+}
+
+void normalize_row(double* v, index_t k, Output what) {
+  if (what == Output::joint) return;
+  switch ((k + 7) / 8) {
+    case 1: return normalize_short<1>(v, k, what);
+    case 2: return normalize_short<2>(v, k, what);
+    case 3: return normalize_short<3>(v, k, what);
+    case 4: return normalize_short<4>(v, k, what);
+    default: break;
+  }
+  V8 vmax = splat(kMinusInf);
+  I8 nan = I8{};
+  for (index_t c = 0; c < k; c += 8) {
+    const V8 x = load_part(v + c, min_index(8, k - c), kMinusInf);
+    vmax = x > vmax ? x : vmax;
+    nan |= x != x;
+  }
+  double mx = vmax[0];
+  bool any_nan = false;
+  for (int l = 0; l < 8; ++l) {
+    mx = vmax[l] > mx ? vmax[l] : mx;
+    any_nan = any_nan || nan[l] != 0;
+  }
+  if (any_nan || !__builtin_isfinite(mx)) {
+    normalize_nonfinite(v, k, what, any_nan ? __builtin_nan("") : mx);
+    return;
+  }
+  if (what == Output::proba) {
+    V8 total = V8{};
+    for (index_t c = 0; c < k; c += 8) {
+      const index_t n = min_index(8, k - c);
+      const V8 e = exp_vec<8>(load_part(v + c, n, kMinusInf) - mx);
+      total += e;
+      store_part(v + c, e, n);
+    }
+    const double inv = 1.0 / lane_sum(total);
+    for (index_t c = 0; c < k; ++c) v[c] *= inv;
+    return;
+  }
+  V8 m = V8{}, s = V8{};
+  for (index_t c = 0; c < k; c += 8) {
+    const V8 x = load_part(v + c, min_index(8, k - c), kMinusInf);
+    const I8 top = x == mx;
+    m += top ? splat(1.0) : V8{};
+    s += top ? V8{} : exp_vec<8>(x - mx);
+  }
+  double s_sum = lane_sum(s);
+  const double m_sum = lane_sum(m);
+  if (s_sum != 0.0) s_sum /= m_sum;
+  const double lse = std::log1p(s_sum) + std::log(m_sum) + mx;
+  for (index_t c = 0; c < k; ++c) v[c] -= lse;
+}
+
+void normalize(double* jll, index_t n, index_t k, Output what) {
+  for (index_t i = 0; i < n; ++i) normalize_row(jll + i * k, k, what);
+}
+
+// ---- linear likelihoods ----------------------------------------------------------------------------
+
+template <class T>
+inline double value_of(T x, const LinearModel& m, T thr) {
+  return m.binarize ? (x > thr ? 1.0 : 0.0) : static_cast<double>(x);
+}
+
+// acc[0 .. NB * W) = sum over the entries (f, x) of a row of x * coef[f * k_pad + c0 + ...]:
+// NB vectors of W classes held in registers over the whole row.
+template <int W, int NB, class Entries>
+inline void row_sums(const LinearModel& m, index_t c0, const Entries& entries,
+                     typename Vec<W>::V* a) {
+  typedef typename Vec<W>::V V;
+  for (int b = 0; b < NB; ++b) a[b] = V{};
+  const double* base = m.coef + c0;
+  entries([&](index_t f, double x) {
+    const double* row = base + f * m.k_pad;
+    for (int b = 0; b < NB; ++b) a[b] += x * load<V>(row + b * W);
+  });
+}
+
+template <int W, int NB, class Entries>
+inline void row_pass(const LinearModel& m, index_t c0, const Entries& entries, double* acc) {
+  typename Vec<W>::V a[NB];
+  row_sums<W, NB>(m, c0, entries, a);
+  for (int b = 0; b < NB; ++b) store(acc + b * W, a[b]);
+}
+
+// A row of at most 4 vectors of classes: sums, bias and normalisation in registers. The padded
+// bias is -inf past k, so that those lanes drop out of the normalisation.
+template <int W, int NB, class Entries>
+inline void fused_row(const LinearModel& m, const Entries& entries, double* out) {
+  typedef typename Vec<W>::V V;
+  V a[NB];
+  row_sums<W, NB>(m, 0, entries, a);
+  for (int b = 0; b < NB; ++b) a[b] += load<V>(m.bias_pad + b * W);
+  normalize_vectors<W, NB>(a, m.k, m.what, out);
+}
+
+// One row: groups of up to 4 vectors of classes, each one pass over the row's entries; then the
+// bias and the normalisation.
+template <int W, class Entries>
+inline void linear_row(const LinearModel& m, const Entries& entries, double* out) {
+  switch (m.k_pad / W) {
+    case 1: return fused_row<W, 1>(m, entries, out);
+    case 2: return fused_row<W, 2>(m, entries, out);
+    case 3: return fused_row<W, 3>(m, entries, out);
+    case 4: return fused_row<W, 4>(m, entries, out);
+    default: break;
+  }
+  double acc[4 * W];
+  for (index_t c0 = 0; c0 < m.k_pad; c0 += 4 * W) {
+    switch (min_index(4, (m.k_pad - c0) / W)) {
+      case 1: row_pass<W, 1>(m, c0, entries, acc); break;
+      case 2: row_pass<W, 2>(m, c0, entries, acc); break;
+      case 3: row_pass<W, 3>(m, c0, entries, acc); break;
+      default: row_pass<W, 4>(m, c0, entries, acc); break;
+    }
+    const index_t end = min_index(m.k, c0 + 4 * W);
+    // The sum first, then the bias: scikit-learn's X @ coef.T + bias.
+    for (index_t c = c0; c < end; ++c) out[c] = acc[c - c0] + m.bias[c];
+  }
+  normalize_row(out, m.k, m.what);
+}
+
+template <int W, class T>
+void dense_rows(const Dense<T>& X, const LinearModel& m, index_t begin, index_t end, double* out) {
+  const T thr = static_cast<T>(m.threshold);
+  for (index_t i = begin; i < end; ++i) {
+    const T* x = X.x + i * X.d;
+    // Zeros are multiplied too: 0 * -inf (the log probability of a feature never seen, with
+    // alpha = 0) is NaN in scikit-learn's dense product as well.
+    linear_row<W>(m, [&](auto&& add) {
+      for (index_t f = 0; f < X.d; ++f) add(f, value_of(x[f], m, thr));
+    }, out + i * m.k);
+  }
+}
+
+// A sparse row's coefficient rows are scattered over the model (4.8 MB for 30k features and 20
+// classes, beyond L2): each is fetched kAhead entries before it is read.
+constexpr index_t kAhead = 8;
+inline void prefetch_row(const LinearModel& m, index_t f) {
+  const char* row = reinterpret_cast<const char*>(m.coef + f * m.k_pad);
+  const index_t bytes = m.k_pad * static_cast<index_t>(sizeof(double));
+  for (index_t b = 0; b < bytes && b < 256; b += 64) __builtin_prefetch(row + b);
+}
+
+template <int W, class T, class I>
+void csr_rows(const Csr<T, I>& X, const LinearModel& m, index_t begin, index_t end, double* out) {
+  const T thr = static_cast<T>(m.threshold);
+  for (index_t i = begin; i < end; ++i) {
+    const index_t j0 = X.indptr[i], j1 = X.indptr[i + 1];
+    linear_row<W>(m, [&](auto&& add) {
+      for (index_t j = j0; j < j1; ++j) {
+        if (j + kAhead < j1) prefetch_row(m, static_cast<index_t>(X.indices[j + kAhead]));
+        add(static_cast<index_t>(X.indices[j]), value_of(X.data[j], m, thr));
+      }
+    }, out + i * m.k);
+  }
+}
+
+// The vector width follows the model's padding (pad_width).
+template <class T>
+void dense_any(const Dense<T>& X, const LinearModel& m, index_t begin, index_t end, double* out) {
+  switch (pad_width(m.k)) {
+    case 2: dense_rows<2>(X, m, begin, end, out); break;
+    case 4: dense_rows<4>(X, m, begin, end, out); break;
+    default: dense_rows<8>(X, m, begin, end, out); break;
+  }
+}
+
+template <class T, class I>
+void csr_any(const Csr<T, I>& X, const LinearModel& m, index_t begin, index_t end, double* out) {
+  switch (pad_width(m.k)) {
+    case 2: csr_rows<2>(X, m, begin, end, out); break;
+    case 4: csr_rows<4>(X, m, begin, end, out); break;
+    default: csr_rows<8>(X, m, begin, end, out); break;
+  }
+}
+
+template <class T>
+LinearKernels<T> kernels() {
+  return LinearKernels<T>{&dense_any<T>, &csr_any<T, std::int32_t>, &csr_any<T, std::int64_t>};
+}
+
+}  // namespace
+
+NaiveBayesTable kernel_table() {
+  return NaiveBayesTable{kernels<float>(), kernels<double>(), &normalize};
+}
+
+}  // namespace fastml::naive_bayes::FASTML_ISA
