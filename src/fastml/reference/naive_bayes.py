@@ -62,11 +62,20 @@ def count_categories(X, y, n_classes, n_categories, sample_weight=None):
 
 def linear_jll(X, coef, bias, threshold=None):
     """X @ coef.T + bias: the joint log-likelihood of the multinomial, complement and Bernoulli
-    models (coef: n_classes x n_features log probabilities or weights)."""
-    if threshold is not None:
-        data = X.toarray() if sp.issparse(X) else np.asarray(X)
-        X = data > (data.dtype.type(threshold) if data.dtype.kind == "f" else threshold)
-    return _dense(X) @ np.asarray(coef, dtype=np.float64).T + np.asarray(bias, dtype=np.float64)
+    models (coef: n_classes x n_features log probabilities or weights). Sparse X stays sparse."""
+    if sp.issparse(X):
+        X = sp.csr_matrix(X, dtype=np.float64 if X.dtype != np.float32 else np.float32)
+        if threshold is not None:
+            X = X.copy()
+            X.data = (X.data > X.dtype.type(threshold)).astype(X.dtype)
+        X = X.astype(np.float64)
+    else:
+        if threshold is not None:
+            X = np.asarray(X)
+            X = X > (X.dtype.type(threshold) if X.dtype.kind == "f" else threshold)
+        X = _dense(X)
+    product = X @ np.asarray(coef, dtype=np.float64).T
+    return np.asarray(product) + np.asarray(bias, dtype=np.float64)
 
 
 def gaussian_jll(X, theta, var, class_prior):
