@@ -104,8 +104,8 @@ void require_codes(const Dense<std::int64_t>& X, const std::vector<index_t>& off
       const std::int64_t v = X.x[i * X.d + f];
       const index_t size = offsets[f + 1] - offsets[f];
       if (v < 0 || v >= size)
-        throw py::index_error("index " + std::to_string(v) + " is out of bounds for axis 1 with size " +
-                              std::to_string(size));
+        throw py::index_error("index " + std::to_string(v) +
+                              " is out of bounds for axis 1 with size " + std::to_string(size));
     }
 }
 

@@ -354,7 +354,7 @@ def _pooled_variance(count, mean, var):
     return pooled
 
 
-# ---- the discrete naive Bayes ----------------------------------------------------------------------
+# ---- the discrete naive Bayes ---------------------------------------------------------------
 
 class _BaseDiscreteNB(_BaseNB):
     """Fit and partial_fit of the naive Bayes on counts: class and feature counts from the core,
@@ -513,12 +513,6 @@ class _BaseDiscreteNB(_BaseNB):
         tags.input_tags.sparse = True
         tags.classifier_tags.poor_score = True
         return tags
-
-
-_ALPHA_DOC = """alpha : float or array-like of shape (n_features,), default=1.0
-        Additive (Laplace/Lidstone) smoothing parameter (alpha=0 with force_alpha=True: none).
-    force_alpha : bool, default=True
-        If False, an alpha under 1e-10 is raised to 1e-10 with a warning."""
 
 
 class MultinomialNB(_BaseDiscreteNB):
