@@ -78,9 +78,9 @@ inline double lane_sum(VN v) {
 // 20 predict_proba on one thread; NumPy's vectorised exp of as many values takes about 2 ms).
 // x = n ln2 + r with |r| <= ln2 / 2 (ln2 split so that n * kLn2Hi is exact), exp(r) by its
 // Taylor series to r^13 / 13! (truncation under 5e-18), times 2^n: within 2.2e-16 relative of
-// libm's on [-200, 0] (measured). Results are kept normal: below -745.2 (and for -inf, the padding lanes)
-// they are 0, and the rare lanes in [-745.2, -708], whose results are subnormal, are left to
-// libm, as a product with a subnormal result can cost a microcode assist.
+// libm's on [-200, 0] (measured). Results are kept normal: below -745.2 (and for -inf, the
+// padding lanes) they are 0, and the rare lanes in [-745.2, -708], whose results are
+// subnormal, are left to libm, as a product with a subnormal result can cost a microcode assist.
 constexpr double kShift = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
 
 template <class V> inline V splat_v(double x) { return V{} + x; }
