@@ -24,6 +24,7 @@ COMPILED_CORES = {
     "matrix factorization and top-k (C++, pybind11)": "fastml.recommend._mf_fast",
     "text vectorizers: tokens, n-grams, counts, hashing (C++, pybind11)":
         "fastml.feature_extraction._text_fast",
+    "naive Bayes counts and likelihoods (C++, pybind11)": "fastml.naive_bayes._nb_fast",
 }
 
 

@@ -1015,11 +1015,95 @@ def _text_workloads():
             for what, fastml, peer, ref in cases]
 
 
+def word_counts(n_docs, vocabulary=30_000, words_per_doc=40, n_classes=20, seed=0):
+    """A documents x words CSR matrix of counts, about words_per_doc words per document drawn
+    from a Zipf (1/rank) vocabulary, and a class per document whose words lean to a share of the
+    vocabulary of its own (so that the classes can be told apart)."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, size=n_docs)
+    p = 1.0 / np.arange(1, vocabulary + 1)
+    words = rng.choice(vocabulary, size=(n_docs, words_per_doc), p=p / p.sum())
+    # A quarter of each document's words moved into its class's block of the vocabulary.
+    block = vocabulary // n_classes
+    own = rng.random((n_docs, words_per_doc)) < 0.25
+    words[own] = (y[:, None] * block + words % block)[own]
+    X = sp.csr_matrix((np.ones(words.size), (np.repeat(np.arange(n_docs), words_per_doc),
+                                             words.ravel())), shape=(n_docs, vocabulary))
+    X.sum_duplicates()
+    return X, y
+
+
+def _naive_bayes_workloads():
+    from sklearn import naive_bayes as sklearn_nb
+
+    from fastml import naive_bayes
+    from fastml.reference import naive_bayes as reference
+
+    def gaussian_setup(n):
+        rng = np.random.default_rng(0)
+        return rng.normal(size=(n, 50)), rng.integers(0, 10, size=n)
+
+    def gaussian_fit(module):
+        def call(data):
+            model = module.GaussianNB().fit(*data)
+            return np.concatenate([model.theta_, model.var_])
+        return call
+
+    def gaussian_reference(data):
+        X, y = data
+        _, mean, var = reference.gaussian_stats(X, y, 10)
+        return np.concatenate([mean, var + 1e-9 * X.var(axis=0).max()])
+
+    def fitted_text(n):
+        """Both MultinomialNB fitted on the documents (untimed), and the documents."""
+        X, y = word_counts(n)
+        return naive_bayes.MultinomialNB().fit(X, y), sklearn_nb.MultinomialNB().fit(X, y), X
+
+    def text_reference(data):
+        model, _, X = data
+        return reference.proba(reference.linear_jll(X, model.feature_log_prob_,
+                                                    model.class_log_prior_))
+
+    return [
+        Workload(
+            group="text",
+            name="GaussianNB fit {n}x50 float64, 10 classes: means and variances",
+            sizes=(50_000, 1_000_000),
+            setup=gaussian_setup,
+            fastml=gaussian_fit(naive_bayes),
+            peer=gaussian_fit(sklearn_nb),
+            peer_name="scikit-learn",
+            parity=max_abs_difference,
+            parity_label="max |diff|",
+            tolerance=1e-9,
+            target=4.0,
+            reference=gaussian_reference,
+        ),
+        Workload(
+            group="text",
+            name="MultinomialNB predict_proba {n} documents x 30k words (CSR, ~40 words each), "
+                 "20 classes",
+            sizes=(10_000, 100_000),
+            setup=fitted_text,
+            fastml=lambda data: data[0].predict_proba(data[2]),
+            peer=lambda data: data[1].predict_proba(data[2]),
+            peer_name="scikit-learn",
+            parity=max_abs_difference,
+            parity_label="max |diff|",
+            tolerance=1e-9,
+            target=3.0,
+            reference=text_reference,
+        ),
+    ]
+
+
 def all_workloads():
     """Every workload, in the order the runner prints them."""
     return (_pairwise_workloads() + _knn_workloads() + _cluster_workloads()
             + _recommend_workloads() + _nn_workloads() + _tree_workloads()
-            + _text_workloads() + _small_call_workloads())
+            + _text_workloads() + _naive_bayes_workloads() + _small_call_workloads())
 
 
 def groups():
