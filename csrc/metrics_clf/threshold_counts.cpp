@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
@@ -101,19 +102,30 @@ void sort_bucket(K* key, std::uint32_t* pay, K* tkey, std::uint32_t* tpay, index
 
 template <class T>
 struct Sorted {
-  std::vector<Key<T>> keys;
-  std::vector<std::uint32_t> payloads;
+  // Left uninitialised (make_unique<T[]>(n) would zero them): every entry is written once.
+  std::unique_ptr<Key<T>[]> keys;
+  std::unique_ptr<std::uint32_t[]> payloads;
+  index_t n;
 };
 
-// Keys and payloads (position | class bit) ordered by decreasing score, stable.
+template <class T>
+inline std::uint32_t payload(const std::uint8_t* is_pos, index_t i) {
+  return static_cast<std::uint32_t>(i) | (is_pos && is_pos[i] ? kPosBit : 0u);
+}
+
+// Keys and payloads (position | class bit) ordered by decreasing score, stable. The keys are
+// computed from the scores in each of the three passes over them rather than stored: only the
+// scattered copy is written (a 10M-score sort of doubles holds 120 MB, not 240).
 template <class T>
 Sorted<T> sorted_payloads(const T* score, const std::uint8_t* is_pos, index_t n,
-                                           int n_threads) {
+                          int n_threads) {
   using K = Key<T>;
   if (n > static_cast<index_t>(kIndexMask))
     throw std::invalid_argument("at most 2^31 - 1 scores can be sorted");
-  std::vector<K> key0(n), key1(n);
-  std::vector<std::uint32_t> pay0(n), pay1(n);
+  Sorted<T> out{std::unique_ptr<K[]>(new K[n]),
+                std::unique_ptr<std::uint32_t[]>(new std::uint32_t[n]), n};
+  K* key1 = out.keys.get();
+  std::uint32_t* pay1 = out.payloads.get();
   // ~1 ns per score per pass over it on one thread (a rough model for fastml_region_threads).
   const int threads = fastml_region_threads(static_cast<double>(n), n_threads);
   K lo = std::numeric_limits<K>::max(), hi = 0;
@@ -121,12 +133,16 @@ Sorted<T> sorted_payloads(const T* score, const std::uint8_t* is_pos, index_t n,
     reduction(max : hi) if (threads > 1)
   for (index_t i = 0; i < n; ++i) {
     const K k = descending_key(score[i]);
-    key0[i] = k;
-    pay0[i] = static_cast<std::uint32_t>(i) | (is_pos && is_pos[i] ? kPosBit : 0u);
     lo = std::min(lo, k);
     hi = std::max(hi, k);
   }
-  if (n < 2 || lo == hi) return {std::move(key0), std::move(pay0)};
+  if (n < 2 || lo == hi) {  // one distinct score: position order
+    for (index_t i = 0; i < n; ++i) {
+      key1[i] = lo;
+      pay1[i] = payload<T>(is_pos, i);
+    }
+    return out;
+  }
 
   // Top digit: up to 16 bits, fewer for small n (about 16 keys a bucket at least).
   const int varying = top_bit<K>(lo ^ hi) + 1;
@@ -147,7 +163,7 @@ Sorted<T> sorted_payloads(const T* score, const std::uint8_t* is_pos, index_t n,
     const int nt = threads > 1 ? threads : 1;
     const index_t b = n * t / nt, e = n * (t + 1) / nt;
     index_t* count = counts.data() + t * n_buckets;
-    for (index_t i = b; i < e; ++i) ++count[(key0[i] >> shift) & mask];
+    for (index_t i = b; i < e; ++i) ++count[(descending_key(score[i]) >> shift) & mask];
 #pragma omp barrier
 #pragma omp single
     {
@@ -163,28 +179,39 @@ Sorted<T> sorted_payloads(const T* score, const std::uint8_t* is_pos, index_t n,
       start[n_buckets] = at;
     }
     for (index_t i = b; i < e; ++i) {
-      const index_t at = count[(key0[i] >> shift) & mask]++;
-      key1[at] = key0[i];
-      pay1[at] = pay0[i];
+      const K k = descending_key(score[i]);
+      const index_t at = count[(k >> shift) & mask]++;
+      key1[at] = k;
+      pay1[at] = payload<T>(is_pos, i);
     }
   }
 
-  // Buckets are independent: each ends the same whichever thread sorts it.
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 64) if (threads > 1)
-  for (index_t d = 0; d < n_buckets; ++d) {
-    const index_t b = start[d], e = start[d + 1];
-    if (e - b > 1) sort_bucket<K>(key1.data() + b, pay1.data() + b, key0.data() + b,
-                                  pay0.data() + b, e - b);
+  // Buckets are independent: each ends the same whichever thread sorts it. Each thread keeps
+  // one scratch buffer, grown to the largest bucket it meets.
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    std::vector<K> tkey;
+    std::vector<std::uint32_t> tpay;
+#pragma omp for schedule(dynamic, 64)
+    for (index_t d = 0; d < n_buckets; ++d) {
+      const index_t b = start[d], len = start[d + 1] - b;
+      if (len <= 1) continue;
+      if (static_cast<index_t>(tkey.size()) < len) {
+        tkey.resize(len);
+        tpay.resize(len);
+      }
+      sort_bucket<K>(key1 + b, pay1 + b, tkey.data(), tpay.data(), len);
+    }
   }
-  return {std::move(key1), std::move(pay1)};
+  return out;
 }
 
 // Calls point(j_last, tp, fp) at the last sorted position of each run of equal scores, with the
 // cumulative positive and negative weight up to it. Unweighted sums are exact counts.
 template <class T, class Point>
 void sweep(const Sorted<T>& sorted, const double* weight, Point&& point) {
-  const std::vector<std::uint32_t>& order = sorted.payloads;
-  const index_t n = static_cast<index_t>(order.size());
+  const std::uint32_t* order = sorted.payloads.get();
+  const index_t n = sorted.n;
   double tp = 0.0, fp = 0.0;
   for (index_t j = 0; j < n; ++j) {
     const std::uint32_t p = order[j];
@@ -205,8 +232,8 @@ void sweep(const Sorted<T>& sorted, const double* weight, Point&& point) {
 
 template <class T>
 std::vector<std::uint32_t> descending_order(const T* score, index_t n, int n_threads) {
-  std::vector<std::uint32_t> order = sorted_payloads<T>(score, nullptr, n, n_threads).payloads;
-  return order;
+  const Sorted<T> sorted = sorted_payloads<T>(score, nullptr, n, n_threads);
+  return std::vector<std::uint32_t>(sorted.payloads.get(), sorted.payloads.get() + n);
 }
 
 template <class T>

@@ -22,6 +22,8 @@ COMPILED_CORES = {
     "stride-1 convolution (C++, pybind11)": "fastml.nn._conv_fast",
     "nn kernels: activations, losses, optimizers, pooling (C++, pybind11)": "fastml.nn._nn_fast",
     "matrix factorization and top-k (C++, pybind11)": "fastml.recommend._mf_fast",
+    "classification metrics: confusion counts, radix-sorted curves (C++, pybind11)":
+        "fastml.metrics._clf_fast",
 }
 
 

@@ -1,5 +1,5 @@
 """Plain NumPy implementations of fastml's compiled cores: slow, obviously correct, and the oracle
 the tests compare the cores against. One module per core."""
-from . import cart, distances, kmeans, mf, neighbors, nn
+from . import cart, distances, kmeans, metrics, mf, neighbors, nn
 
-__all__ = ["cart", "distances", "kmeans", "mf", "neighbors", "nn"]
+__all__ = ["cart", "distances", "kmeans", "metrics", "mf", "neighbors", "nn"]
