@@ -53,17 +53,12 @@ py::array_t<std::uint8_t> label_presence(const In<L>& y, L lo, index_t n_values,
   require_threads(n_threads);
   py::array_t<std::uint8_t> present(n_values);
   std::uint8_t* out = present.mutable_data();
+  bool ok;
   {
     py::gil_scoped_release release;
-    L a = lo, z = lo;
-    if (n > 0) cm::label_range<L>(y.data(), n, &a, &z, n_threads);
-    using U = std::make_unsigned_t<L>;
-    require(n == 0 || (a >= lo && static_cast<std::uint64_t>(static_cast<U>(
-                                      static_cast<U>(z) - static_cast<U>(lo))) <
-                                      static_cast<std::uint64_t>(n_values)),
-            "y holds values outside [lo, lo + n_values)");
-    cm::label_presence<L>(y.data(), n, lo, n_values, out, n_threads);
+    ok = cm::label_presence<L>(y.data(), n, lo, n_values, out, n_threads);
   }
+  require(ok, "y holds values outside [lo, lo + n_values)");
   return present;
 }
 

@@ -121,25 +121,29 @@ void label_range(const L* y, index_t n, L* lo, L* hi, int n_threads) {
 }
 
 template <class L>
-void label_presence(const L* y, index_t n, L lo, index_t n_values, std::uint8_t* present,
+bool label_presence(const L* y, index_t n, L lo, index_t n_values, std::uint8_t* present,
                     int n_threads) {
   std::memset(present, 0, static_cast<std::size_t>(n_values));
   const index_t n_chunks = n_chunks_for(n, n_values);
   using U = std::make_unsigned_t<L>;
+  // The range check costs a compare per label, far less than a separate pass over them.
   auto mark = [&](index_t b, index_t e, std::uint8_t* flags) {
-    for (index_t i = b; i < e; ++i)
-      flags[static_cast<U>(static_cast<U>(y[i]) - static_cast<U>(lo))] = 1;
+    bool ok = true;
+    for (index_t i = b; i < e; ++i) {
+      const std::uint64_t d = static_cast<U>(static_cast<U>(y[i]) - static_cast<U>(lo));
+      if (d < static_cast<std::uint64_t>(n_values)) flags[d] = 1; else ok = false;
+    }
+    return ok;
   };
-  if (n_chunks == 1) {
-    mark(0, n, present);
-    return;
-  }
+  if (n_chunks == 1) return mark(0, n, present);
   std::vector<std::uint8_t> flags(static_cast<std::size_t>(n_chunks * n_values), 0);
+  std::vector<std::uint8_t> ok(static_cast<std::size_t>(n_chunks), 1);
   for_chunks(n, n_chunks, n_threads, kNsPerLabel, [&](index_t c, index_t b, index_t e) {
-    mark(b, e, flags.data() + c * n_values);
+    ok[c] = mark(b, e, flags.data() + c * n_values);
   });
   for (index_t c = 0; c < n_chunks; ++c)
     for (index_t v = 0; v < n_values; ++v) present[v] |= flags[c * n_values + v];
+  return std::all_of(ok.begin(), ok.end(), [](std::uint8_t v) { return v != 0; });
 }
 
 template <class L>
@@ -164,7 +168,7 @@ void confusion_counts(const L* y_true, const L* y_pred, index_t n, const Encodin
 
 #define FASTML_LABEL_TYPE(L)                                                                  \
   template void label_range<L>(const L*, index_t, L*, L*, int);                                \
-  template void label_presence<L>(const L*, index_t, L, index_t, std::uint8_t*, int);          \
+  template bool label_presence<L>(const L*, index_t, L, index_t, std::uint8_t*, int);             \
   template void confusion_counts<L>(const L*, const L*, index_t, const Encoding<L>&, index_t, \
                                     const Weights&, CountKind, void*, int);
 FASTML_LABEL_TYPE(std::int8_t)

@@ -23,10 +23,10 @@ using index_t = std::ptrdiff_t;
 template <class L>
 void label_range(const L* y, index_t n, L* lo, L* hi, int n_threads);
 
-// present[v - lo] = 1 for each value v of y[n]; every value must lie in [lo, lo + n_values).
-// OUT present[n_values] (zeroed here).
+// present[v - lo] = 1 for each value v of y[n] in [lo, lo + n_values); returns false when some
+// value lies outside (it is not flagged). OUT present[n_values] (zeroed here).
 template <class L>
-void label_presence(const L* y, index_t n, L lo, index_t n_values, std::uint8_t* present,
+bool label_presence(const L* y, index_t n, L lo, index_t n_values, std::uint8_t* present,
                     int n_threads);
 
 // How a raw label becomes a label index: index = lut[y - offset] for y in [offset, offset +
