@@ -25,6 +25,8 @@ COMPILED_CORES = {
     "text vectorizers: tokens, n-grams, counts, hashing (C++, pybind11)":
         "fastml.feature_extraction._text_fast",
     "naive Bayes counts and likelihoods (C++, pybind11)": "fastml.naive_bayes._nb_fast",
+    "classification metrics: confusion counts, radix-sorted curves (C++, pybind11)":
+        "fastml.metrics._clf_fast",
 }
 
 

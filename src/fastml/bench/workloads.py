@@ -48,7 +48,7 @@ OPTIONAL_PEERS = {
     "faiss": ("faiss-cpu", ("knn", "cluster"), 'pip install "fastml[bench]"'),
     "implicit": ("implicit", ("recommend",), 'pip install "fastml[bench]"'),
     "lightgbm": ("LightGBM", ("tree",), 'pip install "fastml[bench]"'),
-    "sklearnex": ("scikit-learn-intelex", ("tree",), 'pip install "fastml[bench]"'),
+    "sklearnex": ("scikit-learn-intelex", ("tree", "metrics"), 'pip install "fastml[bench]"'),
     # the CPU build; the bench extra leaves torch out, as pip would pull the CUDA build
     "torch": ("PyTorch", ("nn",), "pip install torch==2.13.0"),
 }
@@ -1099,11 +1099,111 @@ def _naive_bayes_workloads():
     ]
 
 
+def _report_difference(a, b):
+    """0 when two classification reports (dicts) agree to 1e-12, else the largest difference."""
+    return max(abs(float(a[key][col] if isinstance(a[key], dict) else a[key])
+                   - float(b[key][col] if isinstance(b[key], dict) else b[key]))
+               for key in a for col in (a[key] if isinstance(a[key], dict) else [None]))
+
+
+def _classification_metric_workloads():
+    """Metrics of a classifier's output: labels and scores of n samples, made once (untimed)."""
+    import sklearn.metrics as sk
+
+    import fastml.metrics as fm
+    from fastml.reference import metrics as reference
+
+    def binary_scores(n):
+        rng = np.random.default_rng(0)
+        y = rng.integers(0, 2, n)
+        # scores that carry some signal, in float64 as predict_proba returns them
+        return y, np.clip(rng.normal(0.4 + 0.2 * y, 0.25), 0.0, 1.0)
+
+    def ten_class_labels(n):
+        rng = np.random.default_rng(0)
+        y = rng.integers(0, 10, n)
+        return y, np.where(rng.random(n) < 0.7, y, rng.integers(0, 10, n))
+
+    def ten_class_proba(n):
+        rng = np.random.default_rng(0)
+        y = rng.integers(0, 10, n)
+        proba = rng.random((n, 10))
+        proba[np.arange(n), y] += 2.0
+        return y, proba / proba.sum(axis=1, keepdims=True)
+
+    def auc_peers():
+        peers = [("scikit-learn", sk.roc_auc_score, 10.0)]
+        if peer_installed("sklearnex"):
+            import sklearnex.metrics
+
+            if hasattr(sklearnex.metrics, "roc_auc_score"):
+                peers.append(("scikit-learn-intelex", sklearnex.metrics.roc_auc_score, 3.0))
+        return peers
+
+    workloads = [Workload(
+        group="metrics",
+        name="roc_auc_score {n} float64 scores",
+        sizes=(1_000_000, 10_000_000),
+        setup=binary_scores,
+        fastml=lambda data: fm.roc_auc_score(*data),
+        peer=lambda data, f=peer: f(*data),
+        peer_name=name,
+        parity=max_abs_difference,
+        parity_label="|diff|",
+        tolerance=1e-12,
+        target=target,
+        reference=lambda data: reference.roc_auc(data[1], data[0] == 1),
+    ) for name, peer, target in auc_peers()]
+    workloads += [
+        Workload(
+            group="metrics",
+            name="confusion_matrix {n} labels, 10 classes",
+            sizes=(1_000_000, 10_000_000),
+            setup=ten_class_labels,
+            fastml=lambda data: fm.confusion_matrix(*data),
+            peer=lambda data: sk.confusion_matrix(*data),
+            peer_name="scikit-learn",
+            parity=max_abs_difference,
+            parity_label="max |diff|",
+            tolerance=0.0,
+            target=10.0,
+            reference=lambda data: reference.confusion_counts(*data, 10),
+        ),
+        Workload(
+            group="metrics",
+            name="classification_report {n} labels, 10 classes",
+            sizes=(1_000_000, 10_000_000),
+            setup=ten_class_labels,
+            fastml=lambda data: fm.classification_report(*data, output_dict=True),
+            peer=lambda data: sk.classification_report(*data, output_dict=True),
+            peer_name="scikit-learn",
+            parity=_report_difference,
+            parity_label="max |diff|",
+            tolerance=1e-12,
+            target=10.0,
+        ),
+        Workload(
+            group="metrics",
+            name="log_loss {n} x 10 float64 probabilities",
+            sizes=(100_000, 1_000_000),
+            setup=ten_class_proba,
+            fastml=lambda data: fm.log_loss(*data),
+            peer=lambda data: sk.log_loss(*data),
+            peer_name="scikit-learn",
+            parity=max_abs_difference,
+            parity_label="|diff|",
+            tolerance=1e-12,
+        ),
+    ]
+    return workloads
+
+
 def all_workloads():
     """Every workload, in the order the runner prints them."""
     return (_pairwise_workloads() + _knn_workloads() + _cluster_workloads()
             + _recommend_workloads() + _nn_workloads() + _tree_workloads()
-            + _text_workloads() + _naive_bayes_workloads() + _small_call_workloads())
+            + _text_workloads() + _naive_bayes_workloads()
+            + _classification_metric_workloads() + _small_call_workloads())
 
 
 def groups():
