@@ -364,16 +364,17 @@ default="k-means++"
         random_state = check_random_state(self.random_state)
         sample_weight = _check_sample_weight_of(sample_weight, X)
         n_threads = effective_n_threads(self.n_jobs)
+        # Centering keeps the dot-product form of the distances accurate (as scikit-learn does,
+        # for dense X only: centering would densify sparse X). Values too large for squared
+        # distances are rejected before the variances overflow too.
+        X_mean = None if sp.issparse(X) else _column_means(X)
+        _check_magnitude(X, 0.0 if X_mean is None else X_mean)
         tol = float(np.mean(_variances(X)) * self.tol) if self.tol else 0.0
 
         init = self.init
         if _is_array_like(init):
             init = check_array(init, dtype=X.dtype, copy=True, order="C")
             self._check_centers(init, X, "init")
-        # Centering keeps the dot-product form of the distances accurate (as scikit-learn does,
-        # for dense X only: centering would densify sparse X).
-        X_mean = None if sp.issparse(X) else _column_means(X)
-        _check_magnitude(X, 0.0 if X_mean is None else X_mean)
         if X_mean is not None:
             X -= X_mean
             if _is_array_like(init):
