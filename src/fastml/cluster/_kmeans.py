@@ -75,7 +75,7 @@ def _check_magnitude(X, center=0.0):
     per-column ones take 29 ms), per column only when that bound is over the limit."""
     limit = np.sqrt(np.finfo(X.dtype).max / X.shape[1]) / 4
     if sp.issparse(X):  # not centered: the stored values are the whole story
-        if X.nnz and np.abs(X.data).max() > limit:
+        if X.nnz and max(X.data.max(), -X.data.min()) > limit:  # no |data| copy
             raise ValueError(f"X has values beyond +-{limit:.3g}: squared distances would "
                              f"overflow {X.dtype}; scale the data first")
         return
