@@ -353,6 +353,14 @@ def test_sparse_input_is_not_copied_nor_changed():
         KMeans(4, random_state=0, copy_x=copy_x).fit(X)
     for a, b in zip((X.data, X.indices, X.indptr), before):
         assert_array_equal(a, b)
+    # read-only arrays (memory-mapped data, say) are taken as they are
+    expected = KMeans(4, random_state=0).fit(X)
+    for a in (X.data, X.indices, X.indptr):
+        a.flags.writeable = False
+    ours = KMeans(4, random_state=0).fit(X)
+    assert_array_equal(ours.labels_, expected.labels_)
+    assert_array_equal(ours.transform(X), expected.transform(X))
+    assert_array_equal(ours.predict(X), expected.labels_)
 
 
 def test_duplicate_entries_are_summed_like_scipy():
