@@ -319,9 +319,8 @@ template <class T>
 void define_csr_for(py::module_& m, const char* class_name) {
   py::class_<CsrInput<T>>(m, class_name,
                           "A CSR matrix checked once for the k-means functions (holds its arrays).")
-      .def_readonly("n_samples", &CsrInput<T>::n)
-      .def_readonly("n_features", &CsrInput<T>::d)
-      .def_property_readonly_static("itemsize", [](py::object) { return sizeof(T); });
+      .def_property_readonly("shape", [](const CsrInput<T>& X) { return py::make_tuple(X.n, X.d); })
+      .def_property_readonly("dtype", [](const CsrInput<T>&) { return py::dtype::of<T>(); });
   m.def("csr_input",
         [](In<T> data, In<std::int32_t> indices, In<std::int32_t> indptr, index_t n_features) {
           return CsrInput<T>(std::move(data), std::move(indices), std::move(indptr), n_features);

@@ -3,9 +3,9 @@
 Both follow scikit-learn step for step: dense data are centered (sparse data are not, as in
 scikit-learn), seeds are drawn from the random stream in the same order, and iterations stop by
 the same rules, so for a random_state they find scikit-learn's clustering. Sparse X is taken as
-CSR (other formats are converted, as scikit-learn does) and never densified. The core computes it with register-blocked SIMD kernels on OpenMP
-threads and merges per-range partial sums in a fixed order, so that results do not depend on
-the thread count.
+CSR (other formats are converted, as scikit-learn does) and never densified. The core computes
+it with register-blocked SIMD kernels on OpenMP threads and merges partial sums in a fixed
+order, so that results do not depend on the thread count.
 """
 import warnings
 from numbers import Integral, Real
@@ -160,9 +160,7 @@ def _kmeans_single(X, sample_weight, centers, *, algorithm, max_iter, tol, verbo
     changed (strict convergence) or when the squared center shift is within tol; otherwise
     the labels are recomputed for the final centers. Returns labels, inertia, centers, n_iter.
     X: a dense array or a csr_input (see _core_input)."""
-    dense = isinstance(X, np.ndarray)
-    n_samples, n_clusters = (X.shape[0] if dense else X.n_samples), centers.shape[0]
-    dtype = X.dtype if dense else (np.float32 if X.itemsize == 4 else np.float64)
+    n_samples, n_clusters, dtype = X.shape[0], centers.shape[0], X.dtype
     centers = np.array(centers, dtype=dtype, order="C")
     centers_new = np.empty_like(centers)
     labels = np.full(n_samples, -1, dtype=np.int32)
@@ -176,7 +174,7 @@ def _kmeans_single(X, sample_weight, centers, *, algorithm, max_iter, tol, verbo
             return _kmeans_fast.elkan_iteration(X, sample_weight, centers, centers_new, labels,
                                                 upper, lower, center_shift, update_centers,
                                                 n_threads)
-    elif dense:
+    elif isinstance(X, np.ndarray):
         # The assignment runs on X in panels of points (a copy the size of X), packed once here
         # rather than in every iteration.
         X_panels = _kmeans_fast.pack_point_panels(X, n_threads)
