@@ -324,9 +324,6 @@ index_t elkan_assign(const Points<T>& pts, const T* centers, index_t k, const T*
 
 // ---- CSR points -----------------------------------------------------------------------------------
 
-#ifndef FASTML_CSR_PREFETCH
-#define FASTML_CSR_PREFETCH 1
-#endif
 constexpr index_t kCsrAhead = 8;
 
 // out[j] = x.c_j in float64 for the kp columns of ct (d x kp), by groups of NV vectors of
@@ -343,8 +340,9 @@ inline void csr_dots_n(const T* __restrict vals, const std::int32_t* __restrict 
   for (index_t v = 0; v < nnz; ++v) {
     // The rows of ct are read in the order of a row's columns, all over a table that outgrows
     // the L2 cache (20k features x 56 centers: 9 MB): fetch the row kAhead nonzeros ahead.
-    if (FASTML_CSR_PREFETCH && v + kCsrAhead < nnz) {
-      const char* next = reinterpret_cast<const char*>(ct + static_cast<index_t>(idx[v + kCsrAhead]) * kp);
+    if (v + kCsrAhead < nnz) {
+      const char* next =
+          reinterpret_cast<const char*>(ct + static_cast<index_t>(idx[v + kCsrAhead]) * kp);
       constexpr int bytes = NV * kCsrCenters * sizeof(T);
 #pragma GCC unroll 8
       for (int b = 0; b < bytes; b += 64) __builtin_prefetch(next + b);
