@@ -15,8 +15,9 @@ ESTIMATORS += [cls(missing_values="surrogate") for _, cls in all_estimators()
 _EXPECTED_FAILURES = {
     # k-means++ and random seeding sample the points: repeating a point and doubling its weight
     # give the same distribution of seeds but not the same draws from the random stream.
-    "KMeans": {"check_sample_weight_equivalence_on_dense_data":
-               "sample_weight is equivalent to repeating samples only in distribution"},
+    "KMeans": {check: "sample_weight is equivalent to repeating samples only in distribution"
+               for check in ("check_sample_weight_equivalence_on_dense_data",
+                             "check_sample_weight_equivalence_on_sparse_data")},
     # A bootstrap draws rows: a weight of 2 and a repeated row give the same forest only in
     # distribution (scikit-learn expects the same failure of its forests).
     **{name: {"check_sample_weight_equivalence_on_dense_data":

@@ -15,6 +15,7 @@ from fastml import _backend
 
 BUILDS = ["baseline", "x86_64_v3", "x86_64_v4"]
 CORE_TESTS = ["tests/nn/test_conv_core.py", "tests/cluster/test_kmeans.py",
+              "tests/cluster/test_kmeans_sparse.py",
               "tests/metrics/test_pairwise.py",
               "tests/recommend/test_mf_core.py", "tests/naive_bayes/test_nb_core.py"]
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 #include <stdexcept>
 #include <string>
 
@@ -20,6 +21,7 @@ using fastml::bindings::require_shape;
 using fastml::bindings::require_threads;
 using fastml::kmeans::index_t;
 using fastml::kmeans::label_t;
+using fastml::kmeans::Csr;
 using fastml::kmeans::Points;
 
 namespace {
@@ -156,6 +158,195 @@ double inertia(const In<T>& X, const In<T>& sample_weight, const In<T>& centers,
   return fastml::kmeans::inertia(pts, centers.data(), k, labels.data(), n_threads);
 }
 
+// ---- CSR input ------------------------------------------------------------------------------
+
+// A CSR matrix checked once (it is passed to every iteration of a fit): indptr starts at 0, never
+// decreases and ends at nnz; every column index lies in [0, n_features) and appears at most once
+// in its row (the kernels sum squared norms from the stored values). Holds the arrays.
+template <class T>
+struct CsrInput {
+  In<T> data;
+  In<std::int32_t> indices;
+  In<std::int32_t> indptr;
+  index_t n, d;
+
+  CsrInput(In<T> data_, In<std::int32_t> indices_, In<std::int32_t> indptr_, index_t n_features)
+      : data(std::move(data_)), indices(std::move(indices_)), indptr(std::move(indptr_)),
+        n(0), d(n_features) {
+    require(data.ndim() == 1 && indices.ndim() == 1 && indptr.ndim() == 1,
+            "data, indices and indptr must be 1-dimensional");
+    require(indptr.shape(0) >= 2 && d > 0, "X must not be empty");
+    require(indices.shape(0) == data.shape(0), "indices and data must have the same length");
+    n = indptr.shape(0) - 1;
+    const std::int32_t* ptr = indptr.data();
+    const std::int32_t* idx = indices.data();
+    const index_t nnz = data.shape(0);
+    bool ok_ptr = ptr[0] == 0 && ptr[n] == nnz, ok_idx = true, unique = true;
+    {
+      py::gil_scoped_release release;
+      for (index_t i = 0; i < n && ok_ptr; ++i) ok_ptr = ptr[i] <= ptr[i + 1];
+      // seen[f]: the last row that had column f
+      std::vector<index_t> seen(ok_ptr ? static_cast<std::size_t>(d) : 0, -1);
+      for (index_t i = 0; i < n && ok_ptr && ok_idx && unique; ++i)
+        for (std::int32_t v = ptr[i]; v < ptr[i + 1]; ++v) {
+          const std::int32_t f = idx[v];
+          if (f < 0 || f >= d) {
+            ok_idx = false;
+            break;
+          }
+          if (seen[f] == i) {
+            unique = false;
+            break;
+          }
+          seen[f] = i;
+        }
+    }
+    require(ok_ptr, "indptr must start at 0, never decrease and end at the number of values");
+    require(ok_idx, "indices must lie in [0, n_features)");
+    require(unique, "a column must appear at most once in a row (sum the duplicates first)");
+  }
+  Csr<T> view(const In<T>& sample_weight) const {
+    require_shape(sample_weight, "sample_weight", {n});
+    return Csr<T>{data.data(), indices.data(), indptr.data(), sample_weight.data(), n, d};
+  }
+};
+
+template <class T>
+py::array_t<std::int64_t> kmeans_plusplus_csr(const CsrInput<T>& X, const In<T>& sample_weight,
+                                              index_t n_clusters, index_t first,
+                                              const In<double>& uniforms, int n_threads) {
+  const Csr<T> pts = X.view(sample_weight);
+  require(n_clusters >= 1 && n_clusters <= pts.n, "n_clusters must lie in [1, n_samples]");
+  require(first >= 0 && first < pts.n, "first must index a row of X");
+  require(uniforms.ndim() == 2 && uniforms.shape(0) == n_clusters - 1 && uniforms.shape(1) >= 1,
+          "uniforms must have shape (n_clusters - 1, n_local_trials)");
+  require_threads(n_threads);
+  py::array_t<std::int64_t> indices(n_clusters);
+  std::int64_t* out = indices.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fastml::kmeans::kmeans_plusplus(pts, n_clusters, first, uniforms.data(), uniforms.shape(1),
+                                    out, n_threads);
+  }
+  return indices;
+}
+
+template <class T>
+index_t lloyd_iteration_csr(const CsrInput<T>& X, const In<T>& sample_weight,
+                            const In<T>& centers, In<T> centers_new, In<label_t> labels,
+                            In<double> center_shift, bool update_centers, int n_threads) {
+  const Csr<T> pts = X.view(sample_weight);
+  const index_t k = n_centers(centers, pts.d);
+  require_shape(centers_new, "centers_new", {k, pts.d});
+  require_shape(labels, "labels", {pts.n});
+  require_shape(center_shift, "center_shift", {k});
+  require_threads(n_threads);
+  T* c_new = centers_new.mutable_data();
+  label_t* lab = labels.mutable_data();
+  double* shift = center_shift.mutable_data();
+  py::gil_scoped_release release;
+  return fastml::kmeans::lloyd_iteration(pts, centers.data(), k, c_new, lab, shift,
+                                         update_centers, n_threads);
+}
+
+template <class T>
+void elkan_init_csr(const CsrInput<T>& X, const In<T>& sample_weight, const In<T>& centers,
+                    In<label_t> labels, In<T> upper, In<T> lower, int n_threads) {
+  const Csr<T> pts = X.view(sample_weight);
+  const index_t k = n_centers(centers, pts.d);
+  require_shape(labels, "labels", {pts.n});
+  require_shape(upper, "upper_bounds", {pts.n});
+  require_shape(lower, "lower_bounds", {pts.n, k});
+  require_threads(n_threads);
+  label_t* lab = labels.mutable_data();
+  T* ub = upper.mutable_data();
+  T* lb = lower.mutable_data();
+  py::gil_scoped_release release;
+  fastml::kmeans::elkan_init(pts, centers.data(), k, lab, ub, lb, n_threads);
+}
+
+template <class T>
+index_t elkan_iteration_csr(const CsrInput<T>& X, const In<T>& sample_weight,
+                            const In<T>& centers, In<T> centers_new, In<label_t> labels,
+                            In<T> upper, In<T> lower, In<double> center_shift,
+                            bool update_centers, int n_threads) {
+  const Csr<T> pts = X.view(sample_weight);
+  const index_t k = n_centers(centers, pts.d);
+  require_shape(centers_new, "centers_new", {k, pts.d});
+  require_shape(labels, "labels", {pts.n});
+  require_shape(upper, "upper_bounds", {pts.n});
+  require_shape(lower, "lower_bounds", {pts.n, k});
+  require_shape(center_shift, "center_shift", {k});
+  require_threads(n_threads);
+  label_t* lab = labels.mutable_data();
+  require_labels(lab, pts.n, k);  // the bounds index their own center
+  T* c_new = centers_new.mutable_data();
+  T* ub = upper.mutable_data();
+  T* lb = lower.mutable_data();
+  double* shift = center_shift.mutable_data();
+  py::gil_scoped_release release;
+  return fastml::kmeans::elkan_iteration(pts, centers.data(), k, c_new, lab, ub, lb, shift,
+                                         update_centers, n_threads);
+}
+
+template <class T>
+double inertia_csr(const CsrInput<T>& X, const In<T>& sample_weight, const In<T>& centers,
+                   const In<label_t>& labels, int n_threads) {
+  const Csr<T> pts = X.view(sample_weight);
+  const index_t k = n_centers(centers, pts.d);
+  require_shape(labels, "labels", {pts.n});
+  require_threads(n_threads);
+  require_labels(labels.data(), pts.n, k);
+  py::gil_scoped_release release;
+  return fastml::kmeans::inertia(pts, centers.data(), k, labels.data(), n_threads);
+}
+
+template <class T>
+py::array_t<T> distances_csr(const CsrInput<T>& X, const In<T>& centers, int n_threads) {
+  const index_t k = n_centers(centers, X.d);
+  require_threads(n_threads);
+  py::array_t<T> out({X.n, k});
+  T* o = out.mutable_data();
+  const Csr<T> pts{X.data.data(), X.indices.data(), X.indptr.data(), nullptr, X.n, X.d};
+  {
+    py::gil_scoped_release release;
+    fastml::kmeans::distances(pts, centers.data(), k, o, n_threads);
+  }
+  return out;
+}
+
+template <class T>
+void define_csr_for(py::module_& m, const char* class_name) {
+  py::class_<CsrInput<T>>(m, class_name,
+                          "A CSR matrix checked once for the k-means functions (holds its arrays).")
+      .def_property_readonly("shape", [](const CsrInput<T>& X) { return py::make_tuple(X.n, X.d); })
+      .def_property_readonly("dtype", [](const CsrInput<T>&) { return py::dtype::of<T>(); });
+  m.def("csr_input",
+        [](In<T> data, In<std::int32_t> indices, In<std::int32_t> indptr, index_t n_features) {
+          return CsrInput<T>(std::move(data), std::move(indices), std::move(indptr), n_features);
+        },
+        py::arg("data").noconvert(), py::arg("indices").noconvert(), py::arg("indptr").noconvert(),
+        py::arg("n_features"),
+        "X (data, int32 indices, int32 indptr) checked once, to pass as X to the functions below.");
+  m.def("kmeans_plusplus", &kmeans_plusplus_csr<T>, py::arg("X"), py::arg("sample_weight").noconvert(),
+        py::arg("n_clusters"), py::arg("first"), py::arg("uniforms").noconvert(), py::arg("n_threads"));
+  m.def("lloyd_iteration", &lloyd_iteration_csr<T>, py::arg("X"), py::arg("sample_weight").noconvert(),
+        py::arg("centers").noconvert(), py::arg("centers_new").noconvert(), py::arg("labels").noconvert(),
+        py::arg("center_shift").noconvert(), py::arg("update_centers"), py::arg("n_threads"));
+  m.def("elkan_init", &elkan_init_csr<T>, py::arg("X"), py::arg("sample_weight").noconvert(),
+        py::arg("centers").noconvert(), py::arg("labels").noconvert(), py::arg("upper_bounds").noconvert(),
+        py::arg("lower_bounds").noconvert(), py::arg("n_threads"));
+  m.def("elkan_iteration", &elkan_iteration_csr<T>, py::arg("X"), py::arg("sample_weight").noconvert(),
+        py::arg("centers").noconvert(), py::arg("centers_new").noconvert(), py::arg("labels").noconvert(),
+        py::arg("upper_bounds").noconvert(), py::arg("lower_bounds").noconvert(),
+        py::arg("center_shift").noconvert(), py::arg("update_centers"), py::arg("n_threads"));
+  m.def("inertia", &inertia_csr<T>, py::arg("X"), py::arg("sample_weight").noconvert(),
+        py::arg("centers").noconvert(), py::arg("labels").noconvert(), py::arg("n_threads"));
+  m.def("distances", &distances_csr<T>, py::arg("X"), py::arg("centers").noconvert(),
+        py::arg("n_threads"),
+        "Euclidean distances (n_samples x n_clusters) of the rows of a csr_input to the centers.");
+}
+
 template <class T>
 void define_for(py::module_& m) {
   m.def("kmeans_plusplus", &kmeans_plusplus<T>, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(),
@@ -187,6 +378,9 @@ PYBIND11_MODULE(_kmeans_fast, m) {
   m.doc() = "k-means++ seeding, Lloyd and Elkan iterations (C++, OpenMP).";
   define_for<float>(m);
   define_for<double>(m);
+  // The same functions with X a csr_input (overloads: X's type picks them).
+  define_csr_for<float>(m, "CsrInputFloat32");
+  define_csr_for<double>(m, "CsrInputFloat64");
   m.def("simd_build", &fastml::kmeans::simd_target,
         "Instruction-set build of the k-means kernels chosen for this CPU.");
 }

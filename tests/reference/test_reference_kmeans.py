@@ -322,3 +322,28 @@ def test_silhouette_samples_number_of_labels(labels, n_labels):
         reference.silhouette_samples(X, labels)
     with pytest.raises(ValueError, match=f"Number of labels is {n_labels}"):
         sklearn_silhouette_samples(X, labels)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_sparse_x_is_the_dense_matrix_it_stands_for(fmt):
+    """The reference takes sparse X (so that the CSR core can be tested against it) and
+    gives what it gives for the same matrix dense, also to scikit-learn's sparse tolerance."""
+    import scipy.sparse as sp
+    from sklearn.cluster._kmeans import _tolerance
+
+    X = sp.random(60, 9, density=0.3, format=fmt, random_state=0)
+    Xd = X.toarray()
+    w = np.linspace(0.5, 2.0, 60)
+    init = Xd[[1, 5, 9]]
+    for a, b in [(reference.kmeans_plusplus(X, 4, sample_weight=w, random_state=0),
+                  reference.kmeans_plusplus(Xd, 4, sample_weight=w, random_state=0)),
+                 (reference.lloyd_iteration(X, init, w), reference.lloyd_iteration(Xd, init, w)),
+                 (reference.kmeans(X, init, w), reference.kmeans(Xd, init, w))]:
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    labels = reference.assign(X, init)
+    np.testing.assert_array_equal(labels, reference.assign(Xd, init))
+    assert reference.inertia(X, init, labels, w) == reference.inertia(Xd, init, labels, w)
+    assert reference.tolerance(X, 1e-4) == reference.tolerance(Xd, 1e-4)
+    np.testing.assert_allclose(reference.tolerance(X, 1e-4), _tolerance(X.tocsr(), 1e-4),
+                               rtol=1e-12)

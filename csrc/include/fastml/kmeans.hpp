@@ -23,6 +23,20 @@ struct Points {
   index_t d;
 };
 
+// CSR points: row i has the values data[indptr[i] .. indptr[i + 1]) at columns indices[...] (in any
+// order, each column at most once: the squared norms are summed from the values); one weight per
+// row. A range of rows [b, e) is {data, indices, indptr + b, w + b, e - b, d}: the offsets keep
+// indexing the whole data.
+template <class T>
+struct Csr {
+  const T* data;
+  const std::int32_t* indices;
+  const std::int32_t* indptr;
+  const T* w;
+  index_t n;
+  index_t d;
+};
+
 // k-means++ and Lloyd's assignment work on a copy of the points in panels of kPanel<T> points
 // stored feature-major (panel[f * kPanel + lane]: 64 bytes per feature), padded with zero points.
 template <class T>
@@ -77,6 +91,34 @@ template <class T>
 double inertia(const Points<T>& pts, const T* centers, index_t k, const label_t* labels,
                int n_threads);
 
+// ---- the same drivers on CSR points (kmeans_sparse.cpp) -----------------------------------------
+// The same contracts as above. Distances come from x.c products over the nonzeros of x, against the
+// centers transposed (n_features x k, so that each nonzero updates the products of every center
+// with one contiguous read), in float64, and the squared norms: |x|^2 - 2 x.c + |c|^2, clipped at 0.
+// Memory O(nnz + k x d): X is never densified. Center sums are taken per cluster, each by one
+// thread over its rows in row order (float64), so that no per-thread copies of the k x d sums
+// are needed and nothing depends on the thread count.
+template <class T>
+void kmeans_plusplus(const Csr<T>& pts, index_t k, index_t first, const double* uniforms,
+                     index_t n_trials, std::int64_t* indices, int n_threads);
+template <class T>
+index_t lloyd_iteration(const Csr<T>& pts, const T* centers, index_t k, T* centers_new,
+                        label_t* labels, double* center_shift, bool update_centers,
+                        int n_threads);
+template <class T>
+void elkan_init(const Csr<T>& pts, const T* centers, index_t k, label_t* labels, T* upper,
+                T* lower, int n_threads);
+template <class T>
+index_t elkan_iteration(const Csr<T>& pts, const T* centers, index_t k, T* centers_new,
+                        label_t* labels, T* upper, T* lower, double* center_shift,
+                        bool update_centers, int n_threads);
+template <class T>
+double inertia(const Csr<T>& pts, const T* centers, index_t k, const label_t* labels,
+               int n_threads);
+// OUT distances[n x k]: the euclidean distance of every point to every center.
+template <class T>
+void distances(const Csr<T>& pts, const T* centers, index_t k, T* out, int n_threads);
+
 // Name of the instruction-set build of the k-means kernels chosen for this CPU.
 const char* simd_target();
 
@@ -121,7 +163,31 @@ struct Kernels {
   // the distance to the nearest other center.
   index_t (*elkan_assign)(const Points<T>& pts, const T* centers, index_t k, const T* half,
                           const T* next, label_t* labels, T* upper, T* lower, bool init);
+
+  // CSR kernels, on the rows given. Each takes the centers transposed, ct[d x kp] (kp: k padded
+  // to a multiple of kCsrCenters with zero columns), their squared norms cnorms[kp] (+inf for the
+  // padding), and scratch[kp] doubles.
+  // Lloyd: labels[i] = argmin_j cnorms[j] - 2 x_i.c_j (the lower index on ties); returns how many
+  // labels changed.
+  index_t (*csr_assign)(const Csr<T>& rows, const T* ct, const double* cnorms, index_t kp,
+                        label_t* labels, double* scratch);
+  // out[i * k + j] = |x_i - c_j| for j < k.
+  void (*csr_distances)(const Csr<T>& rows, const T* ct, const double* cnorms, index_t kp,
+                        index_t k, T* out, double* scratch);
+  // One k-means++ pass: columns of ct are the last winner (if `winner`) then n_cand candidates.
+  // D = min(D, squared distance to the winner); pots[t] += sum of w * min(D, distance to t);
+  // returns the sum of w * D.
+  double (*csr_seed_step)(const Csr<T>& rows, T* D, const T* ct, const double* cnorms,
+                          index_t kp, int n_cand, bool winner, double* pots, double* scratch);
+  // Elkan as elkan_assign; a point whose bounds do not settle it gets its products with every
+  // center at once (one pass over its nonzeros).
+  index_t (*csr_elkan_assign)(const Csr<T>& rows, const T* ct, const double* cnorms, index_t kp,
+                              index_t k, const T* half, const T* next, label_t* labels, T* upper,
+                              T* lower, bool init, double* scratch);
 };
+
+// The transposed centers of the CSR kernels have kp columns, a multiple of kCsrCenters.
+constexpr index_t kCsrCenters = 8;
 
 struct KmeansTable {
   Kernels<float> f32;

@@ -235,6 +235,33 @@ def _uniform_points(dim=16):
     return setup
 
 
+def _tfidf_like(n_features=20_000, density=0.005, n_topics=50):
+    """setup(n): a TF-IDF-like CSR float64 matrix, n x n_features: about density x n_features
+    terms per row (60% from the 400-term vocabulary of the row's topic, the rest from any term),
+    nonnegative (count 1-3 times a per-term idf in [1, 5]), rows l2-normalised; and the same
+    initial centers for both sides (n_topics rows of the matrix)."""
+    def setup(n):
+        import scipy.sparse as sp
+
+        rng = np.random.default_rng(0)
+        per_row = int(round(density * n_features))
+        topics = rng.integers(0, n_topics, n)
+        vocabulary = rng.permutation(n_features)[:n_topics * 400].reshape(n_topics, 400)
+        columns = np.where(rng.random((n, per_row)) < 0.6,
+                           vocabulary[topics[:, None], rng.integers(0, 400, (n, per_row))],
+                           rng.integers(0, n_features, (n, per_row)))
+        idf = rng.uniform(1.0, 5.0, n_features)
+        values = rng.integers(1, 4, (n, per_row)) * idf[columns]
+        X = sp.csr_matrix((values.ravel(), columns.ravel(), np.arange(0, n * per_row + 1, per_row)),
+                          shape=(n, n_features))
+        X.sum_duplicates()  # a term drawn twice in a row: its counts add up
+        norms = np.sqrt(np.add.reduceat(X.data ** 2, X.indptr[:-1]))
+        X.data /= np.repeat(norms, np.diff(X.indptr))
+        init = X[rng.choice(n, n_topics, replace=False)].toarray()
+        return X, init
+    return setup
+
+
 def potential(X, centers):
     """Sum of squared distances of the points to their nearest center (float64)."""
     from fastml.metrics import pairwise_distances
@@ -288,7 +315,29 @@ def _cluster_workloads():
         X = _uniform_points()(n)
         return X, KMeans(k, n_init=1, max_iter=20, random_state=0).fit(X).labels_
 
+    def sparse_lloyd(cls):
+        # A fixed number of iterations (tol=0): both sides do the same work.
+        def call(data):
+            X, init = data
+            return cls(len(init), init=init, n_init=1, max_iter=10, tol=0).fit(X).labels_
+        return call
+
     workloads = [
+        Workload(
+            group="cluster",
+            name="KMeans.fit CSR float64 {n}x20000 (0.5% nonzeros, TF-IDF-like), k=50, "
+                 "10 iterations from the same init: labels",
+            sizes=(10_000, 100_000),
+            setup=_tfidf_like(),
+            fastml=sparse_lloyd(KMeans),
+            peer=sparse_lloyd(SklearnKMeans),
+            peer_name="scikit-learn",
+            parity=differing_fraction,
+            parity_label="labels differing",
+            tolerance=1e-3,
+            target=3.0,
+            # no reference: its dense float64 rows (20000 features) are too slow even at 10k
+        ),
         Workload(
             group="cluster",
             name=f"kmeans_plusplus float32 {{n}}x16, k={k}: potential",

@@ -1,19 +1,22 @@
 """KMeans and kmeans_plusplus on fastml's C++ k-means core (fastml.cluster._kmeans_fast).
 
-Both follow scikit-learn step for step: the data are centered, seeds are drawn from the random
-stream in the same order, and iterations stop by the same rules, so for a random_state they find
-scikit-learn's clustering. The core computes it with register-blocked SIMD kernels on OpenMP
-threads and merges per-range partial sums in a fixed order, so that results do not depend on
-the thread count.
+Both follow scikit-learn step for step: dense data are centered (sparse data are not, as in
+scikit-learn), seeds are drawn from the random stream in the same order, and iterations stop by
+the same rules, so for a random_state they find scikit-learn's clustering. Sparse X is taken as
+CSR (other formats are converted, as scikit-learn does) and never densified. The core computes
+it with register-blocked SIMD kernels on OpenMP threads and merges partial sums in a fixed
+order, so that results do not depend on the thread count.
 """
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin,
                           TransformerMixin)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._backend import effective_n_threads
@@ -44,12 +47,38 @@ def _column_means(X):
     return np.einsum("ij->j", X) / X.dtype.type(X.shape[0])
 
 
+def _csr_input(X):
+    """The core's checked handle on CSR X (the kernels sum squared norms from the stored values,
+    so duplicate entries are summed first, on a copy, as scipy's sum_duplicates does)."""
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return _kmeans_fast.csr_input(X.data, X.indices.astype(np.int32, copy=False),
+                                  X.indptr.astype(np.int32, copy=False), X.shape[1])
+
+
+def _core_input(X):
+    """X as the core's functions take it: the array itself, or a csr_input for sparse X."""
+    return _csr_input(X) if sp.issparse(X) else X
+
+
+def _rows(X, indices):
+    """Rows of X as a dense C-contiguous array (centers drawn from the data)."""
+    rows = X[indices]
+    return np.ascontiguousarray(rows.toarray()) if sp.issparse(rows) else rows
+
+
 def _check_magnitude(X, center=0.0):
     """Squared distances must be finite in X's dtype, or every comparison of them is void.
     Checks the largest |X - center| without forming X - center: first its bound
     max|X| + max|center| from whole-array reductions (1.4 ms on 500k x 16 float32, where the
     per-column ones take 29 ms), per column only when that bound is over the limit."""
     limit = np.sqrt(np.finfo(X.dtype).max / X.shape[1]) / 4
+    if sp.issparse(X):  # not centered: the stored values are the whole story
+        if X.nnz and max(X.data.max(), -X.data.min()) > limit:  # no |data| copy
+            raise ValueError(f"X has values beyond +-{limit:.3g}: squared distances would "
+                             f"overflow {X.dtype}; scale the data first")
+        return
     if max(X.max(), -X.min()) + np.max(np.abs(center)) <= limit:
         return
     if np.maximum(X.max(axis=0) - center, center - X.min(axis=0)).max() > limit:
@@ -57,21 +86,23 @@ def _check_magnitude(X, center=0.0):
                          f"{X.dtype}; scale the data first")
 
 
-def _seed_indices(X, n_clusters, sample_weight, random_state, n_local_trials, n_threads):
+def _seed_indices(X, n_clusters, sample_weight, random_state, n_local_trials, n_threads,
+                  X_core=None):
     """Indices of the greedy k-means++ seeds, drawing from random_state exactly as scikit-learn:
-    the first center by choice(p=w / sum(w)), then n_local_trials uniforms per center."""
+    the first center by choice(p=w / sum(w)), then n_local_trials uniforms per center. X_core:
+    X as _core_input gives it, where the caller has it already."""
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
     first = random_state.choice(X.shape[0], p=sample_weight / sample_weight.sum())
     # One draw of all uniforms consumes the stream as scikit-learn's draw per center does.
     uniforms = random_state.uniform(size=(n_clusters - 1, n_local_trials))
-    return _kmeans_fast.kmeans_plusplus(X, sample_weight, n_clusters, int(first), uniforms,
-                                        n_threads)
+    return _kmeans_fast.kmeans_plusplus(_core_input(X) if X_core is None else X_core,
+                                        sample_weight, n_clusters, int(first), uniforms, n_threads)
 
 
 @validate_params(
     {
-        "X": ["array-like"],
+        "X": ["array-like", "sparse matrix"],
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
         "sample_weight": ["array-like", None],
         "x_squared_norms": ["array-like", None],
@@ -91,8 +122,9 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, 
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-        float32 data stays float32; other dtypes are converted to float64.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        float32 data stays float32; other dtypes are converted to float64. Sparse X is taken as
+        CSR (other formats are converted) and never densified.
     n_clusters : int
     sample_weight : array-like of shape (n_samples,), default=None
     x_squared_norms : array-like of shape (n_samples,), default=None
@@ -107,7 +139,8 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, 
     indices : ndarray of shape (n_clusters,), int64
         ``X[indices] == centers``.
     """
-    X = check_array(X, dtype=[np.float64, np.float32], order="C")
+    X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
+                    accept_large_sparse=False)
     if X.shape[0] < n_clusters:
         raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}.")
     sample_weight = _check_sample_weight_of(sample_weight, X)
@@ -119,28 +152,29 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, 
                              f"be equal to the length of n_samples {X.shape[0]}.")
     indices = _seed_indices(X, n_clusters, sample_weight, check_random_state(random_state),
                             n_local_trials, effective_n_threads())
-    return X[indices], indices
+    return _rows(X, indices), indices
 
 
 def _kmeans_single(X, sample_weight, centers, *, algorithm, max_iter, tol, verbose, n_threads):
     """One k-means run from `centers`, with scikit-learn's stopping rules: stop when no label
     changed (strict convergence) or when the squared center shift is within tol; otherwise
-    the labels are recomputed for the final centers. Returns labels, inertia, centers, n_iter."""
-    n_samples, n_clusters = X.shape[0], centers.shape[0]
-    centers = np.array(centers, dtype=X.dtype, order="C")
+    the labels are recomputed for the final centers. Returns labels, inertia, centers, n_iter.
+    X: a dense array or a csr_input (see _core_input)."""
+    n_samples, n_clusters, dtype = X.shape[0], centers.shape[0], X.dtype
+    centers = np.array(centers, dtype=dtype, order="C")
     centers_new = np.empty_like(centers)
     labels = np.full(n_samples, -1, dtype=np.int32)
     center_shift = np.zeros(n_clusters, dtype=np.float64)
     if algorithm == "elkan":
-        upper = np.empty(n_samples, dtype=X.dtype)
-        lower = np.empty((n_samples, n_clusters), dtype=X.dtype)
+        upper = np.empty(n_samples, dtype=dtype)
+        lower = np.empty((n_samples, n_clusters), dtype=dtype)
         _kmeans_fast.elkan_init(X, sample_weight, centers, labels, upper, lower, n_threads)
 
         def iteration(update_centers):
             return _kmeans_fast.elkan_iteration(X, sample_weight, centers, centers_new, labels,
                                                 upper, lower, center_shift, update_centers,
                                                 n_threads)
-    else:
+    elif isinstance(X, np.ndarray):
         # The assignment runs on X in panels of points (a copy the size of X), packed once here
         # rather than in every iteration.
         X_panels = _kmeans_fast.pack_point_panels(X, n_threads)
@@ -148,6 +182,10 @@ def _kmeans_single(X, sample_weight, centers, *, algorithm, max_iter, tol, verbo
         def iteration(update_centers):
             return _kmeans_fast.lloyd_iteration(X, sample_weight, centers, centers_new, labels,
                                                 center_shift, update_centers, n_threads, X_panels)
+    else:
+        def iteration(update_centers):
+            return _kmeans_fast.lloyd_iteration(X, sample_weight, centers, centers_new, labels,
+                                                center_shift, update_centers, n_threads)
 
     strict_convergence = False
     for i in range(max_iter):
@@ -173,6 +211,12 @@ def _kmeans_single(X, sample_weight, centers, *, algorithm, max_iter, tol, verbo
     return labels, inertia, centers, i + 1
 
 
+def _variances(X):
+    """Per-feature variances, as scikit-learn's _tolerance takes them (mean_variance_axis for
+    sparse X)."""
+    return mean_variance_axis(X, axis=0)[1] if sp.issparse(X) else np.var(X, axis=0)
+
+
 def _same_clustering(labels1, labels2, n_clusters):
     """Whether two labelings are equal up to a permutation of the labels."""
     mapping = np.full(n_clusters, -1, dtype=np.int64)
@@ -186,7 +230,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     Seeding (greedy k-means++), Lloyd's and Elkan's iterations and the inertia run in fastml's
     C++ core: SIMD kernels chosen for the CPU at load time, OpenMP threads, and partial sums
     merged in a fixed order so that the result for a random_state is the same for any n_jobs.
-    float32 data is kept float32 (sums are accumulated in float64). Dense input only.
+    float32 data is kept float32 (sums are accumulated in float64). Dense or sparse input: sparse
+    X is taken as CSR (CSC, COO and the sparse arrays are converted, as scikit-learn does) and
+    never densified; its products with the centers run over its nonzeros.
 
     Parameters
     ----------
@@ -276,14 +322,14 @@ default="k-means++"
         if not np.isfinite(centers).all():
             raise ValueError(f"The initial centers ({what}) contain NaN or infinity.")
 
-    def _init_centers(self, X, init, random_state, sample_weight, n_threads):
+    def _init_centers(self, X, X_core, init, random_state, sample_weight, n_threads):
         if isinstance(init, str) and init == "k-means++":
-            return X[_seed_indices(X, self.n_clusters, sample_weight, random_state, None,
-                                   n_threads)]
+            return _rows(X, _seed_indices(X, self.n_clusters, sample_weight, random_state, None,
+                                          n_threads, X_core))
         if isinstance(init, str) and init == "random":
             seeds = random_state.choice(X.shape[0], size=self.n_clusters, replace=False,
                                         p=sample_weight / sample_weight.sum())
-            return X[seeds]
+            return _rows(X, seeds)
         if callable(init):
             centers = check_array(init(X, self.n_clusters, random_state=random_state),
                                   dtype=X.dtype, order="C")
@@ -297,7 +343,7 @@ default="k-means++"
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
 
@@ -305,7 +351,10 @@ default="k-means++"
         -------
         self
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", copy=self.copy_x)
+        # Sparse X is read only (never centered): no copy beyond a conversion to CSR.
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                          order="C", copy=self.copy_x and not sp.issparse(X),
+                          accept_large_sparse=False)
         if X.shape[0] < self.n_clusters:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
         n_init = self._resolved_n_init()
@@ -313,34 +362,39 @@ default="k-means++"
         random_state = check_random_state(self.random_state)
         sample_weight = _check_sample_weight_of(sample_weight, X)
         n_threads = effective_n_threads(self.n_jobs)
-        tol = float(np.mean(np.var(X, axis=0)) * self.tol) if self.tol else 0.0
+        # Centering keeps the dot-product form of the distances accurate (as scikit-learn does,
+        # for dense X only: centering would densify sparse X). Values too large for squared
+        # distances are rejected before the variances overflow too.
+        X_mean = None if sp.issparse(X) else _column_means(X)
+        _check_magnitude(X, 0.0 if X_mean is None else X_mean)
+        tol = float(np.mean(_variances(X)) * self.tol) if self.tol else 0.0
 
         init = self.init
         if _is_array_like(init):
             init = check_array(init, dtype=X.dtype, copy=True, order="C")
             self._check_centers(init, X, "init")
-        # Centering keeps the dot-product form of the distances accurate (as scikit-learn does).
-        X_mean = _column_means(X)
-        _check_magnitude(X, X_mean)
-        X -= X_mean
-        if _is_array_like(init):
-            init -= X_mean
+        if X_mean is not None:
+            X -= X_mean
+            if _is_array_like(init):
+                init -= X_mean
+        X_core = _core_input(X)
 
         best = None
         for _ in range(n_init):
-            centers = self._init_centers(X, init, random_state, sample_weight, n_threads)
+            centers = self._init_centers(X, X_core, init, random_state, sample_weight, n_threads)
             if self.verbose:
                 print("Initialization complete")
-            run = _kmeans_single(X, sample_weight, centers, algorithm=algorithm,
+            run = _kmeans_single(X_core, sample_weight, centers, algorithm=algorithm,
                                  max_iter=self.max_iter, tol=tol, verbose=self.verbose,
                                  n_threads=n_threads)
             if best is None or (run[1] < best[1]
                                 and not _same_clustering(run[0], best[0], self.n_clusters)):
                 best = run
         labels, inertia, centers, n_iter = best
-        if not self.copy_x:
-            X += X_mean
-        centers += X_mean
+        if X_mean is not None:
+            if not self.copy_x:
+                X += X_mean
+            centers += X_mean
 
         distinct = np.count_nonzero(np.bincount(labels, minlength=self.n_clusters))
         if distinct < self.n_clusters:
@@ -356,12 +410,14 @@ default="k-means++"
 
     def _check_test_data(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=self.cluster_centers_.dtype, order="C", reset=False)
+        return validate_data(self, X, accept_sparse="csr", dtype=self.cluster_centers_.dtype,
+                             order="C", reset=False, accept_large_sparse=False)
 
     def _labels_inertia(self, X, sample_weight):
         centers = self.cluster_centers_
         n_threads = effective_n_threads(self.n_jobs)
         labels = np.full(X.shape[0], -1, dtype=np.int32)
+        X = _core_input(X)
         _kmeans_fast.lloyd_iteration(X, sample_weight, centers, np.empty_like(centers), labels,
                                      np.empty(len(centers)), False, n_threads)
         return labels, _kmeans_fast.inertia(X, sample_weight, centers, labels, n_threads)
@@ -378,6 +434,9 @@ default="k-means++"
     def transform(self, X):
         """Euclidean distances of the samples to every cluster center."""
         X = self._check_test_data(X)
+        if sp.issparse(X):
+            return _kmeans_fast.distances(_csr_input(X), self.cluster_centers_,
+                                          effective_n_threads(self.n_jobs))
         return pairwise_distances(X, self.cluster_centers_, metric="euclidean", n_jobs=self.n_jobs)
 
     def fit_transform(self, X, y=None, sample_weight=None):
@@ -392,5 +451,5 @@ default="k-means++"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags

@@ -1,10 +1,18 @@
 """k-means in plain NumPy: scikit-learn's greedy k-means++ seeding, its Lloyd iterations (empty
 clusters included) and the silhouette coefficient, all in float64 with squared distances computed
-directly as ((x - c) ** 2).sum(), never through |x|^2 - 2 x.c + |c|^2."""
+directly as ((x - c) ** 2).sum(), never through |x|^2 - 2 x.c + |c|^2. The k-means functions take
+X dense or sparse (any scipy.sparse format): sparse X is the dense matrix it stands for, the
+same maths, so the compiled CSR core is tested against the same definitions as the dense one."""
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from .distances import pairwise_distances
+
+
+def _as_float64(X):
+    """X as a dense float64 array (the reference is for small shapes: sparse X is expanded)."""
+    return np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float64)
 
 
 def _as_weights(sample_weight, n_samples):
@@ -26,7 +34,7 @@ def kmeans_plusplus(X, n_clusters, sample_weight=None, random_state=None, n_loca
     """Greedy k-means++ seeding, scikit-learn's `_kmeans_plusplus` step by step and drawing from
     the random stream in the same order, so a seed picks the same rows: (centers float64 of shape
     (n_clusters, n_features), indices int64 of shape (n_clusters,)) with centers = X[indices]."""
-    X = np.asarray(X, dtype=np.float64)
+    X = _as_float64(X)
     n_samples = len(X)
     if not 1 <= n_clusters <= n_samples:
         raise ValueError(f"n_samples={n_samples} should be >= n_clusters={n_clusters}.")
@@ -64,7 +72,7 @@ def kmeans_plusplus(X, n_clusters, sample_weight=None, random_state=None, n_loca
 def assign(X, centers):
     """The index of the nearest center (squared euclidean) of each row of X, int32; ties go to the
     lowest center index."""
-    X = np.asarray(X, dtype=np.float64)
+    X = _as_float64(X)
     centers = np.asarray(centers, dtype=np.float64)
     labels = np.empty(len(X), dtype=np.int32)
     for i, x in enumerate(X):
@@ -75,7 +83,7 @@ def assign(X, centers):
 
 def inertia(X, centers, labels, sample_weight=None):
     """The sum over the rows of X of w_i times the squared distance to the center of its label."""
-    X = np.asarray(X, dtype=np.float64)
+    X = _as_float64(X)
     centers = np.asarray(centers, dtype=np.float64)
     w = _as_weights(sample_weight, len(X))
     total = 0.0
@@ -90,7 +98,7 @@ def lloyd_iteration(X, centers, sample_weight=None):
     distance each center moved). Clusters left without weight take, in increasing order, the
     points farthest from their (old) centers, without the labels changing (unless every point sits
     on its center)."""
-    X = np.asarray(X, dtype=np.float64)
+    X = _as_float64(X)
     centers = np.asarray(centers, dtype=np.float64)
     n_clusters = len(centers)
     w = _as_weights(sample_weight, len(X))
@@ -131,7 +139,7 @@ def kmeans(X, centers_init, sample_weight=None, max_iter=300, tol=0.0):
     (labels int32, inertia float, centers float64, n_iter). It stops when an iteration leaves the
     labels unchanged or when the summed squared center shift is <= tol (absolute, see
     `tolerance`)."""
-    X = np.asarray(X, dtype=np.float64)
+    X = _as_float64(X)
     centers = np.asarray(centers_init, dtype=np.float64).copy()
     if max_iter < 1:
         raise ValueError(f"max_iter must be >= 1, got {max_iter}")
@@ -157,7 +165,7 @@ def tolerance(X, tol, sample_weight=None):
     scikit-learn's `_tolerance` ignores it."""
     if tol == 0:
         return 0.0
-    X = np.asarray(X, dtype=np.float64)
+    X = _as_float64(X)
     return float(np.mean(np.var(X, axis=0)) * tol)
 
 
