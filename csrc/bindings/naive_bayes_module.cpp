@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -54,11 +55,19 @@ Csr<T, I> csr(const In<I>& indptr, const In<I>& indices, const In<T>& data, inde
     py::gil_scoped_release release;
     require(p[0] == 0 && static_cast<index_t>(p[n]) == indices.shape(0),
             "indptr must start at 0 and end at the number of stored values");
-    for (index_t i = 0; i < n; ++i) require(p[i] <= p[i + 1], "indptr must not decrease");
+    // Branch-free passes that vectorise (one require per element cost 3-4 ms on 4M indices,
+    // a tenth of a predict_proba call on them).
+    bool increasing = true;
+    for (index_t i = 0; i < n; ++i) increasing &= p[i] <= p[i + 1];
+    require(increasing, "indptr must not decrease");
     const index_t nnz = indices.shape(0);
-    for (index_t j = 0; j < nnz; ++j)
-      require(idx[j] >= 0 && static_cast<index_t>(idx[j]) < n_features,
-              "column indices must lie in [0, n_features)");
+    I lowest = 0, highest = 0;
+    for (index_t j = 0; j < nnz; ++j) {
+      lowest = std::min(lowest, idx[j]);
+      highest = std::max(highest, idx[j]);
+    }
+    require(lowest >= 0 && (nnz == 0 || static_cast<index_t>(highest) < n_features),
+            "column indices must lie in [0, n_features)");
   }
   return Csr<T, I>{p, idx, data.data(), n, n_features};
 }
