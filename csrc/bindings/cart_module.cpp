@@ -80,11 +80,12 @@ void require_bounds(const double* bounds, index_t n_features) {
 }
 
 template <class T>
-cart::Params read_params(const py::dict& p, const cart::Dataset<T>& d,
-                         std::vector<std::int8_t>& cst) {
+cart::Params read_params(const py::dict& p, const cart::Dataset<T>& d) {
   const index_t n_features = d.n_features;
   cart::Params params{};
-  params.criterion = p["criterion"].cast<int>();
+  const int criterion = p["criterion"].cast<int>();
+  require(criterion >= cart::kGini && criterion <= cart::kAbsoluteError, "unknown criterion code");
+  params.criterion = static_cast<cart::Criterion>(criterion);
   params.random_splitter = p["random_splitter"].cast<bool>();
   params.max_depth = p["max_depth"].cast<index_t>();
   params.min_samples_split = p["min_samples_split"].cast<index_t>();
@@ -94,8 +95,6 @@ cart::Params read_params(const py::dict& p, const cart::Dataset<T>& d,
   params.max_leaf_nodes = p["max_leaf_nodes"].cast<index_t>();
   params.min_impurity_decrease = p["min_impurity_decrease"].cast<double>();
   params.surrogates = p["surrogates"].cast<bool>();
-  require(params.criterion >= cart::kGini && params.criterion <= cart::kAbsoluteError,
-          "unknown criterion code");
   const bool classification = params.criterion == cart::kGini || params.criterion == cart::kEntropy;
   require(classification == (d.n_classes != nullptr),
           classification ? "a classification criterion needs n_classes >= 1"
@@ -107,14 +106,13 @@ cart::Params read_params(const py::dict& p, const cart::Dataset<T>& d,
           "max_features must lie in [1, n_features]");
   require(params.max_leaf_nodes == 0 || params.max_leaf_nodes >= 2,
           "max_leaf_nodes must be 0 (no limit) or >= 2");
-  params.monotonic_cst = nullptr;
   if (!p["monotonic_cst"].is_none()) {
     require(d.n_outputs == 1, "monotonic_cst needs a single output");
     py::array a = p["monotonic_cst"].cast<py::array>();
     const std::int8_t* c = checked<std::int8_t>(a, "monotonic_cst", {n_features});
-    cst.assign(c, c + n_features);
-    for (std::int8_t v : cst) require(v >= -1 && v <= 1, "monotonic_cst must hold -1, 0 or 1");
-    params.monotonic_cst = cst.data();
+    params.monotonic_cst.assign(c, c + n_features);
+    for (std::int8_t v : params.monotonic_cst)
+      require(v >= -1 && v <= 1, "monotonic_cst must hold -1, 0 or 1");
   }
   return params;
 }
@@ -236,8 +234,7 @@ py::dict grow_tree(const py::array& y, const py::array& sample_weight,
     using T = decltype(zero);
     std::vector<int> classes;
     const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes, classes);
-    std::vector<std::int8_t> cst;
-    const cart::Params p = read_params(params, d, cst);
+    const cart::Params p = read_params(params, d);
     require_threads(n_threads);
     cart::Tree tree;
     {
@@ -258,8 +255,7 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight,
     using T = decltype(zero);
     std::vector<int> classes;
     const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes, classes);
-    std::vector<std::int8_t> cst;
-    const cart::Params p = read_params(params, d, cst);
+    const cart::Params p = read_params(params, d);
     require(seeds.ndim() == 1, "seeds must be 1-d");
     const index_t n_trees = seeds.shape(0);
     const auto* s = checked<std::uint64_t>(seeds, "seeds", {n_trees});

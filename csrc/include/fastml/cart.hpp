@@ -56,7 +56,7 @@ struct Dataset {
 };
 
 struct Params {
-  int criterion;
+  Criterion criterion;
   bool random_splitter;     // one random threshold per feature (scikit-learn's "random")
   index_t max_depth;
   index_t min_samples_split;
@@ -65,9 +65,9 @@ struct Params {
   index_t max_features;     // features drawn per node (more while all drawn are constant)
   index_t max_leaf_nodes;   // 0: depth first without a leaf limit
   double min_impurity_decrease;
-  const std::int8_t* monotonic_cst;  // (n_features) of -1/0/1, or nullptr (single output only);
-                                     // for classification it constrains the fraction of
-                                     // class 0, as scikit-learn
+  std::vector<std::int8_t> monotonic_cst;  // (n_features) of -1/0/1, or empty (single output
+                                           // only); for classification it constrains the
+                                           // fraction of class 0, as scikit-learn
   bool surrogates;          // missing values follow surrogate splits (see Tree)
 };
 
