@@ -166,6 +166,59 @@ struct Forest {
   index_t n_values;
 };
 
+// scikit-learn's node arrays of trees laid end to end, as PackedForest reads them: tree t's
+// nodes are offsets[t] .. offsets[t + 1], child ids local to their tree. Surrogate splits, when
+// surrogate_count is not nullptr, come as a count per node and the surrogates of the nodes one
+// after the other (n_surrogates of them).
+struct NodeArrays {
+  index_t n_trees;
+  const std::int64_t* offsets;  // (n_trees + 1)
+  index_t n_nodes;
+  const std::int64_t* children_left;
+  const std::int64_t* children_right;
+  const std::int64_t* feature;
+  const double* threshold;
+  const std::uint8_t* missing_go_to_left;
+  const double* value;  // (n_nodes, n_values)
+  index_t n_values;
+  const std::int64_t* surrogate_count;  // (n_nodes), or nullptr
+  index_t n_surrogates;
+  const std::int64_t* surrogate_feature;
+  const double* surrogate_threshold;
+  const std::uint8_t* surrogate_reversed;
+};
+
+// Fitted trees packed once for the prediction walk (see Forest), kept beside the estimator:
+// packing reads every node, which cost a 100-tree forest 40 ms, a quarter of its predict_proba,
+// when it was done per call. It owns what the walk reads, every index checked when it was
+// packed (std::invalid_argument otherwise: a child id must be larger than its parent's, so
+// every walk ends), so no later change to the arrays it came from can misdirect a walk.
+class PackedForest {
+ public:
+  PackedForest(const NodeArrays& nodes, index_t n_features);
+
+  // The walk's view for X of dtype T. The float32 records are derived from the float64 ones on
+  // first use: not to be called from two threads at once.
+  template <class T>
+  Forest<T> forest();
+
+  index_t n_features() const { return n_features_; }
+  index_t n_trees() const { return n_trees_; }
+  index_t n_values() const { return n_values_; }
+
+ private:
+  index_t n_features_, n_trees_ = 0, n_values_ = 0;
+  std::vector<std::int64_t> split_offsets_, leaf_offsets_;
+  std::vector<std::int32_t> roots_, leaf_node_;
+  std::vector<WalkSplit<double>> splits64_;
+  std::vector<WalkSplit<float>> splits32_;
+  std::vector<std::uint8_t> missing_left_;
+  std::vector<std::int64_t> surrogate_offsets_;  // per split, when there are surrogates
+  std::vector<WalkSurrogate<double>> surrogates64_;
+  std::vector<WalkSurrogate<float>> surrogates32_;
+  std::vector<double> value_;
+};
+
 // OUT leaves (n_rows, n_trees): the leaf (local id) each row reaches in each tree.
 template <class T>
 void apply(const Forest<T>& forest, const T* X, index_t n_rows, index_t n_features,
