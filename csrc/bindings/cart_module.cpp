@@ -79,42 +79,54 @@ void require_bounds(const double* bounds, index_t n_features) {
   }
 }
 
+template <class V>
+py::array_t<V> to_array(const std::vector<V>& v) {
+  py::array_t<V> a(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), a.mutable_data());
+  return a;
+}
+
+// Params' fields can be set to anything from Python: they are checked against the data at
+// entry.
 template <class T>
-cart::Params read_params(const py::dict& p, const cart::Dataset<T>& d) {
-  const index_t n_features = d.n_features;
-  cart::Params params{};
-  const int criterion = p["criterion"].cast<int>();
-  require(criterion >= cart::kGini && criterion <= cart::kAbsoluteError, "unknown criterion code");
-  params.criterion = static_cast<cart::Criterion>(criterion);
-  params.random_splitter = p["random_splitter"].cast<bool>();
-  params.max_depth = p["max_depth"].cast<index_t>();
-  params.min_samples_split = p["min_samples_split"].cast<index_t>();
-  params.min_samples_leaf = p["min_samples_leaf"].cast<index_t>();
-  params.min_weight_leaf = p["min_weight_leaf"].cast<double>();
-  params.max_features = p["max_features"].cast<index_t>();
-  params.max_leaf_nodes = p["max_leaf_nodes"].cast<index_t>();
-  params.min_impurity_decrease = p["min_impurity_decrease"].cast<double>();
-  params.surrogates = p["surrogates"].cast<bool>();
-  const bool classification = params.criterion == cart::kGini || params.criterion == cart::kEntropy;
+void check_params(const cart::Params& p, const cart::Dataset<T>& d) {
+  require(p.criterion >= cart::kGini && p.criterion <= cart::kAbsoluteError, "unknown criterion");
+  const bool classification = p.criterion == cart::kGini || p.criterion == cart::kEntropy;
   require(classification == (d.n_classes != nullptr),
           classification ? "a classification criterion needs n_classes >= 1"
                          : "a regression criterion needs n_classes == 0");
-  require(params.max_depth >= 1, "max_depth must be >= 1");
-  require(params.min_samples_split >= 2, "min_samples_split must be >= 2");
-  require(params.min_samples_leaf >= 1, "min_samples_leaf must be >= 1");
-  require(params.max_features >= 1 && params.max_features <= n_features,
+  require(p.max_depth >= 1, "max_depth must be >= 1");
+  require(p.min_samples_split >= 2, "min_samples_split must be >= 2");
+  require(p.min_samples_leaf >= 1, "min_samples_leaf must be >= 1");
+  require(p.max_features >= 1 && p.max_features <= d.n_features,
           "max_features must lie in [1, n_features]");
-  require(params.max_leaf_nodes == 0 || params.max_leaf_nodes >= 2,
+  require(p.max_leaf_nodes == 0 || p.max_leaf_nodes >= 2,
           "max_leaf_nodes must be 0 (no limit) or >= 2");
-  if (!p["monotonic_cst"].is_none()) {
+  if (!p.monotonic_cst.empty()) {
     require(d.n_outputs == 1, "monotonic_cst needs a single output");
-    py::array a = p["monotonic_cst"].cast<py::array>();
-    const std::int8_t* c = checked<std::int8_t>(a, "monotonic_cst", {n_features});
-    params.monotonic_cst.assign(c, c + n_features);
-    for (std::int8_t v : params.monotonic_cst)
-      require(v >= -1 && v <= 1, "monotonic_cst must hold -1, 0 or 1");
+    require(static_cast<index_t>(p.monotonic_cst.size()) == d.n_features,
+            "monotonic_cst has the wrong shape");
   }
-  return params;
+}
+
+// Params.monotonic_cst from Python: None, or int8 values of -1, 0 and 1 (one per feature,
+// checked at entry).
+void set_monotonic_cst(cart::Params& p, const py::object& cst) {
+  if (cst.is_none()) {
+    p.monotonic_cst.clear();
+    return;
+  }
+  const py::array a = cst.cast<py::array>();
+  require(a.ndim() == 1 && a.shape(0) >= 1, "monotonic_cst has the wrong shape");
+  const std::int8_t* c = checked<std::int8_t>(a, "monotonic_cst", {a.shape(0)});
+  for (index_t i = 0; i < a.shape(0); ++i)
+    require(c[i] >= -1 && c[i] <= 1, "monotonic_cst must hold -1, 0 or 1");
+  p.monotonic_cst.assign(c, c + a.shape(0));
+}
+
+py::object get_monotonic_cst(const cart::Params& p) {
+  if (p.monotonic_cst.empty()) return py::none();
+  return to_array(p.monotonic_cst);
 }
 
 // The training data: values (exact search) or codes + bin_bounds (histogram search). y is
@@ -184,12 +196,6 @@ cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
   return d;
 }
 
-template <class V>
-py::array_t<V> to_array(const std::vector<V>& v) {
-  py::array_t<V> a(static_cast<py::ssize_t>(v.size()));
-  std::copy(v.begin(), v.end(), a.mutable_data());
-  return a;
-}
 
 py::dict to_dict(const cart::Tree& t, index_t n_outputs, index_t n_values) {
   py::dict out;
@@ -227,19 +233,20 @@ auto on_dtype(const py::object& values, F&& run) {
 }
 
 py::dict grow_tree(const py::array& y, const py::array& sample_weight,
-                   const py::object& n_classes, const py::dict& params, std::uint64_t seed, int n_threads,
+                   const py::object& n_classes, const cart::Params& params, std::uint64_t seed,
+                   int n_threads,
                    const py::object& values, const py::object& codes,
                    const py::object& bin_bounds) {
   return on_dtype(values, [&](auto zero) {
     using T = decltype(zero);
     std::vector<int> classes;
     const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes, classes);
-    const cart::Params p = read_params(params, d);
+    check_params(params, d);
     require_threads(n_threads);
     cart::Tree tree;
     {
       py::gil_scoped_release release;
-      tree = cart::build_tree(d, p, seed, n_threads);
+      tree = cart::build_tree(d, params, seed, n_threads);
     }
     return to_dict(tree, d.n_outputs, values_per_output(d));
   });
@@ -247,7 +254,7 @@ py::dict grow_tree(const py::array& y, const py::array& sample_weight,
 
 py::list grow_forest(const py::array& y, const py::array& sample_weight,
                      const py::object& n_classes,
-                     const py::dict& params, const py::array& seeds, bool bootstrap,
+                     const cart::Params& params, const py::array& seeds, bool bootstrap,
                      index_t n_draws, bool balanced_subsample, int n_threads,
                      const py::object& values, const py::object& codes,
                      const py::object& bin_bounds) {
@@ -255,7 +262,7 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight,
     using T = decltype(zero);
     std::vector<int> classes;
     const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes, classes);
-    const cart::Params p = read_params(params, d);
+    check_params(params, d);
     require(seeds.ndim() == 1, "seeds must be 1-d");
     const index_t n_trees = seeds.shape(0);
     const auto* s = checked<std::uint64_t>(seeds, "seeds", {n_trees});
@@ -265,7 +272,7 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight,
     std::vector<cart::Tree> trees;
     {
       py::gil_scoped_release release;
-      trees = cart::build_forest(d, p, b, s, n_trees, n_threads);
+      trees = cart::build_forest(d, params, b, s, n_trees, n_threads);
     }
     py::list out;
     for (const cart::Tree& t : trees)
@@ -397,6 +404,55 @@ PYBIND11_MODULE(_cart, m) {
   m.attr("N_BINS") = cart::kBins;
   m.attr("MISSING_BIN") = cart::kMissingBin;
   m.attr("MAX_SURROGATES") = cart::kMaxSurrogates;
+  py::enum_<cart::Criterion>(m, "Criterion",
+                             "The split criteria, by scikit-learn's names (its log_loss is "
+                             "entropy).")
+      .value("gini", cart::kGini)
+      .value("entropy", cart::kEntropy)
+      .value("squared_error", cart::kSquaredError)
+      .value("friedman_mse", cart::kFriedmanMSE)
+      .value("poisson", cart::kPoisson)
+      .value("absolute_error", cart::kAbsoluteError);
+  py::class_<cart::Params>(
+      m, "Params",
+      "The growth parameters of a tree (cart::Params), resolved from scikit-learn's: counts\n"
+      "and weights are absolute; max_depth as large as you like is no limit, max_leaf_nodes 0\n"
+      "is none; monotonic_cst is None or int8 -1/0/1 per feature (single output). Checked\n"
+      "against the data when a tree is grown.")
+      .def(py::init([](cart::Criterion criterion, index_t max_features, bool random_splitter,
+                       index_t max_depth, index_t min_samples_split, index_t min_samples_leaf,
+                       double min_weight_leaf, index_t max_leaf_nodes,
+                       double min_impurity_decrease, const py::object& monotonic_cst,
+                       bool surrogates) {
+             cart::Params p{criterion,       random_splitter, max_depth,
+                            min_samples_split, min_samples_leaf, min_weight_leaf,
+                            max_features,    max_leaf_nodes,  min_impurity_decrease,
+                            {},              surrogates};
+             set_monotonic_cst(p, monotonic_cst);
+             return p;
+           }),
+           py::kw_only(), py::arg("criterion"), py::arg("max_features"),
+           py::arg("random_splitter") = false,
+           py::arg("max_depth") = std::numeric_limits<index_t>::max(),
+           py::arg("min_samples_split") = 2, py::arg("min_samples_leaf") = 1,
+           py::arg("min_weight_leaf") = 0.0, py::arg("max_leaf_nodes") = 0,
+           py::arg("min_impurity_decrease") = 0.0, py::arg("monotonic_cst") = py::none(),
+           py::arg("surrogates") = false)
+      .def_readwrite("criterion", &cart::Params::criterion)
+      .def_readwrite("random_splitter", &cart::Params::random_splitter,
+                     "one random threshold per feature (scikit-learn's splitter='random')")
+      .def_readwrite("max_depth", &cart::Params::max_depth)
+      .def_readwrite("min_samples_split", &cart::Params::min_samples_split)
+      .def_readwrite("min_samples_leaf", &cart::Params::min_samples_leaf)
+      .def_readwrite("min_weight_leaf", &cart::Params::min_weight_leaf, "absolute weight")
+      .def_readwrite("max_features", &cart::Params::max_features,
+                     "features drawn per node (more while all drawn are constant)")
+      .def_readwrite("max_leaf_nodes", &cart::Params::max_leaf_nodes,
+                     "0: depth first without a leaf limit; else best first")
+      .def_readwrite("min_impurity_decrease", &cart::Params::min_impurity_decrease)
+      .def_property("monotonic_cst", &get_monotonic_cst, &set_monotonic_cst)
+      .def_readwrite("surrogates", &cart::Params::surrogates,
+                     "missing values follow surrogate splits");
   m.def("grow_tree", &grow_tree, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
         py::arg("params"), py::arg("seed"), py::arg("n_threads"), py::arg("values") = py::none(),
         py::arg("codes") = py::none(), py::arg("bin_bounds") = py::none(),
