@@ -15,6 +15,7 @@
 #include "statistics.hpp"
 
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
 
 struct AbsoluteErrorSearch {
   const double* y;  // (n_rows, n_out) targets
@@ -177,4 +178,5 @@ struct AbsoluteErrorSearch {
   }
 };
 
+}  // namespace
 }  // namespace fastml::cart::detail

@@ -16,6 +16,7 @@
 #include "tree_nodes.hpp"
 
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
 
 // Per-row state: a builder and the builders of its deferred subtrees share it, each touching
 // only the rows (and ranges of rows and of the presorted lists) of its own nodes.
@@ -334,4 +335,5 @@ class Builder {
   Tree tree_;
 };
 
+}  // namespace
 }  // namespace fastml::cart::detail

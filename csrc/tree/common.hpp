@@ -1,4 +1,8 @@
 // What every part of the CART core shares: its tuning constants and its random streams.
+//
+// The parts' headers define everything in an unnamed namespace: internal linkage, as when they
+// were one file (cart.cpp), so each unit that includes them gets its own copy (forest.cpp is the
+// only one today).
 #pragma once
 
 #include <cstdint>
@@ -6,7 +10,14 @@
 
 #include "fastml/cart.hpp"
 
+// For the few small functions of the hot loops that must be inlined wherever they are called:
+// once cart.cpp was split into parts, GCC left Candidates::evaluate and RowStatistics::add as
+// calls in the presorted search (callgrind: 92M instructions against 80M for the same fits),
+// and exact fits took 1.4-1.6x as long.
+#define FASTML_CART_INLINE [[gnu::always_inline]] inline
+
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see above
 
 constexpr double kEpsilon = 10 * std::numeric_limits<double>::epsilon();
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -38,8 +49,9 @@ struct Random {
 };
 
 // The split stream of a tree is apart from its bootstrap stream, and from the streams of its
-// deferred subtrees (see Builder::grow_deferred).
+// deferred subtrees (see grow_subtrees in growth.hpp).
 constexpr std::uint64_t kSplitStream = 0xD1B54A32D192ED03ULL;
 constexpr std::uint64_t kSubtreeStream = 0x8CB92BA72F3D8DD7ULL;
 
+}  // namespace
 }  // namespace fastml::cart::detail

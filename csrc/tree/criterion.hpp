@@ -15,6 +15,7 @@
 #include "common.hpp"
 
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
 
 inline double xlogx_ratio(double x, double w) { return x > 0 ? x * std::log(x / w) : 0.0; }
 
@@ -179,4 +180,5 @@ void dispatch(Criterion criterion, int channels, int n_outputs, F&& search) {
     dispatch_criterion<0>(criterion, search);
 }
 
+}  // namespace
 }  // namespace fastml::cart::detail

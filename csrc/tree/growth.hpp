@@ -15,6 +15,7 @@
 #include "common.hpp"
 
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
 
 // A node to grow: its rows (a range of the builder's rows), its place in the tree, the bounds
 // monotonic constraints put on its value, its statistics, and its histogram.
@@ -102,4 +103,5 @@ void grow_best_first(Grower& grower, Task root, index_t max_leaf_nodes) {
   }
 }
 
+}  // namespace
 }  // namespace fastml::cart::detail

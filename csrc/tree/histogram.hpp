@@ -15,6 +15,7 @@
 #include "statistics.hpp"
 
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
 
 class HistogramPool {
  public:
@@ -83,7 +84,7 @@ struct HistogramFill {
                   const index_t* features, index_t count, int n_threads) const {
     if (count == 0) return;
     const int chunks = n * count >= kParallelWork ? std::min<int>(n_threads, count) : 1;
-    if (chunks == 1) {  // no region: see Builder::search_batch
+    if (chunks == 1) {  // no region: see NodeSearch::search_batch
       some(pool, h, rows, n, features, count);
     } else {
       // some() writes into the histogram alone: nothing in the region allocates
@@ -151,4 +152,5 @@ struct HistogramFill {
   }
 };
 
+}  // namespace
 }  // namespace fastml::cart::detail

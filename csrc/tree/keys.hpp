@@ -10,6 +10,7 @@
 #include "common.hpp"
 
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
 
 // Keys of one feature for the row-level searches: values (exact) or bin codes.
 template <class T>
@@ -90,4 +91,5 @@ struct BinSet {
   }
 };
 
+}  // namespace
 }  // namespace fastml::cart::detail

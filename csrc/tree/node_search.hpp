@@ -19,6 +19,7 @@
 #include "split_search.hpp"
 
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
 
 template <class T>
 class NodeSearch {
@@ -221,4 +222,5 @@ class NodeSearch {
   std::vector<Split> results_;
 };
 
+}  // namespace
 }  // namespace fastml::cart::detail

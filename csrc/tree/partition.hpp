@@ -13,6 +13,7 @@
 #include "statistics.hpp"
 
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
 
 // Moves the rows r of rows[0, n) with goes_left(r) to the front, in their order (stable: rows
 // keep ascending, so gathers stay close to sequential), the others after them, and sums each
@@ -98,4 +99,5 @@ struct PresortedColumns {
   }
 };
 
+}  // namespace
 }  // namespace fastml::cart::detail

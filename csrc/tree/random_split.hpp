@@ -11,6 +11,7 @@
 #include "split_search.hpp"
 
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
 
 // The node's rows [rows, rows + n) on one feature (keys); u and bit are the node's draws for
 // it. absolute is the absolute error's search, or nullptr for the other criteria.
@@ -99,4 +100,5 @@ void random_search(const SplitSearch& search, Criterion criterion,
   take(out, p, keys.threshold_at(cut), cut, missing_left);
 }
 
+}  // namespace
 }  // namespace fastml::cart::detail

@@ -6,6 +6,7 @@
 #include "common.hpp"
 
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
 
 // Running weighted medians for the absolute error: the weights and weighted targets of the rows
 // added so far, summed by target rank in a Fenwick tree. The median follows scikit-learn's rule:
@@ -81,4 +82,5 @@ struct RankSums {
   }
 };
 
+}  // namespace
 }  // namespace fastml::cart::detail

@@ -8,6 +8,7 @@
 #include "running_median.hpp"
 
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
 
 struct Scratch {
   std::vector<std::uint64_t> codes;
@@ -37,4 +38,5 @@ struct Scratch {
   }
 };
 
+}  // namespace
 }  // namespace fastml::cart::detail

@@ -6,6 +6,7 @@
 #include "criterion.hpp"
 
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
 
 // A backup split on another feature for the rows missing the split's (see Tree).
 struct Surrogate {
@@ -62,7 +63,7 @@ struct Candidates {
   }
 
   template <Criterion Crit, int kC = 0>
-  double evaluate(const double* L) const {
+  FASTML_CART_INLINE double evaluate(const double* L) const {
     if (L[0] < min_leaf || totals[0] - L[0] < min_leaf) return -kInf;
     const int C = kC > 0 ? kC : channels;
     for (int c = 0; c < C; ++c) right[c] = totals[c] - L[c];
@@ -94,4 +95,5 @@ struct Candidates {
   }
 };
 
+}  // namespace
 }  // namespace fastml::cart::detail

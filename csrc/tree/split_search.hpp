@@ -17,6 +17,7 @@
 #include "statistics.hpp"
 
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
 
 // What the searches of one builder share: how rows add to blocks, and whether missing values
 // follow surrogate splits (then a search sees the rows present on its feature alone).
@@ -229,4 +230,5 @@ struct SplitSearch {
   }
 };
 
+}  // namespace
 }  // namespace fastml::cart::detail

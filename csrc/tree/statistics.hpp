@@ -11,6 +11,7 @@
 #include "criterion.hpp"
 
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
 
 // The channels of a dataset's blocks. Not copyable: outputs points into class_start.
 struct Channels {
@@ -65,7 +66,7 @@ struct RowStatistics {
     }
   }
 
-  void add(double* S, std::int32_t r) const {
+  FASTML_CART_INLINE void add(double* S, std::int32_t r) const {
     if (n_out == 1)
       add_of<1>(S, r);
     else
@@ -74,7 +75,7 @@ struct RowStatistics {
 
   // add for kOutputs outputs, 0 meaning n_out (see fill_histogram_rows).
   template <int kOutputs>
-  void add_of(double* S, std::int32_t r) const {
+  FASTML_CART_INLINE void add_of(double* S, std::int32_t r) const {
     const int n = kOutputs > 0 ? kOutputs : n_out;
     S[0] += 1;
     S[1] += w[r];
@@ -90,4 +91,5 @@ struct RowStatistics {
   }
 };
 
+}  // namespace
 }  // namespace fastml::cart::detail

@@ -15,6 +15,7 @@
 #include "split.hpp"
 
 namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
 
 constexpr std::uint8_t kMissingSide = 2;
 
@@ -104,7 +105,8 @@ struct SurrogateSearch {
       if (side != kMissingSide) ++(side ? n_left : n_right);
     }
     split.missing_left = n_left > n_right;
-    FirstException error;  // as in search_batch(): surrogate_of() grows its thread's scratch
+    // as in NodeSearch::search_batch: surrogate_of() grows its thread's scratch
+    FirstException error;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) \
     if (n_threads > 1 && n * F >= kParallelWork)
     for (index_t g = 0; g < F; ++g) {
@@ -124,7 +126,7 @@ struct SurrogateSearch {
     if (split.surrogates.size() > kMaxSurrogates) split.surrogates.resize(kMaxSurrogates);
   }
 
-  // Feature g's most agreeing split over the task's rows present on g and the split's feature
+  // Feature g's most agreeing split over the node's rows present on g and the split's feature
   // (sides), or feature -1 when it does not beat the majority rule. Its threshold lies
   // midway between the cut and the next key any row of the node holds, so that the rows missing
   // the split's feature are routed in training as the threshold routes them in prediction.
@@ -233,4 +235,5 @@ struct SurrogateSearch {
 
 };
 
+}  // namespace
 }  // namespace fastml::cart::detail
