@@ -13,7 +13,29 @@
 // present on its feature instead, and the rows missing it follow backup splits on other
 // features that best mimic it (see Tree).
 //
-// Entry points trust their arguments; the bindings check shapes and indices first.
+// Entry points trust their arguments; the bindings check shapes and indices first (PackedForest
+// checks the indices it packs itself).
+//
+// The parts, in csrc/tree (the growth parts are header templates that forest.cpp alone includes,
+// so that one unit sees a tree's hot loops):
+//   criterion.hpp       the criteria's proxies, impurities and improvements over statistics
+//                       blocks; dispatch: criterion and channel count as compile-time constants
+//   statistics.hpp      a block's channels, and what each row adds to one
+//   keys.hpp            a feature's keys (values or bin codes), (key, row) pairs, occupied bins
+//   histogram.hpp       histogram pool, the pass that fills histograms, subtraction
+//   split.hpp           a split, and what a candidate must satisfy (Candidates)
+//   split_search.hpp    the searches over a histogram, a small node's bins, sorted rows
+//   absolute_error.hpp  the absolute error's searches (running weighted medians,
+//                       running_median.hpp)
+//   random_split.hpp    scikit-learn's random splitter
+//   partition.hpp       row partition, presorted lists (exact search)
+//   surrogates.hpp      surrogate splits
+//   growth.hpp          growth policies: depth first (with deferred subtrees), best first
+//   node_search.hpp     one node's search: feature draws, the search each calls for, threads
+//   builder.hpp         a tree: nodes evaluated, rows partitioned, node arrays recorded
+//   tree_nodes.cpp      subtrees linked in, preorder numbering
+//   forest.cpp          build_tree, build_forest (bootstraps), bootstrap_counts
+//   packing.cpp         PackedForest;   predict.cpp: apply, predict_mean;   binning.cpp
 #pragma once
 
 #include <cstddef>
