@@ -151,9 +151,16 @@ class Builder {
         sorted_tmp_(n_threads),
         search_(data, params, ch_, rs_.stats, rs_.rows, rs_.presorted, rs_.rank_of, scratch_,
                 seed, n_threads),
-        surrogates_{data,      params.monotonic_cst.empty() ? nullptr : params.monotonic_cst.data(),
-                    rs_.rows,  rs_.stats.w, rs_.presorted, rs_.primary_side, sorted_tmp_, scratch_,
-                    n_threads, {}} {
+        surrogates_{data,
+                    params.monotonic_cst.empty() ? nullptr : params.monotonic_cst.data(),
+                    rs_.rows,
+                    rs_.stats.w,
+                    rs_.presorted,
+                    rs_.primary_side,
+                    sorted_tmp_,
+                    scratch_,
+                    n_threads,
+                    {}} {
     for (Scratch& s : scratch_) s.reserve(ch_.C, hist_mode_);
     if (surrogate_) surrogates_.results.resize(d_.n_features);
   }
