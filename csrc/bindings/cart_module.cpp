@@ -79,44 +79,54 @@ void require_bounds(const double* bounds, index_t n_features) {
   }
 }
 
+template <class V>
+py::array_t<V> to_array(const std::vector<V>& v) {
+  py::array_t<V> a(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), a.mutable_data());
+  return a;
+}
+
+// Params' fields can be set to anything from Python: they are checked against the data at
+// entry.
 template <class T>
-cart::Params read_params(const py::dict& p, const cart::Dataset<T>& d,
-                         std::vector<std::int8_t>& cst) {
-  const index_t n_features = d.n_features;
-  cart::Params params{};
-  params.criterion = p["criterion"].cast<int>();
-  params.random_splitter = p["random_splitter"].cast<bool>();
-  params.max_depth = p["max_depth"].cast<index_t>();
-  params.min_samples_split = p["min_samples_split"].cast<index_t>();
-  params.min_samples_leaf = p["min_samples_leaf"].cast<index_t>();
-  params.min_weight_leaf = p["min_weight_leaf"].cast<double>();
-  params.max_features = p["max_features"].cast<index_t>();
-  params.max_leaf_nodes = p["max_leaf_nodes"].cast<index_t>();
-  params.min_impurity_decrease = p["min_impurity_decrease"].cast<double>();
-  params.surrogates = p["surrogates"].cast<bool>();
-  require(params.criterion >= cart::kGini && params.criterion <= cart::kAbsoluteError,
-          "unknown criterion code");
-  const bool classification = params.criterion == cart::kGini || params.criterion == cart::kEntropy;
+void check_params(const cart::Params& p, const cart::Dataset<T>& d) {
+  require(p.criterion >= cart::kGini && p.criterion <= cart::kAbsoluteError, "unknown criterion");
+  const bool classification = p.criterion == cart::kGini || p.criterion == cart::kEntropy;
   require(classification == (d.n_classes != nullptr),
           classification ? "a classification criterion needs n_classes >= 1"
                          : "a regression criterion needs n_classes == 0");
-  require(params.max_depth >= 1, "max_depth must be >= 1");
-  require(params.min_samples_split >= 2, "min_samples_split must be >= 2");
-  require(params.min_samples_leaf >= 1, "min_samples_leaf must be >= 1");
-  require(params.max_features >= 1 && params.max_features <= n_features,
+  require(p.max_depth >= 1, "max_depth must be >= 1");
+  require(p.min_samples_split >= 2, "min_samples_split must be >= 2");
+  require(p.min_samples_leaf >= 1, "min_samples_leaf must be >= 1");
+  require(p.max_features >= 1 && p.max_features <= d.n_features,
           "max_features must lie in [1, n_features]");
-  require(params.max_leaf_nodes == 0 || params.max_leaf_nodes >= 2,
+  require(p.max_leaf_nodes == 0 || p.max_leaf_nodes >= 2,
           "max_leaf_nodes must be 0 (no limit) or >= 2");
-  params.monotonic_cst = nullptr;
-  if (!p["monotonic_cst"].is_none()) {
+  if (!p.monotonic_cst.empty()) {
     require(d.n_outputs == 1, "monotonic_cst needs a single output");
-    py::array a = p["monotonic_cst"].cast<py::array>();
-    const std::int8_t* c = checked<std::int8_t>(a, "monotonic_cst", {n_features});
-    cst.assign(c, c + n_features);
-    for (std::int8_t v : cst) require(v >= -1 && v <= 1, "monotonic_cst must hold -1, 0 or 1");
-    params.monotonic_cst = cst.data();
+    require(static_cast<index_t>(p.monotonic_cst.size()) == d.n_features,
+            "monotonic_cst has the wrong shape");
   }
-  return params;
+}
+
+// Params.monotonic_cst from Python: None, or int8 values of -1, 0 and 1 (one per feature,
+// checked at entry).
+void set_monotonic_cst(cart::Params& p, const py::object& cst) {
+  if (cst.is_none()) {
+    p.monotonic_cst.clear();
+    return;
+  }
+  const py::array a = cst.cast<py::array>();
+  require(a.ndim() == 1 && a.shape(0) >= 1, "monotonic_cst has the wrong shape");
+  const std::int8_t* c = checked<std::int8_t>(a, "monotonic_cst", {a.shape(0)});
+  for (index_t i = 0; i < a.shape(0); ++i)
+    require(c[i] >= -1 && c[i] <= 1, "monotonic_cst must hold -1, 0 or 1");
+  p.monotonic_cst.assign(c, c + a.shape(0));
+}
+
+py::object get_monotonic_cst(const cart::Params& p) {
+  if (p.monotonic_cst.empty()) return py::none();
+  return to_array(p.monotonic_cst);
 }
 
 // The training data: values (exact search) or codes + bin_bounds (histogram search). y is
@@ -186,12 +196,6 @@ cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
   return d;
 }
 
-template <class V>
-py::array_t<V> to_array(const std::vector<V>& v) {
-  py::array_t<V> a(static_cast<py::ssize_t>(v.size()));
-  std::copy(v.begin(), v.end(), a.mutable_data());
-  return a;
-}
 
 py::dict to_dict(const cart::Tree& t, index_t n_outputs, index_t n_values) {
   py::dict out;
@@ -229,20 +233,20 @@ auto on_dtype(const py::object& values, F&& run) {
 }
 
 py::dict grow_tree(const py::array& y, const py::array& sample_weight,
-                   const py::object& n_classes, const py::dict& params, std::uint64_t seed, int n_threads,
+                   const py::object& n_classes, const cart::Params& params, std::uint64_t seed,
+                   int n_threads,
                    const py::object& values, const py::object& codes,
                    const py::object& bin_bounds) {
   return on_dtype(values, [&](auto zero) {
     using T = decltype(zero);
     std::vector<int> classes;
     const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes, classes);
-    std::vector<std::int8_t> cst;
-    const cart::Params p = read_params(params, d, cst);
+    check_params(params, d);
     require_threads(n_threads);
     cart::Tree tree;
     {
       py::gil_scoped_release release;
-      tree = cart::build_tree(d, p, seed, n_threads);
+      tree = cart::build_tree(d, params, seed, n_threads);
     }
     return to_dict(tree, d.n_outputs, values_per_output(d));
   });
@@ -250,7 +254,7 @@ py::dict grow_tree(const py::array& y, const py::array& sample_weight,
 
 py::list grow_forest(const py::array& y, const py::array& sample_weight,
                      const py::object& n_classes,
-                     const py::dict& params, const py::array& seeds, bool bootstrap,
+                     const cart::Params& params, const py::array& seeds, bool bootstrap,
                      index_t n_draws, bool balanced_subsample, int n_threads,
                      const py::object& values, const py::object& codes,
                      const py::object& bin_bounds) {
@@ -258,8 +262,7 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight,
     using T = decltype(zero);
     std::vector<int> classes;
     const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes, classes);
-    std::vector<std::int8_t> cst;
-    const cart::Params p = read_params(params, d, cst);
+    check_params(params, d);
     require(seeds.ndim() == 1, "seeds must be 1-d");
     const index_t n_trees = seeds.shape(0);
     const auto* s = checked<std::uint64_t>(seeds, "seeds", {n_trees});
@@ -269,7 +272,7 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight,
     std::vector<cart::Tree> trees;
     {
       py::gil_scoped_release release;
-      trees = cart::build_forest(d, p, b, s, n_trees, n_threads);
+      trees = cart::build_forest(d, params, b, s, n_trees, n_threads);
     }
     py::list out;
     for (const cart::Tree& t : trees)
@@ -285,205 +288,86 @@ py::array_t<std::int32_t> bootstrap_counts(std::uint64_t seed, index_t n_rows, i
   return counts;
 }
 
-// Fitted trees packed once for the prediction walk (see cart::Forest) and kept beside the
-// estimator: packing reads every node, which cost a 100-tree forest 40 ms, a quarter of its
-// predict_proba, when it was done per call. The object owns what the walk reads, every index
-// checked when it was built, so no later change to the arrays it came from can misdirect a
-// walk. Splits for float32 X are derived from the float64 ones when float32 X first arrives.
-class PackedForest {
- public:
-  // scikit-learn's node arrays of the trees laid end to end (offsets: n_trees + 1 node
-  // offsets, child ids local to their tree); a child id is always larger than its parent's,
-  // so every walk ends. Surrogate splits, when given, come as a count per node and the
-  // surrogates of the nodes one after the other.
-  PackedForest(const py::array& offsets, const py::array& left, const py::array& right,
-               const py::array& feature, const py::array& threshold,
-               const py::array& missing_left, const py::array& value, index_t n_features,
-               const py::object& surrogate_count, const py::object& surrogate_feature,
-               const py::object& surrogate_threshold, const py::object& surrogate_reversed)
-      : n_features_(n_features) {
-    require(n_features >= 1 && n_features < (index_t{1} << 31), "n_features must be >= 1");
-    require(offsets.ndim() == 1 && offsets.shape(0) >= 2,
-            "offsets must hold n_trees + 1 entries");
-    n_trees_ = offsets.shape(0) - 1;
-    const auto* o = checked<std::int64_t>(offsets, "offsets", {n_trees_ + 1});
-    const index_t n = left.ndim() == 1 ? left.shape(0) : -1;
-    const auto* l = checked<std::int64_t>(left, "children_left", {n});
-    const auto* r = checked<std::int64_t>(right, "children_right", {n});
-    const auto* feat = checked<std::int64_t>(feature, "feature", {n});
-    const auto* thr = checked<double>(threshold, "threshold", {n});
-    const auto* ml = checked<std::uint8_t>(missing_left, "missing_go_to_left", {n});
-    require(value.ndim() == 2, "value must be 2-d (n_nodes, n_values)");
-    n_values_ = value.shape(1);
-    const auto* v = checked<double>(value, "value", {n, n_values_});
-    require(o[0] == 0 && o[n_trees_] == n, "offsets must span the nodes");
-    const bool surrogates = !surrogate_count.is_none();
-    require(surrogates == !surrogate_feature.is_none() &&
-                surrogates == !surrogate_threshold.is_none() &&
-                surrogates == !surrogate_reversed.is_none(),
-            "surrogate_count, surrogate_feature, surrogate_threshold and surrogate_reversed "
-            "come together");
-    const std::int64_t* s_count = nullptr;
-    const std::int64_t* s_feature = nullptr;
-    const double* s_threshold = nullptr;
-    const std::uint8_t* s_reversed = nullptr;
-    // named, so that arrays converted from other objects live while they are read
-    py::array count_array, feature_array, threshold_array, reversed_array;
-    if (surrogates) {
-      count_array = surrogate_count.cast<py::array>();
-      feature_array = surrogate_feature.cast<py::array>();
-      threshold_array = surrogate_threshold.cast<py::array>();
-      reversed_array = surrogate_reversed.cast<py::array>();
-      s_count = checked<std::int64_t>(count_array, "surrogate_count", {n});
-      const index_t n_surrogates = feature_array.ndim() == 1 ? feature_array.shape(0) : -1;
-      s_feature = checked<std::int64_t>(feature_array, "surrogate_feature", {n_surrogates});
-      s_threshold = checked<double>(threshold_array, "surrogate_threshold", {n_surrogates});
-      s_reversed = checked<std::uint8_t>(reversed_array, "surrogate_reversed", {n_surrogates});
-      index_t counted = 0;  // compared with what is left, so that the sum cannot overflow
-      for (index_t i = 0; i < n; ++i) {
-        require(s_count[i] >= 0 && (s_count[i] == 0 || l[i] >= 0),
-                "surrogate_count must be >= 0, and 0 at leaves");
-        require(s_count[i] <= n_surrogates - counted,
-                "surrogate_count must sum to the length of surrogate_feature");
-        counted += s_count[i];
-      }
-      require(counted == n_surrogates,
-              "surrogate_count must sum to the length of surrogate_feature");
-      surrogate_offsets_.push_back(0);
-    }
-    index_t next_surrogate = 0;
-    split_offsets_.assign(n_trees_ + 1, 0);
-    leaf_offsets_.assign(n_trees_ + 1, 0);
-    roots_.resize(n_trees_);
-    std::vector<std::int32_t> child_code;  // a split's index, or ~(leaf index) for a leaf
-    for (index_t t = 0; t < n_trees_; ++t) {
-      const std::int64_t base = o[t], size = o[t + 1] - base;
-      require(size >= 1 && size < (std::int64_t{1} << 31), "every tree needs 1 to 2^31 nodes");
-      child_code.resize(size);
-      std::int32_t n_splits = 0, n_leaves = 0;
-      for (std::int64_t i = 0; i < size; ++i) {
-        if (l[base + i] >= 0) {
-          child_code[i] = n_splits++;
-          continue;
-        }
-        child_code[i] = ~n_leaves++;
-        leaf_node_.push_back(static_cast<std::int32_t>(i));
-        value_.insert(value_.end(), v + (base + i) * n_values_, v + (base + i + 1) * n_values_);
-      }
-      for (std::int64_t i = 0; i < size; ++i) {
-        const std::int64_t j = base + i;
-        if (l[j] < 0) continue;
-        require(l[j] > i && l[j] < size && r[j] > i && r[j] < size, "children ids out of range");
-        require(feat[j] >= 0 && feat[j] < n_features, "feature index out of range");
-        splits64_.push_back({thr[j], static_cast<std::int32_t>(feat[j]),
-                             {child_code[r[j]], child_code[l[j]]}});
-        missing_left_.push_back(ml[j] != 0);
-        if (!surrogates) continue;
-        for (std::int64_t k = 0; k < s_count[j]; ++k, ++next_surrogate) {
-          const std::int64_t g = s_feature[next_surrogate];
-          require(g >= 0 && g < n_features, "surrogate feature index out of range");
-          surrogates64_.push_back({s_threshold[next_surrogate], static_cast<std::int32_t>(g),
-                                   s_reversed[next_surrogate] != 0});
-        }
-        surrogate_offsets_.push_back(next_surrogate);
-      }
-      roots_[t] = child_code[0];
-      split_offsets_[t + 1] = split_offsets_[t] + n_splits;
-      leaf_offsets_[t + 1] = leaf_offsets_[t] + n_leaves;
-    }
+// Trees packed for the compiled walk (cart::PackedForest) from scikit-learn's node arrays laid
+// end to end; dtypes and shapes are checked here, the indices a walk follows by the packing.
+cart::PackedForest pack(const py::array& offsets, const py::array& left, const py::array& right,
+                        const py::array& feature, const py::array& threshold,
+                        const py::array& missing_left, const py::array& value,
+                        index_t n_features, const py::object& surrogate_count,
+                        const py::object& surrogate_feature,
+                        const py::object& surrogate_threshold,
+                        const py::object& surrogate_reversed) {
+  require(offsets.ndim() == 1 && offsets.shape(0) >= 2, "offsets must hold n_trees + 1 entries");
+  cart::NodeArrays a{};
+  a.n_trees = offsets.shape(0) - 1;
+  a.offsets = checked<std::int64_t>(offsets, "offsets", {a.n_trees + 1});
+  const index_t n = left.ndim() == 1 ? left.shape(0) : -1;
+  a.n_nodes = n;
+  a.children_left = checked<std::int64_t>(left, "children_left", {n});
+  a.children_right = checked<std::int64_t>(right, "children_right", {n});
+  a.feature = checked<std::int64_t>(feature, "feature", {n});
+  a.threshold = checked<double>(threshold, "threshold", {n});
+  a.missing_go_to_left = checked<std::uint8_t>(missing_left, "missing_go_to_left", {n});
+  require(value.ndim() == 2, "value must be 2-d (n_nodes, n_values)");
+  a.n_values = value.shape(1);
+  a.value = checked<double>(value, "value", {n, a.n_values});
+  const bool surrogates = !surrogate_count.is_none();
+  require(surrogates == !surrogate_feature.is_none() &&
+              surrogates == !surrogate_threshold.is_none() &&
+              surrogates == !surrogate_reversed.is_none(),
+          "surrogate_count, surrogate_feature, surrogate_threshold and surrogate_reversed "
+          "come together");
+  // named, so that arrays converted from other objects live while they are read
+  py::array count_array, feature_array, threshold_array, reversed_array;
+  if (surrogates) {
+    count_array = surrogate_count.cast<py::array>();
+    feature_array = surrogate_feature.cast<py::array>();
+    threshold_array = surrogate_threshold.cast<py::array>();
+    reversed_array = surrogate_reversed.cast<py::array>();
+    a.surrogate_count = checked<std::int64_t>(count_array, "surrogate_count", {n});
+    a.n_surrogates = feature_array.ndim() == 1 ? feature_array.shape(0) : -1;
+    a.surrogate_feature =
+        checked<std::int64_t>(feature_array, "surrogate_feature", {a.n_surrogates});
+    a.surrogate_threshold =
+        checked<double>(threshold_array, "surrogate_threshold", {a.n_surrogates});
+    a.surrogate_reversed =
+        checked<std::uint8_t>(reversed_array, "surrogate_reversed", {a.n_surrogates});
   }
+  return cart::PackedForest(a, n_features);
+}
 
-  // The leaves reached (n_rows, n_trees), int64, or with mean set the leaf values averaged
-  // over the trees (n_rows, n_values), float64.
-  py::array walk(const py::array& X, int n_threads, bool mean) {
-    if (has_dtype<float>(X)) return walk_as<float>(X, n_threads, mean);
-    require(has_dtype<double>(X), "X must be float32 or float64");
-    return walk_as<double>(X, n_threads, mean);
-  }
-
- private:
-  template <class T>
-  py::array walk_as(const py::array& X, int n_threads, bool mean) {
-    require(X.ndim() == 2, "X must be 2-d");
-    const index_t n = X.shape(0), d = X.shape(1);
-    const T* x = checked<T>(X, "X", {n, d});
-    require(d == n_features_, "X has " + std::to_string(d) + " features; the trees were fitted on " +
-                                  std::to_string(n_features_));
-    require_threads(n_threads);
-    // no surrogate anywhere: the walk's NaN branch reads missing_left alone
-    const bool any_surrogate = !surrogates64_.empty();
-    const cart::Forest<T> f{n_trees_,
-                            split_offsets_.data(),
-                            leaf_offsets_.data(),
-                            roots_.data(),
-                            splits<T>().data(),
-                            missing_left_.data(),
-                            any_surrogate ? surrogate_offsets_.data() : nullptr,
-                            any_surrogate ? surrogates<T>().data() : nullptr,
-                            leaf_node_.data(),
-                            value_.data(),
-                            n_values_};
-    if (mean) {
-      py::array_t<double> out({n, n_values_});
-      double* o = out.mutable_data();
-      py::gil_scoped_release release;
-      cart::predict_mean(f, x, n, d, o, n_threads);
-      return std::move(out);
-    }
-    py::array_t<std::int64_t> out({n, n_trees_});
-    std::int64_t* o = out.mutable_data();
+// The leaves reached (n_rows, n_trees), int64, or with mean set the leaf values averaged over
+// the trees (n_rows, n_values), float64. Called with the GIL held (the float32 records are
+// derived on first use), released for the walk.
+template <class T>
+py::array walk_as(cart::PackedForest& packed, const py::array& X, int n_threads, bool mean) {
+  require(X.ndim() == 2, "X must be 2-d");
+  const index_t n = X.shape(0), d = X.shape(1);
+  const T* x = checked<T>(X, "X", {n, d});
+  require(d == packed.n_features(), "X has " + std::to_string(d) +
+                                        " features; the trees were fitted on " +
+                                        std::to_string(packed.n_features()));
+  require_threads(n_threads);
+  const cart::Forest<T> f = packed.forest<T>();
+  if (mean) {
+    py::array_t<double> out({n, packed.n_values()});
+    double* o = out.mutable_data();
     py::gil_scoped_release release;
-    cart::apply(f, x, n, d, o, n_threads);
+    cart::predict_mean(f, x, n, d, o, n_threads);
     return std::move(out);
   }
+  py::array_t<std::int64_t> out({n, packed.n_trees()});
+  std::int64_t* o = out.mutable_data();
+  py::gil_scoped_release release;
+  cart::apply(f, x, n, d, o, n_threads);
+  return std::move(out);
+}
 
-  // The float32 records, derived from the float64 ones when float32 X first arrives. Called
-  // with the GIL held, so two threads never derive them at once.
-  template <class From, class To, class Convert>
-  static const std::vector<To>& derived(const std::vector<From>& from64, std::vector<To>& to32,
-                                        Convert convert) {
-    if (to32.size() != from64.size()) {
-      to32.resize(from64.size());
-      std::transform(from64.begin(), from64.end(), to32.begin(), convert);
-    }
-    return to32;
-  }
-
-  template <class T>
-  const std::vector<cart::WalkSplit<T>>& splits() {
-    if constexpr (std::is_same_v<T, double>) {
-      return splits64_;
-    } else {
-      return derived(splits64_, splits32_, [](const cart::WalkSplit<double>& s) {
-        return cart::WalkSplit<float>{cart::walk_threshold<float>(s.threshold), s.feature,
-                                      {s.child[0], s.child[1]}};
-      });
-    }
-  }
-
-  template <class T>
-  const std::vector<cart::WalkSurrogate<T>>& surrogates() {
-    if constexpr (std::is_same_v<T, double>) {
-      return surrogates64_;
-    } else {
-      return derived(surrogates64_, surrogates32_, [](const cart::WalkSurrogate<double>& s) {
-        return cart::WalkSurrogate<float>{cart::walk_threshold<float>(s.threshold), s.feature,
-                                          s.reversed};
-      });
-    }
-  }
-
-  index_t n_features_, n_trees_ = 0, n_values_ = 0;
-  std::vector<std::int64_t> split_offsets_, leaf_offsets_;
-  std::vector<std::int32_t> roots_, leaf_node_;
-  std::vector<cart::WalkSplit<double>> splits64_;
-  std::vector<cart::WalkSplit<float>> splits32_;
-  std::vector<std::uint8_t> missing_left_;
-  std::vector<std::int64_t> surrogate_offsets_;  // per split, when there are surrogates
-  std::vector<cart::WalkSurrogate<double>> surrogates64_;
-  std::vector<cart::WalkSurrogate<float>> surrogates32_;
-  std::vector<double> value_;
-};
+py::array walk(cart::PackedForest& packed, const py::array& X, int n_threads, bool mean) {
+  if (has_dtype<float>(X)) return walk_as<float>(packed, X, n_threads, mean);
+  require(has_dtype<double>(X), "X must be float32 or float64");
+  return walk_as<double>(packed, X, n_threads, mean);
+}
 
 template <class T>
 py::tuple encode_bins(const py::array& X, const py::array& bin_threshold, int n_threads) {
@@ -520,6 +404,55 @@ PYBIND11_MODULE(_cart, m) {
   m.attr("N_BINS") = cart::kBins;
   m.attr("MISSING_BIN") = cart::kMissingBin;
   m.attr("MAX_SURROGATES") = cart::kMaxSurrogates;
+  py::enum_<cart::Criterion>(m, "Criterion",
+                             "The split criteria, by scikit-learn's names (its log_loss is "
+                             "entropy).")
+      .value("gini", cart::kGini)
+      .value("entropy", cart::kEntropy)
+      .value("squared_error", cart::kSquaredError)
+      .value("friedman_mse", cart::kFriedmanMSE)
+      .value("poisson", cart::kPoisson)
+      .value("absolute_error", cart::kAbsoluteError);
+  py::class_<cart::Params>(
+      m, "Params",
+      "The growth parameters of a tree (cart::Params), resolved from scikit-learn's: counts\n"
+      "and weights are absolute; max_depth as large as you like is no limit, max_leaf_nodes 0\n"
+      "is none; monotonic_cst is None or int8 -1/0/1 per feature (single output). Checked\n"
+      "against the data when a tree is grown.")
+      .def(py::init([](cart::Criterion criterion, index_t max_features, bool random_splitter,
+                       index_t max_depth, index_t min_samples_split, index_t min_samples_leaf,
+                       double min_weight_leaf, index_t max_leaf_nodes,
+                       double min_impurity_decrease, const py::object& monotonic_cst,
+                       bool surrogates) {
+             cart::Params p{criterion,       random_splitter, max_depth,
+                            min_samples_split, min_samples_leaf, min_weight_leaf,
+                            max_features,    max_leaf_nodes,  min_impurity_decrease,
+                            {},              surrogates};
+             set_monotonic_cst(p, monotonic_cst);
+             return p;
+           }),
+           py::kw_only(), py::arg("criterion"), py::arg("max_features"),
+           py::arg("random_splitter") = false,
+           py::arg("max_depth") = std::numeric_limits<index_t>::max(),
+           py::arg("min_samples_split") = 2, py::arg("min_samples_leaf") = 1,
+           py::arg("min_weight_leaf") = 0.0, py::arg("max_leaf_nodes") = 0,
+           py::arg("min_impurity_decrease") = 0.0, py::arg("monotonic_cst") = py::none(),
+           py::arg("surrogates") = false)
+      .def_readwrite("criterion", &cart::Params::criterion)
+      .def_readwrite("random_splitter", &cart::Params::random_splitter,
+                     "one random threshold per feature (scikit-learn's splitter='random')")
+      .def_readwrite("max_depth", &cart::Params::max_depth)
+      .def_readwrite("min_samples_split", &cart::Params::min_samples_split)
+      .def_readwrite("min_samples_leaf", &cart::Params::min_samples_leaf)
+      .def_readwrite("min_weight_leaf", &cart::Params::min_weight_leaf, "absolute weight")
+      .def_readwrite("max_features", &cart::Params::max_features,
+                     "features drawn per node (more while all drawn are constant)")
+      .def_readwrite("max_leaf_nodes", &cart::Params::max_leaf_nodes,
+                     "0: depth first without a leaf limit; else best first")
+      .def_readwrite("min_impurity_decrease", &cart::Params::min_impurity_decrease)
+      .def_property("monotonic_cst", &get_monotonic_cst, &set_monotonic_cst)
+      .def_readwrite("surrogates", &cart::Params::surrogates,
+                     "missing values follow surrogate splits");
   m.def("grow_tree", &grow_tree, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
         py::arg("params"), py::arg("seed"), py::arg("n_threads"), py::arg("values") = py::none(),
         py::arg("codes") = py::none(), py::arg("bin_bounds") = py::none(),
@@ -532,12 +465,9 @@ PYBIND11_MODULE(_cart, m) {
         "Grow one tree per seed in parallel; returns a list of node-array dicts.");
   m.def("bootstrap_counts", &bootstrap_counts, py::arg("seed"), py::arg("n_rows"),
         py::arg("n_draws"), "How often each row is drawn by the bootstrap of a tree's seed.");
-  py::class_<PackedForest>(m, "PackedForest",
-                           "Fitted trees packed once for compiled prediction.")
-      .def(py::init<const py::array&, const py::array&, const py::array&, const py::array&,
-                    const py::array&, const py::array&, const py::array&, index_t,
-                    const py::object&, const py::object&, const py::object&,
-                    const py::object&>(),
+  py::class_<cart::PackedForest>(m, "PackedForest",
+                                 "Fitted trees packed once for compiled prediction.")
+      .def(py::init(&pack),
            py::arg("offsets"), py::arg("children_left"), py::arg("children_right"),
            py::arg("feature"), py::arg("threshold"), py::arg("missing_go_to_left"),
            py::arg("value"), py::arg("n_features"), py::arg("surrogate_count") = py::none(),
@@ -547,14 +477,14 @@ PYBIND11_MODULE(_cart, m) {
            "local to their tree, value is (n_nodes, n_values). Surrogate splits: a count per\n"
            "node (0 at leaves) and each node's surrogates in turn (feature, threshold, reversed).")
       .def("apply",
-           [](PackedForest& f, const py::array& X, int n_threads) {
-             return f.walk(X, n_threads, false);
+           [](cart::PackedForest& f, const py::array& X, int n_threads) {
+             return walk(f, X, n_threads, false);
            },
            py::arg("X"), py::arg("n_threads"),
            "The leaf (local id) of every row in every tree, (n_rows, n_trees).")
       .def("predict_mean",
-           [](PackedForest& f, const py::array& X, int n_threads) {
-             return f.walk(X, n_threads, true);
+           [](cart::PackedForest& f, const py::array& X, int n_threads) {
+             return walk(f, X, n_threads, true);
            },
            py::arg("X"), py::arg("n_threads"),
            "The leaf values averaged over the trees, (n_rows, n_values).");

@@ -728,7 +728,9 @@ def _core_arguments(dtype=np.float64):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((N, D)).astype(dtype)
     y = (X[:, 0] + X[:, 2] > 0).astype(np.float64)
-    params = dict(criterion=0, random_splitter=False, max_depth=4, min_samples_split=2,
+    # Params' keywords, made into _cart.Params by _grow (within a test's pytest.raises)
+    params = dict(criterion=_cart.Criterion.gini, random_splitter=False, max_depth=4,
+                  min_samples_split=2,
                   min_samples_leaf=1, min_weight_leaf=0.0, max_features=D, max_leaf_nodes=0,
                   min_impurity_decrease=0.0, monotonic_cst=None, surrogates=False)
     thresholds = np.full((D, _cart.N_BINS), np.inf)
@@ -741,8 +743,9 @@ def _core_arguments(dtype=np.float64):
 def _grow(args, hist=False):
     data = (dict(codes=args["codes"], bin_bounds=args["bounds"]) if hist
             else dict(values=args["values"]))
-    return _cart.grow_tree(args["y"], args["sample_weight"], args["n_classes"], args["params"],
-                           args["seed"], args["n_threads"], **data)
+    return _cart.grow_tree(args["y"], args["sample_weight"], args["n_classes"],
+                           _cart.Params(**args["params"]), args["seed"], args["n_threads"],
+                           **data)
 
 
 def test_grow_tree_valid_arguments(dtype):
@@ -826,8 +829,10 @@ GROW_BAD = [
     # counts whose int sum would wrap around (the statistics are indexed by it)
     (_overflowing_classes, "both", r"n_classes must lie in \[0, n_rows\]"),
     (_set("n_threads 0", lambda a: 0), "both", "n_threads must be >= 1"),
-    (_params(criterion=6), "both", "unknown criterion code"),
-    (_params(criterion=-1), "both", "unknown criterion code"),
+    (_params(criterion=_cart.Criterion(6)), "both", "unknown criterion"),
+    (_params(criterion=_cart.Criterion(-1)), "both", "unknown criterion"),
+    (_params(criterion=_cart.Criterion.squared_error), "both",
+     "a regression criterion needs n_classes == 0"),
     (_params(max_depth=0), "both", "max_depth must be >= 1"),
     (_params(min_samples_split=1), "both", "min_samples_split must be >= 2"),
     (_params(min_samples_leaf=0), "both", "min_samples_leaf must be >= 1"),
@@ -850,12 +855,50 @@ def test_grow_tree_bad_arguments_raise_value_error(change, finder, match, dtype)
             _grow(args, hist)
 
 
+def test_params_typed_fields():
+    """Params holds what it is given, field by field, and defaults to scikit-learn's."""
+    p = _cart.Params(criterion=_cart.Criterion.poisson, max_features=3)
+    assert (p.criterion, p.max_features, p.random_splitter, p.min_samples_split,
+            p.min_samples_leaf, p.min_weight_leaf, p.max_leaf_nodes, p.min_impurity_decrease,
+            p.monotonic_cst, p.surrogates) == (_cart.Criterion.poisson, 3, False, 2, 1, 0.0, 0,
+                                               0.0, None, False)
+    assert p.max_depth >= 2**31 - 1
+    p.max_depth = 7
+    p.criterion = _cart.Criterion.friedman_mse
+    p.monotonic_cst = np.array([1, 0, -1], np.int8)
+    assert (p.max_depth, p.criterion) == (7, _cart.Criterion.friedman_mse)
+    assert_array_equal(p.monotonic_cst, [1, 0, -1])
+    assert p.monotonic_cst.dtype == np.int8
+    p.monotonic_cst = None
+    assert p.monotonic_cst is None
+    with pytest.raises(ValueError, match="monotonic_cst has the wrong shape"):
+        p.monotonic_cst = np.zeros(0, np.int8)
+    with pytest.raises(TypeError):
+        _cart.Params(criterion=0, max_features=3)  # a Criterion, not its code
+    with pytest.raises(TypeError):
+        _cart.Params(criterion=_cart.Criterion.gini)  # max_features has no default
+
+
+def test_criteria_by_scikit_learn_names():
+    """Every criterion an estimator accepts names a core criterion (log_loss is entropy), and
+    each core criterion is one estimator name."""
+    from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor
+    names = set()
+    for cls in (DecisionTreeClassifier, DecisionTreeRegressor):
+        names |= cls._parameter_constraints["criterion"][0].options
+    core = {n if n != "log_loss" else "entropy" for n in names}
+    assert core == set(_cart.Criterion.__members__)
+    for name in core:
+        assert _cart.Criterion.__members__[name].name == name
+
+
 def test_grow_forest_bad_arguments_raise_value_error():
     args = _core_arguments()
     seeds = np.arange(3, dtype=np.uint64)
 
     def grow(seeds=seeds, n_draws=N, n_threads=1, values=args["values"]):
-        return _cart.grow_forest(args["y"], args["sample_weight"], 2, args["params"], seeds,
+        return _cart.grow_forest(args["y"], args["sample_weight"], 2,
+                                 _cart.Params(**args["params"]), seeds,
                                  True, n_draws, False, n_threads, values=values)
 
     assert len(grow()) == 3

@@ -194,14 +194,15 @@ def test_core_arguments_of_several_outputs():
     rng = np.random.default_rng(7)
     X = rng.standard_normal((50, 3))
     Y = np.ascontiguousarray(np.column_stack([X[:, 0] > 0, X[:, 1] > 0.5]), dtype=np.float64)
-    params = dict(criterion=0, random_splitter=False, max_depth=3, min_samples_split=2,
+    params = dict(criterion=_cart.Criterion.gini, random_splitter=False, max_depth=3,
+                  min_samples_split=2,
                   min_samples_leaf=1, min_weight_leaf=0.0, max_features=3, max_leaf_nodes=0,
                   min_impurity_decrease=0.0, monotonic_cst=None, surrogates=False)
     values = np.ascontiguousarray(X.T)
 
     def grow(y=Y, n_classes=(2, 2), **changes):
-        return _cart.grow_tree(y, np.ones(50), list(n_classes), {**params, **changes}, 0, 1,
-                               values=values)
+        return _cart.grow_tree(y, np.ones(50), list(n_classes),
+                               _cart.Params(**{**params, **changes}), 0, 1, values=values)
 
     assert grow()["value"].shape[1:] == (2, 2)
     assert grow(n_classes=(2, 3))["value"].shape[1:] == (2, 3)  # output 0 padded with 0
@@ -214,7 +215,7 @@ def test_core_arguments_of_several_outputs():
         grow(monotonic_cst=np.zeros(3, np.int8))
     with pytest.raises(ValueError, match="y must be finite"):
         grow(y=np.where(np.arange(100).reshape(50, 2) == 7, np.nan, Y), n_classes=(0, 0),
-             criterion=2)
+             criterion=_cart.Criterion.squared_error)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,29 @@
 // present on its feature instead, and the rows missing it follow backup splits on other
 // features that best mimic it (see Tree).
 //
-// Entry points trust their arguments; the bindings check shapes and indices first.
+// Entry points trust their arguments; the bindings check shapes and indices first (PackedForest
+// checks the indices it packs itself).
+//
+// The parts, in csrc/tree (the growth parts are header templates that forest.cpp alone includes,
+// so that one unit sees a tree's hot loops):
+//   criterion.hpp       the criteria's proxies, impurities and improvements over statistics
+//                       blocks; dispatch: criterion and channel count as compile-time constants
+//   statistics.hpp      a block's channels, and what each row adds to one
+//   keys.hpp            a feature's keys (values or bin codes), (key, row) pairs, occupied bins
+//   histogram.hpp       histogram pool, the pass that fills histograms, subtraction
+//   split.hpp           a split, and what a candidate must satisfy (Candidates)
+//   split_search.hpp    the searches over a histogram, a small node's bins, sorted rows
+//   absolute_error.hpp  the absolute error's searches (running weighted medians,
+//                       running_median.hpp)
+//   random_split.hpp    scikit-learn's random splitter
+//   partition.hpp       row partition, presorted lists (exact search)
+//   surrogates.hpp      surrogate splits
+//   growth.hpp          growth policies: depth first (with deferred subtrees), best first
+//   node_search.hpp     one node's search: feature draws, the search each calls for, threads
+//   builder.hpp         a tree: nodes evaluated, rows partitioned, node arrays recorded
+//   tree_nodes.cpp      subtrees linked in, preorder numbering
+//   forest.cpp          build_tree, build_forest (bootstraps), bootstrap_counts
+//   packing.cpp         PackedForest;   predict.cpp: apply, predict_mean;   binning.cpp
 #pragma once
 
 #include <cstddef>
@@ -56,7 +78,7 @@ struct Dataset {
 };
 
 struct Params {
-  int criterion;
+  Criterion criterion;
   bool random_splitter;     // one random threshold per feature (scikit-learn's "random")
   index_t max_depth;
   index_t min_samples_split;
@@ -65,9 +87,9 @@ struct Params {
   index_t max_features;     // features drawn per node (more while all drawn are constant)
   index_t max_leaf_nodes;   // 0: depth first without a leaf limit
   double min_impurity_decrease;
-  const std::int8_t* monotonic_cst;  // (n_features) of -1/0/1, or nullptr (single output only);
-                                     // for classification it constrains the fraction of
-                                     // class 0, as scikit-learn
+  std::vector<std::int8_t> monotonic_cst;  // (n_features) of -1/0/1, or empty (single output
+                                           // only); for classification it constrains the
+                                           // fraction of class 0, as scikit-learn
   bool surrogates;          // missing values follow surrogate splits (see Tree)
 };
 
@@ -164,6 +186,59 @@ struct Forest {
   const std::int32_t* leaf_node;
   const double* value;  // (total leaves, n_values)
   index_t n_values;
+};
+
+// scikit-learn's node arrays of trees laid end to end, as PackedForest reads them: tree t's
+// nodes are offsets[t] .. offsets[t + 1], child ids local to their tree. Surrogate splits, when
+// surrogate_count is not nullptr, come as a count per node and the surrogates of the nodes one
+// after the other (n_surrogates of them).
+struct NodeArrays {
+  index_t n_trees;
+  const std::int64_t* offsets;  // (n_trees + 1)
+  index_t n_nodes;
+  const std::int64_t* children_left;
+  const std::int64_t* children_right;
+  const std::int64_t* feature;
+  const double* threshold;
+  const std::uint8_t* missing_go_to_left;
+  const double* value;  // (n_nodes, n_values)
+  index_t n_values;
+  const std::int64_t* surrogate_count;  // (n_nodes), or nullptr
+  index_t n_surrogates;
+  const std::int64_t* surrogate_feature;
+  const double* surrogate_threshold;
+  const std::uint8_t* surrogate_reversed;
+};
+
+// Fitted trees packed once for the prediction walk (see Forest), kept beside the estimator:
+// packing reads every node, which cost a 100-tree forest 40 ms, a quarter of its predict_proba,
+// when it was done per call. It owns what the walk reads, every index checked when it was
+// packed (std::invalid_argument otherwise: a child id must be larger than its parent's, so
+// every walk ends), so no later change to the arrays it came from can misdirect a walk.
+class PackedForest {
+ public:
+  PackedForest(const NodeArrays& nodes, index_t n_features);
+
+  // The walk's view for X of dtype T. The float32 records are derived from the float64 ones on
+  // first use: not to be called from two threads at once.
+  template <class T>
+  Forest<T> forest();
+
+  index_t n_features() const { return n_features_; }
+  index_t n_trees() const { return n_trees_; }
+  index_t n_values() const { return n_values_; }
+
+ private:
+  index_t n_features_, n_trees_ = 0, n_values_ = 0;
+  std::vector<std::int64_t> split_offsets_, leaf_offsets_;
+  std::vector<std::int32_t> roots_, leaf_node_;
+  std::vector<WalkSplit<double>> splits64_;
+  std::vector<WalkSplit<float>> splits32_;
+  std::vector<std::uint8_t> missing_left_;
+  std::vector<std::int64_t> surrogate_offsets_;  // per split, when there are surrogates
+  std::vector<WalkSurrogate<double>> surrogates64_;
+  std::vector<WalkSurrogate<float>> surrogates32_;
+  std::vector<double> value_;
 };
 
 // OUT leaves (n_rows, n_trees): the leaf (local id) each row reaches in each tree.

@@ -22,8 +22,6 @@ from . import _cart
 from ._binning import bin_thresholds
 from ._model import Tree
 
-_CRITERIA = {"gini": 0, "entropy": 1, "log_loss": 1, "squared_error": 2, "friedman_mse": 3,
-             "poisson": 4, "absolute_error": 5}
 # Rows up to which split_finder="auto" searches exact values (cheap there, and scikit-learn's
 # trees); above it, histograms.
 EXACT_UP_TO = 10_000
@@ -39,7 +37,7 @@ class Problem:
                                 # output, else (n_samples, n_outputs)
     sample_weight: np.ndarray   # float64, class weights applied
     n_classes: np.ndarray       # (n_outputs,) classes per output; zeros for regression
-    params: dict                # the core's parameters
+    params: _cart.Params        # the core's parameters
     data: dict                  # values=, or codes= and bin_bounds=
     split_finder: str
 
@@ -136,8 +134,10 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
     monotonic_cst = _monotonic_cst(estimator.monotonic_cst, n_features, n_classes[0],
                                    n_outputs)
 
-    params = dict(
-        criterion=_CRITERIA[estimator.criterion],
+    params = _cart.Params(
+        # the core's criteria go by scikit-learn's names, log_loss by its other one
+        criterion=getattr(_cart.Criterion,
+                          "entropy" if estimator.criterion == "log_loss" else estimator.criterion),
         random_splitter=getattr(estimator, "splitter", "best") == "random",
         max_depth=_UNLIMITED_DEPTH if estimator.max_depth is None else estimator.max_depth,
         min_samples_split=int(min_samples_split), min_samples_leaf=int(min_samples_leaf),

@@ -1,0 +1,346 @@
+// The tree builder: grows one tree by a growth policy (growth.hpp), evaluating each node with
+// NodeSearch, partitioning its rows, and recording it in scikit-learn's node arrays.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "growth.hpp"
+#include "node_search.hpp"
+#include "partition.hpp"
+#include "statistics.hpp"
+#include "surrogates.hpp"
+#include "tree_nodes.hpp"
+
+namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
+
+// Per-row state: a builder and the builders of its deferred subtrees share it, each touching
+// only the rows (and ranges of rows and of the presorted lists) of its own nodes.
+template <class T>
+struct RowState {
+  std::vector<std::int32_t> rows;  // the rows of non-zero weight, each node's a range
+  RowStatistics stats;
+  PresortedColumns<T> presorted;        // exact search (see PresortedColumns::presort)
+  std::vector<std::int32_t> rank_of;    // absolute error, see AbsoluteErrorSearch
+  std::vector<std::uint8_t> primary_side;  // surrogate splits, see SurrogateSearch
+};
+
+template <class T>
+class Builder {
+ public:
+  // The builder of a tree over the rows of non-zero weight.
+  Builder(const Dataset<T>& data, const Params& params, const double* weight, std::uint64_t seed,
+          int n_threads)
+      : Builder(data, params, seed, std::max(n_threads, 1), std::make_unique<RowState<T>>(),
+                nullptr) {
+    for (index_t r = 0; r < d_.n_rows; ++r)
+      if (weight[r] != 0) rows_.push_back(static_cast<std::int32_t>(r));
+    rs_.stats.init(d_, ch_, p_.criterion, weight);
+    if (surrogate_) rs_.primary_side.resize(d_.n_rows);
+    if (absolute_) rs_.rank_of.resize(d_.n_rows * ch_.n_out);
+  }
+
+  Tree grow() {
+    Task root = root_task();
+    if (root.end == 0) return finish();  // no row of non-zero weight: see build_forest
+    if (!hist_mode_ && !p_.random_splitter) rs_.presorted.presort(d_, rows_, n_threads_);
+    if (p_.max_leaf_nodes > 0) {
+      grow_best_first(*this, std::move(root), p_.max_leaf_nodes);
+    } else {
+      defer_ = true;
+      grow_depth_first(*this, std::move(root), true);
+      grow_deferred();
+    }
+    return finish();
+  }
+
+  // The root alone, a leaf over every row of non-zero weight.
+  Tree grow_leaf() {
+    Task root = root_task();
+    if (root.end > 0) add_node(root);
+    return finish();
+  }
+
+  // ---- the grower of growth.hpp ----
+
+  // Adds the node of task as a leaf and searches its split; a split found is applied to the
+  // rows (the node becomes internal only when commit() is called).
+  Outcome evaluate(Task& task) {
+    Outcome out;
+    out.node = add_node(task);
+    const double* S = task.totals.data();
+    const index_t n = task.end - task.begin;
+    const double imp = tree_.impurity[out.node];
+    bool leaf = task.depth >= p_.max_depth || n < p_.min_samples_split ||
+                n < 2 * p_.min_samples_leaf || S[1] < 2 * p_.min_weight_leaf || imp <= kEpsilon;
+    Split split;
+    AbsoluteErrorSearch& absolute = search_.absolute();
+    if (!leaf) {
+      absolute.node_error = imp * S[1] * ch_.n_out;
+      split = search_.find_split(task);
+      leaf = split.feature < 0;
+    }
+    if (!leaf) {
+      if (surrogate_) surrogates_.find_surrogates(task.begin, task.end, split);
+      out.left = child_of(task, out.node, true);
+      out.right = child_of(task, out.node, false);
+      partition(task, split, out.left, out.right);
+      if (absolute_ && surrogate_ && split.has_missing) {
+        // the search saw the present rows alone: the children's errors and medians over the
+        // rows the surrogates routed too
+        split.median_left = absolute.median_and_error(scratch_[0], rows_.data() + out.left.begin,
+                                                      out.left.end - out.left.begin,
+                                                      split.error_left);
+        split.median_right = absolute.median_and_error(
+            scratch_[0], rows_.data() + out.right.begin, out.right.end - out.right.begin,
+            split.error_right);
+      }
+      if (absolute_) {
+        const int n_out = ch_.n_out;
+        const double w = S[1], wl = out.left.totals[1], wr = out.right.totals[1];
+        out.improvement = (w / root_weight_) * (imp - wl / w * (split.error_left / wl / n_out) -
+                                                wr / w * (split.error_right / wr / n_out));
+      } else {
+        out.improvement = improvement(p_.criterion, S, out.left.totals.data(),
+                                      out.right.totals.data(), ch_.outputs, root_weight_);
+      }
+      leaf = out.improvement + kEpsilon < p_.min_impurity_decrease;
+    }
+    if (leaf) {
+      search_.release(task.hist);
+      return out;
+    }
+    out.leaf = false;
+    pending_[out.node] = split;
+    bound_children(split, out.left, out.right);
+    search_.share_histograms(task, out.left, out.right, defer_);
+    return out;
+  }
+
+  void commit(std::int64_t node) {
+    const Split& s = pending_[node];
+    tree_.feature[node] = s.feature;
+    tree_.threshold[node] = s.threshold;
+    tree_.missing_go_to_left[node] = s.missing_left;
+  }
+
+  void defer(Task&& task) {
+    search_.release(task.hist);  // a subtree fills its own histograms
+    deferred_.push_back(std::move(task));
+  }
+
+ private:
+  Builder(const Dataset<T>& data, const Params& params, std::uint64_t seed, int n_threads,
+          std::unique_ptr<RowState<T>> own_rows, RowState<T>* shared_rows)
+      : d_(data),
+        p_(params),
+        seed_(seed),
+        n_threads_(n_threads),
+        own_rows_(std::move(own_rows)),
+        rs_(own_rows_ ? *own_rows_ : *shared_rows),
+        rows_(rs_.rows),
+        ch_(data),
+        hist_mode_(data.codes != nullptr),
+        absolute_(params.criterion == kAbsoluteError),
+        surrogate_(params.surrogates),
+        scratch_(n_threads),
+        sorted_tmp_(n_threads),
+        search_(data, params, ch_, rs_.stats, rs_.rows, rs_.presorted, rs_.rank_of, scratch_,
+                seed, n_threads),
+        surrogates_{data,
+                    params.monotonic_cst.empty() ? nullptr : params.monotonic_cst.data(),
+                    rs_.rows,
+                    rs_.stats.w,
+                    rs_.presorted,
+                    rs_.primary_side,
+                    sorted_tmp_,
+                    scratch_,
+                    n_threads,
+                    {}} {
+    for (Scratch& s : scratch_) s.reserve(ch_.C, hist_mode_);
+    if (surrogate_) surrogates_.results.resize(d_.n_features);
+  }
+
+  // The builder of a subtree deferred by `parent` (see grow_deferred), on one thread: it shares
+  // the parent's per-row state, whose rows it alone touches, and has its own scratch.
+  Builder(const Builder& parent, std::uint64_t seed)
+      : Builder(parent.d_, parent.p_, seed, 1, nullptr, &parent.rs_) {
+    root_weight_ = parent.root_weight_;
+  }
+
+  // The subtree below a deferred task, its root node 0.
+  Tree grow_subtree(Task root) {
+    grow_depth_first(*this, std::move(root), false);
+    return finish();
+  }
+
+  // Grows the deferred subtrees on n_threads_ threads; finish() links them in.
+  void grow_deferred() {
+    search_.release_histograms();  // the subtrees fill histograms of their own
+    subtrees_ = grow_subtrees(deferred_, seed_, n_threads_, [&](std::uint64_t seed, Task task) {
+      return Builder(*this, seed).grow_subtree(std::move(task));
+    });
+  }
+
+  Task root_task() {
+    Task root;
+    root.begin = 0;
+    root.end = static_cast<index_t>(rows_.size());
+    root.totals.assign(ch_.C, 0.0);
+    for (std::int32_t r : rows_) rs_.stats.add(root.totals.data(), r);
+    root_weight_ = root.totals[1];
+    return root;
+  }
+
+  Task child_of(const Task& parent, std::int64_t node, bool is_left) const {
+    Task c;
+    c.depth = parent.depth + 1;
+    c.parent = node;
+    c.is_left = is_left;
+    c.lower = parent.lower;
+    c.upper = parent.upper;
+    c.totals.assign(ch_.C, 0.0);
+    return c;
+  }
+
+  // scikit-learn's bounds: a constrained split puts the children on either side of their mean.
+  void bound_children(const Split& s, Task& left, Task& right) const {
+    const int cst = p_.monotonic_cst.empty() ? 0 : p_.monotonic_cst[s.feature];
+    if (cst == 0) return;
+    const double middle =
+        absolute_ ? (s.median_left + s.median_right) / 2
+                  : (monotonic_value(left.totals.data()) + monotonic_value(right.totals.data())) / 2;
+    Task& below = cst > 0 ? left : right;
+    Task& above = cst > 0 ? right : left;
+    below.upper = middle;
+    above.lower = middle;
+  }
+
+  // Moves the left rows to the front of the task's range and sums both children's statistics;
+  // the presorted lists follow.
+  void partition(const Task& task, Split& split, Task& left, Task& right) {
+    const index_t f = split.feature, n = task.end - task.begin;
+    std::int32_t* rows = rows_.data() + task.begin;
+    double* L = left.totals.data();
+    double* R = right.totals.data();
+    index_t n_left;
+    if (hist_mode_) {
+      const CodeKeys keys{d_.codes + f, d_.n_features, nullptr, nullptr};
+      const int cut = static_cast<int>(split.cut);
+      n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R, [&](std::int32_t r) {
+        const int code = keys.code(r);
+        return code == kMissingBin ? missing_goes_left(d_, split, r) : code <= cut;
+      });
+    } else {
+      const T* col = d_.values + f * d_.n_rows;
+      const double t = split.threshold;
+      n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R, [&](std::int32_t r) {
+        const double x = col[r];
+        return std::isnan(x) ? missing_goes_left(d_, split, r) : x <= t;
+      });
+    }
+    left.begin = task.begin;
+    left.end = right.begin = task.begin + n_left;
+    right.end = task.end;
+    if (!rs_.presorted.empty())
+      rs_.presorted.partition(rows_, task.begin, task.end, n_left, d_.n_features, n_threads_,
+                              sorted_tmp_);
+    if (!split.has_missing && !surrogate_) split.missing_left = n_left > n - n_left;
+  }
+
+  std::int64_t add_node(const Task& task) {
+    const std::int64_t id = tree_.n_nodes();
+    const double* S = task.totals.data();
+    const int n_out = ch_.n_out, K = ch_.K;
+    tree_.children_left.push_back(-1);
+    tree_.children_right.push_back(-1);
+    tree_.feature.push_back(-2);
+    tree_.threshold.push_back(-2.0);
+    tree_.missing_go_to_left.push_back(0);
+    tree_.n_node_samples.push_back(static_cast<std::int64_t>(S[0]));
+    tree_.weighted_n_node_samples.push_back(S[1]);
+    // regression: the node's values before clipping
+    std::vector<double>& target = node_target_;
+    target.resize(n_out);
+    if (absolute_) {
+      double error = 0;
+      search_.absolute().median_and_error(scratch_[0], rows_.data() + task.begin,
+                                          task.end - task.begin, error, target.data());
+      tree_.impurity.push_back(error / S[1] / n_out);
+    } else {
+      if (K == 0)
+        for (int o = 0; o < n_out; ++o) target[o] = S[2 + o] / S[1];
+      tree_.impurity.push_back(impurity(p_.criterion, S, ch_.outputs));
+    }
+    // monotonic constraints come with a single output
+    const bool clip = !p_.monotonic_cst.empty();
+    if (K > 0) {
+      const std::size_t first = tree_.value.size();
+      const std::vector<int>& start = ch_.class_start;
+      for (int o = 0; o < n_out; ++o)
+        for (int k = start[o]; k < start[o] + ch_.max_classes; ++k)
+          tree_.value.push_back(k < start[o + 1] ? S[2 + k] / S[1] : 0.0);
+      if (clip && K == 2) {
+        tree_.value[first] = std::clamp(tree_.value[first], task.lower, task.upper);
+        tree_.value[first + 1] = 1.0 - tree_.value[first];
+      }
+    } else {
+      for (double v : target)
+        tree_.value.push_back(clip ? std::clamp(v, task.lower, task.upper) : v);
+    }
+    if (task.parent >= 0)
+      (task.is_left ? tree_.children_left : tree_.children_right)[task.parent] = id;
+    pending_.emplace_back();
+    return id;
+  }
+
+  // The surrogates of the committed splits, by node id (splits are committed out of id order
+  // when growing best first); then the deferred subtrees linked in, and the nodes numbered in
+  // preorder.
+  Tree finish() {
+    tree_.surrogate_ptr.assign(1, 0);
+    for (index_t node = 0; node < tree_.n_nodes(); ++node) {
+      if (tree_.feature[node] >= 0) {
+        for (const Surrogate& s : pending_[node].surrogates) {
+          tree_.surrogate_feature.push_back(s.feature);
+          tree_.surrogate_threshold.push_back(s.threshold);
+          tree_.surrogate_reversed.push_back(s.reversed);
+        }
+      }
+      tree_.surrogate_ptr.push_back(static_cast<std::int64_t>(tree_.surrogate_feature.size()));
+    }
+    if (subtrees_.empty()) return std::move(tree_);
+    for (std::size_t i = 0; i < subtrees_.size(); ++i)
+      append_subtree(tree_, subtrees_[i], deferred_[i].parent, deferred_[i].is_left);
+    return preorder(tree_);
+  }
+
+  const Dataset<T>& d_;
+  const Params& p_;
+  std::uint64_t seed_;
+  int n_threads_;
+  std::unique_ptr<RowState<T>> own_rows_;  // the top builder's; a subtree's builder has none
+  RowState<T>& rs_;
+  std::vector<std::int32_t>& rows_;  // rs_.rows
+  Channels ch_;
+  bool hist_mode_, absolute_, surrogate_;
+  bool defer_ = false;  // small tasks are deferred (see grow_depth_first)
+  double root_weight_ = 0;
+  std::vector<Scratch> scratch_;  // per thread
+  std::vector<std::vector<typename PresortedColumns<T>::Sorted>> sorted_tmp_;  // per thread
+  NodeSearch<T> search_;
+  SurrogateSearch<T> surrogates_;
+  std::vector<std::int32_t> buffer_;  // partition's
+  std::vector<double> node_target_;   // add_node's: a regression node's values
+  std::vector<Task> deferred_;        // see grow_depth_first
+  std::vector<Tree> subtrees_;        // grown from deferred_
+  std::vector<Split> pending_;        // per node: its split, until committed
+  Tree tree_;
+};
+
+}  // namespace
+}  // namespace fastml::cart::detail

@@ -1,0 +1,57 @@
+// What every part of the CART core shares: its tuning constants and its random streams.
+//
+// The parts' headers define everything in an unnamed namespace: internal linkage, as when they
+// were one file (cart.cpp), so each unit that includes them gets its own copy (forest.cpp is the
+// only one today).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+#include "fastml/cart.hpp"
+
+// For the few small functions of the hot loops that must be inlined wherever they are called:
+// once cart.cpp was split into parts, GCC left Candidates::evaluate and RowStatistics::add as
+// calls in the presorted search (callgrind: 92M instructions against 80M for the same fits),
+// and exact fits took 1.4-1.6x as long.
+#define FASTML_CART_INLINE [[gnu::always_inline]] inline
+
+namespace fastml::cart::detail {
+namespace {  // internal linkage, see above
+
+constexpr double kEpsilon = 10 * std::numeric_limits<double>::epsilon();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+// Nodes with fewer rows are searched over the bins they occupy alone (small_node_search):
+// cheaper than filling and scanning 256-bin histograms. Up to 4096 rows measured no faster.
+constexpr index_t kSmallNode = 64;
+// Nodes of fewer rows are not grown as they come but deferred, and the subtrees they root grown
+// in parallel afterwards (see grow_depth_first): most nodes of a deep tree are small, too small
+// to share one node's work between threads.
+constexpr index_t kSubtreeRows = 1 << 14;
+// Rows x features below which a node's work stays on one thread. Threads are woken per node, and
+// waking a sleeping thread costs up to milliseconds on virtual machines, so only nodes with
+// millions of row-features are worth it.
+constexpr index_t kParallelWork = 1 << 20;
+
+// splitmix64: tiny state, good enough statistics for feature draws and bootstraps.
+struct Random {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  index_t below(index_t n) {  // uniform in [0, n), Lemire's multiply-shift
+    return static_cast<index_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
+  }
+};
+
+// The split stream of a tree is apart from its bootstrap stream, and from the streams of its
+// deferred subtrees (see grow_subtrees in growth.hpp).
+constexpr std::uint64_t kSplitStream = 0xD1B54A32D192ED03ULL;
+constexpr std::uint64_t kSubtreeStream = 0x8CB92BA72F3D8DD7ULL;
+
+}  // namespace
+}  // namespace fastml::cart::detail

@@ -1,0 +1,156 @@
+// Per-node histograms for the histogram search: a pool of buffers reused node after node, the
+// pass that fills them from the rows' bin codes, and the subtraction that derives a child's
+// histograms from its parent's and its sibling's.
+//
+// A histogram holds kBins statistics blocks (see criterion.hpp) per feature, feature after
+// feature; whether a feature's histogram is filled is tracked per feature, as a node fills only
+// the features it draws (max_features).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "fastml/openmp_helpers.h"
+#include "statistics.hpp"
+
+namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
+
+class HistogramPool {
+ public:
+  HistogramPool(index_t n_features, int channels) : n_features_(n_features), C_(channels) {}
+
+  // A histogram with no feature filled.
+  int acquire() {
+    if (free_.empty()) {
+      hists_.emplace_back(static_cast<std::size_t>(n_features_) * kBins * C_);
+      valid_.emplace_back(n_features_, 0);
+      return static_cast<int>(hists_.size()) - 1;
+    }
+    const int h = free_.back();
+    free_.pop_back();
+    std::fill(valid_[h].begin(), valid_[h].end(), 0);
+    return h;
+  }
+  // Returns h (unless -1) to the pool; h becomes -1.
+  void release(int& h) {
+    if (h >= 0) free_.push_back(h);
+    h = -1;
+  }
+  // Frees every buffer.
+  void clear() {
+    hists_ = {};
+    valid_ = {};
+    free_ = {};
+  }
+
+  double* data(int h) { return hists_[h].data(); }
+  double* of(int h, index_t f) { return hists_[h].data() + f * kBins * C_; }
+  bool filled(int h, index_t f) const { return valid_[h][f] != 0; }
+  void mark_filled(int h, const index_t* features, index_t count) {
+    for (index_t j = 0; j < count; ++j) valid_[h][features[j]] = 1;
+  }
+  bool complete(int h) const {
+    return std::all_of(valid_[h].begin(), valid_[h].end(), [](char v) { return v; });
+  }
+  // Histogram subtraction: h -= other, every feature.
+  void subtract(int h, int other) {
+    const double* hs = hists_[other].data();
+    double* hl = hists_[h].data();
+    for (std::size_t i = 0; i < hists_[h].size(); ++i) hl[i] -= hs[i];
+  }
+
+ private:
+  index_t n_features_;
+  int C_;
+  std::vector<std::vector<double>> hists_;
+  std::vector<std::vector<char>> valid_;
+  std::vector<int> free_;
+};
+
+// Fills histograms from row-major bin codes (codes of row r: codes + r * n_features).
+struct HistogramFill {
+  const std::uint8_t* codes;
+  index_t n_features;
+  const RowStatistics& stats;
+  int C;  // channels of a block
+
+  // Fills the histograms of the given features of pool histogram h for the rows. Codes are
+  // row-major, so a row's codes of every feature share one cache line: rows are visited once,
+  // and each thread (over a contiguous share of the features) fills whole histograms in row
+  // order.
+  void operator()(HistogramPool& pool, int h, const std::int32_t* rows, index_t n,
+                  const index_t* features, index_t count, int n_threads) const {
+    if (count == 0) return;
+    const int chunks = n * count >= kParallelWork ? std::min<int>(n_threads, count) : 1;
+    if (chunks == 1) {  // no region: see NodeSearch::search_batch
+      some(pool, h, rows, n, features, count);
+    } else {
+      // some() writes into the histogram alone: nothing in the region allocates
+#pragma omp parallel for schedule(static, 1) num_threads(chunks)
+      for (int chunk = 0; chunk < chunks; ++chunk) {
+        const index_t first = count * chunk / chunks, last = count * (chunk + 1) / chunks;
+        some(pool, h, rows, n, features + first, last - first);
+      }
+    }
+    pool.mark_filled(h, features, count);
+  }
+
+ private:
+  void some(HistogramPool& pool, int h, const std::int32_t* rows, index_t n,
+            const index_t* features, index_t count) const {
+    if (stats.n_out == 1)
+      pass<1>(pool, h, rows, n, features, count);
+    else
+      pass<0>(pool, h, rows, n, features, count);
+  }
+
+  // The histogram pass for kOutputs outputs, 0 meaning stats.n_out: with one output the
+  // compiler sees loops of length 1, and the pass runs as fast as a single-output one can.
+  template <int kOutputs>
+  void pass(HistogramPool& pool, int h, const std::int32_t* rows, index_t n,
+            const index_t* features, index_t count) const {
+    const int C = this->C;
+    const int n_out = kOutputs > 0 ? kOutputs : stats.n_out;
+    const index_t F = n_features;
+    for (index_t j = 0; j < count; ++j) {
+      double* H = pool.of(h, features[j]);
+      std::fill(H, H + kBins * C, 0.0);
+    }
+    double* base = pool.data(h);
+    const index_t stride = kBins * C;
+    for (index_t i = 0; i < n; ++i) {
+      const std::int32_t r = rows[i];
+      const std::uint8_t* row_codes = codes + static_cast<index_t>(r) * F;
+      const double w = stats.w[r];
+      const index_t at = static_cast<index_t>(r) * n_out;
+      if (stats.K > 0) {
+        const std::int32_t* k = stats.cls.data() + at;
+        for (index_t j = 0; j < count; ++j) {
+          const index_t f = features[j];
+          double* bin = base + f * stride + row_codes[f] * C;
+          bin[0] += 1;
+          bin[1] += w;
+          for (int o = 0; o < n_out; ++o) bin[2 + k[o]] += w;
+        }
+      } else {
+        const double* wy = stats.wy.data() + at;
+        const double* wq = stats.wq.data() + at;
+        for (index_t j = 0; j < count; ++j) {
+          const index_t f = features[j];
+          double* bin = base + f * stride + row_codes[f] * C;
+          bin[0] += 1;
+          bin[1] += w;
+          for (int o = 0; o < n_out; ++o) {
+            bin[2 + o] += wy[o];
+            bin[2 + n_out + o] += wq[o];
+          }
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+}  // namespace fastml::cart::detail

@@ -1,0 +1,226 @@
+// The split search of one node: features drawn as scikit-learn draws them, each searched by the
+// search its options call for (histogram, small node, presorted values, absolute error,
+// random), on several threads when the node is large; and the node's histograms, filled, kept
+// for its children and subtracted.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <utility>
+#include <vector>
+
+#include "absolute_error.hpp"
+#include "fastml/openmp_helpers.h"
+#include "growth.hpp"
+#include "histogram.hpp"
+#include "partition.hpp"
+#include "random_split.hpp"
+#include "split_search.hpp"
+
+namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
+
+template <class T>
+class NodeSearch {
+ public:
+  using Sorted = typename PresortedColumns<T>::Sorted;
+
+  // rows, presorted and rank_of: the per-row state, shared with the builders of deferred
+  // subtrees; scratch: one per thread.
+  NodeSearch(const Dataset<T>& d, const Params& p, const Channels& ch, const RowStatistics& stats,
+             const std::vector<std::int32_t>& rows, const PresortedColumns<T>& presorted,
+             std::vector<std::int32_t>& rank_of, std::vector<Scratch>& scratch,
+             std::uint64_t seed, int n_threads)
+      : d_(d),
+        p_(p),
+        rows_(rows),
+        presorted_(presorted),
+        scratch_(scratch),
+        random_{seed ^ kSplitStream},
+        n_threads_(n_threads),
+        monotonic_(p.monotonic_cst.empty() ? nullptr : p.monotonic_cst.data()),
+        hist_mode_(d.codes != nullptr),
+        absolute_(p.criterion == kAbsoluteError),
+        subtract_(hist_mode_ && !absolute_ && !p.random_splitter &&
+                  p.max_features >= d.n_features && p.max_leaf_nodes == 0),
+        search_{stats, ch.outputs, ch.C, p.surrogates},
+        absolute_search_{d.y, stats, rank_of, ch.n_out, ch.C, p.surrogates, 0, {}, {}},
+        pool_(d.n_features, ch.C),
+        fill_{d.codes, d.n_features, stats, ch.C} {
+    const index_t F = d.n_features;
+    order_.resize(F);
+    all_features_.resize(F);
+    std::iota(all_features_.begin(), all_features_.end(), index_t{0});
+    results_.resize(F);
+    draw_u_.resize(F);
+    draw_side_.resize(F);
+  }
+
+  AbsoluteErrorSearch& absolute() { return absolute_search_; }
+
+  // Draws features without replacement (Fisher-Yates, as scikit-learn) until max_features have
+  // been searched and one of them was not constant; the best proxy wins, ties to the first drawn.
+  Split find_split(Task& task) {
+    const index_t F = d_.n_features;
+    std::iota(order_.begin(), order_.end(), index_t{0});
+    const index_t n = task.end - task.begin;
+    const bool histograms = hist_mode_ && !absolute_ && !p_.random_splitter && n >= kSmallNode;
+    if (histograms && task.hist < 0) task.hist = pool_.acquire();
+    if (absolute_ && !p_.random_splitter)  // the random search sorts sides
+      absolute_search_.rank_targets(rows_.data() + task.begin, n);
+    Split best;
+    bool found_variable = false;
+    index_t visited = 0;
+    while (visited < F && (visited < p_.max_features || !found_variable)) {
+      const index_t batch = std::min(std::max(p_.max_features - visited, index_t{1}), F - visited);
+      for (index_t i = visited; i < visited + batch; ++i) {
+        std::swap(order_[i], order_[i + random_.below(F - i)]);
+        if (p_.random_splitter) {
+          draw_u_[i] = random_.uniform();
+          draw_side_[i] = random_.next() & 1;
+        }
+      }
+      if (histograms) {
+        unfilled_.clear();
+        for (index_t i = visited; i < visited + batch; ++i)
+          if (!pool_.filled(task.hist, order_[i])) unfilled_.push_back(order_[i]);
+        fill_(pool_, task.hist, rows_.data() + task.begin, n, unfilled_.data(),
+              static_cast<index_t>(unfilled_.size()), n_threads_);
+      }
+      search_batch(task, visited, batch, histograms);
+      for (index_t i = visited; i < visited + batch; ++i) {
+        const Split& s = results_[i];
+        found_variable = found_variable || !s.constant;
+        if (s.proxy > best.proxy) best = s;
+      }
+      visited += batch;
+    }
+    if (!subtract_) pool_.release(task.hist);
+    return best;
+  }
+
+  // The children's histograms after a split: the smaller child's are filled, the larger's are
+  // the parent's minus them. Without subtraction (or children searched by sorting, or both
+  // deferred when small tasks are deferred) the parent's are released.
+  void share_histograms(Task& parent, Task& left, Task& right, bool deferring) {
+    const index_t nl = left.end - left.begin, nr = right.end - right.begin;
+    const bool complete = parent.hist >= 0 && pool_.complete(parent.hist);
+    const index_t no_histogram_below = deferring ? std::max(kSmallNode, kSubtreeRows) : kSmallNode;
+    if (!subtract_ || !complete || std::max(nl, nr) < no_histogram_below) {
+      pool_.release(parent.hist);
+      return;
+    }
+    Task& small = nl <= nr ? left : right;
+    Task& large = nl <= nr ? right : left;
+    small.hist = pool_.acquire();
+    large.hist = parent.hist;
+    parent.hist = -1;
+    fill_(pool_, small.hist, rows_.data() + small.begin, small.end - small.begin,
+          all_features_.data(), d_.n_features, n_threads_);
+    pool_.subtract(large.hist, small.hist);
+  }
+
+  void release(int& hist) { pool_.release(hist); }
+  void release_histograms() { pool_.clear(); }
+
+ private:
+  void search_batch(Task& task, index_t first, index_t count, bool histograms) {
+    const index_t n = task.end - task.begin;
+    // a histogram's scan does not depend on n, and is too short to share
+    if (n_threads_ == 1 || histograms || count == 1 || n * count < kParallelWork) {
+      // no region at all: entering one, even with if(false), costs the OpenMP runtime about a
+      // thousand instructions (callgrind), 3% of those of a fully grown regression tree, whose
+      // nodes mostly hold a few rows
+      for (index_t i = first; i < first + count; ++i)
+        results_[i] = search_feature(task, order_[i], i, histograms, scratch_[0]);
+      return;
+    }
+    // a search grows its thread's scratch as it needs, which can throw: FirstException carries
+    // the exception out of the region
+    FirstException error;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_)
+    for (index_t i = first; i < first + count; ++i) {
+      error.run([&] {
+        results_[i] = search_feature(task, order_[i], i, histograms,
+                                     scratch_[omp_get_thread_num()]);
+      });
+    }
+    error.rethrow();
+  }
+
+  Split search_feature(Task& task, index_t f, index_t draw, bool histograms, Scratch& s) {
+    Candidates cand{task.totals.data(), search_.C, search_.outputs,
+                    static_cast<double>(p_.min_samples_leaf), p_.min_weight_leaf,
+                    monotonic_ ? monotonic_[f] : 0, task.lower, task.upper, s.right.data()};
+    const std::int32_t* rows = rows_.data() + task.begin;
+    const index_t n = task.end - task.begin;
+    const AbsoluteErrorSearch* absolute = absolute_ ? &absolute_search_ : nullptr;
+    Split out;
+    if (hist_mode_) {
+      const CodeKeys keys{d_.codes + f, d_.n_features, d_.bin_bounds + f * kBins,
+                          d_.bin_bounds + (d_.n_features + f) * kBins};
+      if (p_.random_splitter) {
+        random_search(search_, p_.criterion, absolute, rows, n, keys, cand, s, draw_u_[draw],
+                      draw_side_[draw], out);
+      } else if (histograms) {
+        const double* H = pool_.of(task.hist, f);
+        dispatch(p_.criterion, search_.C, search_.outputs.n, [&](auto crit, auto kc) {
+          search_.histogram_search<decltype(crit)::value, decltype(kc)::value>(H, keys, cand, s,
+                                                                               out);
+        });
+      } else if (absolute_) {
+        absolute_search_.sort_codes(rows, n, keys, s);
+        absolute_search_.absolute_search(s.codes.data(), static_cast<index_t>(s.codes.size()),
+                                         keys, cand, s, out);
+      } else {
+        dispatch(p_.criterion, search_.C, search_.outputs.n, [&](auto crit, auto kc) {
+          search_.small_node_search<decltype(crit)::value, decltype(kc)::value>(rows, n, keys,
+                                                                                cand, s, out);
+        });
+      }
+    } else {
+      const ValueKeys<T> keys{d_.values + f * d_.n_rows};
+      if (p_.random_splitter) {
+        random_search(search_, p_.criterion, absolute, rows, n, keys, cand, s, draw_u_[draw],
+                      draw_side_[draw], out);
+      } else {
+        const Sorted* column = presorted_.column(f, static_cast<index_t>(rows_.size()));
+        const index_t m = search_.presorted_segment(column, task.begin, task.end, absolute_, s);
+        const Sorted* pairs = column + task.begin;
+        const ValueKeys<T> no_column{nullptr};  // the keys are in the pairs
+        if (absolute_)
+          absolute_search_.absolute_search(pairs, m, no_column, cand, s, out);
+        else
+          dispatch(p_.criterion, search_.C, search_.outputs.n, [&](auto crit, auto kc) {
+            search_.sorted_search<decltype(crit)::value, decltype(kc)::value>(pairs, m, no_column,
+                                                                              cand, s, out);
+          });
+      }
+    }
+    out.feature = out.proxy > -kInf ? f : -1;
+    return out;
+  }
+
+  const Dataset<T>& d_;
+  const Params& p_;
+  const std::vector<std::int32_t>& rows_;
+  const PresortedColumns<T>& presorted_;
+  std::vector<Scratch>& scratch_;
+  Random random_;
+  int n_threads_;
+  const std::int8_t* monotonic_;  // (n_features) or nullptr
+  bool hist_mode_, absolute_;
+  bool subtract_;  // children's histograms derived by subtraction
+  SplitSearch search_;
+  AbsoluteErrorSearch absolute_search_;
+  HistogramPool pool_;
+  HistogramFill fill_;
+  std::vector<index_t> order_, all_features_, unfilled_;  // unfilled_: drawn, no histogram yet
+  std::vector<double> draw_u_;  // the random splitter's draws, taken before the parallel search
+  std::vector<char> draw_side_;
+  std::vector<Split> results_;
+};
+
+}  // namespace
+}  // namespace fastml::cart::detail

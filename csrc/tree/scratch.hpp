@@ -1,0 +1,42 @@
+// A thread's scratch for the split searches: grown as a search needs, reused node after node.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "running_median.hpp"
+
+namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
+
+struct Scratch {
+  std::vector<std::uint64_t> codes;
+  std::vector<double> bins;  // a small node's histogram of one feature (see small_node_search)
+  std::vector<double> batch;             // batched_scan's candidates, (5, kBins)
+  std::vector<std::int16_t> batch_cuts;  // and their bins, (kBins, 2)
+  std::vector<double> left, missing, right, present;
+  std::vector<double> agreement;  // surrogate search: (kBins, 3), see agreement_histogram
+  // absolute error: the rows in scan order, and per position the running sums of either side
+  std::vector<std::int32_t> sequence, missing_rows;
+  std::vector<std::pair<double, double>> targets;  // (y, w) of a set of rows, sorted
+  std::vector<double> target_y;                     // their y
+  std::vector<double> error_left, median_left, error_right, median_right;
+  RankSums sums;
+
+  // Sized for blocks of C channels, and for histograms when the search uses them.
+  void reserve(int C, bool histograms) {
+    if (histograms) {
+      bins.resize(static_cast<std::size_t>(kBins) * C);
+      batch.resize(5 * kBins);
+      batch_cuts.resize(2 * kBins);
+    }
+    left.resize(C);
+    missing.resize(C);
+    right.resize(C);
+    present.resize(C);
+  }
+};
+
+}  // namespace
+}  // namespace fastml::cart::detail

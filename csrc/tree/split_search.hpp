@@ -1,0 +1,234 @@
+// The split search over one feature of one node, written once per criterion and channel count
+// (template parameters, see dispatch in criterion.hpp) so that the hot loops have no branch on
+// either: over a histogram (histogram_search), over the bins a small node occupies
+// (small_node_search), or over the node's rows in key order (sorted_search). Every search
+// visits the thresholds in both_sides' order, scikit-learn's, so that ties go to the same
+// candidate. The absolute error's searches are in absolute_error.hpp, the random splitter's in
+// random_split.hpp.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "keys.hpp"
+#include "scratch.hpp"
+#include "split.hpp"
+#include "statistics.hpp"
+
+namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
+
+// What the searches of one builder share: how rows add to blocks, and whether missing values
+// follow surrogate splits (then a search sees the rows present on its feature alone).
+struct SplitSearch {
+  const RowStatistics& stats;
+  Outputs outputs;
+  int C;           // channels of a block
+  bool surrogate;  // Params::surrogates
+
+  template <int kC = 0>
+  void add(double* L, const double* S) const {
+    const int n = kC > 0 ? kC : C;
+    for (int c = 0; c < n; ++c) L[c] += S[c];
+  }
+
+  // The search over a node's histogram of one feature, in both_sides' order.
+  template <Criterion Crit, int kC, class Keys>
+  void histogram_search(const double* H, const Keys& keys, const Candidates& cand, Scratch& s,
+                        Split& out) const {
+    BinSet occupied;
+    for (int b = 0; b < kMissingBin; ++b)
+      if (H[b * C] > 0) occupied.insert(b);
+    bins_search<Crit, kC>(H, occupied, H + kMissingBin * C, keys, cand, s, out);
+  }
+
+  // The search of a node under kSmallNode rows: a histogram of the bins its rows occupy, each
+  // zeroed when first met and visited in order from a bitmap. Filling and scanning 256 bins, or
+  // sorting the rows by code, each cost more than the rows themselves here. A bin's rows are
+  // added in row order, as the node's rows ascend: the sums of a sort by (code, row).
+  template <Criterion Crit, int kC>
+  void small_node_search(const std::int32_t* rows, index_t n, const CodeKeys& keys,
+                         const Candidates& cand, Scratch& s, Split& out) const {
+    double* H = s.bins.data();
+    BinSet occupied;
+    for (index_t i = 0; i < n; ++i) {
+      const std::int32_t r = rows[i];
+      const int b = keys.code(r);
+      double* bin = H + b * C;
+      if (!occupied.contains(b)) {
+        occupied.insert(b);
+        std::fill(bin, bin + C, 0.0);
+      }
+      if constexpr (kC > 0)
+        stats.add_of<1>(bin, r);
+      else
+        stats.add(bin, r);
+    }
+    double* M = s.missing.data();
+    if (occupied.contains(kMissingBin)) {
+      std::copy(H + kMissingBin * C, H + kBins * C, M);
+      occupied.erase(kMissingBin);
+    } else {
+      std::fill(M, M + C, 0.0);
+    }
+    bins_search<Crit, kC>(H, occupied, M, keys, cand, s, out);
+  }
+
+  // Every threshold between two occupied bins of H, scanned in both_sides' order; M holds the
+  // missing rows' statistics.
+  template <Criterion Crit, int kC, class Keys>
+  void bins_search(const double* H, const BinSet& occupied, const double* M, const Keys& keys,
+                   const Candidates& cand, Scratch& s, Split& out) const {
+    out.has_missing = M[0] > 0;
+    const int first = occupied.first(), last = occupied.last();
+    out.constant = first < 0 || (first == last && (surrogate || !out.has_missing));
+    if (out.constant) return;
+    both_sides<Crit, kC>(M, cand, s, out, [&](double* L, bool missing_left, const Candidates& c) {
+      if constexpr (kC == 4 && (Crit == kGini || Crit == kSquaredError || Crit == kFriedmanMSE)) {
+        if (c.monotonic == 0)
+          return batched_scan<Crit>(H, occupied, keys, c, s, L, missing_left, out);
+      }
+      int prev = -1;
+      occupied.for_each([&](int b) {
+        if (prev >= 0)
+          take(out, c.template evaluate<Crit, kC>(L), keys.threshold_between(prev, b), prev,
+               missing_left);
+        add<kC>(L, H + b * C);
+        prev = b;
+      });
+    });
+  }
+
+  // bins_search's scan for 4 channels, without monotonic constraint: the left statistics at
+  // every threshold are stored first, then every proxy is computed in one loop without branches
+  // (the compiler's vector loop: a candidate a few cycles instead of a chain of tests and two
+  // divisions), then the first best is taken. The same operations in the same order as
+  // Candidates::evaluate, so the same proxies to the bit.
+  template <Criterion Crit, class Keys>
+  void batched_scan(const double* H, const BinSet& occupied, const Keys& keys,
+                    const Candidates& c, Scratch& s, double* L, bool missing_left,
+                    Split& out) const {
+    double* count = s.batch.data();
+    double* weight = count + kBins;
+    double* stat2 = weight + kBins;
+    double* stat3 = stat2 + kBins;
+    double* proxies = stat3 + kBins;
+    std::int16_t* cuts = s.batch_cuts.data();  // (kBins, 2): the bins either side
+    int m = 0, prev = -1;
+    occupied.for_each([&](int b) {
+      if (prev >= 0) {
+        count[m] = L[0];
+        weight[m] = L[1];
+        stat2[m] = L[2];
+        stat3[m] = L[3];
+        cuts[2 * m] = static_cast<std::int16_t>(prev);
+        cuts[2 * m + 1] = static_cast<std::int16_t>(b);
+        ++m;
+      }
+      add<4>(L, H + b * 4);
+      prev = b;
+    });
+    const double* totals = c.totals;
+    for (int j = 0; j < m; ++j) {
+      const double left[4] = {count[j], weight[j], stat2[j], stat3[j]};
+      double right[4];
+      for (int k = 0; k < 4; ++k) right[k] = totals[k] - left[k];
+      const bool ok = left[0] >= c.min_leaf && right[0] >= c.min_leaf &&
+                      left[1] >= c.min_weight && right[1] >= c.min_weight;
+      const double p = proxy<Crit, 4>(left, right, c.outputs);
+      proxies[j] = ok ? p * c.scale + c.shift : -kInf;
+    }
+    for (int j = 0; j < m; ++j)
+      if (proxies[j] > out.proxy)
+        take(out, proxies[j], keys.threshold_between(cuts[2 * j], cuts[2 * j + 1]), cuts[2 * j],
+             missing_left);
+  }
+
+  // The search over the non-missing rows of a node in ascending key order (pairs of key and row;
+  // s.missing holds the statistics of the missing rows): candidates sit between distinct keys.
+  template <Criterion Crit, int kC, class Keys, class Pair>
+  void sorted_search(const Pair* pairs, index_t m, const Keys& keys, const Candidates& cand,
+                     Scratch& s, Split& out) const {
+    const double* M = s.missing.data();
+    out.has_missing = M[0] > 0;
+    out.constant = m == 0 ||
+        (key_of(pairs[0]) == key_of(pairs[m - 1]) && (surrogate || !out.has_missing));
+    if (out.constant) return;
+    both_sides<Crit, kC>(M, cand, s, out, [&](double* L, bool missing_left, const Candidates& c) {
+      for (index_t i = 0; i + 1 < m; ++i) {
+        stats.add(L, row_of(pairs[i]));
+        const double a = key_of(pairs[i]), b = key_of(pairs[i + 1]);
+        if (a == b) continue;
+        take(out, c.template evaluate<Crit, kC>(L), keys.threshold_between(a, b), a, missing_left);
+      }
+    });
+  }
+
+  // The scan order of both searches, scikit-learn's: every threshold with the missing rows
+  // (statistics M) right, then the split of the values from the missing rows (threshold +inf),
+  // then every threshold with them left. scan(L, missing_left, candidates) walks the thresholds
+  // ascending, adding to L (which starts with the missing rows' statistics, or none). With
+  // surrogate splits the missing rows take no part: one scan over the present rows.
+  template <Criterion Crit, int kC, class Scan>
+  void both_sides(const double* M, const Candidates& cand, Scratch& s, Split& out,
+                  Scan&& scan) const {
+    double* L = s.left.data();
+    if (surrogate && out.has_missing) {
+      std::fill(L, L + C, 0.0);
+      scan(L, false, present_candidates<Crit>(cand, M, s));
+      return;
+    }
+    for (int pass = 0; pass < (out.has_missing ? 2 : 1); ++pass) {
+      const bool missing_left = pass == 1;
+      if (missing_left)
+        std::copy(M, M + C, L);
+      else
+        std::fill(L, L + C, 0.0);
+      scan(L, missing_left, cand);
+      if (!missing_left && out.has_missing) {
+        for (int c = 0; c < C; ++c) L[c] = cand.totals[c] - M[c];
+        take(out, cand.template evaluate<Crit, kC>(L), kInf, kMissingBin - 1, false);
+      }
+    }
+  }
+
+  // The same with proxies that compare as impurity decreases across features. A proxy minus
+  // the parent term of its rows is their decrease: shifted by parent_term(node) -
+  // parent_term(present rows), it is the node's parent term plus that decrease, as for a feature
+  // without missing rows. friedman_mse's proxy is the rows' weight times their decrease: scaled
+  // by the node's weight over theirs instead.
+  template <Criterion Crit>
+  Candidates present_candidates(const Candidates& cand, const double* M, Scratch& s) const {
+    Candidates present = cand.without_missing(M, s.present.data());
+    if constexpr (Crit == kFriedmanMSE)
+      present.scale = cand.totals[1] / present.totals[1];
+    else
+      present.shift =
+          parent_term<Crit>(cand.totals, outputs) - parent_term<Crit>(present.totals, outputs);
+    return present;
+  }
+
+  // The exact search's rows of a node: its segment [begin, end) of a feature's presorted list
+  // (pairs of value and row), whose missing values come last. Returns the count of non-missing
+  // rows. The missing rows' statistics go to s.missing and, with keep_rows (the absolute
+  // error), the rows themselves to s.missing_rows, ascending.
+  template <class Pair>
+  index_t presorted_segment(const Pair* seg, index_t begin, index_t end, bool keep_rows,
+                            Scratch& s) const {
+    double* M = s.missing.data();
+    std::fill(M, M + C, 0.0);
+    s.missing_rows.clear();
+    index_t m = end;
+    while (m > begin && std::isnan(seg[m - 1].first)) {
+      stats.add(M, seg[--m].second);
+      if (keep_rows) s.missing_rows.push_back(seg[m].second);
+    }
+    // ascending rows, as sort_codes queues them: the same running sums, the same rounding
+    std::reverse(s.missing_rows.begin(), s.missing_rows.end());
+    return m - begin;
+  }
+};
+
+}  // namespace
+}  // namespace fastml::cart::detail

@@ -1,0 +1,95 @@
+// The criterion statistics of rows: the layout of a statistics block (see criterion.hpp) for a
+// dataset, and the per-row terms that sum into blocks. Histograms, partitions and searches all
+// add rows through RowStatistics::add, so a block means the same wherever it was summed.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "criterion.hpp"
+
+namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
+
+// The channels of a dataset's blocks. Not copyable: outputs points into class_start.
+struct Channels {
+  int n_out = 1;        // outputs
+  int K = 0;            // class channels of all outputs (0: regression)
+  int C = 0;            // channels of a block
+  int max_classes = 0;  // classification: the most classes of an output
+  std::vector<int> class_start;  // see Outputs
+  Outputs outputs;
+
+  template <class T>
+  explicit Channels(const Dataset<T>& d) {
+    n_out = static_cast<int>(d.n_outputs);
+    class_start.assign(1, 0);
+    for (int o = 0; o < n_out && d.n_classes; ++o) {
+      class_start.push_back(class_start.back() + d.n_classes[o]);
+      max_classes = std::max(max_classes, d.n_classes[o]);
+    }
+    K = class_start.back();
+    outputs = Outputs{n_out, K, K > 0 ? class_start.data() : nullptr};
+    C = K > 0 ? 2 + K : 2 + 2 * n_out;
+  }
+  Channels(const Channels&) = delete;
+  Channels& operator=(const Channels&) = delete;
+};
+
+// Per row (and output, row-major) what it adds to a block: its weight, and its class's channel
+// (less 2) or w*y and w*q.
+struct RowStatistics {
+  int n_out = 1, K = 0;
+  std::vector<std::int32_t> cls;
+  std::vector<double> w, wy, wq;
+
+  template <class T>
+  void init(const Dataset<T>& d, const Channels& ch, Criterion criterion, const double* weight) {
+    n_out = ch.n_out;
+    K = ch.K;
+    w.assign(weight, weight + d.n_rows);
+    const index_t n_values = d.n_rows * n_out;
+    if (K > 0) {
+      cls.resize(n_values);
+      for (index_t i = 0; i < n_values; ++i)
+        cls[i] = ch.class_start[i % n_out] + static_cast<std::int32_t>(d.y[i]);
+    } else {
+      wy.resize(n_values);
+      wq.resize(n_values);
+      for (index_t i = 0; i < n_values; ++i) {
+        const double y = d.y[i], wr = w[i / n_out];
+        wy[i] = wr * y;
+        wq[i] = wr * (criterion == kPoisson ? (y > 0 ? y * std::log(y) : 0.0) : y * y);
+      }
+    }
+  }
+
+  FASTML_CART_INLINE void add(double* S, std::int32_t r) const {
+    if (n_out == 1)
+      add_of<1>(S, r);
+    else
+      add_of<0>(S, r);
+  }
+
+  // add for kOutputs outputs, 0 meaning n_out (see fill_histogram_rows).
+  template <int kOutputs>
+  FASTML_CART_INLINE void add_of(double* S, std::int32_t r) const {
+    const int n = kOutputs > 0 ? kOutputs : n_out;
+    S[0] += 1;
+    S[1] += w[r];
+    const index_t at = static_cast<index_t>(r) * n;
+    if (K > 0) {
+      for (int o = 0; o < n; ++o) S[2 + cls[at + o]] += w[r];
+    } else {
+      for (int o = 0; o < n; ++o) {
+        S[2 + o] += wy[at + o];
+        S[2 + n + o] += wq[at + o];
+      }
+    }
+  }
+};
+
+}  // namespace
+}  // namespace fastml::cart::detail
