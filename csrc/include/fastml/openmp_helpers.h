@@ -60,6 +60,12 @@ class FirstException {
   template <class Body>
   void run(Body&& body) noexcept {
     if (failed_.load(std::memory_order_relaxed)) return;
+    // The C++ runtime keeps a thread's exception state in thread-local storage that a library
+    // loaded by dlopen (as Python loads libstdc++) allocates on the thread's first use of it:
+    // if that first use were a bad_alloc thrown with memory exhausted, the allocation would fail
+    // and glibc would abort ("cannot allocate memory for thread-local data"). Touching it here,
+    // in every region, allocates it while memory is still there.
+    (void)std::uncaught_exceptions();
     try {
       body();
     } catch (...) {
