@@ -49,115 +49,6 @@ void require_labels(const label_t* labels, index_t n, index_t k) {
     require(labels[i] >= 0 && labels[i] < k, "labels must lie in [0, n_clusters)");
 }
 
-template <class T>
-py::array_t<std::int64_t> kmeans_plusplus(const In<T>& X, const In<T>& sample_weight,
-                                          index_t n_clusters, index_t first,
-                                          const In<double>& uniforms, int n_threads) {
-  const Points<T> pts = points(X, sample_weight);
-  require(n_clusters >= 1 && n_clusters <= pts.n, "n_clusters must lie in [1, n_samples]");
-  require(first >= 0 && first < pts.n, "first must index a row of X");
-  require(uniforms.ndim() == 2 && uniforms.shape(0) == n_clusters - 1 && uniforms.shape(1) >= 1,
-          "uniforms must have shape (n_clusters - 1, n_local_trials)");
-  require_threads(n_threads);
-  py::array_t<std::int64_t> indices(n_clusters);
-  std::int64_t* out = indices.mutable_data();
-  const index_t n_trials = uniforms.shape(1);
-  {
-    py::gil_scoped_release release;
-    fastml::kmeans::kmeans_plusplus(pts, n_clusters, first, uniforms.data(), n_trials, out,
-                                    n_threads);
-  }
-  return indices;
-}
-
-template <class T>
-py::array_t<T> pack_point_panels(const In<T>& X, int n_threads) {
-  require(X.ndim() == 2 && X.shape(0) > 0 && X.shape(1) > 0, "X must be 2-dimensional, not empty");
-  require_threads(n_threads);
-  constexpr index_t L = fastml::kmeans::kPanel<T>;
-  const index_t n = X.shape(0), d = X.shape(1);
-  py::array_t<T> panels({(n + L - 1) / L, d, L});
-  T* out = panels.mutable_data();
-  {
-    py::gil_scoped_release release;
-    fastml::kmeans::pack_point_panels(Points<T>{X.data(), nullptr, n, d}, out, n_threads);
-  }
-  return panels;
-}
-
-template <class T>
-index_t lloyd_iteration(const In<T>& X, const In<T>& sample_weight, const In<T>& centers,
-                        In<T> centers_new, In<label_t> labels, In<double> center_shift,
-                        bool update_centers, int n_threads, const std::optional<In<T>>& X_panels) {
-  const Points<T> pts = points(X, sample_weight);
-  const index_t k = n_centers(centers, pts.d);
-  require_shape(centers_new, "centers_new", {k, pts.d});
-  require_shape(labels, "labels", {pts.n});
-  require_shape(center_shift, "center_shift", {k});
-  require_threads(n_threads);
-  constexpr index_t L = fastml::kmeans::kPanel<T>;
-  if (X_panels)
-    require_shape(*X_panels, "X_panels", {(pts.n + L - 1) / L, pts.d, L});
-  const T* panels = X_panels ? X_panels->data() : nullptr;
-  T* c_new = centers_new.mutable_data();
-  label_t* lab = labels.mutable_data();
-  double* shift = center_shift.mutable_data();
-  py::gil_scoped_release release;
-  return fastml::kmeans::lloyd_iteration(pts, panels, centers.data(), k, c_new, lab, shift,
-                                         update_centers, n_threads);
-}
-
-template <class T>
-void elkan_init(const In<T>& X, const In<T>& sample_weight, const In<T>& centers,
-                In<label_t> labels, In<T> upper, In<T> lower, int n_threads) {
-  const Points<T> pts = points(X, sample_weight);
-  const index_t k = n_centers(centers, pts.d);
-  require_shape(labels, "labels", {pts.n});
-  require_shape(upper, "upper_bounds", {pts.n});
-  require_shape(lower, "lower_bounds", {pts.n, k});
-  require_threads(n_threads);
-  label_t* lab = labels.mutable_data();
-  T* ub = upper.mutable_data();
-  T* lb = lower.mutable_data();
-  py::gil_scoped_release release;
-  fastml::kmeans::elkan_init(pts, centers.data(), k, lab, ub, lb, n_threads);
-}
-
-template <class T>
-index_t elkan_iteration(const In<T>& X, const In<T>& sample_weight, const In<T>& centers,
-                        In<T> centers_new, In<label_t> labels, In<T> upper, In<T> lower,
-                        In<double> center_shift, bool update_centers, int n_threads) {
-  const Points<T> pts = points(X, sample_weight);
-  const index_t k = n_centers(centers, pts.d);
-  require_shape(centers_new, "centers_new", {k, pts.d});
-  require_shape(labels, "labels", {pts.n});
-  require_shape(upper, "upper_bounds", {pts.n});
-  require_shape(lower, "lower_bounds", {pts.n, k});
-  require_shape(center_shift, "center_shift", {k});
-  require_threads(n_threads);
-  label_t* lab = labels.mutable_data();
-  require_labels(lab, pts.n, k);  // the bounds index their own center
-  T* c_new = centers_new.mutable_data();
-  T* ub = upper.mutable_data();
-  T* lb = lower.mutable_data();
-  double* shift = center_shift.mutable_data();
-  py::gil_scoped_release release;
-  return fastml::kmeans::elkan_iteration(pts, centers.data(), k, c_new, lab, ub, lb, shift,
-                                         update_centers, n_threads);
-}
-
-template <class T>
-double inertia(const In<T>& X, const In<T>& sample_weight, const In<T>& centers,
-               const In<label_t>& labels, int n_threads) {
-  const Points<T> pts = points(X, sample_weight);
-  const index_t k = n_centers(centers, pts.d);
-  require_shape(labels, "labels", {pts.n});
-  require_threads(n_threads);
-  require_labels(labels.data(), pts.n, k);
-  py::gil_scoped_release release;
-  return fastml::kmeans::inertia(pts, centers.data(), k, labels.data(), n_threads);
-}
-
 // ---- CSR input ------------------------------------------------------------------------------
 
 // A CSR matrix checked once (it is passed to every iteration of a fit): indptr starts at 0, never
@@ -211,11 +102,25 @@ struct CsrInput {
   }
 };
 
+// The kernels' view of X, dense rows or a csr_input, with its sample weights: the functions that
+// take either are written once over it.
 template <class T>
-py::array_t<std::int64_t> kmeans_plusplus_csr(const CsrInput<T>& X, const In<T>& sample_weight,
-                                              index_t n_clusters, index_t first,
-                                              const In<double>& uniforms, int n_threads) {
-  const Csr<T> pts = X.view(sample_weight);
+Points<T> view(const In<T>& X, const In<T>& sample_weight) {
+  return points(X, sample_weight);
+}
+template <class T>
+Csr<T> view(const CsrInput<T>& X, const In<T>& sample_weight) {
+  return X.view(sample_weight);
+}
+template <class Rows> struct ValueOf;
+template <class T> struct ValueOf<In<T>> { using type = T; };
+template <class T> struct ValueOf<CsrInput<T>> { using type = T; };
+
+template <class Rows, class T = typename ValueOf<Rows>::type>
+py::array_t<std::int64_t> kmeans_plusplus(const Rows& X, const In<T>& sample_weight,
+                                          index_t n_clusters, index_t first,
+                                          const In<double>& uniforms, int n_threads) {
+  const auto pts = view(X, sample_weight);
   require(n_clusters >= 1 && n_clusters <= pts.n, "n_clusters must lie in [1, n_samples]");
   require(first >= 0 && first < pts.n, "first must index a row of X");
   require(uniforms.ndim() == 2 && uniforms.shape(0) == n_clusters - 1 && uniforms.shape(1) >= 1,
@@ -223,36 +128,56 @@ py::array_t<std::int64_t> kmeans_plusplus_csr(const CsrInput<T>& X, const In<T>&
   require_threads(n_threads);
   py::array_t<std::int64_t> indices(n_clusters);
   std::int64_t* out = indices.mutable_data();
+  const index_t n_trials = uniforms.shape(1);
   {
     py::gil_scoped_release release;
-    fastml::kmeans::kmeans_plusplus(pts, n_clusters, first, uniforms.data(), uniforms.shape(1),
-                                    out, n_threads);
+    fastml::kmeans::kmeans_plusplus(pts, n_clusters, first, uniforms.data(), n_trials, out,
+                                    n_threads);
   }
   return indices;
 }
 
 template <class T>
-index_t lloyd_iteration_csr(const CsrInput<T>& X, const In<T>& sample_weight,
-                            const In<T>& centers, In<T> centers_new, In<label_t> labels,
-                            In<double> center_shift, bool update_centers, int n_threads) {
-  const Csr<T> pts = X.view(sample_weight);
+py::array_t<T> pack_point_panels(const In<T>& X, int n_threads) {
+  require(X.ndim() == 2 && X.shape(0) > 0 && X.shape(1) > 0, "X must be 2-dimensional, not empty");
+  require_threads(n_threads);
+  constexpr index_t L = fastml::kmeans::kPanel<T>;
+  const index_t n = X.shape(0), d = X.shape(1);
+  py::array_t<T> panels({(n + L - 1) / L, d, L});
+  T* out = panels.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fastml::kmeans::pack_point_panels(Points<T>{X.data(), nullptr, n, d}, out, n_threads);
+  }
+  return panels;
+}
+
+template <class T>
+index_t lloyd_iteration(const In<T>& X, const In<T>& sample_weight, const In<T>& centers,
+                        In<T> centers_new, In<label_t> labels, In<double> center_shift,
+                        bool update_centers, int n_threads, const std::optional<In<T>>& X_panels) {
+  const Points<T> pts = points(X, sample_weight);
   const index_t k = n_centers(centers, pts.d);
   require_shape(centers_new, "centers_new", {k, pts.d});
   require_shape(labels, "labels", {pts.n});
   require_shape(center_shift, "center_shift", {k});
   require_threads(n_threads);
+  constexpr index_t L = fastml::kmeans::kPanel<T>;
+  if (X_panels)
+    require_shape(*X_panels, "X_panels", {(pts.n + L - 1) / L, pts.d, L});
+  const T* panels = X_panels ? X_panels->data() : nullptr;
   T* c_new = centers_new.mutable_data();
   label_t* lab = labels.mutable_data();
   double* shift = center_shift.mutable_data();
   py::gil_scoped_release release;
-  return fastml::kmeans::lloyd_iteration(pts, centers.data(), k, c_new, lab, shift,
+  return fastml::kmeans::lloyd_iteration(pts, panels, centers.data(), k, c_new, lab, shift,
                                          update_centers, n_threads);
 }
 
-template <class T>
-void elkan_init_csr(const CsrInput<T>& X, const In<T>& sample_weight, const In<T>& centers,
-                    In<label_t> labels, In<T> upper, In<T> lower, int n_threads) {
-  const Csr<T> pts = X.view(sample_weight);
+template <class Rows, class T = typename ValueOf<Rows>::type>
+void elkan_init(const Rows& X, const In<T>& sample_weight, const In<T>& centers,
+                In<label_t> labels, In<T> upper, In<T> lower, int n_threads) {
+  const auto pts = view(X, sample_weight);
   const index_t k = n_centers(centers, pts.d);
   require_shape(labels, "labels", {pts.n});
   require_shape(upper, "upper_bounds", {pts.n});
@@ -265,12 +190,11 @@ void elkan_init_csr(const CsrInput<T>& X, const In<T>& sample_weight, const In<T
   fastml::kmeans::elkan_init(pts, centers.data(), k, lab, ub, lb, n_threads);
 }
 
-template <class T>
-index_t elkan_iteration_csr(const CsrInput<T>& X, const In<T>& sample_weight,
-                            const In<T>& centers, In<T> centers_new, In<label_t> labels,
-                            In<T> upper, In<T> lower, In<double> center_shift,
-                            bool update_centers, int n_threads) {
-  const Csr<T> pts = X.view(sample_weight);
+template <class Rows, class T = typename ValueOf<Rows>::type>
+index_t elkan_iteration(const Rows& X, const In<T>& sample_weight, const In<T>& centers,
+                        In<T> centers_new, In<label_t> labels, In<T> upper, In<T> lower,
+                        In<double> center_shift, bool update_centers, int n_threads) {
+  const auto pts = view(X, sample_weight);
   const index_t k = n_centers(centers, pts.d);
   require_shape(centers_new, "centers_new", {k, pts.d});
   require_shape(labels, "labels", {pts.n});
@@ -289,16 +213,34 @@ index_t elkan_iteration_csr(const CsrInput<T>& X, const In<T>& sample_weight,
                                          update_centers, n_threads);
 }
 
-template <class T>
-double inertia_csr(const CsrInput<T>& X, const In<T>& sample_weight, const In<T>& centers,
-                   const In<label_t>& labels, int n_threads) {
-  const Csr<T> pts = X.view(sample_weight);
+template <class Rows, class T = typename ValueOf<Rows>::type>
+double inertia(const Rows& X, const In<T>& sample_weight, const In<T>& centers,
+               const In<label_t>& labels, int n_threads) {
+  const auto pts = view(X, sample_weight);
   const index_t k = n_centers(centers, pts.d);
   require_shape(labels, "labels", {pts.n});
   require_threads(n_threads);
   require_labels(labels.data(), pts.n, k);
   py::gil_scoped_release release;
   return fastml::kmeans::inertia(pts, centers.data(), k, labels.data(), n_threads);
+}
+
+template <class T>
+index_t lloyd_iteration_csr(const CsrInput<T>& X, const In<T>& sample_weight,
+                            const In<T>& centers, In<T> centers_new, In<label_t> labels,
+                            In<double> center_shift, bool update_centers, int n_threads) {
+  const Csr<T> pts = X.view(sample_weight);
+  const index_t k = n_centers(centers, pts.d);
+  require_shape(centers_new, "centers_new", {k, pts.d});
+  require_shape(labels, "labels", {pts.n});
+  require_shape(center_shift, "center_shift", {k});
+  require_threads(n_threads);
+  T* c_new = centers_new.mutable_data();
+  label_t* lab = labels.mutable_data();
+  double* shift = center_shift.mutable_data();
+  py::gil_scoped_release release;
+  return fastml::kmeans::lloyd_iteration(pts, centers.data(), k, c_new, lab, shift,
+                                         update_centers, n_threads);
 }
 
 template <class T>
@@ -328,19 +270,19 @@ void define_csr_for(py::module_& m, const char* class_name) {
         py::arg("data").noconvert(), py::arg("indices").noconvert(), py::arg("indptr").noconvert(),
         py::arg("n_features"),
         "X (data, int32 indices, int32 indptr) checked once, to pass as X to the functions below.");
-  m.def("kmeans_plusplus", &kmeans_plusplus_csr<T>, py::arg("X"), py::arg("sample_weight").noconvert(),
+  m.def("kmeans_plusplus", &kmeans_plusplus<CsrInput<T>>, py::arg("X"), py::arg("sample_weight").noconvert(),
         py::arg("n_clusters"), py::arg("first"), py::arg("uniforms").noconvert(), py::arg("n_threads"));
   m.def("lloyd_iteration", &lloyd_iteration_csr<T>, py::arg("X"), py::arg("sample_weight").noconvert(),
         py::arg("centers").noconvert(), py::arg("centers_new").noconvert(), py::arg("labels").noconvert(),
         py::arg("center_shift").noconvert(), py::arg("update_centers"), py::arg("n_threads"));
-  m.def("elkan_init", &elkan_init_csr<T>, py::arg("X"), py::arg("sample_weight").noconvert(),
+  m.def("elkan_init", &elkan_init<CsrInput<T>>, py::arg("X"), py::arg("sample_weight").noconvert(),
         py::arg("centers").noconvert(), py::arg("labels").noconvert(), py::arg("upper_bounds").noconvert(),
         py::arg("lower_bounds").noconvert(), py::arg("n_threads"));
-  m.def("elkan_iteration", &elkan_iteration_csr<T>, py::arg("X"), py::arg("sample_weight").noconvert(),
+  m.def("elkan_iteration", &elkan_iteration<CsrInput<T>>, py::arg("X"), py::arg("sample_weight").noconvert(),
         py::arg("centers").noconvert(), py::arg("centers_new").noconvert(), py::arg("labels").noconvert(),
         py::arg("upper_bounds").noconvert(), py::arg("lower_bounds").noconvert(),
         py::arg("center_shift").noconvert(), py::arg("update_centers"), py::arg("n_threads"));
-  m.def("inertia", &inertia_csr<T>, py::arg("X"), py::arg("sample_weight").noconvert(),
+  m.def("inertia", &inertia<CsrInput<T>>, py::arg("X"), py::arg("sample_weight").noconvert(),
         py::arg("centers").noconvert(), py::arg("labels").noconvert(), py::arg("n_threads"));
   m.def("distances", &distances_csr<T>, py::arg("X"), py::arg("centers").noconvert(),
         py::arg("n_threads"),
@@ -349,7 +291,7 @@ void define_csr_for(py::module_& m, const char* class_name) {
 
 template <class T>
 void define_for(py::module_& m) {
-  m.def("kmeans_plusplus", &kmeans_plusplus<T>, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(),
+  m.def("kmeans_plusplus", &kmeans_plusplus<In<T>>, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(),
         py::arg("n_clusters"), py::arg("first"), py::arg("uniforms").noconvert(), py::arg("n_threads"),
         "Greedy k-means++ indices; uniforms[(c - 1), t] draws candidate t of center c.");
   m.def("lloyd_iteration", &lloyd_iteration<T>, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(),
@@ -359,15 +301,15 @@ void define_for(py::module_& m) {
         "pack_point_panels gives it, packed once for all the iterations of a fit (None: packed here).");
   m.def("pack_point_panels", &pack_point_panels<T>, py::arg("X").noconvert(), py::arg("n_threads"),
         "X in panels of 64 bytes of points, feature-major: shape (n_panels, n_features, points per panel).");
-  m.def("elkan_init", &elkan_init<T>, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(), py::arg("centers").noconvert(),
+  m.def("elkan_init", &elkan_init<In<T>>, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(), py::arg("centers").noconvert(),
         py::arg("labels").noconvert(), py::arg("upper_bounds").noconvert(), py::arg("lower_bounds").noconvert(), py::arg("n_threads"),
         "Labels and distance bounds for Elkan's iterations.");
-  m.def("elkan_iteration", &elkan_iteration<T>, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(),
+  m.def("elkan_iteration", &elkan_iteration<In<T>>, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(),
         py::arg("centers").noconvert(), py::arg("centers_new").noconvert(), py::arg("labels").noconvert(), py::arg("upper_bounds").noconvert(),
         py::arg("lower_bounds").noconvert(), py::arg("center_shift").noconvert(), py::arg("update_centers"),
         py::arg("n_threads"),
         "One Elkan iteration in place; returns the number of labels that changed.");
-  m.def("inertia", &inertia<T>, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(), py::arg("centers").noconvert(),
+  m.def("inertia", &inertia<In<T>>, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(), py::arg("centers").noconvert(),
         py::arg("labels").noconvert(), py::arg("n_threads"),
         "Sum of weighted squared distances of the points to their centers.");
 }
