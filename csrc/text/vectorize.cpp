@@ -29,7 +29,8 @@ struct Entry {
   std::uint32_t count;
 };
 
-AnalyzerOptions analyzer_options(const AnalyzerSpec& spec, const TermTable<>* stop_words) {
+// The analyzer's options for spec; its stop words go into `stop_words`, which must outlive them.
+AnalyzerOptions analyzer_options(const AnalyzerSpec& spec, TermTable<>& stop_words) {
   if (spec.kind < 0 || spec.kind > 2) throw std::invalid_argument("unknown analyzer kind");
   if (spec.min_n < 1 || spec.max_n < spec.min_n)
     throw std::invalid_argument("ngram_range must be (min_n, max_n) with 1 <= min_n <= max_n");
@@ -39,7 +40,8 @@ AnalyzerOptions analyzer_options(const AnalyzerSpec& spec, const TermTable<>* st
   options.min_n = spec.min_n;
   options.max_n = spec.max_n;
   options.min_token_chars = spec.min_token_chars;
-  options.stop_words = stop_words;
+  for (const std::string& word : spec.stop_words) stop_words.insert(word.data(), word.size());
+  options.stop_words = spec.stop_words.empty() ? nullptr : &stop_words;
   return options;
 }
 
@@ -91,8 +93,7 @@ void count_runs(std::vector<id_t>& ids, std::vector<Entry>& out) {
 
 std::vector<std::string> document_terms(const AnalyzerSpec& spec, const Document& doc) {
   TermTable<> stop_words;
-  for (const std::string& word : spec.stop_words) stop_words.insert(word.data(), word.size());
-  Analyzer analyzer(analyzer_options(spec, spec.stop_words.empty() ? nullptr : &stop_words));
+  Analyzer analyzer(analyzer_options(spec, stop_words));
   std::vector<std::string> terms;
   analyzer.analyze(doc, [&](const char* data, std::size_t size) { terms.emplace_back(data, size); });
   return terms;
@@ -278,8 +279,7 @@ struct TermCounter::State {
 
 TermCounter::TermCounter(const AnalyzerSpec& spec, int n_threads) : state_(new State) {
   if (n_threads < 1) throw std::invalid_argument("n_threads must be >= 1");
-  for (const std::string& word : spec.stop_words) state_->stop_words.insert(word.data(), word.size());
-  state_->options = analyzer_options(spec, spec.stop_words.empty() ? nullptr : &state_->stop_words);
+  state_->options = analyzer_options(spec, state_->stop_words);
   state_->n_threads = n_threads;
   state_->fixed = false;
 }
@@ -490,8 +490,7 @@ HashedRows hash_documents(const AnalyzerSpec& spec, const Document* docs, std::s
     throw std::invalid_argument("n_features must lie in [1, 2**31 - 1]");
   if (n_threads < 1) throw std::invalid_argument("n_threads must be >= 1");
   TermTable<> stop_words;
-  for (const std::string& word : spec.stop_words) stop_words.insert(word.data(), word.size());
-  const AnalyzerOptions options = analyzer_options(spec, spec.stop_words.empty() ? nullptr : &stop_words);
+  const AnalyzerOptions options = analyzer_options(spec, stop_words);
 
   struct Chunk {
     std::vector<std::int32_t> indices;

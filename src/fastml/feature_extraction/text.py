@@ -79,13 +79,12 @@ def _document_preparer(vectorizer):
     accents = {"ascii": strip_accents_ascii, "unicode": strip_accents_unicode}.get(strip, strip)
     # scikit-learn's accent functions leave ASCII text as it is; a callable of the user's may not.
     accents_on_ascii = callable(strip) and strip not in (strip_accents_ascii, strip_accents_unicode)
-    python_analyzer = vectorizer.build_analyzer()
 
     def prepare(doc):
         if not (content and type(doc) is str):
             doc = decode(doc)
             if not isinstance(doc, str):
-                python_analyzer(doc)  # raises scikit-learn's error for this document
+                vectorizer.build_analyzer()(doc)  # raises scikit-learn's error for this document
                 raise TypeError(f"documents must be str or bytes, got {type(doc).__name__}")
         if lowercase:
             doc = doc.lower()
