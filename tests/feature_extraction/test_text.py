@@ -70,6 +70,7 @@ def _assert_same_csr(a, b):
     np.testing.assert_array_equal(a.indptr, b.indptr)
     np.testing.assert_array_equal(a.indices, b.indices)
     np.testing.assert_array_equal(a.data, b.data)
+    assert a.has_sorted_indices == b.has_sorted_indices
 
 
 # --- the core against the reference ---------------------------------------------------------

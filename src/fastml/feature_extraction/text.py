@@ -111,9 +111,9 @@ def _sum_dtype(dtype):
 
 
 def _csr(data, indices, indptr, shape):
-    X = sp.csr_array((data, indices, indptr), shape=shape)
-    X.has_sorted_indices = True  # the core writes each row's columns in increasing order
-    return align_api_if_sparse(X)
+    # No has_sorted_indices flag is set: a fitted matrix keeps scikit-learn's first-seen order in
+    # its rows, and scipy finds the order of the others when it needs it.
+    return align_api_if_sparse(sp.csr_array((data, indices, indptr), shape=shape))
 
 
 class CountVectorizer(_sklearn_text.CountVectorizer):
