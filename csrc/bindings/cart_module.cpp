@@ -255,7 +255,7 @@ py::dict grow_tree(const py::array& y, const py::array& sample_weight,
 py::list grow_forest(const py::array& y, const py::array& sample_weight,
                      const py::object& n_classes,
                      const cart::Params& params, const py::array& seeds, bool bootstrap,
-                     index_t n_draws, bool balanced_subsample, int n_threads,
+                     index_t n_draws, bool balanced_subsample, bool draw_by_weight, int n_threads,
                      const py::object& values, const py::object& codes,
                      const py::object& bin_bounds) {
   return on_dtype(values, [&](auto zero) {
@@ -268,7 +268,7 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight,
     const auto* s = checked<std::uint64_t>(seeds, "seeds", {n_trees});
     require(!bootstrap || n_draws >= 1, "n_draws must be >= 1");
     require_threads(n_threads);
-    const cart::Bootstrap b{bootstrap, n_draws, balanced_subsample};
+    const cart::Bootstrap b{bootstrap, n_draws, balanced_subsample, draw_by_weight};
     std::vector<cart::Tree> trees;
     {
       py::gil_scoped_release release;
@@ -281,11 +281,28 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight,
   });
 }
 
-py::array_t<std::int32_t> bootstrap_counts(std::uint64_t seed, index_t n_rows, index_t n_draws) {
+py::array_t<std::int32_t> bootstrap_draws(std::uint64_t seed, index_t n_rows, index_t n_draws,
+                                          const py::object& weight) {
   require(n_rows >= 1 && n_draws >= 0, "n_rows must be >= 1 and n_draws >= 0");
-  py::array_t<std::int32_t> counts(n_rows);
-  cart::bootstrap_counts(seed, n_rows, n_draws, counts.mutable_data());
-  return counts;
+  const double* w = nullptr;
+  py::array_t<double> weight_array;
+  if (!weight.is_none()) {
+    weight_array = weight.cast<py::array_t<double, py::array::c_style>>();
+    w = checked<double>(weight_array, "weight", {n_rows});
+    double total = 0.0;
+    for (index_t i = 0; i < n_rows; ++i) {
+      require(w[i] >= 0.0, "weight must be non-negative");
+      total += w[i];
+    }
+    require(total > 0.0, "weight must have a positive entry");
+  }
+  py::array_t<std::int32_t> draws(n_draws);
+  std::int32_t* out = draws.mutable_data();
+  {
+    py::gil_scoped_release release;
+    cart::bootstrap_draws(seed, n_rows, n_draws, w, out);
+  }
+  return draws;
 }
 
 // Trees packed for the compiled walk (cart::PackedForest) from scikit-learn's node arrays laid
@@ -460,11 +477,14 @@ PYBIND11_MODULE(_cart, m) {
         "an int (every output's classes, 0 for regression) or one count per output.");
   m.def("grow_forest", &grow_forest, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
         py::arg("params"), py::arg("seeds"), py::arg("bootstrap"), py::arg("n_draws"),
-        py::arg("balanced_subsample"), py::arg("n_threads"), py::arg("values") = py::none(),
+        py::arg("balanced_subsample"), py::arg("draw_by_weight"), py::arg("n_threads"),
+        py::arg("values") = py::none(),
         py::arg("codes") = py::none(), py::arg("bin_bounds") = py::none(),
         "Grow one tree per seed in parallel; returns a list of node-array dicts.");
-  m.def("bootstrap_counts", &bootstrap_counts, py::arg("seed"), py::arg("n_rows"),
-        py::arg("n_draws"), "How often each row is drawn by the bootstrap of a tree's seed.");
+  m.def("bootstrap_draws", &bootstrap_draws, py::arg("seed"), py::arg("n_rows"),
+        py::arg("n_draws"), py::arg("weight") = py::none(),
+        "The rows drawn, in draw order, by the bootstrap of a tree's seed: uniformly, or in\n"
+        "proportion to weight.");
   py::class_<cart::PackedForest>(m, "PackedForest",
                                  "Fitted trees packed once for compiled prediction.")
       .def(py::init(&pack),

@@ -3,6 +3,7 @@
 // here alone, so that the compiler sees all of a tree's hot loops in this one unit.
 #include <algorithm>
 #include <cstdint>
+#include <numeric>
 #include <vector>
 
 #include "builder.hpp"
@@ -19,10 +20,22 @@ Tree build_tree(const Dataset<T>& data, const Params& params, std::uint64_t seed
   return Builder<T>(data, params, data.sample_weight, seed, n_threads).grow();
 }
 
-void bootstrap_counts(std::uint64_t seed, index_t n_rows, index_t n_draws, std::int32_t* counts) {
-  std::fill(counts, counts + n_rows, 0);
+void bootstrap_draws(std::uint64_t seed, index_t n_rows, index_t n_draws, const double* weight,
+                     std::int32_t* draws) {
   Random random{seed};
-  for (index_t i = 0; i < n_draws; ++i) ++counts[random.below(n_rows)];
+  if (!weight) {
+    for (index_t i = 0; i < n_draws; ++i) draws[i] = static_cast<std::int32_t>(random.below(n_rows));
+    return;
+  }
+  std::vector<double> cumulative(n_rows);
+  std::partial_sum(weight, weight + n_rows, cumulative.begin());
+  const double total = cumulative.back();
+  for (index_t i = 0; i < n_draws; ++i) {
+    // the first row whose cumulative weight passes u: a row of weight 0 adds no width
+    const double u = random.uniform() * total;
+    const auto row = std::upper_bound(cumulative.begin(), cumulative.end(), u) - cumulative.begin();
+    draws[i] = static_cast<std::int32_t>(std::min<index_t>(row, n_rows - 1));
+  }
 }
 
 namespace {
@@ -63,11 +76,23 @@ std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
     error.run([&] {
       std::vector<double> weight(data.sample_weight, data.sample_weight + data.n_rows);
       if (bootstrap.enabled) {
-        std::vector<std::int32_t> counts(data.n_rows);
-        bootstrap_counts(seeds[t], data.n_rows, bootstrap.n_draws, counts.data());
+        std::vector<std::int32_t> draws(bootstrap.n_draws), counts(data.n_rows, 0);
+        bootstrap_draws(seeds[t], data.n_rows, bootstrap.n_draws,
+                        bootstrap.by_weight ? data.sample_weight : nullptr, draws.data());
+        for (std::int32_t row : draws) ++counts[row];
+        // drawn by weight, a row's weight is its draws alone (its sample weight chose them)
+        if (bootstrap.by_weight) std::fill(weight.begin(), weight.end(), 1.0);
         weigh_draws(data, bootstrap, counts.data(), weight.data());
       }
-      trees[t] = Builder<T>(data, params, weight.data(), seeds[t], 1).grow();
+      // min_weight_fraction_leaf is a fraction of the weight the tree is grown on (the draws'),
+      // as scikit-learn's trees compute it from the weights they are given
+      Params tree_params = params;
+      if (bootstrap.enabled && params.min_weight_leaf > 0) {
+        const double grown_on = std::accumulate(weight.begin(), weight.end(), 0.0);
+        const double given = std::accumulate(data.sample_weight, data.sample_weight + data.n_rows, 0.0);
+        tree_params.min_weight_leaf = params.min_weight_leaf * grown_on / given;
+      }
+      trees[t] = Builder<T>(data, tree_params, weight.data(), seeds[t], 1).grow();
       // A bootstrap that drew no row of positive weight (likely with few weighted rows) gives a
       // single leaf over the whole weighted data: its value is the training data's.
       if (trees[t].n_nodes() == 0)

@@ -6,10 +6,11 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import ensemble as sk
 from sklearn.datasets import load_diabetes, make_multilabel_classification
-from sklearn.metrics import r2_score
+from sklearn.metrics import balanced_accuracy_score, mean_absolute_error, r2_score
 from sklearn.model_selection import KFold
 from sklearn.utils import compute_sample_weight
 
@@ -217,28 +218,59 @@ def test_bootstrap_draws(finder):
     forest.fit(X, y)
     samples = forest.estimators_samples_
     assert len(samples) == 6
-    for tree, rows in zip(forest.estimators_, samples):
-        counts = _cart.bootstrap_counts(tree.random_state, n, n)
-        assert counts.sum() == n
-        assert_array_equal(rows, np.flatnonzero(counts))
+    for tree, draws in zip(forest.estimators_, samples):
+        # scikit-learn's estimators_samples_: the raw draws, repeats kept, int32
+        assert draws.dtype == np.int32 and draws.shape == (n,)
+        assert_array_equal(draws, _cart.bootstrap_draws(tree.random_state, n, n))
+        counts = np.bincount(draws, minlength=n)
         # The tree was grown from its draw: the distinct rows, each weighted by its count.
-        assert tree.tree_.n_node_samples[0] == len(rows) < n
+        assert tree.tree_.n_node_samples[0] == np.count_nonzero(counts) < n
         assert tree.tree_.weighted_n_node_samples[0] == n
         assert_allclose(tree.tree_.value[0, 0], np.bincount(y, weights=counts) / n, rtol=1e-12)
     assert not all(np.array_equal(samples[0], rows) for rows in samples[1:])
 
 
-@pytest.mark.parametrize("max_samples", [0.3, 57])
+def test_weighted_bootstrap_draws_rows_by_weight():
+    """scikit-learn 1.9: rows are drawn in proportion to their weights and each tree weighs a
+    row by its draws alone; a float max_samples is a fraction of the total weight."""
+    X, y, _ = _classification()
+    n = len(X)
+    w = np.random.default_rng(1).uniform(0.0, 3.0, n)
+    w[::7] = 0.0
+    forest = RandomForestClassifier(n_estimators=3, max_samples=2.0, random_state=0)
+    forest.fit(X, y, sample_weight=w)
+    n_draws = int(2.0 * w.sum())
+    for tree, draws in zip(forest.estimators_, forest.estimators_samples_):
+        assert draws.shape == (n_draws,)
+        counts = np.bincount(draws, minlength=n)
+        assert not counts[::7].any()  # rows of weight 0 are never drawn
+        assert tree.tree_.weighted_n_node_samples[0] == n_draws
+        assert_allclose(tree.tree_.value[0, 0], np.bincount(y, weights=counts) / n_draws,
+                        rtol=1e-12)
+    # the draws' frequencies follow the weights (a million draws: within a few percent)
+    draws = _cart.bootstrap_draws(3, n, 1_000_000, w)
+    frequency = np.bincount(draws, minlength=n) / 1_000_000
+    assert_allclose(frequency, w / w.sum(), atol=4e-4)
+    with pytest.raises(ValueError, match="weight must be non-negative"):
+        _cart.bootstrap_draws(0, 3, 5, np.array([1.0, -1.0, 1.0]))
+    with pytest.raises(ValueError, match="weight must have a positive entry"):
+        _cart.bootstrap_draws(0, 3, 5, np.zeros(3))
+
+
+@pytest.mark.parametrize("max_samples", [0.3, 57, 1.5, 600])
 def test_max_samples(max_samples):
     X, y, _ = _classification()
-    n_draws = 57 if max_samples == 57 else round(0.3 * len(X))
+    # scikit-learn 1.9: a float is rounded down, and may exceed 1; an int may exceed n_samples
+    n_draws = max_samples if isinstance(max_samples, int) else int(max_samples * len(X))
     forest = RandomForestClassifier(n_estimators=5, max_samples=max_samples, random_state=0)
     forest.fit(X, y)
-    for tree, rows in zip(forest.estimators_, forest.estimators_samples_):
-        assert tree.tree_.weighted_n_node_samples[0] == n_draws
-        assert tree.tree_.n_node_samples[0] == len(rows) <= n_draws
-    with pytest.raises(ValueError, match="max_samples"):
-        RandomForestClassifier(n_estimators=2, max_samples=len(X) + 1).fit(X, y)
+    for tree, draws in zip(forest.estimators_, forest.estimators_samples_):
+        assert tree.tree_.weighted_n_node_samples[0] == n_draws == len(draws)
+        assert tree.tree_.n_node_samples[0] == len(np.unique(draws))
+    with pytest.raises(ValueError, match="`max_sample` cannot be set if `bootstrap=False`"):
+        RandomForestClassifier(n_estimators=2, max_samples=0.5, bootstrap=False).fit(X, y)
+    with pytest.warns(UserWarning, match="low number"):
+        RandomForestClassifier(n_estimators=2, max_samples=0.01).fit(X, y)
 
 
 def test_without_bootstrap_every_tree_sees_every_row():
@@ -247,7 +279,7 @@ def test_without_bootstrap_every_tree_sees_every_row():
     forest = RandomForestClassifier(n_estimators=4, bootstrap=False, random_state=0)
     forest.fit(X, y, sample_weight=w)
     for tree, rows in zip(forest.estimators_, forest.estimators_samples_):
-        assert_array_equal(rows, np.arange(len(X)))
+        assert_array_equal(rows, np.arange(len(X))) and rows.dtype == np.int32
         assert tree.tree_.n_node_samples[0] == len(X)
         assert_allclose(tree.tree_.weighted_n_node_samples[0], w.sum(), rtol=1e-12)
         assert_array_equal(tree.predict(X), y)  # grown to purity on all the rows
@@ -323,7 +355,7 @@ def test_class_weights():
     forest = RandomForestClassifier(n_estimators=4, class_weight="balanced_subsample",
                                     random_state=0).fit(X, y)
     for tree in forest.estimators_:
-        counts = _cart.bootstrap_counts(tree.random_state, 500, 500)
+        counts = np.bincount(_cart.bootstrap_draws(tree.random_state, 500, 500), minlength=500)
         drawn = np.bincount(y, weights=counts, minlength=3)
         assert_allclose(tree.tree_.value[0, 0], np.full(3, 1 / 3), rtol=1e-12)
         assert_allclose(tree.tree_.weighted_n_node_samples[0], 500, rtol=1e-12)
@@ -369,25 +401,18 @@ def test_bad_input_raises_clear_errors(cls):
 
 
 @pytest.mark.parametrize("cls", [RandomForestClassifier, RandomForestRegressor])
-def test_bootstrap_without_weighted_rows_gives_the_data_value(cls):
-    """With 3 of 12 rows weighted, some bootstraps draw none of them (scikit-learn's
-    check_classifiers_one_label_sample_weights meets this by chance); such a tree is one leaf
-    over the weighted rows, and the forest fits and predicts as if it had drawn them."""
+def test_bootstrap_draws_only_weighted_rows(cls):
+    """With 3 of 12 rows weighted (as scikit-learn's check_classifiers_one_label_sample_weights),
+    every bootstrap draws among those 3 alone, so the forest predicts their target."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((12, 3))
     y = np.arange(12) % 2
     w = np.zeros(12)
     w[[1, 3, 5]] = [1.0, 2.0, 1.0]  # odd rows: class 1, target 1
-    forest = cls(n_estimators=150, random_state=0).fit(X, y, sample_weight=w)
-    empty = [e for e in forest.estimators_
-             if not (_cart.bootstrap_counts(e.random_state, 12, 12) * w).any()]
-    assert empty, "no bootstrap drew only unweighted rows; pick another random_state"
-    for e in empty:
-        assert e.tree_.node_count == 1
-        assert e.tree_.n_node_samples[0] == 3
-        assert e.tree_.weighted_n_node_samples[0] == 4.0
-    expected = np.ones(12)
-    assert_array_equal(forest.predict(X), expected)
+    forest = cls(n_estimators=30, random_state=0).fit(X, y, sample_weight=w)
+    for draws in forest.estimators_samples_:
+        assert set(draws) <= {1, 3, 5}
+    assert_array_equal(forest.predict(X), np.ones(12))
 
 
 def test_single_class():
@@ -519,8 +544,8 @@ def test_multi_output_class_weights():
     forest = RandomForestClassifier(n_estimators=4, class_weight="balanced_subsample",
                                     random_state=0).fit(X, Y)
     for tree in forest.estimators_:
-        counts = _cart.bootstrap_counts(tree.random_state, 500, 500)
-        drawn = np.repeat(np.arange(500), counts)
+        drawn = _cart.bootstrap_draws(tree.random_state, 500, 500)
+        counts = np.bincount(drawn, minlength=500)
         w = counts * compute_sample_weight("balanced", Y, indices=drawn)
         assert_allclose(tree.tree_.weighted_n_node_samples[0], w.sum(), rtol=1e-12)
         for o in range(3):
@@ -538,3 +563,41 @@ def test_multi_output_pickle_and_monotonic_constraints(cls):
     assert loaded.predict(X).shape == (150, 3)
     with pytest.raises(ValueError, match="not supported with multiple outputs"):
         cls(n_estimators=5, monotonic_cst=[1] + [0] * 9).fit(X, Y)
+
+
+def test_oob_score_callable_estimator_and_sparse_y():
+    X, y, score = _classification(300)
+    seen = []
+
+    def balanced(y_true, y_pred):
+        seen.append((y_true, y_pred))
+        return balanced_accuracy_score(y_true, y_pred)
+
+    forest = RandomForestClassifier(n_estimators=20, oob_score=balanced, random_state=0)
+    forest.fit(X, y)
+    (y_true, y_pred), = seen
+    assert_array_equal(y_true, y)
+    assert_array_equal(y_pred, forest.oob_decision_function_.argmax(axis=1))
+    assert forest.oob_score_ == balanced_accuracy_score(y, y_pred)
+    reg = RandomForestRegressor(n_estimators=20, oob_score=mean_absolute_error,
+                                random_state=0).fit(X, score)
+    assert reg.oob_score_ == mean_absolute_error(score, reg.oob_prediction_)
+    # the template estimator, as scikit-learn's BaseEnsemble keeps it
+    assert type(forest.estimator_) is DecisionTreeClassifier
+    assert type(reg.estimator_) is DecisionTreeRegressor
+    with pytest.raises(ValueError, match="sparse multilabel-indicator for y is not supported"):
+        RandomForestClassifier(n_estimators=2).fit(X, sp.csr_matrix(y.reshape(-1, 1)))
+
+
+def test_friedman_mse_follows_the_installed_scikit_learn():
+    from fastml.utils._sklearn_compat import FRIEDMAN_MSE_DEPRECATED
+    if not FRIEDMAN_MSE_DEPRECATED:
+        pytest.skip("scikit-learn < 1.9 keeps friedman_mse without a warning")
+    with pytest.warns(FutureWarning, match="friedman_mse") as ours:
+        forest = RandomForestRegressor(criterion="friedman_mse")
+    with pytest.warns(FutureWarning, match="friedman_mse") as theirs:
+        sk.RandomForestRegressor(criterion="friedman_mse")
+    assert str(ours[0].message) == str(theirs[0].message)
+    assert forest.criterion == "squared_error"
+    with pytest.warns(FutureWarning, match="friedman_mse"):
+        assert DecisionTreeRegressor(criterion="friedman_mse").criterion == "squared_error"

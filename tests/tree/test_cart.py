@@ -60,7 +60,9 @@ def _problem(criterion, n, d, weighted, seed=0, missing=0.0):
 
 def _estimator(criterion, **params):
     cls = DecisionTreeClassifier if criterion in CLASSIFICATION else DecisionTreeRegressor
-    return cls(criterion=criterion, random_state=0, **params)
+    # set_params keeps "friedman_mse", which __init__ maps to "squared_error" on scikit-learn
+    # >= 1.9 (as scikit-learn's), so the core's own friedman_mse criterion stays tested
+    return cls(random_state=0, **params).set_params(criterion=criterion)
 
 
 def _reference(criterion, X, y, w, **params):
@@ -899,7 +901,7 @@ def test_grow_forest_bad_arguments_raise_value_error():
     def grow(seeds=seeds, n_draws=N, n_threads=1, values=args["values"]):
         return _cart.grow_forest(args["y"], args["sample_weight"], 2,
                                  _cart.Params(**args["params"]), seeds,
-                                 True, n_draws, False, n_threads, values=values)
+                                 True, n_draws, False, False, n_threads, values=values)
 
     assert len(grow()) == 3
     with pytest.raises(ValueError, match="seeds has the wrong dtype"):
@@ -913,9 +915,9 @@ def test_grow_forest_bad_arguments_raise_value_error():
     with pytest.raises(ValueError, match="values has the wrong shape"):
         grow(values=args["values"][:, 1:].copy())
     with pytest.raises(ValueError, match="n_rows must be >= 1"):
-        _cart.bootstrap_counts(0, 0, 5)
+        _cart.bootstrap_draws(0, 0, 5)
     with pytest.raises(ValueError, match="n_draws >= 0"):
-        _cart.bootstrap_counts(0, 5, -1)
+        _cart.bootstrap_draws(0, 5, -1)
 
 
 def _packed(dtype=np.float64):

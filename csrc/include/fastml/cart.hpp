@@ -34,7 +34,7 @@
 //   node_search.hpp     one node's search: feature draws, the search each calls for, threads
 //   builder.hpp         a tree: nodes evaluated, rows partitioned, node arrays recorded
 //   tree_nodes.cpp      subtrees linked in, preorder numbering
-//   forest.cpp          build_tree, build_forest (bootstraps), bootstrap_counts
+//   forest.cpp          build_tree, build_forest (bootstraps), bootstrap_draws
 //   packing.cpp         PackedForest;   predict.cpp: apply, predict_mean;   binning.cpp
 #pragma once
 
@@ -123,6 +123,8 @@ struct Bootstrap {
   index_t n_draws;          // rows drawn with replacement per tree
   bool balanced_subsample;  // class weights from each tree's draws (classification), the
                             // product of each output's, as scikit-learn
+  bool by_weight;           // rows drawn in proportion to data.sample_weight, the tree weighing
+                            // each row by its draws alone (scikit-learn >= 1.9)
 };
 
 // Grows one tree from data.sample_weight.
@@ -136,8 +138,11 @@ std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
                                const Bootstrap& bootstrap, const std::uint64_t* seeds,
                                index_t n_trees, int n_threads);
 
-// How often each row is drawn by the bootstrap of the tree seeded with seed. OUT counts[n_rows].
-void bootstrap_counts(std::uint64_t seed, index_t n_rows, index_t n_draws, std::int32_t* counts);
+// The rows drawn, in draw order, by the bootstrap of the tree seeded with seed: uniformly, or in
+// proportion to weight[n_rows] where weight is not null (rows of weight 0 are never drawn).
+// OUT draws[n_draws].
+void bootstrap_draws(std::uint64_t seed, index_t n_rows, index_t n_draws, const double* weight,
+                     std::int32_t* draws);
 
 // A split as the prediction walk reads it: one step's needs in one record, 16 bytes for
 // float32 X (scikit-learn's node arrays lie apart and cost a cache miss per array per step).

@@ -20,9 +20,10 @@ from .._backend import effective_n_threads
 from ..tree import DecisionTreeClassifier, DecisionTreeRegressor
 from ..tree import _cart
 from ..tree._classes import (_TREE_CONSTRAINTS, CompiledWalk, LeafProbabilityClassifier,
-                             LeafValueRegressor, _check_X, pack_trees, prepare_problem)
+                             LeafValueRegressor, _check_X, pack_trees, prepare_problem,
+                             regression_criterion)
 from ..tree._model import Tree
-from ..utils._sklearn_compat import Interval, StrOptions, fit_context
+from ..utils._sklearn_compat import Interval, RealNotInt, StrOptions, fit_context
 
 _MAX_INT = np.iinfo(np.int32).max
 # The tree parameters a forest passes on to its trees.
@@ -32,15 +33,24 @@ _TREE_PARAMS = ("criterion", "max_depth", "min_samples_split", "min_samples_leaf
                 "missing_values")
 
 
-def _n_draws(max_samples, n_samples):
+def _n_draws(max_samples, n_samples, draw_weight):
+    """Rows each tree's bootstrap draws: scikit-learn 1.9's count, a float max_samples being a
+    fraction of the total sample weight where the rows are drawn by weight."""
     if max_samples is None:
         return n_samples
     if isinstance(max_samples, Integral):
-        if max_samples > n_samples:
-            raise ValueError(f"`max_samples` must be <= n_samples={n_samples} but got value "
-                             f"{max_samples}")
         return int(max_samples)
-    return max(round(n_samples * max_samples), 1)
+    if draw_weight is None:
+        total, what = n_samples, f"the number of samples is {n_samples} "
+    else:
+        total = draw_weight.sum()
+        what = f"the total sum of sample weights is {total} "
+    n_draws = max(int(max_samples * total), 1)
+    if n_draws < max(10, n_samples ** (1 / 3)):
+        warnings.warn(f"Using the fractional value max_samples={max_samples} when {what}results "
+                      f"in a low number ({n_draws}) of bootstrap samples. We recommend passing "
+                      "`max_samples` as an integer instead.")
+    return n_draws
 
 
 class _BaseForest(CompiledWalk, BaseEstimator):
@@ -49,15 +59,20 @@ class _BaseForest(CompiledWalk, BaseEstimator):
     _parameter_constraints = {
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "bootstrap": ["boolean"],
-        "oob_score": ["boolean"],
+        "oob_score": ["boolean", callable],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
-        "max_samples": [None, Interval(Real, 0.0, 1.0, closed="right"),
+        "max_samples": [None, Interval(RealNotInt, 0.0, None, closed="neither"),
                         Interval(Integral, 1, None, closed="left")],
         **{k: v for k, v in _TREE_CONSTRAINTS.items() if k != "splitter"},
     }
 
     def _fit(self, X, y, sample_weight):
+        if sparse.issparse(y):
+            raise ValueError("sparse multilabel-indicator for y is not supported.")
+        if not self.bootstrap and self.max_samples is not None:
+            raise ValueError("`max_sample` cannot be set if `bootstrap=False`. Either switch to "
+                             "`bootstrap=True` or set `max_sample=None`.")
         if not self.bootstrap and self.oob_score:
             raise ValueError("Out of bag estimation only available if bootstrap=True")
         random_state = check_random_state(self.random_state)
@@ -75,7 +90,12 @@ class _BaseForest(CompiledWalk, BaseEstimator):
         if self._is_classifier and self.n_outputs_ > 1:
             self.n_classes_ = list(self.n_classes_)  # scikit-learn's forests keep a list
         n_samples = problem.X.shape[0]
-        n_draws = _n_draws(self.max_samples, n_samples) if self.bootstrap else n_samples
+        # scikit-learn (>= 1.9) draws rows in proportion to their sample and class weights and
+        # grows each tree on its draws' counts alone
+        weighted = sample_weight is not None or (class_weight is not None and not per_draw)
+        draw_weight = problem.sample_weight if weighted and self.bootstrap else None
+        n_draws = (_n_draws(self.max_samples, n_samples, draw_weight) if self.bootstrap
+                   else n_samples)
 
         if not self.warm_start or not hasattr(self, "estimators_"):
             self.estimators_ = []
@@ -94,7 +114,7 @@ class _BaseForest(CompiledWalk, BaseEstimator):
             grown = _cart.grow_forest(problem.y, problem.sample_weight,
                                       problem.n_classes.tolist(), problem.params, seeds,
                                       self.bootstrap, n_draws,
-                                      per_draw, n_threads,
+                                      per_draw, draw_weight is not None, n_threads,
                                       **problem.data)
             n_classes = np.maximum(problem.n_classes, 1)
             for seed, nodes in zip(seeds, grown):
@@ -104,7 +124,9 @@ class _BaseForest(CompiledWalk, BaseEstimator):
                 print(f"grew {n_more} trees ({problem.split_finder} split search, "
                       f"{n_threads} threads)")
         self.split_finder_ = problem.split_finder
+        self.estimator_ = self._tree_class()  # the template each tree is made from, as scikit-learn
         self._n_draws = n_draws
+        self._draw_weight = draw_weight
         self._n_samples_fitted = n_samples
         self._pack()
         if self.oob_score:
@@ -148,9 +170,8 @@ class _BaseForest(CompiledWalk, BaseEstimator):
         n_values = self.n_outputs_ * self.estimators_[0].tree_.max_n_classes
         total = np.zeros((n_samples, n_values))
         n_predictions = np.zeros(n_samples)
-        for estimator in self.estimators_:
-            counts = _cart.bootstrap_counts(estimator.random_state, n_samples, self._n_draws)
-            rows = np.flatnonzero(counts == 0)
+        for estimator, draws in zip(self.estimators_, self.estimators_samples_):
+            rows = np.flatnonzero(np.bincount(draws, minlength=n_samples) == 0)
             if len(rows):
                 tree = pack_trees([estimator.tree_], self.n_features_in_)
                 total[rows] += tree.predict_mean(X[rows], n_threads)
@@ -162,12 +183,13 @@ class _BaseForest(CompiledWalk, BaseEstimator):
         # (n_samples, n_values, n_outputs), the outputs' axis dropped for a single output
         oob = (total / n_predictions[:, None]).reshape(n_samples, self.n_outputs_, -1)
         oob = oob.transpose(0, 2, 1) if self.n_outputs_ > 1 else oob[:, 0, :]
+        score = self.oob_score if callable(self.oob_score) else None
         if self._is_classifier:
             self.oob_decision_function_ = oob
-            self.oob_score_ = accuracy_score(y, np.argmax(oob, axis=1))
+            self.oob_score_ = (score or accuracy_score)(y, np.argmax(oob, axis=1))
         else:
             self.oob_prediction_ = oob[:, 0]
-            self.oob_score_ = r2_score(y, self.oob_prediction_)
+            self.oob_score_ = (score or r2_score)(y, self.oob_prediction_)
 
     def apply(self, X):
         """Leaf index of every sample in every tree, (n_samples, n_estimators)."""
@@ -195,12 +217,13 @@ class _BaseForest(CompiledWalk, BaseEstimator):
 
     @property
     def estimators_samples_(self):
-        """Rows drawn for each tree (with repeats dropped), as scikit-learn's."""
+        """The rows drawn for each tree, in draw order with repeats (int32), as scikit-learn's;
+        every row where there is no bootstrap."""
         check_is_fitted(self)
         n_samples = self._n_samples_fitted
         if not self.bootstrap:
-            return [np.arange(n_samples) for _ in self.estimators_]
-        return [np.flatnonzero(_cart.bootstrap_counts(e.random_state, n_samples, self._n_draws))
+            return [np.arange(n_samples, dtype=np.int32) for _ in self.estimators_]
+        return [_cart.bootstrap_draws(e.random_state, n_samples, self._n_draws, self._draw_weight)
                 for e in self.estimators_]
 
     def __len__(self):
@@ -299,7 +322,7 @@ class RandomForestRegressor(LeafValueRegressor, RegressorMixin, _BaseForest):
                  warm_start=False, ccp_alpha=0.0, max_samples=None, monotonic_cst=None,
                  split_finder="auto", max_bins=255, missing_values="learn"):
         self.n_estimators = n_estimators
-        self.criterion = criterion
+        self.criterion = regression_criterion(criterion)
         self.max_depth = max_depth
         self.min_samples_split = min_samples_split
         self.min_samples_leaf = min_samples_leaf

@@ -5,6 +5,7 @@ grows in a `Tree` (scikit-learn's node arrays). The forests (fastml.ensemble) sh
 here: `prepare_problem` (validation, class encoding, weights, the split search's data) and
 `pack_trees` (compiled prediction over one tree or many).
 """
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -16,8 +17,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .._backend import effective_n_threads, region_threads
-from ..utils._sklearn_compat import (Interval, RealNotInt, StrOptions, check_sample_weight,
-                                     fit_context)
+from ..utils._sklearn_compat import (FRIEDMAN_MSE_DEPRECATED, Interval, RealNotInt, StrOptions,
+                                     check_sample_weight, fit_context)
 from . import _cart
 from ._binning import bin_thresholds
 from ._model import Tree
@@ -441,6 +442,18 @@ class DecisionTreeClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseDe
         return super().predict(X)
 
 
+def regression_criterion(criterion):
+    """The criterion a regressor's __init__ stores: "friedman_mse" maps to "squared_error" with
+    a FutureWarning where the installed scikit-learn does so (1.9 on; both always grew the same
+    trees for one output)."""
+    if FRIEDMAN_MSE_DEPRECATED and isinstance(criterion, str) and criterion == "friedman_mse":
+        warnings.warn('Value `"friedman_mse"` for `criterion` is deprecated and will be removed '
+                      'in 1.11. It maps to `"squared_error"` as both were always equivalent. Use '
+                      '`criterion="squared_error"` to remove this warning.', FutureWarning)
+        return "squared_error"
+    return criterion
+
+
 class DecisionTreeRegressor(LeafValueRegressor, RegressorMixin, _BaseDecisionTree):
     """A decision tree regressor, drop-in for ``sklearn.tree.DecisionTreeRegressor``.
 
@@ -469,7 +482,7 @@ class DecisionTreeRegressor(LeafValueRegressor, RegressorMixin, _BaseDecisionTre
                  max_features=None, random_state=None, max_leaf_nodes=None,
                  min_impurity_decrease=0.0, ccp_alpha=0.0, monotonic_cst=None,
                  split_finder="auto", max_bins=255, missing_values="learn", n_jobs=None):
-        self.criterion = criterion
+        self.criterion = regression_criterion(criterion)
         self.splitter = splitter
         self.max_depth = max_depth
         self.min_samples_split = min_samples_split

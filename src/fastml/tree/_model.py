@@ -310,6 +310,11 @@ class Tree:
         iteration per tree level."""
         return self._walk(self._check_X(X))
 
+    def apply(self, X):
+        """Leaf id of every row of X, as scikit-learn's ``Tree.apply`` (which takes float32 X
+        only; this walk takes what `apply_numpy` takes)."""
+        return self.apply_numpy(X)
+
     def decision_path(self, X):
         """Node indicator of shape (n_samples, node_count): row i has a 1 (intp) at every node
         on its path, stored root to leaf as scikit-learn stores it. A scipy ``csr_matrix``, or

@@ -19,6 +19,13 @@ from sklearn.utils.optimize import _check_optimize_result as check_optimize_resu
 from sklearn.utils.validation import _check_pos_label_consistency as check_pos_label_consistency
 from sklearn.utils.validation import _check_sample_weight as check_sample_weight
 
+import sklearn as _sklearn
+from sklearn.utils.fixes import parse_version as _parse_version
+
+# scikit-learn 1.9 deprecated criterion="friedman_mse", mapping it to "squared_error" in __init__
+FRIEDMAN_MSE_DEPRECATED = (_parse_version(_parse_version(_sklearn.__version__).base_version)
+                           >= _parse_version("1.9"))
+
 
 def parameter_constraints(sklearn_function):
     """The parameter constraints of one of scikit-learn's validated public functions, which
