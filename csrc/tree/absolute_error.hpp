@@ -128,7 +128,8 @@ struct AbsoluteErrorSearch {
                        Scratch& s, Split& out) const {
     out.has_missing = !s.missing_rows.empty();
     out.constant = m == 0 ||
-        (key_of(pairs[0]) == key_of(pairs[m - 1]) && (surrogate || !out.has_missing));
+        (!keys.apart(key_of(pairs[0]), key_of(pairs[m - 1])) &&
+         (surrogate || !out.has_missing));
     if (out.constant) return;
     // the missing rows in the scan: none with surrogate splits, which search the present rows
     const bool present_only = surrogate && out.has_missing;
@@ -167,7 +168,7 @@ struct AbsoluteErrorSearch {
       for (index_t i = 0; i + 1 < m; ++i) {
         wl += stats.w[row_of(pairs[i])];
         const double a = key_of(pairs[i]), b = key_of(pairs[i + 1]);
-        if (a == b) continue;
+        if (!keys.apart(a, b)) continue;
         consider(offset + i + 1, wl, keys.threshold_between(a, b), a, missing_left);
       }
       if (!missing_left && n_missing > 0) {

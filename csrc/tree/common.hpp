@@ -20,6 +20,9 @@ namespace fastml::cart::detail {
 namespace {  // internal linkage, see above
 
 constexpr double kEpsilon = 10 * std::numeric_limits<double>::epsilon();
+// scikit-learn's FEATURE_THRESHOLD: its exact splitter takes values of a feature no more than this
+// apart for one value (no threshold between them; a feature spanning no more is constant).
+constexpr double kFeatureThreshold = 1e-7;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 // Nodes with fewer rows are searched over the bins they occupy alone (small_node_search):
 // cheaper than filling and scanning 256-bin histograms. Up to 4096 rows measured no faster.

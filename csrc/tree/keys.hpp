@@ -25,6 +25,8 @@ struct ValueKeys {
     return t;
   }
   double threshold_between(double a, double b) const { return between(a, b); }
+  // whether a threshold may lie between sorted values a <= b
+  static bool apart(double a, double b) { return b > a + kFeatureThreshold; }
   double random_cut(double lo, double hi, double u) const {
     const double t = lo + u * (hi - lo);
     return t == hi ? lo : t;
@@ -46,6 +48,7 @@ struct CodeKeys {
   double threshold_between(double a, double b) const {
     return ValueKeys<float>::between(high[static_cast<int>(a)], low[static_cast<int>(b)]);
   }
+  static bool apart(double a, double b) { return a != b; }
   double random_cut(double lo, double hi, double u) const {
     return lo + std::floor(u * (hi - lo));
   }

@@ -35,7 +35,7 @@ void random_search(const SplitSearch& search, Criterion criterion,
     hi = std::max(hi, keys.key(r));
   }
   out.has_missing = has_missing;
-  out.constant = !(lo < hi);  // scikit-learn skips a feature whose values are all equal
+  out.constant = !(lo <= hi && keys.apart(lo, hi));  // scikit-learn skips a constant feature
   if (out.constant) return;
   const double cut = keys.random_cut(lo, hi, u);
   const bool present_only = surrogate && has_missing;

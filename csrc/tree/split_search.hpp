@@ -153,13 +153,14 @@ struct SplitSearch {
     const double* M = s.missing.data();
     out.has_missing = M[0] > 0;
     out.constant = m == 0 ||
-        (key_of(pairs[0]) == key_of(pairs[m - 1]) && (surrogate || !out.has_missing));
+        (!keys.apart(key_of(pairs[0]), key_of(pairs[m - 1])) &&
+         (surrogate || !out.has_missing));
     if (out.constant) return;
     both_sides<Crit, kC>(M, cand, s, out, [&](double* L, bool missing_left, const Candidates& c) {
       for (index_t i = 0; i + 1 < m; ++i) {
         stats.add(L, row_of(pairs[i]));
         const double a = key_of(pairs[i]), b = key_of(pairs[i + 1]);
-        if (a == b) continue;
+        if (!keys.apart(a, b)) continue;
         take(out, c.template evaluate<Crit, kC>(L), keys.threshold_between(a, b), a, missing_left);
       }
     });

@@ -417,9 +417,10 @@ def test_informative_missing_values(criterion):
 
 
 def test_threshold_is_the_midpoint_of_halves():
-    one = 1.0
-    after = np.nextafter(one, 2.0)
-    after2 = np.nextafter(after, 2.0)
+    # values 1 ulp apart, above scikit-learn's FEATURE_THRESHOLD (1e-7, an ulp at 2**30 is 2.4e-7)
+    one = 2.0 ** 30
+    after = np.nextafter(one, np.inf)
+    after2 = np.nextafter(after, np.inf)
     # 1 + 1.5 ulp rounds (to even) to the upper value: the lower one is used instead.
     assert after / 2 + after2 / 2 == after2
     assert _build("gini", [[after], [after2]], [0, 1])["threshold"][0] == after

@@ -249,6 +249,28 @@ def test_constant_features_give_a_single_leaf(finder):
     assert_array_equal(est.feature_importances_, np.zeros(3))
 
 
+@pytest.mark.parametrize("splitter", ["best", "random"])
+@pytest.mark.parametrize("finder", FINDERS)
+def test_values_within_feature_threshold_are_one_value(finder, splitter):
+    """scikit-learn's FEATURE_THRESHOLD (1e-7): a feature spanning no more is never split on,
+    and no threshold falls between values that close (runs of them are one value)."""
+    rng = np.random.default_rng(0)
+    near_constant = rng.integers(0, 2, 200) * 5e-8
+    chained = rng.integers(0, 3, 200) * 4.5e-8 + rng.integers(0, 2, 200)  # runs 0..9e-8, 1..
+    X = np.column_stack([near_constant, chained, rng.standard_normal(200)])
+    y = near_constant * 1e8 + chained + 0.01 * rng.standard_normal(200)
+    est = DecisionTreeRegressor(split_finder=finder, splitter=splitter, random_state=0)
+    tree = est.fit(X, y).tree_
+    split = tree.children_left != -1
+    assert 0 not in tree.feature[split]
+    thresholds = tree.threshold[split & (tree.feature == 1)]
+    assert len(thresholds) and ((thresholds > 9e-8) & (thresholds < 1)).all()
+    if splitter == "best" and finder == "exact":
+        theirs = sk.DecisionTreeRegressor(random_state=0).fit(X, y).tree_
+        assert_array_equal(tree.feature, theirs.feature)
+        assert_allclose(tree.threshold, theirs.threshold)
+
+
 # ---------------------------------------------------------------------------------------------
 # Growth parameters
 
@@ -472,6 +494,8 @@ def test_apply_and_decision_path_follow_the_tree(finder):
     assert leaves.dtype == np.int64
     assert_array_equal(leaves, reference.apply(_arrays(tree), X_new))
     assert_array_equal(leaves, tree.apply_numpy(X_new))
+    # scikit-learn's Tree.apply on float32 rows
+    assert_array_equal(leaves, tree.apply(X_new.astype(np.float32)))
     assert (tree.children_left[leaves] == -1).all()
     path = est.decision_path(X_new).tocsr()
     assert path.shape == (len(X_new), tree.node_count)
@@ -613,6 +637,8 @@ def test_surrogates_with_every_growth_option(params, finder, dtype):
     X_new = _regression(300, 5, seed=4, missing=0.4)[0].astype(dtype)
     leaves = est.apply(X_new)
     assert_array_equal(leaves, tree.apply_numpy(X_new))
+    # scikit-learn's Tree.apply on float32 rows
+    assert_array_equal(leaves, tree.apply(X_new.astype(np.float32)))
     assert_array_equal(leaves, reference.apply(_arrays(tree), X_new))
 
 

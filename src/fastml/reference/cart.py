@@ -111,8 +111,9 @@ def _best_split(X, y, w, S, criterion, min_samples_leaf, min_weight_leaf, surrog
             continue
         order = order[np.argsort(x[order], kind="stable")]
         xs = x[order]
-        # Split after sorted position i when xs[i] < xs[i + 1]; k rows of `order` then go left.
-        i = np.flatnonzero(xs[:-1] < xs[1:])
+        # Split after sorted position i when xs[i + 1] is more than scikit-learn's
+        # FEATURE_THRESHOLD above xs[i]; k rows of `order` then go left.
+        i = np.flatnonzero(xs[1:] > xs[:-1] + 1e-7)
         a, b = xs[i], xs[i + 1]
         threshold = a / 2.0 + b / 2.0  # halves, so that large values do not overflow
         threshold = np.where((threshold == b) | np.isinf(threshold), a, threshold)

@@ -12,6 +12,8 @@ from . import _cart
 
 # Rows the thresholds are chosen from, as scikit-learn's HistGradientBoosting does.
 SUBSAMPLE = 200_000
+# scikit-learn's splitter takes values no more than this apart for one value
+FEATURE_THRESHOLD = 1e-7
 
 
 def _midpoints(low, high):
@@ -38,16 +40,19 @@ def bin_thresholds(X, max_bins, random_state):
         column = column[~np.isnan(column)].astype(np.float64)
         if len(column) == 0:
             continue
-        distinct = column[np.r_[True, column[1:] != column[:-1]]]
-        if len(distinct) <= max_bins:
-            edges = _midpoints(distinct[:-1], distinct[1:])
+        # runs of values each within FEATURE_THRESHOLD of the next are one value, as to
+        # scikit-learn's exact splitter: no threshold inside a run
+        starts = np.flatnonzero(np.r_[True, column[1:] > column[:-1] + FEATURE_THRESHOLD])
+        firsts = column[starts]
+        lasts = column[np.r_[starts[1:] - 1, len(column) - 1]]
+        if len(starts) <= max_bins:
+            edges = _midpoints(lasts[:-1], firsts[1:])
         else:
-            # the values at evenly spaced ranks, each cut from the next distinct value above it
+            # the runs at evenly spaced ranks, each cut from the next run above it
             ranks = (np.arange(1, max_bins) * len(column)) // max_bins
-            chosen = np.unique(column[ranks])
-            above = np.searchsorted(distinct, chosen, side="right")
-            chosen = chosen[above < len(distinct)]
-            edges = _midpoints(chosen, distinct[above[above < len(distinct)]])
+            runs = np.unique(np.searchsorted(starts, ranks, side="right") - 1)
+            runs = runs[runs < len(starts) - 1]
+            edges = _midpoints(lasts[runs], firsts[runs + 1])
         thresholds[f, :len(edges)] = edges
     return thresholds
 
