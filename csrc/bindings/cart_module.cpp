@@ -252,10 +252,23 @@ py::dict grow_tree(const py::array& y, const py::array& sample_weight,
   });
 }
 
+// The bootstrap's cumulative weights (see cart::Bootstrap), or nullptr for None: n_rows
+// non-decreasing values from 0 to 1, held in keep.
+const double* read_cdf(const py::object& cdf, index_t n_rows, py::array_t<double>& keep) {
+  if (cdf.is_none()) return nullptr;
+  keep = cdf.cast<py::array_t<double, py::array::c_style>>();
+  const double* c = checked<double>(keep, "cdf", {n_rows});
+  for (index_t i = 0; i < n_rows; ++i)
+    require(c[i] >= (i ? c[i - 1] : 0.0) && c[i] <= 1.0, "cdf must rise from 0 to 1");
+  require(c[n_rows - 1] == 1.0, "cdf must end at 1");
+  return c;
+}
+
 py::list grow_forest(const py::array& y, const py::array& sample_weight,
                      const py::object& n_classes,
                      const cart::Params& params, const py::array& seeds, bool bootstrap,
-                     index_t n_draws, bool balanced_subsample, bool draw_by_weight, int n_threads,
+                     index_t n_draws, bool balanced_subsample, const py::object& draw_cdf,
+                     int n_threads,
                      const py::object& values, const py::object& codes,
                      const py::object& bin_bounds) {
   return on_dtype(values, [&](auto zero) {
@@ -268,7 +281,9 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight,
     const auto* s = checked<std::uint64_t>(seeds, "seeds", {n_trees});
     require(!bootstrap || n_draws >= 1, "n_draws must be >= 1");
     require_threads(n_threads);
-    const cart::Bootstrap b{bootstrap, n_draws, balanced_subsample, draw_by_weight};
+    py::array_t<double> cdf_array;
+    const double* cdf = read_cdf(draw_cdf, d.n_rows, cdf_array);
+    const cart::Bootstrap b{bootstrap, n_draws, balanced_subsample, cdf};
     std::vector<cart::Tree> trees;
     {
       py::gil_scoped_release release;
@@ -282,25 +297,16 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight,
 }
 
 py::array_t<std::int32_t> bootstrap_draws(std::uint64_t seed, index_t n_rows, index_t n_draws,
-                                          const py::object& weight) {
+                                          const py::object& cdf) {
   require(n_rows >= 1 && n_draws >= 0, "n_rows must be >= 1 and n_draws >= 0");
-  const double* w = nullptr;
-  py::array_t<double> weight_array;
-  if (!weight.is_none()) {
-    weight_array = weight.cast<py::array_t<double, py::array::c_style>>();
-    w = checked<double>(weight_array, "weight", {n_rows});
-    double total = 0.0;
-    for (index_t i = 0; i < n_rows; ++i) {
-      require(w[i] >= 0.0, "weight must be non-negative");
-      total += w[i];
-    }
-    require(total > 0.0, "weight must have a positive entry");
-  }
+  require(seed <= 0xFFFFFFFFu, "seed must be below 2**32, as numpy's RandomState seeds");
+  py::array_t<double> cdf_array;
+  const double* c = read_cdf(cdf, n_rows, cdf_array);
   py::array_t<std::int32_t> draws(n_draws);
   std::int32_t* out = draws.mutable_data();
   {
     py::gil_scoped_release release;
-    cart::bootstrap_draws(seed, n_rows, n_draws, w, out);
+    cart::bootstrap_draws(seed, n_rows, n_draws, c, out);
   }
   return draws;
 }
@@ -477,14 +483,15 @@ PYBIND11_MODULE(_cart, m) {
         "an int (every output's classes, 0 for regression) or one count per output.");
   m.def("grow_forest", &grow_forest, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
         py::arg("params"), py::arg("seeds"), py::arg("bootstrap"), py::arg("n_draws"),
-        py::arg("balanced_subsample"), py::arg("draw_by_weight"), py::arg("n_threads"),
+        py::arg("balanced_subsample"), py::arg("draw_cdf"), py::arg("n_threads"),
         py::arg("values") = py::none(),
         py::arg("codes") = py::none(), py::arg("bin_bounds") = py::none(),
-        "Grow one tree per seed in parallel; returns a list of node-array dicts.");
+        "Grow one tree per seed in parallel, as scikit-learn's of random_state seed; returns a\n"
+        "list of node-array dicts.");
   m.def("bootstrap_draws", &bootstrap_draws, py::arg("seed"), py::arg("n_rows"),
-        py::arg("n_draws"), py::arg("weight") = py::none(),
-        "The rows drawn, in draw order, by the bootstrap of a tree's seed: uniformly, or in\n"
-        "proportion to weight.");
+        py::arg("n_draws"), py::arg("cdf") = py::none(),
+        "The rows drawn, in draw order, by the bootstrap of a tree's seed, as scikit-learn's:\n"
+        "uniformly, or by the cumulative normalised weights cdf.");
   py::class_<cart::PackedForest>(m, "PackedForest",
                                  "Fitted trees packed once for compiled prediction.")
       .def(py::init(&pack),

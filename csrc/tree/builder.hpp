@@ -51,9 +51,11 @@ class Builder {
     if (p_.max_leaf_nodes > 0) {
       grow_best_first(*this, std::move(root), p_.max_leaf_nodes);
     } else {
-      defer_ = true;
-      grow_depth_first(*this, std::move(root), true);
-      grow_deferred();
+      // scikit-learn's draws carry their state from node to node in preorder: with them no
+      // subtree is set aside to grow apart
+      defer_ = !search_.sklearn_draws();
+      grow_depth_first(*this, std::move(root), defer_);
+      if (defer_) grow_deferred();
     }
     return finish();
   }
@@ -203,6 +205,8 @@ class Builder {
     c.is_left = is_left;
     c.lower = parent.lower;
     c.upper = parent.upper;
+    // scikit-learn's best-first builder forgets the constants found above each node
+    c.n_constant = p_.max_leaf_nodes > 0 ? 0 : parent.n_constant;
     c.totals.assign(ch_.C, 0.0);
     return c;
   }

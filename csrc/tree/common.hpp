@@ -51,6 +51,20 @@ struct Random {
   }
 };
 
+// scikit-learn's tree random stream (sklearn/utils/_random.pxd our_rand_r, tree/_utils.pyx
+// rand_int): xorshift32 seeded as its Splitter seeds it, random_state.randint(0, RAND_R_MAX).
+struct SklearnRandom {
+  std::uint32_t state;
+  std::uint32_t next() {
+    if (state == 0) state = 1;  // its DEFAULT_SEED
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    return state % (std::uint32_t{0x7FFFFFFF} + 1);
+  }
+  index_t between(index_t low, index_t high) { return low + next() % (high - low); }
+};
+
 // The split stream of a tree is apart from its bootstrap stream, and from the streams of its
 // deferred subtrees (see grow_subtrees in growth.hpp).
 constexpr std::uint64_t kSplitStream = 0xD1B54A32D192ED03ULL;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <numeric>
+#include <random>
 #include <vector>
 
 #include "builder.hpp"
@@ -13,28 +14,55 @@
 namespace fastml::cart {
 
 using detail::Builder;
-using detail::Random;
 
 template <class T>
 Tree build_tree(const Dataset<T>& data, const Params& params, std::uint64_t seed, int n_threads) {
   return Builder<T>(data, params, data.sample_weight, seed, n_threads).grow();
 }
 
-void bootstrap_draws(std::uint64_t seed, index_t n_rows, index_t n_draws, const double* weight,
-                     std::int32_t* draws) {
-  Random random{seed};
-  if (!weight) {
-    for (index_t i = 0; i < n_draws; ++i) draws[i] = static_cast<std::int32_t>(random.below(n_rows));
-    return;
+namespace {
+
+// numpy's legacy RandomState(seed) for an integer seed: MT19937 seeded by init_genrand, as
+// std::mt19937 is; the draws scikit-learn's forests take from a tree's random_state.
+struct NumpyRandomState {
+  std::mt19937 mt;
+  explicit NumpyRandomState(std::uint64_t seed) : mt(static_cast<std::uint32_t>(seed)) {}
+  // randint(0, n) for n <= 2**32: numpy's masked rejection (none drawn when n is 1)
+  std::uint32_t below(std::uint64_t n) {
+    const std::uint32_t range = static_cast<std::uint32_t>(n - 1);
+    std::uint32_t mask = range;
+    for (int shift = 1; shift < 32; shift *= 2) mask |= mask >> shift;
+    std::uint32_t v = 0;
+    if (range > 0)
+      while ((v = static_cast<std::uint32_t>(mt()) & mask) > range) {
+      }
+    return v;
   }
-  std::vector<double> cumulative(n_rows);
-  std::partial_sum(weight, weight + n_rows, cumulative.begin());
-  const double total = cumulative.back();
+  // random_sample(): 53 bits from two draws
+  double uniform() {
+    const std::uint32_t a = static_cast<std::uint32_t>(mt()) >> 5;
+    const std::uint32_t b = static_cast<std::uint32_t>(mt()) >> 6;
+    return (a * 67108864.0 + b) / 9007199254740992.0;
+  }
+};
+
+// scikit-learn's splitter seed for a tree of random_state seed: randint(0, RAND_R_MAX).
+std::uint64_t splitter_seed(std::uint64_t seed) {
+  return NumpyRandomState(seed).below(0x7FFFFFFF);
+}
+
+}  // namespace
+
+void bootstrap_draws(std::uint64_t seed, index_t n_rows, index_t n_draws, const double* cdf,
+                     std::int32_t* draws) {
+  NumpyRandomState random(seed);
   for (index_t i = 0; i < n_draws; ++i) {
-    // the first row whose cumulative weight passes u: a row of weight 0 adds no width
-    const double u = random.uniform() * total;
-    const auto row = std::upper_bound(cumulative.begin(), cumulative.end(), u) - cumulative.begin();
-    draws[i] = static_cast<std::int32_t>(std::min<index_t>(row, n_rows - 1));
+    if (!cdf) {
+      draws[i] = static_cast<std::int32_t>(random.below(static_cast<std::uint64_t>(n_rows)));
+    } else {  // searchsorted(cdf, u, side="right")
+      const auto row = std::upper_bound(cdf, cdf + n_rows, random.uniform()) - cdf;
+      draws[i] = static_cast<std::int32_t>(std::min<index_t>(row, n_rows - 1));
+    }
   }
 }
 
@@ -77,11 +105,10 @@ std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
       std::vector<double> weight(data.sample_weight, data.sample_weight + data.n_rows);
       if (bootstrap.enabled) {
         std::vector<std::int32_t> draws(bootstrap.n_draws), counts(data.n_rows, 0);
-        bootstrap_draws(seeds[t], data.n_rows, bootstrap.n_draws,
-                        bootstrap.by_weight ? data.sample_weight : nullptr, draws.data());
+        bootstrap_draws(seeds[t], data.n_rows, bootstrap.n_draws, bootstrap.cdf, draws.data());
         for (std::int32_t row : draws) ++counts[row];
         // drawn by weight, a row's weight is its draws alone (its sample weight chose them)
-        if (bootstrap.by_weight) std::fill(weight.begin(), weight.end(), 1.0);
+        if (bootstrap.cdf) std::fill(weight.begin(), weight.end(), 1.0);
         weigh_draws(data, bootstrap, counts.data(), weight.data());
       }
       // min_weight_fraction_leaf is a fraction of the weight the tree is grown on (the draws'),
@@ -92,11 +119,12 @@ std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
         const double given = std::accumulate(data.sample_weight, data.sample_weight + data.n_rows, 0.0);
         tree_params.min_weight_leaf = params.min_weight_leaf * grown_on / given;
       }
-      trees[t] = Builder<T>(data, tree_params, weight.data(), seeds[t], 1).grow();
+      const std::uint64_t split_seed = splitter_seed(seeds[t]);
+      trees[t] = Builder<T>(data, tree_params, weight.data(), split_seed, 1).grow();
       // A bootstrap that drew no row of positive weight (likely with few weighted rows) gives a
       // single leaf over the whole weighted data: its value is the training data's.
       if (trees[t].n_nodes() == 0)
-        trees[t] = Builder<T>(data, params, data.sample_weight, seeds[t], 1).grow_leaf();
+        trees[t] = Builder<T>(data, params, data.sample_weight, split_seed, 1).grow_leaf();
     });
   }
   error.rethrow();

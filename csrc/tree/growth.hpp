@@ -26,6 +26,7 @@ struct Task {
   double lower = -kInf, upper = kInf;
   std::vector<double> totals;
   int hist = -1;  // histogram buffer, or -1
+  index_t n_constant = 0;  // features known constant here (scikit-learn's draws, see NodeSearch)
 };
 
 // A node evaluated: a leaf, or its split's improvement and children.
@@ -80,26 +81,31 @@ std::vector<Tree> grow_subtrees(const std::vector<Task>& deferred, std::uint64_t
   return subtrees;
 }
 
-// Best first (max_leaf_nodes): the split of largest improvement among the evaluated leaves is
-// committed next (ties: the lower node id), until the tree has max_leaf_nodes leaves.
+// Best first (max_leaf_nodes): the evaluated node of largest improvement is split next, until
+// the tree has max_leaf_nodes leaves. The frontier is scikit-learn's: a binary heap (the
+// standard library's, as its BestFirstTreeBuilder) of every evaluated node, leaves with
+// improvement 0, ordered by improvement alone, so that equal improvements leave it in the same
+// order as scikit-learn's.
 template <class Grower>
 void grow_best_first(Grower& grower, Task root, index_t max_leaf_nodes) {
   auto lower_priority = [](const Outcome& a, const Outcome& b) {
-    return a.improvement < b.improvement || (a.improvement == b.improvement && a.node > b.node);
+    return a.improvement < b.improvement;
   };
   std::priority_queue<Outcome, std::vector<Outcome>, decltype(lower_priority)> frontier(
       lower_priority);
-  Outcome first = grower.evaluate(root);
-  if (!first.leaf) frontier.push(std::move(first));
-  for (index_t splits_left = max_leaf_nodes - 1; splits_left > 0 && !frontier.empty();
-       --splits_left) {
+  auto push = [&](Outcome&& out) {
+    if (out.leaf) out.improvement = 0;
+    frontier.push(std::move(out));
+  };
+  push(grower.evaluate(root));
+  index_t splits_left = max_leaf_nodes - 1;
+  while (splits_left > 0 && !frontier.empty()) {
     Outcome out = std::move(const_cast<Outcome&>(frontier.top()));
     frontier.pop();
+    if (out.leaf) continue;
     grower.commit(out.node);
-    for (Task* child : {&out.left, &out.right}) {
-      Outcome next = grower.evaluate(*child);
-      if (!next.leaf) frontier.push(std::move(next));
-    }
+    --splits_left;
+    for (Task* child : {&out.left, &out.right}) push(grower.evaluate(*child));
   }
 }
 

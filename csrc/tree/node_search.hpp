@@ -38,12 +38,14 @@ class NodeSearch {
         presorted_(presorted),
         scratch_(scratch),
         random_{seed ^ kSplitStream},
+        sklearn_random_{static_cast<std::uint32_t>(seed)},
         n_threads_(n_threads),
         monotonic_(p.monotonic_cst.empty() ? nullptr : p.monotonic_cst.data()),
         hist_mode_(d.codes != nullptr),
         absolute_(p.criterion == kAbsoluteError),
         subtract_(hist_mode_ && !absolute_ && !p.random_splitter &&
                   p.max_features >= d.n_features && p.max_leaf_nodes == 0),
+        sklearn_draws_(!hist_mode_ && !p.random_splitter),
         search_{stats, ch.outputs, ch.C, p.surrogates},
         absolute_search_{d.y, stats, rank_of, ch.n_out, ch.C, p.surrogates, 0, {}, {}},
         pool_(d.n_features, ch.C),
@@ -55,20 +57,31 @@ class NodeSearch {
     results_.resize(F);
     draw_u_.resize(F);
     draw_side_.resize(F);
+    if (sklearn_draws_) {
+      features_ = all_features_;
+      constant_features_.resize(F);
+      searched_.resize(F);
+      of_feature_.resize(F);
+    }
   }
 
   AbsoluteErrorSearch& absolute() { return absolute_search_; }
+
+  // The exact search with the best splitter draws features as scikit-learn's splitter does (see
+  // sklearn_split), so that the same random_state gives scikit-learn's tree.
+  bool sklearn_draws() const { return sklearn_draws_; }
 
   // Draws features without replacement (Fisher-Yates, as scikit-learn) until max_features have
   // been searched and one of them was not constant; the best proxy wins, ties to the first drawn.
   Split find_split(Task& task) {
     const index_t F = d_.n_features;
-    std::iota(order_.begin(), order_.end(), index_t{0});
     const index_t n = task.end - task.begin;
-    const bool histograms = hist_mode_ && !absolute_ && !p_.random_splitter && n >= kSmallNode;
-    if (histograms && task.hist < 0) task.hist = pool_.acquire();
     if (absolute_ && !p_.random_splitter)  // the random search sorts sides
       absolute_search_.rank_targets(rows_.data() + task.begin, n);
+    if (sklearn_draws_) return sklearn_split(task);
+    std::iota(order_.begin(), order_.end(), index_t{0});
+    const bool histograms = hist_mode_ && !absolute_ && !p_.random_splitter && n >= kSmallNode;
+    if (histograms && task.hist < 0) task.hist = pool_.acquire();
     Split best;
     bool found_variable = false;
     index_t visited = 0;
@@ -125,6 +138,68 @@ class NodeSearch {
   void release_histograms() { pool_.clear(); }
 
  private:
+  // scikit-learn's Splitter.node_split_best draws: Fisher-Yates over a features array kept from
+  // node to node, whose first task.n_constant entries are the features found constant above
+  // (drawn but never searched), until max_features features have been visited and one of them
+  // was not constant. Whether a drawn feature is constant decides where the array's entries
+  // go, hence the features drawn after it: the draws are replayed from the node's start, each
+  // feature not yet searched taken as not constant, and the features the replay visits
+  // searched together (in parallel), until a replay visits only searched features. The best
+  // proxy wins, ties to the first visited, as scikit-learn's strict comparison in visit order.
+  Split sklearn_split(Task& task) {
+    const index_t F = d_.n_features, n_known = task.n_constant;
+    std::fill(searched_.begin(), searched_.end(), 0);
+    std::vector<index_t>& work = draw_features_;
+    SklearnRandom random = sklearn_random_;
+    index_t n_found = 0;
+    for (;;) {
+      work = features_;
+      random = sklearn_random_;
+      visited_.clear();
+      index_t unsearched = 0, f_i = F, n_visited = 0, n_drawn = 0, n_total = n_known;
+      n_found = 0;
+      while (f_i > n_total && (n_visited < p_.max_features || n_visited <= n_found + n_drawn)) {
+        ++n_visited;
+        index_t j = random.between(n_drawn, f_i - n_found);
+        if (j < n_known) {  // a feature known constant
+          std::swap(work[n_drawn], work[j]);
+          ++n_drawn;
+          continue;
+        }
+        j += n_found;
+        const index_t f = work[j];
+        if (searched_[f] && of_feature_[f].constant) {
+          std::swap(work[j], work[n_total]);
+          ++n_found;
+          ++n_total;
+          continue;
+        }
+        if (!searched_[f]) order_[unsearched++] = f;
+        std::swap(work[--f_i], work[j]);
+        visited_.push_back(f);
+      }
+      if (unsearched == 0) {
+        task.n_constant = n_total;
+        break;
+      }
+      search_batch(task, 0, unsearched, false);
+      for (index_t i = 0; i < unsearched; ++i) {
+        of_feature_[order_[i]] = results_[i];
+        searched_[order_[i]] = 1;
+      }
+    }
+    sklearn_random_ = random;
+    features_.swap(work);
+    // the array's known constants keep their order for the node's siblings and descendants;
+    // the constants found here follow them
+    std::copy_n(constant_features_.begin(), n_known, features_.begin());
+    std::copy_n(features_.begin() + n_known, n_found, constant_features_.begin() + n_known);
+    Split best;
+    for (index_t f : visited_)
+      if (of_feature_[f].proxy > best.proxy) best = of_feature_[f];
+    return best;
+  }
+
   void search_batch(Task& task, index_t first, index_t count, bool histograms) {
     const index_t n = task.end - task.begin;
     // a histogram's scan does not depend on n, and is too short to share
@@ -208,10 +283,12 @@ class NodeSearch {
   const PresortedColumns<T>& presorted_;
   std::vector<Scratch>& scratch_;
   Random random_;
+  SklearnRandom sklearn_random_;
   int n_threads_;
   const std::int8_t* monotonic_;  // (n_features) or nullptr
   bool hist_mode_, absolute_;
   bool subtract_;  // children's histograms derived by subtraction
+  bool sklearn_draws_;
   SplitSearch search_;
   AbsoluteErrorSearch absolute_search_;
   HistogramPool pool_;
@@ -220,6 +297,11 @@ class NodeSearch {
   std::vector<double> draw_u_;  // the random splitter's draws, taken before the parallel search
   std::vector<char> draw_side_;
   std::vector<Split> results_;
+  // scikit-learn's draws (sklearn_split): its features and constant_features arrays, a replay's
+  // copy, the features a replay visits, and this node's searches by feature
+  std::vector<index_t> features_, constant_features_, draw_features_, visited_;
+  std::vector<char> searched_;
+  std::vector<Split> of_feature_;
 };
 
 }  // namespace

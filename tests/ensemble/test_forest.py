@@ -247,14 +247,18 @@ def test_weighted_bootstrap_draws_rows_by_weight():
         assert tree.tree_.weighted_n_node_samples[0] == n_draws
         assert_allclose(tree.tree_.value[0, 0], np.bincount(y, weights=counts) / n_draws,
                         rtol=1e-12)
-    # the draws' frequencies follow the weights (a million draws: within a few percent)
-    draws = _cart.bootstrap_draws(3, n, 1_000_000, w)
-    frequency = np.bincount(draws, minlength=n) / 1_000_000
-    assert_allclose(frequency, w / w.sum(), atol=4e-4)
-    with pytest.raises(ValueError, match="weight must be non-negative"):
-        _cart.bootstrap_draws(0, 3, 5, np.array([1.0, -1.0, 1.0]))
-    with pytest.raises(ValueError, match="weight must have a positive entry"):
-        _cart.bootstrap_draws(0, 3, 5, np.zeros(3))
+    # scikit-learn's draws: numpy's RandomState(seed).choice(p=w / w.sum()), or .randint
+    p = w / np.sum(w)
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    assert_array_equal(_cart.bootstrap_draws(3, n, 1000, cdf),
+                       np.random.RandomState(3).choice(n, 1000, replace=True, p=p))
+    assert_array_equal(_cart.bootstrap_draws(3, n, 1000),
+                       np.random.RandomState(3).randint(0, n, 1000))
+    with pytest.raises(ValueError, match="cdf must rise from 0 to 1"):
+        _cart.bootstrap_draws(0, 3, 5, np.array([0.5, 0.2, 1.0]))
+    with pytest.raises(ValueError, match="cdf must end at 1"):
+        _cart.bootstrap_draws(0, 3, 5, np.array([0.1, 0.2, 0.3]))
 
 
 @pytest.mark.parametrize("max_samples", [0.3, 57, 1.5, 600])
@@ -313,7 +317,7 @@ def _out_of_bag(forest, n_samples):
 
 def test_oob_predictions_use_only_the_trees_without_the_row():
     X, y, _ = _classification(200)
-    forest = RandomForestClassifier(n_estimators=15, oob_score=True, random_state=1).fit(X, y)
+    forest = RandomForestClassifier(n_estimators=25, oob_score=True, random_state=1).fit(X, y)
     proba = np.stack([tree.predict_proba(X) for tree in forest.estimators_], axis=1)
     out = _out_of_bag(forest, 200)
     assert out.any(axis=1).all()
@@ -511,7 +515,7 @@ def test_multi_output_attributes_have_sklearns_shapes(classifier, finder):
 def test_multi_output_oob_predictions_average_the_trees_without_the_row():
     X, Y = _multilabel(200)
     Y = Y * np.arange(1.0, 4.0)
-    forest = RandomForestRegressor(n_estimators=15, oob_score=True, random_state=1).fit(X, Y)
+    forest = RandomForestRegressor(n_estimators=25, oob_score=True, random_state=1).fit(X, Y)
     predictions = np.stack([tree.predict(X) for tree in forest.estimators_], axis=1)
     out = _out_of_bag(forest, 200)
     expected = (predictions * out[..., None]).sum(axis=1) / out.sum(axis=1)[:, None]

@@ -123,25 +123,29 @@ struct Bootstrap {
   index_t n_draws;          // rows drawn with replacement per tree
   bool balanced_subsample;  // class weights from each tree's draws (classification), the
                             // product of each output's, as scikit-learn
-  bool by_weight;           // rows drawn in proportion to data.sample_weight, the tree weighing
-                            // each row by its draws alone (scikit-learn >= 1.9)
+  // (n_rows) rows drawn in proportion to their weights: the cumulative normalised weights as
+  // numpy's RandomState.choice computes them, the tree then weighing each row by its draws
+  // alone (scikit-learn >= 1.9); nullptr: uniform draws
+  const double* cdf;
 };
 
 // Grows one tree from data.sample_weight.
 template <class T>
 Tree build_tree(const Dataset<T>& data, const Params& params, std::uint64_t seed, int n_threads);
 
-// Grows n_trees trees in parallel, tree t from seeds[t] (its bootstrap draw and its splits), so
-// the forest does not depend on the thread count.
+// Grows n_trees trees in parallel, tree t as scikit-learn grows the tree of random_state seeds[t]:
+// its bootstrap and its splitter's seed drawn from numpy's RandomState(seeds[t]) as scikit-learn
+// draws them, so the forest does not depend on the thread count, and the exact search gives
+// scikit-learn's forest.
 template <class T>
 std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
                                const Bootstrap& bootstrap, const std::uint64_t* seeds,
                                index_t n_trees, int n_threads);
 
-// The rows drawn, in draw order, by the bootstrap of the tree seeded with seed: uniformly, or in
-// proportion to weight[n_rows] where weight is not null (rows of weight 0 are never drawn).
-// OUT draws[n_draws].
-void bootstrap_draws(std::uint64_t seed, index_t n_rows, index_t n_draws, const double* weight,
+// The rows drawn, in draw order, by the bootstrap of the tree of random_state seed: numpy's
+// RandomState(seed).randint(0, n_rows, n_draws), or with cdf (see Bootstrap) its
+// .choice(n_rows, n_draws, p=...), as scikit-learn's forests draw them. OUT draws[n_draws].
+void bootstrap_draws(std::uint64_t seed, index_t n_rows, index_t n_draws, const double* cdf,
                      std::int32_t* draws);
 
 // A split as the prediction walk reads it: one step's needs in one record, 16 bytes for

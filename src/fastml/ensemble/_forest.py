@@ -53,6 +53,14 @@ def _n_draws(max_samples, n_samples, draw_weight):
     return n_draws
 
 
+def _choice_cdf(weight):
+    """The cumulative probabilities numpy's RandomState.choice draws from, for the normalised
+    weights scikit-learn passes it: the same floating-point steps, so the same draws."""
+    cdf = (weight / np.sum(weight)).cumsum()
+    cdf /= cdf[-1]
+    return cdf
+
+
 class _BaseForest(CompiledWalk, BaseEstimator):
     """What both forests share: growing, warm start, out-of-bag scores, prediction."""
 
@@ -96,6 +104,7 @@ class _BaseForest(CompiledWalk, BaseEstimator):
         draw_weight = problem.sample_weight if weighted and self.bootstrap else None
         n_draws = (_n_draws(self.max_samples, n_samples, draw_weight) if self.bootstrap
                    else n_samples)
+        draw_cdf = None if draw_weight is None else _choice_cdf(draw_weight)
 
         if not self.warm_start or not hasattr(self, "estimators_"):
             self.estimators_ = []
@@ -114,7 +123,7 @@ class _BaseForest(CompiledWalk, BaseEstimator):
             grown = _cart.grow_forest(problem.y, problem.sample_weight,
                                       problem.n_classes.tolist(), problem.params, seeds,
                                       self.bootstrap, n_draws,
-                                      per_draw, draw_weight is not None, n_threads,
+                                      per_draw, draw_cdf, n_threads,
                                       **problem.data)
             n_classes = np.maximum(problem.n_classes, 1)
             for seed, nodes in zip(seeds, grown):
@@ -126,7 +135,7 @@ class _BaseForest(CompiledWalk, BaseEstimator):
         self.split_finder_ = problem.split_finder
         self.estimator_ = self._tree_class()  # the template each tree is made from, as scikit-learn
         self._n_draws = n_draws
-        self._draw_weight = draw_weight
+        self._draw_cdf = draw_cdf
         self._n_samples_fitted = n_samples
         self._pack()
         if self.oob_score:
@@ -223,7 +232,7 @@ class _BaseForest(CompiledWalk, BaseEstimator):
         n_samples = self._n_samples_fitted
         if not self.bootstrap:
             return [np.arange(n_samples, dtype=np.int32) for _ in self.estimators_]
-        return [_cart.bootstrap_draws(e.random_state, n_samples, self._n_draws, self._draw_weight)
+        return [_cart.bootstrap_draws(e.random_state, n_samples, self._n_draws, self._draw_cdf)
                 for e in self.estimators_]
 
     def __len__(self):

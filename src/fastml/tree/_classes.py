@@ -300,10 +300,12 @@ class _BaseDecisionTree(CompiledWalk, BaseEstimator):
     def _fit(self, X, y, sample_weight, class_weight=None):
         random_state = check_random_state(self.random_state)
         n_threads = effective_n_threads(self.n_jobs)
+        # the first draw, as scikit-learn's splitter seed: the exact search with the best
+        # splitter then draws scikit-learn's features from it (see cart::SklearnRandom)
+        seed = int(random_state.randint(_MAX_INT))
         problem = prepare_problem(self, X, y, sample_weight, is_classifier=self._is_classifier,
                                   random_state=random_state, n_threads=n_threads,
                                   class_weight=class_weight)
-        seed = int(random_state.randint(_MAX_INT))
         n_threads = region_threads(problem.X.size * _PARALLEL_FIT_VALUE_NS, n_threads)
         nodes = _cart.grow_tree(problem.y, problem.sample_weight, problem.n_classes.tolist(),
                                 problem.params, seed, n_threads, **problem.data)

@@ -1,0 +1,101 @@
+"""The same random_state gives scikit-learn's trees and forests, node for node, with the exact
+search and the best splitter: features drawn in scikit-learn's order (its splitter's random
+stream, its features array carried from node to node), ties broken as it breaks them, best-first
+growth from the same frontier heap, and the forests' bootstraps drawn by numpy's RandomState as
+scikit-learn draws them.
+
+Where fractional weights enter (class_weight="balanced", balanced_subsample, float sample
+weights) scikit-learn's sums can leave a pure node an impurity of ~1e-16, above its EPSILON, and
+it then splits that node where fastml (exact 0) does not: those trees differ by such splits
+alone, so they are not compared here."""
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn import datasets
+from sklearn import ensemble as sk_ensemble
+from sklearn import tree as sk_tree
+
+from fastml.ensemble import RandomForestClassifier, RandomForestRegressor
+from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+DATASETS = ["iris", "wine", "breast_cancer", "digits", "diabetes"]
+PARAMS = [
+    pytest.param({}, id="default"),
+    pytest.param({"max_features": 3}, id="max_features=3"),
+    pytest.param({"max_leaf_nodes": 10}, id="max_leaf_nodes"),
+    pytest.param({"max_features": "sqrt", "max_leaf_nodes": 15}, id="sqrt-best_first"),
+    pytest.param({"min_samples_leaf": 3, "max_depth": 6}, id="stopping"),
+]
+
+
+def _data(name):
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    # scikit-learn searches float32 values: fastml is given the same
+    return X.astype(np.float32), y
+
+
+def assert_same_sklearn_tree(ours, theirs):
+    assert ours.node_count == theirs.node_count
+    for name in ("children_left", "children_right", "feature", "n_node_samples"):
+        assert_array_equal(getattr(ours, name), getattr(theirs, name), err_msg=name)
+    assert_array_equal(ours.threshold, theirs.threshold)
+    for name in ("impurity", "weighted_n_node_samples", "value"):
+        assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=1e-9, atol=1e-12,
+                        err_msg=name)
+
+
+@pytest.mark.parametrize("params", PARAMS)
+@pytest.mark.parametrize("name", DATASETS)
+def test_trees_are_scikit_learns(name, params):
+    X, y = _data(name)
+    ours_cls, theirs_cls = ((DecisionTreeRegressor, sk_tree.DecisionTreeRegressor)
+                            if name == "diabetes"
+                            else (DecisionTreeClassifier, sk_tree.DecisionTreeClassifier))
+    for random_state in (0, 1):
+        ours = ours_cls(split_finder="exact", random_state=random_state, **params).fit(X, y)
+        theirs = theirs_cls(random_state=random_state, **params).fit(X, y)
+        assert_same_sklearn_tree(ours.tree_, theirs.tree_)
+        assert_allclose(ours.feature_importances_, theirs.feature_importances_, atol=1e-12)
+
+
+@pytest.mark.parametrize("params", [
+    pytest.param({"criterion": "entropy", "class_weight": {0: 1, 1: 3, 2: 2}}, id="class_weight"),
+    pytest.param({"criterion": "log_loss", "max_features": 0.5}, id="log_loss")])
+def test_weighted_classification_trees_are_scikit_learns(params):
+    X, y = _data("wine")
+    ours = DecisionTreeClassifier(split_finder="exact", random_state=0, **params).fit(X, y)
+    theirs = sk_tree.DecisionTreeClassifier(random_state=0, **params).fit(X, y)
+    assert_same_sklearn_tree(ours.tree_, theirs.tree_)
+
+
+@pytest.mark.parametrize("criterion", ["absolute_error", "poisson"])
+def test_other_regression_criteria_are_scikit_learns(criterion):
+    X, y = _data("diabetes")
+    params = dict(criterion=criterion, max_depth=4, max_features=5, random_state=0)
+    ours = DecisionTreeRegressor(split_finder="exact", **params).fit(X, y)
+    assert_same_sklearn_tree(ours.tree_, sk_tree.DecisionTreeRegressor(**params).fit(X, y).tree_)
+
+
+@pytest.mark.parametrize("params, weighted", [
+    pytest.param({}, False, id="default"),
+    pytest.param({"max_features": 0.5, "max_samples": 0.7}, False, id="max_samples"),
+    pytest.param({"oob_score": True, "max_depth": 6}, False, id="oob"),
+    pytest.param({}, True, id="integer-sample_weight"),
+])
+@pytest.mark.parametrize("name", ["iris", "wine", "diabetes"])
+def test_forests_are_scikit_learns(name, params, weighted):
+    X, y = _data(name)
+    ours_cls, theirs_cls = ((RandomForestRegressor, sk_ensemble.RandomForestRegressor)
+                            if name == "diabetes"
+                            else (RandomForestClassifier, sk_ensemble.RandomForestClassifier))
+    w = np.random.default_rng(0).integers(1, 4, len(y)).astype(float) if weighted else None
+    ours = ours_cls(8, split_finder="exact", random_state=0, **params).fit(X, y, sample_weight=w)
+    theirs = theirs_cls(8, random_state=0, **params).fit(X, y, sample_weight=w)
+    for a, b in zip(ours.estimators_samples_, theirs.estimators_samples_):
+        assert_array_equal(a, b)
+    for a, b in zip(ours.estimators_, theirs.estimators_):
+        assert a.random_state == b.random_state
+        assert_same_sklearn_tree(a.tree_, b.tree_)
+    assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-12)
+    if params.get("oob_score"):
+        assert ours.oob_score_ == pytest.approx(theirs.oob_score_, rel=1e-12)
