@@ -15,6 +15,7 @@
 
 #include "fastml/binding_checks.hpp"
 #include "fastml/cart.hpp"
+#include "fastml/openmp_helpers.h"
 
 namespace py = pybind11;
 using fastml::bindings::require;
@@ -424,6 +425,7 @@ template <class T> struct EncodeBins { template <class... A> static auto run(A&&
 
 PYBIND11_MODULE(_cart, m) {
   m.doc() = "CART tree and forest growth, prediction and binning (C++, OpenMP).";
+  fastml::start_openmp_threads();
   m.attr("N_BINS") = cart::kBins;
   m.attr("MISSING_BIN") = cart::kMissingBin;
   m.attr("MAX_SURROGATES") = cart::kMaxSurrogates;

@@ -83,5 +83,16 @@ class FirstException {
   std::atomic<bool> failed_{false};
 };
 
+// Starts every OpenMP thread and its C++ exception state (see FirstException::run) now: a module
+// calls it when imported. Left to a fit that runs out of memory, libgomp's thread creation would
+// end the process ("Thread creation failed") and glibc would abort ("cannot allocate memory for
+// thread-local data") where a MemoryError is due.
+inline void start_openmp_threads() {
+#ifdef _OPENMP
+#pragma omp parallel
+  { (void)std::uncaught_exceptions(); }
+#endif
+}
+
 }  // namespace fastml
 #endif
