@@ -1,5 +1,6 @@
 """Every private scikit-learn name fastml uses, in one place, so that an upgrade touches one file."""
 from sklearn.base import _fit_context as fit_context
+from sklearn.linear_model._ridge import _get_valid_accept_sparse as ridge_accept_sparse
 from sklearn.metrics._base import _average_binary_score as average_binary_score
 from sklearn.metrics._base import _average_multiclass_ovo_score as average_multiclass_ovo_score
 from sklearn.metrics._classification import _check_targets as check_targets
@@ -36,5 +37,5 @@ __all__ = ["Interval", "Options", "RealNotInt", "StrOptions", "VECTORIZER_PRIVAT
            "check_chunk_size", "check_optimize_result", "check_partial_fit_first_call",
            "check_pos_label_consistency", "check_sample_weight", "check_targets",
            "check_zero_division", "fit_context", "get_chunk_n_rows", "lbfgs_options",
-           "nanaverage", "parameter_constraints", "prf_divide", "unique_values",
+           "nanaverage", "parameter_constraints", "prf_divide", "ridge_accept_sparse", "unique_values",
            "validate_params", "weighted_average"]
