@@ -36,8 +36,10 @@ class LinearRegression(_sklearn_lm.LinearRegression):
     def fit(self, X, y, sample_weight=None):
         """Fit linear model; see :meth:`sklearn.linear_model.LinearRegression.fit`."""
         accept_sparse = False if self.positive else ["csr", "csc", "coo"]
+        # X's values are checked through G: a NaN or infinity in X makes G non-finite, and then
+        # scikit-learn's fit runs and raises its error (one pass over X saved).
         Xv, yv = validate_data(self, X, y, accept_sparse=accept_sparse, y_numeric=True,
-                               multi_output=True)
+                               multi_output=True, ensure_all_finite=False)
         if Xv.dtype not in (np.float32, np.float64):
             Xv = Xv.astype(np.float64)
         yv = np.asarray(yv, dtype=Xv.dtype)

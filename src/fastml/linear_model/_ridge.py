@@ -68,7 +68,7 @@ class _GramRidgeMixin:
         if d > max(n, _MAX_WIDE_FEATURES):
             return fallback()
         G, XtY, x_mean, y_mean = gram_statistics(X, Y, sample_weight, self.fit_intercept)
-        if not np.all(np.isfinite(G)):
+        if not np.all(np.isfinite(G)):  # X holds NaN or infinity (scikit-learn raises) or overflows
             return fallback()
         try:
             if self.positive:
@@ -107,7 +107,8 @@ class Ridge(_GramRidgeMixin, _sklearn_lm.Ridge):
         """Fit Ridge regression model; see :meth:`sklearn.linear_model.Ridge.fit`."""
         Xv, yv = validate_data(self, X, y,
                                accept_sparse=ridge_accept_sparse(sp.issparse(X), self.solver),
-                               dtype=[np.float64, np.float32], multi_output=True, y_numeric=True)
+                               dtype=[np.float64, np.float32], multi_output=True, y_numeric=True,
+                               ensure_all_finite=False)  # checked through G, see _fit_gram
         return self._fit_gram(Xv, yv, sample_weight,
                               lambda: super(Ridge, self).fit.__wrapped__(self, X, y,
                                                                          sample_weight))
