@@ -100,9 +100,26 @@ void pack(const GramProblem<T>& p, index_t i0, index_t rows, double* A, double* 
   const index_t d = p.X.d, t = p.Y.d;
   zero_padding<MR>(d, rows, A);
   zero_padding<NR>(d + t, rows, B);
-  pack_panels<MR>(p.X, p.x_mean, nullptr, i0, rows, 0, A);
-  pack_panels<NR>(p.X, p.x_mean, p.w, i0, rows, 0, B);
-  if (t > 0) pack_panels<NR>(p.Y, p.y_mean, p.w, i0, rows, d, B);
+  pack_panels<MR>(p.X, p.x_shift, nullptr, i0, rows, 0, A);
+  pack_panels<NR>(p.X, p.x_shift, p.w, i0, rows, 0, B);
+  if (t > 0) pack_panels<NR>(p.Y, p.y_shift, p.w, i0, rows, d, B);
+}
+
+// sums[c] += sum_i B[i][c] over the columns of [X | Y] (B holds w (z - s)), and sums[d + t] +=
+// the block's weight, row after row.
+template <class T>
+void add_sums(const GramProblem<T>& p, const double* B, index_t i0, index_t rows, double* sums) {
+  const index_t cols = p.X.d + p.Y.d;
+  for (index_t q = 0; q * NR < cols; ++q) {
+    double acc[NR] = {};
+    const double* panel = B + q * rows * NR;
+    for (index_t i = 0; i < rows; ++i)
+      for (int c = 0; c < NR; ++c) acc[c] += panel[i * NR + c];
+    for (index_t c = 0; c < NR && q * NR + c < cols; ++c) sums[q * NR + c] += acc[c];
+  }
+  double weight = 0.0;
+  for (index_t i = 0; i < rows; ++i) weight += p.w ? p.w[i0 + i] : 1.0;
+  sums[cols] += weight;
 }
 
 // P[k * d + j] += sum_i a[i][j - j0] b[i][k - k0] over the tile's valid j < d, k < kmax.
@@ -141,6 +158,7 @@ void gram_rows(const GramProblem<T>& p, index_t begin, index_t end, double* P, d
     double* A = scratch;
     double* B = scratch + nP * MR * rows;
     pack(p, i0, rows, A, B);
+    add_sums(p, B, i0, rows, P + (d + t) * d);
     // B panel (rows x NR, ~16 KiB) outer so that it stays in L1 while the A panels stream from L2.
     for (index_t q = 0; q < nQ; ++q) {
       const index_t k0 = q * NR;

@@ -1280,11 +1280,14 @@ def _linear_workloads():
 
     models = [("LinearRegression", lambda lib: lib.LinearRegression(), 0.0),
               ("Ridge", lambda lib: lib.Ridge(alpha=1.0), 1.0)]
-    peers = [("scikit-learn", sk, 15.0)]
+    peers = [("scikit-learn", sk, 15.0, 1e-8)]
     if peer_installed("sklearnex"):
         import sklearnex.linear_model as intelex
 
-        peers.append(("scikit-learn-intelex", intelex, 1.5))
+        # scikit-learn-intelex's coefficients are 1.6e-8 (relative) from scikit-learn's at 1M
+        # rows and 2.7e-10 from the exact (SVD) solution at 200k, where fastml's are within
+        # 1e-12 of both (measured): the columns with large means cost its normal equations digits.
+        peers.append(("scikit-learn-intelex", intelex, 1.5, 1e-7))
     return [Workload(
         group="linear",
         name=f"{name} fit {{n}}x100 float64",
@@ -1295,10 +1298,10 @@ def _linear_workloads():
         peer_name=peer_name,
         parity=max_relative_coef_difference,
         parity_label="max rel coef diff",
-        tolerance=1e-8,
+        tolerance=tolerance,
         target=target,
         reference=lambda data, alpha=alpha: reference.ridge_solution(*data, alpha),
-    ) for name, make, alpha in models for peer_name, lib, target in peers]
+    ) for name, make, alpha in models for peer_name, lib, target, tolerance in peers]
 
 
 def all_workloads():
