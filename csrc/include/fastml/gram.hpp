@@ -15,8 +15,8 @@
 // the first rows), along with sum w (x - s), and G = sum w (x - s)(x - s)^T - S (m - s)(m - s)^T.
 // The correction cancels a relative ((m - s) / spread)^2 of an entry: nothing for rows in no
 // particular order (m - s is then the error of a mean of 256 rows), about one digit for normal
-// data sorted on a column (|m - s| a few spreads; tested); the uncentered X^T W X - S m m^T loses every digit where |m| is large
-// against the spread.
+// data sorted on a column (|m - s| a few spreads; tested); the uncentered X^T W X - S m m^T
+// loses every digit where |m| is large against the spread.
 //
 // Rows are split into ranges whose sizes depend on (n, d) only; each range has its own
 // partial, and partials are added in range order: no result depends on the thread count.
