@@ -9,6 +9,10 @@ ESTIMATORS = [cls() for _, cls in all_estimators()]
 # Options that route work through other code paths of the same estimator.
 ESTIMATORS += [cls(missing_values="surrogate") for _, cls in all_estimators()
                if "missing_values" in cls().get_params()]
+ESTIMATORS += [cls(**params) for _, cls in all_estimators() for name, params in [
+    ("LinearRegression", {"positive": True}), ("Ridge", {"positive": True}),
+    ("Ridge", {"solver": "svd"})]
+    if cls.__name__ == name]
 
 # Checks an estimator cannot pass by design, with the reason (as scikit-learn lists them for its
 # own estimators in sklearn/utils/_test_common/instance_generator.py).
@@ -23,6 +27,9 @@ _EXPECTED_FAILURES = {
     **{name: {"check_sample_weight_equivalence_on_dense_data":
               "bootstrap draws make sample_weight equivalent to repeated rows in distribution only"}
        for name in ("RandomForestClassifier", "RandomForestRegressor")},
+    # As scikit-learn's own (its reason): n_iter_ is None for the direct solvers.
+    **{name: {"check_non_transformer_estimators_n_iter": "n_iter_ cannot be easily accessed."}
+       for name in ("Ridge", "RidgeClassifier")},
     # The sparse checks assert that predict(X) has one value per row; a recommender predicts
     # every item for each row of interactions: shape (n_rows, n_items).
     "MatrixFactorization": {

@@ -48,7 +48,8 @@ OPTIONAL_PEERS = {
     "faiss": ("faiss-cpu", ("knn", "cluster"), 'pip install "fastml[bench]"'),
     "implicit": ("implicit", ("recommend",), 'pip install "fastml[bench]"'),
     "lightgbm": ("LightGBM", ("tree",), 'pip install "fastml[bench]"'),
-    "sklearnex": ("scikit-learn-intelex", ("tree", "metrics"), 'pip install "fastml[bench]"'),
+    "sklearnex": ("scikit-learn-intelex", ("tree", "metrics", "linear"),
+                  'pip install "fastml[bench]"'),
     # the CPU build; the bench extra leaves torch out, as pip would pull the CUDA build
     "torch": ("PyTorch", ("nn",), "pip install torch==2.13.0"),
 }
@@ -1247,12 +1248,69 @@ def _classification_metric_workloads():
     return workloads
 
 
+def _regression_data(n, d=100):
+    """n x d float64 standard normal X (a few columns with large means, as raw features have) and
+    y = X b + noise."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, d))
+    X[:, :5] += 50.0
+    y = X @ rng.standard_normal(d) + 0.5 * rng.standard_normal(n)
+    return X, y
+
+
+def max_relative_coef_difference(a, b):
+    """Largest |coef difference| over the largest |coef|, intercepts included."""
+    a = np.append(np.ravel(a[0]), np.ravel(a[1]))
+    b = np.append(np.ravel(b[0]), np.ravel(b[1]))
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+def _linear_workloads():
+    import sklearn.linear_model as sk
+
+    import fastml.linear_model as fm
+
+    def fitted(make):
+        def fit(data):
+            model = make().fit(*data)
+            return model.coef_, model.intercept_
+        return fit
+
+    from ..reference import linear as reference
+
+    models = [("LinearRegression", lambda lib: lib.LinearRegression(), 0.0),
+              ("Ridge", lambda lib: lib.Ridge(alpha=1.0), 1.0)]
+    peers = [("scikit-learn", sk, 15.0, 1e-8)]
+    if peer_installed("sklearnex"):
+        import sklearnex.linear_model as intelex
+
+        # scikit-learn-intelex's coefficients are 1.6e-8 (relative) from scikit-learn's at 1M
+        # rows and 2.7e-10 from the exact (SVD) solution at 200k, where fastml's are within
+        # 1e-12 of both (measured): the columns with large means cost its normal equations digits.
+        peers.append(("scikit-learn-intelex", intelex, 1.5, 1e-7))
+    return [Workload(
+        group="linear",
+        name=f"{name} fit {{n}}x100 float64",
+        sizes=(100_000, 1_000_000),
+        setup=_regression_data,
+        fastml=fitted(lambda make=make: make(fm)),
+        peer=fitted(lambda make=make, lib=lib: make(lib)),
+        peer_name=peer_name,
+        parity=max_relative_coef_difference,
+        parity_label="max rel coef diff",
+        tolerance=tolerance,
+        target=target,
+        reference=lambda data, alpha=alpha: reference.ridge_solution(*data, alpha),
+    ) for name, make, alpha in models for peer_name, lib, target, tolerance in peers]
+
+
 def all_workloads():
     """Every workload, in the order the runner prints them."""
     return (_pairwise_workloads() + _knn_workloads() + _cluster_workloads()
             + _recommend_workloads() + _nn_workloads() + _tree_workloads()
             + _text_workloads() + _naive_bayes_workloads()
-            + _classification_metric_workloads() + _small_call_workloads())
+            + _classification_metric_workloads() + _linear_workloads()
+            + _small_call_workloads())
 
 
 def groups():

@@ -1,5 +1,7 @@
 """Every private scikit-learn name fastml uses, in one place, so that an upgrade touches one file."""
 from sklearn.base import _fit_context as fit_context
+from sklearn.linear_model._ridge import _get_valid_accept_sparse as ridge_accept_sparse
+from sklearn.linear_model._ridge import _RidgeGCV as RidgeGCV
 from sklearn.metrics._base import _average_binary_score as average_binary_score
 from sklearn.metrics._base import _average_multiclass_ovo_score as average_multiclass_ovo_score
 from sklearn.metrics._classification import _check_targets as check_targets
@@ -9,11 +11,13 @@ from sklearn.metrics.pairwise import _check_chunk_size as check_chunk_size
 from sklearn.utils._array_api import _average as weighted_average
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._encode import _unique as unique_values
+from sklearn.utils._metadata_requests import _routing_enabled as routing_enabled
 from sklearn.utils._param_validation import (Interval, Options, RealNotInt, StrOptions,
                                             validate_params)
 from sklearn.utils._sparse import _align_api_if_sparse as align_api_if_sparse
 from sklearn.utils.extmath import _nanaverage as nanaverage
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict as lbfgs_options
+from sklearn.utils.metadata_routing import _raise_for_params as raise_for_params
 from sklearn.utils.multiclass import _check_partial_fit_first_call as check_partial_fit_first_call
 from sklearn.utils.optimize import _check_optimize_result as check_optimize_result
 from sklearn.utils.validation import _check_pos_label_consistency as check_pos_label_consistency
@@ -38,10 +42,10 @@ def parameter_constraints(sklearn_function):
 VECTORIZER_PRIVATE_METHODS = ("_validate_ngram_range", "_warn_for_unused_params",
                               "_validate_vocabulary", "_check_vocabulary")
 
-__all__ = ["Interval", "Options", "RealNotInt", "StrOptions", "VECTORIZER_PRIVATE_METHODS",
+__all__ = ["Interval", "Options", "RealNotInt", "RidgeGCV", "StrOptions", "VECTORIZER_PRIVATE_METHODS",
            "align_api_if_sparse", "average_binary_score", "average_multiclass_ovo_score",
            "check_chunk_size", "check_optimize_result", "check_partial_fit_first_call",
            "check_pos_label_consistency", "check_sample_weight", "check_targets",
            "check_zero_division", "fit_context", "get_chunk_n_rows", "lbfgs_options",
-           "nanaverage", "parameter_constraints", "prf_divide", "unique_values",
+           "nanaverage", "parameter_constraints", "prf_divide", "raise_for_params", "ridge_accept_sparse", "routing_enabled", "unique_values",
            "validate_params", "weighted_average"]
