@@ -89,14 +89,31 @@ Results results_of(const std::vector<CdResult>& r) {
   return {gaps, tols, iters, converged};
 }
 
+// BLAS from scipy.linalg.cython_blas (the library scipy and NumPy link), looked up once.
+const fastml::linear::Gemm& blas() {
+  static const fastml::linear::Gemm gemm = [] {
+    fastml::linear::Gemm g;
+    py::dict capi = py::module_::import("scipy.linalg.cython_blas").attr("__pyx_capi__");
+    g.dgemm = reinterpret_cast<fastml::linear::DgemmFn>(
+        PyCapsule_GetPointer(capi["dgemm"].ptr(), PyCapsule_GetName(capi["dgemm"].ptr())));
+    g.sgemm = reinterpret_cast<fastml::linear::SgemmFn>(
+        PyCapsule_GetPointer(capi["sgemm"].ptr(), PyCapsule_GetName(capi["sgemm"].ptr())));
+    if (!g.dgemm || !g.sgemm) throw py::error_already_set();
+    return g;
+  }();
+  return gemm;
+}
+
 template <class T>
 Results path_dense(Vec<T> w, Vec<T> coefs, const Vec<double>& alphas, const Vec<double>& betas,
                    const Vec<std::uint32_t>& seeds, const py::array_t<T>& X,
                    const std::optional<Vec<T>>& X_mean, const std::optional<Vec<T>>& X_scale,
                    const Vec<T>& y, std::int64_t max_iter, double tol, bool random, bool positive,
-                   bool screening, bool working_sets, int n_threads) {
-  const CdOptions opt = options(0, 0, max_iter, tol, 1, random, positive, screening, working_sets,
-                                n_threads);
+                   bool screening, bool working_sets, bool gram_columns, int n_threads) {
+  CdOptions opt = options(0, 0, max_iter, tol, 1, random, positive, screening, working_sets,
+                          n_threads);
+  opt.gram_columns = gram_columns;
+  if (gram_columns) opt.gemm = &blas();
   require(X.ndim() == 2, "X must be 2-dimensional");
   const bool c_order = (X.flags() & py::array::c_style) != 0;
   require(c_order || (X.flags() & py::array::f_style) != 0, "X must be C- or F-contiguous");
@@ -152,7 +169,8 @@ void define(py::module_& m) {
         py::arg("betas").noconvert(), py::arg("seeds").noconvert(), py::arg("X").noconvert(),
         py::arg("X_mean").noconvert(), py::arg("X_scale").noconvert(), py::arg("y").noconvert(),
         py::arg("max_iter"), py::arg("tol"), py::arg("random"), py::arg("positive"),
-        py::arg("screening"), py::arg("working_sets"), py::arg("n_threads"));
+        py::arg("screening"), py::arg("working_sets"), py::arg("gram_columns"),
+        py::arg("n_threads"));
   m.def("enet_path_gram", &path_gram<T>,
         "Elastic-net coordinate descent along a path on Q = X'X (C order), q = X'y, y_norm2 = "
         "y'y; arguments and results as enet_path_dense.",

@@ -11,6 +11,17 @@ namespace fastml::linear {
 
 using index_t = std::ptrdiff_t;
 
+// BLAS matrix products (Fortran calling convention), taken from scipy.linalg.cython_blas by the
+// binding: the Gram columns X'X_S of the working sets are the one dense product of the solver.
+using DgemmFn = void (*)(char*, char*, int*, int*, int*, double*, double*, int*, double*, int*,
+                         double*, double*, int*);
+using SgemmFn = void (*)(char*, char*, int*, int*, int*, float*, float*, int*, float*, int*,
+                         float*, float*, int*);
+struct Gemm {
+  DgemmFn dgemm = nullptr;
+  SgemmFn sgemm = nullptr;
+};
+
 struct CdOptions {
   double alpha = 0.0;  // L1 strength (times n_samples)
   double beta = 0.0;   // L2 strength (times n_samples)
@@ -26,6 +37,11 @@ struct CdOptions {
   // feature: only with cyclic selection and alpha > 0 (the random stream is scikit-learn's only
   // when every sweep covers the unscreened features as its own does).
   bool working_sets = true;
+  // Dense X only: solve on the Gram columns X'x_j of the features visited (one BLAS product per
+  // new working set) instead of the residual, so that a sweep costs O(n_features) per feature
+  // and the gap needs no pass over X. Needs `gemm`.
+  bool gram_columns = false;
+  const Gemm* gemm = nullptr;
   int n_threads = 1;
 };
 

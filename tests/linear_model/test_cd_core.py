@@ -21,7 +21,8 @@ def _problem(n, d, seed=0, dtype=np.float64):
 
 
 def _path(X, y, alphas, betas, *, mean=None, scale=None, w=None, tol=1e-12, random=False,
-          positive=False, working_sets=True, n_threads=1, seeds=None, gram=False):
+          positive=False, working_sets=True, n_threads=1, seeds=None, gram=False,
+          gram_columns=False):
     dtype = X.dtype
     d = X.shape[1]
     w = np.zeros(d, dtype=dtype) if w is None else w.astype(dtype)
@@ -38,7 +39,7 @@ def _path(X, y, alphas, betas, *, mean=None, scale=None, w=None, tol=1e-12, rand
                                       float(y.astype(np.float64) @ y), **options)
     else:
         out = _cd_fast.enet_path_dense(w, coefs, alphas, betas, seeds, X, mean, scale, y,
-                                       **options)
+                                       gram_columns=gram_columns, **options)
     return (coefs,) + tuple(out)
 
 
@@ -49,16 +50,17 @@ def _alpha_max(X, y):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n,d", SHAPES)
 @pytest.mark.parametrize("l1_ratio", [1.0, 0.5, 0.0])
-@pytest.mark.parametrize("gram", [False, True])
+@pytest.mark.parametrize("view", ["residual", "gram", "gram_columns"])
 @pytest.mark.parametrize("working_sets", [True, False])
-def test_path_reaches_the_reference_optimum(dtype, n, d, l1_ratio, gram, working_sets):
+def test_path_reaches_the_reference_optimum(dtype, n, d, l1_ratio, view, working_sets):
     X, y = _problem(n, d, dtype=dtype)
     amax = _alpha_max(X, y)
     fractions = [0.5, 0.1, 0.02]
     alphas = [f * amax * l1_ratio for f in fractions]
     betas = [f * amax * (1 - l1_ratio) for f in fractions]
     tol = 1e-12 if dtype == np.float64 else 1e-6
-    coefs, gaps, tols, n_iters, converged = _path(X, y, alphas, betas, gram=gram, tol=tol,
+    coefs, gaps, tols, n_iters, converged = _path(X, y, alphas, betas, gram=view == "gram",
+                                                  gram_columns=view == "gram_columns", tol=tol,
                                                   working_sets=working_sets)
     assert coefs.dtype == dtype
     for k in range(len(alphas)):
@@ -81,7 +83,8 @@ def test_path_reaches_the_reference_optimum(dtype, n, d, l1_ratio, gram, working
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_centring_and_scaling_on_the_fly(dtype, order, weighted):
+@pytest.mark.parametrize("gram_columns", [False, True])
+def test_centring_and_scaling_on_the_fly(dtype, order, weighted, gram_columns):
     n, d = 120, 30
     X, y = _problem(n, d, seed=1, dtype=dtype)
     rng = np.random.default_rng(2)
@@ -92,7 +95,8 @@ def test_centring_and_scaling_on_the_fly(dtype, order, weighted):
     target = target.astype(dtype)
     alpha = 0.1 * _alpha_max(design, target)
     coefs, gaps, *_ = _path(np.asarray(X, order=order), target, [alpha], [0.3 * alpha],
-                            mean=mean, scale=scale, tol=1e-12 if dtype == np.float64 else 1e-7)
+                            mean=mean, scale=scale, gram_columns=gram_columns,
+                            tol=1e-12 if dtype == np.float64 else 1e-7)
     expected, _, _ = ref.enet_cd(design, target, alpha, 0.3 * alpha, tol=1e-14)
     atol = 1e-8 if dtype == np.float64 else 1e-3
     np.testing.assert_allclose(coefs[0], expected, atol=atol * np.abs(expected).max())
@@ -113,15 +117,16 @@ def test_warm_start_and_positive(dtype):
                                    atol=(1e-8 if dtype == np.float64 else 1e-3) * np.abs(expected).max())
 
 
-@pytest.mark.parametrize("gram", [False, True])
+@pytest.mark.parametrize("view", ["residual", "gram", "gram_columns"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_thread_count_changes_nothing(gram, dtype):
+def test_thread_count_changes_nothing(view, dtype):
     X, y = _problem(300, 80, seed=4, dtype=dtype)
     amax = _alpha_max(X, y)
     alphas = [0.3 * amax, 0.05 * amax, 0.01 * amax]
-    one = _path(X, y, alphas, [0.0] * 3, n_threads=1, gram=gram, tol=1e-6)
+    kw = dict(gram=view == "gram", gram_columns=view == "gram_columns", tol=1e-6)
+    one = _path(X, y, alphas, [0.0] * 3, n_threads=1, **kw)
     for n_threads in (2, 3):
-        other = _path(X, y, alphas, [0.0] * 3, n_threads=n_threads, gram=gram, tol=1e-6)
+        other = _path(X, y, alphas, [0.0] * 3, n_threads=n_threads, **kw)
         for a, b in zip(one, other):
             np.testing.assert_array_equal(a, b)
 
@@ -160,7 +165,7 @@ def test_max_iter_reports_no_convergence():
     gaps, tols, n_iters, converged = _cd_fast.enet_path_dense(
         np.zeros(50), coefs, np.array([1.0]), np.array([0.0]), np.ones(1, np.uint32), X, None,
         None, y, max_iter=2, tol=1e-14, random=False, positive=False, screening=True,
-        working_sets=True, n_threads=1)
+        working_sets=True, gram_columns=False, n_threads=1)
     assert not converged[0] and n_iters[0] == 2 and gaps[0] > tols[0]
 
 
@@ -168,23 +173,24 @@ def test_entry_checks():
     X, y = _problem(30, 5)
     ok = dict(max_iter=10, tol=1e-4, random=False, positive=False, screening=True,
               working_sets=True, n_threads=1)
+    dense_ok = dict(ok, gram_columns=False)
     args = (np.array([1.0]), np.array([0.0]), np.ones(1, np.uint32))
     with pytest.raises(ValueError, match="y has the wrong shape"):
-        _cd_fast.enet_path_dense(np.zeros(5), np.zeros((1, 5)), *args, X, None, None, y[:-1], **ok)
+        _cd_fast.enet_path_dense(np.zeros(5), np.zeros((1, 5)), *args, X, None, None, y[:-1], **dense_ok)
     with pytest.raises(ValueError, match="coefs has the wrong shape"):
-        _cd_fast.enet_path_dense(np.zeros(5), np.zeros((2, 5)), *args, X, None, None, y, **ok)
+        _cd_fast.enet_path_dense(np.zeros(5), np.zeros((2, 5)), *args, X, None, None, y, **dense_ok)
     with pytest.raises(ValueError, match="alphas and betas"):
         _cd_fast.enet_path_dense(np.zeros(5), np.zeros((1, 5)), np.array([-1.0]), *args[1:], X,
-                                 None, None, y, **ok)
+                                 None, None, y, **dense_ok)
     with pytest.raises(ValueError, match="n_threads"):
         _cd_fast.enet_path_dense(np.zeros(5), np.zeros((1, 5)), *args, X, None, None, y,
-                                 **{**ok, "n_threads": 0})
+                                 **{**dense_ok, "n_threads": 0})
     with pytest.raises((TypeError, ValueError)):  # strided X: neither C- nor F-contiguous
         _cd_fast.enet_path_dense(np.zeros(5), np.zeros((1, 5)), *args, X[::2], None, None,
-                                 y[::2], **ok)
+                                 y[::2], **dense_ok)
     with pytest.raises(TypeError):  # float32 w with float64 X: never converted
         _cd_fast.enet_path_dense(np.zeros(5, np.float32), np.zeros((1, 5)), *args, X, None, None,
-                                 y, **ok)
+                                 y, **dense_ok)
     with pytest.raises(ValueError, match="square"):
         _cd_fast.enet_path_gram(np.zeros(5), np.zeros((1, 5)), *args, np.zeros((5, 4)),
                                 np.zeros(5), 1.0, **ok)
