@@ -78,11 +78,14 @@ def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X
         y = np.ascontiguousarray(y, dtype=dtype)
         X_mean = None if X_mean is None else np.ascontiguousarray(X_mean, dtype=dtype)
         X_scale = None if X_scale is None else np.ascontiguousarray(X_scale, dtype=dtype)
-        # A path on more rows than features runs on the Gram columns of the visited features
-        # (GramColumnsTerm in csrc/linear/cd.cpp): its gaps need no pass over X, where the
-        # residual form took two per alpha (30 alphas on 50k x 1000, one thread, busy machine:
-        # 2.9-3.1 s against 4.1-4.3 s); a single fit is faster on the residual (0.65-0.88 s
-        # against 1.1-1.3 s). BLAS gets one thread: OpenBLAS threads spinning beside the
+        # A path on more rows than features without a Gram matrix (precompute=False) runs on
+        # the Gram columns of the visited features (GramColumnsTerm in csrc/linear/cd.cpp): its
+        # gaps need no pass over X, where the residual form took two per alpha (30 alphas down
+        # to alpha_max / 20 on 50k x 1000, one thread, busy machine: 2.9-3.1 s against 4.1-4.3
+        # s); a single fit is faster on the residual (0.65-0.88 s against 1.1-1.3 s). With
+        # precompute="auto" the whole Gram matrix is built, as scikit-learn does: down to
+        # alpha_max / 1000 the visited columns came to a third of it (362 of 1000, in 19 BLAS
+        # products), no faster. BLAS gets one thread: OpenBLAS threads spinning beside the
         # OpenMP ones made the product ten times slower on 2 busy cores (1.3 s against 0.15 s).
         gram_columns = n_samples > n_features and len(alphas) > 1
         with threadpool_limits(limits=1, user_api="blas"):
@@ -135,12 +138,6 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas="wa
         if Xy is not None:
             Xy = check_array(Xy, dtype=X.dtype.type, order="C", copy=False, ensure_2d=False)
     gram = None
-    if isinstance(precompute, str):
-        # "auto" leaves the choice to the solver: rather than the whole Gram matrix, which
-        # scikit-learn builds when n_samples > n_features (np.dot(X.T, X) on 50k x 1000 took
-        # 8-10 s on this busy machine, as long as its whole 30-alpha path in another run), the
-        # core computes the Gram columns of the features it visits (see _solve_path).
-        precompute = False
     if precompute is not False:
         X, y, _, _, _, gram, Xy = pre_fit(X, y, Xy, precompute, fit_intercept=False, copy=False,
                                           check_gram=check_input)
