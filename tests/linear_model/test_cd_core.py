@@ -1,6 +1,8 @@
 """The coordinate-descent core (fastml._cd_fast) against the NumPy reference and scikit-learn's
 cd_fast: solutions, duality gaps, both dtypes, both storage orders, on-the-fly centring and
 weighting, the Gram variant, working sets on and off, thread counts, random selection."""
+import functools
+
 import numpy as np
 import pytest
 from sklearn.linear_model import _cd_fast as sk_cd
@@ -43,6 +45,20 @@ def _path(X, y, alphas, betas, *, mean=None, scale=None, w=None, tol=1e-12, rand
     return (coefs,) + tuple(out)
 
 
+@functools.cache
+def _reference_path(dtype, n, d, l1_ratio):
+    """The problem of test_path_reaches_the_reference_optimum and its reference solutions (the
+    NumPy descent is the slow part: computed once for the six core variants)."""
+    X, y = _problem(n, d, dtype=dtype)
+    amax = _alpha_max(X, y)
+    fractions = [0.5, 0.1, 0.02]
+    alphas = [f * amax * l1_ratio for f in fractions]
+    betas = [f * amax * (1 - l1_ratio) for f in fractions]
+    solutions = [ref.enet_cd(X, y, a, b, tol=1e-14, max_iter=200000)[0]
+                 for a, b in zip(alphas, betas)]
+    return X, y, alphas, betas, solutions
+
+
 def _alpha_max(X, y):
     return float(np.max(np.abs(X.astype(np.float64).T @ y)))
 
@@ -53,18 +69,14 @@ def _alpha_max(X, y):
 @pytest.mark.parametrize("view", ["residual", "gram", "gram_columns"])
 @pytest.mark.parametrize("working_sets", [True, False])
 def test_path_reaches_the_reference_optimum(dtype, n, d, l1_ratio, view, working_sets):
-    X, y = _problem(n, d, dtype=dtype)
-    amax = _alpha_max(X, y)
-    fractions = [0.5, 0.1, 0.02]
-    alphas = [f * amax * l1_ratio for f in fractions]
-    betas = [f * amax * (1 - l1_ratio) for f in fractions]
+    X, y, alphas, betas, solutions = _reference_path(dtype, n, d, l1_ratio)
     tol = 1e-12 if dtype == np.float64 else 1e-6
     coefs, gaps, tols, n_iters, converged = _path(X, y, alphas, betas, gram=view == "gram",
                                                   gram_columns=view == "gram_columns", tol=tol,
                                                   working_sets=working_sets)
     assert coefs.dtype == dtype
     for k in range(len(alphas)):
-        expected, _, _ = ref.enet_cd(X, y, alphas[k], betas[k], tol=1e-14, max_iter=200000)
+        expected = solutions[k]
         # the gap bounds the distance to the optimum: compare it to the reference's
         gap = ref.enet_gap(X, y, coefs[k], alphas[k], betas[k])
         bound = tol * float(y.astype(np.float64) @ y)
