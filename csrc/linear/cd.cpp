@@ -17,6 +17,11 @@
 namespace fastml::linear {
 namespace {
 
+// The eight lanes of a sum and its tail, added in one fixed order.
+inline double lanes_sum(const double (&a)[8], double tail) {
+  return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])) + tail;
+}
+
 // x'y accumulated in double over eight lanes, summed in a fixed order: the lanes let the loop
 // vectorise (a single running sum cannot be reordered without -ffast-math) and keep float32
 // inputs from losing digits over 50k rows.
@@ -25,10 +30,11 @@ double dot(const T* x, const T* y, index_t n) {
   double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   index_t i = 0;
   for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) acc[k] += static_cast<double>(x[i + k]) * static_cast<double>(y[i + k]);
+    for (int k = 0; k < 8; ++k)
+      acc[k] += static_cast<double>(x[i + k]) * static_cast<double>(y[i + k]);
   double tail = 0.0;
   for (; i < n; ++i) tail += static_cast<double>(x[i]) * static_cast<double>(y[i]);
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+  return lanes_sum(acc, tail);
 }
 
 // y += a x
@@ -111,8 +117,8 @@ void column_pass(const DenseX<T>& X, const double* v, const double* v2, double* 
       if (Corr) tail += e * v[i];
       if (Norms) tail2 += e * e * v2[i];
     }
-    if (Corr) out[j] = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
-    if (Norms) sq[j] = ((acc2[0] + acc2[4]) + (acc2[1] + acc2[5])) + ((acc2[2] + acc2[6]) + (acc2[3] + acc2[7])) + tail2;
+    if (Corr) out[j] = lanes_sum(acc, tail);
+    if (Norms) sq[j] = lanes_sum(acc2, tail2);
   }
 }
 
@@ -136,7 +142,8 @@ void subtract_product(const DenseX<T>& X, const T* w, T* R, int n_threads) {
 
 // dst[k][i] = (data[i, feats[k]] - mean) * scale[i]
 template <class T>
-void gather_columns(const DenseX<T>& X, const index_t* feats, index_t m, T* const* dst, int n_threads) {
+void gather_columns(const DenseX<T>& X, const index_t* feats, index_t m, T* const* dst,
+                    int n_threads) {
   const index_t n = X.n;
   const int threads = fastml_region_threads(static_cast<double>(n) * m * 4 * kStreamNs, n_threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -167,7 +174,8 @@ struct DenseTerm {
   DenseTerm(const DenseX<T>& X_, const T* y_, const T* w, int n_threads_)
       : X(X_), y(y_), n(X_.n), d(X_.d), n_threads(n_threads_), R(y_, y_ + X_.n), norms(X_.d),
         cache(X_.d), v(X_.n), v2(X_.n) {
-    for (index_t i = 0; i < n; ++i) v2[i] = X.scale ? static_cast<double>(X.scale[i]) * X.scale[i] : 1.0;
+    for (index_t i = 0; i < n; ++i)
+      v2[i] = X.scale ? static_cast<double>(X.scale[i]) * X.scale[i] : 1.0;
     if (direct()) {
       column_pass<false, true>(X, nullptr, v2.data(), nullptr, norms.data(), n_threads);
       norms_pending = false;
@@ -318,7 +326,8 @@ struct GramColumnsTerm {
       std::vector<double>& g = G[missing[c]];
       g.resize(d);
       for (index_t j = 0; j < d; ++j)
-        g[j] = static_cast<double>(C[c * d + j]) - (X.mean ? static_cast<double>(X.mean[j]) * colsum : 0.0);
+        g[j] = static_cast<double>(C[c * d + j]) -
+               (X.mean ? static_cast<double>(X.mean[j]) * colsum : 0.0);
     }
   }
   double norm2(index_t j) const { return norms[j]; }
@@ -417,7 +426,8 @@ class Solver {
   void sweep_loop(double& gap, double& dual_norm, CdResult& res) {
     std::uint32_t state = opt_.seed;
     for (std::int64_t it = 0; it < opt_.max_iter; ++it) {
-      const auto [w_max, dw_max] = sweep(active_.data(), static_cast<index_t>(active_.size()), opt_.random ? &state : nullptr);
+      const auto [w_max, dw_max] = sweep(active_.data(), static_cast<index_t>(active_.size()),
+                                         opt_.random ? &state : nullptr);
       res.n_iter = it + 1;
       if (w_max == 0 || dw_max / w_max <= opt_.tol || it == opt_.max_iter - 1) {
         gap = full_gap(dual_norm);
@@ -454,8 +464,9 @@ class Solver {
       ranked.clear();
       const double scale = std::max(opt_.alpha, dual_norm);
       for (index_t j : active_) {
-        const double score = w_[j] != 0 ? -std::numeric_limits<double>::infinity()
-                                        : (1.0 - std::fabs(xta_[j]) / scale) / std::sqrt(term_.norm2(j) + opt_.beta);
+        const double score =
+            w_[j] != 0 ? -std::numeric_limits<double>::infinity()
+                       : (1.0 - std::fabs(xta_[j]) / scale) / std::sqrt(term_.norm2(j) + opt_.beta);
         ranked.emplace_back(score, j);
       }
       // The kPrefetch next-ranked features too, for the columns gathered with this set.

@@ -126,7 +126,8 @@ def test_warm_start_and_positive(dtype):
         if positive:
             assert (coefs[0] >= 0).all()
         np.testing.assert_allclose(coefs[0], expected,
-                                   atol=(1e-8 if dtype == np.float64 else 1e-3) * np.abs(expected).max())
+                                   atol=(1e-8 if dtype == np.float64 else 1e-3)
+                                   * np.abs(expected).max())
 
 
 @pytest.mark.parametrize("view", ["residual", "gram", "gram_columns"])
@@ -188,7 +189,8 @@ def test_entry_checks():
     dense_ok = dict(ok, gram_columns=False)
     args = (np.array([1.0]), np.array([0.0]), np.ones(1, np.uint32))
     with pytest.raises(ValueError, match="y has the wrong shape"):
-        _cd_fast.enet_path_dense(np.zeros(5), np.zeros((1, 5)), *args, X, None, None, y[:-1], **dense_ok)
+        _cd_fast.enet_path_dense(np.zeros(5), np.zeros((1, 5)), *args, X, None, None, y[:-1],
+                                 **dense_ok)
     with pytest.raises(ValueError, match="coefs has the wrong shape"):
         _cd_fast.enet_path_dense(np.zeros(5), np.zeros((2, 5)), *args, X, None, None, y, **dense_ok)
     with pytest.raises(ValueError, match="alphas and betas"):
