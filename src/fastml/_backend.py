@@ -28,6 +28,8 @@ COMPILED_CORES = {
     "classification metrics: confusion counts, radix-sorted curves (C++, pybind11)":
         "fastml.metrics._clf_fast",
     "weighted Gram matrices (C++, pybind11)": "fastml._linalg_fast",
+    "elastic-net coordinate descent: screening, working sets, Gram (C++, pybind11)":
+        "fastml._cd_fast",
 }
 
 

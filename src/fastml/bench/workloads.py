@@ -2,6 +2,7 @@
 
 Used by ``python -m fastml.bench`` and by the pytest-benchmark files in the repository's bench/.
 """
+import functools
 import importlib.util
 import warnings
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ OPTIONAL_PEERS = {
     "lightgbm": ("LightGBM", ("tree",), 'pip install "fastml[bench]"'),
     "sklearnex": ("scikit-learn-intelex", ("tree", "metrics", "linear"),
                   'pip install "fastml[bench]"'),
+    "skglm": ("skglm", ("linear",), 'pip install "fastml[bench]"'),
     # the CPU build; the bench extra leaves torch out, as pip would pull the CUDA build
     "torch": ("PyTorch", ("nn",), "pip install torch==2.13.0"),
 }
@@ -1302,6 +1304,65 @@ def _linear_workloads():
         target=target,
         reference=lambda data, alpha=alpha: reference.ridge_solution(*data, alpha),
     ) for name, make, alpha in models for peer_name, lib, target, tolerance in peers]
+def _linear_cd_workloads():
+    """Lasso, ElasticNet, lasso_path and LassoCV by coordinate descent: regression data with 50
+    informative features out of 1000 and alpha=1, which keeps about those 50 (the issue's
+    "scikit-learn's alpha=1 on make_regression-like data")."""
+    from sklearn import linear_model as sklearn_linear
+    from sklearn.datasets import make_regression
+
+    from fastml import linear_model
+
+    @functools.cache
+    def regression(n):
+        X, y = make_regression(n_samples=n, n_features=1000, n_informative=50, noise=10.0,
+                               random_state=0)
+        return X, y
+
+    def relative_difference(a, b):
+        return max_abs_difference(a, b) / max(1.0, float(np.max(np.abs(b))))
+
+    def fit(cls, **params):
+        return lambda data: cls(**params).fit(*data).coef_
+
+    def path(function):
+        return lambda data: function(*data, alphas=30)[1]
+
+    def cv(cls):
+        def call(data):
+            model = cls(cv=3, alphas=30).fit(*data)
+            return np.concatenate([[model.alpha_], model.coef_])
+        return call
+
+    def workload(name, fastml_call, peer_call, peer_name, target, sizes=(5_000, 50_000)):
+        return Workload(group="linear", name=name, sizes=sizes, setup=regression,
+                        fastml=fastml_call, peer=peer_call, peer_name=peer_name,
+                        parity=relative_difference, parity_label="max |diff| / max |coef|",
+                        tolerance=1e-4, target=target)
+
+    workloads = [
+        workload("Lasso fit {n}x1000 float64, alpha=1", fit(linear_model.Lasso, alpha=1.0),
+                 fit(sklearn_linear.Lasso, alpha=1.0), "scikit-learn", 3.0),
+        workload("ElasticNet fit {n}x1000 float64, alpha=1, l1_ratio=0.7",
+                 fit(linear_model.ElasticNet, alpha=1.0, l1_ratio=0.7),
+                 fit(sklearn_linear.ElasticNet, alpha=1.0, l1_ratio=0.7), "scikit-learn", 3.0),
+        workload("lasso_path {n}x1000 float64, 30 alphas", path(linear_model.lasso_path),
+                 path(sklearn_linear.lasso_path), "scikit-learn", 5.0),
+        workload("LassoCV {n}x1000 float64, 3 folds, 30 alphas", cv(linear_model.LassoCV),
+                 cv(sklearn_linear.LassoCV), "scikit-learn", 5.0, sizes=(5_000, 20_000)),
+    ]
+    if peer_installed("skglm"):
+        import skglm
+
+        # skglm stops on its own optimality test: the same optimum to about 1e-4 relative.
+        workloads += [
+            workload("Lasso fit {n}x1000 float64, alpha=1", fit(linear_model.Lasso, alpha=1.0),
+                     fit(skglm.Lasso, alpha=1.0), "skglm", 1.0),
+            workload("ElasticNet fit {n}x1000 float64, alpha=1, l1_ratio=0.7",
+                     fit(linear_model.ElasticNet, alpha=1.0, l1_ratio=0.7),
+                     fit(skglm.ElasticNet, alpha=1.0, l1_ratio=0.7), "skglm", 1.0),
+        ]
+    return workloads
 
 
 def all_workloads():
@@ -1310,6 +1371,7 @@ def all_workloads():
             + _recommend_workloads() + _nn_workloads() + _tree_workloads()
             + _text_workloads() + _naive_bayes_workloads()
             + _classification_metric_workloads() + _linear_workloads()
+            + _linear_cd_workloads()
             + _small_call_workloads())
 
 

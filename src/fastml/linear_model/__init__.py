@@ -1,6 +1,10 @@
-"""Linear models with scikit-learn's API on compiled cores."""
+"""Linear models with scikit-learn's API on fastml's compiled cores, drop-in for
+``sklearn.linear_model``."""
 from ._base import LinearRegression
+from ._coordinate_descent import (ElasticNet, ElasticNetCV, Lasso, LassoCV, enet_path,
+                                  lasso_path)
 from ._ridge import Ridge, RidgeClassifier
 from ._ridge_cv import RidgeClassifierCV, RidgeCV
 
-__all__ = ["LinearRegression", "Ridge", "RidgeCV", "RidgeClassifier", "RidgeClassifierCV"]
+__all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "LinearRegression", "Ridge",
+           "RidgeCV", "RidgeClassifier", "RidgeClassifierCV", "enet_path", "lasso_path"]

@@ -1,5 +1,7 @@
 """Every private scikit-learn name fastml uses, in one place, so that an upgrade touches one file."""
 from sklearn.base import _fit_context as fit_context
+from sklearn.linear_model._base import _pre_fit as pre_fit
+from sklearn.linear_model._coordinate_descent import _alpha_grid as alpha_grid
 from sklearn.linear_model._ridge import _get_valid_accept_sparse as ridge_accept_sparse
 from sklearn.linear_model._ridge import _RidgeGCV as RidgeGCV
 from sklearn.metrics._base import _average_binary_score as average_binary_score
@@ -42,10 +44,6 @@ def parameter_constraints(sklearn_function):
 VECTORIZER_PRIVATE_METHODS = ("_validate_ngram_range", "_warn_for_unused_params",
                               "_validate_vocabulary", "_check_vocabulary")
 
-__all__ = ["Interval", "Options", "RealNotInt", "RidgeGCV", "StrOptions", "VECTORIZER_PRIVATE_METHODS",
-           "align_api_if_sparse", "average_binary_score", "average_multiclass_ovo_score",
-           "check_chunk_size", "check_optimize_result", "check_partial_fit_first_call",
-           "check_pos_label_consistency", "check_sample_weight", "check_targets",
-           "check_zero_division", "fit_context", "get_chunk_n_rows", "lbfgs_options",
-           "nanaverage", "parameter_constraints", "prf_divide", "raise_for_params", "ridge_accept_sparse", "routing_enabled", "unique_values",
-           "validate_params", "weighted_average"]
+# every name above, for `from ._sklearn_compat import *` and linters (kept by the code itself,
+# so that modules adding names never collide here)
+__all__ = sorted(name for name in dir() if not name.startswith("_"))

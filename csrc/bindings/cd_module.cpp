@@ -1,0 +1,190 @@
+// fastml._cd_fast: the elastic-net coordinate descent of csrc/linear for float32 and float64.
+// Every array must already have the solver's dtype and layout (fastml.linear_model converts them
+// once); none is converted here, so w, which the solver updates in place, is never a temporary
+// copy. Shapes and scalars are checked before the GIL is released.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <tuple>
+#include <vector>
+
+#include "../linear/cd.hpp"
+#include "fastml/binding_checks.hpp"
+#include "fastml/openmp_helpers.h"
+
+namespace py = pybind11;
+using fastml::bindings::require;
+using fastml::bindings::require_shape;
+using fastml::bindings::require_threads;
+using fastml::linear::CdOptions;
+using fastml::linear::CdResult;
+using fastml::linear::DenseX;
+using fastml::linear::index_t;
+using fastml::linear::Path;
+
+namespace {
+
+template <class T>
+using Vec = py::array_t<T, py::array::c_style>;
+template <class T>
+using ColMajor = py::array_t<T, py::array::f_style>;
+
+CdOptions options(double alpha, double beta, std::int64_t max_iter, double tol, std::uint32_t seed,
+                  bool random, bool positive, bool screening, bool working_sets, int n_threads) {
+  require(std::isfinite(alpha) && alpha >= 0, "alpha must be finite and >= 0");
+  require(std::isfinite(beta) && beta >= 0, "beta must be finite and >= 0");
+  require(max_iter >= 0, "max_iter must be >= 0");
+  require(std::isfinite(tol) && tol >= 0, "tol must be finite and >= 0");
+  require_threads(n_threads);
+  CdOptions opt;
+  opt.alpha = alpha;
+  opt.beta = beta;
+  opt.max_iter = max_iter;
+  opt.tol = tol;
+  opt.seed = seed;
+  opt.random = random;
+  opt.positive = positive;
+  opt.screening = screening;
+  opt.working_sets = working_sets;
+  opt.n_threads = n_threads;
+  return opt;
+}
+
+using Results = std::tuple<py::array_t<double>, py::array_t<double>, py::array_t<std::int64_t>,
+                           py::array_t<bool>>;
+
+// Checks the path's arrays against d coefficients; returns its view.
+template <class T>
+Path path_of(const Vec<double>& alphas, const Vec<double>& betas, const Vec<std::uint32_t>& seeds,
+             const Vec<T>& w, const Vec<T>& coefs, index_t d) {
+  require(alphas.ndim() == 1, "alphas must be 1-dimensional");
+  const index_t k = alphas.shape(0);
+  require_shape(betas, "betas", {k});
+  require_shape(seeds, "seeds", {k});
+  require_shape(w, "w", {d});
+  require_shape(coefs, "coefs", {k, d});
+  require(w.writeable() && coefs.writeable(), "w and coefs must be writeable");
+  for (index_t a = 0; a < k; ++a)
+    require(std::isfinite(alphas.data()[a]) && alphas.data()[a] >= 0 &&
+                std::isfinite(betas.data()[a]) && betas.data()[a] >= 0,
+            "alphas and betas must be finite and >= 0");
+  return Path{k, alphas.data(), betas.data(), seeds.data()};
+}
+
+Results results_of(const std::vector<CdResult>& r) {
+  const auto k = static_cast<py::ssize_t>(r.size());
+  py::array_t<double> gaps(k), tols(k);
+  py::array_t<std::int64_t> iters(k);
+  py::array_t<bool> converged(k);
+  for (py::ssize_t a = 0; a < k; ++a) {
+    gaps.mutable_data()[a] = r[a].gap;
+    tols.mutable_data()[a] = r[a].tol;
+    iters.mutable_data()[a] = r[a].n_iter;
+    converged.mutable_data()[a] = r[a].converged;
+  }
+  return {gaps, tols, iters, converged};
+}
+
+// BLAS from scipy.linalg.cython_blas (the library scipy and NumPy link), looked up once.
+const fastml::linear::Gemm& blas() {
+  static const fastml::linear::Gemm gemm = [] {
+    fastml::linear::Gemm g;
+    py::dict capi = py::module_::import("scipy.linalg.cython_blas").attr("__pyx_capi__");
+    g.dgemm = reinterpret_cast<fastml::linear::DgemmFn>(
+        PyCapsule_GetPointer(capi["dgemm"].ptr(), PyCapsule_GetName(capi["dgemm"].ptr())));
+    g.sgemm = reinterpret_cast<fastml::linear::SgemmFn>(
+        PyCapsule_GetPointer(capi["sgemm"].ptr(), PyCapsule_GetName(capi["sgemm"].ptr())));
+    if (!g.dgemm || !g.sgemm) throw py::error_already_set();
+    return g;
+  }();
+  return gemm;
+}
+
+template <class T>
+Results path_dense(Vec<T> w, Vec<T> coefs, const Vec<double>& alphas, const Vec<double>& betas,
+                   const Vec<std::uint32_t>& seeds, const py::array_t<T>& X,
+                   const std::optional<Vec<T>>& X_mean, const std::optional<Vec<T>>& X_scale,
+                   const Vec<T>& y, std::int64_t max_iter, double tol, bool random, bool positive,
+                   bool screening, bool working_sets, bool gram_columns, int n_threads) {
+  CdOptions opt = options(0, 0, max_iter, tol, 1, random, positive, screening, working_sets,
+                          n_threads);
+  opt.gram_columns = gram_columns;
+  if (gram_columns) opt.gemm = &blas();
+  require(X.ndim() == 2, "X must be 2-dimensional");
+  const bool c_order = (X.flags() & py::array::c_style) != 0;
+  require(c_order || (X.flags() & py::array::f_style) != 0, "X must be C- or F-contiguous");
+  const index_t n = X.shape(0), d = X.shape(1);
+  require(n >= 1 && d >= 1, "X must have at least one sample and one feature");
+  require_shape(y, "y", {n});
+  if (X_mean) require_shape(*X_mean, "X_mean", {d});
+  if (X_scale) require_shape(*X_scale, "X_scale", {n});
+  const Path path = path_of<T>(alphas, betas, seeds, w, coefs, d);
+  const DenseX<T> view{X.data(), n, d, c_order, X_mean ? X_mean->data() : nullptr,
+                       X_scale ? X_scale->data() : nullptr};
+  std::vector<CdResult> r(static_cast<std::size_t>(path.n_alphas));
+  T* wp = w.mutable_data();
+  T* cp = coefs.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fastml::linear::enet_path_dense<T>(view, y.data(), path, wp, cp, r.data(), opt);
+  }
+  return results_of(r);
+}
+
+template <class T>
+Results path_gram(Vec<T> w, Vec<T> coefs, const Vec<double>& alphas, const Vec<double>& betas,
+                  const Vec<std::uint32_t>& seeds, const Vec<T>& Q, const Vec<T>& q, double y_norm2,
+                  std::int64_t max_iter, double tol, bool random, bool positive, bool screening,
+                  bool working_sets, int n_threads) {
+  const CdOptions opt = options(0, 0, max_iter, tol, 1, random, positive, screening, working_sets,
+                                n_threads);
+  require(Q.ndim() == 2 && Q.shape(0) == Q.shape(1) && Q.shape(0) >= 1,
+          "Q must be a non-empty square matrix");
+  const index_t d = Q.shape(0);
+  require_shape(q, "q", {d});
+  require(std::isfinite(y_norm2) && y_norm2 >= 0, "y_norm2 must be finite and >= 0");
+  const Path path = path_of<T>(alphas, betas, seeds, w, coefs, d);
+  std::vector<CdResult> r(static_cast<std::size_t>(path.n_alphas));
+  T* wp = w.mutable_data();
+  T* cp = coefs.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fastml::linear::enet_path_gram<T>(Q.data(), q.data(), y_norm2, d, path, wp, cp, r.data(), opt);
+  }
+  return results_of(r);
+}
+
+template <class T>
+void define(py::module_& m) {
+  m.def("enet_path_dense", &path_dense<T>,
+        "Elastic-net coordinate descent along a path on dense X (C or F order), whose column j "
+        "is (X[:, j] - X_mean[j]) * X_scale. w IN first warm start, OUT last solution; coefs OUT "
+        "(n_alphas, d). Returns (gaps, tols, n_iters, converged), unscaled as scikit-learn's "
+        "cd_fast.",
+        py::arg("w").noconvert(), py::arg("coefs").noconvert(), py::arg("alphas").noconvert(),
+        py::arg("betas").noconvert(), py::arg("seeds").noconvert(), py::arg("X").noconvert(),
+        py::arg("X_mean").noconvert(), py::arg("X_scale").noconvert(), py::arg("y").noconvert(),
+        py::arg("max_iter"), py::arg("tol"), py::arg("random"), py::arg("positive"),
+        py::arg("screening"), py::arg("working_sets"), py::arg("gram_columns"),
+        py::arg("n_threads"));
+  m.def("enet_path_gram", &path_gram<T>,
+        "Elastic-net coordinate descent along a path on Q = X'X (C order), q = X'y, y_norm2 = "
+        "y'y; arguments and results as enet_path_dense.",
+        py::arg("w").noconvert(), py::arg("coefs").noconvert(), py::arg("alphas").noconvert(),
+        py::arg("betas").noconvert(), py::arg("seeds").noconvert(), py::arg("Q").noconvert(),
+        py::arg("q").noconvert(), py::arg("y_norm2"), py::arg("max_iter"), py::arg("tol"),
+        py::arg("random"), py::arg("positive"), py::arg("screening"), py::arg("working_sets"),
+        py::arg("n_threads"));
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_cd_fast, m) {
+  m.doc() = "Elastic-net coordinate descent with gap-safe screening and working sets (C++).";
+  define<float>(m);
+  define<double>(m);
+}

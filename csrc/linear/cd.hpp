@@ -1,0 +1,90 @@
+// Coordinate descent for the elastic net (fastml._cd_fast), in scikit-learn's cd_fast scaling:
+//   min_w 1/2 ||y - X w||^2 + alpha ||w||_1 + beta/2 ||w||^2
+// with alpha and beta already multiplied by n_samples, stopped by the duality gap
+// (formulation A for alpha > 0, B for alpha = 0 < beta, the gradient norm for OLS) against
+// tol * ||y||^2, as scikit-learn's enet_coordinate_descent{,_gram}.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace fastml::linear {
+
+using index_t = std::ptrdiff_t;
+
+// BLAS matrix products (Fortran calling convention), taken from scipy.linalg.cython_blas by the
+// binding: the Gram columns X'X_S of the working sets are the one dense product of the solver.
+using DgemmFn = void (*)(char*, char*, int*, int*, int*, double*, double*, int*, double*, int*,
+                         double*, double*, int*);
+using SgemmFn = void (*)(char*, char*, int*, int*, int*, float*, float*, int*, float*, int*,
+                         float*, float*, int*);
+struct Gemm {
+  DgemmFn dgemm = nullptr;
+  SgemmFn sgemm = nullptr;
+};
+
+struct CdOptions {
+  double alpha = 0.0;  // L1 strength (times n_samples)
+  double beta = 0.0;   // L2 strength (times n_samples)
+  std::int64_t max_iter = 1000;
+  double tol = 1e-4;  // relative: converged when gap <= tol * ||y||^2
+  // scikit-learn's rand_r state (rng.randint(0, 2**31 - 1)), used when `random`: the features are
+  // drawn from the same stream as scikit-learn's, so selection="random" gives its model.
+  std::uint32_t seed = 1;
+  bool random = false;
+  bool positive = false;
+  bool screening = true;  // gap-safe screening (Fercoq et al. 2015), as scikit-learn's do_screening
+  // Solve growing working sets of features (celer/skglm) instead of sweeping every unscreened
+  // feature: only with cyclic selection and alpha > 0 (the random stream is scikit-learn's only
+  // when every sweep covers the unscreened features as its own does).
+  bool working_sets = true;
+  // Dense X only: solve on the Gram columns X'x_j of the features visited (one BLAS product per
+  // new working set) instead of the residual, so that a sweep costs O(n_features) per feature
+  // and the gap needs no pass over X. Needs `gemm`.
+  bool gram_columns = false;
+  const Gemm* gemm = nullptr;
+  int n_threads = 1;
+};
+
+struct CdResult {
+  double gap = 0.0;        // duality gap reached (unscaled: scikit-learn divides by n_samples)
+  double tol = 0.0;        // tol * ||y||^2, the bound the gap was held to
+  std::int64_t n_iter = 0;  // sweeps over features (0 when the start already converged)
+  bool converged = false;
+};
+
+// Column j of the design is (data[:, j] - mean[j]) * scale (mean and scale optional): the centring
+// for an intercept and the square roots of the sample weights, applied on the fly.
+template <class T>
+struct DenseX {
+  const T* data;
+  index_t n, d;
+  bool c_order;
+  const T* mean;   // d values or nullptr
+  const T* scale;  // n values or nullptr
+  double at(index_t i, index_t j) const {
+    const double x = c_order ? data[i * d + j] : data[j * n + i];
+    return x - (mean ? static_cast<double>(mean[j]) : 0.0);
+  }
+};
+
+// A path: the problem solved for alphas[a], betas[a] (a = 0 .. n_alphas - 1, in that order), each
+// from the previous solution. w: d coefficients, IN the first warm start, OUT the last solution;
+// coefs: n_alphas x d, OUT each solution; results: n_alphas, OUT; seeds: n_alphas rand_r states
+// (scikit-learn draws one per alpha). opt's alpha, beta and seed are ignored.
+struct Path {
+  index_t n_alphas;
+  const double* alphas;
+  const double* betas;
+  const std::uint32_t* seeds;
+};
+
+template <class T>
+void enet_path_dense(const DenseX<T>& X, const T* y, const Path& path, T* w, T* coefs,
+                     CdResult* results, const CdOptions& opt);
+
+// Q = X'X (d x d, symmetric, C order), q = X'y, y_norm2 = y'y.
+template <class T>
+void enet_path_gram(const T* Q, const T* q, double y_norm2, index_t d, const Path& path, T* w,
+                    T* coefs, CdResult* results, const CdOptions& opt);
+
+}  // namespace fastml::linear

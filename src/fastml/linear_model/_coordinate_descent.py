@@ -1,0 +1,284 @@
+"""Lasso, ElasticNet, their paths and cross-validated versions on fastml's coordinate-descent core
+(fastml._cd_fast), drop-in for scikit-learn's.
+
+The estimators are scikit-learn's classes with the solver swapped: their parameters, checks,
+attributes and cross-validation loop are scikit-learn's own, and every coordinate descent on dense
+X (plain or on the Gram matrix) runs in the C++ core, which adds working sets to scikit-learn's
+gap-safe screening and stops on the same duality gap. A dense fit without a Gram matrix centres and
+weights X on the fly instead of copying it. Sparse X and multi-output paths are handed to
+scikit-learn's solver.
+"""
+import numbers
+import warnings
+
+import numpy as np
+from scipy import sparse
+from sklearn import linear_model as _sk
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import validate_data
+from threadpoolctl import threadpool_limits
+
+from .. import _cd_fast
+from .._backend import effective_n_threads
+from ..utils._sklearn_compat import (alpha_grid, check_sample_weight, fit_context,
+                                     parameter_constraints, pre_fit, validate_params,
+                                     weighted_average)
+
+__all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "enet_path", "lasso_path"]
+
+# scikit-learn's cd_fast draws each solve's rand_r state as rng.randint(0, RAND_R_MAX).
+_RAND_R_MAX = 2**31 - 1
+
+_MESSAGE_CONV = ("Objective did not converge. You might want to increase the number of "
+                 "iterations, check the scale of the features or consider increasing "
+                 "regularisation.")
+_MESSAGE_RIDGE = ("Linear regression models with a zero l1 penalization strength are more "
+                  "efficiently fitted using one of the solvers implemented in "
+                  "sklearn.linear_model.Ridge/RidgeCV instead.")
+
+
+def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X_mean=None,
+                X_scale=None, tol=1e-4, max_iter=1000, random_state=None, selection="cyclic",
+                positive=False, screening=True):
+    """Coordinate descent along `alphas` (decreasing) on dense single-output data in the core.
+
+    X is the design as given (C or F order, never copied); X_mean and X_scale, when given, centre
+    its columns and scale its rows on the fly (an intercept and sample weights). gram, when given,
+    is X'X of that design and Xy its X'y: the Gram variant runs instead. Returns the coefficients
+    (n_features, n_alphas), the duality gaps divided by n_samples as scikit-learn reports them,
+    and the sweeps per alpha; warns as scikit-learn for each alpha that did not converge.
+    """
+    n_samples, n_features = X.shape
+    dtype = X.dtype
+    if selection not in ("random", "cyclic"):
+        raise ValueError("selection should be either random or cyclic.")
+    rng = check_random_state(random_state)
+    seeds = np.array([rng.randint(0, _RAND_R_MAX) for _ in alphas], dtype=np.uint32)
+    alphas = np.asarray(alphas, dtype=np.float64)
+    # cd_fast's objective is n_samples times the documented one.
+    l1 = np.ascontiguousarray(alphas * l1_ratio * n_samples)
+    l2 = np.ascontiguousarray(alphas * (1.0 - l1_ratio) * n_samples)
+    w = (np.zeros(n_features, dtype=dtype) if coef_init is None
+         else np.array(coef_init, dtype=dtype, copy=True).ravel())
+    coefs = np.empty((len(alphas), n_features), dtype=dtype)
+    n_threads = effective_n_threads(None)
+    options = dict(max_iter=int(max_iter), tol=float(tol), random=selection == "random",
+                   positive=bool(positive), screening=bool(screening), working_sets=True,
+                   n_threads=n_threads)
+    if gram is not None:
+        gram = np.ascontiguousarray(gram, dtype=dtype)
+        q = np.ascontiguousarray(Xy if Xy is not None else X.T @ y, dtype=dtype).ravel()
+        y_norm2 = float(np.dot(y, y))
+        gaps, tols, n_iters, converged = _cd_fast.enet_path_gram(
+            w, coefs, l1, l2, seeds, gram, q, y_norm2, **options)
+    else:
+        if not (X.flags.c_contiguous or X.flags.f_contiguous):
+            X = np.ascontiguousarray(X)
+        y = np.ascontiguousarray(y, dtype=dtype)
+        X_mean = None if X_mean is None else np.ascontiguousarray(X_mean, dtype=dtype)
+        X_scale = None if X_scale is None else np.ascontiguousarray(X_scale, dtype=dtype)
+        # A path on more rows than features without a Gram matrix (precompute=False) runs on
+        # the Gram columns of the visited features (GramColumnsTerm in csrc/linear/cd.cpp): its
+        # gaps need no pass over X, where the residual form took two per alpha (30 alphas down
+        # to alpha_max / 20 on 50k x 1000, one thread, busy machine: 2.9-3.1 s against 4.1-4.3
+        # s); a single fit is faster on the residual (0.65-0.88 s against 1.1-1.3 s). With
+        # precompute="auto" the whole Gram matrix is built, as scikit-learn does: down to
+        # alpha_max / 1000 the visited columns came to a third of it (362 of 1000, in 19 BLAS
+        # products), no faster. BLAS gets one thread: OpenBLAS threads spinning beside the
+        # OpenMP ones made the product ten times slower on 2 busy cores (1.3 s against 0.15 s).
+        gram_columns = n_samples > n_features and len(alphas) > 1
+        with threadpool_limits(limits=1, user_api="blas"):
+            gaps, tols, n_iters, converged = _cd_fast.enet_path_dense(
+                w, coefs, l1, l2, seeds, X, X_mean, X_scale, y, gram_columns=gram_columns,
+                **options)
+    for gap, tol_, ok, alpha in zip(gaps, tols, converged, l1):
+        if not ok:
+            message = _MESSAGE_CONV + f" Duality gap: {gap:.6e}, tolerance: {tol_:.3e}"
+            if alpha < np.finfo(np.float64).eps:
+                message += "\n" + _MESSAGE_RIDGE
+            warnings.warn(message, ConvergenceWarning, stacklevel=3)
+    return coefs.T, gaps / n_samples, [int(k) for k in n_iters]
+
+
+@validate_params(parameter_constraints(_sk.enet_path), prefer_skip_nested_validation=True)
+def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas="warn",
+              precompute="auto", Xy=None, copy_X=True, coef_init=None, verbose=False,
+              return_n_iter=False, positive=False, check_input=True, **params):
+    """Compute the elastic-net path with coordinate descent, as ``sklearn.linear_model.enet_path``
+    (same parameters and results); dense single-output X runs in fastml's core.
+
+    X is never written to, so ``copy_X`` only matters for the inputs handed to scikit-learn
+    (sparse X, multi-output y).
+    """
+    if sparse.issparse(X) or np.ndim(y) > 1:
+        return _sk.enet_path(X, y, l1_ratio=l1_ratio, eps=eps, n_alphas=n_alphas, alphas=alphas,
+                             precompute=precompute, Xy=Xy, copy_X=copy_X, coef_init=coef_init,
+                             verbose=verbose, return_n_iter=return_n_iter, positive=positive,
+                             check_input=check_input, **params)
+    grid_size = _grid_size(n_alphas, alphas)
+    if grid_size is None:
+        grid_size = alphas
+    for name in ("X_offset", "X_scale", "sample_weight"):
+        params.pop(name, None)  # sparse-only: scikit-learn ignores them for dense X too
+    solver = {name: params.pop(name) for name in ("tol", "max_iter", "random_state", "selection")
+              if name in params}
+    screening = params.pop("do_screening", True)
+    if params:
+        raise ValueError("Unexpected parameters in params", params.keys())
+    if check_input:
+        X = check_array(X, accept_sparse="csc", dtype=[np.float64, np.float32], order=None)
+        y = check_array(y, dtype=X.dtype.type, copy=False, ensure_2d=False)
+        if y.ndim > 1:
+            return _sk.enet_path(X, y, l1_ratio=l1_ratio, eps=eps, n_alphas=n_alphas,
+                                 alphas=alphas, precompute=precompute, Xy=Xy, copy_X=copy_X,
+                                 coef_init=coef_init, verbose=verbose,
+                                 return_n_iter=return_n_iter, positive=positive,
+                                 check_input=False, **solver, do_screening=screening)
+        if Xy is not None:
+            Xy = check_array(Xy, dtype=X.dtype.type, order="C", copy=False, ensure_2d=False)
+    gram = None
+    if precompute is not False:
+        X, y, _, _, _, gram, Xy = pre_fit(X, y, Xy, precompute, fit_intercept=False, copy=False,
+                                          check_gram=check_input)
+        if not hasattr(gram, "__array__"):
+            gram = None
+        elif check_input:
+            gram = check_array(gram, dtype=X.dtype.type, order="C")
+    if isinstance(grid_size, numbers.Integral):
+        alphas = alpha_grid(X, y, Xy=Xy, l1_ratio=l1_ratio, fit_intercept=False,
+                            positive=positive, eps=eps, n_alphas=grid_size)
+    else:
+        alphas = np.sort(np.asarray(grid_size, dtype=np.float64))[::-1]
+    coefs, gaps, n_iters = _solve_path(X, y, alphas, l1_ratio, coef_init=coef_init, gram=gram,
+                                       Xy=Xy, positive=positive, screening=screening, **solver)
+    if verbose:
+        print(f"enet_path: {len(alphas)} alphas, {sum(n_iters)} sweeps")
+    if return_n_iter:
+        return alphas, coefs, gaps, n_iters
+    return alphas, coefs, gaps
+
+
+def _grid_size(n_alphas, alphas):
+    """scikit-learn 1.9's reading of the deprecated n_alphas and of alphas=None/"warn": the
+    number of alphas of the grid, or None when alphas is an explicit value (and its warnings)."""
+    size = 100
+    if n_alphas != "deprecated":
+        warnings.warn(
+            "'n_alphas' was deprecated in 1.9 and will be removed in 1.11. 'alphas' now "
+            "accepts an integer value which removes the need to pass 'n_alphas'. The default "
+            "value of 'alphas' will change from None to 100 in 1.11. Pass an explicit value to "
+            "'alphas' and leave 'n_alphas' to its default value to silence this warning.",
+            FutureWarning)
+        size = n_alphas
+    if isinstance(alphas, str) and alphas == "warn":
+        return size
+    if alphas is None:
+        warnings.warn(
+            "'alphas=None' is deprecated and will be removed in 1.11, at which point the "
+            "default value will be set to 100. Set 'alphas=100' to silence this warning.",
+            FutureWarning)
+        return size
+    if isinstance(alphas, numbers.Integral):
+        return int(alphas)
+    return None
+
+
+@validate_params(parameter_constraints(_sk.lasso_path), prefer_skip_nested_validation=True)
+def lasso_path(X, y, *, eps=1e-3, n_alphas="deprecated", alphas="warn", precompute="auto",
+               Xy=None, copy_X=True, coef_init=None, verbose=False, return_n_iter=False,
+               positive=False, **params):
+    """Compute the Lasso path with coordinate descent, as ``sklearn.linear_model.lasso_path``:
+    ``enet_path`` with ``l1_ratio=1``."""
+    return enet_path(X, y, l1_ratio=1.0, eps=eps, n_alphas=n_alphas, alphas=alphas,
+                     precompute=precompute, Xy=Xy, copy_X=copy_X, coef_init=coef_init,
+                     verbose=verbose, return_n_iter=return_n_iter, positive=positive, **params)
+
+
+class _DenseFitMixin:
+    """ElasticNet.fit for dense X without a Gram matrix: the core centres and weights X on the
+    fly, so X is neither copied, nor made Fortran-ordered, nor centred; the rest (sparse X, a
+    Gram matrix) is scikit-learn's fit with fastml's path."""
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, check_input=True):
+        if sparse.issparse(X) or self.precompute is not False or not check_input:
+            return super().fit(X, y, sample_weight=sample_weight, check_input=check_input)
+        if self.alpha == 0:
+            warnings.warn("With alpha=0, this algorithm does not converge well. You are advised "
+                          "to use the LinearRegression estimator", stacklevel=2)
+        X, y = validate_data(self, X, y, accept_sparse="csc", dtype=[np.float64, np.float32],
+                             accept_large_sparse=False, multi_output=True, y_numeric=True)
+        y = check_array(y, copy=False, dtype=X.dtype.type, ensure_2d=False)
+        n_samples, n_features = X.shape
+        if isinstance(sample_weight, numbers.Number):
+            sample_weight = None
+        scale = None
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X, dtype=X.dtype)
+            # scikit-learn rescales the weights to sum to n_samples (see its ElasticNet.fit).
+            sample_weight = sample_weight * (n_samples / np.sum(sample_weight))
+            scale = np.sqrt(sample_weight)
+        if self.fit_intercept:
+            X_offset = weighted_average(X, axis=0, weights=sample_weight)
+            y_offset = weighted_average(y, axis=0, weights=sample_weight)
+            X_offset = np.asarray(X_offset, dtype=X.dtype)
+            y_offset = np.asarray(y_offset, dtype=X.dtype)
+        else:
+            X_offset = np.zeros(n_features, dtype=X.dtype)
+            y_offset = 0.0 if y.ndim == 1 else np.zeros(y.shape[1], dtype=X.dtype)
+        Y = (y - y_offset).reshape(n_samples, -1)
+        if scale is not None:
+            Y = Y * scale[:, None]
+        n_targets = Y.shape[1]
+        if not self.warm_start or not hasattr(self, "coef_"):
+            coef_ = np.zeros((n_targets, n_features), dtype=X.dtype)
+        else:
+            coef_ = np.array(self.coef_, dtype=X.dtype).reshape(n_targets, n_features)
+        dual_gaps = np.zeros(n_targets, dtype=X.dtype)
+        n_iter = []
+        for k in range(n_targets):
+            coefs, gaps, iters = _solve_path(
+                X, Y[:, k], [self.alpha], self.l1_ratio, coef_init=coef_[k],
+                X_mean=X_offset if self.fit_intercept else None, X_scale=scale, tol=self.tol,
+                max_iter=self.max_iter, random_state=self.random_state, selection=self.selection,
+                positive=self.positive)
+            coef_[k] = coefs[:, 0]
+            dual_gaps[k] = gaps[0]
+            n_iter.append(iters[0])
+        if n_targets == 1 and y.ndim == 1:
+            self.n_iter_, self.coef_, self.dual_gap_ = n_iter[0], coef_[0], dual_gaps[0]
+        else:
+            self.n_iter_, self.coef_, self.dual_gap_ = n_iter, coef_, dual_gaps
+        self._set_intercept(X_offset, y_offset, np.ones(n_features, dtype=X.dtype))
+        if not all(np.isfinite(w).all() for w in [self.coef_, self.intercept_]):
+            raise ValueError("Coordinate descent iterations resulted in non-finite parameter "
+                             "values. The input data may contain large values and need to be "
+                             "preprocessed.")
+        return self
+
+
+class ElasticNet(_DenseFitMixin, _sk.ElasticNet):
+    __doc__ = _sk.ElasticNet.__doc__
+    path = staticmethod(enet_path)
+
+
+class Lasso(_DenseFitMixin, _sk.Lasso):
+    __doc__ = _sk.Lasso.__doc__
+    path = staticmethod(enet_path)
+
+
+class LassoCV(_sk.LassoCV):
+    __doc__ = _sk.LassoCV.__doc__
+    path = staticmethod(lasso_path)
+
+    def _get_estimator(self):
+        return Lasso()
+
+
+class ElasticNetCV(_sk.ElasticNetCV):
+    __doc__ = _sk.ElasticNetCV.__doc__
+    path = staticmethod(enet_path)
+
+    def _get_estimator(self):
+        return ElasticNet()
