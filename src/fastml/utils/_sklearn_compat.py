@@ -1,5 +1,6 @@
 """Every private scikit-learn name fastml uses, in one place, so that an upgrade touches one file."""
 from sklearn.base import _fit_context as fit_context
+from sklearn.linear_model._glm._newton_solver import NewtonCholeskySolver
 from sklearn.metrics._base import _average_binary_score as average_binary_score
 from sklearn.metrics._base import _average_multiclass_ovo_score as average_multiclass_ovo_score
 from sklearn.metrics._classification import _check_targets as check_targets
@@ -15,7 +16,11 @@ from sklearn.utils._sparse import _align_api_if_sparse as align_api_if_sparse
 from sklearn.utils.extmath import _nanaverage as nanaverage
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict as lbfgs_options
 from sklearn.utils.multiclass import _check_partial_fit_first_call as check_partial_fit_first_call
+from sklearn.utils.metadata_routing import _manual_routing as manual_routing
+from sklearn.utils.metadata_routing import _raise_for_params as raise_for_params
+from sklearn.utils.metadata_routing import _routing_enabled as routing_enabled
 from sklearn.utils.optimize import _check_optimize_result as check_optimize_result
+from sklearn.utils.validation import _check_method_params as check_method_params
 from sklearn.utils.validation import _check_pos_label_consistency as check_pos_label_consistency
 from sklearn.utils.validation import _check_sample_weight as check_sample_weight
 
@@ -31,10 +36,11 @@ def parameter_constraints(sklearn_function):
 VECTORIZER_PRIVATE_METHODS = ("_validate_ngram_range", "_warn_for_unused_params",
                               "_validate_vocabulary", "_check_vocabulary")
 
-__all__ = ["Interval", "Options", "RealNotInt", "StrOptions", "VECTORIZER_PRIVATE_METHODS",
-           "align_api_if_sparse", "average_binary_score", "average_multiclass_ovo_score",
-           "check_chunk_size", "check_optimize_result", "check_partial_fit_first_call",
-           "check_pos_label_consistency", "check_sample_weight", "check_targets",
-           "check_zero_division", "fit_context", "get_chunk_n_rows", "lbfgs_options",
-           "nanaverage", "parameter_constraints", "prf_divide", "unique_values",
-           "validate_params", "weighted_average"]
+__all__ = ["Interval", "NewtonCholeskySolver", "Options", "RealNotInt", "StrOptions",
+           "VECTORIZER_PRIVATE_METHODS", "align_api_if_sparse", "average_binary_score",
+           "average_multiclass_ovo_score", "check_chunk_size", "check_method_params",
+           "check_optimize_result", "check_partial_fit_first_call", "check_pos_label_consistency",
+           "check_sample_weight", "check_targets", "check_zero_division", "fit_context",
+           "get_chunk_n_rows", "lbfgs_options", "manual_routing", "nanaverage",
+           "parameter_constraints", "prf_divide", "raise_for_params", "routing_enabled",
+           "unique_values", "validate_params", "weighted_average"]
