@@ -171,7 +171,8 @@ def logistic_path(X, y, *, classes, Cs, fit_intercept=True, max_iter=100, tol=1e
                                               extra_warning_msg=_CONVERGENCE_HINT)
             w0 = result.x
         w = w0 if n_classes == 2 else np.reshape(w0, (n_classes, -1), order="F")
-        coefs.append(np.asarray(w, dtype=X.dtype))
+        # A copy: the next C's Newton solver shifts the multinomial intercepts of w0 in place.
+        coefs.append(np.array(w, dtype=X.dtype))
     return np.stack(coefs), n_iter
 
 
