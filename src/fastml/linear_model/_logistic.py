@@ -463,8 +463,7 @@ class LogisticRegressionCV(sk_linear_model.LogisticRegressionCV):
         scores = self.scores_[keys[0]]
         n_iter = self.n_iter_[0]
         n_l1 = 1 if l1_ratios is None else len(self.l1_ratios_)
-        paths = paths.reshape(max(n_classes, 1) if n_classes > 2 else 1, n_folds, n_cs, n_l1,
-                              n_dof)
+        paths = paths.reshape(n_classes, n_folds, n_cs, n_l1, n_dof)  # n_classes 1 if binary
         if l1_ratios is None:
             scores = scores.reshape(n_folds, n_cs, 1)
             n_iter = n_iter.reshape(n_folds, n_cs, 1)
