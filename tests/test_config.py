@@ -7,6 +7,7 @@ import pytest
 import fastml
 from fastml import _backend
 from fastml.cluster import _kmeans_fast
+from fastml.linear_model import _logistic_fast
 from fastml.nn import _conv_fast
 
 
@@ -76,11 +77,13 @@ def test_compiled_cores_present():
         "text vectorizers: tokens, n-grams, counts, hashing (C++, pybind11)": None,
         "naive Bayes counts and likelihoods (C++, pybind11)": None,
         "classification metrics: confusion counts, radix-sorted curves (C++, pybind11)": None,
+        "logistic loss, gradient and Hessian in one pass (C++, pybind11)": None,
     }
     assert _backend.simd_build() in ("baseline", "x86_64_v3", "x86_64_v4")
     # The cores choose among the same instruction-set builds with the same rule.
     assert _kmeans_fast.simd_build() == _backend.simd_build()
     assert _conv_fast.simd_build() == _backend.simd_build()
+    assert _logistic_fast.simd_build() == _backend.simd_build()
     assert _backend.openmp_max_threads() >= 1
 
 

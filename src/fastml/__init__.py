@@ -10,8 +10,8 @@ from ._show_config import show_config
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("bench", "cluster", "ensemble", "feature_extraction", "metrics", "naive_bayes",
-                "neighbors", "nn", "recommend", "reference", "tree", "utils")
+_SUBPACKAGES = ("bench", "cluster", "ensemble", "feature_extraction", "linear_model", "metrics",
+                "naive_bayes", "neighbors", "nn", "recommend", "reference", "tree", "utils")
 
 __all__ = ["config_context", "get_config", "set_config", "show_config", "__version__",
            *_SUBPACKAGES]

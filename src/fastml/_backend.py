@@ -30,6 +30,8 @@ COMPILED_CORES = {
     "weighted Gram matrices (C++, pybind11)": "fastml._linalg_fast",
     "elastic-net coordinate descent: screening, working sets, Gram (C++, pybind11)":
         "fastml._cd_fast",
+    "logistic loss, gradient and Hessian in one pass (C++, pybind11)":
+        "fastml.linear_model._logistic_fast",
 }
 
 

@@ -1363,6 +1363,57 @@ def _linear_cd_workloads():
                      fit(skglm.ElasticNet, alpha=1.0, l1_ratio=0.7), "skglm", 1.0),
         ]
     return workloads
+def relative_coef_difference(a, b):
+    """Largest coefficient difference relative to the largest coefficient of the peer."""
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+def _logistic_workloads():
+    from scipy.special import expit
+    from sklearn import linear_model as sk
+
+    from fastml import linear_model as fm
+
+    def binary(n, d=100):
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(n, d))
+        logits = X @ rng.normal(size=d) * 0.3
+        return X, (rng.random(n) < expit(logits)).astype(np.int64)
+
+    def ten_classes(n, d=50, k=10):
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(n, d))
+        logits = X @ rng.normal(size=(d, k)) * 0.3 + rng.gumbel(size=(n, k))
+        return X, np.argmax(logits, axis=1)
+
+    def fit(cls):
+        def call(data):
+            model = cls().fit(*data)
+            return np.hstack([model.coef_, model.intercept_[:, None]])
+        return call
+
+    peers = [("scikit-learn", sk.LogisticRegression, 4.0, 1e-4)]
+    if peer_installed("sklearnex"):
+        import sklearnex.linear_model
+
+        # Its own L-BFGS stops elsewhere within tol: the same optimum to about 1e-3.
+        peers.append(("scikit-learn-intelex", sklearnex.linear_model.LogisticRegression, 2.0,
+                      1e-2))
+    return [Workload(
+        group="linear",
+        name=f"LogisticRegression lbfgs fit {{n}}x{d} float64, {classes}",
+        sizes=sizes,
+        setup=setup,
+        fastml=fit(fm.LogisticRegression),
+        peer=fit(cls),
+        peer_name=peer_name,
+        parity=relative_coef_difference,
+        parity_label="coef rel. diff",
+        tolerance=tolerance,
+        target=target,
+    ) for setup, d, classes, sizes in ((binary, 100, "binary", (20_000, 200_000)),
+                                       (ten_classes, 50, "10 classes", (10_000, 100_000)))
+        for peer_name, cls, target, tolerance in peers]
 
 
 def all_workloads():
@@ -1371,7 +1422,7 @@ def all_workloads():
             + _recommend_workloads() + _nn_workloads() + _tree_workloads()
             + _text_workloads() + _naive_bayes_workloads()
             + _classification_metric_workloads() + _linear_workloads()
-            + _linear_cd_workloads()
+            + _linear_cd_workloads() + _logistic_workloads()
             + _small_call_workloads())
 
 

@@ -1,10 +1,12 @@
 """Linear models with scikit-learn's API on fastml's compiled cores, drop-in for
-``sklearn.linear_model``."""
+``sklearn.linear_model`` (see each module for what is compiled)."""
 from ._base import LinearRegression
 from ._coordinate_descent import (ElasticNet, ElasticNetCV, Lasso, LassoCV, enet_path,
                                   lasso_path)
+from ._logistic import LogisticRegression, LogisticRegressionCV
 from ._ridge import Ridge, RidgeClassifier
 from ._ridge_cv import RidgeClassifierCV, RidgeCV
 
-__all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "LinearRegression", "Ridge",
-           "RidgeCV", "RidgeClassifier", "RidgeClassifierCV", "enet_path", "lasso_path"]
+__all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "LinearRegression",
+           "LogisticRegression", "LogisticRegressionCV", "Ridge", "RidgeCV", "RidgeClassifier",
+           "RidgeClassifierCV", "enet_path", "lasso_path"]

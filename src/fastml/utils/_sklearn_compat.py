@@ -2,6 +2,7 @@
 from sklearn.base import _fit_context as fit_context
 from sklearn.linear_model._base import _pre_fit as pre_fit
 from sklearn.linear_model._coordinate_descent import _alpha_grid as alpha_grid
+from sklearn.linear_model._glm._newton_solver import NewtonCholeskySolver
 from sklearn.linear_model._ridge import _get_valid_accept_sparse as ridge_accept_sparse
 from sklearn.linear_model._ridge import _RidgeGCV as RidgeGCV
 from sklearn.metrics._base import _average_binary_score as average_binary_score
@@ -21,7 +22,11 @@ from sklearn.utils.extmath import _nanaverage as nanaverage
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict as lbfgs_options
 from sklearn.utils.metadata_routing import _raise_for_params as raise_for_params
 from sklearn.utils.multiclass import _check_partial_fit_first_call as check_partial_fit_first_call
+from sklearn.utils.metadata_routing import _manual_routing as manual_routing
+from sklearn.utils.metadata_routing import _raise_for_params as raise_for_params
+from sklearn.utils.metadata_routing import _routing_enabled as routing_enabled
 from sklearn.utils.optimize import _check_optimize_result as check_optimize_result
+from sklearn.utils.validation import _check_method_params as check_method_params
 from sklearn.utils.validation import _check_pos_label_consistency as check_pos_label_consistency
 from sklearn.utils.validation import _check_sample_weight as check_sample_weight
 

@@ -1,0 +1,186 @@
+// Logistic loss drivers (see fastml/logistic.hpp): rows in fixed chunks, one partial sum per
+// chunk, partials added in chunk order. Chunk bounds depend on the problem only (rows and the
+// partial's size), so results are the same for any thread count.
+#include "fastml/logistic.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "fastml/isa.hpp"
+#include "fastml/openmp_helpers.h"
+
+namespace fastml::logistic {
+namespace {
+
+const IsaChoice<LogisticTable>& selected() {
+  static const IsaChoice<LogisticTable> choice =
+      choose_isa(FASTML_IF_ISA_V4(&x86_64_v4::kernel_table),
+                 FASTML_IF_ISA_V3(&x86_64_v3::kernel_table), &baseline::kernel_table);
+  return choice;
+}
+
+template <class T>
+const Kernels<Dense<T>>& kernels_of(const Dense<T>&) {
+  return kernels_for<T>(selected().table).dense;
+}
+template <class T>
+const Kernels<Csr<T, std::int32_t>>& kernels_of(const Csr<T, std::int32_t>&) {
+  return kernels_for<T>(selected().table).csr32;
+}
+template <class T>
+const Kernels<Csr<T, std::int64_t>>& kernels_of(const Csr<T, std::int64_t>&) {
+  return kernels_for<T>(selected().table).csr64;
+}
+
+// Rough one-thread nanoseconds, from which a call takes its thread count (fastml_region_threads).
+constexpr double kProductNs = 0.15;  // one multiply-add of a row with a class's coefficients
+constexpr double kRowNs = 20.0;      // a row's exp/log per class
+constexpr double kMergeNs = 0.5;     // one entry of a partial added in the merge
+
+// At most kMaxChunks chunks of at least kMinChunkRows rows, and all partials together at most
+// kPartialBytes: a chunk's partial is zeroed and merged once per call, and must cost less than
+// the chunk's rows.
+constexpr index_t kMaxChunks = 64;
+constexpr index_t kMinChunkRows = 256;
+constexpr double kPartialBytes = 64.0 * (1 << 20);
+
+struct Chunks {
+  index_t n, size, count;
+  index_t begin(index_t c) const { return c * size; }
+  index_t end(index_t c) const { return std::min(n, (c + 1) * size); }
+};
+
+Chunks chunks_for(index_t n, index_t width) {
+  const double by_rows = static_cast<double>((n + kMinChunkRows - 1) / kMinChunkRows);
+  const double by_memory = kPartialBytes / (static_cast<double>(width) * sizeof(double));
+  const double count = std::min({static_cast<double>(kMaxChunks), by_rows, by_memory});
+  const index_t c = std::max<index_t>(1, static_cast<index_t>(count));
+  const index_t size = std::max<index_t>(1, (n + c - 1) / c);
+  return Chunks{n, size, n == 0 ? 0 : (n + size - 1) / size};
+}
+
+// body(begin, end, partial) on every chunk (partial: `width` zeroed doubles); out[width] = the
+// partials added in chunk order.
+template <class Body>
+void sum_chunks(const Chunks& chunks, index_t width, double work_ns, int n_threads, double* out,
+                Body&& body) {
+  std::fill(out, out + width, 0.0);
+  if (chunks.count <= 1) {
+    if (chunks.count == 1) body(index_t(0), chunks.n, out);
+    return;
+  }
+  std::vector<double> partials(static_cast<std::size_t>(chunks.count * width), 0.0);
+  FirstException error;
+#pragma omp parallel for num_threads(fastml_region_threads(work_ns, n_threads)) schedule(dynamic, 1)
+  for (index_t c = 0; c < chunks.count; ++c)
+    error.run([&] { body(chunks.begin(c), chunks.end(c), partials.data() + c * width); });
+  error.rethrow();
+  const double merge_ns = static_cast<double>(width) * chunks.count * kMergeNs;
+#pragma omp parallel for num_threads(fastml_region_threads(merge_ns, n_threads)) schedule(static)
+  for (index_t e = 0; e < width; ++e) {
+    double s = 0.0;
+    for (index_t c = 0; c < chunks.count; ++c) s += partials[c * width + e];
+    out[e] = s;
+  }
+}
+
+template <class T>
+double gradient_work_ns(const Dense<T>& x, const Model& m) {
+  return static_cast<double>(x.n) * m.k * (2.0 * x.d * kProductNs + kRowNs);
+}
+template <class T, class I>
+double gradient_work_ns(const Csr<T, I>& x, const Model& m) {
+  return (2.0 * static_cast<double>(x.indptr[x.n]) * kProductNs + x.n * kRowNs) * m.k;
+}
+
+// Partial layout: loss, nonpositive weight, grad_w (k x d), grad_b (k), then the Hessian blocks.
+constexpr index_t kHead = 2;
+
+// The merged blocks (upper triangles of the class pairs c <= l) written out symmetrically in
+// scikit-learn's layout: coefficient (a, c) at a * k + c.
+void scatter_hessian(const double* blocks, index_t k, index_t dd, double* hessian) {
+  const index_t n = k * dd;
+  for (index_t c = 0; c < k; ++c)
+    for (index_t l = c; l < k; ++l) {
+      const double* block = blocks + (c * k + l) * dd * dd;
+      for (index_t a = 0; a < dd; ++a)
+        for (index_t b = a; b < dd; ++b) {
+          const double v = block[a * dd + b];
+          hessian[(a * k + c) * n + b * k + l] = v;
+          hessian[(b * k + l) * n + a * k + c] = v;
+          hessian[(b * k + c) * n + a * k + l] = v;
+          hessian[(a * k + l) * n + b * k + c] = v;
+        }
+    }
+}
+
+template <class X>
+void run(const X& x, const Model& m, bool hessian, bool fit_intercept, Sums& sums,
+         int n_threads) {
+  const index_t k = m.k, d = x.d, dd = d + (fit_intercept ? 1 : 0);
+  const index_t hess_size = hessian ? k * k * dd * dd : 0;
+  const index_t width = kHead + k * d + k + hess_size;
+  double work = gradient_work_ns(x, m);
+  if (hessian) work += static_cast<double>(x.n) * k * (k + 1) / 2 * dd * dd / 2 * kProductNs;
+  std::vector<double> merged(static_cast<std::size_t>(width));
+  const auto& kernels = kernels_of(x);
+  sum_chunks(chunks_for(x.n, width), width, work, n_threads, merged.data(),
+             [&](index_t begin, index_t end, double* part) {
+               double* gw = part + kHead;
+               double* gb = gw + k * d;
+               if (hessian)
+                 kernels.hessian(x, m, fit_intercept, begin, end, part, gw, gb, gb + k,
+                                 part + 1);
+               else
+                 kernels.loss_gradient(x, m, begin, end, part, gw, gb);
+             });
+  sums.loss = merged[0];
+  sums.nonpositive_weight = merged[1];
+  std::copy_n(merged.data() + kHead, k * d, sums.grad_w);
+  std::copy_n(merged.data() + kHead + k * d, k, sums.grad_b);
+  if (hessian) scatter_hessian(merged.data() + kHead + k * d + k, k, dd, sums.hessian);
+}
+
+}  // namespace
+
+template <class X>
+void loss_gradient(const X& x, const Model& m, Sums& sums, int n_threads) {
+  run(x, m, false, false, sums, n_threads);
+}
+
+template <class X>
+void gradient_hessian(const X& x, const Model& m, bool fit_intercept, Sums& sums, int n_threads) {
+  run(x, m, true, fit_intercept, sums, n_threads);
+}
+
+template <class X>
+void raw_prediction(const X& x, const Model& m, double* out, int n_threads) {
+  const Chunks chunks = chunks_for(x.n, 1);
+  const auto& kernels = kernels_of(x);
+  const int threads = fastml_region_threads(gradient_work_ns(x, m) / 2.0, n_threads);
+  FirstException error;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (index_t c = 0; c < chunks.count; ++c)
+    error.run([&] { kernels.raw(x, m, chunks.begin(c), chunks.end(c), out); });
+  error.rethrow();
+}
+
+const char* simd_target() { return selected().name; }
+
+// ---- explicit instantiations ----------------------------------------------------------------
+
+#define FASTML_LOGISTIC(...)                                                                  \
+  template void loss_gradient<__VA_ARGS__>(const __VA_ARGS__&, const Model&, Sums&, int);        \
+  template void gradient_hessian<__VA_ARGS__>(const __VA_ARGS__&, const Model&, bool, Sums&,    \
+                                              int);                                             \
+  template void raw_prediction<__VA_ARGS__>(const __VA_ARGS__&, const Model&, double*, int);
+FASTML_LOGISTIC(Dense<float>)
+FASTML_LOGISTIC(Dense<double>)
+FASTML_LOGISTIC(Csr<float, std::int32_t>)
+FASTML_LOGISTIC(Csr<float, std::int64_t>)
+FASTML_LOGISTIC(Csr<double, std::int32_t>)
+FASTML_LOGISTIC(Csr<double, std::int64_t>)
+#undef FASTML_LOGISTIC
+
+}  // namespace fastml::logistic
