@@ -27,6 +27,8 @@ COMPILED_CORES = {
     "naive Bayes counts and likelihoods (C++, pybind11)": "fastml.naive_bayes._nb_fast",
     "classification metrics: confusion counts, radix-sorted curves (C++, pybind11)":
         "fastml.metrics._clf_fast",
+    "radius search over a kd partition (C++, pybind11)": "fastml.metrics._radius_fast",
+    "DBSCAN labelling (C++, pybind11)": "fastml.cluster._dbscan_fast",
 }
 
 

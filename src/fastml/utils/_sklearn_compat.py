@@ -5,7 +5,9 @@ from sklearn.metrics._base import _average_multiclass_ovo_score as average_multi
 from sklearn.metrics._classification import _check_targets as check_targets
 from sklearn.metrics._classification import _check_zero_division as check_zero_division
 from sklearn.metrics._classification import _prf_divide as prf_divide
+from sklearn.metrics.pairwise import _VALID_METRICS as VALID_PAIRWISE_METRICS
 from sklearn.metrics.pairwise import _check_chunk_size as check_chunk_size
+from sklearn.neighbors._base import _check_precomputed as check_precomputed
 from sklearn.utils._array_api import _average as weighted_average
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._encode import _unique as unique_values
@@ -33,7 +35,8 @@ VECTORIZER_PRIVATE_METHODS = ("_validate_ngram_range", "_warn_for_unused_params"
 
 __all__ = ["Interval", "Options", "RealNotInt", "StrOptions", "VECTORIZER_PRIVATE_METHODS",
            "align_api_if_sparse", "average_binary_score", "average_multiclass_ovo_score",
-           "check_chunk_size", "check_optimize_result", "check_partial_fit_first_call",
+           "VALID_PAIRWISE_METRICS", "check_chunk_size", "check_optimize_result",
+           "check_precomputed", "check_partial_fit_first_call",
            "check_pos_label_consistency", "check_sample_weight", "check_targets",
            "check_zero_division", "fit_context", "get_chunk_n_rows", "lbfgs_options",
            "nanaverage", "parameter_constraints", "prf_divide", "unique_values",
