@@ -40,8 +40,12 @@ def reduced_radius(radius, metric="euclidean", p=2.0):
 
 def radius_neighbors(X, Y, radius, metric="euclidean", p=2.0):
     """Per row of X, the int64 indices of the rows of Y within radius, in index order."""
-    within = reduced_distances(X, Y, metric, p) <= reduced_radius(radius, metric, p)
-    return [np.flatnonzero(row).astype(np.int64) for row in within]
+    found = []
+    for start in range(0, len(X), 256):  # blocks of rows: memory O(256 x len(Y))
+        block = reduced_distances(X[start:start + 256], Y, metric, p)
+        found.extend(np.flatnonzero(row).astype(np.int64)
+                     for row in block <= reduced_radius(radius, metric, p))
+    return found
 
 
 def label_neighbourhoods(neighbourhoods, is_core):
