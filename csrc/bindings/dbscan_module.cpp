@@ -24,21 +24,11 @@ using In = py::array_t<T, py::array::c_style>;
 template <class T>
 using Out = py::array_t<T, py::array::c_style>;
 
-MetricSpec metric_spec(const std::string& name, double p) {
-  if (name == "euclidean") return {kEuclidean, p};
-  if (name == "sqeuclidean") return {kSqEuclidean, p};
-  if (name == "manhattan") return {kManhattan, p};
-  if (name == "chebyshev") return {kChebyshev, p};
-  require(name == "minkowski", "the compiled DBSCAN has no metric '" + name + "'");
-  require(p > 0 && std::isfinite(p), "minkowski needs a finite p > 0");
-  return {kMinkowski, p};
-}
-
 template <class T>
 std::int64_t fit(const In<T>& X, const std::string& metric, double p, double eps,
                  const In<double>& weights, double min_samples, Out<std::uint8_t> is_core,
                  Out<std::int64_t> labels, int n_threads) {
-  const MetricSpec spec = metric_spec(metric, p);
+  const MetricSpec spec = parse_metric(metric, p);
   require(X.ndim() == 2 && X.shape(1) > 0, "X must be 2-dimensional with at least one feature");
   const index_t n = X.shape(0);
   require(eps > 0 && std::isfinite(eps), "eps must be > 0");

@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "fastml/binding_checks.hpp"
 #include "fastml/radius.hpp"
@@ -24,21 +23,6 @@ namespace {
 
 template <class T>
 using In = py::array_t<T, py::array::c_style>;
-
-const std::pair<const char*, int> kMetrics[] = {
-    {"euclidean", kEuclidean}, {"sqeuclidean", kSqEuclidean}, {"manhattan", kManhattan},
-    {"chebyshev", kChebyshev}, {"minkowski", kMinkowski}};
-
-MetricSpec metric_spec(const std::string& name, double p) {
-  for (const auto& [known, code] : kMetrics) {
-    if (name == known) {
-      require(code != kMinkowski || (p > 0 && std::isfinite(p)),
-              "minkowski needs a finite p > 0");
-      return {code, p};
-    }
-  }
-  throw std::invalid_argument("the compiled radius search has no metric '" + name + "'");
-}
 
 template <class T>
 Rows<T> rows(const In<T>& X, const char* name) {
@@ -63,7 +47,7 @@ template <class T>
 py::tuple lists(const In<T>& Q, const In<T>& Y, const std::string& metric, double p,
                 double radius, bool self_query, bool with_distances, bool sort_by_distance,
                 int n_threads) {
-  const MetricSpec spec = metric_spec(metric, p);
+  const MetricSpec spec = parse_metric(metric, p);
   const Rows<T> q = rows(Q, "queries"), y = rows(Y, "train");
   require(q.d == y.d, "queries and train must have the same number of features");
   require(!self_query || q.n == y.n, "self_query needs the queries to be the training rows");
@@ -83,7 +67,7 @@ template <class T>
 void counts(const In<T>& X, const std::string& metric, double p, double radius,
             const In<double>& weights, py::array_t<double, py::array::c_style> out,
             int n_threads) {
-  const MetricSpec spec = metric_spec(metric, p);
+  const MetricSpec spec = parse_metric(metric, p);
   const Rows<T> x = rows(X, "X");
   require_radius(radius);
   require_threads(n_threads);
@@ -115,6 +99,6 @@ PYBIND11_MODULE(_radius_fast, m) {
   define<float>(m);
   define<double>(m);
   py::list names;
-  for (const auto& entry : kMetrics) names.append(entry.first);
+  for (const char* name : kMetricNames) names.append(name);
   m.attr("METRICS") = py::tuple(names);
 }

@@ -1,6 +1,10 @@
 // radius_lists and radius_counts (fastml/radius.hpp): two Actions of the radius reducer.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <iterator>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "fastml/radius.hpp"
@@ -82,6 +86,16 @@ void finish_lists(ListAction& action, Lists& out, index_t n_queries, Terms terms
 }
 
 }  // namespace
+
+MetricSpec parse_metric(const std::string& name, double p) {
+  for (int code = 0; code < static_cast<int>(std::size(kMetricNames)); ++code) {
+    if (name != kMetricNames[code]) continue;
+    if (code == kMinkowski && !(p > 0 && std::isfinite(p)))
+      throw std::invalid_argument("minkowski needs a finite p > 0");
+    return {code, p};
+  }
+  throw std::invalid_argument("the compiled radius search has no metric '" + name + "'");
+}
 
 template <class T>
 Lists radius_lists(Rows<T> queries, Rows<T> train, MetricSpec metric, double radius,

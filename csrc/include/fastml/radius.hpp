@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace fastml::radius {
@@ -26,6 +27,14 @@ struct MetricSpec {
   int metric;
   double p;
 };
+
+// The metrics by name, in code order, as the bindings accept them.
+constexpr const char* kMetricNames[] = {"euclidean", "sqeuclidean", "manhattan", "chebyshev",
+                                        "minkowski"};
+
+// The MetricSpec of a metric name; throws std::invalid_argument for another name, or for
+// minkowski without a finite p > 0.
+MetricSpec parse_metric(const std::string& name, double p);
 
 // n rows of d features, row-major.
 template <class T>

@@ -17,16 +17,12 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.neighbors import sort_graph_by_row_values
 from sklearn.utils.validation import validate_data
 
-from .._backend import effective_n_threads
-from ..metrics.pairwise import _ALIASES, _resolve_metric
+from ..metrics._reductions import _radius_job
 from ..neighbors import NearestNeighbors
 from ..utils._sklearn_compat import (VALID_PAIRWISE_METRICS, Interval, StrOptions,
                                      check_precomputed, check_sample_weight, fit_context,
                                      validate_params)
 from . import _dbscan_fast
-
-_COMPILED_METRICS = ("euclidean", "sqeuclidean", "manhattan", "chebyshev", "minkowski")
-
 
 class DBSCAN(ClusterMixin, BaseEstimator):
     """Density-Based Spatial Clustering of Applications with Noise, on fastml's compiled core.
@@ -119,15 +115,14 @@ class DBSCAN(ClusterMixin, BaseEstimator):
         if self.metric == "precomputed":
             X = check_precomputed(X)
         neighbors.fit(X)
-        compiled = self._compiled_metric(X, neighbors)
+        job = _radius_job(X, None, neighbors.effective_metric_, neighbors._search_params(),
+                          self.n_jobs)
         n = X.shape[0]
         labels = np.empty(n, dtype=np.int64)
-        if compiled is not None:
+        if job is not None:
             is_core = np.empty(n, dtype=np.uint8)
-            dtype = np.float32 if X.dtype == np.float32 else np.float64
-            _dbscan_fast.fit(np.ascontiguousarray(X, dtype=dtype), compiled[0], compiled[1],
-                             float(self.eps), _weights(sample_weight), float(self.min_samples),
-                             is_core, labels, effective_n_threads(self.n_jobs))
+            _dbscan_fast.fit(job.X, job.metric, job.p, float(self.eps), _weights(sample_weight),
+                             float(self.min_samples), is_core, labels, job.n_threads)
             is_core = is_core.astype(bool)
         else:
             indptr, indices = _neighbourhoods(X, neighbors, self.metric == "precomputed")
@@ -145,19 +140,6 @@ class DBSCAN(ClusterMixin, BaseEstimator):
         else:
             self.components_ = np.empty((0, X.shape[1]))
         return self
-
-    @staticmethod
-    def _compiled_metric(X, neighbors):
-        """(metric name, p) for the compiled core, or None when it does not take X or the
-        metric."""
-        metric = neighbors.effective_metric_
-        if sparse.issparse(X) or not isinstance(metric, str) or metric not in _ALIASES:
-            return None
-        params = neighbors._search_params()
-        if set(params) - {"p"}:
-            return None
-        name, p = _resolve_metric(metric, params)
-        return (name, p) if name in _COMPILED_METRICS else None
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Cluster X and return the labels (noise: -1); see fit.
