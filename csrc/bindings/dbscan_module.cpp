@@ -31,6 +31,10 @@ std::int64_t fit(const In<T>& X, const std::string& metric, double p, double eps
   const MetricSpec spec = parse_metric(metric, p);
   require(X.ndim() == 2 && X.shape(1) > 0, "X must be 2-dimensional with at least one feature");
   const index_t n = X.shape(0);
+  const T* data = X.data();
+  bool finite = true;  // the tree's median splits need an order of the values
+  for (py::ssize_t i = 0; i < X.size(); ++i) finite &= std::isfinite(data[i]);
+  require(finite, "X must be finite");
   require(eps > 0 && std::isfinite(eps), "eps must be > 0");
   require_threads(n_threads);
   require_shape(is_core, "is_core", {n});
@@ -40,7 +44,7 @@ std::int64_t fit(const In<T>& X, const std::string& metric, double p, double eps
   std::uint8_t* core = is_core.mutable_data();
   std::int64_t* lab = labels.mutable_data();
   py::gil_scoped_release release;
-  return dbscan(Rows<T>{X.data(), n, X.shape(1)}, spec, eps, weighted ? weights.data() : nullptr,
+  return dbscan(Rows<T>{data, n, X.shape(1)}, spec, eps, weighted ? weights.data() : nullptr,
                 min_samples, core, lab, n_threads);
 }
 

@@ -24,11 +24,16 @@ namespace {
 template <class T>
 using In = py::array_t<T, py::array::c_style>;
 
+// The tree's median splits need an order of the values: NaN and infinities are refused.
 template <class T>
 Rows<T> rows(const In<T>& X, const char* name) {
   require(X.ndim() == 2 && X.shape(1) > 0, std::string(name) + " must be 2-dimensional with "
                                            "at least one feature");
-  return {X.data(), X.shape(0), X.shape(1)};
+  const T* data = X.data();
+  bool finite = true;
+  for (py::ssize_t i = 0; i < X.size(); ++i) finite &= std::isfinite(data[i]);
+  require(finite, std::string(name) + " must be finite");
+  return {data, X.shape(0), X.shape(1)};
 }
 
 void require_radius(double radius) {

@@ -143,6 +143,18 @@ def test_graph_labels_match_reference():
         _dbscan_fast.graph_labels(indptr, indices + n, is_core.astype(np.uint8), labels)
 
 
+@pytest.mark.parametrize("bad", [dict(eps=0.0), dict(metric="cosine"), dict(n_threads=0),
+                                 dict(X=np.array([[0.0, np.nan]] * 4)),
+                                 dict(labels=np.empty(3, dtype=np.int64))])
+def test_core_checks_its_arguments(bad):
+    args = dict(X=np.zeros((4, 2)), metric="euclidean", eps=0.5,
+                labels=np.empty(4, dtype=np.int64), n_threads=1)
+    args.update(bad)
+    with pytest.raises(ValueError):
+        _dbscan_fast.fit(args["X"], args["metric"], 2.0, args["eps"], np.empty(0), 5.0,
+                         np.empty(4, dtype=np.uint8), args["labels"], args["n_threads"])
+
+
 def test_threads_input_layouts_and_pickle():
     X = _blobs(400)
     first = DBSCAN(eps=0.5, min_samples=5, n_jobs=1).fit(X)

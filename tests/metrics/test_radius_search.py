@@ -87,7 +87,8 @@ def test_no_distances_and_empty_results(rng):
 
 @pytest.mark.parametrize("bad", [
     dict(metric="cosine"), dict(metric="minkowski", p=0.0), dict(radius=-1.0),
-    dict(radius=np.nan), dict(n_threads=0), dict(Y=np.zeros((3, 4)))])
+    dict(radius=np.nan), dict(n_threads=0), dict(Y=np.zeros((3, 4))),
+    dict(X=np.array([[0.0, np.nan]] * 3)), dict(Y=np.array([[np.inf, 0.0]] * 3))])
 def test_bad_arguments(bad):
     args = dict(X=np.zeros((3, 2)), Y=np.zeros((3, 2)), metric="euclidean", p=2.0, radius=1.0,
                 n_threads=1)
