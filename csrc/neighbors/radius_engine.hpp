@@ -1,8 +1,8 @@
 // The radius search as a Reducer of fastml::for_each_task: task t is leaf t of the queries' tree
 // (nearby queries, so that their walks share the cached upper nodes); each query walks the
 // training tree, skips the nodes whose box is out of its reach and computes its reduced distances
-// to a whole training leaf at once. What happens to a pair within reach is the Action's business (lists,
-// counts, union-find, labels): Action::Local is its per-thread state and
+// to a whole training leaf at once. What happens to a pair within reach is the Action's business
+// (lists, counts, union-find, labels): Action::Local is its per-thread state and
 //   void pair(Local&, index_t task, index_t query_row, index_t train_row, double reduced);
 // is called in a fixed order for each task (training leaves in walk order, rows in leaf order).
 #pragma once
