@@ -78,6 +78,8 @@ def test_compiled_cores_present():
         "naive Bayes counts and likelihoods (C++, pybind11)": None,
         "classification metrics: confusion counts, radix-sorted curves (C++, pybind11)": None,
         "logistic loss, gradient and Hessian in one pass (C++, pybind11)": None,
+        "radius search over a kd partition (C++, pybind11)": None,
+        "DBSCAN labelling (C++, pybind11)": None,
     }
     assert _backend.simd_build() in ("baseline", "x86_64_v3", "x86_64_v4")
     # The cores choose among the same instruction-set builds with the same rule.

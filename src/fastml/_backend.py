@@ -32,6 +32,8 @@ COMPILED_CORES = {
         "fastml._cd_fast",
     "logistic loss, gradient and Hessian in one pass (C++, pybind11)":
         "fastml.linear_model._logistic_fast",
+    "radius search over a kd partition (C++, pybind11)": "fastml.metrics._radius_fast",
+    "DBSCAN labelling (C++, pybind11)": "fastml.cluster._dbscan_fast",
 }
 
 

@@ -1,8 +1,9 @@
 // Distance micro-kernels behind fastml.metrics (driven by src/fastml/metrics/_pairwise_fast.pyx).
 //
-// The Cython layer owns validation, tiling and the OpenMP loop; these functions compute one tile of
-// the distance matrix on one thread. They are built once per instruction set and dispatched at
-// load time (see distance_dispatch.cpp), which Cython code cannot do by itself.
+// The Cython layer owns validation and tiling, the loop over tiles is fastml/tile_loop.hpp's (see
+// fastml/distance_tiles.hpp); these functions compute one tile of the distance matrix on one
+// thread. They are built once per instruction set and dispatched at load time (see
+// distance_dispatch.cpp), which Cython code cannot do by itself.
 #pragma once
 
 #include <cstddef>

@@ -196,9 +196,52 @@ def _knn_workloads():
         )
         for metric, dtype, target, full in cases
     ]
+    workloads.append(_radius_workload())
     if peer_installed("faiss"):
         workloads.append(_faiss_workload())
     return workloads
+
+
+def _blobs(dim=8):
+    """setup(n): scikit-learn's make_blobs, n x dim float64 (3 centers, unit spread)."""
+    def setup(n):
+        from sklearn.datasets import make_blobs
+
+        return make_blobs(n_samples=n, n_features=dim, random_state=0)[0]
+    return setup
+
+
+def differing_lists(a, b):
+    """Share of queries whose neighbour sets differ (radius_neighbors' object arrays)."""
+    return float(np.mean([not np.array_equal(np.sort(x), np.sort(y)) for x, y in zip(a, b)]))
+
+
+def _radius_workload():
+    """radius_neighbors of every training point: fastml's compiled radius search (a kd partition
+    walked per query) against scikit-learn's default, a KDTree."""
+    from sklearn.neighbors import NearestNeighbors as SklearnNearestNeighbors
+
+    from fastml.neighbors import NearestNeighbors
+    from fastml.reference import cluster_density as reference
+
+    def search(cls):
+        return lambda X: cls(radius=0.5).fit(X).radius_neighbors(X, return_distance=False)
+
+    return Workload(
+        group="knn",
+        name="NearestNeighbors.radius_neighbors euclidean float64 {n}x8 blobs, radius 0.5, "
+             "every point queried",
+        sizes=(10_000, 100_000),
+        setup=_blobs(),
+        fastml=search(NearestNeighbors),
+        peer=search(SklearnNearestNeighbors),
+        peer_name="scikit-learn",
+        parity=differing_lists,
+        parity_label="queries differing",
+        tolerance=0.0,  # the same float64 arithmetic as scikit-learn's KDTree
+        target=5.0,
+        reference=lambda X: reference.radius_neighbors(X, X, 0.5),
+    )
 
 
 def _faiss_workload():
@@ -401,9 +444,32 @@ def _cluster_workloads():
             reference=lambda data: float(np.mean(reference.silhouette_samples(*data))),
         ),
     ]
+    workloads.append(_dbscan_workload())
     if peer_installed("faiss"):
         workloads.append(_faiss_kmeans_workload(end_to_end(KMeans), reference_end_to_end, k))
     return workloads
+
+
+def _dbscan_workload():
+    from sklearn.cluster import DBSCAN as SklearnDBSCAN
+
+    from fastml.cluster import DBSCAN
+    from fastml.reference import cluster_density as reference
+
+    return Workload(
+        group="cluster",
+        name="DBSCAN.fit float64 {n}x8 blobs, eps 0.5, min_samples 10: labels",
+        sizes=(10_000, 100_000),
+        setup=_blobs(),
+        fastml=lambda X: DBSCAN(eps=0.5, min_samples=10).fit(X).labels_,
+        peer=lambda X: SklearnDBSCAN(eps=0.5, min_samples=10).fit(X).labels_,
+        peer_name="scikit-learn",
+        parity=differing_fraction,
+        parity_label="labels differing",
+        tolerance=0.0,  # scikit-learn's labels, label for label
+        target=5.0,
+        reference=lambda X: reference.dbscan(X, 0.5, 10)[1],
+    )
 
 
 def _faiss_kmeans_workload(fastml_fit, reference_fit, k):

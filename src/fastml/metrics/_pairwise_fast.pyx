@@ -2,17 +2,17 @@
 """Compiled pairwise-distance core.
 
 The caller (fastml.metrics.pairwise) validates and converts the inputs; this module checks the
-shapes it is given, splits the distance matrix into tiles and evaluates them in an OpenMP loop with
-the GIL released, each tile by the SIMD kernels of csrc/metrics (one instruction-set build chosen
-at load time).
+shapes it is given and sizes the tiles of the distance matrix; the tiles run with the GIL released
+in the one chunked loop of the distance cores (fastml/tile_loop.hpp, through the reducers of
+csrc/metrics/tile_drivers.cpp), each by the SIMD kernels of csrc/metrics (one instruction-set
+build chosen at load time).
 """
 from cython cimport floating
-from cython.parallel cimport parallel, prange
+from cython.parallel cimport prange
 
 import numpy as np
 from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libc.math cimport sqrt
-from libc.stdlib cimport free, malloc
 
 cdef extern from "fastml/distances.hpp" namespace "fastml::distances" nogil:
     enum Metric:
@@ -24,36 +24,31 @@ cdef extern from "fastml/distances.hpp" namespace "fastml::distances" nogil:
         kCosine
         kHamming
         kJaccard
-    size_t dense_tile_workspace_bytes(Py_ssize_t n_rows, Py_ssize_t n_cols, Py_ssize_t dim,
-                                      size_t elem_size)
-    void dense_tile(int metric, const float* x, Py_ssize_t nx, const float* y, Py_ssize_t ny,
-                    Py_ssize_t dim, const double* x_aux, const double* y_aux, double p,
-                    float* out, Py_ssize_t ldo, void* workspace)
-    void dense_tile(int metric, const double* x, Py_ssize_t nx, const double* y, Py_ssize_t ny,
-                    Py_ssize_t dim, const double* x_aux, const double* y_aux, double p,
-                    double* out, Py_ssize_t ldo, void* workspace)
-    void bool_tile(int metric, const uint64_t* x, Py_ssize_t nx, const uint64_t* y,
-                   Py_ssize_t ny, Py_ssize_t n_words, Py_ssize_t dim, double* out,
-                   Py_ssize_t ldo)
     const char* simd_target()
-    size_t knn_block_workspace_bytes(Py_ssize_t nx, Py_ssize_t dim, size_t elem_size)
-    void knn_block(int metric, const float* x, Py_ssize_t nx, const float* y, Py_ssize_t ny,
-                   Py_ssize_t dim, const double* x_aux, const double* y_aux, double p,
-                   Py_ssize_t y_offset, Py_ssize_t k, double* heap_keys, int64_t* heap_idx,
-                   Py_ssize_t ldh, void* workspace)
-    void knn_block(int metric, const double* x, Py_ssize_t nx, const double* y, Py_ssize_t ny,
-                   Py_ssize_t dim, const double* x_aux, const double* y_aux, double p,
-                   Py_ssize_t y_offset, Py_ssize_t k, double* heap_keys, int64_t* heap_idx,
-                   Py_ssize_t ldh, void* workspace)
-    void knn_block_bool(int metric, const uint64_t* x, Py_ssize_t nx, const uint64_t* y,
-                        Py_ssize_t ny, Py_ssize_t n_words, Py_ssize_t dim, Py_ssize_t y_offset,
-                        Py_ssize_t k, double* heap_keys, int64_t* heap_idx, Py_ssize_t ldh)
     int knn_select_row(Py_ssize_t n_cand, const double* cand_keys, const int64_t* cand_idx,
                        Py_ssize_t k, float* out_keys, int64_t* out_idx)
     int knn_select_row(Py_ssize_t n_cand, const double* cand_keys, const int64_t* cand_idx,
                        Py_ssize_t k, double* out_keys, int64_t* out_idx)
     double pair_cost_ns(int metric, Py_ssize_t dim, size_t elem_size)
     double bool_pair_cost_ns(Py_ssize_t n_words)
+
+cdef extern from "fastml/distance_tiles.hpp" namespace "fastml::distances" nogil:
+    # The tiled loops (fastml/tile_loop.hpp, shared with the radius search); std::bad_alloc
+    # becomes MemoryError.
+    void store_tiles[T](int metric, const T* x, Py_ssize_t nx, const T* y, Py_ssize_t ny,
+                        Py_ssize_t dim, const double* x_aux, const double* y_aux, double p,
+                        T* out, Py_ssize_t ti, Py_ssize_t tj, int n_threads) except +
+    void store_bool_tiles(int metric, const uint64_t* x, Py_ssize_t nx, const uint64_t* y,
+                          Py_ssize_t ny, Py_ssize_t n_words, Py_ssize_t dim, double* out,
+                          Py_ssize_t ti, Py_ssize_t tj, int n_threads) except +
+    void knn_tiles[T](int metric, const T* x, Py_ssize_t nq, const T* y, Py_ssize_t ny,
+                      Py_ssize_t dim, const double* x_aux, const double* y_aux, double p,
+                      Py_ssize_t k, Py_ssize_t rows, Py_ssize_t n_seg, Py_ssize_t seg_len,
+                      double* cand_keys, int64_t* cand_idx, int n_threads) except +
+    void knn_bool_tiles(int metric, const uint64_t* x, Py_ssize_t nq, const uint64_t* y,
+                        Py_ssize_t ny, Py_ssize_t n_words, Py_ssize_t dim, Py_ssize_t k,
+                        Py_ssize_t rows, Py_ssize_t n_seg, Py_ssize_t seg_len,
+                        double* cand_keys, int64_t* cand_idx, int n_threads) except +
 
 cdef extern from "fastml/openmp_helpers.h" nogil:
     int fastml_openmp_enabled()
@@ -127,10 +122,6 @@ cdef void _first_touch(char* data, Py_ssize_t n_bytes, int n_threads) noexcept n
         data[page * 4096] = 0
 
 
-cdef inline void* _align64(void* p) noexcept nogil:
-    return <void*>((<uintptr_t>p + 63) & ~(<uintptr_t>63))
-
-
 def aux_kind(str metric, bint float64):
     """Per-row values dense_distances needs for `metric`: "sqnorm", "inv_norm" or None."""
     if metric == "cosine":
@@ -174,33 +165,13 @@ def dense_distances(const floating[:, ::1] X, const floating[:, ::1] Y, floating
     cdef Py_ssize_t n_tj = min((ny + 31) // 32, max(1, (4 * n_threads + n_ti - 1) // n_ti))
     cdef Py_ssize_t tj = ((ny + n_tj - 1) // n_tj + 31) // 32 * 32
     n_tj = (ny + tj - 1) // tj
-    cdef Py_ssize_t n_tiles = n_ti * n_tj
-    cdef size_t ws_bytes = dense_tile_workspace_bytes(ti, tj, dim, sizeof(floating)) + 64
     cdef const double* xa = &x_aux[0] if needs_aux else NULL
     cdef const double* ya = &y_aux[0] if needs_aux else NULL
-    cdef int alloc_failed = 0
-    cdef int* failed = &alloc_failed
-    cdef Py_ssize_t t, i0, j0, ni, nj
-    cdef void* ws = NULL
 
     with nogil:
         _first_touch(<char*>&out[0, 0], nx * ny * sizeof(floating), n_threads)
-    with nogil, parallel(num_threads=n_threads):
-        ws = malloc(ws_bytes)
-        for t in prange(n_tiles, schedule="dynamic"):
-            i0 = (t // n_tj) * ti
-            j0 = (t % n_tj) * tj
-            ni = min(ti, nx - i0)
-            nj = min(tj, ny - j0)
-            if ws == NULL:
-                failed[0] = 1
-                continue
-            dense_tile(code, &X[i0, 0], ni, &Y[j0, 0], nj, dim,
-                       xa + i0 if needs_aux else NULL, ya + j0 if needs_aux else NULL,
-                       p, &out[i0, j0], ny, _align64(ws))
-        free(ws)
-    if alloc_failed:
-        raise MemoryError("could not allocate the distance kernels' workspace")
+        store_tiles(code, &X[0, 0], nx, &Y[0, 0], ny, dim, xa, ya, p, &out[0, 0], ti, tj,
+                    n_threads)
 
 
 def bool_distances(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Y, double[:, ::1] out,
@@ -219,18 +190,10 @@ def bool_distances(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Y, double[:,
     if n_threads < 1:
         raise ValueError(f"n_threads must be >= 1, got {n_threads}")
     n_threads = fastml_region_threads(<double>nx * ny * bool_pair_cost_ns(n_words), n_threads)
-    cdef Py_ssize_t tj = min(ny, 1024), ti = min(nx, 64)
-    cdef Py_ssize_t n_tj = (ny + tj - 1) // tj
-    cdef Py_ssize_t n_tiles = ((nx + ti - 1) // ti) * n_tj
-    cdef Py_ssize_t t, i0, j0
     with nogil:
         _first_touch(<char*>&out[0, 0], nx * ny * sizeof(double), n_threads)
-    with nogil:
-        for t in prange(n_tiles, schedule="dynamic", num_threads=n_threads):
-            i0 = (t // n_tj) * ti
-            j0 = (t % n_tj) * tj
-            bool_tile(code, &X[i0, 0], min(ti, nx - i0), &Y[j0, 0], min(tj, ny - j0), n_words,
-                      dim, &out[i0, j0], ny)
+        store_bool_tiles(code, &X[0, 0], nx, &Y[0, 0], ny, n_words, dim, &out[0, 0],
+                         min(nx, 64), min(ny, 1024), n_threads)
 
 
 # ---- k-nearest-neighbour search ------------------------------------------------------------------
@@ -336,35 +299,15 @@ def argkmin(const floating[:, ::1] X, const floating[:, ::1] Y, str metric,
     cdef _KnnSplit split = _KnnSplit(nq, ny, dim * sizeof(floating), search_threads)
     cdef double[:, ::1] cand_keys = np.empty((nq, split.n_seg * k))
     cdef int64_t[:, ::1] cand_idx = np.empty((nq, split.n_seg * k), dtype=np.int64)
-    cdef size_t ws_bytes = knn_block_workspace_bytes(split.rows, dim, sizeof(floating)) + 64
     cdef const double* xa = &x_aux[0] if needs_aux else NULL
     cdef const double* ya = &y_aux[0] if needs_aux else NULL
     cdef Py_ssize_t ldh = split.n_seg * k
-    cdef int alloc_failed = 0, status
-    cdef int* failed = &alloc_failed
-    cdef Py_ssize_t t, i0, j0, s
-    cdef void* ws = NULL
+    cdef int status
 
     with nogil:
-        with parallel(num_threads=search_threads):
-            ws = malloc(ws_bytes)
-            for t in prange(split.n_blocks * split.n_seg, schedule="dynamic"):
-                i0 = (t // split.n_seg) * split.rows
-                s = t % split.n_seg
-                j0 = s * split.seg_len
-                if ws == NULL:
-                    failed[0] = 1
-                    continue
-                knn_block(code, &X[i0, 0], min(split.rows, nq - i0), &Y[j0, 0],
-                          min(split.seg_len, ny - j0), dim, xa + i0 if needs_aux else NULL,
-                          ya + j0 if needs_aux else NULL, p, j0, k, &cand_keys[i0, s * k],
-                          &cand_idx[i0, s * k], ldh, _align64(ws))
-            free(ws)
-        if not alloc_failed:
-            status = _select_all(cand_keys, &cand_idx[0, 0], ldh, k, out_keys, out_ind,
-                                 n_threads)
-    if alloc_failed:
-        raise MemoryError("could not allocate the k-nearest-neighbour workspace")
+        knn_tiles(code, &X[0, 0], nq, &Y[0, 0], ny, dim, xa, ya, p, k, split.rows, split.n_seg,
+                  split.seg_len, &cand_keys[0, 0], &cand_idx[0, 0], search_threads)
+        status = _select_all(cand_keys, &cand_idx[0, 0], ldh, k, out_keys, out_ind, n_threads)
     _raise_select_error(status)
 
 
@@ -384,17 +327,11 @@ def argkmin_bool(const uint64_t[:, ::1] X, const uint64_t[:, ::1] Y, str metric,
     cdef double[:, ::1] cand_keys = np.empty((nq, split.n_seg * k))
     cdef int64_t[:, ::1] cand_idx = np.empty((nq, split.n_seg * k), dtype=np.int64)
     cdef Py_ssize_t ldh = split.n_seg * k
-    cdef Py_ssize_t t, i0, j0, s
     cdef int status
     with nogil:
-        for t in prange(split.n_blocks * split.n_seg, schedule="dynamic",
-                        num_threads=search_threads):
-            i0 = (t // split.n_seg) * split.rows
-            s = t % split.n_seg
-            j0 = s * split.seg_len
-            knn_block_bool(code, &X[i0, 0], min(split.rows, nq - i0), &Y[j0, 0],
-                           min(split.seg_len, ny - j0), n_words, dim, j0, k,
-                           &cand_keys[i0, s * k], &cand_idx[i0, s * k], ldh)
+        knn_bool_tiles(code, &X[0, 0], nq, &Y[0, 0], ny, n_words, dim, k, split.rows,
+                       split.n_seg, split.seg_len, &cand_keys[0, 0], &cand_idx[0, 0],
+                       search_threads)
         status = _select_all(cand_keys, &cand_idx[0, 0], ldh, k, out_dist, out_ind, n_threads)
     _raise_select_error(status)
 

@@ -3,7 +3,9 @@
 ``argkmin`` runs the compiled top-k search (distance tiles reduced into per-query heaps inside the
 kernels) for every metric of :func:`fastml.metrics.pairwise_distances` on dense input. Sparse
 input, callables and other metrics fall back to chunks of the distance matrix, each reduced by the
-compiled selection. ``radius_neighbors`` filters chunks of the distance matrix.
+compiled selection. ``radius_neighbors`` runs the compiled radius search
+(fastml.metrics._radius_fast) for the metrics whose box bounds it knows, else filters chunks of
+the distance matrix.
 """
 import numpy as np
 from sklearn.metrics import DistanceMetric
@@ -13,9 +15,9 @@ from sklearn.utils import gen_batches
 from .._backend import effective_n_threads
 from .._config import get_config
 from ..utils._sklearn_compat import get_chunk_n_rows
-from . import _pairwise_fast
-from .pairwise import (_ALIASES, _PairwiseJob, _beyond_float32_range, _delegated, _row_aux,
-                       pairwise_distances_chunked)
+from . import _pairwise_fast, _radius_fast
+from .pairwise import (_ALIASES, _PairwiseJob, _beyond_float32_range, _delegated,
+                       _resolve_metric, _row_aux, pairwise_distances_chunked)
 
 
 def _no_aux(metric, float64):
@@ -210,6 +212,79 @@ def _argkmin_from_distances(X, Y, k, metric, n_jobs, working_memory, kwds):
     return distances.astype(np.float32 if float32 else np.float64, copy=False), indices
 
 
+def _radius_job(X, Y, metric, kwds, n_jobs):
+    """The converted operands of a compiled radius search, or None when the metric or the input
+    is not one it takes (then chunks of distances are filtered)."""
+    if not _compiled_search(X, Y, metric, kwds):
+        return None
+    name = _ALIASES[metric]
+    if name == "minkowski":
+        name = _resolve_metric(metric, kwds)[0]
+    if name not in _radius_fast.METRICS:
+        return None
+    return _PairwiseJob(X, Y, metric, kwds, n_jobs, aux_kind=_no_aux)
+
+
+def radius_neighbors_csr(X, Y, radius, *, metric="euclidean", return_distance=True,
+                         sort_results=False, self_query=False, n_jobs=None, working_memory=None,
+                         **kwds):
+    """Rows of Y within ``radius`` (distance <= radius) of every row of X, as CSR arrays.
+
+    euclidean, sqeuclidean, manhattan, chebyshev and minkowski run on the compiled radius search
+    (fastml.metrics._radius_fast: a kd partition of the rows, leaves out of reach skipped, the
+    others evaluated as tiles); other metrics and sparse input filter chunks of the distance
+    matrix. With ``self_query`` (X is Y), row i is left out of its own list.
+
+    Returns
+    -------
+    indptr : ndarray of shape (n_queries + 1,), int64
+    indices : ndarray of int64
+        Query i's neighbours are indices[indptr[i]:indptr[i + 1]], in index order, or by
+        (distance, index) with ``sort_results``.
+    distances : ndarray or None
+        None unless ``return_distance``; float32 for float32 input, else float64.
+    """
+    job = _radius_job(X, Y, metric, kwds, n_jobs) if radius >= 0 else None
+    if job is not None:
+        indptr, indices, distances = _radius_fast.radius_lists(
+            job.X, job.Y, job.metric, job.p, float(radius), self_query, return_distance,
+            sort_results, job.n_threads)
+        if return_distance:
+            distances = distances.astype(job.out_dtype, copy=False)
+        return indptr, indices, distances if return_distance else None
+    if working_memory is None:
+        working_memory = get_config()["working_memory"]
+
+    def within(D_chunk, start):
+        rows, cols = np.nonzero(D_chunk <= radius)
+        if self_query:
+            keep = cols != rows + start
+            rows, cols = rows[keep], cols[keep]
+        dist = D_chunk[rows, cols]
+        if sort_results:
+            order = np.lexsort((cols, dist, rows))
+            rows, cols, dist = rows[order], cols[order], dist[order]
+        found.append((cols.astype(np.int64), dist))
+        # a chunk's reduction must have one entry per row: its counts
+        return np.bincount(rows, minlength=D_chunk.shape[0])
+
+    found = []
+    counts = list(_distance_chunks(X, Y, within, metric, n_jobs, working_memory, kwds))
+    indptr = np.zeros(sum(len(c) for c in counts) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(counts), out=indptr[1:])
+    indices = np.concatenate([cols for cols, _ in found])
+    distances = np.concatenate([dist for _, dist in found]) if return_distance else None
+    return indptr, indices, distances
+
+
+def _split_rows(values, indptr):
+    """An object array of the rows of a CSR layout."""
+    rows = np.empty(len(indptr) - 1, dtype=object)
+    bounds = indptr.tolist()  # Python ints slice faster than np.split (100k rows: 0.45 -> 0.12 s)
+    rows[:] = [values[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
+    return rows
+
+
 def radius_neighbors(X, Y, radius, *, metric="euclidean", return_distance=True,
                      sort_results=False, n_jobs=None, working_memory=None, **kwds):
     """Rows of Y within ``radius`` (distance <= radius) of every row of X.
@@ -217,26 +292,12 @@ def radius_neighbors(X, Y, radius, *, metric="euclidean", return_distance=True,
     Returns object arrays of per-query arrays, like scikit-learn's ``radius_neighbors``:
     (distances, indices) or indices alone when ``return_distance`` is False. With
     ``sort_results`` each query's neighbours are sorted by (distance, index); otherwise they come
-    in index order.
+    in index order. See radius_neighbors_csr for how they are found.
     """
-    def within(D_chunk, start):
-        rows, cols = np.nonzero(D_chunk <= radius)
-        dist = D_chunk[rows, cols]
-        if sort_results:
-            order = np.lexsort((cols, dist, rows))
-            rows, cols, dist = rows[order], cols[order], dist[order]
-        splits = np.cumsum(np.bincount(rows, minlength=D_chunk.shape[0]))[:-1]
-        return np.split(dist, splits), np.split(cols.astype(np.int64, copy=False), splits)
-
-    distances, indices = [], []
-    for dist_chunk, ind_chunk in _distance_chunks(X, Y, within, metric, n_jobs,
-                                                  working_memory, kwds):
-        distances.extend(dist_chunk)
-        indices.extend(ind_chunk)
-    ind = np.empty(len(indices), dtype=object)
-    ind[:] = indices
+    indptr, indices, distances = radius_neighbors_csr(
+        X, Y, radius, metric=metric, return_distance=True, sort_results=sort_results,
+        n_jobs=n_jobs, working_memory=working_memory, **kwds)
+    ind = _split_rows(indices, indptr)
     if not return_distance:
         return ind
-    dist = np.empty(len(distances), dtype=object)
-    dist[:] = distances
-    return dist, ind
+    return _split_rows(distances, indptr), ind

@@ -16,7 +16,7 @@ from sklearn.neighbors import VALID_METRICS, VALID_METRICS_SPARSE, BallTree, KDT
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..metrics._reductions import argkmin, radius_neighbors
+from ..metrics._reductions import _split_rows, argkmin, radius_neighbors_csr
 from ..utils._sklearn_compat import Interval, StrOptions
 
 _METRICS = frozenset(itertools.chain(*VALID_METRICS.values()))
@@ -280,16 +280,19 @@ class RadiusNeighborsMixin:
         """
         if sort_results and not return_distance:
             raise ValueError("return_distance must be True if sort_results is True.")
+        indptr, indices, distances = self._radius_csr(X, radius, return_distance, sort_results)
+        ind = _split_rows(indices, indptr)
+        return (_split_rows(distances, indptr), ind) if return_distance else ind
+
+    def _radius_csr(self, X, radius, return_distance, sort_results):
+        """(indptr, indices, distances or None) of the radius search, each training point left
+        out of its own list when X is None."""
         X, query_is_train = self._validate_queries(X)
         radius = self.radius if radius is None else radius
-        dist, ind = radius_neighbors(X, self._fit_X, radius, metric=self.effective_metric_,
-                                     sort_results=sort_results, n_jobs=self.n_jobs,
-                                     **self._search_params())
-        if query_is_train:
-            for i, row in enumerate(ind):
-                keep = row != i
-                dist[i], ind[i] = dist[i][keep], row[keep]
-        return (dist, ind) if return_distance else ind
+        return radius_neighbors_csr(X, self._fit_X, radius, metric=self.effective_metric_,
+                                    return_distance=return_distance, sort_results=sort_results,
+                                    self_query=query_is_train, n_jobs=self.n_jobs,
+                                    **self._search_params())
 
     def radius_neighbors_graph(self, X=None, radius=None, mode="connectivity",
                                sort_results=False):
@@ -300,17 +303,10 @@ class RadiusNeighborsMixin:
         A : sparse matrix of shape (n_queries, n_samples_fit), CSR
         """
         _check_graph_mode(mode)
-        dist, ind = self.radius_neighbors(X, radius, return_distance=True,
-                                          sort_results=sort_results)
-        counts = np.fromiter((len(row) for row in ind), dtype=np.int64, count=len(ind))
-        indptr = np.concatenate(([0], np.cumsum(counts)))
-        flat_ind = np.concatenate(list(ind)) if len(ind) else np.empty(0, dtype=np.int64)
-        if mode == "connectivity":
-            data = np.ones(flat_ind.size)
-        else:
-            data = np.concatenate(list(dist)) if len(dist) else np.empty(0)
-        return _csr_graph(data, flat_ind.astype(np.int64, copy=False), indptr,
-                          self.n_samples_fit_)
+        distance = mode == "distance"
+        indptr, indices, distances = self._radius_csr(X, radius, distance, sort_results)
+        data = distances if distance else np.ones(indices.size)
+        return _csr_graph(data, indices, indptr, self.n_samples_fit_)
 
 
 class ClassifierTargetsMixin:

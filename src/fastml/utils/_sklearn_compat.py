@@ -10,7 +10,9 @@ from sklearn.metrics._base import _average_multiclass_ovo_score as average_multi
 from sklearn.metrics._classification import _check_targets as check_targets
 from sklearn.metrics._classification import _check_zero_division as check_zero_division
 from sklearn.metrics._classification import _prf_divide as prf_divide
+from sklearn.metrics.pairwise import _VALID_METRICS as VALID_PAIRWISE_METRICS
 from sklearn.metrics.pairwise import _check_chunk_size as check_chunk_size
+from sklearn.neighbors._base import _check_precomputed as check_precomputed
 from sklearn.utils._array_api import _average as weighted_average
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._encode import _unique as unique_values
