@@ -1,5 +1,13 @@
 """Every private scikit-learn name fastml uses, in one place, so that an upgrade touches one file."""
 from sklearn.base import _fit_context as fit_context
+from sklearn.cluster._agglomerative import _hc_cut as hc_cut
+from sklearn.cluster._hdbscan._linkage import MST_edge_dtype as mst_edge_dtype
+from sklearn.cluster._hdbscan._tree import tree_to_labels as hdbscan_tree_to_labels
+from sklearn.cluster._hdbscan.hdbscan import _OUTLIER_ENCODING as hdbscan_outlier_encoding
+from sklearn.cluster._hdbscan.hdbscan import _process_mst as hdbscan_process_mst
+from sklearn.cluster._hdbscan.hdbscan import \
+    remap_single_linkage_tree as hdbscan_remap_single_linkage_tree
+from sklearn.cluster._hierarchical_fast import single_linkage_label
 from sklearn.metrics._base import _average_binary_score as average_binary_score
 from sklearn.metrics._base import _average_multiclass_ovo_score as average_multiclass_ovo_score
 from sklearn.metrics._classification import _check_targets as check_targets
@@ -35,6 +43,8 @@ __all__ = ["Interval", "Options", "RealNotInt", "StrOptions", "VECTORIZER_PRIVAT
            "align_api_if_sparse", "average_binary_score", "average_multiclass_ovo_score",
            "check_chunk_size", "check_optimize_result", "check_partial_fit_first_call",
            "check_pos_label_consistency", "check_sample_weight", "check_targets",
-           "check_zero_division", "fit_context", "get_chunk_n_rows", "lbfgs_options",
+           "check_zero_division", "fit_context", "get_chunk_n_rows", "hc_cut",
+           "hdbscan_outlier_encoding", "hdbscan_process_mst", "hdbscan_remap_single_linkage_tree",
+           "hdbscan_tree_to_labels", "lbfgs_options", "mst_edge_dtype", "single_linkage_label",
            "nanaverage", "parameter_constraints", "prf_divide", "unique_values",
            "validate_params", "weighted_average"]
