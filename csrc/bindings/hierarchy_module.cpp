@@ -132,4 +132,6 @@ PYBIND11_MODULE(_hierarchy_fast, m) {
         py::arg("linkage"),
         "Complete or average linkage of a condensed distance matrix (overwritten) by the\n"
         "nearest-neighbour chain: (children, distances) as scipy's linkage gives them.");
+  m.def("simd_build", &h::simd_target,
+        "Instruction-set build of the hierarchy kernels chosen for this CPU.");
 }

@@ -12,9 +12,25 @@
 #include <vector>
 
 #include "fastml/hierarchy.hpp"
+#include "fastml/isa.hpp"
 #include "fastml/openmp_helpers.h"
 
 namespace fastml::hierarchy {
+
+namespace {
+
+const IsaChoice<HierarchyTable>& selected() {
+  static const IsaChoice<HierarchyTable> choice =
+      choose_isa(FASTML_IF_ISA_V4(&x86_64_v4::kernel_table),
+                 FASTML_IF_ISA_V3(&x86_64_v3::kernel_table), &baseline::kernel_table);
+  return choice;
+}
+
+}  // namespace
+
+const HierarchyTable& kernels() { return selected().table; }
+const char* simd_target() { return selected().name; }
+
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -49,17 +65,25 @@ class LiveSlots {
   index_t dead_ = 0;
 };
 
-// The closest live cluster to x, starting from (best, best_dist) and replacing it only by a
-// strictly smaller distance found in ascending slot order. The live list is cut into blocks
-// scanned in parallel whose winners are merged in block order, which keeps the serial answer.
+// The closest live cluster to x by scanning the live slots in ascending order from
+// (prev, distance to prev) and taking only strictly smaller distances: scipy's scan. The list is
+// cut into blocks scanned in parallel whose winners are merged in block order, which keeps the
+// serial answer.
 template <class Policy>
-void nearest(const Policy& p, const LiveSlots& live, index_t x, index_t& best, double& best_dist,
-             int n_threads) {
+void scan_live(const Policy& p, const LiveSlots& live, index_t x, index_t prev, index_t& best,
+               double& best_dist, int n_threads) {
+  best = prev;
+  best_dist = prev >= 0 ? p.distance(x, prev) : kInf;
   const auto& slots = live.slots();
   const index_t m = static_cast<index_t>(slots.size());
-  const int threads = fastml_region_threads(static_cast<double>(m) * p.pair_cost_ns(), n_threads);
-  auto scan = [&](index_t lo, index_t hi, index_t& b, double& bd) {
-    for (index_t k = lo; k < hi; ++k) {
+  const int threads = fastml_region_threads(static_cast<double>(m) * 3.0, n_threads);
+  std::vector<index_t> block_best(threads, -1);
+  std::vector<double> block_dist(threads, kInf);
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+  for (int t = 0; t < threads; ++t) {
+    index_t b = -1;
+    double bd = kInf;
+    for (index_t k = m * t / threads; k < m * (t + 1) / threads; ++k) {
       const index_t i = slots[k];
       if (i == x || live.size(i) == 0) continue;
       const double d = p.distance(x, i);
@@ -68,18 +92,8 @@ void nearest(const Policy& p, const LiveSlots& live, index_t x, index_t& best, d
         b = i;
       }
     }
-  };
-  if (threads <= 1) {
-    scan(0, m, best, best_dist);
-    return;
-  }
-  std::vector<index_t> block_best(threads, -1);
-  std::vector<double> block_dist(threads, kInf);
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = omp_get_thread_num();
-    const index_t lo = m * t / threads, hi = m * (t + 1) / threads;
-    scan(lo, hi, block_best[t], block_dist[t]);
+    block_best[t] = b;
+    block_dist[t] = bd;
   }
   for (int t = 0; t < threads; ++t)
     if (block_dist[t] < best_dist) {
@@ -102,9 +116,7 @@ void nn_chain(Policy& p, index_t n, Merge* merges, int n_threads) {
     for (;;) {
       x = chain.back();
       const index_t prev = chain.size() > 1 ? chain[chain.size() - 2] : -1;
-      y = prev;
-      dist = prev >= 0 ? p.distance(x, prev) : kInf;
-      nearest(p, live, x, y, dist, n_threads);
+      p.nearest(x, prev, live, y, dist, n_threads);
       if (y == prev) break;
       chain.push_back(y);
     }
@@ -113,54 +125,112 @@ void nn_chain(Policy& p, index_t n, Merge* merges, int n_threads) {
     merges[k] = Merge{x, y, p.output(dist)};
     const index_t nx = live.size(x), ny = live.size(y);
     live.merge(x, y);
-    p.merge(x, y, nx, ny, dist, live);
+    p.merge(x, y, nx, ny, live);
   }
 }
 
 // ---- ward: centroids and sizes ------------------------------------------------------------
 
 // Compares clusters by 2 |A| |B| / (|A| + |B|) ||mean(A) - mean(B)||^2, the square of scipy's
-// ward distance (the square root is taken once, for the merge recorded).
+// ward distance (the square root is taken once, for the merge recorded). The live centroids are
+// packed feature-major, so that a scan computes one cluster per SIMD lane; a merged-away
+// cluster's place is taken by the last one. Packed order is not slot order: scipy's choice (the
+// first strict minimum in slot order, the chain's previous element first) is made on
+// (value, slot).
 class WardPolicy {
  public:
   template <class T>
-  explicit WardPolicy(const Rows<T>& X) : d_(X.d), size_(X.n, 1.0),
-      centroid_(static_cast<std::size_t>(X.n * X.d)) {
-    for (index_t i = 0; i < X.n * X.d; ++i) centroid_[i] = static_cast<double>(X.data[i]);
-  }
-  double distance(index_t x, index_t i) const {
-    const double* a = &centroid_[x * d_];
-    const double* b = &centroid_[i * d_];
-    // four running sums that the compiler keeps in one vector register
-    double acc[4] = {0.0, 0.0, 0.0, 0.0};
-    index_t k = 0;
-    for (; k + 4 <= d_; k += 4)
-      for (int l = 0; l < 4; ++l) {
-        const double t = a[k + l] - b[k + l];
-        acc[l] += t * t;
-      }
-    for (; k < d_; ++k) {
-      const double t = a[k] - b[k];
-      acc[0] += t * t;
+  explicit WardPolicy(const Rows<T>& X)
+      : n_(X.n), d_(X.d), m_(X.n), coord_(static_cast<std::size_t>(X.n * X.d)), size_(X.n, 1.0),
+        slot_(X.n), pos_(X.n), x_(X.d) {
+    for (index_t i = 0; i < n_; ++i) {
+      slot_[i] = pos_[i] = i;
+      for (index_t k = 0; k < d_; ++k)
+        coord_[k * n_ + i] = static_cast<double>(X.data[i * d_ + k]);
     }
-    const double sq = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    const double na = size_[x], nb = size_[i];
-    return 2.0 * na * nb / (na + nb) * sq;
   }
   double output(double dist) const { return std::sqrt(dist); }
-  double pair_cost_ns() const { return 0.3 * static_cast<double>(d_) + 2.0; }
-  void merge(index_t x, index_t y, index_t nx, index_t ny, double, const LiveSlots&) {
+
+  void nearest(index_t x, index_t prev, const LiveSlots&, index_t& best, double& best_dist,
+               int n_threads) {
+    const index_t px = pos_[x];
+    for (index_t k = 0; k < d_; ++k) x_[k] = coord_[k * n_ + px];
+    const double nx = size_[px];
+    const int threads = fastml_region_threads(m_ * (0.3 * d_ + 2.0), n_threads);
+    std::vector<Found> found(threads);
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+    for (int t = 0; t < threads; ++t)
+      found[t] = scan(m_ * t / threads, m_ * (t + 1) / threads, px, nx, prev);
+    Found all = found[0];
+    for (int t = 1; t < threads; ++t) all.absorb(found[t]);
+    if (prev >= 0 && all.prev_value == all.value) {
+      best = prev;
+      best_dist = all.prev_value;
+    } else {
+      best = all.slot;
+      best_dist = all.value;
+    }
+  }
+
+  void merge(index_t x, index_t y, index_t nx, index_t ny, const LiveSlots&) {
     const double wx = static_cast<double>(nx), wy = static_cast<double>(ny);
-    double* a = &centroid_[x * d_];
-    double* b = &centroid_[y * d_];
-    for (index_t k = 0; k < d_; ++k) b[k] = (wx * a[k] + wy * b[k]) / (wx + wy);
-    size_[y] = wx + wy;
+    const index_t px = pos_[x], py = pos_[y];
+    for (index_t k = 0; k < d_; ++k) {
+      double& c = coord_[k * n_ + py];
+      c = (wx * coord_[k * n_ + px] + wy * c) / (wx + wy);
+    }
+    size_[py] = wx + wy;
+    const index_t last = --m_;  // x leaves: the last packed cluster takes its place
+    for (index_t k = 0; k < d_; ++k) coord_[k * n_ + px] = coord_[k * n_ + last];
+    size_[px] = size_[last];
+    slot_[px] = slot_[last];
+    pos_[slot_[px]] = px;
   }
 
  private:
-  index_t d_;
-  std::vector<double> size_;
-  std::vector<double> centroid_;
+  struct Found {
+    double value = kInf;
+    index_t slot = -1;
+    double prev_value = kInf;  // the chain's previous element, when in this share
+    void take(double v, index_t s) {
+      if (v < value || (v == value && s < slot)) {
+        value = v;
+        slot = s;
+      }
+    }
+    void absorb(const Found& other) {
+      if (other.slot >= 0) take(other.value, other.slot);
+      if (other.prev_value < kInf) prev_value = other.prev_value;
+    }
+  };
+
+  Found scan(index_t lo, index_t hi, index_t px, double nx, index_t prev) const {
+    constexpr index_t kBlock = 256;
+    double value[kBlock];
+    Found f;
+    const HierarchyTable& kern = kernels();
+    for (index_t b0 = lo; b0 < hi; b0 += kBlock) {
+      const index_t len = std::min(kBlock, hi - b0);
+      kern.packed_sq_distances(&coord_[b0], n_, len, x_.data(), d_, value);
+      const double* size = &size_[b0];
+      for (index_t l = 0; l < len; ++l) value[l] *= 2.0 * nx * size[l] / (nx + size[l]);
+      for (index_t l = 0; l < len; ++l) {
+        const index_t p = b0 + l;
+        if (p == px || !(value[l] <= f.value)) continue;
+        const index_t s = slot_[p];
+        if (s == prev) f.prev_value = value[l];
+        f.take(value[l], s);
+      }
+    }
+    return f;
+  }
+
+  index_t n_, d_, m_;
+  std::vector<double> coord_;  // coord_[k * n + pos]: feature k of the centroid packed at pos
+  std::vector<double> size_;   // by packed position
+  std::vector<index_t> slot_;  // slot of the cluster packed at pos
+  std::vector<index_t> pos_;   // packed position of a live slot
+  std::vector<double> x_;      // the centroid being scanned from
 };
 
 // ---- complete and average: a condensed matrix ---------------------------------------------
@@ -174,9 +244,12 @@ class CondensedPolicy {
   }
   double distance(index_t x, index_t i) const { return at(x, i); }
   double output(double dist) const { return dist; }
-  double pair_cost_ns() const { return 3.0; }
+  void nearest(index_t x, index_t prev, const LiveSlots& live, index_t& best, double& best_dist,
+               int n_threads) const {
+    scan_live(*this, live, x, prev, best, best_dist, n_threads);
+  }
   // scipy's update formulas, to the operation, so that distances match it to the bit.
-  void merge(index_t x, index_t y, index_t nx, index_t ny, double, const LiveSlots& live) {
+  void merge(index_t x, index_t y, index_t nx, index_t ny, const LiveSlots& live) {
     const double wx = static_cast<double>(nx), wy = static_cast<double>(ny);
     for (index_t i : live.slots()) {
       if (live.size(i) == 0 || i == y) continue;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -20,7 +21,7 @@
 namespace fastml::hierarchy {
 namespace {
 
-constexpr index_t kBlock = 64;  // points per block of distances held in registers / L1
+constexpr index_t kBlock = 256;  // points per block of distances, kept in L1
 
 struct Candidate {
   double value;
@@ -33,14 +34,18 @@ struct Candidate {
   }
 };
 
-// The points outside the tree, their best link to it so far and that link's tree end.
+// The points outside the tree, their best link to it so far and that link's tree end, packed
+// in blocks of kBlock positions. Each block keeps its best point, recomputed only when one of
+// its links changed or a point moved: after the first steps few blocks change per step, and the
+// step's choice reads one candidate per block instead of every point.
 class Outside {
  public:
   template <class T>
   Outside(const Rows<T>& X, const double* core)
       : n_(X.n), d_(X.d), m_(X.n - 1), coord_(static_cast<std::size_t>(X.n * X.d)),
         point_(X.n), reach_(X.n, std::numeric_limits<double>::infinity()), source_(X.n, 1),
-        core_(X.n, 0.0) {
+        core_(core ? X.n : 0), block_best_((X.n + kBlock - 1) / kBlock),
+        stale_((X.n + kBlock - 1) / kBlock, 1) {
     // row 0 starts the tree: the others are packed from position 0
     for (index_t p = 0; p < m_; ++p) {
       point_[p] = p + 1;
@@ -50,40 +55,49 @@ class Outside {
     }
   }
   index_t size() const { return m_; }
+  index_t blocks() const { return (m_ + kBlock - 1) / kBlock; }
 
-  // Links the packed points [lo, hi) to tree node `node` (coordinates x, core distance
-  // node_core) and returns the best of them. kMutual: by mutual reachability, else by distance.
-  template <bool kMutual>
-  Candidate link(index_t lo, index_t hi, index_t node, const double* x, double node_core,
-                 double alpha, double limit) {
-    Candidate best{limit, -1, -1};
+  // Links the points of blocks [b_lo, b_hi) to tree node `node` (coordinates x, core distance
+  // node_core): a link becomes the node's where it is shorter, by mutual reachability
+  // max(node_core, core, distance / alpha) with core distances, else by distance.
+  void link(index_t b_lo, index_t b_hi, index_t node, const double* x, double node_core,
+            double alpha) {
     double sq[kBlock];
-    for (index_t b0 = lo; b0 < hi; b0 += kBlock) {
-      const index_t len = std::min(kBlock, hi - b0);
-      for (index_t l = 0; l < len; ++l) sq[l] = 0.0;
-      for (index_t k = 0; k < d_; ++k) {
-        const double* c = &coord_[k * n_ + b0];
-        const double xk = x[k];
-        for (index_t l = 0; l < len; ++l) {
-          const double t = xk - c[l];
-          sq[l] += t * t;
-        }
-      }
+    std::int64_t maybe[kBlock];
+    const HierarchyTable& kern = kernels();
+    const double* core_all = core_.empty() ? nullptr : core_.data();
+    for (index_t b = b_lo; b < b_hi; ++b) {
+      const index_t b0 = b * kBlock, len = std::min(kBlock, m_ - b0);
+      double* reach = &reach_[b0];
+      const double* core = core_all ? core_all + b0 : nullptr;
+      // Few points come closer at each step: the kernel flags those that may; only they pay
+      // for the square root and the division, computed as scikit-learn computes them.
+      if (!kern.flag_closer(&coord_[b0], n_, len, x, d_, reach, core, node_core, alpha, sq,
+                            maybe))
+        continue;
       for (index_t l = 0; l < len; ++l) {
-        const index_t p = b0 + l;
+        if (!maybe[l]) continue;
         double value = std::sqrt(sq[l]);
-        if constexpr (kMutual) value = std::max(std::max(node_core, core_[p]), value / alpha);
-        if (value < reach_[p]) {
-          reach_[p] = value;
-          source_[p] = node;
+        if (core) value = std::max(std::max(node_core, core[l]), value / alpha);
+        if (value < reach[l]) {
+          reach[l] = value;
+          source_[b0 + l] = node;
+          stale_[b] = 1;
         }
-        const Candidate here{reach_[p], p, point_[p]};
-        if (reach_[p] < limit && here.beats(best)) best = here;
       }
+    }
+  }
+
+  // The best point of blocks [b_lo, b_hi) with a link below `limit`.
+  Candidate best(index_t b_lo, index_t b_hi, double limit) {
+    Candidate best{limit, -1, std::numeric_limits<index_t>::max()};
+    for (index_t b = b_lo; b < b_hi; ++b) {
+      if (stale_[b]) refresh(b, limit);
+      if (block_best_[b].beats(best)) best = block_best_[b];
     }
     return best;
   }
-  index_t point(index_t pos) const { return point_[pos]; }
+
   index_t source(index_t pos) const { return source_[pos]; }
 
   // Takes the point at `pos` into the tree (the last packed point moves into its place).
@@ -92,17 +106,32 @@ class Outside {
     point_[pos] = point_[last];
     reach_[pos] = reach_[last];
     source_[pos] = source_[last];
-    core_[pos] = core_[last];
+    if (!core_.empty()) core_[pos] = core_[last];
     for (index_t k = 0; k < d_; ++k) coord_[k * n_ + pos] = coord_[k * n_ + last];
+    stale_[pos / kBlock] = stale_[last / kBlock] = 1;
   }
 
  private:
+  void refresh(index_t b, double limit) {
+    const index_t b0 = b * kBlock, len = std::min(kBlock, m_ - b0);
+    Candidate best{limit, -1, std::numeric_limits<index_t>::max()};
+    for (index_t l = 0; l < len; ++l) {
+      const double r = reach_[b0 + l];
+      if (r < limit && (r < best.value || (r == best.value && point_[b0 + l] < best.point)))
+        best = Candidate{r, b0 + l, point_[b0 + l]};
+    }
+    block_best_[b] = best;
+    stale_[b] = 0;
+  }
+
   index_t n_, d_, m_;
   std::vector<double> coord_;  // coord_[k * n + pos]: feature k of the point packed at pos
   std::vector<index_t> point_;
   std::vector<double> reach_;
   std::vector<index_t> source_;
-  std::vector<double> core_;
+  std::vector<double> core_;  // empty for single linkage
+  std::vector<Candidate> block_best_;
+  std::vector<char> stale_;
 };
 
 template <bool kMutual, class T>
@@ -118,39 +147,37 @@ void prim(const Rows<T>& X, const double* core, double alpha, std::int64_t* from
     for (index_t k = 0; k < d; ++k) x[k] = static_cast<double>(X.data[row * d + k]);
   };
   load(0);
-  const int threads = fastml_region_threads(0.5 * n * n * (0.4 * d + 2.0), n_threads);
-  std::vector<Candidate> best(threads);
-  // One region for the whole tree: each step, every thread links its share of the outside
-  // points, then one thread takes the best of the shares (in a fixed order) into the tree.
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = omp_get_thread_num();
-    for (index_t step = 0; step < n - 1; ++step) {
-      const index_t m = outside.size();
-      const double node_core = kMutual ? core[node] : 0.0;
-      best[t] = outside.link<kMutual>(m * t / threads, m * (t + 1) / threads, node, x.data(),
-                                      node_core, alpha, limit);
-#pragma omp barrier
-#pragma omp single
-      {
-        Candidate win = best[0];
-        for (int s = 1; s < threads; ++s)
-          if (best[s].beats(win)) win = best[s];
-        if (win.pos < 0) {  // nothing below the limit: scikit-learn records node 0
-          from[step] = kMutual ? 0 : node;
-          to[step] = 0;
-          weight[step] = limit;
-          node = 0;
-        } else {
-          from[step] = kMutual ? outside.source(win.pos) : node;
-          to[step] = win.point;
-          weight[step] = win.value;
-          node = win.point;
-          outside.remove(win.pos);
-        }
-        load(node);
-      }
+  std::vector<Candidate> best(std::max(n_threads, 1));
+  for (index_t step = 0; step < n - 1; ++step) {
+    const index_t m = outside.size(), n_blocks = outside.blocks();
+    const double node_core = kMutual ? core[node] : 0.0;
+    // A region per step, where the step is worth it (fastml_region_threads): the shares are
+    // whole blocks, merged in a fixed order and on (value, row), so the tree does not depend on
+    // the threads.
+    const int threads = static_cast<int>(std::min<index_t>(
+        fastml_region_threads(m * (0.2 * d + 1.0), n_threads), n_blocks));
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+    for (int t = 0; t < threads; ++t) {
+      const index_t lo = n_blocks * t / threads, hi = n_blocks * (t + 1) / threads;
+      outside.link(lo, hi, node, x.data(), node_core, alpha);
+      best[t] = outside.best(lo, hi, limit);
     }
+    Candidate win = best[0];
+    for (int s = 1; s < threads; ++s)
+      if (best[s].beats(win)) win = best[s];
+    if (win.pos < 0) {  // nothing below the limit: scikit-learn records node 0
+      from[step] = kMutual ? 0 : node;
+      to[step] = 0;
+      weight[step] = limit;
+      node = 0;
+    } else {
+      from[step] = kMutual ? outside.source(win.pos) : node;
+      to[step] = win.point;
+      weight[step] = win.value;
+      node = win.point;
+      outside.remove(win.pos);
+    }
+    load(node);
   }
 }
 

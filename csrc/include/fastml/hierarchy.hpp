@@ -59,4 +59,25 @@ template <class T>
 void prim_mst(const Rows<T>& X, const double* core, double alpha, std::int64_t* from,
               std::int64_t* to, double* weight, int n_threads);
 
+// The instruction-set builds of the distance kernel (csrc/cluster/hierarchy_kernels_isa.cpp).
+struct HierarchyTable {
+  // out[l] = sum over k of (x[k] - coord[k * stride + l])^2 for l < count, summed in feature
+  // order: the squared distances of x to `count` points packed feature-major.
+  void (*packed_sq_distances)(const double* coord, index_t stride, index_t count,
+                              const double* x, index_t d, double* out);
+  // Prim's filter: the squared distances sq[count] as above, and maybe[l] = 0 where point l
+  // cannot come closer than link[l] (its distance / alpha or its bound max(node_core, core[l])
+  // is not below it; core == nullptr: no bound, alpha = 1). Returns whether any maybe[l] != 0.
+  bool (*flag_closer)(const double* coord, index_t stride, index_t count, const double* x,
+                      index_t d, const double* link, const double* core, double node_core,
+                      double alpha, double* sq, std::int64_t* maybe);
+};
+namespace baseline { HierarchyTable kernel_table(); }
+namespace x86_64_v3 { HierarchyTable kernel_table(); }
+namespace x86_64_v4 { HierarchyTable kernel_table(); }
+
+// The build this CPU runs (FASTML_SIMD may cap it) and its name.
+const HierarchyTable& kernels();
+const char* simd_target();
+
 }  // namespace fastml::hierarchy
