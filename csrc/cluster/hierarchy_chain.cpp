@@ -322,21 +322,23 @@ void label_merges(const Merge* merges, index_t n, std::int64_t* children, double
 template <class T>
 void condensed_euclidean(const Rows<T>& X, double* condensed, int n_threads) {
   const index_t n = X.n, d = X.d;
-  const int threads = fastml_region_threads(0.5 * n * n * (0.5 * d + 1.0), n_threads);
+  // X feature-major, so that the distances of a row to the rows after it are computed one row
+  // per SIMD lane; each lane sums over the features in order, as scipy's pdist: the same bits.
+  std::vector<double> packed(static_cast<std::size_t>(n * d));
+  for (index_t i = 0; i < n; ++i)
+    for (index_t k = 0; k < d; ++k) packed[k * n + i] = static_cast<double>(X.data[i * d + k]);
+  const HierarchyTable& kern = kernels();
+  const int threads = fastml_region_threads(0.5 * n * n * (0.2 * d + 1.0), n_threads);
+  std::vector<double> row(static_cast<std::size_t>(threads * d));  // each thread's row i
   // Row i holds n - 1 - i distances: small dynamic chunks even out the threads' shares.
 #pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
   for (index_t i = 0; i < n - 1; ++i) {
-    const T* a = X.data + i * d;
-    double* out = condensed + n * i - i * (i + 1) / 2 - i - 1;
-    for (index_t j = i + 1; j < n; ++j) {
-      const T* b = X.data + j * d;
-      double s = 0.0;
-      for (index_t k = 0; k < d; ++k) {
-        const double t = static_cast<double>(a[k]) - static_cast<double>(b[k]);
-        s += t * t;
-      }
-      out[j] = std::sqrt(s);
-    }
+    double* out = condensed + n * i - i * (i + 1) / 2;  // the distances of i to i + 1, ...
+    const index_t count = n - 1 - i;
+    double* xi = &row[static_cast<std::size_t>(omp_get_thread_num() * d)];
+    for (index_t k = 0; k < d; ++k) xi[k] = packed[k * n + i];
+    kern.packed_sq_distances(&packed[i + 1], n, count, xi, d, out);
+    for (index_t j = 0; j < count; ++j) out[j] = std::sqrt(out[j]);
   }
 }
 
