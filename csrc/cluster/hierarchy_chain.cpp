@@ -211,9 +211,7 @@ class WardPolicy {
     const HierarchyTable& kern = kernels();
     for (index_t b0 = lo; b0 < hi; b0 += kBlock) {
       const index_t len = std::min(kBlock, hi - b0);
-      kern.packed_sq_distances(&coord_[b0], n_, len, x_.data(), d_, value);
-      const double* size = &size_[b0];
-      for (index_t l = 0; l < len; ++l) value[l] *= 2.0 * nx * size[l] / (nx + size[l]);
+      kern.ward_values(&coord_[b0], n_, len, x_.data(), d_, &size_[b0], nx, value);
       for (index_t l = 0; l < len; ++l) {
         const index_t p = b0 + l;
         if (p == px || !(value[l] <= f.value)) continue;

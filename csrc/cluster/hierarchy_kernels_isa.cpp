@@ -50,6 +50,12 @@ void packed_sq_distances(const double* coord, index_t stride, index_t count, con
   }
 }
 
+void ward_values(const double* coord, index_t stride, index_t count, const double* x, index_t d,
+                 const double* size, double nx, double* out) {
+  packed_sq_distances(coord, stride, count, x, d, out);
+  for (index_t l = 0; l < count; ++l) out[l] *= 2.0 * nx * size[l] / (nx + size[l]);
+}
+
 // (1 + 1e-12): a squared distance above (link * alpha)^2 by this factor gives a distance above
 // the link whatever the rounding of the products (each off by a few 1e-16).
 constexpr double kSlack = 1.0 + 1e-12;
@@ -77,6 +83,6 @@ bool flag_closer(const double* coord, index_t stride, index_t count, const doubl
 
 }  // namespace
 
-HierarchyTable kernel_table() { return HierarchyTable{&packed_sq_distances, &flag_closer}; }
+HierarchyTable kernel_table() { return HierarchyTable{&packed_sq_distances, &ward_values, &flag_closer}; }
 
 }  // namespace fastml::hierarchy::FASTML_ISA

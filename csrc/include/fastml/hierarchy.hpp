@@ -65,6 +65,9 @@ struct HierarchyTable {
   // order: the squared distances of x to `count` points packed feature-major.
   void (*packed_sq_distances)(const double* coord, index_t stride, index_t count,
                               const double* x, index_t d, double* out);
+  // Ward's scan: out[l] = 2 nx size[l] / (nx + size[l]) * the squared distance above.
+  void (*ward_values)(const double* coord, index_t stride, index_t count, const double* x,
+                      index_t d, const double* size, double nx, double* out);
   // Prim's filter: the squared distances sq[count] as above, and maybe[l] = 0 where point l
   // cannot come closer than link[l] (its distance / alpha or its bound max(node_core, core[l])
   // is not below it; core == nullptr: no bound, alpha = 1). Returns whether any maybe[l] != 0.
