@@ -85,7 +85,11 @@ def test_condensed_euclidean_is_pdist(shape, dtype):
                                   pdist(X.astype(np.float64)))
 
 
-@pytest.mark.parametrize("X", [_data((70, 5), np.float64), _tied(80, 2)], ids=["random", "grid"])
+# Over 256 points: several blocks of the packing, some skipped by their bounding boxes.
+@pytest.mark.parametrize("X", [_data((70, 5), np.float64), _tied(80, 2),
+                               _data((1500, 2), np.float64),
+                               _tied(1100, 3, seed=1)],
+                         ids=["random", "grid", "random-blocks", "grid-blocks"])
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_prim_is_scikit_learn_to_the_bit(X, n_threads):
     mst = mst_linkage_core(X, EUCLIDEAN)
