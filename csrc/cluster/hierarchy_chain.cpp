@@ -39,7 +39,9 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // they make up an eighth of the list (erasing each at once cost O(n) per merge).
 class LiveSlots {
  public:
-  explicit LiveSlots(index_t n) : slots_(n), size_(n, 1) { std::iota(slots_.begin(), slots_.end(), 0); }
+  explicit LiveSlots(index_t n) : slots_(n), size_(n, 1) {
+    std::iota(slots_.begin(), slots_.end(), 0);
+  }
   const std::vector<index_t>& slots() const { return slots_; }
   index_t size(index_t slot) const { return size_[slot]; }
   index_t first() const {
@@ -66,40 +68,22 @@ class LiveSlots {
 };
 
 // The closest live cluster to x by scanning the live slots in ascending order from
-// (prev, distance to prev) and taking only strictly smaller distances: scipy's scan. The list is
-// cut into blocks scanned in parallel whose winners are merged in block order, which keeps the
-// serial answer.
+// (prev, distance to prev) and taking only strictly smaller distances: scipy's scan. (One
+// thread: a scan of the condensed matrix is a few microseconds per thousand clusters, far below
+// what waking a second thread costs here; see fastml_region_threads.)
 template <class Policy>
 void scan_live(const Policy& p, const LiveSlots& live, index_t x, index_t prev, index_t& best,
-               double& best_dist, int n_threads) {
+               double& best_dist) {
   best = prev;
   best_dist = prev >= 0 ? p.distance(x, prev) : kInf;
-  const auto& slots = live.slots();
-  const index_t m = static_cast<index_t>(slots.size());
-  const int threads = fastml_region_threads(static_cast<double>(m) * 3.0, n_threads);
-  std::vector<index_t> block_best(threads, -1);
-  std::vector<double> block_dist(threads, kInf);
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
-  for (int t = 0; t < threads; ++t) {
-    index_t b = -1;
-    double bd = kInf;
-    for (index_t k = m * t / threads; k < m * (t + 1) / threads; ++k) {
-      const index_t i = slots[k];
-      if (i == x || live.size(i) == 0) continue;
-      const double d = p.distance(x, i);
-      if (d < bd) {
-        bd = d;
-        b = i;
-      }
+  for (index_t i : live.slots()) {
+    if (i == x || live.size(i) == 0) continue;
+    const double d = p.distance(x, i);
+    if (d < best_dist) {
+      best_dist = d;
+      best = i;
     }
-    block_best[t] = b;
-    block_dist[t] = bd;
   }
-  for (int t = 0; t < threads; ++t)
-    if (block_dist[t] < best_dist) {
-      best_dist = block_dist[t];
-      best = block_best[t];
-    }
 }
 
 // The chain itself; records each merge of two reciprocal nearest neighbours (a < b) with the
@@ -243,8 +227,8 @@ class CondensedPolicy {
   double distance(index_t x, index_t i) const { return at(x, i); }
   double output(double dist) const { return dist; }
   void nearest(index_t x, index_t prev, const LiveSlots& live, index_t& best, double& best_dist,
-               int n_threads) const {
-    scan_live(*this, live, x, prev, best, best_dist, n_threads);
+               int) const {
+    scan_live(*this, live, x, prev, best, best_dist);
   }
   // scipy's update formulas, to the operation, so that distances match it to the bit.
   void merge(index_t x, index_t y, index_t nx, index_t ny, const LiveSlots& live) {
@@ -253,7 +237,8 @@ class CondensedPolicy {
       if (live.size(i) == 0 || i == y) continue;
       const double dxi = at(i, x);
       double& dyi = at(i, y);
-      dyi = linkage_ == Linkage::complete ? std::max(dxi, dyi) : (wx * dxi + wy * dyi) / (wx + wy);
+      dyi = linkage_ == Linkage::complete ? std::max(dxi, dyi)
+                                          : (wx * dxi + wy * dyi) / (wx + wy);
     }
   }
 

@@ -83,6 +83,8 @@ bool flag_closer(const double* coord, index_t stride, index_t count, const doubl
 
 }  // namespace
 
-HierarchyTable kernel_table() { return HierarchyTable{&packed_sq_distances, &ward_values, &flag_closer}; }
+HierarchyTable kernel_table() {
+  return HierarchyTable{&packed_sq_distances, &ward_values, &flag_closer};
+}
 
 }  // namespace fastml::hierarchy::FASTML_ISA
