@@ -140,6 +140,18 @@ def test_errors_as_scikit_learn():
         fm.AgglomerativeClustering().fit(sp.csr_matrix(X))
 
 
+@pytest.mark.parametrize("linkage", ["ward", "average"])
+def test_distance_matrix_given_as_observations_warns_as_scipy(linkage):
+    X = DATA["iris"][:30]
+    D = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))
+    from scipy.cluster.hierarchy import ClusterWarning
+    with pytest.warns(ClusterWarning, match="uncondensed distance matrix"):
+        a = sk.AgglomerativeClustering(linkage=linkage).fit(D)
+    with pytest.warns(ClusterWarning, match="uncondensed distance matrix"):
+        b = fm.AgglomerativeClustering(linkage=linkage).fit(D)
+    np.testing.assert_array_equal(b.labels_, a.labels_)
+
+
 def test_memory_and_pickle(tmp_path):
     X = DATA["wine"]
     model = fm.AgglomerativeClustering(memory=str(tmp_path), linkage="average").fit(X)

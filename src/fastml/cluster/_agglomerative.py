@@ -16,7 +16,10 @@ from centroids instead of the Lance-Williams recurrence (merges at distances equ
 rounding may come in another order, as scipy's own order among them is set by its rounding).
 A connectivity graph, other metrics for single linkage and callables go to scikit-learn.
 """
+import warnings
+
 import numpy as np
+from scipy.cluster.hierarchy import ClusterWarning
 from scipy.spatial.distance import pdist
 from sklearn.cluster import AgglomerativeClustering as _SklearnAgglomerativeClustering
 from sklearn.cluster import linkage_tree as _sklearn_linkage_tree
@@ -44,6 +47,15 @@ def _rows(X):
     return np.ascontiguousarray(X, dtype=dtype)
 
 
+def _warn_if_distance_matrix(X):
+    """scipy's ClusterWarning for observations that look like a square distance matrix (its
+    linkage warns so before ward, complete and average)."""
+    if (X.shape[0] == X.shape[1] and np.all(np.isclose(np.diagonal(X), 0)) and np.all(X >= 0)
+            and np.all(np.isclose(X, X.T))):
+        warnings.warn("The symmetric non-negative hollow observation matrix looks suspiciously "
+                      "like an uncondensed distance matrix", ClusterWarning, stacklevel=3)
+
+
 def _require_finite(values):
     if not np.all(np.isfinite(values)):  # scipy's linkage refuses them with this message
         raise ValueError("The condensed distance matrix must contain only finite values.")
@@ -63,6 +75,7 @@ def _condensed_distances(X, metric):
         return np.ascontiguousarray(D[i, j], dtype=np.float64)
     metric = _SCIPY_METRIC.get(metric, metric)
     X = _rows(X)
+    _warn_if_distance_matrix(X)
     _require_finite(X)
     if metric == "euclidean":
         return _hierarchy_fast.condensed_euclidean(X, effective_n_threads(None))
@@ -86,9 +99,9 @@ def ward_tree(X, *, connectivity=None, n_clusters=None, return_distance=False):
         return _sklearn_ward_tree(X, connectivity=connectivity, n_clusters=n_clusters,
                                   return_distance=return_distance)
     if n_clusters is not None:
-        import warnings
         warnings.warn(_PARTIAL_TREE_WARNING, stacklevel=2)
     X = _rows(X)
+    _warn_if_distance_matrix(X)
     _require_finite(X)
     children, distances = _hierarchy_fast.ward_tree(X, effective_n_threads(None))
     return _tree_output(children, distances, X.shape[0], return_distance)
@@ -108,7 +121,6 @@ def linkage_tree(X, connectivity=None, n_clusters=None, linkage="complete", affi
                                      linkage=linkage, affinity=affinity,
                                      return_distance=return_distance)
     if n_clusters is not None:
-        import warnings
         warnings.warn(_PARTIAL_TREE_WARNING, stacklevel=2)
     n_samples = np.shape(X)[0]
     if linkage == "single":
