@@ -18,6 +18,8 @@ from ._config import _DEVICES, get_config
 COMPILED_CORES = {
     "pairwise distances and k-NN search (Cython)": "fastml.metrics._pairwise_fast",
     "k-means++ seeding, Lloyd and Elkan (C++, pybind11)": "fastml.cluster._kmeans_fast",
+    "hierarchical clustering: nearest-neighbour chain, Prim's tree (C++, pybind11)":
+        "fastml.cluster._hierarchy_fast",
     "CART trees and forests (C++, pybind11)": "fastml.tree._cart",
     "stride-1 convolution (C++, pybind11)": "fastml.nn._conv_fast",
     "nn kernels: activations, losses, optimizers, pooling (C++, pybind11)": "fastml.nn._nn_fast",

@@ -498,6 +498,50 @@ def _faiss_kmeans_workload(fastml_fit, reference_fit, k):
     )
 
 
+def _blobs(n_features, centers=20):
+    """Gaussian blobs of unequal spread, float64: clusters at several densities."""
+    def make(n):
+        from sklearn.datasets import make_blobs
+        rng = np.random.default_rng(0)
+        return make_blobs(n, n_features, centers=centers,
+                          cluster_std=rng.uniform(0.5, 2.5, size=centers), random_state=0)[0]
+    return make
+
+
+def _hierarchy_workloads():
+    from sklearn.cluster import HDBSCAN as SklearnHDBSCAN
+    from sklearn.cluster import AgglomerativeClustering as SklearnAgglomerativeClustering
+
+    from fastml.cluster import HDBSCAN, AgglomerativeClustering
+
+    def agglomerative(cls, linkage):
+        return lambda X: cls(n_clusters=20, linkage=linkage).fit(X).labels_
+
+    def hdbscan(cls):
+        return lambda X: cls(min_cluster_size=25, copy=False).fit(X).labels_
+
+    def common(**kwargs):
+        return dict(group="cluster", peer_name="scikit-learn", parity=differing_fraction,
+                    parity_label="fraction of labels that differ", tolerance=0.0, **kwargs)
+
+    return [
+        Workload(name="AgglomerativeClustering ward {n}x16 float64 (blobs), 20 clusters: labels",
+                 sizes=(2_000, 20_000), setup=_blobs(16),
+                 fastml=agglomerative(AgglomerativeClustering, "ward"),
+                 peer=agglomerative(SklearnAgglomerativeClustering, "ward"), target=10.0,
+                 **common()),
+        Workload(name="AgglomerativeClustering average {n}x16 float64 (blobs), 20 clusters: "
+                      "labels",
+                 sizes=(2_000, 10_000), setup=_blobs(16),
+                 fastml=agglomerative(AgglomerativeClustering, "average"),
+                 peer=agglomerative(SklearnAgglomerativeClustering, "average"), target=5.0,
+                 **common()),
+        Workload(name="HDBSCAN {n}x8 float64 (blobs), min_cluster_size=25: labels",
+                 sizes=(5_000, 50_000), setup=_blobs(8), fastml=hdbscan(HDBSCAN),
+                 peer=hdbscan(SklearnHDBSCAN), target=5.0, **common()),
+    ]
+
+
 def interactions(n_users, n_items, n_interactions, seed=0, n_topics=32, popular_share=0.0):
     """Implicit feedback with a structure to learn: items belong to topics, each user favours
     two topics (80% of their interactions, the rest on any topic), and within a topic items
@@ -1485,6 +1529,7 @@ def _logistic_workloads():
 def all_workloads():
     """Every workload, in the order the runner prints them."""
     return (_pairwise_workloads() + _knn_workloads() + _cluster_workloads()
+            + _hierarchy_workloads()
             + _recommend_workloads() + _nn_workloads() + _tree_workloads()
             + _text_workloads() + _naive_bayes_workloads()
             + _classification_metric_workloads() + _linear_workloads()

@@ -1,10 +1,18 @@
 """Every private scikit-learn name fastml uses, in one place, so that an upgrade touches one file."""
 from sklearn.base import _fit_context as fit_context
+from sklearn.cluster._agglomerative import _hc_cut as hc_cut
+from sklearn.cluster._hdbscan._linkage import MST_edge_dtype as mst_edge_dtype
+from sklearn.cluster._hdbscan._tree import tree_to_labels as hdbscan_tree_to_labels
+from sklearn.cluster._hdbscan.hdbscan import \
+    remap_single_linkage_tree as hdbscan_remap_single_linkage_tree
+from sklearn.cluster._hdbscan.hdbscan import _OUTLIER_ENCODING as hdbscan_outlier_encoding
+from sklearn.cluster._hdbscan.hdbscan import _process_mst as hdbscan_process_mst
+from sklearn.cluster._hierarchical_fast import single_linkage_label
 from sklearn.linear_model._base import _pre_fit as pre_fit
 from sklearn.linear_model._coordinate_descent import _alpha_grid as alpha_grid
 from sklearn.linear_model._glm._newton_solver import NewtonCholeskySolver
-from sklearn.linear_model._ridge import _get_valid_accept_sparse as ridge_accept_sparse
 from sklearn.linear_model._ridge import _RidgeGCV as RidgeGCV
+from sklearn.linear_model._ridge import _get_valid_accept_sparse as ridge_accept_sparse
 from sklearn.metrics._base import _average_binary_score as average_binary_score
 from sklearn.metrics._base import _average_multiclass_ovo_score as average_multiclass_ovo_score
 from sklearn.metrics._classification import _check_targets as check_targets
@@ -16,17 +24,15 @@ from sklearn.neighbors._base import _check_precomputed as check_precomputed
 from sklearn.utils._array_api import _average as weighted_average
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._encode import _unique as unique_values
-from sklearn.utils._metadata_requests import _routing_enabled as routing_enabled
 from sklearn.utils._param_validation import (Interval, Options, RealNotInt, StrOptions,
                                             validate_params)
 from sklearn.utils._sparse import _align_api_if_sparse as align_api_if_sparse
 from sklearn.utils.extmath import _nanaverage as nanaverage
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict as lbfgs_options
-from sklearn.utils.metadata_routing import _raise_for_params as raise_for_params
-from sklearn.utils.multiclass import _check_partial_fit_first_call as check_partial_fit_first_call
 from sklearn.utils.metadata_routing import _manual_routing as manual_routing
 from sklearn.utils.metadata_routing import _raise_for_params as raise_for_params
 from sklearn.utils.metadata_routing import _routing_enabled as routing_enabled
+from sklearn.utils.multiclass import _check_partial_fit_first_call as check_partial_fit_first_call
 from sklearn.utils.optimize import _check_optimize_result as check_optimize_result
 from sklearn.utils.validation import _check_method_params as check_method_params
 from sklearn.utils.validation import _check_pos_label_consistency as check_pos_label_consistency

@@ -1,0 +1,86 @@
+// Hierarchical clustering cores (fastml.cluster._hierarchy_fast): the nearest-neighbour chain for
+// ward, complete and average linkage, and Prim's minimum spanning tree computed on the fly for
+// single linkage and HDBSCAN's mutual reachability. Each reproduces the merge or edge order of the
+// scipy / scikit-learn routine it replaces, so that ties are broken the same way.
+#pragma once
+
+#include <cstdint>
+
+namespace fastml::hierarchy {
+
+using index_t = std::int64_t;
+
+// Dense rows, C-contiguous, n x d. Coordinates are read as double, as scipy and scikit-learn
+// convert them, so float32 input needs no float64 copy and gives the same distances.
+template <class T>
+struct Rows {
+  const T* data;
+  index_t n, d;
+};
+
+// A merge of the chain in the order it was found: slots a < b and their linkage distance.
+struct Merge {
+  index_t a, b;
+  double distance;
+};
+
+// Ward linkage of the rows by the nearest-neighbour chain on cluster centroids and sizes (no
+// distance matrix: O(n d) memory). The distance of clusters A, B is
+// sqrt(2 |A| |B| / (|A| + |B|)) * ||mean(A) - mean(B)||, scipy's ward distance.
+// OUT merges[n - 1], in the order found.
+template <class T>
+void ward_chain(const Rows<T>& X, Merge* merges, int n_threads);
+
+enum class Linkage { complete, average };
+
+// Complete or average linkage by the nearest-neighbour chain on a condensed distance matrix
+// (scipy's layout, n (n - 1) / 2 values, overwritten by the Lance-Williams updates).
+// OUT merges[n - 1], in the order found.
+void condensed_chain(double* condensed, index_t n, Linkage linkage, Merge* merges);
+
+// The condensed euclidean distance matrix of the rows, scipy's pdist: each distance summed over
+// the features in order, as scipy does, then square-rooted. OUT condensed[n (n - 1) / 2].
+template <class T>
+void condensed_euclidean(const Rows<T>& X, double* condensed, int n_threads);
+
+// scipy's linkage output from the merges of a chain: merges stably sorted by distance, the
+// clusters renamed as scipy names them (node n + i for the i-th merge, children as (smaller,
+// larger) root). OUT children[(n - 1) x 2], distances[n - 1].
+void label_merges(const Merge* merges, index_t n, std::int64_t* children, double* distances);
+
+// Prim's minimum spanning tree from row 0, distances computed row by row (O(n d) memory), with
+// scikit-learn's order of edges and choice among equal distances.
+//  - core == nullptr: single linkage (mst_linkage_core); edge i is (current node, new node,
+//    distance), where the current node is the one added at step i - 1.
+//  - core != nullptr: HDBSCAN (mst_from_data_matrix): the mutual reachability
+//    max(core[a], core[b], ||a - b|| / alpha); edge i is (tree node, new node, reachability).
+// OUT from[n - 1], to[n - 1], weight[n - 1].
+template <class T>
+void prim_mst(const Rows<T>& X, const double* core, double alpha, std::int64_t* from,
+              std::int64_t* to, double* weight, int n_threads);
+
+// The instruction-set builds of the distance kernel (csrc/cluster/hierarchy_kernels_isa.cpp).
+struct HierarchyTable {
+  // out[l] = sum over k of (x[k] - coord[k * stride + l])^2 for l < count, summed in feature
+  // order: the squared distances of x to `count` points packed feature-major.
+  void (*packed_sq_distances)(const double* coord, index_t stride, index_t count,
+                              const double* x, index_t d, double* out);
+  // Ward's scan: out[l] = 2 nx size[l] / (nx + size[l]) * the squared distance above.
+  void (*ward_values)(const double* coord, index_t stride, index_t count, const double* x,
+                      index_t d, const double* size, double nx, double* out);
+  // Prim's filter: the squared distances sq[count] as above, and maybe[l] = 0 where point l
+  // cannot come closer than link[l] (its distance / alpha or its bound max(node_core, core[l])
+  // is not below it; core == nullptr: no bound, alpha = 1). Returns whether any maybe[l] != 0.
+  bool (*flag_closer)(const double* coord, index_t stride, index_t count, const double* x,
+                      index_t d, const double* link, const double* core, double node_core,
+                      double alpha, double* sq, std::int64_t* maybe);
+};
+namespace baseline { HierarchyTable kernel_table(); }
+namespace x86_64_v3 { HierarchyTable kernel_table(); }
+namespace x86_64_v4 { HierarchyTable kernel_table(); }
+
+// The build this CPU runs (FASTML_SIMD may cap it) and its name.
+const HierarchyTable& kernels();
+const char* simd_target();
+
+}  // namespace fastml::hierarchy

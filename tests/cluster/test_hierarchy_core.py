@@ -1,0 +1,133 @@
+"""fastml.cluster._hierarchy_fast against the definitions of fastml.reference.hierarchy (naive
+agglomeration, brute-force minimum spanning tree) and against scipy / scikit-learn's routines it
+replaces, to the bit, on several shapes and both float dtypes; entry checks."""
+import numpy as np
+import pytest
+from scipy.cluster import hierarchy as scipy_hierarchy
+from scipy.spatial.distance import pdist
+from sklearn.cluster._hdbscan._linkage import mst_from_data_matrix
+from sklearn.cluster._hierarchical_fast import mst_linkage_core
+from sklearn.metrics import DistanceMetric
+
+from fastml.cluster import _hierarchy_fast as core
+from fastml.reference import hierarchy as ref
+
+SHAPES = [(2, 1), (7, 3), (40, 5), (61, 2)]
+EUCLIDEAN = DistanceMetric.get_metric("euclidean")
+
+
+def _data(shape, dtype, seed=0):
+    return np.random.default_rng(seed).normal(size=shape).astype(dtype)
+
+
+def _tree(X, method):
+    if method == "ward":
+        return core.ward_tree(X, 2)
+    return core.condensed_tree(core.condensed_euclidean(X, 2), X.shape[0], method)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("method", ["ward", "complete", "average"])
+def test_chain_matches_naive_agglomeration(shape, method, dtype):
+    X = _data(shape, dtype)
+    children, distances = _tree(X, method)
+    ref_children, ref_distances = ref.linkage(X, method)
+    np.testing.assert_array_equal(children, ref_children)
+    np.testing.assert_allclose(distances, ref_distances, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_prim_matches_brute_force_tree(shape, dtype):
+    X = _data(shape, dtype)
+    _, end, weight = core.prim_mst(X, None, 1.0, 2)
+    ref_edges, ref_weights = ref.minimum_spanning_tree(X)
+    np.testing.assert_array_equal(end, ref_edges[:, 1])  # the points join in Prim's order
+    np.testing.assert_allclose(weight, ref_weights, rtol=1e-12)
+    core_dist = ref.core_distances(X, min(3, shape[0]))
+    for alpha in (1.0, 0.6):
+        start, end, weight = core.prim_mst(X, core_dist, alpha, 2)
+        ref_edges, ref_weights = ref.minimum_spanning_tree(X, core_dist, alpha)
+        np.testing.assert_allclose(weight, ref_weights, rtol=1e-12)
+        # equal reachabilities (a core distance above the pair's) may join the tree by
+        # different edges: compare the edges whose weight is unique
+        values, counts = np.unique(ref_weights, return_counts=True)
+        unique = np.isin(ref_weights, values[counts > 1], invert=True)
+        np.testing.assert_array_equal(np.column_stack([start, end])[unique], ref_edges[unique])
+
+
+def _tied(n, d, seed=0):
+    """Points on a small integer grid: many equal distances, duplicate rows."""
+    return np.random.default_rng(seed).integers(0, 3, size=(n, d)).astype(np.float64)
+
+
+@pytest.mark.parametrize("X", [_data((50, 4), np.float64), _tied(60, 3), _tied(45, 1, seed=2)],
+                         ids=["random", "grid", "line"])
+@pytest.mark.parametrize("method", ["complete", "average"])
+def test_chain_is_scipy_to_the_bit(X, method):
+    Z = scipy_hierarchy.linkage(X, method=method)
+    children, distances = _tree(X, method)
+    np.testing.assert_array_equal(children, Z[:, :2].astype(np.int64))
+    np.testing.assert_array_equal(distances, Z[:, 2])
+
+
+def test_ward_chain_is_scipy():
+    X = _data((80, 6), np.float64)
+    Z = scipy_hierarchy.ward(X)
+    children, distances = core.ward_tree(X, 2)
+    np.testing.assert_array_equal(children, Z[:, :2].astype(np.int64))
+    np.testing.assert_allclose(distances, Z[:, 2], rtol=1e-13)
+
+
+@pytest.mark.parametrize("shape", SHAPES[1:])
+def test_condensed_euclidean_is_pdist(shape, dtype):
+    X = _data(shape, dtype)
+    np.testing.assert_array_equal(core.condensed_euclidean(X, 2),
+                                  pdist(X.astype(np.float64)))
+
+
+# Over 256 points: several blocks of the packing, some skipped by their bounding boxes.
+@pytest.mark.parametrize("X", [_data((70, 5), np.float64), _tied(80, 2),
+                               _data((1500, 2), np.float64),
+                               _tied(1100, 3, seed=1)],
+                         ids=["random", "grid", "random-blocks", "grid-blocks"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_prim_is_scikit_learn_to_the_bit(X, n_threads):
+    mst = mst_linkage_core(X, EUCLIDEAN)
+    start, end, weight = core.prim_mst(X, None, 1.0, n_threads)
+    np.testing.assert_array_equal(start, mst[:, 0])
+    np.testing.assert_array_equal(end, mst[:, 1])
+    np.testing.assert_array_equal(weight, mst[:, 2])
+    core_dist = np.ascontiguousarray(ref.core_distances(X, 4))
+    for alpha in (1.0, 1.3):
+        mst = mst_from_data_matrix(X, core_dist, EUCLIDEAN, alpha)
+        start, end, weight = core.prim_mst(X, core_dist, alpha, n_threads)
+        np.testing.assert_array_equal(start, mst["current_node"])
+        np.testing.assert_array_equal(end, mst["next_node"])
+        np.testing.assert_array_equal(weight, mst["distance"])
+
+
+def test_float32_rows_give_float64_results():
+    X = _data((30, 4), np.float32)
+    for a, b in zip(core.ward_tree(X, 1), core.ward_tree(X.astype(np.float64), 1)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(core.prim_mst(X, None, 1.0, 1), core.prim_mst(X.astype(np.float64), None,
+                                                                     1.0, 1)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_entry_checks():
+    X = _data((5, 2), np.float64)
+    with pytest.raises(ValueError, match="2 rows"):
+        core.ward_tree(X[:1], 1)
+    with pytest.raises(ValueError, match="n_threads"):
+        core.ward_tree(X, 0)
+    with pytest.raises(ValueError, match="condensed"):
+        core.condensed_tree(np.zeros(4), 5, "average")
+    with pytest.raises(ValueError, match="linkage"):
+        core.condensed_tree(np.zeros(10), 5, "median")
+    with pytest.raises(ValueError, match="core_distances"):
+        core.prim_mst(X, np.zeros(4), 1.0, 1)
+    with pytest.raises(ValueError, match="alpha"):
+        core.prim_mst(X, np.zeros(5), 0.0, 1)
+    with pytest.raises(TypeError):  # no silent conversion
+        core.ward_tree(np.asfortranarray(_data((5, 3), np.float64)), 1)
