@@ -38,3 +38,9 @@ __all__ = ["Interval", "Options", "RealNotInt", "StrOptions", "VECTORIZER_PRIVAT
            "check_zero_division", "fit_context", "get_chunk_n_rows", "lbfgs_options",
            "nanaverage", "parameter_constraints", "prf_divide", "unique_values",
            "validate_params", "weighted_average"]
+
+# fastml.decomposition follows these steps of scikit-learn's PCA and TruncatedSVD exactly.
+from sklearn.decomposition._pca import _infer_dimension as infer_dimension  # noqa: E402
+from sklearn.utils._arpack import _init_arpack_v0 as init_arpack_v0  # noqa: E402
+
+__all__ += ["infer_dimension", "init_arpack_v0"]

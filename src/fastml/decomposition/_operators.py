@@ -1,0 +1,159 @@
+"""The data matrix of a fit as the products the solvers ask of it, and its centered Gram matrix.
+
+A solver sees A = X - 1 mean^T (mean None: A = X) only through ``matmat`` (A @ B) and
+``rmatmat`` (A^T @ P), so that X is neither copied nor centered in place:
+
+- dense X: products by BLAS (NumPy) on blocks of rows centered on the fly, so that float32 data
+  with a large mean keeps its digits (subtracting mean @ B after X @ B would cancel them) and
+  only one block is ever copied;
+- CSR X: the compiled row-parallel product of fastml.decomposition._decomposition_fast, X^T
+  through a transpose built once; the mean is applied as a rank-one correction, as scikit-learn's
+  implicitly centered operator does.
+"""
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator
+from threadpoolctl import threadpool_limits
+
+from . import _decomposition_fast
+
+# Rows per block of the dense products and of the Gram matrix: 2-8 MB of float64, which keeps a
+# centered block in the L2/L3 caches while BLAS works on it.
+_BLOCK_BYTES = 4 << 20
+
+
+def _block_rows(n_features):
+    return max(256, _BLOCK_BYTES // (8 * max(1, n_features)))
+
+
+def as_csr_arrays(X):
+    """(indptr, indices, data) of a CSR matrix/array, C-contiguous, indptr and indices of one
+    integer type, as the compiled core takes them."""
+    indptr, indices = X.indptr, X.indices
+    if indptr.dtype != indices.dtype or indptr.dtype not in (np.int32, np.int64):
+        indptr, indices = indptr.astype(np.int64), indices.astype(np.int64)
+    return (np.ascontiguousarray(indptr), np.ascontiguousarray(indices),
+            np.ascontiguousarray(X.data))
+
+
+def csr_matmat(arrays, n_cols, B, n_threads):
+    """X @ B for CSR arrays of X and a dense B, in X's dtype (float64 sums)."""
+    indptr, indices, data = arrays
+    B = np.ascontiguousarray(B, dtype=data.dtype)
+    return _decomposition_fast.csr_matmat(indptr, indices, data, n_cols, B, n_threads)
+
+
+def safe_matmat(X, B, n_threads):
+    """X @ B for dense or sparse X (sparse: the compiled product of its CSR form)."""
+    if sp.issparse(X):
+        X = X.tocsr()
+        return csr_matmat(as_csr_arrays(X), X.shape[1], B, n_threads)
+    return X @ B
+
+
+class DataOperator:
+    """A = X - 1 mean^T (or X) through its products; ``T`` is A^T through the same products."""
+
+    def __init__(self, X, mean=None, n_threads=1):
+        self.shape = X.shape
+        self.dtype = X.dtype
+        self.mean = None if mean is None else np.asarray(mean, dtype=X.dtype)
+        self.n_threads = n_threads
+        self._sparse = sp.issparse(X)
+        if self._sparse:
+            X = X.tocsr()
+            self._csr = as_csr_arrays(X)
+            self._csr_t = None
+        else:
+            self._X = X
+
+    # -- sparse ----------------------------------------------------------------------------------
+    def _transposed_csr(self):
+        if self._csr_t is None:
+            indptr, indices, data = self._csr
+            self._csr_t = _decomposition_fast.csr_transpose(indptr, indices, data, self.shape[1])
+        return self._csr_t
+
+    # -- products --------------------------------------------------------------------------------
+    def matmat(self, B):
+        """A @ B, B of shape (n_features, k), in X's dtype."""
+        B = np.asarray(B, dtype=self.dtype)
+        if self._sparse:
+            out = csr_matmat(self._csr, self.shape[1], B, self.n_threads)
+            if self.mean is not None:
+                out -= self.mean @ B
+            return out
+        X = self._X
+        if self.mean is None:
+            return X @ B
+        out = np.empty((X.shape[0], B.shape[1]), dtype=self.dtype)
+        step = _block_rows(X.shape[1])
+        for start in range(0, X.shape[0], step):
+            block = X[start:start + step] - self.mean
+            np.matmul(block, B, out=out[start:start + step])
+        return out
+
+    def rmatmat(self, P):
+        """A^T @ P, P of shape (n_samples, k), in X's dtype."""
+        P = np.asarray(P, dtype=self.dtype)
+        if self._sparse:
+            out = csr_matmat(self._transposed_csr(), self.shape[0], P, self.n_threads)
+            if self.mean is not None:
+                out -= np.outer(self.mean, P.sum(axis=0))
+            return out
+        X = self._X
+        if self.mean is None:
+            return X.T @ P
+        out = np.zeros((X.shape[1], P.shape[1]), dtype=self.dtype)
+        step = _block_rows(X.shape[1])
+        for start in range(0, X.shape[0], step):
+            block = X[start:start + step] - self.mean
+            out += block.T @ P[start:start + step]
+        return out
+
+    @property
+    def T(self):
+        return _Transposed(self)
+
+    def linear_operator(self):
+        """A as a scipy LinearOperator (for ARPACK)."""
+        return LinearOperator(self.shape, matvec=lambda v: self.matmat(v.reshape(-1, 1)).ravel(),
+                              matmat=self.matmat,
+                              rmatvec=lambda v: self.rmatmat(v.reshape(-1, 1)).ravel(),
+                              rmatmat=self.rmatmat, dtype=self.dtype)
+
+
+class _Transposed:
+    def __init__(self, op):
+        self._op = op
+        self.shape = op.shape[::-1]
+        self.dtype = op.dtype
+
+    def matmat(self, B):
+        return self._op.rmatmat(B)
+
+    def rmatmat(self, P):
+        return self._op.matmat(P)
+
+    @property
+    def T(self):
+        return self._op
+
+
+def column_mean(X):
+    """Column means of dense X, summed in float64 (returned in float64)."""
+    return np.mean(X, axis=0, dtype=np.float64)
+
+
+def centered_gram(X, mean, n_threads):
+    """(X - mean)^T (X - mean) in float64 for dense X (n_samples x n_features), blocks of rows
+    centered in float64 on the fly so that no digit is lost to a large mean."""
+    # TODO(linear-ls): the compiled weighted_gram of fastml._linalg_fast once it lands.
+    d = X.shape[1]
+    G = np.zeros((d, d))
+    step = _block_rows(d)
+    with threadpool_limits(limits=n_threads, user_api="blas"):
+        for start in range(0, X.shape[0], step):
+            block = np.subtract(X[start:start + step], mean, dtype=np.float64)
+            G += block.T @ block
+    return G
