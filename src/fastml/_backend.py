@@ -27,6 +27,7 @@ COMPILED_CORES = {
     "naive Bayes counts and likelihoods (C++, pybind11)": "fastml.naive_bayes._nb_fast",
     "classification metrics: confusion counts, radix-sorted curves (C++, pybind11)":
         "fastml.metrics._clf_fast",
+    "weighted Gram matrices (C++, pybind11)": "fastml._linalg_fast",
     "sparse-dense products for PCA and TruncatedSVD (C++, pybind11)":
         "fastml.decomposition._decomposition_fast",
 }
