@@ -13,8 +13,8 @@ A solver sees A = X - 1 mean^T (mean None: A = X) only through ``matmat`` (A @ B
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
-from threadpoolctl import threadpool_limits
 
+from .. import _linalg_fast
 from . import _decomposition_fast
 
 # Rows per block of the dense products and of the Gram matrix: 2-8 MB of float64, which keeps a
@@ -140,20 +140,14 @@ class _Transposed:
         return self._op
 
 
-def column_mean(X):
-    """Column means of dense X, summed in float64 (returned in float64)."""
-    return np.mean(X, axis=0, dtype=np.float64)
-
-
-def centered_gram(X, mean, n_threads):
-    """(X - mean)^T (X - mean) in float64 for dense X (n_samples x n_features), blocks of rows
-    centered in float64 on the fly so that no digit is lost to a large mean."""
-    # TODO(linear-ls): the compiled weighted_gram of fastml._linalg_fast once it lands.
-    d = X.shape[1]
-    G = np.zeros((d, d))
-    step = _block_rows(d)
-    with threadpool_limits(limits=n_threads, user_api="blas"):
-        for start in range(0, X.shape[0], step):
-            block = np.subtract(X[start:start + step], mean, dtype=np.float64)
-            G += block.T @ block
-    return G
+def gram(X, center, n_threads):
+    """(G, mean): G = (X - mean)^T (X - mean) in float64 and the column means in float64 (zeros
+    when not center), for dense or sparse X, by the compiled Gram core of fastml._linalg_fast
+    (float64 sums; dense X read in place, blocks centered on the fly; CSR centered by the
+    rank-one correction)."""
+    if sp.issparse(X):
+        X = X.tocsr()
+        indptr, indices, data = as_csr_arrays(X)
+        return _linalg_fast.weighted_gram_csr(indptr, indices, data, X.shape[1], None, center,
+                                              n_threads)
+    return _linalg_fast.weighted_gram(X, None, center, n_threads)

@@ -29,8 +29,8 @@ from threadpoolctl import threadpool_limits
 
 from .._backend import effective_n_threads
 from ..utils._sklearn_compat import fit_context, infer_dimension, init_arpack_v0
-from ._operators import DataOperator, centered_gram, column_mean
-from ._randomized import randomized_svd, randomized_svd_gram
+from ._operators import DataOperator, gram
+from ._randomized import randomized_svd, randomized_svd_fast
 
 # Largest n_features decomposed through the Gram matrix (d x d float64, eigh in O(d^3)).
 _GRAM_MAX_FEATURES = 2000
@@ -83,6 +83,9 @@ class PCA(_SkPCA):
         """Fit the model with X and return X projected on the components (n_samples x
         n_components)."""
         US, X, n_threads = self._fit_fast(X)
+        if callable(US):
+            with threadpool_limits(limits=n_threads, user_api="blas"):
+                US = US()
         if US is None:
             with threadpool_limits(limits=n_threads, user_api="blas"):
                 return project(self, X, n_threads)
@@ -103,9 +106,15 @@ class PCA(_SkPCA):
         with threadpool_limits(limits=n_threads, user_api="blas"):
             return project(self, X, n_threads)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.array_api_support = False  # NumPy and SciPy inputs only
+        return tags
+
     # ---- fitting ---------------------------------------------------------------------------------
     def _fit_fast(self, X):
-        """Fit; returns (U * S or None, X validated, threads): U * S where the solver has it."""
+        """Fit; returns (U * S, X validated, threads): U * S where the solver has it, a function
+        computing it where it costs a pass over X, None where it is X's projection."""
         if sp.issparse(X) and self.svd_solver not in ["auto", "arpack", "covariance_eigh"]:
             raise TypeError(
                 'PCA only support sparse inputs with the "arpack" and'
@@ -154,13 +163,7 @@ class PCA(_SkPCA):
         US = None
         if solver == "covariance_eigh" or (solver == "full" and X.dtype == np.float32
                                           and _gram_route(X)):
-            if sp.issparse(X):
-                mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
-                X64 = X.astype(np.float64)
-                C = (X64.T @ X64).toarray() - n_samples * np.outer(mean, mean)
-            else:
-                mean = column_mean(X)
-                C = centered_gram(X, mean, n_threads)
+            C, mean = gram(X, True, n_threads)
             C /= n_samples - 1
             eigenvals, eigenvecs = linalg.eigh(C, check_finite=False)
             eigenvals, eigenvecs = eigenvals[::-1], eigenvecs[:, ::-1]
@@ -217,30 +220,26 @@ class PCA(_SkPCA):
         if sp.issparse(X):
             self.mean_, var = mean_variance_axis(X, axis=0)
             total_var = var.sum() * n_samples / (n_samples - 1)
-        else:
-            mean = column_mean(X)
-            self.mean_ = mean.astype(X.dtype)
-        op = DataOperator(X, self.mean_, n_threads)
-        gram = None
+        G = None
         if not sp.issparse(X):
             if solver == "randomized" and _gram_route(X):
-                gram = centered_gram(X, mean, n_threads)
-                total_var = np.trace(gram) / (n_samples - 1)
+                G, mean = gram(X, True, n_threads)
+                total_var = np.trace(G) / (n_samples - 1)
             else:
+                mean = np.mean(X, axis=0, dtype=np.float64)
                 total_var = _centered_square_sum(X, mean) / (n_samples - 1)
+            self.mean_ = mean.astype(X.dtype)
+        op = DataOperator(X, self.mean_, n_threads)
 
         solved = None
-        if gram is not None:
-            solved = randomized_svd_gram(gram, n_samples, X.dtype, n_components,
-                                         n_oversamples=self.n_oversamples,
-                                         n_iter=self.iterated_power, random_state=random_state)
-            if solved is None:  # rank too low for the Gram shortcut: start the stream again
+        if solver == "randomized":
+            solved = randomized_svd_fast(op, n_components, n_oversamples=self.n_oversamples,
+                                         n_iter=self.iterated_power, random_state=random_state,
+                                         gram=G)
+            if solved is None:  # too few directions for the shortcut: start the stream again
                 random_state = check_random_state(self.random_state)
         if solved is not None:
-            S, Vt, T = solved
-            T, Vt = svd_flip(T, Vt, u_based_decision=False)
-            Vt, S = Vt.astype(X.dtype), S.astype(X.dtype)
-            US = op.matmat(T)
+            S, Vt, US = solved
         elif solver == "arpack":
             v0 = init_arpack_v0(min(X.shape), random_state)
             U, S, Vt = svds(op.linear_operator(), k=n_components, tol=self.tol, v0=v0)

@@ -19,9 +19,9 @@ from threadpoolctl import threadpool_limits
 
 from .._backend import effective_n_threads
 from ..utils._sklearn_compat import fit_context, init_arpack_v0
-from ._operators import DataOperator, centered_gram
+from ._operators import DataOperator, gram
 from ._pca import _gram_route
-from ._randomized import randomized_svd, randomized_svd_gram
+from ._randomized import randomized_svd, randomized_svd_fast
 
 
 def _as_float(X):
@@ -76,23 +76,17 @@ class TruncatedSVD(_SkTruncatedSVD):
                 if k > X.shape[1]:
                     raise ValueError(
                         f"n_components({k}) must be <= n_features({X.shape[1]}).")
-                solved = None
-                if _gram_route(Xf):
-                    gram = centered_gram(Xf, np.zeros(X.shape[1]), n_threads)
-                    solved = randomized_svd_gram(gram, X.shape[0], Xf.dtype, k,
-                                                 n_oversamples=self.n_oversamples,
-                                                 n_iter=self.n_iter, random_state=random_state)
-                    if solved is None:
-                        random_state = check_random_state(self.random_state)
+                G = gram(Xf, False, n_threads)[0] if _gram_route(Xf) else None
+                solved = randomized_svd_fast(op, k, n_oversamples=self.n_oversamples,
+                                             n_iter=self.n_iter, random_state=random_state,
+                                             gram=G)
                 if solved is not None:
                     Sigma, VT, _ = solved
-                    _, VT = svd_flip(None, VT, u_based_decision=False)
-                    Sigma, VT = Sigma.astype(Xf.dtype), VT.astype(Xf.dtype)
-                else:
+                else:  # too few directions for the shortcut: start the stream again
                     _, Sigma, VT = randomized_svd(
                         op, k, n_oversamples=self.n_oversamples, n_iter=self.n_iter,
                         power_iteration_normalizer=self.power_iteration_normalizer,
-                        random_state=random_state)
+                        random_state=check_random_state(self.random_state))
                     _, VT = svd_flip(None, VT, u_based_decision=False)
             self.components_ = VT
             # X @ V differs from U * Sigma by the approximation error: scikit-learn returns the

@@ -1,6 +1,7 @@
 """Plain NumPy implementations of fastml's compiled cores: slow, obviously correct, and the oracle
 the tests compare the cores against. One module per core."""
-from . import cart, distances, kmeans, linear, metrics, mf, naive_bayes, neighbors, nn, text
+from . import (cart, decomposition, distances, kmeans, linear, metrics, mf, naive_bayes, neighbors,
+               nn, text)
 
-__all__ = ["cart", "distances", "kmeans", "linear", "metrics", "mf", "naive_bayes", "neighbors", "nn",
-           "text"]
+__all__ = ["cart", "decomposition", "distances", "kmeans", "linear", "metrics", "mf", "naive_bayes",
+           "neighbors", "nn", "text"]
