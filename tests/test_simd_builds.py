@@ -18,15 +18,18 @@ CORE_TESTS = ["tests/nn/test_conv_core.py", "tests/cluster/test_kmeans.py",
               "tests/cluster/test_kmeans_sparse.py",
               "tests/metrics/test_pairwise.py",
               "tests/recommend/test_mf_core.py", "tests/naive_bayes/test_nb_core.py",
-              "tests/linear_model/test_gram_core.py"]
+              "tests/linear_model/test_gram_core.py",
+              "tests/decomposition/test_sparse_products.py"]
 ROOT = Path(__file__).resolve().parents[1]
 REPORT_BUILDS = ("from fastml import _backend; from fastml.cluster import _kmeans_fast; "
                  "from fastml.nn import _conv_fast; "
                  "from fastml.recommend import _mf_fast; "
                  "from fastml.naive_bayes import _nb_fast; "
                  "from fastml import _linalg_fast; "
+                 "from fastml.decomposition import _decomposition_fast; "
                  "print(_backend.simd_build(), _kmeans_fast.simd_build(), _conv_fast.simd_build(), "
-                 "_mf_fast.simd_build(), _nb_fast.simd_build(), _linalg_fast.simd_build())")
+                 "_mf_fast.simd_build(), _nb_fast.simd_build(), _linalg_fast.simd_build(), "
+                 "_decomposition_fast.simd_build())")
 
 
 @pytest.mark.parametrize("build", BUILDS[:2])
@@ -37,7 +40,7 @@ def test_narrower_build_passes_the_core_tests(build):
     env = {**os.environ, "FASTML_SIMD": build}
     chosen = subprocess.run([sys.executable, "-c", REPORT_BUILDS], env=env, capture_output=True,
                             text=True, check=True).stdout.split()
-    assert chosen == [build] * 6
+    assert chosen == [build] * 7
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                              *CORE_TESTS], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=900)
