@@ -50,7 +50,8 @@ def test_matches_scikit_learn(name, n_components, solver, dtype):
     theirs = skd.PCA(n_components, svd_solver=solver, random_state=0).fit(X)
     assert_same_pca(ours, theirs, dtype)
     scale = np.abs(theirs.transform(X)).max()
-    np.testing.assert_allclose(ours.transform(X) / scale, theirs.transform(X) / scale, **_tol(dtype))
+    np.testing.assert_allclose(ours.transform(X) / scale, theirs.transform(X) / scale,
+                               **_tol(dtype))
     np.testing.assert_allclose(PCA(n_components, svd_solver=solver, random_state=0)
                                .fit_transform(X) / scale,
                                theirs.fit_transform(X) / scale, **_tol(dtype))

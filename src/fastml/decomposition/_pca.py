@@ -40,7 +40,7 @@ def _gram_route(X):
     return not sp.issparse(X) and X.shape[0] >= X.shape[1] and X.shape[1] <= _GRAM_MAX_FEATURES
 
 
-def project(estimator, X, n_threads, centered_blocks=True):
+def project(estimator, X, n_threads):
     """(X - mean_) @ components_.T, whitened as scikit-learn's _BasePCA._transform; X is never
     copied: dense rows are centered a block at a time, CSR ones by a rank-one correction."""
     op = DataOperator(X, estimator.mean_, n_threads)
