@@ -29,6 +29,8 @@ constexpr double kPairNs = 1.0;    // a pair of nonzeros of a sparse row
 constexpr index_t kMaxRanges = 16;
 constexpr index_t kMinRangeRows = 256;
 constexpr double kPartialBytes = 64.0 * (1 << 20);
+// Rows whose plain mean is the dense kernel's shift.
+constexpr index_t kShiftRows = 256;
 
 struct Ranges {
   index_t n, size, count;
@@ -121,25 +123,19 @@ template <class T>
 void weighted_gram(const Strided<T>& X, const Strided<T>& Y, const double* w, bool center,
                    double* G, double* XtY, double* x_mean, double* y_mean, int n_threads) {
   const index_t n = X.n, d = X.d, t = Y.d;
-  std::fill(x_mean, x_mean + d, 0.0);
-  std::fill(y_mean, y_mean + t, 0.0);
-  if (center && n > 0) {
-    // sums = [sum w x | sum w y | sum w], divided by the last.
-    const index_t width = d + t + 1;
-    std::vector<double> sums(static_cast<std::size_t>(width));
-    sum_over_ranges(row_ranges(n, d + 1), width, static_cast<double>(n) * width * kValueNs,
-                    n_threads, sums.data(), [&](index_t b, index_t e, double* s) {
-                      add_column_sums(X, w, b, e, s);
-                      add_column_sums(Y, w, b, e, s + d);
-                      s[d + t] = weight_sum(w, b, e);
-                    });
-    for (index_t j = 0; j < d; ++j) x_mean[j] = sums[j] / sums[d + t];
-    for (index_t y = 0; y < t; ++y) y_mean[y] = sums[d + y] / sums[d + t];
+  // The shift: the plain mean of the first rows (any shift is exact; a close one keeps the
+  // final correction small). Zeros when not centering.
+  std::vector<double> shift(static_cast<std::size_t>(d + t), 0.0);
+  const index_t first = std::min(n, kShiftRows);
+  if (center && first > 0) {
+    add_column_sums(X, nullptr, 0, first, shift.data());
+    add_column_sums(Y, nullptr, 0, first, shift.data() + d);
+    for (double& s : shift) s /= static_cast<double>(first);
   }
   const GramTable& table = selected().table;
-  const GramProblem<T> p{X, Y, w, x_mean, y_mean, block_rows(d)};
+  const GramProblem<T> p{X, Y, w, shift.data(), shift.data() + d, block_rows(d)};
   const auto kernel = kernels_for<T>(table);
-  const index_t width = (d + t) * d;
+  const index_t width = (d + t) * d + (d + t) + 1;
   const index_t scratch = table.scratch_doubles(d, t, p.block_rows);
   std::vector<double> P(static_cast<std::size_t>(width));
   const double work = static_cast<double>(n) * d * (0.5 * d + t) * kFmaNs;
@@ -148,6 +144,18 @@ void weighted_gram(const Strided<T>& X, const Strided<T>& Y, const double* w, bo
                     std::vector<double> buffer(static_cast<std::size_t>(scratch));
                     kernel(p, b, e, partial, buffer.data());
                   });
+  // delta = m - s from sum w (z - s) / S; then the products about the mean.
+  const double* sums = P.data() + (d + t) * d;
+  const double S = sums[d + t];
+  std::vector<double> delta(static_cast<std::size_t>(d + t), 0.0);
+  if (center && n > 0)
+    for (index_t c = 0; c < d + t; ++c) delta[c] = sums[c] / S;
+  for (index_t j = 0; j < d; ++j) x_mean[j] = shift[j] + delta[j];
+  for (index_t y = 0; y < t; ++y) y_mean[y] = shift[d + y] + delta[d + y];
+  if (center) {
+    for (index_t k = 0; k < d + t; ++k)
+      for (index_t j = 0; j <= std::min(k, d - 1); ++j) P[k * d + j] -= S * delta[j] * delta[k];
+  }
   unpack(P.data(), d, t, G, XtY);
 }
 

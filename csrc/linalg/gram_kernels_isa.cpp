@@ -39,43 +39,87 @@ inline V load(const double* p) {
   return v;
 }
 inline void store(double* p, V v) { std::memcpy(p, &v, sizeof(V)); }
+// x in every lane, read straight into a broadcast (V{} + x costs a scalar add first: 0.0 + x
+// is not x when x is -0.0).
+inline V splat(double x) {
+  V v;
+  for (int l = 0; l < W; ++l) v[l] = x;
+  return v;
+}
 inline index_t imin(index_t a, index_t b) { return a < b ? a : b; }
 inline index_t panels(index_t cols, index_t width) { return (cols + width - 1) / width; }
 inline index_t iabs(index_t a) { return a < 0 ? -a : a; }
 
-// Packs rows [i0, i0 + rows) of the problem: A[p][i][r] = x(i, p MR + r) - m (0 past d),
-// B[q][i][c] = w_i (z(i, q NR + c) - m) with z = [X | Y] (0 past d + t). The loop order follows
-// the matrix's unit stride, so that X is read along its memory.
-template <class T>
-void pack_matrix(const Strided<T>& M, const double* mean, const double* w, index_t i0,
-                 index_t rows, index_t col0, double* A, double* B) {
-  const index_t rows_mr = rows * MR, rows_nr = rows * NR;
-  auto put = [&](index_t i, index_t j) {
-    const double c = static_cast<double>(M.at(i0 + i, j)) - mean[j];
-    const index_t jj = col0 + j;  // column in [X | Y]
-    if (A) A[(jj / MR) * rows_mr + i * MR + jj % MR] = c;
-    B[(jj / NR) * rows_nr + i * NR + jj % NR] = w ? w[i0 + i] * c : c;
-  };
+// Packs rows [i0, i0 + rows) of M, centered (and times the row weight when w is given), into
+// the panels of WIDTH columns of P, where M's columns are the columns [col0, col0 + M.d) of the
+// packed matrix: P[q][i][c] holds column q WIDTH + c of row i. M is read along its unit stride:
+// whole rows of C-ordered X one after the other (one stream the hardware prefetcher follows; a
+// panel at a time, reading 128-byte pieces of every row, stalled on memory: 23% of the kernel's
+// time on one load), whole columns of F-ordered X.
+template <int WIDTH, class T>
+void pack_panels(const Strided<T>& M, const double* mean, const double* w, index_t i0,
+                 index_t rows, index_t col0, double* P) {
+  const index_t end = col0 + M.d;
+  auto dest = [&](index_t jj) { return P + (jj / WIDTH) * rows * WIDTH + jj % WIDTH; };
   if (iabs(M.cs) <= iabs(M.rs)) {
-    for (index_t i = 0; i < rows; ++i)
-      for (index_t j = 0; j < M.d; ++j) put(i, j);
+    for (index_t i = 0; i < rows; ++i) {
+      const double wi = w ? w[i0 + i] : 1.0;
+      const T* xi = M.x + (i0 + i) * M.rs;
+      for (index_t jj = col0; jj < end;) {
+        // One panel's share of the row: a run of contiguous destinations.
+        const index_t stop = (jj / WIDTH + 1) * WIDTH < end ? (jj / WIDTH + 1) * WIDTH : end;
+        double* out = dest(jj) + i * WIDTH - jj;
+        for (; jj < stop; ++jj)
+          out[jj] = (static_cast<double>(xi[(jj - col0) * M.cs]) - mean[jj - col0]) * wi;
+      }
+    }
   } else {
-    for (index_t j = 0; j < M.d; ++j)
-      for (index_t i = 0; i < rows; ++i) put(i, j);
+    for (index_t jj = col0; jj < end; ++jj) {
+      const T* xj = M.x + (jj - col0) * M.cs + i0 * M.rs;
+      const double m = mean[jj - col0];
+      double* out = dest(jj);
+      for (index_t i = 0; i < rows; ++i)
+        out[i * WIDTH] = (static_cast<double>(xj[i * M.rs]) - m) * (w ? w[i0 + i] : 1.0);
+    }
   }
 }
 
+// Zeroes the columns [cols, panels * WIDTH) of the last panel, so that full tiles can be computed.
+template <int WIDTH>
+void zero_padding(index_t cols, index_t rows, double* P) {
+  const index_t q = cols / WIDTH, first = cols - q * WIDTH;
+  if (first == 0) return;
+  double* panel = P + q * rows * WIDTH;
+  for (index_t i = 0; i < rows; ++i)
+    for (index_t c = first; c < WIDTH; ++c) panel[i * WIDTH + c] = 0.0;
+}
+
+// A: X centered, in panels of MR columns; B: [X | Y] centered and weighted, panels of NR.
 template <class T>
 void pack(const GramProblem<T>& p, index_t i0, index_t rows, double* A, double* B) {
   const index_t d = p.X.d, t = p.Y.d;
-  const index_t nP = panels(d, MR), nQ = panels(d + t, NR);
-  // The padding columns of the last panels stay 0, so that full tiles can be computed.
-  for (index_t i = 0; i < rows; ++i) {
-    for (index_t jj = d; jj < nP * MR; ++jj) A[(jj / MR) * rows * MR + i * MR + jj % MR] = 0.0;
-    for (index_t jj = d + t; jj < nQ * NR; ++jj) B[(jj / NR) * rows * NR + i * NR + jj % NR] = 0.0;
+  zero_padding<MR>(d, rows, A);
+  zero_padding<NR>(d + t, rows, B);
+  pack_panels<MR>(p.X, p.x_shift, nullptr, i0, rows, 0, A);
+  pack_panels<NR>(p.X, p.x_shift, p.w, i0, rows, 0, B);
+  if (t > 0) pack_panels<NR>(p.Y, p.y_shift, p.w, i0, rows, d, B);
+}
+
+// sums[c] += sum_i B[i][c] over the columns of [X | Y] (B holds w (z - s)), and sums[d + t] +=
+// the block's weight, row after row.
+template <class T>
+void add_sums(const GramProblem<T>& p, const double* B, index_t i0, index_t rows, double* sums) {
+  const index_t cols = p.X.d + p.Y.d;
+  for (index_t q = 0; q * NR < cols; ++q) {
+    double acc[NR] = {};
+    const double* panel = B + q * rows * NR;
+    for (index_t i = 0; i < rows; ++i)
+      for (int c = 0; c < NR; ++c) acc[c] += panel[i * NR + c];
+    for (index_t c = 0; c < NR && q * NR + c < cols; ++c) sums[q * NR + c] += acc[c];
   }
-  pack_matrix(p.X, p.x_mean, p.w, i0, rows, 0, A, B);
-  if (t > 0) pack_matrix(p.Y, p.y_mean, p.w, i0, rows, d, static_cast<double*>(nullptr), B);
+  double weight = 0.0;
+  for (index_t i = 0; i < rows; ++i) weight += p.w ? p.w[i0 + i] : 1.0;
+  sums[cols] += weight;
 }
 
 // P[k * d + j] += sum_i a[i][j - j0] b[i][k - k0] over the tile's valid j < d, k < kmax.
@@ -89,7 +133,7 @@ void tile(const double* a, const double* b, index_t rows, double* P, index_t d, 
     for (int v = 0; v < MV; ++v) av[v] = load(a + i * MR + v * W);
     const double* bi = b + i * NR;
     for (int c = 0; c < NR; ++c) {
-      const V bc = V{} + bi[c];
+      const V bc = splat(bi[c]);
       for (int v = 0; v < MV; ++v) acc[c][v] += av[v] * bc;
     }
   }
@@ -114,6 +158,7 @@ void gram_rows(const GramProblem<T>& p, index_t begin, index_t end, double* P, d
     double* A = scratch;
     double* B = scratch + nP * MR * rows;
     pack(p, i0, rows, A, B);
+    add_sums(p, B, i0, rows, P + (d + t) * d);
     // B panel (rows x NR, ~16 KiB) outer so that it stays in L1 while the A panels stream from L2.
     for (index_t q = 0; q < nQ; ++q) {
       const index_t k0 = q * NR;

@@ -5,14 +5,19 @@
 //   XtY = (X - 1 m^T)^T W (Y - 1 m_y^T)        (d x t), fused in the same pass over X
 //
 // with W = diag(w) and m, m_y the weighted column means (zeros when not centering). Everything
-// is accumulated in float64, also for float32 X. Dense X is read once per pass through strides
-// (C or F order, or any view), never copied: each block of rows is centered, weighted, converted
+// is accumulated in float64, also for float32 X. Dense X is read once, through strides (C or F
+// order, or any view), never copied: each block of rows is centered, weighted, converted
 // to float64 and packed into thread-local panels that fit in L2, and a register-tiled product of
 // the panels (built per instruction set, gram_kernels_isa.cpp) adds the block's contribution to
 // the lower triangle. Centering happens on the block, never as X^T W X - S m m^T, which cancels
 // digits when |m| is large against the spread.
 //
-// Rows are split into ranges whose sizes depend on (n, d, t) only; each range has its own
+// The means come out of the same pass: the products are taken about a shift s (the mean of the
+// first rows), along with sum w (x - s), and G = sum w (x - s)(x - s)^T - S (m - s)(m - s)^T;
+// m - s is as small as the spread of a mean of those rows, so the correction cancels nothing
+// (the uncentered X^T W X - S m m^T would lose every digit where |m| is large against the spread).
+//
+// Rows are split into ranges whose sizes depend on (n, d) only; each range has its own
 // partial, and partials are added in range order: no result depends on the thread count.
 // CSR X (sparse products over each row's nonzeros) is centered by the rank-one correction, in
 // float64, as scikit-learn centers sparse X implicitly.
@@ -46,20 +51,23 @@ struct Csr {
 };
 
 // What a kernel reads: X, the optional targets Y (t = 0: none), the weights (null: all 1) and
-// the means to subtract (never null: zeros when not centering), and the rows per packed block.
+// the shifts subtracted from X's and Y's columns before their products (never null: zeros when
+// not centering), and the rows per packed block.
 template <class T>
 struct GramProblem {
   Strided<T> X;
   Strided<T> Y;
   const double* w;
-  const double* x_mean;  // d
-  const double* y_mean;  // t
+  const double* x_shift;  // d
+  const double* y_shift;  // t
   index_t block_rows;
 };
 
-// The product's layout: P is (d + t) x d row-major; P[k * d + j] for j <= k < d holds G[j, k],
-// P[(d + y) * d + j] holds XtY[j, y]. The kernels only ever add to P's lower triangle and its
-// target rows (entries above the diagonal may hold anything: the driver mirrors the triangle).
+// The product's layout: P holds (d + t) * d + (d + t) + 1 doubles. P[k * d + j] for j <= k < d
+// holds sum w (x_j - s_j)(x_k - s_k), P[(d + y) * d + j] sum w (x_j - s_j)(y_y - s_y); then come
+// the column sums sum w (z - s) of z = [X | Y], and sum w. The kernels only ever add to P's
+// lower triangle, its target rows and the sums (entries above the diagonal may hold anything:
+// the driver mirrors the triangle).
 //
 // Adds the rows [begin, end) of the problem to P; scratch holds scratch_doubles(d, t, rows).
 template <class T>
