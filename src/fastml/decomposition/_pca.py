@@ -25,11 +25,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.extmath import svd_flip
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from .._backend import effective_n_threads
 from ..utils._sklearn_compat import fit_context, infer_dimension, init_arpack_v0
-from ._operators import DataOperator, gram
+from ._operators import DataOperator, blas_threads, gram
 from ._randomized import randomized_svd, randomized_svd_fast
 
 # Largest n_features decomposed through the Gram matrix (d x d float64, eigh in O(d^3)).
@@ -84,10 +83,10 @@ class PCA(_SkPCA):
         n_components)."""
         US, X, n_threads = self._fit_fast(X)
         if callable(US):
-            with threadpool_limits(limits=n_threads, user_api="blas"):
+            with blas_threads(n_threads):
                 US = US()
         if US is None:
-            with threadpool_limits(limits=n_threads, user_api="blas"):
+            with blas_threads(n_threads):
                 return project(self, X, n_threads)
         US = US[:, :self.n_components_]
         if self.whiten:
@@ -103,7 +102,7 @@ class PCA(_SkPCA):
         X = validate_data(self, X, dtype=[np.float64, np.float32], accept_sparse=("csr", "csc"),
                           reset=False)
         n_threads = effective_n_threads(self.n_jobs)
-        with threadpool_limits(limits=n_threads, user_api="blas"):
+        with blas_threads(n_threads):
             return project(self, X, n_threads)
 
     def __sklearn_tags__(self):
@@ -141,7 +140,7 @@ class PCA(_SkPCA):
                 solver = "full"
         self._fit_svd_solver = solver
         n_threads = effective_n_threads(self.n_jobs)
-        with threadpool_limits(limits=n_threads, user_api="blas"):
+        with blas_threads(n_threads):
             if solver in ("full", "covariance_eigh"):
                 US = self._fit_full(X, n_components, n_threads)
             else:

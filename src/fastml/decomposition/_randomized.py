@@ -9,7 +9,8 @@ results equal scikit-learn's to rounding.
 import numpy as np
 from scipy import linalg
 from sklearn.utils.extmath import svd_flip
-from threadpoolctl import threadpool_limits
+
+from ._operators import blas_threads
 
 
 def resolve_n_iter(n_iter, n_components, shape):
@@ -30,7 +31,7 @@ def _one_blas_thread():
     """The factorisations of d x (k + p) panels run on one BLAS thread: they gain little from
     threads and lose much when the cores are shared (QR of 20000 x 110 here, load 12 on 2 cores:
     0.4-0.6 s on one OpenBLAS thread, 3.3-9.4 s on two)."""
-    return threadpool_limits(limits=1, user_api="blas")
+    return blas_threads(1)
 
 
 def _qr(A):

@@ -15,11 +15,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.extmath import svd_flip
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from .._backend import effective_n_threads
 from ..utils._sklearn_compat import fit_context, init_arpack_v0
-from ._operators import DataOperator, gram
+from ._operators import DataOperator, blas_threads, gram
 from ._pca import _gram_route
 from ._randomized import randomized_svd, randomized_svd_fast
 
@@ -65,7 +64,7 @@ class TruncatedSVD(_SkTruncatedSVD):
         Xf = _as_float(X)
         op = DataOperator(Xf, None, n_threads)
         k = self.n_components
-        with threadpool_limits(limits=n_threads, user_api="blas"):
+        with blas_threads(n_threads):
             U = None
             if self.algorithm == "arpack":
                 v0 = init_arpack_v0(min(X.shape), random_state)
@@ -110,5 +109,5 @@ class TruncatedSVD(_SkTruncatedSVD):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         n_threads = effective_n_threads(self.n_jobs)
-        with threadpool_limits(limits=n_threads, user_api="blas"):
+        with blas_threads(n_threads):
             return DataOperator(_as_float(X), None, n_threads).matmat(self.components_.T)
