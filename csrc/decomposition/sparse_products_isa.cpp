@@ -29,8 +29,8 @@ inline void prefetch_row(const T* row, index_t bytes) {
 }
 
 template <class T, class I>
-void rows_kernel(const Csr<T, I>& X, const T* B, index_t k, T* out, double* acc, index_t begin,
-                 index_t end) {
+void rows_kernel(const Csr<T, I>& X, const T* B, index_t k, T* out, index_t ldo, double* acc,
+                 index_t begin, index_t end) {
   const index_t row_bytes = k * static_cast<index_t>(sizeof(T));
   for (index_t i = begin; i < end; ++i) {
     for (index_t c = 0; c < k; ++c) acc[c] = 0.0;
@@ -43,7 +43,7 @@ void rows_kernel(const Csr<T, I>& X, const T* B, index_t k, T* out, double* acc,
       double* __restrict a = acc;
       for (index_t c = 0; c < k; ++c) a[c] += v * static_cast<double>(b[c]);
     }
-    T* o = out + i * k;
+    T* o = out + i * ldo;
     for (index_t c = 0; c < k; ++c) o[c] = static_cast<T>(acc[c]);
   }
 }

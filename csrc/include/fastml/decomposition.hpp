@@ -24,12 +24,12 @@ struct Csr {
   index_t n_cols;
 };
 
-// out[i, :] = sum over the nonzeros (i, j, v) of v * B[j, :], for rows begin <= i < end; B is
-// (n_cols x k) and out (n_rows x k), both row-major. Sums are carried in float64 in `acc`
-// (k doubles of the calling thread) and rounded once to T.
+// out[i, :k] = sum over the nonzeros (i, j, v) of v * B[j, :], for rows begin <= i < end; B is
+// (n_cols x k) row-major, out's rows are ldo apart. Sums are carried in float64 in `acc` (k
+// doubles of the calling thread) and rounded once to T.
 template <class T, class I>
-using RowsKernel = void (*)(const Csr<T, I>& X, const T* B, index_t k, T* out, double* acc,
-                            index_t begin, index_t end);
+using RowsKernel = void (*)(const Csr<T, I>& X, const T* B, index_t k, T* out, index_t ldo,
+                            double* acc, index_t begin, index_t end);
 
 template <class T>
 struct TypedKernels {
