@@ -18,7 +18,8 @@ CORE_TESTS = ["tests/nn/test_conv_core.py", "tests/cluster/test_kmeans.py",
               "tests/cluster/test_kmeans_sparse.py", "tests/cluster/test_hierarchy_core.py",
               "tests/metrics/test_pairwise.py",
               "tests/recommend/test_mf_core.py", "tests/naive_bayes/test_nb_core.py",
-              "tests/linear_model/test_gram_core.py", "tests/linear_model/test_logistic_core.py"]
+              "tests/linear_model/test_gram_core.py", "tests/linear_model/test_logistic_core.py",
+              "tests/decomposition/test_sparse_products.py"]
 ROOT = Path(__file__).resolve().parents[1]
 REPORT_BUILDS = ("from fastml import _backend; from fastml.cluster import _kmeans_fast; "
                  "from fastml.nn import _conv_fast; "
@@ -27,9 +28,11 @@ REPORT_BUILDS = ("from fastml import _backend; from fastml.cluster import _kmean
                  "from fastml import _linalg_fast; "
                  "from fastml.linear_model import _logistic_fast; "
                  "from fastml.cluster import _hierarchy_fast; "
+                 "from fastml.decomposition import _decomposition_fast; "
                  "print(_backend.simd_build(), _kmeans_fast.simd_build(), _conv_fast.simd_build(), "
                  "_mf_fast.simd_build(), _nb_fast.simd_build(), _linalg_fast.simd_build(), "
-                 "_logistic_fast.simd_build(), _hierarchy_fast.simd_build())")
+                 "_logistic_fast.simd_build(), _hierarchy_fast.simd_build(), "
+                 "_decomposition_fast.simd_build())")
 
 
 @pytest.mark.parametrize("build", BUILDS[:2])

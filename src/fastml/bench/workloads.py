@@ -1524,6 +1524,68 @@ def _logistic_workloads():
     ) for setup, d, classes, sizes in ((binary, 100, "binary", (20_000, 200_000)),
                                        (ten_classes, 50, "10 classes", (10_000, 100_000)))
         for peer_name, cls, target, tolerance in peers]
+def low_rank_plus_noise(n, n_features=200, rank=30, seed=0):
+    """n x n_features float32 rows: a rank-`rank` signal of decaying scales plus unit noise, so
+    that the leading components are well separated."""
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(size=(n, rank)) * np.geomspace(20, 2, rank)
+    return (signal @ rng.normal(size=(rank, n_features)) / np.sqrt(n_features)
+            + rng.normal(size=(n, n_features))).astype(np.float32)
+
+
+def largest_relative_difference(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
+
+
+def _decomposition_workloads():
+    from sklearn import decomposition as sklearn_decomposition
+
+    from fastml import decomposition
+    from fastml.reference import decomposition as reference
+
+    def pca_fit(module, solver):
+        def call(X):
+            return module.PCA(20, svd_solver=solver, random_state=0).fit(X).components_
+        return call
+
+    workloads = [
+        Workload(
+            group="decomposition",
+            name=f"PCA fit {{n}}x200 float32 -> 20 components, svd_solver={solver!r}",
+            sizes=(20_000, 200_000),
+            setup=low_rank_plus_noise,
+            fastml=pca_fit(decomposition, solver),
+            peer=pca_fit(sklearn_decomposition, solver),
+            peer_name="scikit-learn",
+            parity=max_abs_difference,
+            parity_label="max |components diff|",
+            tolerance=1e-4,
+            target=5.0,
+            reference=lambda X: reference.pca(X, 20)[1],
+        )
+        for solver in ("full", "randomized")]
+
+    def svd_fit(module):
+        def call(data):
+            return module.TruncatedSVD(100, random_state=0).fit(data[0]).singular_values_
+        return call
+
+    workloads.append(Workload(
+        group="decomposition",
+        name="TruncatedSVD fit {n}x20k CSR float64 (0.1% nonzeros, TF-IDF-like) -> 100 "
+             "components, randomized",
+        sizes=(10_000, 100_000),
+        setup=_tfidf_like(n_features=20_000, density=0.001),
+        fastml=svd_fit(decomposition),
+        peer=svd_fit(sklearn_decomposition),
+        peer_name="scikit-learn",
+        parity=largest_relative_difference,
+        parity_label="max relative singular value diff",
+        tolerance=1e-8,
+        target=3.0,
+    ))
+    return workloads
 
 
 def all_workloads():
@@ -1533,7 +1595,7 @@ def all_workloads():
             + _recommend_workloads() + _nn_workloads() + _tree_workloads()
             + _text_workloads() + _naive_bayes_workloads()
             + _classification_metric_workloads() + _linear_workloads()
-            + _linear_cd_workloads() + _logistic_workloads()
+            + _linear_cd_workloads() + _logistic_workloads() + _decomposition_workloads()
             + _small_call_workloads())
 
 

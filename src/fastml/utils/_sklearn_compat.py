@@ -8,6 +8,7 @@ from sklearn.cluster._hdbscan.hdbscan import \
 from sklearn.cluster._hdbscan.hdbscan import _OUTLIER_ENCODING as hdbscan_outlier_encoding
 from sklearn.cluster._hdbscan.hdbscan import _process_mst as hdbscan_process_mst
 from sklearn.cluster._hierarchical_fast import single_linkage_label
+from sklearn.decomposition._pca import _infer_dimension as infer_dimension
 from sklearn.linear_model._base import _pre_fit as pre_fit
 from sklearn.linear_model._coordinate_descent import _alpha_grid as alpha_grid
 from sklearn.linear_model._glm._newton_solver import NewtonCholeskySolver
@@ -21,6 +22,7 @@ from sklearn.metrics._classification import _prf_divide as prf_divide
 from sklearn.metrics.pairwise import _VALID_METRICS as VALID_PAIRWISE_METRICS
 from sklearn.metrics.pairwise import _check_chunk_size as check_chunk_size
 from sklearn.neighbors._base import _check_precomputed as check_precomputed
+from sklearn.utils._arpack import _init_arpack_v0 as init_arpack_v0
 from sklearn.utils._array_api import _average as weighted_average
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._encode import _unique as unique_values

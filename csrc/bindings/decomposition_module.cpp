@@ -1,0 +1,117 @@
+// fastml.decomposition._decomposition_fast: the CSR x dense products of csrc/decomposition for
+// float32 and float64 values with int32 or int64 indices. Checks every shape and index at entry
+// (the kernels trust them), then releases the GIL. Arrays must already be C-contiguous and of
+// one dtype (fastml.decomposition converts them once): nothing is converted here.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "fastml/binding_checks.hpp"
+#include "fastml/decomposition.hpp"
+
+namespace py = pybind11;
+using fastml::bindings::require;
+using fastml::bindings::require_threads;
+using fastml::decomposition::Csr;
+using fastml::decomposition::index_t;
+
+namespace {
+
+template <class T>
+using In = py::array_t<T, py::array::c_style>;
+
+// CSR arrays of n_cols columns: indptr starts at 0, never decreases and ends at the number of
+// stored values; every column index lies in [0, n_cols).
+template <class T, class I>
+Csr<T, I> csr(const In<I>& indptr, const In<I>& indices, const In<T>& data, index_t n_cols) {
+  require(indptr.ndim() == 1 && indptr.shape(0) >= 1, "indptr must be 1-dimensional, not empty");
+  require(indices.ndim() == 1 && data.ndim() == 1 && indices.shape(0) == data.shape(0),
+          "indices and data must be 1-dimensional, of one length");
+  require(n_cols >= 0, "n_cols must be >= 0");
+  const index_t n = indptr.shape(0) - 1;
+  const I* p = indptr.data();
+  const I* idx = indices.data();
+  const index_t nnz = indices.shape(0);
+  bool ok;
+  {
+    py::gil_scoped_release release;
+    // Branch-free passes that vectorise, as in the naive Bayes binding.
+    ok = p[0] == 0 && static_cast<index_t>(p[n]) == nnz;
+    bool increasing = true;
+    for (index_t i = 0; i < n; ++i) increasing &= p[i] <= p[i + 1];
+    I lowest = 0, highest = 0;
+    for (index_t j = 0; j < nnz; ++j) {
+      lowest = std::min(lowest, idx[j]);
+      highest = std::max(highest, idx[j]);
+    }
+    require(ok, "indptr must start at 0 and end at the number of stored values");
+    require(increasing, "indptr must not decrease");
+    require(lowest >= 0 && (nnz == 0 || static_cast<index_t>(highest) < n_cols),
+            "column indices must lie in [0, n_cols)");
+  }
+  return Csr<T, I>{p, idx, data.data(), n, n_cols};
+}
+
+template <class T, class I>
+py::array_t<T> csr_matmat(const In<I>& indptr, const In<I>& indices, const In<T>& data,
+                          index_t n_cols, const In<T>& B, int n_threads) {
+  const Csr<T, I> X = csr(indptr, indices, data, n_cols);
+  require(B.ndim() == 2 && B.shape(0) == n_cols, "B must have shape (n_cols, k)");
+  require_threads(n_threads);
+  const index_t k = B.shape(1);
+  py::array_t<T> out({X.n_rows, k});
+  T* o = out.mutable_data();
+  const T* b = B.data();
+  {
+    py::gil_scoped_release release;
+    fastml::decomposition::csr_matmat(X, b, k, o, n_threads);
+  }
+  return out;
+}
+
+template <class T, class I>
+py::tuple csr_transpose(const In<I>& indptr, const In<I>& indices, const In<T>& data,
+                        index_t n_cols) {
+  const Csr<T, I> X = csr(indptr, indices, data, n_cols);
+  const index_t nnz = indices.shape(0);
+  // int32 indices of the transpose hold row numbers: they must fit.
+  require(X.n_rows <= static_cast<index_t>(std::numeric_limits<I>::max()),
+          "too many rows for the index type");
+  py::array_t<I> indptr_t(n_cols + 1), indices_t(nnz);
+  py::array_t<T> data_t(nnz);
+  I* pt = indptr_t.mutable_data();
+  I* it = indices_t.mutable_data();
+  T* dt = data_t.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fastml::decomposition::csr_transpose(X, pt, it, dt);
+  }
+  return py::make_tuple(indptr_t, indices_t, data_t);
+}
+
+template <class T, class I>
+void define(py::module_& m) {
+  m.def("csr_matmat", &csr_matmat<T, I>, py::arg("indptr").noconvert(),
+        py::arg("indices").noconvert(), py::arg("data").noconvert(), py::arg("n_cols"),
+        py::arg("B").noconvert(), py::arg("n_threads"),
+        "X @ B for X in CSR arrays (n_rows x n_cols) and B (n_cols x k), in X's dtype; sums\n"
+        "carried in float64, each row by one thread in the order of its nonzeros.");
+  m.def("csr_transpose", &csr_transpose<T, I>, py::arg("indptr").noconvert(),
+        py::arg("indices").noconvert(), py::arg("data").noconvert(), py::arg("n_cols"),
+        "(indptr, indices, data) of X^T in CSR: each row's values by increasing row of X.");
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_decomposition_fast, m) {
+  m.doc() = "CSR x dense products for PCA and TruncatedSVD (C++, OpenMP).";
+  define<double, std::int32_t>(m);
+  define<double, std::int64_t>(m);
+  define<float, std::int32_t>(m);
+  define<float, std::int64_t>(m);
+  m.def("simd_build", &fastml::decomposition::simd_target,
+        "Instruction-set build of the row kernels chosen for this CPU.");
+}

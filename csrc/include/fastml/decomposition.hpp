@@ -1,0 +1,61 @@
+// Cores behind fastml.decomposition (bound in csrc/bindings/decomposition_module.cpp): the
+// products of a CSR matrix with dense blocks that the randomized range finder, ARPACK's operator
+// and TruncatedSVD's transform need (csrc/decomposition/sparse_products.cpp, with the row kernels
+// built per instruction set in sparse_products_isa.cpp).
+//
+// X^T @ P is X's transpose (csr_transpose, built once per fit) times P: the same row-parallel
+// product, so every output row is summed by one thread in the order of its nonzeros and results do
+// not depend on the thread count.
+#pragma once
+
+#include <cstdint>
+
+namespace fastml::decomposition {
+
+using index_t = std::int64_t;
+
+// A CSR matrix as scipy stores it; the binding has checked every index.
+template <class T, class I>
+struct Csr {
+  const I* indptr;   // n_rows + 1 offsets into indices and data
+  const I* indices;  // column of each stored value, in [0, n_cols)
+  const T* data;
+  index_t n_rows;
+  index_t n_cols;
+};
+
+// out[i, :k] = sum over the nonzeros (i, j, v) of v * B[j, :], for rows begin <= i < end; B is
+// (n_cols x k) row-major, out's rows are ldo apart. Sums are carried in float64 in `acc` (k
+// doubles of the calling thread) and rounded once to T.
+template <class T, class I>
+using RowsKernel = void (*)(const Csr<T, I>& X, const T* B, index_t k, T* out, index_t ldo,
+                            double* acc, index_t begin, index_t end);
+
+template <class T>
+struct TypedKernels {
+  RowsKernel<T, std::int32_t> i32;
+  RowsKernel<T, std::int64_t> i64;
+};
+
+struct KernelTable {
+  TypedKernels<float> f32;
+  TypedKernels<double> f64;
+};
+
+namespace baseline { KernelTable kernel_table(); }
+namespace x86_64_v3 { KernelTable kernel_table(); }
+namespace x86_64_v4 { KernelTable kernel_table(); }
+
+// OUT out (X.n_rows x k) = X @ B, B (X.n_cols x k); parallel over rows.
+template <class T, class I>
+void csr_matmat(const Csr<T, I>& X, const T* B, index_t k, T* out, int n_threads);
+
+// OUT the CSR arrays of X^T (n_cols + 1 offsets, nnz indices and values): each transposed row
+// holds its values in increasing original row.
+template <class T, class I>
+void csr_transpose(const Csr<T, I>& X, I* indptr_t, I* indices_t, T* data_t);
+
+// Instruction-set build of the row kernels chosen for this CPU.
+const char* simd_target();
+
+}  // namespace fastml::decomposition
