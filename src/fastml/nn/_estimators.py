@@ -171,6 +171,8 @@ class _BaseNetwork(BaseEstimator):
                                  y_numeric=not is_classifier(self), **options)
         if not reset and X.dtype != self._dtype:
             X = X.astype(self._dtype)
+        if sp.issparse(X):
+            X = X.tocsr()  # batches are row slices
         return self._prepare_X(X, reset, image_shape), y
 
     def _flat_input(self, X):
@@ -296,7 +298,7 @@ class _BaseNetwork(BaseEstimator):
                     if weight_sum == 0:
                         continue  # rows without weight carry nothing to learn from
                     weight = K.to_device(sample_weight[rows] / weight_sum)
-                out = net.forward(K.to_device(_dense_rows(X, rows)), training=True)
+                out = net.forward(K.to_device(_rows(X, rows)), training=True)
                 if out.shape not in loss_grads:
                     loss_grads[out.shape] = K.empty(out.shape, out.dtype)
                 grad = loss_grads[out.shape]
@@ -341,7 +343,7 @@ class _BaseNetwork(BaseEstimator):
         weight_sum = n_samples if sample_weight is None else float(sample_weight.sum())
         weight = (np.full(n_samples, 1.0 / n_samples) if sample_weight is None
                   else sample_weight / weight_sum)
-        X_all, Y_all, weight = K.to_device(_dense_rows(X, slice(None))), K.to_device(Y), K.to_device(weight)
+        X_all, Y_all, weight = K.to_device(_rows(X, slice(None))), K.to_device(Y), K.to_device(weight)
         grad_out = K.empty(Y.shape, Y.dtype)
         n_decayed = net.n_decayed
 
@@ -415,7 +417,7 @@ class _BaseNetwork(BaseEstimator):
         out = np.empty((X.shape[0], self.n_outputs_), dtype=X.dtype)
         for start in range(0, X.shape[0], chunk):
             rows = slice(start, start + chunk)  # a view of X: no gathered copy
-            out[rows] = K.to_host(net.forward(K.to_device(_dense_rows(X, rows))))
+            out[rows] = K.to_host(net.forward(K.to_device(_rows(X, rows))))
         return out
 
     def _activation_size(self, net):
@@ -468,10 +470,11 @@ def _column_to_1d(y):
     return column_or_1d(y, warn=True) if y.ndim == 2 and y.shape[1] == 1 else y
 
 
-def _dense_rows(X, rows):
-    """Rows of X as a C-contiguous array (sparse rows are densified one batch at a time)."""
+def _rows(X, rows):
+    """Rows of X: a C-contiguous array, or CSR rows of sparse X (the CPU kernels' products take
+    them as they are; the CUDA kernels' to_device densifies them)."""
     batch = X[rows]
-    return np.ascontiguousarray(batch.toarray() if sp.issparse(batch) else batch)
+    return batch.tocsr() if sp.issparse(batch) else np.ascontiguousarray(batch)
 
 
 def _softmax(z):

@@ -23,8 +23,11 @@ the C++ modules check them again. Arrays are C-contiguous float32 or float64.
 from contextlib import contextmanager
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._backend import effective_n_threads
+from ..decomposition import _decomposition_fast
+from ..decomposition._operators import as_csr_arrays, csr_matmat
 from . import _conv_fast, _nn_fast
 from ._scalar import ACTIVATIONS
 
@@ -68,6 +71,9 @@ def copy(array):
 
 
 def to_device(array):
+    """Dense values as a C-ordered array; sparse rows (an MLP's input) stay CSR, for matmul."""
+    if sp.issparse(array):
+        return array.tocsr()
     return np.asarray(array, order="C")
 
 
@@ -87,7 +93,15 @@ def squared_norm(params, n):
 
 
 def matmul(a, b, out, trans_a=False, trans_b=False):
-    """OUT out = op(a) @ op(b), op transposing when asked (BLAS, no copies)."""
+    """OUT out = op(a) @ op(b), op transposing when asked (BLAS, no copies). A CSR a (sparse
+    input rows) goes to the compiled row-parallel CSR product, a^T through its transpose, so the
+    first layer's products stay sparse."""
+    if sp.issparse(a):
+        arrays, n_cols = as_csr_arrays(a), a.shape[1]
+        if trans_a:
+            arrays, n_cols = _decomposition_fast.csr_transpose(*arrays, n_cols), a.shape[0]
+        out[...] = csr_matmat(arrays, n_cols, b.T if trans_b else b, effective_n_threads())
+        return out
     return np.matmul(a.T if trans_a else a, b.T if trans_b else b, out=out)
 
 

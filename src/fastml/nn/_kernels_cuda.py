@@ -17,6 +17,7 @@ the CPU kernels do. Tested under NUMBA_ENABLE_CUDASIM=1.
 import math
 
 import numpy as np
+import scipy.sparse as sp
 from numba import config, cuda, float64
 
 from ..utils._cuda import block_sum
@@ -461,7 +462,8 @@ def zeros(shape, dtype):
 
 
 def to_device(array):
-    return cuda.to_device(np.ascontiguousarray(array))
+    """Sparse rows are densified here, one batch at a time (the kernels take dense arrays)."""
+    return cuda.to_device(np.ascontiguousarray(array.toarray() if sp.issparse(array) else array))
 
 
 def copy(array):
