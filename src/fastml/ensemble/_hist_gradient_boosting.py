@@ -356,21 +356,23 @@ class _CompiledBoosting:
                   f"({n_leaves} total leaves)")
         self.train_score_ = np.asarray(self.train_score_)
         self.validation_score_ = np.asarray(self.validation_score_)
-        self._packed = None
+        self._pack_model()
+
+    def _pack_model(self):
+        """Packs the fitted trees once for the compiled walk (kept beside _predictors; predict
+        never changes the estimator)."""
+        self._packed = (len(self._predictors),
+                        _pack(self._predictors, self._n_features, self.n_trees_per_iteration_))
 
     # ----- prediction -------------------------------------------------------------------------
 
     def _packed_trees(self, predictors):
-        """The compiled walk of predictors: all of the model's packed once and kept."""
-        if predictors is not self._predictors:
-            return _pack(predictors, self._n_features, self.n_trees_per_iteration_)
+        """The compiled walk of predictors: the model's own packed at the end of fit, others
+        (one iteration's, or the model's while it grows) packed for the call."""
         packed = getattr(self, "_packed", None)
-        if packed is None or packed[0] != len(predictors):
-            packed = (len(predictors),
-                      _pack(predictors, self._n_features, self.n_trees_per_iteration_))
-            if not getattr(self, "_in_fit", False):
-                self._packed = packed
-        return packed[1]
+        if predictors is self._predictors and packed is not None and packed[0] == len(predictors):
+            return packed[1]
+        return _pack(predictors, self._n_features, self.n_trees_per_iteration_)
 
     def _predict_iterations(self, X, predictors, raw_predictions, is_binned, n_threads):
         """Adds the trees of predictors to raw_predictions, by the compiled walk on X's values
@@ -403,8 +405,13 @@ class _CompiledBoosting:
 
     def __getstate__(self):
         state = super().__getstate__()
-        state.pop("_packed", None)  # compiled; packed again on first use
+        state.pop("_packed", None)  # compiled; packed again when loaded
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if getattr(self, "_predictors", None):
+            self._pack_model()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

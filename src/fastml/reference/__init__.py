@@ -1,6 +1,6 @@
 """Plain NumPy implementations of fastml's compiled cores: slow, obviously correct, and the oracle
 the tests compare the cores against. One module per core."""
-from . import cart, distances, kmeans, metrics, mf, naive_bayes, neighbors, nn, text
+from . import boosting, cart, distances, kmeans, metrics, mf, naive_bayes, neighbors, nn, text
 
-__all__ = ["cart", "distances", "kmeans", "metrics", "mf", "naive_bayes", "neighbors", "nn",
+__all__ = ["boosting", "cart", "distances", "kmeans", "metrics", "mf", "naive_bayes", "neighbors", "nn",
            "text"]
