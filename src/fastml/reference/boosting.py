@@ -101,7 +101,7 @@ def boosting_step(nodes, codes, g, h, raw, learning_rate, l2=0.0):
     raw + the value of each row's leaf). A leaf's value is learning_rate * -G / (H + l2) over its
     rows' gradients g and hessians h."""
     leaf = route_binned(nodes, codes)
-    values = np.zeros(len(nodes))
+    values = np.zeros(len(nodes["is_leaf"]))
     for node in np.unique(leaf):
         in_leaf = leaf == node
         values[node] = learning_rate * node_value(g[in_leaf].sum(), h[in_leaf].sum(), l2)
