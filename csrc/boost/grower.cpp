@@ -174,23 +174,59 @@ class Grower {
   }
 
   // Rows of the node going left first, each side in row order (scikit-learn's split_indices).
+  // In blocks, one per thread: each block's left and right rows are counted, then written at
+  // offsets summed over the blocks before it, so the order never depends on the blocks.
   index_t partition(const Node& node) {
     const Split& s = node.split;
-    const index_t F = data_.n_features;
-    index_t n_left = 0, n_right = 0;
+    const index_t F = data_.n_features, n = node.n();
     std::int32_t* rows = rows_.data() + node.start;
-    for (index_t i = 0; i < node.n(); ++i) {
-      const std::int32_t r = rows[i];
-      const int code = data_.codes[static_cast<index_t>(r) * F + s.feature];
-      const bool left = code == kMissingBin ? s.missing_left : code <= s.bin;
-      if (left)
-        rows[n_left++] = r;
-      else
-        scratch_[n_right++] = r;
+    std::int32_t* out = scratch_.data() + node.start;
+    const std::uint8_t* codes = data_.codes;
+    auto goes_left = [&](std::int32_t r) {
+      const int code = codes[static_cast<index_t>(r) * F + s.feature];
+      return code == kMissingBin ? s.missing_left : code <= s.bin;
+    };
+    const int blocks = fastml_region_threads(3.0 * n, n_threads_);  // about 3 ns a row
+    if (blocks <= 1) {
+      index_t n_left = 0, n_right = 0;
+      for (index_t i = 0; i < n; ++i) {
+        const std::int32_t r = rows[i];
+        if (goes_left(r))
+          rows[n_left++] = r;
+        else
+          out[n_right++] = r;
+      }
+      std::copy(out, out + n_right, rows + n_left);
+      return n_left;
     }
-    std::copy(scratch_.begin(), scratch_.begin() + n_right, rows + n_left);
-    return n_left;
+    index_t lefts[kMaxBlocks + 1] = {0};
+    const int B = std::min(blocks, kMaxBlocks);
+#pragma omp parallel num_threads(B)
+    {
+      const int b = omp_get_thread_num();
+      const index_t first = n * b / B, last = n * (b + 1) / B;
+      index_t count = 0;
+      for (index_t i = first; i < last; ++i) count += goes_left(rows[i]);
+      lefts[b + 1] = count;
+#pragma omp barrier
+#pragma omp single
+      for (int k = 0; k < B; ++k) lefts[k + 1] += lefts[k];
+      // the implicit barrier of single: every offset is known
+      const index_t n_left = lefts[B];
+      index_t at_left = lefts[b], at_right = n_left + (first - lefts[b]);
+      for (index_t i = first; i < last; ++i) {
+        const std::int32_t r = rows[i];
+        if (goes_left(r))
+          out[at_left++] = r;
+        else
+          out[at_right++] = r;
+      }
+#pragma omp barrier
+      std::copy(out + first, out + last, rows + first);
+    }
+    return lefts[B];
   }
+  static constexpr int kMaxBlocks = 64;
 
   template <bool kConst>
   void split_node(int id) {
