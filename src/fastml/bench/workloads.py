@@ -1004,7 +1004,7 @@ def _boosting_workloads():
             group="boosting",
             name=f"HistGradientBoosting{kind} fit {{n}}x28 float32, 100 iterations, 31 leaves: "
                  f"test {score}",
-            sizes=(50_000, 1_000_000),
+            sizes=(20_000, 1_000_000),
             setup=data(task),
             fastml=held_out(task, ours[task]),
             peer=held_out(task, make_peer),
@@ -1036,7 +1036,7 @@ def _boosting_workloads():
             workloads.append(Workload(
                 group="boosting",
                 name=f"HistGradientBoosting{kind} {method}, {what} x28 float32",
-                sizes=(50_000, 1_000_000),
+                sizes=(20_000, 1_000_000),
                 setup=fitted(task),
                 fastml=lambda d, c=call: np.vstack(c(d[0], d[2])).ravel(),
                 peer=lambda d, c=call: np.vstack(c(d[1], d[2])).ravel(),
