@@ -342,3 +342,24 @@ def test_core_rejects_bad_arguments():
             feature_fraction=1.0, seed=0, n_threads=1)
     with pytest.raises(ValueError, match="class indices"):
         _core_gradients("multinomial", np.array([0.0, 5.0]), np.zeros((2, 3)), None)
+
+
+@pytest.mark.parametrize("max_bins", [3, 17, 255])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bin_thresholds_are_sklearn_binmappers(max_bins, weighted, rng):
+    from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
+
+    from fastml.ensemble._hist_gradient_boosting import bin_thresholds
+
+    n = 3000
+    X = np.column_stack([rng.normal(size=n), rng.integers(0, 5, n), rng.integers(0, 40, n),
+                         np.round(rng.exponential(size=n), 2), np.full(n, 7.0),
+                         np.r_[np.nan, rng.normal(size=n - 1)]])
+    X[rng.random(X.shape) < 0.05] = np.nan
+    sw = rng.random(n) if weighted else None
+    mapper = _BinMapper(n_bins=max_bins + 1, subsample=None).fit(X, sample_weight=sw)
+    thresholds, counts = bin_thresholds(X, max_bins, sw, 2)
+    for f, expected in enumerate(mapper.bin_thresholds_):
+        assert counts[f] == len(expected)
+        assert_array_equal(thresholds[f, :counts[f]], expected)
+        assert np.all(np.isinf(thresholds[f, counts[f]:]))

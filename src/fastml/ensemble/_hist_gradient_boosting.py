@@ -25,10 +25,10 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted, v
 
 from .._backend import effective_n_threads
 from ..tree import _cart
-from ..utils._sklearn_compat import (HGB_PREDICTOR_RECORD_DTYPE, HGB_SCORERS, BinMapper,
-                                     TreePredictor, check_categorical_features,
-                                     check_monotonic_cst, check_sample_weight, check_y,
-                                     fit_context)
+from ..utils._sklearn_compat import (HGB_PREDICTOR_RECORD_DTYPE, HGB_SCORERS, TreePredictor,
+                                     check_categorical_features, check_monotonic_cst,
+                                     check_sample_weight, check_y, fit_context,
+                                     hgb_binning_thresholds)
 from . import _boost_fast
 
 # the bin thresholds are chosen from at most this many rows, as scikit-learn's _BinMapper
@@ -42,6 +42,53 @@ _LOSS_CODES = {"squared_error": _boost_fast.Loss.squared_error,
                "gamma": _boost_fast.Loss.gamma}
 _N_JOBS_CONSTRAINT = [Integral, None]
 _EMPTY_BITSETS = np.zeros((0, 8), dtype=np.uint32)
+
+
+# scikit-learn's cap on thresholds (ALMOST_INF): +inf is left for the split of missing values
+_ALMOST_INF = 1e300
+
+
+def _column_thresholds(column, max_bins, sample_weight):
+    """scikit-learn's _find_binning_thresholds, value for value. Unweighted, it sorts the column
+    once (scikit-learn sorts it three times: argsort, unique, percentile)."""
+    if sample_weight is not None:
+        return hgb_binning_thresholds(column.astype(np.float64), max_bins, sample_weight)
+    column = np.sort(column[~np.isnan(column)].astype(np.float64))
+    distinct = column[np.r_[True, column[1:] != column[:-1]]] if len(column) else column
+    if len(distinct) <= 1:
+        return np.empty(0)
+    if len(distinct) <= max_bins:
+        thresholds = (distinct[:-1] + distinct[1:]) / 2  # numpy's mean of each pair
+    else:
+        percentiles = np.linspace(0, 100, num=max_bins + 1)[1:-1]
+        thresholds = np.percentile(column, percentiles, method="averaged_inverted_cdf")
+        unique = np.unique(thresholds)
+        if len(unique) != len(thresholds):
+            thresholds = unique
+    return np.minimum(thresholds, _ALMOST_INF)
+
+
+def bin_thresholds(X, max_bins, sample_weight, n_threads):
+    """(thresholds, counts): (n_features, N_BINS) float64, each feature's thresholds +inf padded
+    (as encode_bins reads them), and how many each has. Features in threads: NumPy's sort
+    releases the GIL."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = np.full((X.shape[1], _cart.N_BINS), np.inf)
+    counts = np.zeros(X.shape[1], dtype=np.int64)
+
+    def one(f):
+        t = _column_thresholds(X[:, f], max_bins, sample_weight)
+        out[f, :len(t)] = t
+        counts[f] = len(t)
+
+    if n_threads > 1 and X.shape[1] > 1:
+        with ThreadPoolExecutor(min(n_threads, X.shape[1])) as pool:
+            list(pool.map(one, range(X.shape[1])))
+    else:
+        for f in range(X.shape[1]):
+            one(f)
+    return out, counts
 
 
 def _pack(predictors, n_features, n_outputs):
@@ -84,8 +131,8 @@ class _CompiledBoosting:
 
     def _bin_data(self, X, sample_weight, is_training_data):
         """Bin codes of X (row-major uint8, MISSING_BIN for NaN). For training data the bin
-        thresholds are fitted first: scikit-learn's _BinMapper on the same subsample as its
-        own (drawn here, so that it never converts the whole of X to float64)."""
+        thresholds are found first, scikit-learn's _BinMapper's on the same subsample as its
+        own."""
         tic = time()
         if is_training_data:
             n_samples = X.shape[0]
@@ -96,13 +143,9 @@ class _CompiledBoosting:
                 X_fit, sw_fit = X.take(subset, axis=0), None
             else:
                 X_fit, sw_fit = X, sample_weight
-            self._bin_mapper = BinMapper(n_bins=self.max_bins + 1, random_state=self._random_seed,
-                                         subsample=None, n_threads=self._n_threads)
-            self._bin_mapper.fit(X_fit, sample_weight=sw_fit)
-            thresholds = np.full((X.shape[1], _cart.N_BINS), np.inf)
-            for f, t in enumerate(self._bin_mapper.bin_thresholds_):
-                thresholds[f, :len(t)] = t
-            self._thresholds = thresholds
+            self._thresholds, counts = bin_thresholds(X_fit, self.max_bins, sw_fit,
+                                                      self._n_threads)
+            self._n_bins_non_missing = (counts + 1).astype(np.uint16)
         codes, _ = _cart.encode_bins(X, self._thresholds, self._n_threads)
         if self.verbose:
             print(f"Binning {X.nbytes / 1e9:.3f} GB of "
@@ -254,7 +297,7 @@ class _CompiledBoosting:
                      if X_val is not None else None)
         has_missing = np.ascontiguousarray(
             (codes == _boost_fast.MISSING_BIN).any(axis=0), dtype=np.uint8)
-        n_bins_non_missing = np.asarray(self._bin_mapper.n_bins_non_missing_, dtype=np.uint16)
+        n_bins_non_missing = self._n_bins_non_missing
         if self.verbose:
             print("Fitting gradient boosted rounds:")
         n_samples = codes.shape[0]

@@ -1,6 +1,7 @@
 """Every private scikit-learn name fastml uses, in one place, so that an upgrade touches one file."""
 from sklearn.base import _fit_context as fit_context
-from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper as BinMapper
+from sklearn.ensemble._hist_gradient_boosting.binning import (
+    _find_binning_thresholds as hgb_binning_thresholds)
 from sklearn.ensemble._hist_gradient_boosting.common import (
     PREDICTOR_RECORD_DTYPE as HGB_PREDICTOR_RECORD_DTYPE)
 from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
@@ -47,7 +48,7 @@ HGB_PRIVATE_METHODS = ("_encode_y", "_encode_y_val", "_get_loss", "_finalize_sam
                        "_check_early_stopping_scorer", "_should_stop", "_print_iteration_stats",
                        "_raw_predict", "_staged_raw_predict")
 
-__all__ = ["BinMapper", "HGB_PREDICTOR_RECORD_DTYPE", "HGB_PRIVATE_METHODS", "HGB_SCORERS",
+__all__ = ["hgb_binning_thresholds", "HGB_PREDICTOR_RECORD_DTYPE", "HGB_PRIVATE_METHODS", "HGB_SCORERS",
            "TreePredictor", "check_categorical_features", "check_monotonic_cst", "check_y",
            "Interval", "Options", "RealNotInt", "StrOptions", "VECTORIZER_PRIVATE_METHODS",
            "align_api_if_sparse", "average_binary_score", "average_multiclass_ovo_score",
