@@ -48,10 +48,11 @@ class Workload:
 OPTIONAL_PEERS = {
     "faiss": ("faiss-cpu", ("knn", "cluster"), 'pip install "fastml[bench]"'),
     "implicit": ("implicit", ("recommend",), 'pip install "fastml[bench]"'),
-    "lightgbm": ("LightGBM", ("tree",), 'pip install "fastml[bench]"'),
+    "lightgbm": ("LightGBM", ("tree", "boosting"), 'pip install "fastml[bench]"'),
     "sklearnex": ("scikit-learn-intelex", ("tree", "metrics", "linear"),
                   'pip install "fastml[bench]"'),
     "skglm": ("skglm", ("linear",), 'pip install "fastml[bench]"'),
+    "xgboost": ("XGBoost", ("boosting",), 'pip install "fastml[bench]"'),
     # the CPU build; the bench extra leaves torch out, as pip would pull the CUDA build
     "torch": ("PyTorch", ("nn",), "pip install torch==2.13.0"),
 }
@@ -1061,6 +1062,106 @@ def _tree_workloads():
     return workloads
 
 
+def _boosting_workloads():
+    """HistGradientBoosting* against scikit-learn's, LightGBM's and XGBoost's hist booster with
+    the same settings: 100 iterations of at most 31 leaves, learning rate 0.1, 255 bins, no early
+    stopping, 2 threads; 28 float32 features as the issue's 1M x 28 problem."""
+    from sklearn.ensemble import HistGradientBoostingClassifier as SklearnClassifier
+    from sklearn.ensemble import HistGradientBoostingRegressor as SklearnRegressor
+    from sklearn.metrics import r2_score, roc_auc_score
+
+    from fastml.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    common = dict(max_iter=100, max_leaf_nodes=31, learning_rate=0.1, early_stopping=False,
+                  random_state=0)
+    ours = {"classification": lambda: HistGradientBoostingClassifier(**common, n_jobs=2),
+            "regression": lambda: HistGradientBoostingRegressor(**common, n_jobs=2)}
+    sklearn_models = {"classification": lambda: SklearnClassifier(**common),
+                      "regression": lambda: SklearnRegressor(**common)}
+
+    def data(task):
+        return lambda n: tabular(n, task, n_features=28)
+
+    def held_out(task, make_model):
+        """Fits on the training rows (timed) and scores the test rows: AUC or R^2."""
+        def run(d):
+            X, y, X_test, y_test = d
+            model = make_model().fit(X, y)
+            if task == "classification":
+                return roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])
+            return r2_score(y_test, model.predict(X_test))
+        return run
+
+    def peers(task):
+        found = [("scikit-learn", sklearn_models[task], 3.0)]
+        if peer_installed("lightgbm"):
+            import lightgbm
+
+            cls = lightgbm.LGBMClassifier if task == "classification" else lightgbm.LGBMRegressor
+            found.append(("LightGBM", lambda: cls(
+                n_estimators=100, num_leaves=31, learning_rate=0.1, max_bin=255,
+                min_child_samples=20, reg_lambda=0.0, n_jobs=2, verbose=-1), 2.0))
+        if peer_installed("xgboost"):
+            import xgboost
+
+            cls = xgboost.XGBClassifier if task == "classification" else xgboost.XGBRegressor
+            found.append(("XGBoost hist", lambda: cls(
+                tree_method="hist", n_estimators=100, max_leaves=31, max_depth=0,
+                grow_policy="lossguide", learning_rate=0.1, max_bin=256, n_jobs=2), 2.0))
+        return found
+
+    workloads = []
+    for task, kind, score in (("classification", "Classifier", "AUC"),
+                              ("regression", "Regressor", "R^2")):
+        workloads += [Workload(
+            group="boosting",
+            name=f"HistGradientBoosting{kind} fit {{n}}x28 float32, 100 iterations, 31 leaves: "
+                 f"test {score}",
+            sizes=(20_000, 1_000_000),
+            setup=data(task),
+            fastml=held_out(task, ours[task]),
+            peer=held_out(task, make_peer),
+            peer_name=peer_name,
+            parity=score_drop,
+            parity_label=f"{score} drop",
+            tolerance=0.002 if task == "classification" else 0.005,
+            target=target,
+        ) for peer_name, make_peer, target in peers(task)]
+
+    def fitted(task):
+        """Both models fitted on the training rows (untimed), and the test rows."""
+        def setup(n):
+            X, y, X_test, _ = tabular(n, task, n_features=28)
+            return ours[task]().fit(X, y), sklearn_models[task]().fit(X, y), X_test
+        return setup
+
+    def predict_call(task, rows):
+        method = "predict_proba" if task == "classification" else "predict"
+        if rows is None:
+            return lambda model, X: getattr(model, method)(X)
+        return lambda model, X: [getattr(model, method)(X[i:i + 1]) for i in range(rows)]
+
+    for task, kind in (("classification", "Classifier"), ("regression", "Regressor")):
+        method = "predict_proba" if task == "classification" else "predict"
+        for rows, target in ((None, 3.0), (200, 10.0)):
+            call = predict_call(task, rows)
+            what = "{n}/5 rows" if rows is None else f"{rows} single rows, one call each, of {{n}}/5"
+            workloads.append(Workload(
+                group="boosting",
+                name=f"HistGradientBoosting{kind} {method}, {what} x28 float32",
+                sizes=(20_000, 1_000_000),
+                setup=fitted(task),
+                fastml=lambda d, c=call: np.vstack(c(d[0], d[2])).ravel(),
+                peer=lambda d, c=call: np.vstack(c(d[1], d[2])).ravel(),
+                peer_name="scikit-learn",
+                parity=max_abs_difference,
+                parity_label="largest difference",
+                tolerance=1e-9,  # the same model, walked in the same order
+                target=target,
+            ))
+    return workloads
+
+
 def _small_call_workloads():
     """Calls that take about a millisecond, each timed after the runner's pause, as a user's
     occasional call meets them: after a pause the OpenMP threads sleep, and waking them can cost
@@ -1593,6 +1694,7 @@ def all_workloads():
     return (_pairwise_workloads() + _knn_workloads() + _cluster_workloads()
             + _hierarchy_workloads()
             + _recommend_workloads() + _nn_workloads() + _tree_workloads()
+            + _boosting_workloads()
             + _text_workloads() + _naive_bayes_workloads()
             + _classification_metric_workloads() + _linear_workloads()
             + _linear_cd_workloads() + _logistic_workloads() + _decomposition_workloads()

@@ -1,4 +1,7 @@
-"""Random forests grown by fastml's C++ CART core, drop-in for ``sklearn.ensemble``'s."""
+"""Random forests grown by fastml's C++ CART core and histogram gradient boosting on its C++
+booster, drop-in for ``sklearn.ensemble``'s."""
 from ._forest import RandomForestClassifier, RandomForestRegressor
+from ._hist_gradient_boosting import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-__all__ = ["RandomForestClassifier", "RandomForestRegressor"]
+__all__ = ["HistGradientBoostingClassifier", "HistGradientBoostingRegressor",
+           "RandomForestClassifier", "RandomForestRegressor"]

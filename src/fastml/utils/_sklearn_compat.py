@@ -9,6 +9,11 @@ from sklearn.cluster._hdbscan.hdbscan import _OUTLIER_ENCODING as hdbscan_outlie
 from sklearn.cluster._hdbscan.hdbscan import _process_mst as hdbscan_process_mst
 from sklearn.cluster._hierarchical_fast import single_linkage_label
 from sklearn.decomposition._pca import _infer_dimension as infer_dimension
+from sklearn.ensemble._hist_gradient_boosting.binning import (
+    _find_binning_thresholds as hgb_binning_thresholds)
+from sklearn.ensemble._hist_gradient_boosting.common import (
+    PREDICTOR_RECORD_DTYPE as HGB_PREDICTOR_RECORD_DTYPE)
+from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
 from sklearn.linear_model._base import _pre_fit as pre_fit
 from sklearn.linear_model._coordinate_descent import _alpha_grid as alpha_grid
 from sklearn.linear_model._glm._newton_solver import NewtonCholeskySolver
@@ -19,6 +24,7 @@ from sklearn.metrics._base import _average_multiclass_ovo_score as average_multi
 from sklearn.metrics._classification import _check_targets as check_targets
 from sklearn.metrics._classification import _check_zero_division as check_zero_division
 from sklearn.metrics._classification import _prf_divide as prf_divide
+from sklearn.metrics._scorer import _SCORERS as HGB_SCORERS
 from sklearn.metrics.pairwise import _VALID_METRICS as VALID_PAIRWISE_METRICS
 from sklearn.metrics.pairwise import _check_chunk_size as check_chunk_size
 from sklearn.neighbors._base import _check_precomputed as check_precomputed
@@ -36,9 +42,12 @@ from sklearn.utils.metadata_routing import _raise_for_params as raise_for_params
 from sklearn.utils.metadata_routing import _routing_enabled as routing_enabled
 from sklearn.utils.multiclass import _check_partial_fit_first_call as check_partial_fit_first_call
 from sklearn.utils.optimize import _check_optimize_result as check_optimize_result
+from sklearn.utils.validation import _check_categorical_features as check_categorical_features
 from sklearn.utils.validation import _check_method_params as check_method_params
+from sklearn.utils.validation import _check_monotonic_cst as check_monotonic_cst
 from sklearn.utils.validation import _check_pos_label_consistency as check_pos_label_consistency
 from sklearn.utils.validation import _check_sample_weight as check_sample_weight
+from sklearn.utils.validation import _check_y as check_y
 
 import sklearn as _sklearn
 from sklearn.utils.fixes import parse_version as _parse_version
@@ -58,6 +67,14 @@ def parameter_constraints(sklearn_function):
 # methods of theirs (tests/feature_extraction check that they exist).
 VECTORIZER_PRIVATE_METHODS = ("_validate_ngram_range", "_warn_for_unused_params",
                               "_validate_vocabulary", "_check_vocabulary")
+
+# fastml.ensemble's HistGradientBoosting* subclass scikit-learn's and call these private methods
+# of theirs (tests/ensemble check that they exist).
+HGB_PRIVATE_METHODS = ("_encode_y", "_encode_y_val", "_get_loss", "_finalize_sample_weight",
+                       "_validate_parameters", "_check_interaction_cst", "_is_fitted",
+                       "_clear_state", "_get_small_trainset", "_check_early_stopping_loss",
+                       "_check_early_stopping_scorer", "_should_stop", "_print_iteration_stats",
+                       "_raw_predict", "_staged_raw_predict")
 
 # every name above, for `from ._sklearn_compat import *` and linters (kept by the code itself,
 # so that modules adding names never collide here)

@@ -1,0 +1,260 @@
+// fastml.ensemble._boost_fast: the gradient boosting core of csrc/boost (gradients of the losses,
+// tree growth, the packed prediction walk). Checks every shape and index at entry (the core
+// trusts them), then releases the GIL. Arrays must already be C-contiguous and of the stated
+// dtype: no argument is converted, so an output array is never a temporary copy.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "fastml/binding_checks.hpp"
+#include "fastml/boost.hpp"
+
+namespace py = pybind11;
+namespace boost = fastml::boost;
+using boost::index_t;
+using fastml::bindings::require;
+using fastml::bindings::require_shape;
+using fastml::bindings::require_threads;
+
+namespace {
+
+template <class T>
+bool has_dtype(const py::array& a) {
+  return py::isinstance<py::array_t<T>>(a) && (a.flags() & py::array::c_style);
+}
+
+// The data of a C-contiguous array of dtype T and the given shape (ValueError otherwise).
+template <class T>
+const T* checked(const py::array& a, const char* name, std::initializer_list<std::ptrdiff_t> shape) {
+  require(has_dtype<T>(a), std::string(name) + " must be a C-contiguous array of the core's dtype");
+  require_shape(a, name, shape);
+  return static_cast<const T*>(a.data());
+}
+template <class T>
+T* checked_out(py::array& a, const char* name, std::initializer_list<std::ptrdiff_t> shape) {
+  checked<T>(a, name, shape);
+  require(a.writeable(), std::string(name) + " must be writeable");
+  return static_cast<T*>(a.mutable_data());
+}
+
+void gradients(int loss, const py::array& y, const py::array& raw, const py::object& sample_weight,
+               double quantile, py::array& gh, int n_threads) {
+  require(loss >= boost::kSquaredError && loss <= boost::kMultinomial, "unknown loss");
+  require(y.ndim() == 1 && raw.ndim() == 2, "y must be 1-d and raw 2-d");
+  const index_t n = y.shape(0), K = raw.shape(1);
+  require(K == 1 || loss == boost::kMultinomial, "one output expected for this loss");
+  const double* yp = checked<double>(y, "y", {n});
+  const double* rp = checked<double>(raw, "raw", {n, K});
+  const double* sw = nullptr;
+  if (!sample_weight.is_none()) sw = checked<double>(sample_weight.cast<py::array>(), "sample_weight", {n});
+  float* out = checked_out<float>(gh, "gh", {K, n, 2});
+  require_threads(n_threads);
+  if (loss == boost::kMultinomial)
+    for (index_t i = 0; i < n; ++i)
+      require(yp[i] >= 0 && yp[i] < static_cast<double>(K) && yp[i] == static_cast<index_t>(yp[i]),
+              "y must hold class indices 0 .. n_classes - 1");
+  py::gil_scoped_release release;
+  boost::gradients(static_cast<boost::Loss>(loss), yp, rp, sw, n, K, quantile,
+                   reinterpret_cast<boost::GradHess*>(out), n_threads);
+}
+
+// A grown tree: its node arrays (scikit-learn's TreePredictor fields) and its rows by leaf.
+struct GrownTree {
+  boost::Tree tree;
+};
+
+template <class T>
+py::array_t<T> to_array(const std::vector<T>& v) {
+  py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
+std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh,
+                                     const py::array& n_bins_non_missing,
+                                     const py::array& has_missing, index_t n_bins,
+                                     index_t max_leaf_nodes, index_t max_depth,
+                                     index_t min_samples_leaf, double l2_regularization,
+                                     double min_hessian_to_split, double shrinkage,
+                                     bool constant_hessian, const py::object& monotonic_cst,
+                                     const std::vector<std::vector<std::int32_t>>& interaction_cst,
+                                     double feature_fraction, std::uint64_t seed, int n_threads) {
+  require(codes.ndim() == 2, "codes must be 2-d");
+  const index_t n = codes.shape(0), F = codes.shape(1);
+  require(n >= 1 && n < (index_t{1} << 31) - 1 && F >= 1, "codes must be non-empty with < 2**31 rows");
+  require(n_bins >= 3 && n_bins <= boost::kBins, "n_bins must lie in [3, 256]");
+  require(min_samples_leaf >= 1 && max_leaf_nodes >= 0 && max_depth >= 0, "bad growth limits");
+  require(l2_regularization >= 0 && min_hessian_to_split >= 0, "bad regularisation");
+  require(feature_fraction > 0 && feature_fraction <= 1, "feature_fraction must lie in (0, 1]");
+  require_threads(n_threads);
+  boost::Data data{n, F, n_bins, checked<std::uint8_t>(codes, "codes", {n, F}),
+                   checked<std::uint16_t>(n_bins_non_missing, "n_bins_non_missing", {F}),
+                   checked<std::uint8_t>(has_missing, "has_missing", {F})};
+  for (index_t f = 0; f < F; ++f)
+    require(data.n_bins_non_missing[f] >= 1 && data.n_bins_non_missing[f] < n_bins,
+            "n_bins_non_missing must lie in [1, n_bins)");
+  const float* g = checked<float>(gh, "gh", {n, 2});
+  boost::GrowParams p{max_leaf_nodes, max_depth, min_samples_leaf, l2_regularization,
+                      min_hessian_to_split, shrinkage, constant_hessian, {}, interaction_cst,
+                      feature_fraction, seed};
+  if (!monotonic_cst.is_none()) {
+    const py::array cst = monotonic_cst.cast<py::array>();
+    const std::int8_t* c = checked<std::int8_t>(cst, "monotonic_cst", {F});
+    for (index_t f = 0; f < F; ++f) require(c[f] >= -1 && c[f] <= 1, "monotonic_cst must be -1, 0 or 1");
+    p.monotonic_cst.assign(c, c + F);
+  }
+  for (const auto& group : interaction_cst)
+    for (const std::int32_t f : group)
+      require(f >= 0 && f < F, "interaction_cst holds a feature index out of range");
+  // every code must be a bin of its feature or the missing bin, as the histograms index by it
+  {
+    py::gil_scoped_release release;
+    bool ok = true;
+    for (index_t i = 0; i < n && ok; ++i)
+      for (index_t f = 0; f < F; ++f) {
+        const int c = data.codes[i * F + f];
+        ok = ok && (c < data.n_bins_non_missing[f] || c == boost::kMissingBin);
+      }
+    if (!ok) {
+      py::gil_scoped_acquire acquire;
+      require(false, "codes must lie below n_bins_non_missing or be the missing bin");
+    }
+  }
+  auto out = std::make_unique<GrownTree>();
+  {
+    py::gil_scoped_release release;
+    out->tree = boost::grow_tree(data, reinterpret_cast<const boost::GradHess*>(g), p, n_threads);
+  }
+  return out;
+}
+
+void add_leaf_values(const GrownTree& grown, py::array& raw, index_t column) {
+  require(raw.ndim() == 2 && column >= 0 && column < raw.shape(1), "column out of raw");
+  const index_t n = static_cast<index_t>(grown.tree.rows.size());
+  double* r = checked_out<double>(raw, "raw", {n, raw.shape(1)});
+  py::gil_scoped_release release;
+  boost::add_leaf_values(grown.tree, r + column, raw.shape(1));
+}
+
+std::unique_ptr<boost::PackedTrees> pack(const py::array& offsets, const py::array& output,
+                                         const py::array& is_leaf, const py::array& feature,
+                                         const py::array& threshold, const py::array& bin,
+                                         const py::array& missing_left, const py::array& left,
+                                         const py::array& right, const py::array& value,
+                                         index_t n_features, index_t n_outputs) {
+  require(offsets.ndim() == 1 && offsets.shape(0) >= 1, "offsets must be 1-d, non-empty");
+  const index_t T = offsets.shape(0) - 1;
+  const std::int64_t* off = checked<std::int64_t>(offsets, "offsets", {T + 1});
+  require(off[0] == 0, "offsets must start at 0");
+  for (index_t t = 0; t < T; ++t) require(off[t] < off[t + 1], "offsets must increase");
+  const index_t N = off[T];
+  const std::int64_t* out = checked<std::int64_t>(output, "output", {T});
+  for (index_t t = 0; t < T; ++t) require(out[t] >= 0 && out[t] < n_outputs, "output out of range");
+  const std::uint8_t* leaf = checked<std::uint8_t>(is_leaf, "is_leaf", {N});
+  const std::int64_t* feat = checked<std::int64_t>(feature, "feature", {N});
+  for (index_t i = 0; i < N; ++i)
+    require(leaf[i] || (feat[i] >= 0 && feat[i] < n_features), "feature out of range");
+  auto packed = std::make_unique<boost::PackedTrees>(
+      T, off, out, leaf, feat, checked<double>(threshold, "threshold", {N}),
+      checked<std::uint8_t>(bin, "bin", {N}), checked<std::uint8_t>(missing_left, "missing_left", {N}),
+      checked<std::int64_t>(left, "left", {N}), checked<std::int64_t>(right, "right", {N}),
+      checked<double>(value, "value", {N}));
+  packed->n_outputs = n_outputs;
+  return packed;
+}
+
+template <class T>
+void predict_as(const boost::PackedTrees& packed, const py::array& X, py::array& raw,
+                index_t n_features, int n_threads) {
+  const index_t n = X.shape(0);
+  const T* x = checked<T>(X, "X", {n, n_features});
+  double* r = checked_out<double>(raw, "raw", {n, packed.n_outputs});
+  py::gil_scoped_release release;
+  packed.predict(x, n, n_features, r, raw.shape(1), n_threads);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_boost_fast, m) {
+  m.doc() = "Gradient boosting core: losses' gradients, tree growth, packed prediction (C++, OpenMP).";
+  m.attr("N_BINS") = boost::kBins;
+  m.attr("MISSING_BIN") = boost::kMissingBin;
+  py::enum_<boost::Loss>(m, "Loss")
+      .value("squared_error", boost::kSquaredError)
+      .value("absolute_error", boost::kAbsoluteError)
+      .value("quantile", boost::kQuantile)
+      .value("poisson", boost::kPoisson)
+      .value("gamma", boost::kGamma)
+      .value("binomial", boost::kBinomial)
+      .value("multinomial", boost::kMultinomial);
+  m.def("gradients", &gradients, py::arg("loss"), py::arg("y"), py::arg("raw"),
+        py::arg("sample_weight"), py::arg("quantile"), py::arg("gh"), py::arg("n_threads"),
+        "OUT gh (n_trees, n_rows, 2) float32: gradients and hessians of loss (an int of Loss) at "
+        "raw (n_rows, n_trees) float64 for y (float64; class indices for multinomial), times "
+        "sample_weight (float64 or None).");
+  py::class_<GrownTree>(m, "GrownTree", "A tree grown by grow_tree, in preorder.")
+      .def_property_readonly("value", [](const GrownTree& g) { return to_array(g.tree.value); })
+      .def_property_readonly("gain", [](const GrownTree& g) { return to_array(g.tree.gain); })
+      .def_property_readonly("count", [](const GrownTree& g) { return to_array(g.tree.count); })
+      .def_property_readonly("depth", [](const GrownTree& g) { return to_array(g.tree.depth); })
+      .def_property_readonly("left", [](const GrownTree& g) { return to_array(g.tree.left); })
+      .def_property_readonly("right", [](const GrownTree& g) { return to_array(g.tree.right); })
+      .def_property_readonly("feature", [](const GrownTree& g) { return to_array(g.tree.feature); })
+      .def_property_readonly("missing_go_to_left",
+                             [](const GrownTree& g) { return to_array(g.tree.missing_go_to_left); })
+      .def_property_readonly("is_leaf", [](const GrownTree& g) { return to_array(g.tree.is_leaf); })
+      .def_property_readonly("bin_threshold",
+                             [](const GrownTree& g) { return to_array(g.tree.bin_threshold); })
+      .def_property_readonly("leaf_start", [](const GrownTree& g) { return to_array(g.tree.leaf_start); })
+      .def_property_readonly("leaf_stop", [](const GrownTree& g) { return to_array(g.tree.leaf_stop); })
+      .def_property_readonly("rows", [](const GrownTree& g) { return to_array(g.tree.rows); })
+      .def("set_leaf_values",
+           [](GrownTree& g, const py::array& values) {
+             const double* v = checked<double>(values, "values", {g.tree.n_nodes()});
+             for (index_t i = 0; i < g.tree.n_nodes(); ++i)
+               if (g.tree.is_leaf[i]) g.tree.value[i] = v[i];
+           },
+           py::arg("values"), "Replaces the leaves' values (those of splits are kept).")
+      .def("add_leaf_values", &add_leaf_values, py::arg("raw"), py::arg("column"),
+           "raw[:, column] += the value of the leaf each training row lies in.");
+  m.def("grow_tree", &grow_tree, py::arg("codes"), py::arg("gh"), py::arg("n_bins_non_missing"),
+        py::arg("has_missing"), py::arg("n_bins"), py::arg("max_leaf_nodes"), py::arg("max_depth"),
+        py::arg("min_samples_leaf"), py::arg("l2_regularization"),
+        py::arg("min_hessian_to_split"), py::arg("shrinkage"), py::arg("constant_hessian"),
+        py::arg("monotonic_cst"), py::arg("interaction_cst"), py::arg("feature_fraction"),
+        py::arg("seed"), py::arg("n_threads"),
+        "Grows one tree on codes (n_rows, n_features) uint8 from gh (n_rows, 2) float32; "
+        "max_leaf_nodes and max_depth 0 are no limit.");
+  py::class_<boost::PackedTrees>(m, "PackedTrees", "Boosted trees packed for the prediction walk.")
+      .def(py::init(&pack), py::arg("offsets"), py::arg("output"), py::arg("is_leaf"),
+           py::arg("feature"), py::arg("threshold"), py::arg("bin"), py::arg("missing_left"),
+           py::arg("left"), py::arg("right"), py::arg("value"), py::arg("n_features"),
+           py::arg("n_outputs"))
+      .def("predict",
+           [](const boost::PackedTrees& p, const py::array& X, py::array& raw, index_t n_features,
+              int n_threads) {
+             require(X.ndim() == 2, "X must be 2-d");
+             require_threads(n_threads);
+             if (has_dtype<float>(X)) return predict_as<float>(p, X, raw, n_features, n_threads);
+             predict_as<double>(p, X, raw, n_features, n_threads);
+           },
+           py::arg("X"), py::arg("raw"), py::arg("n_features"), py::arg("n_threads"),
+           "raw (n_rows, n_outputs) += the trees' values for X (float32 or float64).")
+      .def("predict_binned",
+           [](const boost::PackedTrees& p, const py::array& codes, py::array& raw,
+              index_t n_features, int n_threads) {
+             require(codes.ndim() == 2, "codes must be 2-d");
+             require_threads(n_threads);
+             const index_t n = codes.shape(0);
+             const std::uint8_t* c = checked<std::uint8_t>(codes, "codes", {n, n_features});
+             double* r = checked_out<double>(raw, "raw", {n, p.n_outputs});
+             py::gil_scoped_release release;
+             p.predict_binned(c, n, n_features, r, raw.shape(1), n_threads);
+           },
+           py::arg("codes"), py::arg("raw"), py::arg("n_features"), py::arg("n_threads"),
+           "raw += the trees' values for bin codes (MISSING_BIN for missing).");
+}

@@ -1,0 +1,385 @@
+// One boosted tree grown best first, as scikit-learn's TreeGrower (grower.py): the splittable
+// node of the largest gain is split next; its smaller child's histograms are built from its rows
+// and the larger child's derived from the parent's buffer by subtraction; a child is searched
+// right away unless max_depth, max_leaf_nodes or min_samples_leaf make it a leaf.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <queue>
+#include <random>
+#include <vector>
+
+#include "fastml/boost.hpp"
+#include "histogram.hpp"
+#include "split_search.hpp"
+
+namespace fastml::boost {
+
+namespace {
+using namespace detail;
+
+struct Node {
+  index_t start, stop;  // its rows: rows[start .. stop)
+  double sum_g, sum_h, value;
+  index_t depth;
+  double lower = -kInf, upper = kInf;  // bounds of its children's values (monotonic_cst)
+  int hist = -1;
+  bool searched = false, leaf = false;
+  Split split;
+  int left = -1, right = -1;
+  std::vector<std::int32_t> features;  // features it may split on
+  std::vector<int> groups;             // interaction groups still open to it
+  index_t n() const { return stop - start; }
+};
+
+// numpy's pairwise summation of x[0..n) (what np.sum computes for a float64 array), so that a
+// root's sums are scikit-learn's to the bit.
+double pairwise_sum(const double* x, index_t n) {
+  if (n < 8) {
+    double r = 0.;
+    for (index_t i = 0; i < n; ++i) r += x[i];
+    return r;
+  }
+  if (n <= 128) {
+    double r[8];
+    for (int j = 0; j < 8; ++j) r[j] = x[j];
+    index_t i = 8;
+    for (; i < n - (n % 8); i += 8)
+      for (int j = 0; j < 8; ++j) r[j] += x[i + j];
+    double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += x[i];
+    return res;
+  }
+  index_t n2 = n / 2;
+  n2 -= n2 % 8;
+  return pairwise_sum(x, n2) + pairwise_sum(x + n2, n - n2);
+}
+
+class Grower {
+ public:
+  Grower(const Data& data, const GradHess* gh, const GrowParams& params, int n_threads)
+      : data_(data), gh_(gh), p_(params), n_threads_(n_threads), pool_(data.n_features),
+        search_(data, params), rng_(params.seed) {}
+
+  Tree grow() {
+    rows_.resize(data_.n_rows);
+    std::iota(rows_.begin(), rows_.end(), 0);
+    scratch_.resize(data_.n_rows);
+    if (p_.constant_hessian)
+      grow_all<true>();
+    else
+      grow_all<false>();
+    Tree tree;
+    emit(0, tree);
+    tree.rows = std::move(rows_);
+    return tree;
+  }
+
+ private:
+  template <bool kConst>
+  void grow_all() {
+    init_root<kConst>();
+    while (!heap_.empty()) {
+      const int id = heap_.top().second;
+      heap_.pop();
+      split_node<kConst>(id);
+    }
+    for (Node& node : nodes_)
+      if (node.leaf) node.value *= p_.shrinkage;
+  }
+
+  template <bool kConst>
+  void init_root() {
+    Node root;
+    root.start = 0;
+    root.stop = data_.n_rows;
+    root.depth = 0;
+    root.value = 0;
+    if (p_.interaction_cst.empty()) {
+      root.features.resize(data_.n_features);
+      std::iota(root.features.begin(), root.features.end(), 0);
+    } else {
+      for (const auto& group : p_.interaction_cst)
+        root.features.insert(root.features.end(), group.begin(), group.end());
+      std::sort(root.features.begin(), root.features.end());
+      root.features.erase(std::unique(root.features.begin(), root.features.end()),
+                          root.features.end());
+      root.groups.resize(p_.interaction_cst.size());
+      std::iota(root.groups.begin(), root.groups.end(), 0);
+    }
+    root.hist = pool_.acquire();
+    build_histogram<kConst>(pool_, root.hist, data_, gh_, rows_.data(), root.n(), root.features,
+                            n_threads_);
+    // scikit-learn sums one feature's histogram (its n_bins bins, the missing one last)
+    const Bin* H = pool_.of(root.hist, root.features.empty() ? 0 : root.features[0]);
+    std::vector<double> column(data_.n_bins);
+    for (index_t b = 0; b + 1 < data_.n_bins; ++b) column[b] = H[b].g;
+    column[data_.n_bins - 1] = H[kMissingBin].g;
+    root.sum_g = pairwise_sum(column.data(), data_.n_bins);
+    if (kConst) {
+      root.sum_h = static_cast<double>(root.n());
+    } else {
+      for (index_t b = 0; b + 1 < data_.n_bins; ++b) column[b] = H[b].h;
+      column[data_.n_bins - 1] = H[kMissingBin].h;
+      root.sum_h = pairwise_sum(column.data(), data_.n_bins);
+    }
+    nodes_.push_back(std::move(root));
+    if (nodes_[0].n() < 2 * p_.min_samples_leaf || nodes_[0].sum_h < p_.min_hessian_to_split) {
+      finalize(0);
+      return;
+    }
+    search_and_push<kConst>(0);
+  }
+
+  template <bool kConst>
+  void search_and_push(int id) {
+    Node& node = nodes_[id];
+    const NodeStats stats{node.n(), node.sum_g, node.sum_h, node.value, node.lower, node.upper};
+    if (p_.feature_fraction < 1.0) {
+      node.split = search_.best<kConst>(pool_, node.hist, stats, drawn(node.features));
+    } else {
+      node.split = search_.best<kConst>(pool_, node.hist, stats, node.features);
+    }
+    node.searched = true;
+    if (node.split.gain <= 0)
+      finalize(id);
+    else
+      heap_.emplace(node.split.gain, id);
+  }
+
+  // The features a node searches under max_features: a uniform draw of
+  // max(1, ceil(fraction * allowed)) of them, kept in their order.
+  std::vector<std::int32_t> drawn(const std::vector<std::int32_t>& allowed) {
+    const index_t n = static_cast<index_t>(allowed.size());
+    const index_t k = std::max<index_t>(
+        1, static_cast<index_t>(std::ceil(p_.feature_fraction * static_cast<double>(n))));
+    std::vector<index_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    for (index_t i = 0; i < std::min(k, n - 1); ++i) {
+      std::uniform_int_distribution<index_t> pick(i, n - 1);
+      std::swap(order[i], order[pick(rng_)]);
+    }
+    order.resize(std::min(k, n));
+    std::sort(order.begin(), order.end());
+    std::vector<std::int32_t> out;
+    for (const index_t i : order) out.push_back(allowed[i]);
+    return out;
+  }
+
+  void finalize(int id) {
+    nodes_[id].leaf = true;
+    ++n_leaves_;
+    pool_.release(nodes_[id].hist);
+  }
+
+  // Rows of the node going left first, each side in row order (scikit-learn's split_indices).
+  // In blocks, one per thread: each block's left and right rows are counted, then written at
+  // offsets summed over the blocks before it, so the order never depends on the blocks.
+  index_t partition(const Node& node) {
+    const Split& s = node.split;
+    const index_t F = data_.n_features, n = node.n();
+    std::int32_t* rows = rows_.data() + node.start;
+    std::int32_t* out = scratch_.data() + node.start;
+    const std::uint8_t* codes = data_.codes;
+    auto goes_left = [&](std::int32_t r) {
+      const int code = codes[static_cast<index_t>(r) * F + s.feature];
+      return code == kMissingBin ? s.missing_left : code <= s.bin;
+    };
+    const int blocks = fastml_region_threads(3.0 * n, n_threads_);  // about 3 ns a row
+    if (blocks <= 1) {
+      index_t n_left = 0, n_right = 0;
+      for (index_t i = 0; i < n; ++i) {
+        const std::int32_t r = rows[i];
+        if (goes_left(r))
+          rows[n_left++] = r;
+        else
+          out[n_right++] = r;
+      }
+      std::copy(out, out + n_right, rows + n_left);
+      return n_left;
+    }
+    index_t lefts[kMaxBlocks + 1] = {0};
+    const int B = std::min(blocks, kMaxBlocks);
+#pragma omp parallel num_threads(B)
+    {
+      const int b = omp_get_thread_num();
+      const index_t first = n * b / B, last = n * (b + 1) / B;
+      index_t count = 0;
+      for (index_t i = first; i < last; ++i) count += goes_left(rows[i]);
+      lefts[b + 1] = count;
+#pragma omp barrier
+#pragma omp single
+      for (int k = 0; k < B; ++k) lefts[k + 1] += lefts[k];
+      // the implicit barrier of single: every offset is known
+      const index_t n_left = lefts[B];
+      index_t at_left = lefts[b], at_right = n_left + (first - lefts[b]);
+      for (index_t i = first; i < last; ++i) {
+        const std::int32_t r = rows[i];
+        if (goes_left(r))
+          out[at_left++] = r;
+        else
+          out[at_right++] = r;
+      }
+#pragma omp barrier
+      std::copy(out + first, out + last, rows + first);
+    }
+    return lefts[B];
+  }
+  static constexpr int kMaxBlocks = 64;
+
+  template <bool kConst>
+  void split_node(int id) {
+    const index_t n_left = partition(nodes_[id]);
+    Node left, right;
+    {
+      const Node& node = nodes_[id];
+      const Split& s = node.split;
+      left.start = node.start;
+      left.stop = node.start + n_left;
+      right.start = left.stop;
+      right.stop = node.stop;
+      left.depth = right.depth = node.depth + 1;
+      left.sum_g = s.g_left;
+      left.sum_h = s.h_left;
+      left.value = s.value_left;
+      right.sum_g = s.g_right;
+      right.sum_h = s.h_right;
+      right.value = s.value_right;
+      if (p_.interaction_cst.empty()) {
+        left.features = node.features;
+      } else {
+        for (const int g : node.groups) {
+          const auto& group = p_.interaction_cst[g];
+          if (std::find(group.begin(), group.end(), s.feature) == group.end()) continue;
+          left.groups.push_back(g);
+          left.features.insert(left.features.end(), group.begin(), group.end());
+        }
+        std::sort(left.features.begin(), left.features.end());
+        left.features.erase(std::unique(left.features.begin(), left.features.end()),
+                            left.features.end());
+        right.groups = left.groups;
+      }
+      right.features = left.features;
+      if (!p_.monotonic_cst.empty() && p_.monotonic_cst[s.feature] != 0) {
+        const double mid = (left.value + right.value) / 2;
+        if (p_.monotonic_cst[s.feature] == 1) {
+          left.lower = node.lower, left.upper = mid;
+          right.lower = mid, right.upper = node.upper;
+        } else {
+          left.lower = mid, left.upper = node.upper;
+          right.lower = node.lower, right.upper = mid;
+        }
+      } else {
+        left.lower = right.lower = node.lower;
+        left.upper = right.upper = node.upper;
+      }
+    }
+    const int li = static_cast<int>(nodes_.size()), ri = li + 1;
+    nodes_.push_back(std::move(left));
+    nodes_.push_back(std::move(right));
+    Node& node = nodes_[id];
+    node.left = li;
+    node.right = ri;
+    if (!data_.has_missing[node.split.feature])
+      node.split.missing_left = nodes_[li].n() > nodes_[ri].n();
+    const index_t n_leaf_nodes = n_leaves_ + static_cast<index_t>(heap_.size()) + 2;
+    if (p_.max_leaf_nodes > 0 && n_leaf_nodes == p_.max_leaf_nodes) {
+      finalize(li);
+      finalize(ri);
+      while (!heap_.empty()) {
+        finalize(heap_.top().second);
+        heap_.pop();
+      }
+      pool_.release(nodes_[id].hist);
+      return;
+    }
+    if (p_.max_depth > 0 && nodes_[li].depth == p_.max_depth) {
+      finalize(li);
+      finalize(ri);
+      pool_.release(nodes_[id].hist);
+      return;
+    }
+    if (nodes_[li].n() < 2 * p_.min_samples_leaf) finalize(li);
+    if (nodes_[ri].n() < 2 * p_.min_samples_leaf) finalize(ri);
+    if (nodes_[li].leaf && nodes_[ri].leaf) {
+      pool_.release(nodes_[id].hist);
+      return;
+    }
+    // the smaller child's histograms from its rows, the larger's by subtraction in the
+    // parent's buffer
+    const int small = nodes_[li].n() < nodes_[ri].n() ? li : ri;
+    const int large = small == li ? ri : li;
+    nodes_[small].hist = pool_.acquire();
+    build_histogram<kConst>(pool_, nodes_[small].hist, data_, gh_,
+                            rows_.data() + nodes_[small].start, nodes_[small].n(),
+                            nodes_[small].features, n_threads_);
+    subtract_into(pool_, nodes_[id].hist, nodes_[small].hist, nodes_[small].features);
+    nodes_[large].hist = nodes_[id].hist;
+    nodes_[id].hist = -1;
+    for (const int child : {li, ri}) {
+      if (nodes_[child].leaf)
+        pool_.release(nodes_[child].hist);
+      else
+        search_and_push<kConst>(child);
+    }
+  }
+
+  // Node id and its subtree into tree, preorder.
+  void emit(int id, Tree& tree) {
+    Node& node = nodes_[id];
+    const std::size_t at = tree.value.size();
+    tree.value.push_back(node.value);
+    tree.count.push_back(static_cast<std::uint32_t>(node.n()));
+    tree.depth.push_back(static_cast<std::uint32_t>(node.depth));
+    tree.gain.push_back(node.searched ? node.split.gain : -1.0);
+    tree.is_leaf.push_back(node.leaf);
+    tree.feature.push_back(node.leaf ? 0 : node.split.feature);
+    tree.bin_threshold.push_back(node.leaf ? 0 : static_cast<std::uint8_t>(node.split.bin));
+    tree.missing_go_to_left.push_back(node.leaf ? 0 : node.split.missing_left);
+    tree.left.push_back(0);
+    tree.right.push_back(0);
+    tree.leaf_start.push_back(node.leaf ? node.start : -1);
+    tree.leaf_stop.push_back(node.leaf ? node.stop : -1);
+    if (node.leaf) return;
+    tree.left[at] = static_cast<std::uint32_t>(tree.value.size());
+    emit(node.left, tree);
+    tree.right[at] = static_cast<std::uint32_t>(tree.value.size());
+    emit(node.right, tree);
+  }
+
+  struct ByGain {  // the largest gain on top, the older node first among equal gains
+    bool operator()(const std::pair<double, int>& a, const std::pair<double, int>& b) const {
+      return a.first < b.first || (a.first == b.first && a.second > b.second);
+    }
+  };
+
+  const Data& data_;
+  const GradHess* gh_;
+  const GrowParams& p_;
+  int n_threads_;
+  HistogramPool pool_;
+  SplitSearch search_;
+  std::mt19937_64 rng_;
+  std::vector<Node> nodes_;
+  std::vector<std::int32_t> rows_, scratch_;
+  std::priority_queue<std::pair<double, int>, std::vector<std::pair<double, int>>, ByGain> heap_;
+  index_t n_leaves_ = 0;
+};
+
+}  // namespace
+
+Tree grow_tree(const Data& data, const GradHess* gh, const GrowParams& params, int n_threads) {
+  return Grower(data, gh, params, n_threads).grow();
+}
+
+void add_leaf_values(const Tree& tree, double* raw, index_t stride) {
+  for (index_t i = 0; i < tree.n_nodes(); ++i) {
+    if (!tree.is_leaf[i]) continue;
+    const double v = tree.value[i];
+    for (index_t j = tree.leaf_start[i]; j < tree.leaf_stop[i]; ++j)
+      raw[static_cast<index_t>(tree.rows[j]) * stride] += v;
+  }
+}
+
+}  // namespace fastml::boost

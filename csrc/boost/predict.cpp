@@ -1,0 +1,81 @@
+// The prediction walk of boosted trees packed end to end (see PackedTrees).
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "fastml/boost.hpp"
+#include "fastml/openmp_helpers.h"
+
+namespace fastml::boost {
+
+PackedTrees::PackedTrees(index_t n_trees, const std::int64_t* offsets, const std::int64_t* output,
+                         const std::uint8_t* is_leaf, const std::int64_t* feature,
+                         const double* threshold, const std::uint8_t* bin,
+                         const std::uint8_t* missing_left, const std::int64_t* left,
+                         const std::int64_t* right, const double* value) {
+  nodes_.reserve(static_cast<std::size_t>(offsets[n_trees]));
+  for (index_t t = 0; t < n_trees; ++t) {
+    const index_t first = offsets[t], n = offsets[t + 1] - first;
+    if (n < 1) throw std::invalid_argument("a tree has no node");
+    roots_.push_back(first);
+    output_.push_back(output[t]);
+    for (index_t i = first; i < first + n; ++i) {
+      PackedNode node{threshold[i], value[i], -1, 0, 0, missing_left[i], bin[i]};
+      if (!is_leaf[i]) {
+        // a child lies after its parent, so that every walk ends
+        if (left[i] <= i - first || left[i] >= n || right[i] <= i - first || right[i] >= n)
+          throw std::invalid_argument("a child index is out of its tree");
+        node.feature = static_cast<std::int32_t>(feature[i]);
+        node.left = static_cast<std::int32_t>(left[i]);
+        node.right = static_cast<std::int32_t>(right[i]);
+      }
+      nodes_.push_back(node);
+    }
+  }
+}
+
+template <class Goes>
+void PackedTrees::walk(index_t n_rows, double* raw, index_t n_outputs, int n_threads,
+                       double work_per_row_ns, const Goes& goes_left) const {
+  // a small batch (one row) runs on the calling thread: no region to start
+  const int threads = fastml_region_threads(work_per_row_ns * n_rows, n_threads);
+  const PackedNode* nodes = nodes_.data();
+  const index_t T = n_trees();
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+  for (index_t r = 0; r < n_rows; ++r) {
+    double* out = raw + r * n_outputs;
+    for (index_t t = 0; t < T; ++t) {
+      const PackedNode* tree = nodes + roots_[t];
+      const PackedNode* node = tree;
+      while (node->feature >= 0)
+        node = tree + (goes_left(r, *node) ? node->left : node->right);
+      out[output_[t]] += node->value;
+    }
+  }
+}
+
+template <class T>
+void PackedTrees::predict(const T* X, index_t n_rows, index_t n_features, double* raw,
+                          index_t n_outputs, int n_threads) const {
+  walk(n_rows, raw, n_outputs, n_threads, 10.0 * n_trees(),
+       [X, n_features](index_t r, const PackedNode& node) {
+         const double v = X[r * n_features + node.feature];
+         return std::isnan(v) ? node.missing_left != 0 : v <= node.threshold;
+       });
+}
+
+void PackedTrees::predict_binned(const std::uint8_t* codes, index_t n_rows, index_t n_features,
+                                 double* raw, index_t n_outputs, int n_threads) const {
+  walk(n_rows, raw, n_outputs, n_threads, 10.0 * n_trees(),
+       [codes, n_features](index_t r, const PackedNode& node) {
+         const int c = codes[r * n_features + node.feature];
+         return c == kMissingBin ? node.missing_left != 0 : c <= node.bin;
+       });
+}
+
+template void PackedTrees::predict<float>(const float*, index_t, index_t, double*, index_t,
+                                          int) const;
+template void PackedTrees::predict<double>(const double*, index_t, index_t, double*, index_t,
+                                           int) const;
+
+}  // namespace fastml::boost

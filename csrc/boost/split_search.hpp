@@ -1,0 +1,132 @@
+// The split search of one node over its histograms: scikit-learn's splitting.pyx rules (gain of
+// XGBoost's equation 7 on bounded node values, min_samples_leaf, min_hessian_to_split, monotonic
+// constraints, missing values sent right on a left-to-right scan and left on a right-to-left
+// one, the first feature of the largest gain winning).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "histogram.hpp"
+
+namespace fastml::boost::detail {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+struct Split {
+  double gain = -1;
+  std::int32_t feature = 0;
+  int bin = 0;
+  bool missing_left = false;
+  double g_left = 0, h_left = 0, g_right = 0, h_right = 0;
+  index_t n_left = 0, n_right = 0;
+  double value_left = 0, value_right = 0;
+};
+
+// A node's value -G / (H + l2), kept within the bounds of the monotonic constraints.
+inline double node_value(double g, double h, double lower, double upper, double l2) {
+  double v = -g / (h + l2 + 1e-15);
+  if (v < lower)
+    v = lower;
+  else if (v > upper)
+    v = upper;
+  return v;
+}
+
+// What a node's search needs besides its histograms.
+struct NodeStats {
+  index_t n;
+  double sum_g, sum_h, value, lower, upper;
+};
+
+class SplitSearch {
+ public:
+  SplitSearch(const Data& data, const GrowParams& params) : data_(data), p_(params) {}
+
+  // The best split over the features, or gain -1.
+  template <bool kConstantHessian>
+  Split best(HistogramPool& pool, int h, const NodeStats& node,
+             const std::vector<std::int32_t>& features) const {
+    Split best_split;
+    bool first = true;
+    for (const std::int32_t f : features) {
+      Split s;
+      s.feature = f;
+      scan<kConstantHessian, false>(pool.of(h, f), f, node, s);
+      if (data_.has_missing[f]) scan<kConstantHessian, true>(pool.of(h, f), f, node, s);
+      if (first || s.gain > best_split.gain) best_split = s;
+      first = false;
+    }
+    return best_split;
+  }
+
+ private:
+  // kReverse: right to left, missing values left (called only when the feature has some);
+  // otherwise left to right, missing values right. s holds the best so far.
+  template <bool kConstantHessian, bool kReverse>
+  void scan(const Bin* H, std::int32_t f, const NodeStats& node, Split& s) const {
+    const std::int8_t cst = p_.monotonic_cst.empty() ? 0 : p_.monotonic_cst[f];
+    const double l2 = p_.l2_regularization;
+    const index_t msl = p_.min_samples_leaf;
+    const double mh = p_.min_hessian_to_split;
+    const double loss_node = node.sum_g * node.value;
+    const int nbnm = data_.n_bins_non_missing[f];
+    double best_gain = kReverse ? s.gain : -1.0;
+    bool found = false;
+    int best_bin = 0;
+    double best_g_left = 0, best_h_left = 0;
+    index_t best_n_left = 0;
+    // on one side, the bins summed so far ("near"); the other side is the node minus them
+    double g_near = 0, h_near = 0;
+    index_t n_near = 0;
+    const int end = kReverse ? -1 : nbnm - 1 + data_.has_missing[f];
+    for (int bin = kReverse ? nbnm - 2 : 0; bin != end; bin += kReverse ? -1 : 1) {
+      const Bin& b = H[kReverse ? bin + 1 : bin];
+      n_near += static_cast<index_t>(b.count);
+      h_near += kConstantHessian ? static_cast<double>(b.count) : b.h;
+      g_near += b.g;
+      const index_t n_far = node.n - n_near;
+      const double h_far = node.sum_h - h_near, g_far = node.sum_g - g_near;
+      if (n_near < msl) continue;
+      if (n_far < msl) break;
+      if (h_near < mh) continue;
+      if (h_far < mh) break;
+      const double gl = kReverse ? g_far : g_near, hl = kReverse ? h_far : h_near;
+      const double gr = kReverse ? g_near : g_far, hr = kReverse ? h_near : h_far;
+      const double vl = node_value(gl, hl, node.lower, node.upper, l2);
+      const double vr = node_value(gr, hr, node.lower, node.upper, l2);
+      if ((cst == 1 && vl > vr) || (cst == -1 && vl < vr)) continue;  // gain -1
+      double gain = loss_node;
+      gain -= gl * vl;
+      gain -= gr * vr;
+      if (gain > best_gain && gain > 0.0) {
+        found = true;
+        best_gain = gain;
+        best_bin = bin;
+        best_g_left = gl;
+        best_h_left = hl;
+        best_n_left = kReverse ? node.n - n_near : n_near;
+      }
+    }
+    if (!found) return;
+    s.gain = best_gain;
+    s.bin = best_bin;
+    s.missing_left = kReverse;
+    s.g_left = best_g_left;
+    s.g_right = node.sum_g - best_g_left;
+    s.h_left = best_h_left;
+    s.h_right = node.sum_h - best_h_left;
+    s.n_left = best_n_left;
+    s.n_right = node.n - best_n_left;
+    s.value_left = node_value(s.g_left, s.h_left, node.lower, node.upper, l2);
+    s.value_right = node_value(s.g_right, s.h_right, node.lower, node.upper, l2);
+  }
+
+  const Data& data_;
+  const GrowParams& p_;
+};
+
+}  // namespace
+}  // namespace fastml::boost::detail

@@ -1,0 +1,140 @@
+// Gradient boosting core behind fastml.ensemble.HistGradientBoosting* (bound in
+// csrc/bindings/boost_module.cpp), following scikit-learn 1.9's histogram booster rule for rule:
+//
+//   losses.cpp    gradients and hessians of each loss, in float64, stored as float32 pairs
+//                 (scikit-learn's G_H_DTYPE) packed per row: one 8-byte load per row in the
+//                 histogram pass
+//   grower.cpp    one tree grown best first (a max-heap of nodes on split gain), histograms of the
+//                 smaller child built and the larger one derived by subtraction from a pool of
+//                 buffers, the split search with scikit-learn's gain, constraints (min_samples_leaf,
+//                 min_hessian_to_split, monotonic and interaction constraints) and missing values
+//                 tried on both sides, rows partitioned stably (so that every sum adds in row
+//                 order, as scikit-learn's does), leaf values -G / (H + l2) shrunk at the end
+//   predict.cpp   trees packed end to end, walked on raw values or on bin codes
+//
+// The bin codes are those of fastml.tree's encode_bins (csrc/tree/binning.cpp, shared): row-major
+// uint8, kMissingBin for NaN. A histogram bin sums in float64 as scikit-learn's do; every sum is
+// taken in a fixed order (features are split between threads, rows never), so a model does not
+// depend on the thread count.
+//
+// Entry points trust their arguments; the binding checks shapes and indices first.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace fastml::boost {
+
+using index_t = std::ptrdiff_t;
+
+constexpr int kBins = 256;        // as fastml::cart::kBins: codes are uint8
+constexpr int kMissingBin = 255;  // as fastml::cart::kMissingBin
+
+enum Loss : int {
+  kSquaredError = 0,
+  kAbsoluteError = 1,
+  kQuantile = 2,
+  kPoisson = 3,
+  kGamma = 4,
+  kBinomial = 5,     // log_loss, two classes
+  kMultinomial = 6,  // log_loss, more classes
+};
+
+// A row's gradient and hessian, side by side.
+struct GradHess {
+  float g, h;
+};
+
+// OUT gh (n_trees, n_rows): per tree (class) the gradients and hessians of the loss at raw
+// (n_rows, n_trees, C-order), times sample_weight when it is not nullptr. quantile is the
+// pinball loss's. With a constant hessian (squared error, absolute error, quantile, without
+// weights) h is 1.
+void gradients(Loss loss, const double* y, const double* raw, const double* sample_weight,
+               index_t n_rows, index_t n_trees, double quantile, GradHess* gh, int n_threads);
+
+struct GrowParams {
+  index_t max_leaf_nodes;  // 0: no limit
+  index_t max_depth;       // 0: no limit
+  index_t min_samples_leaf;
+  double l2_regularization;
+  double min_hessian_to_split;
+  double shrinkage;
+  bool constant_hessian;   // hessians are 1: a bin's hessian sum is its count (scikit-learn's
+                           // hessians_are_constant)
+  std::vector<std::int8_t> monotonic_cst;  // (n_features) -1/0/1, or empty
+  // Interaction constraints: groups of features; empty: none. A node may split on the
+  // features of the groups that contain every feature its ancestors split on.
+  std::vector<std::vector<std::int32_t>> interaction_cst;
+  // max_features: the fraction of the allowed features searched at each node, drawn from a
+  // stream seeded by seed (scikit-learn draws the same number from numpy's generator).
+  double feature_fraction;
+  std::uint64_t seed;
+};
+
+// What a tree needs of the data, all row-major over n_features.
+struct Data {
+  index_t n_rows, n_features;
+  index_t n_bins;                          // max_bins + 1 (scikit-learn's n_bins)
+  const std::uint8_t* codes;               // (n_rows, n_features)
+  const std::uint16_t* n_bins_non_missing; // (n_features)
+  const std::uint8_t* has_missing;         // (n_features)
+};
+
+// A grown tree as scikit-learn's TreePredictor nodes, in preorder (left subtree first). Leaves
+// hold their shrunk value, splits their unshrunk one (as scikit-learn). rows holds the training
+// rows partitioned by leaf: leaf node i's are rows[leaf_start[i] .. leaf_stop[i]).
+struct Tree {
+  std::vector<double> value, gain;
+  std::vector<std::uint32_t> count, depth, left, right;
+  std::vector<std::int64_t> feature;
+  std::vector<std::uint8_t> missing_go_to_left, is_leaf, bin_threshold;
+  std::vector<std::int64_t> leaf_start, leaf_stop;  // per node, -1 for splits
+  std::vector<std::int32_t> rows;
+  index_t n_nodes() const { return static_cast<index_t>(value.size()); }
+};
+
+Tree grow_tree(const Data& data, const GradHess* gh, const GrowParams& params, int n_threads);
+
+// raw[rows[i] * stride] += value of the leaf holding row i, for every leaf of tree.
+void add_leaf_values(const Tree& tree, double* raw, index_t stride);
+
+// Trees packed end to end for the prediction walk. Tree t adds to output column output[t].
+struct PackedNode {
+  double threshold;         // raw walk: value <= threshold goes left
+  double value;             // leaves
+  std::int32_t feature;     // -1 for a leaf
+  std::int32_t left, right; // indices into the tree's nodes
+  std::uint8_t missing_left;
+  std::uint8_t bin;         // binned walk: code <= bin goes left
+};
+
+class PackedTrees {
+ public:
+  // Node arrays of n_trees trees laid end to end: tree t's nodes are offsets[t] ..
+  // offsets[t + 1], child ids local to the tree.
+  PackedTrees(index_t n_trees, const std::int64_t* offsets, const std::int64_t* output,
+              const std::uint8_t* is_leaf, const std::int64_t* feature,
+              const double* threshold, const std::uint8_t* bin,
+              const std::uint8_t* missing_left, const std::int64_t* left,
+              const std::int64_t* right, const double* value);
+  index_t n_trees() const { return static_cast<index_t>(roots_.size()); }
+  index_t n_outputs = 1;  // columns of raw (every output[t] lies below it)
+
+  // raw (n_rows, n_outputs) += every tree's leaf value, trees added in order.
+  template <class T>
+  void predict(const T* X, index_t n_rows, index_t n_features, double* raw, index_t n_outputs,
+               int n_threads) const;
+  // The same on bin codes (n_rows, n_features), kMissingBin for missing.
+  void predict_binned(const std::uint8_t* codes, index_t n_rows, index_t n_features,
+                      double* raw, index_t n_outputs, int n_threads) const;
+
+ private:
+  template <class Goes>
+  void walk(index_t n_rows, double* raw, index_t n_outputs, int n_threads,
+            double work_per_row_ns, const Goes& goes_left) const;
+  std::vector<PackedNode> nodes_;
+  std::vector<std::int64_t> roots_, output_;
+};
+
+}  // namespace fastml::boost

@@ -1,0 +1,543 @@
+"""HistGradientBoostingClassifier and HistGradientBoostingRegressor on fastml's compiled booster.
+
+They subclass scikit-learn's estimators, so that every parameter, attribute, error message and
+method that does not grow or walk trees is scikit-learn's own (parameter validation, target
+encoding, class weights, the losses' baselines and early-stopping scores, staged methods). fit
+runs scikit-learn's loop with the work in C++ (fastml.ensemble._boost_fast): gradients of the
+loss, tree growth (histograms, subtraction, split search), raw predictions updated in place;
+prediction walks the trees packed once, in compiled code, with no thread start-up for a small
+batch. The bin thresholds are scikit-learn's _BinMapper's (so models compare tree for tree)
+and the codes fastml.tree's compiled encoder's; float32 X is binned and walked as float32.
+
+The fitted trees are kept as scikit-learn's TreePredictor objects in ``_predictors``, so that the
+inherited methods that read them (partial dependence, verbose statistics) work unchanged.
+"""
+from numbers import Integral
+from time import time
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier as _SkClassifier
+from sklearn.ensemble import HistGradientBoostingRegressor as _SkRegressor
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
+
+from .._backend import effective_n_threads
+from ..tree import _cart
+from ..utils._sklearn_compat import (HGB_PREDICTOR_RECORD_DTYPE, HGB_SCORERS, TreePredictor,
+                                     check_categorical_features, check_monotonic_cst,
+                                     check_sample_weight, check_y, fit_context,
+                                     hgb_binning_thresholds)
+from . import _boost_fast
+
+# the bin thresholds are chosen from at most this many rows, as scikit-learn's _BinMapper
+_BIN_SUBSAMPLE = 200_000
+# scikit-learn's TreeGrower default
+_MIN_HESSIAN_TO_SPLIT = 1e-3
+_LOSS_CODES = {"squared_error": _boost_fast.Loss.squared_error,
+               "absolute_error": _boost_fast.Loss.absolute_error,
+               "quantile": _boost_fast.Loss.quantile,
+               "poisson": _boost_fast.Loss.poisson,
+               "gamma": _boost_fast.Loss.gamma}
+_N_JOBS_CONSTRAINT = [Integral, None]
+_EMPTY_BITSETS = np.zeros((0, 8), dtype=np.uint32)
+
+
+# scikit-learn's cap on thresholds (ALMOST_INF): +inf is left for the split of missing values
+_ALMOST_INF = 1e300
+
+
+def _column_thresholds(column, max_bins, sample_weight):
+    """scikit-learn's _find_binning_thresholds, value for value. Unweighted, it sorts the column
+    once (scikit-learn sorts it three times: argsort, unique, percentile)."""
+    if sample_weight is not None:
+        return hgb_binning_thresholds(column.astype(np.float64), max_bins, sample_weight)
+    column = np.sort(column[~np.isnan(column)].astype(np.float64))
+    distinct = column[np.r_[True, column[1:] != column[:-1]]] if len(column) else column
+    if len(distinct) <= 1:
+        return np.empty(0)
+    if len(distinct) <= max_bins:
+        thresholds = (distinct[:-1] + distinct[1:]) / 2  # numpy's mean of each pair
+    else:
+        percentiles = np.linspace(0, 100, num=max_bins + 1)[1:-1]
+        thresholds = np.percentile(column, percentiles, method="averaged_inverted_cdf")
+        unique = np.unique(thresholds)
+        if len(unique) != len(thresholds):
+            thresholds = unique
+    return np.minimum(thresholds, _ALMOST_INF)
+
+
+def bin_thresholds(X, max_bins, sample_weight, n_threads):
+    """(thresholds, counts): (n_features, N_BINS) float64, each feature's thresholds +inf padded
+    (as encode_bins reads them), and how many each has. Features in threads: NumPy's sort
+    releases the GIL."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = np.full((X.shape[1], _cart.N_BINS), np.inf)
+    counts = np.zeros(X.shape[1], dtype=np.int64)
+
+    def one(f):
+        t = _column_thresholds(X[:, f], max_bins, sample_weight)
+        out[f, :len(t)] = t
+        counts[f] = len(t)
+
+    if n_threads > 1 and X.shape[1] > 1:
+        with ThreadPoolExecutor(min(n_threads, X.shape[1])) as pool:
+            list(pool.map(one, range(X.shape[1])))
+    else:
+        for f in range(X.shape[1]):
+            one(f)
+    return out, counts
+
+
+def _pack(predictors, n_features, n_outputs):
+    """The trees of predictors (a list of iterations, each a list of TreePredictor, one per
+    output) packed for the compiled walk."""
+    trees = [(k, p.nodes) for iteration in predictors for k, p in enumerate(iteration)]
+    nodes = np.concatenate([n for _, n in trees])
+    offsets = np.zeros(len(trees) + 1, dtype=np.int64)
+    np.cumsum([len(n) for _, n in trees], out=offsets[1:])
+    return _boost_fast.PackedTrees(
+        offsets=offsets, output=np.array([k for k, _ in trees], dtype=np.int64),
+        is_leaf=np.ascontiguousarray(nodes["is_leaf"]),
+        feature=nodes["feature_idx"].astype(np.int64),
+        threshold=np.ascontiguousarray(nodes["num_threshold"], dtype=np.float64),
+        bin=np.ascontiguousarray(nodes["bin_threshold"]),
+        missing_left=np.ascontiguousarray(nodes["missing_go_to_left"]),
+        left=nodes["left"].astype(np.int64), right=nodes["right"].astype(np.int64),
+        value=np.ascontiguousarray(nodes["value"]), n_features=n_features, n_outputs=n_outputs)
+
+
+class _CompiledBoosting:
+    """fit and the prediction walk over the compiled core, for both estimators."""
+
+    # ----- input ------------------------------------------------------------------------------
+
+    def _preprocess_X(self, X, *, reset):
+        """scikit-learn's validation, keeping float32 X float32 (scikit-learn converts it to
+        float64); categorical features are not supported yet."""
+        kwargs = dict(dtype=[np.float64, np.float32], ensure_all_finite=False, order="C")
+        if not reset:
+            return validate_data(self, X, reset=False, **kwargs)
+        self.is_categorical_ = check_categorical_features(X, self.categorical_features)
+        if self.is_categorical_ is not None:
+            raise ValueError("fastml's HistGradientBoosting does not support categorical "
+                             "features yet; encode them (e.g. OneHotEncoder) or use "
+                             "scikit-learn's estimator.")
+        self._preprocessor = None
+        self._is_categorical_remapped = None
+        return validate_data(self, X, **kwargs), None
+
+    def _bin_data(self, X, sample_weight, is_training_data):
+        """Bin codes of X (row-major uint8, MISSING_BIN for NaN). For training data the bin
+        thresholds are found first, scikit-learn's _BinMapper's on the same subsample as its
+        own."""
+        tic = time()
+        if is_training_data:
+            n_samples = X.shape[0]
+            if n_samples > _BIN_SUBSAMPLE:
+                rng = check_random_state(self._random_seed)
+                p = None if sample_weight is None else sample_weight / np.sum(sample_weight)
+                subset = rng.choice(n_samples, _BIN_SUBSAMPLE, p=p, replace=True)
+                X_fit, sw_fit = X.take(subset, axis=0), None
+            else:
+                X_fit, sw_fit = X, sample_weight
+            self._thresholds, counts = bin_thresholds(X_fit, self.max_bins, sw_fit,
+                                                      self._n_threads)
+            self._n_bins_non_missing = (counts + 1).astype(np.uint16)
+        codes, _ = _cart.encode_bins(X, self._thresholds, self._n_threads)
+        if self.verbose:
+            print(f"Binning {X.nbytes / 1e9:.3f} GB of "
+                  f"{'training' if is_training_data else 'validation'} data: {time() - tic:.3f} s")
+        return codes
+
+    # ----- fit --------------------------------------------------------------------------------
+
+    def _loss_code(self):
+        if self.n_trees_per_iteration_ > 1:
+            return _boost_fast.Loss.multinomial
+        if self._is_classifier_loss:
+            return _boost_fast.Loss.binomial
+        return _LOSS_CODES[self.loss]
+
+    def _make_predictor(self, tree):
+        """scikit-learn's TreePredictor of a grown tree."""
+        nodes = np.zeros(len(tree.value), dtype=HGB_PREDICTOR_RECORD_DTYPE)
+        for name in ("value", "count", "depth", "gain", "is_leaf", "missing_go_to_left",
+                     "left", "right", "bin_threshold"):
+            nodes[name] = getattr(tree, name)
+        feature = tree.feature
+        nodes["feature_idx"] = feature
+        # a split on the last non-missing bin sends the missing values alone one way: its
+        # threshold is the +inf padding
+        split = nodes["is_leaf"] == 0
+        nodes["num_threshold"][split] = self._thresholds[feature[split],
+                                                         nodes["bin_threshold"][split]]
+        return TreePredictor(nodes, _EMPTY_BITSETS, _EMPTY_BITSETS)
+
+    def _update_leaves_values(self, tree, y, raw_k, sample_weight):
+        """Non-differentiable losses: each leaf's value is the loss's intercept of the residuals
+        of its rows (scikit-learn's _update_leaves_values)."""
+        rows = tree.rows
+        values = tree.value
+        for i in np.flatnonzero(tree.is_leaf):
+            idx = rows[tree.leaf_start[i]:tree.leaf_stop[i]]
+            sw = None if sample_weight is None else sample_weight[idx]
+            values[i] = self.learning_rate * self._loss.fit_intercept_only(
+                y_true=y[idx] - raw_k[idx], sample_weight=sw)
+        tree.set_leaf_values(values)
+
+    def _grow_iteration(self, codes, y, raw, sample_weight, gh, growth):
+        """One boosting iteration: gradients, a tree per output, raw predictions updated."""
+        _boost_fast.gradients(self._loss_code(), y, raw, sample_weight,
+                              float(getattr(self, "quantile", None) or 0.0), gh, self._n_threads)
+        iteration = []
+        for k in range(self.n_trees_per_iteration_):
+            seed = 0
+            if self.max_features < 1:
+                seed = int(self._feature_subsample_rng.integers(np.iinfo(np.int64).max))
+            tree = _boost_fast.grow_tree(codes=codes, gh=gh[k], seed=seed, **growth)
+            if not self._loss.differentiable:
+                self._update_leaves_values(tree, y, raw[:, k], sample_weight)
+            iteration.append(self._make_predictor(tree))
+            tree.add_leaf_values(raw, k)
+        return iteration
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
+        """Fit the gradient boosting model (scikit-learn's fit, trees grown in compiled code).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+        X_val, y_val, sample_weight_val : validation data for early stopping, default=None
+
+        Returns
+        -------
+        self : object
+        """
+        fit_start_time = time()
+        if not isinstance(self.loss, str):
+            raise ValueError("fastml's HistGradientBoosting takes loss by name only, not a "
+                             "BaseLoss instance.")
+        self._n_threads = effective_n_threads(self.n_jobs)
+        X, _ = self._preprocess_X(X, reset=True)
+        y = check_y(y, estimator=self)
+        y = self._encode_y(y)
+        check_consistent_length(X, y)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X, dtype=np.float64)
+            self._fitted_with_sw = True
+        sample_weight = self._finalize_sample_weight(sample_weight, y)
+        validation_data_provided = X_val is not None or y_val is not None
+        if validation_data_provided:
+            if y_val is None:
+                raise ValueError("X_val is provided, but y_val was not provided.")
+            if X_val is None:
+                raise ValueError("y_val is provided, but X_val was not provided.")
+            X_val = self._preprocess_X(X_val, reset=False)
+            y_val = self._encode_y_val(check_y(y_val, estimator=self))
+            check_consistent_length(X_val, y_val)
+            if sample_weight_val is not None:
+                sample_weight_val = check_sample_weight(sample_weight_val, X_val,
+                                                        dtype=np.float64)
+            if self.early_stopping is False:
+                raise ValueError(
+                    "X_val and y_val are passed to fit while at the same time "
+                    "early_stopping is False. When passing X_val and y_val to fit,"
+                    "early_stopping should be set to either 'auto' or True.")
+
+        rng = check_random_state(self.random_state)
+        if not self.warm_start or not self._is_fitted():
+            self._random_seed = rng.randint(np.iinfo(np.uint32).max, dtype="u8")
+            feature_subsample_seed = rng.randint(np.iinfo(np.uint32).max, dtype="u8")
+            self._feature_subsample_rng = np.random.default_rng(feature_subsample_seed)
+        self._validate_parameters()
+        monotonic_cst = check_monotonic_cst(self, self.monotonic_cst)
+        n_samples, self._n_features = X.shape
+        interaction_cst = self._check_interaction_cst(self._n_features)
+        self._in_fit = True
+        try:
+            self._fit_loop(X, y, sample_weight, X_val, y_val, sample_weight_val,
+                           validation_data_provided, monotonic_cst, interaction_cst,
+                           fit_start_time)
+        finally:
+            del self._in_fit
+        return self
+
+    def _fit_loop(self, X, y, sample_weight, X_val, y_val, sample_weight_val,
+                  validation_data_provided, monotonic_cst, interaction_cst, fit_start_time):
+        n_samples = X.shape[0]
+        self._loss = self._get_loss(sample_weight=sample_weight)
+        self.do_early_stopping_ = (n_samples > 10_000 if self.early_stopping == "auto"
+                                   else self.early_stopping)
+        self._use_validation_data = (self.validation_fraction is not None
+                                     or validation_data_provided)
+        if self.do_early_stopping_ and self._use_validation_data and not validation_data_provided:
+            stratify = y if self._is_classifier_loss else None
+            arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+            parts = train_test_split(*arrays, test_size=self.validation_fraction,
+                                     stratify=stratify, random_state=self._random_seed)
+            X_train, X_val, y_train, y_val = parts[:4]
+            sample_weight_train, sample_weight_val = (parts[4:] if sample_weight is not None
+                                                      else (None, None))
+        else:
+            X_train, y_train, sample_weight_train = X, y, sample_weight
+            if not validation_data_provided:
+                X_val = y_val = sample_weight_val = None
+        y_train = np.ascontiguousarray(y_train, dtype=np.float64)
+        if sample_weight_train is not None:
+            sample_weight_train = np.ascontiguousarray(sample_weight_train, dtype=np.float64)
+
+        codes = self._bin_data(X_train, sample_weight_train, is_training_data=True)
+        codes_val = (self._bin_data(X_val, sample_weight_val, is_training_data=False)
+                     if X_val is not None else None)
+        has_missing = np.ascontiguousarray(
+            (codes == _boost_fast.MISSING_BIN).any(axis=0), dtype=np.uint8)
+        n_bins_non_missing = self._n_bins_non_missing
+        if self.verbose:
+            print("Fitting gradient boosted rounds:")
+        n_samples = codes.shape[0]
+        scoring_is_predefined_string = self.scoring in HGB_SCORERS
+        need_raw_val = codes_val is not None and (scoring_is_predefined_string
+                                                  or self.scoring == "loss")
+        K = self.n_trees_per_iteration_
+        raw_val = None
+        if not (self._is_fitted() and self.warm_start):
+            self._clear_state()
+            self._baseline_prediction = self._loss.fit_intercept_only(
+                y_true=y_train, sample_weight=sample_weight_train).reshape((1, -1))
+            raw = np.zeros((n_samples, K), dtype=np.float64) + self._baseline_prediction
+            self._predictors = predictors = []
+            self._scorer = None
+            self.train_score_ = []
+            self.validation_score_ = []
+            if self.do_early_stopping_:
+                if need_raw_val:
+                    raw_val = (np.zeros((codes_val.shape[0], K), dtype=np.float64)
+                               + self._baseline_prediction)
+                if self.scoring == "loss":
+                    self._check_early_stopping_loss(
+                        raw_predictions=raw, y_train=y_train,
+                        sample_weight_train=sample_weight_train, raw_predictions_val=raw_val,
+                        y_val=y_val, sample_weight_val=sample_weight_val,
+                        n_threads=self._n_threads)
+                else:
+                    self._scorer = check_scoring(self, self.scoring)
+                    small = self._get_small_trainset(codes, y_train, sample_weight_train,
+                                                     self._random_seed)
+                    self._check_early_stopping_scorer(
+                        *small[:3], codes_val, y_val, sample_weight_val,
+                        raw_predictions_small_train=(raw[small[3]]
+                                                     if scoring_is_predefined_string else None),
+                        raw_predictions_val=raw_val)
+            begin_at_stage = 0
+        else:
+            if self.max_iter < self.n_iter_:
+                raise ValueError(
+                    "max_iter=%d must be larger than or equal to "
+                    "n_iter_=%d when warm_start==True" % (self.max_iter, self.n_iter_))
+            self.train_score_ = self.train_score_.tolist()
+            self.validation_score_ = self.validation_score_.tolist()
+            raw = np.ascontiguousarray(self._raw_predict(codes))
+            if self.do_early_stopping_ and need_raw_val:
+                raw_val = np.ascontiguousarray(self._raw_predict(codes_val))
+            if self.do_early_stopping_ and self.scoring != "loss":
+                small = self._get_small_trainset(codes, y_train, sample_weight_train,
+                                                 self._random_seed)
+            predictors = self._predictors
+            begin_at_stage = self.n_iter_
+
+        growth = dict(
+            n_bins_non_missing=n_bins_non_missing, has_missing=has_missing,
+            n_bins=self.max_bins + 1,
+            max_leaf_nodes=0 if self.max_leaf_nodes is None else self.max_leaf_nodes,
+            max_depth=0 if self.max_depth is None else self.max_depth,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=float(self.l2_regularization),
+            min_hessian_to_split=_MIN_HESSIAN_TO_SPLIT, shrinkage=float(self.learning_rate),
+            constant_hessian=bool(self._loss.constant_hessian),
+            monotonic_cst=None if monotonic_cst is None else monotonic_cst.astype(np.int8),
+            interaction_cst=([] if interaction_cst is None
+                             else [sorted(int(f) for f in group) for group in interaction_cst]),
+            feature_fraction=float(self.max_features), n_threads=self._n_threads)
+        gh = np.empty((K, n_samples, 2), dtype=np.float32)
+        for iteration in range(begin_at_stage, self.max_iter):
+            if self.verbose >= 2:
+                iteration_start_time = time()
+                print(f"[{iteration + 1}/{self.max_iter}] ", end="", flush=True)
+            predictors.append(self._grow_iteration(codes, y_train, raw, sample_weight_train, gh,
+                                                   growth))
+            should_early_stop = False
+            if self.do_early_stopping_:
+                if need_raw_val:
+                    _pack(predictors[-1:], self._n_features, K).predict_binned(
+                        codes_val, raw_val, self._n_features, self._n_threads)
+                if self.scoring == "loss":
+                    should_early_stop = self._check_early_stopping_loss(
+                        raw_predictions=raw, y_train=y_train,
+                        sample_weight_train=sample_weight_train, raw_predictions_val=raw_val,
+                        y_val=y_val, sample_weight_val=sample_weight_val,
+                        n_threads=self._n_threads)
+                else:
+                    should_early_stop = self._check_early_stopping_scorer(
+                        *small[:3], codes_val, y_val, sample_weight_val,
+                        raw_predictions_small_train=(raw[small[3]]
+                                                     if scoring_is_predefined_string else None),
+                        raw_predictions_val=raw_val)
+            if self.verbose >= 2:
+                self._print_iteration_stats(iteration_start_time)
+            if should_early_stop:
+                break
+        if self.verbose:
+            n_leaves = sum(p.get_n_leaf_nodes() for it in self._predictors for p in it)
+            n_trees = sum(len(it) for it in self._predictors)
+            print(f"Fit {n_trees} trees in {time() - fit_start_time:.3f} s, "
+                  f"({n_leaves} total leaves)")
+        self.train_score_ = np.asarray(self.train_score_)
+        self.validation_score_ = np.asarray(self.validation_score_)
+        self._pack_model()
+
+    def _pack_model(self):
+        """Packs the fitted trees once for the compiled walk (kept beside _predictors; predict
+        never changes the estimator)."""
+        self._packed = (len(self._predictors),
+                        _pack(self._predictors, self._n_features, self.n_trees_per_iteration_))
+
+    # ----- prediction -------------------------------------------------------------------------
+
+    def _packed_trees(self, predictors):
+        """The compiled walk of predictors: the model's own packed at the end of fit, others
+        (one iteration's, or the model's while it grows) packed for the call."""
+        packed = getattr(self, "_packed", None)
+        if predictors is self._predictors and packed is not None and packed[0] == len(predictors):
+            return packed[1]
+        return _pack(predictors, self._n_features, self.n_trees_per_iteration_)
+
+    def _predict_iterations(self, X, predictors, raw_predictions, is_binned, n_threads):
+        """Adds the trees of predictors to raw_predictions, by the compiled walk on X's values
+        or, during fit, on its bin codes."""
+        if not predictors:
+            return
+        packed = self._packed_trees(predictors)
+        n_threads = effective_n_threads(self.n_jobs)
+        raw = np.ascontiguousarray(raw_predictions)
+        X = np.ascontiguousarray(X)
+        if is_binned:
+            packed.predict_binned(X, raw, self._n_features, n_threads)
+        else:
+            packed.predict(X, raw, self._n_features, n_threads)
+        if raw is not raw_predictions:
+            raw_predictions[...] = raw
+
+    @property
+    def feature_importances_(self):
+        """Gain importances: the split gains of each feature summed over all trees, normalised
+        to sum to 1 (zeros when no tree splits)."""
+        check_is_fitted(self)
+        total = np.zeros(self._n_features)
+        for iteration in self._predictors:
+            for p in iteration:
+                split = p.nodes["is_leaf"] == 0
+                np.add.at(total, p.nodes["feature_idx"][split], p.nodes["gain"][split])
+        s = total.sum()
+        return total / s if s > 0 else total
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_packed", None)  # compiled; packed again when loaded
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if getattr(self, "_predictors", None):
+            self._pack_model()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class HistGradientBoostingRegressor(_CompiledBoosting, _SkRegressor):
+    """Histogram-based gradient boosting regression trees, drop-in for scikit-learn's, grown by
+    fastml's compiled booster.
+
+    Every parameter is scikit-learn 1.9's (see its documentation), plus ``n_jobs``: the threads
+    of fit and predict (None: all of fastml's; the model never depends on it). Not supported
+    yet: categorical features and a ``loss`` given as a BaseLoss object (ValueError); with
+    ``max_features < 1`` the features searched are drawn from fastml's own stream, so the
+    model differs from scikit-learn's for the same random_state.
+
+    Attributes
+    ----------
+    As scikit-learn's (do_early_stopping_, n_iter_, n_trees_per_iteration_, train_score_,
+    validation_score_, is_categorical_, n_features_in_, feature_names_in_), plus
+    feature_importances_ (gain).
+    """
+
+    _parameter_constraints = {**_SkRegressor._parameter_constraints,
+                              "n_jobs": _N_JOBS_CONSTRAINT}
+    _is_classifier_loss = False
+
+    def __init__(self, loss="squared_error", *, quantile=None, learning_rate=0.1, max_iter=100,
+                 max_leaf_nodes=31, max_depth=None, min_samples_leaf=20, l2_regularization=0.0,
+                 max_features=1.0, max_bins=255, categorical_features="from_dtype",
+                 monotonic_cst=None, interaction_cst=None, warm_start=False,
+                 early_stopping="auto", scoring="loss", validation_fraction=0.1,
+                 n_iter_no_change=10, tol=1e-7, verbose=0, random_state=None, n_jobs=None):
+        super().__init__(
+            loss=loss, quantile=quantile, learning_rate=learning_rate, max_iter=max_iter,
+            max_leaf_nodes=max_leaf_nodes, max_depth=max_depth,
+            min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
+            max_features=max_features, max_bins=max_bins,
+            categorical_features=categorical_features, monotonic_cst=monotonic_cst,
+            interaction_cst=interaction_cst, warm_start=warm_start,
+            early_stopping=early_stopping, scoring=scoring,
+            validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
+            tol=tol, verbose=verbose, random_state=random_state)
+        self.n_jobs = n_jobs
+
+
+class HistGradientBoostingClassifier(_CompiledBoosting, _SkClassifier):
+    """Histogram-based gradient boosting classification trees, drop-in for scikit-learn's,
+    grown by fastml's compiled booster (log_loss: one tree per iteration for two classes, one
+    per class otherwise).
+
+    Every parameter is scikit-learn 1.9's (see its documentation), plus ``n_jobs``: the threads
+    of fit and predict (None: all of fastml's; the model never depends on it). Not supported
+    yet: categorical features and a ``loss`` given as a BaseLoss object (ValueError); with
+    ``max_features < 1`` the features searched are drawn from fastml's own stream, so the
+    model differs from scikit-learn's for the same random_state.
+
+    Attributes
+    ----------
+    As scikit-learn's (classes_, do_early_stopping_, n_iter_, n_trees_per_iteration_,
+    train_score_, validation_score_, is_categorical_, n_features_in_, feature_names_in_), plus
+    feature_importances_ (gain).
+    """
+
+    _parameter_constraints = {**_SkClassifier._parameter_constraints,
+                              "n_jobs": _N_JOBS_CONSTRAINT}
+    _is_classifier_loss = True
+
+    def __init__(self, loss="log_loss", *, learning_rate=0.1, max_iter=100, max_leaf_nodes=31,
+                 max_depth=None, min_samples_leaf=20, l2_regularization=0.0, max_features=1.0,
+                 max_bins=255, categorical_features="from_dtype", monotonic_cst=None,
+                 interaction_cst=None, warm_start=False, early_stopping="auto",
+                 scoring="loss", validation_fraction=0.1, n_iter_no_change=10, tol=1e-7,
+                 verbose=0, random_state=None, class_weight=None, n_jobs=None):
+        super().__init__(
+            loss=loss, learning_rate=learning_rate, max_iter=max_iter,
+            max_leaf_nodes=max_leaf_nodes, max_depth=max_depth,
+            min_samples_leaf=min_samples_leaf, l2_regularization=l2_regularization,
+            max_features=max_features, max_bins=max_bins,
+            categorical_features=categorical_features, monotonic_cst=monotonic_cst,
+            interaction_cst=interaction_cst, warm_start=warm_start,
+            early_stopping=early_stopping, scoring=scoring,
+            validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
+            tol=tol, verbose=verbose, random_state=random_state, class_weight=class_weight)
+        self.n_jobs = n_jobs

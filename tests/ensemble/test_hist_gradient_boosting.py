@@ -1,0 +1,365 @@
+"""fastml.ensemble.HistGradientBoostingClassifier / Regressor: the compiled core against the NumPy
+reference (gradients, split search, one boosting step) and against scikit-learn's losses; the
+estimators against scikit-learn's on shipped and generated data (the same model, tree for tree),
+threads, dtypes, pickling, errors."""
+import pickle
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import sparse
+from sklearn import ensemble as sk
+from sklearn._loss.loss import (AbsoluteError, HalfBinomialLoss, HalfGammaLoss,
+                                HalfMultinomialLoss, HalfPoissonLoss, HalfSquaredError,
+                                PinballLoss)
+from sklearn.datasets import make_classification, make_regression
+
+from fastml.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from fastml.ensemble import _boost_fast
+from fastml.reference import boosting as ref
+from fastml.utils._sklearn_compat import HGB_PRIVATE_METHODS
+from tests._assertions import scored_dataset
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+SKLEARN_LOSSES = {"squared_error": HalfSquaredError, "absolute_error": AbsoluteError,
+                  "quantile": lambda sample_weight: PinballLoss(sample_weight, quantile=0.3),
+                  "poisson": HalfPoissonLoss, "gamma": HalfGammaLoss,
+                  "binomial": HalfBinomialLoss}
+
+
+def _targets(loss, n, rng, n_classes=3):
+    if loss in ("poisson", "gamma"):
+        return rng.gamma(2.0, size=n) + (loss == "gamma") * 0.1
+    if loss == "binomial":
+        return rng.integers(0, 2, n).astype(np.float64)
+    if loss == "multinomial":
+        return rng.integers(0, n_classes, n).astype(np.float64)
+    return rng.normal(size=n)
+
+
+def _core_gradients(loss, y, raw, sw, quantile=0.3):
+    gh = np.empty((raw.shape[1], len(y), 2), dtype=np.float32)
+    _boost_fast.gradients(getattr(_boost_fast.Loss, loss), y, np.ascontiguousarray(raw), sw,
+                          quantile, gh, 2)
+    return gh[..., 0].T, gh[..., 1].T
+
+
+@pytest.mark.parametrize("loss", list(SKLEARN_LOSSES) + ["multinomial"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n", [1, 37, 1000])
+def test_gradients_match_reference_and_sklearn(loss, weighted, n, rng):
+    y = _targets(loss, n, rng)
+    K = 3 if loss == "multinomial" else 1
+    raw = rng.normal(size=(n, K))
+    sw = rng.random(n) if weighted else None
+    g, h = _core_gradients(loss, y, raw, sw)
+    g_ref, h_ref = ref.gradients(loss, y, raw, sw, quantile=0.3)
+    assert_allclose(g, g_ref, rtol=1e-6, atol=1e-6)
+    assert_allclose(h, h_ref, rtol=1e-6, atol=1e-6)
+    # scikit-learn's float32 gradients, to the bit
+    sk_loss = (HalfMultinomialLoss(sample_weight=sw, n_classes=K) if loss == "multinomial"
+               else SKLEARN_LOSSES[loss](sample_weight=sw))
+    g_sk, h_sk = sk_loss.init_gradient_and_hessian(n, dtype=np.float32)
+    raw_sk = raw if K > 1 else raw[:, 0]
+    if sk_loss.constant_hessian:
+        sk_loss.gradient(y, raw_sk, sw, gradient_out=g_sk)
+        assert_array_equal(h, 1.0)
+    else:
+        sk_loss.gradient_hessian(y, raw_sk, sw, gradient_out=g_sk, hessian_out=h_sk)
+        assert_array_equal(h, h_sk.reshape(n, K))
+    assert_array_equal(g, g_sk.reshape(n, K))
+
+
+def _grow(codes, g, h, n_bins_non_missing, constant_hessian=False, **kwargs):
+    gh = np.ascontiguousarray(np.stack([g, h], axis=1), dtype=np.float32)
+    params = dict(n_bins=256, max_leaf_nodes=31, max_depth=0, min_samples_leaf=20,
+                  l2_regularization=0.0, min_hessian_to_split=1e-3, shrinkage=1.0,
+                  constant_hessian=constant_hessian, monotonic_cst=None, interaction_cst=[],
+                  feature_fraction=1.0, seed=0, n_threads=2)
+    params.update(kwargs)
+    return _boost_fast.grow_tree(
+        codes=codes, gh=gh, n_bins_non_missing=n_bins_non_missing.astype(np.uint16),
+        has_missing=(codes == ref.MISSING_BIN).any(axis=0).astype(np.uint8), **params)
+
+
+def _random_codes(rng, n, n_features, n_bins, missing=0.1):
+    nbnm = rng.integers(1, n_bins, n_features)
+    codes = (rng.random((n, n_features)) * nbnm).astype(np.uint8)
+    codes[rng.random((n, n_features)) < missing] = ref.MISSING_BIN
+    return codes, nbnm
+
+
+@pytest.mark.parametrize("shape", [(60, 1), (200, 3), (500, 7)])
+@pytest.mark.parametrize("constant_hessian", [False, True])
+@pytest.mark.parametrize("l2", [0.0, 1.5])
+def test_root_split_matches_reference(shape, constant_hessian, l2, rng):
+    n, d = shape
+    codes, nbnm = _random_codes(rng, n, d, 12)
+    g = rng.normal(size=n).astype(np.float32).astype(np.float64)
+    h = (np.ones(n) if constant_hessian
+         else rng.random(n).astype(np.float32).astype(np.float64) + 0.1)
+    tree = _grow(codes, g, h, nbnm, constant_hessian, max_leaf_nodes=2, min_samples_leaf=5,
+                 l2_regularization=l2)
+    expected = ref.best_split(codes, g, h, np.arange(n), nbnm, min_samples_leaf=5, l2=l2,
+                              constant_hessian=constant_hessian, value=0.0)
+    if expected is None:
+        assert tree.is_leaf[0]
+        return
+    gain, feature, bin_, missing_left = expected
+    assert not tree.is_leaf[0]
+    assert (tree.feature[0], tree.bin_threshold[0]) == (feature, bin_)
+    if (codes[:, feature] == ref.MISSING_BIN).any():
+        assert tree.missing_go_to_left[0] == missing_left
+    assert_allclose(tree.gain[0], gain, rtol=1e-6)  # sums in another order
+
+
+@pytest.mark.parametrize("shape", [(300, 2), (1000, 5)])
+@pytest.mark.parametrize("l2", [0.0, 2.0])
+def test_boosting_step_matches_reference(shape, l2, rng):
+    n, d = shape
+    codes, nbnm = _random_codes(rng, n, d, 20)
+    g = rng.normal(size=n).astype(np.float32).astype(np.float64)
+    h = rng.random(n).astype(np.float32).astype(np.float64) + 0.1
+    tree = _grow(codes, g, h, nbnm, max_leaf_nodes=8, l2_regularization=l2, shrinkage=0.1)
+    nodes = dict(is_leaf=tree.is_leaf, feature_idx=tree.feature,
+                 bin_threshold=tree.bin_threshold, missing_go_to_left=tree.missing_go_to_left,
+                 left=tree.left, right=tree.right)
+    raw = rng.normal(size=n)
+    values, expected_raw = ref.boosting_step(nodes, codes, g, h, raw, 0.1, l2)
+    leaves = tree.is_leaf.astype(bool)
+    assert leaves.sum() <= 8
+    # the core's leaf sums come from histogram subtraction: other roundings
+    assert_allclose(tree.value[leaves], values[leaves], rtol=1e-6, atol=1e-12)
+    out = raw.copy()[:, None]
+    tree.add_leaf_values(out, 0)
+    assert_allclose(out[:, 0], expected_raw, rtol=1e-6, atol=1e-8)
+    assert_array_equal(out[:, 0], raw + tree.value[ref.route_binned(nodes, codes)])
+    # every row lies in the leaf the walk sends it to
+    leaf_of_row = np.empty(n, dtype=np.int64)
+    for i in np.flatnonzero(leaves):
+        leaf_of_row[tree.rows[tree.leaf_start[i]:tree.leaf_stop[i]]] = i
+    assert_array_equal(leaf_of_row, ref.route_binned(nodes, codes))
+
+
+def _assert_same_model(ours, theirs, X):
+    assert ours.n_iter_ == theirs.n_iter_
+    for it_ours, it_theirs in zip(ours._predictors, theirs._predictors):
+        for a, b in zip(it_ours, it_theirs):
+            for field in ("feature_idx", "bin_threshold", "is_leaf", "left", "right",
+                          "missing_go_to_left", "count"):
+                assert_array_equal(a.nodes[field], b.nodes[field])
+            assert_allclose(a.nodes["value"], b.nodes["value"], rtol=1e-9, atol=1e-12)
+    assert_allclose(ours._raw_predict(X), theirs._raw_predict(X), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer", "digits", "diabetes"])
+def test_same_model_as_sklearn_on_shipped_data(name):
+    X, y = scored_dataset(name)
+    if name == "digits":
+        X, y = X[:600], y[:600]
+    kw = dict(max_iter=15, random_state=0)
+    if name == "diabetes":
+        ours, theirs = HistGradientBoostingRegressor(**kw), sk.HistGradientBoostingRegressor(**kw)
+    else:
+        ours, theirs = (HistGradientBoostingClassifier(**kw),
+                        sk.HistGradientBoostingClassifier(**kw))
+    ours.fit(X, y)
+    theirs.fit(X, y)
+    _assert_same_model(ours, theirs, X)
+    assert ours.score(X, y) == theirs.score(X, y)
+    if name != "diabetes":
+        assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-9)
+        assert_allclose(ours.decision_function(X), theirs.decision_function(X), rtol=1e-9)
+        for a, b in zip(ours.staged_predict_proba(X), theirs.staged_predict_proba(X)):
+            assert_allclose(a, b, rtol=1e-9)
+    else:
+        for a, b in zip(ours.staged_predict(X), theirs.staged_predict(X)):
+            assert_allclose(a, b, rtol=1e-9)
+
+
+def _nan_data(n=300, d=6, classes=2, seed=0):
+    X, y = make_classification(n, d, n_informative=4, n_classes=classes, random_state=seed)
+    rng = np.random.default_rng(seed)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    return X, y, rng.random(n)
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("params", [
+    dict(), dict(max_depth=3, l2_regularization=1.0, min_samples_leaf=3),
+    dict(max_leaf_nodes=None, max_depth=4), dict(class_weight="balanced"),
+    dict(interaction_cst=[{0, 1}, {2, 3, 4}]), dict(max_bins=17),
+    dict(early_stopping=True, n_iter_no_change=2, scoring="accuracy", validation_fraction=0.2)])
+def test_classifier_same_model_as_sklearn(classes, weighted, params):
+    X, y, sw = _nan_data(classes=classes)
+    kw = dict(max_iter=10, random_state=0, **params)
+    sw = sw if weighted else None
+    ours = HistGradientBoostingClassifier(**kw).fit(X, y, sample_weight=sw)
+    theirs = sk.HistGradientBoostingClassifier(**kw).fit(X, y, sample_weight=sw)
+    _assert_same_model(ours, theirs, X)
+    assert_allclose(ours.validation_score_, theirs.validation_score_)
+    assert_allclose(ours.train_score_, theirs.train_score_)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "absolute_error", "quantile", "poisson",
+                                  "gamma"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_regressor_losses_same_model_as_sklearn(loss, weighted):
+    X, y = make_regression(300, 5, noise=5.0, random_state=0)
+    if loss in ("poisson", "gamma"):
+        y = np.exp(y / y.std())
+    X[::7, 1] = np.nan
+    sw = np.random.default_rng(0).random(len(y)) if weighted else None
+    kw = dict(loss=loss, max_iter=10, random_state=0,
+              quantile=0.7 if loss == "quantile" else None)
+    ours = HistGradientBoostingRegressor(**kw).fit(X, y, sample_weight=sw)
+    theirs = sk.HistGradientBoostingRegressor(**kw).fit(X, y, sample_weight=sw)
+    _assert_same_model(ours, theirs, X)
+
+
+def test_monotonic_constraints_same_model_as_sklearn():
+    X, y = make_regression(400, 4, noise=5.0, random_state=1)
+    kw = dict(max_iter=10, random_state=0, monotonic_cst=[1, -1, 0, 0])
+    ours = HistGradientBoostingRegressor(**kw).fit(X, y)
+    _assert_same_model(ours, sk.HistGradientBoostingRegressor(**kw).fit(X, y), X)
+
+
+def test_early_stopping_auto_and_warm_start_same_as_sklearn():
+    X, y = make_classification(10_500, 5, random_state=0)
+    kw = dict(max_iter=8, random_state=0, n_iter_no_change=3)
+    ours = HistGradientBoostingClassifier(**kw).fit(X, y)
+    theirs = sk.HistGradientBoostingClassifier(**kw).fit(X, y)
+    assert ours.do_early_stopping_ and theirs.do_early_stopping_
+    _assert_same_model(ours, theirs, X)
+    assert_allclose(ours.validation_score_, theirs.validation_score_)
+    ours.set_params(warm_start=True, max_iter=12).fit(X, y)
+    theirs.set_params(warm_start=True, max_iter=12).fit(X, y)
+    _assert_same_model(ours, theirs, X)
+
+
+def test_accuracy_close_to_sklearn_on_generated_data():
+    X, y = make_classification(4000, 20, n_informative=8, random_state=3)
+    X_test, y_test = X[3000:], y[3000:]
+    ours = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(X[:3000], y[:3000])
+    theirs = sk.HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(X[:3000],
+                                                                                y[:3000])
+    assert abs(ours.score(X_test, y_test) - theirs.score(X_test, y_test)) < 1e-12
+
+
+def test_float32_input_stays_float32_and_gives_sklearn_model():
+    X, y, _ = _nan_data(n=400)
+    X32 = X.astype(np.float32)
+    ours = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(X32, y)
+    theirs = sk.HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(X32, y)
+    _assert_same_model(ours, theirs, X32)
+    assert_array_equal(ours.predict_proba(X32), ours.predict_proba(X32.astype(np.float64)))
+
+
+def test_model_does_not_depend_on_n_jobs():
+    X, y, sw = _nan_data(n=2000, d=12, classes=3)
+    models = [HistGradientBoostingClassifier(max_iter=10, random_state=0, n_jobs=j)
+              .fit(X, y, sample_weight=sw) for j in (1, 2, 3)]
+    for other in models[1:]:
+        for a, b in zip(models[0]._predictors, other._predictors):
+            for p, q in zip(a, b):
+                assert_array_equal(p.nodes, q.nodes)
+        assert_array_equal(models[0].predict_proba(X), other.predict_proba(X))
+
+
+def test_pickle_and_feature_importances():
+    X, y, _ = _nan_data(n=300)
+    model = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(X, y)
+    loaded = pickle.loads(pickle.dumps(model))
+    assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    imp = model.feature_importances_
+    assert imp.shape == (X.shape[1],) and np.all(imp >= 0)
+    assert_allclose(imp.sum(), 1.0)
+    # the gains summed by hand
+    total = np.zeros(X.shape[1])
+    for it in model._predictors:
+        for node in it[0].nodes:
+            if not node["is_leaf"]:
+                total[node["feature_idx"]] += node["gain"]
+    assert_allclose(imp, total / total.sum())
+
+
+def test_one_row_predictions_equal_batch():
+    X, y, _ = _nan_data(n=300, classes=3)
+    model = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(X, y)
+    batch = model.predict_proba(X[:20])
+    rows = np.vstack([model.predict_proba(X[i:i + 1]) for i in range(20)])
+    assert_array_equal(rows, batch)
+
+
+def test_sklearn_private_methods_exist():
+    for cls in (sk.HistGradientBoostingClassifier, sk.HistGradientBoostingRegressor):
+        for name in HGB_PRIVATE_METHODS:
+            assert callable(getattr(cls, name)), name
+
+
+@pytest.mark.parametrize("loss,y,message", [
+    ("poisson", [-1.0, 1.0, 2.0, 3.0], "non-negative y"),
+    ("gamma", [0.0, 1.0, 2.0, 3.0], "strictly positive y"),
+    ("squared_error", [np.nan, 1.0, 2.0, 3.0], "NaN"),
+])
+def test_bad_targets(loss, y, message):
+    X = np.arange(8.0).reshape(4, 2)
+    with pytest.raises(ValueError, match=message):
+        HistGradientBoostingRegressor(loss=loss).fit(X, y)
+
+
+def test_bad_parameters_and_unsupported_input():
+    X, y = np.arange(40.0).reshape(20, 2), np.arange(20.0)
+    with pytest.raises(ValueError, match="quantile"):
+        HistGradientBoostingRegressor(loss="quantile", quantile=1.5).fit(X, y)
+    with pytest.raises(ValueError, match="categorical"):
+        HistGradientBoostingRegressor(categorical_features=[0]).fit(X, y)
+    with pytest.raises(ValueError, match="BaseLoss"):
+        HistGradientBoostingRegressor(loss=HalfSquaredError()).fit(X, y)
+    with pytest.raises(ValueError, match="n_jobs"):
+        HistGradientBoostingRegressor(n_jobs="two").fit(X, y)
+    with pytest.raises(TypeError, match="Sparse data"):
+        HistGradientBoostingRegressor().fit(sparse.csr_matrix(X), y)
+    model = HistGradientBoostingRegressor(max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        model.predict(X[:, :1])
+
+
+def test_core_rejects_bad_arguments():
+    codes = np.zeros((10, 2), dtype=np.uint8)
+    g = np.zeros(10)
+    with pytest.raises(ValueError, match="codes must lie below"):
+        _grow(codes + 5, g, g + 1, np.array([3, 3]))
+    with pytest.raises(ValueError, match="gh"):
+        _boost_fast.grow_tree(
+            codes=codes, gh=np.zeros((9, 2), np.float32),
+            n_bins_non_missing=np.array([3, 3], np.uint16),
+            has_missing=np.zeros(2, np.uint8), n_bins=256, max_leaf_nodes=31, max_depth=0,
+            min_samples_leaf=1, l2_regularization=0.0, min_hessian_to_split=1e-3,
+            shrinkage=1.0, constant_hessian=False, monotonic_cst=None, interaction_cst=[],
+            feature_fraction=1.0, seed=0, n_threads=1)
+    with pytest.raises(ValueError, match="class indices"):
+        _core_gradients("multinomial", np.array([0.0, 5.0]), np.zeros((2, 3)), None)
+
+
+@pytest.mark.parametrize("max_bins", [3, 17, 255])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bin_thresholds_are_sklearn_binmappers(max_bins, weighted, rng):
+    from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
+
+    from fastml.ensemble._hist_gradient_boosting import bin_thresholds
+
+    n = 3000
+    X = np.column_stack([rng.normal(size=n), rng.integers(0, 5, n), rng.integers(0, 40, n),
+                         np.round(rng.exponential(size=n), 2), np.full(n, 7.0),
+                         np.r_[np.nan, rng.normal(size=n - 1)]])
+    X[rng.random(X.shape) < 0.05] = np.nan
+    sw = rng.random(n) if weighted else None
+    mapper = _BinMapper(n_bins=max_bins + 1, subsample=None).fit(X, sample_weight=sw)
+    thresholds, counts = bin_thresholds(X, max_bins, sw, 2)
+    for f, expected in enumerate(mapper.bin_thresholds_):
+        assert counts[f] == len(expected)
+        assert_array_equal(thresholds[f, :counts[f]], expected)
+        assert np.all(np.isinf(thresholds[f, counts[f]:]))
