@@ -36,6 +36,8 @@ COMPILED_CORES = {
         "fastml.linear_model._logistic_fast",
     "radius search over a kd partition (C++, pybind11)": "fastml.metrics._radius_fast",
     "DBSCAN labelling (C++, pybind11)": "fastml.cluster._dbscan_fast",
+    "gradient boosting: histograms, splits, predictions (C++, pybind11)":
+        "fastml.ensemble._boost_fast",
     "sparse-dense products for PCA and TruncatedSVD (C++, pybind11)":
         "fastml.decomposition._decomposition_fast",
 }
