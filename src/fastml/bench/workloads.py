@@ -499,7 +499,7 @@ def _faiss_kmeans_workload(fastml_fit, reference_fit, k):
     )
 
 
-def _blobs(n_features, centers=20):
+def _uneven_blobs(n_features, centers=20):
     """Gaussian blobs of unequal spread, float64: clusters at several densities."""
     def make(n):
         from sklearn.datasets import make_blobs
@@ -527,18 +527,18 @@ def _hierarchy_workloads():
 
     return [
         Workload(name="AgglomerativeClustering ward {n}x16 float64 (blobs), 20 clusters: labels",
-                 sizes=(2_000, 20_000), setup=_blobs(16),
+                 sizes=(2_000, 20_000), setup=_uneven_blobs(16),
                  fastml=agglomerative(AgglomerativeClustering, "ward"),
                  peer=agglomerative(SklearnAgglomerativeClustering, "ward"), target=10.0,
                  **common()),
         Workload(name="AgglomerativeClustering average {n}x16 float64 (blobs), 20 clusters: "
                       "labels",
-                 sizes=(2_000, 10_000), setup=_blobs(16),
+                 sizes=(2_000, 10_000), setup=_uneven_blobs(16),
                  fastml=agglomerative(AgglomerativeClustering, "average"),
                  peer=agglomerative(SklearnAgglomerativeClustering, "average"), target=5.0,
                  **common()),
         Workload(name="HDBSCAN {n}x8 float64 (blobs), min_cluster_size=25: labels",
-                 sizes=(5_000, 50_000), setup=_blobs(8), fastml=hdbscan(HDBSCAN),
+                 sizes=(5_000, 50_000), setup=_uneven_blobs(8), fastml=hdbscan(HDBSCAN),
                  peer=hdbscan(SklearnHDBSCAN), target=5.0, **common()),
     ]
 
