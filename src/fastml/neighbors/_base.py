@@ -17,7 +17,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..metrics._reductions import _split_rows, argkmin, radius_neighbors_csr
-from ..utils._sklearn_compat import Interval, StrOptions
+from ..utils._sklearn_compat import (Interval, StrOptions, check_precomputed,
+                                     kneighbors_from_graph)
 
 _METRICS = frozenset(itertools.chain(*VALID_METRICS.values()))
 _GRAPH_MODES = ("connectivity", "distance")
@@ -52,6 +53,19 @@ def _drop_self(dist, ind):
     keep[self_missing, 0] = False
     return (dist[keep].reshape(n_queries, -1) if dist is not None else None,
             ind[keep].reshape(n_queries, -1))
+
+
+def _graph_radius_csr(graph, radius, self_query):
+    """(indptr, indices, distances) of the stored entries within radius of a precomputed sparse
+    graph (its rows sorted by distance, as check_precomputed leaves them: the order scikit-learn
+    returns), each row's own entry dropped for a self query."""
+    rows = np.repeat(np.arange(graph.shape[0]), np.diff(graph.indptr))
+    keep = graph.data <= radius
+    if self_query:
+        keep &= graph.indices != rows
+    indptr = np.zeros(graph.shape[0] + 1, dtype=np.intp)
+    np.cumsum(np.bincount(rows[keep], minlength=graph.shape[0]), out=indptr[1:])
+    return indptr, graph.indices[keep].astype(np.intp), graph.data[keep]
 
 
 def _csr_graph(data, ind, indptr, n_samples_fit):
@@ -96,6 +110,9 @@ class NeighborsBase(MultiOutputMixin, BaseEstimator):
         scikit-learn checks it (the metrics its trees take, 0 < p < 1)."""
         supervised = self.__sklearn_tags__().target_tags.required
         X = _training_data(X)
+        if self.metric == "precomputed":
+            # scikit-learn's checks (non-negative; sparse: no DOK/BSR, rows sorted by distance)
+            X = check_precomputed(X)
         finite = "allow-nan" if self.metric == "nan_euclidean" else True
         if supervised:
             X, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True, order="C",
@@ -200,8 +217,15 @@ class NeighborsBase(MultiOutputMixin, BaseEstimator):
         if X is None:
             return self._fit_X, True
         finite = "allow-nan" if self.metric == "nan_euclidean" else True
+        if self.metric == "precomputed":
+            X = check_precomputed(X)
         return validate_data(self, X, accept_sparse="csr", reset=False, order="C",
                              ensure_all_finite=finite), False
+
+    def _precomputed_graph(self, X):
+        """Whether X (validated queries) is a sparse precomputed graph, whose stored entries are
+        the candidates (an explicit 0 a distance of 0), as KNeighborsTransformer makes them."""
+        return self.metric == "precomputed" and sparse.issparse(X)
 
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
         """Find the k nearest training points of every query point.
@@ -236,8 +260,11 @@ class NeighborsBase(MultiOutputMixin, BaseEstimator):
                 f"n_samples_fit = {self.n_samples_fit_}, n_samples = {X.shape[0]}"
                 + (" (querying the training set asks for one more neighbour)"
                    if query_is_train else ""))
-        dist, ind = argkmin(X, self._fit_X, k, metric=self.effective_metric_,
-                            n_jobs=self.n_jobs, **self._search_params())
+        if self._precomputed_graph(X):
+            dist, ind = kneighbors_from_graph(X, n_neighbors=k, return_distance=True)
+        else:
+            dist, ind = argkmin(X, self._fit_X, k, metric=self.effective_metric_,
+                                n_jobs=self.n_jobs, **self._search_params())
         if query_is_train:
             dist, ind = _drop_self(dist, ind)
         return (dist, ind) if return_distance else ind
@@ -289,6 +316,9 @@ class RadiusNeighborsMixin:
         out of its own list when X is None."""
         X, query_is_train = self._validate_queries(X)
         radius = self.radius if radius is None else radius
+        if self._precomputed_graph(X):
+            indptr, indices, distances = _graph_radius_csr(X, radius, query_is_train)
+            return indptr, indices, distances if return_distance else None
         return radius_neighbors_csr(X, self._fit_X, radius, metric=self.effective_metric_,
                                     return_distance=return_distance, sort_results=sort_results,
                                     self_query=query_is_train, n_jobs=self.n_jobs,

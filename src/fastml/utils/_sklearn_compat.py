@@ -28,6 +28,7 @@ from sklearn.metrics._scorer import _SCORERS as HGB_SCORERS
 from sklearn.metrics.pairwise import _VALID_METRICS as VALID_PAIRWISE_METRICS
 from sklearn.metrics.pairwise import _check_chunk_size as check_chunk_size
 from sklearn.neighbors._base import _check_precomputed as check_precomputed
+from sklearn.neighbors._base import _kneighbors_from_graph as kneighbors_from_graph
 from sklearn.utils._arpack import _init_arpack_v0 as init_arpack_v0
 from sklearn.utils._array_api import _average as weighted_average
 from sklearn.utils._chunking import get_chunk_n_rows
