@@ -81,12 +81,14 @@ def test_missing_peers_follows_what_is_installed_and_the_groups(monkeypatch):
                         lambda name, *a: (real_find_spec("numpy") if name in installed
                                           else None))
     missing = {name: (groups, command) for name, groups, command in workloads.missing_peers()}
-    assert set(missing) == {"implicit", "LightGBM", "scikit-learn-intelex", "PyTorch", "XGBoost"}
+    assert set(missing) == {"implicit", "LightGBM", "scikit-learn-intelex", "PyTorch", "XGBoost",
+                            "skglm"}
     assert missing["PyTorch"][1] == "pip install torch==2.13.0"
     assert missing["LightGBM"][1] == 'pip install "fastml[bench]"'
     assert [m[0] for m in workloads.missing_peers(["tree"])] == ["LightGBM",
                                                                   "scikit-learn-intelex"]
     assert [m[0] for m in workloads.missing_peers(["boosting"])] == ["LightGBM", "XGBoost"]
+    assert [m[0] for m in workloads.missing_peers(["linear"])] == ["scikit-learn-intelex", "skglm"]
     assert workloads.missing_peers(["knn", "pairwise"]) == []
     with pytest.raises(ValueError):
         workloads.peer_installed("sklearn")
