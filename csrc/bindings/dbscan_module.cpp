@@ -13,6 +13,7 @@
 
 namespace py = pybind11;
 using fastml::bindings::require;
+using fastml::bindings::require_csr;
 using fastml::bindings::require_shape;
 using fastml::bindings::require_threads;
 using namespace fastml::radius;
@@ -50,25 +51,14 @@ std::int64_t fit(const In<T>& X, const std::string& metric, double p, double eps
 
 std::int64_t graph(const In<std::int64_t>& indptr, const In<std::int64_t>& indices,
                    const In<std::uint8_t>& is_core, Out<std::int64_t> labels) {
-  require(indptr.ndim() == 1 && indptr.shape(0) >= 1, "indptr must be 1-dimensional");
-  const index_t n = indptr.shape(0) - 1;
+  // A square graph: n rows, column indices in [0, n).
+  const index_t n = indptr.ndim() == 1 ? indptr.shape(0) - 1 : 0;
+  require_csr(indptr, indices, n);
   require_shape(is_core, "is_core", {n});
   require_shape(labels, "labels", {n});
-  require(indices.ndim() == 1, "indices must be 1-dimensional");
-  const std::int64_t* ptr = indptr.data();
-  const std::int64_t* idx = indices.data();
-  bool ok = ptr[0] == 0 && ptr[n] == indices.shape(0);
-  for (index_t i = 0; i < n && ok; ++i) ok = ptr[i] <= ptr[i + 1];
-  require(ok, "indptr must rise from 0 to len(indices)");
-  std::int64_t lo = 0, hi = 0;
-  for (index_t k = 0; k < indices.shape(0); ++k) {
-    lo = std::min(lo, idx[k]);
-    hi = std::max(hi, idx[k]);
-  }
-  require(lo >= 0 && (indices.shape(0) == 0 || hi < n), "indices must lie in [0, n)");
   std::int64_t* lab = labels.mutable_data();
   py::gil_scoped_release release;
-  return dbscan_graph(n, ptr, idx, is_core.data(), lab);
+  return dbscan_graph(n, indptr.data(), indices.data(), is_core.data(), lab);
 }
 
 }  // namespace

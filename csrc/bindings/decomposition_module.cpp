@@ -14,6 +14,7 @@
 
 namespace py = pybind11;
 using fastml::bindings::require;
+using fastml::bindings::require_csr;
 using fastml::bindings::require_threads;
 using fastml::decomposition::Csr;
 using fastml::decomposition::index_t;
@@ -23,36 +24,11 @@ namespace {
 template <class T>
 using In = py::array_t<T, py::array::c_style>;
 
-// CSR arrays of n_cols columns: indptr starts at 0, never decreases and ends at the number of
-// stored values; every column index lies in [0, n_cols).
+// The kernels' view of a CSR matrix, its arrays checked (require_csr).
 template <class T, class I>
 Csr<T, I> csr(const In<I>& indptr, const In<I>& indices, const In<T>& data, index_t n_cols) {
-  require(indptr.ndim() == 1 && indptr.shape(0) >= 1, "indptr must be 1-dimensional, not empty");
-  require(indices.ndim() == 1 && data.ndim() == 1 && indices.shape(0) == data.shape(0),
-          "indices and data must be 1-dimensional, of one length");
-  require(n_cols >= 0, "n_cols must be >= 0");
-  const index_t n = indptr.shape(0) - 1;
-  const I* p = indptr.data();
-  const I* idx = indices.data();
-  const index_t nnz = indices.shape(0);
-  bool ok;
-  {
-    py::gil_scoped_release release;
-    // Branch-free passes that vectorise, as in the naive Bayes binding.
-    ok = p[0] == 0 && static_cast<index_t>(p[n]) == nnz;
-    bool increasing = true;
-    for (index_t i = 0; i < n; ++i) increasing &= p[i] <= p[i + 1];
-    I lowest = 0, highest = 0;
-    for (index_t j = 0; j < nnz; ++j) {
-      lowest = std::min(lowest, idx[j]);
-      highest = std::max(highest, idx[j]);
-    }
-    require(ok, "indptr must start at 0 and end at the number of stored values");
-    require(increasing, "indptr must not decrease");
-    require(lowest >= 0 && (nnz == 0 || static_cast<index_t>(highest) < n_cols),
-            "column indices must lie in [0, n_cols)");
-  }
-  return Csr<T, I>{p, idx, data.data(), n, n_cols};
+  const index_t n = require_csr(indptr, indices, n_cols, &data);
+  return Csr<T, I>{indptr.data(), indices.data(), data.data(), n, n_cols};
 }
 
 template <class T, class I>

@@ -17,6 +17,7 @@
 
 namespace py = pybind11;
 using fastml::bindings::require;
+using fastml::bindings::require_csr;
 using fastml::bindings::require_shape;
 using fastml::bindings::require_threads;
 using fastml::logistic::Csr;
@@ -37,30 +38,11 @@ Dense<T> dense(const In<T>& X) {
   return Dense<T>{X.data(), X.shape(0), X.shape(1)};
 }
 
-// CSR arrays of n_features columns: indptr starts at 0, never decreases and ends at the number
-// of stored values; every column index lies in [0, n_features).
+// The kernels' view of a CSR matrix, its arrays checked (require_csr).
 template <class T, class I>
 Csr<T, I> csr(const In<I>& indptr, const In<I>& indices, const In<T>& data, index_t n_features) {
-  require(indptr.ndim() == 1 && indptr.shape(0) >= 1, "indptr must be 1-dimensional, not empty");
-  require(indices.ndim() == 1 && data.ndim() == 1 && indices.shape(0) == data.shape(0),
-          "indices and data must be 1-dimensional, of one length");
-  require(n_features >= 0, "n_features must be >= 0");
-  const index_t n = indptr.shape(0) - 1, nnz = indices.shape(0);
-  const I* p = indptr.data();
-  const I* idx = indices.data();
-  require(p[0] == 0 && static_cast<index_t>(p[n]) == nnz,
-          "indptr must start at 0 and end at the number of stored values");
-  bool increasing = true;  // branch-free passes, that vectorise
-  for (index_t i = 0; i < n; ++i) increasing &= p[i] <= p[i + 1];
-  require(increasing, "indptr must not decrease");
-  I lowest = 0, highest = 0;
-  for (index_t j = 0; j < nnz; ++j) {
-    lowest = std::min(lowest, idx[j]);
-    highest = std::max(highest, idx[j]);
-  }
-  require(lowest >= 0 && (nnz == 0 || static_cast<index_t>(highest) < n_features),
-          "column indices must lie in [0, n_features)");
-  return Csr<T, I>{p, idx, data.data(), n, n_features};
+  const index_t n = require_csr(indptr, indices, n_features, &data);
+  return Csr<T, I>{indptr.data(), indices.data(), data.data(), n, n_features};
 }
 
 // The model of n rows of d features: coef (k x d), intercept (k), y (n) with labels valid for k

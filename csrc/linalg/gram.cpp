@@ -8,6 +8,7 @@
 
 #include "fastml/isa.hpp"
 #include "fastml/openmp_helpers.h"
+#include "fastml/ranged_sum.hpp"
 
 namespace fastml::linalg {
 namespace {
@@ -24,57 +25,10 @@ constexpr double kValueNs = 0.5;   // reading a value into a sum
 constexpr double kFmaNs = 0.05;    // a multiply-add of the packed dense product
 constexpr double kPairNs = 1.0;    // a pair of nonzeros of a sparse row
 
-// Rows in `count` ranges of equal size, fixed by the problem's shape alone. A range carries at
-// least kMinRangeRows rows; all partials together take at most kPartialBytes.
-constexpr index_t kMaxRanges = 16;
-constexpr index_t kMinRangeRows = 256;
-constexpr double kPartialBytes = 64.0 * (1 << 20);
+// Rows in ranges of at most 16 (see fastml/ranged_sum.hpp).
+constexpr RangeLimits kRanges{16, 256, 64.0 * (1 << 20)};
 // Rows whose plain mean is the dense kernel's shift.
 constexpr index_t kShiftRows = 256;
-
-struct Ranges {
-  index_t n, size, count;
-  index_t begin(index_t r) const { return r * size; }
-  index_t end(index_t r) const { return std::min(n, (r + 1) * size); }
-};
-
-Ranges row_ranges(index_t n, index_t width) {
-  const double w = static_cast<double>(std::max<index_t>(width, 1));
-  const double count = std::min({static_cast<double>(kMaxRanges),
-                                 kPartialBytes / (w * sizeof(double)),
-                                 static_cast<double>((n + kMinRangeRows - 1) / kMinRangeRows)});
-  const index_t c = std::max<index_t>(1, static_cast<index_t>(count));
-  const index_t size = std::max<index_t>(1, (n + c - 1) / c);
-  return Ranges{n, size, n == 0 ? 0 : (n + size - 1) / size};
-}
-
-// Runs body(begin, end, partial) on every range (partial: `width` zeroed doubles) and writes the
-// sum of the partials, added in range order, to out[width]. One range writes out directly.
-template <class Body>
-void sum_over_ranges(const Ranges& ranges, index_t width, double work_ns, int n_threads,
-                     double* out, Body&& body) {
-  std::fill(out, out + width, 0.0);
-  if (ranges.count <= 1) {
-    if (ranges.count == 1) body(index_t(0), ranges.n, out);
-    return;
-  }
-  std::vector<double> partials(static_cast<std::size_t>(ranges.count * width), 0.0);
-  const int threads = static_cast<int>(
-      std::min<index_t>(fastml_region_threads(work_ns, n_threads), ranges.count));
-  FirstException error;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-  for (index_t r = 0; r < ranges.count; ++r)
-    error.run([&] { body(ranges.begin(r), ranges.end(r), partials.data() + r * width); });
-  error.rethrow();
-  const int merge_threads =
-      fastml_region_threads(static_cast<double>(width) * ranges.count * kValueNs, n_threads);
-#pragma omp parallel for num_threads(merge_threads) schedule(static)
-  for (index_t e = 0; e < width; ++e) {
-    double s = 0.0;
-    for (index_t r = 0; r < ranges.count; ++r) s += partials[r * width + e];
-    out[e] = s;
-  }
-}
 
 // sums[j] += sum_i w_i M(i, j) over rows [begin, end), along M's unit stride.
 template <class T>
@@ -139,7 +93,7 @@ void weighted_gram(const Strided<T>& X, const Strided<T>& Y, const double* w, bo
   const index_t scratch = table.scratch_doubles(d, t, p.block_rows);
   std::vector<double> P(static_cast<std::size_t>(width));
   const double work = static_cast<double>(n) * d * (0.5 * d + t) * kFmaNs;
-  sum_over_ranges(row_ranges(n, d * d), width, work, n_threads, P.data(),
+  sum_over_ranges(row_ranges(n, d * d, kRanges), width, work, n_threads, P.data(),
                   [&](index_t b, index_t e, double* partial) {
                     std::vector<double> buffer(static_cast<std::size_t>(scratch));
                     kernel(p, b, e, partial, buffer.data());
@@ -168,7 +122,7 @@ void weighted_gram(const Csr<T, I>& X, const Strided<T>& Y, const double* w, boo
   const index_t sw = d + t + 1;
   std::vector<double> sums(static_cast<std::size_t>(sw), 0.0);
   if (center && n > 0) {
-    sum_over_ranges(row_ranges(n, d + 1), sw, (nnz + static_cast<double>(n) * (t + 1)) * kValueNs,
+    sum_over_ranges(row_ranges(n, d + 1, kRanges), sw, (nnz + static_cast<double>(n) * (t + 1)) * kValueNs,
                     n_threads, sums.data(), [&](index_t b, index_t e, double* s) {
                       for (index_t i = b; i < e; ++i) {
                         const double wi = w ? w[i] : 1.0;
@@ -190,7 +144,7 @@ void weighted_gram(const Csr<T, I>& X, const Strided<T>& Y, const double* w, boo
     const double k = static_cast<double>(X.indptr[i + 1] - X.indptr[i]);
     work += (0.5 * k * k + k * t) * kPairNs;
   }
-  sum_over_ranges(row_ranges(n, d * d), width, work, n_threads, P.data(),
+  sum_over_ranges(row_ranges(n, d * d, kRanges), width, work, n_threads, P.data(),
                   [&](index_t b, index_t e, double* part) {
                     double* r = part + (d + t) * d;
                     for (index_t i = b; i < e; ++i) {

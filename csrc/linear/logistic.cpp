@@ -9,6 +9,7 @@
 
 #include "fastml/isa.hpp"
 #include "fastml/openmp_helpers.h"
+#include "fastml/ranged_sum.hpp"
 
 namespace fastml::logistic {
 namespace {
@@ -36,54 +37,6 @@ const Kernels<Csr<T, std::int64_t>>& kernels_of(const Csr<T, std::int64_t>&) {
 // Rough one-thread nanoseconds, from which a call takes its thread count (fastml_region_threads).
 constexpr double kProductNs = 0.15;  // one multiply-add of a row with a class's coefficients
 constexpr double kRowNs = 20.0;      // a row's exp/log per class
-constexpr double kMergeNs = 0.5;     // one entry of a partial added in the merge
-
-// At most kMaxChunks chunks of at least kMinChunkRows rows, and all partials together at most
-// kPartialBytes: a chunk's partial is zeroed and merged once per call, and must cost less than
-// the chunk's rows.
-constexpr index_t kMaxChunks = 64;
-constexpr index_t kMinChunkRows = 256;
-constexpr double kPartialBytes = 64.0 * (1 << 20);
-
-struct Chunks {
-  index_t n, size, count;
-  index_t begin(index_t c) const { return c * size; }
-  index_t end(index_t c) const { return std::min(n, (c + 1) * size); }
-};
-
-Chunks chunks_for(index_t n, index_t width) {
-  const double by_rows = static_cast<double>((n + kMinChunkRows - 1) / kMinChunkRows);
-  const double by_memory = kPartialBytes / (static_cast<double>(width) * sizeof(double));
-  const double count = std::min({static_cast<double>(kMaxChunks), by_rows, by_memory});
-  const index_t c = std::max<index_t>(1, static_cast<index_t>(count));
-  const index_t size = std::max<index_t>(1, (n + c - 1) / c);
-  return Chunks{n, size, n == 0 ? 0 : (n + size - 1) / size};
-}
-
-// body(begin, end, partial) on every chunk (partial: `width` zeroed doubles); out[width] = the
-// partials added in chunk order.
-template <class Body>
-void sum_chunks(const Chunks& chunks, index_t width, double work_ns, int n_threads, double* out,
-                Body&& body) {
-  std::fill(out, out + width, 0.0);
-  if (chunks.count <= 1) {
-    if (chunks.count == 1) body(index_t(0), chunks.n, out);
-    return;
-  }
-  std::vector<double> partials(static_cast<std::size_t>(chunks.count * width), 0.0);
-  FirstException error;
-#pragma omp parallel for num_threads(fastml_region_threads(work_ns, n_threads)) schedule(dynamic, 1)
-  for (index_t c = 0; c < chunks.count; ++c)
-    error.run([&] { body(chunks.begin(c), chunks.end(c), partials.data() + c * width); });
-  error.rethrow();
-  const double merge_ns = static_cast<double>(width) * chunks.count * kMergeNs;
-#pragma omp parallel for num_threads(fastml_region_threads(merge_ns, n_threads)) schedule(static)
-  for (index_t e = 0; e < width; ++e) {
-    double s = 0.0;
-    for (index_t c = 0; c < chunks.count; ++c) s += partials[c * width + e];
-    out[e] = s;
-  }
-}
 
 template <class T>
 double gradient_work_ns(const Dense<T>& x, const Model& m) {
@@ -125,7 +78,7 @@ void run(const X& x, const Model& m, bool hessian, bool fit_intercept, Sums& sum
   if (hessian) work += static_cast<double>(x.n) * k * (k + 1) / 2 * dd * dd / 2 * kProductNs;
   std::vector<double> merged(static_cast<std::size_t>(width));
   const auto& kernels = kernels_of(x);
-  sum_chunks(chunks_for(x.n, width), width, work, n_threads, merged.data(),
+  sum_over_ranges(row_ranges(x.n, width, RangeLimits{}), width, work, n_threads, merged.data(),
              [&](index_t begin, index_t end, double* part) {
                double* gw = part + kHead;
                double* gb = gw + k * d;
@@ -156,7 +109,7 @@ void gradient_hessian(const X& x, const Model& m, bool fit_intercept, Sums& sums
 
 template <class X>
 void raw_prediction(const X& x, const Model& m, double* out, int n_threads) {
-  const Chunks chunks = chunks_for(x.n, 1);
+  const RowRanges chunks = row_ranges(x.n, 1, RangeLimits{});
   const auto& kernels = kernels_of(x);
   const int threads = fastml_region_threads(gradient_work_ns(x, m) / 2.0, n_threads);
   FirstException error;

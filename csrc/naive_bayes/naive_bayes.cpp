@@ -13,6 +13,7 @@
 
 #include "fastml/isa.hpp"
 #include "fastml/openmp_helpers.h"
+#include "fastml/ranged_sum.hpp"
 
 namespace fastml::naive_bayes {
 namespace {
@@ -34,53 +35,9 @@ constexpr double kGaussianValueNs = 2.0; // a value of Gaussian statistics (two 
 
 int threads_for(double work_ns, int n_threads) { return fastml_region_threads(work_ns, n_threads); }
 
-// Statistics: [0, n) rows in `count` ranges of equal size. A range must carry at least as many
-// values as its partial holds entries (zeroing and merging a partial costs about that much), and
-// all partials together at most kPartialBytes; at most kMaxRanges ranges.
-constexpr index_t kMaxRanges = 64;
-constexpr index_t kMinRangeRows = 256;
-constexpr double kPartialBytes = 64.0 * (1 << 20);
-
-struct Ranges {
-  index_t n, size, count;
-  index_t begin(index_t r) const { return r * size; }
-  index_t end(index_t r) const { return std::min(n, (r + 1) * size); }
-};
-
-Ranges stat_ranges(index_t n, double values, index_t width) {
-  const double w = static_cast<double>(std::max<index_t>(width, 1));
-  double count = std::min({static_cast<double>(kMaxRanges), values / w,
-                           kPartialBytes / (w * sizeof(double)),
-                           static_cast<double>((n + kMinRangeRows - 1) / kMinRangeRows)});
-  const index_t c = std::max<index_t>(1, static_cast<index_t>(count));
-  const index_t size = std::max<index_t>(1, (n + c - 1) / c);
-  return Ranges{n, size, n == 0 ? 0 : (n + size - 1) / size};
-}
-
-// Runs body(begin, end, partial) on every range (partial: `width` zeroed doubles) and writes the
-// sum of the partials, added in range order, to out[width]. One range writes out directly.
-template <class Body>
-void sum_over_ranges(const Ranges& ranges, index_t width, double work_ns, int n_threads,
-                     double* out, Body&& body) {
-  std::fill(out, out + width, 0.0);
-  if (ranges.count <= 1) {
-    if (ranges.count == 1) body(index_t(0), ranges.n, out);
-    return;
-  }
-  std::vector<double> partials(static_cast<std::size_t>(ranges.count * width), 0.0);
-  FirstException error;
-#pragma omp parallel for num_threads(threads_for(work_ns, n_threads)) schedule(dynamic, 1)
-  for (index_t r = 0; r < ranges.count; ++r)
-    error.run([&] { body(ranges.begin(r), ranges.end(r), partials.data() + r * width); });
-  error.rethrow();
-  const int threads = threads_for(static_cast<double>(width) * ranges.count * kValueNs, n_threads);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (index_t e = 0; e < width; ++e) {
-    double s = 0.0;
-    for (index_t r = 0; r < ranges.count; ++r) s += partials[r * width + e];
-    out[e] = s;
-  }
-}
+// Statistics: rows in ranges as fastml/ranged_sum.hpp cuts them, a range carrying at least as
+// many values as its partial holds entries.
+constexpr RangeLimits kRanges{};
 
 inline label_t class_of(const Labels& y, index_t i) { return y.y ? y.y[i] : 0; }
 inline double weight_of(const Labels& y, index_t i) { return y.w ? y.w[i] : 1.0; }
@@ -139,7 +96,7 @@ template <class Rows>
 void count_by_class(index_t n, double values, double value_ns, const Labels& y, index_t d,
                     double* class_count, double* feature_count, int n_threads, Rows&& rows) {
   const index_t k = y.n_classes, width = k * (d + 1);
-  const Ranges ranges = stat_ranges(n, values, width);
+  const RowRanges ranges = row_ranges(n, width, kRanges, values);
   std::vector<double> merged(static_cast<std::size_t>(width));
   sum_over_ranges(ranges, width, values * value_ns, n_threads, merged.data(), rows);
   std::copy_n(merged.data(), k, class_count);
@@ -339,7 +296,7 @@ void gaussian_stats(const Dense<T>& X, const Labels& y, double* weight, double* 
                     double* var, int n_threads) {
   const index_t d = X.d, k = y.n_classes, stride = 2 * d + 1;
   const double values = static_cast<double>(X.n) * d;
-  const Ranges ranges = stat_ranges(X.n, values, k * stride);
+  const RowRanges ranges = row_ranges(X.n, k * stride, kRanges, values);
   std::vector<double> acc(static_cast<std::size_t>(ranges.count * k * stride), 0.0);
   FirstException error;
 #pragma omp parallel for num_threads(threads_for(values * kGaussianValueNs, n_threads)) \

@@ -2,8 +2,10 @@
 // message that names the argument, before any work or any write.
 #pragma once
 
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <initializer_list>
 #include <stdexcept>
@@ -29,6 +31,39 @@ void require_shape(const A& a, const char* name, std::initializer_list<std::ptrd
 
 inline void require_threads(int n_threads) {
   require(n_threads >= 1, "n_threads must be >= 1");
+}
+
+// The arrays of a CSR matrix of n_cols columns as scipy keeps them: indptr 1-D, n_rows + 1 offsets
+// that start at 0, never decrease and end at the number of stored values; indices (and data, where
+// given) 1-D of that length; every column index in [0, n_cols). Returns n_rows. The passes over
+// the arrays run without the GIL and branch-free, so that they vectorise: one check per element
+// cost 3-4 ms on 4M indices, a tenth of a naive Bayes predict_proba on them.
+template <class Ids>
+std::ptrdiff_t require_csr(const Ids& indptr, const Ids& indices, std::ptrdiff_t n_cols,
+                           const pybind11::array* data = nullptr) {
+  using I = typename Ids::value_type;
+  require(indptr.ndim() == 1 && indptr.shape(0) >= 1, "indptr must be 1-dimensional, not empty");
+  require(indices.ndim() == 1, "indices must be 1-dimensional");
+  require(!data || (data->ndim() == 1 && data->shape(0) == indices.shape(0)),
+          "indices and data must be 1-dimensional, of one length");
+  require(n_cols >= 0, "the number of columns must be >= 0");
+  const std::ptrdiff_t n = indptr.shape(0) - 1, nnz = indices.shape(0);
+  const I* p = indptr.data();
+  const I* idx = indices.data();
+  pybind11::gil_scoped_release release;
+  require(p[0] == 0 && static_cast<std::ptrdiff_t>(p[n]) == nnz,
+          "indptr must start at 0 and end at the number of stored values");
+  bool increasing = true;
+  for (std::ptrdiff_t i = 0; i < n; ++i) increasing &= p[i] <= p[i + 1];
+  require(increasing, "indptr must not decrease");
+  I lowest = 0, highest = 0;
+  for (std::ptrdiff_t j = 0; j < nnz; ++j) {
+    lowest = std::min(lowest, idx[j]);
+    highest = std::max(highest, idx[j]);
+  }
+  require(lowest >= 0 && (nnz == 0 || static_cast<std::ptrdiff_t>(highest) < n_cols),
+          "column indices must lie in [0, the number of columns)");
+  return n;
 }
 
 }  // namespace fastml::bindings
