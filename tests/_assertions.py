@@ -1,5 +1,6 @@
 """Assertions and numerical helpers shared by the test modules."""
 import functools
+import re
 
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine
@@ -84,3 +85,16 @@ def set_at(i, value):
         a[i] = value
         return a
     return edit
+
+
+def _sets_sorted(message):
+    """The message with each {...} listing's items sorted: scikit-learn prints its parameter
+    constraints' option sets in Python's set order, which changes with the hash seed."""
+    return re.sub(r"\{([^{}]*)\}", lambda m: "{" + ", ".join(sorted(m.group(1).split(", "))) + "}",
+                  message)
+
+
+def assert_same_message(ours, theirs):
+    """Two exceptions (pytest ExceptionInfo or exceptions) say the same thing."""
+    ours, theirs = getattr(ours, "value", ours), getattr(theirs, "value", theirs)
+    assert _sets_sorted(str(ours)) == _sets_sorted(str(theirs))

@@ -15,6 +15,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from fastml.cluster import DBSCAN, _dbscan_fast, dbscan
 from fastml.reference import cluster_density as reference
+from tests._assertions import assert_same_message
 
 
 def _assert_same(ours, theirs):
@@ -192,7 +193,7 @@ def test_bad_parameters_raise_as_scikit_learn(params):
         SklearnDBSCAN(**params).fit(X)
     with pytest.raises(ValueError) as ours:
         DBSCAN(**params).fit(X)
-    assert str(ours.value) == str(theirs.value)
+    assert_same_message(ours, theirs)
 
 
 def test_bad_input_raises_as_scikit_learn():
@@ -203,7 +204,7 @@ def test_bad_input_raises_as_scikit_learn():
             SklearnDBSCAN().fit(bad)
         with pytest.raises(ValueError) as ours:
             DBSCAN().fit(bad)
-        assert str(ours.value) == str(theirs.value)
+        assert_same_message(ours, theirs)
     D = -pairwise_distances(_blobs(20))
     with pytest.raises(ValueError, match="Negative values"):
         DBSCAN(metric="precomputed").fit(D)
