@@ -258,16 +258,18 @@ template <class T>
 index_t lloyd_iteration(const Csr<T>& pts, const T* centers, index_t k, T* centers_new,
                         label_t* labels, double* center_shift, bool update_centers,
                         int n_threads) {
-  const TransposedCenters<T> tc(centers, k, pts.d);
   const Ranges ranges(pts.n, kRowBlock);
   std::vector<index_t> changed(static_cast<std::size_t>(ranges.count), 0);
-  const int threads = product_threads(pts, tc.kp, n_threads);
-  Scratch scratch(threads, tc.kp);
+  {  // the transposed centers (k x d) are freed before the sums (k x d) are allocated
+    const TransposedCenters<T> tc(centers, k, pts.d);
+    const int threads = product_threads(pts, tc.kp, n_threads);
+    Scratch scratch(threads, tc.kp);
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-  for (index_t r = 0; r < ranges.count; ++r)
-    changed[r] = kernels<T>().csr_assign(slice(pts, ranges.begin(r), ranges.end(r)),
-                                         tc.ct.data(), tc.norms.data(), tc.kp,
-                                         labels + ranges.begin(r), scratch.of_thread());
+    for (index_t r = 0; r < ranges.count; ++r)
+      changed[r] = kernels<T>().csr_assign(slice(pts, ranges.begin(r), ranges.end(r)),
+                                           tc.ct.data(), tc.norms.data(), tc.kp,
+                                           labels + ranges.begin(r), scratch.of_thread());
+  }
   if (update_centers) {
     std::vector<double> merged = cluster_sums(pts, k, labels, n_threads);
     finish_csr_centers(pts, centers, k, labels, merged, centers_new, center_shift, n_threads);

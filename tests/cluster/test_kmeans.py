@@ -8,6 +8,7 @@ from collections import namedtuple
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from scipy.sparse import csr_matrix
 from scipy.spatial.distance import cdist
 from sklearn import cluster as sk
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_blobs
@@ -990,3 +991,23 @@ def test_centering_mean_is_numpys_to_the_bit(shape, dtype, rng):
     means = _column_means(X)
     assert means.dtype == dtype
     assert_array_equal(means, X.mean(axis=0))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("sparse_X", [False, True], ids=["dense", "csr"])
+def test_given_centers_are_left_unchanged(algorithm, sparse_X):
+    # The run takes the centers it draws itself as one of its two buffers; an array the user
+    # gave, or one a callable returned and may keep, is copied first.
+    X = _blobs(np.float64)
+    X_fit = csr_matrix(X) if sparse_X else X
+    given = X[5:11].copy()
+    kept = []
+
+    def keeping_init(X, n_clusters, random_state):
+        kept.append(np.ascontiguousarray(given[:n_clusters]))
+        return kept[-1]
+
+    for init in (given, keeping_init):
+        KMeans(6, init=init, n_init=1, algorithm=algorithm, max_iter=50).fit(X_fit)
+    assert_array_equal(given, X[5:11])
+    assert_array_equal(kept[0], X[5:11])

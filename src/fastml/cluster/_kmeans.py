@@ -155,13 +155,16 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, 
     return _rows(X, indices), indices
 
 
-def _kmeans_single(X, sample_weight, centers, *, algorithm, max_iter, tol, verbose, n_threads):
+def _kmeans_single(X, sample_weight, centers, *, algorithm, max_iter, tol, verbose, n_threads,
+                   centers_owned=False):
     """One k-means run from `centers`, with scikit-learn's stopping rules: stop when no label
     changed (strict convergence) or when the squared center shift is within tol; otherwise
     the labels are recomputed for the final centers. Returns labels, inertia, centers, n_iter.
-    X: a dense array or a csr_input (see _core_input)."""
+    X: a dense array or a csr_input (see _core_input). centers_owned: `centers` is the caller's
+    to give away, and serves as one of the two center buffers (on wide sparse data a k x d
+    array is the size of the model) instead of being copied."""
     n_samples, n_clusters, dtype = X.shape[0], centers.shape[0], X.dtype
-    centers = np.array(centers, dtype=dtype, order="C")
+    centers = np.array(centers, dtype=dtype, order="C", copy=None if centers_owned else True)
     centers_new = np.empty_like(centers)
     labels = np.full(n_samples, -1, dtype=np.int32)
     center_shift = np.zeros(n_clusters, dtype=np.float64)
@@ -386,7 +389,7 @@ default="k-means++"
                 print("Initialization complete")
             run = _kmeans_single(X_core, sample_weight, centers, algorithm=algorithm,
                                  max_iter=self.max_iter, tol=tol, verbose=self.verbose,
-                                 n_threads=n_threads)
+                                 n_threads=n_threads, centers_owned=isinstance(init, str))
             if best is None or (run[1] < best[1]
                                 and not _same_clustering(run[0], best[0], self.n_clusters)):
                 best = run
