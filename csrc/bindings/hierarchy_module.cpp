@@ -109,7 +109,23 @@ py::tuple prim_mst(const In<T>& X, const std::optional<In<double>>& core, double
 }
 
 template <class T>
+py::array_t<double> core_distances(const In<T>& X, index_t k, int n_threads) {
+  const auto x = rows(X);
+  require_threads(n_threads);
+  require(k >= 1 && k <= x.n, "k must be in [1, n_samples]");
+  py::array_t<double> out(x.n);
+  double* core = out.mutable_data();
+  py::gil_scoped_release release;
+  h::core_distances(x, k, core, n_threads);
+  return out;
+}
+
+template <class T>
 void define_for(py::module_& m) {
+  m.def("core_distances", &core_distances<T>, py::arg("X").noconvert(), py::arg("k"),
+        py::arg("n_threads"),
+        "Distance of every row to its k-th nearest row, itself the first (HDBSCAN's core\n"
+        "distances, as scikit-learn's KDTree computes them).");
   m.def("ward_tree", &ward_tree<T>, py::arg("X").noconvert(), py::arg("n_threads"),
         "Ward linkage of the rows by the nearest-neighbour chain on centroids: (children,\n"
         "distances) as scipy.cluster.hierarchy.ward gives them.");

@@ -45,14 +45,34 @@ struct MinkowskiTerms {
   double finish(double red) const { return std::pow(red, 1.0 / p); }
 };
 
-// Calls fn(terms) with the terms of `metric`: the one switch from metric codes to types.
+// Hamming on values: the count of differing features, divided by their number at the end, as
+// scikit-learn's BallTree (and fastml's pairwise hamming) divide it. A box is out of a feature's
+// reach when the query's value lies outside the box's range there.
+struct HammingTerms {
+  double dim;
+  double term(double diff) const { return diff != 0.0 ? 1.0 : 0.0; }
+  double add(double acc, double t) const { return acc + t; }
+  // The largest count whose distance count / dim is <= r (-1: none), found on the quotients
+  // themselves, so that a count is kept exactly when its distance passes the test.
+  double reduce(double r) const {
+    double c = std::min(std::floor(r * dim), dim);
+    while (c < dim && (c + 1.0) / dim <= r) c += 1.0;
+    while (c >= 0.0 && c / dim > r) c -= 1.0;
+    return c;
+  }
+  double finish(double red) const { return red / dim; }
+};
+
+// Calls fn(terms) with the terms of `metric` on rows of d features: the one switch from metric
+// codes to types.
 template <class Fn>
-decltype(auto) with_terms(MetricSpec metric, Fn&& fn) {
+decltype(auto) with_terms(MetricSpec metric, index_t d, Fn&& fn) {
   switch (metric.metric) {
     case kEuclidean: return fn(EuclideanTerms{});
     case kSqEuclidean: return fn(SqEuclideanTerms{});
     case kManhattan: return fn(ManhattanTerms{});
     case kChebyshev: return fn(ChebyshevTerms{});
+    case kHamming: return fn(HammingTerms{static_cast<double>(d)});
     default: return fn(MinkowskiTerms{metric.p});
   }
 }
@@ -156,7 +176,7 @@ constexpr index_t kQueryLeafRows = 32;
 template <class T, class Action>
 void run_radius(Rows<T> queries, const BlockTree<T>& query_tree, const BlockTree<T>& train,
                 MetricSpec metric, double radius, Action& action, int n_threads) {
-  with_terms(metric, [&](auto terms) {
+  with_terms(metric, queries.d, [&](auto terms) {
     RadiusReducer<T, decltype(terms), Action> reducer(queries, query_tree, train, terms, radius,
                                                       action);
     for_each_task(static_cast<index_t>(query_tree.leaves().size()), n_threads, reducer);

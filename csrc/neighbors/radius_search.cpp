@@ -107,7 +107,7 @@ Lists radius_lists(Rows<T> queries, Rows<T> train, MetricSpec metric, double rad
   const int threads = radius_threads(queries.n, train.n, train.d, n_threads);
   run_radius(queries, query_tree, train_tree, metric, radius, action, threads);
   Lists out;
-  with_terms(metric, [&](auto terms) {
+  with_terms(metric, queries.d, [&](auto terms) {
     finish_lists(action, out, queries.n, terms, with_distances, sort_by_distance, threads);
     return 0;
   });

@@ -8,6 +8,7 @@ from scipy.spatial.distance import pdist
 from sklearn.cluster._hdbscan._linkage import mst_from_data_matrix
 from sklearn.cluster._hierarchical_fast import mst_linkage_core
 from sklearn.metrics import DistanceMetric
+from sklearn.neighbors import KDTree
 
 from fastml.cluster import _hierarchy_fast as core
 from fastml.reference import hierarchy as ref
@@ -106,6 +107,25 @@ def test_prim_is_scikit_learn_to_the_bit(X, n_threads):
         np.testing.assert_array_equal(weight, mst["distance"])
 
 
+# Over 64 points: several leaves of the kd partition, some pruned.
+@pytest.mark.parametrize("shape", SHAPES + [(300, 3), (700, 8), (150, 12)])
+@pytest.mark.parametrize("k", [1, 4, 30])
+def test_core_distances_match_the_definition(shape, k, dtype):
+    X = _data(shape, dtype)
+    k = min(k, shape[0])
+    got = core.core_distances(X, k, 2)
+    np.testing.assert_allclose(got, ref.core_distances(X.astype(np.float64), k), rtol=1e-12)
+
+
+@pytest.mark.parametrize("X", [_data((900, 4), np.float64), _tied(1100, 3, seed=1),
+                               _data((500, 6), np.float32)], ids=["random", "grid", "float32"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_core_distances_are_kdtrees_to_the_bit(X, n_threads):
+    for k in (2, 25):
+        expected = KDTree(X).query(X, k=k)[0][:, -1]
+        np.testing.assert_array_equal(core.core_distances(X, k, n_threads), expected)
+
+
 def test_float32_rows_give_float64_results():
     X = _data((30, 4), np.float32)
     for a, b in zip(core.ward_tree(X, 1), core.ward_tree(X.astype(np.float64), 1)):
@@ -129,5 +149,8 @@ def test_entry_checks():
         core.prim_mst(X, np.zeros(4), 1.0, 1)
     with pytest.raises(ValueError, match="alpha"):
         core.prim_mst(X, np.zeros(5), 0.0, 1)
+    for k in (0, 6):
+        with pytest.raises(ValueError, match="k must be"):
+            core.core_distances(X, k, 1)
     with pytest.raises(TypeError):  # no silent conversion
         core.ward_tree(np.asfortranarray(_data((5, 3), np.float64)), 1)

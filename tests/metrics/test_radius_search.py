@@ -9,7 +9,7 @@ from fastml.metrics import _radius_fast
 from fastml.metrics._reductions import radius_neighbors, radius_neighbors_csr
 from fastml.reference import cluster_density as reference
 
-METRICS = ["euclidean", "sqeuclidean", "manhattan", "chebyshev", "minkowski"]
+METRICS = ["euclidean", "sqeuclidean", "manhattan", "chebyshev", "minkowski", "hamming"]
 SHAPES = [(1, 1, 1), (5, 40, 1), (70, 33, 3), (200, 500, 8), (90, 700, 17)]
 
 
@@ -121,3 +121,19 @@ def test_radius_neighbors_matches_scikit_learn(metric, sort_results, dtype):
     indptr, indices, distances = radius_neighbors_csr(X, X, 0.6, metric=metric,
                                                       return_distance=False)
     assert distances is None and indptr[-1] == indices.size
+
+
+@pytest.mark.parametrize("dtype_in", [np.float64, np.float32, bool])
+def test_hamming_is_scikit_learns_brute_force(dtype_in, rng):
+    """Integer and boolean rows: most distances are tied fractions k / d, some at the radius.
+    (scikit-learn's BallTree, its default for hamming, leaves out some pairs at exactly the
+    radius; its brute force keeps every pair with distance <= radius, as fastml does.)"""
+    X = rng.integers(0, 2 if dtype_in is bool else 3, size=(300, 10)).astype(dtype_in)
+    for radius in (0.0, 0.2, 0.3, 0.55):
+        got = radius_neighbors(X, X, radius, metric="hamming", sort_results=True)
+        expected = SklearnNearestNeighbors(metric="hamming", algorithm="brute").fit(X)
+        expected = expected.radius_neighbors(X, radius, sort_results=True)
+        for dist, ind, exp_dist, exp_ind in zip(*got, *expected):
+            order = np.lexsort((exp_ind, exp_dist))  # ties in the index order
+            assert_array_equal(ind, exp_ind[order])
+            assert_array_equal(dist, exp_dist[order].astype(dist.dtype))

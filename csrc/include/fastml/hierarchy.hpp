@@ -43,6 +43,11 @@ void condensed_chain(double* condensed, index_t n, Linkage linkage, Merge* merge
 template <class T>
 void condensed_euclidean(const Rows<T>& X, double* condensed, int n_threads);
 
+// HDBSCAN's core distances: OUT core[i], the distance of row i to its k-th nearest row (itself
+// the first), found on a kd partition of the rows; the values of scikit-learn's KDTree to the bit.
+template <class T>
+void core_distances(const Rows<T>& X, index_t k, double* core, int n_threads);
+
 // scipy's linkage output from the merges of a chain: merges stably sorted by distance, the
 // clusters renamed as scipy names them (node n + i for the i-th merge, children as (smaller,
 // larger) root). OUT children[(n - 1) x 2], distances[n - 1].

@@ -1,7 +1,7 @@
 // Radius search and DBSCAN on fastml's chunked loop (fastml/tile_loop.hpp), for the metrics whose
 // distance to a box of points has a cheap lower bound: euclidean, sqeuclidean, manhattan,
-// chebyshev and minkowski. Rows are grouped into the leaves of a kd partition (csrc/neighbors/
-// block_tree.hpp); a task takes a leaf of queries, each of which walks the training tree, skips
+// chebyshev, minkowski and hamming. Rows are grouped into the leaves of a kd partition
+// (csrc/neighbors/block_tree.hpp); a task takes a leaf of queries, each of which walks the training tree, skips
 // the nodes whose box is out of its reach and evaluates the leaves left, a whole leaf at once.
 //
 // Distances are accumulated in float64 from coordinate differences, feature after feature, and a
@@ -20,7 +20,7 @@ namespace fastml::radius {
 using index_t = std::ptrdiff_t;
 
 enum Metric : int { kEuclidean = 0, kSqEuclidean = 1, kManhattan = 2, kChebyshev = 3,
-                     kMinkowski = 4 };
+                     kMinkowski = 4, kHamming = 5 };
 
 // A metric code and minkowski's p (ignored by the others).
 struct MetricSpec {
@@ -30,7 +30,7 @@ struct MetricSpec {
 
 // The metrics by name, in code order, as the bindings accept them.
 constexpr const char* kMetricNames[] = {"euclidean", "sqeuclidean", "manhattan", "chebyshev",
-                                        "minkowski"};
+                                        "minkowski", "hamming"};
 
 // The MetricSpec of a metric name; throws std::invalid_argument for another name, or for
 // minkowski without a finite p > 0.

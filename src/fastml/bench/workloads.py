@@ -509,11 +509,25 @@ def _uneven_blobs(n_features, centers=20):
     return make
 
 
+def _prototype_codes(n_features=16, n_prototypes=20, changed=0.2, values=8):
+    """setup(n): integer codes in 0..values-1, each row a copy of one of n_prototypes random rows
+    with a share `changed` of its features redrawn: clusters under the hamming distance."""
+    def make(n):
+        rng = np.random.default_rng(0)
+        prototypes = rng.integers(0, values, size=(n_prototypes, n_features))
+        X = prototypes[rng.integers(0, n_prototypes, size=n)].astype(np.float64)
+        redraw = rng.random(X.shape) < changed
+        X[redraw] = rng.integers(0, values, size=int(redraw.sum()))
+        return X
+    return make
+
+
 def _hierarchy_workloads():
+    from sklearn.cluster import DBSCAN as SklearnDBSCAN
     from sklearn.cluster import HDBSCAN as SklearnHDBSCAN
     from sklearn.cluster import AgglomerativeClustering as SklearnAgglomerativeClustering
 
-    from fastml.cluster import HDBSCAN, AgglomerativeClustering
+    from fastml.cluster import DBSCAN, HDBSCAN, AgglomerativeClustering
 
     def agglomerative(cls, linkage):
         return lambda X: cls(n_clusters=20, linkage=linkage).fit(X).labels_
@@ -540,6 +554,15 @@ def _hierarchy_workloads():
         Workload(name="HDBSCAN {n}x8 float64 (blobs), min_cluster_size=25: labels",
                  sizes=(5_000, 50_000), setup=_uneven_blobs(8), fastml=hdbscan(HDBSCAN),
                  peer=hdbscan(SklearnHDBSCAN), target=5.0, **common()),
+        # eps * 16 not an integer: no pair at exactly eps, where scikit-learn's BallTree (its
+        # choice for hamming) leaves some pairs out that its brute force and fastml keep
+        Workload(name="DBSCAN hamming {n}x16 codes (20 prototypes, 20% redrawn), eps 0.2, "
+                      "min_samples 10: labels",
+                 sizes=(3_000, 30_000), setup=_prototype_codes(),
+                 fastml=lambda X: DBSCAN(eps=0.2, min_samples=10, metric="hamming").fit(X).labels_,
+                 peer=lambda X: SklearnDBSCAN(eps=0.2, min_samples=10,
+                                              metric="hamming").fit(X).labels_,
+                 **common()),
     ]
 
 

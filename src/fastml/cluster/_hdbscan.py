@@ -3,7 +3,8 @@
 scikit-learn's default path (dense euclidean data, algorithm "auto", "kd_tree" or "ball_tree")
 finds the core distances with a kd-tree and the minimum spanning tree of the mutual reachability
 graph with a Prim loop that calls a distance object for every pair. fastml finds the core
-distances with its compiled k-nearest-neighbour search (exact distances for the winners) and
+distances with a compiled k-nearest search on the kd partition of its radius search (the
+KDTree's values to the bit, fastml.cluster._hierarchy_fast.core_distances) and
 the tree with its compiled Prim (fastml.cluster._hierarchy_fast.prim_mst), which computes the
 same distances to the bit and makes the same choices among equal ones, so the tree's edges are
 scikit-learn's. The single-linkage tree, condensed tree, cluster selection, probabilities and
@@ -19,7 +20,6 @@ from sklearn.cluster import HDBSCAN as _SklearnHDBSCAN
 from sklearn.utils.validation import validate_data
 
 from .._backend import effective_n_threads
-from ..metrics._reductions import argkmin
 from ..utils._sklearn_compat import (fit_context, hdbscan_outlier_encoding, hdbscan_process_mst,
                                      hdbscan_remap_single_linkage_tree, hdbscan_tree_to_labels,
                                      mst_edge_dtype)
@@ -32,10 +32,9 @@ def _mutual_reachability_tree(X, min_samples, alpha, n_jobs):
     """scikit-learn's _hdbscan_prims for euclidean X: the single-linkage tree of the mutual
     reachability graph's minimum spanning tree."""
     X = np.ascontiguousarray(X, dtype=np.float64)
-    distances, _ = argkmin(X, X, min_samples, metric="euclidean", n_jobs=n_jobs)
-    core = np.ascontiguousarray(distances[:, -1], dtype=np.float64)
-    start, end, weight = _hierarchy_fast.prim_mst(X, core, float(alpha),
-                                                  effective_n_threads(n_jobs))
+    n_threads = effective_n_threads(n_jobs)
+    core = _hierarchy_fast.core_distances(X, min_samples, n_threads)
+    start, end, weight = _hierarchy_fast.prim_mst(X, core, float(alpha), n_threads)
     mst = np.empty(start.shape[0], dtype=mst_edge_dtype)
     mst["current_node"], mst["next_node"], mst["distance"] = start, end, weight
     return hdbscan_process_mst(mst)

@@ -222,7 +222,17 @@ def _radius_job(X, Y, metric, kwds, n_jobs):
         name = _resolve_metric(metric, kwds)[0]
     if name not in _radius_fast.METRICS:
         return None
+    if name == "hamming":
+        # boolean rows as 0.0 / 1.0: the same fractions, searched in the kd partition (float64,
+        # the dtype of scikit-learn's distances for them), instead of bit-packed pairs
+        X, Y = (_bool_as_float64(A) for A in (X, Y))
     return _PairwiseJob(X, Y, metric, kwds, n_jobs, aux_kind=_no_aux)
+
+
+def _bool_as_float64(A):
+    if A is not None and getattr(A, "dtype", None) == bool:
+        return np.asarray(A, dtype=np.float64)
+    return A
 
 
 def radius_neighbors_csr(X, Y, radius, *, metric="euclidean", return_distance=True,
@@ -230,10 +240,10 @@ def radius_neighbors_csr(X, Y, radius, *, metric="euclidean", return_distance=Tr
                          **kwds):
     """Rows of Y within ``radius`` (distance <= radius) of every row of X, as CSR arrays.
 
-    euclidean, sqeuclidean, manhattan, chebyshev and minkowski run on the compiled radius search
-    (fastml.metrics._radius_fast: a kd partition of the rows, leaves out of reach skipped, the
-    others evaluated as tiles); other metrics and sparse input filter chunks of the distance
-    matrix. With ``self_query`` (X is Y), row i is left out of its own list.
+    euclidean, sqeuclidean, manhattan, chebyshev, minkowski and hamming run on the compiled
+    radius search (fastml.metrics._radius_fast: a kd partition of the rows, leaves out of reach
+    skipped, the others evaluated as tiles); other metrics and sparse input filter chunks of the
+    distance matrix. With ``self_query`` (X is Y), row i is left out of its own list.
 
     Returns
     -------

@@ -25,9 +25,12 @@ def reduced_distances(X, Y, metric="euclidean", p=2.0):
             np.maximum(acc, np.abs(diff), out=acc)
         elif metric == "minkowski":
             acc += np.abs(diff) ** p
+        elif metric == "hamming":
+            acc += diff != 0
         else:
             raise ValueError(f"unknown metric {metric!r}")
-    return acc
+    # hamming has no reduced form: the fraction of differing features, compared as it is
+    return acc / X.shape[1] if metric == "hamming" else acc
 
 
 def reduced_radius(radius, metric="euclidean", p=2.0):
