@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 namespace fastml::sgd {
 namespace {
@@ -102,6 +103,25 @@ struct Row {
   index_t nnz;
 };
 
+// Asks for the cache lines of row i ahead of its turn: rows come in shuffled order, so the
+// hardware prefetcher cannot guess them, and a row read from memory costs more than its update.
+template <class T>
+void prefetch(const T* begin, index_t count) {
+  const char* p = reinterpret_cast<const char*>(begin);
+  const char* end = reinterpret_cast<const char*>(begin + count);
+  for (; p < end; p += 64) __builtin_prefetch(p);
+}
+template <class T>
+void prefetch_row(const Dense<T>& x, index_t i) {
+  prefetch(x.X + i * x.d, x.d);
+}
+template <class T, class I>
+void prefetch_row(const Csr<T, I>& x, index_t i) {
+  const index_t begin = x.indptr[i], nnz = x.indptr[i + 1] - begin;
+  prefetch(x.data + begin, nnz);
+  prefetch(x.indices + begin, nnz);
+}
+
 template <class T>
 Row<T, AllColumns> row(const Dense<T>& x, index_t i) {
   return {x.X + i * x.d, AllColumns{}, x.d};
@@ -122,8 +142,29 @@ class Vector {
   T dot(const R& x) const {
     double acc = 0.0;
     for (index_t j = 0; j < x.nnz; ++j) acc += w_.w[x.col[j]] * x.v[j];
-    acc *= s_.wscale;
-    return static_cast<T>(acc);
+    return scaled(acc);
+  }
+  // The dot product from its unscaled sum.
+  T scaled(double sum) const { return static_cast<T>(sum * s_.wscale); }
+
+  // add(x, c), and the unscaled sum of dot(next) over the updated weights in the same pass:
+  // four independent chains instead of two passes of dependent ones, with every sum in
+  // dot's and add's own order (dense rows, nothing between the two that changes w).
+  double add_then_dot(const Row<T, AllColumns>& x, T c, const Row<T, AllColumns>& next) {
+    double l2 = 0.0, l1 = 0.0, acc = 0.0;
+    const T wscale = static_cast<T>(s_.wscale);
+    const T step = c / wscale;
+    T* w = w_.w;
+    for (index_t j = 0; j < x.nnz; ++j) {
+      const T wj = static_cast<T>(w[j] + static_cast<double>(x.v[j]) * step);
+      w[j] = wj;
+      l2 += wj * wj;
+      l1 += std::fabs(static_cast<double>(wj));
+      acc += wj * next.v[j];
+    }
+    s_.sq_norm = l2 * (wscale * wscale);
+    s_.l1_norm = l1 * wscale;
+    return acc;
   }
 
   template <class R>
@@ -217,12 +258,18 @@ EpochSums run_epoch(const X& x, const T* y, const T* sw, const std::uint8_t* val
   const bool l1 = opt.penalty == kL1 || opt.penalty == kElasticNet;
   const bool passive_aggressive = opt.schedule >= kPA1;
   if (opt.shuffle) shuffle(index, x.n, opt.seed);
+  bool have_next = false;  // next_sum holds the next row's unscaled dot product
+  double next_sum = 0.0;
+  constexpr index_t kAhead = 2;  // rows prefetched ahead (measured: 1 to 4 are alike)
+  for (index_t r = 0; r < std::min(kAhead, x.n); ++r) prefetch_row(x, index[r]);
   for (index_t r = 0; r < x.n; ++r) {
     const index_t i = index[r];
+    if (r + kAhead < x.n) prefetch_row(x, index[r + kAhead]);
     if (validation[i]) continue;
     const auto xi = row(x, i);
     const T yi = y[i];
-    const double p = w.dot(xi) + s.intercept;
+    const double p = (have_next ? w.scaled(next_sum) : w.dot(xi)) + s.intercept;
+    have_next = false;
     if (opt.schedule == kOptimal)
       s.eta = 1.0 / (opt.alpha * (opt.optimal_init + s.t - 1));
     else if (opt.schedule == kInvScaling)
@@ -259,7 +306,21 @@ EpochSums run_epoch(const X& x, const T* y, const T* sw, const std::uint8_t* val
     update *= static_cast<T>(class_weight * sw[i]);
     if (opt.penalty >= kL2)
       w.scale(static_cast<T>(std::max(0.0, 1.0 - ((1.0 - opt.l1_ratio) * s.eta * opt.alpha))));
-    if (update != 0.0) w.add(xi, static_cast<T>(update));
+    if (update != 0.0) {
+      // Dense rows fuse the update with the next row's dot product, unless an L1 truncation
+      // changes w between the two.
+      index_t next = r + 1;
+      if constexpr (std::is_same_v<X, Dense<T>>)
+        while (next < x.n && validation[index[next]]) ++next;
+      if (std::is_same_v<X, Dense<T>> && !l1 && next < x.n) {
+        if constexpr (std::is_same_v<X, Dense<T>>) {
+          next_sum = w.add_then_dot(xi, static_cast<T>(update), row(x, index[next]));
+          have_next = true;
+        }
+      } else {
+        w.add(xi, static_cast<T>(update));
+      }
+    }
     if (opt.fit_intercept && update != 0) s.intercept += update * opt.intercept_decay;
     if (0 < opt.average && opt.average <= s.t) {
       const double num_iter = s.t - opt.average + 1;
