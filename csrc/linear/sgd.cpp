@@ -2,6 +2,8 @@
 // product and sum rounds as in scikit-learn's Cython build, which has no fused multiply-adds.
 #include "fastml/sgd.hpp"
 
+#include "rows.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -9,6 +11,8 @@
 
 namespace fastml::sgd {
 namespace {
+
+using namespace fastml::linear_rows;
 
 // ---- losses: scikit-learn's formulas (sklearn/linear_model/_sgd_fast.pyx.tp, sklearn/_loss) ---
 double log1pexp(double x) {
@@ -86,51 +90,6 @@ struct LossFn {
     }
   }
 };
-
-// ---- rows: a dense row's feature j is j, a CSR row's is its stored index ------------------------
-struct AllColumns {
-  index_t operator[](index_t j) const { return j; }
-};
-template <class I>
-struct StoredColumns {
-  const I* p;
-  index_t operator[](index_t j) const { return static_cast<index_t>(p[j]); }
-};
-template <class T, class Columns>
-struct Row {
-  const T* v;
-  Columns col;
-  index_t nnz;
-};
-
-// Asks for the cache lines of row i ahead of its turn: rows come in shuffled order, so the
-// hardware prefetcher cannot guess them, and a row read from memory costs more than its update.
-template <class T>
-void prefetch(const T* begin, index_t count) {
-  const char* p = reinterpret_cast<const char*>(begin);
-  const char* end = reinterpret_cast<const char*>(begin + count);
-  for (; p < end; p += 64) __builtin_prefetch(p);
-}
-template <class T>
-void prefetch_row(const Dense<T>& x, index_t i) {
-  prefetch(x.X + i * x.d, x.d);
-}
-template <class T, class I>
-void prefetch_row(const Csr<T, I>& x, index_t i) {
-  const index_t begin = x.indptr[i], nnz = x.indptr[i + 1] - begin;
-  prefetch(x.data + begin, nnz);
-  prefetch(x.indices + begin, nnz);
-}
-
-template <class T>
-Row<T, AllColumns> row(const Dense<T>& x, index_t i) {
-  return {x.X + i * x.d, AllColumns{}, x.d};
-}
-template <class T, class I>
-Row<T, StoredColumns<I>> row(const Csr<T, I>& x, index_t i) {
-  const index_t begin = x.indptr[i];
-  return {x.data + begin, StoredColumns<I>{x.indices + begin}, x.indptr[i + 1] - begin};
-}
 
 // ---- scikit-learn's WeightVector, over State; T-typed locals where its Cython has them --------
 template <class T>
