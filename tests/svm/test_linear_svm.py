@@ -27,6 +27,9 @@ DATA = {"iris": _scaled(load_iris), "breast_cancer": _scaled(load_breast_cancer)
 
 
 def _fit_both(name, data, layout, fit_params=None, **params):
+    """Both models on the same data; dual=True unless given (the solver that is the same to
+    rounding: dual="auto" picks the primal one for these tall data sets)."""
+    params = {"dual": True, **params}
     X, y = DATA[data]
     X = sp.csr_matrix(X) if layout == "csr" else X
     with warnings.catch_warnings():
@@ -81,11 +84,30 @@ def test_sample_weight_with_zeros_and_handed_over_solvers():
     sw = rng.uniform(0.0, 2.0, size=len(DATA["diabetes"][1]))
     sw[::5] = 0.0
     _same_model(*_fit_both("LinearSVR", "diabetes", "dense", dict(sample_weight=sw))[:2])
-    for params in (dict(dual=False), dict(penalty="l1", dual=False),
-                   dict(multi_class="crammer_singer")):
+    for params in (dict(penalty="l1", dual=False), dict(multi_class="crammer_singer")):
         _same_model(*_fit_both("LinearSVC", "iris", "dense", **params)[:2])
-    _same_model(*_fit_both("LinearSVR", "diabetes", "dense", dual=False,
-                           loss="squared_epsilon_insensitive")[:2])
+
+
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+@pytest.mark.parametrize("name, data, params", [
+    ("LinearSVC", "iris", {}), ("LinearSVC", "breast_cancer", dict(class_weight="balanced")),
+    ("LinearSVC", "wine", dict(fit_intercept=False, C=0.1)),
+    ("LinearSVR", "diabetes", dict(loss="squared_epsilon_insensitive", epsilon=0.5))])
+def test_primal_newton_reaches_liblinears_optimum(name, data, params, layout):
+    """dual=False: the optimum liblinear's trust-region Newton approaches; with its tol at 1e-12
+    the two agree to 1e-6, with the default tol to liblinear's own stopping error."""
+    X, y = DATA[data]
+    X = sp.csr_matrix(X) if layout == "csr" else X
+    if name == "LinearSVR":
+        y = y / 100.0
+    ours = getattr(fm, name)(dual=False, **params).fit(X, y)
+    tight = getattr(sk, name)(dual=False, tol=1e-12, max_iter=10_000, **params).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, tight.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(ours.intercept_, tight.intercept_, rtol=1e-6, atol=1e-8)
+    assert ours.coef_.shape == tight.coef_.shape
+    default = getattr(sk, name)(dual=False, **params).fit(X, y)
+    scale = np.abs(default.coef_).max()
+    assert np.abs(ours.coef_ - default.coef_).max() <= 5e-2 * scale
 
 
 def test_warnings_errors_pickling():

@@ -1,12 +1,17 @@
 """LinearSVC and LinearSVR, drop-in for scikit-learn 1.9's, on fastml's compiled dual coordinate
 descent (csrc/linear/dual_cd.cpp).
 
-What is computed where: the dual solvers (LinearSVC with dual=True and an l2 penalty,
-one-vs-rest; LinearSVR with dual=True) run fastml's core, which follows liblinear's iterates
-with scikit-learn's random stream (the same seed from random_state, the same bounded draws,
-the rows grouped by class as liblinear groups them), so coef_ equals scikit-learn's to rounding.
-The primal solvers (dual=False, and the l1 penalty) and crammer_singer are handed to
-scikit-learn's liblinear. The classes subclass scikit-learn's, so every parameter, attribute,
+What is computed where:
+- the dual solvers (LinearSVC with dual=True and an l2 penalty, one-vs-rest; LinearSVR with
+  dual=True) run fastml's core, which follows liblinear's iterates with scikit-learn's random
+  stream (the same seed from random_state, the same bounded draws, the rows grouped by class as
+  liblinear groups them), so coef_ equals scikit-learn's to rounding;
+- the primal squared-loss solvers (dual=False, or dual="auto" with more rows than features:
+  LinearSVC squared_hinge with an l2 penalty, LinearSVR squared_epsilon_insensitive) up to
+  2,000 features run Newton's method on the compiled Gram core (_primal.py): the same optimum
+  as liblinear's trust-region Newton to liblinear's tol, n_iter_ counting Newton steps;
+- the l1 penalty, crammer_singer and wider primal problems are handed to scikit-learn's
+  liblinear. The classes subclass scikit-learn's, so every parameter, attribute,
 error and warning is scikit-learn's.
 """
 import warnings
@@ -21,11 +26,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from ..linear_model import _dual_cd_fast
+from . import _primal
 from ..utils._sklearn_compat import (check_sample_weight, fit_context, liblinear_solver_type,
                                      sk_liblinear, validate_dual_parameter)
 
-# liblinear's solver codes of the dual problems fastml solves: (regression, squared loss)
-_DUAL_SOLVERS = {1: (False, True), 3: (False, False), 12: (True, True), 13: (True, False)}
+# liblinear's solver codes that fastml solves: (regression, squared loss, dual)
+_SOLVERS = {1: (False, True, True), 3: (False, False, True), 12: (True, True, True),
+            13: (True, False, True), 2: (False, True, False), 11: (True, True, False)}
 
 
 def _x_args(X):
@@ -35,37 +42,58 @@ def _x_args(X):
     return "", (X,)
 
 
+def _class_problems(labels, C, class_weight):
+    """liblinear's binary sub-problems of labels (class indices of the kept rows): for each,
+    (positive rows mask, C of the positives, C of the negatives). Two classes: one problem,
+    the second class positive; more: each class against the rest, the rest bounded by the plain
+    C."""
+    present = np.unique(labels)
+    weighted_C = C * class_weight[present] if class_weight.size else np.full(len(present), C)
+    if len(present) == 2:
+        return [(labels == present[1], weighted_C[1], weighted_C[0])]
+    return [(labels == target, weighted_C[i], C) for i, target in enumerate(present)]
+
+
 def _train(X, y_ind, solver_type, tol, bias, C, class_weight, max_iter, seed, epsilon,
            sample_weight):
     """liblinear's train as scikit-learn calls it: (raw coef, n_iter per sub-problem)."""
-    if solver_type not in _DUAL_SOLVERS:
+    n_features = X.shape[1]
+    if solver_type not in _SOLVERS or (not _SOLVERS[solver_type][2] and
+                                       n_features + 1 > _primal.MAX_DIMENSION):
         return sk_liblinear.train_wrap(X, y_ind, sp.issparse(X), solver_type, tol, bias, C,
                                        class_weight, max_iter, seed, epsilon, sample_weight)
-    regression, squared = _DUAL_SOLVERS[solver_type]
+    regression, squared, dual = _SOLVERS[solver_type]
+    keep = np.flatnonzero(sample_weight > 0)  # liblinear drops the rows of weight 0
+    if not dual:
+        Xk = X if len(keep) == X.shape[0] else X[keep]
+        problems = ([(None, C, C)] if regression else
+                    _class_problems(y_ind[keep].astype(np.intp), C, class_weight))
+        coefs, n_iters = [], []
+        for positive, c_pos, c_neg in problems:
+            bounds = sample_weight[keep] * (C if regression else np.where(positive, c_pos, c_neg))
+            target = y_ind[keep] if regression else np.where(positive, 1.0, -1.0)
+            w, n_iter, converged = _primal.solve(Xk, target, bounds, bias=bias,
+                                                 regression=regression, p=epsilon,
+                                                 max_iter=max_iter)
+            coefs.append(w)
+            n_iters.append(n_iter if converged else max_iter)
+        return np.asfortranarray(np.vstack(coefs)), np.array(n_iters, dtype=np.intc)
     suffix, x_args = _x_args(X)
     rng = _dual_cd_fast.Generator(seed)
-    keep = np.flatnonzero(sample_weight > 0)  # liblinear drops the rows of weight 0
     common = dict(bias=bias, squared=squared, eps=tol, max_iter=max_iter, rng=rng)
     if regression:
         w, n_iter = getattr(_dual_cd_fast, "svr" + suffix)(
             *x_args, y_ind, epsilon, keep.astype(np.int32), C * sample_weight[keep], **common)
         return np.asfortranarray(w[None, :]), np.array([n_iter], dtype=np.intc)
-    # liblinear groups the rows by class, classes in increasing order, rows in their order
+    # liblinear groups the rows by class, classes in increasing order, rows in their order;
+    # the sub-problems draw from one random stream in turn
     labels = y_ind[keep].astype(np.intp)
     order = np.argsort(labels, kind="stable")
-    rows, labels = keep[order].astype(np.int32), labels[order]
-    present = np.unique(labels)
-    weighted_C = C * class_weight[present] if class_weight.size else np.full(len(present), C)
+    rows = keep[order].astype(np.int32)
     svc = getattr(_dual_cd_fast, "svc" + suffix)
-    # two classes: one problem, the second class positive; more: each class against the rest,
-    # the rest bounded by the plain C, drawing from one random stream in class order
-    targets = present[1:] if len(present) == 2 else present
     coefs, n_iters = [], []
-    for i, target in enumerate(targets):
-        positive = labels == target
+    for positive, c_pos, c_neg in _class_problems(labels[order], C, class_weight):
         sign = np.where(positive, 1, -1).astype(np.int8)
-        c_pos = weighted_C[1] if len(present) == 2 else weighted_C[np.flatnonzero(present == target)[0]]
-        c_neg = weighted_C[0] if len(present) == 2 else C
         bounds = sample_weight[rows] * np.where(positive, c_pos, c_neg)
         w, n_iter = svc(*x_args, rows, sign, bounds, **common)
         coefs.append(w)
