@@ -1642,7 +1642,22 @@ def _sgd_workloads():
         return call
 
     # scikit-learn-intelex has neither SGDClassifier nor LinearSVC (2025.x): scikit-learn only.
+    from sklearn import svm as sk_svm
+
+    from fastml import svm as fm_svm
     return [Workload(
+        group="linear",
+        name="LinearSVC fit {n}x100 float64 (squared hinge, dual='auto': the primal solver)",
+        sizes=(20_000, 200_000),
+        setup=two_classes,
+        fastml=fit(fm_svm.LinearSVC),
+        peer=fit(sk_svm.LinearSVC),
+        peer_name="scikit-learn",
+        parity=relative_coef_difference,
+        parity_label="coef rel. diff",
+        # fastml converges to the optimum; liblinear stops within its tol of it
+        tolerance=1e-2,
+    ), Workload(
         group="linear",
         name="SGDClassifier hinge fit {n}x100 float64",
         sizes=(20_000, 200_000),
