@@ -34,6 +34,9 @@ COMPILED_CORES = {
         "fastml._cd_fast",
     "logistic loss, gradient and Hessian in one pass (C++, pybind11)":
         "fastml.linear_model._logistic_fast",
+    "plain SGD epochs for linear models (C++, pybind11)": "fastml.linear_model._sgd_fast",
+    "liblinear's dual coordinate descent for linear SVMs (C++, pybind11)":
+        "fastml.linear_model._dual_cd_fast",
     "radius search over a kd partition (C++, pybind11)": "fastml.metrics._radius_fast",
     "DBSCAN labelling (C++, pybind11)": "fastml.cluster._dbscan_fast",
     "gradient boosting: histograms, splits, predictions (C++, pybind11)":

@@ -1668,6 +1668,52 @@ def _logistic_workloads():
     ) for setup, d, classes, sizes in ((binary, 100, "binary", (20_000, 200_000)),
                                        (ten_classes, 50, "10 classes", (10_000, 100_000)))
         for peer_name, cls, target, tolerance in peers]
+def _sgd_workloads():
+    from sklearn import linear_model as sk
+
+    from fastml import linear_model as fm
+
+    def two_classes(n, d=100):
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(n, d))
+        return X, (X @ rng.normal(size=d) + rng.normal(size=n) > 0).astype(np.int64)
+
+    def fit(cls, **params):
+        def call(data):
+            model = cls(random_state=0, **params).fit(*data)
+            return np.hstack([model.coef_, model.intercept_[:, None]])
+        return call
+
+    # scikit-learn-intelex has neither SGDClassifier nor LinearSVC (2025.x): scikit-learn only.
+    from sklearn import svm as sk_svm
+
+    from fastml import svm as fm_svm
+    return [Workload(
+        group="linear",
+        name="LinearSVC fit {n}x100 float64 (squared hinge, dual='auto': the primal solver)",
+        sizes=(20_000, 200_000),
+        setup=two_classes,
+        fastml=fit(fm_svm.LinearSVC),
+        peer=fit(sk_svm.LinearSVC),
+        peer_name="scikit-learn",
+        parity=relative_coef_difference,
+        parity_label="coef rel. diff",
+        # fastml converges to the optimum; liblinear stops within its tol of it
+        tolerance=1e-2,
+    ), Workload(
+        group="linear",
+        name="SGDClassifier hinge fit {n}x100 float64",
+        sizes=(20_000, 200_000),
+        setup=two_classes,
+        fastml=fit(fm.SGDClassifier),
+        peer=fit(sk.SGDClassifier),
+        peer_name="scikit-learn",
+        parity=relative_coef_difference,
+        parity_label="coef rel. diff",
+        tolerance=1e-10,  # the same random stream and arithmetic: equal to rounding
+    )]
+
+
 def low_rank_plus_noise(n, n_features=200, rank=30, seed=0):
     """n x n_features float32 rows: a rank-`rank` signal of decaying scales plus unit noise, so
     that the leading components are well separated."""
@@ -1740,7 +1786,8 @@ def all_workloads():
             + _boosting_workloads()
             + _text_workloads() + _naive_bayes_workloads()
             + _classification_metric_workloads() + _linear_workloads()
-            + _linear_cd_workloads() + _logistic_workloads() + _decomposition_workloads()
+            + _linear_cd_workloads() + _logistic_workloads() + _sgd_workloads()
+            + _decomposition_workloads()
             + _small_call_workloads())
 
 

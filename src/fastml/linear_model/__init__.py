@@ -6,7 +6,9 @@ from ._coordinate_descent import (ElasticNet, ElasticNetCV, Lasso, LassoCV, enet
 from ._logistic import LogisticRegression, LogisticRegressionCV
 from ._ridge import Ridge, RidgeClassifier
 from ._ridge_cv import RidgeClassifierCV, RidgeCV
+from ._stochastic_gradient import SGDClassifier, SGDRegressor
 
 __all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "LinearRegression",
            "LogisticRegression", "LogisticRegressionCV", "Ridge", "RidgeCV", "RidgeClassifier",
            "RidgeClassifierCV", "enet_path", "lasso_path"]
+__all__ += ["SGDClassifier", "SGDRegressor"]

@@ -30,6 +30,9 @@ from sklearn.metrics.pairwise import _check_chunk_size as check_chunk_size
 from sklearn.neighbors._base import _check_precomputed as check_precomputed
 from sklearn.neighbors._base import _kneighbors_from_graph as kneighbors_from_graph
 from sklearn.utils._arpack import _init_arpack_v0 as init_arpack_v0
+from sklearn.svm import _liblinear as sk_liblinear
+from sklearn.svm._base import _get_liblinear_solver_type as liblinear_solver_type
+from sklearn.svm._classes import _validate_dual_parameter as validate_dual_parameter
 from sklearn.utils._array_api import _average as weighted_average
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._encode import _unique as unique_values
