@@ -82,7 +82,8 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
                                      double min_hessian_to_split, double shrinkage,
                                      bool constant_hessian, const py::object& monotonic_cst,
                                      const std::vector<std::vector<std::int32_t>>& interaction_cst,
-                                     double feature_fraction, std::uint64_t seed, int n_threads) {
+                                     double feature_fraction, std::uint64_t seed, int n_threads,
+                                     const py::object& is_categorical) {
   require(codes.ndim() == 2, "codes must be 2-d");
   const index_t n = codes.shape(0), F = codes.shape(1);
   require(n >= 1 && n < (index_t{1} << 31) - 1 && F >= 1, "codes must be non-empty with < 2**31 rows");
@@ -106,6 +107,13 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
     const std::int8_t* c = checked<std::int8_t>(cst, "monotonic_cst", {F});
     for (index_t f = 0; f < F; ++f) require(c[f] >= -1 && c[f] <= 1, "monotonic_cst must be -1, 0 or 1");
     p.monotonic_cst.assign(c, c + F);
+  }
+  if (!is_categorical.is_none()) {
+    const py::array cat = is_categorical.cast<py::array>();
+    data.is_categorical = checked<std::uint8_t>(cat, "is_categorical", {F});
+    for (index_t f = 0; f < F; ++f)
+      require(!data.is_categorical[f] || p.monotonic_cst.empty() || p.monotonic_cst[f] == 0,
+              "Categorical features cannot have monotonic constraints.");
   }
   for (const auto& group : interaction_cst)
     for (const std::int32_t f : group)
@@ -145,6 +153,8 @@ std::unique_ptr<boost::PackedTrees> pack(const py::array& offsets, const py::arr
                                          const py::array& threshold, const py::array& bin,
                                          const py::array& missing_left, const py::array& left,
                                          const py::array& right, const py::array& value,
+                                         const py::array& is_categorical,
+                                         const py::array& bitset_idx, const py::array& bitsets,
                                          index_t n_features, index_t n_outputs) {
   require(offsets.ndim() == 1 && offsets.shape(0) >= 1, "offsets must be 1-d, non-empty");
   const index_t T = offsets.shape(0) - 1;
@@ -158,11 +168,15 @@ std::unique_ptr<boost::PackedTrees> pack(const py::array& offsets, const py::arr
   const std::int64_t* feat = checked<std::int64_t>(feature, "feature", {N});
   for (index_t i = 0; i < N; ++i)
     require(leaf[i] || (feat[i] >= 0 && feat[i] < n_features), "feature out of range");
+  require(bitsets.ndim() == 2, "bitsets must be 2-d");
   auto packed = std::make_unique<boost::PackedTrees>(
       T, off, out, leaf, feat, checked<double>(threshold, "threshold", {N}),
       checked<std::uint8_t>(bin, "bin", {N}), checked<std::uint8_t>(missing_left, "missing_left", {N}),
       checked<std::int64_t>(left, "left", {N}), checked<std::int64_t>(right, "right", {N}),
-      checked<double>(value, "value", {N}));
+      checked<double>(value, "value", {N}), checked<std::uint8_t>(is_categorical, "is_categorical", {N}),
+      checked<std::int64_t>(bitset_idx, "bitset_idx", {N}),
+      checked<std::uint32_t>(bitsets, "bitsets", {bitsets.shape(0), boost::kBitsetWords}),
+      bitsets.shape(0));
   packed->n_outputs = n_outputs;
   return packed;
 }
@@ -209,6 +223,19 @@ PYBIND11_MODULE(_boost_fast, m) {
       .def_property_readonly("is_leaf", [](const GrownTree& g) { return to_array(g.tree.is_leaf); })
       .def_property_readonly("bin_threshold",
                              [](const GrownTree& g) { return to_array(g.tree.bin_threshold); })
+      .def_property_readonly("is_categorical",
+                             [](const GrownTree& g) { return to_array(g.tree.is_categorical); })
+      .def_property_readonly("bitset_idx", [](const GrownTree& g) { return to_array(g.tree.bitset_idx); })
+      .def_property_readonly("cat_bitsets",
+                             [](const GrownTree& g) {
+                               const auto& b = g.tree.cat_bitsets;
+                               py::array_t<std::uint32_t> out(
+                                   {static_cast<py::ssize_t>(b.size()),
+                                    static_cast<py::ssize_t>(boost::kBitsetWords)});
+                               std::uint32_t* o = out.mutable_data();
+                               for (const auto& bits : b) o = std::copy(bits.begin(), bits.end(), o);
+                               return out;
+                             })
       .def_property_readonly("leaf_start", [](const GrownTree& g) { return to_array(g.tree.leaf_start); })
       .def_property_readonly("leaf_stop", [](const GrownTree& g) { return to_array(g.tree.leaf_stop); })
       .def_property_readonly("rows", [](const GrownTree& g) { return to_array(g.tree.rows); })
@@ -226,13 +253,15 @@ PYBIND11_MODULE(_boost_fast, m) {
         py::arg("min_samples_leaf"), py::arg("l2_regularization"),
         py::arg("min_hessian_to_split"), py::arg("shrinkage"), py::arg("constant_hessian"),
         py::arg("monotonic_cst"), py::arg("interaction_cst"), py::arg("feature_fraction"),
-        py::arg("seed"), py::arg("n_threads"),
+        py::arg("seed"), py::arg("n_threads"), py::arg("is_categorical") = py::none(),
         "Grows one tree on codes (n_rows, n_features) uint8 from gh (n_rows, 2) float32; "
-        "max_leaf_nodes and max_depth 0 are no limit.");
+        "max_leaf_nodes and max_depth 0 are no limit; is_categorical (n_features) uint8 or "
+        "None marks the features whose codes are categories.");
   py::class_<boost::PackedTrees>(m, "PackedTrees", "Boosted trees packed for the prediction walk.")
       .def(py::init(&pack), py::arg("offsets"), py::arg("output"), py::arg("is_leaf"),
            py::arg("feature"), py::arg("threshold"), py::arg("bin"), py::arg("missing_left"),
-           py::arg("left"), py::arg("right"), py::arg("value"), py::arg("n_features"),
+           py::arg("left"), py::arg("right"), py::arg("value"), py::arg("is_categorical"),
+           py::arg("bitset_idx"), py::arg("bitsets"), py::arg("n_features"),
            py::arg("n_outputs"))
       .def("predict",
            [](const boost::PackedTrees& p, const py::array& X, py::array& raw, index_t n_features,

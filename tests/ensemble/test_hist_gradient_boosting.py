@@ -314,8 +314,6 @@ def test_bad_parameters_and_unsupported_input():
     X, y = np.arange(40.0).reshape(20, 2), np.arange(20.0)
     with pytest.raises(ValueError, match="quantile"):
         HistGradientBoostingRegressor(loss="quantile", quantile=1.5).fit(X, y)
-    with pytest.raises(ValueError, match="categorical"):
-        HistGradientBoostingRegressor(categorical_features=[0]).fit(X, y)
     with pytest.raises(ValueError, match="BaseLoss"):
         HistGradientBoostingRegressor(loss=HalfSquaredError()).fit(X, y)
     with pytest.raises(ValueError, match="n_jobs"):

@@ -20,6 +20,7 @@
 // Entry points trust their arguments; the binding checks shapes and indices first.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -30,6 +31,13 @@ using index_t = std::ptrdiff_t;
 
 constexpr int kBins = 256;        // as fastml::cart::kBins: codes are uint8
 constexpr int kMissingBin = 255;  // as fastml::cart::kMissingBin
+// A categorical split's left categories: one bit per bin code (the missing bin included), as
+// scikit-learn's 8 x uint32 bitsets.
+constexpr int kBitsetWords = kBins / 32;
+using CatBitset = std::array<std::uint32_t, kBitsetWords>;
+inline bool in_bitset(const std::uint32_t* bits, unsigned code) {
+  return (bits[code / 32] >> (code % 32)) & 1u;
+}
 
 enum Loss : int {
   kSquaredError = 0,
@@ -79,16 +87,22 @@ struct Data {
   const std::uint8_t* codes;               // (n_rows, n_features)
   const std::uint16_t* n_bins_non_missing; // (n_features)
   const std::uint8_t* has_missing;         // (n_features)
+  // (n_features) or nullptr: categorical features, whose codes are their categories (the
+  // estimator encodes them 0 .. n_bins_non_missing - 1) and split by scikit-learn's rule of
+  // categories sorted by gradient / hessian
+  const std::uint8_t* is_categorical = nullptr;
 };
 
 // A grown tree as scikit-learn's TreePredictor nodes, in preorder (left subtree first). Leaves
 // hold their shrunk value, splits their unshrunk one (as scikit-learn). rows holds the training
-// rows partitioned by leaf: leaf node i's are rows[leaf_start[i] .. leaf_stop[i]).
+// rows partitioned by leaf: leaf node i's are rows[leaf_start[i] .. leaf_stop[i]). A categorical
+// split's left categories are cat_bitsets[bitset_idx[i]] (bitset_idx 0 for other nodes).
 struct Tree {
   std::vector<double> value, gain;
-  std::vector<std::uint32_t> count, depth, left, right;
+  std::vector<std::uint32_t> count, depth, left, right, bitset_idx;
+  std::vector<CatBitset> cat_bitsets;
   std::vector<std::int64_t> feature;
-  std::vector<std::uint8_t> missing_go_to_left, is_leaf, bin_threshold;
+  std::vector<std::uint8_t> missing_go_to_left, is_leaf, bin_threshold, is_categorical;
   std::vector<std::int64_t> leaf_start, leaf_stop;  // per node, -1 for splits
   std::vector<std::int32_t> rows;
   index_t n_nodes() const { return static_cast<index_t>(value.size()); }
@@ -101,23 +115,30 @@ void add_leaf_values(const Tree& tree, double* raw, index_t stride);
 
 // Trees packed end to end for the prediction walk. Tree t adds to output column output[t].
 struct PackedNode {
-  double threshold;         // raw walk: value <= threshold goes left
+  double threshold;         // raw walk: value <= threshold goes left; for a categorical split
+                            // the number of known categories (values 0 .. threshold - 1; any
+                            // other goes the missing values' way, as scikit-learn's unknown
+                            // categories)
   double value;             // leaves
   std::int32_t feature;     // -1 for a leaf
   std::int32_t left, right; // indices into the tree's nodes
   std::uint8_t missing_left;
   std::uint8_t bin;         // binned walk: code <= bin goes left
+  std::int32_t bitset = -1; // categorical split: its left categories' bitset; -1 otherwise
 };
 
 class PackedTrees {
  public:
   // Node arrays of n_trees trees laid end to end: tree t's nodes are offsets[t] ..
-  // offsets[t + 1], child ids local to the tree.
+  // offsets[t + 1], child ids local to the tree. Categorical splits (is_categorical) read
+  // their left categories from bitsets (n_bitsets, kBitsetWords) at bitset_idx.
   PackedTrees(index_t n_trees, const std::int64_t* offsets, const std::int64_t* output,
               const std::uint8_t* is_leaf, const std::int64_t* feature,
               const double* threshold, const std::uint8_t* bin,
               const std::uint8_t* missing_left, const std::int64_t* left,
-              const std::int64_t* right, const double* value);
+              const std::int64_t* right, const double* value,
+              const std::uint8_t* is_categorical, const std::int64_t* bitset_idx,
+              const std::uint32_t* bitsets, index_t n_bitsets);
   index_t n_trees() const { return static_cast<index_t>(roots_.size()); }
   index_t n_outputs = 1;  // columns of raw (every output[t] lies below it)
 
@@ -135,6 +156,7 @@ class PackedTrees {
             double work_per_row_ns, const Goes& goes_left) const;
   std::vector<PackedNode> nodes_;
   std::vector<std::int64_t> roots_, output_;
+  std::vector<std::uint32_t> bitsets_;
 };
 
 }  // namespace fastml::boost

@@ -1,8 +1,8 @@
 """Histogram gradient boosting in plain NumPy, float64: what the C++ booster
 (fastml.ensemble._boost_fast) computes, written as directly as possible: the losses' gradients
-and hessians, a node's best split over bin codes (scikit-learn's gain and rules), and one boosting
-step on a given tree structure (rows routed, leaf values -G / (H + l2) times the learning rate,
-raw predictions updated)."""
+and hessians, a node's best split over bin codes (scikit-learn's gain and rules, categorical
+features' too), and one boosting step on a given tree structure (rows routed, leaf values
+-G / (H + l2) times the learning rate, raw predictions updated)."""
 import numpy as np
 
 MISSING_BIN = 255
@@ -78,6 +78,43 @@ def best_split(codes, g, h, rows, n_bins_non_missing, min_samples_leaf=20, l2=0.
                 gain = (loss_node - gl * node_value(gl, hl, l2) - gr * node_value(gr, hr, l2))
                 if gain > 0 and (best is None or gain > best[0]):
                     best = (gain, f, b, missing_left)
+    return best
+
+
+def best_categorical_split(codes, g, h, rows, n_categories, min_samples_leaf=20, l2=0.0,
+                           min_hessian_to_split=1e-3, constant_hessian=False, value=0.0,
+                           min_cat_support=10.0):
+    """The best split of the node holding rows on one categorical feature (codes: its
+    categories, MISSING_BIN for missing) as (gain, set of the codes going left), or None.
+    scikit-learn's rule: the categories (the missing values one of them) of hessian sum scaled
+    by n / H at least min_cat_support, sorted by G_c / (H_c + min_cat_support); the first k of
+    that order, or the last k, go left, k up to half of them (left to right: (m + 1) // 2,
+    right to left: one less); ties in the order are left in category order (the core's C
+    qsort may order them otherwise)."""
+    g = np.asarray(g, dtype=np.float64)[rows]
+    h = np.ones(len(g)) if constant_hessian else np.asarray(h, dtype=np.float64)[rows]
+    c = np.asarray(codes)[rows]
+    G, H, n = g.sum(), h.sum(), len(rows)
+    loss_node = G * value
+    cats = [k for k in list(range(n_categories)) + [MISSING_BIN]
+            if h[c == k].sum() * (n / H) >= min_cat_support and (c == k).any()]
+    if len(cats) <= 1:
+        return None
+    ratio = [g[c == k].sum() / (h[c == k].sum() + min_cat_support) for k in cats]
+    order = [cats[i] for i in np.argsort(ratio, kind="stable")]
+    m, best = len(order), None
+    for chosen in ([order[:k + 1] for k in range((m + 1) // 2)]
+                   + [order[m - k - 1:] for k in range((m + 1) // 2 - 1)]):
+        left = np.isin(c, chosen)
+        nl, gl, hl = left.sum(), g[left].sum(), h[left].sum()
+        gr, hr = G - gl, H - hl
+        if nl < min_samples_leaf or n - nl < min_samples_leaf:
+            continue
+        if hl < min_hessian_to_split or hr < min_hessian_to_split:
+            continue
+        gain = loss_node - gl * node_value(gl, hl, l2) - gr * node_value(gr, hr, l2)
+        if gain > 0 and (best is None or gain > best[0]):
+            best = (gain, set(chosen))
     return best
 
 
