@@ -7,7 +7,6 @@ import pickle
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from scipy import sparse
 from sklearn import ensemble as sk
 from sklearn._loss.loss import (AbsoluteError, HalfBinomialLoss, HalfGammaLoss,
                                 HalfMultinomialLoss, HalfPoissonLoss, HalfSquaredError,
@@ -318,8 +317,6 @@ def test_bad_parameters_and_unsupported_input():
         HistGradientBoostingRegressor(loss=HalfSquaredError()).fit(X, y)
     with pytest.raises(ValueError, match="n_jobs"):
         HistGradientBoostingRegressor(n_jobs="two").fit(X, y)
-    with pytest.raises(TypeError, match="Sparse data"):
-        HistGradientBoostingRegressor().fit(sparse.csr_matrix(X), y)
     model = HistGradientBoostingRegressor(max_iter=2).fit(X, y)
     with pytest.raises(ValueError, match="features"):
         model.predict(X[:, :1])

@@ -11,6 +11,9 @@ and the codes fastml.tree's compiled encoder's; float32 X is binned and walked a
 Categorical features go through scikit-learn's own preprocessing (an OrdinalEncoder in a
 ColumnTransformer that puts them first, unknown categories becoming NaN), so that each category
 is its own bin code and the compiled split search sorts them as scikit-learn's.
+Sparse X (CSR or CSC; scikit-learn's estimators reject it) is binned column by column from its
+CSC form, every implicit zero taking its feature's bin of 0, so that the model is the one the
+dense matrix gives; prediction walks it in blocks of rows made dense.
 
 The fitted trees are kept as scikit-learn's TreePredictor objects in ``_predictors``, so that the
 inherited methods that read them (partial dependence, verbose statistics) work unchanged.
@@ -19,6 +22,7 @@ from numbers import Integral
 from time import time
 
 import numpy as np
+from scipy import sparse
 from sklearn.ensemble import HistGradientBoostingClassifier as _SkClassifier
 from sklearn.ensemble import HistGradientBoostingRegressor as _SkRegressor
 from sklearn.metrics import check_scoring
@@ -46,6 +50,8 @@ _LOSS_CODES = {"squared_error": _boost_fast.Loss.squared_error,
 _N_JOBS_CONSTRAINT = [Integral, None]
 _EMPTY_BITSETS = np.zeros((0, 8), dtype=np.uint32)
 _MISSING_WORD, _MISSING_BIT = divmod(int(_boost_fast.MISSING_BIN), 32)
+# sparse X is predicted in blocks of rows made dense, of about this many values
+_DENSE_BLOCK_VALUES = 1 << 20
 
 
 # scikit-learn's cap on thresholds (ALMOST_INF): +inf is left for the split of missing values
@@ -82,11 +88,23 @@ def bin_thresholds(X, max_bins, sample_weight, n_threads, known_categories=None)
     out = np.full((X.shape[1], _cart.N_BINS), np.inf)
     counts = np.zeros(X.shape[1], dtype=np.int64)
 
+    if sparse.issparse(X):
+        X = X.tocsc()
+
+    def column(f):
+        """Feature f's values, one per row (of a sparse X, only this column made dense)."""
+        if not sparse.issparse(X):
+            return X[:, f]
+        out = np.zeros(X.shape[0], dtype=X.dtype)
+        part = slice(X.indptr[f], X.indptr[f + 1])
+        out[X.indices[part]] = X.data[part]
+        return out
+
     def one(f):
         if known_categories is not None and known_categories[f] is not None:
             t = known_categories[f][:-1]
         else:
-            t = _column_thresholds(X[:, f], max_bins, sample_weight)
+            t = _column_thresholds(column(f), max_bins, sample_weight)
         out[f, :len(t)] = t
         counts[f] = len(t)
 
@@ -128,6 +146,25 @@ def _pack(predictors, n_features, n_outputs, n_categories):
         n_features=n_features, n_outputs=n_outputs)
 
 
+def encode_sparse(X, thresholds, counts):
+    """Bin codes (n_rows, n_features) uint8, row-major, of sparse X: encode_bins's codes (a
+    value's bin is the number of thresholds below it, MISSING_BIN for NaN) with each implicit
+    zero given its feature's bin of 0, from the CSC columns."""
+    X = X.tocsc()
+    n, F = X.shape
+    zero_bins = np.array([np.searchsorted(thresholds[f, :counts[f]], 0.0) for f in range(F)],
+                         dtype=np.uint8)
+    codes = np.empty((n, F), dtype=np.uint8)
+    codes[...] = zero_bins
+    for f in range(F):
+        part = slice(X.indptr[f], X.indptr[f + 1])
+        values = X.data[part].astype(np.float64)
+        bins = np.searchsorted(thresholds[f, :counts[f]], values, side="left")
+        bins[np.isnan(values)] = _boost_fast.MISSING_BIN
+        codes[X.indices[part], f] = bins
+    return codes
+
+
 class _CompiledBoosting:
     """fit and the prediction walk over the compiled core, for both estimators."""
 
@@ -137,13 +174,17 @@ class _CompiledBoosting:
         """scikit-learn's validation, keeping float32 X float32 (scikit-learn converts it to
         float64). With categorical features, scikit-learn's own preprocessing (its
         ColumnTransformer: the categorical features first, ordinally encoded, in float64)."""
-        kwargs = dict(dtype=[np.float64, np.float32], ensure_all_finite=False, order="C")
+        kwargs = dict(dtype=[np.float64, np.float32], ensure_all_finite=False, order="C",
+                      accept_sparse=["csr", "csc"])
         if not reset:
             if getattr(self, "_preprocessor", None) is None:
                 return validate_data(self, X, reset=False, **kwargs)
             return np.ascontiguousarray(self._preprocessor.transform(X), dtype=np.float64)
         self.is_categorical_ = check_categorical_features(X, self.categorical_features)
         if self.is_categorical_ is not None:
+            if sparse.issparse(X):
+                raise ValueError("fastml's HistGradientBoosting takes categorical features "
+                                 "with dense X only; pass X as an array or a DataFrame.")
             X, known_categories = super()._preprocess_X(X, reset=True)
             return np.ascontiguousarray(X, dtype=np.float64), known_categories
         self._preprocessor = None
@@ -161,15 +202,19 @@ class _CompiledBoosting:
                 rng = check_random_state(self._random_seed)
                 p = None if sample_weight is None else sample_weight / np.sum(sample_weight)
                 subset = rng.choice(n_samples, _BIN_SUBSAMPLE, p=p, replace=True)
-                X_fit, sw_fit = X.take(subset, axis=0), None
+                X_fit, sw_fit = X[subset] if sparse.issparse(X) else X.take(subset, axis=0), None
             else:
                 X_fit, sw_fit = X, sample_weight
             self._thresholds, counts = bin_thresholds(X_fit, self.max_bins, sw_fit,
                                                       self._n_threads, known_categories)
             self._n_bins_non_missing = (counts + 1).astype(np.uint16)
-        codes, _ = _cart.encode_bins(X, self._thresholds, self._n_threads)
+        if sparse.issparse(X):
+            codes = encode_sparse(X, self._thresholds, self._n_bins_non_missing - 1)
+        else:
+            codes, _ = _cart.encode_bins(X, self._thresholds, self._n_threads)
         if self.verbose:
-            print(f"Binning {X.nbytes / 1e9:.3f} GB of "
+            nbytes = X.data.nbytes if sparse.issparse(X) else X.nbytes
+            print(f"Binning {nbytes / 1e9:.3f} GB of "
                   f"{'training' if is_training_data else 'validation'} data: {time() - tic:.3f} s")
         return codes
 
@@ -471,11 +516,17 @@ class _CompiledBoosting:
         packed = self._packed_trees(predictors)
         n_threads = effective_n_threads(self.n_jobs)
         raw = np.ascontiguousarray(raw_predictions)
-        X = np.ascontiguousarray(X)
         if is_binned:
-            packed.predict_binned(X, raw, self._n_features, n_threads)
+            packed.predict_binned(np.ascontiguousarray(X), raw, self._n_features, n_threads)
+        elif sparse.issparse(X):
+            X = X.tocsr()
+            step = max(1, _DENSE_BLOCK_VALUES // max(1, X.shape[1]))
+            for start in range(0, X.shape[0], step):
+                block = raw[start:start + step]
+                packed.predict(np.ascontiguousarray(X[start:start + step].toarray()), block,
+                               self._n_features, n_threads)
         else:
-            packed.predict(X, raw, self._n_features, n_threads)
+            packed.predict(np.ascontiguousarray(X), raw, self._n_features, n_threads)
         if raw is not raw_predictions:
             raw_predictions[...] = raw
 
@@ -505,6 +556,7 @@ class _CompiledBoosting:
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
+        tags.input_tags.sparse = True
         return tags
 
 
