@@ -11,6 +11,7 @@
 //                 tried on both sides, rows partitioned stably (so that every sum adds in row
 //                 order, as scikit-learn's does), leaf values -G / (H + l2) shrunk at the end
 //   predict.cpp   trees packed end to end, walked on raw values or on bin codes
+//   lambdarank.cpp  the ranker's LambdaMART gradients, query by query
 //
 // The bin codes are those of fastml.tree's encode_bins (csrc/tree/binning.cpp, shared): row-major
 // uint8, kMissingBin for NaN. A histogram bin sums in float64 as scikit-learn's do; every sum is
@@ -60,6 +61,14 @@ struct GradHess {
 // weights) h is 1.
 void gradients(Loss loss, const double* y, const double* raw, const double* sample_weight,
                index_t n_rows, index_t n_trees, double quantile, GradHess* gh, int n_threads);
+
+// OUT gh (n_rows): LambdaMART's gradients and hessians for NDCG (csrc/boost/lambdarank.cpp) at
+// scores, for labels y (gain 2^y - 1); query q's rows are offsets[q] .. offsets[q + 1]. Only
+// pairs with a member among the first truncation_level ranks count; norm: LightGBM's
+// lambdarank_norm. sigmoid scales the score gaps.
+void lambdarank_gradients(const double* y, const double* score, const std::int64_t* offsets,
+                          index_t n_queries, index_t truncation_level, bool norm, double sigmoid,
+                          GradHess* gh, int n_threads);
 
 struct GrowParams {
   index_t max_leaf_nodes;  // 0: no limit

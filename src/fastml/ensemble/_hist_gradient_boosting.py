@@ -257,6 +257,25 @@ class _CompiledBoosting:
         raw[:, _MISSING_WORD] &= ~np.uint32(1 << _MISSING_BIT)
         return TreePredictor(nodes, binned, raw)
 
+    def _growth(self, codes, constant_hessian, monotonic_cst, interaction_cst, max_features):
+        """grow_tree's arguments other than codes, gh and seed: the tree parameters, the bins
+        of the training codes."""
+        has_missing = np.ascontiguousarray(
+            (codes == _boost_fast.MISSING_BIN).any(axis=0), dtype=np.uint8)
+        return dict(
+            n_bins_non_missing=self._n_bins_non_missing, has_missing=has_missing,
+            n_bins=self.max_bins + 1,
+            max_leaf_nodes=0 if self.max_leaf_nodes is None else self.max_leaf_nodes,
+            max_depth=0 if self.max_depth is None else self.max_depth,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=float(self.l2_regularization),
+            min_hessian_to_split=_MIN_HESSIAN_TO_SPLIT, shrinkage=float(self.learning_rate),
+            constant_hessian=constant_hessian,
+            monotonic_cst=None if monotonic_cst is None else monotonic_cst.astype(np.int8),
+            interaction_cst=([] if interaction_cst is None
+                             else [sorted(int(f) for f in group) for group in interaction_cst]),
+            feature_fraction=float(max_features), n_threads=self._n_threads)
+
     def _update_leaves_values(self, tree, y, raw_k, sample_weight):
         """Non-differentiable losses: each leaf's value is the loss's intercept of the residuals
         of its rows (scikit-learn's _update_leaves_values)."""
@@ -383,9 +402,6 @@ class _CompiledBoosting:
                                known_categories=known_categories)
         codes_val = (self._bin_data(X_val, sample_weight_val, is_training_data=False)
                      if X_val is not None else None)
-        has_missing = np.ascontiguousarray(
-            (codes == _boost_fast.MISSING_BIN).any(axis=0), dtype=np.uint8)
-        n_bins_non_missing = self._n_bins_non_missing
         if self.verbose:
             print("Fitting gradient boosted rounds:")
         n_samples = codes.shape[0]
@@ -439,19 +455,8 @@ class _CompiledBoosting:
             predictors = self._predictors
             begin_at_stage = self.n_iter_
 
-        growth = dict(
-            n_bins_non_missing=n_bins_non_missing, has_missing=has_missing,
-            n_bins=self.max_bins + 1,
-            max_leaf_nodes=0 if self.max_leaf_nodes is None else self.max_leaf_nodes,
-            max_depth=0 if self.max_depth is None else self.max_depth,
-            min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=float(self.l2_regularization),
-            min_hessian_to_split=_MIN_HESSIAN_TO_SPLIT, shrinkage=float(self.learning_rate),
-            constant_hessian=bool(self._loss.constant_hessian),
-            monotonic_cst=None if monotonic_cst is None else monotonic_cst.astype(np.int8),
-            interaction_cst=([] if interaction_cst is None
-                             else [sorted(int(f) for f in group) for group in interaction_cst]),
-            feature_fraction=float(self.max_features), n_threads=self._n_threads)
+        growth = self._growth(codes, bool(self._loss.constant_hessian), monotonic_cst,
+                              interaction_cst, self.max_features)
         gh = np.empty((K, n_samples, 2), dtype=np.float32)
         for iteration in range(begin_at_stage, self.max_iter):
             if self.verbose >= 2:

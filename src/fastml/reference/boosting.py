@@ -143,3 +143,64 @@ def boosting_step(nodes, codes, g, h, raw, learning_rate, l2=0.0):
         in_leaf = leaf == node
         values[node] = learning_rate * node_value(g[in_leaf].sum(), h[in_leaf].sum(), l2)
     return values, np.asarray(raw, dtype=np.float64) + values[leaf]
+
+
+def _query_slices(group):
+    offsets = np.concatenate([[0], np.cumsum(group)])
+    return [slice(a, b) for a, b in zip(offsets[:-1], offsets[1:])]
+
+
+def lambdarank_gradients(y, score, group, truncation_level=30, norm=True, sigmoid=1.0):
+    """(g, h), each (n_samples,): LambdaMART's gradients and hessians for NDCG, query by query
+    (group: the sizes of consecutive queries). Rows ranked by score (ties in row order); every
+    pair (i, j) of different labels with rank i < truncation_level, i < j: the better-labelled
+    row `high`, the other `low`, weight w = |gain difference| * |discount difference| / ideal
+    DCG@truncation_level (gain 2^y - 1, discount 1 / log2(2 + rank)), divided by 0.01 + |score
+    gap| with norm (unless every score of the query is equal); p = 1 / (1 + exp(sigmoid *
+    (s_high - s_low))); g_high -= sigmoid w p, g_low += sigmoid w p, both h += sigmoid^2 w p (1 - p).
+    With norm, a query's g and h are scaled by log2(1 + S) / S, S = sum of 2 sigmoid w p."""
+    y, score = np.asarray(y, dtype=np.float64), np.asarray(score, dtype=np.float64)
+    g, h = np.zeros(len(y)), np.zeros(len(y))
+    for part in _query_slices(group):
+        yq, sq = y[part], score[part]
+        n = len(yq)
+        gains = 2.0 ** yq - 1
+        ideal = np.sort(gains)[::-1][:truncation_level]
+        max_dcg = np.sum(ideal / np.log2(2 + np.arange(len(ideal))))
+        if n < 2 or max_dcg <= 0:
+            continue
+        order = np.argsort(-sq, kind="stable")
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
+        gq, hq, total = np.zeros(n), np.zeros(n), 0.0
+        for a in range(n):
+            for b in range(n):
+                if yq[a] <= yq[b] or min(rank[a], rank[b]) >= truncation_level:
+                    continue
+                w = ((gains[a] - gains[b]) * abs(1 / np.log2(2 + rank[a]) - 1 / np.log2(2 + rank[b]))
+                     / max_dcg)
+                if norm and sq.max() != sq.min():
+                    w /= 0.01 + abs(sq[a] - sq[b])
+                p = 1 / (1 + np.exp(sigmoid * (sq[a] - sq[b])))
+                gq[a] -= sigmoid * w * p
+                gq[b] += sigmoid * w * p
+                hq[a] += sigmoid ** 2 * w * p * (1 - p)
+                hq[b] += sigmoid ** 2 * w * p * (1 - p)
+                total += 2 * sigmoid * w * p
+        factor = np.log2(1 + total) / total if norm and total > 0 else 1.0
+        g[part], h[part] = gq * factor, hq * factor
+    return g, h
+
+
+def ndcg_at(y, score, group, k=10):
+    """Mean NDCG@k over the queries (gain 2^y - 1, discount 1 / log2(2 + rank), ties in score
+    ranked in row order); a query whose ideal DCG is 0 counts 1, as LightGBM's metric."""
+    y, score = np.asarray(y, dtype=np.float64), np.asarray(score, dtype=np.float64)
+    values = []
+    for part in _query_slices(group):
+        yq, sq = y[part], score[part]
+        discount = 1 / np.log2(2 + np.arange(min(k, len(yq))))
+        ideal = np.sum((2.0 ** np.sort(yq)[::-1][:k] - 1) * discount)
+        got = np.sum((2.0 ** yq[np.argsort(-sq, kind="stable")][:k] - 1) * discount)
+        values.append(1.0 if ideal <= 0 else got / ideal)
+    return float(np.mean(values))
