@@ -21,23 +21,20 @@ namespace {
 
 struct Scratch {
   std::vector<index_t> order;
-  std::vector<double> lambda, hess, gains, ideal, discount;
+  // by rank: labels' gains, scores, discounts, and the lambdas and hessians summed
+  std::vector<double> gain, score, lambda, hess, ideal, discount;
 };
 
 void one_query(const double* y, const double* score, index_t n, index_t truncation, bool norm,
                double sigmoid, GradHess* gh, Scratch& s) {
-  s.order.resize(n);
-  s.lambda.assign(n, 0.0);
-  s.hess.assign(n, 0.0);
-  // the ideal DCG over the first `truncation` ranks
-  s.gains.resize(n);
-  for (index_t i = 0; i < n; ++i) s.gains[i] = std::exp2(y[i]) - 1.0;
-  s.ideal.assign(s.gains.begin(), s.gains.end());
-  std::sort(s.ideal.begin(), s.ideal.end(), std::greater<double>());
   // the discounts of the ranks, once (a pair would take two logarithms)
   for (index_t i = static_cast<index_t>(s.discount.size()); i < n; ++i)
     s.discount.push_back(1.0 / std::log2(2.0 + static_cast<double>(i)));
   const double* discount = s.discount.data();
+  // the ideal DCG over the first `truncation` ranks
+  s.ideal.resize(n);
+  for (index_t i = 0; i < n; ++i) s.ideal[i] = std::exp2(y[i]) - 1.0;
+  std::sort(s.ideal.begin(), s.ideal.end(), std::greater<double>());
   double max_dcg = 0;
   for (index_t i = 0; i < std::min(n, truncation); ++i) max_dcg += s.ideal[i] * discount[i];
   if (n < 2 || max_dcg <= 0) {
@@ -45,36 +42,47 @@ void one_query(const double* y, const double* score, index_t n, index_t truncati
     return;
   }
   const double inverse_max_dcg = 1.0 / max_dcg;
+  s.order.resize(n);
   std::iota(s.order.begin(), s.order.end(), 0);
   std::stable_sort(s.order.begin(), s.order.end(),
                    [score](index_t a, index_t b) { return score[a] > score[b]; });
-  const double best = score[s.order[0]], worst = score[s.order[n - 1]];
+  // the pairs work in rank order on contiguous copies
+  s.gain.resize(n);
+  s.score.resize(n);
+  for (index_t r = 0; r < n; ++r) {
+    s.gain[r] = std::exp2(y[s.order[r]]) - 1.0;
+    s.score[r] = score[s.order[r]];
+  }
+  s.lambda.assign(n, 0.0);
+  s.hess.assign(n, 0.0);
+  const double* gain = s.gain.data();
+  const double* sc = s.score.data();
+  double* lambda = s.lambda.data();
+  double* hess = s.hess.data();
+  const bool scale_by_gap = norm && sc[0] != sc[n - 1];
   double sum_lambdas = 0;
   for (index_t i = 0; i < std::min(n - 1, truncation); ++i) {
     for (index_t j = i + 1; j < n; ++j) {
-      const index_t a = s.order[i], b = s.order[j];
-      if (y[a] == y[b]) continue;
-      // high: the better label, at rank hr; low: the other
-      const bool a_high = y[a] > y[b];
-      const index_t high = a_high ? a : b, low = a_high ? b : a;
-      const index_t hr = a_high ? i : j, lr = a_high ? j : i;
-      const double delta_score = score[high] - score[low];
-      const double paired_discount = std::fabs(discount[hr] - discount[lr]);
-      double delta_ndcg = (s.gains[high] - s.gains[low]) * paired_discount * inverse_max_dcg;
-      if (norm && best != worst) delta_ndcg /= 0.01 + std::fabs(delta_score);
+      // the better-labelled row of the pair is "high" (sign 1: rank i); a pair of equal
+      // labels has no gain gap and adds zeros, so it needs no branch
+      const double sign = gain[i] > gain[j] ? 1.0 : -1.0;
+      const double delta_score = sign * (sc[i] - sc[j]);
+      double delta_ndcg = std::fabs(gain[i] - gain[j]) * std::fabs(discount[i] - discount[j]) *
+                          inverse_max_dcg;
+      if (scale_by_gap) delta_ndcg /= 0.01 + std::fabs(delta_score);
       const double p = 1.0 / (1.0 + std::exp(sigmoid * delta_score));
-      const double lambda = -sigmoid * delta_ndcg * p;
-      const double hessian = sigmoid * sigmoid * delta_ndcg * p * (1.0 - p);
-      s.lambda[high] += lambda;
-      s.hess[high] += hessian;
-      s.lambda[low] -= lambda;
-      s.hess[low] += hessian;
-      sum_lambdas -= 2 * lambda;
+      const double l = -sigmoid * delta_ndcg * p;
+      const double h = sigmoid * sigmoid * delta_ndcg * p * (1.0 - p);
+      lambda[i] += sign * l;
+      lambda[j] -= sign * l;
+      hess[i] += h;
+      hess[j] += h;
+      sum_lambdas -= 2 * l;
     }
   }
   const double factor = norm && sum_lambdas > 0 ? std::log2(1 + sum_lambdas) / sum_lambdas : 1.0;
-  for (index_t i = 0; i < n; ++i)
-    gh[i] = {static_cast<float>(s.lambda[i] * factor), static_cast<float>(s.hess[i] * factor)};
+  for (index_t r = 0; r < n; ++r)
+    gh[s.order[r]] = {static_cast<float>(lambda[r] * factor), static_cast<float>(hess[r] * factor)};
 }
 
 }  // namespace
