@@ -211,6 +211,30 @@ void predict_as(const boost::PackedTrees& packed, const py::array& X, py::array&
   packed.predict(x, n, n_features, r, raw.shape(1), n_threads);
 }
 
+// The CSR rows' walk: indptr must run from 0 to nnz without decreasing, and every row's
+// column indices increase and lie below n_features (the walk's binary search needs it).
+template <class T>
+void predict_csr_as(const boost::PackedTrees& packed, const py::array& data,
+                    const py::array& indices, const py::array& indptr, py::array& raw,
+                    index_t n_features, int n_threads) {
+  require(data.ndim() == 1 && indices.ndim() == 1 && indptr.ndim() == 1 && indptr.shape(0) >= 1,
+          "data, indices and indptr must be 1-d, indptr non-empty");
+  const index_t nnz = data.shape(0), n = indptr.shape(0) - 1;
+  const T* d = checked<T>(data, "data", {nnz});
+  const std::int64_t* idx = checked<std::int64_t>(indices, "indices", {nnz});
+  const std::int64_t* ptr = checked<std::int64_t>(indptr, "indptr", {n + 1});
+  double* r = checked_out<double>(raw, "raw", {n, packed.n_outputs});
+  require(ptr[0] == 0 && ptr[n] == nnz, "indptr must run from 0 to nnz");
+  for (index_t i = 0; i < n; ++i) {
+    require(ptr[i] <= ptr[i + 1], "indptr must not decrease");
+    for (std::int64_t k = ptr[i]; k < ptr[i + 1]; ++k)
+      require(idx[k] >= 0 && idx[k] < n_features && (k == ptr[i] || idx[k - 1] < idx[k]),
+              "each row's column indices must increase and lie below n_features");
+  }
+  py::gil_scoped_release release;
+  packed.predict_csr(d, idx, ptr, n, r, raw.shape(1), n_threads);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_boost_fast, m) {
@@ -298,6 +322,18 @@ PYBIND11_MODULE(_boost_fast, m) {
            },
            py::arg("X"), py::arg("raw"), py::arg("n_features"), py::arg("n_threads"),
            "raw (n_rows, n_outputs) += the trees' values for X (float32 or float64).")
+      .def("predict_csr",
+           [](const boost::PackedTrees& p, const py::array& data, const py::array& indices,
+              const py::array& indptr, py::array& raw, index_t n_features, int n_threads) {
+             require_threads(n_threads);
+             if (has_dtype<float>(data))
+               return predict_csr_as<float>(p, data, indices, indptr, raw, n_features, n_threads);
+             predict_csr_as<double>(p, data, indices, indptr, raw, n_features, n_threads);
+           },
+           py::arg("data"), py::arg("indices"), py::arg("indptr"), py::arg("raw"),
+           py::arg("n_features"), py::arg("n_threads"),
+           "raw (n_rows, n_outputs) += the trees' values for CSR rows (data float32 or float64, "
+           "indices and indptr int64, each row's indices increasing; absent entries are 0).")
       .def("predict_binned",
            [](const boost::PackedTrees& p, const py::array& codes, py::array& raw,
               index_t n_features, int n_threads) {

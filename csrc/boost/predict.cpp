@@ -62,18 +62,38 @@ void PackedTrees::walk(index_t n_rows, double* raw, index_t n_outputs, int n_thr
   }
 }
 
+// Whether value v of a row goes left at split node (the raw walk's rule).
+inline bool raw_goes_left(double v, const PackedNode& node, const std::uint32_t* bits) {
+  if (std::isnan(v)) return node.missing_left != 0;
+  if (node.bitset < 0) return v <= node.threshold;
+  // an unknown category (negative, or not below the number of known ones) goes the missing
+  // values' way, as scikit-learn's
+  if (v < 0 || !(v < node.threshold)) return node.missing_left != 0;
+  return in_bitset(bits + node.bitset * kBitsetWords, static_cast<unsigned>(v));
+}
+
 template <class T>
 void PackedTrees::predict(const T* X, index_t n_rows, index_t n_features, double* raw,
                           index_t n_outputs, int n_threads) const {
   walk(n_rows, raw, n_outputs, n_threads, 10.0 * n_trees(),
        [X, n_features, bits = bitsets_.data()](index_t r, const PackedNode& node) {
-         const double v = X[r * n_features + node.feature];
-         if (std::isnan(v)) return node.missing_left != 0;
-         if (node.bitset < 0) return v <= node.threshold;
-         // an unknown category (negative, or not below the number of known ones) goes the
-         // missing values' way, as scikit-learn's
-         if (v < 0 || !(v < node.threshold)) return node.missing_left != 0;
-         return in_bitset(bits + node.bitset * kBitsetWords, static_cast<unsigned>(v));
+         return raw_goes_left(X[r * n_features + node.feature], node, bits);
+       });
+}
+
+template <class T>
+void PackedTrees::predict_csr(const T* data, const std::int64_t* indices,
+                              const std::int64_t* indptr, index_t n_rows, double* raw,
+                              index_t n_outputs, int n_threads) const {
+  walk(n_rows, raw, n_outputs, n_threads, 20.0 * n_trees(),
+       [data, indices, indptr, bits = bitsets_.data()](index_t r, const PackedNode& node) {
+         // the row's stored value of the feature (indices sorted), else an implicit 0
+         const std::int64_t* first = indices + indptr[r];
+         const std::int64_t* last = indices + indptr[r + 1];
+         const std::int64_t* at = std::lower_bound(first, last, std::int64_t{node.feature});
+         const double v = at != last && *at == node.feature
+                              ? static_cast<double>(data[indptr[r] + (at - first)]) : 0.0;
+         return raw_goes_left(v, node, bits);
        });
 }
 
@@ -93,5 +113,11 @@ template void PackedTrees::predict<float>(const float*, index_t, index_t, double
                                           int) const;
 template void PackedTrees::predict<double>(const double*, index_t, index_t, double*, index_t,
                                            int) const;
+template void PackedTrees::predict_csr<float>(const float*, const std::int64_t*,
+                                              const std::int64_t*, index_t, double*, index_t,
+                                              int) const;
+template void PackedTrees::predict_csr<double>(const double*, const std::int64_t*,
+                                               const std::int64_t*, index_t, double*, index_t,
+                                               int) const;
 
 }  // namespace fastml::boost

@@ -1,6 +1,7 @@
 """fastml's HistGradientBoosting* on sparse X (scikit-learn's reject it): binned from the CSC
 columns with each implicit zero in its feature's bin of 0, the same model as on the dense
-matrix (tree for tree), predictions from CSR rows equal to the dense ones."""
+matrix (tree for tree), predictions from the compiled walk of CSR rows equal to the dense
+ones."""
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
@@ -83,3 +84,34 @@ def test_sparse_with_categorical_features_raises():
     X, y = _sparse_data()
     with pytest.raises(ValueError, match="dense X only"):
         HistGradientBoostingRegressor(categorical_features=[0]).fit(sparse.csr_matrix(X), y)
+
+
+def test_csr_walk_unsorted_and_duplicate_entries_and_bad_indices():
+    X, y = _sparse_data()
+    model = HistGradientBoostingRegressor(max_iter=5, random_state=0).fit(X, y)
+    expected = model.predict(X)
+    # the same rows with each row's entries reversed, and with its first entry split in two
+    csr = sparse.csr_matrix(np.nan_to_num(X))
+    rows, cols, vals = [], [], []
+    for i in range(csr.shape[0]):
+        part = slice(csr.indptr[i], csr.indptr[i + 1])
+        c, v = csr.indices[part][::-1], csr.data[part][::-1]
+        if len(c):
+            c, v = np.r_[c, c[-1]], np.r_[v[:-1], v[-1] / 2, v[-1] / 2]
+        rows += [i] * len(c)
+        cols += list(c)
+        vals += list(v)
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=len(X)))]
+    shuffled = sparse.csr_matrix((vals, cols, indptr), shape=X.shape)
+    assert not shuffled.has_canonical_format
+    assert_array_equal(model.predict(shuffled), model.predict(np.nan_to_num(X)))
+    assert not shuffled.has_canonical_format  # the caller's matrix left as it was
+    packed = model._packed[1]
+    raw = np.zeros((1, 1))
+    with pytest.raises(ValueError, match="increase"):
+        packed.predict_csr(np.ones(2), np.array([3, 1], np.int64), np.array([0, 2], np.int64),
+                           raw, X.shape[1], 1)
+    with pytest.raises(ValueError, match="indptr"):
+        packed.predict_csr(np.ones(2), np.array([1, 3], np.int64), np.array([0, 1], np.int64),
+                           raw, X.shape[1], 1)
+    assert np.isfinite(expected).all()

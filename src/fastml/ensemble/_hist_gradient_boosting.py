@@ -13,7 +13,8 @@ ColumnTransformer that puts them first, unknown categories becoming NaN), so tha
 is its own bin code and the compiled split search sorts them as scikit-learn's.
 Sparse X (CSR or CSC; scikit-learn's estimators reject it) is binned column by column from its
 CSC form, every implicit zero taking its feature's bin of 0, so that the model is the one the
-dense matrix gives; prediction walks it in blocks of rows made dense.
+dense matrix gives; prediction walks its CSR rows (a binary search of each row's entries at
+each split).
 
 The fitted trees are kept as scikit-learn's TreePredictor objects in ``_predictors``, so that the
 inherited methods that read them (partial dependence, verbose statistics) work unchanged.
@@ -50,8 +51,6 @@ _LOSS_CODES = {"squared_error": _boost_fast.Loss.squared_error,
 _N_JOBS_CONSTRAINT = [Integral, None]
 _EMPTY_BITSETS = np.zeros((0, 8), dtype=np.uint32)
 _MISSING_WORD, _MISSING_BIT = divmod(int(_boost_fast.MISSING_BIN), 32)
-# sparse X is predicted in blocks of rows made dense, of about this many values
-_DENSE_BLOCK_VALUES = 1 << 20
 
 
 # scikit-learn's cap on thresholds (ALMOST_INF): +inf is left for the split of missing values
@@ -525,11 +524,11 @@ class _CompiledBoosting:
             packed.predict_binned(np.ascontiguousarray(X), raw, self._n_features, n_threads)
         elif sparse.issparse(X):
             X = X.tocsr()
-            step = max(1, _DENSE_BLOCK_VALUES // max(1, X.shape[1]))
-            for start in range(0, X.shape[0], step):
-                block = raw[start:start + step]
-                packed.predict(np.ascontiguousarray(X[start:start + step].toarray()), block,
-                               self._n_features, n_threads)
+            if not X.has_canonical_format:  # the walk needs each row's indices increasing
+                X = X.copy()
+                X.sum_duplicates()
+            packed.predict_csr(X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64),
+                               raw, self._n_features, n_threads)
         else:
             packed.predict(np.ascontiguousarray(X), raw, self._n_features, n_threads)
         if raw is not raw_predictions:
