@@ -158,7 +158,8 @@ def lambdarank_gradients(y, score, group, truncation_level=30, norm=True, sigmoi
     DCG@truncation_level (gain 2^y - 1, discount 1 / log2(2 + rank)), divided by 0.01 + |score
     gap| with norm (unless every score of the query is equal); p = 1 / (1 + exp(sigmoid *
     (s_high - s_low))); g_high -= sigmoid w p, g_low += sigmoid w p, both
-    h += sigmoid^2 w p (1 - p). With norm, a query's g and h are scaled by log2(1 + S) / S, S = sum of 2 sigmoid w p."""
+    h += sigmoid^2 w p (1 - p). With norm, a query's g and h are scaled by log2(1 + S) / S,
+    S = sum of 2 sigmoid w p."""
     y, score = np.asarray(y, dtype=np.float64), np.asarray(score, dtype=np.float64)
     g, h = np.zeros(len(y)), np.zeros(len(y))
     for part in _query_slices(group):
