@@ -569,7 +569,9 @@ class HistGradientBoostingRegressor(_CompiledBoosting, _SkRegressor):
     fastml's compiled booster.
 
     Every parameter is scikit-learn 1.9's (see its documentation), plus ``n_jobs``: the threads
-    of fit and predict (None: all of fastml's; the model never depends on it). Not supported
+    of fit and predict (None: all of fastml's; the model never depends on it). Categorical
+    features as scikit-learn's (at most max_bins categories); X may also be a sparse CSR/CSC
+    matrix (without categorical features), giving the dense matrix's model. Not supported
     yet: a ``loss`` given as a BaseLoss object (ValueError); with
     ``max_features < 1`` the features searched are drawn from fastml's own stream, so the
     model differs from scikit-learn's for the same random_state.
@@ -610,7 +612,9 @@ class HistGradientBoostingClassifier(_CompiledBoosting, _SkClassifier):
     per class otherwise).
 
     Every parameter is scikit-learn 1.9's (see its documentation), plus ``n_jobs``: the threads
-    of fit and predict (None: all of fastml's; the model never depends on it). Not supported
+    of fit and predict (None: all of fastml's; the model never depends on it). Categorical
+    features as scikit-learn's (at most max_bins categories); X may also be a sparse CSR/CSC
+    matrix (without categorical features), giving the dense matrix's model. Not supported
     yet: a ``loss`` given as a BaseLoss object (ValueError); with
     ``max_features < 1`` the features searched are drawn from fastml's own stream, so the
     model differs from scikit-learn's for the same random_state.
