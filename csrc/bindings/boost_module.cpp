@@ -62,6 +62,26 @@ void gradients(int loss, const py::array& y, const py::array& raw, const py::obj
                    reinterpret_cast<boost::GradHess*>(out), n_threads);
 }
 
+void lambdarank_gradients(const py::array& y, const py::array& score, const py::array& offsets,
+                          index_t truncation_level, bool norm, double sigmoid, py::array& gh,
+                          int n_threads) {
+  require(y.ndim() == 1 && offsets.ndim() == 1 && offsets.shape(0) >= 1,
+          "y must be 1-d and offsets 1-d, non-empty");
+  const index_t n = y.shape(0), Q = offsets.shape(0) - 1;
+  const double* yp = checked<double>(y, "y", {n});
+  const double* sp = checked<double>(score, "score", {n});
+  const std::int64_t* off = checked<std::int64_t>(offsets, "offsets", {Q + 1});
+  require(off[0] == 0 && off[Q] == n, "offsets must run from 0 to n_rows");
+  for (index_t q = 0; q < Q; ++q) require(off[q] < off[q + 1], "offsets must increase");
+  for (index_t i = 0; i < n; ++i) require(yp[i] >= 0 && yp[i] < 64, "labels must lie in [0, 64)");
+  require(truncation_level >= 1 && sigmoid > 0, "truncation_level >= 1 and sigmoid > 0 expected");
+  float* out = checked_out<float>(gh, "gh", {n, 2});
+  require_threads(n_threads);
+  py::gil_scoped_release release;
+  boost::lambdarank_gradients(yp, sp, off, Q, truncation_level, norm, sigmoid,
+                              reinterpret_cast<boost::GradHess*>(out), n_threads);
+}
+
 // A grown tree: its node arrays (scikit-learn's TreePredictor fields) and its rows by leaf.
 struct GrownTree {
   boost::Tree tree;
@@ -82,7 +102,8 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
                                      double min_hessian_to_split, double shrinkage,
                                      bool constant_hessian, const py::object& monotonic_cst,
                                      const std::vector<std::vector<std::int32_t>>& interaction_cst,
-                                     double feature_fraction, std::uint64_t seed, int n_threads) {
+                                     double feature_fraction, std::uint64_t seed, int n_threads,
+                                     const py::object& is_categorical) {
   require(codes.ndim() == 2, "codes must be 2-d");
   const index_t n = codes.shape(0), F = codes.shape(1);
   require(n >= 1 && n < (index_t{1} << 31) - 1 && F >= 1, "codes must be non-empty with < 2**31 rows");
@@ -106,6 +127,13 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
     const std::int8_t* c = checked<std::int8_t>(cst, "monotonic_cst", {F});
     for (index_t f = 0; f < F; ++f) require(c[f] >= -1 && c[f] <= 1, "monotonic_cst must be -1, 0 or 1");
     p.monotonic_cst.assign(c, c + F);
+  }
+  if (!is_categorical.is_none()) {
+    const py::array cat = is_categorical.cast<py::array>();
+    data.is_categorical = checked<std::uint8_t>(cat, "is_categorical", {F});
+    for (index_t f = 0; f < F; ++f)
+      require(!data.is_categorical[f] || p.monotonic_cst.empty() || p.monotonic_cst[f] == 0,
+              "Categorical features cannot have monotonic constraints.");
   }
   for (const auto& group : interaction_cst)
     for (const std::int32_t f : group)
@@ -145,6 +173,8 @@ std::unique_ptr<boost::PackedTrees> pack(const py::array& offsets, const py::arr
                                          const py::array& threshold, const py::array& bin,
                                          const py::array& missing_left, const py::array& left,
                                          const py::array& right, const py::array& value,
+                                         const py::array& is_categorical,
+                                         const py::array& bitset_idx, const py::array& bitsets,
                                          index_t n_features, index_t n_outputs) {
   require(offsets.ndim() == 1 && offsets.shape(0) >= 1, "offsets must be 1-d, non-empty");
   const index_t T = offsets.shape(0) - 1;
@@ -158,11 +188,15 @@ std::unique_ptr<boost::PackedTrees> pack(const py::array& offsets, const py::arr
   const std::int64_t* feat = checked<std::int64_t>(feature, "feature", {N});
   for (index_t i = 0; i < N; ++i)
     require(leaf[i] || (feat[i] >= 0 && feat[i] < n_features), "feature out of range");
+  require(bitsets.ndim() == 2, "bitsets must be 2-d");
   auto packed = std::make_unique<boost::PackedTrees>(
       T, off, out, leaf, feat, checked<double>(threshold, "threshold", {N}),
       checked<std::uint8_t>(bin, "bin", {N}), checked<std::uint8_t>(missing_left, "missing_left", {N}),
       checked<std::int64_t>(left, "left", {N}), checked<std::int64_t>(right, "right", {N}),
-      checked<double>(value, "value", {N}));
+      checked<double>(value, "value", {N}), checked<std::uint8_t>(is_categorical, "is_categorical", {N}),
+      checked<std::int64_t>(bitset_idx, "bitset_idx", {N}),
+      checked<std::uint32_t>(bitsets, "bitsets", {bitsets.shape(0), boost::kBitsetWords}),
+      bitsets.shape(0));
   packed->n_outputs = n_outputs;
   return packed;
 }
@@ -175,6 +209,30 @@ void predict_as(const boost::PackedTrees& packed, const py::array& X, py::array&
   double* r = checked_out<double>(raw, "raw", {n, packed.n_outputs});
   py::gil_scoped_release release;
   packed.predict(x, n, n_features, r, raw.shape(1), n_threads);
+}
+
+// The CSR rows' walk: indptr must run from 0 to nnz without decreasing, and every row's
+// column indices increase and lie below n_features (the walk's binary search needs it).
+template <class T>
+void predict_csr_as(const boost::PackedTrees& packed, const py::array& data,
+                    const py::array& indices, const py::array& indptr, py::array& raw,
+                    index_t n_features, int n_threads) {
+  require(data.ndim() == 1 && indices.ndim() == 1 && indptr.ndim() == 1 && indptr.shape(0) >= 1,
+          "data, indices and indptr must be 1-d, indptr non-empty");
+  const index_t nnz = data.shape(0), n = indptr.shape(0) - 1;
+  const T* d = checked<T>(data, "data", {nnz});
+  const std::int64_t* idx = checked<std::int64_t>(indices, "indices", {nnz});
+  const std::int64_t* ptr = checked<std::int64_t>(indptr, "indptr", {n + 1});
+  double* r = checked_out<double>(raw, "raw", {n, packed.n_outputs});
+  require(ptr[0] == 0 && ptr[n] == nnz, "indptr must run from 0 to nnz");
+  for (index_t i = 0; i < n; ++i) {
+    require(ptr[i] <= ptr[i + 1], "indptr must not decrease");
+    for (std::int64_t k = ptr[i]; k < ptr[i + 1]; ++k)
+      require(idx[k] >= 0 && idx[k] < n_features && (k == ptr[i] || idx[k - 1] < idx[k]),
+              "each row's column indices must increase and lie below n_features");
+  }
+  py::gil_scoped_release release;
+  packed.predict_csr(d, idx, ptr, n, r, raw.shape(1), n_threads);
 }
 
 }  // namespace
@@ -196,6 +254,11 @@ PYBIND11_MODULE(_boost_fast, m) {
         "OUT gh (n_trees, n_rows, 2) float32: gradients and hessians of loss (an int of Loss) at "
         "raw (n_rows, n_trees) float64 for y (float64; class indices for multinomial), times "
         "sample_weight (float64 or None).");
+  m.def("lambdarank_gradients", &lambdarank_gradients, py::arg("y"), py::arg("score"),
+        py::arg("offsets"), py::arg("truncation_level"), py::arg("norm"), py::arg("sigmoid"),
+        py::arg("gh"), py::arg("n_threads"),
+        "OUT gh (n_rows, 2) float32: LambdaMART's NDCG gradients and hessians at score for "
+        "labels y (float64), query q's rows offsets[q] .. offsets[q + 1] (int64).");
   py::class_<GrownTree>(m, "GrownTree", "A tree grown by grow_tree, in preorder.")
       .def_property_readonly("value", [](const GrownTree& g) { return to_array(g.tree.value); })
       .def_property_readonly("gain", [](const GrownTree& g) { return to_array(g.tree.gain); })
@@ -209,6 +272,19 @@ PYBIND11_MODULE(_boost_fast, m) {
       .def_property_readonly("is_leaf", [](const GrownTree& g) { return to_array(g.tree.is_leaf); })
       .def_property_readonly("bin_threshold",
                              [](const GrownTree& g) { return to_array(g.tree.bin_threshold); })
+      .def_property_readonly("is_categorical",
+                             [](const GrownTree& g) { return to_array(g.tree.is_categorical); })
+      .def_property_readonly("bitset_idx", [](const GrownTree& g) { return to_array(g.tree.bitset_idx); })
+      .def_property_readonly("cat_bitsets",
+                             [](const GrownTree& g) {
+                               const auto& b = g.tree.cat_bitsets;
+                               py::array_t<std::uint32_t> out(
+                                   {static_cast<py::ssize_t>(b.size()),
+                                    static_cast<py::ssize_t>(boost::kBitsetWords)});
+                               std::uint32_t* o = out.mutable_data();
+                               for (const auto& bits : b) o = std::copy(bits.begin(), bits.end(), o);
+                               return out;
+                             })
       .def_property_readonly("leaf_start", [](const GrownTree& g) { return to_array(g.tree.leaf_start); })
       .def_property_readonly("leaf_stop", [](const GrownTree& g) { return to_array(g.tree.leaf_stop); })
       .def_property_readonly("rows", [](const GrownTree& g) { return to_array(g.tree.rows); })
@@ -226,13 +302,15 @@ PYBIND11_MODULE(_boost_fast, m) {
         py::arg("min_samples_leaf"), py::arg("l2_regularization"),
         py::arg("min_hessian_to_split"), py::arg("shrinkage"), py::arg("constant_hessian"),
         py::arg("monotonic_cst"), py::arg("interaction_cst"), py::arg("feature_fraction"),
-        py::arg("seed"), py::arg("n_threads"),
+        py::arg("seed"), py::arg("n_threads"), py::arg("is_categorical") = py::none(),
         "Grows one tree on codes (n_rows, n_features) uint8 from gh (n_rows, 2) float32; "
-        "max_leaf_nodes and max_depth 0 are no limit.");
+        "max_leaf_nodes and max_depth 0 are no limit; is_categorical (n_features) uint8 or "
+        "None marks the features whose codes are categories.");
   py::class_<boost::PackedTrees>(m, "PackedTrees", "Boosted trees packed for the prediction walk.")
       .def(py::init(&pack), py::arg("offsets"), py::arg("output"), py::arg("is_leaf"),
            py::arg("feature"), py::arg("threshold"), py::arg("bin"), py::arg("missing_left"),
-           py::arg("left"), py::arg("right"), py::arg("value"), py::arg("n_features"),
+           py::arg("left"), py::arg("right"), py::arg("value"), py::arg("is_categorical"),
+           py::arg("bitset_idx"), py::arg("bitsets"), py::arg("n_features"),
            py::arg("n_outputs"))
       .def("predict",
            [](const boost::PackedTrees& p, const py::array& X, py::array& raw, index_t n_features,
@@ -244,6 +322,18 @@ PYBIND11_MODULE(_boost_fast, m) {
            },
            py::arg("X"), py::arg("raw"), py::arg("n_features"), py::arg("n_threads"),
            "raw (n_rows, n_outputs) += the trees' values for X (float32 or float64).")
+      .def("predict_csr",
+           [](const boost::PackedTrees& p, const py::array& data, const py::array& indices,
+              const py::array& indptr, py::array& raw, index_t n_features, int n_threads) {
+             require_threads(n_threads);
+             if (has_dtype<float>(data))
+               return predict_csr_as<float>(p, data, indices, indptr, raw, n_features, n_threads);
+             predict_csr_as<double>(p, data, indices, indptr, raw, n_features, n_threads);
+           },
+           py::arg("data"), py::arg("indices"), py::arg("indptr"), py::arg("raw"),
+           py::arg("n_features"), py::arg("n_threads"),
+           "raw (n_rows, n_outputs) += the trees' values for CSR rows (data float32 or float64, "
+           "indices and indptr int64, each row's indices increasing; absent entries are 0).")
       .def("predict_binned",
            [](const boost::PackedTrees& p, const py::array& codes, py::array& raw,
               index_t n_features, int n_threads) {

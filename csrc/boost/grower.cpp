@@ -182,8 +182,10 @@ class Grower {
     std::int32_t* rows = rows_.data() + node.start;
     std::int32_t* out = scratch_.data() + node.start;
     const std::uint8_t* codes = data_.codes;
+    // a categorical split sends its left categories left, the missing bin by its bit
     auto goes_left = [&](std::int32_t r) {
       const int code = codes[static_cast<index_t>(r) * F + s.feature];
+      if (s.categorical) return in_bitset(s.left_cat.data(), static_cast<unsigned>(code));
       return code == kMissingBin ? s.missing_left : code <= s.bin;
     };
     const int blocks = fastml_region_threads(3.0 * n, n_threads_);  // about 3 ns a row
@@ -337,6 +339,10 @@ class Grower {
     tree.feature.push_back(node.leaf ? 0 : node.split.feature);
     tree.bin_threshold.push_back(node.leaf ? 0 : static_cast<std::uint8_t>(node.split.bin));
     tree.missing_go_to_left.push_back(node.leaf ? 0 : node.split.missing_left);
+    const bool categorical = !node.leaf && node.split.categorical;
+    tree.is_categorical.push_back(categorical);
+    tree.bitset_idx.push_back(categorical ? static_cast<std::uint32_t>(tree.cat_bitsets.size()) : 0);
+    if (categorical) tree.cat_bitsets.push_back(node.split.left_cat);
     tree.left.push_back(0);
     tree.right.push_back(0);
     tree.leaf_start.push_back(node.leaf ? node.start : -1);

@@ -12,7 +12,10 @@ PackedTrees::PackedTrees(index_t n_trees, const std::int64_t* offsets, const std
                          const std::uint8_t* is_leaf, const std::int64_t* feature,
                          const double* threshold, const std::uint8_t* bin,
                          const std::uint8_t* missing_left, const std::int64_t* left,
-                         const std::int64_t* right, const double* value) {
+                         const std::int64_t* right, const double* value,
+                         const std::uint8_t* is_categorical, const std::int64_t* bitset_idx,
+                         const std::uint32_t* bitsets, index_t n_bitsets)
+    : bitsets_(bitsets, bitsets + n_bitsets * kBitsetWords) {
   nodes_.reserve(static_cast<std::size_t>(offsets[n_trees]));
   for (index_t t = 0; t < n_trees; ++t) {
     const index_t first = offsets[t], n = offsets[t + 1] - first;
@@ -28,6 +31,11 @@ PackedTrees::PackedTrees(index_t n_trees, const std::int64_t* offsets, const std
         node.feature = static_cast<std::int32_t>(feature[i]);
         node.left = static_cast<std::int32_t>(left[i]);
         node.right = static_cast<std::int32_t>(right[i]);
+        if (is_categorical[i]) {
+          if (bitset_idx[i] < 0 || bitset_idx[i] >= n_bitsets)
+            throw std::invalid_argument("a bitset index is out of the bitsets");
+          node.bitset = static_cast<std::int32_t>(bitset_idx[i]);
+        }
       }
       nodes_.push_back(node);
     }
@@ -54,22 +62,50 @@ void PackedTrees::walk(index_t n_rows, double* raw, index_t n_outputs, int n_thr
   }
 }
 
+// Whether value v of a row goes left at split node (the raw walk's rule).
+inline bool raw_goes_left(double v, const PackedNode& node, const std::uint32_t* bits) {
+  if (std::isnan(v)) return node.missing_left != 0;
+  if (node.bitset < 0) return v <= node.threshold;
+  // an unknown category (negative, or not below the number of known ones) goes the missing
+  // values' way, as scikit-learn's
+  if (v < 0 || !(v < node.threshold)) return node.missing_left != 0;
+  return in_bitset(bits + node.bitset * kBitsetWords, static_cast<unsigned>(v));
+}
+
 template <class T>
 void PackedTrees::predict(const T* X, index_t n_rows, index_t n_features, double* raw,
                           index_t n_outputs, int n_threads) const {
   walk(n_rows, raw, n_outputs, n_threads, 10.0 * n_trees(),
-       [X, n_features](index_t r, const PackedNode& node) {
-         const double v = X[r * n_features + node.feature];
-         return std::isnan(v) ? node.missing_left != 0 : v <= node.threshold;
+       [X, n_features, bits = bitsets_.data()](index_t r, const PackedNode& node) {
+         return raw_goes_left(X[r * n_features + node.feature], node, bits);
+       });
+}
+
+template <class T>
+void PackedTrees::predict_csr(const T* data, const std::int64_t* indices,
+                              const std::int64_t* indptr, index_t n_rows, double* raw,
+                              index_t n_outputs, int n_threads) const {
+  walk(n_rows, raw, n_outputs, n_threads, 20.0 * n_trees(),
+       [data, indices, indptr, bits = bitsets_.data()](index_t r, const PackedNode& node) {
+         // the row's stored value of the feature (indices sorted), else an implicit 0
+         const std::int64_t* first = indices + indptr[r];
+         const std::int64_t* last = indices + indptr[r + 1];
+         const std::int64_t* at = std::lower_bound(first, last, std::int64_t{node.feature});
+         const double v = at != last && *at == node.feature
+                              ? static_cast<double>(data[indptr[r] + (at - first)]) : 0.0;
+         return raw_goes_left(v, node, bits);
        });
 }
 
 void PackedTrees::predict_binned(const std::uint8_t* codes, index_t n_rows, index_t n_features,
                                  double* raw, index_t n_outputs, int n_threads) const {
   walk(n_rows, raw, n_outputs, n_threads, 10.0 * n_trees(),
-       [codes, n_features](index_t r, const PackedNode& node) {
+       [codes, n_features, bits = bitsets_.data()](index_t r, const PackedNode& node) {
          const int c = codes[r * n_features + node.feature];
-         return c == kMissingBin ? node.missing_left != 0 : c <= node.bin;
+         if (c == kMissingBin) return node.missing_left != 0;
+         if (node.bitset >= 0)
+           return in_bitset(bits + node.bitset * kBitsetWords, static_cast<unsigned>(c));
+         return c <= node.bin;
        });
 }
 
@@ -77,5 +113,11 @@ template void PackedTrees::predict<float>(const float*, index_t, index_t, double
                                           int) const;
 template void PackedTrees::predict<double>(const double*, index_t, index_t, double*, index_t,
                                            int) const;
+template void PackedTrees::predict_csr<float>(const float*, const std::int64_t*,
+                                              const std::int64_t*, index_t, double*, index_t,
+                                              int) const;
+template void PackedTrees::predict_csr<double>(const double*, const std::int64_t*,
+                                               const std::int64_t*, index_t, double*, index_t,
+                                               int) const;
 
 }  // namespace fastml::boost

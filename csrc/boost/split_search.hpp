@@ -1,10 +1,12 @@
 // The split search of one node over its histograms: scikit-learn's splitting.pyx rules (gain of
 // XGBoost's equation 7 on bounded node values, min_samples_leaf, min_hessian_to_split, monotonic
 // constraints, missing values sent right on a left-to-right scan and left on a right-to-left
-// one, the first feature of the largest gain winning).
+// one, the first feature of the largest gain winning; categorical features by its
+// _find_best_bin_to_split_category).
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <vector>
 
@@ -23,6 +25,8 @@ struct Split {
   double g_left = 0, h_left = 0, g_right = 0, h_right = 0;
   index_t n_left = 0, n_right = 0;
   double value_left = 0, value_right = 0;
+  bool categorical = false;
+  CatBitset left_cat{};  // categorical: the codes going left (the missing bin among them)
 };
 
 // A node's value -G / (H + l2), kept within the bounds of the monotonic constraints.
@@ -41,6 +45,33 @@ struct NodeStats {
   double sum_g, sum_h, value, lower, upper;
 };
 
+// scikit-learn's _split_gain: the loss reduction of a split (XGBoost's equation 7) on the
+// bounded values of the children, -1 where they break the monotonic constraint cst.
+inline double split_gain(double gl, double hl, double gr, double hr, double loss_node,
+                         std::int8_t cst, const NodeStats& node, double l2) {
+  const double vl = node_value(gl, hl, node.lower, node.upper, l2);
+  const double vr = node_value(gr, hr, node.lower, node.upper, l2);
+  if ((cst == 1 && vl > vr) || (cst == -1 && vl < vr)) return -1;
+  double gain = loss_node;
+  gain -= gl * vl;
+  gain -= gr * vr;
+  return gain;
+}
+
+// A category of a categorical split search, laid out as scikit-learn's categorical_info and
+// sorted by the same C library qsort with the same comparator (never 0, so that equal ratios
+// come out in the order that qsort gives scikit-learn too).
+struct CatInfo {
+  std::uint8_t bin;
+  double value;
+};
+inline int compare_cat_infos(const void* a, const void* b) {
+  return static_cast<const CatInfo*>(a)->value < static_cast<const CatInfo*>(b)->value ? -1 : 1;
+}
+// scikit-learn's MIN_CAT_SUPPORT (LightGBM's cat_smooth): categories of a smaller hessian sum
+// are never sent left on their own, and the ratios are smoothed by it.
+constexpr double kMinCatSupport = 10.0;
+
 class SplitSearch {
  public:
   SplitSearch(const Data& data, const GrowParams& params) : data_(data), p_(params) {}
@@ -54,8 +85,12 @@ class SplitSearch {
     for (const std::int32_t f : features) {
       Split s;
       s.feature = f;
-      scan<kConstantHessian, false>(pool.of(h, f), f, node, s);
-      if (data_.has_missing[f]) scan<kConstantHessian, true>(pool.of(h, f), f, node, s);
+      if (data_.is_categorical && data_.is_categorical[f]) {
+        scan_categorical<kConstantHessian>(pool.of(h, f), f, node, s);
+      } else {
+        scan<kConstantHessian, false>(pool.of(h, f), f, node, s);
+        if (data_.has_missing[f]) scan<kConstantHessian, true>(pool.of(h, f), f, node, s);
+      }
       if (first || s.gain > best_split.gain) best_split = s;
       first = false;
     }
@@ -95,12 +130,7 @@ class SplitSearch {
       if (h_far < mh) break;
       const double gl = kReverse ? g_far : g_near, hl = kReverse ? h_far : h_near;
       const double gr = kReverse ? g_near : g_far, hr = kReverse ? h_near : h_far;
-      const double vl = node_value(gl, hl, node.lower, node.upper, l2);
-      const double vr = node_value(gr, hr, node.lower, node.upper, l2);
-      if ((cst == 1 && vl > vr) || (cst == -1 && vl < vr)) continue;  // gain -1
-      double gain = loss_node;
-      gain -= gl * vl;
-      gain -= gr * vr;
+      const double gain = split_gain(gl, hl, gr, hr, loss_node, cst, node, l2);
       if (gain > best_gain && gain > 0.0) {
         found = true;
         best_gain = gain;
@@ -122,6 +152,78 @@ class SplitSearch {
     s.n_right = node.n - best_n_left;
     s.value_left = node_value(s.g_left, s.h_left, node.lower, node.upper, l2);
     s.value_right = node_value(s.g_right, s.h_right, node.lower, node.upper, l2);
+  }
+
+  // scikit-learn's categorical search: the categories of enough support (the missing values
+  // one of them) sorted by smoothed gradient / hessian, then scanned from each end up to the
+  // middle, the categories passed going left; the others, low-support ones included, right.
+  template <bool kConstantHessian>
+  void scan_categorical(const Bin* H, std::int32_t f, const NodeStats& node, Split& s) const {
+    const int nbnm = data_.n_bins_non_missing[f];
+    const bool has_missing = data_.has_missing[f] != 0;
+    const double support_factor = static_cast<double>(node.n) / node.sum_h;
+    CatInfo cats[kBins];
+    int n_used = 0;
+    auto consider = [&](int bin) {
+      const double hb = kConstantHessian ? static_cast<double>(H[bin].count) : H[bin].h;
+      if (hb * support_factor >= kMinCatSupport)
+        cats[n_used++] = CatInfo{static_cast<std::uint8_t>(bin), H[bin].g / (hb + kMinCatSupport)};
+    };
+    for (int bin = 0; bin < nbnm; ++bin) consider(bin);
+    if (has_missing) consider(kMissingBin);
+    if (n_used <= 1) return;
+    std::qsort(cats, static_cast<std::size_t>(n_used), sizeof(CatInfo), compare_cat_infos);
+    const double l2 = p_.l2_regularization;
+    const index_t msl = p_.min_samples_leaf;
+    const double mh = p_.min_hessian_to_split;
+    const double loss_node = node.sum_g * node.value;
+    double best_gain = -1.0, best_g_left = 0, best_h_left = 0;
+    index_t best_n_left = 0;
+    int best_direction = 0, best_thresh = 0;
+    for (const int direction : {1, -1}) {
+      const int middle = direction == 1 ? (n_used + 1) / 2 : (n_used + 1) / 2 - 1;
+      double gl = 0, hl = 0;
+      index_t nl = 0;
+      for (int i = 0; i < middle; ++i) {
+        const int sorted = direction == 1 ? i : n_used - 1 - i;
+        const Bin& b = H[cats[sorted].bin];
+        nl += static_cast<index_t>(b.count);
+        const index_t nr = node.n - nl;
+        hl += kConstantHessian ? static_cast<double>(b.count) : b.h;
+        const double hr = node.sum_h - hl;
+        gl += b.g;
+        const double gr = node.sum_g - gl;
+        if (nl < msl || hl < mh) continue;
+        if (nr < msl || hr < mh) break;
+        const double gain = split_gain(gl, hl, gr, hr, loss_node, 0, node, l2);
+        if (gain > best_gain && gain > 0.0) {
+          best_gain = gain;
+          best_thresh = sorted;
+          best_g_left = gl;
+          best_h_left = hl;
+          best_n_left = nl;
+          best_direction = direction;
+        }
+      }
+    }
+    if (best_direction == 0) return;
+    s.gain = best_gain;
+    s.bin = 0;
+    s.categorical = true;
+    s.g_left = best_g_left;
+    s.g_right = node.sum_g - best_g_left;
+    s.h_left = best_h_left;
+    s.h_right = node.sum_h - best_h_left;
+    s.n_left = best_n_left;
+    s.n_right = node.n - best_n_left;
+    s.value_left = node_value(s.g_left, s.h_left, node.lower, node.upper, l2);
+    s.value_right = node_value(s.g_right, s.h_right, node.lower, node.upper, l2);
+    s.left_cat.fill(0);
+    const int first = best_direction == 1 ? 0 : best_thresh;
+    const int last = best_direction == 1 ? best_thresh : n_used - 1;
+    for (int i = first; i <= last; ++i)
+      s.left_cat[cats[i].bin / 32] |= 1u << (cats[i].bin % 32);
+    s.missing_left = has_missing && in_bitset(s.left_cat.data(), kMissingBin);
   }
 
   const Data& data_;

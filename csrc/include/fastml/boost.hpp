@@ -11,6 +11,7 @@
 //                 tried on both sides, rows partitioned stably (so that every sum adds in row
 //                 order, as scikit-learn's does), leaf values -G / (H + l2) shrunk at the end
 //   predict.cpp   trees packed end to end, walked on raw values or on bin codes
+//   lambdarank.cpp  the ranker's LambdaMART gradients, query by query
 //
 // The bin codes are those of fastml.tree's encode_bins (csrc/tree/binning.cpp, shared): row-major
 // uint8, kMissingBin for NaN. A histogram bin sums in float64 as scikit-learn's do; every sum is
@@ -20,6 +21,7 @@
 // Entry points trust their arguments; the binding checks shapes and indices first.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -30,6 +32,13 @@ using index_t = std::ptrdiff_t;
 
 constexpr int kBins = 256;        // as fastml::cart::kBins: codes are uint8
 constexpr int kMissingBin = 255;  // as fastml::cart::kMissingBin
+// A categorical split's left categories: one bit per bin code (the missing bin included), as
+// scikit-learn's 8 x uint32 bitsets.
+constexpr int kBitsetWords = kBins / 32;
+using CatBitset = std::array<std::uint32_t, kBitsetWords>;
+inline bool in_bitset(const std::uint32_t* bits, unsigned code) {
+  return (bits[code / 32] >> (code % 32)) & 1u;
+}
 
 enum Loss : int {
   kSquaredError = 0,
@@ -52,6 +61,14 @@ struct GradHess {
 // weights) h is 1.
 void gradients(Loss loss, const double* y, const double* raw, const double* sample_weight,
                index_t n_rows, index_t n_trees, double quantile, GradHess* gh, int n_threads);
+
+// OUT gh (n_rows): LambdaMART's gradients and hessians for NDCG (csrc/boost/lambdarank.cpp) at
+// scores, for labels y (gain 2^y - 1); query q's rows are offsets[q] .. offsets[q + 1]. Only
+// pairs with a member among the first truncation_level ranks count; norm: LightGBM's
+// lambdarank_norm. sigmoid scales the score gaps.
+void lambdarank_gradients(const double* y, const double* score, const std::int64_t* offsets,
+                          index_t n_queries, index_t truncation_level, bool norm, double sigmoid,
+                          GradHess* gh, int n_threads);
 
 struct GrowParams {
   index_t max_leaf_nodes;  // 0: no limit
@@ -79,16 +96,22 @@ struct Data {
   const std::uint8_t* codes;               // (n_rows, n_features)
   const std::uint16_t* n_bins_non_missing; // (n_features)
   const std::uint8_t* has_missing;         // (n_features)
+  // (n_features) or nullptr: categorical features, whose codes are their categories (the
+  // estimator encodes them 0 .. n_bins_non_missing - 1) and split by scikit-learn's rule of
+  // categories sorted by gradient / hessian
+  const std::uint8_t* is_categorical = nullptr;
 };
 
 // A grown tree as scikit-learn's TreePredictor nodes, in preorder (left subtree first). Leaves
 // hold their shrunk value, splits their unshrunk one (as scikit-learn). rows holds the training
-// rows partitioned by leaf: leaf node i's are rows[leaf_start[i] .. leaf_stop[i]).
+// rows partitioned by leaf: leaf node i's are rows[leaf_start[i] .. leaf_stop[i]). A categorical
+// split's left categories are cat_bitsets[bitset_idx[i]] (bitset_idx 0 for other nodes).
 struct Tree {
   std::vector<double> value, gain;
-  std::vector<std::uint32_t> count, depth, left, right;
+  std::vector<std::uint32_t> count, depth, left, right, bitset_idx;
+  std::vector<CatBitset> cat_bitsets;
   std::vector<std::int64_t> feature;
-  std::vector<std::uint8_t> missing_go_to_left, is_leaf, bin_threshold;
+  std::vector<std::uint8_t> missing_go_to_left, is_leaf, bin_threshold, is_categorical;
   std::vector<std::int64_t> leaf_start, leaf_stop;  // per node, -1 for splits
   std::vector<std::int32_t> rows;
   index_t n_nodes() const { return static_cast<index_t>(value.size()); }
@@ -101,23 +124,30 @@ void add_leaf_values(const Tree& tree, double* raw, index_t stride);
 
 // Trees packed end to end for the prediction walk. Tree t adds to output column output[t].
 struct PackedNode {
-  double threshold;         // raw walk: value <= threshold goes left
+  double threshold;         // raw walk: value <= threshold goes left; for a categorical split
+                            // the number of known categories (values 0 .. threshold - 1; any
+                            // other goes the missing values' way, as scikit-learn's unknown
+                            // categories)
   double value;             // leaves
   std::int32_t feature;     // -1 for a leaf
   std::int32_t left, right; // indices into the tree's nodes
   std::uint8_t missing_left;
   std::uint8_t bin;         // binned walk: code <= bin goes left
+  std::int32_t bitset = -1; // categorical split: its left categories' bitset; -1 otherwise
 };
 
 class PackedTrees {
  public:
   // Node arrays of n_trees trees laid end to end: tree t's nodes are offsets[t] ..
-  // offsets[t + 1], child ids local to the tree.
+  // offsets[t + 1], child ids local to the tree. Categorical splits (is_categorical) read
+  // their left categories from bitsets (n_bitsets, kBitsetWords) at bitset_idx.
   PackedTrees(index_t n_trees, const std::int64_t* offsets, const std::int64_t* output,
               const std::uint8_t* is_leaf, const std::int64_t* feature,
               const double* threshold, const std::uint8_t* bin,
               const std::uint8_t* missing_left, const std::int64_t* left,
-              const std::int64_t* right, const double* value);
+              const std::int64_t* right, const double* value,
+              const std::uint8_t* is_categorical, const std::int64_t* bitset_idx,
+              const std::uint32_t* bitsets, index_t n_bitsets);
   index_t n_trees() const { return static_cast<index_t>(roots_.size()); }
   index_t n_outputs = 1;  // columns of raw (every output[t] lies below it)
 
@@ -125,6 +155,10 @@ class PackedTrees {
   template <class T>
   void predict(const T* X, index_t n_rows, index_t n_features, double* raw, index_t n_outputs,
                int n_threads) const;
+  // The same on CSR rows (column indices sorted within each row; an absent entry is 0).
+  template <class T>
+  void predict_csr(const T* data, const std::int64_t* indices, const std::int64_t* indptr,
+                   index_t n_rows, double* raw, index_t n_outputs, int n_threads) const;
   // The same on bin codes (n_rows, n_features), kMissingBin for missing.
   void predict_binned(const std::uint8_t* codes, index_t n_rows, index_t n_features,
                       double* raw, index_t n_outputs, int n_threads) const;
@@ -135,6 +169,7 @@ class PackedTrees {
             double work_per_row_ns, const Goes& goes_left) const;
   std::vector<PackedNode> nodes_;
   std::vector<std::int64_t> roots_, output_;
+  std::vector<std::uint32_t> bitsets_;
 };
 
 }  // namespace fastml::boost

@@ -1202,7 +1202,110 @@ def _boosting_workloads():
                 tolerance=1e-9,  # the same model, walked in the same order
                 target=target,
             ))
+    workloads.append(_categorical_boosting_workload(common, held_out))
+    if peer_installed("lightgbm"):
+        workloads.append(_ranker_workload())
     return workloads
+
+
+def categorical_tabular(n, seed=0):
+    """n training rows (n / 5 test rows more) of 10 float features and 4 categorical ones of 5,
+    20, 60 and 200 categories (codes as floats, 5% missing), a regression target with an
+    effect of each category."""
+    rng = np.random.default_rng(seed)
+    m = n + max(n // 5, 1)
+    numeric = rng.standard_normal((m, 10))
+    cardinalities = (5, 20, 60, 200)
+    categories = np.column_stack([rng.integers(0, c, m) for c in cardinalities])
+    y = numeric @ np.linspace(1, 0.1, 10) + rng.standard_normal(m)
+    for j, c in enumerate(cardinalities):
+        y += rng.standard_normal(c)[categories[:, j]]
+    X = np.column_stack([numeric, categories]).astype(np.float32)
+    X[:, 10:][rng.random((m, 4)) < 0.05] = np.nan
+    return X[:n], y[:n], X[n:], y[n:]
+
+
+def _categorical_boosting_workload(common, held_out):
+    """HistGradientBoostingRegressor with 4 categorical features against scikit-learn's: the
+    same trees, so the test predictions must agree."""
+    from sklearn.ensemble import HistGradientBoostingRegressor as SklearnRegressor
+
+    from fastml.ensemble import HistGradientBoostingRegressor
+
+    mask = np.r_[np.zeros(10, dtype=bool), np.ones(4, dtype=bool)]
+
+    def fit_predict(make_model):
+        def run(d):
+            X, y, X_test, _ = d
+            return make_model().fit(X, y).predict(X_test)
+        return run
+
+    return Workload(
+        group="boosting",
+        name="HistGradientBoostingRegressor fit {n}x(10 float + 4 categorical of 5..200), "
+             "100 iterations, 31 leaves, predict n/5",
+        sizes=(20_000, 1_000_000),
+        setup=categorical_tabular,
+        fastml=fit_predict(lambda: HistGradientBoostingRegressor(
+            **common, categorical_features=mask, n_jobs=2)),
+        peer=fit_predict(lambda: SklearnRegressor(**common, categorical_features=mask)),
+        peer_name="scikit-learn",
+        parity=max_abs_difference,
+        parity_label="largest difference",
+        tolerance=1e-6,  # the same trees; leaf sums in another order
+        target=3.0,
+    )
+
+
+def ranking_data(n, seed=0, n_features=20):
+    """n training rows in queries of 10 to 59 rows (n / 5 test rows more, in their own
+    queries), float32 features, relevance grades 0..4 from a noisy latent score: (X, y, group,
+    X_test, y_test, group_test)."""
+    rng = np.random.default_rng(seed)
+
+    def part(rows):
+        group = rng.integers(10, 60, rows // 10 + 1)
+        group = group[np.cumsum(group) <= rows]
+        group = np.r_[group, rows - group.sum()] if group.sum() < rows else group
+        X = rng.standard_normal((rows, n_features)).astype(np.float32)
+        latent = (X @ np.linspace(1, 0, n_features) + 0.5 * np.sin(3 * X[:, 0]) * X[:, 1]
+                  + rng.standard_normal(rows))
+        y = np.digitize(latent, np.quantile(latent, [0.5, 0.75, 0.9, 0.97]))
+        return X, y, group
+
+    return (*part(n), *part(max(n // 5, 10)))
+
+
+def _ranker_workload():
+    """HistGradientBoostingRanker against LightGBM's LGBMRanker (lambdarank, its defaults: 100
+    iterations, 31 leaves, truncation level 30): fit timed, held-out NDCG@10 compared."""
+    import lightgbm
+
+    from fastml.ensemble import HistGradientBoostingRanker
+    from fastml.reference.boosting import ndcg_at
+
+    def run(make_model):
+        def fit_score(d):
+            X, y, group, X_test, y_test, group_test = d
+            model = make_model().fit(X, y, group=group)
+            return ndcg_at(y_test, model.predict(X_test), group_test, 10)
+        return fit_score
+
+    return Workload(
+        group="boosting",
+        name="HistGradientBoostingRanker fit {n}x20 float32 in queries of 10-59, 100 "
+             "iterations: test NDCG@10",
+        sizes=(20_000, 300_000),
+        setup=ranking_data,
+        fastml=run(lambda: HistGradientBoostingRanker(max_iter=100, n_jobs=2)),
+        peer=run(lambda: lightgbm.LGBMRanker(n_estimators=100, num_leaves=31,
+                                             learning_rate=0.1, n_jobs=2, verbose=-1)),
+        peer_name="LightGBM",
+        parity=score_drop,
+        parity_label="NDCG@10 drop",
+        tolerance=0.005,
+        target=1.0,
+    )
 
 
 def _small_call_workloads():

@@ -8,6 +8,13 @@ loss, tree growth (histograms, subtraction, split search), raw predictions updat
 prediction walks the trees packed once, in compiled code, with no thread start-up for a small
 batch. The bin thresholds are scikit-learn's _BinMapper's (so models compare tree for tree)
 and the codes fastml.tree's compiled encoder's; float32 X is binned and walked as float32.
+Categorical features go through scikit-learn's own preprocessing (an OrdinalEncoder in a
+ColumnTransformer that puts them first, unknown categories becoming NaN), so that each category
+is its own bin code and the compiled split search sorts them as scikit-learn's.
+Sparse X (CSR or CSC; scikit-learn's estimators reject it) is binned column by column from its
+CSC form, every implicit zero taking its feature's bin of 0, so that the model is the one the
+dense matrix gives; prediction walks its CSR rows (a binary search of each row's entries at
+each split).
 
 The fitted trees are kept as scikit-learn's TreePredictor objects in ``_predictors``, so that the
 inherited methods that read them (partial dependence, verbose statistics) work unchanged.
@@ -16,6 +23,7 @@ from numbers import Integral
 from time import time
 
 import numpy as np
+from scipy import sparse
 from sklearn.ensemble import HistGradientBoostingClassifier as _SkClassifier
 from sklearn.ensemble import HistGradientBoostingRegressor as _SkRegressor
 from sklearn.metrics import check_scoring
@@ -42,6 +50,7 @@ _LOSS_CODES = {"squared_error": _boost_fast.Loss.squared_error,
                "gamma": _boost_fast.Loss.gamma}
 _N_JOBS_CONSTRAINT = [Integral, None]
 _EMPTY_BITSETS = np.zeros((0, 8), dtype=np.uint32)
+_MISSING_WORD, _MISSING_BIT = divmod(int(_boost_fast.MISSING_BIN), 32)
 
 
 # scikit-learn's cap on thresholds (ALMOST_INF): +inf is left for the split of missing values
@@ -68,17 +77,33 @@ def _column_thresholds(column, max_bins, sample_weight):
     return np.minimum(thresholds, _ALMOST_INF)
 
 
-def bin_thresholds(X, max_bins, sample_weight, n_threads):
+def bin_thresholds(X, max_bins, sample_weight, n_threads, known_categories=None):
     """(thresholds, counts): (n_features, N_BINS) float64, each feature's thresholds +inf padded
     (as encode_bins reads them), and how many each has. Features in threads: NumPy's sort
-    releases the GIL."""
+    releases the GIL. A categorical feature (known_categories[f] not None: its encoded
+    categories 0 .. n - 1) has the thresholds 0 .. n - 2, so that category c is bin c."""
     from concurrent.futures import ThreadPoolExecutor
 
     out = np.full((X.shape[1], _cart.N_BINS), np.inf)
     counts = np.zeros(X.shape[1], dtype=np.int64)
 
+    if sparse.issparse(X):
+        X = X.tocsc()
+
+    def column(f):
+        """Feature f's values, one per row (of a sparse X, only this column made dense)."""
+        if not sparse.issparse(X):
+            return X[:, f]
+        out = np.zeros(X.shape[0], dtype=X.dtype)
+        part = slice(X.indptr[f], X.indptr[f + 1])
+        out[X.indices[part]] = X.data[part]
+        return out
+
     def one(f):
-        t = _column_thresholds(X[:, f], max_bins, sample_weight)
+        if known_categories is not None and known_categories[f] is not None:
+            t = known_categories[f][:-1]
+        else:
+            t = _column_thresholds(column(f), max_bins, sample_weight)
         out[f, :len(t)] = t
         counts[f] = len(t)
 
@@ -91,22 +116,52 @@ def bin_thresholds(X, max_bins, sample_weight, n_threads):
     return out, counts
 
 
-def _pack(predictors, n_features, n_outputs):
+def _pack(predictors, n_features, n_outputs, n_categories):
     """The trees of predictors (a list of iterations, each a list of TreePredictor, one per
-    output) packed for the compiled walk."""
-    trees = [(k, p.nodes) for iteration in predictors for k, p in enumerate(iteration)]
-    nodes = np.concatenate([n for _, n in trees])
+    output) packed for the compiled walk. A categorical split reads its tree's binned bitsets
+    (renumbered into one array) and, in place of a threshold, its feature's number of known
+    categories (n_categories, per feature)."""
+    trees = [(k, p) for iteration in predictors for k, p in enumerate(iteration)]
+    nodes = np.concatenate([p.nodes for _, p in trees])
     offsets = np.zeros(len(trees) + 1, dtype=np.int64)
-    np.cumsum([len(n) for _, n in trees], out=offsets[1:])
+    np.cumsum([len(p.nodes) for _, p in trees], out=offsets[1:])
+    bitsets = np.concatenate([_EMPTY_BITSETS] + [p.binned_left_cat_bitsets for _, p in trees])
+    first_bitset = np.cumsum([0] + [len(p.binned_left_cat_bitsets) for _, p in trees])[:-1]
+    is_cat = np.ascontiguousarray(nodes["is_categorical"])
+    bitset_idx = nodes["bitset_idx"].astype(np.int64) + np.repeat(first_bitset,
+                                                                  np.diff(offsets))
+    threshold = np.array(nodes["num_threshold"], dtype=np.float64)
+    cat = is_cat.astype(bool) & (nodes["is_leaf"] == 0)
+    threshold[cat] = np.asarray(n_categories, dtype=np.float64)[nodes["feature_idx"][cat]]
     return _boost_fast.PackedTrees(
         offsets=offsets, output=np.array([k for k, _ in trees], dtype=np.int64),
         is_leaf=np.ascontiguousarray(nodes["is_leaf"]),
-        feature=nodes["feature_idx"].astype(np.int64),
-        threshold=np.ascontiguousarray(nodes["num_threshold"], dtype=np.float64),
+        feature=nodes["feature_idx"].astype(np.int64), threshold=threshold,
         bin=np.ascontiguousarray(nodes["bin_threshold"]),
         missing_left=np.ascontiguousarray(nodes["missing_go_to_left"]),
         left=nodes["left"].astype(np.int64), right=nodes["right"].astype(np.int64),
-        value=np.ascontiguousarray(nodes["value"]), n_features=n_features, n_outputs=n_outputs)
+        value=np.ascontiguousarray(nodes["value"]), is_categorical=is_cat,
+        bitset_idx=np.where(cat, bitset_idx, 0), bitsets=np.ascontiguousarray(bitsets),
+        n_features=n_features, n_outputs=n_outputs)
+
+
+def encode_sparse(X, thresholds, counts):
+    """Bin codes (n_rows, n_features) uint8, row-major, of sparse X: encode_bins's codes (a
+    value's bin is the number of thresholds below it, MISSING_BIN for NaN) with each implicit
+    zero given its feature's bin of 0, from the CSC columns."""
+    X = X.tocsc()
+    n, F = X.shape
+    zero_bins = np.array([np.searchsorted(thresholds[f, :counts[f]], 0.0) for f in range(F)],
+                         dtype=np.uint8)
+    codes = np.empty((n, F), dtype=np.uint8)
+    codes[...] = zero_bins
+    for f in range(F):
+        part = slice(X.indptr[f], X.indptr[f + 1])
+        values = X.data[part].astype(np.float64)
+        bins = np.searchsorted(thresholds[f, :counts[f]], values, side="left")
+        bins[np.isnan(values)] = _boost_fast.MISSING_BIN
+        codes[X.indices[part], f] = bins
+    return codes
 
 
 class _CompiledBoosting:
@@ -116,20 +171,26 @@ class _CompiledBoosting:
 
     def _preprocess_X(self, X, *, reset):
         """scikit-learn's validation, keeping float32 X float32 (scikit-learn converts it to
-        float64); categorical features are not supported yet."""
-        kwargs = dict(dtype=[np.float64, np.float32], ensure_all_finite=False, order="C")
+        float64). With categorical features, scikit-learn's own preprocessing (its
+        ColumnTransformer: the categorical features first, ordinally encoded, in float64)."""
+        kwargs = dict(dtype=[np.float64, np.float32], ensure_all_finite=False, order="C",
+                      accept_sparse=["csr", "csc"])
         if not reset:
-            return validate_data(self, X, reset=False, **kwargs)
+            if getattr(self, "_preprocessor", None) is None:
+                return validate_data(self, X, reset=False, **kwargs)
+            return np.ascontiguousarray(self._preprocessor.transform(X), dtype=np.float64)
         self.is_categorical_ = check_categorical_features(X, self.categorical_features)
         if self.is_categorical_ is not None:
-            raise ValueError("fastml's HistGradientBoosting does not support categorical "
-                             "features yet; encode them (e.g. OneHotEncoder) or use "
-                             "scikit-learn's estimator.")
+            if sparse.issparse(X):
+                raise ValueError("fastml's HistGradientBoosting takes categorical features "
+                                 "with dense X only; pass X as an array or a DataFrame.")
+            X, known_categories = super()._preprocess_X(X, reset=True)
+            return np.ascontiguousarray(X, dtype=np.float64), known_categories
         self._preprocessor = None
         self._is_categorical_remapped = None
         return validate_data(self, X, **kwargs), None
 
-    def _bin_data(self, X, sample_weight, is_training_data):
+    def _bin_data(self, X, sample_weight, is_training_data, known_categories=None):
         """Bin codes of X (row-major uint8, MISSING_BIN for NaN). For training data the bin
         thresholds are found first, scikit-learn's _BinMapper's on the same subsample as its
         own."""
@@ -140,15 +201,19 @@ class _CompiledBoosting:
                 rng = check_random_state(self._random_seed)
                 p = None if sample_weight is None else sample_weight / np.sum(sample_weight)
                 subset = rng.choice(n_samples, _BIN_SUBSAMPLE, p=p, replace=True)
-                X_fit, sw_fit = X.take(subset, axis=0), None
+                X_fit, sw_fit = X[subset] if sparse.issparse(X) else X.take(subset, axis=0), None
             else:
                 X_fit, sw_fit = X, sample_weight
             self._thresholds, counts = bin_thresholds(X_fit, self.max_bins, sw_fit,
-                                                      self._n_threads)
+                                                      self._n_threads, known_categories)
             self._n_bins_non_missing = (counts + 1).astype(np.uint16)
-        codes, _ = _cart.encode_bins(X, self._thresholds, self._n_threads)
+        if sparse.issparse(X):
+            codes = encode_sparse(X, self._thresholds, self._n_bins_non_missing - 1)
+        else:
+            codes, _ = _cart.encode_bins(X, self._thresholds, self._n_threads)
         if self.verbose:
-            print(f"Binning {X.nbytes / 1e9:.3f} GB of "
+            nbytes = X.data.nbytes if sparse.issparse(X) else X.nbytes
+            print(f"Binning {nbytes / 1e9:.3f} GB of "
                   f"{'training' if is_training_data else 'validation'} data: {time() - tic:.3f} s")
         return codes
 
@@ -161,6 +226,11 @@ class _CompiledBoosting:
             return _boost_fast.Loss.binomial
         return _LOSS_CODES[self.loss]
 
+    def _categorical_mask(self):
+        """The categorical features of the preprocessed X (uint8), or None."""
+        mask = getattr(self, "_is_categorical_remapped", None)
+        return None if mask is None else np.ascontiguousarray(mask, dtype=np.uint8)
+
     def _make_predictor(self, tree):
         """scikit-learn's TreePredictor of a grown tree."""
         nodes = np.zeros(len(tree.value), dtype=HGB_PREDICTOR_RECORD_DTYPE)
@@ -170,11 +240,40 @@ class _CompiledBoosting:
         feature = tree.feature
         nodes["feature_idx"] = feature
         # a split on the last non-missing bin sends the missing values alone one way: its
-        # threshold is the +inf padding
+        # threshold is the +inf padding (a categorical split's, on bin 0, is its first
+        # category, 0, or +inf for a single category: scikit-learn's values)
         split = nodes["is_leaf"] == 0
         nodes["num_threshold"][split] = self._thresholds[feature[split],
                                                          nodes["bin_threshold"][split]]
-        return TreePredictor(nodes, _EMPTY_BITSETS, _EMPTY_BITSETS)
+        binned = tree.cat_bitsets
+        if not len(binned):
+            return TreePredictor(nodes, _EMPTY_BITSETS, _EMPTY_BITSETS)
+        nodes["is_categorical"] = tree.is_categorical
+        nodes["bitset_idx"] = tree.bitset_idx
+        # a category is its own bin code: the raw bitsets are the binned ones less the
+        # missing values' bit (scikit-learn's set_raw_bitset_from_binned_bitset)
+        raw = binned.copy()
+        raw[:, _MISSING_WORD] &= ~np.uint32(1 << _MISSING_BIT)
+        return TreePredictor(nodes, binned, raw)
+
+    def _growth(self, codes, constant_hessian, monotonic_cst, interaction_cst, max_features):
+        """grow_tree's arguments other than codes, gh and seed: the tree parameters, the bins
+        of the training codes."""
+        has_missing = np.ascontiguousarray(
+            (codes == _boost_fast.MISSING_BIN).any(axis=0), dtype=np.uint8)
+        return dict(
+            n_bins_non_missing=self._n_bins_non_missing, has_missing=has_missing,
+            n_bins=self.max_bins + 1,
+            max_leaf_nodes=0 if self.max_leaf_nodes is None else self.max_leaf_nodes,
+            max_depth=0 if self.max_depth is None else self.max_depth,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=float(self.l2_regularization),
+            min_hessian_to_split=_MIN_HESSIAN_TO_SPLIT, shrinkage=float(self.learning_rate),
+            constant_hessian=constant_hessian,
+            monotonic_cst=None if monotonic_cst is None else monotonic_cst.astype(np.int8),
+            interaction_cst=([] if interaction_cst is None
+                             else [sorted(int(f) for f in group) for group in interaction_cst]),
+            feature_fraction=float(max_features), n_threads=self._n_threads)
 
     def _update_leaves_values(self, tree, y, raw_k, sample_weight):
         """Non-differentiable losses: each leaf's value is the loss's intercept of the residuals
@@ -197,7 +296,8 @@ class _CompiledBoosting:
             seed = 0
             if self.max_features < 1:
                 seed = int(self._feature_subsample_rng.integers(np.iinfo(np.int64).max))
-            tree = _boost_fast.grow_tree(codes=codes, gh=gh[k], seed=seed, **growth)
+            tree = _boost_fast.grow_tree(codes=codes, gh=gh[k], seed=seed,
+                                         is_categorical=self._categorical_mask(), **growth)
             if not self._loss.differentiable:
                 self._update_leaves_values(tree, y, raw[:, k], sample_weight)
             iteration.append(self._make_predictor(tree))
@@ -224,7 +324,7 @@ class _CompiledBoosting:
             raise ValueError("fastml's HistGradientBoosting takes loss by name only, not a "
                              "BaseLoss instance.")
         self._n_threads = effective_n_threads(self.n_jobs)
-        X, _ = self._preprocess_X(X, reset=True)
+        X, known_categories = self._preprocess_X(X, reset=True)
         y = check_y(y, estimator=self)
         y = self._encode_y(y)
         check_consistent_length(X, y)
@@ -257,19 +357,24 @@ class _CompiledBoosting:
             self._feature_subsample_rng = np.random.default_rng(feature_subsample_seed)
         self._validate_parameters()
         monotonic_cst = check_monotonic_cst(self, self.monotonic_cst)
+        # the preprocessing puts the categorical features first: their constraints too
+        if self.is_categorical_ is not None:
+            monotonic_cst = np.concatenate((monotonic_cst[self.is_categorical_],
+                                            monotonic_cst[~self.is_categorical_]))
         n_samples, self._n_features = X.shape
         interaction_cst = self._check_interaction_cst(self._n_features)
         self._in_fit = True
         try:
             self._fit_loop(X, y, sample_weight, X_val, y_val, sample_weight_val,
                            validation_data_provided, monotonic_cst, interaction_cst,
-                           fit_start_time)
+                           fit_start_time, known_categories)
         finally:
             del self._in_fit
         return self
 
     def _fit_loop(self, X, y, sample_weight, X_val, y_val, sample_weight_val,
-                  validation_data_provided, monotonic_cst, interaction_cst, fit_start_time):
+                  validation_data_provided, monotonic_cst, interaction_cst, fit_start_time,
+                  known_categories):
         n_samples = X.shape[0]
         self._loss = self._get_loss(sample_weight=sample_weight)
         self.do_early_stopping_ = (n_samples > 10_000 if self.early_stopping == "auto"
@@ -292,12 +397,10 @@ class _CompiledBoosting:
         if sample_weight_train is not None:
             sample_weight_train = np.ascontiguousarray(sample_weight_train, dtype=np.float64)
 
-        codes = self._bin_data(X_train, sample_weight_train, is_training_data=True)
+        codes = self._bin_data(X_train, sample_weight_train, is_training_data=True,
+                               known_categories=known_categories)
         codes_val = (self._bin_data(X_val, sample_weight_val, is_training_data=False)
                      if X_val is not None else None)
-        has_missing = np.ascontiguousarray(
-            (codes == _boost_fast.MISSING_BIN).any(axis=0), dtype=np.uint8)
-        n_bins_non_missing = self._n_bins_non_missing
         if self.verbose:
             print("Fitting gradient boosted rounds:")
         n_samples = codes.shape[0]
@@ -351,19 +454,8 @@ class _CompiledBoosting:
             predictors = self._predictors
             begin_at_stage = self.n_iter_
 
-        growth = dict(
-            n_bins_non_missing=n_bins_non_missing, has_missing=has_missing,
-            n_bins=self.max_bins + 1,
-            max_leaf_nodes=0 if self.max_leaf_nodes is None else self.max_leaf_nodes,
-            max_depth=0 if self.max_depth is None else self.max_depth,
-            min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=float(self.l2_regularization),
-            min_hessian_to_split=_MIN_HESSIAN_TO_SPLIT, shrinkage=float(self.learning_rate),
-            constant_hessian=bool(self._loss.constant_hessian),
-            monotonic_cst=None if monotonic_cst is None else monotonic_cst.astype(np.int8),
-            interaction_cst=([] if interaction_cst is None
-                             else [sorted(int(f) for f in group) for group in interaction_cst]),
-            feature_fraction=float(self.max_features), n_threads=self._n_threads)
+        growth = self._growth(codes, bool(self._loss.constant_hessian), monotonic_cst,
+                              interaction_cst, self.max_features)
         gh = np.empty((K, n_samples, 2), dtype=np.float32)
         for iteration in range(begin_at_stage, self.max_iter):
             if self.verbose >= 2:
@@ -374,7 +466,8 @@ class _CompiledBoosting:
             should_early_stop = False
             if self.do_early_stopping_:
                 if need_raw_val:
-                    _pack(predictors[-1:], self._n_features, K).predict_binned(
+                    _pack(predictors[-1:], self._n_features, K,
+                          self._n_bins_non_missing).predict_binned(
                         codes_val, raw_val, self._n_features, self._n_threads)
                 if self.scoring == "loss":
                     should_early_stop = self._check_early_stopping_loss(
@@ -405,7 +498,8 @@ class _CompiledBoosting:
         """Packs the fitted trees once for the compiled walk (kept beside _predictors; predict
         never changes the estimator)."""
         self._packed = (len(self._predictors),
-                        _pack(self._predictors, self._n_features, self.n_trees_per_iteration_))
+                        _pack(self._predictors, self._n_features, self.n_trees_per_iteration_,
+                              self._n_bins_non_missing))
 
     # ----- prediction -------------------------------------------------------------------------
 
@@ -415,7 +509,8 @@ class _CompiledBoosting:
         packed = getattr(self, "_packed", None)
         if predictors is self._predictors and packed is not None and packed[0] == len(predictors):
             return packed[1]
-        return _pack(predictors, self._n_features, self.n_trees_per_iteration_)
+        return _pack(predictors, self._n_features, self.n_trees_per_iteration_,
+                     self._n_bins_non_missing)
 
     def _predict_iterations(self, X, predictors, raw_predictions, is_binned, n_threads):
         """Adds the trees of predictors to raw_predictions, by the compiled walk on X's values
@@ -425,11 +520,17 @@ class _CompiledBoosting:
         packed = self._packed_trees(predictors)
         n_threads = effective_n_threads(self.n_jobs)
         raw = np.ascontiguousarray(raw_predictions)
-        X = np.ascontiguousarray(X)
         if is_binned:
-            packed.predict_binned(X, raw, self._n_features, n_threads)
+            packed.predict_binned(np.ascontiguousarray(X), raw, self._n_features, n_threads)
+        elif sparse.issparse(X):
+            X = X.tocsr()
+            if not X.has_canonical_format:  # the walk needs each row's indices increasing
+                X = X.copy()
+                X.sum_duplicates()
+            packed.predict_csr(X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64),
+                               raw, self._n_features, n_threads)
         else:
-            packed.predict(X, raw, self._n_features, n_threads)
+            packed.predict(np.ascontiguousarray(X), raw, self._n_features, n_threads)
         if raw is not raw_predictions:
             raw_predictions[...] = raw
 
@@ -459,6 +560,7 @@ class _CompiledBoosting:
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -467,8 +569,10 @@ class HistGradientBoostingRegressor(_CompiledBoosting, _SkRegressor):
     fastml's compiled booster.
 
     Every parameter is scikit-learn 1.9's (see its documentation), plus ``n_jobs``: the threads
-    of fit and predict (None: all of fastml's; the model never depends on it). Not supported
-    yet: categorical features and a ``loss`` given as a BaseLoss object (ValueError); with
+    of fit and predict (None: all of fastml's; the model never depends on it). Categorical
+    features as scikit-learn's (at most max_bins categories); X may also be a sparse CSR/CSC
+    matrix (without categorical features), giving the dense matrix's model. Not supported
+    yet: a ``loss`` given as a BaseLoss object (ValueError); with
     ``max_features < 1`` the features searched are drawn from fastml's own stream, so the
     model differs from scikit-learn's for the same random_state.
 
@@ -508,8 +612,10 @@ class HistGradientBoostingClassifier(_CompiledBoosting, _SkClassifier):
     per class otherwise).
 
     Every parameter is scikit-learn 1.9's (see its documentation), plus ``n_jobs``: the threads
-    of fit and predict (None: all of fastml's; the model never depends on it). Not supported
-    yet: categorical features and a ``loss`` given as a BaseLoss object (ValueError); with
+    of fit and predict (None: all of fastml's; the model never depends on it). Categorical
+    features as scikit-learn's (at most max_bins categories); X may also be a sparse CSR/CSC
+    matrix (without categorical features), giving the dense matrix's model. Not supported
+    yet: a ``loss`` given as a BaseLoss object (ValueError); with
     ``max_features < 1`` the features searched are drawn from fastml's own stream, so the
     model differs from scikit-learn's for the same random_state.
 

@@ -1,8 +1,8 @@
 """Histogram gradient boosting in plain NumPy, float64: what the C++ booster
 (fastml.ensemble._boost_fast) computes, written as directly as possible: the losses' gradients
-and hessians, a node's best split over bin codes (scikit-learn's gain and rules), and one boosting
-step on a given tree structure (rows routed, leaf values -G / (H + l2) times the learning rate,
-raw predictions updated)."""
+and hessians, a node's best split over bin codes (scikit-learn's gain and rules, categorical
+features' too), and one boosting step on a given tree structure (rows routed, leaf values
+-G / (H + l2) times the learning rate, raw predictions updated)."""
 import numpy as np
 
 MISSING_BIN = 255
@@ -81,6 +81,43 @@ def best_split(codes, g, h, rows, n_bins_non_missing, min_samples_leaf=20, l2=0.
     return best
 
 
+def best_categorical_split(codes, g, h, rows, n_categories, min_samples_leaf=20, l2=0.0,
+                           min_hessian_to_split=1e-3, constant_hessian=False, value=0.0,
+                           min_cat_support=10.0):
+    """The best split of the node holding rows on one categorical feature (codes: its
+    categories, MISSING_BIN for missing) as (gain, set of the codes going left), or None.
+    scikit-learn's rule: the categories (the missing values one of them) of hessian sum scaled
+    by n / H at least min_cat_support, sorted by G_c / (H_c + min_cat_support); the first k of
+    that order, or the last k, go left, k up to half of them (left to right: (m + 1) // 2,
+    right to left: one less); ties in the order are left in category order (the core's C
+    qsort may order them otherwise)."""
+    g = np.asarray(g, dtype=np.float64)[rows]
+    h = np.ones(len(g)) if constant_hessian else np.asarray(h, dtype=np.float64)[rows]
+    c = np.asarray(codes)[rows]
+    G, H, n = g.sum(), h.sum(), len(rows)
+    loss_node = G * value
+    cats = [k for k in list(range(n_categories)) + [MISSING_BIN]
+            if h[c == k].sum() * (n / H) >= min_cat_support and (c == k).any()]
+    if len(cats) <= 1:
+        return None
+    ratio = [g[c == k].sum() / (h[c == k].sum() + min_cat_support) for k in cats]
+    order = [cats[i] for i in np.argsort(ratio, kind="stable")]
+    m, best = len(order), None
+    for chosen in ([order[:k + 1] for k in range((m + 1) // 2)]
+                   + [order[m - k - 1:] for k in range((m + 1) // 2 - 1)]):
+        left = np.isin(c, chosen)
+        nl, gl, hl = left.sum(), g[left].sum(), h[left].sum()
+        gr, hr = G - gl, H - hl
+        if nl < min_samples_leaf or n - nl < min_samples_leaf:
+            continue
+        if hl < min_hessian_to_split or hr < min_hessian_to_split:
+            continue
+        gain = loss_node - gl * node_value(gl, hl, l2) - gr * node_value(gr, hr, l2)
+        if gain > 0 and (best is None or gain > best[0]):
+            best = (gain, set(chosen))
+    return best
+
+
 def route_binned(nodes, codes):
     """The node index (a leaf) each row of codes reaches in a tree of scikit-learn's predictor
     nodes (fields is_leaf, feature_idx, bin_threshold, missing_go_to_left, left, right)."""
@@ -106,3 +143,65 @@ def boosting_step(nodes, codes, g, h, raw, learning_rate, l2=0.0):
         in_leaf = leaf == node
         values[node] = learning_rate * node_value(g[in_leaf].sum(), h[in_leaf].sum(), l2)
     return values, np.asarray(raw, dtype=np.float64) + values[leaf]
+
+
+def _query_slices(group):
+    offsets = np.concatenate([[0], np.cumsum(group)])
+    return [slice(a, b) for a, b in zip(offsets[:-1], offsets[1:])]
+
+
+def lambdarank_gradients(y, score, group, truncation_level=30, norm=True, sigmoid=1.0):
+    """(g, h), each (n_samples,): LambdaMART's gradients and hessians for NDCG, query by query
+    (group: the sizes of consecutive queries). Rows ranked by score (ties in row order); every
+    pair (i, j) of different labels with rank i < truncation_level, i < j: the better-labelled
+    row `high`, the other `low`, weight w = |gain difference| * |discount difference| / ideal
+    DCG@truncation_level (gain 2^y - 1, discount 1 / log2(2 + rank)), divided by 0.01 + |score
+    gap| with norm (unless every score of the query is equal); p = 1 / (1 + exp(sigmoid *
+    (s_high - s_low))); g_high -= sigmoid w p, g_low += sigmoid w p, both
+    h += sigmoid^2 w p (1 - p). With norm, a query's g and h are scaled by log2(1 + S) / S,
+    S = sum of 2 sigmoid w p."""
+    y, score = np.asarray(y, dtype=np.float64), np.asarray(score, dtype=np.float64)
+    g, h = np.zeros(len(y)), np.zeros(len(y))
+    for part in _query_slices(group):
+        yq, sq = y[part], score[part]
+        n = len(yq)
+        gains = 2.0 ** yq - 1
+        ideal = np.sort(gains)[::-1][:truncation_level]
+        max_dcg = np.sum(ideal / np.log2(2 + np.arange(len(ideal))))
+        if n < 2 or max_dcg <= 0:
+            continue
+        order = np.argsort(-sq, kind="stable")
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
+        gq, hq, total = np.zeros(n), np.zeros(n), 0.0
+        for a in range(n):
+            for b in range(n):
+                if yq[a] <= yq[b] or min(rank[a], rank[b]) >= truncation_level:
+                    continue
+                discounts = 1 / np.log2(2 + rank[a]), 1 / np.log2(2 + rank[b])
+                w = (gains[a] - gains[b]) * abs(discounts[0] - discounts[1]) / max_dcg
+                if norm and sq.max() != sq.min():
+                    w /= 0.01 + abs(sq[a] - sq[b])
+                p = 1 / (1 + np.exp(sigmoid * (sq[a] - sq[b])))
+                gq[a] -= sigmoid * w * p
+                gq[b] += sigmoid * w * p
+                hq[a] += sigmoid ** 2 * w * p * (1 - p)
+                hq[b] += sigmoid ** 2 * w * p * (1 - p)
+                total += 2 * sigmoid * w * p
+        factor = np.log2(1 + total) / total if norm and total > 0 else 1.0
+        g[part], h[part] = gq * factor, hq * factor
+    return g, h
+
+
+def ndcg_at(y, score, group, k=10):
+    """Mean NDCG@k over the queries (gain 2^y - 1, discount 1 / log2(2 + rank), ties in score
+    ranked in row order); a query whose ideal DCG is 0 counts 1, as LightGBM's metric."""
+    y, score = np.asarray(y, dtype=np.float64), np.asarray(score, dtype=np.float64)
+    values = []
+    for part in _query_slices(group):
+        yq, sq = y[part], score[part]
+        discount = 1 / np.log2(2 + np.arange(min(k, len(yq))))
+        ideal = np.sum((2.0 ** np.sort(yq)[::-1][:k] - 1) * discount)
+        got = np.sum((2.0 ** yq[np.argsort(-sq, kind="stable")][:k] - 1) * discount)
+        values.append(1.0 if ideal <= 0 else got / ideal)
+    return float(np.mean(values))
