@@ -1,0 +1,88 @@
+import pickle
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits, load_iris
+
+from fastml.cluster import KMeans
+from fastml.dask import ParallelPostFit
+from fastml.ensemble import RandomForestClassifier
+from fastml.naive_bayes import GaussianNB
+from fastml.neighbors import NearestNeighbors
+
+from .conftest import partitioned
+
+SIZES = [40, 0, 7, 103]  # unequal, one empty
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "predict_log_proba"])
+def test_classifier_methods_equal_in_process(client, method):
+    X, y = load_iris(return_X_y=True)
+    wrapped = ParallelPostFit(GaussianNB()).fit(X, y)
+    expected = getattr(wrapped.estimator_, method)(X)
+    result = getattr(wrapped, method)(partitioned(X, SIZES))
+    assert isinstance(result, da.Array)
+    # one block per non-empty partition (dask's concatenate leaves out empty ones)
+    assert result.chunks[0] == tuple(n for n in SIZES if n)
+    assert result.dtype == expected.dtype
+    np.testing.assert_array_equal(result.compute(), expected)
+
+
+def test_transform_and_score_of_a_fitted_clusterer(client):
+    X = load_digits().data.astype(np.float32)
+    model = KMeans(5, random_state=0).fit(X)
+    wrapped = ParallelPostFit(model)  # already fitted: no fit needed
+    Xd = partitioned(X, [500, 0, 1297])
+    distances = wrapped.transform(Xd)
+    assert distances.dtype == np.float32
+    np.testing.assert_allclose(distances.compute(), model.transform(X), rtol=1e-6)
+    np.testing.assert_allclose(wrapped.score(Xd), model.score(X), rtol=1e-6)
+
+
+def test_score_of_a_classifier_and_scoring(client):
+    X, y = load_iris(return_X_y=True)
+    wrapped = ParallelPostFit(RandomForestClassifier(10, random_state=0)).fit(X, y)
+    Xd, yd = partitioned(X, SIZES), da.from_array(y, chunks=(tuple(SIZES),))
+    assert wrapped.score(Xd, yd) == wrapped.estimator_.score(X, y)
+    wrapped.set_params(scoring="accuracy")
+    assert wrapped.score(Xd, yd) == wrapped.estimator_.score(X, y)
+
+
+def test_kneighbors_and_dataframe(client):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X = load_iris().data
+    model = NearestNeighbors(n_neighbors=3).fit(X)
+    dist, ind = ParallelPostFit(model).kneighbors(partitioned(X, SIZES))
+    expected = model.kneighbors(X)
+    np.testing.assert_array_equal(ind.compute(), expected[1])
+    np.testing.assert_array_equal(dist.compute(), expected[0])
+    frame = dd.from_pandas(pd.DataFrame(X, columns=list("abcd")), npartitions=3)
+    gnb = GaussianNB().fit(pd.DataFrame(X, columns=list("abcd")), load_iris().target)
+    result = ParallelPostFit(gnb).predict(frame)
+    np.testing.assert_array_equal(result.compute(), gnb.predict(pd.DataFrame(X, columns=list("abcd"))))
+
+
+def test_numpy_input_goes_straight_through_and_pickles():
+    X, y = load_iris(return_X_y=True)
+    wrapped = ParallelPostFit(GaussianNB()).fit(X, y)
+    np.testing.assert_array_equal(wrapped.predict(X), wrapped.estimator_.predict(X))
+    again = pickle.loads(pickle.dumps(wrapped))
+    np.testing.assert_array_equal(again.predict(X), wrapped.predict(X))
+
+
+def test_local_scheduler_without_client():
+    X, y = load_iris(return_X_y=True)
+    wrapped = ParallelPostFit(GaussianNB()).fit(X, y)
+    with dask.config.set(scheduler="threads"):
+        result = wrapped.predict(partitioned(X, SIZES)).compute()
+    np.testing.assert_array_equal(result, wrapped.estimator_.predict(X))
+
+
+def test_tasks_cap_their_threads(client):
+    """Two single-thread workers in this 2-core-or-more process: each task gets its share."""
+    from fastml._backend import available_cpus, effective_n_threads
+    share = client.submit(effective_n_threads, pure=False).result()
+    assert share == max(1, min(effective_n_threads(), available_cpus() // 2))
