@@ -59,10 +59,10 @@ def test_kneighbors_and_dataframe(client):
     expected = model.kneighbors(X)
     np.testing.assert_array_equal(ind.compute(), expected[1])
     np.testing.assert_array_equal(dist.compute(), expected[0])
-    frame = dd.from_pandas(pd.DataFrame(X, columns=list("abcd")), npartitions=3)
-    gnb = GaussianNB().fit(pd.DataFrame(X, columns=list("abcd")), load_iris().target)
-    result = ParallelPostFit(gnb).predict(frame)
-    np.testing.assert_array_equal(result.compute(), gnb.predict(pd.DataFrame(X, columns=list("abcd"))))
+    table = pd.DataFrame(X, columns=list("abcd"))
+    gnb = GaussianNB().fit(table, load_iris().target)  # with feature names
+    result = ParallelPostFit(gnb).predict(dd.from_pandas(table, npartitions=3))
+    np.testing.assert_array_equal(result.compute(), gnb.predict(table))
 
 
 def test_numpy_input_goes_straight_through_and_pickles():

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .. import ensemble as _local
-from ._partitions import capped_threads, is_dask_collection
+from ._partitions import capped_threads, cluster_threads
 
 
 def _share_class(forest_class):
@@ -47,15 +47,6 @@ def _grow_share(forest_class, params, X, y, sample_weight, start, stop):
     return share
 
 
-def _default_tasks():
-    try:
-        from distributed import default_client
-        return max(1, sum(default_client().nthreads().values()))
-    except (ImportError, ValueError):
-        from .._backend import available_cpus
-        return available_cpus()
-
-
 class _DaskForestMixin:
     """fit over dask (or NumPy) X, y: `n_tasks` tasks each grow a share of the trees."""
 
@@ -68,7 +59,7 @@ class _DaskForestMixin:
             raise NotImplementedError("oob_score is not available in fastml.dask's forests yet")
         if self.warm_start:
             raise NotImplementedError("warm_start is not available in fastml.dask's forests")
-        n_tasks = self.n_tasks if self.n_tasks is not None else _default_tasks()
+        n_tasks = self.n_tasks if self.n_tasks is not None else cluster_threads()
         n_tasks = max(1, min(n_tasks, self.n_estimators))
         # Every task draws the same stream: an int seed, or a copy of the RandomState's state.
         random_state = self.random_state

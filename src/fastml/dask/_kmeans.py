@@ -47,17 +47,18 @@ def _nearest_labels(X, centers, n_threads):
 
 
 def _nearest(X, C, n_threads):
-    """(squared distance, summed in float64, index) of the nearest row of C for every row of
-    X (the distances weigh the k-means|| draws: X's precision is enough)."""
+    """(squared distance in X's dtype, index) of the nearest row of C for every row of X (the
+    distances only weigh the k-means|| draws: X's precision is enough, and float32 sums take a
+    third of the time of float64 ones, 4.8 against 15 ms for 250k x 16)."""
     labels = _nearest_labels(X, C, n_threads)
     diff = X - np.take(C.astype(X.dtype), labels, axis=0)
-    return np.einsum("ij,ij->i", diff, diff, dtype=np.float64), labels
+    return np.einsum("ij,ij->i", diff, diff), labels
 
 
 def _update_min_distance(X, previous, new_candidates):
     """Squared distance of each row to its nearest candidate, after `new_candidates` joined."""
     if len(X) == 0:
-        return np.empty(0, dtype=np.float64)
+        return np.empty(0, dtype=X.dtype)
     with capped_threads() as n_threads:
         dist = _nearest(X, new_candidates, n_threads)[0]
     return dist if previous is None else np.minimum(previous, dist)
@@ -86,6 +87,7 @@ def _oversample(X, w, min_dist, offset, seed, round_, scale):
 
 
 def _weighted_phi(w, min_dist):
+    min_dist = min_dist.astype(np.float64)
     return float(min_dist.sum() if w is None else np.dot(w.astype(np.float64), min_dist))
 
 

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from .. import neighbors as _local
 from ..neighbors._base import _drop_self, _neighbor_weights
-from ._partitions import as_dask_array, capped_threads, is_dask_collection, row_blocks
+from ._partitions import as_dask_array, capped_threads, is_dask_collection, row_blocks, shipped
 
 
 def _fit_part(block, params):
@@ -196,7 +196,7 @@ class _SupervisedMixin(_PartitionedSearchMixin):
         if not is_dask_collection(X):
             return getattr(super(), method)(X)
         dist, ind = self.kneighbors(X)
-        voter = dask.delayed(self._voter(), pure=True, traverse=False)
+        voter = shipped(self._voter())  # it holds the training targets
         # one query whose neighbours are all training row 0: the output's shape and dtype
         sample = getattr(self._voter(), method)((np.ones((1, ind.shape[1])),
                                                  np.zeros((1, ind.shape[1]), dtype=np.int64)))

@@ -113,6 +113,36 @@ def with_threads(estimator, n_threads):
     return capped
 
 
+def shipped(obj):
+    """obj as a task argument sent to the cluster once: scattered with an active distributed
+    Client (a worker fetches it once, whatever the number of tasks that use it, and the graph
+    stays small), else one node of the graph."""
+    client = _active_client()
+    if client is None:
+        return dask.delayed(obj, pure=True, traverse=False)
+    return client.scatter(obj, hash=False)
+
+
+def _active_client():
+    """The distributed Client that dask.compute would run on now (None for dask's local
+    schedulers, chosen with dask.config.set(scheduler=...) even while a Client exists)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        return None
+    client = getattr(dask.base.get_scheduler(), "__self__", None)
+    return client if isinstance(client, Client) else None
+
+
+def cluster_threads():
+    """Task threads of the active Client's workers, or this machine's cores for dask's local
+    schedulers: how many tasks run at once."""
+    client = _active_client()
+    if client is None:
+        return dask.config.get("num_workers", None) or _backend.available_cpus()
+    return max(1, sum(client.nthreads().values()))
+
+
 def compute_in_order(tasks):
     """Compute a list of Delayed together and return their results in the list's order (the
     order in which they are reduced: a fixed order makes the sums independent of which worker

@@ -8,7 +8,7 @@ from sklearn.metrics import accuracy_score, get_scorer, r2_score
 from sklearn.utils.validation import check_is_fitted
 
 from ._partitions import (block_lengths, capped_threads, is_dask_collection, is_dataframe,
-                          row_blocks, with_threads)
+                          row_blocks, shipped, with_threads)
 
 _METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform")
 
@@ -38,9 +38,9 @@ def _one(outputs, index):
 
 
 def block_calls(estimator, method, X, empty, **kwargs):
-    """One Delayed per partition of X: `estimator.method(partition, **kwargs)`. The model goes
-    into the graph once, so Dask ships it to each worker once."""
-    model = dask.delayed(estimator, pure=True, traverse=False)
+    """One Delayed per partition of X: `estimator.method(partition, **kwargs)`, the model shipped
+    once (see shipped)."""
+    model = shipped(estimator)
     return [dask.delayed(_call_block, pure=True)(model, method, block, empty, kwargs)
             for block in row_blocks(X)]
 
