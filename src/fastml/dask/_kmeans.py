@@ -21,7 +21,8 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ..cluster import KMeans as _LocalKMeans
 from ..cluster import _kmeans_fast
 from ..utils._sklearn_compat import Interval, StrOptions
-from ._partitions import as_dask_array, capped_threads, compute_in_order, is_dask_collection
+from ._partitions import (as_dask_array, capped_threads, compute_in_order, is_dask_collection,
+                          row_blocks)
 from ._postfit import partitionwise
 
 # Rows per block of the k-means|| random stream: a row's uniform depends on its global index
@@ -154,8 +155,8 @@ def _labels_and_inertia(local, X, w):
 
 def _blocks_with_offsets(X, w):
     """(row block, weight block or None, global offset of its first row) per partition."""
-    X_blocks = list(X.to_delayed().ravel())
-    w_blocks = [None] * len(X_blocks) if w is None else list(w.to_delayed().ravel())
+    X_blocks = row_blocks(X)
+    w_blocks = [None] * len(X_blocks) if w is None else row_blocks(w)
     offsets = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(np.int64)
     return list(zip(X_blocks, w_blocks, offsets.tolist()))
 
@@ -245,7 +246,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.n_features_in_ = X.shape[1]
         random_state = check_random_state(self.random_state)
         mean, variances = _merge_moments(compute_in_order(
-            [dask.delayed(_column_moments)(block) for block in X.to_delayed().ravel()]))
+            [dask.delayed(_column_moments)(block) for block in row_blocks(X)]))
         mean = mean.astype(X.dtype)
         tol = float(np.mean(variances) * self.tol)
         Xc = (X - mean).persist()

@@ -202,7 +202,7 @@ class _SupervisedMixin(_PartitionedSearchMixin):
                                                  np.zeros((1, ind.shape[1]), dtype=np.int64)))
         parts = [da.from_delayed(dask.delayed(_vote)(voter, method, d, i),
                                  shape=(n,) + np.shape(sample)[1:], dtype=np.asarray(sample).dtype)
-                 for d, i, n in zip(dist.to_delayed().ravel(), ind.to_delayed().ravel(),
+                 for d, i, n in zip(row_blocks(dist), row_blocks(ind),
                                     ind.chunks[0])]
         return da.concatenate(parts)
 

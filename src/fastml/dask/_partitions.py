@@ -29,13 +29,16 @@ def is_dataframe(X):
 
 def row_blocks(X):
     """The row blocks of a dask array or dataframe, as a list of Delayed (one per partition, in
-    order). A dask array chunked across columns is rechunked to whole rows first."""
+    order). A dask array chunked across columns is rechunked to whole rows first. The blocks
+    keep the collection's own keys (not those of an optimised copy of its graph: dask's
+    scheduler refuses a key met again with another task, as a lazily generated array fused in
+    two ways would give)."""
     if is_dataframe(X):
-        return list(X.to_delayed())
+        return list(X.to_delayed(optimize_graph=False))
     X = as_dask_array(X)
     if X.ndim == 2 and X.numblocks[1] != 1:
         X = X.rechunk({1: X.shape[1]})
-    return list(X.to_delayed().ravel())
+    return list(X.to_delayed(optimize_graph=False).ravel())
 
 
 def as_dask_array(X, chunks="auto"):

@@ -22,7 +22,7 @@ def _sample_rows(X, n_features_in):
     return np.zeros((1, n_features_in if n_features_in is not None else X.shape[1]), dtype=dtype)
 
 
-def _call_block(estimator, method, block, empty, kwargs):
+def _call_block(block, estimator, method, empty, kwargs):
     """`method` of the estimator on one partition, with the task's share of threads. An empty
     partition gives an empty result of the output's shape and dtype (`empty`), as estimators
     refuse zero rows."""
@@ -41,7 +41,7 @@ def block_calls(estimator, method, X, empty, **kwargs):
     """One Delayed per partition of X: `estimator.method(partition, **kwargs)`, the model shipped
     once (see shipped)."""
     model = shipped(estimator)
-    return [dask.delayed(_call_block, pure=True)(model, method, block, empty, kwargs)
+    return [dask.delayed(_call_block, pure=True)(block, model, method, empty, kwargs)
             for block in row_blocks(X)]
 
 
@@ -53,6 +53,18 @@ def partitionwise(estimator, method, X, n_features_in=None, **kwargs):
     several = isinstance(sample, tuple)
     # Zero-row arrays with the output's trailing shape and dtype, for empty partitions.
     empty = tuple(np.asarray(o)[:0] for o in (sample if several else (sample,)))
+    if not several and not is_dataframe(X):
+        # dask's own blockwise map: chunks kept (empty partitions too) and the graph stays a
+        # dask array's, which dask may optimise as it likes
+        X = X.rechunk({1: X.shape[1]}) if X.ndim == 2 and X.numblocks[1] != 1 else X
+        e = empty[0]
+        axes = {"drop_axis": 1} if e.ndim == 1 else {"chunks": (X.chunks[0],) + e.shape[1:]}
+        return X.map_blocks(_call_block, shipped(estimator), method, e, kwargs,
+                            dtype=e.dtype, meta=e, **axes)
+    if not is_dataframe(X):
+        # The blocks of a lazily made array go into other graphs as they are persisted: an
+        # unpersisted one may be optimised into other keys than the Delayed refer to.
+        X = X.persist()
     results = block_calls(estimator, method, X, empty if several else empty[0], **kwargs)
     lengths = block_lengths(X) or [np.nan] * len(results)
     arrays = []
