@@ -15,16 +15,20 @@ _PARTITIONS = 8
 
 
 @functools.cache
-def _client():
+def _client(n_workers):
+    """A LocalCluster of n_workers x 1 thread, one per count (call it with a positional count:
+    the cache keys on the call's form). The 2-worker one is the default scheduler; the other
+    is chosen with dask.config.set(scheduler=client)."""
     import distributed
 
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                       dashboard_address=None)
-    return distributed.Client(cluster)
+    cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
+                                       processes=False, dashboard_address=None)
+    return distributed.Client(cluster, set_as_default=n_workers == 2)
 
 
 def dask_workloads(Workload, relative_difference, differing_fraction):
     try:
+        import dask
         import dask.array as da
         import distributed  # noqa: F401
     except ImportError:  # fastml[dask] is not installed
@@ -40,7 +44,7 @@ def dask_workloads(Workload, relative_difference, differing_fraction):
     def forest_and_rows(n):
         """A fitted 30-tree forest (untimed), the rows as a NumPy array and as a dask array
         of 8 partitions (already on the cluster)."""
-        _client()
+        _client(2)
         X, y = make_blobs(n_samples=n, n_features=20, centers=10, cluster_std=6.0,
                           random_state=0)
         X = X.astype(np.float32)
@@ -50,7 +54,7 @@ def dask_workloads(Workload, relative_difference, differing_fraction):
         return model, X, Xd
 
     def blobs(n):
-        _client()
+        _client(2)
         X = make_blobs(n_samples=n, n_features=16, centers=8, cluster_std=1.5,
                        random_state=0)[0].astype(np.float32)
         Xd = da.from_array(X, chunks=(-(-n // _PARTITIONS), 16)).persist()
@@ -64,6 +68,25 @@ def dask_workloads(Workload, relative_difference, differing_fraction):
             else:
                 model = side(8, random_state=0).fit(X)
             return model.inertia_
+        return call
+
+    def weak_scaling(n):
+        """Half the rows (4 partitions) on a 1-worker cluster, all of them (8 partitions) on
+        the 2-worker one, each persisted on its cluster; the same 8 starting centers."""
+        X, _ = blobs(n)
+        one = _client(1)
+        with dask.config.set(scheduler=one):
+            half = da.from_array(X[:n // 2], chunks=(-(-n // _PARTITIONS), 16)).persist()
+        return X[:8].copy(), half, da.from_array(X, chunks=(-(-n // _PARTITIONS), 16)).persist()
+
+    def lloyd(which):
+        def call(data):
+            init, half, full = data
+            client = _client(1 if which == "half" else 2)
+            with dask.config.set(scheduler=client):
+                model = DaskKMeans(8, init=init, max_iter=10, tol=0).fit(
+                    half if which == "half" else full)
+            return model.n_iter_
         return call
 
     kmeans_rows = dict(
@@ -91,4 +114,18 @@ def dask_workloads(Workload, relative_difference, differing_fraction):
                       "vs scikit-learn",
                  peer=kmeans(SklearnKMeans), peer_name="scikit-learn", target=1.0,
                  **kmeans_rows),
+        # weak scaling: twice the rows on twice the workers should take the same time (1.0x)
+        Workload(
+            group="dask",
+            name="weak scaling: KMeans 10 Lloyd iterations, {n}x16 on LocalCluster 2x1 vs half "
+                 "the rows on 1x1",
+            sizes=(200_000, 2_000_000),
+            setup=weak_scaling,
+            fastml=lloyd("full"),
+            peer=lloyd("half"),
+            peer_name="1 worker, half the rows",
+            parity=lambda a, b: float(a != b),
+            parity_label="iterations differ",
+            tolerance=0.0,
+        ),
     ]
