@@ -29,3 +29,12 @@ def test_regressor_equals_single_machine(client):
     dist = RandomForestRegressor(7, random_state=rs, n_tasks=2).fit(X, y)
     np.testing.assert_array_equal(dist.predict(X), local.predict(X))
     assert dist.get_params()["n_tasks"] == 2
+
+
+def test_sample_weight_as_dask_array(client):
+    X, y = load_breast_cancer(return_X_y=True)
+    w = np.random.default_rng(0).integers(1, 4, len(y)).astype(float)
+    local = ensemble.RandomForestClassifier(6, random_state=1).fit(X, y, sample_weight=w)
+    dist = RandomForestClassifier(6, random_state=1, n_tasks=2).fit(
+        partitioned(X, [300, 269]), y, sample_weight=da.from_array(w, chunks=100))
+    np.testing.assert_array_equal(dist.predict_proba(X), local.predict_proba(X))

@@ -79,3 +79,23 @@ def test_errors(client):
         KMeans(200).fit(partitioned(X, [150]))
     with pytest.raises(ValueError, match="shape of the initial centers"):
         KMeans(3, init=X[:2]).fit(partitioned(X, [150]))
+
+
+def test_dataframe_input(client):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X = load_iris().data
+    init = X[[0, 50, 100]]
+    frame = dd.from_pandas(pd.DataFrame(X, columns=list("abcd")), npartitions=3)
+    dist = KMeans(3, init=init).fit(frame)
+    local = cluster.KMeans(3, init=init, n_init=1).fit(X)
+    np.testing.assert_array_equal(dist.labels_.compute(), local.labels_)
+
+
+def test_merged_moments_equal_numpy():
+    from fastml.dask._kmeans import _column_moments, _merge_moments
+    X = np.random.default_rng(0).normal(loc=1e4, size=(100, 3))
+    parts = [_column_moments(X[a:b]) for a, b in ((0, 10), (10, 10), (10, 73), (73, 100))]
+    mean, var = _merge_moments(parts)
+    np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(var, X.var(axis=0), rtol=1e-9)
