@@ -47,21 +47,26 @@ def _nearest_labels(X, centers, n_threads):
     return labels
 
 
-def _nearest(X, C, n_threads):
-    """(squared distance in X's dtype, index) of the nearest row of C for every row of X (the
-    distances only weigh the k-means|| draws: X's precision is enough, and float32 sums take a
-    third of the time of float64 ones, 4.8 against 15 ms for 250k x 16)."""
-    labels = _nearest_labels(X, C, n_threads)
-    diff = X - np.take(C.astype(X.dtype), labels, axis=0)
-    return np.einsum("ij,ij->i", diff, diff), labels
+def _min_sq_distance(X, C):
+    """Squared distance of every row of X to its nearest row of C, in X's dtype, from the
+    dot-product form on BLAS (clipped at 0). It only weighs the k-means|| draws, on centered
+    data: X's precision is enough. Laid out candidates x rows, so that the minimum runs down
+    contiguous columns: 27 ms for 250k x 16 rows and 16 candidates on one thread, where the
+    exact assignment plus the differences took 45 ms and a rows x candidates layout 60."""
+    C = C.astype(X.dtype, copy=False)
+    d = (-2 * C) @ X.T
+    d += np.einsum("ij,ij->i", C, C)[:, None]
+    d = d.min(axis=0)
+    d += np.einsum("ij,ij->i", X, X)
+    return np.maximum(d, 0, out=d)
 
 
 def _update_min_distance(X, previous, new_candidates):
     """Squared distance of each row to its nearest candidate, after `new_candidates` joined."""
     if len(X) == 0:
         return np.empty(0, dtype=X.dtype)
-    with capped_threads() as n_threads:
-        dist = _nearest(X, new_candidates, n_threads)[0]
+    with capped_threads():
+        dist = _min_sq_distance(X, new_candidates)
     return dist if previous is None else np.minimum(previous, dist)
 
 
@@ -97,7 +102,7 @@ def _candidate_weights(X, w, candidates):
     if len(X) == 0:
         return np.zeros(len(candidates))
     with capped_threads() as n_threads:
-        nearest = _nearest(X, candidates, n_threads)[1]
+        nearest = _nearest_labels(X, candidates, n_threads)
     return np.bincount(nearest, weights=None if w is None else w.astype(np.float64),
                        minlength=len(candidates))
 
