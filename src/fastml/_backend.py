@@ -90,13 +90,15 @@ def effective_n_threads(n_jobs=None):
     """Translate an ``n_jobs`` argument into a thread count for a compiled core.
 
     ``None`` falls back to ``fastml.get_config()["n_jobs"]`` and, if that is None too, to
-    OpenMP's default thread count. Negative values count back from the available cores as in
+    OpenMP's default thread count, capped inside a Dask worker's task to the task's share of
+    the worker's cores (so that searches under joblib's dask backend, or several tasks of a
+    worker, do not oversubscribe it). Negative values count back from the available cores as in
     joblib: -1 is all of them, -2 all but one.
     """
     if n_jobs is None:
         n_jobs = get_config()["n_jobs"]
     if n_jobs is None:
-        return max(1, openmp_max_threads())
+        return max(1, min(openmp_max_threads(), _dask_task_threads() or openmp_max_threads()))
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, Integral):
         raise TypeError(f"n_jobs must be an int or None, got {n_jobs!r}")
     if n_jobs == 0:
@@ -104,6 +106,16 @@ def effective_n_threads(n_jobs=None):
     if n_jobs < 0:
         return max(1, available_cpus() + 1 + int(n_jobs))
     return int(n_jobs)
+
+
+def _dask_task_threads():
+    """The thread share of the Dask worker task running this thread, or None (without importing
+    Dask where nothing has)."""
+    if "distributed" not in sys.modules:
+        return None
+    from .dask._partitions import worker_task_threads
+
+    return worker_task_threads()
 
 
 def region_threads(work_ns, n_threads):

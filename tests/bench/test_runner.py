@@ -116,3 +116,13 @@ def test_the_real_workloads_set_targets_at_full_sizes_and_small_calls_at_theirs(
     assert by_group["small"]
     for w in by_group["small"]:  # a small call is never slower than scikit-learn's
         assert w.target_at(w.size(quick=True)) == 1.0
+
+
+def test_opt_in_groups_run_only_when_named(monkeypatch):
+    monkeypatch.setattr(_runner, "_SETTLE_SECONDS", 0.0)
+    plain, opt_in = _workload(), Workload(**{**_workload().__dict__, "group": "dask"})
+    monkeypatch.setattr(_runner, "all_workloads", lambda: [plain, opt_in])
+    assert "dask" in workloads.OPT_IN_GROUPS
+    assert [r["group"] for r in _runner.run(quick=True, repeat=1, progress=False)] == ["g"]
+    assert [r["group"] for r in _runner.run(quick=True, only=["dask"], repeat=1,
+                                            progress=False)] == ["dask"]

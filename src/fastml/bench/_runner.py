@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import __version__, _backend
 from ..utils._progress import progress_bar
-from .workloads import all_workloads, missing_peers
+from .workloads import OPT_IN_GROUPS, all_workloads, missing_peers
 
 
 # Timed seconds a workload may take before its repeat count is cut.
@@ -62,8 +62,10 @@ def run_workload(workload, quick, repeat):
 
 
 def run(quick=False, only=None, repeat=None, progress=True):
-    """Run the selected workloads and return their rows."""
-    workloads = [w for w in all_workloads() if only is None or w.group in only]
+    """Run the selected workloads (`only`: their groups; None: every group but the opt-in
+    ones) and return their rows."""
+    workloads = [w for w in all_workloads()
+                 if (w.group not in OPT_IN_GROUPS if only is None else w.group in only)]
     repeat = repeat or (3 if quick else 5)
     rows = []
     for i, workload in enumerate(workloads):

@@ -1891,7 +1891,18 @@ def all_workloads():
             + _classification_metric_workloads() + _linear_workloads()
             + _linear_cd_workloads() + _logistic_workloads() + _sgd_workloads()
             + _decomposition_workloads()
-            + _small_call_workloads())
+            + _small_call_workloads() + _dask_workloads())
+
+
+def _dask_workloads():
+    from ._dask_workloads import dask_workloads
+
+    return dask_workloads(Workload, relative_difference, differing_fraction)
+
+
+# Groups left out of a run that names no group (`python -m fastml.bench --only dask` runs one):
+# "dask" starts a LocalCluster and its full sizes take minutes.
+OPT_IN_GROUPS = ("dask",)
 
 
 def groups():

@@ -5,8 +5,9 @@ import pkgutil
 
 from sklearn.base import BaseEstimator, ClassifierMixin, ClusterMixin, RegressorMixin, TransformerMixin
 
-# Subpackages that hold no estimators of their own.
-_SKIPPED = {"bench", "reference", "tests", "utils"}
+# Subpackages that hold no estimators of their own; and fastml.dask, an optional extra whose
+# estimators take the single-machine ones' names (KMeans...) and are tested in tests/dask.
+_SKIPPED = {"bench", "dask", "reference", "tests", "utils"}
 _TYPE_MIXINS = {
     "classifier": ClassifierMixin,
     "regressor": RegressorMixin,

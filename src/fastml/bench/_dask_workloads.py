@@ -1,0 +1,131 @@
+"""The "dask" group: fastml.dask on a LocalCluster of 2 workers x 1 thread against fastml (and
+scikit-learn) in this process. An opt-in group (see OPT_IN_GROUPS): it starts a cluster, and its
+full sizes take minutes on two cores.
+
+The cluster's workers live in this process (processes=False): the compiled cores release the
+GIL, so two worker threads use two cores, and a dask array made from a NumPy array is shared,
+not copied, as on a real cluster where the data is loaded by the workers.
+"""
+import functools
+
+import numpy as np
+
+# Rows per partition of the 1M-row prediction (8 partitions) and the 2M-row KMeans (8).
+_PARTITIONS = 8
+
+
+@functools.cache
+def _client(n_workers):
+    """A LocalCluster of n_workers x 1 thread, one per count (call it with a positional count:
+    the cache keys on the call's form). The 2-worker one is the default scheduler; the other
+    is chosen with dask.config.set(scheduler=client)."""
+    import distributed
+
+    cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
+                                       processes=False, dashboard_address=None)
+    return distributed.Client(cluster, set_as_default=n_workers == 2)
+
+
+def dask_workloads(Workload, relative_difference, differing_fraction):
+    try:
+        import dask
+        import dask.array as da
+        import distributed  # noqa: F401
+    except ImportError:  # fastml[dask] is not installed
+        return []
+    from sklearn.cluster import KMeans as SklearnKMeans
+    from sklearn.datasets import make_blobs
+
+    from fastml.cluster import KMeans
+    from fastml.dask import KMeans as DaskKMeans
+    from fastml.dask import ParallelPostFit
+    from fastml.ensemble import RandomForestClassifier
+
+    def forest_and_rows(n):
+        """A fitted 30-tree forest (untimed), the rows as a NumPy array and as a dask array
+        of 8 partitions (already on the cluster)."""
+        _client(2)
+        X, y = make_blobs(n_samples=n, n_features=20, centers=10, cluster_std=6.0,
+                          random_state=0)
+        X = X.astype(np.float32)
+        model = RandomForestClassifier(30, max_depth=10, random_state=0).fit(X[:50_000],
+                                                                             y[:50_000])
+        Xd = da.from_array(X, chunks=(-(-n // _PARTITIONS), X.shape[1])).persist()
+        return model, X, Xd
+
+    def blobs(n):
+        _client(2)
+        X = make_blobs(n_samples=n, n_features=16, centers=8, cluster_std=1.5,
+                       random_state=0)[0].astype(np.float32)
+        Xd = da.from_array(X, chunks=(-(-n // _PARTITIONS), 16)).persist()
+        return X, Xd
+
+    def kmeans(side):
+        def call(data):
+            X, Xd = data
+            if side == "dask":
+                model = DaskKMeans(8, random_state=0).fit(Xd)
+            else:
+                model = side(8, random_state=0).fit(X)
+            return model.inertia_
+        return call
+
+    def weak_scaling(n):
+        """Half the rows (4 partitions) on a 1-worker cluster, all of them (8 partitions) on
+        the 2-worker one, each persisted on its cluster; the same 8 starting centers."""
+        X, _ = blobs(n)
+        one = _client(1)
+        with dask.config.set(scheduler=one):
+            half = da.from_array(X[:n // 2], chunks=(-(-n // _PARTITIONS), 16)).persist()
+        return X[:8].copy(), half, da.from_array(X, chunks=(-(-n // _PARTITIONS), 16)).persist()
+
+    def lloyd(which):
+        def call(data):
+            init, half, full = data
+            client = _client(1 if which == "half" else 2)
+            with dask.config.set(scheduler=client):
+                model = DaskKMeans(8, init=init, max_iter=10, tol=0).fit(
+                    half if which == "half" else full)
+            return model.n_iter_
+        return call
+
+    kmeans_rows = dict(
+        group="dask", sizes=(200_000, 2_000_000), setup=blobs, fastml=kmeans("dask"),
+        parity=relative_difference, parity_label="inertia rel. diff", tolerance=0.005)
+    return [
+        Workload(
+            group="dask",
+            name="ParallelPostFit(RandomForestClassifier 30 trees).predict {n}x20 float32, "
+                 "8 partitions, LocalCluster 2x1 vs in-process",
+            sizes=(100_000, 1_000_000),
+            setup=forest_and_rows,
+            fastml=lambda data: ParallelPostFit(data[0]).predict(data[2]).compute(),
+            peer=lambda data: data[0].predict(data[1]),
+            peer_name="fastml in-process",
+            parity=differing_fraction,
+            parity_label="labels differing",
+            tolerance=0.0,
+            target=0.77,  # within 1.3x of the in-process predict (1 / 1.3)
+        ),
+        Workload(name="KMeans fit {n}x16 float32 8 clusters, 8 partitions, LocalCluster 2x1 "
+                      "vs fastml in-process",
+                 peer=kmeans(KMeans), peer_name="fastml in-process", **kmeans_rows),
+        Workload(name="KMeans fit {n}x16 float32 8 clusters, 8 partitions, LocalCluster 2x1 "
+                      "vs scikit-learn",
+                 peer=kmeans(SklearnKMeans), peer_name="scikit-learn", target=1.0,
+                 **kmeans_rows),
+        # weak scaling: twice the rows on twice the workers should take the same time (1.0x)
+        Workload(
+            group="dask",
+            name="weak scaling: KMeans 10 Lloyd iterations, {n}x16 on LocalCluster 2x1 vs half "
+                 "the rows on 1x1",
+            sizes=(200_000, 2_000_000),
+            setup=weak_scaling,
+            fastml=lloyd("full"),
+            peer=lloyd("half"),
+            peer_name="1 worker, half the rows",
+            parity=lambda a, b: float(a != b),
+            parity_label="iterations differ",
+            tolerance=0.0,
+        ),
+    ]

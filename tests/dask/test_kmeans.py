@@ -1,0 +1,101 @@
+import pickle
+
+import dask.array as da
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans as SklearnKMeans
+from sklearn.datasets import load_digits, load_iris
+
+from fastml import cluster
+from fastml.dask import KMeans
+
+from .conftest import partitioned
+
+
+def _digits(dtype):
+    return load_digits().data.astype(dtype)
+
+
+def test_lloyd_equals_single_machine_from_the_same_init(client, dtype):
+    X = _digits(dtype)
+    init = X[[0, 100, 200, 300, 400, 500, 600, 700]]
+    local = cluster.KMeans(8, init=init, n_init=1).fit(X)
+    dist = KMeans(8, init=init).fit(partitioned(X, [300, 0, 1000, 497]))
+    np.testing.assert_array_equal(dist.labels_.compute(), local.labels_)
+    assert dist.n_iter_ == local.n_iter_
+    assert dist.cluster_centers_.dtype == dtype
+    np.testing.assert_allclose(dist.cluster_centers_, local.cluster_centers_,
+                               rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-4)
+    np.testing.assert_allclose(dist.inertia_, local.inertia_, rtol=1e-5)
+
+
+def test_kmeans_parallel_matches_single_machine_quality(client):
+    X = _digits(np.float64)
+    Xd = partitioned(X, [600, 600, 597])
+    # k-means|| and k-means++ seed differently and reach different local optima: compare the
+    # mean inertia over a few seeds (on digits, single runs of either spread over ~7%)
+    seeds = range(4)
+    dist = [KMeans(10, random_state=s).fit(Xd) for s in seeds]
+    local = np.mean([cluster.KMeans(10, random_state=s).fit(X).inertia_ for s in seeds])
+    sk = np.mean([SklearnKMeans(10, random_state=s).fit(X).inertia_ for s in seeds])
+    assert np.mean([d.inertia_ for d in dist]) <= 1.05 * min(local, sk)
+    np.testing.assert_allclose(dist[0].score(X), -dist[0].inertia_, rtol=1e-9)
+
+
+def test_same_clusters_for_any_partitioning(client):
+    X = load_iris().data
+    fits = [KMeans(3, random_state=7).fit(partitioned(X, sizes))
+            for sizes in ([150], [50, 0, 50, 50], [13, 97, 40])]
+    for other in fits[1:]:
+        np.testing.assert_allclose(other.cluster_centers_, fits[0].cluster_centers_,
+                                   rtol=1e-12)
+        np.testing.assert_array_equal(other.labels_.compute(), fits[0].labels_.compute())
+
+
+def test_sample_weight_and_numpy_input(client):
+    X = load_iris().data
+    w = np.random.default_rng(0).integers(1, 4, len(X)).astype(np.float64)
+    init = X[[0, 50, 100]]
+    local = cluster.KMeans(3, init=init, n_init=1).fit(X, sample_weight=w)
+    dist = KMeans(3, init=init, chunks=40).fit(X, sample_weight=w)
+    np.testing.assert_array_equal(dist.labels_.compute(), local.labels_)
+    np.testing.assert_allclose(dist.inertia_, local.inertia_, rtol=1e-10)
+    np.testing.assert_array_equal(dist.predict(X), local.predict(X))
+    pred = dist.predict(da.from_array(X, chunks=60))
+    np.testing.assert_array_equal(pred.compute(), local.predict(X))
+
+
+def test_pickle(client):
+    X = load_iris().data
+    model = KMeans(3, random_state=0).fit(partitioned(X, [75, 75]))
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    np.testing.assert_array_equal(np.asarray(again.labels_), model.labels_.compute())
+
+
+def test_errors(client):
+    X = load_iris().data
+    with pytest.raises(ValueError, match="should be >= n_clusters"):
+        KMeans(200).fit(partitioned(X, [150]))
+    with pytest.raises(ValueError, match="shape of the initial centers"):
+        KMeans(3, init=X[:2]).fit(partitioned(X, [150]))
+
+
+def test_dataframe_input(client):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X = load_iris().data
+    init = X[[0, 50, 100]]
+    frame = dd.from_pandas(pd.DataFrame(X, columns=list("abcd")), npartitions=3)
+    dist = KMeans(3, init=init).fit(frame)
+    local = cluster.KMeans(3, init=init, n_init=1).fit(X)
+    np.testing.assert_array_equal(dist.labels_.compute(), local.labels_)
+
+
+def test_merged_moments_equal_numpy():
+    from fastml.dask._kmeans import _column_moments, _merge_moments
+    X = np.random.default_rng(0).normal(loc=1e4, size=(100, 3))
+    parts = [_column_moments(X[a:b]) for a, b in ((0, 10), (10, 10), (10, 73), (73, 100))]
+    mean, var = _merge_moments(parts)
+    np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(var, X.var(axis=0), rtol=1e-9)
