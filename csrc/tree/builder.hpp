@@ -47,7 +47,9 @@ class Builder {
   Tree grow() {
     Task root = root_task();
     if (root.end == 0) return finish();  // no row of non-zero weight: see build_forest
-    if (!hist_mode_ && !p_.random_splitter) rs_.presorted.presort(d_, rows_, n_threads_);
+    // sparse X is searched from its columns node by node (sparse_columns.hpp), never presorted
+    if (!hist_mode_ && !p_.random_splitter && !d_.csc_indptr)
+      rs_.presorted.presort(d_, rows_, n_threads_);
     if (p_.max_leaf_nodes > 0) {
       grow_best_first(*this, std::move(root), p_.max_leaf_nodes);
     } else {
@@ -239,6 +241,11 @@ class Builder {
         const int code = keys.code(r);
         return code == kMissingBin ? missing_goes_left(d_, split, r) : code <= cut;
       });
+    } else if (d_.csc_indptr) {  // the node's rows ascend: one pass down the column
+      SparseColumnCursor<T> column(d_, f);
+      const double t = split.threshold;
+      n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R,
+                              [&](std::int32_t r) { return column.value(r) <= t; });
     } else {
       const T* col = d_.values + f * d_.n_rows;
       const double t = split.threshold;

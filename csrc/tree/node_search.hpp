@@ -16,6 +16,7 @@
 #include "histogram.hpp"
 #include "partition.hpp"
 #include "random_split.hpp"
+#include "sparse_columns.hpp"
 #include "split_search.hpp"
 
 namespace fastml::cart::detail {
@@ -57,6 +58,7 @@ class NodeSearch {
     results_.resize(F);
     draw_u_.resize(F);
     draw_side_.resize(F);
+    if (d.csc_indptr) sparse_.resize(scratch.size());
     if (sklearn_draws_) {
       features_ = all_features_;
       constant_features_.resize(F);
@@ -254,6 +256,10 @@ class NodeSearch {
                                                                                 cand, s, out);
         });
       }
+    } else if (d_.csc_indptr) {
+      SparseSegment<T>& seg = sparse_[&s - scratch_.data()];  // the thread's, as its scratch
+      sparse_feature_search(d_, p_, search_, absolute, f, rows, n, cand, draw_u_[draw],
+                            draw_side_[draw], s, seg, out);
     } else {
       const ValueKeys<T> keys{d_.values + f * d_.n_rows};
       if (p_.random_splitter) {
@@ -302,6 +308,7 @@ class NodeSearch {
   std::vector<index_t> features_, constant_features_, draw_features_, visited_;
   std::vector<char> searched_;
   std::vector<Split> of_feature_;
+  std::vector<SparseSegment<T>> sparse_;  // per thread, for sparse X
 };
 
 }  // namespace
