@@ -4,7 +4,9 @@
 // densified: a node reads the stored entries of its rows alone, and its zero rows enter the
 // sorted search as one block whose statistics are the node's minus those of its non-zero rows.
 // A node's rows ascend (rows start ascending and partition_rows is stable), as do a column's
-// stored rows, so the two lists are intersected by binary search of the shorter in the longer.
+// stored rows: a column with few stored rows for the node is scanned, each row's position in
+// the rows array telling whether it is the node's (scikit-learn's index_to_samples), else the
+// node's rows are looked up in it by binary search.
 #pragma once
 
 #include <algorithm>
@@ -20,29 +22,51 @@
 namespace fastml::cart::detail {
 namespace {  // internal linkage, see common.hpp
 
-// Calls visit(value, row) for the non-zero stored entries of feature f among a node's rows
-// [rows, rows + n) (ascending), in row order.
-template <class T, class Visit>
-void node_nonzeros(const Dataset<T>& d, index_t f, const std::int32_t* rows, index_t n,
-                   Visit&& visit) {
+// A node's rows: rows[0, n) ascending, at [begin, begin + n) of the builder's rows array, and
+// every row's index in that array (position, -1 for rows of no weight).
+struct NodeRows {
+  const std::int32_t* rows;
+  index_t n;
+  const std::int32_t* position;
+  index_t begin;
+};
+
+// Writes the non-zero stored entries of feature f among a node's rows, in row order, to
+// out[0, count) as (value, row); out has room for the column's stored entries. Returns count.
+// The hot loop of sparse fits: it writes through a pointer and calls nothing, so that the
+// compiler keeps it in registers.
+template <class T>
+index_t node_nonzeros(const Dataset<T>& d, index_t f, const NodeRows& node,
+                      std::pair<T, std::int32_t>* out) {
   const std::int32_t* first = d.csc_indices + d.csc_indptr[f];
-  const std::int32_t* last = d.csc_indices + d.csc_indptr[f + 1];
+  const index_t k = d.csc_indptr[f + 1] - d.csc_indptr[f];
   const T* data = d.csc_data + d.csc_indptr[f];
-  if (last - first <= n) {  // each stored row looked up among the node's
-    const std::int32_t* at = rows;
-    for (const std::int32_t* k = first; k < last; ++k) {
-      at = std::lower_bound(at, rows + n, *k);
-      if (at == rows + n) return;
-      if (*at == *k && data[k - first] != 0) visit(data[k - first], *k);
+  const std::int32_t* rows = node.rows;
+  const index_t n = node.n;
+  index_t count = 0;
+  // a scan costs a step per stored row, the lookups about 3 + log2(stored) per node row
+  if (k <= 8 * n) {
+    const std::int32_t* position = node.position;
+    const std::size_t begin = static_cast<std::size_t>(node.begin);
+    const std::size_t size = static_cast<std::size_t>(n);
+    for (index_t j = 0; j < k; ++j) {
+      const std::int32_t r = first[j];
+      // the row's offset in the node, compared unsigned: absent rows (-1) and others' fail
+      const std::size_t at = static_cast<std::size_t>(position[r]) - begin;
+      const T v = data[j];
+      if (at < size && v != 0) out[count++] = {v, r};
     }
   } else {  // each of the node's rows looked up among the stored ones
     const std::int32_t* at = first;
+    const std::int32_t* last = first + k;
     for (index_t i = 0; i < n; ++i) {
       at = std::lower_bound(at, last, rows[i]);
-      if (at == last) return;
-      if (*at == rows[i] && data[at - first] != 0) visit(data[at - first], rows[i]);
+      if (at == last) break;
+      const T v = data[at - first];
+      if (*at == rows[i] && v != 0) out[count++] = {v, rows[i]};
     }
   }
+  return count;
 }
 
 // One feature's values down a node's ascending rows, for the partition: value(r) for rows r
@@ -77,13 +101,12 @@ struct SparseSegment {
   std::vector<double> column;  // (n_rows) the node's values by row, 0 elsewhere (random splitter)
 
   void gather(const Dataset<T>& d, const RowStatistics& stats, int C, index_t f,
-              const std::int32_t* rows, index_t n, const double* totals) {
-    pairs.clear();
-    nonzero_rows.clear();
-    node_nonzeros(d, f, rows, n, [&](T v, std::int32_t r) {
-      pairs.emplace_back(v, r);
-      nonzero_rows.push_back(r);
-    });
+              const NodeRows& node, const double* totals) {
+    const index_t n = node.n;
+    pairs.resize(d.csc_indptr[f + 1] - d.csc_indptr[f]);
+    pairs.resize(node_nonzeros(d, f, node, pairs.data()));
+    nonzero_rows.resize(pairs.size());
+    for (std::size_t i = 0; i < pairs.size(); ++i) nonzero_rows[i] = pairs[i].second;
     std::sort(pairs.begin(), pairs.end());
     n_negative = std::partition_point(pairs.begin(), pairs.end(),
                                       [](const Sorted& p) { return p.first < 0; }) -
@@ -172,10 +195,12 @@ void sparse_sorted_search(const SplitSearch& search, const SparseSegment<T>& seg
 // the random splitter over the node's values scattered by row.
 template <class T>
 void sparse_feature_search(const Dataset<T>& d, const Params& p, const SplitSearch& search,
-                           const AbsoluteErrorSearch* absolute, index_t f,
-                           const std::int32_t* rows, index_t n, const Candidates& cand,
-                           double u, bool bit, Scratch& s, SparseSegment<T>& seg, Split& out) {
-  seg.gather(d, search.stats, search.C, f, rows, n, cand.totals);
+                           const AbsoluteErrorSearch* absolute, index_t f, const NodeRows& node,
+                           const Candidates& cand, double u, bool bit, Scratch& s,
+                           SparseSegment<T>& seg, Split& out) {
+  const std::int32_t* rows = node.rows;
+  const index_t n = node.n;
+  seg.gather(d, search.stats, search.C, f, node, cand.totals);
   if (p.random_splitter) {
     seg.scatter(d.n_rows);
     const ValueKeys<double> keys{seg.column.data()};

@@ -217,3 +217,13 @@ def test_bad_sparse_input_raises_as_scikit_learn(estimator):
         sklearn_cls().fit(X, sparse_y)
     with pytest.raises(theirs.type):
         estimator.fit(X, sparse_y)
+
+
+def test_sample_weight_on_sparse_is_scikit_learns():
+    X, y = _random_sparse(9)
+    labels = (y > 0).astype(int)
+    weight = np.random.RandomState(0).randint(0, 4, len(labels))  # zeros drop rows
+    ours = DecisionTreeClassifier(random_state=0, max_features=8).fit(X, labels, weight)
+    theirs = sk_tree.DecisionTreeClassifier(random_state=0, max_features=8).fit(X, labels,
+                                                                                 weight)
+    assert_same_sklearn_tree(ours.tree_, theirs.tree_)
