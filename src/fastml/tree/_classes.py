@@ -268,7 +268,8 @@ class CompiledWalk:
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
+        tags.input_tags.allow_nan = True  # in dense X, as scikit-learn's trees
+        tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         return tags
 
