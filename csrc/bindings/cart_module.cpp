@@ -135,9 +135,26 @@ py::object get_monotonic_cst(const cart::Params& p) {
 // (n_rows) or (n_rows, n_outputs); n_classes an int (every output's class count, 0 for
 // regression) or a sequence of one count per output, read into `classes`.
 // Sparse X as CSC (csc: None or a tuple of indptr int64, indices int32, data T): every column's
-// rows strictly ascending and in range, no NaN, as cart::Dataset's csc_* promise.
+// rows strictly ascending and in range, no NaN, as cart::Dataset's csc_* promise; and
+// optionally the same matrix as CSR (csr: None or such a tuple; features in range, the same
+// count of entries).
 template <class T>
-void read_csc(const py::object& csc, cart::Dataset<T>& d) {
+void read_csc(const py::object& csc, const py::object& csr, cart::Dataset<T>& d) {
+  if (!csr.is_none()) {
+    const py::tuple rows = csr.cast<py::tuple>();
+    require(rows.size() == 3, "csr must be (indptr, indices, data)");
+    const py::array indptr = rows[0].cast<py::array>(), indices = rows[1].cast<py::array>(),
+                    data = rows[2].cast<py::array>();
+    require(indices.ndim() == 1, "csr indices must be 1-d");
+    const index_t nnz = indices.shape(0);
+    d.csr_indptr = checked<std::int64_t>(indptr, "csr indptr", {d.n_rows + 1});
+    d.csr_indices = checked<std::int32_t>(indices, "csr indices", {nnz});
+    d.csr_data = checked<T>(data, "csr data", {nnz});
+    require(d.csr_indptr[0] == 0 && d.csr_indptr[d.n_rows] == nnz,
+            "csr indptr must run from 0 to nnz");
+    for (index_t r = 0; r < d.n_rows; ++r)
+      require(d.csr_indptr[r] <= d.csr_indptr[r + 1], "csr indptr must not decrease");
+  }
   const py::tuple parts = csc.cast<py::tuple>();
   require(parts.size() == 3, "csc must be (indptr, indices, data)");
   const py::array indptr = parts[0].cast<py::array>(), indices = parts[1].cast<py::array>(),
@@ -151,6 +168,11 @@ void read_csc(const py::object& csc, cart::Dataset<T>& d) {
   d.csc_data = checked<T>(data, "csc data", {nnz});
   require(d.csc_indptr[0] == 0 && d.csc_indptr[d.n_features] == nnz,
           "csc indptr must run from 0 to nnz");
+  require(!d.csr_indptr || d.csr_indptr[d.n_rows] == nnz, "csr and csc must hold as many entries");
+  for (index_t k = 0; d.csr_indptr && k < nnz; ++k)
+    require(d.csr_indices[k] >= 0 && d.csr_indices[k] < d.n_features &&
+                !std::isnan(d.csr_data[k]),
+            "csr indices must be features in range, its data without NaN");
   for (index_t f = 0; f < d.n_features; ++f) {
     const std::int64_t a = d.csc_indptr[f], b = d.csc_indptr[f + 1];
     require(a <= b, "csc indptr must not decrease");
@@ -166,7 +188,7 @@ void read_csc(const py::object& csc, cart::Dataset<T>& d) {
 template <class T>
 cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
                            const py::object& bin_bounds, const py::object& csc,
-                           const py::array& y, const py::array& sample_weight,
+                           const py::object& csr, const py::array& y, const py::array& sample_weight,
                            const py::object& n_classes, std::vector<int>& classes) {
   cart::Dataset<T> d{};
   require((y.ndim() == 1 || (y.ndim() == 2 && y.shape(1) > 0)) && y.shape(0) > 0,
@@ -218,7 +240,7 @@ cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
     d.bin_bounds = checked<double>(b, "bin_bounds", {2, d.n_features, cart::kBins});
     require_bounds(d.bin_bounds, d.n_features);
   } else if (!csc.is_none()) {
-    read_csc(csc, d);
+    read_csc(csc, csr, d);
   } else {
     py::array v = values.cast<py::array>();
     require(v.ndim() == 2, "values must be 2-d (n_features, n_rows)");
@@ -272,12 +294,13 @@ py::dict grow_tree(const py::array& y, const py::array& sample_weight,
                    const py::object& n_classes, const cart::Params& params, std::uint64_t seed,
                    int n_threads,
                    const py::object& values, const py::object& codes,
-                   const py::object& bin_bounds, const py::object& csc) {
+                   const py::object& bin_bounds, const py::object& csc,
+                   const py::object& csr) {
   return on_dtype(values, csc, [&](auto zero) {
     using T = decltype(zero);
     std::vector<int> classes;
     const auto d =
-        read_data<T>(values, codes, bin_bounds, csc, y, sample_weight, n_classes, classes);
+        read_data<T>(values, codes, bin_bounds, csc, csr, y, sample_weight, n_classes, classes);
     check_params(params, d);
     require_threads(n_threads);
     cart::Tree tree;
@@ -307,12 +330,13 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight,
                      index_t n_draws, bool balanced_subsample, const py::object& draw_cdf,
                      int n_threads,
                      const py::object& values, const py::object& codes,
-                     const py::object& bin_bounds, const py::object& csc) {
+                     const py::object& bin_bounds, const py::object& csc,
+                   const py::object& csr) {
   return on_dtype(values, csc, [&](auto zero) {
     using T = decltype(zero);
     std::vector<int> classes;
     const auto d =
-        read_data<T>(values, codes, bin_bounds, csc, y, sample_weight, n_classes, classes);
+        read_data<T>(values, codes, bin_bounds, csc, csr, y, sample_weight, n_classes, classes);
     check_params(params, d);
     require(seeds.ndim() == 1, "seeds must be 1-d");
     const index_t n_trees = seeds.shape(0);
@@ -570,7 +594,7 @@ PYBIND11_MODULE(_cart, m) {
   m.def("grow_tree", &grow_tree, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
         py::arg("params"), py::arg("seed"), py::arg("n_threads"), py::arg("values") = py::none(),
         py::arg("codes") = py::none(), py::arg("bin_bounds") = py::none(),
-        py::arg("csc") = py::none(),
+        py::arg("csc") = py::none(), py::arg("csr") = py::none(),
         "Grow one tree; returns its node arrays. y is (n_rows,) or (n_rows, n_outputs); n_classes\n"
         "an int (every output's classes, 0 for regression) or one count per output.");
   m.def("grow_forest", &grow_forest, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
@@ -578,7 +602,7 @@ PYBIND11_MODULE(_cart, m) {
         py::arg("balanced_subsample"), py::arg("draw_cdf"), py::arg("n_threads"),
         py::arg("values") = py::none(),
         py::arg("codes") = py::none(), py::arg("bin_bounds") = py::none(),
-        py::arg("csc") = py::none(),
+        py::arg("csc") = py::none(), py::arg("csr") = py::none(),
         "Grow one tree per seed in parallel, as scikit-learn's of random_state seed; returns a\n"
         "list of node-array dicts.");
   m.def("bootstrap_draws", &bootstrap_draws, py::arg("seed"), py::arg("n_rows"),

@@ -218,6 +218,9 @@ class NodeSearch {
     SklearnRandom& random = sklearn_random_;
     index_t f_i = F, n_visited = 0, n_drawn = 0, n_found = 0, n_total = n_known;
     Split best;
+    const index_t n = task.end - task.begin;
+    if (d_.csc_indptr && NodeEntries<T>::worth_it(d_, n, p_.max_features))
+      node_entries_.build(d_, rows_.data() + task.begin, n);
     while (f_i > n_total && (n_visited < p_.max_features || n_visited <= n_found + n_drawn)) {
       ++n_visited;
       index_t j = random.between(n_drawn, f_i - n_found);
@@ -238,6 +241,7 @@ class NodeSearch {
       std::swap(features[--f_i], features[j]);
       if (result.proxy > best.proxy) best = result;
     }
+    node_entries_.active = false;
     task.n_constant = n_total;
     // as sklearn_split: the known constants keep their order, the ones found here follow
     std::copy_n(constant_features_.begin(), n_known, features.begin());
@@ -302,7 +306,8 @@ class NodeSearch {
     } else if (d_.csc_indptr) {
       SparseSegment<T>& seg = sparse_[&s - scratch_.data()];  // the thread's, as its scratch
       const NodeRows node{rows, n, position_.data(), task.begin};
-      sparse_feature_search(d_, p_, search_, absolute, f, node, cand, draw_u_[draw],
+      const NodeEntries<T>* entries = node_entries_.active ? &node_entries_ : nullptr;
+      sparse_feature_search(d_, p_, search_, absolute, f, node, entries, cand, draw_u_[draw],
                             draw_side_[draw], s, seg, out);
     } else {
       const ValueKeys<T> keys{d_.values + f * d_.n_rows};
@@ -354,6 +359,7 @@ class NodeSearch {
   std::vector<char> searched_;
   std::vector<Split> of_feature_;
   std::vector<SparseSegment<T>> sparse_;  // per thread, for sparse X
+  NodeEntries<T> node_entries_;           // sklearn_split_in_turn's, for sparse X
 };
 
 }  // namespace

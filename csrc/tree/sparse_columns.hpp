@@ -69,6 +69,73 @@ index_t node_nonzeros(const Dataset<T>& d, index_t f, const NodeRows& node,
   return count;
 }
 
+// A small node's stored non-zero entries grouped by feature, read from its CSR rows in
+// O(its entries): a feature drawn with none is all zero there (constant) at no cost, where a
+// column scan costs O(the column's entries) per feature drawn, most of them constant in deep
+// nodes. Built per node where its entries are fewer than max_features columns' (see
+// worth_it); each feature's entries come in ascending rows, as node_nonzeros gives them.
+template <class T>
+struct NodeEntries {
+  using Sorted = std::pair<T, std::int32_t>;
+  std::vector<std::int64_t> stamp;  // (n_features) the build a feature was last met in
+  std::vector<std::int32_t> start, count;
+  std::vector<std::int32_t> touched;
+  std::vector<Sorted> entries;
+  std::int64_t build_id = 0;
+  bool active = false;
+
+  static bool worth_it(const Dataset<T>& d, index_t n, index_t max_features) {
+    const double nnz = static_cast<double>(d.csc_indptr[d.n_features]);
+    return d.csr_indptr != nullptr &&
+           n * (nnz / d.n_rows) < max_features * (nnz / d.n_features);
+  }
+
+  void build(const Dataset<T>& d, const std::int32_t* rows, index_t n) {
+    if (stamp.empty()) {
+      stamp.assign(d.n_features, -1);
+      start.resize(d.n_features);
+      count.resize(d.n_features);
+    }
+    ++build_id;
+    touched.clear();
+    for (index_t i = 0; i < n; ++i) {
+      for (std::int64_t k = d.csr_indptr[rows[i]]; k < d.csr_indptr[rows[i] + 1]; ++k) {
+        if (d.csr_data[k] == 0) continue;
+        const std::int32_t f = d.csr_indices[k];
+        if (stamp[f] != build_id) {
+          stamp[f] = build_id;
+          count[f] = 0;
+          touched.push_back(f);
+        }
+        ++count[f];
+      }
+    }
+    std::int32_t offset = 0;
+    for (std::int32_t f : touched) {
+      start[f] = offset;
+      offset += count[f];
+      count[f] = 0;
+    }
+    entries.resize(offset);
+    for (index_t i = 0; i < n; ++i) {
+      const std::int32_t r = rows[i];
+      for (std::int64_t k = d.csr_indptr[r]; k < d.csr_indptr[r + 1]; ++k) {
+        if (d.csr_data[k] == 0) continue;
+        const std::int32_t f = d.csr_indices[k];
+        entries[start[f] + count[f]++] = Sorted(d.csr_data[k], r);
+      }
+    }
+    active = true;
+  }
+
+  // Feature f's entries in the node as node_nonzeros writes them; returns their count.
+  index_t copy(index_t f, Sorted* out) const {
+    if (stamp[f] != build_id) return 0;
+    std::copy_n(entries.begin() + start[f], count[f], out);
+    return count[f];
+  }
+};
+
 // One feature's values down a node's ascending rows, for the partition: value(r) for rows r
 // asked in ascending order.
 template <class T>
@@ -101,10 +168,11 @@ struct SparseSegment {
   std::vector<double> column;  // (n_rows) the node's values by row, 0 elsewhere (random splitter)
 
   void gather(const Dataset<T>& d, const RowStatistics& stats, int C, index_t f,
-              const NodeRows& node, const double* totals) {
+              const NodeRows& node, const NodeEntries<T>* entries, const double* totals) {
     const index_t n = node.n;
     pairs.resize(d.csc_indptr[f + 1] - d.csc_indptr[f]);
-    pairs.resize(node_nonzeros(d, f, node, pairs.data()));
+    pairs.resize(entries ? entries->copy(f, pairs.data())
+                         : node_nonzeros(d, f, node, pairs.data()));
     nonzero_rows.resize(pairs.size());
     for (std::size_t i = 0; i < pairs.size(); ++i) nonzero_rows[i] = pairs[i].second;
     std::sort(pairs.begin(), pairs.end());
@@ -196,11 +264,11 @@ void sparse_sorted_search(const SplitSearch& search, const SparseSegment<T>& seg
 template <class T>
 void sparse_feature_search(const Dataset<T>& d, const Params& p, const SplitSearch& search,
                            const AbsoluteErrorSearch* absolute, index_t f, const NodeRows& node,
-                           const Candidates& cand, double u, bool bit, Scratch& s,
-                           SparseSegment<T>& seg, Split& out) {
+                           const NodeEntries<T>* entries, const Candidates& cand, double u,
+                           bool bit, Scratch& s, SparseSegment<T>& seg, Split& out) {
   const std::int32_t* rows = node.rows;
   const index_t n = node.n;
-  seg.gather(d, search.stats, search.C, f, node, cand.totals);
+  seg.gather(d, search.stats, search.C, f, node, entries, cand.totals);
   if (p.random_splitter) {
     seg.scatter(d.n_rows);
     const ValueKeys<double> keys{seg.column.data()};

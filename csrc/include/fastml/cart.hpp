@@ -82,6 +82,11 @@ struct Dataset {
   const std::int64_t* csc_indptr = nullptr;   // (n_features + 1)
   const std::int32_t* csc_indices = nullptr;  // (nnz) rows
   const T* csc_data = nullptr;                // (nnz) values
+  // The same matrix as CSR rows (no duplicates), or nullptr: small nodes then find their
+  // features' entries from their rows (see NodeEntries in csrc/tree/sparse_columns.hpp).
+  const std::int64_t* csr_indptr = nullptr;   // (n_rows + 1)
+  const std::int32_t* csr_indices = nullptr;  // (nnz) features
+  const T* csr_data = nullptr;                // (nnz) values
 };
 
 struct Params {

@@ -71,13 +71,24 @@ def walk_packed(packed, X, n_threads, mean):
     return packed.predict_mean(X, n_threads) if mean else packed.apply(X, n_threads)
 
 
-def _sparse_columns(X):
-    """Validated sparse X as the core reads it: CSC columns with their rows sorted and no
-    duplicate (summed, as a dense X would hold them), (indptr int64, indices int32, data)."""
-    if not X.has_canonical_format:
-        X = X.copy()
-        X.sum_duplicates()
-    return (X.indptr.astype(np.int64), X.indices, X.data)
+def _sparse_data(X):
+    """Validated sparse X (CSR or CSC) as the core reads it: csc=, CSC columns with their rows
+    sorted and no duplicate (summed, as a dense X would hold them), and csr=, the same as CSR
+    rows (small nodes read their rows), each (indptr int64, indices int32, data). One of
+    them is X itself where it is canonical: the fit holds one copy of X."""
+    def canonical(M):
+        if not M.has_canonical_format:
+            M = M.copy()
+            M.sum_duplicates()
+        return M
+
+    X = canonical(X)
+    csc = X if X.format == "csc" else canonical(X.tocsc())
+    csr = X if X.format == "csr" else canonical(X.tocsr())
+    if max(X.shape) > _MAX_INT:  # 64-bit indices where scikit-learn's conversion keeps them
+        raise ValueError("No support for np.int64 index based sparse matrices")
+    return {name: (M.indptr.astype(np.int64), M.indices.astype(np.int32, copy=False), M.data)
+            for name, M in (("csc", csc), ("csr", csr))}
 
 
 def _resolve_max_features(max_features, n_features):
@@ -120,9 +131,8 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
     if len(shape) == 2 and shape[1] == 0:
         raise ValueError(f"y must have at least one output (column), got shape {shape}")
     X, y = validate_data(estimator, X, y, dtype=[np.float64, np.float32], order="C",
-                         accept_sparse="csc", ensure_all_finite=_finite_rule(X),
+                         accept_sparse=("csr", "csc"), ensure_all_finite=_finite_rule(X),
                          ensure_min_samples=1, multi_output=True, y_numeric=not is_classifier)
-    _require_int32_indices(X)
     if sp.issparse(y):  # multi_output=True lets a sparse y through; scikit-learn's trees reject it
         raise TypeError("A sparse y was passed, but fastml trees need a dense y.")
     if y.ndim == 2 and y.shape[1] == 1:
@@ -191,7 +201,7 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
     if sp.issparse(X):
         # no histogram search over sparse columns yet: "hist" searches them exactly too
         split_finder = "exact"
-        data = dict(csc=_sparse_columns(X))
+        data = _sparse_data(X)
     elif split_finder == "hist":
         thresholds = bin_thresholds(X, estimator.max_bins, random_state)
         codes, bounds = _cart.encode_bins(X, thresholds,
