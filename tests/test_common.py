@@ -36,8 +36,10 @@ _EXPECTED_FAILURES = {
                              "check_sample_weight_equivalence_on_sparse_data")},
     # A bootstrap draws rows: a weight of 2 and a repeated row give the same forest only in
     # distribution (scikit-learn expects the same failure of its forests).
-    **{name: {"check_sample_weight_equivalence_on_dense_data":
-              "bootstrap draws make sample_weight equivalent to repeated rows in distribution only"}
+    **{name: {check: "bootstrap draws make sample_weight equivalent to repeated rows in "
+                     "distribution only"
+              for check in ("check_sample_weight_equivalence_on_dense_data",
+                            "check_sample_weight_equivalence_on_sparse_data")}
        for name in ("RandomForestClassifier", "RandomForestRegressor")},
     # As scikit-learn's own (its reason): n_iter_ is None for the direct solvers.
     **{name: {"check_non_transformer_estimators_n_iter": "n_iter_ cannot be easily accessed."}

@@ -103,6 +103,7 @@ void check_params(const cart::Params& p, const cart::Dataset<T>& d) {
           "max_features must lie in [1, n_features]");
   require(p.max_leaf_nodes == 0 || p.max_leaf_nodes >= 2,
           "max_leaf_nodes must be 0 (no limit) or >= 2");
+  require(!(p.surrogates && d.csc_indptr), "sparse X has no missing values: no surrogate splits");
   if (!p.monotonic_cst.empty()) {
     require(d.n_outputs == 1, "monotonic_cst needs a single output");
     require(static_cast<index_t>(p.monotonic_cst.size()) == d.n_features,
@@ -133,11 +134,62 @@ py::object get_monotonic_cst(const cart::Params& p) {
 // The training data: values (exact search) or codes + bin_bounds (histogram search). y is
 // (n_rows) or (n_rows, n_outputs); n_classes an int (every output's class count, 0 for
 // regression) or a sequence of one count per output, read into `classes`.
+// Sparse X as CSC (csc: None or a tuple of indptr int64, indices int32, data T): every column's
+// rows strictly ascending and in range, no NaN, as cart::Dataset's csc_* promise; and
+// optionally the same matrix as CSR (csr: None or such a tuple; features in range, the same
+// count of entries).
+template <class T>
+void read_csc(const py::object& csc, const py::object& csr, cart::Dataset<T>& d) {
+  if (!csr.is_none()) {
+    const py::tuple rows = csr.cast<py::tuple>();
+    require(rows.size() == 3, "csr must be (indptr, indices, data)");
+    const py::array indptr = rows[0].cast<py::array>(), indices = rows[1].cast<py::array>(),
+                    data = rows[2].cast<py::array>();
+    require(indices.ndim() == 1, "csr indices must be 1-d");
+    const index_t nnz = indices.shape(0);
+    d.csr_indptr = checked<std::int64_t>(indptr, "csr indptr", {d.n_rows + 1});
+    d.csr_indices = checked<std::int32_t>(indices, "csr indices", {nnz});
+    d.csr_data = checked<T>(data, "csr data", {nnz});
+    require(d.csr_indptr[0] == 0 && d.csr_indptr[d.n_rows] == nnz,
+            "csr indptr must run from 0 to nnz");
+    for (index_t r = 0; r < d.n_rows; ++r)
+      require(d.csr_indptr[r] <= d.csr_indptr[r + 1], "csr indptr must not decrease");
+  }
+  const py::tuple parts = csc.cast<py::tuple>();
+  require(parts.size() == 3, "csc must be (indptr, indices, data)");
+  const py::array indptr = parts[0].cast<py::array>(), indices = parts[1].cast<py::array>(),
+                  data = parts[2].cast<py::array>();
+  require(indptr.ndim() == 1 && indptr.shape(0) >= 1 && indices.ndim() == 1,
+          "csc indptr and indices must be 1-d");
+  d.n_features = indptr.shape(0) - 1;
+  const index_t nnz = indices.shape(0);
+  d.csc_indptr = checked<std::int64_t>(indptr, "csc indptr", {d.n_features + 1});
+  d.csc_indices = checked<std::int32_t>(indices, "csc indices", {nnz});
+  d.csc_data = checked<T>(data, "csc data", {nnz});
+  require(d.csc_indptr[0] == 0 && d.csc_indptr[d.n_features] == nnz,
+          "csc indptr must run from 0 to nnz");
+  require(!d.csr_indptr || d.csr_indptr[d.n_rows] == nnz, "csr and csc must hold as many entries");
+  for (index_t k = 0; d.csr_indptr && k < nnz; ++k)
+    require(d.csr_indices[k] >= 0 && d.csr_indices[k] < d.n_features &&
+                !std::isnan(d.csr_data[k]),
+            "csr indices must be features in range, its data without NaN");
+  for (index_t f = 0; f < d.n_features; ++f) {
+    const std::int64_t a = d.csc_indptr[f], b = d.csc_indptr[f + 1];
+    require(a <= b, "csc indptr must not decrease");
+    for (std::int64_t k = a; k < b; ++k) {
+      require(d.csc_indices[k] >= 0 && d.csc_indices[k] < d.n_rows &&
+                  (k == a || d.csc_indices[k] > d.csc_indices[k - 1]),
+              "csc indices must be rows in range, strictly ascending in each column");
+      require(!std::isnan(d.csc_data[k]), "csc data must not hold NaN");
+    }
+  }
+}
+
 template <class T>
 cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
-                           const py::object& bin_bounds, const py::array& y,
-                           const py::array& sample_weight, const py::object& n_classes,
-                           std::vector<int>& classes) {
+                           const py::object& bin_bounds, const py::object& csc,
+                           const py::object& csr, const py::array& y, const py::array& sample_weight,
+                           const py::object& n_classes, std::vector<int>& classes) {
   cart::Dataset<T> d{};
   require((y.ndim() == 1 || (y.ndim() == 2 && y.shape(1) > 0)) && y.shape(0) > 0,
           "y must be a non-empty array of shape (n_rows,) or (n_rows, n_outputs)");
@@ -187,6 +239,8 @@ cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
     py::array b = bin_bounds.cast<py::array>();
     d.bin_bounds = checked<double>(b, "bin_bounds", {2, d.n_features, cart::kBins});
     require_bounds(d.bin_bounds, d.n_features);
+  } else if (!csc.is_none()) {
+    read_csc(csc, csr, d);
   } else {
     py::array v = values.cast<py::array>();
     require(v.ndim() == 2, "values must be 2-d (n_features, n_rows)");
@@ -224,12 +278,15 @@ index_t values_per_output(const cart::Dataset<T>& d) {
   return d.n_classes ? *std::max_element(d.n_classes, d.n_classes + d.n_outputs) : 1;
 }
 
-// Dispatches on the dtype of values (float32 or float64); the histogram search has no values.
+// Dispatches on the dtype of values, or of sparse X's data (float32 or float64); the histogram
+// search has neither.
 template <class F>
-auto on_dtype(const py::object& values, F&& run) {
-  if (values.is_none() || has_dtype<double>(values.cast<py::array>()))
+auto on_dtype(const py::object& values, const py::object& csc, F&& run) {
+  const py::object dense_or_data =
+      values.is_none() && !csc.is_none() ? py::object(csc.cast<py::tuple>()[2]) : values;
+  if (dense_or_data.is_none() || has_dtype<double>(dense_or_data.cast<py::array>()))
     return run(double{});
-  require(has_dtype<float>(values.cast<py::array>()), "values must be float32 or float64");
+  require(has_dtype<float>(dense_or_data.cast<py::array>()), "values must be float32 or float64");
   return run(float{});
 }
 
@@ -237,11 +294,13 @@ py::dict grow_tree(const py::array& y, const py::array& sample_weight,
                    const py::object& n_classes, const cart::Params& params, std::uint64_t seed,
                    int n_threads,
                    const py::object& values, const py::object& codes,
-                   const py::object& bin_bounds) {
-  return on_dtype(values, [&](auto zero) {
+                   const py::object& bin_bounds, const py::object& csc,
+                   const py::object& csr) {
+  return on_dtype(values, csc, [&](auto zero) {
     using T = decltype(zero);
     std::vector<int> classes;
-    const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes, classes);
+    const auto d =
+        read_data<T>(values, codes, bin_bounds, csc, csr, y, sample_weight, n_classes, classes);
     check_params(params, d);
     require_threads(n_threads);
     cart::Tree tree;
@@ -271,11 +330,13 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight,
                      index_t n_draws, bool balanced_subsample, const py::object& draw_cdf,
                      int n_threads,
                      const py::object& values, const py::object& codes,
-                     const py::object& bin_bounds) {
-  return on_dtype(values, [&](auto zero) {
+                     const py::object& bin_bounds, const py::object& csc,
+                   const py::object& csr) {
+  return on_dtype(values, csc, [&](auto zero) {
     using T = decltype(zero);
     std::vector<int> classes;
-    const auto d = read_data<T>(values, codes, bin_bounds, y, sample_weight, n_classes, classes);
+    const auto d =
+        read_data<T>(values, codes, bin_bounds, csc, csr, y, sample_weight, n_classes, classes);
     check_params(params, d);
     require(seeds.ndim() == 1, "seeds must be 1-d");
     const index_t n_trees = seeds.shape(0);
@@ -387,6 +448,58 @@ py::array walk_as(cart::PackedForest& packed, const py::array& X, int n_threads,
   return std::move(out);
 }
 
+// walk_as for CSR X (indptr int64, indices int32, data T; a row's later duplicate wins, as in
+// scikit-learn's sparse walk): rows walk in blocks scattered into a dense block of about
+// kBlockBytes (each block's stored entries zeroed again after it), so memory stays O(nnz).
+template <class T>
+py::array walk_csr_as(cart::PackedForest& packed, const py::array& indptr,
+                      const py::array& indices, const py::array& data, int n_threads, bool mean) {
+  require(indptr.ndim() == 1 && indptr.shape(0) >= 1 && indices.ndim() == 1,
+          "indptr and indices must be 1-d");
+  const index_t n = indptr.shape(0) - 1, d = packed.n_features(), nnz = indices.shape(0);
+  const std::int64_t* p = checked<std::int64_t>(indptr, "indptr", {n + 1});
+  const std::int32_t* idx = checked<std::int32_t>(indices, "indices", {nnz});
+  const T* x = checked<T>(data, "data", {nnz});
+  require(p[0] == 0 && p[n] == nnz, "indptr must run from 0 to nnz");
+  for (index_t i = 0; i < n; ++i) require(p[i] <= p[i + 1], "indptr must not decrease");
+  for (index_t k = 0; k < nnz; ++k)
+    require(idx[k] >= 0 && idx[k] < d, "indices must be features in range");
+  require_threads(n_threads);
+  const cart::Forest<T> f = packed.forest<T>();
+  constexpr index_t kBlockBytes = index_t{1} << 24;
+  const index_t block =
+      std::max<index_t>(64, kBlockBytes / (std::max<index_t>(d, 1) * static_cast<index_t>(sizeof(T))));
+  const index_t width = mean ? packed.n_values() : packed.n_trees();
+  py::array out = mean ? py::array(py::array_t<double>({n, width}))
+                       : py::array(py::array_t<std::int64_t>({n, width}));
+  void* o = out.mutable_data();
+  py::gil_scoped_release release;
+  std::vector<T> dense(static_cast<std::size_t>(std::min(block, std::max<index_t>(n, 1)) * d),
+                       T(0));
+  for (index_t start = 0; start < n; start += block) {
+    const index_t rows = std::min(block, n - start);
+    for (index_t i = 0; i < rows; ++i)
+      for (std::int64_t k = p[start + i]; k < p[start + i + 1]; ++k) dense[i * d + idx[k]] = x[k];
+    if (mean)
+      cart::predict_mean(f, dense.data(), rows, d, static_cast<double*>(o) + start * width,
+                         n_threads);
+    else
+      cart::apply(f, dense.data(), rows, d, static_cast<std::int64_t*>(o) + start * width,
+                  n_threads);
+    for (index_t i = 0; i < rows; ++i)
+      for (std::int64_t k = p[start + i]; k < p[start + i + 1]; ++k) dense[i * d + idx[k]] = T(0);
+  }
+  return out;
+}
+
+py::array walk_csr(cart::PackedForest& packed, const py::array& indptr, const py::array& indices,
+                   const py::array& data, int n_threads, bool mean) {
+  if (has_dtype<float>(data))
+    return walk_csr_as<float>(packed, indptr, indices, data, n_threads, mean);
+  require(has_dtype<double>(data), "data must be float32 or float64");
+  return walk_csr_as<double>(packed, indptr, indices, data, n_threads, mean);
+}
+
 py::array walk(cart::PackedForest& packed, const py::array& X, int n_threads, bool mean) {
   if (has_dtype<float>(X)) return walk_as<float>(packed, X, n_threads, mean);
   require(has_dtype<double>(X), "X must be float32 or float64");
@@ -481,6 +594,7 @@ PYBIND11_MODULE(_cart, m) {
   m.def("grow_tree", &grow_tree, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
         py::arg("params"), py::arg("seed"), py::arg("n_threads"), py::arg("values") = py::none(),
         py::arg("codes") = py::none(), py::arg("bin_bounds") = py::none(),
+        py::arg("csc") = py::none(), py::arg("csr") = py::none(),
         "Grow one tree; returns its node arrays. y is (n_rows,) or (n_rows, n_outputs); n_classes\n"
         "an int (every output's classes, 0 for regression) or one count per output.");
   m.def("grow_forest", &grow_forest, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
@@ -488,6 +602,7 @@ PYBIND11_MODULE(_cart, m) {
         py::arg("balanced_subsample"), py::arg("draw_cdf"), py::arg("n_threads"),
         py::arg("values") = py::none(),
         py::arg("codes") = py::none(), py::arg("bin_bounds") = py::none(),
+        py::arg("csc") = py::none(), py::arg("csr") = py::none(),
         "Grow one tree per seed in parallel, as scikit-learn's of random_state seed; returns a\n"
         "list of node-array dicts.");
   m.def("bootstrap_draws", &bootstrap_draws, py::arg("seed"), py::arg("n_rows"),
@@ -516,7 +631,21 @@ PYBIND11_MODULE(_cart, m) {
              return walk(f, X, n_threads, true);
            },
            py::arg("X"), py::arg("n_threads"),
-           "The leaf values averaged over the trees, (n_rows, n_values).");
+           "The leaf values averaged over the trees, (n_rows, n_values).")
+      .def("apply_csr",
+           [](cart::PackedForest& f, const py::array& indptr, const py::array& indices,
+              const py::array& data, int n_threads) {
+             return walk_csr(f, indptr, indices, data, n_threads, false);
+           },
+           py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("n_threads"),
+           "apply for CSR X (indptr int64, indices int32, data float32 or float64).")
+      .def("predict_mean_csr",
+           [](cart::PackedForest& f, const py::array& indptr, const py::array& indices,
+              const py::array& data, int n_threads) {
+             return walk_csr(f, indptr, indices, data, n_threads, true);
+           },
+           py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("n_threads"),
+           "predict_mean for CSR X.");
   m.def("encode_bins",
         [](const py::array& X, const py::array& bin_threshold, int n_threads) {
           return by_dtype<EncodeBins>(X, bin_threshold, n_threads);

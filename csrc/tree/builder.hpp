@@ -27,6 +27,7 @@ struct RowState {
   PresortedColumns<T> presorted;        // exact search (see PresortedColumns::presort)
   std::vector<std::int32_t> rank_of;    // absolute error, see AbsoluteErrorSearch
   std::vector<std::uint8_t> primary_side;  // surrogate splits, see SurrogateSearch
+  std::vector<std::int32_t> position;   // sparse X: each row's index in rows, -1 if absent
 };
 
 template <class T>
@@ -42,12 +43,18 @@ class Builder {
     rs_.stats.init(d_, ch_, p_.criterion, weight);
     if (surrogate_) rs_.primary_side.resize(d_.n_rows);
     if (absolute_) rs_.rank_of.resize(d_.n_rows * ch_.n_out);
+    if (d_.csc_indptr) {
+      rs_.position.assign(d_.n_rows, -1);
+      for (std::size_t i = 0; i < rows_.size(); ++i) rs_.position[rows_[i]] = static_cast<std::int32_t>(i);
+    }
   }
 
   Tree grow() {
     Task root = root_task();
     if (root.end == 0) return finish();  // no row of non-zero weight: see build_forest
-    if (!hist_mode_ && !p_.random_splitter) rs_.presorted.presort(d_, rows_, n_threads_);
+    // sparse X is searched from its columns node by node (sparse_columns.hpp), never presorted
+    if (!hist_mode_ && !p_.random_splitter && !d_.csc_indptr)
+      rs_.presorted.presort(d_, rows_, n_threads_);
     if (p_.max_leaf_nodes > 0) {
       grow_best_first(*this, std::move(root), p_.max_leaf_nodes);
     } else {
@@ -151,7 +158,8 @@ class Builder {
         surrogate_(params.surrogates),
         scratch_(n_threads),
         sorted_tmp_(n_threads),
-        search_(data, params, ch_, rs_.stats, rs_.rows, rs_.presorted, rs_.rank_of, scratch_,
+        search_(data, params, ch_, rs_.stats, rs_.rows, rs_.presorted, rs_.rank_of, rs_.position,
+                scratch_,
                 seed, n_threads),
         surrogates_{data,
                     params.monotonic_cst.empty() ? nullptr : params.monotonic_cst.data(),
@@ -239,6 +247,13 @@ class Builder {
         const int code = keys.code(r);
         return code == kMissingBin ? missing_goes_left(d_, split, r) : code <= cut;
       });
+    } else if (d_.csc_indptr) {  // the node's rows ascend: one pass down the column
+      SparseColumnCursor<T> column(d_, f);
+      const double t = split.threshold;
+      n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R,
+                              [&](std::int32_t r) { return column.value(r) <= t; });
+      for (index_t i = task.begin; i < task.end; ++i)
+        rs_.position[rows_[i]] = static_cast<std::int32_t>(i);
     } else {
       const T* col = d_.values + f * d_.n_rows;
       const double t = split.threshold;

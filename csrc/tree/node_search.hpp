@@ -16,6 +16,7 @@
 #include "histogram.hpp"
 #include "partition.hpp"
 #include "random_split.hpp"
+#include "sparse_columns.hpp"
 #include "split_search.hpp"
 
 namespace fastml::cart::detail {
@@ -30,11 +31,13 @@ class NodeSearch {
   // subtrees; scratch: one per thread.
   NodeSearch(const Dataset<T>& d, const Params& p, const Channels& ch, const RowStatistics& stats,
              const std::vector<std::int32_t>& rows, const PresortedColumns<T>& presorted,
-             std::vector<std::int32_t>& rank_of, std::vector<Scratch>& scratch,
+             std::vector<std::int32_t>& rank_of, const std::vector<std::int32_t>& position,
+             std::vector<Scratch>& scratch,
              std::uint64_t seed, int n_threads)
       : d_(d),
         p_(p),
         rows_(rows),
+        position_(position),
         presorted_(presorted),
         scratch_(scratch),
         random_{seed ^ kSplitStream},
@@ -57,6 +60,7 @@ class NodeSearch {
     results_.resize(F);
     draw_u_.resize(F);
     draw_side_.resize(F);
+    if (d.csc_indptr) sparse_.resize(scratch.size());
     if (sklearn_draws_) {
       features_ = all_features_;
       constant_features_.resize(F);
@@ -147,6 +151,12 @@ class NodeSearch {
   // searched together (in parallel), until a replay visits only searched features. The best
   // proxy wins, ties to the first visited, as scikit-learn's strict comparison in visit order.
   Split sklearn_split(Task& task) {
+    const index_t n = task.end - task.begin;
+    // one thread's searches, or searches too small to share: scikit-learn's loop as it is, each
+    // feature searched as it is drawn (a replay costs O(n_features), and on sparse X most
+    // features of a deep node are constant, each a replay)
+    if (n_threads_ == 1 || d_.csc_indptr || n * p_.max_features < kParallelWork)
+      return sklearn_split_in_turn(task);
     const index_t F = d_.n_features, n_known = task.n_constant;
     std::fill(searched_.begin(), searched_.end(), 0);
     std::vector<index_t>& work = draw_features_;
@@ -197,6 +207,45 @@ class NodeSearch {
     Split best;
     for (index_t f : visited_)
       if (of_feature_[f].proxy > best.proxy) best = of_feature_[f];
+    return best;
+  }
+
+  // sklearn_split drawing and searching one feature at a time on one thread, scikit-learn's
+  // node_split_best loop: its features array reordered in place.
+  Split sklearn_split_in_turn(Task& task) {
+    const index_t F = d_.n_features, n_known = task.n_constant;
+    std::vector<index_t>& features = features_;
+    SklearnRandom& random = sklearn_random_;
+    index_t f_i = F, n_visited = 0, n_drawn = 0, n_found = 0, n_total = n_known;
+    Split best;
+    const index_t n = task.end - task.begin;
+    if (d_.csc_indptr && NodeEntries<T>::worth_it(d_, n, p_.max_features))
+      node_entries_.build(d_, rows_.data() + task.begin, n);
+    while (f_i > n_total && (n_visited < p_.max_features || n_visited <= n_found + n_drawn)) {
+      ++n_visited;
+      index_t j = random.between(n_drawn, f_i - n_found);
+      if (j < n_known) {  // a feature known constant
+        std::swap(features[n_drawn], features[j]);
+        ++n_drawn;
+        continue;
+      }
+      j += n_found;
+      const index_t f = features[j];
+      const Split result = search_feature(task, f, 0, false, scratch_[0]);
+      if (result.constant) {
+        std::swap(features[j], features[n_total]);
+        ++n_found;
+        ++n_total;
+        continue;
+      }
+      std::swap(features[--f_i], features[j]);
+      if (result.proxy > best.proxy) best = result;
+    }
+    node_entries_.active = false;
+    task.n_constant = n_total;
+    // as sklearn_split: the known constants keep their order, the ones found here follow
+    std::copy_n(constant_features_.begin(), n_known, features.begin());
+    std::copy_n(features.begin() + n_known, n_found, constant_features_.begin() + n_known);
     return best;
   }
 
@@ -254,6 +303,12 @@ class NodeSearch {
                                                                                 cand, s, out);
         });
       }
+    } else if (d_.csc_indptr) {
+      SparseSegment<T>& seg = sparse_[&s - scratch_.data()];  // the thread's, as its scratch
+      const NodeRows node{rows, n, position_.data(), task.begin};
+      const NodeEntries<T>* entries = node_entries_.active ? &node_entries_ : nullptr;
+      sparse_feature_search(d_, p_, search_, absolute, f, node, entries, cand, draw_u_[draw],
+                            draw_side_[draw], s, seg, out);
     } else {
       const ValueKeys<T> keys{d_.values + f * d_.n_rows};
       if (p_.random_splitter) {
@@ -280,6 +335,7 @@ class NodeSearch {
   const Dataset<T>& d_;
   const Params& p_;
   const std::vector<std::int32_t>& rows_;
+  const std::vector<std::int32_t>& position_;  // sparse X: each row's index in rows_
   const PresortedColumns<T>& presorted_;
   std::vector<Scratch>& scratch_;
   Random random_;
@@ -302,6 +358,8 @@ class NodeSearch {
   std::vector<index_t> features_, constant_features_, draw_features_, visited_;
   std::vector<char> searched_;
   std::vector<Split> of_feature_;
+  std::vector<SparseSegment<T>> sparse_;  // per thread, for sparse X
+  NodeEntries<T> node_entries_;           // sklearn_split_in_turn's, for sparse X
 };
 
 }  // namespace

@@ -68,6 +68,7 @@ struct Dataset {
   index_t n_rows;
   index_t n_features;
   const T* values;              // (n_features, n_rows), NaN = missing; read by the exact search
+                                // (nullptr when X is sparse: csc_* below)
   const std::uint8_t* codes;    // (n_rows, n_features) bin codes; nullptr for the exact search
   const double* bin_bounds;     // (2, n_features, kBins): smallest, largest value of each bin
   const double* y;              // (n_rows, n_outputs): per output the class index
@@ -75,6 +76,17 @@ struct Dataset {
   const double* sample_weight;  // (n_rows), >= 0; rows of weight 0 take no part
   index_t n_outputs;            // >= 1
   const int* n_classes;         // (n_outputs) classes of each output, >= 1; nullptr: regression
+  // Sparse X for the exact search (see csrc/tree/sparse_columns.hpp), as scikit-learn takes it:
+  // CSC columns, rows strictly ascending in each, no NaN; a value not stored is 0.0, as is a
+  // stored 0. csc_indptr is nullptr for dense X.
+  const std::int64_t* csc_indptr = nullptr;   // (n_features + 1)
+  const std::int32_t* csc_indices = nullptr;  // (nnz) rows
+  const T* csc_data = nullptr;                // (nnz) values
+  // The same matrix as CSR rows (no duplicates), or nullptr: small nodes then find their
+  // features' entries from their rows (see NodeEntries in csrc/tree/sparse_columns.hpp).
+  const std::int64_t* csr_indptr = nullptr;   // (n_rows + 1)
+  const std::int32_t* csr_indices = nullptr;  // (nnz) features
+  const T* csr_data = nullptr;                // (nnz) values
 };
 
 struct Params {

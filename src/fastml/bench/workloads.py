@@ -1080,6 +1080,34 @@ def _tree_workloads():
     workloads += forest_fits("classification", 100, (20_000, 200_000))
     workloads += forest_fits("regression", 30, (20_000, 100_000))
 
+    def tfidf_labelled(n, n_features=5_000, density=0.005):
+        """A TF-IDF-like CSR matrix (n x n_features, float64; see _tfidf_like) with binary
+        labels from a sparse linear rule over its terms, 4/5 of the rows for training."""
+        X, _ = _tfidf_like(n_features=n_features, density=density, n_topics=10)(n)
+        rng = np.random.default_rng(1)
+        w = rng.standard_normal(n_features) * (rng.random(n_features) < 0.05)
+        score = X @ w
+        y = (score > np.median(score)).astype(np.int64)
+        cut = n * 4 // 5
+        return X[:cut], y[:cut], X[cut:], y[cut:]
+
+    sparse_trees = 30
+    workloads.append(Workload(
+        group="tree",
+        name=f"RandomForestClassifier {sparse_trees} trees fit, sparse CSR {{n}}x5000 at 0.5% "
+             "density (TF-IDF-like), n_jobs=2: test accuracy",
+        sizes=(5_000, 20_000),
+        setup=tfidf_labelled,
+        fastml=test_score(lambda: RandomForestClassifier(sparse_trees, n_jobs=2,
+                                                         random_state=0)),
+        peer=test_score(lambda: SklearnForest(sparse_trees, n_jobs=2, random_state=0)),
+        peer_name="scikit-learn",
+        parity=score_drop,
+        parity_label="accuracy drop",
+        tolerance=0.005,  # the same forest (exact search, scikit-learn's draws): none expected
+        target=5.0,
+    ))
+
     n_trees = 100
 
     def fitted_forests(n):

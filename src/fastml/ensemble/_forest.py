@@ -20,7 +20,7 @@ from .._backend import effective_n_threads
 from ..tree import DecisionTreeClassifier, DecisionTreeRegressor
 from ..tree import _cart
 from ..tree._classes import (_TREE_CONSTRAINTS, CompiledWalk, LeafProbabilityClassifier,
-                             LeafValueRegressor, _check_X, pack_trees, prepare_problem,
+                             LeafValueRegressor, pack_trees, prepare_problem, walk_packed,
                              regression_criterion)
 from ..tree._model import Tree
 from ..utils._sklearn_compat import Interval, RealNotInt, StrOptions, fit_context
@@ -176,6 +176,8 @@ class _BaseForest(CompiledWalk, BaseEstimator):
                              "continuous, continuous-multioutput, binary, multiclass, "
                              "multilabel-indicator.")
         n_samples = X.shape[0]
+        if sparse.issparse(X):
+            X = X.tocsr()  # rows picked per tree, walked as CSR
         n_values = self.n_outputs_ * self.estimators_[0].tree_.max_n_classes
         total = np.zeros((n_samples, n_values))
         n_predictions = np.zeros(n_samples)
@@ -183,7 +185,7 @@ class _BaseForest(CompiledWalk, BaseEstimator):
             rows = np.flatnonzero(np.bincount(draws, minlength=n_samples) == 0)
             if len(rows):
                 tree = pack_trees([estimator.tree_], self.n_features_in_)
-                total[rows] += tree.predict_mean(X[rows], n_threads)
+                total[rows] += walk_packed(tree, X[rows], n_threads, mean=True)
                 n_predictions[rows] += 1
         if (n_predictions == 0).any():
             warnings.warn("Some inputs do not have OOB scores. This probably means too few "
@@ -207,9 +209,9 @@ class _BaseForest(CompiledWalk, BaseEstimator):
     def decision_path(self, X):
         """Sparse indicator of the nodes each sample passes in every tree, and the column
         offsets of the trees (n_nodes_ptr), as scikit-learn's."""
-        check_is_fitted(self)
-        X = _check_X(self, X, reset=False)
-        paths = [estimator.tree_.decision_path(X) for estimator in self.estimators_]
+        leaves = self.apply(X)  # the compiled walk; then each leaf's path
+        paths = [estimator.tree_.paths_to(leaves[:, t])
+                 for t, estimator in enumerate(self.estimators_)]
         n_nodes_ptr = np.cumsum([0] + [path.shape[1] for path in paths])
         return sparse.hstack(paths).tocsr(), n_nodes_ptr
 

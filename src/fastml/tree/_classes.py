@@ -39,13 +39,56 @@ class Problem:
     sample_weight: np.ndarray   # float64, class weights applied
     n_classes: np.ndarray       # (n_outputs,) classes per output; zeros for regression
     params: _cart.Params        # the core's parameters
-    data: dict                  # values=, or codes= and bin_bounds=
+    data: dict                  # values=, codes= and bin_bounds=, or csc= (sparse X)
     split_finder: str
 
 
+def _finite_rule(X):
+    """scikit-learn's trees take NaN in dense X alone: sparse X must be finite."""
+    return True if sp.issparse(X) else "allow-nan"
+
+
+def _require_int32_indices(X):
+    if sp.issparse(X) and (X.indices.dtype != np.intc or X.indptr.dtype != np.intc):
+        raise ValueError("No support for np.int64 index based sparse matrices")
+
+
 def _check_X(estimator, X, reset):
-    return validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32], order="C",
-                         ensure_all_finite="allow-nan")
+    """X for prediction: dense C-contiguous, or CSR (any sparse format converted to it, as
+    scikit-learn's trees do), float32 kept."""
+    X = validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32], order="C",
+                      accept_sparse="csr", ensure_all_finite=_finite_rule(X))
+    _require_int32_indices(X)
+    return X
+
+
+def walk_packed(packed, X, n_threads, mean):
+    """`packed`'s apply (mean False) or predict_mean over validated X, dense or CSR."""
+    if sp.issparse(X):
+        csr = (X.indptr.astype(np.int64), X.indices, X.data)
+        return packed.predict_mean_csr(*csr, n_threads) if mean else packed.apply_csr(*csr,
+                                                                                      n_threads)
+    return packed.predict_mean(X, n_threads) if mean else packed.apply(X, n_threads)
+
+
+def _sparse_data(X):
+    """Validated sparse X (CSR or CSC) as the core reads it: csc=, CSC columns with their rows
+    sorted and no duplicate (summed, as a dense X would hold them), and csr=, the same as CSR
+    rows (small nodes read their rows), each (indptr int64, indices int32, data). One of
+    them is X itself where it is canonical: the fit holds one copy of X."""
+    def canonical(M):
+        if not M.has_canonical_format:
+            M = M.copy()
+            M.sum_duplicates()
+        return M
+
+    X = canonical(X)
+    csc = X if X.format == "csc" else canonical(X.tocsc())
+    csr = X if X.format == "csr" else canonical(X.tocsr())
+    if max(X.shape) > _MAX_INT:  # 64-bit indices where scikit-learn's conversion keeps them
+        raise ValueError("No support for np.int64 index based sparse matrices")
+    return {name: (M.indptr.astype(np.int64), M.indices.astype(np.int32, copy=False), M.data)
+            for name, M in (("csc", csc), ("csr", csr))}
 
 
 def _resolve_max_features(max_features, n_features):
@@ -88,8 +131,8 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
     if len(shape) == 2 and shape[1] == 0:
         raise ValueError(f"y must have at least one output (column), got shape {shape}")
     X, y = validate_data(estimator, X, y, dtype=[np.float64, np.float32], order="C",
-                         ensure_all_finite="allow-nan", ensure_min_samples=1,
-                         multi_output=True, y_numeric=not is_classifier)
+                         accept_sparse=("csr", "csc"), ensure_all_finite=_finite_rule(X),
+                         ensure_min_samples=1, multi_output=True, y_numeric=not is_classifier)
     if sp.issparse(y):  # multi_output=True lets a sparse y through; scikit-learn's trees reject it
         raise TypeError("A sparse y was passed, but fastml trees need a dense y.")
     if y.ndim == 2 and y.shape[1] == 1:
@@ -147,12 +190,19 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
         max_leaf_nodes=0 if estimator.max_leaf_nodes is None else int(estimator.max_leaf_nodes),
         min_impurity_decrease=float(estimator.min_impurity_decrease),
         monotonic_cst=monotonic_cst,
-        surrogates=estimator.missing_values == "surrogate")
+        # sparse X holds no missing values to route
+        surrogates=estimator.missing_values == "surrogate" and not sp.issparse(X))
 
     split_finder = estimator.split_finder
     if split_finder == "auto":
-        split_finder = "exact" if n_samples <= EXACT_UP_TO else "hist"
-    if split_finder == "hist":
+        # sparse X: the exact search over its columns, at any size (scikit-learn's splits, and
+        # memory O(nnz))
+        split_finder = "exact" if n_samples <= EXACT_UP_TO or sp.issparse(X) else "hist"
+    if sp.issparse(X):
+        # no histogram search over sparse columns yet: "hist" searches them exactly too
+        split_finder = "exact"
+        data = _sparse_data(X)
+    elif split_finder == "hist":
         thresholds = bin_thresholds(X, estimator.max_bins, random_state)
         codes, bounds = _cart.encode_bins(X, thresholds,
                                           region_threads(X.size * _BIN_VALUE_NS, n_threads))
@@ -213,11 +263,13 @@ class CompiledWalk:
         X = _check_X(self, X, reset=False)
         if getattr(self, "_packed", None) is None:  # unpickled, or a tree of a forest
             self._pack()
-        n_threads = region_threads(len(X) * len(self._fitted_trees()) * _WALK_ROW_TREE_NS,
+        n_rows = X.shape[0]
+        n_threads = region_threads(n_rows * len(self._fitted_trees()) * _WALK_ROW_TREE_NS,
                                    effective_n_threads(self.n_jobs))
         if not mean:
-            return self._packed.apply(X, n_threads)
-        return self._packed.predict_mean(X, n_threads).reshape(len(X), self.n_outputs_, -1)
+            return walk_packed(self._packed, X, n_threads, mean=False)
+        return walk_packed(self._packed, X, n_threads, mean=True).reshape(n_rows,
+                                                                          self.n_outputs_, -1)
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -226,7 +278,8 @@ class CompiledWalk:
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
+        tags.input_tags.allow_nan = True  # in dense X, as scikit-learn's trees
+        tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         return tags
 
@@ -323,9 +376,9 @@ class _BaseDecisionTree(CompiledWalk, BaseEstimator):
         return self._walk(X, mean=False)[:, 0]
 
     def decision_path(self, X, check_input=True):
-        """Sparse indicator (n_samples, n_nodes) of the nodes each sample passes."""
-        check_is_fitted(self)
-        return self.tree_.decision_path(_check_X(self, X, reset=False))
+        """Sparse indicator (n_samples, n_nodes) of the nodes each sample passes: the leaves
+        from the compiled walk, then each leaf's path."""
+        return self.tree_.paths_to(self.apply(X))
 
     def get_depth(self):
         check_is_fitted(self)

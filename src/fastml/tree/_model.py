@@ -261,9 +261,9 @@ class Tree:
             raise ValueError(f"X has {X.shape[1]} features, the tree has {self.n_features}")
         return X
 
-    def _walk(self, X, on_step=None):
+    def _walk(self, X):
         """Leaf of every row of X, moving all rows still at split nodes down one level per
-        iteration. on_step(rows, nodes) is called with the rows that moved and their new nodes."""
+        iteration."""
         left, right = self.children_left, self.children_right
         n = X.shape[0]
         node = np.zeros(n, dtype=np.int64)
@@ -279,8 +279,6 @@ class Tree:
                 go_left[nan] = self._missing_go_left(X, rows[nan], at[nan], sparse)
             at = np.where(go_left, left[at], right[at])
             node[rows] = at
-            if on_step is not None:
-                on_step(rows, at)
             rows = rows[left[at] != TREE_LEAF]
         return node
 
@@ -319,19 +317,29 @@ class Tree:
         """Node indicator of shape (n_samples, node_count): row i has a 1 (intp) at every node
         on its path, stored root to leaf as scikit-learn stores it. A scipy ``csr_matrix``, or
         ``csr_array`` when scikit-learn's ``sparse_interface`` config says "sparray"."""
-        X = self._check_X(X)
-        n = X.shape[0]
-        steps = []
-        self._walk(X, on_step=lambda rows, at: steps.append((rows, at)))
-        depth = np.zeros(n, dtype=np.int64)
-        for rows, _ in steps:  # rows that moved at step d sit at depth d + 1
-            depth[rows] += 1
+        return self.paths_to(self.apply_numpy(X))
+
+    def paths_to(self, leaves):
+        """`decision_path` of rows given the leaves they reach: each path read upwards from its
+        leaf (a child's id is above its parent's, so depths follow in id order)."""
+        leaves = np.asarray(leaves, dtype=np.int64)
+        n = len(leaves)
+        parent = np.full(self.node_count, -1, dtype=np.int64)
+        split = np.flatnonzero(self.children_left != TREE_LEAF)
+        parent[self.children_left[split]] = split
+        parent[self.children_right[split]] = split
+        node_depth = np.zeros(self.node_count, dtype=np.int64)
+        for node in range(1, self.node_count):
+            node_depth[node] = node_depth[parent[node]] + 1
+        depth = node_depth[leaves]
         indptr = np.zeros(n + 1, dtype=np.intp)
         np.cumsum(depth + 1, out=indptr[1:])
         indices = np.empty(indptr[-1], dtype=np.intp)
-        indices[indptr[:-1]] = 0
-        for d, (rows, at) in enumerate(steps, start=1):
-            indices[indptr[rows] + d] = at
+        rows, at = np.arange(n), leaves.copy()
+        while rows.size:  # each row's node at depth[row] - k, from the leaf up to the root
+            indices[indptr[rows] + node_depth[at]] = at
+            keep = at != 0
+            rows, at = rows[keep], parent[at[keep]]
         data = np.ones(indptr[-1], dtype=np.intp)
         sparray = _sklearn_get_config().get("sparse_interface", "spmatrix") == "sparray"
         csr = sp.csr_array if sparray else sp.csr_matrix

@@ -1,0 +1,293 @@
+// Sparse X (CSC columns, Dataset::csc_*) for the exact search, with scikit-learn's semantics
+// (its BestSparseSplitter / SparsePartitioner): a value not stored, or stored as 0, is 0.0, and
+// a node's rows of a feature are searched in the order negatives, zeros, positives. Nothing is
+// densified: a node reads the stored entries of its rows alone, and its zero rows enter the
+// sorted search as one block whose statistics are the node's minus those of its non-zero rows.
+// A node's rows ascend (rows start ascending and partition_rows is stable), as do a column's
+// stored rows: a column with few stored rows for the node is scanned, each row's position in
+// the rows array telling whether it is the node's (scikit-learn's index_to_samples), else the
+// node's rows are looked up in it by binary search.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absolute_error.hpp"
+#include "keys.hpp"
+#include "random_split.hpp"
+#include "split_search.hpp"
+
+namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
+
+// A node's rows: rows[0, n) ascending, at [begin, begin + n) of the builder's rows array, and
+// every row's index in that array (position, -1 for rows of no weight).
+struct NodeRows {
+  const std::int32_t* rows;
+  index_t n;
+  const std::int32_t* position;
+  index_t begin;
+};
+
+// Writes the non-zero stored entries of feature f among a node's rows, in row order, to
+// out[0, count) as (value, row); out has room for the column's stored entries. Returns count.
+// The hot loop of sparse fits: it writes through a pointer and calls nothing, so that the
+// compiler keeps it in registers.
+template <class T>
+index_t node_nonzeros(const Dataset<T>& d, index_t f, const NodeRows& node,
+                      std::pair<T, std::int32_t>* out) {
+  const std::int32_t* first = d.csc_indices + d.csc_indptr[f];
+  const index_t k = d.csc_indptr[f + 1] - d.csc_indptr[f];
+  const T* data = d.csc_data + d.csc_indptr[f];
+  const std::int32_t* rows = node.rows;
+  const index_t n = node.n;
+  index_t count = 0;
+  // a scan costs a step per stored row, the lookups about 3 + log2(stored) per node row
+  if (k <= 8 * n) {
+    const std::int32_t* position = node.position;
+    const std::size_t begin = static_cast<std::size_t>(node.begin);
+    const std::size_t size = static_cast<std::size_t>(n);
+    for (index_t j = 0; j < k; ++j) {
+      const std::int32_t r = first[j];
+      // the row's offset in the node, compared unsigned: absent rows (-1) and others' fail
+      const std::size_t at = static_cast<std::size_t>(position[r]) - begin;
+      const T v = data[j];
+      if (at < size && v != 0) out[count++] = {v, r};
+    }
+  } else {  // each of the node's rows looked up among the stored ones
+    const std::int32_t* at = first;
+    const std::int32_t* last = first + k;
+    for (index_t i = 0; i < n; ++i) {
+      at = std::lower_bound(at, last, rows[i]);
+      if (at == last) break;
+      const T v = data[at - first];
+      if (*at == rows[i] && v != 0) out[count++] = {v, rows[i]};
+    }
+  }
+  return count;
+}
+
+// A small node's stored non-zero entries grouped by feature, read from its CSR rows in
+// O(its entries): a feature drawn with none is all zero there (constant) at no cost, where a
+// column scan costs O(the column's entries) per feature drawn, most of them constant in deep
+// nodes. Built per node where its entries are fewer than max_features columns' (see
+// worth_it); each feature's entries come in ascending rows, as node_nonzeros gives them.
+template <class T>
+struct NodeEntries {
+  using Sorted = std::pair<T, std::int32_t>;
+  std::vector<std::int64_t> stamp;  // (n_features) the build a feature was last met in
+  std::vector<std::int32_t> start, count;
+  std::vector<std::int32_t> touched;
+  std::vector<Sorted> entries;
+  std::int64_t build_id = 0;
+  bool active = false;
+
+  static bool worth_it(const Dataset<T>& d, index_t n, index_t max_features) {
+    const double nnz = static_cast<double>(d.csc_indptr[d.n_features]);
+    return d.csr_indptr != nullptr &&
+           n * (nnz / d.n_rows) < max_features * (nnz / d.n_features);
+  }
+
+  void build(const Dataset<T>& d, const std::int32_t* rows, index_t n) {
+    if (stamp.empty()) {
+      stamp.assign(d.n_features, -1);
+      start.resize(d.n_features);
+      count.resize(d.n_features);
+    }
+    ++build_id;
+    touched.clear();
+    for (index_t i = 0; i < n; ++i) {
+      for (std::int64_t k = d.csr_indptr[rows[i]]; k < d.csr_indptr[rows[i] + 1]; ++k) {
+        if (d.csr_data[k] == 0) continue;
+        const std::int32_t f = d.csr_indices[k];
+        if (stamp[f] != build_id) {
+          stamp[f] = build_id;
+          count[f] = 0;
+          touched.push_back(f);
+        }
+        ++count[f];
+      }
+    }
+    std::int32_t offset = 0;
+    for (std::int32_t f : touched) {
+      start[f] = offset;
+      offset += count[f];
+      count[f] = 0;
+    }
+    entries.resize(offset);
+    for (index_t i = 0; i < n; ++i) {
+      const std::int32_t r = rows[i];
+      for (std::int64_t k = d.csr_indptr[r]; k < d.csr_indptr[r + 1]; ++k) {
+        if (d.csr_data[k] == 0) continue;
+        const std::int32_t f = d.csr_indices[k];
+        entries[start[f] + count[f]++] = Sorted(d.csr_data[k], r);
+      }
+    }
+    active = true;
+  }
+
+  // Feature f's entries in the node as node_nonzeros writes them; returns their count.
+  index_t copy(index_t f, Sorted* out) const {
+    if (stamp[f] != build_id) return 0;
+    std::copy_n(entries.begin() + start[f], count[f], out);
+    return count[f];
+  }
+};
+
+// One feature's values down a node's ascending rows, for the partition: value(r) for rows r
+// asked in ascending order.
+template <class T>
+struct SparseColumnCursor {
+  const std::int32_t* at;
+  const std::int32_t* last;
+  const std::int32_t* first;
+  const T* data;
+  SparseColumnCursor(const Dataset<T>& d, index_t f)
+      : at(d.csc_indices + d.csc_indptr[f]),
+        last(d.csc_indices + d.csc_indptr[f + 1]),
+        first(at),
+        data(d.csc_data + d.csc_indptr[f]) {}
+  double value(std::int32_t r) {
+    at = std::lower_bound(at, last, r);
+    return at < last && *at == r ? static_cast<double>(data[at - first]) : 0.0;
+  }
+};
+
+// A thread's view of one feature over one node: its non-zero rows sorted by (value, row)
+// (negatives first), and its zero rows' count and statistics.
+template <class T>
+struct SparseSegment {
+  using Sorted = std::pair<T, std::int32_t>;
+  std::vector<Sorted> pairs;
+  std::vector<std::int32_t> nonzero_rows;  // ascending
+  index_t n_negative = 0, n_zero = 0;
+  std::vector<double> zero;    // (C) statistics of the zero rows
+  std::vector<Sorted> full;    // every row, the zeros in place (the absolute error's search)
+  std::vector<double> column;  // (n_rows) the node's values by row, 0 elsewhere (random splitter)
+
+  void gather(const Dataset<T>& d, const RowStatistics& stats, int C, index_t f,
+              const NodeRows& node, const NodeEntries<T>* entries, const double* totals) {
+    const index_t n = node.n;
+    pairs.resize(d.csc_indptr[f + 1] - d.csc_indptr[f]);
+    pairs.resize(entries ? entries->copy(f, pairs.data())
+                         : node_nonzeros(d, f, node, pairs.data()));
+    nonzero_rows.resize(pairs.size());
+    for (std::size_t i = 0; i < pairs.size(); ++i) nonzero_rows[i] = pairs[i].second;
+    std::sort(pairs.begin(), pairs.end());
+    n_negative = std::partition_point(pairs.begin(), pairs.end(),
+                                      [](const Sorted& p) { return p.first < 0; }) -
+                 pairs.begin();
+    n_zero = n - static_cast<index_t>(pairs.size());
+    zero.assign(C, 0.0);
+    for (const Sorted& p : pairs) stats.add(zero.data(), p.second);
+    for (int c = 0; c < C; ++c) zero[c] = totals[c] - zero[c];
+  }
+
+  // every row of the node as (value, row), sorted: the zero rows (ascending) between the
+  // negatives and the positives, as the dense presorted lists hold them
+  void materialize(const std::int32_t* rows, index_t n) {
+    full.assign(pairs.begin(), pairs.begin() + n_negative);
+    std::size_t k = 0;
+    for (index_t i = 0; i < n; ++i) {
+      if (k < nonzero_rows.size() && nonzero_rows[k] == rows[i]) {
+        ++k;
+        continue;
+      }
+      full.emplace_back(T(0), rows[i]);
+    }
+    full.insert(full.end(), pairs.begin() + n_negative, pairs.end());
+  }
+
+  // column holds the node's values (the random splitter reads them by row); unscatter() puts
+  // the zeros back
+  void scatter(index_t n_rows) {
+    if (static_cast<index_t>(column.size()) != n_rows) column.assign(n_rows, 0.0);
+    for (const Sorted& p : pairs) column[p.second] = static_cast<double>(p.first);
+  }
+  void unscatter() {
+    for (const Sorted& p : pairs) column[p.second] = 0.0;
+  }
+};
+
+// sorted_search over a node's negatives, its zero block and its positives, in that order, as
+// scikit-learn's sparse splitter scans them: a candidate between every two consecutive keys more
+// than kFeatureThreshold apart, the zero block one key of 0. There are no missing values.
+template <Criterion Crit, int kC, class T>
+void sparse_sorted_search(const SplitSearch& search, const SparseSegment<T>& seg,
+                          const Candidates& cand, Scratch& s, Split& out) {
+  double* M = s.missing.data();
+  std::fill(M, M + search.C, 0.0);
+  out.has_missing = false;
+  const auto& p = seg.pairs;
+  const index_t m = static_cast<index_t>(p.size()), neg = seg.n_negative;
+  const bool zeros = seg.n_zero > 0;
+  if (m == 0) {  // all zero
+    out.constant = true;
+    return;
+  }
+  const double lo = neg > 0 || !zeros ? static_cast<double>(p[0].first) : 0.0;
+  const double hi = m > neg || !zeros ? static_cast<double>(p[m - 1].first) : 0.0;
+  out.constant = !ValueKeys<T>::apart(lo, hi);
+  if (out.constant) return;
+  search.both_sides<Crit, kC>(M, cand, s, out, [&](double* L, bool missing_left,
+                                                   const Candidates& c) {
+    double prev = 0;
+    bool started = false;
+    // a candidate between the keys added so far and the next key
+    const auto next_key = [&](double key) {
+      if (started && ValueKeys<T>::apart(prev, key))
+        take(out, c.template evaluate<Crit, kC>(L), ValueKeys<T>::between(prev, key), prev,
+             missing_left);
+      prev = key;
+      started = true;
+    };
+    for (index_t i = 0; i < neg; ++i) {
+      next_key(static_cast<double>(p[i].first));
+      search.stats.add(L, p[i].second);
+    }
+    if (zeros) {
+      next_key(0.0);
+      search.add<kC>(L, seg.zero.data());
+    }
+    for (index_t i = neg; i < m; ++i) {
+      next_key(static_cast<double>(p[i].first));
+      search.stats.add(L, p[i].second);
+    }
+  });
+}
+
+// The exact search of feature f over a node on sparse X, by the search its options call for:
+// the sorted search above, the absolute error's over the node's rows sorted with their zeros, or
+// the random splitter over the node's values scattered by row.
+template <class T>
+void sparse_feature_search(const Dataset<T>& d, const Params& p, const SplitSearch& search,
+                           const AbsoluteErrorSearch* absolute, index_t f, const NodeRows& node,
+                           const NodeEntries<T>* entries, const Candidates& cand, double u,
+                           bool bit, Scratch& s, SparseSegment<T>& seg, Split& out) {
+  const std::int32_t* rows = node.rows;
+  const index_t n = node.n;
+  seg.gather(d, search.stats, search.C, f, node, entries, cand.totals);
+  if (p.random_splitter) {
+    seg.scatter(d.n_rows);
+    const ValueKeys<double> keys{seg.column.data()};
+    random_search(search, p.criterion, absolute, rows, n, keys, cand, s, u, bit, out);
+    seg.unscatter();
+  } else if (absolute) {
+    double* M = s.missing.data();
+    std::fill(M, M + search.C, 0.0);
+    s.missing_rows.clear();
+    seg.materialize(rows, n);
+    const ValueKeys<T> no_column{nullptr};  // the keys are in the pairs
+    absolute->absolute_search(seg.full.data(), n, no_column, cand, s, out);
+  } else {
+    dispatch(p.criterion, search.C, search.outputs.n, [&](auto crit, auto kc) {
+      sparse_sorted_search<decltype(crit)::value, decltype(kc)::value>(search, seg, cand, s,
+                                                                       out);
+    });
+  }
+}
+
+}  // namespace
+}  // namespace fastml::cart::detail
