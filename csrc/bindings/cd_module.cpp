@@ -159,6 +159,34 @@ Results path_gram(Vec<T> w, Vec<T> coefs, const Vec<double>& alphas, const Vec<d
 }
 
 template <class T>
+Results path_multitask(Vec<T> W, Vec<T> coefs, const Vec<double>& alphas,
+                       const Vec<double>& betas, const Vec<std::uint32_t>& seeds,
+                       const ColMajor<T>& X, const Vec<T>& Y, std::int64_t max_iter, double tol,
+                       bool random, bool screening, int n_threads) {
+  const CdOptions opt = options(0, 0, max_iter, tol, 1, random, false, screening, false,
+                                n_threads);
+  require(X.ndim() == 2 && Y.ndim() == 2, "X and Y must be 2-dimensional");
+  const index_t n = X.shape(0), d = X.shape(1), k = Y.shape(1);
+  require(n >= 1 && d >= 1 && k >= 1, "X and Y must be non-empty");
+  require_shape(Y, "Y", {n, k});
+  require(alphas.ndim() == 1, "alphas must be 1-dimensional");
+  require_shape(W, "W", {k, d});
+  require_shape(coefs, "coefs", {alphas.shape(0), k, d});
+  // path_of checks the path's scalars against the flattened coefficients.
+  const Path path = path_of<T>(alphas, betas, seeds, W.reshape({k * d}),
+                               coefs.reshape({alphas.shape(0), k * d}), k * d);
+  std::vector<CdResult> r(static_cast<std::size_t>(path.n_alphas));
+  T* wp = W.mutable_data();
+  T* cp = coefs.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fastml::linear::enet_path_multitask<T>(X.data(), Y.data(), n, d, k, path, wp, cp, r.data(),
+                                           opt);
+  }
+  return results_of(r);
+}
+
+template <class T>
 void define(py::module_& m) {
   m.def("enet_path_dense", &path_dense<T>,
         "Elastic-net coordinate descent along a path on dense X (C or F order), whose column j "
@@ -179,6 +207,15 @@ void define(py::module_& m) {
         py::arg("q").noconvert(), py::arg("y_norm2"), py::arg("max_iter"), py::arg("tol"),
         py::arg("random"), py::arg("positive"), py::arg("screening"), py::arg("working_sets"),
         py::arg("n_threads"));
+  m.def("enet_path_multitask", &path_multitask<T>,
+        "Multi-task elastic-net block coordinate descent along a path on dense X (F order, "
+        "already centred and weighted) and Y (n, k) in C order. W (k, d) IN first warm start, "
+        "OUT last solution; coefs OUT (n_alphas, k, d). Returns (gaps, tols, n_iters, "
+        "converged), unscaled as scikit-learn's cd_fast.",
+        py::arg("W").noconvert(), py::arg("coefs").noconvert(), py::arg("alphas").noconvert(),
+        py::arg("betas").noconvert(), py::arg("seeds").noconvert(), py::arg("X").noconvert(),
+        py::arg("Y").noconvert(), py::arg("max_iter"), py::arg("tol"), py::arg("random"),
+        py::arg("screening"), py::arg("n_threads"));
 }
 
 }  // namespace

@@ -38,9 +38,33 @@ _MESSAGE_RIDGE = ("Linear regression models with a zero l1 penalization strength
                   "sklearn.linear_model.Ridge/RidgeCV instead.")
 
 
+def _path_scalars(alphas, l1_ratio, n_samples, random_state, selection):
+    """The core's per-alpha arrays: scikit-learn's rand_r states (one drawn per alpha, as its
+    enet_path does) and the L1 and L2 strengths in cd_fast's scaling (n_samples times the
+    documented objective)."""
+    if selection not in ("random", "cyclic"):
+        raise ValueError("selection should be either random or cyclic.")
+    rng = check_random_state(random_state)
+    seeds = np.array([rng.randint(0, _RAND_R_MAX) for _ in alphas], dtype=np.uint32)
+    alphas = np.asarray(alphas, dtype=np.float64)
+    l1 = np.ascontiguousarray(alphas * l1_ratio * n_samples)
+    l2 = np.ascontiguousarray(alphas * (1.0 - l1_ratio) * n_samples)
+    return seeds, l1, l2
+
+
+def _warn_unconverged(gaps, tols, converged, l1):
+    """scikit-learn's ConvergenceWarning for each alpha whose gap stayed above its bound."""
+    for gap, tol_, ok, alpha in zip(gaps, tols, converged, l1):
+        if not ok:
+            message = _MESSAGE_CONV + f" Duality gap: {gap:.6e}, tolerance: {tol_:.3e}"
+            if alpha < np.finfo(np.float64).eps:
+                message += "\n" + _MESSAGE_RIDGE
+            warnings.warn(message, ConvergenceWarning, stacklevel=4)
+
+
 def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X_mean=None,
                 X_scale=None, tol=1e-4, max_iter=1000, random_state=None, selection="cyclic",
-                positive=False, screening=True):
+                positive=False, screening=True, n_jobs=None):
     """Coordinate descent along `alphas` (decreasing) on dense single-output data in the core.
 
     X is the design as given (C or F order, never copied); X_mean and X_scale, when given, centre
@@ -51,18 +75,11 @@ def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X
     """
     n_samples, n_features = X.shape
     dtype = X.dtype
-    if selection not in ("random", "cyclic"):
-        raise ValueError("selection should be either random or cyclic.")
-    rng = check_random_state(random_state)
-    seeds = np.array([rng.randint(0, _RAND_R_MAX) for _ in alphas], dtype=np.uint32)
-    alphas = np.asarray(alphas, dtype=np.float64)
-    # cd_fast's objective is n_samples times the documented one.
-    l1 = np.ascontiguousarray(alphas * l1_ratio * n_samples)
-    l2 = np.ascontiguousarray(alphas * (1.0 - l1_ratio) * n_samples)
+    seeds, l1, l2 = _path_scalars(alphas, l1_ratio, n_samples, random_state, selection)
     w = (np.zeros(n_features, dtype=dtype) if coef_init is None
          else np.array(coef_init, dtype=dtype, copy=True).ravel())
     coefs = np.empty((len(alphas), n_features), dtype=dtype)
-    n_threads = effective_n_threads(None)
+    n_threads = effective_n_threads(n_jobs)
     options = dict(max_iter=int(max_iter), tol=float(tol), random=selection == "random",
                    positive=bool(positive), screening=bool(screening), working_sets=True,
                    n_threads=n_threads)
@@ -92,13 +109,30 @@ def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X
             gaps, tols, n_iters, converged = _cd_fast.enet_path_dense(
                 w, coefs, l1, l2, seeds, X, X_mean, X_scale, y, gram_columns=gram_columns,
                 **options)
-    for gap, tol_, ok, alpha in zip(gaps, tols, converged, l1):
-        if not ok:
-            message = _MESSAGE_CONV + f" Duality gap: {gap:.6e}, tolerance: {tol_:.3e}"
-            if alpha < np.finfo(np.float64).eps:
-                message += "\n" + _MESSAGE_RIDGE
-            warnings.warn(message, ConvergenceWarning, stacklevel=3)
+    _warn_unconverged(gaps, tols, converged, l1)
     return coefs.T, gaps / n_samples, [int(k) for k in n_iters]
+
+
+def _solve_path_multitask(X, Y, alphas, l1_ratio, *, coef_init=None, tol=1e-4, max_iter=1000,
+                          random_state=None, selection="cyclic", screening=True, n_jobs=None):
+    """Block coordinate descent along `alphas` on dense multi-output data in the core
+    (scikit-learn's enet_coordinate_descent_multi_task). X is the design already centred and
+    weighted (copied to Fortran order if it is not); Y (n_samples, n_tasks). Returns the
+    coefficients (n_tasks, n_features, n_alphas), the gaps divided by n_samples, the sweeps per
+    alpha and the gaps' bounds (scikit-learn's eps_)."""
+    n_samples, n_features = X.shape
+    dtype = X.dtype
+    n_tasks = Y.shape[1]
+    seeds, l1, l2 = _path_scalars(alphas, l1_ratio, n_samples, random_state, selection)
+    W = (np.zeros((n_tasks, n_features), dtype=dtype) if coef_init is None
+         else np.array(coef_init, dtype=dtype, order="C", copy=True).reshape(n_tasks, n_features))
+    coefs = np.empty((len(alphas), n_tasks, n_features), dtype=dtype)
+    gaps, tols, n_iters, converged = _cd_fast.enet_path_multitask(
+        W, coefs, l1, l2, seeds, np.asfortranarray(X), np.ascontiguousarray(Y, dtype=dtype),
+        max_iter=int(max_iter), tol=float(tol), random=selection == "random",
+        screening=bool(screening), n_threads=effective_n_threads(n_jobs))
+    _warn_unconverged(gaps, tols, converged, l1)
+    return np.moveaxis(coefs, 0, -1), gaps / n_samples, [int(k) for k in n_iters], tols
 
 
 @validate_params(parameter_constraints(_sk.enet_path), prefer_skip_nested_validation=True)
@@ -106,12 +140,12 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas="wa
               precompute="auto", Xy=None, copy_X=True, coef_init=None, verbose=False,
               return_n_iter=False, positive=False, check_input=True, **params):
     """Compute the elastic-net path with coordinate descent, as ``sklearn.linear_model.enet_path``
-    (same parameters and results); dense single-output X runs in fastml's core.
+    (same parameters and results); dense X runs in fastml's core (the multi-task solver for 2-d
+    y).
 
-    X is never written to, so ``copy_X`` only matters for the inputs handed to scikit-learn
-    (sparse X, multi-output y).
+    X is never written to, so ``copy_X`` only matters for sparse X, handed to scikit-learn.
     """
-    if sparse.issparse(X) or np.ndim(y) > 1:
+    if sparse.issparse(X):
         return _sk.enet_path(X, y, l1_ratio=l1_ratio, eps=eps, n_alphas=n_alphas, alphas=alphas,
                              precompute=precompute, Xy=Xy, copy_X=copy_X, coef_init=coef_init,
                              verbose=verbose, return_n_iter=return_n_iter, positive=positive,
@@ -123,22 +157,22 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas="wa
         params.pop(name, None)  # sparse-only: scikit-learn ignores them for dense X too
     solver = {name: params.pop(name) for name in ("tol", "max_iter", "random_state", "selection")
               if name in params}
-    screening = params.pop("do_screening", True)
+    solver["screening"] = params.pop("do_screening", True)
+    # fastml's own: the threads of the core (LassoCV gives each of its parallel folds a share).
+    solver["n_jobs"] = params.pop("_n_jobs", None)
     if params:
         raise ValueError("Unexpected parameters in params", params.keys())
     if check_input:
         X = check_array(X, accept_sparse="csc", dtype=[np.float64, np.float32], order=None)
         y = check_array(y, dtype=X.dtype.type, copy=False, ensure_2d=False)
-        if y.ndim > 1:
-            return _sk.enet_path(X, y, l1_ratio=l1_ratio, eps=eps, n_alphas=n_alphas,
-                                 alphas=alphas, precompute=precompute, Xy=Xy, copy_X=copy_X,
-                                 coef_init=coef_init, verbose=verbose,
-                                 return_n_iter=return_n_iter, positive=positive,
-                                 check_input=False, **solver, do_screening=screening)
         if Xy is not None:
             Xy = check_array(Xy, dtype=X.dtype.type, order="C", copy=False, ensure_2d=False)
+    multi_output = np.ndim(y) > 1
+    if multi_output and positive:
+        raise ValueError("positive=True is not allowed for multi-output (y.ndim != 1)")
     gram = None
-    if precompute is not False:
+    # The multi-task solver has no Gram variant (scikit-learn's neither: it ignores precompute).
+    if precompute is not False and not multi_output:
         X, y, _, _, _, gram, Xy = pre_fit(X, y, Xy, precompute, fit_intercept=False, copy=False,
                                           check_gram=check_input)
         if not hasattr(gram, "__array__"):
@@ -150,8 +184,12 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas="wa
                             positive=positive, eps=eps, n_alphas=grid_size)
     else:
         alphas = np.sort(np.asarray(grid_size, dtype=np.float64))[::-1]
-    coefs, gaps, n_iters = _solve_path(X, y, alphas, l1_ratio, coef_init=coef_init, gram=gram,
-                                       Xy=Xy, positive=positive, screening=screening, **solver)
+    if multi_output:
+        coefs, gaps, n_iters, _ = _solve_path_multitask(X, y, alphas, l1_ratio,
+                                                        coef_init=coef_init, **solver)
+    else:
+        coefs, gaps, n_iters = _solve_path(X, y, alphas, l1_ratio, coef_init=coef_init,
+                                           gram=gram, Xy=Xy, positive=positive, **solver)
     if verbose:
         print(f"enet_path: {len(alphas)} alphas, {sum(n_iters)} sweeps")
     if return_n_iter:
