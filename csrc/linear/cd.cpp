@@ -1,5 +1,6 @@
-// One coordinate-descent skeleton (Solver) over two views of the least-squares term: the dense
-// design matrix with its residual R = y - Xw (DenseTerm) and the Gram matrix with Qw (GramTerm).
+// One coordinate-descent skeleton (Solver) over views of the least-squares term: the dense
+// design matrix with its residual R = y - Xw (DenseTerm), the sparse one (SparseTerm, in
+// cd_sparse_term.hpp) and the Gram matrix with Qw (GramTerm, GramColumnsTerm).
 // A view answers four questions: a column's squared norm, X_j'R, how R changes when w_j moves,
 // and R'R with R'y; the sweeps, the duality gap, the screening and the working sets are written
 // once, here.
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "cd_kernels.hpp"
+#include "cd_sparse_term.hpp"
 #include "fastml/openmp_helpers.h"
 
 namespace fastml::linear {
@@ -599,6 +601,13 @@ void enet_path_dense(const DenseX<T>& X, const T* y, const Path& path, T* w, T* 
 }
 
 template <class T>
+void enet_path_sparse(const SparseX<T>& X, const T* y, const Path& path, T* w, T* coefs,
+                      CdResult* results, const CdOptions& opt) {
+  SparseTerm<T> term(X, y, w, opt.n_threads);
+  run_path<SparseTerm<T>, T>(term, X.d, path, w, coefs, results, opt);
+}
+
+template <class T>
 void enet_path_gram(const T* Q, const T* q, double y_norm2, index_t d, const Path& path, T* w,
                     T* coefs, CdResult* results, const CdOptions& opt) {
   GramTerm<T> term(Q, q, y_norm2, d, w);
@@ -608,6 +617,8 @@ void enet_path_gram(const T* Q, const T* q, double y_norm2, index_t d, const Pat
 #define FASTML_CD_INSTANTIATE(T)                                                              \
   template void enet_path_dense<T>(const DenseX<T>&, const T*, const Path&, T*, T*, CdResult*, \
                                    const CdOptions&);                                         \
+  template void enet_path_sparse<T>(const SparseX<T>&, const T*, const Path&, T*, T*,         \
+                                    CdResult*, const CdOptions&);                             \
   template void enet_path_gram<T>(const T*, const T*, double, index_t, const Path&, T*, T*,    \
                                   CdResult*, const CdOptions&);
 FASTML_CD_INSTANTIATE(float)

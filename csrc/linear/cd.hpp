@@ -67,6 +67,19 @@ struct DenseX {
   }
 };
 
+// CSC X (int32 indices, as scikit-learn's sparse solvers take) whose column j is
+// (x_j - mean[j]) * sqrt(weight) (mean and weight optional): the intercept's centring and the
+// sample weights, with the weights kept apart from X as scikit-learn's sparse solver does.
+template <class T>
+struct SparseX {
+  const T* data;
+  const std::int32_t* indices;
+  const std::int32_t* indptr;  // d + 1 offsets
+  index_t n, d;
+  const T* mean;    // d values or nullptr
+  const T* weight;  // n values or nullptr
+};
+
 // A path: the problem solved for alphas[a], betas[a] (a = 0 .. n_alphas - 1, in that order), each
 // from the previous solution. w: d coefficients, IN the first warm start, OUT the last solution;
 // coefs: n_alphas x d, OUT each solution; results: n_alphas, OUT; seeds: n_alphas rand_r states
@@ -81,6 +94,10 @@ struct Path {
 template <class T>
 void enet_path_dense(const DenseX<T>& X, const T* y, const Path& path, T* w, T* coefs,
                      CdResult* results, const CdOptions& opt);
+
+template <class T>
+void enet_path_sparse(const SparseX<T>& X, const T* y, const Path& path, T* w, T* coefs,
+                      CdResult* results, const CdOptions& opt);
 
 // Q = X'X (d x d, symmetric, C order), q = X'y, y_norm2 = y'y.
 template <class T>

@@ -15,7 +15,8 @@ from sklearn.utils import check_consistent_length
 from sklearn.utils.validation import validate_data
 
 from ..utils._sklearn_compat import check_sample_weight, fit_context, pre_fit
-from ._coordinate_descent import _solve_path_multitask, enet_path, lasso_path
+from ._coordinate_descent import (_parallel_folds, _solve_path_multitask, enet_path,
+                                  lasso_path)
 
 __all__ = ["MultiTaskElasticNet", "MultiTaskElasticNetCV", "MultiTaskLasso", "MultiTaskLassoCV"]
 
@@ -77,6 +78,10 @@ class MultiTaskElasticNetCV(_sk.MultiTaskElasticNetCV):
     __doc__ = _sk.MultiTaskElasticNetCV.__doc__
     path = staticmethod(enet_path)
 
+    def fit(self, X, y, **params):
+        with _parallel_folds(self):
+            return super().fit(X, y, **params)
+
     def _get_estimator(self):
         return MultiTaskElasticNet()
 
@@ -84,6 +89,10 @@ class MultiTaskElasticNetCV(_sk.MultiTaskElasticNetCV):
 class MultiTaskLassoCV(_sk.MultiTaskLassoCV):
     __doc__ = _sk.MultiTaskLassoCV.__doc__
     path = staticmethod(lasso_path)
+
+    def fit(self, X, y, **params):
+        with _parallel_folds(self):
+            return super().fit(X, y, **params)
 
     def _get_estimator(self):
         return MultiTaskLasso()
