@@ -1,6 +1,8 @@
 // Block coordinate descent for the multi-task elastic net (declared in cd.hpp). The residual is
-// kept row-major (n x k): one pass down column j gives X_j'R for every task at once and one more
-// moves R for every task, where a task-by-task loop (scikit-learn's) reads the column 2k times.
+// kept task by task (column-major, n x k), each task's X_j'R a vectorised dot product: a first
+// version kept it row-major to read column j once for all tasks, and was 3-4 times slower than
+// scikit-learn (2000 x 1000, 5 tasks: 0.15 s against 0.05 s) as the k running sums could not
+// stay in registers, while column j stays in cache across the k dot products anyway.
 // The gap's X'R over all features is split across threads by feature, each summed over the rows
 // in order, so the result does not depend on the thread count.
 #include <algorithm>
@@ -23,7 +25,9 @@ class MultiTaskSolver {
  public:
   MultiTaskSolver(const T* X, const T* Y, index_t n, index_t d, index_t k, T* W, int n_threads)
       : X_(X), Y_(Y), n_(n), d_(d), k_(k), W_(W), n_threads_(n_threads),
-        R_(Y, Y + n * k), norms_(d), xta_(d * k), row_norms_(d), tmp_(k), old_(k), delta_(k) {
+        R_(n * k), norms_(d), xta_(d * k), row_norms_(d), tmp_(k), old_(k), delta_(k) {
+    for (index_t i = 0; i < n; ++i)
+      for (index_t t = 0; t < k; ++t) R_[t * n + i] = Y[i * k + t];
     const int threads = fastml_region_threads(static_cast<double>(n) * d * kStreamNs, n_threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (index_t j = 0; j < d; ++j) norms_[j] = kernels::dot(X + j * n, X + j * n, n);
@@ -87,22 +91,14 @@ class MultiTaskSolver {
   // out[t] = X_j'R[:, t] for every task, in double.
   void correlate(index_t j, double* out) const {
     const T* x = X_ + j * n_;
-    std::fill(out, out + k_, 0.0);
-    for (index_t i = 0; i < n_; ++i) {
-      const double xi = x[i];
-      const T* r = R_.data() + i * k_;
-      for (index_t t = 0; t < k_; ++t) out[t] += xi * static_cast<double>(r[t]);
-    }
+    for (index_t t = 0; t < k_; ++t) out[t] = kernels::dot(x, R_.data() + t * n_, n_);
   }
 
   // R[:, t] -= delta_[t] X_j for every task.
   void move(index_t j) {
     const T* x = X_ + j * n_;
-    for (index_t i = 0; i < n_; ++i) {
-      const double xi = x[i];
-      T* r = R_.data() + i * k_;
-      for (index_t t = 0; t < k_; ++t) r[t] = static_cast<T>(r[t] - delta_[t] * xi);
-    }
+    for (index_t t = 0; t < k_; ++t)
+      if (delta_[t] != 0) kernels::axpy(static_cast<T>(-delta_[t]), x, R_.data() + t * n_, n_);
   }
 
   // The block update of feature j (group soft-thresholding): returns its largest |w| and its
@@ -156,10 +152,12 @@ class MultiTaskSolver {
       }
     }
     double r2 = 0, ry = 0, l2 = 0, l21 = 0;
-    for (index_t i = 0; i < n_ * k_; ++i) {
-      r2 += static_cast<double>(R_[i]) * R_[i];
-      ry += static_cast<double>(R_[i]) * Y_[i];
-    }
+    for (index_t i = 0; i < n_; ++i)
+      for (index_t t = 0; t < k_; ++t) {
+        const double r = R_[t * n_ + i];
+        r2 += r * r;
+        ry += r * static_cast<double>(Y_[i * k_ + t]);
+      }
     for (index_t j = 0; j < d_; ++j) {
       double s = 0;
       for (index_t t = 0; t < k_; ++t) s += static_cast<double>(W_[t * d_ + j]) * W_[t * d_ + j];

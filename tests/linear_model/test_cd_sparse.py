@@ -145,3 +145,16 @@ def test_sparse_fit_does_not_densify_or_touch_x():
     theirs = sk.Lasso(alpha=0.05, tol=1e-10).fit(X, Y_DIABETES)
     np.testing.assert_allclose(model.coef_, theirs.coef_, atol=1e-8 * np.abs(theirs.coef_).max())
     assert model.n_iter_ == theirs.n_iter_
+
+
+def test_cv_folds_in_parallel_change_nothing():
+    """LassoCV's folds in threads (fastml's n_jobs=None runs them in parallel) give the serial
+    run's answer, and the fit leaves no per-fit path on the instance."""
+    X, y = X_DIABETES, Y_DIABETES
+    serial = fm.LassoCV(cv=4, alphas=15, n_jobs=1).fit(X, y)
+    parallel = fm.LassoCV(cv=4, alphas=15, n_jobs=2).fit(X, y)
+    default = fm.LassoCV(cv=4, alphas=15).fit(X, y)
+    for model in (parallel, default):
+        np.testing.assert_array_equal(model.mse_path_, serial.mse_path_)
+        np.testing.assert_array_equal(model.coef_, serial.coef_)
+        assert "path" not in vars(model)
