@@ -2,11 +2,12 @@
 (fastml._cd_fast), drop-in for scikit-learn's.
 
 The estimators are scikit-learn's classes with the solver swapped: their parameters, checks,
-attributes and cross-validation loop are scikit-learn's own, and every coordinate descent on dense
-X (plain or on the Gram matrix) runs in the C++ core, which adds working sets to scikit-learn's
+attributes and cross-validation loop are scikit-learn's own, and every coordinate descent (dense
+X plain or on the Gram matrix, sparse X centred and weighted without densifying, the multi-task
+solver for 2-d y on dense X) runs in the C++ core, which adds working sets to scikit-learn's
 gap-safe screening and stops on the same duality gap. A dense fit without a Gram matrix centres and
-weights X on the fly instead of copying it. Sparse X and multi-output paths are handed to
-scikit-learn's solver.
+weights X on the fly instead of copying it. The CV classes run their folds in parallel threads.
+Sparse X with 2-d y is handed to scikit-learn's solver.
 """
 import contextlib
 import functools
