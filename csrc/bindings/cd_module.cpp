@@ -136,6 +136,44 @@ Results path_dense(Vec<T> w, Vec<T> coefs, const Vec<double>& alphas, const Vec<
 }
 
 template <class T>
+Results path_sparse(Vec<T> w, Vec<T> coefs, const Vec<double>& alphas, const Vec<double>& betas,
+                    const Vec<std::uint32_t>& seeds, const Vec<T>& data,
+                    const Vec<std::int32_t>& indices, const Vec<std::int32_t>& indptr,
+                    index_t n_samples, const std::optional<Vec<T>>& X_mean,
+                    const std::optional<Vec<T>>& sample_weight, const Vec<T>& y,
+                    std::int64_t max_iter, double tol, bool random, bool positive,
+                    bool screening, bool working_sets, int n_threads) {
+  const CdOptions opt = options(0, 0, max_iter, tol, 1, random, positive, screening, working_sets,
+                                n_threads);
+  require(indptr.ndim() == 1 && indptr.shape(0) >= 2, "indptr must hold n_features + 1 offsets");
+  const index_t d = indptr.shape(0) - 1, n = n_samples;
+  require(n >= 1, "X must have at least one sample");
+  require(data.ndim() == 1 && indices.ndim() == 1 && data.shape(0) == indices.shape(0),
+          "data and indices must be 1-dimensional and of one length");
+  const std::int32_t* ptr = indptr.data();
+  require(ptr[0] == 0 && ptr[d] == indices.shape(0), "indptr must run from 0 to nnz");
+  for (index_t j = 0; j < d; ++j) require(ptr[j] <= ptr[j + 1], "indptr must not decrease");
+  const std::int32_t* idx = indices.data();
+  for (index_t p = 0; p < indices.shape(0); ++p)
+    require(idx[p] >= 0 && idx[p] < n, "indices must lie in [0, n_samples)");
+  require_shape(y, "y", {n});
+  if (X_mean) require_shape(*X_mean, "X_mean", {d});
+  if (sample_weight) require_shape(*sample_weight, "sample_weight", {n});
+  const Path path = path_of<T>(alphas, betas, seeds, w, coefs, d);
+  const fastml::linear::SparseX<T> view{data.data(), idx, ptr, n, d,
+                                        X_mean ? X_mean->data() : nullptr,
+                                        sample_weight ? sample_weight->data() : nullptr};
+  std::vector<CdResult> r(static_cast<std::size_t>(path.n_alphas));
+  T* wp = w.mutable_data();
+  T* cp = coefs.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fastml::linear::enet_path_sparse<T>(view, y.data(), path, wp, cp, r.data(), opt);
+  }
+  return results_of(r);
+}
+
+template <class T>
 Results path_gram(Vec<T> w, Vec<T> coefs, const Vec<double>& alphas, const Vec<double>& betas,
                   const Vec<std::uint32_t>& seeds, const Vec<T>& Q, const Vec<T>& q, double y_norm2,
                   std::int64_t max_iter, double tol, bool random, bool positive, bool screening,
@@ -159,6 +197,34 @@ Results path_gram(Vec<T> w, Vec<T> coefs, const Vec<double>& alphas, const Vec<d
 }
 
 template <class T>
+Results path_multitask(Vec<T> W, Vec<T> coefs, const Vec<double>& alphas,
+                       const Vec<double>& betas, const Vec<std::uint32_t>& seeds,
+                       const ColMajor<T>& X, const Vec<T>& Y, std::int64_t max_iter, double tol,
+                       bool random, bool screening, int n_threads) {
+  const CdOptions opt = options(0, 0, max_iter, tol, 1, random, false, screening, false,
+                                n_threads);
+  require(X.ndim() == 2 && Y.ndim() == 2, "X and Y must be 2-dimensional");
+  const index_t n = X.shape(0), d = X.shape(1), k = Y.shape(1);
+  require(n >= 1 && d >= 1 && k >= 1, "X and Y must be non-empty");
+  require_shape(Y, "Y", {n, k});
+  require(alphas.ndim() == 1, "alphas must be 1-dimensional");
+  require_shape(W, "W", {k, d});
+  require_shape(coefs, "coefs", {alphas.shape(0), k, d});
+  // path_of checks the path's scalars against the flattened coefficients.
+  const Path path = path_of<T>(alphas, betas, seeds, W.reshape({k * d}),
+                               coefs.reshape({alphas.shape(0), k * d}), k * d);
+  std::vector<CdResult> r(static_cast<std::size_t>(path.n_alphas));
+  T* wp = W.mutable_data();
+  T* cp = coefs.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fastml::linear::enet_path_multitask<T>(X.data(), Y.data(), n, d, k, path, wp, cp, r.data(),
+                                           opt);
+  }
+  return results_of(r);
+}
+
+template <class T>
 void define(py::module_& m) {
   m.def("enet_path_dense", &path_dense<T>,
         "Elastic-net coordinate descent along a path on dense X (C or F order), whose column j "
@@ -171,6 +237,17 @@ void define(py::module_& m) {
         py::arg("max_iter"), py::arg("tol"), py::arg("random"), py::arg("positive"),
         py::arg("screening"), py::arg("working_sets"), py::arg("gram_columns"),
         py::arg("n_threads"));
+  m.def("enet_path_sparse", &path_sparse<T>,
+        "Elastic-net coordinate descent along a path on CSC X (data, int32 indices and indptr) "
+        "whose column j is (X[:, j] - X_mean[j]) * sqrt(sample_weight), never densified; "
+        "arguments and results as enet_path_dense.",
+        py::arg("w").noconvert(), py::arg("coefs").noconvert(), py::arg("alphas").noconvert(),
+        py::arg("betas").noconvert(), py::arg("seeds").noconvert(), py::arg("data").noconvert(),
+        py::arg("indices").noconvert(), py::arg("indptr").noconvert(), py::arg("n_samples"),
+        py::arg("X_mean").noconvert(), py::arg("sample_weight").noconvert(),
+        py::arg("y").noconvert(), py::arg("max_iter"), py::arg("tol"), py::arg("random"),
+        py::arg("positive"), py::arg("screening"), py::arg("working_sets"),
+        py::arg("n_threads"));
   m.def("enet_path_gram", &path_gram<T>,
         "Elastic-net coordinate descent along a path on Q = X'X (C order), q = X'y, y_norm2 = "
         "y'y; arguments and results as enet_path_dense.",
@@ -179,6 +256,15 @@ void define(py::module_& m) {
         py::arg("q").noconvert(), py::arg("y_norm2"), py::arg("max_iter"), py::arg("tol"),
         py::arg("random"), py::arg("positive"), py::arg("screening"), py::arg("working_sets"),
         py::arg("n_threads"));
+  m.def("enet_path_multitask", &path_multitask<T>,
+        "Multi-task elastic-net block coordinate descent along a path on dense X (F order, "
+        "already centred and weighted) and Y (n, k) in C order. W (k, d) IN first warm start, "
+        "OUT last solution; coefs OUT (n_alphas, k, d). Returns (gaps, tols, n_iters, "
+        "converged), unscaled as scikit-learn's cd_fast.",
+        py::arg("W").noconvert(), py::arg("coefs").noconvert(), py::arg("alphas").noconvert(),
+        py::arg("betas").noconvert(), py::arg("seeds").noconvert(), py::arg("X").noconvert(),
+        py::arg("Y").noconvert(), py::arg("max_iter"), py::arg("tol"), py::arg("random"),
+        py::arg("screening"), py::arg("n_threads"));
 }
 
 }  // namespace

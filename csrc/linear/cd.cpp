@@ -1,5 +1,6 @@
-// One coordinate-descent skeleton (Solver) over two views of the least-squares term: the dense
-// design matrix with its residual R = y - Xw (DenseTerm) and the Gram matrix with Qw (GramTerm).
+// One coordinate-descent skeleton (Solver) over views of the least-squares term: the dense
+// design matrix with its residual R = y - Xw (DenseTerm), the sparse one (SparseTerm, in
+// cd_sparse_term.hpp) and the Gram matrix with Qw (GramTerm, GramColumnsTerm).
 // A view answers four questions: a column's squared norm, X_j'R, how R changes when w_j moves,
 // and R'R with R'y; the sweeps, the duality gap, the screening and the working sets are written
 // once, here.
@@ -12,49 +13,18 @@
 #include <utility>
 #include <vector>
 
+#include "cd_kernels.hpp"
+#include "cd_sparse_term.hpp"
 #include "fastml/openmp_helpers.h"
 
 namespace fastml::linear {
 namespace {
 
-// The eight lanes of a sum and its tail, added in one fixed order.
-inline double lanes_sum(const double (&a)[8], double tail) {
-  return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])) + tail;
-}
-
-// x'y accumulated in double over eight lanes, summed in a fixed order: the lanes let the loop
-// vectorise (a single running sum cannot be reordered without -ffast-math) and keep float32
-// inputs from losing digits over 50k rows.
-template <class T>
-double dot(const T* x, const T* y, index_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  index_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k)
-      acc[k] += static_cast<double>(x[i + k]) * static_cast<double>(y[i + k]);
-  double tail = 0.0;
-  for (; i < n; ++i) tail += static_cast<double>(x[i]) * static_cast<double>(y[i]);
-  return lanes_sum(acc, tail);
-}
-
-// y += a x
-template <class T>
-void axpy(T a, const T* x, T* y, index_t n) {
-  for (index_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
-
-// scikit-learn's our_rand_r (xorshift32 reduced to [0, 2^31)) and rand_int, so that random
-// selection visits the features in scikit-learn's order.
-inline std::uint32_t rand_int(std::uint32_t end, std::uint32_t& state) {
-  if (state == 0) state = 1;
-  state ^= state << 13;
-  state ^= state >> 17;
-  state ^= state << 5;
-  return (state % (static_cast<std::uint32_t>(2147483647) + 1u)) % end;
-}
-
-// Roughly one streamed element per 0.25 ns: what a column dot product costs from memory.
-constexpr double kStreamNs = 0.25;
+using kernels::axpy;
+using kernels::dot;
+using kernels::kStreamNs;
+using kernels::lanes_sum;
+using kernels::rand_int;
 
 // Contiguous ranges of `total` items for `parts` workers; which worker sums which feature never
 // changes a sum (each is accumulated over the rows in order), so results ignore the thread count.
@@ -631,6 +601,13 @@ void enet_path_dense(const DenseX<T>& X, const T* y, const Path& path, T* w, T* 
 }
 
 template <class T>
+void enet_path_sparse(const SparseX<T>& X, const T* y, const Path& path, T* w, T* coefs,
+                      CdResult* results, const CdOptions& opt) {
+  SparseTerm<T> term(X, y, w, opt.n_threads);
+  run_path<SparseTerm<T>, T>(term, X.d, path, w, coefs, results, opt);
+}
+
+template <class T>
 void enet_path_gram(const T* Q, const T* q, double y_norm2, index_t d, const Path& path, T* w,
                     T* coefs, CdResult* results, const CdOptions& opt) {
   GramTerm<T> term(Q, q, y_norm2, d, w);
@@ -640,6 +617,8 @@ void enet_path_gram(const T* Q, const T* q, double y_norm2, index_t d, const Pat
 #define FASTML_CD_INSTANTIATE(T)                                                              \
   template void enet_path_dense<T>(const DenseX<T>&, const T*, const Path&, T*, T*, CdResult*, \
                                    const CdOptions&);                                         \
+  template void enet_path_sparse<T>(const SparseX<T>&, const T*, const Path&, T*, T*,         \
+                                    CdResult*, const CdOptions&);                             \
   template void enet_path_gram<T>(const T*, const T*, double, index_t, const Path&, T*, T*,    \
                                   CdResult*, const CdOptions&);
 FASTML_CD_INSTANTIATE(float)

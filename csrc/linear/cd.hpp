@@ -67,6 +67,19 @@ struct DenseX {
   }
 };
 
+// CSC X (int32 indices, as scikit-learn's sparse solvers take) whose column j is
+// (x_j - mean[j]) * sqrt(weight) (mean and weight optional): the intercept's centring and the
+// sample weights, with the weights kept apart from X as scikit-learn's sparse solver does.
+template <class T>
+struct SparseX {
+  const T* data;
+  const std::int32_t* indices;
+  const std::int32_t* indptr;  // d + 1 offsets
+  index_t n, d;
+  const T* mean;    // d values or nullptr
+  const T* weight;  // n values or nullptr
+};
+
 // A path: the problem solved for alphas[a], betas[a] (a = 0 .. n_alphas - 1, in that order), each
 // from the previous solution. w: d coefficients, IN the first warm start, OUT the last solution;
 // coefs: n_alphas x d, OUT each solution; results: n_alphas, OUT; seeds: n_alphas rand_r states
@@ -82,9 +95,24 @@ template <class T>
 void enet_path_dense(const DenseX<T>& X, const T* y, const Path& path, T* w, T* coefs,
                      CdResult* results, const CdOptions& opt);
 
+template <class T>
+void enet_path_sparse(const SparseX<T>& X, const T* y, const Path& path, T* w, T* coefs,
+                      CdResult* results, const CdOptions& opt);
+
 // Q = X'X (d x d, symmetric, C order), q = X'y, y_norm2 = y'y.
 template <class T>
 void enet_path_gram(const T* Q, const T* q, double y_norm2, index_t d, const Path& path, T* w,
                     T* coefs, CdResult* results, const CdOptions& opt);
+
+// Block coordinate descent for the multi-task elastic net, as scikit-learn's
+// enet_coordinate_descent_multi_task (same sweeps, screening, stopping rule and random stream):
+//   min_W 1/2 ||Y - X W'||_F^2 + alpha sum_j ||W[:, j]||_2 + beta/2 ||W||_F^2
+// X: n x d in Fortran order (already centred and weighted); Y: n x k in C order; W: k x d in C
+// order, IN the first warm start, OUT the last solution; coefs: n_alphas x k x d, OUT each
+// solution; the rest as enet_path_dense (opt.working_sets, opt.gram_columns and opt.positive
+// are not used; the gap's bound is tol * ||Y||_F^2).
+template <class T>
+void enet_path_multitask(const T* X, const T* Y, index_t n, index_t d, index_t k, const Path& path,
+                         T* W, T* coefs, CdResult* results, const CdOptions& opt);
 
 }  // namespace fastml::linear

@@ -1736,6 +1736,39 @@ def _linear_cd_workloads():
         workload("LassoCV {n}x1000 float64, 3 folds, 30 alphas", cv(linear_model.LassoCV),
                  cv(sklearn_linear.LassoCV), "scikit-learn", 5.0, sizes=(5_000, 20_000)),
     ]
+    @functools.cache
+    def multi_task(n):
+        rng = np.random.default_rng(0)
+        X, _ = regression(n)
+        W = np.zeros((5, X.shape[1]))
+        W[:, :50] = rng.normal(scale=10.0, size=(5, 50))
+        return X, X @ W.T + rng.normal(scale=10.0, size=(n, 5))
+
+    @functools.cache
+    def sparse_regression(n):
+        # 1% dense text-like features, 50 of them informative
+        from scipy import sparse
+
+        rng = np.random.default_rng(0)
+        X = sparse.random(n, 10_000, density=0.01, format="csc", random_state=0)
+        coef = np.zeros(10_000)
+        coef[rng.choice(10_000, size=50, replace=False)] = rng.normal(scale=10.0, size=50)
+        return X, X @ coef + rng.normal(size=n)
+
+    workloads += [
+        Workload(group="linear", name="MultiTaskLasso fit {n}x1000 float64, 5 tasks, alpha=1",
+                 sizes=(2_000, 20_000), setup=multi_task,
+                 fastml=fit(linear_model.MultiTaskLasso, alpha=1.0),
+                 peer=fit(sklearn_linear.MultiTaskLasso, alpha=1.0), peer_name="scikit-learn",
+                 parity=relative_difference, parity_label="max |diff| / max |coef|",
+                 tolerance=1e-4),
+        Workload(group="linear", name="Lasso fit sparse {n}x10000 (1% nonzero), alpha=0.01",
+                 sizes=(5_000, 50_000), setup=sparse_regression,
+                 fastml=fit(linear_model.Lasso, alpha=0.01),
+                 peer=fit(sklearn_linear.Lasso, alpha=0.01), peer_name="scikit-learn",
+                 parity=relative_difference, parity_label="max |diff| / max |coef|",
+                 tolerance=1e-4),
+    ]
     if peer_installed("skglm"):
         import skglm
 

@@ -3,12 +3,15 @@
 from ._base import LinearRegression
 from ._coordinate_descent import (ElasticNet, ElasticNetCV, Lasso, LassoCV, enet_path,
                                   lasso_path)
+from ._multi_task import (MultiTaskElasticNet, MultiTaskElasticNetCV, MultiTaskLasso,
+                          MultiTaskLassoCV)
 from ._logistic import LogisticRegression, LogisticRegressionCV
 from ._ridge import Ridge, RidgeClassifier
 from ._ridge_cv import RidgeClassifierCV, RidgeCV
 from ._stochastic_gradient import SGDClassifier, SGDRegressor
 
 __all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "LinearRegression",
-           "LogisticRegression", "LogisticRegressionCV", "Ridge", "RidgeCV", "RidgeClassifier",
+           "LogisticRegression", "LogisticRegressionCV", "MultiTaskElasticNet",
+           "MultiTaskElasticNetCV", "MultiTaskLasso", "MultiTaskLassoCV", "Ridge", "RidgeCV", "RidgeClassifier",
            "RidgeClassifierCV", "enet_path", "lasso_path"]
 __all__ += ["SGDClassifier", "SGDRegressor"]

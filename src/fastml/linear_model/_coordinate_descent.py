@@ -2,12 +2,15 @@
 (fastml._cd_fast), drop-in for scikit-learn's.
 
 The estimators are scikit-learn's classes with the solver swapped: their parameters, checks,
-attributes and cross-validation loop are scikit-learn's own, and every coordinate descent on dense
-X (plain or on the Gram matrix) runs in the C++ core, which adds working sets to scikit-learn's
+attributes and cross-validation loop are scikit-learn's own, and every coordinate descent (dense
+X plain or on the Gram matrix, sparse X centred and weighted without densifying, the multi-task
+solver for 2-d y on dense X) runs in the C++ core, which adds working sets to scikit-learn's
 gap-safe screening and stops on the same duality gap. A dense fit without a Gram matrix centres and
-weights X on the fly instead of copying it. Sparse X and multi-output paths are handed to
-scikit-learn's solver.
+weights X on the fly instead of copying it. The CV classes run their folds in parallel threads.
+Sparse X with 2-d y is handed to scikit-learn's solver.
 """
+import contextlib
+import functools
 import numbers
 import warnings
 
@@ -15,6 +18,7 @@ import numpy as np
 from scipy import sparse
 from sklearn import linear_model as _sk
 from sklearn.exceptions import ConvergenceWarning
+from joblib import parallel_config
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import validate_data
 from threadpoolctl import threadpool_limits
@@ -38,10 +42,37 @@ _MESSAGE_RIDGE = ("Linear regression models with a zero l1 penalization strength
                   "sklearn.linear_model.Ridge/RidgeCV instead.")
 
 
+def _path_scalars(alphas, l1_ratio, n_samples, random_state, selection):
+    """The core's per-alpha arrays: scikit-learn's rand_r states (one drawn per alpha, as its
+    enet_path does) and the L1 and L2 strengths in cd_fast's scaling (n_samples times the
+    documented objective)."""
+    if selection not in ("random", "cyclic"):
+        raise ValueError("selection should be either random or cyclic.")
+    rng = check_random_state(random_state)
+    seeds = np.array([rng.randint(0, _RAND_R_MAX) for _ in alphas], dtype=np.uint32)
+    alphas = np.asarray(alphas, dtype=np.float64)
+    l1 = np.ascontiguousarray(alphas * l1_ratio * n_samples)
+    l2 = np.ascontiguousarray(alphas * (1.0 - l1_ratio) * n_samples)
+    return seeds, l1, l2
+
+
+def _warn_unconverged(gaps, tols, converged, l1):
+    """scikit-learn's ConvergenceWarning for each alpha whose gap stayed above its bound."""
+    for gap, tol_, ok, alpha in zip(gaps, tols, converged, l1):
+        if not ok:
+            message = _MESSAGE_CONV + f" Duality gap: {gap:.6e}, tolerance: {tol_:.3e}"
+            if alpha < np.finfo(np.float64).eps:
+                message += "\n" + _MESSAGE_RIDGE
+            warnings.warn(message, ConvergenceWarning, stacklevel=4)
+
+
 def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X_mean=None,
-                X_scale=None, tol=1e-4, max_iter=1000, random_state=None, selection="cyclic",
-                positive=False, screening=True):
-    """Coordinate descent along `alphas` (decreasing) on dense single-output data in the core.
+                X_scale=None, sample_weight=None, tol=1e-4, max_iter=1000, random_state=None,
+                selection="cyclic", positive=False, screening=True, n_jobs=None):
+    """Coordinate descent along `alphas` (decreasing) on single-output data in the core.
+
+    Sparse X (CSR converted to CSC once) is centred by X_mean and weighted by sample_weight
+    inside the core, never densified, as scikit-learn's sparse solver takes them.
 
     X is the design as given (C or F order, never copied); X_mean and X_scale, when given, centre
     its columns and scale its rows on the fly (an intercept and sample weights). gram, when given,
@@ -51,22 +82,31 @@ def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X
     """
     n_samples, n_features = X.shape
     dtype = X.dtype
-    if selection not in ("random", "cyclic"):
-        raise ValueError("selection should be either random or cyclic.")
-    rng = check_random_state(random_state)
-    seeds = np.array([rng.randint(0, _RAND_R_MAX) for _ in alphas], dtype=np.uint32)
-    alphas = np.asarray(alphas, dtype=np.float64)
-    # cd_fast's objective is n_samples times the documented one.
-    l1 = np.ascontiguousarray(alphas * l1_ratio * n_samples)
-    l2 = np.ascontiguousarray(alphas * (1.0 - l1_ratio) * n_samples)
+    seeds, l1, l2 = _path_scalars(alphas, l1_ratio, n_samples, random_state, selection)
     w = (np.zeros(n_features, dtype=dtype) if coef_init is None
          else np.array(coef_init, dtype=dtype, copy=True).ravel())
     coefs = np.empty((len(alphas), n_features), dtype=dtype)
-    n_threads = effective_n_threads(None)
+    n_threads = effective_n_threads(n_jobs)
     options = dict(max_iter=int(max_iter), tol=float(tol), random=selection == "random",
                    positive=bool(positive), screening=bool(screening), working_sets=True,
                    n_threads=n_threads)
-    if gram is not None:
+    if sparse.issparse(X):
+        X = X.tocsc()
+        if X.nnz >= 2**31 or n_samples >= 2**31:
+            raise ValueError("Sparse X with 2**31 or more entries or rows is not supported "
+                             "(the solver takes int32 indices, as scikit-learn's).")
+        if not X.has_canonical_format:  # the column norms count each stored entry once
+            X = X.copy()
+            X.sum_duplicates()
+        if X_mean is not None:
+            X_mean = np.ascontiguousarray(X_mean, dtype=dtype)
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+        gaps, tols, n_iters, converged = _cd_fast.enet_path_sparse(
+            w, coefs, l1, l2, seeds, np.ascontiguousarray(X.data, dtype=dtype),
+            X.indices.astype(np.int32, copy=False), X.indptr.astype(np.int32, copy=False),
+            n_samples, X_mean, sample_weight, np.ascontiguousarray(y, dtype=dtype), **options)
+    elif gram is not None:
         gram = np.ascontiguousarray(gram, dtype=dtype)
         q = np.ascontiguousarray(Xy if Xy is not None else X.T @ y, dtype=dtype).ravel()
         y_norm2 = float(np.dot(y, y))
@@ -92,13 +132,30 @@ def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X
             gaps, tols, n_iters, converged = _cd_fast.enet_path_dense(
                 w, coefs, l1, l2, seeds, X, X_mean, X_scale, y, gram_columns=gram_columns,
                 **options)
-    for gap, tol_, ok, alpha in zip(gaps, tols, converged, l1):
-        if not ok:
-            message = _MESSAGE_CONV + f" Duality gap: {gap:.6e}, tolerance: {tol_:.3e}"
-            if alpha < np.finfo(np.float64).eps:
-                message += "\n" + _MESSAGE_RIDGE
-            warnings.warn(message, ConvergenceWarning, stacklevel=3)
+    _warn_unconverged(gaps, tols, converged, l1)
     return coefs.T, gaps / n_samples, [int(k) for k in n_iters]
+
+
+def _solve_path_multitask(X, Y, alphas, l1_ratio, *, coef_init=None, tol=1e-4, max_iter=1000,
+                          random_state=None, selection="cyclic", screening=True, n_jobs=None):
+    """Block coordinate descent along `alphas` on dense multi-output data in the core
+    (scikit-learn's enet_coordinate_descent_multi_task). X is the design already centred and
+    weighted (copied to Fortran order if it is not); Y (n_samples, n_tasks). Returns the
+    coefficients (n_tasks, n_features, n_alphas), the gaps divided by n_samples, the sweeps per
+    alpha and the gaps' bounds (scikit-learn's eps_)."""
+    n_samples, n_features = X.shape
+    dtype = X.dtype
+    n_tasks = Y.shape[1]
+    seeds, l1, l2 = _path_scalars(alphas, l1_ratio, n_samples, random_state, selection)
+    W = (np.zeros((n_tasks, n_features), dtype=dtype) if coef_init is None
+         else np.array(coef_init, dtype=dtype, order="C", copy=True).reshape(n_tasks, n_features))
+    coefs = np.empty((len(alphas), n_tasks, n_features), dtype=dtype)
+    gaps, tols, n_iters, converged = _cd_fast.enet_path_multitask(
+        W, coefs, l1, l2, seeds, np.asfortranarray(X), np.ascontiguousarray(Y, dtype=dtype),
+        max_iter=int(max_iter), tol=float(tol), random=selection == "random",
+        screening=bool(screening), n_threads=effective_n_threads(n_jobs))
+    _warn_unconverged(gaps, tols, converged, l1)
+    return np.moveaxis(coefs, 0, -1), gaps / n_samples, [int(k) for k in n_iters], tols
 
 
 @validate_params(parameter_constraints(_sk.enet_path), prefer_skip_nested_validation=True)
@@ -106,39 +163,51 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas="wa
               precompute="auto", Xy=None, copy_X=True, coef_init=None, verbose=False,
               return_n_iter=False, positive=False, check_input=True, **params):
     """Compute the elastic-net path with coordinate descent, as ``sklearn.linear_model.enet_path``
-    (same parameters and results); dense single-output X runs in fastml's core.
+    (same parameters and results), in fastml's core: dense or sparse X, the multi-task solver
+    for 2-d y on dense X (sparse X with 2-d y is handed to scikit-learn).
 
-    X is never written to, so ``copy_X`` only matters for the inputs handed to scikit-learn
-    (sparse X, multi-output y).
+    X is never written to, so ``copy_X`` only matters for the inputs handed to scikit-learn.
     """
-    if sparse.issparse(X) or np.ndim(y) > 1:
-        return _sk.enet_path(X, y, l1_ratio=l1_ratio, eps=eps, n_alphas=n_alphas, alphas=alphas,
-                             precompute=precompute, Xy=Xy, copy_X=copy_X, coef_init=coef_init,
-                             verbose=verbose, return_n_iter=return_n_iter, positive=positive,
-                             check_input=check_input, **params)
+    # fastml's own: the threads of the core (LassoCV gives each of its parallel folds one).
+    n_jobs = params.pop("_n_jobs", None)
     grid_size = _grid_size(n_alphas, alphas)
     if grid_size is None:
         grid_size = alphas
-    for name in ("X_offset", "X_scale", "sample_weight"):
-        params.pop(name, None)  # sparse-only: scikit-learn ignores them for dense X too
+    # Sparse X only: its centring and sample weights go to the core (dense X comes centred and
+    # weighted; scikit-learn ignores them there too).
+    X_offset, X_scale = params.pop("X_offset", None), params.pop("X_scale", None)
+    sample_weight = params.pop("sample_weight", None)
     solver = {name: params.pop(name) for name in ("tol", "max_iter", "random_state", "selection")
               if name in params}
-    screening = params.pop("do_screening", True)
+    solver["screening"] = params.pop("do_screening", True)
+    solver["n_jobs"] = n_jobs
     if params:
         raise ValueError("Unexpected parameters in params", params.keys())
     if check_input:
         X = check_array(X, accept_sparse="csc", dtype=[np.float64, np.float32], order=None)
         y = check_array(y, dtype=X.dtype.type, copy=False, ensure_2d=False)
-        if y.ndim > 1:
-            return _sk.enet_path(X, y, l1_ratio=l1_ratio, eps=eps, n_alphas=n_alphas,
-                                 alphas=alphas, precompute=precompute, Xy=Xy, copy_X=copy_X,
-                                 coef_init=coef_init, verbose=verbose,
-                                 return_n_iter=return_n_iter, positive=positive,
-                                 check_input=False, **solver, do_screening=screening)
         if Xy is not None:
             Xy = check_array(Xy, dtype=X.dtype.type, order="C", copy=False, ensure_2d=False)
+    is_sparse = sparse.issparse(X)
+    if is_sparse and (np.ndim(y) > 1 or X.dtype != y.dtype):
+        # scikit-learn's sparse multi-task solver (and its errors for mixed dtypes)
+        return _sk.enet_path(X, y, l1_ratio=l1_ratio, eps=eps, alphas=grid_size,
+                             precompute=precompute, Xy=Xy, copy_X=copy_X, coef_init=coef_init,
+                             verbose=verbose, return_n_iter=return_n_iter, positive=positive,
+                             check_input=False, X_offset=X_offset, X_scale=X_scale,
+                             sample_weight=sample_weight, do_screening=solver["screening"],
+                             **{k: v for k, v in solver.items()
+                                if k not in ("screening", "n_jobs")})
+    if is_sparse:
+        solver["sample_weight"] = sample_weight
+        if X_offset is not None:
+            solver["X_mean"] = np.asarray(X_offset / X_scale, dtype=X.dtype)
+    multi_output = np.ndim(y) > 1
+    if multi_output and positive:
+        raise ValueError("positive=True is not allowed for multi-output (y.ndim != 1)")
     gram = None
-    if precompute is not False:
+    # The multi-task solver has no Gram variant (scikit-learn's neither: it ignores precompute).
+    if precompute is not False and not multi_output and not is_sparse:
         X, y, _, _, _, gram, Xy = pre_fit(X, y, Xy, precompute, fit_intercept=False, copy=False,
                                           check_gram=check_input)
         if not hasattr(gram, "__array__"):
@@ -150,8 +219,12 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas="wa
                             positive=positive, eps=eps, n_alphas=grid_size)
     else:
         alphas = np.sort(np.asarray(grid_size, dtype=np.float64))[::-1]
-    coefs, gaps, n_iters = _solve_path(X, y, alphas, l1_ratio, coef_init=coef_init, gram=gram,
-                                       Xy=Xy, positive=positive, screening=screening, **solver)
+    if multi_output:
+        coefs, gaps, n_iters, _ = _solve_path_multitask(X, y, alphas, l1_ratio,
+                                                        coef_init=coef_init, **solver)
+    else:
+        coefs, gaps, n_iters = _solve_path(X, y, alphas, l1_ratio, coef_init=coef_init,
+                                           gram=gram, Xy=Xy, positive=positive, **solver)
     if verbose:
         print(f"enet_path: {len(alphas)} alphas, {sum(n_iters)} sweeps")
     if return_n_iter:
@@ -268,9 +341,29 @@ class Lasso(_DenseFitMixin, _sk.Lasso):
     path = staticmethod(enet_path)
 
 
+@contextlib.contextmanager
+def _parallel_folds(model):
+    """Runs the folds of a LinearModelCV fit in `n_jobs` threads (None: fastml's default thread
+    count; scikit-learn runs them one by one then), each fold's path on one thread of the core
+    and BLAS on one thread, so that the folds do not fight over the cores; the paths release
+    the GIL. The path is swapped on the instance for the fit only."""
+    n_threads = effective_n_threads(model.n_jobs)
+    model.path = functools.partial(type(model).path, _n_jobs=1)
+    try:
+        with parallel_config(n_jobs=n_threads), \
+                threadpool_limits(limits=1, user_api="blas"):
+            yield
+    finally:
+        del model.path
+
+
 class LassoCV(_sk.LassoCV):
     __doc__ = _sk.LassoCV.__doc__
     path = staticmethod(lasso_path)
+
+    def fit(self, X, y, sample_weight=None, **params):
+        with _parallel_folds(self):
+            return super().fit(X, y, sample_weight=sample_weight, **params)
 
     def _get_estimator(self):
         return Lasso()
@@ -279,6 +372,10 @@ class LassoCV(_sk.LassoCV):
 class ElasticNetCV(_sk.ElasticNetCV):
     __doc__ = _sk.ElasticNetCV.__doc__
     path = staticmethod(enet_path)
+
+    def fit(self, X, y, sample_weight=None, **params):
+        with _parallel_folds(self):
+            return super().fit(X, y, sample_weight=sample_weight, **params)
 
     def _get_estimator(self):
         return ElasticNet()
