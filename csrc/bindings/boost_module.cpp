@@ -212,7 +212,7 @@ void predict_as(const boost::PackedTrees& packed, const py::array& X, py::array&
 }
 
 // The CSR rows' walk: indptr must run from 0 to nnz without decreasing, and every row's
-// column indices increase and lie below n_features (the walk's binary search needs it).
+// column indices increase (no duplicates) and lie below n_features.
 template <class T>
 void predict_csr_as(const boost::PackedTrees& packed, const py::array& data,
                     const py::array& indices, const py::array& indptr, py::array& raw,
@@ -232,7 +232,7 @@ void predict_csr_as(const boost::PackedTrees& packed, const py::array& data,
               "each row's column indices must increase and lie below n_features");
   }
   py::gil_scoped_release release;
-  packed.predict_csr(d, idx, ptr, n, r, raw.shape(1), n_threads);
+  packed.predict_csr(d, idx, ptr, n, n_features, r, raw.shape(1), n_threads);
 }
 
 }  // namespace

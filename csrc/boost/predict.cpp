@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <vector>
 
 #include "fastml/boost.hpp"
 #include "fastml/openmp_helpers.h"
@@ -83,18 +84,23 @@ void PackedTrees::predict(const T* X, index_t n_rows, index_t n_features, double
 
 template <class T>
 void PackedTrees::predict_csr(const T* data, const std::int64_t* indices,
-                              const std::int64_t* indptr, index_t n_rows, double* raw,
-                              index_t n_outputs, int n_threads) const {
-  walk(n_rows, raw, n_outputs, n_threads, 20.0 * n_trees(),
-       [data, indices, indptr, bits = bitsets_.data()](index_t r, const PackedNode& node) {
-         // the row's stored value of the feature (indices sorted), else an implicit 0
-         const std::int64_t* first = indices + indptr[r];
-         const std::int64_t* last = indices + indptr[r + 1];
-         const std::int64_t* at = std::lower_bound(first, last, std::int64_t{node.feature});
-         const double v = at != last && *at == node.feature
-                              ? static_cast<double>(data[indptr[r] + (at - first)]) : 0.0;
-         return raw_goes_left(v, node, bits);
-       });
+                              const std::int64_t* indptr, index_t n_rows, index_t n_features,
+                              double* raw, index_t n_outputs, int n_threads) const {
+  // blocks of rows made dense in one buffer (about 64k values; allocated here, outside any
+  // parallel region) and walked as dense rows: a split then reads its value directly instead
+  // of searching the row's entries
+  const index_t block = std::max<index_t>(1, (index_t{1} << 16) / std::max<index_t>(n_features, 1));
+  std::vector<T> dense(static_cast<std::size_t>(std::min(block, n_rows) * n_features), T(0));
+  for (index_t first = 0; first < n_rows; first += block) {
+    const index_t rows = std::min(block, n_rows - first);
+    for (index_t r = 0; r < rows; ++r)
+      for (std::int64_t k = indptr[first + r]; k < indptr[first + r + 1]; ++k)
+        dense[r * n_features + indices[k]] = data[k];
+    predict(dense.data(), rows, n_features, raw + first * n_outputs, n_outputs, n_threads);
+    for (index_t r = 0; r < rows; ++r)  // zeros again for the next block
+      for (std::int64_t k = indptr[first + r]; k < indptr[first + r + 1]; ++k)
+        dense[r * n_features + indices[k]] = T(0);
+  }
 }
 
 void PackedTrees::predict_binned(const std::uint8_t* codes, index_t n_rows, index_t n_features,
@@ -114,10 +120,10 @@ template void PackedTrees::predict<float>(const float*, index_t, index_t, double
 template void PackedTrees::predict<double>(const double*, index_t, index_t, double*, index_t,
                                            int) const;
 template void PackedTrees::predict_csr<float>(const float*, const std::int64_t*,
-                                              const std::int64_t*, index_t, double*, index_t,
-                                              int) const;
+                                              const std::int64_t*, index_t, index_t, double*,
+                                              index_t, int) const;
 template void PackedTrees::predict_csr<double>(const double*, const std::int64_t*,
-                                               const std::int64_t*, index_t, double*, index_t,
-                                               int) const;
+                                               const std::int64_t*, index_t, index_t, double*,
+                                               index_t, int) const;
 
 }  // namespace fastml::boost

@@ -155,10 +155,11 @@ class PackedTrees {
   template <class T>
   void predict(const T* X, index_t n_rows, index_t n_features, double* raw, index_t n_outputs,
                int n_threads) const;
-  // The same on CSR rows (column indices sorted within each row; an absent entry is 0).
+  // The same on CSR rows (no duplicate column in a row; an absent entry is 0).
   template <class T>
   void predict_csr(const T* data, const std::int64_t* indices, const std::int64_t* indptr,
-                   index_t n_rows, double* raw, index_t n_outputs, int n_threads) const;
+                   index_t n_rows, index_t n_features, double* raw, index_t n_outputs,
+                   int n_threads) const;
   // The same on bin codes (n_rows, n_features), kMissingBin for missing.
   void predict_binned(const std::uint8_t* codes, index_t n_rows, index_t n_features,
                       double* raw, index_t n_outputs, int n_threads) const;

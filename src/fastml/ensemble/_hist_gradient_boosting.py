@@ -13,8 +13,8 @@ ColumnTransformer that puts them first, unknown categories becoming NaN), so tha
 is its own bin code and the compiled split search sorts them as scikit-learn's.
 Sparse X (CSR or CSC; scikit-learn's estimators reject it) is binned column by column from its
 CSC form, every implicit zero taking its feature's bin of 0, so that the model is the one the
-dense matrix gives; prediction walks its CSR rows (a binary search of each row's entries at
-each split).
+dense matrix gives; prediction walks its CSR rows, made dense in compiled code a block of
+rows at a time.
 
 The fitted trees are kept as scikit-learn's TreePredictor objects in ``_predictors``, so that the
 inherited methods that read them (partial dependence, verbose statistics) work unchanged.
@@ -524,7 +524,7 @@ class _CompiledBoosting:
             packed.predict_binned(np.ascontiguousarray(X), raw, self._n_features, n_threads)
         elif sparse.issparse(X):
             X = X.tocsr()
-            if not X.has_canonical_format:  # the walk needs each row's indices increasing
+            if not X.has_canonical_format:  # the walk takes no duplicate entries
                 X = X.copy()
                 X.sum_duplicates()
             packed.predict_csr(X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64),
