@@ -352,8 +352,10 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight,
       trees = cart::build_forest(d, params, b, s, n_trees, n_threads);
     }
     py::list out;
-    for (const cart::Tree& t : trees)
+    for (cart::Tree& t : trees) {  // each tree freed once copied: one copy of the forest at most
       out.append(to_dict(t, d.n_outputs, values_per_output(d)));
+      t = cart::Tree();
+    }
     return out;
   });
 }

@@ -57,7 +57,6 @@ class NodeSearch {
     order_.resize(F);
     all_features_.resize(F);
     std::iota(all_features_.begin(), all_features_.end(), index_t{0});
-    results_.resize(F);
     draw_u_.resize(F);
     draw_side_.resize(F);
     if (d.csc_indptr) sparse_.resize(scratch.size());
@@ -65,7 +64,6 @@ class NodeSearch {
       features_ = all_features_;
       constant_features_.resize(F);
       searched_.resize(F);
-      of_feature_.resize(F);
     }
   }
 
@@ -158,6 +156,7 @@ class NodeSearch {
     if (n_threads_ == 1 || d_.csc_indptr || n * p_.max_features < kParallelWork)
       return sklearn_split_in_turn(task);
     const index_t F = d_.n_features, n_known = task.n_constant;
+    of_feature_.resize(F);  // sized on first use: sklearn_split_in_turn needs none
     std::fill(searched_.begin(), searched_.end(), 0);
     std::vector<index_t>& work = draw_features_;
     SklearnRandom random = sklearn_random_;
@@ -251,6 +250,9 @@ class NodeSearch {
 
   void search_batch(Task& task, index_t first, index_t count, bool histograms) {
     const index_t n = task.end - task.begin;
+    // sized on first use: a Split per feature, megabytes with many features, which
+    // sklearn_split_in_turn (every tree of a forest on sparse X) never needs
+    results_.resize(d_.n_features);
     // a histogram's scan does not depend on n, and is too short to share
     if (n_threads_ == 1 || histograms || count == 1 || n * count < kParallelWork) {
       // no region at all: entering one, even with if(false), costs the OpenMP runtime about a

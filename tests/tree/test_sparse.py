@@ -227,3 +227,18 @@ def test_sample_weight_on_sparse_is_scikit_learns():
     theirs = sk_tree.DecisionTreeClassifier(random_state=0, max_features=8).fit(X, labels,
                                                                                  weight)
     assert_same_sklearn_tree(ours.tree_, theirs.tree_)
+
+
+def test_monotonic_and_multi_output_on_sparse_are_scikit_learns():
+    X, y = _random_sparse(11)
+    cst = np.zeros(X.shape[1], dtype=int)
+    cst[:3], cst[3] = 1, -1
+    ours = DecisionTreeRegressor(random_state=0, max_depth=5, monotonic_cst=cst).fit(X, y)
+    theirs = sk_tree.DecisionTreeRegressor(random_state=0, max_depth=5,
+                                           monotonic_cst=cst).fit(X, y)
+    assert_same_sklearn_tree(ours.tree_, theirs.tree_)
+    Y = np.c_[y > 0, y > 0.5].astype(int)
+    ours = DecisionTreeClassifier(random_state=0).fit(X, Y)
+    theirs = sk_tree.DecisionTreeClassifier(random_state=0).fit(X, Y)
+    assert_same_sklearn_tree(ours.tree_, theirs.tree_)
+    assert_array_equal(ours.predict(X), theirs.predict(X))

@@ -125,6 +125,7 @@ class _BaseForest(CompiledWalk, BaseEstimator):
                                       self.bootstrap, n_draws,
                                       per_draw, draw_cdf, n_threads,
                                       **problem.data)
+            problem.data = None  # the search's copy of X (sparse X's other format) goes now
             n_classes = np.maximum(problem.n_classes, 1)
             for seed, nodes in zip(seeds, grown):
                 tree = Tree(problem.X.shape[1], n_classes, nodes)
