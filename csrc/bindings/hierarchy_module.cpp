@@ -120,6 +120,54 @@ py::array_t<double> core_distances(const In<T>& X, index_t k, int n_threads) {
   return out;
 }
 
+// scikit-learn's ward_tree with connectivity: (children, parent, distances).
+template <class T>
+py::tuple ward_graph(const In<T>& X, const In<std::int64_t>& indptr,
+                     const In<std::int64_t>& indices, index_t n_nodes, int n_threads) {
+  const auto x = rows(X);
+  require_threads(n_threads);
+  require(fastml::bindings::require_csr(indptr, indices, x.n) == x.n,
+          "the graph must have one row per row of X");
+  require(n_nodes >= x.n && n_nodes <= 2 * x.n - 1, "n_nodes must be in [n, 2 n - 1]");
+  const h::Graph graph{indptr.data(), indices.data()};
+  py::array_t<std::int64_t> children({n_nodes - x.n, index_t{2}});
+  py::array_t<std::int64_t> parent(n_nodes);
+  py::array_t<double> distances(n_nodes - x.n);
+  std::int64_t* c = children.mutable_data();
+  std::int64_t* p = parent.mutable_data();
+  double* dist = distances.mutable_data();
+  {
+    py::gil_scoped_release release;
+    h::ward_graph(x, graph, n_nodes, c, p, dist, n_threads);
+  }
+  return py::make_tuple(children, parent, distances);
+}
+
+// scikit-learn's linkage_tree with connectivity, complete or average: (children, parent,
+// distances).
+py::tuple linkage_graph(const In<std::int64_t>& indptr, const In<std::int64_t>& indices,
+                        const In<double>& weights, index_t n_nodes, const std::string& linkage) {
+  const index_t n = fastml::bindings::require_csr(indptr, indices, indptr.shape(0) - 1);
+  require(weights.ndim() == 1 && weights.shape(0) == indices.shape(0),
+          "weights must hold one value per stored edge");
+  require(n >= 1 && n_nodes >= n && n_nodes <= 2 * n - 1, "n_nodes must be in [n, 2 n - 1]");
+  require(linkage == "complete" || linkage == "average", "linkage must be complete or average");
+  const h::Linkage kind = linkage == "complete" ? h::Linkage::complete : h::Linkage::average;
+  const h::Graph graph{indptr.data(), indices.data()};
+  py::array_t<std::int64_t> children({n_nodes - n, index_t{2}});
+  py::array_t<std::int64_t> parent(n_nodes);
+  py::array_t<double> distances(n_nodes - n);
+  std::int64_t* c = children.mutable_data();
+  std::int64_t* p = parent.mutable_data();
+  double* dist = distances.mutable_data();
+  const double* w = weights.data();
+  {
+    py::gil_scoped_release release;
+    h::linkage_graph(graph, w, n, n_nodes, kind, c, p, dist);
+  }
+  return py::make_tuple(children, parent, distances);
+}
+
 template <class T>
 void define_for(py::module_& m) {
   m.def("core_distances", &core_distances<T>, py::arg("X").noconvert(), py::arg("k"),
@@ -129,6 +177,10 @@ void define_for(py::module_& m) {
   m.def("ward_tree", &ward_tree<T>, py::arg("X").noconvert(), py::arg("n_threads"),
         "Ward linkage of the rows by the nearest-neighbour chain on centroids: (children,\n"
         "distances) as scipy.cluster.hierarchy.ward gives them.");
+  m.def("ward_graph", &ward_graph<T>, py::arg("X").noconvert(), py::arg("indptr").noconvert(),
+        py::arg("indices").noconvert(), py::arg("n_nodes"), py::arg("n_threads"),
+        "Ward linkage restricted to a connectivity graph (CSR rows, symmetric, connected) as\n"
+        "scikit-learn's ward_tree builds it: (children, parent, distances) for n_nodes nodes.");
   m.def("condensed_euclidean", &condensed_euclidean<T>, py::arg("X").noconvert(),
         py::arg("n_threads"), "scipy's pdist(X, 'euclidean'), computed in parallel.");
   m.def("prim_mst", &prim_mst<T>, py::arg("X").noconvert(), py::arg("core_distances").noconvert(),
@@ -148,6 +200,11 @@ PYBIND11_MODULE(_hierarchy_fast, m) {
         py::arg("linkage"),
         "Complete or average linkage of a condensed distance matrix (overwritten) by the\n"
         "nearest-neighbour chain: (children, distances) as scipy's linkage gives them.");
+  m.def("linkage_graph", &linkage_graph, py::arg("indptr").noconvert(),
+        py::arg("indices").noconvert(), py::arg("weights").noconvert(), py::arg("n_nodes"),
+        py::arg("linkage"),
+        "Complete or average linkage restricted to a weighted graph (CSR rows, symmetric,\n"
+        "connected) as scikit-learn's linkage_tree builds it: (children, parent, distances).");
   m.def("simd_build", &h::simd_target,
         "Instruction-set build of the hierarchy kernels chosen for this CPU.");
 }

@@ -1,7 +1,9 @@
 """fastml.cluster.AgglomerativeClustering, ward_tree and linkage_tree against scikit-learn's on its
 shipped data sets: children_, distances_, labels_ and the other attributes, every linkage and
-metric, distance_threshold, connectivity (handed to scikit-learn), errors, pickling."""
+metric, distance_threshold, connectivity (ward compiled, the rest handed to
+scikit-learn), errors, pickling."""
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -85,11 +87,96 @@ def test_metrics(metric, linkage):
 
 
 @pytest.mark.parametrize("linkage", ["ward", "complete", "average", "single"])
-def test_connectivity_goes_to_scikit_learn(linkage):
+def test_connectivity(linkage):
     X = DATA["iris"]
     graph = kneighbors_graph(X, 10, include_self=False)
     _assert_same(*_fit_both(X, linkage=linkage, connectivity=graph, n_clusters=3,
                             compute_distances=True))
+
+
+def _ward_graph_cases():
+    rng = np.random.default_rng(0)
+    grid = rng.integers(0, 3, size=(120, 2)).astype(float)  # many equal inertias: ties
+    return {"iris": DATA["iris"], "digits": DATA["digits"][:200], "wine": DATA["wine"],
+            "ties": grid, "float32": DATA["wine"].astype(np.float32)}
+
+
+@pytest.mark.parametrize("name", list(_ward_graph_cases()))
+@pytest.mark.parametrize("params", [
+    {"n_clusters": 4, "compute_distances": True},
+    {"n_clusters": None, "distance_threshold": 5.0},
+    {"n_clusters": 7, "compute_full_tree": False, "compute_distances": True},
+    {"n_clusters": 110, "compute_full_tree": "auto"}])
+@pytest.mark.parametrize("n_neighbors", [4, 12])
+def test_ward_with_connectivity_is_scikit_learns(name, params, n_neighbors):
+    """children_, distances_ and labels_ to the bit, on kneighbors graphs (with several
+    components at 4 neighbours on some sets: scikit-learn's warning and completion), partial
+    trees and ties."""
+    X = _ward_graph_cases()[name]
+    graph = kneighbors_graph(X, n_neighbors, include_self=False)
+    with warnings.catch_warnings(record=True) as expected:
+        warnings.simplefilter("always")
+        a = sk.AgglomerativeClustering(connectivity=graph, **params).fit(X)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        b = fm.AgglomerativeClustering(connectivity=graph, **params).fit(X)
+    assert [str(w.message) for w in got] == [str(w.message) for w in expected]
+    _assert_same(a, b)
+
+
+@pytest.mark.parametrize("name", ["iris", "digits", "ties", "float32"])
+@pytest.mark.parametrize("linkage", ["complete", "average"])
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "cosine"])
+@pytest.mark.parametrize("params", [
+    {"n_clusters": 5, "compute_distances": True},
+    {"n_clusters": 9, "compute_full_tree": False, "compute_distances": True}])
+def test_linkage_with_connectivity_is_scikit_learns(name, linkage, metric, params):
+    """Equal weights (duplicate rows, the integer grid) leave scikit-learn's heap in the order
+    its sifting gives: the same children_ to the bit."""
+    X = _ward_graph_cases()[name]
+    if metric == "cosine":
+        X = X + 1.0  # no zero rows
+    graph = kneighbors_graph(X, 5, include_self=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # several components: tested with ward
+        _assert_same(*_fit_both(X, connectivity=graph, linkage=linkage, metric=metric,
+                                **params))
+
+
+def test_linkage_tree_with_connectivity():
+    X = DATA["wine"]
+    graph = kneighbors_graph(X, 8, include_self=True)
+    D = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))
+    for data, affinity in [(X, "l1"), (D, "precomputed")]:
+        for kwargs in [{}, {"n_clusters": 4, "return_distance": True}]:
+            a = sk.linkage_tree(data, connectivity=graph, linkage="average", affinity=affinity,
+                                **kwargs)
+            b = fm.linkage_tree(data, connectivity=graph, linkage="average", affinity=affinity,
+                                **kwargs)
+            for u, v in zip(a, b):
+                np.testing.assert_array_equal(v, u)
+    with pytest.raises(ValueError, match="zero vectors"):
+        fm.linkage_tree(np.vstack([X, np.zeros(X.shape[1])]), connectivity=sp.eye(179),
+                        affinity="cosine")
+
+
+def test_ward_tree_with_connectivity():
+    X = DATA["digits"][:150]
+    graph = kneighbors_graph(X, 6, include_self=True)  # self loops are ignored
+    for kwargs in [{}, {"n_clusters": 5}, {"n_clusters": 150}, {"return_distance": True},
+                   {"n_clusters": 9, "return_distance": True}]:
+        a = sk.ward_tree(X, connectivity=graph, **kwargs)
+        b = fm.ward_tree(X, connectivity=graph.toarray(), **kwargs)
+        assert len(a) == len(b)
+        for u, v in zip(a, b):
+            np.testing.assert_array_equal(v, u)
+            assert np.shape(v) == np.shape(u)
+    callable_graph = lambda X: kneighbors_graph(X, 5)  # noqa: E731
+    _assert_same(*_fit_both(X, connectivity=callable_graph, n_clusters=6))
+    with pytest.raises(ValueError, match="Wrong shape"):
+        fm.ward_tree(X, connectivity=graph[:10, :10])
+    with pytest.raises(ValueError, match="Cannot provide more clusters"):
+        fm.ward_tree(X, connectivity=graph, n_clusters=151)
 
 
 def test_dtypes_and_fit_predict():

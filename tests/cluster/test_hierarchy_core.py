@@ -154,3 +154,72 @@ def test_entry_checks():
             core.core_distances(X, k, 1)
     with pytest.raises(TypeError):  # no silent conversion
         core.ward_tree(np.asfortranarray(_data((5, 3), np.float64)), 1)
+
+
+def _random_graph(n, seed):
+    """A symmetric connected adjacency: a path through every row plus random edges."""
+    rng = np.random.default_rng(seed)
+    adjacency = rng.random((n, n)) < 0.15
+    adjacency[np.arange(n - 1), np.arange(1, n)] = True
+    adjacency |= adjacency.T
+    return adjacency
+
+
+def _csr_rows(adjacency):
+    import scipy.sparse as sp
+    graph = sp.csr_matrix(adjacency)
+    return graph.indptr.astype(np.int64), graph.indices.astype(np.int64)
+
+
+@pytest.mark.parametrize("shape", [(2, 1), (7, 3), (30, 4), (45, 2)])
+def test_ward_graph_matches_naive_agglomeration(shape, dtype):
+    X = _data(shape, dtype, seed=shape[0])
+    adjacency = _random_graph(shape[0], seed=shape[0])
+    indptr, indices = _csr_rows(adjacency)
+    n = shape[0]
+    children, parents, distances = core.ward_graph(X, indptr, indices, 2 * n - 1, 2)
+    ref_children, ref_distances = ref.ward_graph(X, adjacency)
+    np.testing.assert_array_equal(children, ref_children)
+    np.testing.assert_allclose(distances, ref_distances, rtol=1e-12)
+    np.testing.assert_array_equal(parents[children.ravel()], np.repeat(np.arange(n, 2 * n - 1), 2))
+    # a partial tree is the first merges of the whole one; one thread gives the same
+    part = core.ward_graph(X, indptr, indices, 2 * n - 2, 1)
+    np.testing.assert_array_equal(part[0], children[:n - 2])
+    np.testing.assert_array_equal(part[2], distances[:n - 2])
+
+
+def test_ward_graph_entry_checks():
+    X = _data((5, 2), np.float64)
+    indptr, indices = _csr_rows(_random_graph(5, 0))
+    for args in [(X, indptr[:-1], indices, 9), (X, indptr, indices + 5, 9),
+                 (X, indptr, indices, 10), (X, indptr, indices, 4)]:
+        with pytest.raises(ValueError):
+            core.ward_graph(*args, 1)
+    with pytest.raises(ValueError):
+        core.ward_graph(X, indptr, indices, 9, 0)
+    # a graph with two components runs out of edges before the root
+    lonely = np.zeros((5, 5), dtype=bool)
+    lonely[0, 1] = lonely[1, 0] = True
+    with pytest.raises(RuntimeError):
+        core.ward_graph(X, *_csr_rows(lonely), 9, 1)
+
+
+@pytest.mark.parametrize("shape", [(2, 1), (7, 3), (30, 4), (45, 2)])
+def test_complete_graph_matches_naive_agglomeration(shape, dtype):
+    X = _data(shape, dtype, seed=shape[0] + 1)
+    adjacency = _random_graph(shape[0], seed=shape[0] + 1)
+    np.fill_diagonal(adjacency, True)  # self loops are ignored
+    indptr, indices = _csr_rows(adjacency)
+    rows = np.repeat(np.arange(shape[0]), np.diff(indptr))
+    weights = np.sqrt(((X[rows].astype(np.float64) - X[indices]) ** 2).sum(axis=1))
+    n = shape[0]
+    children, parents, distances = core.linkage_graph(indptr, indices, weights, 2 * n - 1,
+                                                      "complete")
+    ref_children, ref_distances = ref.complete_graph(X, adjacency)
+    np.testing.assert_array_equal(children, ref_children)
+    np.testing.assert_allclose(distances, ref_distances, rtol=1e-12)
+    np.testing.assert_array_equal(parents[children.ravel()], np.repeat(np.arange(n, 2 * n - 1), 2))
+    with pytest.raises(ValueError):
+        core.linkage_graph(indptr, indices, weights[:-1], 2 * n - 1, "complete")
+    with pytest.raises(ValueError):
+        core.linkage_graph(indptr, indices, weights, 2 * n - 1, "single")

@@ -48,6 +48,30 @@ void condensed_euclidean(const Rows<T>& X, double* condensed, int n_threads);
 template <class T>
 void core_distances(const Rows<T>& X, index_t k, double* core, int n_threads);
 
+// A connectivity graph as CSR rows: row a lists the neighbours of node a (self loops ignored).
+struct Graph {
+  const std::int64_t* indptr;
+  const std::int64_t* indices;
+};
+
+// scikit-learn's ward_tree with connectivity (graph symmetric, connected, n rows): merges the
+// graph's edges by smallest ward inertia, ties by (a, b) as Python orders its heap tuples, until
+// n_nodes nodes exist (2 n - 1 for the whole tree, 2 n - n_clusters for a partial one).
+// OUT children[(n_nodes - n) x 2] (scikit-learn's order), parent[n_nodes],
+// distances[n_nodes - n] (sqrt(2 inertia)). Throws std::runtime_error if the edges run out.
+template <class T>
+void ward_graph(const Rows<T>& X, const Graph& graph, index_t n_nodes, std::int64_t* children,
+                std::int64_t* parent, double* distances, int n_threads);
+
+// scikit-learn's linkage_tree with connectivity, complete or average: the graph's edges with
+// their weights (the paired distances of its ends, weights[p] for indices[p]) merged by smallest
+// weight in heapq's order; a merged cluster's weight to a neighbour is the larger of its parts'
+// (complete) or their mean weighted by size (average). Self loops are ignored.
+// OUT children[(n_nodes - n) x 2], parent[n_nodes], distances[n_nodes - n].
+void linkage_graph(const Graph& graph, const double* weights, index_t n, index_t n_nodes,
+                   Linkage linkage, std::int64_t* children, std::int64_t* parent,
+                   double* distances);
+
 // scipy's linkage output from the merges of a chain: merges stably sorted by distance, the
 // clusters renamed as scipy names them (node n + i for the i-th merge, children as (smaller,
 // larger) root). OUT children[(n - 1) x 2], distances[n - 1].

@@ -535,6 +535,19 @@ def _hierarchy_workloads():
     def hdbscan(cls):
         return lambda X: cls(min_cluster_size=25, copy=False).fit(X).labels_
 
+    def with_graph(n):
+        """Normal rows (n x 16) and their 10-nearest-neighbour graph, built outside the timings:
+        one connected component, so that the timings are the agglomeration's (on blobs the graph
+        splits into ~190 components, and scikit-learn's completion of it, which both sides run,
+        takes ~90% of the time)."""
+        from sklearn.neighbors import kneighbors_graph
+        X = np.random.default_rng(0).normal(size=(n, 16))
+        return X, kneighbors_graph(X, 10, include_self=False)
+
+    def structured(cls, linkage):
+        return lambda data: cls(n_clusters=20, linkage=linkage, connectivity=data[1]).fit(
+            data[0]).labels_
+
     def common(**kwargs):
         return dict(group="cluster", peer_name="scikit-learn", parity=differing_fraction,
                     parity_label="fraction of labels that differ", tolerance=0.0, **kwargs)
@@ -551,6 +564,18 @@ def _hierarchy_workloads():
                  fastml=agglomerative(AgglomerativeClustering, "average"),
                  peer=agglomerative(SklearnAgglomerativeClustering, "average"), target=5.0,
                  **common()),
+        # no target: the issue sets none for a connectivity graph
+        Workload(name="AgglomerativeClustering ward {n}x16 float64 (normal), 10-NN connectivity, "
+                      "20 clusters: labels",
+                 sizes=(2_000, 10_000), setup=with_graph,
+                 fastml=structured(AgglomerativeClustering, "ward"),
+                 peer=structured(SklearnAgglomerativeClustering, "ward"), **common()),
+        # scikit-learn's neighbour dictionaries grow with the clusters: 5k rows take it ~16 s
+        Workload(name="AgglomerativeClustering average {n}x16 float64 (normal), 10-NN "
+                      "connectivity, 20 clusters: labels",
+                 sizes=(1_000, 5_000), setup=with_graph,
+                 fastml=structured(AgglomerativeClustering, "average"),
+                 peer=structured(SklearnAgglomerativeClustering, "average"), **common()),
         Workload(name="HDBSCAN {n}x8 float64 (blobs), min_cluster_size=25: labels",
                  sizes=(5_000, 50_000), setup=_uneven_blobs(8), fastml=hdbscan(HDBSCAN),
                  peer=hdbscan(SklearnHDBSCAN), target=5.0, **common()),

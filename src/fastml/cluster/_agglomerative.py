@@ -14,8 +14,16 @@ Merges come in scipy's order and are named as scipy names them, so children_ and
 scikit-learn's: complete, average and single to the bit; ward to rounding, as its distances come
 from centroids instead of the Lance-Williams recurrence (merges at distances equal up to that
 rounding may come in another order, as scipy's own order among them is set by its rounding).
-A connectivity graph, other metrics for single linkage and callables go to scikit-learn.
+With a connectivity graph, ward is compiled too (csrc/cluster/hierarchy_graph.cpp): scikit-learn's
+heap of (inertia, a, b) over the graph's edges, merged in its order, so children_, distances_ and
+the parents of a partial tree are scikit-learn's to the bit. The graph is made symmetric and
+completed when it has several components by scikit-learn's own helper (_fix_connectivity, its
+warning included). Complete and average linkage with a graph likewise: the edges' distances are
+scikit-learn's paired_distances, the merges compiled, with heapq's own order among equal weights
+(scikit-learn's heap entries compare by weight alone). Single linkage with a graph (scipy's
+minimum_spanning_tree), other metrics for single linkage and callables go to scikit-learn.
 """
+import itertools
 import warnings
 
 import numpy as np
@@ -24,10 +32,12 @@ from scipy.spatial.distance import pdist
 from sklearn.cluster import AgglomerativeClustering as _SklearnAgglomerativeClustering
 from sklearn.cluster import linkage_tree as _sklearn_linkage_tree
 from sklearn.cluster import ward_tree as _sklearn_ward_tree
+from sklearn.metrics.pairwise import paired_distances
+from sklearn.utils import check_array
 from sklearn.utils.validation import check_memory
 
 from .._backend import effective_n_threads
-from ..utils._sklearn_compat import hc_cut, single_linkage_label
+from ..utils._sklearn_compat import fix_connectivity, hc_cut, hc_get_heads, single_linkage_label
 from . import _hierarchy_fast
 
 _PARTIAL_TREE_WARNING = ("Partial build of the tree is implemented only for structured clustering "
@@ -88,16 +98,50 @@ def _tree_output(children, distances, n_samples, return_distance):
     return children, 1, n_samples, None
 
 
+def _graph_rows(connectivity):
+    """The rows of the LIL graph that _fix_connectivity returns, as CSR arrays (int64)."""
+    rows = connectivity.rows
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)), out=indptr[1:])
+    indices = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=indptr[-1])
+    return indptr, indices
+
+
+def _ward_graph(X, connectivity, n_clusters, return_distance):
+    """scikit-learn's structured ward_tree on fastml's core: (children, n_connected_components,
+    n_leaves, parents[, distances])."""
+    connectivity, n_components = fix_connectivity(X, connectivity, affinity="euclidean")
+    n_samples = X.shape[0]
+    if n_clusters is not None and n_clusters > n_samples:
+        raise ValueError("Cannot provide more clusters than samples. %i n_clusters was asked, "
+                         "and there are %i samples." % (n_clusters, n_samples))
+    n_nodes = 2 * n_samples - (1 if n_clusters is None else n_clusters)
+    indptr, indices = _graph_rows(connectivity)
+    children, parents, distances = _hierarchy_fast.ward_graph(
+        _rows(X), indptr, indices, n_nodes, effective_n_threads(None))
+    if n_nodes == n_samples:  # no merge: scikit-learn's np.array of an empty list
+        children = np.array([])
+    if return_distance:
+        return children, n_components, n_samples, parents, distances
+    return children, n_components, n_samples, parents
+
+
 def ward_tree(X, *, connectivity=None, n_clusters=None, return_distance=False):
     """Ward clustering on a feature matrix, as :func:`sklearn.cluster.ward_tree`.
 
     Without connectivity the tree is built by fastml's nearest-neighbour chain on centroids (no
-    distance matrix); with it, by scikit-learn. Returns (children, n_connected_components,
-    n_leaves, parents[, distances]) as scikit-learn does.
+    distance matrix); with it, by fastml's heap over the graph's edges (scikit-learn's algorithm
+    and merge order). Returns (children, n_connected_components, n_leaves, parents[, distances])
+    as scikit-learn does.
     """
     if connectivity is not None:
-        return _sklearn_ward_tree(X, connectivity=connectivity, n_clusters=n_clusters,
-                                  return_distance=return_distance)
+        X = np.asarray(X)
+        if X.ndim == 1:
+            X = X.reshape(-1, 1)
+        if X.shape[0] < 2 or not np.all(np.isfinite(X)):  # scikit-learn's behaviour, as it is
+            return _sklearn_ward_tree(X, connectivity=connectivity, n_clusters=n_clusters,
+                                      return_distance=return_distance)
+        return _ward_graph(X, connectivity, n_clusters, return_distance)
     if n_clusters is not None:
         warnings.warn(_PARTIAL_TREE_WARNING, stacklevel=2)
     X = _rows(X)
@@ -107,14 +151,54 @@ def ward_tree(X, *, connectivity=None, n_clusters=None, return_distance=False):
     return _tree_output(children, distances, X.shape[0], return_distance)
 
 
+def _linkage_graph(X, connectivity, n_clusters, linkage, affinity, return_distance):
+    """scikit-learn's structured linkage_tree (complete, average) on fastml's core: the edges'
+    distances are scikit-learn's paired distances (or the precomputed entries), the merges
+    compiled."""
+    connectivity, n_components = fix_connectivity(X, connectivity, affinity=affinity)
+    graph = connectivity.tocoo()
+    off_diagonal = graph.row != graph.col
+    row, col = graph.row[off_diagonal], graph.col[off_diagonal]
+    if affinity == "precomputed":
+        weights = X[row, col].astype(np.float64, copy=False)
+    else:
+        weights = paired_distances(X[row], X[col], metric=affinity)
+    n_samples = X.shape[0]
+    assert n_clusters is None or n_clusters <= n_samples  # as scikit-learn checks it
+    n_nodes = 2 * n_samples - (1 if n_clusters is None else n_clusters)
+    by_row = np.argsort(row, kind="stable")
+    indptr = np.zeros(n_samples + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row, minlength=n_samples), out=indptr[1:])
+    children, parents, distances = _hierarchy_fast.linkage_graph(
+        indptr, col[by_row].astype(np.int64), np.ascontiguousarray(weights[by_row], np.float64),
+        n_nodes, linkage)
+    if n_nodes == n_samples:  # no merge: scikit-learn slices an empty 1-d array and fails so
+        raise IndexError("too many indices for array: array is 1-dimensional, but 2 were indexed")
+    if return_distance:
+        return children, n_components, n_samples, parents, distances
+    return children, n_components, n_samples, parents
+
+
 def linkage_tree(X, connectivity=None, n_clusters=None, linkage="complete", affinity="euclidean",
                  return_distance=False):
     """Complete, average or single linkage, as :func:`sklearn.cluster.linkage_tree`.
 
     Without connectivity: complete and average by fastml's nearest-neighbour chain on a condensed
-    matrix, single linkage with the euclidean metric by fastml's Prim; the rest by scikit-learn.
+    matrix, single linkage with the euclidean metric by fastml's Prim; with connectivity,
+    complete and average by fastml's heap over the graph's edges; the rest by scikit-learn.
     """
-    compiled = (connectivity is None and linkage in ("complete", "average", "single")
+    if connectivity is not None:
+        if linkage not in ("complete", "average"):  # single: scipy's spanning tree, as it is
+            return _sklearn_linkage_tree(X, connectivity=connectivity, n_clusters=n_clusters,
+                                         linkage=linkage, affinity=affinity,
+                                         return_distance=return_distance)
+        X = np.asarray(X)
+        if X.ndim == 1:
+            X = X.reshape(-1, 1)
+        if affinity == "cosine" and np.any(~np.any(X, axis=1)):
+            raise ValueError("Cosine affinity cannot be used when X contains zero vectors")
+        return _linkage_graph(X, connectivity, n_clusters, linkage, affinity, return_distance)
+    compiled = (linkage in ("complete", "average", "single")
                 and (linkage != "single" or affinity in ("euclidean", "l2")))
     if not compiled or (affinity == "cosine" and not np.all(np.any(X, axis=1))):
         return _sklearn_linkage_tree(X, connectivity=connectivity, n_clusters=n_clusters,
@@ -142,7 +226,8 @@ class AgglomerativeClustering(_SklearnAgglomerativeClustering):
     """Agglomerative clustering, drop-in for :class:`sklearn.cluster.AgglomerativeClustering`.
 
     The same parameters, attributes, errors and results. Without a connectivity graph the tree
-    is built by fastml's compiled cores (see the module docstring); with one, by scikit-learn.
+    is built by fastml's compiled cores (see the module docstring); with one, ward, complete and
+    average are compiled too, single linkage is scikit-learn's.
 
     Parameters
     ----------
@@ -169,8 +254,7 @@ class AgglomerativeClustering(_SklearnAgglomerativeClustering):
     """
 
     def _fit(self, X):
-        if self.connectivity is not None:  # scikit-learn's graph-restricted algorithm
-            return super()._fit(X)
+        """scikit-learn's _fit with fastml's tree builders."""
         if (self.n_clusters is None) == (self.distance_threshold is None):
             raise ValueError("Exactly one of n_clusters and distance_threshold has to be set, "
                              "and the other needs to be None.")
@@ -180,18 +264,34 @@ class AgglomerativeClustering(_SklearnAgglomerativeClustering):
             raise ValueError(f"{self.metric} was provided as metric. Ward can only work with "
                              "euclidean distances (i.e. 'euclidean' and 'l2').")
         memory = check_memory(self.memory)
-        # without connectivity the whole tree is always built, as in scikit-learn
+        connectivity = self.connectivity
+        if connectivity is not None:
+            if callable(connectivity):
+                connectivity = connectivity(X)
+            connectivity = check_array(connectivity, accept_sparse=["csr", "coo", "lil"])
+        n_samples = len(X)
+        compute_full_tree = True if connectivity is None else self.compute_full_tree
+        if compute_full_tree == "auto":
+            # scikit-learn's heuristic: stopping early pays only for many clusters
+            compute_full_tree = (self.distance_threshold is not None
+                                 or self.n_clusters < max(100, 0.02 * n_samples))
+        n_clusters = None if compute_full_tree else self.n_clusters
         kwargs = {} if self.linkage == "ward" else {"linkage": self.linkage,
                                                     "affinity": self.metric}
         return_distance = self.distance_threshold is not None or self.compute_distances
         out = memory.cache(ward_tree if self.linkage == "ward" else linkage_tree)(
-            X, connectivity=None, n_clusters=None, return_distance=return_distance, **kwargs)
-        self.children_, self.n_connected_components_, self.n_leaves_ = out[:3]
+            X, connectivity=connectivity, n_clusters=n_clusters, return_distance=return_distance,
+            **kwargs)
+        self.children_, self.n_connected_components_, self.n_leaves_, parents = out[:4]
         if return_distance:
             self.distances_ = out[-1]
         if self.distance_threshold is not None:
             self.n_clusters_ = np.count_nonzero(self.distances_ >= self.distance_threshold) + 1
         else:
             self.n_clusters_ = self.n_clusters
-        self.labels_ = hc_cut(self.n_clusters_, self.children_, self.n_leaves_)
+        if compute_full_tree:
+            self.labels_ = hc_cut(self.n_clusters_, self.children_, self.n_leaves_)
+        else:  # the roots of the partial tree, numbered in ascending order
+            heads = np.copy(hc_get_heads(parents, copy=False)[:n_samples])
+            self.labels_ = np.searchsorted(np.unique(heads), heads)
         return self

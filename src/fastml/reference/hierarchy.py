@@ -49,6 +49,73 @@ def linkage(X, method):
     return children, distances
 
 
+def ward_graph(X, adjacency):
+    """Ward agglomeration restricted to a graph, as scikit-learn's structured ward_tree defines
+    it: at every step, among the pairs of clusters joined by an edge of `adjacency` (a symmetric,
+    connected boolean n x n matrix), merge the one of smallest |A| |B| / (|A| + |B|) times the
+    squared distance of the means, ties to the larger pair of names (newer cluster first, then
+    the other), as scikit-learn's heap orders (inertia, newer, older).
+
+    Returns (children, distances) in scikit-learn's form: merge k joins children[k] (the older
+    name first) into cluster n + k at distance sqrt(2 inertia), in the order merged.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    adjacency = np.asarray(adjacency, dtype=bool)
+    n = X.shape[0]
+    members = {i: [i] for i in range(n)}
+    children = np.empty((n - 1, 2), dtype=np.int64)
+    distances = np.empty(n - 1)
+    for k in range(n - 1):
+        best = None
+        for a in members:
+            for b in members:
+                if b >= a or not adjacency[np.ix_(members[a], members[b])].any():
+                    continue
+                na, nb = len(members[a]), len(members[b])
+                gap = X[members[a]].mean(axis=0) - X[members[b]].mean(axis=0)
+                key = (na * nb / (na + nb) * (gap @ gap), a, b)
+                if best is None or key < best:
+                    best = key
+        inertia, a, b = best
+        children[k] = b, a
+        distances[k] = np.sqrt(2.0 * inertia)
+        members[n + k] = members.pop(a) + members.pop(b)
+    return children, distances
+
+
+def complete_graph(X, adjacency):
+    """Complete linkage restricted to a graph, as scikit-learn's structured linkage_tree defines
+    it: the weight of two clusters is the largest distance over the edges of `adjacency` (a
+    symmetric, connected boolean n x n matrix) between them, and the pair of smallest weight is
+    merged (for data without equal weights: their order among equal ones is heapq's).
+
+    Returns (children, distances) in scikit-learn's form: merge k joins children[k] (the older
+    name first) into cluster n + k at the weight, in the order merged.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    adjacency = np.asarray(adjacency, dtype=bool)
+    D = _distances(X)
+    n = X.shape[0]
+    members = {i: [i] for i in range(n)}
+    children = np.empty((n - 1, 2), dtype=np.int64)
+    distances = np.empty(n - 1)
+    for k in range(n - 1):
+        best = None
+        for a in members:
+            for b in members:
+                block = np.ix_(members[a], members[b])
+                if b >= a or not adjacency[block].any():
+                    continue
+                weight = D[block][adjacency[block]].max()
+                if best is None or weight < best[0]:
+                    best = (weight, a, b)
+        weight, a, b = best
+        children[k] = b, a
+        distances[k] = weight
+        members[n + k] = members.pop(a) + members.pop(b)
+    return children, distances
+
+
 def minimum_spanning_tree(X, core_distances=None, alpha=1.0):
     """Prim's minimum spanning tree of the rows by euclidean distance or, with core distances,
     by HDBSCAN's mutual reachability max(core[a], core[b], |a - b| / alpha).

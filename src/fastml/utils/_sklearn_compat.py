@@ -1,5 +1,6 @@
 """Every private scikit-learn name fastml uses, in one place, so that an upgrade touches one file."""
 from sklearn.base import _fit_context as fit_context
+from sklearn.cluster._agglomerative import _fix_connectivity as fix_connectivity
 from sklearn.cluster._agglomerative import _hc_cut as hc_cut
 from sklearn.cluster._hdbscan._linkage import MST_edge_dtype as mst_edge_dtype
 from sklearn.cluster._hdbscan._tree import tree_to_labels as hdbscan_tree_to_labels
@@ -7,7 +8,7 @@ from sklearn.cluster._hdbscan.hdbscan import \
     remap_single_linkage_tree as hdbscan_remap_single_linkage_tree
 from sklearn.cluster._hdbscan.hdbscan import _OUTLIER_ENCODING as hdbscan_outlier_encoding
 from sklearn.cluster._hdbscan.hdbscan import _process_mst as hdbscan_process_mst
-from sklearn.cluster._hierarchical_fast import single_linkage_label
+from sklearn.cluster._hierarchical_fast import hc_get_heads, single_linkage_label
 from sklearn.decomposition._pca import _infer_dimension as infer_dimension
 from sklearn.ensemble._hist_gradient_boosting.binning import (
     _find_binning_thresholds as hgb_binning_thresholds)
