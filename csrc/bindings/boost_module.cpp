@@ -112,7 +112,11 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
   require(l2_regularization >= 0 && min_hessian_to_split >= 0, "bad regularisation");
   require(feature_fraction > 0 && feature_fraction <= 1, "feature_fraction must lie in (0, 1]");
   require_threads(n_threads);
-  boost::Data data{n, F, n_bins, checked<std::uint8_t>(codes, "codes", {n, F}),
+  // column-major codes: a feature's codes contiguous, as the histograms and the partition read them
+  require(py::isinstance<py::array_t<std::uint8_t>>(codes) &&
+              (codes.flags() & py::array::f_style) != 0,
+          "codes must be a Fortran-ordered (column-major) uint8 array");
+  boost::Data data{n, F, n_bins, static_cast<const std::uint8_t*>(codes.data()),
                    checked<std::uint16_t>(n_bins_non_missing, "n_bins_non_missing", {F}),
                    checked<std::uint8_t>(has_missing, "has_missing", {F})};
   for (index_t f = 0; f < F; ++f)
@@ -141,12 +145,16 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
   // every code must be a bin of its feature or the missing bin, as the histograms index by it
   {
     py::gil_scoped_release release;
+    // branch-free, so that the pass over every code vectorises (once a tree)
     bool ok = true;
-    for (index_t i = 0; i < n && ok; ++i)
-      for (index_t f = 0; f < F; ++f) {
-        const int c = data.codes[i * F + f];
-        ok = ok && (c < data.n_bins_non_missing[f] || c == boost::kMissingBin);
-      }
+    for (index_t f = 0; f < F; ++f) {
+      const std::uint8_t* column = data.codes + f * n;
+      const int limit = data.n_bins_non_missing[f];
+      bool column_ok = true;
+      for (index_t i = 0; i < n; ++i)
+        column_ok &= (column[i] < limit) | (column[i] == boost::kMissingBin);
+      ok &= column_ok;
+    }
     if (!ok) {
       py::gil_scoped_acquire acquire;
       require(false, "codes must lie below n_bins_non_missing or be the missing bin");

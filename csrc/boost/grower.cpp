@@ -66,6 +66,7 @@ class Grower {
     rows_.resize(data_.n_rows);
     std::iota(rows_.begin(), rows_.end(), 0);
     scratch_.resize(data_.n_rows);
+    ordered_.resize(data_.n_rows);
     if (p_.constant_hessian)
       grow_all<true>();
     else
@@ -110,7 +111,7 @@ class Grower {
     }
     root.hist = pool_.acquire();
     build_histogram<kConst>(pool_, root.hist, data_, gh_, rows_.data(), root.n(), root.features,
-                            n_threads_);
+                            ordered_.data(), n_threads_);
     // scikit-learn sums one feature's histogram (its n_bins bins, the missing one last)
     const Bin* H = pool_.of(root.hist, root.features.empty() ? 0 : root.features[0]);
     std::vector<double> column(data_.n_bins);
@@ -178,13 +179,13 @@ class Grower {
   // offsets summed over the blocks before it, so the order never depends on the blocks.
   index_t partition(const Node& node) {
     const Split& s = node.split;
-    const index_t F = data_.n_features, n = node.n();
+    const index_t n = node.n();
     std::int32_t* rows = rows_.data() + node.start;
     std::int32_t* out = scratch_.data() + node.start;
-    const std::uint8_t* codes = data_.codes;
+    const std::uint8_t* column = data_.codes + static_cast<index_t>(s.feature) * data_.n_rows;
     // a categorical split sends its left categories left, the missing bin by its bit
     auto goes_left = [&](std::int32_t r) {
-      const int code = codes[static_cast<index_t>(r) * F + s.feature];
+      const int code = column[r];
       if (s.categorical) return in_bitset(s.left_cat.data(), static_cast<unsigned>(code));
       return code == kMissingBin ? s.missing_left : code <= s.bin;
     };
@@ -315,7 +316,7 @@ class Grower {
     nodes_[small].hist = pool_.acquire();
     build_histogram<kConst>(pool_, nodes_[small].hist, data_, gh_,
                             rows_.data() + nodes_[small].start, nodes_[small].n(),
-                            nodes_[small].features, n_threads_);
+                            nodes_[small].features, ordered_.data(), n_threads_);
     subtract_into(pool_, nodes_[id].hist, nodes_[small].hist, nodes_[small].features);
     nodes_[large].hist = nodes_[id].hist;
     nodes_[id].hist = -1;
@@ -369,6 +370,7 @@ class Grower {
   std::mt19937_64 rng_;
   std::vector<Node> nodes_;
   std::vector<std::int32_t> rows_, scratch_;
+  std::vector<GradHess> ordered_;  // a node's rows' gradients, gathered for its histograms
   std::priority_queue<std::pair<double, int>, std::vector<std::pair<double, int>>, ByGain> heap_;
   index_t n_leaves_ = 0;
 };

@@ -78,7 +78,7 @@ def _grow(codes, g, h, n_bins_non_missing, constant_hessian=False, **kwargs):
                   feature_fraction=1.0, seed=0, n_threads=2)
     params.update(kwargs)
     return _boost_fast.grow_tree(
-        codes=codes, gh=gh, n_bins_non_missing=n_bins_non_missing.astype(np.uint16),
+        codes=np.asfortranarray(codes), gh=gh, n_bins_non_missing=n_bins_non_missing.astype(np.uint16),
         has_missing=(codes == ref.MISSING_BIN).any(axis=0).astype(np.uint8), **params)
 
 
@@ -323,13 +323,21 @@ def test_bad_parameters_and_unsupported_input():
 
 
 def test_core_rejects_bad_arguments():
-    codes = np.zeros((10, 2), dtype=np.uint8)
+    codes = np.zeros((10, 2), dtype=np.uint8, order="F")
     g = np.zeros(10)
     with pytest.raises(ValueError, match="codes must lie below"):
         _grow(codes + 5, g, g + 1, np.array([3, 3]))
     with pytest.raises(ValueError, match="gh"):
         _boost_fast.grow_tree(
             codes=codes, gh=np.zeros((9, 2), np.float32),
+            n_bins_non_missing=np.array([3, 3], np.uint16),
+            has_missing=np.zeros(2, np.uint8), n_bins=256, max_leaf_nodes=31, max_depth=0,
+            min_samples_leaf=1, l2_regularization=0.0, min_hessian_to_split=1e-3,
+            shrinkage=1.0, constant_hessian=False, monotonic_cst=None, interaction_cst=[],
+            feature_fraction=1.0, seed=0, n_threads=1)
+    with pytest.raises(ValueError, match="Fortran-ordered"):
+        _boost_fast.grow_tree(
+            codes=np.ascontiguousarray(codes), gh=np.zeros((10, 2), np.float32),
             n_bins_non_missing=np.array([3, 3], np.uint16),
             has_missing=np.zeros(2, np.uint8), n_bins=256, max_leaf_nodes=31, max_depth=0,
             min_samples_leaf=1, l2_regularization=0.0, min_hessian_to_split=1e-3,

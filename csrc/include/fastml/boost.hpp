@@ -93,7 +93,7 @@ struct GrowParams {
 struct Data {
   index_t n_rows, n_features;
   index_t n_bins;                          // max_bins + 1 (scikit-learn's n_bins)
-  const std::uint8_t* codes;               // (n_rows, n_features)
+  const std::uint8_t* codes;               // (n_rows, n_features), column-major
   const std::uint16_t* n_bins_non_missing; // (n_features)
   const std::uint8_t* has_missing;         // (n_features)
   // (n_features) or nullptr: categorical features, whose codes are their categories (the

@@ -152,6 +152,7 @@ class HistGradientBoostingRanker(_CompiledBoosting, BaseEstimator):
         self._n_features = X.shape[1]
         codes = self._bin_data(X, None, is_training_data=True)
         growth = self._growth(codes, False, None, None, 1.0)
+        codes = np.asfortranarray(codes)  # read feature by feature, as in the estimators' fit
         y = np.ascontiguousarray(y)
         raw = np.zeros((codes.shape[0], 1))
         gh = np.empty((codes.shape[0], 2), dtype=np.float32)

@@ -456,6 +456,9 @@ class _CompiledBoosting:
 
         growth = self._growth(codes, bool(self._loss.constant_hessian), monotonic_cst,
                               interaction_cst, self.max_features)
+        # The trees read the codes feature by feature (histograms, partitions): column-major
+        # from here on, the row-major copy released.
+        codes = np.asfortranarray(codes)
         gh = np.empty((K, n_samples, 2), dtype=np.float32)
         for iteration in range(begin_at_stage, self.max_iter):
             if self.verbose >= 2:
