@@ -145,15 +145,17 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
   // every code must be a bin of its feature or the missing bin, as the histograms index by it
   {
     py::gil_scoped_release release;
-    // branch-free, so that the pass over every code vectorises (once a tree)
+    // in bytes and branch-free, so that the pass over every code (once a tree) vectorises
     bool ok = true;
     for (index_t f = 0; f < F; ++f) {
       const std::uint8_t* column = data.codes + f * n;
-      const int limit = data.n_bins_non_missing[f];
-      bool column_ok = true;
-      for (index_t i = 0; i < n; ++i)
-        column_ok &= (column[i] < limit) | (column[i] == boost::kMissingBin);
-      ok &= column_ok;
+      const auto limit = static_cast<std::uint8_t>(data.n_bins_non_missing[f]);  // < 256
+      std::uint8_t bad = 0;
+      for (index_t i = 0; i < n; ++i) {
+        const std::uint8_t c = column[i];
+        bad |= static_cast<std::uint8_t>((c >= limit) & (c != boost::kMissingBin));
+      }
+      ok &= bad == 0;
     }
     if (!ok) {
       py::gil_scoped_acquire acquire;

@@ -18,6 +18,7 @@
 
 namespace py = pybind11;
 using fastml::bindings::require;
+using fastml::bindings::require_csr;
 using fastml::bindings::require_shape;
 using fastml::bindings::require_threads;
 using fastml::linear::CdOptions;
@@ -145,17 +146,12 @@ Results path_sparse(Vec<T> w, Vec<T> coefs, const Vec<double>& alphas, const Vec
                     bool screening, bool working_sets, int n_threads) {
   const CdOptions opt = options(0, 0, max_iter, tol, 1, random, positive, screening, working_sets,
                                 n_threads);
-  require(indptr.ndim() == 1 && indptr.shape(0) >= 2, "indptr must hold n_features + 1 offsets");
-  const index_t d = indptr.shape(0) - 1, n = n_samples;
+  // CSC: a compressed column per feature, its row indices in [0, n_samples)
+  const index_t d = require_csr(indptr, indices, n_samples, &data), n = n_samples;
+  require(d >= 1, "X must have at least one feature");
   require(n >= 1, "X must have at least one sample");
-  require(data.ndim() == 1 && indices.ndim() == 1 && data.shape(0) == indices.shape(0),
-          "data and indices must be 1-dimensional and of one length");
   const std::int32_t* ptr = indptr.data();
-  require(ptr[0] == 0 && ptr[d] == indices.shape(0), "indptr must run from 0 to nnz");
-  for (index_t j = 0; j < d; ++j) require(ptr[j] <= ptr[j + 1], "indptr must not decrease");
   const std::int32_t* idx = indices.data();
-  for (index_t p = 0; p < indices.shape(0); ++p)
-    require(idx[p] >= 0 && idx[p] < n, "indices must lie in [0, n_samples)");
   require_shape(y, "y", {n});
   if (X_mean) require_shape(*X_mean, "X_mean", {d});
   if (sample_weight) require_shape(*sample_weight, "sample_weight", {n});

@@ -12,6 +12,7 @@
 
 namespace py = pybind11;
 using fastml::bindings::require;
+using fastml::bindings::require_csr;
 using fastml::bindings::require_shape;
 using namespace fastml::dual_cd;
 
@@ -25,20 +26,11 @@ Dense<double> dense(const In<double>& X) {
   return Dense<double>{X.data(), X.shape(0), X.shape(1)};
 }
 
+// The solver's view of a CSR matrix, its arrays checked (require_csr).
 Csr<double, std::int32_t> csr(const In<std::int32_t>& indptr, const In<std::int32_t>& indices,
                               const In<double>& data, index_t n_features) {
-  require(indptr.ndim() == 1 && indptr.shape(0) >= 1, "indptr must be 1-dimensional, not empty");
-  require(indices.ndim() == 1 && data.ndim() == 1 && indices.shape(0) == data.shape(0),
-          "indices and data must be 1-dimensional, of one length");
-  const index_t n = indptr.shape(0) - 1, nnz = indices.shape(0);
-  const std::int32_t* p = indptr.data();
-  const std::int32_t* idx = indices.data();
-  require(p[0] == 0 && p[n] == nnz, "indptr must start at 0 and end at the number of values");
-  bool ok = true;
-  for (index_t i = 0; i < n; ++i) ok &= p[i] <= p[i + 1];
-  for (index_t j = 0; j < nnz; ++j) ok &= idx[j] >= 0 && idx[j] < n_features;
-  require(ok, "indptr must not decrease and column indices must lie in [0, n_features)");
-  return Csr<double, std::int32_t>{p, idx, data.data(), n, n_features};
+  const index_t n = require_csr(indptr, indices, n_features, &data);
+  return Csr<double, std::int32_t>{indptr.data(), indices.data(), data.data(), n, n_features};
 }
 
 // rows (l) index X's rows; C (l) positive; returns the problem and checks the shared arguments.

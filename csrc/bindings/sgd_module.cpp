@@ -17,6 +17,7 @@
 
 namespace py = pybind11;
 using fastml::bindings::require;
+using fastml::bindings::require_csr;
 using fastml::bindings::require_shape;
 using namespace fastml::sgd;
 
@@ -31,24 +32,11 @@ Dense<T> dense(const In<T>& X) {
   return Dense<T>{X.data(), X.shape(0), X.shape(1)};
 }
 
+// The kernels' view of a CSR matrix, its arrays checked (require_csr).
 template <class T, class I>
 Csr<T, I> csr(const In<I>& indptr, const In<I>& indices, const In<T>& data, index_t n_features) {
-  require(indptr.ndim() == 1 && indptr.shape(0) >= 1, "indptr must be 1-dimensional, not empty");
-  require(indices.ndim() == 1 && data.ndim() == 1 && indices.shape(0) == data.shape(0),
-          "indices and data must be 1-dimensional, of one length");
-  require(n_features >= 0, "n_features must be >= 0");
-  const index_t n = indptr.shape(0) - 1, nnz = indices.shape(0);
-  const I* p = indptr.data();
-  const I* idx = indices.data();
-  require(p[0] == 0 && static_cast<index_t>(p[n]) == nnz,
-          "indptr must start at 0 and end at the number of stored values");
-  bool increasing = true;
-  for (index_t i = 0; i < n; ++i) increasing &= p[i] <= p[i + 1];
-  require(increasing, "indptr must not decrease");
-  bool inside = true;
-  for (index_t j = 0; j < nnz; ++j) inside &= idx[j] >= 0 && static_cast<index_t>(idx[j]) < n_features;
-  require(inside, "column indices must lie in [0, n_features)");
-  return Csr<T, I>{p, idx, data.data(), n, n_features};
+  const index_t n = require_csr(indptr, indices, n_features, &data);
+  return Csr<T, I>{indptr.data(), indices.data(), data.data(), n, n_features};
 }
 
 template <class T>

@@ -191,13 +191,17 @@ class Grower {
     };
     const int blocks = fastml_region_threads(3.0 * n, n_threads_);  // about 3 ns a row
     if (blocks <= 1) {
+      // branch-free (which side a row takes is a coin toss to the branch predictor): the row
+      // is written to both sides and only its own side's count moves on; rows[n_left] is a
+      // slot already read (n_left <= i)
       index_t n_left = 0, n_right = 0;
       for (index_t i = 0; i < n; ++i) {
         const std::int32_t r = rows[i];
-        if (goes_left(r))
-          rows[n_left++] = r;
-        else
-          out[n_right++] = r;
+        const bool left = goes_left(r);
+        rows[n_left] = r;
+        out[n_right] = r;
+        n_left += left;
+        n_right += !left;
       }
       std::copy(out, out + n_right, rows + n_left);
       return n_left;

@@ -45,21 +45,30 @@ class HistogramPool {
 // Fills the histograms of the given features of a node from its rows, feature by feature: the
 // codes are column-major, so one feature's codes and its 256 bins (6 KiB, in L1) are all a pass
 // touches, with the node's gradients read in order from `ordered` (its rows' gradients gathered
-// once, scikit-learn's ordered_gradients). Every bin sums its rows in row order whatever the
-// thread count (each thread fills whole features). Nothing here allocates.
+// once, scikit-learn's ordered_gradients). The rows go in blocks whose row ids and gradients
+// stay in L2 while every feature passes over them (rather than every feature streaming all of
+// them from memory). Every bin sums its rows in row order whatever the thread count (each
+// thread fills whole features). Nothing here allocates.
 template <bool kConstantHessian>
 void fill_features(HistogramPool& pool, int h, const Data& data, const GradHess* ordered,
                    const std::int32_t* rows, index_t n, const std::int32_t* features,
                    index_t count) {
+  constexpr index_t kRowBlock = 8192;  // 96 KiB of row ids and gradients
   for (index_t j = 0; j < count; ++j) {
     Bin* H = pool.of(h, features[j]);
     std::fill(H, H + kBins, Bin{0.0, 0.0, 0});
-    const std::uint8_t* column = data.codes + static_cast<index_t>(features[j]) * data.n_rows;
-    for (index_t i = 0; i < n; ++i) {
-      Bin& b = H[column[rows[i]]];
-      b.g += ordered[i].g;
-      if (!kConstantHessian) b.h += ordered[i].h;
-      b.count += 1;
+  }
+  for (index_t begin = 0; begin < n; begin += kRowBlock) {
+    const index_t end = std::min(n, begin + kRowBlock);
+    for (index_t j = 0; j < count; ++j) {
+      Bin* H = pool.of(h, features[j]);
+      const std::uint8_t* column = data.codes + static_cast<index_t>(features[j]) * data.n_rows;
+      for (index_t i = begin; i < end; ++i) {
+        Bin& b = H[column[rows[i]]];
+        b.g += ordered[i].g;
+        if (!kConstantHessian) b.h += ordered[i].h;
+        b.count += 1;
+      }
     }
   }
 }
@@ -69,6 +78,8 @@ template <bool kConstantHessian>
 void build_histogram(HistogramPool& pool, int h, const Data& data, const GradHess* gh,
                      const std::int32_t* rows, index_t n, const std::vector<std::int32_t>& features,
                      GradHess* ordered, int n_threads) {
+  const int gather_threads = fastml_region_threads(2.0 * n, n_threads);  // about 2 ns a row
+#pragma omp parallel for schedule(static) num_threads(gather_threads) if (gather_threads > 1)
   for (index_t i = 0; i < n; ++i) ordered[i] = gh[rows[i]];
   const index_t count = static_cast<index_t>(features.size());
   // about 1 ns a code
