@@ -51,9 +51,9 @@ void require_labels(const label_t* labels, index_t n, index_t k) {
 
 // ---- CSR input ------------------------------------------------------------------------------
 
-// A CSR matrix checked once (it is passed to every iteration of a fit): indptr starts at 0, never
-// decreases and ends at nnz; every column index lies in [0, n_features) and appears at most once
-// in its row (the kernels sum squared norms from the stored values). Holds the arrays.
+// A CSR matrix checked once (it is passed to every iteration of a fit): require_csr's checks, and
+// every column index at most once in its row (the kernels sum squared norms from the stored
+// values). Holds the arrays.
 template <class T>
 struct CsrInput {
   In<T> data;
@@ -64,36 +64,21 @@ struct CsrInput {
   CsrInput(In<T> data_, In<std::int32_t> indices_, In<std::int32_t> indptr_, index_t n_features)
       : data(std::move(data_)), indices(std::move(indices_)), indptr(std::move(indptr_)),
         n(0), d(n_features) {
-    require(data.ndim() == 1 && indices.ndim() == 1 && indptr.ndim() == 1,
-            "data, indices and indptr must be 1-dimensional");
-    require(indptr.shape(0) >= 2 && d > 0, "X must not be empty");
-    require(indices.shape(0) == data.shape(0), "indices and data must have the same length");
-    n = indptr.shape(0) - 1;
+    require(d > 0, "X must not be empty");
+    n = fastml::bindings::require_csr(indptr, indices, d, &data);
+    require(n >= 1, "X must not be empty");
     const std::int32_t* ptr = indptr.data();
     const std::int32_t* idx = indices.data();
-    const index_t nnz = data.shape(0);
-    bool ok_ptr = ptr[0] == 0 && ptr[n] == nnz, ok_idx = true, unique = true;
+    bool unique = true;
     {
       py::gil_scoped_release release;
-      for (index_t i = 0; i < n && ok_ptr; ++i) ok_ptr = ptr[i] <= ptr[i + 1];
-      // seen[f]: the last row that had column f
-      std::vector<index_t> seen(ok_ptr ? static_cast<std::size_t>(d) : 0, -1);
-      for (index_t i = 0; i < n && ok_ptr && ok_idx && unique; ++i)
+      std::vector<index_t> seen(static_cast<std::size_t>(d), -1);  // the last row that had column f
+      for (index_t i = 0; i < n && unique; ++i)
         for (std::int32_t v = ptr[i]; v < ptr[i + 1]; ++v) {
-          const std::int32_t f = idx[v];
-          if (f < 0 || f >= d) {
-            ok_idx = false;
-            break;
-          }
-          if (seen[f] == i) {
-            unique = false;
-            break;
-          }
-          seen[f] = i;
+          unique &= seen[idx[v]] != i;
+          seen[idx[v]] = i;
         }
     }
-    require(ok_ptr, "indptr must start at 0, never decrease and end at the number of values");
-    require(ok_idx, "indices must lie in [0, n_features)");
     require(unique, "a column must appear at most once in a row (sum the duplicates first)");
   }
   Csr<T> view(const In<T>& sample_weight) const {

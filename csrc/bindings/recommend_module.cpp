@@ -15,7 +15,9 @@
 #include "fastml/recommend.hpp"
 
 namespace py = pybind11;
+using fastml::bindings::CsrSpan;
 using fastml::bindings::require;
+using fastml::bindings::require_csr;
 using fastml::bindings::require_shape;
 using fastml::bindings::require_threads;
 using fastml::recommend::index_t;
@@ -40,23 +42,10 @@ void require_ids(const std::int64_t* ids, index_t n, index_t bound, const char* 
   for (index_t j = 0; j < n; ++j) require(ids[j] >= 0 && ids[j] < bound, message);
 }
 
-// CSR structure: indptr (n_rows + 1) non-decreasing within indices, indices in [0, n_cols).
-// Returns n_rows.
-index_t require_csr(const Ids& indptr, const Ids& indices, index_t n_cols) {
-  require(indptr.ndim() == 1 && indptr.shape(0) >= 1, "indptr must be 1-dimensional, not empty");
-  require(indices.ndim() == 1, "indices must be 1-dimensional");
-  const index_t n_rows = indptr.shape(0) - 1;
-  const std::int64_t* p = indptr.data();
-  require(p[0] >= 0 && p[n_rows] <= indices.shape(0), "indptr must lie within indices");
-  for (index_t r = 0; r < n_rows; ++r) require(p[r] <= p[r + 1], "indptr must not decrease");
-  require_ids(indices.data() + p[0], p[n_rows] - p[0], n_cols,
-              "indices must lie in [0, number of columns)");
-  return n_rows;
-}
-
+// A range of a CSR matrix's rows (the users or items one sweep solves): offsets within indices.
 template <class T>
 Rows<T> csr_rows(const Ids& indptr, const Ids& indices, const In<T>& values, index_t n_cols) {
-  const index_t n_rows = require_csr(indptr, indices, n_cols);
+  const index_t n_rows = require_csr(indptr, indices, n_cols, nullptr, CsrSpan::rows);
   require_shape(values, "values", {indices.shape(0)});
   return Rows<T>{indptr.data(), indices.data(), values.data(), n_rows};
 }
@@ -207,7 +196,8 @@ void top_k(In<T> scores, const Ids& seen_indptr, const Ids& seen_indices, Ids it
   const index_t k = items_out.shape(1);
   require_shape(scores_out, "scores_out", {n_rows, k});
   require(seen_indices.ndim() == 1, "seen_indices must be 1-dimensional");
-  require_csr(seen_indptr, seen_indices, n_items);
+  // The rows of a range of users: offsets within seen_indices.
+  require_csr(seen_indptr, seen_indices, n_items, nullptr, CsrSpan::rows);
   require_threads(n_threads);
   require_disjoint(scores, scores_out, "scores and scores_out must not share memory");
   require_disjoint(scores, items_out, "scores and items_out must not share memory");

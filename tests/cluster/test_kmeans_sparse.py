@@ -240,7 +240,7 @@ def test_csr_relocation_of_empty_clusters_matches_reference(dtype):
     (lambda a: a["indices"].__setitem__(0, 17), "indices must lie"),
     (lambda a: a["indices"].__setitem__(0, -1), "indices must lie"),
     (lambda a: a["indices"].__setitem__(1, a["indices"][0]), "at most once"),
-    (lambda a: a.update(data=a["data"][:-1].copy()), "same length"),
+    (lambda a: a.update(data=a["data"][:-1].copy()), "of one length"),
     (lambda a: a.update(n_features=0), "empty"),
 ])
 def test_csr_input_checks(change, match, dtype):
