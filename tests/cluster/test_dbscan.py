@@ -98,6 +98,16 @@ def test_other_metrics_through_the_neighbourhood_graph(metric):
                  SklearnDBSCAN(eps=eps, min_samples=4, metric=metric).fit(X))
 
 
+@pytest.mark.parametrize("eps", [0.002, 0.01, 0.05, 1.0])
+def test_cosine_on_real_data_with_zero_rows(eps, dtype):
+    """Cosine runs on the compiled radius search of unit rows; wine's rows are far from the
+    origin (small angles), and all-zero rows are at distance 1 of everything."""
+    X = load_wine().data.astype(dtype)
+    X[[3, 50, 51]] = 0
+    _assert_same(DBSCAN(eps=eps, min_samples=5, metric="cosine").fit(X),
+                 SklearnDBSCAN(eps=eps, min_samples=5, metric="cosine").fit(X))
+
+
 def test_callable_metric_and_weighted_minkowski():
     X = _blobs(150)
 

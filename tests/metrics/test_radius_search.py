@@ -8,6 +8,7 @@ from sklearn.neighbors import NearestNeighbors as SklearnNearestNeighbors
 from fastml.metrics import _radius_fast
 from fastml.metrics._reductions import radius_neighbors, radius_neighbors_csr
 from fastml.reference import cluster_density as reference
+from fastml.reference import distances as reference_distances
 
 METRICS = ["euclidean", "sqeuclidean", "manhattan", "chebyshev", "minkowski", "hamming"]
 SHAPES = [(1, 1, 1), (5, 40, 1), (70, 33, 3), (200, 500, 8), (90, 700, 17)]
@@ -113,7 +114,7 @@ def test_radius_neighbors_matches_scikit_learn(metric, sort_results, dtype):
         order = np.lexsort((ti, td)) if sort_results else np.argsort(ti)
         td, ti = td[order], ti[order]
         if metric == "cosine" and dtype == np.float32 and sort_results:
-            # float32 cosine (not the compiled radius search) may swap near-equal distances
+            # float32 cosine: scikit-learn sums in float32 and may swap near-equal distances
             order = np.argsort(i)
             d, i, td, ti = d[order], i[order], td[np.argsort(ti)], np.sort(ti)
         assert_array_equal(i, ti)
@@ -137,3 +138,48 @@ def test_hamming_is_scikit_learns_brute_force(dtype_in, rng):
             order = np.lexsort((exp_ind, exp_dist))  # ties in the index order
             assert_array_equal(ind, exp_ind[order])
             assert_array_equal(dist, exp_dist[order].astype(dist.dtype))
+
+
+def _cosine_data(rng, n, d, dtype):
+    """Integer rows (many parallel pairs, so distances tied at 0 and at other values), some
+    all-zero rows (distance 1 to every row, as scikit-learn's normalize leaves them)."""
+    X = rng.integers(-2, 3, size=(n, d)).astype(dtype)
+    X[::7] = 0
+    return X
+
+
+@pytest.mark.parametrize("radius", [0.0, 0.05, 0.4, 1.0, 1.3])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (40, 60, 3), (150, 200, 6)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_cosine_matches_reference(radius, shape, dtype, rng):
+    n_q, n_y, d = shape
+    X, Y = _cosine_data(rng, n_q, d, dtype), _cosine_data(rng, n_y, d, dtype)
+    indptr, indices, distances = radius_neighbors_csr(X, Y, radius, metric="cosine",
+                                                      sort_results=True)
+    assert distances.dtype == dtype
+    D = reference_distances.pairwise_distances(X.astype(np.float64), Y.astype(np.float64),
+                                               "cosine")
+    for i in range(n_q):
+        got = indices[indptr[i]:indptr[i + 1]]
+        # pairs within rounding of the radius may go either way against another summation
+        sure = np.flatnonzero(D[i] <= radius - 1e-12)
+        unsure = np.flatnonzero(np.abs(D[i] - radius) <= 1e-12)
+        assert np.all(np.isin(sure, got)) and np.all(np.isin(got, np.union1d(sure, unsure)))
+        assert_allclose(distances[indptr[i]:indptr[i + 1]], D[i, got], atol=1e-6)
+        order = np.lexsort((got, distances[indptr[i]:indptr[i + 1]]))
+        assert_array_equal(order, np.arange(len(got)))
+
+
+def test_cosine_self_query_and_scikit_learns_brute_force(dtype):
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data[:400].astype(dtype)  # row 0 of digits is not zero; add one that is
+    X[5] = 0
+    for radius in (0.02, 0.1, 1.0):
+        ours = radius_neighbors_csr(X, X, radius, metric="cosine", self_query=True)
+        theirs = SklearnNearestNeighbors(radius=radius, metric="cosine",
+                                         algorithm="brute").fit(X).radius_neighbors()
+        for i, (td, ti) in enumerate(zip(*theirs)):
+            got = ours[1][ours[0][i]:ours[0][i + 1]]
+            assert_array_equal(got, np.sort(ti))
+            assert_allclose(ours[2][ours[0][i]:ours[0][i + 1]], td[np.argsort(ti)], atol=1e-6)

@@ -588,6 +588,14 @@ def _hierarchy_workloads():
                  peer=lambda X: SklearnDBSCAN(eps=0.2, min_samples=10,
                                               metric="hamming").fit(X).labels_,
                  **common()),
+        # cosine: scikit-learn's brute force (no tree takes it); fastml's radius search of the
+        # unit rows. Blobs away from the origin: clusters by angle (9 at 20k, 66% noise).
+        Workload(name="DBSCAN cosine {n}x16 float64 (blobs), eps 0.01, min_samples 10: labels",
+                 sizes=(2_000, 20_000), setup=_uneven_blobs(16),
+                 fastml=lambda X: DBSCAN(eps=0.01, min_samples=10, metric="cosine").fit(X).labels_,
+                 peer=lambda X: SklearnDBSCAN(eps=0.01, min_samples=10,
+                                              metric="cosine").fit(X).labels_,
+                 **common()),
     ]
 
 

@@ -38,6 +38,10 @@ def _qr(A):
     return linalg.qr(A, mode="economic", check_finite=False)[0]
 
 
+def _lu(A):
+    return linalg.lu(A, permute_l=True, check_finite=False)[0]
+
+
 def range_finder(op, size, n_iter, power_iteration_normalizer, random_state):
     """An orthonormal basis (n_rows x size) of the range of op, as scikit-learn's
     _randomized_range_finder computes it, with the products of op."""
@@ -47,8 +51,7 @@ def range_finder(op, size, n_iter, power_iteration_normalizer, random_state):
     if power_iteration_normalizer == "QR":
         normalize = _qr
     elif power_iteration_normalizer == "LU":
-        def normalize(A):
-            return linalg.lu(A, permute_l=True, check_finite=False)[0]
+        normalize = _lu
     else:
         def normalize(A):
             return A
@@ -91,14 +94,18 @@ def randomized_svd_normal(normal_matmat, shape, dtype, n_components, *, n_oversa
     vectors are those of Z M^{-1/2}, d x (k + p) work. Each power iteration is normalised by a
     QR of the d x (k + p) iterate only: it keeps the subspace any normaliser of scikit-learn's
     keeps, at a fraction of the cost of factorising the n x (k + p) one (LU or QR of 100k x 110
-    took 4x the time of the sparse products here)."""
+    took 4x the time of the sparse products here). The iterates before the last are normalised
+    by LU (the triangular factor with row swaps, which spans the same subspace and bounds its
+    entries by 1, as scikit-learn's "LU" normaliser), the last by QR, which the final
+    factorisation is best conditioned with: QR of 20000 x 110 took 0.14 s of CPU on one thread,
+    LU 0.025 s, against 0.15 s for one sparse product of the TruncatedSVD bench."""
     n, d = shape
     n_iter = resolve_n_iter(n_iter, n_components, shape)
     W = _test_matrix(d, n_components + n_oversamples, dtype, random_state).astype(np.float64)
-    for _ in range(n_iter):
+    for it in range(n_iter):
         W = normal_matmat(W)
         with _one_blas_thread():
-            W = _qr(W)
+            W = _qr(W) if it == n_iter - 1 else _lu(W)
     Z = np.asarray(normal_matmat(W), dtype=np.float64)
     with _one_blas_thread():
         M = W.T @ Z

@@ -240,8 +240,8 @@ def radius_neighbors_csr(X, Y, radius, *, metric="euclidean", return_distance=Tr
                          **kwds):
     """Rows of Y within ``radius`` (distance <= radius) of every row of X, as CSR arrays.
 
-    euclidean, sqeuclidean, manhattan, chebyshev, minkowski and hamming run on the compiled
-    radius search (fastml.metrics._radius_fast: a kd partition of the rows, leaves out of reach
+    euclidean, sqeuclidean, manhattan, chebyshev, minkowski, hamming and cosine (see
+    _cosine_radius_csr) run on the compiled radius search (fastml.metrics._radius_fast: a kd partition of the rows, leaves out of reach
     skipped, the others evaluated as tiles); other metrics and sparse input filter chunks of the
     distance matrix. With ``self_query`` (X is Y), row i is left out of its own list.
 
@@ -254,6 +254,9 @@ def radius_neighbors_csr(X, Y, radius, *, metric="euclidean", return_distance=Tr
     distances : ndarray or None
         None unless ``return_distance``; float32 for float32 input, else float64.
     """
+    if metric == "cosine" and radius >= 0 and _compiled_search(X, Y, metric, kwds):
+        return _cosine_radius_csr(X, Y, radius, return_distance, sort_results, self_query,
+                                  n_jobs, kwds)
     job = _radius_job(X, Y, metric, kwds, n_jobs) if radius >= 0 else None
     if job is not None:
         indptr, indices, distances = _radius_fast.radius_lists(
@@ -285,6 +288,80 @@ def radius_neighbors_csr(X, Y, radius, *, metric="euclidean", return_distance=Tr
     indices = np.concatenate([cols for cols, _ in found])
     distances = np.concatenate([dist for _, dist in found]) if return_distance else None
     return indptr, indices, distances
+
+
+# Slack on the squared euclidean radius of the unit rows that the cosine search screens with:
+# 1 - x.y and |x - y|^2 / 2 of unit rows differ by rounding only (a few ulps of 2), so that no
+# pair within the cosine radius can fall outside it; the candidates are then measured as
+# scikit-learn measures them.
+_COSINE_SLACK = 1e-9
+# Candidate pairs measured at a time (bounds the (pairs x n_features) gathers).
+_COSINE_PAIRS = 1 << 16
+
+
+def _cosine_radius_csr(X, Y, radius, return_distance, sort_results, self_query, n_jobs, kwds):
+    """radius_neighbors_csr for cosine on dense rows: scikit-learn's cosine distance is
+    1 - x.y / (|x| |y|), which for unit rows is |x - y|^2 / 2; so the rows are scaled to unit
+    length and the compiled radius search (sqeuclidean, a kd partition) finds the candidates
+    within 2 radius (plus a slack for rounding). Each candidate's distance is then computed as
+    scikit-learn's cosine_distances does (1 - the dot product of the normalised rows, clipped to
+    [0, 2]), and kept when <= radius, so that pairs at exactly the radius are decided on that
+    value. All-zero rows, whose normalised rows scikit-learn leaves at zero, are at distance 1 of
+    every row: they are added directly (the search sees only the other rows)."""
+    job = _PairwiseJob(X, Y, "cosine", kwds, n_jobs, aux_kind=_no_aux)
+    Xw, Yw = job.X, job.Y
+    Xn, x_live = _unit_rows(Xw)
+    Yn, y_live = (Xn, x_live) if job.y_is_x else _unit_rows(Yw)
+    x_ids, y_ids = np.flatnonzero(x_live), np.flatnonzero(y_live)
+    rows, cols, dist = [], [], []
+    if len(x_ids) and len(y_ids):
+        # searched in float64 whatever the input (float32 sums would need a wider slack)
+        Xs = np.ascontiguousarray(Xn[x_ids])
+        Ys = Xs if job.y_is_x else np.ascontiguousarray(Yn[y_ids])
+        screen = 2.0 * radius * (1 + _COSINE_SLACK) + _COSINE_SLACK
+        indptr, indices, _ = _radius_fast.radius_lists(
+            Xs, Ys, "sqeuclidean", 2.0, screen, self_query, False, False, job.n_threads)
+        r = x_ids[np.repeat(np.arange(len(x_ids)), np.diff(indptr))]
+        c = y_ids[indices]
+        d = np.empty(len(r))
+        for start in range(0, len(r), _COSINE_PAIRS):
+            part = slice(start, start + _COSINE_PAIRS)
+            d[part] = np.einsum("ij,ij->i", Xn[r[part]], Yn[c[part]])
+        d = np.clip(1.0 - d, 0.0, 2.0)
+        keep = d <= radius
+        rows.append(r[keep])
+        cols.append(c[keep])
+        dist.append(d[keep])
+    if radius >= 1.0:  # all-zero rows: distance 1 to every row
+        n_x, n_y = Xw.shape[0], Yw.shape[0]
+        zx, zy = np.flatnonzero(~x_live), np.flatnonzero(~y_live)
+        r = np.concatenate([np.repeat(zx, n_y), np.repeat(x_ids, len(zy))])
+        c = np.concatenate([np.tile(np.arange(n_y), len(zx)), np.tile(zy, len(x_ids))])
+        if self_query:
+            keep = r != c
+            r, c = r[keep], c[keep]
+        rows.append(r)
+        cols.append(c)
+        dist.append(np.ones(len(r)))
+    rows, cols, dist = (np.concatenate(a) if a else np.empty(0) for a in (rows, cols, dist))
+    rows, cols = rows.astype(np.int64), cols.astype(np.int64)
+    dist = dist.astype(job.out_dtype, copy=False)  # sorted as returned: float32 ties by index
+    order = np.lexsort((cols, dist, rows) if sort_results else (cols, rows))
+    counts = np.bincount(rows, minlength=Xw.shape[0])
+    indptr = np.zeros(Xw.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr, cols[order], dist[order] if return_distance else None
+
+
+def _unit_rows(A):
+    """(A's rows scaled to unit length in float64, the mask of the nonzero rows), all-zero rows
+    left at zero as scikit-learn's normalize leaves them."""
+    A = np.asarray(A, dtype=np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", A, A))
+    live = norms > 0
+    out = np.zeros_like(A)
+    out[live] = A[live] / norms[live, None]
+    return out, live
 
 
 def _split_rows(values, indptr):
