@@ -241,8 +241,8 @@ def radius_neighbors_csr(X, Y, radius, *, metric="euclidean", return_distance=Tr
     """Rows of Y within ``radius`` (distance <= radius) of every row of X, as CSR arrays.
 
     euclidean, sqeuclidean, manhattan, chebyshev, minkowski, hamming and cosine (see
-    _cosine_radius_csr) run on the compiled radius search (fastml.metrics._radius_fast: a kd partition of the rows, leaves out of reach
-    skipped, the others evaluated as tiles); other metrics and sparse input filter chunks of the
+    _cosine_radius_csr) run on the compiled radius search (fastml.metrics._radius_fast: a kd
+    partition of the rows, leaves out of reach skipped, the others evaluated as tiles); other metrics and sparse input filter chunks of the
     distance matrix. With ``self_query`` (X is Y), row i is left out of its own list.
 
     Returns
