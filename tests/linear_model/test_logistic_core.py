@@ -105,3 +105,34 @@ def test_entry_checks():
         core.loss_gradient_csr(M.indptr, bad, M.data, 3, y, sw, W, b, None, 1)
     with pytest.raises(TypeError):  # no silent conversion of X
         core.loss_gradient(X.astype(np.int64), y, sw, W, b, None, 1)
+
+
+@pytest.mark.parametrize("p", [1, 5, 40])
+@pytest.mark.parametrize("l1", [0.0, 0.05, 0.5, 50.0])
+def test_l1_quadratic_cd_matches_reference(p, l1):
+    rng = np.random.default_rng(p)
+    A = rng.normal(size=(3 * p, p))
+    H = A.T @ A / p + 1e-3 * np.eye(p)
+    g, w = rng.normal(size=p), rng.normal(size=p) * (rng.random(p) < 0.5)
+    penalised = (rng.random(p) < 0.8).astype(np.uint8)
+    d, sweeps = core.l1_quadratic_cd(H, g, w, penalised, l1, 1e-12, 500)
+    ref_d, ref_sweeps = reference.l1_quadratic_cd(H, g, w, penalised, l1, 1e-12, 500)
+    np.testing.assert_allclose(d, ref_d, rtol=1e-10, atol=1e-12)
+    assert sweeps == ref_sweeps
+    # The step minimises the model: its subgradient holds 0 at w + d.
+    z, r = w + d, g + H @ d
+    pen = penalised.astype(bool)
+    np.testing.assert_allclose(r[~pen], 0.0, atol=1e-8)
+    nonzero = pen & (z != 0)
+    np.testing.assert_allclose(r[nonzero], -l1 * np.sign(z[nonzero]), atol=1e-8)
+    assert np.all(np.abs(r[pen & (z == 0)]) <= l1 + 1e-8)
+
+
+def test_l1_quadratic_cd_checks_its_input():
+    H, g, w, pen = np.eye(3), np.ones(3), np.zeros(3), np.ones(3, dtype=np.uint8)
+    with pytest.raises(ValueError):
+        core.l1_quadratic_cd(np.eye(2), g, w, pen, 0.1, 1e-8, 10)
+    with pytest.raises(ValueError):
+        core.l1_quadratic_cd(H, g, w, pen, -0.1, 1e-8, 10)
+    with pytest.raises(TypeError):
+        core.l1_quadratic_cd(H, g, w, pen.astype(bool), 0.1, 1e-8, 10)
