@@ -14,7 +14,7 @@
 
 namespace py = pybind11;
 using fastml::bindings::require;
-using fastml::bindings::require_csr;
+using fastml::bindings::csr_view;
 using fastml::bindings::require_threads;
 using fastml::decomposition::Csr;
 using fastml::decomposition::index_t;
@@ -24,21 +24,14 @@ namespace {
 template <class T>
 using In = py::array_t<T, py::array::c_style>;
 
-// The kernels' view of a CSR matrix, its arrays checked (require_csr).
-template <class T, class I>
-Csr<T, I> csr(const In<I>& indptr, const In<I>& indices, const In<T>& data, index_t n_cols) {
-  const index_t n = require_csr(indptr, indices, n_cols, &data);
-  return Csr<T, I>{indptr.data(), indices.data(), data.data(), n, n_cols};
-}
-
 template <class T, class I>
 py::array_t<T> csr_matmat(const In<I>& indptr, const In<I>& indices, const In<T>& data,
                           index_t n_cols, const In<T>& B, int n_threads) {
-  const Csr<T, I> X = csr(indptr, indices, data, n_cols);
+  const Csr<T, I> X = csr_view(indptr, indices, data, n_cols);
   require(B.ndim() == 2 && B.shape(0) == n_cols, "B must have shape (n_cols, k)");
   require_threads(n_threads);
   const index_t k = B.shape(1);
-  py::array_t<T> out({X.n_rows, k});
+  py::array_t<T> out({X.n, k});
   T* o = out.mutable_data();
   const T* b = B.data();
   {
@@ -51,10 +44,10 @@ py::array_t<T> csr_matmat(const In<I>& indptr, const In<I>& indices, const In<T>
 template <class T, class I>
 py::tuple csr_transpose(const In<I>& indptr, const In<I>& indices, const In<T>& data,
                         index_t n_cols) {
-  const Csr<T, I> X = csr(indptr, indices, data, n_cols);
+  const Csr<T, I> X = csr_view(indptr, indices, data, n_cols);
   const index_t nnz = indices.shape(0);
   // int32 indices of the transpose hold row numbers: they must fit.
-  require(X.n_rows <= static_cast<index_t>(std::numeric_limits<I>::max()),
+  require(X.n <= static_cast<index_t>(std::numeric_limits<I>::max()),
           "too many rows for the index type");
   py::array_t<I> indptr_t(n_cols + 1), indices_t(nnz);
   py::array_t<T> data_t(nnz);

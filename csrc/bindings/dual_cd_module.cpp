@@ -12,7 +12,8 @@
 
 namespace py = pybind11;
 using fastml::bindings::require;
-using fastml::bindings::require_csr;
+using fastml::bindings::csr_view;
+using fastml::bindings::dense_view;
 using fastml::bindings::require_shape;
 using namespace fastml::dual_cd;
 
@@ -20,18 +21,6 @@ namespace {
 
 template <class T>
 using In = py::array_t<T, py::array::c_style>;
-
-Dense<double> dense(const In<double>& X) {
-  require(X.ndim() == 2, "X must be 2-dimensional");
-  return Dense<double>{X.data(), X.shape(0), X.shape(1)};
-}
-
-// The solver's view of a CSR matrix, its arrays checked (require_csr).
-Csr<double, std::int32_t> csr(const In<std::int32_t>& indptr, const In<std::int32_t>& indices,
-                              const In<double>& data, index_t n_features) {
-  const index_t n = require_csr(indptr, indices, n_features, &data);
-  return Csr<double, std::int32_t>{indptr.data(), indices.data(), data.data(), n, n_features};
-}
 
 // rows (l) index X's rows; C (l) positive; returns the problem and checks the shared arguments.
 Problem problem(index_t n, const In<std::int32_t>& rows, const In<double>& C, double bias,
@@ -96,7 +85,7 @@ PYBIND11_MODULE(_dual_cd_fast, m) {
   m.def("svc", [](const In<double>& X, const In<std::int32_t>& rows, const In<std::int8_t>& sign,
                   const In<double>& C, double bias, bool squared, double eps,
                   std::int64_t max_iter, Rng& rng) {
-          return run_svc(dense(X), rows, sign, C, bias, squared, eps, max_iter, rng);
+          return run_svc(dense_view(X), rows, sign, C, bias, squared, eps, max_iter, rng);
         },
         py::arg("X").noconvert(), py::arg("rows").noconvert(), py::arg("sign").noconvert(),
         py::arg("C").noconvert(), py::arg("bias"), py::arg("squared"), py::arg("eps"),
@@ -105,7 +94,7 @@ PYBIND11_MODULE(_dual_cd_fast, m) {
                       const In<double>& data, index_t n_features, const In<std::int32_t>& rows,
                       const In<std::int8_t>& sign, const In<double>& C, double bias,
                       bool squared, double eps, std::int64_t max_iter, Rng& rng) {
-          return run_svc(csr(indptr, indices, data, n_features), rows, sign, C, bias, squared,
+          return run_svc(csr_view(indptr, indices, data, n_features), rows, sign, C, bias, squared,
                          eps, max_iter, rng);
         },
         py::arg("indptr").noconvert(), py::arg("indices").noconvert(),
@@ -115,7 +104,7 @@ PYBIND11_MODULE(_dual_cd_fast, m) {
   m.def("svr", [](const In<double>& X, const In<double>& y, double p,
                   const In<std::int32_t>& rows, const In<double>& C, double bias, bool squared,
                   double eps, std::int64_t max_iter, Rng& rng) {
-          return run_svr(dense(X), y, p, rows, C, bias, squared, eps, max_iter, rng);
+          return run_svr(dense_view(X), y, p, rows, C, bias, squared, eps, max_iter, rng);
         },
         py::arg("X").noconvert(), py::arg("y").noconvert(), py::arg("p"),
         py::arg("rows").noconvert(), py::arg("C").noconvert(), py::arg("bias"),
@@ -124,7 +113,7 @@ PYBIND11_MODULE(_dual_cd_fast, m) {
                       const In<double>& data, index_t n_features, const In<double>& y, double p,
                       const In<std::int32_t>& rows, const In<double>& C, double bias,
                       bool squared, double eps, std::int64_t max_iter, Rng& rng) {
-          return run_svr(csr(indptr, indices, data, n_features), y, p, rows, C, bias, squared,
+          return run_svr(csr_view(indptr, indices, data, n_features), y, p, rows, C, bias, squared,
                          eps, max_iter, rng);
         },
         py::arg("indptr").noconvert(), py::arg("indices").noconvert(),

@@ -15,7 +15,7 @@
 
 namespace py = pybind11;
 using fastml::bindings::require;
-using fastml::bindings::require_csr;
+using fastml::bindings::csr_view;
 using fastml::bindings::require_shape;
 using fastml::bindings::require_threads;
 using fastml::linalg::Csr;
@@ -46,13 +46,6 @@ const double* weights(const Weights& w, index_t n) {
   if (!w) return nullptr;
   require_shape(*w, "sample_weight", {n});
   return w->data();
-}
-
-// The kernels' view of a CSR matrix, its arrays checked (require_csr).
-template <class T, class I>
-Csr<T, I> csr(const In<I>& indptr, const In<I>& indices, const In<T>& data, index_t n_features) {
-  const index_t n = require_csr(indptr, indices, n_features, &data);
-  return Csr<T, I>{indptr.data(), indices.data(), data.data(), n, n_features};
 }
 
 struct Outputs {
@@ -112,7 +105,7 @@ void define_csr(py::module_& m) {
       "weighted_gram_csr",
       [](const In<I>& indptr, const In<I>& indices, const In<T>& data, index_t n_features,
          const Weights& w, bool center, int n_threads) {
-        const Csr<T, I> x = csr(indptr, indices, data, n_features);
+        const Csr<T, I> x = csr_view(indptr, indices, data, n_features);
         Outputs o = run(x, no_targets<T>(x.n), weights(w, x.n), center, n_threads);
         return py::make_tuple(o.G, o.x_mean);
       },
@@ -124,7 +117,7 @@ void define_csr(py::module_& m) {
       "weighted_gram_xty_csr",
       [](const In<I>& indptr, const In<I>& indices, const In<T>& data, index_t n_features,
          const Any<T>& Y, const Weights& w, bool center, int n_threads) {
-        const Csr<T, I> x = csr(indptr, indices, data, n_features);
+        const Csr<T, I> x = csr_view(indptr, indices, data, n_features);
         Outputs o = run(x, targets(Y, x.n), weights(w, x.n), center, n_threads);
         return py::make_tuple(o.G, o.XtY, o.x_mean, o.y_mean);
       },

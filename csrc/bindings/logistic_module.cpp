@@ -17,7 +17,8 @@
 
 namespace py = pybind11;
 using fastml::bindings::require;
-using fastml::bindings::require_csr;
+using fastml::bindings::csr_view;
+using fastml::bindings::dense_view;
 using fastml::bindings::require_shape;
 using fastml::bindings::require_threads;
 using fastml::logistic::Csr;
@@ -31,19 +32,6 @@ namespace {
 template <class T>
 using In = py::array_t<T, py::array::c_style>;
 using Optional = std::optional<In<double>>;
-
-template <class T>
-Dense<T> dense(const In<T>& X) {
-  require(X.ndim() == 2, "X must be 2-dimensional");
-  return Dense<T>{X.data(), X.shape(0), X.shape(1)};
-}
-
-// The kernels' view of a CSR matrix, its arrays checked (require_csr).
-template <class T, class I>
-Csr<T, I> csr(const In<I>& indptr, const In<I>& indices, const In<T>& data, index_t n_features) {
-  const index_t n = require_csr(indptr, indices, n_features, &data);
-  return Csr<T, I>{indptr.data(), indices.data(), data.data(), n, n_features};
-}
 
 // The model of n rows of d features: coef (k x d), intercept (k), y (n) with labels valid for k
 // (0 or 1 when k == 1, else integers in [0, k)), optional weights (n) and raw predictions (n x k).
@@ -132,7 +120,7 @@ void define_dense(py::module_& m) {
   m.def("loss_gradient",
         [](const In<T>& X, const In<double>& y, const Optional& sw, const In<double>& coef,
            const In<double>& intercept, const Optional& raw, int n_threads) {
-          return loss_gradient(dense(X), y, sw, coef, intercept, raw, n_threads);
+          return loss_gradient(dense_view(X), y, sw, coef, intercept, raw, n_threads);
         },
         py::arg("X").noconvert(), py::arg("y").noconvert(), py::arg("sample_weight").noconvert(),
         py::arg("coef").noconvert(), py::arg("intercept").noconvert(),
@@ -140,7 +128,7 @@ void define_dense(py::module_& m) {
   m.def("gradient_hessian",
         [](const In<T>& X, const In<double>& y, const Optional& sw, const In<double>& coef,
            const In<double>& intercept, const Optional& raw, bool fit_intercept, int n_threads) {
-          return gradient_hessian(dense(X), y, sw, coef, intercept, raw, fit_intercept,
+          return gradient_hessian(dense_view(X), y, sw, coef, intercept, raw, fit_intercept,
                                   n_threads);
         },
         py::arg("X").noconvert(), py::arg("y").noconvert(), py::arg("sample_weight").noconvert(),
@@ -149,7 +137,7 @@ void define_dense(py::module_& m) {
         kHessianDoc);
   m.def("raw_prediction",
         [](const In<T>& X, const In<double>& coef, const In<double>& intercept, int n_threads) {
-          return raw_prediction(dense(X), coef, intercept, n_threads);
+          return raw_prediction(dense_view(X), coef, intercept, n_threads);
         },
         py::arg("X").noconvert(), py::arg("coef").noconvert(), py::arg("intercept").noconvert(),
         py::arg("n_threads"), "X @ coef.T + intercept in float64, (n, k).");
@@ -161,7 +149,7 @@ void define_csr(py::module_& m) {
         [](const In<I>& indptr, const In<I>& indices, const In<T>& data, index_t n_features,
            const In<double>& y, const Optional& sw, const In<double>& coef,
            const In<double>& intercept, const Optional& raw, int n_threads) {
-          return loss_gradient(csr(indptr, indices, data, n_features), y, sw, coef, intercept,
+          return loss_gradient(csr_view(indptr, indices, data, n_features), y, sw, coef, intercept,
                                raw, n_threads);
         },
         py::arg("indptr").noconvert(), py::arg("indices").noconvert(),
@@ -173,7 +161,7 @@ void define_csr(py::module_& m) {
         [](const In<I>& indptr, const In<I>& indices, const In<T>& data, index_t n_features,
            const In<double>& y, const Optional& sw, const In<double>& coef,
            const In<double>& intercept, const Optional& raw, bool fit_intercept, int n_threads) {
-          return gradient_hessian(csr(indptr, indices, data, n_features), y, sw, coef, intercept,
+          return gradient_hessian(csr_view(indptr, indices, data, n_features), y, sw, coef, intercept,
                                   raw, fit_intercept, n_threads);
         },
         py::arg("indptr").noconvert(), py::arg("indices").noconvert(),
@@ -184,7 +172,7 @@ void define_csr(py::module_& m) {
   m.def("raw_prediction_csr",
         [](const In<I>& indptr, const In<I>& indices, const In<T>& data, index_t n_features,
            const In<double>& coef, const In<double>& intercept, int n_threads) {
-          return raw_prediction(csr(indptr, indices, data, n_features), coef, intercept,
+          return raw_prediction(csr_view(indptr, indices, data, n_features), coef, intercept,
                                 n_threads);
         },
         py::arg("indptr").noconvert(), py::arg("indices").noconvert(),

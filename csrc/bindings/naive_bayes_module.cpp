@@ -18,7 +18,8 @@
 
 namespace py = pybind11;
 using fastml::bindings::require;
-using fastml::bindings::require_csr;
+using fastml::bindings::csr_view;
+using fastml::bindings::dense_view;
 using fastml::bindings::require_shape;
 using fastml::bindings::require_threads;
 using fastml::naive_bayes::Csr;
@@ -34,19 +35,6 @@ template <class T>
 using In = py::array_t<T, py::array::c_style>;
 using Weights = std::optional<In<double>>;
 using Codes = In<std::int64_t>;
-
-template <class T>
-Dense<T> dense(const In<T>& X) {
-  require(X.ndim() == 2, "X must be 2-dimensional");
-  return Dense<T>{X.data(), X.shape(0), X.shape(1)};
-}
-
-// The kernels' view of a CSR matrix, its arrays checked (require_csr).
-template <class T, class I>
-Csr<T, I> csr(const In<I>& indptr, const In<I>& indices, const In<T>& data, index_t n_features) {
-  const index_t n = require_csr(indptr, indices, n_features, &data);
-  return Csr<T, I>{indptr.data(), indices.data(), data.data(), n, n_features};
-}
 
 Labels labels(const std::optional<In<label_t>>& y, const Weights& w, index_t n, index_t n_classes) {
   require(n_classes >= 1, "n_classes must be >= 1");
@@ -101,7 +89,7 @@ py::array_t<double> matrix(index_t rows, index_t cols) {
 template <class T>
 py::tuple count_features_dense(const In<T>& X, const In<label_t>& y, const Weights& w,
                                index_t n_classes, std::optional<double> threshold, int n_threads) {
-  const Dense<T> x = dense(X);
+  const Dense<T> x = dense_view(X);
   const Labels lab = labels(y, w, x.n, n_classes);
   require_threads(n_threads);
   py::array_t<double> class_count(n_classes);
@@ -119,7 +107,7 @@ template <class T, class I>
 py::tuple count_features_csr(const In<I>& indptr, const In<I>& indices, const In<T>& data,
                              index_t n_features, const In<label_t>& y, const Weights& w,
                              index_t n_classes, std::optional<double> threshold, int n_threads) {
-  const Csr<T, I> x = csr(indptr, indices, data, n_features);
+  const Csr<T, I> x = csr_view(indptr, indices, data, n_features);
   const Labels lab = labels(y, w, x.n, n_classes);
   require_threads(n_threads);
   py::array_t<double> class_count(n_classes);
@@ -136,7 +124,7 @@ py::tuple count_features_csr(const In<I>& indptr, const In<I>& indices, const In
 template <class T>
 py::tuple gaussian_stats(const In<T>& X, const std::optional<In<label_t>>& y, const Weights& w,
                          index_t n_classes, int n_threads) {
-  const Dense<T> x = dense(X);
+  const Dense<T> x = dense_view(X);
   const Labels lab = labels(y, w, x.n, n_classes);
   require_threads(n_threads);
   py::array_t<double> weight(n_classes);
@@ -153,7 +141,7 @@ py::tuple gaussian_stats(const In<T>& X, const std::optional<In<label_t>>& y, co
 
 py::tuple count_categories(const Codes& X, const In<label_t>& y, const Weights& w,
                            index_t n_classes, const Codes& n_categories, int n_threads) {
-  const Dense<std::int64_t> x = dense(X);
+  const Dense<std::int64_t> x = dense_view(X);
   const Labels lab = labels(y, w, x.n, n_classes);
   const std::vector<index_t> offsets = category_offsets(n_categories, x.d);
   require_codes(x, offsets);
@@ -181,7 +169,7 @@ template <class T>
 py::array_t<double> linear_jll_dense(const In<T>& X, const In<double>& coef,
                                      const In<double>& bias, std::optional<double> threshold,
                                      int what, int n_threads) {
-  const Dense<T> x = dense(X);
+  const Dense<T> x = dense_view(X);
   const index_t k = linear_classes(coef, bias, x.d);
   const Output out_kind = output(what);
   require_threads(n_threads);
@@ -200,7 +188,7 @@ py::array_t<double> linear_jll_csr(const In<I>& indptr, const In<I>& indices, co
                                    index_t n_features, const In<double>& coef,
                                    const In<double>& bias, std::optional<double> threshold,
                                    int what, int n_threads) {
-  const Csr<T, I> x = csr(indptr, indices, data, n_features);
+  const Csr<T, I> x = csr_view(indptr, indices, data, n_features);
   const index_t k = linear_classes(coef, bias, x.d);
   const Output out_kind = output(what);
   require_threads(n_threads);
@@ -218,7 +206,7 @@ template <class T>
 py::array_t<double> gaussian_jll(const In<T>& X, const In<double>& theta, const In<double>& var,
                                  const In<double>& constant, const In<double>& log_prior,
                                  int what, int n_threads) {
-  const Dense<T> x = dense(X);
+  const Dense<T> x = dense_view(X);
   require(theta.ndim() == 2 && theta.shape(1) == x.d && theta.shape(0) >= 1,
           "theta must have shape (n_classes, n_features)");
   const index_t k = theta.shape(0);
@@ -240,7 +228,7 @@ py::array_t<double> gaussian_jll(const In<T>& X, const In<double>& theta, const 
 py::array_t<double> categorical_jll(const Codes& X, const In<double>& log_prob,
                                     const Codes& n_categories, const In<double>& log_prior,
                                     int what, int n_threads) {
-  const Dense<std::int64_t> x = dense(X);
+  const Dense<std::int64_t> x = dense_view(X);
   const std::vector<index_t> offsets = category_offsets(n_categories, x.d);
   require(log_prob.ndim() == 2 && log_prob.shape(0) == offsets[x.d] && log_prob.shape(1) >= 1,
           "log_prob must have shape (total categories, n_classes)");

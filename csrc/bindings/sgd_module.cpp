@@ -17,7 +17,8 @@
 
 namespace py = pybind11;
 using fastml::bindings::require;
-using fastml::bindings::require_csr;
+using fastml::bindings::csr_view;
+using fastml::bindings::dense_view;
 using fastml::bindings::require_shape;
 using namespace fastml::sgd;
 
@@ -25,19 +26,6 @@ namespace {
 
 template <class T>
 using In = py::array_t<T, py::array::c_style>;
-
-template <class T>
-Dense<T> dense(const In<T>& X) {
-  require(X.ndim() == 2, "X must be 2-dimensional");
-  return Dense<T>{X.data(), X.shape(0), X.shape(1)};
-}
-
-// The kernels' view of a CSR matrix, its arrays checked (require_csr).
-template <class T, class I>
-Csr<T, I> csr(const In<I>& indptr, const In<I>& indices, const In<T>& data, index_t n_features) {
-  const index_t n = require_csr(indptr, indices, n_features, &data);
-  return Csr<T, I>{indptr.data(), indices.data(), data.data(), n, n_features};
-}
 
 template <class T>
 T* optional_vector(std::optional<In<T>>& a, const char* name, index_t d) {
@@ -85,7 +73,7 @@ void define_dtype(py::module_& m) {
         [](const In<T>& X, const In<T>& y, const In<T>& sw, const In<std::uint8_t>& validation,
            In<std::int32_t>& index, In<T>& coef, std::optional<In<T>> average_coef,
            std::optional<In<T>> q, State& state, const Options& opt) {
-          return run(dense(X), y, sw, validation, index, coef, average_coef, q, state, opt);
+          return run(dense_view(X), y, sw, validation, index, coef, average_coef, q, state, opt);
         },
         py::arg("X").noconvert(), py::arg("y").noconvert(), py::arg("sample_weight").noconvert(),
         py::arg("validation_mask").noconvert(), py::arg("index").noconvert(),
@@ -117,7 +105,7 @@ void define_csr(py::module_& m) {
            const In<T>& y, const In<T>& sw, const In<std::uint8_t>& validation,
            In<std::int32_t>& index, In<T>& coef, std::optional<In<T>> average_coef,
            std::optional<In<T>> q, State& state, const Options& opt) {
-          return run(csr(indptr, indices, data, n_features), y, sw, validation, index, coef,
+          return run(csr_view(indptr, indices, data, n_features), y, sw, validation, index, coef,
                      average_coef, q, state, opt);
         },
         py::arg("indptr").noconvert(), py::arg("indices").noconvert(),

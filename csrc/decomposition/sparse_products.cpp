@@ -48,23 +48,23 @@ constexpr double kPanelBytes = 8.0 * 1024 * 1024;
 template <class T, class I>
 void csr_matmat(const Csr<T, I>& X, const T* B, index_t k, T* out, int n_threads) {
   const RowsKernel<T, I> kernel = rows_kernel<T, I>();
-  const double nnz = static_cast<double>(X.indptr[X.n_rows]);
+  const double nnz = static_cast<double>(X.indptr[X.n]);
   const int threads =
-      fastml_region_threads((nnz * kNonzeroColumnNs + X.n_rows) * static_cast<double>(k) + 1.0,
+      fastml_region_threads((nnz * kNonzeroColumnNs + X.n) * static_cast<double>(k) + 1.0,
                             n_threads);
-  const index_t n_chunks = (X.n_rows + kRowChunk - 1) / kRowChunk;
-  const double row_bytes = static_cast<double>(X.n_cols) * sizeof(T);
+  const index_t n_chunks = (X.n + kRowChunk - 1) / kRowChunk;
+  const double row_bytes = static_cast<double>(X.d) * sizeof(T);
   const bool panels = k > kPanelColumns && row_bytes * k > kPanelBytes &&
                       row_bytes * kPanelColumns <= kPanelBytes;
   const index_t width = panels ? kPanelColumns : k;
   std::vector<T> panel;
-  if (panels) panel.resize(static_cast<std::size_t>(X.n_cols * width));
+  if (panels) panel.resize(static_cast<std::size_t>(X.d * width));
   FirstException failure;
   for (index_t c0 = 0; c0 < k; c0 += width) {
     const index_t kb = c0 + width < k ? width : k - c0;
     const T* Bp = B;
     if (panels) {
-      for (index_t j = 0; j < X.n_cols; ++j)
+      for (index_t j = 0; j < X.d; ++j)
         for (index_t c = 0; c < kb; ++c) panel[j * kb + c] = B[j * k + c0 + c];
       Bp = panel.data();
     }
@@ -76,7 +76,7 @@ void csr_matmat(const Csr<T, I>& X, const T* B, index_t k, T* out, int n_threads
       for (index_t chunk = 0; chunk < n_chunks; ++chunk) {
         failure.run([&] {
           const index_t begin = chunk * kRowChunk;
-          const index_t end = begin + kRowChunk < X.n_rows ? begin + kRowChunk : X.n_rows;
+          const index_t end = begin + kRowChunk < X.n ? begin + kRowChunk : X.n;
           kernel(X, Bp, kb, out + c0, k, acc.data(), begin, end);
         });
       }
@@ -89,12 +89,12 @@ template <class T, class I>
 void csr_transpose(const Csr<T, I>& X, I* indptr_t, I* indices_t, T* data_t) {
   // A counting sort by column: rows are visited in order, so each transposed row lists its
   // values by increasing original row (scipy's tocsc gives the same arrays).
-  for (index_t j = 0; j <= X.n_cols; ++j) indptr_t[j] = 0;
-  const index_t nnz = X.indptr[X.n_rows];
+  for (index_t j = 0; j <= X.d; ++j) indptr_t[j] = 0;
+  const index_t nnz = X.indptr[X.n];
   for (index_t p = 0; p < nnz; ++p) ++indptr_t[static_cast<index_t>(X.indices[p]) + 1];
-  for (index_t j = 0; j < X.n_cols; ++j) indptr_t[j + 1] += indptr_t[j];
-  std::vector<I> next(indptr_t, indptr_t + X.n_cols);
-  for (index_t i = 0; i < X.n_rows; ++i) {
+  for (index_t j = 0; j < X.d; ++j) indptr_t[j + 1] += indptr_t[j];
+  std::vector<I> next(indptr_t, indptr_t + X.d);
+  for (index_t i = 0; i < X.n; ++i) {
     for (index_t p = X.indptr[i]; p < X.indptr[i + 1]; ++p) {
       const I slot = next[static_cast<std::size_t>(X.indices[p])]++;
       indices_t[slot] = static_cast<I>(i);

@@ -29,7 +29,7 @@ struct Row {
 
 template <class T>
 Row<T, AllColumns> row(const Dense<T>& x, index_t i) {
-  return {x.X + i * x.d, AllColumns{}, x.d};
+  return {x.x + i * x.d, AllColumns{}, x.d};
 }
 template <class T, class I>
 Row<T, StoredColumns<I>> row(const Csr<T, I>& x, index_t i) {
@@ -47,7 +47,7 @@ void prefetch(const T* begin, index_t count) {
 }
 template <class T>
 void prefetch_row(const Dense<T>& x, index_t i) {
-  prefetch(x.X + i * x.d, x.d);
+  prefetch(x.x + i * x.d, x.d);
 }
 template <class T, class I>
 void prefetch_row(const Csr<T, I>& x, index_t i) {

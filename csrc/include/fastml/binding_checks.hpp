@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "fastml/matrix_views.hpp"
+
 namespace fastml::bindings {
 
 // A literal message becomes a std::string only when the check fails: some checks run once per
@@ -64,6 +66,23 @@ std::ptrdiff_t require_csr(const Ids& indptr, const Ids& indices, std::ptrdiff_t
   require(lowest >= 0 && (nnz == 0 || static_cast<std::ptrdiff_t>(highest) < n_cols),
           "column indices must lie in [0, the number of columns)");
   return n;
+}
+
+// The kernels' view of a 2-D C-contiguous array.
+template <class T>
+DenseRows<T> dense_view(const pybind11::array_t<T, pybind11::array::c_style>& X) {
+  require(X.ndim() == 2, "X must be 2-dimensional");
+  return DenseRows<T>{X.data(), X.shape(0), X.shape(1)};
+}
+
+// The kernels' view of a CSR matrix of n_cols columns, its arrays checked (require_csr).
+template <class T, class I>
+CsrRows<T, I> csr_view(const pybind11::array_t<I, pybind11::array::c_style>& indptr,
+                       const pybind11::array_t<I, pybind11::array::c_style>& indices,
+                       const pybind11::array_t<T, pybind11::array::c_style>& data,
+                       std::ptrdiff_t n_cols) {
+  const std::ptrdiff_t n = require_csr(indptr, indices, n_cols, &data);
+  return CsrRows<T, I>{indptr.data(), indices.data(), data.data(), n, n_cols};
 }
 
 }  // namespace fastml::bindings

@@ -10,19 +10,14 @@
 
 #include <cstdint>
 
+#include "fastml/matrix_views.hpp"
+
 namespace fastml::decomposition {
 
 using index_t = std::int64_t;
 
-// A CSR matrix as scipy stores it; the binding has checked every index.
 template <class T, class I>
-struct Csr {
-  const I* indptr;   // n_rows + 1 offsets into indices and data
-  const I* indices;  // column of each stored value, in [0, n_cols)
-  const T* data;
-  index_t n_rows;
-  index_t n_cols;
-};
+using Csr = CsrRows<T, I>;
 
 // out[i, :k] = sum over the nonzeros (i, j, v) of v * B[j, :], for rows begin <= i < end; B is
 // (n_cols x k) row-major, out's rows are ldo apart. Sums are carried in float64 in `acc` (k

@@ -29,6 +29,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fastml/matrix_views.hpp"
+
 namespace fastml::linalg {
 
 using index_t = std::ptrdiff_t;
@@ -41,15 +43,8 @@ struct Strided {
   T at(index_t i, index_t j) const { return x[i * rs + j * cs]; }
 };
 
-// CSR rows of d columns; column indices within a row need not be sorted and may repeat (the
-// repeats add up, as scipy reads them).
 template <class T, class I>
-struct Csr {
-  const I* indptr;  // n + 1
-  const I* indices;
-  const T* data;
-  index_t n, d;
-};
+using Csr = CsrRows<T, I>;
 
 // What a kernel reads: X, the optional targets Y (t = 0: none), the weights (null: all 1) and
 // the shifts subtracted from X's and Y's columns before their products (never null: zeros when

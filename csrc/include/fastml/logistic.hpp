@@ -13,23 +13,16 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fastml/matrix_views.hpp"
+
 namespace fastml::logistic {
 
 using index_t = std::ptrdiff_t;
 
 template <class T>
-struct Dense {
-  const T* x;  // n x d, row-major
-  index_t n, d;
-};
-
+using Dense = DenseRows<T>;
 template <class T, class I>
-struct Csr {
-  const I* indptr;
-  const I* indices;
-  const T* data;
-  index_t n, d;
-};
+using Csr = CsrRows<T, I>;
 
 // The model and targets, in float64.
 struct Model {

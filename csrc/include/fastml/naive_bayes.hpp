@@ -11,28 +11,17 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fastml/matrix_views.hpp"
+
 namespace fastml::naive_bayes {
 
 using index_t = std::ptrdiff_t;
 using label_t = std::int32_t;
 
-// n rows of d features, row-major.
 template <class T>
-struct Dense {
-  const T* x;
-  index_t n;
-  index_t d;
-};
-
-// n rows of d features in CSR form; column indices within a row need not be sorted.
+using Dense = DenseRows<T>;
 template <class T, class I>
-struct Csr {
-  const I* indptr;  // n + 1
-  const I* indices;
-  const T* data;
-  index_t n;
-  index_t d;
-};
+using Csr = CsrRows<T, I>;
 
 // The class of each row, y[i] in [0, n_classes), and its weight w[i] (w null: every weight 1;
 // y null: every row in class 0, for statistics over all rows).

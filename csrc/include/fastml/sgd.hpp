@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fastml/matrix_views.hpp"
+
 namespace fastml::sgd {
 
 using index_t = std::ptrdiff_t;
@@ -64,18 +66,9 @@ struct EpochSums {
 };
 
 template <class T>
-struct Dense {
-  const T* X;
-  index_t n, d;
-};
-
+using Dense = DenseRows<T>;
 template <class T, class I>
-struct Csr {
-  const I* indptr;
-  const I* indices;
-  const T* data;
-  index_t n, d;
-};
+using Csr = CsrRows<T, I>;
 
 // The weights (d), and the averaged weights and truncated-gradient accumulators when used.
 template <class T>
