@@ -219,6 +219,16 @@ inline void group_axpy(const T* const* x, const double* g, double* grad, index_t
   }
 }
 
+// Asks for the `count` rows kPrefetchRows after row i: without it the products waited on
+// memory (a pass took 4x the time of a sum over X, from L3 as from DRAM).
+template <class T>
+inline void prefetch_rows(const Dense<T>& X, index_t i, index_t count) {
+  if (i + kPrefetchRows + count > X.n) return;
+  const char* next = reinterpret_cast<const char*>(X.x + (i + kPrefetchRows) * X.d);
+  const index_t bytes = count * X.d * static_cast<index_t>(sizeof(T));
+  for (index_t b = 0; b < bytes; b += 64) __builtin_prefetch(next + b, 0, 3);
+}
+
 // Raw predictions of the R rows from row i: z[r * k + c].
 template <int R, class T>
 inline void group_raw(const Dense<T>& X, const Model& m, index_t i, double* z) {
@@ -229,13 +239,7 @@ inline void group_raw(const Dense<T>& X, const Model& m, index_t i, double* z) {
   }
   const T* x[R];
   for (int r = 0; r < R; ++r) x[r] = X.x + (i + r) * d;
-  // The rows kPrefetchRows ahead, asked for now: without it the products waited on memory
-  // (a pass took 4x the time of a sum over X, from L3 as from DRAM).
-  if (i + kPrefetchRows + R <= X.n) {
-    const char* next = reinterpret_cast<const char*>(X.x + (i + kPrefetchRows) * d);
-    const index_t bytes = R * d * static_cast<index_t>(sizeof(T));
-    for (index_t b = 0; b < bytes; b += 64) __builtin_prefetch(next + b, 0, 3);
-  }
+  prefetch_rows(X, i, R);
   double dots[R];
   for (index_t c = 0; c < k; ++c) {
     group_dots<R>(x, m.w + c * d, d, dots);
@@ -278,9 +282,109 @@ inline double dense_block(const Dense<T>& X, const Model& m, index_t i, index_t 
   return loss;
 }
 
+// ---- multinomial dense rows, classes in the vector lanes -----------------------------------
+
+// With k classes the products above take a lane sum per row and class, and a row's feature is
+// loaded k times. Here the coefficients are transposed (d x kp, kp = k rounded up to whole
+// vectors, zeros past k), so that a row's feature is broadcast once against the NV vectors of
+// every class, in a small matrix product: R rows x NV vectors of accumulators in registers.
+// The gradient is summed the same way into a transposed (d x kp) buffer, added to grad_w once
+// per chunk.
+// NV is at most 4: the R x NV accumulators must fit in the registers.
+
+template <int NV, class T>
+inline void class_lane_raw(const T* const* x, const double* wt, const double* b, index_t d,
+                           double* z) {
+  constexpr index_t kp = NV * kNative;
+  VN acc[kGroup][NV];
+  for (int r = 0; r < kGroup; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = load(b + v * kNative);
+  for (index_t j = 0; j < d; ++j) {
+    VN wv[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = load(wt + j * kp + v * kNative);
+    for (int r = 0; r < kGroup; ++r) {
+      const VN xs = splat(static_cast<double>(x[r][j]));
+      for (int v = 0; v < NV; ++v) acc[r][v] += xs * wv[v];
+    }
+  }
+  for (int r = 0; r < kGroup; ++r)
+    for (int v = 0; v < NV; ++v) store(z + r * kp + v * kNative, acc[r][v]);
+}
+
+template <int NV, class T>
+inline void class_lane_gradient(const T* const* x, const double* g, index_t d, double* gt) {
+  constexpr index_t kp = NV * kNative;
+  VN gv[kGroup][NV];
+  for (int r = 0; r < kGroup; ++r)
+    for (int v = 0; v < NV; ++v) gv[r][v] = load(g + r * kp + v * kNative);
+  for (index_t j = 0; j < d; ++j) {
+    VN a[NV];
+    for (int v = 0; v < NV; ++v) a[v] = load(gt + j * kp + v * kNative);
+    for (int r = 0; r < kGroup; ++r) {
+      const VN xs = splat(static_cast<double>(x[r][j]));
+      for (int v = 0; v < NV; ++v) a[v] += xs * gv[r][v];
+    }
+    for (int v = 0; v < NV; ++v) store(gt + j * kp + v * kNative, a[v]);
+  }
+}
+
+// Rows [begin, end) of a multinomial chunk whose kp = NV * kNative.
+template <int NV, class T>
+void class_lane_loss_gradient(const Dense<T>& X, const Model& m, index_t begin, index_t end,
+                              double* loss, double* grad_w, double* grad_b) {
+  constexpr index_t kp = NV * kNative;
+  const index_t k = m.k, d = X.d;
+  Scratch wt(d * kp), gt(d * kp), b(kp), zp(kBlock * kp), gp(kBlock * kp);
+  for (index_t c = 0; c < k; ++c) {
+    for (index_t j = 0; j < d; ++j) wt.p[j * kp + c] = m.w[c * d + j];
+    b.p[c] = m.b[c];
+  }
+  BlockBuffers bufs(k, false);
+  const index_t rows = dense_block_rows<T>(d);
+  double sum = 0.0;
+  for (index_t i0 = begin; i0 < end; i0 += rows) {
+    const index_t n = end - i0 < rows ? end - i0 : rows;
+    const T* x[kGroup];
+    for (index_t r = 0; r < n; r += kGroup) {
+      // A last partial group repeats its last row; its extra results are not read.
+      for (int q = 0; q < kGroup; ++q) x[q] = X.x + (i0 + (r + q < n ? r + q : n - 1)) * d;
+      prefetch_rows(X, i0 + r, kGroup);
+      class_lane_raw<NV>(x, wt.p, b.p, d, zp.p + r * kp);
+    }
+    for (index_t r = 0; r < n; ++r)
+      for (index_t c = 0; c < k; ++c) bufs.z.p[r * k + c] = zp.p[r * kp + c];
+    sum += pointwise_block(m, i0, n, bufs.z.p, bufs.g.p, nullptr, nullptr);
+    for (index_t r = 0; r < n; ++r)
+      for (index_t c = 0; c < kp; ++c) gp.p[r * kp + c] = c < k ? bufs.g.p[r * k + c] : 0.0;
+    for (index_t r = 0; r < n; r += kGroup) {
+      // Rows past n get zero gradients: they add nothing.
+      for (int q = 0; q < kGroup; ++q) {
+        x[q] = X.x + (i0 + (r + q < n ? r + q : n - 1)) * d;
+        if (r + q >= n)
+          for (index_t c = 0; c < kp; ++c) gp.p[(r + q) * kp + c] = 0.0;
+      }
+      class_lane_gradient<NV>(x, gp.p + r * kp, d, gt.p);
+    }
+    for (index_t r = 0; r < n; ++r)
+      for (index_t c = 0; c < k; ++c) grad_b[c] += bufs.g.p[r * k + c];
+  }
+  for (index_t c = 0; c < k; ++c)
+    for (index_t j = 0; j < d; ++j) grad_w[c * d + j] += gt.p[j * kp + c];
+  *loss += sum;
+}
+
 template <class T>
 void dense_loss_gradient(const Dense<T>& X, const Model& m, index_t begin, index_t end,
                          double* loss, double* grad_w, double* grad_b) {
+  if (m.k > 1 && !m.raw) {
+    switch ((m.k + kNative - 1) / kNative) {
+      case 1: return class_lane_loss_gradient<1>(X, m, begin, end, loss, grad_w, grad_b);
+      case 2: return class_lane_loss_gradient<2>(X, m, begin, end, loss, grad_w, grad_b);
+      case 3: return class_lane_loss_gradient<3>(X, m, begin, end, loss, grad_w, grad_b);
+      case 4: return class_lane_loss_gradient<4>(X, m, begin, end, loss, grad_w, grad_b);
+      default: break;
+    }
+  }
   BlockBuffers bufs(m.k, false);
   const index_t rows = dense_block_rows<T>(X.d);
   double sum = 0.0;

@@ -84,7 +84,22 @@ def test_options_as_scikit_learn(solver, params):
           if params.pop("sample_weight", False) else None)
     a, b = _fit_both("LogisticRegression", X, y, sample_weight=sw, solver=solver, tol=1e-8,
                      max_iter=1000, **params)
-    _assert_same_model(a, b, rtol=1e-5)
+    if params.get("C") == np.inf:
+        # Unpenalised, iris is nearly separable: the loss is flat along a direction in which
+        # the coefficients grow, so rounding (fastml sums the products in another order than
+        # scikit-learn's BLAS) moves the stopping point along it. Both stop at the same
+        # iteration with the same loss to 1e-10 and coefficients within 1e-4.
+        np.testing.assert_array_equal(b.n_iter_, a.n_iter_)
+        np.testing.assert_allclose(_half_loss(b, X, y), _half_loss(a, X, y), rtol=1e-10)
+        _assert_same_model(a, b, rtol=1e-4)
+    else:
+        _assert_same_model(a, b, rtol=1e-5)
+
+
+def _half_loss(model, X, y):
+    """The mean half multinomial loss of the fitted model on (X, y)."""
+    proba = model.predict_proba(X)
+    return -np.mean(np.log(proba[np.arange(len(y)), np.searchsorted(model.classes_, y)]))
 
 
 def test_binary_with_weights_and_no_intercept():

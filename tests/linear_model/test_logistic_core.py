@@ -136,3 +136,18 @@ def test_l1_quadratic_cd_checks_its_input():
         core.l1_quadratic_cd(H, g, w, pen, -0.1, 1e-8, 10)
     with pytest.raises(TypeError):
         core.l1_quadratic_cd(H, g, w, pen.astype(bool), 0.1, 1e-8, 10)
+
+
+# The multinomial dense path holds the classes in vector lanes for k up to 4 vectors (8 doubles
+# each on AVX-512, 4 on AVX2, 2 on SSE2) and takes a class at a time beyond: k across those
+# bounds, and row counts that leave partial groups and blocks.
+@pytest.mark.parametrize("k", [2, 9, 17, 33])
+@pytest.mark.parametrize("n, d", [(5, 3), (203, 11)])
+def test_many_classes_match_reference(k, n, d, dtype):
+    X, y, sw, W, b = _problem(n, d, k, dtype, True)
+    for n_threads in (1, 2):
+        loss, gw, gb = core.loss_gradient(X, y, sw, W, b, None, n_threads)
+        ref_loss, ref_gw, ref_gb = reference.loss_gradient(X, y, W, b, sw)
+        _close(loss, ref_loss)
+        _close(gw, ref_gw)
+        _close(gb, ref_gb)

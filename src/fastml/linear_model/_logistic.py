@@ -8,8 +8,11 @@ What is computed where:
   newton-cholesky runs scikit-learn's own NewtonCholeskySolver over the compiled loss. newton-cg,
   sag and saga minimise the same objective, so they are answered by lbfgs (their n_iter_ then
   counts L-BFGS iterations, not their own).
-- l1 and elasticnet penalties, and the liblinear solver (whose objective penalises the
-  intercept), are handed to scikit-learn.
+- l1 and elasticnet penalties with saga: proximal Newton steps over the compiled gradient and
+  Hessian (_logistic_l1), to the optimum that saga approaches (n_iter_ counts Newton steps).
+  Problems whose Hessian would exceed _L1_MAX_DOF coefficients, LogisticRegressionCV with l1,
+  and the liblinear solver (whose objective penalises the intercept) are handed to
+  scikit-learn.
 The classes subclass scikit-learn's, so every parameter, attribute, prediction method, error and
 warning is scikit-learn's, and isinstance checks against them hold.
 """
