@@ -169,6 +169,16 @@ def test_l1_saga_options_as_scikit_learn(params):
     _assert_same_model(a, b, rtol=rtol)
 
 
+def test_l1_saga_too_large_for_the_hessian_is_handed_to_scikit_learn(monkeypatch):
+    from fastml.linear_model import _logistic
+    monkeypatch.setattr(_logistic, "_L1_MAX_DOF", 10)  # iris: 3 classes x 5 > 10
+    X, y = _data("iris")
+    a, b = _fit_both("LogisticRegression", X, y, solver="saga", l1_ratio=1.0, random_state=0,
+                     max_iter=30)
+    np.testing.assert_array_equal(b.coef_, a.coef_)
+    np.testing.assert_array_equal(b.n_iter_, a.n_iter_)
+
+
 def test_l1_saga_warns_at_max_iter():
     X, y = _data("wine")
     with pytest.warns(ConvergenceWarning, match="max_iter was reached"):
