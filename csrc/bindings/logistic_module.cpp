@@ -191,6 +191,31 @@ PYBIND11_MODULE(_logistic_fast, m) {
   define_csr<double, std::int64_t>(m);
   define_csr<float, std::int32_t>(m);
   define_csr<float, std::int64_t>(m);
+  m.def("l1_quadratic_cd",
+        [](const In<double>& H, const In<double>& g, const In<double>& w,
+           const In<std::uint8_t>& penalised, double l1, double tol, int max_sweeps) {
+          require(g.ndim() == 1, "g must be 1-dimensional");
+          const index_t p = g.shape(0);
+          require_shape(H, "H", {p, p});
+          require_shape(w, "w", {p});
+          require_shape(penalised, "penalised", {p});
+          require(l1 >= 0.0 && tol >= 0.0 && max_sweeps >= 1,
+                  "l1 and tol must be >= 0 and max_sweeps >= 1");
+          py::array_t<double> d(p);
+          double* out = d.mutable_data();
+          int sweeps;
+          {
+            py::gil_scoped_release release;
+            sweeps = fastml::logistic::l1_quadratic_cd(H.data(), g.data(), w.data(),
+                                                       penalised.data(), p, l1, tol, max_sweeps,
+                                                       out);
+          }
+          return py::make_tuple(d, sweeps);
+        },
+        py::arg("H").noconvert(), py::arg("g").noconvert(), py::arg("w").noconvert(),
+        py::arg("penalised").noconvert(), py::arg("l1"), py::arg("tol"), py::arg("max_sweeps"),
+        "(d, sweeps): the proximal Newton step of an l1-penalised quadratic model by cyclic\n"
+        "coordinate descent (see fastml/logistic.hpp).");
   m.def("simd_build", &fastml::logistic::simd_target,
         "Instruction-set build of the logistic kernels chosen for this CPU.");
 }

@@ -4,6 +4,7 @@
 #include "fastml/logistic.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -120,6 +121,37 @@ void raw_prediction(const X& x, const Model& m, double* out, int n_threads) {
 }
 
 const char* simd_target() { return selected().name; }
+
+int l1_quadratic_cd(const double* H, const double* g, const double* w,
+                    const std::uint8_t* penalised, index_t p, double l1, double tol,
+                    int max_sweeps, double* d) {
+  std::vector<double> hd(static_cast<std::size_t>(p), 0.0);  // H d, kept up to date
+  std::fill_n(d, p, 0.0);
+  int sweep = 0;
+  while (sweep < max_sweeps) {
+    ++sweep;
+    double largest = 0.0;
+    for (index_t j = 0; j < p; ++j) {
+      const double a = H[j * p + j];
+      if (!(a > 0.0)) continue;
+      const double b = g[j] + hd[static_cast<std::size_t>(j)];
+      double delta = -b / a;
+      if (penalised[j]) {
+        // The new w_j + d_j is the soft-thresholded Newton point.
+        const double z = w[j] + d[j], target = z - b / a, cut = l1 / a;
+        const double moved = target > cut ? target - cut : (target < -cut ? target + cut : 0.0);
+        delta = moved - z;
+      }
+      if (delta == 0.0) continue;
+      d[j] += delta;
+      const double* column = H + j * p;  // H is symmetric: row j is column j
+      for (index_t i = 0; i < p; ++i) hd[static_cast<std::size_t>(i)] += delta * column[i];
+      largest = std::max(largest, std::abs(delta));
+    }
+    if (largest <= tol) break;
+  }
+  return sweep;
+}
 
 // ---- explicit instantiations ----------------------------------------------------------------
 

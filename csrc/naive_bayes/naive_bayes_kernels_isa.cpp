@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "fastml/naive_bayes.hpp"
+#include "fastml/simd_math_isa.hpp"
 
 #ifndef FASTML_ISA
 #error "FASTML_ISA must name the instruction-set build"
@@ -19,10 +20,9 @@
 namespace fastml::naive_bayes::FASTML_ISA {
 namespace {
 
-template <int W> struct Vec {
-  typedef double V __attribute__((vector_size(W * 8)));
-  typedef std::int64_t I __attribute__((vector_size(W * 8)));
-};
+using simd::FASTML_ISA::exp_vec;
+using simd::FASTML_ISA::splat_v;
+using simd::FASTML_ISA::Vec;
 
 template <class V> inline V load(const double* p) {
   V v;
@@ -73,62 +73,8 @@ inline double lane_sum(VN v) {
   return s;
 }
 
-// exp(x) of x <= 0 (what the normalisation takes) lane by lane in arithmetic and bit operations,
-// so that it vectorises (the first version's libm calls, two per value, took 24 ms of a 100k x
-// 20 predict_proba on one thread; NumPy's vectorised exp of as many values takes about 2 ms).
-// x = n ln2 + r with |r| <= ln2 / 2 (ln2 split so that n * kLn2Hi is exact), exp(r) by its
-// Taylor series to r^13 / 13! (truncation under 5e-18), times 2^n: within 2.2e-16 relative of
-// libm's on [-200, 0] (measured). Results are kept normal: below -745.2 (and for -inf, the
-// padding lanes) they are 0, and the rare lanes in [-745.2, -708], whose results are
-// subnormal, are left to libm, as a product with a subnormal result can cost a microcode assist.
-constexpr double kShift = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
-
-template <class V> inline V splat_v(double x) { return V{} + x; }
-template <class V> inline V round_int(V x) { return (x + kShift) - kShift; }
-
-// 2^n for integers n in [-1022, 1023] held in doubles: n + kShift holds n in its low bits.
-template <int W> inline typename Vec<W>::V pow2(typename Vec<W>::V n) {
-  typedef typename Vec<W>::V V;
-  typedef typename Vec<W>::I I;
-  const I bits = reinterpret_cast<I>(n + kShift) - reinterpret_cast<I>(splat_v<V>(kShift));
-  return reinterpret_cast<V>((bits + 1023) << 52);
-}
-
-template <int W> inline typename Vec<W>::V exp_vec(typename Vec<W>::V x) {
-  typedef typename Vec<W>::V V;
-  typedef typename Vec<W>::I I;
-  constexpr double kLog2e = 1.4426950408889634;
-  constexpr double kLn2Hi = 6.93147180369123816490e-01;
-  constexpr double kLn2Lo = 1.90821492927058770002e-10;
-  constexpr double kZeroBelow = -745.2, kNormalFrom = -708.0;
-  const I zero = x < splat_v<V>(kZeroBelow);
-  const I subnormal = (x < splat_v<V>(kNormalFrom)) & ~zero;
-  const V xc = x < splat_v<V>(kNormalFrom) ? splat_v<V>(kNormalFrom) : x;
-  const V n = round_int(xc * kLog2e);
-  const V r = (xc - n * kLn2Hi) - n * kLn2Lo;
-  V p = splat_v<V>(1.0 / 6227020800.0);  // 1 / 13!
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  V e = p * pow2<W>(n);
-  e = zero ? V{} : e;
-  std::int64_t any = 0;
-  for (int l = 0; l < W; ++l) any |= subnormal[l];
-  if (any)
-    for (int l = 0; l < W; ++l)
-      if (subnormal[l]) e[l] = std::exp(x[l]);
-  return e;
-}
+// exp_vec: fastml/simd_math_isa.hpp (libm's calls, two per value, took 24 ms of a 100k x 20
+// predict_proba on one thread; NumPy's vectorised exp of as many values takes about 2 ms).
 
 // scikit-learn's _logsumexp, term for term, with libm: rows whose maximum is not finite (all
 // -inf, +inf or NaN), where the shifted form below does not apply.

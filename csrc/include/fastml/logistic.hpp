@@ -60,6 +60,15 @@ void raw_prediction(const X& x, const Model& m, double* out, int n_threads);
 
 const char* simd_target();
 
+// The step d (p) of a proximal Newton iteration for the l1 (or elastic-net) penalty: the
+// minimiser of g.d + 0.5 d^T H d + l1 sum_{j penalised} |w_j + d_j| by cyclic coordinate
+// descent from d = 0, sweeps in coordinate order until no coordinate moves by more than tol or
+// max_sweeps. H (p x p, symmetric, row-major), g, w (p), penalised (p, 0 or 1). Returns the
+// sweeps run. A coordinate whose H_jj is not positive is left at 0.
+int l1_quadratic_cd(const double* H, const double* g, const double* w,
+                    const std::uint8_t* penalised, index_t p, double l1, double tol,
+                    int max_sweeps, double* d);
+
 // ---- kernels (one instruction-set build each; see logistic_kernels_isa.cpp) --------------------
 
 // Rows [begin, end) of one chunk, added to the chunk's partial sums (zeroed by the caller):

@@ -8,8 +8,11 @@ What is computed where:
   newton-cholesky runs scikit-learn's own NewtonCholeskySolver over the compiled loss. newton-cg,
   sag and saga minimise the same objective, so they are answered by lbfgs (their n_iter_ then
   counts L-BFGS iterations, not their own).
-- l1 and elasticnet penalties, and the liblinear solver (whose objective penalises the
-  intercept), are handed to scikit-learn.
+- l1 and elasticnet penalties with saga: proximal Newton steps over the compiled gradient and
+  Hessian (_logistic_l1), to the optimum that saga approaches (n_iter_ counts Newton steps).
+  Problems whose Hessian would exceed _L1_MAX_DOF coefficients, LogisticRegressionCV with l1,
+  and the liblinear solver (whose objective penalises the intercept) are handed to
+  scikit-learn.
 The classes subclass scikit-learn's, so every parameter, attribute, prediction method, error and
 warning is scikit-learn's, and isinstance checks against them hold.
 """
@@ -22,6 +25,7 @@ from scipy import optimize
 from sklearn import linear_model as sk_linear_model
 from sklearn.metrics import get_scorer, make_scorer
 from sklearn.model_selection import check_cv
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import compute_class_weight
 from sklearn.utils.metadata_routing import process_routing
@@ -34,6 +38,7 @@ from ..utils._sklearn_compat import (NewtonCholeskySolver, check_method_params,
                                      check_optimize_result, check_sample_weight, fit_context,
                                      lbfgs_options, manual_routing, raise_for_params,
                                      routing_enabled)
+from ._logistic_l1 import l1_newton
 from ._logistic_loss import CompiledLogisticLoss
 
 _CONVERGENCE_HINT = (
@@ -59,8 +64,21 @@ def _check_solver(solver, penalty, dual):
 
 
 def _is_compiled(solver, penalty):
-    """Whether fastml solves this problem (an l2 or no penalty, any solver but liblinear)."""
+    """Whether fastml solves this problem: an l2 or no penalty with any solver but liblinear,
+    l1 and elasticnet with saga."""
+    if penalty in ("l1", "elasticnet"):
+        return solver == "saga"
     return solver != "liblinear" and penalty in ("l2", None)
+
+
+# The proximal Newton steps of the l1 penalty hold the (k (d + 1))^2 Hessian: larger problems
+# are handed to scikit-learn's saga.
+_L1_MAX_DOF = 2000
+
+
+def _l1_too_large(penalty, n_classes, n_features, fit_intercept):
+    k = 1 if n_classes == 2 else n_classes
+    return penalty in ("l1", "elasticnet") and k * (n_features + fit_intercept) > _L1_MAX_DOF
 
 
 def _resolve_penalty(est):
@@ -130,10 +148,11 @@ def _initial_coef(coef, n_classes, n_dof, dtype):
 
 def logistic_path(X, y, *, classes, Cs, fit_intercept=True, max_iter=100, tol=1e-4, verbose=0,
                   solver="lbfgs", coef=None, class_weight=None, sample_weight=None,
-                  n_threads=1):
-    """The l2-penalised (C = inf: unpenalised) logistic fits of X (validated, float32 or
-    float64, C-contiguous or CSR) for each C of Cs in turn, each started from the previous one,
-    as scikit-learn's _logistic_regression_path. Returns (coefs, n_iter): coefs of shape
+                  n_threads=1, penalty="l2", l1_ratio=None):
+    """The penalised (l2, C = inf: unpenalised; l1 or elasticnet: see _logistic_l1) logistic
+    fits of X (validated, float32 or float64, C-contiguous or CSR) for each C of Cs in turn,
+    each started from the previous one, as scikit-learn's _logistic_regression_path. Returns
+    (coefs, n_iter): coefs of shape
     (n_Cs, n_dof) for two classes, else (n_Cs, n_classes, n_dof), intercepts last, in X's
     dtype; n_iter (n_Cs,) int32."""
     n_samples, n_features = X.shape
@@ -154,7 +173,21 @@ def logistic_path(X, y, *, classes, Cs, fit_intercept=True, max_iter=100, tol=1e
     coefs, n_iter = [], np.zeros(len(Cs), dtype=np.int32)
     for i, C in enumerate(Cs):
         l2_reg_strength = 1.0 / (C * loss.sw_sum)
-        if solver == "newton-cholesky":
+        if penalty in ("l1", "elasticnet"):
+            rho = 1.0 if penalty == "l1" else l1_ratio
+            w0, n_iter[i], _ = l1_newton(loss, w0, l1_strength=rho * l2_reg_strength,
+                                         l2_strength=(1.0 - rho) * l2_reg_strength, tol=tol,
+                                         max_iter=max_iter)
+            if n_iter[i] == max_iter:
+                warnings.warn("The max_iter was reached which means the coef_ did not converge",
+                              ConvergenceWarning)
+            if n_classes > 2 and fit_intercept:
+                # The softmax does not see a shift of every class's intercept: the one with
+                # zero sum, which saga keeps from its zero start.
+                w0 = np.reshape(w0, (n_classes, -1), order="F")
+                w0[:, -1] -= w0[:, -1].mean()
+                w0 = w0.ravel(order="F")
+        elif solver == "newton-cholesky":
             newton = NewtonCholeskySolver(coef=w0, linear_loss=loss,
                                           l2_reg_strength=l2_reg_strength, tol=tol,
                                           max_iter=max_iter, n_threads=n_threads,
@@ -206,6 +239,7 @@ class LogisticRegression(sk_linear_model.LogisticRegression):
                           f"You provided 'n_jobs={self.n_jobs}', please leave it unspecified.",
                           category=FutureWarning)
         n_threads = effective_n_threads(self.n_jobs)
+        X_in, y_in = X, y
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
                              order="C", accept_large_sparse=self.solver not in ("sag", "saga"))
         check_classification_targets(y)
@@ -214,6 +248,11 @@ class LogisticRegression(sk_linear_model.LogisticRegression):
         if n_classes < 2:
             raise ValueError("This solver needs samples of at least 2 classes in the data, but "
                              f"the data contains only one class: {self.classes_[0]!r}")
+        if _l1_too_large(penalty, n_classes, X.shape[1], self.fit_intercept):
+            with warnings.catch_warnings():
+                # Its deprecation warnings were raised above.
+                warnings.simplefilter("ignore", FutureWarning)
+                return super().fit(X_in, y_in, sample_weight=sample_weight)
         warm = getattr(self, "coef_", None) if self.warm_start else None
         if warm is not None and self.fit_intercept:
             warm = np.concatenate([warm, self.intercept_[:, None]], axis=1)
@@ -221,7 +260,7 @@ class LogisticRegression(sk_linear_model.LogisticRegression):
             X, y, classes=self.classes_, Cs=[C], fit_intercept=self.fit_intercept,
             max_iter=self.max_iter, tol=self.tol, verbose=self.verbose, solver=self.solver,
             coef=warm, class_weight=self.class_weight, sample_weight=sample_weight,
-            n_threads=n_threads)
+            n_threads=n_threads, penalty=penalty, l1_ratio=self.l1_ratio)
         self.n_iter_ = n_iter
         self.coef_, self.intercept_ = _split_coef(coefs[0], n_classes, X.shape[1],
                                                   self.fit_intercept, X.dtype)
@@ -345,7 +384,7 @@ class LogisticRegressionCV(sk_linear_model.LogisticRegressionCV):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             penalty = _resolve_cv_penalty(self)[1]
-        if not _is_compiled(self.solver, penalty):
+        if not _is_compiled(self.solver, penalty) or penalty in ("l1", "elasticnet"):
             return super().fit(X, y, sample_weight=sample_weight, **params)
         l1_ratios, penalty, scoring, legacy = _resolve_cv_penalty(self)
         l1_ratios_ = [None] if l1_ratios is None else l1_ratios
