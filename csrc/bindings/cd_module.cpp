@@ -196,8 +196,8 @@ template <class T>
 Results path_multitask(Vec<T> W, Vec<T> coefs, const Vec<double>& alphas,
                        const Vec<double>& betas, const Vec<std::uint32_t>& seeds,
                        const ColMajor<T>& X, const Vec<T>& Y, std::int64_t max_iter, double tol,
-                       bool random, bool screening, int n_threads) {
-  const CdOptions opt = options(0, 0, max_iter, tol, 1, random, false, screening, false,
+                       bool random, bool screening, bool working_sets, int n_threads) {
+  const CdOptions opt = options(0, 0, max_iter, tol, 1, random, false, screening, working_sets,
                                 n_threads);
   require(X.ndim() == 2 && Y.ndim() == 2, "X and Y must be 2-dimensional");
   const index_t n = X.shape(0), d = X.shape(1), k = Y.shape(1);
@@ -260,7 +260,7 @@ void define(py::module_& m) {
         py::arg("W").noconvert(), py::arg("coefs").noconvert(), py::arg("alphas").noconvert(),
         py::arg("betas").noconvert(), py::arg("seeds").noconvert(), py::arg("X").noconvert(),
         py::arg("Y").noconvert(), py::arg("max_iter"), py::arg("tol"), py::arg("random"),
-        py::arg("screening"), py::arg("n_threads"));
+        py::arg("screening"), py::arg("working_sets"), py::arg("n_threads"));
 }
 
 }  // namespace

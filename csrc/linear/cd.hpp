@@ -109,8 +109,8 @@ void enet_path_gram(const T* Q, const T* q, double y_norm2, index_t d, const Pat
 //   min_W 1/2 ||Y - X W'||_F^2 + alpha sum_j ||W[:, j]||_2 + beta/2 ||W||_F^2
 // X: n x d in Fortran order (already centred and weighted); Y: n x k in C order; W: k x d in C
 // order, IN the first warm start, OUT the last solution; coefs: n_alphas x k x d, OUT each
-// solution; the rest as enet_path_dense (opt.working_sets, opt.gram_columns and opt.positive
-// are not used; the gap's bound is tol * ||Y||_F^2).
+// solution; the rest as enet_path_dense (opt.gram_columns and opt.positive are not used; the
+// gap's bound is tol * ||Y||_F^2).
 template <class T>
 void enet_path_multitask(const T* X, const T* Y, index_t n, index_t d, index_t k, const Path& path,
                          T* W, T* coefs, CdResult* results, const CdOptions& opt);

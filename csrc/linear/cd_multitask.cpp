@@ -26,6 +26,7 @@ class MultiTaskSolver {
   MultiTaskSolver(const T* X, const T* Y, index_t n, index_t d, index_t k, T* W, int n_threads)
       : X_(X), Y_(Y), n_(n), d_(d), k_(k), W_(W), n_threads_(n_threads),
         R_(n * k), norms_(d), xta_(d * k), row_norms_(d), tmp_(k), old_(k), delta_(k) {
+    for (index_t j = 0; j < d; ++j) all_.push_back(j);
     for (index_t i = 0; i < n; ++i)
       for (index_t t = 0; t < k; ++t) R_[t * n + i] = Y[i * k + t];
     const int threads = fastml_region_threads(static_cast<double>(n) * d * kStreamNs, n_threads);
@@ -45,7 +46,7 @@ class MultiTaskSolver {
   }
 
   CdResult solve(double alpha, double beta, std::int64_t max_iter, double tol, std::uint32_t seed,
-                 bool random, bool screening) {
+                 bool random, bool screening, bool working_sets) {
     alpha_ = alpha;
     beta_ = beta;
     CdResult res;
@@ -61,33 +62,96 @@ class MultiTaskSolver {
     excluded_.assign(d_, 0);
     for (index_t j = 0; j < d_; ++j) active_.push_back(j);
     if (screening) screen(gap, true);
-    std::uint32_t state = seed;
-    for (std::int64_t it = 0; it < max_iter; ++it) {
-      double w_max = 0, dw_max = 0;
-      const index_t m = static_cast<index_t>(active_.size());
-      for (index_t f = 0; f < m; ++f) {
-        const index_t j =
-            active_[random ? static_cast<index_t>(rand_int(static_cast<std::uint32_t>(m), state))
-                           : f];
-        const auto [wj_max, dwj] = update(j);
-        w_max = std::max(w_max, wj_max);
-        dw_max = std::max(dw_max, dwj);
-      }
-      res.n_iter = it + 1;
-      if (w_max == 0 || dw_max / w_max <= tol || it == max_iter - 1) {
-        gap = this->gap();
-        if (gap <= res.tol) {
-          res.converged = true;
-          break;
-        }
-        if (screening) screen(gap, false);
-      }
-    }
+    if (working_sets && !random && alpha != 0)
+      working_set_loop(gap, res, max_iter, tol, screening);
+    else
+      sweep_loop(gap, res, max_iter, tol, seed, random, screening);
     res.gap = gap;
     return res;
   }
 
  private:
+  // scikit-learn's loop: sweep the unscreened features; when the largest step is small against
+  // the largest coefficient (or at the last sweep), compute the gap, stop or screen again.
+  void sweep_loop(double& gap, CdResult& res, std::int64_t max_iter, double tol,
+                  std::uint32_t seed, bool random, bool screening) {
+    std::uint32_t state = seed;
+    for (std::int64_t it = 0; it < max_iter; ++it) {
+      const auto [w_max, dw_max] = sweep(active_.data(), static_cast<index_t>(active_.size()),
+                                         random ? &state : nullptr);
+      res.n_iter = it + 1;
+      if (w_max == 0 || dw_max / w_max <= tol || it == max_iter - 1) {
+        gap = this->gap();
+        if (gap <= res.tol) {
+          res.converged = true;
+          return;
+        }
+        if (screening) screen(gap, false);
+      }
+    }
+  }
+
+  // Working sets as the single-output solver's (cd.cpp): sweeps over the nonzero features and
+  // the closest others to the dual constraint until the set's own gap is a third of the full
+  // one, then the full gap (the stopping rule, over every feature) and a new set. A sweep reads
+  // the set's columns only, where scikit-learn's reads every unscreened one.
+  void working_set_loop(double& gap, CdResult& res, std::int64_t max_iter, double tol,
+                        bool screening) {
+    std::int64_t sweeps = 0;
+    index_t last_size = 0;
+    std::vector<index_t> ws;
+    while (true) {
+      index_t nnz = 0;
+      for (index_t j : active_) nnz += nonzero(j);
+      const index_t n_active = static_cast<index_t>(active_.size());
+      const double scale = std::max(alpha_, dual_norm_);
+      const index_t size = kernels::pick_working_set(
+          active_, nnz, last_size, 0,
+          [&](index_t j) {
+            return nonzero(j) ? -std::numeric_limits<double>::infinity()
+                              : (1.0 - row_norms_[j] / scale) / std::sqrt(norms_[j] + beta_);
+          },
+          ws);
+      const double inner_tol = size == n_active ? res.tol : std::max(res.tol, 0.3 * gap);
+      for (std::int64_t inner = 1;; ++inner) {
+        const auto [w_max, dw_max] = sweep(ws.data(), size, nullptr);
+        ++sweeps;
+        if (sweeps >= max_iter) break;
+        if ((w_max == 0 || dw_max / w_max <= tol || inner % 10 == 0) &&
+            gap_over(ws.data(), size) <= inner_tol)
+          break;
+      }
+      res.n_iter = sweeps;
+      gap = this->gap();
+      if (gap <= res.tol) {
+        res.converged = true;
+        return;
+      }
+      if (sweeps >= max_iter) return;
+      if (screening) screen(gap, false);
+    }
+  }
+
+  // One sweep over feats (in order, or drawn with scikit-learn's stream when state is given):
+  // the largest |w| and the largest step.
+  std::pair<double, double> sweep(const index_t* feats, index_t m, std::uint32_t* state) {
+    double w_max = 0, dw_max = 0;
+    for (index_t f = 0; f < m; ++f) {
+      const index_t j =
+          feats[state ? static_cast<index_t>(rand_int(static_cast<std::uint32_t>(m), *state)) : f];
+      const auto [wj_max, dwj] = update(j);
+      w_max = std::max(w_max, wj_max);
+      dw_max = std::max(dw_max, dwj);
+    }
+    return {w_max, dw_max};
+  }
+
+  bool nonzero(index_t j) const {
+    for (index_t t = 0; t < k_; ++t)
+      if (W_[t * d_ + j] != 0) return true;
+    return false;
+  }
+
   // out[t] = X_j'R[:, t] for every task, in double.
   void correlate(index_t j, double* out) const {
     const T* x = X_ + j * n_;
@@ -130,17 +194,21 @@ class MultiTaskSolver {
     return {w_max, dw_max};
   }
 
+  double gap() { return gap_over(all_.data(), d_); }
+
   // scikit-learn's gap_enet_multi_task: formulation A for alpha > 0 (dual point scaled by the
-  // largest row norm of X'R - beta W'), B for alpha = 0 < beta, ||X'R||_F^2 for least squares.
-  // Fills xta_ and row_norms_ for the screening.
-  double gap() {
+  // largest row norm of X'R - beta W' over the listed features: all of them for the problem's
+  // gap, a working set for its subproblem's), B for alpha = 0 < beta, ||X'R||_F^2 for least
+  // squares. Fills xta_ and row_norms_ of the listed features for the screening.
+  double gap_over(const index_t* feats, index_t m) {
     const int threads =
-        fastml_region_threads(static_cast<double>(n_) * d_ * k_ * kStreamNs, n_threads_);
+        fastml_region_threads(static_cast<double>(n_) * m * k_ * kStreamNs, n_threads_);
 #pragma omp parallel num_threads(threads)
     {
       std::vector<double> c(k_);
 #pragma omp for schedule(static)
-      for (index_t j = 0; j < d_; ++j) {
+      for (index_t f = 0; f < m; ++f) {
+        const index_t j = feats[f];
         correlate(j, c.data());
         double s = 0.0;
         for (index_t t = 0; t < k_; ++t) {
@@ -166,12 +234,13 @@ class MultiTaskSolver {
     }
     if (alpha_ == 0) {
       double g2 = 0;
-      for (index_t j = 0; j < d_; ++j) g2 += row_norms_[j];
+      for (index_t f = 0; f < m; ++f) g2 += row_norms_[feats[f]];
       if (beta_ == 0) return g2;
       return r2 + 0.5 * beta_ * l2 - ry + g2 / (2 * beta_);
     }
     double norm = 0.0;
-    for (index_t j = 0; j < d_; ++j) {
+    for (index_t f = 0; f < m; ++f) {
+      const index_t j = feats[f];
       row_norms_[j] = std::sqrt(row_norms_[j]);
       norm = std::max(norm, row_norms_[j]);
     }
@@ -219,7 +288,7 @@ class MultiTaskSolver {
   int n_threads_;
   std::vector<T> R_;
   std::vector<double> norms_, xta_, row_norms_, tmp_, old_, delta_;
-  std::vector<index_t> active_;
+  std::vector<index_t> all_, active_;
   std::vector<unsigned char> excluded_;
   double alpha_ = 0, beta_ = 0, dual_norm_ = 0, y_norm2_ = 0;
 };
@@ -232,7 +301,7 @@ void enet_path_multitask(const T* X, const T* Y, index_t n, index_t d, index_t k
   MultiTaskSolver<T> solver(X, Y, n, d, k, W, opt.n_threads);
   for (index_t a = 0; a < path.n_alphas; ++a) {
     results[a] = solver.solve(path.alphas[a], path.betas[a], opt.max_iter, opt.tol, path.seeds[a],
-                              opt.random, opt.screening);
+                              opt.random, opt.screening, opt.working_sets);
     std::copy(W, W + k * d, coefs + a * k * d);
   }
 }
