@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "cd_dense.hpp"
 #include "cd_kernels.hpp"
 #include "cd_sparse_term.hpp"
 #include "fastml/openmp_helpers.h"
@@ -25,72 +26,8 @@ using kernels::dot;
 using kernels::kStreamNs;
 using kernels::lanes_sum;
 using kernels::rand_int;
-
-// Contiguous ranges of `total` items for `parts` workers; which worker sums which feature never
-// changes a sum (each is accumulated over the rows in order), so results ignore the thread count.
-inline std::pair<index_t, index_t> share(index_t total, int parts, int part) {
-  return {total * part / parts, total * (part + 1) / parts};
-}
-
-// out[j] = sum_i e_ij v_i (when Corr) and sq[j] = sum_i e_ij^2 v2_i (when Norms), with
-// e_ij = data[i, j] - mean[j]: one pass over X for both, in its storage order.
-template <bool Corr, bool Norms, class T>
-void column_pass(const DenseX<T>& X, const double* v, const double* v2, double* out, double* sq,
-                 int n_threads) {
-  const index_t n = X.n, d = X.d;
-  const int threads = fastml_region_threads(static_cast<double>(n) * d * kStreamNs, n_threads);
-  if (X.c_order) {
-    // Row by row over a block of features: the inner loop runs along a row and vectorises.
-#pragma omp parallel num_threads(threads)
-    {
-      int part = 0, parts = 1;
-#ifdef _OPENMP
-      part = omp_get_thread_num();
-      parts = omp_get_num_threads();
-#endif
-      const auto [j0, j1] = share(d, parts, part);
-      for (index_t j = j0; j < j1; ++j) {
-        if (Corr) out[j] = 0.0;
-        if (Norms) sq[j] = 0.0;
-      }
-      std::vector<double> mean(static_cast<std::size_t>(j1 - j0), 0.0);
-      if (X.mean)
-        for (index_t j = j0; j < j1; ++j) mean[j - j0] = X.mean[j];
-      const double* m = mean.data() - j0;
-      for (index_t i = 0; i < n; ++i) {
-        const T* row = X.data + i * d;
-        const double vi = Corr ? v[i] : 0.0, v2i = Norms ? v2[i] : 0.0;
-        for (index_t j = j0; j < j1; ++j) {
-          const double e = static_cast<double>(row[j]) - m[j];
-          if (Corr) out[j] += e * vi;
-          if (Norms) sq[j] += e * e * v2i;
-        }
-      }
-    }
-    return;
-  }
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (index_t j = 0; j < d; ++j) {
-    const T* c = X.data + j * n;
-    const double m = X.mean ? static_cast<double>(X.mean[j]) : 0.0;
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, acc2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    index_t i = 0;
-    for (; i + 8 <= n; i += 8)
-      for (int k = 0; k < 8; ++k) {
-        const double e = static_cast<double>(c[i + k]) - m;
-        if (Corr) acc[k] += e * v[i + k];
-        if (Norms) acc2[k] += e * e * v2[i + k];
-      }
-    double tail = 0.0, tail2 = 0.0;
-    for (; i < n; ++i) {
-      const double e = static_cast<double>(c[i]) - m;
-      if (Corr) tail += e * v[i];
-      if (Norms) tail2 += e * e * v2[i];
-    }
-    if (Corr) out[j] = lanes_sum(acc, tail);
-    if (Norms) sq[j] = lanes_sum(acc2, tail2);
-  }
-}
+using dense::column_pass;
+using dense::gather_columns;
 
 // R -= X_eff w (the residual of a warm start), one pass over X.
 template <class T>
@@ -107,19 +44,6 @@ void subtract_product(const DenseX<T>& X, const T* w, T* R, int n_threads) {
     for (index_t j : nz) s += X.at(i, j) * static_cast<double>(w[j]);
     if (X.scale) s *= static_cast<double>(X.scale[i]);
     R[i] = static_cast<T>(static_cast<double>(R[i]) - s);
-  }
-}
-
-// dst[k][i] = (data[i, feats[k]] - mean) * scale[i]
-template <class T>
-void gather_columns(const DenseX<T>& X, const index_t* feats, index_t m, T* const* dst,
-                    int n_threads) {
-  const index_t n = X.n;
-  const int threads = fastml_region_threads(static_cast<double>(n) * m * 4 * kStreamNs, n_threads);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (index_t i = 0; i < n; ++i) {
-    const double s = X.scale ? static_cast<double>(X.scale[i]) : 1.0;
-    for (index_t k = 0; k < m; ++k) dst[k][i] = static_cast<T>(X.at(i, feats[k]) * s);
   }
 }
 

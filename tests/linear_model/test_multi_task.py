@@ -32,13 +32,14 @@ def _problem(n, d, k, dtype, seed=0):
 
 
 def _core(X, Y, alphas, betas, *, tol=1e-12, random=False, seeds=None, W=None, n_threads=1,
-          max_iter=100000, working_sets=True):
+          max_iter=100000, working_sets=True, X_mean=None, X_scale=None):
     k, d = Y.shape[1], X.shape[1]
     W = np.zeros((k, d), dtype=X.dtype) if W is None else W
     coefs = np.zeros((len(alphas), k, d), dtype=X.dtype)
     seeds = np.ones(len(alphas), dtype=np.uint32) if seeds is None else seeds
     out = _cd_fast.enet_path_multitask(W, coefs, np.asarray(alphas, dtype=np.float64),
-                                       np.asarray(betas, dtype=np.float64), seeds, X, Y,
+                                       np.asarray(betas, dtype=np.float64), seeds, X, X_mean,
+                                       X_scale, Y,
                                        max_iter=max_iter, tol=tol, random=random,
                                        screening=True, working_sets=working_sets,
                                        n_threads=n_threads)
@@ -119,8 +120,10 @@ def test_core_checks_its_input():
         _core(X, Y[:10], [1.0], [0.0])
     with pytest.raises(ValueError, match="alphas"):
         _core(X, Y, [-1.0], [0.0])
-    with pytest.raises(TypeError):
-        _core(np.ascontiguousarray(X), Y, [1.0], [0.0])  # needs Fortran order
+    with pytest.raises(ValueError, match="C- or F-contiguous"):
+        _core(np.asfortranarray(np.hstack([X, X]))[:, ::2], Y, [1.0], [0.0])
+    with pytest.raises(ValueError, match="X_mean"):
+        _core(X, Y, [1.0], [0.0], X_mean=np.zeros(3))
 
 
 def _fit_both(name, X, Y, dtype, sample_weight=None, **params):
@@ -205,3 +208,26 @@ def test_cv_matches_scikit_learn(name):
     np.testing.assert_allclose(ours.mse_path_, theirs.mse_path_, rtol=1e-6)
     _close(ours.coef_, theirs.coef_, np.float64)
     assert type(ours).path is not type(theirs).path
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("working_sets", [True, False])
+def test_core_centres_and_weights_on_the_fly(order, working_sets, dtype):
+    """X in either order with its mean and row scale applied in the core gives the solution of
+    the centred, weighted copy (the view scikit-learn's fit builds), for every alpha of a path
+    and for any thread count."""
+    X, Y = _problem(200, 300, 3, dtype, seed=2)
+    rng = np.random.default_rng(5)
+    mean = X.mean(axis=0).astype(dtype)
+    scale = np.sqrt(rng.uniform(0.5, 2.0, size=200)).astype(dtype)
+    copy = np.asfortranarray((X - mean) * scale[:, None], dtype=dtype)
+    Yw = np.ascontiguousarray((Y - Y.mean(axis=0)) * scale[:, None], dtype=dtype)
+    amax = float(np.max(np.linalg.norm(copy.astype(np.float64).T @ Yw, axis=1)))
+    alphas, betas = [0.3 * amax, 0.05 * amax, 0.01 * amax], [0.0, 0.01 * amax, 0.0]
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    expected = _core(copy, Yw, alphas, betas, tol=tol, working_sets=working_sets)[0]
+    for n_threads in (1, 2):
+        got = _core(np.array(X, order=order), Yw, alphas, betas, tol=tol, X_mean=mean,
+                    X_scale=scale, working_sets=working_sets, n_threads=n_threads)[0]
+        _close(got, expected, dtype)

@@ -157,13 +157,15 @@ def solve_gram_path(gram, Xy, y_norm2, n_samples, alphas, l1_ratio, *, coef_init
     return coefs.T, gaps / n_samples, [int(k) for k in n_iters]
 
 
-def _solve_path_multitask(X, Y, alphas, l1_ratio, *, coef_init=None, tol=1e-4, max_iter=1000,
-                          random_state=None, selection="cyclic", screening=True, n_jobs=None):
+def _solve_path_multitask(X, Y, alphas, l1_ratio, *, coef_init=None, X_mean=None, X_scale=None,
+                          tol=1e-4, max_iter=1000, random_state=None, selection="cyclic",
+                          screening=True, n_jobs=None):
     """Block coordinate descent along `alphas` on dense multi-output data in the core
-    (scikit-learn's enet_coordinate_descent_multi_task). X is the design already centred and
-    weighted (copied to Fortran order if it is not); Y (n_samples, n_tasks). Returns the
-    coefficients (n_tasks, n_features, n_alphas), the gaps divided by n_samples, the sweeps per
-    alpha and the gaps' bounds (scikit-learn's eps_)."""
+    (scikit-learn's enet_coordinate_descent_multi_task, with working sets for cyclic selection).
+    X is the design as given (C or F order, never copied); X_mean and X_scale, when given, centre
+    its columns and scale its rows on the fly; Y (n_samples, n_tasks) already centred and
+    weighted. Returns the coefficients (n_tasks, n_features, n_alphas), the gaps divided by
+    n_samples, the sweeps per alpha and the gaps' bounds (scikit-learn's eps_)."""
     n_samples, n_features = X.shape
     dtype = X.dtype
     n_tasks = Y.shape[1]
@@ -171,8 +173,12 @@ def _solve_path_multitask(X, Y, alphas, l1_ratio, *, coef_init=None, tol=1e-4, m
     W = (np.zeros((n_tasks, n_features), dtype=dtype) if coef_init is None
          else np.array(coef_init, dtype=dtype, order="C", copy=True).reshape(n_tasks, n_features))
     coefs = np.empty((len(alphas), n_tasks, n_features), dtype=dtype)
+    if not (X.flags.c_contiguous or X.flags.f_contiguous):
+        X = np.ascontiguousarray(X)
+    X_mean = None if X_mean is None else np.ascontiguousarray(X_mean, dtype=dtype)
+    X_scale = None if X_scale is None else np.ascontiguousarray(X_scale, dtype=dtype)
     gaps, tols, n_iters, converged = _cd_fast.enet_path_multitask(
-        W, coefs, l1, l2, seeds, np.asfortranarray(X), np.ascontiguousarray(Y, dtype=dtype),
+        W, coefs, l1, l2, seeds, X, X_mean, X_scale, np.ascontiguousarray(Y, dtype=dtype),
         max_iter=int(max_iter), tol=float(tol), random=selection == "random",
         screening=bool(screening), working_sets=True, n_threads=effective_n_threads(n_jobs))
     _warn_unconverged(gaps, tols, converged, l1)
