@@ -168,6 +168,10 @@ def fit_gram_folds(model, X, y, sample_weight, params, solve_gram_path):
     if blocks is None or not all(_uses_gram(model.precompute, len(train), n_features)
                                  for train, _ in folds):
         return None
+    # One Gram matrix per block and their sum are held at once (scikit-learn holds one per
+    # parallel fold): kept within twice the size of X, else scikit-learn's loop.
+    if (len(blocks) + 1) * n_features * n_features > 2 * X.size:
+        return None
 
     n_threads = effective_n_threads(model.n_jobs)
     y64 = np.asarray(y, dtype=np.float64)
