@@ -137,3 +137,15 @@ def test_block_sums_give_each_folds_gram_matrix(center, weighted, dtype):
         np.testing.assert_allclose(yy, yc @ yc, rtol=rtol)
         np.testing.assert_allclose(X_offset, Xo, rtol=rtol, atol=rtol)
         np.testing.assert_allclose(y_offset, yo, rtol=rtol, atol=rtol)
+
+
+def test_choice_of_alpha_takes_last_bit_differences_as_ties():
+    alphas = [np.array([3.0, 2.0, 1.0, 0.5])] * 2
+    # the lowest error by a clear margin wins, whatever its place (scikit-learn's argmin)
+    mse = np.array([[[5.0, 4.0, 3.0, 3.5]], [[5.0, 4.0, 2.9, 3.5]]])
+    assert _cd_cv._choose([0.2, 0.8], alphas, mse) == (1.0, 0.8)
+    # errors a few ulps apart are a tie: the first alpha, the first l1_ratio
+    tied = np.array([[[5.0, 3.0, 3.0 * (1 - 4e-16), 3.0 * (1 - 8e-16)]],
+                     [[5.0, 3.0 * (1 - 8e-16), 4.0, 4.0]]])
+    assert _cd_cv._choose([0.2, 0.8], alphas, tied) == (2.0, 0.2)
+    assert np.argmin(tied[0, 0]) == 3  # where a plain argmin would go
