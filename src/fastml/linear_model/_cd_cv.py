@@ -24,6 +24,7 @@ LinearModelCV.fit; anything this does not cover (sparse X, 2-d y, fold layouts o
 above, metadata routing, precompute=False or fewer training rows than features) returns None
 and the caller runs scikit-learn's loop with fastml's paths.
 """
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 
 import numpy as np
@@ -71,34 +72,45 @@ class _BlockSums:
     sum w y (x - m), W_b = sum w, Y_b = sum w y; m the weighted mean of all rows (0 without an
     intercept)."""
 
-    def __init__(self, X, y, weights, blocks, center):
+    def __init__(self, X, y, weights, blocks, center, n_threads):
         d = X.shape[1]
         self.center = center
         self.m = (np.asarray(weighted_average(X, axis=0, weights=weights), dtype=X.dtype)
                   if center else np.zeros(d, dtype=X.dtype))
-        self.S, self.M, self.P, self.W, self.Y = [], [], [], [], []
         chunk = max(256, _CHUNK_BYTES // max(1, d * X.itemsize))
-        for rows in blocks:
-            S = np.zeros((d, d))
-            M, P = np.zeros(d), np.zeros(d)
-            for start in range(0, len(rows), chunk):
-                idx = rows[start:start + chunk]
-                U = X[idx]
-                if center:
-                    U -= self.m
-                w = None if weights is None else weights[idx]
-                wy = y[idx] if w is None else w * y[idx]
-                M += U.sum(axis=0, dtype=np.float64) if w is None else U.T @ w
-                P += U.T @ wy
-                if w is not None:
-                    U *= np.sqrt(w)[:, None]
-                S += U.T @ U  # NumPy's syrk
-            self.S.append(S)
-            self.M.append(M)
-            self.P.append(P)
-            self.W.append(float(len(rows)) if weights is None else float(weights[rows].sum()))
-            self.Y.append(float(y[rows].sum() if weights is None
-                                else np.dot(weights[rows], y[rows])))
+        # Chunks of rows, each multiplied out by one-threaded BLAS on n_threads threads (NumPy
+        # releases the GIL) and added to its block's sums in chunk order: the sums are the same
+        # for any n_jobs (OpenBLAS's own threads changed them in the last bits).
+        jobs = [(b, rows[start:start + chunk]) for b, rows in enumerate(blocks)
+                for start in range(0, len(rows), chunk)]
+        self.S = [np.zeros((d, d)) for _ in blocks]
+        self.M = [np.zeros(d) for _ in blocks]
+        self.P = [np.zeros(d) for _ in blocks]
+
+        def products(idx):
+            U = X[idx]
+            if center:
+                U -= self.m
+            w = None if weights is None else weights[idx]
+            wy = y[idx] if w is None else w * y[idx]
+            M = U.sum(axis=0, dtype=np.float64) if w is None else U.T @ w
+            P = U.T @ wy
+            if w is not None:
+                U *= np.sqrt(w)[:, None]
+            return M, P, U.T @ U  # NumPy's syrk
+
+        with threadpool_limits(limits=1, user_api="blas"), \
+                ThreadPoolExecutor(max_workers=n_threads) as pool:
+            for wave in range(0, len(jobs), n_threads):  # n_threads chunks in memory at once
+                part = jobs[wave:wave + n_threads]
+                for (b, _), (M, P, S) in zip(part, pool.map(products, [i for _, i in part])):
+                    self.M[b] += M
+                    self.P[b] += P
+                    self.S[b] += S
+        self.W = [float(len(rows)) if weights is None else float(weights[rows].sum())
+                  for rows in blocks]
+        self.Y = [float(y[rows].sum() if weights is None else np.dot(weights[rows], y[rows]))
+                  for rows in blocks]
         self.S_all = sum(self.S)
         self.M_all, self.P_all = sum(self.M), sum(self.P)
         self.W_all, self.Y_all = sum(self.W), sum(self.Y)
@@ -132,6 +144,26 @@ def _uses_gram(precompute, n_train, n_features):
     if isinstance(precompute, str):
         return n_train > n_features
     return precompute is True
+
+
+def _fold_errors(sums, X, y, y64, w64, sample_weight, folds, l1_ratios, alphas, solver,
+                 solve_gram_path, mse_paths):
+    """mse_paths[r, k]: the test errors of fold k's path for l1_ratios[r] (scikit-learn's
+    _path_residuals on the fold's Gram problem)."""
+    for k, (train, test) in enumerate(folds):
+        gram, Xy, yy, X_offset, y_offset = sums.problem(y64, w64, np.asarray(train), k)
+        X_test, y_test = X[test], y[test]
+        for r, (l1_ratio, path_alphas) in enumerate(zip(l1_ratios, alphas)):
+            coefs, _, _ = solve_gram_path(gram.astype(X.dtype), Xy.astype(X.dtype), yy,
+                                          len(train), path_alphas, l1_ratio, **solver)
+            # C order, as scikit-learn's paths return them: BLAS rounds a transposed operand's
+            # columns differently by their place in its tiles, and alphas where the path stops
+            # moving must keep exactly equal errors (scikit-learn's argmin then takes the first)
+            coefs = np.ascontiguousarray(coefs)
+            intercepts = y_offset - np.dot(X_offset.astype(X.dtype), coefs)
+            residues = X_test @ coefs - y_test[:, None] + intercepts
+            mse_paths[r, k] = (np.mean(residues**2, axis=0) if sample_weight is None else
+                               np.average(residues**2, weights=sample_weight[test], axis=0))
 
 
 def _choose(l1_ratios, alphas, mse_paths):
@@ -198,26 +230,13 @@ def fit_gram_folds(model, X, y, sample_weight, params, solve_gram_path):
     n_threads = effective_n_threads(model.n_jobs)
     y64 = np.asarray(y, dtype=np.float64)
     w64 = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    with threadpool_limits(limits=n_threads, user_api="blas"):
-        sums = _BlockSums(X, y64, w64, blocks, model.fit_intercept)
+    sums = _BlockSums(X, y64, w64, blocks, model.fit_intercept, n_threads)
     solver = dict(tol=model.tol, max_iter=model.max_iter, random_state=model.random_state,
                   selection=model.selection, positive=positive, n_jobs=model.n_jobs)
     mse_paths = np.empty((len(l1_ratios), len(folds), len(alphas[0])), dtype=X.dtype)
-    for k, (train, test) in enumerate(folds):
-        gram, Xy, yy, X_offset, y_offset = sums.problem(y64, w64, np.asarray(train), k)
-        X_test, y_test = X[test], y[test]
-        for r, (l1_ratio, path_alphas) in enumerate(zip(l1_ratios, alphas)):
-            coefs, _, _ = solve_gram_path(gram.astype(X.dtype), Xy.astype(X.dtype), yy,
-                                          len(train), path_alphas, l1_ratio, **solver)
-            # C order, as scikit-learn's paths return them: BLAS rounds a transposed operand's
-            # columns differently by their place in its tiles, and alphas where the path stops
-            # moving must keep exactly equal errors (scikit-learn's argmin then takes the first)
-            coefs = np.ascontiguousarray(coefs)
-            intercepts = y_offset - np.dot(X_offset.astype(X.dtype), coefs)
-            residues = X_test @ coefs - y_test[:, None] + intercepts
-            mse_paths[r, k] = (np.mean(residues**2, axis=0) if sample_weight is None else
-                               np.average(residues**2, weights=sample_weight[test], axis=0))
-
+    with threadpool_limits(limits=1, user_api="blas"):  # the same errors for any n_jobs
+        _fold_errors(sums, X, y, y64, w64, sample_weight, folds, l1_ratios, alphas, solver,
+                     solve_gram_path, mse_paths)
     best_alpha, best_l1_ratio = _choose(l1_ratios, alphas, mse_paths)
     model.mse_path_ = np.squeeze(np.moveaxis(mse_paths, 2, 1))
     model.alpha_ = best_alpha
