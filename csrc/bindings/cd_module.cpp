@@ -31,8 +31,6 @@ namespace {
 
 template <class T>
 using Vec = py::array_t<T, py::array::c_style>;
-template <class T>
-using ColMajor = py::array_t<T, py::array::f_style>;
 
 CdOptions options(double alpha, double beta, std::int64_t max_iter, double tol, std::uint32_t seed,
                   bool random, bool positive, bool screening, bool working_sets, int n_threads) {
@@ -195,27 +193,34 @@ Results path_gram(Vec<T> w, Vec<T> coefs, const Vec<double>& alphas, const Vec<d
 template <class T>
 Results path_multitask(Vec<T> W, Vec<T> coefs, const Vec<double>& alphas,
                        const Vec<double>& betas, const Vec<std::uint32_t>& seeds,
-                       const ColMajor<T>& X, const Vec<T>& Y, std::int64_t max_iter, double tol,
-                       bool random, bool screening, int n_threads) {
-  const CdOptions opt = options(0, 0, max_iter, tol, 1, random, false, screening, false,
+                       const py::array_t<T>& X, const std::optional<Vec<T>>& X_mean,
+                       const std::optional<Vec<T>>& X_scale, const Vec<T>& Y,
+                       std::int64_t max_iter, double tol, bool random, bool screening,
+                       bool working_sets, int n_threads) {
+  const CdOptions opt = options(0, 0, max_iter, tol, 1, random, false, screening, working_sets,
                                 n_threads);
   require(X.ndim() == 2 && Y.ndim() == 2, "X and Y must be 2-dimensional");
+  const bool c_order = (X.flags() & py::array::c_style) != 0;
+  require(c_order || (X.flags() & py::array::f_style) != 0, "X must be C- or F-contiguous");
   const index_t n = X.shape(0), d = X.shape(1), k = Y.shape(1);
   require(n >= 1 && d >= 1 && k >= 1, "X and Y must be non-empty");
   require_shape(Y, "Y", {n, k});
+  if (X_mean) require_shape(*X_mean, "X_mean", {d});
+  if (X_scale) require_shape(*X_scale, "X_scale", {n});
   require(alphas.ndim() == 1, "alphas must be 1-dimensional");
   require_shape(W, "W", {k, d});
   require_shape(coefs, "coefs", {alphas.shape(0), k, d});
   // path_of checks the path's scalars against the flattened coefficients.
   const Path path = path_of<T>(alphas, betas, seeds, W.reshape({k * d}),
                                coefs.reshape({alphas.shape(0), k * d}), k * d);
+  const DenseX<T> view{X.data(), n, d, c_order, X_mean ? X_mean->data() : nullptr,
+                       X_scale ? X_scale->data() : nullptr};
   std::vector<CdResult> r(static_cast<std::size_t>(path.n_alphas));
   T* wp = W.mutable_data();
   T* cp = coefs.mutable_data();
   {
     py::gil_scoped_release release;
-    fastml::linear::enet_path_multitask<T>(X.data(), Y.data(), n, d, k, path, wp, cp, r.data(),
-                                           opt);
+    fastml::linear::enet_path_multitask<T>(view, Y.data(), k, path, wp, cp, r.data(), opt);
   }
   return results_of(r);
 }
@@ -253,14 +258,16 @@ void define(py::module_& m) {
         py::arg("random"), py::arg("positive"), py::arg("screening"), py::arg("working_sets"),
         py::arg("n_threads"));
   m.def("enet_path_multitask", &path_multitask<T>,
-        "Multi-task elastic-net block coordinate descent along a path on dense X (F order, "
-        "already centred and weighted) and Y (n, k) in C order. W (k, d) IN first warm start, "
-        "OUT last solution; coefs OUT (n_alphas, k, d). Returns (gaps, tols, n_iters, "
-        "converged), unscaled as scikit-learn's cd_fast.",
+        "Multi-task elastic-net block coordinate descent along a path on dense X (C or F order) "
+        "whose column j is (X[:, j] - X_mean[j]) * X_scale, and Y (n, k) in C order, already "
+        "centred and weighted. W (k, d) IN first warm start, OUT last solution; coefs OUT "
+        "(n_alphas, k, d). Returns (gaps, tols, n_iters, converged), unscaled as scikit-learn's "
+        "cd_fast.",
         py::arg("W").noconvert(), py::arg("coefs").noconvert(), py::arg("alphas").noconvert(),
         py::arg("betas").noconvert(), py::arg("seeds").noconvert(), py::arg("X").noconvert(),
+        py::arg("X_mean").noconvert(), py::arg("X_scale").noconvert(),
         py::arg("Y").noconvert(), py::arg("max_iter"), py::arg("tol"), py::arg("random"),
-        py::arg("screening"), py::arg("n_threads"));
+        py::arg("screening"), py::arg("working_sets"), py::arg("n_threads"));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "cd_dense.hpp"
 #include "cd_kernels.hpp"
 #include "cd_sparse_term.hpp"
 #include "fastml/openmp_helpers.h"
@@ -25,72 +26,8 @@ using kernels::dot;
 using kernels::kStreamNs;
 using kernels::lanes_sum;
 using kernels::rand_int;
-
-// Contiguous ranges of `total` items for `parts` workers; which worker sums which feature never
-// changes a sum (each is accumulated over the rows in order), so results ignore the thread count.
-inline std::pair<index_t, index_t> share(index_t total, int parts, int part) {
-  return {total * part / parts, total * (part + 1) / parts};
-}
-
-// out[j] = sum_i e_ij v_i (when Corr) and sq[j] = sum_i e_ij^2 v2_i (when Norms), with
-// e_ij = data[i, j] - mean[j]: one pass over X for both, in its storage order.
-template <bool Corr, bool Norms, class T>
-void column_pass(const DenseX<T>& X, const double* v, const double* v2, double* out, double* sq,
-                 int n_threads) {
-  const index_t n = X.n, d = X.d;
-  const int threads = fastml_region_threads(static_cast<double>(n) * d * kStreamNs, n_threads);
-  if (X.c_order) {
-    // Row by row over a block of features: the inner loop runs along a row and vectorises.
-#pragma omp parallel num_threads(threads)
-    {
-      int part = 0, parts = 1;
-#ifdef _OPENMP
-      part = omp_get_thread_num();
-      parts = omp_get_num_threads();
-#endif
-      const auto [j0, j1] = share(d, parts, part);
-      for (index_t j = j0; j < j1; ++j) {
-        if (Corr) out[j] = 0.0;
-        if (Norms) sq[j] = 0.0;
-      }
-      std::vector<double> mean(static_cast<std::size_t>(j1 - j0), 0.0);
-      if (X.mean)
-        for (index_t j = j0; j < j1; ++j) mean[j - j0] = X.mean[j];
-      const double* m = mean.data() - j0;
-      for (index_t i = 0; i < n; ++i) {
-        const T* row = X.data + i * d;
-        const double vi = Corr ? v[i] : 0.0, v2i = Norms ? v2[i] : 0.0;
-        for (index_t j = j0; j < j1; ++j) {
-          const double e = static_cast<double>(row[j]) - m[j];
-          if (Corr) out[j] += e * vi;
-          if (Norms) sq[j] += e * e * v2i;
-        }
-      }
-    }
-    return;
-  }
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (index_t j = 0; j < d; ++j) {
-    const T* c = X.data + j * n;
-    const double m = X.mean ? static_cast<double>(X.mean[j]) : 0.0;
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, acc2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    index_t i = 0;
-    for (; i + 8 <= n; i += 8)
-      for (int k = 0; k < 8; ++k) {
-        const double e = static_cast<double>(c[i + k]) - m;
-        if (Corr) acc[k] += e * v[i + k];
-        if (Norms) acc2[k] += e * e * v2[i + k];
-      }
-    double tail = 0.0, tail2 = 0.0;
-    for (; i < n; ++i) {
-      const double e = static_cast<double>(c[i]) - m;
-      if (Corr) tail += e * v[i];
-      if (Norms) tail2 += e * e * v2[i];
-    }
-    if (Corr) out[j] = lanes_sum(acc, tail);
-    if (Norms) sq[j] = lanes_sum(acc2, tail2);
-  }
-}
+using dense::column_pass;
+using dense::gather_columns;
 
 // R -= X_eff w (the residual of a warm start), one pass over X.
 template <class T>
@@ -107,19 +44,6 @@ void subtract_product(const DenseX<T>& X, const T* w, T* R, int n_threads) {
     for (index_t j : nz) s += X.at(i, j) * static_cast<double>(w[j]);
     if (X.scale) s *= static_cast<double>(X.scale[i]);
     R[i] = static_cast<T>(static_cast<double>(R[i]) - s);
-  }
-}
-
-// dst[k][i] = (data[i, feats[k]] - mean) * scale[i]
-template <class T>
-void gather_columns(const DenseX<T>& X, const index_t* feats, index_t m, T* const* dst,
-                    int n_threads) {
-  const index_t n = X.n;
-  const int threads = fastml_region_threads(static_cast<double>(n) * m * 4 * kStreamNs, n_threads);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (index_t i = 0; i < n; ++i) {
-    const double s = X.scale ? static_cast<double>(X.scale[i]) : 1.0;
-    for (index_t k = 0; k < m; ++k) dst[k][i] = static_cast<T>(X.at(i, feats[k]) * s);
   }
 }
 
@@ -320,27 +244,38 @@ struct GramColumnsTerm {
   }
 };
 
+// Qw is kept in double whatever T: in float32 its running sums drifted over the path's updates
+// (breast_cancer without an intercept, whose Gram entries reach 1e11: LassoCV's mean squared
+// errors 8% off scikit-learn's, coefficients 2e-2 off the float64 optimum where scikit-learn's
+// were 1e-5 off).
 template <class T>
 struct GramTerm {
   const T* Q;
   const T* q;
   double yy;
   index_t d;
-  std::vector<T> Qw;
+  std::vector<double> Qw;
   static constexpr bool kGram = true;
 
   GramTerm(const T* Q_, const T* q_, double yy_, index_t d_, const T* w)
-      : Q(Q_), q(q_), yy(yy_), d(d_), Qw(d_, T(0)) {
+      : Q(Q_), q(q_), yy(yy_), d(d_), Qw(d_, 0.0) {
     for (index_t j = 0; j < d; ++j)
-      if (w[j] != 0) axpy(w[j], Q + j * d, Qw.data(), d);
+      if (w[j] != 0) move(j, static_cast<double>(w[j]));
   }
   double norm2(index_t j) const { return Q[j * d + j]; }
   double y_norm2() const { return yy; }
-  double corr(index_t j) const { return static_cast<double>(q[j]) - static_cast<double>(Qw[j]); }
-  void move(index_t j, double delta) { axpy(static_cast<T>(delta), Q + j * d, Qw.data(), d); }
+  double corr(index_t j) const { return static_cast<double>(q[j]) - Qw[j]; }
+  void move(index_t j, double delta) {
+    const T* g = Q + j * d;
+    for (index_t i = 0; i < d; ++i) Qw[i] += delta * static_cast<double>(g[i]);
+  }
   // R'R = y'y + w'Qw - 2 q'w and R'y = y'y - q'w, as scikit-learn's gap_enet_gram.
   std::pair<double, double> residual_stats(const T* w) const {
-    const double qw = dot(q, w, d), wQw = dot(w, Qw.data(), d);
+    double qw = 0, wQw = 0;
+    for (index_t j = 0; j < d; ++j) {
+      qw += static_cast<double>(q[j]) * static_cast<double>(w[j]);
+      wQw += static_cast<double>(w[j]) * Qw[j];
+    }
     return {yy + wQw - 2.0 * qw, yy - qw};
   }
   void correlations(const index_t* feats, index_t m, double* out, int) const {
@@ -349,12 +284,6 @@ struct GramTerm {
   void gather(const index_t*, index_t, const index_t* = nullptr, index_t = 0) {}
 };
 
-// The smallest working set. Each new set costs a pass over X for the full gap (and, in C order, one
-// to gather its columns), while a sweep over the set reads only its columns: on 50k x 1000 with
-// 50 (Lasso) and 150 (ElasticNet) nonzeros, 64 instead of 16 saved one or two sets, Lasso 1.76 s
-// -> 0.94 s and ElasticNet 2.97 s -> 1.76 s (medians of three alternated fits, load 9); 128 was
-// no better, and paths, LassoCV and a 500 x 5000 problem did not move beyond the noise.
-constexpr index_t kFirstSize = 64;
 // Gathering columns for a working set reads all of X when it is in C order (a column is strided)
 // and costs a matrix product for the Gram columns, whatever their number: each gather takes
 // kPrefetch more of the best-ranked features along, which later working sets (the next alphas of
@@ -425,34 +354,20 @@ class Solver {
     std::int64_t sweeps = 0;
     index_t last_size = 0;
     std::vector<index_t> ws;
-    std::vector<std::pair<double, index_t>> ranked;
     while (true) {
       index_t nnz = 0;
       for (index_t j : active_) nnz += w_[j] != 0;
       const index_t n_active = static_cast<index_t>(active_.size());
-      // Twice the support, as skglm, but four times when the last set filled up (every feature
-      // in it nonzero: the support is likely larger still), and at least kFirstSize.
-      const index_t grow = nnz >= last_size ? 4 : 2;
-      const index_t size = std::min(n_active, std::max<index_t>(kFirstSize, grow * nnz));
-      last_size = size;
-      ranked.clear();
       const double scale = std::max(opt_.alpha, dual_norm);
-      for (index_t j : active_) {
-        const double score =
-            w_[j] != 0 ? -std::numeric_limits<double>::infinity()
-                       : (1.0 - std::fabs(xta_[j]) / scale) / std::sqrt(term_.norm2(j) + opt_.beta);
-        ranked.emplace_back(score, j);
-      }
-      // The kPrefetch next-ranked features too, for the columns gathered with this set.
-      const index_t reach = std::min(n_active, size + kPrefetch);
-      if (reach < n_active)
-        std::nth_element(ranked.begin(), ranked.begin() + reach, ranked.end());
-      if (size < reach)
-        std::nth_element(ranked.begin(), ranked.begin() + size, ranked.begin() + reach);
-      ws.clear();
-      for (index_t k = 0; k < reach; ++k) ws.push_back(ranked[k].second);
-      std::sort(ws.begin(), ws.begin() + size);  // column order: the sweeps stream X forwards
-      term_.gather(ws.data(), size, ws.data() + size, reach - size);
+      const index_t size = kernels::pick_working_set(
+          active_, nnz, last_size, kPrefetch,
+          [&](index_t j) {
+            return w_[j] != 0 ? -std::numeric_limits<double>::infinity()
+                              : (1.0 - std::fabs(xta_[j]) / scale) /
+                                    std::sqrt(term_.norm2(j) + opt_.beta);
+          },
+          ws);
+      term_.gather(ws.data(), size, ws.data() + size, static_cast<index_t>(ws.size()) - size);
       const double inner_tol = size == n_active ? res.tol : std::max(res.tol, 0.3 * gap);
 
       for (std::int64_t inner = 1;; ++inner) {

@@ -105,14 +105,15 @@ void enet_path_gram(const T* Q, const T* q, double y_norm2, index_t d, const Pat
                     T* coefs, CdResult* results, const CdOptions& opt);
 
 // Block coordinate descent for the multi-task elastic net, as scikit-learn's
-// enet_coordinate_descent_multi_task (same sweeps, screening, stopping rule and random stream):
+// enet_coordinate_descent_multi_task (same sweeps, screening, stopping rule and random stream
+// without working sets):
 //   min_W 1/2 ||Y - X W'||_F^2 + alpha sum_j ||W[:, j]||_2 + beta/2 ||W||_F^2
-// X: n x d in Fortran order (already centred and weighted); Y: n x k in C order; W: k x d in C
-// order, IN the first warm start, OUT the last solution; coefs: n_alphas x k x d, OUT each
-// solution; the rest as enet_path_dense (opt.working_sets, opt.gram_columns and opt.positive
-// are not used; the gap's bound is tol * ||Y||_F^2).
+// X: n x d dense view (column j centred and scaled on the fly); Y: n x k in C order, already
+// centred and weighted; W: k x d in C order, IN the first warm start, OUT the last solution;
+// coefs: n_alphas x k x d, OUT each solution; the rest as enet_path_dense (opt.gram_columns and
+// opt.positive are not used; the gap's bound is tol * ||Y||_F^2).
 template <class T>
-void enet_path_multitask(const T* X, const T* Y, index_t n, index_t d, index_t k, const Path& path,
-                         T* W, T* coefs, CdResult* results, const CdOptions& opt);
+void enet_path_multitask(const DenseX<T>& X, const T* Y, index_t k, const Path& path, T* W,
+                         T* coefs, CdResult* results, const CdOptions& opt);
 
 }  // namespace fastml::linear

@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import _cd_fast
 from .._backend import effective_n_threads
+from ._cd_cv import fit_gram_folds
 from ..utils._sklearn_compat import (alpha_grid, check_sample_weight, fit_context,
                                      parameter_constraints, pre_fit, validate_params,
                                      weighted_average)
@@ -107,11 +108,11 @@ def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X
             X.indices.astype(np.int32, copy=False), X.indptr.astype(np.int32, copy=False),
             n_samples, X_mean, sample_weight, np.ascontiguousarray(y, dtype=dtype), **options)
     elif gram is not None:
-        gram = np.ascontiguousarray(gram, dtype=dtype)
-        q = np.ascontiguousarray(Xy if Xy is not None else X.T @ y, dtype=dtype).ravel()
-        y_norm2 = float(np.dot(y, y))
-        gaps, tols, n_iters, converged = _cd_fast.enet_path_gram(
-            w, coefs, l1, l2, seeds, gram, q, y_norm2, **options)
+        return solve_gram_path(gram, Xy if Xy is not None else X.T @ y, float(np.dot(y, y)),
+                               n_samples, alphas, l1_ratio, coef_init=coef_init, tol=tol,
+                               max_iter=max_iter, random_state=random_state,
+                               selection=selection, positive=positive, screening=screening,
+                               n_jobs=n_jobs)
     else:
         if not (X.flags.c_contiguous or X.flags.f_contiguous):
             X = np.ascontiguousarray(X)
@@ -136,13 +137,35 @@ def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X
     return coefs.T, gaps / n_samples, [int(k) for k in n_iters]
 
 
-def _solve_path_multitask(X, Y, alphas, l1_ratio, *, coef_init=None, tol=1e-4, max_iter=1000,
-                          random_state=None, selection="cyclic", screening=True, n_jobs=None):
+def solve_gram_path(gram, Xy, y_norm2, n_samples, alphas, l1_ratio, *, coef_init=None, tol=1e-4,
+                    max_iter=1000, random_state=None, selection="cyclic", positive=False,
+                    screening=True, n_jobs=None):
+    """_solve_path's Gram variant from the problem's Gram matrix X'X (of gram's dtype), X'y,
+    y'y and its number of rows (which scales the penalties); the same returns."""
+    dtype = gram.dtype
+    n_features = gram.shape[0]
+    seeds, l1, l2 = _path_scalars(alphas, l1_ratio, n_samples, random_state, selection)
+    w = (np.zeros(n_features, dtype=dtype) if coef_init is None
+         else np.array(coef_init, dtype=dtype, copy=True).ravel())
+    coefs = np.empty((len(alphas), n_features), dtype=dtype)
+    gaps, tols, n_iters, converged = _cd_fast.enet_path_gram(
+        w, coefs, l1, l2, seeds, np.ascontiguousarray(gram, dtype=dtype),
+        np.ascontiguousarray(Xy, dtype=dtype).ravel(), float(y_norm2), max_iter=int(max_iter),
+        tol=float(tol), random=selection == "random", positive=bool(positive),
+        screening=bool(screening), working_sets=True, n_threads=effective_n_threads(n_jobs))
+    _warn_unconverged(gaps, tols, converged, l1)
+    return coefs.T, gaps / n_samples, [int(k) for k in n_iters]
+
+
+def _solve_path_multitask(X, Y, alphas, l1_ratio, *, coef_init=None, X_mean=None, X_scale=None,
+                          tol=1e-4, max_iter=1000, random_state=None, selection="cyclic",
+                          screening=True, n_jobs=None):
     """Block coordinate descent along `alphas` on dense multi-output data in the core
-    (scikit-learn's enet_coordinate_descent_multi_task). X is the design already centred and
-    weighted (copied to Fortran order if it is not); Y (n_samples, n_tasks). Returns the
-    coefficients (n_tasks, n_features, n_alphas), the gaps divided by n_samples, the sweeps per
-    alpha and the gaps' bounds (scikit-learn's eps_)."""
+    (scikit-learn's enet_coordinate_descent_multi_task, with working sets for cyclic selection).
+    X is the design as given (C or F order, never copied); X_mean and X_scale, when given, centre
+    its columns and scale its rows on the fly; Y (n_samples, n_tasks) already centred and
+    weighted. Returns the coefficients (n_tasks, n_features, n_alphas), the gaps divided by
+    n_samples, the sweeps per alpha and the gaps' bounds (scikit-learn's eps_)."""
     n_samples, n_features = X.shape
     dtype = X.dtype
     n_tasks = Y.shape[1]
@@ -150,10 +173,14 @@ def _solve_path_multitask(X, Y, alphas, l1_ratio, *, coef_init=None, tol=1e-4, m
     W = (np.zeros((n_tasks, n_features), dtype=dtype) if coef_init is None
          else np.array(coef_init, dtype=dtype, order="C", copy=True).reshape(n_tasks, n_features))
     coefs = np.empty((len(alphas), n_tasks, n_features), dtype=dtype)
+    if not (X.flags.c_contiguous or X.flags.f_contiguous):
+        X = np.ascontiguousarray(X)
+    X_mean = None if X_mean is None else np.ascontiguousarray(X_mean, dtype=dtype)
+    X_scale = None if X_scale is None else np.ascontiguousarray(X_scale, dtype=dtype)
     gaps, tols, n_iters, converged = _cd_fast.enet_path_multitask(
-        W, coefs, l1, l2, seeds, np.asfortranarray(X), np.ascontiguousarray(Y, dtype=dtype),
+        W, coefs, l1, l2, seeds, X, X_mean, X_scale, np.ascontiguousarray(Y, dtype=dtype),
         max_iter=int(max_iter), tol=float(tol), random=selection == "random",
-        screening=bool(screening), n_threads=effective_n_threads(n_jobs))
+        screening=bool(screening), working_sets=True, n_threads=effective_n_threads(n_jobs))
     _warn_unconverged(gaps, tols, converged, l1)
     return np.moveaxis(coefs, 0, -1), gaps / n_samples, [int(k) for k in n_iters], tols
 
@@ -357,13 +384,23 @@ def _parallel_folds(model):
         del model.path
 
 
+def _fit_cv(model, sklearn_fit, X, y, sample_weight, params):
+    """A single-output CV fit: on the folds' Gram matrices built from one pass over X where
+    scikit-learn would build a Gram matrix per fold (_cd_cv), else scikit-learn's loop with
+    fastml's paths on parallel folds."""
+    if fit_gram_folds(model, X, y, sample_weight, params, solve_gram_path) is not None:
+        return model
+    with _parallel_folds(model):
+        return sklearn_fit(X, y, sample_weight=sample_weight, **params)
+
+
 class LassoCV(_sk.LassoCV):
     __doc__ = _sk.LassoCV.__doc__
     path = staticmethod(lasso_path)
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, **params):
-        with _parallel_folds(self):
-            return super().fit(X, y, sample_weight=sample_weight, **params)
+        return _fit_cv(self, super().fit, X, y, sample_weight, params)
 
     def _get_estimator(self):
         return Lasso()
@@ -373,9 +410,9 @@ class ElasticNetCV(_sk.ElasticNetCV):
     __doc__ = _sk.ElasticNetCV.__doc__
     path = staticmethod(enet_path)
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, **params):
-        with _parallel_folds(self):
-            return super().fit(X, y, sample_weight=sample_weight, **params)
+        return _fit_cv(self, super().fit, X, y, sample_weight, params)
 
     def _get_estimator(self):
         return ElasticNet()
