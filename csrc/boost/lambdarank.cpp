@@ -19,10 +19,13 @@ namespace fastml::boost {
 
 namespace {
 
+// Queries of at most this many rows are ranked by insertion sort (stable, in place).
+constexpr index_t kInsertionSortRows = 64;
+
 struct Scratch {
   std::vector<index_t> order;
-  // by rank: labels' gains, scores, discounts, and the lambdas and hessians summed
-  std::vector<double> gain, score, lambda, hess, ideal, discount;
+  // by rank: labels' gains, scores and their exps, discounts, and the lambdas and hessians summed
+  std::vector<double> gain, score, exp_score, lambda, hess, ideal, discount;
 };
 
 void one_query(const double* y, const double* score, index_t n, index_t truncation, bool norm,
@@ -44,15 +47,31 @@ void one_query(const double* y, const double* score, index_t n, index_t truncati
   const double inverse_max_dcg = 1.0 / max_dcg;
   s.order.resize(n);
   std::iota(s.order.begin(), s.order.end(), 0);
-  std::stable_sort(s.order.begin(), s.order.end(),
-                   [score](index_t a, index_t b) { return score[a] > score[b]; });
+  const auto higher = [score](index_t a, index_t b) { return score[a] > score[b]; };
+  if (n <= kInsertionSortRows) {
+    // the order stable_sort gives, without the buffer it allocates at each call
+    for (index_t i = 1; i < n; ++i) {
+      const index_t r = s.order[i];
+      index_t k = i;
+      for (; k > 0 && higher(r, s.order[k - 1]); --k) s.order[k] = s.order[k - 1];
+      s.order[k] = r;
+    }
+  } else {
+    std::stable_sort(s.order.begin(), s.order.end(), higher);
+  }
   // the pairs work in rank order on contiguous copies
   s.gain.resize(n);
   s.score.resize(n);
+  // and each rank's exp(sigmoid * (score - top score)) in (0, 1], once: a pair's logistic
+  // 1 / (1 + exp(sigmoid * (s_high - s_low))) is then e_low / (e_high + e_low), a division
+  // in place of an exp per pair (exact up to rounding)
+  s.exp_score.resize(n);
   for (index_t r = 0; r < n; ++r) {
     s.gain[r] = std::exp2(y[s.order[r]]) - 1.0;
     s.score[r] = score[s.order[r]];
+    s.exp_score[r] = std::exp(sigmoid * (s.score[r] - s.score[0]));
   }
+  const double* ex = s.exp_score.data();
   s.lambda.assign(n, 0.0);
   s.hess.assign(n, 0.0);
   const double* gain = s.gain.data();
@@ -63,14 +82,19 @@ void one_query(const double* y, const double* score, index_t n, index_t truncati
   double sum_lambdas = 0;
   for (index_t i = 0; i < std::min(n - 1, truncation); ++i) {
     for (index_t j = i + 1; j < n; ++j) {
-      // the better-labelled row of the pair is "high" (sign 1: rank i); a pair of equal
-      // labels has no gain gap and adds zeros, so it needs no branch
+      // a pair of equal labels has no gain gap and would add zeros: skipped (a third of the
+      // pairs with grades 0..4)
+      if (gain[i] == gain[j]) continue;
+      // the better-labelled row of the pair is "high" (sign 1: rank i)
       const double sign = gain[i] > gain[j] ? 1.0 : -1.0;
       const double delta_score = sign * (sc[i] - sc[j]);
       double delta_ndcg = std::fabs(gain[i] - gain[j]) * std::fabs(discount[i] - discount[j]) *
                           inverse_max_dcg;
       if (scale_by_gap) delta_ndcg /= 0.01 + std::fabs(delta_score);
-      const double p = 1.0 / (1.0 + std::exp(sigmoid * delta_score));
+      // both exps underflow only for scores more than ~745 / sigmoid below the top one
+      const double both = ex[i] + ex[j];
+      const double p = both > 0 ? (sign > 0 ? ex[j] : ex[i]) / both
+                                : 1.0 / (1.0 + std::exp(sigmoid * delta_score));
       const double l = -sigmoid * delta_ndcg * p;
       const double h = sigmoid * sigmoid * delta_ndcg * p * (1.0 - p);
       lambda[i] += sign * l;

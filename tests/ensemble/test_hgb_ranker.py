@@ -46,6 +46,21 @@ def test_lambdarank_gradients_match_reference(sizes, truncation, norm, ties, rng
         assert abs(g[a:b].sum()) < 1e-9
 
 
+@pytest.mark.parametrize("sigmoid", [1.0, 2.5])
+def test_lambdarank_gradients_far_apart_scores(sigmoid):
+    """Scores hundreds apart: each rank's exp relative to the top score underflows to 0, and
+    such pairs' logistic must still be the reference's."""
+    y = np.array([0, 3, 1, 4, 2, 0, 1], dtype=np.float64)
+    score = np.array([0.0, -400.0, -800.0, -1200.0, 5.0, -0.5, -900.0])
+    offsets = np.array([0, 7], dtype=np.int64)
+    gh = np.empty((7, 2), dtype=np.float32)
+    _boost_fast.lambdarank_gradients(y, score, offsets, 30, True, sigmoid, gh, 1)
+    g, h = ref.lambdarank_gradients(y, score, [7], 30, True, sigmoid)
+    assert np.isfinite(gh).all()
+    assert_allclose(gh[:, 0], g, rtol=1e-5, atol=1e-7)
+    assert_allclose(gh[:, 1], h, rtol=1e-5, atol=1e-7)
+
+
 def test_first_iteration_is_one_boosting_step_of_the_reference():
     X, y, group = _ranking_data(30, 0)
     model = HistGradientBoostingRanker(max_iter=1, max_leaf_nodes=6).fit(X, y, group=group)

@@ -130,10 +130,11 @@ def test_boosting_step_matches_reference(shape, l2, rng):
     assert leaves.sum() <= 8
     # the core's leaf sums come from histogram subtraction: other roundings
     assert_allclose(tree.value[leaves], values[leaves], rtol=1e-6, atol=1e-12)
-    out = raw.copy()[:, None]
-    tree.add_leaf_values(out, 0)
-    assert_allclose(out[:, 0], expected_raw, rtol=1e-6, atol=1e-8)
-    assert_array_equal(out[:, 0], raw + tree.value[ref.route_binned(nodes, codes)])
+    for n_threads in (1, 2):  # on two threads the leaves are split between them
+        out = raw.copy()[:, None]
+        tree.add_leaf_values(out, 0, n_threads)
+        assert_allclose(out[:, 0], expected_raw, rtol=1e-6, atol=1e-8)
+        assert_array_equal(out[:, 0], raw + tree.value[ref.route_binned(nodes, codes)])
     # every row lies in the leaf the walk sends it to
     leaf_of_row = np.empty(n, dtype=np.int64)
     for i in np.flatnonzero(leaves):

@@ -120,7 +120,7 @@ struct Tree {
 Tree grow_tree(const Data& data, const GradHess* gh, const GrowParams& params, int n_threads);
 
 // raw[rows[i] * stride] += value of the leaf holding row i, for every leaf of tree.
-void add_leaf_values(const Tree& tree, double* raw, index_t stride);
+void add_leaf_values(const Tree& tree, double* raw, index_t stride, int n_threads);
 
 // Trees packed end to end for the prediction walk. Tree t adds to output column output[t].
 struct PackedNode {

@@ -163,7 +163,7 @@ class HistGradientBoostingRanker(_CompiledBoosting, BaseEstimator):
                 bool(self.lambdarank_norm), float(self.sigmoid), gh, self._n_threads)
             tree = _boost_fast.grow_tree(codes=codes, gh=gh, seed=0, **growth)
             self._predictors.append([self._make_predictor(tree)])
-            tree.add_leaf_values(raw, 0)
+            tree.add_leaf_values(raw, 0, self._n_threads)
         self.n_iter_ = self.max_iter
         self.n_trees_per_iteration_ = 1
         self._pack_model()

@@ -301,7 +301,7 @@ class _CompiledBoosting:
             if not self._loss.differentiable:
                 self._update_leaves_values(tree, y, raw[:, k], sample_weight)
             iteration.append(self._make_predictor(tree))
-            tree.add_leaf_values(raw, k)
+            tree.add_leaf_values(raw, k, self._n_threads)
         return iteration
 
     @fit_context(prefer_skip_nested_validation=True)
