@@ -24,7 +24,7 @@ struct SklearnSums {
 
   // Moves to position p > pos; row_at(j) is the row at position j of the scan order.
   template <class RowAt>
-  void move_to(index_t p, RowAt&& row_at) {
+  FASTML_CART_INLINE void move_to(index_t p, RowAt&& row_at) {
     if (p - pos <= n - p) {
       for (index_t j = pos; j < p; ++j) stats.add(L, row_at(j));
     } else {

@@ -75,16 +75,24 @@ struct RowStatistics {
 
   // add's inverse: scikit-learn's criterion takes rows out of its sums one by one when that is
   // its shorter way to a position (see SklearnSums in sklearn_sums.hpp).
-  void sub(double* S, std::int32_t r) const {
+  FASTML_CART_INLINE void sub(double* S, std::int32_t r) const {
+    if (n_out == 1)
+      sub_of<1>(S, r);
+    else
+      sub_of<0>(S, r);
+  }
+  template <int kOutputs>
+  FASTML_CART_INLINE void sub_of(double* S, std::int32_t r) const {
+    const int n = kOutputs > 0 ? kOutputs : n_out;
     S[0] -= 1;
     S[1] -= w[r];
-    const index_t at = static_cast<index_t>(r) * n_out;
+    const index_t at = static_cast<index_t>(r) * n;
     if (K > 0) {
-      for (int o = 0; o < n_out; ++o) S[2 + cls[at + o]] -= w[r];
+      for (int o = 0; o < n; ++o) S[2 + cls[at + o]] -= w[r];
     } else {
-      for (int o = 0; o < n_out; ++o) {
+      for (int o = 0; o < n; ++o) {
         S[2 + o] -= wy[at + o];
-        S[2 + n_out + o] -= wq[at + o];
+        S[2 + n + o] -= wq[at + o];
       }
     }
   }
