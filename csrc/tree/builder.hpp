@@ -3,7 +3,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -17,6 +19,11 @@
 
 namespace fastml::cart::detail {
 namespace {  // internal linkage, see common.hpp
+
+// scikit-learn's tree builders' EPSILON (tree/_tree.pyx): a classification node of no more
+// impurity is a leaf, a split improving less than min_impurity_decrease by more is none. Its
+// criteria's EPSILON, kEpsilon, is ten times as large.
+constexpr double kLeafEpsilon = std::numeric_limits<double>::epsilon();
 
 // Per-row state: a builder and the builders of its deferred subtrees share it, each touching
 // only the rows (and ranges of rows and of the presorted lists) of its own nodes.
@@ -84,11 +91,14 @@ class Builder {
     const double* S = task.totals.data();
     const index_t n = task.end - task.begin;
     const double imp = tree_.impurity[out.node];
+    const bool sklearn_sums = sklearn_sums_;
+    const double epsilon = sklearn_sums ? kLeafEpsilon : kEpsilon;
     bool leaf = task.depth >= p_.max_depth || n < p_.min_samples_split ||
-                n < 2 * p_.min_samples_leaf || S[1] < 2 * p_.min_weight_leaf || imp <= kEpsilon;
+                n < 2 * p_.min_samples_leaf || S[1] < 2 * p_.min_weight_leaf || imp <= epsilon;
     Split split;
     AbsoluteErrorSearch& absolute = search_.absolute();
     if (!leaf) {
+      if (sklearn_sums) task.pure = is_pure(S);
       absolute.node_error = imp * S[1] * ch_.n_out;
       split = search_.find_split(task);
       leaf = split.feature < 0;
@@ -113,11 +123,13 @@ class Builder {
         const double w = S[1], wl = out.left.totals[1], wr = out.right.totals[1];
         out.improvement = (w / root_weight_) * (imp - wl / w * (split.error_left / wl / n_out) -
                                                 wr / w * (split.error_right / wr / n_out));
+      } else if (sklearn_sums) {
+        out.improvement = sklearn_children(task, imp, out.left, out.right);
       } else {
         out.improvement = improvement(p_.criterion, S, out.left.totals.data(),
                                       out.right.totals.data(), ch_.outputs, root_weight_);
       }
-      leaf = out.improvement + kEpsilon < p_.min_impurity_decrease;
+      leaf = out.improvement + epsilon < p_.min_impurity_decrease;
     }
     if (leaf) {
       search_.release(task.hist);
@@ -156,6 +168,7 @@ class Builder {
         hist_mode_(data.codes != nullptr),
         absolute_(params.criterion == kAbsoluteError),
         surrogate_(params.surrogates),
+        sklearn_sums_(ch_.K > 0 && params.criterion != kAbsoluteError && data.codes == nullptr),
         scratch_(n_threads),
         sorted_tmp_(n_threads),
         search_(data, params, ch_, rs_.stats, rs_.rows, rs_.presorted, rs_.rank_of, rs_.position,
@@ -217,6 +230,58 @@ class Builder {
     c.n_constant = p_.max_leaf_nodes > 0 ? 0 : parent.n_constant;
     c.totals.assign(ch_.C, 0.0);
     return c;
+  }
+
+  // Whether each output's weight is in one class: scikit-learn's children's class sums then
+  // equal their weights to the bit, whichever candidate, and every proxy is -0.0 (the first
+  // candidate wins), where fastml's proxies would differ in their rounding.
+  bool is_pure(const double* S) const {
+    for (int o = 0; o < ch_.n_out; ++o) {
+      int nonzero = 0;
+      for (int k = ch_.class_start[o]; k < ch_.class_start[o + 1]; ++k) nonzero += S[2 + k] != 0;
+      if (nonzero > 1) return false;
+    }
+    return true;
+  }
+
+  // The children's impurities and the split's improvement as scikit-learn computes them after
+  // its search (Criterion.reset, update(pos), children_impurity, impurity_improvement): the
+  // smaller side's sums from the node's, the left by adding its rows when it is the smaller,
+  // else the node's less the right rows one by one from the last; the other side the node's
+  // less those. Their rounding, not that of the children's own sums, decides whether a pure
+  // child is a leaf (its impurity ~1e-16 or 0). The children's totals stay their own sums (its
+  // node_reset). Returns the improvement; sets the children's impurity.
+  double sklearn_children(const Task& task, double parent_impurity, Task& left, Task& right) {
+    const int C = ch_.C;
+    const double* S = task.totals.data();
+    std::vector<double>& L = sums_left_;
+    std::vector<double>& R = sums_right_;
+    L.assign(C, 0.0);
+    R.resize(C);
+    const index_t n_left = left.end - left.begin, n_right = right.end - right.begin;
+    const RowStatistics& st = rs_.stats;
+    if (n_left <= n_right) {
+      for (index_t i = left.begin; i < left.end; ++i) {
+        const std::int32_t r = rows_[i];
+        for (int o = 0; o < ch_.n_out; ++o) L[2 + st.cls[static_cast<index_t>(r) * ch_.n_out + o]] += st.w[r];
+        L[1] += st.w[r];
+      }
+    } else {
+      std::copy(S, S + C, L.begin());
+      for (index_t i = right.end - 1; i >= right.begin; --i) {
+        const std::int32_t r = rows_[i];
+        for (int o = 0; o < ch_.n_out; ++o) L[2 + st.cls[static_cast<index_t>(r) * ch_.n_out + o]] -= st.w[r];
+        L[1] -= st.w[r];
+      }
+    }
+    for (int c = 1; c < C; ++c) R[c] = S[c] - L[c];
+    L[0] = static_cast<double>(n_left);
+    R[0] = static_cast<double>(n_right);
+    left.impurity = impurity(p_.criterion, L.data(), ch_.outputs);
+    right.impurity = impurity(p_.criterion, R.data(), ch_.outputs);
+    const double w = S[1];
+    return w / root_weight_ *
+           (parent_impurity - R[1] / w * right.impurity - L[1] / w * left.impurity);
   }
 
   // scikit-learn's bounds: a constrained split puts the children on either side of their mean.
@@ -293,7 +358,9 @@ class Builder {
     } else {
       if (K == 0)
         for (int o = 0; o < n_out; ++o) target[o] = S[2 + o] / S[1];
-      tree_.impurity.push_back(impurity(p_.criterion, S, ch_.outputs));
+      tree_.impurity.push_back(sklearn_sums_ && !std::isnan(task.impurity)
+                                   ? task.impurity
+                                   : impurity(p_.criterion, S, ch_.outputs));
     }
     // monotonic constraints come with a single output
     const bool clip = !p_.monotonic_cst.empty();
@@ -347,6 +414,11 @@ class Builder {
   std::vector<std::int32_t>& rows_;  // rs_.rows
   Channels ch_;
   bool hist_mode_, absolute_, surrogate_;
+  // classification by the exact search (scikit-learn's trees): nodes' impurities and
+  // improvements, and the leaf tests, as scikit-learn's (see sklearn_children); the histogram
+  // search, which has no scikit-learn tree to give, keeps pure nodes leaves
+  bool sklearn_sums_ = false;
+  std::vector<double> sums_left_, sums_right_;  // sklearn_children's
   bool defer_ = false;  // small tasks are deferred (see grow_depth_first)
   double root_weight_ = 0;
   std::vector<Scratch> scratch_;  // per thread

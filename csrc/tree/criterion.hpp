@@ -29,6 +29,33 @@ struct Outputs {
   const int* start = nullptr;  // (n + 1), classification only
 };
 
+// scikit-learn's gini or entropy of the class sums S of weight w (its node_impurity and
+// children_impurity, to the rounding): the outputs' impurities summed, over their count. A
+// pure node whose sums differ in their last bits has ~1e-16 there, which decides whether it is
+// split (see kLeafEpsilon in builder.hpp). kC as in proxy below.
+template <Criterion Crit, int kC = 0>
+FASTML_CART_INLINE double class_impurity(const double* S, double w, const Outputs& out) {
+  const int n_out = kC > 0 ? 1 : out.n;
+  double s = 0;
+  for (int o = 0; o < n_out; ++o) {
+    const int first = kC > 0 ? 0 : out.start[o], last = kC > 0 ? kC - 2 : out.start[o + 1];
+    if constexpr (Crit == kGini) {
+      double sq = 0;
+      for (int k = first; k < last; ++k) sq += S[2 + k] * S[2 + k];
+      s += 1.0 - sq / (w * w);
+    } else {
+      static_assert(Crit == kEntropy);
+      for (int k = first; k < last; ++k) {
+        if (S[2 + k] > 0) {
+          const double p = S[2 + k] / w;
+          s -= p * (std::log(p) / std::log(2.0));  // its log2 (tree/_utils.pyx)
+        }
+      }
+    }
+  }
+  return s / n_out;
+}
+
 // scikit-learn's proxy of the impurity decrease, summed over the outputs: larger is better,
 // -inf forbids the split. friedman_mse sums the outputs' sums first, as scikit-learn. The loops
 // over the regression outputs start with output 0 outside them: a single output costs no loop.
@@ -39,18 +66,11 @@ double proxy(const double* L, const double* R, const Outputs& out) {
   const double wl = L[1], wr = R[1];
   const int n_classes = kC > 0 ? kC - 2 : out.n_classes;
   const int n_outputs = kC > 0 ? (kC - 2) / 2 : out.n;
-  if constexpr (Crit == kGini) {
-    double l = 0, r = 0;
-    for (int k = 0; k < n_classes; ++k) {
-      l += L[2 + k] * L[2 + k];
-      r += R[2 + k] * R[2 + k];
-    }
-    return l / wl + r / wr;
-  } else if constexpr (Crit == kEntropy) {
-    double s = 0;
-    for (int k = 0; k < n_classes; ++k)
-      s += xlogx_ratio(L[2 + k], wl) + xlogx_ratio(R[2 + k], wr);
-    return s;
+  if constexpr (Crit == kGini || Crit == kEntropy) {
+    // scikit-learn's -(wr imp_r + wl imp_l) to the rounding: candidates equal in exact
+    // arithmetic tie, or not, as they do there (the first of equal proxies wins)
+    (void)n_classes;
+    return -wr * class_impurity<Crit, kC>(R, wr, out) - wl * class_impurity<Crit, kC>(L, wl, out);
   } else if constexpr (Crit == kSquaredError) {
     double l = L[2] * L[2], r = R[2] * R[2];
     for (int o = 1; o < n_outputs; ++o) {
@@ -82,14 +102,8 @@ double proxy(const double* L, const double* R, const Outputs& out) {
 template <Criterion Crit>
 double parent_term(const double* S, const Outputs& out) {
   const double w = S[1];
-  if constexpr (Crit == kGini) {
-    double s = 0;
-    for (int k = 0; k < out.n_classes; ++k) s += S[2 + k] * S[2 + k];
-    return s / w;
-  } else if constexpr (Crit == kEntropy) {
-    double s = 0;
-    for (int k = 0; k < out.n_classes; ++k) s += xlogx_ratio(S[2 + k], w);
-    return s;
+  if constexpr (Crit == kGini || Crit == kEntropy) {
+    return -w * class_impurity<Crit>(S, w, out);
   } else if constexpr (Crit == kSquaredError) {
     double s = 0;
     for (int o = 0; o < out.n; ++o) s += S[2 + o] * S[2 + o];
@@ -105,21 +119,10 @@ double parent_term(const double* S, const Outputs& out) {
   }
 }
 
-// The impurity of output o of the rows S (not for the absolute error).
+// The impurity of regression output o of the rows S (not for the absolute error).
 inline double output_impurity(Criterion crit, const double* S, const Outputs& out, int o) {
   const double w = S[1];
   switch (crit) {
-    case kGini: {
-      double s = 0;
-      for (int k = out.start[o]; k < out.start[o + 1]; ++k) s += (S[2 + k] / w) * (S[2 + k] / w);
-      return 1.0 - s;
-    }
-    case kEntropy: {
-      double s = 0;
-      for (int k = out.start[o]; k < out.start[o + 1]; ++k)
-        if (S[2 + k] > 0) s -= (S[2 + k] / w) * std::log2(S[2 + k] / w);
-      return s;
-    }
     case kPoisson:
       return (S[2 + out.n + o] - xlogx_ratio(S[2 + o], w)) / w;
     default: {  // squared error, friedman_mse
@@ -131,6 +134,8 @@ inline double output_impurity(Criterion crit, const double* S, const Outputs& ou
 
 // A node's impurity: the mean of its outputs' (scikit-learn's).
 inline double impurity(Criterion crit, const double* S, const Outputs& out) {
+  if (crit == kGini) return class_impurity<kGini>(S, S[1], out);
+  if (crit == kEntropy) return class_impurity<kEntropy>(S, S[1], out);
   double s = 0;
   for (int o = 0; o < out.n; ++o) s += output_impurity(crit, S, out, o);
   return s / out.n;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <queue>
 #include <utility>
 #include <vector>
@@ -27,6 +28,12 @@ struct Task {
   std::vector<double> totals;
   int hist = -1;  // histogram buffer, or -1
   index_t n_constant = 0;  // features known constant here (scikit-learn's draws, see NodeSearch)
+  // classification: the impurity the parent's split gave the node (scikit-learn's
+  // split.impurity_left/right, see Builder::sklearn_children), NaN at the root
+  double impurity = std::numeric_limits<double>::quiet_NaN();
+  // every class channel but one per output is empty: scikit-learn's proxies all tie there (see
+  // Builder::evaluate)
+  bool pure = false;
 };
 
 // A node evaluated: a leaf, or its split's improvement and children.

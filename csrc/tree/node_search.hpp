@@ -279,6 +279,7 @@ class NodeSearch {
     Candidates cand{task.totals.data(), search_.C, search_.outputs,
                     static_cast<double>(p_.min_samples_leaf), p_.min_weight_leaf,
                     monotonic_ ? monotonic_[f] : 0, task.lower, task.upper, s.right.data()};
+    if (task.pure) cand.scale = 0;  // scikit-learn's proxies all tie: the first candidate wins
     const std::int32_t* rows = rows_.data() + task.begin;
     const index_t n = task.end - task.begin;
     const AbsoluteErrorSearch* absolute = absolute_ ? &absolute_search_ : nullptr;

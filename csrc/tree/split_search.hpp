@@ -13,6 +13,7 @@
 
 #include "keys.hpp"
 #include "scratch.hpp"
+#include "sklearn_sums.hpp"
 #include "split.hpp"
 #include "statistics.hpp"
 
@@ -157,6 +158,17 @@ struct SplitSearch {
          (surrogate || !out.has_missing));
     if (out.constant) return;
     both_sides<Crit, kC>(M, cand, s, out, [&](double* L, bool missing_left, const Candidates& c) {
+      if (!out.has_missing) {  // scikit-learn's sums (see SklearnSums), at its candidates
+        SklearnSums sums{stats, c.totals, C, m, L};
+        for (index_t p = 1; p < m; ++p) {
+          const double a = key_of(pairs[p - 1]), b = key_of(pairs[p]);
+          if (!keys.apart(a, b) || p < c.min_leaf || m - p < c.min_leaf) continue;
+          sums.move_to(p, [&](index_t j) { return row_of(pairs[j]); });
+          take(out, c.template evaluate<Crit, kC>(L), keys.threshold_between(a, b), a,
+               missing_left);
+        }
+        return;
+      }
       for (index_t i = 0; i + 1 < m; ++i) {
         stats.add(L, row_of(pairs[i]));
         const double a = key_of(pairs[i]), b = key_of(pairs[i + 1]);

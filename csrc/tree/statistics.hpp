@@ -73,6 +73,30 @@ struct RowStatistics {
       add_of<0>(S, r);
   }
 
+  // add's inverse: scikit-learn's criterion takes rows out of its sums one by one when that is
+  // its shorter way to a position (see SklearnSums in sklearn_sums.hpp).
+  FASTML_CART_INLINE void sub(double* S, std::int32_t r) const {
+    if (n_out == 1)
+      sub_of<1>(S, r);
+    else
+      sub_of<0>(S, r);
+  }
+  template <int kOutputs>
+  FASTML_CART_INLINE void sub_of(double* S, std::int32_t r) const {
+    const int n = kOutputs > 0 ? kOutputs : n_out;
+    S[0] -= 1;
+    S[1] -= w[r];
+    const index_t at = static_cast<index_t>(r) * n;
+    if (K > 0) {
+      for (int o = 0; o < n; ++o) S[2 + cls[at + o]] -= w[r];
+    } else {
+      for (int o = 0; o < n; ++o) {
+        S[2 + o] -= wy[at + o];
+        S[2 + n + o] -= wq[at + o];
+      }
+    }
+  }
+
   // add for kOutputs outputs, 0 meaning n_out (see fill_histogram_rows).
   template <int kOutputs>
   FASTML_CART_INLINE void add_of(double* S, std::int32_t r) const {

@@ -470,7 +470,8 @@ def test_multi_output_score_matches_sklearn(name, finder):
                                                           n_jobs=1))):
             scores[lib].append(make().fit(X[train], Y[train]).score(X[test], Y[test]))
     ours, theirs = np.mean(scores["fastml"]), np.mean(scores["scikit-learn"])
-    assert abs(ours - theirs) <= 0.01, f"fastml {ours:.4f}, scikit-learn {theirs:.4f}"
+    # 1e-9: the means' rounding (0.61 against 0.60 is 0.0100000000000001 apart)
+    assert abs(ours - theirs) <= 0.01 + 1e-9, f"fastml {ours:.4f}, scikit-learn {theirs:.4f}"
 
 
 def _shape_of(value):

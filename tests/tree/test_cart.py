@@ -120,6 +120,19 @@ def _tie(criterion, y, w, left, other):
     return _children_counts(y, left) == _children_counts(y, other)
 
 
+def _assert_rounding_subtree(tree, node, where):
+    """The subtree below a node pure in exact arithmetic, split as scikit-learn splits it for
+    its sums' rounding: impurities of rounding size (scikit-learn's EPSILON is 2.2e-16) and
+    every node's value the node's."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        assert_allclose(tree.value[n], tree.value[node], rtol=0, atol=1e-12, err_msg=where)
+        if tree.children_left[n] != -1:
+            assert 0 < tree.impurity[n] < 1e-14, where
+            stack += [tree.children_left[n], tree.children_right[n]]
+
+
 def _assert_tree_matches_reference(tree, expected, X, y, w, tie_criterion=None):
     """Walk the fitted tree and the reference's dict together over the training rows: every
     node holds the same rows (n_node_samples), weight, impurity and value, and splits on the same
@@ -133,7 +146,7 @@ def _assert_tree_matches_reference(tree, expected, X, y, w, tie_criterion=None):
     compared, ties)."""
     w = np.ones(len(X)) if w is None else w
     nodes = _nodes(tree)
-    compared, ties = 0, 0
+    compared, ties, rounded = 0, 0, 0
     stack = [(0, 0, np.flatnonzero(w != 0))]
     while stack:
         a, b, rows = stack.pop()
@@ -146,6 +159,13 @@ def _assert_tree_matches_reference(tree, expected, X, y, w, tie_criterion=None):
                         err_msg=where)
         assert_allclose(tree.value[a], expected["value"][b], rtol=1e-9, atol=1e-12, err_msg=where)
         is_leaf = tree.children_left[a] == -1
+        if (not is_leaf and expected["children_left"][b] == -1
+                and len(np.unique(y[rows], axis=0)) == 1):
+            # pure, but scikit-learn's sums of the parent's split (which the core follows) left it
+            # an impurity of ~1e-16 above its EPSILON: it is split, with no effect on any value
+            _assert_rounding_subtree(tree, a, where)
+            rounded += 1
+            continue
         assert is_leaf == (expected["children_left"][b] == -1), where
         if is_leaf:
             continue
@@ -163,7 +183,7 @@ def _assert_tree_matches_reference(tree, expected, X, y, w, tie_criterion=None):
         assert surrogates_at(nodes, a) == surrogates_at(expected, b), where
         stack.append((tree.children_left[a], expected["children_left"][b], rows[left]))
         stack.append((tree.children_right[a], expected["children_right"][b], rows[~left]))
-    if ties == 0:
+    if ties == 0 and rounded == 0:
         assert compared == tree.node_count == len(expected["feature"])
         for name in INT_ARRAYS + ("threshold",) + SURROGATE_ARRAYS:
             assert_array_equal(getattr(tree, name), expected[name], err_msg=name)
@@ -304,6 +324,10 @@ def test_hist_equals_exact_with_surrogates(criterion, with_missing, dtype):
     X, y, w = _quantised(2000, 5, 150, seed=2)
     if criterion == "gini":
         y = np.digitize(y, [-1.0, 0.0])
+        # weights in 1/1024ths, whose sums are exact: others leave some pure nodes a rounding
+        # impurity above scikit-learn's EPSILON, which the exact search splits as scikit-learn
+        # does and the histogram search does not
+        w = np.round(w * 1024) / 1024
     if with_missing:
         X[np.random.default_rng(3).random(X.shape) < 0.2] = np.nan
     trees = [_estimator(criterion, split_finder=finder, max_bins=150, min_samples_leaf=10,
