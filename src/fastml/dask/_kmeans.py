@@ -21,13 +21,31 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ..cluster import KMeans as _LocalKMeans
 from ..cluster import _kmeans_fast
 from ..utils._sklearn_compat import Interval, StrOptions
+from .._config import config_context
 from ._partitions import (as_dask_array, capped_threads, compute_in_order, is_dask_collection,
-                          row_blocks)
+                          is_sparse_array, n_rows, row_blocks)
 from ._postfit import partitionwise
 
 # Rows per block of the k-means|| random stream: a row's uniform depends on its global index
 # only, so any partitioning of the same rows draws the same candidates.
 _DRAW_BLOCK = 1 << 16
+
+
+def _dense(X):
+    return X.toarray() if sparse.issparse(X) else X
+
+
+def _centers_model(centers):
+    """A fitted single-machine fastml KMeans holding these centers (its predict, transform and
+    score run on its compiled cores, dense or sparse)."""
+    local = _LocalKMeans(len(centers))
+    local.cluster_centers_ = centers
+    local.n_features_in_ = centers.shape[1]
+    local._n_features_out = len(centers)
+    local.labels_ = np.empty(0, dtype=np.int32)
+    local.inertia_ = np.nan
+    local.n_iter_ = 0
+    return local
 
 
 def _weights(w, n, dtype):
@@ -37,7 +55,11 @@ def _weights(w, n, dtype):
 def _nearest_labels(X, centers, n_threads):
     """Index of the nearest center of every row, on the compiled Lloyd assignment (ties to the
     lower index; 20x faster than a k=1 neighbour search: 46 ms against 1.1 s for 250k x 16
-    float32 rows and 100 centers)."""
+    float32 rows and 100 centers). CSR rows go through fastml's KMeans.predict (its compiled
+    sparse assignment)."""
+    if sparse.issparse(X):
+        with config_context(n_jobs=n_threads):
+            return _centers_model(np.asarray(centers, dtype=X.dtype)).predict(X)
     X = np.ascontiguousarray(X)
     centers = np.ascontiguousarray(centers, dtype=X.dtype)
     labels = np.empty(len(X), dtype=np.int32)
@@ -54,6 +76,12 @@ def _min_sq_distance(X, C):
     contiguous columns: 27 ms for 250k x 16 rows and 16 candidates on one thread, where the
     exact assignment plus the differences took 45 ms and a rows x candidates layout 60."""
     C = C.astype(X.dtype, copy=False)
+    if sparse.issparse(X):  # the sparse-dense product, rows x candidates
+        d = np.asarray(X @ (-2 * C).T).T
+        d += np.einsum("ij,ij->i", C, C)[:, None]
+        d = d.min(axis=0)
+        d += np.asarray(X.multiply(X).sum(axis=1)).ravel()
+        return np.maximum(d, 0, out=d)
     d = (-2 * C) @ X.T
     d += np.einsum("ij,ij->i", C, C)[:, None]
     d = d.min(axis=0)
@@ -63,7 +91,7 @@ def _min_sq_distance(X, C):
 
 def _update_min_distance(X, previous, new_candidates):
     """Squared distance of each row to its nearest candidate, after `new_candidates` joined."""
-    if len(X) == 0:
+    if n_rows(X) == 0:
         return np.empty(0, dtype=X.dtype)
     with capped_threads():
         dist = _min_sq_distance(X, new_candidates)
@@ -85,11 +113,12 @@ def _block_uniforms(seed, round_, start, stop):
 def _oversample(X, w, min_dist, offset, seed, round_, scale):
     """Rows drawn with probability min(1, scale * w * d^2) (k-means||), with their global
     indices."""
-    if len(X) == 0:
+    n = n_rows(X)
+    if n == 0:
         return np.empty((0, X.shape[1]), X.dtype), np.empty(0, np.int64)
-    u = _block_uniforms(seed, round_, offset, offset + len(X))
-    chosen = np.flatnonzero(u < scale * _weights(w, len(X), np.float64) * min_dist)
-    return X[chosen], chosen + offset
+    u = _block_uniforms(seed, round_, offset, offset + n)
+    chosen = np.flatnonzero(u < scale * _weights(w, n, np.float64) * min_dist)
+    return _dense(X[chosen]), chosen + offset
 
 
 def _weighted_phi(w, min_dist):
@@ -99,7 +128,7 @@ def _weighted_phi(w, min_dist):
 
 def _candidate_weights(X, w, candidates):
     """Weight of the rows nearest to each candidate."""
-    if len(X) == 0:
+    if n_rows(X) == 0:
         return np.zeros(len(candidates))
     with capped_threads() as n_threads:
         nearest = _nearest_labels(X, candidates, n_threads)
@@ -111,24 +140,30 @@ def _lloyd_partials(X, w, centers):
     """One partition's share of a Lloyd iteration: the float64 weighted sums of its rows per
     nearest center and the weight per center (assignment on fastml's compiled core)."""
     k, d = centers.shape
-    if len(X) == 0:
+    n = n_rows(X)
+    if n == 0:
         return np.zeros((k, d)), np.zeros(k)
-    X = np.ascontiguousarray(X)
-    w = _weights(w, len(X), X.dtype)
+    X = X.tocsr() if sparse.issparse(X) else np.ascontiguousarray(X)
+    w = _weights(w, n, X.dtype)
     with capped_threads() as n_threads:
         labels = _nearest_labels(X, centers, n_threads)
     # The sums as the product of a (k x n) CSC matrix, one weight per column in its row's
     # center, with X: each row of X added once, in row order, in float64 (scipy upcasts float32
     # X). 12 ms for 250k x 16 float32, against 64 ms for a CSR built by sorting the labels.
-    assign = sparse.csc_matrix((w.astype(np.float64), labels, np.arange(len(X) + 1)),
-                               shape=(k, len(X)))
-    return np.asarray(assign @ X, dtype=np.float64), np.bincount(labels, weights=w, minlength=k)
+    assign = sparse.csc_matrix((w.astype(np.float64), labels, np.arange(n + 1)), shape=(k, n))
+    return (np.asarray(_dense(assign @ X), dtype=np.float64),
+            np.bincount(labels, weights=w, minlength=k))
 
 
 def _column_moments(X):
     """(rows, float64 column means, float64 sums of squared deviations) of one partition."""
-    if len(X) == 0:
+    n = n_rows(X)
+    if n == 0:
         return 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    if sparse.issparse(X):
+        mean = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
+        squares = np.asarray(X.multiply(X).sum(axis=0, dtype=np.float64)).ravel()
+        return n, mean, np.maximum(squares - n * mean ** 2, 0)
     mean = X.mean(axis=0, dtype=np.float64)
     deviations = X - mean.astype(X.dtype)
     return len(X), mean, np.einsum("ij,ij->j", deviations, deviations, dtype=np.float64)
@@ -151,7 +186,7 @@ def _merge_moments(moments):
 
 def _labels_and_inertia(local, X, w):
     """Final labels of one partition and its weighted inertia."""
-    if len(X) == 0:
+    if n_rows(X) == 0:
         return np.empty(0, dtype=np.int32), 0.0
     with capped_threads():
         labels = local.predict(X)
@@ -252,9 +287,13 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         random_state = check_random_state(self.random_state)
         mean, variances = _merge_moments(compute_in_order(
             [dask.delayed(_column_moments)(block) for block in row_blocks(X)]))
-        mean = mean.astype(X.dtype)
         tol = float(np.mean(variances) * self.tol)
-        Xc = (X - mean).persist()
+        if is_sparse_array(X):  # not centered (it would densify), as scikit-learn's
+            mean = np.zeros(X.shape[1], dtype=X.dtype)
+            Xc = X.persist()
+        else:
+            mean = mean.astype(X.dtype)
+            Xc = (X - mean).persist()
         w = None if w is None else w.persist()
         blocks = _blocks_with_offsets(Xc, w)
 
@@ -312,7 +351,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             index = int(np.searchsorted(cumulative, random_state.uniform() * cumulative[-1],
                                         side="right"))
             index = min(index, n - 1)
-        return Xc[index:index + 1].compute()
+        return _dense(Xc[index:index + 1].compute())
 
     def _kmeans_parallel(self, Xc, w, blocks, random_state):
         seed = int(random_state.randint(np.iinfo(np.int32).max))
@@ -355,11 +394,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         """A fitted single-machine fastml KMeans holding the centers: predict, transform and
         score of a partition run on its compiled core."""
         check_is_fitted(self)
-        local = _LocalKMeans(self.n_clusters)
-        local.cluster_centers_ = self.cluster_centers_
-        local.n_features_in_ = self.n_features_in_
-        local._n_features_out = self.n_clusters
-        local.labels_ = np.empty(0, dtype=np.int32)
+        local = _centers_model(self.cluster_centers_)
         local.inertia_ = getattr(self, "inertia_", np.nan)
         local.n_iter_ = getattr(self, "n_iter_", 0)
         return local
@@ -405,7 +440,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
 
 def _score_block(local, X, w):
-    if len(X) == 0:
+    if n_rows(X) == 0:
         return 0.0
     with capped_threads():
         return local.score(X, sample_weight=w)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import dask
 import dask.array as da
 import numpy as np
+from scipy import sparse
 from threadpoolctl import ThreadpoolController
 
 from .. import _backend
@@ -25,6 +26,17 @@ def is_dask_collection(X):
 
 def is_dataframe(X):
     return is_dask_collection(X) and hasattr(X, "map_partitions")
+
+
+def is_sparse_array(X):
+    """A dask array whose partitions are scipy.sparse matrices."""
+    return (is_dask_collection(X) and not is_dataframe(X)
+            and sparse.issparse(getattr(X, "_meta", None)))
+
+
+def n_rows(block):
+    """Rows of one partition (len() is ambiguous for a scipy.sparse matrix)."""
+    return block.shape[0]
 
 
 def row_blocks(X):
@@ -48,6 +60,10 @@ def as_dask_array(X, chunks="auto"):
         return X.to_dask_array()
     if is_dask_collection(X):
         return X
+    if sparse.issparse(X):  # CSR partitions (a row slice of CSR is cheap)
+        X = X.tocsr()
+        rows = X.shape[0] if chunks == "auto" else chunks
+        return da.from_array(X, chunks=(max(1, rows), X.shape[1]), asarray=False)
     return da.from_array(np.asarray(X), chunks=chunks)
 
 
