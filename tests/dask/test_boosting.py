@@ -44,7 +44,7 @@ def test_classifier_binary_and_multiclass(client):
     X, y = load_breast_cancer(return_X_y=True)
     cst = np.zeros(X.shape[1], dtype=int)
     cst[[0, 3]] = 1, -1
-    params = dict(max_iter=4, max_depth=3, l2_regularization=0.5, monotonic_cst=cst,
+    params = dict(max_iter=3, max_depth=3, l2_regularization=0.5, monotonic_cst=cst,
                   early_stopping=False)
     w = np.random.default_rng(0).integers(1, 3, len(y)).astype(float)
     local = ensemble.HistGradientBoostingClassifier(**params).fit(X, y, sample_weight=w)
@@ -53,7 +53,7 @@ def test_classifier_binary_and_multiclass(client):
     assert_same_trees(dist, local)
     np.testing.assert_allclose(dist.predict_proba(X), local.predict_proba(X), rtol=1e-10)
     X, y = load_iris(return_X_y=True)
-    params = dict(max_iter=3, max_leaf_nodes=6, early_stopping=False)
+    params = dict(max_iter=2, max_leaf_nodes=4, early_stopping=False)
     local = ensemble.HistGradientBoostingClassifier(**params).fit(X, y)
     dist = HistGradientBoostingClassifier(**params).fit(partitioned(X, [60, 0, 90]), y)
     assert_same_trees(dist, local)

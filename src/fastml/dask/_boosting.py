@@ -30,7 +30,7 @@ from types import SimpleNamespace
 import dask
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from .. import ensemble as _local
 from ..ensemble import _boost_fast
@@ -39,7 +39,7 @@ from ..tree import _cart
 from ..utils._sklearn_compat import check_monotonic_cst, check_sample_weight, check_y
 from . import _boost_dist_fast
 from ._partitions import (_active_client, as_dask_array, block_lengths, capped_threads,
-                          is_dask_collection, row_blocks)
+                          checked_local, is_dask_collection, row_blocks)
 from ._postfit import partitionwise
 
 HIST_DTYPE = np.dtype([("g", "f8"), ("h", "f8"), ("count", "u8")])
@@ -358,6 +358,10 @@ class _DaskBoostingMixin:
         docstring for what is distributed and what is missing."""
         self._validate_params()
         self._check_supported()
+        if not is_dask_collection(X):
+            X = checked_local(X, allow_nan=True)
+            if not is_dask_collection(y) and y is not None:
+                check_consistent_length(X, y)
         X = as_dask_array(X)
         if X.ndim != 2:
             raise ValueError(f"Expected 2D array, got {X.ndim}D array instead")
@@ -468,6 +472,11 @@ class _DaskBoostingMixin:
 
     def predict(self, X):
         return self._dask_or_local("predict", X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False  # dense partitions only (missing: sparse)
+        return tags
 
 
 class HistGradientBoostingRegressor(_DaskBoostingMixin, _local.HistGradientBoostingRegressor):

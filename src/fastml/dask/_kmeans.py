@@ -22,8 +22,8 @@ from ..cluster import KMeans as _LocalKMeans
 from ..cluster import _kmeans_fast
 from ..utils._sklearn_compat import Interval, StrOptions
 from .._config import config_context
-from ._partitions import (as_dask_array, capped_threads, compute_in_order, is_dask_collection,
-                          is_sparse_array, n_rows, row_blocks)
+from ._partitions import (as_dask_array, capped_threads, checked_local, compute_in_order,
+                          is_dask_collection, is_sparse_array, n_rows, row_blocks)
 from ._postfit import partitionwise
 
 # Rows per block of the k-means|| random stream: a row's uniform depends on its global index
@@ -233,6 +233,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     ----------
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
     labels_ : dask array of shape (n_samples,), int32
+        A NumPy array when X was not a dask collection.
     inertia_ : float
     n_iter_ : int
     n_features_in_ : int
@@ -261,7 +262,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.chunks = chunks
 
     def _check_input(self, X, sample_weight):
-        X = as_dask_array(X, chunks=self.chunks)
+        X = as_dask_array(checked_local(X, accept_sparse=True), chunks=self.chunks)
         if X.ndim != 2:
             raise ValueError(f"Expected a 2D array, got an array of {X.ndim} dimensions")
         if X.dtype not in (np.float32, np.float64):
@@ -275,11 +276,18 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             w = as_dask_array(sample_weight).astype(X.dtype).rechunk((X.chunks[0],))
             if w.shape != (X.shape[0],):
                 raise ValueError(f"sample_weight.shape == {w.shape}, expected {(X.shape[0],)}!")
+            # scikit-learn's _check_sample_weight(ensure_non_negative=True) messages
+            lowest, total = dask.compute(w.min(), w.sum())
+            if lowest < 0:
+                raise ValueError("Negative values in data passed to sample_weight")
+            if total == 0:
+                raise ValueError("Sample weights must contain at least one non-zero number.")
         return X, w
 
     def fit(self, X, y=None, sample_weight=None):
         """Compute k-means clustering of a dask array (or of a NumPy array, partitioned)."""
         self._validate_params()
+        dask_input = is_dask_collection(X)
         X, w = self._check_input(X, sample_weight)
         if X.shape[0] < self.n_clusters:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
@@ -332,6 +340,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.labels_ = da.concatenate([
             da.from_delayed(r[0], shape=(n,), dtype=np.int32)
             for r, n in zip(final, X.chunks[0])]).persist()
+        if not dask_input:  # NumPy in, NumPy out (as the single-machine estimator)
+            self.labels_ = self.labels_.compute()
         self.inertia_ = float(sum(compute_in_order([r[1] for r in final])))
         distinct = int(np.count_nonzero(weights)) if self.n_iter_ else self.n_clusters
         if distinct < self.n_clusters:
@@ -406,6 +416,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         if is_dask_collection(state.get("labels_")):
             state["labels_"] = state["labels_"].compute()
         return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     @staticmethod
     def _block_score(local, X, w):

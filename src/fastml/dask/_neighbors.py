@@ -14,8 +14,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from .. import neighbors as _local
 from ..neighbors._base import _drop_self, _neighbor_weights
-from ._partitions import (as_dask_array, capped_threads, is_dask_collection, n_rows, row_blocks,
-                          shipped)
+from ._partitions import (as_dask_array, capped_threads, checked_local, is_dask_collection, n_rows,
+                          row_blocks, shipped)
 
 
 def _fit_part(block, params):
@@ -91,7 +91,7 @@ class _PartitionedSearchMixin:
 
     def _fit_partitioned(self, X):
         self._validate_params()
-        X = as_dask_array(X)
+        X = as_dask_array(checked_local(X, accept_sparse=True))
         if X.ndim != 2:
             raise ValueError(f"Expected 2D array, got {X.ndim}D array instead")
         if any(np.isnan(c) for c in X.chunks[0]):
@@ -231,8 +231,13 @@ class _SupervisedMixin(_PartitionedSearchMixin):
     queries block by block: the votes run on fastml's code over the merged neighbour lists."""
 
     def fit(self, X, y):
+        if y is None:
+            raise ValueError(f"This {type(self).__name__} estimator requires y to be passed, "
+                             f"but the target y is None.")
         y = y.compute() if is_dask_collection(y) else y
         y = np.asarray(y)
+        if y.dtype.kind in "fc":  # scikit-learn's check of y: finite values
+            check_array(y, ensure_2d=False, dtype=None, input_name="y")
         if y.ndim == 2 and y.shape[1] == 1 and not self._is_regressor():
             pass  # the targets' own warning (a column vector) is given by _store_targets
         elif y.ndim == 1:

@@ -14,6 +14,7 @@ import dask
 import dask.array as da
 import numpy as np
 from scipy import sparse
+from sklearn.utils.validation import check_array
 from threadpoolctl import ThreadpoolController
 
 from .. import _backend
@@ -51,6 +52,16 @@ def row_blocks(X):
     if X.ndim == 2 and X.numblocks[1] != 1:
         X = X.rechunk({1: X.shape[1]})
     return list(X.to_delayed(optimize_graph=False).ravel())
+
+
+def checked_local(X, *, accept_sparse=False, allow_nan=False):
+    """Array-like (not dask) input checked as scikit-learn's estimators check theirs (numeric,
+    2-d, non-empty, finite unless allow_nan; their errors and messages) before it is cut into
+    partitions. Dask collections are left as they are: checking them would compute them."""
+    if is_dask_collection(X):
+        return X
+    return check_array(X, accept_sparse="csr" if accept_sparse else False, dtype="numeric",
+                       ensure_all_finite="allow-nan" if allow_nan else True)
 
 
 def as_dask_array(X, chunks="auto"):
