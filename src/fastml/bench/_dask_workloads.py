@@ -55,8 +55,10 @@ def dask_workloads(Workload, relative_difference, differing_fraction):
     from sklearn.datasets import make_blobs
 
     from fastml.cluster import KMeans
+    from fastml.dask import HistGradientBoostingClassifier as DaskHGB
     from fastml.dask import KMeans as DaskKMeans
     from fastml.dask import ParallelPostFit
+    from fastml.ensemble import HistGradientBoostingClassifier as HGB
     from fastml.ensemble import RandomForestClassifier
 
     def forest_and_rows(n):
@@ -113,6 +115,26 @@ def dask_workloads(Workload, relative_difference, differing_fraction):
             return model.n_iter_
         return call
 
+    def boosting_data(n):
+        """Two-class rows (20 features, float32), as a NumPy array and as a dask array of 8
+        partitions persisted on the 2-worker cluster."""
+        from sklearn.datasets import make_classification
+
+        _client(2)
+        X, y = make_classification(n_samples=n, n_features=20, n_informative=10,
+                                   random_state=0)
+        X = X.astype(np.float32)
+        return X, y, da.from_array(X, chunks=(-(-n // _PARTITIONS), 20)).persist()
+
+    def boosting(side):
+        def call(data):
+            X, y, Xd = data
+            params = dict(max_iter=20, early_stopping=False, random_state=0)
+            model = (DaskHGB(**params).fit(Xd, y) if side == "dask"
+                     else HGB(**params).fit(X, y))
+            return model.predict(X)
+        return call
+
     kmeans_rows = dict(
         group="dask", sizes=(200_000, 2_000_000), setup=blobs, fastml=kmeans("dask"),
         parity=relative_difference, parity_label="inertia rel. diff", tolerance=0.005)
@@ -138,6 +160,20 @@ def dask_workloads(Workload, relative_difference, differing_fraction):
                       "vs scikit-learn",
                  peer=kmeans(SklearnKMeans), peer_name="scikit-learn", target=1.0,
                  **kmeans_rows),
+        # no target: each split is a round trip through the scheduler (the partitions stay put)
+        Workload(
+            group="dask",
+            name="HistGradientBoostingClassifier fit {n}x20 float32, 20 iterations, 8 "
+                 "partitions, LocalCluster 2x1 vs fastml in-process",
+            sizes=(100_000, 1_000_000),
+            setup=boosting_data,
+            fastml=boosting("dask"),
+            peer=boosting("local"),
+            peer_name="fastml in-process",
+            parity=differing_fraction,
+            parity_label="labels differing",
+            tolerance=0.0,
+        ),
         # weak scaling: twice the rows on twice the workers should take the same time (1.0x)
         Workload(
             group="dask",
