@@ -83,3 +83,14 @@ def test_unsupported(client):
         HistGradientBoostingRegressor(loss="absolute_error").fit(X, y)
     with pytest.raises(NotImplementedError, match="warm_start"):
         HistGradientBoostingRegressor(warm_start=True).fit(X, y)
+
+
+def test_default_leaves_same_trees(client):
+    # 31 leaves: nodes sent to the shards in batches, some left leaves by max_leaf_nodes
+    X, y = load_diabetes(return_X_y=True)
+    params = dict(max_iter=3, min_samples_leaf=3, early_stopping=False)
+    local = ensemble.HistGradientBoostingRegressor(**params).fit(X, y)
+    dist = HistGradientBoostingRegressor(**params).fit(partitioned(X, [150, 292]), y)
+    assert_same_trees(dist, local)
+    assert all(p.get_n_leaf_nodes() == 31 for it in dist._predictors for p in it)
+    np.testing.assert_allclose(dist.predict(X), local.predict(X), rtol=1e-12)

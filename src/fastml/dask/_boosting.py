@@ -7,10 +7,11 @@ workers, the trees are grown on the client from histograms summed across partiti
   lives with fastml's compiled encoder.
 - Each partition keeps its bin codes, targets, raw predictions, gradients and the node of each
   of its rows in a _Shard on its worker. A tree is grown best first as fastml's grower
-  (csrc/boost/grower.cpp) does, one round trip per split: every partition sends its rows to
-  the children of the split node and builds the smaller child's histograms on the compiled
-  core (csrc/boost/histogram.hpp); the client adds them in partition order, derives the
-  larger child's by subtraction and searches both with the core's split search
+  (csrc/boost/grower.cpp) does: every partition sends the rows of the nodes to split to their
+  children and builds the smaller child's histograms on the compiled core
+  (csrc/boost/histogram.hpp), for all the nodes waiting in the heap at once (one round trip
+  per batch, see _TreeGrower); the client adds them in partition order, derives the larger
+  child's by subtraction and searches both with the core's split search
   (csrc/boost/split_search.hpp). The same node order, heap ties, limits and leaf values as the
   single-machine grower.
 - What can differ: a bin's float64 gradient (and, with non-constant hessians, hessian) sum is
@@ -103,15 +104,18 @@ def _start_tree(shard, step, k, previous, loss, quantile, constant_hessian):
     return shard.histogram(0, constant_hessian)
 
 
-def _split(shard, step, split, build, constant_hessian):
-    """The rows of node split["node"] sent to its children (ids split["left"], ["right"]), as
-    the grower's partition; the histograms of child `build` (None: none needed)."""
+def _split(shard, step, splits, constant_hessian):
+    """For each split: the rows of node split["node"] sent to its children (ids split["left"],
+    ["right"]), as the grower's partition; the histograms of child split["build"]."""
     shard.check(step)
-    rows = np.flatnonzero(shard.node == split["node"])
-    codes = shard.codes[rows, split["feature"]]
-    left = np.where(codes == _MISSING, split["missing_left"], codes <= split["bin"])
-    shard.node[rows] = np.where(left, split["left"], split["right"])
-    return None if build is None else shard.histogram(build, constant_hessian)
+    hists = []
+    for split in splits:
+        rows = np.flatnonzero(shard.node == split["node"])
+        codes = shard.codes[rows, split["feature"]]
+        left = np.where(codes == _MISSING, split["missing_left"], codes <= split["bin"])
+        shard.node[rows] = np.where(left, split["left"], split["right"])
+        hists.append(shard.histogram(split["build"], constant_hessian))
+    return hists
 
 
 def _add_last_tree(shard, step, previous):
@@ -180,7 +184,14 @@ class _Node(SimpleNamespace):
 
 
 class _TreeGrower:
-    """fastml's grower (csrc/boost/grower.cpp) step for step, its histograms from the shards."""
+    """fastml's grower (csrc/boost/grower.cpp) step for step, its histograms from the shards.
+
+    Round trips are batched: whenever the node to split next has not been sent to the shards,
+    every node waiting in the heap is (its rows partitioned on its best split, its smaller
+    child's histograms built), in one trip. The best-first order, the limits and the node ids
+    (heap ties) stay the grower's; a node that ends a leaf after all keeps its rows' children
+    ids on the shards, which take its value. One trip per batch rather than per split: about
+    the tree's depth instead of its number of leaves."""
 
     def __init__(self, shards, growth, n_features):
         self.shards, self.g, self.F = shards, growth, n_features
@@ -198,16 +209,37 @@ class _TreeGrower:
         if node.split["gain"] <= 0:
             self._finalize(node_id)
         else:
+            if not self.g["has_missing"][node.split["feature"]]:
+                node.split["missing_left"] = node.split["n_left"] > node.split["n_right"]
             heapq.heappush(self.heap, (-node.split["gain"], node_id))
 
     def _finalize(self, node_id):
         self.nodes[node_id].leaf = True
-        self.nodes[node_id].hist = None
         self.n_leaves += 1
+
+    def _expand(self, step):
+        """Every node of the heap not yet sent: partitioned on the shards, the smaller child's
+        histograms back (summed over the partitions)."""
+        batch = [i for _, i in self.heap if self.nodes[i].sent is None]
+        splits = []
+        for i in batch:
+            node, s = self.nodes[i], self.nodes[i].split
+            left, right = self.next_shard_id, self.next_shard_id + 1
+            self.next_shard_id += 2
+            small_is_left = s["n_left"] < s["n_right"]
+            splits.append({"node": node.shard_id, "feature": int(s["feature"]),
+                           "bin": int(s["bin"]), "missing_left": bool(s["missing_left"]),
+                           "left": left, "right": right,
+                           "build": left if small_is_left else right})
+            node.sent = (left, right, small_is_left)
+        per_shard = self.shards.run(_split, step, splits, self.g["constant_hessian"])
+        for j, i in enumerate(batch):
+            self.nodes[i].small_hist = _summed([hists[j] for hists in per_shard])
+        return step + 1
 
     def grow(self, step, k, previous, loss, quantile):
         """One tree for output k; returns (its node arrays in preorder, the next step, the leaf
-        value of each node id)."""
+        value of each shard node id)."""
         g = self.g
         const = g["constant_hessian"]
         hist = _summed(self.shards.run(_start_tree, step, k, previous, loss, quantile, const))
@@ -223,37 +255,43 @@ class _TreeGrower:
         else:
             column = np.concatenate([first["h"][:n_bins - 1], first["h"][_MISSING:_MISSING + 1]])
             sum_h = float(np.sum(column))
-        self.nodes = [_Node(n=n, sum_g=sum_g, sum_h=sum_h, value=0.0, depth=0, lower=-np.inf,
-                            upper=np.inf, hist=hist, searched=False, leaf=False, split=None,
-                            left=-1, right=-1)]
-        self.heap, self.n_leaves = [], 0
+        self.nodes = [self._node(n, sum_g, sum_h, 0.0, 0, -np.inf, np.inf, 0)]
+        self.nodes[0].hist = hist
+        self.heap, self.n_leaves, self.next_shard_id = [], 0, 1
         if n < 2 * g["min_samples_leaf"] or sum_h < _MIN_HESSIAN_TO_SPLIT:
             self._finalize(0)
         else:
             self._search(0)
         while self.heap:
+            if self.nodes[self.heap[0][1]].sent is None:
+                step = self._expand(step)
             _, node_id = heapq.heappop(self.heap)
-            step = self._split_node(node_id, step)
+            self._split_node(node_id)
         shrinkage = g["shrinkage"]
-        values = np.zeros(len(self.nodes))
-        for i, node in enumerate(self.nodes):
+        values = np.zeros(self.next_shard_id)
+        for node in self.nodes:
             if node.leaf:
                 node.value *= shrinkage
-                values[i] = node.value
+                # its rows are under its shard id, or its children's if it was sent
+                ids = [node.shard_id] + ([] if node.sent is None else list(node.sent[:2]))
+                values[ids] = node.value
         return self._emit(), step, values
 
-    def _split_node(self, node_id, step):
+    @staticmethod
+    def _node(n, sum_g, sum_h, value, depth, lower, upper, shard_id):
+        return _Node(n=n, sum_g=sum_g, sum_h=sum_h, value=value, depth=depth, lower=lower,
+                     upper=upper, hist=None, searched=False, leaf=False, split=None, left=-1,
+                     right=-1, shard_id=shard_id, sent=None, small_hist=None)
+
+    def _split_node(self, node_id):
         g, nodes = self.g, self.nodes
         node = nodes[node_id]
         s = node.split
-        left = _Node(n=int(s["n_left"]), sum_g=s["g_left"], sum_h=s["h_left"],
-                     value=s["value_left"], depth=node.depth + 1, lower=node.lower,
-                     upper=node.upper, hist=None, searched=False, leaf=False, split=None,
-                     left=-1, right=-1)
-        right = _Node(n=int(s["n_right"]), sum_g=s["g_right"], sum_h=s["h_right"],
-                      value=s["value_right"], depth=node.depth + 1, lower=node.lower,
-                      upper=node.upper, hist=None, searched=False, leaf=False, split=None,
-                      left=-1, right=-1)
+        left_sid, right_sid, small_is_left = node.sent
+        left = self._node(int(s["n_left"]), s["g_left"], s["h_left"], s["value_left"],
+                          node.depth + 1, node.lower, node.upper, left_sid)
+        right = self._node(int(s["n_right"]), s["g_right"], s["h_right"], s["value_right"],
+                           node.depth + 1, node.lower, node.upper, right_sid)
         cst = g["monotonic_cst"]
         if cst is not None and cst[s["feature"]] != 0:
             mid = (left.value + right.value) / 2
@@ -264,43 +302,33 @@ class _TreeGrower:
         li, ri = len(nodes), len(nodes) + 1
         nodes += [left, right]
         node.left, node.right = li, ri
-        if not g["has_missing"][s["feature"]]:
-            s["missing_left"] = left.n > right.n
-        split = {"node": node_id, "feature": int(s["feature"]), "bin": int(s["bin"]),
-                 "missing_left": bool(s["missing_left"]), "left": li, "right": ri}
-        done = False
+        node.sent = None  # split for good: its rows are its children's
+        parent_hist, small_hist = node.hist, node.small_hist
+        node.hist = node.small_hist = None
         if g["max_leaf_nodes"] and self.n_leaves + len(self.heap) + 2 == g["max_leaf_nodes"]:
             self._finalize(li)
             self._finalize(ri)
             while self.heap:
                 self._finalize(heapq.heappop(self.heap)[1])
-            done = True
-        elif g["max_depth"] and left.depth == g["max_depth"]:
+            return
+        if g["max_depth"] and left.depth == g["max_depth"]:
             self._finalize(li)
             self._finalize(ri)
-            done = True
-        else:
-            if left.n < 2 * g["min_samples_leaf"]:
-                self._finalize(li)
-            if right.n < 2 * g["min_samples_leaf"]:
-                self._finalize(ri)
-            done = left.leaf and right.leaf
-        small = li if left.n < right.n else ri
-        hists = self.shards.run(_split, step, split, None if done else small,
-                                g["constant_hessian"])
-        step += 1
-        parent_hist, node.hist = node.hist, None
-        if done:
-            return step
-        large = ri if small == li else li
-        nodes[small].hist = _summed(hists)
-        nodes[large].hist = _subtract(parent_hist, nodes[small].hist)
+            return
+        if left.n < 2 * g["min_samples_leaf"]:
+            self._finalize(li)
+        if right.n < 2 * g["min_samples_leaf"]:
+            self._finalize(ri)
+        if left.leaf and right.leaf:
+            return
+        small, large = (li, ri) if small_is_left else (ri, li)
+        nodes[small].hist = small_hist
+        nodes[large].hist = _subtract(parent_hist, small_hist)
         for child in (li, ri):
             if nodes[child].leaf:
                 nodes[child].hist = None
             else:
                 self._search(child)
-        return step
 
     def _emit(self):
         """The tree's node arrays in preorder (left subtree first), as GrownTree's."""
