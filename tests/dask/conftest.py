@@ -18,3 +18,10 @@ def partitioned(X, sizes):
     """X as a dask array with row blocks of the given sizes (zeros allowed)."""
     import dask.array as da
     return da.from_array(X, chunks=(tuple(sizes),) + X.shape[1:])
+
+
+def partitioned_sparse(X, sizes):
+    """X as a CSR matrix in a dask array of scipy.sparse row blocks of the given sizes."""
+    import dask.array as da
+    from scipy import sparse
+    return da.from_array(sparse.csr_matrix(X), chunks=(tuple(sizes), X.shape[1]), asarray=False)

@@ -2,6 +2,7 @@ import pickle
 
 import dask.array as da
 import numpy as np
+import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
 from fastml import ensemble
@@ -38,3 +39,22 @@ def test_sample_weight_as_dask_array(client):
     dist = RandomForestClassifier(6, random_state=1, n_tasks=2).fit(
         partitioned(X, [300, 269]), y, sample_weight=da.from_array(w, chunks=100))
     np.testing.assert_array_equal(dist.predict_proba(X), local.predict_proba(X))
+
+
+def test_local_grows_each_share_on_its_partition(client):
+    X, y = load_breast_cancer(return_X_y=True)
+    sizes = [200, 0, 369]
+    dist = RandomForestClassifier(6, max_depth=5, random_state=2, local=True).fit(
+        partitioned(X, sizes), da.from_array(y, chunks=100))
+    assert len(dist.estimators_) == 6 and dist.get_params()["local"] is True
+    # trees 0-2 from the first partition's rows, 3-5 from the last's, with the stream's seeds
+    first = ensemble.RandomForestClassifier(6, max_depth=5, random_state=2).fit(X[:200], y[:200])
+    last = ensemble.RandomForestClassifier(6, max_depth=5, random_state=2).fit(X[200:], y[200:])
+    for got, expected in zip(dist.estimators_, first.estimators_[:3] + last.estimators_[3:]):
+        np.testing.assert_array_equal(got.predict_proba(X), expected.predict_proba(X))
+    proba = np.mean([e.predict_proba(X) for e in first.estimators_[:3] + last.estimators_[3:]],
+                    axis=0)
+    np.testing.assert_allclose(dist.predict_proba(X), proba)
+    with pytest.raises(ValueError, match="every class"):
+        RandomForestClassifier(2, local=True).fit(partitioned(X, [100, 469]),
+                                                  np.r_[np.zeros(100), y[100:]])

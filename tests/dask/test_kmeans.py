@@ -58,7 +58,8 @@ def test_sample_weight_and_numpy_input(client):
     init = X[[0, 50, 100]]
     local = cluster.KMeans(3, init=init, n_init=1).fit(X, sample_weight=w)
     dist = KMeans(3, init=init, chunks=40).fit(X, sample_weight=w)
-    np.testing.assert_array_equal(dist.labels_.compute(), local.labels_)
+    assert isinstance(dist.labels_, np.ndarray)  # NumPy in, NumPy labels
+    np.testing.assert_array_equal(dist.labels_, local.labels_)
     np.testing.assert_allclose(dist.inertia_, local.inertia_, rtol=1e-10)
     np.testing.assert_array_equal(dist.predict(X), local.predict(X))
     pred = dist.predict(da.from_array(X, chunks=60))

@@ -67,3 +67,26 @@ def test_errors(client):
         model.kneighbors(X, n_neighbors=151)
     with pytest.raises(ValueError, match="features"):
         model.kneighbors(X[:, :2])
+
+
+@pytest.mark.parametrize("sort_results", [False, True])
+def test_radius_neighbors_equal_single_machine(client, sort_results):
+    X = np.repeat(load_iris().data[::3], 2, axis=0)  # duplicates: equal distances
+    local = neighbors.NearestNeighbors(radius=0.6).fit(X)
+    dist = NearestNeighbors(radius=0.6).fit(partitioned(X, [30, 0, 40, 30]))
+    for queries in (X[::5], partitioned(X[::5], [7, 0, 13]), None):
+        got = dist.radius_neighbors(queries, sort_results=sort_results)
+        expected = local.radius_neighbors(None if queries is None else X[::5],
+                                          sort_results=sort_results)
+        assert len(got[1]) == len(expected[1])
+        for g, e in zip(got[1], expected[1]):
+            np.testing.assert_array_equal(g, e)
+        for g, e in zip(got[0], expected[0]):
+            np.testing.assert_allclose(g, e, rtol=1e-12)
+    graph = dist.radius_neighbors_graph(X[:20], radius=0.3, mode="distance")
+    expected = local.radius_neighbors_graph(X[:20], radius=0.3, mode="distance")
+    assert graph.shape == expected.shape
+    np.testing.assert_allclose(graph.toarray(), expected.toarray())
+    ind = dist.radius_neighbors(X[:4], return_distance=False)
+    for g, e in zip(ind, local.radius_neighbors(X[:4], return_distance=False)):
+        np.testing.assert_array_equal(g, e)

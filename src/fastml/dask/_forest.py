@@ -11,10 +11,12 @@ from numbers import Integral
 
 import dask
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.utils import check_random_state
 
 from .. import ensemble as _local
-from ._partitions import capped_threads, cluster_threads
+from ._partitions import (as_dask_array, block_lengths, capped_threads, cluster_threads,
+                          is_dask_collection, row_blocks)
 
 
 def _share_class(forest_class):
@@ -47,51 +49,89 @@ def _grow_share(forest_class, params, X, y, sample_weight, start, stop):
     return share
 
 
+def _partition_data(X, y, sample_weight):
+    """(X block, y part, sample_weight part or None) of every non-empty partition of X, y and
+    sample_weight gathered (one value a row)."""
+    X = as_dask_array(X)
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2D array, got {X.ndim}D array instead")
+    if X.numblocks[1] != 1:
+        X = X.rechunk({1: X.shape[1]})
+    if block_lengths(X) is None:
+        X = X.compute_chunk_sizes()
+    y, sample_weight = (None if v is None else np.asarray(v.compute() if is_dask_collection(v)
+                                                          else v)
+                        for v in (y, sample_weight))
+    if len(y) != X.shape[0]:
+        raise ValueError(f"Found input variables with inconsistent numbers of samples: "
+                         f"[{X.shape[0]}, {len(y)}]")
+    offsets = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.int64)
+    return [(block, y[a:b], None if sample_weight is None else sample_weight[a:b])
+            for block, a, b in zip(row_blocks(X), offsets[:-1], offsets[1:]) if b > a]
+
+
 class _DaskForestMixin:
-    """fit over dask (or NumPy) X, y: `n_tasks` tasks each grow a share of the trees."""
+    """fit over dask (or NumPy) X, y: `n_tasks` tasks each grow a share of the trees (over all
+    the rows, or over their own partition with local=True)."""
 
     def fit(self, X, y, sample_weight=None):
         """Grow the forest on the workers. ``n_tasks`` (a fastml.dask addition) is the number of
         tasks; None: one per worker thread of the active distributed Client (else per core).
-        oob_score is not computed (missing)."""
+        ``local=True``: each non-empty partition of X grows an equal share of the trees on its
+        own rows only, where it lives (no rows move; a classifier's partitions must each hold
+        every class); n_tasks is then the number of partitions. oob_score is not computed
+        (missing)."""
         self._validate_params()
         if self.oob_score:
             raise NotImplementedError("oob_score is not available in fastml.dask's forests yet")
         if self.warm_start:
             raise NotImplementedError("warm_start is not available in fastml.dask's forests")
-        n_tasks = self.n_tasks if self.n_tasks is not None else cluster_threads()
-        n_tasks = max(1, min(n_tasks, self.n_estimators))
         # Every task draws the same stream: an int seed, or a copy of the RandomState's state.
         random_state = self.random_state
         if random_state is None:
             random_state = int(check_random_state(None).randint(np.iinfo(np.int32).max))
         params = {**self.get_params(), "random_state": random_state}
         params.pop("n_tasks")
+        params.pop("local")
+        if self.local:
+            data = _partition_data(X, y, sample_weight)
+            if is_classifier(self):
+                classes = np.unique(np.concatenate([part for _, part, _ in data]))
+                for _, part, _ in data:
+                    if len(np.unique(part)) != len(classes):
+                        raise ValueError("local=True: every partition must hold every class "
+                                         "(its trees would know fewer classes)")
+        else:
+            n_tasks = self.n_tasks if self.n_tasks is not None else cluster_threads()
+            data = [(X, y, sample_weight)] * n_tasks
+        n_tasks = max(1, min(len(data), self.n_estimators))
         bounds = np.linspace(0, self.n_estimators, n_tasks + 1).astype(int)
         local_class = self._local_class
         shares = dask.compute(*[
-            dask.delayed(_grow_share)(local_class, params, X, y, sample_weight, int(a), int(b))
-            for a, b in zip(bounds[:-1], bounds[1:]) if b > a])
+            dask.delayed(_grow_share)(local_class, params, Xp, yp, wp, int(a), int(b))
+            for (Xp, yp, wp), a, b in zip(data, bounds[:-1], bounds[1:]) if b > a])
         # the fitted state of the first share (classes, bins, n_features_in_...), all the trees
         self.__dict__.update({k: v for k, v in shares[0].__dict__.items()
-                              if k not in params and k != "n_tasks"})
+                              if k not in params and k not in ("n_tasks", "local")})
         self.estimators_ = [tree for share in shares for tree in share.estimators_]
         self._pack()
         return self
 
 
 def _with_n_tasks(forest_class):
-    """The local forest's __init__ plus the keyword n_tasks (its signature is what
+    """The local forest's __init__ plus the keywords n_tasks and local (its signature is what
     get_params reads)."""
     signature = inspect.signature(forest_class.__init__)
 
-    def __init__(self, *args, n_tasks=None, **kwargs):
+    def __init__(self, *args, n_tasks=None, local=False, **kwargs):
         forest_class.__init__(self, *args, **kwargs)
         self.n_tasks = n_tasks
+        self.local = local
 
     __init__.__signature__ = signature.replace(parameters=[
         *signature.parameters.values(),
-        inspect.Parameter("n_tasks", inspect.Parameter.KEYWORD_ONLY, default=None)])
+        inspect.Parameter("n_tasks", inspect.Parameter.KEYWORD_ONLY, default=None),
+        inspect.Parameter("local", inspect.Parameter.KEYWORD_ONLY, default=False)])
     return __init__
 
 
@@ -103,7 +143,7 @@ class RandomForestClassifier(_DaskForestMixin, _local.RandomForestClassifier):
 
     _local_class = _local.RandomForestClassifier
     _parameter_constraints = {**_local.RandomForestClassifier._parameter_constraints,
-                              "n_tasks": [Integral, None]}
+                              "n_tasks": [Integral, None], "local": ["boolean"]}
 
     __init__ = _with_n_tasks(_local.RandomForestClassifier)
 
@@ -114,6 +154,6 @@ class RandomForestRegressor(_DaskForestMixin, _local.RandomForestRegressor):
 
     _local_class = _local.RandomForestRegressor
     _parameter_constraints = {**_local.RandomForestRegressor._parameter_constraints,
-                              "n_tasks": [Integral, None]}
+                              "n_tasks": [Integral, None], "local": ["boolean"]}
 
     __init__ = _with_n_tasks(_local.RandomForestRegressor)

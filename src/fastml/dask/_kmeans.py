@@ -21,13 +21,31 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ..cluster import KMeans as _LocalKMeans
 from ..cluster import _kmeans_fast
 from ..utils._sklearn_compat import Interval, StrOptions
-from ._partitions import (as_dask_array, capped_threads, compute_in_order, is_dask_collection,
-                          row_blocks)
+from .._config import config_context
+from ._partitions import (as_dask_array, capped_threads, checked_local, compute_in_order,
+                          is_dask_collection, is_sparse_array, n_rows, row_blocks)
 from ._postfit import partitionwise
 
 # Rows per block of the k-means|| random stream: a row's uniform depends on its global index
 # only, so any partitioning of the same rows draws the same candidates.
 _DRAW_BLOCK = 1 << 16
+
+
+def _dense(X):
+    return X.toarray() if sparse.issparse(X) else X
+
+
+def _centers_model(centers):
+    """A fitted single-machine fastml KMeans holding these centers (its predict, transform and
+    score run on its compiled cores, dense or sparse)."""
+    local = _LocalKMeans(len(centers))
+    local.cluster_centers_ = centers
+    local.n_features_in_ = centers.shape[1]
+    local._n_features_out = len(centers)
+    local.labels_ = np.empty(0, dtype=np.int32)
+    local.inertia_ = np.nan
+    local.n_iter_ = 0
+    return local
 
 
 def _weights(w, n, dtype):
@@ -37,7 +55,11 @@ def _weights(w, n, dtype):
 def _nearest_labels(X, centers, n_threads):
     """Index of the nearest center of every row, on the compiled Lloyd assignment (ties to the
     lower index; 20x faster than a k=1 neighbour search: 46 ms against 1.1 s for 250k x 16
-    float32 rows and 100 centers)."""
+    float32 rows and 100 centers). CSR rows go through fastml's KMeans.predict (its compiled
+    sparse assignment)."""
+    if sparse.issparse(X):
+        with config_context(n_jobs=n_threads):
+            return _centers_model(np.asarray(centers, dtype=X.dtype)).predict(X)
     X = np.ascontiguousarray(X)
     centers = np.ascontiguousarray(centers, dtype=X.dtype)
     labels = np.empty(len(X), dtype=np.int32)
@@ -54,6 +76,12 @@ def _min_sq_distance(X, C):
     contiguous columns: 27 ms for 250k x 16 rows and 16 candidates on one thread, where the
     exact assignment plus the differences took 45 ms and a rows x candidates layout 60."""
     C = C.astype(X.dtype, copy=False)
+    if sparse.issparse(X):  # the sparse-dense product, rows x candidates
+        d = np.asarray(X @ (-2 * C).T).T
+        d += np.einsum("ij,ij->i", C, C)[:, None]
+        d = d.min(axis=0)
+        d += np.asarray(X.multiply(X).sum(axis=1)).ravel()
+        return np.maximum(d, 0, out=d)
     d = (-2 * C) @ X.T
     d += np.einsum("ij,ij->i", C, C)[:, None]
     d = d.min(axis=0)
@@ -63,7 +91,7 @@ def _min_sq_distance(X, C):
 
 def _update_min_distance(X, previous, new_candidates):
     """Squared distance of each row to its nearest candidate, after `new_candidates` joined."""
-    if len(X) == 0:
+    if n_rows(X) == 0:
         return np.empty(0, dtype=X.dtype)
     with capped_threads():
         dist = _min_sq_distance(X, new_candidates)
@@ -85,11 +113,12 @@ def _block_uniforms(seed, round_, start, stop):
 def _oversample(X, w, min_dist, offset, seed, round_, scale):
     """Rows drawn with probability min(1, scale * w * d^2) (k-means||), with their global
     indices."""
-    if len(X) == 0:
+    n = n_rows(X)
+    if n == 0:
         return np.empty((0, X.shape[1]), X.dtype), np.empty(0, np.int64)
-    u = _block_uniforms(seed, round_, offset, offset + len(X))
-    chosen = np.flatnonzero(u < scale * _weights(w, len(X), np.float64) * min_dist)
-    return X[chosen], chosen + offset
+    u = _block_uniforms(seed, round_, offset, offset + n)
+    chosen = np.flatnonzero(u < scale * _weights(w, n, np.float64) * min_dist)
+    return _dense(X[chosen]), chosen + offset
 
 
 def _weighted_phi(w, min_dist):
@@ -99,7 +128,7 @@ def _weighted_phi(w, min_dist):
 
 def _candidate_weights(X, w, candidates):
     """Weight of the rows nearest to each candidate."""
-    if len(X) == 0:
+    if n_rows(X) == 0:
         return np.zeros(len(candidates))
     with capped_threads() as n_threads:
         nearest = _nearest_labels(X, candidates, n_threads)
@@ -111,24 +140,30 @@ def _lloyd_partials(X, w, centers):
     """One partition's share of a Lloyd iteration: the float64 weighted sums of its rows per
     nearest center and the weight per center (assignment on fastml's compiled core)."""
     k, d = centers.shape
-    if len(X) == 0:
+    n = n_rows(X)
+    if n == 0:
         return np.zeros((k, d)), np.zeros(k)
-    X = np.ascontiguousarray(X)
-    w = _weights(w, len(X), X.dtype)
+    X = X.tocsr() if sparse.issparse(X) else np.ascontiguousarray(X)
+    w = _weights(w, n, X.dtype)
     with capped_threads() as n_threads:
         labels = _nearest_labels(X, centers, n_threads)
     # The sums as the product of a (k x n) CSC matrix, one weight per column in its row's
     # center, with X: each row of X added once, in row order, in float64 (scipy upcasts float32
     # X). 12 ms for 250k x 16 float32, against 64 ms for a CSR built by sorting the labels.
-    assign = sparse.csc_matrix((w.astype(np.float64), labels, np.arange(len(X) + 1)),
-                               shape=(k, len(X)))
-    return np.asarray(assign @ X, dtype=np.float64), np.bincount(labels, weights=w, minlength=k)
+    assign = sparse.csc_matrix((w.astype(np.float64), labels, np.arange(n + 1)), shape=(k, n))
+    return (np.asarray(_dense(assign @ X), dtype=np.float64),
+            np.bincount(labels, weights=w, minlength=k))
 
 
 def _column_moments(X):
     """(rows, float64 column means, float64 sums of squared deviations) of one partition."""
-    if len(X) == 0:
+    n = n_rows(X)
+    if n == 0:
         return 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    if sparse.issparse(X):
+        mean = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
+        squares = np.asarray(X.multiply(X).sum(axis=0, dtype=np.float64)).ravel()
+        return n, mean, np.maximum(squares - n * mean ** 2, 0)
     mean = X.mean(axis=0, dtype=np.float64)
     deviations = X - mean.astype(X.dtype)
     return len(X), mean, np.einsum("ij,ij->j", deviations, deviations, dtype=np.float64)
@@ -151,7 +186,7 @@ def _merge_moments(moments):
 
 def _labels_and_inertia(local, X, w):
     """Final labels of one partition and its weighted inertia."""
-    if len(X) == 0:
+    if n_rows(X) == 0:
         return np.empty(0, dtype=np.int32), 0.0
     with capped_threads():
         labels = local.predict(X)
@@ -198,6 +233,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     ----------
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
     labels_ : dask array of shape (n_samples,), int32
+        A NumPy array when X was not a dask collection.
     inertia_ : float
     n_iter_ : int
     n_features_in_ : int
@@ -226,7 +262,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.chunks = chunks
 
     def _check_input(self, X, sample_weight):
-        X = as_dask_array(X, chunks=self.chunks)
+        X = as_dask_array(checked_local(X, accept_sparse=True), chunks=self.chunks)
         if X.ndim != 2:
             raise ValueError(f"Expected a 2D array, got an array of {X.ndim} dimensions")
         if X.dtype not in (np.float32, np.float64):
@@ -240,11 +276,18 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             w = as_dask_array(sample_weight).astype(X.dtype).rechunk((X.chunks[0],))
             if w.shape != (X.shape[0],):
                 raise ValueError(f"sample_weight.shape == {w.shape}, expected {(X.shape[0],)}!")
+            # scikit-learn's _check_sample_weight(ensure_non_negative=True) messages
+            lowest, total = dask.compute(w.min(), w.sum())
+            if lowest < 0:
+                raise ValueError("Negative values in data passed to sample_weight")
+            if total == 0:
+                raise ValueError("Sample weights must contain at least one non-zero number.")
         return X, w
 
     def fit(self, X, y=None, sample_weight=None):
         """Compute k-means clustering of a dask array (or of a NumPy array, partitioned)."""
         self._validate_params()
+        dask_input = is_dask_collection(X)
         X, w = self._check_input(X, sample_weight)
         if X.shape[0] < self.n_clusters:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
@@ -252,9 +295,13 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         random_state = check_random_state(self.random_state)
         mean, variances = _merge_moments(compute_in_order(
             [dask.delayed(_column_moments)(block) for block in row_blocks(X)]))
-        mean = mean.astype(X.dtype)
         tol = float(np.mean(variances) * self.tol)
-        Xc = (X - mean).persist()
+        if is_sparse_array(X):  # not centered (it would densify), as scikit-learn's
+            mean = np.zeros(X.shape[1], dtype=X.dtype)
+            Xc = X.persist()
+        else:
+            mean = mean.astype(X.dtype)
+            Xc = (X - mean).persist()
         w = None if w is None else w.persist()
         blocks = _blocks_with_offsets(Xc, w)
 
@@ -293,6 +340,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.labels_ = da.concatenate([
             da.from_delayed(r[0], shape=(n,), dtype=np.int32)
             for r, n in zip(final, X.chunks[0])]).persist()
+        if not dask_input:  # NumPy in, NumPy out (as the single-machine estimator)
+            self.labels_ = self.labels_.compute()
         self.inertia_ = float(sum(compute_in_order([r[1] for r in final])))
         distinct = int(np.count_nonzero(weights)) if self.n_iter_ else self.n_clusters
         if distinct < self.n_clusters:
@@ -312,7 +361,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
             index = int(np.searchsorted(cumulative, random_state.uniform() * cumulative[-1],
                                         side="right"))
             index = min(index, n - 1)
-        return Xc[index:index + 1].compute()
+        return _dense(Xc[index:index + 1].compute())
 
     def _kmeans_parallel(self, Xc, w, blocks, random_state):
         seed = int(random_state.randint(np.iinfo(np.int32).max))
@@ -355,11 +404,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         """A fitted single-machine fastml KMeans holding the centers: predict, transform and
         score of a partition run on its compiled core."""
         check_is_fitted(self)
-        local = _LocalKMeans(self.n_clusters)
-        local.cluster_centers_ = self.cluster_centers_
-        local.n_features_in_ = self.n_features_in_
-        local._n_features_out = self.n_clusters
-        local.labels_ = np.empty(0, dtype=np.int32)
+        local = _centers_model(self.cluster_centers_)
         local.inertia_ = getattr(self, "inertia_", np.nan)
         local.n_iter_ = getattr(self, "n_iter_", 0)
         return local
@@ -371,6 +416,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         if is_dask_collection(state.get("labels_")):
             state["labels_"] = state["labels_"].compute()
         return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     @staticmethod
     def _block_score(local, X, w):
@@ -405,7 +455,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
 
 def _score_block(local, X, w):
-    if len(X) == 0:
+    if n_rows(X) == 0:
         return 0.0
     with capped_threads():
         return local.score(X, sample_weight=w)

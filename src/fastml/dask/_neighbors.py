@@ -14,7 +14,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from .. import neighbors as _local
 from ..neighbors._base import _drop_self, _neighbor_weights
-from ._partitions import as_dask_array, capped_threads, is_dask_collection, row_blocks, shipped
+from ._partitions import (as_dask_array, capped_threads, checked_local, is_dask_collection, n_rows,
+                          row_blocks, shipped)
 
 
 def _fit_part(block, params):
@@ -26,7 +27,7 @@ def _part_top_k(model, queries, k, offset, self_offset):
     """The k nearest rows of one training partition (global indices) for each query row; a
     query block that is this same partition (self_offset not None) asks for one more."""
     k = min(k, model.n_samples_fit_)
-    if len(queries) == 0:
+    if n_rows(queries) == 0:
         return np.empty((0, k)), np.empty((0, k), dtype=np.int64)
     with capped_threads() as n_threads:
         model = copy.copy(model)
@@ -51,12 +52,46 @@ def _merge(k, query_offset, drop_self, *candidates):
     return dist, ind
 
 
+def _part_radius(model, queries, radius, return_distance, sort_results, offset):
+    """One training partition's neighbours within radius of each query row: (indptr, global
+    indices, distances or None)."""
+    if n_rows(queries) == 0:
+        return (np.zeros(1, dtype=np.int64), np.empty(0, dtype=np.int64),
+                np.empty(0) if return_distance else None)
+    with capped_threads() as n_threads:
+        model = copy.copy(model)
+        model.n_jobs = n_threads
+        indptr, indices, dist = model._radius_csr(queries, radius, return_distance,
+                                                  sort_results)
+    return np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int64) + offset, dist
+
+
+def _merge_radius(n_queries, query_offset, self_query, sort_results, *parts):
+    """Every partition's lists joined per query, partitions in order (so each list stays in
+    global index order), stably sorted by distance with sort_results (equal distances: lower
+    global index first, as on one machine); with self_query each query row, training row
+    query_offset + i, left out of its own list."""
+    rows = np.concatenate([np.repeat(np.arange(n_queries), np.diff(p[0])) for p in parts])
+    ind = np.concatenate([p[1] for p in parts])
+    dist = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
+    order = (np.lexsort((dist, rows)) if sort_results else np.argsort(rows, kind="stable"))
+    rows, ind = rows[order], ind[order]
+    dist = None if dist is None else dist[order]
+    if self_query:
+        keep = ind != rows + query_offset
+        rows, ind = rows[keep], ind[keep]
+        dist = None if dist is None else dist[keep]
+    indptr = np.zeros(n_queries + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_queries), out=indptr[1:])
+    return indptr, ind, dist
+
+
 class _PartitionedSearchMixin:
     """fit on a partitioned training set, kneighbors over it (see the module's docstring)."""
 
     def _fit_partitioned(self, X):
         self._validate_params()
-        X = as_dask_array(X)
+        X = as_dask_array(checked_local(X, accept_sparse=True))
         if X.ndim != 2:
             raise ValueError(f"Expected 2D array, got {X.ndim}D array instead")
         if any(np.isnan(c) for c in X.chunks[0]):
@@ -101,7 +136,7 @@ class _PartitionedSearchMixin:
             lengths = self._query_lengths()
         else:
             local = not is_dask_collection(X)
-            Xd = as_dask_array(check_array(X, accept_sparse=False) if local else X)
+            Xd = as_dask_array(check_array(X, accept_sparse="csr") if local else X)
             if Xd.ndim != 2 or Xd.shape[1] != self.n_features_in_:
                 raise ValueError(f"X has {Xd.shape[-1]} features, but {type(self).__name__} "
                                  f"is expecting {self.n_features_in_} features as input")
@@ -126,6 +161,41 @@ class _PartitionedSearchMixin:
             dist, ind = dask.compute(dist, ind)
         return (dist, ind) if return_distance else ind
 
+    def _radius_csr(self, X, radius, return_distance, sort_results):
+        """(indptr, global indices, distances or None) of the radius search over every training
+        partition, merged per query block (see _merge_radius); X None: the training rows,
+        each without itself. The results are gathered (ragged lists: NumPy's object arrays)."""
+        check_is_fitted(self, "_parts")
+        radius = self.radius if radius is None else radius
+        self_query = X is None
+        if self_query:
+            blocks, offsets, lengths = (self._query_blocks, self._query_offsets,
+                                        self._query_lengths())
+        else:
+            Xd = as_dask_array(X if is_dask_collection(X) else check_array(X, accept_sparse="csr"))
+            if Xd.ndim != 2 or Xd.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {Xd.shape[-1]} features, but {type(self).__name__} "
+                                 f"is expecting {self.n_features_in_} features as input")
+            if Xd.numblocks[1] != 1:
+                Xd = Xd.rechunk({1: Xd.shape[1]})
+            if any(np.isnan(c) for c in Xd.chunks[0]):
+                Xd = Xd.compute_chunk_sizes()
+            blocks, offsets, lengths = row_blocks(Xd), [0] * Xd.numblocks[0], Xd.chunks[0]
+        merged = []
+        for block, offset, n in zip(blocks, offsets, lengths):
+            parts = [dask.delayed(_part_radius)(model, block, radius, return_distance,
+                                                sort_results, part_offset)
+                     for model, part_offset, _ in self._parts]
+            merged.append(dask.delayed(_merge_radius)(int(n), offset, self_query, sort_results,
+                                                      *parts))
+        merged = dask.compute(*merged)
+        indptr = np.zeros(1, dtype=np.int64)
+        for m in merged:
+            indptr = np.concatenate([indptr, m[0][1:] + indptr[-1]])
+        indices = np.concatenate([m[1] for m in merged])
+        dist = np.concatenate([m[2] for m in merged]) if return_distance else None
+        return indptr, indices, dist
+
     def _query_lengths(self):
         ends = self._query_offsets[1:] + [self.n_samples_fit_]
         return [b - a for a, b in zip(self._query_offsets, ends)]
@@ -140,24 +210,20 @@ class _PartitionedSearchMixin:
         if "_parts" in state:
             models = dask.compute(*[m for m, _, _ in state["_parts"]])
             state["_parts"] = [(m, o, n) for m, (_, o, n) in zip(models, state["_parts"])]
-            state["_query_blocks"] = [np.asarray(m._fit_X) for m, _, _ in state["_parts"]]
+            state["_query_blocks"] = [m._fit_X for m, _, _ in state["_parts"]]
             state["_query_offsets"] = [o for _, o, _ in state["_parts"]]
         return state
 
 
 class NearestNeighbors(_PartitionedSearchMixin, _local.NearestNeighbors):
     """fastml.neighbors.NearestNeighbors with the training set left partitioned on the Dask
-    workers: k-nearest queries (dask or NumPy queries) run on every training partition with
-    fastml's compiled search and are merged once per query block. radius queries are not
-    distributed (they are missing)."""
+    workers: k-nearest and radius queries (dask or NumPy queries) run on every training
+    partition with fastml's compiled search and are merged once per query block. kneighbors
+    of dask queries gives dask arrays; radius_neighbors and radius_neighbors_graph give their
+    results gathered (NumPy object arrays, a SciPy CSR matrix)."""
 
     def fit(self, X, y=None):
         return self._fit_partitioned(X)
-
-    def radius_neighbors(self, *args, **kwargs):
-        raise NotImplementedError("fastml.dask.NearestNeighbors has no radius queries yet")
-
-    radius_neighbors_graph = radius_neighbors
 
 
 class _SupervisedMixin(_PartitionedSearchMixin):
@@ -165,8 +231,13 @@ class _SupervisedMixin(_PartitionedSearchMixin):
     queries block by block: the votes run on fastml's code over the merged neighbour lists."""
 
     def fit(self, X, y):
+        if y is None:
+            raise ValueError(f"This {type(self).__name__} estimator requires y to be passed, "
+                             f"but the target y is None.")
         y = y.compute() if is_dask_collection(y) else y
         y = np.asarray(y)
+        if y.dtype.kind in "fc":  # scikit-learn's check of y: finite values
+            check_array(y, ensure_2d=False, dtype=None, input_name="y")
         if y.ndim == 2 and y.shape[1] == 1 and not self._is_regressor():
             pass  # the targets' own warning (a column vector) is given by _store_targets
         elif y.ndim == 1:

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 import dask
 import dask.array as da
 import numpy as np
+from scipy import sparse
+from sklearn.utils.validation import check_array
 from threadpoolctl import ThreadpoolController
 
 from .. import _backend
@@ -25,6 +27,17 @@ def is_dask_collection(X):
 
 def is_dataframe(X):
     return is_dask_collection(X) and hasattr(X, "map_partitions")
+
+
+def is_sparse_array(X):
+    """A dask array whose partitions are scipy.sparse matrices."""
+    return (is_dask_collection(X) and not is_dataframe(X)
+            and sparse.issparse(getattr(X, "_meta", None)))
+
+
+def n_rows(block):
+    """Rows of one partition (len() is ambiguous for a scipy.sparse matrix)."""
+    return block.shape[0]
 
 
 def row_blocks(X):
@@ -41,6 +54,16 @@ def row_blocks(X):
     return list(X.to_delayed(optimize_graph=False).ravel())
 
 
+def checked_local(X, *, accept_sparse=False, allow_nan=False):
+    """Array-like (not dask) input checked as scikit-learn's estimators check theirs (numeric,
+    2-d, non-empty, finite unless allow_nan; their errors and messages) before it is cut into
+    partitions. Dask collections are left as they are: checking them would compute them."""
+    if is_dask_collection(X):
+        return X
+    return check_array(X, accept_sparse="csr" if accept_sparse else False, dtype="numeric",
+                       ensure_all_finite="allow-nan" if allow_nan else True)
+
+
 def as_dask_array(X, chunks="auto"):
     """X as a dask array: dataframes become arrays of the same partitions (lengths unknown),
     NumPy arrays a dask array of `chunks` rows."""
@@ -48,6 +71,10 @@ def as_dask_array(X, chunks="auto"):
         return X.to_dask_array()
     if is_dask_collection(X):
         return X
+    if sparse.issparse(X):  # CSR partitions (a row slice of CSR is cheap)
+        X = X.tocsr()
+        rows = X.shape[0] if chunks == "auto" else chunks
+        return da.from_array(X, chunks=(max(1, rows), X.shape[1]), asarray=False)
     return da.from_array(np.asarray(X), chunks=chunks)
 
 

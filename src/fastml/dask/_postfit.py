@@ -3,12 +3,13 @@
 import dask
 import dask.array as da
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier, is_regressor
 from sklearn.metrics import accuracy_score, get_scorer, r2_score
 from sklearn.utils.validation import check_is_fitted
 
 from ._partitions import (block_lengths, capped_threads, is_dask_collection, is_dataframe,
-                          row_blocks, shipped, with_threads)
+                          is_sparse_array, n_rows, row_blocks, shipped, with_threads)
 
 _METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform")
 
@@ -19,14 +20,17 @@ def _sample_rows(X, n_features_in):
     if is_dataframe(X):
         return X._meta_nonempty.iloc[:1]
     dtype = X.dtype if X.dtype.kind == "f" else np.float64
-    return np.zeros((1, n_features_in if n_features_in is not None else X.shape[1]), dtype=dtype)
+    shape = (1, n_features_in if n_features_in is not None else X.shape[1])
+    if is_sparse_array(X):  # scipy.sparse partitions: the estimator's sparse path
+        return sparse.csr_matrix(shape, dtype=dtype)
+    return np.zeros(shape, dtype=dtype)
 
 
 def _call_block(block, estimator, method, empty, kwargs):
     """`method` of the estimator on one partition, with the task's share of threads. An empty
     partition gives an empty result of the output's shape and dtype (`empty`), as estimators
     refuse zero rows."""
-    if len(block) == 0:
+    if n_rows(block) == 0:
         return tuple(np.empty((0,) + e.shape[1:], e.dtype) for e in empty) \
             if isinstance(empty, tuple) else np.empty((0,) + empty.shape[1:], empty.dtype)
     with capped_threads() as n_threads:

@@ -1,0 +1,529 @@
+"""Distributed HistGradientBoostingClassifier / Regressor: the rows stay partitioned on the
+workers, the trees are grown on the client from histograms summed across partitions.
+
+- Bins: the thresholds are scikit-learn's _BinMapper's, found once on the client from the
+  same subsample as the single-machine booster's (at most 200,000 rows drawn with the same
+  seed, gathered once; all the rows below that), then every partition is encoded where it
+  lives with fastml's compiled encoder.
+- Each partition keeps its bin codes, targets, raw predictions, gradients and the node of each
+  of its rows in a _Shard on its worker. A tree is grown best first as fastml's grower
+  (csrc/boost/grower.cpp) does: every partition sends the rows of the nodes to split to their
+  children and builds the smaller child's histograms on the compiled core
+  (csrc/boost/histogram.hpp), for all the nodes waiting in the heap at once (one round trip
+  per batch, see _TreeGrower); the client adds them in partition order, derives the larger
+  child's by subtraction and searches both with the core's split search
+  (csrc/boost/split_search.hpp). The same node order, heap ties, limits and leaf values as the
+  single-machine grower.
+- What can differ: a bin's float64 gradient (and, with non-constant hessians, hessian) sum is
+  added per partition and then across partitions, where one machine adds all the rows in one
+  pass. Counts are exact, and so are the sums whenever the float32 gradients add without
+  rounding in float64 (their magnitudes within about 2^30 of each other over the rows): then
+  the trees are the single-machine booster's. Otherwise a last-bit difference can change a
+  split whose gain ties another's to rounding.
+
+Missing (NotImplementedError): early stopping (early_stopping="auto" means no early stopping
+here), warm_start, categorical features, interaction_cst, max_features < 1, the losses whose
+leaves are refitted on their rows' residuals (absolute_error, quantile).
+"""
+import heapq
+from types import SimpleNamespace
+
+import dask
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
+
+from .. import ensemble as _local
+from ..ensemble import _boost_fast
+from ..ensemble._hist_gradient_boosting import _BIN_SUBSAMPLE, _MIN_HESSIAN_TO_SPLIT, bin_thresholds
+from ..tree import _cart
+from ..utils._sklearn_compat import check_monotonic_cst, check_sample_weight, check_y
+from . import _boost_dist_fast
+from ._partitions import (_active_client, as_dask_array, block_lengths, capped_threads,
+                          checked_local, is_dask_collection, row_blocks)
+from ._postfit import partitionwise
+
+HIST_DTYPE = np.dtype([("g", "f8"), ("h", "f8"), ("count", "u8")])
+_MISSING = int(_boost_fast.MISSING_BIN)
+
+
+# ----- on the workers -------------------------------------------------------------------------
+
+class _Shard:
+    """One partition's boosting state, kept (and changed in place) on its worker. `step` counts
+    the calls it has had: a call meant for another step (the shard recomputed after its worker
+    died, or a stale copy) raises rather than grow a tree from the wrong state."""
+
+    def __init__(self, X, y, sample_weight, thresholds, baseline, n_outputs):
+        with capped_threads() as n_threads:
+            codes, _ = _cart.encode_bins(np.ascontiguousarray(X), thresholds, n_threads)
+        self.codes = np.asfortranarray(codes)
+        self.y = np.ascontiguousarray(y, dtype=np.float64)
+        self.sample_weight = (None if sample_weight is None
+                              else np.ascontiguousarray(sample_weight, dtype=np.float64))
+        self.raw = np.zeros((len(y), n_outputs)) + baseline
+        self.gh = np.empty((n_outputs, len(y), 2), dtype=np.float32)
+        self.node = np.zeros(len(y), dtype=np.int32)  # the node each row lies in
+        self.k = 0
+        self.step = 0
+
+    def check(self, step):
+        if step != self.step:
+            raise RuntimeError(
+                f"a partition's boosting state is at step {self.step}, not {step}: it was lost "
+                f"(a worker died?) and recomputed, or copied; fit again")
+        self.step += 1
+
+    def histogram(self, node, constant_hessian):
+        hist = np.zeros((self.codes.shape[1], _boost_dist_fast.N_BINS), dtype=HIST_DTYPE)
+        rows = np.flatnonzero(self.node == node).astype(np.int32)
+        with capped_threads() as n_threads:
+            _boost_dist_fast.node_histogram(self.codes, self.gh[self.k], rows, constant_hessian,
+                                            hist, n_threads)
+        return hist
+
+
+def _has_missing(shard):
+    return (shard.codes == _MISSING).any(axis=0)
+
+
+def _start_tree(shard, step, k, previous, loss, quantile, constant_hessian):
+    """The last tree's leaf values added (previous: (output, value of each node id)), the
+    gradients at the start of an iteration (k == 0), every row at the root; the root's
+    histograms."""
+    shard.check(step)
+    if previous is not None:
+        output, values = previous
+        shard.raw[:, output] += values[shard.node]
+    if k == 0:
+        with capped_threads() as n_threads:
+            _boost_fast.gradients(loss, shard.y, shard.raw, shard.sample_weight, quantile,
+                                  shard.gh, n_threads)
+    shard.k = k
+    shard.node[:] = 0
+    return shard.histogram(0, constant_hessian)
+
+
+def _split(shard, step, splits, constant_hessian):
+    """For each split: the rows of node split["node"] sent to its children (ids split["left"],
+    ["right"]), as the grower's partition; the histograms of child split["build"]."""
+    shard.check(step)
+    hists = []
+    for split in splits:
+        rows = np.flatnonzero(shard.node == split["node"])
+        codes = shard.codes[rows, split["feature"]]
+        left = np.where(codes == _MISSING, split["missing_left"], codes <= split["bin"])
+        shard.node[rows] = np.where(left, split["left"], split["right"])
+        hists.append(shard.histogram(split["build"], constant_hessian))
+    return hists
+
+
+def _add_last_tree(shard, step, previous):
+    shard.check(step)
+    output, values = previous
+    shard.raw[:, output] += values[shard.node]
+
+
+class _Shards:
+    """The partitions' shards and the calls on them: on a distributed Client each call is a
+    task pinned to the worker that holds its shard; on dask's local schedulers the shards live
+    in this process and the calls run here, partition after partition."""
+
+    def __init__(self, X, y, sample_weight, thresholds, baseline, n_outputs):
+        lengths = block_lengths(X)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        made = [dask.delayed(_Shard, pure=False)(
+                    block, y[a:b], None if sample_weight is None else sample_weight[a:b],
+                    thresholds, baseline, n_outputs)
+                for block, a, b in zip(row_blocks(X), offsets[:-1], offsets[1:]) if b > a]
+        self.client = _active_client()
+        if self.client is None:
+            self.shards = list(dask.compute(*made))
+            return
+        self.shards = self.client.compute(made)
+        self.client.wait_for_workers(1)
+        from distributed import wait
+        wait(self.shards)
+        where = self.client.who_has(self.shards)
+        self.workers = [list(where[f.key]) for f in self.shards]
+
+    def run(self, function, *args):
+        """function(shard, *args) on every shard; the results in partition order."""
+        if self.client is None:
+            return [function(shard, *args) for shard in self.shards]
+        futures = [self.client.submit(function, shard, *args, pure=False, workers=workers,
+                                      allow_other_workers=True)
+                   for shard, workers in zip(self.shards, self.workers)]
+        return self.client.gather(futures)
+
+    def release(self):
+        if self.client is not None:
+            self.client.cancel(self.shards)
+        self.shards = []
+
+
+# ----- on the client --------------------------------------------------------------------------
+
+def _summed(hists):
+    """The partitions' histograms added in partition order."""
+    total = hists[0].copy()
+    for h in hists[1:]:
+        for name in ("g", "h", "count"):
+            total[name] += h[name]
+    return total
+
+
+def _subtract(parent, smaller):
+    for name in ("g", "h", "count"):
+        parent[name] -= smaller[name]
+    return parent
+
+
+class _Node(SimpleNamespace):
+    pass
+
+
+class _TreeGrower:
+    """fastml's grower (csrc/boost/grower.cpp) step for step, its histograms from the shards.
+
+    Round trips are batched: whenever the node to split next has not been sent to the shards,
+    every node waiting in the heap is (its rows partitioned on its best split, its smaller
+    child's histograms built), in one trip. The best-first order, the limits and the node ids
+    (heap ties) stay the grower's; a node that ends a leaf after all keeps its rows' children
+    ids on the shards, which take its value. One trip per batch rather than per split: about
+    the tree's depth instead of its number of leaves."""
+
+    def __init__(self, shards, growth, n_features):
+        self.shards, self.g, self.F = shards, growth, n_features
+        self.features = np.arange(n_features, dtype=np.int32)
+
+    def _search(self, node_id):
+        node = self.nodes[node_id]
+        g = self.g
+        node.split = _boost_dist_fast.best_split(
+            node.hist, node.n, node.sum_g, node.sum_h, node.value, node.lower, node.upper,
+            self.features, g["n_bins_non_missing"], g["has_missing"], g["min_samples_leaf"],
+            g["l2_regularization"], _MIN_HESSIAN_TO_SPLIT, g["constant_hessian"],
+            g["monotonic_cst"])
+        node.searched = True
+        if node.split["gain"] <= 0:
+            self._finalize(node_id)
+        else:
+            if not self.g["has_missing"][node.split["feature"]]:
+                node.split["missing_left"] = node.split["n_left"] > node.split["n_right"]
+            heapq.heappush(self.heap, (-node.split["gain"], node_id))
+
+    def _finalize(self, node_id):
+        self.nodes[node_id].leaf = True
+        self.n_leaves += 1
+
+    def _expand(self, step):
+        """Every node of the heap not yet sent: partitioned on the shards, the smaller child's
+        histograms back (summed over the partitions)."""
+        batch = [i for _, i in self.heap if self.nodes[i].sent is None]
+        splits = []
+        for i in batch:
+            node, s = self.nodes[i], self.nodes[i].split
+            left, right = self.next_shard_id, self.next_shard_id + 1
+            self.next_shard_id += 2
+            small_is_left = s["n_left"] < s["n_right"]
+            splits.append({"node": node.shard_id, "feature": int(s["feature"]),
+                           "bin": int(s["bin"]), "missing_left": bool(s["missing_left"]),
+                           "left": left, "right": right,
+                           "build": left if small_is_left else right})
+            node.sent = (left, right, small_is_left)
+        per_shard = self.shards.run(_split, step, splits, self.g["constant_hessian"])
+        for j, i in enumerate(batch):
+            self.nodes[i].small_hist = _summed([hists[j] for hists in per_shard])
+        return step + 1
+
+    def grow(self, step, k, previous, loss, quantile):
+        """One tree for output k; returns (its node arrays in preorder, the next step, the leaf
+        value of each shard node id)."""
+        g = self.g
+        const = g["constant_hessian"]
+        hist = _summed(self.shards.run(_start_tree, step, k, previous, loss, quantile, const))
+        step += 1
+        n_bins = g["n_bins"]
+        # the root's sums as the grower takes them: numpy's sum of the first feature's bins
+        first = hist[0]
+        column = np.concatenate([first["g"][:n_bins - 1], first["g"][_MISSING:_MISSING + 1]])
+        sum_g = float(np.sum(column))
+        n = int(first["count"].sum())
+        if const:
+            sum_h = float(n)
+        else:
+            column = np.concatenate([first["h"][:n_bins - 1], first["h"][_MISSING:_MISSING + 1]])
+            sum_h = float(np.sum(column))
+        self.nodes = [self._node(n, sum_g, sum_h, 0.0, 0, -np.inf, np.inf, 0)]
+        self.nodes[0].hist = hist
+        self.heap, self.n_leaves, self.next_shard_id = [], 0, 1
+        if n < 2 * g["min_samples_leaf"] or sum_h < _MIN_HESSIAN_TO_SPLIT:
+            self._finalize(0)
+        else:
+            self._search(0)
+        while self.heap:
+            if self.nodes[self.heap[0][1]].sent is None:
+                step = self._expand(step)
+            _, node_id = heapq.heappop(self.heap)
+            self._split_node(node_id)
+        shrinkage = g["shrinkage"]
+        values = np.zeros(self.next_shard_id)
+        for node in self.nodes:
+            if node.leaf:
+                node.value *= shrinkage
+                # its rows are under its shard id, or its children's if it was sent
+                ids = [node.shard_id] + ([] if node.sent is None else list(node.sent[:2]))
+                values[ids] = node.value
+        return self._emit(), step, values
+
+    @staticmethod
+    def _node(n, sum_g, sum_h, value, depth, lower, upper, shard_id):
+        return _Node(n=n, sum_g=sum_g, sum_h=sum_h, value=value, depth=depth, lower=lower,
+                     upper=upper, hist=None, searched=False, leaf=False, split=None, left=-1,
+                     right=-1, shard_id=shard_id, sent=None, small_hist=None)
+
+    def _split_node(self, node_id):
+        g, nodes = self.g, self.nodes
+        node = nodes[node_id]
+        s = node.split
+        left_sid, right_sid, small_is_left = node.sent
+        left = self._node(int(s["n_left"]), s["g_left"], s["h_left"], s["value_left"],
+                          node.depth + 1, node.lower, node.upper, left_sid)
+        right = self._node(int(s["n_right"]), s["g_right"], s["h_right"], s["value_right"],
+                           node.depth + 1, node.lower, node.upper, right_sid)
+        cst = g["monotonic_cst"]
+        if cst is not None and cst[s["feature"]] != 0:
+            mid = (left.value + right.value) / 2
+            if cst[s["feature"]] == 1:
+                left.upper, right.lower = mid, mid
+            else:
+                left.lower, right.upper = mid, mid
+        li, ri = len(nodes), len(nodes) + 1
+        nodes += [left, right]
+        node.left, node.right = li, ri
+        node.sent = None  # split for good: its rows are its children's
+        parent_hist, small_hist = node.hist, node.small_hist
+        node.hist = node.small_hist = None
+        if g["max_leaf_nodes"] and self.n_leaves + len(self.heap) + 2 == g["max_leaf_nodes"]:
+            self._finalize(li)
+            self._finalize(ri)
+            while self.heap:
+                self._finalize(heapq.heappop(self.heap)[1])
+            return
+        if g["max_depth"] and left.depth == g["max_depth"]:
+            self._finalize(li)
+            self._finalize(ri)
+            return
+        if left.n < 2 * g["min_samples_leaf"]:
+            self._finalize(li)
+        if right.n < 2 * g["min_samples_leaf"]:
+            self._finalize(ri)
+        if left.leaf and right.leaf:
+            return
+        small, large = (li, ri) if small_is_left else (ri, li)
+        nodes[small].hist = small_hist
+        nodes[large].hist = _subtract(parent_hist, small_hist)
+        for child in (li, ri):
+            if nodes[child].leaf:
+                nodes[child].hist = None
+            else:
+                self._search(child)
+
+    def _emit(self):
+        """The tree's node arrays in preorder (left subtree first), as GrownTree's."""
+        out = {name: [] for name in ("value", "count", "depth", "gain", "is_leaf", "feature",
+                                     "bin_threshold", "missing_go_to_left", "left", "right")}
+
+        def emit(node_id):
+            node = self.nodes[node_id]
+            at = len(out["value"])
+            split = node.split if not node.leaf else None
+            out["value"].append(node.value)
+            out["count"].append(node.n)
+            out["depth"].append(node.depth)
+            out["gain"].append(node.split["gain"] if node.searched else -1.0)
+            out["is_leaf"].append(node.leaf)
+            out["feature"].append(split["feature"] if split else 0)
+            out["bin_threshold"].append(split["bin"] if split else 0)
+            out["missing_go_to_left"].append(split["missing_left"] if split else 0)
+            out["left"].append(0)
+            out["right"].append(0)
+            if node.leaf:
+                return
+            out["left"][at] = len(out["value"])
+            emit(node.left)
+            out["right"][at] = len(out["value"])
+            emit(node.right)
+
+        emit(0)
+        tree = SimpleNamespace(**{k: np.asarray(v) for k, v in out.items()})
+        tree.feature = tree.feature.astype(np.int64)
+        tree.cat_bitsets = np.zeros((0, 8), dtype=np.uint32)
+        return tree
+
+
+class _DaskBoostingMixin:
+    """fit over a dask (or NumPy) X, the model a fastml booster in this process."""
+
+    def _check_supported(self):
+        unsupported = {
+            "early_stopping=True": self.early_stopping is True,
+            "warm_start": self.warm_start,
+            "interaction_cst": self.interaction_cst is not None,
+            "max_features < 1": self.max_features < 1,
+            "loss=" + str(self.loss): self.loss in ("absolute_error", "quantile"),
+            "a loss object": not isinstance(self.loss, str),
+        }
+        missing = [name for name, used in unsupported.items() if used]
+        if missing:
+            raise NotImplementedError(f"fastml.dask's HistGradientBoosting does not take "
+                                      f"{', '.join(missing)} yet")
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit on the partitions of X (a dask array or dataframe, or array-like: one partition),
+        y and sample_weight gathered to this process (one value a row). See the module's
+        docstring for what is distributed and what is missing."""
+        self._validate_params()
+        self._check_supported()
+        if not is_dask_collection(X):
+            X = checked_local(X, allow_nan=True)
+            if not is_dask_collection(y) and y is not None:
+                check_consistent_length(X, y)
+        X = as_dask_array(X)
+        if X.ndim != 2:
+            raise ValueError(f"Expected 2D array, got {X.ndim}D array instead")
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        if X.numblocks[1] != 1:
+            X = X.rechunk({1: X.shape[1]})
+        if block_lengths(X) is None:
+            X = X.compute_chunk_sizes()
+        X = X.persist()
+        y, sample_weight = (v.compute() if is_dask_collection(v) else v
+                            for v in (y, sample_weight))
+        if self.categorical_features not in ("from_dtype", None):
+            raise NotImplementedError("fastml.dask's HistGradientBoosting takes no categorical "
+                                      "features yet")
+        self.is_categorical_ = None
+        self._preprocessor = None
+        self._is_categorical_remapped = None
+        n_samples, self._n_features = X.shape
+        if n_samples == 0:
+            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+        self.n_features_in_ = self._n_features
+        y = check_y(y, estimator=self)
+        y = np.ascontiguousarray(self._encode_y(y), dtype=np.float64)
+        if len(y) != n_samples:
+            raise ValueError(f"Found input variables with inconsistent numbers of samples: "
+                             f"[{n_samples}, {len(y)}]")
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, y, dtype=np.float64)
+            self._fitted_with_sw = True
+        sample_weight = self._finalize_sample_weight(sample_weight, y)
+        rng = check_random_state(self.random_state)
+        self._random_seed = rng.randint(np.iinfo(np.uint32).max, dtype="u8")
+        rng.randint(np.iinfo(np.uint32).max, dtype="u8")  # the feature subsample's seed
+        self._validate_parameters()
+        monotonic_cst = check_monotonic_cst(self, self.monotonic_cst)
+        self._n_threads = 1
+        self._loss = self._get_loss(sample_weight=sample_weight)
+        self.do_early_stopping_ = False
+        self._use_validation_data = False
+        self._clear_state()
+        self._bin_thresholds(X, sample_weight)
+        K = self.n_trees_per_iteration_
+        self._baseline_prediction = self._loss.fit_intercept_only(
+            y_true=y, sample_weight=sample_weight).reshape((1, -1))
+        shards = _Shards(X, y, sample_weight, self._thresholds, self._baseline_prediction, K)
+        try:
+            self._predictors = self._boost(shards, monotonic_cst)
+        finally:
+            shards.release()
+        self.train_score_ = np.asarray([])
+        self.validation_score_ = np.asarray([])
+        self._pack_model()
+        return self
+
+    def _bin_thresholds(self, X, sample_weight):
+        """scikit-learn's bin thresholds of the single-machine booster's subsample, gathered
+        once."""
+        n_samples = X.shape[0]
+        if n_samples > _BIN_SUBSAMPLE:
+            rng = check_random_state(self._random_seed)
+            p = None if sample_weight is None else sample_weight / np.sum(sample_weight)
+            subset = rng.choice(n_samples, _BIN_SUBSAMPLE, p=p, replace=True)
+            distinct, back = np.unique(subset, return_inverse=True)
+            X_fit, sw_fit = X[distinct].compute()[back], None
+        else:
+            X_fit, sw_fit = X.compute(), sample_weight
+        self._thresholds, counts = bin_thresholds(np.ascontiguousarray(X_fit), self.max_bins,
+                                                  sw_fit, 1)
+        self._n_bins_non_missing = (counts + 1).astype(np.uint16)
+
+    def _boost(self, shards, monotonic_cst):
+        K = self.n_trees_per_iteration_
+        has_missing = np.zeros(self._n_features, dtype=bool)
+        for part in shards.run(_has_missing):
+            has_missing |= part
+        growth = dict(
+            n_bins_non_missing=self._n_bins_non_missing,
+            has_missing=has_missing.astype(np.uint8), n_bins=self.max_bins + 1,
+            max_leaf_nodes=self.max_leaf_nodes or 0, max_depth=self.max_depth or 0,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=float(self.l2_regularization), shrinkage=float(self.learning_rate),
+            constant_hessian=bool(self._loss.constant_hessian),
+            monotonic_cst=None if monotonic_cst is None else monotonic_cst.astype(np.int8))
+        grower = _TreeGrower(shards, growth, self._n_features)
+        loss, quantile = int(self._loss_code()), float(getattr(self, "quantile", None) or 0.0)
+        predictors, previous, step = [], None, 0
+        for _ in range(self.max_iter):
+            iteration = []
+            for k in range(K):
+                tree, step, values = grower.grow(step, k, previous, loss, quantile)
+                previous = (k, values)
+                iteration.append(self._make_predictor(tree))
+            predictors.append(iteration)
+        return predictors
+
+    def _dask_or_local(self, method, X):
+        if not is_dask_collection(X):
+            return getattr(super(), method)(X)
+        check_is_fitted(self)
+        return partitionwise(self._local_model(), method, X, self.n_features_in_)
+
+    def _local_model(self):
+        """The fitted model as the single-machine fastml estimator (what a partition runs)."""
+        local = self._local_class.__new__(self._local_class)
+        local.__setstate__(self.__getstate__())
+        return local
+
+    def predict(self, X):
+        return self._dask_or_local("predict", X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False  # dense partitions only (missing: sparse)
+        return tags
+
+
+class HistGradientBoostingRegressor(_DaskBoostingMixin, _local.HistGradientBoostingRegressor):
+    """fastml.ensemble.HistGradientBoostingRegressor fitted on the partitions of a dask array
+    (see the module fastml.dask._boosting for what is distributed, what can differ from the
+    single-machine model, and what is missing). predict takes dask or NumPy input."""
+
+    _local_class = _local.HistGradientBoostingRegressor
+
+
+class HistGradientBoostingClassifier(_DaskBoostingMixin, _local.HistGradientBoostingClassifier):
+    """fastml.ensemble.HistGradientBoostingClassifier fitted on the partitions of a dask array
+    (see HistGradientBoostingRegressor). predict, predict_proba and decision_function take
+    dask or NumPy input."""
+
+    _local_class = _local.HistGradientBoostingClassifier
+
+    def predict_proba(self, X):
+        return self._dask_or_local("predict_proba", X)
+
+    def decision_function(self, X):
+        return self._dask_or_local("decision_function", X)
