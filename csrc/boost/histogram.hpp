@@ -78,12 +78,12 @@ template <bool kConstantHessian>
 void build_histogram(HistogramPool& pool, int h, const Data& data, const GradHess* gh,
                      const std::int32_t* rows, index_t n, const std::vector<std::int32_t>& features,
                      GradHess* ordered, int n_threads) {
-  const int gather_threads = fastml_region_threads(2.0 * n, n_threads);  // about 2 ns a row
+  const int gather_threads = fastml_hot_region_threads(2.0 * n, n_threads);  // ~2 ns a row
 #pragma omp parallel for schedule(static) num_threads(gather_threads) if (gather_threads > 1)
   for (index_t i = 0; i < n; ++i) ordered[i] = gh[rows[i]];
   const index_t count = static_cast<index_t>(features.size());
   // about 1 ns a code
-  const int chunks = std::min<int>(fastml_region_threads(1.0 * n * count, n_threads),
+  const int chunks = std::min<int>(fastml_hot_region_threads(1.0 * n * count, n_threads),
                                    static_cast<int>(std::max<index_t>(count, 1)));
   if (chunks <= 1) {
     fill_features<kConstantHessian>(pool, h, data, ordered, rows, n, features.data(), count);
