@@ -40,7 +40,7 @@ from ..tree import _cart
 from ..utils._sklearn_compat import check_monotonic_cst, check_sample_weight, check_y
 from . import _boost_dist_fast
 from ._partitions import (_active_client, as_dask_array, block_lengths, capped_threads,
-                          checked_local, is_dask_collection, row_blocks)
+                          checked_local, is_dask_collection, row_blocks, row_partitioned)
 from ._postfit import partitionwise
 
 HIST_DTYPE = np.dtype([("g", "f8"), ("h", "f8"), ("count", "u8")])
@@ -390,15 +390,7 @@ class _DaskBoostingMixin:
             X = checked_local(X, allow_nan=True)
             if not is_dask_collection(y) and y is not None:
                 check_consistent_length(X, y)
-        X = as_dask_array(X)
-        if X.ndim != 2:
-            raise ValueError(f"Expected 2D array, got {X.ndim}D array instead")
-        if X.dtype not in (np.float32, np.float64):
-            X = X.astype(np.float64)
-        if X.numblocks[1] != 1:
-            X = X.rechunk({1: X.shape[1]})
-        if block_lengths(X) is None:
-            X = X.compute_chunk_sizes()
+        X = row_partitioned(as_dask_array(X), floating=True)
         X = X.persist()
         y, sample_weight = (v.compute() if is_dask_collection(v) else v
                             for v in (y, sample_weight))

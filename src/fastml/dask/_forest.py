@@ -15,8 +15,8 @@ from sklearn.base import is_classifier
 from sklearn.utils import check_random_state
 
 from .. import ensemble as _local
-from ._partitions import (as_dask_array, block_lengths, capped_threads, cluster_threads,
-                          is_dask_collection, row_blocks)
+from ._partitions import (as_dask_array, capped_threads, cluster_threads,
+                          is_dask_collection, row_blocks, row_partitioned)
 
 
 def _share_class(forest_class):
@@ -52,13 +52,7 @@ def _grow_share(forest_class, params, X, y, sample_weight, start, stop):
 def _partition_data(X, y, sample_weight):
     """(X block, y part, sample_weight part or None) of every non-empty partition of X, y and
     sample_weight gathered (one value a row)."""
-    X = as_dask_array(X)
-    if X.ndim != 2:
-        raise ValueError(f"Expected 2D array, got {X.ndim}D array instead")
-    if X.numblocks[1] != 1:
-        X = X.rechunk({1: X.shape[1]})
-    if block_lengths(X) is None:
-        X = X.compute_chunk_sizes()
+    X = row_partitioned(as_dask_array(X))
     y, sample_weight = (None if v is None else np.asarray(v.compute() if is_dask_collection(v)
                                                           else v)
                         for v in (y, sample_weight))

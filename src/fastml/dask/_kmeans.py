@@ -23,7 +23,8 @@ from ..cluster import _kmeans_fast
 from ..utils._sklearn_compat import Interval, StrOptions
 from .._config import config_context
 from ._partitions import (as_dask_array, capped_threads, checked_local, compute_in_order,
-                          is_dask_collection, is_sparse_array, n_rows, row_blocks)
+                          is_dask_collection, is_sparse_array, n_rows, row_blocks,
+                          row_partitioned)
 from ._postfit import partitionwise
 
 # Rows per block of the k-means|| random stream: a row's uniform depends on its global index
@@ -262,15 +263,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.chunks = chunks
 
     def _check_input(self, X, sample_weight):
-        X = as_dask_array(checked_local(X, accept_sparse=True), chunks=self.chunks)
-        if X.ndim != 2:
-            raise ValueError(f"Expected a 2D array, got an array of {X.ndim} dimensions")
-        if X.dtype not in (np.float32, np.float64):
-            X = X.astype(np.float64)
-        if X.numblocks[1] != 1:
-            X = X.rechunk({1: X.shape[1]})
-        if any(np.isnan(c) for c in X.chunks[0]):
-            X = X.compute_chunk_sizes()
+        X = row_partitioned(as_dask_array(checked_local(X, accept_sparse=True),
+                                          chunks=self.chunks), floating=True)
         w = None
         if sample_weight is not None:
             w = as_dask_array(sample_weight).astype(X.dtype).rechunk((X.chunks[0],))

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 from .. import neighbors as _local
 from ..neighbors._base import _drop_self, _neighbor_weights
 from ._partitions import (as_dask_array, capped_threads, checked_local, is_dask_collection, n_rows,
-                          row_blocks, shipped)
+                          row_blocks, row_partitioned, shipped)
 
 
 def _fit_part(block, params):
@@ -91,13 +91,7 @@ class _PartitionedSearchMixin:
 
     def _fit_partitioned(self, X):
         self._validate_params()
-        X = as_dask_array(checked_local(X, accept_sparse=True))
-        if X.ndim != 2:
-            raise ValueError(f"Expected 2D array, got {X.ndim}D array instead")
-        if any(np.isnan(c) for c in X.chunks[0]):
-            X = X.compute_chunk_sizes()
-        if X.numblocks[1] != 1:
-            X = X.rechunk({1: X.shape[1]})
+        X = row_partitioned(as_dask_array(checked_local(X, accept_sparse=True)))
         X = X.persist()
         self._dtype = X.dtype
         if X.shape[0] == 0:

@@ -86,6 +86,21 @@ def block_lengths(X):
     return None if any(np.isnan(c) for c in chunks) else tuple(int(c) for c in chunks)
 
 
+def row_partitioned(X, *, floating=False):
+    """X (a dask array) as the per-partition cores take it: 2-d (scikit-learn's ValueError
+    otherwise), floating point when asked (other dtypes become float64), one block of columns,
+    and its partitions' row counts known."""
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2D array, got {X.ndim}D array instead")
+    if floating and X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if X.numblocks[1] != 1:
+        X = X.rechunk({1: X.shape[1]})
+    if block_lengths(X) is None:
+        X = X.compute_chunk_sizes()
+    return X
+
+
 def _share(task_threads_in_process):
     """This process's cores shared among the task threads that run at once in it, never more
     than OpenMP's default (distributed's nannies start their workers with OMP_NUM_THREADS=1,
