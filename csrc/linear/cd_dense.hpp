@@ -13,9 +13,15 @@ namespace fastml::linear::dense {
 using kernels::kStreamNs;
 using kernels::lanes_sum;
 
-// Contiguous ranges of `total` items for `parts` workers; which worker sums which feature never
-// changes a sum (each is accumulated over the rows in order), so results ignore the thread count.
-inline std::pair<index_t, index_t> share(index_t total, int parts, int part) {
+// The calling thread's contiguous range of `total` items inside a parallel region (all of them
+// outside one); which thread sums which feature never changes a sum (each is accumulated over the
+// rows in order), so results ignore the thread count.
+inline std::pair<index_t, index_t> thread_share(index_t total) {
+  int part = 0, parts = 1;
+#ifdef _OPENMP
+  part = omp_get_thread_num();
+  parts = omp_get_num_threads();
+#endif
   return {total * part / parts, total * (part + 1) / parts};
 }
 
@@ -30,12 +36,7 @@ void column_pass(const DenseX<T>& X, const double* v, const double* v2, double* 
     // Row by row over a block of features: the inner loop runs along a row and vectorises.
 #pragma omp parallel num_threads(threads)
     {
-      int part = 0, parts = 1;
-#ifdef _OPENMP
-      part = omp_get_thread_num();
-      parts = omp_get_num_threads();
-#endif
-      const auto [j0, j1] = share(d, parts, part);
+      const auto [j0, j1] = thread_share(d);
       for (index_t j = j0; j < j1; ++j) {
         if (Corr) out[j] = 0.0;
         if (Norms) sq[j] = 0.0;
@@ -102,12 +103,7 @@ void correlation_pass(const DenseX<T>& X, const double* v, index_t k, double* ou
   if (X.c_order) {
 #pragma omp parallel num_threads(threads)
     {
-      int part = 0, parts = 1;
-#ifdef _OPENMP
-      part = omp_get_thread_num();
-      parts = omp_get_num_threads();
-#endif
-      const auto [j0, j1] = share(d, parts, part);
+      const auto [j0, j1] = thread_share(d);
       const index_t w = j1 - j0;
       std::vector<double> acc(static_cast<std::size_t>(w * k), 0.0), mean(w, 0.0);
       if (X.mean)
