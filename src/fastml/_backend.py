@@ -41,6 +41,8 @@ COMPILED_CORES = {
     "DBSCAN labelling (C++, pybind11)": "fastml.cluster._dbscan_fast",
     "gradient boosting: histograms, splits, predictions (C++, pybind11)":
         "fastml.ensemble._boost_fast",
+    "distributed boosting: partition histograms and the split search (C++, pybind11)":
+        "fastml.ensemble._boost_dist_fast",
     "sparse-dense products for PCA and TruncatedSVD (C++, pybind11)":
         "fastml.decomposition._decomposition_fast",
 }

@@ -34,11 +34,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from .. import ensemble as _local
-from ..ensemble import _boost_fast
+from ..ensemble import _boost_dist_fast, _boost_fast
 from ..ensemble._hist_gradient_boosting import _BIN_SUBSAMPLE, _MIN_HESSIAN_TO_SPLIT, bin_thresholds
 from ..tree import _cart
 from ..utils._sklearn_compat import check_monotonic_cst, check_sample_weight, check_y
-from . import _boost_dist_fast
 from ._partitions import (_active_client, as_dask_array, block_lengths, capped_threads,
                           checked_local, is_dask_collection, row_blocks, row_partitioned)
 from ._postfit import partitionwise
