@@ -45,6 +45,21 @@ struct NodeStats {
   double sum_g, sum_h, value, lower, upper;
 };
 
+// The split's gain and its children: the left child's sums as found, the right child's the
+// node's minus them, and both children's bounded values.
+inline void set_children(Split& s, double gain, double g_left, double h_left, index_t n_left,
+                         const NodeStats& node, double l2) {
+  s.gain = gain;
+  s.g_left = g_left;
+  s.g_right = node.sum_g - g_left;
+  s.h_left = h_left;
+  s.h_right = node.sum_h - h_left;
+  s.n_left = n_left;
+  s.n_right = node.n - n_left;
+  s.value_left = node_value(s.g_left, s.h_left, node.lower, node.upper, l2);
+  s.value_right = node_value(s.g_right, s.h_right, node.lower, node.upper, l2);
+}
+
 // scikit-learn's _split_gain: the loss reduction of a split (XGBoost's equation 7) on the
 // bounded values of the children, -1 where they break the monotonic constraint cst.
 inline double split_gain(double gl, double hl, double gr, double hr, double loss_node,
@@ -141,17 +156,9 @@ class SplitSearch {
       }
     }
     if (!found) return;
-    s.gain = best_gain;
+    set_children(s, best_gain, best_g_left, best_h_left, best_n_left, node, l2);
     s.bin = best_bin;
     s.missing_left = kReverse;
-    s.g_left = best_g_left;
-    s.g_right = node.sum_g - best_g_left;
-    s.h_left = best_h_left;
-    s.h_right = node.sum_h - best_h_left;
-    s.n_left = best_n_left;
-    s.n_right = node.n - best_n_left;
-    s.value_left = node_value(s.g_left, s.h_left, node.lower, node.upper, l2);
-    s.value_right = node_value(s.g_right, s.h_right, node.lower, node.upper, l2);
   }
 
   // scikit-learn's categorical search: the categories of enough support (the missing values
@@ -207,17 +214,9 @@ class SplitSearch {
       }
     }
     if (best_direction == 0) return;
-    s.gain = best_gain;
+    set_children(s, best_gain, best_g_left, best_h_left, best_n_left, node, l2);
     s.bin = 0;
     s.categorical = true;
-    s.g_left = best_g_left;
-    s.g_right = node.sum_g - best_g_left;
-    s.h_left = best_h_left;
-    s.h_right = node.sum_h - best_h_left;
-    s.n_left = best_n_left;
-    s.n_right = node.n - best_n_left;
-    s.value_left = node_value(s.g_left, s.h_left, node.lower, node.upper, l2);
-    s.value_right = node_value(s.g_right, s.h_right, node.lower, node.upper, l2);
     s.left_cat.fill(0);
     const int first = best_direction == 1 ? 0 : best_thresh;
     const int last = best_direction == 1 ? best_thresh : n_used - 1;
