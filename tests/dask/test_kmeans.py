@@ -100,3 +100,17 @@ def test_merged_moments_equal_numpy():
     mean, var = _merge_moments(parts)
     np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-13)
     np.testing.assert_allclose(var, X.var(axis=0), rtol=1e-9)
+
+
+@pytest.mark.parametrize("sparse_input", [False, True])
+def test_round_that_draws_no_row_keeps_the_distances(sparse_input):
+    # A k-means|| round may draw no row at all (a small partition, a small oversampling
+    # factor); the next distance update then has no new candidate to weigh.
+    from scipy import sparse
+    from fastml.dask._kmeans import _update_min_distance
+    X = np.random.default_rng(0).normal(size=(7, 3))
+    first = _update_min_distance(sparse.csr_matrix(X) if sparse_input else X, None, X[:1])
+    np.testing.assert_allclose(first, ((X - X[0]) ** 2).sum(axis=1), atol=1e-12)
+    after = _update_min_distance(sparse.csr_matrix(X) if sparse_input else X, first,
+                                 np.empty((0, 3)))
+    np.testing.assert_array_equal(after, first)

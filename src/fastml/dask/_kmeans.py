@@ -94,6 +94,8 @@ def _update_min_distance(X, previous, new_candidates):
     """Squared distance of each row to its nearest candidate, after `new_candidates` joined."""
     if n_rows(X) == 0:
         return np.empty(0, dtype=X.dtype)
+    if len(new_candidates) == 0:  # a round that drew no row leaves the distances as they were
+        return previous
     with capped_threads():
         dist = _min_sq_distance(X, new_candidates)
     return dist if previous is None else np.minimum(previous, dist)
