@@ -190,7 +190,8 @@ std::unique_ptr<boost::PackedTrees> pack(const py::array& offsets, const py::arr
                                          const py::array& right, const py::array& value,
                                          const py::array& is_categorical,
                                          const py::array& bitset_idx, const py::array& bitsets,
-                                         index_t n_features, index_t n_outputs) {
+                                         const py::array& lockstep, index_t n_features,
+                                         index_t n_outputs) {
   require(offsets.ndim() == 1 && offsets.shape(0) >= 1, "offsets must be 1-d, non-empty");
   const index_t T = offsets.shape(0) - 1;
   const std::int64_t* off = checked<std::int64_t>(offsets, "offsets", {T + 1});
@@ -211,7 +212,7 @@ std::unique_ptr<boost::PackedTrees> pack(const py::array& offsets, const py::arr
       checked<double>(value, "value", {N}), checked<std::uint8_t>(is_categorical, "is_categorical", {N}),
       checked<std::int64_t>(bitset_idx, "bitset_idx", {N}),
       checked<std::uint32_t>(bitsets, "bitsets", {bitsets.shape(0), boost::kBitsetWords}),
-      bitsets.shape(0));
+      bitsets.shape(0), checked<std::uint8_t>(lockstep, "lockstep", {T}));
   packed->n_outputs = n_outputs;
   return packed;
 }
@@ -326,7 +327,7 @@ PYBIND11_MODULE(_boost_fast, m) {
       .def(py::init(&pack), py::arg("offsets"), py::arg("output"), py::arg("is_leaf"),
            py::arg("feature"), py::arg("threshold"), py::arg("bin"), py::arg("missing_left"),
            py::arg("left"), py::arg("right"), py::arg("value"), py::arg("is_categorical"),
-           py::arg("bitset_idx"), py::arg("bitsets"), py::arg("n_features"),
+           py::arg("bitset_idx"), py::arg("bitsets"), py::arg("lockstep"), py::arg("n_features"),
            py::arg("n_outputs"))
       .def("predict",
            [](const boost::PackedTrees& p, const py::array& X, py::array& raw, index_t n_features,

@@ -15,23 +15,26 @@ PackedTrees::PackedTrees(index_t n_trees, const std::int64_t* offsets, const std
                          const std::uint8_t* missing_left, const std::int64_t* left,
                          const std::int64_t* right, const double* value,
                          const std::uint8_t* is_categorical, const std::int64_t* bitset_idx,
-                         const std::uint32_t* bitsets, index_t n_bitsets)
+                         const std::uint32_t* bitsets, index_t n_bitsets,
+                         const std::uint8_t* lockstep)
     : bitsets_(bitsets, bitsets + n_bitsets * kBitsetWords) {
   nodes_.reserve(static_cast<std::size_t>(offsets[n_trees]));
   for (index_t t = 0; t < n_trees; ++t) {
     const index_t first = offsets[t], n = offsets[t + 1] - first;
     if (n < 1) throw std::invalid_argument("a tree has no node");
     roots_.push_back(first);
+    if (lockstep[t]) lockstep_trees_.push_back(t);
     output_.push_back(output[t]);
     for (index_t i = first; i < first + n; ++i) {
-      PackedNode node{threshold[i], value[i], -1, 0, 0, missing_left[i], bin[i]};
+      const auto self = static_cast<std::int32_t>(i - first);
+      PackedNode node{threshold[i], value[i], -1, {self, self}, missing_left[i], bin[i]};
       if (!is_leaf[i]) {
         // a child lies after its parent, so that every walk ends
         if (left[i] <= i - first || left[i] >= n || right[i] <= i - first || right[i] >= n)
           throw std::invalid_argument("a child index is out of its tree");
         node.feature = static_cast<std::int32_t>(feature[i]);
-        node.left = static_cast<std::int32_t>(left[i]);
-        node.right = static_cast<std::int32_t>(right[i]);
+        node.child[0] = static_cast<std::int32_t>(left[i]);
+        node.child[1] = static_cast<std::int32_t>(right[i]);
         if (is_categorical[i]) {
           if (bitset_idx[i] < 0 || bitset_idx[i] >= n_bitsets)
             throw std::invalid_argument("a bitset index is out of the bitsets");
@@ -46,19 +49,61 @@ PackedTrees::PackedTrees(index_t n_trees, const std::int64_t* offsets, const std
 template <class Goes>
 void PackedTrees::walk(index_t n_rows, double* raw, index_t n_outputs, int n_threads,
                        double work_per_row_ns, const Goes& goes_left) const {
+  // Rows go through the trees in blocks of kBlock. A tree whose rows mostly end near its
+  // deepest leaf (balanced splits) is walked in lockstep: the whole block one level per step
+  // until a step moves no row (leaves are their own children), the child picked by index, so
+  // that a level costs one load latency for the block instead of a mispredicted branch per
+  // row. The other trees (skewed splits: rows mostly stop early, on well predicted branches)
+  // are walked one row at a time, each row through all of them, where lockstep would make
+  // every row wait for the block's deepest one. The leaves' values are added in tree order.
+  constexpr index_t kBlock = 16;
   // a small batch (one row) runs on the calling thread: no region to start
   const int threads = fastml_region_threads(work_per_row_ns * n_rows, n_threads);
   const PackedNode* nodes = nodes_.data();
-  const index_t T = n_trees();
+  const index_t T = n_trees(), n_blocks = (n_rows + kBlock - 1) / kBlock;
+  // the lockstep trees' leaves of a block: [lockstep tree j][row k]
+  const index_t L = static_cast<index_t>(lockstep_trees_.size());
+  std::vector<std::int32_t> lockstep_leaves(static_cast<std::size_t>(threads) * L * kBlock);
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-  for (index_t r = 0; r < n_rows; ++r) {
-    double* out = raw + r * n_outputs;
-    for (index_t t = 0; t < T; ++t) {
-      const PackedNode* tree = nodes + roots_[t];
-      const PackedNode* node = tree;
-      while (node->feature >= 0)
-        node = tree + (goes_left(r, *node) ? node->left : node->right);
-      out[output_[t]] += node->value;
+  for (index_t b = 0; b < n_blocks; ++b) {
+    const index_t first = b * kBlock, m = std::min(kBlock, n_rows - first);
+    std::int32_t* leaves = lockstep_leaves.data() + omp_get_thread_num() * L * kBlock;
+    for (index_t j = 0; j < L; ++j) {
+      const PackedNode* tree = nodes + roots_[lockstep_trees_[j]];
+      std::int32_t* at = leaves + j * kBlock;
+      std::fill(at, at + m, 0);
+      for (bool moved = true; moved;) {
+        moved = false;
+        for (index_t k = 0; k < m; ++k) {
+          const PackedNode& node = tree[at[k]];
+          const bool left = goes_left(first + k, std::max(node.feature, 0), node);
+          const std::int32_t next = node.child[left ? 0 : 1];
+          moved |= next != at[k];
+          at[k] = next;
+        }
+      }
+    }
+    for (index_t k = 0; k < m; ++k) {
+      const index_t r = first + k;
+      double* out = raw + r * n_outputs;
+      // the trees between two lockstep trees walked one by one, then the lockstep tree's
+      // leaf added: the values go to raw in tree order
+      for (index_t j = 0, t = 0; j <= L; ++j) {
+        const index_t stop = j < L ? lockstep_trees_[j] : T;
+        for (; t < stop; ++t) {
+          const PackedNode* tree = nodes + roots_[t];
+          const PackedNode* node = tree;
+          // a branch, not an index: on well predicted splits the next node's load starts
+          // before the comparison is known
+          while (node->feature >= 0)
+            node = tree + (goes_left(r, node->feature, *node) ? node->child[0] : node->child[1]);
+          out[output_[t]] += node->value;
+        }
+        if (j < L) {
+          out[output_[t]] += nodes[roots_[t] + leaves[j * kBlock + k]].value;
+          ++t;
+        }
+      }
     }
   }
 }
@@ -77,8 +122,8 @@ template <class T>
 void PackedTrees::predict(const T* X, index_t n_rows, index_t n_features, double* raw,
                           index_t n_outputs, int n_threads) const {
   walk(n_rows, raw, n_outputs, n_threads, 10.0 * n_trees(),
-       [X, n_features, bits = bitsets_.data()](index_t r, const PackedNode& node) {
-         return raw_goes_left(X[r * n_features + node.feature], node, bits);
+       [X, n_features, bits = bitsets_.data()](index_t r, std::int32_t f, const PackedNode& node) {
+         return raw_goes_left(X[r * n_features + f], node, bits);
        });
 }
 
@@ -106,8 +151,9 @@ void PackedTrees::predict_csr(const T* data, const std::int64_t* indices,
 void PackedTrees::predict_binned(const std::uint8_t* codes, index_t n_rows, index_t n_features,
                                  double* raw, index_t n_outputs, int n_threads) const {
   walk(n_rows, raw, n_outputs, n_threads, 10.0 * n_trees(),
-       [codes, n_features, bits = bitsets_.data()](index_t r, const PackedNode& node) {
-         const int c = codes[r * n_features + node.feature];
+       [codes, n_features, bits = bitsets_.data()](index_t r, std::int32_t f,
+                                                   const PackedNode& node) {
+         const int c = codes[r * n_features + f];
          if (c == kMissingBin) return node.missing_left != 0;
          if (node.bitset >= 0)
            return in_bitset(bits + node.bitset * kBitsetWords, static_cast<unsigned>(c));

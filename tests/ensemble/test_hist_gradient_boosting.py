@@ -293,6 +293,56 @@ def test_one_row_predictions_equal_batch():
     assert_array_equal(rows, batch)
 
 
+@pytest.mark.parametrize("categorical", [False, True])
+def test_lockstep_and_row_walks_give_sklearns_predictions(categorical, monkeypatch):
+    # every tree walked in lockstep, none, or every other one: the same values, added in the
+    # same order as scikit-learn's, on rows with missing values and unknown categories, for a
+    # row count that is no multiple of the lockstep block, on one and two threads, dense and CSR
+    from scipy import sparse
+
+    import fastml.ensemble._hist_gradient_boosting as hgb
+    X, y, _ = _nan_data(n=301, classes=3)
+    kw = dict(max_iter=8, random_state=0)
+    if categorical:
+        X[:, 0] = np.where(np.isnan(X[:, 0]), np.nan, np.floor(np.abs(X[:, 0]) * 3) % 7)
+        kw["categorical_features"] = [0]
+    theirs = sk.HistGradientBoostingClassifier(**kw).fit(X, y)
+    X_new = X.copy()
+    X_new[::5, 0] = 9 if categorical else X_new[::5, 0]  # categories unseen in fit
+    expected = theirs.predict_proba(X_new)
+    choices = {"all": lambda nodes, offsets: np.ones(len(offsets) - 1, np.uint8),
+               "none": lambda nodes, offsets: np.zeros(len(offsets) - 1, np.uint8),
+               "alternate": lambda nodes, offsets: (np.arange(len(offsets) - 1) % 2).astype(
+                   np.uint8)}
+    for name, choice in choices.items():
+        monkeypatch.setattr(hgb, "_balanced", choice)
+        for n_jobs in (1, 2):
+            ours = HistGradientBoostingClassifier(**kw, n_jobs=n_jobs).fit(X, y)
+            assert_array_equal(ours.predict_proba(X_new), expected, err_msg=name)
+            if not categorical:
+                assert_array_equal(ours.predict_proba(sparse.csr_matrix(np.nan_to_num(X_new))),
+                                   theirs.predict_proba(np.nan_to_num(X_new)), err_msg=name)
+
+
+def test_balanced_trees_are_walked_in_lockstep():
+    from fastml.ensemble._hist_gradient_boosting import _balanced
+    X, y = make_regression(2000, 5, random_state=0)
+    model = HistGradientBoostingRegressor(max_iter=3, random_state=0).fit(X, y)
+    trees = [p for iteration in model._predictors for p in iteration]
+    offsets = np.cumsum([0] + [len(p.nodes) for p in trees])
+    nodes = np.concatenate([p.nodes for p in trees])
+    assert_array_equal(_balanced(nodes, offsets), 1)
+    # a chain: every split sends one row left to a leaf, the rest right
+    chain = np.zeros(9, dtype=nodes.dtype)
+    chain["is_leaf"][1::2], chain["is_leaf"][-1] = 1, 1
+    chain["depth"] = [0, 1, 1, 2, 2, 3, 3, 4, 4]
+    chain["count"] = [100, 1, 99, 1, 98, 1, 97, 1, 96]
+    assert_array_equal(_balanced(chain, np.array([0, 9])), [1])  # the deep leaf holds most
+    chain["count"][-1] = 1
+    chain["count"][1] = 200
+    assert_array_equal(_balanced(chain, np.array([0, 9])), [0])
+
+
 def test_sklearn_private_methods_exist():
     for cls in (sk.HistGradientBoostingClassifier, sk.HistGradientBoostingRegressor):
         for name in HGB_PRIVATE_METHODS:

@@ -129,8 +129,10 @@ struct PackedNode {
                             // other goes the missing values' way, as scikit-learn's unknown
                             // categories)
   double value;             // leaves
-  std::int32_t feature;     // -1 for a leaf
-  std::int32_t left, right; // indices into the tree's nodes
+  // -1 for a leaf (the lockstep walk reads feature 0 there), which has itself as both children: a walk of several rows in lockstep
+  // then needs no branch on whether a row has reached its leaf (see walk).
+  std::int32_t feature;
+  std::int32_t child[2];    // left, right: indices into the tree's nodes
   std::uint8_t missing_left;
   std::uint8_t bin;         // binned walk: code <= bin goes left
   std::int32_t bitset = -1; // categorical split: its left categories' bitset; -1 otherwise
@@ -140,14 +142,15 @@ class PackedTrees {
  public:
   // Node arrays of n_trees trees laid end to end: tree t's nodes are offsets[t] ..
   // offsets[t + 1], child ids local to the tree. Categorical splits (is_categorical) read
-  // their left categories from bitsets (n_bitsets, kBitsetWords) at bitset_idx.
+  // their left categories from bitsets (n_bitsets, kBitsetWords) at bitset_idx. Trees with
+  // lockstep[t] are walked by blocks of rows in lockstep (see walk).
   PackedTrees(index_t n_trees, const std::int64_t* offsets, const std::int64_t* output,
               const std::uint8_t* is_leaf, const std::int64_t* feature,
               const double* threshold, const std::uint8_t* bin,
               const std::uint8_t* missing_left, const std::int64_t* left,
               const std::int64_t* right, const double* value,
               const std::uint8_t* is_categorical, const std::int64_t* bitset_idx,
-              const std::uint32_t* bitsets, index_t n_bitsets);
+              const std::uint32_t* bitsets, index_t n_bitsets, const std::uint8_t* lockstep);
   index_t n_trees() const { return static_cast<index_t>(roots_.size()); }
   index_t n_outputs = 1;  // columns of raw (every output[t] lies below it)
 
@@ -170,6 +173,7 @@ class PackedTrees {
             double work_per_row_ns, const Goes& goes_left) const;
   std::vector<PackedNode> nodes_;
   std::vector<std::int64_t> roots_, output_;
+  std::vector<index_t> lockstep_trees_;
   std::vector<std::uint32_t> bitsets_;
 };
 

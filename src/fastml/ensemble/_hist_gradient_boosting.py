@@ -142,7 +142,24 @@ def _pack(predictors, n_features, n_outputs, n_categories):
         left=nodes["left"].astype(np.int64), right=nodes["right"].astype(np.int64),
         value=np.ascontiguousarray(nodes["value"]), is_categorical=is_cat,
         bitset_idx=np.where(cat, bitset_idx, 0), bitsets=np.ascontiguousarray(bitsets),
-        n_features=n_features, n_outputs=n_outputs)
+        lockstep=_balanced(nodes, offsets), n_features=n_features, n_outputs=n_outputs)
+
+
+def _balanced(nodes, offsets):
+    """Per tree, whether its training rows reached leaves at 0.6 of its greatest leaf depth or
+    deeper on average: such trees are walked by blocks of rows in lockstep (see the walk in
+    csrc/boost/predict.cpp). Measured on trees of 31 leaves fitted to 200k x 28 rows, one
+    thread: regression trees (the ratio's deciles 0.63 and 0.84) predicted 2.1x faster in
+    lockstep, classification trees (0.16 and 0.50) slower, so the threshold lies between."""
+    tree = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    leaf = nodes["is_leaf"].astype(bool)
+    # one more row per leaf: trees without counts (all 0) weigh their leaves alike
+    depth, count = nodes["depth"][leaf].astype(np.float64), nodes["count"][leaf] + 1.0
+    mean = (np.bincount(tree[leaf], weights=count * depth, minlength=len(offsets) - 1)
+            / np.bincount(tree[leaf], weights=count, minlength=len(offsets) - 1))
+    deepest = np.zeros(len(offsets) - 1)
+    np.maximum.at(deepest, tree[leaf], depth)
+    return (mean >= 0.6 * deepest).astype(np.uint8)
 
 
 def encode_sparse(X, thresholds, counts):
