@@ -94,3 +94,19 @@ def test_default_leaves_same_trees(client):
     assert_same_trees(dist, local)
     assert all(p.get_n_leaf_nodes() == 31 for it in dist._predictors for p in it)
     np.testing.assert_allclose(dist.predict(X), local.predict(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("cst", [[[0, 1], [2, 3, 4]], "pairwise", [{2}, {0, 5, 9}]])
+def test_interaction_cst_same_trees(client, cst):
+    # a node searches only the features of the groups that hold every feature split on above
+    # it; features in no group form one more group (scikit-learn's rule)
+    X, y = load_diabetes(return_X_y=True)
+    params = dict(max_iter=4, max_leaf_nodes=8, interaction_cst=cst, early_stopping=False)
+    local = ensemble.HistGradientBoostingRegressor(**params).fit(X, y)
+    dist = HistGradientBoostingRegressor(**params).fit(partitioned(X, [150, 0, 292]), y)
+    assert_same_trees(dist, local)
+    unconstrained = ensemble.HistGradientBoostingRegressor(
+        **{**params, "interaction_cst": None}).fit(X, y)
+    assert len(_nodes(unconstrained)[0]) != len(_nodes(local)[0]) or any(
+        (a["feature_idx"] != b["feature_idx"]).any()
+        for a, b in zip(_nodes(unconstrained), _nodes(local)))

@@ -22,7 +22,7 @@ workers, the trees are grown on the client from histograms summed across partiti
   split whose gain ties another's to rounding.
 
 Missing (NotImplementedError): early stopping (early_stopping="auto" means no early stopping
-here), warm_start, categorical features, interaction_cst, max_features < 1, the losses whose
+here), warm_start, categorical features, max_features < 1, the losses whose
 leaves are refitted on their rows' residuals (absolute_error, quantile).
 """
 import heapq
@@ -195,13 +195,25 @@ class _TreeGrower:
     def __init__(self, shards, growth, n_features):
         self.shards, self.g, self.F = shards, growth, n_features
         self.features = np.arange(n_features, dtype=np.int32)
+        self.groups = [np.array(sorted(group), dtype=np.int32)
+                       for group in growth.get("interaction_cst") or []]
+
+    def _allowed(self, groups):
+        """The features a node may split on: all, or the union of its interaction groups (the
+        groups that hold every feature split on above it), sorted as the grower's."""
+        if not self.groups:
+            return self.features
+        return np.unique(np.concatenate([self.groups[i] for i in groups]).astype(np.int32))
+
+    def _child_groups(self, groups, feature):
+        return [i for i in groups if feature in self.groups[i]] if self.groups else None
 
     def _search(self, node_id):
         node = self.nodes[node_id]
         g = self.g
         node.split = _boost_dist_fast.best_split(
             node.hist, node.n, node.sum_g, node.sum_h, node.value, node.lower, node.upper,
-            self.features, g["n_bins_non_missing"], g["has_missing"], g["min_samples_leaf"],
+            self._allowed(node.groups), g["n_bins_non_missing"], g["has_missing"], g["min_samples_leaf"],
             g["l2_regularization"], _MIN_HESSIAN_TO_SPLIT, g["constant_hessian"],
             g["monotonic_cst"])
         node.searched = True
@@ -244,7 +256,8 @@ class _TreeGrower:
         hist = _summed(self.shards.run(_start_tree, step, k, previous, loss, quantile, const))
         step += 1
         n_bins = g["n_bins"]
-        # the root's sums as the grower takes them: numpy's sum of the first feature's bins
+        # the root's sums as the grower takes them: numpy's sum of the first feature's bins (the
+        # interaction groups cover every feature: scikit-learn adds the rest as a group)
         first = hist[0]
         column = np.concatenate([first["g"][:n_bins - 1], first["g"][_MISSING:_MISSING + 1]])
         sum_g = float(np.sum(column))
@@ -254,7 +267,8 @@ class _TreeGrower:
         else:
             column = np.concatenate([first["h"][:n_bins - 1], first["h"][_MISSING:_MISSING + 1]])
             sum_h = float(np.sum(column))
-        self.nodes = [self._node(n, sum_g, sum_h, 0.0, 0, -np.inf, np.inf, 0)]
+        root_groups = list(range(len(self.groups))) if self.groups else None
+        self.nodes = [self._node(n, sum_g, sum_h, 0.0, 0, -np.inf, np.inf, 0, root_groups)]
         self.nodes[0].hist = hist
         self.heap, self.n_leaves, self.next_shard_id = [], 0, 1
         if n < 2 * g["min_samples_leaf"] or sum_h < _MIN_HESSIAN_TO_SPLIT:
@@ -277,20 +291,21 @@ class _TreeGrower:
         return self._emit(), step, values
 
     @staticmethod
-    def _node(n, sum_g, sum_h, value, depth, lower, upper, shard_id):
+    def _node(n, sum_g, sum_h, value, depth, lower, upper, shard_id, groups):
         return _Node(n=n, sum_g=sum_g, sum_h=sum_h, value=value, depth=depth, lower=lower,
                      upper=upper, hist=None, searched=False, leaf=False, split=None, left=-1,
-                     right=-1, shard_id=shard_id, sent=None, small_hist=None)
+                     right=-1, shard_id=shard_id, sent=None, small_hist=None, groups=groups)
 
     def _split_node(self, node_id):
         g, nodes = self.g, self.nodes
         node = nodes[node_id]
         s = node.split
         left_sid, right_sid, small_is_left = node.sent
+        groups = self._child_groups(node.groups, int(s["feature"]))
         left = self._node(int(s["n_left"]), s["g_left"], s["h_left"], s["value_left"],
-                          node.depth + 1, node.lower, node.upper, left_sid)
+                          node.depth + 1, node.lower, node.upper, left_sid, groups)
         right = self._node(int(s["n_right"]), s["g_right"], s["h_right"], s["value_right"],
-                           node.depth + 1, node.lower, node.upper, right_sid)
+                           node.depth + 1, node.lower, node.upper, right_sid, groups)
         cst = g["monotonic_cst"]
         if cst is not None and cst[s["feature"]] != 0:
             mid = (left.value + right.value) / 2
@@ -369,7 +384,6 @@ class _DaskBoostingMixin:
         unsupported = {
             "early_stopping=True": self.early_stopping is True,
             "warm_start": self.warm_start,
-            "interaction_cst": self.interaction_cst is not None,
             "max_features < 1": self.max_features < 1,
             "loss=" + str(self.loss): self.loss in ("absolute_error", "quantile"),
             "a loss object": not isinstance(self.loss, str),
@@ -464,7 +478,8 @@ class _DaskBoostingMixin:
             min_samples_leaf=self.min_samples_leaf,
             l2_regularization=float(self.l2_regularization), shrinkage=float(self.learning_rate),
             constant_hessian=bool(self._loss.constant_hessian),
-            monotonic_cst=None if monotonic_cst is None else monotonic_cst.astype(np.int8))
+            monotonic_cst=None if monotonic_cst is None else monotonic_cst.astype(np.int8),
+            interaction_cst=self._check_interaction_cst(self._n_features))
         grower = _TreeGrower(shards, growth, self._n_features)
         loss, quantile = int(self._loss_code()), float(getattr(self, "quantile", None) or 0.0)
         predictors, previous, step = [], None, 0
