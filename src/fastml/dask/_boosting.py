@@ -22,7 +22,7 @@ workers, the trees are grown on the client from histograms summed across partiti
   split whose gain ties another's to rounding.
 
 Missing (NotImplementedError): early stopping (early_stopping="auto" means no early stopping
-here), warm_start, categorical features, max_features < 1, the losses whose
+here), categorical features, max_features < 1, the losses whose
 leaves are refitted on their rows' residuals (absolute_error, quantile).
 """
 import heapq
@@ -35,7 +35,8 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from .. import ensemble as _local
 from ..ensemble import _boost_dist_fast, _boost_fast
-from ..ensemble._hist_gradient_boosting import _BIN_SUBSAMPLE, _MIN_HESSIAN_TO_SPLIT, bin_thresholds
+from ..ensemble._hist_gradient_boosting import (_BIN_SUBSAMPLE, _MIN_HESSIAN_TO_SPLIT, _pack,
+                                                bin_thresholds)
 from ..tree import _cart
 from ..utils._sklearn_compat import check_monotonic_cst, check_sample_weight, check_y
 from ._partitions import (_active_client, as_dask_array, block_lengths, capped_threads,
@@ -115,6 +116,16 @@ def _split(shard, step, splits, constant_hessian):
         shard.node[rows] = np.where(left, split["left"], split["right"])
         hists.append(shard.histogram(split["build"], constant_hessian))
     return hists
+
+
+def _continue_from(shard, step, predictors, n_features, n_bins_non_missing):
+    """warm_start: the raw predictions of the trees fitted so far, from the baseline, by the
+    compiled walk on the partition's bin codes (the single-machine fit's _raw_predict)."""
+    shard.check(step)
+    packed = _pack(predictors, n_features, shard.raw.shape[1], n_bins_non_missing)
+    with capped_threads() as n_threads:
+        packed.predict_binned(np.ascontiguousarray(shard.codes), shard.raw, n_features,
+                              n_threads)
 
 
 def _add_last_tree(shard, step, previous):
@@ -383,7 +394,6 @@ class _DaskBoostingMixin:
     def _check_supported(self):
         unsupported = {
             "early_stopping=True": self.early_stopping is True,
-            "warm_start": self.warm_start,
             "max_features < 1": self.max_features < 1,
             "loss=" + str(self.loss): self.loss in ("absolute_error", "quantile"),
             "a loss object": not isinstance(self.loss, str),
@@ -426,23 +436,30 @@ class _DaskBoostingMixin:
             sample_weight = check_sample_weight(sample_weight, y, dtype=np.float64)
             self._fitted_with_sw = True
         sample_weight = self._finalize_sample_weight(sample_weight, y)
-        rng = check_random_state(self.random_state)
-        self._random_seed = rng.randint(np.iinfo(np.uint32).max, dtype="u8")
-        rng.randint(np.iinfo(np.uint32).max, dtype="u8")  # the feature subsample's seed
+        warm = self.warm_start and self._is_fitted()
+        if warm and self.max_iter < self.n_iter_:
+            raise ValueError(f"max_iter={self.max_iter} must be larger than or equal to "
+                             f"n_iter_={self.n_iter_} when warm_start==True")
+        if not warm:  # a warm start keeps the seeds, as the single-machine fit
+            rng = check_random_state(self.random_state)
+            self._random_seed = rng.randint(np.iinfo(np.uint32).max, dtype="u8")
+            rng.randint(np.iinfo(np.uint32).max, dtype="u8")  # the feature subsample's seed
         self._validate_parameters()
         monotonic_cst = check_monotonic_cst(self, self.monotonic_cst)
         self._n_threads = 1
         self._loss = self._get_loss(sample_weight=sample_weight)
         self.do_early_stopping_ = False
         self._use_validation_data = False
-        self._clear_state()
-        self._bin_thresholds(X, sample_weight)
+        self._bin_thresholds(X, sample_weight)  # again under warm_start, as one machine bins
         K = self.n_trees_per_iteration_
-        self._baseline_prediction = self._loss.fit_intercept_only(
-            y_true=y, sample_weight=sample_weight).reshape((1, -1))
+        if not warm:
+            self._clear_state()
+            self._predictors = []
+            self._baseline_prediction = self._loss.fit_intercept_only(
+                y_true=y, sample_weight=sample_weight).reshape((1, -1))
         shards = _Shards(X, y, sample_weight, self._thresholds, self._baseline_prediction, K)
         try:
-            self._predictors = self._boost(shards, monotonic_cst)
+            self._predictors = self._boost(shards, monotonic_cst, self._predictors)
         finally:
             shards.release()
         self.train_score_ = np.asarray([])
@@ -466,7 +483,8 @@ class _DaskBoostingMixin:
                                                   sw_fit, 1)
         self._n_bins_non_missing = (counts + 1).astype(np.uint16)
 
-    def _boost(self, shards, monotonic_cst):
+    def _boost(self, shards, monotonic_cst, predictors):
+        """The iterations after those of predictors (the trees kept by warm_start)."""
         K = self.n_trees_per_iteration_
         has_missing = np.zeros(self._n_features, dtype=bool)
         for part in shards.run(_has_missing):
@@ -482,8 +500,12 @@ class _DaskBoostingMixin:
             interaction_cst=self._check_interaction_cst(self._n_features))
         grower = _TreeGrower(shards, growth, self._n_features)
         loss, quantile = int(self._loss_code()), float(getattr(self, "quantile", None) or 0.0)
-        predictors, previous, step = [], None, 0
-        for _ in range(self.max_iter):
+        predictors, previous, step = list(predictors), None, 0
+        if predictors:
+            shards.run(_continue_from, step, predictors, self._n_features,
+                       self._n_bins_non_missing)
+            step += 1
+        for _ in range(len(predictors), self.max_iter):
             iteration = []
             for k in range(K):
                 tree, step, values = grower.grow(step, k, previous, loss, quantile)
