@@ -101,7 +101,7 @@ def test_interaction_cst_same_trees(client, cst):
     # a node searches only the features of the groups that hold every feature split on above
     # it; features in no group form one more group (scikit-learn's rule)
     X, y = load_diabetes(return_X_y=True)
-    params = dict(max_iter=4, max_leaf_nodes=8, interaction_cst=cst, early_stopping=False)
+    params = dict(max_iter=2, max_leaf_nodes=8, interaction_cst=cst, early_stopping=False)
     local = ensemble.HistGradientBoostingRegressor(**params).fit(X, y)
     dist = HistGradientBoostingRegressor(**params).fit(partitioned(X, [150, 0, 292]), y)
     assert_same_trees(dist, local)

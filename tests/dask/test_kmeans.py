@@ -156,8 +156,8 @@ def test_kmeans_plusplus_seeds_with_weights(client, sparse_input):
         np.testing.assert_array_equal(rows, X[expected])
         assert w[indices].min() > 0
     fit = KMeans(6, init="k-means++", random_state=0).fit(Xd, sample_weight=w)
-    np.testing.assert_array_equal(
-        fit.labels_.compute(), cluster.KMeans(6, random_state=0).fit(local, sample_weight=w).labels_)
+    local_fit = cluster.KMeans(6, random_state=0).fit(local, sample_weight=w)
+    np.testing.assert_array_equal(fit.labels_.compute(), local_fit.labels_)
 
 
 def test_kmeans_plusplus_draw_plan():

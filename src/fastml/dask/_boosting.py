@@ -224,9 +224,9 @@ class _TreeGrower:
         g = self.g
         node.split = _boost_dist_fast.best_split(
             node.hist, node.n, node.sum_g, node.sum_h, node.value, node.lower, node.upper,
-            self._allowed(node.groups), g["n_bins_non_missing"], g["has_missing"], g["min_samples_leaf"],
-            g["l2_regularization"], _MIN_HESSIAN_TO_SPLIT, g["constant_hessian"],
-            g["monotonic_cst"])
+            self._allowed(node.groups), g["n_bins_non_missing"], g["has_missing"],
+            g["min_samples_leaf"], g["l2_regularization"], _MIN_HESSIAN_TO_SPLIT,
+            g["constant_hessian"], g["monotonic_cst"])
         node.searched = True
         if node.split["gain"] <= 0:
             self._finalize(node_id)

@@ -223,8 +223,8 @@ default="k-means||"
         n_clusters`` rows with probability proportional to weight x squared distance to the
         candidates so far, then a weighted k-means++ (fastml's KMeans) on the candidates, each
         weighted by the rows nearest to it. k-means++: scikit-learn's greedy k-means++ over the
-        partitions, a pass per center (one task graph for all of them), drawing as the
-        single-machine KMeans does: the same centers for a random_state unless a draw falls
+        partitions, a pass per center (submitted without waiting between centers), drawing
+        as the single-machine KMeans does: the same centers for a random_state unless a draw falls
         within rounding of a tie (see fastml/dask/_kmeans_pp.py).
     oversampling_factor : float, default=2
     init_max_iter : int, default=5

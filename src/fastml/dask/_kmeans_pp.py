@@ -1,4 +1,4 @@
-"""Greedy k-means++ seeding over the partitions of a dask array (fastml.dask.KMeans(init="k-means++")).
+"""Greedy k-means++ seeding over the partitions of a dask array (KMeans(init="k-means++")).
 
 It draws from random_state as the single-machine k-means++ (fastml's and scikit-learn's) does:
 the first center by ``choice(n, p=w / w.sum())``, then ``n_local_trials`` uniforms per center,
@@ -10,13 +10,14 @@ are added per partition (in partition order), the single-machine core's per bloc
 panels, and D comes from the dot-product form in float64 where the core takes differences in
 X's dtype.
 
-The greedy choice needs a pass over the rows per center. The client never waits between centers: each
-center's tasks are persisted (submitted) at once, built on the previous center's keys; per center, each partition picks the draws that land in its rows (the plan of
-the previous center's decision says which), one task gathers the candidates, each partition
-scores them against its D (keeping the candidates' distances, so that the winner needs no second
-pass), one task sums the gains in partition order, keeps the winner and plans the next draws.
-The client waits for the last center only; the scheduler moves the small results between the
-layers, a few task latencies per center instead of two round trips to the client.
+The greedy choice needs a pass over the rows per center. The client never waits between
+centers: each center's tasks are persisted (submitted) at once, built on the previous center's
+keys. Per center, each partition picks the draws that land in its rows (the previous decision's
+plan says which), one task gathers the candidates, each partition scores them against its D
+(keeping the candidates' distances, so that the winner needs no second pass), and one task sums
+the gains in partition order, keeps the winner and plans the next draws. The client waits for
+the last center only; the scheduler moves the small results between the layers, a few task
+latencies per center instead of two round trips to the client.
 """
 import dask
 import numpy as np
