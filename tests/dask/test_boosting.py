@@ -81,8 +81,8 @@ def test_unsupported(client):
     X, y = load_diabetes(return_X_y=True)
     with pytest.raises(NotImplementedError, match="absolute_error"):
         HistGradientBoostingRegressor(loss="absolute_error").fit(X, y)
-    with pytest.raises(NotImplementedError, match="warm_start"):
-        HistGradientBoostingRegressor(warm_start=True).fit(X, y)
+    with pytest.raises(NotImplementedError, match="max_features"):
+        HistGradientBoostingRegressor(max_features=0.5).fit(X, y)
 
 
 def test_default_leaves_same_trees(client):
@@ -94,3 +94,40 @@ def test_default_leaves_same_trees(client):
     assert_same_trees(dist, local)
     assert all(p.get_n_leaf_nodes() == 31 for it in dist._predictors for p in it)
     np.testing.assert_allclose(dist.predict(X), local.predict(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("cst", [[[0, 1], [2, 3, 4]], "pairwise", [{2}, {0, 5, 9}]])
+def test_interaction_cst_same_trees(client, cst):
+    # a node searches only the features of the groups that hold every feature split on above
+    # it; features in no group form one more group (scikit-learn's rule)
+    X, y = load_diabetes(return_X_y=True)
+    params = dict(max_iter=2, max_leaf_nodes=8, interaction_cst=cst, early_stopping=False)
+    local = ensemble.HistGradientBoostingRegressor(**params).fit(X, y)
+    dist = HistGradientBoostingRegressor(**params).fit(partitioned(X, [150, 0, 292]), y)
+    assert_same_trees(dist, local)
+    unconstrained = ensemble.HistGradientBoostingRegressor(
+        **{**params, "interaction_cst": None}).fit(X, y)
+    assert len(_nodes(unconstrained)[0]) != len(_nodes(local)[0]) or any(
+        (a["feature_idx"] != b["feature_idx"]).any()
+        for a, b in zip(_nodes(unconstrained), _nodes(local)))
+
+
+def test_warm_start_same_trees(client):
+    # more iterations on the same rows: the shards start from the kept trees' predictions on
+    # their bin codes, as the single-machine fit's do; the seeds are kept
+    X, y = load_diabetes(return_X_y=True)
+    params = dict(max_iter=1, max_leaf_nodes=5, early_stopping=False, warm_start=True,
+                  random_state=3)
+    w = np.random.default_rng(1).integers(1, 3, len(y)).astype(float)
+    local = ensemble.HistGradientBoostingRegressor(**params).fit(X, y, sample_weight=w)
+    dist = HistGradientBoostingRegressor(**params).fit(partitioned(X, [200, 0, 242]), y,
+                                                       sample_weight=w)
+    local.set_params(max_iter=3).fit(X, y, sample_weight=w)
+    dist.set_params(max_iter=3).fit(partitioned(X, [300, 142]), y, sample_weight=w)
+    assert dist.n_iter_ == 3
+    assert_same_trees(dist, local)
+    cold = ensemble.HistGradientBoostingRegressor(**{**params, "max_iter": 3}).fit(
+        X, y, sample_weight=w)
+    assert_same_trees(dist, cold)
+    with pytest.raises(ValueError, match="max_iter=2 must be larger than or equal to"):
+        dist.set_params(max_iter=2).fit(partitioned(X, [300, 142]), y, sample_weight=w)

@@ -4,12 +4,12 @@ import dask.array as da
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans as SklearnKMeans
-from sklearn.datasets import load_digits, load_iris
+from sklearn.datasets import load_digits, load_iris, load_wine
 
 from fastml import cluster
 from fastml.dask import KMeans
 
-from .conftest import partitioned
+from .conftest import partitioned, partitioned_sparse
 
 
 def _digits(dtype):
@@ -114,3 +114,75 @@ def test_round_that_draws_no_row_keeps_the_distances(sparse_input):
     after = _update_min_distance(sparse.csr_matrix(X) if sparse_input else X, first,
                                  np.empty((0, 3)))
     np.testing.assert_array_equal(after, first)
+
+
+@pytest.mark.parametrize("load, k, sizes", [(load_iris, 3, [1, 0, 74, 75]),
+                                            (load_wine, 4, [178]),
+                                            (load_digits, 6, [600, 1, 0, 1196])])
+def test_kmeans_plusplus_equals_single_machine(client, dtype, load, k, sizes):
+    # Greedy k-means++ on the cluster draws as the single-machine KMeans: the same seeds, so
+    # the same clusters (empty and one-row partitions included)
+    X = load().data.astype(dtype)
+    for seed in ((0, 1) if k < 5 else (0,)):
+        local = cluster.KMeans(k, random_state=seed).fit(X)
+        dist = KMeans(k, init="k-means++", random_state=seed).fit(partitioned(X, sizes))
+        np.testing.assert_array_equal(dist.labels_.compute(), local.labels_)
+        assert dist.n_iter_ == local.n_iter_
+        np.testing.assert_allclose(dist.cluster_centers_, local.cluster_centers_,
+                                   rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-4)
+
+
+@pytest.mark.parametrize("sparse_input", [False, True])
+def test_kmeans_plusplus_seeds_with_weights(client, sparse_input):
+    from scipy import sparse
+    from fastml.cluster._kmeans import _seed_indices
+    from fastml.dask._kmeans import _blocks_with_offsets
+    from fastml.dask._kmeans_pp import n_local_trials, seed
+    X = load_digits().data
+    w = np.random.default_rng(0).integers(0, 4, len(X)).astype(np.float64)  # zeros included
+    if not sparse_input:
+        X = X - X.mean(axis=0)
+    local = sparse.csr_matrix(X) if sparse_input else X
+    Xd = partitioned_sparse(X, [700, 0, 1097]) if sparse_input else partitioned(X, [700, 0, 1097])
+    blocks = _blocks_with_offsets(Xd, da.from_array(w, chunks=(Xd.chunks[0],)))
+    for k in (2, 6):
+        rng = np.random.RandomState(k)
+        expected = _seed_indices(local, k, w, rng, None, 1)
+        rng = np.random.RandomState(k)
+        first = int(rng.choice(len(X), p=w / w.sum()))
+        uniforms = rng.uniform(size=(k - 1, n_local_trials(k)))
+        indices, rows = seed(blocks, Xd.chunks[0], first, X[first:first + 1], uniforms)
+        np.testing.assert_array_equal(indices, expected)
+        np.testing.assert_array_equal(rows, X[expected])
+        assert w[indices].min() > 0
+    fit = KMeans(6, init="k-means++", random_state=0).fit(Xd, sample_weight=w)
+    local_fit = cluster.KMeans(6, random_state=0).fit(local, sample_weight=w)
+    np.testing.assert_array_equal(fit.labels_.compute(), local_fit.labels_)
+
+
+def test_kmeans_plusplus_draw_plan():
+    from fastml.dask._kmeans_pp import plan_draws
+    # partitions of potential 2, 0 (empty), 0 (rows at distance 0) and 3; a draw lands on the
+    # first partition whose cumulative potential reaches it, empty ones skipped, and a draw past
+    # the total (rounding) on the last row of the last non-empty partition
+    plan = plan_draws([2.0, 0.0, 0.0, 3.0], [0.0, 0.4, 0.5, 1.0], [4, 0, 2, 3])
+    assert plan == {0: [(0, 0.0, 0.0), (1, 2.0, 0.0)], 3: [(2, 2.5, 2.0), (3, 5.0, 2.0)]}
+    plan = plan_draws([2.0, 1.0], [1.0 + 1e-15], [4, 3])
+    assert plan == {1: [(0, None, 2.0)]}
+
+
+@pytest.mark.parametrize("init", ["k-means||", "k-means++"])
+def test_weights_with_empty_and_zero_weight_partitions(client, init):
+    # dask's cumsum dropped the rows after an empty first partition (k-means|| drew its first
+    # center from an empty array), and a partition whose weights are all zero made the final
+    # inertia fail scikit-learn's all-zero sample_weight check
+    X = load_iris().data
+    w = np.ones(len(X))
+    w[50:60] = 0
+    sizes = [0, 50, 10, 0, 1, 89]
+    dist = KMeans(3, init=init, random_state=0).fit(partitioned(X, sizes), sample_weight=w)
+    local = cluster.KMeans(3, init=dist.cluster_centers_, n_init=1).fit(X, sample_weight=w)
+    np.testing.assert_allclose(dist.inertia_, local.inertia_, rtol=1e-9)
+    np.testing.assert_array_equal(dist.labels_.compute(), local.labels_)
+    np.testing.assert_allclose(dist.score(partitioned(X, sizes), sample_weight=w),
+                               -dist.inertia_, rtol=1e-9)

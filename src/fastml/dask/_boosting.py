@@ -22,7 +22,7 @@ workers, the trees are grown on the client from histograms summed across partiti
   split whose gain ties another's to rounding.
 
 Missing (NotImplementedError): early stopping (early_stopping="auto" means no early stopping
-here), warm_start, categorical features, interaction_cst, max_features < 1, the losses whose
+here), categorical features, max_features < 1, the losses whose
 leaves are refitted on their rows' residuals (absolute_error, quantile).
 """
 import heapq
@@ -35,7 +35,8 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from .. import ensemble as _local
 from ..ensemble import _boost_dist_fast, _boost_fast
-from ..ensemble._hist_gradient_boosting import _BIN_SUBSAMPLE, _MIN_HESSIAN_TO_SPLIT, bin_thresholds
+from ..ensemble._hist_gradient_boosting import (_BIN_SUBSAMPLE, _MIN_HESSIAN_TO_SPLIT, _pack,
+                                                bin_thresholds)
 from ..tree import _cart
 from ..utils._sklearn_compat import check_monotonic_cst, check_sample_weight, check_y
 from ._partitions import (_active_client, as_dask_array, block_lengths, capped_threads,
@@ -117,6 +118,16 @@ def _split(shard, step, splits, constant_hessian):
     return hists
 
 
+def _continue_from(shard, step, predictors, n_features, n_bins_non_missing):
+    """warm_start: the raw predictions of the trees fitted so far, from the baseline, by the
+    compiled walk on the partition's bin codes (the single-machine fit's _raw_predict)."""
+    shard.check(step)
+    packed = _pack(predictors, n_features, shard.raw.shape[1], n_bins_non_missing)
+    with capped_threads() as n_threads:
+        packed.predict_binned(np.ascontiguousarray(shard.codes), shard.raw, n_features,
+                              n_threads)
+
+
 def _add_last_tree(shard, step, previous):
     shard.check(step)
     output, values = previous
@@ -195,15 +206,27 @@ class _TreeGrower:
     def __init__(self, shards, growth, n_features):
         self.shards, self.g, self.F = shards, growth, n_features
         self.features = np.arange(n_features, dtype=np.int32)
+        self.groups = [np.array(sorted(group), dtype=np.int32)
+                       for group in growth.get("interaction_cst") or []]
+
+    def _allowed(self, groups):
+        """The features a node may split on: all, or the union of its interaction groups (the
+        groups that hold every feature split on above it), sorted as the grower's."""
+        if not self.groups:
+            return self.features
+        return np.unique(np.concatenate([self.groups[i] for i in groups]).astype(np.int32))
+
+    def _child_groups(self, groups, feature):
+        return [i for i in groups if feature in self.groups[i]] if self.groups else None
 
     def _search(self, node_id):
         node = self.nodes[node_id]
         g = self.g
         node.split = _boost_dist_fast.best_split(
             node.hist, node.n, node.sum_g, node.sum_h, node.value, node.lower, node.upper,
-            self.features, g["n_bins_non_missing"], g["has_missing"], g["min_samples_leaf"],
-            g["l2_regularization"], _MIN_HESSIAN_TO_SPLIT, g["constant_hessian"],
-            g["monotonic_cst"])
+            self._allowed(node.groups), g["n_bins_non_missing"], g["has_missing"],
+            g["min_samples_leaf"], g["l2_regularization"], _MIN_HESSIAN_TO_SPLIT,
+            g["constant_hessian"], g["monotonic_cst"])
         node.searched = True
         if node.split["gain"] <= 0:
             self._finalize(node_id)
@@ -244,7 +267,8 @@ class _TreeGrower:
         hist = _summed(self.shards.run(_start_tree, step, k, previous, loss, quantile, const))
         step += 1
         n_bins = g["n_bins"]
-        # the root's sums as the grower takes them: numpy's sum of the first feature's bins
+        # the root's sums as the grower takes them: numpy's sum of the first feature's bins (the
+        # interaction groups cover every feature: scikit-learn adds the rest as a group)
         first = hist[0]
         column = np.concatenate([first["g"][:n_bins - 1], first["g"][_MISSING:_MISSING + 1]])
         sum_g = float(np.sum(column))
@@ -254,7 +278,8 @@ class _TreeGrower:
         else:
             column = np.concatenate([first["h"][:n_bins - 1], first["h"][_MISSING:_MISSING + 1]])
             sum_h = float(np.sum(column))
-        self.nodes = [self._node(n, sum_g, sum_h, 0.0, 0, -np.inf, np.inf, 0)]
+        root_groups = list(range(len(self.groups))) if self.groups else None
+        self.nodes = [self._node(n, sum_g, sum_h, 0.0, 0, -np.inf, np.inf, 0, root_groups)]
         self.nodes[0].hist = hist
         self.heap, self.n_leaves, self.next_shard_id = [], 0, 1
         if n < 2 * g["min_samples_leaf"] or sum_h < _MIN_HESSIAN_TO_SPLIT:
@@ -277,20 +302,21 @@ class _TreeGrower:
         return self._emit(), step, values
 
     @staticmethod
-    def _node(n, sum_g, sum_h, value, depth, lower, upper, shard_id):
+    def _node(n, sum_g, sum_h, value, depth, lower, upper, shard_id, groups):
         return _Node(n=n, sum_g=sum_g, sum_h=sum_h, value=value, depth=depth, lower=lower,
                      upper=upper, hist=None, searched=False, leaf=False, split=None, left=-1,
-                     right=-1, shard_id=shard_id, sent=None, small_hist=None)
+                     right=-1, shard_id=shard_id, sent=None, small_hist=None, groups=groups)
 
     def _split_node(self, node_id):
         g, nodes = self.g, self.nodes
         node = nodes[node_id]
         s = node.split
         left_sid, right_sid, small_is_left = node.sent
+        groups = self._child_groups(node.groups, int(s["feature"]))
         left = self._node(int(s["n_left"]), s["g_left"], s["h_left"], s["value_left"],
-                          node.depth + 1, node.lower, node.upper, left_sid)
+                          node.depth + 1, node.lower, node.upper, left_sid, groups)
         right = self._node(int(s["n_right"]), s["g_right"], s["h_right"], s["value_right"],
-                           node.depth + 1, node.lower, node.upper, right_sid)
+                           node.depth + 1, node.lower, node.upper, right_sid, groups)
         cst = g["monotonic_cst"]
         if cst is not None and cst[s["feature"]] != 0:
             mid = (left.value + right.value) / 2
@@ -368,8 +394,6 @@ class _DaskBoostingMixin:
     def _check_supported(self):
         unsupported = {
             "early_stopping=True": self.early_stopping is True,
-            "warm_start": self.warm_start,
-            "interaction_cst": self.interaction_cst is not None,
             "max_features < 1": self.max_features < 1,
             "loss=" + str(self.loss): self.loss in ("absolute_error", "quantile"),
             "a loss object": not isinstance(self.loss, str),
@@ -412,23 +436,30 @@ class _DaskBoostingMixin:
             sample_weight = check_sample_weight(sample_weight, y, dtype=np.float64)
             self._fitted_with_sw = True
         sample_weight = self._finalize_sample_weight(sample_weight, y)
-        rng = check_random_state(self.random_state)
-        self._random_seed = rng.randint(np.iinfo(np.uint32).max, dtype="u8")
-        rng.randint(np.iinfo(np.uint32).max, dtype="u8")  # the feature subsample's seed
+        warm = self.warm_start and self._is_fitted()
+        if warm and self.max_iter < self.n_iter_:
+            raise ValueError(f"max_iter={self.max_iter} must be larger than or equal to "
+                             f"n_iter_={self.n_iter_} when warm_start==True")
+        if not warm:  # a warm start keeps the seeds, as the single-machine fit
+            rng = check_random_state(self.random_state)
+            self._random_seed = rng.randint(np.iinfo(np.uint32).max, dtype="u8")
+            rng.randint(np.iinfo(np.uint32).max, dtype="u8")  # the feature subsample's seed
         self._validate_parameters()
         monotonic_cst = check_monotonic_cst(self, self.monotonic_cst)
         self._n_threads = 1
         self._loss = self._get_loss(sample_weight=sample_weight)
         self.do_early_stopping_ = False
         self._use_validation_data = False
-        self._clear_state()
-        self._bin_thresholds(X, sample_weight)
+        self._bin_thresholds(X, sample_weight)  # again under warm_start, as one machine bins
         K = self.n_trees_per_iteration_
-        self._baseline_prediction = self._loss.fit_intercept_only(
-            y_true=y, sample_weight=sample_weight).reshape((1, -1))
+        if not warm:
+            self._clear_state()
+            self._predictors = []
+            self._baseline_prediction = self._loss.fit_intercept_only(
+                y_true=y, sample_weight=sample_weight).reshape((1, -1))
         shards = _Shards(X, y, sample_weight, self._thresholds, self._baseline_prediction, K)
         try:
-            self._predictors = self._boost(shards, monotonic_cst)
+            self._predictors = self._boost(shards, monotonic_cst, self._predictors)
         finally:
             shards.release()
         self.train_score_ = np.asarray([])
@@ -452,7 +483,8 @@ class _DaskBoostingMixin:
                                                   sw_fit, 1)
         self._n_bins_non_missing = (counts + 1).astype(np.uint16)
 
-    def _boost(self, shards, monotonic_cst):
+    def _boost(self, shards, monotonic_cst, predictors):
+        """The iterations after those of predictors (the trees kept by warm_start)."""
         K = self.n_trees_per_iteration_
         has_missing = np.zeros(self._n_features, dtype=bool)
         for part in shards.run(_has_missing):
@@ -464,11 +496,16 @@ class _DaskBoostingMixin:
             min_samples_leaf=self.min_samples_leaf,
             l2_regularization=float(self.l2_regularization), shrinkage=float(self.learning_rate),
             constant_hessian=bool(self._loss.constant_hessian),
-            monotonic_cst=None if monotonic_cst is None else monotonic_cst.astype(np.int8))
+            monotonic_cst=None if monotonic_cst is None else monotonic_cst.astype(np.int8),
+            interaction_cst=self._check_interaction_cst(self._n_features))
         grower = _TreeGrower(shards, growth, self._n_features)
         loss, quantile = int(self._loss_code()), float(getattr(self, "quantile", None) or 0.0)
-        predictors, previous, step = [], None, 0
-        for _ in range(self.max_iter):
+        predictors, previous, step = list(predictors), None, 0
+        if predictors:
+            shards.run(_continue_from, step, predictors, self._n_features,
+                       self._n_bins_non_missing)
+            step += 1
+        for _ in range(len(predictors), self.max_iter):
             iteration = []
             for k in range(K):
                 tree, step, values = grower.grow(step, k, previous, loss, quantile)

@@ -25,6 +25,7 @@ from .._config import config_context
 from ._partitions import (as_dask_array, capped_threads, checked_local, compute_in_order,
                           is_dask_collection, is_sparse_array, n_rows, row_blocks,
                           row_partitioned)
+from ._kmeans_pp import n_local_trials, seed
 from ._postfit import partitionwise
 
 # Rows per block of the k-means|| random stream: a row's uniform depends on its global index
@@ -192,8 +193,7 @@ def _labels_and_inertia(local, X, w):
     if n_rows(X) == 0:
         return np.empty(0, dtype=np.int32), 0.0
     with capped_threads():
-        labels = local.predict(X)
-        return labels, -local.score(X, sample_weight=w)
+        return local.predict(X), -_score_block(local, X, w)
 
 
 def _blocks_with_offsets(X, w):
@@ -217,11 +217,15 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     Parameters
     ----------
     n_clusters : int, default=8
-    init : {"k-means||"} or array-like of shape (n_clusters, n_features), default="k-means||"
+    init : {"k-means||", "k-means++"} or array-like of shape (n_clusters, n_features), \
+default="k-means||"
         k-means||: ``init_max_iter`` rounds each drawing about ``oversampling_factor *
         n_clusters`` rows with probability proportional to weight x squared distance to the
         candidates so far, then a weighted k-means++ (fastml's KMeans) on the candidates, each
-        weighted by the rows nearest to it.
+        weighted by the rows nearest to it. k-means++: scikit-learn's greedy k-means++ over the
+        partitions, a pass per center (submitted without waiting between centers), drawing
+        as the single-machine KMeans does: the same centers for a random_state unless a draw falls
+        within rounding of a tie (see fastml/dask/_kmeans_pp.py).
     oversampling_factor : float, default=2
     init_max_iter : int, default=5
         Rounds of k-means|| (more when they drew fewer than n_clusters candidates).
@@ -244,7 +248,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
     _parameter_constraints = {
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
-        "init": [StrOptions({"k-means||"}), "array-like"],
+        "init": [StrOptions({"k-means||", "k-means++"}), "array-like"],
         "oversampling_factor": [Interval(Real, 0, None, closed="neither")],
         "init_max_iter": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -301,7 +305,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         w = None if w is None else w.persist()
         blocks = _blocks_with_offsets(Xc, w)
 
-        if isinstance(self.init, str):
+        if isinstance(self.init, str) and self.init == "k-means++":
+            centers = self._kmeans_plusplus(Xc, w, blocks, random_state)
+        elif isinstance(self.init, str):
             centers = self._kmeans_parallel(Xc, w, blocks, random_state)
         else:
             centers = check_array(self.init, dtype=X.dtype, copy=True, order="C")
@@ -353,11 +359,25 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         if w is None:
             index = int(random_state.randint(n))
         else:
-            cumulative = np.cumsum(w.astype(np.float64)).compute()
+            # gathered, then added here: dask's cumsum drops the rows after an empty partition
+            cumulative = np.cumsum(w.compute().astype(np.float64))
             index = int(np.searchsorted(cumulative, random_state.uniform() * cumulative[-1],
                                         side="right"))
             index = min(index, n - 1)
         return _dense(Xc[index:index + 1].compute())
+
+    def _kmeans_plusplus(self, Xc, w, blocks, random_state):
+        """Greedy k-means++ as the single-machine KMeans draws it (see _kmeans_pp). The first
+        center by the same choice(p=w / w.sum()) call: the client holds the n weights once."""
+        n = Xc.shape[0]
+        weights = np.ones(n, dtype=Xc.dtype) if w is None else w.compute()
+        first = int(random_state.choice(n, p=weights / weights.sum()))
+        del weights
+        uniforms = random_state.uniform(size=(self.n_clusters - 1,
+                                              n_local_trials(self.n_clusters)))
+        first_row = _dense(Xc[first:first + 1].compute())
+        _, rows = seed(blocks, Xc.chunks[0], first, first_row, uniforms)
+        return rows
 
     def _kmeans_parallel(self, Xc, w, blocks, random_state):
         seed = int(random_state.randint(np.iinfo(np.int32).max))
@@ -451,7 +471,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
 
 def _score_block(local, X, w):
-    if n_rows(X) == 0:
+    # a partition of zero weights adds nothing (scikit-learn's score rejects all-zero weights,
+    # which only the whole sample_weight must not be)
+    if n_rows(X) == 0 or (w is not None and not np.any(w)):
         return 0.0
     with capped_threads():
         return local.score(X, sample_weight=w)
