@@ -149,13 +149,25 @@ inline void gemm_call(const Gemm& g, char ta, char tb, int m, int n, int k, doub
           C, &ldc);
 }
 
-// The dense design seen through its Gram columns: G[:, j] = X_eff' x_j for the features the
-// solver has visited, computed by BLAS a working set at a time (X_eff' B = X'B - mean (1'B) for
-// B the new columns, centred and weighted, times the weights once more), and q = X_eff' y with
-// the column norms in one pass. X'R = q - G w and R'R = y'y - 2 q'w + w'G w need nothing else,
-// so the gap costs O(n_features) instead of a pass over X; on 50k x 1000 with 50 nonzeros that
-// leaves one pass over X and a 50k x 1000 x ~100 product, where the residual form took a pass
-// per working set and sweeps of 50k rows.
+// Gram columns (GramColumnsTerm). A product of k columns costs about 60 ms of passes over X (the
+// gather, BLAS packing X) and 2.4 ms a column (50k x 1000, one thread): the first miss computes
+// kFirstBatch columns, later ones half as many as are held, at least kMinBatch. On the bench's
+// lasso_path (67 nonzeros at its end) 64 then 32 took 0.37-0.40 s, 64 then 64 0.43-0.50 s, 64 then
+// 16 then 20 0.41 s, 48 then 24 then 36 0.40-0.44 s.
+constexpr index_t kFirstBatch = 64;
+constexpr index_t kMinBatch = 16;
+// Features per BLAS call of a product: a fixed split whatever the thread count (the same sums),
+// coarse enough that B is packed twice at most for 1000 features (256 took 185 ms against 160 ms
+// in one call for 64 columns).
+constexpr index_t kGemmRows = 512;
+
+// The dense design seen through its Gram columns: G[:, j] = X_eff' x_j, computed by BLAS only for
+// the features that leave zero (X_eff' B = X'B - mean (1'B) for B the new columns, centred and
+// weighted, times the weights once more), and q = X_eff' y with the column norms in one pass.
+// X'R = q - G w and R'R = y'y - 2 q'w + w'G w need nothing else, so a feature's correlation, the
+// gap and the screening cost O(n_features) and read no column of a feature still at zero: a path
+// on 50k x 1000 with 67 nonzeros at its end needs about a tenth of the Gram matrix that
+// scikit-learn's precompute="auto" builds (the whole of it: 1.04 s of its 2.1 s, one thread).
 template <class T>
 struct GramColumnsTerm {
   DenseX<T> X;
@@ -164,6 +176,7 @@ struct GramColumnsTerm {
   int n_threads;
   std::vector<double> q, norms, Qw;
   std::vector<std::vector<double>> G;  // G[j]: column j of X_eff'X_eff, empty until needed
+  index_t held = 0;                     // columns computed so far
   double yy;
   static constexpr bool kGram = true;
 
@@ -181,53 +194,16 @@ struct GramColumnsTerm {
     std::vector<index_t> nz;
     for (index_t j = 0; j < d; ++j)
       if (w[j] != 0) nz.push_back(j);
-    gather(nz.data(), static_cast<index_t>(nz.size()));
+    if (!nz.empty()) compute(nz);
     for (index_t j : nz) move(j, static_cast<double>(w[j]));
   }
-  // Computes the Gram columns of the listed features that are not there yet, and then those of
-  // the extra ones.
-  void gather(const index_t* feats, index_t m, const index_t* extra = nullptr, index_t e = 0) {
-    std::vector<index_t> missing;
-    for (index_t k = 0; k < m; ++k)
-      if (G[feats[k]].empty()) missing.push_back(feats[k]);
-    if (missing.empty()) return;
-    for (index_t c = 0; c < e; ++c)
-      if (G[extra[c]].empty()) missing.push_back(extra[c]);
-    const index_t k = static_cast<index_t>(missing.size());
-    // B = the new columns with their rows weighted twice (x_j * scale, times scale again for
-    // X'B), column-major n x k.
-    std::vector<T> B(static_cast<std::size_t>(n * k));
-    std::vector<T*> dst(k);
-    for (index_t c = 0; c < k; ++c) dst[c] = B.data() + c * n;
-    gather_columns(X, missing.data(), k, dst.data(), n_threads);
-    if (X.scale)
-      for (index_t c = 0; c < k; ++c)
-        for (index_t i = 0; i < n; ++i) dst[c][i] *= X.scale[i];
-    std::vector<T> C(static_cast<std::size_t>(d * k));
-    // C (d x k) = X' B: X in C order is X' in column-major with leading dimension d.
-    if (X.c_order)
-      gemm_call(gemm, 'N', 'N', static_cast<int>(d), static_cast<int>(k), static_cast<int>(n), 1.0,
-                X.data, static_cast<int>(d), B.data(), static_cast<int>(n), 0.0, C.data(),
-                static_cast<int>(d));
-    else
-      gemm_call(gemm, 'T', 'N', static_cast<int>(d), static_cast<int>(k), static_cast<int>(n), 1.0,
-                X.data, static_cast<int>(n), B.data(), static_cast<int>(n), 0.0, C.data(),
-                static_cast<int>(d));
-    for (index_t c = 0; c < k; ++c) {
-      double colsum = 0.0;
-      if (X.mean)
-        for (index_t i = 0; i < n; ++i) colsum += dst[c][i];
-      std::vector<double>& g = G[missing[c]];
-      g.resize(d);
-      for (index_t j = 0; j < d; ++j)
-        g[j] = static_cast<double>(C[c * d + j]) -
-               (X.mean ? static_cast<double>(X.mean[j]) * colsum : 0.0);
-    }
-  }
+  // Nothing to gather ahead: move() computes the columns it needs.
+  void gather(const index_t*, index_t, const index_t* = nullptr, index_t = 0) {}
   double norm2(index_t j) const { return norms[j]; }
   double y_norm2() const { return yy; }
   double corr(index_t j) const { return q[j] - Qw[j]; }
   void move(index_t j, double delta) {
+    if (G[j].empty()) fetch_around(j);
     const double* g = G[j].data();
     for (index_t i = 0; i < d; ++i) Qw[i] += delta * g[i];
   }
@@ -241,6 +217,74 @@ struct GramColumnsTerm {
   }
   void correlations(const index_t* feats, index_t m, double* out, int) const {
     for (index_t k = 0; k < m; ++k) out[k] = corr(feats[k]);
+  }
+
+ private:
+  // Column j and a batch of others: a product costs passes over X whatever its width, so each
+  // miss also takes the features without a column that are most correlated with the residual
+  // (scaled by their norms: the next to leave zero along a path).
+  void fetch_around(index_t j) {
+    const index_t batch = held == 0 ? kFirstBatch : std::max(kMinBatch, held / 2);
+    std::vector<std::pair<double, index_t>> ranked;
+    for (index_t i = 0; i < d; ++i)
+      if (i != j && G[i].empty() && norms[i] > 0)
+        ranked.emplace_back(-std::fabs(corr(i)) / std::sqrt(norms[i]), i);
+    const index_t extra = std::min<index_t>(batch - 1, static_cast<index_t>(ranked.size()));
+    if (extra < static_cast<index_t>(ranked.size()))
+      std::nth_element(ranked.begin(), ranked.begin() + extra, ranked.end());
+    std::vector<index_t> feats{j};
+    for (index_t k = 0; k < extra; ++k) feats.push_back(ranked[k].second);
+    std::sort(feats.begin(), feats.end());
+    compute(feats);
+  }
+
+  // G[j] for j in feats (sorted, none held yet).
+  void compute(const std::vector<index_t>& feats) {
+    const index_t k = static_cast<index_t>(feats.size());
+    // B = the new columns centred with their rows weighted twice (x_j * scale, times scale again
+    // for X'B): n x k, row-major for C-order X (written along X's rows), else column-major.
+    std::vector<T> B(static_cast<std::size_t>(n * k));
+    const int gather_threads =
+        fastml_region_threads(static_cast<double>(n) * d * kStreamNs, n_threads);
+#pragma omp parallel for num_threads(gather_threads) schedule(static)
+    for (index_t i = 0; i < n; ++i) {
+      const double s = X.scale ? static_cast<double>(X.scale[i]) * X.scale[i] : 1.0;
+      for (index_t c = 0; c < k; ++c)
+        B[X.c_order ? i * k + c : c * n + i] = static_cast<T>(X.at(i, feats[c]) * s);
+    }
+    std::vector<T> C(static_cast<std::size_t>(d * k));
+    // C (d x k, column-major) = X'B, in blocks of kGemmRows features shared by the threads: a
+    // fixed split, so that the sums are the same for any thread count (BLAS runs one thread).
+    // X in C order is X' in column-major with leading dimension d.
+    const index_t blocks = (d + kGemmRows - 1) / kGemmRows;
+    const int threads = std::min<int>(
+        fastml_region_threads(static_cast<double>(n) * d * k * kStreamNs, n_threads),
+        static_cast<int>(blocks));
+    const int ni = static_cast<int>(n), ki = static_cast<int>(k), di = static_cast<int>(d);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (index_t b = 0; b < blocks; ++b) {
+      const index_t j0 = b * kGemmRows;
+      const int m = static_cast<int>(std::min(d, j0 + kGemmRows) - j0);
+      if (X.c_order)
+        gemm_call(gemm, 'N', 'T', m, ki, ni, 1.0, X.data + j0, di, B.data(), ki, 0.0,
+                  C.data() + j0, di);
+      else
+        gemm_call(gemm, 'T', 'N', m, ki, ni, 1.0, X.data + j0 * n, ni, B.data(), ni, 0.0,
+                  C.data() + j0, di);
+    }
+    std::vector<double> colsum(k, 0.0);
+    if (X.mean)
+      for (index_t i = 0; i < n; ++i)
+        for (index_t c = 0; c < k; ++c)
+          colsum[c] += static_cast<double>(B[X.c_order ? i * k + c : c * n + i]);
+    for (index_t c = 0; c < k; ++c) {
+      std::vector<double>& g = G[feats[c]];
+      g.resize(d);
+      for (index_t j = 0; j < d; ++j)
+        g[j] = static_cast<double>(C[c * d + j]) -
+               (X.mean ? static_cast<double>(X.mean[j]) * colsum[c] : 0.0);
+    }
+    held += k;
   }
 };
 
@@ -284,10 +328,9 @@ struct GramTerm {
   void gather(const index_t*, index_t, const index_t* = nullptr, index_t = 0) {}
 };
 
-// Gathering columns for a working set reads all of X when it is in C order (a column is strided)
-// and costs a matrix product for the Gram columns, whatever their number: each gather takes
-// kPrefetch more of the best-ranked features along, which later working sets (the next alphas of
-// a path) are likely to need.
+// Gathering columns for a working set (DenseTerm) reads all of X when it is in C order (a column is
+// strided), whatever their number: each gather takes kPrefetch more of the best-ranked features
+// along, which later working sets (the next alphas of a path) are likely to need.
 constexpr index_t kPrefetch = 16;
 
 template <class Term, class T>

@@ -37,8 +37,8 @@ struct CdOptions {
   // feature: only with cyclic selection and alpha > 0 (the random stream is scikit-learn's only
   // when every sweep covers the unscreened features as its own does).
   bool working_sets = true;
-  // Dense X only: solve on the Gram columns X'x_j of the features visited (one BLAS product per
-  // new working set) instead of the residual, so that a sweep costs O(n_features) per feature
+  // Dense X only: solve on the Gram columns X'x_j of the features that leave zero (BLAS products
+  // of a batch of them at a time) instead of the residual, so that an update costs O(n_features)
   // and the gap needs no pass over X. Needs `gemm`.
   bool gram_columns = false;
   const Gemm* gemm = nullptr;
