@@ -1,6 +1,6 @@
 // One coordinate-descent skeleton (Solver) over views of the least-squares term: the dense
 // design matrix with its residual R = y - Xw (DenseTerm), the sparse one (SparseTerm, in
-// cd_sparse_term.hpp) and the Gram matrix with Qw (GramTerm, GramColumnsTerm).
+// cd_sparse_term.hpp) and the Gram matrix with Qw (GramTerm, ColumnsTerm).
 // A view answers four questions: a column's squared norm, X_j'R, how R changes when w_j moves,
 // and R'R with R'y; the sweeps, the duality gap, the screening and the working sets are written
 // once, here.
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cd_dense.hpp"
+#include "cd_gram_columns.hpp"
 #include "cd_kernels.hpp"
 #include "cd_sparse_term.hpp"
 #include "fastml/openmp_helpers.h"
@@ -135,156 +136,41 @@ struct DenseTerm {
   }
 };
 
-inline void gemm_call(const Gemm& g, char ta, char tb, int m, int n, int k, double alpha,
-                      const double* A, int lda, const double* B, int ldb, double beta, double* C,
-                      int ldc) {
-  g.dgemm(&ta, &tb, &m, &n, &k, &alpha, const_cast<double*>(A), &lda, const_cast<double*>(B),
-          &ldb, &beta, C, &ldc);
-}
-inline void gemm_call(const Gemm& g, char ta, char tb, int m, int n, int k, double alpha,
-                      const float* A, int lda, const float* B, int ldb, double beta, float* C,
-                      int ldc) {
-  float a = static_cast<float>(alpha), b = static_cast<float>(beta);
-  g.sgemm(&ta, &tb, &m, &n, &k, &a, const_cast<float*>(A), &lda, const_cast<float*>(B), &ldb, &b,
-          C, &ldc);
-}
-
-// Gram columns (GramColumnsTerm). A product of k columns costs about 60 ms of passes over X (the
-// gather, BLAS packing X) and 2.4 ms a column (50k x 1000, one thread): the first miss computes
-// kFirstBatch columns, later ones half as many as are held, at least kMinBatch. On the bench's
-// lasso_path (67 nonzeros at its end) 64 then 32 took 0.37-0.40 s, 64 then 64 0.43-0.50 s, 64 then
-// 16 then 20 0.41 s, 48 then 24 then 36 0.40-0.44 s.
-constexpr index_t kFirstBatch = 64;
-constexpr index_t kMinBatch = 16;
-// Features per BLAS call of a product: a fixed split whatever the thread count (the same sums),
-// coarse enough that B is packed twice at most for 1000 features (256 took 185 ms against 160 ms
-// in one call for 64 columns).
-constexpr index_t kGemmRows = 512;
-
-// The dense design seen through its Gram columns: G[:, j] = X_eff' x_j, computed by BLAS only for
-// the features that leave zero (X_eff' B = X'B - mean (1'B) for B the new columns, centred and
-// weighted, times the weights once more), and q = X_eff' y with the column norms in one pass.
-// X'R = q - G w and R'R = y'y - 2 q'w + w'G w need nothing else, so a feature's correlation, the
-// gap and the screening cost O(n_features) and read no column of a feature still at zero: a path
-// on 50k x 1000 with 67 nonzeros at its end needs about a tenth of the Gram matrix that
-// scikit-learn's precompute="auto" builds (the whole of it: 1.04 s of its 2.1 s, one thread).
-template <class T>
-struct GramColumnsTerm {
-  DenseX<T> X;
-  index_t n, d;
-  const Gemm& gemm;
-  int n_threads;
-  std::vector<double> q, norms, Qw;
-  std::vector<std::vector<double>> G;  // G[j]: column j of X_eff'X_eff, empty until needed
-  index_t held = 0;                     // columns computed so far
-  double yy;
+// The design seen through Gram columns G[:, j] computed on demand by a Source (cd_gram_columns.hpp:
+// the design's own, or a cross-validation fold's from its row blocks), with q = X'y, the column
+// norms and y'y. X'R = q - G w and R'R = y'y - 2 q'w + w'G w need nothing else, so a feature's
+// correlation, the gap and the screening cost O(n_features) and read no column of a feature still
+// at zero: a path on 50k x 1000 with 67 nonzeros at its end needs about a tenth of the Gram matrix
+// that scikit-learn's precompute="auto" builds (the whole of it: 1.04 s of its 2.1 s, one thread).
+template <class T, class Source>
+struct ColumnsTerm {
+  Source& src;
+  index_t d;
+  std::vector<double> Qw;
   static constexpr bool kGram = true;
 
-  GramColumnsTerm(const DenseX<T>& X_, const T* y, const T* w, const Gemm& gemm_, int n_threads_)
-      : X(X_), n(X_.n), d(X_.d), gemm(gemm_), n_threads(n_threads_), q(X_.d), norms(X_.d),
-        Qw(X_.d, 0.0), G(X_.d) {
-    std::vector<double> v(n), v2(n);
-    for (index_t i = 0; i < n; ++i) {
-      const double s = X.scale ? static_cast<double>(X.scale[i]) : 1.0;
-      v[i] = s * static_cast<double>(y[i]);
-      v2[i] = s * s;
-    }
-    column_pass<true, true>(X, v.data(), v2.data(), q.data(), norms.data(), n_threads);
-    yy = dot(y, y, n);
-    std::vector<index_t> nz;
+  ColumnsTerm(Source& src_, index_t d_, const T* w) : src(src_), d(d_), Qw(d_, 0.0) {
     for (index_t j = 0; j < d; ++j)
-      if (w[j] != 0) nz.push_back(j);
-    if (!nz.empty()) compute(nz);
-    for (index_t j : nz) move(j, static_cast<double>(w[j]));
+      if (w[j] != 0) move(j, static_cast<double>(w[j]));
   }
-  // Nothing to gather ahead: move() computes the columns it needs.
-  void gather(const index_t*, index_t, const index_t* = nullptr, index_t = 0) {}
-  double norm2(index_t j) const { return norms[j]; }
-  double y_norm2() const { return yy; }
-  double corr(index_t j) const { return q[j] - Qw[j]; }
+  void gather(const index_t*, index_t, const index_t* = nullptr, index_t = 0) {}  // on demand
+  double norm2(index_t j) const { return src.norms[j]; }
+  double y_norm2() const { return src.yy; }
+  double corr(index_t j) const { return src.q[j] - Qw[j]; }
   void move(index_t j, double delta) {
-    if (G[j].empty()) fetch_around(j);
-    const double* g = G[j].data();
+    const double* g = src.column(j, [this](index_t i) { return corr(i); });
     for (index_t i = 0; i < d; ++i) Qw[i] += delta * g[i];
   }
   std::pair<double, double> residual_stats(const T* w) const {
     double qw = 0, wQw = 0;
     for (index_t j = 0; j < d; ++j) {
-      qw += q[j] * static_cast<double>(w[j]);
+      qw += src.q[j] * static_cast<double>(w[j]);
       wQw += Qw[j] * static_cast<double>(w[j]);
     }
-    return {yy + wQw - 2.0 * qw, yy - qw};
+    return {src.yy + wQw - 2.0 * qw, src.yy - qw};
   }
   void correlations(const index_t* feats, index_t m, double* out, int) const {
     for (index_t k = 0; k < m; ++k) out[k] = corr(feats[k]);
-  }
-
- private:
-  // Column j and a batch of others: a product costs passes over X whatever its width, so each
-  // miss also takes the features without a column that are most correlated with the residual
-  // (scaled by their norms: the next to leave zero along a path).
-  void fetch_around(index_t j) {
-    const index_t batch = held == 0 ? kFirstBatch : std::max(kMinBatch, held / 2);
-    std::vector<std::pair<double, index_t>> ranked;
-    for (index_t i = 0; i < d; ++i)
-      if (i != j && G[i].empty() && norms[i] > 0)
-        ranked.emplace_back(-std::fabs(corr(i)) / std::sqrt(norms[i]), i);
-    const index_t extra = std::min<index_t>(batch - 1, static_cast<index_t>(ranked.size()));
-    if (extra < static_cast<index_t>(ranked.size()))
-      std::nth_element(ranked.begin(), ranked.begin() + extra, ranked.end());
-    std::vector<index_t> feats{j};
-    for (index_t k = 0; k < extra; ++k) feats.push_back(ranked[k].second);
-    std::sort(feats.begin(), feats.end());
-    compute(feats);
-  }
-
-  // G[j] for j in feats (sorted, none held yet).
-  void compute(const std::vector<index_t>& feats) {
-    const index_t k = static_cast<index_t>(feats.size());
-    // B = the new columns centred with their rows weighted twice (x_j * scale, times scale again
-    // for X'B): n x k, row-major for C-order X (written along X's rows), else column-major.
-    std::vector<T> B(static_cast<std::size_t>(n * k));
-    const int gather_threads =
-        fastml_region_threads(static_cast<double>(n) * d * kStreamNs, n_threads);
-#pragma omp parallel for num_threads(gather_threads) schedule(static)
-    for (index_t i = 0; i < n; ++i) {
-      const double s = X.scale ? static_cast<double>(X.scale[i]) * X.scale[i] : 1.0;
-      for (index_t c = 0; c < k; ++c)
-        B[X.c_order ? i * k + c : c * n + i] = static_cast<T>(X.at(i, feats[c]) * s);
-    }
-    std::vector<T> C(static_cast<std::size_t>(d * k));
-    // C (d x k, column-major) = X'B, in blocks of kGemmRows features shared by the threads: a
-    // fixed split, so that the sums are the same for any thread count (BLAS runs one thread).
-    // X in C order is X' in column-major with leading dimension d.
-    const index_t blocks = (d + kGemmRows - 1) / kGemmRows;
-    const int threads = std::min<int>(
-        fastml_region_threads(static_cast<double>(n) * d * k * kStreamNs, n_threads),
-        static_cast<int>(blocks));
-    const int ni = static_cast<int>(n), ki = static_cast<int>(k), di = static_cast<int>(d);
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-    for (index_t b = 0; b < blocks; ++b) {
-      const index_t j0 = b * kGemmRows;
-      const int m = static_cast<int>(std::min(d, j0 + kGemmRows) - j0);
-      if (X.c_order)
-        gemm_call(gemm, 'N', 'T', m, ki, ni, 1.0, X.data + j0, di, B.data(), ki, 0.0,
-                  C.data() + j0, di);
-      else
-        gemm_call(gemm, 'T', 'N', m, ki, ni, 1.0, X.data + j0 * n, ni, B.data(), ni, 0.0,
-                  C.data() + j0, di);
-    }
-    std::vector<double> colsum(k, 0.0);
-    if (X.mean)
-      for (index_t i = 0; i < n; ++i)
-        for (index_t c = 0; c < k; ++c)
-          colsum[c] += static_cast<double>(B[X.c_order ? i * k + c : c * n + i]);
-    for (index_t c = 0; c < k; ++c) {
-      std::vector<double>& g = G[feats[c]];
-      g.resize(d);
-      for (index_t j = 0; j < d; ++j)
-        g[j] = static_cast<double>(C[c * d + j]) -
-               (X.mean ? static_cast<double>(X.mean[j]) * colsum[c] : 0.0);
-    }
-    held += k;
   }
 };
 
@@ -554,8 +440,9 @@ void enet_path_dense(const DenseX<T>& X, const T* y, const Path& path, T* w, T* 
                      CdResult* results, const CdOptions& opt) {
   if (opt.gram_columns) {
     if (!opt.gemm) throw std::invalid_argument("gram_columns needs BLAS");
-    GramColumnsTerm<T> term(X, y, w, *opt.gemm, opt.n_threads);
-    run_path<GramColumnsTerm<T>, T>(term, X.d, path, w, coefs, results, opt);
+    columns::DesignColumns<T> src(X, y, *opt.gemm, opt.n_threads);
+    ColumnsTerm<T, columns::DesignColumns<T>> term(src, X.d, w);
+    run_path(term, X.d, path, w, coefs, results, opt);
     return;
   }
   DenseTerm<T> term(X, y, w, opt.n_threads);
@@ -576,13 +463,23 @@ void enet_path_gram(const T* Q, const T* q, double y_norm2, index_t d, const Pat
   run_path<GramTerm<T>, T>(term, d, path, w, coefs, results, opt);
 }
 
+template <class T>
+void enet_path_blocks(BlockColumns<T>& blocks, const Fold& fold, const Path& path, T* w, T* coefs,
+                      CdResult* results, const CdOptions& opt) {
+  columns::FoldColumns<T> src(blocks, fold);
+  ColumnsTerm<T, columns::FoldColumns<T>> term(src, blocks.X.d, w);
+  run_path(term, blocks.X.d, path, w, coefs, results, opt);
+}
+
 #define FASTML_CD_INSTANTIATE(T)                                                              \
   template void enet_path_dense<T>(const DenseX<T>&, const T*, const Path&, T*, T*, CdResult*, \
                                    const CdOptions&);                                         \
   template void enet_path_sparse<T>(const SparseX<T>&, const T*, const Path&, T*, T*,         \
                                     CdResult*, const CdOptions&);                             \
   template void enet_path_gram<T>(const T*, const T*, double, index_t, const Path&, T*, T*,    \
-                                  CdResult*, const CdOptions&);
+                                  CdResult*, const CdOptions&);                             \
+  template void enet_path_blocks<T>(BlockColumns<T>&, const Fold&, const Path&, T*, T*,         \
+                                    CdResult*, const CdOptions&);
 FASTML_CD_INSTANTIATE(float)
 FASTML_CD_INSTANTIATE(double)
 

@@ -139,24 +139,42 @@ def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X
     return coefs.T, gaps / n_samples, [int(k) for k in n_iters]
 
 
-def solve_gram_path(gram, Xy, y_norm2, n_samples, alphas, l1_ratio, *, coef_init=None, tol=1e-4,
-                    max_iter=1000, random_state=None, selection="cyclic", positive=False,
-                    screening=True, n_jobs=None):
-    """_solve_path's Gram variant from the problem's Gram matrix X'X (of gram's dtype), X'y,
-    y'y and its number of rows (which scales the penalties); the same returns."""
-    dtype = gram.dtype
-    n_features = gram.shape[0]
+def _solve_core(core, n_features, dtype, n_samples, alphas, l1_ratio, *, coef_init=None,
+                tol=1e-4, max_iter=1000, random_state=None, selection="cyclic", positive=False,
+                screening=True, n_jobs=None):
+    """A path of a Gram-type core call `core(w, coefs, l1, l2, seeds, **options)` on a problem of
+    n_samples rows (which scale the penalties): _solve_path's returns and warnings."""
     seeds, l1, l2 = _path_scalars(alphas, l1_ratio, n_samples, random_state, selection)
     w = (np.zeros(n_features, dtype=dtype) if coef_init is None
          else np.array(coef_init, dtype=dtype, copy=True).ravel())
     coefs = np.empty((len(alphas), n_features), dtype=dtype)
-    gaps, tols, n_iters, converged = _cd_fast.enet_path_gram(
-        w, coefs, l1, l2, seeds, np.ascontiguousarray(gram, dtype=dtype),
-        np.ascontiguousarray(Xy, dtype=dtype).ravel(), float(y_norm2), max_iter=int(max_iter),
-        tol=float(tol), random=selection == "random", positive=bool(positive),
-        screening=bool(screening), working_sets=True, n_threads=effective_n_threads(n_jobs))
+    gaps, tols, n_iters, converged = core(
+        w, coefs, l1, l2, seeds, max_iter=int(max_iter), tol=float(tol),
+        random=selection == "random", positive=bool(positive), screening=bool(screening),
+        working_sets=True, n_threads=effective_n_threads(n_jobs))
     _warn_unconverged(gaps, tols, converged, l1)
     return coefs.T, gaps / n_samples, [int(k) for k in n_iters]
+
+
+def solve_gram_path(gram, Xy, y_norm2, n_samples, alphas, l1_ratio, **solver):
+    """_solve_path's Gram variant from the problem's Gram matrix X'X (of gram's dtype), X'y,
+    y'y and its number of rows (which scales the penalties); the same returns."""
+    dtype = gram.dtype
+    gram = np.ascontiguousarray(gram, dtype=dtype)
+    Xy = np.ascontiguousarray(Xy, dtype=dtype).ravel()
+
+    def core(*args, **options):
+        return _cd_fast.enet_path_gram(*args, gram, Xy, float(y_norm2), **options)
+    return _solve_core(core, gram.shape[0], dtype, n_samples, alphas, l1_ratio, **solver)
+
+
+def solve_fold_path(store, fold, dtype, n_samples, alphas, l1_ratio, **solver):
+    """_solve_path on a cross-validation fold of n_samples rows whose Gram columns come from
+    the blocks' store (_cd_cv._BlockSums); fold: its arguments of the store's path."""
+    def core(w, coefs, l1, l2, seeds, **options):
+        return store.path(fold["skip"], fold["c"], fold["W"], fold["delta"], fold["q"],
+                          fold["norms"], fold["yy"], w, coefs, l1, l2, seeds, **options)
+    return _solve_core(core, len(fold["q"]), dtype, n_samples, alphas, l1_ratio, **solver)
 
 
 def _solve_path_multitask(X, Y, alphas, l1_ratio, *, coef_init=None, X_mean=None, X_scale=None,
@@ -396,7 +414,7 @@ def _fit_cv(model, sklearn_fit, X, y, sample_weight, params):
     """A single-output CV fit: on the folds' Gram matrices built from one pass over X where
     scikit-learn would build a Gram matrix per fold (_cd_cv), else scikit-learn's loop with
     fastml's paths on parallel folds."""
-    if fit_gram_folds(model, X, y, sample_weight, params, solve_gram_path) is not None:
+    if fit_gram_folds(model, X, y, sample_weight, params, solve_fold_path) is not None:
         return model
     with _parallel_folds(model):
         return sklearn_fit(X, y, sample_weight=sample_weight, **params)
