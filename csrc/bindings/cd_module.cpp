@@ -8,7 +8,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <mutex>
 #include <optional>
+#include <string>
+#include <type_traits>
 #include <tuple>
 #include <vector>
 
@@ -225,6 +228,72 @@ Results path_multitask(Vec<T> W, Vec<T> coefs, const Vec<double>& alphas,
   return results_of(r);
 }
 
+// A cross-validation's block Gram columns (BlockColumns) held between its folds' paths: X, the
+// centre and the weights are kept referenced here, the columns computed by one path serve the next.
+// One path at a time (a lock: the columns are shared).
+template <class T>
+class BlockStore {
+ public:
+  BlockStore(const py::array_t<T>& X, const Vec<std::int64_t>& starts,
+             const std::optional<Vec<T>>& mean, const std::optional<Vec<double>>& weights)
+      : X_(X), mean_(mean), weights_(weights) {
+    require(X.ndim() == 2, "X must be 2-dimensional");
+    const bool c_order = (X.flags() & py::array::c_style) != 0;
+    require(c_order || (X.flags() & py::array::f_style) != 0, "X must be C- or F-contiguous");
+    const index_t n = X.shape(0), d = X.shape(1);
+    require(n >= 1 && d >= 1, "X must have at least one sample and one feature");
+    require(starts.ndim() == 1 && starts.shape(0) >= 2, "starts must hold n_blocks + 1 offsets");
+    const index_t nb = starts.shape(0) - 1;
+    require(starts.data()[0] == 0 && starts.data()[nb] == n, "starts must run from 0 to n_samples");
+    for (index_t b = 0; b < nb; ++b)
+      require(starts.data()[b] <= starts.data()[b + 1], "starts must be non-decreasing");
+    if (mean) require_shape(*mean, "mean", {d});
+    if (weights) require_shape(*weights, "weights", {n});
+    cols_.X = DenseX<T>{X.data(), n, d, c_order, mean ? mean->data() : nullptr, nullptr};
+    cols_.v = weights ? weights->data() : nullptr;
+    cols_.starts.assign(starts.data(), starts.data() + nb + 1);
+    cols_.gemm = &blas();
+    cols_.n_threads = 1;
+    cols_.S.resize(static_cast<std::size_t>(d));
+  }
+
+  Results path(std::int64_t skip, double c, double W, const Vec<double>& delta,
+               const Vec<double>& q, const Vec<double>& norms, double yy, Vec<T> w, Vec<T> coefs,
+               const Vec<double>& alphas, const Vec<double>& betas,
+               const Vec<std::uint32_t>& seeds, std::int64_t max_iter, double tol, bool random,
+               bool positive, bool screening, bool working_sets, int n_threads) {
+    const CdOptions opt = options(0, 0, max_iter, tol, 1, random, positive, screening,
+                                  working_sets, n_threads);
+    const index_t d = cols_.X.d;
+    require(skip < static_cast<std::int64_t>(cols_.starts.size()) - 1, "skip must be < n_blocks");
+    require(std::isfinite(c) && c > 0 && std::isfinite(W) && W > 0, "c and W must be > 0");
+    require(std::isfinite(yy) && yy >= 0, "yy must be finite and >= 0");
+    require_shape(delta, "delta", {d});
+    require_shape(q, "q", {d});
+    require_shape(norms, "norms", {d});
+    const Path p = path_of<T>(alphas, betas, seeds, w, coefs, d);
+    const fastml::linear::Fold fold{skip < 0 ? -1 : static_cast<index_t>(skip), c, W,
+                                    delta.data(), q.data(), norms.data(), yy};
+    std::vector<CdResult> r(static_cast<std::size_t>(p.n_alphas));
+    T* wp = w.mutable_data();
+    T* cp = coefs.mutable_data();
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      cols_.n_threads = n_threads;
+      fastml::linear::enet_path_blocks<T>(cols_, fold, p, wp, cp, r.data(), opt);
+    }
+    return results_of(r);
+  }
+
+ private:
+  py::array_t<T> X_;
+  std::optional<Vec<T>> mean_;
+  std::optional<Vec<double>> weights_;
+  fastml::linear::BlockColumns<T> cols_;
+  std::mutex mutex_;
+};
+
 template <class T>
 void define(py::module_& m) {
   m.def("enet_path_dense", &path_dense<T>,
@@ -268,6 +337,24 @@ void define(py::module_& m) {
         py::arg("X_mean").noconvert(), py::arg("X_scale").noconvert(),
         py::arg("Y").noconvert(), py::arg("max_iter"), py::arg("tol"), py::arg("random"),
         py::arg("screening"), py::arg("working_sets"), py::arg("n_threads"));
+  const std::string name = std::is_same_v<T, float> ? "BlockColumns32" : "BlockColumns64";
+  py::class_<BlockStore<T>>(m, name.c_str(),
+                            "The Gram columns of a cross-validation's row blocks, computed on "
+                            "demand and shared by its folds' paths.")
+      .def(py::init<const py::array_t<T>&, const Vec<std::int64_t>&,
+                    const std::optional<Vec<T>>&, const std::optional<Vec<double>>&>(),
+           py::arg("X").noconvert(), py::arg("starts").noconvert(), py::arg("mean").noconvert(),
+           py::arg("weights").noconvert())
+      .def("path", &BlockStore<T>::path,
+           "Elastic-net coordinate descent along a path on the fold whose Gram matrix is "
+           "c (sum of the blocks but `skip` - W delta delta'), q its X'y, norms its diagonal, yy "
+           "its y'y (skip < 0: every block); the rest as enet_path_dense.",
+           py::arg("skip"), py::arg("c"), py::arg("W"), py::arg("delta").noconvert(),
+           py::arg("q").noconvert(), py::arg("norms").noconvert(), py::arg("yy"),
+           py::arg("w").noconvert(), py::arg("coefs").noconvert(), py::arg("alphas").noconvert(),
+           py::arg("betas").noconvert(), py::arg("seeds").noconvert(), py::arg("max_iter"),
+           py::arg("tol"), py::arg("random"), py::arg("positive"), py::arg("screening"),
+           py::arg("working_sets"), py::arg("n_threads"));
 }
 
 }  // namespace

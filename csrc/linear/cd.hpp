@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace fastml::linear {
 
@@ -37,8 +38,8 @@ struct CdOptions {
   // feature: only with cyclic selection and alpha > 0 (the random stream is scikit-learn's only
   // when every sweep covers the unscreened features as its own does).
   bool working_sets = true;
-  // Dense X only: solve on the Gram columns X'x_j of the features visited (one BLAS product per
-  // new working set) instead of the residual, so that a sweep costs O(n_features) per feature
+  // Dense X only: solve on the Gram columns X'x_j of the features that leave zero (BLAS products
+  // of a batch of them at a time) instead of the residual, so that an update costs O(n_features)
   // and the gap needs no pass over X. Needs `gemm`.
   bool gram_columns = false;
   const Gemm* gemm = nullptr;
@@ -103,6 +104,36 @@ void enet_path_sparse(const SparseX<T>& X, const T* y, const Path& path, T* w, T
 template <class T>
 void enet_path_gram(const T* Q, const T* q, double y_norm2, index_t d, const Path& path, T* w,
                     T* coefs, CdResult* results, const CdOptions& opt);
+
+// The Gram columns of a cross-validation's row blocks (its test sets), computed on demand and shared
+// by its folds: S[j][b * d + i] = sum_{r in block b} v_r (x_ri - m_i)(x_rj - m_j), X's rows grouped
+// by block (block b: rows starts[b] .. starts[b + 1] - 1), m = X.mean the centre of all rows (or
+// none), v the sample weights (or none); X.scale is not used.
+template <class T>
+struct BlockColumns {
+  DenseX<T> X;
+  const double* v;
+  std::vector<index_t> starts;
+  const Gemm* gemm;
+  int n_threads;
+  std::vector<std::vector<double>> S;  // empty until computed
+  index_t held = 0;                    // columns computed
+};
+
+// One fold's problem on BlockColumns: the Gram matrix c (sum_{b != skip} S_b - W delta delta'),
+// q = X'y, norms its diagonal, yy = y'y (d values each; skip < 0: all the blocks).
+struct Fold {
+  index_t skip;
+  double c, W;
+  const double* delta;
+  const double* q;
+  const double* norms;
+  double yy;
+};
+
+template <class T>
+void enet_path_blocks(BlockColumns<T>& blocks, const Fold& fold, const Path& path, T* w, T* coefs,
+                      CdResult* results, const CdOptions& opt);
 
 // Block coordinate descent for the multi-task elastic net, as scikit-learn's
 // enet_coordinate_descent_multi_task (same sweeps, screening, stopping rule and random stream

@@ -144,6 +144,39 @@ def test_thread_count_changes_nothing(view, dtype):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gram_columns_fetched_in_batches(order, dtype):
+    # A support that outgrows the first batches of Gram columns (several BLAS products along the
+    # path) and more features than one BLAS call takes (the product split between threads): the
+    # same optimum as on the whole Gram matrix (gaps checked by the reference), for any thread
+    # count bit for bit.
+    rng = np.random.default_rng(8)
+    n, d = 700, 600
+    X = rng.normal(size=(n, d)) + rng.normal(size=d)
+    y = X[:, :150] @ rng.normal(size=150) + rng.normal(size=n)
+    X, y = np.asarray(X, dtype=dtype, order=order), y.astype(dtype)
+    mean = X.mean(axis=0).astype(dtype)
+    Xc = X.astype(np.float64) - mean
+    amax = float(np.max(np.abs(Xc.T @ y)))
+    alphas = [f * amax for f in (0.5, 0.1, 0.03)]
+    betas = [0.1 * a for a in alphas]
+    tol = 1e-10 if dtype == np.float64 else 1e-6
+    one = _path(X, y, alphas, betas, mean=mean, gram_columns=True, tol=tol)
+    assert (one[0][-1] != 0).sum() > 100  # past the first batch and the one after it
+    whole = _path(Xc.astype(dtype), y, alphas, betas, gram=True, tol=tol)
+    for k in range(len(alphas)):
+        assert one[4][k]
+        gap = ref.enet_gap(Xc, y, one[0][k], alphas[k], betas[k])
+        assert gap <= 10 * tol * float(y.astype(np.float64) @ y) + 1e-9
+        scale = np.abs(whole[0][k]).max()
+        np.testing.assert_allclose(one[0][k], whole[0][k],
+                                   atol=(1e-6 if dtype == np.float64 else 1e-2) * scale)
+    other = _path(X, y, alphas, betas, mean=mean, gram_columns=True, tol=tol, n_threads=2)
+    for a, b in zip(one, other):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("gram", [False, True])
 @pytest.mark.parametrize("random", [True, False])

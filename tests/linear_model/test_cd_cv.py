@@ -12,6 +12,7 @@ from sklearn.model_selection import KFold, PredefinedSplit, ShuffleSplit
 
 import fastml.linear_model as fm
 from fastml.linear_model import _cd_cv
+from fastml.linear_model._coordinate_descent import solve_fold_path, solve_gram_path
 
 X_DIABETES, Y_DIABETES = load_diabetes(return_X_y=True)
 # breast_cancer's features have means up to ~900 times their spread: the centring is tested
@@ -107,7 +108,8 @@ def test_blocks_of_a_split():
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("center", [True, False])
 def test_block_sums_give_each_folds_gram_matrix(center, weighted, dtype):
-    """Gram matrix, X'y, y'y and offsets of each fold's training rows, centred by their weighted
+    """Gram matrix (through a path on the blocks' Gram columns), X'y, y'y and offsets of each
+    fold's training rows, centred by their weighted
     means and weighted by the weights rescaled to sum to their number (scikit-learn's folds),
     against NumPy on those rows; several chunks per block."""
     X, y = _data("cancer", dtype)
@@ -128,14 +130,27 @@ def test_block_sums_give_each_folds_gram_matrix(center, weighted, dtype):
         yo = np.average(yt, weights=wt) if center else 0.0
         Xc = (Xt - Xo) * np.sqrt(wt)[:, None]
         yc = (yt - yo) * np.sqrt(wt)
-        gram, Xy, yy, X_offset, y_offset = sums.problem(y.astype(np.float64), w, train,
-                                                        k if k < len(folds) else None)
+        fold, X_offset, y_offset = sums.problem(y.astype(np.float64), w, train,
+                                                k if k < len(folds) else None)
         rtol = 1e-10 if dtype == np.float64 else 1e-5
-        scale = np.abs(Xc.T @ Xc).max()
-        np.testing.assert_allclose(gram, Xc.T @ Xc, rtol=0, atol=rtol * scale)
-        np.testing.assert_allclose(Xy, Xc.T @ yc, rtol=0, atol=rtol * np.abs(Xc.T @ yc).max())
-        np.testing.assert_allclose(yy, yc @ yc, rtol=rtol)
+        gram = Xc.T @ Xc
+        np.testing.assert_allclose(fold["norms"], np.diag(gram), rtol=0,
+                                   atol=rtol * np.abs(gram).max())
+        np.testing.assert_allclose(fold["q"], Xc.T @ yc, rtol=0,
+                                   atol=rtol * np.abs(Xc.T @ yc).max())
+        np.testing.assert_allclose(fold["yy"], yc @ yc, rtol=rtol)
         np.testing.assert_allclose(X_offset, Xo, rtol=rtol, atol=rtol)
+        # the fold's Gram columns from the blocks' (computed by the core on demand): its path
+        # as on NumPy's Gram matrix of the fold
+        amax = np.abs(Xc.T @ yc).max() / len(train)
+        alphas = [0.3 * amax, 0.03 * amax, 0.003 * amax]
+        solver = dict(tol=1e-12 if dtype == np.float64 else 1e-5, max_iter=100000, n_jobs=1)
+        ours, _, _ = solve_fold_path(sums.store, fold, dtype, len(train), alphas, 0.9, **solver)
+        theirs, _, _ = solve_gram_path(gram.astype(dtype), (Xc.T @ yc).astype(dtype), yc @ yc,
+                                       len(train), alphas, 0.9, **solver)
+        np.testing.assert_allclose(ours, theirs, rtol=0,
+                                   atol=(1e-8 if dtype == np.float64 else 1e-2)
+                                   * np.abs(theirs).max())
         np.testing.assert_allclose(y_offset, yo, rtol=rtol, atol=rtol)
 
 

@@ -69,7 +69,8 @@ def _warn_unconverged(gaps, tols, converged, l1):
 
 def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X_mean=None,
                 X_scale=None, sample_weight=None, tol=1e-4, max_iter=1000, random_state=None,
-                selection="cyclic", positive=False, screening=True, n_jobs=None):
+                selection="cyclic", positive=False, screening=True, n_jobs=None,
+                gram_columns=False):
     """Coordinate descent along `alphas` (decreasing) on single-output data in the core.
 
     Sparse X (CSR converted to CSC once) is centred by X_mean and weighted by sample_weight
@@ -77,7 +78,8 @@ def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X
 
     X is the design as given (C or F order, never copied); X_mean and X_scale, when given, centre
     its columns and scale its rows on the fly (an intercept and sample weights). gram, when given,
-    is X'X of that design and Xy its X'y: the Gram variant runs instead. Returns the coefficients
+    is X'X of that design and Xy its X'y: the Gram variant runs instead; gram_columns (dense X,
+    more rows than features) solves on the Gram columns of the features that leave zero. Returns the coefficients
     (n_features, n_alphas), the duality gaps divided by n_samples as scikit-learn reports them,
     and the sweeps per alpha; warns as scikit-learn for each alpha that did not converge.
     """
@@ -128,7 +130,7 @@ def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X
         # alpha_max / 1000 the visited columns came to a third of it (362 of 1000, in 19 BLAS
         # products), no faster. BLAS gets one thread: OpenBLAS threads spinning beside the
         # OpenMP ones made the product ten times slower on 2 busy cores (1.3 s against 0.15 s).
-        gram_columns = n_samples > n_features and len(alphas) > 1
+        gram_columns = n_samples > n_features and (gram_columns or len(alphas) > 1)
         with threadpool_limits(limits=1, user_api="blas"):
             gaps, tols, n_iters, converged = _cd_fast.enet_path_dense(
                 w, coefs, l1, l2, seeds, X, X_mean, X_scale, y, gram_columns=gram_columns,
@@ -137,24 +139,42 @@ def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X
     return coefs.T, gaps / n_samples, [int(k) for k in n_iters]
 
 
-def solve_gram_path(gram, Xy, y_norm2, n_samples, alphas, l1_ratio, *, coef_init=None, tol=1e-4,
-                    max_iter=1000, random_state=None, selection="cyclic", positive=False,
-                    screening=True, n_jobs=None):
-    """_solve_path's Gram variant from the problem's Gram matrix X'X (of gram's dtype), X'y,
-    y'y and its number of rows (which scales the penalties); the same returns."""
-    dtype = gram.dtype
-    n_features = gram.shape[0]
+def _solve_core(core, n_features, dtype, n_samples, alphas, l1_ratio, *, coef_init=None,
+                tol=1e-4, max_iter=1000, random_state=None, selection="cyclic", positive=False,
+                screening=True, n_jobs=None):
+    """A path of a Gram-type core call `core(w, coefs, l1, l2, seeds, **options)` on a problem of
+    n_samples rows (which scale the penalties): _solve_path's returns and warnings."""
     seeds, l1, l2 = _path_scalars(alphas, l1_ratio, n_samples, random_state, selection)
     w = (np.zeros(n_features, dtype=dtype) if coef_init is None
          else np.array(coef_init, dtype=dtype, copy=True).ravel())
     coefs = np.empty((len(alphas), n_features), dtype=dtype)
-    gaps, tols, n_iters, converged = _cd_fast.enet_path_gram(
-        w, coefs, l1, l2, seeds, np.ascontiguousarray(gram, dtype=dtype),
-        np.ascontiguousarray(Xy, dtype=dtype).ravel(), float(y_norm2), max_iter=int(max_iter),
-        tol=float(tol), random=selection == "random", positive=bool(positive),
-        screening=bool(screening), working_sets=True, n_threads=effective_n_threads(n_jobs))
+    gaps, tols, n_iters, converged = core(
+        w, coefs, l1, l2, seeds, max_iter=int(max_iter), tol=float(tol),
+        random=selection == "random", positive=bool(positive), screening=bool(screening),
+        working_sets=True, n_threads=effective_n_threads(n_jobs))
     _warn_unconverged(gaps, tols, converged, l1)
     return coefs.T, gaps / n_samples, [int(k) for k in n_iters]
+
+
+def solve_gram_path(gram, Xy, y_norm2, n_samples, alphas, l1_ratio, **solver):
+    """_solve_path's Gram variant from the problem's Gram matrix X'X (of gram's dtype), X'y,
+    y'y and its number of rows (which scales the penalties); the same returns."""
+    dtype = gram.dtype
+    gram = np.ascontiguousarray(gram, dtype=dtype)
+    Xy = np.ascontiguousarray(Xy, dtype=dtype).ravel()
+
+    def core(*args, **options):
+        return _cd_fast.enet_path_gram(*args, gram, Xy, float(y_norm2), **options)
+    return _solve_core(core, gram.shape[0], dtype, n_samples, alphas, l1_ratio, **solver)
+
+
+def solve_fold_path(store, fold, dtype, n_samples, alphas, l1_ratio, **solver):
+    """_solve_path on a cross-validation fold of n_samples rows whose Gram columns come from
+    the blocks' store (_cd_cv._BlockSums); fold: its arguments of the store's path."""
+    def core(w, coefs, l1, l2, seeds, **options):
+        return store.path(fold["skip"], fold["c"], fold["W"], fold["delta"], fold["q"],
+                          fold["norms"], fold["yy"], w, coefs, l1, l2, seeds, **options)
+    return _solve_core(core, len(fold["q"]), dtype, n_samples, alphas, l1_ratio, **solver)
 
 
 def _solve_path_multitask(X, Y, alphas, l1_ratio, *, coef_init=None, X_mean=None, X_scale=None,
@@ -233,8 +253,13 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas="wa
     if multi_output and positive:
         raise ValueError("positive=True is not allowed for multi-output (y.ndim != 1)")
     gram = None
+    # precompute="auto" on more rows than features: scikit-learn builds the whole Gram matrix
+    # (1.04 s of its 2.1 s lasso_path on 50k x 1000, one thread); the core computes the columns
+    # of the features that leave zero only (67 of 1000 there), the same problem.
+    gram_columns = (isinstance(precompute, str) and Xy is None and not multi_output
+                    and not is_sparse and X.shape[0] > X.shape[1])
     # The multi-task solver has no Gram variant (scikit-learn's neither: it ignores precompute).
-    if precompute is not False and not multi_output and not is_sparse:
+    if precompute is not False and not gram_columns and not multi_output and not is_sparse:
         X, y, _, _, _, gram, Xy = pre_fit(X, y, Xy, precompute, fit_intercept=False, copy=False,
                                           check_gram=check_input)
         if not hasattr(gram, "__array__"):
@@ -251,7 +276,8 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas="deprecated", alphas="wa
                                                         coef_init=coef_init, **solver)
     else:
         coefs, gaps, n_iters = _solve_path(X, y, alphas, l1_ratio, coef_init=coef_init,
-                                           gram=gram, Xy=Xy, positive=positive, **solver)
+                                           gram=gram, Xy=Xy, positive=positive,
+                                           gram_columns=gram_columns, **solver)
     if verbose:
         print(f"enet_path: {len(alphas)} alphas, {sum(n_iters)} sweeps")
     if return_n_iter:
@@ -388,7 +414,7 @@ def _fit_cv(model, sklearn_fit, X, y, sample_weight, params):
     """A single-output CV fit: on the folds' Gram matrices built from one pass over X where
     scikit-learn would build a Gram matrix per fold (_cd_cv), else scikit-learn's loop with
     fastml's paths on parallel folds."""
-    if fit_gram_folds(model, X, y, sample_weight, params, solve_gram_path) is not None:
+    if fit_gram_folds(model, X, y, sample_weight, params, solve_fold_path) is not None:
         return model
     with _parallel_folds(model):
         return sklearn_fit(X, y, sample_weight=sample_weight, **params)
