@@ -36,7 +36,7 @@ typedef float VF __attribute__((vector_size(kNative * 4)));
 constexpr int kGroup = 4;  // dense rows per group
 constexpr index_t kPrefetchRows = 8;  // how far ahead the products ask for rows
 
-inline VN splat(double x) { return VN{} + x; }
+inline VN splat(double x) { return simd::FASTML_ISA::splat_v<VN>(x); }
 inline VN load(const double* p) {
   VN v;
   std::memcpy(&v, p, sizeof(VN));
