@@ -159,12 +159,15 @@ def logistic_path(X, y, *, classes, Cs, fit_intercept=True, max_iter=100, tol=1e
     n_classes = len(classes)
     if sample_weight is not None or class_weight is not None:
         sample_weight = check_sample_weight(sample_weight, X, dtype=X.dtype, copy=True)
-    encoder = LabelEncoder().fit(classes)
+    # Every label of y is in classes (sorted, from np.unique or LabelEncoder): its index is its
+    # place in the sorted classes, as LabelEncoder.transform gives it without the unknown-label
+    # check (a second unique of y: 5 ms of a 100k-row multinomial fit).
+    codes = np.searchsorted(classes, y) if n_classes > 2 or class_weight is not None else None
     if class_weight is not None:
         weights = compute_class_weight(class_weight, classes=classes, y=y,
                                        sample_weight=sample_weight)
-        sample_weight *= np.asarray(weights[encoder.transform(y)], dtype=X.dtype)
-    target = (y == classes[1]) if n_classes == 2 else encoder.transform(y)
+        sample_weight *= np.asarray(weights[codes], dtype=X.dtype)
+    target = (y == classes[1]) if n_classes == 2 else codes
     n_dof = n_features + int(fit_intercept)
     w0 = _initial_coef(coef, n_classes, n_dof, X.dtype)
     loss = CompiledLogisticLoss(X, target, sample_weight, n_classes=n_classes,
