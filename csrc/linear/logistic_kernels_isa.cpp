@@ -37,9 +37,11 @@ constexpr int kGroup = 4;  // dense rows per group
 constexpr index_t kPrefetchRows = 8;  // how far ahead the products ask for rows
 
 inline VN splat(double x) { return simd::FASTML_ISA::splat_v<VN>(x); }
-inline VN load(const double* p) {
-  VN v;
-  std::memcpy(&v, p, sizeof(VN));
+// Vectors of any width (the native VN or the class lanes' narrower ones) from and to doubles.
+template <class V = VN>
+inline V load(const double* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
   return v;
 }
 inline VN load(const float* p) {
@@ -47,7 +49,8 @@ inline VN load(const float* p) {
   std::memcpy(&v, p, sizeof(VF));
   return __builtin_convertvector(v, VN);
 }
-inline void store(double* p, VN v) { std::memcpy(p, &v, sizeof(VN)); }
+template <class V>
+inline void store(double* p, V v) { std::memcpy(p, &v, sizeof(V)); }
 // The lanes' sum by halves (a lane-order sum was a chain of kNative dependent adds per row
 // and class, the largest cost of a multinomial pass after the products).
 typedef double V2 __attribute__((vector_size(16)));
@@ -298,51 +301,43 @@ inline double dense_block(const Dense<T>& X, const Model& m, index_t i, index_t 
 template <int L>
 struct Lanes {
   typedef double V __attribute__((vector_size(L * 8)));
-  static V load(const double* p) {
-    V v;
-    std::memcpy(&v, p, sizeof(V));
-    return v;
-  }
-  static void store(double* p, V v) { std::memcpy(p, &v, sizeof(V)); }
 };
 
 template <int NV, int L, class T>
 inline void class_lane_raw(const T* const* x, const double* wt, const double* b, index_t d,
                            double* z) {
-  typedef Lanes<L> W;
-  typedef typename W::V V;
+  typedef typename Lanes<L>::V V;
   constexpr index_t kp = NV * L;
   V acc[kGroup][NV];
   for (int r = 0; r < kGroup; ++r)
-    for (int v = 0; v < NV; ++v) acc[r][v] = W::load(b + v * L);
+    for (int v = 0; v < NV; ++v) acc[r][v] = load<V>(b + v * L);
   for (index_t j = 0; j < d; ++j) {
     V wv[NV];
-    for (int v = 0; v < NV; ++v) wv[v] = W::load(wt + j * kp + v * L);
+    for (int v = 0; v < NV; ++v) wv[v] = load<V>(wt + j * kp + v * L);
     for (int r = 0; r < kGroup; ++r) {
       const V xs = simd::FASTML_ISA::splat_v<V>(static_cast<double>(x[r][j]));
       for (int v = 0; v < NV; ++v) acc[r][v] += xs * wv[v];
     }
   }
   for (int r = 0; r < kGroup; ++r)
-    for (int v = 0; v < NV; ++v) W::store(z + r * kp + v * L, acc[r][v]);
+    for (int v = 0; v < NV; ++v) store(z + r * kp + v * L, acc[r][v]);
 }
 
 template <int NV, int L, class T>
 inline void class_lane_gradient(const T* const* x, const double* g, index_t d, double* gt) {
-  typedef Lanes<L> W;
-  typedef typename W::V V;
+  typedef typename Lanes<L>::V V;
   constexpr index_t kp = NV * L;
   V gv[kGroup][NV];
   for (int r = 0; r < kGroup; ++r)
-    for (int v = 0; v < NV; ++v) gv[r][v] = W::load(g + r * kp + v * L);
+    for (int v = 0; v < NV; ++v) gv[r][v] = load<V>(g + r * kp + v * L);
   for (index_t j = 0; j < d; ++j) {
     V a[NV];
-    for (int v = 0; v < NV; ++v) a[v] = W::load(gt + j * kp + v * L);
+    for (int v = 0; v < NV; ++v) a[v] = load<V>(gt + j * kp + v * L);
     for (int r = 0; r < kGroup; ++r) {
       const V xs = simd::FASTML_ISA::splat_v<V>(static_cast<double>(x[r][j]));
       for (int v = 0; v < NV; ++v) a[v] += xs * gv[r][v];
     }
-    for (int v = 0; v < NV; ++v) W::store(gt + j * kp + v * L, a[v]);
+    for (int v = 0; v < NV; ++v) store(gt + j * kp + v * L, a[v]);
   }
 }
 
