@@ -36,10 +36,12 @@ typedef float VF __attribute__((vector_size(kNative * 4)));
 constexpr int kGroup = 4;  // dense rows per group
 constexpr index_t kPrefetchRows = 8;  // how far ahead the products ask for rows
 
-inline VN splat(double x) { return VN{} + x; }
-inline VN load(const double* p) {
-  VN v;
-  std::memcpy(&v, p, sizeof(VN));
+inline VN splat(double x) { return simd::FASTML_ISA::splat_v<VN>(x); }
+// Vectors of any width (the native VN or the class lanes' narrower ones) from and to doubles.
+template <class V = VN>
+inline V load(const double* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
   return v;
 }
 inline VN load(const float* p) {
@@ -47,7 +49,8 @@ inline VN load(const float* p) {
   std::memcpy(&v, p, sizeof(VF));
   return __builtin_convertvector(v, VN);
 }
-inline void store(double* p, VN v) { std::memcpy(p, &v, sizeof(VN)); }
+template <class V>
+inline void store(double* p, V v) { std::memcpy(p, &v, sizeof(V)); }
 // The lanes' sum by halves (a lane-order sum was a chain of kNative dependent adds per row
 // and class, the largest cost of a multinomial pass after the products).
 typedef double V2 __attribute__((vector_size(16)));
@@ -290,49 +293,59 @@ inline double dense_block(const Dense<T>& X, const Model& m, index_t i, index_t 
 // every class, in a small matrix product: R rows x NV vectors of accumulators in registers.
 // The gradient is summed the same way into a transposed (d x kp) buffer, added to grad_w once
 // per chunk.
-// NV is at most 4: the R x NV accumulators must fit in the registers.
+// NV is at most 4: the R x NV accumulators must fit in the registers. The vectors hold L
+// doubles: the native width, or half of it where that pads fewer lanes (10 classes: 12 lanes in
+// three 4-wide vectors rather than 16 in two 8-wide ones; see class_lane_width). Each class
+// sums in its own lane in feature order, so results do not depend on L.
 
-template <int NV, class T>
+template <int L>
+struct Lanes {
+  typedef double V __attribute__((vector_size(L * 8)));
+};
+
+template <int NV, int L, class T>
 inline void class_lane_raw(const T* const* x, const double* wt, const double* b, index_t d,
                            double* z) {
-  constexpr index_t kp = NV * kNative;
-  VN acc[kGroup][NV];
+  typedef typename Lanes<L>::V V;
+  constexpr index_t kp = NV * L;
+  V acc[kGroup][NV];
   for (int r = 0; r < kGroup; ++r)
-    for (int v = 0; v < NV; ++v) acc[r][v] = load(b + v * kNative);
+    for (int v = 0; v < NV; ++v) acc[r][v] = load<V>(b + v * L);
   for (index_t j = 0; j < d; ++j) {
-    VN wv[NV];
-    for (int v = 0; v < NV; ++v) wv[v] = load(wt + j * kp + v * kNative);
+    V wv[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = load<V>(wt + j * kp + v * L);
     for (int r = 0; r < kGroup; ++r) {
-      const VN xs = splat(static_cast<double>(x[r][j]));
+      const V xs = simd::FASTML_ISA::splat_v<V>(static_cast<double>(x[r][j]));
       for (int v = 0; v < NV; ++v) acc[r][v] += xs * wv[v];
     }
   }
   for (int r = 0; r < kGroup; ++r)
-    for (int v = 0; v < NV; ++v) store(z + r * kp + v * kNative, acc[r][v]);
+    for (int v = 0; v < NV; ++v) store(z + r * kp + v * L, acc[r][v]);
 }
 
-template <int NV, class T>
+template <int NV, int L, class T>
 inline void class_lane_gradient(const T* const* x, const double* g, index_t d, double* gt) {
-  constexpr index_t kp = NV * kNative;
-  VN gv[kGroup][NV];
+  typedef typename Lanes<L>::V V;
+  constexpr index_t kp = NV * L;
+  V gv[kGroup][NV];
   for (int r = 0; r < kGroup; ++r)
-    for (int v = 0; v < NV; ++v) gv[r][v] = load(g + r * kp + v * kNative);
+    for (int v = 0; v < NV; ++v) gv[r][v] = load<V>(g + r * kp + v * L);
   for (index_t j = 0; j < d; ++j) {
-    VN a[NV];
-    for (int v = 0; v < NV; ++v) a[v] = load(gt + j * kp + v * kNative);
+    V a[NV];
+    for (int v = 0; v < NV; ++v) a[v] = load<V>(gt + j * kp + v * L);
     for (int r = 0; r < kGroup; ++r) {
-      const VN xs = splat(static_cast<double>(x[r][j]));
+      const V xs = simd::FASTML_ISA::splat_v<V>(static_cast<double>(x[r][j]));
       for (int v = 0; v < NV; ++v) a[v] += xs * gv[r][v];
     }
-    for (int v = 0; v < NV; ++v) store(gt + j * kp + v * kNative, a[v]);
+    for (int v = 0; v < NV; ++v) store(gt + j * kp + v * L, a[v]);
   }
 }
 
-// Rows [begin, end) of a multinomial chunk whose kp = NV * kNative.
-template <int NV, class T>
+// Rows [begin, end) of a multinomial chunk whose kp = NV * L.
+template <int NV, int L, class T>
 void class_lane_loss_gradient(const Dense<T>& X, const Model& m, index_t begin, index_t end,
                               double* loss, double* grad_w, double* grad_b) {
-  constexpr index_t kp = NV * kNative;
+  constexpr index_t kp = NV * L;
   const index_t k = m.k, d = X.d;
   Scratch wt(d * kp), gt(d * kp), b(kp), zp(kBlock * kp), gp(kBlock * kp);
   for (index_t c = 0; c < k; ++c) {
@@ -349,7 +362,7 @@ void class_lane_loss_gradient(const Dense<T>& X, const Model& m, index_t begin, 
       // A last partial group repeats its last row; its extra results are not read.
       for (int q = 0; q < kGroup; ++q) x[q] = X.x + (i0 + (r + q < n ? r + q : n - 1)) * d;
       prefetch_rows(X, i0 + r, kGroup);
-      class_lane_raw<NV>(x, wt.p, b.p, d, zp.p + r * kp);
+      class_lane_raw<NV, L>(x, wt.p, b.p, d, zp.p + r * kp);
     }
     for (index_t r = 0; r < n; ++r)
       for (index_t c = 0; c < k; ++c) bufs.z.p[r * k + c] = zp.p[r * kp + c];
@@ -363,7 +376,7 @@ void class_lane_loss_gradient(const Dense<T>& X, const Model& m, index_t begin, 
         if (r + q >= n)
           for (index_t c = 0; c < kp; ++c) gp.p[(r + q) * kp + c] = 0.0;
       }
-      class_lane_gradient<NV>(x, gp.p + r * kp, d, gt.p);
+      class_lane_gradient<NV, L>(x, gp.p + r * kp, d, gt.p);
     }
     for (index_t r = 0; r < n; ++r)
       for (index_t c = 0; c < k; ++c) grad_b[c] += bufs.g.p[r * k + c];
@@ -373,17 +386,37 @@ void class_lane_loss_gradient(const Dense<T>& X, const Model& m, index_t begin, 
   *loss += sum;
 }
 
+// The lanes per vector for k classes: half the native width where that pads fewer lanes (within
+// four vectors), else the native width. On AMD's Zen 4 an 8-wide vector takes both 4-wide
+// multiply-add units, so the padded lanes cost as much as the used ones.
+constexpr int kHalf = kNative >= 8 ? kNative / 2 : kNative;
+inline bool half_lanes(index_t k) {
+  const index_t native = (k + kNative - 1) / kNative * kNative;
+  const index_t half = (k + kHalf - 1) / kHalf * kHalf;
+  return half < native && half <= 4 * kHalf;
+}
+
+// The class-lane pass for k <= 4 vectors of L lanes; false when k needs more.
+template <int L, class T>
+bool class_lanes(const Dense<T>& X, const Model& m, index_t begin, index_t end, double* loss,
+                 double* grad_w, double* grad_b) {
+  switch ((m.k + L - 1) / L) {
+    case 1: class_lane_loss_gradient<1, L>(X, m, begin, end, loss, grad_w, grad_b); return true;
+    case 2: class_lane_loss_gradient<2, L>(X, m, begin, end, loss, grad_w, grad_b); return true;
+    case 3: class_lane_loss_gradient<3, L>(X, m, begin, end, loss, grad_w, grad_b); return true;
+    case 4: class_lane_loss_gradient<4, L>(X, m, begin, end, loss, grad_w, grad_b); return true;
+    default: return false;
+  }
+}
+
 template <class T>
 void dense_loss_gradient(const Dense<T>& X, const Model& m, index_t begin, index_t end,
                          double* loss, double* grad_w, double* grad_b) {
   if (m.k > 1 && !m.raw) {
-    switch ((m.k + kNative - 1) / kNative) {
-      case 1: return class_lane_loss_gradient<1>(X, m, begin, end, loss, grad_w, grad_b);
-      case 2: return class_lane_loss_gradient<2>(X, m, begin, end, loss, grad_w, grad_b);
-      case 3: return class_lane_loss_gradient<3>(X, m, begin, end, loss, grad_w, grad_b);
-      case 4: return class_lane_loss_gradient<4>(X, m, begin, end, loss, grad_w, grad_b);
-      default: break;
-    }
+    const bool done = half_lanes(m.k)
+                          ? class_lanes<kHalf>(X, m, begin, end, loss, grad_w, grad_b)
+                          : class_lanes<kNative>(X, m, begin, end, loss, grad_w, grad_b);
+    if (done) return;
   }
   BlockBuffers bufs(m.k, false);
   const index_t rows = dense_block_rows<T>(X.d);

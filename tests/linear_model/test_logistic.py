@@ -243,7 +243,9 @@ def test_pickle_and_threads():
 
 # ---- LogisticRegressionCV ---------------------------------------------------------------------
 
-def _assert_same_cv(a, b):
+def _assert_same_cv(a, b, same_n_iter=True):
+    """Same fitted attributes; with same_n_iter=False n_iter_ only in shape and dtype (Newton
+    steps against saga's epochs)."""
     _assert_same_model(a, b, rtol=1e-5)
     for attr in ("C_", "l1_ratio_", "l1_ratios_", "Cs_"):
         np.testing.assert_array_equal(getattr(b, attr), getattr(a, attr))
@@ -255,8 +257,9 @@ def _assert_same_cv(a, b):
         else:
             pairs = [(A, B)]
         for x, z in pairs:
-            assert x.shape == z.shape
-            np.testing.assert_allclose(z, x, rtol=1e-5, atol=1e-5)
+            assert x.shape == z.shape and x.dtype == z.dtype
+            if attr != "n_iter_" or same_n_iter:
+                np.testing.assert_allclose(z, x, rtol=1e-5, atol=1e-5)
 
 
 # Well-conditioned fits, where the paths agree to rounding: at C = 10 and above breast_cancer is
@@ -297,6 +300,62 @@ def test_cv_sparse_and_threads():
     two = fm.LogisticRegressionCV(Cs=3, cv=3, n_jobs=2, use_legacy_attributes=False,
                                   scoring="accuracy", l1_ratios=(0.0,)).fit(X, y)
     np.testing.assert_array_equal(one.coefs_paths_, two.coefs_paths_)
+
+
+# l1 and elasticnet in LogisticRegressionCV: each fold's path over Cs by proximal Newton steps,
+# warm-started, against scikit-learn's saga at a tight tol (fits where it reaches the optimum in
+# well under a second; binary: breast_cancer at small C).
+@pytest.mark.parametrize("name, params", [
+    ("iris", {"l1_ratios": (1.0,), "use_legacy_attributes": False}),
+    ("wine", {"l1_ratios": (0.5, 1.0), "use_legacy_attributes": False}),
+    ("wine", {"l1_ratios": (1.0,), "use_legacy_attributes": True}),
+    # refit=False with elasticnet: an array (scikit-learn indexes l1_ratios by an array there
+    # and raises TypeError for a tuple; fastml answers).
+    ("iris", {"l1_ratios": np.array([0.0, 0.5]), "refit": False,
+              "use_legacy_attributes": False}),
+    ("wine", {"l1_ratios": np.array([0.3, 0.7]), "refit": False, "use_legacy_attributes": True,
+              "scoring": "accuracy"}),
+    ("iris", {"l1_ratios": (0.5,), "class_weight": "balanced", "sample_weight": True,
+              "use_legacy_attributes": False}),
+    ("wine", {"l1_ratios": (1.0,), "fit_intercept": False, "use_legacy_attributes": False}),
+    ("cancer", {"l1_ratios": (0.5, 1.0), "Cs": [0.01, 0.03],
+                "use_legacy_attributes": False})])
+def test_cv_l1_as_scikit_learn(name, params):
+    X, y = _data(name)
+    params = {"Cs": [0.03, 0.1, 0.3], "scoring": "neg_log_loss", **params}
+    sw = (np.random.default_rng(0).uniform(0.5, 2, len(y))
+          if params.pop("sample_weight", False) else None)
+    a, b = _fit_both("LogisticRegressionCV", X, y, sample_weight=sw, cv=3, solver="saga",
+                     tol=1e-10, max_iter=5000, **params)
+    _assert_same_cv(a, b, same_n_iter=False)
+    np.testing.assert_array_equal(b.coef_ == 0, a.coef_ == 0)
+    assert np.max(b.n_iter_) < np.max(a.n_iter_)  # Newton steps, not epochs
+
+
+def test_cv_l1_sparse_and_threads():
+    X, y = _data("wine")
+    params = dict(Cs=[0.03, 0.1, 0.3], cv=3, solver="saga", l1_ratios=(0.5, 1.0), tol=1e-10,
+                  scoring="neg_log_loss", use_legacy_attributes=False)
+    dense = fm.LogisticRegressionCV(**params).fit(X, y)
+    sparse = fm.LogisticRegressionCV(**params).fit(sp.csr_matrix(X), y)
+    _assert_same_cv(dense, sparse, same_n_iter=False)  # a step more or less from rounding
+    two = fm.LogisticRegressionCV(n_jobs=2, **params).fit(X, y)
+    np.testing.assert_array_equal(two.coefs_paths_, dense.coefs_paths_)
+
+
+def test_cv_l1_errors_and_too_large_as_scikit_learn(monkeypatch):
+    X, y = _data("iris")
+    for l1_ratios in [[0.5, 1.5], [-0.5, 0.5], [0.5, "a"]]:
+        for module in (sk, fm):
+            with pytest.raises(ValueError, match="l1_ratios must be an array-like"):
+                module.LogisticRegressionCV(solver="saga", l1_ratios=l1_ratios).fit(X, y)
+    from fastml.linear_model import _logistic
+    monkeypatch.setattr(_logistic, "_L1_MAX_DOF", 10)  # iris: 3 classes x 5 > 10
+    a, b = _fit_both("LogisticRegressionCV", X, y, Cs=2, cv=2, solver="saga", l1_ratios=(1.0,),
+                     max_iter=20, random_state=0, scoring="accuracy",
+                     use_legacy_attributes=False)
+    np.testing.assert_array_equal(b.coef_, a.coef_)
+    np.testing.assert_array_equal(b.n_iter_, a.n_iter_)
 
 
 def test_cv_handed_to_scikit_learn_for_l1():

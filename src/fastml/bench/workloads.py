@@ -1844,6 +1844,8 @@ def _logistic_workloads():
         return call
 
     peers = [("scikit-learn", sk.LogisticRegression, 4.0, 1e-4)]
+    cv_l1 = dict(Cs=[0.01, 0.03, 0.1, 0.3, 1.0], cv=3, solver="saga", l1_ratios=(1.0,),
+                 scoring="neg_log_loss", use_legacy_attributes=False)
     if peer_installed("sklearnex"):
         import sklearnex.linear_model
 
@@ -1874,6 +1876,20 @@ def _logistic_workloads():
             setup=binary,
             fastml=fit(lambda: fm.LogisticRegression(solver="saga", l1_ratio=1.0, C=0.1)),
             peer=fit(lambda: sk.LogisticRegression(solver="saga", l1_ratio=1.0, C=0.1)),
+            peer_name="scikit-learn",
+            parity=relative_coef_difference,
+            parity_label="coef rel. diff",
+            tolerance=1e-2,
+        ),
+        # l1 in LogisticRegressionCV: each fold's path over the Cs by proximal Newton steps,
+        # against scikit-learn's saga path (its tol=1e-4 stops about 1e-3 away).
+        Workload(
+            group="linear",
+            name="LogisticRegressionCV saga l1 fit {n}x20 float64, binary, 5 Cs, 3 folds",
+            sizes=(2_000, 20_000),
+            setup=lambda n: binary(n, 20),
+            fastml=fit(lambda: fm.LogisticRegressionCV(**cv_l1)),
+            peer=fit(lambda: sk.LogisticRegressionCV(**cv_l1)),
             peer_name="scikit-learn",
             parity=relative_coef_difference,
             parity_label="coef rel. diff",
