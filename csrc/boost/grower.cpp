@@ -175,8 +175,10 @@ class Grower {
   }
 
   // Rows of the node going left first, each side in row order (scikit-learn's split_indices).
-  // In blocks, one per thread: each block's left and right rows are counted, then written at
-  // offsets summed over the blocks before it, so the order never depends on the blocks.
+  // In blocks, one per thread: each block reads its rows' codes once, writing its left rows
+  // forward from its start in the scratch and its right rows backward from its end; then every
+  // block copies its two runs to offsets summed over the blocks before it, so the order never
+  // depends on the blocks.
   index_t partition(const Node& node) {
     const Split& s = node.split;
     const index_t n = node.n();
@@ -212,26 +214,32 @@ class Grower {
     {
       const int b = omp_get_thread_num();
       const index_t first = n * b / B, last = n * (b + 1) / B;
-      index_t count = 0;
-      for (index_t i = first; i < last; ++i) count += goes_left(rows[i]);
-      lefts[b + 1] = count;
-#pragma omp barrier
-#pragma omp single
-      for (int k = 0; k < B; ++k) lefts[k + 1] += lefts[k];
-      // the implicit barrier of single: every offset is known
-      const index_t n_left = lefts[B];
-      index_t at_left = lefts[b], at_right = n_left + (first - lefts[b]);
+      // branch-free as above: out[at_left] and out[at_right] are slots not yet written
+      index_t at_left = first, at_right = last - 1;
       for (index_t i = first; i < last; ++i) {
         const std::int32_t r = rows[i];
-        if (goes_left(r))
-          out[at_left++] = r;
-        else
-          out[at_right++] = r;
+        const bool left = goes_left(r);
+        out[at_left] = r;
+        out[at_right] = r;
+        at_left += left;
+        at_right -= !left;
       }
+      lefts[b + 1] = at_left - first;
 #pragma omp barrier
-      std::copy(out + first, out + last, rows + first);
+      index_t left_before = 0, n_left = 0;
+      for (int k = 0; k < B; ++k) {
+        left_before += k < b ? lefts[k + 1] : 0;
+        n_left += lefts[k + 1];
+      }
+      const index_t n_block_left = lefts[b + 1];
+      std::copy(out + first, out + first + n_block_left, rows + left_before);
+      // the right rows before this block's: the rows before it less their left ones
+      std::int32_t* right = rows + n_left + (first - left_before);
+      for (index_t i = last - 1; i >= first + n_block_left; --i) *right++ = out[i];
     }
-    return lefts[B];
+    index_t n_left = 0;
+    for (int k = 0; k < B; ++k) n_left += lefts[k + 1];
+    return n_left;
   }
   static constexpr int kMaxBlocks = 64;
 

@@ -47,9 +47,11 @@ class HistogramPool {
 // touches, with the node's gradients read in order from `ordered` (its rows' gradients gathered
 // once, scikit-learn's ordered_gradients). The rows go in blocks whose row ids and gradients
 // stay in L2 while every feature passes over them (rather than every feature streaming all of
-// them from memory). Every bin sums its rows in row order whatever the thread count (each
-// thread fills whole features). Nothing here allocates.
-template <bool kConstantHessian>
+// them from memory). kAllRows: the node holds every row in row order (a root), so rows[i] is i
+// and `ordered` is gh itself: the codes stream in order and no gather is needed. Every bin sums
+// its rows in row order whatever the thread count (each thread fills whole features). Nothing
+// here allocates.
+template <bool kConstantHessian, bool kAllRows>
 void fill_features(HistogramPool& pool, int h, const Data& data, const GradHess* ordered,
                    const std::int32_t* rows, index_t n, const std::int32_t* features,
                    index_t count) {
@@ -64,7 +66,7 @@ void fill_features(HistogramPool& pool, int h, const Data& data, const GradHess*
       Bin* H = pool.of(h, features[j]);
       const std::uint8_t* column = data.codes + static_cast<index_t>(features[j]) * data.n_rows;
       for (index_t i = begin; i < end; ++i) {
-        Bin& b = H[column[rows[i]]];
+        Bin& b = H[column[kAllRows ? i : rows[i]]];
         b.g += ordered[i].g;
         if (!kConstantHessian) b.h += ordered[i].h;
         b.count += 1;
@@ -73,27 +75,43 @@ void fill_features(HistogramPool& pool, int h, const Data& data, const GradHess*
   }
 }
 
-// The histograms of a node's features; `ordered` has room for the node's rows.
+// The features [first, first + count) of the node, on the calling thread.
+template <bool kConstantHessian>
+void fill_share(HistogramPool& pool, int h, const Data& data, const GradHess* ordered,
+                const std::int32_t* rows, index_t n, const std::int32_t* features, index_t count,
+                bool all_rows) {
+  if (all_rows)
+    fill_features<kConstantHessian, true>(pool, h, data, ordered, rows, n, features, count);
+  else
+    fill_features<kConstantHessian, false>(pool, h, data, ordered, rows, n, features, count);
+}
+
+// The histograms of a node's features; `ordered` has room for the node's rows. rows increase
+// (a node's rows keep their order), so a node of every row has rows[i] == i.
 template <bool kConstantHessian>
 void build_histogram(HistogramPool& pool, int h, const Data& data, const GradHess* gh,
                      const std::int32_t* rows, index_t n, const std::vector<std::int32_t>& features,
                      GradHess* ordered, int n_threads) {
-  const int gather_threads = fastml_hot_region_threads(2.0 * n, n_threads);  // ~2 ns a row
+  const bool all_rows = n == data.n_rows;
+  if (!all_rows) {
+    const int gather_threads = fastml_hot_region_threads(2.0 * n, n_threads);  // ~2 ns a row
 #pragma omp parallel for schedule(static) num_threads(gather_threads) if (gather_threads > 1)
-  for (index_t i = 0; i < n; ++i) ordered[i] = gh[rows[i]];
+    for (index_t i = 0; i < n; ++i) ordered[i] = gh[rows[i]];
+  }
+  const GradHess* source = all_rows ? gh : ordered;
   const index_t count = static_cast<index_t>(features.size());
   // about 1 ns a code
   const int chunks = std::min<int>(fastml_hot_region_threads(1.0 * n * count, n_threads),
                                    static_cast<int>(std::max<index_t>(count, 1)));
   if (chunks <= 1) {
-    fill_features<kConstantHessian>(pool, h, data, ordered, rows, n, features.data(), count);
+    fill_share<kConstantHessian>(pool, h, data, source, rows, n, features.data(), count, all_rows);
     return;
   }
 #pragma omp parallel for schedule(static, 1) num_threads(chunks)
   for (int chunk = 0; chunk < chunks; ++chunk) {
     const index_t first = count * chunk / chunks, last = count * (chunk + 1) / chunks;
-    fill_features<kConstantHessian>(pool, h, data, ordered, rows, n, features.data() + first,
-                                    last - first);
+    fill_share<kConstantHessian>(pool, h, data, source, rows, n, features.data() + first,
+                                 last - first, all_rows);
   }
 }
 

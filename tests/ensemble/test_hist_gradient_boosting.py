@@ -268,6 +268,20 @@ def test_model_does_not_depend_on_n_jobs():
         assert_array_equal(models[0].predict_proba(X), other.predict_proba(X))
 
 
+def test_regressor_does_not_depend_on_n_jobs():
+    # least squares: constant hessians, and the partitions and fills of deep balanced trees
+    # on 1, 2 and 3 threads (the tests run every parallel path), scikit-learn's trees on all
+    from sklearn.datasets import make_regression
+    X, y = make_regression(3000, 10, n_informative=6, noise=5.0, random_state=0)
+    X[::17, 3] = np.nan
+    theirs = sk.HistGradientBoostingRegressor(max_iter=8, random_state=0).fit(X, y)
+    for j in (1, 2, 3):
+        ours = HistGradientBoostingRegressor(max_iter=8, random_state=0, n_jobs=j).fit(X, y)
+        for a, b in zip(ours._predictors, theirs._predictors):
+            assert_array_equal(a[0].nodes, b[0].nodes)
+        assert_array_equal(ours.predict(X), theirs.predict(X))
+
+
 def test_pickle_and_feature_importances():
     X, y, _ = _nan_data(n=300)
     model = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(X, y)
