@@ -42,6 +42,23 @@ py::array_t<T> csr_matmat(const In<I>& indptr, const In<I>& indices, const In<T>
 }
 
 template <class T, class I>
+py::array_t<T> csr_t_matmat(const In<I>& indptr, const In<I>& indices, const In<T>& data,
+                            index_t n_cols, const In<T>& P, int n_threads) {
+  const Csr<T, I> X = csr_view(indptr, indices, data, n_cols);
+  require(P.ndim() == 2 && P.shape(0) == X.n, "P must have shape (n_rows, k)");
+  require_threads(n_threads);
+  const index_t k = P.shape(1);
+  py::array_t<T> out({n_cols, k});
+  T* o = out.mutable_data();
+  const T* p = P.data();
+  {
+    py::gil_scoped_release release;
+    fastml::decomposition::csr_t_matmat(X, p, k, o, n_threads);
+  }
+  return out;
+}
+
+template <class T, class I>
 py::tuple csr_transpose(const In<I>& indptr, const In<I>& indices, const In<T>& data,
                         index_t n_cols) {
   const Csr<T, I> X = csr_view(indptr, indices, data, n_cols);
@@ -68,6 +85,11 @@ void define(py::module_& m) {
         py::arg("B").noconvert(), py::arg("n_threads"),
         "X @ B for X in CSR arrays (n_rows x n_cols) and B (n_cols x k), in X's dtype; sums\n"
         "carried in float64, each row by one thread in the order of its nonzeros.");
+  m.def("csr_t_matmat", &csr_t_matmat<T, I>, py::arg("indptr").noconvert(),
+        py::arg("indices").noconvert(), py::arg("data").noconvert(), py::arg("n_cols"),
+        py::arg("P").noconvert(), py::arg("n_threads"),
+        "X^T @ P for X in CSR arrays (n_rows x n_cols) and P (n_rows x k), in X's dtype; sums\n"
+        "carried in float64, each output row by one thread in ascending row of X.");
   m.def("csr_transpose", &csr_transpose<T, I>, py::arg("indptr").noconvert(),
         py::arg("indices").noconvert(), py::arg("data").noconvert(), py::arg("n_cols"),
         "(indptr, indices, data) of X^T in CSR: each row's values by increasing row of X.");

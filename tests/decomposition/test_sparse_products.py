@@ -46,6 +46,29 @@ def test_csr_matmat_is_the_same_for_any_thread_count(n, d, k, dtype):
 
 @pytest.mark.parametrize("n, d, k", SHAPES)
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_csr_t_matmat_matches_reference(n, d, k, dtype, index_dtype):
+    indptr, indices, data = _csr(n, d, dtype, index_dtype, seed=n + 2 * d)
+    X = sp.csr_matrix((data, indices, indptr), shape=(n, d))
+    P = np.random.default_rng(4).normal(size=(n, k)).astype(dtype)
+    out = core.csr_t_matmat(indptr, indices, data, d, P, 2)
+    assert out.dtype == dtype and out.shape == (d, k)
+    np.testing.assert_allclose(out, reference.csr_t_matmat(X, P), **_tolerance(dtype))
+
+
+@pytest.mark.parametrize("n, d, k", SHAPES)
+def test_csr_t_matmat_is_the_gathered_product_for_any_thread_count(n, d, k, dtype):
+    """Scattered from X's rows over column ranges, each output row is summed in ascending row of
+    X: the bits of the row-parallel product of X's transpose, for any number of threads."""
+    indptr, indices, data = _csr(n, d, dtype, np.int64, seed=9)
+    P = np.random.default_rng(5).normal(size=(n, k)).astype(dtype)
+    gathered = core.csr_matmat(*core.csr_transpose(indptr, indices, data, d), n, P, 1)
+    for threads in (1, 2, 3, 7):
+        np.testing.assert_array_equal(core.csr_t_matmat(indptr, indices, data, d, P, threads),
+                                      gathered)
+
+
+@pytest.mark.parametrize("n, d, k", SHAPES)
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
 def test_csr_transpose_is_the_transposed_matrix(n, d, k, dtype, index_dtype):
     indptr, indices, data = _csr(n, d, dtype, index_dtype, seed=7)
     X = sp.csr_matrix((data, indices, indptr), shape=(n, d))
@@ -77,6 +100,10 @@ def test_entry_checks():
         core.csr_matmat(bad, indices, data, 10, B, 1)
     with pytest.raises(ValueError, match="B must have shape"):
         core.csr_matmat(indptr, indices, data, 10, np.ones((9, 3)), 1)
+    with pytest.raises(ValueError, match="P must have shape"):
+        core.csr_t_matmat(indptr, indices, data, 10, np.ones((19, 3)), 1)
+    with pytest.raises(ValueError, match="column indices"):
+        core.csr_t_matmat(indptr, indices, data, 5, np.ones((20, 3)), 1)
     with pytest.raises(ValueError, match="n_threads"):
         core.csr_matmat(indptr, indices, data, 10, B, 0)
     with pytest.raises(TypeError):  # no conversion: B must have X's dtype

@@ -6,9 +6,9 @@ A solver sees A = X - 1 mean^T (mean None: A = X) only through ``matmat`` (A @ B
 - dense X: products by BLAS (NumPy) on blocks of rows centered on the fly, so that float32 data
   with a large mean keeps its digits (subtracting mean @ B after X @ B would cancel them) and
   only one block is ever copied;
-- CSR X: the compiled row-parallel product of fastml.decomposition._decomposition_fast, X^T
-  through a transpose built once; the mean is applied as a rank-one correction, as scikit-learn's
-  implicitly centered operator does.
+- CSR X: the compiled products of fastml.decomposition._decomposition_fast, X @ B by rows
+  (row-parallel), X^T @ P scattered from X's rows (parallel over ranges of columns); the mean is
+  applied as a rank-one correction, as scikit-learn's implicitly centered operator does.
 """
 import functools
 
@@ -77,16 +77,8 @@ class DataOperator:
         if self._sparse:
             X = X.tocsr()
             self._csr = as_csr_arrays(X)
-            self._csr_t = None
         else:
             self._X = X
-
-    # -- sparse ----------------------------------------------------------------------------------
-    def _transposed_csr(self):
-        if self._csr_t is None:
-            indptr, indices, data = self._csr
-            self._csr_t = _decomposition_fast.csr_transpose(indptr, indices, data, self.shape[1])
-        return self._csr_t
 
     # -- products --------------------------------------------------------------------------------
     def matmat(self, B):
@@ -111,7 +103,9 @@ class DataOperator:
         """A^T @ P, P of shape (n_samples, k), in X's dtype."""
         P = np.asarray(P, dtype=self.dtype)
         if self._sparse:
-            out = csr_matmat(self._transposed_csr(), self.shape[0], P, self.n_threads)
+            indptr, indices, data = self._csr
+            out = _decomposition_fast.csr_t_matmat(indptr, indices, data, self.shape[1],
+                                                   np.ascontiguousarray(P), self.n_threads)
             if self.mean is not None:
                 out -= np.outer(self.mean, P.sum(axis=0))
             return out
