@@ -18,24 +18,26 @@ const IsaChoice<KernelTable>& chosen() {
   return choice;
 }
 
+// The kernel of the chosen build for index type I: its int32 or its int64 instance.
+template <class I, class K32, class K64>
+auto for_index(K32 k32, K64 k64) {
+  if constexpr (std::is_same_v<I, std::int32_t>) {
+    return k32;
+  } else {
+    return k64;
+  }
+}
+
 template <class T, class I>
 RowsKernel<T, I> rows_kernel() {
   const TypedKernels<T>& typed = kernels_for<T>(chosen().table);
-  if constexpr (std::is_same_v<I, std::int32_t>) {
-    return typed.i32;
-  } else {
-    return typed.i64;
-  }
+  return for_index<I>(typed.i32, typed.i64);
 }
 
 template <class T, class I>
 ScatterKernel<T, I> scatter_kernel() {
   const TypedKernels<T>& typed = kernels_for<T>(chosen().table);
-  if constexpr (std::is_same_v<I, std::int32_t>) {
-    return typed.scatter_i32;
-  } else {
-    return typed.scatter_i64;
-  }
+  return for_index<I>(typed.scatter_i32, typed.scatter_i64);
 }
 
 // One-thread cost of a nonzero times one column of B, in ns (a multiply-add on a row of B that
