@@ -84,6 +84,23 @@ def test_read_only_input():
     np.testing.assert_allclose(core.csr_matmat(indptr, indices, data, 10, B, 2), X @ B)
 
 
+def test_csr_matmat_into_a_given_buffer():
+    indptr, indices, data = _csr(20, 10, np.float64, np.int32, seed=0)
+    B = np.random.default_rng(6).normal(size=(10, 3))
+    expected = core.csr_matmat(indptr, indices, data, 10, B, 2)
+    buffer = np.full((20, 3), np.nan)
+    assert core.csr_matmat(indptr, indices, data, 10, B, 2, buffer) is buffer
+    np.testing.assert_array_equal(buffer, expected)
+    with pytest.raises(ValueError, match="out must be"):
+        core.csr_matmat(indptr, indices, data, 10, B, 1, np.empty((19, 3)))
+    read_only = np.empty((20, 3))
+    read_only.setflags(write=False)
+    with pytest.raises(ValueError, match="out must be"):
+        core.csr_matmat(indptr, indices, data, 10, B, 1, read_only)
+    with pytest.raises(TypeError):  # no conversion: out must be C-contiguous, of X's dtype
+        core.csr_matmat(indptr, indices, data, 10, B, 1, np.empty((20, 4))[:, :3])
+
+
 def test_entry_checks():
     indptr, indices, data = _csr(20, 10, np.float64, np.int32, seed=0)
     B = np.ones((10, 3))

@@ -50,11 +50,11 @@ def as_csr_arrays(X):
             np.ascontiguousarray(X.data))
 
 
-def csr_matmat(arrays, n_cols, B, n_threads):
-    """X @ B for CSR arrays of X and a dense B, in X's dtype (float64 sums)."""
+def csr_matmat(arrays, n_cols, B, n_threads, out=None):
+    """X @ B for CSR arrays of X and a dense B, in X's dtype (float64 sums); into out if given."""
     indptr, indices, data = arrays
     B = np.ascontiguousarray(B, dtype=data.dtype)
-    return _decomposition_fast.csr_matmat(indptr, indices, data, n_cols, B, n_threads)
+    return _decomposition_fast.csr_matmat(indptr, indices, data, n_cols, B, n_threads, out)
 
 
 def safe_matmat(X, B, n_threads):
@@ -81,11 +81,16 @@ class DataOperator:
             self._X = X
 
     # -- products --------------------------------------------------------------------------------
-    def matmat(self, B):
-        """A @ B, B of shape (n_features, k), in X's dtype."""
+    def matmat(self, B, reuse=None):
+        """A @ B, B of shape (n_features, k), in X's dtype. reuse: None or an earlier result of
+        the same shape, which sparse X's product writes into and returns (the randomized SVD
+        reuses one buffer: a fresh 88 MB result per product of the TruncatedSVD bench cost ~14%
+        of the fit in page faults); other products ignore it."""
         B = np.asarray(B, dtype=self.dtype)
         if self._sparse:
-            out = csr_matmat(self._csr, self.shape[1], B, self.n_threads)
+            if reuse is not None and reuse.shape != (self.shape[0], B.shape[1]):
+                reuse = None  # the iterates narrow where n_features < k + p
+            out = csr_matmat(self._csr, self.shape[1], B, self.n_threads, reuse)
             if self.mean is not None:
                 out -= self.mean @ B
             return out
@@ -137,7 +142,7 @@ class _Transposed:
         self.shape = op.shape[::-1]
         self.dtype = op.dtype
 
-    def matmat(self, B):
+    def matmat(self, B, reuse=None):
         return self._op.rmatmat(B)
 
     def rmatmat(self, P):
