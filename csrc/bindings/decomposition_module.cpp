@@ -4,10 +4,12 @@
 // one dtype (fastml.decomposition converts them once): nothing is converted here.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 #include "fastml/binding_checks.hpp"
 #include "fastml/decomposition.hpp"
@@ -26,17 +28,39 @@ using In = py::array_t<T, py::array::c_style>;
 
 template <class T, class I>
 py::array_t<T> csr_matmat(const In<I>& indptr, const In<I>& indices, const In<T>& data,
-                          index_t n_cols, const In<T>& B, int n_threads) {
+                          index_t n_cols, const In<T>& B, int n_threads,
+                          std::optional<In<T>> out_given) {
   const Csr<T, I> X = csr_view(indptr, indices, data, n_cols);
   require(B.ndim() == 2 && B.shape(0) == n_cols, "B must have shape (n_cols, k)");
   require_threads(n_threads);
   const index_t k = B.shape(1);
-  py::array_t<T> out({X.n, k});
+  In<T> out = out_given ? *out_given : In<T>({X.n, k});
+  require(out.ndim() == 2 && out.shape(0) == X.n && out.shape(1) == k && out.writeable(),
+          "out must be a writeable array of shape (n_rows, k)");
+  require(static_cast<const void*>(out.data()) != static_cast<const void*>(B.data()),
+          "out must not be B");
   T* o = out.mutable_data();
   const T* b = B.data();
   {
     py::gil_scoped_release release;
     fastml::decomposition::csr_matmat(X, b, k, o, n_threads);
+  }
+  return out;
+}
+
+template <class T, class I>
+py::array_t<T> csr_t_matmat(const In<I>& indptr, const In<I>& indices, const In<T>& data,
+                            index_t n_cols, const In<T>& P, int n_threads) {
+  const Csr<T, I> X = csr_view(indptr, indices, data, n_cols);
+  require(P.ndim() == 2 && P.shape(0) == X.n, "P must have shape (n_rows, k)");
+  require_threads(n_threads);
+  const index_t k = P.shape(1);
+  py::array_t<T> out({n_cols, k});
+  T* o = out.mutable_data();
+  const T* p = P.data();
+  {
+    py::gil_scoped_release release;
+    fastml::decomposition::csr_t_matmat(X, p, k, o, n_threads);
   }
   return out;
 }
@@ -65,9 +89,15 @@ template <class T, class I>
 void define(py::module_& m) {
   m.def("csr_matmat", &csr_matmat<T, I>, py::arg("indptr").noconvert(),
         py::arg("indices").noconvert(), py::arg("data").noconvert(), py::arg("n_cols"),
-        py::arg("B").noconvert(), py::arg("n_threads"),
+        py::arg("B").noconvert(), py::arg("n_threads"), py::arg("out").noconvert() = py::none(),
         "X @ B for X in CSR arrays (n_rows x n_cols) and B (n_cols x k), in X's dtype; sums\n"
-        "carried in float64, each row by one thread in the order of its nonzeros.");
+        "carried in float64, each row by one thread in the order of its nonzeros. out: None or\n"
+        "a C-contiguous writeable array of X's dtype and shape (n_rows, k) to write into.");
+  m.def("csr_t_matmat", &csr_t_matmat<T, I>, py::arg("indptr").noconvert(),
+        py::arg("indices").noconvert(), py::arg("data").noconvert(), py::arg("n_cols"),
+        py::arg("P").noconvert(), py::arg("n_threads"),
+        "X^T @ P for X in CSR arrays (n_rows x n_cols) and P (n_rows x k), in X's dtype; sums\n"
+        "carried in float64, each output row by one thread in ascending row of X.");
   m.def("csr_transpose", &csr_transpose<T, I>, py::arg("indptr").noconvert(),
         py::arg("indices").noconvert(), py::arg("data").noconvert(), py::arg("n_cols"),
         "(indptr, indices, data) of X^T in CSR: each row's values by increasing row of X.");

@@ -168,6 +168,28 @@ py::tuple linkage_graph(const In<std::int64_t>& indptr, const In<std::int64_t>& 
   return py::make_tuple(children, parent, distances);
 }
 
+// scipy's minimum_spanning_tree of the stored edges: a 0/1 mask of the tree's edges.
+py::array_t<std::uint8_t> kruskal_mst(index_t n, const In<std::int64_t>& from,
+                                      const In<std::int64_t>& to, const In<double>& weight) {
+  require(n >= 1, "n must be positive");
+  require(from.ndim() == 1 && to.ndim() == 1 && weight.ndim() == 1 &&
+              to.shape(0) == from.shape(0) && weight.shape(0) == from.shape(0),
+          "from, to and weight must be 1-d of one length");
+  const index_t n_edges = from.shape(0);
+  const std::int64_t* f = from.data();
+  const std::int64_t* t = to.data();
+  for (index_t e = 0; e < n_edges; ++e)
+    require(f[e] >= 0 && f[e] < n && t[e] >= 0 && t[e] < n, "edge ends must be in [0, n)");
+  py::array_t<std::uint8_t> keep(n_edges);
+  std::uint8_t* k = keep.mutable_data();
+  const double* w = weight.data();
+  {
+    py::gil_scoped_release release;
+    h::kruskal_mst(n, n_edges, f, t, w, k);
+  }
+  return keep;
+}
+
 template <class T>
 void define_for(py::module_& m) {
   m.def("core_distances", &core_distances<T>, py::arg("X").noconvert(), py::arg("k"),
@@ -205,6 +227,10 @@ PYBIND11_MODULE(_hierarchy_fast, m) {
         py::arg("linkage"),
         "Complete or average linkage restricted to a weighted graph (CSR rows, symmetric,\n"
         "connected) as scikit-learn's linkage_tree builds it: (children, parent, distances).");
+  m.def("kruskal_mst", &kruskal_mst, py::arg("n"), py::arg("from").noconvert(),
+        py::arg("to").noconvert(), py::arg("weight").noconvert(),
+        "scipy's minimum_spanning_tree (Kruskal, equal weights in storage order) of the stored\n"
+        "edges of an n-node graph: a uint8 mask of the edges kept.");
   m.def("simd_build", &h::simd_target,
         "Instruction-set build of the hierarchy kernels chosen for this CPU.");
 }

@@ -266,6 +266,35 @@ void prim_mst(const Rows<T>& X, const double* core, double alpha, std::int64_t* 
     prim<false>(X, core, alpha, from, to, weight, n_threads);
 }
 
+void kruskal_mst(index_t n, index_t n_edges, const std::int64_t* from, const std::int64_t* to,
+                 const double* weight, std::uint8_t* keep) {
+  std::vector<index_t> order(static_cast<std::size_t>(n_edges));
+  for (index_t e = 0; e < n_edges; ++e) order[e] = e;
+  std::stable_sort(order.begin(), order.end(),
+                   [weight](index_t a, index_t b) { return weight[a] < weight[b]; });
+  std::fill(keep, keep + n_edges, std::uint8_t{0});
+  // Which edges join two components depends on the order of the edges only, not on how the
+  // union-find links its trees.
+  std::vector<index_t> root(static_cast<std::size_t>(n));
+  for (index_t v = 0; v < n; ++v) root[v] = v;
+  auto find = [&root](index_t v) {
+    while (root[v] != v) {
+      root[v] = root[root[v]];  // path halving
+      v = root[v];
+    }
+    return v;
+  };
+  index_t joined = 0;
+  for (index_t q = 0; q < n_edges && joined < n - 1; ++q) {
+    const index_t e = order[q];
+    const index_t a = find(from[e]), b = find(to[e]);
+    if (a == b) continue;
+    root[a] = b;
+    keep[e] = 1;
+    ++joined;
+  }
+}
+
 template void prim_mst<float>(const Rows<float>&, const double*, double, std::int64_t*,
                               std::int64_t*, double*, int);
 template void prim_mst<double>(const Rows<double>&, const double*, double, std::int64_t*,

@@ -18,14 +18,26 @@ const IsaChoice<KernelTable>& chosen() {
   return choice;
 }
 
+// The kernel of the chosen build for index type I: its int32 or its int64 instance.
+template <class I, class K32, class K64>
+auto for_index(K32 k32, K64 k64) {
+  if constexpr (std::is_same_v<I, std::int32_t>) {
+    return k32;
+  } else {
+    return k64;
+  }
+}
+
 template <class T, class I>
 RowsKernel<T, I> rows_kernel() {
   const TypedKernels<T>& typed = kernels_for<T>(chosen().table);
-  if constexpr (std::is_same_v<I, std::int32_t>) {
-    return typed.i32;
-  } else {
-    return typed.i64;
-  }
+  return for_index<I>(typed.i32, typed.i64);
+}
+
+template <class T, class I>
+ScatterKernel<T, I> scatter_kernel() {
+  const TypedKernels<T>& typed = kernels_for<T>(chosen().table);
+  return for_index<I>(typed.scatter_i32, typed.scatter_i64);
 }
 
 // One-thread cost of a nonzero times one column of B, in ns (a multiply-add on a row of B that
@@ -85,6 +97,39 @@ void csr_matmat(const Csr<T, I>& X, const T* B, index_t k, T* out, int n_threads
   }
 }
 
+// X^T @ P scattered from X's rows rather than gathered for the rows of X's transpose: one
+// thread, the TruncatedSVD bench's 100k x 20k matrix (2M nonzeros), k = 110, load 13 on 2
+// cores, CPU medians of 4: 0.120 s scattered against 0.155-0.179 s gathered (the same bits).
+// Panels of 16-56 columns of out, as csr_matmat takes B, gained nothing here.
+template <class T, class I>
+void csr_t_matmat(const Csr<T, I>& X, const T* P, index_t k, T* out, int n_threads) {
+  const ScatterKernel<T, I> kernel = scatter_kernel<T, I>();
+  const index_t nnz = X.indptr[X.n];
+  const int threads =
+      fastml_region_threads((static_cast<double>(nnz) * kNonzeroColumnNs + X.d) *
+                                static_cast<double>(k) + 1.0, n_threads);
+  // Thread t owns X's columns [bound[t], bound[t + 1]), about nnz / threads nonzeros each.
+  std::vector<index_t> bound(static_cast<std::size_t>(threads) + 1, X.d);
+  bound[0] = 0;
+  if (threads > 1) {
+    std::vector<index_t> count(static_cast<std::size_t>(X.d), 0);
+    for (index_t p = 0; p < nnz; ++p) ++count[static_cast<std::size_t>(X.indices[p])];
+    index_t seen = 0;
+    int t = 1;
+    for (index_t j = 0; j < X.d && t < threads; ++j) {
+      seen += count[static_cast<std::size_t>(j)];
+      while (t < threads && seen * threads >= nnz * t) bound[t++] = j + 1;
+    }
+  }
+  std::vector<double> acc(static_cast<std::size_t>(X.d * k), 0.0);
+  FirstException failure;
+#pragma omp parallel for schedule(static, 1) num_threads(threads) if (threads > 1)
+  for (int t = 0; t < threads; ++t)
+    failure.run([&] { kernel(X, P, k, k, acc.data(), bound[t], bound[t + 1]); });
+  failure.rethrow();
+  for (index_t q = 0; q < X.d * k; ++q) out[q] = static_cast<T>(acc[q]);
+}
+
 template <class T, class I>
 void csr_transpose(const Csr<T, I>& X, I* indptr_t, I* indices_t, T* data_t) {
   // A counting sort by column: rows are visited in order, so each transposed row lists its
@@ -107,7 +152,8 @@ const char* simd_target() { return chosen().name; }
 
 #define FASTML_DECOMPOSITION_INSTANTIATE(T, I)                                               \
   template void csr_matmat<T, I>(const Csr<T, I>&, const T*, index_t, T*, int);            \
-  template void csr_transpose<T, I>(const Csr<T, I>&, I*, I*, T*);
+  template void csr_transpose<T, I>(const Csr<T, I>&, I*, I*, T*);                          \
+  template void csr_t_matmat<T, I>(const Csr<T, I>&, const T*, index_t, T*, int);
 FASTML_DECOMPOSITION_INSTANTIATE(float, std::int32_t)
 FASTML_DECOMPOSITION_INSTANTIATE(float, std::int64_t)
 FASTML_DECOMPOSITION_INSTANTIATE(double, std::int32_t)

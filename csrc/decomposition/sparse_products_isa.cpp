@@ -48,6 +48,29 @@ void rows_kernel(const Csr<T, I>& X, const T* B, index_t k, T* out, index_t ldo,
   }
 }
 
+// X^T @ P from X's rows: P is read once, row after row, and the rows of out written at random
+// stay within X.n_cols x k doubles (17.6 MB for the TruncatedSVD bench, against 88 MB of P
+// that gathering P's rows for X^T's rows read at random).
+template <class T, class I>
+void scatter_kernel(const Csr<T, I>& X, const T* P, index_t ldp, index_t k, double* out,
+                    index_t j_begin, index_t j_end) {
+  const index_t row_bytes = k * static_cast<index_t>(sizeof(double));
+  const index_t nnz = X.indptr[X.n];
+  for (index_t i = 0; i < X.n; ++i) {
+    const T* __restrict b = P + i * ldp;
+    const index_t first = X.indptr[i], last = X.indptr[i + 1];
+    for (index_t p = first; p < last; ++p) {
+      if (p + kAhead < nnz) prefetch_row(out + static_cast<index_t>(X.indices[p + kAhead]) * k,
+                                         row_bytes);
+      const index_t j = static_cast<index_t>(X.indices[p]);
+      if (j < j_begin || j >= j_end) continue;
+      const double v = static_cast<double>(X.data[p]);
+      double* __restrict a = out + j * k;
+      for (index_t c = 0; c < k; ++c) a[c] += v * static_cast<double>(b[c]);
+    }
+  }
+}
+
 }  // namespace
 
 KernelTable kernel_table() {
@@ -56,6 +79,10 @@ KernelTable kernel_table() {
   t.f32.i64 = &rows_kernel<float, std::int64_t>;
   t.f64.i32 = &rows_kernel<double, std::int32_t>;
   t.f64.i64 = &rows_kernel<double, std::int64_t>;
+  t.f32.scatter_i32 = &scatter_kernel<float, std::int32_t>;
+  t.f32.scatter_i64 = &scatter_kernel<float, std::int64_t>;
+  t.f64.scatter_i32 = &scatter_kernel<double, std::int32_t>;
+  t.f64.scatter_i64 = &scatter_kernel<double, std::int64_t>;
   return t;
 }
 

@@ -1,7 +1,6 @@
 """fastml.cluster.AgglomerativeClustering, ward_tree and linkage_tree against scikit-learn's on its
 shipped data sets: children_, distances_, labels_ and the other attributes, every linkage and
-metric, distance_threshold, connectivity (ward compiled, the rest handed to
-scikit-learn), errors, pickling."""
+metric, distance_threshold, connectivity (every linkage compiled), errors, pickling."""
 import pickle
 import warnings
 
@@ -125,14 +124,15 @@ def test_ward_with_connectivity_is_scikit_learns(name, params, n_neighbors):
 
 
 @pytest.mark.parametrize("name", ["iris", "digits", "ties", "float32"])
-@pytest.mark.parametrize("linkage", ["complete", "average"])
+@pytest.mark.parametrize("linkage", ["complete", "average", "single"])
 @pytest.mark.parametrize("metric", ["euclidean", "manhattan", "cosine"])
 @pytest.mark.parametrize("params", [
     {"n_clusters": 5, "compute_distances": True},
     {"n_clusters": 9, "compute_full_tree": False, "compute_distances": True}])
 def test_linkage_with_connectivity_is_scikit_learns(name, linkage, metric, params):
     """Equal weights (duplicate rows, the integer grid) leave scikit-learn's heap in the order
-    its sifting gives: the same children_ to the bit."""
+    its sifting gives, and scipy's spanning tree the edges its stable sort gives (zero weights
+    through scikit-learn's epsilon): the same children_ to the bit."""
     X = _ward_graph_cases()[name]
     if metric == "cosine":
         X = X + 1.0  # no zero rows
@@ -149,15 +149,38 @@ def test_linkage_tree_with_connectivity():
     D = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))
     for data, affinity in [(X, "l1"), (D, "precomputed")]:
         for kwargs in [{}, {"n_clusters": 4, "return_distance": True}]:
-            a = sk.linkage_tree(data, connectivity=graph, linkage="average", affinity=affinity,
-                                **kwargs)
-            b = fm.linkage_tree(data, connectivity=graph, linkage="average", affinity=affinity,
-                                **kwargs)
-            for u, v in zip(a, b):
-                np.testing.assert_array_equal(v, u)
+            for linkage in ["average", "single"]:
+                a = sk.linkage_tree(data, connectivity=graph, linkage=linkage, affinity=affinity,
+                                    **kwargs)
+                b = fm.linkage_tree(data, connectivity=graph, linkage=linkage, affinity=affinity,
+                                    **kwargs)
+                assert len(a) == len(b)
+                for u, v in zip(a, b):
+                    np.testing.assert_array_equal(v, u)
     with pytest.raises(ValueError, match="zero vectors"):
         fm.linkage_tree(np.vstack([X, np.zeros(X.shape[1])]), connectivity=sp.eye(179),
                         affinity="cosine")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_single_linkage_with_connectivity_is_compiled_and_scikit_learns(seed, monkeypatch):
+    """Random graphs over rows with many equal and zero distances (small integer grid, duplicate
+    rows): fastml's Kruskal keeps scipy's edges, so children_, distances_ and the parents of a
+    partial tree are scikit-learn's; scikit-learn's own tree builder is not called."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 3, size=(150, 2)).astype(float)
+    graph = sp.random(150, 150, density=0.04, random_state=seed, format="csr")
+    expected = [sk.linkage_tree(X, connectivity=graph, linkage="single", n_clusters=n,
+                                return_distance=True) for n in (None, 12)]
+    monkeypatch.setattr("fastml.cluster._agglomerative._sklearn_linkage_tree", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # several components: completed as scikit-learn does
+        got = [fm.linkage_tree(X, connectivity=graph, linkage="single", n_clusters=n,
+                               return_distance=True) for n in (None, 12)]
+    for a, b in zip(expected, got):
+        assert len(a) == len(b)
+        for u, v in zip(a, b):
+            np.testing.assert_array_equal(v, u)
 
 
 def test_ward_tree_with_connectivity():

@@ -26,13 +26,19 @@ def _tolerance(dtype):
 
 @pytest.mark.parametrize("n, d, k", SHAPES)
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
-def test_csr_matmat_matches_reference(n, d, k, dtype, index_dtype):
+@pytest.mark.parametrize("transposed", [False, True])
+def test_products_match_reference(n, d, k, dtype, index_dtype, transposed):
+    """csr_matmat (X @ B) and csr_t_matmat (X^T @ P) against the NumPy reference."""
     indptr, indices, data = _csr(n, d, dtype, index_dtype, seed=n + d)
     X = sp.csr_matrix((data, indices, indptr), shape=(n, d))
-    B = np.random.default_rng(1).normal(size=(d, k)).astype(dtype)
-    out = core.csr_matmat(indptr, indices, data, d, B, 2)
-    assert out.dtype == dtype and out.shape == (n, k)
-    np.testing.assert_allclose(out, reference.csr_matmat(X, B), **_tolerance(dtype))
+    B = np.random.default_rng(1).normal(size=(n if transposed else d, k)).astype(dtype)
+    if transposed:
+        out, expected = (core.csr_t_matmat(indptr, indices, data, d, B, 2),
+                         reference.csr_t_matmat(X, B))
+    else:
+        out, expected = core.csr_matmat(indptr, indices, data, d, B, 2), reference.csr_matmat(X, B)
+    assert out.dtype == dtype and out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, **_tolerance(dtype))
 
 
 @pytest.mark.parametrize("n, d, k", SHAPES)
@@ -42,6 +48,18 @@ def test_csr_matmat_is_the_same_for_any_thread_count(n, d, k, dtype):
     first = core.csr_matmat(indptr, indices, data, d, B, 1)
     for threads in (2, 3):
         np.testing.assert_array_equal(core.csr_matmat(indptr, indices, data, d, B, threads), first)
+
+
+@pytest.mark.parametrize("n, d, k", SHAPES)
+def test_csr_t_matmat_is_the_gathered_product_for_any_thread_count(n, d, k, dtype):
+    """Scattered from X's rows over column ranges, each output row is summed in ascending row of
+    X: the bits of the row-parallel product of X's transpose, for any number of threads."""
+    indptr, indices, data = _csr(n, d, dtype, np.int64, seed=9)
+    P = np.random.default_rng(5).normal(size=(n, k)).astype(dtype)
+    gathered = core.csr_matmat(*core.csr_transpose(indptr, indices, data, d), n, P, 1)
+    for threads in (1, 2, 3, 7):
+        np.testing.assert_array_equal(core.csr_t_matmat(indptr, indices, data, d, P, threads),
+                                      gathered)
 
 
 @pytest.mark.parametrize("n, d, k", SHAPES)
@@ -66,6 +84,23 @@ def test_read_only_input():
     np.testing.assert_allclose(core.csr_matmat(indptr, indices, data, 10, B, 2), X @ B)
 
 
+def test_csr_matmat_into_a_given_buffer():
+    indptr, indices, data = _csr(20, 10, np.float64, np.int32, seed=0)
+    B = np.random.default_rng(6).normal(size=(10, 3))
+    expected = core.csr_matmat(indptr, indices, data, 10, B, 2)
+    buffer = np.full((20, 3), np.nan)
+    assert core.csr_matmat(indptr, indices, data, 10, B, 2, buffer) is buffer
+    np.testing.assert_array_equal(buffer, expected)
+    with pytest.raises(ValueError, match="out must be"):
+        core.csr_matmat(indptr, indices, data, 10, B, 1, np.empty((19, 3)))
+    read_only = np.empty((20, 3))
+    read_only.setflags(write=False)
+    with pytest.raises(ValueError, match="out must be"):
+        core.csr_matmat(indptr, indices, data, 10, B, 1, read_only)
+    with pytest.raises(TypeError):  # no conversion: out must be C-contiguous, of X's dtype
+        core.csr_matmat(indptr, indices, data, 10, B, 1, np.empty((20, 4))[:, :3])
+
+
 def test_entry_checks():
     indptr, indices, data = _csr(20, 10, np.float64, np.int32, seed=0)
     B = np.ones((10, 3))
@@ -77,6 +112,10 @@ def test_entry_checks():
         core.csr_matmat(bad, indices, data, 10, B, 1)
     with pytest.raises(ValueError, match="B must have shape"):
         core.csr_matmat(indptr, indices, data, 10, np.ones((9, 3)), 1)
+    with pytest.raises(ValueError, match="P must have shape"):
+        core.csr_t_matmat(indptr, indices, data, 10, np.ones((19, 3)), 1)
+    with pytest.raises(ValueError, match="column indices"):
+        core.csr_t_matmat(indptr, indices, data, 5, np.ones((20, 3)), 1)
     with pytest.raises(ValueError, match="n_threads"):
         core.csr_matmat(indptr, indices, data, 10, B, 0)
     with pytest.raises(TypeError):  # no conversion: B must have X's dtype

@@ -3,9 +3,10 @@
 // and TruncatedSVD's transform need (csrc/decomposition/sparse_products.cpp, with the row kernels
 // built per instruction set in sparse_products_isa.cpp).
 //
-// X^T @ P is X's transpose (csr_transpose, built once per fit) times P: the same row-parallel
-// product, so every output row is summed by one thread in the order of its nonzeros and results do
-// not depend on the thread count.
+// X^T @ P is scattered from X's rows (csr_t_matmat): each thread owns a range of output rows
+// (X's columns) and adds v * P[i, :] for every nonzero (i, j, v) in its range in ascending i, so
+// every output row is summed by one thread in the order of its nonzeros and results do not depend
+// on the thread count.
 #pragma once
 
 #include <cstdint>
@@ -26,10 +27,18 @@ template <class T, class I>
 using RowsKernel = void (*)(const Csr<T, I>& X, const T* B, index_t k, T* out, index_t ldo,
                             double* acc, index_t begin, index_t end);
 
+// out[j, :k] += v * P[i, :k] for the nonzeros (i, j, v) with j_begin <= j < j_end, rows i in
+// ascending order; P's rows are ldp apart, out (float64) is row-major with k columns.
+template <class T, class I>
+using ScatterKernel = void (*)(const Csr<T, I>& X, const T* P, index_t ldp, index_t k,
+                               double* out, index_t j_begin, index_t j_end);
+
 template <class T>
 struct TypedKernels {
   RowsKernel<T, std::int32_t> i32;
   RowsKernel<T, std::int64_t> i64;
+  ScatterKernel<T, std::int32_t> scatter_i32;
+  ScatterKernel<T, std::int64_t> scatter_i64;
 };
 
 struct KernelTable {
@@ -44,6 +53,11 @@ namespace x86_64_v4 { KernelTable kernel_table(); }
 // OUT out (X.n_rows x k) = X @ B, B (X.n_cols x k); parallel over rows.
 template <class T, class I>
 void csr_matmat(const Csr<T, I>& X, const T* B, index_t k, T* out, int n_threads);
+
+// OUT out (X.n_cols x k) = X^T @ P, P (X.n_rows x k); parallel over ranges of X's columns, sums
+// in float64 rounded once to T.
+template <class T, class I>
+void csr_t_matmat(const Csr<T, I>& X, const T* P, index_t k, T* out, int n_threads);
 
 // OUT the CSR arrays of X^T (n_cols + 1 offsets, nnz indices and values): each transposed row
 // holds its values in increasing original row.

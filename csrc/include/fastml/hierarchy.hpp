@@ -88,6 +88,13 @@ template <class T>
 void prim_mst(const Rows<T>& X, const double* core, double alpha, std::int64_t* from,
               std::int64_t* to, double* weight, int n_threads);
 
+// scipy's minimum_spanning_tree (Kruskal) of a graph given as its stored edges (from[e], to[e],
+// weight[e]) in storage order: edges taken by increasing weight, equal weights in storage order
+// (scipy's stable argsort), each kept when it joins two components, until n - 1 are kept.
+// OUT keep[n_edges]: 1 for the edges of the tree.
+void kruskal_mst(index_t n, index_t n_edges, const std::int64_t* from, const std::int64_t* to,
+                 const double* weight, std::uint8_t* keep);
+
 // The instruction-set builds of the distance kernel (csrc/cluster/hierarchy_kernels_isa.cpp).
 struct HierarchyTable {
   // out[l] = sum over k of (x[k] - coord[k * stride + l])^2 for l < count, summed in feature

@@ -576,6 +576,13 @@ def _hierarchy_workloads():
                  sizes=(1_000, 5_000), setup=with_graph,
                  fastml=structured(AgglomerativeClustering, "average"),
                  peer=structured(SklearnAgglomerativeClustering, "average"), **common()),
+        # scipy's spanning tree by fastml's Kruskal; scikit-learn's _fix_connectivity, which both
+        # sides run, takes most of the time
+        Workload(name="AgglomerativeClustering single {n}x16 float64 (normal), 10-NN "
+                      "connectivity, 20 clusters: labels",
+                 sizes=(2_000, 20_000), setup=with_graph,
+                 fastml=structured(AgglomerativeClustering, "single"),
+                 peer=structured(SklearnAgglomerativeClustering, "single"), **common()),
         Workload(name="HDBSCAN {n}x8 float64 (blobs), min_cluster_size=25: labels",
                  sizes=(5_000, 50_000), setup=_uneven_blobs(8), fastml=hdbscan(HDBSCAN),
                  peer=hdbscan(SklearnHDBSCAN), target=5.0, **common()),

@@ -20,8 +20,10 @@ the parents of a partial tree are scikit-learn's to the bit. The graph is made s
 completed when it has several components by scikit-learn's own helper (_fix_connectivity, its
 warning included). Complete and average linkage with a graph likewise: the edges' distances are
 scikit-learn's paired_distances, the merges compiled, with heapq's own order among equal weights
-(scikit-learn's heap entries compare by weight alone). Single linkage with a graph (scipy's
-minimum_spanning_tree), other metrics for single linkage and callables go to scikit-learn.
+(scikit-learn's heap entries compare by weight alone). Single linkage with a graph: scipy's
+minimum spanning tree (Kruskal, equal weights in the graph's storage order) compiled, labelled
+by scikit-learn's union-find. Other metrics for single linkage without a graph, and callables,
+go to scikit-learn.
 """
 import itertools
 import warnings
@@ -151,10 +153,10 @@ def ward_tree(X, *, connectivity=None, n_clusters=None, return_distance=False):
     return _tree_output(children, distances, X.shape[0], return_distance)
 
 
-def _linkage_graph(X, connectivity, n_clusters, linkage, affinity, return_distance):
-    """scikit-learn's structured linkage_tree (complete, average) on fastml's core: the edges'
-    distances are scikit-learn's paired distances (or the precomputed entries), the merges
-    compiled."""
+def _graph_edges(X, connectivity, affinity):
+    """scikit-learn's edges of a connectivity graph: (n_components, row, col, weights), the graph
+    made symmetric and connected by its _fix_connectivity, self loops dropped, the edges in the
+    order of its COO form and weighted by its paired distances (or the precomputed entries)."""
     connectivity, n_components = fix_connectivity(X, connectivity, affinity=affinity)
     graph = connectivity.tocoo()
     off_diagonal = graph.row != graph.col
@@ -163,9 +165,21 @@ def _linkage_graph(X, connectivity, n_clusters, linkage, affinity, return_distan
         weights = X[row, col].astype(np.float64, copy=False)
     else:
         weights = paired_distances(X[row], X[col], metric=affinity)
-    n_samples = X.shape[0]
+    return n_components, row, col, weights
+
+
+def _n_nodes(n_samples, n_clusters):
     assert n_clusters is None or n_clusters <= n_samples  # as scikit-learn checks it
-    n_nodes = 2 * n_samples - (1 if n_clusters is None else n_clusters)
+    return 2 * n_samples - (1 if n_clusters is None else n_clusters)
+
+
+def _linkage_graph(X, connectivity, n_clusters, linkage, affinity, return_distance):
+    """scikit-learn's structured linkage_tree (complete, average) on fastml's core: the edges'
+    distances are scikit-learn's paired distances (or the precomputed entries), the merges
+    compiled."""
+    n_components, row, col, weights = _graph_edges(X, connectivity, affinity)
+    n_samples = X.shape[0]
+    n_nodes = _n_nodes(n_samples, n_clusters)
     by_row = np.argsort(row, kind="stable")
     indptr = np.zeros(n_samples + 1, dtype=np.int64)
     np.cumsum(np.bincount(row, minlength=n_samples), out=indptr[1:])
@@ -179,24 +193,66 @@ def _linkage_graph(X, connectivity, n_clusters, linkage, affinity, return_distan
     return children, n_components, n_samples, parents
 
 
+def _single_graph(X, connectivity, n_clusters, affinity, return_distance):
+    """scikit-learn's structured single linkage (its _single_linkage_tree): scipy's minimum
+    spanning tree of the graph by fastml's Kruskal, labelled by scikit-learn's union-find.
+
+    The edges are scikit-learn's, in the order of its CSR graph (the COO order of the LIL graph,
+    rows ascending, columns sorted), zero weights raised to machine epsilon as scikit-learn
+    raises them (scipy ignores zeros) and lowered again after; the tree's edges in that order,
+    sorted stably by weight, give scikit-learn's children and distances, ties included. None
+    where scikit-learn's own code must run (weights not all finite)."""
+    n_components, row, col, weights = _graph_edges(X, connectivity, affinity)
+    weights = np.asarray(weights, dtype=np.float64)
+    if not np.all(np.isfinite(weights)):
+        return None
+    epsilon = np.finfo(np.float64).eps
+    weights = np.where(weights == 0, epsilon, weights)
+    n_samples = X.shape[0]
+    n_nodes = _n_nodes(n_samples, n_clusters)
+    row, col = row.astype(np.int64), col.astype(np.int64)
+    keep = _hierarchy_fast.kruskal_mst(n_samples, row, col, weights).view(bool)
+    row, col, weights = row[keep], col[keep], weights[keep]
+    weights[weights == epsilon] = 0  # scikit-learn undoes every epsilon, as this does
+    mst = np.column_stack([row.astype(np.float64), col.astype(np.float64), weights])
+    out = single_linkage_label(mst[np.argsort(weights, kind="mergesort")])
+    children = out[:, :2].astype(int)
+    # scikit-learn's parents: each merge i (node n_samples + i) below n_nodes names its children
+    parent = np.arange(n_nodes, dtype=np.intp)
+    merged = children[:n_nodes - n_samples]
+    nodes = np.arange(n_samples, n_nodes, dtype=np.intp)
+    for side in (merged[:, 0], merged[:, 1]):
+        below = side < n_nodes
+        parent[side[below]] = nodes[below]
+    if return_distance:
+        return children, n_components, n_samples, parent, out[:, 2]
+    return children, n_components, n_samples, parent
+
+
 def linkage_tree(X, connectivity=None, n_clusters=None, linkage="complete", affinity="euclidean",
                  return_distance=False):
     """Complete, average or single linkage, as :func:`sklearn.cluster.linkage_tree`.
 
     Without connectivity: complete and average by fastml's nearest-neighbour chain on a condensed
     matrix, single linkage with the euclidean metric by fastml's Prim; with connectivity,
-    complete and average by fastml's heap over the graph's edges; the rest by scikit-learn.
+    complete and average by fastml's heap over the graph's edges, single linkage by fastml's
+    Kruskal; the rest by scikit-learn.
     """
     if connectivity is not None:
-        if linkage not in ("complete", "average"):  # single: scipy's spanning tree, as it is
+        def by_sklearn():
             return _sklearn_linkage_tree(X, connectivity=connectivity, n_clusters=n_clusters,
                                          linkage=linkage, affinity=affinity,
                                          return_distance=return_distance)
+        if linkage not in ("complete", "average", "single"):
+            return by_sklearn()
         X = np.asarray(X)
         if X.ndim == 1:
             X = X.reshape(-1, 1)
         if affinity == "cosine" and np.any(~np.any(X, axis=1)):
             raise ValueError("Cosine affinity cannot be used when X contains zero vectors")
+        if linkage == "single":
+            out = _single_graph(X, connectivity, n_clusters, affinity, return_distance)
+            return by_sklearn() if out is None else out
         return _linkage_graph(X, connectivity, n_clusters, linkage, affinity, return_distance)
     compiled = (linkage in ("complete", "average", "single")
                 and (linkage != "single" or affinity in ("euclidean", "l2")))
@@ -226,8 +282,7 @@ class AgglomerativeClustering(_SklearnAgglomerativeClustering):
     """Agglomerative clustering, drop-in for :class:`sklearn.cluster.AgglomerativeClustering`.
 
     The same parameters, attributes, errors and results. Without a connectivity graph the tree
-    is built by fastml's compiled cores (see the module docstring); with one, ward, complete and
-    average are compiled too, single linkage is scikit-learn's.
+    is built by fastml's compiled cores (see the module docstring); with one too.
 
     Parameters
     ----------

@@ -6,9 +6,9 @@ A solver sees A = X - 1 mean^T (mean None: A = X) only through ``matmat`` (A @ B
 - dense X: products by BLAS (NumPy) on blocks of rows centered on the fly, so that float32 data
   with a large mean keeps its digits (subtracting mean @ B after X @ B would cancel them) and
   only one block is ever copied;
-- CSR X: the compiled row-parallel product of fastml.decomposition._decomposition_fast, X^T
-  through a transpose built once; the mean is applied as a rank-one correction, as scikit-learn's
-  implicitly centered operator does.
+- CSR X: the compiled products of fastml.decomposition._decomposition_fast, X @ B by rows
+  (row-parallel), X^T @ P scattered from X's rows (parallel over ranges of columns); the mean is
+  applied as a rank-one correction, as scikit-learn's implicitly centered operator does.
 """
 import functools
 
@@ -50,11 +50,11 @@ def as_csr_arrays(X):
             np.ascontiguousarray(X.data))
 
 
-def csr_matmat(arrays, n_cols, B, n_threads):
-    """X @ B for CSR arrays of X and a dense B, in X's dtype (float64 sums)."""
+def csr_matmat(arrays, n_cols, B, n_threads, out=None):
+    """X @ B for CSR arrays of X and a dense B, in X's dtype (float64 sums); into out if given."""
     indptr, indices, data = arrays
     B = np.ascontiguousarray(B, dtype=data.dtype)
-    return _decomposition_fast.csr_matmat(indptr, indices, data, n_cols, B, n_threads)
+    return _decomposition_fast.csr_matmat(indptr, indices, data, n_cols, B, n_threads, out)
 
 
 def safe_matmat(X, B, n_threads):
@@ -77,23 +77,20 @@ class DataOperator:
         if self._sparse:
             X = X.tocsr()
             self._csr = as_csr_arrays(X)
-            self._csr_t = None
         else:
             self._X = X
 
-    # -- sparse ----------------------------------------------------------------------------------
-    def _transposed_csr(self):
-        if self._csr_t is None:
-            indptr, indices, data = self._csr
-            self._csr_t = _decomposition_fast.csr_transpose(indptr, indices, data, self.shape[1])
-        return self._csr_t
-
     # -- products --------------------------------------------------------------------------------
-    def matmat(self, B):
-        """A @ B, B of shape (n_features, k), in X's dtype."""
+    def matmat(self, B, reuse=None):
+        """A @ B, B of shape (n_features, k), in X's dtype. reuse: None or an earlier result of
+        the same shape, which sparse X's product writes into and returns (the randomized SVD
+        reuses one buffer: a fresh 88 MB result per product of the TruncatedSVD bench cost ~14%
+        of the fit in page faults); other products ignore it."""
         B = np.asarray(B, dtype=self.dtype)
         if self._sparse:
-            out = csr_matmat(self._csr, self.shape[1], B, self.n_threads)
+            if reuse is not None and reuse.shape != (self.shape[0], B.shape[1]):
+                reuse = None  # the iterates narrow where n_features < k + p
+            out = csr_matmat(self._csr, self.shape[1], B, self.n_threads, reuse)
             if self.mean is not None:
                 out -= self.mean @ B
             return out
@@ -111,7 +108,9 @@ class DataOperator:
         """A^T @ P, P of shape (n_samples, k), in X's dtype."""
         P = np.asarray(P, dtype=self.dtype)
         if self._sparse:
-            out = csr_matmat(self._transposed_csr(), self.shape[0], P, self.n_threads)
+            indptr, indices, data = self._csr
+            out = _decomposition_fast.csr_t_matmat(indptr, indices, data, self.shape[1],
+                                                   np.ascontiguousarray(P), self.n_threads)
             if self.mean is not None:
                 out -= np.outer(self.mean, P.sum(axis=0))
             return out
@@ -143,7 +142,7 @@ class _Transposed:
         self.shape = op.shape[::-1]
         self.dtype = op.dtype
 
-    def matmat(self, B):
+    def matmat(self, B, reuse=None):
         return self._op.rmatmat(B)
 
     def rmatmat(self, P):

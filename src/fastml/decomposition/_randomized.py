@@ -136,8 +136,12 @@ def randomized_svd_fast(op, n_components, *, n_oversamples, n_iter, random_state
         def normal(W):
             return gram @ W
     else:
+        products = []  # the last A W, whose buffer the next product may write into
+
         def normal(W):
-            return work.rmatmat(work.matmat(W.astype(work.dtype)))
+            products[:] = [work.matmat(W.astype(work.dtype), reuse=products[0] if products
+                                       else None)]
+            return work.rmatmat(products[0])
     solved = randomized_svd_normal(normal, work.shape, op.dtype, n_components,
                                    n_oversamples=n_oversamples, n_iter=n_iter,
                                    random_state=random_state)

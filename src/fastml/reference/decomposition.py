@@ -44,3 +44,8 @@ def pca_transform(X, mean, components, explained_variance=None):
 def csr_matmat(X, B):
     """X @ B in float64 for sparse X and dense B."""
     return _dense64(X) @ np.asarray(B, dtype=np.float64)
+
+
+def csr_t_matmat(X, P):
+    """X^T @ P in float64 for sparse X and dense P."""
+    return _dense64(X).T @ np.asarray(P, dtype=np.float64)
