@@ -87,6 +87,15 @@ struct Dataset {
   const std::int64_t* csr_indptr = nullptr;   // (n_rows + 1)
   const std::int32_t* csr_indices = nullptr;  // (nnz) features
   const T* csr_data = nullptr;                // (nnz) values
+  // Sparse X for the histogram search (see csrc/tree/sparse_hist.hpp): the bin of every stored
+  // entry of csc_data and csr_data, and of 0.0 per feature (the rows not stored); bin_bounds as
+  // for codes. nullptr: the exact search.
+  const std::uint8_t* csc_codes = nullptr;    // (nnz)
+  const std::uint8_t* csr_codes = nullptr;    // (nnz), with csr_indptr
+  const std::uint8_t* zero_codes = nullptr;   // (n_features)
+
+  // Whether splits are searched over bins (codes, dense or sparse) rather than values.
+  bool binned() const { return codes != nullptr || csc_codes != nullptr; }
 };
 
 struct Params {
@@ -279,5 +288,26 @@ void predict_mean(const Forest<T>& forest, const T* X, index_t n_rows, index_t n
 template <class T>
 void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* bin_threshold,
                  std::uint8_t* codes, double* bin_bounds, int n_threads);
+
+// The same for sparse X: OUT csc_codes (nnz) the bins of the CSC columns' stored values (rows of
+// each column in csc_indices, ascending, n_rows rows), OUT csr_codes (nnz) those of the same
+// matrix's CSR entries in CSR order (csr_indptr; its rows' features ascending; nullptr to skip),
+// OUT zero_codes (n_features) the bin of 0.0, and bin_bounds as encode_bins, 0.0 counted where
+// a column stores fewer than n_rows values.
+template <class T>
+void encode_sparse_bins(const std::int64_t* csc_indptr, const std::int32_t* csc_indices,
+                        const T* csc_data, index_t n_rows, index_t n_features,
+                        const std::int64_t* csr_indptr, const double* bin_threshold,
+                        std::uint8_t* csc_codes, std::uint8_t* csr_codes,
+                        std::uint8_t* zero_codes, double* bin_bounds);
+
+// OUT bin_threshold (n_features, kBins), +inf padded: the thresholds fastml.tree's
+// bin_thresholds (Python, the reference) gives the CSC matrix densified (n_rows rows, no NaN),
+// computed from its stored values with one 0.0 standing for the rows not stored: a threshold
+// between every two runs of values (values within kFeatureThreshold of the next) when a column
+// has at most max_bins runs, else between the runs at max_bins evenly spaced ranks.
+template <class T>
+void sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data, index_t n_rows,
+                           index_t n_features, int max_bins, double* bin_threshold);
 
 }  // namespace fastml::cart

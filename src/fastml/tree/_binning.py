@@ -56,3 +56,17 @@ def bin_thresholds(X, max_bins, random_state):
         thresholds[f, :len(edges)] = edges
     return thresholds
 
+
+
+def sparse_bin_thresholds(X, max_bins, random_state):
+    """bin_thresholds of sparse X (CSC, canonical, no NaN), equal to those of X densified,
+    computed in compiled code from the stored values (each column's rows not stored counted as
+    one run of zeros), never densified."""
+    n_rows = X.shape[0]
+    if n_rows > SUBSAMPLE:  # the rows bin_thresholds would draw
+        rows = np.sort(random_state.choice(n_rows, SUBSAMPLE, replace=False))
+        X = X.tocsr()[rows].tocsc()
+        X.sort_indices()
+        n_rows = SUBSAMPLE
+    csc = (X.indptr.astype(np.int64), X.indices.astype(np.int32, copy=False), X.data)
+    return _cart.sparse_bin_thresholds(n_rows, csc, max_bins)
