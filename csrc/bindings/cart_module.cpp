@@ -188,30 +188,58 @@ void read_csc(const py::object& csc, const py::object& csr, cart::Dataset<T>& d)
   }
 }
 
+// Feature f's bins in encode_sparse_bins' compact layout: [start[f], start[f + 1]), 1 to
+// kMissingBin of them; bounds (2, start[n_features]) ascending per feature, empty bins
+// (+inf, -inf).
+void require_compact_bounds(const std::int64_t* start, const double* bounds, index_t n_features) {
+  require(start[0] == 0, "bin_start must start at 0");
+  for (index_t f = 0; f < n_features; ++f)
+    require(start[f + 1] - start[f] >= 1 && start[f + 1] - start[f] <= cart::kMissingBin,
+            "bin_start must give each feature 1 to 255 bins");
+  const double* high = bounds + start[n_features];
+  for (index_t f = 0; f < n_features; ++f) {
+    double previous = -std::numeric_limits<double>::infinity();
+    for (std::int64_t b = start[f]; b < start[f + 1]; ++b) {
+      if (std::isinf(bounds[b]) && bounds[b] > 0 && std::isinf(high[b]) && high[b] < 0) continue;
+      require(std::isfinite(bounds[b]) && std::isfinite(high[b]) && bounds[b] <= high[b] &&
+                  bounds[b] > previous,
+              "bin_bounds must hold ascending (low, high) per bin, (+inf, -inf) when empty");
+      previous = high[b];
+    }
+  }
+}
+
 // The histogram search's codes of sparse X (read after read_csc): a tuple (csc_codes (nnz),
-// csr_codes (nnz) or None, zero_codes (n_features)), uint8, and bin_bounds, as
-// encode_sparse_bins gives them.
+// csr_codes (nnz) or None, zero_codes (n_features), bin_start (n_features + 1)) and bin_bounds
+// (2, bin_start[-1]), as encode_sparse_bins gives them; every code within its feature's bins.
 template <class T>
 void read_sparse_codes(const py::object& sparse_codes, const py::object& bin_bounds,
                        cart::Dataset<T>& d) {
   const py::tuple parts = sparse_codes.cast<py::tuple>();
-  require(parts.size() == 3, "sparse_codes must be (csc_codes, csr_codes, zero_codes)");
-  const index_t nnz = d.csc_indptr[d.n_features];
+  require(parts.size() == 4, "sparse_codes must be (csc_codes, csr_codes, zero_codes, bin_start)");
+  const index_t nnz = d.csc_indptr[d.n_features], F = d.n_features;
   d.csc_codes = checked<std::uint8_t>(parts[0].cast<py::array>(), "csc_codes", {nnz});
   if (!parts[1].is_none()) {
     require(d.csr_indptr != nullptr, "csr_codes need csr");
     d.csr_codes = checked<std::uint8_t>(parts[1].cast<py::array>(), "csr_codes", {nnz});
   }
-  d.zero_codes = checked<std::uint8_t>(parts[2].cast<py::array>(), "zero_codes", {d.n_features});
+  d.zero_codes = checked<std::uint8_t>(parts[2].cast<py::array>(), "zero_codes", {F});
+  d.bin_start = checked<std::int64_t>(parts[3].cast<py::array>(), "bin_start", {F + 1});
   require(!bin_bounds.is_none(), "sparse_codes need bin_bounds");
+  require(d.bin_start[0] == 0, "bin_start must start at 0");
   d.bin_bounds = checked<double>(bin_bounds.cast<py::array>(), "bin_bounds",
-                                 {2, d.n_features, cart::kBins});
-  require_bounds(d.bin_bounds, d.n_features);
-  const auto bad = [](std::uint8_t c) { return c >= cart::kMissingBin; };
-  require(std::none_of(d.csc_codes, d.csc_codes + nnz, bad) &&
-              (!d.csr_codes || std::none_of(d.csr_codes, d.csr_codes + nnz, bad)) &&
-              std::none_of(d.zero_codes, d.zero_codes + d.n_features, bad),
-          "sparse codes must be below the missing bin (sparse X holds no NaN)");
+                                 {2, d.bin_start[F]});
+  require_compact_bounds(d.bin_start, d.bin_bounds, F);
+  const auto bins = [&](index_t f) { return d.bin_start[f + 1] - d.bin_start[f]; };
+  bool ok = true;
+  for (index_t f = 0; f < F; ++f) {
+    ok = ok && d.zero_codes[f] < bins(f);
+    for (std::int64_t k = d.csc_indptr[f]; k < d.csc_indptr[f + 1]; ++k)
+      ok = ok && d.csc_codes[k] < bins(f);
+  }
+  for (index_t k = 0; d.csr_codes && k < nnz; ++k)
+    ok = ok && d.csr_codes[k] < bins(d.csr_indices[k]);
+  require(ok, "sparse codes must lie within their feature's bins");
 }
 
 template <class T>
@@ -561,18 +589,26 @@ py::tuple encode_bins(const py::array& X, const py::array& bin_threshold, int n_
 }
 
 // Sparse X's codes for the histogram search (see cart::encode_sparse_bins): csc and csr as
-// read_csc takes them (csr may be None), thresholds as encode_bins'. Returns
-// ((csc_codes, csr_codes or None, zero_codes), bin_bounds).
+// read_csc takes them (csr may be None), thresholds as sparse_bin_thresholds gives them.
+// Returns ((csc_codes, csr_codes or None, zero_codes, bin_start), bin_bounds).
 template <class T>
 py::tuple encode_sparse_bins_as(index_t n_rows, const py::object& csc, const py::object& csr,
-                                const py::array& bin_threshold) {
+                                const py::array& offsets, const py::array& thresholds) {
   cart::Dataset<T> d{};
   d.n_rows = n_rows;
   require(n_rows >= 1 && n_rows < (index_t{1} << 31) - 1, "n_rows must lie in [1, 2**31 - 1)");
   read_csc(csc, csr, d);
   const index_t F = d.n_features, nnz = d.csc_indptr[F];
-  const double* t = checked<double>(bin_threshold, "bin_threshold", {F, cart::kBins});
-  require_thresholds(t, F);
+  const std::int64_t* off = checked<std::int64_t>(offsets, "offsets", {F + 1});
+  require(off[0] == 0, "offsets must start at 0");
+  for (index_t f = 0; f < F; ++f)
+    require(off[f + 1] >= off[f] && off[f + 1] - off[f] < cart::kMissingBin,
+            "offsets must give each feature at most 254 thresholds");
+  const double* t = checked<double>(thresholds, "thresholds", {off[F]});
+  for (index_t f = 0; f < F; ++f)
+    for (std::int64_t j = off[f]; j < off[f + 1]; ++j)
+      require(std::isfinite(t[j]) && (j == off[f] || t[j] > t[j - 1]),
+              "thresholds must be finite and ascending per feature");
   py::array_t<std::uint8_t> csc_codes(nnz), zero_codes(F);
   py::object csr_codes = py::none();
   std::uint8_t* csr_out = nullptr;
@@ -581,42 +617,51 @@ py::tuple encode_sparse_bins_as(index_t n_rows, const py::object& csc, const py:
     csr_out = a.mutable_data();
     csr_codes = a;
   }
-  py::array_t<double> bounds({index_t{2}, F, index_t{cart::kBins}});
+  py::array_t<std::int64_t> bin_start(F + 1);
+  std::int64_t* start = bin_start.mutable_data();
+  for (index_t f = 0; f <= F; ++f) start[f] = off[f] + f;
+  py::array_t<double> bounds({index_t{2}, start[F]});
   {
     py::gil_scoped_release release;
     cart::encode_sparse_bins(d.csc_indptr, d.csc_indices, d.csc_data, n_rows, F, d.csr_indptr,
-                             t, csc_codes.mutable_data(), csr_out, zero_codes.mutable_data(),
-                             bounds.mutable_data());
+                             off, t, csc_codes.mutable_data(), csr_out,
+                             zero_codes.mutable_data(), bounds.mutable_data());
   }
-  return py::make_tuple(py::make_tuple(csc_codes, csr_codes, zero_codes), bounds);
+  return py::make_tuple(py::make_tuple(csc_codes, csr_codes, zero_codes, bin_start), bounds);
 }
 
 py::tuple encode_sparse_bins(index_t n_rows, const py::object& csc, const py::object& csr,
-                             const py::array& bin_threshold) {
+                             const py::array& offsets, const py::array& thresholds) {
   const py::array data = csc.cast<py::tuple>()[2].cast<py::array>();
-  if (has_dtype<float>(data)) return encode_sparse_bins_as<float>(n_rows, csc, csr, bin_threshold);
+  if (has_dtype<float>(data))
+    return encode_sparse_bins_as<float>(n_rows, csc, csr, offsets, thresholds);
   require(has_dtype<double>(data), "data must be float32 or float64");
-  return encode_sparse_bins_as<double>(n_rows, csc, csr, bin_threshold);
+  return encode_sparse_bins_as<double>(n_rows, csc, csr, offsets, thresholds);
 }
 
 // The bin thresholds of sparse X (see cart::sparse_bin_thresholds), csc as read_csc takes it.
+// Returns (offsets, thresholds).
 template <class T>
-py::array sparse_bin_thresholds_as(index_t n_rows, const py::object& csc, int max_bins) {
+py::tuple sparse_bin_thresholds_as(index_t n_rows, const py::object& csc, int max_bins) {
   cart::Dataset<T> d{};
   d.n_rows = n_rows;
   require(n_rows >= 1 && n_rows < (index_t{1} << 31) - 1, "n_rows must lie in [1, 2**31 - 1)");
   require(max_bins >= 2 && max_bins <= cart::kMissingBin, "max_bins must lie in [2, 255]");
   read_csc(csc, py::none(), d);
-  py::array_t<double> out({d.n_features, index_t{cart::kBins}});
+  py::array_t<std::int64_t> offsets(d.n_features + 1);
+  std::vector<double> values(static_cast<std::size_t>(d.n_features) * (max_bins - 1));
+  index_t m = 0;
   {
     py::gil_scoped_release release;
-    cart::sparse_bin_thresholds(d.csc_indptr, d.csc_data, n_rows, d.n_features, max_bins,
-                                out.mutable_data());
+    m = cart::sparse_bin_thresholds(d.csc_indptr, d.csc_data, n_rows, d.n_features, max_bins,
+                                    offsets.mutable_data(), values.data());
   }
-  return out;
+  py::array_t<double> thresholds(m);
+  std::copy_n(values.data(), m, thresholds.mutable_data());
+  return py::make_tuple(offsets, thresholds);
 }
 
-py::array sparse_bin_thresholds(index_t n_rows, const py::object& csc, int max_bins) {
+py::tuple sparse_bin_thresholds(index_t n_rows, const py::object& csc, int max_bins) {
   const py::array data = csc.cast<py::tuple>()[2].cast<py::array>();
   if (has_dtype<float>(data)) return sparse_bin_thresholds_as<float>(n_rows, csc, max_bins);
   require(has_dtype<double>(data), "data must be float32 or float64");
@@ -754,12 +799,14 @@ PYBIND11_MODULE(_cart, m) {
         "Bin codes (n_rows, n_features) of X (the number of thresholds below each value, 255 for\n"
         "NaN) and bin_bounds (2, n_features, 256): the smallest and largest value in each bin.");
   m.def("encode_sparse_bins", &encode_sparse_bins, py::arg("n_rows"), py::arg("csc"),
-        py::arg("csr"), py::arg("bin_threshold"),
-        "Sparse X's bins for the histogram search: ((csc_codes, csr_codes, zero_codes),\n"
-        "bin_bounds), the bins of the stored CSC and CSR entries and of 0.0 per feature (csr may\n"
-        "be None, then csr_codes is), bin_bounds counting 0.0 where a column is not full.");
+        py::arg("csr"), py::arg("offsets"), py::arg("thresholds"),
+        "Sparse X's bins for the histogram search: ((csc_codes, csr_codes, zero_codes,\n"
+        "bin_start), bin_bounds), the bins of the stored CSC and CSR entries and of 0.0 per\n"
+        "feature (csr may be None, then csr_codes is), feature f's bins' bounds at\n"
+        "bin_bounds[:, bin_start[f]:bin_start[f + 1]], 0.0 counted where a column is not full.");
   m.def("sparse_bin_thresholds", &sparse_bin_thresholds, py::arg("n_rows"), py::arg("csc"),
         py::arg("max_bins"),
-        "Bin thresholds (n_features, 256) of sparse X as fastml.tree._binning.bin_thresholds\n"
-        "gives them for X densified, from the CSC columns' stored values.");
+        "Bin thresholds of sparse X as (offsets, thresholds), feature f's at\n"
+        "thresholds[offsets[f]:offsets[f + 1]]: those fastml.tree._binning.bin_thresholds gives\n"
+        "X densified, from the CSC columns' stored values.");
 }

@@ -73,30 +73,33 @@ void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* b
 template <class T>
 void encode_sparse_bins(const std::int64_t* csc_indptr, const std::int32_t* csc_indices,
                         const T* csc_data, index_t n_rows, index_t n_features,
-                        const std::int64_t* csr_indptr, const double* bin_threshold,
-                        std::uint8_t* csc_codes, std::uint8_t* csr_codes,
-                        std::uint8_t* zero_codes, double* bin_bounds) {
-  const index_t F = n_features;
+                        const std::int64_t* csr_indptr, const std::int64_t* offsets,
+                        const double* thresholds, std::uint8_t* csc_codes,
+                        std::uint8_t* csr_codes, std::uint8_t* zero_codes, double* bin_bounds) {
+  const index_t F = n_features, total = offsets[F] + F;
   double* low = bin_bounds;
-  double* high = bin_bounds + F * kBins;
+  double* high = bin_bounds + total;
   std::fill(low, high, kInf);
-  std::fill(high, high + F * kBins, -kInf);
+  std::fill(high, high + total, -kInf);
   // the CSR entries come feature by feature within a row: visiting the columns in order, each
   // row's next CSR entry is the one met (a transposition, where a search per CSR entry would
   // jump between features' thresholds)
   std::vector<std::int64_t> next;
   if (csr_codes) next.assign(csr_indptr, csr_indptr + n_rows);
   for (index_t f = 0; f < F; ++f) {
-    const double* t = bin_threshold + f * kBins;
+    const double* t = thresholds + offsets[f];
+    const double* t_end = thresholds + offsets[f + 1];
+    const index_t first = offsets[f] + f;
+    const auto bin = [&](double v) { return std::lower_bound(t, t_end, v) - t; };
     const auto note = [&](double v, index_t code) {
-      low[f * kBins + code] = std::min(low[f * kBins + code], v);
-      high[f * kBins + code] = std::max(high[f * kBins + code], v);
+      low[first + code] = std::min(low[first + code], v);
+      high[first + code] = std::max(high[first + code], v);
     };
-    zero_codes[f] = static_cast<std::uint8_t>(bin_of(t, 0.0));
+    zero_codes[f] = static_cast<std::uint8_t>(bin(0.0));
     if (csc_indptr[f + 1] - csc_indptr[f] < n_rows) note(0.0, zero_codes[f]);
     for (std::int64_t k = csc_indptr[f]; k < csc_indptr[f + 1]; ++k) {
       const double v = csc_data[k];
-      const index_t code = bin_of(t, v);
+      const index_t code = bin(v);
       csc_codes[k] = static_cast<std::uint8_t>(code);
       if (csr_codes) csr_codes[next[csc_indices[k]]++] = static_cast<std::uint8_t>(code);
       note(v, code);
@@ -105,19 +108,20 @@ void encode_sparse_bins(const std::int64_t* csc_indptr, const std::int32_t* csc_
 }
 
 template <class T>
-void sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data, index_t n_rows,
-                           index_t n_features, int max_bins, double* bin_threshold) {
-  std::fill(bin_threshold, bin_threshold + n_features * kBins, kInf);
+index_t sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data, index_t n_rows,
+                              index_t n_features, int max_bins, std::int64_t* offsets,
+                              double* thresholds) {
   std::vector<T> sorted;
   std::vector<double> v, first, last;
   std::vector<index_t> start;  // each run's first position among the n_rows values
+  index_t m = 0;
+  offsets[0] = 0;
   for (index_t f = 0; f < n_features; ++f) {
     const std::int64_t a = csc_indptr[f], b = csc_indptr[f + 1];
     const index_t zeros = n_rows - (b - a);
     sorted.assign(csc_data + a, csc_data + b);
     if (zeros > 0) sorted.push_back(T(0));
     std::sort(sorted.begin(), sorted.end());  // in X's dtype, as the reference sorts
-    if (sorted.empty()) continue;
     v.assign(sorted.begin(), sorted.end());
     // the runs; the one 0.0 stands for `zeros` positions
     start.clear();
@@ -131,21 +135,19 @@ void sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data, in
         start.push_back(position);
         first.push_back(v[j]);
       }
-      // the stand-in 0.0 is the first 0 in sorted order with a stored -0.0 or 0.0 beside it:
-      // any of them may count the block, the positions after it are the same
+      // the stand-in 0.0 is the first 0 in sorted order, a stored -0.0 or 0.0 beside it: any
+      // of them may count the block, the positions after them are the same
       const bool block = zeros > 0 && v[j] == 0 && !zero_seen;
       zero_seen = zero_seen || block;
       position += block ? zeros : 1;
     }
-    last.push_back(v.back());
+    if (!v.empty()) last.push_back(v.back());
     const index_t runs = static_cast<index_t>(start.size());
-    double* out = bin_threshold + f * kBins;
-    int m = 0;
     const auto edge = [&](index_t run) {  // between run and run + 1, scikit-learn's midpoint
       const double lo = last[run], hi = first[run + 1];
       double mid = lo / 2.0 + hi / 2.0;
       if (mid == hi || std::isinf(mid)) mid = lo;
-      out[m++] = mid;
+      thresholds[m++] = mid;
     };
     if (runs <= max_bins) {
       for (index_t r = 0; r + 1 < runs; ++r) edge(r);
@@ -159,19 +161,23 @@ void sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data, in
         previous = run;
       }
     }
+    offsets[f + 1] = m;
   }
+  return m;
 }
 
-template void sparse_bin_thresholds<float>(const std::int64_t*, const float*, index_t, index_t,
-                                           int, double*);
-template void sparse_bin_thresholds<double>(const std::int64_t*, const double*, index_t,
-                                            index_t, int, double*);
+template index_t sparse_bin_thresholds<float>(const std::int64_t*, const float*, index_t,
+                                              index_t, int, std::int64_t*, double*);
+template index_t sparse_bin_thresholds<double>(const std::int64_t*, const double*, index_t,
+                                               index_t, int, std::int64_t*, double*);
 template void encode_sparse_bins<float>(const std::int64_t*, const std::int32_t*, const float*,
-                                        index_t, index_t, const std::int64_t*, const double*,
-                                        std::uint8_t*, std::uint8_t*, std::uint8_t*, double*);
-template void encode_sparse_bins<double>(const std::int64_t*, const std::int32_t*, const double*,
-                                         index_t, index_t, const std::int64_t*, const double*,
-                                         std::uint8_t*, std::uint8_t*, std::uint8_t*, double*);
+                                        index_t, index_t, const std::int64_t*,
+                                        const std::int64_t*, const double*, std::uint8_t*,
+                                        std::uint8_t*, std::uint8_t*, double*);
+template void encode_sparse_bins<double>(const std::int64_t*, const std::int32_t*,
+                                         const double*, index_t, index_t, const std::int64_t*,
+                                         const std::int64_t*, const double*, std::uint8_t*,
+                                         std::uint8_t*, std::uint8_t*, double*);
 
 template void encode_bins<float>(const float*, index_t, index_t, const double*, std::uint8_t*,
                                  double*, int);

@@ -65,8 +65,8 @@ void sparse_histogram_search(const Dataset<T>& d, const SplitSearch& search, ind
   }
   double* M = s.missing.data();  // sparse X has no missing values
   std::fill(M, M + C, 0.0);
-  const CodeKeys keys{nullptr, 0, d.bin_bounds + f * kBins,
-                      d.bin_bounds + (d.n_features + f) * kBins};
+  const double* low = d.bin_bounds + d.bin_start[f];
+  const CodeKeys keys{nullptr, 0, low, low + d.bin_start[d.n_features]};
   search.bins_search<Crit, kC>(H, occupied, M, keys, cand, s, out);
 }
 

@@ -41,6 +41,24 @@ def _same_tree(a, b):
     assert_same_sklearn_tree(a.tree_, b.tree_)
 
 
+def _padded(offsets, values, fill):
+    """A compact per-feature layout as the dense (n_features, N_BINS) table, padded."""
+    table = np.full((len(offsets) - 1, _cart.N_BINS), fill)
+    for f in range(len(offsets) - 1):
+        table[f, :offsets[f + 1] - offsets[f]] = values[offsets[f]:offsets[f + 1]]
+    return table
+
+
+def _sparse_bins(X, max_bins=255):
+    """(thresholds padded, compact codes, bounds padded) of CSC X, as the fit computes them."""
+    offsets, thresholds = _binning.sparse_bin_thresholds(X, max_bins, None)
+    csr = X.tocsr()
+    (csc_codes, csr_codes, zero_codes, start), bounds = _cart.encode_sparse_bins(
+        X.shape[0], (X.indptr.astype(np.int64), X.indices, X.data),
+        (csr.indptr.astype(np.int64), csr.indices, csr.data), offsets, thresholds)
+    return offsets, thresholds, (csc_codes, csr_codes, zero_codes, start), bounds
+
+
 @pytest.mark.parametrize("max_bins", [255, 7])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sparse_thresholds_and_codes_are_the_dense_ones(dtype, max_bins):
@@ -48,18 +66,17 @@ def test_sparse_thresholds_and_codes_are_the_dense_ones(dtype, max_bins):
     X = X.tocsc()
     dense = np.ascontiguousarray(X.toarray())
     expected = _binning.bin_thresholds(dense, max_bins, np.random.RandomState(0))
-    thresholds = _binning.sparse_bin_thresholds(X, max_bins, np.random.RandomState(0))
-    assert_array_equal(thresholds, expected)
-    codes, bounds = _cart.encode_bins(dense, expected, 1)
-    csc = (X.indptr.astype(np.int64), X.indices, X.data)
-    csr_m = X.tocsr()
-    csr = (csr_m.indptr.astype(np.int64), csr_m.indices, csr_m.data)
-    (csc_codes, csr_codes, zero_codes), sparse_bounds = _cart.encode_sparse_bins(
-        X.shape[0], csc, csr, thresholds)
-    assert_array_equal(sparse_bounds, bounds)
+    offsets, thresholds, (csc_codes, csr_codes, zero_codes, start), bounds = _sparse_bins(
+        X, max_bins)
+    assert_array_equal(_padded(offsets, thresholds, np.inf), expected)
+    codes, dense_bounds = _cart.encode_bins(dense, expected, 1)
+    assert_array_equal(start, offsets + np.arange(len(offsets)))
+    assert_array_equal(_padded(start, bounds[0], np.inf), dense_bounds[0])
+    assert_array_equal(_padded(start, bounds[1], -np.inf), dense_bounds[1])
     rows = X.indices
     columns = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
     assert_array_equal(csc_codes, codes[rows, columns])
+    csr_m = X.tocsr()
     csr_rows = np.repeat(np.arange(X.shape[0]), np.diff(csr_m.indptr))
     assert_array_equal(csr_codes, codes[csr_rows, csr_m.indices])
     assert_array_equal(zero_codes, _cart.encode_bins(np.zeros((1, X.shape[1]), dtype),
@@ -70,19 +87,32 @@ def test_sparse_thresholds_subsample_as_dense(monkeypatch):
     monkeypatch.setattr(_binning, "SUBSAMPLE", 150)
     X, _ = _random_sparse(1)
     expected = _binning.bin_thresholds(X.toarray(), 255, np.random.RandomState(3))
-    got = _binning.sparse_bin_thresholds(X.tocsc(), 255, np.random.RandomState(3))
-    assert_array_equal(got, expected)
+    offsets, got = _binning.sparse_bin_thresholds(X.tocsc(), 255, np.random.RandomState(3))
+    assert_array_equal(_padded(offsets, got, np.inf), expected)
 
 
-def test_encode_sparse_bins_checks_its_input():
-    X, _ = _random_sparse(2)
+def test_sparse_bins_check_their_input():
+    X, y = _random_sparse(2)
     X = X.tocsc()
-    t = _binning.bin_thresholds(X.toarray(), 255, None)
+    offsets, thresholds, codes, bounds = _sparse_bins(X)
     csc = (X.indptr.astype(np.int64), X.indices, X.data)
-    with pytest.raises(ValueError, match="bin_threshold"):
-        _cart.encode_sparse_bins(X.shape[0], csc, None, t[:, :10])
+    with pytest.raises(ValueError, match="offsets"):
+        _cart.encode_sparse_bins(X.shape[0], csc, None, offsets[:-1], thresholds)
+    with pytest.raises(ValueError, match="ascending"):
+        _cart.encode_sparse_bins(X.shape[0], csc, None, offsets, thresholds[::-1].copy())
     with pytest.raises(ValueError, match="rows in range"):
-        _cart.encode_sparse_bins(3, csc, None, t)
+        _cart.encode_sparse_bins(3, csc, None, offsets, thresholds)
+    params = DecisionTreeClassifier(random_state=0)
+    problem = _classes.prepare_problem(params, X, y > 0, None, is_classifier=True,
+                                       random_state=np.random.RandomState(0), n_threads=1)
+    assert problem.split_finder == "exact"  # 400 rows
+    bad = list(codes)
+    bad[1] = None  # no csr given
+    bad[0] = codes[0].copy()
+    bad[0][0] = codes[3][1] - codes[3][0]  # past its feature's bins
+    with pytest.raises(ValueError, match="within their feature's bins"):
+        _cart.grow_tree((y > 0).astype(float), np.ones(X.shape[0]), 2, problem.params, 0, 1,
+                        csc=csc, bin_bounds=bounds, sparse_codes=tuple(bad))
 
 
 PARAMS = [{}, {"max_features": "sqrt"}, {"max_leaf_nodes": 15}, {"max_bins": 9},

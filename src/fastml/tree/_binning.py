@@ -61,7 +61,9 @@ def bin_thresholds(X, max_bins, random_state):
 def sparse_bin_thresholds(X, max_bins, random_state):
     """bin_thresholds of sparse X (CSC, canonical, no NaN), equal to those of X densified,
     computed in compiled code from the stored values (each column's rows not stored counted as
-    one run of zeros), never densified."""
+    one run of zeros), never densified. Returns (offsets, thresholds), feature f's thresholds
+    thresholds[offsets[f]:offsets[f + 1]] (a compact layout: a dense (n_features, N_BINS) table
+    takes 100 MB at 50k features)."""
     n_rows = X.shape[0]
     if n_rows > SUBSAMPLE:  # the rows bin_thresholds would draw
         rows = np.sort(random_state.choice(n_rows, SUBSAMPLE, replace=False))

@@ -206,9 +206,9 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
             split_finder = "exact"
         if split_finder == "hist":
             csc = sp.csc_matrix((data["csc"][2], data["csc"][1], data["csc"][0]), shape=X.shape)
-            thresholds = sparse_bin_thresholds(csc, estimator.max_bins, random_state)
+            offsets, thresholds = sparse_bin_thresholds(csc, estimator.max_bins, random_state)
             data["sparse_codes"], data["bin_bounds"] = _cart.encode_sparse_bins(
-                n_samples, data["csc"], data["csr"], thresholds)
+                n_samples, data["csc"], data["csr"], offsets, thresholds)
     elif split_finder == "hist":
         thresholds = bin_thresholds(X, estimator.max_bins, random_state)
         codes, bounds = _cart.encode_bins(X, thresholds,
@@ -427,7 +427,10 @@ class DecisionTreeClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseDe
         As in scikit-learn. max_leaf_nodes grows the tree best first.
     split_finder : {"auto", "hist", "exact"}, default="auto"
         "exact" searches every threshold between distinct values; "hist" the thresholds between
-        quantile bins; "auto" is "exact" up to 10,000 rows and "hist" above.
+        quantile bins; "auto" is "exact" up to 10,000 rows and "hist" above, on dense and
+        sparse X alike. On sparse X "hist" bins the stored values of each CSC column (never
+        densified) and gives the tree it gives on X densified; with the random splitter or
+        criterion="absolute_error" sparse X is searched exactly.
     max_bins : int in [2, 255], default=255
         Bins per feature of the histogram search.
     missing_values : {"learn", "surrogate"}, default="learn"
