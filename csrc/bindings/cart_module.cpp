@@ -188,33 +188,11 @@ void read_csc(const py::object& csc, const py::object& csr, cart::Dataset<T>& d)
   }
 }
 
-// Feature f's bins in encode_sparse_bins' compact layout: [start[f], start[f + 1]), 1 to
-// kMissingBin of them; bounds (2, start[n_features]) ascending per feature, empty bins
-// (+inf, -inf).
-void require_compact_bounds(const std::int64_t* start, const double* bounds, index_t n_features) {
-  require(start[0] == 0, "bin_start must start at 0");
-  for (index_t f = 0; f < n_features; ++f)
-    require(start[f + 1] - start[f] >= 1 && start[f + 1] - start[f] <= cart::kMissingBin,
-            "bin_start must give each feature 1 to 255 bins");
-  const double* high = bounds + start[n_features];
-  for (index_t f = 0; f < n_features; ++f) {
-    double previous = -std::numeric_limits<double>::infinity();
-    for (std::int64_t b = start[f]; b < start[f + 1]; ++b) {
-      if (std::isinf(bounds[b]) && bounds[b] > 0 && std::isinf(high[b]) && high[b] < 0) continue;
-      require(std::isfinite(bounds[b]) && std::isfinite(high[b]) && bounds[b] <= high[b] &&
-                  bounds[b] > previous,
-              "bin_bounds must hold ascending (low, high) per bin, (+inf, -inf) when empty");
-      previous = high[b];
-    }
-  }
-}
-
 // The histogram search's codes of sparse X (read after read_csc): a tuple (csc_codes (nnz),
-// csr_codes (nnz) or None, zero_codes (n_features), bin_start (n_features + 1)) and bin_bounds
-// (2, bin_start[-1]), as encode_sparse_bins gives them; every code within its feature's bins.
+// csr_codes (nnz) or None, zero_codes (n_features), bin_start (n_features + 1)) as
+// encode_sparse_bins gives them; every code within its feature's bins.
 template <class T>
-void read_sparse_codes(const py::object& sparse_codes, const py::object& bin_bounds,
-                       cart::Dataset<T>& d) {
+void read_sparse_codes(const py::object& sparse_codes, cart::Dataset<T>& d) {
   const py::tuple parts = sparse_codes.cast<py::tuple>();
   require(parts.size() == 4, "sparse_codes must be (csc_codes, csr_codes, zero_codes, bin_start)");
   const index_t nnz = d.csc_indptr[d.n_features], F = d.n_features;
@@ -225,11 +203,11 @@ void read_sparse_codes(const py::object& sparse_codes, const py::object& bin_bou
   }
   d.zero_codes = checked<std::uint8_t>(parts[2].cast<py::array>(), "zero_codes", {F});
   d.bin_start = checked<std::int64_t>(parts[3].cast<py::array>(), "bin_start", {F + 1});
-  require(!bin_bounds.is_none(), "sparse_codes need bin_bounds");
   require(d.bin_start[0] == 0, "bin_start must start at 0");
-  d.bin_bounds = checked<double>(bin_bounds.cast<py::array>(), "bin_bounds",
-                                 {2, d.bin_start[F]});
-  require_compact_bounds(d.bin_start, d.bin_bounds, F);
+  for (index_t f = 0; f < F; ++f)
+    require(d.bin_start[f + 1] - d.bin_start[f] >= 1 &&
+                d.bin_start[f + 1] - d.bin_start[f] <= cart::kMissingBin,
+            "bin_start must give each feature 1 to 255 bins");
   const auto bins = [&](index_t f) { return d.bin_start[f + 1] - d.bin_start[f]; };
   bool ok = true;
   for (index_t f = 0; f < F; ++f) {
@@ -299,7 +277,7 @@ cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
     require_bounds(d.bin_bounds, d.n_features);
   } else if (!csc.is_none()) {
     read_csc(csc, csr, d);
-    if (!sparse_codes.is_none()) read_sparse_codes(sparse_codes, bin_bounds, d);
+    if (!sparse_codes.is_none()) read_sparse_codes(sparse_codes, d);
   } else {
     py::array v = values.cast<py::array>();
     require(v.ndim() == 2, "values must be 2-d (n_features, n_rows)");
@@ -590,7 +568,7 @@ py::tuple encode_bins(const py::array& X, const py::array& bin_threshold, int n_
 
 // Sparse X's codes for the histogram search (see cart::encode_sparse_bins): csc and csr as
 // read_csc takes them (csr may be None), thresholds as sparse_bin_thresholds gives them.
-// Returns ((csc_codes, csr_codes or None, zero_codes, bin_start), bin_bounds).
+// Returns (csc_codes, csr_codes or None, zero_codes, bin_start).
 template <class T>
 py::tuple encode_sparse_bins_as(index_t n_rows, const py::object& csc, const py::object& csr,
                                 const py::array& offsets, const py::array& thresholds) {
@@ -620,14 +598,13 @@ py::tuple encode_sparse_bins_as(index_t n_rows, const py::object& csc, const py:
   py::array_t<std::int64_t> bin_start(F + 1);
   std::int64_t* start = bin_start.mutable_data();
   for (index_t f = 0; f <= F; ++f) start[f] = off[f] + f;
-  py::array_t<double> bounds({index_t{2}, start[F]});
   {
     py::gil_scoped_release release;
     cart::encode_sparse_bins(d.csc_indptr, d.csc_indices, d.csc_data, n_rows, F, d.csr_indptr,
                              off, t, csc_codes.mutable_data(), csr_out,
-                             zero_codes.mutable_data(), bounds.mutable_data());
+                             zero_codes.mutable_data());
   }
-  return py::make_tuple(py::make_tuple(csc_codes, csr_codes, zero_codes, bin_start), bounds);
+  return py::make_tuple(csc_codes, csr_codes, zero_codes, bin_start);
 }
 
 py::tuple encode_sparse_bins(index_t n_rows, const py::object& csc, const py::object& csr,
@@ -649,16 +626,19 @@ py::tuple sparse_bin_thresholds_as(index_t n_rows, const py::object& csc, int ma
   require(max_bins >= 2 && max_bins <= cart::kMissingBin, "max_bins must lie in [2, 255]");
   read_csc(csc, py::none(), d);
   py::array_t<std::int64_t> offsets(d.n_features + 1);
-  std::vector<double> values(static_cast<std::size_t>(d.n_features) * (max_bins - 1));
+  // a feature has fewer thresholds than stored values (its runs less one, the zeros' run
+  // included) and fewer than max_bins: room for the least of the two bounds, returned as a view
+  // of its first m values (no copy)
+  const index_t room = std::min<index_t>(d.csc_indptr[d.n_features],
+                                         d.n_features * static_cast<index_t>(max_bins - 1));
+  py::array_t<double> values(room);
   index_t m = 0;
   {
     py::gil_scoped_release release;
     m = cart::sparse_bin_thresholds(d.csc_indptr, d.csc_data, n_rows, d.n_features, max_bins,
-                                    offsets.mutable_data(), values.data());
+                                    offsets.mutable_data(), values.mutable_data());
   }
-  py::array_t<double> thresholds(m);
-  std::copy_n(values.data(), m, thresholds.mutable_data());
-  return py::make_tuple(offsets, thresholds);
+  return py::make_tuple(offsets, values[py::slice(0, m, 1)]);
 }
 
 py::tuple sparse_bin_thresholds(index_t n_rows, const py::object& csc, int max_bins) {
@@ -800,10 +780,9 @@ PYBIND11_MODULE(_cart, m) {
         "NaN) and bin_bounds (2, n_features, 256): the smallest and largest value in each bin.");
   m.def("encode_sparse_bins", &encode_sparse_bins, py::arg("n_rows"), py::arg("csc"),
         py::arg("csr"), py::arg("offsets"), py::arg("thresholds"),
-        "Sparse X's bins for the histogram search: ((csc_codes, csr_codes, zero_codes,\n"
-        "bin_start), bin_bounds), the bins of the stored CSC and CSR entries and of 0.0 per\n"
-        "feature (csr may be None, then csr_codes is), feature f's bins' bounds at\n"
-        "bin_bounds[:, bin_start[f]:bin_start[f + 1]], 0.0 counted where a column is not full.");
+        "Sparse X's bins for the histogram search: (csc_codes, csr_codes, zero_codes,\n"
+        "bin_start), the bins of the stored CSC and CSR entries and of 0.0 per feature (csr may\n"
+        "be None, then csr_codes is), feature f holding bin_start[f + 1] - bin_start[f] bins.");
   m.def("sparse_bin_thresholds", &sparse_bin_thresholds, py::arg("n_rows"), py::arg("csc"),
         py::arg("max_bins"),
         "Bin thresholds of sparse X as (offsets, thresholds), feature f's at\n"

@@ -75,12 +75,8 @@ void encode_sparse_bins(const std::int64_t* csc_indptr, const std::int32_t* csc_
                         const T* csc_data, index_t n_rows, index_t n_features,
                         const std::int64_t* csr_indptr, const std::int64_t* offsets,
                         const double* thresholds, std::uint8_t* csc_codes,
-                        std::uint8_t* csr_codes, std::uint8_t* zero_codes, double* bin_bounds) {
-  const index_t F = n_features, total = offsets[F] + F;
-  double* low = bin_bounds;
-  double* high = bin_bounds + total;
-  std::fill(low, high, kInf);
-  std::fill(high, high + total, -kInf);
+                        std::uint8_t* csr_codes, std::uint8_t* zero_codes) {
+  const index_t F = n_features;
   // the CSR entries come feature by feature within a row: visiting the columns in order, each
   // row's next CSR entry is the one met (a transposition, where a search per CSR entry would
   // jump between features' thresholds)
@@ -89,20 +85,12 @@ void encode_sparse_bins(const std::int64_t* csc_indptr, const std::int32_t* csc_
   for (index_t f = 0; f < F; ++f) {
     const double* t = thresholds + offsets[f];
     const double* t_end = thresholds + offsets[f + 1];
-    const index_t first = offsets[f] + f;
     const auto bin = [&](double v) { return std::lower_bound(t, t_end, v) - t; };
-    const auto note = [&](double v, index_t code) {
-      low[first + code] = std::min(low[first + code], v);
-      high[first + code] = std::max(high[first + code], v);
-    };
     zero_codes[f] = static_cast<std::uint8_t>(bin(0.0));
-    if (csc_indptr[f + 1] - csc_indptr[f] < n_rows) note(0.0, zero_codes[f]);
     for (std::int64_t k = csc_indptr[f]; k < csc_indptr[f + 1]; ++k) {
-      const double v = csc_data[k];
-      const index_t code = bin(v);
+      const index_t code = bin(static_cast<double>(csc_data[k]));
       csc_codes[k] = static_cast<std::uint8_t>(code);
       if (csr_codes) csr_codes[next[csc_indices[k]]++] = static_cast<std::uint8_t>(code);
-      note(v, code);
     }
   }
 }
@@ -173,11 +161,11 @@ template index_t sparse_bin_thresholds<double>(const std::int64_t*, const double
 template void encode_sparse_bins<float>(const std::int64_t*, const std::int32_t*, const float*,
                                         index_t, index_t, const std::int64_t*,
                                         const std::int64_t*, const double*, std::uint8_t*,
-                                        std::uint8_t*, std::uint8_t*, double*);
+                                        std::uint8_t*, std::uint8_t*);
 template void encode_sparse_bins<double>(const std::int64_t*, const std::int32_t*,
                                          const double*, index_t, index_t, const std::int64_t*,
                                          const std::int64_t*, const double*, std::uint8_t*,
-                                         std::uint8_t*, std::uint8_t*, double*);
+                                         std::uint8_t*, std::uint8_t*);
 
 template void encode_bins<float>(const float*, index_t, index_t, const double*, std::uint8_t*,
                                  double*, int);

@@ -117,6 +117,8 @@ class NodeSearch {
       visited += batch;
     }
     node_entries_.active = false;
+    if (d_.csc_codes && best.feature >= 0)
+      best.threshold = sparse_threshold(d_, best.feature, best);
     if (!subtract_) pool_.release(task.hist);
     return best;
   }

@@ -22,6 +22,13 @@
 namespace fastml::cart::detail {
 namespace {  // internal linkage, see common.hpp
 
+// The keys of sparse_histogram_search: a split's threshold is left as the bin above the cut
+// (the next one the node occupies) until the best split is known (sparse_threshold); no table
+// of bin bounds is kept (two doubles per bin, as much as X itself where its values are distinct).
+struct NextBinKeys {
+  double threshold_between(double, double b) const { return b; }
+};
+
 template <Criterion Crit, int kC, class T>
 void sparse_histogram_search(const Dataset<T>& d, const SplitSearch& search, index_t f,
                              const NodeRows& node, const NodeEntries<T>* entries,
@@ -65,9 +72,24 @@ void sparse_histogram_search(const Dataset<T>& d, const SplitSearch& search, ind
   }
   double* M = s.missing.data();  // sparse X has no missing values
   std::fill(M, M + C, 0.0);
-  const double* low = d.bin_bounds + d.bin_start[f];
-  const CodeKeys keys{nullptr, 0, low, low + d.bin_start[d.n_features]};
-  search.bins_search<Crit, kC>(H, occupied, M, keys, cand, s, out);
+  search.bins_search<Crit, kC>(H, occupied, M, NextBinKeys{}, cand, s, out);
+}
+
+// The threshold of a split found by sparse_histogram_search (threshold: the bin above the cut,
+// as NextBinKeys left it), as the dense histogram search places it: scikit-learn's midpoint
+// between the largest value of the cut's bin and the smallest of that bin, over all rows.
+template <class T>
+double sparse_threshold(const Dataset<T>& d, index_t f, const Split& split) {
+  const int cut = static_cast<int>(split.cut), above = static_cast<int>(split.threshold);
+  double high = -kInf, low = kInf;
+  const auto note = [&](int code, double v) {
+    if (code == cut) high = std::max(high, v);
+    if (code == above) low = std::min(low, v);
+  };
+  if (d.csc_indptr[f + 1] - d.csc_indptr[f] < d.n_rows) note(d.zero_codes[f], 0.0);
+  for (std::int64_t k = d.csc_indptr[f]; k < d.csc_indptr[f + 1]; ++k)
+    note(d.csc_codes[k], static_cast<double>(d.csc_data[k]));
+  return ValueKeys<T>::between(high, low);
 }
 
 }  // namespace

@@ -42,21 +42,26 @@ def _same_tree(a, b):
 
 
 def _padded(offsets, values, fill):
-    """A compact per-feature layout as the dense (n_features, N_BINS) table, padded."""
+    """Compact per-feature thresholds as the dense (n_features, N_BINS) table, padded."""
     table = np.full((len(offsets) - 1, _cart.N_BINS), fill)
     for f in range(len(offsets) - 1):
         table[f, :offsets[f + 1] - offsets[f]] = values[offsets[f]:offsets[f + 1]]
     return table
 
 
+def _columns(X):
+    """CSC X as the core takes it."""
+    return X.indptr.astype(np.int64), X.indices, X.data
+
+
 def _sparse_bins(X, max_bins=255):
-    """(thresholds padded, compact codes, bounds padded) of CSC X, as the fit computes them."""
-    offsets, thresholds = _binning.sparse_bin_thresholds(X, max_bins, None)
+    """(offsets, thresholds, codes) of CSC X, as the fit computes them."""
+    offsets, thresholds = _binning.sparse_bin_thresholds(_columns(X), X.shape, max_bins, None)
     csr = X.tocsr()
-    (csc_codes, csr_codes, zero_codes, start), bounds = _cart.encode_sparse_bins(
+    codes = _cart.encode_sparse_bins(
         X.shape[0], (X.indptr.astype(np.int64), X.indices, X.data),
         (csr.indptr.astype(np.int64), csr.indices, csr.data), offsets, thresholds)
-    return offsets, thresholds, (csc_codes, csr_codes, zero_codes, start), bounds
+    return offsets, thresholds, codes
 
 
 @pytest.mark.parametrize("max_bins", [255, 7])
@@ -66,13 +71,10 @@ def test_sparse_thresholds_and_codes_are_the_dense_ones(dtype, max_bins):
     X = X.tocsc()
     dense = np.ascontiguousarray(X.toarray())
     expected = _binning.bin_thresholds(dense, max_bins, np.random.RandomState(0))
-    offsets, thresholds, (csc_codes, csr_codes, zero_codes, start), bounds = _sparse_bins(
-        X, max_bins)
+    offsets, thresholds, (csc_codes, csr_codes, zero_codes, start) = _sparse_bins(X, max_bins)
     assert_array_equal(_padded(offsets, thresholds, np.inf), expected)
-    codes, dense_bounds = _cart.encode_bins(dense, expected, 1)
+    codes, _ = _cart.encode_bins(dense, expected, 1)
     assert_array_equal(start, offsets + np.arange(len(offsets)))
-    assert_array_equal(_padded(start, bounds[0], np.inf), dense_bounds[0])
-    assert_array_equal(_padded(start, bounds[1], -np.inf), dense_bounds[1])
     rows = X.indices
     columns = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
     assert_array_equal(csc_codes, codes[rows, columns])
@@ -87,14 +89,15 @@ def test_sparse_thresholds_subsample_as_dense(monkeypatch):
     monkeypatch.setattr(_binning, "SUBSAMPLE", 150)
     X, _ = _random_sparse(1)
     expected = _binning.bin_thresholds(X.toarray(), 255, np.random.RandomState(3))
-    offsets, got = _binning.sparse_bin_thresholds(X.tocsc(), 255, np.random.RandomState(3))
+    offsets, got = _binning.sparse_bin_thresholds(_columns(X.tocsc()), X.shape, 255,
+                                                  np.random.RandomState(3))
     assert_array_equal(_padded(offsets, got, np.inf), expected)
 
 
 def test_sparse_bins_check_their_input():
     X, y = _random_sparse(2)
     X = X.tocsc()
-    offsets, thresholds, codes, bounds = _sparse_bins(X)
+    offsets, thresholds, codes = _sparse_bins(X)
     csc = (X.indptr.astype(np.int64), X.indices, X.data)
     with pytest.raises(ValueError, match="offsets"):
         _cart.encode_sparse_bins(X.shape[0], csc, None, offsets[:-1], thresholds)
@@ -112,7 +115,7 @@ def test_sparse_bins_check_their_input():
     bad[0][0] = codes[3][1] - codes[3][0]  # past its feature's bins
     with pytest.raises(ValueError, match="within their feature's bins"):
         _cart.grow_tree((y > 0).astype(float), np.ones(X.shape[0]), 2, problem.params, 0, 1,
-                        csc=csc, bin_bounds=bounds, sparse_codes=tuple(bad))
+                        csc=csc, sparse_codes=tuple(bad))
 
 
 PARAMS = [{}, {"max_features": "sqrt"}, {"max_leaf_nodes": 15}, {"max_bins": 9},

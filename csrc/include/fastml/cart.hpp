@@ -88,9 +88,8 @@ struct Dataset {
   const std::int32_t* csr_indices = nullptr;  // (nnz) features
   const T* csr_data = nullptr;                // (nnz) values
   // Sparse X for the histogram search (see csrc/tree/sparse_hist.hpp): the bin of every stored
-  // entry of csc_data and csr_data, and of 0.0 per feature (the rows not stored); bin_bounds
-  // then in encode_sparse_bins' compact layout, feature f's bins from bin_start[f] (its lows)
-  // and bin_start[n_features] + bin_start[f] (its highs). nullptr: the exact search.
+  // entry of csc_data and csr_data, and of 0.0 per feature (the rows not stored); feature f
+  // has bins 0 to bin_start[f + 1] - bin_start[f] - 1. nullptr: the exact search.
   const std::uint8_t* csc_codes = nullptr;    // (nnz)
   const std::uint8_t* csr_codes = nullptr;    // (nnz), with csr_indptr
   const std::uint8_t* zero_codes = nullptr;   // (n_features)
@@ -307,17 +306,15 @@ index_t sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data,
                               double* thresholds);
 
 // encode_sparse_bins: the bin of a value is the number of its feature's thresholds below it.
-// OUT csc_codes (nnz) the bins of the CSC columns' stored values (rows ascending per column,
-// n_rows rows), OUT csr_codes (nnz) those of the same matrix's CSR entries in CSR order
-// (csr_indptr; features ascending per row; nullptr to skip), OUT zero_codes (n_features) the
-// bin of 0.0, OUT bin_bounds (2, offsets[n_features] + n_features): feature f's bins' smallest
-// values from offsets[f] + f, then their largest from offsets[n_features] + n_features +
-// offsets[f] + f (+inf and -inf when empty), 0.0 counted where a column is not full.
+// OUT csc_codes (nnz) the bins of the CSC columns' stored values, OUT csr_codes (nnz) those of
+// the same matrix's CSR entries in CSR order (csr_indptr; features ascending per row; nullptr
+// to skip), OUT zero_codes (n_features) the bin of 0.0. No bin bounds: the histogram search on
+// sparse X places a split's threshold from its column (see sparse_threshold).
 template <class T>
 void encode_sparse_bins(const std::int64_t* csc_indptr, const std::int32_t* csc_indices,
                         const T* csc_data, index_t n_rows, index_t n_features,
                         const std::int64_t* csr_indptr, const std::int64_t* offsets,
                         const double* thresholds, std::uint8_t* csc_codes,
-                        std::uint8_t* csr_codes, std::uint8_t* zero_codes, double* bin_bounds);
+                        std::uint8_t* csr_codes, std::uint8_t* zero_codes);
 
 }  // namespace fastml::cart

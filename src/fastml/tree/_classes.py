@@ -40,7 +40,7 @@ class Problem:
     n_classes: np.ndarray       # (n_outputs,) classes per output; zeros for regression
     params: _cart.Params        # the core's parameters
     data: dict                  # values=, codes= and bin_bounds=, or csc= and csr= (sparse
-                                # X), with sparse_codes= and bin_bounds= for "hist"
+                                # X), with sparse_codes= for "hist"
     split_finder: str
 
 
@@ -205,9 +205,9 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
                                        or estimator.criterion == "absolute_error"):
             split_finder = "exact"
         if split_finder == "hist":
-            csc = sp.csc_matrix((data["csc"][2], data["csc"][1], data["csc"][0]), shape=X.shape)
-            offsets, thresholds = sparse_bin_thresholds(csc, estimator.max_bins, random_state)
-            data["sparse_codes"], data["bin_bounds"] = _cart.encode_sparse_bins(
+            offsets, thresholds = sparse_bin_thresholds(data["csc"], X.shape, estimator.max_bins,
+                                                        random_state)
+            data["sparse_codes"] = _cart.encode_sparse_bins(
                 n_samples, data["csc"], data["csr"], offsets, thresholds)
     elif split_finder == "hist":
         thresholds = bin_thresholds(X, estimator.max_bins, random_state)
