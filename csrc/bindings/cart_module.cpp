@@ -104,6 +104,9 @@ void check_params(const cart::Params& p, const cart::Dataset<T>& d) {
   require(p.max_leaf_nodes == 0 || p.max_leaf_nodes >= 2,
           "max_leaf_nodes must be 0 (no limit) or >= 2");
   require(!(p.surrogates && d.csc_indptr), "sparse X has no missing values: no surrogate splits");
+  require(!(d.csc_codes && (p.random_splitter || p.criterion == cart::kAbsoluteError)),
+          "the histogram search on sparse X takes neither the random splitter nor the absolute "
+          "error");
   if (!p.monotonic_cst.empty()) {
     require(d.n_outputs == 1, "monotonic_cst needs a single output");
     require(static_cast<index_t>(p.monotonic_cst.size()) == d.n_features,
@@ -185,10 +188,43 @@ void read_csc(const py::object& csc, const py::object& csr, cart::Dataset<T>& d)
   }
 }
 
+// The histogram search's codes of sparse X (read after read_csc): a tuple (csc_codes (nnz),
+// csr_codes (nnz) or None, zero_codes (n_features), bin_start (n_features + 1)) as
+// encode_sparse_bins gives them; every code within its feature's bins.
+template <class T>
+void read_sparse_codes(const py::object& sparse_codes, cart::Dataset<T>& d) {
+  const py::tuple parts = sparse_codes.cast<py::tuple>();
+  require(parts.size() == 4, "sparse_codes must be (csc_codes, csr_codes, zero_codes, bin_start)");
+  const index_t nnz = d.csc_indptr[d.n_features], F = d.n_features;
+  d.csc_codes = checked<std::uint8_t>(parts[0].cast<py::array>(), "csc_codes", {nnz});
+  if (!parts[1].is_none()) {
+    require(d.csr_indptr != nullptr, "csr_codes need csr");
+    d.csr_codes = checked<std::uint8_t>(parts[1].cast<py::array>(), "csr_codes", {nnz});
+  }
+  d.zero_codes = checked<std::uint8_t>(parts[2].cast<py::array>(), "zero_codes", {F});
+  d.bin_start = checked<std::int64_t>(parts[3].cast<py::array>(), "bin_start", {F + 1});
+  require(d.bin_start[0] == 0, "bin_start must start at 0");
+  for (index_t f = 0; f < F; ++f)
+    require(d.bin_start[f + 1] - d.bin_start[f] >= 1 &&
+                d.bin_start[f + 1] - d.bin_start[f] <= cart::kMissingBin,
+            "bin_start must give each feature 1 to 255 bins");
+  const auto bins = [&](index_t f) { return d.bin_start[f + 1] - d.bin_start[f]; };
+  bool ok = true;
+  for (index_t f = 0; f < F; ++f) {
+    ok = ok && d.zero_codes[f] < bins(f);
+    for (std::int64_t k = d.csc_indptr[f]; k < d.csc_indptr[f + 1]; ++k)
+      ok = ok && d.csc_codes[k] < bins(f);
+  }
+  for (index_t k = 0; d.csr_codes && k < nnz; ++k)
+    ok = ok && d.csr_codes[k] < bins(d.csr_indices[k]);
+  require(ok, "sparse codes must lie within their feature's bins");
+}
+
 template <class T>
 cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
                            const py::object& bin_bounds, const py::object& csc,
-                           const py::object& csr, const py::array& y, const py::array& sample_weight,
+                           const py::object& csr, const py::object& sparse_codes,
+                           const py::array& y, const py::array& sample_weight,
                            const py::object& n_classes, std::vector<int>& classes) {
   cart::Dataset<T> d{};
   require((y.ndim() == 1 || (y.ndim() == 2 && y.shape(1) > 0)) && y.shape(0) > 0,
@@ -241,6 +277,7 @@ cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
     require_bounds(d.bin_bounds, d.n_features);
   } else if (!csc.is_none()) {
     read_csc(csc, csr, d);
+    if (!sparse_codes.is_none()) read_sparse_codes(sparse_codes, d);
   } else {
     py::array v = values.cast<py::array>();
     require(v.ndim() == 2, "values must be 2-d (n_features, n_rows)");
@@ -295,12 +332,13 @@ py::dict grow_tree(const py::array& y, const py::array& sample_weight,
                    int n_threads,
                    const py::object& values, const py::object& codes,
                    const py::object& bin_bounds, const py::object& csc,
-                   const py::object& csr) {
+                   const py::object& csr, const py::object& sparse_codes) {
   return on_dtype(values, csc, [&](auto zero) {
     using T = decltype(zero);
     std::vector<int> classes;
     const auto d =
-        read_data<T>(values, codes, bin_bounds, csc, csr, y, sample_weight, n_classes, classes);
+        read_data<T>(values, codes, bin_bounds, csc, csr, sparse_codes, y, sample_weight,
+                     n_classes, classes);
     check_params(params, d);
     require_threads(n_threads);
     cart::Tree tree;
@@ -331,12 +369,13 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight,
                      int n_threads,
                      const py::object& values, const py::object& codes,
                      const py::object& bin_bounds, const py::object& csc,
-                   const py::object& csr) {
+                   const py::object& csr, const py::object& sparse_codes) {
   return on_dtype(values, csc, [&](auto zero) {
     using T = decltype(zero);
     std::vector<int> classes;
     const auto d =
-        read_data<T>(values, codes, bin_bounds, csc, csr, y, sample_weight, n_classes, classes);
+        read_data<T>(values, codes, bin_bounds, csc, csr, sparse_codes, y, sample_weight,
+                     n_classes, classes);
     check_params(params, d);
     require(seeds.ndim() == 1, "seeds must be 1-d");
     const index_t n_trees = seeds.shape(0);
@@ -527,6 +566,88 @@ py::tuple encode_bins(const py::array& X, const py::array& bin_threshold, int n_
   return py::make_tuple(codes, bounds);
 }
 
+// Sparse X's codes for the histogram search (see cart::encode_sparse_bins): csc and csr as
+// read_csc takes them (csr may be None), thresholds as sparse_bin_thresholds gives them.
+// Returns (csc_codes, csr_codes or None, zero_codes, bin_start).
+template <class T>
+py::tuple encode_sparse_bins_as(index_t n_rows, const py::object& csc, const py::object& csr,
+                                const py::array& offsets, const py::array& thresholds) {
+  cart::Dataset<T> d{};
+  d.n_rows = n_rows;
+  require(n_rows >= 1 && n_rows < (index_t{1} << 31) - 1, "n_rows must lie in [1, 2**31 - 1)");
+  read_csc(csc, csr, d);
+  const index_t F = d.n_features, nnz = d.csc_indptr[F];
+  const std::int64_t* off = checked<std::int64_t>(offsets, "offsets", {F + 1});
+  require(off[0] == 0, "offsets must start at 0");
+  for (index_t f = 0; f < F; ++f)
+    require(off[f + 1] >= off[f] && off[f + 1] - off[f] < cart::kMissingBin,
+            "offsets must give each feature at most 254 thresholds");
+  const double* t = checked<double>(thresholds, "thresholds", {off[F]});
+  for (index_t f = 0; f < F; ++f)
+    for (std::int64_t j = off[f]; j < off[f + 1]; ++j)
+      require(std::isfinite(t[j]) && (j == off[f] || t[j] > t[j - 1]),
+              "thresholds must be finite and ascending per feature");
+  py::array_t<std::uint8_t> csc_codes(nnz), zero_codes(F);
+  py::object csr_codes = py::none();
+  std::uint8_t* csr_out = nullptr;
+  if (d.csr_indptr) {
+    py::array_t<std::uint8_t> a(nnz);
+    csr_out = a.mutable_data();
+    csr_codes = a;
+  }
+  py::array_t<std::int64_t> bin_start(F + 1);
+  std::int64_t* start = bin_start.mutable_data();
+  for (index_t f = 0; f <= F; ++f) start[f] = off[f] + f;
+  {
+    py::gil_scoped_release release;
+    cart::encode_sparse_bins(d.csc_indptr, d.csc_indices, d.csc_data, n_rows, F, d.csr_indptr,
+                             off, t, csc_codes.mutable_data(), csr_out,
+                             zero_codes.mutable_data());
+  }
+  return py::make_tuple(csc_codes, csr_codes, zero_codes, bin_start);
+}
+
+py::tuple encode_sparse_bins(index_t n_rows, const py::object& csc, const py::object& csr,
+                             const py::array& offsets, const py::array& thresholds) {
+  const py::array data = csc.cast<py::tuple>()[2].cast<py::array>();
+  if (has_dtype<float>(data))
+    return encode_sparse_bins_as<float>(n_rows, csc, csr, offsets, thresholds);
+  require(has_dtype<double>(data), "data must be float32 or float64");
+  return encode_sparse_bins_as<double>(n_rows, csc, csr, offsets, thresholds);
+}
+
+// The bin thresholds of sparse X (see cart::sparse_bin_thresholds), csc as read_csc takes it.
+// Returns (offsets, thresholds).
+template <class T>
+py::tuple sparse_bin_thresholds_as(index_t n_rows, const py::object& csc, int max_bins) {
+  cart::Dataset<T> d{};
+  d.n_rows = n_rows;
+  require(n_rows >= 1 && n_rows < (index_t{1} << 31) - 1, "n_rows must lie in [1, 2**31 - 1)");
+  require(max_bins >= 2 && max_bins <= cart::kMissingBin, "max_bins must lie in [2, 255]");
+  read_csc(csc, py::none(), d);
+  py::array_t<std::int64_t> offsets(d.n_features + 1);
+  // a feature has fewer thresholds than stored values (its runs less one, the zeros' run
+  // included) and fewer than max_bins: room for the least of the two bounds, returned as a view
+  // of its first m values (no copy)
+  const index_t room = std::min<index_t>(d.csc_indptr[d.n_features],
+                                         d.n_features * static_cast<index_t>(max_bins - 1));
+  py::array_t<double> values(room);
+  index_t m = 0;
+  {
+    py::gil_scoped_release release;
+    m = cart::sparse_bin_thresholds(d.csc_indptr, d.csc_data, n_rows, d.n_features, max_bins,
+                                    offsets.mutable_data(), values.mutable_data());
+  }
+  return py::make_tuple(offsets, values[py::slice(0, m, 1)]);
+}
+
+py::tuple sparse_bin_thresholds(index_t n_rows, const py::object& csc, int max_bins) {
+  const py::array data = csc.cast<py::tuple>()[2].cast<py::array>();
+  if (has_dtype<float>(data)) return sparse_bin_thresholds_as<float>(n_rows, csc, max_bins);
+  require(has_dtype<double>(data), "data must be float32 or float64");
+  return sparse_bin_thresholds_as<double>(n_rows, csc, max_bins);
+}
+
 // The same entry point for float32 and float64 X, chosen by X's dtype.
 template <template <class> class Entry, class... A>
 auto by_dtype(const py::array& X, A&&... args) {
@@ -597,6 +718,7 @@ PYBIND11_MODULE(_cart, m) {
         py::arg("params"), py::arg("seed"), py::arg("n_threads"), py::arg("values") = py::none(),
         py::arg("codes") = py::none(), py::arg("bin_bounds") = py::none(),
         py::arg("csc") = py::none(), py::arg("csr") = py::none(),
+        py::arg("sparse_codes") = py::none(),
         "Grow one tree; returns its node arrays. y is (n_rows,) or (n_rows, n_outputs); n_classes\n"
         "an int (every output's classes, 0 for regression) or one count per output.");
   m.def("grow_forest", &grow_forest, py::arg("y"), py::arg("sample_weight"), py::arg("n_classes"),
@@ -605,6 +727,7 @@ PYBIND11_MODULE(_cart, m) {
         py::arg("values") = py::none(),
         py::arg("codes") = py::none(), py::arg("bin_bounds") = py::none(),
         py::arg("csc") = py::none(), py::arg("csr") = py::none(),
+        py::arg("sparse_codes") = py::none(),
         "Grow one tree per seed in parallel, as scikit-learn's of random_state seed; returns a\n"
         "list of node-array dicts.");
   m.def("bootstrap_draws", &bootstrap_draws, py::arg("seed"), py::arg("n_rows"),
@@ -655,4 +778,14 @@ PYBIND11_MODULE(_cart, m) {
         py::arg("X"), py::arg("bin_threshold"), py::arg("n_threads"),
         "Bin codes (n_rows, n_features) of X (the number of thresholds below each value, 255 for\n"
         "NaN) and bin_bounds (2, n_features, 256): the smallest and largest value in each bin.");
+  m.def("encode_sparse_bins", &encode_sparse_bins, py::arg("n_rows"), py::arg("csc"),
+        py::arg("csr"), py::arg("offsets"), py::arg("thresholds"),
+        "Sparse X's bins for the histogram search: (csc_codes, csr_codes, zero_codes,\n"
+        "bin_start), the bins of the stored CSC and CSR entries and of 0.0 per feature (csr may\n"
+        "be None, then csr_codes is), feature f holding bin_start[f + 1] - bin_start[f] bins.");
+  m.def("sparse_bin_thresholds", &sparse_bin_thresholds, py::arg("n_rows"), py::arg("csc"),
+        py::arg("max_bins"),
+        "Bin thresholds of sparse X as (offsets, thresholds), feature f's at\n"
+        "thresholds[offsets[f]:offsets[f + 1]]: those fastml.tree._binning.bin_thresholds gives\n"
+        "X densified, from the CSC columns' stored values.");
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <vector>
 
 #include "fastml/cart.hpp"
 #include "fastml/openmp_helpers.h"
@@ -12,6 +13,19 @@ namespace fastml::cart {
 
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// The number of a feature's thresholds (kBins, +inf padded) below v (the padding never is), by
+// a branch-free binary search over the kMissingBin thresholds.
+inline index_t bin_of(const double* threshold, double v) {
+  const double* base = threshold;
+  index_t len = kMissingBin;
+  while (len > 1) {
+    const index_t half = len / 2;
+    base += (base[half - 1] < v) * half;  // arithmetic, not a mispredicted branch
+    len -= half;
+  }
+  return (base - threshold) + (*base < v);
+}
 }  // namespace
 
 template <class T>
@@ -36,16 +50,7 @@ void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* b
       const T* x = X + i * F;
       for (index_t f = 0; f < F; ++f) {
         const double v = x[f];
-        // the number of thresholds below v (the +inf padding never is), by a branch-free
-        // binary search over the kMissingBin thresholds
-        const double* base = bin_threshold + f * kBins;
-        index_t len = kMissingBin;
-        while (len > 1) {
-          const index_t half = len / 2;
-          base += (base[half - 1] < v) * half;  // arithmetic, not a mispredicted branch
-          len -= half;
-        }
-        const index_t code = (base - (bin_threshold + f * kBins)) + (*base < v);
+        const index_t code = bin_of(bin_threshold + f * kBins, v);
         if (std::isnan(v)) {
           codes[i * F + f] = kMissingBin;
           continue;
@@ -64,6 +69,103 @@ void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* b
     }
   }
 }
+
+template <class T>
+void encode_sparse_bins(const std::int64_t* csc_indptr, const std::int32_t* csc_indices,
+                        const T* csc_data, index_t n_rows, index_t n_features,
+                        const std::int64_t* csr_indptr, const std::int64_t* offsets,
+                        const double* thresholds, std::uint8_t* csc_codes,
+                        std::uint8_t* csr_codes, std::uint8_t* zero_codes) {
+  const index_t F = n_features;
+  // the CSR entries come feature by feature within a row: visiting the columns in order, each
+  // row's next CSR entry is the one met (a transposition, where a search per CSR entry would
+  // jump between features' thresholds)
+  std::vector<std::int64_t> next;
+  if (csr_codes) next.assign(csr_indptr, csr_indptr + n_rows);
+  for (index_t f = 0; f < F; ++f) {
+    const double* t = thresholds + offsets[f];
+    const double* t_end = thresholds + offsets[f + 1];
+    const auto bin = [&](double v) { return std::lower_bound(t, t_end, v) - t; };
+    zero_codes[f] = static_cast<std::uint8_t>(bin(0.0));
+    for (std::int64_t k = csc_indptr[f]; k < csc_indptr[f + 1]; ++k) {
+      const index_t code = bin(static_cast<double>(csc_data[k]));
+      csc_codes[k] = static_cast<std::uint8_t>(code);
+      if (csr_codes) csr_codes[next[csc_indices[k]]++] = static_cast<std::uint8_t>(code);
+    }
+  }
+}
+
+template <class T>
+index_t sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data, index_t n_rows,
+                              index_t n_features, int max_bins, std::int64_t* offsets,
+                              double* thresholds) {
+  std::vector<T> sorted;
+  std::vector<double> v, first, last;
+  std::vector<index_t> start;  // each run's first position among the n_rows values
+  index_t m = 0;
+  offsets[0] = 0;
+  for (index_t f = 0; f < n_features; ++f) {
+    const std::int64_t a = csc_indptr[f], b = csc_indptr[f + 1];
+    const index_t zeros = n_rows - (b - a);
+    sorted.assign(csc_data + a, csc_data + b);
+    if (zeros > 0) sorted.push_back(T(0));
+    std::sort(sorted.begin(), sorted.end());  // in X's dtype, as the reference sorts
+    v.assign(sorted.begin(), sorted.end());
+    // the runs; the one 0.0 stands for `zeros` positions
+    start.clear();
+    first.clear();
+    last.clear();
+    index_t position = 0;
+    bool zero_seen = false;
+    for (std::size_t j = 0; j < v.size(); ++j) {
+      if (j == 0 || v[j] > v[j - 1] + 1e-7) {  // fastml.tree._binning.FEATURE_THRESHOLD
+        if (j > 0) last.push_back(v[j - 1]);
+        start.push_back(position);
+        first.push_back(v[j]);
+      }
+      // the stand-in 0.0 is the first 0 in sorted order, a stored -0.0 or 0.0 beside it: any
+      // of them may count the block, the positions after them are the same
+      const bool block = zeros > 0 && v[j] == 0 && !zero_seen;
+      zero_seen = zero_seen || block;
+      position += block ? zeros : 1;
+    }
+    if (!v.empty()) last.push_back(v.back());
+    const index_t runs = static_cast<index_t>(start.size());
+    const auto edge = [&](index_t run) {  // between run and run + 1, scikit-learn's midpoint
+      const double lo = last[run], hi = first[run + 1];
+      double mid = lo / 2.0 + hi / 2.0;
+      if (mid == hi || std::isinf(mid)) mid = lo;
+      thresholds[m++] = mid;
+    };
+    if (runs <= max_bins) {
+      for (index_t r = 0; r + 1 < runs; ++r) edge(r);
+    } else {
+      // the runs holding positions (i * n_rows) // max_bins, each cut from the run above it
+      index_t run = 0, previous = -1;
+      for (int i = 1; i < max_bins; ++i) {
+        const index_t rank = (static_cast<index_t>(i) * n_rows) / max_bins;
+        while (run + 1 < runs && start[run + 1] <= rank) ++run;
+        if (run != previous && run < runs - 1) edge(run);
+        previous = run;
+      }
+    }
+    offsets[f + 1] = m;
+  }
+  return m;
+}
+
+template index_t sparse_bin_thresholds<float>(const std::int64_t*, const float*, index_t,
+                                              index_t, int, std::int64_t*, double*);
+template index_t sparse_bin_thresholds<double>(const std::int64_t*, const double*, index_t,
+                                               index_t, int, std::int64_t*, double*);
+template void encode_sparse_bins<float>(const std::int64_t*, const std::int32_t*, const float*,
+                                        index_t, index_t, const std::int64_t*,
+                                        const std::int64_t*, const double*, std::uint8_t*,
+                                        std::uint8_t*, std::uint8_t*);
+template void encode_sparse_bins<double>(const std::int64_t*, const std::int32_t*,
+                                         const double*, index_t, index_t, const std::int64_t*,
+                                         const std::int64_t*, const double*, std::uint8_t*,
+                                         std::uint8_t*, std::uint8_t*);
 
 template void encode_bins<float>(const float*, index_t, index_t, const double*, std::uint8_t*,
                                  double*, int);

@@ -165,10 +165,10 @@ class Builder {
         rs_(own_rows_ ? *own_rows_ : *shared_rows),
         rows_(rs_.rows),
         ch_(data),
-        hist_mode_(data.codes != nullptr),
+        hist_mode_(data.binned()),
         absolute_(params.criterion == kAbsoluteError),
         surrogate_(params.surrogates),
-        sklearn_sums_(ch_.K > 0 && params.criterion != kAbsoluteError && data.codes == nullptr),
+        sklearn_sums_(ch_.K > 0 && params.criterion != kAbsoluteError && !data.binned()),
         scratch_(n_threads),
         sorted_tmp_(n_threads),
         search_(data, params, ch_, rs_.stats, rs_.rows, rs_.presorted, rs_.rank_of, rs_.position,
@@ -305,20 +305,21 @@ class Builder {
     double* L = left.totals.data();
     double* R = right.totals.data();
     index_t n_left;
-    if (hist_mode_) {
+    if (d_.csc_indptr) {
+      // the node's stored entries of the feature alone (SparseSides). A histogram split's
+      // threshold lies between its bins' values, so it routes every row as its code would
+      sides_.mark(d_, f, NodeRows{rows, n, rs_.position.data(), task.begin}, split.threshold);
+      n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R,
+                              [&](std::int32_t r) { return sides_.goes_left(r); });
+      for (index_t i = task.begin; i < task.end; ++i)
+        rs_.position[rows_[i]] = static_cast<std::int32_t>(i);
+    } else if (hist_mode_) {
       const CodeKeys keys{d_.codes + f, d_.n_features, nullptr, nullptr};
       const int cut = static_cast<int>(split.cut);
       n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R, [&](std::int32_t r) {
         const int code = keys.code(r);
         return code == kMissingBin ? missing_goes_left(d_, split, r) : code <= cut;
       });
-    } else if (d_.csc_indptr) {  // the node's rows ascend: one pass down the column
-      SparseColumnCursor<T> column(d_, f);
-      const double t = split.threshold;
-      n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R,
-                              [&](std::int32_t r) { return column.value(r) <= t; });
-      for (index_t i = task.begin; i < task.end; ++i)
-        rs_.position[rows_[i]] = static_cast<std::int32_t>(i);
     } else {
       const T* col = d_.values + f * d_.n_rows;
       const double t = split.threshold;
@@ -426,6 +427,7 @@ class Builder {
   NodeSearch<T> search_;
   SurrogateSearch<T> surrogates_;
   std::vector<std::int32_t> buffer_;  // partition's
+  SparseSides<T> sides_;              // partition's, on sparse X
   std::vector<double> node_target_;   // add_node's: a regression node's values
   std::vector<Task> deferred_;        // see grow_depth_first
   std::vector<Tree> subtrees_;        // grown from deferred_

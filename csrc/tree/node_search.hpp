@@ -17,6 +17,7 @@
 #include "partition.hpp"
 #include "random_split.hpp"
 #include "sparse_columns.hpp"
+#include "sparse_hist.hpp"
 #include "split_search.hpp"
 
 namespace fastml::cart::detail {
@@ -44,9 +45,9 @@ class NodeSearch {
         sklearn_random_{static_cast<std::uint32_t>(seed)},
         n_threads_(n_threads),
         monotonic_(p.monotonic_cst.empty() ? nullptr : p.monotonic_cst.data()),
-        hist_mode_(d.codes != nullptr),
+        hist_mode_(d.binned()),
         absolute_(p.criterion == kAbsoluteError),
-        subtract_(hist_mode_ && !absolute_ && !p.random_splitter &&
+        subtract_(d.codes && !absolute_ && !p.random_splitter &&
                   p.max_features >= d.n_features && p.max_leaf_nodes == 0),
         sklearn_draws_(!hist_mode_ && !p.random_splitter),
         search_{stats, ch.outputs, ch.C, p.surrogates},
@@ -82,7 +83,11 @@ class NodeSearch {
       absolute_search_.rank_targets(rows_.data() + task.begin, n);
     if (sklearn_draws_) return sklearn_split(task);
     std::iota(order_.begin(), order_.end(), index_t{0});
-    const bool histograms = hist_mode_ && !absolute_ && !p_.random_splitter && n >= kSmallNode;
+    const bool histograms = d_.codes && !absolute_ && !p_.random_splitter && n >= kSmallNode;
+    // sparse X: each drawn feature's bins from the node's entries (sparse_hist.hpp), a small
+    // node's grouped by feature once
+    if (d_.csc_codes && NodeEntries<T>::worth_it(d_, n, p_.max_features))
+      node_entries_.build(d_, rows_.data() + task.begin, n, false);
     if (histograms && task.hist < 0) task.hist = pool_.acquire();
     Split best;
     bool found_variable = false;
@@ -111,6 +116,9 @@ class NodeSearch {
       }
       visited += batch;
     }
+    node_entries_.active = false;
+    if (d_.csc_codes && best.feature >= 0)
+      best.threshold = sparse_threshold(d_, best.feature, best);
     if (!subtract_) pool_.release(task.hist);
     return best;
   }
@@ -219,7 +227,7 @@ class NodeSearch {
     Split best;
     const index_t n = task.end - task.begin;
     if (d_.csc_indptr && NodeEntries<T>::worth_it(d_, n, p_.max_features))
-      node_entries_.build(d_, rows_.data() + task.begin, n);
+      node_entries_.build(d_, rows_.data() + task.begin, n, true);
     while (f_i > n_total && (n_visited < p_.max_features || n_visited <= n_found + n_drawn)) {
       ++n_visited;
       index_t j = random.between(n_drawn, f_i - n_found);
@@ -284,7 +292,14 @@ class NodeSearch {
     const index_t n = task.end - task.begin;
     const AbsoluteErrorSearch* absolute = absolute_ ? &absolute_search_ : nullptr;
     Split out;
-    if (hist_mode_) {
+    if (d_.csc_codes) {
+      const NodeRows node{rows, n, position_.data(), task.begin};
+      const NodeEntries<T>* entries = node_entries_.active ? &node_entries_ : nullptr;
+      dispatch(p_.criterion, search_.C, search_.outputs.n, [&](auto crit, auto kc) {
+        sparse_histogram_search<decltype(crit)::value, decltype(kc)::value>(
+            d_, search_, f, node, entries, cand, s, out);
+      });
+    } else if (hist_mode_) {
       const CodeKeys keys{d_.codes + f, d_.n_features, d_.bin_bounds + f * kBins,
                           d_.bin_bounds + (d_.n_features + f) * kBins};
       if (p_.random_splitter) {
@@ -362,7 +377,7 @@ class NodeSearch {
   std::vector<char> searched_;
   std::vector<Split> of_feature_;
   std::vector<SparseSegment<T>> sparse_;  // per thread, for sparse X
-  NodeEntries<T> node_entries_;           // sklearn_split_in_turn's, for sparse X
+  NodeEntries<T> node_entries_;           // a small node's entries, for sparse X
 };
 
 }  // namespace

@@ -16,6 +16,7 @@ struct Scratch {
   std::vector<double> batch;             // batched_scan's candidates, (5, kBins)
   std::vector<std::int16_t> batch_cuts;  // and their bins, (kBins, 2)
   std::vector<double> left, missing, right, present;
+  std::vector<double> stored;  // sparse_histogram_search's: the rows not stored
   std::vector<double> agreement;  // surrogate search: (kBins, 3), see agreement_histogram
   // absolute error: the rows in scan order, and per position the running sums of either side
   std::vector<std::int32_t> sequence, missing_rows;
@@ -35,6 +36,7 @@ struct Scratch {
     missing.resize(C);
     right.resize(C);
     present.resize(C);
+    stored.resize(C);
   }
 };
 

@@ -32,19 +32,17 @@ struct NodeRows {
   index_t begin;
 };
 
-// Writes the non-zero stored entries of feature f among a node's rows, in row order, to
-// out[0, count) as (value, row); out has room for the column's stored entries. Returns count.
-// The hot loop of sparse fits: it writes through a pointer and calls nothing, so that the
-// compiler keeps it in registers.
-template <class T>
-index_t node_nonzeros(const Dataset<T>& d, index_t f, const NodeRows& node,
-                      std::pair<T, std::int32_t>* out) {
-  const std::int32_t* first = d.csc_indices + d.csc_indptr[f];
-  const index_t k = d.csc_indptr[f + 1] - d.csc_indptr[f];
-  const T* data = d.csc_data + d.csc_indptr[f];
+// Visits the stored entries of feature f among a node's rows in row order, as visit(k, row)
+// with k the entry's index in the CSC arrays. The hot loop of sparse fits: the visitor is a
+// lambda the compiler inlines, keeping the loop in registers.
+template <class T, class Visit>
+FASTML_CART_INLINE void visit_node_entries(const Dataset<T>& d, index_t f, const NodeRows& node,
+                                           Visit&& visit) {
+  const std::int64_t start = d.csc_indptr[f];
+  const std::int32_t* first = d.csc_indices + start;
+  const index_t k = d.csc_indptr[f + 1] - start;
   const std::int32_t* rows = node.rows;
   const index_t n = node.n;
-  index_t count = 0;
   // a scan costs a step per stored row, the lookups about 3 + log2(stored) per node row
   if (k <= 8 * n) {
     const std::int32_t* position = node.position;
@@ -54,8 +52,7 @@ index_t node_nonzeros(const Dataset<T>& d, index_t f, const NodeRows& node,
       const std::int32_t r = first[j];
       // the row's offset in the node, compared unsigned: absent rows (-1) and others' fail
       const std::size_t at = static_cast<std::size_t>(position[r]) - begin;
-      const T v = data[j];
-      if (at < size && v != 0) out[count++] = {v, r};
+      if (at < size) visit(start + j, r);
     }
   } else {  // each of the node's rows looked up among the stored ones
     const std::int32_t* at = first;
@@ -63,25 +60,42 @@ index_t node_nonzeros(const Dataset<T>& d, index_t f, const NodeRows& node,
     for (index_t i = 0; i < n; ++i) {
       at = std::lower_bound(at, last, rows[i]);
       if (at == last) break;
-      const T v = data[at - first];
-      if (*at == rows[i] && v != 0) out[count++] = {v, rows[i]};
+      if (*at == rows[i]) visit(start + (at - first), rows[i]);
     }
   }
+}
+
+// Writes the non-zero stored entries of feature f among a node's rows, in row order, to
+// out[0, count) as (value, row); out has room for the column's stored entries. Returns count.
+template <class T>
+index_t node_nonzeros(const Dataset<T>& d, index_t f, const NodeRows& node,
+                      std::pair<T, std::int32_t>* out) {
+  const T* data = d.csc_data;
+  index_t count = 0;
+  visit_node_entries(d, f, node, [&](std::int64_t k, std::int32_t r) {
+    const T v = data[k];
+    if (v != 0) out[count++] = {v, r};
+  });
   return count;
 }
 
-// A small node's stored non-zero entries grouped by feature, read from its CSR rows in
-// O(its entries): a feature drawn with none is all zero there (constant) at no cost, where a
-// column scan costs O(the column's entries) per feature drawn, most of them constant in deep
-// nodes. Built per node where its entries are fewer than max_features columns' (see
-// worth_it); each feature's entries come in ascending rows, as node_nonzeros gives them.
+// A small node's stored entries grouped by feature, read from its CSR rows in O(its entries):
+// a feature drawn with none is all zero there (constant) at no cost, where a column scan costs
+// O(the column's entries) per feature drawn, most of them constant in deep nodes. Built per
+// node where its entries are fewer than max_features columns' (see worth_it); each feature's
+// entries come in ascending rows, as visit_node_entries gives them, each as its index in the
+// CSR arrays and its row. The exact search skips stored zeros (skip_zeros), the histogram
+// search counts them in the zero's bin.
 template <class T>
 struct NodeEntries {
-  using Sorted = std::pair<T, std::int32_t>;
+  struct Entry {
+    std::int64_t k;  // index in csr_*
+    std::int32_t row;
+  };
   std::vector<std::int64_t> stamp;  // (n_features) the build a feature was last met in
   std::vector<std::int32_t> start, count;
   std::vector<std::int32_t> touched;
-  std::vector<Sorted> entries;
+  std::vector<Entry> entries;
   std::int64_t build_id = 0;
   bool active = false;
 
@@ -91,7 +105,7 @@ struct NodeEntries {
            n * (nnz / d.n_rows) < max_features * (nnz / d.n_features);
   }
 
-  void build(const Dataset<T>& d, const std::int32_t* rows, index_t n) {
+  void build(const Dataset<T>& d, const std::int32_t* rows, index_t n, bool skip_zeros) {
     if (stamp.empty()) {
       stamp.assign(d.n_features, -1);
       start.resize(d.n_features);
@@ -101,7 +115,7 @@ struct NodeEntries {
     touched.clear();
     for (index_t i = 0; i < n; ++i) {
       for (std::int64_t k = d.csr_indptr[rows[i]]; k < d.csr_indptr[rows[i] + 1]; ++k) {
-        if (d.csr_data[k] == 0) continue;
+        if (skip_zeros && d.csr_data[k] == 0) continue;
         const std::int32_t f = d.csr_indices[k];
         if (stamp[f] != build_id) {
           stamp[f] = build_id;
@@ -121,38 +135,53 @@ struct NodeEntries {
     for (index_t i = 0; i < n; ++i) {
       const std::int32_t r = rows[i];
       for (std::int64_t k = d.csr_indptr[r]; k < d.csr_indptr[r + 1]; ++k) {
-        if (d.csr_data[k] == 0) continue;
+        if (skip_zeros && d.csr_data[k] == 0) continue;
         const std::int32_t f = d.csr_indices[k];
-        entries[start[f] + count[f]++] = Sorted(d.csr_data[k], r);
+        entries[start[f] + count[f]++] = Entry{k, r};
       }
     }
     active = true;
   }
 
+  // Feature f's entries in the node: [first, last), none when it has none.
+  const Entry* begin(index_t f) const {
+    return stamp[f] == build_id ? entries.data() + start[f] : nullptr;
+  }
+  const Entry* end(index_t f) const {
+    return stamp[f] == build_id ? entries.data() + start[f] + count[f] : nullptr;
+  }
+
   // Feature f's entries in the node as node_nonzeros writes them; returns their count.
-  index_t copy(index_t f, Sorted* out) const {
-    if (stamp[f] != build_id) return 0;
-    std::copy_n(entries.begin() + start[f], count[f], out);
-    return count[f];
+  index_t copy(const Dataset<T>& d, index_t f, std::pair<T, std::int32_t>* out) const {
+    index_t m = 0;
+    for (const Entry* e = begin(f); e != end(f); ++e) out[m++] = {d.csr_data[e->k], e->row};
+    return m;
   }
 };
 
-// One feature's values down a node's ascending rows, for the partition: value(r) for rows r
-// asked in ascending order.
+// The sides of a node's rows under the split value <= t of feature f, for the partition: a
+// row not stored holds 0.0, so only the node's stored entries are visited (mark), each whose
+// side differs from 0.0's flagged in a row-indexed array; goes_left reads a row's flag and
+// clears it, leaving the array clear for the next split. O(the node's entries of f), where a
+// lookup per row costs O(rows x log(stored)) down long chains of large nodes.
 template <class T>
-struct SparseColumnCursor {
-  const std::int32_t* at;
-  const std::int32_t* last;
-  const std::int32_t* first;
-  const T* data;
-  SparseColumnCursor(const Dataset<T>& d, index_t f)
-      : at(d.csc_indices + d.csc_indptr[f]),
-        last(d.csc_indices + d.csc_indptr[f + 1]),
-        first(at),
-        data(d.csc_data + d.csc_indptr[f]) {}
-  double value(std::int32_t r) {
-    at = std::lower_bound(at, last, r);
-    return at < last && *at == r ? static_cast<double>(data[at - first]) : 0.0;
+struct SparseSides {
+  std::vector<char> flip;  // (n_rows), clear between splits
+  bool zero_left = true;
+
+  void mark(const Dataset<T>& d, index_t f, const NodeRows& node, double t) {
+    if (static_cast<index_t>(flip.size()) != d.n_rows) flip.assign(d.n_rows, 0);
+    zero_left = 0.0 <= t;
+    const T* data = d.csc_data;
+    char* out = flip.data();
+    visit_node_entries(d, f, node, [&](std::int64_t k, std::int32_t r) {
+      out[r] = (static_cast<double>(data[k]) <= t) != zero_left;
+    });
+  }
+  bool goes_left(std::int32_t r) {
+    const bool flipped = flip[r] != 0;
+    flip[r] = 0;
+    return flipped != zero_left;
   }
 };
 
@@ -177,7 +206,7 @@ struct SparseSegment {
     // feature value-initialised it every time (4% of a sparse forest's fit, perf)
     const std::size_t column = static_cast<std::size_t>(d.csc_indptr[f + 1] - d.csc_indptr[f]);
     if (buffer.size() < column) buffer.resize(column);
-    const index_t count = entries ? entries->copy(f, buffer.data())
+    const index_t count = entries ? entries->copy(d, f, buffer.data())
                                   : node_nonzeros(d, f, node, buffer.data());
     pairs.assign(buffer.begin(), buffer.begin() + count);
     nonzero_rows.resize(pairs.size());

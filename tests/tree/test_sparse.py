@@ -2,7 +2,8 @@
 compiled code, never densified, with scikit-learn's semantics (a value not stored, or stored as
 0, is 0.0; a node's values searched as negatives, zeros, positives). With the exact search and
 the best splitter the trees are scikit-learn's, node for node, as on dense X; every other search
-gives on sparse X the tree it gives on the same X dense."""
+gives on sparse X the tree it gives on the same X dense (the histogram search's: see
+test_sparse_hist.py)."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -139,7 +140,7 @@ def test_float32_stays_float32_and_nothing_is_densified(monkeypatch):
     tree.predict_proba(X)
     tree.decision_path(X)
     assert not calls
-    assert tree.split_finder_ == "exact"  # "auto" on sparse X: its columns searched exactly
+    assert tree.split_finder_ == "exact"  # "auto" on sparse X of few rows: searched exactly
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
@@ -168,17 +169,6 @@ def test_forests_on_sparse_are_scikit_learns(n_jobs):
         assert_same_sklearn_tree(a.tree_, b.tree_)
     assert ours.oob_score_ == pytest.approx(theirs.oob_score_)
     assert_allclose(ours.predict(X), theirs.predict(X))
-
-
-def test_forest_hist_request_on_sparse_searches_exactly():
-    X, y = _random_sparse(6)
-    forest = RandomForestClassifier(n_estimators=3, split_finder="hist", random_state=0,
-                                    n_jobs=2).fit(X, y > 0)
-    dense = RandomForestClassifier(n_estimators=3, split_finder="exact", random_state=0,
-                                   n_jobs=1).fit(X.toarray(), y > 0)
-    assert forest.split_finder_ == "exact"
-    for a, b in zip(forest.estimators_, dense.estimators_):
-        _same_tree_as_dense(a, b)
 
 
 def test_tree_object_walks_sparse_rows_as_scikit_learns():

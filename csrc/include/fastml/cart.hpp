@@ -87,6 +87,16 @@ struct Dataset {
   const std::int64_t* csr_indptr = nullptr;   // (n_rows + 1)
   const std::int32_t* csr_indices = nullptr;  // (nnz) features
   const T* csr_data = nullptr;                // (nnz) values
+  // Sparse X for the histogram search (see csrc/tree/sparse_hist.hpp): the bin of every stored
+  // entry of csc_data and csr_data, and of 0.0 per feature (the rows not stored); feature f
+  // has bins 0 to bin_start[f + 1] - bin_start[f] - 1. nullptr: the exact search.
+  const std::uint8_t* csc_codes = nullptr;    // (nnz)
+  const std::uint8_t* csr_codes = nullptr;    // (nnz), with csr_indptr
+  const std::uint8_t* zero_codes = nullptr;   // (n_features)
+  const std::int64_t* bin_start = nullptr;    // (n_features + 1)
+
+  // Whether splits are searched over bins (codes, dense or sparse) rather than values.
+  bool binned() const { return codes != nullptr || csc_codes != nullptr; }
 };
 
 struct Params {
@@ -279,5 +289,32 @@ void predict_mean(const Forest<T>& forest, const T* X, index_t n_rows, index_t n
 template <class T>
 void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* bin_threshold,
                  std::uint8_t* codes, double* bin_bounds, int n_threads);
+
+// Sparse X's bins, in a compact layout: O(the bins used) where the dense layout's tables take
+// n_features x kBins values each, hundreds of megabytes for 50k features.
+//
+// sparse_bin_thresholds: OUT offsets (n_features + 1) and thresholds, feature f's ascending in
+// thresholds[offsets[f], offsets[f + 1]) (at most max_bins - 1 of them; room for n_features x
+// (max_bins - 1) values), those fastml.tree's bin_thresholds (Python, the reference) gives the
+// CSC matrix densified (n_rows rows, no NaN), computed from its stored values with one 0.0
+// standing for the rows not stored: a threshold between every two runs of values (values within
+// kFeatureThreshold of the next) when a column has at most max_bins runs, else between the runs
+// at max_bins evenly spaced ranks. Returns offsets[n_features].
+template <class T>
+index_t sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data, index_t n_rows,
+                              index_t n_features, int max_bins, std::int64_t* offsets,
+                              double* thresholds);
+
+// encode_sparse_bins: the bin of a value is the number of its feature's thresholds below it.
+// OUT csc_codes (nnz) the bins of the CSC columns' stored values, OUT csr_codes (nnz) those of
+// the same matrix's CSR entries in CSR order (csr_indptr; features ascending per row; nullptr
+// to skip), OUT zero_codes (n_features) the bin of 0.0. No bin bounds: the histogram search on
+// sparse X places a split's threshold from its column (see sparse_threshold).
+template <class T>
+void encode_sparse_bins(const std::int64_t* csc_indptr, const std::int32_t* csc_indices,
+                        const T* csc_data, index_t n_rows, index_t n_features,
+                        const std::int64_t* csr_indptr, const std::int64_t* offsets,
+                        const double* thresholds, std::uint8_t* csc_codes,
+                        std::uint8_t* csr_codes, std::uint8_t* zero_codes);
 
 }  // namespace fastml::cart

@@ -1144,7 +1144,9 @@ def _tree_workloads():
         peer_name="scikit-learn",
         parity=score_drop,
         parity_label="accuracy drop",
-        tolerance=0.005,  # the same forest (exact search, scikit-learn's draws): none expected
+        # 16k training rows: "auto" searches histograms (sparse_hist.hpp), not scikit-learn's
+        # exact splits, so the forests differ; their held-out accuracy should not drop
+        tolerance=0.005,
         target=5.0,
     ))
 

@@ -56,3 +56,21 @@ def bin_thresholds(X, max_bins, random_state):
         thresholds[f, :len(edges)] = edges
     return thresholds
 
+
+
+def sparse_bin_thresholds(csc, shape, max_bins, random_state):
+    """bin_thresholds of sparse X, equal to those of X densified, computed in compiled code from
+    its stored values (each column's rows not stored counted as one run of zeros), never
+    densified. csc: X's CSC columns (indptr int64, indices int32, data), canonical, no NaN.
+    Returns (offsets, thresholds), feature f's thresholds thresholds[offsets[f]:offsets[f + 1]]
+    (a compact layout: a dense (n_features, N_BINS) table takes 100 MB at 50k features)."""
+    n_rows = shape[0]
+    if n_rows > SUBSAMPLE:  # the rows bin_thresholds would draw
+        import scipy.sparse as sp
+
+        rows = np.sort(random_state.choice(n_rows, SUBSAMPLE, replace=False))
+        X = sp.csc_matrix((csc[2], csc[1], csc[0]), shape=shape).tocsr()[rows].tocsc()
+        X.sort_indices()
+        csc = (X.indptr.astype(np.int64), X.indices.astype(np.int32), X.data)
+        n_rows = SUBSAMPLE
+    return _cart.sparse_bin_thresholds(n_rows, csc, max_bins)

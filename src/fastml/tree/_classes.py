@@ -20,7 +20,7 @@ from .._backend import effective_n_threads, region_threads
 from ..utils._sklearn_compat import (FRIEDMAN_MSE_DEPRECATED, Interval, RealNotInt, StrOptions,
                                      check_sample_weight, fit_context)
 from . import _cart
-from ._binning import bin_thresholds
+from ._binning import bin_thresholds, sparse_bin_thresholds
 from ._model import Tree
 
 # Rows up to which split_finder="auto" searches exact values (cheap there, and scikit-learn's
@@ -39,7 +39,8 @@ class Problem:
     sample_weight: np.ndarray   # float64, class weights applied
     n_classes: np.ndarray       # (n_outputs,) classes per output; zeros for regression
     params: _cart.Params        # the core's parameters
-    data: dict                  # values=, codes= and bin_bounds=, or csc= (sparse X)
+    data: dict                  # values=, codes= and bin_bounds=, or csc= and csr= (sparse
+                                # X), with sparse_codes= for "hist"
     split_finder: str
 
 
@@ -195,13 +196,19 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
 
     split_finder = estimator.split_finder
     if split_finder == "auto":
-        # sparse X: the exact search over its columns, at any size (scikit-learn's splits, and
-        # memory O(nnz))
-        split_finder = "exact" if n_samples <= EXACT_UP_TO or sp.issparse(X) else "hist"
+        split_finder = "exact" if n_samples <= EXACT_UP_TO else "hist"
     if sp.issparse(X):
-        # no histogram search over sparse columns yet: "hist" searches them exactly too
-        split_finder = "exact"
         data = _sparse_data(X)
+        # the histogram search on sparse X takes neither the random splitter nor the absolute
+        # error: those search the exact values
+        if split_finder == "hist" and (params.random_splitter
+                                       or estimator.criterion == "absolute_error"):
+            split_finder = "exact"
+        if split_finder == "hist":
+            offsets, thresholds = sparse_bin_thresholds(data["csc"], X.shape, estimator.max_bins,
+                                                        random_state)
+            data["sparse_codes"] = _cart.encode_sparse_bins(
+                n_samples, data["csc"], data["csr"], offsets, thresholds)
     elif split_finder == "hist":
         thresholds = bin_thresholds(X, estimator.max_bins, random_state)
         codes, bounds = _cart.encode_bins(X, thresholds,
@@ -420,7 +427,10 @@ class DecisionTreeClassifier(LeafProbabilityClassifier, ClassifierMixin, _BaseDe
         As in scikit-learn. max_leaf_nodes grows the tree best first.
     split_finder : {"auto", "hist", "exact"}, default="auto"
         "exact" searches every threshold between distinct values; "hist" the thresholds between
-        quantile bins; "auto" is "exact" up to 10,000 rows and "hist" above.
+        quantile bins; "auto" is "exact" up to 10,000 rows and "hist" above, on dense and
+        sparse X alike. On sparse X "hist" bins the stored values of each CSC column (never
+        densified) and gives the tree it gives on X densified; with the random splitter or
+        criterion="absolute_error" sparse X is searched exactly.
     max_bins : int in [2, 255], default=255
         Bins per feature of the histogram search.
     missing_values : {"learn", "surrogate"}, default="learn"

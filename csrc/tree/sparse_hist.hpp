@@ -1,0 +1,96 @@
+// The histogram search on sparse X (Dataset::csc_codes): the bins of one feature over a node
+// built from the node's stored entries alone, the zero's bin holding the node's statistics
+// minus theirs (LightGBM's trick: a node's rows not stored are never visited). Nothing is
+// densified: the codes sit beside csc_data and csr_data, one byte per stored entry.
+//
+// A node's entries of a feature come from its column (visit_node_entries, O(the column's
+// entries) or O(node rows x log)), or, for a small node, from its CSR rows grouped by feature
+// once per node (NodeEntries, built by NodeSearch): deep nodes hold few entries of most
+// features, so most features they draw are all zero there, found at no cost.
+//
+// The bins of a node's stored entries add their rows in ascending order, as the dense search's
+// bins do: with integer weights (bootstraps, unit weights) and classes the histograms equal
+// the dense search's on the same matrix densified to the bit, and so do the trees.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "sparse_columns.hpp"
+#include "split_search.hpp"
+
+namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
+
+// The keys of sparse_histogram_search: a split's threshold is left as the bin above the cut
+// (the next one the node occupies) until the best split is known (sparse_threshold); no table
+// of bin bounds is kept (two doubles per bin, as much as X itself where its values are distinct).
+struct NextBinKeys {
+  double threshold_between(double, double b) const { return b; }
+};
+
+template <Criterion Crit, int kC, class T>
+void sparse_histogram_search(const Dataset<T>& d, const SplitSearch& search, index_t f,
+                             const NodeRows& node, const NodeEntries<T>* entries,
+                             const Candidates& cand, Scratch& s, Split& out) {
+  const int C = search.C;
+  const RowStatistics& stats = search.stats;
+  double* H = s.bins.data();
+  BinSet occupied;
+  const auto add = [&](int b, std::int32_t r) {
+    double* bin = H + b * C;
+    if (!occupied.contains(b)) {
+      occupied.insert(b);
+      std::fill(bin, bin + C, 0.0);
+    }
+    if constexpr (kC > 0)
+      stats.add_of<1>(bin, r);
+    else
+      stats.add(bin, r);
+  };
+  if (entries) {
+    const std::uint8_t* codes = d.csr_codes;
+    for (auto e = entries->begin(f); e != entries->end(f); ++e) add(codes[e->k], e->row);
+  } else {
+    const std::uint8_t* codes = d.csc_codes;
+    visit_node_entries(d, f, node, [&](std::int64_t k, std::int32_t r) { add(codes[k], r); });
+  }
+  // the rows not stored: the node's statistics less the stored rows'
+  double* Z = s.stored.data();
+  std::copy(cand.totals, cand.totals + C, Z);
+  occupied.for_each([&](int b) {
+    for (int c = 0; c < C; ++c) Z[c] -= H[b * C + c];
+  });
+  if (Z[0] > 0) {
+    const int b = d.zero_codes[f];
+    double* bin = H + b * C;
+    if (!occupied.contains(b)) {
+      occupied.insert(b);
+      std::fill(bin, bin + C, 0.0);
+    }
+    for (int c = 0; c < C; ++c) bin[c] += Z[c];
+  }
+  double* M = s.missing.data();  // sparse X has no missing values
+  std::fill(M, M + C, 0.0);
+  search.bins_search<Crit, kC>(H, occupied, M, NextBinKeys{}, cand, s, out);
+}
+
+// The threshold of a split found by sparse_histogram_search (threshold: the bin above the cut,
+// as NextBinKeys left it), as the dense histogram search places it: scikit-learn's midpoint
+// between the largest value of the cut's bin and the smallest of that bin, over all rows.
+template <class T>
+double sparse_threshold(const Dataset<T>& d, index_t f, const Split& split) {
+  const int cut = static_cast<int>(split.cut), above = static_cast<int>(split.threshold);
+  double high = -kInf, low = kInf;
+  const auto note = [&](int code, double v) {
+    if (code == cut) high = std::max(high, v);
+    if (code == above) low = std::min(low, v);
+  };
+  if (d.csc_indptr[f + 1] - d.csc_indptr[f] < d.n_rows) note(d.zero_codes[f], 0.0);
+  for (std::int64_t k = d.csc_indptr[f]; k < d.csc_indptr[f + 1]; ++k)
+    note(d.csc_codes[k], static_cast<double>(d.csc_data[k]));
+  return ValueKeys<T>::between(high, low);
+}
+
+}  // namespace
+}  // namespace fastml::cart::detail
