@@ -34,20 +34,9 @@ void sparse_histogram_search(const Dataset<T>& d, const SplitSearch& search, ind
                              const NodeRows& node, const NodeEntries<T>* entries,
                              const Candidates& cand, Scratch& s, Split& out) {
   const int C = search.C;
-  const RowStatistics& stats = search.stats;
   double* H = s.bins.data();
   BinSet occupied;
-  const auto add = [&](int b, std::int32_t r) {
-    double* bin = H + b * C;
-    if (!occupied.contains(b)) {
-      occupied.insert(b);
-      std::fill(bin, bin + C, 0.0);
-    }
-    if constexpr (kC > 0)
-      stats.add_of<1>(bin, r);
-    else
-      stats.add(bin, r);
-  };
+  const auto add = [&](int b, std::int32_t r) { search.add_to_bin<kC>(H, occupied, b, r); };
   if (entries) {
     const std::uint8_t* codes = d.csr_codes;
     for (auto e = entries->begin(f); e != entries->end(f); ++e) add(codes[e->k], e->row);

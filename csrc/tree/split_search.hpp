@@ -44,6 +44,21 @@ struct SplitSearch {
     bins_search<Crit, kC>(H, occupied, H + kMissingBin * C, keys, cand, s, out);
   }
 
+  // Adds row r's statistics to bin b of H, zeroing the bin when first met (a histogram of the
+  // occupied bins only).
+  template <int kC>
+  void add_to_bin(double* H, BinSet& occupied, int b, std::int32_t r) const {
+    double* bin = H + b * C;
+    if (!occupied.contains(b)) {
+      occupied.insert(b);
+      std::fill(bin, bin + C, 0.0);
+    }
+    if constexpr (kC > 0)
+      stats.add_of<1>(bin, r);
+    else
+      stats.add(bin, r);
+  }
+
   // The search of a node under kSmallNode rows: a histogram of the bins its rows occupy, each
   // zeroed when first met and visited in order from a bitmap. Filling and scanning 256 bins, or
   // sorting the rows by code, each cost more than the rows themselves here. A bin's rows are
@@ -53,19 +68,7 @@ struct SplitSearch {
                          const Candidates& cand, Scratch& s, Split& out) const {
     double* H = s.bins.data();
     BinSet occupied;
-    for (index_t i = 0; i < n; ++i) {
-      const std::int32_t r = rows[i];
-      const int b = keys.code(r);
-      double* bin = H + b * C;
-      if (!occupied.contains(b)) {
-        occupied.insert(b);
-        std::fill(bin, bin + C, 0.0);
-      }
-      if constexpr (kC > 0)
-        stats.add_of<1>(bin, r);
-      else
-        stats.add(bin, r);
-    }
+    for (index_t i = 0; i < n; ++i) add_to_bin<kC>(H, occupied, keys.code(rows[i]), rows[i]);
     double* M = s.missing.data();
     if (occupied.contains(kMissingBin)) {
       std::copy(H + kMissingBin * C, H + kBins * C, M);
