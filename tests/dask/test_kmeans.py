@@ -137,7 +137,8 @@ def test_kmeans_plusplus_seeds_with_weights(client, sparse_input):
     from scipy import sparse
     from fastml.cluster._kmeans import _seed_indices
     from fastml.dask._kmeans import _blocks_with_offsets
-    from fastml.dask._kmeans_pp import n_local_trials, seed
+    from fastml.cluster._kmeans import default_n_local_trials as n_local_trials
+    from fastml.dask._kmeans_pp import seed
     X = load_digits().data
     w = np.random.default_rng(0).integers(0, 4, len(X)).astype(np.float64)  # zeros included
     if not sparse_input:

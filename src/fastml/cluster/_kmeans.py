@@ -86,13 +86,18 @@ def _check_magnitude(X, center=0.0):
                          f"{X.dtype}; scale the data first")
 
 
+def default_n_local_trials(n_clusters):
+    """scikit-learn's number of k-means++ candidates per center."""
+    return 2 + int(np.log(n_clusters))
+
+
 def _seed_indices(X, n_clusters, sample_weight, random_state, n_local_trials, n_threads,
                   X_core=None):
     """Indices of the greedy k-means++ seeds, drawing from random_state exactly as scikit-learn:
     the first center by choice(p=w / sum(w)), then n_local_trials uniforms per center. X_core:
     X as _core_input gives it, where the caller has it already."""
     if n_local_trials is None:
-        n_local_trials = 2 + int(np.log(n_clusters))
+        n_local_trials = default_n_local_trials(n_clusters)
     first = random_state.choice(X.shape[0], p=sample_weight / sample_weight.sum())
     # One draw of all uniforms consumes the stream as scikit-learn's draw per center does.
     uniforms = random_state.uniform(size=(n_clusters - 1, n_local_trials))

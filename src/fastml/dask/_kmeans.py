@@ -23,9 +23,10 @@ from ..cluster import _kmeans_fast
 from ..utils._sklearn_compat import Interval, StrOptions
 from .._config import config_context
 from ._partitions import (as_dask_array, capped_threads, checked_local, compute_in_order,
-                          is_dask_collection, is_sparse_array, n_rows, row_blocks,
-                          row_partitioned)
-from ._kmeans_pp import n_local_trials, seed
+                          is_dask_collection, is_sparse_array, n_rows, partition_weights,
+                          row_blocks, row_partitioned)
+from ..cluster._kmeans import default_n_local_trials
+from ._kmeans_pp import seed as plusplus_seed
 from ._postfit import partitionwise
 
 # Rows per block of the k-means|| random stream: a row's uniform depends on its global index
@@ -48,10 +49,6 @@ def _centers_model(centers):
     local.inertia_ = np.nan
     local.n_iter_ = 0
     return local
-
-
-def _weights(w, n, dtype):
-    return np.ones(n, dtype=dtype) if w is None else np.ascontiguousarray(w, dtype=dtype)
 
 
 def _nearest_labels(X, centers, n_threads):
@@ -121,7 +118,7 @@ def _oversample(X, w, min_dist, offset, seed, round_, scale):
     if n == 0:
         return np.empty((0, X.shape[1]), X.dtype), np.empty(0, np.int64)
     u = _block_uniforms(seed, round_, offset, offset + n)
-    chosen = np.flatnonzero(u < scale * _weights(w, n, np.float64) * min_dist)
+    chosen = np.flatnonzero(u < scale * partition_weights(w, n, np.float64) * min_dist)
     return _dense(X[chosen]), chosen + offset
 
 
@@ -148,7 +145,7 @@ def _lloyd_partials(X, w, centers):
     if n == 0:
         return np.zeros((k, d)), np.zeros(k)
     X = X.tocsr() if sparse.issparse(X) else np.ascontiguousarray(X)
-    w = _weights(w, n, X.dtype)
+    w = partition_weights(w, n, X.dtype)
     with capped_threads() as n_threads:
         labels = _nearest_labels(X, centers, n_threads)
     # The sums as the product of a (k x n) CSC matrix, one weight per column in its row's
@@ -374,9 +371,9 @@ default="k-means||"
         first = int(random_state.choice(n, p=weights / weights.sum()))
         del weights
         uniforms = random_state.uniform(size=(self.n_clusters - 1,
-                                              n_local_trials(self.n_clusters)))
+                                              default_n_local_trials(self.n_clusters)))
         first_row = _dense(Xc[first:first + 1].compute())
-        _, rows = seed(blocks, Xc.chunks[0], first, first_row, uniforms)
+        _, rows = plusplus_seed(blocks, Xc.chunks[0], first, first_row, uniforms)
         return rows
 
     def _kmeans_parallel(self, Xc, w, blocks, random_state):

@@ -23,16 +23,7 @@ import dask
 import numpy as np
 from scipy import sparse
 
-from ._partitions import capped_threads, n_rows
-
-
-def n_local_trials(n_clusters):
-    """scikit-learn's number of candidates per center."""
-    return 2 + int(np.log(n_clusters))
-
-
-def _weights64(w, n):
-    return np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
+from ._partitions import capped_threads, n_rows, partition_weights
 
 
 def _sq_distances(X, C):
@@ -59,7 +50,7 @@ def _start(X, w, first_row):
         return np.empty((0, 1)), 0.0
     with capped_threads():
         D = _sq_distances(X, first_row)
-    return D, float(np.dot(_weights64(w, n), D[:, 0]))
+    return D, float(np.dot(partition_weights(w, n, np.float64), D[:, 0]))
 
 
 def _first_decision(pots, uniforms, sizes):
@@ -91,7 +82,7 @@ def _sample(X, w, Dc, decision, part, offset):
     if not draws:
         return []
     D = Dc[:, decision[0]]
-    mass = _weights64(w, len(D)) * D
+    mass = partition_weights(w, len(D), np.float64) * D
     positive = np.flatnonzero(mass > 0)
     last_positive = positive[-1] if len(positive) else len(D) - 1
     out = []
@@ -126,7 +117,7 @@ def _score(X, w, Dc, decision, candidates):
         return np.empty((0, len(rows))), (np.zeros(len(rows)), np.zeros(len(rows)))
     with capped_threads():
         Dc = np.minimum(_sq_distances(X, rows), D[:, None])
-    w = _weights64(w, n)
+    w = partition_weights(w, n, np.float64)
     return Dc, (w @ (D[:, None] - Dc), w @ Dc)
 
 

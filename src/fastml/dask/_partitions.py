@@ -40,6 +40,11 @@ def n_rows(block):
     return block.shape[0]
 
 
+def partition_weights(w, n, dtype):
+    """A partition's sample weights in dtype, ones where none were given."""
+    return np.ones(n, dtype=dtype) if w is None else np.ascontiguousarray(w, dtype=dtype)
+
+
 def row_blocks(X):
     """The row blocks of a dask array or dataframe, as a list of Delayed (one per partition, in
     order). A dask array chunked across columns is rechunked to whole rows first. The blocks
