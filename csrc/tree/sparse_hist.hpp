@@ -51,12 +51,7 @@ void sparse_histogram_search(const Dataset<T>& d, const SplitSearch& search, ind
     for (int c = 0; c < C; ++c) Z[c] -= H[b * C + c];
   });
   if (Z[0] > 0) {
-    const int b = d.zero_codes[f];
-    double* bin = H + b * C;
-    if (!occupied.contains(b)) {
-      occupied.insert(b);
-      std::fill(bin, bin + C, 0.0);
-    }
+    double* bin = search.occupied_bin(H, occupied, d.zero_codes[f]);
     for (int c = 0; c < C; ++c) bin[c] += Z[c];
   }
   double* M = s.missing.data();  // sparse X has no missing values

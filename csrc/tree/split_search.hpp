@@ -44,15 +44,20 @@ struct SplitSearch {
     bins_search<Crit, kC>(H, occupied, H + kMissingBin * C, keys, cand, s, out);
   }
 
-  // Adds row r's statistics to bin b of H, zeroing the bin when first met (a histogram of the
-  // occupied bins only).
-  template <int kC>
-  void add_to_bin(double* H, BinSet& occupied, int b, std::int32_t r) const {
+  // Bin b of H, zeroed when first met (a histogram of the occupied bins only).
+  double* occupied_bin(double* H, BinSet& occupied, int b) const {
     double* bin = H + b * C;
     if (!occupied.contains(b)) {
       occupied.insert(b);
       std::fill(bin, bin + C, 0.0);
     }
+    return bin;
+  }
+
+  // Adds row r's statistics to bin b of H (see occupied_bin).
+  template <int kC>
+  void add_to_bin(double* H, BinSet& occupied, int b, std::int32_t r) const {
+    double* bin = occupied_bin(H, occupied, b);
     if constexpr (kC > 0)
       stats.add_of<1>(bin, r);
     else
