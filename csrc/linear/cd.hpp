@@ -105,10 +105,10 @@ template <class T>
 void enet_path_gram(const T* Q, const T* q, double y_norm2, index_t d, const Path& path, T* w,
                     T* coefs, CdResult* results, const CdOptions& opt);
 
-// The Gram columns of a cross-validation's row blocks (its test sets), computed on demand and shared
-// by its folds: S[j][b * d + i] = sum_{r in block b} v_r (x_ri - m_i)(x_rj - m_j), X's rows grouped
-// by block (block b: rows starts[b] .. starts[b + 1] - 1), m = X.mean the centre of all rows (or
-// none), v the sample weights (or none); X.scale is not used.
+// The Gram columns of a cross-validation's row blocks (its test sets), computed on demand and
+// shared by its folds: S[j][b * d + i] = sum_{r in block b} v_r (x_ri - m_i)(x_rj - m_j), X's
+// rows grouped by block (block b: rows starts[b] .. starts[b + 1] - 1), m = X.mean the centre of
+// all rows (or none), v the sample weights (or none); X.scale is not used.
 template <class T>
 struct BlockColumns {
   DenseX<T> X;

@@ -82,7 +82,8 @@ void column_products(const DenseX<T>& X, const double* v, const std::vector<inde
   // B: n x k, row-major for C-order X (written along X's rows), else column-major.
   std::vector<T> B(static_cast<std::size_t>(n * k));
   const auto at = [&](index_t i, index_t c) -> T& { return B[X.c_order ? i * k + c : c * n + i]; };
-  const int gather_threads = fastml_region_threads(static_cast<double>(n) * d * kStreamNs, n_threads);
+  const int gather_threads =
+      fastml_region_threads(static_cast<double>(n) * d * kStreamNs, n_threads);
 #pragma omp parallel for num_threads(gather_threads) schedule(static)
   for (index_t i = 0; i < n; ++i) {
     const double s = v ? v[i] : 1.0;

@@ -129,8 +129,9 @@ struct PackedNode {
                             // other goes the missing values' way, as scikit-learn's unknown
                             // categories)
   double value;             // leaves
-  // -1 for a leaf (the lockstep walk reads feature 0 there), which has itself as both children: a walk of several rows in lockstep
-  // then needs no branch on whether a row has reached its leaf (see walk).
+  // -1 for a leaf (the lockstep walk reads feature 0 there), which has itself as both
+  // children: a walk of several rows in lockstep then needs no branch on whether a row has
+  // reached its leaf (see walk).
   std::int32_t feature;
   std::int32_t child[2];    // left, right: indices into the tree's nodes
   std::uint8_t missing_left;

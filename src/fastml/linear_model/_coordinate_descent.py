@@ -79,9 +79,10 @@ def _solve_path(X, y, alphas, l1_ratio, *, coef_init=None, gram=None, Xy=None, X
     X is the design as given (C or F order, never copied); X_mean and X_scale, when given, centre
     its columns and scale its rows on the fly (an intercept and sample weights). gram, when given,
     is X'X of that design and Xy its X'y: the Gram variant runs instead; gram_columns (dense X,
-    more rows than features) solves on the Gram columns of the features that leave zero. Returns the coefficients
-    (n_features, n_alphas), the duality gaps divided by n_samples as scikit-learn reports them,
-    and the sweeps per alpha; warns as scikit-learn for each alpha that did not converge.
+    more rows than features) solves on the Gram columns of the features that leave zero.
+    Returns the coefficients (n_features, n_alphas), the duality gaps divided by n_samples as
+    scikit-learn reports them, and the sweeps per alpha; warns as scikit-learn for each alpha
+    that did not converge.
     """
     n_samples, n_features = X.shape
     dtype = X.dtype
