@@ -56,7 +56,7 @@ void PackedTrees::walk(index_t n_rows, double* raw, index_t n_outputs, int n_thr
   // row. The other trees (skewed splits: rows mostly stop early, on well predicted branches)
   // are walked one row at a time, each row through all of them, where lockstep would make
   // every row wait for the block's deepest one. The leaves' values are added in tree order.
-  constexpr index_t kBlock = 16;
+  constexpr index_t kBlock = 16, kLockstepRows = 4;
   // a small batch (one row) runs on the calling thread: no region to start
   const int threads = fastml_region_threads(work_per_row_ns * n_rows, n_threads);
   const PackedNode* nodes = nodes_.data();
@@ -68,7 +68,9 @@ void PackedTrees::walk(index_t n_rows, double* raw, index_t n_outputs, int n_thr
   for (index_t b = 0; b < n_blocks; ++b) {
     const index_t first = b * kBlock, m = std::min(kBlock, n_rows - first);
     std::int32_t* leaves = lockstep_leaves.data() + omp_get_thread_num() * L * kBlock;
-    for (index_t j = 0; j < L; ++j) {
+    // a block of a few rows (a one-row call) gains nothing from lockstep: every tree row by row
+    const index_t Lb = m >= kLockstepRows ? L : 0;
+    for (index_t j = 0; j < Lb; ++j) {
       const PackedNode* tree = nodes + roots_[lockstep_trees_[j]];
       std::int32_t* at = leaves + j * kBlock;
       std::fill(at, at + m, 0);
@@ -88,8 +90,8 @@ void PackedTrees::walk(index_t n_rows, double* raw, index_t n_outputs, int n_thr
       double* out = raw + r * n_outputs;
       // the trees between two lockstep trees walked one by one, then the lockstep tree's
       // leaf added: the values go to raw in tree order
-      for (index_t j = 0, t = 0; j <= L; ++j) {
-        const index_t stop = j < L ? lockstep_trees_[j] : T;
+      for (index_t j = 0, t = 0; j <= Lb; ++j) {
+        const index_t stop = j < Lb ? lockstep_trees_[j] : T;
         for (; t < stop; ++t) {
           const PackedNode* tree = nodes + roots_[t];
           const PackedNode* node = tree;
@@ -99,7 +101,7 @@ void PackedTrees::walk(index_t n_rows, double* raw, index_t n_outputs, int n_thr
             node = tree + (goes_left(r, node->feature, *node) ? node->child[0] : node->child[1]);
           out[output_[t]] += node->value;
         }
-        if (j < L) {
+        if (j < Lb) {
           out[output_[t]] += nodes[roots_[t] + leaves[j * kBlock + k]].value;
           ++t;
         }

@@ -307,6 +307,26 @@ def test_one_row_predictions_equal_batch():
     assert_array_equal(rows, batch)
 
 
+def test_plain_rows_skip_validation_with_sklearns_results_and_errors():
+    # a C-ordered float array of the fitted width goes straight to the walk; other input
+    # through scikit-learn's validation, with its conversions, errors and warnings
+    X, y, _ = _nan_data(n=300, classes=3)
+    ours = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(X, y)
+    theirs = sk.HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(X, y)
+    expected = theirs.predict_proba(X)
+    for rows in (X, X.astype(np.float32), np.asfortranarray(X), X.tolist(), X[::2]):
+        assert_array_equal(ours.predict_proba(rows), theirs.predict_proba(rows))
+    with pytest.raises(ValueError, match="features"):
+        ours.predict_proba(X[:, :3])
+    with pytest.raises(ValueError, match="0 sample"):
+        ours.predict_proba(X[:0])
+    pd = pytest.importorskip("pandas")
+    named = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(
+        pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])]), y)
+    with pytest.warns(UserWarning, match="valid feature names"):
+        assert_array_equal(named.predict_proba(X), expected)
+
+
 @pytest.mark.parametrize("categorical", [False, True])
 def test_lockstep_and_row_walks_give_sklearns_predictions(categorical, monkeypatch):
     # every tree walked in lockstep, none, or every other one: the same values, added in the
@@ -333,6 +353,9 @@ def test_lockstep_and_row_walks_give_sklearns_predictions(categorical, monkeypat
         for n_jobs in (1, 2):
             ours = HistGradientBoostingClassifier(**kw, n_jobs=n_jobs).fit(X, y)
             assert_array_equal(ours.predict_proba(X_new), expected, err_msg=name)
+            # blocks of a few rows walk every tree row by row
+            assert_array_equal(np.vstack([ours.predict_proba(X_new[i:i + 1]) for i in
+                                          range(0, 301, 37)]), expected[::37], err_msg=name)
             if not categorical:
                 assert_array_equal(ours.predict_proba(sparse.csr_matrix(np.nan_to_num(X_new))),
                                    theirs.predict_proba(np.nan_to_num(X_new)), err_msg=name)
