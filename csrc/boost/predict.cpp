@@ -61,19 +61,33 @@ void PackedTrees::walk(index_t n_rows, double* raw, index_t n_outputs, int n_thr
   const int threads = fastml_region_threads(work_per_row_ns * n_rows, n_threads);
   const PackedNode* nodes = nodes_.data();
   const index_t T = n_trees(), n_blocks = (n_rows + kBlock - 1) / kBlock;
-  // the lockstep trees' leaves of a block: [lockstep tree j][row k]
   const index_t L = static_cast<index_t>(lockstep_trees_.size());
-  std::vector<std::int32_t> lockstep_leaves(static_cast<std::size_t>(threads) * L * kBlock);
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
   for (index_t b = 0; b < n_blocks; ++b) {
     const index_t first = b * kBlock, m = std::min(kBlock, n_rows - first);
-    std::int32_t* leaves = lockstep_leaves.data() + omp_get_thread_num() * L * kBlock;
+    double* block_raw = raw + first * n_outputs;
     // a block of a few rows (a one-row call) gains nothing from lockstep: every tree row by row
     const index_t Lb = m >= kLockstepRows ? L : 0;
-    for (index_t j = 0; j < Lb; ++j) {
-      const PackedNode* tree = nodes + roots_[lockstep_trees_[j]];
-      std::int32_t* at = leaves + j * kBlock;
-      std::fill(at, at + m, 0);
+    // The trees up to the next lockstep tree one row at a time, each row through all of them,
+    // then the lockstep tree over the whole block: each row's values go to raw in tree order.
+    for (index_t j = 0, t = 0; j <= Lb; ++j) {
+      const index_t stop = j < Lb ? lockstep_trees_[j] : T;
+      for (index_t k = 0; k < m && t < stop; ++k) {
+        for (index_t u = t; u < stop; ++u) {
+          const PackedNode* tree = nodes + roots_[u];
+          const PackedNode* node = tree;
+          // a branch, not an index: on well predicted splits the next node's load starts
+          // before the comparison is known
+          while (node->feature >= 0)
+            node = tree + (goes_left(first + k, node->feature, *node) ? node->child[0]
+                                                                      : node->child[1]);
+          block_raw[k * n_outputs + output_[u]] += node->value;
+        }
+      }
+      t = stop;
+      if (j == Lb) break;
+      const PackedNode* tree = nodes + roots_[t];
+      std::int32_t at[kBlock] = {};
       for (bool moved = true; moved;) {
         moved = false;
         for (index_t k = 0; k < m; ++k) {
@@ -84,28 +98,8 @@ void PackedTrees::walk(index_t n_rows, double* raw, index_t n_outputs, int n_thr
           at[k] = next;
         }
       }
-    }
-    for (index_t k = 0; k < m; ++k) {
-      const index_t r = first + k;
-      double* out = raw + r * n_outputs;
-      // the trees between two lockstep trees walked one by one, then the lockstep tree's
-      // leaf added: the values go to raw in tree order
-      for (index_t j = 0, t = 0; j <= Lb; ++j) {
-        const index_t stop = j < Lb ? lockstep_trees_[j] : T;
-        for (; t < stop; ++t) {
-          const PackedNode* tree = nodes + roots_[t];
-          const PackedNode* node = tree;
-          // a branch, not an index: on well predicted splits the next node's load starts
-          // before the comparison is known
-          while (node->feature >= 0)
-            node = tree + (goes_left(r, node->feature, *node) ? node->child[0] : node->child[1]);
-          out[output_[t]] += node->value;
-        }
-        if (j < Lb) {
-          out[output_[t]] += nodes[roots_[t] + leaves[j * kBlock + k]].value;
-          ++t;
-        }
-      }
+      for (index_t k = 0; k < m; ++k) block_raw[k * n_outputs + output_[t]] += tree[at[k]].value;
+      ++t;
     }
   }
 }
