@@ -215,6 +215,14 @@ def test_refitted_leaves_same_trees(client, loss):
     # the refitted values differ from the gradient steps' (so the test can fail)
     values = _nodes(dist)[0]["value"][_nodes(dist)[0]["is_leaf"] == 1]
     assert len(np.unique(values)) > 1
+    # with validation rows held out: each leaf's rows in the single machine's (shuffled) order
+    params.update(early_stopping=True, validation_fraction=0.25, n_iter_no_change=50,
+                  random_state=3)
+    local = ensemble.HistGradientBoostingRegressor(**params).fit(X, y, sample_weight=w)
+    dist = HistGradientBoostingRegressor(**params).fit(partitioned(X, [200, 0, 242]), y,
+                                                       sample_weight=w)
+    assert_same_scores(dist, local)
+    assert_same_trees(dist, local)
 
 
 def test_max_features_same_draws(client):

@@ -68,7 +68,8 @@ class _Shard:
     the calls it has had: a call meant for another step (the shard recomputed after its worker
     died, or a stale copy) raises rather than grow a tree from the wrong state."""
 
-    def __init__(self, X, y, sample_weight, thresholds, baseline, n_outputs, position, scored):
+    def __init__(self, X, y, sample_weight, thresholds, baseline, n_outputs, first, position,
+                 scored):
         with capped_threads() as n_threads:
             codes, _ = _cart.encode_bins(np.ascontiguousarray(X), thresholds, n_threads)
         self.codes = np.asfortranarray(codes)
@@ -79,12 +80,14 @@ class _Shard:
         self.gh = np.empty((n_outputs, len(y), 2), dtype=np.float32)
         self.node = np.zeros(len(y), dtype=np.int32)  # the node each row lies in
         # each row's place in the single-machine fit's training rows (-1: a validation row for
-        # early stopping, routed through the trees as the others but in no histogram), and the
-        # rows whose raw predictions an early-stopping scorer reads
-        self.position = np.asarray(position, dtype=np.int64)
+        # early stopping, routed through the trees as the others but in no histogram; None:
+        # every row trains, in row order from row number `first`), and the rows whose raw
+        # predictions an early-stopping scorer reads (None: none)
+        self.position = (first + np.arange(len(y)) if position is None
+                         else np.asarray(position, dtype=np.int64))
         self.train = self.position >= 0
         self.all_train = bool(self.train.all())
-        self.scored = np.asarray(scored, dtype=bool)
+        self.scored = np.zeros(len(y), bool) if scored is None else np.asarray(scored, bool)
         self.k = 0
         self.step = 0
 
@@ -203,9 +206,13 @@ class _Shards:
     def __init__(self, X, y, sample_weight, thresholds, baseline, n_outputs, position, scored):
         lengths = block_lengths(X)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+        def part(v, a, b):
+            return None if v is None else v[a:b]
+
         made = [dask.delayed(_Shard, pure=False)(
-                    block, y[a:b], None if sample_weight is None else sample_weight[a:b],
-                    thresholds, baseline, n_outputs, position[a:b], scored[a:b])
+                    block, y[a:b], part(sample_weight, a, b), thresholds, baseline, n_outputs,
+                    a, part(position, a, b), part(scored, a, b))
                 for block, a, b in zip(row_blocks(X), offsets[:-1], offsets[1:]) if b > a]
         self.client = _active_client()
         if self.client is None:
@@ -601,7 +608,8 @@ class _DaskBoostingMixin:
         self.validation_score_ = list(self.validation_score_)
         self.__dict__.pop("_packed", None)  # the last fit's: _predictors grows anew
         shards = _Shards(X, y, sample_weight, self._thresholds, self._baseline_prediction, K,
-                         stopping.position, stopping.scored)
+                         None if len(stopping.val) == 0 else stopping.position,
+                         stopping.scored if stopping.scored.any() else None)
         self._in_fit = True  # a scorer's predict reads bin codes, as one machine's
         try:
             self._boost(shards, monotonic_cst, stopping, warm)
