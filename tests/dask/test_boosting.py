@@ -149,7 +149,9 @@ def test_early_stopping_on_the_loss(client):
     params = dict(max_iter=40, max_leaf_nodes=4, learning_rate=0.5, early_stopping=True,
                   validation_fraction=0.3, n_iter_no_change=2, tol=1e-3, random_state=0)
     local = ensemble.HistGradientBoostingClassifier(**params).fit(X, y)
-    dist = HistGradientBoostingClassifier(**params).fit(partitioned(X, [100, 0, 300, 169]), y)
+    # one-row partitions: rows 3 and 5 are validation rows, alone in theirs
+    dist = HistGradientBoostingClassifier(**params).fit(
+        partitioned(X, [3, 1, 1, 1, 394, 0, 169]), y)
     assert 3 < local.n_iter_ < params["max_iter"]
     assert_same_scores(dist, local)
     assert_same_trees(dist, local)
