@@ -260,3 +260,27 @@ def test_early_stopping_warm_start(client):
     assert len(dist.validation_score_) == 5
     assert_same_scores(dist, local)
     assert_same_trees(dist, local)
+
+
+def test_validation_data_given(client):
+    # X_val's rows follow X's in partitions of their own: scored, never trained on
+    X, y = load_breast_cancer(return_X_y=True)
+    X_val, y_val, X, y = X[:150], y[:150], X[150:], y[150:]
+    # weights on the validation rows only (the training rows' taken as ones on the cluster;
+    # weighted training rows would bin through scikit-learn's slow weighted percentiles)
+    w = np.random.default_rng(4).integers(1, 3, len(y_val)).astype(float)
+    for scoring in ("loss", "accuracy"):
+        params = dict(max_iter=30, max_leaf_nodes=4, learning_rate=1.0, scoring=scoring,
+                      early_stopping=True, n_iter_no_change=2, tol=1e-3)
+        local = ensemble.HistGradientBoostingClassifier(**params).fit(
+            X, y, X_val=X_val, y_val=y_val, sample_weight_val=w)
+        dist = HistGradientBoostingClassifier(**params).fit(
+            partitioned(X, [200, 219]), y, X_val=partitioned(X_val, [100, 0, 50]), y_val=y_val,
+            sample_weight_val=w)
+        assert local.n_iter_ < params["max_iter"]
+        assert_same_scores(dist, local)
+        assert_same_trees(dist, local)
+    with pytest.raises(ValueError, match="early_stopping is False"):
+        HistGradientBoostingClassifier(early_stopping=False).fit(X, y, X_val=X_val, y_val=y_val)
+    with pytest.raises(ValueError, match="y_val was not provided"):
+        HistGradientBoostingClassifier().fit(X, y, X_val=X_val)

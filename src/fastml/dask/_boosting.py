@@ -33,13 +33,15 @@ workers, the trees are grown on the client from histograms summed across partiti
 - max_features < 1: each node's features are drawn by the compiled core's own stream
   (_boost_dist_fast.FeatureDraw, the grower's), one per tree seeded as on one machine.
 
-Missing (NotImplementedError): categorical features, a loss given as an object, X_val/y_val
-passed to fit.
+  X_val / y_val given to fit are put after X's rows, in partitions of their own.
+
+Missing (NotImplementedError): categorical features, a loss given as an object.
 """
 import heapq
 from types import SimpleNamespace
 
 import dask
+import dask.array as da
 import numpy as np
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import train_test_split
@@ -514,7 +516,6 @@ class _EarlyStopping:
     def update(self, step, previous):
         """The scores once the last tree (previous) is added; returns the next step."""
         m, s = self.model, self.s
-        sw = s.sample_weight
         if m.scoring == "loss":
             sums = np.sum(self.shards.run(_loss_sums, step, previous, m._loss), axis=0)
             m.train_score_.append(-sums[0, 0] / sums[0, 1])
@@ -527,8 +528,8 @@ class _EarlyStopping:
         raw_small, raw_val = (raw[self._at(r)] if self.predefined else None
                               for r in (s.small, s.val))
         self.should_stop = m._check_early_stopping_scorer(
-            self.X_small, s.y_small, s.sw_small, self.X_val, s.y[s.val],
-            None if sw is None else sw[s.val], raw_predictions_small_train=raw_small,
+            self.X_small, s.y_small, s.sw_small, self.X_val, s.y_val, s.sw_val,
+            raw_predictions_small_train=raw_small,
             raw_predictions_val=raw_val)
         return step + 1
 
@@ -545,10 +546,12 @@ class _DaskBoostingMixin:
             raise NotImplementedError(f"fastml.dask's HistGradientBoosting does not take "
                                       f"{', '.join(missing)} yet")
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Fit on the partitions of X (a dask array or dataframe, or array-like: one partition),
-        y and sample_weight gathered to this process (one value a row). See the module's
-        docstring for what is distributed and what is missing."""
+        y and sample_weight gathered to this process (one value a row); X_val (its partitions
+        put after X's), y_val, sample_weight_val: validation data for early stopping, as
+        scikit-learn's. See the module's docstring for what is distributed and what is
+        missing."""
         self._validate_params()
         self._check_supported()
         if not is_dask_collection(X):
@@ -578,6 +581,8 @@ class _DaskBoostingMixin:
             sample_weight = check_sample_weight(sample_weight, y, dtype=np.float64)
             self._fitted_with_sw = True
         sample_weight = self._finalize_sample_weight(sample_weight, y)
+        X, y_rows, sw_rows, val = self._append_validation(X, y, sample_weight, X_val, y_val,
+                                                          sample_weight_val)
         warm = self.warm_start and self._is_fitted()
         if warm and self.max_iter < self.n_iter_:
             raise ValueError(f"max_iter={self.max_iter} must be larger than or equal to "
@@ -591,7 +596,7 @@ class _DaskBoostingMixin:
         monotonic_cst = check_monotonic_cst(self, self.monotonic_cst)
         self._n_threads = 1
         self._loss = self._get_loss(sample_weight=sample_weight)
-        stopping = self._split_validation(y, sample_weight)
+        stopping = self._split_validation(y, sample_weight, val)
         train = stopping.train
         y_train = y[train]
         sw_train = None if sample_weight is None else sample_weight[train]
@@ -607,8 +612,8 @@ class _DaskBoostingMixin:
         self.train_score_ = list(self.train_score_)
         self.validation_score_ = list(self.validation_score_)
         self.__dict__.pop("_packed", None)  # the last fit's: _predictors grows anew
-        shards = _Shards(X, y, sample_weight, self._thresholds, self._baseline_prediction, K,
-                         None if len(stopping.val) == 0 else stopping.position,
+        shards = _Shards(X, y_rows, sw_rows, self._thresholds, self._baseline_prediction, K,
+                         None if (stopping.position >= 0).all() else stopping.position,
                          stopping.scored if stopping.scored.any() else None)
         self._in_fit = True  # a scorer's predict reads bin codes, as one machine's
         try:
@@ -621,27 +626,71 @@ class _DaskBoostingMixin:
         self._pack_model()
         return self
 
-    def _split_validation(self, y, sample_weight):
+    def _append_validation(self, X, y, sample_weight, X_val, y_val, sample_weight_val):
+        """X_val's rows put after X's (their own partitions), checked as scikit-learn's fit
+        checks them. Returns X, y and the sample weights of all the rows (ones for the side
+        given none, when the other has some: a weight of 1 changes no gradient or loss sum), and
+        val: (y_val, sample_weight_val) or None."""
+        if X_val is None and y_val is None:
+            return X, y, sample_weight, None
+        if y_val is None:
+            raise ValueError("X_val is provided, but y_val was not provided.")
+        if X_val is None:
+            raise ValueError("y_val is provided, but X_val was not provided.")
+        if not is_dask_collection(X_val):
+            X_val = checked_local(X_val, allow_nan=True)
+        X_val = row_partitioned(as_dask_array(X_val), floating=True)
+        if X_val.shape[1] != self._n_features:
+            raise ValueError(f"X has {X_val.shape[1]} features, but "
+                             f"{type(self).__name__} is expecting {self._n_features} "
+                             f"features as input.")
+        y_val = y_val.compute() if is_dask_collection(y_val) else y_val
+        y_val = np.ascontiguousarray(self._encode_y_val(check_y(y_val, estimator=self)),
+                                     dtype=np.float64)
+        check_consistent_length(X_val, y_val)
+        if sample_weight_val is not None:
+            sample_weight_val = check_sample_weight(sample_weight_val, y_val, dtype=np.float64)
+        if self.early_stopping is False:
+            raise ValueError(
+                "X_val and y_val are passed to fit while at the same time early_stopping is "
+                "False. When passing X_val and y_val to fit,early_stopping should be set to "
+                "either 'auto' or True.")
+        rows = None
+        if sample_weight is not None or sample_weight_val is not None:
+            rows = np.concatenate([np.ones(len(y)) if w is None else w
+                                   for w in (sample_weight, sample_weight_val)])
+        return (da.concatenate([X, X_val]).persist(), np.concatenate([y, y_val]), rows,
+                (y_val, sample_weight_val))
+
+    def _split_validation(self, y, sample_weight, given):
         """Early stopping's rows, as the single-machine fit's: its train_test_split applied to
         the row numbers (the same random_state and stratification), so that the training rows
         are the same rows in the same order. Returns train (the training rows' numbers, in
         that order), position (each row's place among them, -1 for a validation row), val
         (the validation rows' numbers, in the single machine's order), and for a scorer the
         small training subset's numbers (small), its targets and weights, and scored (the rows
-        whose raw predictions the scorer reads)."""
+        whose raw predictions the scorer reads). given: (y_val, sample_weight_val) of X_val's
+        rows, put after y's, or None."""
         n = len(y)
+        n_val = 0 if given is None else len(given[0])
         self.do_early_stopping_ = (n > 10_000 if self.early_stopping == "auto"
                                    else self.early_stopping)
-        self._use_validation_data = self.validation_fraction is not None
+        self._use_validation_data = self.validation_fraction is not None or given is not None
         rows = np.arange(n)
-        out = SimpleNamespace(train=rows, val=rows[:0], small=None, scored=np.zeros(n, bool),
-                              y=y, sample_weight=sample_weight)
-        if self.do_early_stopping_ and self._use_validation_data:
+        out = SimpleNamespace(train=rows, val=rows[:0], small=None,
+                              scored=np.zeros(n + n_val, bool), y_val=None,
+                              sw_val=None)
+        if given is not None:  # X_val's rows follow X's; no early stopping: they sit idle
+            out.val = np.arange(n, n + n_val) if self.do_early_stopping_ else rows[:0]
+            out.y_val, out.sw_val = given
+        elif self.do_early_stopping_ and self._use_validation_data:
             stratify = y if self._is_classifier_loss else None
             out.train, out.val = train_test_split(rows, test_size=self.validation_fraction,
                                                   stratify=stratify,
                                                   random_state=self._random_seed)
-        out.position = np.full(n, -1, dtype=np.int64)
+            out.y_val = y[out.val]
+            out.sw_val = None if sample_weight is None else sample_weight[out.val]
+        out.position = np.full(n + n_val, -1, dtype=np.int64)
         out.position[out.train] = np.arange(len(out.train))
         if self.do_early_stopping_ and self.scoring != "loss":
             sw_train = None if sample_weight is None else sample_weight[out.train]
