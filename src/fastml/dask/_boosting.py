@@ -606,6 +606,7 @@ class _DaskBoostingMixin:
         if not warm:
             self._clear_state()
             self._predictors = []
+            self._scorer = None
             self.train_score_, self.validation_score_ = [], []
             self._baseline_prediction = self._loss.fit_intercept_only(
                 y_true=y_train, sample_weight=sw_train).reshape((1, -1))
