@@ -15,6 +15,7 @@
 #include <numeric>
 #include <vector>
 
+#include "../boost/feature_draw.hpp"
 #include "../boost/split_search.hpp"
 #include "fastml/binding_checks.hpp"
 #include "fastml/boost.hpp"
@@ -142,6 +143,18 @@ py::dict best_split(const py::array& hist, index_t n, double sum_g, double sum_h
   return out;
 }
 
+// The next node's features under max_features < 1 (the grower's draw, see feature_draw.hpp).
+py::array_t<std::int32_t> draw_features(boost::detail::FeatureDraw& draw, const py::array& allowed) {
+  require(allowed.ndim() == 1 && allowed.shape(0) >= 1, "allowed must be 1-d, non-empty");
+  const std::int32_t* a = checked<std::int32_t>(allowed, "allowed", {allowed.shape(0)});
+  std::vector<std::int32_t> in(a, a + allowed.shape(0)), out;
+  {
+    py::gil_scoped_release release;
+    out = draw(in);
+  }
+  return py::array_t<std::int32_t>(static_cast<py::ssize_t>(out.size()), out.data());
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_boost_dist_fast, m) {
@@ -159,4 +172,15 @@ PYBIND11_MODULE(_boost_dist_fast, m) {
         py::arg("min_hessian_to_split"), py::arg("constant_hessian"), py::arg("monotonic_cst"),
         "The best split (a dict; gain -1 for none) of a node of n rows and sums sum_g, sum_h, "
         "value bounded by [lower, upper], over the given features of hist.");
+  py::class_<boost::detail::FeatureDraw>(
+      m, "FeatureDraw",
+      "One tree's stream of feature draws under max_features < 1, the grower's: called once per "
+      "searched node, in the grower's order, it returns the node's features to search.")
+      .def(py::init([](double fraction, std::uint64_t seed) {
+             require(fraction > 0 && fraction <= 1, "fraction must lie in (0, 1]");
+             return boost::detail::FeatureDraw(fraction, seed);
+           }),
+           py::arg("fraction"), py::arg("seed"))
+      .def("__call__", &draw_features, py::arg("allowed"),
+           "max(1, ceil(fraction * len(allowed))) of allowed (int32, 1-d), drawn, in their order.");
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fastml/boost.hpp"
+#include "feature_draw.hpp"
 #include "histogram.hpp"
 #include "split_search.hpp"
 
@@ -60,7 +61,7 @@ class Grower {
  public:
   Grower(const Data& data, const GradHess* gh, const GrowParams& params, int n_threads)
       : data_(data), gh_(gh), p_(params), n_threads_(n_threads), pool_(data.n_features),
-        search_(data, params), rng_(params.seed) {}
+        search_(data, params), draw_(params.feature_fraction, params.seed) {}
 
   Tree grow() {
     rows_.resize(data_.n_rows);
@@ -138,7 +139,7 @@ class Grower {
     Node& node = nodes_[id];
     const NodeStats stats{node.n(), node.sum_g, node.sum_h, node.value, node.lower, node.upper};
     if (p_.feature_fraction < 1.0) {
-      node.split = search_.best<kConst>(pool_, node.hist, stats, drawn(node.features));
+      node.split = search_.best<kConst>(pool_, node.hist, stats, draw_(node.features));
     } else {
       node.split = search_.best<kConst>(pool_, node.hist, stats, node.features);
     }
@@ -147,25 +148,6 @@ class Grower {
       finalize(id);
     else
       heap_.emplace(node.split.gain, id);
-  }
-
-  // The features a node searches under max_features: a uniform draw of
-  // max(1, ceil(fraction * allowed)) of them, kept in their order.
-  std::vector<std::int32_t> drawn(const std::vector<std::int32_t>& allowed) {
-    const index_t n = static_cast<index_t>(allowed.size());
-    const index_t k = std::max<index_t>(
-        1, static_cast<index_t>(std::ceil(p_.feature_fraction * static_cast<double>(n))));
-    std::vector<index_t> order(n);
-    std::iota(order.begin(), order.end(), 0);
-    for (index_t i = 0; i < std::min(k, n - 1); ++i) {
-      std::uniform_int_distribution<index_t> pick(i, n - 1);
-      std::swap(order[i], order[pick(rng_)]);
-    }
-    order.resize(std::min(k, n));
-    std::sort(order.begin(), order.end());
-    std::vector<std::int32_t> out;
-    for (const index_t i : order) out.push_back(allowed[i]);
-    return out;
   }
 
   void finalize(int id) {
@@ -379,7 +361,7 @@ class Grower {
   int n_threads_;
   HistogramPool pool_;
   SplitSearch search_;
-  std::mt19937_64 rng_;
+  FeatureDraw draw_;  // max_features < 1
   std::vector<Node> nodes_;
   std::vector<std::int32_t> rows_, scratch_;
   std::vector<GradHess> ordered_;  // a node's rows' gradients, gathered for its histograms

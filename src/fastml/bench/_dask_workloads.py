@@ -56,9 +56,11 @@ def dask_workloads(Workload, relative_difference, differing_fraction):
 
     from fastml.cluster import KMeans
     from fastml.dask import HistGradientBoostingClassifier as DaskHGB
+    from fastml.dask import HistGradientBoostingRegressor as DaskHGBR
     from fastml.dask import KMeans as DaskKMeans
     from fastml.dask import ParallelPostFit
     from fastml.ensemble import HistGradientBoostingClassifier as HGB
+    from fastml.ensemble import HistGradientBoostingRegressor as HGBR
     from fastml.ensemble import RandomForestClassifier
 
     def forest_and_rows(n):
@@ -130,12 +132,16 @@ def dask_workloads(Workload, relative_difference, differing_fraction):
         X = X.astype(np.float32)
         return X, y, da.from_array(X, chunks=(-(-n // _PARTITIONS), 20)).persist()
 
-    def boosting(side):
+    def boosting(side, **options):
         def call(data):
             X, y, Xd = data
-            params = dict(max_iter=20, early_stopping=False, random_state=0)
-            model = (DaskHGB(**params).fit(Xd, y) if side == "dask"
-                     else HGB(**params).fit(X, y))
+            params = {"max_iter": 20, "early_stopping": False, "random_state": 0, **options}
+            if options.get("loss") == "absolute_error":  # a regression on the same rows
+                model = (DaskHGBR(**params).fit(Xd, y) if side == "dask"
+                         else HGBR(**params).fit(X, y))
+            else:
+                model = (DaskHGB(**params).fit(Xd, y) if side == "dask"
+                         else HGB(**params).fit(X, y))
             return model.predict(X)
         return call
 
@@ -182,6 +188,35 @@ def dask_workloads(Workload, relative_difference, differing_fraction):
             parity=differing_fraction,
             parity_label="labels differing",
             tolerance=0.0,
+        ),
+        # what early stopping adds (the loss summed over the partitions once per iteration,
+        # n_iter_no_change large enough to run the 20 iterations) and what the refitted leaves
+        # of absolute_error add (every training row's residual gathered after each tree)
+        Workload(
+            group="dask",
+            name="HistGradientBoostingClassifier(early_stopping=True) fit {n}x20 float32, 20 "
+                 "iterations, 8 partitions, LocalCluster 2x1 vs fastml in-process",
+            sizes=(100_000, 1_000_000),
+            setup=boosting_data,
+            fastml=boosting("dask", early_stopping=True, n_iter_no_change=20),
+            peer=boosting("local", early_stopping=True, n_iter_no_change=20),
+            peer_name="fastml in-process",
+            parity=differing_fraction,
+            parity_label="labels differing",
+            tolerance=0.0,
+        ),
+        Workload(
+            group="dask",
+            name="HistGradientBoostingRegressor(loss='absolute_error') fit {n}x20 float32, 20 "
+                 "iterations, 8 partitions, LocalCluster 2x1 vs fastml in-process",
+            sizes=(100_000, 1_000_000),
+            setup=boosting_data,
+            fastml=boosting("dask", loss="absolute_error"),
+            peer=boosting("local", loss="absolute_error"),
+            peer_name="fastml in-process",
+            parity=lambda a, b: float(np.max(np.abs(a - b))),
+            parity_label="predictions max abs diff",
+            tolerance=1e-9,
         ),
         # weak scaling: twice the rows on twice the workers should take the same time (1.0x)
         Workload(

@@ -20,16 +20,31 @@ workers, the trees are grown on the client from histograms summed across partiti
   rounding in float64 (their magnitudes within about 2^30 of each other over the rows): then
   the trees are the single-machine booster's. Otherwise a last-bit difference can change a
   split whose gain ties another's to rounding.
+- Early stopping: the validation rows are the single machine's (its train_test_split on the row
+  numbers, same random_state and stratification); each partition keeps them, routed through
+  the trees but in no histogram, and the client takes the training rows in the single
+  machine's order wherever order matters (baseline, bin subsample, leaf refits). The loss is
+  summed per partition and added in partition order (equal to one machine's mean to the last
+  bits); a scorer scores the raw predictions of the validation rows and of scikit-learn's small
+  training subset, gathered from the partitions each iteration (a callable scorer predicts on
+  their bin codes, gathered once, as one machine's does).
+- absolute_error / quantile: each leaf's value is the loss's intercept of its rows' residuals,
+  the (residual, weight) pairs of every training row gathered to the client after each tree.
+- max_features < 1: each node's features are drawn by the compiled core's own stream
+  (_boost_dist_fast.FeatureDraw, the grower's), one per tree seeded as on one machine.
 
-Missing (NotImplementedError): early stopping (early_stopping="auto" means no early stopping
-here), categorical features, max_features < 1, the losses whose
-leaves are refitted on their rows' residuals (absolute_error, quantile).
+  X_val / y_val given to fit are put after X's rows, in partitions of their own.
+
+Missing (NotImplementedError): categorical features, a loss given as an object.
 """
 import heapq
 from types import SimpleNamespace
 
 import dask
+import dask.array as da
 import numpy as np
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
@@ -38,7 +53,8 @@ from ..ensemble import _boost_dist_fast, _boost_fast
 from ..ensemble._hist_gradient_boosting import (_BIN_SUBSAMPLE, _MIN_HESSIAN_TO_SPLIT, _pack,
                                                 bin_thresholds)
 from ..tree import _cart
-from ..utils._sklearn_compat import check_monotonic_cst, check_sample_weight, check_y
+from ..utils._sklearn_compat import (HGB_SCORERS, check_monotonic_cst, check_sample_weight,
+                                     check_y)
 from ._partitions import (_active_client, as_dask_array, block_lengths, capped_threads,
                           checked_local, is_dask_collection, row_blocks, row_partitioned)
 from ._postfit import partitionwise
@@ -54,7 +70,8 @@ class _Shard:
     the calls it has had: a call meant for another step (the shard recomputed after its worker
     died, or a stale copy) raises rather than grow a tree from the wrong state."""
 
-    def __init__(self, X, y, sample_weight, thresholds, baseline, n_outputs):
+    def __init__(self, X, y, sample_weight, thresholds, baseline, n_outputs, first, position,
+                 scored):
         with capped_threads() as n_threads:
             codes, _ = _cart.encode_bins(np.ascontiguousarray(X), thresholds, n_threads)
         self.codes = np.asfortranarray(codes)
@@ -64,6 +81,15 @@ class _Shard:
         self.raw = np.zeros((len(y), n_outputs)) + baseline
         self.gh = np.empty((n_outputs, len(y), 2), dtype=np.float32)
         self.node = np.zeros(len(y), dtype=np.int32)  # the node each row lies in
+        # each row's place in the single-machine fit's training rows (-1: a validation row for
+        # early stopping, routed through the trees as the others but in no histogram; None:
+        # every row trains, in row order from row number `first`), and the rows whose raw
+        # predictions an early-stopping scorer reads (None: none)
+        self.position = (first + np.arange(len(y)) if position is None
+                         else np.asarray(position, dtype=np.int64))
+        self.train = self.position >= 0
+        self.all_train = bool(self.train.all())
+        self.scored = np.zeros(len(y), bool) if scored is None else np.asarray(scored, bool)
         self.k = 0
         self.step = 0
 
@@ -76,7 +102,8 @@ class _Shard:
 
     def histogram(self, node, constant_hessian):
         hist = np.zeros((self.codes.shape[1], _boost_dist_fast.N_BINS), dtype=HIST_DTYPE)
-        rows = np.flatnonzero(self.node == node).astype(np.int32)
+        in_node = self.node == node
+        rows = np.flatnonzero(in_node if self.all_train else in_node & self.train).astype(np.int32)
         with capped_threads() as n_threads:
             _boost_dist_fast.node_histogram(self.codes, self.gh[self.k], rows, constant_hessian,
                                             hist, n_threads)
@@ -84,7 +111,8 @@ class _Shard:
 
 
 def _has_missing(shard):
-    return (shard.codes == _MISSING).any(axis=0)
+    codes = shard.codes if shard.all_train else shard.codes[shard.train]
+    return (codes == _MISSING).any(axis=0)
 
 
 def _start_tree(shard, step, k, previous, loss, quantile, constant_hessian):
@@ -130,8 +158,46 @@ def _continue_from(shard, step, predictors, n_features, n_bins_non_missing):
 
 def _add_last_tree(shard, step, previous):
     shard.check(step)
-    output, values = previous
-    shard.raw[:, output] += values[shard.node]
+    if previous is not None:
+        output, values = previous
+        shard.raw[:, output] += values[shard.node]
+
+
+def _loss_sums(shard, step, previous, loss):
+    """Early stopping on the loss: the last tree added, [[sum of w * loss, sum of w]] over the
+    training rows, then over the validation rows (w: the sample weights, or ones)."""
+    _add_last_tree(shard, step, previous)
+    out = np.zeros((2, 2))
+    for j, rows in enumerate((shard.train, ~shard.train)):
+        if not rows.any():
+            continue
+        pointwise = loss.loss(y_true=shard.y[rows], raw_prediction=shard.raw[rows],
+                              sample_weight=None, n_threads=1)
+        w = None if shard.sample_weight is None else shard.sample_weight[rows]
+        out[j] = ((pointwise.sum(), len(pointwise)) if w is None
+                  else (np.multiply(pointwise, w).sum(), w.sum()))
+    return out
+
+
+def _scored_raw(shard, step, previous):
+    """Early stopping on a scorer: the last tree added, the raw predictions of the rows it
+    scores (validation rows and the small training subset), in row order."""
+    _add_last_tree(shard, step, previous)
+    return shard.raw[shard.scored]
+
+
+def _scored_codes(shard):
+    return shard.codes[shard.scored]
+
+
+def _residuals(shard, step, k):
+    """absolute_error / quantile: each training row's node, place among the training rows,
+    residual y - raw[:, k] (the tree of output k not yet added) and weight, for the leaves'
+    values."""
+    shard.check(step)
+    rows = np.flatnonzero(shard.train)
+    w = None if shard.sample_weight is None else shard.sample_weight[rows]
+    return shard.node[rows], shard.position[rows], shard.y[rows] - shard.raw[rows, k], w
 
 
 class _Shards:
@@ -139,12 +205,16 @@ class _Shards:
     task pinned to the worker that holds its shard; on dask's local schedulers the shards live
     in this process and the calls run here, partition after partition."""
 
-    def __init__(self, X, y, sample_weight, thresholds, baseline, n_outputs):
+    def __init__(self, X, y, sample_weight, thresholds, baseline, n_outputs, position, scored):
         lengths = block_lengths(X)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+        def part(v, a, b):
+            return None if v is None else v[a:b]
+
         made = [dask.delayed(_Shard, pure=False)(
-                    block, y[a:b], None if sample_weight is None else sample_weight[a:b],
-                    thresholds, baseline, n_outputs)
+                    block, y[a:b], part(sample_weight, a, b), thresholds, baseline, n_outputs,
+                    a, part(position, a, b), part(scored, a, b))
                 for block, a, b in zip(row_blocks(X), offsets[:-1], offsets[1:]) if b > a]
         self.client = _active_client()
         if self.client is None:
@@ -222,9 +292,12 @@ class _TreeGrower:
     def _search(self, node_id):
         node = self.nodes[node_id]
         g = self.g
+        features = self._allowed(node.groups)
+        if self.draw is not None:  # max_features < 1: the grower's draw, node by node
+            features = self.draw(features)
         node.split = _boost_dist_fast.best_split(
             node.hist, node.n, node.sum_g, node.sum_h, node.value, node.lower, node.upper,
-            self._allowed(node.groups), g["n_bins_non_missing"], g["has_missing"],
+            features, g["n_bins_non_missing"], g["has_missing"],
             g["min_samples_leaf"], g["l2_regularization"], _MIN_HESSIAN_TO_SPLIT,
             g["constant_hessian"], g["monotonic_cst"])
         node.searched = True
@@ -259,10 +332,13 @@ class _TreeGrower:
             self.nodes[i].small_hist = _summed([hists[j] for hists in per_shard])
         return step + 1
 
-    def grow(self, step, k, previous, loss, quantile):
-        """One tree for output k; returns (its node arrays in preorder, the next step, the leaf
-        value of each shard node id)."""
+    def grow(self, step, k, previous, loss, quantile, seed):
+        """One tree for output k (seed: its stream of feature draws under max_features < 1);
+        returns (its node arrays in preorder, the next step, the leaf value of each shard node
+        id)."""
         g = self.g
+        self.draw = (_boost_dist_fast.FeatureDraw(g["max_features"], seed)
+                     if g["max_features"] < 1 else None)
         const = g["constant_hessian"]
         hist = _summed(self.shards.run(_start_tree, step, k, previous, loss, quantile, const))
         step += 1
@@ -291,15 +367,38 @@ class _TreeGrower:
                 step = self._expand(step)
             _, node_id = heapq.heappop(self.heap)
             self._split_node(node_id)
-        shrinkage = g["shrinkage"]
+        leaves = [node for node in self.nodes if node.leaf]
+        # a leaf's rows are under its shard id, or its children's if it was sent
+        ids = [[node.shard_id] + ([] if node.sent is None else list(node.sent[:2]))
+               for node in leaves]
+        for node in leaves:
+            node.value *= g["shrinkage"]
+        if g["leaf_refit"] is not None:
+            step = self._refit_leaves(step, k, leaves, ids)
         values = np.zeros(self.next_shard_id)
-        for node in self.nodes:
-            if node.leaf:
-                node.value *= shrinkage
-                # its rows are under its shard id, or its children's if it was sent
-                ids = [node.shard_id] + ([] if node.sent is None else list(node.sent[:2]))
-                values[ids] = node.value
+        for node, at in zip(leaves, ids):
+            values[at] = node.value
         return self._emit(), step, values
+
+    def _refit_leaves(self, step, k, leaves, ids):
+        """Losses whose leaves are refitted (absolute_error, quantile): each leaf's value is
+        shrinkage * the loss's intercept of its rows' residuals, as the single machine's
+        _update_leaves_values; the (residual, weight) pairs are gathered from the shards and
+        each leaf's taken in the single-machine training order (its rows' order there)."""
+        parts = self.shards.run(_residuals, step, k)
+        node, position, residual = (np.concatenate([p[j] for p in parts]) for j in range(3))
+        weight = None if parts[0][3] is None else np.concatenate([p[3] for p in parts])
+        leaf_of = np.full(self.next_shard_id, -1)
+        for j, at in enumerate(ids):
+            leaf_of[at] = j
+        leaf = leaf_of[node]
+        order = np.lexsort((position, leaf))
+        bounds = np.searchsorted(leaf[order], np.arange(len(leaves) + 1))
+        for j, node in enumerate(leaves):
+            rows = order[bounds[j]:bounds[j + 1]]
+            node.value = self.g["shrinkage"] * self.g["leaf_refit"](
+                y_true=residual[rows], sample_weight=None if weight is None else weight[rows])
+        return step + 1
 
     @staticmethod
     def _node(n, sum_g, sum_h, value, depth, lower, upper, shard_id, groups):
@@ -388,14 +487,58 @@ class _TreeGrower:
         return tree
 
 
+class _EarlyStopping:
+    """The early-stopping scores of a distributed fit, as the single machine's: the loss from
+    per-partition sums added in partition order (it may differ from one machine's mean in the
+    last bits), a scorer on the raw predictions of the validation rows and the small training
+    subset gathered from the shards (for a callable, on their bin codes, gathered once, as one
+    machine's scorer predicts on them)."""
+
+    def __init__(self, model, shards, stopping):
+        self.model, self.shards, self.s = model, shards, stopping
+        self.should_stop = False
+        if model.scoring == "loss":
+            return
+        model._scorer = check_scoring(model, model.scoring)
+        self.rows = np.flatnonzero(stopping.scored)
+        self.predefined = model.scoring in HGB_SCORERS
+        if self.predefined:  # the scorer reads raw predictions only: stand-ins for X
+            self.X_small, self.X_val = stopping.small[:, None], stopping.val[:, None]
+        else:
+            codes = np.concatenate(shards.run(_scored_codes))
+            self.X_small, self.X_val = (np.ascontiguousarray(codes[self._at(r)])
+                                        for r in (stopping.small, stopping.val))
+
+    def _at(self, rows):
+        """Where the rows (numbers) lie among the scored rows."""
+        return np.searchsorted(self.rows, rows)
+
+    def update(self, step, previous):
+        """The scores once the last tree (previous) is added; returns the next step."""
+        m, s = self.model, self.s
+        if m.scoring == "loss":
+            sums = np.sum(self.shards.run(_loss_sums, step, previous, m._loss), axis=0)
+            m.train_score_.append(-sums[0, 0] / sums[0, 1])
+            if m._use_validation_data:
+                m.validation_score_.append(-sums[1, 0] / sums[1, 1])
+            self.should_stop = m._should_stop(m.validation_score_ if m._use_validation_data
+                                              else m.train_score_)
+            return step + 1
+        raw = np.concatenate(self.shards.run(_scored_raw, step, previous))
+        raw_small, raw_val = (raw[self._at(r)] if self.predefined else None
+                              for r in (s.small, s.val))
+        self.should_stop = m._check_early_stopping_scorer(
+            self.X_small, s.y_small, s.sw_small, self.X_val, s.y_val, s.sw_val,
+            raw_predictions_small_train=raw_small,
+            raw_predictions_val=raw_val)
+        return step + 1
+
+
 class _DaskBoostingMixin:
     """fit over a dask (or NumPy) X, the model a fastml booster in this process."""
 
     def _check_supported(self):
         unsupported = {
-            "early_stopping=True": self.early_stopping is True,
-            "max_features < 1": self.max_features < 1,
-            "loss=" + str(self.loss): self.loss in ("absolute_error", "quantile"),
             "a loss object": not isinstance(self.loss, str),
         }
         missing = [name for name, used in unsupported.items() if used]
@@ -403,10 +546,12 @@ class _DaskBoostingMixin:
             raise NotImplementedError(f"fastml.dask's HistGradientBoosting does not take "
                                       f"{', '.join(missing)} yet")
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Fit on the partitions of X (a dask array or dataframe, or array-like: one partition),
-        y and sample_weight gathered to this process (one value a row). See the module's
-        docstring for what is distributed and what is missing."""
+        y and sample_weight gathered to this process (one value a row); X_val (its partitions
+        put after X's), y_val, sample_weight_val: validation data for early stopping, as
+        scikit-learn's. See the module's docstring for what is distributed and what is
+        missing."""
         self._validate_params()
         self._check_supported()
         if not is_dask_collection(X):
@@ -436,6 +581,8 @@ class _DaskBoostingMixin:
             sample_weight = check_sample_weight(sample_weight, y, dtype=np.float64)
             self._fitted_with_sw = True
         sample_weight = self._finalize_sample_weight(sample_weight, y)
+        X, y_rows, sw_rows, val = self._append_validation(X, y, sample_weight, X_val, y_val,
+                                                          sample_weight_val)
         warm = self.warm_start and self._is_fitted()
         if warm and self.max_iter < self.n_iter_:
             raise ValueError(f"max_iter={self.max_iter} must be larger than or equal to "
@@ -443,48 +590,140 @@ class _DaskBoostingMixin:
         if not warm:  # a warm start keeps the seeds, as the single-machine fit
             rng = check_random_state(self.random_state)
             self._random_seed = rng.randint(np.iinfo(np.uint32).max, dtype="u8")
-            rng.randint(np.iinfo(np.uint32).max, dtype="u8")  # the feature subsample's seed
+            self._feature_subsample_rng = np.random.default_rng(
+                rng.randint(np.iinfo(np.uint32).max, dtype="u8"))
         self._validate_parameters()
         monotonic_cst = check_monotonic_cst(self, self.monotonic_cst)
         self._n_threads = 1
         self._loss = self._get_loss(sample_weight=sample_weight)
-        self.do_early_stopping_ = False
-        self._use_validation_data = False
-        self._bin_thresholds(X, sample_weight)  # again under warm_start, as one machine bins
+        stopping = self._split_validation(y, sample_weight, val)
+        train = stopping.train
+        y_train = y[train]
+        sw_train = None if sample_weight is None else sample_weight[train]
+        # again under warm_start, as one machine bins
+        self._bin_thresholds(X, train, sw_train)
         K = self.n_trees_per_iteration_
         if not warm:
             self._clear_state()
             self._predictors = []
+            self._scorer = None
+            self.train_score_, self.validation_score_ = [], []
             self._baseline_prediction = self._loss.fit_intercept_only(
-                y_true=y, sample_weight=sample_weight).reshape((1, -1))
-        shards = _Shards(X, y, sample_weight, self._thresholds, self._baseline_prediction, K)
+                y_true=y_train, sample_weight=sw_train).reshape((1, -1))
+        self.train_score_ = list(self.train_score_)
+        self.validation_score_ = list(self.validation_score_)
+        self.__dict__.pop("_packed", None)  # the last fit's: _predictors grows anew
+        shards = _Shards(X, y_rows, sw_rows, self._thresholds, self._baseline_prediction, K,
+                         None if (stopping.position >= 0).all() else stopping.position,
+                         stopping.scored if stopping.scored.any() else None)
+        self._in_fit = True  # a scorer's predict reads bin codes, as one machine's
         try:
-            self._predictors = self._boost(shards, monotonic_cst, self._predictors)
+            self._boost(shards, monotonic_cst, stopping, warm)
         finally:
             shards.release()
-        self.train_score_ = np.asarray([])
-        self.validation_score_ = np.asarray([])
+            del self._in_fit
+        self.train_score_ = np.asarray(self.train_score_)
+        self.validation_score_ = np.asarray(self.validation_score_)
         self._pack_model()
         return self
 
-    def _bin_thresholds(self, X, sample_weight):
-        """scikit-learn's bin thresholds of the single-machine booster's subsample, gathered
-        once."""
-        n_samples = X.shape[0]
+    def _append_validation(self, X, y, sample_weight, X_val, y_val, sample_weight_val):
+        """X_val's rows put after X's (their own partitions), checked as scikit-learn's fit
+        checks them. Returns X, y and the sample weights of all the rows (ones for the side
+        given none, when the other has some: a weight of 1 changes no gradient or loss sum), and
+        val: (y_val, sample_weight_val) or None."""
+        if X_val is None and y_val is None:
+            return X, y, sample_weight, None
+        if y_val is None:
+            raise ValueError("X_val is provided, but y_val was not provided.")
+        if X_val is None:
+            raise ValueError("y_val is provided, but X_val was not provided.")
+        if not is_dask_collection(X_val):
+            X_val = checked_local(X_val, allow_nan=True)
+        X_val = row_partitioned(as_dask_array(X_val), floating=True)
+        if X_val.shape[1] != self._n_features:
+            raise ValueError(f"X has {X_val.shape[1]} features, but "
+                             f"{type(self).__name__} is expecting {self._n_features} "
+                             f"features as input.")
+        y_val = y_val.compute() if is_dask_collection(y_val) else y_val
+        y_val = np.ascontiguousarray(self._encode_y_val(check_y(y_val, estimator=self)),
+                                     dtype=np.float64)
+        check_consistent_length(X_val, y_val)
+        if sample_weight_val is not None:
+            sample_weight_val = check_sample_weight(sample_weight_val, y_val, dtype=np.float64)
+        if self.early_stopping is False:
+            raise ValueError(
+                "X_val and y_val are passed to fit while at the same time early_stopping is "
+                "False. When passing X_val and y_val to fit,early_stopping should be set to "
+                "either 'auto' or True.")
+        rows = None
+        if sample_weight is not None or sample_weight_val is not None:
+            rows = np.concatenate([np.ones(len(y)) if w is None else w
+                                   for w in (sample_weight, sample_weight_val)])
+        return (da.concatenate([X, X_val]).persist(), np.concatenate([y, y_val]), rows,
+                (y_val, sample_weight_val))
+
+    def _split_validation(self, y, sample_weight, given):
+        """Early stopping's rows, as the single-machine fit's: its train_test_split applied to
+        the row numbers (the same random_state and stratification), so that the training rows
+        are the same rows in the same order. Returns train (the training rows' numbers, in
+        that order), position (each row's place among them, -1 for a validation row), val
+        (the validation rows' numbers, in the single machine's order), and for a scorer the
+        small training subset's numbers (small), its targets and weights, and scored (the rows
+        whose raw predictions the scorer reads). given: (y_val, sample_weight_val) of X_val's
+        rows, put after y's, or None."""
+        n = len(y)
+        n_val = 0 if given is None else len(given[0])
+        self.do_early_stopping_ = (n > 10_000 if self.early_stopping == "auto"
+                                   else self.early_stopping)
+        self._use_validation_data = self.validation_fraction is not None or given is not None
+        rows = np.arange(n)
+        out = SimpleNamespace(train=rows, val=rows[:0], small=None,
+                              scored=np.zeros(n + n_val, bool), y_val=None,
+                              sw_val=None)
+        if given is not None:  # X_val's rows follow X's; no early stopping: they sit idle
+            out.val = np.arange(n, n + n_val) if self.do_early_stopping_ else rows[:0]
+            out.y_val, out.sw_val = given
+        elif self.do_early_stopping_ and self._use_validation_data:
+            stratify = y if self._is_classifier_loss else None
+            out.train, out.val = train_test_split(rows, test_size=self.validation_fraction,
+                                                  stratify=stratify,
+                                                  random_state=self._random_seed)
+            out.y_val = y[out.val]
+            out.sw_val = None if sample_weight is None else sample_weight[out.val]
+        out.position = np.full(n + n_val, -1, dtype=np.int64)
+        out.position[out.train] = np.arange(len(out.train))
+        if self.do_early_stopping_ and self.scoring != "loss":
+            sw_train = None if sample_weight is None else sample_weight[out.train]
+            # scikit-learn's subset, drawn on the training rows' places (a stand-in for their
+            # bin codes)
+            places = np.arange(len(out.train))[:, None]
+            small = self._get_small_trainset(places, y[out.train], sw_train, self._random_seed)
+            out.small = out.train[small[0][:, 0]]
+            out.y_small, out.sw_small = small[1], small[2]
+            out.scored[out.small] = True
+            out.scored[out.val] = True
+        return out
+
+    def _bin_thresholds(self, X, train, sample_weight):
+        """scikit-learn's bin thresholds of the single-machine booster's subsample (of the
+        training rows: train, their numbers in its order, and their weights), gathered once."""
+        n_samples = len(train)
+        rows, sw_fit = train, sample_weight
         if n_samples > _BIN_SUBSAMPLE:
             rng = check_random_state(self._random_seed)
             p = None if sample_weight is None else sample_weight / np.sum(sample_weight)
-            subset = rng.choice(n_samples, _BIN_SUBSAMPLE, p=p, replace=True)
-            distinct, back = np.unique(subset, return_inverse=True)
-            X_fit, sw_fit = X[distinct].compute()[back], None
-        else:
-            X_fit, sw_fit = X.compute(), sample_weight
+            rows = train[rng.choice(n_samples, _BIN_SUBSAMPLE, p=p, replace=True)]
+            sw_fit = None
+        distinct, back = np.unique(rows, return_inverse=True)
+        X_fit = (X if len(distinct) == X.shape[0] else X[distinct]).compute()[back]
         self._thresholds, counts = bin_thresholds(np.ascontiguousarray(X_fit), self.max_bins,
                                                   sw_fit, 1)
         self._n_bins_non_missing = (counts + 1).astype(np.uint16)
 
-    def _boost(self, shards, monotonic_cst, predictors):
-        """The iterations after those of predictors (the trees kept by warm_start)."""
+    def _boost(self, shards, monotonic_cst, stopping, warm):
+        """The iterations after those of _predictors (the trees kept by warm_start), appended
+        to it; with early stopping, the scores after each (and before the first, when cold)."""
         K = self.n_trees_per_iteration_
         has_missing = np.zeros(self._n_features, dtype=bool)
         for part in shards.run(_has_missing):
@@ -497,22 +736,35 @@ class _DaskBoostingMixin:
             l2_regularization=float(self.l2_regularization), shrinkage=float(self.learning_rate),
             constant_hessian=bool(self._loss.constant_hessian),
             monotonic_cst=None if monotonic_cst is None else monotonic_cst.astype(np.int8),
-            interaction_cst=self._check_interaction_cst(self._n_features))
+            interaction_cst=self._check_interaction_cst(self._n_features),
+            max_features=float(self.max_features),
+            leaf_refit=None if self._loss.differentiable else self._loss.fit_intercept_only)
         grower = _TreeGrower(shards, growth, self._n_features)
         loss, quantile = int(self._loss_code()), float(getattr(self, "quantile", None) or 0.0)
-        predictors, previous, step = list(predictors), None, 0
+        predictors, previous, step = self._predictors, None, 0
         if predictors:
             shards.run(_continue_from, step, predictors, self._n_features,
                        self._n_bins_non_missing)
             step += 1
+        scores = _EarlyStopping(self, shards, stopping) if self.do_early_stopping_ else None
+        if scores is not None and not warm:
+            step = scores.update(step, None)
         for _ in range(len(predictors), self.max_iter):
             iteration = []
             for k in range(K):
-                tree, step, values = grower.grow(step, k, previous, loss, quantile)
+                seed = 0
+                if self.max_features < 1:  # the single machine's draw of the tree's seed
+                    seed = int(self._feature_subsample_rng.integers(np.iinfo(np.int64).max))
+                tree, step, values = grower.grow(step, k, previous, loss, quantile, seed)
                 previous = (k, values)
                 iteration.append(self._make_predictor(tree))
             predictors.append(iteration)
-        return predictors
+            if scores is not None:
+                step = scores.update(step, previous)
+                previous = None  # added to the shards' raw predictions
+                if scores.should_stop:
+                    break
+
 
     def _dask_or_local(self, method, X):
         if not is_dask_collection(X):
