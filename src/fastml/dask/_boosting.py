@@ -49,7 +49,7 @@ from ..tree import _cart
 from ..utils._sklearn_compat import (check_categorical_features, check_monotonic_cst,
                                      check_sample_weight, check_y)
 from ._categories import fit_categorical
-from ._partitions import (_active_client, as_dask_array, block_lengths, capped_threads,
+from ._partitions import (PartitionStates, as_dask_array, block_lengths, capped_threads,
                           checked_local, is_dask_collection, is_dataframe, is_sparse_array,
                           row_blocks, row_partitioned)
 from ._postfit import partitionwise
@@ -163,42 +163,18 @@ def _add_last_tree(shard, step, previous):
     shard.raw[:, output] += values[shard.node]
 
 
-class _Shards:
-    """The partitions' shards and the calls on them: on a distributed Client each call is a
-    task pinned to the worker that holds its shard; on dask's local schedulers the shards live
-    in this process and the calls run here, partition after partition."""
+class _Shards(PartitionStates):
+    """The non-empty partitions' shards, kept where their partitions live, and the calls on
+    them (PartitionStates)."""
 
     def __init__(self, X, y, sample_weight, thresholds, baseline, n_outputs):
         lengths = block_lengths(X)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        made = [dask.delayed(_Shard, pure=False)(
-                    block, y[a:b], None if sample_weight is None else sample_weight[a:b],
-                    thresholds, baseline, n_outputs)
-                for block, a, b in zip(row_blocks(X), offsets[:-1], offsets[1:]) if b > a]
-        self.client = _active_client()
-        if self.client is None:
-            self.shards = list(dask.compute(*made))
-            return
-        self.shards = self.client.compute(made)
-        self.client.wait_for_workers(1)
-        from distributed import wait
-        wait(self.shards)
-        where = self.client.who_has(self.shards)
-        self.workers = [list(where[f.key]) for f in self.shards]
-
-    def run(self, function, *args):
-        """function(shard, *args) on every shard; the results in partition order."""
-        if self.client is None:
-            return [function(shard, *args) for shard in self.shards]
-        futures = [self.client.submit(function, shard, *args, pure=False, workers=workers,
-                                      allow_other_workers=True)
-                   for shard, workers in zip(self.shards, self.workers)]
-        return self.client.gather(futures)
-
-    def release(self):
-        if self.client is not None:
-            self.client.cancel(self.shards)
-        self.shards = []
+        super().__init__([dask.delayed(_Shard, pure=False)(
+                              block, y[a:b], None if sample_weight is None else sample_weight[a:b],
+                              thresholds, baseline, n_outputs)
+                          for block, a, b in zip(row_blocks(X), offsets[:-1], offsets[1:])
+                          if b > a])
 
 
 # ----- on the client --------------------------------------------------------------------------
