@@ -46,11 +46,12 @@ def test_categorical_array_same_trees(client, categorical):
         categorical = np.isin(np.arange(X.shape[1]), [1, 4])
     params = dict(max_iter=4, max_leaf_nodes=8, early_stopping=False,
                   categorical_features=categorical)
-    local = ensemble.HistGradientBoostingRegressor(**params).fit(X, y)
     # a category seen in one partition only (the last rows' 33) is a category all the same
     X[-3:, 1] = 33
-    local = ensemble.HistGradientBoostingRegressor(**params).fit(X, y)
-    dist = HistGradientBoostingRegressor(**params).fit(partitioned(X, [100, 0, 200, 142]), y)
+    w = np.random.default_rng(2).integers(1, 3, len(y)).astype(float)
+    local = ensemble.HistGradientBoostingRegressor(**params).fit(X, y, sample_weight=w)
+    dist = HistGradientBoostingRegressor(**params).fit(partitioned(X, [100, 0, 200, 142]), y,
+                                                       sample_weight=w)
     assert_same_categorical_trees(dist, local)
     np.testing.assert_array_equal(dist.is_categorical_, local.is_categorical_)
     np.testing.assert_allclose(dist.predict(X), local.predict(X), rtol=1e-12)
