@@ -112,20 +112,22 @@ def plan_draws(pots, uniforms, sizes):
 
 def _sample(state, center, winner, plan):
     """The candidates drawn in this partition (plan: plan_draws'): [(trial, global index,
-    row)]. Within it, the
-    first row whose running sum of w x D (from the potential in front, added row by row as the
-    core does) reaches the value; if rounding leaves none, the last row with positive mass."""
+    row)]. Within it, the first row whose running sum of w x D (from the potential in front,
+    added row by row as the core does) reaches the value; if rounding leaves none, the last
+    row with positive mass."""
     state.at(center, winner)
     D = state.D
     mass = state.w * D
     positive = np.flatnonzero(mass > 0)
     last_positive = positive[-1] if len(positive) else len(D) - 1
+    draws = plan[state.part]
+    before = draws[0][2]  # the same for every draw of the partition
+    running = np.cumsum(np.concatenate([[before], mass]))[1:]
     out = []
-    for t, v, before in plan[state.part]:
+    for t, v, _ in draws:
         if v is None:
             i = len(D) - 1
         else:
-            running = np.cumsum(np.concatenate([[before], mass]))[1:]
             i = int(np.searchsorted(running, v, side="left"))
             i = last_positive if i == len(D) else i
         row = state.X[i:i + 1]
