@@ -93,7 +93,7 @@ py::dict best_split(const py::array& hist, index_t n, double sum_g, double sum_h
                     const py::array& n_bins_non_missing, const py::array& has_missing,
                     index_t min_samples_leaf, double l2_regularization,
                     double min_hessian_to_split, bool constant_hessian,
-                    const py::object& monotonic_cst) {
+                    const py::object& monotonic_cst, const py::object& is_categorical) {
   const index_t F = hist.ndim() == 2 ? hist.shape(0) : -1;
   const Bin* H = hist_data(hist, F, false);
   require(features.ndim() == 1 && features.shape(0) >= 1, "features must be 1-d, non-empty");
@@ -115,6 +115,13 @@ py::dict best_split(const py::array& hist, index_t n, double sum_g, double sum_h
     const std::int8_t* c = checked<std::int8_t>(cst, "monotonic_cst", {F});
     for (index_t f = 0; f < F; ++f) require(c[f] >= -1 && c[f] <= 1, "monotonic_cst must be -1, 0 or 1");
     p.monotonic_cst.assign(c, c + F);
+  }
+  if (!is_categorical.is_none()) {
+    const py::array cat = is_categorical.cast<py::array>();
+    data.is_categorical = checked<std::uint8_t>(cat, "is_categorical", {F});
+    for (index_t f = 0; f < F; ++f)
+      require(!data.is_categorical[f] || p.monotonic_cst.empty() || p.monotonic_cst[f] == 0,
+              "Categorical features cannot have monotonic constraints.");
   }
   boost::detail::Split s;
   {
@@ -140,6 +147,10 @@ py::dict best_split(const py::array& hist, index_t n, double sum_g, double sum_h
   out["n_right"] = s.n_right;
   out["value_left"] = s.value_left;
   out["value_right"] = s.value_right;
+  out["categorical"] = s.categorical;
+  py::array_t<std::uint32_t> left_cat(boost::kBitsetWords);
+  std::copy(s.left_cat.begin(), s.left_cat.end(), left_cat.mutable_data());
+  out["left_cat"] = left_cat;
   return out;
 }
 
@@ -170,8 +181,12 @@ PYBIND11_MODULE(_boost_dist_fast, m) {
         py::arg("features"), py::arg("n_bins_non_missing"), py::arg("has_missing"),
         py::arg("min_samples_leaf"), py::arg("l2_regularization"),
         py::arg("min_hessian_to_split"), py::arg("constant_hessian"), py::arg("monotonic_cst"),
+        py::arg("is_categorical") = py::none(),
         "The best split (a dict; gain -1 for none) of a node of n rows and sums sum_g, sum_h, "
-        "value bounded by [lower, upper], over the given features of hist.");
+        "value bounded by [lower, upper], over the given features of hist. Features flagged in "
+        "is_categorical (uint8, or None) are searched as categories; such a split has "
+        "categorical True and left_cat (8 uint32: the bin codes sent left, the missing bin's "
+        "bit among them).");
   py::class_<boost::detail::FeatureDraw>(
       m, "FeatureDraw",
       "One tree's stream of feature draws under max_features < 1, the grower's: called once per "

@@ -161,6 +161,41 @@ def test_kmeans_plusplus_seeds_with_weights(client, sparse_input):
     np.testing.assert_array_equal(fit.labels_.compute(), local_fit.labels_)
 
 
+@pytest.mark.parametrize("sparse_input", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sq_distances_both_forms(sparse_input, dtype):
+    # the one dot-product distance of both seedings: k-means|| takes each row's nearest in X's
+    # dtype, k-means++ every candidate's (candidates x rows) in float64
+    from scipy import sparse
+    from fastml.dask._kmeans_pp import sq_distances
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 4)).astype(dtype)
+    X[X < 0] = 0
+    C = np.vstack([X[3], rng.normal(size=(2, 4))]).astype(dtype)
+    expected = ((X[None, :, :].astype(np.float64) - C[:, None, :]) ** 2).sum(axis=2)
+    Xin = sparse.csr_matrix(X) if sparse_input else X
+    every = sq_distances(Xin, C, np.float64)
+    assert every.dtype == np.float64 and every.shape == (3, 50)
+    np.testing.assert_allclose(every, expected, rtol=1e-12, atol=1e-12)
+    nearest = sq_distances(Xin, C, dtype, nearest=True)
+    assert nearest.dtype == dtype and nearest.shape == (50,)
+    np.testing.assert_allclose(nearest, expected.min(axis=0), rtol=1e-5, atol=1e-5)
+    assert nearest[3] == 0  # clipped at 0 where rounding leaves a small negative
+
+
+def test_kmeans_plusplus_lost_state_raises():
+    # a partition's state recomputed after its worker died holds the first center only: a
+    # later call says so rather than draw from the wrong distances
+    from fastml.dask._kmeans_pp import _Seeding, _score
+    X = load_iris().data
+    state = _Seeding(0, X, None, 0, X[:1])
+    _score(state, 1, None, [[(0, 5, X[5:6])]], 1)
+    _score(state, 2, 0, [[(0, 9, X[9:10])]], 1)  # the first winner taken in
+    assert state.centers == 2
+    with pytest.raises(RuntimeError, match="holds 1 centers, not 3"):
+        _score(_Seeding(0, X, None, 0, X[:1]), 3, 0, [[(0, 9, X[9:10])]], 1)
+
+
 def test_kmeans_plusplus_draw_plan():
     from fastml.dask._kmeans_pp import plan_draws
     # partitions of potential 2, 0 (empty), 0 (rows at distance 0) and 3; a draw lands on the

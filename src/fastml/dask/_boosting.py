@@ -4,7 +4,14 @@ workers, the trees are grown on the client from histograms summed across partiti
 - Bins: the thresholds are scikit-learn's _BinMapper's, found once on the client from the
   same subsample as the single-machine booster's (at most 200,000 rows drawn with the same
   seed, gathered once; all the rows below that), then every partition is encoded where it
-  lives with fastml's compiled encoder.
+  lives with fastml's compiled encoder. CSR partitions (a dask array of scipy.sparse blocks)
+  are binned and encoded by columns as the single-machine booster does sparse X, never
+  densified (the codes are dense uint8, as on one machine): the dense matrix's model.
+- Categorical features (indices, a mask, names or "from_dtype" for dataframes): scikit-learn's
+  preprocessing (an OrdinalEncoder, the categorical features first) fitted to the categories
+  of every partition, as the single-machine fit finds them on all its rows, not on the bin
+  subsample (see _categories); each partition transformed where it lives; the core's
+  categorical split search on the summed histograms, its bitsets in the packed predictor.
 - Each partition keeps its bin codes, targets, raw predictions, gradients and the node of each
   of its rows in a _Shard on its worker. A tree is grown best first as fastml's grower
   (csrc/boost/grower.cpp) does: every partition sends the rows of the nodes to split to their
@@ -35,7 +42,7 @@ workers, the trees are grown on the client from histograms summed across partiti
 
   X_val / y_val given to fit are put after X's rows, in partitions of their own.
 
-Missing (NotImplementedError): categorical features, a loss given as an object.
+Missing (NotImplementedError): a loss given as an object; X_val with categorical features.
 """
 import heapq
 from types import SimpleNamespace
@@ -43,6 +50,7 @@ from types import SimpleNamespace
 import dask
 import dask.array as da
 import numpy as np
+from scipy import sparse
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -51,12 +59,14 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted
 from .. import ensemble as _local
 from ..ensemble import _boost_dist_fast, _boost_fast
 from ..ensemble._hist_gradient_boosting import (_BIN_SUBSAMPLE, _MIN_HESSIAN_TO_SPLIT, _pack,
-                                                bin_thresholds)
+                                                bin_thresholds, encode_sparse)
 from ..tree import _cart
-from ..utils._sklearn_compat import (HGB_SCORERS, check_monotonic_cst, check_sample_weight,
-                                     check_y)
-from ._partitions import (_active_client, as_dask_array, block_lengths, capped_threads,
-                          checked_local, is_dask_collection, row_blocks, row_partitioned)
+from ..utils._sklearn_compat import (HGB_SCORERS, check_categorical_features,
+                                     check_monotonic_cst, check_sample_weight, check_y)
+from ._categories import fit_categorical
+from ._partitions import (PartitionStates, as_dask_array, block_lengths, capped_threads,
+                          checked_local, is_dask_collection, is_dataframe, is_sparse_array,
+                          row_blocks, row_partitioned)
 from ._postfit import partitionwise
 
 HIST_DTYPE = np.dtype([("g", "f8"), ("h", "f8"), ("count", "u8")])
@@ -64,6 +74,15 @@ _MISSING = int(_boost_fast.MISSING_BIN)
 
 
 # ----- on the workers -------------------------------------------------------------------------
+
+def _encode(X, thresholds, n_threads):
+    """A partition's bin codes: dense rows by the compiled encoder, CSR rows as the
+    single-machine booster encodes sparse X (by columns, never densified, each implicit zero
+    its feature's bin of 0). The thresholds are finite, +inf padded (scikit-learn caps them)."""
+    if sparse.issparse(X):
+        return encode_sparse(X, thresholds, np.isfinite(thresholds).sum(axis=1))
+    return _cart.encode_bins(np.ascontiguousarray(X), thresholds, n_threads)[0]
+
 
 class _Shard:
     """One partition's boosting state, kept (and changed in place) on its worker. `step` counts
@@ -73,8 +92,7 @@ class _Shard:
     def __init__(self, X, y, sample_weight, thresholds, baseline, n_outputs, first, position,
                  scored):
         with capped_threads() as n_threads:
-            codes, _ = _cart.encode_bins(np.ascontiguousarray(X), thresholds, n_threads)
-        self.codes = np.asfortranarray(codes)
+            self.codes = np.asfortranarray(_encode(X, thresholds, n_threads))
         self.y = np.ascontiguousarray(y, dtype=np.float64)
         self.sample_weight = (None if sample_weight is None
                               else np.ascontiguousarray(sample_weight, dtype=np.float64))
@@ -140,10 +158,20 @@ def _split(shard, step, splits, constant_hessian):
     for split in splits:
         rows = np.flatnonzero(shard.node == split["node"])
         codes = shard.codes[rows, split["feature"]]
-        left = np.where(codes == _MISSING, split["missing_left"], codes <= split["bin"])
+        if split["left_cat"] is not None:  # a categorical split: the codes of its bitset
+            left = _bitset_codes(split["left_cat"])[codes]
+        else:
+            left = np.where(codes == _MISSING, split["missing_left"], codes <= split["bin"])
         shard.node[rows] = np.where(left, split["left"], split["right"])
         hists.append(shard.histogram(split["build"], constant_hessian))
     return hists
+
+
+def _bitset_codes(bitset):
+    """A categorical split's 8 x uint32 bitset as 256 booleans, one per bin code (code c is
+    bit c % 32 of word c // 32)."""
+    return np.unpackbits(np.asarray(bitset, dtype="<u4").view(np.uint8),
+                         bitorder="little").astype(bool)
 
 
 def _continue_from(shard, step, predictors, n_features, n_bins_non_missing):
@@ -200,10 +228,9 @@ def _residuals(shard, step, k):
     return shard.node[rows], shard.position[rows], shard.y[rows] - shard.raw[rows, k], w
 
 
-class _Shards:
-    """The partitions' shards and the calls on them: on a distributed Client each call is a
-    task pinned to the worker that holds its shard; on dask's local schedulers the shards live
-    in this process and the calls run here, partition after partition."""
+class _Shards(PartitionStates):
+    """The non-empty partitions' shards, kept where their partitions live, and the calls on
+    them (PartitionStates)."""
 
     def __init__(self, X, y, sample_weight, thresholds, baseline, n_outputs, position, scored):
         lengths = block_lengths(X)
@@ -212,37 +239,21 @@ class _Shards:
         def part(v, a, b):
             return None if v is None else v[a:b]
 
-        made = [dask.delayed(_Shard, pure=False)(
-                    block, y[a:b], part(sample_weight, a, b), thresholds, baseline, n_outputs,
-                    a, part(position, a, b), part(scored, a, b))
-                for block, a, b in zip(row_blocks(X), offsets[:-1], offsets[1:]) if b > a]
-        self.client = _active_client()
-        if self.client is None:
-            self.shards = list(dask.compute(*made))
-            return
-        self.shards = self.client.compute(made)
-        self.client.wait_for_workers(1)
-        from distributed import wait
-        wait(self.shards)
-        where = self.client.who_has(self.shards)
-        self.workers = [list(where[f.key]) for f in self.shards]
-
-    def run(self, function, *args):
-        """function(shard, *args) on every shard; the results in partition order."""
-        if self.client is None:
-            return [function(shard, *args) for shard in self.shards]
-        futures = [self.client.submit(function, shard, *args, pure=False, workers=workers,
-                                      allow_other_workers=True)
-                   for shard, workers in zip(self.shards, self.workers)]
-        return self.client.gather(futures)
-
-    def release(self):
-        if self.client is not None:
-            self.client.cancel(self.shards)
-        self.shards = []
+        super().__init__([dask.delayed(_Shard, pure=False)(
+                              block, y[a:b], part(sample_weight, a, b), thresholds, baseline,
+                              n_outputs, a, part(position, a, b), part(scored, a, b))
+                          for block, a, b in zip(row_blocks(X), offsets[:-1], offsets[1:])
+                          if b > a])
 
 
 # ----- on the client --------------------------------------------------------------------------
+
+def _gathered(X):
+    """Rows of a dask array in this process: C-contiguous, or CSR for sparse partitions (dask
+    joins them in another sparse format)."""
+    X = X.compute()
+    return X.tocsr() if sparse.issparse(X) else np.ascontiguousarray(X)
+
 
 def _summed(hists):
     """The partitions' histograms added in partition order."""
@@ -299,7 +310,7 @@ class _TreeGrower:
             node.hist, node.n, node.sum_g, node.sum_h, node.value, node.lower, node.upper,
             features, g["n_bins_non_missing"], g["has_missing"],
             g["min_samples_leaf"], g["l2_regularization"], _MIN_HESSIAN_TO_SPLIT,
-            g["constant_hessian"], g["monotonic_cst"])
+            g["constant_hessian"], g["monotonic_cst"], g["is_categorical"])
         node.searched = True
         if node.split["gain"] <= 0:
             self._finalize(node_id)
@@ -324,6 +335,7 @@ class _TreeGrower:
             small_is_left = s["n_left"] < s["n_right"]
             splits.append({"node": node.shard_id, "feature": int(s["feature"]),
                            "bin": int(s["bin"]), "missing_left": bool(s["missing_left"]),
+                           "left_cat": s["left_cat"] if s["categorical"] else None,
                            "left": left, "right": right,
                            "build": left if small_is_left else right})
             node.sent = (left, right, small_is_left)
@@ -457,7 +469,9 @@ class _TreeGrower:
     def _emit(self):
         """The tree's node arrays in preorder (left subtree first), as GrownTree's."""
         out = {name: [] for name in ("value", "count", "depth", "gain", "is_leaf", "feature",
-                                     "bin_threshold", "missing_go_to_left", "left", "right")}
+                                     "bin_threshold", "missing_go_to_left", "left", "right",
+                                     "is_categorical", "bitset_idx")}
+        bitsets = []  # the categorical splits' left categories, in preorder (the grower's)
 
         def emit(node_id):
             node = self.nodes[node_id]
@@ -471,6 +485,11 @@ class _TreeGrower:
             out["feature"].append(split["feature"] if split else 0)
             out["bin_threshold"].append(split["bin"] if split else 0)
             out["missing_go_to_left"].append(split["missing_left"] if split else 0)
+            categorical = bool(split and split["categorical"])
+            out["is_categorical"].append(categorical)
+            out["bitset_idx"].append(len(bitsets) if categorical else 0)
+            if categorical:
+                bitsets.append(split["left_cat"])
             out["left"].append(0)
             out["right"].append(0)
             if node.leaf:
@@ -483,7 +502,9 @@ class _TreeGrower:
         emit(0)
         tree = SimpleNamespace(**{k: np.asarray(v) for k, v in out.items()})
         tree.feature = tree.feature.astype(np.int64)
-        tree.cat_bitsets = np.zeros((0, 8), dtype=np.uint32)
+        tree.is_categorical = tree.is_categorical.astype(np.uint8)
+        tree.bitset_idx = tree.bitset_idx.astype(np.uint32)
+        tree.cat_bitsets = np.array(bitsets, dtype=np.uint32).reshape(-1, 8)
         return tree
 
 
@@ -554,20 +575,9 @@ class _DaskBoostingMixin:
         missing."""
         self._validate_params()
         self._check_supported()
-        if not is_dask_collection(X):
-            X = checked_local(X, allow_nan=True)
-            if not is_dask_collection(y) and y is not None:
-                check_consistent_length(X, y)
-        X = row_partitioned(as_dask_array(X), floating=True)
-        X = X.persist()
+        X, known_categories = self._partitioned_input(X, y)
         y, sample_weight = (v.compute() if is_dask_collection(v) else v
                             for v in (y, sample_weight))
-        if self.categorical_features not in ("from_dtype", None):
-            raise NotImplementedError("fastml.dask's HistGradientBoosting takes no categorical "
-                                      "features yet")
-        self.is_categorical_ = None
-        self._preprocessor = None
-        self._is_categorical_remapped = None
         n_samples, self._n_features = X.shape
         if n_samples == 0:
             raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
@@ -594,6 +604,9 @@ class _DaskBoostingMixin:
                 rng.randint(np.iinfo(np.uint32).max, dtype="u8"))
         self._validate_parameters()
         monotonic_cst = check_monotonic_cst(self, self.monotonic_cst)
+        if self.is_categorical_ is not None:  # their columns come first: their constraints too
+            monotonic_cst = np.concatenate((monotonic_cst[self.is_categorical_],
+                                            monotonic_cst[~self.is_categorical_]))
         self._n_threads = 1
         self._loss = self._get_loss(sample_weight=sample_weight)
         stopping = self._split_validation(y, sample_weight, val)
@@ -601,7 +614,7 @@ class _DaskBoostingMixin:
         y_train = y[train]
         sw_train = None if sample_weight is None else sample_weight[train]
         # again under warm_start, as one machine bins
-        self._bin_thresholds(X, train, sw_train)
+        self._bin_thresholds(X, train, sw_train, known_categories)
         K = self.n_trees_per_iteration_
         if not warm:
             self._clear_state()
@@ -627,6 +640,28 @@ class _DaskBoostingMixin:
         self._pack_model()
         return self
 
+    def _partitioned_input(self, X, y):
+        """X as the shards encode it, persisted: a dask array of float partitions, dense or CSR
+        (a dataframe's as an array), and each feature's known categories (None: no categorical
+        feature). With categorical features (found as scikit-learn finds them; a dask
+        dataframe's by its meta, an empty frame of its names and dtypes), the partitions are
+        the single-machine booster's preprocessing of them (see _categories)."""
+        is_categorical = check_categorical_features(X._meta if is_dataframe(X) else X,
+                                                    self.categorical_features)
+        if is_categorical is not None:
+            if sparse.issparse(X) or is_sparse_array(X):
+                raise ValueError("fastml's HistGradientBoosting takes categorical features "
+                                 "with dense X only; pass X as an array or a DataFrame.")
+            return fit_categorical(self, X, is_categorical)
+        self.is_categorical_ = None
+        self._preprocessor = None
+        self._is_categorical_remapped = None
+        if not is_dask_collection(X):
+            X = checked_local(X, accept_sparse=True, allow_nan=True)
+            if not is_dask_collection(y) and y is not None:
+                check_consistent_length(X, y)
+        return row_partitioned(as_dask_array(X), floating=True).persist(), None
+
     def _append_validation(self, X, y, sample_weight, X_val, y_val, sample_weight_val):
         """X_val's rows put after X's (their own partitions), checked as scikit-learn's fit
         checks them. Returns X, y and the sample weights of all the rows (ones for the side
@@ -638,6 +673,9 @@ class _DaskBoostingMixin:
             raise ValueError("X_val is provided, but y_val was not provided.")
         if X_val is None:
             raise ValueError("y_val is provided, but X_val was not provided.")
+        if self.is_categorical_ is not None:
+            raise NotImplementedError("fastml.dask's HistGradientBoosting takes no X_val with "
+                                      "categorical features yet")
         if not is_dask_collection(X_val):
             X_val = checked_local(X_val, allow_nan=True)
         X_val = row_partitioned(as_dask_array(X_val), floating=True)
@@ -705,9 +743,10 @@ class _DaskBoostingMixin:
             out.scored[out.val] = True
         return out
 
-    def _bin_thresholds(self, X, train, sample_weight):
+    def _bin_thresholds(self, X, train, sample_weight, known_categories):
         """scikit-learn's bin thresholds of the single-machine booster's subsample (of the
-        training rows: train, their numbers in its order, and their weights), gathered once."""
+        training rows: train, their numbers in its order, and their weights), gathered once (a
+        categorical feature's from its known categories)."""
         n_samples = len(train)
         rows, sw_fit = train, sample_weight
         if n_samples > _BIN_SUBSAMPLE:
@@ -716,9 +755,9 @@ class _DaskBoostingMixin:
             rows = train[rng.choice(n_samples, _BIN_SUBSAMPLE, p=p, replace=True)]
             sw_fit = None
         distinct, back = np.unique(rows, return_inverse=True)
-        X_fit = (X if len(distinct) == X.shape[0] else X[distinct]).compute()[back]
-        self._thresholds, counts = bin_thresholds(np.ascontiguousarray(X_fit), self.max_bins,
-                                                  sw_fit, 1)
+        X_fit = _gathered(X if len(distinct) == X.shape[0] else X[distinct])[back]
+        self._thresholds, counts = bin_thresholds(X_fit, self.max_bins, sw_fit, 1,
+                                                  known_categories)
         self._n_bins_non_missing = (counts + 1).astype(np.uint16)
 
     def _boost(self, shards, monotonic_cst, stopping, warm):
@@ -738,7 +777,8 @@ class _DaskBoostingMixin:
             monotonic_cst=None if monotonic_cst is None else monotonic_cst.astype(np.int8),
             interaction_cst=self._check_interaction_cst(self._n_features),
             max_features=float(self.max_features),
-            leaf_refit=None if self._loss.differentiable else self._loss.fit_intercept_only)
+            leaf_refit=None if self._loss.differentiable else self._loss.fit_intercept_only,
+            is_categorical=self._categorical_mask())
         grower = _TreeGrower(shards, growth, self._n_features)
         loss, quantile = int(self._loss_code()), float(getattr(self, "quantile", None) or 0.0)
         predictors, previous, step = self._predictors, None, 0
@@ -783,7 +823,7 @@ class _DaskBoostingMixin:
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False  # dense partitions only (missing: sparse)
+        tags.input_tags.sparse = True
         return tags
 
 

@@ -27,6 +27,7 @@ from ._partitions import (as_dask_array, capped_threads, checked_local, compute_
                           row_blocks, row_partitioned)
 from ..cluster._kmeans import default_n_local_trials
 from ._kmeans_pp import seed as plusplus_seed
+from ._kmeans_pp import sq_distances
 from ._postfit import partitionwise
 
 # Rows per block of the k-means|| random stream: a row's uniform depends on its global index
@@ -68,26 +69,6 @@ def _nearest_labels(X, centers, n_threads):
     return labels
 
 
-def _min_sq_distance(X, C):
-    """Squared distance of every row of X to its nearest row of C, in X's dtype, from the
-    dot-product form on BLAS (clipped at 0). It only weighs the k-means|| draws, on centered
-    data: X's precision is enough. Laid out candidates x rows, so that the minimum runs down
-    contiguous columns: 27 ms for 250k x 16 rows and 16 candidates on one thread, where the
-    exact assignment plus the differences took 45 ms and a rows x candidates layout 60."""
-    C = C.astype(X.dtype, copy=False)
-    if sparse.issparse(X):  # the sparse-dense product, rows x candidates
-        d = np.asarray(X @ (-2 * C).T).T
-        d += np.einsum("ij,ij->i", C, C)[:, None]
-        d = d.min(axis=0)
-        d += np.asarray(X.multiply(X).sum(axis=1)).ravel()
-        return np.maximum(d, 0, out=d)
-    d = (-2 * C) @ X.T
-    d += np.einsum("ij,ij->i", C, C)[:, None]
-    d = d.min(axis=0)
-    d += np.einsum("ij,ij->i", X, X)
-    return np.maximum(d, 0, out=d)
-
-
 def _update_min_distance(X, previous, new_candidates):
     """Squared distance of each row to its nearest candidate, after `new_candidates` joined."""
     if n_rows(X) == 0:
@@ -95,7 +76,8 @@ def _update_min_distance(X, previous, new_candidates):
     if len(new_candidates) == 0:  # a round that drew no row leaves the distances as they were
         return previous
     with capped_threads():
-        dist = _min_sq_distance(X, new_candidates)
+        # X's dtype: it only weighs the draws, on centered data
+        dist = sq_distances(X, new_candidates, X.dtype, nearest=True)
     return dist if previous is None else np.minimum(previous, dist)
 
 

@@ -198,3 +198,49 @@ def compute_in_order(tasks):
     order in which they are reduced: a fixed order makes the sums independent of which worker
     finishes first)."""
     return list(dask.compute(*tasks))
+
+
+class PartitionStates:
+    """State objects kept where their partitions live, changed in place by calls made from the
+    client: on a distributed Client each state is a future and each call a task pinned to the
+    worker that holds it (submitted directly: no graph to build, tokenise and optimise per
+    step); on dask's local schedulers the states live in this process and the calls run here,
+    partition after partition.
+
+    made: a Delayed per state (it builds the state where its partition lives)."""
+
+    def __init__(self, made):
+        self.client = _active_client()
+        if self.client is None:
+            self.states = list(dask.compute(*made))
+            return
+        self.states = self.client.compute(made)
+        self.client.wait_for_workers(1)
+        from distributed import wait
+        wait(self.states)
+        where = self.client.who_has(self.states)
+        self.workers = [list(where[f.key]) for f in self.states]
+
+    def submit(self, function, *args, only=None):
+        """function(state, *args) on every state (or on the states of the indices in only),
+        started: a list of futures on a Client (args may hold futures of earlier calls: a task
+        waits for them where it runs, and the client need not), else of the results."""
+        chosen = range(len(self.states)) if only is None else only
+        if self.client is None:
+            return [function(self.states[i], *args) for i in chosen]
+        return [self.client.submit(function, self.states[i], *args, pure=False,
+                                   workers=self.workers[i], allow_other_workers=True)
+                for i in chosen]
+
+    def gather(self, started):
+        """The results of submit's lists (nested lists of them: one wait for all)."""
+        return started if self.client is None else self.client.gather(started)
+
+    def run(self, function, *args, only=None):
+        """submit, then gather: the results in order."""
+        return self.gather(self.submit(function, *args, only=only))
+
+    def release(self):
+        if self.client is not None:
+            self.client.cancel(self.states)
+        self.states = []
