@@ -159,21 +159,33 @@ struct NodeEntries {
   }
 };
 
-// The sides of a node's rows under the split value <= t of feature f, for the partition: a
-// row not stored holds 0.0, so only the node's stored entries are visited (mark), each whose
-// side differs from 0.0's flagged in a row-indexed array; goes_left reads a row's flag and
-// clears it, leaving the array clear for the next split. O(the node's entries of f), where a
-// lookup per row costs O(rows x log(stored)) down long chains of large nodes.
+// The sides of a node's rows under a split of feature f, for the partition: a row not stored
+// holds 0.0, so only the node's stored entries are visited (mark), each whose side differs from
+// 0.0's flagged in a row-indexed array; goes_left reads a row's flag and clears it, leaving the
+// array clear for the next split. O(the node's entries of f), where a lookup per row costs
+// O(rows x log(stored)) down long chains of large nodes. The exact search's split sends values
+// <= its threshold left; the histogram search's codes <= its cut (the threshold lies between
+// the cut's bin and the next: the same sides, without reading the values).
 template <class T>
 struct SparseSides {
   std::vector<char> flip;  // (n_rows), clear between splits
   bool zero_left = true;
 
-  void mark(const Dataset<T>& d, index_t f, const NodeRows& node, double t) {
+  void mark(const Dataset<T>& d, index_t f, const NodeRows& node, const Split& split) {
     if (static_cast<index_t>(flip.size()) != d.n_rows) flip.assign(d.n_rows, 0);
+    char* out = flip.data();
+    if (d.csc_codes) {
+      const int cut = static_cast<int>(split.cut);
+      const std::uint8_t* codes = d.csc_codes;
+      zero_left = d.zero_codes[f] <= cut;
+      visit_node_entries(d, f, node, [&](std::int64_t k, std::int32_t r) {
+        out[r] = (codes[k] <= cut) != zero_left;
+      });
+      return;
+    }
+    const double t = split.threshold;
     zero_left = 0.0 <= t;
     const T* data = d.csc_data;
-    char* out = flip.data();
     visit_node_entries(d, f, node, [&](std::int64_t k, std::int32_t r) {
       out[r] = (static_cast<double>(data[k]) <= t) != zero_left;
     });
