@@ -33,6 +33,14 @@ template <Criterion Crit, int kC, class T>
 void sparse_histogram_search(const Dataset<T>& d, const SplitSearch& search, index_t f,
                              const NodeRows& node, const NodeEntries<T>* entries,
                              const Candidates& cand, Scratch& s, Split& out) {
+  if (entries && !entries->covers(f)) entries = nullptr;  // drawn after the node's entries
+  if (entries && entries->begin(f) == entries->end(f)) {
+    // no stored entry in the node: every row is 0, one bin, as bins_search would find it
+    // (most features a deep node draws; their histograms cost more than the rest of its search)
+    out.has_missing = false;
+    out.constant = true;
+    return;
+  }
   const int C = search.C;
   double* H = s.bins.data();
   BinSet occupied;
