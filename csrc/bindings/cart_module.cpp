@@ -140,19 +140,19 @@ py::object get_monotonic_cst(const cart::Params& p) {
 // Sparse X as CSC (csc: None or a tuple of indptr int64, indices int32, data T): every column's
 // rows strictly ascending and in range, no NaN, as cart::Dataset's csc_* promise; and
 // optionally the same matrix as CSR (csr: None or such a tuple; features in range, the same
-// count of entries).
+// count of entries). Either data may be None (the histogram search keeps X's own format's
+// data alone, see read_data), not both.
 template <class T>
 void read_csc(const py::object& csc, const py::object& csr, cart::Dataset<T>& d) {
   if (!csr.is_none()) {
     const py::tuple rows = csr.cast<py::tuple>();
     require(rows.size() == 3, "csr must be (indptr, indices, data)");
-    const py::array indptr = rows[0].cast<py::array>(), indices = rows[1].cast<py::array>(),
-                    data = rows[2].cast<py::array>();
+    const py::array indptr = rows[0].cast<py::array>(), indices = rows[1].cast<py::array>();
     require(indices.ndim() == 1, "csr indices must be 1-d");
     const index_t nnz = indices.shape(0);
     d.csr_indptr = checked<std::int64_t>(indptr, "csr indptr", {d.n_rows + 1});
     d.csr_indices = checked<std::int32_t>(indices, "csr indices", {nnz});
-    d.csr_data = checked<T>(data, "csr data", {nnz});
+    if (!rows[2].is_none()) d.csr_data = checked<T>(rows[2].cast<py::array>(), "csr data", {nnz});
     require(d.csr_indptr[0] == 0 && d.csr_indptr[d.n_rows] == nnz,
             "csr indptr must run from 0 to nnz");
     for (index_t r = 0; r < d.n_rows; ++r)
@@ -160,21 +160,21 @@ void read_csc(const py::object& csc, const py::object& csr, cart::Dataset<T>& d)
   }
   const py::tuple parts = csc.cast<py::tuple>();
   require(parts.size() == 3, "csc must be (indptr, indices, data)");
-  const py::array indptr = parts[0].cast<py::array>(), indices = parts[1].cast<py::array>(),
-                  data = parts[2].cast<py::array>();
+  const py::array indptr = parts[0].cast<py::array>(), indices = parts[1].cast<py::array>();
   require(indptr.ndim() == 1 && indptr.shape(0) >= 1 && indices.ndim() == 1,
           "csc indptr and indices must be 1-d");
   d.n_features = indptr.shape(0) - 1;
   const index_t nnz = indices.shape(0);
   d.csc_indptr = checked<std::int64_t>(indptr, "csc indptr", {d.n_features + 1});
   d.csc_indices = checked<std::int32_t>(indices, "csc indices", {nnz});
-  d.csc_data = checked<T>(data, "csc data", {nnz});
+  if (!parts[2].is_none()) d.csc_data = checked<T>(parts[2].cast<py::array>(), "csc data", {nnz});
+  require(d.csc_data || d.csr_data, "csc or csr must hold the data");
   require(d.csc_indptr[0] == 0 && d.csc_indptr[d.n_features] == nnz,
           "csc indptr must run from 0 to nnz");
   require(!d.csr_indptr || d.csr_indptr[d.n_rows] == nnz, "csr and csc must hold as many entries");
   for (index_t k = 0; d.csr_indptr && k < nnz; ++k)
     require(d.csr_indices[k] >= 0 && d.csr_indices[k] < d.n_features &&
-                !std::isnan(d.csr_data[k]),
+                !(d.csr_data && std::isnan(d.csr_data[k])),
             "csr indices must be features in range, its data without NaN");
   for (index_t f = 0; f < d.n_features; ++f) {
     const std::int64_t a = d.csc_indptr[f], b = d.csc_indptr[f + 1];
@@ -183,7 +183,7 @@ void read_csc(const py::object& csc, const py::object& csr, cart::Dataset<T>& d)
       require(d.csc_indices[k] >= 0 && d.csc_indices[k] < d.n_rows &&
                   (k == a || d.csc_indices[k] > d.csc_indices[k - 1]),
               "csc indices must be rows in range, strictly ascending in each column");
-      require(!std::isnan(d.csc_data[k]), "csc data must not hold NaN");
+      require(!(d.csc_data && std::isnan(d.csc_data[k])), "csc data must not hold NaN");
     }
   }
 }
@@ -278,6 +278,9 @@ cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
   } else if (!csc.is_none()) {
     read_csc(csc, csr, d);
     if (!sparse_codes.is_none()) read_sparse_codes(sparse_codes, d);
+    // the exact search reads both formats' data; the histogram search one of them
+    require((d.csc_data && (d.csr_data || !d.csr_indptr)) || d.csc_codes,
+            "the exact search needs the data of csc and csr");
   } else {
     py::array v = values.cast<py::array>();
     require(v.ndim() == 2, "values must be 2-d (n_features, n_rows)");
@@ -315,12 +318,15 @@ index_t values_per_output(const cart::Dataset<T>& d) {
   return d.n_classes ? *std::max_element(d.n_classes, d.n_classes + d.n_outputs) : 1;
 }
 
-// Dispatches on the dtype of values, or of sparse X's data (float32 or float64); the histogram
-// search has neither.
+// Dispatches on the dtype of values, or of sparse X's data (csc's, else csr's; float32 or
+// float64); the dense histogram search has neither.
 template <class F>
-auto on_dtype(const py::object& values, const py::object& csc, F&& run) {
-  const py::object dense_or_data =
-      values.is_none() && !csc.is_none() ? py::object(csc.cast<py::tuple>()[2]) : values;
+auto on_dtype(const py::object& values, const py::object& csc, const py::object& csr, F&& run) {
+  py::object dense_or_data = values;
+  if (values.is_none() && !csc.is_none()) {
+    dense_or_data = csc.cast<py::tuple>()[2];
+    if (dense_or_data.is_none() && !csr.is_none()) dense_or_data = csr.cast<py::tuple>()[2];
+  }
   if (dense_or_data.is_none() || has_dtype<double>(dense_or_data.cast<py::array>()))
     return run(double{});
   require(has_dtype<float>(dense_or_data.cast<py::array>()), "values must be float32 or float64");
@@ -333,7 +339,7 @@ py::dict grow_tree(const py::array& y, const py::array& sample_weight,
                    const py::object& values, const py::object& codes,
                    const py::object& bin_bounds, const py::object& csc,
                    const py::object& csr, const py::object& sparse_codes) {
-  return on_dtype(values, csc, [&](auto zero) {
+  return on_dtype(values, csc, csr, [&](auto zero) {
     using T = decltype(zero);
     std::vector<int> classes;
     const auto d =
@@ -370,7 +376,7 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight,
                      const py::object& values, const py::object& codes,
                      const py::object& bin_bounds, const py::object& csc,
                    const py::object& csr, const py::object& sparse_codes) {
-  return on_dtype(values, csc, [&](auto zero) {
+  return on_dtype(values, csc, csr, [&](auto zero) {
     using T = decltype(zero);
     std::vector<int> classes;
     const auto d =
@@ -566,27 +572,28 @@ py::tuple encode_bins(const py::array& X, const py::array& bin_threshold, int n_
   return py::make_tuple(codes, bounds);
 }
 
-// Sparse X's codes for the histogram search (see cart::encode_sparse_bins): csc and csr as
-// read_csc takes them (csr may be None), thresholds as sparse_bin_thresholds gives them.
-// Returns (csc_codes, csr_codes or None, zero_codes, bin_start).
+// Sparse X's codes for the histogram search (see cart::sparse_bins): csc and csr as read_csc
+// takes them (csr may be None), sample None or (its rows, its csc): the rows whose values place
+// the thresholds. Returns (csc_codes, csr_codes or None, zero_codes, bin_start).
 template <class T>
-py::tuple encode_sparse_bins_as(index_t n_rows, const py::object& csc, const py::object& csr,
-                                const py::array& offsets, const py::array& thresholds) {
-  cart::Dataset<T> d{};
+py::tuple sparse_bins_as(index_t n_rows, const py::object& csc, const py::object& csr,
+                         int max_bins, const py::object& sample) {
+  cart::Dataset<T> d{}, s{};
   d.n_rows = n_rows;
   require(n_rows >= 1 && n_rows < (index_t{1} << 31) - 1, "n_rows must lie in [1, 2**31 - 1)");
+  require(max_bins >= 2 && max_bins <= cart::kMissingBin, "max_bins must lie in [2, 255]");
   read_csc(csc, csr, d);
+  require(d.csc_data != nullptr, "csc data is needed");
+  if (!sample.is_none()) {
+    const py::tuple parts = sample.cast<py::tuple>();
+    require(parts.size() == 2, "sample must be (n_rows, csc)");
+    s.n_rows = parts[0].cast<index_t>();
+    require(s.n_rows >= 1 && s.n_rows <= n_rows, "the sample's rows must lie in [1, n_rows]");
+    read_csc(parts[1], py::none(), s);
+    require(s.csc_data != nullptr && s.n_features == d.n_features,
+            "the sample must hold data and as many features as csc");
+  }
   const index_t F = d.n_features, nnz = d.csc_indptr[F];
-  const std::int64_t* off = checked<std::int64_t>(offsets, "offsets", {F + 1});
-  require(off[0] == 0, "offsets must start at 0");
-  for (index_t f = 0; f < F; ++f)
-    require(off[f + 1] >= off[f] && off[f + 1] - off[f] < cart::kMissingBin,
-            "offsets must give each feature at most 254 thresholds");
-  const double* t = checked<double>(thresholds, "thresholds", {off[F]});
-  for (index_t f = 0; f < F; ++f)
-    for (std::int64_t j = off[f]; j < off[f + 1]; ++j)
-      require(std::isfinite(t[j]) && (j == off[f] || t[j] > t[j - 1]),
-              "thresholds must be finite and ascending per feature");
   py::array_t<std::uint8_t> csc_codes(nnz), zero_codes(F);
   py::object csr_codes = py::none();
   std::uint8_t* csr_out = nullptr;
@@ -596,24 +603,23 @@ py::tuple encode_sparse_bins_as(index_t n_rows, const py::object& csc, const py:
     csr_codes = a;
   }
   py::array_t<std::int64_t> bin_start(F + 1);
-  std::int64_t* start = bin_start.mutable_data();
-  for (index_t f = 0; f <= F; ++f) start[f] = off[f] + f;
   {
     py::gil_scoped_release release;
-    cart::encode_sparse_bins(d.csc_indptr, d.csc_indices, d.csc_data, n_rows, F, d.csr_indptr,
-                             off, t, csc_codes.mutable_data(), csr_out,
-                             zero_codes.mutable_data());
+    cart::sparse_bins(d.csc_indptr, d.csc_indices, d.csc_data, n_rows, F, d.csr_indptr,
+                      s.csc_indptr, s.csc_data, s.n_rows, max_bins, csc_codes.mutable_data(),
+                      csr_out, zero_codes.mutable_data(), bin_start.mutable_data());
   }
   return py::make_tuple(csc_codes, csr_codes, zero_codes, bin_start);
 }
 
-py::tuple encode_sparse_bins(index_t n_rows, const py::object& csc, const py::object& csr,
-                             const py::array& offsets, const py::array& thresholds) {
-  const py::array data = csc.cast<py::tuple>()[2].cast<py::array>();
-  if (has_dtype<float>(data))
-    return encode_sparse_bins_as<float>(n_rows, csc, csr, offsets, thresholds);
-  require(has_dtype<double>(data), "data must be float32 or float64");
-  return encode_sparse_bins_as<double>(n_rows, csc, csr, offsets, thresholds);
+py::tuple sparse_bins(index_t n_rows, const py::object& csc, const py::object& csr, int max_bins,
+                      const py::object& sample) {
+  const py::object data = csc.cast<py::tuple>()[2];
+  require(!data.is_none(), "csc data is needed");
+  if (has_dtype<float>(data.cast<py::array>()))
+    return sparse_bins_as<float>(n_rows, csc, csr, max_bins, sample);
+  require(has_dtype<double>(data.cast<py::array>()), "data must be float32 or float64");
+  return sparse_bins_as<double>(n_rows, csc, csr, max_bins, sample);
 }
 
 // The bin thresholds of sparse X (see cart::sparse_bin_thresholds), csc as read_csc takes it.
@@ -625,6 +631,7 @@ py::tuple sparse_bin_thresholds_as(index_t n_rows, const py::object& csc, int ma
   require(n_rows >= 1 && n_rows < (index_t{1} << 31) - 1, "n_rows must lie in [1, 2**31 - 1)");
   require(max_bins >= 2 && max_bins <= cart::kMissingBin, "max_bins must lie in [2, 255]");
   read_csc(csc, py::none(), d);
+  require(d.csc_data != nullptr, "csc data is needed");
   py::array_t<std::int64_t> offsets(d.n_features + 1);
   // a feature has fewer thresholds than stored values (its runs less one, the zeros' run
   // included) and fewer than max_bins: room for the least of the two bounds, returned as a view
@@ -778,11 +785,12 @@ PYBIND11_MODULE(_cart, m) {
         py::arg("X"), py::arg("bin_threshold"), py::arg("n_threads"),
         "Bin codes (n_rows, n_features) of X (the number of thresholds below each value, 255 for\n"
         "NaN) and bin_bounds (2, n_features, 256): the smallest and largest value in each bin.");
-  m.def("encode_sparse_bins", &encode_sparse_bins, py::arg("n_rows"), py::arg("csc"),
-        py::arg("csr"), py::arg("offsets"), py::arg("thresholds"),
+  m.def("sparse_bins", &sparse_bins, py::arg("n_rows"), py::arg("csc"), py::arg("csr"),
+        py::arg("max_bins"), py::arg("sample") = py::none(),
         "Sparse X's bins for the histogram search: (csc_codes, csr_codes, zero_codes,\n"
         "bin_start), the bins of the stored CSC and CSR entries and of 0.0 per feature (csr may\n"
-        "be None, then csr_codes is), feature f holding bin_start[f + 1] - bin_start[f] bins.");
+        "be None, then csr_codes is), feature f holding bin_start[f + 1] - bin_start[f] bins,\n"
+        "its thresholds those of sparse_bin_thresholds over sample (n_rows, csc) or csc.");
   m.def("sparse_bin_thresholds", &sparse_bin_thresholds, py::arg("n_rows"), py::arg("csc"),
         py::arg("max_bins"),
         "Bin thresholds of sparse X as (offsets, thresholds), feature f's at\n"

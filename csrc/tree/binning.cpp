@@ -70,44 +70,20 @@ void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* b
   }
 }
 
+namespace {
+// The thresholds of one column (see sparse_bin_thresholds) from its `stored` values and
+// n_rows - stored zeros (the rows not stored), written to out (room for max_bins - 1);
+// returns their count. Its vectors are reused from column to column.
 template <class T>
-void encode_sparse_bins(const std::int64_t* csc_indptr, const std::int32_t* csc_indices,
-                        const T* csc_data, index_t n_rows, index_t n_features,
-                        const std::int64_t* csr_indptr, const std::int64_t* offsets,
-                        const double* thresholds, std::uint8_t* csc_codes,
-                        std::uint8_t* csr_codes, std::uint8_t* zero_codes) {
-  const index_t F = n_features;
-  // the CSR entries come feature by feature within a row: visiting the columns in order, each
-  // row's next CSR entry is the one met (a transposition, where a search per CSR entry would
-  // jump between features' thresholds)
-  std::vector<std::int64_t> next;
-  if (csr_codes) next.assign(csr_indptr, csr_indptr + n_rows);
-  for (index_t f = 0; f < F; ++f) {
-    const double* t = thresholds + offsets[f];
-    const double* t_end = thresholds + offsets[f + 1];
-    const auto bin = [&](double v) { return std::lower_bound(t, t_end, v) - t; };
-    zero_codes[f] = static_cast<std::uint8_t>(bin(0.0));
-    for (std::int64_t k = csc_indptr[f]; k < csc_indptr[f + 1]; ++k) {
-      const index_t code = bin(static_cast<double>(csc_data[k]));
-      csc_codes[k] = static_cast<std::uint8_t>(code);
-      if (csr_codes) csr_codes[next[csc_indices[k]]++] = static_cast<std::uint8_t>(code);
-    }
-  }
-}
-
-template <class T>
-index_t sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data, index_t n_rows,
-                              index_t n_features, int max_bins, std::int64_t* offsets,
-                              double* thresholds) {
+struct ColumnThresholds {
   std::vector<T> sorted;
   std::vector<double> v, first, last;
   std::vector<index_t> start;  // each run's first position among the n_rows values
-  index_t m = 0;
-  offsets[0] = 0;
-  for (index_t f = 0; f < n_features; ++f) {
-    const std::int64_t a = csc_indptr[f], b = csc_indptr[f + 1];
-    const index_t zeros = n_rows - (b - a);
-    sorted.assign(csc_data + a, csc_data + b);
+
+  index_t operator()(const T* values, index_t stored, index_t n_rows, int max_bins,
+                     double* out) {
+    const index_t zeros = n_rows - stored;
+    sorted.assign(values, values + stored);
     if (zeros > 0) sorted.push_back(T(0));
     std::sort(sorted.begin(), sorted.end());  // in X's dtype, as the reference sorts
     v.assign(sorted.begin(), sorted.end());
@@ -131,11 +107,12 @@ index_t sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data,
     }
     if (!v.empty()) last.push_back(v.back());
     const index_t runs = static_cast<index_t>(start.size());
+    index_t m = 0;
     const auto edge = [&](index_t run) {  // between run and run + 1, scikit-learn's midpoint
       const double lo = last[run], hi = first[run + 1];
       double mid = lo / 2.0 + hi / 2.0;
       if (mid == hi || std::isinf(mid)) mid = lo;
-      thresholds[m++] = mid;
+      out[m++] = mid;
     };
     if (runs <= max_bins) {
       for (index_t r = 0; r + 1 < runs; ++r) edge(r);
@@ -149,23 +126,73 @@ index_t sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data,
         previous = run;
       }
     }
-    offsets[f + 1] = m;
+    return m;
   }
-  return m;
+};
+}  // namespace
+
+template <class T>
+void sparse_bins(const std::int64_t* csc_indptr, const std::int32_t* csc_indices,
+                 const T* csc_data, index_t n_rows, index_t n_features,
+                 const std::int64_t* csr_indptr, const std::int64_t* sample_indptr,
+                 const T* sample_data, index_t sample_rows, int max_bins,
+                 std::uint8_t* csc_codes, std::uint8_t* csr_codes, std::uint8_t* zero_codes,
+                 std::int64_t* bin_start) {
+  const index_t F = n_features;
+  if (!sample_indptr) {
+    sample_indptr = csc_indptr;
+    sample_data = csc_data;
+    sample_rows = n_rows;
+  }
+  ColumnThresholds<T> thresholds_of;
+  double t[kMissingBin];  // a column's thresholds, max_bins - 1 <= 254 of them
+  // the CSR entries come feature by feature within a row: visiting the columns in order, each
+  // row's next CSR entry is the one met (a transposition, where a search per CSR entry would
+  // jump between features' thresholds)
+  std::vector<std::int64_t> next;
+  if (csr_codes) next.assign(csr_indptr, csr_indptr + n_rows);
+  bin_start[0] = 0;
+  for (index_t f = 0; f < F; ++f) {
+    const std::int64_t a = sample_indptr[f];
+    const index_t m =
+        thresholds_of(sample_data + a, sample_indptr[f + 1] - a, sample_rows, max_bins, t);
+    bin_start[f + 1] = bin_start[f] + m + 1;
+    const auto bin = [&](double v) { return std::lower_bound(t, t + m, v) - t; };
+    zero_codes[f] = static_cast<std::uint8_t>(bin(0.0));
+    for (std::int64_t k = csc_indptr[f]; k < csc_indptr[f + 1]; ++k) {
+      const index_t code = bin(static_cast<double>(csc_data[k]));
+      csc_codes[k] = static_cast<std::uint8_t>(code);
+      if (csr_codes) csr_codes[next[csc_indices[k]]++] = static_cast<std::uint8_t>(code);
+    }
+  }
+}
+
+template <class T>
+index_t sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data, index_t n_rows,
+                              index_t n_features, int max_bins, std::int64_t* offsets,
+                              double* thresholds) {
+  ColumnThresholds<T> thresholds_of;
+  offsets[0] = 0;
+  for (index_t f = 0; f < n_features; ++f) {
+    const std::int64_t a = csc_indptr[f];
+    offsets[f + 1] = offsets[f] + thresholds_of(csc_data + a, csc_indptr[f + 1] - a, n_rows,
+                                                 max_bins, thresholds + offsets[f]);
+  }
+  return offsets[n_features];
 }
 
 template index_t sparse_bin_thresholds<float>(const std::int64_t*, const float*, index_t,
                                               index_t, int, std::int64_t*, double*);
 template index_t sparse_bin_thresholds<double>(const std::int64_t*, const double*, index_t,
                                                index_t, int, std::int64_t*, double*);
-template void encode_sparse_bins<float>(const std::int64_t*, const std::int32_t*, const float*,
-                                        index_t, index_t, const std::int64_t*,
-                                        const std::int64_t*, const double*, std::uint8_t*,
-                                        std::uint8_t*, std::uint8_t*);
-template void encode_sparse_bins<double>(const std::int64_t*, const std::int32_t*,
-                                         const double*, index_t, index_t, const std::int64_t*,
-                                         const std::int64_t*, const double*, std::uint8_t*,
-                                         std::uint8_t*, std::uint8_t*);
+template void sparse_bins<float>(const std::int64_t*, const std::int32_t*, const float*, index_t,
+                                 index_t, const std::int64_t*, const std::int64_t*, const float*,
+                                 index_t, int, std::uint8_t*, std::uint8_t*, std::uint8_t*,
+                                 std::int64_t*);
+template void sparse_bins<double>(const std::int64_t*, const std::int32_t*, const double*,
+                                  index_t, index_t, const std::int64_t*, const std::int64_t*,
+                                  const double*, index_t, int, std::uint8_t*, std::uint8_t*,
+                                  std::uint8_t*, std::int64_t*);
 
 template void encode_bins<float>(const float*, index_t, index_t, const double*, std::uint8_t*,
                                  double*, int);

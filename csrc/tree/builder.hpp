@@ -306,9 +306,9 @@ class Builder {
     double* R = right.totals.data();
     index_t n_left;
     if (d_.csc_indptr) {
-      // the node's stored entries of the feature alone (SparseSides). A histogram split's
-      // threshold lies between its bins' values, so it routes every row as its code would
-      sides_.mark(d_, f, NodeRows{rows, n, rs_.position.data(), task.begin}, split.threshold);
+      // the node's stored entries of the feature alone (SparseSides); a histogram split's by
+      // their codes, which route every row as its threshold would
+      sides_.mark(d_, f, NodeRows{rows, n, rs_.position.data(), task.begin}, split);
       n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R,
                               [&](std::int32_t r) { return sides_.goes_left(r); });
       for (index_t i = task.begin; i < task.end; ++i)

@@ -1,7 +1,7 @@
 // The histogram search on sparse X (Dataset::csc_codes): the bins of one feature over a node
 // built from the node's stored entries alone, the zero's bin holding the node's statistics
 // minus theirs (LightGBM's trick: a node's rows not stored are never visited). Nothing is
-// densified: the codes sit beside csc_data and csr_data, one byte per stored entry.
+// densified: the codes sit beside the CSC and CSR entries, one byte per stored entry.
 //
 // A node's entries of a feature come from its column (visit_node_entries, O(the column's
 // entries) or O(node rows x log)), or, for a small node, from its CSR rows grouped by feature
@@ -33,6 +33,14 @@ template <Criterion Crit, int kC, class T>
 void sparse_histogram_search(const Dataset<T>& d, const SplitSearch& search, index_t f,
                              const NodeRows& node, const NodeEntries<T>* entries,
                              const Candidates& cand, Scratch& s, Split& out) {
+  if (entries && !entries->covers(f)) entries = nullptr;  // drawn after the node's entries
+  if (entries && entries->begin(f) == entries->end(f)) {
+    // no stored entry in the node: every row is 0, one bin, as bins_search would find it
+    // (most features a deep node draws; their histograms cost more than the rest of its search)
+    out.has_missing = false;
+    out.constant = true;
+    return;
+  }
   const int C = search.C;
   double* H = s.bins.data();
   BinSet occupied;
@@ -59,9 +67,22 @@ void sparse_histogram_search(const Dataset<T>& d, const SplitSearch& search, ind
   search.bins_search<Crit, kC>(H, occupied, M, NextBinKeys{}, cand, s, out);
 }
 
+// The value of CSC entry k (column f): from csc_data, or where the fit keeps X's CSR data alone
+// (X given as CSR: its CSC copy's data is freed once binned), from the entry's row, found by
+// a binary search among the row's features.
+template <class T>
+double stored_value(const Dataset<T>& d, index_t f, std::int64_t k) {
+  if (d.csc_data) return static_cast<double>(d.csc_data[k]);
+  const std::int32_t r = d.csc_indices[k];
+  const std::int32_t* first = d.csr_indices + d.csr_indptr[r];
+  const std::int32_t* last = d.csr_indices + d.csr_indptr[r + 1];
+  return static_cast<double>(d.csr_data[std::lower_bound(first, last, f) - d.csr_indices]);
+}
+
 // The threshold of a split found by sparse_histogram_search (threshold: the bin above the cut,
 // as NextBinKeys left it), as the dense histogram search places it: scikit-learn's midpoint
 // between the largest value of the cut's bin and the smallest of that bin, over all rows.
+// Only those two bins' values are read.
 template <class T>
 double sparse_threshold(const Dataset<T>& d, index_t f, const Split& split) {
   const int cut = static_cast<int>(split.cut), above = static_cast<int>(split.threshold);
@@ -71,8 +92,10 @@ double sparse_threshold(const Dataset<T>& d, index_t f, const Split& split) {
     if (code == above) low = std::min(low, v);
   };
   if (d.csc_indptr[f + 1] - d.csc_indptr[f] < d.n_rows) note(d.zero_codes[f], 0.0);
-  for (std::int64_t k = d.csc_indptr[f]; k < d.csc_indptr[f + 1]; ++k)
-    note(d.csc_codes[k], static_cast<double>(d.csc_data[k]));
+  for (std::int64_t k = d.csc_indptr[f]; k < d.csc_indptr[f + 1]; ++k) {
+    const int code = d.csc_codes[k];
+    if (code == cut || code == above) note(code, stored_value(d, f, k));
+  }
   return ValueKeys<T>::between(high, low);
 }
 

@@ -58,9 +58,7 @@ def _sparse_bins(X, max_bins=255):
     """(offsets, thresholds, codes) of CSC X, as the fit computes them."""
     offsets, thresholds = _binning.sparse_bin_thresholds(_columns(X), X.shape, max_bins, None)
     csr = X.tocsr()
-    codes = _cart.encode_sparse_bins(
-        X.shape[0], (X.indptr.astype(np.int64), X.indices, X.data),
-        (csr.indptr.astype(np.int64), csr.indices, csr.data), offsets, thresholds)
+    codes = _cart.sparse_bins(X.shape[0], _columns(X), _columns(csr), max_bins)
     return offsets, thresholds, codes
 
 
@@ -85,36 +83,55 @@ def test_sparse_thresholds_and_codes_are_the_dense_ones(dtype, max_bins):
                                                      expected, 1)[0][0])
 
 
-def test_sparse_thresholds_subsample_as_dense(monkeypatch):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_thresholds_and_codes_subsample_as_dense(monkeypatch, dtype):
     monkeypatch.setattr(_binning, "SUBSAMPLE", 150)
-    X, _ = _random_sparse(1)
-    expected = _binning.bin_thresholds(X.toarray(), 255, np.random.RandomState(3))
+    X, _ = _random_sparse(1, dtype=dtype)
+    dense = X.toarray()
+    expected = _binning.bin_thresholds(dense, 255, np.random.RandomState(3))
     offsets, got = _binning.sparse_bin_thresholds(_columns(X.tocsc()), X.shape, 255,
                                                   np.random.RandomState(3))
     assert_array_equal(_padded(offsets, got, np.inf), expected)
+    codes, _ = _cart.encode_bins(dense, expected, 1)
+    csc = X.tocsc()
+    for csr in (_columns(X), None):  # the sample drawn from the CSR rows or the CSC columns
+        csc_codes, csr_codes, _, start = _binning.sparse_bins(
+            _columns(csc), csr, X.shape, 255, np.random.RandomState(3))
+        assert_array_equal(start, offsets + np.arange(len(offsets)))
+        columns = np.repeat(np.arange(X.shape[1]), np.diff(csc.indptr))
+        assert_array_equal(csc_codes, codes[csc.indices, columns])
+        if csr is not None:
+            rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+            assert_array_equal(csr_codes, codes[rows, X.indices])
 
 
 def test_sparse_bins_check_their_input():
     X, y = _random_sparse(2)
     X = X.tocsc()
     offsets, thresholds, codes = _sparse_bins(X)
-    csc = (X.indptr.astype(np.int64), X.indices, X.data)
-    with pytest.raises(ValueError, match="offsets"):
-        _cart.encode_sparse_bins(X.shape[0], csc, None, offsets[:-1], thresholds)
-    with pytest.raises(ValueError, match="ascending"):
-        _cart.encode_sparse_bins(X.shape[0], csc, None, offsets, thresholds[::-1].copy())
+    csc = _columns(X)
+    with pytest.raises(ValueError, match="max_bins"):
+        _cart.sparse_bins(X.shape[0], csc, None, 1)
     with pytest.raises(ValueError, match="rows in range"):
-        _cart.encode_sparse_bins(3, csc, None, offsets, thresholds)
+        _cart.sparse_bins(3, csc, None, 255)
+    with pytest.raises(ValueError, match="sample's rows"):
+        _cart.sparse_bins(X.shape[0], csc, None, 255, (X.shape[0] + 1, csc))
+    with pytest.raises(ValueError, match="csc data"):
+        _cart.sparse_bins(X.shape[0], csc[:2] + (None,), _columns(X.tocsr()), 255)
     params = DecisionTreeClassifier(random_state=0)
     problem = _classes.prepare_problem(params, X, y > 0, None, is_classifier=True,
                                        random_state=np.random.RandomState(0), n_threads=1)
     assert problem.split_finder == "exact"  # 400 rows
+    y_core = (y > 0).astype(float)
+    with pytest.raises(ValueError, match="exact search needs the data"):
+        _cart.grow_tree(y_core, np.ones(X.shape[0]), 2, problem.params, 0, 1,
+                        csc=csc[:2] + (None,), csr=_columns(X.tocsr()))
     bad = list(codes)
     bad[1] = None  # no csr given
     bad[0] = codes[0].copy()
     bad[0][0] = codes[3][1] - codes[3][0]  # past its feature's bins
     with pytest.raises(ValueError, match="within their feature's bins"):
-        _cart.grow_tree((y > 0).astype(float), np.ones(X.shape[0]), 2, problem.params, 0, 1,
+        _cart.grow_tree(y_core, np.ones(X.shape[0]), 2, problem.params, 0, 1,
                         csc=csc, sparse_codes=tuple(bad))
 
 
@@ -203,3 +220,15 @@ def test_hist_forest_on_sparse_real_data_is_as_accurate_as_scikit_learn(name, dt
     ours = RandomForestClassifier(30, split_finder="hist", random_state=0).fit(X_train, y_train)
     theirs = sk_ensemble.RandomForestClassifier(30, random_state=0).fit(X_train, y_train)
     assert ours.score(X_test, y_test) >= theirs.score(X_test, y_test) - 0.03
+
+
+def test_hist_keeps_the_data_of_x_format_alone():
+    # the other format's copy keeps its indices and codes, not its values (memory: X's data)
+    X, y = _random_sparse(7)
+    for fmt, dropped, kept in (("csr", "csc", "csr"), ("csc", "csr", "csc")):
+        problem = _classes.prepare_problem(
+            DecisionTreeClassifier(split_finder="hist", random_state=0), X.asformat(fmt), y > 0,
+            None, is_classifier=True, random_state=np.random.RandomState(0), n_threads=1)
+        assert problem.split_finder == "hist"
+        assert problem.data[dropped][2] is None
+        assert problem.data[kept][2] is not None

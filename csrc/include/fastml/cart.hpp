@@ -305,16 +305,22 @@ index_t sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data,
                               index_t n_features, int max_bins, std::int64_t* offsets,
                               double* thresholds);
 
-// encode_sparse_bins: the bin of a value is the number of its feature's thresholds below it.
-// OUT csc_codes (nnz) the bins of the CSC columns' stored values, OUT csr_codes (nnz) those of
-// the same matrix's CSR entries in CSR order (csr_indptr; features ascending per row; nullptr
-// to skip), OUT zero_codes (n_features) the bin of 0.0. No bin bounds: the histogram search on
-// sparse X places a split's threshold from its column (see sparse_threshold).
+// sparse_bins: each column's thresholds (as sparse_bin_thresholds), from its sample's column
+// (sample_indptr, sample_data over sample_rows rows: the rows bin_thresholds draws; nullptr:
+// the column itself), and the bins of its values, column by column: no table of thresholds is
+// kept (8 bytes per distinct value, as much as X's data). The bin of a value is the number of
+// its feature's thresholds below it. OUT csc_codes (nnz) the bins of the CSC columns' stored
+// values, OUT csr_codes (nnz) those of the same matrix's CSR entries in CSR order
+// (csr_indptr; features ascending per row; nullptr to skip), OUT zero_codes (n_features) the
+// bin of 0.0, OUT bin_start (n_features + 1) feature f's bins from bin_start[f] to
+// bin_start[f + 1] - 1 (its thresholds + 1). No bin bounds: the histogram search on sparse X
+// places a split's threshold from its column (see sparse_threshold).
 template <class T>
-void encode_sparse_bins(const std::int64_t* csc_indptr, const std::int32_t* csc_indices,
-                        const T* csc_data, index_t n_rows, index_t n_features,
-                        const std::int64_t* csr_indptr, const std::int64_t* offsets,
-                        const double* thresholds, std::uint8_t* csc_codes,
-                        std::uint8_t* csr_codes, std::uint8_t* zero_codes);
+void sparse_bins(const std::int64_t* csc_indptr, const std::int32_t* csc_indices,
+                 const T* csc_data, index_t n_rows, index_t n_features,
+                 const std::int64_t* csr_indptr, const std::int64_t* sample_indptr,
+                 const T* sample_data, index_t sample_rows, int max_bins,
+                 std::uint8_t* csc_codes, std::uint8_t* csr_codes, std::uint8_t* zero_codes,
+                 std::int64_t* bin_start);
 
 }  // namespace fastml::cart

@@ -58,19 +58,36 @@ def bin_thresholds(X, max_bins, random_state):
 
 
 
+def _sparse_sample(csc, csr, shape, random_state):
+    """The rows bin_thresholds draws from X (more than SUBSAMPLE rows) as (n_rows, csc), or None;
+    taken from csr where given (from csc, a CSR copy of all of X is made first)."""
+    n_rows = shape[0]
+    if n_rows <= SUBSAMPLE:
+        return None
+    import scipy.sparse as sp
+
+    rows = np.sort(random_state.choice(n_rows, SUBSAMPLE, replace=False))
+    X = (sp.csc_matrix((csc[2], csc[1], csc[0]), shape=shape).tocsr() if csr is None
+         else sp.csr_matrix((csr[2], csr[1], csr[0]), shape=shape))
+    X = X[rows].tocsc()
+    X.sort_indices()
+    return SUBSAMPLE, (X.indptr.astype(np.int64), X.indices.astype(np.int32), X.data)
+
+
 def sparse_bin_thresholds(csc, shape, max_bins, random_state):
     """bin_thresholds of sparse X, equal to those of X densified, computed in compiled code from
     its stored values (each column's rows not stored counted as one run of zeros), never
     densified. csc: X's CSC columns (indptr int64, indices int32, data), canonical, no NaN.
     Returns (offsets, thresholds), feature f's thresholds thresholds[offsets[f]:offsets[f + 1]]
     (a compact layout: a dense (n_features, N_BINS) table takes 100 MB at 50k features)."""
-    n_rows = shape[0]
-    if n_rows > SUBSAMPLE:  # the rows bin_thresholds would draw
-        import scipy.sparse as sp
+    sample = _sparse_sample(csc, None, shape, random_state)
+    return _cart.sparse_bin_thresholds(*(sample or (shape[0], csc)), max_bins)
 
-        rows = np.sort(random_state.choice(n_rows, SUBSAMPLE, replace=False))
-        X = sp.csc_matrix((csc[2], csc[1], csc[0]), shape=shape).tocsr()[rows].tocsc()
-        X.sort_indices()
-        csc = (X.indptr.astype(np.int64), X.indices.astype(np.int32), X.data)
-        n_rows = SUBSAMPLE
-    return _cart.sparse_bin_thresholds(n_rows, csc, max_bins)
+
+def sparse_bins(csc, csr, shape, max_bins, random_state):
+    """The histogram search's codes of sparse X (csc, and csr or None, as the core takes them):
+    (csc_codes, csr_codes, zero_codes, bin_start), each value's bin among the thresholds
+    sparse_bin_thresholds gives, computed and used column by column (never all held: 8 bytes per
+    distinct value, as much as X's data)."""
+    return _cart.sparse_bins(shape[0], csc, csr, max_bins,
+                             _sparse_sample(csc, csr, shape, random_state))

@@ -20,7 +20,7 @@ from .._backend import effective_n_threads, region_threads
 from ..utils._sklearn_compat import (FRIEDMAN_MSE_DEPRECATED, Interval, RealNotInt, StrOptions,
                                      check_sample_weight, fit_context)
 from . import _cart
-from ._binning import bin_thresholds, sparse_bin_thresholds
+from ._binning import bin_thresholds, sparse_bins
 from ._model import Tree
 
 # Rows up to which split_finder="auto" searches exact values (cheap there, and scikit-learn's
@@ -205,10 +205,12 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
                                        or estimator.criterion == "absolute_error"):
             split_finder = "exact"
         if split_finder == "hist":
-            offsets, thresholds = sparse_bin_thresholds(data["csc"], X.shape, estimator.max_bins,
-                                                        random_state)
-            data["sparse_codes"] = _cart.encode_sparse_bins(
-                n_samples, data["csc"], data["csr"], offsets, thresholds)
+            data["sparse_codes"] = sparse_bins(data["csc"], data["csr"], X.shape,
+                                               estimator.max_bins, random_state)
+            # the search reads the codes; a split's threshold and nothing else the values, which
+            # X's own format holds: the copy's data goes (as much memory as X's data)
+            copy = "csr" if X.format == "csc" else "csc"
+            data[copy] = data[copy][:2] + (None,)
     elif split_finder == "hist":
         thresholds = bin_thresholds(X, estimator.max_bins, random_state)
         codes, bounds = _cart.encode_bins(X, thresholds,
