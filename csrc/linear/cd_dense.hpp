@@ -1,6 +1,7 @@
 // Passes over a dense design matrix seen as (X[:, j] - mean_j) * scale (DenseX, cd.hpp), shared
 // by the single-output (cd.cpp) and multi-task (cd_multitask.cpp) solvers.
 #pragma once
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -25,6 +26,11 @@ inline std::pair<index_t, index_t> thread_share(index_t total) {
   return {total * part / parts, total * (part + 1) / parts};
 }
 
+// Rows per chunk of a C-order pass: each chunk's sums are kept apart and added in chunk order,
+// so the split (fixed by n alone) never depends on the thread count; 2048 rows of 1000 float64
+// features are 16 MB of X against 16 KB of sums, which stay in cache.
+constexpr index_t kPassRows = 2048;
+
 // out[j] = sum_i e_ij v_i (when Corr) and sq[j] = sum_i e_ij^2 v2_i (when Norms), with
 // e_ij = data[i, j] - mean[j]: one pass over X for both, in its storage order.
 template <bool Corr, bool Norms, class T>
@@ -33,26 +39,43 @@ void column_pass(const DenseX<T>& X, const double* v, const double* v2, double* 
   const index_t n = X.n, d = X.d;
   const int threads = fastml_region_threads(static_cast<double>(n) * d * kStreamNs, n_threads);
   if (X.c_order) {
-    // Row by row over a block of features: the inner loop runs along a row and vectorises.
-#pragma omp parallel num_threads(threads)
-    {
-      const auto [j0, j1] = thread_share(d);
-      for (index_t j = j0; j < j1; ++j) {
-        if (Corr) out[j] = 0.0;
-        if (Norms) sq[j] = 0.0;
-      }
-      std::vector<double> mean(static_cast<std::size_t>(j1 - j0), 0.0);
-      if (X.mean)
-        for (index_t j = j0; j < j1; ++j) mean[j - j0] = X.mean[j];
-      const double* m = mean.data() - j0;
-      for (index_t i = 0; i < n; ++i) {
+    // Threads take chunks of whole rows (the inner loop runs along a row and vectorises), each
+    // streaming X forwards. Splitting the features instead (each thread half of every row) cost
+    // three times the CPU time on two threads of the shared 2-core machine (ElasticNet 50k x 1000:
+    // its three passes 0.20 s CPU, 0.81 s wall, against 0.074 s and 0.27 s; 0.07 s on one thread;
+    // load 11).
+    constexpr index_t kSums = (Corr ? 1 : 0) + (Norms ? 1 : 0);
+    const index_t chunks = (n + kPassRows - 1) / kPassRows;
+    std::vector<double> mean(static_cast<std::size_t>(d), 0.0);
+    if (X.mean)
+      for (index_t j = 0; j < d; ++j) mean[j] = X.mean[j];
+    // chunk c's sums: kSums * d values (X'v first, then the squares), at most X's size / 1024
+    std::vector<double> sums(static_cast<std::size_t>(chunks * kSums * d), 0.0);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (index_t c = 0; c < chunks; ++c) {
+      double* acc = sums.data() + c * kSums * d;
+      double* acc2 = acc + (Corr ? d : 0);
+      const double* m = mean.data();
+      for (index_t i = c * kPassRows; i < std::min(n, (c + 1) * kPassRows); ++i) {
         const T* row = X.data + i * d;
         const double vi = Corr ? v[i] : 0.0, v2i = Norms ? v2[i] : 0.0;
-        for (index_t j = j0; j < j1; ++j) {
+        for (index_t j = 0; j < d; ++j) {
           const double e = static_cast<double>(row[j]) - m[j];
-          if (Corr) out[j] += e * vi;
-          if (Norms) sq[j] += e * e * v2i;
+          if (Corr) acc[j] += e * vi;
+          if (Norms) acc2[j] += e * e * v2i;
         }
+      }
+    }
+    for (index_t j = 0; j < d; ++j) {
+      if (Corr) out[j] = 0.0;
+      if (Norms) sq[j] = 0.0;
+    }
+    for (index_t c = 0; c < chunks; ++c) {
+      const double* acc = sums.data() + c * kSums * d;
+      const double* acc2 = acc + (Corr ? d : 0);
+      for (index_t j = 0; j < d; ++j) {
+        if (Corr) out[j] += acc[j];
+        if (Norms) sq[j] += acc2[j];
       }
     }
     return;
