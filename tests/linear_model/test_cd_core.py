@@ -144,6 +144,29 @@ def test_thread_count_changes_nothing(view, dtype):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("gram_columns", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_c_order_passes_in_row_chunks(gram_columns, dtype):
+    # More rows than one chunk of a C-order pass (2048, cd_dense.hpp), the last one short, with
+    # centring and weights on the fly: any thread count gives the same path, and it is the path
+    # of the same X in F order (whose passes run column by column).
+    X, y = _problem(2 * 2048 + 77, 12, seed=5, dtype=dtype)
+    mean = X.mean(axis=0)
+    scale = np.random.default_rng(5).uniform(0.5, 1.5, size=len(X)).astype(dtype)
+    amax = _alpha_max((X - mean) * scale[:, None], y)
+    alphas = [0.2 * amax, 0.02 * amax]
+    kw = dict(mean=mean, scale=scale, gram_columns=gram_columns,
+              tol=1e-10 if dtype == np.float64 else 1e-5)  # float32 cannot reach 1e-10
+    one = _path(X, y, alphas, [0.0, 0.0], n_threads=1, **kw)
+    for n_threads in (2, 3):
+        other = _path(X, y, alphas, [0.0, 0.0], n_threads=n_threads, **kw)
+        for a, b in zip(one, other):
+            np.testing.assert_array_equal(a, b)
+    f_order = _path(np.asfortranarray(X), y, alphas, [0.0, 0.0], **kw)[0]
+    np.testing.assert_allclose(one[0], f_order, rtol=1e-9 if dtype == np.float64 else 2e-3,
+                               atol=1e-12 if dtype == np.float64 else 1e-4)
+
+
 @pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_gram_columns_fetched_in_batches(order, dtype):

@@ -101,13 +101,19 @@ def test_core_follows_scikit_learn_sweep_for_sweep(random):
         assert n_iters[0] == it_sk
 
 
-def test_core_thread_count_and_warm_start():
-    X, Y = _problem(300, 80, 3, np.float64, seed=1)
+@pytest.mark.parametrize("order,n,d", [("F", 300, 80), ("C", 2 * 2048 + 77, 30)])
+def test_core_thread_count_and_warm_start(order, n, d):
+    # C order over more rows than one chunk of its passes (cd_dense.hpp), the last one short
+    X, Y = _problem(n, d, 3, np.float64, seed=1)
+    X = np.asarray(X, order=order)
     amax = float(np.max(np.linalg.norm(X.T @ Y, axis=1)))
     alphas, betas = [0.2 * amax, 0.02 * amax], [0.0, 0.0]
     one = _core(X, Y, alphas, betas, n_threads=1, tol=1e-8)[0]
-    two = _core(X, Y, alphas, betas, n_threads=2, tol=1e-8)[0]
-    np.testing.assert_array_equal(one, two)
+    for n_threads in (2, 3):
+        np.testing.assert_array_equal(
+            one, _core(X, Y, alphas, betas, n_threads=n_threads, tol=1e-8)[0])
+    if order == "C":  # the same path as X in F order, whose passes run column by column
+        _close(one, _core(np.asfortranarray(X), Y, alphas, betas, tol=1e-8)[0], np.float64)
     # starting at the optimum: converged before any sweep
     W = np.ascontiguousarray(one[-1])
     _, _, _, n_iters, converged = _core(X, Y, alphas[-1:], betas[-1:], W=W, tol=1e-8)
