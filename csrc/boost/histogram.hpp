@@ -42,6 +42,20 @@ class HistogramPool {
   std::vector<int> free_;
 };
 
+// A node's rows are increasing but spread over the whole column: past about 1M rows a feature's
+// codes (1 byte a row) outgrow L2 and each row's code is a cache miss that the hardware
+// prefetcher does not foresee. The fill asks for the code kPrefetchAhead rows ahead: one
+// thread, 1M x 14 (4 categorical), medians of 3 alternating runs, the 100 trees' growth took
+// 6.8 s without, 6.1 s with 64 rows ahead, 6.3-6.5 s with 24 at load 10-15, and 7.5 s against
+// 7.0 s at load 4-6 (no change at 200k, where the codes fit in L2). The same in the partition
+// and the gradient gather made the growth slower (6.5 s; the gather's alone 8.1 s against
+// 6.9 s): not there.
+constexpr index_t kPrefetchAhead = 64;
+inline void prefetch_code(const std::uint8_t* column, const std::int32_t* rows, index_t i,
+                          index_t end) {
+  if (i + kPrefetchAhead < end) __builtin_prefetch(column + rows[i + kPrefetchAhead]);
+}
+
 // Fills the histograms of the given features of a node from its rows, feature by feature: the
 // codes are column-major, so one feature's codes and its 256 bins (6 KiB, in L1) are all a pass
 // touches, with the node's gradients read in order from `ordered` (its rows' gradients gathered
@@ -66,6 +80,7 @@ void fill_features(HistogramPool& pool, int h, const Data& data, const GradHess*
       Bin* H = pool.of(h, features[j]);
       const std::uint8_t* column = data.codes + static_cast<index_t>(features[j]) * data.n_rows;
       for (index_t i = begin; i < end; ++i) {
+        if (!kAllRows) prefetch_code(column, rows, i, end);
         Bin& b = H[column[kAllRows ? i : rows[i]]];
         b.g += ordered[i].g;
         if (!kConstantHessian) b.h += ordered[i].h;

@@ -170,3 +170,52 @@ def test_categorical_errors_as_sklearn():
     X_many[:, 3] = np.arange(len(X)) % 300
     with pytest.raises(ValueError, match="cardinality"):
         HistGradientBoostingRegressor(categorical_features=[3], max_iter=2).fit(X_many, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+def test_integer_category_encoding_as_sklearn_ordinal_encoder(dtype, rng):
+    # NumPy X whose categories are integers takes fastml's O(n) encoder: the same encoded
+    # matrix as scikit-learn's ColumnTransformer (categorical first, ranks, unknown -> NaN)
+    X, y = _cat_data(missing=dtype is not np.int64)
+    X[:, 3] *= 7  # sparse integer categories: ranks differ from the values
+    X = X.astype(dtype) if dtype is not np.int64 else np.nan_to_num(X).astype(dtype)
+    kw = dict(max_iter=5, random_state=0, categorical_features=[1, 3])
+    ours = HistGradientBoostingRegressor(**kw).fit(X, y)
+    theirs = sk.HistGradientBoostingRegressor(**kw).fit(X, y)
+    assert type(ours._preprocessor).__name__ == "IntegerCategoryEncoder"
+    _assert_same_model(ours, theirs, X)
+    X_new = X[:60].copy()
+    if dtype is not np.int64:
+        X_new[:6, 1] = [np.nan, 2.5, 1e30, -0.0, -3.0, 4.0000001]  # unknown / known values
+    X_new[6:12, 3] = [1, 700, -7, 0, 14, 209]
+    expected = theirs._preprocessor.transform(X_new)
+    got = ours._preprocess_X(X_new, reset=False)
+    assert got.dtype == (np.float64 if dtype is np.int64 else dtype)
+    assert_array_equal(got.astype(np.float64), expected)
+    assert_allclose(ours.predict(X_new), theirs.predict(X_new), rtol=1e-9)
+    if dtype is not np.int64:
+        X_new[20, 3] = np.inf
+        for model in (ours, theirs):
+            with pytest.raises(ValueError, match="infinity"):
+                model.predict(X_new)
+
+
+def test_non_integer_categories_keep_sklearn_encoder():
+    X, y = _cat_data()
+    X[:, 3] = X[:, 3] / 4 - 2  # negative and fractional category values
+    kw = dict(max_iter=5, random_state=0, categorical_features=[1, 3])
+    ours = HistGradientBoostingRegressor(**kw).fit(X, y)
+    theirs = sk.HistGradientBoostingRegressor(**kw).fit(X, y)
+    assert type(ours._preprocessor).__name__ == "ColumnTransformer"
+    _assert_same_model(ours, theirs, X)
+
+
+def test_integer_categories_cardinality_error_as_sklearn():
+    X, y = _cat_data()
+    X[:, 3] = np.arange(len(X)) % 300
+    messages = []
+    for cls in (HistGradientBoostingRegressor, sk.HistGradientBoostingRegressor):
+        with pytest.raises(ValueError, match="cardinality") as info:
+            cls(categorical_features=[1, 3], max_iter=2).fit(X, y)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]

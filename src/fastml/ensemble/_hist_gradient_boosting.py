@@ -38,6 +38,7 @@ from ..utils._sklearn_compat import (HGB_PREDICTOR_RECORD_DTYPE, HGB_SCORERS, Tr
                                      check_sample_weight, check_y, fit_context,
                                      hgb_binning_thresholds)
 from . import _boost_fast
+from ._categorical_encoding import IntegerCategoryEncoder
 
 # the bin thresholds are chosen from at most this many rows, as scikit-learn's _BinMapper
 _BIN_SUBSAMPLE = 200_000
@@ -194,19 +195,47 @@ class _CompiledBoosting:
         kwargs = dict(dtype=[np.float64, np.float32], ensure_all_finite=False, order="C",
                       accept_sparse=["csr", "csc"])
         if not reset:
-            if getattr(self, "_preprocessor", None) is None:
+            preprocessor = getattr(self, "_preprocessor", None)
+            if preprocessor is None:
                 return validate_data(self, X, reset=False, **kwargs)
-            return np.ascontiguousarray(self._preprocessor.transform(X), dtype=np.float64)
+            if isinstance(preprocessor, IntegerCategoryEncoder):
+                return preprocessor.transform(validate_data(self, X, reset=False, **kwargs))
+            return np.ascontiguousarray(preprocessor.transform(X), dtype=np.float64)
         self.is_categorical_ = check_categorical_features(X, self.categorical_features)
         if self.is_categorical_ is not None:
             if sparse.issparse(X):
                 raise ValueError("fastml's HistGradientBoosting takes categorical features "
                                  "with dense X only; pass X as an array or a DataFrame.")
+            encoded = self._encode_integer_categories(X, kwargs)
+            if encoded is not None:
+                return encoded
             X, known_categories = super()._preprocess_X(X, reset=True)
             return np.ascontiguousarray(X, dtype=np.float64), known_categories
         self._preprocessor = None
         self._is_categorical_remapped = None
         return validate_data(self, X, **kwargs), None
+
+    def _encode_integer_categories(self, X, validation_kwargs):
+        """fit's categorical preprocessing by IntegerCategoryEncoder (the same codes as
+        scikit-learn's OrdinalEncoder, in O(n)) when X is a NumPy array whose categorical
+        columns hold integers; (X encoded, known_categories), or None for scikit-learn's."""
+        if not (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "fiu"):
+            return None
+        X = validate_data(self, X, **validation_kwargs)
+        encoder = IntegerCategoryEncoder.fit(X, self.is_categorical_)
+        if encoder is None:
+            return None
+        for j, categories in enumerate(encoder.categories_):
+            if categories.size > self.max_bins:  # scikit-learn's _check_categories' error
+                raise ValueError(
+                    f"Categorical feature at index {j} is expected to have a cardinality <= "
+                    f"{self.max_bins} but actually has a cardinality of {categories.size}.")
+        k = len(encoder.categories_)
+        self._preprocessor = encoder
+        self._is_categorical_remapped = np.arange(X.shape[1]) < k
+        known_categories = ([np.arange(c.size, dtype=np.float64) for c in encoder.categories_]
+                            + [None] * (X.shape[1] - k))
+        return encoder.transform(X), known_categories
 
     def _bin_data(self, X, sample_weight, is_training_data, known_categories=None):
         """Bin codes of X (row-major uint8, MISSING_BIN for NaN). For training data the bin
