@@ -52,7 +52,6 @@ import dask.array as da
 import numpy as np
 from scipy import sparse
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
@@ -712,21 +711,16 @@ class _DaskBoostingMixin:
         rows, put after y's, or None."""
         n = len(y)
         n_val = 0 if given is None else len(given[0])
-        self.do_early_stopping_ = (n > 10_000 if self.early_stopping == "auto"
-                                   else self.early_stopping)
-        self._use_validation_data = self.validation_fraction is not None or given is not None
         rows = np.arange(n)
+        parts = self._early_stopping_split(n, given is not None, y, rows)
         out = SimpleNamespace(train=rows, val=rows[:0], small=None,
                               scored=np.zeros(n + n_val, bool), y_val=None,
                               sw_val=None)
         if given is not None:  # X_val's rows follow X's; no early stopping: they sit idle
             out.val = np.arange(n, n + n_val) if self.do_early_stopping_ else rows[:0]
             out.y_val, out.sw_val = given
-        elif self.do_early_stopping_ and self._use_validation_data:
-            stratify = y if self._is_classifier_loss else None
-            out.train, out.val = train_test_split(rows, test_size=self.validation_fraction,
-                                                  stratify=stratify,
-                                                  random_state=self._random_seed)
+        elif parts is not None:
+            out.train, out.val = parts
             out.y_val = y[out.val]
             out.sw_val = None if sample_weight is None else sample_weight[out.val]
         out.position = np.full(n + n_val, -1, dtype=np.int64)

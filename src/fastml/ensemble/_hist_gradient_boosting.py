@@ -419,20 +419,30 @@ class _CompiledBoosting:
             del self._in_fit
         return self
 
+    def _early_stopping_split(self, n_samples, validation_data_provided, y, *arrays):
+        """scikit-learn's early-stopping set-up: sets do_early_stopping_ and
+        _use_validation_data, and returns train_test_split's parts of arrays (the validation
+        rows drawn with the fit's seed, stratified by y for a classifier), or None where no
+        rows are held out. The distributed booster splits its row numbers with it."""
+        self.do_early_stopping_ = (n_samples > 10_000 if self.early_stopping == "auto"
+                                   else self.early_stopping)
+        self._use_validation_data = (self.validation_fraction is not None
+                                     or validation_data_provided)
+        if validation_data_provided or not (self.do_early_stopping_
+                                            and self._use_validation_data):
+            return None
+        return train_test_split(*arrays, test_size=self.validation_fraction,
+                                stratify=y if self._is_classifier_loss else None,
+                                random_state=self._random_seed)
+
     def _fit_loop(self, X, y, sample_weight, X_val, y_val, sample_weight_val,
                   validation_data_provided, monotonic_cst, interaction_cst, fit_start_time,
                   known_categories):
         n_samples = X.shape[0]
         self._loss = self._get_loss(sample_weight=sample_weight)
-        self.do_early_stopping_ = (n_samples > 10_000 if self.early_stopping == "auto"
-                                   else self.early_stopping)
-        self._use_validation_data = (self.validation_fraction is not None
-                                     or validation_data_provided)
-        if self.do_early_stopping_ and self._use_validation_data and not validation_data_provided:
-            stratify = y if self._is_classifier_loss else None
-            arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
-            parts = train_test_split(*arrays, test_size=self.validation_fraction,
-                                     stratify=stratify, random_state=self._random_seed)
+        arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+        parts = self._early_stopping_split(n_samples, validation_data_provided, y, *arrays)
+        if parts is not None:
             X_train, X_val, y_train, y_val = parts[:4]
             sample_weight_train, sample_weight_val = (parts[4:] if sample_weight is not None
                                                       else (None, None))
