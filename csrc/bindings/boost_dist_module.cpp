@@ -17,6 +17,7 @@
 
 #include "../boost/feature_draw.hpp"
 #include "../boost/split_search.hpp"
+#include "boost_binding_checks.hpp"
 #include "fastml/binding_checks.hpp"
 #include "fastml/boost.hpp"
 
@@ -25,6 +26,7 @@ namespace boost = fastml::boost;
 using boost::index_t;
 using boost::detail::Bin;
 using boost::detail::HistogramPool;
+using fastml::bindings::checked;
 using fastml::bindings::require;
 using fastml::bindings::require_shape;
 using fastml::bindings::require_threads;
@@ -32,14 +34,6 @@ using fastml::bindings::require_threads;
 namespace {
 
 static_assert(sizeof(Bin) == 24, "Bin must be {double, double, uint64}");
-
-template <class T>
-const T* checked(const py::array& a, const char* name, std::initializer_list<std::ptrdiff_t> shape) {
-  require(py::isinstance<py::array_t<T>>(a) && (a.flags() & py::array::c_style),
-          std::string(name) + " must be a C-contiguous array of the stated dtype");
-  require_shape(a, name, shape);
-  return static_cast<const T*>(a.data());
-}
 
 // A histogram array: (F, N_BINS) records of 24 bytes, C-contiguous.
 Bin* hist_data(const py::array& hist, index_t F, bool writeable) {
@@ -110,19 +104,7 @@ py::dict best_split(const py::array& hist, index_t n, double sum_g, double sum_h
             "n_bins_non_missing must lie in [1, N_BINS)");
   boost::GrowParams p{0, 0, min_samples_leaf, l2_regularization, min_hessian_to_split, 1.0,
                       constant_hessian, {}, {}, 1.0, 0};
-  if (!monotonic_cst.is_none()) {
-    const py::array cst = monotonic_cst.cast<py::array>();
-    const std::int8_t* c = checked<std::int8_t>(cst, "monotonic_cst", {F});
-    for (index_t f = 0; f < F; ++f) require(c[f] >= -1 && c[f] <= 1, "monotonic_cst must be -1, 0 or 1");
-    p.monotonic_cst.assign(c, c + F);
-  }
-  if (!is_categorical.is_none()) {
-    const py::array cat = is_categorical.cast<py::array>();
-    data.is_categorical = checked<std::uint8_t>(cat, "is_categorical", {F});
-    for (index_t f = 0; f < F; ++f)
-      require(!data.is_categorical[f] || p.monotonic_cst.empty() || p.monotonic_cst[f] == 0,
-              "Categorical features cannot have monotonic constraints.");
-  }
+  fastml::bindings::set_feature_constraints(monotonic_cst, is_categorical, F, p, data);
   boost::detail::Split s;
   {
     py::gil_scoped_release release;

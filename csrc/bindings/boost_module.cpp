@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "boost_binding_checks.hpp"
 #include "fastml/binding_checks.hpp"
 #include "fastml/boost.hpp"
 #include "fastml/openmp_helpers.h"
@@ -17,30 +18,14 @@
 namespace py = pybind11;
 namespace boost = fastml::boost;
 using boost::index_t;
+using fastml::bindings::checked;
+using fastml::bindings::checked_out;
+using fastml::bindings::has_dtype;
 using fastml::bindings::require;
 using fastml::bindings::require_shape;
 using fastml::bindings::require_threads;
 
 namespace {
-
-template <class T>
-bool has_dtype(const py::array& a) {
-  return py::isinstance<py::array_t<T>>(a) && (a.flags() & py::array::c_style);
-}
-
-// The data of a C-contiguous array of dtype T and the given shape (ValueError otherwise).
-template <class T>
-const T* checked(const py::array& a, const char* name, std::initializer_list<std::ptrdiff_t> shape) {
-  require(has_dtype<T>(a), std::string(name) + " must be a C-contiguous array of the core's dtype");
-  require_shape(a, name, shape);
-  return static_cast<const T*>(a.data());
-}
-template <class T>
-T* checked_out(py::array& a, const char* name, std::initializer_list<std::ptrdiff_t> shape) {
-  checked<T>(a, name, shape);
-  require(a.writeable(), std::string(name) + " must be writeable");
-  return static_cast<T*>(a.mutable_data());
-}
 
 void gradients(int loss, const py::array& y, const py::array& raw, const py::object& sample_weight,
                double quantile, py::array& gh, int n_threads) {
@@ -127,19 +112,7 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
   boost::GrowParams p{max_leaf_nodes, max_depth, min_samples_leaf, l2_regularization,
                       min_hessian_to_split, shrinkage, constant_hessian, {}, interaction_cst,
                       feature_fraction, seed};
-  if (!monotonic_cst.is_none()) {
-    const py::array cst = monotonic_cst.cast<py::array>();
-    const std::int8_t* c = checked<std::int8_t>(cst, "monotonic_cst", {F});
-    for (index_t f = 0; f < F; ++f) require(c[f] >= -1 && c[f] <= 1, "monotonic_cst must be -1, 0 or 1");
-    p.monotonic_cst.assign(c, c + F);
-  }
-  if (!is_categorical.is_none()) {
-    const py::array cat = is_categorical.cast<py::array>();
-    data.is_categorical = checked<std::uint8_t>(cat, "is_categorical", {F});
-    for (index_t f = 0; f < F; ++f)
-      require(!data.is_categorical[f] || p.monotonic_cst.empty() || p.monotonic_cst[f] == 0,
-              "Categorical features cannot have monotonic constraints.");
-  }
+  fastml::bindings::set_feature_constraints(monotonic_cst, is_categorical, F, p, data);
   for (const auto& group : interaction_cst)
     for (const std::int32_t f : group)
       require(f >= 0 && f < F, "interaction_cst holds a feature index out of range");
