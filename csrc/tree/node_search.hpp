@@ -89,6 +89,7 @@ class NodeSearch {
     if (d_.csc_codes && NodeEntries<T>::worth_it(d_, n, p_.max_features))
       node_entries_.build(d_, rows_.data() + task.begin, n, false);
     if (histograms && task.hist < 0) task.hist = pool_.acquire();
+    for (Scratch& s : scratch_) s.memo.known = 0;
     Split best;
     bool found_variable = false;
     index_t visited = 0;

@@ -71,6 +71,7 @@ struct SplitSearch {
   template <Criterion Crit, int kC>
   void small_node_search(const std::int32_t* rows, index_t n, const CodeKeys& keys,
                          const Candidates& cand, Scratch& s, Split& out) const {
+    if (n < kTinyNode && tiny_node_search<Crit, kC>(rows, n, keys, cand, s, out)) return;
     double* H = s.bins.data();
     BinSet occupied;
     for (index_t i = 0; i < n; ++i) add_to_bin<kC>(H, occupied, keys.code(rows[i]), rows[i]);
@@ -82,6 +83,65 @@ struct SplitSearch {
       std::fill(M, M + C, 0.0);
     }
     bins_search<Crit, kC>(H, occupied, M, keys, cand, s, out);
+  }
+
+  // The search of a node under kTinyNode rows without missing codes (else it returns false,
+  // searching nothing): its rows sorted by (code, position), insertion sort of packed keys, then
+  // scanned, a code's rows summed apart (from zero, in their order) before the sum joins the left
+  // side: small_node_search's bins and sums to the bit, without their bitmap, zeroing and
+  // scattered adds.
+  template <Criterion Crit, int kC>
+  bool tiny_node_search(const std::int32_t* rows, index_t n, const CodeKeys& keys,
+                        const Candidates& cand, Scratch& s, Split& out) const {
+    static_assert(kTinyNode <= 256);
+    std::uint32_t order[kTinyNode];  // code << 8 | position in the node
+    for (index_t i = 0; i < n; ++i) {
+      const std::uint32_t code = keys.code(rows[i]);
+      if (code == kMissingBin) return false;
+      const std::uint32_t key = code << 8 | static_cast<std::uint32_t>(i);
+      index_t j = i;
+      for (; j > 0 && order[j - 1] > key; --j) order[j] = order[j - 1];
+      order[j] = key;
+    }
+    out.has_missing = false;
+    out.constant = order[0] >> 8 == order[n - 1] >> 8;
+    if (out.constant) return true;
+    const int C = kC > 0 ? kC : this->C;
+    double* L = s.left.data();
+    double* bin = s.bins.data();
+    std::fill(L, L + C, 0.0);
+    const bool memo = n <= TinyMemo::kRows && cand.monotonic == 0;
+    unsigned left = 0;  // the positions of the left side's rows, as bits
+    int prev = -1;
+    for (index_t i = 0; i < n;) {
+      const int b = static_cast<int>(order[i] >> 8);
+      std::fill(bin, bin + C, 0.0);
+      unsigned group = 0;
+      for (; i < n && static_cast<int>(order[i] >> 8) == b; ++i) {
+        const std::int32_t r = rows[order[i] & 0xFF];
+        group |= 1u << (order[i] & 0xFF);
+        if constexpr (kC > 0)
+          stats.add_of<1>(bin, r);
+        else
+          stats.add(bin, r);
+      }
+      if (prev >= 0) {
+        double proxy;
+        if (!memo) {
+          proxy = cand.template evaluate<Crit, kC>(L);
+        } else if (s.memo.known >> left & 1) {
+          proxy = s.memo.proxy[left];
+        } else {
+          proxy = s.memo.proxy[left] = cand.template evaluate<Crit, kC>(L);
+          s.memo.known |= 1u << left;
+        }
+        if (proxy > out.proxy) take(out, proxy, keys.threshold_between(prev, b), prev, false);
+      }
+      add<kC>(L, bin);
+      left |= group;
+      prev = b;
+    }
+    return true;
   }
 
   // Every threshold between two occupied bins of H, scanned in both_sides' order; M holds the
@@ -148,10 +208,18 @@ struct SplitSearch {
       const double p = proxy<Crit, 4>(left, right, c.outputs);
       proxies[j] = ok ? p * c.scale + c.shift : -kInf;
     }
-    for (int j = 0; j < m; ++j)
-      if (proxies[j] > out.proxy)
-        take(out, proxies[j], keys.threshold_between(cuts[2 * j], cuts[2 * j + 1]), cuts[2 * j],
-             missing_left);
+    // the first largest proxy, then one take: the candidates that beat the best so far one
+    // after the other each computed a threshold
+    int best = -1;
+    double best_proxy = out.proxy;
+    for (int j = 0; j < m; ++j) {
+      const bool better = proxies[j] > best_proxy;
+      best = better ? j : best;
+      best_proxy = better ? proxies[j] : best_proxy;
+    }
+    if (best >= 0)
+      take(out, best_proxy, keys.threshold_between(cuts[2 * best], cuts[2 * best + 1]),
+           cuts[2 * best], missing_left);
   }
 
   // The search over the non-missing rows of a node in ascending key order (pairs of key and row;

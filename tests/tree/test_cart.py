@@ -469,6 +469,23 @@ def test_hist_equals_exact_with_a_bin_per_value(shape, criterion, weighted, dtyp
         _assert_same_tree(hist.tree_, exact.tree_)
 
 
+@pytest.mark.parametrize("missing", [0.0, 0.1], ids=["complete", "missing"])
+@pytest.mark.parametrize("criterion", ["gini", "squared_error", "poisson"])
+def test_hist_fully_grown_on_one_feature_matches_reference(criterion, missing, dtype):
+    # Grown to single rows, most nodes hold under kTinyNode (16) rows, down to 2 and 3, and are
+    # searched by sorting their codes (tiny_node_search, whose proxies of nodes up to 3 rows are
+    # kept per set of left rows); rows missing the feature send the node to the bins' search.
+    # One feature, a bin per value, continuous weights: no tie between candidates, so every
+    # split is the reference's.
+    X, y, w = _problem(criterion, 200, 1, True, seed=5, missing=missing)
+    est = _estimator(criterion, split_finder="hist", max_bins=255)
+    est.fit(X.astype(dtype), y, sample_weight=w)
+    assert est.split_finder_ == "hist"
+    sizes = est.tree_.n_node_samples[est.tree_.children_left >= 0]
+    assert (sizes == 2).any() and (sizes == 3).any()
+    _assert_tree_matches_reference(est.tree_, _reference(criterion, X, y, w), X, y, w)
+
+
 @pytest.mark.parametrize("with_missing", [False, True], ids=["complete", "missing"])
 def test_hist_equals_exact_on_repeated_values(with_missing, dtype):
     # 1000 rows, 200 distinct values per column: every value has its bin (max_bins=200).
