@@ -10,7 +10,7 @@
 namespace fastml::cart::detail {
 namespace {  // internal linkage, see common.hpp
 
-// The proxies of a tiny node's left sides by their rows (see tiny_node_search): in a node of at
+// The proxies of a tiny node's left sides by their rows (see tiny_memo_scan): in a node of at
 // most kRows rows a left side holds one or two rows, whose sums are the same in either order
 // (a + b == b + a), so a set of rows has one proxy whatever feature puts it left. Cleared for
 // each node (NodeSearch::find_split).
