@@ -27,6 +27,10 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // Nodes with fewer rows are searched over the bins they occupy alone (small_node_search):
 // cheaper than filling and scanning 256-bin histograms. Up to 4096 rows measured no faster.
 constexpr index_t kSmallNode = 64;
+// Nodes with fewer rows are searched by sorting their rows' codes (tiny_node_search): the bins'
+// bookkeeping costs more than the rows there, and half the nodes of a fully grown regression tree
+// have 2 or 3 rows. At most 256 (a row's position in the node shares a key with its code).
+constexpr index_t kTinyNode = 16;
 // Nodes of fewer rows are not grown as they come but deferred, and the subtrees they root grown
 // in parallel afterwards (see grow_depth_first): most nodes of a deep tree are small, too small
 // to share one node's work between threads.

@@ -89,6 +89,7 @@ class NodeSearch {
     const bool entries = d_.csc_codes &&
                          NodeEntries<T>::worth_it(d_, n, p_.max_features, kRowsCheaper);
     if (histograms && task.hist < 0) task.hist = pool_.acquire();
+    for (Scratch& s : scratch_) s.memo.known = 0;
     Split best;
     bool found_variable = false;
     index_t visited = 0;

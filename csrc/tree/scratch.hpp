@@ -10,7 +10,18 @@
 namespace fastml::cart::detail {
 namespace {  // internal linkage, see common.hpp
 
+// The proxies of a tiny node's left sides by their rows (see tiny_memo_scan): in a node of at
+// most kRows rows a left side holds one or two rows, whose sums are the same in either order
+// (a + b == b + a), so a set of rows has one proxy whatever feature puts it left. Cleared for
+// each node (NodeSearch::find_split).
+struct TinyMemo {
+  static constexpr int kRows = 3;
+  double proxy[1 << kRows];
+  unsigned known = 0;  // which entries of proxy are set, as bits
+};
+
 struct Scratch {
+  TinyMemo memo;
   std::vector<std::uint64_t> codes;
   std::vector<double> bins;  // a small node's histogram of one feature (see small_node_search)
   std::vector<double> batch;             // batched_scan's candidates, (5, kBins)

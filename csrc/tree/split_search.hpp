@@ -57,11 +57,7 @@ struct SplitSearch {
   // Adds row r's statistics to bin b of H (see occupied_bin).
   template <int kC>
   void add_to_bin(double* H, BinSet& occupied, int b, std::int32_t r) const {
-    double* bin = occupied_bin(H, occupied, b);
-    if constexpr (kC > 0)
-      stats.add_of<1>(bin, r);
-    else
-      stats.add(bin, r);
+    add_row<kC>(occupied_bin(H, occupied, b), r);
   }
 
   // The search of a node under kSmallNode rows: a histogram of the bins its rows occupy, each
@@ -71,6 +67,7 @@ struct SplitSearch {
   template <Criterion Crit, int kC>
   void small_node_search(const std::int32_t* rows, index_t n, const CodeKeys& keys,
                          const Candidates& cand, Scratch& s, Split& out) const {
+    if (n < kTinyNode && tiny_node_search<Crit, kC>(rows, n, keys, cand, s, out)) return;
     double* H = s.bins.data();
     BinSet occupied;
     for (index_t i = 0; i < n; ++i) add_to_bin<kC>(H, occupied, keys.code(rows[i]), rows[i]);
@@ -82,6 +79,111 @@ struct SplitSearch {
       std::fill(M, M + C, 0.0);
     }
     bins_search<Crit, kC>(H, occupied, M, keys, cand, s, out);
+  }
+
+  // The search of a node under kTinyNode rows without missing codes (else it returns false,
+  // searching nothing): its rows ordered by (code, position), each key placed at its rank (the
+  // count of smaller keys: no branch to mispredict, where an insertion sort's mispredicted at
+  // every other row), then scanned (tiny_scan, or tiny_memo_scan in nodes of up to 3 rows) with
+  // small_node_search's sums to the bit, without its bitmap, zeroing and scattered adds. The
+  // best candidate's threshold is computed once, at the end.
+  template <Criterion Crit, int kC>
+  bool tiny_node_search(const std::int32_t* rows, index_t n, const CodeKeys& keys,
+                        const Candidates& cand, Scratch& s, Split& out) const {
+    static_assert(kTinyNode <= 256);
+    std::uint32_t key[kTinyNode], order[kTinyNode];  // code << 8 | position in the node
+    std::uint32_t missing = 0;
+    for (index_t i = 0; i < n; ++i) {
+      const std::uint32_t code = keys.code(rows[i]);
+      missing |= code == kMissingBin;
+      key[i] = code << 8 | static_cast<std::uint32_t>(i);
+    }
+    if (missing) return false;
+    for (index_t i = 0; i < n; ++i) {
+      index_t rank = 0;
+      for (index_t j = 0; j < n; ++j) rank += key[j] < key[i];
+      order[rank] = key[i];
+    }
+    out.has_missing = false;
+    out.constant = order[0] >> 8 == order[n - 1] >> 8;
+    if (out.constant) return true;
+    double best = out.proxy;
+    int best_below = -1, best_above = -1;
+    const auto consider = [&](double proxy, int below, int above) {
+      if (proxy > best) {
+        best = proxy;
+        best_below = below;
+        best_above = above;
+      }
+    };
+    if (n <= TinyMemo::kRows && cand.monotonic == 0)
+      tiny_memo_scan<Crit, kC>(rows, n, order, cand, s, consider);
+    else
+      tiny_scan<Crit, kC>(rows, n, order, cand, s, consider);
+    if (best_below >= 0)
+      take(out, best, keys.threshold_between(best_below, best_above), best_below, false);
+    return true;
+  }
+
+  // tiny_node_search's scan of the keys in order, each code's rows summed apart (from zero, in
+  // their order) before the sum joins the left side, as a bin: each candidate's proxy to
+  // consider(proxy, code below, code above).
+  template <Criterion Crit, int kC, class Consider>
+  void tiny_scan(const std::int32_t* rows, index_t n, const std::uint32_t* order,
+                 const Candidates& cand, Scratch& s, Consider&& consider) const {
+    const int C = kC > 0 ? kC : this->C;
+    double* L = s.left.data();
+    double* bin = s.bins.data();
+    std::fill(L, L + C, 0.0);
+    int prev = -1;
+    for (index_t i = 0; i < n;) {
+      const int b = static_cast<int>(order[i] >> 8);
+      std::fill(bin, bin + C, 0.0);
+      for (; i < n && static_cast<int>(order[i] >> 8) == b; ++i)
+        add_row<kC>(bin, rows[order[i] & 0xFF]);
+      if (prev >= 0) consider(cand.template evaluate<Crit, kC>(L), prev, b);
+      add<kC>(L, bin);
+      prev = b;
+    }
+  }
+
+  // The same in a node of at most TinyMemo::kRows rows, without monotonic constraint: a left
+  // side is one or two rows, whose sums from zero are the same in either order (IEEE addition
+  // commutes, and 0 + x is x but for the sign of a zero, which later additions treat alike),
+  // so each set of left rows has its proxy computed once per node, its sums then added directly.
+  template <Criterion Crit, int kC, class Consider>
+  void tiny_memo_scan(const std::int32_t* rows, index_t n, const std::uint32_t* order,
+                      const Candidates& cand, Scratch& s, Consider&& consider) const {
+    const int C = kC > 0 ? kC : this->C;
+    double* L = s.left.data();
+    TinyMemo& memo = s.memo;
+    unsigned left = 0;  // the positions of the left side's rows, as bits
+    int prev = -1;
+    for (index_t i = 0; i < n;) {
+      const int b = static_cast<int>(order[i] >> 8);
+      unsigned group = 0;
+      for (; i < n && static_cast<int>(order[i] >> 8) == b; ++i) group |= 1u << (order[i] & 0xFF);
+      if (prev >= 0) {
+        if (!(memo.known >> left & 1)) {
+          std::fill(L, L + C, 0.0);
+          for (index_t p = 0; p < n; ++p)
+            if (left >> p & 1) add_row<kC>(L, rows[p]);
+          memo.proxy[left] = cand.template evaluate<Crit, kC>(L);
+          memo.known |= 1u << left;
+        }
+        consider(memo.proxy[left], prev, b);
+      }
+      left |= group;
+      prev = b;
+    }
+  }
+
+  template <int kC>
+  void add_row(double* S, std::int32_t r) const {
+    if constexpr (kC > 0)
+      stats.add_of<1>(S, r);
+    else
+      stats.add(S, r);
   }
 
   // Every threshold between two occupied bins of H, scanned in both_sides' order; M holds the
@@ -148,10 +250,18 @@ struct SplitSearch {
       const double p = proxy<Crit, 4>(left, right, c.outputs);
       proxies[j] = ok ? p * c.scale + c.shift : -kInf;
     }
-    for (int j = 0; j < m; ++j)
-      if (proxies[j] > out.proxy)
-        take(out, proxies[j], keys.threshold_between(cuts[2 * j], cuts[2 * j + 1]), cuts[2 * j],
-             missing_left);
+    // the first largest proxy, then one take: the candidates that beat the best so far one
+    // after the other each computed a threshold
+    int best = -1;
+    double best_proxy = out.proxy;
+    for (int j = 0; j < m; ++j) {
+      const bool better = proxies[j] > best_proxy;
+      best = better ? j : best;
+      best_proxy = better ? proxies[j] : best_proxy;
+    }
+    if (best >= 0)
+      take(out, best_proxy, keys.threshold_between(cuts[2 * best], cuts[2 * best + 1]),
+           cuts[2 * best], missing_left);
   }
 
   // The search over the non-missing rows of a node in ascending key order (pairs of key and row;

@@ -469,6 +469,54 @@ def test_hist_equals_exact_with_a_bin_per_value(shape, criterion, weighted, dtyp
         _assert_same_tree(hist.tree_, exact.tree_)
 
 
+@pytest.mark.parametrize("missing", [0.0, 0.1], ids=["complete", "missing"])
+@pytest.mark.parametrize("criterion", ["gini", "squared_error", "poisson"])
+def test_hist_fully_grown_on_one_feature_matches_reference(criterion, missing, dtype):
+    # Grown to single rows, most nodes hold under kTinyNode (16) rows, down to 2 and 3, and are
+    # searched by sorting their codes (tiny_node_search, whose proxies of nodes up to 3 rows are
+    # kept per set of left rows); rows missing the feature send the node to the bins' search.
+    # One feature, a bin per value, continuous weights: no tie between candidates, so every
+    # split is the reference's.
+    X, y, w = _problem(criterion, 200, 1, True, seed=5, missing=missing)
+    est = _estimator(criterion, split_finder="hist", max_bins=255)
+    est.fit(X.astype(dtype), y, sample_weight=w)
+    assert est.split_finder_ == "hist"
+    sizes = est.tree_.n_node_samples[est.tree_.children_left >= 0]
+    assert (sizes == 2).any() and (sizes == 3).any()
+    _assert_tree_matches_reference(est.tree_, _reference(criterion, X, y, w), X, y, w)
+
+
+def _splits(nodes, X, rows):
+    """Every split of the node dict over the rows of X, as unordered pairs of its children's
+    row sets."""
+    found, stack = set(), [(0, rows)]
+    while stack:
+        node, rows = stack.pop()
+        if nodes["children_left"][node] == -1:
+            continue
+        left = _goes_left(nodes, node, X[rows])
+        found.add(frozenset([frozenset(rows[left]), frozenset(rows[~left])]))
+        stack += [(nodes["children_left"][node], rows[left]),
+                  (nodes["children_right"][node], rows[~left])]
+    return found
+
+
+def test_hist_fully_grown_splits_with_a_copied_feature(dtype):
+    # Feature 1 is feature 0's copy: in every node both give the same candidates, proxies and
+    # thresholds, so a node of up to 3 rows takes the second drawn's proxies from the first's
+    # (TinyMemo). Either may win a node (the core draws at random, the reference takes the lower
+    # index); the rows each split sends either way must be the reference's.
+    X, y, w = _problem("squared_error", 150, 2, True, seed=7)
+    X = np.column_stack([X[:, 0], X[:, 0], X[:, 1]])
+    est = _estimator("squared_error", split_finder="hist", max_bins=255)
+    est.fit(X.astype(dtype), y, sample_weight=w)
+    sizes = est.tree_.n_node_samples[est.tree_.children_left >= 0]
+    assert (sizes == 2).any() and (sizes == 3).any()
+    rows = np.flatnonzero(w != 0)
+    assert _splits(_nodes(est.tree_), X, rows) == _splits(
+        _reference("squared_error", X, y, w), X, rows)
+
+
 @pytest.mark.parametrize("with_missing", [False, True], ids=["complete", "missing"])
 def test_hist_equals_exact_on_repeated_values(with_missing, dtype):
     # 1000 rows, 200 distinct values per column: every value has its bin (max_bins=200).
