@@ -58,8 +58,10 @@ py::tuple ward_tree(const In<T>& X, int n_threads) {
   return labelled(merges, x.n);
 }
 
-py::tuple condensed_tree(In<double> condensed, index_t n, const std::string& linkage) {
+py::tuple condensed_tree(In<double> condensed, index_t n, const std::string& linkage,
+                         int n_threads) {
   require(n >= 2, "n must be >= 2");
+  require_threads(n_threads);
   require(condensed.ndim() == 1 && condensed.shape(0) == n * (n - 1) / 2,
           "condensed must hold n (n - 1) / 2 distances");
   require(linkage == "complete" || linkage == "average", "linkage must be complete or average");
@@ -68,7 +70,7 @@ py::tuple condensed_tree(In<double> condensed, index_t n, const std::string& lin
   std::vector<h::Merge> merges(n - 1);
   {
     py::gil_scoped_release release;
-    h::condensed_chain(D, n, kind, merges.data());
+    h::condensed_chain(D, n, kind, merges.data(), n_threads);
   }
   return labelled(merges, n);
 }
@@ -219,7 +221,7 @@ PYBIND11_MODULE(_hierarchy_fast, m) {
   define_for<float>(m);
   define_for<double>(m);
   m.def("condensed_tree", &condensed_tree, py::arg("condensed").noconvert(), py::arg("n"),
-        py::arg("linkage"),
+        py::arg("linkage"), py::arg("n_threads"),
         "Complete or average linkage of a condensed distance matrix (overwritten) by the\n"
         "nearest-neighbour chain: (children, distances) as scipy's linkage gives them.");
   m.def("linkage_graph", &linkage_graph, py::arg("indptr").noconvert(),

@@ -6,6 +6,7 @@
 // minimum, preferring the chain's previous element, as scipy does, so that equal distances are
 // broken as scipy breaks them.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -49,16 +50,19 @@ class LiveSlots {
       if (size_[s]) return s;
     return -1;
   }
-  // Cluster a (dropped) and b (kept, now holding both).
+  // Cluster a (dropped) and b (kept, now holding both). The list keeps a's dead slot until
+  // tidy(), so that a merge's update can still split the list as the scan before it did.
   void merge(index_t a, index_t b) {
     size_[b] += size_[a];
     size_[a] = 0;
-    if (++dead_ * 8 > static_cast<index_t>(slots_.size())) {
-      slots_.erase(std::remove_if(slots_.begin(), slots_.end(),
-                                  [this](index_t s) { return size_[s] == 0; }),
-                   slots_.end());
-      dead_ = 0;
-    }
+    ++dead_;
+  }
+  void tidy() {
+    if (dead_ * 8 <= static_cast<index_t>(slots_.size())) return;
+    slots_.erase(std::remove_if(slots_.begin(), slots_.end(),
+                                [this](index_t s) { return size_[s] == 0; }),
+                 slots_.end());
+    dead_ = 0;
   }
 
  private:
@@ -67,49 +71,151 @@ class LiveSlots {
   index_t dead_ = 0;
 };
 
-// The closest live cluster to x by scanning the live slots in ascending order from
-// (prev, distance to prev) and taking only strictly smaller distances: scipy's scan. (One
-// thread: a scan of the condensed matrix is a few microseconds per thousand clusters, far below
-// what waking a second thread costs here; see fastml_region_threads.)
-template <class Policy>
-void scan_live(const Policy& p, const LiveSlots& live, index_t x, index_t prev, index_t& best,
-               double& best_dist) {
-  best = prev;
-  best_dist = prev >= 0 ? p.distance(x, prev) : kInf;
-  for (index_t i : live.slots()) {
-    if (i == x || live.size(i) == 0) continue;
-    const double d = p.distance(x, i);
-    if (d < best_dist) {
-      best_dist = d;
-      best = i;
-    }
-  }
+// Threads worth keeping in the chain's team for a step (a scan, or a merge's update) of
+// `step_ns` on one thread. The team lives in one parallel region and meets at barriers, a few
+// per step: a spinning partner costs a microsecond or two there, not the wake-up that
+// fastml_region_threads prices a region at, so a step needs a 500th of that work per thread.
+// The team shrinks as the live clusters do (never grows: they only fall).
+int team_threads(double step_ns, int n_threads) {
+  return fastml_region_threads(500.0 * step_ns, n_threads);
 }
 
+// share t of `count` items among `team` threads: [lo, hi), in order.
+inline index_t share_begin(index_t count, int t, int team) { return count * t / team; }
+
+// Whether the chain's next window of merges runs on its team or on one thread, from the time
+// each took per live cluster visited. A team meets a few times per step (~40k steps for 10k
+// rows), so it gains only while its threads run at once: on the loaded 2-core machine, where a
+// partner is often descheduled, each barrier waited about a millisecond, and two threads took
+// 116-132 s (31-34 s CPU) against 1.7 s CPU on one. So one thread runs first, the team is tried
+// against it, and it keeps the windows only while faster; a team window that falls behind
+// one thread's pace is cut short, and tried again after twice as many windows as before.
+// Merges never depend on this choice (any team gives the same), only timings do. With
+// FASTML_MIN_THREAD_WORK_NS=0 (the tests) the team runs every window.
+class TeamChoice {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr index_t kWindow = 128;  // merges a window (tens of ms at 10k rows)
+
+  int next(int most) {
+    if (most <= 1) return 1;
+    if (fastml_min_thread_work_ns() == 0.0) return most;
+    if (serial_rate_ <= 0.0) return 1;
+    if (team_rate_ <= 0.0 || wait_ == 0) return most;
+    --wait_;
+    return team_rate_ < serial_rate_ ? most : 1;
+  }
+  // A team window is cut short once it runs slower than one thread (plus a margin).
+  bool behind(int team, double elapsed_ns, double visited) const {
+    return team > 1 && serial_rate_ > 0.0 && fastml_min_thread_work_ns() != 0.0 &&
+           elapsed_ns > 1.25 * serial_rate_ * visited + 2.0e5;
+  }
+  void record(int team, double elapsed_ns, double visited) {
+    if (visited <= 0.0) return;
+    const double rate = elapsed_ns / visited;
+    if (team <= 1) {
+      serial_rate_ = rate;
+      return;
+    }
+    team_rate_ = rate;
+    if (rate >= serial_rate_) {
+      backoff_ = std::min<index_t>(2 * backoff_, 1 << 20);
+      wait_ = backoff_;
+    }
+  }
+
+ private:
+  double serial_rate_ = 0.0, team_rate_ = 0.0;  // ns per live cluster visited
+  index_t backoff_ = 2, wait_ = 0;
+};
+
 // The chain itself; records each merge of two reciprocal nearest neighbours (a < b) with the
-// policy's output distance. Merged clusters live on in slot b.
+// policy's output distance. Merged clusters live on in slot b. The chain's bookkeeping runs on
+// the team's master thread; a policy's scans and updates are split into shares of its ranges:
+//  - extent(live): the length of the range a scan splits; prepare(x, prev) readies a scan from
+//    x (master); scan(x, lo, hi, live) -> Part, the best of share [lo, hi); choose(parts, team,
+//    x, prev, best, dist): the scan's answer from the parts in share order (scipy's choice: the
+//    first strict minimum in slot order, the chain's previous element first);
+//  - update(a, b, na, nb, live, lo, hi): the merge's share of positions [lo, hi) of
+//    live.slots() (a already dead there); merged(a, b, na, nb): its master part, after them;
+//  - step_ns(m): a scan's cost on one thread with m live clusters.
+// Parts combine in a fixed order, so that merges do not depend on the thread count. Nothing in
+// the region allocates or throws (the chain's capacity is reserved).
 template <class Policy>
 void nn_chain(Policy& p, index_t n, Merge* merges, int n_threads) {
+  using Part = typename Policy::Part;
   LiveSlots live(n);
   std::vector<index_t> chain;
   chain.reserve(n);
-  for (index_t k = 0; k < n - 1; ++k) {
-    if (chain.empty()) chain.push_back(live.first());
-    index_t x, y;
-    double dist;
-    for (;;) {
-      x = chain.back();
-      const index_t prev = chain.size() > 1 ? chain[chain.size() - 2] : -1;
-      p.nearest(x, prev, live, y, dist, n_threads);
-      if (y == prev) break;
-      chain.push_back(y);
+  std::vector<Part> parts(std::max(n_threads, 1));
+  TeamChoice choice;
+  index_t k = 0;  // merges made; n - k clusters live
+  while (k < n - 1) {
+    const int most = team_threads(p.step_ns(n - k), n_threads);
+    const int team = choice.next(most);
+    const index_t until = std::min(n - 1, k + TeamChoice::kWindow);
+    const TeamChoice::Clock::time_point start = TeamChoice::Clock::now();
+    double visited = 0.0, elapsed_ns = 0.0;
+    index_t x = -1, prev = -1, a = -1, b = -1, na = 0, nb = 0;
+    bool leave = false, merging = false;
+    // Shared state is written by the master only, between the barriers that order its reads.
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+      const int t = omp_get_thread_num();
+      for (;;) {
+#pragma omp master
+        {
+          elapsed_ns = std::chrono::duration<double, std::nano>(TeamChoice::Clock::now() - start)
+                           .count();
+          leave = k == until || choice.behind(team, elapsed_ns, visited) ||
+                  (team > 1 && team_threads(p.step_ns(n - k), n_threads) < team);
+          if (!leave) {
+            if (chain.empty()) chain.push_back(live.first());
+            x = chain.back();
+            prev = chain.size() > 1 ? chain[chain.size() - 2] : -1;
+            p.prepare(x, prev);
+            visited += static_cast<double>(n - k);
+          }
+        }
+#pragma omp barrier
+        if (leave) break;
+        const index_t len = p.extent(live);
+        parts[t] = p.scan(x, share_begin(len, t, team), share_begin(len, t + 1, team), live);
+#pragma omp barrier
+#pragma omp master
+        {
+          index_t y;
+          double dist;
+          p.choose(parts.data(), team, x, prev, y, dist);
+          merging = y == prev;
+          if (!merging) {
+            chain.push_back(y);
+          } else {
+            chain.resize(chain.size() - 2);
+            a = std::min(x, y);
+            b = std::max(x, y);
+            merges[k++] = Merge{a, b, p.output(dist)};
+            na = live.size(a);
+            nb = live.size(b);
+            live.merge(a, b);
+            visited += static_cast<double>(n - k);
+          }
+        }
+#pragma omp barrier
+        if (merging) {
+          const index_t slots = static_cast<index_t>(live.slots().size());
+          p.update(a, b, na, nb, live, share_begin(slots, t, team),
+                   share_begin(slots, t + 1, team));
+#pragma omp barrier
+#pragma omp master
+          {
+            p.merged(a, b, na, nb);
+            live.tidy();
+          }
+        }
+      }
     }
-    chain.resize(chain.size() - 2);
-    if (x > y) std::swap(x, y);
-    merges[k] = Merge{x, y, p.output(dist)};
-    const index_t nx = live.size(x), ny = live.size(y);
-    live.merge(x, y);
-    p.merge(x, y, nx, ny, live);
+    choice.record(team, elapsed_ns, visited);
   }
 }
 
@@ -135,18 +241,55 @@ class WardPolicy {
   }
   double output(double dist) const { return std::sqrt(dist); }
 
-  void nearest(index_t x, index_t prev, const LiveSlots&, index_t& best, double& best_dist,
-               int n_threads) {
-    const index_t px = pos_[x];
-    for (index_t k = 0; k < d_; ++k) x_[k] = coord_[k * n_ + px];
-    const double nx = size_[px];
-    const int threads = fastml_region_threads(m_ * (0.3 * d_ + 2.0), n_threads);
-    std::vector<Found> found(threads);
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
-    for (int t = 0; t < threads; ++t)
-      found[t] = scan(m_ * t / threads, m_ * (t + 1) / threads, px, nx, prev);
-    Found all = found[0];
-    for (int t = 1; t < threads; ++t) all.absorb(found[t]);
+  // A scan's cost: the value of m_ clusters over d_ features, one SIMD lane each.
+  double step_ns(index_t) const { return m_ * (0.3 * d_ + 2.0); }
+  index_t extent(const LiveSlots&) const { return m_; }
+  void prepare(index_t x, index_t prev) {
+    px_ = pos_[x];
+    prev_ = prev;
+    for (index_t k = 0; k < d_; ++k) x_[k] = coord_[k * n_ + px_];
+  }
+
+  struct Part {
+    double value = kInf;
+    index_t slot = -1;
+    double prev_value = kInf;  // the chain's previous element, when in this share
+    void take(double v, index_t s) {
+      if (v < value || (v == value && s < slot)) {
+        value = v;
+        slot = s;
+      }
+    }
+    void absorb(const Part& other) {
+      if (other.slot >= 0) take(other.value, other.slot);
+      if (other.prev_value < kInf) prev_value = other.prev_value;
+    }
+  };
+
+  Part scan(index_t, index_t lo, index_t hi, const LiveSlots&) const {
+    constexpr index_t kBlock = 256;
+    double value[kBlock];
+    Part f;
+    const HierarchyTable& kern = kernels();
+    const double nx = size_[px_];
+    for (index_t b0 = lo; b0 < hi; b0 += kBlock) {
+      const index_t len = std::min(kBlock, hi - b0);
+      kern.ward_values(&coord_[b0], n_, len, x_.data(), d_, &size_[b0], nx, value);
+      for (index_t l = 0; l < len; ++l) {
+        const index_t p = b0 + l;
+        if (p == px_ || !(value[l] <= f.value)) continue;
+        const index_t s = slot_[p];
+        if (s == prev_) f.prev_value = value[l];
+        f.take(value[l], s);
+      }
+    }
+    return f;
+  }
+
+  void choose(const Part* parts, int team, index_t, index_t prev, index_t& best,
+              double& best_dist) const {
+    Part all = parts[0];
+    for (int t = 1; t < team; ++t) all.absorb(parts[t]);
     if (prev >= 0 && all.prev_value == all.value) {
       best = prev;
       best_dist = all.prev_value;
@@ -156,7 +299,9 @@ class WardPolicy {
     }
   }
 
-  void merge(index_t x, index_t y, index_t nx, index_t ny, const LiveSlots&) {
+  void update(index_t, index_t, index_t, index_t, const LiveSlots&, index_t, index_t) {}
+
+  void merged(index_t x, index_t y, index_t nx, index_t ny) {
     const double wx = static_cast<double>(nx), wy = static_cast<double>(ny);
     const index_t px = pos_[x], py = pos_[y];
     for (index_t k = 0; k < d_; ++k) {
@@ -172,47 +317,14 @@ class WardPolicy {
   }
 
  private:
-  struct Found {
-    double value = kInf;
-    index_t slot = -1;
-    double prev_value = kInf;  // the chain's previous element, when in this share
-    void take(double v, index_t s) {
-      if (v < value || (v == value && s < slot)) {
-        value = v;
-        slot = s;
-      }
-    }
-    void absorb(const Found& other) {
-      if (other.slot >= 0) take(other.value, other.slot);
-      if (other.prev_value < kInf) prev_value = other.prev_value;
-    }
-  };
-
-  Found scan(index_t lo, index_t hi, index_t px, double nx, index_t prev) const {
-    constexpr index_t kBlock = 256;
-    double value[kBlock];
-    Found f;
-    const HierarchyTable& kern = kernels();
-    for (index_t b0 = lo; b0 < hi; b0 += kBlock) {
-      const index_t len = std::min(kBlock, hi - b0);
-      kern.ward_values(&coord_[b0], n_, len, x_.data(), d_, &size_[b0], nx, value);
-      for (index_t l = 0; l < len; ++l) {
-        const index_t p = b0 + l;
-        if (p == px || !(value[l] <= f.value)) continue;
-        const index_t s = slot_[p];
-        if (s == prev) f.prev_value = value[l];
-        f.take(value[l], s);
-      }
-    }
-    return f;
-  }
-
   index_t n_, d_, m_;
   std::vector<double> coord_;  // coord_[k * n + pos]: feature k of the centroid packed at pos
   std::vector<double> size_;   // by packed position
   std::vector<index_t> slot_;  // slot of the cluster packed at pos
   std::vector<index_t> pos_;   // packed position of a live slot
   std::vector<double> x_;      // the centroid being scanned from
+  index_t px_ = -1;            // its packed position
+  index_t prev_ = -1;          // the chain's previous element (a slot), whose value is noted
 };
 
 // ---- complete and average: a condensed matrix ---------------------------------------------
@@ -224,16 +336,54 @@ class CondensedPolicy {
     if (i > j) std::swap(i, j);
     return D_[n_ * i - i * (i + 1) / 2 + (j - i - 1)];
   }
-  double distance(index_t x, index_t i) const { return at(x, i); }
   double output(double dist) const { return dist; }
-  void nearest(index_t x, index_t prev, const LiveSlots& live, index_t& best, double& best_dist,
-               int) const {
-    scan_live(*this, live, x, prev, best, best_dist);
+
+  // A scan reads half its values down a column (a cache miss each): ~8 ns a cluster.
+  double step_ns(index_t m) const { return 8.0 * m; }
+  index_t extent(const LiveSlots& live) const { return live.slots().size(); }
+  void prepare(index_t, index_t) {}
+
+  struct Part {
+    double value = kInf;
+    index_t slot = -1;
+  };
+
+  // The first strict minimum over the live slots at positions [lo, hi) of the list.
+  Part scan(index_t x, index_t lo, index_t hi, const LiveSlots& live) const {
+    const index_t* slots = live.slots().data();
+    Part f;
+    for (index_t p = lo; p < hi; ++p) {
+      const index_t i = slots[p];
+      if (i == x || live.size(i) == 0) continue;
+      const double d = at(x, i);
+      if (d < f.value) {
+        f.value = d;
+        f.slot = i;
+      }
+    }
+    return f;
   }
+
+  // scipy's scan starts from the chain's previous element and takes only strictly smaller
+  // distances in slot order: the shares' first minima, taken in order, strictly, give it.
+  void choose(const Part* parts, int team, index_t x, index_t prev, index_t& best,
+              double& best_dist) const {
+    best = prev;
+    best_dist = prev >= 0 ? at(x, prev) : kInf;
+    for (int t = 0; t < team; ++t)
+      if (parts[t].value < best_dist) {
+        best_dist = parts[t].value;
+        best = parts[t].slot;
+      }
+  }
+
   // scipy's update formulas, to the operation, so that distances match it to the bit.
-  void merge(index_t x, index_t y, index_t nx, index_t ny, const LiveSlots& live) {
+  void update(index_t x, index_t y, index_t nx, index_t ny, const LiveSlots& live, index_t lo,
+              index_t hi) {
     const double wx = static_cast<double>(nx), wy = static_cast<double>(ny);
-    for (index_t i : live.slots()) {
+    const index_t* slots = live.slots().data();
+    for (index_t p = lo; p < hi; ++p) {
+      const index_t i = slots[p];
       if (live.size(i) == 0 || i == y) continue;
       const double dxi = at(i, x);
       double& dyi = at(i, y);
@@ -241,6 +391,7 @@ class CondensedPolicy {
                                           : (wx * dxi + wy * dyi) / (wx + wy);
     }
   }
+  void merged(index_t, index_t, index_t, index_t) {}
 
  private:
   double* D_;
@@ -279,9 +430,10 @@ void ward_chain(const Rows<T>& X, Merge* merges, int n_threads) {
   nn_chain(p, X.n, merges, n_threads);
 }
 
-void condensed_chain(double* condensed, index_t n, Linkage linkage, Merge* merges) {
+void condensed_chain(double* condensed, index_t n, Linkage linkage, Merge* merges,
+                     int n_threads) {
   CondensedPolicy p(condensed, n, linkage);
-  nn_chain(p, n, merges, 1);
+  nn_chain(p, n, merges, n_threads);
 }
 
 void label_merges(const Merge* merges, index_t n, std::int64_t* children, double* distances) {

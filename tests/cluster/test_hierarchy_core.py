@@ -21,10 +21,10 @@ def _data(shape, dtype, seed=0):
     return np.random.default_rng(seed).normal(size=shape).astype(dtype)
 
 
-def _tree(X, method):
+def _tree(X, method, n_threads=2):
     if method == "ward":
-        return core.ward_tree(X, 2)
-    return core.condensed_tree(core.condensed_euclidean(X, 2), X.shape[0], method)
+        return core.ward_tree(X, n_threads)
+    return core.condensed_tree(core.condensed_euclidean(X, 2), X.shape[0], method, n_threads)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -69,6 +69,22 @@ def test_chain_is_scipy_to_the_bit(X, method):
     children, distances = _tree(X, method)
     np.testing.assert_array_equal(children, Z[:, :2].astype(np.int64))
     np.testing.assert_array_equal(distances, Z[:, 2])
+
+
+@pytest.mark.parametrize("X", [_data((300, 4), np.float64), _tied(400, 3), _tied(257, 1, seed=2)],
+                         ids=["random", "grid", "line"])
+@pytest.mark.parametrize("method", ["ward", "complete", "average"])
+def test_chain_is_the_same_on_any_thread_count(X, method):
+    """The chain's scans and updates are split among its team (every step, the tests setting
+    FASTML_MIN_THREAD_WORK_NS=0): 1, 2 and 3 threads give scipy's tree, ties included."""
+    trees = [_tree(X, method, n_threads) for n_threads in (1, 2, 3)]
+    for children, distances in trees[1:]:
+        np.testing.assert_array_equal(children, trees[0][0])
+        np.testing.assert_array_equal(distances, trees[0][1])
+    if method != "ward":  # ward's distances are its centroids', equal to scipy's to ~1e-15
+        Z = scipy_hierarchy.linkage(X, method=method)
+        np.testing.assert_array_equal(trees[0][0], Z[:, :2].astype(np.int64))
+        np.testing.assert_array_equal(trees[0][1], Z[:, 2])
 
 
 def test_ward_chain_is_scipy():
@@ -142,9 +158,11 @@ def test_entry_checks():
     with pytest.raises(ValueError, match="n_threads"):
         core.ward_tree(X, 0)
     with pytest.raises(ValueError, match="condensed"):
-        core.condensed_tree(np.zeros(4), 5, "average")
+        core.condensed_tree(np.zeros(4), 5, "average", 1)
     with pytest.raises(ValueError, match="linkage"):
-        core.condensed_tree(np.zeros(10), 5, "median")
+        core.condensed_tree(np.zeros(10), 5, "median", 1)
+    with pytest.raises(ValueError, match="n_threads"):
+        core.condensed_tree(np.zeros(10), 5, "average", 0)
     with pytest.raises(ValueError, match="core_distances"):
         core.prim_mst(X, np.zeros(4), 1.0, 1)
     with pytest.raises(ValueError, match="alpha"):

@@ -34,9 +34,11 @@ void ward_chain(const Rows<T>& X, Merge* merges, int n_threads);
 enum class Linkage { complete, average };
 
 // Complete or average linkage by the nearest-neighbour chain on a condensed distance matrix
-// (scipy's layout, n (n - 1) / 2 values, overwritten by the Lance-Williams updates).
-// OUT merges[n - 1], in the order found.
-void condensed_chain(double* condensed, index_t n, Linkage linkage, Merge* merges);
+// (scipy's layout, n (n - 1) / 2 values, overwritten by the Lance-Williams updates); scans and
+// updates split over n_threads, merges the same for any count. OUT merges[n - 1], in the order
+// found.
+void condensed_chain(double* condensed, index_t n, Linkage linkage, Merge* merges,
+                     int n_threads);
 
 // The condensed euclidean distance matrix of the rows, scipy's pdist: each distance summed over
 // the features in order, as scipy does, then square-rooted. OUT condensed[n (n - 1) / 2].

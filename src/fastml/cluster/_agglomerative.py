@@ -274,7 +274,8 @@ def linkage_tree(X, connectivity=None, n_clusters=None, linkage="complete", affi
         condensed = _condensed_distances(X, affinity)
         _require_finite(condensed)
         n_samples = int(round((1 + np.sqrt(1 + 8 * condensed.shape[0])) / 2))
-        children, distances = _hierarchy_fast.condensed_tree(condensed, n_samples, linkage)
+        children, distances = _hierarchy_fast.condensed_tree(condensed, n_samples, linkage,
+                                                             effective_n_threads(None))
     return _tree_output(children, distances, n_samples, return_distance)
 
 
