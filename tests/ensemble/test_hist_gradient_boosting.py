@@ -307,6 +307,17 @@ def test_one_row_predictions_equal_batch():
     assert_array_equal(rows, batch)
 
 
+def test_pickling_leaves_the_model_packed():
+    # the packed trees are left out of the pickle, not out of the pickled model (which would
+    # then pack them again on every call)
+    X, y, _ = _nan_data(n=200, classes=2)
+    model = HistGradientBoostingClassifier(max_iter=3, random_state=0).fit(X, y)
+    packed = model._packed
+    loaded = pickle.loads(pickle.dumps(model))
+    assert model._packed is packed
+    assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
 def test_plain_rows_skip_validation_with_sklearns_results_and_errors():
     # a C-ordered float array of the fitted width goes straight to the walk; other input
     # through scikit-learn's validation, with its conversions, errors and warnings

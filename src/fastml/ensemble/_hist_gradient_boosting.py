@@ -631,7 +631,7 @@ class _CompiledBoosting:
         return total / s if s > 0 else total
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__
         state.pop("_packed", None)  # compiled; packed again when loaded
         return state
 
