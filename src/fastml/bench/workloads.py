@@ -1252,7 +1252,9 @@ def _boosting_workloads():
         method = "predict_proba" if task == "classification" else "predict"
         if rows is None:
             return lambda model, X: getattr(model, method)(X)
-        return lambda model, X: [getattr(model, method)(X[i:i + 1]) for i in range(rows)]
+        # the rows' results stacked: np.vstack of a whole result would take it row by row
+        return lambda model, X: np.vstack([getattr(model, method)(X[i:i + 1])
+                                           for i in range(rows)])
 
     for task, kind in (("classification", "Classifier"), ("regression", "Regressor")):
         method = "predict_proba" if task == "classification" else "predict"
@@ -1264,8 +1266,8 @@ def _boosting_workloads():
                 name=f"HistGradientBoosting{kind} {method}, {what} x28 float32",
                 sizes=(20_000, 1_000_000),
                 setup=fitted(task),
-                fastml=lambda d, c=call: np.vstack(c(d[0], d[2])).ravel(),
-                peer=lambda d, c=call: np.vstack(c(d[1], d[2])).ravel(),
+                fastml=lambda d, c=call: c(d[0], d[2]).ravel(),
+                peer=lambda d, c=call: c(d[1], d[2]).ravel(),
                 peer_name="scikit-learn",
                 parity=max_abs_difference,
                 parity_label="largest difference",
@@ -1823,6 +1825,8 @@ def _linear_cd_workloads():
                      fit(skglm.ElasticNet, alpha=1.0, l1_ratio=0.7), "skglm", 1.0),
         ]
     return workloads
+
+
 def relative_coef_difference(a, b):
     """Largest coefficient difference relative to the largest coefficient of the peer."""
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
