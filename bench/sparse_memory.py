@@ -20,12 +20,7 @@ import importlib, json, sys, time
 import numpy as np
 import scipy.sparse as sp
 args = json.loads(sys.argv[1])
-
-def status_mib(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024  # kB
+from fastml.bench._peak_memory import reset_peak, status_mib
 
 package = "sklearn" if args["peer"] else "fastml"
 ensemble = importlib.import_module(package + ".ensemble")
@@ -42,9 +37,7 @@ w = rng.standard_normal(d) * (rng.random(d) < 0.05)
 score = X @ w
 y = (score > np.median(score)).astype(np.int64)
 input_mib = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")  # reset VmHWM to the current resident size
-before = status_mib("VmRSS")
+before = reset_peak()  # building the data does not count
 start = time.perf_counter()
 if args["estimator"] == "forest":
     forest = ensemble.RandomForestClassifier(args["trees"], n_jobs=2, random_state=0).fit(X, y)
