@@ -58,3 +58,27 @@ def test_local_grows_each_share_on_its_partition(client):
     with pytest.raises(ValueError, match="every class"):
         RandomForestClassifier(2, local=True).fit(partitioned(X, [100, 469]),
                                                   np.r_[np.zeros(100), y[100:]])
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_warm_start_grows_the_single_machines_trees(client, local):
+    X, y = load_breast_cancer(return_X_y=True)
+    Xd = partitioned(X, [300, 269])
+    dist = RandomForestClassifier(4, max_depth=4, random_state=7, local=local).fit(Xd, y)
+    first = list(dist.estimators_)
+    dist.set_params(n_estimators=9, warm_start=True).fit(Xd, y)
+    assert len(dist.estimators_) == 9 and dist.estimators_[:4] == first
+    if local:  # the new trees 4-8 shared between the partitions: 4-5 on the first's rows
+        on_rows = [ensemble.RandomForestClassifier(9, max_depth=4, random_state=7).fit(
+            X[rows], y[rows]).estimators_ for rows in (slice(0, 300), slice(300, None))]
+        expected = on_rows[0][4:6] + on_rows[1][6:]
+    else:  # the single machine's forest grown at once
+        expected = ensemble.RandomForestClassifier(9, max_depth=4, random_state=7).fit(
+            X, y).estimators_[4:]
+    for got, tree in zip(dist.estimators_[4:], expected):
+        np.testing.assert_array_equal(got.predict_proba(X), tree.predict_proba(X))
+    with pytest.warns(UserWarning, match="without increasing n_estimators"):
+        dist.fit(Xd, y)
+    with pytest.raises(ValueError, match="must be larger or equal"):
+        dist.set_params(n_estimators=3).fit(Xd, y)
+

@@ -7,6 +7,7 @@ binning's draws; a task growing trees [a, b) draws the same stream and skips the
 """
 import copy
 import inspect
+import warnings
 from numbers import Integral
 
 import dask
@@ -73,13 +74,22 @@ class _DaskForestMixin:
         tasks; None: one per worker thread of the active distributed Client (else per core).
         ``local=True``: each non-empty partition of X grows an equal share of the trees on its
         own rows only, where it lives (no rows move; a classifier's partitions must each hold
-        every class); n_tasks is then the number of partitions. oob_score is not computed
-        (missing)."""
+        every class); n_tasks is then the number of partitions. warm_start grows the trees
+        beyond the fitted ones, with the seeds one machine's warm start gives them (the same
+        forest for an int random_state; a RandomState instance is copied, not advanced, by
+        each fit here; with local=True the new trees are shared between the partitions as a
+        fit of them alone would share them). oob_score is not computed (missing)."""
         self._validate_params()
         if self.oob_score:
             raise NotImplementedError("oob_score is not available in fastml.dask's forests yet")
-        if self.warm_start:
-            raise NotImplementedError("warm_start is not available in fastml.dask's forests")
+        kept = list(self.estimators_) if self.warm_start and hasattr(self, "estimators_") else []
+        if len(kept) > self.n_estimators:
+            raise ValueError(f"n_estimators={self.n_estimators} must be larger or equal to "
+                             f"len(estimators_)={len(kept)} when warm_start==True")
+        if len(kept) == self.n_estimators:
+            warnings.warn("Warm-start fitting without increasing n_estimators does not fit new "
+                          "trees.")
+            return self
         # Every task draws the same stream: an int seed, or a copy of the RandomState's state.
         random_state = self.random_state
         if random_state is None:
@@ -98,8 +108,8 @@ class _DaskForestMixin:
         else:
             n_tasks = self.n_tasks if self.n_tasks is not None else cluster_threads()
             data = [(X, y, sample_weight)] * n_tasks
-        n_tasks = max(1, min(len(data), self.n_estimators))
-        bounds = np.linspace(0, self.n_estimators, n_tasks + 1).astype(int)
+        n_tasks = max(1, min(len(data), self.n_estimators - len(kept)))
+        bounds = np.linspace(len(kept), self.n_estimators, n_tasks + 1).astype(int)
         local_class = self._local_class
         shares = dask.compute(*[
             dask.delayed(_grow_share)(local_class, params, Xp, yp, wp, int(a), int(b))
@@ -107,7 +117,7 @@ class _DaskForestMixin:
         # the fitted state of the first share (classes, bins, n_features_in_...), all the trees
         self.__dict__.update({k: v for k, v in shares[0].__dict__.items()
                               if k not in params and k not in ("n_tasks", "local")})
-        self.estimators_ = [tree for share in shares for tree in share.estimators_]
+        self.estimators_ = kept + [tree for share in shares for tree in share.estimators_]
         self._pack()
         return self
 
