@@ -89,6 +89,27 @@ def _frame():
     return df, y
 
 
+def test_categorical_validation_rows(client):
+    # X_val goes through the training partitions' preprocessing, as on one machine
+    X, y = _diabetes_with_categories()
+    params = dict(max_iter=5, max_leaf_nodes=8, early_stopping=True, n_iter_no_change=2,
+                  categorical_features=[1, 4])
+    X_val, y_val, X, y = X[:120], y[:120], X[120:], y[120:]
+    local = ensemble.HistGradientBoostingRegressor(**params).fit(X, y, X_val=X_val, y_val=y_val)
+    dist = HistGradientBoostingRegressor(**params).fit(
+        partitioned(X, [150, 172]), y, X_val=partitioned(X_val, [70, 0, 50]), y_val=y_val)
+    assert_same_categorical_trees(dist, local)
+    np.testing.assert_allclose(dist.validation_score_, local.validation_score_, rtol=1e-12)
+    df, y = _frame()
+    params = dict(max_iter=3, max_leaf_nodes=6, early_stopping=True, min_samples_leaf=5)
+    local = ensemble.HistGradientBoostingClassifier(**params).fit(df[40:], y[40:],
+                                                                  X_val=df[:40], y_val=y[:40])
+    dist = HistGradientBoostingClassifier(**params).fit(
+        dd.from_pandas(df[40:], npartitions=2), y[40:],
+        X_val=dd.from_pandas(df[:40], npartitions=2), y_val=y[:40])
+    assert_same_categorical_trees(dist, local)
+
+
 def test_categorical_from_dtype_dataframe(client):
     df, y = _frame()
     params = dict(max_iter=3, max_leaf_nodes=6, early_stopping=False, min_samples_leaf=5)

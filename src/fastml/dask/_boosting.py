@@ -42,7 +42,7 @@ workers, the trees are grown on the client from histograms summed across partiti
 
   X_val / y_val given to fit are put after X's rows, in partitions of their own.
 
-Missing (NotImplementedError): a loss given as an object; X_val with categorical features.
+Missing (NotImplementedError): a loss given as an object.
 """
 import heapq
 from types import SimpleNamespace
@@ -62,7 +62,7 @@ from ..ensemble._hist_gradient_boosting import (_BIN_SUBSAMPLE, _MIN_HESSIAN_TO_
 from ..tree import _cart
 from ..utils._sklearn_compat import (HGB_SCORERS, check_categorical_features,
                                      check_monotonic_cst, check_sample_weight, check_y)
-from ._categories import fit_categorical
+from ._categories import fit_categorical, transform_categorical
 from ._partitions import (PartitionStates, as_dask_array, block_lengths, capped_threads,
                           checked_local, is_dask_collection, is_dataframe, is_sparse_array,
                           row_blocks, row_partitioned)
@@ -672,12 +672,12 @@ class _DaskBoostingMixin:
             raise ValueError("X_val is provided, but y_val was not provided.")
         if X_val is None:
             raise ValueError("y_val is provided, but X_val was not provided.")
-        if self.is_categorical_ is not None:
-            raise NotImplementedError("fastml.dask's HistGradientBoosting takes no X_val with "
-                                      "categorical features yet")
-        if not is_dask_collection(X_val):
-            X_val = checked_local(X_val, allow_nan=True)
-        X_val = row_partitioned(as_dask_array(X_val), floating=True)
+        if self.is_categorical_ is not None:  # the training partitions' preprocessing
+            X_val = transform_categorical(self, X_val)
+        else:
+            if not is_dask_collection(X_val):
+                X_val = checked_local(X_val, allow_nan=True)
+            X_val = row_partitioned(as_dask_array(X_val), floating=True)
         if X_val.shape[1] != self._n_features:
             raise ValueError(f"X has {X_val.shape[1]} features, but "
                              f"{type(self).__name__} is expecting {self._n_features} "

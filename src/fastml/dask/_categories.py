@@ -86,21 +86,39 @@ def fit_categorical(estimator, X, is_categorical):
     persisted dask array, float64, the categorical features first, one block a partition) and
     the known categories of each feature (None for the numerical ones)."""
     columns = np.flatnonzero(is_categorical)
-    if _is_local_frame(X):
-        blocks, meta = [X], X.iloc[:0]
-    elif is_dataframe(X):
-        blocks, meta = row_blocks(X), X._meta
-    else:
-        blocks, meta = row_blocks(as_dask_array(checked_local(X, allow_nan=True))), None
+    blocks, meta = _blocks(X)
     n_features = len(is_categorical)
     found = compute_in_order([dask.delayed(_partition_categories)(b, columns) for b in blocks])
     if sum(n for n, _ in found) == 0:
         raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
     rows = _category_rows(meta, n_features, columns, [cats for _, cats in found])
     _, known_categories = estimator._preprocess_X(rows, reset=True)
-    preprocessor = estimator._preprocessor
+    return (_transformed_blocks(estimator._preprocessor, blocks, [n for n, _ in found],
+                                n_features), known_categories)
+
+
+def transform_categorical(estimator, X):
+    """X's partitions through estimator's fitted preprocessing (as fit_categorical's), where
+    they live: a persisted float64 dask array, the categorical features first."""
+    blocks, _ = _blocks(X)
+    lengths = compute_in_order([dask.delayed(n_rows)(b) for b in blocks])
+    return _transformed_blocks(estimator._preprocessor, blocks, lengths,
+                               estimator.n_features_in_)
+
+
+def _blocks(X):
+    """X's partitions and, for dataframes, their meta (an empty frame of the names and
+    dtypes): a local frame or array is one partition."""
+    if _is_local_frame(X):
+        return [X], X.iloc[:0]
+    if is_dataframe(X):
+        return row_blocks(X), X._meta
+    return row_blocks(as_dask_array(checked_local(X, allow_nan=True))), None
+
+
+def _transformed_blocks(preprocessor, blocks, lengths, n_features):
     parts = [da.from_delayed(dask.delayed(_transformed)(preprocessor, b, n_features),
                              shape=(n, n_features), dtype=np.float64)
-             for b, (n, _) in zip(blocks, found)]
+             for b, n in zip(blocks, lengths)]
     X = da.concatenate(parts) if len(parts) > 1 else parts[0]
-    return X.persist(), known_categories
+    return X.persist()
