@@ -140,11 +140,8 @@ py::dict best_split(const py::array& hist, index_t n, double sum_g, double sum_h
 py::array_t<std::int32_t> draw_features(boost::detail::FeatureDraw& draw, const py::array& allowed) {
   require(allowed.ndim() == 1 && allowed.shape(0) >= 1, "allowed must be 1-d, non-empty");
   const std::int32_t* a = checked<std::int32_t>(allowed, "allowed", {allowed.shape(0)});
-  std::vector<std::int32_t> in(a, a + allowed.shape(0)), out;
-  {
-    py::gil_scoped_release release;
-    out = draw(in);
-  }
+  // under the GIL: the draw advances the object's random stream (O(features) work)
+  const std::vector<std::int32_t> out = draw(std::vector<std::int32_t>(a, a + allowed.shape(0)));
   return py::array_t<std::int32_t>(static_cast<py::ssize_t>(out.size()), out.data());
 }
 

@@ -161,7 +161,9 @@ void nn_chain(Policy& p, index_t n, Merge* merges, int n_threads) {
     // Shared state is written by the master only, between the barriers that order its reads.
 #pragma omp parallel num_threads(team) if (team > 1)
     {
-      const int t = omp_get_thread_num();
+      // the runtime may give the region fewer threads than asked (OMP_THREAD_LIMIT, nesting):
+      // the work is split between those it gave
+      const int t = omp_get_thread_num(), size = omp_get_num_threads();
       for (;;) {
 #pragma omp master
         {
@@ -180,13 +182,13 @@ void nn_chain(Policy& p, index_t n, Merge* merges, int n_threads) {
 #pragma omp barrier
         if (leave) break;
         const index_t len = p.extent(live);
-        parts[t] = p.scan(x, share_begin(len, t, team), share_begin(len, t + 1, team), live);
+        parts[t] = p.scan(x, share_begin(len, t, size), share_begin(len, t + 1, size), live);
 #pragma omp barrier
 #pragma omp master
         {
           index_t y;
           double dist;
-          p.choose(parts.data(), team, x, prev, y, dist);
+          p.choose(parts.data(), size, x, prev, y, dist);
           merging = y == prev;
           if (!merging) {
             chain.push_back(y);
@@ -204,8 +206,8 @@ void nn_chain(Policy& p, index_t n, Merge* merges, int n_threads) {
 #pragma omp barrier
         if (merging) {
           const index_t slots = static_cast<index_t>(live.slots().size());
-          p.update(a, b, na, nb, live, share_begin(slots, t, team),
-                   share_begin(slots, t + 1, team));
+          p.update(a, b, na, nb, live, share_begin(slots, t, size),
+                   share_begin(slots, t + 1, size));
 #pragma omp barrier
 #pragma omp master
           {

@@ -169,6 +169,14 @@ def test_sparse_partitions_same_trees(client, dtype):
     np.testing.assert_allclose(got, local.predict_proba(Xs), rtol=1e-10)
     local_input = HistGradientBoostingClassifier(**params).fit(Xs, y)  # one CSR partition
     assert_same_trees(local_input, local)
+    # CSR validation rows, as the single machine takes them
+    stop = dict(params, early_stopping=True, n_iter_no_change=1)
+    local = ensemble.HistGradientBoostingClassifier(**stop).fit(Xs[300:], y[300:],
+                                                                X_val=Xs[:300], y_val=y[:300])
+    dist = HistGradientBoostingClassifier(**stop).fit(Xs[300:], y[300:], X_val=Xs[:300],
+                                                      y_val=y[:300])
+    assert_same_trees(dist, local)
+    np.testing.assert_allclose(dist.validation_score_, local.validation_score_, rtol=1e-12)
 
 
 def test_sparse_bins_from_the_same_subsample(client, monkeypatch):

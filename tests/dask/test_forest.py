@@ -82,3 +82,21 @@ def test_warm_start_grows_the_single_machines_trees(client, local):
     with pytest.raises(ValueError, match="must be larger or equal"):
         dist.set_params(n_estimators=3).fit(Xd, y)
 
+
+def test_oob_score_sums_every_tasks_trees(client):
+    X, y = load_breast_cancer(return_X_y=True)
+    local = ensemble.RandomForestClassifier(10, max_depth=5, random_state=4,
+                                            oob_score=True).fit(X, y)
+    dist = RandomForestClassifier(10, max_depth=5, random_state=4, oob_score=True,
+                                  n_tasks=3).fit(partitioned(X, [300, 269]), y)
+    assert dist.oob_score_ == local.oob_score_
+    np.testing.assert_allclose(dist.oob_decision_function_, local.oob_decision_function_,
+                               rtol=1e-12)
+    Xr, yr = load_diabetes(return_X_y=True)
+    local = ensemble.RandomForestRegressor(6, random_state=1, oob_score=True).fit(Xr, yr)
+    dist = RandomForestRegressor(6, random_state=1, oob_score=True, n_tasks=2).fit(Xr, yr)
+    np.testing.assert_allclose(dist.oob_prediction_, local.oob_prediction_, rtol=1e-12)
+    np.testing.assert_allclose(dist.oob_score_, local.oob_score_, rtol=1e-12)
+    with pytest.raises(NotImplementedError, match="oob_score"):
+        RandomForestClassifier(4, oob_score=True, local=True).fit(partitioned(X, [300, 269]), y)
+

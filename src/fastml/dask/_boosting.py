@@ -7,11 +7,12 @@ workers, the trees are grown on the client from histograms summed across partiti
   lives with fastml's compiled encoder. CSR partitions (a dask array of scipy.sparse blocks)
   are binned and encoded by columns as the single-machine booster does sparse X, never
   densified (the codes are dense uint8, as on one machine): the dense matrix's model.
-- Categorical features (indices, a mask, names or "from_dtype" for dataframes): scikit-learn's
-  preprocessing (an OrdinalEncoder, the categorical features first) fitted to the categories
-  of every partition, as the single-machine fit finds them on all its rows, not on the bin
-  subsample (see _categories); each partition transformed where it lives; the core's
-  categorical split search on the summed histograms, its bitsets in the packed predictor.
+- Categorical features (indices, a mask, names or "from_dtype" for dataframes): the
+  single-machine booster's preprocessing (the categorical features first, ordinally encoded)
+  fitted to the categories of every partition, as the single-machine fit finds them on all
+  its rows, not on the bin subsample (see _categories); each partition (and X_val's)
+  transformed where it lives; the core's categorical split search on the summed histograms,
+  its bitsets in the packed predictor.
 - Each partition keeps its bin codes, targets, raw predictions, gradients and the node of each
   of its rows in a _Shard on its worker. A tree is grown best first as fastml's grower
   (csrc/boost/grower.cpp) does: every partition sends the rows of the nodes to split to their
@@ -676,7 +677,7 @@ class _DaskBoostingMixin:
             X_val = transform_categorical(self, X_val)
         else:
             if not is_dask_collection(X_val):
-                X_val = checked_local(X_val, allow_nan=True)
+                X_val = checked_local(X_val, accept_sparse=True, allow_nan=True)
             X_val = row_partitioned(as_dask_array(X_val), floating=True)
         if X_val.shape[1] != self._n_features:
             raise ValueError(f"X has {X_val.shape[1]} features, but "

@@ -1,7 +1,8 @@
-"""Categorical features of the distributed booster: scikit-learn's preprocessing (an
-OrdinalEncoder of the categorical features, put first by a ColumnTransformer, as the
-single-machine booster runs it) fitted to the categories of every partition, then applied to
-each partition where it lives.
+"""Categorical features of the distributed booster: the single-machine booster's
+preprocessing (scikit-learn's OrdinalEncoder of the categorical features, put first by a
+ColumnTransformer, or fastml's IntegerCategoryEncoder where X holds integer categories: the
+same codes) fitted to the categories of every partition, then applied to each partition where
+it lives.
 
 scikit-learn (and so fastml.ensemble's booster) fits its encoder on all the training rows, not
 on the bin subsample: the categories are those of every row, each a bin code of its own. Here

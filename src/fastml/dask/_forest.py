@@ -27,6 +27,17 @@ def _share_class(forest_class):
         def _fitted_trees(self):
             return [e.tree_ for e in self.estimators_ if e is not None]
 
+        def _set_oob_score(self, X, y, n_threads):
+            # this share's trees' out-of-bag sums (and y as the fit encodes it), added to the
+            # other shares' on the client
+            self._check_oob_target(y)
+            grown = self.estimators_
+            self.estimators_ = [e for e in grown if e is not None]
+            try:
+                self._oob_partial = (*self._oob_sums(X, n_threads), y)
+            finally:
+                self.estimators_ = grown
+
     _Share.__name__ = forest_class.__name__
     return _Share
 
@@ -40,7 +51,7 @@ def _grow_share(forest_class, params, X, y, sample_weight, start, stop):
     # a RandomState of its own (in-process workers share the objects of the graph)
     params = {**params, "random_state": copy.deepcopy(params["random_state"])}
     share = _SHARES[forest_class](**params)
-    share.set_params(n_estimators=stop, warm_start=True, oob_score=False)
+    share.set_params(n_estimators=stop, warm_start=True)
     share.estimators_ = [None] * start
     with capped_threads() as n_threads:
         share.set_params(n_jobs=n_threads)
@@ -78,11 +89,16 @@ class _DaskForestMixin:
         beyond the fitted ones, with the seeds one machine's warm start gives them (the same
         forest for an int random_state; a RandomState instance is copied, not advanced, by
         each fit here; with local=True the new trees are shared between the partitions as a
-        fit of them alone would share them). oob_score is not computed (missing)."""
+        fit of them alone would share them). oob_score: each task sums its trees' out-of-bag
+        predictions over the rows, the client adds the tasks' sums in order and scores them
+        (as one machine's, to the last bits of the sums); not with local=True or a warm
+        start that keeps trees (missing)."""
         self._validate_params()
-        if self.oob_score:
-            raise NotImplementedError("oob_score is not available in fastml.dask's forests yet")
         kept = list(self.estimators_) if self.warm_start and hasattr(self, "estimators_") else []
+        if self.oob_score and (self.local or kept):
+            raise NotImplementedError("fastml.dask's forests compute oob_score over all the "
+                                      "rows and trees of one fit only (not with local=True or "
+                                      "a warm start)")
         if len(kept) > self.n_estimators:
             raise ValueError(f"n_estimators={self.n_estimators} must be larger or equal to "
                              f"len(estimators_)={len(kept)} when warm_start==True")
@@ -116,9 +132,15 @@ class _DaskForestMixin:
             for (Xp, yp, wp), a, b in zip(data, bounds[:-1], bounds[1:]) if b > a])
         # the fitted state of the first share (classes, bins, n_features_in_...), all the trees
         self.__dict__.update({k: v for k, v in shares[0].__dict__.items()
-                              if k not in params and k not in ("n_tasks", "local")})
+                              if k not in params and k not in ("n_tasks", "local", "_oob_partial")})
         self.estimators_ = kept + [tree for share in shares for tree in share.estimators_]
         self._pack()
+        if self.oob_score:
+            total, n_predictions, y_fit = shares[0]._oob_partial
+            for share in shares[1:]:
+                total = total + share._oob_partial[0]
+                n_predictions = n_predictions + share._oob_partial[1]
+            self._set_oob_from_sums(y_fit, total, n_predictions)
         return self
 
 

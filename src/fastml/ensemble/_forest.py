@@ -171,11 +171,19 @@ class _BaseForest(CompiledWalk, BaseEstimator):
         """Every row predicted by the trees whose bootstrap left it out (scikit-learn's); y holds
         the class indices or targets. Several outputs: oob_decision_function_ is (n_samples,
         n_classes, n_outputs), oob_prediction_ (n_samples, n_outputs), as scikit-learn's."""
+        self._check_oob_target(y)
+        self._set_oob_from_sums(y, *self._oob_sums(X, n_threads))
+
+    def _check_oob_target(self, y):
         if self._is_classifier and type_of_target(y) == "multiclass-multioutput":
             raise ValueError("The type of target cannot be used to compute OOB estimates. Got "
                              "multiclass-multioutput while only the following are supported: "
                              "continuous, continuous-multioutput, binary, multiclass, "
                              "multilabel-indicator.")
+
+    def _oob_sums(self, X, n_threads):
+        """(each row's predictions summed over the trees whose bootstrap left it out, (n_samples,
+        n_values); how many such trees each row has)."""
         n_samples = X.shape[0]
         if sparse.issparse(X):
             X = X.tocsr()  # rows picked per tree, walked as CSR
@@ -188,6 +196,10 @@ class _BaseForest(CompiledWalk, BaseEstimator):
                 tree = pack_trees([estimator.tree_], self.n_features_in_)
                 total[rows] += walk_packed(tree, X[rows], n_threads, mean=True)
                 n_predictions[rows] += 1
+        return total, n_predictions
+
+    def _set_oob_from_sums(self, y, total, n_predictions):
+        n_samples = len(n_predictions)
         if (n_predictions == 0).any():
             warnings.warn("Some inputs do not have OOB scores. This probably means too few "
                           "trees were used to compute any reliable OOB estimates.", UserWarning)

@@ -9,8 +9,10 @@ prediction walks the trees packed once, in compiled code, with no thread start-u
 batch. The bin thresholds are scikit-learn's _BinMapper's (so models compare tree for tree)
 and the codes fastml.tree's compiled encoder's; float32 X is binned and walked as float32.
 Categorical features go through scikit-learn's own preprocessing (an OrdinalEncoder in a
-ColumnTransformer that puts them first, unknown categories becoming NaN), so that each category
-is its own bin code and the compiled split search sorts them as scikit-learn's.
+ColumnTransformer that puts them first, unknown categories becoming NaN), or, for NumPy X whose
+categories are integers, through IntegerCategoryEncoder, which gives the same codes in O(n), so
+that each category is its own bin code and the compiled split search sorts them as
+scikit-learn's.
 Sparse X (CSR or CSC; scikit-learn's estimators reject it) is binned column by column from its
 CSC form, every implicit zero taking its feature's bin of 0, so that the model is the one the
 dense matrix gives; prediction walks its CSR rows, made dense in compiled code a block of
@@ -190,8 +192,9 @@ class _CompiledBoosting:
 
     def _preprocess_X(self, X, *, reset):
         """scikit-learn's validation, keeping float32 X float32 (scikit-learn converts it to
-        float64). With categorical features, scikit-learn's own preprocessing (its
-        ColumnTransformer: the categorical features first, ordinally encoded, in float64)."""
+        float64). With categorical features, the categorical features first, ordinally
+        encoded: by IntegerCategoryEncoder for NumPy X of integer categories (X's dtype kept),
+        else by scikit-learn's own preprocessing (its ColumnTransformer, in float64)."""
         kwargs = dict(dtype=[np.float64, np.float32], ensure_all_finite=False, order="C",
                       accept_sparse=["csr", "csc"])
         if not reset:
