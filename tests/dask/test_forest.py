@@ -97,6 +97,10 @@ def test_oob_score_sums_every_tasks_trees(client):
     dist = RandomForestRegressor(6, random_state=1, oob_score=True, n_tasks=2).fit(Xr, yr)
     np.testing.assert_allclose(dist.oob_prediction_, local.oob_prediction_, rtol=1e-12)
     np.testing.assert_allclose(dist.oob_score_, local.oob_score_, rtol=1e-12)
+    # a warm start: the kept trees' sums too
+    warm = RandomForestRegressor(3, random_state=1, oob_score=True, n_tasks=2).fit(Xr, yr)
+    warm.set_params(n_estimators=6, warm_start=True).fit(Xr, yr)
+    np.testing.assert_allclose(warm.oob_prediction_, local.oob_prediction_, rtol=1e-12)
     with pytest.raises(NotImplementedError, match="oob_score"):
         RandomForestClassifier(4, oob_score=True, local=True).fit(partitioned(X, [300, 269]), y)
 

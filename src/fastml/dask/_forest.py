@@ -46,13 +46,14 @@ _SHARES = {cls: _share_class(cls) for cls in (_local.RandomForestClassifier,
                                               _local.RandomForestRegressor)}
 
 
-def _grow_share(forest_class, params, X, y, sample_weight, start, stop):
-    """Grow trees [start, stop) of the forest over all the rows; return the fitted share."""
+def _grow_share(forest_class, params, X, y, sample_weight, start, stop, kept=None):
+    """Grow trees [start, stop) of the forest over all the rows; return the fitted share. kept:
+    the first start trees, for their out-of-bag sums (None: left out)."""
     # a RandomState of its own (in-process workers share the objects of the graph)
     params = {**params, "random_state": copy.deepcopy(params["random_state"])}
     share = _SHARES[forest_class](**params)
     share.set_params(n_estimators=stop, warm_start=True)
-    share.estimators_ = [None] * start
+    share.estimators_ = [None] * start if kept is None else list(kept)
     with capped_threads() as n_threads:
         share.set_params(n_jobs=n_threads)
         share.fit(X, y, sample_weight=sample_weight)
@@ -90,15 +91,15 @@ class _DaskForestMixin:
         forest for an int random_state; a RandomState instance is copied, not advanced, by
         each fit here; with local=True the new trees are shared between the partitions as a
         fit of them alone would share them). oob_score: each task sums its trees' out-of-bag
-        predictions over the rows, the client adds the tasks' sums in order and scores them
-        (as one machine's, to the last bits of the sums); not with local=True or a warm
-        start that keeps trees (missing)."""
+        predictions over the rows (the first task also the kept trees' on a warm start), the
+        client adds the tasks' sums in order and scores them (as one machine's, to the last
+        bits of the sums); not with local=True (its trees never saw the other partitions'
+        rows)."""
         self._validate_params()
         kept = list(self.estimators_) if self.warm_start and hasattr(self, "estimators_") else []
-        if self.oob_score and (self.local or kept):
+        if self.oob_score and self.local:
             raise NotImplementedError("fastml.dask's forests compute oob_score over all the "
-                                      "rows and trees of one fit only (not with local=True or "
-                                      "a warm start)")
+                                      "rows, not with local=True")
         if len(kept) > self.n_estimators:
             raise ValueError(f"n_estimators={self.n_estimators} must be larger or equal to "
                              f"len(estimators_)={len(kept)} when warm_start==True")
@@ -128,8 +129,10 @@ class _DaskForestMixin:
         bounds = np.linspace(len(kept), self.n_estimators, n_tasks + 1).astype(int)
         local_class = self._local_class
         shares = dask.compute(*[
-            dask.delayed(_grow_share)(local_class, params, Xp, yp, wp, int(a), int(b))
-            for (Xp, yp, wp), a, b in zip(data, bounds[:-1], bounds[1:]) if b > a])
+            dask.delayed(_grow_share)(local_class, params, Xp, yp, wp, int(a), int(b),
+                                      kept if self.oob_score and i == 0 and kept else None)
+            for i, ((Xp, yp, wp), a, b) in enumerate(zip(data, bounds[:-1], bounds[1:]))
+            if b > a])
         # the fitted state of the first share (classes, bins, n_features_in_...), all the trees
         self.__dict__.update({k: v for k, v in shares[0].__dict__.items()
                               if k not in params and k not in ("n_tasks", "local", "_oob_partial")})
