@@ -16,23 +16,23 @@ using kernels::lanes_sum;
 
 // Rows per chunk of a C-order pass: each chunk's sums are kept apart and added in chunk order,
 // so the split (fixed by n alone) never depends on the thread count; 2048 rows of 1000 float64
-// features are 16 MB of X against 16 KB of sums, which stay in cache.
-constexpr index_t kPassRows = 2048;
+// features are 16 MB of X against 16 KB of sums, which stay in cache. A shorter X is cut in 16
+// chunks (of at least 64 rows), so that a short, wide X still gives the threads chunks to take.
+inline index_t pass_rows(index_t n) { return std::clamp<index_t>((n + 15) / 16, 64, 2048); }
 
-// total[0 .. width) = the sums over the chunks of kPassRows rows that body(i0, i1, acc) adds
+// total[0 .. width) = the sums over the chunks of pass_rows(n) rows that body(i0, i1, acc) adds
 // into acc (width zeros) for rows i0 .. i1 - 1. The threads take whole chunks, each streaming
 // C-order X forwards. Splitting the features instead (each thread half of every row) cost three
 // times the CPU time on two threads of the shared 2-core machine (ElasticNet 50k x 1000: its
 // three passes 0.20 s CPU, 0.81 s wall, against 0.074 s and 0.27 s; 0.07 s on one thread;
-// load 11). The chunks' sums take width / kPassRows doubles a row: at most X's size / 1024 per
-// sum a feature.
+// load 11). The chunks' sums take at most X's size / 64 per sum a feature.
 template <class Body>
 void row_chunk_sums(index_t n, index_t width, int threads, double* total, Body body) {
-  const index_t chunks = (n + kPassRows - 1) / kPassRows;
+  const index_t rows = pass_rows(n), chunks = (n + rows - 1) / rows;
   std::vector<double> sums(static_cast<std::size_t>(chunks * width), 0.0);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (index_t c = 0; c < chunks; ++c)
-    body(c * kPassRows, std::min(n, (c + 1) * kPassRows), sums.data() + c * width);
+    body(c * rows, std::min(n, (c + 1) * rows), sums.data() + c * width);
   std::fill(total, total + width, 0.0);
   for (index_t c = 0; c < chunks; ++c)
     for (index_t k = 0; k < width; ++k) total[k] += sums[c * width + k];
