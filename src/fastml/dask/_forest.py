@@ -7,7 +7,6 @@ binning's draws; a task growing trees [a, b) draws the same stream and skips the
 """
 import copy
 import inspect
-import warnings
 from numbers import Integral
 
 import dask
@@ -100,12 +99,7 @@ class _DaskForestMixin:
         if self.oob_score and self.local:
             raise NotImplementedError("fastml.dask's forests compute oob_score over all the "
                                       "rows, not with local=True")
-        if len(kept) > self.n_estimators:
-            raise ValueError(f"n_estimators={self.n_estimators} must be larger or equal to "
-                             f"len(estimators_)={len(kept)} when warm_start==True")
-        if len(kept) == self.n_estimators:
-            warnings.warn("Warm-start fitting without increasing n_estimators does not fit new "
-                          "trees.")
+        if self._n_more_trees(len(kept)) == 0:
             return self
         # Every task draws the same stream: an int seed, or a copy of the RandomState's state.
         random_state = self.random_state

@@ -108,14 +108,8 @@ class _BaseForest(CompiledWalk, BaseEstimator):
 
         if not self.warm_start or not hasattr(self, "estimators_"):
             self.estimators_ = []
-        n_more = self.n_estimators - len(self.estimators_)
-        if n_more < 0:
-            raise ValueError(f"n_estimators={self.n_estimators} must be larger or equal to "
-                             f"len(estimators_)={len(self.estimators_)} when warm_start==True")
-        if n_more == 0:
-            warnings.warn("Warm-start fitting without increasing n_estimators does not fit new "
-                          "trees.")
-        else:
+        n_more = self._n_more_trees(len(self.estimators_))
+        if n_more > 0:
             # the seeds of earlier trees are drawn again so that a warm-started forest equals
             # one grown at once (scikit-learn's rule)
             random_state.randint(_MAX_INT, size=len(self.estimators_))
@@ -145,6 +139,18 @@ class _BaseForest(CompiledWalk, BaseEstimator):
 
     def _fitted_trees(self):
         return [estimator.tree_ for estimator in self.estimators_]
+
+    def _n_more_trees(self, n_kept):
+        """The trees a fit adds to the n_kept it keeps (warm_start), with scikit-learn's error
+        where n_estimators is below them and its warning where it equals them."""
+        n_more = self.n_estimators - n_kept
+        if n_more < 0:
+            raise ValueError(f"n_estimators={self.n_estimators} must be larger or equal to "
+                             f"len(estimators_)={n_kept} when warm_start==True")
+        if n_more == 0:
+            warnings.warn("Warm-start fitting without increasing n_estimators does not fit new "
+                          "trees.")
+        return n_more
 
     def _make_tree(self, seed, tree, split_finder):
         """A fitted DecisionTree* holding one grown tree, as scikit-learn's estimators_ (its
