@@ -88,11 +88,12 @@ def test_chain_is_the_same_on_any_thread_count(X, method):
 
 
 def _low_slots_last(n, seed=0):
-    """Far-apart rows first, tight pairs after them: the high slots merge first and the low ones
-    stay live, so the chain's move into a square matrix has to wait (to about 2 n / 3)."""
+    """Far-apart rows first (three quarters), tight pairs after them: the high slots merge first
+    and the low ones stay live, so the chain's move into a square matrix, which would cover
+    condensed rows still to be read at n / sqrt(2) clusters, has to wait (to about 2 n / 3)."""
     rng = np.random.default_rng(seed)
-    far = rng.normal(size=(n // 2, 3)) * 100.0
-    pairs = rng.normal(size=(n - n // 2, 3))
+    far = rng.normal(size=(3 * n // 4, 3)) * 100.0
+    pairs = rng.normal(size=(n - 3 * n // 4, 3))
     pairs[1::2] = pairs[::2][: len(pairs[1::2])] + 1e-3
     return np.vstack([far, pairs])
 
