@@ -7,7 +7,8 @@ or runs its own Prim over the rows (single). fastml runs the same algorithms com
 
 - ward: the chain on cluster centroids and sizes, with no distance matrix (O(n d) memory);
 - complete / average: the chain on a condensed float64 matrix (n (n - 1) / 2 values, one copy,
-  where scipy holds two), with scipy's updates to the operation;
+  where scipy holds two), with scipy's updates to the operation; once n / sqrt(2) clusters
+  remain, on the square matrix of the live ones, moved into the same buffer;
 - single (euclidean): Prim with distances computed on the fly (O(n d) memory).
 
 Merges come in scipy's order and are named as scipy names them, so children_ and distances_ are
