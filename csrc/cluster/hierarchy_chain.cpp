@@ -136,8 +136,8 @@ class TeamChoice {
 //    x (master); scan(x, lo, hi, live) -> Part, the best of share [lo, hi); choose(parts, team,
 //    x, prev, best, dist): the scan's answer from the parts in share order (scipy's choice: the
 //    first strict minimum in slot order, the chain's previous element first);
-//  - update(a, b, na, nb, live, lo, hi): the merge's share of positions [lo, hi) of
-//    live.slots() (a already dead there); merged(a, b, na, nb): its master part, after them;
+//  - update(a, b, na, nb, live, lo, hi): the merge's share [lo, hi) of extent(live) (a already
+//    dead in live); merged(a, b, na, nb, live): its master part, after them;
 //  - step_ns(m): a scan's cost on one thread with m live clusters.
 // Parts combine in a fixed order, so that merges do not depend on the thread count. Nothing in
 // the region allocates or throws (the chain's capacity is reserved).
@@ -205,13 +205,12 @@ void nn_chain(Policy& p, index_t n, Merge* merges, int n_threads) {
         }
 #pragma omp barrier
         if (merging) {
-          const index_t slots = static_cast<index_t>(live.slots().size());
-          p.update(a, b, na, nb, live, share_begin(slots, t, size),
-                   share_begin(slots, t + 1, size));
+          const index_t len = p.extent(live);
+          p.update(a, b, na, nb, live, share_begin(len, t, size), share_begin(len, t + 1, size));
 #pragma omp barrier
 #pragma omp master
           {
-            p.merged(a, b, na, nb);
+            p.merged(a, b, na, nb, live);
             live.tidy();
           }
         }
@@ -303,7 +302,7 @@ class WardPolicy {
 
   void update(index_t, index_t, index_t, index_t, const LiveSlots&, index_t, index_t) {}
 
-  void merged(index_t x, index_t y, index_t nx, index_t ny) {
+  void merged(index_t x, index_t y, index_t nx, index_t ny, const LiveSlots&) {
     const double wx = static_cast<double>(nx), wy = static_cast<double>(ny);
     const index_t px = pos_[x], py = pos_[y];
     for (index_t k = 0; k < d_; ++k) {
@@ -329,20 +328,30 @@ class WardPolicy {
   index_t prev_ = -1;          // the chain's previous element (a slot), whose value is noted
 };
 
-// ---- complete and average: a condensed matrix ---------------------------------------------
+// ---- complete and average: a condensed matrix, then a square one -------------------------
 
+// The distances start in scipy's condensed layout, where a scan from x reads d(i, x) for i < x
+// down a column, a cache miss each, and a merge's update reads two such columns and writes one.
+// Once few enough clusters remain that their square matrix fits in the condensed buffer (at most
+// n / sqrt(2), and no more than the in-place move below allows: by two thirds of n at the
+// latest), the live clusters are repacked into it, in slot order, each row holding the
+// cluster's distances to all: a scan then reads one contiguous row,
+// and an update reads two rows and writes a row and a column. The square is repacked smaller
+// each time the live clusters fall to half its side, so rows stay short and mostly live.
+// Positions keep slot order, the values are copies, and the arithmetic is the condensed one's:
+// merges and heights are the same to the bit, ties included.
 class CondensedPolicy {
  public:
-  CondensedPolicy(double* D, index_t n, Linkage linkage) : D_(D), n_(n), linkage_(linkage) {}
-  double& at(index_t i, index_t j) const {
-    if (i > j) std::swap(i, j);
-    return D_[n_ * i - i * (i + 1) / 2 + (j - i - 1)];
-  }
+  CondensedPolicy(double* D, index_t n, Linkage linkage)
+      : D_(D), n_(n), linkage_(linkage), live_(n) {}
   double output(double dist) const { return dist; }
 
-  // A scan reads half its values down a column (a cache miss each): ~8 ns a cluster.
-  double step_ns(index_t m) const { return 8.0 * m; }
-  index_t extent(const LiveSlots& live) const { return live.slots().size(); }
+  // A condensed scan reads half its values down a column (a cache miss each): ~8 ns a cluster;
+  // a square scan streams a row.
+  double step_ns(index_t m) const { return side_ ? 1.5 * side_ : 8.0 * m; }
+  index_t extent(const LiveSlots& live) const {
+    return side_ ? side_ : static_cast<index_t>(live.slots().size());
+  }
   void prepare(index_t, index_t) {}
 
   struct Part {
@@ -350,10 +359,24 @@ class CondensedPolicy {
     index_t slot = -1;
   };
 
-  // The first strict minimum over the live slots at positions [lo, hi) of the list.
+  // The first strict minimum over the live clusters at [lo, hi) of the extent. In the square,
+  // dead positions and the diagonal read +inf (bias_, and the diagonal's own value).
   Part scan(index_t x, index_t lo, index_t hi, const LiveSlots& live) const {
-    const index_t* slots = live.slots().data();
     Part f;
+    if (side_) {
+      const double* row = D_ + pos_[x] * side_;
+      index_t best = -1;
+      for (index_t c = lo; c < hi; ++c) {
+        const double d = row[c] + bias_[c];
+        if (d < f.value) {
+          f.value = d;
+          best = c;
+        }
+      }
+      if (best >= 0) f.slot = slot_[best];
+      return f;
+    }
+    const index_t* slots = live.slots().data();
     for (index_t p = lo; p < hi; ++p) {
       const index_t i = slots[p];
       if (i == x || live.size(i) == 0) continue;
@@ -371,7 +394,7 @@ class CondensedPolicy {
   void choose(const Part* parts, int team, index_t x, index_t prev, index_t& best,
               double& best_dist) const {
     best = prev;
-    best_dist = prev >= 0 ? at(x, prev) : kInf;
+    best_dist = prev >= 0 ? dist(x, prev) : kInf;
     for (int t = 0; t < team; ++t)
       if (parts[t].value < best_dist) {
         best_dist = parts[t].value;
@@ -383,22 +406,120 @@ class CondensedPolicy {
   void update(index_t x, index_t y, index_t nx, index_t ny, const LiveSlots& live, index_t lo,
               index_t hi) {
     const double wx = static_cast<double>(nx), wy = static_cast<double>(ny);
+    if (side_) {
+      const index_t px = pos_[x], py = pos_[y];
+      const double* row_x = D_ + px * side_;
+      double* row_y = D_ + py * side_;
+      for (index_t c = lo; c < hi; ++c) {
+        if (bias_[c] != 0.0 || c == px || c == py) continue;
+        const double d = combine(wx, row_x[c], wy, row_y[c]);
+        row_y[c] = d;
+        D_[c * side_ + py] = d;  // the column: a store per row, no load on the scan's path
+      }
+      return;
+    }
     const index_t* slots = live.slots().data();
     for (index_t p = lo; p < hi; ++p) {
       const index_t i = slots[p];
       if (live.size(i) == 0 || i == y) continue;
-      const double dxi = at(i, x);
       double& dyi = at(i, y);
-      dyi = linkage_ == Linkage::complete ? std::max(dxi, dyi)
-                                          : (wx * dxi + wy * dyi) / (wx + wy);
+      dyi = combine(wx, at(i, x), wy, dyi);
     }
   }
-  void merged(index_t, index_t, index_t, index_t) {}
+
+  void merged(index_t x, index_t, index_t, index_t, const LiveSlots& live) {
+    --live_;
+    if (side_) {
+      bias_[pos_[x]] = kInf;
+      if (2 * live_ <= side_ && live_ >= 2) shrink_square();
+    } else if (live_ * live_ <= n_ * (n_ - 1) / 2 && live_ >= 2) {
+      to_square(live);
+    }
+  }
 
  private:
+  double& at(index_t i, index_t j) const {
+    if (i > j) std::swap(i, j);
+    return D_[n_ * i - i * (i + 1) / 2 + (j - i - 1)];
+  }
+  double dist(index_t i, index_t j) const {
+    return side_ ? D_[pos_[i] * side_ + pos_[j]] : at(i, j);
+  }
+  double combine(double wx, double dxi, double wy, double dyi) const {
+    return linkage_ == Linkage::complete ? std::max(dxi, dyi) : (wx * dxi + wy * dyi) / (wx + wy);
+  }
+  index_t row_start(index_t i) const { return n_ * i - i * (i + 1) / 2; }
+
+  // The live clusters' square, moved within the condensed buffer (live_^2 values fit in it):
+  // square row r (cluster L[r]) must not cover the condensed rows still to be read, those of
+  // L[r + 1], ...; while it would, the move waits for more merges (with the lowest slots live
+  // it fits from m <= 2 n / 3 on, with low slots dead sooner). It first takes
+  // the values above the diagonal (row L[r]'s, gathered before it is overwritten), then mirrors
+  // them below by tiles.
+  void to_square(const LiveSlots& live) {
+    std::vector<index_t> L;
+    L.reserve(live_);
+    for (index_t s : live.slots())
+      if (live.size(s)) L.push_back(s);
+    const index_t m = static_cast<index_t>(L.size());
+    for (index_t r = 0; r + 1 < m; ++r)
+      if ((r + 1) * m > row_start(L[r + 1])) return;  // not yet: try again after a merge
+    std::vector<double> above(m);
+    for (index_t r = 0; r < m; ++r) {
+      const double* row = D_ + row_start(L[r]) - L[r] - 1;  // row[j] = d(L[r], j), j > L[r]
+      for (index_t c = r + 1; c < m; ++c) above[c] = row[L[c]];
+      std::copy(above.begin() + r + 1, above.end(), D_ + r * m + r + 1);
+    }
+    mirror(m);
+    pos_.assign(n_, -1);
+    slot_ = L;
+    for (index_t r = 0; r < m; ++r) pos_[L[r]] = r;
+    bias_.assign(m, 0.0);
+    side_ = m;
+  }
+
+  // The live positions' square, moved to the front in order: every value moves to a lower or
+  // equal address, later ones read after earlier ones are written, so one forward pass does it.
+  void shrink_square() {
+    std::vector<index_t> R;  // the live positions, ascending
+    R.reserve(live_);
+    for (index_t c = 0; c < side_; ++c)
+      if (bias_[c] == 0.0) R.push_back(c);
+    const index_t m = static_cast<index_t>(R.size());
+    for (index_t r = 0; r < m; ++r) {
+      const double* from = D_ + R[r] * side_;
+      double* to = D_ + r * m;
+      for (index_t c = 0; c < m; ++c) to[c] = from[R[c]];
+    }
+    for (index_t r = 0; r < m; ++r) {
+      const index_t s = slot_[R[r]];
+      slot_[r] = s;
+      pos_[s] = r;
+    }
+    slot_.resize(m);
+    bias_.assign(m, 0.0);
+    side_ = m;
+  }
+
+  // The m x m square at D_ from its values above the diagonal: below by 32 x 32 tiles (a cache
+  // line of each of 32 rows read per tile, not a line per value), +inf on the diagonal.
+  void mirror(index_t m) {
+    constexpr index_t kTile = 32;
+    for (index_t r0 = 0; r0 < m; r0 += kTile)
+      for (index_t c0 = 0; c0 <= r0; c0 += kTile)
+        for (index_t r = r0; r < std::min(m, r0 + kTile); ++r)
+          for (index_t c = c0; c < std::min(r, c0 + kTile); ++c) D_[r * m + c] = D_[c * m + r];
+    for (index_t r = 0; r < m; ++r) D_[r * m + r] = kInf;
+  }
+
   double* D_;
   index_t n_;
   Linkage linkage_;
+  index_t live_;               // clusters live
+  index_t side_ = 0;           // the square's side; 0 while condensed
+  std::vector<index_t> pos_;   // square position of a live slot
+  std::vector<index_t> slot_;  // slot at a square position
+  std::vector<double> bias_;   // 0 at a live position, +inf at a dead one
 };
 
 // scipy's union-find for naming the clusters of sorted merges.

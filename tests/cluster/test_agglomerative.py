@@ -250,6 +250,24 @@ def test_errors_as_scikit_learn():
         fm.AgglomerativeClustering().fit(sp.csr_matrix(X))
 
 
+@pytest.mark.parametrize("linkage", ["complete", "average"])
+def test_overflowing_distances_raise_scipys_error(linkage):
+    """Finite rows whose distances overflow: the euclidean path checks the distances only when
+    max|X| allows an overflow; they must then raise scipy's error, as scikit-learn does."""
+    X = DATA["iris"][:20].copy()
+    X[3, 0], X[7, 0] = 1e200, -1e200
+    with pytest.raises(ValueError) as expected:
+        sk.AgglomerativeClustering(linkage=linkage).fit(X)
+    with pytest.raises(ValueError) as got:
+        fm.AgglomerativeClustering(linkage=linkage).fit(X)
+    assert str(got.value) == str(expected.value)
+    X[3, 0], X[7, 0] = 1e140, -1e140  # large, still finite distances: the same tree
+    a = sk.AgglomerativeClustering(linkage=linkage, compute_distances=True).fit(X)
+    b = fm.AgglomerativeClustering(linkage=linkage, compute_distances=True).fit(X)
+    np.testing.assert_array_equal(b.children_, a.children_)
+    np.testing.assert_array_equal(b.distances_, a.distances_)
+
+
 @pytest.mark.parametrize("linkage", ["ward", "average"])
 def test_distance_matrix_given_as_observations_warns_as_scipy(linkage):
     X = DATA["iris"][:30]

@@ -87,6 +87,33 @@ def test_chain_is_the_same_on_any_thread_count(X, method):
         np.testing.assert_array_equal(trees[0][1], Z[:, 2])
 
 
+def _low_slots_last(n, seed=0):
+    """Far-apart rows first (three quarters), tight pairs after them: the high slots merge first
+    and the low ones stay live, so the chain's move into a square matrix, which would cover
+    condensed rows still to be read at n / sqrt(2) clusters, has to wait (to about 2 n / 3)."""
+    rng = np.random.default_rng(seed)
+    far = rng.normal(size=(3 * n // 4, 3)) * 100.0
+    pairs = rng.normal(size=(n - 3 * n // 4, 3))
+    pairs[1::2] = pairs[::2][: len(pairs[1::2])] + 1e-3
+    return np.vstack([far, pairs])
+
+
+@pytest.mark.parametrize("method", ["complete", "average"])
+def test_chain_is_scipy_across_the_square_repacks(method):
+    """Complete and average move to a square matrix once n / sqrt(2) clusters remain (later when
+    low slots stay live) and shrink it each time the live ones halve: every size from 2 to 40
+    and trees with ties or late moves cross those points at different merges."""
+    cases = [_data((n, 3), np.float64, seed=n) for n in range(2, 41)]
+    cases += [_tied(n, 2, seed=n) for n in (9, 17, 33, 65, 130)]
+    cases += [_low_slots_last(n, seed=n) for n in (12, 31, 64, 201)]
+    for X in cases:
+        Z = scipy_hierarchy.linkage(X, method=method)
+        for n_threads in (1, 3):
+            children, distances = _tree(X, method, n_threads)
+            np.testing.assert_array_equal(children, Z[:, :2].astype(np.int64))
+            np.testing.assert_array_equal(distances, Z[:, 2])
+
+
 def test_ward_chain_is_scipy():
     X = _data((80, 6), np.float64)
     Z = scipy_hierarchy.ward(X)
