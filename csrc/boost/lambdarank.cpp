@@ -4,7 +4,9 @@
 // discount 1 / log2(2 + rank), over the query's ideal DCG at truncation_level) times the
 // logistic probability that the pair is misordered; with norm, the pair's weight divided by
 // 0.01 + |score gap| and the query's lambdas rescaled by log2(1 + S) / S (S their sum),
-// LightGBM's lambdarank defaults. Queries are independent: one thread takes a query whole, so
+// LightGBM's lambdarank defaults. With sample weights, each row's lambda and hessian are then
+// multiplied by its own weight, as LightGBM weighs lambdarank (row by row, not per query).
+// Queries are independent: one thread takes a query whole, so
 // the result never depends on the thread count.
 #include <algorithm>
 #include <cmath>
@@ -28,8 +30,8 @@ struct Scratch {
   std::vector<double> gain, score, exp_score, lambda, hess, ideal, discount;
 };
 
-void one_query(const double* y, const double* score, index_t n, index_t truncation, bool norm,
-               double sigmoid, GradHess* gh, Scratch& s) {
+void one_query(const double* y, const double* score, const double* weight, index_t n,
+               index_t truncation, bool norm, double sigmoid, GradHess* gh, Scratch& s) {
   // the discounts of the ranks, once (a pair would take two logarithms)
   for (index_t i = static_cast<index_t>(s.discount.size()); i < n; ++i)
     s.discount.push_back(1.0 / std::log2(2.0 + static_cast<double>(i)));
@@ -105,15 +107,18 @@ void one_query(const double* y, const double* score, index_t n, index_t truncati
     }
   }
   const double factor = norm && sum_lambdas > 0 ? std::log2(1 + sum_lambdas) / sum_lambdas : 1.0;
-  for (index_t r = 0; r < n; ++r)
-    gh[s.order[r]] = {static_cast<float>(lambda[r] * factor), static_cast<float>(hess[r] * factor)};
+  for (index_t r = 0; r < n; ++r) {
+    const index_t row = s.order[r];
+    const double w = weight != nullptr ? factor * weight[row] : factor;
+    gh[row] = {static_cast<float>(lambda[r] * w), static_cast<float>(hess[r] * w)};
+  }
 }
 
 }  // namespace
 
-void lambdarank_gradients(const double* y, const double* score, const std::int64_t* offsets,
-                          index_t n_queries, index_t truncation_level, bool norm, double sigmoid,
-                          GradHess* gh, int n_threads) {
+void lambdarank_gradients(const double* y, const double* score, const double* sample_weight,
+                          const std::int64_t* offsets, index_t n_queries, index_t truncation_level,
+                          bool norm, double sigmoid, GradHess* gh, int n_threads) {
   // about 5 ns a pair, a row pairing with up to the mean query size of others
   const index_t n_rows = offsets[n_queries];
   const double mean_size = static_cast<double>(n_rows) / static_cast<double>(std::max<index_t>(n_queries, 1));
@@ -126,8 +131,8 @@ void lambdarank_gradients(const double* y, const double* score, const std::int64
     for (index_t q = 0; q < n_queries; ++q) {
       const index_t first = offsets[q];
       error.run([&] {
-        one_query(y + first, score + first, offsets[q + 1] - first, truncation_level, norm,
-                  sigmoid, gh + first, scratch);
+        one_query(y + first, score + first, sample_weight ? sample_weight + first : nullptr,
+                  offsets[q + 1] - first, truncation_level, norm, sigmoid, gh + first, scratch);
       });
     }
   }
