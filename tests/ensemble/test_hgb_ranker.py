@@ -343,6 +343,14 @@ def test_n_jobs_sparse_pickle():
     assert_array_equal(model.predict(sparse.csr_matrix(X)), models[0].predict(X))
     loaded = pickle.loads(pickle.dumps(model))
     assert_array_equal(loaded.predict(X), model.predict(X))
+    # weighted, early stopping on held-out queries, sparse: the same for any n_jobs
+    w = np.random.default_rng(3).uniform(0.2, 2, len(y))
+    stopped = [HistGradientBoostingRanker(max_iter=50, early_stopping=True, n_iter_no_change=3,
+                                          random_state=0, n_jobs=j).fit(
+                   sparse.csr_matrix(X), y, w, group=group) for j in (1, 2)]
+    assert stopped[0].n_iter_ == stopped[1].n_iter_ < 50
+    assert_array_equal(stopped[0].validation_score_, stopped[1].validation_score_)
+    assert_array_equal(stopped[0].predict(X), stopped[1].predict(X))
 
 
 def test_bad_groups_and_labels():
