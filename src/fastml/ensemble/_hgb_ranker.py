@@ -123,7 +123,8 @@ class HistGradientBoostingRanker(_CompiledBoosting, _ScikitLearnCategories, Base
     fit takes the queries as ``group`` (sizes of consecutive queries, as LightGBM) or ``qid``
     (each row's query, as XGBoost); with neither, all rows are one query. Labels are relevance
     grades, integers or not, in [0, 30] (gain 2**y - 1). predict gives scores (higher ranks
-    first); score gives the mean NDCG@eval_at over queries.
+    first), staged_predict those after each iteration; score gives the mean NDCG@eval_at over
+    queries.
 
     Where it differs from LightGBM's LGBMRanker: the bins are scikit-learn's (weighted by
     sample_weight, as the regressor's), the trees scikit-learn's booster's (min_samples_leaf,
