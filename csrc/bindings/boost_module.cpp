@@ -70,6 +70,23 @@ void lambdarank_gradients(const py::array& y, const py::array& score, const py::
                               reinterpret_cast<boost::GradHess*>(out), n_threads);
 }
 
+void query_dcg(const py::array& y, const py::array& score, const py::array& offsets, index_t k,
+               py::array& dcg, int n_threads) {
+  require(y.ndim() == 1 && offsets.ndim() == 1 && offsets.shape(0) >= 1,
+          "y must be 1-d and offsets 1-d, non-empty");
+  const index_t n = y.shape(0), Q = offsets.shape(0) - 1;
+  const double* yp = checked<double>(y, "y", {n});
+  const double* sp = checked<double>(score, "score", {n});
+  const std::int64_t* off = checked<std::int64_t>(offsets, "offsets", {Q + 1});
+  require(off[0] == 0 && off[Q] == n, "offsets must run from 0 to n_rows");
+  for (index_t q = 0; q < Q; ++q) require(off[q] < off[q + 1], "offsets must increase");
+  require(k >= 1, "k >= 1 expected");
+  double* out = checked_out<double>(dcg, "dcg", {Q});
+  require_threads(n_threads);
+  py::gil_scoped_release release;
+  boost::query_dcg(yp, sp, off, Q, k, out, n_threads);
+}
+
 // A grown tree: its node arrays (scikit-learn's TreePredictor fields) and its rows by leaf.
 struct GrownTree {
   boost::Tree tree;
@@ -251,6 +268,10 @@ PYBIND11_MODULE(_boost_fast, m) {
         "OUT gh (n_rows, 2) float32: LambdaMART's NDCG gradients and hessians at score for "
         "labels y (float64), query q's rows offsets[q] .. offsets[q + 1] (int64), each row's "
         "times its sample_weight (float64 or None).");
+  m.def("query_dcg", &query_dcg, py::arg("y"), py::arg("score"), py::arg("offsets"),
+        py::arg("k"), py::arg("dcg"), py::arg("n_threads"),
+        "OUT dcg (n_queries,) float64: each query's DCG@k of score for labels y (float64; gain "
+        "2^y - 1, equal scores in row order), query q's rows offsets[q] .. offsets[q + 1].");
   py::class_<GrownTree>(m, "GrownTree", "A tree grown by grow_tree, in preorder.")
       .def_property_readonly("value", [](const GrownTree& g) { return to_array(g.tree.value); })
       .def_property_readonly("gain", [](const GrownTree& g) { return to_array(g.tree.gain); })

@@ -67,6 +67,21 @@ def test_lambdarank_gradients_far_apart_scores(sigmoid):
     assert_allclose(gh[:, 1], h, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("sizes", [[1, 2, 7], [25, 3, 90], [150]])
+@pytest.mark.parametrize("k", [1, 3, 10, 200])
+def test_query_dcg_matches_reference(sizes, k, rng):
+    n = sum(sizes)
+    y = rng.integers(0, 5, n).astype(np.float64)
+    score = np.round(rng.normal(size=n), 1)  # ties, ranked in row order
+    offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    for s in (score, y):  # y: the ideal DCG
+        dcg = np.empty(len(sizes))
+        _boost_fast.query_dcg(y, s, offsets, k, dcg, 2)
+        assert_allclose(dcg, ref.dcg_at(y, s, sizes, k), rtol=1e-12)
+    with pytest.raises(ValueError, match="offsets must increase"):
+        _boost_fast.query_dcg(y, score, np.r_[0, 0, n].astype(np.int64), k, np.empty(2), 1)
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_first_iteration_is_one_boosting_step_of_the_reference(weighted):
     X, y, group = _ranking_data(30, 0)

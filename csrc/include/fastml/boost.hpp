@@ -71,6 +71,12 @@ void lambdarank_gradients(const double* y, const double* score, const double* sa
                           const std::int64_t* offsets, index_t n_queries, index_t truncation_level,
                           bool norm, double sigmoid, GradHess* gh, int n_threads);
 
+// OUT dcg (n_queries): each query's DCG@k of scores for labels y (gain 2^y - 1, discount
+// 1 / log2(2 + rank), equal scores ranked in row order; csrc/boost/lambdarank.cpp). With
+// score = y, the ideal DCG@k.
+void query_dcg(const double* y, const double* score, const std::int64_t* offsets,
+               index_t n_queries, index_t k, double* dcg, int n_threads);
+
 struct GrowParams {
   index_t max_leaf_nodes;  // 0: no limit
   index_t max_depth;       // 0: no limit

@@ -74,30 +74,28 @@ class QueryNDCG:
     1]) of any scores, as LightGBM's ndcg metric: gain 2^y - 1, discount 1 / log2(2 + rank),
     equal scores ranked in row order, a query whose ideal DCG is 0 counted as 1, and with
     sample_weight a mean weighted by each query's mean row weight (LightGBM's query weights;
-    LightGBM adds such a query's 1 unweighted, fastml weighs it as the others). The ideal DCGs
-    are taken once, so that early stopping scores each iteration with one sort."""
+    LightGBM adds such a query's 1 unweighted, fastml weighs it as the others). The DCGs are
+    compiled (_boost_fast.query_dcg: one sort per query) and the ideal ones taken once, so that
+    early stopping scores an iteration in a pass over its rows."""
 
-    def __init__(self, y, offsets, k, sample_weight=None):
-        sizes = np.diff(offsets)
-        self.n_queries = len(sizes)
-        self.query = np.repeat(np.arange(len(sizes)), sizes)
-        # each sorted row's rank in its query, and its discount if among the first k
-        rank = np.arange(len(y)) - np.repeat(offsets[:-1], sizes)
-        self.discount = np.where(rank < k, 1.0 / np.log2(2.0 + rank), 0.0)
-        self.gain = np.exp2(y) - 1.0
+    def __init__(self, y, offsets, k, sample_weight=None, n_threads=1):
+        self.y = np.ascontiguousarray(y, dtype=np.float64)
+        self.offsets, self.k, self.n_threads = offsets, k, n_threads
         self.ideal = self._dcg(y)
-        self.weight = (None if sample_weight is None
-                       else np.bincount(self.query, sample_weight, self.n_queries) / sizes)
+        sizes = np.diff(offsets)
+        self.weight = (None if sample_weight is None else
+                       np.add.reduceat(sample_weight, offsets[:-1]) / sizes)
 
     def _dcg(self, score):
-        order = np.lexsort((-score, self.query))  # stable: equal scores in row order
-        return np.bincount(self.query, self.gain[order] * self.discount, self.n_queries)
+        dcg = np.empty(len(self.offsets) - 1)
+        _boost_fast.query_dcg(self.y, np.ascontiguousarray(score, dtype=np.float64),
+                              self.offsets, self.k, dcg, self.n_threads)
+        return dcg
 
     def __call__(self, score):
         relevant = self.ideal > 0
-        ndcg = np.ones(self.n_queries)
-        ndcg[relevant] = self._dcg(np.asarray(score, dtype=np.float64))[relevant] / self.ideal[
-            relevant]
+        ndcg = np.ones(len(self.ideal))
+        ndcg[relevant] = self._dcg(score)[relevant] / self.ideal[relevant]
         return float(np.average(ndcg, weights=self.weight))
 
 
@@ -334,11 +332,13 @@ class HistGradientBoostingRanker(_CompiledBoosting, _ScikitLearnCategories, Base
         if self.do_early_stopping_:
             small_rows, small_offsets = self._small_trainset(offsets)
             train_ndcg = QueryNDCG(y[small_rows], small_offsets, self.eval_at,
-                                   None if sample_weight is None else sample_weight[small_rows])
+                                   None if sample_weight is None else sample_weight[small_rows],
+                                   self._n_threads)
             if self._use_validation_data:
                 X_val, y_val, sample_weight_val, offsets_val = validation
                 codes_val = self._bin_data(X_val, None, is_training_data=False)
-                validation_ndcg = QueryNDCG(y_val, offsets_val, self.eval_at, sample_weight_val)
+                validation_ndcg = QueryNDCG(y_val, offsets_val, self.eval_at, sample_weight_val,
+                                            self._n_threads)
                 raw_val = np.zeros((codes_val.shape[0], 1))
         codes = np.asfortranarray(codes)  # read feature by feature, as in the estimators' fit
         raw = np.zeros((codes.shape[0], 1))
@@ -415,4 +415,5 @@ class HistGradientBoostingRanker(_CompiledBoosting, _ScikitLearnCategories, Base
         if order is not None:
             y, score = y[order], score[order]
             sample_weight = None if sample_weight is None else sample_weight[order]
-        return QueryNDCG(y, offsets, self.eval_at, sample_weight)(score)
+        return QueryNDCG(y, offsets, self.eval_at, sample_weight,
+                         effective_n_threads(self.n_jobs))(score)

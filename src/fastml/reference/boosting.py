@@ -197,18 +197,24 @@ def lambdarank_gradients(y, score, group, truncation_level=30, norm=True, sigmoi
     return g, h
 
 
-def ndcg_at(y, score, group, k=10, sample_weight=None):
-    """Mean NDCG@k over the queries (gain 2^y - 1, discount 1 / log2(2 + rank), ties in score
-    ranked in row order); a query whose ideal DCG is 0 counts 1, as LightGBM's metric. With
-    sample_weight, the mean is weighted by each query's mean row weight (LightGBM's query
-    weights)."""
+def dcg_at(y, score, group, k=10):
+    """Each query's DCG@k (gain 2^y - 1, discount 1 / log2(2 + rank), ties in score ranked in
+    row order); with score = y, the ideal DCG@k."""
     y, score = np.asarray(y, dtype=np.float64), np.asarray(score, dtype=np.float64)
-    values, weights = [], []
+    out = []
     for part in _query_slices(group):
         yq, sq = y[part], score[part]
         discount = 1 / np.log2(2 + np.arange(min(k, len(yq))))
-        ideal = np.sum((2.0 ** np.sort(yq)[::-1][:k] - 1) * discount)
-        got = np.sum((2.0 ** yq[np.argsort(-sq, kind="stable")][:k] - 1) * discount)
-        values.append(1.0 if ideal <= 0 else got / ideal)
-        weights.append(1.0 if sample_weight is None else np.mean(sample_weight[part]))
+        out.append(np.sum((2.0 ** yq[np.argsort(-sq, kind="stable")][:k] - 1) * discount))
+    return np.array(out)
+
+
+def ndcg_at(y, score, group, k=10, sample_weight=None):
+    """Mean NDCG@k over the queries (dcg_at over the ideal dcg_at); a query whose ideal DCG is
+    0 counts 1, as LightGBM's metric. With sample_weight, the mean is weighted by each query's
+    mean row weight (LightGBM's query weights)."""
+    ideal, got = dcg_at(y, y, group, k), dcg_at(y, score, group, k)
+    values = np.where(ideal > 0, got / np.where(ideal > 0, ideal, 1.0), 1.0)
+    weights = (None if sample_weight is None else
+               [np.mean(sample_weight[part]) for part in _query_slices(group)])
     return float(np.average(values, weights=weights))
