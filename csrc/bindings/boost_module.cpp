@@ -50,7 +50,7 @@ void gradients(int loss, const py::array& y, const py::array& raw, const py::obj
 
 void lambdarank_gradients(const py::array& y, const py::array& score, const py::array& offsets,
                           index_t truncation_level, bool norm, double sigmoid, py::array& gh,
-                          int n_threads) {
+                          int n_threads, const py::object& sample_weight) {
   require(y.ndim() == 1 && offsets.ndim() == 1 && offsets.shape(0) >= 1,
           "y must be 1-d and offsets 1-d, non-empty");
   const index_t n = y.shape(0), Q = offsets.shape(0) - 1;
@@ -61,11 +61,30 @@ void lambdarank_gradients(const py::array& y, const py::array& score, const py::
   for (index_t q = 0; q < Q; ++q) require(off[q] < off[q + 1], "offsets must increase");
   for (index_t i = 0; i < n; ++i) require(yp[i] >= 0 && yp[i] < 64, "labels must lie in [0, 64)");
   require(truncation_level >= 1 && sigmoid > 0, "truncation_level >= 1 and sigmoid > 0 expected");
+  const double* sw = nullptr;
+  if (!sample_weight.is_none()) sw = checked<double>(sample_weight.cast<py::array>(), "sample_weight", {n});
   float* out = checked_out<float>(gh, "gh", {n, 2});
   require_threads(n_threads);
   py::gil_scoped_release release;
-  boost::lambdarank_gradients(yp, sp, off, Q, truncation_level, norm, sigmoid,
+  boost::lambdarank_gradients(yp, sp, sw, off, Q, truncation_level, norm, sigmoid,
                               reinterpret_cast<boost::GradHess*>(out), n_threads);
+}
+
+void query_dcg(const py::array& y, const py::array& score, const py::array& offsets, index_t k,
+               py::array& dcg, int n_threads) {
+  require(y.ndim() == 1 && offsets.ndim() == 1 && offsets.shape(0) >= 1,
+          "y must be 1-d and offsets 1-d, non-empty");
+  const index_t n = y.shape(0), Q = offsets.shape(0) - 1;
+  const double* yp = checked<double>(y, "y", {n});
+  const double* sp = checked<double>(score, "score", {n});
+  const std::int64_t* off = checked<std::int64_t>(offsets, "offsets", {Q + 1});
+  require(off[0] == 0 && off[Q] == n, "offsets must run from 0 to n_rows");
+  for (index_t q = 0; q < Q; ++q) require(off[q] < off[q + 1], "offsets must increase");
+  require(k >= 1, "k >= 1 expected");
+  double* out = checked_out<double>(dcg, "dcg", {Q});
+  require_threads(n_threads);
+  py::gil_scoped_release release;
+  boost::query_dcg(yp, sp, off, Q, k, out, n_threads);
 }
 
 // A grown tree: its node arrays (scikit-learn's TreePredictor fields) and its rows by leaf.
@@ -245,9 +264,14 @@ PYBIND11_MODULE(_boost_fast, m) {
         "sample_weight (float64 or None).");
   m.def("lambdarank_gradients", &lambdarank_gradients, py::arg("y"), py::arg("score"),
         py::arg("offsets"), py::arg("truncation_level"), py::arg("norm"), py::arg("sigmoid"),
-        py::arg("gh"), py::arg("n_threads"),
+        py::arg("gh"), py::arg("n_threads"), py::arg("sample_weight") = py::none(),
         "OUT gh (n_rows, 2) float32: LambdaMART's NDCG gradients and hessians at score for "
-        "labels y (float64), query q's rows offsets[q] .. offsets[q + 1] (int64).");
+        "labels y (float64), query q's rows offsets[q] .. offsets[q + 1] (int64), each row's "
+        "times its sample_weight (float64 or None).");
+  m.def("query_dcg", &query_dcg, py::arg("y"), py::arg("score"), py::arg("offsets"),
+        py::arg("k"), py::arg("dcg"), py::arg("n_threads"),
+        "OUT dcg (n_queries,) float64: each query's DCG@k of score for labels y (float64; gain "
+        "2^y - 1, equal scores in row order), query q's rows offsets[q] .. offsets[q + 1].");
   py::class_<GrownTree>(m, "GrownTree", "A tree grown by grow_tree, in preorder.")
       .def_property_readonly("value", [](const GrownTree& g) { return to_array(g.tree.value); })
       .def_property_readonly("gain", [](const GrownTree& g) { return to_array(g.tree.gain); })

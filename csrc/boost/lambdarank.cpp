@@ -4,8 +4,11 @@
 // discount 1 / log2(2 + rank), over the query's ideal DCG at truncation_level) times the
 // logistic probability that the pair is misordered; with norm, the pair's weight divided by
 // 0.01 + |score gap| and the query's lambdas rescaled by log2(1 + S) / S (S their sum),
-// LightGBM's lambdarank defaults. Queries are independent: one thread takes a query whole, so
-// the result never depends on the thread count.
+// LightGBM's lambdarank defaults. With sample weights, each row's lambda and hessian are then
+// multiplied by its own weight, as LightGBM weighs lambdarank (row by row, not per query).
+// Queries are independent: one thread takes a query whole, so
+// the result never depends on the thread count. query_dcg ranks each query as the lambdas do
+// and sums its DCG@k: the NDCG of the ranker's score and early stopping.
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -28,23 +31,16 @@ struct Scratch {
   std::vector<double> gain, score, exp_score, lambda, hess, ideal, discount;
 };
 
-void one_query(const double* y, const double* score, index_t n, index_t truncation, bool norm,
-               double sigmoid, GradHess* gh, Scratch& s) {
-  // the discounts of the ranks, once (a pair would take two logarithms)
+// The discounts 1 / log2(2 + rank) of ranks 0 .. n - 1, kept from query to query (a pair would
+// take two logarithms).
+const double* discounts(index_t n, Scratch& s) {
   for (index_t i = static_cast<index_t>(s.discount.size()); i < n; ++i)
     s.discount.push_back(1.0 / std::log2(2.0 + static_cast<double>(i)));
-  const double* discount = s.discount.data();
-  // the ideal DCG over the first `truncation` ranks
-  s.ideal.resize(n);
-  for (index_t i = 0; i < n; ++i) s.ideal[i] = std::exp2(y[i]) - 1.0;
-  std::sort(s.ideal.begin(), s.ideal.end(), std::greater<double>());
-  double max_dcg = 0;
-  for (index_t i = 0; i < std::min(n, truncation); ++i) max_dcg += s.ideal[i] * discount[i];
-  if (n < 2 || max_dcg <= 0) {
-    for (index_t i = 0; i < n; ++i) gh[i] = {0.f, 0.f};
-    return;
-  }
-  const double inverse_max_dcg = 1.0 / max_dcg;
+  return s.discount.data();
+}
+
+// s.order: the rows 0 .. n - 1 by decreasing score, equal scores in row order.
+void rank_by_score(const double* score, index_t n, Scratch& s) {
   s.order.resize(n);
   std::iota(s.order.begin(), s.order.end(), 0);
   const auto higher = [score](index_t a, index_t b) { return score[a] > score[b]; };
@@ -59,6 +55,23 @@ void one_query(const double* y, const double* score, index_t n, index_t truncati
   } else {
     std::stable_sort(s.order.begin(), s.order.end(), higher);
   }
+}
+
+void one_query(const double* y, const double* score, const double* weight, index_t n,
+               index_t truncation, bool norm, double sigmoid, GradHess* gh, Scratch& s) {
+  const double* discount = discounts(n, s);
+  // the ideal DCG over the first `truncation` ranks
+  s.ideal.resize(n);
+  for (index_t i = 0; i < n; ++i) s.ideal[i] = std::exp2(y[i]) - 1.0;
+  std::sort(s.ideal.begin(), s.ideal.end(), std::greater<double>());
+  double max_dcg = 0;
+  for (index_t i = 0; i < std::min(n, truncation); ++i) max_dcg += s.ideal[i] * discount[i];
+  if (n < 2 || max_dcg <= 0) {
+    for (index_t i = 0; i < n; ++i) gh[i] = {0.f, 0.f};
+    return;
+  }
+  const double inverse_max_dcg = 1.0 / max_dcg;
+  rank_by_score(score, n, s);
   // the pairs work in rank order on contiguous copies
   s.gain.resize(n);
   s.score.resize(n);
@@ -105,15 +118,18 @@ void one_query(const double* y, const double* score, index_t n, index_t truncati
     }
   }
   const double factor = norm && sum_lambdas > 0 ? std::log2(1 + sum_lambdas) / sum_lambdas : 1.0;
-  for (index_t r = 0; r < n; ++r)
-    gh[s.order[r]] = {static_cast<float>(lambda[r] * factor), static_cast<float>(hess[r] * factor)};
+  for (index_t r = 0; r < n; ++r) {
+    const index_t row = s.order[r];
+    const double w = weight != nullptr ? factor * weight[row] : factor;
+    gh[row] = {static_cast<float>(lambda[r] * w), static_cast<float>(hess[r] * w)};
+  }
 }
 
 }  // namespace
 
-void lambdarank_gradients(const double* y, const double* score, const std::int64_t* offsets,
-                          index_t n_queries, index_t truncation_level, bool norm, double sigmoid,
-                          GradHess* gh, int n_threads) {
+void lambdarank_gradients(const double* y, const double* score, const double* sample_weight,
+                          const std::int64_t* offsets, index_t n_queries, index_t truncation_level,
+                          bool norm, double sigmoid, GradHess* gh, int n_threads) {
   // about 5 ns a pair, a row pairing with up to the mean query size of others
   const index_t n_rows = offsets[n_queries];
   const double mean_size = static_cast<double>(n_rows) / static_cast<double>(std::max<index_t>(n_queries, 1));
@@ -126,12 +142,35 @@ void lambdarank_gradients(const double* y, const double* score, const std::int64
     for (index_t q = 0; q < n_queries; ++q) {
       const index_t first = offsets[q];
       error.run([&] {
-        one_query(y + first, score + first, offsets[q + 1] - first, truncation_level, norm,
-                  sigmoid, gh + first, scratch);
+        one_query(y + first, score + first, sample_weight ? sample_weight + first : nullptr,
+                  offsets[q + 1] - first, truncation_level, norm, sigmoid, gh + first, scratch);
       });
     }
   }
   error.rethrow();
+}
+
+void query_dcg(const double* y, const double* score, const std::int64_t* offsets,
+               index_t n_queries, index_t k, double* dcg, int n_threads) {
+  // about 20 ns a row (its share of a sort)
+  const int threads = fastml_region_threads(20.0 * static_cast<double>(offsets[n_queries]), n_threads);
+#pragma omp parallel num_threads(threads)
+  {
+    Scratch scratch;
+#pragma omp for schedule(dynamic, 64)
+    for (index_t q = 0; q < n_queries; ++q) {
+      const index_t first = offsets[q], n = offsets[q + 1] - first;
+      const index_t depth = std::min(n, k);
+      const double* discount = discounts(depth, scratch);
+      // only the first k ranks count: for a long query a partial sort would do, but the
+      // queries' rows are few and the stable order of equal scores must be kept
+      rank_by_score(score + first, n, scratch);
+      double sum = 0;
+      for (index_t r = 0; r < depth; ++r)
+        sum += (std::exp2(y[first + scratch.order[r]]) - 1.0) * discount[r];
+      dcg[q] = sum;
+    }
+  }
 }
 
 }  // namespace fastml::boost

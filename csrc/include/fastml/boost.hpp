@@ -65,10 +65,17 @@ void gradients(Loss loss, const double* y, const double* raw, const double* samp
 // OUT gh (n_rows): LambdaMART's gradients and hessians for NDCG (csrc/boost/lambdarank.cpp) at
 // scores, for labels y (gain 2^y - 1); query q's rows are offsets[q] .. offsets[q + 1]. Only
 // pairs with a member among the first truncation_level ranks count; norm: LightGBM's
-// lambdarank_norm. sigmoid scales the score gaps.
-void lambdarank_gradients(const double* y, const double* score, const std::int64_t* offsets,
-                          index_t n_queries, index_t truncation_level, bool norm, double sigmoid,
-                          GradHess* gh, int n_threads);
+// lambdarank_norm. sigmoid scales the score gaps. sample_weight (or nullptr): each row's
+// gradient and hessian times its weight (LightGBM's weighting).
+void lambdarank_gradients(const double* y, const double* score, const double* sample_weight,
+                          const std::int64_t* offsets, index_t n_queries, index_t truncation_level,
+                          bool norm, double sigmoid, GradHess* gh, int n_threads);
+
+// OUT dcg (n_queries): each query's DCG@k of scores for labels y (gain 2^y - 1, discount
+// 1 / log2(2 + rank), equal scores ranked in row order; csrc/boost/lambdarank.cpp). With
+// score = y, the ideal DCG@k.
+void query_dcg(const double* y, const double* score, const std::int64_t* offsets,
+               index_t n_queries, index_t k, double* dcg, int n_threads);
 
 struct GrowParams {
   index_t max_leaf_nodes;  // 0: no limit

@@ -1276,7 +1276,7 @@ def _boosting_workloads():
             ))
     workloads.append(_categorical_boosting_workload(common, held_out))
     if peer_installed("lightgbm"):
-        workloads.append(_ranker_workload())
+        workloads += [_ranker_workload(), _ranker_workload(weighted=True)]
     return workloads
 
 
@@ -1348,9 +1348,17 @@ def ranking_data(n, seed=0, n_features=20):
     return (*part(n), *part(max(n // 5, 10)))
 
 
-def _ranker_workload():
+def weighted_ranking_data(n, seed=0):
+    """ranking_data with a weight per training row (uniform in 0.5 .. 2) after it."""
+    data = ranking_data(n, seed)
+    return (*data, np.random.default_rng(seed + 1).uniform(0.5, 2.0, len(data[1])))
+
+
+def _ranker_workload(weighted=False):
     """HistGradientBoostingRanker against LightGBM's LGBMRanker (lambdarank, its defaults: 100
-    iterations, 31 leaves, truncation level 30): fit timed, held-out NDCG@10 compared."""
+    iterations, 31 leaves, truncation level 30; no early stopping on either side): fit timed,
+    held-out NDCG@10 compared. weighted: each training row weighted (both multiply a row's
+    lambdas by its weight)."""
     import lightgbm
 
     from fastml.ensemble import HistGradientBoostingRanker
@@ -1358,18 +1366,19 @@ def _ranker_workload():
 
     def run(make_model):
         def fit_score(d):
-            X, y, group, X_test, y_test, group_test = d
-            model = make_model().fit(X, y, group=group)
+            X, y, group, X_test, y_test, group_test = d[:6]
+            model = make_model().fit(X, y, d[6] if weighted else None, group=group)
             return ndcg_at(y_test, model.predict(X_test), group_test, 10)
         return fit_score
 
     return Workload(
         group="boosting",
         name="HistGradientBoostingRanker fit {n}x20 float32 in queries of 10-59, 100 "
-             "iterations: test NDCG@10",
+             f"iterations{', rows weighted' if weighted else ''}: test NDCG@10",
         sizes=(20_000, 300_000),
-        setup=ranking_data,
-        fastml=run(lambda: HistGradientBoostingRanker(max_iter=100, n_jobs=2)),
+        setup=weighted_ranking_data if weighted else ranking_data,
+        fastml=run(lambda: HistGradientBoostingRanker(max_iter=100, early_stopping=False,
+                                                      n_jobs=2)),
         peer=run(lambda: lightgbm.LGBMRanker(n_estimators=100, num_leaves=31,
                                              learning_rate=0.1, n_jobs=2, verbose=-1)),
         peer_name="LightGBM",

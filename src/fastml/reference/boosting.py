@@ -150,7 +150,8 @@ def _query_slices(group):
     return [slice(a, b) for a, b in zip(offsets[:-1], offsets[1:])]
 
 
-def lambdarank_gradients(y, score, group, truncation_level=30, norm=True, sigmoid=1.0):
+def lambdarank_gradients(y, score, group, truncation_level=30, norm=True, sigmoid=1.0,
+                         sample_weight=None):
     """(g, h), each (n_samples,): LambdaMART's gradients and hessians for NDCG, query by query
     (group: the sizes of consecutive queries). Rows ranked by score (ties in row order); every
     pair (i, j) of different labels with rank i < truncation_level, i < j: the better-labelled
@@ -159,7 +160,8 @@ def lambdarank_gradients(y, score, group, truncation_level=30, norm=True, sigmoi
     gap| with norm (unless every score of the query is equal); p = 1 / (1 + exp(sigmoid *
     (s_high - s_low))); g_high -= sigmoid w p, g_low += sigmoid w p, both
     h += sigmoid^2 w p (1 - p). With norm, a query's g and h are scaled by log2(1 + S) / S,
-    S = sum of 2 sigmoid w p."""
+    S = sum of 2 sigmoid w p. With sample_weight, each row's g and h are then multiplied by its
+    weight (LightGBM's weighting of lambdarank: row by row)."""
     y, score = np.asarray(y, dtype=np.float64), np.asarray(score, dtype=np.float64)
     g, h = np.zeros(len(y)), np.zeros(len(y))
     for part in _query_slices(group):
@@ -190,18 +192,29 @@ def lambdarank_gradients(y, score, group, truncation_level=30, norm=True, sigmoi
                 total += 2 * sigmoid * w * p
         factor = np.log2(1 + total) / total if norm and total > 0 else 1.0
         g[part], h[part] = gq * factor, hq * factor
+    if sample_weight is not None:
+        g, h = g * sample_weight, h * sample_weight
     return g, h
 
 
-def ndcg_at(y, score, group, k=10):
-    """Mean NDCG@k over the queries (gain 2^y - 1, discount 1 / log2(2 + rank), ties in score
-    ranked in row order); a query whose ideal DCG is 0 counts 1, as LightGBM's metric."""
+def dcg_at(y, score, group, k=10):
+    """Each query's DCG@k (gain 2^y - 1, discount 1 / log2(2 + rank), ties in score ranked in
+    row order); with score = y, the ideal DCG@k."""
     y, score = np.asarray(y, dtype=np.float64), np.asarray(score, dtype=np.float64)
-    values = []
+    out = []
     for part in _query_slices(group):
         yq, sq = y[part], score[part]
         discount = 1 / np.log2(2 + np.arange(min(k, len(yq))))
-        ideal = np.sum((2.0 ** np.sort(yq)[::-1][:k] - 1) * discount)
-        got = np.sum((2.0 ** yq[np.argsort(-sq, kind="stable")][:k] - 1) * discount)
-        values.append(1.0 if ideal <= 0 else got / ideal)
-    return float(np.mean(values))
+        out.append(np.sum((2.0 ** yq[np.argsort(-sq, kind="stable")][:k] - 1) * discount))
+    return np.array(out)
+
+
+def ndcg_at(y, score, group, k=10, sample_weight=None):
+    """Mean NDCG@k over the queries (dcg_at over the ideal dcg_at); a query whose ideal DCG is
+    0 counts 1, as LightGBM's metric. With sample_weight, the mean is weighted by each query's
+    mean row weight (LightGBM's query weights)."""
+    ideal, got = dcg_at(y, y, group, k), dcg_at(y, score, group, k)
+    values = np.where(ideal > 0, got / np.where(ideal > 0, ideal, 1.0), 1.0)
+    weights = (None if sample_weight is None else
+               [np.mean(sample_weight[part]) for part in _query_slices(group)])
+    return float(np.average(values, weights=weights))

@@ -12,6 +12,8 @@ from sklearn.cluster._hierarchical_fast import hc_get_heads, single_linkage_labe
 from sklearn.decomposition._pca import _infer_dimension as infer_dimension
 from sklearn.ensemble._hist_gradient_boosting.binning import (
     _find_binning_thresholds as hgb_binning_thresholds)
+from sklearn.ensemble._hist_gradient_boosting.gradient_boosting import (
+    BaseHistGradientBoosting as HGBBase)
 from sklearn.ensemble._hist_gradient_boosting.common import (
     PREDICTOR_RECORD_DTYPE as HGB_PREDICTOR_RECORD_DTYPE)
 from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
@@ -74,12 +76,14 @@ VECTORIZER_PRIVATE_METHODS = ("_validate_ngram_range", "_warn_for_unused_params"
                               "_validate_vocabulary", "_check_vocabulary")
 
 # fastml.ensemble's HistGradientBoosting* subclass scikit-learn's and call these private methods
-# of theirs (tests/ensemble check that they exist).
+# of theirs; the ranker borrows _preprocess_X, _check_categories and _should_stop from their
+# base, HGBBase (tests/ensemble check that they exist).
 HGB_PRIVATE_METHODS = ("_encode_y", "_encode_y_val", "_get_loss", "_finalize_sample_weight",
                        "_validate_parameters", "_check_interaction_cst", "_is_fitted",
                        "_clear_state", "_get_small_trainset", "_check_early_stopping_loss",
                        "_check_early_stopping_scorer", "_should_stop", "_print_iteration_stats",
-                       "_raw_predict", "_staged_raw_predict")
+                       "_raw_predict", "_staged_raw_predict", "_preprocess_X",
+                       "_check_categories")
 
 # every name above, for `from ._sklearn_compat import *` and linters (kept by the code itself,
 # so that modules adding names never collide here)
