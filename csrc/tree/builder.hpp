@@ -68,7 +68,7 @@ class Builder {
     Task root = root_task();
     if (root.end == 0) return finish();  // no row of non-zero weight: see build_forest
     // sparse X is searched from its columns node by node (sparse_columns.hpp), never presorted
-    if (!hist_mode_ && !p_.random_splitter && !d_.csc_indptr && !sklearn_order_)
+    if (!hist_mode_ && !p_.random_splitter && !d_.csc_indptr)
       rs_.presorted.presort(d_, rows_, n_threads_);
     if (p_.max_leaf_nodes > 0) {
       grow_best_first(*this, std::move(root), p_.max_leaf_nodes);
@@ -262,7 +262,7 @@ class Builder {
   // impurity ~1e-16 or 0). The squared error's sums of w y^2 and the Poisson loss are summed
   // over each side's rows afresh, as there. The children's totals stay their own sums (its
   // node_reset). Returns the improvement; sets the children's impurity.
-  double sklearn_children(const Task& task, double parent_impurity, Task& left, Task& right) {
+  [[gnu::noinline]] double sklearn_children(const Task& task, double parent_impurity, Task& left, Task& right) {
     const int C = ch_.C;
     const double* S = task.totals.data();
     std::vector<double>& L = sums_left_;
@@ -301,7 +301,7 @@ class Builder {
 
   // scikit-learn's Poisson impurity of n rows whose sums are S (its poisson_loss): the rows'
   // terms added in their order.
-  double poisson_loss(const std::int32_t* rows, index_t n, const double* S) const {
+  [[gnu::noinline]] double poisson_loss(const std::int32_t* rows, index_t n, const double* S) const {
     const int n_out = ch_.n_out;
     const double w = S[1];
     double loss = 0;

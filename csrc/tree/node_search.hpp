@@ -350,9 +350,11 @@ class NodeSearch {
                       draw_side_[draw], out);
       } else if (sklearn_order_ && !absolute_) {
         const T* column = d_.values + f * d_.n_rows;
+        const Sorted* presorted =
+            presorted_.column(f, static_cast<index_t>(rows_.size())) + task.begin;
         dispatch(p_.criterion, search_.C, search_.outputs.n, [&](auto crit, auto kc) {
           search_.sklearn_order_search<decltype(crit)::value, decltype(kc)::value>(
-              *sklearn_order_, column, task.begin, task.end, cand, s, out);
+              *sklearn_order_, column, presorted, task.begin, task.end, cand, s, out);
         });
       } else {
         const Sorted* column = presorted_.column(f, static_cast<index_t>(rows_.size()));

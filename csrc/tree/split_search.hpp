@@ -300,32 +300,39 @@ struct SplitSearch {
   // in the first pass with missing rows, at end_present (the missing rows alone right). The
   // sums are scikit-learn's running sums (SklearnSums), from nothing at each pass.
   template <Criterion Crit, int kC, class ValueAt, class RowAt>
-  void sklearn_pass(index_t n, index_t first, index_t end_present, bool missing_left,
+  FASTML_CART_INLINE void sklearn_pass(index_t n, index_t first, index_t end_present, bool missing_left,
                     ValueAt&& value_at, RowAt&& row_at, const Candidates& c, Scratch& s,
                     Split& out) const {
     double* L = s.left.data();
     std::fill(L, L + C, 0.0);
     SklearnSums sums{stats, c.totals, C, n, L};
-    const auto consider = [&](index_t p, double threshold, double cut) {
-      if (p < c.min_leaf || n - p < c.min_leaf) return;
+    // the last position, end_present, only with missing rows (they alone go right)
+    const index_t last = end_present < n ? end_present : end_present - 1;
+    for (index_t p = first + 1; p <= last; ++p) {
+      const bool all_present = p == end_present;
+      const double a = value_at(p - 1), b = all_present ? a : value_at(p);
+      if (!all_present && !ValueKeys<float>::apart(a, b)) continue;
+      if (p < c.min_leaf || n - p < c.min_leaf) continue;
       sums.move_to(p, row_at);
-      take(out, c.template evaluate<Crit, kC>(L), threshold, cut, missing_left);
-    };
-    for (index_t p = first + 1; p < end_present; ++p) {
-      const double a = value_at(p - 1), b = value_at(p);
-      if (ValueKeys<float>::apart(a, b)) consider(p, ValueKeys<float>::between(a, b), a);
+      take(out, c.template evaluate<Crit, kC>(L),
+           all_present ? kInf : ValueKeys<float>::between(a, b), all_present ? kInf : a,
+           missing_left);
     }
-    if (end_present < n) consider(end_present, kInf, kInf);
   }
 
   // The search of one feature over a node's rows [begin, end) of scikit-learn's order (see
-  // sklearn_order.hpp), which it sorts and, with missing values, turns for the second pass as
-  // scikit-learn's splitter does, leaving them as that leaves its samples.
+  // sklearn_order.hpp), which it sorts (presorted: the node's segment of the feature's presorted
+  // list) and, with missing values, turns for the second pass as scikit-learn's splitter does,
+  // leaving them as that leaves its samples.
+  // Not inlined: the core is one unit (forest.cpp), and GCC stops inlining the hot loops'
+  // helpers once the unit has grown by its limit (the integer-weight fits took 1.4x as long).
   template <Criterion Crit, int kC, class T>
-  void sklearn_order_search(SklearnOrder<T>& order, const T* column, index_t begin, index_t end,
-                            const Candidates& cand, Scratch& s, Split& out) const {
+  [[gnu::noinline]] void sklearn_order_search(SklearnOrder<T>& order, const T* column,
+                                              const std::pair<T, std::int32_t>* presorted,
+                                              index_t begin, index_t end, const Candidates& cand,
+                                              Scratch& s, Split& out) const {
     const index_t n = end - begin;
-    const index_t n_missing = order.sort(column, begin, end);
+    const index_t n_missing = order.sort(column, presorted, begin, end);
     const index_t present = n - n_missing;
     const T* v = order.values.data() + begin;
     const std::int32_t* r = order.rows.data() + begin;
