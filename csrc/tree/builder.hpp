@@ -35,6 +35,7 @@ struct RowState {
   std::vector<std::int32_t> rank_of;    // absolute error, see AbsoluteErrorSearch
   std::vector<std::uint8_t> primary_side;  // surrogate splits, see SurrogateSearch
   std::vector<std::int32_t> position;   // sparse X: each row's index in rows, -1 if absent
+  SklearnOrder<T> order;                // fractional weights: see Builder::sklearn_order_
 };
 
 template <class T>
@@ -53,6 +54,13 @@ class Builder {
     if (d_.csc_indptr) {
       rs_.position.assign(d_.n_rows, -1);
       for (std::size_t i = 0; i < rows_.size(); ++i) rs_.position[rows_[i]] = static_cast<std::int32_t>(i);
+    }
+    // scikit-learn (>= 1.9) has no friedman_mse criterion of its own: the core's keeps its sums
+    if (!hist_mode_ && !p_.random_splitter && !d_.csc_indptr && !absolute_ && !surrogate_ &&
+        p_.criterion != kFriedmanMSE && fractional_weights(weight, d_.n_rows)) {
+      sklearn_order_ = sklearn_sums_ = true;
+      rs_.order.rows = rows_;  // scikit-learn's samples: the rows of non-zero weight, ascending
+      search_.use_sklearn_order(&rs_.order);
     }
   }
 
@@ -98,7 +106,7 @@ class Builder {
     Split split;
     AbsoluteErrorSearch& absolute = search_.absolute();
     if (!leaf) {
-      if (sklearn_sums) task.pure = is_pure(S);
+      if (sklearn_sums && ch_.K > 0) task.pure = is_pure(S);
       absolute.node_error = imp * S[1] * ch_.n_out;
       split = search_.find_split(task);
       leaf = split.feature < 0;
@@ -216,6 +224,8 @@ class Builder {
     root.totals.assign(ch_.C, 0.0);
     for (std::int32_t r : rows_) rs_.stats.add(root.totals.data(), r);
     root_weight_ = root.totals[1];
+    if (sklearn_order_ && p_.criterion == kPoisson)  // its node_impurity
+      root.impurity = poisson_loss(rows_.data(), root.end, root.totals.data());
     return root;
   }
 
@@ -245,43 +255,65 @@ class Builder {
   }
 
   // The children's impurities and the split's improvement as scikit-learn computes them after
-  // its search (Criterion.reset, update(pos), children_impurity, impurity_improvement): the
-  // smaller side's sums from the node's, the left by adding its rows when it is the smaller,
-  // else the node's less the right rows one by one from the last; the other side the node's
-  // less those. Their rounding, not that of the children's own sums, decides whether a pure
-  // child is a leaf (its impurity ~1e-16 or 0). The children's totals stay their own sums (its
+  // its search (Criterion.reset, update(pos), children_impurity, impurity_improvement), over
+  // the node's rows in its order (sklearn_order_, else the rows' own): the left sums by
+  // scikit-learn's running-sum rule (SklearnSums), the right the node's less those. Their
+  // rounding, not that of the children's own sums, decides whether a pure child is a leaf (its
+  // impurity ~1e-16 or 0). The squared error's sums of w y^2 and the Poisson loss are summed
+  // over each side's rows afresh, as there. The children's totals stay their own sums (its
   // node_reset). Returns the improvement; sets the children's impurity.
-  double sklearn_children(const Task& task, double parent_impurity, Task& left, Task& right) {
+  [[gnu::noinline]] double sklearn_children(const Task& task, double parent_impurity, Task& left, Task& right) {
     const int C = ch_.C;
     const double* S = task.totals.data();
     std::vector<double>& L = sums_left_;
     std::vector<double>& R = sums_right_;
     L.assign(C, 0.0);
     R.resize(C);
-    const index_t n_left = left.end - left.begin, n_right = right.end - right.begin;
-    const RowStatistics& st = rs_.stats;
-    if (n_left <= n_right) {
-      for (index_t i = left.begin; i < left.end; ++i) {
-        const std::int32_t r = rows_[i];
-        for (int o = 0; o < ch_.n_out; ++o) L[2 + st.cls[static_cast<index_t>(r) * ch_.n_out + o]] += st.w[r];
-        L[1] += st.w[r];
-      }
+    const index_t n = task.end - task.begin, n_left = left.end - left.begin;
+    const std::int32_t* rows = (sklearn_order_ ? rs_.order.rows : rows_).data() + task.begin;
+    SklearnSums sums{rs_.stats, S, C, n, L.data()};
+    sums.move_to(n_left, [&](index_t j) { return rows[j]; });
+    for (int c = 0; c < C; ++c) R[c] = S[c] - L[c];
+    const double wl = L[1], wr = R[1];
+    if (ch_.K > 0) {
+      left.impurity = impurity(p_.criterion, L.data(), ch_.outputs);
+      right.impurity = impurity(p_.criterion, R.data(), ch_.outputs);
+    } else if (p_.criterion == kPoisson) {
+      left.impurity = poisson_loss(rows, n_left, L.data());
+      right.impurity = poisson_loss(rows + n_left, n - n_left, R.data());
     } else {
-      std::copy(S, S + C, L.begin());
-      for (index_t i = right.end - 1; i >= right.begin; --i) {
-        const std::int32_t r = rows_[i];
-        for (int o = 0; o < ch_.n_out; ++o) L[2 + st.cls[static_cast<index_t>(r) * ch_.n_out + o]] -= st.w[r];
-        L[1] -= st.w[r];
+      const int n_out = ch_.n_out;
+      double sq_left = 0, sq_total = 0;
+      for (index_t j = 0; j < n_left; ++j)
+        for (int o = 0; o < n_out; ++o) sq_left += rs_.stats.wq[rows[j] * n_out + o];
+      for (int o = 0; o < n_out; ++o) sq_total += S[2 + n_out + o];
+      double il = sq_left / wl, ir = (sq_total - sq_left) / wr;
+      for (int o = 0; o < n_out; ++o) {
+        il -= (L[2 + o] / wl) * (L[2 + o] / wl);
+        ir -= (R[2 + o] / wr) * (R[2 + o] / wr);
+      }
+      left.impurity = il / n_out;
+      right.impurity = ir / n_out;
+    }
+    const double w = S[1];
+    return w / root_weight_ * (parent_impurity - wr / w * right.impurity - wl / w * left.impurity);
+  }
+
+  // scikit-learn's Poisson impurity of n rows whose sums are S (its poisson_loss): the rows'
+  // terms added in their order.
+  [[gnu::noinline]] double poisson_loss(const std::int32_t* rows, index_t n, const double* S) const {
+    const int n_out = ch_.n_out;
+    const double w = S[1];
+    double loss = 0;
+    for (int o = 0; o < n_out; ++o) {
+      if (S[2 + o] <= kEpsilon) return kInf;
+      const double mean = S[2 + o] / w;
+      for (index_t j = 0; j < n; ++j) {
+        const double y = d_.y[static_cast<index_t>(rows[j]) * n_out + o];
+        loss += rs_.stats.w[rows[j]] * (y == 0 ? 0.0 : y * std::log(y / mean));
       }
     }
-    for (int c = 1; c < C; ++c) R[c] = S[c] - L[c];
-    L[0] = static_cast<double>(n_left);
-    R[0] = static_cast<double>(n_right);
-    left.impurity = impurity(p_.criterion, L.data(), ch_.outputs);
-    right.impurity = impurity(p_.criterion, R.data(), ch_.outputs);
-    const double w = S[1];
-    return w / root_weight_ *
-           (parent_impurity - R[1] / w * right.impurity - L[1] / w * left.impurity);
+    return loss / (w * n_out);
   }
 
   // scikit-learn's bounds: a constrained split puts the children on either side of their mean.
@@ -323,10 +355,19 @@ class Builder {
     } else {
       const T* col = d_.values + f * d_.n_rows;
       const double t = split.threshold;
-      n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R, [&](std::int32_t r) {
+      const auto goes_left = [&](std::int32_t r) {
         const double x = col[r];
         return std::isnan(x) ? missing_goes_left(d_, split, r) : x <= t;
-      });
+      };
+      n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R, goes_left);
+      if (sklearn_order_) {
+        // the children's sums as scikit-learn's node_reset takes them: over its order
+        rs_.order.partition(task.begin, task.end, goes_left);
+        const std::int32_t* order = rs_.order.rows.data() + task.begin;
+        std::fill(L, L + ch_.C, 0.0);
+        std::fill(R, R + ch_.C, 0.0);
+        for (index_t i = 0; i < n; ++i) rs_.stats.add(i < n_left ? L : R, order[i]);
+      }
     }
     left.begin = task.begin;
     left.end = right.begin = task.begin + n_left;
@@ -419,6 +460,9 @@ class Builder {
   // improvements, and the leaf tests, as scikit-learn's (see sklearn_children); the histogram
   // search, which has no scikit-learn tree to give, keeps pure nodes leaves
   bool sklearn_sums_ = false;
+  // the exact search with fractional weights: the rows kept in scikit-learn's order too (see
+  // sklearn_order.hpp), for regression as well
+  bool sklearn_order_ = false;
   std::vector<double> sums_left_, sums_right_;  // sklearn_children's
   bool defer_ = false;  // small tasks are deferred (see grow_depth_first)
   double root_weight_ = 0;

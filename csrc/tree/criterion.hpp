@@ -19,6 +19,9 @@ namespace {  // internal linkage, see common.hpp
 
 inline double xlogx_ratio(double x, double w) { return x > 0 ? x * std::log(x / w) : 0.0; }
 
+// scikit-learn's log of its criteria (tree/_utils.pyx), which is the log base 2.
+inline double sklearn_log(double x) { return std::log(x) / std::log(2.0); }
+
 // Where the outputs' statistics lie in a block. Classification: the classes of output o are
 // channels 2 + start[o] .. 2 + start[o + 1], n_classes = start[n] of them in all. Regression:
 // output o's sum w*y is channel 2 + o, its sum w*q channel 2 + n + o. Gini's and entropy's
@@ -48,7 +51,7 @@ FASTML_CART_INLINE double class_impurity(const double* S, double w, const Output
       for (int k = first; k < last; ++k) {
         if (S[2 + k] > 0) {
           const double p = S[2 + k] / w;
-          s -= p * (std::log(p) / std::log(2.0));  // its log2 (tree/_utils.pyx)
+          s -= p * sklearn_log(p);
         }
       }
     }
@@ -88,12 +91,15 @@ double proxy(const double* L, const double* R, const Outputs& out) {
     return d * d / (wl * wr);
   } else {
     static_assert(Crit == kPoisson);
-    double s = 0;
+    // scikit-learn's sums, each side's over the outputs, and its log (tree/_utils.pyx: the
+    // natural log over log 2), to the rounding
+    double l = 0, r = 0;
     for (int o = 0; o < n_outputs; ++o) {
       if (L[2 + o] <= kEpsilon || R[2 + o] <= kEpsilon) return -kInf;
-      s += L[2 + o] * std::log(L[2 + o] / wl) + R[2 + o] * std::log(R[2 + o] / wr);
+      l -= L[2 + o] * sklearn_log(L[2 + o] / wl);
+      r -= R[2 + o] * sklearn_log(R[2 + o] / wr);
     }
-    return s;
+    return -l - r;
   }
 }
 
@@ -114,7 +120,7 @@ double parent_term(const double* S, const Outputs& out) {
     static_assert(Crit == kPoisson);
     double s = 0;
     for (int o = 0; o < out.n; ++o)
-      if (S[2 + o] > kEpsilon) s += S[2 + o] * std::log(S[2 + o] / w);
+      if (S[2 + o] > kEpsilon) s += S[2 + o] * sklearn_log(S[2 + o] / w);
     return s;
   }
 }

@@ -75,6 +75,10 @@ class NodeSearch {
   // sklearn_split), so that the same random_state gives scikit-learn's tree.
   bool sklearn_draws() const { return sklearn_draws_; }
 
+  // The exact search with fractional weights over rows kept in scikit-learn's order (see
+  // sklearn_order.hpp), which each visited feature's search sorts in turn.
+  void use_sklearn_order(SklearnOrder<T>* order) { sklearn_order_ = order; }
+
   // Draws features without replacement (Fisher-Yates, as scikit-learn) until max_features have
   // been searched and one of them was not constant; the best proxy wins, ties to the first drawn.
   Split find_split(Task& task) {
@@ -171,7 +175,9 @@ class NodeSearch {
     // one thread's searches, or searches too small to share: scikit-learn's loop as it is, each
     // feature searched as it is drawn (a replay costs O(n_features), and on sparse X most
     // features of a deep node are constant, each a replay)
-    if (n_threads_ == 1 || d_.csc_indptr || n * p_.max_features < kParallelWork)
+    // scikit-learn's order of the rows: each feature's search starts from the order the one
+    // before left, so the features are searched one after the other
+    if (n_threads_ == 1 || d_.csc_indptr || sklearn_order_ || n * p_.max_features < kParallelWork)
       return sklearn_split_in_turn(task);
     const index_t F = d_.n_features, n_known = task.n_constant;
     of_feature_.resize(F);  // sized on first use: sklearn_split_in_turn needs none
@@ -342,6 +348,14 @@ class NodeSearch {
       if (p_.random_splitter) {
         random_search(search_, p_.criterion, absolute, rows, n, keys, cand, s, draw_u_[draw],
                       draw_side_[draw], out);
+      } else if (sklearn_order_ && !absolute_) {
+        const T* column = d_.values + f * d_.n_rows;
+        const Sorted* presorted =
+            presorted_.column(f, static_cast<index_t>(rows_.size())) + task.begin;
+        dispatch(p_.criterion, search_.C, search_.outputs.n, [&](auto crit, auto kc) {
+          search_.sklearn_order_search<decltype(crit)::value, decltype(kc)::value>(
+              *sklearn_order_, column, presorted, task.begin, task.end, cand, s, out);
+        });
       } else {
         const Sorted* column = presorted_.column(f, static_cast<index_t>(rows_.size()));
         const index_t m = search_.presorted_segment(column, task.begin, task.end, absolute_, s);
@@ -373,6 +387,7 @@ class NodeSearch {
   bool hist_mode_, absolute_;
   bool subtract_;  // children's histograms derived by subtraction
   bool sklearn_draws_;
+  SklearnOrder<T>* sklearn_order_ = nullptr;  // see use_sklearn_order
   SplitSearch search_;
   AbsoluteErrorSearch absolute_search_;
   HistogramPool pool_;

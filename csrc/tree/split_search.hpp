@@ -13,6 +13,7 @@
 
 #include "keys.hpp"
 #include "scratch.hpp"
+#include "sklearn_order.hpp"
 #include "sklearn_sums.hpp"
 #include "split.hpp"
 #include "statistics.hpp"
@@ -277,14 +278,10 @@ struct SplitSearch {
     if (out.constant) return;
     both_sides<Crit, kC>(M, cand, s, out, [&](double* L, bool missing_left, const Candidates& c) {
       if (!out.has_missing) {  // scikit-learn's sums (see SklearnSums), at its candidates
-        SklearnSums sums{stats, c.totals, C, m, L};
-        for (index_t p = 1; p < m; ++p) {
-          const double a = key_of(pairs[p - 1]), b = key_of(pairs[p]);
-          if (!keys.apart(a, b) || p < c.min_leaf || m - p < c.min_leaf) continue;
-          sums.move_to(p, [&](index_t j) { return row_of(pairs[j]); });
-          take(out, c.template evaluate<Crit, kC>(L), keys.threshold_between(a, b), a,
-               missing_left);
-        }
+        (void)keys;
+        sklearn_pass<Crit, kC>(
+            m, 0, m, missing_left, [&](index_t j) { return key_of(pairs[j]); },
+            [&](index_t j) { return row_of(pairs[j]); }, c, s, out);
         return;
       }
       for (index_t i = 0; i + 1 < m; ++i) {
@@ -294,6 +291,61 @@ struct SplitSearch {
         take(out, c.template evaluate<Crit, kC>(L), keys.threshold_between(a, b), a, missing_left);
       }
     });
+  }
+
+  // One pass of scikit-learn's scan (its node_split_best) over a node's n rows in the order
+  // its splitter holds them: row_at(j) the row at position j, value_at(j) its value. The
+  // present values are sorted at positions [first, end_present) (the missing rows before them
+  // in the second pass, after them in the first); the candidates lie between values apart, and,
+  // in the first pass with missing rows, at end_present (the missing rows alone right). The
+  // sums are scikit-learn's running sums (SklearnSums), from nothing at each pass.
+  template <Criterion Crit, int kC, class ValueAt, class RowAt>
+  FASTML_CART_INLINE void sklearn_pass(index_t n, index_t first, index_t end_present, bool missing_left,
+                    ValueAt&& value_at, RowAt&& row_at, const Candidates& c, Scratch& s,
+                    Split& out) const {
+    double* L = s.left.data();
+    std::fill(L, L + C, 0.0);
+    SklearnSums sums{stats, c.totals, C, n, L};
+    // the last position, end_present, only with missing rows (they alone go right)
+    const index_t last = end_present < n ? end_present : end_present - 1;
+    for (index_t p = first + 1; p <= last; ++p) {
+      const bool all_present = p == end_present;
+      const double a = value_at(p - 1), b = all_present ? a : value_at(p);
+      if (!all_present && !ValueKeys<float>::apart(a, b)) continue;
+      if (p < c.min_leaf || n - p < c.min_leaf) continue;
+      sums.move_to(p, row_at);
+      take(out, c.template evaluate<Crit, kC>(L),
+           all_present ? kInf : ValueKeys<float>::between(a, b), all_present ? kInf : a,
+           missing_left);
+    }
+  }
+
+  // The search of one feature over a node's rows [begin, end) of scikit-learn's order (see
+  // sklearn_order.hpp), which it sorts (presorted: the node's segment of the feature's presorted
+  // list) and, with missing values, turns for the second pass as scikit-learn's splitter does,
+  // leaving them as that leaves its samples.
+  // Not inlined: the core is one unit (forest.cpp), and GCC stops inlining the hot loops'
+  // helpers once the unit has grown by its limit (the integer-weight fits took 1.4x as long).
+  template <Criterion Crit, int kC, class T>
+  [[gnu::noinline]] void sklearn_order_search(SklearnOrder<T>& order, const T* column,
+                                              const std::pair<T, std::int32_t>* presorted,
+                                              index_t begin, index_t end, const Candidates& cand,
+                                              Scratch& s, Split& out) const {
+    const index_t n = end - begin;
+    const index_t n_missing = order.sort(column, presorted, begin, end);
+    const index_t present = n - n_missing;
+    const T* v = order.values.data() + begin;
+    const std::int32_t* r = order.rows.data() + begin;
+    out.has_missing = n_missing > 0;
+    out.constant = present == 0 ||
+        (!ValueKeys<T>::apart(v[0], v[present - 1]) && n_missing == 0);
+    if (out.constant) return;
+    const auto value_at = [&](index_t j) { return static_cast<double>(v[j]); };
+    const auto row_at = [&](index_t j) { return r[j]; };
+    sklearn_pass<Crit, kC>(n, 0, present, false, value_at, row_at, cand, s, out);
+    if (n_missing == 0) return;
+    order.missing_to_front(begin, end, n_missing);
+    sklearn_pass<Crit, kC>(n, n_missing, n, true, value_at, row_at, cand, s, out);
   }
 
   // The scan order of both searches, scikit-learn's: every threshold with the missing rows

@@ -61,7 +61,8 @@ struct RowStatistics {
       for (index_t i = 0; i < n_values; ++i) {
         const double y = d.y[i], wr = w[i / n_out];
         wy[i] = wr * y;
-        wq[i] = wr * (criterion == kPoisson ? (y > 0 ? y * std::log(y) : 0.0) : y * y);
+        // w y y as (w y) y, scikit-learn's rounding of its sums of squares
+        wq[i] = criterion == kPoisson ? wr * (y > 0 ? y * std::log(y) : 0.0) : wy[i] * y;
       }
     }
   }

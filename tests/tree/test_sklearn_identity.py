@@ -6,12 +6,15 @@ scikit-learn draws them.
 
 Where fractional weights enter, scikit-learn's sums can leave a pure node an impurity of ~1e-16,
 above its EPSILON, and it then splits that node. The core computes those sums as scikit-learn's
-criterion does (the smaller side of each move added or taken out row by row, its gini and
-entropy formulas, its EPSILON), so equal fractional weights give its trees node for node
-(test_equal_fractional_weight_trees_are_scikit_learns). With unequal fractional weights
-(class_weight="balanced", balanced_subsample, float sample weights) the rounding depends on the
-order of the rows within a node, which scikit-learn's introsort leaves and fastml does not
-reproduce: those trees can differ by such splits, so they are not compared here."""
+criterion does (the smaller side of each move added or taken out row by row, its formulas, its
+EPSILON), so equal fractional weights give its classification trees node for node
+(test_equal_fractional_weight_trees_are_scikit_learns). Where the order of the rows within a
+node changes the rounding (unequal fractional weights: class_weight="balanced", float sample
+weights; and any fractional weight in regression, whose sums of w*y differ row by row), the
+dense exact search keeps the rows in scikit-learn's order (its introsort of each visited
+feature, its final partition: csrc/tree/sklearn_order.hpp), so those trees are its trees too
+(test_fractional_weight_trees_are_scikit_learns). Sparse X does not keep that order: there only
+equal fractional weights in classification give scikit-learn's trees."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -129,3 +132,91 @@ def test_forests_are_scikit_learns(name, params, weighted):
     assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-12)
     if params.get("oob_score"):
         assert ours.oob_score_ == pytest.approx(theirs.oob_score_, rel=1e-12)
+
+
+def _fractional_weights(n):
+    rng = np.random.default_rng(0)
+    return {"0.1": np.full(n, 0.1), "1/3": np.full(n, 1 / 3), "random": rng.uniform(0.1, 2, n)}
+
+
+def _regression_data(name, criterion):
+    if name == "make_regression":
+        X, y = datasets.make_regression(300, 8, noise=5.0, random_state=0)
+        X = X.astype(np.float32)
+        if criterion == "poisson":
+            y = y - y.min() + 1
+        return X, y
+    return _data(name)
+
+
+FRACTIONAL_PARAMS = [
+    pytest.param({}, id="default"),
+    pytest.param({"max_features": 3}, id="max_features=3"),
+    pytest.param({"max_leaf_nodes": 10}, id="max_leaf_nodes"),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("params", FRACTIONAL_PARAMS)
+@pytest.mark.parametrize("criterion", ["squared_error", "poisson"])
+@pytest.mark.parametrize("name", ["diabetes", "make_regression"])
+def test_fractional_weight_regression_trees_are_scikit_learns(name, criterion, params, dtype):
+    X, y = _regression_data(name, criterion)
+    for label, w in _fractional_weights(len(y)).items():
+        theirs = sk_tree.DecisionTreeRegressor(criterion=criterion, random_state=0,
+                                               **params).fit(X, y, sample_weight=w)
+        # float64 values that are float32's: the same values, so the same tree
+        ours = DecisionTreeRegressor(split_finder="exact", criterion=criterion, random_state=0,
+                                     **params).fit(X.astype(dtype), y, sample_weight=w)
+        assert_same_sklearn_tree(ours.tree_, theirs.tree_)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("params", FRACTIONAL_PARAMS)
+@pytest.mark.parametrize("criterion", ["gini", "entropy"])
+@pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer", "digits"])
+def test_fractional_weight_trees_are_scikit_learns(name, criterion, params, dtype):
+    X, y = _data(name)
+    fits = [({"class_weight": "balanced"}, None),
+            ({"class_weight": "balanced"}, np.full(len(y), 0.1)),
+            ({}, _fractional_weights(len(y))["random"])]
+    for extra, w in fits:
+        kw = dict(criterion=criterion, random_state=0, **params, **extra)
+        theirs = sk_tree.DecisionTreeClassifier(**kw).fit(X, y, sample_weight=w)
+        ours = DecisionTreeClassifier(split_finder="exact", **kw).fit(X.astype(dtype), y,
+                                                                      sample_weight=w)
+        assert_same_sklearn_tree(ours.tree_, theirs.tree_)
+
+
+@pytest.mark.parametrize("name", ["wine", "diabetes"])
+def test_fractional_weight_trees_with_missing_values_are_scikit_learns(name):
+    # scikit-learn's order with missing values: moved to the end before each sort, to the front
+    # for the second pass, and left there for the next feature's sort
+    X, y = _data(name)
+    X = X.copy()
+    X[np.random.default_rng(1).random(X.shape) < 0.1] = np.nan
+    w = _fractional_weights(len(y))["random"]
+    cls = ((DecisionTreeRegressor, sk_tree.DecisionTreeRegressor) if name == "diabetes"
+           else (DecisionTreeClassifier, sk_tree.DecisionTreeClassifier))
+    for params in ({}, {"max_features": 4}):
+        theirs = cls[1](random_state=0, **params).fit(X, y, sample_weight=w)
+        ours = cls[0](split_finder="exact", random_state=0, **params).fit(X, y, sample_weight=w)
+        assert_same_sklearn_tree(ours.tree_, theirs.tree_)
+
+
+@pytest.mark.parametrize("name", ["wine", "diabetes"])
+def test_fractional_weight_forests_are_scikit_learns(name):
+    X, y = _data(name)
+    if name == "diabetes":
+        ours_cls, theirs_cls, extra = RandomForestRegressor, sk_ensemble.RandomForestRegressor, {}
+    else:
+        ours_cls, theirs_cls = RandomForestClassifier, sk_ensemble.RandomForestClassifier
+        extra = {"class_weight": "balanced_subsample"}
+    w = _fractional_weights(len(y))["random"]
+    theirs = theirs_cls(6, random_state=0, max_features=0.5, **extra).fit(X, y, sample_weight=w)
+    forests = [ours_cls(6, split_finder="exact", random_state=0, max_features=0.5, n_jobs=n_jobs,
+                        **extra).fit(X, y, sample_weight=w) for n_jobs in (1, 2)]
+    for ours in forests:
+        for a, b in zip(ours.estimators_, theirs.estimators_):
+            assert_same_sklearn_tree(a.tree_, b.tree_)
+        assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-12)

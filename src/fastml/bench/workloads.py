@@ -1055,6 +1055,34 @@ def _tree_workloads():
             tolerance=0.005,
             target=target,
         ))
+    def weighted_regression(n):
+        X, y, _, _ = tabular(n, "regression")
+        return X, y, np.random.default_rng(0).uniform(0.5, 2.0, n)
+
+    def fitted_tree(make_model):
+        """Fits with the sample weights (timed); the tree's splits."""
+        def run(data):
+            X, y, w = data
+            tree = make_model().fit(X, y, sample_weight=w).tree_
+            return tree.feature.copy(), tree.threshold.copy()
+        return run
+
+    # fractional weights: the exact search keeps scikit-learn's row order (its sums' rounding)
+    # to give its tree; this row prices that against the peer, which it must equal split for split
+    workloads.append(Workload(
+        group="tree",
+        name="DecisionTreeRegressor exact fit {n}x20 float32, random fractional sample_weight: "
+             "scikit-learn's tree",
+        sizes=(20_000, 100_000),
+        setup=weighted_regression,
+        fastml=fitted_tree(lambda: DecisionTreeRegressor(split_finder="exact", random_state=0)),
+        peer=fitted_tree(lambda: SklearnTreeRegressor(random_state=0)),
+        peer_name="scikit-learn",
+        parity=lambda ours, peers: float(not all(
+            a.shape == b.shape and np.array_equal(a, b) for a, b in zip(ours, peers))),
+        parity_label="splits differ",
+        tolerance=0.0,
+    ))
     workloads.append(Workload(
         group="tree",
         name=f"DecisionTreeRegressor hist fit {{n}}x20 float32, max_depth={depth}: test R^2",

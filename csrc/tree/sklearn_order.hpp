@@ -1,0 +1,191 @@
+// scikit-learn's order of a node's rows, for the exact search with fractional weights. Its
+// criterion's sums (the node's totals, the running sums of a scan, the children's sums after a
+// split) are taken in the order its splitter keeps the node's samples in: each visited
+// feature's sort (an introsort, not stable, so rows of equal values come out in an order that
+// depends on the order they went in), the missing rows moved to the end and, for the second
+// pass, to the front, and the final partition's swaps. With integer weights those sums are exact
+// in any order and the presorted search gives the same trees; with fractional weights they round
+// differently in another order, and scikit-learn's trees are reproduced only by keeping its
+// order. SklearnOrder keeps it: the same operations on the same arrays give the same order.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "common.hpp"
+
+namespace fastml::cart::detail {
+namespace {  // internal linkage, see common.hpp
+
+// Whether any weight of the rows that take part is not an integer: then the order of the sums
+// matters (see above). Integer weights keep the presorted search, which costs less.
+inline bool fractional_weights(const double* weight, index_t n) {
+  for (index_t i = 0; i < n; ++i)
+    if (weight[i] != std::floor(weight[i])) return true;
+  return false;
+}
+
+// A node's rows and their values of one feature, sorted together as scikit-learn's
+// simultaneous_sort with its three-way partition sorts them (utils/_sorting.pyx): the same
+// pivots and the same swaps, so rows of equal values end in the same order.
+template <class T>
+class SklearnSort {
+ public:
+  void sort(T* v, std::int32_t* r, index_t n) {
+    if (n == 0) return;
+    introsort(v, r, n, 2 * static_cast<index_t>(std::log2(static_cast<double>(n))));
+  }
+
+ private:
+  static void swap(T* v, std::int32_t* r, index_t i, index_t j) {
+    std::swap(v[i], v[j]);
+    std::swap(r[i], r[j]);
+  }
+
+  // the median of the first, middle and last values (Bentley and McIlroy's comparisons)
+  static T median3(const T* v, index_t n) {
+    const T a = v[0], b = v[n / 2], c = v[n - 1];
+    if (a < b) return b < c ? b : (a < c ? c : a);
+    if (b < c) return a < c ? a : c;
+    return b;
+  }
+
+  static void introsort(T* v, std::int32_t* r, index_t n, index_t depth) {
+    while (n > 15) {
+      if (depth <= 0) {
+        heapsort(v, r, n);
+        return;
+      }
+      --depth;
+      const T pivot = median3(v, n);
+      // [0, lo) below the pivot, [lo, hi) equal to it, [hi, n) above it
+      index_t i = 0, lo = 0, hi = n;
+      while (i < hi) {
+        if (v[i] < pivot) {
+          swap(v, r, i++, lo++);
+        } else if (v[i] > pivot) {
+          swap(v, r, i, --hi);
+        } else {
+          ++i;
+        }
+      }
+      introsort(v, r, lo, depth);
+      v += hi;
+      r += hi;
+      n -= hi;
+    }
+    for (index_t i = 1; i < n; ++i) {  // insertion sort
+      const T key = v[i];
+      const std::int32_t row = r[i];
+      index_t j = i;
+      for (; j > 0 && v[j - 1] > key; --j) {
+        v[j] = v[j - 1];
+        r[j] = r[j - 1];
+      }
+      v[j] = key;
+      r[j] = row;
+    }
+  }
+
+  static void sift_down(T* v, std::int32_t* r, index_t root, index_t end) {
+    for (;;) {
+      const index_t child = 2 * root + 1;
+      index_t largest = root;
+      if (child < end && v[largest] < v[child]) largest = child;
+      if (child + 1 < end && v[largest] < v[child + 1]) largest = child + 1;
+      if (largest == root) return;
+      swap(v, r, root, largest);
+      root = largest;
+    }
+  }
+
+  static void heapsort(T* v, std::int32_t* r, index_t n) {
+    for (index_t start = (n - 2) / 2;; --start) {
+      sift_down(v, r, start, n);
+      if (start == 0) break;
+    }
+    for (index_t end = n - 1; end > 0; --end) {
+      swap(v, r, 0, end);
+      sift_down(v, r, 0, end);
+    }
+  }
+};
+
+// The rows of every node in scikit-learn's order (its splitter's samples array: each node's
+// rows a range, the same ranges as Builder's rows), and a node's values of the feature last
+// sorted.
+template <class T>
+struct SklearnOrder {
+  std::vector<std::int32_t> rows;
+  std::vector<T> values;  // (rows), of the node being searched
+  SklearnSort<T> sorter;
+
+  // Sorts the rows [begin, end) by feature column's values as scikit-learn's
+  // sort_samples_and_feature_values: each missing value swapped with the last present one, so
+  // they end at the back, then the present ones sorted. Returns the count of missing rows; the
+  // node's values are values[begin, end). presorted: the node's rows by (value, row), missing
+  // last (PresortedColumns' segment): where no two present values are equal, a sort's result
+  // is that order whatever the algorithm, and it is copied instead of sorted (O(n), not
+  // O(n log n): continuous features mostly).
+  [[gnu::noinline]] index_t sort(const T* column, const std::pair<T, std::int32_t>* presorted,
+                                 index_t begin, index_t end) {
+    if (values.size() < rows.size()) values.resize(rows.size());
+    std::int32_t* r = rows.data();
+    T* v = values.data();
+    index_t i = begin, last = end - 1, n_missing = 0;
+    while (i <= last) {
+      if (std::isnan(column[r[last]])) {
+        ++n_missing;
+        --last;
+        continue;
+      }
+      if (std::isnan(column[r[i]])) {
+        std::swap(r[i], r[last]);
+        ++n_missing;
+        --last;
+      }
+      v[i] = column[r[i]];
+      ++i;
+    }
+    for (index_t j = end - n_missing; j < end; ++j) v[j] = column[r[j]];
+    const index_t present = end - begin - n_missing;
+    bool ties = false;
+    for (index_t j = 1; j < present && !ties; ++j) ties = presorted[j].first == presorted[j - 1].first;
+    if (ties) {
+      sorter.sort(v + begin, r + begin, present);
+    } else {
+      for (index_t j = 0; j < present; ++j) {
+        v[begin + j] = presorted[j].first;
+        r[begin + j] = presorted[j].second;
+      }
+    }
+    return n_missing;
+  }
+
+  // scikit-learn's second pass over a feature with missing values: the missing rows (at the
+  // back) moved to the front, both sides keeping their order.
+  void missing_to_front(index_t begin, index_t end, index_t n_missing) {
+    std::rotate(rows.begin() + begin, rows.begin() + (end - n_missing), rows.begin() + end);
+    std::rotate(values.begin() + begin, values.begin() + (end - n_missing),
+                values.begin() + end);
+  }
+
+  // scikit-learn's partition_samples_final: from the front, a row going right is swapped with
+  // the last row not yet placed.
+  template <class GoesLeft>
+  void partition(index_t begin, index_t end, GoesLeft&& goes_left) {
+    index_t lo = begin, hi = end;
+    while (lo < hi) {
+      if (goes_left(rows[lo]))
+        ++lo;
+      else
+        std::swap(rows[lo], rows[--hi]);
+    }
+  }
+};
+
+}  // namespace
+}  // namespace fastml::cart::detail
