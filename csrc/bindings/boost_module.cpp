@@ -108,7 +108,8 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
                                      bool constant_hessian, const py::object& monotonic_cst,
                                      const std::vector<std::vector<std::int32_t>>& interaction_cst,
                                      double feature_fraction, std::uint64_t seed, int n_threads,
-                                     const py::object& is_categorical) {
+                                     const py::object& is_categorical, int quantized_levels,
+                                     std::uint64_t quantize_seed) {
   require(codes.ndim() == 2, "codes must be 2-d");
   const index_t n = codes.shape(0), F = codes.shape(1);
   require(n >= 1 && n < (index_t{1} << 31) - 1 && F >= 1, "codes must be non-empty with < 2**31 rows");
@@ -116,6 +117,11 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
   require(min_samples_leaf >= 1 && max_leaf_nodes >= 0 && max_depth >= 0, "bad growth limits");
   require(l2_regularization >= 0 && min_hessian_to_split >= 0, "bad regularisation");
   require(feature_fraction > 0 && feature_fraction <= 1, "feature_fraction must lie in (0, 1]");
+  // a bin's integer sums must fit their 32-bit halves (gradient signed, hessian unsigned)
+  require(quantized_levels == 0 ||
+              (quantized_levels >= 2 && quantized_levels <= 256 && quantized_levels % 2 == 0 &&
+               n * quantized_levels < (index_t{1} << 31)),
+          "quantized_levels must be 0 or even in [2, 256], with n_rows * levels < 2**31");
   require_threads(n_threads);
   // column-major codes: a feature's codes contiguous, as the histograms and the partition read them
   require(py::isinstance<py::array_t<std::uint8_t>>(codes) &&
@@ -130,7 +136,7 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
   const float* g = checked<float>(gh, "gh", {n, 2});
   boost::GrowParams p{max_leaf_nodes, max_depth, min_samples_leaf, l2_regularization,
                       min_hessian_to_split, shrinkage, constant_hessian, {}, interaction_cst,
-                      feature_fraction, seed};
+                      feature_fraction, seed, quantized_levels, quantize_seed};
   fastml::bindings::set_feature_constraints(monotonic_cst, is_categorical, F, p, data);
   for (const auto& group : interaction_cst)
     for (const std::int32_t f : group)
@@ -317,9 +323,12 @@ PYBIND11_MODULE(_boost_fast, m) {
         py::arg("min_hessian_to_split"), py::arg("shrinkage"), py::arg("constant_hessian"),
         py::arg("monotonic_cst"), py::arg("interaction_cst"), py::arg("feature_fraction"),
         py::arg("seed"), py::arg("n_threads"), py::arg("is_categorical") = py::none(),
+        py::arg("quantized_levels") = 0, py::arg("quantize_seed") = 0,
         "Grows one tree on codes (n_rows, n_features) uint8 from gh (n_rows, 2) float32; "
         "max_leaf_nodes and max_depth 0 are no limit; is_categorical (n_features) uint8 or "
-        "None marks the features whose codes are categories.");
+        "None marks the features whose codes are categories; quantized_levels > 0 grows it on "
+        "gradients rounded to that many integer levels (stochastically, from quantize_seed) "
+        "and values its leaves from the exact ones.");
   py::class_<boost::PackedTrees>(m, "PackedTrees", "Boosted trees packed for the prediction walk.")
       .def(py::init(&pack), py::arg("offsets"), py::arg("output"), py::arg("is_leaf"),
            py::arg("feature"), py::arg("threshold"), py::arg("bin"), py::arg("missing_left"),

@@ -1,18 +1,22 @@
 // One boosted tree grown best first, as scikit-learn's TreeGrower (grower.py): the splittable
 // node of the largest gain is split next; its smaller child's histograms are built from its rows
 // and the larger child's derived from the parent's buffer by subtraction; a child is searched
-// right away unless max_depth, max_leaf_nodes or min_samples_leaf make it a leaf.
+// right away unless max_depth, max_leaf_nodes or min_samples_leaf make it a leaf. With quantized
+// gradients (params.quantized_levels > 0) the same growth runs on integer histograms
+// (quantized.hpp) and the leaves get their values from the exact gradients.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <queue>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "fastml/boost.hpp"
 #include "feature_draw.hpp"
 #include "histogram.hpp"
+#include "quantized.hpp"
 #include "split_search.hpp"
 
 namespace fastml::boost {
@@ -57,10 +61,17 @@ double pairwise_sum(const double* x, index_t n) {
   return pairwise_sum(x, n2) + pairwise_sum(x + n2, n - n2);
 }
 
+// BinT, RowT: Bin and GradHess (exact), or QBin and QRow (quantized: gh holds the quantized rows
+// of exact, by scales).
+template <class BinT, class RowT>
 class Grower {
+  static constexpr bool kQuantized = std::is_same_v<BinT, QBin>;
+
  public:
-  Grower(const Data& data, const GradHess* gh, const GrowParams& params, int n_threads)
-      : data_(data), gh_(gh), p_(params), n_threads_(n_threads), pool_(data.n_features),
+  Grower(const Data& data, const RowT* gh, const GradHess* exact, QuantScales scales,
+         const GrowParams& params, int n_threads)
+      : data_(data), gh_(gh), exact_(exact), scales_(scales), p_(params), n_threads_(n_threads),
+        pool_(data.n_features), dequantized_(kQuantized ? data.n_features : 0),
         search_(data, params), draw_(params.feature_fraction, params.seed) {}
 
   Tree grow() {
@@ -87,6 +98,7 @@ class Grower {
       heap_.pop();
       split_node<kConst>(id);
     }
+    if constexpr (kQuantized) renew_leaves<kConst>();
     for (Node& node : nodes_)
       if (node.leaf) node.value *= p_.shrinkage;
   }
@@ -111,10 +123,53 @@ class Grower {
       std::iota(root.groups.begin(), root.groups.end(), 0);
     }
     root.hist = pool_.acquire();
-    build_histogram<kConst>(pool_, root.hist, data_, gh_, rows_.data(), root.n(), root.features,
-                            ordered_.data(), n_threads_);
-    // scikit-learn sums one feature's histogram (its n_bins bins, the missing one last)
-    const Bin* H = pool_.of(root.hist, root.features.empty() ? 0 : root.features[0]);
+    fill<kConst>(root.hist, 0, root.n(), root.features);
+    set_root_sums<kConst>(root);
+    nodes_.push_back(std::move(root));
+    if (nodes_[0].n() < 2 * p_.min_samples_leaf || nodes_[0].sum_h < p_.min_hessian_to_split) {
+      finalize(0);
+      return;
+    }
+    search_and_push<kConst>(0);
+  }
+
+  // Histogram h of the n rows from rows_[start]. The integer fill's first flag says whether each
+  // row carries its count (then one add a row; see QuantScales), the float fill's whether the
+  // hessians are constant.
+  template <bool kConst>
+  void fill(int h, index_t start, index_t n, const std::vector<std::int32_t>& features) {
+    const std::int32_t* rows = rows_.data() + start;
+    if constexpr (kQuantized) {
+      if (scales_.count_in_row())
+        build_histogram<true>(pool_, h, data_, gh_, rows, n, features, ordered_.data(), n_threads_);
+      else
+        build_histogram<false>(pool_, h, data_, gh_, rows, n, features, ordered_.data(), n_threads_);
+    } else {
+      build_histogram<kConst>(pool_, h, data_, gh_, rows, n, features, ordered_.data(), n_threads_);
+    }
+  }
+
+  // The root's sums from one feature's histogram.
+  template <bool kConst>
+  void set_root_sums(Node& root) {
+    const BinT* H = pool_.of(root.hist, root.features.empty() ? 0 : root.features[0]);
+    if constexpr (kQuantized) {  // integers: any order gives the same sums
+      std::int64_t g = 0, h = 0;
+      for (int b = 0; b < kBins; ++b) {
+        g += gradient_units(H[b].gh, scales_);
+        h += hessian_units(H[b].gh, scales_);
+      }
+      root.sum_g = static_cast<double>(g) * scales_.g;
+      root.sum_h = kConst ? static_cast<double>(root.n()) : static_cast<double>(h) * scales_.h;
+      return;
+    } else {
+      set_exact_root_sums<kConst>(root, H);
+    }
+  }
+
+  // scikit-learn sums one feature's histogram (its n_bins bins, the missing one last)
+  template <bool kConst>
+  void set_exact_root_sums(Node& root, const Bin* H) {
     std::vector<double> column(data_.n_bins);
     for (index_t b = 0; b + 1 < data_.n_bins; ++b) column[b] = H[b].g;
     column[data_.n_bins - 1] = H[kMissingBin].g;
@@ -126,12 +181,42 @@ class Grower {
       column[data_.n_bins - 1] = H[kMissingBin].h;
       root.sum_h = pairwise_sum(column.data(), data_.n_bins);
     }
-    nodes_.push_back(std::move(root));
-    if (nodes_[0].n() < 2 * p_.min_samples_leaf || nodes_[0].sum_h < p_.min_hessian_to_split) {
-      finalize(0);
-      return;
+  }
+
+  template <bool kConst>
+  Split search(const Node& node, const NodeStats& stats,
+               const std::vector<std::int32_t>& features) {
+    if constexpr (kQuantized) {
+      if (dequantized_hist_ < 0) dequantized_hist_ = dequantized_.acquire();
+      dequantize(pool_, node.hist, features, scales_, dequantized_, dequantized_hist_);
+      return search_.best<kConst>(dequantized_, dequantized_hist_, stats, features);
+    } else {
+      return search_.best<kConst>(pool_, node.hist, stats, features);
     }
-    search_and_push<kConst>(0);
+  }
+
+  // LightGBM's renewal: each leaf's value from the exact gradients of its rows, summed in row
+  // order (each leaf on one thread, so any thread count gives the same values).
+  template <bool kConst>
+  void renew_leaves() {
+    if (nodes_.size() == 1) return;  // a lone root keeps its value
+    std::vector<int> leaves;
+    for (int i = 0; i < static_cast<int>(nodes_.size()); ++i)
+      if (nodes_[i].leaf) leaves.push_back(i);
+    const int threads = fastml_hot_region_threads(2.0 * data_.n_rows, n_threads_);  // ~2 ns a row
+    const int n_leaves = static_cast<int>(leaves.size());
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
+    for (int k = 0; k < n_leaves; ++k) {
+      Node& node = nodes_[leaves[k]];
+      double g = 0, h = 0;
+      for (index_t j = node.start; j < node.stop; ++j) {
+        const GradHess& r = exact_[rows_[j]];
+        g += r.g;
+        if (!kConst) h += r.h;
+      }
+      if (kConst) h = static_cast<double>(node.n());
+      node.value = node_value(g, h, node.lower, node.upper, p_.l2_regularization);
+    }
   }
 
   template <bool kConst>
@@ -139,9 +224,9 @@ class Grower {
     Node& node = nodes_[id];
     const NodeStats stats{node.n(), node.sum_g, node.sum_h, node.value, node.lower, node.upper};
     if (p_.feature_fraction < 1.0) {
-      node.split = search_.best<kConst>(pool_, node.hist, stats, draw_(node.features));
+      node.split = search<kConst>(node, stats, draw_(node.features));
     } else {
-      node.split = search_.best<kConst>(pool_, node.hist, stats, node.features);
+      node.split = search<kConst>(node, stats, node.features);
     }
     node.searched = true;
     if (node.split.gain <= 0)
@@ -308,9 +393,8 @@ class Grower {
     const int small = nodes_[li].n() < nodes_[ri].n() ? li : ri;
     const int large = small == li ? ri : li;
     nodes_[small].hist = pool_.acquire();
-    build_histogram<kConst>(pool_, nodes_[small].hist, data_, gh_,
-                            rows_.data() + nodes_[small].start, nodes_[small].n(),
-                            nodes_[small].features, ordered_.data(), n_threads_);
+    fill<kConst>(nodes_[small].hist, nodes_[small].start, nodes_[small].n(),
+                 nodes_[small].features);
     subtract_into(pool_, nodes_[id].hist, nodes_[small].hist, nodes_[small].features);
     nodes_[large].hist = nodes_[id].hist;
     nodes_[id].hist = -1;
@@ -356,15 +440,19 @@ class Grower {
   };
 
   const Data& data_;
-  const GradHess* gh_;
+  const RowT* gh_;
+  const GradHess* exact_;  // the float gradients (the same as gh_ when not quantized)
+  QuantScales scales_;
   const GrowParams& p_;
   int n_threads_;
-  HistogramPool pool_;
+  BasicHistogramPool<BinT> pool_;
+  HistogramPool dequantized_;  // quantized: the searched node's float sums
+  int dequantized_hist_ = -1;
   SplitSearch search_;
   FeatureDraw draw_;  // max_features < 1
   std::vector<Node> nodes_;
   std::vector<std::int32_t> rows_, scratch_;
-  std::vector<GradHess> ordered_;  // a node's rows' gradients, gathered for its histograms
+  std::vector<RowT> ordered_;  // a node's rows' gradients, gathered for its histograms
   std::priority_queue<std::pair<double, int>, std::vector<std::pair<double, int>>, ByGain> heap_;
   index_t n_leaves_ = 0;
 };
@@ -372,7 +460,13 @@ class Grower {
 }  // namespace
 
 Tree grow_tree(const Data& data, const GradHess* gh, const GrowParams& params, int n_threads) {
-  return Grower(data, gh, params, n_threads).grow();
+  if (params.quantized_levels == 0)
+    return Grower<Bin, GradHess>(data, gh, gh, {}, params, n_threads).grow();
+  std::vector<QRow> q(static_cast<std::size_t>(data.n_rows));
+  const QuantScales scales = quantize(gh, data.n_rows, params.quantized_levels,
+                                      params.constant_hessian, params.quantize_seed, q.data(),
+                                      n_threads);
+  return Grower<QBin, QRow>(data, q.data(), gh, scales, params, n_threads).grow();
 }
 
 void add_leaf_values(const Tree& tree, double* raw, index_t stride, int n_threads) {

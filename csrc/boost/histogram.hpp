@@ -17,10 +17,40 @@ struct Bin {
   double g, h;
   std::uint64_t count;
 };
+inline void add_row(Bin& b, const GradHess& r, bool constant_hessian) {
+  b.g += r.g;
+  if (!constant_hessian) b.h += r.h;
+  b.count += 1;
+}
+inline void subtract_bin(Bin& p, const Bin& s) {
+  p.g -= s.g;
+  p.h -= s.h;
+  p.count -= s.count;
+}
 
-class HistogramPool {
+// Quantized gradients (quantized.hpp): a row is one int64 packing its integer gradient and
+// hessian (and its count, where the layout has room: QuantScales), so that a bin's sums take one
+// add and its fields never carry into each other. Where the row does not carry its count, the
+// fill is asked for it (count_in_row false) and keeps it beside.
+using QRow = std::int64_t;
+struct QBin {
+  std::int64_t gh;
+  std::int64_t count;
+};
+inline void add_row(QBin& b, QRow r, bool count_in_row) {
+  b.gh += r;
+  if (!count_in_row) b.count += 1;
+}
+inline void subtract_bin(QBin& p, const QBin& s) {
+  p.gh -= s.gh;
+  p.count -= s.count;
+}
+
+template <class BinT>
+class BasicHistogramPool {
  public:
-  explicit HistogramPool(index_t n_features) : size_(static_cast<std::size_t>(n_features) * kBins) {}
+  explicit BasicHistogramPool(index_t n_features)
+      : size_(static_cast<std::size_t>(n_features) * kBins) {}
   int acquire() {
     if (free_.empty()) {
       hists_.emplace_back(size_);
@@ -34,25 +64,29 @@ class HistogramPool {
     if (h >= 0) free_.push_back(h);
     h = -1;
   }
-  Bin* of(int h, index_t f) { return hists_[h].data() + f * kBins; }
+  BinT* of(int h, index_t f) { return hists_[h].data() + f * kBins; }
 
  private:
   std::size_t size_;
-  std::vector<std::vector<Bin>> hists_;
+  std::vector<std::vector<BinT>> hists_;
   std::vector<int> free_;
 };
+using HistogramPool = BasicHistogramPool<Bin>;
+using QuantizedPool = BasicHistogramPool<QBin>;
 
 // A node's rows are increasing but spread over the whole column: past about 1M rows a feature's
 // codes (1 byte a row) outgrow L2 and each row's code is a cache miss that the hardware
-// prefetcher does not foresee. The fill asks for the code kPrefetchAhead rows ahead: one
-// thread, 1M x 14 (4 categorical), medians of 3 alternating runs, the 100 trees' growth took
-// 6.8 s without, 6.1 s with 64 rows ahead, 6.3-6.5 s with 24 at load 10-15, and 7.5 s against
-// 7.0 s at load 4-6 (no change at 200k, where the codes fit in L2). The same in the partition
-// and the gradient gather made the growth slower (6.5 s; the gather's alone 8.1 s against
-// 6.9 s): not there.
+// prefetcher does not foresee. The fill asks for the code kPrefetchAhead rows ahead.
+// always_inline: GCC (-O2 and above) takes a void function that only prefetches for one without
+// side effects and deletes its calls, so until it was forced inline this prefetch was not in the
+// binary (the figures first given for it were noise). Measured in the binary: one thread, the
+// bench's make_regression 1M x 28, 100 trees, medians of 3 fits alternating in one process,
+// load 14-18: 13.5 s of CPU without, 12.0 s with. Prefetching in the partition as well: no gain
+// on the bench's classifier (10.26 s against 10.18 s, medians of 2).
 constexpr index_t kPrefetchAhead = 64;
-inline void prefetch_code(const std::uint8_t* column, const std::int32_t* rows, index_t i,
-                          index_t end) {
+__attribute__((always_inline)) inline void prefetch_code(const std::uint8_t* column,
+                                                         const std::int32_t* rows, index_t i,
+                                                         index_t end) {
   if (i + kPrefetchAhead < end) __builtin_prefetch(column + rows[i + kPrefetchAhead]);
 }
 
@@ -65,34 +99,31 @@ inline void prefetch_code(const std::uint8_t* column, const std::int32_t* rows, 
 // and `ordered` is gh itself: the codes stream in order and no gather is needed. Every bin sums
 // its rows in row order whatever the thread count (each thread fills whole features). Nothing
 // here allocates.
-template <bool kConstantHessian, bool kAllRows>
-void fill_features(HistogramPool& pool, int h, const Data& data, const GradHess* ordered,
+template <bool kConstantHessian, bool kAllRows, class BinT, class RowT>
+void fill_features(BasicHistogramPool<BinT>& pool, int h, const Data& data, const RowT* ordered,
                    const std::int32_t* rows, index_t n, const std::int32_t* features,
                    index_t count) {
   constexpr index_t kRowBlock = 8192;  // 96 KiB of row ids and gradients
   for (index_t j = 0; j < count; ++j) {
-    Bin* H = pool.of(h, features[j]);
-    std::fill(H, H + kBins, Bin{0.0, 0.0, 0});
+    BinT* H = pool.of(h, features[j]);
+    std::fill(H, H + kBins, BinT{});
   }
   for (index_t begin = 0; begin < n; begin += kRowBlock) {
     const index_t end = std::min(n, begin + kRowBlock);
     for (index_t j = 0; j < count; ++j) {
-      Bin* H = pool.of(h, features[j]);
+      BinT* H = pool.of(h, features[j]);
       const std::uint8_t* column = data.codes + static_cast<index_t>(features[j]) * data.n_rows;
       for (index_t i = begin; i < end; ++i) {
         if (!kAllRows) prefetch_code(column, rows, i, end);
-        Bin& b = H[column[kAllRows ? i : rows[i]]];
-        b.g += ordered[i].g;
-        if (!kConstantHessian) b.h += ordered[i].h;
-        b.count += 1;
+        add_row(H[column[kAllRows ? i : rows[i]]], ordered[i], kConstantHessian);
       }
     }
   }
 }
 
 // The features [first, first + count) of the node, on the calling thread.
-template <bool kConstantHessian>
-void fill_share(HistogramPool& pool, int h, const Data& data, const GradHess* ordered,
+template <bool kConstantHessian, class BinT, class RowT>
+void fill_share(BasicHistogramPool<BinT>& pool, int h, const Data& data, const RowT* ordered,
                 const std::int32_t* rows, index_t n, const std::int32_t* features, index_t count,
                 bool all_rows) {
   if (all_rows)
@@ -102,18 +133,20 @@ void fill_share(HistogramPool& pool, int h, const Data& data, const GradHess* or
 }
 
 // The histograms of a node's features; `ordered` has room for the node's rows. rows increase
-// (a node's rows keep their order), so a node of every row has rows[i] == i.
-template <bool kConstantHessian>
-void build_histogram(HistogramPool& pool, int h, const Data& data, const GradHess* gh,
+// (a node's rows keep their order), so a node of every row has rows[i] == i. kConstantHessian:
+// of float bins, that the hessians are 1 (not summed: the count is their sum); of integer bins,
+// that each row's QRow carries its count (add_row).
+template <bool kConstantHessian, class BinT, class RowT>
+void build_histogram(BasicHistogramPool<BinT>& pool, int h, const Data& data, const RowT* gh,
                      const std::int32_t* rows, index_t n, const std::vector<std::int32_t>& features,
-                     GradHess* ordered, int n_threads) {
+                     RowT* ordered, int n_threads) {
   const bool all_rows = n == data.n_rows;
   if (!all_rows) {
     const int gather_threads = fastml_hot_region_threads(2.0 * n, n_threads);  // ~2 ns a row
 #pragma omp parallel for schedule(static) num_threads(gather_threads) if (gather_threads > 1)
     for (index_t i = 0; i < n; ++i) ordered[i] = gh[rows[i]];
   }
-  const GradHess* source = all_rows ? gh : ordered;
+  const RowT* source = all_rows ? gh : ordered;
   const index_t count = static_cast<index_t>(features.size());
   // about 1 ns a code
   const int chunks = std::min<int>(fastml_hot_region_threads(1.0 * n * count, n_threads),
@@ -132,16 +165,13 @@ void build_histogram(HistogramPool& pool, int h, const Data& data, const GradHes
 
 // Histogram subtraction in place: the parent's buffer becomes the larger child's, parent - the
 // smaller child's, for the given features.
-inline void subtract_into(HistogramPool& pool, int parent, int smaller,
-                          const std::vector<std::int32_t>& features) {
+template <class BinT>
+void subtract_into(BasicHistogramPool<BinT>& pool, int parent, int smaller,
+                   const std::vector<std::int32_t>& features) {
   for (const std::int32_t f : features) {
-    Bin* P = pool.of(parent, f);
-    const Bin* S = pool.of(smaller, f);
-    for (int b = 0; b < kBins; ++b) {
-      P[b].g -= S[b].g;
-      P[b].h -= S[b].h;
-      P[b].count -= S[b].count;
-    }
+    BinT* P = pool.of(parent, f);
+    const BinT* S = pool.of(smaller, f);
+    for (int b = 0; b < kBins; ++b) subtract_bin(P[b], S[b]);
   }
 }
 

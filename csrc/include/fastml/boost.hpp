@@ -94,6 +94,12 @@ struct GrowParams {
   // stream seeded by seed (scikit-learn draws the same number from numpy's generator).
   double feature_fraction;
   std::uint64_t seed;
+  // Quantized gradients (fastml's addition, csrc/boost/quantized.hpp): 0 for scikit-learn's
+  // exact float sums; otherwise gradients are rounded to integers in [-levels / 2, levels / 2]
+  // and hessians to [0, levels], stochastically from a stream keyed by quantize_seed and the
+  // row, and the leaves valued from the exact gradients. n_rows * levels must stay below 2**31.
+  int quantized_levels = 0;
+  std::uint64_t quantize_seed = 0;
 };
 
 // What a tree needs of the data, all row-major over n_features.

@@ -1251,23 +1251,29 @@ def _boosting_workloads():
                 grow_policy="lossguide", learning_rate=0.1, max_bin=256, n_jobs=2), 2.0))
         return found
 
+    def quantized(task):
+        return lambda: ours[task]().set_params(quantized_gradients=True)
+
     workloads = []
     for task, kind, score in (("classification", "Classifier", "AUC"),
                               ("regression", "Regressor", "R^2")):
-        workloads += [Workload(
-            group="boosting",
-            name=f"HistGradientBoosting{kind} fit {{n}}x28 float32, 100 iterations, 31 leaves: "
-                 f"test {score}",
-            sizes=(20_000, 1_000_000),
-            setup=data(task),
-            fastml=held_out(task, ours[task]),
-            peer=held_out(task, make_peer),
-            peer_name=peer_name,
-            parity=score_drop,
-            parity_label=f"{score} drop",
-            tolerance=0.002 if task == "classification" else 0.005,
-            target=target,
-        ) for peer_name, make_peer, target in peers(task)]
+        # the exact model (scikit-learn's), then fastml's quantized gradients
+        for option, make_ours in (("", ours[task]),
+                                  ("(quantized_gradients=True)", quantized(task))):
+            workloads += [Workload(
+                group="boosting",
+                name=f"HistGradientBoosting{kind}{option} fit {{n}}x28 float32, 100 iterations, "
+                     f"31 leaves: test {score}",
+                sizes=(20_000, 1_000_000),
+                setup=data(task),
+                fastml=held_out(task, make_ours),
+                peer=held_out(task, make_peer),
+                peer_name=peer_name,
+                parity=score_drop,
+                parity_label=f"{score} drop",
+                tolerance=0.002 if task == "classification" else 0.005,
+                target=target,
+            ) for peer_name, make_peer, target in peers(task)]
 
     def fitted(task):
         """Both models fitted on the training rows (untimed), and the test rows."""

@@ -52,6 +52,9 @@ _LOSS_CODES = {"squared_error": _boost_fast.Loss.squared_error,
                "poisson": _boost_fast.Loss.poisson,
                "gamma": _boost_fast.Loss.gamma}
 _N_JOBS_CONSTRAINT = [Integral, None]
+# quantized_gradients: gradients rounded to the integers -2 .. 2, hessians 0 .. 4 (LightGBM's
+# default num_grad_quant_bins)
+_QUANTIZED_LEVELS = 4
 _EMPTY_BITSETS = np.zeros((0, 8), dtype=np.uint32)
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _MISSING_WORD, _MISSING_BIT = divmod(int(_boost_fast.MISSING_BIN), 32)
@@ -323,7 +326,15 @@ class _CompiledBoosting:
             monotonic_cst=None if monotonic_cst is None else monotonic_cst.astype(np.int8),
             interaction_cst=([] if interaction_cst is None
                              else [sorted(int(f) for f in group) for group in interaction_cst]),
-            feature_fraction=float(max_features), n_threads=self._n_threads)
+            feature_fraction=float(max_features), n_threads=self._n_threads,
+            quantized_levels=(_QUANTIZED_LEVELS if getattr(self, "quantized_gradients", False)
+                              else 0))
+
+    def _quantize_seed(self, iteration, k):
+        """The stochastic rounding's seed of tree k of an iteration (quantized_gradients): from
+        the fit's random seed, so that random_state fixes the model."""
+        return ((int(self._random_seed) << 32) + iteration * self.n_trees_per_iteration_
+                + k) % (1 << 64)
 
     def _update_leaves_values(self, tree, y, raw_k, sample_weight):
         """Non-differentiable losses: each leaf's value is the loss's intercept of the residuals
@@ -346,8 +357,9 @@ class _CompiledBoosting:
             seed = 0
             if self.max_features < 1:
                 seed = int(self._feature_subsample_rng.integers(np.iinfo(np.int64).max))
-            tree = _boost_fast.grow_tree(codes=codes, gh=gh[k], seed=seed,
-                                         is_categorical=self._categorical_mask(), **growth)
+            tree = _boost_fast.grow_tree(
+                codes=codes, gh=gh[k], seed=seed, is_categorical=self._categorical_mask(),
+                quantize_seed=self._quantize_seed(len(self._predictors), k), **growth)
             if not self._loss.differentiable:
                 self._update_leaves_values(tree, y, raw[:, k], sample_weight)
             iteration.append(self._make_predictor(tree))
@@ -655,7 +667,12 @@ class HistGradientBoostingRegressor(_CompiledBoosting, _SkRegressor):
     fastml's compiled booster.
 
     Every parameter is scikit-learn 1.9's (see its documentation), plus ``n_jobs``: the threads
-    of fit and predict (None: all of fastml's; the model never depends on it). Categorical
+    of fit and predict (None: all of fastml's; the model never depends on it), and
+    ``quantized_gradients`` (default False, scikit-learn's exact model): True grows each tree on
+    gradients and hessians rounded stochastically to a few integer levels (as LightGBM's
+    ``use_quantized_grad``; the rounding drawn from random_state, the same for any n_jobs), with
+    integer histograms, then values its leaves from the exact gradients: a faster fit of a
+    slightly different model. Categorical
     features as scikit-learn's (at most max_bins categories); X may also be a sparse CSR/CSC
     matrix (without categorical features), giving the dense matrix's model. Not supported
     yet: a ``loss`` given as a BaseLoss object (ValueError); with
@@ -670,7 +687,8 @@ class HistGradientBoostingRegressor(_CompiledBoosting, _SkRegressor):
     """
 
     _parameter_constraints = {**_SkRegressor._parameter_constraints,
-                              "n_jobs": _N_JOBS_CONSTRAINT}
+                              "n_jobs": _N_JOBS_CONSTRAINT,
+                              "quantized_gradients": ["boolean"]}
     _is_classifier_loss = False
 
     def __init__(self, loss="squared_error", *, quantile=None, learning_rate=0.1, max_iter=100,
@@ -678,7 +696,8 @@ class HistGradientBoostingRegressor(_CompiledBoosting, _SkRegressor):
                  max_features=1.0, max_bins=255, categorical_features="from_dtype",
                  monotonic_cst=None, interaction_cst=None, warm_start=False,
                  early_stopping="auto", scoring="loss", validation_fraction=0.1,
-                 n_iter_no_change=10, tol=1e-7, verbose=0, random_state=None, n_jobs=None):
+                 n_iter_no_change=10, tol=1e-7, verbose=0, random_state=None, n_jobs=None,
+                 quantized_gradients=False):
         super().__init__(
             loss=loss, quantile=quantile, learning_rate=learning_rate, max_iter=max_iter,
             max_leaf_nodes=max_leaf_nodes, max_depth=max_depth,
@@ -690,6 +709,7 @@ class HistGradientBoostingRegressor(_CompiledBoosting, _SkRegressor):
             validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
             tol=tol, verbose=verbose, random_state=random_state)
         self.n_jobs = n_jobs
+        self.quantized_gradients = quantized_gradients
 
 
 class HistGradientBoostingClassifier(_CompiledBoosting, _SkClassifier):
@@ -698,7 +718,12 @@ class HistGradientBoostingClassifier(_CompiledBoosting, _SkClassifier):
     per class otherwise).
 
     Every parameter is scikit-learn 1.9's (see its documentation), plus ``n_jobs``: the threads
-    of fit and predict (None: all of fastml's; the model never depends on it). Categorical
+    of fit and predict (None: all of fastml's; the model never depends on it), and
+    ``quantized_gradients`` (default False, scikit-learn's exact model): True grows each tree on
+    gradients and hessians rounded stochastically to a few integer levels (as LightGBM's
+    ``use_quantized_grad``; the rounding drawn from random_state, the same for any n_jobs), with
+    integer histograms, then values its leaves from the exact gradients: a faster fit of a
+    slightly different model. Categorical
     features as scikit-learn's (at most max_bins categories); X may also be a sparse CSR/CSC
     matrix (without categorical features), giving the dense matrix's model. Not supported
     yet: a ``loss`` given as a BaseLoss object (ValueError); with
@@ -713,7 +738,8 @@ class HistGradientBoostingClassifier(_CompiledBoosting, _SkClassifier):
     """
 
     _parameter_constraints = {**_SkClassifier._parameter_constraints,
-                              "n_jobs": _N_JOBS_CONSTRAINT}
+                              "n_jobs": _N_JOBS_CONSTRAINT,
+                              "quantized_gradients": ["boolean"]}
     _is_classifier_loss = True
 
     def __init__(self, loss="log_loss", *, learning_rate=0.1, max_iter=100, max_leaf_nodes=31,
@@ -721,7 +747,8 @@ class HistGradientBoostingClassifier(_CompiledBoosting, _SkClassifier):
                  max_bins=255, categorical_features="from_dtype", monotonic_cst=None,
                  interaction_cst=None, warm_start=False, early_stopping="auto",
                  scoring="loss", validation_fraction=0.1, n_iter_no_change=10, tol=1e-7,
-                 verbose=0, random_state=None, class_weight=None, n_jobs=None):
+                 verbose=0, random_state=None, class_weight=None, n_jobs=None,
+                 quantized_gradients=False):
         super().__init__(
             loss=loss, learning_rate=learning_rate, max_iter=max_iter,
             max_leaf_nodes=max_leaf_nodes, max_depth=max_depth,
@@ -733,3 +760,4 @@ class HistGradientBoostingClassifier(_CompiledBoosting, _SkClassifier):
             validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
             tol=tol, verbose=verbose, random_state=random_state, class_weight=class_weight)
         self.n_jobs = n_jobs
+        self.quantized_gradients = quantized_gradients

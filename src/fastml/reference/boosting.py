@@ -2,7 +2,8 @@
 (fastml.ensemble._boost_fast) computes, written as directly as possible: the losses' gradients
 and hessians, a node's best split over bin codes (scikit-learn's gain and rules, categorical
 features' too), and one boosting step on a given tree structure (rows routed, leaf values
--G / (H + l2) times the learning rate, raw predictions updated)."""
+-G / (H + l2) times the learning rate, raw predictions updated); the quantized gradients of
+fastml's quantized_gradients option."""
 import numpy as np
 
 MISSING_BIN = 255
@@ -143,6 +144,61 @@ def boosting_step(nodes, codes, g, h, raw, learning_rate, l2=0.0):
         in_leaf = leaf == node
         values[node] = learning_rate * node_value(g[in_leaf].sum(), h[in_leaf].sum(), l2)
     return values, np.asarray(raw, dtype=np.float64) + values[leaf]
+
+
+def _mix64(z):
+    """splitmix64's finaliser on uint64 arrays (wrapping as C's unsigned arithmetic)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def quantize_gradients(g, h, levels, constant_hessian, seed):
+    """fastml's quantized gradients of one tree (quantized_gradients=True): (g_units, h_units,
+    g_scale, h_scale). The scales put the largest |g| at levels / 2 units and the largest h at
+    levels units (a constant hessian stays 1 unit of 1); each value is rounded stochastically,
+    floor(v + u), u uniform from a hash of (seed, row, lane) alone, so that the integers do not
+    depend on the thread count and have the exact values as their means."""
+    g = np.asarray(g, dtype=np.float64)
+    h = np.asarray(h, dtype=np.float64)
+    max_g, max_h = np.abs(g).max(initial=0.0), h.max(initial=0.0)
+    g_scale = max_g / (levels // 2) if max_g > 0 else 1.0
+    h_scale = 1.0 if constant_hessian else (max_h / levels if max_h > 0 else 1.0)
+    key = _mix64(np.array([seed], dtype=np.uint64))[0]
+    rows = np.arange(len(g), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        def uniform(lane):
+            z = _mix64(key + (np.uint64(2) * rows + np.uint64(lane + 1))
+                       * np.uint64(0x9E3779B97F4A7C15))
+            return (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+        g_units = np.floor(g * (1.0 / g_scale) + uniform(0)).astype(np.int64)
+        h_units = (np.ones(len(g), dtype=np.int64) if constant_hessian
+                   else np.floor(h * (1.0 / h_scale) + uniform(1)).astype(np.int64))
+    return g_units, h_units, g_scale, h_scale
+
+
+def quantized_stump_step(codes, g, h, raw, n_bins_non_missing, learning_rate, levels, seed,
+                         constant_hessian=False, min_samples_leaf=20, l2=0.0):
+    """One quantized boosting step growing a stump (max_leaf_nodes=2): the root's best split
+    (best_split's tuple, or None) searched on the dequantized units g_units * g_scale and
+    h_units * h_scale, its two leaves valued from the exact g and h of their rows (LightGBM's
+    renewal) times learning_rate, and raw + each row's leaf value (raw unchanged without a
+    split: a lone root adds nothing)."""
+    g_units, h_units, g_scale, h_scale = quantize_gradients(g, h, levels, constant_hessian, seed)
+    rows = np.arange(len(g))
+    split = best_split(codes, g_units * g_scale, h_units * h_scale, rows, n_bins_non_missing,
+                       min_samples_leaf=min_samples_leaf, l2=l2, constant_hessian=constant_hessian,
+                       value=0.0)
+    raw = np.asarray(raw, dtype=np.float64)
+    if split is None:
+        return None, None, raw.copy()
+    _, f, b, missing_left = split
+    c = codes[:, f]
+    left = (c <= b) & (c != MISSING_BIN) | ((c == MISSING_BIN) & missing_left)
+    h = np.ones(len(g)) if constant_hessian else np.asarray(h, dtype=np.float64)
+    values = np.array([learning_rate * node_value(g[side].sum(), h[side].sum(), l2)
+                       for side in (left, ~left)])
+    return split, values, raw + np.where(left, values[0], values[1])
 
 
 def _query_slices(group):
