@@ -272,8 +272,8 @@ class _CompiledBoosting:
             # category here
             n_categories = len(categories) - (len(categories) > 0
                                               and is_scalar_nan(categories[-1]))
-            names = getattr(encoder, "feature_names_in_", None)
-            check_cardinality(f"at index {f}" if names is None else repr(names[f]),
+            names = getattr(encoder, "feature_names_in_", ())  # indexed as scikit-learn does
+            check_cardinality(repr(names[f]) if f < len(names) else f"at index {f}",
                               n_categories)
             known_categories[f] = np.arange(n_categories, dtype=np.float64)
         return known_categories
@@ -727,11 +727,11 @@ class HistGradientBoostingRegressor(_CompiledBoosting, _SkRegressor):
 
     Every parameter is scikit-learn 1.9's (see its documentation), plus ``n_jobs``: the threads
     of fit and predict (None: all of fastml's; the model never depends on it). Categorical
-    features as scikit-learn's (at most max_bins categories); X may also be a sparse CSR/CSC
-    matrix (without categorical features), giving the dense matrix's model. Not supported
-    yet: a ``loss`` given as a BaseLoss object (ValueError); with
-    ``max_features < 1`` the features searched are drawn from fastml's own stream, so the
-    model differs from scikit-learn's for the same random_state.
+    features as scikit-learn's, with up to 65535 categories (scikit-learn: at most max_bins);
+    X may also be a sparse CSR/CSC matrix (without categorical features), giving the dense
+    matrix's model. Not supported yet: a ``loss`` given as a BaseLoss object (ValueError);
+    with ``max_features < 1`` the features searched are drawn from fastml's own stream, so
+    the model differs from scikit-learn's for the same random_state.
 
     Attributes
     ----------
@@ -770,11 +770,11 @@ class HistGradientBoostingClassifier(_CompiledBoosting, _SkClassifier):
 
     Every parameter is scikit-learn 1.9's (see its documentation), plus ``n_jobs``: the threads
     of fit and predict (None: all of fastml's; the model never depends on it). Categorical
-    features as scikit-learn's (at most max_bins categories); X may also be a sparse CSR/CSC
-    matrix (without categorical features), giving the dense matrix's model. Not supported
-    yet: a ``loss`` given as a BaseLoss object (ValueError); with
-    ``max_features < 1`` the features searched are drawn from fastml's own stream, so the
-    model differs from scikit-learn's for the same random_state.
+    features as scikit-learn's, with up to 65535 categories (scikit-learn: at most max_bins);
+    X may also be a sparse CSR/CSC matrix (without categorical features), giving the dense
+    matrix's model. Not supported yet: a ``loss`` given as a BaseLoss object (ValueError);
+    with ``max_features < 1`` the features searched are drawn from fastml's own stream, so
+    the model differs from scikit-learn's for the same random_state.
 
     Attributes
     ----------
