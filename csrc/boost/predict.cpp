@@ -153,11 +153,15 @@ void PackedTrees::predict_binned(const Code* codes, index_t n_rows, index_t n_fe
        [codes, n_features, bits = bitsets_.data()](index_t r, std::int32_t f,
                                                    const PackedNode& node) {
          const unsigned c = codes[r * n_features + f];
-         // a categorical split's codes past its categories (threshold) are the missing one:
-         // kMissingBin, or a wide feature's own
-         if (node.bitset >= 0)
-           return c < node.threshold ? in_bitset(bits + node.bitset, c) : node.missing_left != 0;
+         if constexpr (sizeof(Code) > 1) {
+           // a wide feature's missing code is its number of categories (the split's
+           // threshold), and its category 255 is no missing value
+           if (node.bitset >= 0)
+             return c < node.threshold ? in_bitset(bits + node.bitset, c)
+                                       : node.missing_left != 0;
+         }
          if (c == kMissingBin) return node.missing_left != 0;
+         if (node.bitset >= 0) return in_bitset(bits + node.bitset, c);
          return c <= node.bin;
        });
 }

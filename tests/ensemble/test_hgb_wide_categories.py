@@ -179,10 +179,12 @@ def test_raw_walk_equals_binned_walk_unknown_categories(wide_model, dtype):
     model, X, _ = wide_model
     X_new = X[:300].astype(dtype)
     X_new[:40, 1] = np.r_[np.arange(20) * 3 + 1, [-3, 1e6, 1800, 5000] * 5]  # unknown
+    X_new[40:50, 1] = 3 * 255  # category 255 (all 600 are known): no missing value here
     encoded = model._preprocess_X(X_new, reset=False)
     assert encoded.dtype == dtype and np.isnan(encoded[:40, 0]).all()
     codes = model._bin_data(encoded, None, is_training_data=False)
     assert codes.dtype == np.uint16 and (codes[:40, 0] == 600).all()
+    assert (codes[40:50, 0] == 255).all()
     packed, F = model._packed_trees(model._predictors), model._n_features
     raw_binned = np.zeros((300, 1))
     packed.predict_binned(codes, raw_binned, F, 1)
