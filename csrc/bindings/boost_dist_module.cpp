@@ -130,7 +130,8 @@ py::dict best_split(const py::array& hist, index_t n, double sum_g, double sum_h
   out["value_left"] = s.value_left;
   out["value_right"] = s.value_right;
   out["categorical"] = s.categorical;
-  py::array_t<std::uint32_t> left_cat(boost::kBitsetWords);
+  py::array_t<std::uint32_t> left_cat(boost::kBitsetWords);  // zeros for a numerical split
+  std::fill_n(left_cat.mutable_data(), boost::kBitsetWords, 0u);
   std::copy(s.left_cat.begin(), s.left_cat.end(), left_cat.mutable_data());
   out["left_cat"] = left_cat;
   return out;

@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -109,7 +110,8 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
                                      const std::vector<std::vector<std::int32_t>>& interaction_cst,
                                      double feature_fraction, std::uint64_t seed, int n_threads,
                                      const py::object& is_categorical, int quantized_levels,
-                                     std::uint64_t quantize_seed) {
+                                     std::uint64_t quantize_seed, const py::object& wide_codes,
+                                     const py::object& wide_features) {
   require(codes.ndim() == 2, "codes must be 2-d");
   const index_t n = codes.shape(0), F = codes.shape(1);
   require(n >= 1 && n < (index_t{1} << 31) - 1 && F >= 1, "codes must be non-empty with < 2**31 rows");
@@ -130,14 +132,41 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
   boost::Data data{n, F, n_bins, static_cast<const std::uint8_t*>(codes.data()),
                    checked<std::uint16_t>(n_bins_non_missing, "n_bins_non_missing", {F}),
                    checked<std::uint8_t>(has_missing, "has_missing", {F})};
-  for (index_t f = 0; f < F; ++f)
-    require(data.n_bins_non_missing[f] >= 1 && data.n_bins_non_missing[f] < n_bins,
-            "n_bins_non_missing must lie in [1, n_bins)");
   const float* g = checked<float>(gh, "gh", {n, 2});
   boost::GrowParams p{max_leaf_nodes, max_depth, min_samples_leaf, l2_regularization,
                       min_hessian_to_split, shrinkage, constant_hessian, {}, interaction_cst,
                       feature_fraction, seed, quantized_levels, quantize_seed};
   fastml::bindings::set_feature_constraints(monotonic_cst, is_categorical, F, p, data);
+  // wide categorical features: their uint16 codes, column-major (see boost::Data)
+  std::vector<std::int32_t> wide_column;
+  require(wide_codes.is_none() == wide_features.is_none(),
+          "wide_codes and wide_features go together");
+  if (!wide_features.is_none()) {
+    const py::array wf = wide_features.cast<py::array>();
+    const py::array wc = wide_codes.cast<py::array>();
+    require(wf.ndim() == 1 && wc.ndim() == 2, "wide_features must be 1-d and wide_codes 2-d");
+    const index_t W = wf.shape(0);
+    const std::int64_t* feat = checked<std::int64_t>(wf, "wide_features", {W});
+    require(py::isinstance<py::array_t<std::uint16_t>>(wc) && (wc.flags() & py::array::f_style) &&
+                wc.shape(0) == n && wc.shape(1) == W,
+            "wide_codes must be a Fortran-ordered uint16 array of (n_rows, len(wide_features))");
+    wide_column.assign(static_cast<std::size_t>(F), -1);
+    for (index_t j = 0; j < W; ++j) {
+      require(feat[j] >= 0 && feat[j] < F && wide_column[feat[j]] < 0 &&
+                  data.is_categorical != nullptr && data.is_categorical[feat[j]],
+              "wide_features must be distinct categorical features");
+      wide_column[feat[j]] = static_cast<std::int32_t>(j);
+    }
+    data.wide_codes = static_cast<const std::uint16_t*>(wc.data());
+    data.wide_column = wide_column.data();
+  }
+  for (index_t f = 0; f < F; ++f) {
+    const index_t nb = data.n_bins_non_missing[f];
+    require(nb >= 1 && (data.is_wide(f) ? nb <= boost::kMaxCategories : nb < n_bins),
+            "n_bins_non_missing must lie in [1, n_bins), or [1, 65535] for a wide feature");
+    // the missing code's bit too
+    if (data.is_wide(f)) data.bitset_words = std::max<index_t>(data.bitset_words, nb / 32 + 1);
+  }
   for (const auto& group : interaction_cst)
     for (const std::int32_t f : group)
       require(f >= 0 && f < F, "interaction_cst holds a feature index out of range");
@@ -150,12 +179,18 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
     const int threads = fastml_region_threads(0.2 * static_cast<double>(n) * F, n_threads);
 #pragma omp parallel for schedule(static) num_threads(threads) reduction(&& : ok) if (threads > 1)
     for (index_t f = 0; f < F; ++f) {
-      const std::uint8_t* column = data.codes + f * n;
-      const auto limit = static_cast<std::uint8_t>(data.n_bins_non_missing[f]);  // < 256
       std::uint8_t bad = 0;
-      for (index_t i = 0; i < n; ++i) {
-        const std::uint8_t c = column[i];
-        bad |= static_cast<std::uint8_t>((c >= limit) & (c != boost::kMissingBin));
+      if (data.is_wide(f)) {  // categories, or the missing code n_bins_non_missing
+        const std::uint16_t* column = data.wide(f);
+        const std::uint16_t limit = data.n_bins_non_missing[f];
+        for (index_t i = 0; i < n; ++i) bad |= static_cast<std::uint8_t>(column[i] > limit);
+      } else {
+        const std::uint8_t* column = data.column(f);
+        const auto limit = static_cast<std::uint8_t>(data.n_bins_non_missing[f]);  // < 256
+        for (index_t i = 0; i < n; ++i) {
+          const std::uint8_t c = column[i];
+          bad |= static_cast<std::uint8_t>((c >= limit) & (c != boost::kMissingBin));
+        }
       }
       ok = ok && bad == 0;
     }
@@ -202,15 +237,16 @@ std::unique_ptr<boost::PackedTrees> pack(const py::array& offsets, const py::arr
   const std::int64_t* feat = checked<std::int64_t>(feature, "feature", {N});
   for (index_t i = 0; i < N; ++i)
     require(leaf[i] || (feat[i] >= 0 && feat[i] < n_features), "feature out of range");
-  require(bitsets.ndim() == 2, "bitsets must be 2-d");
+  require(bitsets.ndim() == 2 && bitsets.shape(1) >= boost::kBitsetWords,
+          "bitsets must be 2-d, of 8 words or more");
   auto packed = std::make_unique<boost::PackedTrees>(
       T, off, out, leaf, feat, checked<double>(threshold, "threshold", {N}),
       checked<std::uint8_t>(bin, "bin", {N}), checked<std::uint8_t>(missing_left, "missing_left", {N}),
       checked<std::int64_t>(left, "left", {N}), checked<std::int64_t>(right, "right", {N}),
       checked<double>(value, "value", {N}), checked<std::uint8_t>(is_categorical, "is_categorical", {N}),
       checked<std::int64_t>(bitset_idx, "bitset_idx", {N}),
-      checked<std::uint32_t>(bitsets, "bitsets", {bitsets.shape(0), boost::kBitsetWords}),
-      bitsets.shape(0), checked<std::uint8_t>(lockstep, "lockstep", {T}));
+      checked<std::uint32_t>(bitsets, "bitsets", {bitsets.shape(0), bitsets.shape(1)}),
+      bitsets.shape(0), bitsets.shape(1), checked<std::uint8_t>(lockstep, "lockstep", {T}));
   packed->n_outputs = n_outputs;
   return packed;
 }
@@ -255,6 +291,7 @@ PYBIND11_MODULE(_boost_fast, m) {
   m.doc() = "Gradient boosting core: losses' gradients, tree growth, packed prediction (C++, OpenMP).";
   m.attr("N_BINS") = boost::kBins;
   m.attr("MISSING_BIN") = boost::kMissingBin;
+  m.attr("MAX_CATEGORIES") = boost::kMaxCategories;
   py::enum_<boost::Loss>(m, "Loss")
       .value("squared_error", boost::kSquaredError)
       .value("absolute_error", boost::kAbsoluteError)
@@ -297,11 +334,10 @@ PYBIND11_MODULE(_boost_fast, m) {
       .def_property_readonly("cat_bitsets",
                              [](const GrownTree& g) {
                                const auto& b = g.tree.cat_bitsets;
+                               const auto words = static_cast<py::ssize_t>(g.tree.bitset_words);
                                py::array_t<std::uint32_t> out(
-                                   {static_cast<py::ssize_t>(b.size()),
-                                    static_cast<py::ssize_t>(boost::kBitsetWords)});
-                               std::uint32_t* o = out.mutable_data();
-                               for (const auto& bits : b) o = std::copy(bits.begin(), bits.end(), o);
+                                   {static_cast<py::ssize_t>(b.size()) / words, words});
+                               std::copy(b.begin(), b.end(), out.mutable_data());
                                return out;
                              })
       .def_property_readonly("leaf_start", [](const GrownTree& g) { return to_array(g.tree.leaf_start); })
@@ -324,11 +360,16 @@ PYBIND11_MODULE(_boost_fast, m) {
         py::arg("monotonic_cst"), py::arg("interaction_cst"), py::arg("feature_fraction"),
         py::arg("seed"), py::arg("n_threads"), py::arg("is_categorical") = py::none(),
         py::arg("quantized_levels") = 0, py::arg("quantize_seed") = 0,
+        py::arg("wide_codes") = py::none(), py::arg("wide_features") = py::none(),
         "Grows one tree on codes (n_rows, n_features) uint8 from gh (n_rows, 2) float32; "
         "max_leaf_nodes and max_depth 0 are no limit; is_categorical (n_features) uint8 or "
         "None marks the features whose codes are categories; quantized_levels > 0 grows it on "
         "gradients rounded to that many integer levels (stochastically, from quantize_seed) "
-        "and values its leaves from the exact ones.");
+        "and values its leaves from the exact ones. Categorical features of more than "
+        "n_bins - 1 categories (up to 65535) are wide_features (int64), their codes the "
+        "columns of wide_codes (n_rows, len(wide_features)) uint16 column-major, a missing "
+        "value coded n_bins_non_missing; their codes' columns in codes are not read; "
+        "cat_bitsets then have a word per 32 codes of the widest.");
   py::class_<boost::PackedTrees>(m, "PackedTrees", "Boosted trees packed for the prediction walk.")
       .def(py::init(&pack), py::arg("offsets"), py::arg("output"), py::arg("is_leaf"),
            py::arg("feature"), py::arg("threshold"), py::arg("bin"), py::arg("missing_left"),
@@ -363,11 +404,19 @@ PYBIND11_MODULE(_boost_fast, m) {
              require(codes.ndim() == 2, "codes must be 2-d");
              require_threads(n_threads);
              const index_t n = codes.shape(0);
-             const std::uint8_t* c = checked<std::uint8_t>(codes, "codes", {n, n_features});
              double* r = checked_out<double>(raw, "raw", {n, p.n_outputs});
+             if (has_dtype<std::uint16_t>(codes)) {
+               const auto* c = checked<std::uint16_t>(codes, "codes", {n, n_features});
+               py::gil_scoped_release release;
+               p.predict_binned(c, n, n_features, r, raw.shape(1), n_threads);
+               return;
+             }
+             const std::uint8_t* c = checked<std::uint8_t>(codes, "codes", {n, n_features});
              py::gil_scoped_release release;
              p.predict_binned(c, n, n_features, r, raw.shape(1), n_threads);
            },
            py::arg("codes"), py::arg("raw"), py::arg("n_features"), py::arg("n_threads"),
-           "raw += the trees' values for bin codes (MISSING_BIN for missing).");
+           "raw += the trees' values for bin codes (uint8, MISSING_BIN for missing; or uint16 "
+           "for a model of wide categorical features, whose missing code is their number of "
+           "categories).");
 }

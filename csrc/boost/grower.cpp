@@ -71,7 +71,7 @@ class Grower {
   Grower(const Data& data, const RowT* gh, const GradHess* exact, QuantScales scales,
          const GrowParams& params, int n_threads)
       : data_(data), gh_(gh), exact_(exact), scales_(scales), p_(params), n_threads_(n_threads),
-        pool_(data.n_features), dequantized_(kQuantized ? data.n_features : 0),
+        pool_(data), dequantized_(data),
         search_(data, params), draw_(params.feature_fraction, params.seed) {}
 
   Tree grow() {
@@ -152,10 +152,11 @@ class Grower {
   // The root's sums from one feature's histogram.
   template <bool kConst>
   void set_root_sums(Node& root) {
-    const BinT* H = pool_.of(root.hist, root.features.empty() ? 0 : root.features[0]);
+    const index_t f0 = root.features.empty() ? 0 : root.features[0];
+    const BinT* H = pool_.of(root.hist, f0);
     if constexpr (kQuantized) {  // integers: any order gives the same sums
       std::int64_t g = 0, h = 0;
-      for (int b = 0; b < kBins; ++b) {
+      for (index_t b = 0, nb = pool_.bins(f0); b < nb; ++b) {
         g += gradient_units(H[b].gh, scales_);
         h += hessian_units(H[b].gh, scales_);
       }
@@ -163,23 +164,26 @@ class Grower {
       root.sum_h = kConst ? static_cast<double>(root.n()) : static_cast<double>(h) * scales_.h;
       return;
     } else {
-      set_exact_root_sums<kConst>(root, H);
+      set_exact_root_sums<kConst>(root, H, f0);
     }
   }
 
-  // scikit-learn sums one feature's histogram (its n_bins bins, the missing one last)
+  // scikit-learn sums one feature's histogram (its n_bins bins, the missing one last; a wide
+  // feature's categories and its missing bin)
   template <bool kConst>
-  void set_exact_root_sums(Node& root, const Bin* H) {
-    std::vector<double> column(data_.n_bins);
-    for (index_t b = 0; b + 1 < data_.n_bins; ++b) column[b] = H[b].g;
-    column[data_.n_bins - 1] = H[kMissingBin].g;
-    root.sum_g = pairwise_sum(column.data(), data_.n_bins);
+  void set_exact_root_sums(Node& root, const Bin* H, index_t f0) {
+    const index_t nbnm = data_.n_bins_non_missing[f0], missing = data_.missing_bin(f0);
+    const index_t len = std::max<index_t>(data_.n_bins, nbnm + 1);
+    std::vector<double> column(len, 0.0);  // bins past the feature's own are empty
+    for (index_t b = 0; b < nbnm; ++b) column[b] = H[b].g;
+    column[len - 1] = H[missing].g;
+    root.sum_g = pairwise_sum(column.data(), len);
     if (kConst) {
       root.sum_h = static_cast<double>(root.n());
     } else {
-      for (index_t b = 0; b + 1 < data_.n_bins; ++b) column[b] = H[b].h;
-      column[data_.n_bins - 1] = H[kMissingBin].h;
-      root.sum_h = pairwise_sum(column.data(), data_.n_bins);
+      for (index_t b = 0; b < nbnm; ++b) column[b] = H[b].h;
+      column[len - 1] = H[missing].h;
+      root.sum_h = pairwise_sum(column.data(), len);
     }
   }
 
@@ -247,16 +251,23 @@ class Grower {
   // block copies its two runs to offsets summed over the blocks before it, so the order never
   // depends on the blocks.
   index_t partition(const Node& node) {
+    const index_t f = node.split.feature;
+    return data_.is_wide(f) ? partition_codes(node, data_.wide(f))
+                            : partition_codes(node, data_.column(f));
+  }
+  // Code: the split feature's codes, uint8 or (a wide categorical feature) uint16.
+  template <class Code>
+  index_t partition_codes(const Node& node, const Code* column) {
     const Split& s = node.split;
     const index_t n = node.n();
     std::int32_t* rows = rows_.data() + node.start;
     std::int32_t* out = scratch_.data() + node.start;
-    const std::uint8_t* column = data_.codes + static_cast<index_t>(s.feature) * data_.n_rows;
+    const std::uint32_t* left_cat = s.left_cat.data();
     // a categorical split sends its left categories left, the missing bin by its bit
     auto goes_left = [&](std::int32_t r) {
-      const int code = column[r];
-      if (s.categorical) return in_bitset(s.left_cat.data(), static_cast<unsigned>(code));
-      return code == kMissingBin ? s.missing_left : code <= s.bin;
+      const unsigned code = column[r];
+      if (s.categorical) return in_bitset(left_cat, code);
+      return code == kMissingBin ? s.missing_left : code <= static_cast<unsigned>(s.bin);
     };
     const int blocks = fastml_hot_region_threads(3.0 * n, n_threads_);  // ~3 ns a row
     if (blocks <= 1) {
@@ -420,8 +431,12 @@ class Grower {
     tree.missing_go_to_left.push_back(node.leaf ? 0 : node.split.missing_left);
     const bool categorical = !node.leaf && node.split.categorical;
     tree.is_categorical.push_back(categorical);
-    tree.bitset_idx.push_back(categorical ? static_cast<std::uint32_t>(tree.cat_bitsets.size()) : 0);
-    if (categorical) tree.cat_bitsets.push_back(node.split.left_cat);
+    tree.bitset_words = data_.bitset_words;
+    tree.bitset_idx.push_back(
+        categorical ? static_cast<std::uint32_t>(tree.cat_bitsets.size() / data_.bitset_words) : 0);
+    if (categorical)
+      tree.cat_bitsets.insert(tree.cat_bitsets.end(), node.split.left_cat.begin(),
+                              node.split.left_cat.end());
     tree.left.push_back(0);
     tree.right.push_back(0);
     tree.leaf_start.push_back(node.leaf ? node.start : -1);

@@ -16,8 +16,10 @@ PackedTrees::PackedTrees(index_t n_trees, const std::int64_t* offsets, const std
                          const std::int64_t* right, const double* value,
                          const std::uint8_t* is_categorical, const std::int64_t* bitset_idx,
                          const std::uint32_t* bitsets, index_t n_bitsets,
-                         const std::uint8_t* lockstep)
-    : bitsets_(bitsets, bitsets + n_bitsets * kBitsetWords) {
+                         index_t bitset_words, const std::uint8_t* lockstep)
+    : bitsets_(bitsets, bitsets + n_bitsets * bitset_words) {
+  if (bitset_words < kBitsetWords || n_bitsets * bitset_words > (index_t{1} << 31) - 1)
+    throw std::invalid_argument("bitsets must have at least 8 words and fewer than 2**31 in all");
   nodes_.reserve(static_cast<std::size_t>(offsets[n_trees]));
   for (index_t t = 0; t < n_trees; ++t) {
     const index_t first = offsets[t], n = offsets[t + 1] - first;
@@ -38,7 +40,7 @@ PackedTrees::PackedTrees(index_t n_trees, const std::int64_t* offsets, const std
         if (is_categorical[i]) {
           if (bitset_idx[i] < 0 || bitset_idx[i] >= n_bitsets)
             throw std::invalid_argument("a bitset index is out of the bitsets");
-          node.bitset = static_cast<std::int32_t>(bitset_idx[i]);
+          node.bitset = static_cast<std::int32_t>(bitset_idx[i] * bitset_words);
         }
       }
       nodes_.push_back(node);
@@ -111,7 +113,7 @@ inline bool raw_goes_left(double v, const PackedNode& node, const std::uint32_t*
   // an unknown category (negative, or not below the number of known ones) goes the missing
   // values' way, as scikit-learn's
   if (v < 0 || !(v < node.threshold)) return node.missing_left != 0;
-  return in_bitset(bits + node.bitset * kBitsetWords, static_cast<unsigned>(v));
+  return in_bitset(bits + node.bitset, static_cast<unsigned>(v));
 }
 
 template <class T>
@@ -144,19 +146,30 @@ void PackedTrees::predict_csr(const T* data, const std::int64_t* indices,
   }
 }
 
-void PackedTrees::predict_binned(const std::uint8_t* codes, index_t n_rows, index_t n_features,
+template <class Code>
+void PackedTrees::predict_binned(const Code* codes, index_t n_rows, index_t n_features,
                                  double* raw, index_t n_outputs, int n_threads) const {
   walk(n_rows, raw, n_outputs, n_threads, 10.0 * n_trees(),
        [codes, n_features, bits = bitsets_.data()](index_t r, std::int32_t f,
                                                    const PackedNode& node) {
-         const int c = codes[r * n_features + f];
+         const unsigned c = codes[r * n_features + f];
+         if constexpr (sizeof(Code) > 1) {
+           // a wide feature's missing code is its number of categories (the split's
+           // threshold), and its category 255 is no missing value
+           if (node.bitset >= 0)
+             return c < node.threshold ? in_bitset(bits + node.bitset, c)
+                                       : node.missing_left != 0;
+         }
          if (c == kMissingBin) return node.missing_left != 0;
-         if (node.bitset >= 0)
-           return in_bitset(bits + node.bitset * kBitsetWords, static_cast<unsigned>(c));
+         if (node.bitset >= 0) return in_bitset(bits + node.bitset, c);
          return c <= node.bin;
        });
 }
 
+template void PackedTrees::predict_binned<std::uint8_t>(const std::uint8_t*, index_t, index_t,
+                                                      double*, index_t, int) const;
+template void PackedTrees::predict_binned<std::uint16_t>(const std::uint16_t*, index_t, index_t,
+                                                       double*, index_t, int) const;
 template void PackedTrees::predict<float>(const float*, index_t, index_t, double*, index_t,
                                           int) const;
 template void PackedTrees::predict<double>(const double*, index_t, index_t, double*, index_t,

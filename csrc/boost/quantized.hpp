@@ -105,7 +105,7 @@ inline void dequantize(QuantizedPool& pool, int h, const std::vector<std::int32_
   for (const std::int32_t f : features) {
     const QBin* Q = pool.of(h, f);
     Bin* B = out.of(out_h, f);
-    for (int b = 0; b < kBins; ++b) {
+    for (index_t b = 0, nb = pool.bins(f); b < nb; ++b) {
       B[b].g = static_cast<double>(gradient_units(Q[b].gh, s)) * s.g;
       B[b].h = static_cast<double>(hessian_units(Q[b].gh, s)) * s.h;
       B[b].count = static_cast<std::uint64_t>(count_units(Q[b], s));

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "histogram.hpp"
@@ -26,7 +27,9 @@ struct Split {
   index_t n_left = 0, n_right = 0;
   double value_left = 0, value_right = 0;
   bool categorical = false;
-  CatBitset left_cat{};  // categorical: the codes going left (the missing bin among them)
+  // categorical: the codes going left (the missing bin among them), Data::bitset_words words;
+  // empty otherwise
+  std::vector<std::uint32_t> left_cat;
 };
 
 // A node's value -G / (H + l2), kept within the bounds of the monotonic constraints.
@@ -77,7 +80,7 @@ inline double split_gain(double gl, double hl, double gr, double hr, double loss
 // sorted by the same C library qsort with the same comparator (never 0, so that equal ratios
 // come out in the order that qsort gives scikit-learn too).
 struct CatInfo {
-  std::uint8_t bin;
+  std::uint16_t bin;  // a wide feature's too (see Data); the record is 16 bytes either way
   double value;
 };
 inline int compare_cat_infos(const void* a, const void* b) {
@@ -106,7 +109,7 @@ class SplitSearch {
         scan<kConstantHessian, false>(pool.of(h, f), f, node, s);
         if (data_.has_missing[f]) scan<kConstantHessian, true>(pool.of(h, f), f, node, s);
       }
-      if (first || s.gain > best_split.gain) best_split = s;
+      if (first || s.gain > best_split.gain) best_split = std::move(s);
       first = false;
     }
     return best_split;
@@ -168,16 +171,20 @@ class SplitSearch {
   void scan_categorical(const Bin* H, std::int32_t f, const NodeStats& node, Split& s) const {
     const int nbnm = data_.n_bins_non_missing[f];
     const bool has_missing = data_.has_missing[f] != 0;
+    const int missing = data_.missing_bin(f);
     const double support_factor = static_cast<double>(node.n) / node.sum_h;
-    CatInfo cats[kBins];
+    CatInfo on_stack[kBins];
+    std::vector<CatInfo> wide;  // a wide feature's categories do not fit on_stack
+    if (missing >= kBins) wide.resize(static_cast<std::size_t>(missing) + 1);
+    CatInfo* cats = wide.empty() ? on_stack : wide.data();
     int n_used = 0;
     auto consider = [&](int bin) {
       const double hb = kConstantHessian ? static_cast<double>(H[bin].count) : H[bin].h;
       if (hb * support_factor >= kMinCatSupport)
-        cats[n_used++] = CatInfo{static_cast<std::uint8_t>(bin), H[bin].g / (hb + kMinCatSupport)};
+        cats[n_used++] = CatInfo{static_cast<std::uint16_t>(bin), H[bin].g / (hb + kMinCatSupport)};
     };
     for (int bin = 0; bin < nbnm; ++bin) consider(bin);
-    if (has_missing) consider(kMissingBin);
+    if (has_missing) consider(missing);
     if (n_used <= 1) return;
     std::qsort(cats, static_cast<std::size_t>(n_used), sizeof(CatInfo), compare_cat_infos);
     const double l2 = p_.l2_regularization;
@@ -217,12 +224,12 @@ class SplitSearch {
     set_children(s, best_gain, best_g_left, best_h_left, best_n_left, node, l2);
     s.bin = 0;
     s.categorical = true;
-    s.left_cat.fill(0);
+    s.left_cat.assign(static_cast<std::size_t>(data_.bitset_words), 0u);
     const int first = best_direction == 1 ? 0 : best_thresh;
     const int last = best_direction == 1 ? best_thresh : n_used - 1;
     for (int i = first; i <= last; ++i)
       s.left_cat[cats[i].bin / 32] |= 1u << (cats[i].bin % 32);
-    s.missing_left = has_missing && in_bitset(s.left_cat.data(), kMissingBin);
+    s.missing_left = has_missing && in_bitset(s.left_cat.data(), static_cast<unsigned>(missing));
   }
 
   const Data& data_;

@@ -33,9 +33,11 @@ using index_t = std::ptrdiff_t;
 constexpr int kBins = 256;        // as fastml::cart::kBins: codes are uint8
 constexpr int kMissingBin = 255;  // as fastml::cart::kMissingBin
 // A categorical split's left categories: one bit per bin code (the missing bin included), as
-// scikit-learn's 8 x uint32 bitsets.
+// scikit-learn's 8 x uint32 bitsets; a model with a "wide" categorical feature (more
+// categories than max_bins, see Data) has wider bitsets, of Data::bitset_words.
 constexpr int kBitsetWords = kBins / 32;
-using CatBitset = std::array<std::uint32_t, kBitsetWords>;
+// the most categories of a wide feature: its codes are uint16, the missing one after them
+constexpr int kMaxCategories = 65535;
 inline bool in_bitset(const std::uint32_t* bits, unsigned code) {
   return (bits[code / 32] >> (code % 32)) & 1u;
 }
@@ -113,16 +115,34 @@ struct Data {
   // estimator encodes them 0 .. n_bins_non_missing - 1) and split by scikit-learn's rule of
   // categories sorted by gradient / hessian
   const std::uint8_t* is_categorical = nullptr;
+  // Categorical features of more categories than one byte codes ("wide", scikit-learn rejects
+  // them): their codes are uint16, in wide_codes (n_rows, n_wide) column-major, category c as
+  // c and a missing value as n_bins_non_missing[f] (one past the categories), so that their
+  // histograms are sized to their categories; wide_column[f] is feature f's column there, or
+  // -1 for a feature whose codes are in `codes` (then that column is not read). nullptr: none.
+  const std::uint16_t* wide_codes = nullptr;
+  const std::int32_t* wide_column = nullptr;
+  // the width of a categorical split's bitset: kBitsetWords, or enough for every wide
+  // feature's missing code
+  index_t bitset_words = kBitsetWords;
+
+  bool is_wide(index_t f) const { return wide_column != nullptr && wide_column[f] >= 0; }
+  // the code (and histogram bin) of feature f's missing values; its histogram has one bin more
+  int missing_bin(index_t f) const { return is_wide(f) ? n_bins_non_missing[f] : kMissingBin; }
+  const std::uint8_t* column(index_t f) const { return codes + f * n_rows; }
+  const std::uint16_t* wide(index_t f) const { return wide_codes + wide_column[f] * n_rows; }
 };
 
 // A grown tree as scikit-learn's TreePredictor nodes, in preorder (left subtree first). Leaves
 // hold their shrunk value, splits their unshrunk one (as scikit-learn). rows holds the training
 // rows partitioned by leaf: leaf node i's are rows[leaf_start[i] .. leaf_stop[i]). A categorical
-// split's left categories are cat_bitsets[bitset_idx[i]] (bitset_idx 0 for other nodes).
+// split's left categories are the bitset_words words of cat_bitsets from bitset_idx[i] *
+// bitset_words (bitset_idx 0 for other nodes).
 struct Tree {
   std::vector<double> value, gain;
   std::vector<std::uint32_t> count, depth, left, right, bitset_idx;
-  std::vector<CatBitset> cat_bitsets;
+  std::vector<std::uint32_t> cat_bitsets;
+  index_t bitset_words = kBitsetWords;
   std::vector<std::int64_t> feature;
   std::vector<std::uint8_t> missing_go_to_left, is_leaf, bin_threshold, is_categorical;
   std::vector<std::int64_t> leaf_start, leaf_stop;  // per node, -1 for splits
@@ -149,14 +169,15 @@ struct PackedNode {
   std::int32_t child[2];    // left, right: indices into the tree's nodes
   std::uint8_t missing_left;
   std::uint8_t bin;         // binned walk: code <= bin goes left
-  std::int32_t bitset = -1; // categorical split: its left categories' bitset; -1 otherwise
+  std::int32_t bitset = -1; // categorical split: the first word of its left categories'
+                            // bitset; -1 otherwise
 };
 
 class PackedTrees {
  public:
   // Node arrays of n_trees trees laid end to end: tree t's nodes are offsets[t] ..
   // offsets[t + 1], child ids local to the tree. Categorical splits (is_categorical) read
-  // their left categories from bitsets (n_bitsets, kBitsetWords) at bitset_idx. Trees with
+  // their left categories from bitsets (n_bitsets, bitset_words) at bitset_idx. Trees with
   // lockstep[t] are walked by blocks of rows in lockstep (see walk).
   PackedTrees(index_t n_trees, const std::int64_t* offsets, const std::int64_t* output,
               const std::uint8_t* is_leaf, const std::int64_t* feature,
@@ -164,7 +185,8 @@ class PackedTrees {
               const std::uint8_t* missing_left, const std::int64_t* left,
               const std::int64_t* right, const double* value,
               const std::uint8_t* is_categorical, const std::int64_t* bitset_idx,
-              const std::uint32_t* bitsets, index_t n_bitsets, const std::uint8_t* lockstep);
+              const std::uint32_t* bitsets, index_t n_bitsets, index_t bitset_words,
+              const std::uint8_t* lockstep);
   index_t n_trees() const { return static_cast<index_t>(roots_.size()); }
   index_t n_outputs = 1;  // columns of raw (every output[t] lies below it)
 
@@ -177,9 +199,12 @@ class PackedTrees {
   void predict_csr(const T* data, const std::int64_t* indices, const std::int64_t* indptr,
                    index_t n_rows, index_t n_features, double* raw, index_t n_outputs,
                    int n_threads) const;
-  // The same on bin codes (n_rows, n_features), kMissingBin for missing.
-  void predict_binned(const std::uint8_t* codes, index_t n_rows, index_t n_features,
-                      double* raw, index_t n_outputs, int n_threads) const;
+  // The same on bin codes (n_rows, n_features), kMissingBin for missing: uint8, or uint16
+  // for a model with wide categorical features (Data), whose missing code is their number of
+  // categories.
+  template <class Code>
+  void predict_binned(const Code* codes, index_t n_rows, index_t n_features, double* raw,
+                      index_t n_outputs, int n_threads) const;
 
  private:
   template <class Goes>

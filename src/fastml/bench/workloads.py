@@ -1310,6 +1310,7 @@ def _boosting_workloads():
             ))
     workloads.append(_categorical_boosting_workload(common, held_out))
     if peer_installed("lightgbm"):
+        workloads.append(_wide_categorical_workload(common))
         workloads += [_ranker_workload(), _ranker_workload(weighted=True)]
     return workloads
 
@@ -1360,6 +1361,60 @@ def _categorical_boosting_workload(common, held_out):
         parity_label="largest difference",
         tolerance=1e-6,  # the same trees; leaf sums in another order
         target=3.0,
+    )
+
+
+def wide_categorical_tabular(n, seed=0, n_categories=5000):
+    """n training rows (n / 5 test rows more) of 10 float features and one categorical of
+    n_categories categories, more than scikit-learn's booster takes (codes as floats, 5%
+    missing, the frequent ones spread over all codes), a regression target with an effect of
+    each category."""
+    rng = np.random.default_rng(seed)
+    m = n + max(n // 5, 1)
+    numeric = rng.standard_normal((m, 10))
+    frequent = rng.choice(n_categories, 200, replace=False)
+    categories = np.where(rng.random(m) < 0.5, frequent[rng.integers(0, 200, m)],
+                          rng.integers(0, n_categories, m))
+    y = (numeric @ np.linspace(1, 0.1, 10) + 2 * rng.standard_normal(n_categories)[categories]
+         + rng.standard_normal(m))
+    X = np.column_stack([numeric, categories]).astype(np.float32)
+    X[rng.random(m) < 0.05, 10] = np.nan
+    return X[:n], y[:n], X[n:], y[n:]
+
+
+def _wide_categorical_workload(common):
+    """HistGradientBoostingRegressor with a categorical feature of 5000 categories (scikit-learn
+    raises past 255) against LightGBM's categorical splits: held-out R^2."""
+    import lightgbm
+    from sklearn.metrics import r2_score
+
+    from fastml.ensemble import HistGradientBoostingRegressor
+
+    def ours(d):
+        X, y, X_test, y_test = d
+        model = HistGradientBoostingRegressor(**common, categorical_features=[10], n_jobs=2)
+        return r2_score(y_test, model.fit(X, y).predict(X_test))
+
+    def peer(d):
+        X, y, X_test, y_test = d
+        model = lightgbm.LGBMRegressor(n_estimators=100, num_leaves=31, learning_rate=0.1,
+                                       max_bin=255, min_child_samples=20, reg_lambda=0.0,
+                                       n_jobs=2, verbose=-1)
+        return r2_score(y_test, model.fit(X, y, categorical_feature=[10]).predict(X_test))
+
+    return Workload(
+        group="boosting",
+        name="HistGradientBoostingRegressor fit {n}x(10 float + 1 categorical of 5000), "
+             "100 iterations, 31 leaves: test R^2",
+        sizes=(20_000, 1_000_000),
+        setup=wide_categorical_tabular,
+        fastml=ours,
+        peer=peer,
+        peer_name="LightGBM",
+        parity=score_drop,
+        parity_label="R^2 drop",
+        tolerance=0.01,
+        target=2.0,
     )
 
 

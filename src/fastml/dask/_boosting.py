@@ -742,6 +742,14 @@ class _DaskBoostingMixin:
         """scikit-learn's bin thresholds of the single-machine booster's subsample (of the
         training rows: train, their numbers in its order, and their weights), gathered once (a
         categorical feature's from its known categories)."""
+        for f, known in enumerate(known_categories or ()):
+            # the single machine's wide features (more categories than max_bins) are not
+            # taken here: their histograms would not fit the (n_features, N_BINS) exchange
+            if known is not None and len(known) > self.max_bins:
+                raise ValueError(
+                    f"Categorical feature at index {f} is expected to have a cardinality <= "
+                    f"{self.max_bins} but actually has a cardinality of {len(known)} "
+                    "(fastml.dask's booster takes at most max_bins categories).")
         n_samples = len(train)
         rows, sw_fit = train, sample_weight
         if n_samples > _BIN_SUBSAMPLE:

@@ -12,7 +12,11 @@ Categorical features go through scikit-learn's own preprocessing (an OrdinalEnco
 ColumnTransformer that puts them first, unknown categories becoming NaN), or, for NumPy X whose
 categories are integers, through IntegerCategoryEncoder, which gives the same codes in O(n), so
 that each category is its own bin code and the compiled split search sorts them as
-scikit-learn's.
+scikit-learn's. A categorical feature may have up to 65535 categories (scikit-learn raises
+past max_bins): one of more than max_bins categories is "wide", its codes uint16 in an array of
+their own (the other features' stay uint8, so a model without wide features is unchanged) and
+its histograms sized to its categories; such a model's categorical bitsets are wider than
+scikit-learn's 8 words, and its binned X is uint16.
 Sparse X (CSR or CSC; scikit-learn's estimators reject it) is binned column by column from its
 CSC form, every implicit zero taking its feature's bin of 0, so that the model is the one the
 dense matrix gives; prediction walks its CSR rows, made dense in compiled code a block of
@@ -38,7 +42,7 @@ from ..tree import _cart
 from ..utils._sklearn_compat import (HGB_PREDICTOR_RECORD_DTYPE, HGB_SCORERS, TreePredictor,
                                      check_categorical_features, check_monotonic_cst,
                                      check_sample_weight, check_y, fit_context,
-                                     hgb_binning_thresholds)
+                                     hgb_binning_thresholds, is_scalar_nan)
 from . import _boost_fast
 from ._categorical_encoding import IntegerCategoryEncoder
 
@@ -57,7 +61,22 @@ _N_JOBS_CONSTRAINT = [Integral, None]
 _QUANTIZED_LEVELS = 4
 _EMPTY_BITSETS = np.zeros((0, 8), dtype=np.uint32)
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_MISSING_WORD, _MISSING_BIT = divmod(int(_boost_fast.MISSING_BIN), 32)
+_NO_FEATURES = np.zeros(0, dtype=np.int64)
+# the most categories of a categorical feature (its uint16 codes keep one for missing values)
+MAX_CATEGORIES = int(_boost_fast.MAX_CATEGORIES)
+# categorical features of more categories than this are wide (see the module's docstring);
+# None: max_bins, so that every model scikit-learn fits is fitted as scikit-learn fits it.
+# The tests lower it to run the wide code on features that scikit-learn takes.
+_WIDE_ABOVE = None
+
+
+def check_cardinality(name, n_categories):
+    """scikit-learn's _check_categories' error, at fastml's bound MAX_CATEGORIES instead of
+    max_bins."""
+    if n_categories > MAX_CATEGORIES:
+        raise ValueError(
+            f"Categorical feature {name} is expected to have a cardinality <= "
+            f"{MAX_CATEGORIES} but actually has a cardinality of {n_categories}.")
 
 
 # scikit-learn's cap on thresholds (ALMOST_INF): +inf is left for the split of missing values
@@ -109,6 +128,9 @@ def bin_thresholds(X, max_bins, sample_weight, n_threads, known_categories=None)
     def one(f):
         if known_categories is not None and known_categories[f] is not None:
             t = known_categories[f][:-1]
+            counts[f] = len(t)
+            if len(t) >= _cart.N_BINS:  # wide: its codes are its categories (the uint16 codes)
+                return
         else:
             t = _column_thresholds(column(f), max_bins, sample_weight)
         out[f, :len(t)] = t
@@ -126,13 +148,14 @@ def bin_thresholds(X, max_bins, sample_weight, n_threads, known_categories=None)
 def _pack(predictors, n_features, n_outputs, n_categories):
     """The trees of predictors (a list of iterations, each a list of TreePredictor, one per
     output) packed for the compiled walk. A categorical split reads its tree's binned bitsets
-    (renumbered into one array) and, in place of a threshold, its feature's number of known
-    categories (n_categories, per feature)."""
+    (renumbered into one array; all of one width, wider than 8 words in a model with wide
+    features) and, in place of a threshold, its feature's number of known categories
+    (n_categories, per feature)."""
     trees = [(k, p) for iteration in predictors for k, p in enumerate(iteration)]
     nodes = np.concatenate([p.nodes for _, p in trees])
     offsets = np.zeros(len(trees) + 1, dtype=np.int64)
     np.cumsum([len(p.nodes) for _, p in trees], out=offsets[1:])
-    bitsets = np.concatenate([_EMPTY_BITSETS] + [p.binned_left_cat_bitsets for _, p in trees])
+    bitsets = np.concatenate([p.binned_left_cat_bitsets for _, p in trees])
     first_bitset = np.cumsum([0] + [len(p.binned_left_cat_bitsets) for _, p in trees])[:-1]
     is_cat = np.ascontiguousarray(nodes["is_categorical"])
     bitset_idx = nodes["bitset_idx"].astype(np.int64) + np.repeat(first_bitset,
@@ -232,16 +255,44 @@ class _CompiledBoosting:
         if encoder is None:
             return None
         for j, categories in enumerate(encoder.categories_):
-            if categories.size > self.max_bins:  # scikit-learn's _check_categories' error
-                raise ValueError(
-                    f"Categorical feature at index {j} is expected to have a cardinality <= "
-                    f"{self.max_bins} but actually has a cardinality of {categories.size}.")
+            check_cardinality(f"at index {j}", categories.size)
         k = len(encoder.categories_)
         self._preprocessor = encoder
         self._is_categorical_remapped = np.arange(X.shape[1]) < k
         known_categories = ([np.arange(c.size, dtype=np.float64) for c in encoder.categories_]
                             + [None] * (X.shape[1] - k))
         return encoder.transform(X), known_categories
+
+    def _check_categories(self):
+        """scikit-learn's (called by its _preprocess_X): the known categories of each feature
+        (None for the numerical ones), at most MAX_CATEGORIES of them instead of max_bins."""
+        encoder = self._preprocessor.named_transformers_["encoder"]
+        known_categories = [None] * self._preprocessor.n_features_in_
+        columns = np.arange(self._preprocessor.n_features_in_)[
+            self._preprocessor.output_indices_["encoder"]]
+        for f, categories in zip(columns, encoder.categories_):
+            # the OrdinalEncoder lists NaN last where the column has missing values: not a
+            # category here
+            n_categories = len(categories) - (len(categories) > 0
+                                              and is_scalar_nan(categories[-1]))
+            names = getattr(encoder, "feature_names_in_", ())  # indexed as scikit-learn does
+            check_cardinality(repr(names[f]) if f < len(names) else f"at index {f}",
+                              n_categories)
+            known_categories[f] = np.arange(n_categories, dtype=np.float64)
+        return known_categories
+
+    def _wide(self):
+        """The indices of the wide categorical features (int64; none for a model fitted before
+        they existed)."""
+        return getattr(self, "_wide_features", _NO_FEATURES)
+
+    def _missing_codes(self):
+        """Each feature's code of missing values: MISSING_BIN, a wide feature's number of
+        categories."""
+        missing = np.full(len(self._n_bins_non_missing), int(_boost_fast.MISSING_BIN))
+        wide = self._wide()
+        missing[wide] = self._n_bins_non_missing[wide]
+        return missing
 
     def _bin_data(self, X, sample_weight, is_training_data, known_categories=None):
         """Bin codes of X (row-major uint8, MISSING_BIN for NaN). For training data the bin
@@ -260,10 +311,20 @@ class _CompiledBoosting:
             self._thresholds, counts = bin_thresholds(X_fit, self.max_bins, sw_fit,
                                                       self._n_threads, known_categories)
             self._n_bins_non_missing = (counts + 1).astype(np.uint16)
+            above = self.max_bins if _WIDE_ABOVE is None else _WIDE_ABOVE
+            self._wide_features = np.array(
+                [f for f, known in enumerate(known_categories or ())
+                 if known is not None and len(known) > above], dtype=np.int64)
         if sparse.issparse(X):
             codes = encode_sparse(X, self._thresholds, self._n_bins_non_missing - 1)
         else:
             codes, _ = _cart.encode_bins(X, self._thresholds, self._n_threads)
+            if self._wide().size:
+                # uint16, a wide feature's codes its categories (X holds them encoded, unknown
+                # ones NaN), its missing code its number of categories
+                codes = codes.astype(np.uint16)
+                for f, missing in zip(self._wide(), self._missing_codes()[self._wide()]):
+                    codes[:, f] = np.where(np.isnan(X[:, f]), missing, X[:, f])
         if self.verbose:
             nbytes = X.data.nbytes if sparse.issparse(X) else X.nbytes
             print(f"Binning {nbytes / 1e9:.3f} GB of "
@@ -300,21 +361,30 @@ class _CompiledBoosting:
                                                          nodes["bin_threshold"][split]]
         binned = tree.cat_bitsets
         if not len(binned):
-            return TreePredictor(nodes, _EMPTY_BITSETS, _EMPTY_BITSETS)
+            empty = (_EMPTY_BITSETS if binned.shape[1] == _EMPTY_BITSETS.shape[1]
+                     else np.zeros(binned.shape, dtype=np.uint32))
+            return TreePredictor(nodes, empty, empty)
         nodes["is_categorical"] = tree.is_categorical
         nodes["bitset_idx"] = tree.bitset_idx
         # a category is its own bin code: the raw bitsets are the binned ones less the
         # missing values' bit (scikit-learn's set_raw_bitset_from_binned_bitset)
         raw = binned.copy()
-        raw[:, _MISSING_WORD] &= ~np.uint32(1 << _MISSING_BIT)
+        split = nodes["is_categorical"].astype(bool) & (nodes["is_leaf"] == 0)
+        missing = self._missing_codes()[nodes["feature_idx"][split]]
+        raw[nodes["bitset_idx"][split], missing // 32] &= ~np.left_shift(
+            np.uint32(1), (missing % 32).astype(np.uint32))
         return TreePredictor(nodes, binned, raw)
 
     def _growth(self, codes, constant_hessian, monotonic_cst, interaction_cst, max_features):
         """grow_tree's arguments other than codes, gh and seed: the tree parameters, the bins
         of the training codes."""
-        has_missing = np.ascontiguousarray(
-            (codes == _boost_fast.MISSING_BIN).any(axis=0), dtype=np.uint8)
-        return dict(
+        wide = self._wide()
+        missing = self._missing_codes() if wide.size else _boost_fast.MISSING_BIN
+        has_missing = np.ascontiguousarray((codes == missing).any(axis=0), dtype=np.uint8)
+        # the wide features' uint16 codes apart, column-major (the grower reads by feature)
+        wide_codes = dict(wide_codes=np.asfortranarray(codes[:, wide]),
+                          wide_features=wide) if wide.size else {}
+        return dict(**wide_codes,
             n_bins_non_missing=self._n_bins_non_missing, has_missing=has_missing,
             n_bins=self.max_bins + 1,
             max_leaf_nodes=0 if self.max_leaf_nodes is None else self.max_leaf_nodes,
@@ -529,8 +599,9 @@ class _CompiledBoosting:
         growth = self._growth(codes, bool(self._loss.constant_hessian), monotonic_cst,
                               interaction_cst, self.max_features)
         # The trees read the codes feature by feature (histograms, partitions): column-major
-        # from here on, the row-major copy released.
-        codes = np.asfortranarray(codes)
+        # from here on, the row-major copy released; uint8 (a wide feature's column, wrapped
+        # here, is not read: the grower reads growth's wide_codes)
+        codes = np.asfortranarray(codes, dtype=np.uint8)
         gh = np.empty((K, n_samples, 2), dtype=np.float32)
         for iteration in range(begin_at_stage, self.max_iter):
             if self.verbose >= 2:
@@ -672,12 +743,12 @@ class HistGradientBoostingRegressor(_CompiledBoosting, _SkRegressor):
     gradients and hessians rounded stochastically to a few integer levels (as LightGBM's
     ``use_quantized_grad``; the rounding drawn from random_state, the same for any n_jobs), with
     integer histograms, then values its leaves from the exact gradients: a faster fit of a
-    slightly different model. Categorical
-    features as scikit-learn's (at most max_bins categories); X may also be a sparse CSR/CSC
-    matrix (without categorical features), giving the dense matrix's model. Not supported
-    yet: a ``loss`` given as a BaseLoss object (ValueError); with
-    ``max_features < 1`` the features searched are drawn from fastml's own stream, so the
-    model differs from scikit-learn's for the same random_state.
+    slightly different model. Categorical features as scikit-learn's, with up to 65535
+    categories (scikit-learn: at most max_bins); X may also be a sparse CSR/CSC matrix (without
+    categorical features), giving the dense matrix's model. Not supported yet: a ``loss`` given
+    as a BaseLoss object (ValueError); with ``max_features < 1`` the features searched are drawn
+    from fastml's own stream, so the model differs from scikit-learn's for the same
+    random_state.
 
     Attributes
     ----------
@@ -723,12 +794,12 @@ class HistGradientBoostingClassifier(_CompiledBoosting, _SkClassifier):
     gradients and hessians rounded stochastically to a few integer levels (as LightGBM's
     ``use_quantized_grad``; the rounding drawn from random_state, the same for any n_jobs), with
     integer histograms, then values its leaves from the exact gradients: a faster fit of a
-    slightly different model. Categorical
-    features as scikit-learn's (at most max_bins categories); X may also be a sparse CSR/CSC
-    matrix (without categorical features), giving the dense matrix's model. Not supported
-    yet: a ``loss`` given as a BaseLoss object (ValueError); with
-    ``max_features < 1`` the features searched are drawn from fastml's own stream, so the
-    model differs from scikit-learn's for the same random_state.
+    slightly different model. Categorical features as scikit-learn's, with up to 65535
+    categories (scikit-learn: at most max_bins); X may also be a sparse CSR/CSC matrix (without
+    categorical features), giving the dense matrix's model. Not supported yet: a ``loss`` given
+    as a BaseLoss object (ValueError); with ``max_features < 1`` the features searched are drawn
+    from fastml's own stream, so the model differs from scikit-learn's for the same
+    random_state.
 
     Attributes
     ----------

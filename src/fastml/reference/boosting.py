@@ -84,9 +84,10 @@ def best_split(codes, g, h, rows, n_bins_non_missing, min_samples_leaf=20, l2=0.
 
 def best_categorical_split(codes, g, h, rows, n_categories, min_samples_leaf=20, l2=0.0,
                            min_hessian_to_split=1e-3, constant_hessian=False, value=0.0,
-                           min_cat_support=10.0):
+                           min_cat_support=10.0, missing_code=MISSING_BIN):
     """The best split of the node holding rows on one categorical feature (codes: its
-    categories, MISSING_BIN for missing) as (gain, set of the codes going left), or None.
+    categories, missing_code for missing: MISSING_BIN, or for a feature of more categories
+    than a byte holds n_categories) as (gain, set of the codes going left), or None.
     scikit-learn's rule: the categories (the missing values one of them) of hessian sum scaled
     by n / H at least min_cat_support, sorted by G_c / (H_c + min_cat_support); the first k of
     that order, or the last k, go left, k up to half of them (left to right: (m + 1) // 2,
@@ -97,7 +98,7 @@ def best_categorical_split(codes, g, h, rows, n_categories, min_samples_leaf=20,
     c = np.asarray(codes)[rows]
     G, H, n = g.sum(), h.sum(), len(rows)
     loss_node = G * value
-    cats = [k for k in list(range(n_categories)) + [MISSING_BIN]
+    cats = [k for k in list(range(n_categories)) + [missing_code]
             if h[c == k].sum() * (n / H) >= min_cat_support and (c == k).any()]
     if len(cats) <= 1:
         return None

@@ -39,6 +39,7 @@ from sklearn.svm._classes import _validate_dual_parameter as validate_dual_param
 from sklearn.utils._array_api import _average as weighted_average
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._encode import _unique as unique_values
+from sklearn.utils._missing import is_scalar_nan
 from sklearn.utils._param_validation import (Interval, Options, RealNotInt, StrOptions,
                                             validate_params)
 from sklearn.utils._sparse import _align_api_if_sparse as align_api_if_sparse
