@@ -116,6 +116,8 @@ struct HistogramFill {
       pass<0>(pool, h, rows, n, features, count);
   }
 
+  // The rows a pass prefetches ahead: a node's rows are scattered over X, so each row's codes
+  // and block are a cache miss the loop otherwise waits on.
   static constexpr index_t kAhead = 16;
   // The pass on packed blocks: one integer added per row and feature, each bin unpacked once.
   void packed_pass(HistogramPool& pool, int h, const std::int32_t* rows, index_t n,
