@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from fastml.reference import cart as reference
 from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from fastml.tree import _cart
-from fastml.tree._binning import bin_thresholds
+from fastml.tree._binning import THREADED_ROWS, bin_thresholds
 from tests._assertions import SURROGATE_ARRAYS, set_at, surrogates_at
 
 CLASSIFICATION = ("gini", "entropy")
@@ -1271,3 +1271,15 @@ def test_hist_packed_class_sums_equal_the_double_sums(missing, dtype):
                  "weighted_n_node_samples", "impurity"):
         assert_array_equal(getattr(packed, name), getattr(doubled, name), err_msg=name)
     assert_array_equal(packed.value[:, 0], doubled.value[:, 0])
+
+
+def test_bin_thresholds_do_not_depend_on_the_thread_count(dtype):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(THREADED_ROWS, 7)).astype(dtype)
+    X[:, 2] = np.round(X[:, 2])  # fewer distinct values than bins
+    X[rng.random(X.shape) < 0.05] = np.nan
+    X[:, 5] = np.nan  # a column without values
+    one = bin_thresholds(X, 63, np.random.RandomState(0))
+    assert np.isfinite(one[0]).sum() == 62 and np.isfinite(one[2]).sum() > 0
+    for n_threads in (2, 3):
+        assert_array_equal(bin_thresholds(X, 63, np.random.RandomState(0), n_threads), one)
