@@ -87,7 +87,8 @@ class NodeSearch {
     if (absolute_ && !p_.random_splitter)  // the random search sorts sides
       absolute_search_.rank_targets(rows_.data() + task.begin, n);
     if (sklearn_draws_) return sklearn_split(task);
-    const bool histograms = d_.codes && !absolute_ && !p_.random_splitter && n >= kSmallNode;
+    const index_t small = search_.stats.bits && !subtract_ ? kSmallPackedNode : kSmallNode;
+    const bool histograms = d_.codes && !absolute_ && !p_.random_splitter && n >= small;
     // sparse X: each drawn feature's bins from the node's entries (sparse_hist.hpp), a small
     // node's of the first batch drawn grouped by feature once
     const bool entries = d_.csc_codes &&

@@ -24,6 +24,7 @@ struct Scratch {
   TinyMemo memo;
   std::vector<std::uint64_t> codes;
   std::vector<double> bins;  // a small node's histogram of one feature (see small_node_search)
+  std::vector<std::uint64_t> packed_bins;  // its packed sums, kBins, zero between searches
   std::vector<double> batch;             // batched_scan's candidates, (5, kBins)
   std::vector<std::int16_t> batch_cuts;  // and their bins, (kBins, 2)
   std::vector<double> left, missing, right, present;
@@ -40,6 +41,7 @@ struct Scratch {
   void reserve(int C, bool histograms) {
     if (histograms) {
       bins.resize(static_cast<std::size_t>(kBins) * C);
+      packed_bins.assign(kBins, 0);
       batch.resize(5 * kBins);
       batch_cuts.resize(2 * kBins);
     }

@@ -71,7 +71,21 @@ struct SplitSearch {
     if (n < kTinyNode && tiny_node_search<Crit, kC>(rows, n, keys, cand, s, out)) return;
     double* H = s.bins.data();
     BinSet occupied;
-    for (index_t i = 0; i < n; ++i) add_to_bin<kC>(H, occupied, keys.code(rows[i]), rows[i]);
+    if (stats.bits) {  // packed blocks: an integer added per row, each occupied bin unpacked
+      std::uint64_t* P = s.packed_bins.data();  // all zero between searches
+      for (index_t i = 0; i < n; ++i) {
+        const int b = keys.code(rows[i]);
+        occupied.insert(b);
+        P[b] += stats.packed[rows[i]];
+      }
+      occupied.for_each([&](int b) {
+        std::fill(H + b * C, H + (b + 1) * C, 0.0);
+        stats.add_packed(H + b * C, P[b]);
+        P[b] = 0;
+      });
+    } else {
+      for (index_t i = 0; i < n; ++i) add_to_bin<kC>(H, occupied, keys.code(rows[i]), rows[i]);
+    }
     double* M = s.missing.data();
     if (occupied.contains(kMissingBin)) {
       std::copy(H + kMissingBin * C, H + kBins * C, M);

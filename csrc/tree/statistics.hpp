@@ -44,6 +44,15 @@ struct RowStatistics {
   int n_out = 1, K = 0;
   std::vector<std::int32_t> cls;
   std::vector<double> w, wy, wq;
+  // Classification of one output on whole weights (a bootstrap's draw counts, no fractional
+  // sample weight): each row's block packed in one integer, fields of `bits` bits, its count
+  // then its weight in its class's field (the weight channel is their sum). Whole numbers add
+  // exactly in double as in integers, so packed sums unpack to the blocks the rows' doubles sum
+  // to, to the bit, and a histogram adds one integer per row and feature instead of three
+  // doubles. bits 0: not packed (fractional weights, regression, several outputs, or a field
+  // too narrow for the rows' total).
+  int bits = 0;
+  std::vector<std::uint64_t> packed;
 
   template <class T>
   void init(const Dataset<T>& d, const Channels& ch, Criterion criterion, const double* weight) {
@@ -65,6 +74,39 @@ struct RowStatistics {
         wq[i] = criterion == kPoisson ? wr * (y > 0 ? y * std::log(y) : 0.0) : wy[i] * y;
       }
     }
+    pack(d.n_rows);
+  }
+
+  // Sets packed and bits where the rows' blocks fit (see packed).
+  void pack(index_t n_rows) {
+    bits = 0;
+    packed.clear();
+    if (K == 0 || n_out != 1) return;
+    const int b = 64 / (K + 1);
+    double total = 0;
+    for (index_t r = 0; r < n_rows; ++r) {
+      if (!(w[r] >= 0 && w[r] == std::floor(w[r]))) return;
+      total += w[r];
+    }
+    const double limit = std::ldexp(1.0, b);
+    if (total >= limit || static_cast<double>(n_rows) >= limit) return;
+    bits = b;
+    packed.resize(n_rows);
+    for (index_t r = 0; r < n_rows; ++r)
+      packed[r] = 1 | static_cast<std::uint64_t>(w[r]) << (b * (1 + cls[r]));
+  }
+
+  // Adds the block a packed sum holds to S.
+  FASTML_CART_INLINE void add_packed(double* S, std::uint64_t v) const {
+    const std::uint64_t mask = (std::uint64_t{1} << bits) - 1;
+    double weight = 0;
+    for (int k = 0; k < K; ++k) {
+      const double wk = static_cast<double>(v >> (bits * (1 + k)) & mask);
+      S[2 + k] += wk;
+      weight += wk;
+    }
+    S[0] += static_cast<double>(v & mask);
+    S[1] += weight;
   }
 
   FASTML_CART_INLINE void add(double* S, std::int32_t r) const {

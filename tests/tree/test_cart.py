@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from fastml.reference import cart as reference
 from fastml.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from fastml.tree import _cart
-from fastml.tree._binning import bin_thresholds
+from fastml.tree._binning import THREADED_ROWS, bin_thresholds
 from tests._assertions import SURROGATE_ARRAYS, set_at, surrogates_at
 
 CLASSIFICATION = ("gini", "entropy")
@@ -1246,3 +1246,40 @@ def test_encode_bins_bad_arguments_raise_value_error(dtype):
         _cart.encode_bins(X, np.where(thresholds == 0.0, np.nan, thresholds), 1)
     with pytest.raises(ValueError, match="n_threads must be >= 1"):
         _cart.encode_bins(X, thresholds, 0)
+
+
+@pytest.mark.parametrize("missing", [0.0, 0.1], ids=["complete", "missing"])
+def test_hist_packed_class_sums_equal_the_double_sums(missing, dtype):
+    # A single-output classification on whole weights sums its rows' blocks as packed integers
+    # (histograms, small nodes, partitions); two copies of the same output are summed in doubles.
+    # Gini's proxies and impurities are then the same numbers ((a + a) / 2 == a), so the trees
+    # must be node for node equal. (Entropy adds its outputs' terms class by class, so two copies
+    # round apart; its packed sums are checked against the exact search's in
+    # test_hist_equals_exact_with_a_bin_per_value.)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, 6)).astype(dtype)
+    X[:, 1] = np.round(X[:, 1])  # repeated values: bins holding several rows
+    X[rng.random(X.shape) < missing] = np.nan
+    y = (X[:, 0] + rng.normal(scale=0.8, size=len(X)) > 0).astype(int) + (X[:, 2] > 1)
+    weight = rng.integers(0, 4, size=len(X)).astype(float)
+    params = dict(split_finder="hist", max_features=3, random_state=0)
+    packed = DecisionTreeClassifier(**params).fit(X, y, sample_weight=weight).tree_
+    doubled = DecisionTreeClassifier(**params).fit(X, np.column_stack([y, y]),
+                                                   sample_weight=weight).tree_
+    assert packed.node_count > 300  # histogram, small and tiny nodes
+    for name in ("children_left", "feature", "threshold", "n_node_samples",
+                 "weighted_n_node_samples", "impurity"):
+        assert_array_equal(getattr(packed, name), getattr(doubled, name), err_msg=name)
+    assert_array_equal(packed.value[:, 0], doubled.value[:, 0])
+
+
+def test_bin_thresholds_do_not_depend_on_the_thread_count(dtype):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(THREADED_ROWS, 7)).astype(dtype)
+    X[:, 2] = np.round(X[:, 2])  # fewer distinct values than bins
+    X[rng.random(X.shape) < 0.05] = np.nan
+    X[:, 5] = np.nan  # a column without values
+    one = bin_thresholds(X, 63, np.random.RandomState(0))
+    assert np.isfinite(one[0]).sum() == 62 and np.isfinite(one[2]).sum() > 0
+    for n_threads in (2, 3):
+        assert_array_equal(bin_thresholds(X, 63, np.random.RandomState(0), n_threads), one)

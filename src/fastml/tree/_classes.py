@@ -212,9 +212,9 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
             copy = "csr" if X.format == "csc" else "csc"
             data[copy] = data[copy][:2] + (None,)
     elif split_finder == "hist":
-        thresholds = bin_thresholds(X, estimator.max_bins, random_state)
-        codes, bounds = _cart.encode_bins(X, thresholds,
-                                          region_threads(X.size * _BIN_VALUE_NS, n_threads))
+        threads = region_threads(X.size * _BIN_VALUE_NS, n_threads)
+        thresholds = bin_thresholds(X, estimator.max_bins, random_state, threads)
+        codes, bounds = _cart.encode_bins(X, thresholds, threads)
         data = dict(codes=codes, bin_bounds=bounds)
     else:
         data = dict(values=np.ascontiguousarray(X.T))
