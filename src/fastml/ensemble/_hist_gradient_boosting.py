@@ -55,6 +55,9 @@ _N_JOBS_CONSTRAINT = [Integral, None]
 _EMPTY_BITSETS = np.zeros((0, 8), dtype=np.uint32)
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _MISSING_WORD, _MISSING_BIT = divmod(int(_boost_fast.MISSING_BIN), 32)
+# several rows are predicted through the trees' leaf bitmasks (csrc/boost/leaf_masks*); the
+# tests turn it off to compare with the walk
+_LEAF_MASKS = True
 
 
 # scikit-learn's cap on thresholds (ALMOST_INF): +inf is left for the split of missing values
@@ -614,9 +617,9 @@ class _CompiledBoosting:
                 X = X.copy()
                 X.sum_duplicates()
             packed.predict_csr(X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64),
-                               raw, self._n_features, n_threads)
+                               raw, self._n_features, n_threads, _LEAF_MASKS)
         else:
-            packed.predict(np.ascontiguousarray(X), raw, self._n_features, n_threads)
+            packed.predict(np.ascontiguousarray(X), raw, self._n_features, n_threads, _LEAF_MASKS)
         if raw is not raw_predictions:
             raw_predictions[...] = raw
 
