@@ -39,14 +39,33 @@ inline V load(const void* p) {
   return v;
 }
 
-// All ones in the lanes whose value lies above t (NaN does not), zeros elsewhere.
-inline U16 above(const float* x, float t) { return (U16)(load<F16>(x) > (F16{} + t)); }
-inline U16 above(const double* x, double t) {
-  const I8 low = __builtin_convertvector(load<D8>(x) > (D8{} + t), I8);
-  const I8 high = __builtin_convertvector(load<D8>(x + 8) > (D8{} + t), I8);
-  return (U16)__builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-                                      14, 15);
+// s in every lane: s - 0 is s for any float (s + 0 is not, for -0, so it would be computed), and
+// folds to one broadcast; a loop over the lanes did not.
+template <class V, class S>
+inline V splat(S s) {
+  return s - V{};
 }
+
+// The block's values of a feature, compared as a whole with a split's threshold.
+struct Lanes32 {
+  F16 x;
+  explicit Lanes32(const float* p) : x(load<F16>(p)) {}
+  // all ones in the lanes whose value lies above t (NaN does not), zeros elsewhere
+  U16 above(float t) const { return (U16)(x > splat<F16>(t)); }
+};
+struct Lanes64 {
+  D8 low, high;
+  explicit Lanes64(const double* p) : low(load<D8>(p)), high(load<D8>(p + 8)) {}
+  U16 above(double t) const {
+    const D8 v = splat<D8>(t);
+    return (U16)__builtin_shufflevector(__builtin_convertvector(low > v, I8),
+                                        __builtin_convertvector(high > v, I8), 0, 1, 2, 3, 4,
+                                        5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  }
+};
+inline Lanes32 lanes(const float* p) { return Lanes32(p); }
+inline Lanes64 lanes(const double* p) { return Lanes64(p); }
+
 inline U16 is_nan(const float* x) { return (U16)(load<F16>(x) != load<F16>(x)); }
 inline U16 is_nan(const double* x) {
   const I8 low = __builtin_convertvector(load<D8>(x) != load<D8>(x), I8);
@@ -57,8 +76,9 @@ inline U16 is_nan(const double* x) {
 
 // state &= mask in the lanes where fails is set.
 inline void clear_where(std::uint32_t* state, std::uint32_t mask, U16 fails) {
-  const U16 s = load<U16>(state) & ((U16{} + mask) | ~fails);
-  std::memcpy(state, &s, sizeof(U16));
+  const U16 s = load<U16>(state);
+  const U16 cleared = fails ? s & splat<U16>(mask) : s;
+  std::memcpy(state, &cleared, sizeof(U16));
 }
 
 template <class T>
@@ -88,14 +108,16 @@ void block(const LeafMaskView& model, const T* X, index_t n_rows, index_t n_feat
   for (index_t i = 0; i < n_trees * kLanes; ++i) state[i] = ~0u;
 
   const T* threshold = thresholds(model, X);
+  const std::uint32_t *tree = model.tree, *mask = model.mask;
   for (index_t f = 0; f < F; ++f) {
     const T* x = values + f * kLanes;
     // a row fails the splits whose threshold lies below its value: the sorted list's prefix
     // below the block's largest value holds every split that some row fails
     const T top = largest[f];
+    const auto block_values = lanes(x);
     for (index_t i = model.split_begin[f], end = model.split_begin[f + 1];
          i < end && threshold[i] < top; ++i) {
-      clear_where(state + model.tree[i] * kLanes, model.mask[i], above(x, threshold[i]));
+      clear_where(state + tree[i] * kLanes, mask[i], block_values.above(threshold[i]));
     }
     if (!scratch.has_nan[f]) continue;
     const U16 nan = is_nan(x);
