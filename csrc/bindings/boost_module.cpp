@@ -253,12 +253,12 @@ std::unique_ptr<boost::PackedTrees> pack(const py::array& offsets, const py::arr
 
 template <class T>
 void predict_as(const boost::PackedTrees& packed, const py::array& X, py::array& raw,
-                index_t n_features, int n_threads) {
+                index_t n_features, int n_threads, bool leaf_masks) {
   const index_t n = X.shape(0);
   const T* x = checked<T>(X, "X", {n, n_features});
   double* r = checked_out<double>(raw, "raw", {n, packed.n_outputs});
   py::gil_scoped_release release;
-  packed.predict(x, n, n_features, r, raw.shape(1), n_threads);
+  packed.predict(x, n, n_features, r, raw.shape(1), n_threads, leaf_masks);
 }
 
 // The CSR rows' walk: indptr must run from 0 to nnz without decreasing, and every row's
@@ -266,7 +266,7 @@ void predict_as(const boost::PackedTrees& packed, const py::array& X, py::array&
 template <class T>
 void predict_csr_as(const boost::PackedTrees& packed, const py::array& data,
                     const py::array& indices, const py::array& indptr, py::array& raw,
-                    index_t n_features, int n_threads) {
+                    index_t n_features, int n_threads, bool leaf_masks) {
   require(data.ndim() == 1 && indices.ndim() == 1 && indptr.ndim() == 1 && indptr.shape(0) >= 1,
           "data, indices and indptr must be 1-d, indptr non-empty");
   const index_t nnz = data.shape(0), n = indptr.shape(0) - 1;
@@ -282,7 +282,7 @@ void predict_csr_as(const boost::PackedTrees& packed, const py::array& data,
               "each row's column indices must increase and lie below n_features");
   }
   py::gil_scoped_release release;
-  packed.predict_csr(d, idx, ptr, n, n_features, r, raw.shape(1), n_threads);
+  packed.predict_csr(d, idx, ptr, n, n_features, r, raw.shape(1), n_threads, leaf_masks);
 }
 
 }  // namespace
@@ -378,24 +378,31 @@ PYBIND11_MODULE(_boost_fast, m) {
            py::arg("n_outputs"))
       .def("predict",
            [](const boost::PackedTrees& p, const py::array& X, py::array& raw, index_t n_features,
-              int n_threads) {
+              int n_threads, bool leaf_masks) {
              require(X.ndim() == 2, "X must be 2-d");
              require_threads(n_threads);
-             if (has_dtype<float>(X)) return predict_as<float>(p, X, raw, n_features, n_threads);
-             predict_as<double>(p, X, raw, n_features, n_threads);
+             if (has_dtype<float>(X))
+               return predict_as<float>(p, X, raw, n_features, n_threads, leaf_masks);
+             predict_as<double>(p, X, raw, n_features, n_threads, leaf_masks);
            },
            py::arg("X"), py::arg("raw"), py::arg("n_features"), py::arg("n_threads"),
-           "raw (n_rows, n_outputs) += the trees' values for X (float32 or float64).")
+           py::arg("leaf_masks") = true,
+           "raw (n_rows, n_outputs) += the trees' values for X (float32 or float64); several "
+           "rows go through the trees' leaf bitmasks where every tree has at most 32 leaves, "
+           "unless leaf_masks is False (then the trees are walked).")
       .def("predict_csr",
            [](const boost::PackedTrees& p, const py::array& data, const py::array& indices,
-              const py::array& indptr, py::array& raw, index_t n_features, int n_threads) {
+              const py::array& indptr, py::array& raw, index_t n_features, int n_threads,
+              bool leaf_masks) {
              require_threads(n_threads);
              if (has_dtype<float>(data))
-               return predict_csr_as<float>(p, data, indices, indptr, raw, n_features, n_threads);
-             predict_csr_as<double>(p, data, indices, indptr, raw, n_features, n_threads);
+               return predict_csr_as<float>(p, data, indices, indptr, raw, n_features, n_threads,
+                                            leaf_masks);
+             predict_csr_as<double>(p, data, indices, indptr, raw, n_features, n_threads,
+                                    leaf_masks);
            },
            py::arg("data"), py::arg("indices"), py::arg("indptr"), py::arg("raw"),
-           py::arg("n_features"), py::arg("n_threads"),
+           py::arg("n_features"), py::arg("n_threads"), py::arg("leaf_masks") = true,
            "raw (n_rows, n_outputs) += the trees' values for CSR rows (data float32 or float64, "
            "indices and indptr int64, each row's indices increasing; absent entries are 0).")
       .def("predict_binned",

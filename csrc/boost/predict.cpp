@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "fastml/boost.hpp"
+#include "fastml/boost_leaf_masks.hpp"
 #include "fastml/openmp_helpers.h"
 
 namespace fastml::boost {
@@ -46,6 +47,7 @@ PackedTrees::PackedTrees(index_t n_trees, const std::int64_t* offsets, const std
       nodes_.push_back(node);
     }
   }
+  masks_ = LeafMasks::build(nodes_, roots_, output_, bitsets_);
 }
 
 template <class Goes>
@@ -106,19 +108,14 @@ void PackedTrees::walk(index_t n_rows, double* raw, index_t n_outputs, int n_thr
   }
 }
 
-// Whether value v of a row goes left at split node (the raw walk's rule).
-inline bool raw_goes_left(double v, const PackedNode& node, const std::uint32_t* bits) {
-  if (std::isnan(v)) return node.missing_left != 0;
-  if (node.bitset < 0) return v <= node.threshold;
-  // an unknown category (negative, or not below the number of known ones) goes the missing
-  // values' way, as scikit-learn's
-  if (v < 0 || !(v < node.threshold)) return node.missing_left != 0;
-  return in_bitset(bits + node.bitset, static_cast<unsigned>(v));
-}
-
 template <class T>
 void PackedTrees::predict(const T* X, index_t n_rows, index_t n_features, double* raw,
-                          index_t n_outputs, int n_threads) const {
+                          index_t n_outputs, int n_threads, bool leaf_masks) const {
+  // Blocks of rows through the leaf masks, from kMaskRows rows on: one row walks the trees
+  // alone (a few hundred nodes against the masks' scan of a block through every split).
+  constexpr index_t kMaskRows = 4;
+  if (leaf_masks && masks_ && n_rows >= kMaskRows && masks_->n_features_used() <= n_features)
+    return masks_->predict(X, n_rows, n_features, raw, n_outputs, n_threads);
   walk(n_rows, raw, n_outputs, n_threads, 10.0 * n_trees(),
        [X, n_features, bits = bitsets_.data()](index_t r, std::int32_t f, const PackedNode& node) {
          return raw_goes_left(X[r * n_features + f], node, bits);
@@ -128,7 +125,8 @@ void PackedTrees::predict(const T* X, index_t n_rows, index_t n_features, double
 template <class T>
 void PackedTrees::predict_csr(const T* data, const std::int64_t* indices,
                               const std::int64_t* indptr, index_t n_rows, index_t n_features,
-                              double* raw, index_t n_outputs, int n_threads) const {
+                              double* raw, index_t n_outputs, int n_threads,
+                              bool leaf_masks) const {
   // blocks of rows made dense in one buffer (about 64k values; allocated here, outside any
   // parallel region) and walked as dense rows: a split then reads its value directly instead
   // of searching the row's entries
@@ -139,7 +137,8 @@ void PackedTrees::predict_csr(const T* data, const std::int64_t* indices,
     for (index_t r = 0; r < rows; ++r)
       for (std::int64_t k = indptr[first + r]; k < indptr[first + r + 1]; ++k)
         dense[r * n_features + indices[k]] = data[k];
-    predict(dense.data(), rows, n_features, raw + first * n_outputs, n_outputs, n_threads);
+    predict(dense.data(), rows, n_features, raw + first * n_outputs, n_outputs, n_threads,
+            leaf_masks);
     for (index_t r = 0; r < rows; ++r)  // zeros again for the next block
       for (std::int64_t k = indptr[first + r]; k < indptr[first + r + 1]; ++k)
         dense[r * n_features + indices[k]] = T(0);
@@ -170,15 +169,15 @@ template void PackedTrees::predict_binned<std::uint8_t>(const std::uint8_t*, ind
                                                       double*, index_t, int) const;
 template void PackedTrees::predict_binned<std::uint16_t>(const std::uint16_t*, index_t, index_t,
                                                        double*, index_t, int) const;
-template void PackedTrees::predict<float>(const float*, index_t, index_t, double*, index_t,
-                                          int) const;
+template void PackedTrees::predict<float>(const float*, index_t, index_t, double*, index_t, int,
+                                          bool) const;
 template void PackedTrees::predict<double>(const double*, index_t, index_t, double*, index_t,
-                                           int) const;
+                                           int, bool) const;
 template void PackedTrees::predict_csr<float>(const float*, const std::int64_t*,
                                               const std::int64_t*, index_t, index_t, double*,
-                                              index_t, int) const;
+                                              index_t, int, bool) const;
 template void PackedTrees::predict_csr<double>(const double*, const std::int64_t*,
                                                const std::int64_t*, index_t, index_t, double*,
-                                               index_t, int) const;
+                                               index_t, int, bool) const;
 
 }  // namespace fastml::boost

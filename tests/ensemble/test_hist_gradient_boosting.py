@@ -338,14 +338,17 @@ def test_plain_rows_skip_validation_with_sklearns_results_and_errors():
         assert_array_equal(named.predict_proba(X), expected)
 
 
+@pytest.mark.parametrize("leaf_masks", [False, True])
 @pytest.mark.parametrize("categorical", [False, True])
-def test_lockstep_and_row_walks_give_sklearns_predictions(categorical, monkeypatch):
-    # every tree walked in lockstep, none, or every other one: the same values, added in the
-    # same order as scikit-learn's, on rows with missing values and unknown categories, for a
-    # row count that is no multiple of the lockstep block, on one and two threads, dense and CSR
+def test_lockstep_and_row_walks_give_sklearns_predictions(categorical, leaf_masks, monkeypatch):
+    # every tree walked in lockstep, none, or every other one (or several rows through the leaf
+    # masks): the same values, added in the same order as scikit-learn's, on rows with missing
+    # values and unknown categories, for a row count that is no multiple of the lockstep block,
+    # on one and two threads, dense and CSR
     from scipy import sparse
 
     import fastml.ensemble._hist_gradient_boosting as hgb
+    monkeypatch.setattr(hgb, "_LEAF_MASKS", leaf_masks)
     X, y, _ = _nan_data(n=301, classes=3)
     kw = dict(max_iter=8, random_state=0)
     if categorical:

@@ -24,6 +24,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace fastml::boost {
@@ -38,7 +39,9 @@ constexpr int kMissingBin = 255;  // as fastml::cart::kMissingBin
 constexpr int kBitsetWords = kBins / 32;
 // the most categories of a wide feature: its codes are uint16, the missing one after them
 constexpr int kMaxCategories = 65535;
-inline bool in_bitset(const std::uint32_t* bits, unsigned code) {
+// static: internal linkage, so that the instruction-set builds of leaf_masks_isa.cpp that call
+// it each keep their own copy
+static inline bool in_bitset(const std::uint32_t* bits, unsigned code) {
   return (bits[code / 32] >> (code % 32)) & 1u;
 }
 
@@ -173,6 +176,19 @@ struct PackedNode {
                             // bitset; -1 otherwise
 };
 
+// Whether value v of a row goes left at split node (the raw walk's rule, as scikit-learn's);
+// bits: the model's bitsets. static for the same reason as in_bitset.
+static inline bool raw_goes_left(double v, const PackedNode& node, const std::uint32_t* bits) {
+  if (v != v) return node.missing_left != 0;  // NaN
+  if (node.bitset < 0) return v <= node.threshold;
+  // an unknown category (negative, or not below the number of known ones) goes the missing
+  // values' way, as scikit-learn's
+  if (v < 0 || !(v < node.threshold)) return node.missing_left != 0;
+  return in_bitset(bits + node.bitset, static_cast<unsigned>(v));
+}
+
+class LeafMasks;  // fastml/boost_leaf_masks.hpp
+
 class PackedTrees {
  public:
   // Node arrays of n_trees trees laid end to end: tree t's nodes are offsets[t] ..
@@ -190,15 +206,17 @@ class PackedTrees {
   index_t n_trees() const { return static_cast<index_t>(roots_.size()); }
   index_t n_outputs = 1;  // columns of raw (every output[t] lies below it)
 
-  // raw (n_rows, n_outputs) += every tree's leaf value, trees added in order.
+  // raw (n_rows, n_outputs) += every tree's leaf value, trees added in order. Several rows go
+  // through the leaf masks (fastml/boost_leaf_masks.hpp) where the trees allow, unless
+  // leaf_masks is false (the tests compare both).
   template <class T>
   void predict(const T* X, index_t n_rows, index_t n_features, double* raw, index_t n_outputs,
-               int n_threads) const;
+               int n_threads, bool leaf_masks = true) const;
   // The same on CSR rows (no duplicate column in a row; an absent entry is 0).
   template <class T>
   void predict_csr(const T* data, const std::int64_t* indices, const std::int64_t* indptr,
                    index_t n_rows, index_t n_features, double* raw, index_t n_outputs,
-                   int n_threads) const;
+                   int n_threads, bool leaf_masks = true) const;
   // The same on bin codes (n_rows, n_features), kMissingBin for missing: uint8, or uint16
   // for a model with wide categorical features (Data), whose missing code is their number of
   // categories.
@@ -214,6 +232,8 @@ class PackedTrees {
   std::vector<std::int64_t> roots_, output_;
   std::vector<index_t> lockstep_trees_;
   std::vector<std::uint32_t> bitsets_;
+  // the trees as leaf bitmasks for blocks of rows; nullptr when a tree has more than 32 leaves
+  std::shared_ptr<const LeafMasks> masks_;
 };
 
 }  // namespace fastml::boost

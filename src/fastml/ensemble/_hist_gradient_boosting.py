@@ -68,6 +68,9 @@ MAX_CATEGORIES = int(_boost_fast.MAX_CATEGORIES)
 # None: max_bins, so that every model scikit-learn fits is fitted as scikit-learn fits it.
 # The tests lower it to run the wide code on features that scikit-learn takes.
 _WIDE_ABOVE = None
+# several rows are predicted through the trees' leaf bitmasks (csrc/boost/leaf_masks*); the
+# tests turn it off to compare with the walk
+_LEAF_MASKS = True
 
 
 def check_cardinality(name, n_categories):
@@ -77,6 +80,7 @@ def check_cardinality(name, n_categories):
         raise ValueError(
             f"Categorical feature {name} is expected to have a cardinality <= "
             f"{MAX_CATEGORIES} but actually has a cardinality of {n_categories}.")
+
 
 
 # scikit-learn's cap on thresholds (ALMOST_INF): +inf is left for the split of missing values
@@ -697,9 +701,9 @@ class _CompiledBoosting:
                 X = X.copy()
                 X.sum_duplicates()
             packed.predict_csr(X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64),
-                               raw, self._n_features, n_threads)
+                               raw, self._n_features, n_threads, _LEAF_MASKS)
         else:
-            packed.predict(np.ascontiguousarray(X), raw, self._n_features, n_threads)
+            packed.predict(np.ascontiguousarray(X), raw, self._n_features, n_threads, _LEAF_MASKS)
         if raw is not raw_predictions:
             raw_predictions[...] = raw
 

@@ -135,6 +135,23 @@ def route_binned(nodes, codes):
     return out
 
 
+def route_raw(nodes, X):
+    """The node index (a leaf) each row of X reaches in a tree of scikit-learn's predictor nodes
+    with numerical splits (fields is_leaf, feature_idx, num_threshold, missing_go_to_left, left,
+    right): a value goes left when it is at most the threshold (compared in float64), a NaN
+    the missing values' way."""
+    out = np.empty(len(X), dtype=np.int64)
+    for i, row in enumerate(X):
+        node = 0
+        while not nodes["is_leaf"][node]:
+            v = float(row[nodes["feature_idx"][node]])
+            go_left = (nodes["missing_go_to_left"][node] if np.isnan(v)
+                       else v <= nodes["num_threshold"][node])
+            node = nodes["left"][node] if go_left else nodes["right"][node]
+        out[i] = node
+    return out
+
+
 def boosting_step(nodes, codes, g, h, raw, learning_rate, l2=0.0):
     """One boosting step on a given tree structure for one output: (leaf values by node index,
     raw + the value of each row's leaf). A leaf's value is learning_rate * -G / (H + l2) over its

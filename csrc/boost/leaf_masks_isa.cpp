@@ -1,0 +1,154 @@
+// The leaf-bitmask walk of a block of rows (see fastml/boost_leaf_masks.hpp), compiled once per
+// instruction set (CMake defines FASTML_ISA and the -march). As in the other *_isa.cpp files,
+// everything but kernel_table() has internal linkage and no standard library template is used,
+// so no function built for a wider instruction set can be linked into another build. The lane
+// lanes of a block are GCC vectors: one operation per split for the whole block.
+#include <cstdint>
+#include <cstring>
+
+#include "fastml/boost_leaf_masks.hpp"
+
+#ifndef FASTML_ISA
+#error "FASTML_ISA must name the instruction-set build"
+#endif
+
+namespace fastml::boost::FASTML_ISA {
+namespace {
+
+constexpr int kLanes = kMaskLanes;
+
+// The thresholds a value of type T is compared with.
+inline const float* thresholds(const LeafMaskView& model, const float*) {
+  return model.threshold32;
+}
+inline const double* thresholds(const LeafMaskView& model, const double*) {
+  return model.threshold;
+}
+
+// A block's lanes as GCC vectors (one AVX-512 register for 16 floats or masks; the narrower
+// builds split them). Loops over the lanes were left scalar by the compiler.
+typedef std::uint32_t U16 __attribute__((vector_size(64)));
+typedef std::int32_t I8 __attribute__((vector_size(32)));
+typedef float F16 __attribute__((vector_size(64)));
+typedef double D8 __attribute__((vector_size(64)));
+
+template <class V>
+inline V load(const void* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+
+// s in every lane: s - 0 is s for any float (s + 0 is not, for -0, so it would be computed), and
+// folds to one broadcast; a loop over the lanes did not.
+template <class V, class S>
+inline V splat(S s) {
+  return s - V{};
+}
+
+// The block's values of a feature, compared as a whole with a split's threshold.
+struct Lanes32 {
+  F16 x;
+  explicit Lanes32(const float* p) : x(load<F16>(p)) {}
+  // all ones in the lanes whose value lies above t (NaN does not), zeros elsewhere
+  U16 above(float t) const { return (U16)(x > splat<F16>(t)); }
+};
+struct Lanes64 {
+  D8 low, high;
+  explicit Lanes64(const double* p) : low(load<D8>(p)), high(load<D8>(p + 8)) {}
+  U16 above(double t) const {
+    const D8 v = splat<D8>(t);
+    return (U16)__builtin_shufflevector(__builtin_convertvector(low > v, I8),
+                                        __builtin_convertvector(high > v, I8), 0, 1, 2, 3, 4,
+                                        5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  }
+};
+inline Lanes32 lanes(const float* p) { return Lanes32(p); }
+inline Lanes64 lanes(const double* p) { return Lanes64(p); }
+
+inline U16 is_nan(const float* x) { return (U16)(load<F16>(x) != load<F16>(x)); }
+inline U16 is_nan(const double* x) {
+  const I8 low = __builtin_convertvector(load<D8>(x) != load<D8>(x), I8);
+  const I8 high = __builtin_convertvector(load<D8>(x + 8) != load<D8>(x + 8), I8);
+  return (U16)__builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                      14, 15);
+}
+
+// state &= mask in the lanes where fails is set.
+inline void clear_where(std::uint32_t* state, std::uint32_t mask, U16 fails) {
+  const U16 s = load<U16>(state);
+  const U16 cleared = fails ? s & splat<U16>(mask) : s;
+  std::memcpy(state, &cleared, sizeof(U16));
+}
+
+template <class T>
+void block(const LeafMaskView& model, const T* X, index_t n_rows, index_t n_features,
+           double* raw, index_t n_outputs, const LeafMaskScratch& scratch) noexcept {
+  const index_t F = model.n_features, n_trees = model.n_trees;
+  T* values = static_cast<T*>(scratch.values);
+  T* largest = static_cast<T*>(scratch.largest);
+  std::uint32_t* state = scratch.state;
+  // The block transposed, feature by feature. Lanes past n_rows hold -inf, which fails no
+  // split, and the largest value leaves NaN out (it fails no comparison either).
+  for (index_t f = 0; f < F; ++f) {
+    largest[f] = -__builtin_inf();
+    scratch.has_nan[f] = 0;
+  }
+  for (index_t l = 0; l < n_rows; ++l) {
+    const T* row = X + l * n_features;
+    for (index_t f = 0; f < F; ++f) {
+      const T v = row[f];
+      values[f * kLanes + l] = v;
+      largest[f] = v > largest[f] ? v : largest[f];
+      scratch.has_nan[f] |= v != v;
+    }
+  }
+  for (index_t l = n_rows; l < kLanes; ++l)
+    for (index_t f = 0; f < F; ++f) values[f * kLanes + l] = -__builtin_inf();
+  for (index_t i = 0; i < n_trees * kLanes; ++i) state[i] = ~0u;
+
+  const T* threshold = thresholds(model, X);
+  const std::uint32_t *tree = model.tree, *mask = model.mask;
+  for (index_t f = 0; f < F; ++f) {
+    const T* x = values + f * kLanes;
+    // a row fails the splits whose threshold lies below its value: the sorted list's prefix
+    // below the block's largest value holds every split that some row fails
+    const T top = largest[f];
+    const auto block_values = lanes(x);
+    for (index_t i = model.split_begin[f], end = model.split_begin[f + 1];
+         i < end && threshold[i] < top; ++i) {
+      clear_where(state + tree[i] * kLanes, mask[i], block_values.above(threshold[i]));
+    }
+    if (!scratch.has_nan[f]) continue;
+    const U16 nan = is_nan(x);
+    for (index_t i = model.nan_begin[f]; i < model.nan_begin[f + 1]; ++i)
+      clear_where(state + model.nan_tree[i] * kLanes, model.nan_mask[i], nan);
+  }
+  for (index_t c = 0; c < model.n_categorical; ++c) {
+    const PackedNode& node = model.cat_node[c];
+    const T* x = values + node.feature * kLanes;
+    U16 fails;
+    for (int l = 0; l < kLanes; ++l)
+      fails[l] = raw_goes_left(static_cast<double>(x[l]), node, model.bitsets) ? 0u : ~0u;
+    clear_where(state + model.cat_tree[c] * kLanes, model.cat_mask[c], fails);
+  }
+
+  // Each row's leaf values added in tree order, as the walk and scikit-learn add them.
+  double* sums = scratch.sums;
+  for (index_t o = 0; o < n_outputs; ++o)
+    for (int l = 0; l < kLanes; ++l) sums[o * kLanes + l] = l < n_rows ? raw[l * n_outputs + o] : 0.0;
+  for (index_t t = 0; t < n_trees; ++t) {
+    const double* leaves = model.leaf_value + model.leaf_begin[t];
+    double* s = sums + model.output[t] * kLanes;
+    const std::uint32_t* st = state + t * kLanes;
+    for (int l = 0; l < kLanes; ++l) s[l] += leaves[__builtin_ctz(st[l])];
+  }
+  for (index_t l = 0; l < n_rows; ++l)
+    for (index_t o = 0; o < n_outputs; ++o) raw[l * n_outputs + o] = sums[o * kLanes + l];
+}
+
+}  // namespace
+
+LeafMaskTable kernel_table() { return {&block<float>, &block<double>}; }
+
+}  // namespace fastml::boost::FASTML_ISA
