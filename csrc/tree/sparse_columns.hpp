@@ -108,6 +108,7 @@ struct NodeEntries {
   std::vector<std::int32_t> start, count;
   std::vector<std::int32_t> touched;
   std::vector<Entry> entries;
+  std::vector<Entry> found;  // build's, of drawn features: their entries in row order
   std::int64_t build_id = 0;
   bool active = false;
   bool every_feature = true;  // the last build's: covers() every feature
@@ -137,6 +138,33 @@ struct NodeEntries {
       stamp[features[j]] = build_id;
       count[features[j]] = 0;
       touched.push_back(static_cast<std::int32_t>(features[j]));
+    }
+    if (!every_feature) {
+      // the drawn features' entries, few of the node's: kept in one pass over the rows, then
+      // grouped (a second pass over every entry of the rows cost as much as the first)
+      found.clear();
+      for (index_t i = 0; i < n; ++i) {
+        const std::int32_t r = rows[i];
+        for (std::int64_t k = d.csr_indptr[r]; k < d.csr_indptr[r + 1]; ++k) {
+          const std::int32_t f = d.csr_indices[k];
+          if (stamp[f] != build_id || (skip_zeros && d.csr_data[k] == 0)) continue;
+          found.push_back(Entry{k, r});
+          ++count[f];
+        }
+      }
+      std::int32_t offset = 0;
+      for (std::int32_t f : touched) {
+        start[f] = offset;
+        offset += count[f];
+        count[f] = 0;
+      }
+      entries.resize(offset);
+      for (const Entry& e : found) {
+        const std::int32_t f = d.csr_indices[e.k];
+        entries[start[f] + count[f]++] = e;
+      }
+      active = true;
+      return;
     }
     for (index_t i = 0; i < n; ++i) {
       for (std::int64_t k = d.csr_indptr[rows[i]]; k < d.csr_indptr[rows[i] + 1]; ++k) {
