@@ -38,6 +38,27 @@ struct RowState {
   SklearnOrder<T> order;                // fractional weights: see Builder::sklearn_order_
 };
 
+// Whether every sum of the rows' statistics is exact in doubles: each term an integer and
+// every sum of their magnitudes below 2^53.
+inline bool exact_sums(const RowStatistics& st, const std::vector<std::int32_t>& rows) {
+  const double limit = 9007199254740992.0;  // 2^53
+  double w = 0, wy = 0, wq = 0;
+  const std::size_t n_out = static_cast<std::size_t>(st.n_out);
+  for (std::int32_t r : rows) {
+    const double wr = st.w[r];
+    if (wr != std::floor(wr)) return false;
+    w += std::fabs(wr);
+    if (st.K > 0) continue;
+    for (std::size_t o = 0; o < n_out; ++o) {
+      const double a = st.wy[r * n_out + o], b = st.wq[r * n_out + o];
+      if (a != std::floor(a) || b != std::floor(b)) return false;
+      wy += std::fabs(a);
+      wq += std::fabs(b);
+    }
+  }
+  return w < limit && wy < limit && wq < limit;
+}
+
 template <class T>
 class Builder {
  public:
@@ -62,6 +83,9 @@ class Builder {
       rs_.order.rows = rows_;  // scikit-learn's samples: the rows of non-zero weight, ascending
       search_.use_sklearn_order(&rs_.order);
     }
+    exact_sums_ = d_.csc_codes && !absolute_ && !surrogate_ && !p_.random_splitter &&
+                  exact_sums(rs_.stats, rows_);
+    if (exact_sums_) search_.rows_unordered();
   }
 
   Tree grow() {
@@ -201,6 +225,8 @@ class Builder {
   Builder(const Builder& parent, std::uint64_t seed)
       : Builder(parent.d_, parent.p_, seed, 1, nullptr, &parent.rs_) {
     root_weight_ = parent.root_weight_;
+    exact_sums_ = parent.exact_sums_;
+    if (exact_sums_) search_.rows_unordered();
   }
 
   // The subtree below a deferred task, its root node 0.
@@ -337,7 +363,12 @@ class Builder {
     double* L = left.totals.data();
     double* R = right.totals.data();
     index_t n_left;
-    if (d_.csc_indptr) {
+    if (exact_sums_) {
+      n_left = sides_.partition_stored(d_, f, NodeRows{rows, n, rs_.position.data(), task.begin,
+                                                       false},
+                                       split, rows, rs_.position.data(), rs_.stats,
+                                       task.totals.data(), ch_.C, L, R);
+    } else if (d_.csc_indptr) {
       // the node's stored entries of the feature alone (SparseSides); a histogram split's by
       // their codes, which route every row as its threshold would
       sides_.mark(d_, f, NodeRows{rows, n, rs_.position.data(), task.begin}, split);
@@ -464,6 +495,11 @@ class Builder {
   // sklearn_order.hpp), for regression as well
   bool sklearn_order_ = false;
   std::vector<double> sums_left_, sums_right_;  // sklearn_children's
+  // the histogram search on sparse X with every row's statistics integral (bootstraps, unit
+  // weights, classes or integer targets): every sum is exact, whatever the order of its terms
+  // or whether a side is the node's less the other, so partition moves the stored rows alone
+  // (SparseSides::partition_stored) and gives the trees a stable partition gives
+  bool exact_sums_ = false;
   bool defer_ = false;  // small tasks are deferred (see grow_depth_first)
   double root_weight_ = 0;
   std::vector<Scratch> scratch_;  // per thread

@@ -71,6 +71,9 @@ class NodeSearch {
 
   AbsoluteErrorSearch& absolute() { return absolute_search_; }
 
+  // The builder's partition leaves a node's rows in no order (see NodeRows::ascending).
+  void rows_unordered() { ascending_ = false; }
+
   // The exact search with the best splitter draws features as scikit-learn's splitter does (see
   // sklearn_split), so that the same random_state gives scikit-learn's tree.
   bool sklearn_draws() const { return sklearn_draws_; }
@@ -310,7 +313,7 @@ class NodeSearch {
     const AbsoluteErrorSearch* absolute = absolute_ ? &absolute_search_ : nullptr;
     Split out;
     if (d_.csc_codes) {
-      const NodeRows node{rows, n, position_.data(), task.begin};
+      const NodeRows node{rows, n, position_.data(), task.begin, ascending_};
       const NodeEntries<T>* entries = node_entries_.active ? &node_entries_ : nullptr;
       dispatch(p_.criterion, search_.C, search_.outputs.n, [&](auto crit, auto kc) {
         sparse_histogram_search<decltype(crit)::value, decltype(kc)::value>(
@@ -340,7 +343,7 @@ class NodeSearch {
       }
     } else if (d_.csc_indptr) {
       SparseSegment<T>& seg = sparse_[&s - scratch_.data()];  // the thread's, as its scratch
-      const NodeRows node{rows, n, position_.data(), task.begin};
+      const NodeRows node{rows, n, position_.data(), task.begin, ascending_};
       const NodeEntries<T>* entries = node_entries_.active ? &node_entries_ : nullptr;
       sparse_feature_search(d_, p_, search_, absolute, f, node, entries, cand, draw_u_[draw],
                             draw_side_[draw], s, seg, out);
@@ -389,6 +392,7 @@ class NodeSearch {
   bool subtract_;  // children's histograms derived by subtraction
   bool sklearn_draws_;
   SklearnOrder<T>* sklearn_order_ = nullptr;  // see use_sklearn_order
+  bool ascending_ = true;  // a node's rows ascend (see rows_unordered)
   SplitSearch search_;
   AbsoluteErrorSearch absolute_search_;
   HistogramPool pool_;

@@ -30,6 +30,9 @@ struct NodeRows {
   index_t n;
   const std::int32_t* position;
   index_t begin;
+  // false where the histogram search partitions rows in place (SparseSides::partition_stored):
+  // a node's rows are then in no order, and its stored entries are found by scanning columns
+  bool ascending = true;
 };
 
 // Visits the stored entries of feature f among a node's rows in row order, as visit(k, row)
@@ -44,7 +47,7 @@ FASTML_CART_INLINE void visit_node_entries(const Dataset<T>& d, index_t f, const
   const std::int32_t* rows = node.rows;
   const index_t n = node.n;
   // a scan costs a step per stored row, the lookups about 3 + log2(stored) per node row
-  if (k <= 8 * n) {
+  if (k <= 8 * n || !node.ascending) {
     const std::int32_t* position = node.position;
     const std::size_t begin = static_cast<std::size_t>(node.begin);
     const std::size_t size = static_cast<std::size_t>(n);
@@ -105,6 +108,7 @@ struct NodeEntries {
   std::vector<std::int32_t> start, count;
   std::vector<std::int32_t> touched;
   std::vector<Entry> entries;
+  std::vector<Entry> found;  // build's, of drawn features: their entries in row order
   std::int64_t build_id = 0;
   bool active = false;
   bool every_feature = true;  // the last build's: covers() every feature
@@ -134,6 +138,33 @@ struct NodeEntries {
       stamp[features[j]] = build_id;
       count[features[j]] = 0;
       touched.push_back(static_cast<std::int32_t>(features[j]));
+    }
+    if (!every_feature) {
+      // the drawn features' entries, few of the node's: kept in one pass over the rows, then
+      // grouped (a second pass over every entry of the rows cost as much as the first)
+      found.clear();
+      for (index_t i = 0; i < n; ++i) {
+        const std::int32_t r = rows[i];
+        for (std::int64_t k = d.csr_indptr[r]; k < d.csr_indptr[r + 1]; ++k) {
+          const std::int32_t f = d.csr_indices[k];
+          if (stamp[f] != build_id || (skip_zeros && d.csr_data[k] == 0)) continue;
+          found.push_back(Entry{k, r});
+          ++count[f];
+        }
+      }
+      std::int32_t offset = 0;
+      for (std::int32_t f : touched) {
+        start[f] = offset;
+        offset += count[f];
+        count[f] = 0;
+      }
+      entries.resize(offset);
+      for (const Entry& e : found) {
+        const std::int32_t f = d.csr_indices[e.k];
+        entries[start[f] + count[f]++] = e;
+      }
+      active = true;
+      return;
     }
     for (index_t i = 0; i < n; ++i) {
       for (std::int64_t k = d.csr_indptr[rows[i]]; k < d.csr_indptr[rows[i] + 1]; ++k) {
@@ -222,6 +253,55 @@ struct SparseSides {
     flip[r] = 0;
     return flipped != zero_left;
   }
+
+  // The histogram search's partition where sums are exact (integral weights and statistics, see
+  // Builder::exact_sums_): a chain node peels a few rows off many (the bench's TF-IDF trees:
+  // 2.1M node rows a tree, 7.5k in the smaller children), so only the rows whose side is not
+  // the zero's, found among the node's stored entries of f, are moved: swapped with the rows
+  // that hold their side's end of the range, their positions updated, their statistics summed,
+  // the other side's the node's totals less theirs. O(the node's entries of f), where a stable
+  // partition is O(its rows); the rows lose their order (node.ascending must be false), which
+  // exact sums do not see. Returns the count of left rows.
+  index_t partition_stored(const Dataset<T>& d, index_t f, const NodeRows& node,
+                           const Split& split, std::int32_t* rows, std::int32_t* position,
+                           const RowStatistics& stats, const double* totals, int C,
+                           double* left, double* right) {
+    if (static_cast<index_t>(flip.size()) != d.n_rows) flip.assign(d.n_rows, 0);
+    const int cut = static_cast<int>(split.cut);
+    const std::uint8_t* codes = d.csc_codes;
+    zero_left = d.zero_codes[f] <= cut;
+    moved.clear();
+    visit_node_entries(d, f, node, [&](std::int64_t k, std::int32_t r) {
+      if ((codes[k] <= cut) != zero_left) moved.push_back(r);
+    });
+    const index_t n = node.n, m = static_cast<index_t>(moved.size());
+    // the moved rows' end of the range: [0, m) when they go left, else [n - m, n)
+    const index_t first = zero_left ? n - m : 0;
+    double* mine = zero_left ? right : left;
+    double* other = zero_left ? left : right;
+    for (std::int32_t r : moved) {
+      flip[r] = 1;
+      stats.add(mine, r);
+    }
+    index_t hole = first;  // the next row of that end not moved, to swap out
+    for (std::int32_t r : moved) {
+      const index_t at = position[r] - node.begin;
+      if (at >= first && at < first + m) continue;  // in place
+      while (flip[rows[hole]]) ++hole;
+      const std::int32_t out = rows[hole];
+      rows[hole] = r;
+      rows[at] = out;
+      position[r] = static_cast<std::int32_t>(node.begin + hole);
+      position[out] = static_cast<std::int32_t>(node.begin + at);
+      ++hole;
+    }
+    for (std::int32_t r : moved) flip[r] = 0;
+    for (int c = 0; c < C; ++c) other[c] = totals[c] - mine[c];
+    return zero_left ? n - m : m;
+  }
+
+ private:
+  std::vector<std::int32_t> moved;  // partition_stored's
 };
 
 // A thread's view of one feature over one node: its non-zero rows sorted by (value, row)

@@ -41,10 +41,19 @@ void sparse_histogram_search(const Dataset<T>& d, const SplitSearch& search, ind
     out.constant = true;
     return;
   }
-  const int C = search.C;
+  const int C = kC > 0 ? kC : search.C;
   double* H = s.bins.data();
   BinSet occupied;
-  const auto add = [&](int b, std::int32_t r) { search.add_to_bin<kC>(H, occupied, b, r); };
+  // a bin zeroed when first met, by a loop of kC stores: add_to_bin's fill of a run-time count
+  // is a call to memset, after which the loop reloaded the statistics' arrays at every entry
+  const auto add = [&](int b, std::int32_t r) {
+    double* bin = H + b * C;
+    if (!occupied.contains(b)) {
+      occupied.insert(b);
+      for (int c = 0; c < C; ++c) bin[c] = 0.0;
+    }
+    search.add_row<kC>(bin, r);
+  };
   if (entries) {
     const std::uint8_t* codes = d.csr_codes;
     for (auto e = entries->begin(f); e != entries->end(f); ++e) add(codes[e->k], e->row);

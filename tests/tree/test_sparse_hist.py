@@ -173,6 +173,28 @@ def test_hist_regression_on_sparse_is_hist_on_dense(dtype, criterion):
         _same_tree(sparse_fit, dense_fit)
 
 
+def test_hist_on_sparse_with_integer_weights_is_hist_on_dense():
+    # integral weights: the partition moves a node's stored rows alone and takes the other
+    # side's sums by subtraction, exact; zero weights leave rows out of the tree. (Fractional
+    # weights keep the stable partition; their sums round otherwise than the dense search's.)
+    X, y = _random_sparse(7, n=600, d=40, density=0.1, dtype=np.float64)
+    w = np.random.RandomState(0).randint(0, 4, X.shape[0]).astype(float)
+    labels = (y > np.median(y)).astype(int)
+    for params in ({}, {"max_features": "sqrt"}, {"max_leaf_nodes": 30}):
+        for fmt in ("csr", "csc"):
+            sparse_fit = DecisionTreeClassifier(split_finder="hist", random_state=0,
+                                                **params).fit(X.asformat(fmt), labels, w)
+            dense_fit = DecisionTreeClassifier(split_finder="hist", random_state=0,
+                                               **params).fit(X.toarray(), labels, w)
+            _same_tree(sparse_fit, dense_fit)
+            assert sparse_fit.tree_.node_count > 20
+        sparse_fit = DecisionTreeRegressor(split_finder="hist", random_state=0, max_depth=10,
+                                           **params).fit(X, np.round(y * 10), w)
+        dense_fit = DecisionTreeRegressor(split_finder="hist", random_state=0, max_depth=10,
+                                          **params).fit(X.toarray(), np.round(y * 10), w)
+        _same_tree(sparse_fit, dense_fit)
+
+
 def test_hist_is_refused_where_it_has_no_sparse_search():
     X, y = _random_sparse(5)
     for params in ({"criterion": "absolute_error", "max_depth": 3}, {"splitter": "random"}):
