@@ -111,9 +111,10 @@ inline void fill_column(BinT* H, const Code* column, const RowT* ordered,
 }
 
 // Fills the histograms of the given features of a node from its rows, feature by feature: the
-// codes are column-major, so one feature's codes and its 256 bins (6 KiB, in L1) are all a pass
-// touches, with the node's gradients read in order from `ordered` (its rows' gradients gathered
-// once, scikit-learn's ordered_gradients). The rows go in blocks whose row ids and gradients
+// codes are column-major, so one feature's codes and its 256 bins (6 KiB of Bin, 4 KiB of
+// QBin: in L1; a wide feature's up to 65536) are all a pass touches, with the node's
+// gradients read in order from `ordered` (its rows' gradients gathered once, scikit-learn's
+// ordered_gradients). The rows go in blocks whose row ids and gradients
 // stay in L2 while every feature passes over them (rather than every feature streaming all of
 // them from memory). kAllRows: the node holds every row in row order (a root), so rows[i] is i
 // and `ordered` is gh itself: the codes stream in order and no gather is needed. Every bin sums

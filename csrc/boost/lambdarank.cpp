@@ -154,23 +154,27 @@ void query_dcg(const double* y, const double* score, const std::int64_t* offsets
                index_t n_queries, index_t k, double* dcg, int n_threads) {
   // about 20 ns a row (its share of a sort)
   const int threads = fastml_region_threads(20.0 * static_cast<double>(offsets[n_queries]), n_threads);
-#pragma omp parallel num_threads(threads)
+  FirstException error;  // the scratch grows inside the region
+#pragma omp parallel num_threads(threads) if (threads > 1)
   {
     Scratch scratch;
 #pragma omp for schedule(dynamic, 64)
     for (index_t q = 0; q < n_queries; ++q) {
-      const index_t first = offsets[q], n = offsets[q + 1] - first;
-      const index_t depth = std::min(n, k);
-      const double* discount = discounts(depth, scratch);
-      // only the first k ranks count: for a long query a partial sort would do, but the
-      // queries' rows are few and the stable order of equal scores must be kept
-      rank_by_score(score + first, n, scratch);
-      double sum = 0;
-      for (index_t r = 0; r < depth; ++r)
-        sum += (std::exp2(y[first + scratch.order[r]]) - 1.0) * discount[r];
-      dcg[q] = sum;
+      error.run([&] {
+        const index_t first = offsets[q], n = offsets[q + 1] - first;
+        const index_t depth = std::min(n, k);
+        const double* discount = discounts(depth, scratch);
+        // only the first k ranks count: for a long query a partial sort would do, but the
+        // queries' rows are few and the stable order of equal scores must be kept
+        rank_by_score(score + first, n, scratch);
+        double sum = 0;
+        for (index_t r = 0; r < depth; ++r)
+          sum += (std::exp2(y[first + scratch.order[r]]) - 1.0) * discount[r];
+        dcg[q] = sum;
+      });
     }
   }
+  error.rethrow();
 }
 
 }  // namespace fastml::boost

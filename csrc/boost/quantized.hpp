@@ -79,9 +79,16 @@ inline QuantScales quantize(const GradHess* gh, index_t n, int n_levels, bool co
 #pragma omp parallel for schedule(static) num_threads(quantize_threads) if (quantize_threads > 1)
   for (index_t i = 0; i < n; ++i) {
     const auto row = static_cast<std::uint64_t>(i);
-    const std::int64_t g = round_stochastic(gh[i].g * inv_g, keyed_uniform(key, row, 0));
+    // clamped: a product one ulp past the largest level must not round to a unit more than the
+    // layout's fields hold
+    const std::int64_t g = std::clamp<std::int64_t>(
+        round_stochastic(gh[i].g * inv_g, keyed_uniform(key, row, 0)), -n_levels / 2,
+        n_levels / 2);
     const std::int64_t h =
-        constant_hessian ? 1 : round_stochastic(gh[i].h * inv_h, keyed_uniform(key, row, 1));
+        constant_hessian ? 1
+                         : std::clamp<std::int64_t>(
+                               round_stochastic(gh[i].h * inv_h, keyed_uniform(key, row, 1)), 0,
+                               n_levels);
     out[i] = g * (std::int64_t{1} << s.g_shift) + h * (std::int64_t{1} << s.h_shift) + count;
   }
   return s;

@@ -343,7 +343,13 @@ class WardPolicy {
 class CondensedPolicy {
  public:
   CondensedPolicy(double* D, index_t n, Linkage linkage)
-      : D_(D), n_(n), linkage_(linkage), live_(n) {}
+      : D_(D), n_(n), linkage_(linkage), live_(n) {
+    // the moves run in the chain's region (merged): every buffer they fill is reserved here,
+    // so that nothing there allocates
+    for (auto* v : {&pos_, &slot_, &order_}) v->reserve(n);
+    bias_.reserve(n);
+    above_.reserve(n);
+  }
   double output(double dist) const { return dist; }
 
   // A condensed scan reads half its values down a column (a cache miss each): ~8 ns a cluster;
@@ -457,14 +463,15 @@ class CondensedPolicy {
   // the values above the diagonal (row L[r]'s, gathered before it is overwritten), then mirrors
   // them below by tiles.
   void to_square(const LiveSlots& live) {
-    std::vector<index_t> L;
-    L.reserve(live_);
+    std::vector<index_t>& L = order_;
+    L.clear();
     for (index_t s : live.slots())
       if (live.size(s)) L.push_back(s);
     const index_t m = static_cast<index_t>(L.size());
     for (index_t r = 0; r + 1 < m; ++r)
       if ((r + 1) * m > row_start(L[r + 1])) return;  // not yet: try again after a merge
-    std::vector<double> above(m);
+    std::vector<double>& above = above_;
+    above.assign(m, 0.0);
     for (index_t r = 0; r < m; ++r) {
       const double* row = D_ + row_start(L[r]) - L[r] - 1;  // row[j] = d(L[r], j), j > L[r]
       for (index_t c = r + 1; c < m; ++c) above[c] = row[L[c]];
@@ -472,7 +479,7 @@ class CondensedPolicy {
     }
     mirror(m);
     pos_.assign(n_, -1);
-    slot_ = L;
+    slot_.assign(L.begin(), L.end());
     for (index_t r = 0; r < m; ++r) pos_[L[r]] = r;
     bias_.assign(m, 0.0);
     side_ = m;
@@ -481,8 +488,8 @@ class CondensedPolicy {
   // The live positions' square, moved to the front in order: every value moves to a lower or
   // equal address, later ones read after earlier ones are written, so one forward pass does it.
   void shrink_square() {
-    std::vector<index_t> R;  // the live positions, ascending
-    R.reserve(live_);
+    std::vector<index_t>& R = order_;  // the live positions, ascending
+    R.clear();
     for (index_t c = 0; c < side_; ++c)
       if (bias_[c] == 0.0) R.push_back(c);
     const index_t m = static_cast<index_t>(R.size());
@@ -520,6 +527,8 @@ class CondensedPolicy {
   std::vector<index_t> pos_;   // square position of a live slot
   std::vector<index_t> slot_;  // slot at a square position
   std::vector<double> bias_;   // 0 at a live position, +inf at a dead one
+  std::vector<index_t> order_;  // the moves' list of live slots or positions
+  std::vector<double> above_;   // to_square's row of values above the diagonal
 };
 
 // scipy's union-find for naming the clusters of sorted merges.

@@ -47,11 +47,10 @@ class HistogramPool {
 
   double* data(int h) { return hists_[h].data(); }
   // Packed sums (see RowStatistics::packed), kBins per feature, filled before the histogram:
-  // features apart, so that threads filling different features share it.
-  std::uint64_t* packed_bins() {
-    packed_.resize(static_cast<std::size_t>(n_features_) * kBins);
-    return packed_.data();
-  }
+  // features apart, so that threads filling different features share it. Sized before a fill's
+  // region (size_packed_bins), read in it (packed_bins).
+  void size_packed_bins() { packed_.resize(static_cast<std::size_t>(n_features_) * kBins); }
+  std::uint64_t* packed_bins() { return packed_.data(); }
   double* of(int h, index_t f) { return hists_[h].data() + f * kBins * C_; }
   bool filled(int h, index_t f) const { return valid_[h][f] != 0; }
   void mark_filled(int h, const index_t* features, index_t count) {
@@ -90,7 +89,7 @@ struct HistogramFill {
   void operator()(HistogramPool& pool, int h, const std::int32_t* rows, index_t n,
                   const index_t* features, index_t count, int n_threads) const {
     if (count == 0) return;
-    if (stats.bits) pool.packed_bins();  // sized here: nothing in the region allocates
+    if (stats.bits) pool.size_packed_bins();  // here: nothing in the region allocates
     const int chunks = n * count >= kParallelWork ? std::min<int>(n_threads, count) : 1;
     if (chunks == 1) {  // no region: see NodeSearch::search_batch
       some(pool, h, rows, n, features, count);

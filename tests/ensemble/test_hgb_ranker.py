@@ -312,6 +312,29 @@ def test_categorical_features_every_form():
             np.nan_to_num(X)), y, group=group)
 
 
+def test_wide_categorical_feature():
+    """A categorical feature of more categories than max_bins (wide: uint16 codes, as the
+    booster's) fits; its categories past 255 are split on; unseen ones go with the missing
+    values; n_jobs does not change the model."""
+    rng = np.random.default_rng(0)
+    n = 8000
+    cat, x = rng.integers(0, 264, n), rng.normal(size=n)
+    y = np.clip(np.round(4.0 * (cat >= 256) + x), 0, 4)  # the categories past 255 matter
+    X = np.column_stack([x, cat]).astype(np.float64)
+    group = np.full(n // 20, 20)
+    params = dict(max_iter=5, early_stopping=False, categorical_features=[1])
+    model = HistGradientBoostingRanker(**params).fit(X, y, group=group)
+    assert_array_equal(HistGradientBoostingRanker(n_jobs=2, **params).fit(
+        X, y, group=group).predict(X), model.predict(X))
+    rows = np.zeros((264, 2))
+    rows[:, 1] = np.arange(264)
+    scores = model.predict(rows)
+    assert scores[256:].min() > scores[:256].max()
+    unseen, missing = X.copy(), X.copy()
+    unseen[:, 1], missing[:, 1] = 500, np.nan
+    assert_array_equal(model.predict(unseen), model.predict(missing))
+
+
 def test_categorical_ndcg_close_to_lightgbm():
     """With the categories declared, the held-out NDCG@10 beats the model that reads their
     codes as numbers and is within 0.005 of LightGBM's with the same categorical features (800

@@ -103,10 +103,10 @@ class _ScikitLearnCategories:
     """scikit-learn's categorical preprocessing of its boosters (an OrdinalEncoder in a
     ColumnTransformer), to which _CompiledBoosting._preprocess_X hands the categories it does
     not encode itself (pandas categoricals, strings); the regressor inherits it from
-    scikit-learn's estimator, the ranker borrows it."""
+    scikit-learn's estimator, the ranker borrows it (its cardinality check is
+    _CompiledBoosting._check_categories, first in the ranker's bases)."""
 
     _preprocess_X = HGBBase._preprocess_X
-    _check_categories = HGBBase._check_categories
 
 
 # parameters whose constraints are the regressor's
@@ -340,7 +340,7 @@ class HistGradientBoostingRanker(_CompiledBoosting, _ScikitLearnCategories, Base
                 validation_ndcg = QueryNDCG(y_val, offsets_val, self.eval_at, sample_weight_val,
                                             self._n_threads)
                 raw_val = np.zeros((codes_val.shape[0], 1))
-        codes = np.asfortranarray(codes)  # read feature by feature, as in the estimators' fit
+        codes = self._grower_codes(codes)
         raw = np.zeros((codes.shape[0], 1))
         gh = np.empty((codes.shape[0], 2), dtype=np.float32)
         self._predictors = []

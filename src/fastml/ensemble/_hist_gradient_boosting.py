@@ -43,6 +43,7 @@ from ..utils._sklearn_compat import (HGB_PREDICTOR_RECORD_DTYPE, HGB_SCORERS, Tr
                                      check_categorical_features, check_monotonic_cst,
                                      check_sample_weight, check_y, fit_context,
                                      hgb_binning_thresholds, is_scalar_nan)
+from ..utils._threads import for_each_in_threads
 from . import _boost_fast
 from ._categorical_encoding import IntegerCategoryEncoder
 
@@ -112,8 +113,6 @@ def bin_thresholds(X, max_bins, sample_weight, n_threads, known_categories=None)
     (as encode_bins reads them), and how many each has. Features in threads: NumPy's sort
     releases the GIL. A categorical feature (known_categories[f] not None: its encoded
     categories 0 .. n - 1) has the thresholds 0 .. n - 2, so that category c is bin c."""
-    from concurrent.futures import ThreadPoolExecutor
-
     out = np.full((X.shape[1], _cart.N_BINS), np.inf)
     counts = np.zeros(X.shape[1], dtype=np.int64)
 
@@ -140,12 +139,7 @@ def bin_thresholds(X, max_bins, sample_weight, n_threads, known_categories=None)
         out[f, :len(t)] = t
         counts[f] = len(t)
 
-    if n_threads > 1 and X.shape[1] > 1:
-        with ThreadPoolExecutor(min(n_threads, X.shape[1])) as pool:
-            list(pool.map(one, range(X.shape[1])))
-    else:
-        for f in range(X.shape[1]):
-            one(f)
+    for_each_in_threads(one, X.shape[1], n_threads)
     return out, counts
 
 
@@ -379,6 +373,13 @@ class _CompiledBoosting:
             np.uint32(1), (missing % 32).astype(np.uint32))
         return TreePredictor(nodes, binned, raw)
 
+    @staticmethod
+    def _grower_codes(codes):
+        """The codes as grow_tree reads them, feature by feature (histograms, partitions):
+        column-major uint8 (a wide feature's column, wrapped here, is not read: the grower reads
+        _growth's wide_codes)."""
+        return np.asfortranarray(codes, dtype=np.uint8)
+
     def _growth(self, codes, constant_hessian, monotonic_cst, interaction_cst, max_features):
         """grow_tree's arguments other than codes, gh and seed: the tree parameters, the bins
         of the training codes."""
@@ -602,10 +603,7 @@ class _CompiledBoosting:
 
         growth = self._growth(codes, bool(self._loss.constant_hessian), monotonic_cst,
                               interaction_cst, self.max_features)
-        # The trees read the codes feature by feature (histograms, partitions): column-major
-        # from here on, the row-major copy released; uint8 (a wide feature's column, wrapped
-        # here, is not read: the grower reads growth's wide_codes)
-        codes = np.asfortranarray(codes, dtype=np.uint8)
+        codes = self._grower_codes(codes)  # the row-major copy released
         gh = np.empty((K, n_samples, 2), dtype=np.float32)
         for iteration in range(begin_at_stage, self.max_iter):
             if self.verbose >= 2:

@@ -6,10 +6,9 @@ between the values at ``max_bins`` evenly spaced ranks of (a subsample of) the c
 threshold lies strictly between two data values (scikit-learn's midpoint rule), so routing a raw
 value with ``x <= threshold`` agrees with its code.
 """
-import threading
-
 import numpy as np
 
+from ..utils._threads import for_each_in_threads
 from . import _cart
 
 # Rows the thresholds are chosen from, as scikit-learn's HistGradientBoosting does.
@@ -47,35 +46,9 @@ def bin_thresholds(X, max_bins, random_state, n_threads=1):
         thresholds[f, :len(edges)] = edges
 
     # A forest's binning is serial time between its parallel tree growing (a tenth of a 30-tree
-    # fit of 100k x 20 on one thread): the columns are shared with up to n_threads - 1 helper
-    # threads, next() on one iterator handing each column out once (under the GIL). A helper
-    # that cannot start (the address space used up) leaves its share to the others, and an
-    # error in any thread is raised here, never a column left unfilled.
-    columns = iter(range(n_features))
-    errors = []
-
-    def work():
-        try:
-            for f in columns:
-                fill(f)
-        except BaseException as error:  # raised below, in the caller's thread
-            errors.append(error)
-
-    helpers = []
-    # a thread's start (~0.1 ms and a malloc arena) outweighs sorting short columns
-    n_helpers = min(n_threads, n_features) - 1 if len(X) >= THREADED_ROWS else 0
-    for _ in range(n_helpers):
-        helper = threading.Thread(target=work, daemon=True)
-        try:
-            helper.start()
-        except RuntimeError:  # "can't start new thread"
-            break
-        helpers.append(helper)
-    work()
-    for helper in helpers:
-        helper.join()
-    if errors:
-        raise errors[0]
+    # fit of 100k x 20 on one thread); a thread's start (~0.1 ms and a malloc arena) outweighs
+    # sorting short columns
+    for_each_in_threads(fill, n_features, n_threads if len(X) >= THREADED_ROWS else 1)
     return thresholds
 
 
