@@ -49,17 +49,32 @@ void gradients(int loss, const py::array& y, const py::array& raw, const py::obj
                    reinterpret_cast<boost::GradHess*>(out), n_threads);
 }
 
-void lambdarank_gradients(const py::array& y, const py::array& score, const py::array& offsets,
-                          index_t truncation_level, bool norm, double sigmoid, py::array& gh,
-                          int n_threads, const py::object& sample_weight) {
+// Rows in queries: labels y and scores (n_rows) float64, offsets (n_queries + 1) int64 from 0 to
+// n_rows, increasing, checked.
+struct Queries {
+  index_t n, Q;
+  const double *y, *score;
+  const std::int64_t* offsets;
+};
+Queries checked_queries(const py::array& y, const py::array& score, const py::array& offsets) {
   require(y.ndim() == 1 && offsets.ndim() == 1 && offsets.shape(0) >= 1,
           "y must be 1-d and offsets 1-d, non-empty");
   const index_t n = y.shape(0), Q = offsets.shape(0) - 1;
-  const double* yp = checked<double>(y, "y", {n});
-  const double* sp = checked<double>(score, "score", {n});
-  const std::int64_t* off = checked<std::int64_t>(offsets, "offsets", {Q + 1});
-  require(off[0] == 0 && off[Q] == n, "offsets must run from 0 to n_rows");
-  for (index_t q = 0; q < Q; ++q) require(off[q] < off[q + 1], "offsets must increase");
+  Queries q{n, Q, checked<double>(y, "y", {n}), checked<double>(score, "score", {n}),
+            checked<std::int64_t>(offsets, "offsets", {Q + 1})};
+  require(q.offsets[0] == 0 && q.offsets[Q] == n, "offsets must run from 0 to n_rows");
+  for (index_t i = 0; i < Q; ++i)
+    require(q.offsets[i] < q.offsets[i + 1], "offsets must increase");
+  return q;
+}
+
+void lambdarank_gradients(const py::array& y, const py::array& score, const py::array& offsets,
+                          index_t truncation_level, bool norm, double sigmoid, py::array& gh,
+                          int n_threads, const py::object& sample_weight) {
+  const Queries queries = checked_queries(y, score, offsets);
+  const index_t n = queries.n, Q = queries.Q;
+  const double *yp = queries.y, *sp = queries.score;
+  const std::int64_t* off = queries.offsets;
   for (index_t i = 0; i < n; ++i) require(yp[i] >= 0 && yp[i] < 64, "labels must lie in [0, 64)");
   require(truncation_level >= 1 && sigmoid > 0, "truncation_level >= 1 and sigmoid > 0 expected");
   const double* sw = nullptr;
@@ -73,14 +88,10 @@ void lambdarank_gradients(const py::array& y, const py::array& score, const py::
 
 void query_dcg(const py::array& y, const py::array& score, const py::array& offsets, index_t k,
                py::array& dcg, int n_threads) {
-  require(y.ndim() == 1 && offsets.ndim() == 1 && offsets.shape(0) >= 1,
-          "y must be 1-d and offsets 1-d, non-empty");
-  const index_t n = y.shape(0), Q = offsets.shape(0) - 1;
-  const double* yp = checked<double>(y, "y", {n});
-  const double* sp = checked<double>(score, "score", {n});
-  const std::int64_t* off = checked<std::int64_t>(offsets, "offsets", {Q + 1});
-  require(off[0] == 0 && off[Q] == n, "offsets must run from 0 to n_rows");
-  for (index_t q = 0; q < Q; ++q) require(off[q] < off[q + 1], "offsets must increase");
+  const Queries queries = checked_queries(y, score, offsets);
+  const index_t n = queries.n, Q = queries.Q;
+  const double *yp = queries.y, *sp = queries.score;
+  const std::int64_t* off = queries.offsets;
   require(k >= 1, "k >= 1 expected");
   double* out = checked_out<double>(dcg, "dcg", {Q});
   require_threads(n_threads);

@@ -26,30 +26,25 @@ index_t partition_rows(std::int32_t* rows, index_t n, std::vector<std::int32_t>&
   index_t n_left = 0, n_right = 0;
   // Each row is written to both places and the count of its side advanced: no branch on the
   // side, which a split's rows take at random (rows[n_left] is at or before the row just read).
+  auto place = [&](auto add) {
+    for (index_t i = 0; i < n; ++i) {
+      const std::int32_t r = rows[i];
+      const bool is_left = goes_left(r);
+      rows[n_left] = r;
+      buffer[n_right] = r;
+      n_left += is_left;
+      n_right += !is_left;
+      add(is_left, r);
+    }
+  };
   if (stats.bits) {  // packed blocks: two integer sums, unpacked once
     std::uint64_t sums[2] = {0, 0};
     const std::uint64_t* packed = stats.packed.data();
-    for (index_t i = 0; i < n; ++i) {
-      const std::int32_t r = rows[i];
-      const bool is_left = goes_left(r);
-      rows[n_left] = r;
-      buffer[n_right] = r;
-      n_left += is_left;
-      n_right += !is_left;
-      sums[is_left] += packed[r];
-    }
+    place([&](bool is_left, std::int32_t r) { sums[is_left] += packed[r]; });
     stats.add_packed(left, sums[1]);
     stats.add_packed(right, sums[0]);
   } else {
-    for (index_t i = 0; i < n; ++i) {
-      const std::int32_t r = rows[i];
-      const bool is_left = goes_left(r);
-      rows[n_left] = r;
-      buffer[n_right] = r;
-      n_left += is_left;
-      n_right += !is_left;
-      stats.add(is_left ? left : right, r);
-    }
+    place([&](bool is_left, std::int32_t r) { stats.add(is_left ? left : right, r); });
   }
   std::copy(buffer.begin(), buffer.begin() + n_right, rows + n_left);
   return n_left;

@@ -152,13 +152,7 @@ struct NodeEntries {
           ++count[f];
         }
       }
-      std::int32_t offset = 0;
-      for (std::int32_t f : touched) {
-        start[f] = offset;
-        offset += count[f];
-        count[f] = 0;
-      }
-      entries.resize(offset);
+      entries.resize(place_starts());
       for (const Entry& e : found) {
         const std::int32_t f = d.csr_indices[e.k];
         entries[start[f] + count[f]++] = e;
@@ -171,7 +165,6 @@ struct NodeEntries {
         if (skip_zeros && d.csr_data[k] == 0) continue;
         const std::int32_t f = d.csr_indices[k];
         if (stamp[f] != build_id) {
-          if (!every_feature) continue;  // not drawn
           stamp[f] = build_id;
           count[f] = 0;
           touched.push_back(f);
@@ -179,19 +172,12 @@ struct NodeEntries {
         ++count[f];
       }
     }
-    std::int32_t offset = 0;
-    for (std::int32_t f : touched) {
-      start[f] = offset;
-      offset += count[f];
-      count[f] = 0;
-    }
-    entries.resize(offset);
+    entries.resize(place_starts());
     for (index_t i = 0; i < n; ++i) {
       const std::int32_t r = rows[i];
       for (std::int64_t k = d.csr_indptr[r]; k < d.csr_indptr[r + 1]; ++k) {
         if (skip_zeros && d.csr_data[k] == 0) continue;
         const std::int32_t f = d.csr_indices[k];
-        if (!every_feature && stamp[f] != build_id) continue;
         entries[start[f] + count[f]++] = Entry{k, r};
       }
     }
@@ -200,6 +186,18 @@ struct NodeEntries {
 
   // Whether the entries of feature f were grouped (else its column is to be scanned).
   bool covers(index_t f) const { return every_feature || stamp[f] == build_id; }
+
+  // start[f] of each touched feature from the counts, which are reset for the placing pass;
+  // returns the entries in all
+  std::int32_t place_starts() {
+    std::int32_t offset = 0;
+    for (std::int32_t f : touched) {
+      start[f] = offset;
+      offset += count[f];
+      count[f] = 0;
+    }
+    return offset;
+  }
 
   // Feature f's entries in the node: [first, last), none when it has none.
   const Entry* begin(index_t f) const {
