@@ -60,7 +60,6 @@ _N_JOBS_CONSTRAINT = [Integral, None]
 # quantized_gradients: gradients rounded to the integers -2 .. 2, hessians 0 .. 4 (LightGBM's
 # default num_grad_quant_bins)
 _QUANTIZED_LEVELS = 4
-_EMPTY_BITSETS = np.zeros((0, 8), dtype=np.uint32)
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _NO_FEATURES = np.zeros(0, dtype=np.int64)
 # the most categories of a categorical feature (its uint16 codes keep one for missing values)
@@ -131,13 +130,11 @@ def bin_thresholds(X, max_bins, sample_weight, n_threads, known_categories=None)
     def one(f):
         if known_categories is not None and known_categories[f] is not None:
             t = known_categories[f][:-1]
-            counts[f] = len(t)
-            if len(t) >= _cart.N_BINS:  # wide: its codes are its categories (the uint16 codes)
-                return
         else:
             t = _column_thresholds(column(f), max_bins, sample_weight)
-        out[f, :len(t)] = t
         counts[f] = len(t)
+        if len(t) < _cart.N_BINS:  # a wide feature's codes are its categories (uint16 codes)
+            out[f, :len(t)] = t
 
     for_each_in_threads(one, X.shape[1], n_threads)
     return out, counts
@@ -358,10 +355,8 @@ class _CompiledBoosting:
         nodes["num_threshold"][split] = self._thresholds[feature[split],
                                                          nodes["bin_threshold"][split]]
         binned = tree.cat_bitsets
-        if not len(binned):
-            empty = (_EMPTY_BITSETS if binned.shape[1] == _EMPTY_BITSETS.shape[1]
-                     else np.zeros(binned.shape, dtype=np.uint32))
-            return TreePredictor(nodes, empty, empty)
+        if not len(binned):  # no categorical split: empty bitsets of the model's width
+            return TreePredictor(nodes, binned, binned)
         nodes["is_categorical"] = tree.is_categorical
         nodes["bitset_idx"] = tree.bitset_idx
         # a category is its own bin code: the raw bitsets are the binned ones less the
