@@ -487,7 +487,11 @@ def test_plot_tree_draws_several_outputs():
     X, Y, _ = _problem("gini", n=100, seed=14)
     est = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, Y)
     annotations = plot_tree(est)
-    assert len(annotations) == est.tree_.node_count
+    # one box per node; scikit-learn's plot_tree may add "True"/"False" labels on the root's edges
+    boxes = [a for a in annotations if "samples = " in a.get_text()]
+    assert len(boxes) == est.tree_.node_count
+    # each box shows one row of class values per output
+    assert all(a.get_text().split("value = ")[1].count("[") == 1 + Y.shape[1] for a in boxes)
 
 
 def test_tree_of_several_outputs_checks_its_value():
