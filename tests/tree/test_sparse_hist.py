@@ -289,3 +289,6 @@ def test_hist_chain_histograms_give_the_dense_trees(n_classes):
         ours = RandomForestClassifier(n_jobs=n_jobs, **kwargs).fit(X, y)
         for a, b in zip(ours.estimators_, dense.estimators_):
             _same_tree(a, b)
+        # CSR rows walk in per-thread blocks of a few hundred rows here: the dense walk's
+        assert_array_equal(ours.predict_proba(X), dense.predict_proba(X.toarray()))
+        assert_array_equal(ours.apply(X), dense.apply(X.toarray()))
