@@ -100,6 +100,7 @@ class Builder {
       // scikit-learn's draws carry their state from node to node in preorder: with them no
       // subtree is set aside to grow apart
       defer_ = !search_.sklearn_draws();
+      if (defer_) search_.defer_tasks_below(kSubtreeRows);
       grow_depth_first(*this, std::move(root), defer_);
       if (defer_) grow_deferred();
     }

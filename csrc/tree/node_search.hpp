@@ -74,6 +74,10 @@ class NodeSearch {
   // The builder's partition leaves a node's rows in no order (see NodeRows::ascending).
   void rows_unordered() { ascending_ = false; }
 
+  // The growth sets tasks under `rows` rows aside for other builders (see grow_depth_first):
+  // a node whose children are all set aside keeps no chain histograms for them.
+  void defer_tasks_below(index_t rows) { defer_below_ = rows; }
+
   // The exact search with the best splitter draws features as scikit-learn's splitter does (see
   // sklearn_split), so that the same random_state gives scikit-learn's tree.
   bool sklearn_draws() const { return sklearn_draws_; }
@@ -96,6 +100,7 @@ class NodeSearch {
     // node's of the first batch drawn grouped by feature once
     const bool entries = d_.csc_codes &&
                          NodeEntries<T>::worth_it(d_, n, p_.max_features, kRowsCheaper);
+    node_chain_ = entries ? nullptr : chain_for(task);
     if (histograms && task.hist < 0) task.hist = pool_.acquire();
     for (Scratch& s : scratch_) s.memo.known = 0;
     Split best;
@@ -130,6 +135,7 @@ class NodeSearch {
       visited += batch;
     }
     node_entries_.active = false;
+    node_chain_ = nullptr;
     // order_ back to the identity by undoing the node's swaps, latest first: O(features drawn)
     // where refilling it costs O(n_features) a node (6% of a sparse forest's fit at 5000)
     for (index_t i = static_cast<index_t>(swapped_.size()); i-- > 0;)
@@ -146,6 +152,17 @@ class NodeSearch {
   // deferred when small tasks are deferred) the parent's are released.
   void share_histograms(Task& parent, Task& left, Task& right, bool deferring) {
     const index_t nl = left.end - left.begin, nr = right.end - right.begin;
+    if (chain_.holds(parent.begin, parent.end)) {
+      // the larger child takes the chain's histograms where it will search them itself
+      const Task& small = nl <= nr ? left : right;
+      const Task& large = nl <= nr ? right : left;
+      const index_t n_large = large.end - large.begin;
+      if (n_large >= defer_below_ && !chain_skips(n_large))
+        chain_.keep_child(d_, search_.stats, rows_.data() + small.begin, small.end - small.begin,
+                          large.begin, large.end);
+      else
+        chain_.release();
+    }
     const bool complete = parent.hist >= 0 && pool_.complete(parent.hist);
     const index_t no_histogram_below = deferring ? std::max(kSmallNode, kSubtreeRows) : kSmallNode;
     if (!subtract_ || !complete || std::max(nl, nr) < no_histogram_below) {
@@ -276,6 +293,25 @@ class NodeSearch {
     return best;
   }
 
+  // Chain histograms of a large node on sparse X (see ChainHistograms): the ones its parent
+  // left it, else built for it where a chain's worth of its descendants may search them (a
+  // build reads every entry of its rows, as much as kChainBuild nodes' column scans). nullptr:
+  // its drawn columns are scanned.
+  static constexpr double kChainBuild = 8.0;
+  bool chain_skips(index_t n) const {
+    return NodeEntries<T>::worth_it(d_, n, p_.max_features, kRowsCheaper);
+  }
+  const ChainHistograms<T>* chain_for(const Task& task) {
+    if (!ChainHistograms<T>::usable(d_, search_.stats)) return nullptr;
+    if (chain_.holds(task.begin, task.end)) return &chain_;
+    const index_t n = task.end - task.begin;
+    // both children set aside, or too few rows for a chain to repay the build
+    if (n - 1 < defer_below_ || NodeEntries<T>::worth_it(d_, n, p_.max_features, kChainBuild))
+      return nullptr;
+    chain_.build(d_, search_.stats, rows_.data() + task.begin, n, task.begin);
+    return &chain_;
+  }
+
   void search_batch(Task& task, index_t first, index_t count, bool histograms) {
     const index_t n = task.end - task.begin;
     // sized on first use: a Split per feature, megabytes with many features, which
@@ -317,7 +353,7 @@ class NodeSearch {
       const NodeEntries<T>* entries = node_entries_.active ? &node_entries_ : nullptr;
       dispatch(p_.criterion, search_.C, search_.outputs.n, [&](auto crit, auto kc) {
         sparse_histogram_search<decltype(crit)::value, decltype(kc)::value>(
-            d_, search_, f, node, entries, cand, s, out);
+            d_, search_, f, node, entries, node_chain_, cand, s, out);
       });
     } else if (hist_mode_) {
       const CodeKeys keys{d_.codes + f, d_.n_features, d_.bin_bounds + f * kBins,
@@ -409,6 +445,9 @@ class NodeSearch {
   std::vector<Split> of_feature_;
   std::vector<SparseSegment<T>> sparse_;  // per thread, for sparse X
   NodeEntries<T> node_entries_;           // a small node's entries, for sparse X
+  ChainHistograms<T> chain_;              // a large node's histograms, for sparse X
+  const ChainHistograms<T>* node_chain_ = nullptr;  // find_split's node's, or nullptr
+  index_t defer_below_ = 0;               // see defer_tasks_below
 };
 
 }  // namespace

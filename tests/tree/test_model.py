@@ -250,6 +250,14 @@ def test_invalid_trees():
         Tree(4, 3, cycle)
     with pytest.raises(ValueError):
         Tree(4, 3, {k: v for k, v in nodes.items() if k != "impurity"})
+    # every node but the root has one parent, yet nodes 1-4 form a cycle the root (a leaf)
+    # does not reach
+    detached = {name: np.resize(arr[:1], (5,) + arr.shape[1:]) for name, arr in nodes.items()}
+    detached["children_left"] = np.array([-1, 2, 1, -1, -1])
+    detached["children_right"] = np.array([-1, 3, 4, -1, -1])
+    detached["feature"] = np.array([-2, 0, 1, -2, -2])
+    with pytest.raises(ValueError, match="not reachable"):
+        Tree(4, 3, detached)
     with pytest.raises(ValueError):
         Tree(4, 3, nodes).apply_numpy(np.zeros((2, 3)))
 

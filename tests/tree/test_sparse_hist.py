@@ -254,3 +254,41 @@ def test_hist_keeps_the_data_of_x_format_alone():
         assert problem.split_finder == "hist"
         assert problem.data[dropped][2] is None
         assert problem.data[kept][2] is not None
+
+
+def _wide_sparse(seed, n=3000, d=400, per_row=8):
+    """Wide sparse X of nonnegative values (a few terms per row, as TF-IDF), labels from a
+    sparse rule: trees peel a few rows off large nodes down long chains."""
+    rng = np.random.RandomState(seed)
+    columns = rng.randint(0, d, (n, per_row))
+    X = sp.csr_matrix((rng.randint(1, 30, n * per_row) / 7.0,
+                       columns.ravel(), np.arange(0, n * per_row + 1, per_row)), shape=(n, d))
+    X.sum_duplicates()
+    score = X @ (rng.randn(d) * (rng.rand(d) < 0.2))
+    return X, score
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_hist_chain_histograms_give_the_dense_trees(n_classes):
+    # large nodes of wide sparse X with few features drawn keep their features' histograms
+    # down a chain (ChainHistograms: two classes unpacked without a branch, more classes by
+    # the occupied bins), each child's the parent's less its sibling's rows: the same trees
+    X, score = _wide_sparse(n_classes)
+    y = np.searchsorted(np.quantile(score, np.linspace(0, 1, n_classes + 1)[1:-1]), score)
+    w = np.random.RandomState(0).randint(0, 3, X.shape[0]).astype(float)
+    for weight in (None, w):
+        sparse_fit = DecisionTreeClassifier(split_finder="hist", max_features="sqrt",
+                                            random_state=0).fit(X, y, weight)
+        dense_fit = DecisionTreeClassifier(split_finder="hist", max_features="sqrt",
+                                           random_state=0).fit(X.toarray(), y, weight)
+        assert sparse_fit.tree_.max_depth > 30  # long chains
+        _same_tree(sparse_fit, dense_fit)
+    kwargs = dict(n_estimators=3, max_features="sqrt", split_finder="hist", random_state=0)
+    dense = RandomForestClassifier(n_jobs=1, **kwargs).fit(X.toarray(), y)
+    for n_jobs in (1, 2):
+        ours = RandomForestClassifier(n_jobs=n_jobs, **kwargs).fit(X, y)
+        for a, b in zip(ours.estimators_, dense.estimators_):
+            _same_tree(a, b)
+        # CSR rows walk in per-thread blocks of a few hundred rows here: the dense walk's
+        assert_array_equal(ours.predict_proba(X), dense.predict_proba(X.toarray()))
+        assert_array_equal(ours.apply(X), dense.apply(X.toarray()))
