@@ -77,10 +77,11 @@ class Builder {
       for (std::size_t i = 0; i < rows_.size(); ++i) rs_.position[rows_[i]] = static_cast<std::int32_t>(i);
     }
     // scikit-learn (>= 1.9) has no friedman_mse criterion of its own: the core's keeps its sums
-    if (!hist_mode_ && !p_.random_splitter && !d_.csc_indptr && !absolute_ && !surrogate_ &&
+    if (!hist_mode_ && !p_.random_splitter && !absolute_ && !surrogate_ &&
         p_.criterion != kFriedmanMSE && fractional_weights(weight, d_.n_rows)) {
       sklearn_order_ = sklearn_sums_ = true;
       rs_.order.rows = rows_;  // scikit-learn's samples: the rows of non-zero weight, ascending
+      if (d_.csc_indptr) rs_.order.index_rows(d_.n_rows);
       search_.use_sklearn_order(&rs_.order);
     }
     exact_sums_ = d_.csc_codes && !absolute_ && !surrogate_ && !p_.random_splitter &&
@@ -371,11 +372,20 @@ class Builder {
     } else if (d_.csc_indptr) {
       // the node's stored entries of the feature alone (SparseSides); a histogram split's by
       // their codes, which route every row as its threshold would
-      sides_.mark(d_, f, NodeRows{rows, n, rs_.position.data(), task.begin}, split);
+      const NodeRows node{rows, n, rs_.position.data(), task.begin};
+      if (sklearn_order_) {
+        // before partition_rows, while the node's rows still ascend (node_nonzeros)
+        entries_.resize(static_cast<std::size_t>(d_.csc_indptr[f + 1] - d_.csc_indptr[f]));
+        const index_t count = node_nonzeros(d_, f, node, entries_.data());
+        rs_.order.partition_sparse(entries_.data(), count, task.begin, task.end,
+                                   split.threshold);
+      }
+      sides_.mark(d_, f, node, split);
       n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R,
                               [&](std::int32_t r) { return sides_.goes_left(r); });
       for (index_t i = task.begin; i < task.end; ++i)
         rs_.position[rows_[i]] = static_cast<std::int32_t>(i);
+      if (sklearn_order_) sklearn_totals(task, n_left, L, R);
     } else if (hist_mode_) {
       const CodeKeys keys{d_.codes + f, d_.n_features, nullptr, nullptr};
       const int cut = static_cast<int>(split.cut);
@@ -392,12 +402,8 @@ class Builder {
       };
       n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R, goes_left);
       if (sklearn_order_) {
-        // the children's sums as scikit-learn's node_reset takes them: over its order
         rs_.order.partition(task.begin, task.end, goes_left);
-        const std::int32_t* order = rs_.order.rows.data() + task.begin;
-        std::fill(L, L + ch_.C, 0.0);
-        std::fill(R, R + ch_.C, 0.0);
-        for (index_t i = 0; i < n; ++i) rs_.stats.add(i < n_left ? L : R, order[i]);
+        sklearn_totals(task, n_left, L, R);
       }
     }
     left.begin = task.begin;
@@ -407,6 +413,16 @@ class Builder {
       rs_.presorted.partition(rows_, task.begin, task.end, n_left, d_.n_features, n_threads_,
                               sorted_tmp_);
     if (!split.has_missing && !surrogate_) split.missing_left = n_left > n - n_left;
+  }
+
+  // The children's sums L and R as scikit-learn's node_reset takes them: over its order of the
+  // task's rows, partitioned (the first n_left rows left).
+  void sklearn_totals(const Task& task, index_t n_left, double* L, double* R) const {
+    const std::int32_t* order = rs_.order.rows.data() + task.begin;
+    std::fill(L, L + ch_.C, 0.0);
+    std::fill(R, R + ch_.C, 0.0);
+    for (index_t i = 0; i < task.end - task.begin; ++i)
+      rs_.stats.add(i < n_left ? L : R, order[i]);
   }
 
   std::int64_t add_node(const Task& task) {
@@ -508,6 +524,7 @@ class Builder {
   SurrogateSearch<T> surrogates_;
   std::vector<std::int32_t> buffer_;  // partition's
   SparseSides<T> sides_;              // partition's, on sparse X
+  std::vector<std::pair<T, std::int32_t>> entries_;  // partition's, on sparse X in sklearn order
   std::vector<double> node_target_;   // add_node's: a regression node's values
   std::vector<Task> deferred_;        // see grow_depth_first
   std::vector<Tree> subtrees_;        // grown from deferred_

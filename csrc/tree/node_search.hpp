@@ -345,8 +345,9 @@ class NodeSearch {
       SparseSegment<T>& seg = sparse_[&s - scratch_.data()];  // the thread's, as its scratch
       const NodeRows node{rows, n, position_.data(), task.begin, ascending_};
       const NodeEntries<T>* entries = node_entries_.active ? &node_entries_ : nullptr;
-      sparse_feature_search(d_, p_, search_, absolute, f, node, entries, cand, draw_u_[draw],
-                            draw_side_[draw], s, seg, out);
+      SklearnOrder<T>* order = absolute_ ? nullptr : sklearn_order_;
+      sparse_feature_search(d_, p_, search_, absolute, f, node, entries, order, cand,
+                            draw_u_[draw], draw_side_[draw], s, seg, out);
     } else {
       const ValueKeys<T> keys{d_.values + f * d_.n_rows};
       if (p_.random_splitter) {
