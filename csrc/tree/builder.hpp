@@ -251,8 +251,7 @@ class Builder {
     root.totals.assign(ch_.C, 0.0);
     for (std::int32_t r : rows_) rs_.stats.add(root.totals.data(), r);
     root_weight_ = root.totals[1];
-    if (sklearn_order_ && p_.criterion == kPoisson)  // its node_impurity
-      root.impurity = poisson_loss(rows_.data(), root.end, root.totals.data());
+    if (sklearn_order_) sklearn_node_start(root, rows_.data());
     return root;
   }
 
@@ -309,21 +308,44 @@ class Builder {
       left.impurity = poisson_loss(rows, n_left, L.data());
       right.impurity = poisson_loss(rows + n_left, n - n_left, R.data());
     } else {
-      const int n_out = ch_.n_out;
-      double sq_left = 0, sq_total = 0;
-      for (index_t j = 0; j < n_left; ++j)
-        for (int o = 0; o < n_out; ++o) sq_left += rs_.stats.wq[rows[j] * n_out + o];
-      for (int o = 0; o < n_out; ++o) sq_total += S[2 + n_out + o];
-      double il = sq_left / wl, ir = (sq_total - sq_left) / wr;
-      for (int o = 0; o < n_out; ++o) {
-        il -= (L[2 + o] / wl) * (L[2 + o] / wl);
-        ir -= (R[2 + o] / wr) * (R[2 + o] / wr);
-      }
-      left.impurity = il / n_out;
-      right.impurity = ir / n_out;
+      const double sq_left = sklearn_squares(rows, n_left);
+      left.impurity = squared_error(sq_left, L.data());
+      right.impurity = squared_error(task.sq_total - sq_left, R.data());
     }
     const double w = S[1];
     return w / root_weight_ * (parent_impurity - wr / w * right.impurity - wl / w * left.impurity);
+  }
+
+  // What scikit-learn's criterion takes from a node's rows when the node starts (node_reset,
+  // rows in its order): the squared error's sq_sum_total, and the root's impurity
+  // (node_impurity; a child's is its parent's split's).
+  void sklearn_node_start(Task& task, const std::int32_t* rows) const {
+    const index_t n = task.end - task.begin;
+    if (p_.criterion == kSquaredError) {
+      task.sq_total = sklearn_squares(rows, n);
+      if (task.parent < 0) task.impurity = squared_error(task.sq_total, task.totals.data());
+    } else if (p_.criterion == kPoisson && task.parent < 0) {
+      task.impurity = poisson_loss(rows, n, task.totals.data());
+    }
+  }
+
+  // scikit-learn's sum of w y^2 over n rows and every output (its squared error's sq_sum):
+  // one sum, the rows' terms added in their order, each row's outputs in turn.
+  double sklearn_squares(const std::int32_t* rows, index_t n) const {
+    const int n_out = ch_.n_out;
+    double sq = 0;
+    for (index_t j = 0; j < n; ++j)
+      for (int o = 0; o < n_out; ++o) sq += rs_.stats.wq[rows[j] * n_out + o];
+    return sq;
+  }
+
+  // scikit-learn's squared error of rows whose sum of w y^2 is sq and whose sums are S.
+  double squared_error(double sq, const double* S) const {
+    const int n_out = ch_.n_out;
+    const double w = S[1];
+    double imp = sq / w;
+    for (int o = 0; o < n_out; ++o) imp -= (S[2 + o] / w) * (S[2 + o] / w);
+    return imp / n_out;
   }
 
   // scikit-learn's Poisson impurity of n rows whose sums are S (its poisson_loss): the rows'
@@ -385,7 +407,6 @@ class Builder {
                               [&](std::int32_t r) { return sides_.goes_left(r); });
       for (index_t i = task.begin; i < task.end; ++i)
         rs_.position[rows_[i]] = static_cast<std::int32_t>(i);
-      if (sklearn_order_) sklearn_totals(task, n_left, L, R);
     } else if (hist_mode_) {
       const CodeKeys keys{d_.codes + f, d_.n_features, nullptr, nullptr};
       const int cut = static_cast<int>(split.cut);
@@ -401,28 +422,31 @@ class Builder {
         return std::isnan(x) ? missing_goes_left(d_, split, r) : x <= t;
       };
       n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R, goes_left);
-      if (sklearn_order_) {
-        rs_.order.partition(task.begin, task.end, goes_left);
-        sklearn_totals(task, n_left, L, R);
-      }
+      if (sklearn_order_) rs_.order.partition(task.begin, task.end, goes_left);
     }
     left.begin = task.begin;
     left.end = right.begin = task.begin + n_left;
     right.end = task.end;
+    if (sklearn_order_) sklearn_totals(task, left, right);
     if (!rs_.presorted.empty())
       rs_.presorted.partition(rows_, task.begin, task.end, n_left, d_.n_features, n_threads_,
                               sorted_tmp_);
     if (!split.has_missing && !surrogate_) split.missing_left = n_left > n - n_left;
   }
 
-  // The children's sums L and R as scikit-learn's node_reset takes them: over its order of the
-  // task's rows, partitioned (the first n_left rows left).
-  void sklearn_totals(const Task& task, index_t n_left, double* L, double* R) const {
+  // The children's sums as scikit-learn's node_reset takes them: over its order of the task's
+  // rows, partitioned (the first n_left rows left); left's and right's begin and end are set.
+  void sklearn_totals(const Task& task, Task& left, Task& right) const {
     const std::int32_t* order = rs_.order.rows.data() + task.begin;
+    const index_t n_left = left.end - left.begin;
+    double* L = left.totals.data();
+    double* R = right.totals.data();
     std::fill(L, L + ch_.C, 0.0);
     std::fill(R, R + ch_.C, 0.0);
     for (index_t i = 0; i < task.end - task.begin; ++i)
       rs_.stats.add(i < n_left ? L : R, order[i]);
+    sklearn_node_start(left, order);
+    sklearn_node_start(right, order + n_left);
   }
 
   std::int64_t add_node(const Task& task) {
