@@ -77,7 +77,7 @@ class Builder {
       for (std::size_t i = 0; i < rows_.size(); ++i) rs_.position[rows_[i]] = static_cast<std::int32_t>(i);
     }
     // scikit-learn (>= 1.9) has no friedman_mse criterion of its own: the core's keeps its sums
-    if (!hist_mode_ && !p_.random_splitter && !absolute_ && !surrogate_ &&
+    if (!hist_mode_ && !p_.random_splitter && !surrogate_ &&
         p_.criterion != kFriedmanMSE && fractional_weights(weight, d_.n_rows)) {
       sklearn_order_ = sklearn_sums_ = true;
       rs_.order.rows = rows_;  // scikit-learn's samples: the rows of non-zero weight, ascending
@@ -151,13 +151,13 @@ class Builder {
             scratch_[0], rows_.data() + out.right.begin, out.right.end - out.right.begin,
             split.error_right);
       }
-      if (absolute_) {
+      if (sklearn_sums) {
+        out.improvement = sklearn_children(task, imp, out.left, out.right);
+      } else if (absolute_) {
         const int n_out = ch_.n_out;
         const double w = S[1], wl = out.left.totals[1], wr = out.right.totals[1];
         out.improvement = (w / root_weight_) * (imp - wl / w * (split.error_left / wl / n_out) -
                                                 wr / w * (split.error_right / wr / n_out));
-      } else if (sklearn_sums) {
-        out.improvement = sklearn_children(task, imp, out.left, out.right);
       } else {
         out.improvement = improvement(p_.criterion, S, out.left.totals.data(),
                                       out.right.totals.data(), ch_.outputs, root_weight_);
@@ -297,6 +297,18 @@ class Builder {
     R.resize(C);
     const index_t n = task.end - task.begin, n_left = left.end - left.begin;
     const std::int32_t* rows = (sklearn_order_ ? rs_.order.rows : rows_).data() + task.begin;
+    const double w = S[1];
+    if (absolute_) {  // its criterion reset over the partitioned rows; update adds forward
+      Scratch& s = scratch_[0];
+      search_.absolute().sklearn_reset(rows, n, s);
+      double wl = 0;
+      for (index_t j = 0; j < n_left; ++j) wl += rs_.stats.w[rows[j]];
+      const double wr = w - wl;
+      left.impurity = s.error_left[n_left - 1] / (wl * ch_.n_out);
+      right.impurity = s.error_right[n_left] / (wr * ch_.n_out);
+      return w / root_weight_ *
+             (parent_impurity - wr / w * right.impurity - wl / w * left.impurity);
+    }
     SklearnSums sums{rs_.stats, S, C, n, L.data()};
     sums.move_to(n_left, [&](index_t j) { return rows[j]; });
     for (int c = 0; c < C; ++c) R[c] = S[c] - L[c];
@@ -312,16 +324,19 @@ class Builder {
       left.impurity = squared_error(sq_left, L.data());
       right.impurity = squared_error(task.sq_total - sq_left, R.data());
     }
-    const double w = S[1];
     return w / root_weight_ * (parent_impurity - wr / w * right.impurity - wl / w * left.impurity);
   }
 
   // What scikit-learn's criterion takes from a node's rows when the node starts (node_reset,
   // rows in its order): the squared error's sq_sum_total, and the root's impurity
   // (node_impurity; a child's is its parent's split's).
-  void sklearn_node_start(Task& task, const std::int32_t* rows) const {
+  void sklearn_node_start(Task& task, const std::int32_t* rows) {
     const index_t n = task.end - task.begin;
-    if (p_.criterion == kSquaredError) {
+    if (absolute_ && task.parent < 0) {
+      Scratch& s = scratch_[0];
+      search_.absolute().sklearn_reset(rows, n, s);
+      task.impurity = s.error_right[0] / (task.totals[1] * ch_.n_out);
+    } else if (p_.criterion == kSquaredError) {
       task.sq_total = sklearn_squares(rows, n);
       if (task.parent < 0) task.impurity = squared_error(task.sq_total, task.totals.data());
     } else if (p_.criterion == kPoisson && task.parent < 0) {
@@ -436,7 +451,7 @@ class Builder {
 
   // The children's sums as scikit-learn's node_reset takes them: over its order of the task's
   // rows, partitioned (the first n_left rows left); left's and right's begin and end are set.
-  void sklearn_totals(const Task& task, Task& left, Task& right) const {
+  void sklearn_totals(const Task& task, Task& left, Task& right) {
     const std::int32_t* order = rs_.order.rows.data() + task.begin;
     const index_t n_left = left.end - left.begin;
     double* L = left.totals.data();
@@ -467,7 +482,8 @@ class Builder {
       double error = 0;
       search_.absolute().median_and_error(scratch_[0], rows_.data() + task.begin,
                                           task.end - task.begin, error, target.data());
-      tree_.impurity.push_back(error / S[1] / n_out);
+      tree_.impurity.push_back(sklearn_sums_ && !std::isnan(task.impurity) ? task.impurity
+                                                                           : error / S[1] / n_out);
     } else {
       if (K == 0)
         for (int o = 0; o < n_out; ++o) target[o] = S[2 + o] / S[1];

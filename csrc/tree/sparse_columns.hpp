@@ -361,17 +361,22 @@ struct SparseSegment {
     return entries ? entries->copy(d, f, buffer.data()) : node_nonzeros(d, f, node, buffer.data());
   }
 
-  // every row of the node as (value, row), sorted: the zero rows (ascending) between the
-  // negatives and the positives, as the dense presorted lists hold them
+  // every row of the node as (value, row), sorted: the zero rows between the negatives and
+  // the positives, in zero_rows' order where listed, else ascending (as the dense presorted
+  // lists hold them)
   void materialize(const std::int32_t* rows, index_t n) {
     full.assign(pairs.begin(), pairs.begin() + n_negative);
-    std::size_t k = 0;
-    for (index_t i = 0; i < n; ++i) {
-      if (k < nonzero_rows.size() && nonzero_rows[k] == rows[i]) {
-        ++k;
-        continue;
+    if (zero_rows_listed) {
+      for (std::int32_t r : zero_rows) full.emplace_back(T(0), r);
+    } else {
+      std::size_t k = 0;
+      for (index_t i = 0; i < n; ++i) {
+        if (k < nonzero_rows.size() && nonzero_rows[k] == rows[i]) {
+          ++k;
+          continue;
+        }
+        full.emplace_back(T(0), rows[i]);
       }
-      full.emplace_back(T(0), rows[i]);
     }
     full.insert(full.end(), pairs.begin() + n_negative, pairs.end());
   }
@@ -454,12 +459,12 @@ void sparse_sorted_search(const SplitSearch& search, const SparseSegment<T>& seg
 }
 
 // The exact search of feature f over a node on sparse X, by the search its options call for:
-// the sorted search above (over the rows in scikit-learn's order where order is given), the
-// absolute error's over the node's rows sorted with their zeros, or the random splitter over
-// the node's values scattered by row.
+// the sorted search above or the absolute error's over the node's rows sorted with their zeros
+// (both in scikit-learn's order where order is given), or the random splitter over the node's
+// values scattered by row.
 template <class T>
 void sparse_feature_search(const Dataset<T>& d, const Params& p, const SplitSearch& search,
-                           const AbsoluteErrorSearch* absolute, index_t f, const NodeRows& node,
+                           AbsoluteErrorSearch* absolute, index_t f, const NodeRows& node,
                            const NodeEntries<T>* entries, SklearnOrder<T>* order,
                            const Candidates& cand, double u, bool bit, Scratch& s,
                            SparseSegment<T>& seg, Split& out) {
@@ -479,6 +484,8 @@ void sparse_feature_search(const Dataset<T>& d, const Params& p, const SplitSear
     std::fill(M, M + search.C, 0.0);
     s.missing_rows.clear();
     seg.materialize(rows, n);
+    // in scikit-learn's order, ranked as it ranks them at each feature (see rank_in_order)
+    if (order) absolute->rank_in_order(order->rows.data() + node.begin, n);
     const ValueKeys<T> no_column{nullptr};  // the keys are in the pairs
     absolute->absolute_search(seg.full.data(), n, no_column, cand, s, out);
   } else {
