@@ -285,3 +285,19 @@ def test_fractional_weight_absolute_error_trees_are_scikit_learns(name, params, 
         theirs = sk_tree.DecisionTreeRegressor(**kw).fit(X_fit, y, sample_weight=w)
         ours = DecisionTreeRegressor(split_finder="exact", **kw).fit(X_fit, y, sample_weight=w)
         assert_same_sklearn_tree(ours.tree_, theirs.tree_)
+
+
+@pytest.mark.parametrize("criterion", ["squared_error", "absolute_error"])
+def test_fractional_weight_sparse_forests_are_scikit_learns(criterion):
+    # without bootstrap the trees keep the fractional weights (a bootstrap's are its counts)
+    X, Y = _regression_data("sparse_regression", criterion, n_targets=2)
+    X = sp.csr_matrix(X[:200])
+    Y = Y[:200]
+    w = _fractional_weights(len(Y))["random"]
+    kw = dict(criterion=criterion, random_state=0, max_features=0.5, bootstrap=False)
+    theirs = sk_ensemble.RandomForestRegressor(4, **kw).fit(X, Y, sample_weight=w)
+    for n_jobs in (1, 2):
+        ours = RandomForestRegressor(4, split_finder="exact", n_jobs=n_jobs, **kw).fit(
+            X, Y, sample_weight=w)
+        for a, b in zip(ours.estimators_, theirs.estimators_):
+            assert_same_sklearn_tree(a.tree_, b.tree_)
