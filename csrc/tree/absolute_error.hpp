@@ -102,7 +102,7 @@ struct AbsoluteErrorSearch {
   // criterion): each output's targets, in the rows' order, sorted by its introsort, the ties
   // ranked as that leaves them. With fractional weights the running sums of the ranks (RankSums)
   // round as the ranks of tied targets fall.
-  void rank_in_order(const std::int32_t* rows, index_t n) {
+  [[gnu::noinline]] void rank_in_order(const std::int32_t* rows, index_t n) {
     ranked_y.resize(n * n_out);
     positions.resize(n);
     for (int o = 0; o < n_out; ++o) {
@@ -119,7 +119,7 @@ struct AbsoluteErrorSearch {
 
   // scikit-learn's reset of its criterion over rows[0, n) in its order: the targets ranked
   // (rank_in_order), then the errors and medians of every prefix and suffix into s.
-  void sklearn_reset(const std::int32_t* rows, index_t n, Scratch& s) {
+  [[gnu::noinline]] void sklearn_reset(const std::int32_t* rows, index_t n, Scratch& s) {
     rank_in_order(rows, n);
     for (auto* v : {&s.error_left, &s.median_left, &s.error_right, &s.median_right}) v->resize(n);
     running_errors(rows, n, true, s.sums, s.error_left.data(), s.median_left.data());

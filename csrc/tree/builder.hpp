@@ -330,9 +330,9 @@ class Builder {
   // What scikit-learn's criterion takes from a node's rows when the node starts (node_reset,
   // rows in its order): the squared error's sq_sum_total, and the root's impurity
   // (node_impurity; a child's is its parent's split's).
-  void sklearn_node_start(Task& task, const std::int32_t* rows) {
+  [[gnu::noinline]] void sklearn_node_start(Task& task, const std::int32_t* rows) {
     const index_t n = task.end - task.begin;
-    if (absolute_ && task.parent < 0) {
+    if (absolute_ && task.parent < 0 && n > 0) {
       Scratch& s = scratch_[0];
       search_.absolute().sklearn_reset(rows, n, s);
       task.impurity = s.error_right[0] / (task.totals[1] * ch_.n_out);
@@ -451,7 +451,7 @@ class Builder {
 
   // The children's sums as scikit-learn's node_reset takes them: over its order of the task's
   // rows, partitioned (the first n_left rows left); left's and right's begin and end are set.
-  void sklearn_totals(const Task& task, Task& left, Task& right) {
+  [[gnu::noinline]] void sklearn_totals(const Task& task, Task& left, Task& right) {
     const std::int32_t* order = rs_.order.rows.data() + task.begin;
     const index_t n_left = left.end - left.begin;
     double* L = left.totals.data();
@@ -548,7 +548,7 @@ class Builder {
   // search, which has no scikit-learn tree to give, keeps pure nodes leaves
   bool sklearn_sums_ = false;
   // the exact search with fractional weights: the rows kept in scikit-learn's order too (see
-  // sklearn_order.hpp), for regression as well
+  // sklearn_order.hpp), for regression (the absolute error included) and on sparse X as well
   bool sklearn_order_ = false;
   std::vector<double> sums_left_, sums_right_;  // sklearn_children's
   // the histogram search on sparse X with every row's statistics integral (bootstraps, unit

@@ -386,7 +386,7 @@ class NodeSearch {
   // order, its targets ranked as its criterion ranks them (rank_in_order). False where the node
   // has missing values on f (scikit-learn's absolute error takes none): the targets are then
   // ranked for the search over the presorted rows, and nothing is searched.
-  bool absolute_in_order(index_t f, const Task& task, const Candidates& cand, Scratch& s,
+  [[gnu::noinline]] bool absolute_in_order(index_t f, const Task& task, const Candidates& cand, Scratch& s,
                          Split& out) {
     SklearnOrder<T>& order = *sklearn_order_;
     const index_t n = task.end - task.begin;

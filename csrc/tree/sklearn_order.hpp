@@ -6,7 +6,10 @@
 // pass, to the front, and the final partition's swaps. With integer weights those sums are exact
 // in any order and the presorted search gives the same trees; with fractional weights they round
 // differently in another order, and scikit-learn's trees are reproduced only by keeping its
-// order. SklearnOrder keeps it: the same operations on the same arrays give the same order.
+// order. SklearnOrder keeps it: the same operations on the same arrays give the same order. On
+// sparse X the operations are its sparse splitter's, whose order differs from the dense one's
+// (so do its trees): each visited feature's non-zero rows swapped out to either end, each end
+// sorted, the zero rows left between in the order the swaps leave them.
 #pragma once
 
 #include <algorithm>
@@ -225,7 +228,7 @@ struct SklearnOrder {
   // then the negatives and the positives each sorted (SklearnSort), the zero rows between them
   // as extract_nonzeros left them. Returns the end of the negatives and the start of the
   // positives.
-  std::pair<index_t, index_t> sort_sparse(const std::pair<T, std::int32_t>* entries,
+  [[gnu::noinline]] std::pair<index_t, index_t> sort_sparse(const std::pair<T, std::int32_t>* entries,
                                           index_t count, index_t begin, index_t end) {
     const auto [end_negative, start_positive] = extract_nonzeros(entries, count, begin, end);
     sorter.sort(values.data() + begin, rows.data() + begin, end_negative - begin);
@@ -240,7 +243,7 @@ struct SklearnOrder {
   // extracted again (unsorted), then the side of the threshold that holds it (the negatives'
   // when it is below 0, the positives' above) partitioned as partition does. Returns the count
   // of rows left.
-  index_t partition_sparse(const std::pair<T, std::int32_t>* entries, index_t count,
+  [[gnu::noinline]] index_t partition_sparse(const std::pair<T, std::int32_t>* entries, index_t count,
                            index_t begin, index_t end, double threshold) {
     const auto [end_negative, start_positive] = extract_nonzeros(entries, count, begin, end);
     if (threshold == 0) return start_positive - begin;

@@ -335,7 +335,7 @@ struct SparseSegment {
 
   // gather in scikit-learn's order (fractional weights, see sklearn_order.hpp): the node's rows
   // of order sorted as its sparse splitter sorts them, the pairs and the zero rows read from it.
-  void gather_in_order(const Dataset<T>& d, index_t f, const NodeRows& node,
+  [[gnu::noinline]] void gather_in_order(const Dataset<T>& d, index_t f, const NodeRows& node,
                        const NodeEntries<T>* entries, SklearnOrder<T>& order) {
     const index_t count = collect(d, f, node, entries);
     const index_t begin = node.begin, end = node.begin + node.n;
