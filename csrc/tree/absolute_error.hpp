@@ -11,6 +11,7 @@
 
 #include "keys.hpp"
 #include "scratch.hpp"
+#include "sklearn_order.hpp"
 #include "split.hpp"
 #include "statistics.hpp"
 
@@ -28,6 +29,7 @@ struct AbsoluteErrorSearch {
   // the node's targets in ascending order (ranks in rank_of), the outputs one after the other
   std::vector<std::pair<double, std::int32_t>> ranked;
   std::vector<double> ranked_y;
+  std::vector<std::int32_t> positions;  // rank_in_order's
 
   // The node's non-missing rows sorted by code into s.codes (the search on codes); the missing
   // rows' statistics into s.missing, and the rows themselves into s.missing_rows.
@@ -96,6 +98,34 @@ struct AbsoluteErrorSearch {
     }
   }
 
+  // scikit-learn's ranks of the targets of rows[0, n) (its compute_ranks, at each reset of its
+  // criterion): each output's targets, in the rows' order, sorted by its introsort, the ties
+  // ranked as that leaves them. With fractional weights the running sums of the ranks (RankSums)
+  // round as the ranks of tied targets fall.
+  [[gnu::noinline]] void rank_in_order(const std::int32_t* rows, index_t n) {
+    ranked_y.resize(n * n_out);
+    positions.resize(n);
+    for (int o = 0; o < n_out; ++o) {
+      double* v = ranked_y.data() + o * n;
+      for (index_t j = 0; j < n; ++j) {
+        v[j] = y[static_cast<index_t>(rows[j]) * n_out + o];
+        positions[j] = static_cast<std::int32_t>(j);
+      }
+      SklearnSort<double>().sort(v, positions.data(), n);
+      for (index_t k = 0; k < n; ++k)
+        rank_of[static_cast<index_t>(rows[positions[k]]) * n_out + o] = static_cast<std::int32_t>(k);
+    }
+  }
+
+  // scikit-learn's reset of its criterion over rows[0, n) in its order: the targets ranked
+  // (rank_in_order), then the errors and medians of every prefix and suffix into s.
+  [[gnu::noinline]] void sklearn_reset(const std::int32_t* rows, index_t n, Scratch& s) {
+    rank_in_order(rows, n);
+    for (auto* v : {&s.error_left, &s.median_left, &s.error_right, &s.median_right}) v->resize(n);
+    running_errors(rows, n, true, s.sums, s.error_left.data(), s.median_left.data());
+    running_errors(rows, n, false, s.sums, s.error_right.data(), s.median_right.data());
+  }
+
   // The absolute error (summed over the outputs) and output 0's median of every prefix (forward)
   // or suffix of the rows in order.
   void running_errors(const std::int32_t* order, index_t n, bool forward, RankSums& sums,
@@ -160,9 +190,9 @@ struct AbsoluteErrorSearch {
       running_errors(s.sequence.data(), n, true, s.sums, s.error_left.data(), s.median_left.data());
       running_errors(s.sequence.data(), n, false, s.sums, s.error_right.data(),
                      s.median_right.data());
-      // the parent term of the absolute error is minus the error: the present rows' is the
-      // error of the whole scan
-      if (present_only) c.shift = s.error_left[n - 1] - node_error;
+      // the parent term of the absolute error is minus the error over the outputs: the
+      // present rows' is the error of the whole scan
+      if (present_only) c.shift = (s.error_left[n - 1] - node_error) / n_out;
       double wl = 0;  // the left side's weight, summed in scan order as scikit-learn does
       for (index_t i = 0; i < offset; ++i) wl += stats.w[s.sequence[i]];
       for (index_t i = 0; i + 1 < m; ++i) {

@@ -77,10 +77,11 @@ class Builder {
       for (std::size_t i = 0; i < rows_.size(); ++i) rs_.position[rows_[i]] = static_cast<std::int32_t>(i);
     }
     // scikit-learn (>= 1.9) has no friedman_mse criterion of its own: the core's keeps its sums
-    if (!hist_mode_ && !p_.random_splitter && !d_.csc_indptr && !absolute_ && !surrogate_ &&
+    if (!hist_mode_ && !p_.random_splitter && !surrogate_ &&
         p_.criterion != kFriedmanMSE && fractional_weights(weight, d_.n_rows)) {
       sklearn_order_ = sklearn_sums_ = true;
       rs_.order.rows = rows_;  // scikit-learn's samples: the rows of non-zero weight, ascending
+      if (d_.csc_indptr) rs_.order.index_rows(d_.n_rows);
       search_.use_sklearn_order(&rs_.order);
     }
     exact_sums_ = d_.csc_codes && !absolute_ && !surrogate_ && !p_.random_splitter &&
@@ -151,13 +152,13 @@ class Builder {
             scratch_[0], rows_.data() + out.right.begin, out.right.end - out.right.begin,
             split.error_right);
       }
-      if (absolute_) {
+      if (sklearn_sums) {
+        out.improvement = sklearn_children(task, imp, out.left, out.right);
+      } else if (absolute_) {
         const int n_out = ch_.n_out;
         const double w = S[1], wl = out.left.totals[1], wr = out.right.totals[1];
         out.improvement = (w / root_weight_) * (imp - wl / w * (split.error_left / wl / n_out) -
                                                 wr / w * (split.error_right / wr / n_out));
-      } else if (sklearn_sums) {
-        out.improvement = sklearn_children(task, imp, out.left, out.right);
       } else {
         out.improvement = improvement(p_.criterion, S, out.left.totals.data(),
                                       out.right.totals.data(), ch_.outputs, root_weight_);
@@ -251,8 +252,7 @@ class Builder {
     root.totals.assign(ch_.C, 0.0);
     for (std::int32_t r : rows_) rs_.stats.add(root.totals.data(), r);
     root_weight_ = root.totals[1];
-    if (sklearn_order_ && p_.criterion == kPoisson)  // its node_impurity
-      root.impurity = poisson_loss(rows_.data(), root.end, root.totals.data());
+    if (sklearn_order_) sklearn_node_start(root, rows_.data());
     return root;
   }
 
@@ -298,6 +298,18 @@ class Builder {
     R.resize(C);
     const index_t n = task.end - task.begin, n_left = left.end - left.begin;
     const std::int32_t* rows = (sklearn_order_ ? rs_.order.rows : rows_).data() + task.begin;
+    const double w = S[1];
+    if (absolute_) {  // its criterion reset over the partitioned rows; update adds forward
+      Scratch& s = scratch_[0];
+      search_.absolute().sklearn_reset(rows, n, s);
+      double wl = 0;
+      for (index_t j = 0; j < n_left; ++j) wl += rs_.stats.w[rows[j]];
+      const double wr = w - wl;
+      left.impurity = s.error_left[n_left - 1] / (wl * ch_.n_out);
+      right.impurity = s.error_right[n_left] / (wr * ch_.n_out);
+      return w / root_weight_ *
+             (parent_impurity - wr / w * right.impurity - wl / w * left.impurity);
+    }
     SklearnSums sums{rs_.stats, S, C, n, L.data()};
     sums.move_to(n_left, [&](index_t j) { return rows[j]; });
     for (int c = 0; c < C; ++c) R[c] = S[c] - L[c];
@@ -309,21 +321,47 @@ class Builder {
       left.impurity = poisson_loss(rows, n_left, L.data());
       right.impurity = poisson_loss(rows + n_left, n - n_left, R.data());
     } else {
-      const int n_out = ch_.n_out;
-      double sq_left = 0, sq_total = 0;
-      for (index_t j = 0; j < n_left; ++j)
-        for (int o = 0; o < n_out; ++o) sq_left += rs_.stats.wq[rows[j] * n_out + o];
-      for (int o = 0; o < n_out; ++o) sq_total += S[2 + n_out + o];
-      double il = sq_left / wl, ir = (sq_total - sq_left) / wr;
-      for (int o = 0; o < n_out; ++o) {
-        il -= (L[2 + o] / wl) * (L[2 + o] / wl);
-        ir -= (R[2 + o] / wr) * (R[2 + o] / wr);
-      }
-      left.impurity = il / n_out;
-      right.impurity = ir / n_out;
+      const double sq_left = sklearn_squares(rows, n_left);
+      left.impurity = squared_error(sq_left, L.data());
+      right.impurity = squared_error(task.sq_total - sq_left, R.data());
     }
-    const double w = S[1];
     return w / root_weight_ * (parent_impurity - wr / w * right.impurity - wl / w * left.impurity);
+  }
+
+  // What scikit-learn's criterion takes from a node's rows when the node starts (node_reset,
+  // rows in its order): the squared error's sq_sum_total, and the root's impurity
+  // (node_impurity; a child's is its parent's split's).
+  [[gnu::noinline]] void sklearn_node_start(Task& task, const std::int32_t* rows) {
+    const index_t n = task.end - task.begin;
+    if (absolute_ && task.parent < 0 && n > 0) {
+      Scratch& s = scratch_[0];
+      search_.absolute().sklearn_reset(rows, n, s);
+      task.impurity = s.error_right[0] / (task.totals[1] * ch_.n_out);
+    } else if (p_.criterion == kSquaredError) {
+      task.sq_total = sklearn_squares(rows, n);
+      if (task.parent < 0) task.impurity = squared_error(task.sq_total, task.totals.data());
+    } else if (p_.criterion == kPoisson && task.parent < 0) {
+      task.impurity = poisson_loss(rows, n, task.totals.data());
+    }
+  }
+
+  // scikit-learn's sum of w y^2 over n rows and every output (its squared error's sq_sum):
+  // one sum, the rows' terms added in their order, each row's outputs in turn.
+  double sklearn_squares(const std::int32_t* rows, index_t n) const {
+    const int n_out = ch_.n_out;
+    double sq = 0;
+    for (index_t j = 0; j < n; ++j)
+      for (int o = 0; o < n_out; ++o) sq += rs_.stats.wq[rows[j] * n_out + o];
+    return sq;
+  }
+
+  // scikit-learn's squared error of rows whose sum of w y^2 is sq and whose sums are S.
+  double squared_error(double sq, const double* S) const {
+    const int n_out = ch_.n_out;
+    const double w = S[1];
+    double imp = sq / w;
+    for (int o = 0; o < n_out; ++o) imp -= (S[2 + o] / w) * (S[2 + o] / w);
+    return imp / n_out;
   }
 
   // scikit-learn's Poisson impurity of n rows whose sums are S (its poisson_loss): the rows'
@@ -372,7 +410,15 @@ class Builder {
     } else if (d_.csc_indptr) {
       // the node's stored entries of the feature alone (SparseSides); a histogram split's by
       // their codes, which route every row as its threshold would
-      sides_.mark(d_, f, NodeRows{rows, n, rs_.position.data(), task.begin}, split);
+      const NodeRows node{rows, n, rs_.position.data(), task.begin};
+      if (sklearn_order_) {
+        // before partition_rows, while the node's rows still ascend (node_nonzeros)
+        entries_.resize(static_cast<std::size_t>(d_.csc_indptr[f + 1] - d_.csc_indptr[f]));
+        const index_t count = node_nonzeros(d_, f, node, entries_.data());
+        rs_.order.partition_sparse(entries_.data(), count, task.begin, task.end,
+                                   split.threshold);
+      }
+      sides_.mark(d_, f, node, split);
       n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R,
                               [&](std::int32_t r) { return sides_.goes_left(r); });
       for (index_t i = task.begin; i < task.end; ++i)
@@ -392,22 +438,31 @@ class Builder {
         return std::isnan(x) ? missing_goes_left(d_, split, r) : x <= t;
       };
       n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R, goes_left);
-      if (sklearn_order_) {
-        // the children's sums as scikit-learn's node_reset takes them: over its order
-        rs_.order.partition(task.begin, task.end, goes_left);
-        const std::int32_t* order = rs_.order.rows.data() + task.begin;
-        std::fill(L, L + ch_.C, 0.0);
-        std::fill(R, R + ch_.C, 0.0);
-        for (index_t i = 0; i < n; ++i) rs_.stats.add(i < n_left ? L : R, order[i]);
-      }
+      if (sklearn_order_) rs_.order.partition(task.begin, task.end, goes_left);
     }
     left.begin = task.begin;
     left.end = right.begin = task.begin + n_left;
     right.end = task.end;
+    if (sklearn_order_) sklearn_totals(task, left, right);
     if (!rs_.presorted.empty())
       rs_.presorted.partition(rows_, task.begin, task.end, n_left, d_.n_features, n_threads_,
                               sorted_tmp_);
     if (!split.has_missing && !surrogate_) split.missing_left = n_left > n - n_left;
+  }
+
+  // The children's sums as scikit-learn's node_reset takes them: over its order of the task's
+  // rows, partitioned (the first n_left rows left); left's and right's begin and end are set.
+  [[gnu::noinline]] void sklearn_totals(const Task& task, Task& left, Task& right) {
+    const std::int32_t* order = rs_.order.rows.data() + task.begin;
+    const index_t n_left = left.end - left.begin;
+    double* L = left.totals.data();
+    double* R = right.totals.data();
+    std::fill(L, L + ch_.C, 0.0);
+    std::fill(R, R + ch_.C, 0.0);
+    for (index_t i = 0; i < task.end - task.begin; ++i)
+      rs_.stats.add(i < n_left ? L : R, order[i]);
+    sklearn_node_start(left, order);
+    sklearn_node_start(right, order + n_left);
   }
 
   std::int64_t add_node(const Task& task) {
@@ -428,7 +483,8 @@ class Builder {
       double error = 0;
       search_.absolute().median_and_error(scratch_[0], rows_.data() + task.begin,
                                           task.end - task.begin, error, target.data());
-      tree_.impurity.push_back(error / S[1] / n_out);
+      tree_.impurity.push_back(sklearn_sums_ && !std::isnan(task.impurity) ? task.impurity
+                                                                           : error / S[1] / n_out);
     } else {
       if (K == 0)
         for (int o = 0; o < n_out; ++o) target[o] = S[2 + o] / S[1];
@@ -493,7 +549,7 @@ class Builder {
   // search, which has no scikit-learn tree to give, keeps pure nodes leaves
   bool sklearn_sums_ = false;
   // the exact search with fractional weights: the rows kept in scikit-learn's order too (see
-  // sklearn_order.hpp), for regression as well
+  // sklearn_order.hpp), for regression (the absolute error included) and on sparse X as well
   bool sklearn_order_ = false;
   std::vector<double> sums_left_, sums_right_;  // sklearn_children's
   // the histogram search on sparse X with every row's statistics integral (bootstraps, unit
@@ -509,6 +565,7 @@ class Builder {
   SurrogateSearch<T> surrogates_;
   std::vector<std::int32_t> buffer_;  // partition's
   SparseSides<T> sides_;              // partition's, on sparse X
+  std::vector<std::pair<T, std::int32_t>> entries_;  // partition's, on sparse X in sklearn order
   std::vector<double> node_target_;   // add_node's: a regression node's values
   std::vector<Task> deferred_;        // see grow_depth_first
   std::vector<Tree> subtrees_;        // grown from deferred_

@@ -31,6 +31,9 @@ struct Task {
   // classification: the impurity the parent's split gave the node (scikit-learn's
   // split.impurity_left/right, see Builder::sklearn_children), NaN at the root
   double impurity = std::numeric_limits<double>::quiet_NaN();
+  // the squared error in scikit-learn's order (Builder::sklearn_order_): its sq_sum_total, the
+  // sum of w y^2 over the node's rows and outputs in its order when the node starts
+  double sq_total = 0;
   // every class channel but one per output is empty: scikit-learn's proxies all tie there (see
   // Builder::evaluate)
   bool pure = false;

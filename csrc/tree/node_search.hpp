@@ -91,7 +91,8 @@ class NodeSearch {
   Split find_split(Task& task) {
     const index_t F = d_.n_features;
     const index_t n = task.end - task.begin;
-    if (absolute_ && !p_.random_splitter)  // the random search sorts sides
+    // the random search sorts sides; scikit-learn's order ranks them at each feature
+    if (absolute_ && !p_.random_splitter && !sklearn_order_)
       absolute_search_.rank_targets(rows_.data() + task.begin, n);
     if (sklearn_draws_) return sklearn_split(task);
     const index_t small = search_.stats.bits && !subtract_ ? kSmallPackedNode : kSmallNode;
@@ -381,8 +382,9 @@ class NodeSearch {
       SparseSegment<T>& seg = sparse_[&s - scratch_.data()];  // the thread's, as its scratch
       const NodeRows node{rows, n, position_.data(), task.begin, ascending_};
       const NodeEntries<T>* entries = node_entries_.active ? &node_entries_ : nullptr;
-      sparse_feature_search(d_, p_, search_, absolute, f, node, entries, cand, draw_u_[draw],
-                            draw_side_[draw], s, seg, out);
+      sparse_feature_search(d_, p_, search_, absolute_ ? &absolute_search_ : nullptr, f, node,
+                            entries, sklearn_order_, cand, draw_u_[draw], draw_side_[draw], s,
+                            seg, out);
     } else {
       const ValueKeys<T> keys{d_.values + f * d_.n_rows};
       if (p_.random_splitter) {
@@ -396,6 +398,8 @@ class NodeSearch {
           search_.sklearn_order_search<decltype(crit)::value, decltype(kc)::value>(
               *sklearn_order_, column, presorted, task.begin, task.end, cand, s, out);
         });
+      } else if (sklearn_order_ && absolute_in_order(f, task, cand, s, out)) {
+        // searched
       } else {
         const Sorted* column = presorted_.column(f, static_cast<index_t>(rows_.size()));
         const index_t m = search_.presorted_segment(column, task.begin, task.end, absolute_, s);
@@ -412,6 +416,30 @@ class NodeSearch {
     }
     out.feature = out.proxy > -kInf ? f : -1;
     return out;
+  }
+
+  // The absolute error's search of feature f over the node's rows sorted in scikit-learn's
+  // order, its targets ranked as its criterion ranks them (rank_in_order). False where the node
+  // has missing values on f (scikit-learn's absolute error takes none): the targets are then
+  // ranked for the search over the presorted rows, and nothing is searched.
+  [[gnu::noinline]] bool absolute_in_order(index_t f, const Task& task, const Candidates& cand, Scratch& s,
+                         Split& out) {
+    SklearnOrder<T>& order = *sklearn_order_;
+    const index_t n = task.end - task.begin;
+    const Sorted* presorted = presorted_.column(f, static_cast<index_t>(rows_.size())) + task.begin;
+    if (order.sort(d_.values + f * d_.n_rows, presorted, task.begin, task.end) > 0) {
+      absolute_search_.rank_targets(rows_.data() + task.begin, n);
+      return false;
+    }
+    in_order_.resize(n);
+    for (index_t j = 0; j < n; ++j)
+      in_order_[j] = {order.values[task.begin + j], order.rows[task.begin + j]};
+    absolute_search_.rank_in_order(order.rows.data() + task.begin, n);
+    std::fill(s.missing.begin(), s.missing.end(), 0.0);
+    s.missing_rows.clear();
+    const ValueKeys<T> no_column{nullptr};  // the keys are in the pairs
+    absolute_search_.absolute_search(in_order_.data(), n, no_column, cand, s, out);
+    return true;
   }
 
   const Dataset<T>& d_;
@@ -448,6 +476,7 @@ class NodeSearch {
   ChainHistograms<T> chain_;              // a large node's histograms, for sparse X
   const ChainHistograms<T>* node_chain_ = nullptr;  // find_split's node's, or nullptr
   index_t defer_below_ = 0;               // see defer_tasks_below
+  std::vector<Sorted> in_order_;          // absolute_in_order's
 };
 
 }  // namespace

@@ -6,7 +6,10 @@
 // pass, to the front, and the final partition's swaps. With integer weights those sums are exact
 // in any order and the presorted search gives the same trees; with fractional weights they round
 // differently in another order, and scikit-learn's trees are reproduced only by keeping its
-// order. SklearnOrder keeps it: the same operations on the same arrays give the same order.
+// order. SklearnOrder keeps it: the same operations on the same arrays give the same order. On
+// sparse X the operations are its sparse splitter's, whose order differs from the dense one's
+// (so do its trees): each visited feature's non-zero rows swapped out to either end, each end
+// sorted, the zero rows left between in the order the swaps leave them.
 #pragma once
 
 #include <algorithm>
@@ -121,6 +124,9 @@ template <class T>
 struct SklearnOrder {
   std::vector<std::int32_t> rows;
   std::vector<T> values;  // (rows), of the node being searched
+  // sparse X: each row's index in rows (scikit-learn's index_to_samples), -1 for rows of no
+  // weight; empty on dense X
+  std::vector<std::int32_t> index;
   SklearnSort<T> sorter;
 
   // Sorts the rows [begin, end) by feature column's values as scikit-learn's
@@ -184,6 +190,82 @@ struct SklearnOrder {
       else
         std::swap(rows[lo], rows[--hi]);
     }
+  }
+
+  // ---- sparse X (scikit-learn's SparsePartitioner) ----
+
+  // Rows of the whole fit: index filled from rows (before any node is searched).
+  void index_rows(index_t n_rows) {
+    index.assign(n_rows, -1);
+    for (std::size_t i = 0; i < rows.size(); ++i) index[rows[i]] = static_cast<std::int32_t>(i);
+  }
+
+  // scikit-learn's extract_nnz over the rows [begin, end): entries[0, count) are the node's
+  // non-zero values of a feature as (value, row), rows ascending (both of its ways of finding
+  // them meet the rows in that order); each negative is swapped with the row at the front end
+  // of the negatives, each positive with the row before the positives, and its value written
+  // there. The zero rows are left between, in the order the swaps leave them. Returns the end
+  // of the negatives and the start of the positives, as positions in rows.
+  std::pair<index_t, index_t> extract_nonzeros(const std::pair<T, std::int32_t>* entries,
+                                               index_t count, index_t begin, index_t end) {
+    if (values.size() < rows.size()) values.resize(rows.size());
+    index_t end_negative = begin, start_positive = end;
+    for (index_t k = 0; k < count; ++k) {
+      const T v = entries[k].first;
+      const index_t at = index[entries[k].second];
+      if (v > 0) {
+        values[--start_positive] = v;
+        swap_rows(at, start_positive);
+      } else if (v < 0) {
+        values[end_negative] = v;
+        swap_rows(at, end_negative++);
+      }
+    }
+    return {end_negative, start_positive};
+  }
+
+  // scikit-learn's sort_samples_and_feature_values on sparse X: the non-zero rows extracted,
+  // then the negatives and the positives each sorted (SklearnSort), the zero rows between them
+  // as extract_nonzeros left them. Returns the end of the negatives and the start of the
+  // positives.
+  [[gnu::noinline]] std::pair<index_t, index_t> sort_sparse(const std::pair<T, std::int32_t>* entries,
+                                          index_t count, index_t begin, index_t end) {
+    const auto [end_negative, start_positive] = extract_nonzeros(entries, count, begin, end);
+    sorter.sort(values.data() + begin, rows.data() + begin, end_negative - begin);
+    sorter.sort(values.data() + start_positive, rows.data() + start_positive,
+                end - start_positive);
+    for (index_t j = begin; j < end_negative; ++j) index[rows[j]] = static_cast<std::int32_t>(j);
+    for (index_t j = start_positive; j < end; ++j) index[rows[j]] = static_cast<std::int32_t>(j);
+    return {end_negative, start_positive};
+  }
+
+  // scikit-learn's partition_samples_final on sparse X: the best feature's non-zero rows
+  // extracted again (unsorted), then the side of the threshold that holds it (the negatives'
+  // when it is below 0, the positives' above) partitioned as partition does. Returns the count
+  // of rows left.
+  [[gnu::noinline]] index_t partition_sparse(const std::pair<T, std::int32_t>* entries, index_t count,
+                           index_t begin, index_t end, double threshold) {
+    const auto [end_negative, start_positive] = extract_nonzeros(entries, count, begin, end);
+    if (threshold == 0) return start_positive - begin;
+    index_t lo = threshold < 0 ? begin : start_positive;
+    index_t hi = threshold < 0 ? end_negative : end;
+    while (lo < hi) {
+      if (static_cast<double>(values[lo]) <= threshold) {
+        ++lo;
+      } else {
+        std::swap(values[lo], values[--hi]);
+        swap_rows(lo, hi);
+      }
+    }
+    return hi - begin;
+  }
+
+ private:
+  // swaps the rows at positions i and j, their index following (scikit-learn's sparse_swap)
+  void swap_rows(index_t i, index_t j) {
+    std::swap(rows[i], rows[j]);
+    index[rows[i]] = static_cast<std::int32_t>(i);
+    index[rows[j]] = static_cast<std::int32_t>(j);
   }
 };
 

@@ -17,6 +17,7 @@
 #include "absolute_error.hpp"
 #include "keys.hpp"
 #include "random_split.hpp"
+#include "sklearn_order.hpp"
 #include "sklearn_sums.hpp"
 #include "split_search.hpp"
 
@@ -302,29 +303,25 @@ struct SparseSides {
   std::vector<std::int32_t> moved;  // partition_stored's
 };
 
-// A thread's view of one feature over one node: its non-zero rows sorted by (value, row)
-// (negatives first), and its zero rows' count and statistics.
+// A thread's view of one feature over one node: its non-zero rows in the search's order (by
+// (value, row), or scikit-learn's: gather_in_order), negatives first, and its zero rows' count.
 template <class T>
 struct SparseSegment {
   using Sorted = std::pair<T, std::int32_t>;
   std::vector<Sorted> pairs;
-  std::vector<Sorted> buffer;  // gather's: the node's entries before they are sorted
-  std::vector<std::int32_t> nonzero_rows;  // ascending
+  std::vector<Sorted> buffer;  // collect's: the node's entries, rows ascending
+  std::vector<std::int32_t> nonzero_rows;  // ascending (gather's)
   index_t n_negative = 0, n_zero = 0;
-  std::vector<double> zero;    // (C) statistics of the zero rows
   std::vector<Sorted> full;    // every row, the zeros in place (the absolute error's search)
   std::vector<double> column;  // (n_rows) the node's values by row, 0 elsewhere (random splitter)
-  std::vector<std::int32_t> zero_rows;  // sparse_sorted_search's
+  // the zero rows in the scan's order: listed by sparse_sorted_search when it needs them
+  // (ascending), or by gather_in_order (scikit-learn's order)
+  std::vector<std::int32_t> zero_rows;
+  bool zero_rows_listed = false;
 
-  void gather(const Dataset<T>& d, const RowStatistics& stats, int C, index_t f,
-              const NodeRows& node, const NodeEntries<T>* entries, const double* totals) {
-    const index_t n = node.n;
-    // written to a buffer that only grows: resizing pairs up to the column's size for each
-    // feature value-initialised it every time (4% of a sparse forest's fit, perf)
-    const std::size_t column = static_cast<std::size_t>(d.csc_indptr[f + 1] - d.csc_indptr[f]);
-    if (buffer.size() < column) buffer.resize(column);
-    const index_t count = entries ? entries->copy(d, f, buffer.data())
-                                  : node_nonzeros(d, f, node, buffer.data());
+  void gather(const Dataset<T>& d, index_t f, const NodeRows& node,
+              const NodeEntries<T>* entries) {
+    const index_t count = collect(d, f, node, entries);
     pairs.assign(buffer.begin(), buffer.begin() + count);
     nonzero_rows.resize(pairs.size());
     for (std::size_t i = 0; i < pairs.size(); ++i) nonzero_rows[i] = pairs[i].second;
@@ -332,23 +329,54 @@ struct SparseSegment {
     n_negative = std::partition_point(pairs.begin(), pairs.end(),
                                       [](const Sorted& p) { return p.first < 0; }) -
                  pairs.begin();
-    n_zero = n - static_cast<index_t>(pairs.size());
-    zero.assign(C, 0.0);
-    for (const Sorted& p : pairs) stats.add(zero.data(), p.second);
-    for (int c = 0; c < C; ++c) zero[c] = totals[c] - zero[c];
+    n_zero = node.n - static_cast<index_t>(pairs.size());
+    zero_rows_listed = false;
   }
 
-  // every row of the node as (value, row), sorted: the zero rows (ascending) between the
-  // negatives and the positives, as the dense presorted lists hold them
+  // gather in scikit-learn's order (fractional weights, see sklearn_order.hpp): the node's rows
+  // of order sorted as its sparse splitter sorts them, the pairs and the zero rows read from it.
+  [[gnu::noinline]] void gather_in_order(const Dataset<T>& d, index_t f, const NodeRows& node,
+                       const NodeEntries<T>* entries, SklearnOrder<T>& order) {
+    const index_t count = collect(d, f, node, entries);
+    const index_t begin = node.begin, end = node.begin + node.n;
+    const auto [end_negative, start_positive] =
+        order.sort_sparse(buffer.data(), count, begin, end);
+    pairs.clear();
+    for (index_t j = begin; j < end_negative; ++j) pairs.emplace_back(order.values[j], order.rows[j]);
+    for (index_t j = start_positive; j < end; ++j)
+      pairs.emplace_back(order.values[j], order.rows[j]);
+    n_negative = end_negative - begin;
+    n_zero = start_positive - end_negative;
+    zero_rows.assign(order.rows.begin() + end_negative, order.rows.begin() + start_positive);
+    zero_rows_listed = true;
+  }
+
+  // The node's non-zero entries of f to buffer[0, count), rows ascending; returns count.
+  index_t collect(const Dataset<T>& d, index_t f, const NodeRows& node,
+                  const NodeEntries<T>* entries) {
+    // written to a buffer that only grows: resizing pairs up to the column's size for each
+    // feature value-initialised it every time (4% of a sparse forest's fit, perf)
+    const std::size_t column = static_cast<std::size_t>(d.csc_indptr[f + 1] - d.csc_indptr[f]);
+    if (buffer.size() < column) buffer.resize(column);
+    return entries ? entries->copy(d, f, buffer.data()) : node_nonzeros(d, f, node, buffer.data());
+  }
+
+  // every row of the node as (value, row), sorted: the zero rows between the negatives and
+  // the positives, in zero_rows' order where listed, else ascending (as the dense presorted
+  // lists hold them)
   void materialize(const std::int32_t* rows, index_t n) {
     full.assign(pairs.begin(), pairs.begin() + n_negative);
-    std::size_t k = 0;
-    for (index_t i = 0; i < n; ++i) {
-      if (k < nonzero_rows.size() && nonzero_rows[k] == rows[i]) {
-        ++k;
-        continue;
+    if (zero_rows_listed) {
+      for (std::int32_t r : zero_rows) full.emplace_back(T(0), r);
+    } else {
+      std::size_t k = 0;
+      for (index_t i = 0; i < n; ++i) {
+        if (k < nonzero_rows.size() && nonzero_rows[k] == rows[i]) {
+          ++k;
+          continue;
+        }
+        full.emplace_back(T(0), rows[i]);
       }
-      full.emplace_back(T(0), rows[i]);
     }
     full.insert(full.end(), pairs.begin() + n_negative, pairs.end());
   }
@@ -367,9 +395,10 @@ struct SparseSegment {
 // sorted_search over a node's negatives, its zero block and its positives, in that order, as
 // scikit-learn's sparse splitter scans them: a candidate between every two consecutive keys more
 // than kFeatureThreshold apart, the zero block one key of 0. There are no missing values. The
-// sums are scikit-learn's (SklearnSums) over the node's rows in that order, the zero rows
-// ascending: they are listed (zero_rows) only when a move crosses the zero block row by row,
-// most moves over it going back from the end past the few positives.
+// sums are scikit-learn's (SklearnSums) over the node's rows in that order, the zero rows in
+// seg's order where it lists them, else ascending: then they are listed (zero_rows) only when a
+// move crosses the zero block row by row, most moves over it going back from the end past the
+// few positives.
 template <Criterion Crit, int kC, class T>
 void sparse_sorted_search(const SplitSearch& search, const SparseSegment<T>& seg,
                           const NodeRows& node, const Candidates& cand, Scratch& s,
@@ -394,7 +423,7 @@ void sparse_sorted_search(const SplitSearch& search, const SparseSegment<T>& seg
     return j < neg ? static_cast<double>(p[j].first)
                    : j < neg + nz ? 0.0 : static_cast<double>(p[j - nz].first);
   };
-  bool listed = false;
+  bool listed = seg.zero_rows_listed;
   const auto row_at = [&](index_t j) {
     if (j < neg) return p[j].second;
     if (j >= neg + nz) return p[j - nz].second;
@@ -430,16 +459,21 @@ void sparse_sorted_search(const SplitSearch& search, const SparseSegment<T>& seg
 }
 
 // The exact search of feature f over a node on sparse X, by the search its options call for:
-// the sorted search above, the absolute error's over the node's rows sorted with their zeros, or
-// the random splitter over the node's values scattered by row.
+// the sorted search above or the absolute error's over the node's rows sorted with their zeros
+// (both in scikit-learn's order where order is given), or the random splitter over the node's
+// values scattered by row.
 template <class T>
 void sparse_feature_search(const Dataset<T>& d, const Params& p, const SplitSearch& search,
-                           const AbsoluteErrorSearch* absolute, index_t f, const NodeRows& node,
-                           const NodeEntries<T>* entries, const Candidates& cand, double u,
-                           bool bit, Scratch& s, SparseSegment<T>& seg, Split& out) {
+                           AbsoluteErrorSearch* absolute, index_t f, const NodeRows& node,
+                           const NodeEntries<T>* entries, SklearnOrder<T>* order,
+                           const Candidates& cand, double u, bool bit, Scratch& s,
+                           SparseSegment<T>& seg, Split& out) {
   const std::int32_t* rows = node.rows;
   const index_t n = node.n;
-  seg.gather(d, search.stats, search.C, f, node, entries, cand.totals);
+  if (order)
+    seg.gather_in_order(d, f, node, entries, *order);
+  else
+    seg.gather(d, f, node, entries);
   if (p.random_splitter) {
     seg.scatter(d.n_rows);
     const ValueKeys<double> keys{seg.column.data()};
@@ -450,6 +484,8 @@ void sparse_feature_search(const Dataset<T>& d, const Params& p, const SplitSear
     std::fill(M, M + search.C, 0.0);
     s.missing_rows.clear();
     seg.materialize(rows, n);
+    // in scikit-learn's order, ranked as it ranks them at each feature (see rank_in_order)
+    if (order) absolute->rank_in_order(order->rows.data() + node.begin, n);
     const ValueKeys<T> no_column{nullptr};  // the keys are in the pairs
     absolute->absolute_search(seg.full.data(), n, no_column, cand, s, out);
   } else {

@@ -74,14 +74,16 @@ struct Candidates {
 
   // The absolute error's candidate: n_left rows of weight wl, the children's absolute errors
   // (summed over the rows and the outputs) and medians (of output 0, for the monotonic
-  // constraint). scikit-learn's proxy, -(w_l imp_l + w_r imp_r), up to the factor 1 / n_outputs.
+  // constraint). scikit-learn's proxy, -(w_r imp_r + w_l imp_l), each imp its error over the
+  // side's weight times the outputs, to the rounding.
   double evaluate_absolute(index_t n_left, double wl, double error_l, double median_l,
                            double error_r, double median_r) const {
     const double wr = totals[1] - wl;
     if (n_left < min_leaf || totals[0] - n_left < min_leaf) return -kInf;
     if (wl < min_weight || wr < min_weight) return -kInf;
     if (!monotonic_ok(median_l, median_r)) return -kInf;
-    return -(wr * (error_r / wr)) - (wl * (error_l / wl)) + shift;
+    const double n_out = outputs.n;
+    return -(wr * (error_r / (wr * n_out))) - (wl * (error_l / (wl * n_out))) + shift;
   }
 
   // The candidates of a search over the rows present on a feature (surrogate splits): the

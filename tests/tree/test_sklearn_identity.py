@@ -13,8 +13,13 @@ node changes the rounding (unequal fractional weights: class_weight="balanced", 
 weights; and any fractional weight in regression, whose sums of w*y differ row by row), the
 dense exact search keeps the rows in scikit-learn's order (its introsort of each visited
 feature, its final partition: csrc/tree/sklearn_order.hpp), so those trees are its trees too
-(test_fractional_weight_trees_are_scikit_learns). Sparse X does not keep that order: there only
-equal fractional weights in classification give scikit-learn's trees."""
+(test_fractional_weight_trees_are_scikit_learns). Sparse X keeps the order of scikit-learn's
+sparse splitter (its non-zero rows swapped out to either end, each side sorted, the zero rows
+left between), which differs from the dense one's: a tree fitted on CSR is scikit-learn's tree
+fitted on CSR (test_fractional_weight_sparse_trees_are_scikit_learns). Several outputs and the
+absolute error (its targets ranked as its criterion ranks them at each feature) follow the same
+order (test_fractional_weight_multi_output_trees_are_scikit_learns,
+test_fractional_weight_absolute_error_trees_are_scikit_learns)."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -139,12 +144,15 @@ def _fractional_weights(n):
     return {"0.1": np.full(n, 0.1), "1/3": np.full(n, 1 / 3), "random": rng.uniform(0.1, 2, n)}
 
 
-def _regression_data(name, criterion):
-    if name == "make_regression":
-        X, y = datasets.make_regression(300, 8, noise=5.0, random_state=0)
+def _regression_data(name, criterion, n_targets=1):
+    if name in ("make_regression", "sparse_regression"):
+        X, y = datasets.make_regression(300, 8, n_targets=n_targets, noise=5.0, random_state=0)
+        if name == "sparse_regression":
+            # most values zero: a block of zero rows between the negatives and the positives
+            X[np.random.default_rng(0).random(X.shape) < 0.6] = 0
         X = X.astype(np.float32)
         if criterion == "poisson":
-            y = y - y.min() + 1
+            y = y - y.min(axis=0) + 1
         return X, y
     return _data(name)
 
@@ -220,3 +228,76 @@ def test_fractional_weight_forests_are_scikit_learns(name):
         for a, b in zip(ours.estimators_, theirs.estimators_):
             assert_same_sklearn_tree(a.tree_, b.tree_)
         assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-12)
+
+
+SPARSE_FITS = [("diabetes", "squared_error"), ("sparse_regression", "squared_error"),
+               ("sparse_regression", "poisson"), ("iris", "gini"), ("wine", "entropy"),
+               ("digits", "gini")]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("params", [pytest.param({}, id="default"),
+                                    pytest.param({"max_features": 3, "max_leaf_nodes": 12},
+                                                 id="max_features-best_first")])
+@pytest.mark.parametrize("name, criterion", SPARSE_FITS)
+def test_fractional_weight_sparse_trees_are_scikit_learns(name, criterion, params, dtype):
+    X, y = _regression_data(name, criterion)
+    regression = criterion in ("squared_error", "poisson")
+    w = _fractional_weights(len(y))
+    fits = ([({}, w["1/3"]), ({}, w["random"])] if regression else
+            [({"class_weight": "balanced"}, None), ({}, w["random"])])
+    ours_cls, theirs_cls = ((DecisionTreeRegressor, sk_tree.DecisionTreeRegressor) if regression
+                            else (DecisionTreeClassifier, sk_tree.DecisionTreeClassifier))
+    for (extra, weight), to_sparse in zip(fits, (sp.csr_matrix, sp.csc_matrix)):
+        kw = dict(criterion=criterion, random_state=0, **params, **extra)
+        # scikit-learn's sparse splitter orders a node's rows unlike its dense one: its tree on
+        # sparse X is the reference
+        theirs = theirs_cls(**kw).fit(sp.csr_matrix(X), y, sample_weight=weight)
+        ours = ours_cls(split_finder="exact", **kw).fit(to_sparse(X.astype(dtype)), y,
+                                                        sample_weight=weight)
+        assert_same_sklearn_tree(ours.tree_, theirs.tree_)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("criterion", ["squared_error", "poisson", "absolute_error"])
+def test_fractional_weight_multi_output_trees_are_scikit_learns(criterion, sparse):
+    # scikit-learn's squared error sums w y^2 over the rows and the outputs in one sum
+    X, Y = _regression_data("sparse_regression", criterion, n_targets=3)
+    X_fit = sp.csr_matrix(X) if sparse else X
+    for params in ({}, {"max_features": 3, "max_leaf_nodes": 12}):
+        kw = dict(criterion=criterion, random_state=0, **params)
+        w = _fractional_weights(len(Y))["random"]
+        theirs = sk_tree.DecisionTreeRegressor(**kw).fit(X_fit, Y, sample_weight=w)
+        ours = DecisionTreeRegressor(split_finder="exact", **kw).fit(X_fit, Y, sample_weight=w)
+        assert_same_sklearn_tree(ours.tree_, theirs.tree_)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("params", FRACTIONAL_PARAMS)
+@pytest.mark.parametrize("name", ["diabetes", "sparse_regression"])
+def test_fractional_weight_absolute_error_trees_are_scikit_learns(name, params, sparse):
+    # diabetes' targets are integers, many tied: their ranks are scikit-learn's ranks
+    X, y = _regression_data(name, "absolute_error")
+    X_fit = sp.csr_matrix(X) if sparse else X
+    for weight in ("0.1", "random"):
+        w = _fractional_weights(len(y))[weight]
+        kw = dict(criterion="absolute_error", random_state=0, **params)
+        theirs = sk_tree.DecisionTreeRegressor(**kw).fit(X_fit, y, sample_weight=w)
+        ours = DecisionTreeRegressor(split_finder="exact", **kw).fit(X_fit, y, sample_weight=w)
+        assert_same_sklearn_tree(ours.tree_, theirs.tree_)
+
+
+@pytest.mark.parametrize("criterion", ["squared_error", "absolute_error"])
+def test_fractional_weight_sparse_forests_are_scikit_learns(criterion):
+    # without bootstrap the trees keep the fractional weights (a bootstrap's are its counts)
+    X, Y = _regression_data("sparse_regression", criterion, n_targets=2)
+    X = sp.csr_matrix(X[:200])
+    Y = Y[:200]
+    w = _fractional_weights(len(Y))["random"]
+    kw = dict(criterion=criterion, random_state=0, max_features=0.5, bootstrap=False)
+    theirs = sk_ensemble.RandomForestRegressor(4, **kw).fit(X, Y, sample_weight=w)
+    for n_jobs in (1, 2):
+        ours = RandomForestRegressor(4, split_finder="exact", n_jobs=n_jobs, **kw).fit(
+            X, Y, sample_weight=w)
+        for a, b in zip(ours.estimators_, theirs.estimators_):
+            assert_same_sklearn_tree(a.tree_, b.tree_)
