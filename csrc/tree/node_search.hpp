@@ -100,9 +100,10 @@ class NodeSearch {
                          NodeEntries<T>::worth_it(d_, n, p_.max_features, kRowsCheaper);
     if (histograms && task.hist < 0) task.hist = pool_.acquire();
     for (Scratch& s : scratch_) s.memo.known = 0;
-    // a tiny node of one block of 4 channels: every drawn feature searched at once, on this
-    // thread (tiny_node_features), its rows gathered once
-    const bool tiny = tiny_nodes_ && n < kTinyNode && search_.C == 4 && search_.outputs.n == 1 &&
+    // a small node of one unpacked block of 4 channels: every drawn feature searched at once,
+    // on this thread (tiny_node_features), its rows gathered once
+    const bool tiny = tiny_nodes_ && n < (search_.stats.bits ? kTinyNode : kTinyFeaturesNode) &&
+                      search_.C == 4 && search_.outputs.n == 1 &&
                       search_.gather_tiny(rows_.data() + task.begin, n, d_.codes, F,
                                           scratch_[0].tiny);
     TinyRows::Best tiny_best{-kInf, -1, -1, -1};
@@ -427,7 +428,7 @@ class NodeSearch {
   bool hist_mode_, absolute_;
   bool subtract_;  // children's histograms derived by subtraction
   bool sklearn_draws_;
-  // nodes under kTinyNode rows may search their features at once (see find_split): dense
+  // small nodes may search their features at once (see find_split): dense
   // codes, a criterion of sums, no constraint, missing values tried on both sides
   bool tiny_nodes_;
   SklearnOrder<T>* sklearn_order_ = nullptr;  // see use_sklearn_order

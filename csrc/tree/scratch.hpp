@@ -21,13 +21,14 @@ struct TinyMemo {
   unsigned known = 0;  // which entries of proxy are set, as bits
 };
 
-// A node under kTinyNode rows gathered for SplitSearch::tiny_node_features: each row's codes
-// (row-major, every feature) and its statistics block of 4 channels, so that the features'
-// searches read them from here instead of gathering them from the rows feature after feature.
+// A node under kTinyFeaturesNode rows gathered for SplitSearch::tiny_node_features: each row's
+// codes (row-major, every feature) and its statistics block of 4 channels, so that the
+// features' searches read them from here instead of gathering them from the rows feature after
+// feature.
 struct TinyRows {
   index_t n = 0;
-  const std::uint8_t* codes[kTinyNode];
-  double block[kTinyNode][4];
+  const std::uint8_t* codes[kTinyFeaturesNode];
+  double block[kTinyFeaturesNode][4];
   // the first best candidate of the features searched so far
   struct Best {
     double proxy;

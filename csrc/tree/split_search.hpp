@@ -129,8 +129,8 @@ struct SplitSearch {
   }
 
   // tiny_node_search for every feature of a node at once (NodeSearch::find_split takes it for
-  // nodes under kTinyNode rows with blocks of 4 channels and no constraint): the node's rows
-  // gathered once (TinyRows::gather), each feature's candidates scanned as tiny_node_search
+  // nodes under kTinyFeaturesNode rows with blocks of 4 channels and no constraint): the node's
+  // rows gathered once (gather_tiny), each feature's candidates scanned as tiny_node_search
   // scans them, the same proxies to the bit, and the first best over the features in their
   // order kept in `best`, without a Split per feature. Sets found_variable when a feature is
   // not constant.
@@ -142,7 +142,7 @@ struct SplitSearch {
     const auto add_at = [&](double* S, index_t p) { add<4>(S, node.block[p]); };
     for (index_t j = 0; j < count; ++j) {
       const index_t f = features[j];
-      std::uint32_t key[kTinyNode];
+      std::uint32_t key[kTinyFeaturesNode];
       for (index_t i = 0; i < n; ++i)
         key[i] = static_cast<std::uint32_t>(node.codes[i][f]) << 8 | static_cast<std::uint32_t>(i);
       const auto consider = [&](double proxy, int below, int above) {
@@ -152,7 +152,7 @@ struct SplitSearch {
     }
   }
 
-  // Gathers a node of n < kTinyNode rows for tiny_node_features (codes: row-major, stride
+  // Gathers a node of n < kTinyFeaturesNode rows for tiny_node_features (codes: row-major, stride
   // n_features); false, gathering nothing more, when a row has a missing code.
   bool gather_tiny(const std::int32_t* rows, index_t n, const std::uint8_t* codes,
                    index_t n_features, TinyRows& node) const {
@@ -179,10 +179,10 @@ struct SplitSearch {
   template <Criterion Crit, int kC, class AddAt, class Consider>
   bool tiny_keys_scan(const std::uint32_t* key, index_t n, bool memo_ok, const Candidates& cand,
                       Scratch& s, AddAt&& add_at, Consider&& consider) const {
-    static_assert(kTinyNode <= 256);
-    std::uint32_t order[kTinyNode];
+    static_assert(kTinyNode <= kTinyFeaturesNode && kTinyFeaturesNode <= 256);
+    std::uint32_t order[kTinyFeaturesNode];
     for (index_t i = 0; i < n; ++i) {
-      index_t rank = 0;
+      std::uint32_t rank = 0;  // 32 bits, as the keys: the compiler's vector loop holds 4 a lane
       for (index_t j = 0; j < n; ++j) rank += key[j] < key[i];
       order[rank] = key[i];
     }
