@@ -50,6 +50,8 @@ class NodeSearch {
         subtract_(d.codes && !absolute_ && !p.random_splitter &&
                   p.max_features >= d.n_features && p.max_leaf_nodes == 0),
         sklearn_draws_(!hist_mode_ && !p.random_splitter),
+        tiny_nodes_(d.codes && !d.csc_codes && !absolute_ && !p.random_splitter && !p.surrogates &&
+                    p.monotonic_cst.empty()),
         search_{stats, ch.outputs, ch.C, p.surrogates},
         absolute_search_{d.y, stats, rank_of, ch.n_out, ch.C, p.surrogates, 0, {}, {}},
         pool_(d.n_features, ch.C),
@@ -104,6 +106,14 @@ class NodeSearch {
     node_chain_ = entries ? nullptr : chain_for(task);
     if (histograms && task.hist < 0) task.hist = pool_.acquire();
     for (Scratch& s : scratch_) s.memo.known = 0;
+    // a small node of one unpacked block of 4 channels: every drawn feature searched at once,
+    // on this thread (tiny_node_features), its rows gathered once
+    const bool tiny = tiny_nodes_ && n < (search_.stats.bits ? kTinyNode : kTinyFeaturesNode) &&
+                      search_.C == 4 && search_.outputs.n == 1 &&
+                      search_.gather_tiny(rows_.data() + task.begin, n, d_.codes, F,
+                                          scratch_[0].tiny);
+    TinyRows::Best tiny_best{-kInf, -1, -1, -1};
+    const Candidates cand = candidates(task, 0, scratch_[0]);
     Split best;
     bool found_variable = false;
     index_t visited = 0;
@@ -127,13 +137,29 @@ class NodeSearch {
         fill_(pool_, task.hist, rows_.data() + task.begin, n, unfilled_.data(),
               static_cast<index_t>(unfilled_.size()), n_threads_);
       }
-      search_batch(task, visited, batch, histograms);
-      for (index_t i = visited; i < visited + batch; ++i) {
-        const Split& s = results_[i];
-        found_variable = found_variable || !s.constant;
-        if (s.proxy > best.proxy) best = s;
+      if (tiny) {
+        dispatch(p_.criterion, search_.C, search_.outputs.n, [&](auto crit, auto) {
+          search_.tiny_node_features<decltype(crit)::value>(
+              scratch_[0].tiny, order_.data() + visited, batch, cand, scratch_[0], tiny_best,
+              found_variable);
+        });
+      } else {
+        search_batch(task, visited, batch, histograms);
+        for (index_t i = visited; i < visited + batch; ++i) {
+          const Split& s = results_[i];
+          found_variable = found_variable || !s.constant;
+          if (s.proxy > best.proxy) best = s;
+        }
       }
       visited += batch;
+    }
+    if (tiny && tiny_best.feature >= 0) {
+      best.feature = tiny_best.feature;
+      best.has_missing = false;
+      best.constant = false;
+      take(best, tiny_best.proxy,
+           code_keys(best.feature).threshold_between(tiny_best.below, tiny_best.above),
+           tiny_best.below, false);
     }
     node_entries_.active = false;
     node_chain_ = nullptr;
@@ -340,11 +366,23 @@ class NodeSearch {
     error.rethrow();
   }
 
-  Split search_feature(Task& task, index_t f, index_t draw, bool histograms, Scratch& s) {
+  // What a candidate of feature f must satisfy in the task's node.
+  Candidates candidates(const Task& task, index_t f, Scratch& s) const {
     Candidates cand{task.totals.data(), search_.C, search_.outputs,
                     static_cast<double>(p_.min_samples_leaf), p_.min_weight_leaf,
                     monotonic_ ? monotonic_[f] : 0, task.lower, task.upper, s.right.data()};
     if (task.pure) cand.scale = 0;  // scikit-learn's proxies all tie: the first candidate wins
+    return cand;
+  }
+
+  // Feature f's bin codes and bounds.
+  CodeKeys code_keys(index_t f) const {
+    return CodeKeys{d_.codes + f, d_.n_features, d_.bin_bounds + f * kBins,
+                    d_.bin_bounds + (d_.n_features + f) * kBins};
+  }
+
+  Split search_feature(Task& task, index_t f, index_t draw, bool histograms, Scratch& s) {
+    const Candidates cand = candidates(task, f, s);
     const std::int32_t* rows = rows_.data() + task.begin;
     const index_t n = task.end - task.begin;
     const AbsoluteErrorSearch* absolute = absolute_ ? &absolute_search_ : nullptr;
@@ -357,8 +395,7 @@ class NodeSearch {
             d_, search_, f, node, entries, node_chain_, cand, s, out);
       });
     } else if (hist_mode_) {
-      const CodeKeys keys{d_.codes + f, d_.n_features, d_.bin_bounds + f * kBins,
-                          d_.bin_bounds + (d_.n_features + f) * kBins};
+      const CodeKeys keys = code_keys(f);
       if (p_.random_splitter) {
         random_search(search_, p_.criterion, absolute, rows, n, keys, cand, s, draw_u_[draw],
                       draw_side_[draw], out);
@@ -455,6 +492,9 @@ class NodeSearch {
   bool hist_mode_, absolute_;
   bool subtract_;  // children's histograms derived by subtraction
   bool sklearn_draws_;
+  // small nodes may search their features at once (see find_split): dense
+  // codes, a criterion of sums, no constraint, missing values tried on both sides
+  bool tiny_nodes_;
   SklearnOrder<T>* sklearn_order_ = nullptr;  // see use_sklearn_order
   bool ascending_ = true;  // a node's rows ascend (see rows_unordered)
   SplitSearch search_;

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "common.hpp"
 #include "running_median.hpp"
 
 namespace fastml::cart::detail {
@@ -20,8 +21,25 @@ struct TinyMemo {
   unsigned known = 0;  // which entries of proxy are set, as bits
 };
 
+// A node under kTinyFeaturesNode rows gathered for SplitSearch::tiny_node_features: each row's
+// codes (row-major, every feature) and its statistics block of 4 channels, so that the
+// features' searches read them from here instead of gathering them from the rows feature after
+// feature.
+struct TinyRows {
+  index_t n = 0;
+  const std::uint8_t* codes[kTinyFeaturesNode];
+  double block[kTinyFeaturesNode][4];
+  // the first best candidate of the features searched so far
+  struct Best {
+    double proxy;
+    index_t feature;
+    int below, above;  // the occupied bins either side of the threshold
+  };
+};
+
 struct Scratch {
   TinyMemo memo;
+  TinyRows tiny;
   std::vector<std::uint64_t> codes;
   std::vector<double> bins;  // a small node's histogram of one feature (see small_node_search)
   std::vector<std::uint64_t> packed_bins;  // its packed sums, kBins, zero between searches

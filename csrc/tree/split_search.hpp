@@ -97,16 +97,13 @@ struct SplitSearch {
   }
 
   // The search of a node under kTinyNode rows without missing codes (else it returns false,
-  // searching nothing): its rows ordered by (code, position), each key placed at its rank (the
-  // count of smaller keys: no branch to mispredict, where an insertion sort's mispredicted at
-  // every other row), then scanned (tiny_scan, or tiny_memo_scan in nodes of up to 3 rows) with
+  // searching nothing): its rows ordered by (code, position) and scanned (tiny_keys_scan) with
   // small_node_search's sums to the bit, without its bitmap, zeroing and scattered adds. The
   // best candidate's threshold is computed once, at the end.
   template <Criterion Crit, int kC>
   bool tiny_node_search(const std::int32_t* rows, index_t n, const CodeKeys& keys,
                         const Candidates& cand, Scratch& s, Split& out) const {
-    static_assert(kTinyNode <= 256);
-    std::uint32_t key[kTinyNode], order[kTinyNode];  // code << 8 | position in the node
+    std::uint32_t key[kTinyNode];  // code << 8 | position in the node
     std::uint32_t missing = 0;
     for (index_t i = 0; i < n; ++i) {
       const std::uint32_t code = keys.code(rows[i]);
@@ -114,14 +111,7 @@ struct SplitSearch {
       key[i] = code << 8 | static_cast<std::uint32_t>(i);
     }
     if (missing) return false;
-    for (index_t i = 0; i < n; ++i) {
-      index_t rank = 0;
-      for (index_t j = 0; j < n; ++j) rank += key[j] < key[i];
-      order[rank] = key[i];
-    }
     out.has_missing = false;
-    out.constant = order[0] >> 8 == order[n - 1] >> 8;
-    if (out.constant) return true;
     double best = out.proxy;
     int best_below = -1, best_above = -1;
     const auto consider = [&](double proxy, int below, int above) {
@@ -131,21 +121,85 @@ struct SplitSearch {
         best_above = above;
       }
     };
-    if (n <= TinyMemo::kRows && cand.monotonic == 0)
-      tiny_memo_scan<Crit, kC>(rows, n, order, cand, s, consider);
-    else
-      tiny_scan<Crit, kC>(rows, n, order, cand, s, consider);
+    const auto add_at = [&](double* S, index_t p) { add_row<kC>(S, rows[p]); };
+    out.constant = !tiny_keys_scan<Crit, kC>(key, n, cand.monotonic == 0, cand, s, add_at, consider);
     if (best_below >= 0)
       take(out, best, keys.threshold_between(best_below, best_above), best_below, false);
+    return true;
+  }
+
+  // tiny_node_search for every feature of a node at once (NodeSearch::find_split takes it for
+  // nodes under kTinyFeaturesNode rows with blocks of 4 channels and no constraint): the node's
+  // rows gathered once (gather_tiny), each feature's candidates scanned as tiny_node_search
+  // scans them, the same proxies to the bit, and the first best over the features in their
+  // order kept in `best`, without a Split per feature. Sets found_variable when a feature is
+  // not constant.
+  template <Criterion Crit>
+  void tiny_node_features(const TinyRows& node, const index_t* features, index_t count,
+                          const Candidates& cand, Scratch& s, TinyRows::Best& best,
+                          bool& found_variable) const {
+    const index_t n = node.n;
+    const auto add_at = [&](double* S, index_t p) { add<4>(S, node.block[p]); };
+    for (index_t j = 0; j < count; ++j) {
+      const index_t f = features[j];
+      std::uint32_t key[kTinyFeaturesNode];
+      for (index_t i = 0; i < n; ++i)
+        key[i] = static_cast<std::uint32_t>(node.codes[i][f]) << 8 | static_cast<std::uint32_t>(i);
+      const auto consider = [&](double proxy, int below, int above) {
+        if (proxy > best.proxy) best = {proxy, f, below, above};
+      };
+      found_variable |= tiny_keys_scan<Crit, 4>(key, n, true, cand, s, add_at, consider);
+    }
+  }
+
+  // Gathers a node of n < kTinyFeaturesNode rows for tiny_node_features (codes: row-major, stride
+  // n_features); false, gathering nothing more, when a row has a missing code.
+  bool gather_tiny(const std::int32_t* rows, index_t n, const std::uint8_t* codes,
+                   index_t n_features, TinyRows& node) const {
+    node.n = n;
+    bool missing = false;
+    for (index_t i = 0; i < n; ++i) {
+      const std::uint8_t* row_codes = codes + static_cast<index_t>(rows[i]) * n_features;
+      for (index_t f = 0; f < n_features; ++f) missing |= row_codes[f] == kMissingBin;
+      node.codes[i] = row_codes;
+    }
+    if (missing) return false;
+    for (index_t i = 0; i < n; ++i) {
+      std::fill(node.block[i], node.block[i] + 4, 0.0);
+      add_row<4>(node.block[i], rows[i]);
+    }
+    return true;
+  }
+
+  // The order and scan of tiny_node_search's n keys: each key placed at its rank (the count of
+  // smaller keys: no branch to mispredict, where an insertion sort's mispredicted at every
+  // other row), then scanned (tiny_scan, or tiny_memo_scan in nodes of up to 3 rows when
+  // memo_ok, no monotonic constraint). add_at(S, p) adds the statistics of the row at position
+  // p to S. Returns false, scanning nothing, when every key has one code.
+  template <Criterion Crit, int kC, class AddAt, class Consider>
+  bool tiny_keys_scan(const std::uint32_t* key, index_t n, bool memo_ok, const Candidates& cand,
+                      Scratch& s, AddAt&& add_at, Consider&& consider) const {
+    static_assert(kTinyNode <= kTinyFeaturesNode && kTinyFeaturesNode <= 256);
+    std::uint32_t order[kTinyFeaturesNode];
+    for (index_t i = 0; i < n; ++i) {
+      std::uint32_t rank = 0;  // 32 bits, as the keys: the compiler's vector loop holds 4 a lane
+      for (index_t j = 0; j < n; ++j) rank += key[j] < key[i];
+      order[rank] = key[i];
+    }
+    if (order[0] >> 8 == order[n - 1] >> 8) return false;
+    if (n <= TinyMemo::kRows && memo_ok)
+      tiny_memo_scan<Crit, kC>(n, order, cand, s, add_at, consider);
+    else
+      tiny_scan<Crit, kC>(n, order, cand, s, add_at, consider);
     return true;
   }
 
   // tiny_node_search's scan of the keys in order, each code's rows summed apart (from zero, in
   // their order) before the sum joins the left side, as a bin: each candidate's proxy to
   // consider(proxy, code below, code above).
-  template <Criterion Crit, int kC, class Consider>
-  void tiny_scan(const std::int32_t* rows, index_t n, const std::uint32_t* order,
-                 const Candidates& cand, Scratch& s, Consider&& consider) const {
+  template <Criterion Crit, int kC, class AddAt, class Consider>
+  void tiny_scan(index_t n, const std::uint32_t* order, const Candidates& cand, Scratch& s,
+                 AddAt&& add_at, Consider&& consider) const {
     const int C = kC > 0 ? kC : this->C;
     double* L = s.left.data();
     double* bin = s.bins.data();
@@ -154,8 +208,7 @@ struct SplitSearch {
     for (index_t i = 0; i < n;) {
       const int b = static_cast<int>(order[i] >> 8);
       std::fill(bin, bin + C, 0.0);
-      for (; i < n && static_cast<int>(order[i] >> 8) == b; ++i)
-        add_row<kC>(bin, rows[order[i] & 0xFF]);
+      for (; i < n && static_cast<int>(order[i] >> 8) == b; ++i) add_at(bin, order[i] & 0xFF);
       if (prev >= 0) consider(cand.template evaluate<Crit, kC>(L), prev, b);
       add<kC>(L, bin);
       prev = b;
@@ -166,9 +219,9 @@ struct SplitSearch {
   // side is one or two rows, whose sums from zero are the same in either order (IEEE addition
   // commutes, and 0 + x is x but for the sign of a zero, which later additions treat alike),
   // so each set of left rows has its proxy computed once per node, its sums then added directly.
-  template <Criterion Crit, int kC, class Consider>
-  void tiny_memo_scan(const std::int32_t* rows, index_t n, const std::uint32_t* order,
-                      const Candidates& cand, Scratch& s, Consider&& consider) const {
+  template <Criterion Crit, int kC, class AddAt, class Consider>
+  void tiny_memo_scan(index_t n, const std::uint32_t* order, const Candidates& cand, Scratch& s,
+                      AddAt&& add_at, Consider&& consider) const {
     const int C = kC > 0 ? kC : this->C;
     double* L = s.left.data();
     TinyMemo& memo = s.memo;
@@ -182,7 +235,7 @@ struct SplitSearch {
         if (!(memo.known >> left & 1)) {
           std::fill(L, L + C, 0.0);
           for (index_t p = 0; p < n; ++p)
-            if (left >> p & 1) add_row<kC>(L, rows[p]);
+            if (left >> p & 1) add_at(L, p);
           memo.proxy[left] = cand.template evaluate<Crit, kC>(L);
           memo.known |= 1u << left;
         }

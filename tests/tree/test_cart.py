@@ -486,6 +486,31 @@ def test_hist_fully_grown_on_one_feature_matches_reference(criterion, missing, d
     _assert_tree_matches_reference(est.tree_, _reference(criterion, X, y, w), X, y, w)
 
 
+@pytest.mark.parametrize("missing", [0.0, 0.05], ids=["complete", "missing"])
+@pytest.mark.parametrize("min_samples_leaf", [1, 3])
+@pytest.mark.parametrize("criterion", ["squared_error", "poisson", "gini"])
+def test_hist_small_nodes_search_their_features_at_once(criterion, min_samples_leaf, missing):
+    # Nodes under kTinyFeaturesNode (64) rows with one block of 4 channels (one regression
+    # output, or two classes with fractional weights) search every drawn feature at once
+    # (tiny_node_features), but for nodes whose rows miss a value; an all-zero monotonic_cst,
+    # which constrains nothing, sends every node through each feature's own search: the same
+    # tree, node for node.
+    X, y, w = _problem(criterion, 600, 6, True, seed=3, missing=missing)
+    if criterion == "gini":
+        y = (y > 0).astype(np.int64)
+    X = X.astype(np.float32)
+
+    def fit(**params):
+        est = _estimator(criterion, split_finder="hist", min_samples_leaf=min_samples_leaf,
+                         **params)
+        return est.fit(X, y, sample_weight=w).tree_
+
+    at_once, per_feature = fit(), fit(monotonic_cst=np.zeros(X.shape[1], np.int8))
+    sizes = at_once.n_node_samples[at_once.children_left >= 0]
+    assert ((sizes >= 16) & (sizes < 64)).any() and (sizes < 8).any()
+    _assert_same_tree(at_once, per_feature, rtol=0)
+
+
 def _splits(nodes, X, rows):
     """Every split of the node dict over the rows of X, as unordered pairs of its children's
     row sets."""
