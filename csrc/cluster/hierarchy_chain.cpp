@@ -6,6 +6,9 @@
 // minimum, preferring the chain's previous element, as scipy does, so that equal distances are
 // broken as scipy breaks them.
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -34,6 +37,10 @@ const HierarchyTable& kernels() { return selected().table; }
 const char* simd_target() { return selected().name; }
 
 namespace {
+struct Prof { double t[8] = {}; long c[8] = {}; ~Prof() { if (getenv("CHAIN_PROF")) for (int i = 0; i < 8; ++i) fprintf(stderr, "prof %d: %.3f s %ld\n", i, t[i], c[i]); } };
+Prof g_prof;
+inline double tcpu() { timespec ts; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); return ts.tv_sec + 1e-9 * ts.tv_nsec; }
+struct ProfScope { int k; double s; ProfScope(int k) : k(k), s(tcpu()) {} ~ProfScope() { g_prof.t[k] += tcpu() - s; g_prof.c[k]++; } };
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
@@ -342,11 +349,22 @@ inline double combine(Linkage linkage, double wx, double dxi, double wy, double 
 struct Nearest {
   double value = kInf;
   index_t slot = -1;
+  // for candidates in slot order
   void take(double d, index_t s) {
     if (d < value) {
       value = d;
       slot = s;
     }
+  }
+  // in any order: the least (value, slot)
+  void take_least(double d, index_t s) {
+    if (d < value || (d == value && s < slot)) {
+      value = d;
+      slot = s;
+    }
+  }
+  void take_least(const Nearest& other) {
+    if (other.slot >= 0) take_least(other.value, other.slot);
   }
 };
 
@@ -590,43 +608,52 @@ class CondensedPolicy {
   std::vector<double> above_;   // to_square's row of values above the diagonal
 };
 
-// Euclidean distances without the condensed matrix. While many clusters remain, a distance
-// between two rows never merged is recomputed from X (pdist's operations: its bits), ~1.5 ns
-// a value in the SIMD kernel, where a condensed scan paid a cache miss (~8 ns) for each value
-// down its column; each merged cluster keeps a row of its distances to every slot, written
-// whole by the merge's update (and its entry in the other merged clusters' rows). A scan from
-// a merged cluster reads its row; from an unmerged one, it recomputes and reads the merged
-// clusters' entries for it. Once live clusters are few enough that their square fits where the
-// condensed matrix would have been (n / sqrt(2)), the square is built and LiveSquare goes on.
+// Euclidean distances without the condensed matrix. While many clusters remain:
+//  - a distance between two rows never merged is recomputed from X where needed (pdist's
+//    operations: its bits) by the SIMD kernel, a block of consecutive slots at a time;
+//  - each merged cluster keeps a row of its distances to every slot, written whole by its
+//    merge's update, with its entry in the other merged clusters' rows;
+//  - an unmerged cluster remembers its nearest unmerged one (value, slot): those distances never
+//    change, so it holds until that one merges, and a scan from it then reads only the merged
+//    clusters' entries for it (a list of them, read in a tight loop, so that their cache misses
+//    overlap).
+// Once the live clusters are few enough that their square fits where the condensed matrix would
+// have been (n / sqrt(2)), the square is built and LiveSquare goes on.
+// Candidates come in slot order except the merged list's; each share keeps the least
+// (value, slot), which is the first strict minimum of its range in slot order, and choose()
+// takes the least over the shares and the remembered one, then scipy's preference for the
+// chain's previous element.
 class EuclideanPolicy {
+  static constexpr index_t kUnmerged = -1;  // row_ of an unmerged live slot
+  static constexpr index_t kDead = -2;
+
  public:
   template <class T>
   EuclideanPolicy(const Rows<T>& X, Linkage linkage, int n_threads)
       : n_(X.n), d_(X.d), linkage_(linkage), live_(X.n), square_(X.n),
         coord_(static_cast<std::size_t>(X.n * X.d)),
-        point_(static_cast<std::size_t>(X.n * X.d)), row_(X.n, -1),
-        scratch_(static_cast<std::size_t>(std::max(n_threads, 1) * 2 * kBlock)) {
+        point_(static_cast<std::size_t>(X.n * X.d)), row_(X.n, kUnmerged), listed_(X.n, -1),
+        near_(X.n), scratch_(static_cast<std::size_t>(std::max(n_threads, 1) * 2 * X.n)) {
     for (index_t i = 0; i < n_; ++i)
       for (index_t k = 0; k < d_; ++k) {
         const double v = static_cast<double>(X.data[i * d_ + k]);
         coord_[k * n_ + i] = v;
         point_[i * d_ + k] = v;
       }
-    // the square's side: the first live count whose square fits in n (n - 1) / 2 values
+    // the square's side: the largest whose square fits in n (n - 1) / 2 values
     const index_t condensed = n_ * (n_ - 1) / 2;
     side_ = static_cast<index_t>(std::sqrt(static_cast<double>(condensed)));
     while (side_ * side_ > condensed) --side_;
     while ((side_ + 1) * (side_ + 1) <= condensed) ++side_;
+    side_ = std::max<index_t>(side_, 1);
     // merged clusters live before the square: at most the merges made by then; a spare row
     // takes each update. Reserved, not touched: the pages come as rows are first used.
-    const index_t rows = n_ - std::max<index_t>(side_, 1) + 2;
+    const index_t rows = n_ - side_ + 2;
     pool_.reset(new double[static_cast<std::size_t>(rows * n_)]);
     free_.reserve(rows);
-    square_buffer_.reset(new double[static_cast<std::size_t>(std::max<index_t>(side_, 1) *
-                                                             std::max<index_t>(side_, 1))]);
+    merged_.reserve(n_);
+    square_buffer_.reset(new double[static_cast<std::size_t>(side_ * side_)]);
     order_.reserve(n_);
-    spare_ = 0;
-    fresh_ = 1;
   }
   double output(double dist) const { return dist; }
 
@@ -634,33 +661,67 @@ class EuclideanPolicy {
   index_t extent(const LiveSlots& live) const {
     return square_.side() ? square_.side() : static_cast<index_t>(live.slots().size());
   }
-  void prepare(index_t, index_t) {}
+  // Whether x's nearest unmerged cluster is known and still unmerged.
+  void prepare(index_t x, index_t) {
+    remembered_ = !square_.side() && row_[x] == kUnmerged && near_[x].slot >= 0 &&
+                  row_[near_[x].slot] == kUnmerged;
+  }
 
-  using Part = Nearest;
+  struct Part {
+    Nearest all;       // the least (value, slot) of the share
+    Nearest unmerged;  // the same over the unmerged clusters (a scan from an unmerged one)
+  };
 
   Part scan(index_t x, index_t lo, index_t hi, const LiveSlots& live) const {
-    if (square_.side()) return square_.scan(x, lo, hi);
-    Nearest f;
+    Part f;
+    if (square_.side()) {
+      ProfScope ps(4);
+      f.all = square_.scan(x, lo, hi);
+      return f;
+    }
+    ProfScope ps(row_[x] >= 0 ? 0 : remembered_ ? 1 : 7);
     const index_t* slots = live.slots().data();
     if (row_[x] >= 0) {
       const double* rx = row(x);
       for (index_t p = lo; p < hi; ++p) {
         const index_t i = slots[p];
-        if (visits(live, i, x)) f.take(rx[i], i);
+        if (visits(live, i, x)) f.all.take(rx[i], i);
       }
       return f;
     }
-    Recomputed from_x(*this, x, scratch(0));
-    for (index_t p = lo; p < hi; ++p) {
-      const index_t i = slots[p];
-      if (visits(live, i, x)) f.take(row_[i] >= 0 ? row(i)[x] : from_x.at(i), i);
+    const index_t begin = share_slot(live, lo), end = share_slot(live, hi);
+    if (!remembered_) {
+      double* from_x = scratch(0);
+      distances_from(x, begin, end, from_x);
+      for (index_t p = lo; p < hi; ++p) {
+        const index_t i = slots[p];
+        if (i != x && row_[i] == kUnmerged) f.unmerged.take(from_x[i], i);
+      }
     }
+    for (index_t i : merged_)
+      if (i >= begin && i < end) f.all.take_least(row(i)[x], i);
     return f;
   }
 
   void choose(const Part* parts, int team, index_t x, index_t prev, index_t& best,
-              double& best_dist) const {
-    choose_nearest(parts, team, prev, prev >= 0 ? dist(x, prev) : kInf, best, best_dist);
+              double& best_dist) {
+    Nearest all;
+    if (!square_.side() && row_[x] == kUnmerged) {
+      if (!remembered_) {
+        near_[x] = Nearest{};
+        for (int t = 0; t < team; ++t) near_[x].take_least(parts[t].unmerged);
+      }
+      all = near_[x];
+    }
+    for (int t = 0; t < team; ++t) all.take_least(parts[t].all);
+    // scipy's scan starts from the previous element and takes only strictly smaller ones
+    if (prev >= 0 && !(all.value < dist(x, prev))) {
+      best = prev;
+      best_dist = dist(x, prev);
+    } else {
+      best = all.slot;
+      best_dist = all.value;
+    }
   }
 
   // x merged into y: y's new row written into the spare row (y's old row is still read), and
@@ -668,32 +729,34 @@ class EuclideanPolicy {
   void update(index_t x, index_t y, index_t nx, index_t ny, const LiveSlots& live, index_t lo,
               index_t hi) {
     const double wx = static_cast<double>(nx), wy = static_cast<double>(ny);
-    if (square_.side()) return square_.update(x, y, wx, wy, linkage_, lo, hi);
-    const double* rx = row_[x] >= 0 ? row(x) : nullptr;
-    const double* ry = row_[y] >= 0 ? row(y) : nullptr;
+    if (square_.side()) { ProfScope ps(5); return square_.update(x, y, wx, wy, linkage_, lo, hi); }
+    ProfScope ps(2);
+    const index_t begin = share_slot(live, lo), end = share_slot(live, hi);
+    const double* dx = distances_of(x, begin, end, scratch(0));
+    const double* dy = distances_of(y, begin, end, scratch(1));
     double* out = pool_.get() + spare_ * n_;
-    Recomputed from_x(*this, x, scratch(0)), from_y(*this, y, scratch(1));
     const index_t* slots = live.slots().data();
     for (index_t p = lo; p < hi; ++p) {
       const index_t i = slots[p];
-      if (live.size(i) == 0 || i == y) continue;
-      double* ri = row_[i] >= 0 ? row(i) : nullptr;
-      const double dxi = rx ? rx[i] : ri ? ri[x] : from_x.at(i);
-      const double dyi = ry ? ry[i] : ri ? ri[y] : from_y.at(i);
-      const double d = combine(linkage_, wx, dxi, wy, dyi);
-      out[i] = d;
-      if (ri) ri[y] = d;
+      if (live.size(i) != 0 && i != y) out[i] = combine(linkage_, wx, dx[i], wy, dy[i]);
     }
+    for (index_t i : merged_)
+      if (i >= begin && i < end && i != x && i != y) row(i)[y] = out[i];
   }
 
   void merged(index_t x, index_t y, index_t, index_t, const LiveSlots& live) {
     --live_;
     if (square_.side()) return square_.retire(x, live_);
     // y takes the spare row; the rows it and x held become free
-    for (index_t freed : {row_[x], row_[y]})
-      if (freed >= 0) free_.push_back(freed);
+    for (index_t slot : {x, y})
+      if (row_[slot] >= 0) {
+        free_.push_back(row_[slot]);
+        unlist(slot);
+      }
     row_[y] = spare_;
-    row_[x] = -1;
+    listed_[y] = static_cast<index_t>(merged_.size());
+    merged_.push_back(y);
+    row_[x] = kDead;
     if (free_.empty()) {
       spare_ = fresh_++;
     } else {
@@ -704,35 +767,37 @@ class EuclideanPolicy {
   }
 
  private:
-  static constexpr index_t kBlock = 256;
-
-  // d(x, i) of unmerged slots i, computed a block of kBlock slots at a time as the ascending
-  // slots asked for leave the block.
-  class Recomputed {
-   public:
-    Recomputed(const EuclideanPolicy& p, index_t x, double* buffer)
-        : p_(p), x_(&p.point_[x * p.d_]), buffer_(buffer) {}
-    double at(index_t i) {
-      if (i >= end_) {
-        begin_ = i;
-        end_ = std::min(p_.n_, i + kBlock);
-        kernels().packed_distances(&p_.coord_[begin_], p_.n_, end_ - begin_, x_, p_.d_,
-                                   buffer_);
-      }
-      return buffer_[i - begin_];
-    }
-
-   private:
-    const EuclideanPolicy& p_;
-    const double* x_;
-    double* buffer_;
-    index_t begin_ = 0, end_ = 0;
-  };
-
   double* row(index_t slot) const { return pool_.get() + row_[slot] * n_; }
-  // this thread's recompute buffer `which` (0 or 1)
+  // this thread's buffer `which` (0 or 1) of n values, indexed by slot
   double* scratch(int which) const {
-    return scratch_.data() + (2 * omp_get_thread_num() + which) * kBlock;
+    return scratch_.data() + (2 * omp_get_thread_num() + which) * n_;
+  }
+  // the first slot of the share starting at list position p (n past the end)
+  index_t share_slot(const LiveSlots& live, index_t p) const {
+    const std::vector<index_t>& slots = live.slots();
+    return p < static_cast<index_t>(slots.size()) ? slots[p] : n_;
+  }
+  // buffer[i] = d(x, i) for the slots i in [begin, end), as pdist computes them
+  void distances_from(index_t x, index_t begin, index_t end, double* buffer) const {
+    if (end > begin)
+      kernels().packed_distances(&coord_[begin], n_, end - begin, &point_[x * d_], d_,
+                                 buffer + begin);
+  }
+  // d(x, i) for the live slots i in [begin, end): x's row if merged, else recomputed, with the
+  // merged clusters' entries for x.
+  const double* distances_of(index_t x, index_t begin, index_t end, double* buffer) const {
+    if (row_[x] >= 0) return row(x);
+    distances_from(x, begin, end, buffer);
+    for (index_t i : merged_)
+      if (i >= begin && i < end) buffer[i] = row(i)[x];
+    return buffer;
+  }
+  void unlist(index_t slot) {
+    const index_t at = listed_[slot], last = merged_.back();
+    merged_[at] = last;
+    listed_[last] = at;
+    merged_.pop_back();
+    listed_[slot] = -1;
   }
   double dist(index_t i, index_t j) const {
     if (square_.side()) return square_.dist(i, j);
@@ -747,6 +812,7 @@ class EuclideanPolicy {
   // distances to the unmerged ones after it recomputed; the rest mirrored. Then the rows' pool
   // is released.
   void to_square(const LiveSlots& live) {
+    ProfScope ps(3);
     std::vector<index_t>& L = order_;
     live_list(live, L);
     const index_t m = static_cast<index_t>(L.size());
@@ -759,9 +825,9 @@ class EuclideanPolicy {
         for (index_t c = 0; c < m; ++c) out[c] = from[L[c]];
         continue;
       }
-      Recomputed from_r(*this, L[r], buffer);
+      distances_from(L[r], L[r] + 1, n_, buffer);
       for (index_t c = r + 1; c < m; ++c)
-        if (row_[L[c]] < 0) out[c] = from_r.at(L[c]);
+        if (row_[L[c]] == kUnmerged) out[c] = buffer[L[c]];
     }
     mirror_square(S, m, [this, &L](index_t r) { return row_[L[r]] >= 0; });
     square_.start(S, L);
@@ -775,13 +841,17 @@ class EuclideanPolicy {
   LiveSquare square_;
   std::vector<double> coord_;  // coord_[k * n + i]: feature k of row i (the kernel's layout)
   std::vector<double> point_;  // point_[i * d + k]: the same, row-major (a scan's origin)
-  std::vector<index_t> row_;   // a merged slot's row in the pool; -1 for an unmerged one
+  std::vector<index_t> row_;   // a merged slot's row in the pool; kUnmerged, kDead
+  std::vector<index_t> merged_;  // the merged live slots, in no order
+  std::vector<index_t> listed_;  // a slot's place in merged_
+  std::vector<Nearest> near_;    // an unmerged slot's nearest unmerged one, once scanned
+  bool remembered_ = false;      // the scan's origin is unmerged and near_ holds
   std::unique_ptr<double[]> pool_;  // rows of n distances
   std::vector<index_t> free_;       // pool rows free
-  index_t spare_, fresh_;           // the row the next update writes; the first never used
+  index_t spare_ = 0, fresh_ = 1;   // the row the next update writes; the first never used
   std::unique_ptr<double[]> square_buffer_;
-  std::vector<index_t> order_;      // to_square's list of live slots
-  mutable std::vector<double> scratch_;  // per thread: two recompute buffers of kBlock
+  std::vector<index_t> order_;           // to_square's list of live slots
+  mutable std::vector<double> scratch_;  // per thread: two buffers of n values
 };
 
 // scipy's union-find for naming the clusters of sorted merges.
