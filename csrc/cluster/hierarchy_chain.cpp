@@ -483,11 +483,12 @@ class LiveSquare {
 // Completes the m x m square S from the values written above its diagonal, +inf on the
 // diagonal. Where from_row(c), column c above the diagonal is taken from row c instead (that
 // row was written whole). By 32 x 32 tiles: a cache line of each of 32 rows per tile, not a
-// line per value.
+// line per value. Shared by `team` threads, this one being t.
 template <class FromRow>
-void mirror_square(double* S, index_t m, FromRow from_row) {
+void mirror_square(double* S, index_t m, FromRow from_row, int t = 0, int team = 1) {
   constexpr index_t kTile = 32;
-  for (index_t r0 = 0; r0 < m; r0 += kTile)
+  // thread t of `team` takes every team-th row of tiles (each pair is in one tile)
+  for (index_t r0 = t * kTile; r0 < m; r0 += team * kTile)
     for (index_t c0 = 0; c0 <= r0; c0 += kTile)
       for (index_t r = r0; r < std::min(m, r0 + kTile); ++r)
         for (index_t c = c0; c < std::min(r, c0 + kTile); ++c) {
@@ -497,7 +498,7 @@ void mirror_square(double* S, index_t m, FromRow from_row) {
           else
             S[r * m + c] = S[c * m + r];
         }
-  for (index_t r = 0; r < m; ++r) S[r * m + r] = kInf;
+  for (index_t r = t; r < m; r += team) S[r * m + r] = kInf;
 }
 
 // The live slots, ascending, into L.
@@ -630,10 +631,12 @@ class EuclideanPolicy {
  public:
   template <class T>
   EuclideanPolicy(const Rows<T>& X, Linkage linkage, int n_threads)
-      : n_(X.n), d_(X.d), linkage_(linkage), live_(X.n), square_(X.n),
+      : n_(X.n), d_(X.d), n_threads_(std::max(n_threads, 1)), linkage_(linkage), live_(X.n), square_(X.n),
         coord_(static_cast<std::size_t>(X.n * X.d)),
         point_(static_cast<std::size_t>(X.n * X.d)), row_(X.n, kUnmerged), listed_(X.n, -1),
-        near_(X.n), scratch_(static_cast<std::size_t>(std::max(n_threads, 1) * 2 * X.n)) {
+        near_(X.n),
+        recent_(static_cast<std::size_t>(std::max(n_threads, 1) * kRecent)),
+        scratch_(static_cast<std::size_t>(std::max(n_threads, 1) * kRecent * X.n)) {
     for (index_t i = 0; i < n_; ++i)
       for (index_t k = 0; k < d_; ++k) {
         const double v = static_cast<double>(X.data[i * d_ + k]);
@@ -691,8 +694,7 @@ class EuclideanPolicy {
     }
     const index_t begin = share_slot(live, lo), end = share_slot(live, hi);
     if (!remembered_) {
-      double* from_x = scratch(0);
-      distances_from(x, begin, end, from_x);
+      const double* from_x = recomputed(x, begin, end, nullptr);
       for (index_t p = lo; p < hi; ++p) {
         const index_t i = slots[p];
         if (i != x && row_[i] == kUnmerged) f.unmerged.take(from_x[i], i);
@@ -732,8 +734,8 @@ class EuclideanPolicy {
     if (square_.side()) { ProfScope ps(5); return square_.update(x, y, wx, wy, linkage_, lo, hi); }
     ProfScope ps(2);
     const index_t begin = share_slot(live, lo), end = share_slot(live, hi);
-    const double* dx = distances_of(x, begin, end, scratch(0));
-    const double* dy = distances_of(y, begin, end, scratch(1));
+    const double* dx = distances_of(x, begin, end, nullptr);
+    const double* dy = distances_of(y, begin, end, dx);
     double* out = pool_.get() + spare_ * n_;
     const index_t* slots = live.slots().data();
     for (index_t p = lo; p < hi; ++p) {
@@ -767,10 +769,29 @@ class EuclideanPolicy {
   }
 
  private:
+  static constexpr int kRecent = 4;  // distance rows each thread keeps
+
   double* row(index_t slot) const { return pool_.get() + row_[slot] * n_; }
-  // this thread's buffer `which` (0 or 1) of n values, indexed by slot
-  double* scratch(int which) const {
-    return scratch_.data() + (2 * omp_get_thread_num() + which) * n_;
+
+  // d(x, i) for the slots i in [begin, end) of an unmerged x, indexed by slot, in one of the
+  // thread's last rows (not `keep`). A merge's update reads the two rows that the scans before
+  // it computed: kept, they are not computed again. Their unmerged entries never change; the
+  // merged ones' are overwritten by distances_of.
+  double* recomputed(index_t x, index_t begin, index_t end, const double* keep) const {
+    const int t = omp_get_thread_num();
+    Recent* recent = &recent_[t * kRecent];
+    double* buffers = scratch_.data() + static_cast<std::size_t>(t * kRecent) * n_;
+    for (int k = 0; k < kRecent; ++k)
+      if (recent[k].origin == x && recent[k].begin == begin && recent[k].end == end)
+        return buffers + k * n_;
+    int k = recent[0].next;
+    if (buffers + k * n_ == keep) k = (k + 1) % kRecent;
+    recent[0].next = (k + 1) % kRecent;
+    recent[k].origin = x;
+    recent[k].begin = begin;
+    recent[k].end = end;
+    distances_from(x, begin, end, buffers + k * n_);
+    return buffers + k * n_;
   }
   // the first slot of the share starting at list position p (n past the end)
   index_t share_slot(const LiveSlots& live, index_t p) const {
@@ -785,9 +806,9 @@ class EuclideanPolicy {
   }
   // d(x, i) for the live slots i in [begin, end): x's row if merged, else recomputed, with the
   // merged clusters' entries for x.
-  const double* distances_of(index_t x, index_t begin, index_t end, double* buffer) const {
+  const double* distances_of(index_t x, index_t begin, index_t end, const double* keep) const {
     if (row_[x] >= 0) return row(x);
-    distances_from(x, begin, end, buffer);
+    double* buffer = recomputed(x, begin, end, keep);
     for (index_t i : merged_)
       if (i >= begin && i < end) buffer[i] = row(i)[x];
     return buffer;
@@ -817,24 +838,36 @@ class EuclideanPolicy {
     live_list(live, L);
     const index_t m = static_cast<index_t>(L.size());
     double* S = square_buffer_.get();
-    double* buffer = scratch(0);
-    for (index_t r = 0; r < m; ++r) {
-      double* out = S + r * m;
-      if (row_[L[r]] >= 0) {
-        const double* from = row(L[r]);
-        for (index_t c = 0; c < m; ++c) out[c] = from[L[c]];
-        continue;
+    for (Recent& r : recent_) r.origin = -1;  // the buffers are overwritten
+    // A region of its own (~n^2 / 4 distances and the first touch of the square's pages): it
+    // gets its threads where the chain runs on one, one thread where the chain's team is active
+    // (nested regions are off). No exception: nothing here throws or allocates.
+    const int threads = fastml_region_threads(0.5 * m * n_ * (0.2 * d_ + 1.0), n_threads_);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+      double* buffer = scratch_.data() + static_cast<std::size_t>(omp_get_thread_num()) *
+                                             kRecent * n_;
+#pragma omp for schedule(dynamic, 8)
+      for (index_t r = 0; r < m; ++r) {
+        double* out = S + r * m;
+        if (row_[L[r]] >= 0) {
+          const double* from = row(L[r]);
+          for (index_t c = 0; c < m; ++c) out[c] = from[L[c]];
+          continue;
+        }
+        distances_from(L[r], L[r] + 1, n_, buffer);
+        for (index_t c = r + 1; c < m; ++c)
+          if (row_[L[c]] == kUnmerged) out[c] = buffer[L[c]];
       }
-      distances_from(L[r], L[r] + 1, n_, buffer);
-      for (index_t c = r + 1; c < m; ++c)
-        if (row_[L[c]] == kUnmerged) out[c] = buffer[L[c]];
+      mirror_square(S, m, [this, &L](index_t r) { return row_[L[r]] >= 0; },
+                    omp_get_thread_num(), omp_get_num_threads());
     }
-    mirror_square(S, m, [this, &L](index_t r) { return row_[L[r]] >= 0; });
     square_.start(S, L);
     pool_.reset();
   }
 
   index_t n_, d_;
+  int n_threads_;
   Linkage linkage_;
   index_t live_;      // clusters live
   index_t side_ = 0;  // the live count at which the square takes over
@@ -851,7 +884,12 @@ class EuclideanPolicy {
   index_t spare_ = 0, fresh_ = 1;   // the row the next update writes; the first never used
   std::unique_ptr<double[]> square_buffer_;
   std::vector<index_t> order_;           // to_square's list of live slots
-  mutable std::vector<double> scratch_;  // per thread: two buffers of n values
+  struct Recent {
+    index_t origin = -1, begin = 0, end = 0;  // the row in a buffer: d(origin, [begin, end))
+    int next = 0;                             // (the thread's first) the next buffer to reuse
+  };
+  mutable std::vector<Recent> recent_;   // per thread: kRecent
+  mutable std::vector<double> scratch_;  // per thread: kRecent buffers of n values
 };
 
 // scipy's union-find for naming the clusters of sorted merges.
