@@ -6,8 +6,6 @@
 // minimum, preferring the chain's previous element, as scipy does, so that equal distances are
 // broken as scipy breaks them.
 #include <algorithm>
-#include <cstdio>
-#include <ctime>
 #include <cstdlib>
 #include <chrono>
 #include <cmath>
@@ -37,11 +35,6 @@ const HierarchyTable& kernels() { return selected().table; }
 const char* simd_target() { return selected().name; }
 
 namespace {
-struct Prof { double t[8] = {}; long c[8] = {}; ~Prof() { if (getenv("CHAIN_PROF")) for (int i = 0; i < 8; ++i) fprintf(stderr, "prof %d: %.3f s %ld\n", i, t[i], c[i]); } };
-Prof g_prof;
-inline double tcpu() { timespec ts; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); return ts.tv_sec + 1e-9 * ts.tv_nsec; }
-struct ProfScope { int k; double s; ProfScope(int k) : k(k), s(tcpu()) {} ~ProfScope() { g_prof.t[k] += tcpu() - s; g_prof.c[k]++; } };
-
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Live cluster slots in ascending order. Dead slots are skipped by the scans and dropped when
@@ -678,11 +671,9 @@ class EuclideanPolicy {
   Part scan(index_t x, index_t lo, index_t hi, const LiveSlots& live) const {
     Part f;
     if (square_.side()) {
-      ProfScope ps(4);
       f.all = square_.scan(x, lo, hi);
       return f;
     }
-    ProfScope ps(row_[x] >= 0 ? 0 : remembered_ ? 1 : 7);
     const index_t* slots = live.slots().data();
     if (row_[x] >= 0) {
       const double* rx = row(x);
@@ -731,8 +722,7 @@ class EuclideanPolicy {
   void update(index_t x, index_t y, index_t nx, index_t ny, const LiveSlots& live, index_t lo,
               index_t hi) {
     const double wx = static_cast<double>(nx), wy = static_cast<double>(ny);
-    if (square_.side()) { ProfScope ps(5); return square_.update(x, y, wx, wy, linkage_, lo, hi); }
-    ProfScope ps(2);
+    if (square_.side()) return square_.update(x, y, wx, wy, linkage_, lo, hi);
     const index_t begin = share_slot(live, lo), end = share_slot(live, hi);
     const double* dx = distances_of(x, begin, end, nullptr);
     const double* dy = distances_of(y, begin, end, dx);
@@ -833,7 +823,6 @@ class EuclideanPolicy {
   // distances to the unmerged ones after it recomputed; the rest mirrored. Then the rows' pool
   // is released.
   void to_square(const LiveSlots& live) {
-    ProfScope ps(3);
     std::vector<index_t>& L = order_;
     live_list(live, L);
     const index_t m = static_cast<index_t>(L.size());
