@@ -6,9 +6,12 @@ condensed distance matrix and runs the nearest-neighbour chain over it (ward, co
 or runs its own Prim over the rows (single). fastml runs the same algorithms compiled:
 
 - ward: the chain on cluster centroids and sizes, with no distance matrix (O(n d) memory);
-- complete / average: the chain on a condensed float64 matrix (n (n - 1) / 2 values, one copy,
-  where scipy holds two), with scipy's updates to the operation; once n / sqrt(2) clusters
-  remain, on the square matrix of the live ones, moved into the same buffer;
+- complete / average, euclidean: the chain with no condensed matrix: distances between unmerged
+  rows recomputed from X (pdist's bits), a row of distances per merged cluster, then, once
+  2 n / 5 clusters remain, the square matrix of the live ones; other metrics: the chain on a
+  condensed float64 matrix (n (n - 1) / 2 values, one copy, where scipy holds two), once
+  n / sqrt(2) clusters remain on the square of the live ones moved into the same buffer; both
+  with scipy's updates to the operation;
 - single (euclidean): Prim with distances computed on the fly (O(n d) memory).
 
 Merges come in scipy's order and are named as scipy names them, so children_ and distances_ are
