@@ -76,6 +76,20 @@ py::tuple condensed_tree(In<double> condensed, index_t n, const std::string& lin
 }
 
 template <class T>
+py::tuple euclidean_tree(const In<T>& X, const std::string& linkage, int n_threads) {
+  const auto x = rows(X);
+  require_threads(n_threads);
+  require(linkage == "complete" || linkage == "average", "linkage must be complete or average");
+  const h::Linkage kind = linkage == "complete" ? h::Linkage::complete : h::Linkage::average;
+  std::vector<h::Merge> merges(x.n - 1);
+  {
+    py::gil_scoped_release release;
+    h::euclidean_chain(x, kind, merges.data(), n_threads);
+  }
+  return labelled(merges, x.n);
+}
+
+template <class T>
 py::array_t<double> condensed_euclidean(const In<T>& X, int n_threads) {
   const auto x = rows(X);
   require_threads(n_threads);
@@ -205,6 +219,11 @@ void define_for(py::module_& m) {
         py::arg("indices").noconvert(), py::arg("n_nodes"), py::arg("n_threads"),
         "Ward linkage restricted to a connectivity graph (CSR rows, symmetric, connected) as\n"
         "scikit-learn's ward_tree builds it: (children, parent, distances) for n_nodes nodes.");
+  m.def("euclidean_tree", &euclidean_tree<T>, py::arg("X").noconvert(), py::arg("linkage"),
+        py::arg("n_threads"),
+        "Complete or average linkage of the rows' euclidean distances by the nearest-neighbour\n"
+        "chain, without the condensed matrix: (children, distances) as scipy's linkage of\n"
+        "pdist(X) gives them.");
   m.def("condensed_euclidean", &condensed_euclidean<T>, py::arg("X").noconvert(),
         py::arg("n_threads"), "scipy's pdist(X, 'euclidean'), computed in parallel.");
   m.def("prim_mst", &prim_mst<T>, py::arg("X").noconvert(), py::arg("core_distances").noconvert(),

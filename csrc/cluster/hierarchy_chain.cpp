@@ -6,9 +6,11 @@
 // minimum, preferring the chain's previous element, as scipy does, so that equal distances are
 // broken as scipy breaks them.
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <vector>
 
@@ -33,7 +35,6 @@ const HierarchyTable& kernels() { return selected().table; }
 const char* simd_target() { return selected().name; }
 
 namespace {
-
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Live cluster slots in ascending order. Dead slots are skipped by the scans and dropped when
@@ -328,174 +329,129 @@ class WardPolicy {
   index_t prev_ = -1;          // the chain's previous element (a slot), whose value is noted
 };
 
-// ---- complete and average: a condensed matrix, then a square one -------------------------
+// ---- complete and average: condensed or recomputed distances, then a square matrix --------
 
-// The distances start in scipy's condensed layout, where a scan from x reads d(i, x) for i < x
-// down a column, a cache miss each, and a merge's update reads two such columns and writes one.
-// Once few enough clusters remain that their square matrix fits in the condensed buffer (at most
-// n / sqrt(2), and no more than the in-place move below allows: by two thirds of n at the
-// latest), the live clusters are repacked into it, in slot order, each row holding the
-// cluster's distances to all: a scan then reads one contiguous row,
-// and an update reads two rows and writes a row and a column. The square is repacked smaller
-// each time the live clusters fall to half its side, so rows stay short and mostly live.
-// Positions keep slot order, the values are copies, and the arithmetic is the condensed one's:
-// merges and heights are the same to the bit, ties included.
-class CondensedPolicy {
+// scipy's update formulas, to the operation, so that distances match it to the bit.
+inline double combine(Linkage linkage, double wx, double dxi, double wy, double dyi) {
+  return linkage == Linkage::complete ? std::max(dxi, dyi) : (wx * dxi + wy * dyi) / (wx + wy);
+}
+
+// The first strict minimum of a scan's share, and scipy's choice from the shares: its scan
+// starts from the chain's previous element and takes only strictly smaller distances in slot
+// order, which the shares' first minima, taken in order, strictly, give.
+struct Nearest {
+  double value = kInf;
+  index_t slot = -1;
+  // for candidates in slot order
+  void take(double d, index_t s) {
+    if (d < value) {
+      value = d;
+      slot = s;
+    }
+  }
+  // in any order: the least (value, slot)
+  void take_least(double d, index_t s) {
+    if (d < value || (d == value && s < slot)) {
+      value = d;
+      slot = s;
+    }
+  }
+  void take_least(const Nearest& other) {
+    if (other.slot >= 0) take_least(other.value, other.slot);
+  }
+};
+
+void choose_nearest(const Nearest* parts, int team, index_t prev, double prev_dist,
+                    index_t& best, double& best_dist) {
+  best = prev;
+  best_dist = prev >= 0 ? prev_dist : kInf;
+  for (int t = 0; t < team; ++t)
+    if (parts[t].value < best_dist) {
+      best_dist = parts[t].value;
+      best = parts[t].slot;
+    }
+}
+
+// Where a scan from a slot should visit: its share, slot order, the live ones but itself.
+inline bool visits(const LiveSlots& live, index_t i, index_t x) {
+  return i != x && live.size(i) != 0;
+}
+
+// The live clusters' square matrix, in slot order, each row holding the cluster's distances to
+// all: a scan reads one contiguous row, an update reads two rows and writes a row and a column.
+// The square is repacked smaller each time the live clusters fall to half its side, so rows stay
+// short and mostly live. The values are copies and the arithmetic is the condensed one's: merges
+// and heights are the same to the bit, ties included.
+class LiveSquare {
  public:
-  CondensedPolicy(double* D, index_t n, Linkage linkage)
-      : D_(D), n_(n), linkage_(linkage), live_(n) {
-    // the moves run in the chain's region (merged): every buffer they fill is reserved here,
-    // so that nothing there allocates
+  explicit LiveSquare(index_t n) : n_(n) {
+    // the moves run in the chain's region: every buffer they fill is reserved here, so that
+    // nothing there allocates
     for (auto* v : {&pos_, &slot_, &order_}) v->reserve(n);
     bias_.reserve(n);
-    above_.reserve(n);
   }
-  double output(double dist) const { return dist; }
+  index_t side() const { return side_; }
 
-  // A condensed scan reads half its values down a column (a cache miss each): ~8 ns a cluster;
-  // a square scan streams a row.
-  double step_ns(index_t m) const { return side_ ? 1.5 * side_ : 8.0 * m; }
-  index_t extent(const LiveSlots& live) const {
-    return side_ ? side_ : static_cast<index_t>(live.slots().size());
-  }
-  void prepare(index_t, index_t) {}
-
-  struct Part {
-    double value = kInf;
-    index_t slot = -1;
-  };
-
-  // The first strict minimum over the live clusters at [lo, hi) of the extent. In the square,
-  // dead positions and the diagonal read +inf (bias_, and the diagonal's own value).
-  Part scan(index_t x, index_t lo, index_t hi, const LiveSlots& live) const {
-    Part f;
-    if (side_) {
-      const double* row = D_ + pos_[x] * side_;
-      index_t best = -1;
-      for (index_t c = lo; c < hi; ++c) {
-        const double d = row[c] + bias_[c];
-        if (d < f.value) {
-          f.value = d;
-          best = c;
-        }
-      }
-      if (best >= 0) f.slot = slot_[best];
-      return f;
-    }
-    const index_t* slots = live.slots().data();
-    for (index_t p = lo; p < hi; ++p) {
-      const index_t i = slots[p];
-      if (i == x || live.size(i) == 0) continue;
-      const double d = at(x, i);
-      if (d < f.value) {
-        f.value = d;
-        f.slot = i;
-      }
-    }
-    return f;
-  }
-
-  // scipy's scan starts from the chain's previous element and takes only strictly smaller
-  // distances in slot order: the shares' first minima, taken in order, strictly, give it.
-  void choose(const Part* parts, int team, index_t x, index_t prev, index_t& best,
-              double& best_dist) const {
-    best = prev;
-    best_dist = prev >= 0 ? dist(x, prev) : kInf;
-    for (int t = 0; t < team; ++t)
-      if (parts[t].value < best_dist) {
-        best_dist = parts[t].value;
-        best = parts[t].slot;
-      }
-  }
-
-  // scipy's update formulas, to the operation, so that distances match it to the bit.
-  void update(index_t x, index_t y, index_t nx, index_t ny, const LiveSlots& live, index_t lo,
-              index_t hi) {
-    const double wx = static_cast<double>(nx), wy = static_cast<double>(ny);
-    if (side_) {
-      const index_t px = pos_[x], py = pos_[y];
-      const double* row_x = D_ + px * side_;
-      double* row_y = D_ + py * side_;
-      for (index_t c = lo; c < hi; ++c) {
-        if (bias_[c] != 0.0 || c == px || c == py) continue;
-        const double d = combine(wx, row_x[c], wy, row_y[c]);
-        row_y[c] = d;
-        D_[c * side_ + py] = d;  // the column: a store per row, no load on the scan's path
-      }
-      return;
-    }
-    const index_t* slots = live.slots().data();
-    for (index_t p = lo; p < hi; ++p) {
-      const index_t i = slots[p];
-      if (live.size(i) == 0 || i == y) continue;
-      double& dyi = at(i, y);
-      dyi = combine(wx, at(i, x), wy, dyi);
-    }
-  }
-
-  void merged(index_t x, index_t, index_t, index_t, const LiveSlots& live) {
-    --live_;
-    if (side_) {
-      bias_[pos_[x]] = kInf;
-      if (2 * live_ <= side_ && live_ >= 2) shrink_square();
-    } else if (live_ * live_ <= n_ * (n_ - 1) / 2 && live_ >= 2) {
-      to_square(live);
-    }
-  }
-
- private:
-  double& at(index_t i, index_t j) const {
-    if (i > j) std::swap(i, j);
-    return D_[n_ * i - i * (i + 1) / 2 + (j - i - 1)];
-  }
-  double dist(index_t i, index_t j) const {
-    return side_ ? D_[pos_[i] * side_ + pos_[j]] : at(i, j);
-  }
-  double combine(double wx, double dxi, double wy, double dyi) const {
-    return linkage_ == Linkage::complete ? std::max(dxi, dyi) : (wx * dxi + wy * dyi) / (wx + wy);
-  }
-  index_t row_start(index_t i) const { return n_ * i - i * (i + 1) / 2; }
-
-  // The live clusters' square, moved within the condensed buffer (live_^2 values fit in it):
-  // square row r (cluster L[r]) must not cover the condensed rows still to be read, those of
-  // L[r + 1], ...; while it would, the move waits for more merges (with the lowest slots live
-  // it fits from m <= 2 n / 3 on, with low slots dead sooner). It first takes
-  // the values above the diagonal (row L[r]'s, gathered before it is overwritten), then mirrors
-  // them below by tiles.
-  void to_square(const LiveSlots& live) {
-    std::vector<index_t>& L = order_;
-    L.clear();
-    for (index_t s : live.slots())
-      if (live.size(s)) L.push_back(s);
+  // From here on the m x m square at S, its rows those of the live slots L (ascending), full
+  // and with +inf on the diagonal.
+  void start(double* S, const std::vector<index_t>& L) {
     const index_t m = static_cast<index_t>(L.size());
-    for (index_t r = 0; r + 1 < m; ++r)
-      if ((r + 1) * m > row_start(L[r + 1])) return;  // not yet: try again after a merge
-    std::vector<double>& above = above_;
-    above.assign(m, 0.0);
-    for (index_t r = 0; r < m; ++r) {
-      const double* row = D_ + row_start(L[r]) - L[r] - 1;  // row[j] = d(L[r], j), j > L[r]
-      for (index_t c = r + 1; c < m; ++c) above[c] = row[L[c]];
-      std::copy(above.begin() + r + 1, above.end(), D_ + r * m + r + 1);
-    }
-    mirror(m);
+    S_ = S;
     pos_.assign(n_, -1);
     slot_.assign(L.begin(), L.end());
     for (index_t r = 0; r < m; ++r) pos_[L[r]] = r;
     bias_.assign(m, 0.0);
     side_ = m;
   }
+  double dist(index_t i, index_t j) const { return S_[pos_[i] * side_ + pos_[j]]; }
 
+  // Dead positions and the diagonal read +inf (bias_, and the diagonal's own value).
+  Nearest scan(index_t x, index_t lo, index_t hi) const {
+    Nearest f;
+    const double* row = S_ + pos_[x] * side_;
+    index_t best = -1;
+    for (index_t c = lo; c < hi; ++c) {
+      const double d = row[c] + bias_[c];
+      if (d < f.value) {
+        f.value = d;
+        best = c;
+      }
+    }
+    if (best >= 0) f.slot = slot_[best];
+    return f;
+  }
+
+  void update(index_t x, index_t y, double wx, double wy, Linkage linkage, index_t lo,
+              index_t hi) {
+    const index_t px = pos_[x], py = pos_[y];
+    const double* row_x = S_ + px * side_;
+    double* row_y = S_ + py * side_;
+    for (index_t c = lo; c < hi; ++c) {
+      if (bias_[c] != 0.0 || c == px || c == py) continue;
+      const double d = combine(linkage, wx, row_x[c], wy, row_y[c]);
+      row_y[c] = d;
+      S_[c * side_ + py] = d;  // the column: a store per row, no load on the scan's path
+    }
+  }
+
+  // x merged away, `live` clusters left.
+  void retire(index_t x, index_t live) {
+    bias_[pos_[x]] = kInf;
+    if (2 * live <= side_ && live >= 2) shrink();
+  }
+
+ private:
   // The live positions' square, moved to the front in order: every value moves to a lower or
   // equal address, later ones read after earlier ones are written, so one forward pass does it.
-  void shrink_square() {
+  void shrink() {
     std::vector<index_t>& R = order_;  // the live positions, ascending
     R.clear();
     for (index_t c = 0; c < side_; ++c)
       if (bias_[c] == 0.0) R.push_back(c);
     const index_t m = static_cast<index_t>(R.size());
     for (index_t r = 0; r < m; ++r) {
-      const double* from = D_ + R[r] * side_;
-      double* to = D_ + r * m;
+      const double* from = S_ + R[r] * side_;
+      double* to = S_ + r * m;
       for (index_t c = 0; c < m; ++c) to[c] = from[R[c]];
     }
     for (index_t r = 0; r < m; ++r) {
@@ -508,27 +464,420 @@ class CondensedPolicy {
     side_ = m;
   }
 
-  // The m x m square at D_ from its values above the diagonal: below by 32 x 32 tiles (a cache
-  // line of each of 32 rows read per tile, not a line per value), +inf on the diagonal.
-  void mirror(index_t m) {
-    constexpr index_t kTile = 32;
-    for (index_t r0 = 0; r0 < m; r0 += kTile)
-      for (index_t c0 = 0; c0 <= r0; c0 += kTile)
-        for (index_t r = r0; r < std::min(m, r0 + kTile); ++r)
-          for (index_t c = c0; c < std::min(r, c0 + kTile); ++c) D_[r * m + c] = D_[c * m + r];
-    for (index_t r = 0; r < m; ++r) D_[r * m + r] = kInf;
+  index_t n_;
+  double* S_ = nullptr;
+  index_t side_ = 0;           // the square's side; 0 before start
+  std::vector<index_t> pos_;   // square position of a live slot
+  std::vector<index_t> slot_;  // slot at a square position
+  std::vector<double> bias_;   // 0 at a live position, +inf at a dead one
+  std::vector<index_t> order_;  // shrink's list of live positions
+};
+
+// Completes the m x m square S from the values written above its diagonal, +inf on the
+// diagonal. Where from_row(c), column c above the diagonal is taken from row c instead (that
+// row was written whole). By 32 x 32 tiles: a cache line of each of 32 rows per tile, not a
+// line per value. Shared by `team` threads, this one being t.
+template <class FromRow>
+void mirror_square(double* S, index_t m, FromRow from_row, int t = 0, int team = 1) {
+  constexpr index_t kTile = 32;
+  // thread t of `team` takes every team-th row of tiles (each pair is in one tile)
+  for (index_t r0 = t * kTile; r0 < m; r0 += team * kTile)
+    for (index_t c0 = 0; c0 <= r0; c0 += kTile)
+      for (index_t r = r0; r < std::min(m, r0 + kTile); ++r)
+        for (index_t c = c0; c < std::min(r, c0 + kTile); ++c) {
+          // (c, r) above the diagonal, (r, c) below it
+          if (from_row(r))
+            S[c * m + r] = S[r * m + c];
+          else
+            S[r * m + c] = S[c * m + r];
+        }
+  for (index_t r = t; r < m; r += team) S[r * m + r] = kInf;
+}
+
+// The live slots, ascending, into L.
+void live_list(const LiveSlots& live, std::vector<index_t>& L) {
+  L.clear();
+  for (index_t s : live.slots())
+    if (live.size(s)) L.push_back(s);
+}
+
+// The distances start in scipy's condensed layout, where a scan from x reads d(i, x) for i < x
+// down a column, a cache miss each, and a merge's update reads two such columns and writes one.
+// Once few enough clusters remain that their square matrix fits in the condensed buffer (at most
+// n / sqrt(2), and no more than the in-place move below allows: by two thirds of n at the
+// latest), the live clusters are repacked into it (LiveSquare).
+class CondensedPolicy {
+ public:
+  CondensedPolicy(double* D, index_t n, Linkage linkage)
+      : D_(D), n_(n), linkage_(linkage), live_(n), square_(n) {
+    order_.reserve(n);
+    above_.reserve(n);
+  }
+  double output(double dist) const { return dist; }
+
+  // A condensed scan reads half its values down a column (a cache miss each): ~8 ns a cluster;
+  // a square scan streams a row.
+  double step_ns(index_t m) const { return square_.side() ? 1.5 * square_.side() : 8.0 * m; }
+  index_t extent(const LiveSlots& live) const {
+    return square_.side() ? square_.side() : static_cast<index_t>(live.slots().size());
+  }
+  void prepare(index_t, index_t) {}
+
+  using Part = Nearest;
+
+  Part scan(index_t x, index_t lo, index_t hi, const LiveSlots& live) const {
+    if (square_.side()) return square_.scan(x, lo, hi);
+    Nearest f;
+    const index_t* slots = live.slots().data();
+    for (index_t p = lo; p < hi; ++p) {
+      const index_t i = slots[p];
+      if (visits(live, i, x)) f.take(at(x, i), i);
+    }
+    return f;
+  }
+
+  void choose(const Part* parts, int team, index_t x, index_t prev, index_t& best,
+              double& best_dist) const {
+    choose_nearest(parts, team, prev, prev >= 0 ? dist(x, prev) : kInf, best, best_dist);
+  }
+
+  void update(index_t x, index_t y, index_t nx, index_t ny, const LiveSlots& live, index_t lo,
+              index_t hi) {
+    const double wx = static_cast<double>(nx), wy = static_cast<double>(ny);
+    if (square_.side()) return square_.update(x, y, wx, wy, linkage_, lo, hi);
+    const index_t* slots = live.slots().data();
+    for (index_t p = lo; p < hi; ++p) {
+      const index_t i = slots[p];
+      if (live.size(i) == 0 || i == y) continue;
+      double& dyi = at(i, y);
+      dyi = combine(linkage_, wx, at(i, x), wy, dyi);
+    }
+  }
+
+  void merged(index_t x, index_t, index_t, index_t, const LiveSlots& live) {
+    --live_;
+    if (square_.side())
+      square_.retire(x, live_);
+    else if (live_ * live_ <= n_ * (n_ - 1) / 2 && live_ >= 2)
+      to_square(live);
+  }
+
+ private:
+  double& at(index_t i, index_t j) const {
+    if (i > j) std::swap(i, j);
+    return D_[n_ * i - i * (i + 1) / 2 + (j - i - 1)];
+  }
+  double dist(index_t i, index_t j) const { return square_.side() ? square_.dist(i, j) : at(i, j); }
+  index_t row_start(index_t i) const { return n_ * i - i * (i + 1) / 2; }
+
+  // The live clusters' square, moved within the condensed buffer (live_^2 values fit in it):
+  // square row r (cluster L[r]) must not cover the condensed rows still to be read, those of
+  // L[r + 1], ...; while it would, the move waits for more merges (with the lowest slots live
+  // it fits from m <= 2 n / 3 on, with low slots dead sooner). It first takes
+  // the values above the diagonal (row L[r]'s, gathered before it is overwritten), then mirrors
+  // them below.
+  void to_square(const LiveSlots& live) {
+    std::vector<index_t>& L = order_;
+    live_list(live, L);
+    const index_t m = static_cast<index_t>(L.size());
+    for (index_t r = 0; r + 1 < m; ++r)
+      if ((r + 1) * m > row_start(L[r + 1])) return;  // not yet: try again after a merge
+    std::vector<double>& above = above_;
+    above.assign(m, 0.0);
+    for (index_t r = 0; r < m; ++r) {
+      const double* row = D_ + row_start(L[r]) - L[r] - 1;  // row[j] = d(L[r], j), j > L[r]
+      for (index_t c = r + 1; c < m; ++c) above[c] = row[L[c]];
+      std::copy(above.begin() + r + 1, above.end(), D_ + r * m + r + 1);
+    }
+    mirror_square(D_, m, [](index_t) { return false; });
+    square_.start(D_, L);
   }
 
   double* D_;
   index_t n_;
   Linkage linkage_;
-  index_t live_;               // clusters live
-  index_t side_ = 0;           // the square's side; 0 while condensed
-  std::vector<index_t> pos_;   // square position of a live slot
-  std::vector<index_t> slot_;  // slot at a square position
-  std::vector<double> bias_;   // 0 at a live position, +inf at a dead one
-  std::vector<index_t> order_;  // the moves' list of live slots or positions
+  index_t live_;                // clusters live
+  LiveSquare square_;
+  std::vector<index_t> order_;  // to_square's list of live slots
   std::vector<double> above_;   // to_square's row of values above the diagonal
+};
+
+// Euclidean distances without the condensed matrix. While many clusters remain:
+//  - a distance between two rows never merged is recomputed from X where needed (pdist's
+//    operations: its bits) by the SIMD kernel, a block of consecutive slots at a time;
+//  - each merged cluster keeps a row of its distances to every slot, written whole by its
+//    merge's update, with its entry in the other merged clusters' rows;
+//  - an unmerged cluster remembers its nearest unmerged one (value, slot): those distances never
+//    change, so it holds until that one merges, and a scan from it then reads only the merged
+//    clusters' entries for it (a list of them, read in a tight loop, so that their cache misses
+//    overlap).
+// Once 2 n / 5 clusters remain, their square is built and LiveSquare goes on.
+// Candidates come in slot order except the merged list's; each share keeps the least
+// (value, slot), which is the first strict minimum of its range in slot order, and choose()
+// takes the least over the shares and the remembered one, then scipy's preference for the
+// chain's previous element.
+class EuclideanPolicy {
+  static constexpr index_t kUnmerged = -1;  // row_ of an unmerged live slot
+  static constexpr index_t kDead = -2;
+
+ public:
+  template <class T>
+  EuclideanPolicy(const Rows<T>& X, Linkage linkage, int n_threads)
+      : n_(X.n), d_(X.d), n_threads_(std::max(n_threads, 1)), linkage_(linkage), live_(X.n), square_(X.n),
+        coord_(static_cast<std::size_t>(X.n * X.d)),
+        point_(static_cast<std::size_t>(X.n * X.d)), row_(X.n, kUnmerged), listed_(X.n, -1),
+        near_(X.n),
+        recent_(static_cast<std::size_t>(std::max(n_threads, 1) * kRecent)),
+        scratch_(static_cast<std::size_t>(std::max(n_threads, 1) * kRecent * X.n)) {
+    for (index_t i = 0; i < n_; ++i)
+      for (index_t k = 0; k < d_; ++k) {
+        const double v = static_cast<double>(X.data[i * d_ + k]);
+        coord_[k * n_ + i] = v;
+        point_[i * d_ + k] = v;
+      }
+    // The square takes over at 2 n / 5 live clusters (0.16 n^2 values, a third of the condensed
+    // matrix): later than the n / sqrt(2) at which it would fit in that matrix, because building
+    // it costs O(m^2) (recomputed distances, first-touched pages) while the merges before cost
+    // about as much per merge here as in the square (10k x 16 blobs, one thread, medians of 3-4:
+    // 1.19 s at n / sqrt(2), 1.05 s at 0.6 n, 0.95 s at 0.4 n, 0.92-0.94 s at 0.3 n and 0.2 n).
+    side_ = std::max<index_t>(2 * n_ / 5, 1);
+    // merged clusters live before the square: at most the merges made by then; a spare row
+    // takes each update. Reserved, not touched: the pages come as rows are first used.
+    const index_t rows = n_ - side_ + 2;
+    pool_.reset(new double[static_cast<std::size_t>(rows * n_)]);
+    free_.reserve(rows);
+    merged_.reserve(n_);
+    square_buffer_.reset(new double[static_cast<std::size_t>(side_ * side_)]);
+    order_.reserve(n_);
+  }
+  double output(double dist) const { return dist; }
+
+  double step_ns(index_t m) const { return square_.side() ? 1.5 * square_.side() : 3.0 * m; }
+  index_t extent(const LiveSlots& live) const {
+    return square_.side() ? square_.side() : static_cast<index_t>(live.slots().size());
+  }
+  // Whether x's nearest unmerged cluster is known and still unmerged.
+  void prepare(index_t x, index_t) {
+    remembered_ = !square_.side() && row_[x] == kUnmerged && near_[x].slot >= 0 &&
+                  row_[near_[x].slot] == kUnmerged;
+  }
+
+  struct Part {
+    Nearest all;       // the least (value, slot) of the share
+    Nearest unmerged;  // the same over the unmerged clusters (a scan from an unmerged one)
+  };
+
+  Part scan(index_t x, index_t lo, index_t hi, const LiveSlots& live) const {
+    Part f;
+    if (square_.side()) {
+      f.all = square_.scan(x, lo, hi);
+      return f;
+    }
+    const index_t* slots = live.slots().data();
+    if (row_[x] >= 0) {
+      const double* rx = row(x);
+      for (index_t p = lo; p < hi; ++p) {
+        const index_t i = slots[p];
+        if (visits(live, i, x)) f.all.take(rx[i], i);
+      }
+      return f;
+    }
+    const index_t begin = share_slot(live, lo), end = share_slot(live, hi);
+    if (!remembered_) {
+      const double* from_x = recomputed(x, begin, end, nullptr);
+      for (index_t p = lo; p < hi; ++p) {
+        const index_t i = slots[p];
+        if (i != x && row_[i] == kUnmerged) f.unmerged.take(from_x[i], i);
+      }
+    }
+    for (index_t i : merged_)
+      if (i >= begin && i < end) f.all.take_least(row(i)[x], i);
+    return f;
+  }
+
+  void choose(const Part* parts, int team, index_t x, index_t prev, index_t& best,
+              double& best_dist) {
+    Nearest all;
+    if (!square_.side() && row_[x] == kUnmerged) {
+      if (!remembered_) {
+        near_[x] = Nearest{};
+        for (int t = 0; t < team; ++t) near_[x].take_least(parts[t].unmerged);
+      }
+      all = near_[x];
+    }
+    for (int t = 0; t < team; ++t) all.take_least(parts[t].all);
+    // scipy's scan starts from the previous element and takes only strictly smaller ones
+    if (prev >= 0 && !(all.value < dist(x, prev))) {
+      best = prev;
+      best_dist = dist(x, prev);
+    } else {
+      best = all.slot;
+      best_dist = all.value;
+    }
+  }
+
+  // x merged into y: y's new row written into the spare row (y's old row is still read), and
+  // y's entry in every other merged cluster's row.
+  void update(index_t x, index_t y, index_t nx, index_t ny, const LiveSlots& live, index_t lo,
+              index_t hi) {
+    const double wx = static_cast<double>(nx), wy = static_cast<double>(ny);
+    if (square_.side()) return square_.update(x, y, wx, wy, linkage_, lo, hi);
+    const index_t begin = share_slot(live, lo), end = share_slot(live, hi);
+    const double* dx = distances_of(x, begin, end, nullptr);
+    const double* dy = distances_of(y, begin, end, dx);
+    double* out = pool_.get() + spare_ * n_;
+    const index_t* slots = live.slots().data();
+    for (index_t p = lo; p < hi; ++p) {
+      const index_t i = slots[p];
+      if (live.size(i) != 0 && i != y) out[i] = combine(linkage_, wx, dx[i], wy, dy[i]);
+    }
+    for (index_t i : merged_)
+      if (i >= begin && i < end && i != x && i != y) row(i)[y] = out[i];
+  }
+
+  void merged(index_t x, index_t y, index_t, index_t, const LiveSlots& live) {
+    --live_;
+    if (square_.side()) return square_.retire(x, live_);
+    // y takes the spare row; the rows it and x held become free
+    for (index_t slot : {x, y})
+      if (row_[slot] >= 0) {
+        free_.push_back(row_[slot]);
+        unlist(slot);
+      }
+    row_[y] = spare_;
+    listed_[y] = static_cast<index_t>(merged_.size());
+    merged_.push_back(y);
+    row_[x] = kDead;
+    if (free_.empty()) {
+      spare_ = fresh_++;
+    } else {
+      spare_ = free_.back();
+      free_.pop_back();
+    }
+    if (live_ <= side_ && live_ >= 2) to_square(live);
+  }
+
+ private:
+  static constexpr int kRecent = 4;  // distance rows each thread keeps
+
+  double* row(index_t slot) const { return pool_.get() + row_[slot] * n_; }
+
+  // d(x, i) for the slots i in [begin, end) of an unmerged x, indexed by slot, in one of the
+  // thread's last rows (not `keep`). A merge's update reads the two rows that the scans before
+  // it computed: kept, they are not computed again. Their unmerged entries never change; the
+  // merged ones' are overwritten by distances_of.
+  double* recomputed(index_t x, index_t begin, index_t end, const double* keep) const {
+    const int t = omp_get_thread_num();
+    Recent* recent = &recent_[t * kRecent];
+    double* buffers = scratch_.data() + static_cast<std::size_t>(t * kRecent) * n_;
+    for (int k = 0; k < kRecent; ++k)
+      if (recent[k].origin == x && recent[k].begin == begin && recent[k].end == end)
+        return buffers + k * n_;
+    int k = recent[0].next;
+    if (buffers + k * n_ == keep) k = (k + 1) % kRecent;
+    recent[0].next = (k + 1) % kRecent;
+    recent[k].origin = x;
+    recent[k].begin = begin;
+    recent[k].end = end;
+    distances_from(x, begin, end, buffers + k * n_);
+    return buffers + k * n_;
+  }
+  // the first slot of the share starting at list position p (n past the end)
+  index_t share_slot(const LiveSlots& live, index_t p) const {
+    const std::vector<index_t>& slots = live.slots();
+    return p < static_cast<index_t>(slots.size()) ? slots[p] : n_;
+  }
+  // buffer[i] = d(x, i) for the slots i in [begin, end), as pdist computes them
+  void distances_from(index_t x, index_t begin, index_t end, double* buffer) const {
+    if (end > begin)
+      kernels().packed_distances(&coord_[begin], n_, end - begin, &point_[x * d_], d_,
+                                 buffer + begin);
+  }
+  // d(x, i) for the live slots i in [begin, end): x's row if merged, else recomputed, with the
+  // merged clusters' entries for x.
+  const double* distances_of(index_t x, index_t begin, index_t end, const double* keep) const {
+    if (row_[x] >= 0) return row(x);
+    double* buffer = recomputed(x, begin, end, keep);
+    for (index_t i : merged_)
+      if (i >= begin && i < end) buffer[i] = row(i)[x];
+    return buffer;
+  }
+  void unlist(index_t slot) {
+    const index_t at = listed_[slot], last = merged_.back();
+    merged_[at] = last;
+    listed_[last] = at;
+    merged_.pop_back();
+    listed_[slot] = -1;
+  }
+  double dist(index_t i, index_t j) const {
+    if (square_.side()) return square_.dist(i, j);
+    if (row_[i] >= 0) return row(i)[j];
+    if (row_[j] >= 0) return row(j)[i];
+    double d;
+    kernels().packed_distances(&coord_[j], n_, 1, &point_[i * d_], d_, &d);
+    return d;
+  }
+
+  // The live clusters' square: a merged cluster's row copied whole; an unmerged one's
+  // distances to the unmerged ones after it recomputed; the rest mirrored. Then the rows' pool
+  // is released.
+  void to_square(const LiveSlots& live) {
+    std::vector<index_t>& L = order_;
+    live_list(live, L);
+    const index_t m = static_cast<index_t>(L.size());
+    double* S = square_buffer_.get();
+    for (Recent& r : recent_) r.origin = -1;  // the buffers are overwritten
+    // A region of its own (~n^2 / 4 distances and the first touch of the square's pages): it
+    // gets its threads where the chain runs on one, one thread where the chain's team is active
+    // (nested regions are off). No exception: nothing here throws or allocates.
+    const int threads = fastml_region_threads(0.5 * m * n_ * (0.2 * d_ + 1.0), n_threads_);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+      double* buffer = scratch_.data() + static_cast<std::size_t>(omp_get_thread_num()) *
+                                             kRecent * n_;
+#pragma omp for schedule(dynamic, 8)
+      for (index_t r = 0; r < m; ++r) {
+        double* out = S + r * m;
+        if (row_[L[r]] >= 0) {
+          const double* from = row(L[r]);
+          for (index_t c = 0; c < m; ++c) out[c] = from[L[c]];
+          continue;
+        }
+        distances_from(L[r], L[r] + 1, n_, buffer);
+        for (index_t c = r + 1; c < m; ++c)
+          if (row_[L[c]] == kUnmerged) out[c] = buffer[L[c]];
+      }
+      mirror_square(S, m, [this, &L](index_t r) { return row_[L[r]] >= 0; },
+                    omp_get_thread_num(), omp_get_num_threads());
+    }
+    square_.start(S, L);
+    pool_.reset();
+  }
+
+  index_t n_, d_;
+  int n_threads_;
+  Linkage linkage_;
+  index_t live_;      // clusters live
+  index_t side_ = 0;  // the live count at which the square takes over
+  LiveSquare square_;
+  std::vector<double> coord_;  // coord_[k * n + i]: feature k of row i (the kernel's layout)
+  std::vector<double> point_;  // point_[i * d + k]: the same, row-major (a scan's origin)
+  std::vector<index_t> row_;   // a merged slot's row in the pool; kUnmerged, kDead
+  std::vector<index_t> merged_;  // the merged live slots, in no order
+  std::vector<index_t> listed_;  // a slot's place in merged_
+  std::vector<Nearest> near_;    // an unmerged slot's nearest unmerged one, once scanned
+  bool remembered_ = false;      // the scan's origin is unmerged and near_ holds
+  std::unique_ptr<double[]> pool_;  // rows of n distances
+  std::vector<index_t> free_;       // pool rows free
+  index_t spare_ = 0, fresh_ = 1;   // the row the next update writes; the first never used
+  std::unique_ptr<double[]> square_buffer_;
+  std::vector<index_t> order_;           // to_square's list of live slots
+  struct Recent {
+    index_t origin = -1, begin = 0, end = 0;  // the row in a buffer: d(origin, [begin, end))
+    int next = 0;                             // (the thread's first) the next buffer to reuse
+  };
+  mutable std::vector<Recent> recent_;   // per thread: kRecent
+  mutable std::vector<double> scratch_;  // per thread: kRecent buffers of n values
 };
 
 // scipy's union-find for naming the clusters of sorted merges.
@@ -587,6 +936,12 @@ void label_merges(const Merge* merges, index_t n, std::int64_t* children, double
 }
 
 template <class T>
+void euclidean_chain(const Rows<T>& X, Linkage linkage, Merge* merges, int n_threads) {
+  EuclideanPolicy p(X, linkage, n_threads);
+  nn_chain(p, X.n, merges, n_threads);
+}
+
+template <class T>
 void condensed_euclidean(const Rows<T>& X, double* condensed, int n_threads) {
   const index_t n = X.n, d = X.d;
   // X feature-major, so that the distances of a row to the rows after it are computed one row
@@ -604,13 +959,14 @@ void condensed_euclidean(const Rows<T>& X, double* condensed, int n_threads) {
     const index_t count = n - 1 - i;
     double* xi = &row[static_cast<std::size_t>(omp_get_thread_num() * d)];
     for (index_t k = 0; k < d; ++k) xi[k] = packed[k * n + i];
-    kern.packed_sq_distances(&packed[i + 1], n, count, xi, d, out);
-    for (index_t j = 0; j < count; ++j) out[j] = std::sqrt(out[j]);
+    kern.packed_distances(&packed[i + 1], n, count, xi, d, out);
   }
 }
 
 template void ward_chain<float>(const Rows<float>&, Merge*, int);
 template void ward_chain<double>(const Rows<double>&, Merge*, int);
+template void euclidean_chain<float>(const Rows<float>&, Linkage, Merge*, int);
+template void euclidean_chain<double>(const Rows<double>&, Linkage, Merge*, int);
 template void condensed_euclidean<float>(const Rows<float>&, double*, int);
 template void condensed_euclidean<double>(const Rows<double>&, double*, int);
 

@@ -1,6 +1,7 @@
 // The hierarchy core's distance kernel, compiled once per instruction set (CMake defines
 // FASTML_ISA and the -march). Built without fused multiply-adds, every build computes the same
 // bits: one point per SIMD lane, each lane summing over the features in order.
+#include <cmath>
 #include <cstring>
 
 #include "fastml/hierarchy.hpp"
@@ -50,6 +51,14 @@ void packed_sq_distances(const double* coord, index_t stride, index_t count, con
   }
 }
 
+// The distances themselves: sqrt here vectorises at this build's width (-fno-math-errno), and is
+// correctly rounded at any width, so the bits are pdist's.
+void packed_distances(const double* coord, index_t stride, index_t count, const double* x,
+                      index_t d, double* out) {
+  packed_sq_distances(coord, stride, count, x, d, out);
+  for (index_t l = 0; l < count; ++l) out[l] = std::sqrt(out[l]);
+}
+
 void ward_values(const double* coord, index_t stride, index_t count, const double* x, index_t d,
                  const double* size, double nx, double* out) {
   packed_sq_distances(coord, stride, count, x, d, out);
@@ -84,7 +93,7 @@ bool flag_closer(const double* coord, index_t stride, index_t count, const doubl
 }  // namespace
 
 HierarchyTable kernel_table() {
-  return HierarchyTable{&packed_sq_distances, &ward_values, &flag_closer};
+  return HierarchyTable{&packed_sq_distances, &packed_distances, &ward_values, &flag_closer};
 }
 
 }  // namespace fastml::hierarchy::FASTML_ISA

@@ -21,17 +21,25 @@ def _data(shape, dtype, seed=0):
     return np.random.default_rng(seed).normal(size=shape).astype(dtype)
 
 
-def _tree(X, method, n_threads=2):
+def _tree(X, method, n_threads=2, chain="condensed"):
+    """The core's tree; complete and average by either chain: on the condensed matrix, or on
+    the rows (their distances recomputed, no condensed matrix)."""
     if method == "ward":
         return core.ward_tree(X, n_threads)
+    if chain == "rows":
+        return core.euclidean_tree(X, method, n_threads)
     return core.condensed_tree(core.condensed_euclidean(X, 2), X.shape[0], method, n_threads)
+
+
+CHAINS = pytest.mark.parametrize("chain", ["condensed", "rows"])
 
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("method", ["ward", "complete", "average"])
-def test_chain_matches_naive_agglomeration(shape, method, dtype):
+@CHAINS
+def test_chain_matches_naive_agglomeration(shape, method, dtype, chain):
     X = _data(shape, dtype)
-    children, distances = _tree(X, method)
+    children, distances = _tree(X, method, chain=chain)
     ref_children, ref_distances = ref.linkage(X, method)
     np.testing.assert_array_equal(children, ref_children)
     np.testing.assert_allclose(distances, ref_distances, rtol=1e-12)
@@ -64,9 +72,10 @@ def _tied(n, d, seed=0):
 @pytest.mark.parametrize("X", [_data((50, 4), np.float64), _tied(60, 3), _tied(45, 1, seed=2)],
                          ids=["random", "grid", "line"])
 @pytest.mark.parametrize("method", ["complete", "average"])
-def test_chain_is_scipy_to_the_bit(X, method):
+@CHAINS
+def test_chain_is_scipy_to_the_bit(X, method, chain):
     Z = scipy_hierarchy.linkage(X, method=method)
-    children, distances = _tree(X, method)
+    children, distances = _tree(X, method, chain=chain)
     np.testing.assert_array_equal(children, Z[:, :2].astype(np.int64))
     np.testing.assert_array_equal(distances, Z[:, 2])
 
@@ -74,10 +83,13 @@ def test_chain_is_scipy_to_the_bit(X, method):
 @pytest.mark.parametrize("X", [_data((300, 4), np.float64), _tied(400, 3), _tied(257, 1, seed=2)],
                          ids=["random", "grid", "line"])
 @pytest.mark.parametrize("method", ["ward", "complete", "average"])
-def test_chain_is_the_same_on_any_thread_count(X, method):
+@CHAINS
+def test_chain_is_the_same_on_any_thread_count(X, method, chain):
     """The chain's scans and updates are split among its team (every step, the tests setting
     FASTML_MIN_THREAD_WORK_NS=0): 1, 2 and 3 threads give scipy's tree, ties included."""
-    trees = [_tree(X, method, n_threads) for n_threads in (1, 2, 3)]
+    if method == "ward" and chain == "rows":
+        pytest.skip("ward has one chain")
+    trees = [_tree(X, method, n_threads, chain) for n_threads in (1, 2, 3)]
     for children, distances in trees[1:]:
         np.testing.assert_array_equal(children, trees[0][0])
         np.testing.assert_array_equal(distances, trees[0][1])
@@ -99,17 +111,20 @@ def _low_slots_last(n, seed=0):
 
 
 @pytest.mark.parametrize("method", ["complete", "average"])
-def test_chain_is_scipy_across_the_square_repacks(method):
+@CHAINS
+def test_chain_is_scipy_across_the_square_repacks(method, chain):
     """Complete and average move to a square matrix once n / sqrt(2) clusters remain (later when
-    low slots stay live) and shrink it each time the live ones halve: every size from 2 to 40
-    and trees with ties or late moves cross those points at different merges."""
+    low slots stay live, for the condensed chain) and shrink it each time the live ones halve:
+    every size from 2 to 40 and trees with ties or late moves cross those points at different
+    merges. The rows' chain, before its square, remembers each unmerged cluster's nearest
+    unmerged one and reuses its threads' last recomputed rows: the same cases cover those."""
     cases = [_data((n, 3), np.float64, seed=n) for n in range(2, 41)]
     cases += [_tied(n, 2, seed=n) for n in (9, 17, 33, 65, 130)]
     cases += [_low_slots_last(n, seed=n) for n in (12, 31, 64, 201)]
     for X in cases:
         Z = scipy_hierarchy.linkage(X, method=method)
         for n_threads in (1, 3):
-            children, distances = _tree(X, method, n_threads)
+            children, distances = _tree(X, method, n_threads, chain)
             np.testing.assert_array_equal(children, Z[:, :2].astype(np.int64))
             np.testing.assert_array_equal(distances, Z[:, 2])
 
@@ -176,6 +191,10 @@ def test_float32_rows_give_float64_results():
     for a, b in zip(core.prim_mst(X, None, 1.0, 1), core.prim_mst(X.astype(np.float64), None,
                                                                      1.0, 1)):
         np.testing.assert_array_equal(a, b)
+    for method in ("complete", "average"):
+        for a, b in zip(core.euclidean_tree(X, method, 1),
+                        core.euclidean_tree(X.astype(np.float64), method, 1)):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_entry_checks():
@@ -190,6 +209,12 @@ def test_entry_checks():
         core.condensed_tree(np.zeros(10), 5, "median", 1)
     with pytest.raises(ValueError, match="n_threads"):
         core.condensed_tree(np.zeros(10), 5, "average", 0)
+    with pytest.raises(ValueError, match="linkage"):
+        core.euclidean_tree(X, "ward", 1)
+    with pytest.raises(ValueError, match="n_threads"):
+        core.euclidean_tree(X, "average", 0)
+    with pytest.raises(ValueError, match="2 rows"):
+        core.euclidean_tree(X[:1], "average", 1)
     with pytest.raises(ValueError, match="core_distances"):
         core.prim_mst(X, np.zeros(4), 1.0, 1)
     with pytest.raises(ValueError, match="alpha"):

@@ -40,6 +40,14 @@ enum class Linkage { complete, average };
 void condensed_chain(double* condensed, index_t n, Linkage linkage, Merge* merges,
                      int n_threads);
 
+// Complete or average linkage of the rows' euclidean distances, the merges of condensed_chain on
+// scipy's pdist to the bit, without the condensed matrix: while more than 2 n / 5 clusters
+// remain, the distances between unmerged rows are recomputed from X where a scan or an update
+// needs them and each merged cluster keeps a row of its distances to every slot; then the live
+// clusters' square matrix (0.16 n^2 values). OUT merges[n - 1], in the order found.
+template <class T>
+void euclidean_chain(const Rows<T>& X, Linkage linkage, Merge* merges, int n_threads);
+
 // The condensed euclidean distance matrix of the rows, scipy's pdist: each distance summed over
 // the features in order, as scipy does, then square-rooted. OUT condensed[n (n - 1) / 2].
 template <class T>
@@ -103,6 +111,9 @@ struct HierarchyTable {
   // order: the squared distances of x to `count` points packed feature-major.
   void (*packed_sq_distances)(const double* coord, index_t stride, index_t count,
                               const double* x, index_t d, double* out);
+  // out[l] = the square root of the above: euclidean distances with pdist's bits.
+  void (*packed_distances)(const double* coord, index_t stride, index_t count, const double* x,
+                           index_t d, double* out);
   // Ward's scan: out[l] = 2 nx size[l] / (nx + size[l]) * the squared distance above.
   void (*ward_values)(const double* coord, index_t stride, index_t count, const double* x,
                       index_t d, const double* size, double nx, double* out);

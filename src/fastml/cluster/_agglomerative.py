@@ -6,9 +6,12 @@ condensed distance matrix and runs the nearest-neighbour chain over it (ward, co
 or runs its own Prim over the rows (single). fastml runs the same algorithms compiled:
 
 - ward: the chain on cluster centroids and sizes, with no distance matrix (O(n d) memory);
-- complete / average: the chain on a condensed float64 matrix (n (n - 1) / 2 values, one copy,
-  where scipy holds two), with scipy's updates to the operation; once n / sqrt(2) clusters
-  remain, on the square matrix of the live ones, moved into the same buffer;
+- complete / average, euclidean: the chain with no condensed matrix: distances between unmerged
+  rows recomputed from X (pdist's bits), a row of distances per merged cluster, then, once
+  2 n / 5 clusters remain, the square matrix of the live ones; other metrics: the chain on a
+  condensed float64 matrix (n (n - 1) / 2 values, one copy, where scipy holds two), once
+  n / sqrt(2) clusters remain on the square of the live ones moved into the same buffer; both
+  with scipy's updates to the operation;
 - single (euclidean): Prim with distances computed on the fly (O(n d) memory).
 
 Merges come in scipy's order and are named as scipy names them, so children_ and distances_ are
@@ -79,9 +82,11 @@ def _checked(condensed):
     return condensed
 
 
-def _condensed_distances(X, metric):
-    """The condensed distance matrix that scikit-learn passes to scipy's linkage, in float64,
-    with scipy's error where a value is not finite."""
+def _linkage_input(X, metric):
+    """What the chain of complete and average linkage runs on: the rows themselves (2-d) where
+    their euclidean distances are recomputed in the core, else the condensed distance matrix
+    that scikit-learn passes to scipy's linkage (1-d, float64), with scipy's error where a value
+    is not finite."""
     if metric == "precomputed":
         X = np.asarray(X)
         if X.shape[0] != X.shape[1]:
@@ -98,12 +103,13 @@ def _condensed_distances(X, metric):
     _require_finite(X)
     if metric != "euclidean":
         return _checked(pdist(np.asarray(X, dtype=np.float64), metric))
-    condensed = _hierarchy_fast.condensed_euclidean(X, effective_n_threads(None))
     # A difference is at most 2 max|X|, so a sum of d squares stays below 4 d max|X|^2: under
-    # 1e300 no distance can overflow, and the pass over the n^2 / 2 values (~15% of the fit's
-    # CPU time at 10k rows) is not needed.
+    # 1e300 no distance can overflow, and the rows go to the core as they are; above, pdist's
+    # error for a distance that does.
     bound = 2.0 * float(np.max(np.abs(X), initial=0.0))
-    return condensed if bound * bound * X.shape[1] < 1e300 else _checked(condensed)
+    if bound * bound * X.shape[1] < 1e300:
+        return X
+    return _checked(_hierarchy_fast.condensed_euclidean(X, effective_n_threads(None)))
 
 
 def _tree_output(children, distances, n_samples, return_distance):
@@ -283,10 +289,14 @@ def linkage_tree(X, connectivity=None, n_clusters=None, linkage="complete", affi
         out = single_linkage_label(mst[np.argsort(weight, kind="mergesort")])
         children, distances = out[:, :2].astype(int), out[:, 2]
     else:
-        condensed = _condensed_distances(X, affinity)
-        n_samples = int(round((1 + np.sqrt(1 + 8 * condensed.shape[0])) / 2))
-        children, distances = _hierarchy_fast.condensed_tree(condensed, n_samples, linkage,
-                                                             effective_n_threads(None))
+        values = _linkage_input(X, affinity)
+        if values.ndim == 2:
+            children, distances = _hierarchy_fast.euclidean_tree(values, linkage,
+                                                                 effective_n_threads(None))
+        else:
+            n_samples = int(round((1 + np.sqrt(1 + 8 * values.shape[0])) / 2))
+            children, distances = _hierarchy_fast.condensed_tree(values, n_samples, linkage,
+                                                                 effective_n_threads(None))
     return _tree_output(children, distances, n_samples, return_distance)
 
 
