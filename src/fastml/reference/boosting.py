@@ -135,18 +135,29 @@ def route_binned(nodes, codes):
     return out
 
 
-def route_raw(nodes, X):
+def route_raw(nodes, X, bitsets=None, n_categories=None):
     """The node index (a leaf) each row of X reaches in a tree of scikit-learn's predictor nodes
-    with numerical splits (fields is_leaf, feature_idx, num_threshold, missing_go_to_left, left,
-    right): a value goes left when it is at most the threshold (compared in float64), a NaN
-    the missing values' way."""
+    (fields is_leaf, feature_idx, num_threshold, missing_go_to_left, left, right): a value goes
+    left when it is at most the threshold (compared in float64), a NaN the missing values' way.
+    With bitsets (rows of uint32 words) and n_categories (per feature), a node of
+    is_categorical sends left the known categories (0 <= value < n_categories of its feature,
+    as an integer) whose bit is set in its bitsets[bitset_idx], and any other value the missing
+    values' way (scikit-learn's unknown categories)."""
     out = np.empty(len(X), dtype=np.int64)
     for i, row in enumerate(X):
         node = 0
         while not nodes["is_leaf"][node]:
-            v = float(row[nodes["feature_idx"][node]])
-            go_left = (nodes["missing_go_to_left"][node] if np.isnan(v)
-                       else v <= nodes["num_threshold"][node])
+            f = nodes["feature_idx"][node]
+            v = float(row[f])
+            if bitsets is not None and nodes["is_categorical"][node]:
+                known = 0 <= v < n_categories[f]  # False for NaN
+                c = int(v) if known else 0
+                words = bitsets[nodes["bitset_idx"][node]]
+                go_left = ((words[c // 32] >> (c % 32)) & 1 if known
+                           else nodes["missing_go_to_left"][node])
+            else:
+                go_left = (nodes["missing_go_to_left"][node] if np.isnan(v)
+                           else v <= nodes["num_threshold"][node])
             node = nodes["left"][node] if go_left else nodes["right"][node]
         out[i] = node
     return out
