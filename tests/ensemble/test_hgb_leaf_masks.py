@@ -141,3 +141,11 @@ def test_categorical_leaf_masks_equal_reference_and_walk(words, dtype):
                 raw = base.copy()
                 packed.predict(X, raw, n_features, n_threads, leaf_masks=masks)
                 assert_array_equal(raw, expected, err_msg=f"{n_rows} rows, masks {masks}")
+
+
+def test_categorical_split_wider_than_its_bitset_raises():
+    rng = np.random.default_rng(0)
+    n_categories = np.array([0, 8 * 32 + 1])  # one category past 8 words
+    trees, bitsets = _categorical_trees(rng, 2, 2, n_categories, 8)
+    with pytest.raises(ValueError, match="fit its bitset"):
+        _pack(trees, [0, 0], 2, 1, bitsets=bitsets, n_categories=n_categories)
