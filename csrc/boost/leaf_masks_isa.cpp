@@ -137,8 +137,8 @@ inline Categories categories(const double* x, double n_known) {
 // whose splits are categorical, take 0.58 s of one thread, against 0.15 s for numerical ones.
 template <class T>
 inline U16 categorical_fails(const T* x, const PackedNode& node, const std::uint32_t* bits) {
-  // the number of categories is an integer below 2**16, exact in T: comparing in T is
-  // raw_goes_left's comparison in double
+  // the number of categories is an integer below 2**24 (PackedTrees checks it), exact in T:
+  // comparing in T is raw_goes_left's comparison in double
   const Categories c = categories(x, static_cast<T>(node.threshold));
   const U16 bit = (gather(bits + node.bitset, c.code >> 5) >> (c.code & 31u)) & 1u;
   return c.known ? bit - 1u : splat<U16>(node.missing_left ? 0u : ~0u);

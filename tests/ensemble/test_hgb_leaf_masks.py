@@ -147,5 +147,7 @@ def test_categorical_split_wider_than_its_bitset_raises():
     rng = np.random.default_rng(0)
     n_categories = np.array([0, 8 * 32 + 1])  # one category past 8 words
     trees, bitsets = _categorical_trees(rng, 2, 2, n_categories, 8)
-    with pytest.raises(ValueError, match="fit its bitset"):
+    with pytest.raises(ValueError, match="fits its bitset"):
         _pack(trees, [0, 0], 2, 1, bitsets=bitsets, n_categories=n_categories)
+    with pytest.raises(ValueError, match="an integer"):
+        _pack(trees, [0, 0], 2, 1, bitsets=bitsets, n_categories=np.array([0, 5.5]))
