@@ -111,6 +111,78 @@ py::array_t<T> to_array(const std::vector<T>& v) {
   return out;
 }
 
+// The categorical preprocessing's X: 2-d, C-contiguous float32 or float64 (the estimator's
+// validated X); true for float32.
+bool checked_category_input(const py::array& X) {
+  require(X.ndim() == 2, "X must be 2-d");
+  const bool single = has_dtype<float>(X);
+  require(single || has_dtype<double>(X), "X must be a C-contiguous float32 or float64 array");
+  return single;
+}
+
+// Per column of X in columns: its sorted categories (int64) where all its values are NaN or
+// integers in [0, limit), else None.
+py::list integer_categories(const py::array& X, const py::array& columns, index_t limit,
+                            int n_threads) {
+  const bool single = checked_category_input(X);
+  const index_t n = X.shape(0), F = X.shape(1);
+  require(columns.ndim() == 1, "columns must be 1-d");
+  const index_t k = columns.shape(0);
+  const std::int64_t* cols = checked<std::int64_t>(columns, "columns", {k});
+  for (index_t j = 0; j < k; ++j) require(cols[j] >= 0 && cols[j] < F, "column out of X");
+  require(limit >= 1 && limit <= (index_t{1} << 24), "limit must lie in [1, 2**24]");
+  require_threads(n_threads);
+  std::vector<std::uint8_t> present(static_cast<std::size_t>(k * limit), 0), valid(k);
+  {
+    py::gil_scoped_release release;
+    if (single)
+      boost::integer_categories(static_cast<const float*>(X.data()), n, F, cols, k, limit,
+                                present.data(), valid.data(), n_threads);
+    else
+      boost::integer_categories(static_cast<const double*>(X.data()), n, F, cols, k, limit,
+                                present.data(), valid.data(), n_threads);
+  }
+  py::list out;
+  for (index_t j = 0; j < k; ++j) {
+    if (!valid[j]) {
+      out.append(py::none());
+      continue;
+    }
+    std::vector<std::int64_t> categories;
+    const std::uint8_t* p = present.data() + j * limit;
+    for (index_t c = 0; c < limit; ++c)
+      if (p[c]) categories.push_back(c);
+    out.append(to_array(categories));
+  }
+  return out;
+}
+
+// out = X encoded (see boost::encode_categories); false where a categorical value is infinite.
+bool encode_categories(const py::array& X, const py::array& is_categorical,
+                       const py::array& tables, const py::array& table_offsets, py::array& out,
+                       int n_threads) {
+  const bool single = checked_category_input(X);
+  const index_t n = X.shape(0), F = X.shape(1);
+  const std::uint8_t* cat = checked<std::uint8_t>(is_categorical, "is_categorical", {F});
+  const index_t k = std::count_if(cat, cat + F, [](std::uint8_t c) { return c != 0; });
+  require(tables.ndim() == 1, "tables must be 1-d");
+  const double* t = checked<double>(tables, "tables", {tables.shape(0)});
+  const std::int64_t* off = checked<std::int64_t>(table_offsets, "table_offsets", {k + 1});
+  require(off[0] == 0 && off[k] == tables.shape(0), "table_offsets must run from 0 to the tables' size");
+  for (index_t j = 0; j < k; ++j) require(off[j] <= off[j + 1], "table_offsets must not decrease");
+  require_threads(n_threads);
+  if (single) {
+    float* o = checked_out<float>(out, "out", {n, F});
+    py::gil_scoped_release release;
+    return boost::encode_categories(static_cast<const float*>(X.data()), n, F, cat, t, off, o,
+                                    n_threads);
+  }
+  double* o = checked_out<double>(out, "out", {n, F});
+  py::gil_scoped_release release;
+  return boost::encode_categories(static_cast<const double*>(X.data()), n, F, cat, t, off, o,
+                                  n_threads);
+}
+
 std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh,
                                      const py::array& n_bins_non_missing,
                                      const py::array& has_missing, index_t n_bins,
@@ -326,6 +398,17 @@ PYBIND11_MODULE(_boost_fast, m) {
         py::arg("k"), py::arg("dcg"), py::arg("n_threads"),
         "OUT dcg (n_queries,) float64: each query's DCG@k of score for labels y (float64; gain "
         "2^y - 1, equal scores in row order), query q's rows offsets[q] .. offsets[q + 1].");
+  m.def("integer_categories", &integer_categories, py::arg("X"), py::arg("columns"),
+        py::arg("limit"), py::arg("n_threads"),
+        "Per column of X (float32 or float64, C-contiguous) in columns (int64): its sorted "
+        "distinct non-missing values as int64 where they are all integers in [0, limit), else "
+        "None.");
+  m.def("encode_categories", &encode_categories, py::arg("X"), py::arg("is_categorical"),
+        py::arg("tables"), py::arg("table_offsets"), py::arg("out"), py::arg("n_threads"),
+        "OUT out (X's shape and dtype): the features of is_categorical (uint8) first, the j-th "
+        "one's value v as tables[table_offsets[j] + v] (float64 tables, int64 offsets) where v "
+        "is an integer within its table, NaN otherwise; the other features after them. False "
+        "where a categorical value is infinite.");
   py::class_<GrownTree>(m, "GrownTree", "A tree grown by grow_tree, in preorder.")
       .def_property_readonly("value", [](const GrownTree& g) { return to_array(g.tree.value); })
       .def_property_readonly("gain", [](const GrownTree& g) { return to_array(g.tree.gain); })

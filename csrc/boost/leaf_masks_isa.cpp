@@ -5,6 +5,9 @@
 // lanes of a block are GCC vectors: one operation per split for the whole block.
 #include <cstdint>
 #include <cstring>
+#if defined(__AVX2__)
+#include <immintrin.h>  // the gathers of categorical_fails
+#endif
 
 #include "fastml/boost_leaf_masks.hpp"
 
@@ -28,7 +31,9 @@ inline const double* thresholds(const LeafMaskView& model, const double*) {
 // A block's lanes as GCC vectors (one AVX-512 register for 16 floats or masks; the narrower
 // builds split them). Loops over the lanes were left scalar by the compiler.
 typedef std::uint32_t U16 __attribute__((vector_size(64)));
+typedef std::uint32_t U8 __attribute__((vector_size(32)));
 typedef std::int32_t I8 __attribute__((vector_size(32)));
+typedef std::int64_t L8 __attribute__((vector_size(64)));
 typedef float F16 __attribute__((vector_size(64)));
 typedef double D8 __attribute__((vector_size(64)));
 
@@ -81,6 +86,64 @@ inline void clear_where(std::uint32_t* state, std::uint32_t mask, U16 fails) {
   std::memcpy(state, &cleared, sizeof(U16));
 }
 
+// The words[index] of each lane.
+inline U16 gather(const std::uint32_t* words, U16 index) {
+#if defined(__AVX512F__)
+  return (U16)_mm512_i32gather_epi32((__m512i)index, words, 4);
+#elif defined(__AVX2__)
+  const auto* base = reinterpret_cast<const int*>(words);
+  const U8 low = (U8)_mm256_i32gather_epi32(
+      base, (__m256i)__builtin_shufflevector(index, index, 0, 1, 2, 3, 4, 5, 6, 7), 4);
+  const U8 high = (U8)_mm256_i32gather_epi32(
+      base, (__m256i)__builtin_shufflevector(index, index, 8, 9, 10, 11, 12, 13, 14, 15), 4);
+  return __builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                                 15);
+#else
+  U16 out;
+  for (int l = 0; l < kLanes; ++l) out[l] = words[index[l]];
+  return out;
+#endif
+}
+
+// A block's values of a categorical feature as categories: all ones in the lanes of a known
+// category (0 <= value < n_known; NaN is not), and each such lane's category (0 elsewhere).
+struct Categories {
+  U16 known, code;
+};
+inline Categories categories(const float* x, float n_known) {
+  const F16 v = load<F16>(x);
+  const U16 known = (U16)((v >= splat<F16>(0.0f)) & (v < splat<F16>(n_known)));
+  return {known, __builtin_convertvector(known ? v : F16{}, U16)};
+}
+inline Categories categories(const double* x, double n_known) {
+  const auto half = [n_known](const double* p, U8& code) {
+    const D8 v = load<D8>(p);
+    const L8 known = (v >= splat<D8>(0.0)) & (v < splat<D8>(n_known));
+    code = __builtin_convertvector(known ? v : D8{}, U8);
+    return __builtin_convertvector(known, I8);
+  };
+  U8 low_code, high_code;
+  const I8 low = half(x, low_code), high = half(x + 8, high_code);
+  return {(U16)__builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                       14, 15),
+          __builtin_shufflevector(low_code, high_code, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                  13, 14, 15)};
+}
+
+// All ones in the lanes that a categorical split sends right, as raw_goes_left decides: a known
+// category (0 .. threshold - 1) by its bit, NaN and any other value the missing values' way.
+// As vector operations and a gather of the bitset's words: raw_goes_left lane by lane (branches
+// on each value and a scalar load per lane) made a 200k-row prediction of 100 trees, half of
+// whose splits are categorical, take 0.58 s of one thread, against 0.15 s for numerical ones.
+template <class T>
+inline U16 categorical_fails(const T* x, const PackedNode& node, const std::uint32_t* bits) {
+  // the number of categories is an integer below 2**24 (PackedTrees checks it), exact in T:
+  // comparing in T is raw_goes_left's comparison in double
+  const Categories c = categories(x, static_cast<T>(node.threshold));
+  const U16 bit = (gather(bits + node.bitset, c.code >> 5) >> (c.code & 31u)) & 1u;
+  return c.known ? bit - 1u : splat<U16>(node.missing_left ? 0u : ~0u);
+}
+
 template <class T>
 void block(const LeafMaskView& model, const T* X, index_t n_rows, index_t n_features,
            double* raw, index_t n_outputs, const LeafMaskScratch& scratch) noexcept {
@@ -126,11 +189,8 @@ void block(const LeafMaskView& model, const T* X, index_t n_rows, index_t n_feat
   }
   for (index_t c = 0; c < model.n_categorical; ++c) {
     const PackedNode& node = model.cat_node[c];
-    const T* x = values + node.feature * kLanes;
-    U16 fails;
-    for (int l = 0; l < kLanes; ++l)
-      fails[l] = raw_goes_left(static_cast<double>(x[l]), node, model.bitsets) ? 0u : ~0u;
-    clear_where(state + model.cat_tree[c] * kLanes, model.cat_mask[c], fails);
+    clear_where(state + model.cat_tree[c] * kLanes, model.cat_mask[c],
+                categorical_fails(values + node.feature * kLanes, node, model.bitsets));
   }
 
   // Each row's leaf values added in tree order, as the walk and scikit-learn add them.

@@ -41,6 +41,13 @@ PackedTrees::PackedTrees(index_t n_trees, const std::int64_t* offsets, const std
         if (is_categorical[i]) {
           if (bitset_idx[i] < 0 || bitset_idx[i] >= n_bitsets)
             throw std::invalid_argument("a bitset index is out of the bitsets");
+          // the raw walks read the bit of any value below it (the leaf masks compare values
+          // with it in float32: exact for an integer below 2**24)
+          if (!(threshold[i] >= 0 && threshold[i] <= 32.0 * static_cast<double>(bitset_words) &&
+                threshold[i] == std::floor(threshold[i]) && threshold[i] < 16777216.0))
+            throw std::invalid_argument(
+                "a categorical split's number of categories must be an integer that fits its "
+                "bitset");
           node.bitset = static_cast<std::int32_t>(bitset_idx[i] * bitset_words);
         }
       }

@@ -205,3 +205,58 @@ def test_non_integer_categories_keep_sklearn_encoder():
     theirs = sk.HistGradientBoostingRegressor(**kw).fit(X, y)
     assert type(ours._preprocessor).__name__ == "ColumnTransformer"
     _assert_same_model(ours, theirs, X)
+
+
+def test_compiled_category_encoding_equals_reference(dtype, rng):
+    # the compiled integer_categories and encode_categories (fastml.ensemble._boost_fast)
+    # against the NumPy reference: qualifying columns (integers, -0.0, NaN, all NaN) and
+    # columns that fall back to scikit-learn's encoder (a negative, a fraction, an infinity, a
+    # value at the table limit), then new rows with unknown values, one and two threads
+    from fastml.ensemble import _boost_fast
+    from fastml.ensemble._categorical_encoding import _MAX_TABLE
+
+    n = 500
+    X = rng.normal(size=(n, 9)).astype(dtype)
+    X[:, 1] = rng.integers(0, 7, n) * 3
+    X[:, 2] = np.where(rng.random(n) < 0.2, np.nan, rng.integers(0, 300, n))
+    X[:3, 2] = -0.0
+    X[:, 3] = np.nan
+    X[:, 4:] = rng.integers(0, 5, (n, 5))
+    X[7, 4], X[8, 5], X[9, 6], X[10, 7] = -1, 2.5, np.inf, _MAX_TABLE
+    X[11, 8] = _MAX_TABLE - 1
+    columns = np.arange(1, 9, dtype=np.int64)
+    for n_threads in (1, 2):
+        got = _boost_fast.integer_categories(X, columns, _MAX_TABLE, n_threads)
+        for f, categories in zip(columns, got):
+            expected = ref.integer_categories(X[:, f], _MAX_TABLE)
+            if expected is None:
+                assert categories is None, f
+            else:
+                assert_array_equal(categories, expected)
+    assert [c is None for c in got] == [False] * 3 + [True] * 4 + [False]
+
+    is_categorical = np.zeros(9, dtype=bool)
+    is_categorical[[1, 2, 3, 8]] = True
+    tables = []
+    for f in (1, 2, 3, 8):
+        categories = ref.integer_categories(X[:, f], _MAX_TABLE)
+        table = np.full(categories[-1] + 1 if categories.size else 0, np.nan)
+        table[categories] = np.arange(categories.size)
+        tables.append(table)
+    X_new = X.copy()
+    X_new[:20, 1] = [np.nan, -3, -0.0, 0, 1, 2.5, 3, 18, 19, 21, 1e30, -1e30, 6, 9, 12, 15, 0.5,
+                     3.0000002, 2.9999998, 1e6]
+    X_new[:4, 3] = [0, 1, -1, np.nan]
+    offsets = np.cumsum([0] + [t.size for t in tables]).astype(np.int64)
+    expected = ref.encode_categories(X_new, is_categorical, tables)
+    for n_threads in (1, 2):
+        out = np.empty_like(X_new)
+        assert _boost_fast.encode_categories(X_new, is_categorical.astype(np.uint8),
+                                             np.concatenate(tables), offsets, out, n_threads)
+        assert_array_equal(out, expected)
+    X_new[30, 8] = -np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        ref.encode_categories(X_new, is_categorical, tables)
+    assert not _boost_fast.encode_categories(X_new, is_categorical.astype(np.uint8),
+                                             np.concatenate(tables), offsets,
+                                             np.empty_like(X_new), 1)

@@ -82,6 +82,25 @@ void lambdarank_gradients(const double* y, const double* score, const double* sa
 void query_dcg(const double* y, const double* score, const std::int64_t* offsets,
                index_t n_queries, index_t k, double* dcg, int n_threads);
 
+// Categorical preprocessing of X (n_rows, n_features) C-order, T float or double, whose
+// categorical columns hold small non-negative integers (csrc/boost/categories.cpp).
+// integer_categories: OUT present (n_columns, limit), zeroed by the caller: present[j][c] set
+// where category c (an integer value below limit) occurs in column columns[j]; OUT valid
+// (n_columns): whether every value of that column is NaN or such a category.
+template <class T>
+void integer_categories(const T* X, index_t n_rows, index_t n_features,
+                        const std::int64_t* columns, index_t n_columns, index_t limit,
+                        std::uint8_t* present, std::uint8_t* valid, int n_threads);
+// OUT out (n_rows, n_features): the features of is_categorical first, in their order, the j-th
+// one's value v replaced by tables[table_offsets[j] + v] where v is an integer in
+// [0, table_offsets[j + 1] - table_offsets[j]), by NaN otherwise; the other features after
+// them, unchanged (scikit-learn's ColumnTransformer of an OrdinalEncoder). false where a
+// categorical value is infinite (out is then unspecified).
+template <class T>
+bool encode_categories(const T* X, index_t n_rows, index_t n_features,
+                       const std::uint8_t* is_categorical, const double* tables,
+                       const std::int64_t* table_offsets, T* out, int n_threads);
+
 struct GrowParams {
   index_t max_leaf_nodes;  // 0: no limit
   index_t max_depth;       // 0: no limit

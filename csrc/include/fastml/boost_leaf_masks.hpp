@@ -39,8 +39,8 @@ struct LeafMaskView {
   const index_t* nan_begin;
   const std::uint32_t* nan_tree;
   const std::uint32_t* nan_mask;
-  // categorical splits, tested one row at a time by raw_goes_left on (a copy of) their packed
-  // node
+  // categorical splits, their packed nodes copied: a block's lanes tested against each one's
+  // bitset (categorical_fails in leaf_masks_isa.cpp)
   index_t n_categorical;
   const PackedNode* cat_node;
   const std::uint32_t* cat_tree;

@@ -5,71 +5,68 @@ scikit-learn's HistGradientBoosting* encode categorical features with an Ordinal
 ColumnTransformer (categorical features first, each category replaced by its rank among the
 sorted categories seen in fit, unknown and missing values by NaN). On 1M x 14 (4 categorical)
 that took 0.6 s of one thread, serial, beside a 7 s fit on two threads: sorts, set differences
-and an hstack of float64 copies. Here the categories of a column of integer values are found by
-a bincount and the ranks looked up in a table, which gives the same codes (ranks of the sorted
-distinct values). X of any other kind (DataFrames, other values, object arrays) keeps
-scikit-learn's encoder, so the behaviour there is scikit-learn's own.
+and an hstack of float64 copies. Here the categories of a column of integer values are marked
+in a table in one pass over the rows, and the rows encoded by a lookup in a second, both in
+compiled code (fastml.ensemble._boost_fast; the NumPy reference, which took ten passes a
+column, is fastml.reference.boosting's integer_categories and encode_categories): the same
+codes (ranks of the sorted distinct values). X of any other kind (DataFrames, other values,
+object arrays) keeps scikit-learn's encoder, so the behaviour there is scikit-learn's own.
 """
 import numpy as np
+
+from . import _boost_fast
 
 # the largest category value (plus one) taken here: the lookup table of a column has this many
 # entries at most
 _MAX_TABLE = 1 << 20
 
 
-def _integer_categories(column):
-    """The sorted distinct non-missing values of column as int64 if they are all integers in
-    [0, _MAX_TABLE), else None."""
-    values = column[~np.isnan(column)] if column.dtype.kind == "f" else column
-    if not values.size:
-        return np.empty(0, dtype=np.int64)
-    low, high = values.min(), values.max()
-    if not (low >= 0 and high < _MAX_TABLE):
-        return None
-    as_int = values.astype(np.int64)
-    if column.dtype.kind == "f" and not np.array_equal(as_int, values):
-        return None
-    return np.flatnonzero(np.bincount(as_int, minlength=int(high) + 1))
-
-
 class IntegerCategoryEncoder:
-    """Fitted on X (a 2-d NumPy array of numbers) and the categorical mask: transform gives the
-    array scikit-learn's ColumnTransformer gives (categorical features first, in their order,
-    as their ranks; the others after them, unchanged), in X's float dtype (float64 for
-    integer X). fit returns None when a categorical column does not qualify."""
+    """Fitted on X (the estimator's validated X: a 2-d C-ordered float32 or float64 array) and
+    the categorical mask: transform gives the array scikit-learn's ColumnTransformer gives
+    (categorical features first, in their order, as their ranks; the others after them,
+    unchanged), in X's dtype. fit returns None when a categorical column holds other values
+    than NaN and integers in [0, 2**20)."""
 
     def __init__(self, is_categorical):
         self.is_categorical = np.asarray(is_categorical, dtype=bool)
 
     @classmethod
-    def fit(cls, X, is_categorical):
+    def fit(cls, X, is_categorical, n_threads=1):
         encoder = cls(is_categorical)
-        encoder.categories_ = []
-        encoder.tables_ = []
-        for f in np.flatnonzero(encoder.is_categorical):
-            categories = _integer_categories(X[:, f])
-            if categories is None:
-                return None
-            table = np.full(categories[-1] + 1 if categories.size else 0, np.nan)
-            table[categories] = np.arange(categories.size)
-            encoder.categories_.append(categories)
-            encoder.tables_.append(table)
+        columns = np.flatnonzero(encoder.is_categorical).astype(np.int64)
+        categories = _boost_fast.integer_categories(X, columns, _MAX_TABLE, n_threads)
+        if any(c is None for c in categories):
+            return None
+        encoder.categories_ = categories
+        encoder._set_tables()
         return encoder
 
-    def transform(self, X):
-        """X (validated, n_features columns) encoded; values not seen in fit become NaN."""
-        dtype = X.dtype if X.dtype.kind == "f" else np.float64
-        out = np.empty(X.shape, dtype=dtype)
-        categorical = np.flatnonzero(self.is_categorical)
-        for j, (f, table) in enumerate(zip(categorical, self.tables_)):
-            column = X[:, f]
-            if column.dtype.kind == "f" and np.isinf(column).any():  # the OrdinalEncoder's check
-                raise ValueError(f"Input contains infinity or a value too large for "
-                                 f"{column.dtype!r}.")
-            known = (column >= 0) & (column < table.size)  # False for NaN
-            index = np.where(known, column, 0).astype(np.int64)
-            if column.dtype.kind == "f":
-                known &= index == column
-            out[:, j] = np.where(known, table[index] if table.size else np.nan, np.nan)
-        out[:, len(categorical):] = X[:, ~self.is_categorical]
+    def _set_tables(self):
+        """Each column's table, end to end: a value's rank among categories_ (NaN for values
+        not seen in fit)."""
+        tables = []
+        for c in self.categories_:
+            table = np.full(c[-1] + 1 if c.size else 0, np.nan)
+            table[c] = np.arange(c.size)
+            tables.append(table)
+        self._tables = np.concatenate([np.empty(0)] + tables)
+        self._table_offsets = np.cumsum([0] + [t.size for t in tables]).astype(np.int64)
+
+    def __getstate__(self):
+        # the tables are made again from categories_ when loaded (smaller pickles, and those
+        # of an encoder without them load)
+        return {k: v for k, v in self.__dict__.items() if k not in ("_tables", "_table_offsets")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._set_tables()
+
+    def transform(self, X, n_threads=1):
+        """X (validated as in fit, n_features columns) encoded; values not seen in fit become
+        NaN; ValueError for an infinite categorical value (the OrdinalEncoder's check)."""
+        out = np.empty(X.shape, dtype=X.dtype)
+        if not _boost_fast.encode_categories(X, self.is_categorical.astype(np.uint8),
+                                             self._tables, self._table_offsets, out, n_threads):
+            raise ValueError(f"Input contains infinity or a value too large for {X.dtype!r}.")
         return out

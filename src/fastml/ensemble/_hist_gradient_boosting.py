@@ -223,7 +223,8 @@ class _CompiledBoosting:
             if preprocessor is None:
                 return validate_data(self, X, reset=False, **kwargs)
             if isinstance(preprocessor, IntegerCategoryEncoder):
-                return preprocessor.transform(validate_data(self, X, reset=False, **kwargs))
+                return preprocessor.transform(validate_data(self, X, reset=False, **kwargs),
+                                              effective_n_threads(self.n_jobs))
             return np.ascontiguousarray(preprocessor.transform(X), dtype=np.float64)
         self.is_categorical_ = check_categorical_features(X, self.categorical_features)
         if self.is_categorical_ is not None:
@@ -246,7 +247,8 @@ class _CompiledBoosting:
         if not (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "fiu"):
             return None
         X = validate_data(self, X, **validation_kwargs)
-        encoder = IntegerCategoryEncoder.fit(X, self.is_categorical_)
+        n_threads = effective_n_threads(self.n_jobs)
+        encoder = IntegerCategoryEncoder.fit(X, self.is_categorical_, n_threads)
         if encoder is None:
             return None
         for j, categories in enumerate(encoder.categories_):
@@ -256,7 +258,7 @@ class _CompiledBoosting:
         self._is_categorical_remapped = np.arange(X.shape[1]) < k
         known_categories = ([np.arange(c.size, dtype=np.float64) for c in encoder.categories_]
                             + [None] * (X.shape[1] - k))
-        return encoder.transform(X), known_categories
+        return encoder.transform(X, n_threads), known_categories
 
     def _check_categories(self):
         """scikit-learn's (called by its _preprocess_X): the known categories of each feature

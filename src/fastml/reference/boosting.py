@@ -135,18 +135,29 @@ def route_binned(nodes, codes):
     return out
 
 
-def route_raw(nodes, X):
+def route_raw(nodes, X, bitsets=None, n_categories=None):
     """The node index (a leaf) each row of X reaches in a tree of scikit-learn's predictor nodes
-    with numerical splits (fields is_leaf, feature_idx, num_threshold, missing_go_to_left, left,
-    right): a value goes left when it is at most the threshold (compared in float64), a NaN
-    the missing values' way."""
+    (fields is_leaf, feature_idx, num_threshold, missing_go_to_left, left, right): a value goes
+    left when it is at most the threshold (compared in float64), a NaN the missing values' way.
+    With bitsets (rows of uint32 words) and n_categories (per feature), a node of
+    is_categorical sends left the known categories (0 <= value < n_categories of its feature,
+    as an integer) whose bit is set in its bitsets[bitset_idx], and any other value the missing
+    values' way (scikit-learn's unknown categories)."""
     out = np.empty(len(X), dtype=np.int64)
     for i, row in enumerate(X):
         node = 0
         while not nodes["is_leaf"][node]:
-            v = float(row[nodes["feature_idx"][node]])
-            go_left = (nodes["missing_go_to_left"][node] if np.isnan(v)
-                       else v <= nodes["num_threshold"][node])
+            f = nodes["feature_idx"][node]
+            v = float(row[f])
+            if bitsets is not None and nodes["is_categorical"][node]:
+                known = 0 <= v < n_categories[f]  # False for NaN
+                c = int(v) if known else 0
+                words = bitsets[nodes["bitset_idx"][node]]
+                go_left = ((words[c // 32] >> (c % 32)) & 1 if known
+                           else nodes["missing_go_to_left"][node])
+            else:
+                go_left = (nodes["missing_go_to_left"][node] if np.isnan(v)
+                           else v <= nodes["num_threshold"][node])
             node = nodes["left"][node] if go_left else nodes["right"][node]
         out[i] = node
     return out
@@ -292,3 +303,39 @@ def ndcg_at(y, score, group, k=10, sample_weight=None):
     weights = (None if sample_weight is None else
                [np.mean(sample_weight[part]) for part in _query_slices(group)])
     return float(np.average(values, weights=weights))
+
+
+def integer_categories(column, limit):
+    """The sorted distinct non-missing values of column as int64 if they are all integers in
+    [0, limit), else None (the booster's categories of integer-coded X)."""
+    values = column[~np.isnan(column)] if column.dtype.kind == "f" else column
+    if not values.size:
+        return np.empty(0, dtype=np.int64)
+    low, high = values.min(), values.max()
+    if not (low >= 0 and high < limit):
+        return None
+    as_int = values.astype(np.int64)
+    if column.dtype.kind == "f" and not np.array_equal(as_int, values):
+        return None
+    return np.flatnonzero(np.bincount(as_int, minlength=int(high) + 1))
+
+
+def encode_categories(X, is_categorical, tables):
+    """X (floats) as scikit-learn's ColumnTransformer of an OrdinalEncoder gives it: the
+    features of is_categorical first, in their order, the j-th one's value v replaced by
+    tables[j][v] where v is an integer in [0, len(tables[j])), by NaN otherwise (the tables
+    hold the categories' ranks, NaN for values not seen in fit); the others after them,
+    unchanged. ValueError for an infinite categorical value, as the OrdinalEncoder's check."""
+    out = np.empty(X.shape, dtype=X.dtype)
+    categorical = np.flatnonzero(is_categorical)
+    for j, (f, table) in enumerate(zip(categorical, tables)):
+        column = X[:, f]
+        if np.isinf(column).any():
+            raise ValueError(f"Input contains infinity or a value too large for "
+                             f"{column.dtype!r}.")
+        known = (column >= 0) & (column < table.size)  # False for NaN
+        index = np.where(known, column, 0).astype(np.int64)
+        known &= index == column
+        out[:, j] = np.where(known, table[index] if table.size else np.nan, np.nan)
+    out[:, len(categorical):] = X[:, ~np.asarray(is_categorical, dtype=bool)]
+    return out
