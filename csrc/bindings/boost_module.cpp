@@ -122,7 +122,8 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
                                      double feature_fraction, std::uint64_t seed, int n_threads,
                                      const py::object& is_categorical, int quantized_levels,
                                      std::uint64_t quantize_seed, const py::object& wide_codes,
-                                     const py::object& wide_features) {
+                                     const py::object& wide_features,
+                                     const py::object& row_codes) {
   require(codes.ndim() == 2, "codes must be 2-d");
   const index_t n = codes.shape(0), F = codes.shape(1);
   require(n >= 1 && n < (index_t{1} << 31) - 1 && F >= 1, "codes must be non-empty with < 2**31 rows");
@@ -178,6 +179,14 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
     // the missing code's bit too
     if (data.is_wide(f)) data.bitset_words = std::max<index_t>(data.bitset_words, nb / 32 + 1);
   }
+  if (!row_codes.is_none()) {
+    const py::array rc = row_codes.cast<py::array>();
+    require(data.wide_column == nullptr, "row_codes cannot go with wide_features");
+    require(rc.ndim() == 2 && py::isinstance<py::array_t<std::uint8_t>>(rc) &&
+                (rc.flags() & py::array::c_style) && rc.shape(0) == n && rc.shape(1) == F,
+            "row_codes must be a C-ordered uint8 array of codes' shape");
+    data.row_codes = static_cast<const std::uint8_t*>(rc.data());
+  }
   for (const auto& group : interaction_cst)
     for (const std::int32_t f : group)
       require(f >= 0 && f < F, "interaction_cst holds a feature index out of range");
@@ -204,6 +213,19 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
         }
       }
       ok = ok && bad == 0;
+    }
+    if (data.row_codes != nullptr) {  // the same rule, a block of rows a thread
+      std::vector<std::uint8_t> limit(static_cast<std::size_t>(F));
+      for (index_t f = 0; f < F; ++f)
+        limit[f] = static_cast<std::uint8_t>(data.n_bins_non_missing[f]);
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(&& : ok) if (threads > 1)
+      for (index_t i = 0; i < n; ++i) {
+        const std::uint8_t* row = data.row_codes + i * F;
+        std::uint8_t bad = 0;
+        for (index_t f = 0; f < F; ++f)
+          bad |= static_cast<std::uint8_t>((row[f] >= limit[f]) & (row[f] != boost::kMissingBin));
+        ok = ok && bad == 0;
+      }
     }
     if (!ok) {
       py::gil_scoped_acquire acquire;
@@ -372,6 +394,7 @@ PYBIND11_MODULE(_boost_fast, m) {
         py::arg("seed"), py::arg("n_threads"), py::arg("is_categorical") = py::none(),
         py::arg("quantized_levels") = 0, py::arg("quantize_seed") = 0,
         py::arg("wide_codes") = py::none(), py::arg("wide_features") = py::none(),
+        py::arg("row_codes") = py::none(),
         "Grows one tree on codes (n_rows, n_features) uint8 from gh (n_rows, 2) float32; "
         "max_leaf_nodes and max_depth 0 are no limit; is_categorical (n_features) uint8 or "
         "None marks the features whose codes are categories; quantized_levels > 0 grows it on "
@@ -380,7 +403,8 @@ PYBIND11_MODULE(_boost_fast, m) {
         "n_bins - 1 categories (up to 65535) are wide_features (int64), their codes the "
         "columns of wide_codes (n_rows, len(wide_features)) uint16 column-major, a missing "
         "value coded n_bins_non_missing; their codes' columns in codes are not read; "
-        "cat_bitsets then have a word per 32 codes of the widest.");
+        "cat_bitsets then have a word per 32 codes of the widest. row_codes (None without "
+        "wide features): the same codes C-ordered, from which the histograms are filled.");
   py::class_<boost::PackedTrees>(m, "PackedTrees", "Boosted trees packed for the prediction walk.")
       .def(py::init(&pack), py::arg("offsets"), py::arg("output"), py::arg("is_leaf"),
            py::arg("feature"), py::arg("threshold"), py::arg("bin"), py::arg("missing_left"),

@@ -381,9 +381,10 @@ class _CompiledBoosting:
         wide = self._wide()
         missing = self._missing_codes() if wide.size else _boost_fast.MISSING_BIN
         has_missing = np.ascontiguousarray((codes == missing).any(axis=0), dtype=np.uint8)
-        # the wide features' uint16 codes apart, column-major (the grower reads by feature)
-        wide_codes = dict(wide_codes=np.asfortranarray(codes[:, wide]),
-                          wide_features=wide) if wide.size else {}
+        # the wide features' uint16 codes apart, column-major (the grower reads by feature);
+        # without them the row-major codes kept beside, for the histograms (row_codes)
+        wide_codes = (dict(wide_codes=np.asfortranarray(codes[:, wide]), wide_features=wide)
+                      if wide.size else dict(row_codes=np.ascontiguousarray(codes, np.uint8)))
         return dict(**wide_codes,
             n_bins_non_missing=self._n_bins_non_missing, has_missing=has_missing,
             n_bins=self.max_bins + 1,
@@ -598,7 +599,7 @@ class _CompiledBoosting:
 
         growth = self._growth(codes, bool(self._loss.constant_hessian), monotonic_cst,
                               interaction_cst, self.max_features)
-        codes = self._grower_codes(codes)  # the row-major copy released
+        codes = self._grower_codes(codes)
         gh = np.empty((K, n_samples, 2), dtype=np.float32)
         for iteration in range(begin_at_stage, self.max_iter):
             if self.verbose >= 2:
