@@ -181,6 +181,27 @@ void fill_rows(BasicHistogramPool<BinT>& pool, int h, const Data& data, const Ro
   }
 }
 
+inline bool is_empty(const Bin& b) { return b.count == 0; }
+// any row puts a count (in the row or beside it) into a QBin
+inline bool is_empty(const QBin& b) { return b.gh == 0 && b.count == 0; }
+
+// Whether the given features' histograms hold no row in a bin that is not their feature's
+// (from n_bins_non_missing up to the missing bin), where a uint8 code that is neither a bin of
+// its feature nor kMissingBin puts its row. Every code the grower reads lands in a histogram
+// it fills (a root's reads every code of its features, then the row-wise fills read rows of
+// row_codes), so checking those stands for a pass over every code.
+template <class BinT>
+bool codes_in_bins(BasicHistogramPool<BinT>& pool, int h, const Data& data,
+                   const std::vector<std::int32_t>& features) {
+  for (const std::int32_t f : features) {
+    if (data.is_wide(f)) continue;  // checked by the binding: a wide feature's bins are its own
+    const BinT* H = pool.of(h, f);
+    for (index_t b = data.n_bins_non_missing[f]; b < kMissingBin; ++b)
+      if (!is_empty(H[b])) return false;
+  }
+  return true;
+}
+
 // Whether the row-wise fill takes a node's features: row-major codes given and the features a
 // run first .. first + count - 1 (every feature, unless constrained or drawn).
 inline bool fills_by_rows(const Data& data, const std::vector<std::int32_t>& features) {
