@@ -487,6 +487,22 @@ def test_core_rejects_bad_row_codes(rng):
         _grow(codes, g, h, nbnm, row_codes=np.ascontiguousarray(codes[:-1]))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_codes_without_bounds_are_the_same(dtype, rng):
+    """The booster's binning asks encode_bins for the codes alone (bounds=False)."""
+    from fastml.ensemble._hist_gradient_boosting import bin_thresholds
+    from fastml.tree import _cart
+
+    X = rng.normal(size=(500, 4)).astype(dtype)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    thresholds, _ = bin_thresholds(X, 17, None, 1)
+    codes, bounds = _cart.encode_bins(X, thresholds, 2)
+    alone, none = _cart.encode_bins(X, thresholds, 2, bounds=False)
+    assert bounds is not None and none is None
+    assert_array_equal(alone, codes)
+    assert (alone[np.isnan(X)] == ref.MISSING_BIN).all()
+
+
 @pytest.mark.parametrize("max_bins", [3, 17, 255])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_bin_thresholds_are_sklearn_binmappers(max_bins, weighted, rng):

@@ -92,7 +92,8 @@ def _column_thresholds(column, max_bins, sample_weight):
     once (scikit-learn sorts it three times: argsort, unique, percentile)."""
     if sample_weight is not None:
         return hgb_binning_thresholds(column.astype(np.float64), max_bins, sample_weight)
-    column = np.sort(column[~np.isnan(column)].astype(np.float64))
+    # sorted in X's dtype (float32: a third faster), then widened: the same values in order
+    column = np.sort(column[~np.isnan(column)]).astype(np.float64, copy=False)
     distinct = column[np.r_[True, column[1:] != column[:-1]]] if len(column) else column
     if len(distinct) <= 1:
         return np.empty(0)
@@ -313,7 +314,7 @@ class _CompiledBoosting:
         if sparse.issparse(X):
             codes = encode_sparse(X, self._thresholds, self._n_bins_non_missing - 1)
         else:
-            codes, _ = _cart.encode_bins(X, self._thresholds, self._n_threads)
+            codes, _ = _cart.encode_bins(X, self._thresholds, self._n_threads, bounds=False)
             if self._wide().size:
                 # uint16, a wide feature's codes its categories (X holds them encoded, unknown
                 # ones NaN), its missing code its number of categories
