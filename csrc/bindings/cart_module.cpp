@@ -568,7 +568,8 @@ py::array walk(cart::PackedForest& packed, const py::array& X, int n_threads, bo
 }
 
 template <class T>
-py::tuple encode_bins(const py::array& X, const py::array& bin_threshold, int n_threads) {
+py::tuple encode_bins(const py::array& X, const py::array& bin_threshold, int n_threads,
+                      bool with_bounds) {
   require(X.ndim() == 2, "X must be 2-d");
   const index_t n = X.shape(0), d = X.shape(1);
   const T* x = checked<T>(X, "X", {n, d});
@@ -576,9 +577,14 @@ py::tuple encode_bins(const py::array& X, const py::array& bin_threshold, int n_
   require_thresholds(t, d);
   require_threads(n_threads);
   py::array_t<std::uint8_t> codes({n, d});
-  py::array_t<double> bounds({index_t{2}, d, index_t{cart::kBins}});
+  py::object bounds = py::none();
+  double* b = nullptr;
+  if (with_bounds) {
+    py::array_t<double> array({index_t{2}, d, index_t{cart::kBins}});
+    b = array.mutable_data();
+    bounds = array;
+  }
   std::uint8_t* c = codes.mutable_data();
-  double* b = bounds.mutable_data();
   {
     py::gil_scoped_release release;
     cart::encode_bins(x, n, d, t, c, b, n_threads);
@@ -793,12 +799,13 @@ PYBIND11_MODULE(_cart, m) {
            py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("n_threads"),
            "predict_mean for CSR X.");
   m.def("encode_bins",
-        [](const py::array& X, const py::array& bin_threshold, int n_threads) {
-          return by_dtype<EncodeBins>(X, bin_threshold, n_threads);
+        [](const py::array& X, const py::array& bin_threshold, int n_threads, bool bounds) {
+          return by_dtype<EncodeBins>(X, bin_threshold, n_threads, bounds);
         },
-        py::arg("X"), py::arg("bin_threshold"), py::arg("n_threads"),
+        py::arg("X"), py::arg("bin_threshold"), py::arg("n_threads"), py::arg("bounds") = true,
         "Bin codes (n_rows, n_features) of X (the number of thresholds below each value, 255 for\n"
-        "NaN) and bin_bounds (2, n_features, 256): the smallest and largest value in each bin.");
+        "NaN) and bin_bounds (2, n_features, 256): the smallest and largest value in each bin\n"
+        "(None where bounds is False).");
   m.def("sparse_bins", &sparse_bins, py::arg("n_rows"), py::arg("csc"), py::arg("csr"),
         py::arg("max_bins"), py::arg("sample") = py::none(),
         "Sparse X's bins for the histogram search: (csc_codes, csr_codes, zero_codes,\n"

@@ -10,6 +10,7 @@
 #include <numeric>
 #include <queue>
 #include <random>
+#include <stdexcept>
 #include <type_traits>
 #include <vector>
 
@@ -147,6 +148,8 @@ class Grower {
     } else {
       build_histogram<kConst>(pool_, h, data_, gh_, rows, n, features, ordered_.data(), n_threads_);
     }
+    if (!codes_in_bins(pool_, h, data_, features))
+      throw std::invalid_argument("codes must lie below n_bins_non_missing or be the missing bin");
   }
 
   // The root's sums from one feature's histogram.

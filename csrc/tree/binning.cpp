@@ -32,6 +32,17 @@ template <class T>
 void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* bin_threshold,
                  std::uint8_t* codes, double* bin_bounds, int n_threads) {
   const index_t F = n_features;
+  if (bin_bounds == nullptr) {  // the codes alone (the booster's)
+    const int threads = fastml_region_threads(10.0 * static_cast<double>(n_rows) * F, n_threads);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (index_t i = 0; i < n_rows; ++i)
+      for (index_t f = 0; f < F; ++f) {
+        const double v = X[i * F + f];
+        codes[i * F + f] = std::isnan(v) ? static_cast<std::uint8_t>(kMissingBin)
+                                         : static_cast<std::uint8_t>(bin_of(bin_threshold + f * kBins, v));
+      }
+    return;
+  }
   std::fill(bin_bounds, bin_bounds + F * kBins, kInf);
   std::fill(bin_bounds + F * kBins, bin_bounds + 2 * F * kBins, -kInf);
   const int threads = static_cast<int>(std::clamp<index_t>(n_rows, 1, std::max(n_threads, 1)));

@@ -449,6 +449,60 @@ def test_core_rejects_bad_arguments():
         _core_gradients("multinomial", np.array([0.0, 5.0]), np.zeros((2, 3)), None)
 
 
+_TREE_FIELDS = ("value", "count", "gain", "is_leaf", "feature", "bin_threshold",
+                "missing_go_to_left", "left", "right", "rows")
+
+
+@pytest.mark.parametrize("constant_hessian", [False, True])
+@pytest.mark.parametrize("options", [
+    {}, {"quantized_levels": 4}, {"interaction_cst": [[0, 2], [1, 3, 4]]},
+    {"feature_fraction": 0.5, "seed": 3}, {"max_leaf_nodes": 0, "max_depth": 6}])
+def test_row_codes_grow_the_same_tree(constant_hessian, options, rng):
+    """The row-wise histograms (row_codes) sum the same rows in the same order as the
+    column-wise ones: the same tree, for any thread count (and the column-wise fill where the
+    features searched are not a run)."""
+    n, d = 3000, 6
+    codes, nbnm = _random_codes(rng, n, d, 40)
+    g = rng.normal(size=n).astype(np.float32).astype(np.float64)
+    h = np.ones(n) if constant_hessian else rng.uniform(0.1, 1.0, n)
+    base = _grow(codes, g, h, nbnm, constant_hessian, n_threads=1, **options)
+    for n_threads in (1, 2, 3):
+        tree = _grow(codes, g, h, nbnm, constant_hessian, n_threads=n_threads,
+                     row_codes=np.ascontiguousarray(codes), **options)
+        for field in _TREE_FIELDS:
+            assert_array_equal(getattr(tree, field), getattr(base, field), err_msg=field)
+    assert base.is_leaf.sum() > 5
+
+
+def test_core_rejects_bad_row_codes(rng):
+    codes, nbnm = _random_codes(rng, 400, 3, 10, missing=0.0)
+    g, h = rng.normal(size=400), np.ones(400)
+    row_codes = np.ascontiguousarray(codes)
+    row_codes[:, 1] = 200  # not a bin of feature 1 (the column-major codes are right)
+    with pytest.raises(ValueError, match="codes must lie below"):
+        _grow(codes, g, h, nbnm, min_samples_leaf=5, row_codes=row_codes)
+    with pytest.raises(ValueError, match="row_codes must be a C-ordered uint8"):
+        _grow(codes, g, h, nbnm, row_codes=np.asfortranarray(codes))
+    with pytest.raises(ValueError, match="row_codes must be a C-ordered uint8"):
+        _grow(codes, g, h, nbnm, row_codes=np.ascontiguousarray(codes[:-1]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_codes_without_bounds_are_the_same(dtype, rng):
+    """The booster's binning asks encode_bins for the codes alone (bounds=False)."""
+    from fastml.ensemble._hist_gradient_boosting import bin_thresholds
+    from fastml.tree import _cart
+
+    X = rng.normal(size=(500, 4)).astype(dtype)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    thresholds, _ = bin_thresholds(X, 17, None, 1)
+    codes, bounds = _cart.encode_bins(X, thresholds, 2)
+    alone, none = _cart.encode_bins(X, thresholds, 2, bounds=False)
+    assert bounds is not None and none is None
+    assert_array_equal(alone, codes)
+    assert (alone[np.isnan(X)] == ref.MISSING_BIN).all()
+
+
 @pytest.mark.parametrize("max_bins", [3, 17, 255])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_bin_thresholds_are_sklearn_binmappers(max_bins, weighted, rng):

@@ -285,7 +285,7 @@ void predict_mean(const Forest<T>& forest, const T* X, index_t n_rows, index_t n
 // OUT codes (n_rows, n_features): the bin of every value of X (n_rows, n_features, row-major):
 // the number of bin_threshold[f] (kBins per feature, +inf padded) below it; kMissingBin for NaN.
 // OUT bin_bounds (2, n_features, kBins): the smallest and largest value in each bin (+inf and
-// -inf for an empty bin), which place the splits of the histogram search.
+// -inf for an empty bin), which place the splits of the histogram search; nullptr: not wanted.
 template <class T>
 void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* bin_threshold,
                  std::uint8_t* codes, double* bin_bounds, int n_threads);

@@ -92,7 +92,8 @@ def _column_thresholds(column, max_bins, sample_weight):
     once (scikit-learn sorts it three times: argsort, unique, percentile)."""
     if sample_weight is not None:
         return hgb_binning_thresholds(column.astype(np.float64), max_bins, sample_weight)
-    column = np.sort(column[~np.isnan(column)].astype(np.float64))
+    # sorted in X's dtype (float32: a third faster), then widened: the same values in order
+    column = np.sort(column[~np.isnan(column)]).astype(np.float64, copy=False)
     distinct = column[np.r_[True, column[1:] != column[:-1]]] if len(column) else column
     if len(distinct) <= 1:
         return np.empty(0)
@@ -315,7 +316,7 @@ class _CompiledBoosting:
         if sparse.issparse(X):
             codes = encode_sparse(X, self._thresholds, self._n_bins_non_missing - 1)
         else:
-            codes, _ = _cart.encode_bins(X, self._thresholds, self._n_threads)
+            codes, _ = _cart.encode_bins(X, self._thresholds, self._n_threads, bounds=False)
             if self._wide().size:
                 # uint16, a wide feature's codes its categories (X holds them encoded, unknown
                 # ones NaN), its missing code its number of categories
@@ -383,9 +384,10 @@ class _CompiledBoosting:
         wide = self._wide()
         missing = self._missing_codes() if wide.size else _boost_fast.MISSING_BIN
         has_missing = np.ascontiguousarray((codes == missing).any(axis=0), dtype=np.uint8)
-        # the wide features' uint16 codes apart, column-major (the grower reads by feature)
-        wide_codes = dict(wide_codes=np.asfortranarray(codes[:, wide]),
-                          wide_features=wide) if wide.size else {}
+        # the wide features' uint16 codes apart, column-major (the grower reads by feature);
+        # without them the row-major codes kept beside, for the histograms (row_codes)
+        wide_codes = (dict(wide_codes=np.asfortranarray(codes[:, wide]), wide_features=wide)
+                      if wide.size else dict(row_codes=np.ascontiguousarray(codes, np.uint8)))
         return dict(**wide_codes,
             n_bins_non_missing=self._n_bins_non_missing, has_missing=has_missing,
             n_bins=self.max_bins + 1,
@@ -600,7 +602,7 @@ class _CompiledBoosting:
 
         growth = self._growth(codes, bool(self._loss.constant_hessian), monotonic_cst,
                               interaction_cst, self.max_features)
-        codes = self._grower_codes(codes)  # the row-major copy released
+        codes = self._grower_codes(codes)
         gh = np.empty((K, n_samples, 2), dtype=np.float32)
         for iteration in range(begin_at_stage, self.max_iter):
             if self.verbose >= 2:
