@@ -45,6 +45,17 @@ struct SplitSearch {
     bins_search<Crit, kC>(H, occupied, H + kMissingBin * C, keys, cand, s, out);
   }
 
+  // The same over a packed histogram (RowStatistics::packed): kBins sums, the missing rows' in
+  // kMissingBin, searched without unpacking a bin (packed_bins_search).
+  template <Criterion Crit, int kC, class Keys>
+  void packed_histogram_search(const std::uint64_t* P, const Keys& keys, const Candidates& cand,
+                               Scratch& s, Split& out) const {
+    BinSet occupied;
+    for (int b = 0; b < kMissingBin; ++b)
+      if (P[b]) occupied.insert(b);
+    packed_bins_search<Crit, kC>(P, occupied, P[kMissingBin], keys, cand, s, out);
+  }
+
   // Bin b of H, zeroed when first met (a histogram of the occupied bins only).
   double* occupied_bin(double* H, BinSet& occupied, int b) const {
     double* bin = H + b * C;
@@ -69,23 +80,23 @@ struct SplitSearch {
   void small_node_search(const std::int32_t* rows, index_t n, const CodeKeys& keys,
                          const Candidates& cand, Scratch& s, Split& out) const {
     if (n < kTinyNode && tiny_node_search<Crit, kC>(rows, n, keys, cand, s, out)) return;
-    double* H = s.bins.data();
     BinSet occupied;
-    if (stats.bits) {  // packed blocks: an integer added per row, each occupied bin unpacked
+    if (stats.bits) {  // packed blocks: an integer added per row, the bins searched packed
       std::uint64_t* P = s.packed_bins.data();  // all zero between searches
       for (index_t i = 0; i < n; ++i) {
         const int b = keys.code(rows[i]);
         occupied.insert(b);
         P[b] += stats.packed[rows[i]];
       }
-      occupied.for_each([&](int b) {
-        std::fill(H + b * C, H + (b + 1) * C, 0.0);
-        stats.add_packed(H + b * C, P[b]);
-        P[b] = 0;
-      });
-    } else {
-      for (index_t i = 0; i < n; ++i) add_to_bin<kC>(H, occupied, keys.code(rows[i]), rows[i]);
+      const std::uint64_t missing = P[kMissingBin];
+      occupied.erase(kMissingBin);
+      packed_bins_search<Crit, kC>(P, occupied, missing, keys, cand, s, out);
+      occupied.for_each([&](int b) { P[b] = 0; });
+      P[kMissingBin] = 0;
+      return;
     }
+    double* H = s.bins.data();
+    for (index_t i = 0; i < n; ++i) add_to_bin<kC>(H, occupied, keys.code(rows[i]), rows[i]);
     double* M = s.missing.data();
     if (occupied.contains(kMissingBin)) {
       std::copy(H + kMissingBin * C, H + kBins * C, M);
@@ -201,19 +212,39 @@ struct SplitSearch {
       stats.add(S, r);
   }
 
+  // Whether the occupied bins leave no candidate: sets out.has_missing from the missing rows'
+  // statistics M, and out.constant.
+  bool no_candidate(const BinSet& occupied, const double* M, Split& out) const {
+    out.has_missing = M[0] > 0;
+    const int first = occupied.first(), last = occupied.last();
+    out.constant = first < 0 || (first == last && (surrogate || !out.has_missing));
+    return out.constant;
+  }
+
   // Every threshold between two occupied bins of H, scanned in both_sides' order; M holds the
   // missing rows' statistics.
   template <Criterion Crit, int kC, class Keys>
   void bins_search(const double* H, const BinSet& occupied, const double* M, const Keys& keys,
                    const Candidates& cand, Scratch& s, Split& out) const {
-    out.has_missing = M[0] > 0;
-    const int first = occupied.first(), last = occupied.last();
-    out.constant = first < 0 || (first == last && (surrogate || !out.has_missing));
-    if (out.constant) return;
+    if (no_candidate(occupied, M, out)) return;
     both_sides<Crit, kC>(M, cand, s, out, [&](double* L, bool missing_left, const Candidates& c) {
-      if constexpr (kC == 4 && (Crit == kGini || Crit == kSquaredError || Crit == kFriedmanMSE)) {
-        if (c.monotonic == 0)
-          return batched_scan<Crit>(H, occupied, keys, c, s, L, missing_left, out);
+      if constexpr (batched<Crit, kC>()) {
+        if (c.monotonic == 0) {
+          Batch batch(s);
+          int prev = -1;
+          occupied.for_each([&](int b) {
+            if (prev >= 0) {
+              for (int k = 0; k < 4; ++k) batch.channel[k][batch.m] = L[k];
+              batch.push_cut(prev, b);
+            }
+            add<4>(L, H + b * 4);
+            prev = b;
+          });
+          const auto left_at = [&](int j, double* L_j) {
+            for (int k = 0; k < 4; ++k) L_j[k] = batch.channel[k][j];
+          };
+          return batched_best<Crit>(batch, left_at, keys, c, missing_left, out);
+        }
       }
       int prev = -1;
       occupied.for_each([&](int b) {
@@ -226,44 +257,108 @@ struct SplitSearch {
     });
   }
 
-  // bins_search's scan for 4 channels, without monotonic constraint: the left statistics at
-  // every threshold are stored first, then every proxy is computed in one loop without branches
-  // (the compiler's vector loop: a candidate a few cycles instead of a chain of tests and two
-  // divisions), then the first best is taken. The same operations in the same order as
-  // Candidates::evaluate, so the same proxies to the bit.
-  template <Criterion Crit, class Keys>
-  void batched_scan(const double* H, const BinSet& occupied, const Keys& keys,
-                    const Candidates& c, Scratch& s, double* L, bool missing_left,
-                    Split& out) const {
-    double* count = s.batch.data();
-    double* weight = count + kBins;
-    double* stat2 = weight + kBins;
-    double* stat3 = stat2 + kBins;
-    double* proxies = stat3 + kBins;
-    std::int16_t* cuts = s.batch_cuts.data();  // (kBins, 2): the bins either side
-    int m = 0, prev = -1;
-    occupied.for_each([&](int b) {
-      if (prev >= 0) {
-        count[m] = L[0];
-        weight[m] = L[1];
-        stat2[m] = L[2];
-        stat3[m] = L[3];
-        cuts[2 * m] = static_cast<std::int16_t>(prev);
-        cuts[2 * m + 1] = static_cast<std::int16_t>(b);
-        ++m;
+  // bins_search over packed sums (RowStatistics::packed): P holds the occupied bins' sums,
+  // missing the missing rows'. The left side's sum is one integer added per bin, unpacked at
+  // each candidate: whole numbers, so the blocks bins_search would sum in doubles, to the bit.
+  template <Criterion Crit, int kC, class Keys>
+  void packed_bins_search(const std::uint64_t* P, const BinSet& occupied, std::uint64_t missing,
+                          const Keys& keys, const Candidates& cand, Scratch& s,
+                          Split& out) const {
+    double* M = s.missing.data();
+    stats.unpack<kC - 2>(M, missing);
+    if (no_candidate(occupied, M, out)) return;
+    both_sides<Crit, kC>(M, cand, s, out, [&](double* L, bool missing_left, const Candidates& c) {
+      // both_sides starts L with the missing rows' statistics when they go left
+      std::uint64_t left = missing_left ? missing : 0;
+      if constexpr (batched<Crit, kC>()) {
+        if (c.monotonic == 0) {
+          Batch batch(s);
+          std::uint64_t* lefts = batch.packed;
+          int prev = -1;
+          occupied.for_each([&](int b) {
+            if (prev >= 0) {
+              lefts[batch.m] = left;
+              batch.push_cut(prev, b);
+            }
+            left += P[b];
+            prev = b;
+          });
+          const auto left_at = [&](int j, double* L_j) { stats.unpack<2>(L_j, lefts[j]); };
+          return batched_best<Crit>(batch, left_at, keys, c, missing_left, out);
+        }
       }
-      add<4>(L, H + b * 4);
-      prev = b;
+      int prev = -1;
+      occupied.for_each([&](int b) {
+        if (prev >= 0) {
+          stats.unpack<kC - 2>(L, left);
+          take(out, c.template evaluate<Crit, kC>(L), keys.threshold_between(prev, b), prev,
+               missing_left);
+        }
+        left += P[b];
+        prev = b;
+      });
     });
-    const double* totals = c.totals;
+  }
+
+  // Whether the bins' searches batch their candidates (Batch, batched_best): 4 channels, and a
+  // proxy the compiler turns into a vector loop.
+  template <Criterion Crit, int kC>
+  static constexpr bool batched() {
+    return kC == 4 && (Crit == kGini || Crit == kSquaredError || Crit == kFriedmanMSE);
+  }
+
+  // The candidates of a bins' scan for 4 channels, without monotonic constraint, in scan order:
+  // their left statistics, one array per channel (or a packed sum each), and
+  // the bins either side of each; then the proxies.
+  struct Batch {
+    double* channel[4];
+    std::uint64_t* packed;
+    double* proxies;
+    std::int16_t* cuts;  // (kBins, 2)
+    int m = 0;
+    explicit Batch(Scratch& s)
+        : packed(s.batch_packed.data()),
+          proxies(s.batch.data() + 4 * kBins),
+          cuts(s.batch_cuts.data()) {
+      for (int k = 0; k < 4; ++k) channel[k] = s.batch.data() + k * kBins;
+    }
+    // Counts the candidate whose left statistics were just stored, between bins below and above.
+    void push_cut(int below, int above) {
+      cuts[2 * m] = static_cast<std::int16_t>(below);
+      cuts[2 * m + 1] = static_cast<std::int16_t>(above);
+      ++m;
+    }
+  };
+
+  // The first best of a batch's m candidates, left_at(j, L) setting candidate j's left
+  // statistics: every proxy computed in a vector loop (a candidate a few cycles instead of a
+  // chain of tests and two divisions), the candidates failing min_samples_leaf or
+  // min_weight_leaf set to -inf in a second one (in the first, the compiler computes the proxy
+  // only for the others, a branch no vector loop takes), then the first best taken. The same
+  // operations in the same order as Candidates::evaluate, so the same proxies to the bit.
+  template <Criterion Crit, class LeftAt, class Keys>
+  void batched_best(const Batch& batch, LeftAt&& left_at, const Keys& keys,
+                    const Candidates& c, bool missing_left, Split& out) const {
+    const int m = batch.m;
+    double* proxies = batch.proxies;
+    // in locals: read through c, they might alias the proxies stored (the loop would reload
+    // them at every candidate, and not be vectorized)
+    const double totals[4] = {c.totals[0], c.totals[1], c.totals[2], c.totals[3]};
+    const double min_leaf = c.min_leaf, min_weight = c.min_weight, scale = c.scale,
+                 shift = c.shift;
+    const Outputs outputs = c.outputs;
     for (int j = 0; j < m; ++j) {
-      const double left[4] = {count[j], weight[j], stat2[j], stat3[j]};
-      double right[4];
+      double left[4], right[4];
+      left_at(j, left);
       for (int k = 0; k < 4; ++k) right[k] = totals[k] - left[k];
-      const bool ok = left[0] >= c.min_leaf && right[0] >= c.min_leaf &&
-                      left[1] >= c.min_weight && right[1] >= c.min_weight;
-      const double p = proxy<Crit, 4>(left, right, c.outputs);
-      proxies[j] = ok ? p * c.scale + c.shift : -kInf;
+      proxies[j] = proxy<Crit, 4>(left, right, outputs) * scale + shift;
+    }
+    for (int j = 0; j < m; ++j) {
+      double left[4];
+      left_at(j, left);
+      const bool ok = (left[0] >= min_leaf) & (totals[0] - left[0] >= min_leaf) &
+                      (left[1] >= min_weight) & (totals[1] - left[1] >= min_weight);
+      proxies[j] = ok ? proxies[j] : -kInf;
     }
     // the first largest proxy, then one take: the candidates that beat the best so far one
     // after the other each computed a threshold
@@ -274,6 +369,7 @@ struct SplitSearch {
       best = better ? j : best;
       best_proxy = better ? proxies[j] : best_proxy;
     }
+    const std::int16_t* cuts = batch.cuts;
     if (best >= 0)
       take(out, best_proxy, keys.threshold_between(cuts[2 * best], cuts[2 * best + 1]),
            cuts[2 * best], missing_left);
