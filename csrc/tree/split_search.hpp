@@ -159,9 +159,25 @@ struct SplitSearch {
                  const Candidates& cand, Scratch& s, Consider&& consider) const {
     const int C = kC > 0 ? kC : this->C;
     double* L = s.left.data();
+    int prev = -1;
+    if (stats.bits) {  // packed blocks: a row's one integer read, the left side's unpacked
+      std::uint64_t left = 0;
+      for (index_t i = 0; i < n;) {
+        const int b = static_cast<int>(order[i] >> 8);
+        std::uint64_t bin = 0;
+        for (; i < n && static_cast<int>(order[i] >> 8) == b; ++i)
+          bin += stats.packed[rows[order[i] & 0xFF]];
+        if (prev >= 0) {
+          stats.unpack<kC - 2>(L, left);
+          consider(cand.template evaluate<Crit, kC>(L), prev, b);
+        }
+        left += bin;
+        prev = b;
+      }
+      return;
+    }
     double* bin = s.bins.data();
     std::fill(L, L + C, 0.0);
-    int prev = -1;
     for (index_t i = 0; i < n;) {
       const int b = static_cast<int>(order[i] >> 8);
       std::fill(bin, bin + C, 0.0);
@@ -180,7 +196,6 @@ struct SplitSearch {
   template <Criterion Crit, int kC, class Consider>
   void tiny_memo_scan(const std::int32_t* rows, index_t n, const std::uint32_t* order,
                       const Candidates& cand, Scratch& s, Consider&& consider) const {
-    const int C = kC > 0 ? kC : this->C;
     double* L = s.left.data();
     TinyMemo& memo = s.memo;
     unsigned left = 0;  // the positions of the left side's rows, as bits
@@ -191,9 +206,7 @@ struct SplitSearch {
       for (; i < n && static_cast<int>(order[i] >> 8) == b; ++i) group |= 1u << (order[i] & 0xFF);
       if (prev >= 0) {
         if (!(memo.known >> left & 1)) {
-          std::fill(L, L + C, 0.0);
-          for (index_t p = 0; p < n; ++p)
-            if (left >> p & 1) add_row<kC>(L, rows[p]);
+          rows_block<kC>(L, rows, n, left);
           memo.proxy[left] = cand.template evaluate<Crit, kC>(L);
           memo.known |= 1u << left;
         }
@@ -202,6 +215,22 @@ struct SplitSearch {
       left |= group;
       prev = b;
     }
+  }
+
+  // The block of the rows at the positions whose bits are set in `positions`, of rows[0, n),
+  // into S: summed from zero in position order (packed blocks: as integers, then unpacked).
+  template <int kC>
+  void rows_block(double* S, const std::int32_t* rows, index_t n, unsigned positions) const {
+    if (stats.bits) {
+      std::uint64_t sum = 0;
+      for (index_t p = 0; p < n; ++p)
+        if (positions >> p & 1) sum += stats.packed[rows[p]];
+      stats.unpack<kC - 2>(S, sum);
+      return;
+    }
+    std::fill(S, S + (kC > 0 ? kC : C), 0.0);
+    for (index_t p = 0; p < n; ++p)
+      if (positions >> p & 1) add_row<kC>(S, rows[p]);
   }
 
   template <int kC>
