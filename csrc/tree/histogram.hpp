@@ -19,14 +19,22 @@ namespace {  // internal linkage, see common.hpp
 
 class HistogramPool {
  public:
-  HistogramPool(index_t n_features, int channels) : n_features_(n_features), C_(channels) {}
+  // stats: whether a histogram holds packed sums (RowStatistics::packed), read when a buffer is
+  // first made (the builder sets the statistics after the search is made).
+  HistogramPool(index_t n_features, int channels, const RowStatistics& stats)
+      : n_features_(n_features), C_(channels), stats_(stats) {}
 
   // A histogram with no feature filled.
   int acquire() {
     if (free_.empty()) {
-      hists_.emplace_back(static_cast<std::size_t>(n_features_) * kBins * C_);
+      // packed: a feature's histogram is kBins integers, a quarter of two classes' blocks, and
+      // is searched as it is (SplitSearch::packed_histogram_search), never unpacked
+      if (stats_.bits)
+        packed_.emplace_back(static_cast<std::size_t>(n_features_) * kBins);
+      else
+        hists_.emplace_back(static_cast<std::size_t>(n_features_) * kBins * C_);
       valid_.emplace_back(n_features_, 0);
-      return static_cast<int>(hists_.size()) - 1;
+      return static_cast<int>(valid_.size()) - 1;
     }
     const int h = free_.back();
     free_.pop_back();
@@ -41,17 +49,15 @@ class HistogramPool {
   // Frees every buffer.
   void clear() {
     hists_ = {};
+    packed_ = {};
     valid_ = {};
     free_ = {};
   }
 
-  double* data(int h) { return hists_[h].data(); }
-  // Packed sums (see RowStatistics::packed), kBins per feature, filled before the histogram:
-  // features apart, so that threads filling different features share it. Sized before a fill's
-  // region (size_packed_bins), read in it (packed_bins).
-  void size_packed_bins() { packed_.resize(static_cast<std::size_t>(n_features_) * kBins); }
-  std::uint64_t* packed_bins() { return packed_.data(); }
+  bool packed() const { return stats_.bits != 0; }
+  // Feature f's histogram: kBins blocks of C doubles, or kBins packed sums where packed().
   double* of(int h, index_t f) { return hists_[h].data() + f * kBins * C_; }
+  std::uint64_t* packed_of(int h, index_t f) { return packed_[h].data() + f * kBins; }
   bool filled(int h, index_t f) const { return valid_[h][f] != 0; }
   void mark_filled(int h, const index_t* features, index_t count) {
     for (index_t j = 0; j < count; ++j) valid_[h][features[j]] = 1;
@@ -59,20 +65,29 @@ class HistogramPool {
   bool complete(int h) const {
     return std::all_of(valid_[h].begin(), valid_[h].end(), [](char v) { return v; });
   }
-  // Histogram subtraction: h -= other, every feature.
+  // Histogram subtraction: h -= other, every feature. Packed sums subtract field by field
+  // without a borrow, as every field of h (the parent's) holds at least other's (a child's).
   void subtract(int h, int other) {
-    const double* hs = hists_[other].data();
-    double* hl = hists_[h].data();
-    for (std::size_t i = 0; i < hists_[h].size(); ++i) hl[i] -= hs[i];
+    if (packed()) {
+      subtract(packed_[h], packed_[other]);
+    } else {
+      subtract(hists_[h], hists_[other]);
+    }
   }
 
  private:
+  template <class V>
+  static void subtract(std::vector<V>& from, const std::vector<V>& other) {
+    for (std::size_t i = 0; i < from.size(); ++i) from[i] -= other[i];
+  }
+
   index_t n_features_;
   int C_;
+  const RowStatistics& stats_;
   std::vector<std::vector<double>> hists_;
+  std::vector<std::vector<std::uint64_t>> packed_;
   std::vector<std::vector<char>> valid_;
   std::vector<int> free_;
-  std::vector<std::uint64_t> packed_;
 };
 
 // Fills histograms from row-major bin codes (codes of row r: codes + r * n_features).
@@ -89,7 +104,6 @@ struct HistogramFill {
   void operator()(HistogramPool& pool, int h, const std::int32_t* rows, index_t n,
                   const index_t* features, index_t count, int n_threads) const {
     if (count == 0) return;
-    if (stats.bits) pool.size_packed_bins();  // here: nothing in the region allocates
     const int chunks = n * count >= kParallelWork ? std::min<int>(n_threads, count) : 1;
     if (chunks == 1) {  // no region: see NodeSearch::search_batch
       some(pool, h, rows, n, features, count);
@@ -118,12 +132,14 @@ struct HistogramFill {
   // The rows a pass prefetches ahead: a node's rows are scattered over X, so each row's codes
   // and block are a cache miss the loop otherwise waits on.
   static constexpr index_t kAhead = 16;
-  // The pass on packed blocks: one integer added per row and feature, each bin unpacked once.
+  // The pass on packed blocks: one integer added per row and feature, into the pool's packed
+  // histograms (each feature's kBins sums apart, so that threads filling different features
+  // share none).
   void packed_pass(HistogramPool& pool, int h, const std::int32_t* rows, index_t n,
                    const index_t* features, index_t count) const {
     const index_t F = n_features;
-    std::uint64_t* P = pool.packed_bins();
-    for (index_t j = 0; j < count; ++j) std::fill_n(P + features[j] * kBins, kBins, 0);
+    for (index_t j = 0; j < count; ++j) std::fill_n(pool.packed_of(h, features[j]), kBins, 0);
+    std::uint64_t* P = pool.packed_of(h, 0);
     const std::uint64_t* packed = stats.packed.data();
     for (index_t i = 0; i < n; ++i) {
       if (i + kAhead < n) {
@@ -139,13 +155,6 @@ struct HistogramFill {
         P[f * kBins + row_codes[f]] += v;
       }
     }
-    for (index_t j = 0; j < count; ++j) {
-      const std::uint64_t* bins = P + features[j] * kBins;
-      double* H = pool.of(h, features[j]);
-      std::fill(H, H + kBins * C, 0.0);
-      for (int b = 0; b < kBins; ++b)
-        if (bins[b]) stats.add_packed(H + b * C, bins[b]);
-    }
   }
 
   // The histogram pass for kOutputs outputs, 0 meaning stats.n_out: with one output the
@@ -160,7 +169,7 @@ struct HistogramFill {
       double* H = pool.of(h, features[j]);
       std::fill(H, H + kBins * C, 0.0);
     }
-    double* base = pool.data(h);
+    double* base = pool.of(h, 0);
     const index_t stride = kBins * C;
     for (index_t i = 0; i < n; ++i) {
       const std::int32_t r = rows[i];

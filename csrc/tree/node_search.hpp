@@ -54,7 +54,7 @@ class NodeSearch {
                     p.monotonic_cst.empty()),
         search_{stats, ch.outputs, ch.C, p.surrogates},
         absolute_search_{d.y, stats, rank_of, ch.n_out, ch.C, p.surrogates, 0, {}, {}},
-        pool_(d.n_features, ch.C),
+        pool_(d.n_features, ch.C, stats),
         fill_{d.codes, d.n_features, stats, ch.C} {
     const index_t F = d.n_features;
     order_.resize(F);
@@ -400,10 +400,14 @@ class NodeSearch {
         random_search(search_, p_.criterion, absolute, rows, n, keys, cand, s, draw_u_[draw],
                       draw_side_[draw], out);
       } else if (histograms) {
-        const double* H = pool_.of(task.hist, f);
         dispatch(p_.criterion, search_.C, search_.outputs.n, [&](auto crit, auto kc) {
-          search_.histogram_search<decltype(crit)::value, decltype(kc)::value>(H, keys, cand, s,
-                                                                               out);
+          constexpr Criterion kCrit = decltype(crit)::value;
+          constexpr int kC = decltype(kc)::value;
+          if (pool_.packed())
+            search_.packed_histogram_search<kCrit, kC>(pool_.packed_of(task.hist, f), keys, cand,
+                                                       s, out);
+          else
+            search_.histogram_search<kCrit, kC>(pool_.of(task.hist, f), keys, cand, s, out);
         });
       } else if (absolute_) {
         absolute_search_.sort_codes(rows, n, keys, s);

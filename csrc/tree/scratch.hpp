@@ -43,7 +43,8 @@ struct Scratch {
   std::vector<std::uint64_t> codes;
   std::vector<double> bins;  // a small node's histogram of one feature (see small_node_search)
   std::vector<std::uint64_t> packed_bins;  // its packed sums, kBins, zero between searches
-  std::vector<double> batch;             // batched_scan's candidates, (5, kBins)
+  std::vector<double> batch;             // a Batch's candidates and proxies, (5, kBins)
+  std::vector<std::uint64_t> batch_packed;  // or their packed sums, kBins
   std::vector<std::int16_t> batch_cuts;  // and their bins, (kBins, 2)
   std::vector<double> left, missing, right, present;
   std::vector<double> stored;  // sparse_histogram_search's: the rows not stored
@@ -61,6 +62,7 @@ struct Scratch {
       bins.resize(static_cast<std::size_t>(kBins) * C);
       packed_bins.assign(kBins, 0);
       batch.resize(5 * kBins);
+      batch_packed.resize(kBins);
       batch_cuts.resize(2 * kBins);
     }
     left.resize(C);

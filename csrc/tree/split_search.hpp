@@ -45,6 +45,17 @@ struct SplitSearch {
     bins_search<Crit, kC>(H, occupied, H + kMissingBin * C, keys, cand, s, out);
   }
 
+  // The same over a packed histogram (RowStatistics::packed): kBins sums, the missing rows' in
+  // kMissingBin, searched without unpacking a bin (packed_bins_search).
+  template <Criterion Crit, int kC, class Keys>
+  void packed_histogram_search(const std::uint64_t* P, const Keys& keys, const Candidates& cand,
+                               Scratch& s, Split& out) const {
+    BinSet occupied;
+    for (int b = 0; b < kMissingBin; ++b)
+      if (P[b]) occupied.insert(b);
+    packed_bins_search<Crit, kC>(P, occupied, P[kMissingBin], keys, cand, s, out);
+  }
+
   // Bin b of H, zeroed when first met (a histogram of the occupied bins only).
   double* occupied_bin(double* H, BinSet& occupied, int b) const {
     double* bin = H + b * C;
@@ -69,23 +80,23 @@ struct SplitSearch {
   void small_node_search(const std::int32_t* rows, index_t n, const CodeKeys& keys,
                          const Candidates& cand, Scratch& s, Split& out) const {
     if (n < kTinyNode && tiny_node_search<Crit, kC>(rows, n, keys, cand, s, out)) return;
-    double* H = s.bins.data();
     BinSet occupied;
-    if (stats.bits) {  // packed blocks: an integer added per row, each occupied bin unpacked
+    if (stats.bits) {  // packed blocks: an integer added per row, the bins searched packed
       std::uint64_t* P = s.packed_bins.data();  // all zero between searches
       for (index_t i = 0; i < n; ++i) {
         const int b = keys.code(rows[i]);
         occupied.insert(b);
         P[b] += stats.packed[rows[i]];
       }
-      occupied.for_each([&](int b) {
-        std::fill(H + b * C, H + (b + 1) * C, 0.0);
-        stats.add_packed(H + b * C, P[b]);
-        P[b] = 0;
-      });
-    } else {
-      for (index_t i = 0; i < n; ++i) add_to_bin<kC>(H, occupied, keys.code(rows[i]), rows[i]);
+      const std::uint64_t missing = P[kMissingBin];
+      occupied.erase(kMissingBin);
+      packed_bins_search<Crit, kC>(P, occupied, missing, keys, cand, s, out);
+      occupied.for_each([&](int b) { P[b] = 0; });
+      P[kMissingBin] = 0;
+      return;
     }
+    double* H = s.bins.data();
+    for (index_t i = 0; i < n; ++i) add_to_bin<kC>(H, occupied, keys.code(rows[i]), rows[i]);
     double* M = s.missing.data();
     if (occupied.contains(kMissingBin)) {
       std::copy(H + kMissingBin * C, H + kBins * C, M);
@@ -121,8 +132,8 @@ struct SplitSearch {
         best_above = above;
       }
     };
-    const auto add_at = [&](double* S, index_t p) { add_row<kC>(S, rows[p]); };
-    out.constant = !tiny_keys_scan<Crit, kC>(key, n, cand.monotonic == 0, cand, s, add_at, consider);
+    out.constant = !tiny_keys_scan<Crit, kC>(key, n, cand.monotonic == 0, cand, s,
+                                             NodeRows{*this, rows}, consider);
     if (best_below >= 0)
       take(out, best, keys.threshold_between(best_below, best_above), best_below, false);
     return true;
@@ -139,7 +150,7 @@ struct SplitSearch {
                           const Candidates& cand, Scratch& s, TinyRows::Best& best,
                           bool& found_variable) const {
     const index_t n = node.n;
-    const auto add_at = [&](double* S, index_t p) { add<4>(S, node.block[p]); };
+    const GatheredRows at{*this, node};
     for (index_t j = 0; j < count; ++j) {
       const index_t f = features[j];
       std::uint32_t key[kTinyFeaturesNode];
@@ -148,7 +159,7 @@ struct SplitSearch {
       const auto consider = [&](double proxy, int below, int above) {
         if (proxy > best.proxy) best = {proxy, f, below, above};
       };
-      found_variable |= tiny_keys_scan<Crit, 4>(key, n, true, cand, s, add_at, consider);
+      found_variable |= tiny_keys_scan<Crit, 4>(key, n, true, cand, s, at, consider);
     }
   }
 
@@ -174,11 +185,11 @@ struct SplitSearch {
   // The order and scan of tiny_node_search's n keys: each key placed at its rank (the count of
   // smaller keys: no branch to mispredict, where an insertion sort's mispredicted at every
   // other row), then scanned (tiny_scan, or tiny_memo_scan in nodes of up to 3 rows when
-  // memo_ok, no monotonic constraint). add_at(S, p) adds the statistics of the row at position
-  // p to S. Returns false, scanning nothing, when every key has one code.
-  template <Criterion Crit, int kC, class AddAt, class Consider>
+  // memo_ok, no monotonic constraint), the statistics of the row at position p read from
+  // `at` (NodeRows or GatheredRows). Returns false, scanning nothing, when every key has one code.
+  template <Criterion Crit, int kC, class Rows, class Consider>
   bool tiny_keys_scan(const std::uint32_t* key, index_t n, bool memo_ok, const Candidates& cand,
-                      Scratch& s, AddAt&& add_at, Consider&& consider) const {
+                      Scratch& s, const Rows& at, Consider&& consider) const {
     static_assert(kTinyNode <= kTinyFeaturesNode && kTinyFeaturesNode <= 256);
     std::uint32_t order[kTinyFeaturesNode];
     for (index_t i = 0; i < n; ++i) {
@@ -188,27 +199,44 @@ struct SplitSearch {
     }
     if (order[0] >> 8 == order[n - 1] >> 8) return false;
     if (n <= TinyMemo::kRows && memo_ok)
-      tiny_memo_scan<Crit, kC>(n, order, cand, s, add_at, consider);
+      tiny_memo_scan<Crit, kC>(n, order, cand, s, at, consider);
     else
-      tiny_scan<Crit, kC>(n, order, cand, s, add_at, consider);
+      tiny_scan<Crit, kC>(n, order, cand, s, at, consider);
     return true;
   }
 
   // tiny_node_search's scan of the keys in order, each code's rows summed apart (from zero, in
   // their order) before the sum joins the left side, as a bin: each candidate's proxy to
   // consider(proxy, code below, code above).
-  template <Criterion Crit, int kC, class AddAt, class Consider>
+  template <Criterion Crit, int kC, class Rows, class Consider>
   void tiny_scan(index_t n, const std::uint32_t* order, const Candidates& cand, Scratch& s,
-                 AddAt&& add_at, Consider&& consider) const {
+                 const Rows& at, Consider&& consider) const {
     const int C = kC > 0 ? kC : this->C;
     double* L = s.left.data();
+    int prev = -1;
+    if (at.packed()) {  // packed blocks: a row's one integer read, the left side's unpacked
+      std::uint64_t left = 0;
+      for (index_t i = 0; i < n;) {
+        const int b = static_cast<int>(order[i] >> 8);
+        std::uint64_t bin = 0;
+        for (; i < n && static_cast<int>(order[i] >> 8) == b; ++i)
+          bin += at.packed_at(order[i] & 0xFF);
+        if (prev >= 0) {
+          stats.unpack<kC - 2>(L, left);
+          consider(cand.template evaluate<Crit, kC>(L), prev, b);
+        }
+        left += bin;
+        prev = b;
+      }
+      return;
+    }
     double* bin = s.bins.data();
     std::fill(L, L + C, 0.0);
-    int prev = -1;
     for (index_t i = 0; i < n;) {
       const int b = static_cast<int>(order[i] >> 8);
       std::fill(bin, bin + C, 0.0);
-      for (; i < n && static_cast<int>(order[i] >> 8) == b; ++i) add_at(bin, order[i] & 0xFF);
+      for (; i < n && static_cast<int>(order[i] >> 8) == b; ++i)
+        at.template add_at<kC>(bin, order[i] & 0xFF);
       if (prev >= 0) consider(cand.template evaluate<Crit, kC>(L), prev, b);
       add<kC>(L, bin);
       prev = b;
@@ -219,10 +247,9 @@ struct SplitSearch {
   // side is one or two rows, whose sums from zero are the same in either order (IEEE addition
   // commutes, and 0 + x is x but for the sign of a zero, which later additions treat alike),
   // so each set of left rows has its proxy computed once per node, its sums then added directly.
-  template <Criterion Crit, int kC, class AddAt, class Consider>
+  template <Criterion Crit, int kC, class Rows, class Consider>
   void tiny_memo_scan(index_t n, const std::uint32_t* order, const Candidates& cand, Scratch& s,
-                      AddAt&& add_at, Consider&& consider) const {
-    const int C = kC > 0 ? kC : this->C;
+                      const Rows& at, Consider&& consider) const {
     double* L = s.left.data();
     TinyMemo& memo = s.memo;
     unsigned left = 0;  // the positions of the left side's rows, as bits
@@ -233,9 +260,7 @@ struct SplitSearch {
       for (; i < n && static_cast<int>(order[i] >> 8) == b; ++i) group |= 1u << (order[i] & 0xFF);
       if (prev >= 0) {
         if (!(memo.known >> left & 1)) {
-          std::fill(L, L + C, 0.0);
-          for (index_t p = 0; p < n; ++p)
-            if (left >> p & 1) add_at(L, p);
+          rows_block<kC>(L, at, n, left);
           memo.proxy[left] = cand.template evaluate<Crit, kC>(L);
           memo.known |= 1u << left;
         }
@@ -246,6 +271,43 @@ struct SplitSearch {
     }
   }
 
+  // The block of the rows at the positions whose bits are set in `positions`, of the n rows
+  // `at` reads, into S: summed from zero in position order (packed blocks: as integers, then
+  // unpacked).
+  template <int kC, class Rows>
+  void rows_block(double* S, const Rows& at, index_t n, unsigned positions) const {
+    if (at.packed()) {
+      std::uint64_t sum = 0;
+      for (index_t p = 0; p < n; ++p)
+        if (positions >> p & 1) sum += at.packed_at(p);
+      stats.unpack<kC - 2>(S, sum);
+      return;
+    }
+    std::fill(S, S + (kC > 0 ? kC : C), 0.0);
+    for (index_t p = 0; p < n; ++p)
+      if (positions >> p & 1) at.template add_at<kC>(S, p);
+  }
+
+  // The rows of a tiny scan, by their position p in the node: NodeRows reads them through the
+  // node's row indices (one packed integer a row where the blocks are packed), GatheredRows
+  // from the blocks gather_tiny copied (4 channels, never packed).
+  struct NodeRows {
+    const SplitSearch& search;
+    const std::int32_t* rows;
+    bool packed() const { return search.stats.bits; }
+    std::uint64_t packed_at(index_t p) const { return search.stats.packed[rows[p]]; }
+    template <int kC>
+    void add_at(double* S, index_t p) const { search.add_row<kC>(S, rows[p]); }
+  };
+  struct GatheredRows {
+    const SplitSearch& search;
+    const TinyRows& node;
+    static constexpr bool packed() { return false; }
+    std::uint64_t packed_at(index_t) const { return 0; }
+    template <int kC>
+    void add_at(double* S, index_t p) const { search.add<4>(S, node.block[p]); }
+  };
+
   template <int kC>
   void add_row(double* S, std::int32_t r) const {
     if constexpr (kC > 0)
@@ -254,19 +316,39 @@ struct SplitSearch {
       stats.add(S, r);
   }
 
+  // Whether the occupied bins leave no candidate: sets out.has_missing from the missing rows'
+  // statistics M, and out.constant.
+  bool no_candidate(const BinSet& occupied, const double* M, Split& out) const {
+    out.has_missing = M[0] > 0;
+    const int first = occupied.first(), last = occupied.last();
+    out.constant = first < 0 || (first == last && (surrogate || !out.has_missing));
+    return out.constant;
+  }
+
   // Every threshold between two occupied bins of H, scanned in both_sides' order; M holds the
   // missing rows' statistics.
   template <Criterion Crit, int kC, class Keys>
   void bins_search(const double* H, const BinSet& occupied, const double* M, const Keys& keys,
                    const Candidates& cand, Scratch& s, Split& out) const {
-    out.has_missing = M[0] > 0;
-    const int first = occupied.first(), last = occupied.last();
-    out.constant = first < 0 || (first == last && (surrogate || !out.has_missing));
-    if (out.constant) return;
+    if (no_candidate(occupied, M, out)) return;
     both_sides<Crit, kC>(M, cand, s, out, [&](double* L, bool missing_left, const Candidates& c) {
-      if constexpr (kC == 4 && (Crit == kGini || Crit == kSquaredError || Crit == kFriedmanMSE)) {
-        if (c.monotonic == 0)
-          return batched_scan<Crit>(H, occupied, keys, c, s, L, missing_left, out);
+      if constexpr (batched<Crit, kC>()) {
+        if (c.monotonic == 0) {
+          Batch batch(s);
+          int prev = -1;
+          occupied.for_each([&](int b) {
+            if (prev >= 0) {
+              for (int k = 0; k < 4; ++k) batch.channel[k][batch.m] = L[k];
+              batch.push_cut(prev, b);
+            }
+            add<4>(L, H + b * 4);
+            prev = b;
+          });
+          const auto left_at = [&](int j, double* L_j) {
+            for (int k = 0; k < 4; ++k) L_j[k] = batch.channel[k][j];
+          };
+          return batched_best<Crit>(batch, left_at, keys, c, missing_left, out);
+        }
       }
       int prev = -1;
       occupied.for_each([&](int b) {
@@ -279,44 +361,108 @@ struct SplitSearch {
     });
   }
 
-  // bins_search's scan for 4 channels, without monotonic constraint: the left statistics at
-  // every threshold are stored first, then every proxy is computed in one loop without branches
-  // (the compiler's vector loop: a candidate a few cycles instead of a chain of tests and two
-  // divisions), then the first best is taken. The same operations in the same order as
-  // Candidates::evaluate, so the same proxies to the bit.
-  template <Criterion Crit, class Keys>
-  void batched_scan(const double* H, const BinSet& occupied, const Keys& keys,
-                    const Candidates& c, Scratch& s, double* L, bool missing_left,
-                    Split& out) const {
-    double* count = s.batch.data();
-    double* weight = count + kBins;
-    double* stat2 = weight + kBins;
-    double* stat3 = stat2 + kBins;
-    double* proxies = stat3 + kBins;
-    std::int16_t* cuts = s.batch_cuts.data();  // (kBins, 2): the bins either side
-    int m = 0, prev = -1;
-    occupied.for_each([&](int b) {
-      if (prev >= 0) {
-        count[m] = L[0];
-        weight[m] = L[1];
-        stat2[m] = L[2];
-        stat3[m] = L[3];
-        cuts[2 * m] = static_cast<std::int16_t>(prev);
-        cuts[2 * m + 1] = static_cast<std::int16_t>(b);
-        ++m;
+  // bins_search over packed sums (RowStatistics::packed): P holds the occupied bins' sums,
+  // missing the missing rows'. The left side's sum is one integer added per bin, unpacked at
+  // each candidate: whole numbers, so the blocks bins_search would sum in doubles, to the bit.
+  template <Criterion Crit, int kC, class Keys>
+  void packed_bins_search(const std::uint64_t* P, const BinSet& occupied, std::uint64_t missing,
+                          const Keys& keys, const Candidates& cand, Scratch& s,
+                          Split& out) const {
+    double* M = s.missing.data();
+    stats.unpack<kC - 2>(M, missing);
+    if (no_candidate(occupied, M, out)) return;
+    both_sides<Crit, kC>(M, cand, s, out, [&](double* L, bool missing_left, const Candidates& c) {
+      // both_sides starts L with the missing rows' statistics when they go left
+      std::uint64_t left = missing_left ? missing : 0;
+      if constexpr (batched<Crit, kC>()) {
+        if (c.monotonic == 0) {
+          Batch batch(s);
+          std::uint64_t* lefts = batch.packed;
+          int prev = -1;
+          occupied.for_each([&](int b) {
+            if (prev >= 0) {
+              lefts[batch.m] = left;
+              batch.push_cut(prev, b);
+            }
+            left += P[b];
+            prev = b;
+          });
+          const auto left_at = [&](int j, double* L_j) { stats.unpack<2>(L_j, lefts[j]); };
+          return batched_best<Crit>(batch, left_at, keys, c, missing_left, out);
+        }
       }
-      add<4>(L, H + b * 4);
-      prev = b;
+      int prev = -1;
+      occupied.for_each([&](int b) {
+        if (prev >= 0) {
+          stats.unpack<kC - 2>(L, left);
+          take(out, c.template evaluate<Crit, kC>(L), keys.threshold_between(prev, b), prev,
+               missing_left);
+        }
+        left += P[b];
+        prev = b;
+      });
     });
-    const double* totals = c.totals;
+  }
+
+  // Whether the bins' searches batch their candidates (Batch, batched_best): 4 channels, and a
+  // proxy the compiler turns into a vector loop.
+  template <Criterion Crit, int kC>
+  static constexpr bool batched() {
+    return kC == 4 && (Crit == kGini || Crit == kSquaredError || Crit == kFriedmanMSE);
+  }
+
+  // The candidates of a bins' scan for 4 channels, without monotonic constraint, in scan order:
+  // their left statistics, one array per channel (or a packed sum each), and
+  // the bins either side of each; then the proxies.
+  struct Batch {
+    double* channel[4];
+    std::uint64_t* packed;
+    double* proxies;
+    std::int16_t* cuts;  // (kBins, 2)
+    int m = 0;
+    explicit Batch(Scratch& s)
+        : packed(s.batch_packed.data()),
+          proxies(s.batch.data() + 4 * kBins),
+          cuts(s.batch_cuts.data()) {
+      for (int k = 0; k < 4; ++k) channel[k] = s.batch.data() + k * kBins;
+    }
+    // Counts the candidate whose left statistics were just stored, between bins below and above.
+    void push_cut(int below, int above) {
+      cuts[2 * m] = static_cast<std::int16_t>(below);
+      cuts[2 * m + 1] = static_cast<std::int16_t>(above);
+      ++m;
+    }
+  };
+
+  // The first best of a batch's m candidates, left_at(j, L) setting candidate j's left
+  // statistics: every proxy computed in a vector loop (a candidate a few cycles instead of a
+  // chain of tests and two divisions), the candidates failing min_samples_leaf or
+  // min_weight_leaf set to -inf in a second one (in the first, the compiler computes the proxy
+  // only for the others, a branch no vector loop takes), then the first best taken. The same
+  // operations in the same order as Candidates::evaluate, so the same proxies to the bit.
+  template <Criterion Crit, class LeftAt, class Keys>
+  void batched_best(const Batch& batch, LeftAt&& left_at, const Keys& keys,
+                    const Candidates& c, bool missing_left, Split& out) const {
+    const int m = batch.m;
+    double* proxies = batch.proxies;
+    // in locals: read through c, they might alias the proxies stored (the loop would reload
+    // them at every candidate, and not be vectorized)
+    const double totals[4] = {c.totals[0], c.totals[1], c.totals[2], c.totals[3]};
+    const double min_leaf = c.min_leaf, min_weight = c.min_weight, scale = c.scale,
+                 shift = c.shift;
+    const Outputs outputs = c.outputs;
     for (int j = 0; j < m; ++j) {
-      const double left[4] = {count[j], weight[j], stat2[j], stat3[j]};
-      double right[4];
+      double left[4], right[4];
+      left_at(j, left);
       for (int k = 0; k < 4; ++k) right[k] = totals[k] - left[k];
-      const bool ok = left[0] >= c.min_leaf && right[0] >= c.min_leaf &&
-                      left[1] >= c.min_weight && right[1] >= c.min_weight;
-      const double p = proxy<Crit, 4>(left, right, c.outputs);
-      proxies[j] = ok ? p * c.scale + c.shift : -kInf;
+      proxies[j] = proxy<Crit, 4>(left, right, outputs) * scale + shift;
+    }
+    for (int j = 0; j < m; ++j) {
+      double left[4];
+      left_at(j, left);
+      const bool ok = (left[0] >= min_leaf) & (totals[0] - left[0] >= min_leaf) &
+                      (left[1] >= min_weight) & (totals[1] - left[1] >= min_weight);
+      proxies[j] = ok ? proxies[j] : -kInf;
     }
     // the first largest proxy, then one take: the candidates that beat the best so far one
     // after the other each computed a threshold
@@ -327,6 +473,7 @@ struct SplitSearch {
       best = better ? j : best;
       best_proxy = better ? proxies[j] : best_proxy;
     }
+    const std::int16_t* cuts = batch.cuts;
     if (best >= 0)
       take(out, best_proxy, keys.threshold_between(cuts[2 * best], cuts[2 * best + 1]),
            cuts[2 * best], missing_left);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "criterion.hpp"
@@ -107,6 +108,31 @@ struct RowStatistics {
     }
     S[0] += static_cast<double>(v & mask);
     S[1] += weight;
+  }
+
+  // The block a packed sum holds, into S: add_packed's to a zero block, to the bit. kClasses is
+  // K when known when compiling, else 0. Integer operations and subtractions alone (see
+  // exact_double): a loop of unpacks is a vector loop.
+  template <int kClasses = 0>
+  FASTML_CART_INLINE void unpack(double* S, std::uint64_t v) const {
+    const int n_classes = kClasses > 0 ? kClasses : K;
+    const std::uint64_t mask = (std::uint64_t{1} << bits) - 1;
+    double weight = 0;
+    for (int k = 0; k < n_classes; ++k) {
+      S[2 + k] = exact_double(v >> (bits * (1 + k)) & mask);
+      weight += S[2 + k];
+    }
+    S[0] = exact_double(v & mask);
+    S[1] = weight;
+  }
+
+  // x < 2^52 as a double, exactly: the double of bits 2^52 + x, less 2^52. SSE2 has no
+  // conversion of 64-bit integers, so the compiler vectorises this where it cannot a cast.
+  FASTML_CART_INLINE static double exact_double(std::uint64_t x) {
+    const std::uint64_t biased = x | 0x4330000000000000ULL;  // 2^52's exponent
+    double d;
+    std::memcpy(&d, &biased, sizeof d);
+    return d - 0x1p52;
   }
 
   FASTML_CART_INLINE void add(double* S, std::int32_t r) const {

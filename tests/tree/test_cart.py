@@ -1273,10 +1273,14 @@ def test_encode_bins_bad_arguments_raise_value_error(dtype):
         _cart.encode_bins(X, thresholds, 0)
 
 
+@pytest.mark.parametrize("max_features", [3, None], ids=["drawn", "subtracted"])
+@pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("missing", [0.0, 0.1], ids=["complete", "missing"])
-def test_hist_packed_class_sums_equal_the_double_sums(missing, dtype):
+def test_hist_packed_class_sums_equal_the_double_sums(missing, n_classes, max_features, dtype):
     # A single-output classification on whole weights sums its rows' blocks as packed integers
-    # (histograms, small nodes, partitions); two copies of the same output are summed in doubles.
+    # (histograms, searched packed, subtracted as integers with every feature searched; small
+    # and tiny nodes; partitions; two classes batch their candidates' proxies); two copies of the
+    # same output are summed in doubles.
     # Gini's proxies and impurities are then the same numbers ((a + a) / 2 == a), so the trees
     # must be node for node equal. (Entropy adds its outputs' terms class by class, so two copies
     # round apart; its packed sums are checked against the exact search's in
@@ -1285,9 +1289,11 @@ def test_hist_packed_class_sums_equal_the_double_sums(missing, dtype):
     X = rng.normal(size=(3000, 6)).astype(dtype)
     X[:, 1] = np.round(X[:, 1])  # repeated values: bins holding several rows
     X[rng.random(X.shape) < missing] = np.nan
-    y = (X[:, 0] + rng.normal(scale=0.8, size=len(X)) > 0).astype(int) + (X[:, 2] > 1)
+    y = (X[:, 0] + rng.normal(scale=0.8, size=len(X)) > 0).astype(int)
+    if n_classes == 3:
+        y += X[:, 2] > 1
     weight = rng.integers(0, 4, size=len(X)).astype(float)
-    params = dict(split_finder="hist", max_features=3, random_state=0)
+    params = dict(split_finder="hist", max_features=max_features, random_state=0)
     packed = DecisionTreeClassifier(**params).fit(X, y, sample_weight=weight).tree_
     doubled = DecisionTreeClassifier(**params).fit(X, np.column_stack([y, y]),
                                                    sample_weight=weight).tree_
