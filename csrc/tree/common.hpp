@@ -37,13 +37,17 @@ constexpr index_t kSmallPackedNode = 256;
 // bookkeeping costs more than the rows there, and half the nodes of a fully grown regression tree
 // have 2 or 3 rows. At most 256 (a row's position in the node shares a key with its code).
 constexpr index_t kTinyNode = 16;
-// Nodes with fewer rows and one unpacked block of 4 channels (one regression output, or two
-// classes with fractional weights) search every drawn feature at once from their rows gathered
+// Nodes with fewer rows and one block of 4 channels (one regression output, or two classes;
+// packed blocks under kTinyNode rows only) search every drawn feature at once from their rows gathered
 // once (tiny_node_features): there the bitmap search of small_node_search costs more than
 // ranking a few dozen codes (RandomForestRegressor 100k x 20, one thread, the CPU of growing 4
 // trees, alternating processes, medians of 3, load 13-15: 1.06, 1.19, 1.04 s against 1.12, 1.19,
 // 1.12 s at 16 rows, the same trees). At most 256, as kTinyNode.
 constexpr index_t kTinyFeaturesNode = 64;
+// ... while n_features is at most this many times the features drawn a node: gathering a row
+// reads all its features' codes, and with a small share drawn (sqrt of thousands of features)
+// that costs more than the per-feature searches it saves (about 370 cycles a feature).
+constexpr index_t kTinyDrawnShare = 8;
 // Nodes of fewer rows are not grown as they come but deferred, and the subtrees they root grown
 // in parallel afterwards (see grow_depth_first): most nodes of a deep tree are small, too small
 // to share one node's work between threads.

@@ -106,10 +106,13 @@ class NodeSearch {
     node_chain_ = entries ? nullptr : chain_for(task);
     if (histograms && task.hist < 0) task.hist = pool_.acquire();
     for (Scratch& s : scratch_) s.memo.known = 0;
-    // a small node of one unpacked block of 4 channels: every drawn feature searched at once,
-    // on this thread (tiny_node_features), its rows gathered once
+    // a small node of one block of 4 channels (under kTinyNode rows where the blocks are
+    // packed): every drawn feature searched at once, on this thread (tiny_node_features), its
+    // rows gathered once. Gathering reads every feature's code of each row (to find missing
+    // ones): worth it while the features drawn are a fair share of them (kTinyDrawnShare)
     const bool tiny = tiny_nodes_ && n < (search_.stats.bits ? kTinyNode : kTinyFeaturesNode) &&
                       search_.C == 4 && search_.outputs.n == 1 &&
+                      F <= kTinyDrawnShare * p_.max_features &&
                       search_.gather_tiny(rows_.data() + task.begin, n, d_.codes, F,
                                           scratch_[0].tiny);
     TinyRows::Best tiny_best{-kInf, -1, -1, -1};

@@ -79,27 +79,16 @@ struct ChainHistograms {
     const std::uint64_t* P = bins.data() + d.bin_start[f];
     const int n_bins = static_cast<int>(d.bin_start[f + 1] - d.bin_start[f]);
     if (kC == 4 && stats.K == 2) {
-      const int bits = stats.bits;
-      const std::uint64_t mask = (std::uint64_t{1} << bits) - 1;
       for (int b = 0; b < n_bins; ++b) {
-        const std::uint64_t v = P[b];
-        const double w0 = static_cast<double>(v >> bits & mask);
-        const double w1 = static_cast<double>(v >> 2 * bits & mask);
-        double* bin = H + 4 * b;  // add_packed's sums from zero, to the bit
-        bin[0] = static_cast<double>(v & mask);
-        bin[1] = w0 + w1;
-        bin[2] = w0;
-        bin[3] = w1;
-        occupied.words[b >> 6] |= static_cast<std::uint64_t>(v != 0) << (b & 63);
+        stats.unpack<2>(H + 4 * b, P[b]);
+        occupied.words[b >> 6] |= static_cast<std::uint64_t>(P[b] != 0) << (b & 63);
       }
       return;
     }
     for (int b = 0; b < n_bins; ++b) {
       if (!P[b]) continue;  // a row's packed block counts 1: a bin of rows is never 0
       occupied.insert(b);
-      double* bin = H + b * C;
-      for (int c = 0; c < C; ++c) bin[c] = 0.0;
-      stats.add_packed(bin, P[b]);
+      stats.unpack(H + b * C, P[b]);
     }
   }
 

@@ -133,14 +133,15 @@ struct SplitSearch {
       }
     };
     out.constant = !tiny_keys_scan<Crit, kC>(key, n, cand.monotonic == 0, cand, s,
-                                             NodeRows{*this, rows}, consider);
+                                             IndexedRows{*this, rows}, consider);
     if (best_below >= 0)
       take(out, best, keys.threshold_between(best_below, best_above), best_below, false);
     return true;
   }
 
   // tiny_node_search for every feature of a node at once (NodeSearch::find_split takes it for
-  // nodes under kTinyFeaturesNode rows with blocks of 4 channels and no constraint): the node's
+  // nodes under kTinyFeaturesNode rows, kTinyNode where packed, with blocks of 4 channels and
+  // no constraint): the node's
   // rows gathered once (gather_tiny), each feature's candidates scanned as tiny_node_search
   // scans them, the same proxies to the bit, and the first best over the features in their
   // order kept in `best`, without a Split per feature. Sets found_variable when a feature is
@@ -186,12 +187,13 @@ struct SplitSearch {
   // smaller keys: no branch to mispredict, where an insertion sort's mispredicted at every
   // other row), then scanned (tiny_scan, or tiny_memo_scan in nodes of up to 3 rows when
   // memo_ok, no monotonic constraint), the statistics of the row at position p read from
-  // `at` (NodeRows or GatheredRows). Returns false, scanning nothing, when every key has one code.
+  // `at` (IndexedRows or GatheredRows). Returns false, scanning nothing, when every key has one code.
   template <Criterion Crit, int kC, class Rows, class Consider>
   bool tiny_keys_scan(const std::uint32_t* key, index_t n, bool memo_ok, const Candidates& cand,
                       Scratch& s, const Rows& at, Consider&& consider) const {
     static_assert(kTinyNode <= kTinyFeaturesNode && kTinyFeaturesNode <= 256);
     std::uint32_t order[kTinyFeaturesNode];
+    if (n < 1) return false;
     for (index_t i = 0; i < n; ++i) {
       std::uint32_t rank = 0;  // 32 bits, as the keys: the compiler's vector loop holds 4 a lane
       for (index_t j = 0; j < n; ++j) rank += key[j] < key[i];
@@ -288,10 +290,10 @@ struct SplitSearch {
       if (positions >> p & 1) at.template add_at<kC>(S, p);
   }
 
-  // The rows of a tiny scan, by their position p in the node: NodeRows reads them through the
+  // The rows of a tiny scan, by their position p in the node: IndexedRows reads them through the
   // node's row indices (one packed integer a row where the blocks are packed), GatheredRows
   // from the blocks gather_tiny copied (4 channels, never packed).
-  struct NodeRows {
+  struct IndexedRows {
     const SplitSearch& search;
     const std::int32_t* rows;
     bool packed() const { return search.stats.bits; }

@@ -734,10 +734,8 @@ class _CompiledBoosting:
         return tags
 
 
-class HistGradientBoostingRegressor(_CompiledBoosting, _SkRegressor):
-    """Histogram-based gradient boosting regression trees, drop-in for scikit-learn's, grown by
-    fastml's compiled booster.
-
+# What both estimators' docstrings say of the parameters fastml adds or treats apart.
+_PARAMETERS_DOC = """
     Every parameter is scikit-learn 1.9's (see its documentation), plus ``n_jobs``: the threads
     of fit and predict (None: all of fastml's; the model never depends on it), and
     ``quantized_gradients`` (default False, scikit-learn's exact model): True grows each tree on
@@ -750,7 +748,13 @@ class HistGradientBoostingRegressor(_CompiledBoosting, _SkRegressor):
     as a BaseLoss object (ValueError); with ``max_features < 1`` the features searched are drawn
     from fastml's own stream, so the model differs from scikit-learn's for the same
     random_state.
+"""
 
+
+class HistGradientBoostingRegressor(_CompiledBoosting, _SkRegressor):
+    __doc__ = f"""Histogram-based gradient boosting regression trees, drop-in for scikit-learn's,
+    grown by fastml's compiled booster.
+{_PARAMETERS_DOC}
     Attributes
     ----------
     As scikit-learn's (do_early_stopping_, n_iter_, n_trees_per_iteration_, train_score_,
@@ -785,23 +789,10 @@ class HistGradientBoostingRegressor(_CompiledBoosting, _SkRegressor):
 
 
 class HistGradientBoostingClassifier(_CompiledBoosting, _SkClassifier):
-    """Histogram-based gradient boosting classification trees, drop-in for scikit-learn's,
-    grown by fastml's compiled booster (log_loss: one tree per iteration for two classes, one
-    per class otherwise).
-
-    Every parameter is scikit-learn 1.9's (see its documentation), plus ``n_jobs``: the threads
-    of fit and predict (None: all of fastml's; the model never depends on it), and
-    ``quantized_gradients`` (default False, scikit-learn's exact model): True grows each tree on
-    gradients and hessians rounded stochastically to a few integer levels (as LightGBM's
-    ``use_quantized_grad``; the rounding drawn from random_state, the same for any n_jobs), with
-    integer histograms, then values its leaves from the exact gradients: a faster fit of a
-    slightly different model. Categorical features as scikit-learn's, with up to 65535
-    categories (scikit-learn: at most max_bins); X may also be a sparse CSR/CSC matrix (without
-    categorical features), giving the dense matrix's model. Not supported yet: a ``loss`` given
-    as a BaseLoss object (ValueError); with ``max_features < 1`` the features searched are drawn
-    from fastml's own stream, so the model differs from scikit-learn's for the same
-    random_state.
-
+    __doc__ = f"""Histogram-based gradient boosting classification trees, drop-in for
+    scikit-learn's, grown by fastml's compiled booster (log_loss: one tree per iteration for two
+    classes, one per class otherwise).
+{_PARAMETERS_DOC}
     Attributes
     ----------
     As scikit-learn's (classes_, do_early_stopping_, n_iter_, n_trees_per_iteration_,
