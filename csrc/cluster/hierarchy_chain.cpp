@@ -221,6 +221,31 @@ void nn_chain(Policy& p, index_t n, Merge* merges, int n_threads) {
   }
 }
 
+// The first strict minimum of a scan's share, and scipy's choice from the shares: its scan
+// starts from the chain's previous element and takes only strictly smaller distances in slot
+// order, which the shares' first minima, taken in order, strictly, give.
+struct Nearest {
+  double value = kInf;
+  index_t slot = -1;
+  // for candidates in slot order
+  void take(double d, index_t s) {
+    if (d < value) {
+      value = d;
+      slot = s;
+    }
+  }
+  // in any order: the least (value, slot)
+  void take_least(double d, index_t s) {
+    if (d < value || (d == value && s < slot)) {
+      value = d;
+      slot = s;
+    }
+  }
+  void take_least(const Nearest& other) {
+    if (other.slot >= 0) take_least(other.value, other.slot);
+  }
+};
+
 // ---- ward: centroids and sizes ------------------------------------------------------------
 
 // Compares clusters by 2 |A| |B| / (|A| + |B|) ||mean(A) - mean(B)||^2, the square of scipy's
@@ -252,18 +277,11 @@ class WardPolicy {
     for (index_t k = 0; k < d_; ++k) x_[k] = coord_[k * n_ + px_];
   }
 
-  struct Part {
-    double value = kInf;
-    index_t slot = -1;
-    double prev_value = kInf;  // the chain's previous element, when in this share
-    void take(double v, index_t s) {
-      if (v < value || (v == value && s < slot)) {
-        value = v;
-        slot = s;
-      }
-    }
+  // the least (value, slot) of a share, and the chain's previous element when in it
+  struct Part : Nearest {
+    double prev_value = kInf;
     void absorb(const Part& other) {
-      if (other.slot >= 0) take(other.value, other.slot);
+      take_least(other);
       if (other.prev_value < kInf) prev_value = other.prev_value;
     }
   };
@@ -282,7 +300,7 @@ class WardPolicy {
         if (p == px_ || !(value[l] <= f.value)) continue;
         const index_t s = slot_[p];
         if (s == prev_) f.prev_value = value[l];
-        f.take(value[l], s);
+        f.take_least(value[l], s);
       }
     }
     return f;
@@ -336,30 +354,6 @@ inline double combine(Linkage linkage, double wx, double dxi, double wy, double 
   return linkage == Linkage::complete ? std::max(dxi, dyi) : (wx * dxi + wy * dyi) / (wx + wy);
 }
 
-// The first strict minimum of a scan's share, and scipy's choice from the shares: its scan
-// starts from the chain's previous element and takes only strictly smaller distances in slot
-// order, which the shares' first minima, taken in order, strictly, give.
-struct Nearest {
-  double value = kInf;
-  index_t slot = -1;
-  // for candidates in slot order
-  void take(double d, index_t s) {
-    if (d < value) {
-      value = d;
-      slot = s;
-    }
-  }
-  // in any order: the least (value, slot)
-  void take_least(double d, index_t s) {
-    if (d < value || (d == value && s < slot)) {
-      value = d;
-      slot = s;
-    }
-  }
-  void take_least(const Nearest& other) {
-    if (other.slot >= 0) take_least(other.value, other.slot);
-  }
-};
 
 void choose_nearest(const Nearest* parts, int team, index_t prev, double prev_dist,
                     index_t& best, double& best_dist) {
