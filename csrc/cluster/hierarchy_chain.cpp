@@ -402,30 +402,24 @@ class LiveSquare {
   // Dead positions and the diagonal read +inf (bias_, and the diagonal's own value).
   Nearest scan(index_t x, index_t lo, index_t hi) const {
     Nearest f;
-    const double* row = S_ + pos_[x] * side_;
-    index_t best = -1;
-    for (index_t c = lo; c < hi; ++c) {
-      const double d = row[c] + bias_[c];
-      if (d < f.value) {
-        f.value = d;
-        best = c;
-      }
-    }
-    if (best >= 0) f.slot = slot_[best];
+    const index_t best =
+        kernels().first_min(S_ + pos_[x] * side_ + lo, bias_.data() + lo, hi - lo, &f.value);
+    if (best >= 0) f.slot = slot_[lo + best];
     return f;
   }
 
+  // The row is combined whole (a dead position's value is never read; the diagonal stays +inf:
+  // the mean or the larger of a value and +inf), the column at the live positions only.
   void update(index_t x, index_t y, double wx, double wy, Linkage linkage, index_t lo,
               index_t hi) {
     const index_t px = pos_[x], py = pos_[y];
     const double* row_x = S_ + px * side_;
     double* row_y = S_ + py * side_;
-    for (index_t c = lo; c < hi; ++c) {
-      if (bias_[c] != 0.0 || c == px || c == py) continue;
-      const double d = combine(linkage, wx, row_x[c], wy, row_y[c]);
-      row_y[c] = d;
-      S_[c * side_ + py] = d;  // the column: a store per row, no load on the scan's path
-    }
+    kernels().lance_williams(linkage == Linkage::complete, wx, row_x + lo, wy, row_y + lo,
+                             hi - lo, row_y + lo);
+    for (index_t c = lo; c < hi; ++c)
+      if (bias_[c] == 0.0 && c != py)
+        S_[c * side_ + py] = row_y[c];  // the column: a store per row, no load on the scan's path
   }
 
   // x merged away, `live` clusters left.
@@ -598,7 +592,8 @@ class CondensedPolicy {
 
 // Euclidean distances without the condensed matrix. While many clusters remain:
 //  - a distance between two rows never merged is recomputed from X where needed (pdist's
-//    operations: its bits) by the SIMD kernel, a block of consecutive slots at a time;
+//    operations: its bits) by the SIMD kernel, over the unmerged rows packed in slot order
+//    (those merged are dropped from the pack now and then, so work falls with them);
 //  - each merged cluster keeps a row of its distances to every slot, written whole by its
 //    merge's update, with its entry in the other merged clusters' rows;
 //  - an unmerged cluster remembers its nearest unmerged one (value, slot): those distances never
@@ -620,7 +615,7 @@ class EuclideanPolicy {
       : n_(X.n), d_(X.d), n_threads_(std::max(n_threads, 1)), linkage_(linkage), live_(X.n), square_(X.n),
         coord_(static_cast<std::size_t>(X.n * X.d)),
         point_(static_cast<std::size_t>(X.n * X.d)), row_(X.n, kUnmerged), listed_(X.n, -1),
-        near_(X.n),
+        near_(X.n), live_bias_(X.n, 0.0), unmerged_bias_(X.n, 0.0),
         recent_(static_cast<std::size_t>(std::max(n_threads, 1) * kRecent)),
         scratch_(static_cast<std::size_t>(std::max(n_threads, 1) * kRecent * X.n)) {
     for (index_t i = 0; i < n_; ++i)
@@ -629,6 +624,9 @@ class EuclideanPolicy {
         coord_[k * n_ + i] = v;
         point_[i * d_ + k] = v;
       }
+    packed_slot_.resize(n_);
+    std::iota(packed_slot_.begin(), packed_slot_.end(), 0);
+    packed_ = unmerged_ = n_;
     // The square takes over at 2 n / 5 live clusters (0.16 n^2 values, a third of the condensed
     // matrix): later than the n / sqrt(2) at which it would fit in that matrix, because building
     // it costs O(m^2) (recomputed distances, first-touched pages) while the merges before cost
@@ -667,25 +665,24 @@ class EuclideanPolicy {
       f.all = square_.scan(x, lo, hi);
       return f;
     }
-    const index_t* slots = live.slots().data();
+    const index_t begin = share_slot(live, lo), end = share_slot(live, hi);
     if (row_[x] >= 0) {
-      const double* rx = row(x);
-      for (index_t p = lo; p < hi; ++p) {
-        const index_t i = slots[p];
-        if (visits(live, i, x)) f.all.take(rx[i], i);
-      }
+      f.all = first_min(row(x), live_bias_.data(), begin, end);
       return f;
     }
-    const index_t begin = share_slot(live, lo), end = share_slot(live, hi);
-    if (!remembered_) {
-      const double* from_x = recomputed(x, begin, end, nullptr);
-      for (index_t p = lo; p < hi; ++p) {
-        const index_t i = slots[p];
-        if (i != x && row_[i] == kUnmerged) f.unmerged.take(from_x[i], i);
-      }
+    if (remembered_) {
+      for (index_t i : merged_)
+        if (i >= begin && i < end) f.all.take_least(row(i)[x], i);
+      return f;
     }
+    // the merged clusters' entries noted in x's row: the merge that may follow this scan
+    // reads them (no merge comes between)
+    Recent* recent;
+    double* from_x = recomputed(x, begin, end, nullptr, &recent);
+    f.unmerged = first_min(from_x, unmerged_bias_.data(), begin, end);
     for (index_t i : merged_)
-      if (i >= begin && i < end) f.all.take_least(row(i)[x], i);
+      if (i >= begin && i < end) f.all.take_least(from_x[i] = row(i)[x], i);
+    recent->noted = merges_;
     return f;
   }
 
@@ -720,11 +717,9 @@ class EuclideanPolicy {
     const double* dx = distances_of(x, begin, end, nullptr);
     const double* dy = distances_of(y, begin, end, dx);
     double* out = pool_.get() + spare_ * n_;
-    const index_t* slots = live.slots().data();
-    for (index_t p = lo; p < hi; ++p) {
-      const index_t i = slots[p];
-      if (live.size(i) != 0 && i != y) out[i] = combine(linkage_, wx, dx[i], wy, dy[i]);
-    }
+    // whole, dead slots too (never read); out[y] is +inf, y's own entry being +inf in dy
+    kernels().lance_williams(linkage_ == Linkage::complete, wx, dx + begin, wy, dy + begin,
+                             end - begin, out + begin);
     for (index_t i : merged_)
       if (i >= begin && i < end && i != x && i != y) row(i)[y] = out[i];
   }
@@ -739,6 +734,14 @@ class EuclideanPolicy {
         unlist(slot);
       }
     row_[y] = spare_;
+    ++merges_;
+    for (index_t slot : {x, y})
+      if (unmerged_bias_[slot] == 0.0) {
+        unmerged_bias_[slot] = kInf;
+        --unmerged_;
+      }
+    live_bias_[x] = kInf;
+    pack_unmerged();
     listed_[y] = static_cast<index_t>(merged_.size());
     merged_.push_back(y);
     row_[x] = kDead;
@@ -753,27 +756,48 @@ class EuclideanPolicy {
 
  private:
   static constexpr int kRecent = 4;  // distance rows each thread keeps
+  struct Recent {
+    index_t origin = -1, begin = 0, end = 0;  // the row in a buffer: d(origin, [begin, end))
+    int next = 0;                             // (the thread's first) the next buffer to reuse
+    index_t noted = -1;  // the merges made when the merged clusters' entries were written
+  };
 
   double* row(index_t slot) const { return pool_.get() + row_[slot] * n_; }
+
+  // The first least of v[i] over the slots i in [begin, end) that bias (0 or +inf by slot)
+  // leaves, as a scan in slot order finds it.
+  static Nearest first_min(const double* v, const double* bias, index_t begin, index_t end) {
+    Nearest f;
+    const index_t at = kernels().first_min(v + begin, bias + begin, end - begin, &f.value);
+    if (at >= 0) f.slot = begin + at;
+    return f;
+  }
 
   // d(x, i) for the slots i in [begin, end) of an unmerged x, indexed by slot, in one of the
   // thread's last rows (not `keep`). A merge's update reads the two rows that the scans before
   // it computed: kept, they are not computed again. Their unmerged entries never change; the
-  // merged ones' are overwritten by distances_of.
-  double* recomputed(index_t x, index_t begin, index_t end, const double* keep) const {
+  // merged ones' are written by the scan or distances_of, and noted with the merges made then.
+  double* recomputed(index_t x, index_t begin, index_t end, const double* keep,
+                     Recent** entry) const {
     const int t = omp_get_thread_num();
     Recent* recent = &recent_[t * kRecent];
     double* buffers = scratch_.data() + static_cast<std::size_t>(t * kRecent) * n_;
     for (int k = 0; k < kRecent; ++k)
-      if (recent[k].origin == x && recent[k].begin == begin && recent[k].end == end)
+      if (recent[k].origin == x && recent[k].begin == begin && recent[k].end == end) {
+        *entry = &recent[k];
         return buffers + k * n_;
+      }
     int k = recent[0].next;
     if (buffers + k * n_ == keep) k = (k + 1) % kRecent;
     recent[0].next = (k + 1) % kRecent;
     recent[k].origin = x;
     recent[k].begin = begin;
     recent[k].end = end;
+    recent[k].noted = -1;
+    *entry = &recent[k];
     distances_from(x, begin, end, buffers + k * n_);
+    // not a candidate of x's scans; never read by an update (x is dead, or the merge's y)
+    if (x >= begin && x < end) buffers[k * n_ + x] = kInf;
     return buffers + k * n_;
   }
   // the first slot of the share starting at list position p (n past the end)
@@ -781,19 +805,43 @@ class EuclideanPolicy {
     const std::vector<index_t>& slots = live.slots();
     return p < static_cast<index_t>(slots.size()) ? slots[p] : n_;
   }
-  // buffer[i] = d(x, i) for the slots i in [begin, end), as pdist computes them
+  // buffer[i] = d(x, i) for the unmerged slots i in [begin, end), as pdist computes them (the
+  // kernel's lanes sum in feature order wherever a point is packed: the same bits). Only these
+  // are ever read from a recomputed row: a merged slot's entry is taken from its row.
   void distances_from(index_t x, index_t begin, index_t end, double* buffer) const {
-    if (end > begin)
-      kernels().packed_distances(&coord_[begin], n_, end - begin, &point_[x * d_], d_,
-                                 buffer + begin);
+    const index_t* slots = packed_slot_.data();
+    const index_t first = std::lower_bound(slots, slots + packed_, begin) - slots;
+    const index_t last = std::lower_bound(slots + first, slots + packed_, end) - slots;
+    constexpr index_t kBlock = 256;
+    double value[kBlock];
+    for (index_t b0 = first; b0 < last; b0 += kBlock) {
+      const index_t len = std::min(kBlock, last - b0);
+      kernels().packed_distances(&coord_[b0], n_, len, &point_[x * d_], d_, value);
+      for (index_t l = 0; l < len; ++l) buffer[slots[b0 + l]] = value[l];
+    }
+  }
+  // Drops the packed points merged since the last time, once they are an eighth of them.
+  void pack_unmerged() {
+    if (8 * (packed_ - unmerged_) <= packed_) return;
+    index_t kept = 0;
+    for (index_t p = 0; p < packed_; ++p) {
+      if (unmerged_bias_[packed_slot_[p]] != 0.0) continue;
+      for (index_t k = 0; k < d_; ++k) coord_[k * n_ + kept] = coord_[k * n_ + p];
+      packed_slot_[kept++] = packed_slot_[p];
+    }
+    packed_ = kept;
   }
   // d(x, i) for the live slots i in [begin, end): x's row if merged, else recomputed, with the
   // merged clusters' entries for x.
   const double* distances_of(index_t x, index_t begin, index_t end, const double* keep) const {
     if (row_[x] >= 0) return row(x);
-    double* buffer = recomputed(x, begin, end, keep);
-    for (index_t i : merged_)
-      if (i >= begin && i < end) buffer[i] = row(i)[x];
+    Recent* recent;
+    double* buffer = recomputed(x, begin, end, keep, &recent);
+    if (recent->noted != merges_) {
+      for (index_t i : merged_)
+        if (i >= begin && i < end) buffer[i] = row(i)[x];
+      recent->noted = merges_;
+    }
     return buffer;
   }
   void unlist(index_t slot) {
@@ -807,8 +855,8 @@ class EuclideanPolicy {
     if (square_.side()) return square_.dist(i, j);
     if (row_[i] >= 0) return row(i)[j];
     if (row_[j] >= 0) return row(j)[i];
-    double d;
-    kernels().packed_distances(&coord_[j], n_, 1, &point_[i * d_], d_, &d);
+    double d;  // j's row as one point packed with stride 1
+    kernels().packed_distances(&point_[j * d_], 1, 1, &point_[i * d_], d_, &d);
     return d;
   }
 
@@ -854,22 +902,25 @@ class EuclideanPolicy {
   index_t live_;      // clusters live
   index_t side_ = 0;  // the live count at which the square takes over
   LiveSquare square_;
-  std::vector<double> coord_;  // coord_[k * n + i]: feature k of row i (the kernel's layout)
+  // coord_[k * n + p]: feature k of the unmerged row packed at p (the kernel's layout), in slot
+  // order; the rows merged since the last repacking stay until an eighth of them are
+  std::vector<double> coord_;
+  std::vector<index_t> packed_slot_;  // the slot packed at p
+  index_t packed_, unmerged_;         // rows packed; unmerged live clusters
+  index_t merges_ = 0;                // merges made
   std::vector<double> point_;  // point_[i * d + k]: the same, row-major (a scan's origin)
   std::vector<index_t> row_;   // a merged slot's row in the pool; kUnmerged, kDead
   std::vector<index_t> merged_;  // the merged live slots, in no order
   std::vector<index_t> listed_;  // a slot's place in merged_
   std::vector<Nearest> near_;    // an unmerged slot's nearest unmerged one, once scanned
+  std::vector<double> live_bias_;      // by slot: 0 while live, then +inf
+  std::vector<double> unmerged_bias_;  // by slot: 0 while live and unmerged, then +inf
   bool remembered_ = false;      // the scan's origin is unmerged and near_ holds
   std::unique_ptr<double[]> pool_;  // rows of n distances
   std::vector<index_t> free_;       // pool rows free
   index_t spare_ = 0, fresh_ = 1;   // the row the next update writes; the first never used
   std::unique_ptr<double[]> square_buffer_;
   std::vector<index_t> order_;           // to_square's list of live slots
-  struct Recent {
-    index_t origin = -1, begin = 0, end = 0;  // the row in a buffer: d(origin, [begin, end))
-    int next = 0;                             // (the thread's first) the next buffer to reuse
-  };
   mutable std::vector<Recent> recent_;   // per thread: kRecent
   mutable std::vector<double> scratch_;  // per thread: kRecent buffers of n values
 };

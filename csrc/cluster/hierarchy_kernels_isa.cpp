@@ -65,6 +65,56 @@ void ward_values(const double* coord, index_t stride, index_t count, const doubl
   for (index_t l = 0; l < count; ++l) out[l] *= 2.0 * nx * size[l] / (nx + size[l]);
 }
 
+// The first least of v[l] + bias[l] in one pass: each lane keeps its first strict minimum and
+// where it was (lane j sees l = j, j + 8, ... in order), then the lanes holding the least value
+// give the smallest such l: the first strict minimum of the whole range, scipy's choice.
+// NaN (a dead slot's stale value plus +inf) never compares below, so it is never taken.
+typedef std::int64_t Index __attribute__((vector_size(64)));
+
+index_t first_min(const double* v, const double* bias, index_t count, double* least) {
+  constexpr double inf = __builtin_inf();
+  Vec best[kVecs];
+  for (index_t u = 0; u < kVecs; ++u) best[u] = Vec{} + inf;
+  Index where[kVecs] = {};
+  Index lane;
+  for (index_t j = 0; j < kVec; ++j) lane[j] = j;
+  index_t l0 = 0;
+  for (; l0 + kTile <= count; l0 += kTile)
+    for (index_t u = 0; u < kVecs; ++u) {
+      const Vec value = load(v + l0 + u * kVec) + load(bias + l0 + u * kVec);
+      const Index closer = value < best[u];
+      best[u] = closer ? value : best[u];
+      where[u] = closer ? lane + (l0 + u * kVec) : where[u];
+    }
+  double value = inf;
+  index_t first = -1;
+  for (index_t u = 0; u < kVecs; ++u)
+    for (index_t j = 0; j < kVec; ++j)
+      if (best[u][j] < value || (best[u][j] == value && value < inf && where[u][j] < first)) {
+        value = best[u][j];
+        first = where[u][j];
+      }
+  for (index_t l = l0; l < count; ++l)  // after every tile's index: strictly smaller only
+    if (v[l] + bias[l] < value) {
+      value = v[l] + bias[l];
+      first = l;
+    }
+  *least = value;
+  return first;
+}
+
+// Lance-Williams for complete (the larger) or average (the weighted mean), scipy's operations
+// to the bit: no fused multiply-add in this build.
+void lance_williams(bool complete, double wx, const double* dx, double wy, const double* dy,
+                    index_t count, double* out) {
+  if (complete) {
+    for (index_t l = 0; l < count; ++l) out[l] = dx[l] < dy[l] ? dy[l] : dx[l];
+  } else {
+    const double w = wx + wy;
+    for (index_t l = 0; l < count; ++l) out[l] = (wx * dx[l] + wy * dy[l]) / w;
+  }
+}
+
 // (1 + 1e-12): a squared distance above (link * alpha)^2 by this factor gives a distance above
 // the link whatever the rounding of the products (each off by a few 1e-16).
 constexpr double kSlack = 1.0 + 1e-12;
@@ -93,7 +143,8 @@ bool flag_closer(const double* coord, index_t stride, index_t count, const doubl
 }  // namespace
 
 HierarchyTable kernel_table() {
-  return HierarchyTable{&packed_sq_distances, &packed_distances, &ward_values, &flag_closer};
+  return HierarchyTable{&packed_sq_distances, &packed_distances, &ward_values, &flag_closer,
+                        &first_min, &lance_williams};
 }
 
 }  // namespace fastml::hierarchy::FASTML_ISA

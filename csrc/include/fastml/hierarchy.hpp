@@ -123,6 +123,14 @@ struct HierarchyTable {
   bool (*flag_closer)(const double* coord, index_t stride, index_t count, const double* x,
                       index_t d, const double* link, const double* core, double node_core,
                       double alpha, double* sq, std::int64_t* maybe);
+  // The chain's scan: the least v[l] + bias[l] over l < count into *least and the first l
+  // holding it (scipy's first strict minimum), -1 where none is below +inf (bias[l] = +inf
+  // hides l). NaN values are never taken.
+  index_t (*first_min)(const double* v, const double* bias, index_t count, double* least);
+  // A merge's Lance-Williams row: out[l] = max(dx[l], dy[l]) (complete) or
+  // (wx dx[l] + wy dy[l]) / (wx + wy) (average), scipy's operations to the bit.
+  void (*lance_williams)(bool complete, double wx, const double* dx, double wy, const double* dy,
+                         index_t count, double* out);
 };
 namespace baseline { HierarchyTable kernel_table(); }
 namespace x86_64_v3 { HierarchyTable kernel_table(); }
