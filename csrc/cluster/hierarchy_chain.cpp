@@ -600,7 +600,7 @@ class CondensedPolicy {
 //    change, so it holds until that one merges, and a scan from it then reads only the merged
 //    clusters' entries for it (a list of them, read in a tight loop, so that their cache misses
 //    overlap).
-// Once 2 n / 5 clusters remain, their square is built and LiveSquare goes on.
+// Once 3 n / 10 clusters remain, their square is built and LiveSquare goes on.
 // Candidates come in slot order except the merged list's; each share keeps the least
 // (value, slot), which is the first strict minimum of its range in slot order, and choose()
 // takes the least over the shares and the remembered one, then scipy's preference for the
@@ -627,12 +627,14 @@ class EuclideanPolicy {
     packed_slot_.resize(n_);
     std::iota(packed_slot_.begin(), packed_slot_.end(), 0);
     packed_ = unmerged_ = n_;
-    // The square takes over at 2 n / 5 live clusters (0.16 n^2 values, a third of the condensed
-    // matrix): later than the n / sqrt(2) at which it would fit in that matrix, because building
-    // it costs O(m^2) (recomputed distances, first-touched pages) while the merges before cost
-    // about as much per merge here as in the square (10k x 16 blobs, one thread, medians of 3-4:
-    // 1.19 s at n / sqrt(2), 1.05 s at 0.6 n, 0.95 s at 0.4 n, 0.92-0.94 s at 0.3 n and 0.2 n).
-    side_ = std::max<index_t>(2 * n_ / 5, 1);
+    // The square takes over at 3 n / 10 live clusters (0.09 n^2 values): later than the
+    // n / sqrt(2) at which it would fit in the condensed matrix, because building it costs
+    // O(m^2) (recomputed distances, first-touched pages) while the merges before cost about as
+    // much per merge here as in the square (10k x 16 blobs, one thread, medians of 3-4: 1.19 s
+    // at n / sqrt(2), 1.05 s at 0.6 n, 0.95 s at 0.4 n, 0.92-0.94 s at 0.3 n and 0.2 n; with the
+    // vectorised scans and packed recomputation, medians of 8: 0.90 s at 0.5 n, 0.82 s at 0.4 n,
+    // 0.74 s at 0.3 n and 0.2 n).
+    side_ = std::max<index_t>(3 * n_ / 10, 1);
     // merged clusters live before the square: at most the merges made by then; a spare row
     // takes each update. Reserved, not touched: the pages come as rows are first used.
     const index_t rows = n_ - side_ + 2;

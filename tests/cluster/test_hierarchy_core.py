@@ -129,6 +129,23 @@ def test_chain_is_scipy_across_the_square_repacks(method, chain):
             np.testing.assert_array_equal(distances, Z[:, 2])
 
 
+@pytest.mark.parametrize("method", ["complete", "average"])
+def test_rows_chain_is_scipy_on_uneven_blobs(method):
+    """The bench's kind of data, small: blobs of unequal spread, so that many rows stay unmerged
+    long (the packed rows recomputed, repacked as they merge, over several kernel blocks) while
+    merged clusters pile up, before the square takes over; ties from duplicated rows."""
+    from sklearn.datasets import make_blobs
+    rng = np.random.default_rng(0)
+    X = make_blobs(700, 5, centers=8, cluster_std=rng.uniform(0.3, 3.0, size=8),
+                   random_state=0)[0]
+    X[::50] = X[1::50]  # duplicated rows: equal distances, broken as scipy breaks them
+    Z = scipy_hierarchy.linkage(X, method=method)
+    for n_threads in (1, 2):
+        children, distances = _tree(X, method, n_threads, chain="rows")
+        np.testing.assert_array_equal(children, Z[:, :2].astype(np.int64))
+        np.testing.assert_array_equal(distances, Z[:, 2])
+
+
 def test_ward_chain_is_scipy():
     X = _data((80, 6), np.float64)
     Z = scipy_hierarchy.ward(X)

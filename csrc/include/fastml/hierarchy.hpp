@@ -41,10 +41,10 @@ void condensed_chain(double* condensed, index_t n, Linkage linkage, Merge* merge
                      int n_threads);
 
 // Complete or average linkage of the rows' euclidean distances, the merges of condensed_chain on
-// scipy's pdist to the bit, without the condensed matrix: while more than 2 n / 5 clusters
+// scipy's pdist to the bit, without the condensed matrix: while more than 3 n / 10 clusters
 // remain, the distances between unmerged rows are recomputed from X where a scan or an update
 // needs them and each merged cluster keeps a row of its distances to every slot; then the live
-// clusters' square matrix (0.16 n^2 values). OUT merges[n - 1], in the order found.
+// clusters' square matrix (0.09 n^2 values). OUT merges[n - 1], in the order found.
 template <class T>
 void euclidean_chain(const Rows<T>& X, Linkage linkage, Merge* merges, int n_threads);
 

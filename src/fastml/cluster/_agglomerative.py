@@ -8,7 +8,7 @@ or runs its own Prim over the rows (single). fastml runs the same algorithms com
 - ward: the chain on cluster centroids and sizes, with no distance matrix (O(n d) memory);
 - complete / average, euclidean: the chain with no condensed matrix: distances between unmerged
   rows recomputed from X (pdist's bits), a row of distances per merged cluster, then, once
-  2 n / 5 clusters remain, the square matrix of the live ones; other metrics: the chain on a
+  3 n / 10 clusters remain, the square matrix of the live ones; other metrics: the chain on a
   condensed float64 matrix (n (n - 1) / 2 values, one copy, where scipy holds two), once
   n / sqrt(2) clusters remain on the square of the live ones moved into the same buffer; both
   with scipy's updates to the operation;
