@@ -7,6 +7,7 @@
 // broken as scipy breaks them.
 #include <algorithm>
 #include <cstdlib>
+#include <new>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -17,6 +18,10 @@
 #include "fastml/hierarchy.hpp"
 #include "fastml/isa.hpp"
 #include "fastml/openmp_helpers.h"
+
+#if __has_include(<sys/mman.h>)
+#include <sys/mman.h>  // madvise
+#endif
 
 namespace fastml::hierarchy {
 
@@ -590,6 +595,26 @@ class CondensedPolicy {
   std::vector<double> above_;   // to_square's row of values above the diagonal
 };
 
+struct FreeBuffer {
+  void operator()(double* p) const { std::free(p); }
+};
+using HugeBuffer = std::unique_ptr<double[], FreeBuffer>;
+
+// `count` doubles, untouched, on transparent huge pages where the system lends them
+// (madvise mode): the merged clusters' rows are read one value each per scan (a row's entry for
+// the scan's origin), each in its own pages, so with 4 KiB pages nearly every read also missed
+// the TLB (10k x 16 blobs, one thread, medians of 10: 0.78 s against 0.66 s on huge pages).
+HugeBuffer huge_page_buffer(std::size_t count) {
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  const std::size_t bytes = (count * sizeof(double) + kHuge - 1) / kHuge * kHuge;
+  void* memory = std::aligned_alloc(kHuge, bytes);
+  if (!memory) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  madvise(memory, bytes, MADV_HUGEPAGE);  // advice only: without it, 4 KiB pages
+#endif
+  return HugeBuffer(static_cast<double*>(memory));
+}
+
 // Euclidean distances without the condensed matrix. While many clusters remain:
 //  - a distance between two rows never merged is recomputed from X where needed (pdist's
 //    operations: its bits) by the SIMD kernel, over the unmerged rows packed in slot order
@@ -638,9 +663,11 @@ class EuclideanPolicy {
     // merged clusters live before the square: at most the merges made by then; a spare row
     // takes each update. Reserved, not touched: the pages come as rows are first used.
     const index_t rows = n_ - side_ + 2;
-    pool_.reset(new double[static_cast<std::size_t>(rows * n_)]);
+    pool_ = huge_page_buffer(static_cast<std::size_t>(rows * n_));
     free_.reserve(rows);
     merged_.reserve(n_);
+    // (on 4 KiB pages: huge pages for the square measured slower, 0.74 s against 0.69 s, their
+    // faults' cost above what the update's column stores gain)
     square_buffer_.reset(new double[static_cast<std::size_t>(side_ * side_)]);
     order_.reserve(n_);
   }
@@ -918,7 +945,7 @@ class EuclideanPolicy {
   std::vector<double> live_bias_;      // by slot: 0 while live, then +inf
   std::vector<double> unmerged_bias_;  // by slot: 0 while live and unmerged, then +inf
   bool remembered_ = false;      // the scan's origin is unmerged and near_ holds
-  std::unique_ptr<double[]> pool_;  // rows of n distances
+  HugeBuffer pool_;  // rows of n distances
   std::vector<index_t> free_;       // pool rows free
   index_t spare_ = 0, fresh_ = 1;   // the row the next update writes; the first never used
   std::unique_ptr<double[]> square_buffer_;
