@@ -111,6 +111,20 @@ struct ChainHistograms {
   }
 };
 
+// Visits the node's stored entries of feature f as visit(code, row): from its entries grouped
+// by feature where it has them, else from f's column.
+template <class T, class Visit>
+FASTML_CART_INLINE void visit_stored_codes(const Dataset<T>& d, index_t f, const NodeRows& node,
+                                           const NodeEntries<T>* entries, Visit&& visit) {
+  if (entries) {
+    const std::uint8_t* codes = d.csr_codes;
+    for (auto e = entries->begin(f); e != entries->end(f); ++e) visit(codes[e->k], e->row);
+  } else {
+    const std::uint8_t* codes = d.csc_codes;
+    visit_node_entries(d, f, node, [&](std::int64_t k, std::int32_t r) { visit(codes[k], r); });
+  }
+}
+
 // sparse_histogram_search where the rows' blocks are packed (RowStatistics::packed, as chain
 // histograms need): a stored entry adds one integer to its bin, the zero's bin gets the node's
 // packed totals less the stored bins', and the bins are searched packed (packed_bins_search),
@@ -129,15 +143,10 @@ void packed_sparse_search(const Dataset<T>& d, const SplitSearch& search, index_
     occupied.insert(b);
     P[b] += stats.packed[r];
   };
-  if (chain) {
+  if (chain)
     chain->copy(d, f, P, occupied);
-  } else if (entries) {
-    const std::uint8_t* codes = d.csr_codes;
-    for (auto e = entries->begin(f); e != entries->end(f); ++e) add(codes[e->k], e->row);
-  } else {
-    const std::uint8_t* codes = d.csc_codes;
-    visit_node_entries(d, f, node, [&](std::int64_t k, std::int32_t r) { add(codes[k], r); });
-  }
+  else
+    visit_stored_codes(d, f, node, entries, add);
   // the rows not stored: the node's totals less the stored rows' (field by field, no borrow)
   std::uint64_t stored = 0;
   occupied.for_each([&](int b) { stored += P[b]; });
@@ -183,13 +192,7 @@ void sparse_histogram_search(const Dataset<T>& d, const SplitSearch& search, ind
     }
     search.add_row<kC>(bin, r);
   };
-  if (entries) {
-    const std::uint8_t* codes = d.csr_codes;
-    for (auto e = entries->begin(f); e != entries->end(f); ++e) add(codes[e->k], e->row);
-  } else {
-    const std::uint8_t* codes = d.csc_codes;
-    visit_node_entries(d, f, node, [&](std::int64_t k, std::int32_t r) { add(codes[k], r); });
-  }
+  visit_stored_codes(d, f, node, entries, add);
   // the rows not stored: the node's statistics less the stored rows'
   double* Z = s.stored.data();
   std::copy(cand.totals, cand.totals + C, Z);
