@@ -597,7 +597,7 @@ py::tuple encode_bins(const py::array& X, const py::array& bin_threshold, int n_
 // the thresholds. Returns (csc_codes, csr_codes or None, zero_codes, bin_start).
 template <class T>
 py::tuple sparse_bins_as(index_t n_rows, const py::object& csc, const py::object& csr,
-                         int max_bins, const py::object& sample) {
+                         int max_bins, const py::object& sample, int n_threads) {
   cart::Dataset<T> d{}, s{};
   d.n_rows = n_rows;
   require(n_rows >= 1 && n_rows < (index_t{1} << 31) - 1, "n_rows must lie in [1, 2**31 - 1)");
@@ -627,19 +627,19 @@ py::tuple sparse_bins_as(index_t n_rows, const py::object& csc, const py::object
     py::gil_scoped_release release;
     cart::sparse_bins(d.csc_indptr, d.csc_indices, d.csc_data, n_rows, F, d.csr_indptr,
                       s.csc_indptr, s.csc_data, s.n_rows, max_bins, csc_codes.mutable_data(),
-                      csr_out, zero_codes.mutable_data(), bin_start.mutable_data());
+                      csr_out, zero_codes.mutable_data(), bin_start.mutable_data(), n_threads);
   }
   return py::make_tuple(csc_codes, csr_codes, zero_codes, bin_start);
 }
 
 py::tuple sparse_bins(index_t n_rows, const py::object& csc, const py::object& csr, int max_bins,
-                      const py::object& sample) {
+                      const py::object& sample, int n_threads) {
   const py::object data = csc.cast<py::tuple>()[2];
   require(!data.is_none(), "csc data is needed");
   if (has_dtype<float>(data.cast<py::array>()))
-    return sparse_bins_as<float>(n_rows, csc, csr, max_bins, sample);
+    return sparse_bins_as<float>(n_rows, csc, csr, max_bins, sample, n_threads);
   require(has_dtype<double>(data.cast<py::array>()), "data must be float32 or float64");
-  return sparse_bins_as<double>(n_rows, csc, csr, max_bins, sample);
+  return sparse_bins_as<double>(n_rows, csc, csr, max_bins, sample, n_threads);
 }
 
 // The bin thresholds of sparse X (see cart::sparse_bin_thresholds), csc as read_csc takes it.
@@ -807,11 +807,12 @@ PYBIND11_MODULE(_cart, m) {
         "NaN) and bin_bounds (2, n_features, 256): the smallest and largest value in each bin\n"
         "(None where bounds is False).");
   m.def("sparse_bins", &sparse_bins, py::arg("n_rows"), py::arg("csc"), py::arg("csr"),
-        py::arg("max_bins"), py::arg("sample") = py::none(),
+        py::arg("max_bins"), py::arg("sample") = py::none(), py::arg("n_threads") = 1,
         "Sparse X's bins for the histogram search: (csc_codes, csr_codes, zero_codes,\n"
         "bin_start), the bins of the stored CSC and CSR entries and of 0.0 per feature (csr may\n"
         "be None, then csr_codes is), feature f holding bin_start[f + 1] - bin_start[f] bins,\n"
-        "its thresholds those of sparse_bin_thresholds over sample (n_rows, csc) or csc.");
+        "its thresholds those of sparse_bin_thresholds over sample (n_rows, csc) or csc; the\n"
+        "columns binned on n_threads threads.");
   m.def("sparse_bin_thresholds", &sparse_bin_thresholds, py::arg("n_rows"), py::arg("csc"),
         py::arg("max_bins"),
         "Bin thresholds of sparse X as (offsets, thresholds), feature f's at\n"

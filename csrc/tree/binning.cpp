@@ -148,34 +148,43 @@ void sparse_bins(const std::int64_t* csc_indptr, const std::int32_t* csc_indices
                  const std::int64_t* csr_indptr, const std::int64_t* sample_indptr,
                  const T* sample_data, index_t sample_rows, int max_bins,
                  std::uint8_t* csc_codes, std::uint8_t* csr_codes, std::uint8_t* zero_codes,
-                 std::int64_t* bin_start) {
+                 std::int64_t* bin_start, int n_threads) {
   const index_t F = n_features;
   if (!sample_indptr) {
     sample_indptr = csc_indptr;
     sample_data = csc_data;
     sample_rows = n_rows;
   }
-  ColumnThresholds<T> thresholds_of;
-  double t[kMissingBin];  // a column's thresholds, max_bins - 1 <= 254 of them
-  // the CSR entries come feature by feature within a row: visiting the columns in order, each
-  // row's next CSR entry is the one met (a transposition, where a search per CSR entry would
-  // jump between features' thresholds)
-  std::vector<std::int64_t> next;
-  if (csr_codes) next.assign(csr_indptr, csr_indptr + n_rows);
-  bin_start[0] = 0;
-  for (index_t f = 0; f < F; ++f) {
-    const std::int64_t a = sample_indptr[f];
-    const index_t m =
-        thresholds_of(sample_data + a, sample_indptr[f + 1] - a, sample_rows, max_bins, t);
-    bin_start[f + 1] = bin_start[f] + m + 1;
-    const auto bin = [&](double v) { return std::lower_bound(t, t + m, v) - t; };
-    zero_codes[f] = static_cast<std::uint8_t>(bin(0.0));
-    for (std::int64_t k = csc_indptr[f]; k < csc_indptr[f + 1]; ++k) {
-      const index_t code = bin(static_cast<double>(csc_data[k]));
-      csc_codes[k] = static_cast<std::uint8_t>(code);
-      if (csr_codes) csr_codes[next[csc_indices[k]]++] = static_cast<std::uint8_t>(code);
+  // the columns in parallel, each thread its own thresholds; a column's bins counted in
+  // bin_start[f + 1] and summed once after
+  FirstException error;
+#pragma omp parallel num_threads(std::max(n_threads, 1))
+  {
+    ColumnThresholds<T> thresholds_of;
+    double t[kMissingBin];  // a column's thresholds, max_bins - 1 <= 254 of them
+#pragma omp for schedule(dynamic, 16)
+    for (index_t f = 0; f < F; ++f) {
+      error.run([&] {
+        const std::int64_t a = sample_indptr[f];
+        const index_t m =
+            thresholds_of(sample_data + a, sample_indptr[f + 1] - a, sample_rows, max_bins, t);
+        bin_start[f + 1] = m + 1;
+        const auto bin = [&](double v) { return std::lower_bound(t, t + m, v) - t; };
+        zero_codes[f] = static_cast<std::uint8_t>(bin(0.0));
+        for (std::int64_t k = csc_indptr[f]; k < csc_indptr[f + 1]; ++k)
+          csc_codes[k] = static_cast<std::uint8_t>(bin(static_cast<double>(csc_data[k])));
+      });
     }
   }
+  error.rethrow();
+  bin_start[0] = 0;
+  for (index_t f = 0; f < F; ++f) bin_start[f + 1] += bin_start[f];
+  if (!csr_codes) return;
+  // the CSR entries come feature by feature within a row: visiting the columns in order, each
+  // row's next CSR entry is the one met (a transposition, where a search per CSR entry would
+  // jump between features' entries)
+  std::vector<std::int64_t> next(csr_indptr, csr_indptr + n_rows);
+  for (std::int64_t k = 0; k < csc_indptr[F]; ++k) csr_codes[next[csc_indices[k]]++] = csc_codes[k];
 }
 
 template <class T>
@@ -199,11 +208,11 @@ template index_t sparse_bin_thresholds<double>(const std::int64_t*, const double
 template void sparse_bins<float>(const std::int64_t*, const std::int32_t*, const float*, index_t,
                                  index_t, const std::int64_t*, const std::int64_t*, const float*,
                                  index_t, int, std::uint8_t*, std::uint8_t*, std::uint8_t*,
-                                 std::int64_t*);
+                                 std::int64_t*, int);
 template void sparse_bins<double>(const std::int64_t*, const std::int32_t*, const double*,
                                   index_t, index_t, const std::int64_t*, const std::int64_t*,
                                   const double*, index_t, int, std::uint8_t*, std::uint8_t*,
-                                  std::uint8_t*, std::int64_t*);
+                                  std::uint8_t*, std::int64_t*, int);
 
 template void encode_bins<float>(const float*, index_t, index_t, const double*, std::uint8_t*,
                                  double*, int);

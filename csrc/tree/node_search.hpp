@@ -133,6 +133,7 @@ class NodeSearch {
       }
       if (entries && visited == 0)
         node_entries_.build(d_, rows_.data() + task.begin, n, false, order_.data(), batch);
+      if (node_chain_) node_chain_->prefetch(d_, order_.data() + visited, batch);
       if (histograms) {
         unfilled_.clear();
         for (index_t i = visited; i < visited + batch; ++i)

@@ -53,7 +53,7 @@ struct ChainHistograms {
   void build(const Dataset<T>& d, const RowStatistics& stats, const std::int32_t* rows,
              index_t n, index_t first) {
     bins.assign(static_cast<std::size_t>(d.bin_start[d.n_features]), 0);
-    for (index_t i = 0; i < n; ++i) update<true>(d, stats, rows[i]);
+    update_rows<true>(d, stats, rows, n);
     begin = first;
     end = first + n;
   }
@@ -62,46 +62,103 @@ struct ChainHistograms {
   // are rows[0, n).
   void keep_child(const Dataset<T>& d, const RowStatistics& stats, const std::int32_t* rows,
                   index_t n, index_t first, index_t last) {
-    for (index_t i = 0; i < n; ++i) update<false>(d, stats, rows[i]);
+    update_rows<false>(d, stats, rows, n);
     begin = first;
     end = last;
   }
 
   void release() { begin = end = -1; }
 
-  // Feature f's bins the node occupies, unpacked into H by code. With kC channels known to be
-  // 4 (two classes), every bin is unpacked and its occupancy set without a branch: about half
-  // of a chain node's bins are occupied, at random, and a test per bin mispredicted at every
-  // other one (a bin unpacked unoccupied is a block of zeros nothing reads).
-  template <int kC>
-  void unpack(const Dataset<T>& d, const RowStatistics& stats, index_t f, int C, double* H,
-              BinSet& occupied) const {
-    const std::uint64_t* P = bins.data() + d.bin_start[f];
-    const int n_bins = static_cast<int>(d.bin_start[f + 1] - d.bin_start[f]);
-    if (kC == 4 && stats.K == 2) {
-      for (int b = 0; b < n_bins; ++b) {
-        stats.unpack<2>(H + 4 * b, P[b]);
-        occupied.words[b >> 6] |= static_cast<std::uint64_t>(P[b] != 0) << (b & 63);
-      }
-      return;
+  // Asks for the bins of features[0, count) (a node's draw), searched next: each feature's bins
+  // are a few cache lines at random among megabytes (bin_start[n_features] of them), a miss
+  // at every feature where they are read one feature after another.
+  void prefetch(const Dataset<T>& d, const index_t* features, index_t count) const {
+    const char* base = reinterpret_cast<const char*>(bins.data());
+    for (index_t j = 0; j < count; ++j) {
+      const index_t f = features[j];
+      const char* first = base + d.bin_start[f] * sizeof(std::uint64_t);
+      const char* last = base + d.bin_start[f + 1] * sizeof(std::uint64_t);
+      for (const char* line = first; line < last; line += 64) __builtin_prefetch(line);
     }
+  }
+
+  // Feature f's bins the node occupies, copied into P (kBins, all zero) by code. Every bin is
+  // copied and its occupancy set without a branch: about half of a chain node's bins are
+  // occupied, at random, and a test per bin mispredicted at every other one (a bin copied
+  // unoccupied is a zero nothing reads).
+  void copy(const Dataset<T>& d, index_t f, std::uint64_t* P, BinSet& occupied) const {
+    const std::uint64_t* from = bins.data() + d.bin_start[f];
+    const int n_bins = static_cast<int>(d.bin_start[f + 1] - d.bin_start[f]);
     for (int b = 0; b < n_bins; ++b) {
-      if (!P[b]) continue;  // a row's packed block counts 1: a bin of rows is never 0
-      occupied.insert(b);
-      stats.unpack(H + b * C, P[b]);
+      P[b] = from[b];  // a row's packed block counts 1: a bin of rows is never 0
+      occupied.words[b >> 6] |= static_cast<std::uint64_t>(from[b] != 0) << (b & 63);
     }
   }
 
  private:
   template <bool kAdd>
-  void update(const Dataset<T>& d, const RowStatistics& stats, std::int32_t r) {
-    const std::uint64_t v = stats.packed[r];
-    for (std::int64_t k = d.csr_indptr[r]; k < d.csr_indptr[r + 1]; ++k) {
-      std::uint64_t& bin = bins[d.bin_start[d.csr_indices[k]] + d.csr_codes[k]];
-      bin = kAdd ? bin + v : bin - v;
+  void update_rows(const Dataset<T>& d, const RowStatistics& stats, const std::int32_t* rows,
+                   index_t n) {
+    for (index_t i = 0; i < n; ++i) {
+      if (i + kRowsAhead < n) prefetch_csr_row(d, rows[i + kRowsAhead]);
+      const std::int32_t r = rows[i];
+      const std::uint64_t v = stats.packed[r];
+      for (std::int64_t k = d.csr_indptr[r]; k < d.csr_indptr[r + 1]; ++k) {
+        std::uint64_t& bin = bins[d.bin_start[d.csr_indices[k]] + d.csr_codes[k]];
+        bin = kAdd ? bin + v : bin - v;
+      }
     }
   }
 };
+
+// Visits the node's stored entries of feature f as visit(code, row): from its entries grouped
+// by feature where it has them, else from f's column.
+template <class T, class Visit>
+FASTML_CART_INLINE void visit_stored_codes(const Dataset<T>& d, index_t f, const NodeRows& node,
+                                           const NodeEntries<T>* entries, Visit&& visit) {
+  if (entries) {
+    const std::uint8_t* codes = d.csr_codes;
+    for (auto e = entries->begin(f); e != entries->end(f); ++e) visit(codes[e->k], e->row);
+  } else {
+    const std::uint8_t* codes = d.csc_codes;
+    visit_node_entries(d, f, node, [&](std::int64_t k, std::int32_t r) { visit(codes[k], r); });
+  }
+}
+
+// sparse_histogram_search where the rows' blocks are packed (RowStatistics::packed, as chain
+// histograms need): a stored entry adds one integer to its bin, the zero's bin gets the node's
+// packed totals less the stored bins', and the bins are searched packed (packed_bins_search),
+// where unpacking every bin to doubles, subtracting the stored ones from the totals in doubles
+// and scanning them cost more than the bins' reads themselves. Whole numbers: the same sums,
+// proxies and trees as the doubles' search, to the bit.
+template <Criterion Crit, int kC, class T>
+void packed_sparse_search(const Dataset<T>& d, const SplitSearch& search, index_t f,
+                          const NodeRows& node, const NodeEntries<T>* entries,
+                          const ChainHistograms<T>* chain, const Candidates& cand, Scratch& s,
+                          Split& out) {
+  const RowStatistics& stats = search.stats;
+  std::uint64_t* P = s.packed_bins.data();  // all zero between searches
+  BinSet occupied;
+  const auto add = [&](int b, std::int32_t r) {
+    occupied.insert(b);
+    P[b] += stats.packed[r];
+  };
+  if (chain)
+    chain->copy(d, f, P, occupied);
+  else
+    visit_stored_codes(d, f, node, entries, add);
+  // the rows not stored: the node's totals less the stored rows' (field by field, no borrow)
+  std::uint64_t stored = 0;
+  occupied.for_each([&](int b) { stored += P[b]; });
+  const std::uint64_t zeros = stats.pack_block(cand.totals) - stored;
+  if (zeros & ((std::uint64_t{1} << stats.bits) - 1)) {  // their count
+    const int b = d.zero_codes[f];
+    occupied.insert(b);
+    P[b] += zeros;
+  }
+  search.packed_bins_search<Crit, kC>(P, occupied, 0, NextBinKeys{}, cand, s, out);
+  occupied.for_each([&](int b) { P[b] = 0; });
+}
 
 // chain: nullptr, or histograms that hold the node (see ChainHistograms).
 template <Criterion Crit, int kC, class T>
@@ -117,6 +174,11 @@ void sparse_histogram_search(const Dataset<T>& d, const SplitSearch& search, ind
     out.constant = true;
     return;
   }
+  if (search.stats.bits) {
+    packed_sparse_search<Crit, kC>(d, search, f, node, entries, chain, cand, s, out);
+    return;
+  }
+  // fractional weights or regression: the bins in doubles (chain histograms need packed blocks)
   const int C = kC > 0 ? kC : search.C;
   double* H = s.bins.data();
   BinSet occupied;
@@ -130,15 +192,7 @@ void sparse_histogram_search(const Dataset<T>& d, const SplitSearch& search, ind
     }
     search.add_row<kC>(bin, r);
   };
-  if (chain) {
-    chain->template unpack<kC>(d, search.stats, f, C, H, occupied);
-  } else if (entries) {
-    const std::uint8_t* codes = d.csr_codes;
-    for (auto e = entries->begin(f); e != entries->end(f); ++e) add(codes[e->k], e->row);
-  } else {
-    const std::uint8_t* codes = d.csc_codes;
-    visit_node_entries(d, f, node, [&](std::int64_t k, std::int32_t r) { add(codes[k], r); });
-  }
+  visit_stored_codes(d, f, node, entries, add);
   // the rows not stored: the node's statistics less the stored rows'
   double* Z = s.stored.data();
   std::copy(cand.totals, cand.totals + C, Z);

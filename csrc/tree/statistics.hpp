@@ -126,6 +126,14 @@ struct RowStatistics {
     S[1] = weight;
   }
 
+  // unpack's inverse: the packed sum of a block of whole numbers (a node's totals where its
+  // rows' blocks are packed), to the bit.
+  FASTML_CART_INLINE std::uint64_t pack_block(const double* S) const {
+    std::uint64_t v = static_cast<std::uint64_t>(S[0]);
+    for (int k = 0; k < K; ++k) v |= static_cast<std::uint64_t>(S[2 + k]) << (bits * (1 + k));
+    return v;
+  }
+
   // x < 2^52 as a double, exactly: the double of bits 2^52 + x, less 2^52. SSE2 has no
   // conversion of 64-bit integers, so the compiler vectorises this where it cannot a cast.
   FASTML_CART_INLINE static double exact_double(std::uint64_t x) {

@@ -54,22 +54,25 @@ def _columns(X):
     return X.indptr.astype(np.int64), X.indices, X.data
 
 
-def _sparse_bins(X, max_bins=255):
+def _sparse_bins(X, max_bins=255, n_threads=1):
     """(offsets, thresholds, codes) of CSC X, as the fit computes them."""
     offsets, thresholds = _binning.sparse_bin_thresholds(_columns(X), X.shape, max_bins, None)
     csr = X.tocsr()
-    codes = _cart.sparse_bins(X.shape[0], _columns(X), _columns(csr), max_bins)
+    codes = _cart.sparse_bins(X.shape[0], _columns(X), _columns(csr), max_bins,
+                              n_threads=n_threads)
     return offsets, thresholds, codes
 
 
+@pytest.mark.parametrize("n_threads", [1, 3])  # the columns binned in parallel: the same codes
 @pytest.mark.parametrize("max_bins", [255, 7])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sparse_thresholds_and_codes_are_the_dense_ones(dtype, max_bins):
+def test_sparse_thresholds_and_codes_are_the_dense_ones(dtype, max_bins, n_threads):
     X, _ = _random_sparse(0, dtype=dtype)
     X = X.tocsc()
     dense = np.ascontiguousarray(X.toarray())
     expected = _binning.bin_thresholds(dense, max_bins, np.random.RandomState(0))
-    offsets, thresholds, (csc_codes, csr_codes, zero_codes, start) = _sparse_bins(X, max_bins)
+    offsets, thresholds, (csc_codes, csr_codes, zero_codes, start) = _sparse_bins(X, max_bins,
+                                                                                  n_threads)
     assert_array_equal(_padded(offsets, thresholds, np.inf), expected)
     codes, _ = _cart.encode_bins(dense, expected, 1)
     assert_array_equal(start, offsets + np.arange(len(offsets)))

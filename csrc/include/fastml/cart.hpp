@@ -314,13 +314,14 @@ index_t sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data,
 // (csr_indptr; features ascending per row; nullptr to skip), OUT zero_codes (n_features) the
 // bin of 0.0, OUT bin_start (n_features + 1) feature f's bins from bin_start[f] to
 // bin_start[f + 1] - 1 (its thresholds + 1). No bin bounds: the histogram search on sparse X
-// places a split's threshold from its column (see sparse_threshold).
+// places a split's threshold from its column (see sparse_threshold). The columns are binned on
+// n_threads threads, the codes the same for any count.
 template <class T>
 void sparse_bins(const std::int64_t* csc_indptr, const std::int32_t* csc_indices,
                  const T* csc_data, index_t n_rows, index_t n_features,
                  const std::int64_t* csr_indptr, const std::int64_t* sample_indptr,
                  const T* sample_data, index_t sample_rows, int max_bins,
                  std::uint8_t* csc_codes, std::uint8_t* csr_codes, std::uint8_t* zero_codes,
-                 std::int64_t* bin_start);
+                 std::int64_t* bin_start, int n_threads);
 
 }  // namespace fastml::cart

@@ -98,10 +98,10 @@ def sparse_bin_thresholds(csc, shape, max_bins, random_state):
     return _cart.sparse_bin_thresholds(*(sample or (shape[0], csc)), max_bins)
 
 
-def sparse_bins(csc, csr, shape, max_bins, random_state):
+def sparse_bins(csc, csr, shape, max_bins, random_state, n_threads=1):
     """The histogram search's codes of sparse X (csc, and csr or None, as the core takes them):
     (csc_codes, csr_codes, zero_codes, bin_start), each value's bin among the thresholds
     sparse_bin_thresholds gives, computed and used column by column (never all held: 8 bytes per
-    distinct value, as much as X's data)."""
+    distinct value, as much as X's data), the columns on n_threads threads."""
     return _cart.sparse_bins(shape[0], csc, csr, max_bins,
-                             _sparse_sample(csc, csr, shape, random_state))
+                             _sparse_sample(csc, csr, shape, random_state), n_threads)

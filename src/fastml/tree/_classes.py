@@ -205,8 +205,9 @@ def prepare_problem(estimator, X, y, sample_weight, *, is_classifier, random_sta
                                        or estimator.criterion == "absolute_error"):
             split_finder = "exact"
         if split_finder == "hist":
+            threads = region_threads(X.nnz * _BIN_VALUE_NS, n_threads)
             data["sparse_codes"] = sparse_bins(data["csc"], data["csr"], X.shape,
-                                               estimator.max_bins, random_state)
+                                               estimator.max_bins, random_state, threads)
             # the search reads the codes; a split's threshold and nothing else the values, which
             # X's own format holds: the copy's data goes (as much memory as X's data)
             copy = "csr" if X.format == "csc" else "csc"
