@@ -141,26 +141,36 @@ struct SplitSearch {
 
   // tiny_node_search for every feature of a node at once (NodeSearch::find_split takes it for
   // nodes under kTinyFeaturesNode rows, kTinyNode where packed, with blocks of 4 channels and
-  // no constraint): the node's
-  // rows gathered once (gather_tiny), each feature's candidates scanned as tiny_node_search
-  // scans them, the same proxies to the bit, and the first best over the features in their
-  // order kept in `best`, without a Split per feature. Sets found_variable when a feature is
-  // not constant.
+  // no constraint): the node's n rows gathered once (gather_tiny, or a TinyRegion's root
+  // gathered them), each feature's candidates scanned as tiny_node_search scans them, the same
+  // proxies to the bit, and the first best over the features in their order kept in `best`,
+  // without a Split per feature. Each feature's keys in order are ranked here (region
+  // nullptr), or the node's list at `offset` of the region that holds it. Sets found_variable
+  // when a feature is not constant.
   template <Criterion Crit>
-  void tiny_node_features(const TinyRows& node, const index_t* features, index_t count,
+  void tiny_node_features(const TinyRows& node, const TinyRegion* region, index_t offset,
+                          index_t n, const index_t* features, index_t count,
                           const Candidates& cand, Scratch& s, TinyRows::Best& best,
                           bool& found_variable) const {
-    const index_t n = node.n;
     const GatheredRows at{*this, node};
     for (index_t j = 0; j < count; ++j) {
       const index_t f = features[j];
-      TinyKey key[kTinyFeaturesNode];
-      for (index_t i = 0; i < n; ++i) key[i] = tiny_key(node.codes[i][f], i);
+      TinyKey ranked[kTinyFeaturesNode];
+      const TinyKey* order = region ? region->list(f, offset) : ranked;
+      if (!region) tiny_order(node, f, ranked);
       const auto consider = [&](double proxy, int below, int above) {
         if (proxy > best.proxy) best = {proxy, f, below, above};
       };
-      found_variable |= tiny_keys_scan<Crit, 4>(key, n, true, cand, s, at, consider);
+      // a region's positions are its root's, up to 63: no bits of a memo
+      found_variable |= tiny_order_scan<Crit, 4>(order, n, !region, cand, s, at, consider);
     }
+  }
+
+  // Feature f's keys of the gathered rows in order (see tiny_keys_scan).
+  void tiny_order(const TinyRows& node, index_t f, TinyKey* order) const {
+    TinyKey key[kTinyFeaturesNode];
+    for (index_t i = 0; i < node.n; ++i) key[i] = tiny_key(node.codes[i][f], i);
+    rank_tiny_keys(key, node.n, order);
   }
 
   // Gathers a node of n < kTinyFeaturesNode rows for tiny_node_features (codes: row-major, stride
@@ -182,37 +192,37 @@ struct SplitSearch {
     return true;
   }
 
-  // A tiny scan's key of a row: its code, then its position in the node (which breaks ties
-  // between equal codes as the rows ascend). 14 bits: the ranks below compare 8 keys of 16 bits
-  // a vector instead of 4 of 32 (1.3-1.6x faster at 32-63 rows).
-  using TinyKey = std::int16_t;
-  static constexpr int kTinyPositionBits = 6;
-  static constexpr int kTinyPositionMask = (1 << kTinyPositionBits) - 1;
-  static TinyKey tiny_key(int code, index_t position) {
-    return static_cast<TinyKey>(code << kTinyPositionBits | static_cast<int>(position));
-  }
-  static int tiny_code(TinyKey key) { return key >> kTinyPositionBits; }
-  static int tiny_position(TinyKey key) { return key & kTinyPositionMask; }
-
-  // The order and scan of tiny_node_search's n keys: each key placed at its rank (the count of
-  // smaller keys: no branch to mispredict, where an insertion sort's mispredicted at every
-  // other row), then scanned (tiny_memo_scan in nodes of up to 3 rows when memo_ok, no
-  // monotonic constraint; else tiny_batch_scan where the criterion batches, tiny_scan
-  // otherwise), the statistics of the row at position p read from `at` (IndexedRows or
-  // GatheredRows). Returns false, scanning nothing, when every key has one code.
+  // The order and scan of tiny_node_search's n keys: ranked (rank_tiny_keys), then scanned
+  // (tiny_order_scan). Returns false, scanning nothing, when every key has one code.
   template <Criterion Crit, int kC, class Rows, class Consider>
   bool tiny_keys_scan(const TinyKey* key, index_t n, bool memo_ok, const Candidates& cand,
                       Scratch& s, const Rows& at, Consider&& consider) const {
+    TinyKey order[kTinyFeaturesNode];
+    rank_tiny_keys(key, n, order);
+    return tiny_order_scan<Crit, kC>(order, n, memo_ok, cand, s, at, consider);
+  }
+
+  // Each of n keys placed in `order` at its rank (the count of smaller keys: no branch to
+  // mispredict, where an insertion sort's mispredicted at every other row).
+  static void rank_tiny_keys(const TinyKey* key, index_t n, TinyKey* order) {
     static_assert(kTinyNode <= kTinyFeaturesNode &&
                   kTinyFeaturesNode <= kTinyPositionMask + 1 && kBins << kTinyPositionBits <= 1 << 15);
-    TinyKey order[kTinyFeaturesNode];
-    if (n < 1) return false;
     for (index_t i = 0; i < n; ++i) {
       TinyKey rank = 0;  // 16 bits, as the keys: the compiler's vector loop holds 8 a lane
       for (index_t j = 0; j < n; ++j) rank += key[j] < key[i];
       order[rank] = key[i];
     }
-    if (tiny_code(order[0]) == tiny_code(order[n - 1])) return false;
+  }
+
+  // The scan of n keys in order: tiny_memo_scan in nodes of up to 3 rows when memo_ok (no
+  // monotonic constraint, positions of the node's own); else tiny_batch_scan where the
+  // criterion batches, tiny_scan otherwise. The statistics of the row at position p are read
+  // from `at` (IndexedRows or GatheredRows). Returns false, scanning nothing, when every key
+  // has one code.
+  template <Criterion Crit, int kC, class Rows, class Consider>
+  bool tiny_order_scan(const TinyKey* order, index_t n, bool memo_ok, const Candidates& cand,
+                       Scratch& s, const Rows& at, Consider&& consider) const {
+    if (n < 1 || tiny_code(order[0]) == tiny_code(order[n - 1])) return false;
     if (n <= TinyMemo::kRows && memo_ok) {
       tiny_memo_scan<Crit, kC>(n, order, cand, s, at, consider);
       return true;
