@@ -153,6 +153,17 @@ struct SplitSearch {
                           const Candidates& cand, Scratch& s, TinyRows::Best& best,
                           bool& found_variable) const {
     const GatheredRows at{*this, node};
+    if (!region && n == 2) {  // tiny_memo_scan's candidate of two rows without a rank
+      for (index_t j = 0; j < count; ++j) {
+        const index_t f = features[j];
+        const int a = node.codes[0][f], b = node.codes[1][f];
+        if (a == b) continue;
+        found_variable = true;
+        const double proxy = memo_proxy<Crit, 4>(a < b ? 1u : 2u, 2, cand, s, at);
+        if (proxy > best.proxy) best = {proxy, f, std::min(a, b), std::max(a, b)};
+      }
+      return;
+    }
     for (index_t j = 0; j < count; ++j) {
       const index_t f = features[j];
       TinyKey ranked[kTinyFeaturesNode];
@@ -328,25 +339,31 @@ struct SplitSearch {
   template <Criterion Crit, int kC, class Rows, class Consider>
   void tiny_memo_scan(index_t n, const TinyKey* order, const Candidates& cand, Scratch& s,
                       const Rows& at, Consider&& consider) const {
-    double* L = s.left.data();
-    TinyMemo& memo = s.memo;
     unsigned left = 0;  // the positions of the left side's rows, as bits
     int prev = -1;
     for (index_t i = 0; i < n;) {
       const int b = tiny_code(order[i]);
       unsigned group = 0;
       for (; i < n && tiny_code(order[i]) == b; ++i) group |= 1u << (tiny_position(order[i]));
-      if (prev >= 0) {
-        if (!(memo.known >> left & 1)) {
-          rows_block<kC>(L, at, n, left);
-          memo.proxy[left] = cand.template evaluate<Crit, kC>(L);
-          memo.known |= 1u << left;
-        }
-        consider(memo.proxy[left], prev, b);
-      }
+      if (prev >= 0) consider(memo_proxy<Crit, kC>(left, n, cand, s, at), prev, b);
       left |= group;
       prev = b;
     }
+  }
+
+  // The proxy of the left side of the rows at the positions whose bits are set in `left`, of
+  // the n rows `at` reads: from the memo, else evaluated and kept there.
+  template <Criterion Crit, int kC, class Rows>
+  double memo_proxy(unsigned left, index_t n, const Candidates& cand, Scratch& s,
+                    const Rows& at) const {
+    TinyMemo& memo = s.memo;
+    if (!(memo.known >> left & 1)) {
+      double* L = s.left.data();
+      rows_block<kC>(L, at, n, left);
+      memo.proxy[left] = cand.template evaluate<Crit, kC>(L);
+      memo.known |= 1u << left;
+    }
+    return memo.proxy[left];
   }
 
   // The block of the rows at the positions whose bits are set in `positions`, of the n rows
