@@ -430,6 +430,7 @@ class Builder {
         const int code = keys.code(r);
         return code == kMissingBin ? missing_goes_left(d_, split, r) : code <= cut;
       });
+      search_.partition_tiny(task, n_left, split);
     } else {
       const T* col = d_.values + f * d_.n_rows;
       const double t = split.threshold;

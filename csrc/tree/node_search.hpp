@@ -109,12 +109,18 @@ class NodeSearch {
     // a small node of one block of 4 channels (under kTinyNode rows where the blocks are
     // packed): every drawn feature searched at once, on this thread (tiny_node_features), its
     // rows gathered once. Gathering reads every feature's code of each row (to find missing
-    // ones): worth it while the features drawn are a fair share of them (kTinyDrawnShare)
-    const bool tiny = tiny_nodes_ && n < (search_.stats.bits ? kTinyNode : kTinyFeaturesNode) &&
-                      search_.C == 4 && search_.outputs.n == 1 &&
-                      F <= kTinyDrawnShare * p_.max_features &&
-                      search_.gather_tiny(rows_.data() + task.begin, n, d_.codes, F,
-                                          scratch_[0].tiny);
+    // ones): worth it while the features drawn are a fair share of them (kTinyDrawnShare).
+    // Where every feature is drawn, a node of more rows than a memo takes searches its
+    // region's lists (see TinyRegion), the region started at the first such node of a subtree.
+    const bool tiny_shape = tiny_nodes_ &&
+                            n < (search_.stats.bits ? kTinyNode : kTinyFeaturesNode) &&
+                            search_.C == 4 && search_.outputs.n == 1 &&
+                            F <= kTinyDrawnShare * p_.max_features;
+    const bool regional = tiny_shape && p_.max_features >= F && n > TinyMemo::kRows &&
+                          (region_.holds(task.begin, task.end) || start_region(task));
+    const bool tiny = regional || (tiny_shape && search_.gather_tiny(rows_.data() + task.begin, n,
+                                                                     d_.codes, F,
+                                                                     scratch_[0].tiny));
     TinyRows::Best tiny_best{-kInf, -1, -1, -1};
     const Candidates cand = candidates(task, 0, scratch_[0]);
     Split best;
@@ -144,8 +150,9 @@ class NodeSearch {
       if (tiny) {
         dispatch(p_.criterion, search_.C, search_.outputs.n, [&](auto crit, auto) {
           search_.tiny_node_features<decltype(crit)::value>(
-              scratch_[0].tiny, order_.data() + visited, batch, cand, scratch_[0], tiny_best,
-              found_variable);
+              regional ? region_.rows : scratch_[0].tiny, regional ? &region_ : nullptr,
+              task.begin - region_.begin, n, order_.data() + visited, batch, cand, scratch_[0],
+              tiny_best, found_variable);
         });
       } else {
         search_batch(task, visited, batch, histograms);
@@ -208,6 +215,16 @@ class NodeSearch {
     fill_(pool_, small.hist, rows_.data() + small.begin, small.end - small.begin,
           all_features_.data(), d_.n_features, n_threads_);
     pool_.subtract(large.hist, small.hist);
+  }
+
+  // After the split of a node its rows partitioned, n_left of them left: a node of the tiny
+  // region partitions its lists for its children, unless both search apart from the region
+  // (TinyMemo::kRows rows at most).
+  void partition_tiny(const Task& task, index_t n_left, const Split& split) {
+    const index_t n = task.end - task.begin;
+    if (region_.holds(task.begin, task.end) && std::max(n_left, n - n_left) > TinyMemo::kRows)
+      region_.partition(task.begin - region_.begin, n, split.feature,
+                        static_cast<int>(split.cut), d_.n_features);
   }
 
   void release(int& hist) { pool_.release(hist); }
@@ -322,6 +339,21 @@ class NodeSearch {
     std::copy_n(constant_features_.begin(), n_known, features.begin());
     std::copy_n(features.begin() + n_known, n_found, constant_features_.begin() + n_known);
     return best;
+  }
+
+  // Makes the task's node the root of the tiny region: its rows gathered, each feature's keys
+  // ranked into its list. False, no region held, where a row has a missing code.
+  bool start_region(const Task& task) {
+    const index_t F = d_.n_features, n = task.end - task.begin;
+    region_.end = 0;
+    if (!search_.gather_tiny(rows_.data() + task.begin, n, d_.codes, F, region_.rows))
+      return false;
+    region_.lists.resize(static_cast<std::size_t>(F) * kTinyFeaturesNode);
+    for (index_t f = 0; f < F; ++f)
+      search_.tiny_order(region_.rows, f, region_.lists.data() + f * kTinyFeaturesNode);
+    region_.begin = task.begin;
+    region_.end = task.end;
+    return true;
   }
 
   // Chain histograms of a large node on sparse X (see ChainHistograms): the ones its parent
@@ -503,6 +535,7 @@ class NodeSearch {
   // small nodes may search their features at once (see find_split): dense
   // codes, a criterion of sums, no constraint, missing values tried on both sides
   bool tiny_nodes_;
+  TinyRegion region_;  // the subtree of tiny nodes being grown (see find_split)
   SklearnOrder<T>* sklearn_order_ = nullptr;  // see use_sklearn_order
   bool ascending_ = true;  // a node's rows ascend (see rows_unordered)
   SplitSearch search_;

@@ -114,12 +114,12 @@ struct SplitSearch {
   template <Criterion Crit, int kC>
   bool tiny_node_search(const std::int32_t* rows, index_t n, const CodeKeys& keys,
                         const Candidates& cand, Scratch& s, Split& out) const {
-    std::uint32_t key[kTinyNode];  // code << 8 | position in the node
-    std::uint32_t missing = 0;
+    TinyKey key[kTinyNode];
+    bool missing = false;
     for (index_t i = 0; i < n; ++i) {
-      const std::uint32_t code = keys.code(rows[i]);
+      const int code = keys.code(rows[i]);
       missing |= code == kMissingBin;
-      key[i] = code << 8 | static_cast<std::uint32_t>(i);
+      key[i] = tiny_key(code, i);
     }
     if (missing) return false;
     out.has_missing = false;
@@ -141,27 +141,47 @@ struct SplitSearch {
 
   // tiny_node_search for every feature of a node at once (NodeSearch::find_split takes it for
   // nodes under kTinyFeaturesNode rows, kTinyNode where packed, with blocks of 4 channels and
-  // no constraint): the node's
-  // rows gathered once (gather_tiny), each feature's candidates scanned as tiny_node_search
-  // scans them, the same proxies to the bit, and the first best over the features in their
-  // order kept in `best`, without a Split per feature. Sets found_variable when a feature is
-  // not constant.
+  // no constraint): the node's n rows gathered once (gather_tiny, or a TinyRegion's root
+  // gathered them), each feature's candidates scanned as tiny_node_search scans them, the same
+  // proxies to the bit, and the first best over the features in their order kept in `best`,
+  // without a Split per feature. Each feature's keys in order are ranked here (region
+  // nullptr), or the node's list at `offset` of the region that holds it. Sets found_variable
+  // when a feature is not constant.
   template <Criterion Crit>
-  void tiny_node_features(const TinyRows& node, const index_t* features, index_t count,
+  void tiny_node_features(const TinyRows& node, const TinyRegion* region, index_t offset,
+                          index_t n, const index_t* features, index_t count,
                           const Candidates& cand, Scratch& s, TinyRows::Best& best,
                           bool& found_variable) const {
-    const index_t n = node.n;
     const GatheredRows at{*this, node};
+    if (!region && n == 2) {  // tiny_memo_scan's candidate of two rows without a rank
+      for (index_t j = 0; j < count; ++j) {
+        const index_t f = features[j];
+        const int a = node.codes[0][f], b = node.codes[1][f];
+        if (a == b) continue;
+        found_variable = true;
+        const double proxy = memo_proxy<Crit, 4>(a < b ? 1u : 2u, 2, cand, s, at);
+        if (proxy > best.proxy) best = {proxy, f, std::min(a, b), std::max(a, b)};
+      }
+      return;
+    }
     for (index_t j = 0; j < count; ++j) {
       const index_t f = features[j];
-      std::uint32_t key[kTinyFeaturesNode];
-      for (index_t i = 0; i < n; ++i)
-        key[i] = static_cast<std::uint32_t>(node.codes[i][f]) << 8 | static_cast<std::uint32_t>(i);
+      TinyKey ranked[kTinyFeaturesNode];
+      const TinyKey* order = region ? region->list(f, offset) : ranked;
+      if (!region) tiny_order(node, f, ranked);
       const auto consider = [&](double proxy, int below, int above) {
         if (proxy > best.proxy) best = {proxy, f, below, above};
       };
-      found_variable |= tiny_keys_scan<Crit, 4>(key, n, true, cand, s, at, consider);
+      // a region's positions are its root's, up to 63: no bits of a memo
+      found_variable |= tiny_order_scan<Crit, 4>(order, n, !region, cand, s, at, consider);
     }
+  }
+
+  // Feature f's keys of the gathered rows in order (see tiny_keys_scan).
+  void tiny_order(const TinyRows& node, index_t f, TinyKey* order) const {
+    TinyKey key[kTinyFeaturesNode];
+    for (index_t i = 0; i < node.n; ++i) key[i] = tiny_key(node.codes[i][f], i);
+    rank_tiny_keys(key, node.n, order);
   }
 
   // Gathers a node of n < kTinyFeaturesNode rows for tiny_node_features (codes: row-major, stride
@@ -183,35 +203,102 @@ struct SplitSearch {
     return true;
   }
 
-  // The order and scan of tiny_node_search's n keys: each key placed at its rank (the count of
-  // smaller keys: no branch to mispredict, where an insertion sort's mispredicted at every
-  // other row), then scanned (tiny_scan, or tiny_memo_scan in nodes of up to 3 rows when
-  // memo_ok, no monotonic constraint), the statistics of the row at position p read from
-  // `at` (IndexedRows or GatheredRows). Returns false, scanning nothing, when every key has one code.
+  // The order and scan of tiny_node_search's n keys: ranked (rank_tiny_keys), then scanned
+  // (tiny_order_scan). Returns false, scanning nothing, when every key has one code.
   template <Criterion Crit, int kC, class Rows, class Consider>
-  bool tiny_keys_scan(const std::uint32_t* key, index_t n, bool memo_ok, const Candidates& cand,
+  bool tiny_keys_scan(const TinyKey* key, index_t n, bool memo_ok, const Candidates& cand,
                       Scratch& s, const Rows& at, Consider&& consider) const {
-    static_assert(kTinyNode <= kTinyFeaturesNode && kTinyFeaturesNode <= 256);
-    std::uint32_t order[kTinyFeaturesNode];
-    if (n < 1) return false;
+    TinyKey order[kTinyFeaturesNode];
+    rank_tiny_keys(key, n, order);
+    return tiny_order_scan<Crit, kC>(order, n, memo_ok, cand, s, at, consider);
+  }
+
+  // Each of n keys placed in `order` at its rank (the count of smaller keys: no branch to
+  // mispredict, where an insertion sort's mispredicted at every other row).
+  static void rank_tiny_keys(const TinyKey* key, index_t n, TinyKey* order) {
+    static_assert(kTinyNode <= kTinyFeaturesNode &&
+                  kTinyFeaturesNode <= kTinyPositionMask + 1 && kBins << kTinyPositionBits <= 1 << 15);
     for (index_t i = 0; i < n; ++i) {
-      std::uint32_t rank = 0;  // 32 bits, as the keys: the compiler's vector loop holds 4 a lane
+      TinyKey rank = 0;  // 16 bits, as the keys: the compiler's vector loop holds 8 a lane
       for (index_t j = 0; j < n; ++j) rank += key[j] < key[i];
       order[rank] = key[i];
     }
-    if (order[0] >> 8 == order[n - 1] >> 8) return false;
-    if (n <= TinyMemo::kRows && memo_ok)
+  }
+
+  // The scan of n keys in order: tiny_memo_scan in nodes of up to 3 rows when memo_ok (no
+  // monotonic constraint, positions of the node's own); else tiny_batch_scan where the
+  // criterion batches, tiny_scan otherwise. The statistics of the row at position p are read
+  // from `at` (IndexedRows or GatheredRows). Returns false, scanning nothing, when every key
+  // has one code.
+  template <Criterion Crit, int kC, class Rows, class Consider>
+  bool tiny_order_scan(const TinyKey* order, index_t n, bool memo_ok, const Candidates& cand,
+                       Scratch& s, const Rows& at, Consider&& consider) const {
+    if (n < 1 || tiny_code(order[0]) == tiny_code(order[n - 1])) return false;
+    if (n <= TinyMemo::kRows && memo_ok) {
       tiny_memo_scan<Crit, kC>(n, order, cand, s, at, consider);
-    else
-      tiny_scan<Crit, kC>(n, order, cand, s, at, consider);
+      return true;
+    }
+    if constexpr (batched<Crit, kC>()) {
+      if (cand.monotonic == 0) {
+        tiny_batch_scan<Crit>(n, order, cand, s, at, consider);
+        return true;
+      }
+    }
+    tiny_scan<Crit, kC>(n, order, cand, s, at, consider);
     return true;
+  }
+
+  // tiny_scan's candidates batched as bins_search batches them (batched<Crit, 4>, no monotonic
+  // constraint): the same left sums, their proxies computed in one vector loop
+  // (batch_first_best), and consider called once, with the first best of them. Evaluated one
+  // by one, each candidate's two divisions and its test against the best waited on each other.
+  template <Criterion Crit, class Rows, class Consider>
+  void tiny_batch_scan(index_t n, const TinyKey* order, const Candidates& cand, Scratch& s,
+                       const Rows& at, Consider&& consider) const {
+    Batch batch(s);
+    int prev = -1, best = -1;
+    if (at.packed()) {  // packed blocks: as tiny_scan's, the left sums unpacked per candidate
+      std::uint64_t left = 0;
+      for (index_t i = 0; i < n;) {
+        const int b = tiny_code(order[i]);
+        std::uint64_t bin = 0;
+        for (; i < n && tiny_code(order[i]) == b; ++i) bin += at.packed_at(tiny_position(order[i]));
+        if (prev >= 0) {
+          batch.packed[batch.m] = left;
+          batch.push_cut(prev, b);
+        }
+        left += bin;
+        prev = b;
+      }
+      const auto left_at = [&](int j, double* L_j) { stats.unpack<2>(L_j, batch.packed[j]); };
+      best = batch_first_best<Crit>(batch, left_at, cand, -kInf);
+    } else {
+      double L[4] = {0, 0, 0, 0};
+      for (index_t i = 0; i < n;) {
+        const int b = tiny_code(order[i]);
+        double bin[4] = {0, 0, 0, 0};
+        for (; i < n && tiny_code(order[i]) == b; ++i)
+          at.template add_at<4>(bin, tiny_position(order[i]));
+        if (prev >= 0) {
+          for (int k = 0; k < 4; ++k) batch.channel[k][batch.m] = L[k];
+          batch.push_cut(prev, b);
+        }
+        add<4>(L, bin);
+        prev = b;
+      }
+      const auto left_at = [&](int j, double* L_j) {
+        for (int k = 0; k < 4; ++k) L_j[k] = batch.channel[k][j];
+      };
+      best = batch_first_best<Crit>(batch, left_at, cand, -kInf);
+    }
+    if (best >= 0) consider(batch.proxies[best], batch.cuts[2 * best], batch.cuts[2 * best + 1]);
   }
 
   // tiny_node_search's scan of the keys in order, each code's rows summed apart (from zero, in
   // their order) before the sum joins the left side, as a bin: each candidate's proxy to
   // consider(proxy, code below, code above).
   template <Criterion Crit, int kC, class Rows, class Consider>
-  void tiny_scan(index_t n, const std::uint32_t* order, const Candidates& cand, Scratch& s,
+  void tiny_scan(index_t n, const TinyKey* order, const Candidates& cand, Scratch& s,
                  const Rows& at, Consider&& consider) const {
     const int C = kC > 0 ? kC : this->C;
     double* L = s.left.data();
@@ -219,10 +306,10 @@ struct SplitSearch {
     if (at.packed()) {  // packed blocks: a row's one integer read, the left side's unpacked
       std::uint64_t left = 0;
       for (index_t i = 0; i < n;) {
-        const int b = static_cast<int>(order[i] >> 8);
+        const int b = tiny_code(order[i]);
         std::uint64_t bin = 0;
-        for (; i < n && static_cast<int>(order[i] >> 8) == b; ++i)
-          bin += at.packed_at(order[i] & 0xFF);
+        for (; i < n && tiny_code(order[i]) == b; ++i)
+          bin += at.packed_at(tiny_position(order[i]));
         if (prev >= 0) {
           stats.unpack<kC - 2>(L, left);
           consider(cand.template evaluate<Crit, kC>(L), prev, b);
@@ -235,10 +322,10 @@ struct SplitSearch {
     double* bin = s.bins.data();
     std::fill(L, L + C, 0.0);
     for (index_t i = 0; i < n;) {
-      const int b = static_cast<int>(order[i] >> 8);
+      const int b = tiny_code(order[i]);
       std::fill(bin, bin + C, 0.0);
-      for (; i < n && static_cast<int>(order[i] >> 8) == b; ++i)
-        at.template add_at<kC>(bin, order[i] & 0xFF);
+      for (; i < n && tiny_code(order[i]) == b; ++i)
+        at.template add_at<kC>(bin, tiny_position(order[i]));
       if (prev >= 0) consider(cand.template evaluate<Crit, kC>(L), prev, b);
       add<kC>(L, bin);
       prev = b;
@@ -250,27 +337,33 @@ struct SplitSearch {
   // commutes, and 0 + x is x but for the sign of a zero, which later additions treat alike),
   // so each set of left rows has its proxy computed once per node, its sums then added directly.
   template <Criterion Crit, int kC, class Rows, class Consider>
-  void tiny_memo_scan(index_t n, const std::uint32_t* order, const Candidates& cand, Scratch& s,
+  void tiny_memo_scan(index_t n, const TinyKey* order, const Candidates& cand, Scratch& s,
                       const Rows& at, Consider&& consider) const {
-    double* L = s.left.data();
-    TinyMemo& memo = s.memo;
     unsigned left = 0;  // the positions of the left side's rows, as bits
     int prev = -1;
     for (index_t i = 0; i < n;) {
-      const int b = static_cast<int>(order[i] >> 8);
+      const int b = tiny_code(order[i]);
       unsigned group = 0;
-      for (; i < n && static_cast<int>(order[i] >> 8) == b; ++i) group |= 1u << (order[i] & 0xFF);
-      if (prev >= 0) {
-        if (!(memo.known >> left & 1)) {
-          rows_block<kC>(L, at, n, left);
-          memo.proxy[left] = cand.template evaluate<Crit, kC>(L);
-          memo.known |= 1u << left;
-        }
-        consider(memo.proxy[left], prev, b);
-      }
+      for (; i < n && tiny_code(order[i]) == b; ++i) group |= 1u << (tiny_position(order[i]));
+      if (prev >= 0) consider(memo_proxy<Crit, kC>(left, n, cand, s, at), prev, b);
       left |= group;
       prev = b;
     }
+  }
+
+  // The proxy of the left side of the rows at the positions whose bits are set in `left`, of
+  // the n rows `at` reads: from the memo, else evaluated and kept there.
+  template <Criterion Crit, int kC, class Rows>
+  double memo_proxy(unsigned left, index_t n, const Candidates& cand, Scratch& s,
+                    const Rows& at) const {
+    TinyMemo& memo = s.memo;
+    if (!(memo.known >> left & 1)) {
+      double* L = s.left.data();
+      rows_block<kC>(L, at, n, left);
+      memo.proxy[left] = cand.template evaluate<Crit, kC>(L);
+      memo.known |= 1u << left;
+    }
+    return memo.proxy[left];
   }
 
   // The block of the rows at the positions whose bits are set in `positions`, of the n rows
@@ -445,6 +538,19 @@ struct SplitSearch {
   template <Criterion Crit, class LeftAt, class Keys>
   void batched_best(const Batch& batch, LeftAt&& left_at, const Keys& keys,
                     const Candidates& c, bool missing_left, Split& out) const {
+    const int best = batch_first_best<Crit>(batch, left_at, c, out.proxy);
+    const std::int16_t* cuts = batch.cuts;
+    if (best >= 0)
+      take(out, batch.proxies[best],
+           keys.threshold_between(cuts[2 * best], cuts[2 * best + 1]), cuts[2 * best],
+           missing_left);
+  }
+
+  // batched_best's proxies, left in batch.proxies, and the index of the first candidate of
+  // largest proxy above `floor`, or -1.
+  template <Criterion Crit, class LeftAt>
+  int batch_first_best(const Batch& batch, LeftAt&& left_at, const Candidates& c,
+                       double floor) const {
     const int m = batch.m;
     double* proxies = batch.proxies;
     // in locals: read through c, they might alias the proxies stored (the loop would reload
@@ -469,16 +575,13 @@ struct SplitSearch {
     // the first largest proxy, then one take: the candidates that beat the best so far one
     // after the other each computed a threshold
     int best = -1;
-    double best_proxy = out.proxy;
+    double best_proxy = floor;
     for (int j = 0; j < m; ++j) {
       const bool better = proxies[j] > best_proxy;
       best = better ? j : best;
       best_proxy = better ? proxies[j] : best_proxy;
     }
-    const std::int16_t* cuts = batch.cuts;
-    if (best >= 0)
-      take(out, best_proxy, keys.threshold_between(cuts[2 * best], cuts[2 * best + 1]),
-           cuts[2 * best], missing_left);
+    return best;
   }
 
   // The search over the non-missing rows of a node in ascending key order (pairs of key and row;

@@ -486,15 +486,19 @@ def test_hist_fully_grown_on_one_feature_matches_reference(criterion, missing, d
     _assert_tree_matches_reference(est.tree_, _reference(criterion, X, y, w), X, y, w)
 
 
+@pytest.mark.parametrize("max_bins", [255, 6])
 @pytest.mark.parametrize("missing", [0.0, 0.05], ids=["complete", "missing"])
 @pytest.mark.parametrize("min_samples_leaf", [1, 3])
 @pytest.mark.parametrize("criterion", ["squared_error", "poisson", "gini"])
-def test_hist_small_nodes_search_their_features_at_once(criterion, min_samples_leaf, missing):
+def test_hist_small_nodes_search_their_features_at_once(criterion, min_samples_leaf, missing,
+                                                        max_bins):
     # Nodes under kTinyFeaturesNode (64) rows with one block of 4 channels (one regression
     # output, or two classes with fractional weights) search every drawn feature at once
-    # (tiny_node_features), but for nodes whose rows miss a value; an all-zero monotonic_cst,
-    # which constrains nothing, sends every node through each feature's own search: the same
-    # tree, node for node.
+    # (tiny_node_features), but for nodes whose rows miss a value; every feature drawn, the
+    # nodes of a tiny subtree search the lists its root ranked and its splits partitioned
+    # (TinyRegion), where few bins put many rows in one code (ties ordered by row); an
+    # all-zero monotonic_cst, which constrains nothing, sends every node through each
+    # feature's own search: the same tree, node for node.
     X, y, w = _problem(criterion, 600, 6, True, seed=3, missing=missing)
     if criterion == "gini":
         y = (y > 0).astype(np.int64)
@@ -502,7 +506,7 @@ def test_hist_small_nodes_search_their_features_at_once(criterion, min_samples_l
 
     def fit(**params):
         est = _estimator(criterion, split_finder="hist", min_samples_leaf=min_samples_leaf,
-                         **params)
+                         max_bins=max_bins, **params)
         return est.fit(X, y, sample_weight=w).tree_
 
     at_once, per_feature = fit(), fit(monotonic_cst=np.zeros(X.shape[1], np.int8))
