@@ -3,7 +3,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "fastml/boost.hpp"
@@ -17,15 +19,39 @@ struct Bin {
   double g, h;
   std::uint64_t count;
 };
-inline void add_row(Bin& b, const GradHess& r, bool constant_hessian) {
-  b.g += r.g;
-  if (!constant_hessian) b.h += r.h;
-  b.count += 1;
-}
 inline void subtract_bin(Bin& p, const Bin& s) {
   p.g -= s.g;
   p.h -= s.h;
   p.count -= s.count;
+}
+
+// The float fill adds a row's (g, h) to a bin as one pair of doubles, one vector add rather than
+// two scalar read-modify-writes. With constant hessians the h lane counts the row (adds 1.0) and
+// the count field is left alone until finish_bins moves that count into it (a count up to 2**53
+// is exact as a double); otherwise the count is added beside, as an integer. Each lane is the same
+// IEEE double addition as the scalar fill's, in the same row order: the same sums to the bit.
+typedef double DoublePair __attribute__((vector_size(16)));
+template <bool kConstantHessian>
+inline DoublePair row_increment(const GradHess& r) {
+  return DoublePair{static_cast<double>(r.g), kConstantHessian ? 1.0 : static_cast<double>(r.h)};
+}
+template <bool kConstantHessian>
+inline void add_row(Bin& b, DoublePair x) {
+  static_assert(offsetof(Bin, h) == sizeof(double), "g and h side by side");
+  char* gh = reinterpret_cast<char*>(&b);
+  DoublePair sums;
+  std::memcpy(&sums, gh, sizeof sums);
+  sums += x;
+  std::memcpy(gh, &sums, sizeof sums);
+  if (!kConstantHessian) b.count += 1;
+}
+template <bool kConstantHessian>
+inline void finish_bins(Bin* H, index_t n_bins) {
+  if (!kConstantHessian) return;
+  for (index_t b = 0; b < n_bins; ++b) {
+    H[b].count = static_cast<std::uint64_t>(H[b].h);
+    H[b].h = 0;  // as the scalar fill left it: the search reads the count
+  }
 }
 
 // Quantized gradients (quantized.hpp): a row is one int64 packing its integer gradient and
@@ -37,14 +63,22 @@ struct QBin {
   std::int64_t gh;
   std::int64_t count;
 };
-inline void add_row(QBin& b, QRow r, bool count_in_row) {
-  b.gh += r;
-  if (!count_in_row) b.count += 1;
-}
 inline void subtract_bin(QBin& p, const QBin& s) {
   p.gh -= s.gh;
   p.count -= s.count;
 }
+// integer bins: a row is one add (or two), nothing to finish
+template <bool kCountInRow>
+inline QRow row_increment(QRow r) {
+  return r;
+}
+template <bool kCountInRow>
+inline void add_row(QBin& b, QRow r) {
+  b.gh += r;
+  if (!kCountInRow) b.count += 1;
+}
+template <bool kCountInRow>
+inline void finish_bins(QBin*, index_t) {}
 
 // Buffers of every feature's histogram end to end: kBins bins a feature, a wide categorical
 // feature's (see Data) its categories and its missing bin.
@@ -106,7 +140,8 @@ inline void fill_column(BinT* H, const Code* column, const RowT* ordered,
                         const std::int32_t* rows, index_t begin, index_t end) {
   for (index_t i = begin; i < end; ++i) {
     if (!kAllRows) prefetch_code(column, rows, i, end);
-    add_row(H[column[kAllRows ? i : rows[i]]], ordered[i], kConstantHessian);
+    add_row<kConstantHessian>(H[column[kAllRows ? i : rows[i]]],
+                              row_increment<kConstantHessian>(ordered[i]));
   }
 }
 
@@ -140,6 +175,8 @@ void fill_features(BasicHistogramPool<BinT>& pool, int h, const Data& data, cons
         fill_column<kConstantHessian, kAllRows>(H, data.column(f), ordered, rows, begin, end);
     }
   }
+  for (index_t j = 0; j < count; ++j)
+    finish_bins<kConstantHessian>(pool.of(h, features[j]), pool.bins(features[j]));
 }
 
 // The features [first, first + count) of the node, on the calling thread.
@@ -176,9 +213,20 @@ void fill_rows(BasicHistogramPool<BinT>& pool, int h, const Data& data, const Ro
       __builtin_prefetch(gh + ahead);
     }
     const std::uint8_t* c = codes + r * F;
-    const RowT x = gh[r];
-    for (index_t j = 0; j < count; ++j) add_row(H[j * kBins + c[j]], x, kConstantHessian);
+    const auto x = row_increment<kConstantHessian>(gh[r]);
+    // four features a step, their bins at fixed offsets from one pointer: the compiler then
+    // addresses each bin from its code alone (it did not unroll so by itself)
+    BinT* Hj = H;
+    index_t j = 0;
+    for (; j + 4 <= count; j += 4, Hj += 4 * kBins) {
+      add_row<kConstantHessian>(Hj[c[j]], x);
+      add_row<kConstantHessian>(Hj[kBins + c[j + 1]], x);
+      add_row<kConstantHessian>(Hj[2 * kBins + c[j + 2]], x);
+      add_row<kConstantHessian>(Hj[3 * kBins + c[j + 3]], x);
+    }
+    for (; j < count; ++j, Hj += kBins) add_row<kConstantHessian>(Hj[c[j]], x);
   }
+  finish_bins<kConstantHessian>(H, count * kBins);
 }
 
 inline bool is_empty(const Bin& b) { return b.count == 0; }
