@@ -145,6 +145,31 @@ inline void fill_column(BinT* H, const Code* column, const RowT* ordered,
   }
 }
 
+// Four uint8 features' bins += the rows [begin, end) at once: a row's gradients are loaded and
+// widened once for the four (24 KiB of bins, still in L1), where one feature a pass did so for
+// each.
+template <bool kConstantHessian, bool kAllRows, class BinT, class RowT>
+inline void fill_four_columns(BinT* const* H, const std::uint8_t* const* column,
+                              const RowT* ordered, const std::int32_t* rows, index_t begin,
+                              index_t end) {
+  BinT *H0 = H[0], *H1 = H[1], *H2 = H[2], *H3 = H[3];
+  const std::uint8_t *c0 = column[0], *c1 = column[1], *c2 = column[2], *c3 = column[3];
+  for (index_t i = begin; i < end; ++i) {
+    if (!kAllRows) {
+      prefetch_code(c0, rows, i, end);
+      prefetch_code(c1, rows, i, end);
+      prefetch_code(c2, rows, i, end);
+      prefetch_code(c3, rows, i, end);
+    }
+    const index_t r = kAllRows ? i : rows[i];
+    const auto x = row_increment<kConstantHessian>(ordered[i]);
+    add_row<kConstantHessian>(H0[c0[r]], x);
+    add_row<kConstantHessian>(H1[c1[r]], x);
+    add_row<kConstantHessian>(H2[c2[r]], x);
+    add_row<kConstantHessian>(H3[c3[r]], x);
+  }
+}
+
 // Fills the histograms of the given features of a node from its rows, feature by feature: the
 // codes are column-major, so one feature's codes and its 256 bins (6 KiB of Bin, 4 KiB of
 // QBin: in L1; a wide feature's up to 65536) are all a pass touches, with the node's
@@ -166,8 +191,20 @@ void fill_features(BasicHistogramPool<BinT>& pool, int h, const Data& data, cons
   }
   for (index_t begin = 0; begin < n; begin += kRowBlock) {
     const index_t end = std::min(n, begin + kRowBlock);
-    for (index_t j = 0; j < count; ++j) {
-      const index_t f = features[j];
+    auto narrow = [&](index_t j) { return !data.is_wide(features[j]); };
+    for (index_t j = 0; j < count;) {
+      if (j + 4 <= count && narrow(j) && narrow(j + 1) && narrow(j + 2) && narrow(j + 3)) {
+        BinT* bins[4];
+        const std::uint8_t* columns[4];
+        for (int k = 0; k < 4; ++k) {
+          bins[k] = pool.of(h, features[j + k]);
+          columns[k] = data.column(features[j + k]);
+        }
+        fill_four_columns<kConstantHessian, kAllRows>(bins, columns, ordered, rows, begin, end);
+        j += 4;
+        continue;
+      }
+      const index_t f = features[j++];
       BinT* H = pool.of(h, f);
       if (data.is_wide(f))
         fill_column<kConstantHessian, kAllRows>(H, data.wide(f), ordered, rows, begin, end);
