@@ -30,6 +30,9 @@ inline void subtract_bin(Bin& p, const Bin& s) {
 // the count field is left alone until finish_bins moves that count into it (a count up to 2**53
 // is exact as a double); otherwise the count is added beside, as an integer. Each lane is the same
 // IEEE double addition as the scalar fill's, in the same row order: the same sums to the bit.
+// With the four-feature steps below, 20 trees of the bench's 1M x 28 on one thread (grow_tree's
+// CPU time, medians of 4 processes alternating with the old build, loaded machine): regressor
+// 1.96 s before, 1.72 s after; classifier 1.81 s, 1.60 s.
 typedef double DoublePair __attribute__((vector_size(16)));
 template <bool kConstantHessian>
 inline DoublePair row_increment(const GradHess& r) {
@@ -58,7 +61,9 @@ inline void finish_bins(Bin* H, index_t n_bins) {
 // hessian (and its count, where the layout has room: QuantScales), so that a bin's sums take one
 // add and its fields never carry into each other. Where the row does not carry its count, the
 // fill is asked for it (count_in_row false) and keeps it beside (QBin); where it does, a bin is
-// that one integer (QPackedBin: 8 bytes, so a node's 28 x 256 bins take 56 KiB, not 112).
+// that one integer (QPackedBin: 8 bytes, so a node's 28 x 256 bins take 56 KiB, not 112):
+// the bench's 1M x 28 classifier, 20 trees on one thread, grow_tree's CPU time 1.41 s against
+// 1.62 s with QBin (medians of 3 processes alternating, loaded machine; the same model).
 using QRow = std::int64_t;
 struct QBin {
   std::int64_t gh;
@@ -179,9 +184,10 @@ inline void fill_four_columns(BinT* const* H, const std::uint8_t* const* column,
   }
 }
 
-// Fills the histograms of the given features of a node from its rows, feature by feature: the
-// codes are column-major, so one feature's codes and its 256 bins (6 KiB of Bin, 4 KiB of
-// QBin: in L1; a wide feature's up to 65536) are all a pass touches, with the node's
+// Fills the histograms of the given features of a node from its rows, four features a pass (a
+// wide one, or the last few, alone): the codes are column-major, so four features' codes and
+// their bins (24 KiB of Bin, 16 KiB of QBin: in L1; a wide feature's up to 65536) are all a
+// pass touches, with the node's
 // gradients read in order from `ordered` (its rows' gradients gathered once, scikit-learn's
 // ordered_gradients). The rows go in blocks whose row ids and gradients
 // stay in L2 while every feature passes over them (rather than every feature streaming all of
