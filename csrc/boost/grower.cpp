@@ -62,11 +62,11 @@ double pairwise_sum(const double* x, index_t n) {
   return pairwise_sum(x, n2) + pairwise_sum(x + n2, n - n2);
 }
 
-// BinT, RowT: Bin and GradHess (exact), or QBin and QRow (quantized: gh holds the quantized rows
-// of exact, by scales).
+// BinT, RowT: Bin and GradHess (exact), or QBin / QPackedBin (the rows carry their counts) and
+// QRow (quantized: gh holds the quantized rows of exact, by scales).
 template <class BinT, class RowT>
 class Grower {
-  static constexpr bool kQuantized = std::is_same_v<BinT, QBin>;
+  static constexpr bool kQuantized = !std::is_same_v<BinT, Bin>;
 
  public:
   Grower(const Data& data, const RowT* gh, const GradHess* exact, QuantScales scales,
@@ -140,7 +140,9 @@ class Grower {
   template <bool kConst>
   void fill(int h, index_t start, index_t n, const std::vector<std::int32_t>& features) {
     const std::int32_t* rows = rows_.data() + start;
-    if constexpr (kQuantized) {
+    if constexpr (std::is_same_v<BinT, QPackedBin>) {
+      build_histogram<true>(pool_, h, data_, gh_, rows, n, features, ordered_.data(), n_threads_);
+    } else if constexpr (kQuantized) {
       if (scales_.count_in_row())
         build_histogram<true>(pool_, h, data_, gh_, rows, n, features, ordered_.data(), n_threads_);
       else
@@ -484,6 +486,8 @@ Tree grow_tree(const Data& data, const GradHess* gh, const GrowParams& params, i
   const QuantScales scales = quantize(gh, data.n_rows, params.quantized_levels,
                                       params.constant_hessian, params.quantize_seed, q.data(),
                                       n_threads);
+  if (scales.count_in_row())
+    return Grower<QPackedBin, QRow>(data, q.data(), gh, scales, params, n_threads).grow();
   return Grower<QBin, QRow>(data, q.data(), gh, scales, params, n_threads).grow();
 }
 

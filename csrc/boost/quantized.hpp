@@ -105,12 +105,16 @@ inline std::int64_t count_units(const QBin& b, const QuantScales& s) {
   if (s.constant_hessian) return hessian_units(b.gh, s);
   return s.h_shift > 0 ? b.gh & ((std::int64_t{1} << s.h_shift) - 1) : b.count;
 }
+inline std::int64_t count_units(const QPackedBin& b, const QuantScales& s) {
+  return s.constant_hessian ? hessian_units(b.gh, s) : b.gh & ((std::int64_t{1} << s.h_shift) - 1);
+}
 
 // The float sums of the given features' integer bins, for the split search.
-inline void dequantize(QuantizedPool& pool, int h, const std::vector<std::int32_t>& features,
-                       const QuantScales& s, HistogramPool& out, int out_h) {
+template <class QBinT>
+void dequantize(BasicHistogramPool<QBinT>& pool, int h, const std::vector<std::int32_t>& features,
+                const QuantScales& s, HistogramPool& out, int out_h) {
   for (const std::int32_t f : features) {
-    const QBin* Q = pool.of(h, f);
+    const QBinT* Q = pool.of(h, f);
     Bin* B = out.of(out_h, f);
     for (index_t b = 0, nb = pool.bins(f); b < nb; ++b) {
       B[b].g = static_cast<double>(gradient_units(Q[b].gh, s)) * s.g;

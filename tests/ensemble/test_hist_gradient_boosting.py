@@ -474,6 +474,29 @@ def test_row_codes_grow_the_same_tree(constant_hessian, options, rng):
     assert base.is_leaf.sum() > 5
 
 
+@pytest.mark.parametrize("n_features", [1, 3, 4, 5, 9])
+@pytest.mark.parametrize("constant_hessian", [False, True])
+def test_histogram_sums_match_reference(n_features, constant_hessian, rng):
+    """The histograms' gradient, hessian and count sums (a row added as one (g, h) pair; the
+    row-wise fill four features a step, then the rest): each leaf's value is its rows' -G / (H +
+    l2) and none holds fewer than min_samples_leaf rows, row-wise (row_codes) or not."""
+    n, l2, min_samples_leaf = 2000, 0.5, 15
+    codes, nbnm = _random_codes(rng, n, n_features, 30)
+    g = rng.normal(size=n).astype(np.float32).astype(np.float64)
+    h = np.ones(n) if constant_hessian else rng.uniform(0.1, 1.0, n).astype(np.float32)
+    h = h.astype(np.float64)
+    for row_codes in (None, np.ascontiguousarray(codes)):
+        tree = _grow(codes, g, h, nbnm, constant_hessian, min_samples_leaf=min_samples_leaf,
+                     l2_regularization=l2, row_codes=row_codes)
+        leaves = np.flatnonzero(tree.is_leaf)
+        assert len(leaves) > 4
+        for i in leaves:
+            rows = tree.rows[tree.leaf_start[i]:tree.leaf_stop[i]]
+            assert len(rows) == tree.count[i] >= min_samples_leaf
+            assert_allclose(tree.value[i], ref.node_value(g[rows].sum(), h[rows].sum(), l2),
+                            rtol=1e-6)
+
+
 def test_core_rejects_bad_row_codes(rng):
     codes, nbnm = _random_codes(rng, 400, 3, 10, missing=0.0)
     g, h = rng.normal(size=400), np.ones(400)
