@@ -33,14 +33,26 @@ void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* b
                  std::uint8_t* codes, double* bin_bounds, int n_threads) {
   const index_t F = n_features;
   if (bin_bounds == nullptr) {  // the codes alone (the booster's)
+    // Rows in blocks, feature by feature within a block: one feature's thresholds (2 KiB) stay
+    // in L1 while the block's values of it are searched, and the searches of consecutive rows
+    // are independent chains for the out-of-order core; row by row, every feature's
+    // thresholds (56 KiB for the bench's 28) passed through L1 for each row. 1M x 28 float32,
+    // one thread, 3 runs of 3 alternating with the old loop: 0.36-0.47 s of CPU against 0.45-0.80.
+    constexpr index_t kRowBlock = 256;  // its values and codes: 36 KiB at 28 float32 features
+    const index_t n_blocks = (n_rows + kRowBlock - 1) / kRowBlock;
     const int threads = fastml_region_threads(10.0 * static_cast<double>(n_rows) * F, n_threads);
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (index_t i = 0; i < n_rows; ++i)
+    for (index_t block = 0; block < n_blocks; ++block) {
+      const index_t begin = block * kRowBlock, end = std::min(n_rows, begin + kRowBlock);
       for (index_t f = 0; f < F; ++f) {
-        const double v = X[i * F + f];
-        codes[i * F + f] = std::isnan(v) ? static_cast<std::uint8_t>(kMissingBin)
-                                         : static_cast<std::uint8_t>(bin_of(bin_threshold + f * kBins, v));
+        const double* threshold = bin_threshold + f * kBins;
+        for (index_t i = begin; i < end; ++i) {
+          const double v = X[i * F + f];
+          codes[i * F + f] = std::isnan(v) ? static_cast<std::uint8_t>(kMissingBin)
+                                           : static_cast<std::uint8_t>(bin_of(threshold, v));
+        }
       }
+    }
     return;
   }
   std::fill(bin_bounds, bin_bounds + F * kBins, kInf);

@@ -327,7 +327,8 @@ class HistGradientBoostingRanker(_CompiledBoosting, _ScikitLearnCategories, Base
     def _boost(self, codes, y, sample_weight, offsets, validation):
         """The boosting loop: lambdas, one tree, raw scores updated, and with early stopping
         the NDCG of the small trainset and of the validation queries after each iteration."""
-        growth = self._growth(codes, False, None, None, 1.0)
+        columns = self._grower_codes(codes)
+        growth = self._growth(codes, columns, False, None, None, 1.0)
         self.n_trees_per_iteration_ = 1
         if self.do_early_stopping_:
             small_rows, small_offsets = self._small_trainset(offsets)
@@ -340,7 +341,7 @@ class HistGradientBoostingRanker(_CompiledBoosting, _ScikitLearnCategories, Base
                 validation_ndcg = QueryNDCG(y_val, offsets_val, self.eval_at, sample_weight_val,
                                             self._n_threads)
                 raw_val = np.zeros((codes_val.shape[0], 1))
-        codes = self._grower_codes(codes)
+        codes = columns
         raw = np.zeros((codes.shape[0], 1))
         gh = np.empty((codes.shape[0], 2), dtype=np.float32)
         self._predictors = []

@@ -378,16 +378,23 @@ class _CompiledBoosting:
         _growth's wide_codes)."""
         return np.asfortranarray(codes, dtype=np.uint8)
 
-    def _growth(self, codes, constant_hessian, monotonic_cst, interaction_cst, max_features):
+    def _growth(self, codes, columns, constant_hessian, monotonic_cst, interaction_cst,
+                max_features):
         """grow_tree's arguments other than codes, gh and seed: the tree parameters, the bins
-        of the training codes."""
+        of the training codes (codes, and columns: _grower_codes's of them)."""
         wide = self._wide()
-        missing = self._missing_codes() if wide.size else _boost_fast.MISSING_BIN
-        has_missing = np.ascontiguousarray((codes == missing).any(axis=0), dtype=np.uint8)
+        # a feature's missing code is its largest (its bins lie below it): the column maxima of
+        # the column-major codes, 1 ms at 1M x 28 where (codes == missing).any(axis=0) took
+        # 25-90 ms and a 28 MB temporary
+        has_missing = (columns.max(axis=0) == _boost_fast.MISSING_BIN).astype(np.uint8)
         # the wide features' uint16 codes apart, column-major (the grower reads by feature);
         # without them the row-major codes kept beside, for the histograms (row_codes)
-        wide_codes = (dict(wide_codes=np.asfortranarray(codes[:, wide]), wide_features=wide)
-                      if wide.size else dict(row_codes=np.ascontiguousarray(codes, np.uint8)))
+        if wide.size:
+            wide_codes = dict(wide_codes=np.asfortranarray(codes[:, wide]), wide_features=wide)
+            has_missing[wide] = (wide_codes["wide_codes"].max(axis=0)
+                                 == self._missing_codes()[wide])
+        else:
+            wide_codes = dict(row_codes=np.ascontiguousarray(codes, np.uint8))
         return dict(**wide_codes,
             n_bins_non_missing=self._n_bins_non_missing, has_missing=has_missing,
             n_bins=self.max_bins + 1,
@@ -600,9 +607,10 @@ class _CompiledBoosting:
             predictors = self._predictors
             begin_at_stage = self.n_iter_
 
-        growth = self._growth(codes, bool(self._loss.constant_hessian), monotonic_cst,
+        columns = self._grower_codes(codes)
+        growth = self._growth(codes, columns, bool(self._loss.constant_hessian), monotonic_cst,
                               interaction_cst, self.max_features)
-        codes = self._grower_codes(codes)
+        codes = columns
         gh = np.empty((K, n_samples, 2), dtype=np.float32)
         for iteration in range(begin_at_stage, self.max_iter):
             if self.verbose >= 2:
