@@ -78,7 +78,8 @@ class Builder {
     }
     // scikit-learn (>= 1.9) has no friedman_mse criterion of its own: the core's keeps its sums
     if (!hist_mode_ && !p_.random_splitter && !surrogate_ &&
-        p_.criterion != kFriedmanMSE && fractional_weights(weight, d_.n_rows)) {
+        p_.criterion != kFriedmanMSE &&
+        !exact_sums(rs_.stats, rows_)) {
       sklearn_order_ = sklearn_sums_ = true;
       rs_.order.rows = rows_;  // scikit-learn's samples: the rows of non-zero weight, ascending
       if (d_.csc_indptr) rs_.order.index_rows(d_.n_rows);
@@ -93,8 +94,12 @@ class Builder {
     Task root = root_task();
     if (root.end == 0) return finish();  // no row of non-zero weight: see build_forest
     // sparse X is searched from its columns node by node (sparse_columns.hpp), never presorted
-    if (!hist_mode_ && !p_.random_splitter && !d_.csc_indptr)
+    if (!hist_mode_ && !p_.random_splitter && !d_.csc_indptr) {
       rs_.presorted.presort(d_, rows_, n_threads_);
+      if (sklearn_order_)
+        rs_.order.note_columns(rs_.presorted.column(0, 0), static_cast<index_t>(rows_.size()),
+                               d_.n_features);
+    }
     if (p_.max_leaf_nodes > 0) {
       grow_best_first(*this, std::move(root), p_.max_leaf_nodes);
     } else {
@@ -321,7 +326,7 @@ class Builder {
       left.impurity = poisson_loss(rows, n_left, L.data());
       right.impurity = poisson_loss(rows + n_left, n - n_left, R.data());
     } else {
-      const double sq_left = sklearn_squares(rows, n_left);
+      const double sq_left = left.sq_total;  // sklearn_totals': the same sum
       left.impurity = squared_error(sq_left, L.data());
       right.impurity = squared_error(task.sq_total - sq_left, R.data());
     }
@@ -338,7 +343,9 @@ class Builder {
       search_.absolute().sklearn_reset(rows, n, s);
       task.impurity = s.error_right[0] / (task.totals[1] * ch_.n_out);
     } else if (p_.criterion == kSquaredError) {
-      task.sq_total = sklearn_squares(rows, n);
+      // one output: the totals' sum of w y^2, which are summed over the same rows in the same
+      // order (sklearn_totals, root_task)
+      task.sq_total = ch_.n_out == 1 ? task.totals[3] : sklearn_squares(rows, n);
       if (task.parent < 0) task.impurity = squared_error(task.sq_total, task.totals.data());
     } else if (p_.criterion == kPoisson && task.parent < 0) {
       task.impurity = poisson_loss(rows, n, task.totals.data());
@@ -437,7 +444,9 @@ class Builder {
         const double x = col[r];
         return std::isnan(x) ? missing_goes_left(d_, split, r) : x <= t;
       };
-      n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R, goes_left);
+      // in scikit-learn's order the children's sums are sklearn_totals'
+      n_left = partition_rows(rows, n, buffer_, rs_.stats, sklearn_order_ ? nullptr : L,
+                              sklearn_order_ ? nullptr : R, goes_left);
       if (sklearn_order_) rs_.order.partition(task.begin, task.end, goes_left);
     }
     left.begin = task.begin;
