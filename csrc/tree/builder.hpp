@@ -35,7 +35,7 @@ struct RowState {
   std::vector<std::int32_t> rank_of;    // absolute error, see AbsoluteErrorSearch
   std::vector<std::uint8_t> primary_side;  // surrogate splits, see SurrogateSearch
   std::vector<std::int32_t> position;   // sparse X: each row's index in rows, -1 if absent
-  SklearnOrder<T> order;                // fractional weights: see Builder::sklearn_order_
+  SklearnOrder<T> order;                // see Builder::sklearn_order_
 };
 
 // Whether every sum of the rows' statistics is exact in doubles: each term an integer and
@@ -76,7 +76,10 @@ class Builder {
       rs_.position.assign(d_.n_rows, -1);
       for (std::size_t i = 0; i < rows_.size(); ++i) rs_.position[rows_[i]] = static_cast<std::int32_t>(i);
     }
-    // scikit-learn (>= 1.9) has no friedman_mse criterion of its own: the core's keeps its sums
+    // scikit-learn's order wherever a sum of the rows' statistics may round (fractional
+    // weights, targets not integers, the Poisson loss's w y log y): in another order it rounds
+    // otherwise and near-ties go the other way. scikit-learn (>= 1.9) has no friedman_mse
+    // criterion of its own: the core's keeps its sums
     if (!hist_mode_ && !p_.random_splitter && !surrogate_ &&
         p_.criterion != kFriedmanMSE &&
         !exact_sums(rs_.stats, rows_)) {
@@ -557,8 +560,9 @@ class Builder {
   // improvements, and the leaf tests, as scikit-learn's (see sklearn_children); the histogram
   // search, which has no scikit-learn tree to give, keeps pure nodes leaves
   bool sklearn_sums_ = false;
-  // the exact search with fractional weights: the rows kept in scikit-learn's order too (see
-  // sklearn_order.hpp), for regression (the absolute error included) and on sparse X as well
+  // the exact search where sums round (see the constructor): the rows kept in scikit-learn's
+  // order too (see sklearn_order.hpp), for regression (the absolute error included) and on
+  // sparse X as well
   bool sklearn_order_ = false;
   std::vector<double> sums_left_, sums_right_;  // sklearn_children's
   // the histogram search on sparse X with every row's statistics integral (bootstraps, unit

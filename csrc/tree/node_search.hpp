@@ -84,7 +84,7 @@ class NodeSearch {
   // sklearn_split), so that the same random_state gives scikit-learn's tree.
   bool sklearn_draws() const { return sklearn_draws_; }
 
-  // The exact search with fractional weights over rows kept in scikit-learn's order (see
+  // The exact search where sums round over rows kept in scikit-learn's order (see
   // sklearn_order.hpp), which each visited feature's search sorts in turn.
   void use_sklearn_order(SklearnOrder<T>* order) { sklearn_order_ = order; }
 

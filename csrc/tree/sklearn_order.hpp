@@ -1,4 +1,5 @@
-// scikit-learn's order of a node's rows, for the exact search with fractional weights. Its
+// scikit-learn's order of a node's rows, for the exact search where sums round (see Builder's
+// constructor: fractional weights, regression targets not integers, the Poisson loss). Its
 // criterion's sums (the node's totals, the running sums of a scan, the children's sums after a
 // split) are taken in the order its splitter keeps the node's samples in: each visited
 // feature's sort (an introsort, not stable, so rows of equal values come out in an order that
@@ -12,8 +13,8 @@
 // sorted, the zero rows left between in the order the swaps leave them.
 //
 // Regression with targets that are not integers needs it too, whatever the weights: its sums
-// of w*y round differently in another order (see Builder's constructor). Most searches there
-// sort a node's rows whose values are all present and all different: whatever the order they
+// of w*y round differently in another order (so do the Poisson loss's w y log y). Most
+// searches there sort a node's rows whose values are all present and all different: whatever the order they
 // come in, the sort's result is the node's segment of the feature's presorted list, which the
 // search then scans in place, its rows copied to SklearnOrder::rows only when a later sort or
 // the node's partition needs them (keeps_presorted, settle).
@@ -29,14 +30,6 @@
 
 namespace fastml::cart::detail {
 namespace {  // internal linkage, see common.hpp
-
-// Whether any weight of the rows that take part is not an integer: then the order of the sums
-// matters (see above). Integer weights keep the presorted search, which costs less.
-inline bool fractional_weights(const double* weight, index_t n) {
-  for (index_t i = 0; i < n; ++i)
-    if (weight[i] != std::floor(weight[i])) return true;
-  return false;
-}
 
 // A node's rows and their values of one feature, sorted together as scikit-learn's
 // simultaneous_sort with its three-way partition sorts them (utils/_sorting.pyx): the same
