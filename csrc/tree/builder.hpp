@@ -35,7 +35,7 @@ struct RowState {
   std::vector<std::int32_t> rank_of;    // absolute error, see AbsoluteErrorSearch
   std::vector<std::uint8_t> primary_side;  // surrogate splits, see SurrogateSearch
   std::vector<std::int32_t> position;   // sparse X: each row's index in rows, -1 if absent
-  SklearnOrder<T> order;                // fractional weights: see Builder::sklearn_order_
+  SklearnOrder<T> order;                // see Builder::sklearn_order_
 };
 
 // Whether every sum of the rows' statistics is exact in doubles: each term an integer and
@@ -76,9 +76,13 @@ class Builder {
       rs_.position.assign(d_.n_rows, -1);
       for (std::size_t i = 0; i < rows_.size(); ++i) rs_.position[rows_[i]] = static_cast<std::int32_t>(i);
     }
-    // scikit-learn (>= 1.9) has no friedman_mse criterion of its own: the core's keeps its sums
+    // scikit-learn's order wherever a sum of the rows' statistics may round (fractional
+    // weights, targets not integers, the Poisson loss's w y log y): in another order it rounds
+    // otherwise and near-ties go the other way. scikit-learn (>= 1.9) has no friedman_mse
+    // criterion of its own: the core's keeps its sums
     if (!hist_mode_ && !p_.random_splitter && !surrogate_ &&
-        p_.criterion != kFriedmanMSE && fractional_weights(weight, d_.n_rows)) {
+        p_.criterion != kFriedmanMSE &&
+        !exact_sums(rs_.stats, rows_)) {
       sklearn_order_ = sklearn_sums_ = true;
       rs_.order.rows = rows_;  // scikit-learn's samples: the rows of non-zero weight, ascending
       if (d_.csc_indptr) rs_.order.index_rows(d_.n_rows);
@@ -93,8 +97,12 @@ class Builder {
     Task root = root_task();
     if (root.end == 0) return finish();  // no row of non-zero weight: see build_forest
     // sparse X is searched from its columns node by node (sparse_columns.hpp), never presorted
-    if (!hist_mode_ && !p_.random_splitter && !d_.csc_indptr)
+    if (!hist_mode_ && !p_.random_splitter && !d_.csc_indptr) {
       rs_.presorted.presort(d_, rows_, n_threads_);
+      if (sklearn_order_)
+        rs_.order.note_columns(rs_.presorted.column(0, 0), static_cast<index_t>(rows_.size()),
+                               d_.n_features);
+    }
     if (p_.max_leaf_nodes > 0) {
       grow_best_first(*this, std::move(root), p_.max_leaf_nodes);
     } else {
@@ -321,7 +329,7 @@ class Builder {
       left.impurity = poisson_loss(rows, n_left, L.data());
       right.impurity = poisson_loss(rows + n_left, n - n_left, R.data());
     } else {
-      const double sq_left = sklearn_squares(rows, n_left);
+      const double sq_left = left.sq_total;  // sklearn_totals': the same sum
       left.impurity = squared_error(sq_left, L.data());
       right.impurity = squared_error(task.sq_total - sq_left, R.data());
     }
@@ -338,7 +346,9 @@ class Builder {
       search_.absolute().sklearn_reset(rows, n, s);
       task.impurity = s.error_right[0] / (task.totals[1] * ch_.n_out);
     } else if (p_.criterion == kSquaredError) {
-      task.sq_total = sklearn_squares(rows, n);
+      // one output: the totals' sum of w y^2, which are summed over the same rows in the same
+      // order (sklearn_totals, root_task)
+      task.sq_total = ch_.n_out == 1 ? task.totals[3] : sklearn_squares(rows, n);
       if (task.parent < 0) task.impurity = squared_error(task.sq_total, task.totals.data());
     } else if (p_.criterion == kPoisson && task.parent < 0) {
       task.impurity = poisson_loss(rows, n, task.totals.data());
@@ -438,7 +448,9 @@ class Builder {
         const double x = col[r];
         return std::isnan(x) ? missing_goes_left(d_, split, r) : x <= t;
       };
-      n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R, goes_left);
+      // in scikit-learn's order the children's sums are sklearn_totals'
+      n_left = partition_rows(rows, n, buffer_, rs_.stats, sklearn_order_ ? nullptr : L,
+                              sklearn_order_ ? nullptr : R, goes_left);
       if (sklearn_order_) rs_.order.partition(task.begin, task.end, goes_left);
     }
     left.begin = task.begin;
@@ -549,8 +561,9 @@ class Builder {
   // improvements, and the leaf tests, as scikit-learn's (see sklearn_children); the histogram
   // search, which has no scikit-learn tree to give, keeps pure nodes leaves
   bool sklearn_sums_ = false;
-  // the exact search with fractional weights: the rows kept in scikit-learn's order too (see
-  // sklearn_order.hpp), for regression (the absolute error included) and on sparse X as well
+  // the exact search where sums round (see the constructor): the rows kept in scikit-learn's
+  // order too (see sklearn_order.hpp), for regression (the absolute error included) and on
+  // sparse X as well
   bool sklearn_order_ = false;
   std::vector<double> sums_left_, sums_right_;  // sklearn_children's
   // the histogram search on sparse X with every row's statistics integral (bootstraps, unit

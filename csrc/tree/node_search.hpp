@@ -84,7 +84,7 @@ class NodeSearch {
   // sklearn_split), so that the same random_state gives scikit-learn's tree.
   bool sklearn_draws() const { return sklearn_draws_; }
 
-  // The exact search with fractional weights over rows kept in scikit-learn's order (see
+  // The exact search where sums round over rows kept in scikit-learn's order (see
   // sklearn_order.hpp), which each visited feature's search sorts in turn.
   void use_sklearn_order(SklearnOrder<T>* order) { sklearn_order_ = order; }
 
@@ -467,7 +467,7 @@ class NodeSearch {
       if (p_.random_splitter) {
         random_search(search_, p_.criterion, absolute, rows, n, keys, cand, s, draw_u_[draw],
                       draw_side_[draw], out);
-      } else if (sklearn_order_ && !absolute_) {
+      } else if (sklearn_order_ && !absolute_ && !keeps_presorted(f, task)) {
         const T* column = d_.values + f * d_.n_rows;
         const Sorted* presorted =
             presorted_.column(f, static_cast<index_t>(rows_.size())) + task.begin;
@@ -475,7 +475,7 @@ class NodeSearch {
           search_.sklearn_order_search<decltype(crit)::value, decltype(kc)::value>(
               *sklearn_order_, column, presorted, task.begin, task.end, cand, s, out);
         });
-      } else if (sklearn_order_ && absolute_in_order(f, task, cand, s, out)) {
+      } else if (sklearn_order_ && absolute_ && absolute_in_order(f, task, cand, s, out)) {
         // searched
       } else {
         const Sorted* column = presorted_.column(f, static_cast<index_t>(rows_.size()));
@@ -493,6 +493,14 @@ class NodeSearch {
     }
     out.feature = out.proxy > -kInf ? f : -1;
     return out;
+  }
+
+  // Whether scikit-learn's sort of the task's rows by feature f gives its segment of the
+  // presorted list, which is then their order (SklearnOrder::keeps_presorted) and is searched
+  // as it is, the sort skipped.
+  bool keeps_presorted(index_t f, const Task& task) {
+    const Sorted* column = presorted_.column(f, static_cast<index_t>(rows_.size()));
+    return sklearn_order_->keeps_presorted(f, column + task.begin, task.begin, task.end);
   }
 
   // The absolute error's search of feature f over the node's rows sorted in scikit-learn's

@@ -17,7 +17,8 @@ namespace {  // internal linkage, see common.hpp
 
 // Moves the rows r of rows[0, n) with goes_left(r) to the front, in their order (stable: rows
 // keep ascending, so gathers stay close to sequential), the others after them, and sums each
-// side's statistics into left and right. buffer is scratch. Returns the count of left rows.
+// side's statistics into left and right (unless they are nullptr). buffer is scratch. Returns
+// the count of left rows.
 template <class GoesLeft>
 index_t partition_rows(std::int32_t* rows, index_t n, std::vector<std::int32_t>& buffer,
                        const RowStatistics& stats, double* left, double* right,
@@ -37,7 +38,9 @@ index_t partition_rows(std::int32_t* rows, index_t n, std::vector<std::int32_t>&
       add(is_left, r);
     }
   };
-  if (stats.bits) {  // packed blocks: two integer sums, unpacked once
+  if (left == nullptr) {
+    place([](bool, std::int32_t) {});
+  } else if (stats.bits) {  // packed blocks: two integer sums, unpacked once
     std::uint64_t sums[2] = {0, 0};
     const std::uint64_t* packed = stats.packed.data();
     place([&](bool is_left, std::int32_t r) { sums[is_left] += packed[r]; });

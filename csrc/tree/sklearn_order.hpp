@@ -1,4 +1,5 @@
-// scikit-learn's order of a node's rows, for the exact search with fractional weights. Its
+// scikit-learn's order of a node's rows, for the exact search where sums round (see Builder's
+// constructor: fractional weights, regression targets not integers, the Poisson loss). Its
 // criterion's sums (the node's totals, the running sums of a scan, the children's sums after a
 // split) are taken in the order its splitter keeps the node's samples in: each visited
 // feature's sort (an introsort, not stable, so rows of equal values come out in an order that
@@ -10,6 +11,13 @@
 // sparse X the operations are its sparse splitter's, whose order differs from the dense one's
 // (so do its trees): each visited feature's non-zero rows swapped out to either end, each end
 // sorted, the zero rows left between in the order the swaps leave them.
+//
+// Regression with targets that are not integers needs it too, whatever the weights: its sums
+// of w*y round differently in another order (so do the Poisson loss's w y log y). Most
+// searches there sort a node's rows whose values are all present and all different: whatever the order they
+// come in, the sort's result is the node's segment of the feature's presorted list, which the
+// search then scans in place, its rows copied to SklearnOrder::rows only when a later sort or
+// the node's partition needs them (keeps_presorted, settle).
 #pragma once
 
 #include <algorithm>
@@ -22,14 +30,6 @@
 
 namespace fastml::cart::detail {
 namespace {  // internal linkage, see common.hpp
-
-// Whether any weight of the rows that take part is not an integer: then the order of the sums
-// matters (see above). Integer weights keep the presorted search, which costs less.
-inline bool fractional_weights(const double* weight, index_t n) {
-  for (index_t i = 0; i < n; ++i)
-    if (weight[i] != std::floor(weight[i])) return true;
-  return false;
-}
 
 // A node's rows and their values of one feature, sorted together as scikit-learn's
 // simultaneous_sort with its three-way partition sorts them (utils/_sorting.pyx): the same
@@ -129,6 +129,44 @@ struct SklearnOrder {
   std::vector<std::int32_t> index;
   SklearnSort<T> sorter;
 
+  // Dense X, per feature over the rows of non-zero weight (note_columns): whether no two
+  // present values are equal, and whether none is missing. Then no node's segment of its
+  // presorted list needs checking for either.
+  void note_columns(const std::pair<T, std::int32_t>* presorted, index_t m, index_t n_features) {
+    distinct_.assign(n_features, 0);
+    complete_.assign(n_features, 0);
+    for (index_t f = 0; f < n_features; ++f) {
+      const std::pair<T, std::int32_t>* column = presorted + f * m;
+      complete_[f] = m == 0 || !std::isnan(column[m - 1].first);
+      distinct_[f] = !has_ties(column, m);
+    }
+  }
+
+  // Whether sorting the rows [begin, end) by feature f (sort) would give its presorted segment,
+  // whatever their order now: no missing value, no two values equal. Then the segment is the
+  // order from now on, without a copy, until settle() copies its rows.
+  bool keeps_presorted(index_t f, const std::pair<T, std::int32_t>* presorted, index_t begin,
+                       index_t end) {
+    settle();
+    const index_t n = end - begin;
+    if (n > 0 && !complete_[f] && std::isnan(presorted[n - 1].first)) return false;
+    if (!distinct_[f] && has_ties(presorted, n)) return false;
+    pending_ = presorted;
+    pending_begin_ = begin;
+    pending_end_ = end;
+    return true;
+  }
+
+  // Copies the rows of the segment keeps_presorted left as the order, if any: before anything
+  // reads or moves rows (a node's segments of the presorted lists change at its partition,
+  // which calls this first).
+  void settle() {
+    if (pending_ == nullptr) return;
+    for (index_t i = pending_begin_; i < pending_end_; ++i)
+      rows[i] = pending_[i - pending_begin_].second;
+    pending_ = nullptr;
+  }
+
   // Sorts the rows [begin, end) by feature column's values as scikit-learn's
   // sort_samples_and_feature_values: each missing value swapped with the last present one, so
   // they end at the back, then the present ones sorted. Returns the count of missing rows; the
@@ -138,6 +176,7 @@ struct SklearnOrder {
   // O(n log n): continuous features mostly).
   [[gnu::noinline]] index_t sort(const T* column, const std::pair<T, std::int32_t>* presorted,
                                  index_t begin, index_t end) {
+    settle();
     if (values.size() < rows.size()) values.resize(rows.size());
     std::int32_t* r = rows.data();
     T* v = values.data();
@@ -158,9 +197,7 @@ struct SklearnOrder {
     }
     for (index_t j = end - n_missing; j < end; ++j) v[j] = column[r[j]];
     const index_t present = end - begin - n_missing;
-    bool ties = false;
-    for (index_t j = 1; j < present && !ties; ++j) ties = presorted[j].first == presorted[j - 1].first;
-    if (ties) {
+    if (has_ties(presorted, present)) {
       sorter.sort(v + begin, r + begin, present);
     } else {
       for (index_t j = 0; j < present; ++j) {
@@ -183,6 +220,7 @@ struct SklearnOrder {
   // the last row not yet placed.
   template <class GoesLeft>
   void partition(index_t begin, index_t end, GoesLeft&& goes_left) {
+    settle();
     index_t lo = begin, hi = end;
     while (lo < hi) {
       if (goes_left(rows[lo]))
@@ -261,6 +299,18 @@ struct SklearnOrder {
   }
 
  private:
+  // whether two of the n present values of a presorted segment are equal
+  static bool has_ties(const std::pair<T, std::int32_t>* presorted, index_t n) {
+    for (index_t j = 1; j < n; ++j)
+      if (presorted[j].first == presorted[j - 1].first) return true;
+    return false;
+  }
+
+  std::vector<char> distinct_, complete_;  // see note_columns
+  // keeps_presorted's segment, the order of rows [pending_begin_, pending_end_); nullptr: none
+  const std::pair<T, std::int32_t>* pending_ = nullptr;
+  index_t pending_begin_ = 0, pending_end_ = 0;
+
   // swaps the rows at positions i and j, their index following (scikit-learn's sparse_swap)
   void swap_rows(index_t i, index_t j) {
     std::swap(rows[i], rows[j]);

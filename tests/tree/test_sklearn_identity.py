@@ -301,3 +301,74 @@ def test_fractional_weight_sparse_forests_are_scikit_learns(criterion):
             X, Y, sample_weight=w)
         for a, b in zip(ours.estimators_, theirs.estimators_):
             assert_same_sklearn_tree(a.tree_, b.tree_)
+
+
+# Targets that are not integers: scikit-learn's sums of w*y (and w*y^2, the Poisson loss, the
+# absolute errors) round by the order of its rows whatever the weights, so unweighted and
+# integer-weighted fits (every bootstrap) keep its order too (Builder's constructor).
+TARGET_PARAMS = [
+    pytest.param({}, id="default"),
+    pytest.param({"max_features": 0.5}, id="max_features"),
+    pytest.param({"max_leaf_nodes": 25, "max_features": 3}, id="best_first"),
+]
+
+
+def _float_target_data(criterion, zeros=False):
+    X, y = datasets.make_regression(400, 6, noise=5.0, random_state=0)
+    if zeros:  # ties within features: scikit-learn's sort then decides the rows' order
+        X[np.random.default_rng(0).random(X.shape) < 0.6] = 0
+    if criterion == "poisson":
+        y = y - y.min() + 0.5
+    return X.astype(np.float32), y
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("params", TARGET_PARAMS)
+@pytest.mark.parametrize("criterion", ["squared_error", "poisson", "absolute_error"])
+def test_float_target_trees_are_scikit_learns(criterion, params, dtype):
+    X, y = _float_target_data(criterion, zeros=criterion == "absolute_error")
+    weights = {"unweighted": None,
+               "integer": np.random.default_rng(1).integers(0, 4, len(y)).astype(float)}
+    for label, w in weights.items():
+        for random_state in (0, 1, 2):
+            kw = dict(criterion=criterion, random_state=random_state, **params)
+            theirs = sk_tree.DecisionTreeRegressor(**kw).fit(X, y, sample_weight=w)
+            ours = DecisionTreeRegressor(split_finder="exact", **kw).fit(X.astype(dtype), y,
+                                                                         sample_weight=w)
+            assert_same_sklearn_tree(ours.tree_, theirs.tree_)
+
+
+@pytest.mark.parametrize("params", TARGET_PARAMS)
+@pytest.mark.parametrize("criterion", ["squared_error", "poisson", "absolute_error"])
+def test_float_target_sparse_trees_are_scikit_learns(criterion, params):
+    X, y = _float_target_data(criterion, zeros=True)
+    for w in (None, np.random.default_rng(1).integers(0, 4, len(y)).astype(float)):
+        kw = dict(criterion=criterion, random_state=0, **params)
+        theirs = sk_tree.DecisionTreeRegressor(**kw).fit(sp.csr_matrix(X), y, sample_weight=w)
+        ours = DecisionTreeRegressor(split_finder="exact", **kw).fit(sp.csr_matrix(X), y,
+                                                                     sample_weight=w)
+        assert_same_sklearn_tree(ours.tree_, theirs.tree_)
+
+
+def test_integer_target_poisson_trees_are_scikit_learns():
+    # counts: w*y sums exactly, but the Poisson loss's y log y does not
+    X, y = _float_target_data("squared_error")
+    y = np.round((y - y.min()) / 20)
+    for params in ({}, {"max_features": 3}):
+        kw = dict(criterion="poisson", random_state=0, **params)
+        theirs = sk_tree.DecisionTreeRegressor(**kw).fit(X, y)
+        ours = DecisionTreeRegressor(split_finder="exact", **kw).fit(X, y)
+        assert_same_sklearn_tree(ours.tree_, theirs.tree_)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_float_target_forests_are_scikit_learns(sparse):
+    X, y = _float_target_data("squared_error", zeros=sparse)
+    X_fit = sp.csr_matrix(X) if sparse else X
+    theirs = sk_ensemble.RandomForestRegressor(4, random_state=0, max_features=0.5).fit(X_fit, y)
+    for n_jobs in (1, 2):
+        ours = RandomForestRegressor(4, split_finder="exact", random_state=0, max_features=0.5,
+                                     n_jobs=n_jobs).fit(X_fit, y)
+        for a, b in zip(ours.estimators_, theirs.estimators_):
+            assert_same_sklearn_tree(a.tree_, b.tree_)
+        assert_allclose(ours.predict(X_fit), theirs.predict(X_fit), rtol=1e-12)
