@@ -439,11 +439,13 @@ class NodeSearch {
         dispatch(p_.criterion, search_.C, search_.outputs.n, [&](auto crit, auto kc) {
           constexpr Criterion kCrit = decltype(crit)::value;
           constexpr int kC = decltype(kc)::value;
+          const BinSet& occupied = pool_.occupied(task.hist, f);
           if (pool_.packed())
-            search_.packed_histogram_search<kCrit, kC>(pool_.packed_of(task.hist, f), keys, cand,
-                                                       s, out);
+            search_.packed_histogram_search<kCrit, kC>(pool_.packed_of(task.hist, f), occupied,
+                                                       keys, cand, s, out);
           else
-            search_.histogram_search<kCrit, kC>(pool_.of(task.hist, f), keys, cand, s, out);
+            search_.histogram_search<kCrit, kC>(pool_.of(task.hist, f), occupied, keys, cand, s,
+                                                out);
         });
       } else if (absolute_) {
         absolute_search_.sort_codes(rows, n, keys, s);

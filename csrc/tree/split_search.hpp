@@ -35,24 +35,21 @@ struct SplitSearch {
     for (int c = 0; c < n; ++c) L[c] += S[c];
   }
 
-  // The search over a node's histogram of one feature, in both_sides' order.
+  // The search over a node's histogram of one feature, in both_sides' order: `occupied` its
+  // bins holding rows (HistogramPool::occupied), every other bin zero.
   template <Criterion Crit, int kC, class Keys>
-  void histogram_search(const double* H, const Keys& keys, const Candidates& cand, Scratch& s,
-                        Split& out) const {
-    BinSet occupied;
-    for (int b = 0; b < kMissingBin; ++b)
-      if (H[b * C] > 0) occupied.insert(b);
+  void histogram_search(const double* H, BinSet occupied, const Keys& keys,
+                        const Candidates& cand, Scratch& s, Split& out) const {
+    occupied.erase(kMissingBin);
     bins_search<Crit, kC>(H, occupied, H + kMissingBin * C, keys, cand, s, out);
   }
 
   // The same over a packed histogram (RowStatistics::packed): kBins sums, the missing rows' in
   // kMissingBin, searched without unpacking a bin (packed_bins_search).
   template <Criterion Crit, int kC, class Keys>
-  void packed_histogram_search(const std::uint64_t* P, const Keys& keys, const Candidates& cand,
-                               Scratch& s, Split& out) const {
-    BinSet occupied;
-    for (int b = 0; b < kMissingBin; ++b)
-      if (P[b]) occupied.insert(b);
+  void packed_histogram_search(const std::uint64_t* P, BinSet occupied, const Keys& keys,
+                               const Candidates& cand, Scratch& s, Split& out) const {
+    occupied.erase(kMissingBin);
     packed_bins_search<Crit, kC>(P, occupied, P[kMissingBin], keys, cand, s, out);
   }
 

@@ -1318,3 +1318,25 @@ def test_bin_thresholds_do_not_depend_on_the_thread_count(dtype):
     assert np.isfinite(one[0]).sum() == 62 and np.isfinite(one[2]).sum() > 0
     for n_threads in (2, 3):
         assert_array_equal(bin_thresholds(X, 63, np.random.RandomState(0), n_threads), one)
+
+
+@pytest.mark.parametrize("missing", [0.0, 0.05], ids=["complete", "missing"])
+def test_hist_reused_histograms_match_reference(missing, dtype):
+    # Fully grown on integer (bootstrap-like) weights: nodes of 64 rows and more search
+    # histograms derived by subtraction, in buffers that held other nodes' bins before (a
+    # histogram keeps only its occupied bins non-zero, see HistogramPool); nodes of 256 rows and
+    # more find their occupied bins from the counts, smaller ones as they fill. At most 255
+    # values a column (a bin per value): every split sends the rows the reference's sends (in
+    # nodes of a few rows, two features may split alike: compared as row sets).
+    X, y, _ = _quantised(1200, 4, 200, seed=11)
+    rng = np.random.default_rng(11)
+    w = rng.poisson(1.0, len(y)).astype(np.float64)
+    if missing:
+        X[rng.random(X.shape) < missing] = np.nan
+    est = DecisionTreeRegressor(split_finder="hist", max_bins=255, random_state=0)
+    est.fit(X.astype(dtype), y, sample_weight=w)
+    sizes = est.tree_.n_node_samples[est.tree_.children_left >= 0]
+    assert (sizes >= 256).any() and ((sizes >= 64) & (sizes < 256)).any()
+    rows = np.flatnonzero(w != 0)
+    assert _splits(_nodes(est.tree_), X, rows) == _splits(
+        _reference("squared_error", X, y, w), X, rows)

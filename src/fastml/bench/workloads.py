@@ -1147,6 +1147,7 @@ def _tree_workloads():
     workloads += forest_fits("classification", 30, (20_000, 100_000))
     workloads += forest_fits("classification", 100, (20_000, 200_000))
     workloads += forest_fits("regression", 30, (20_000, 100_000))
+    workloads += forest_fits("regression", 100, (20_000, 200_000))
 
     def tfidf_labelled(n, n_features=5_000, density=0.005):
         """A TF-IDF-like CSR matrix (n x n_features, float64; see _tfidf_like) with binary
