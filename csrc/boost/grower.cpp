@@ -144,7 +144,7 @@ class Grower {
   void fill(int h, index_t start, index_t n, const std::vector<std::int32_t>& features) {
     const std::int32_t* rows = rows_.data() + start;
     if constexpr (std::is_same_v<BinT, QPackedBin>) {
-      build_histogram<true>(pool_, h, data_, gh_, rows, n, features, ordered_.data(), n_threads_);
+      build_histogram<true>(pool_, h, data_, gh_, rows, n, features, ordered_.get(), n_threads_);
     } else if constexpr (kQuantized) {
       if (scales_.count_in_row())
         build_histogram<true>(pool_, h, data_, gh_, rows, n, features, ordered_.get(), n_threads_);
