@@ -145,11 +145,8 @@ class Grower {
     const std::int32_t* rows = rows_.data() + start;
     if constexpr (std::is_same_v<BinT, QPackedBin>) {
       build_histogram<true>(pool_, h, data_, gh_, rows, n, features, ordered_.get(), n_threads_);
-    } else if constexpr (kQuantized) {
-      if (scales_.count_in_row())
-        build_histogram<true>(pool_, h, data_, gh_, rows, n, features, ordered_.get(), n_threads_);
-      else
-        build_histogram<false>(pool_, h, data_, gh_, rows, n, features, ordered_.get(), n_threads_);
+    } else if constexpr (kQuantized) {  // QBin: grow_tree takes it only where rows carry no count
+      build_histogram<false>(pool_, h, data_, gh_, rows, n, features, ordered_.get(), n_threads_);
     } else {
       build_histogram<kConst>(pool_, h, data_, gh_, rows, n, features, ordered_.get(), n_threads_);
     }

@@ -282,8 +282,8 @@ void fill_rows(BasicHistogramPool<BinT>& pool, int h, const Data& data, const Ro
 }
 
 inline bool is_empty(const Bin& b) { return b.count == 0; }
-// any row puts a count (in the row or beside it) into a QBin
-inline bool is_empty(const QBin& b) { return b.gh == 0 && b.count == 0; }
+// a QBin keeps its rows' count beside the sums (QuantScales::count_in_row false)
+inline bool is_empty(const QBin& b) { return b.count == 0; }
 inline bool is_empty(const QPackedBin& b) { return b.gh == 0; }
 
 // Whether the given features' histograms hold no row in a bin that is not their feature's

@@ -101,10 +101,8 @@ inline std::int64_t hessian_units(std::int64_t gh, const QuantScales& s) {
 inline std::int64_t gradient_units(std::int64_t gh, const QuantScales& s) {
   return (gh - (gh & ((std::int64_t{1} << s.g_shift) - 1))) / (std::int64_t{1} << s.g_shift);
 }
-inline std::int64_t count_units(const QBin& b, const QuantScales& s) {
-  if (s.constant_hessian) return hessian_units(b.gh, s);
-  return s.h_shift > 0 ? b.gh & ((std::int64_t{1} << s.h_shift) - 1) : b.count;
-}
+// a QBin is used only where the rows carry no count (QuantScales::count_in_row false): beside
+inline std::int64_t count_units(const QBin& b, const QuantScales&) { return b.count; }
 inline std::int64_t count_units(const QPackedBin& b, const QuantScales& s) {
   return s.constant_hessian ? hessian_units(b.gh, s) : b.gh & ((std::int64_t{1} << s.h_shift) - 1);
 }

@@ -423,7 +423,7 @@ class LiveSquare {
     kernels().lance_williams(linkage == Linkage::complete, wx, row_x + lo, wy, row_y + lo,
                              hi - lo, row_y + lo);
     for (index_t c = lo; c < hi; ++c)
-      if (bias_[c] == 0.0 && c != py)
+      if (bias_[c] == 0.0 && c != py && c != px)  // px: read as row_x by another share
         S_[c * side_ + py] = row_y[c];  // the column: a store per row, no load on the scan's path
   }
 
@@ -604,13 +604,15 @@ using HugeBuffer = std::unique_ptr<double[], FreeBuffer>;
 // (madvise mode): the merged clusters' rows are read one value each per scan (a row's entry for
 // the scan's origin), each in its own pages, so with 4 KiB pages nearly every read also missed
 // the TLB (10k x 16 blobs, one thread, medians of 10: 0.78 s against 0.66 s on huge pages).
+// Under a few huge pages' worth the advice buys nothing and would round a small fit up to 2 MiB.
 HugeBuffer huge_page_buffer(std::size_t count) {
   constexpr std::size_t kHuge = std::size_t{2} << 20;
-  const std::size_t bytes = (count * sizeof(double) + kHuge - 1) / kHuge * kHuge;
-  void* memory = std::aligned_alloc(kHuge, bytes);
+  const std::size_t align = count * sizeof(double) >= 4 * kHuge ? kHuge : 64;
+  const std::size_t bytes = std::max((count * sizeof(double) + align - 1) / align * align, align);
+  void* memory = std::aligned_alloc(align, bytes);
   if (!memory) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
-  madvise(memory, bytes, MADV_HUGEPAGE);  // advice only: without it, 4 KiB pages
+  if (align == kHuge) madvise(memory, bytes, MADV_HUGEPAGE);  // advice only: else 4 KiB pages
 #endif
   return HugeBuffer(static_cast<double*>(memory));
 }

@@ -170,7 +170,7 @@ void sparse_bins(const std::int64_t* csc_indptr, const std::int32_t* csc_indices
   // the columns in parallel, each thread its own thresholds; a column's bins counted in
   // bin_start[f + 1] and summed once after
   FirstException error;
-#pragma omp parallel num_threads(std::max(n_threads, 1))
+#pragma omp parallel num_threads(std::max(n_threads, 1)) if (n_threads > 1)
   {
     ColumnThresholds<T> thresholds_of;
     double t[kMissingBin];  // a column's thresholds, max_bins - 1 <= 254 of them

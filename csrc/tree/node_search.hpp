@@ -116,11 +116,14 @@ class NodeSearch {
                             n < (search_.stats.bits ? kTinyNode : kTinyFeaturesNode) &&
                             search_.C == 4 && search_.outputs.n == 1 &&
                             F <= kTinyDrawnShare * p_.max_features;
-    const bool regional = tiny_shape && p_.max_features >= F && n > TinyMemo::kRows &&
-                          (region_.holds(task.begin, task.end) || start_region(task));
-    const bool tiny = regional || (tiny_shape && search_.gather_tiny(rows_.data() + task.begin, n,
-                                                                     d_.codes, F,
-                                                                     scratch_[0].tiny));
+    bool regional = false, missing_found = false;  // a failed region start found a missing code
+    if (tiny_shape && p_.max_features >= F && n > TinyMemo::kRows) {
+      regional = region_.holds(task.begin, task.end) || start_region(task);
+      missing_found = !regional;
+    }
+    const bool tiny = regional || (tiny_shape && !missing_found &&
+                                   search_.gather_tiny(rows_.data() + task.begin, n, d_.codes, F,
+                                                       scratch_[0].tiny));
     TinyRows::Best tiny_best{-kInf, -1, -1, -1};
     const Candidates cand = candidates(task, 0, scratch_[0]);
     Split best;

@@ -4,10 +4,10 @@
 // split) are taken in the order its splitter keeps the node's samples in: each visited
 // feature's sort (an introsort, not stable, so rows of equal values come out in an order that
 // depends on the order they went in), the missing rows moved to the end and, for the second
-// pass, to the front, and the final partition's swaps. With integer weights those sums are exact
-// in any order and the presorted search gives the same trees; with fractional weights they round
-// differently in another order, and scikit-learn's trees are reproduced only by keeping its
-// order. SklearnOrder keeps it: the same operations on the same arrays give the same order. On
+// pass, to the front, and the final partition's swaps. Where every sum is exact (integer weights
+// and integer classification or regression statistics) any order gives the same trees and the
+// presorted search is kept; where a sum may round, another order rounds differently and
+// scikit-learn's trees are reproduced only by keeping its order. SklearnOrder keeps it: the same operations on the same arrays give the same order. On
 // sparse X the operations are its sparse splitter's, whose order differs from the dense one's
 // (so do its trees): each visited feature's non-zero rows swapped out to either end, each end
 // sorted, the zero rows left between in the order the swaps leave them.

@@ -350,7 +350,7 @@ struct SparseSegment {
     zero_rows_listed = false;
   }
 
-  // gather in scikit-learn's order (fractional weights, see sklearn_order.hpp): the node's rows
+  // gather in scikit-learn's order (where sums may round, see sklearn_order.hpp): the node's rows
   // of order sorted as its sparse splitter sorts them, the pairs and the zero rows read from it.
   [[gnu::noinline]] void gather_in_order(const Dataset<T>& d, index_t f, const NodeRows& node,
                        const NodeEntries<T>* entries, SklearnOrder<T>& order) {

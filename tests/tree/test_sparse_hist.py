@@ -67,7 +67,7 @@ def _sparse_bins(X, max_bins=255, n_threads=1):
 @pytest.mark.parametrize("max_bins", [255, 7])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sparse_thresholds_and_codes_are_the_dense_ones(dtype, max_bins, n_threads):
-    X, _ = _random_sparse(0, dtype=dtype)
+    X, _ = _random_sparse(0, d=60, dtype=dtype)  # 60 columns: chunks of 16 for all three threads
     X = X.tocsc()
     dense = np.ascontiguousarray(X.toarray())
     expected = _binning.bin_thresholds(dense, max_bins, np.random.RandomState(0))
