@@ -19,7 +19,8 @@ CORE_TESTS = ["tests/nn/test_conv_core.py", "tests/cluster/test_kmeans.py",
               "tests/metrics/test_pairwise.py",
               "tests/recommend/test_mf_core.py", "tests/naive_bayes/test_nb_core.py",
               "tests/linear_model/test_gram_core.py", "tests/linear_model/test_logistic_core.py",
-              "tests/decomposition/test_sparse_products.py"]
+              "tests/decomposition/test_sparse_products.py",
+              "tests/ensemble/test_hgb_leaf_masks.py"]
 ROOT = Path(__file__).resolve().parents[1]
 REPORT_BUILDS = ("from fastml import _backend; from fastml.cluster import _kmeans_fast; "
                  "from fastml.nn import _conv_fast; "

@@ -93,19 +93,30 @@ std::shared_ptr<const LeafMasks> LeafMasks::build(const std::vector<PackedNode>&
   masks->bitsets_ = bitsets;
   std::vector<Split> splits;
   std::vector<std::pair<PackedNode, std::uint32_t>> categorical;
+  std::vector<std::uint32_t> categorical_mask;
   for (index_t t = 0; t < T; ++t) {
     masks->leaf_begin_.push_back(static_cast<index_t>(masks->leaf_value_.size()));
     int n_leaves = 0;
     number_leaves(nodes.data() + roots[t], 0, static_cast<std::uint32_t>(t), &n_leaves,
-                  masks->leaf_value_, splits, categorical, masks->cat_mask_);
+                  masks->leaf_value_, splits, categorical, categorical_mask);
   }
   index_t F = 0;
   for (const Split& s : splits) F = std::max<index_t>(F, s.feature + 1);
   for (const auto& c : categorical) F = std::max<index_t>(F, c.first.feature + 1);
   masks->n_features_ = F;
-  for (const auto& c : categorical) {
-    masks->cat_node_.push_back(c.first);
-    masks->cat_tree_.push_back(c.second);
+  // the categorical splits by feature (and number of categories): the kernel reads a block's
+  // categories of a feature once for all its splits (the order of the splits that clear leaves
+  // does not change the states)
+  std::vector<std::size_t> by_feature(categorical.size());
+  for (std::size_t i = 0; i < by_feature.size(); ++i) by_feature[i] = i;
+  std::stable_sort(by_feature.begin(), by_feature.end(), [&](std::size_t a, std::size_t b) {
+    const PackedNode &x = categorical[a].first, &y = categorical[b].first;
+    return x.feature != y.feature ? x.feature < y.feature : x.threshold < y.threshold;
+  });
+  for (const std::size_t i : by_feature) {
+    masks->cat_node_.push_back(categorical[i].first);
+    masks->cat_tree_.push_back(categorical[i].second);
+    masks->cat_mask_.push_back(categorical_mask[i]);
   }
   std::stable_sort(splits.begin(), splits.end(), [](const Split& a, const Split& b) {
     return a.feature != b.feature ? a.feature < b.feature : a.threshold < b.threshold;

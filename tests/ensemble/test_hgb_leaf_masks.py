@@ -114,20 +114,23 @@ def _categorical_trees(rng, n_trees, n_features, n_categories, words):
 
 @pytest.mark.parametrize("words", [8, 20])  # scikit-learn's width, a wide feature's
 def test_categorical_leaf_masks_equal_reference_and_walk(words, dtype):
-    """Categorical splits on the masks' path (their bitsets gathered for a block of rows) send
+    """Categorical splits on the masks' path (their bitsets' words picked or gathered for a block
+    of rows) send
     rows as the reference walk: known categories by their bit; NaN, negative, unknown (not
     below the feature's number of categories) and infinite values the missing values' way; a
     non-integer value as its integer part."""
     rng = np.random.default_rng(words)
-    n_features, n_trees, n_outputs = 4, 10, 2
-    n_categories = np.array([0, 5, words * 32 - 3, 0])  # features 1 and 2 categorical
+    n_features, n_trees, n_outputs = 5, 10, 2
+    # features 1, 2 and 4 categorical: at most 256 categories (bits of a bitset's first 8
+    # words, picked in registers) and, of a wide bitset, more (gathered)
+    n_categories = np.array([0, 5, words * 32 - 3, 0, 256])
     trees, bitsets = _categorical_trees(rng, n_trees, n_features, n_categories, words)
     outputs = np.arange(n_trees) % n_outputs
     packed = _pack(trees, outputs, n_features, n_outputs, bitsets=bitsets,
                    n_categories=n_categories)
     for n_rows in (5, 16, 133):
         X = _rows(rng, trees, n_rows, n_features, dtype)
-        for f in (1, 2):
+        for f in np.flatnonzero(n_categories):
             c = n_categories[f]
             pool = np.r_[np.arange(c), np.arange(c) + 0.5, -1, -0.5, -0.0, c, c + 7,
                          np.nan, np.inf, -np.inf]

@@ -39,8 +39,9 @@ struct LeafMaskView {
   const index_t* nan_begin;
   const std::uint32_t* nan_tree;
   const std::uint32_t* nan_mask;
-  // categorical splits, their packed nodes copied: a block's lanes tested against each one's
-  // bitset (categorical_fails in leaf_masks_isa.cpp)
+  // categorical splits, their packed nodes copied, by feature and number of categories
+  // (threshold): a block's lanes tested against each one's bitset (categorical_fails in
+  // leaf_masks_isa.cpp)
   index_t n_categorical;
   const PackedNode* cat_node;
   const std::uint32_t* cat_tree;
