@@ -114,9 +114,8 @@ def _categorical_trees(rng, n_trees, n_features, n_categories, words):
 
 @pytest.mark.parametrize("words", [8, 20])  # scikit-learn's width, a wide feature's
 def test_categorical_leaf_masks_equal_reference_and_walk(words, dtype):
-    """Categorical splits on the masks' path (their bitsets' words picked or gathered for a block
-    of rows) send
-    rows as the reference walk: known categories by their bit; NaN, negative, unknown (not
+    """Categorical splits on the masks' path (their bitsets' words picked or gathered for a
+    block of rows) send rows as the reference walk: known categories by their bit; NaN, negative, unknown (not
     below the feature's number of categories) and infinite values the missing values' way; a
     non-integer value as its integer part."""
     rng = np.random.default_rng(words)
