@@ -41,8 +41,14 @@ void integer_categories(const T* X, index_t n_rows, index_t n_features,
       for (index_t j = 0; j < n_columns; ++j) {
         const T v = row[columns[j]];
         const index_t c = category_of(v, limit);
-        if (c >= 0)  // threads may mark the same category: an atomic store, in any order
-          __atomic_store_n(present + j * limit + c, std::uint8_t{1}, __ATOMIC_RELAXED);
+        if (c >= 0) {
+          // threads may mark the same category: an atomic store, in any order, and only where
+          // the mark is missing, so that the threads' caches share the table's lines instead of
+          // passing them to and fro on every row
+          std::uint8_t* mark = present + j * limit + c;
+          if (!__atomic_load_n(mark, __ATOMIC_RELAXED))
+            __atomic_store_n(mark, std::uint8_t{1}, __ATOMIC_RELAXED);
+        }
         else
           own[j] |= !std::isnan(v);
       }
