@@ -199,8 +199,8 @@ class NodeSearch {
       const Task& large = nl <= nr ? right : left;
       const index_t n_large = large.end - large.begin;
       if (n_large >= defer_below_ && !chain_skips(n_large))
-        chain_.keep_child(d_, search_.stats, rows_.data() + small.begin, small.end - small.begin,
-                          large.begin, large.end);
+        chain_.keep_child(d_, rows_.data() + small.begin, small.end - small.begin, large.begin,
+                          large.end);
       else
         chain_.release();
     }
@@ -374,8 +374,8 @@ class NodeSearch {
     // both children set aside, or too few rows for a chain to repay the build
     if (n - 1 < defer_below_ || NodeEntries<T>::worth_it(d_, n, p_.max_features, kChainBuild))
       return nullptr;
-    chain_.build(d_, search_.stats, rows_.data() + task.begin, n, task.begin);
-    return &chain_;
+    return chain_.build(d_, search_.stats, rows_.data() + task.begin, n, task.begin) ? &chain_
+                                                                                      : nullptr;
   }
 
   void search_batch(Task& task, index_t first, index_t count, bool histograms) {
