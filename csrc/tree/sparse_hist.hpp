@@ -96,22 +96,31 @@ struct ChainHistograms {
     }
   }
 
-  // Adds the node's entries of feature f to P (kBins) by code, marking their bins occupied;
-  // returns their packed sum. Every entry is added without a branch (of block 0 where its row
-  // is not the node's, a zero nothing reads): about half of a chain node's entries are its,
-  // at random, and a test per entry mispredicted at every other one.
+  // Adds the node's entries of feature f to P (kBins, all zero) by code, marking their bins
+  // occupied; returns their packed sum. Every entry is added without a branch (of block 0 where
+  // its row is not the node's, a zero nothing reads): about half of a chain node's entries are
+  // its, at random, and a test per entry mispredicted at every other one. The occupied bins are
+  // then read from P (a row's packed block counts 1: a bin of rows is never 0), where a bit set
+  // at each entry chained the entries through a store to the same few words.
   std::uint64_t add_entries(const Dataset<T>& d, index_t f, std::uint64_t* P,
                             BinSet& occupied) const {
     const std::uint8_t* codes = d.csc_codes;
     const std::uint8_t* block_of = entry_block.data();
     const std::uint64_t* block = blocks.data();
+    const std::int64_t first = d.csc_indptr[f], last = d.csc_indptr[f + 1];
     std::uint64_t stored = 0;
-    for (std::int64_t k = d.csc_indptr[f]; k < d.csc_indptr[f + 1]; ++k) {
-      const std::uint64_t v = block[block_of[k]];  // a row's packed block counts 1: never 0
-      const int b = codes[k];
-      P[b] += v;
-      occupied.words[b >> 6] |= static_cast<std::uint64_t>(v != 0) << (b & 63);
+    for (std::int64_t k = first; k < last; ++k) {
+      const std::uint64_t v = block[block_of[k]];
+      P[codes[k]] += v;
       stored += v;
+    }
+    const int n_bins = static_cast<int>(d.bin_start[f + 1] - d.bin_start[f]);
+    for (int w = 0; 64 * w < n_bins; ++w) {
+      const std::uint64_t* word = P + 64 * w;
+      const int count = std::min(64, n_bins - 64 * w);
+      std::uint64_t bits = 0;
+      for (int j = 0; j < count; ++j) bits |= static_cast<std::uint64_t>(word[j] != 0) << j;
+      occupied.words[w] = bits;
     }
     return stored;
   }
