@@ -177,6 +177,7 @@ class NodeSearch {
     }
     node_entries_.active = false;
     node_chain_ = nullptr;
+    chain_.unmark_node(rows_.data() + task.begin, n);
     // order_ back to the identity by undoing the node's swaps, latest first: O(features drawn)
     // where refilling it costs O(n_features) a node (6% of a sparse forest's fit at 5000)
     for (index_t i = static_cast<index_t>(swapped_.size()); i-- > 0;)
@@ -361,8 +362,8 @@ class NodeSearch {
 
   // Chain histograms of a large node on sparse X (see ChainHistograms): the ones its parent
   // left it, else built for it where a chain's worth of its descendants may search them (a
-  // build reads every entry of its rows, as much as kChainBuild nodes' column scans). nullptr:
-  // its drawn columns are scanned.
+  // build reads every entry of its rows, as much as kChainBuild nodes' column scans), else its
+  // rows marked (unmarked at the end of find_split). nullptr: its drawn columns are scanned.
   static constexpr double kChainBuild = 8.0;
   bool chain_skips(index_t n) const {
     return NodeEntries<T>::worth_it(d_, n, p_.max_features, kRowsCheaper);
@@ -373,7 +374,7 @@ class NodeSearch {
     const index_t n = task.end - task.begin;
     // both children set aside, or too few rows for a chain to repay the build
     if (n - 1 < defer_below_ || NodeEntries<T>::worth_it(d_, n, p_.max_features, kChainBuild))
-      return nullptr;
+      return chain_.mark_node(search_.stats, rows_.data() + task.begin, n) ? &chain_ : nullptr;
     return chain_.build(d_, search_.stats, rows_.data() + task.begin, n, task.begin) ? &chain_
                                                                                       : nullptr;
   }

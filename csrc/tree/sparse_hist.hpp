@@ -43,12 +43,19 @@ struct NextBinKeys {
 // a column's values are distinct: a bin an entry) cost a cache miss at every line a drawn
 // feature read; these bytes are 400 kB, and the column's codes are read beside them. Packed
 // sums are integers: the histograms equal a column scan's to the bit, and so do the trees.
+//
+// A node that holds no chain (too few rows to repay a build) has its rows marked by row instead
+// (mark_node): its drawn columns are then read as a chain's are, each entry's block found from
+// its row's mark, a byte in L1, where a column scan tested each row's position (4 bytes a row,
+// in L2) with a branch.
 template <class T>
 struct ChainHistograms {
   std::vector<std::uint8_t> entry_block;  // (nnz) the node's, or stale
   std::vector<std::uint8_t> row_block;    // (n_rows) a row's index in blocks, 0: none yet
+  std::vector<std::uint8_t> row_mark;     // (n_rows) a marked node's row_block, else 0
   std::vector<std::uint64_t> blocks;      // blocks[0] = 0, the rows not the node's
   index_t begin = -1, end = -1;           // the node they hold: its rows' range; -1: none
+  bool marked = false;                    // add_entries reads the marked node's
 
   // Whether entries can be kept: packed statistics and the CSR entries' CSC indices to update
   // them from.
@@ -81,18 +88,36 @@ struct ChainHistograms {
 
   void release() { begin = end = -1; }
 
+  // Marks the rows[0, n) of a node searched next (add_entries reads them until unmark_node);
+  // false (marking none) as build.
+  bool mark_node(const RowStatistics& stats, const std::int32_t* rows, index_t n) {
+    if (!index_blocks(stats, rows, n)) return false;
+    if (row_mark.empty()) row_mark.assign(row_block.size(), 0);
+    for (index_t i = 0; i < n; ++i) row_mark[rows[i]] = row_block[rows[i]];
+    marked = true;
+    return true;
+  }
+  void unmark_node(const std::int32_t* rows, index_t n) {
+    if (!marked) return;
+    for (index_t i = 0; i < n; ++i) row_mark[rows[i]] = 0;
+    marked = false;
+  }
+
   // Asks for the entries and codes of features[0, count) (a node's draw), searched next: each
   // feature's are a line or two at random among hundreds of kilobytes, a miss at every feature
   // where they are read one feature after another.
   void prefetch(const Dataset<T>& d, const index_t* features, index_t count) const {
+    // a marked node's entries are found from their rows
+    const char* entries = marked ? reinterpret_cast<const char*>(d.csc_indices)
+                                 : reinterpret_cast<const char*>(entry_block.data());
+    const std::int64_t size = marked ? sizeof(std::int32_t) : 1;
     for (index_t j = 0; j < count; ++j) {
       const std::int64_t first = d.csc_indptr[features[j]], last = d.csc_indptr[features[j] + 1];
-      for (std::int64_t k = first; k < last; k += 64) {
-        __builtin_prefetch(entry_block.data() + k);
-        __builtin_prefetch(d.csc_codes + k);
-      }
-      __builtin_prefetch(entry_block.data() + last - 1);
+      for (std::int64_t k = first; k < last; k += 64) __builtin_prefetch(d.csc_codes + k);
       __builtin_prefetch(d.csc_codes + last - 1);
+      for (std::int64_t at = first * size; at < last * size; at += 64)
+        __builtin_prefetch(entries + at);
+      __builtin_prefetch(entries + last * size - 1);
     }
   }
 
@@ -109,10 +134,17 @@ struct ChainHistograms {
     const std::uint64_t* block = blocks.data();
     const std::int64_t first = d.csc_indptr[f], last = d.csc_indptr[f + 1];
     std::uint64_t stored = 0;
-    for (std::int64_t k = first; k < last; ++k) {
-      const std::uint64_t v = block[block_of[k]];
+    const auto add = [&](std::int64_t k, int b) {
+      const std::uint64_t v = block[b];
       P[codes[k]] += v;
       stored += v;
+    };
+    if (marked) {
+      const std::int32_t* row = d.csc_indices;
+      const std::uint8_t* mark = row_mark.data();
+      for (std::int64_t k = first; k < last; ++k) add(k, mark[row[k]]);
+    } else {
+      for (std::int64_t k = first; k < last; ++k) add(k, block_of[k]);
     }
     const int n_bins = static_cast<int>(d.bin_start[f + 1] - d.bin_start[f]);
     for (int w = 0; 64 * w < n_bins; ++w) {
