@@ -142,6 +142,11 @@ class NodeSearch {
       }
       if (entries && visited == 0)
         node_entries_.build(d_, rows_.data() + task.begin, n, false, order_.data(), batch);
+      else if (entries && !node_entries_.every_feature)
+        // the first batch all constant, as in most tiny nodes (a few rows' entries, of few
+        // features): each feature drawn one by one after it scanned its column, where grouping
+        // every feature's entries of the node once finds the constant ones at no cost
+        node_entries_.build(d_, rows_.data() + task.begin, n, false);
       if (node_chain_) node_chain_->prefetch(d_, order_.data() + visited, batch);
       if (histograms) {
         unfilled_.clear();
