@@ -192,17 +192,20 @@ struct ChainHistograms {
   }
 };
 
-// Dataset::csr_to_csc of d into `positions` (its CSR entries' indices in its CSC arrays, for
-// the chain histograms' updates by row): where d has both formats and no more entries than 32
-// bits index. Returns d with csr_to_csc set, or d as it is where the formats do not hold the
-// same entries, each row's features ascending.
+// Dataset::csr_to_csc and csc_to_csr of d into `positions` (2 nnz: the chain histograms'
+// updates by row find a row's entries in CSC order; sparse_threshold reads a CSC entry's value
+// from csr_data, where a binary search among its row's features cost a cache miss a step):
+// where d has both formats and no more entries than 32 bits index. Returns d with them set, or
+// d as it is where the formats do not hold the same entries, each row's features ascending.
 template <class T>
 Dataset<T> with_csc_positions(const Dataset<T>& d, std::vector<std::uint32_t>& positions) {
   Dataset<T> out = d;
   if (!d.csc_codes || !d.csr_indptr) return out;
   const std::int64_t nnz = d.csc_indptr[d.n_features];
   if (nnz >= (std::int64_t{1} << 32) || d.csr_indptr[d.n_rows] != nnz) return out;
-  positions.resize(static_cast<std::size_t>(nnz));
+  positions.resize(2 * static_cast<std::size_t>(nnz));
+  std::uint32_t* to_csc = positions.data();
+  std::uint32_t* to_csr = positions.data() + nnz;
   // visiting the columns in order, each row's next CSR entry is the one met (as sparse_bins
   // transposes the codes)
   std::vector<std::int64_t> next(d.csr_indptr, d.csr_indptr + d.n_rows);
@@ -211,10 +214,12 @@ Dataset<T> with_csc_positions(const Dataset<T>& d, std::vector<std::uint32_t>& p
       const std::int32_t r = d.csc_indices[k];
       const std::int64_t at = next[r]++;
       if (at >= d.csr_indptr[r + 1] || d.csr_indices[at] != f) return out;
-      positions[at] = static_cast<std::uint32_t>(k);
+      to_csc[at] = static_cast<std::uint32_t>(k);
+      to_csr[k] = static_cast<std::uint32_t>(at);
     }
   }
-  out.csr_to_csc = positions.data();
+  out.csr_to_csc = to_csc;
+  out.csc_to_csr = to_csr;
   return out;
 }
 
@@ -316,11 +321,12 @@ void sparse_histogram_search(const Dataset<T>& d, const SplitSearch& search, ind
 }
 
 // The value of CSC entry k (column f): from csc_data, or where the fit keeps X's CSR data alone
-// (X given as CSR: its CSC copy's data is freed once binned), from the entry's row, found by
-// a binary search among the row's features.
+// (X given as CSR: its CSC copy's data is freed once binned), from its CSR entry (csc_to_csr),
+// else from its row, found by a binary search among the row's features.
 template <class T>
 double stored_value(const Dataset<T>& d, index_t f, std::int64_t k) {
   if (d.csc_data) return static_cast<double>(d.csc_data[k]);
+  if (d.csc_to_csr) return static_cast<double>(d.csr_data[d.csc_to_csr[k]]);
   const std::int32_t r = d.csc_indices[k];
   const std::int32_t* first = d.csr_indices + d.csr_indptr[r];
   const std::int32_t* last = d.csr_indices + d.csr_indptr[r + 1];
