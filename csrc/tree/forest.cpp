@@ -17,7 +17,10 @@ using detail::Builder;
 
 template <class T>
 Tree build_tree(const Dataset<T>& data, const Params& params, std::uint64_t seed, int n_threads) {
-  return Builder<T>(data, params, data.sample_weight, seed, n_threads).grow();
+  std::vector<std::uint32_t> csc_positions;
+  return Builder<T>(detail::with_csc_positions(data, csc_positions), params, data.sample_weight,
+                    seed, n_threads)
+      .grow();
 }
 
 namespace {
@@ -94,9 +97,11 @@ void weigh_draws(const Dataset<T>& data, const Bootstrap& bootstrap, const std::
 }  // namespace
 
 template <class T>
-std::vector<Tree> build_forest(const Dataset<T>& data, const Params& params,
+std::vector<Tree> build_forest(const Dataset<T>& given, const Params& params,
                                const Bootstrap& bootstrap, const std::uint64_t* seeds,
                                index_t n_trees, int n_threads) {
+  std::vector<std::uint32_t> csc_positions;  // once for all the trees
+  const Dataset<T> data = detail::with_csc_positions(given, csc_positions);
   std::vector<Tree> trees(n_trees);
   FirstException error;  // once a tree fails, the trees not yet started are skipped
 #pragma omp parallel for schedule(dynamic, 1) num_threads(std::max(n_threads, 1))

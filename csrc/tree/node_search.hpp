@@ -142,6 +142,11 @@ class NodeSearch {
       }
       if (entries && visited == 0)
         node_entries_.build(d_, rows_.data() + task.begin, n, false, order_.data(), batch);
+      else if (entries && !node_entries_.every_feature)
+        // the first batch all constant, as in most tiny nodes (a few rows' entries, of few
+        // features): each feature drawn one by one after it scanned its column, where grouping
+        // every feature's entries of the node once finds the constant ones at no cost
+        node_entries_.build(d_, rows_.data() + task.begin, n, false);
       if (node_chain_) node_chain_->prefetch(d_, order_.data() + visited, batch);
       if (histograms) {
         unfilled_.clear();
@@ -177,6 +182,7 @@ class NodeSearch {
     }
     node_entries_.active = false;
     node_chain_ = nullptr;
+    chain_.unmark_node(rows_.data() + task.begin, n);
     // order_ back to the identity by undoing the node's swaps, latest first: O(features drawn)
     // where refilling it costs O(n_features) a node (6% of a sparse forest's fit at 5000)
     for (index_t i = static_cast<index_t>(swapped_.size()); i-- > 0;)
@@ -199,8 +205,8 @@ class NodeSearch {
       const Task& large = nl <= nr ? right : left;
       const index_t n_large = large.end - large.begin;
       if (n_large >= defer_below_ && !chain_skips(n_large))
-        chain_.keep_child(d_, search_.stats, rows_.data() + small.begin, small.end - small.begin,
-                          large.begin, large.end);
+        chain_.keep_child(d_, rows_.data() + small.begin, small.end - small.begin, large.begin,
+                          large.end);
       else
         chain_.release();
     }
@@ -361,8 +367,8 @@ class NodeSearch {
 
   // Chain histograms of a large node on sparse X (see ChainHistograms): the ones its parent
   // left it, else built for it where a chain's worth of its descendants may search them (a
-  // build reads every entry of its rows, as much as kChainBuild nodes' column scans). nullptr:
-  // its drawn columns are scanned.
+  // build reads every entry of its rows, as much as kChainBuild nodes' column scans), else its
+  // rows marked (unmarked at the end of find_split). nullptr: its drawn columns are scanned.
   static constexpr double kChainBuild = 8.0;
   bool chain_skips(index_t n) const {
     return NodeEntries<T>::worth_it(d_, n, p_.max_features, kRowsCheaper);
@@ -373,9 +379,9 @@ class NodeSearch {
     const index_t n = task.end - task.begin;
     // both children set aside, or too few rows for a chain to repay the build
     if (n - 1 < defer_below_ || NodeEntries<T>::worth_it(d_, n, p_.max_features, kChainBuild))
-      return nullptr;
-    chain_.build(d_, search_.stats, rows_.data() + task.begin, n, task.begin);
-    return &chain_;
+      return chain_.mark_node(search_.stats, rows_.data() + task.begin, n) ? &chain_ : nullptr;
+    return chain_.build(d_, search_.stats, rows_.data() + task.begin, n, task.begin) ? &chain_
+                                                                                      : nullptr;
   }
 
   void search_batch(Task& task, index_t first, index_t count, bool histograms) {

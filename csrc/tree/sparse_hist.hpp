@@ -30,86 +30,198 @@ struct NextBinKeys {
   double threshold_between(double, double b) const { return b; }
 };
 
-// The packed histograms (RowStatistics::packed) of every feature's stored entries over one
-// large node's rows, bin b of feature f at bin_start[f] + b, kept down a chain of such nodes:
-// a chain node peels a few rows off many (the bench's TF-IDF trees: ~280 nodes of 3k-10k rows
-// a tree, each drawing 70 of 5000 columns), and its larger child's histograms are its own less
-// the smaller child's rows' entries, read from their CSR rows. A drawn feature's bins are then
+// The stored entries of one large node, kept down a chain of such nodes: a chain node peels a
+// few rows off many (the bench's TF-IDF trees: ~280 nodes of 3k-10k rows a tree, each drawing
+// 70 of 5000 columns), and its larger child's entries are its own less the smaller child's
+// rows', found from their CSR rows. A drawn feature's histogram is then its column's entries
 // read in order, where a column scan tests every stored row of the column for the node's and
-// adds the node's ones at random. Packed sums are integers: the histograms equal the scan's
-// to the bit, and so do the trees.
+// adds the node's ones at random.
+//
+// One byte per CSC entry: 0 where its row is not the node's, else the index of the row's packed
+// block (RowStatistics::packed) among the few distinct ones (a bootstrap's draw counts times the
+// classes: ~20). The packed histograms of every bin (8 bytes a bin, 3.2 MB on the bench, where
+// a column's values are distinct: a bin an entry) cost a cache miss at every line a drawn
+// feature read; these bytes are 400 kB, and the column's codes are read beside them. Packed
+// sums are integers: the histograms equal a column scan's to the bit, and so do the trees.
+//
+// A node that holds no chain (too few rows to repay a build) has its rows marked by row instead
+// (mark_node): its drawn columns are then read as a chain's are, each entry's block found from
+// its row's mark, a byte in L1, where a column scan tested each row's position (4 bytes a row,
+// in L2) with a branch.
 template <class T>
 struct ChainHistograms {
-  std::vector<std::uint64_t> bins;  // (bin_start[n_features]) the node's, or stale
-  index_t begin = -1, end = -1;     // the node they hold: its rows' range; -1: none
+  std::vector<std::uint8_t> entry_block;  // (nnz) the node's, or stale
+  std::vector<std::uint8_t> row_block;    // (n_rows) a row's index in blocks, 0: none yet
+  std::vector<std::uint8_t> row_mark;     // (n_rows) a marked node's row_block, else 0
+  std::vector<std::uint64_t> blocks;      // blocks[0] = 0, the rows not the node's
+  index_t begin = -1, end = -1;           // the node they hold: its rows' range; -1: none
+  bool marked = false;                    // add_entries reads the marked node's
 
-  // Whether histograms can be kept: packed statistics and CSR codes to update them from.
+  // Whether entries can be kept: packed statistics and the CSR entries' CSC indices to update
+  // them from.
   static bool usable(const Dataset<T>& d, const RowStatistics& stats) {
-    return d.csc_codes && d.csr_codes && stats.bits > 0;
+    return d.csc_codes && d.csr_to_csc && stats.bits > 0;
   }
   bool holds(index_t first, index_t last) const { return begin == first && end == last; }
 
-  // The histograms of the node of rows[0, n), which sit at [first, first + n) of the rows.
-  void build(const Dataset<T>& d, const RowStatistics& stats, const std::int32_t* rows,
+  // The entries of the node of rows[0, n), which sit at [first, first + n) of the rows. false
+  // (holding none) where the rows hold more distinct blocks than a byte indexes.
+  bool build(const Dataset<T>& d, const RowStatistics& stats, const std::int32_t* rows,
              index_t n, index_t first) {
-    bins.assign(static_cast<std::size_t>(d.bin_start[d.n_features]), 0);
-    update_rows<true>(d, stats, rows, n);
+    release();
+    if (!index_blocks(stats, rows, n)) return false;
+    entry_block.assign(static_cast<std::size_t>(d.csc_indptr[d.n_features]), 0);
+    mark_rows<true>(d, rows, n);
     begin = first;
     end = first + n;
+    return true;
   }
 
   // Moves them to the child [first, last) of the node they hold, whose other child's rows
   // are rows[0, n).
-  void keep_child(const Dataset<T>& d, const RowStatistics& stats, const std::int32_t* rows,
-                  index_t n, index_t first, index_t last) {
-    update_rows<false>(d, stats, rows, n);
+  void keep_child(const Dataset<T>& d, const std::int32_t* rows, index_t n, index_t first,
+                  index_t last) {
+    mark_rows<false>(d, rows, n);
     begin = first;
     end = last;
   }
 
   void release() { begin = end = -1; }
 
-  // Asks for the bins of features[0, count) (a node's draw), searched next: each feature's bins
-  // are a few cache lines at random among megabytes (bin_start[n_features] of them), a miss
-  // at every feature where they are read one feature after another.
+  // Marks the rows[0, n) of a node searched next (add_entries reads them until unmark_node);
+  // false (marking none) as build.
+  bool mark_node(const RowStatistics& stats, const std::int32_t* rows, index_t n) {
+    if (!index_blocks(stats, rows, n)) return false;
+    if (row_mark.empty()) row_mark.assign(row_block.size(), 0);
+    for (index_t i = 0; i < n; ++i) row_mark[rows[i]] = row_block[rows[i]];
+    marked = true;
+    return true;
+  }
+  void unmark_node(const std::int32_t* rows, index_t n) {
+    if (!marked) return;
+    for (index_t i = 0; i < n; ++i) row_mark[rows[i]] = 0;
+    marked = false;
+  }
+
+  // Asks for the entries and codes of features[0, count) (a node's draw), searched next: each
+  // feature's are a line or two at random among hundreds of kilobytes, a miss at every feature
+  // where they are read one feature after another.
   void prefetch(const Dataset<T>& d, const index_t* features, index_t count) const {
-    const char* base = reinterpret_cast<const char*>(bins.data());
+    // a marked node's entries are found from their rows
+    const char* entries = marked ? reinterpret_cast<const char*>(d.csc_indices)
+                                 : reinterpret_cast<const char*>(entry_block.data());
+    const std::int64_t size = marked ? sizeof(std::int32_t) : 1;
     for (index_t j = 0; j < count; ++j) {
-      const index_t f = features[j];
-      const char* first = base + d.bin_start[f] * sizeof(std::uint64_t);
-      const char* last = base + d.bin_start[f + 1] * sizeof(std::uint64_t);
-      for (const char* line = first; line < last; line += 64) __builtin_prefetch(line);
+      const std::int64_t first = d.csc_indptr[features[j]], last = d.csc_indptr[features[j] + 1];
+      for (std::int64_t k = first; k < last; k += 64) __builtin_prefetch(d.csc_codes + k);
+      __builtin_prefetch(d.csc_codes + last - 1);
+      for (std::int64_t at = first * size; at < last * size; at += 64)
+        __builtin_prefetch(entries + at);
+      __builtin_prefetch(entries + last * size - 1);
     }
   }
 
-  // Feature f's bins the node occupies, copied into P (kBins, all zero) by code. Every bin is
-  // copied and its occupancy set without a branch: about half of a chain node's bins are
-  // occupied, at random, and a test per bin mispredicted at every other one (a bin copied
-  // unoccupied is a zero nothing reads).
-  void copy(const Dataset<T>& d, index_t f, std::uint64_t* P, BinSet& occupied) const {
-    const std::uint64_t* from = bins.data() + d.bin_start[f];
-    const int n_bins = static_cast<int>(d.bin_start[f + 1] - d.bin_start[f]);
-    for (int b = 0; b < n_bins; ++b) {
-      P[b] = from[b];  // a row's packed block counts 1: a bin of rows is never 0
-      occupied.words[b >> 6] |= static_cast<std::uint64_t>(from[b] != 0) << (b & 63);
+  // Adds the node's entries of feature f to P (kBins, all zero) by code, marking their bins
+  // occupied; returns their packed sum. Every entry is added without a branch (of block 0 where
+  // its row is not the node's, a zero nothing reads): about half of a chain node's entries are
+  // its, at random, and a test per entry mispredicted at every other one. The occupied bins are
+  // then read from P (a row's packed block counts 1: a bin of rows is never 0), where a bit set
+  // at each entry chained the entries through a store to the same few words.
+  std::uint64_t add_entries(const Dataset<T>& d, index_t f, std::uint64_t* P,
+                            BinSet& occupied) const {
+    const std::uint8_t* codes = d.csc_codes;
+    const std::uint8_t* block_of = entry_block.data();
+    const std::uint64_t* block = blocks.data();
+    const std::int64_t first = d.csc_indptr[f], last = d.csc_indptr[f + 1];
+    std::uint64_t stored = 0;
+    const auto add = [&](std::int64_t k, int b) {
+      const std::uint64_t v = block[b];
+      P[codes[k]] += v;
+      stored += v;
+    };
+    if (marked) {
+      const std::int32_t* row = d.csc_indices;
+      const std::uint8_t* mark = row_mark.data();
+      for (std::int64_t k = first; k < last; ++k) add(k, mark[row[k]]);
+    } else {
+      for (std::int64_t k = first; k < last; ++k) add(k, block_of[k]);
     }
+    const int n_bins = static_cast<int>(d.bin_start[f + 1] - d.bin_start[f]);
+    for (int w = 0; 64 * w < n_bins; ++w) {
+      const std::uint64_t* word = P + 64 * w;
+      const int count = std::min(64, n_bins - 64 * w);
+      std::uint64_t bits = 0;
+      for (int j = 0; j < count; ++j) bits |= static_cast<std::uint64_t>(word[j] != 0) << j;
+      occupied.words[w] = bits;
+    }
+    return stored;
   }
 
  private:
+  // row_block of rows[0, n), blocks extended with those first met; false past 255 blocks.
+  bool index_blocks(const RowStatistics& stats, const std::int32_t* rows, index_t n) {
+    if (blocks.empty()) {
+      blocks.assign(1, 0);
+      row_block.assign(stats.packed.size(), 0);
+    }
+    for (index_t i = 0; i < n; ++i) {
+      const std::int32_t r = rows[i];
+      if (row_block[r]) continue;
+      const std::uint64_t v = stats.packed[r];
+      const std::size_t at = std::find(blocks.begin() + 1, blocks.end(), v) - blocks.begin();
+      if (at == blocks.size()) {
+        if (at > 255) return false;
+        blocks.push_back(v);
+      }
+      row_block[r] = static_cast<std::uint8_t>(at);
+    }
+    return true;
+  }
+
   template <bool kAdd>
-  void update_rows(const Dataset<T>& d, const RowStatistics& stats, const std::int32_t* rows,
-                   index_t n) {
+  void mark_rows(const Dataset<T>& d, const std::int32_t* rows, index_t n) {
+    std::uint8_t* block_of = entry_block.data();
+    const std::uint32_t* csc_of = d.csr_to_csc;
     for (index_t i = 0; i < n; ++i) {
       if (i + kRowsAhead < n) prefetch_csr_row(d, rows[i + kRowsAhead]);
       const std::int32_t r = rows[i];
-      const std::uint64_t v = stats.packed[r];
-      for (std::int64_t k = d.csr_indptr[r]; k < d.csr_indptr[r + 1]; ++k) {
-        std::uint64_t& bin = bins[d.bin_start[d.csr_indices[k]] + d.csr_codes[k]];
-        bin = kAdd ? bin + v : bin - v;
-      }
+      const std::uint8_t mark = kAdd ? row_block[r] : 0;
+      for (std::int64_t k = d.csr_indptr[r]; k < d.csr_indptr[r + 1]; ++k)
+        block_of[csc_of[k]] = mark;
     }
   }
 };
+
+// Dataset::csr_to_csc and csc_to_csr of d into `positions` (2 nnz: the chain histograms'
+// updates by row find a row's entries in CSC order; sparse_threshold reads a CSC entry's value
+// from csr_data, where a binary search among its row's features cost a cache miss a step):
+// where d has both formats and no more entries than 32 bits index. Returns d with them set, or
+// d as it is where the formats do not hold the same entries, each row's features ascending.
+template <class T>
+Dataset<T> with_csc_positions(const Dataset<T>& d, std::vector<std::uint32_t>& positions) {
+  Dataset<T> out = d;
+  if (!d.csc_codes || !d.csr_indptr) return out;
+  const std::int64_t nnz = d.csc_indptr[d.n_features];
+  if (nnz >= (std::int64_t{1} << 32) || d.csr_indptr[d.n_rows] != nnz) return out;
+  positions.resize(2 * static_cast<std::size_t>(nnz));
+  std::uint32_t* to_csc = positions.data();
+  std::uint32_t* to_csr = positions.data() + nnz;
+  // visiting the columns in order, each row's next CSR entry is the one met (as sparse_bins
+  // transposes the codes)
+  std::vector<std::int64_t> next(d.csr_indptr, d.csr_indptr + d.n_rows);
+  for (index_t f = 0; f < d.n_features; ++f) {
+    for (std::int64_t k = d.csc_indptr[f]; k < d.csc_indptr[f + 1]; ++k) {
+      const std::int32_t r = d.csc_indices[k];
+      const std::int64_t at = next[r]++;
+      if (at >= d.csr_indptr[r + 1] || d.csr_indices[at] != f) return out;
+      to_csc[at] = static_cast<std::uint32_t>(k);
+      to_csr[k] = static_cast<std::uint32_t>(at);
+    }
+  }
+  out.csr_to_csc = to_csc;
+  out.csc_to_csr = to_csr;
+  return out;
+}
 
 // Visits the node's stored entries of feature f as visit(code, row): from its entries grouped
 // by feature where it has them, else from f's column.
@@ -139,17 +251,17 @@ void packed_sparse_search(const Dataset<T>& d, const SplitSearch& search, index_
   const RowStatistics& stats = search.stats;
   std::uint64_t* P = s.packed_bins.data();  // all zero between searches
   BinSet occupied;
+  std::uint64_t stored = 0;
   const auto add = [&](int b, std::int32_t r) {
     occupied.insert(b);
     P[b] += stats.packed[r];
+    stored += stats.packed[r];
   };
   if (chain)
-    chain->copy(d, f, P, occupied);
+    stored = chain->add_entries(d, f, P, occupied);
   else
     visit_stored_codes(d, f, node, entries, add);
   // the rows not stored: the node's totals less the stored rows' (field by field, no borrow)
-  std::uint64_t stored = 0;
-  occupied.for_each([&](int b) { stored += P[b]; });
   const std::uint64_t zeros = stats.pack_block(cand.totals) - stored;
   if (zeros & ((std::uint64_t{1} << stats.bits) - 1)) {  // their count
     const int b = d.zero_codes[f];
@@ -209,11 +321,12 @@ void sparse_histogram_search(const Dataset<T>& d, const SplitSearch& search, ind
 }
 
 // The value of CSC entry k (column f): from csc_data, or where the fit keeps X's CSR data alone
-// (X given as CSR: its CSC copy's data is freed once binned), from the entry's row, found by
-// a binary search among the row's features.
+// (X given as CSR: its CSC copy's data is freed once binned), from its CSR entry (csc_to_csr),
+// else from its row, found by a binary search among the row's features.
 template <class T>
 double stored_value(const Dataset<T>& d, index_t f, std::int64_t k) {
   if (d.csc_data) return static_cast<double>(d.csc_data[k]);
+  if (d.csc_to_csr) return static_cast<double>(d.csr_data[d.csc_to_csr[k]]);
   const std::int32_t r = d.csc_indices[k];
   const std::int32_t* first = d.csr_indices + d.csr_indptr[r];
   const std::int32_t* last = d.csr_indices + d.csr_indptr[r + 1];

@@ -295,3 +295,21 @@ def test_hist_chain_histograms_give_the_dense_trees(n_classes):
         # CSR rows walk in per-thread blocks of a few hundred rows here: the dense walk's
         assert_array_equal(ours.predict_proba(X), dense.predict_proba(X.toarray()))
         assert_array_equal(ours.apply(X), dense.apply(X.toarray()))
+
+
+def test_hist_chain_of_many_distinct_weights_gives_the_dense_tree():
+    # the chain keeps a byte per stored entry, indexing the distinct packed blocks (weight and
+    # class) of the rows: past 255 of them no chain is kept (the columns are scanned), below
+    # they are; both give the dense tree
+    X, score = _wide_sparse(5)
+    y = (score > np.median(score)).astype(int)
+    rng = np.random.RandomState(1)
+    for high in (3, 400):  # integer weights: ~6 blocks, ~800 blocks
+        w = rng.randint(0, high, X.shape[0]).astype(float)
+        sparse_fit = DecisionTreeClassifier(split_finder="hist", max_features="sqrt",
+                                            random_state=0).fit(X, y, w)
+        dense_fit = DecisionTreeClassifier(split_finder="hist", max_features="sqrt",
+                                           random_state=0).fit(X.toarray(), y, w)
+        assert sparse_fit.tree_.max_depth > 30
+        _same_tree(sparse_fit, dense_fit)
+

@@ -94,6 +94,11 @@ struct Dataset {
   const std::uint8_t* csr_codes = nullptr;    // (nnz), with csr_indptr
   const std::uint8_t* zero_codes = nullptr;   // (n_features)
   const std::int64_t* bin_start = nullptr;    // (n_features + 1)
+  // With csc_codes and csr_indptr, or nullptr: each CSR entry's index in the CSC arrays, and
+  // each CSC entry's in the CSR arrays (set by the growers, see with_csc_positions in
+  // csrc/tree/sparse_hist.hpp).
+  const std::uint32_t* csr_to_csc = nullptr;  // (nnz)
+  const std::uint32_t* csc_to_csr = nullptr;  // (nnz)
 
   // Whether splits are searched over bins (codes, dense or sparse) rather than values.
   bool binned() const { return codes != nullptr || csc_codes != nullptr; }
