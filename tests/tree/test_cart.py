@@ -1321,22 +1321,28 @@ def test_bin_thresholds_do_not_depend_on_the_thread_count(dtype):
 
 
 @pytest.mark.parametrize("missing", [0.0, 0.05], ids=["complete", "missing"])
-def test_hist_reused_histograms_match_reference(missing, dtype):
+@pytest.mark.parametrize("criterion", ["squared_error", "gini"])
+def test_hist_reused_histograms_match_reference(criterion, missing, dtype):
     # Fully grown on integer (bootstrap-like) weights: nodes of 64 rows and more search
     # histograms derived by subtraction, in buffers that held other nodes' bins before (a
     # histogram keeps only its occupied bins non-zero, see HistogramPool); nodes of 256 rows and
     # more find their occupied bins from the counts, smaller ones as they fill. At most 255
     # values a column (a bin per value): every split sends the rows the reference's sends (in
-    # nodes of a few rows, two features may split alike: compared as row sets).
+    # nodes of a few rows, two features may split alike: compared as row sets). gini: two
+    # classes on fractional weights, blocks of 4 doubles that are not packed, subtracted two
+    # doubles a step (HistogramPool::subtract_blocks).
     X, y, _ = _quantised(1200, 4, 200, seed=11)
     rng = np.random.default_rng(11)
     w = rng.poisson(1.0, len(y)).astype(np.float64)
+    if criterion == "gini":
+        y = (y > np.median(y)).astype(np.int64)
+        w = np.where(w > 0, rng.uniform(0.5, 2.0, len(y)), 0.0)
     if missing:
         X[rng.random(X.shape) < missing] = np.nan
-    est = DecisionTreeRegressor(split_finder="hist", max_bins=255, random_state=0)
+    cls = DecisionTreeClassifier if criterion == "gini" else DecisionTreeRegressor
+    est = cls(split_finder="hist", max_bins=255, random_state=0)
     est.fit(X.astype(dtype), y, sample_weight=w)
     sizes = est.tree_.n_node_samples[est.tree_.children_left >= 0]
     assert (sizes >= 256).any() and ((sizes >= 64) & (sizes < 256)).any()
     rows = np.flatnonzero(w != 0)
-    assert _splits(_nodes(est.tree_), X, rows) == _splits(
-        _reference("squared_error", X, y, w), X, rows)
+    assert _splits(_nodes(est.tree_), X, rows) == _splits(_reference(criterion, X, y, w), X, rows)
