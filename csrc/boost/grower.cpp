@@ -80,9 +80,13 @@ class Grower {
     rows_.resize(data_.n_rows);
     std::iota(rows_.begin(), rows_.end(), 0);
     // not zeroed (new T[n] of a trivial T): each slot is written before it is read, and the
-    // row-wise fills never touch ordered_ (12 MB a tree on the bench's 1M rows)
+    // one-thread row-wise fills never touch ordered_ (12 MB a tree on the bench's 1M rows);
+    // of node_codes_ only the pages of the largest gathered node (a smaller child: at most half
+    // the rows) are ever touched
     scratch_.reset(new std::int32_t[data_.n_rows]);
     ordered_.reset(new RowT[data_.n_rows]);
+    if (data_.row_codes != nullptr && n_threads_ > 1)
+      node_codes_.reset(new std::uint8_t[data_.n_rows * data_.n_features]);
     if (p_.constant_hessian)
       grow_all<true>();
     else
@@ -144,11 +148,14 @@ class Grower {
   void fill(int h, index_t start, index_t n, const std::vector<std::int32_t>& features) {
     const std::int32_t* rows = rows_.data() + start;
     if constexpr (std::is_same_v<BinT, QPackedBin>) {
-      build_histogram<true>(pool_, h, data_, gh_, rows, n, features, ordered_.get(), n_threads_);
+      build_histogram<true>(pool_, h, data_, gh_, rows, n, features, ordered_.get(),
+                            n_threads_, node_codes_.get());
     } else if constexpr (kQuantized) {  // QBin: grow_tree takes it only where rows carry no count
-      build_histogram<false>(pool_, h, data_, gh_, rows, n, features, ordered_.get(), n_threads_);
+      build_histogram<false>(pool_, h, data_, gh_, rows, n, features, ordered_.get(),
+                             n_threads_, node_codes_.get());
     } else {
-      build_histogram<kConst>(pool_, h, data_, gh_, rows, n, features, ordered_.get(), n_threads_);
+      build_histogram<kConst>(pool_, h, data_, gh_, rows, n, features, ordered_.get(),
+                              n_threads_, node_codes_.get());
     }
     if (!codes_in_bins(pool_, h, data_, features))
       throw std::invalid_argument("codes must lie below n_bins_non_missing or be the missing bin");
@@ -483,6 +490,7 @@ class Grower {
   std::vector<std::int32_t> rows_;  // each node's rows, from rows_[start] to rows_[stop]
   std::unique_ptr<std::int32_t[]> scratch_;  // the partition's right rows
   std::unique_ptr<RowT[]> ordered_;  // a node's rows' gradients, gathered for its histograms
+  std::unique_ptr<std::uint8_t[]> node_codes_;  // and their row-major codes (several threads)
   std::priority_queue<std::pair<double, int>, std::vector<std::pair<double, int>>, ByGain> heap_;
   index_t n_leaves_ = 0;
 };

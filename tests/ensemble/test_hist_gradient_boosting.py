@@ -474,6 +474,28 @@ def test_row_codes_grow_the_same_tree(constant_hessian, options, rng):
     assert base.is_leaf.sum() > 5
 
 
+@pytest.mark.parametrize("n_features", [2, 5, 37, 70])
+@pytest.mark.parametrize("quantized_levels", [0, 4])
+def test_gathered_row_fill_grows_the_same_tree(n_features, quantized_levels, rng):
+    """On several threads the row-wise fill first gathers a node's rows' codes (rows of one or
+    two cache lines, 37 and 70 features: several) and gradients into node order, a share of
+    the rows each thread, then fills each thread's share of the features from them: the same
+    tree as one thread reading them in place, for thread counts that leave a thread a single
+    feature or none of a small node's rows."""
+    n = 1500
+    codes, nbnm = _random_codes(rng, n, n_features, 50)
+    g = rng.normal(size=n).astype(np.float32).astype(np.float64)
+    h = rng.uniform(0.1, 1.0, n)
+    row_codes = np.ascontiguousarray(codes)
+    kw = dict(row_codes=row_codes, quantized_levels=quantized_levels, min_samples_leaf=2)
+    base = _grow(codes, g, h, nbnm, n_threads=1, **kw)
+    assert base.is_leaf.sum() > 10
+    for n_threads in (2, 3, 7):
+        tree = _grow(codes, g, h, nbnm, n_threads=n_threads, **kw)
+        for field in _TREE_FIELDS:
+            assert_array_equal(getattr(tree, field), getattr(base, field), err_msg=field)
+
+
 @pytest.mark.parametrize("n_features", [1, 3, 4, 5, 9])
 @pytest.mark.parametrize("constant_hessian", [False, True])
 def test_histogram_sums_match_reference(n_features, constant_hessian, rng):

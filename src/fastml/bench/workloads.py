@@ -1240,14 +1240,16 @@ def _boosting_workloads():
             import lightgbm
 
             cls = lightgbm.LGBMClassifier if task == "classification" else lightgbm.LGBMRegressor
-            found.append(("LightGBM", lambda: cls(
+            # cls bound now: a closure over the name read XGBoost's class, rebound below, so
+            # that this row ran XGBoost with LightGBM's keywords (ignored: depth-6 trees)
+            found.append(("LightGBM", lambda cls=cls: cls(
                 n_estimators=100, num_leaves=31, learning_rate=0.1, max_bin=255,
                 min_child_samples=20, reg_lambda=0.0, n_jobs=2, verbose=-1), 2.0))
         if peer_installed("xgboost"):
             import xgboost
 
             cls = xgboost.XGBClassifier if task == "classification" else xgboost.XGBRegressor
-            found.append(("XGBoost hist", lambda: cls(
+            found.append(("XGBoost hist", lambda cls=cls: cls(
                 tree_method="hist", n_estimators=100, max_leaves=31, max_depth=0,
                 grow_policy="lossguide", learning_rate=0.1, max_bin=256, n_jobs=2), 2.0))
         return found
