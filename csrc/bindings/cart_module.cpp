@@ -18,6 +18,7 @@
 #include "fastml/openmp_helpers.h"
 
 namespace py = pybind11;
+using fastml::bindings::owned_array;
 using fastml::bindings::require;
 using fastml::bindings::require_threads;
 namespace cart = fastml::cart;
@@ -292,23 +293,42 @@ cart::Dataset<T> read_data(const py::object& values, const py::object& codes,
 }
 
 
-py::dict to_dict(const cart::Tree& t, index_t n_outputs, index_t n_values) {
+// The tree's arrays, moved into NumPy's (owned_array): copying every fully grown tree's ~10 MB
+// cost the serial end of a forest's fit 2-3 ms a tree. A vector of spare capacity (a tree grown
+// without linked subtrees, whose arrays grew by doubling) gives it back first, so that the
+// arrays hold no more memory than copies.
+py::dict to_dict(cart::Tree&& t, index_t n_outputs, index_t n_values) {
+  const index_t n = t.n_nodes();
+  // the tree's depth (Tree's max_depth): a node's id exceeds its parent's in the core's trees
+  // (a child is added after its parent), so one pass in id order
+  std::vector<std::int64_t> depth(n, 0);
+  std::int64_t max_depth = 0;
+  for (index_t i = 0; i < n; ++i)
+    for (const std::int64_t child : {t.children_left[i], t.children_right[i]})
+      if (child >= 0) {
+        depth[child] = depth[i] + 1;
+        max_depth = std::max(max_depth, depth[child]);
+      }
+  const auto owned = [](auto& v, std::vector<py::ssize_t> shape = {}) {
+    v.shrink_to_fit();
+    return owned_array(std::move(v), std::move(shape));
+  };
   py::dict out;
-  out["children_left"] = to_array(t.children_left);
-  out["children_right"] = to_array(t.children_right);
-  out["feature"] = to_array(t.feature);
-  out["threshold"] = to_array(t.threshold);
-  out["missing_go_to_left"] = to_array(t.missing_go_to_left);
-  out["impurity"] = to_array(t.impurity);
-  out["n_node_samples"] = to_array(t.n_node_samples);
-  out["weighted_n_node_samples"] = to_array(t.weighted_n_node_samples);
-  out["surrogate_ptr"] = to_array(t.surrogate_ptr);
-  out["surrogate_feature"] = to_array(t.surrogate_feature);
-  out["surrogate_threshold"] = to_array(t.surrogate_threshold);
-  out["surrogate_reversed"] = to_array(t.surrogate_reversed);
-  py::array_t<double> value({t.n_nodes(), n_outputs, n_values});
-  std::copy(t.value.begin(), t.value.end(), value.mutable_data());
-  out["value"] = value;
+  for (auto [name, ids] : {std::pair{"children_left", &t.children_left},
+                           {"children_right", &t.children_right}, {"feature", &t.feature},
+                           {"n_node_samples", &t.n_node_samples},
+                           {"surrogate_ptr", &t.surrogate_ptr},
+                           {"surrogate_feature", &t.surrogate_feature}})
+    out[name] = owned(*ids);
+  for (auto [name, values] : {std::pair{"threshold", &t.threshold}, {"impurity", &t.impurity},
+                              {"weighted_n_node_samples", &t.weighted_n_node_samples},
+                              {"surrogate_threshold", &t.surrogate_threshold}})
+    out[name] = owned(*values);
+  for (auto [name, flags] : {std::pair{"missing_go_to_left", &t.missing_go_to_left},
+                             {"surrogate_reversed", &t.surrogate_reversed}})
+    out[name] = owned(*flags);
+  out["value"] = owned(t.value, {n, n_outputs, n_values});
+  out["max_depth"] = max_depth;
   return out;
 }
 
@@ -352,7 +372,7 @@ py::dict grow_tree(const py::array& y, const py::array& sample_weight,
       py::gil_scoped_release release;
       tree = cart::build_tree(d, params, seed, n_threads);
     }
-    return to_dict(tree, d.n_outputs, values_per_output(d));
+    return to_dict(std::move(tree), d.n_outputs, values_per_output(d));
   });
 }
 
@@ -398,7 +418,7 @@ py::list grow_forest(const py::array& y, const py::array& sample_weight,
     }
     py::list out;
     for (cart::Tree& t : trees) {  // each tree freed once copied: one copy of the forest at most
-      out.append(to_dict(t, d.n_outputs, values_per_output(d)));
+      out.append(to_dict(std::move(t), d.n_outputs, values_per_output(d)));
       t = cart::Tree();
     }
     return out;

@@ -14,6 +14,7 @@
 #include "fastml/radius.hpp"
 
 namespace py = pybind11;
+using fastml::bindings::owned_array;
 using fastml::bindings::require;
 using fastml::bindings::require_shape;
 using fastml::bindings::require_threads;
@@ -40,14 +41,6 @@ void require_radius(double radius) {
   require(radius >= 0 && !std::isnan(radius), "radius must be >= 0");
 }
 
-template <class V>
-py::array_t<typename V::value_type> to_array(V&& v) {
-  auto* owned = new V(std::move(v));
-  py::capsule free_when_done(owned, [](void* p) { delete static_cast<V*>(p); });
-  return py::array_t<typename V::value_type>(static_cast<py::ssize_t>(owned->size()),
-                                             owned->data(), free_when_done);
-}
-
 template <class T>
 py::tuple lists(const In<T>& Q, const In<T>& Y, const std::string& metric, double p,
                 double radius, bool self_query, bool with_distances, bool sort_by_distance,
@@ -64,8 +57,8 @@ py::tuple lists(const In<T>& Q, const In<T>& Y, const std::string& metric, doubl
     out = radius_lists(q, y, spec, radius, self_query, with_distances, sort_by_distance,
                        n_threads);
   }
-  return py::make_tuple(to_array(std::move(out.indptr)), to_array(std::move(out.indices)),
-                        to_array(std::move(out.distances)));
+  return py::make_tuple(owned_array(std::move(out.indptr)), owned_array(std::move(out.indices)),
+                        owned_array(std::move(out.distances)));
 }
 
 template <class T>

@@ -543,9 +543,10 @@ class Builder {
       tree_.surrogate_ptr.push_back(static_cast<std::int64_t>(tree_.surrogate_feature.size()));
     }
     if (subtrees_.empty()) return std::move(tree_);
-    for (std::size_t i = 0; i < subtrees_.size(); ++i)
-      append_subtree(tree_, subtrees_[i], deferred_[i].parent, deferred_[i].is_left);
-    return preorder(tree_);
+    std::vector<SubtreeLink> links;
+    links.reserve(deferred_.size());
+    for (const Task& task : deferred_) links.push_back({task.parent, task.is_left});
+    return link_subtrees(tree_, subtrees_, links);
   }
 
   const Dataset<T>& d_;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "keys.hpp"
 #include "scratch.hpp"
@@ -253,77 +254,79 @@ struct SplitSearch {
   void tiny_batch_scan(index_t n, const TinyKey* order, const Candidates& cand, Scratch& s,
                        const Rows& at, Consider&& consider) const {
     Batch batch(s);
-    int prev = -1, best = -1;
-    if (at.packed()) {  // packed blocks: as tiny_scan's, the left sums unpacked per candidate
-      std::uint64_t left = 0;
-      for (index_t i = 0; i < n;) {
-        const int b = tiny_code(order[i]);
-        std::uint64_t bin = 0;
-        for (; i < n && tiny_code(order[i]) == b; ++i) bin += at.packed_at(tiny_position(order[i]));
-        if (prev >= 0) {
-          batch.packed[batch.m] = left;
-          batch.push_cut(prev, b);
-        }
-        left += bin;
-        prev = b;
-      }
-      const auto left_at = [&](int j, double* L_j) { stats.unpack<2>(L_j, batch.packed[j]); };
-      best = batch_first_best<Crit>(batch, left_at, cand, -kInf);
-    } else {
-      double L[4] = {0, 0, 0, 0};
-      for (index_t i = 0; i < n;) {
-        const int b = tiny_code(order[i]);
-        double bin[4] = {0, 0, 0, 0};
-        for (; i < n && tiny_code(order[i]) == b; ++i)
-          at.template add_at<4>(bin, tiny_position(order[i]));
-        if (prev >= 0) {
-          for (int k = 0; k < 4; ++k) batch.channel[k][batch.m] = L[k];
-          batch.push_cut(prev, b);
-        }
-        add<4>(L, bin);
-        prev = b;
-      }
-      const auto left_at = [&](int j, double* L_j) {
-        for (int k = 0; k < 4; ++k) L_j[k] = batch.channel[k][j];
-      };
-      best = batch_first_best<Crit>(batch, left_at, cand, -kInf);
-    }
+    tiny_walk<4>(n, order, s, at, [&](auto left, int below, int above) {
+      if constexpr (std::is_integral_v<decltype(left)>)
+        batch.packed[batch.m] = left;
+      else
+        for (int k = 0; k < 4; ++k) batch.channel[k][batch.m] = left[k];
+      batch.push_cut(below, above);
+    });
+    // packed blocks: as tiny_scan's, the left sums unpacked per candidate
+    const int best =
+        at.packed()
+            ? batch_first_best<Crit>(
+                  batch, [&](int j, double* L_j) { stats.unpack<2>(L_j, batch.packed[j]); },
+                  cand, -kInf)
+            : batch_first_best<Crit>(
+                  batch,
+                  [&](int j, double* L_j) {
+                    for (int k = 0; k < 4; ++k) L_j[k] = batch.channel[k][j];
+                  },
+                  cand, -kInf);
     if (best >= 0) consider(batch.proxies[best], batch.cuts[2 * best], batch.cuts[2 * best + 1]);
   }
 
-  // tiny_node_search's scan of the keys in order, each code's rows summed apart (from zero, in
-  // their order) before the sum joins the left side, as a bin: each candidate's proxy to
+  // tiny_node_search's scan of the keys in order (tiny_walk): each candidate's proxy to
   // consider(proxy, code below, code above).
   template <Criterion Crit, int kC, class Rows, class Consider>
   void tiny_scan(index_t n, const TinyKey* order, const Candidates& cand, Scratch& s,
                  const Rows& at, Consider&& consider) const {
-    const int C = kC > 0 ? kC : this->C;
-    double* L = s.left.data();
+    double* unpacked = s.left.data();
+    tiny_walk<kC>(n, order, s, at, [&](auto left, int below, int above) {
+      if constexpr (std::is_integral_v<decltype(left)>) {
+        stats.unpack<kC - 2>(unpacked, left);
+        consider(cand.template evaluate<Crit, kC>(unpacked), below, above);
+      } else {
+        consider(cand.template evaluate<Crit, kC>(left), below, above);
+      }
+    });
+  }
+
+  // The one walk of the tiny scans over n keys in order: each code's rows summed apart (from
+  // zero, in their order) before the sum joins the left side, as a bin; at each boundary
+  // between the codes below and above, cut(left, below, above) with the left side's sums so
+  // far: one integer where the blocks are packed (a row's one integer read), else the kC
+  // channels (C where kC is 0) as a const double*. Fixed channels sum in locals, which the
+  // compiler keeps in registers; C channels in the scratch.
+  template <int kC, class Rows, class Cut>
+  FASTML_CART_INLINE void tiny_walk(index_t n, const TinyKey* order, Scratch& s, const Rows& at,
+                                    Cut&& cut) const {
     int prev = -1;
-    if (at.packed()) {  // packed blocks: a row's one integer read, the left side's unpacked
+    if (at.packed()) {
       std::uint64_t left = 0;
       for (index_t i = 0; i < n;) {
         const int b = tiny_code(order[i]);
         std::uint64_t bin = 0;
         for (; i < n && tiny_code(order[i]) == b; ++i)
           bin += at.packed_at(tiny_position(order[i]));
-        if (prev >= 0) {
-          stats.unpack<kC - 2>(L, left);
-          consider(cand.template evaluate<Crit, kC>(L), prev, b);
-        }
+        if (prev >= 0) cut(left, prev, b);
         left += bin;
         prev = b;
       }
       return;
     }
-    double* bin = s.bins.data();
+    constexpr int kFixed = kC > 0 ? kC : 1;
+    double fixed_left[kFixed], fixed_bin[kFixed];
+    double* L = kC > 0 ? fixed_left : s.left.data();
+    double* bin = kC > 0 ? fixed_bin : s.bins.data();
+    const int C = kC > 0 ? kC : this->C;
     std::fill(L, L + C, 0.0);
     for (index_t i = 0; i < n;) {
       const int b = tiny_code(order[i]);
       std::fill(bin, bin + C, 0.0);
       for (; i < n && tiny_code(order[i]) == b; ++i)
         at.template add_at<kC>(bin, tiny_position(order[i]));
-      if (prev >= 0) consider(cand.template evaluate<Crit, kC>(L), prev, b);
+      if (prev >= 0) cut(static_cast<const double*>(L), prev, b);
       add<kC>(L, bin);
       prev = b;
     }

@@ -1,69 +1,100 @@
 // Tree assembly after growth (see tree_nodes.hpp).
 #include "tree_nodes.hpp"
 
+#include <cstddef>
 #include <utility>
 #include <vector>
 
 namespace fastml::cart::detail {
 
-void append_subtree(Tree& tree, const Tree& sub, std::int64_t parent, bool is_left) {
-  const auto base = static_cast<std::int64_t>(tree.n_nodes());
-  const auto base_surrogate = static_cast<std::int64_t>(tree.surrogate_feature.size());
-  auto extend = [](auto& to, const auto& from) { to.insert(to.end(), from.begin(), from.end()); };
-  for (auto [to, from] : {std::pair{&tree.children_left, &sub.children_left},
-                          std::pair{&tree.children_right, &sub.children_right}})
-    for (std::int64_t child : *from) to->push_back(child < 0 ? child : child + base);
-  extend(tree.feature, sub.feature);
-  extend(tree.n_node_samples, sub.n_node_samples);
-  extend(tree.threshold, sub.threshold);
-  extend(tree.impurity, sub.impurity);
-  extend(tree.weighted_n_node_samples, sub.weighted_n_node_samples);
-  extend(tree.value, sub.value);
-  extend(tree.missing_go_to_left, sub.missing_go_to_left);
-  for (std::size_t i = 1; i < sub.surrogate_ptr.size(); ++i)
-    tree.surrogate_ptr.push_back(base_surrogate + sub.surrogate_ptr[i]);
-  extend(tree.surrogate_feature, sub.surrogate_feature);
-  extend(tree.surrogate_threshold, sub.surrogate_threshold);
-  extend(tree.surrogate_reversed, sub.surrogate_reversed);
-  (is_left ? tree.children_left : tree.children_right)[parent] = base;
+namespace {
+
+// Appends from's nodes [first, last) (and their surrogates) to tree, their children's ids
+// shifted by `shift` (leaves keep -1).
+void append_nodes(Tree& tree, const Tree& from, index_t first, index_t last, std::int64_t shift) {
+  // in's entries [begin, end) appended to `to`
+  const auto extend = [](auto& to, const auto& in, std::size_t begin, std::size_t end) {
+    to.insert(to.end(), in.begin() + begin, in.begin() + end);
+  };
+  for (auto [to, in] : {std::pair{&tree.children_left, &from.children_left},
+                        std::pair{&tree.children_right, &from.children_right}})
+    for (index_t i = first; i < last; ++i)
+      to->push_back((*in)[i] < 0 ? (*in)[i] : (*in)[i] + shift);
+  extend(tree.feature, from.feature, first, last);
+  extend(tree.n_node_samples, from.n_node_samples, first, last);
+  extend(tree.threshold, from.threshold, first, last);
+  extend(tree.impurity, from.impurity, first, last);
+  extend(tree.weighted_n_node_samples, from.weighted_n_node_samples, first, last);
+  const std::size_t V = from.value.size() / from.n_nodes();
+  extend(tree.value, from.value, first * V, last * V);
+  extend(tree.missing_go_to_left, from.missing_go_to_left, first, last);
+  const std::int64_t s_first = from.surrogate_ptr[first], s_last = from.surrogate_ptr[last];
+  const auto s_shift = static_cast<std::int64_t>(tree.surrogate_feature.size()) - s_first;
+  for (index_t i = first; i < last; ++i)
+    tree.surrogate_ptr.push_back(from.surrogate_ptr[i + 1] + s_shift);
+  extend(tree.surrogate_feature, from.surrogate_feature, s_first, s_last);
+  extend(tree.surrogate_threshold, from.surrogate_threshold, s_first, s_last);
+  extend(tree.surrogate_reversed, from.surrogate_reversed, s_first, s_last);
 }
 
-Tree preorder(const Tree& t) {
-  const index_t n = t.n_nodes();
-  std::vector<std::int64_t> order, stack{0};
-  order.reserve(n);
-  while (!stack.empty()) {
-    const std::int64_t node = stack.back();
-    stack.pop_back();
-    order.push_back(node);
-    if (t.children_left[node] >= 0) {
-      stack.push_back(t.children_right[node]);
-      stack.push_back(t.children_left[node]);
-    }
+}  // namespace
+
+// top's nodes walked in preorder, each subtree copied whole (its ids shifted) where its place
+// in the walk comes: one copy of each node into arrays sized once, where appending the
+// subtrees and renumbering the result copied every node twice into growing arrays.
+Tree link_subtrees(const Tree& top, const std::vector<Tree>& subtrees,
+                   const std::vector<SubtreeLink>& links) {
+  const index_t n_top = top.n_nodes();
+  std::size_t n = n_top, n_surrogates = top.surrogate_feature.size();
+  for (const Tree& sub : subtrees) {
+    n += sub.n_nodes();
+    n_surrogates += sub.surrogate_feature.size();
   }
-  std::vector<std::int64_t> new_id(n);
-  for (index_t i = 0; i < n; ++i) new_id[order[i]] = i;
   Tree out;
-  const index_t V = static_cast<index_t>(t.value.size()) / n;
+  out.children_left.reserve(n);
+  out.children_right.reserve(n);
+  out.feature.reserve(n);
+  out.n_node_samples.reserve(n);
+  out.threshold.reserve(n);
+  out.impurity.reserve(n);
+  out.weighted_n_node_samples.reserve(n);
+  out.value.reserve(n * (top.value.size() / n_top));
+  out.missing_go_to_left.reserve(n);
+  out.surrogate_ptr.reserve(n + 1);
   out.surrogate_ptr.assign(1, 0);
-  for (std::int64_t node : order) {
-    for (auto [to, from] : {std::pair{&out.children_left, &t.children_left},
-                            std::pair{&out.children_right, &t.children_right}})
-      to->push_back((*from)[node] < 0 ? (*from)[node] : new_id[(*from)[node]]);
-    out.feature.push_back(t.feature[node]);
-    out.n_node_samples.push_back(t.n_node_samples[node]);
-    out.threshold.push_back(t.threshold[node]);
-    out.impurity.push_back(t.impurity[node]);
-    out.weighted_n_node_samples.push_back(t.weighted_n_node_samples[node]);
-    out.value.insert(out.value.end(), t.value.begin() + node * V,
-                     t.value.begin() + (node + 1) * V);
-    out.missing_go_to_left.push_back(t.missing_go_to_left[node]);
-    for (std::int64_t k = t.surrogate_ptr[node]; k < t.surrogate_ptr[node + 1]; ++k) {
-      out.surrogate_feature.push_back(t.surrogate_feature[k]);
-      out.surrogate_threshold.push_back(t.surrogate_threshold[k]);
-      out.surrogate_reversed.push_back(t.surrogate_reversed[k]);
+  out.surrogate_feature.reserve(n_surrogates);
+  out.surrogate_threshold.reserve(n_surrogates);
+  out.surrogate_reversed.reserve(n_surrogates);
+  // each child of top's nodes that is a subtree's root: its subtree's index, else -1
+  std::vector<std::int64_t> subtree_of(2 * static_cast<std::size_t>(n_top), -1);
+  for (std::size_t i = 0; i < links.size(); ++i)
+    subtree_of[2 * links[i].parent + (links[i].is_left ? 0 : 1)] = static_cast<std::int64_t>(i);
+  // a node of top (or a subtree, whole) to place, and its parent's id in out
+  struct Place {
+    std::int64_t node;
+    bool subtree;
+    std::int64_t parent;
+    bool is_left;
+  };
+  std::vector<Place> stack{{0, false, -1, false}};
+  while (!stack.empty()) {
+    const Place p = stack.back();
+    stack.pop_back();
+    const auto id = static_cast<std::int64_t>(out.n_nodes());
+    if (p.parent >= 0) (p.is_left ? out.children_left : out.children_right)[p.parent] = id;
+    if (p.subtree) {
+      const Tree& sub = subtrees[p.node];
+      append_nodes(out, sub, 0, sub.n_nodes(), id);
+      continue;
     }
-    out.surrogate_ptr.push_back(static_cast<std::int64_t>(out.surrogate_feature.size()));
+    // an inner node's children ids are top's until its children are placed
+    append_nodes(out, top, p.node, p.node + 1, 0);
+    if (top.feature[p.node] < 0) continue;  // a leaf
+    for (const bool is_left : {false, true}) {  // the left child popped first
+      const std::int64_t sub = subtree_of[2 * p.node + (is_left ? 0 : 1)];
+      const std::int64_t child = is_left ? top.children_left[p.node] : top.children_right[p.node];
+      stack.push_back(sub >= 0 ? Place{sub, true, id, is_left} : Place{child, false, id, is_left});
+    }
   }
   return out;
 }

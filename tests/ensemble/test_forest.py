@@ -606,3 +606,24 @@ def test_friedman_mse_follows_the_installed_scikit_learn():
     assert forest.criterion == "squared_error"
     with pytest.warns(FutureWarning, match="friedman_mse"):
         assert DecisionTreeRegressor(criterion="friedman_mse").criterion == "squared_error"
+
+
+@pytest.mark.parametrize("finder", FINDERS)
+def test_grown_trees_are_in_preorder_with_their_depth(finder):
+    # The core links the subtrees it grows apart (every child of the root here) into their
+    # tree in preorder, and gives each tree's depth, which Tree takes without its structural
+    # check: both as the check and scikit-learn's numbering have them.
+    X, _, score = _classification(n=600, d=5, seed=3)
+    forest = RandomForestRegressor(n_estimators=3, split_finder=finder, random_state=0).fit(
+        X, score)
+    trees = [tree.tree_ for tree in forest.estimators_]
+    trees.append(DecisionTreeRegressor(split_finder=finder, random_state=0).fit(X, score).tree_)
+    for tree in trees:
+        assert tree.max_depth == tree._check_structure()
+        inner = np.flatnonzero(tree.children_left >= 0)
+        assert_array_equal(tree.children_left[inner], inner + 1)
+        # a right child follows its sibling's whole subtree
+        sizes = np.ones(tree.node_count, dtype=np.int64)
+        for node in inner[::-1]:
+            sizes[node] += sizes[tree.children_left[node]] + sizes[tree.children_right[node]]
+        assert_array_equal(tree.children_right[inner], inner + 1 + sizes[inner + 1])

@@ -10,6 +10,8 @@
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fastml/matrix_views.hpp"
 
@@ -90,6 +92,17 @@ CsrRows<T, I> csr_view(const pybind11::array_t<I, pybind11::array::c_style>& ind
                        std::ptrdiff_t n_cols) {
   const std::ptrdiff_t n = require_csr(indptr, indices, n_cols, &data);
   return CsrRows<T, I>{indptr.data(), indices.data(), data.data(), n, n_cols};
+}
+
+// The vector's elements handed to NumPy without a copy: the array owns the vector (moved to the
+// heap, freed with the array), of the given shape (default: 1-D, its size).
+template <class E>
+pybind11::array_t<E> owned_array(std::vector<E>&& v, std::vector<pybind11::ssize_t> shape = {}) {
+  auto* owned = new std::vector<E>(std::move(v));
+  pybind11::capsule free_when_done(owned,
+                                   [](void* p) { delete static_cast<std::vector<E>*>(p); });
+  if (shape.empty()) shape.push_back(static_cast<pybind11::ssize_t>(owned->size()));
+  return pybind11::array_t<E>(shape, owned->data(), free_when_done);
 }
 
 }  // namespace fastml::bindings

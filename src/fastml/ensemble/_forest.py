@@ -122,7 +122,8 @@ class _BaseForest(CompiledWalk, BaseEstimator):
             problem.data = None  # the search's copy of X (sparse X's other format) goes now
             n_classes = np.maximum(problem.n_classes, 1)
             for seed, nodes in zip(seeds, grown):
-                tree = Tree(problem.X.shape[1], n_classes, nodes)
+                tree = Tree(problem.X.shape[1], n_classes, nodes,
+                            _grown_depth=nodes["max_depth"])
                 self.estimators_.append(self._make_tree(int(seed), tree, problem.split_finder))
             if self.verbose:
                 print(f"grew {n_more} trees ({problem.split_finder} split search, "

@@ -372,7 +372,8 @@ class _BaseDecisionTree(CompiledWalk, BaseEstimator):
         n_threads = region_threads(problem.X.size * _PARALLEL_FIT_VALUE_NS, n_threads)
         nodes = _cart.grow_tree(problem.y, problem.sample_weight, problem.n_classes.tolist(),
                                 problem.params, seed, n_threads, **problem.data)
-        tree = Tree(problem.X.shape[1], np.maximum(problem.n_classes, 1), nodes)
+        tree = Tree(problem.X.shape[1], np.maximum(problem.n_classes, 1), nodes,
+                    _grown_depth=nodes["max_depth"])
         self.tree_ = tree.prune(self.ccp_alpha) if self.ccp_alpha > 0 else tree
         self.split_finder_ = problem.split_finder
         self._pack()
