@@ -806,6 +806,8 @@ PYBIND11_MODULE(_cart, m) {
         "Bin codes (n_rows, n_features) of X (the number of thresholds below each value, 255 for\n"
         "NaN) and bin_bounds (2, n_features, 256): the smallest and largest value in each bin\n"
         "(None where bounds is False).");
+  m.def("simd_build", &cart::simd_target,
+        "Instruction-set build of encode_bins's codes-only kernels chosen for this CPU.");
   m.def("sparse_bins", &sparse_bins, py::arg("n_rows"), py::arg("csc"), py::arg("csr"),
         py::arg("max_bins"), py::arg("sample") = py::none(), py::arg("n_threads") = 1,
         "Sparse X's bins for the histogram search: (csc_codes, csr_codes, zero_codes,\n"

@@ -6,7 +6,9 @@
 #include <memory>
 #include <vector>
 
+#include "fastml/binning_kernels.hpp"
 #include "fastml/cart.hpp"
+#include "fastml/isa.hpp"
 #include "fastml/openmp_helpers.h"
 
 namespace fastml::cart {
@@ -26,6 +28,27 @@ inline index_t bin_of(const double* threshold, double v) {
   }
   return (base - threshold) + (*base < v);
 }
+
+// The smallest T above threshold t (NaN for t = +inf or NaN, which no value lies above): for
+// a T value v, t < v exactly when the result <= v.
+template <class T>
+T smallest_above(double t) {
+  constexpr T kLargest = std::numeric_limits<T>::max();
+  if (!(t < kInf)) return std::numeric_limits<T>::quiet_NaN();
+  if (t >= kLargest) return std::numeric_limits<T>::infinity();
+  if (t < -static_cast<double>(kLargest)) return -kLargest;  // -inf, or a double below floats
+  T above = static_cast<T>(t);  // the nearest T, which may lie at or below t
+  if (!(static_cast<double>(above) > t))
+    above = std::nextafter(above, std::numeric_limits<T>::infinity());
+  return above;
+}
+
+const IsaChoice<EncodeTable>& encode_kernels() {
+  static const IsaChoice<EncodeTable> choice =
+      choose_isa(FASTML_IF_ISA_V4(&x86_64_v4::kernel_table),
+                 FASTML_IF_ISA_V3(&x86_64_v3::kernel_table), &baseline::kernel_table);
+  return choice;
+}
 }  // namespace
 
 template <class T>
@@ -33,25 +56,25 @@ void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* b
                  std::uint8_t* codes, double* bin_bounds, int n_threads) {
   const index_t F = n_features;
   if (bin_bounds == nullptr) {  // the codes alone (the booster's)
-    // Rows in blocks, feature by feature within a block: one feature's thresholds (2 KiB) stay
-    // in L1 while the block's values of it are searched, and the searches of consecutive rows
-    // are independent chains for the out-of-order core; row by row, every feature's
-    // thresholds (56 KiB for the bench's 28) passed through L1 for each row. 1M x 28 float32,
-    // one thread, 3 runs of 3 alternating with the old loop: 0.36-0.47 s of CPU against 0.45-0.80.
-    constexpr index_t kRowBlock = 256;  // its values and codes: 36 KiB at 28 float32 features
+    // Each feature's keys (see fastml/binning_kernels.hpp) searched by the widest kernel this
+    // CPU runs (csrc/tree/binning_isa.cpp, which says what it saves), on blocks of rows.
+    std::vector<T> keys(static_cast<std::size_t>(F) * kEncodeKeys);
+    for (index_t f = 0; f < F; ++f) {
+      T* k = keys.data() + f * kEncodeKeys;
+      for (int j = 0; j < kBins; ++j)
+        k[j] = j < kMissingBin ? smallest_above<T>(bin_threshold[f * kBins + j])
+                               : std::numeric_limits<T>::quiet_NaN();
+      for (int run = 0; run < 16; ++run) k[kBins + run] = k[16 * run + 15];
+    }
+    const EncodeKernel<T> kernel = kernels_for<T>(encode_kernels().table);
+    // a block's values and codes: 36 KiB at 28 float32 features
+    constexpr index_t kRowBlock = 256;
     const index_t n_blocks = (n_rows + kRowBlock - 1) / kRowBlock;
-    const int threads = fastml_region_threads(10.0 * static_cast<double>(n_rows) * F, n_threads);
+    const int threads = fastml_region_threads(2.0 * static_cast<double>(n_rows) * F, n_threads);
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
     for (index_t block = 0; block < n_blocks; ++block) {
       const index_t begin = block * kRowBlock, end = std::min(n_rows, begin + kRowBlock);
-      for (index_t f = 0; f < F; ++f) {
-        const double* threshold = bin_threshold + f * kBins;
-        for (index_t i = begin; i < end; ++i) {
-          const double v = X[i * F + f];
-          codes[i * F + f] = std::isnan(v) ? static_cast<std::uint8_t>(kMissingBin)
-                                           : static_cast<std::uint8_t>(bin_of(threshold, v));
-        }
-      }
+      kernel(X + begin * F, end - begin, F, keys.data(), codes + begin * F);
     }
     return;
   }
@@ -212,6 +235,8 @@ index_t sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data,
   }
   return offsets[n_features];
 }
+
+const char* simd_target() { return encode_kernels().name; }
 
 template index_t sparse_bin_thresholds<float>(const std::int64_t*, const float*, index_t,
                                               index_t, int, std::int64_t*, double*);

@@ -290,6 +290,9 @@ template <class T>
 void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* bin_threshold,
                  std::uint8_t* codes, double* bin_bounds, int n_threads);
 
+// The instruction-set build of encode_bins's codes-only kernels chosen for this CPU.
+const char* simd_target();
+
 // Sparse X's bins, in a compact layout: O(the bins used) where the dense layout's tables take
 // n_features x kBins values each, hundreds of megabytes for 50k features.
 //
