@@ -31,17 +31,11 @@ inline index_t bin_of(const double* threshold, double v) {
 }
 
 // The smallest T above threshold t (NaN for t = +inf or NaN, which no value lies above): for
-// a T value v, t < v exactly when the result <= v.
+// a T value v, t < v exactly when the result <= v. The T after walk_threshold's largest T <= t.
 template <class T>
 T smallest_above(double t) {
-  constexpr T kLargest = std::numeric_limits<T>::max();
   if (!(t < kInf)) return std::numeric_limits<T>::quiet_NaN();
-  if (t >= kLargest) return std::numeric_limits<T>::infinity();
-  if (t < -static_cast<double>(kLargest)) return -kLargest;  // -inf, or a double below floats
-  T above = static_cast<T>(t);  // the nearest T, which may lie at or below t
-  if (!(static_cast<double>(above) > t))
-    above = std::nextafter(above, std::numeric_limits<T>::infinity());
-  return above;
+  return std::nextafter(walk_threshold<T>(t), std::numeric_limits<T>::infinity());
 }
 
 const IsaChoice<EncodeTable>& encode_kernels() {
