@@ -20,7 +20,7 @@ CORE_TESTS = ["tests/nn/test_conv_core.py", "tests/cluster/test_kmeans.py",
               "tests/recommend/test_mf_core.py", "tests/naive_bayes/test_nb_core.py",
               "tests/linear_model/test_gram_core.py", "tests/linear_model/test_logistic_core.py",
               "tests/decomposition/test_sparse_products.py",
-              "tests/ensemble/test_hgb_leaf_masks.py"]
+              "tests/ensemble/test_hgb_leaf_masks.py", "tests/tree/test_binning_kernels.py"]
 ROOT = Path(__file__).resolve().parents[1]
 REPORT_BUILDS = ("from fastml import _backend; from fastml.cluster import _kmeans_fast; "
                  "from fastml.nn import _conv_fast; "
@@ -30,10 +30,11 @@ REPORT_BUILDS = ("from fastml import _backend; from fastml.cluster import _kmean
                  "from fastml.linear_model import _logistic_fast; "
                  "from fastml.cluster import _hierarchy_fast; "
                  "from fastml.decomposition import _decomposition_fast; "
+                 "from fastml.tree import _cart; "
                  "print(_backend.simd_build(), _kmeans_fast.simd_build(), _conv_fast.simd_build(), "
                  "_mf_fast.simd_build(), _nb_fast.simd_build(), _linalg_fast.simd_build(), "
                  "_logistic_fast.simd_build(), _hierarchy_fast.simd_build(), "
-                 "_decomposition_fast.simd_build())")
+                 "_decomposition_fast.simd_build(), _cart.simd_build())")
 
 
 @pytest.mark.parametrize("build", BUILDS[:2])

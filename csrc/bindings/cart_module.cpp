@@ -612,6 +612,36 @@ py::tuple encode_bins(const py::array& X, const py::array& bin_threshold, int n_
   return py::make_tuple(codes, bounds);
 }
 
+// The booster's thresholds of dense X (see cart::dense_bin_thresholds) for the given features:
+// (thresholds, counts), the other features' rows +inf and counts 0.
+template <class T>
+py::tuple dense_bin_thresholds(const py::array& X, const py::array& features, int max_bins,
+                               const py::array& quantiles, int n_threads) {
+  require(X.ndim() == 2, "X must be 2-d");
+  const index_t n = X.shape(0), d = X.shape(1);
+  const T* x = checked<T>(X, "X", {n, d});
+  require(features.ndim() == 1, "features must be 1-d");
+  const index_t n_chosen = features.shape(0);
+  const std::int64_t* f = checked<std::int64_t>(features, "features", {n_chosen});
+  for (index_t c = 0; c < n_chosen; ++c)
+    require(f[c] >= 0 && f[c] < d, "features must lie in [0, n_features)");
+  require(max_bins >= 2 && max_bins <= cart::kMissingBin, "max_bins must lie in [2, 255]");
+  const double* q = checked<double>(quantiles, "quantiles", {index_t{max_bins} - 1});
+  require_threads(n_threads);
+  py::array_t<double> thresholds({d, index_t{cart::kBins}});
+  py::array_t<std::int64_t> counts(d);
+  double* t = thresholds.mutable_data();
+  std::int64_t* k = counts.mutable_data();
+  {
+    py::gil_scoped_release release;
+    std::fill(t, t + d * cart::kBins, std::numeric_limits<double>::infinity());
+    std::fill(k, k + d, 0);
+    cart::dense_bin_thresholds(x, n, d, f, n_chosen, max_bins, q, t, k, n_threads);
+  }
+  return py::make_tuple(thresholds, counts);
+}
+template <class T> struct DenseBinThresholds { template <class... A> static auto run(A&&... a) { return dense_bin_thresholds<T>(std::forward<A>(a)...); } };
+
 // Sparse X's codes for the histogram search (see cart::sparse_bins): csc and csr as read_csc
 // takes them (csr may be None), sample None or (its rows, its csc): the rows whose values place
 // the thresholds. Returns (csc_codes, csr_codes or None, zero_codes, bin_start).
@@ -826,6 +856,19 @@ PYBIND11_MODULE(_cart, m) {
         "Bin codes (n_rows, n_features) of X (the number of thresholds below each value, 255 for\n"
         "NaN) and bin_bounds (2, n_features, 256): the smallest and largest value in each bin\n"
         "(None where bounds is False).");
+  m.def("dense_bin_thresholds",
+        [](const py::array& X, const py::array& features, int max_bins,
+           const py::array& quantiles, int n_threads) {
+          return by_dtype<DenseBinThresholds>(X, features, max_bins, quantiles, n_threads);
+        },
+        py::arg("X"), py::arg("features"), py::arg("max_bins"), py::arg("quantiles"),
+        py::arg("n_threads"),
+        "The booster's bin thresholds of the given columns of dense X: (thresholds\n"
+        "(n_features, 256) +inf padded, counts (n_features), -1 where one came out NaN), the\n"
+        "other features' rows +inf and counts 0: scikit-learn's _find_binning_thresholds\n"
+        "without weights, quantiles being np.linspace(0, 100, max_bins + 1)[1:-1] / 100.");
+  m.def("simd_build", &cart::simd_target,
+        "Instruction-set build of encode_bins's codes-only kernels chosen for this CPU.");
   m.def("sparse_bins", &sparse_bins, py::arg("n_rows"), py::arg("csc"), py::arg("csr"),
         py::arg("max_bins"), py::arg("sample") = py::none(), py::arg("n_threads") = 1,
         "Sparse X's bins for the histogram search: (csc_codes, csr_codes, zero_codes,\n"

@@ -567,3 +567,42 @@ def test_bin_thresholds_are_sklearn_binmappers(max_bins, weighted, rng):
         assert counts[f] == len(expected)
         assert_array_equal(thresholds[f, :counts[f]], expected)
         assert np.all(np.isinf(thresholds[f, counts[f]:]))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # NumPy's inf - inf
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("max_bins", [2, 3, 17, 255])
+def test_compiled_bin_thresholds_are_numpys(dtype, max_bins, rng):
+    """The unweighted dense thresholds (compiled: a radix sort, np.percentile's arithmetic)
+    against scikit-learn's _find_binning_thresholds, column by column: runs of max_bins and
+    max_bins + 1 distinct values, infinities, signed zeros, a lone value, NaN columns."""
+    from fastml.ensemble._hist_gradient_boosting import bin_thresholds
+    from fastml.tree import _cart
+    from fastml.utils._sklearn_compat import hgb_binning_thresholds
+
+    n = 2000
+    columns = [rng.normal(size=n), rng.integers(0, max_bins, n), rng.integers(0, max_bins + 1, n),
+               rng.integers(-3, 4, n) * 0.0, np.round(rng.exponential(size=n), 2),
+               np.full(n, 7.0), np.full(n, np.nan), np.r_[5.0, np.full(n - 1, np.nan)],
+               np.where(rng.random(n) < 0.1, np.inf, rng.normal(size=n)),
+               np.where(rng.random(n) < 0.1, -np.inf, rng.integers(0, 3, n)),
+               np.where(rng.random(n) < 0.5, -np.inf, np.inf),
+               rng.normal(size=n) * 1e-40, np.r_[np.full(n - 1, 1.0), 2.0]]
+    X = np.column_stack(columns).astype(dtype)
+    X[rng.random(X.shape) < 0.05] = np.nan
+    X[:, 3][X[:, 3] == 0] = rng.choice([-0.0, 0.0], (X[:, 3] == 0).sum())
+    for n_threads in (1, 2):
+        thresholds, counts = bin_thresholds(X, max_bins, None, n_threads)
+        for f in range(X.shape[1]):
+            column = X[:, f].astype(np.float64)
+            column = column[~np.isnan(column)]
+            expected = hgb_binning_thresholds(column, max_bins) if len(column) else []
+            assert counts[f] == len(expected), f
+            assert_array_equal(thresholds[f, :counts[f]], expected)
+            assert np.all(thresholds[f, counts[f]:] == np.inf)
+    # the compiled core alone: NaN thresholds (from -inf and +inf) flagged, the other rows +inf
+    quantiles = np.linspace(0, 100, num=max_bins + 1)[1:-1] / 100
+    t, c = _cart.dense_bin_thresholds(X, np.array([0, 10], dtype=np.int64), max_bins,
+                                      quantiles, 2)
+    assert c[1] == 0 and np.all(t[1] == np.inf)
+    assert c[10] == -1  # (-inf + inf) / 2

@@ -295,6 +295,24 @@ template <class T>
 void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* bin_threshold,
                  std::uint8_t* codes, double* bin_bounds, int n_threads);
 
+// The booster's bin thresholds of dense X (n_rows, n_features, row-major, the rows the bins
+// are drawn from): scikit-learn's _find_binning_thresholds without sample weights, for each of
+// the n_chosen columns features[c], in threads: the column's values less NaN sorted; fewer than
+// max_bins + 1 distinct ones give the midpoints of consecutive ones, more give
+// np.percentile(method="averaged_inverted_cdf") at quantiles (max_bins - 1 of them, as
+// np.percentile divides the percentiles by 100), repeated values dropped; then capped at 1e300.
+// OUT thresholds (n_features, kBins): a chosen feature's row, +inf padded (the other rows
+// untouched); counts (n_features): a chosen feature's count of thresholds, or -1 where one came
+// out NaN (from infinite values; its row then unspecified).
+template <class T>
+void dense_bin_thresholds(const T* X, index_t n_rows, index_t n_features,
+                          const std::int64_t* features, index_t n_chosen, int max_bins,
+                          const double* quantiles, double* thresholds, std::int64_t* counts,
+                          int n_threads);
+
+// The instruction-set build of encode_bins's codes-only kernels chosen for this CPU.
+const char* simd_target();
+
 // Sparse X's bins, in a compact layout: O(the bins used) where the dense layout's tables take
 // n_features x kBins values each, hundreds of megabytes for 50k features.
 //

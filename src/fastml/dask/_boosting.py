@@ -81,7 +81,7 @@ def _encode(X, thresholds, n_threads):
     its feature's bin of 0). The thresholds are finite, +inf padded (scikit-learn caps them)."""
     if sparse.issparse(X):
         return encode_sparse(X, thresholds, np.isfinite(thresholds).sum(axis=1))
-    return _cart.encode_bins(np.ascontiguousarray(X), thresholds, n_threads)[0]
+    return _cart.encode_bins(np.ascontiguousarray(X), thresholds, n_threads, bounds=False)[0]
 
 
 class _Shard:

@@ -110,12 +110,26 @@ def _column_thresholds(column, max_bins, sample_weight):
 
 def bin_thresholds(X, max_bins, sample_weight, n_threads, known_categories=None):
     """(thresholds, counts): (n_features, N_BINS) float64, each feature's thresholds +inf padded
-    (as encode_bins reads them), and how many each has. Features in threads: NumPy's sort
-    releases the GIL. A categorical feature (known_categories[f] not None: its encoded
+    (as encode_bins reads them), and how many each has. Features in threads: unweighted dense
+    X's in compiled code, the others' in Python threads (NumPy's sort releases the GIL). A
+    categorical feature (known_categories[f] not None: its encoded
     categories 0 .. n - 1) has the thresholds 0 .. n - 2, so that category c is bin c."""
-    out = np.full((X.shape[1], _cart.N_BINS), np.inf)
-    counts = np.zeros(X.shape[1], dtype=np.int64)
-
+    categorical = [known_categories is not None and known_categories[f] is not None
+                   for f in range(X.shape[1])]
+    if sparse.issparse(X) or sample_weight is not None:
+        out = np.full((X.shape[1], _cart.N_BINS), np.inf)
+        counts = np.zeros(X.shape[1], dtype=np.int64)
+        left = range(X.shape[1])
+    else:
+        # unweighted dense columns in compiled code (a radix sort, the percentiles computed as
+        # NumPy computes them): the bench's 200k x 28 float32 subsample, one thread, medians of
+        # 5: 0.063 s of CPU against 0.32 s for _column_thresholds. A feature whose thresholds
+        # came out NaN (infinite values) is left to NumPy.
+        numerical = np.flatnonzero(~np.asarray(categorical, dtype=bool)).astype(np.int64)
+        quantiles = np.true_divide(np.linspace(0, 100, num=max_bins + 1)[1:-1], 100)
+        out, counts = _cart.dense_bin_thresholds(np.ascontiguousarray(X), numerical, max_bins,
+                                                 quantiles, n_threads)
+        left = [f for f in range(X.shape[1]) if categorical[f] or counts[f] < 0]
     if sparse.issparse(X):
         X = X.tocsc()
 
@@ -129,15 +143,16 @@ def bin_thresholds(X, max_bins, sample_weight, n_threads, known_categories=None)
         return out
 
     def one(f):
-        if known_categories is not None and known_categories[f] is not None:
+        if categorical[f]:
             t = known_categories[f][:-1]
         else:
             t = _column_thresholds(column(f), max_bins, sample_weight)
         counts[f] = len(t)
+        out[f] = np.inf
         if len(t) < _cart.N_BINS:  # a wide feature's codes are its categories (uint16 codes)
             out[f, :len(t)] = t
 
-    for_each_in_threads(one, X.shape[1], n_threads)
+    for_each_in_threads(lambda k: one(left[k]), len(left), n_threads)
     return out, counts
 
 
