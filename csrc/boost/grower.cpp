@@ -308,10 +308,14 @@ class Grower {
       return n_left;
     }
     index_t lefts[kMaxBlocks + 1] = {0};
-    const int B = std::min(blocks, kMaxBlocks);
+    int B = std::min(blocks, kMaxBlocks);
 #pragma omp parallel num_threads(B)
     {
-      const int b = omp_get_thread_num();
+      // the team may be smaller than asked for (OMP_THREAD_LIMIT, nested regions, no OpenMP):
+      // its blocks must still cover every row
+      const int team = omp_get_num_threads(), b = omp_get_thread_num();
+#pragma omp single
+      B = team;  // the single's closing barrier publishes it before any block reads it
       const index_t first = n * b / B, last = n * (b + 1) / B;
       // branch-free as above: out[at_left] and out[at_right] are slots not yet written
       index_t at_left = first, at_right = last - 1;

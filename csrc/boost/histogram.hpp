@@ -362,16 +362,10 @@ void build_histogram(BasicHistogramPool<BinT>& pool, int h, const Data& data, co
   if (!all_rows && fills_by_rows(data, features)) {
     const index_t f0 = features[0];
     if (chunks <= 1 || node_codes == nullptr) {
-      // each row's codes and gradient read once, in place: no gather
-      auto share = [&](index_t first, index_t last) {
-        fill_rows<kConstantHessian, false>(pool, h, data, data.row_codes, gh, rows, n, first,
-                                           last - first);
-      };
-      if (chunks <= 1) return share(f0, f0 + count);
-#pragma omp parallel for schedule(static, 1) num_threads(chunks)
-      for (int chunk = 0; chunk < chunks; ++chunk)
-        share(f0 + count * chunk / chunks, f0 + count * (chunk + 1) / chunks);
-      return;
+      // one thread (every caller with threads to spare gives node_codes): each row's codes
+      // and gradient read once, in place, no gather
+      return fill_rows<kConstantHessian, false>(pool, h, data, data.row_codes, gh, rows, n, f0,
+                                                count);
     }
     // Several threads, each filling its share of the features: the rows' codes and gradients
     // are first gathered into node order, each thread a share of the rows, so that every row's
@@ -384,11 +378,8 @@ void build_histogram(BasicHistogramPool<BinT>& pool, int h, const Data& data, co
     // second start and end: on a loaded machine each a wait for a descheduled thread)
 #pragma omp parallel num_threads(chunks)
     {
-      int shares = 1, share = 0;  // the team may be smaller than asked for
-#ifdef _OPENMP
-      shares = omp_get_num_threads();
-      share = omp_get_thread_num();
-#endif
+      // the team may be smaller than asked for
+      const int shares = omp_get_num_threads(), share = omp_get_thread_num();
       gather_rows(data, gh, rows, n * share / shares, n * (share + 1) / shares, node_codes,
                   ordered);
 #pragma omp barrier

@@ -23,6 +23,7 @@
 
 #include "fastml/clf_metrics.hpp"
 #include "fastml/openmp_helpers.h"
+#include "fastml/sort_keys.hpp"
 
 namespace fastml::clf_metrics {
 namespace {
@@ -31,18 +32,12 @@ constexpr std::uint32_t kPosBit = 0x80000000u;
 constexpr std::uint32_t kIndexMask = 0x7fffffffu;
 
 template <class T>
-using Key = std::conditional_t<std::is_same_v<T, float>, std::uint32_t, std::uint64_t>;
+using Key = SortKey<T>;
 
 // The key of a score: ascending keys are descending scores; -0.0 and 0.0 get the same key.
 template <class T>
 inline Key<T> descending_key(T x) {
-  using K = Key<T>;
-  constexpr K sign = K{1} << (8 * sizeof(K) - 1);
-  if (x == T(0)) x = T(0);
-  K bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  const K ascending = (bits & sign) ? ~bits : (bits | sign);
-  return ~ascending;
+  return ~ascending_key(x == T(0) ? T(0) : x);
 }
 
 template <class K>
@@ -160,7 +155,7 @@ Sorted<T> sorted_payloads(const T* score, const std::uint8_t* is_pos, index_t n,
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     const int t = omp_get_thread_num();
-    const int nt = threads > 1 ? threads : 1;
+    const int nt = omp_get_num_threads();  // the team may be smaller than asked for
     const index_t b = n * t / nt, e = n * (t + 1) / nt;
     index_t* count = counts.data() + t * n_buckets;
     for (index_t i = b; i < e; ++i) ++count[(descending_key(score[i]) >> shift) & mask];

@@ -11,6 +11,7 @@
 #include "fastml/cart.hpp"
 #include "fastml/isa.hpp"
 #include "fastml/openmp_helpers.h"
+#include "fastml/sort_keys.hpp"
 
 namespace fastml::cart {
 
@@ -30,12 +31,13 @@ inline index_t bin_of(const double* threshold, double v) {
   return (base - threshold) + (*base < v);
 }
 
-// The smallest T above threshold t (NaN for t = +inf or NaN, which no value lies above): for
-// a T value v, t < v exactly when the result <= v. The T after walk_threshold's largest T <= t.
+// The largest T <= threshold t (NaN for t = +inf or NaN, which no value lies above): for a T
+// value v, t < v exactly when the result < v. Not the smallest T above t with <=: for t = 0
+// that is a subnormal, which a process with denormals-are-zero set compares as 0.
 template <class T>
-T smallest_above(double t) {
+T search_key(double t) {
   if (!(t < kInf)) return std::numeric_limits<T>::quiet_NaN();
-  return std::nextafter(walk_threshold<T>(t), std::numeric_limits<T>::infinity());
+  return walk_threshold<T>(t);
 }
 
 const IsaChoice<EncodeTable>& encode_kernels() {
@@ -57,7 +59,7 @@ void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* b
     for (index_t f = 0; f < F; ++f) {
       T* k = keys.data() + f * kEncodeKeys;
       for (int j = 0; j < kBins; ++j)
-        k[j] = j < kMissingBin ? smallest_above<T>(bin_threshold[f * kBins + j])
+        k[j] = j < kMissingBin ? search_key<T>(bin_threshold[f * kBins + j])
                                : std::numeric_limits<T>::quiet_NaN();
       for (int run = 0; run < 16; ++run) k[kBins + run] = k[16 * run + 15];
     }
@@ -234,25 +236,12 @@ index_t sparse_bin_thresholds(const std::int64_t* csc_indptr, const T* csc_data,
 const char* simd_target() { return encode_kernels().name; }
 
 namespace {
-// The bits of a float or a double as an unsigned integer that sorts as the value does (-0.0
-// just below 0.0; NaN is never sorted here).
-inline std::uint32_t sort_key(float v) {
-  std::uint32_t u;
-  std::memcpy(&u, &v, sizeof u);
-  return u & 0x80000000u ? ~u : u | 0x80000000u;
-}
-inline std::uint64_t sort_key(double v) {
-  std::uint64_t u;
-  std::memcpy(&u, &v, sizeof u);
-  return u & (std::uint64_t{1} << 63) ? ~u : u | (std::uint64_t{1} << 63);
-}
-
 // values sorted ascending by an LSD radix sort of 11-bit digits (3 passes for float, 6 for
 // double), buffer as large. np.sort (AVX-512 quicksort) took 5.6 ms a 200k-row float32
 // column under the machine's load, this 1.3 ms.
 template <class T>
 void radix_sort(std::vector<T>& values, std::vector<T>& buffer) {
-  using Key = decltype(sort_key(T{}));
+  using Key = SortKey<T>;
   constexpr int kDigitBits = 11, kDigits = (8 * sizeof(Key) + kDigitBits - 1) / kDigitBits;
   constexpr std::size_t kRadix = std::size_t{1} << kDigitBits;
   const std::size_t n = values.size();
@@ -260,14 +249,14 @@ void radix_sort(std::vector<T>& values, std::vector<T>& buffer) {
   buffer.resize(n);
   std::vector<std::size_t> count(kDigits * kRadix, 0);
   for (const T v : values) {
-    const Key k = sort_key(v);
+    const Key k = ascending_key(v);
     for (int d = 0; d < kDigits; ++d) ++count[d * kRadix + ((k >> (d * kDigitBits)) & (kRadix - 1))];
   }
   T* from = values.data();
   T* to = buffer.data();
   for (int d = 0; d < kDigits; ++d) {
     std::size_t* c = count.data() + d * kRadix;
-    if (c[(sort_key(from[0]) >> (d * kDigitBits)) & (kRadix - 1)] == n) continue;  // one digit
+    if (c[(ascending_key(from[0]) >> (d * kDigitBits)) & (kRadix - 1)] == n) continue;  // one digit
     std::size_t start = 0;
     for (std::size_t b = 0; b < kRadix; ++b) {
       const std::size_t m = c[b];
@@ -275,7 +264,7 @@ void radix_sort(std::vector<T>& values, std::vector<T>& buffer) {
       start += m;
     }
     for (std::size_t i = 0; i < n; ++i)
-      to[c[(sort_key(from[i]) >> (d * kDigitBits)) & (kRadix - 1)]++] = from[i];
+      to[c[(ascending_key(from[i]) >> (d * kDigitBits)) & (kRadix - 1)]++] = from[i];
     std::swap(from, to);
   }
   if (from != values.data()) values.swap(buffer);
@@ -307,7 +296,8 @@ index_t thresholds_of_sorted(const std::vector<double>& v, int max_bins, const d
     // (numpy's _quantile, _get_indexes, _get_gamma and _lerp): the virtual index n q - 1, its
     // floor and the next index (both the last value above the last index, both the first below
     // 0), gamma 0.5 where the index is whole, else 1, and b - (b - a) (1 - gamma). The products
-    // are those of plain float64 operations: _cart is built without FMA contraction.
+    // are those of plain float64 operations: this file is built without FMA contraction
+    // (CMakeLists.txt).
     for (int j = 0; j + 1 < max_bins; ++j) {
       const double virtual_index = static_cast<double>(n) * quantiles[j] - 1.0;
       double previous = std::floor(virtual_index);

@@ -69,7 +69,7 @@ class Builder {
                 nullptr) {
     for (index_t r = 0; r < d_.n_rows; ++r)
       if (weight[r] != 0) rows_.push_back(static_cast<std::int32_t>(r));
-    rs_.stats.init(d_, ch_, p_.criterion, weight);
+    rs_.stats.init(d_, ch_, p_.criterion, weight, !absolute_ && !p_.random_splitter);
     if (surrogate_) rs_.primary_side.resize(d_.n_rows);
     if (absolute_) rs_.rank_of.resize(d_.n_rows * ch_.n_out);
     if (d_.csc_indptr) {

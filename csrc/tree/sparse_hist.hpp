@@ -113,6 +113,7 @@ struct ChainHistograms {
     const std::int64_t size = marked ? sizeof(std::int32_t) : 1;
     for (index_t j = 0; j < count; ++j) {
       const std::int64_t first = d.csc_indptr[features[j]], last = d.csc_indptr[features[j] + 1];
+      if (last == first) continue;  // (last - 1 would point before the arrays)
       for (std::int64_t k = first; k < last; k += 64) __builtin_prefetch(d.csc_codes + k);
       __builtin_prefetch(d.csc_codes + last - 1);
       for (std::int64_t at = first * size; at < last * size; at += 64)
@@ -183,7 +184,11 @@ struct ChainHistograms {
     std::uint8_t* block_of = entry_block.data();
     const std::uint32_t* csc_of = d.csr_to_csc;
     for (index_t i = 0; i < n; ++i) {
-      if (i + kRowsAhead < n) prefetch_csr_row(d, rows[i + kRowsAhead]);
+      if (i + kRowsAhead < n) {  // the row's CSC positions, the one array read of it here
+        const std::int64_t ahead = d.csr_indptr[rows[i + kRowsAhead]];
+        __builtin_prefetch(csc_of + ahead);
+        __builtin_prefetch(csc_of + ahead + 16);
+      }
       const std::int32_t r = rows[i];
       const std::uint8_t mark = kAdd ? row_block[r] : 0;
       for (std::int64_t k = d.csr_indptr[r]; k < d.csr_indptr[r + 1]; ++k)

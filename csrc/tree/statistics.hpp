@@ -61,7 +61,10 @@ struct RowStatistics {
   std::vector<double> blocks;
 
   template <class T>
-  void init(const Dataset<T>& d, const Channels& ch, Criterion criterion, const double* weight) {
+  // fills_histograms: whether histograms of binned X will be filled (not for absolute_error,
+  // nor for the random splitter), which alone read blocks.
+  void init(const Dataset<T>& d, const Channels& ch, Criterion criterion, const double* weight,
+            bool fills_histograms) {
     n_out = ch.n_out;
     K = ch.K;
     w.assign(weight, weight + d.n_rows);
@@ -79,7 +82,7 @@ struct RowStatistics {
         // w y y as (w y) y, scikit-learn's rounding of its sums of squares
         wq[i] = criterion == kPoisson ? wr * (y > 0 ? y * std::log(y) : 0.0) : wy[i] * y;
       }
-      if (d.codes) {
+      if (d.codes && fills_histograms) {
         blocks.resize(static_cast<std::size_t>(d.n_rows) * ch.C);
         for (index_t r = 0; r < d.n_rows; ++r) {
           double* block = blocks.data() + r * ch.C;

@@ -10,6 +10,7 @@ static inline int fastml_openmp_max_threads(void) { return omp_get_max_threads()
 static inline int fastml_openmp_enabled(void) { return 0; }
 static inline int fastml_openmp_max_threads(void) { return 1; }
 static inline int omp_get_thread_num(void) { return 0; }
+static inline int omp_get_num_threads(void) { return 1; }
 #endif
 
 #ifdef __cplusplus
