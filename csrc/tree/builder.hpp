@@ -436,10 +436,13 @@ class Builder {
     } else if (hist_mode_) {
       const CodeKeys keys{d_.codes + f, d_.n_features, nullptr, nullptr};
       const int cut = static_cast<int>(split.cut);
-      n_left = partition_rows(rows, n, buffer_, rs_.stats, L, R, [&](std::int32_t r) {
-        const int code = keys.code(r);
-        return code == kMissingBin ? missing_goes_left(d_, split, r) : code <= cut;
-      });
+      n_left = partition_rows(
+          rows, n, buffer_, rs_.stats, L, R,
+          [&](std::int32_t r) {
+            const int code = keys.code(r);
+            return code == kMissingBin ? missing_goes_left(d_, split, r) : code <= cut;
+          },
+          [&](std::int32_t r) { __builtin_prefetch(&keys.column[r * keys.stride]); });
       search_.partition_tiny(task, n_left, split);
     } else {
       const T* col = d_.values + f * d_.n_rows;

@@ -24,20 +24,6 @@
 namespace fastml::cart::detail {
 namespace {  // internal linkage, see common.hpp
 
-// Two doubles, one SSE2 register (the baseline of x86-64), and its lanes' bits: a block of one
-// output's 4 channels is two, its adds and subtractions two vector operations (each lane the
-// scalar operation, the same doubles to the bit).
-typedef double Pair __attribute__((vector_size(16)));
-typedef std::int64_t PairBits __attribute__((vector_size(16)));
-inline Pair load_pair(const double* p) {
-  Pair v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store_pair(double* p, Pair v) { std::memcpy(p, &v, sizeof v); }
-// v's lanes where keep's bits are all ones, +0.0 where they are zero
-inline Pair masked(Pair v, PairBits keep) { return (Pair)((PairBits)v & keep); }
-
 class HistogramPool {
  public:
   // stats: whether a histogram holds packed sums (RowStatistics::packed), read when a buffer is
@@ -130,33 +116,31 @@ class HistogramPool {
           P[b] -= Q[b];
           left.words[b >> 6] &= ~(std::uint64_t{P[b] == 0} << (b & 63));
         });
-      } else if (C_ == 4) {  // one output's blocks: subtract_blocks, two doubles a step
-        subtract_blocks(of(h, f), of(other, f), taken, left);
+      } else if (C_ == 4) {  // one output's blocks (or two classes'): their loop unrolled
+        subtract_bins<4>(of(h, f), of(other, f), taken, left);
       } else {
-        double* H = of(h, f);
-        const double* O = of(other, f);
-        // without a branch on emptied bins, which mispredicted in a third of them
-        taken.for_each([&](int b) {
-          double* bin = H + b * C_;
-          const bool empty = bin[0] == O[b * C_];  // the counts: whole numbers, exact
-          for (int c = 0; c < C_; ++c) bin[c] = empty ? 0.0 : bin[c] - O[b * C_ + c];
-          left.words[b >> 6] &= ~(std::uint64_t{empty} << (b & 63));
-        });
+        subtract_bins<0>(of(h, f), of(other, f), taken, left);
       }
     }
   }
 
  private:
-  // subtract's loop over 4-channel blocks: each block of H less O's, or zero where the counts
-  // are equal (no row left), as the general loop computes them, lane by lane.
-  static void subtract_blocks(double* H, const double* O, const BinSet& taken, BinSet& left) {
+  // subtract's loop over the bins of blocks of kC channels (0: C_): each block of H less O's,
+  // a pair of channels a vector step and an odd last channel a scalar one, or zero where the
+  // counts are equal (no row left), without a branch on emptied bins (which mispredicted in a
+  // third of them).
+  template <int kC>
+  void subtract_bins(double* H, const double* O, const BinSet& taken, BinSet& left) const {
+    const int C = kC > 0 ? kC : C_;
+    const int paired = C & ~1;
     taken.for_each([&](int b) {
-      double* bin = H + b * 4;
-      const double* sub = O + b * 4;
+      double* bin = H + b * C;
+      const double* sub = O + b * C;
       const bool empty = bin[0] == sub[0];  // the counts: whole numbers, exact
       const PairBits keep = PairBits{} - PairBits{!empty, !empty};  // all ones, or zero
-      store_pair(bin, masked(load_pair(bin) - load_pair(sub), keep));
-      store_pair(bin + 2, masked(load_pair(bin + 2) - load_pair(sub + 2), keep));
+      for (int c = 0; c < paired; c += 2)
+        store_pair(bin + c, masked(load_pair(bin + c) - load_pair(sub + c), keep));
+      if (C & 1) bin[C - 1] = empty ? 0.0 : bin[C - 1] - sub[C - 1];
       left.words[b >> 6] &= ~(std::uint64_t{empty} << (b & 63));
     });
   }
@@ -208,12 +192,12 @@ struct HistogramFill {
   void some(HistogramPool& pool, int h, const std::int32_t* rows, index_t n,
             const index_t* features, index_t count) const {
     for (index_t j = 0; j < count; ++j) pool.clear_feature(h, features[j]);
-    if (n < kNoteRows)
+    if (n < kNoteRows) {
       pass_of<true>(pool, h, rows, n, features, count);
-    else
+    } else {
       pass_of<false>(pool, h, rows, n, features, count);
-    if (n >= kNoteRows)
       for (index_t j = 0; j < count; ++j) find_occupied(pool, h, features[j]);
+    }
   }
 
   template <bool kNote>
@@ -299,7 +283,10 @@ struct HistogramFill {
           __builtin_prefetch(stats.w.data() + ahead);
           __builtin_prefetch(stats.cls.data() + ahead * n_out);
         } else {
+          // and its last line, where the block crosses into the next (half the rows' blocks of
+          // one output: 32 bytes at an offset of 16 from a line)
           __builtin_prefetch(stats.blocks.data() + ahead * C);
+          __builtin_prefetch(stats.blocks.data() + ahead * C + C - 1);
         }
       }
       const std::int32_t r = rows[i];

@@ -14,6 +14,37 @@
 namespace fastml::cart::detail {
 namespace {  // internal linkage, see common.hpp
 
+// Two doubles, one SSE2 register (the baseline of x86-64), and its lanes' bits: a block of one
+// output's 4 channels is two, its adds and subtractions two vector operations (each lane the
+// scalar operation, the same doubles to the bit).
+typedef double Pair __attribute__((vector_size(16)));
+typedef std::int64_t PairBits __attribute__((vector_size(16)));
+inline Pair load_pair(const double* p) {
+  Pair v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store_pair(double* p, Pair v) { std::memcpy(p, &v, sizeof v); }
+// v's lanes where keep's bits are all ones, +0.0 where they are zero
+inline Pair masked(Pair v, PairBits keep) { return (Pair)((PairBits)v & keep); }
+
+// A block of one output's 4 channels, (1, w, w y, w q), as two pairs: the partition's sums of a
+// side in registers.
+struct PairBlock {
+  Pair low{}, high{};
+  // adds the block at b where keep's bits are all ones, +0.0 elsewhere: a sum started at +0.0
+  // is never -0.0, so adding +0.0 leaves it as it is, and the sums are the ones stats.add's
+  // (the same terms in the same order), without a branch on the side
+  void add(const double* b, PairBits keep) {
+    low += masked(load_pair(b), keep);
+    high += masked(load_pair(b + 2), keep);
+  }
+  void add_to(double* S) const {
+    store_pair(S, load_pair(S) + low);
+    store_pair(S + 2, load_pair(S + 2) + high);
+  }
+};
+
 // The channels of a dataset's blocks. Not copyable: outputs points into class_start.
 struct Channels {
   int n_out = 1;        // outputs
