@@ -448,8 +448,9 @@ cart::PackedForest pack(const py::array& offsets, const py::array& left, const p
                         index_t n_features, const py::object& surrogate_count,
                         const py::object& surrogate_feature,
                         const py::object& surrogate_threshold,
-                        const py::object& surrogate_reversed) {
+                        const py::object& surrogate_reversed, int n_threads) {
   require(offsets.ndim() == 1 && offsets.shape(0) >= 2, "offsets must hold n_trees + 1 entries");
+  require_threads(n_threads);
   cart::NodeArrays a{};
   a.n_trees = offsets.shape(0) - 1;
   a.offsets = checked<std::int64_t>(offsets, "offsets", {a.n_trees + 1});
@@ -485,7 +486,8 @@ cart::PackedForest pack(const py::array& offsets, const py::array& left, const p
     a.surrogate_reversed =
         checked<std::uint8_t>(reversed_array, "surrogate_reversed", {a.n_surrogates});
   }
-  return cart::PackedForest(a, n_features);
+  py::gil_scoped_release release;  // the arrays stay referenced by the caller's arguments
+  return cart::PackedForest(a, n_features, n_threads);
 }
 
 // The leaves reached (n_rows, n_trees), int64, or with mean set the leaf values averaged over
@@ -818,10 +820,11 @@ PYBIND11_MODULE(_cart, m) {
            py::arg("feature"), py::arg("threshold"), py::arg("missing_go_to_left"),
            py::arg("value"), py::arg("n_features"), py::arg("surrogate_count") = py::none(),
            py::arg("surrogate_feature") = py::none(), py::arg("surrogate_threshold") = py::none(),
-           py::arg("surrogate_reversed") = py::none(),
+           py::arg("surrogate_reversed") = py::none(), py::arg("n_threads") = 1,
            "Pack trees laid end to end: offsets holds n_trees + 1 node offsets, child ids are\n"
            "local to their tree, value is (n_nodes, n_values). Surrogate splits: a count per\n"
-           "node (0 at leaves) and each node's surrogates in turn (feature, threshold, reversed).")
+           "node (0 at leaves) and each node's surrogates in turn (feature, threshold, reversed).\n"
+           "n_threads threads pack the trees, each tree on one.")
       .def("apply",
            [](cart::PackedForest& f, const py::array& X, int n_threads) {
              return walk(f, X, n_threads, false);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "fastml/cart.hpp"
+#include "fastml/openmp_helpers.h"
 
 namespace fastml::cart {
 
@@ -29,7 +30,8 @@ const std::vector<To>& derived(const std::vector<From>& from64, std::vector<To>&
 
 }  // namespace
 
-PackedForest::PackedForest(const NodeArrays& a, index_t n_features) : n_features_(n_features) {
+PackedForest::PackedForest(const NodeArrays& a, index_t n_features, int n_threads)
+    : n_features_(n_features) {
   check(n_features >= 1 && n_features < (index_t{1} << 31), "n_features must be >= 1");
   n_trees_ = a.n_trees;
   n_values_ = a.n_values;
@@ -40,60 +42,108 @@ PackedForest::PackedForest(const NodeArrays& a, index_t n_features) : n_features
   check(o[0] == 0 && o[n_trees_] == n, "offsets must span the nodes");
   const bool surrogates = a.surrogate_count != nullptr;
   const std::int64_t* s_count = a.surrogate_count;
+  // each tree's first surrogate: the surrogates of the nodes before it
+  std::vector<std::int64_t> first_surrogate(n_trees_ + 1, 0);
   if (surrogates) {
     index_t counted = 0;  // compared with what is left, so that the sum cannot overflow
-    for (index_t i = 0; i < n; ++i) {
-      check(s_count[i] >= 0 && (s_count[i] == 0 || l[i] >= 0),
-            "surrogate_count must be >= 0, and 0 at leaves");
-      check(s_count[i] <= a.n_surrogates - counted,
-            "surrogate_count must sum to the length of surrogate_feature");
-      counted += s_count[i];
+    for (index_t t = 0; t < n_trees_; ++t) {
+      first_surrogate[t] = counted;
+      for (index_t i = o[t]; i < o[t + 1]; ++i) {
+        check(s_count[i] >= 0 && (s_count[i] == 0 || l[i] >= 0),
+              "surrogate_count must be >= 0, and 0 at leaves");
+        check(s_count[i] <= a.n_surrogates - counted,
+              "surrogate_count must sum to the length of surrogate_feature");
+        counted += s_count[i];
+      }
     }
     check(counted == a.n_surrogates,
           "surrogate_count must sum to the length of surrogate_feature");
-    surrogate_offsets_.push_back(0);
   }
-  index_t next_surrogate = 0;
+  // Two passes over the trees, each on threads (the trees apart): each tree's splits, leaves
+  // and surrogates counted and its indices checked, then each written at its offsets into
+  // records sized once. Packed serially, growing every record node by node, a fully grown
+  // 30-tree regression forest's 3.8M nodes took a tenth of its fit (0.26 s on a loaded VM).
+  // The first failing tree's message is raised, as a serial pass would.
+  const int threads = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n_trees_)));
+  std::vector<const char*> error(n_trees_, nullptr);
   split_offsets_.assign(n_trees_ + 1, 0);
   leaf_offsets_.assign(n_trees_ + 1, 0);
-  roots_.resize(n_trees_);
-  std::vector<std::int32_t> child_code;  // a split's index, or ~(leaf index) for a leaf
+  // nothing in the regions allocates or throws: each tree's failure is kept as a message
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
   for (index_t t = 0; t < n_trees_; ++t) {
     const std::int64_t base = o[t], size = o[t + 1] - base;
-    check(size >= 1 && size < (std::int64_t{1} << 31), "every tree needs 1 to 2^31 nodes");
-    child_code.resize(size);
+    if (size < 1 || size >= (std::int64_t{1} << 31)) {
+      error[t] = "every tree needs 1 to 2^31 nodes";
+      continue;
+    }
+    std::int64_t n_splits = 0;
+    for (std::int64_t i = 0, k = first_surrogate[t]; i < size && !error[t]; ++i) {
+      const std::int64_t j = base + i;
+      if (l[j] < 0) continue;
+      ++n_splits;
+      if (!(l[j] > i && l[j] < size && r[j] > i && r[j] < size))
+        error[t] = "children ids out of range";
+      else if (!(a.feature[j] >= 0 && a.feature[j] < n_features))
+        error[t] = "feature index out of range";
+      for (const std::int64_t end = k + (surrogates ? s_count[j] : 0); k < end; ++k)
+        if (!(a.surrogate_feature[k] >= 0 && a.surrogate_feature[k] < n_features))
+          error[t] = "surrogate feature index out of range";
+    }
+    split_offsets_[t + 1] = n_splits;
+    leaf_offsets_[t + 1] = size - n_splits;
+  }
+  for (index_t t = 0; t < n_trees_; ++t) check(error[t] == nullptr, error[t]);
+  for (index_t t = 0; t < n_trees_; ++t) {
+    split_offsets_[t + 1] += split_offsets_[t];
+    leaf_offsets_[t + 1] += leaf_offsets_[t];
+  }
+  roots_.resize(n_trees_);
+  leaf_node_.resize(leaf_offsets_[n_trees_]);
+  value_.resize(leaf_offsets_[n_trees_] * n_values_);
+  splits64_.resize(split_offsets_[n_trees_]);
+  missing_left_.resize(split_offsets_[n_trees_]);
+  if (surrogates) {
+    surrogates64_.resize(a.n_surrogates);
+    surrogate_offsets_.resize(split_offsets_[n_trees_] + 1);
+    surrogate_offsets_[0] = 0;
+  }
+  std::int64_t largest = 0;
+  for (index_t t = 0; t < n_trees_; ++t) largest = std::max(largest, o[t + 1] - o[t]);
+  // a split's index, or ~(leaf index) for a leaf: one buffer per thread
+  std::vector<std::vector<std::int32_t>> child_codes(threads,
+                                                     std::vector<std::int32_t>(largest));
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
+  for (index_t t = 0; t < n_trees_; ++t) {
+    std::int32_t* child_code = child_codes[omp_get_thread_num()].data();
+    const std::int64_t base = o[t], size = o[t + 1] - base;
     std::int32_t n_splits = 0, n_leaves = 0;
     for (std::int64_t i = 0; i < size; ++i) {
       if (l[base + i] >= 0) {
         child_code[i] = n_splits++;
         continue;
       }
+      const std::int64_t leaf = leaf_offsets_[t] + n_leaves;
       child_code[i] = ~n_leaves++;
-      leaf_node_.push_back(static_cast<std::int32_t>(i));
-      value_.insert(value_.end(), a.value + (base + i) * n_values_,
-                    a.value + (base + i + 1) * n_values_);
+      leaf_node_[leaf] = static_cast<std::int32_t>(i);
+      std::copy_n(a.value + (base + i) * n_values_, n_values_, value_.data() + leaf * n_values_);
     }
+    std::int64_t next_split = split_offsets_[t], next_surrogate = first_surrogate[t];
     for (std::int64_t i = 0; i < size; ++i) {
       const std::int64_t j = base + i;
       if (l[j] < 0) continue;
-      check(l[j] > i && l[j] < size && r[j] > i && r[j] < size, "children ids out of range");
-      check(a.feature[j] >= 0 && a.feature[j] < n_features, "feature index out of range");
-      splits64_.push_back({a.threshold[j], static_cast<std::int32_t>(a.feature[j]),
-                           {child_code[r[j]], child_code[l[j]]}});
-      missing_left_.push_back(a.missing_go_to_left[j] != 0);
+      const std::int64_t split = next_split++;
+      splits64_[split] = {a.threshold[j], static_cast<std::int32_t>(a.feature[j]),
+                          {child_code[r[j]], child_code[l[j]]}};
+      missing_left_[split] = a.missing_go_to_left[j] != 0;
       if (!surrogates) continue;
-      for (std::int64_t k = 0; k < s_count[j]; ++k, ++next_surrogate) {
-        const std::int64_t g = a.surrogate_feature[next_surrogate];
-        check(g >= 0 && g < n_features, "surrogate feature index out of range");
-        surrogates64_.push_back({a.surrogate_threshold[next_surrogate],
-                                 static_cast<std::int32_t>(g),
-                                 a.surrogate_reversed[next_surrogate] != 0});
-      }
-      surrogate_offsets_.push_back(next_surrogate);
+      for (std::int64_t k = 0; k < s_count[j]; ++k, ++next_surrogate)
+        surrogates64_[next_surrogate] = {
+            a.surrogate_threshold[next_surrogate],
+            static_cast<std::int32_t>(a.surrogate_feature[next_surrogate]),
+            a.surrogate_reversed[next_surrogate] != 0};
+      surrogate_offsets_[split + 1] = next_surrogate;
     }
     roots_[t] = child_code[0];
-    split_offsets_[t + 1] = split_offsets_[t] + n_splits;
-    leaf_offsets_[t + 1] = leaf_offsets_[t] + n_leaves;
   }
 }
 

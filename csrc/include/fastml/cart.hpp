@@ -253,7 +253,8 @@ struct NodeArrays {
 // every walk ends), so no later change to the arrays it came from can misdirect a walk.
 class PackedForest {
  public:
-  PackedForest(const NodeArrays& nodes, index_t n_features);
+  // n_threads: the threads packing the trees (each tree on one), for a forest of many.
+  PackedForest(const NodeArrays& nodes, index_t n_features, int n_threads = 1);
 
   // The walk's view for X of dtype T. The float32 records are derived from the float64 ones on
   // first use: not to be called from two threads at once.
