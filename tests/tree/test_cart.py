@@ -1346,3 +1346,45 @@ def test_hist_reused_histograms_match_reference(criterion, missing, dtype):
     assert (sizes >= 256).any() and ((sizes >= 64) & (sizes < 256)).any()
     rows = np.flatnonzero(w != 0)
     assert _splits(_nodes(est.tree_), X, rows) == _splits(_reference(criterion, X, y, w), X, rows)
+
+
+def _packed_trees(packed, n_trees):
+    """packed's tree laid end to end n_trees times (a forest of copies)."""
+    n_nodes = len(packed["feature"])
+    laid = {name: np.concatenate([packed[name]] * n_trees)
+            for name in ("children_left", "children_right", "feature", "threshold",
+                         "missing_go_to_left", "value", "surrogate_count", "surrogate_feature",
+                         "surrogate_threshold", "surrogate_reversed")}
+    return {**laid, "n_features": packed["n_features"],
+            "offsets": np.arange(n_trees + 1, dtype=np.int64) * n_nodes}
+
+
+@pytest.mark.parametrize("surrogates", [True, False])
+def test_pack_on_threads_gives_the_serial_packing(surrogates, dtype):
+    X, packed = _packed(dtype)
+    forest = _packed_trees(packed, 5)
+    if not surrogates:
+        forest = {name: value for name, value in forest.items()
+                  if not name.startswith("surrogate")}
+    serial = _cart.PackedForest(**forest, n_threads=1)
+    for n_threads in (2, 3, 8):
+        threaded = _cart.PackedForest(**forest, n_threads=n_threads)
+        assert_array_equal(threaded.apply(X, n_threads=1), serial.apply(X, n_threads=1))
+        assert_array_equal(threaded.predict_mean(X, n_threads=1),
+                           serial.predict_mean(X, n_threads=1))
+    one = _cart.PackedForest(**packed).apply(X, n_threads=1)
+    assert_array_equal(serial.apply(X, n_threads=1), np.repeat(one, 5, axis=1))
+
+
+def test_pack_on_threads_raises_the_first_bad_trees_error():
+    X, packed = _packed()
+    forest = _packed_trees(packed, 4)
+    n_nodes = len(packed["feature"])
+    split = int(np.flatnonzero(packed["children_left"] >= 0)[0])
+    forest["feature"][3 * n_nodes + split] = D  # tree 3: a feature out of range
+    forest["children_left"][1 * n_nodes + split] = split  # tree 1: a child that loops
+    for n_threads in (1, 2, 4):
+        with pytest.raises(ValueError, match="children ids out of range"):
+            _cart.PackedForest(**forest, n_threads=n_threads)
+    with pytest.raises(ValueError, match="n_threads must be >= 1"):
+        _cart.PackedForest(**packed, n_threads=0)

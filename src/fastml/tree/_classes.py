@@ -255,10 +255,14 @@ def pack_trees(trees, n_features, n_threads=1):
               for name in ("children_left", "children_right", "feature", "threshold",
                            "missing_go_to_left")]
     value = np.concatenate([tree.value.reshape(tree.node_count, -1) for tree in trees])
-    surrogates = dict(
-        surrogate_count=np.concatenate([np.diff(tree.surrogate_ptr) for tree in trees]),
-        **{name: np.concatenate([getattr(tree, name) for tree in trees])
-           for name in ("surrogate_feature", "surrogate_threshold", "surrogate_reversed")})
+    # no surrogate anywhere (every tree but those grown with surrogates): none passed, saving a
+    # count per node laid end to end
+    surrogates = {}
+    if any(tree.surrogate_ptr[-1] > 0 for tree in trees):
+        surrogates = dict(
+            surrogate_count=np.concatenate([np.diff(tree.surrogate_ptr) for tree in trees]),
+            **{name: np.concatenate([getattr(tree, name) for tree in trees])
+               for name in ("surrogate_feature", "surrogate_threshold", "surrogate_reversed")})
     n_threads = region_threads(offsets[-1] * _PACK_NODE_NS, n_threads)
     return _cart.PackedForest(offsets, *arrays, value, n_features, **surrogates,
                               n_threads=n_threads)
