@@ -192,6 +192,7 @@ class GrowBuffers {
     Buffer& b = buffers_[slot];
     if (b.bytes < n * sizeof(T)) {
       b.data.reset();  // the old one freed first: the two never held at once
+      b.bytes = 0;     // and none recorded should the new one not be had (bad_alloc)
       b.data.reset(new std::byte[n * sizeof(T)]);
       b.bytes = n * sizeof(T);
     }
