@@ -195,7 +195,8 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
                                      const py::object& is_categorical, int quantized_levels,
                                      std::uint64_t quantize_seed, const py::object& wide_codes,
                                      const py::object& wide_features,
-                                     const py::object& row_codes) {
+                                     const py::object& row_codes,
+                                     boost::GrowBuffers* buffers) {
   require(codes.ndim() == 2, "codes must be 2-d");
   const index_t n = codes.shape(0), F = codes.shape(1);
   require(n >= 1 && n < (index_t{1} << 31) - 1 && F >= 1, "codes must be non-empty with < 2**31 rows");
@@ -287,7 +288,8 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
   auto out = std::make_unique<GrownTree>();
   {
     py::gil_scoped_release release;
-    out->tree = boost::grow_tree(data, reinterpret_cast<const boost::GradHess*>(g), p, n_threads);
+    out->tree =
+        boost::grow_tree(data, reinterpret_cast<const boost::GradHess*>(g), p, n_threads, buffers);
   }
   return out;
 }
@@ -449,6 +451,10 @@ PYBIND11_MODULE(_boost_fast, m) {
       .def("add_leaf_values", &add_leaf_values, py::arg("raw"), py::arg("column"),
            py::arg("n_threads") = 1,
            "raw[:, column] += the value of the leaf each training row lies in.");
+  py::class_<boost::GrowBuffers>(
+      m, "GrowBuffers",
+      "Scratch kept from one grow_tree call to the next of a fit (its pages faulted in once).")
+      .def(py::init<>());
   m.def("grow_tree", &grow_tree, py::arg("codes"), py::arg("gh"), py::arg("n_bins_non_missing"),
         py::arg("has_missing"), py::arg("n_bins"), py::arg("max_leaf_nodes"), py::arg("max_depth"),
         py::arg("min_samples_leaf"), py::arg("l2_regularization"),
@@ -457,7 +463,7 @@ PYBIND11_MODULE(_boost_fast, m) {
         py::arg("seed"), py::arg("n_threads"), py::arg("is_categorical") = py::none(),
         py::arg("quantized_levels") = 0, py::arg("quantize_seed") = 0,
         py::arg("wide_codes") = py::none(), py::arg("wide_features") = py::none(),
-        py::arg("row_codes") = py::none(),
+        py::arg("row_codes") = py::none(), py::arg("buffers") = py::none(),
         "Grows one tree on codes (n_rows, n_features) uint8 from gh (n_rows, 2) float32; "
         "max_leaf_nodes and max_depth 0 are no limit; is_categorical (n_features) uint8 or "
         "None marks the features whose codes are categories; quantized_levels > 0 grows it on "
@@ -467,7 +473,8 @@ PYBIND11_MODULE(_boost_fast, m) {
         "columns of wide_codes (n_rows, len(wide_features)) uint16 column-major, a missing "
         "value coded n_bins_non_missing; their codes' columns in codes are not read; "
         "cat_bitsets then have a word per 32 codes of the widest. row_codes (None without "
-        "wide features): the same codes C-ordered, from which the histograms are filled.");
+        "wide features): the same codes C-ordered, from which the histograms are filled. "
+        "buffers: a GrowBuffers kept for the fit's trees, or None.");
   py::class_<boost::PackedTrees>(m, "PackedTrees", "Boosted trees packed for the prediction walk.")
       .def(py::init(&pack), py::arg("offsets"), py::arg("output"), py::arg("is_leaf"),
            py::arg("feature"), py::arg("threshold"), py::arg("bin"), py::arg("missing_left"),

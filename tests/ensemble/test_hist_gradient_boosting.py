@@ -496,6 +496,43 @@ def test_gathered_row_fill_grows_the_same_tree(n_features, quantized_levels, rng
             assert_array_equal(getattr(tree, field), getattr(base, field), err_msg=field)
 
 
+@pytest.mark.parametrize("quantized_levels", [0, 4])
+def test_grow_buffers_kept_across_trees_grow_the_same_trees(quantized_levels, rng):
+    """A fit's GrowBuffers, kept from tree to tree (its scratch not cleared, smaller or larger
+    than the next tree's rows, on one thread or several): each tree as grown with its own."""
+    buffers = _boost_fast.GrowBuffers()
+    for n, n_threads in ((1500, 2), (700, 2), (700, 1), (2500, 3)):
+        codes, nbnm = _random_codes(rng, n, 6, 40)
+        g = rng.normal(size=n).astype(np.float32).astype(np.float64)
+        h = rng.uniform(0.1, 1.0, n)
+        kw = dict(row_codes=np.ascontiguousarray(codes), quantized_levels=quantized_levels,
+                  min_samples_leaf=2, n_threads=n_threads)
+        base = _grow(codes, g, h, nbnm, **kw)
+        assert base.is_leaf.sum() > 10
+        tree = _grow(codes, g, h, nbnm, buffers=buffers, **kw)
+        for field in _TREE_FIELDS:
+            assert_array_equal(getattr(tree, field), getattr(base, field), err_msg=field)
+
+
+def test_add_leaf_values_past_a_byte_of_leaves(rng):
+    """add_leaf_values numbers the leaves in a per-row map, a byte a row up to 256 leaves and
+    wider past them: a tree of more leaves adds each row its own leaf's value."""
+    n = 3000
+    codes, nbnm = _random_codes(rng, n, 4, 250, missing=0.0)
+    g = rng.normal(size=n).astype(np.float32).astype(np.float64)
+    tree = _grow(codes, g, np.ones(n), nbnm, True, max_leaf_nodes=0, min_samples_leaf=1)
+    nodes = dict(is_leaf=tree.is_leaf, feature_idx=tree.feature,
+                 bin_threshold=tree.bin_threshold, missing_go_to_left=tree.missing_go_to_left,
+                 left=tree.left, right=tree.right)
+    assert tree.is_leaf.sum() > 256
+    raw = rng.normal(size=(n, 3))
+    for n_threads in (1, 2):
+        out = raw.copy()
+        tree.add_leaf_values(out, 1, n_threads)
+        assert_array_equal(out[:, [0, 2]], raw[:, [0, 2]])
+        assert_array_equal(out[:, 1], raw[:, 1] + tree.value[ref.route_binned(nodes, codes)])
+
+
 @pytest.mark.parametrize("n_features", [1, 3, 4, 5, 9])
 @pytest.mark.parametrize("constant_hessian", [False, True])
 def test_histogram_sums_match_reference(n_features, constant_hessian, rng):

@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 namespace fastml::boost {
@@ -176,7 +177,39 @@ struct Tree {
   index_t n_nodes() const { return static_cast<index_t>(value.size()); }
 };
 
-Tree grow_tree(const Data& data, const GradHess* gh, const GrowParams& params, int n_threads);
+// The scratch a tree's growth takes in proportion to the rows (the partition's, the gathered
+// gradients and codes, the quantized gradients), kept from one tree to the next of a fit: a
+// fresh allocation a tree is a fresh mapping whose pages the kernel faults in and zeroes again
+// each tree (up to 28 MB a tree of the bench's 1M x 28 with two threads). Its contents between
+// trees are unspecified; one fit (one thread) uses it at a time.
+class GrowBuffers {
+ public:
+  enum Slot { kScratch, kOrdered, kNodeCodes, kQuantized, kSlots };
+  // slot's buffer, with room for at least n values of T (grown, contents dropped, if smaller)
+  template <class T>
+  T* get(Slot slot, std::size_t n) {
+    static_assert(std::is_trivial_v<T>, "the bytes are reused as T without construction");
+    Buffer& b = buffers_[slot];
+    if (b.bytes < n * sizeof(T)) {
+      b.data.reset();  // the old one freed first: the two never held at once
+      b.bytes = 0;     // and none recorded should the new one not be had (bad_alloc)
+      b.data.reset(new std::byte[n * sizeof(T)]);
+      b.bytes = n * sizeof(T);
+    }
+    return reinterpret_cast<T*>(b.data.get());
+  }
+
+ private:
+  struct Buffer {
+    std::unique_ptr<std::byte[]> data;  // not zeroed: each user writes before it reads
+    std::size_t bytes = 0;
+  };
+  std::array<Buffer, kSlots> buffers_;
+};
+
+// buffers: kept across the trees of a fit, or nullptr (then the tree's own).
+Tree grow_tree(const Data& data, const GradHess* gh, const GrowParams& params, int n_threads,
+               GrowBuffers* buffers = nullptr);
 
 // raw[rows[i] * stride] += value of the leaf holding row i, for every leaf of tree.
 void add_leaf_values(const Tree& tree, double* raw, index_t stride, int n_threads);

@@ -410,7 +410,7 @@ class _CompiledBoosting:
                                  == self._missing_codes()[wide])
         else:
             wide_codes = dict(row_codes=np.ascontiguousarray(codes, np.uint8))
-        return dict(**wide_codes,
+        return dict(**wide_codes, buffers=_boost_fast.GrowBuffers(),
             n_bins_non_missing=self._n_bins_non_missing, has_missing=has_missing,
             n_bins=self.max_bins + 1,
             max_leaf_nodes=0 if self.max_leaf_nodes is None else self.max_leaf_nodes,
