@@ -569,7 +569,8 @@ struct SplitSearch {
       for (int k = 0; k < 4; ++k) right[k] = totals[k] - left[k];
       proxies[j] = proxy<Crit, 4>(left, right, outputs) * scale + shift;
     }
-    for (int j = 0; j < m; ++j) {
+    // (none fails where neither bound is positive: a side's rows and weight are never below 0)
+    for (int j = 0; (min_leaf > 0 || min_weight > 0) && j < m; ++j) {
       double left[4];
       left_at(j, left);
       const bool ok = (left[0] >= min_leaf) & (totals[0] - left[0] >= min_leaf) &
