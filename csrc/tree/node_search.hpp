@@ -380,13 +380,16 @@ class NodeSearch {
   }
   const ChainHistograms<T>* chain_for(const Task& task) {
     if (!chain_.usable()) return nullptr;
-    if (chain_.holds(task.begin, task.end)) return &chain_;
     const index_t n = task.end - task.begin;
+    if (chain_.holds(task.begin, task.end)) {
+      if (chain_.shrunk()) chain_.build(d_, rows_.data() + task.begin, n, task.begin);
+      return &chain_;
+    }
     // both children set aside, or too few rows for a chain to repay the build
     if (n - 1 < defer_below_ || NodeEntries<T>::worth_it(d_, n, p_.max_features, kChainBuild))
       chain_.mark_node(d_, rows_.data() + task.begin, n);
     else
-      chain_.build(d_, rows_.data(), n, task.begin);
+      chain_.build(d_, rows_.data() + task.begin, n, task.begin);
     return &chain_;
   }
 
