@@ -112,14 +112,14 @@ struct ChainRows {
 // order, where a column scan tests every stored row of the column for the node's and adds the
 // node's ones at random.
 //
-// The chain's columns hold the entries of the rows it was built on alone (CSC order among
-// them), each its code and a byte: 0 once its row left the chain, else the index of the row's
-// packed block (RowStatistics::packed) among the few distinct ones (a bootstrap's draw counts
-// times the classes: ~20). X's whole columns, read with a byte per CSC entry, held the entries
-// of every row, the bootstrap's undrawn ones and the other subtrees' included: on the bench a
-// chain node's columns are a quarter its. The chain is built again where its node holds less
-// than half the rows it was built on. Packed sums are integers: the histograms equal a column
-// scan's to the bit, whatever the order of the entries, and so do the trees.
+// The chain's columns hold the entries of the rows it was built on alone (a feature's in the
+// order of those rows), each its code and a byte: 0 once its row left the chain, else the
+// index of the row's packed block (RowStatistics::packed) among the few distinct ones (a
+// bootstrap's draw counts times the classes: ~20). X's whole columns, read with a byte per CSC
+// entry, held the entries of every row, the bootstrap's undrawn ones (a third) and the other
+// subtrees' included. The chain is built again where its node holds less than half the rows
+// it was built on. Packed sums are integers: the histograms equal a column scan's to the bit,
+// whatever the order of the entries, and so do the trees.
 //
 // A node that holds no chain (too few rows to repay a build) has its rows marked by row instead
 // (mark_node): its drawn columns are then read whole, each entry's block found from its row's
