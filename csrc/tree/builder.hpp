@@ -35,6 +35,7 @@ struct RowState {
   std::vector<std::int32_t> rank_of;    // absolute error, see AbsoluteErrorSearch
   std::vector<std::uint8_t> primary_side;  // surrogate splits, see SurrogateSearch
   std::vector<std::int32_t> position;   // sparse X: each row's index in rows, -1 if absent
+  ChainRows chain;                      // sparse X's histogram search, see ChainRows
   SklearnOrder<T> order;                // see Builder::sklearn_order_
 };
 
@@ -75,6 +76,7 @@ class Builder {
     if (d_.csc_indptr) {
       rs_.position.assign(d_.n_rows, -1);
       for (std::size_t i = 0; i < rows_.size(); ++i) rs_.position[rows_[i]] = static_cast<std::int32_t>(i);
+      rs_.chain.index(d_, rs_.stats, rows_);
     }
     // scikit-learn's order wherever a sum of the rows' statistics may round (fractional
     // weights, targets not integers, the Poisson loss's w y log y): in another order it rounds
@@ -214,7 +216,7 @@ class Builder {
         scratch_(n_threads),
         sorted_tmp_(n_threads),
         search_(data, params, ch_, rs_.stats, rs_.rows, rs_.presorted, rs_.rank_of, rs_.position,
-                scratch_,
+                rs_.chain, scratch_,
                 seed, n_threads),
         surrogates_{data,
                     params.monotonic_cst.empty() ? nullptr : params.monotonic_cst.data(),

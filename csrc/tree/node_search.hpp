@@ -33,7 +33,7 @@ class NodeSearch {
   NodeSearch(const Dataset<T>& d, const Params& p, const Channels& ch, const RowStatistics& stats,
              const std::vector<std::int32_t>& rows, const PresortedColumns<T>& presorted,
              std::vector<std::int32_t>& rank_of, const std::vector<std::int32_t>& position,
-             std::vector<Scratch>& scratch,
+             ChainRows& chain_rows, std::vector<Scratch>& scratch,
              std::uint64_t seed, int n_threads)
       : d_(d),
         p_(p),
@@ -55,7 +55,8 @@ class NodeSearch {
         search_{stats, ch.outputs, ch.C, p.surrogates},
         absolute_search_{d.y, stats, rank_of, ch.n_out, ch.C, p.surrogates, 0, {}, {}},
         pool_(d.n_features, ch.C, stats),
-        fill_{d.codes, d.n_features, stats, ch.C} {
+        fill_{d.codes, d.n_features, stats, ch.C},
+        chain_(chain_rows) {
     const index_t F = d.n_features;
     order_.resize(F);
     std::iota(order_.begin(), order_.end(), index_t{0});
@@ -237,7 +238,11 @@ class NodeSearch {
   }
 
   void release(int& hist) { pool_.release(hist); }
-  void release_histograms() { pool_.clear(); }
+  // The subtrees set aside grow with histograms of their own, and may take the chain buffers.
+  void release_histograms() {
+    pool_.clear();
+    chain_.give_back();
+  }
 
  private:
   // scikit-learn's Splitter.node_split_best draws: Fisher-Yates over a features array kept from
@@ -374,14 +379,18 @@ class NodeSearch {
     return NodeEntries<T>::worth_it(d_, n, p_.max_features, kRowsCheaper);
   }
   const ChainHistograms<T>* chain_for(const Task& task) {
-    if (!ChainHistograms<T>::usable(d_, search_.stats)) return nullptr;
-    if (chain_.holds(task.begin, task.end)) return &chain_;
+    if (!chain_.usable()) return nullptr;
     const index_t n = task.end - task.begin;
+    if (chain_.holds(task.begin, task.end)) {
+      if (chain_.shrunk()) chain_.build(d_, rows_.data() + task.begin, n, task.begin);
+      return &chain_;
+    }
     // both children set aside, or too few rows for a chain to repay the build
     if (n - 1 < defer_below_ || NodeEntries<T>::worth_it(d_, n, p_.max_features, kChainBuild))
-      return chain_.mark_node(search_.stats, rows_.data() + task.begin, n) ? &chain_ : nullptr;
-    return chain_.build(d_, search_.stats, rows_.data() + task.begin, n, task.begin) ? &chain_
-                                                                                      : nullptr;
+      chain_.mark_node(d_, rows_.data() + task.begin, n);
+    else
+      chain_.build(d_, rows_.data() + task.begin, n, task.begin);
+    return &chain_;
   }
 
   void search_batch(Task& task, index_t first, index_t count, bool histograms) {
@@ -395,7 +404,9 @@ class NodeSearch {
       // thousand instructions (callgrind), 3% of those of a fully grown regression tree, whose
       // nodes mostly hold a few rows
       for (index_t i = first; i < first + count; ++i)
-        results_[i] = search_feature(task, order_[i], i, histograms, scratch_[0]);
+        results_[i] = stores_none(order_[i]) ? Split{}
+                                             : search_feature(task, order_[i], i, histograms,
+                                                              scratch_[0]);
       return;
     }
     // a search grows its thread's scratch as it needs, which can throw: FirstException carries
@@ -409,6 +420,14 @@ class NodeSearch {
       });
     }
     error.rethrow();
+  }
+
+  // Whether sparse X's small node, its entries grouped, stores no entry of feature f: the
+  // feature is constant there (sparse_histogram_search's Split{}), known before its candidates
+  // are set up and its search dispatched (most features a deep node draws).
+  bool stores_none(index_t f) const {
+    return node_entries_.active && d_.csc_codes && node_entries_.covers(f) &&
+           node_entries_.begin(f) == node_entries_.end(f);
   }
 
   // What a candidate of feature f must satisfy in the task's node.

@@ -15,6 +15,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "sparse_columns.hpp"
@@ -30,76 +32,194 @@ struct NextBinKeys {
   double threshold_between(double, double b) const { return b; }
 };
 
+// A builder's chain state (see ChainHistograms): the held chain's columns over the rows it
+// was built on, and the marked node's rows.
+struct ChainBuffers {
+  struct Entry {
+    std::uint8_t code;   // the entry's bin
+    std::uint8_t block;  // its row's index in ChainRows::blocks, 0 once the row left the chain
+  };
+  std::vector<Entry> entries;              // feature f's at [start[f], start[f + 1])
+  std::vector<std::uint32_t> start;        // (n_features + 1)
+  std::unique_ptr<std::uint32_t[]> at;     // (nnz) a built row's CSR entry's index in entries
+  std::vector<std::uint8_t> row_mark;      // (n_rows) the marked node's rows' row_block, else 0
+};
+
+// The chain state one tree's builders share (the top builder's and its deferred subtrees',
+// which may grow at once on several threads): each row's block, indexed once per tree, and
+// the idle builders' buffers. A deferred subtree's builder once allocated and zero-filled its
+// own row arrays and entries, O(n_rows + nnz) per subtree: now it takes the buffers another
+// left clean (its marks cleared).
+struct ChainRows {
+  std::vector<std::uint8_t> row_block;  // (n_rows) a row's index in blocks
+  std::vector<std::uint64_t> blocks;    // blocks[0] = 0, the rows not the node's
+  bool indexed = false;                 // every row's block in a byte (255 blocks at most)
+
+  // Indexes the blocks of rows (the tree's, before it grows), each new one where first met;
+  // none (indexed false, no chain kept) where they hold more than a byte indexes.
+  template <class T>
+  void index(const Dataset<T>& d, const RowStatistics& stats,
+             const std::vector<std::int32_t>& rows) {
+    indexed = false;
+    if (!d.csc_codes || !d.csr_to_csc || stats.bits == 0) return;
+    blocks.assign(1, 0);
+    row_block.assign(static_cast<std::size_t>(d.n_rows), 0);
+    for (const std::int32_t r : rows) {
+      const std::uint64_t v = stats.packed[r];
+      std::size_t at = 1;
+      while (at < blocks.size() && blocks[at] != v) ++at;
+      if (at == blocks.size()) {
+        if (at > 255) return;
+        blocks.push_back(v);
+      }
+      row_block[r] = static_cast<std::uint8_t>(at);
+    }
+    indexed = true;
+  }
+
+  // Clean buffers for a builder of d: an idle one's, else new.
+  template <class T>
+  std::unique_ptr<ChainBuffers> acquire(const Dataset<T>& d) {
+    {
+      const std::lock_guard<std::mutex> hold(lock_);
+      if (!idle_.empty()) {
+        std::unique_ptr<ChainBuffers> out = std::move(idle_.back());
+        idle_.pop_back();
+        return out;
+      }
+    }
+    auto out = std::make_unique<ChainBuffers>();
+    out->start.resize(static_cast<std::size_t>(d.n_features) + 1);
+    out->at.reset(new std::uint32_t[static_cast<std::size_t>(d.csc_indptr[d.n_features])]);
+    out->row_mark.assign(static_cast<std::size_t>(d.n_rows), 0);
+    return out;
+  }
+  // Takes back buffers left clean.
+  void give_back(std::unique_ptr<ChainBuffers> buffers) {
+    const std::lock_guard<std::mutex> hold(lock_);
+    idle_.push_back(std::move(buffers));
+  }
+
+ private:
+  std::mutex lock_;
+  std::vector<std::unique_ptr<ChainBuffers>> idle_;
+};
+
 // The stored entries of one large node, kept down a chain of such nodes: a chain node peels a
 // few rows off many (the bench's TF-IDF trees: ~280 nodes of 3k-10k rows a tree, each drawing
 // 70 of 5000 columns), and its larger child's entries are its own less the smaller child's
-// rows', found from their CSR rows. A drawn feature's histogram is then its column's entries
-// read in order, where a column scan tests every stored row of the column for the node's and
-// adds the node's ones at random.
+// rows', found from their CSR rows. A drawn feature's histogram is then its entries read in
+// order, where a column scan tests every stored row of the column for the node's and adds the
+// node's ones at random.
 //
-// One byte per CSC entry: 0 where its row is not the node's, else the index of the row's packed
-// block (RowStatistics::packed) among the few distinct ones (a bootstrap's draw counts times the
-// classes: ~20). The packed histograms of every bin (8 bytes a bin, 3.2 MB on the bench, where
-// a column's values are distinct: a bin an entry) cost a cache miss at every line a drawn
-// feature read; these bytes are 400 kB, and the column's codes are read beside them. Packed
-// sums are integers: the histograms equal a column scan's to the bit, and so do the trees.
+// The chain's columns hold the entries of the rows it was built on alone (a feature's in the
+// order of those rows), each its code and a byte: 0 once its row left the chain, else the
+// index of the row's packed block (RowStatistics::packed) among the few distinct ones (a
+// bootstrap's draw counts times the classes: ~20). X's whole columns, read with a byte per CSC
+// entry, held the entries of every row, the bootstrap's undrawn ones (a third) and the other
+// subtrees' included. The chain is built again where its node holds less than half the rows
+// it was built on. Packed sums are integers: the histograms equal a column scan's to the bit,
+// whatever the order of the entries, and so do the trees.
 //
 // A node that holds no chain (too few rows to repay a build) has its rows marked by row instead
-// (mark_node): its drawn columns are then read as a chain's are, each entry's block found from
-// its row's mark, a byte in L1, where a column scan tested each row's position (4 bytes a row,
-// in L2) with a branch.
+// (mark_node): its drawn columns are then read whole, each entry's block found from its row's
+// mark, a byte in L1, where a column scan tested each row's position (4 bytes a row, in L2)
+// with a branch.
 template <class T>
 struct ChainHistograms {
-  std::vector<std::uint8_t> entry_block;  // (nnz) the node's, or stale
-  std::vector<std::uint8_t> row_block;    // (n_rows) a row's index in blocks, 0: none yet
-  std::vector<std::uint8_t> row_mark;     // (n_rows) a marked node's row_block, else 0
-  std::vector<std::uint64_t> blocks;      // blocks[0] = 0, the rows not the node's
-  index_t begin = -1, end = -1;           // the node they hold: its rows' range; -1: none
-  bool marked = false;                    // add_entries reads the marked node's
+  ChainRows& shared;                  // the tree's (see ChainRows)
+  std::unique_ptr<ChainBuffers> own;  // taken from shared at the first use
+  index_t begin = -1, end = -1;       // the node they hold: its rows' range; -1: none
+  index_t built = 0;                  // the rows the chain was built on
+  bool marked = false;                // add_entries reads the marked node's
 
-  // Whether entries can be kept: packed statistics and the CSR entries' CSC indices to update
-  // them from.
-  static bool usable(const Dataset<T>& d, const RowStatistics& stats) {
-    return d.csc_codes && d.csr_to_csc && stats.bits > 0;
-  }
+  explicit ChainHistograms(ChainRows& tree_rows) : shared(tree_rows) {}
+  ChainHistograms(const ChainHistograms&) = delete;
+  ChainHistograms& operator=(const ChainHistograms&) = delete;
+  ~ChainHistograms() { give_back(); }
+
+  // Whether entries can be kept: the tree's rows indexed (packed statistics, and the CSR
+  // entries' CSC indices to update them from).
+  bool usable() const { return shared.indexed; }
   bool holds(index_t first, index_t last) const { return begin == first && end == last; }
+  // Whether the held node is worth a build of its own (see above).
+  bool shrunk() const { return 2 * (end - begin) < built; }
 
-  // The entries of the node of rows[0, n), which sit at [first, first + n) of the rows. false
-  // (holding none) where the rows hold more distinct blocks than a byte indexes.
-  bool build(const Dataset<T>& d, const RowStatistics& stats, const std::int32_t* rows,
-             index_t n, index_t first) {
+  // The entries of the node whose rows are rows[0, n), which sit at [first, first + n) of the
+  // builder's: counted by feature, then placed.
+  void build(const Dataset<T>& d, const std::int32_t* rows, index_t n, index_t first) {
     release();
-    if (!index_blocks(stats, rows, n)) return false;
-    entry_block.assign(static_cast<std::size_t>(d.csc_indptr[d.n_features]), 0);
-    mark_rows<true>(d, rows, n);
+    if (!own) own = shared.acquire(d);
+    std::uint32_t* start = own->start.data();
+    std::fill(start, start + d.n_features + 1, 0);
+    for (index_t i = 0; i < n; ++i) {
+      if (i + kRowsAhead < n) prefetch_csr_row(d, rows[i + kRowsAhead]);
+      const std::int32_t r = rows[i];
+      for (std::int64_t k = d.csr_indptr[r]; k < d.csr_indptr[r + 1]; ++k)
+        ++start[d.csr_indices[k] + 1];
+    }
+    for (index_t f = 0; f < d.n_features; ++f) start[f + 1] += start[f];
+    own->entries.resize(static_cast<std::size_t>(start[d.n_features]));
+    ChainBuffers::Entry* entries = own->entries.data();
+    std::uint32_t* at = own->at.get();
+    const std::uint8_t* row_block = shared.row_block.data();
+    // start[f] moves to the end of f's entries as they are placed, then back
+    for (index_t i = 0; i < n; ++i) {
+      if (i + kRowsAhead < n) prefetch_csr_row(d, rows[i + kRowsAhead]);
+      const std::int32_t r = rows[i];
+      for (std::int64_t k = d.csr_indptr[r]; k < d.csr_indptr[r + 1]; ++k) {
+        const std::uint32_t p = start[d.csr_indices[k]]++;
+        const std::uint8_t code = d.csr_codes ? d.csr_codes[k] : d.csc_codes[d.csr_to_csc[k]];
+        entries[p] = {code, row_block[r]};
+        at[k] = p;
+      }
+    }
+    for (index_t f = d.n_features; f > 0; --f) start[f] = start[f - 1];
+    start[0] = 0;
     begin = first;
     end = first + n;
-    return true;
+    built = n;
   }
 
   // Moves them to the child [first, last) of the node they hold, whose other child's rows
   // are rows[0, n).
   void keep_child(const Dataset<T>& d, const std::int32_t* rows, index_t n, index_t first,
                   index_t last) {
-    mark_rows<false>(d, rows, n);
+    ChainBuffers::Entry* entries = own->entries.data();
+    const std::uint32_t* at = own->at.get();
+    for (index_t i = 0; i < n; ++i) {
+      if (i + kRowsAhead < n) {  // the row's entries' places, the one array read of it here
+        const std::int64_t ahead = d.csr_indptr[rows[i + kRowsAhead]];
+        __builtin_prefetch(at + ahead);
+        __builtin_prefetch(at + ahead + 16);
+      }
+      const std::int32_t r = rows[i];
+      for (std::int64_t k = d.csr_indptr[r]; k < d.csr_indptr[r + 1]; ++k)
+        entries[at[k]].block = 0;
+    }
     begin = first;
     end = last;
   }
 
   void release() { begin = end = -1; }
 
-  // Marks the rows[0, n) of a node searched next (add_entries reads them until unmark_node);
-  // false (marking none) as build.
-  bool mark_node(const RowStatistics& stats, const std::int32_t* rows, index_t n) {
-    if (!index_blocks(stats, rows, n)) return false;
-    if (row_mark.empty()) row_mark.assign(row_block.size(), 0);
-    for (index_t i = 0; i < n; ++i) row_mark[rows[i]] = row_block[rows[i]];
-    marked = true;
-    return true;
+  // Releases the node held and gives the buffers back to the tree's other builders.
+  void give_back() {
+    release();
+    if (own) shared.give_back(std::move(own));
   }
-  void unmark_node(const std::int32_t* rows, index_t n) {
+
+  // Marks the rows[0, n) of a node searched next (add_entries reads them until unmark_node).
+  void mark_node(const Dataset<T>& d, const std::int32_t* node_rows, index_t n) {
+    if (!own) own = shared.acquire(d);
+    std::uint8_t* mark = own->row_mark.data();
+    const std::uint8_t* block = shared.row_block.data();
+    for (index_t i = 0; i < n; ++i) mark[node_rows[i]] = block[node_rows[i]];
+    marked = true;
+  }
+  void unmark_node(const std::int32_t* node_rows, index_t n) {
     if (!marked) return;
-    for (index_t i = 0; i < n; ++i) row_mark[rows[i]] = 0;
+    for (index_t i = 0; i < n; ++i) own->row_mark[node_rows[i]] = 0;
     marked = false;
   }
 
@@ -107,45 +227,52 @@ struct ChainHistograms {
   // feature's are a line or two at random among hundreds of kilobytes, a miss at every feature
   // where they are read one feature after another.
   void prefetch(const Dataset<T>& d, const index_t* features, index_t count) const {
-    // a marked node's entries are found from their rows
-    const char* entries = marked ? reinterpret_cast<const char*>(d.csc_indices)
-                                 : reinterpret_cast<const char*>(entry_block.data());
-    const std::int64_t size = marked ? sizeof(std::int32_t) : 1;
+    const auto lines = [](const void* from, std::int64_t bytes) {
+      const char* p = static_cast<const char*>(from);
+      for (std::int64_t at = 0; at < bytes; at += 64) __builtin_prefetch(p + at);
+      __builtin_prefetch(p + bytes - 1);
+    };
     for (index_t j = 0; j < count; ++j) {
-      const std::int64_t first = d.csc_indptr[features[j]], last = d.csc_indptr[features[j] + 1];
-      if (last == first) continue;  // (last - 1 would point before the arrays)
-      for (std::int64_t k = first; k < last; k += 64) __builtin_prefetch(d.csc_codes + k);
-      __builtin_prefetch(d.csc_codes + last - 1);
-      for (std::int64_t at = first * size; at < last * size; at += 64)
-        __builtin_prefetch(entries + at);
-      __builtin_prefetch(entries + last * size - 1);
+      const index_t f = features[j];
+      if (marked) {  // its entries are found from their rows
+        const std::int64_t first = d.csc_indptr[f], last = d.csc_indptr[f + 1];
+        if (last == first) continue;  // (last - 1 would point before the arrays)
+        lines(d.csc_codes + first, last - first);
+        lines(d.csc_indices + first, (last - first) * std::int64_t{sizeof(std::int32_t)});
+      } else {
+        const std::uint32_t first = own->start[f], last = own->start[f + 1];
+        if (last == first) continue;
+        lines(own->entries.data() + first,
+              std::int64_t{last - first} * std::int64_t{sizeof(ChainBuffers::Entry)});
+      }
     }
   }
 
   // Adds the node's entries of feature f to P (kBins, all zero) by code, marking their bins
   // occupied; returns their packed sum. Every entry is added without a branch (of block 0 where
-  // its row is not the node's, a zero nothing reads): about half of a chain node's entries are
-  // its, at random, and a test per entry mispredicted at every other one. The occupied bins are
-  // then read from P (a row's packed block counts 1: a bin of rows is never 0), where a bit set
-  // at each entry chained the entries through a store to the same few words.
+  // its row is not the node's, a zero nothing reads): a test per entry mispredicted at random.
+  // The occupied bins are then read from P (a row's packed block counts 1: a bin of rows is
+  // never 0), where a bit set at each entry chained the entries through a store to the same
+  // few words.
   std::uint64_t add_entries(const Dataset<T>& d, index_t f, std::uint64_t* P,
                             BinSet& occupied) const {
-    const std::uint8_t* codes = d.csc_codes;
-    const std::uint8_t* block_of = entry_block.data();
-    const std::uint64_t* block = blocks.data();
-    const std::int64_t first = d.csc_indptr[f], last = d.csc_indptr[f + 1];
+    const std::uint64_t* block = shared.blocks.data();
     std::uint64_t stored = 0;
-    const auto add = [&](std::int64_t k, int b) {
+    const auto add = [&](int code, int b) {
       const std::uint64_t v = block[b];
-      P[codes[k]] += v;
+      P[code] += v;
       stored += v;
     };
     if (marked) {
+      const std::uint8_t* codes = d.csc_codes;
       const std::int32_t* row = d.csc_indices;
-      const std::uint8_t* mark = row_mark.data();
-      for (std::int64_t k = first; k < last; ++k) add(k, mark[row[k]]);
+      const std::uint8_t* mark = own->row_mark.data();
+      for (std::int64_t k = d.csc_indptr[f]; k < d.csc_indptr[f + 1]; ++k)
+        add(codes[k], mark[row[k]]);
     } else {
-      for (std::int64_t k = first; k < last; ++k) add(k, block_of[k]);
+      const ChainBuffers::Entry* entries = own->entries.data();
+      for (std::uint32_t p = own->start[f]; p < own->start[f + 1]; ++p)
+        add(entries[p].code, entries[p].block);
     }
     const int n_bins = static_cast<int>(d.bin_start[f + 1] - d.bin_start[f]);
     for (int w = 0; 64 * w < n_bins; ++w) {
@@ -156,44 +283,6 @@ struct ChainHistograms {
       occupied.words[w] = bits;
     }
     return stored;
-  }
-
- private:
-  // row_block of rows[0, n), blocks extended with those first met; false past 255 blocks.
-  bool index_blocks(const RowStatistics& stats, const std::int32_t* rows, index_t n) {
-    if (blocks.empty()) {
-      blocks.assign(1, 0);
-      row_block.assign(stats.packed.size(), 0);
-    }
-    for (index_t i = 0; i < n; ++i) {
-      const std::int32_t r = rows[i];
-      if (row_block[r]) continue;
-      const std::uint64_t v = stats.packed[r];
-      const std::size_t at = std::find(blocks.begin() + 1, blocks.end(), v) - blocks.begin();
-      if (at == blocks.size()) {
-        if (at > 255) return false;
-        blocks.push_back(v);
-      }
-      row_block[r] = static_cast<std::uint8_t>(at);
-    }
-    return true;
-  }
-
-  template <bool kAdd>
-  void mark_rows(const Dataset<T>& d, const std::int32_t* rows, index_t n) {
-    std::uint8_t* block_of = entry_block.data();
-    const std::uint32_t* csc_of = d.csr_to_csc;
-    for (index_t i = 0; i < n; ++i) {
-      if (i + kRowsAhead < n) {  // the row's CSC positions, the one array read of it here
-        const std::int64_t ahead = d.csr_indptr[rows[i + kRowsAhead]];
-        __builtin_prefetch(csc_of + ahead);
-        __builtin_prefetch(csc_of + ahead + 16);
-      }
-      const std::int32_t r = rows[i];
-      const std::uint8_t mark = kAdd ? row_block[r] : 0;
-      for (std::int64_t k = d.csr_indptr[r]; k < d.csr_indptr[r + 1]; ++k)
-        block_of[csc_of[k]] = mark;
-    }
   }
 };
 
@@ -273,7 +362,12 @@ void packed_sparse_search(const Dataset<T>& d, const SplitSearch& search, index_
     occupied.insert(b);
     P[b] += zeros;
   }
-  search.packed_bins_search<Crit, kC>(P, occupied, 0, NextBinKeys{}, cand, s, out);
+  // every occupied bin holds a row, of a whole weight >= 1 (a packed block): where no leaf
+  // needs more, every candidate has enough rows and weight on both sides, and the search
+  // skips their test (a sixth of its time on the bench)
+  Candidates any_side = cand;
+  if (cand.min_leaf <= 1 && cand.min_weight <= 1) any_side.min_leaf = any_side.min_weight = 0;
+  search.packed_bins_search<Crit, kC>(P, occupied, 0, NextBinKeys{}, any_side, s, out);
   occupied.for_each([&](int b) { P[b] = 0; });
 }
 

@@ -569,12 +569,16 @@ struct SplitSearch {
       for (int k = 0; k < 4; ++k) right[k] = totals[k] - left[k];
       proxies[j] = proxy<Crit, 4>(left, right, outputs) * scale + shift;
     }
-    for (int j = 0; j < m; ++j) {
-      double left[4];
-      left_at(j, left);
-      const bool ok = (left[0] >= min_leaf) & (totals[0] - left[0] >= min_leaf) &
-                      (left[1] >= min_weight) & (totals[1] - left[1] >= min_weight);
-      proxies[j] = ok ? proxies[j] : -kInf;
+    // (none fails where neither bound is positive: a side's rows and weight are never below 0;
+    // the test outside the loop, which a test in its condition kept from being vectorized)
+    if (min_leaf > 0 || min_weight > 0) {
+      for (int j = 0; j < m; ++j) {
+        double left[4];
+        left_at(j, left);
+        const bool ok = (left[0] >= min_leaf) & (totals[0] - left[0] >= min_leaf) &
+                        (left[1] >= min_weight) & (totals[1] - left[1] >= min_weight);
+        proxies[j] = ok ? proxies[j] : -kInf;
+      }
     }
     // the first largest proxy, then one take: the candidates that beat the best so far one
     // after the other each computed a threshold

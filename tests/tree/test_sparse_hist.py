@@ -313,3 +313,19 @@ def test_hist_chain_of_many_distinct_weights_gives_the_dense_tree():
         assert sparse_fit.tree_.max_depth > 30
         _same_tree(sparse_fit, dense_fit)
 
+
+
+def test_hist_chains_of_deferred_subtrees_give_the_dense_tree():
+    # more rows than a subtree grows apart (kSubtreeRows): the root's children are deferred and
+    # grown as subtrees (two at once with n_jobs=2), each taking the chain buffers the tree's
+    # other builders left clean (ChainRows); with bounds on the leaves the packed search keeps
+    # its test of them. Each gives the dense tree.
+    X, score = _wide_sparse(6, n=17000, d=300)
+    y = (score > np.median(score)).astype(int)
+    for bounds in ({}, dict(min_samples_leaf=3), dict(min_weight_fraction_leaf=0.002)):
+        kwargs = dict(split_finder="hist", max_features="sqrt", random_state=0, **bounds)
+        dense_fit = DecisionTreeClassifier(**kwargs).fit(X.toarray(), y)
+        for n_jobs in (1, 2):
+            sparse_fit = DecisionTreeClassifier(n_jobs=n_jobs, **kwargs).fit(X, y)
+            assert sparse_fit.tree_.max_depth > 30
+            _same_tree(sparse_fit, dense_fit)
