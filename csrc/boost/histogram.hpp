@@ -364,9 +364,15 @@ template <bool kConstantHessian, bool kGathered, class BinT, class RowT>
 void fill_wide(BinT* H, index_t n_bins, const std::uint16_t* column, const RowT* gh,
                const std::int32_t* rows, index_t n) {
   std::fill(H, H + n_bins, BinT{});
+  // a row here is a few ns (one bin), so the scattered code and gradient are asked for further
+  // ahead than kPrefetchAhead
+  constexpr index_t kAhead = 4 * kPrefetchAhead;
   for (index_t i = 0; i < n; ++i) {
-    prefetch_code(column, rows, i, n);
-    if (!kGathered && i + kPrefetchAhead < n) __builtin_prefetch(gh + rows[i + kPrefetchAhead]);
+    if (i + kAhead < n) {
+      const index_t ahead = rows[i + kAhead];
+      __builtin_prefetch(column + ahead);
+      if (!kGathered) __builtin_prefetch(gh + ahead);
+    }
     const index_t r = rows[i];
     add_row<kConstantHessian>(H[column[r]], row_increment<kConstantHessian>(gh[kGathered ? i : r]));
   }
