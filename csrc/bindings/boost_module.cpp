@@ -254,7 +254,6 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
   }
   if (!row_codes.is_none()) {
     const py::array rc = row_codes.cast<py::array>();
-    require(data.wide_column == nullptr, "row_codes cannot go with wide_features");
     require(rc.ndim() == 2 && py::isinstance<py::array_t<std::uint8_t>>(rc) &&
                 (rc.flags() & py::array::c_style) && rc.shape(0) == n && rc.shape(1) == F,
             "row_codes must be a C-ordered uint8 array of codes' shape");
@@ -472,8 +471,9 @@ PYBIND11_MODULE(_boost_fast, m) {
         "n_bins - 1 categories (up to 65535) are wide_features (int64), their codes the "
         "columns of wide_codes (n_rows, len(wide_features)) uint16 column-major, a missing "
         "value coded n_bins_non_missing; their codes' columns in codes are not read; "
-        "cat_bitsets then have a word per 32 codes of the widest. row_codes (None without "
-        "wide features): the same codes C-ordered, from which the histograms are filled. "
+        "cat_bitsets then have a word per 32 codes of the widest. row_codes (or None): the "
+        "same uint8 codes C-ordered (a wide feature's column not read), from which the "
+        "histograms are filled. "
         "buffers: a GrowBuffers kept for the fit's trees, or None.");
   py::class_<boost::PackedTrees>(m, "PackedTrees", "Boosted trees packed for the prediction walk.")
       .def(py::init(&pack), py::arg("offsets"), py::arg("output"), py::arg("is_leaf"),

@@ -243,8 +243,8 @@ void fill_share(BasicHistogramPool<BinT>& pool, int h, const Data& data, const R
 }
 
 // Row-wise fill (LightGBM's row-wise histograms) of a node's n rows (not a root's: see
-// build_histogram): the features [first, first + count), none wide, so that feature f's kBins
-// bins lie at f * kBins. Each row's codes of these features lie together in its row of
+// build_histogram): the features [first, first + count), none wide, so that their bins lie
+// kBins apart. Each row's codes of these features lie together in its row of
 // data.row_codes (one or two cache lines) and its gradient is read once for all of them, where
 // the column-wise fill reads one cache line per feature for each row of a node whose rows are
 // scattered over the columns. The bins (6 KiB a feature) stay in L2. kGathered: row i's codes
@@ -331,13 +331,52 @@ bool codes_in_bins(BasicHistogramPool<BinT>& pool, int h, const Data& data,
   return true;
 }
 
-// Whether the row-wise fill takes a node's features: row-major codes given and the features a
-// run first .. first + count - 1 (every feature, unless constrained or drawn).
-inline bool fills_by_rows(const Data& data, const std::vector<std::int32_t>& features) {
-  if (data.row_codes == nullptr || features.empty()) return false;
-  for (std::size_t j = 1; j < features.size(); ++j)
-    if (features[j] != features[0] + static_cast<std::int32_t>(j)) return false;
-  return true;
+// The row-wise fill's view of a node's features: its narrow ones, which it takes where they are
+// a run first .. first + count - 1 (every feature, unless constrained or drawn) and row-major
+// codes are given; its wide ones (Data), whose uint16 codes are not in row_codes, each filled
+// from its own column beside them (fill_wide).
+struct RowWiseFeatures {
+  bool by_rows = false;
+  index_t first = 0, count = 0;
+  std::vector<std::int32_t> wide;
+};
+inline RowWiseFeatures row_wise_features(const Data& data,
+                                         const std::vector<std::int32_t>& features) {
+  RowWiseFeatures split;
+  if (data.row_codes == nullptr) return split;
+  for (const std::int32_t f : features) {
+    if (data.is_wide(f)) {
+      split.wide.push_back(f);
+    } else {
+      if (split.count == 0) split.first = f;
+      if (f != split.first + split.count) return split;  // not a run
+      ++split.count;
+    }
+  }
+  split.by_rows = split.count > 0;
+  return split;
+}
+
+// A wide categorical feature's bins (n_bins of them) from the node's n rows: its uint16 code of
+// row rows[i] read from its column, the row's gradient from gh[rows[i]], or from gh[i] where
+// kGathered (gather_rows put them in node order). Every bin sums its rows in row order.
+template <bool kConstantHessian, bool kGathered, class BinT, class RowT>
+void fill_wide(BinT* H, index_t n_bins, const std::uint16_t* column, const RowT* gh,
+               const std::int32_t* rows, index_t n) {
+  std::fill(H, H + n_bins, BinT{});
+  // a row here is a few ns (one bin), so the scattered code and gradient are asked for further
+  // ahead than kPrefetchAhead
+  constexpr index_t kAhead = 4 * kPrefetchAhead;
+  for (index_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) {
+      const index_t ahead = rows[i + kAhead];
+      __builtin_prefetch(column + ahead);
+      if (!kGathered) __builtin_prefetch(gh + ahead);
+    }
+    const index_t r = rows[i];
+    add_row<kConstantHessian>(H[column[r]], row_increment<kConstantHessian>(gh[kGathered ? i : r]));
+  }
+  finish_bins<kConstantHessian>(H, n_bins);
 }
 
 // The histograms of a node's features; `ordered` has room for the node's rows, node_codes (or
@@ -359,13 +398,17 @@ void build_histogram(BasicHistogramPool<BinT>& pool, int h, const Data& data, co
   // 0.95 s row-wise at the root too, 0.85 s column-wise there; regressor 1.04 against 0.98);
   // the other nodes row-wise (old: 1.07-1.11 s and 1.15-1.17 s all column-wise, the same
   // trees). Row-wise below 0.3 or 0.1 of the rows only was no better.
-  if (!all_rows && fills_by_rows(data, features)) {
-    const index_t f0 = features[0];
+  const RowWiseFeatures row_wise = all_rows ? RowWiseFeatures{} : row_wise_features(data, features);
+  if (row_wise.by_rows) {
+    const index_t f0 = row_wise.first, narrow = row_wise.count;
+    const index_t n_wide = static_cast<index_t>(row_wise.wide.size());
     if (chunks <= 1 || node_codes == nullptr) {
       // one thread (every caller with threads to spare gives node_codes): each row's codes
       // and gradient read once, in place, no gather
-      return fill_rows<kConstantHessian, false>(pool, h, data, data.row_codes, gh, rows, n, f0,
-                                                count);
+      fill_rows<kConstantHessian, false>(pool, h, data, data.row_codes, gh, rows, n, f0, narrow);
+      for (const std::int32_t f : row_wise.wide)
+        fill_wide<kConstantHessian, false>(pool.of(h, f), pool.bins(f), data.wide(f), gh, rows, n);
+      return;
     }
     // Several threads, each filling its share of the features: the rows' codes and gradients
     // are first gathered into node order, each thread a share of the rows, so that every row's
@@ -383,9 +426,23 @@ void build_histogram(BasicHistogramPool<BinT>& pool, int h, const Data& data, co
       gather_rows(data, gh, rows, n * share / shares, n * (share + 1) / shares, node_codes,
                   ordered);
 #pragma omp barrier
-      const index_t first = f0 + count * share / shares, last = f0 + count * (share + 1) / shares;
-      fill_rows<kConstantHessian, true>(pool, h, data, node_codes, ordered, rows, n, first,
-                                        last - first);
+      // a wide feature's fill (a scattered code a row, its bins past L1) weighs as about
+      // kWideWeight narrow ones: the shares split the weights, the wide features first
+      constexpr index_t kWideWeight = 4;
+      const index_t units = kWideWeight * n_wide + narrow;
+      const index_t begin = units * share / shares, end = units * (share + 1) / shares;
+      for (index_t w = 0; w < n_wide; ++w) {
+        const index_t at = kWideWeight * w;  // a wide feature is its first unit's share's
+        if (at < begin || at >= end) continue;
+        const std::int32_t f = row_wise.wide[w];
+        fill_wide<kConstantHessian, true>(pool.of(h, f), pool.bins(f), data.wide(f), ordered,
+                                          rows, n);
+      }
+      const index_t first = std::max(begin, kWideWeight * n_wide) - kWideWeight * n_wide;
+      const index_t last = std::max(end, kWideWeight * n_wide) - kWideWeight * n_wide;
+      if (last > first)
+        fill_rows<kConstantHessian, true>(pool, h, data, node_codes, ordered, rows, n,
+                                          f0 + first, last - first);
     }
     return;
   }

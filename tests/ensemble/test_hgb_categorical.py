@@ -98,6 +98,23 @@ def test_regressor_categorical_same_model_as_sklearn(params, missing):
     assert_allclose(ours.predict(X_unknown), theirs.predict(X_unknown), rtol=1e-9)
 
 
+@pytest.mark.parametrize("n_categories", [8, 40])
+def test_tied_category_ratios_sorted_as_sklearn(n_categories):
+    # categories whose rows carry the same targets in the same order have the same gradient
+    # sums to the bit: their ratios tie, and qsort's order of them (which std::sort, stable on
+    # a few, reverses) decides which of them go left
+    rows_per_category, types = 30, 4
+    k, category = np.divmod(np.arange(n_categories * rows_per_category), n_categories)
+    kind = category % types
+    y = kind * 1.5 + (k % 3) + (kind == 1) * (k % 2)
+    X = np.column_stack([category.astype(float), np.zeros(len(y))])
+    kw = dict(max_iter=4, max_leaf_nodes=6, min_samples_leaf=1, random_state=0,
+              categorical_features=[0], early_stopping=False)
+    ours = HistGradientBoostingRegressor(**kw).fit(X, y)
+    theirs = sk.HistGradientBoostingRegressor(**kw).fit(X, y)
+    assert _assert_same_model(ours, theirs, X) > 0
+
+
 @pytest.mark.parametrize("classes", [2, 3])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_classifier_categorical_same_model_as_sklearn(classes, weighted):

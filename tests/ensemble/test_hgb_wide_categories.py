@@ -94,6 +94,42 @@ def test_wide_codes_grow_the_uint8_tree(constant_hessian, n_categories, rng):
         assert (ref.MISSING_BIN in sa) == (n_categories in sb)
 
 
+@pytest.mark.parametrize("wide_at", [(0,), (6,), (0, 1), (2,), (0, 3)])
+@pytest.mark.parametrize("constant_hessian", [False, True])
+def test_row_codes_beside_wide_features_grow_the_same_tree(wide_at, constant_hessian, rng):
+    # the narrow features filled row-wise from row_codes (the wide ones' columns there not
+    # read), the wide ones each from its own column (on several threads, beside a share of
+    # the narrow ones): the tree of the column-wise fill, for any thread count; narrow
+    # features that are not a run (a wide one between them) keep the column-wise fill
+    n, d, n_categories = 3000, 7, 700
+    codes = (rng.random((n, d)) * rng.integers(2, 60, d)).astype(np.uint8)
+    codes[rng.random((n, d)) < 0.05] = ref.MISSING_BIN
+    nbnm = codes.max(axis=0, where=codes != ref.MISSING_BIN, initial=0).astype(np.int64) + 1
+    # half the rows in 40 categories spread over the codes (enough support to be split on)
+    hot = rng.choice(n_categories, 40, replace=False)
+    shape = (n, len(wide_at))
+    wide = np.where(rng.random(shape) < 0.5, hot[rng.integers(0, 40, shape)],
+                    rng.integers(0, n_categories, shape)).astype(np.uint16)
+    wide[rng.random(wide.shape) < 0.05] = n_categories
+    g = (3 * rng.normal(size=n_categories + 1)[wide].sum(axis=1) + codes[:, -1] / 20
+         + rng.normal(size=n)).astype(np.float32).astype(np.float64)
+    h = np.ones(n) if constant_hessian else rng.random(n) + 0.1
+    for j, f in enumerate(wide_at):
+        codes[:, f] = np.where(wide[:, j] == n_categories, ref.MISSING_BIN, 7)  # not read
+        nbnm[f] = n_categories
+    is_categorical = np.isin(np.arange(d), wide_at).astype(np.uint8)
+    kw = dict(is_categorical=is_categorical, wide_codes=np.asfortranarray(wide),
+              wide_features=np.array(wide_at, np.int64), min_samples_leaf=5)
+    base = _grow(codes, g, h, nbnm, constant_hessian, n_threads=1, **kw)
+    assert base.is_leaf.sum() > 10 and np.isin(base.feature[base.is_leaf == 0], wide_at).any()
+    for n_threads in (1, 2, 3):
+        tree = _grow(codes, g, h, nbnm, constant_hessian, n_threads=n_threads,
+                     row_codes=np.ascontiguousarray(codes), **kw)
+        for field in ("feature", "bin_threshold", "is_leaf", "left", "right", "count",
+                      "missing_go_to_left", "value", "gain", "cat_bitsets", "rows"):
+            assert_array_equal(getattr(tree, field), getattr(base, field), err_msg=field)
+
+
 def _wide_data(n=4000, n_categories=600, seed=0, missing=True):
     """A numerical feature, a wide categorical one (integer categories, every third value)
     and a small one; a target with an effect of each wide category."""

@@ -148,9 +148,9 @@ struct Data {
   // the width of a categorical split's bitset: kBitsetWords, or enough for every wide
   // feature's missing code
   index_t bitset_words = kBitsetWords;
-  // The same uint8 codes row-major (n_rows, n_features), or nullptr; given only where no
-  // feature is wide. A node's histograms then read each of its rows' codes from one cache line
-  // (see build_histogram) rather than one line per feature.
+  // The same uint8 codes row-major (n_rows, n_features), or nullptr (a wide feature's column
+  // there is not read). A node's histograms then read each of its rows' codes from one cache
+  // line (see build_histogram) rather than one line per feature.
   const std::uint8_t* row_codes = nullptr;
 
   bool is_wide(index_t f) const { return wide_column != nullptr && wide_column[f] >= 0; }

@@ -402,15 +402,15 @@ class _CompiledBoosting:
         # the column-major codes, 1 ms at 1M x 28 where (codes == missing).any(axis=0) took
         # 25-90 ms and a 28 MB temporary
         has_missing = (columns.max(axis=0) == _boost_fast.MISSING_BIN).astype(np.uint8)
-        # the wide features' uint16 codes apart, column-major (the grower reads by feature);
-        # without them the row-major codes kept beside, for the histograms (row_codes)
+        # the row-major codes kept beside, for the histograms (row_codes; a wide feature's
+        # column there, cut to a byte, is not read); the wide features' uint16 codes apart,
+        # column-major (the grower reads by feature)
+        code_arrays = dict(row_codes=np.ascontiguousarray(codes, np.uint8))
         if wide.size:
-            wide_codes = dict(wide_codes=np.asfortranarray(codes[:, wide]), wide_features=wide)
-            has_missing[wide] = (wide_codes["wide_codes"].max(axis=0)
+            code_arrays.update(wide_codes=np.asfortranarray(codes[:, wide]), wide_features=wide)
+            has_missing[wide] = (code_arrays["wide_codes"].max(axis=0)
                                  == self._missing_codes()[wide])
-        else:
-            wide_codes = dict(row_codes=np.ascontiguousarray(codes, np.uint8))
-        return dict(**wide_codes, buffers=_boost_fast.GrowBuffers(),
+        return dict(**code_arrays, buffers=_boost_fast.GrowBuffers(),
             n_bins_non_missing=self._n_bins_non_missing, has_missing=has_missing,
             n_bins=self.max_bins + 1,
             max_leaf_nodes=0 if self.max_leaf_nodes is None else self.max_leaf_nodes,
