@@ -110,6 +110,8 @@ struct FillTarget {
     add_row<kConstantHessian>(H[bin], x);
   }
   void finish(index_t n_bins) const { finish_bins<kConstantHessian>(H, n_bins); }
+  // the target of the bins from `bin` on
+  FillTarget from(index_t bin) const { return FillTarget(H + bin); }
   BinT* H = nullptr;
 };
 template <>
@@ -138,6 +140,11 @@ struct FillTarget<true, Bin> {
       const Bin bin{sums[0], 0.0, static_cast<std::uint64_t>(sums[1])};
       std::memcpy(pairs + b * sizeof(Bin), &bin, sizeof bin);
     }
+  }
+  FillTarget from(index_t bin) const {
+    FillTarget rest;
+    rest.pairs = pairs + bin * sizeof(DoublePair);
+    return rest;
   }
   char* pairs = nullptr;
 };
@@ -321,14 +328,15 @@ void fill_rows(BasicHistogramPool<BinT>& pool, int h, const Data& data, const st
     const auto x = row_increment<kConstantHessian>(gh[r]);
     // four features a step, their bins at fixed offsets from one pointer: the compiler then
     // addresses each bin from its code alone (it did not unroll so by itself)
-    index_t j = 0, at = 0;
-    for (; j + 4 <= count; j += 4, at += 4 * kBins) {
-      H.add(at + c[j], x);
-      H.add(at + kBins + c[j + 1], x);
-      H.add(at + 2 * kBins + c[j + 2], x);
-      H.add(at + 3 * kBins + c[j + 3], x);
+    auto Hj = H;
+    index_t j = 0;
+    for (; j + 4 <= count; j += 4, Hj = Hj.from(4 * kBins)) {
+      Hj.add(c[j], x);
+      Hj.add(kBins + c[j + 1], x);
+      Hj.add(2 * kBins + c[j + 2], x);
+      Hj.add(3 * kBins + c[j + 3], x);
     }
-    for (; j < count; ++j, at += kBins) H.add(at + c[j], x);
+    for (; j < count; ++j, Hj = Hj.from(kBins)) Hj.add(c[j], x);
   }
   H.finish(count * kBins);
 }
