@@ -47,8 +47,14 @@ inline double keyed_uniform(std::uint64_t key, std::uint64_t row, std::uint64_t 
 }
 
 // Stochastic rounding: floor(v + u), v's floor or ceiling with the odds that make its mean v.
+// Truncation, less one where it rounded a negative sum up (v + u is a few units), rather than
+// std::floor, which the baseline x86-64 build calls out of line (no SSE4.1 roundsd): quantize's
+// rows of 1M random gradients, one thread, best of 7, quiet machine, the same rows: 6.85 ->
+// 5.78 ns a row with hessians, 3.78 -> 3.64 without.
 inline std::int64_t round_stochastic(double v, double u) {
-  return static_cast<std::int64_t>(std::floor(v + u));
+  const double sum = v + u;
+  const auto truncated = static_cast<std::int64_t>(sum);
+  return truncated - (sum < static_cast<double>(truncated));
 }
 
 // out[i]: row i's gradient scaled so that the largest |g| is n_levels / 2 units and its hessian

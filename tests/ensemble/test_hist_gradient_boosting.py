@@ -533,12 +533,14 @@ def test_add_leaf_values_past_a_byte_of_leaves(rng):
         assert_array_equal(out[:, 1], raw[:, 1] + tree.value[ref.route_binned(nodes, codes)])
 
 
-@pytest.mark.parametrize("n_features", [1, 3, 4, 5, 9])
+@pytest.mark.parametrize("n_features", [1, 3, 4, 5, 6, 7, 9])
 @pytest.mark.parametrize("constant_hessian", [False, True])
 def test_histogram_sums_match_reference(n_features, constant_hessian, rng):
-    """The histograms' gradient, hessian and count sums (a row added as one (g, h) pair; the
-    row-wise fill four features a step, then the rest): each leaf's value is its rows' -G / (H +
-    l2) and none holds fewer than min_samples_leaf rows, row-wise (row_codes) or not."""
+    """The histograms' gradient, hessian and count sums (a row added as one (g, h) pair, with
+    constant hessians into pairs spread into the bins at the end; the row-wise fill four
+    features a step, then the rest; the column-wise four a pass, then two, then one): each
+    leaf's value is its rows' -G / (H + l2) and none holds fewer than min_samples_leaf rows,
+    row-wise (row_codes) or not."""
     n, l2, min_samples_leaf = 2000, 0.5, 15
     codes, nbnm = _random_codes(rng, n, n_features, 30)
     g = rng.normal(size=n).astype(np.float32).astype(np.float64)
