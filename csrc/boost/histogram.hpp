@@ -312,7 +312,7 @@ void fill_share(BasicHistogramPool<BinT>& pool, int h, const Data& data, const R
 template <bool kConstantHessian, bool kGathered, class BinT, class RowT>
 void fill_rows(BasicHistogramPool<BinT>& pool, int h, const Data& data, const std::uint8_t* codes,
                const RowT* gh, const std::int32_t* rows, index_t n, index_t first, index_t count) {
-  // the features' bins as one run (fills_by_rows: none is wide)
+  // the features' bins as one run (row_wise_features: none is wide)
   const FillTarget<kConstantHessian, BinT> H(pool.of(h, first));
   H.clear(count * kBins);
   const index_t F = data.n_features;
@@ -423,7 +423,8 @@ inline RowWiseFeatures row_wise_features(const Data& data,
 template <bool kConstantHessian, bool kGathered, class BinT, class RowT>
 void fill_wide(BinT* H, index_t n_bins, const std::uint16_t* column, const RowT* gh,
                const std::int32_t* rows, index_t n) {
-  std::fill(H, H + n_bins, BinT{});
+  const FillTarget<kConstantHessian, BinT> target(H);
+  target.clear(n_bins);
   // a row here is a few ns (one bin), so the scattered code and gradient are asked for further
   // ahead than kPrefetchAhead
   constexpr index_t kAhead = 4 * kPrefetchAhead;
@@ -434,9 +435,9 @@ void fill_wide(BinT* H, index_t n_bins, const std::uint16_t* column, const RowT*
       if (!kGathered) __builtin_prefetch(gh + ahead);
     }
     const index_t r = rows[i];
-    add_row<kConstantHessian>(H[column[r]], row_increment<kConstantHessian>(gh[kGathered ? i : r]));
+    target.add(column[r], row_increment<kConstantHessian>(gh[kGathered ? i : r]));
   }
-  finish_bins<kConstantHessian>(H, n_bins);
+  target.finish(n_bins);
 }
 
 // The histograms of a node's features; `ordered` has room for the node's rows, node_codes (or
