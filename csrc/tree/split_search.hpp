@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "keys.hpp"
@@ -162,6 +163,11 @@ struct SplitSearch {
       }
       return;
     }
+    if constexpr (batched<Crit, 4>()) {
+      if (region || n > TinyMemo::kRows)
+        return tiny_walked_features<Crit>(node, region, offset, n, features, count, cand, s, best,
+                                          found_variable);
+    }
     for (index_t j = 0; j < count; ++j) {
       const index_t f = features[j];
       TinyKey ranked[kTinyFeaturesNode];
@@ -172,6 +178,95 @@ struct SplitSearch {
       };
       // a region's positions are its root's, up to 63: no bits of a memo
       found_variable |= tiny_order_scan<Crit, 4>(order, n, !region, cand, s, at, consider);
+    }
+  }
+
+  // Features walked together by tiny_walked_features: their candidates fill a Batch.
+  static constexpr int kWalkedFeatures = 4;
+
+  // tiny_node_features where the criterion batches and the node has more rows than a memo
+  // takes (or a region's positions): the features not constant taken kWalkedFeatures at a time,
+  // walked together (walk_features), and each group's candidates evaluated in one
+  // batch_first_best, with the best so far as its floor. The same candidates, proxies and
+  // first best as tiny_batch_scan's feature after feature: the groups keep the features' order.
+  template <Criterion Crit>
+  void tiny_walked_features(const TinyRows& node, const TinyRegion* region, index_t offset,
+                            index_t n, const index_t* features, index_t count,
+                            const Candidates& cand, Scratch& s, TinyRows::Best& best,
+                            bool& found_variable) const {
+    static_assert(kWalkedFeatures * (kTinyFeaturesNode - 1) <= kBins);
+    TinyKey ranked[kWalkedFeatures][kTinyFeaturesNode];
+    const TinyKey* orders[kWalkedFeatures];
+    index_t walked[kWalkedFeatures];
+    int k = 0;
+    const index_t m = n - 1;  // candidates a feature: after each position but the last
+    const auto evaluate_group = [&] {
+      Batch batch(s);
+      switch (k) {
+        case 4: walk_features<4>(n, orders, node, batch.channel); break;
+        case 3: walk_features<3>(n, orders, node, batch.channel); break;
+        case 2: walk_features<2>(n, orders, node, batch.channel); break;
+        default: walk_features<1>(n, orders, node, batch.channel); break;
+      }
+      batch.m = static_cast<int>(k * m);
+      // one array a channel: the proxies' loop is a vector loop
+      const auto left_at = [&](int j, double* L_j) {
+        for (int q = 0; q < 4; ++q) L_j[q] = batch.channel[q][j];
+      };
+      const int b = batch_first_best<Crit>(batch, left_at, cand, best.proxy);
+      if (b >= 0) {
+        const TinyKey* order = orders[b / m];
+        const index_t i = b % m;
+        best = {batch.proxies[b], walked[b / m], tiny_code(order[i]), tiny_code(order[i + 1])};
+      }
+      k = 0;
+    };
+    for (index_t j = 0; j < count; ++j) {
+      const index_t f = features[j];
+      const TinyKey* order = region ? region->list(f, offset) : ranked[k];
+      if (!region) tiny_order(node, f, ranked[k]);
+      if (tiny_code(order[0]) == tiny_code(order[n - 1])) continue;  // constant
+      found_variable = true;
+      orders[k] = order;
+      walked[k++] = f;
+      if (k == kWalkedFeatures) evaluate_group();
+    }
+    if (k > 0) evaluate_group();
+  }
+
+  // tiny_walk of kF features' n keys in order at once, without a branch on the codes: at each
+  // position i but the last, the left sums after its row into channel[0..3][c * (n - 1) + i]
+  // for the feature of orders[c], a candidate where the code changes after i; inside a run of
+  // equal codes, no candidate: its count NaN, which fails min_samples_leaf in batch_first_best.
+  // One feature's walk waited at each row on the latency of its add (and mispredicted where
+  // codes repeat); kF features' chains overlap. The sums are tiny_walk's to the bit: a run's
+  // rows summed from +0 in order, the run's sum then added to the left side (from +0).
+  template <int kF>
+  FASTML_CART_INLINE static void walk_features(index_t n, const TinyKey* const* orders,
+                                               const TinyRows& node, double* const* channel) {
+    using Block = double __attribute__((vector_size(32)));
+    using Mask = std::int64_t __attribute__((vector_size(32)));
+    constexpr std::int64_t kNaNBits = 0x7ff8000000000000;  // or'ed into a count: NaN
+    Block bin[kF], left[kF];
+    for (int c = 0; c < kF; ++c) bin[c] = left[c] = Block{};
+    const index_t m = n - 1;
+    for (index_t i = 0; i < m; ++i) {
+      for (int c = 0; c < kF; ++c) {
+        const TinyKey key = orders[c][i];
+        Block row;
+        std::memcpy(&row, node.block[tiny_position(key)], sizeof row);
+        bin[c] += row;
+        const Block sum = left[c] + bin[c];
+        // all ones where the run of the row's code ends here
+        const std::int64_t end =
+            -static_cast<std::int64_t>(tiny_code(key) != tiny_code(orders[c][i + 1]));
+        const Mask at_end = Mask{} + end;
+        left[c] = (Block)(((Mask)sum & at_end) | ((Mask)left[c] & ~at_end));
+        bin[c] = (Block)((Mask)bin[c] & ~at_end);
+        const Mask no_candidate = {~end & kNaNBits, 0, 0, 0};
+        const Block stored = (Block)((Mask)sum | no_candidate);
+        for (int q = 0; q < 4; ++q) channel[q][c * m + i] = stored[q];
+      }
     }
   }
 
@@ -581,15 +676,20 @@ struct SplitSearch {
       }
     }
     // the first largest proxy, then one take: the candidates that beat the best so far one
-    // after the other each computed a threshold
-    int best = -1;
-    double best_proxy = floor;
-    for (int j = 0; j < m; ++j) {
-      const bool better = proxies[j] > best_proxy;
-      best = better ? j : best;
-      best_proxy = better ? proxies[j] : best_proxy;
+    // after the other each computed a threshold. Its value from 4 running maxima, each a chain
+    // of a quarter of the candidates (one running best waited at each candidate on the compare
+    // and select of the one before; a NaN is never taken, as there), then the first candidate
+    // of that value (+0 and -0 alike, as the running best's compare).
+    double top[4] = {floor, floor, floor, floor};
+    int j = 0;
+    for (; j + 4 <= m; j += 4)
+      for (int q = 0; q < 4; ++q) top[q] = proxies[j + q] > top[q] ? proxies[j + q] : top[q];
+    for (; j < m; ++j) top[0] = proxies[j] > top[0] ? proxies[j] : top[0];
+    const double largest = std::max(std::max(top[0], top[1]), std::max(top[2], top[3]));
+    if (!(largest > floor)) return -1;
+    for (j = 0; proxies[j] != largest; ++j) {
     }
-    return best;
+    return j;
   }
 
   // The search over the non-missing rows of a node in ascending key order (pairs of key and row;
