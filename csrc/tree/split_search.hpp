@@ -200,6 +200,12 @@ struct SplitSearch {
     index_t walked[kWalkedFeatures];
     int k = 0;
     const index_t m = n - 1;  // candidates a feature: after each position but the last
+    // a position inside a run of codes has a NaN count (walk_features), which only the
+    // min_samples_leaf test turns away, and batch_first_best skips that test where no bound
+    // is positive: here it always runs (a cut between two codes has a row on each side, so a
+    // bound of one row turns no candidate away)
+    Candidates runs_fail = cand;
+    runs_fail.min_leaf = std::max(cand.min_leaf, 1.0);
     const auto evaluate_group = [&] {
       Batch batch(s);
       switch (k) {
@@ -213,7 +219,7 @@ struct SplitSearch {
       const auto left_at = [&](int j, double* L_j) {
         for (int q = 0; q < 4; ++q) L_j[q] = batch.channel[q][j];
       };
-      const int b = batch_first_best<Crit>(batch, left_at, cand, best.proxy);
+      const int b = batch_first_best<Crit>(batch, left_at, runs_fail, best.proxy);
       if (b >= 0) {
         const TinyKey* order = orders[b / m];
         const index_t i = b % m;
