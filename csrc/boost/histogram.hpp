@@ -50,10 +50,6 @@ inline void add_row(Bin& b, DoublePair x) {
   if (!kConstantHessian) b.count += 1;
 }
 // (constant hessians: FillTarget<true, Bin> moves the h lane's count into the count)
-template <bool kConstantHessian>
-inline void finish_bins(Bin*, index_t) {
-  static_assert(!kConstantHessian, "the pairs' FillTarget finishes these");
-}
 
 // Quantized gradients (quantized.hpp): a row is one int64 packing its integer gradient and
 // hessian (and its count, where the layout has room: QuantScales), so that a bin's sums take one
@@ -90,8 +86,6 @@ inline void add_row(QPackedBin& b, QRow r) {
   static_assert(kCountInRow, "a packed bin has no count beside");
   b.gh += r;
 }
-template <bool kCountInRow, class QBinT>
-inline void finish_bins(QBinT*, index_t) {}
 
 // Where a fill adds its rows: the bins of n_bins given, zeroed first and finished last. By
 // default the bins themselves. With constant hessians a float bin's rows add (g, 1) as a pair
@@ -113,7 +107,7 @@ struct FillTarget {
   void add(index_t bin, Increment x) const {
     add_row<kConstantHessian>(H[bin], x);
   }
-  void finish(index_t n_bins) const { finish_bins<kConstantHessian>(H, n_bins); }
+  void finish(index_t) const {}  // the bins hold their sums as added
   // the target of the bins from `bin` on
   FillTarget from(index_t bin) const { return FillTarget(H + bin); }
   BinT* H = nullptr;
@@ -198,21 +192,26 @@ using HistogramPool = BasicHistogramPool<Bin>;
 // load 14-18: 13.5 s of CPU without, 12.0 s with. Prefetching in the partition as well: no gain
 // on the bench's classifier (10.26 s against 10.18 s, medians of 2).
 constexpr index_t kPrefetchAhead = 64;
-template <class Code>
-__attribute__((always_inline)) inline void prefetch_code(const Code* column,
+template <index_t kAhead = kPrefetchAhead, class T>
+__attribute__((always_inline)) inline void prefetch_code(const T* column,
                                                          const std::int32_t* rows, index_t i,
                                                          index_t end) {
-  if (i + kPrefetchAhead < end) __builtin_prefetch(column + rows[i + kPrefetchAhead]);
+  if (i + kAhead < end) __builtin_prefetch(column + rows[i + kAhead]);
 }
 
 // One feature's bins += the rows [begin, end) of the node; Code: uint8, or uint16 for a wide
-// categorical feature (whose missing code is its last bin).
-template <bool kConstantHessian, bool kAllRows, class Target, class RowT, class Code>
+// categorical feature (whose missing code is its last bin). Row i's gradient is ordered[i]
+// (gathered in node order), or ordered[rows[i]] where kByRow (read in place, prefetched as
+// the code is); kAhead: how many rows ahead the codes are asked for.
+template <bool kConstantHessian, bool kAllRows, index_t kAhead = kPrefetchAhead,
+          bool kByRow = false, class Target, class RowT, class Code>
 inline void fill_column(const Target& H, const Code* column, const RowT* ordered,
                         const std::int32_t* rows, index_t begin, index_t end) {
   for (index_t i = begin; i < end; ++i) {
-    if (!kAllRows) prefetch_code(column, rows, i, end);
-    H.add(column[kAllRows ? i : rows[i]], row_increment<kConstantHessian>(ordered[i]));
+    if (!kAllRows) prefetch_code<kAhead>(column, rows, i, end);
+    if (kByRow) prefetch_code<kAhead>(ordered, rows, i, end);
+    const index_t r = kAllRows ? i : rows[i];
+    H.add(column[r], row_increment<kConstantHessian>(ordered[kByRow ? r : i]));
   }
 }
 
@@ -427,16 +426,8 @@ void fill_wide(BinT* H, index_t n_bins, const std::uint16_t* column, const RowT*
   target.clear(n_bins);
   // a row here is a few ns (one bin), so the scattered code and gradient are asked for further
   // ahead than kPrefetchAhead
-  constexpr index_t kAhead = 4 * kPrefetchAhead;
-  for (index_t i = 0; i < n; ++i) {
-    if (i + kAhead < n) {
-      const index_t ahead = rows[i + kAhead];
-      __builtin_prefetch(column + ahead);
-      if (!kGathered) __builtin_prefetch(gh + ahead);
-    }
-    const index_t r = rows[i];
-    target.add(column[r], row_increment<kConstantHessian>(gh[kGathered ? i : r]));
-  }
+  fill_column<kConstantHessian, false, 4 * kPrefetchAhead, !kGathered>(target, column, gh, rows,
+                                                                       0, n);
   target.finish(n_bins);
 }
 

@@ -182,10 +182,14 @@ class SplitSearch {
     if (missing >= kBins) wide.reset(new CatInfo[static_cast<std::size_t>(missing) + 1]);
     CatInfo* cats = wide ? wide.get() : on_stack;
     int n_used = 0;
+    bool any_nan = false;
     auto consider = [&](int bin) {
       const double hb = kConstantHessian ? static_cast<double>(H[bin].count) : H[bin].h;
-      if (hb * support_factor >= kMinCatSupport)
-        cats[n_used++] = CatInfo{static_cast<std::uint16_t>(bin), H[bin].g / (hb + kMinCatSupport)};
+      if (hb * support_factor >= kMinCatSupport) {
+        const double ratio = H[bin].g / (hb + kMinCatSupport);
+        any_nan |= ratio != ratio;
+        cats[n_used++] = CatInfo{static_cast<std::uint16_t>(bin), ratio};
+      }
     };
     auto collect = [&] {
       n_used = 0;
@@ -197,14 +201,17 @@ class SplitSearch {
     // std::sort, its comparisons inlined (qsort's through a pointer took 13% of a wide
     // feature's growth, 5000 categories a node): the same order wherever the ratios come out
     // strictly increasing. Where two are not (equal, or NaN) their order is qsort's own
-    // algorithm's, on the categories in bin order: collected again and sorted by qsort.
-    std::sort(cats, cats + n_used,
-              [](const CatInfo& a, const CatInfo& b) { return a.value < b.value; });
-    for (int i = 1; i < n_used; ++i) {
-      if (cats[i - 1].value < cats[i].value) continue;
+    // algorithm's, on the categories in bin order: collected again and sorted by qsort. With a
+    // NaN, < is no strict weak order, which std::sort may not be given: qsort at once.
+    bool increasing = !any_nan;
+    if (increasing) {
+      std::sort(cats, cats + n_used,
+                [](const CatInfo& a, const CatInfo& b) { return a.value < b.value; });
+      for (int i = 1; i < n_used && increasing; ++i) increasing = cats[i - 1].value < cats[i].value;
+    }
+    if (!increasing) {
       collect();
       std::qsort(cats, static_cast<std::size_t>(n_used), sizeof(CatInfo), compare_cat_infos);
-      break;
     }
     const double l2 = p_.l2_regularization;
     const index_t msl = p_.min_samples_leaf;

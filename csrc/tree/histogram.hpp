@@ -228,9 +228,6 @@ struct HistogramFill {
     }
   }
 
-  // The rows a pass prefetches ahead: a node's rows are scattered over X, so each row's codes
-  // and block are a cache miss the loop otherwise waits on.
-  static constexpr index_t kAhead = 16;
   // A row's codes: their first line, and their last where they cross into the next (a third
   // of the rows of 20 features); the second line missed most of the fill's remaining waits.
   void prefetch_codes(const std::uint8_t* row_codes) const {
@@ -248,8 +245,8 @@ struct HistogramFill {
     BinSet* occupied = &pool.occupied(h, 0);
     const std::uint64_t* packed = stats.packed.data();
     for (index_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) {
-        const std::int32_t ahead = rows[i + kAhead];
+      if (i + kRowPrefetchAhead < n) {
+        const std::int32_t ahead = rows[i + kRowPrefetchAhead];
         prefetch_codes(codes + static_cast<index_t>(ahead) * F);
         __builtin_prefetch(packed + ahead);
       }
@@ -276,8 +273,8 @@ struct HistogramFill {
     BinSet* occupied = &pool.occupied(h, 0);
     const index_t stride = kBins * C;
     for (index_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) {  // as packed_pass: the row's codes and statistics, ahead
-        const index_t ahead = static_cast<index_t>(rows[i + kAhead]);
+      if (i + kRowPrefetchAhead < n) {  // as packed_pass: the row's codes and statistics, ahead
+        const index_t ahead = static_cast<index_t>(rows[i + kRowPrefetchAhead]);
         prefetch_codes(codes + ahead * F);
         if (stats.K > 0) {
           __builtin_prefetch(stats.w.data() + ahead);

@@ -404,9 +404,7 @@ class NodeSearch {
       // thousand instructions (callgrind), 3% of those of a fully grown regression tree, whose
       // nodes mostly hold a few rows
       for (index_t i = first; i < first + count; ++i)
-        results_[i] = stores_none(order_[i]) ? Split{}
-                                             : search_feature(task, order_[i], i, histograms,
-                                                              scratch_[0]);
+        results_[i] = drawn_split(task, i, histograms, scratch_[0]);
       return;
     }
     // a search grows its thread's scratch as it needs, which can throw: FirstException carries
@@ -415,11 +413,15 @@ class NodeSearch {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_)
     for (index_t i = first; i < first + count; ++i) {
       error.run([&] {
-        results_[i] = search_feature(task, order_[i], i, histograms,
-                                     scratch_[omp_get_thread_num()]);
+        results_[i] = drawn_split(task, i, histograms, scratch_[omp_get_thread_num()]);
       });
     }
     error.rethrow();
+  }
+
+  // The best split on the i-th drawn feature (Split{} where the node stores none of it).
+  Split drawn_split(Task& task, index_t i, bool histograms, Scratch& s) {
+    return stores_none(order_[i]) ? Split{} : search_feature(task, order_[i], i, histograms, s);
   }
 
   // Whether sparse X's small node, its entries grouped, stores no entry of feature f: the

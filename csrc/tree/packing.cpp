@@ -40,10 +40,14 @@ PackedForest::PackedForest(const NodeArrays& a, index_t n_features, int n_thread
   const std::int64_t* l = a.children_left;
   const std::int64_t* r = a.children_right;
   check(o[0] == 0 && o[n_trees_] == n, "offsets must span the nodes");
+  // before any read by offset (the surrogate count below, the passes on threads)
+  for (index_t t = 0; t < n_trees_; ++t)
+    check(o[t] < o[t + 1] && o[t + 1] - o[t] < (std::int64_t{1} << 31),
+          "every tree needs 1 to 2^31 nodes");
   const bool surrogates = a.surrogate_count != nullptr;
   const std::int64_t* s_count = a.surrogate_count;
   // each tree's first surrogate: the surrogates of the nodes before it
-  std::vector<std::int64_t> first_surrogate(n_trees_ + 1, 0);
+  std::vector<std::int64_t> first_surrogate(n_trees_, 0);
   if (surrogates) {
     index_t counted = 0;  // compared with what is left, so that the sum cannot overflow
     for (index_t t = 0; t < n_trees_; ++t) {
@@ -72,10 +76,6 @@ PackedForest::PackedForest(const NodeArrays& a, index_t n_features, int n_thread
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
   for (index_t t = 0; t < n_trees_; ++t) {
     const std::int64_t base = o[t], size = o[t + 1] - base;
-    if (size < 1 || size >= (std::int64_t{1} << 31)) {
-      error[t] = "every tree needs 1 to 2^31 nodes";
-      continue;
-    }
     std::int64_t n_splits = 0;
     for (std::int64_t i = 0, k = first_surrogate[t]; i < size && !error[t]; ++i) {
       const std::int64_t j = base + i;
@@ -85,6 +85,7 @@ PackedForest::PackedForest(const NodeArrays& a, index_t n_features, int n_thread
         error[t] = "children ids out of range";
       else if (!(a.feature[j] >= 0 && a.feature[j] < n_features))
         error[t] = "feature index out of range";
+      if (error[t]) break;  // the node's first failure, as a serial pass raises it
       for (const std::int64_t end = k + (surrogates ? s_count[j] : 0); k < end; ++k)
         if (!(a.surrogate_feature[k] >= 0 && a.surrogate_feature[k] < n_features))
           error[t] = "surrogate feature index out of range";

@@ -15,14 +15,10 @@
 namespace fastml::cart::detail {
 namespace {  // internal linkage, see common.hpp
 
-// The rows a partition prefetches ahead: a node's rows are scattered over X, so each row's key
-// and statistics are cache misses the loop otherwise waits on (as HistogramFill's kAhead).
-constexpr index_t kPartitionAhead = 16;
-
 // Moves the rows r of rows[0, n) with goes_left(r) to the front, in their order (stable: rows
 // keep ascending, so gathers stay close to sequential), the others after them, and sums each
 // side's statistics into left and right (unless they are nullptr). prefetch(r) fetches what
-// goes_left(r) reads, kPartitionAhead rows ahead. buffer is scratch. Returns the count of left
+// goes_left(r) reads, kRowPrefetchAhead rows ahead. buffer is scratch. Returns the count of left
 // rows.
 template <class GoesLeft, class Prefetch>
 index_t partition_rows(std::int32_t* rows, index_t n, std::vector<std::int32_t>& buffer,
@@ -34,9 +30,9 @@ index_t partition_rows(std::int32_t* rows, index_t n, std::vector<std::int32_t>&
   // side, which a split's rows take at random (rows[n_left] is at or before the row just read).
   auto place = [&](auto fetch, auto add) {
     for (index_t i = 0; i < n; ++i) {
-      if (i + kPartitionAhead < n) {
-        prefetch(rows[i + kPartitionAhead]);
-        fetch(rows[i + kPartitionAhead]);
+      if (i + kRowPrefetchAhead < n) {
+        prefetch(rows[i + kRowPrefetchAhead]);
+        fetch(rows[i + kRowPrefetchAhead]);
       }
       const std::int32_t r = rows[i];
       const bool is_left = goes_left(r);

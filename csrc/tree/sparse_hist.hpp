@@ -41,7 +41,9 @@ struct ChainBuffers {
   };
   std::vector<Entry> entries;              // feature f's at [start[f], start[f + 1])
   std::vector<std::uint32_t> start;        // (n_features + 1)
-  std::unique_ptr<std::uint32_t[]> at;     // (nnz) a built row's CSR entry's index in entries
+  // (nnz) a built row's CSR entry's index in entries; allocated at the first build (most
+  // deferred subtrees only mark nodes)
+  std::unique_ptr<std::uint32_t[]> at;
   std::vector<std::uint8_t> row_mark;      // (n_rows) the marked node's rows' row_block, else 0
 };
 
@@ -90,7 +92,6 @@ struct ChainRows {
     }
     auto out = std::make_unique<ChainBuffers>();
     out->start.resize(static_cast<std::size_t>(d.n_features) + 1);
-    out->at.reset(new std::uint32_t[static_cast<std::size_t>(d.csc_indptr[d.n_features])]);
     out->row_mark.assign(static_cast<std::size_t>(d.n_rows), 0);
     return out;
   }
@@ -150,6 +151,8 @@ struct ChainHistograms {
   void build(const Dataset<T>& d, const std::int32_t* rows, index_t n, index_t first) {
     release();
     if (!own) own = shared.acquire(d);
+    if (!own->at)
+      own->at.reset(new std::uint32_t[static_cast<std::size_t>(d.csc_indptr[d.n_features])]);
     std::uint32_t* start = own->start.data();
     std::fill(start, start + d.n_features + 1, 0);
     for (index_t i = 0; i < n; ++i) {
@@ -203,10 +206,14 @@ struct ChainHistograms {
 
   void release() { begin = end = -1; }
 
-  // Releases the node held and gives the buffers back to the tree's other builders.
+  // Releases the node held and gives the buffers back to the tree's other builders: not
+  // buffers whose marks were left set (a search that threw between mark_node and
+  // unmark_node), which another builder would read as its node's rows.
   void give_back() {
     release();
-    if (own) shared.give_back(std::move(own));
+    if (own && !marked) shared.give_back(std::move(own));
+    own.reset();
+    marked = false;
   }
 
   // Marks the rows[0, n) of a node searched next (add_entries reads them until unmark_node).
@@ -366,7 +373,7 @@ void packed_sparse_search(const Dataset<T>& d, const SplitSearch& search, index_
   // needs more, every candidate has enough rows and weight on both sides, and the search
   // skips their test (a sixth of its time on the bench)
   Candidates any_side = cand;
-  if (cand.min_leaf <= 1 && cand.min_weight <= 1) any_side.min_leaf = any_side.min_weight = 0;
+  any_side.sides_enough = cand.min_leaf <= 1 && cand.min_weight <= 1;
   search.packed_bins_search<Crit, kC>(P, occupied, 0, NextBinKeys{}, any_side, s, out);
   occupied.for_each([&](int b) { P[b] = 0; });
 }

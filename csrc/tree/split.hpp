@@ -54,6 +54,10 @@ struct Candidates {
   // (surrogate splits) set them so that proxies of features with different missing rows compare
   // as impurity decreases (see SplitSearch::present_candidates).
   double scale = 1, shift = 0;
+  // Set where no candidate can fall short of min_samples_leaf or min_weight_leaf on either
+  // side (the packed sparse search: each occupied bin holds a row of whole weight >= 1, and
+  // neither bound asks for more): batch_first_best then skips their test.
+  bool sides_enough = false;
 
   // scikit-learn's test: both children's values within the node's bounds, in the constraint's
   // order.

@@ -201,11 +201,7 @@ struct SplitSearch {
     int k = 0;
     const index_t m = n - 1;  // candidates a feature: after each position but the last
     // a position inside a run of codes has a NaN count (walk_features), which only the
-    // min_samples_leaf test turns away, and batch_first_best skips that test where no bound
-    // is positive: here it always runs (a cut between two codes has a row on each side, so a
-    // bound of one row turns no candidate away)
-    Candidates runs_fail = cand;
-    runs_fail.min_leaf = std::max(cand.min_leaf, 1.0);
+    // min_samples_leaf test turns away: cand never has sides_enough set here
     const auto evaluate_group = [&] {
       Batch batch(s);
       switch (k) {
@@ -219,7 +215,7 @@ struct SplitSearch {
       const auto left_at = [&](int j, double* L_j) {
         for (int q = 0; q < 4; ++q) L_j[q] = batch.channel[q][j];
       };
-      const int b = batch_first_best<Crit>(batch, left_at, runs_fail, best.proxy);
+      const int b = batch_first_best<Crit>(batch, left_at, cand, best.proxy);
       if (b >= 0) {
         const TinyKey* order = orders[b / m];
         const index_t i = b % m;
@@ -393,6 +389,8 @@ struct SplitSearch {
     });
   }
 
+  // (walk_features repeats these sums, several features at once without branches, for
+  // tiny_walked_features: the two must add alike, to the bit.)
   // The one walk of the tiny scans over n keys in order: each code's rows summed apart (from
   // zero, in their order) before the sum joins the left side, as a bin; at each boundary
   // between the codes below and above, cut(left, below, above) with the left side's sums so
@@ -670,9 +668,8 @@ struct SplitSearch {
       for (int k = 0; k < 4; ++k) right[k] = totals[k] - left[k];
       proxies[j] = proxy<Crit, 4>(left, right, outputs) * scale + shift;
     }
-    // (none fails where neither bound is positive: a side's rows and weight are never below 0;
-    // the test outside the loop, which a test in its condition kept from being vectorized)
-    if (min_leaf > 0 || min_weight > 0) {
+    // (the test outside the loop, which a test in its condition kept from being vectorized)
+    if (!c.sides_enough) {
       for (int j = 0; j < m; ++j) {
         double left[4];
         left_at(j, left);

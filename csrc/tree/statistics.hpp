@@ -14,6 +14,11 @@
 namespace fastml::cart::detail {
 namespace {  // internal linkage, see common.hpp
 
+// The rows ahead at which the histogram fill and the partition prefetch a row's codes and
+// statistics: a node's rows are scattered over X, so each row's are cache misses the loops
+// otherwise wait on.
+constexpr index_t kRowPrefetchAhead = 16;
+
 // Two doubles, one SSE2 register (the baseline of x86-64), and its lanes' bits: a block of one
 // output's 4 channels is two, its adds and subtractions two vector operations (each lane the
 // scalar operation, the same doubles to the bit).

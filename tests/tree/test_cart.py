@@ -1069,6 +1069,11 @@ PACK_BAD = [
     ("n_features zero", lambda X, p: (X, {**p, "n_features": 0}), "n_features must be >= 1"),
     ("offsets short of the nodes", _edit("offsets", set_at(1, 1)), "offsets must span the nodes"),
     ("offsets single", _edit("offsets", lambda o: o[:1]), "offsets must hold n_trees \\+ 1"),
+    ("offsets decreasing", _edit("offsets", lambda o: np.array([0, o[-1] + 5, o[-1]], np.int64)),
+     "every tree needs 1 to 2\\^31 nodes"),
+    ("a node's bad child and bad surrogate: the child's message, raised first", lambda X, p: _edit(
+        "surrogate_feature", set_at(0, D))(*_edit("children_left", set_at(0, 10_000))(X, p)),
+     "children ids out of range"),
     ("offsets int32", _edit("offsets", lambda o: o.astype(np.int32)),
      "offsets has the wrong dtype"),
     ("children_left short", _edit("children_left", lambda c: c[:-1]),
