@@ -517,16 +517,7 @@ py::array walk_as(cart::PackedForest& packed, const py::array& X, int n_threads,
   return std::move(out);
 }
 
-// walk_as for CSR X (indptr int64, indices int32, data T; a row's later duplicate wins, as in
-// scikit-learn's sparse walk): each thread scatters a block of rows into its own dense block of
-// about kBlockBytes, walks it through every tree on its own, and zeroes its stored entries
-// again, so memory stays O(nnz + threads x block). The block fits in L2: a wide sparse row is
-// read at a few scattered features per split, and trees grown on sparse X are deep (the bench's
-// TF-IDF forest: 210 splits per row and tree), so blocks of 16 MB made nearly every step a cache
-// miss (4k rows x 5000, 30 trees: 0.23-0.29 s one-thread CPU, 0.06-0.07 s in blocks of 512 kB;
-// 128 kB, 3 rows, too few for the walk's lanes: 0.16 s; 1 MB: 0.08 s).
-// Rows are independent and each sums its trees in order: the result does not depend on the
-// thread count.
+// walk_as for CSR X (indptr int64, indices int32, data T; see cart::predict_mean_csr).
 template <class T>
 py::array walk_csr_as(cart::PackedForest& packed, const py::array& indptr,
                       const py::array& indices, const py::array& data, int n_threads, bool mean) {
@@ -542,37 +533,19 @@ py::array walk_csr_as(cart::PackedForest& packed, const py::array& indptr,
     require(idx[k] >= 0 && idx[k] < d, "indices must be features in range");
   require_threads(n_threads);
   const cart::Forest<T> f = packed.forest<T>();
-  constexpr index_t kBlockBytes = index_t{1} << 19;
-  const index_t block = std::max<index_t>(
-      1, kBlockBytes / (std::max<index_t>(d, 1) * static_cast<index_t>(sizeof(T))));
-  const index_t n_blocks = (n + block - 1) / block;
-  const int threads = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n_blocks)));
-  const index_t width = mean ? packed.n_values() : packed.n_trees();
-  py::array out = mean ? py::array(py::array_t<double>({n, width}))
-                       : py::array(py::array_t<std::int64_t>({n, width}));
-  void* o = out.mutable_data();
-  py::gil_scoped_release release;
-  // allocated before the region: an allocation failing inside it would end the process
-  std::vector<T> dense(static_cast<std::size_t>(threads * std::min(block, std::max<index_t>(n, 1)) * d),
-                       T(0));
-  fastml::FirstException error;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (index_t b = 0; b < n_blocks; ++b) {
-    error.run([&] {
-      T* mine = dense.data() + static_cast<std::size_t>(omp_get_thread_num()) * block * d;
-      const index_t start = b * block, rows = std::min(block, n - start);
-      for (index_t i = 0; i < rows; ++i)
-        for (std::int64_t k = p[start + i]; k < p[start + i + 1]; ++k) mine[i * d + idx[k]] = x[k];
-      if (mean)
-        cart::predict_mean(f, mine, rows, d, static_cast<double*>(o) + start * width, 1);
-      else
-        cart::apply(f, mine, rows, d, static_cast<std::int64_t*>(o) + start * width, 1);
-      for (index_t i = 0; i < rows; ++i)
-        for (std::int64_t k = p[start + i]; k < p[start + i + 1]; ++k) mine[i * d + idx[k]] = T(0);
-    });
+  const cart::CsrRows<T> rows{p, idx, x, n, d};
+  if (mean) {
+    py::array_t<double> out({n, packed.n_values()});
+    double* o = out.mutable_data();
+    py::gil_scoped_release release;
+    cart::predict_mean_csr(f, rows, o, n_threads);
+    return std::move(out);
   }
-  error.rethrow();
-  return out;
+  py::array_t<std::int64_t> out({n, packed.n_trees()});
+  std::int64_t* o = out.mutable_data();
+  py::gil_scoped_release release;
+  cart::apply_csr(f, rows, o, n_threads);
+  return std::move(out);
 }
 
 py::array walk_csr(cart::PackedForest& packed, const py::array& indptr, const py::array& indices,

@@ -5,6 +5,7 @@ import functools
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastml.reference import cart as reference
@@ -1253,6 +1254,24 @@ def test_walk_over_trees_of_every_shape(dtype):
     for n_threads in (1, 3):
         assert_array_equal(forest.apply(complete, n_threads=n_threads), expected)
     assert forest.apply(X[:0], n_threads=2).shape == (0, len(trees))
+    # CSR rows (NaN stored, zeros not) walk as the dense ones: blocks of fewer rows than the
+    # walk's lanes, whose lanes go on to the next trees, and blocks of many
+    for rows in (X, X[:3], X[:13], complete):
+        csr = sp.csr_matrix(rows)
+        arrays = (csr.indptr.astype(np.int64), csr.indices.astype(np.int32), csr.data)
+        for n_threads in (1, 2, 7):
+            assert_array_equal(forest.apply_csr(*arrays, n_threads),
+                               forest.apply(rows, n_threads=1))
+            assert_array_equal(forest.predict_mean_csr(*arrays, n_threads),
+                               forest.predict_mean(rows, n_threads=1))
+    # rows so wide that each block densifies one row
+    wide = _pack(trees, n_features=100_000)
+    csr = sp.hstack([sp.csr_matrix(X), sp.csr_matrix((X.shape[0], 100_000 - D), dtype=X.dtype)],
+                    format="csr")
+    arrays = (csr.indptr.astype(np.int64), csr.indices.astype(np.int32), csr.data)
+    for n_threads in (1, 2):
+        assert_array_equal(wide.apply_csr(*arrays, n_threads), expected_leaves)
+        assert_allclose(wide.predict_mean_csr(*arrays, n_threads), expected_mean, rtol=1e-15)
 
 
 def test_packed_forest_owns_its_nodes():

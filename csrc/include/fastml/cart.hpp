@@ -35,7 +35,7 @@
 //   builder.hpp         a tree: nodes evaluated, rows partitioned, node arrays recorded
 //   tree_nodes.cpp      subtrees linked in, preorder numbering
 //   forest.cpp          build_tree, build_forest (bootstraps), bootstrap_draws
-//   packing.cpp         PackedForest;   predict.cpp: apply, predict_mean;   binning.cpp
+//   packing.cpp         PackedForest;   predict.cpp: apply, predict_mean (and _csr);   binning.cpp
 #pragma once
 
 #include <cstddef>
@@ -287,6 +287,24 @@ void apply(const Forest<T>& forest, const T* X, index_t n_rows, index_t n_featur
 template <class T>
 void predict_mean(const Forest<T>& forest, const T* X, index_t n_rows, index_t n_features,
                   double* mean, int n_threads);
+
+// CSR rows of X as the walk reads them (indices checked in range by the caller, each row's
+// later duplicate winning, as in scikit-learn's sparse walk).
+template <class T>
+struct CsrRows {
+  const std::int64_t* indptr;   // (n_rows + 1)
+  const std::int32_t* indices;  // (nnz) features, each < n_features
+  const T* data;                // (nnz)
+  index_t n_rows, n_features;
+};
+
+// apply and predict_mean for CSR X, each thread densifying a few rows at a time.
+template <class T>
+void apply_csr(const Forest<T>& forest, const CsrRows<T>& X, std::int64_t* leaves,
+               int n_threads);
+template <class T>
+void predict_mean_csr(const Forest<T>& forest, const CsrRows<T>& X, double* mean,
+                      int n_threads);
 
 // OUT codes (n_rows, n_features): the bin of every value of X (n_rows, n_features, row-major):
 // the number of bin_threshold[f] (kBins per feature, +inf padded) below it; kMissingBin for NaN.
