@@ -17,9 +17,9 @@ using detail::Builder;
 
 template <class T>
 Tree build_tree(const Dataset<T>& data, const Params& params, std::uint64_t seed, int n_threads) {
-  std::vector<std::uint32_t> csc_positions;
-  return Builder<T>(detail::with_csc_positions(data, csc_positions), params, data.sample_weight,
-                    seed, n_threads)
+  detail::SparseFitArrays sparse_arrays;
+  return Builder<T>(detail::sparse_fit_view(data, sparse_arrays), params, data.sample_weight, seed,
+                    n_threads)
       .grow();
 }
 
@@ -100,8 +100,8 @@ template <class T>
 std::vector<Tree> build_forest(const Dataset<T>& given, const Params& params,
                                const Bootstrap& bootstrap, const std::uint64_t* seeds,
                                index_t n_trees, int n_threads) {
-  std::vector<std::uint32_t> csc_positions;  // once for all the trees
-  const Dataset<T> data = detail::with_csc_positions(given, csc_positions);
+  detail::SparseFitArrays sparse_arrays;  // once for all the trees
+  const Dataset<T> data = detail::sparse_fit_view(given, sparse_arrays);
   std::vector<Tree> trees(n_trees);
   FirstException error;  // once a tree fails, the trees not yet started are skipped
 #pragma omp parallel for schedule(dynamic, 1) num_threads(std::max(n_threads, 1))

@@ -234,6 +234,31 @@ def test_hist_forests_on_sparse_are_dense_hist_forests_for_any_n_jobs(dtype):
             _same_tree(a, b)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hist_thresholds_of_long_and_short_columns_are_the_dense_ones(dtype):
+    # columns of few distinct values store several entries a bin: their bins' bounds are found
+    # once per fit; columns of distinct values are scanned at each split; both place the
+    # thresholds the dense search places
+    rng = np.random.RandomState(9)
+    A = rng.randn(2000, 30)
+    A[:, :15] = np.round(A[:, :15] * 2) / 2
+    A[rng.rand(*A.shape) > 0.3] = 0
+    A = A.astype(dtype)
+    y = (A[:, 0] + A[:, 20] + 0.5 * rng.randn(len(A)) > 0).astype(int)
+    kwargs = dict(n_estimators=3, random_state=0, split_finder="hist", max_features=0.5)
+    dense = RandomForestClassifier(n_jobs=1, **kwargs).fit(A, y)
+    used = np.concatenate([e.tree_.feature for e in dense.estimators_])
+    assert (used[used >= 0] < 15).any() and (used >= 15).any()
+    for fmt, n_jobs in (("csr", 1), ("csc", 2)):
+        Xs = sp.csr_matrix(A).asformat(fmt)
+        ours = RandomForestClassifier(n_jobs=n_jobs, **kwargs).fit(Xs, y)
+        for a, b in zip(ours.estimators_, dense.estimators_):
+            _same_tree(a, b)
+    params = dict(split_finder="hist", random_state=0, max_depth=8)
+    _same_tree(DecisionTreeRegressor(**params).fit(sp.csc_matrix(A), y.astype(float)),
+               DecisionTreeRegressor(**params).fit(A, y.astype(float)))
+
+
 @pytest.mark.parametrize("name", ["digits", "breast_cancer", "wine"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_hist_forest_on_sparse_real_data_is_as_accurate_as_scikit_learn(name, dtype):
