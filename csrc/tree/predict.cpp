@@ -188,9 +188,11 @@ void walk_blocks(const Forest<T>& forest, const T* X, index_t n_rows, index_t n_
 // split, and trees grown on sparse X are deep (the bench's TF-IDF forest: 210 splits per row
 // and tree), so blocks of 16 MB made nearly every step a cache miss (4k rows x 5000, 30 trees:
 // 0.23-0.29 s one-thread CPU, 0.06-0.07 s in blocks of 512 kB; 128 kB, 3 rows: 0.16 s; 1 MB:
-// 0.08 s). A block has a NaN where a stored entry of its rows is one: its dense values are not
-// scanned for them (a step's work per value, as much as its walk on the bench).
-constexpr index_t kCsrBlockBytes = index_t{1} << 19;
+// 0.08 s). Since lanes go on to the next trees (walk_rows), fewer rows a block lose no lanes:
+// 256 kB (6 rows) measured 52-54 ms against 512 kB's 56-64 (predict_proba of that forest, one
+// thread, medians of 9; 128 kB: 52 ms). A block has a NaN where a stored entry of its rows is
+// one: its dense values are not scanned for them (a step's work per value).
+constexpr index_t kCsrBlockBytes = index_t{1} << 18;
 
 template <class T, class Visit>
 void walk_csr_blocks(const Forest<T>& forest, const CsrRows<T>& X, int n_threads,
