@@ -26,8 +26,9 @@ namespace fastml::cart::detail {
 namespace {  // internal linkage, see common.hpp
 
 // The keys of sparse_histogram_search: a split's threshold is left as the bin above the cut
-// (the next one the node occupies) until the best split is known (sparse_threshold); no table
-// of bin bounds is kept (two doubles per bin, as much as X itself where its values are distinct).
+// (the next one the node occupies) until the best split is known (sparse_threshold); bin
+// bounds are kept for long columns alone (two doubles per bin, as much as X itself where a
+// column's values are distinct: see with_sparse_bounds).
 struct NextBinKeys {
   double threshold_between(double, double b) const { return b; }
 };
