@@ -37,10 +37,12 @@ PackedForest::PackedForest(const NodeArrays& a, index_t n_features, int n_thread
   n_values_ = a.n_values;
   // before any read of a tree (the surrogate count below, the passes on threads)
   check(n_trees_ >= 1, "a forest needs a tree");
-  for (const TreeArrays& tree : a.trees)
+  const bool surrogates = a.surrogates;
+  for (const TreeArrays& tree : a.trees) {
     check(tree.n_nodes >= 1 && tree.n_nodes < (std::int64_t{1} << 31),
           "every tree needs 1 to 2^31 nodes");
-  const bool surrogates = a.surrogates;
+    check(!surrogates || tree.surrogate_count, "every tree needs its surrogate_count");
+  }
   // each tree's first surrogate: the surrogates of the nodes before it
   std::vector<std::int64_t> first_surrogate(n_trees_, 0);
   if (surrogates) {
