@@ -451,33 +451,33 @@ cart::PackedForest pack(const py::array& offsets, const py::array& left, const p
                         const py::object& surrogate_reversed, int n_threads) {
   require(offsets.ndim() == 1 && offsets.shape(0) >= 2, "offsets must hold n_trees + 1 entries");
   require_threads(n_threads);
-  cart::NodeArrays a{};
-  a.n_trees = offsets.shape(0) - 1;
-  a.offsets = checked<std::int64_t>(offsets, "offsets", {a.n_trees + 1});
+  const index_t n_trees = offsets.shape(0) - 1;
+  const std::int64_t* o = checked<std::int64_t>(offsets, "offsets", {n_trees + 1});
   const index_t n = left.ndim() == 1 ? left.shape(0) : -1;
-  a.n_nodes = n;
-  a.children_left = checked<std::int64_t>(left, "children_left", {n});
-  a.children_right = checked<std::int64_t>(right, "children_right", {n});
-  a.feature = checked<std::int64_t>(feature, "feature", {n});
-  a.threshold = checked<double>(threshold, "threshold", {n});
-  a.missing_go_to_left = checked<std::uint8_t>(missing_left, "missing_go_to_left", {n});
+  const auto* l = checked<std::int64_t>(left, "children_left", {n});
+  const auto* r = checked<std::int64_t>(right, "children_right", {n});
+  const auto* f = checked<std::int64_t>(feature, "feature", {n});
+  const auto* t = checked<double>(threshold, "threshold", {n});
+  const auto* m = checked<std::uint8_t>(missing_left, "missing_go_to_left", {n});
   require(value.ndim() == 2, "value must be 2-d (n_nodes, n_values)");
+  cart::NodeArrays a{};
   a.n_values = value.shape(1);
-  a.value = checked<double>(value, "value", {n, a.n_values});
-  const bool surrogates = !surrogate_count.is_none();
-  require(surrogates == !surrogate_feature.is_none() &&
-              surrogates == !surrogate_threshold.is_none() &&
-              surrogates == !surrogate_reversed.is_none(),
+  const auto* v = checked<double>(value, "value", {n, a.n_values});
+  a.surrogates = !surrogate_count.is_none();
+  require(a.surrogates == !surrogate_feature.is_none() &&
+              a.surrogates == !surrogate_threshold.is_none() &&
+              a.surrogates == !surrogate_reversed.is_none(),
           "surrogate_count, surrogate_feature, surrogate_threshold and surrogate_reversed "
           "come together");
   // named, so that arrays converted from other objects live while they are read
   py::array count_array, feature_array, threshold_array, reversed_array;
-  if (surrogates) {
+  const std::int64_t* count = nullptr;
+  if (a.surrogates) {
     count_array = surrogate_count.cast<py::array>();
     feature_array = surrogate_feature.cast<py::array>();
     threshold_array = surrogate_threshold.cast<py::array>();
     reversed_array = surrogate_reversed.cast<py::array>();
-    a.surrogate_count = checked<std::int64_t>(count_array, "surrogate_count", {n});
+    count = checked<std::int64_t>(count_array, "surrogate_count", {n});
     a.n_surrogates = feature_array.ndim() == 1 ? feature_array.shape(0) : -1;
     a.surrogate_feature =
         checked<std::int64_t>(feature_array, "surrogate_feature", {a.n_surrogates});
@@ -486,7 +486,88 @@ cart::PackedForest pack(const py::array& offsets, const py::array& left, const p
     a.surrogate_reversed =
         checked<std::uint8_t>(reversed_array, "surrogate_reversed", {a.n_surrogates});
   }
+  // every tree within the arrays before its view is formed (decreasing offsets read past them)
+  require(o[0] == 0 && o[n_trees] == n, "offsets must span the nodes");
+  for (index_t k = 0; k < n_trees; ++k)
+    require(o[k] < o[k + 1] && o[k + 1] - o[k] < (std::int64_t{1} << 31),
+            "every tree needs 1 to 2^31 nodes");
+  a.trees.reserve(n_trees);
+  for (index_t k = 0; k < n_trees; ++k) {
+    const std::int64_t b = o[k];
+    a.trees.push_back({o[k + 1] - b, l + b, r + b, f + b, t + b, m + b, v + b * a.n_values,
+                       count ? count + b : nullptr});
+  }
   py::gil_scoped_release release;  // the arrays stay referenced by the caller's arguments
+  return cart::PackedForest(a, n_features, n_threads);
+}
+
+// Trees packed where they lie (see cart::NodeArrays): objects with scikit-learn's node arrays
+// (fastml's Tree), value of shape (n_nodes, n_outputs, K), and surrogate_ptr and the surrogate
+// arrays. Only the surrogate splits of a forest that has any are laid end to end.
+cart::PackedForest pack_trees(const py::sequence& trees, index_t n_features, int n_threads) {
+  const index_t n_trees = static_cast<index_t>(py::len(trees));
+  require(n_trees >= 1, "trees must hold a tree");
+  require_threads(n_threads);
+  std::vector<py::array> keep;  // every array read, alive while it is packed
+  const auto array = [&](const py::object& tree, const char* name) {
+    keep.push_back(tree.attr(name).cast<py::array>());
+    return keep.back();  // a second handle: keep's may move as it grows
+  };
+  cart::NodeArrays a{};
+  a.trees.reserve(n_trees);
+  std::vector<const std::int64_t*> surrogate_ptr(n_trees);
+  for (index_t k = 0; k < n_trees; ++k) {
+    const py::object tree = trees[k];
+    const py::array left = array(tree, "children_left");
+    const index_t n = left.ndim() == 1 ? left.shape(0) : -1;
+    const py::array value = array(tree, "value");
+    require(value.ndim() == 3, "value must be 3-d (n_nodes, n_outputs, K)");
+    const index_t n_values = value.shape(1) * value.shape(2);
+    require(k == 0 || n_values == a.n_values, "the trees' values must have one shape");
+    a.n_values = n_values;
+    a.trees.push_back({n, checked<std::int64_t>(left, "children_left", {n}),
+                       checked<std::int64_t>(array(tree, "children_right"), "children_right", {n}),
+                       checked<std::int64_t>(array(tree, "feature"), "feature", {n}),
+                       checked<double>(array(tree, "threshold"), "threshold", {n}),
+                       checked<std::uint8_t>(array(tree, "missing_go_to_left"),
+                                             "missing_go_to_left", {n}),
+                       checked<double>(value, "value", {n, value.shape(1), value.shape(2)}),
+                       nullptr});
+    surrogate_ptr[k] = checked<std::int64_t>(array(tree, "surrogate_ptr"), "surrogate_ptr",
+                                             {n + 1});
+    require(surrogate_ptr[k][0] == 0, "surrogate_ptr must start at 0");
+    a.surrogates = a.surrogates || surrogate_ptr[k][n] != 0;
+  }
+  // a forest grown with surrogates: each tree's counts, and its surrogates appended
+  std::vector<std::vector<std::int64_t>> counts;
+  std::vector<std::int64_t> s_feature;
+  std::vector<double> s_threshold;
+  std::vector<std::uint8_t> s_reversed;
+  if (a.surrogates) {
+    counts.resize(n_trees);
+    for (index_t k = 0; k < n_trees; ++k) {
+      const py::object tree = trees[k];
+      const std::int64_t* ptr = surrogate_ptr[k];
+      const index_t n = a.trees[k].n_nodes, n_surrogates = ptr[n];
+      counts[k].resize(n);
+      for (index_t i = 0; i < n; ++i) counts[k][i] = ptr[i + 1] - ptr[i];
+      a.trees[k].surrogate_count = counts[k].data();
+      const auto* feature = checked<std::int64_t>(array(tree, "surrogate_feature"),
+                                                  "surrogate_feature", {n_surrogates});
+      const auto* threshold = checked<double>(array(tree, "surrogate_threshold"),
+                                              "surrogate_threshold", {n_surrogates});
+      const auto* reversed = checked<std::uint8_t>(array(tree, "surrogate_reversed"),
+                                                   "surrogate_reversed", {n_surrogates});
+      s_feature.insert(s_feature.end(), feature, feature + n_surrogates);
+      s_threshold.insert(s_threshold.end(), threshold, threshold + n_surrogates);
+      s_reversed.insert(s_reversed.end(), reversed, reversed + n_surrogates);
+    }
+    a.n_surrogates = static_cast<index_t>(s_feature.size());
+    a.surrogate_feature = s_feature.data();
+    a.surrogate_threshold = s_threshold.data();
+    a.surrogate_reversed = s_reversed.data();
+  }
+  py::gil_scoped_release release;  // keep holds the arrays
   return cart::PackedForest(a, n_features, n_threads);
 }
 
@@ -798,6 +879,10 @@ PYBIND11_MODULE(_cart, m) {
            "local to their tree, value is (n_nodes, n_values). Surrogate splits: a count per\n"
            "node (0 at leaves) and each node's surrogates in turn (feature, threshold, reversed).\n"
            "n_threads threads pack the trees, each tree on one.")
+      .def_static("from_trees", &pack_trees, py::arg("trees"), py::arg("n_features"),
+                  py::arg("n_threads") = 1,
+                  "Pack a sequence of fastml Tree objects, read where they lie (no copy end to\n"
+                  "end); the same forest as packing their arrays laid end to end.")
       .def("apply",
            [](cart::PackedForest& f, const py::array& X, int n_threads) {
              return walk(f, X, n_threads, false);

@@ -33,31 +33,30 @@ const std::vector<To>& derived(const std::vector<From>& from64, std::vector<To>&
 PackedForest::PackedForest(const NodeArrays& a, index_t n_features, int n_threads)
     : n_features_(n_features) {
   check(n_features >= 1 && n_features < (index_t{1} << 31), "n_features must be >= 1");
-  n_trees_ = a.n_trees;
+  n_trees_ = static_cast<index_t>(a.trees.size());
   n_values_ = a.n_values;
-  const index_t n = a.n_nodes;
-  const std::int64_t* o = a.offsets;
-  const std::int64_t* l = a.children_left;
-  const std::int64_t* r = a.children_right;
-  check(o[0] == 0 && o[n_trees_] == n, "offsets must span the nodes");
-  // before any read by offset (the surrogate count below, the passes on threads)
-  for (index_t t = 0; t < n_trees_; ++t)
-    check(o[t] < o[t + 1] && o[t + 1] - o[t] < (std::int64_t{1} << 31),
+  // before any read of a tree (the surrogate count below, the passes on threads)
+  check(n_trees_ >= 1, "a forest needs a tree");
+  const bool surrogates = a.surrogates;
+  for (const TreeArrays& tree : a.trees) {
+    check(tree.n_nodes >= 1 && tree.n_nodes < (std::int64_t{1} << 31),
           "every tree needs 1 to 2^31 nodes");
-  const bool surrogates = a.surrogate_count != nullptr;
-  const std::int64_t* s_count = a.surrogate_count;
+    check(!surrogates || tree.surrogate_count, "every tree needs its surrogate_count");
+  }
   // each tree's first surrogate: the surrogates of the nodes before it
   std::vector<std::int64_t> first_surrogate(n_trees_, 0);
   if (surrogates) {
     index_t counted = 0;  // compared with what is left, so that the sum cannot overflow
     for (index_t t = 0; t < n_trees_; ++t) {
+      const TreeArrays& tree = a.trees[t];
       first_surrogate[t] = counted;
-      for (index_t i = o[t]; i < o[t + 1]; ++i) {
-        check(s_count[i] >= 0 && (s_count[i] == 0 || l[i] >= 0),
+      for (index_t i = 0; i < tree.n_nodes; ++i) {
+        const std::int64_t count = tree.surrogate_count[i];
+        check(count >= 0 && (count == 0 || tree.children_left[i] >= 0),
               "surrogate_count must be >= 0, and 0 at leaves");
-        check(s_count[i] <= a.n_surrogates - counted,
+        check(count <= a.n_surrogates - counted,
               "surrogate_count must sum to the length of surrogate_feature");
-        counted += s_count[i];
+        counted += count;
       }
     }
     check(counted == a.n_surrogates,
@@ -75,18 +74,20 @@ PackedForest::PackedForest(const NodeArrays& a, index_t n_features, int n_thread
   // nothing in the regions allocates or throws: each tree's failure is kept as a message
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
   for (index_t t = 0; t < n_trees_; ++t) {
-    const std::int64_t base = o[t], size = o[t + 1] - base;
+    const TreeArrays& tree = a.trees[t];
+    const std::int64_t* l = tree.children_left;
+    const std::int64_t* r = tree.children_right;
+    const std::int64_t size = tree.n_nodes;
     std::int64_t n_splits = 0;
     for (std::int64_t i = 0, k = first_surrogate[t]; i < size && !error[t]; ++i) {
-      const std::int64_t j = base + i;
-      if (l[j] < 0) continue;
+      if (l[i] < 0) continue;
       ++n_splits;
-      if (!(l[j] > i && l[j] < size && r[j] > i && r[j] < size))
+      if (!(l[i] > i && l[i] < size && r[i] > i && r[i] < size))
         error[t] = "children ids out of range";
-      else if (!(a.feature[j] >= 0 && a.feature[j] < n_features))
+      else if (!(tree.feature[i] >= 0 && tree.feature[i] < n_features))
         error[t] = "feature index out of range";
       if (error[t]) break;  // the node's first failure, as a serial pass raises it
-      for (const std::int64_t end = k + (surrogates ? s_count[j] : 0); k < end; ++k)
+      for (const std::int64_t end = k + (surrogates ? tree.surrogate_count[i] : 0); k < end; ++k)
         if (!(a.surrogate_feature[k] >= 0 && a.surrogate_feature[k] < n_features))
           error[t] = "surrogate feature index out of range";
     }
@@ -109,35 +110,37 @@ PackedForest::PackedForest(const NodeArrays& a, index_t n_features, int n_thread
     surrogate_offsets_[0] = 0;
   }
   std::int64_t largest = 0;
-  for (index_t t = 0; t < n_trees_; ++t) largest = std::max(largest, o[t + 1] - o[t]);
+  for (const TreeArrays& tree : a.trees) largest = std::max(largest, tree.n_nodes);
   // a split's index, or ~(leaf index) for a leaf: one buffer per thread
   std::vector<std::vector<std::int32_t>> child_codes(threads,
                                                      std::vector<std::int32_t>(largest));
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
   for (index_t t = 0; t < n_trees_; ++t) {
     std::int32_t* child_code = child_codes[omp_get_thread_num()].data();
-    const std::int64_t base = o[t], size = o[t + 1] - base;
+    const TreeArrays& tree = a.trees[t];
+    const std::int64_t* l = tree.children_left;
+    const std::int64_t* r = tree.children_right;
+    const std::int64_t size = tree.n_nodes;
     std::int32_t n_splits = 0, n_leaves = 0;
     for (std::int64_t i = 0; i < size; ++i) {
-      if (l[base + i] >= 0) {
+      if (l[i] >= 0) {
         child_code[i] = n_splits++;
         continue;
       }
       const std::int64_t leaf = leaf_offsets_[t] + n_leaves;
       child_code[i] = ~n_leaves++;
       leaf_node_[leaf] = static_cast<std::int32_t>(i);
-      std::copy_n(a.value + (base + i) * n_values_, n_values_, value_.data() + leaf * n_values_);
+      std::copy_n(tree.value + i * n_values_, n_values_, value_.data() + leaf * n_values_);
     }
     std::int64_t next_split = split_offsets_[t], next_surrogate = first_surrogate[t];
     for (std::int64_t i = 0; i < size; ++i) {
-      const std::int64_t j = base + i;
-      if (l[j] < 0) continue;
+      if (l[i] < 0) continue;
       const std::int64_t split = next_split++;
-      splits64_[split] = {a.threshold[j], static_cast<std::int32_t>(a.feature[j]),
-                          {child_code[r[j]], child_code[l[j]]}};
-      missing_left_[split] = a.missing_go_to_left[j] != 0;
+      splits64_[split] = {tree.threshold[i], static_cast<std::int32_t>(tree.feature[i]),
+                          {child_code[r[i]], child_code[l[i]]}};
+      missing_left_[split] = tree.missing_go_to_left[i] != 0;
       if (!surrogates) continue;
-      for (std::int64_t k = 0; k < s_count[j]; ++k, ++next_surrogate)
+      for (std::int64_t k = 0; k < tree.surrogate_count[i]; ++k, ++next_surrogate)
         surrogates64_[next_surrogate] = {
             a.surrogate_threshold[next_surrogate],
             static_cast<std::int32_t>(a.surrogate_feature[next_surrogate]),

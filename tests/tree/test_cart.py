@@ -1412,3 +1412,72 @@ def test_pack_on_threads_raises_the_first_bad_trees_error():
             _cart.PackedForest(**forest, n_threads=n_threads)
     with pytest.raises(ValueError, match="n_threads must be >= 1"):
         _cart.PackedForest(**packed, n_threads=0)
+
+
+def _laid_end_to_end(trees):
+    """PackedForest's arguments for fastml Trees laid end to end (what from_trees reads where the
+    trees lie)."""
+    arrays = {name: np.concatenate([getattr(tree, name) for tree in trees])
+              for name in ("children_left", "children_right", "feature", "threshold",
+                           "missing_go_to_left", "surrogate_feature", "surrogate_threshold",
+                           "surrogate_reversed")}
+    arrays["value"] = np.concatenate([tree.value.reshape(tree.node_count, -1) for tree in trees])
+    arrays["surrogate_count"] = np.concatenate([np.diff(tree.surrogate_ptr) for tree in trees])
+    offsets = np.cumsum([0] + [tree.node_count for tree in trees]).astype(np.int64)
+    return dict(offsets=offsets, **arrays)
+
+
+@pytest.mark.parametrize("missing_values", ["learn", "surrogate"])
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_pack_from_trees_gives_the_packing_laid_end_to_end(missing_values, n_outputs, dtype):
+    from fastml.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 4))
+    y = np.column_stack([X[:, 0] > 0, X[:, 1] + X[:, 2] > 0.5, X[:, 3] > 1][:n_outputs]).astype(int)
+    y[rng.random(y.shape) < 0.1] += 1  # three classes in some outputs: K padding in value
+    X[rng.random(X.shape) < 0.15] = np.nan
+    forest = RandomForestClassifier(4, max_depth=6, missing_values=missing_values,
+                                    random_state=0).fit(X, y[:, 0] if n_outputs == 1 else y)
+    trees = [estimator.tree_ for estimator in forest.estimators_]
+    assert any(tree.surrogate_ptr[-1] > 0 for tree in trees) == (missing_values == "surrogate")
+    laid = _laid_end_to_end(trees)
+    if missing_values == "learn":
+        laid = {name: value for name, value in laid.items() if not name.startswith("surrogate")}
+    X = X.astype(dtype)
+    for n_threads in (1, 3):
+        packed = _cart.PackedForest.from_trees(trees, n_features=4, n_threads=n_threads)
+        expected = _cart.PackedForest(**laid, n_features=4, n_threads=n_threads)
+        assert_array_equal(packed.apply(X, n_threads=2), expected.apply(X, n_threads=2))
+        assert_array_equal(packed.predict_mean(X, n_threads=2),
+                           expected.predict_mean(X, n_threads=2))
+
+
+def test_pack_from_trees_bad_arguments_raise_value_error():
+    from fastml.tree._model import Tree
+
+    X, packed = _packed()
+    nodes = {name: packed[name] for name in ("children_left", "children_right", "feature",
+                                            "threshold", "missing_go_to_left")}
+    n = len(nodes["feature"])
+    nodes.update(impurity=np.zeros(n), n_node_samples=np.ones(n, dtype=np.int64),
+                 weighted_n_node_samples=np.ones(n))
+    tree = Tree(D, packed["value"].shape[1], {**nodes, "value": packed["value"]})
+    _cart.PackedForest.from_trees([tree, tree], n_features=D)  # valid
+    with pytest.raises(ValueError, match="trees must hold a tree"):
+        _cart.PackedForest.from_trees([], n_features=D)
+    wider = Tree(D, packed["value"].shape[1] + 1,
+                 {**nodes, "value": np.pad(packed["value"], ((0, 0), (0, 1)))})
+    with pytest.raises(ValueError, match="the trees' values must have one shape"):
+        _cart.PackedForest.from_trees([tree, wider], n_features=D)
+    with pytest.raises(ValueError, match="feature index out of range"):
+        _cart.PackedForest.from_trees([tree], n_features=2)
+    looped = Tree(D, packed["value"].shape[1], {**nodes, "value": packed["value"]})
+    looped.children_left = set_at(0, 0)(looped.children_left.copy())
+    with pytest.raises(ValueError, match="children ids out of range"):
+        _cart.PackedForest.from_trees([tree, looped], n_features=D)
+    looped.children_left = looped.children_left.astype(np.int32)
+    with pytest.raises(ValueError, match="children_left has the wrong dtype"):
+        _cart.PackedForest.from_trees([looped], n_features=D)
+    with pytest.raises(ValueError, match="n_threads must be >= 1"):
+        _cart.PackedForest.from_trees([tree], n_features=D, n_threads=0)

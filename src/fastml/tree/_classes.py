@@ -247,25 +247,12 @@ def _monotonic_cst(monotonic_cst, n_features, n_classes, n_outputs):
 
 
 def pack_trees(trees, n_features, n_threads=1):
-    """Trees laid end to end and packed once for the compiled walk, on up to n_threads threads:
-    a `_cart.PackedForest`, with ``apply(X, n_threads)`` and ``predict_mean(X, n_threads)``."""
-    sizes = [tree.node_count for tree in trees]
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    arrays = [np.concatenate([getattr(tree, name) for tree in trees])
-              for name in ("children_left", "children_right", "feature", "threshold",
-                           "missing_go_to_left")]
-    value = np.concatenate([tree.value.reshape(tree.node_count, -1) for tree in trees])
-    # no surrogate anywhere (every tree but those grown with surrogates): none passed, saving a
-    # count per node laid end to end
-    surrogates = {}
-    if any(tree.surrogate_ptr[-1] > 0 for tree in trees):
-        surrogates = dict(
-            surrogate_count=np.concatenate([np.diff(tree.surrogate_ptr) for tree in trees]),
-            **{name: np.concatenate([getattr(tree, name) for tree in trees])
-               for name in ("surrogate_feature", "surrogate_threshold", "surrogate_reversed")})
-    n_threads = region_threads(offsets[-1] * _PACK_NODE_NS, n_threads)
-    return _cart.PackedForest(offsets, *arrays, value, n_features, **surrogates,
-                              n_threads=n_threads)
+    """`Tree` objects packed once for the compiled walk, on up to n_threads threads, each read
+    where it lies: a `_cart.PackedForest`, with ``apply(X, n_threads)`` and
+    ``predict_mean(X, n_threads)``."""
+    n_nodes = sum(tree.node_count for tree in trees)
+    n_threads = region_threads(n_nodes * _PACK_NODE_NS, n_threads)
+    return _cart.PackedForest.from_trees(trees, n_features, n_threads)
 
 
 class CompiledWalk:
