@@ -156,16 +156,18 @@ struct FillTarget<true, Bin> {
 };
 
 // The classifier's exact bins as (g, h, count, unused) quads of doubles, each row one 32-byte add
-// (one AVX instruction: fill_rows_quads and fill_share_quads are built for x86-64-v3 and chosen
-// at run time) where the 24-byte Bin takes a pair add and an integer add, one in eight of them
-// across two cache lines. The quads lie in the pool's scratch (quads(f): only one node is
-// filled at a time, each thread its own features), their sums spread into the Bins at the end.
-// Each lane is the same IEEE double addition in the same row order (and a count up to 2**53 is
-// exact as a double): the same sums to the bit. The 30 smaller children of a captured bench
-// classifier tree, one thread, the caches flushed between children, medians of 5: 47.8 ms
-// (1.17 ns an add) with Bins, 42.0 (1.03) with quads; their rows gathered in node order (the
-// two-thread fill): 33.1 (0.81) against 25.3 (0.62). The same pair-and-count add into aligned
-// 32-byte bins without AVX: slower than the Bins (53.7 and 37.5).
+// (one AVX instruction: fill_rows_quads and fill_share_quads are built for AVX2 and taken where
+// the CPU is x86-64-v3) where the 24-byte Bin takes a pair add and an integer add, one in eight
+// of them across two cache lines. The quads lie in the pool's scratch (quads(f): only one node
+// is filled at a time, each thread its own features), their sums spread into the Bins at the
+// end. Each lane is the same IEEE double addition in the same row order (and a count up to 2**53
+// is exact as a double): the same sums to the bit. A captured bench classifier tree, one thread,
+// CPU time, 3 processes alternating with the old build: its 30 smaller children (rows in place,
+// caches flushed between children, medians of 5) 57.5-64.3 -> 43.5-53.6 ms (1.41 -> 1.08 ns an
+// add); its root (medians of 9) 19.9-21.5 -> 17.4-17.9 ms; grow_tree (bests of 9, 5 processes
+// each) 64.1-66.4 -> 54.8-57.8 ms. Their rows gathered in node order (the two-thread fill): 0.81
+// -> 0.62 ns an add. The same pair-and-count add into aligned 32-byte bins without AVX: slower
+// than the Bins (1.31 ns an add in place, 0.92 gathered).
 typedef double DoubleQuad __attribute__((vector_size(32)));
 template <>
 struct FillTarget<false, Bin, true> {
