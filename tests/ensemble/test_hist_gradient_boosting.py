@@ -2,7 +2,11 @@
 reference (gradients, split search, one boosting step) and against scikit-learn's losses; the
 estimators against scikit-learn's on shipped and generated data (the same model, tree for tree),
 threads, dtypes, pickling, errors."""
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -494,6 +498,44 @@ def test_gathered_row_fill_grows_the_same_tree(n_features, quantized_levels, rng
         tree = _grow(codes, g, h, nbnm, n_threads=n_threads, **kw)
         for field in _TREE_FIELDS:
             assert_array_equal(getattr(tree, field), getattr(base, field), err_msg=field)
+
+
+def _varying_hessian_trees():
+    """Trees grown with varying hessians (the classifier's exact fill: its (g, h, count) quads
+    where the CPU has the x86-64-v3 build), column- and row-wise, on one thread and two, by
+    field: the gains and values carry the sums' every bit."""
+    rng = np.random.default_rng(11)
+    n = 2500
+    codes, nbnm = _random_codes(rng, n, 9, 60)
+    g = rng.normal(size=n).astype(np.float32).astype(np.float64)
+    h = rng.uniform(0.1, 1.0, n).astype(np.float32).astype(np.float64)
+    trees = {}
+    for row_codes in (None, np.ascontiguousarray(codes)):
+        for n_threads in (1, 2):
+            tree = _grow(codes, g, h, nbnm, n_threads=n_threads, row_codes=row_codes,
+                         min_samples_leaf=5)
+            for field in _TREE_FIELDS:
+                trees[f"{row_codes is None}-{n_threads}-{field}"] = getattr(tree, field)
+    return trees
+
+
+def test_varying_hessian_fill_same_in_every_build(tmp_path):
+    """The baseline build's fill (24-byte bins: a (g, h) pair add and a count add) and the
+    x86-64-v3 one's (32-byte quads, one add) sum the same rows in the same order: the same
+    trees to the bit."""
+    ours = _varying_hessian_trees()
+    saved = tmp_path / "baseline.npz"
+    script = ("import sys, numpy as np; "
+              "from tests.ensemble.test_hist_gradient_boosting import _varying_hessian_trees; "
+              "np.savez(sys.argv[1], **_varying_hessian_trees())")
+    subprocess.run([sys.executable, "-c", script, str(saved)], check=True, timeout=300,
+                   cwd=Path(__file__).resolve().parents[2],
+                   env={**os.environ, "FASTML_SIMD": "baseline"})
+    with np.load(saved) as baseline:
+        assert sorted(baseline.files) == sorted(ours)
+        for name, field in ours.items():
+            assert_array_equal(baseline[name], field, err_msg=name)
+    assert ours["True-1-is_leaf"].sum() > 10
 
 
 @pytest.mark.parametrize("quantized_levels", [0, 4])
