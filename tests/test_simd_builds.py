@@ -50,3 +50,34 @@ def test_narrower_build_passes_the_core_tests(build):
                              *CORE_TESTS], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+
+# The tree core's AVX2 searches (csrc/tree/split_search.hpp, avx2_batches) against its baseline
+# ones: the same trees to the bit, small nodes (the tiny walk) and large ones (the histogram scan)
+FOREST_TREES = """
+import hashlib, numpy as np
+from sklearn.datasets import make_classification, make_regression
+from fastml.ensemble import RandomForestClassifier, RandomForestRegressor
+digest = hashlib.sha1()
+X, y = make_regression(3000, 8, n_informative=5, noise=5.0, random_state=0)
+Xc, yc = make_classification(3000, 8, random_state=0)
+for model, data in [(RandomForestRegressor(3, random_state=0), (X, y)),
+                    (RandomForestRegressor(3, criterion="friedman_mse", random_state=1), (X, y)),
+                    (RandomForestClassifier(3, max_features=None, random_state=0), (Xc, yc))]:
+    for tree in model.fit(*data).estimators_:
+        t = tree.tree_
+        for a in (t.feature, t.threshold, t.children_left, t.value):
+            digest.update(np.ascontiguousarray(a).tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_tree_core_builds_grow_the_same_trees():
+    widest = _backend.simd_build()
+    if widest == "baseline":
+        pytest.skip("this CPU runs the baseline build only")
+    trees = {build: subprocess.run([sys.executable, "-c", FOREST_TREES],
+                                   env={**os.environ, "FASTML_SIMD": build}, capture_output=True,
+                                   text=True, check=True).stdout
+             for build in ("baseline", widest)}
+    assert trees["baseline"] == trees[widest]

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "fastml/isa.hpp"
 #include "keys.hpp"
 #include "scratch.hpp"
 #include "sklearn_order.hpp"
@@ -22,6 +23,23 @@
 
 namespace fastml::cart::detail {
 namespace {  // internal linkage, see common.hpp
+
+#if defined(FASTML_HAVE_ISA_x86_64_v3)
+#define FASTML_CART_AVX2_BATCHES 1
+inline int no_kernels() { return 0; }
+// Whether the batched searches run their AVX2 builds (SplitSearch::channels_first_best and
+// walked_first_best): where choose_isa picks a build of x86-64-v3 or wider, so FASTML_SIMD caps
+// them as it caps every per-ISA kernel. The rest of the tree core stays one baseline build:
+// a per-ISA copy of the whole core would share its standard-library instantiations (vectors,
+// sorts) with the baseline one at link time, and a non-AVX2 machine could run the AVX2 copy.
+inline bool avx2_batches() {
+  static const bool wide = std::strcmp(choose_isa(FASTML_IF_ISA_V4(&no_kernels),
+                                                  FASTML_IF_ISA_V3(&no_kernels), &no_kernels)
+                                           .name,
+                                       "baseline") != 0;
+  return wide;
+}
+#endif
 
 // What the searches of one builder share: how rows add to blocks, and whether missing values
 // follow surrogate splits (then a search sees the rows present on its feature alone).
@@ -204,18 +222,13 @@ struct SplitSearch {
     // min_samples_leaf test turns away: cand never has sides_enough set here
     const auto evaluate_group = [&] {
       Batch batch(s);
+      int b;
       switch (k) {
-        case 4: walk_features<4>(n, orders, node, batch.channel); break;
-        case 3: walk_features<3>(n, orders, node, batch.channel); break;
-        case 2: walk_features<2>(n, orders, node, batch.channel); break;
-        default: walk_features<1>(n, orders, node, batch.channel); break;
+        case 4: b = walked_first_best<Crit, 4>(n, orders, node, batch, cand, best.proxy); break;
+        case 3: b = walked_first_best<Crit, 3>(n, orders, node, batch, cand, best.proxy); break;
+        case 2: b = walked_first_best<Crit, 2>(n, orders, node, batch, cand, best.proxy); break;
+        default: b = walked_first_best<Crit, 1>(n, orders, node, batch, cand, best.proxy); break;
       }
-      batch.m = static_cast<int>(k * m);
-      // one array a channel: the proxies' loop is a vector loop
-      const auto left_at = [&](int j, double* L_j) {
-        for (int q = 0; q < 4; ++q) L_j[q] = batch.channel[q][j];
-      };
-      const int b = batch_first_best<Crit>(batch, left_at, cand, best.proxy);
       if (b >= 0) {
         const TinyKey* order = orders[b / m];
         const index_t i = b % m;
@@ -309,8 +322,23 @@ struct SplitSearch {
   }
 
   // Each of n keys placed in `order` at its rank (the count of smaller keys: no branch to
-  // mispredict, where an insertion sort's mispredicted at every other row).
+  // mispredict, where an insertion sort's mispredicted at every other row). In the AVX2 build
+  // where the CPU runs it (see walked_first_best): 16 keys a compare instead of 8.
   static void rank_tiny_keys(const TinyKey* key, index_t n, TinyKey* order) {
+#if defined(FASTML_CART_AVX2_BATCHES)
+    if (avx2_batches()) return rank_tiny_keys_avx2(key, n, order);
+#endif
+    rank_keys_by_count(key, n, order);
+  }
+#if defined(FASTML_CART_AVX2_BATCHES)
+  [[gnu::target("avx2"), gnu::noinline]] static void rank_tiny_keys_avx2(const TinyKey* key,
+                                                                         index_t n,
+                                                                         TinyKey* order) {
+    rank_keys_by_count(key, n, order);
+  }
+#endif
+  FASTML_CART_INLINE static void rank_keys_by_count(const TinyKey* key, index_t n,
+                                                    TinyKey* order) {
     static_assert(kTinyNode <= kTinyFeaturesNode &&
                   kTinyFeaturesNode <= kTinyPositionMask + 1 && kBins << kTinyPositionBits <= 1 << 15);
     for (index_t i = 0; i < n; ++i) {
@@ -364,12 +392,7 @@ struct SplitSearch {
             ? batch_first_best<Crit>(
                   batch, [&](int j, double* L_j) { stats.unpack<2>(L_j, batch.packed[j]); },
                   cand, -kInf)
-            : batch_first_best<Crit>(
-                  batch,
-                  [&](int j, double* L_j) {
-                    for (int k = 0; k < 4; ++k) L_j[k] = batch.channel[k][j];
-                  },
-                  cand, -kInf);
+            : batch_first_best<Crit>(batch, ChannelLefts{batch}, cand, -kInf);
     if (best >= 0) consider(batch.proxies[best], batch.cuts[2 * best], batch.cuts[2 * best + 1]);
   }
 
@@ -542,10 +565,8 @@ struct SplitSearch {
             prev = b;
           });
           std::copy_n(left, 4, L);
-          const auto left_at = [&](int j, double* L_j) {
-            for (int k = 0; k < 4; ++k) L_j[k] = batch.channel[k][j];
-          };
-          return batched_best<Crit>(batch, left_at, keys, c, missing_left, out);
+          return take_batched(batch, channels_first_best<Crit>(batch, c, out.proxy), keys,
+                              missing_left, out);
         }
       }
       int prev = -1;
@@ -586,7 +607,8 @@ struct SplitSearch {
             prev = b;
           });
           const auto left_at = [&](int j, double* L_j) { stats.unpack<2>(L_j, lefts[j]); };
-          return batched_best<Crit>(batch, left_at, keys, c, missing_left, out);
+          return take_batched(batch, batch_first_best<Crit>(batch, left_at, c, out.proxy), keys,
+                              missing_left, out);
         }
       }
       int prev = -1;
@@ -602,8 +624,8 @@ struct SplitSearch {
     });
   }
 
-  // Whether the bins' searches batch their candidates (Batch, batched_best): 4 channels, and a
-  // proxy the compiler turns into a vector loop.
+  // Whether the bins' searches batch their candidates (Batch, batch_first_best): 4 channels,
+  // and a proxy the compiler turns into a vector loop.
   template <Criterion Crit, int kC>
   static constexpr bool batched() {
     return kC == 4 && (Crit == kGini || Crit == kSquaredError || Crit == kFriedmanMSE);
@@ -632,16 +654,40 @@ struct SplitSearch {
     }
   };
 
-  // The first best of a batch's m candidates, left_at(j, L) setting candidate j's left
-  // statistics: every proxy computed in a vector loop (a candidate a few cycles instead of a
-  // chain of tests and two divisions), the candidates failing min_samples_leaf or
-  // min_weight_leaf set to -inf in a second one (in the first, the compiler computes the proxy
-  // only for the others, a branch no vector loop takes), then the first best taken. The same
-  // operations in the same order as Candidates::evaluate, so the same proxies to the bit.
-  template <Criterion Crit, class LeftAt, class Keys>
-  void batched_best(const Batch& batch, LeftAt&& left_at, const Keys& keys,
-                    const Candidates& c, bool missing_left, Split& out) const {
-    const int best = batch_first_best<Crit>(batch, left_at, c, out.proxy);
+  // The candidates of kF features' n keys in order (walk_features) into the batch, and the first
+  // best of them above floor (batch_first_best), or -1: in the AVX2 build where the CPU runs it
+  // (avx2_batches), where a block's 4 channels are one register and 4 candidates' proxies one
+  // vector (the same operations, no fused multiply-add: the same proxies to the bit).
+  template <Criterion Crit, int kF>
+  int walked_first_best(index_t n, const TinyKey* const* orders, const TinyRows& node,
+                        Batch& batch, const Candidates& cand, double floor) const {
+#if defined(FASTML_CART_AVX2_BATCHES)
+    if (avx2_batches())
+      return walked_first_best_avx2<Crit, kF>(n, orders, node, batch, cand, floor);
+#endif
+    return walk_and_pick<Crit, kF>(n, orders, node, batch, cand, floor);
+  }
+#if defined(FASTML_CART_AVX2_BATCHES)
+  template <Criterion Crit, int kF>
+  [[gnu::target("avx2"), gnu::noinline]] int walked_first_best_avx2(
+      index_t n, const TinyKey* const* orders, const TinyRows& node, Batch& batch,
+      const Candidates& cand, double floor) const {
+    return walk_and_pick<Crit, kF>(n, orders, node, batch, cand, floor);
+  }
+#endif
+  template <Criterion Crit, int kF>
+  FASTML_CART_INLINE int walk_and_pick(index_t n, const TinyKey* const* orders,
+                                       const TinyRows& node, Batch& batch,
+                                       const Candidates& cand, double floor) const {
+    walk_features<kF>(n, orders, node, batch.channel);
+    batch.m = static_cast<int>(kF * (n - 1));
+    return batch_first_best<Crit>(batch, ChannelLefts{batch}, cand, floor);
+  }
+
+  // The batch's candidate `best` (batch_first_best's) taken into out, if any.
+  template <class Keys>
+  void take_batched(const Batch& batch, int best, const Keys& keys, bool missing_left,
+                    Split& out) const {
     const std::int16_t* cuts = batch.cuts;
     if (best >= 0)
       take(out, batch.proxies[best],
@@ -649,11 +695,44 @@ struct SplitSearch {
            missing_left);
   }
 
-  // batched_best's proxies, left in batch.proxies, and the index of the first candidate of
-  // largest proxy above `floor`, or -1.
+  // A batch's left statistics stored one array a channel (bins_search, walk_features): the
+  // proxies' loop over them is a vector loop.
+  struct ChannelLefts {
+    const Batch& batch;
+    FASTML_CART_INLINE void operator()(int j, double* L_j) const {
+      for (int k = 0; k < 4; ++k) L_j[k] = batch.channel[k][j];
+    }
+  };
+
+  // batch_first_best over ChannelLefts, in the AVX2 build where the CPU runs it (see
+  // walked_first_best).
+  template <Criterion Crit>
+  int channels_first_best(const Batch& batch, const Candidates& c, double floor) const {
+#if defined(FASTML_CART_AVX2_BATCHES)
+    if (avx2_batches()) return channels_first_best_avx2<Crit>(batch, c, floor);
+#endif
+    return batch_first_best<Crit>(batch, ChannelLefts{batch}, c, floor);
+  }
+#if defined(FASTML_CART_AVX2_BATCHES)
+  template <Criterion Crit>
+  [[gnu::target("avx2"), gnu::noinline]] int channels_first_best_avx2(
+      const Batch& batch, const Candidates& c, double floor) const {
+    return batch_first_best<Crit>(batch, ChannelLefts{batch}, c, floor);
+  }
+#endif
+
+  // The first best of a batch's m candidates, left_at(j, L) setting candidate j's left
+  // statistics: every proxy computed in a vector loop (a candidate a few cycles instead of a
+  // chain of tests and two divisions), the candidates failing min_samples_leaf or
+  // min_weight_leaf set to -inf in a second one (in the first, the compiler computes the proxy
+  // only for the others, a branch no vector loop takes), then the first best taken. The same
+  // operations in the same order as Candidates::evaluate, so the same proxies to the bit.
+  // The proxies are left in batch.proxies; returns the index of the first candidate of largest
+  // proxy above `floor`, or -1. Always inlined: the AVX2 builds above compile it with their
+  // instruction set.
   template <Criterion Crit, class LeftAt>
-  int batch_first_best(const Batch& batch, LeftAt&& left_at, const Candidates& c,
-                       double floor) const {
+  FASTML_CART_INLINE int batch_first_best(const Batch& batch, LeftAt&& left_at,
+                                          const Candidates& c, double floor) const {
     const int m = batch.m;
     double* proxies = batch.proxies;
     // in locals: read through c, they might alias the proxies stored (the loop would reload
