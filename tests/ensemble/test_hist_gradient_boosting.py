@@ -582,6 +582,26 @@ def test_add_leaf_values_and_gradients_checks_its_arrays(rng):
         tree.add_leaf_values_and_gradients(binomial, y, np.zeros((n, 1)), None, 0.0, gh[:, :-1])
 
 
+@pytest.mark.parametrize("labels", [
+    np.array([0, 1, 1, 0, 1]), np.array([-5, 7, 0, 7, -5, 2], dtype=np.int8),
+    np.array([True, False, True]), np.array([3, 3, 3]),
+    np.array([10, 1000, -70000, 10], dtype=np.int32), np.array([2, 0, 1, 2], dtype=np.uint16),
+    np.array([0, 1 << 40, 0]), np.array([0.0, 1.0, 1.0]), np.array(["b", "a", "b"])])
+def test_classifier_encodes_labels_as_sklearn(labels):
+    """Integer and boolean labels take the compiled scan and a table, a range too wide for the
+    table and other labels scikit-learn's encoder: the same classes_, encoded y and encoder."""
+    ours, theirs = HistGradientBoostingClassifier(n_jobs=2), sk.HistGradientBoostingClassifier()
+    ours._n_threads = 2
+    y = np.tile(labels, 50)
+    encoded, expected = ours._encode_y(y), theirs._encode_y(y)
+    assert encoded.dtype == expected.dtype == np.float64
+    assert_array_equal(encoded, expected)
+    assert ours.classes_.dtype == theirs.classes_.dtype
+    assert_array_equal(ours.classes_, theirs.classes_)
+    assert ours.n_trees_per_iteration_ == theirs.n_trees_per_iteration_
+    assert_array_equal(ours._encode_y_val(labels[::-1]), theirs._encode_y_val(labels[::-1]))
+
+
 @pytest.mark.parametrize("n_features", [1, 3, 4, 5, 6, 7, 9])
 @pytest.mark.parametrize("constant_hessian", [False, True])
 def test_histogram_sums_match_reference(n_features, constant_hessian, rng):
