@@ -309,10 +309,12 @@ class _CompiledBoosting:
         missing[wide] = self._n_bins_non_missing[wide]
         return missing
 
-    def _bin_data(self, X, sample_weight, is_training_data, known_categories=None):
+    def _bin_data(self, X, sample_weight, is_training_data, known_categories=None,
+                  columns=None):
         """Bin codes of X (row-major uint8, MISSING_BIN for NaN). For training data the bin
         thresholds are found first, scikit-learn's _BinMapper's on the same subsample as its
-        own."""
+        own. columns: None, or OUT for dense X the same uint8 codes column-major (those of a
+        wide feature cut to a byte), written as they are encoded."""
         tic = time()
         if is_training_data:
             n_samples = X.shape[0]
@@ -333,7 +335,8 @@ class _CompiledBoosting:
         if sparse.issparse(X):
             codes = encode_sparse(X, self._thresholds, self._n_bins_non_missing - 1)
         else:
-            codes, _ = _cart.encode_bins(X, self._thresholds, self._n_threads, bounds=False)
+            codes, _ = _cart.encode_bins(X, self._thresholds, self._n_threads, bounds=False,
+                                         columns=columns)
             if self._wide().size:
                 # uint16, a wide feature's codes its categories (X holds them encoded, unknown
                 # ones NaN), its missing code its number of categories
@@ -581,8 +584,11 @@ class _CompiledBoosting:
         if sample_weight_train is not None:
             sample_weight_train = np.ascontiguousarray(sample_weight_train, dtype=np.float64)
 
+        # the grower's column-major codes, from the encoder's threads (dense X)
+        columns = (None if sparse.issparse(X_train)
+                   else np.empty(X_train.shape, dtype=np.uint8, order="F"))
         codes = self._bin_data(X_train, sample_weight_train, is_training_data=True,
-                               known_categories=known_categories)
+                               known_categories=known_categories, columns=columns)
         codes_val = (self._bin_data(X_val, sample_weight_val, is_training_data=False)
                      if X_val is not None else None)
         if self.verbose:
@@ -638,7 +644,8 @@ class _CompiledBoosting:
             predictors = self._predictors
             begin_at_stage = self.n_iter_
 
-        columns = self._grower_codes(codes)
+        if columns is None:
+            columns = self._grower_codes(codes)
         growth = self._growth(codes, columns, bool(self._loss.constant_hessian), monotonic_cst,
                               interaction_cst, self.max_features)
         codes = columns
