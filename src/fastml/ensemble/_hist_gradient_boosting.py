@@ -455,8 +455,9 @@ class _CompiledBoosting:
         gradients at raw where gradients_ready, else they are computed first. Returns the
         iteration's predictors and whether gh now holds the next iteration's gradients: with
         one output, and unless last, they are taken in the pass that adds the tree's leaf
-        values to raw (20 iterations of the bench's 1M x 28 classifier: a pass over raw and a
-        thread team's start less an iteration)."""
+        values to raw: a pass over raw and a thread team's start less an iteration (a tree of
+        the bench's 1M x 28, one thread, CPU: regressor 2.19 -> 1.93 ms; the classifier's exp
+        keeps it at 6.4 ms)."""
         quantile = float(getattr(self, "quantile", None) or 0.0)
         if not gradients_ready:
             _boost_fast.gradients(self._loss_code(), y, raw, sample_weight, quantile, gh,
