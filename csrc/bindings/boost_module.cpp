@@ -28,8 +28,16 @@ using fastml::bindings::require_threads;
 
 namespace {
 
-void gradients(int loss, const py::array& y, const py::array& raw, const py::object& sample_weight,
-               double quantile, py::array& gh, int n_threads) {
+// The inputs of a loss's gradients, checked: y (n), raw (n, K), sample_weight (n) or None, the
+// OUT gh (K, n, 2) float32.
+struct GradientInputs {
+  boost::Loss loss;
+  index_t n, K;
+  const double *y, *raw, *sample_weight;
+  boost::GradHess* gh;
+};
+GradientInputs checked_gradient_inputs(int loss, const py::array& y, const py::array& raw,
+                                       const py::object& sample_weight, py::array& gh) {
   require(loss >= boost::kSquaredError && loss <= boost::kMultinomial, "unknown loss");
   require(y.ndim() == 1 && raw.ndim() == 2, "y must be 1-d and raw 2-d");
   const index_t n = y.shape(0), K = raw.shape(1);
@@ -39,14 +47,20 @@ void gradients(int loss, const py::array& y, const py::array& raw, const py::obj
   const double* sw = nullptr;
   if (!sample_weight.is_none()) sw = checked<double>(sample_weight.cast<py::array>(), "sample_weight", {n});
   float* out = checked_out<float>(gh, "gh", {K, n, 2});
-  require_threads(n_threads);
   if (loss == boost::kMultinomial)
     for (index_t i = 0; i < n; ++i)
       require(yp[i] >= 0 && yp[i] < static_cast<double>(K) && yp[i] == static_cast<index_t>(yp[i]),
               "y must hold class indices 0 .. n_classes - 1");
+  return {static_cast<boost::Loss>(loss), n, K, yp, rp, sw, reinterpret_cast<boost::GradHess*>(out)};
+}
+
+void gradients(int loss, const py::array& y, const py::array& raw, const py::object& sample_weight,
+               double quantile, py::array& gh, int n_threads) {
+  const GradientInputs in = checked_gradient_inputs(loss, y, raw, sample_weight, gh);
+  require_threads(n_threads);
   py::gil_scoped_release release;
-  boost::gradients(static_cast<boost::Loss>(loss), yp, rp, sw, n, K, quantile,
-                   reinterpret_cast<boost::GradHess*>(out), n_threads);
+  boost::gradients(in.loss, in.y, in.raw, in.sample_weight, in.n, in.K, quantile, in.gh,
+                   n_threads);
 }
 
 // Rows in queries: labels y and scores (n_rows) float64, offsets (n_queries + 1) int64 from 0 to
@@ -293,13 +307,29 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
   return out;
 }
 
-void add_leaf_values(const GrownTree& grown, py::array& raw, index_t column, int n_threads) {
+void add_leaf_values(const GrownTree& grown, py::array& raw, index_t column, int n_threads,
+                     boost::GrowBuffers* buffers) {
   require_threads(n_threads);
   require(raw.ndim() == 2 && column >= 0 && column < raw.shape(1), "column out of raw");
   const index_t n = static_cast<index_t>(grown.tree.rows.size());
   double* r = checked_out<double>(raw, "raw", {n, raw.shape(1)});
   py::gil_scoped_release release;
-  boost::add_leaf_values(grown.tree, r + column, raw.shape(1), n_threads);
+  boost::add_leaf_values(grown.tree, r + column, raw.shape(1), n_threads, buffers);
+}
+
+void add_leaf_values_and_gradients(const GrownTree& grown, int loss, const py::array& y,
+                                   py::array& raw, const py::object& sample_weight,
+                                   double quantile, py::array& gh, int n_threads,
+                                   boost::GrowBuffers* buffers) {
+  require_threads(n_threads);
+  const GradientInputs in = checked_gradient_inputs(loss, y, raw, sample_weight, gh);
+  // multinomial gradients need every class's raw values: only one-output losses here
+  require(in.K == 1 && in.loss != boost::kMultinomial, "one output expected for this loss");
+  require(in.n == static_cast<index_t>(grown.tree.rows.size()), "raw must have the tree's rows");
+  double* r = checked_out<double>(raw, "raw", {in.n, 1});
+  const boost::NextGradients next{in.loss, in.y, in.sample_weight, quantile, in.gh};
+  py::gil_scoped_release release;
+  boost::add_leaf_values(grown.tree, r, 1, n_threads, buffers, &next);
 }
 
 std::unique_ptr<boost::PackedTrees> pack(const py::array& offsets, const py::array& output,
@@ -448,8 +478,14 @@ PYBIND11_MODULE(_boost_fast, m) {
            },
            py::arg("values"), "Replaces the leaves' values (those of splits are kept).")
       .def("add_leaf_values", &add_leaf_values, py::arg("raw"), py::arg("column"),
-           py::arg("n_threads") = 1,
-           "raw[:, column] += the value of the leaf each training row lies in.");
+           py::arg("n_threads") = 1, py::arg("buffers") = nullptr,
+           "raw[:, column] += the value of the leaf each training row lies in (buffers: the "
+           "fit's GrowBuffers, or None).")
+      .def("add_leaf_values_and_gradients", &add_leaf_values_and_gradients, py::arg("loss"),
+           py::arg("y"), py::arg("raw"), py::arg("sample_weight"), py::arg("quantile"),
+           py::arg("gh"), py::arg("n_threads") = 1, py::arg("buffers") = nullptr,
+           "add_leaf_values(raw, 0) for a one-output loss, and in the same pass over the rows "
+           "OUT gh (1, n_rows, 2): gradients(loss, ...) at the new raw.");
   py::class_<boost::GrowBuffers>(
       m, "GrowBuffers",
       "Scratch kept from one grow_tree call to the next of a fit (its pages faulted in once).")

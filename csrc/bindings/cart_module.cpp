@@ -645,13 +645,23 @@ py::array walk(cart::PackedForest& packed, const py::array& X, int n_threads, bo
 
 template <class T>
 py::tuple encode_bins(const py::array& X, const py::array& bin_threshold, int n_threads,
-                      bool with_bounds) {
+                      bool with_bounds, const py::object& columns) {
   require(X.ndim() == 2, "X must be 2-d");
   const index_t n = X.shape(0), d = X.shape(1);
   const T* x = checked<T>(X, "X", {n, d});
   const double* t = checked<double>(bin_threshold, "bin_threshold", {d, cart::kBins});
   require_thresholds(t, d);
   require_threads(n_threads);
+  std::uint8_t* column_codes = nullptr;
+  if (!columns.is_none()) {
+    py::array out = columns.cast<py::array>();
+    require(!with_bounds, "columns are given with the codes alone (bounds=False)");
+    require(py::isinstance<py::array_t<std::uint8_t>>(out) && out.ndim() == 2 &&
+                out.shape(0) == n && out.shape(1) == d && (out.flags() & py::array::f_style) &&
+                out.writeable(),
+            "columns must be a writeable Fortran-ordered uint8 array of X's shape");
+    column_codes = static_cast<std::uint8_t*>(out.mutable_data());
+  }
   py::array_t<std::uint8_t> codes({n, d});
   py::object bounds = py::none();
   double* b = nullptr;
@@ -663,7 +673,7 @@ py::tuple encode_bins(const py::array& X, const py::array& bin_threshold, int n_
   std::uint8_t* c = codes.mutable_data();
   {
     py::gil_scoped_release release;
-    cart::encode_bins(x, n, d, t, c, b, n_threads);
+    cart::encode_bins(x, n, d, t, c, b, n_threads, column_codes);
   }
   return py::make_tuple(codes, bounds);
 }
@@ -910,13 +920,16 @@ PYBIND11_MODULE(_cart, m) {
            py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("n_threads"),
            "predict_mean for CSR X.");
   m.def("encode_bins",
-        [](const py::array& X, const py::array& bin_threshold, int n_threads, bool bounds) {
-          return by_dtype<EncodeBins>(X, bin_threshold, n_threads, bounds);
+        [](const py::array& X, const py::array& bin_threshold, int n_threads, bool bounds,
+           const py::object& columns) {
+          return by_dtype<EncodeBins>(X, bin_threshold, n_threads, bounds, columns);
         },
         py::arg("X"), py::arg("bin_threshold"), py::arg("n_threads"), py::arg("bounds") = true,
+        py::arg("columns") = py::none(),
         "Bin codes (n_rows, n_features) of X (the number of thresholds below each value, 255 for\n"
         "NaN) and bin_bounds (2, n_features, 256): the smallest and largest value in each bin\n"
-        "(None where bounds is False).");
+        "(None where bounds is False). OUT columns (with bounds=False; or None): the same codes,\n"
+        "Fortran-ordered uint8.");
   m.def("dense_bin_thresholds",
         [](const py::array& X, const py::array& features, int max_bins,
            const py::array& quantiles, int n_threads) {

@@ -575,6 +575,75 @@ def test_add_leaf_values_past_a_byte_of_leaves(rng):
         assert_array_equal(out[:, 1], raw[:, 1] + tree.value[ref.route_binned(nodes, codes)])
 
 
+@pytest.mark.parametrize("loss", list(SKLEARN_LOSSES))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_add_leaf_values_and_gradients_is_add_then_gradients(loss, weighted, rng):
+    """The fused pass (leaf values added, then the next gradients, row by row) gives the raw
+    values of add_leaf_values and the gradients of gradients at them, to the bit, on one thread
+    or two, with a byte-wide leaf map or a wider one, its map kept in one GrowBuffers across
+    trees of fewer and more rows."""
+    buffers = _boost_fast.GrowBuffers()
+    code = getattr(_boost_fast.Loss, loss)
+    for n, many_leaves in ((3000, True), (1200, False), (2500, False)):
+        codes, nbnm = _random_codes(rng, n, 4, 250, missing=0.0)
+        g = rng.normal(size=n).astype(np.float32).astype(np.float64)
+        leaves = dict(max_leaf_nodes=0, min_samples_leaf=1) if many_leaves else {}
+        tree = _grow(codes, g, np.ones(n), nbnm, True, **leaves)
+        assert (tree.is_leaf.sum() > 256) == many_leaves
+        y = _targets(loss, n, rng)
+        sw = rng.random(n) if weighted else None
+        raw = rng.normal(size=(n, 1))
+        expected = raw.copy()
+        tree.add_leaf_values(expected, 0, 1)
+        g_expected, h_expected = _core_gradients(loss, y, expected, sw)
+        for n_threads in (1, 2):
+            out, gh = raw.copy(), np.full((1, n, 2), np.nan, dtype=np.float32)
+            tree.add_leaf_values_and_gradients(code, y, out, sw, 0.3, gh, n_threads, buffers)
+            assert_array_equal(out, expected)
+            assert_array_equal(gh[0, :, 0], g_expected[:, 0])
+            assert_array_equal(gh[0, :, 1], h_expected[:, 0])
+
+
+def test_add_leaf_values_and_gradients_checks_its_arrays(rng):
+    """One output only (multinomial gradients need every class's raw values), the tree's rows."""
+    n = 500
+    codes, nbnm = _random_codes(rng, n, 3, 20)
+    tree = _grow(codes, rng.normal(size=n), np.ones(n), nbnm, True)
+    y, gh = _targets("binomial", n, rng), np.empty((1, n, 2), dtype=np.float32)
+    binomial, multinomial = _boost_fast.Loss.binomial, _boost_fast.Loss.multinomial
+    with pytest.raises(ValueError, match="one output"):
+        tree.add_leaf_values_and_gradients(multinomial, y, np.zeros((n, 3)), None, 0.0,
+                                           np.empty((3, n, 2), dtype=np.float32))
+    with pytest.raises(ValueError, match="one output"):
+        tree.add_leaf_values_and_gradients(multinomial, np.zeros(n), np.zeros((n, 1)), None, 0.0,
+                                           gh)
+    with pytest.raises(ValueError, match="tree's rows"):
+        tree.add_leaf_values_and_gradients(binomial, y[:-1], np.zeros((n - 1, 1)), None, 0.0,
+                                           gh[:, :-1])
+    with pytest.raises(ValueError, match="gh"):
+        tree.add_leaf_values_and_gradients(binomial, y, np.zeros((n, 1)), None, 0.0, gh[:, :-1])
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([0, 1, 1, 0, 1]), np.array([-5, 7, 0, 7, -5, 2], dtype=np.int8),
+    np.array([True, False, True]), np.array([3, 3, 3]),
+    np.array([10, 1000, -70000, 10], dtype=np.int32), np.array([2, 0, 1, 2], dtype=np.uint16),
+    np.array([0, 1 << 40, 0]), np.array([0.0, 1.0, 1.0]), np.array(["b", "a", "b"])])
+def test_classifier_encodes_labels_as_sklearn(labels):
+    """Integer and boolean labels take the compiled scan and a table, a range too wide for the
+    table and other labels scikit-learn's encoder: the same classes_, encoded y and encoder."""
+    ours, theirs = HistGradientBoostingClassifier(n_jobs=2), sk.HistGradientBoostingClassifier()
+    ours._n_threads = 2
+    y = np.tile(labels, 50)
+    encoded, expected = ours._encode_y(y), theirs._encode_y(y)
+    assert encoded.dtype == expected.dtype == np.float64
+    assert_array_equal(encoded, expected)
+    assert ours.classes_.dtype == theirs.classes_.dtype
+    assert_array_equal(ours.classes_, theirs.classes_)
+    assert ours.n_trees_per_iteration_ == theirs.n_trees_per_iteration_
+    assert_array_equal(ours._encode_y_val(labels[::-1]), theirs._encode_y_val(labels[::-1]))
+
+
 @pytest.mark.parametrize("n_features", [1, 3, 4, 5, 6, 7, 9])
 @pytest.mark.parametrize("constant_hessian", [False, True])
 def test_histogram_sums_match_reference(n_features, constant_hessian, rng):

@@ -52,12 +52,33 @@ def test_codes_alone_are_searchsorted(dtype, case):
         codes, bounds = _cart.encode_bins(X, thresholds, n_threads, bounds=False)
         assert bounds is None
         assert_array_equal(codes, expected)
+        # the booster's column-major copy, written beside them
+        columns = np.empty(X.shape, dtype=np.uint8, order="F")
+        codes, _ = _cart.encode_bins(X, thresholds, n_threads, bounds=False, columns=columns)
+        assert_array_equal(codes, expected)
+        assert_array_equal(columns, expected)
     # the forest's path (with bounds) gives the same codes
     assert_array_equal(_cart.encode_bins(X, thresholds, 1)[0], expected)
     # a block of rows cut short, and a single row
     assert_array_equal(_cart.encode_bins(X[:300], thresholds, 2, bounds=False)[0],
                        expected[:300])
     assert_array_equal(_cart.encode_bins(X[7:8], thresholds, 1, bounds=False)[0], expected[7:8])
+
+
+def test_columns_are_checked():
+    """columns: a writeable Fortran-ordered uint8 array of X's shape, with the codes alone."""
+    X = np.zeros((10, 3), dtype=np.float32)
+    thresholds = np.full((3, _cart.N_BINS), np.inf)
+    for bad in (np.empty((10, 3), dtype=np.uint8), np.empty((10, 2), np.uint8, order="F"),
+                np.empty((10, 3), np.int16, order="F")):
+        with pytest.raises(ValueError, match="columns"):
+            _cart.encode_bins(X, thresholds, 1, bounds=False, columns=bad)
+    read_only = np.empty((10, 3), np.uint8, order="F")
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="columns"):
+        _cart.encode_bins(X, thresholds, 1, bounds=False, columns=read_only)
+    with pytest.raises(ValueError, match="bounds=False"):
+        _cart.encode_bins(X, thresholds, 1, columns=np.empty((10, 3), np.uint8, order="F"))
 
 
 def test_simd_build_is_named():

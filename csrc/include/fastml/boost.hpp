@@ -184,7 +184,7 @@ struct Tree {
 // trees are unspecified; one fit (one thread) uses it at a time.
 class GrowBuffers {
  public:
-  enum Slot { kScratch, kOrdered, kNodeCodes, kQuantized, kSlots };
+  enum Slot { kScratch, kOrdered, kNodeCodes, kQuantized, kLeafMap, kSlots };
   // slot's buffer, with room for at least n values of T (grown, contents dropped, if smaller)
   template <class T>
   T* get(Slot slot, std::size_t n) {
@@ -211,8 +211,21 @@ class GrowBuffers {
 Tree grow_tree(const Data& data, const GradHess* gh, const GrowParams& params, int n_threads,
                GrowBuffers* buffers = nullptr);
 
-// raw[rows[i] * stride] += value of the leaf holding row i, for every leaf of tree.
-void add_leaf_values(const Tree& tree, double* raw, index_t stride, int n_threads);
+// The next iteration's gradients of a one-output loss (see gradients), taken in the same pass
+// as the leaf values are added: y, sample_weight (or nullptr) and the OUT gh of n_rows.
+struct NextGradients {
+  Loss loss;
+  const double* y;
+  const double* sample_weight;
+  double quantile;
+  GradHess* gh;
+};
+
+// raw[rows[i] * stride] += value of the leaf holding row i, for every leaf of tree; then, where
+// next is not nullptr (a one-output loss, stride 1), next->gh at the new raw. buffers: the fit's
+// (its per-row leaf map kept from tree to tree), or nullptr.
+void add_leaf_values(const Tree& tree, double* raw, index_t stride, int n_threads,
+                     GrowBuffers* buffers = nullptr, const NextGradients* next = nullptr);
 
 // Trees packed end to end for the prediction walk. Tree t adds to output column output[t].
 struct PackedNode {

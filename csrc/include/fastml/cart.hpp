@@ -321,9 +321,12 @@ void predict_mean_csr(const Forest<T>& forest, const CsrRows<T>& X, double* mean
 // the number of bin_threshold[f] (kBins per feature, +inf padded) below it; kMissingBin for NaN.
 // OUT bin_bounds (2, n_features, kBins): the smallest and largest value in each bin (+inf and
 // -inf for an empty bin), which place the splits of the histogram search; nullptr: not wanted.
+// column_codes (codes only, no bin_bounds): nullptr, or OUT the same codes column-major, each
+// block of rows copied there while in cache (the booster reads both layouts).
 template <class T>
 void encode_bins(const T* X, index_t n_rows, index_t n_features, const double* bin_threshold,
-                 std::uint8_t* codes, double* bin_bounds, int n_threads);
+                 std::uint8_t* codes, double* bin_bounds, int n_threads,
+                 std::uint8_t* column_codes = nullptr);
 
 // The booster's bin thresholds of dense X (n_rows, n_features, row-major, the rows the bins
 // are drawn from): scikit-learn's _find_binning_thresholds without sample weights, for each of

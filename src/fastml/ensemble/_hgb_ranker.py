@@ -366,7 +366,7 @@ class HistGradientBoostingRanker(_CompiledBoosting, _ScikitLearnCategories, Base
             tree = _boost_fast.grow_tree(codes=codes, gh=gh, seed=0,
                                          is_categorical=self._categorical_mask(), **growth)
             self._predictors.append([self._make_predictor(tree)])
-            tree.add_leaf_values(raw, 0, self._n_threads)
+            tree.add_leaf_values(raw, 0, self._n_threads, growth["buffers"])
         self.n_iter_ = len(self._predictors)
         self.train_score_ = np.asarray(self.train_score_)
         self.validation_score_ = np.asarray(self.validation_score_)

@@ -47,10 +47,11 @@ class LabelScan:
     values_true, values_pred: sorted distinct values of each; classes: of both (what
     scikit-learn's unique_labels returns, in the arrays' common dtype). When the values span at
     most MAX_TABLE integers, ``lo``/``span`` describe that range and encoding uses a table.
+    n_threads: of the scans (None: all of fastml's).
     """
 
-    def __init__(self, *arrays):
-        self.n_threads = effective_n_threads()
+    def __init__(self, *arrays, n_threads=None):
+        self.n_threads = effective_n_threads() if n_threads is None else n_threads
         dtype = np.result_type(*[a.dtype for a in arrays])
         self.dtype = dtype
         self.arrays = [_work_array(a, dtype) for a in arrays]
