@@ -863,7 +863,8 @@ class HistGradientBoostingClassifier(_CompiledBoosting, _SkClassifier):
         the bench's 1M labels, a twentieth of a two-thread fit. Other labels, or integers over
         too wide a range, as scikit-learn encodes them."""
         labels = integer_labels(y)
-        scan = None if labels is None else LabelScan(labels, n_threads=self._n_threads)
+        scan = None if labels is None else LabelScan(
+            labels, n_threads=effective_n_threads(self.n_jobs))
         if scan is None or scan.lo is None:
             return super()._encode_y(y)
         # scikit-learn's check_classification_targets passes any 1-d integer labels (binary or
