@@ -161,10 +161,6 @@ struct Data {
   const std::uint8_t* column(index_t f) const { return codes + f * n_rows; }
   const std::uint16_t* wide(index_t f) const { return wide_codes + wide_column[f] * n_rows; }
   index_t row_width() const { return n_features + n_wide; }
-  // wide feature f's code in a row of row_codes (row: its first byte)
-  unsigned wide_code(const std::uint8_t* row, index_t f) const {
-    return row[f] | static_cast<unsigned>(row[n_features + wide_column[f]]) << 8;
-  }
 };
 
 // A grown tree as scikit-learn's TreePredictor nodes, in preorder (left subtree first). Leaves
