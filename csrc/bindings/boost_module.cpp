@@ -258,6 +258,7 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
     }
     data.wide_codes = static_cast<const std::uint16_t*>(wc.data());
     data.wide_column = wide_column.data();
+    data.n_wide = W;
   }
   for (index_t f = 0; f < F; ++f) {
     const index_t nb = data.n_bins_non_missing[f];
@@ -269,8 +270,10 @@ std::unique_ptr<GrownTree> grow_tree(const py::array& codes, const py::array& gh
   if (!row_codes.is_none()) {
     const py::array rc = row_codes.cast<py::array>();
     require(rc.ndim() == 2 && py::isinstance<py::array_t<std::uint8_t>>(rc) &&
-                (rc.flags() & py::array::c_style) && rc.shape(0) == n && rc.shape(1) == F,
-            "row_codes must be a C-ordered uint8 array of codes' shape");
+                (rc.flags() & py::array::c_style) && rc.shape(0) == n &&
+                rc.shape(1) == data.row_width(),
+            "row_codes must be a C-ordered uint8 array of (n_rows, n_features + "
+            "len(wide_features))");
     data.row_codes = static_cast<const std::uint8_t*>(rc.data());
   }
   for (const auto& group : interaction_cst)
@@ -508,8 +511,9 @@ PYBIND11_MODULE(_boost_fast, m) {
         "columns of wide_codes (n_rows, len(wide_features)) uint16 column-major, a missing "
         "value coded n_bins_non_missing; their codes' columns in codes are not read; "
         "cat_bitsets then have a word per 32 codes of the widest. row_codes (or None): the "
-        "same uint8 codes C-ordered (a wide feature's column not read), from which the "
-        "histograms are filled. "
+        "same codes C-ordered, uint8 (n_rows, n_features + len(wide_features)): each "
+        "feature's code (a wide feature's low byte), then the wide features' high bytes in "
+        "wide_codes' order (row_major_codes), from which the histograms are filled. "
         "buffers: a GrowBuffers kept for the fit's trees, or None.");
   py::class_<boost::PackedTrees>(m, "PackedTrees", "Boosted trees packed for the prediction walk.")
       .def(py::init(&pack), py::arg("offsets"), py::arg("output"), py::arg("is_leaf"),

@@ -87,7 +87,7 @@ class Grower {
     ordered_ = buffers_.get<RowT>(GrowBuffers::kOrdered, n);
     if (data_.row_codes != nullptr && n_threads_ > 1)
       node_codes_ = buffers_.get<std::uint8_t>(GrowBuffers::kNodeCodes,
-                                               n * static_cast<std::size_t>(data_.n_features));
+                                               n * static_cast<std::size_t>(data_.row_width()));
     if (p_.constant_hessian)
       grow_all<true>();
     else

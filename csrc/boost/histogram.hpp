@@ -360,22 +360,41 @@ void fill_share(BasicHistogramPool<BinT>& pool, int h, const Data& data, const R
                                                    count);
 }
 
+// A wide categorical feature filled in a row-wise pass: its code's two bytes' places in a row
+// of row_codes (Data::wide_code), its largest code (the missing one) and its bins.
+template <class BinT>
+struct WideFill {
+  index_t low, high, missing;
+  BinT* bins;
+};
+
 // Row-wise fill (LightGBM's row-wise histograms) of a node's n rows (not a root's: see
-// build_histogram): the features [first, first + count), none wide, so that their bins lie
-// kBins apart. Each row's codes of these features lie together in its row of
-// data.row_codes (one or two cache lines) and its gradient is read once for all of them, where
-// the column-wise fill reads one cache line per feature for each row of a node whose rows are
-// scattered over the columns. The bins (6 KiB a feature) stay in L2. kGathered: row i's codes
-// are codes[i * F ..] and its gradient gh[i] (gather_rows put them in node order); otherwise
-// they are row rows[i]'s of data.row_codes and gh. Every bin sums its rows in row order.
-template <bool kConstantHessian, bool kGathered, bool kQuads, class BinT, class RowT>
+// build_histogram): the narrow features [first, first + count), whose bins lie kBins apart,
+// and the n_wide wide ones of `wide`. Each row's codes of these features lie together in its
+// row of data.row_codes (one or two cache lines; a wide feature's two bytes there too) and its
+// gradient is read once for all of them, where the column-wise fill reads one cache line per
+// feature for each row of a node whose rows are scattered over the columns. The narrow bins
+// (6 KiB a feature) stay in L2. kGathered: row i's codes are codes[i * row_width ..] and its
+// gradient gh[i] (gather_rows put them in node order); otherwise they are row rows[i]'s of
+// data.row_codes and gh. Every bin sums its rows in row order. kWide: n_wide may be above 0 (a
+// fill of narrow features only keeps the loop it had without wide ones: on the 4-categorical
+// bench row, 30 trees' growth on one thread, best of 2 fits, 1.15-1.22 s of CPU before any wide
+// feature was read here, 1.29-1.33 s with the wide loop in every fill)
+// kQuads: the narrow features' bins summed as quads (FillTarget<false, Bin, true>).
+template <bool kConstantHessian, bool kGathered, bool kQuads, bool kWide, class BinT, class RowT>
 void fill_rows(BasicHistogramPool<BinT>& pool, int h, const Data& data, const std::uint8_t* codes,
-               const RowT* gh, const std::int32_t* rows, index_t n, index_t first, index_t count) {
-  // the features' bins as one run (row_wise_features: none is wide)
+               const RowT* gh, const std::int32_t* rows, index_t n, index_t first, index_t count,
+               const WideFill<BinT>* wide, index_t n_wide) {
+  if (!kWide) n_wide = 0;
+  using Target = FillTarget<kConstantHessian, BinT>;  // a wide feature's bins
+  // the narrow features' bins as one run (row_wise_features: none is wide)
   const FillTarget<kConstantHessian, BinT, kQuads> H(pool, h, first);
   H.clear(count * kBins);
-  const index_t F = data.n_features;
-  codes += first;
+  for (index_t w = 0; w < n_wide; ++w) Target(wide[w].bins).clear(wide[w].missing + 1);
+  const index_t width = data.row_width();
+  // the bytes of a row read: its narrow codes, and the wide codes' high bytes at its end
+  const index_t read_first = n_wide > 0 ? 0 : first;
+  const index_t read_last = n_wide > 0 ? width - 1 : first + count - 1;
   for (index_t i = 0; i < n; ++i) {
     const index_t r = kGathered ? i : rows[i];
     if (!kGathered && i + kPrefetchAhead < n) {
@@ -384,11 +403,12 @@ void fill_rows(BasicHistogramPool<BinT>& pool, int h, const Data& data, const st
       // bench's 1M x 28, a captured tree (grow_tree alone, one thread, CPU ms, 3 runs each of
       // the best of 4, interleaved): regressor 75-78 -> 63-68, classifier 67-68 -> 64-66.
       const index_t ahead = rows[i + kPrefetchAhead];
-      __builtin_prefetch(codes + ahead * F, 0, 2);
-      __builtin_prefetch(codes + ahead * F + count - 1, 0, 2);
+      __builtin_prefetch(codes + ahead * width + read_first, 0, 2);
+      __builtin_prefetch(codes + ahead * width + read_last, 0, 2);
       __builtin_prefetch(gh + ahead, 0, 2);
     }
-    const std::uint8_t* c = codes + r * F;
+    const std::uint8_t* row = codes + r * width;
+    const std::uint8_t* c = row + first;
     const auto x = row_increment<kConstantHessian>(gh[r]);
     // four features a step, their bins at fixed offsets from one pointer: the compiler then
     // addresses each bin from its code alone (it did not unroll so by itself)
@@ -401,8 +421,16 @@ void fill_rows(BasicHistogramPool<BinT>& pool, int h, const Data& data, const st
       Hj.add(3 * kBins + c[j + 3], x);
     }
     for (; j < count; ++j, Hj = Hj.from(kBins)) Hj.add(c[j], x);
+    for (index_t w = 0; kWide && w < n_wide; ++w) {
+      // the grower's bound on row_codes' wide bytes (the binding checks wide_codes, from
+      // which the estimator writes them): a larger code than the missing one is read as it
+      const WideFill<BinT>& v = wide[w];
+      const index_t code = row[v.low] | static_cast<index_t>(row[v.high]) << 8;
+      Target(v.bins).add(std::min(code, v.missing), x);
+    }
   }
   H.finish(count * kBins);
+  for (index_t w = 0; w < n_wide; ++w) Target(wide[w].bins).finish(wide[w].missing + 1);
 }
 
 // Whether the classifier's exact fills sum quads (FillTarget<false, Bin, true>): where this
@@ -417,11 +445,13 @@ inline bool quad_bins_here() {
 #define FASTML_BOOST_QUAD_BINS 1
 // the quads' fills built for AVX2: flatten inlines the fill and its adds into these, where the
 // target applies (a fill called out of line would be built for the baseline)
-template <bool kGathered, class RowT>
+template <bool kGathered, bool kWide, class RowT>
 __attribute__((target("avx2"), flatten)) void fill_rows_quads(
     HistogramPool& pool, int h, const Data& data, const std::uint8_t* codes, const RowT* gh,
-    const std::int32_t* rows, index_t n, index_t first, index_t count) {
-  fill_rows<false, kGathered, true>(pool, h, data, codes, gh, rows, n, first, count);
+    const std::int32_t* rows, index_t n, index_t first, index_t count,
+    const WideFill<Bin>* wide, index_t n_wide) {
+  fill_rows<false, kGathered, true, kWide>(pool, h, data, codes, gh, rows, n, first, count, wide,
+                                           n_wide);
 }
 template <class RowT>
 __attribute__((target("avx2"), flatten)) void fill_share_quads(
@@ -431,16 +461,18 @@ __attribute__((target("avx2"), flatten)) void fill_share_quads(
 }
 #endif
 // fill_rows and fill_share with the quads where they apply
-template <bool kConstantHessian, bool kGathered, class BinT, class RowT>
+template <bool kConstantHessian, bool kGathered, bool kWide, class BinT, class RowT>
 void fill_rows_best(BasicHistogramPool<BinT>& pool, int h, const Data& data,
                     const std::uint8_t* codes, const RowT* gh, const std::int32_t* rows, index_t n,
-                    index_t first, index_t count) {
+                    index_t first, index_t count, const WideFill<BinT>* wide, index_t n_wide) {
 #ifdef FASTML_BOOST_QUAD_BINS
   if constexpr (!kConstantHessian && std::is_same_v<BinT, Bin>)
     if (quad_bins_here())
-      return fill_rows_quads<kGathered>(pool, h, data, codes, gh, rows, n, first, count);
+      return fill_rows_quads<kGathered, kWide>(pool, h, data, codes, gh, rows, n, first, count,
+                                               wide, n_wide);
 #endif
-  fill_rows<kConstantHessian, kGathered, false>(pool, h, data, codes, gh, rows, n, first, count);
+  fill_rows<kConstantHessian, kGathered, false, kWide>(pool, h, data, codes, gh, rows, n, first,
+                                                       count, wide, n_wide);
 }
 template <bool kConstantHessian, class BinT, class RowT>
 void fill_share_best(BasicHistogramPool<BinT>& pool, int h, const Data& data, const RowT* ordered,
@@ -454,25 +486,27 @@ void fill_share_best(BasicHistogramPool<BinT>& pool, int h, const Data& data, co
   fill_share<kConstantHessian, false>(pool, h, data, ordered, rows, n, features, count, all_rows);
 }
 
-// The node's rows [begin, end) in node order: row rows[i]'s codes (every feature's) to
-// node_codes[i * F ..] and its gradient to ordered[i], so that the threads that then fill the
-// node's histograms, each its share of the features, stream them rather than each taking
-// every row's cache misses (their sums are not changed: only where the rows are read from).
+// The node's rows [begin, end) in node order: row rows[i]'s codes (its row of row_codes) to
+// node_codes[i * row_width ..] and its gradient to ordered[i], so that the threads that then
+// fill the node's histograms, each its share of the features, stream them rather than each
+// taking every row's cache misses (their sums are not changed: only where the rows are read
+// from).
 template <class RowT>
 void gather_rows(const Data& data, const RowT* gh, const std::int32_t* rows, index_t begin,
                  index_t end, std::uint8_t* node_codes, RowT* ordered) {
-  const index_t F = data.n_features;
+  const index_t width = data.row_width();
   for (index_t i = begin; i < end; ++i) {
     const index_t r = rows[i];
     if (i + kPrefetchAhead < end) {
       // into L2 as fill_rows does: the 30 smaller children of a captured bench tree, one
       // thread, CPU ms, interleaved runs: classifier 16-18 -> 10-10.5, regressor 21-24 -> 13-14
       const index_t ahead = rows[i + kPrefetchAhead];
-      __builtin_prefetch(data.row_codes + ahead * F, 0, 2);
-      __builtin_prefetch(data.row_codes + ahead * F + F - 1, 0, 2);
+      __builtin_prefetch(data.row_codes + ahead * width, 0, 2);
+      __builtin_prefetch(data.row_codes + ahead * width + width - 1, 0, 2);
       __builtin_prefetch(gh + ahead, 0, 2);
     }
-    std::memcpy(node_codes + i * F, data.row_codes + r * F, static_cast<std::size_t>(F));
+    std::memcpy(node_codes + i * width, data.row_codes + r * width,
+                static_cast<std::size_t>(width));
     ordered[i] = gh[r];
   }
 }
@@ -501,8 +535,7 @@ bool codes_in_bins(BasicHistogramPool<BinT>& pool, int h, const Data& data,
 
 // The row-wise fill's view of a node's features: its narrow ones, which it takes where they are
 // a run first .. first + count - 1 (every feature, unless constrained or drawn) and row-major
-// codes are given; its wide ones (Data), whose uint16 codes are not in row_codes, each filled
-// from its own column beside them (fill_wide).
+// codes are given; its wide ones (Data), filled in the same pass from their bytes in row_codes.
 struct RowWiseFeatures {
   bool by_rows = false;
   index_t first = 0, count = 0;
@@ -523,21 +556,6 @@ inline RowWiseFeatures row_wise_features(const Data& data,
   }
   split.by_rows = split.count > 0;
   return split;
-}
-
-// A wide categorical feature's bins (n_bins of them) from the node's n rows: its uint16 code of
-// row rows[i] read from its column, the row's gradient from gh[rows[i]], or from gh[i] where
-// kGathered (gather_rows put them in node order). Every bin sums its rows in row order.
-template <bool kConstantHessian, bool kGathered, class BinT, class RowT>
-void fill_wide(BinT* H, index_t n_bins, const std::uint16_t* column, const RowT* gh,
-               const std::int32_t* rows, index_t n) {
-  const FillTarget<kConstantHessian, BinT> target(H);
-  target.clear(n_bins);
-  // a row here is a few ns (one bin), so the scattered code and gradient are asked for further
-  // ahead than kPrefetchAhead
-  fill_column<kConstantHessian, false, 4 * kPrefetchAhead, !kGathered>(target, column, gh, rows,
-                                                                       0, n);
-  target.finish(n_bins);
 }
 
 // The histograms of a node's features; `ordered` has room for the node's rows, node_codes (or
@@ -563,13 +581,23 @@ void build_histogram(BasicHistogramPool<BinT>& pool, int h, const Data& data, co
   if (row_wise.by_rows) {
     const index_t f0 = row_wise.first, narrow = row_wise.count;
     const index_t n_wide = static_cast<index_t>(row_wise.wide.size());
+    std::vector<WideFill<BinT>> wide;  // here: nothing in the region below allocates
+    for (const std::int32_t f : row_wise.wide)
+      wide.push_back({f, data.n_features + data.wide_column[f], data.missing_bin(f),
+                      pool.of(h, f)});
     if (chunks <= 1 || node_codes == nullptr) {
       // one thread (every caller with threads to spare gives node_codes): each row's codes
-      // and gradient read once, in place, no gather
-      fill_rows_best<kConstantHessian, false>(pool, h, data, data.row_codes, gh, rows, n, f0,
-                                              narrow);
-      for (const std::int32_t f : row_wise.wide)
-        fill_wide<kConstantHessian, false>(pool.of(h, f), pool.bins(f), data.wide(f), gh, rows, n);
+      // and gradient read once, in place, no gather. A wide feature's codes are read beside
+      // the narrow ones', where a second pass over the rows read its uint16 column and the
+      // gradients again: the wide bench row (1M rows, 100 iterations, one thread, fit CPU,
+      // 3 processes alternating with the old build, load 13) 6.99, 6.98, 5.75 s -> 6.18,
+      // 6.22, 5.58 s, the same predictions
+      if (n_wide > 0)
+        fill_rows_best<kConstantHessian, false, true>(pool, h, data, data.row_codes, gh, rows, n,
+                                                      f0, narrow, wide.data(), n_wide);
+      else
+        fill_rows_best<kConstantHessian, false, false>(pool, h, data, data.row_codes, gh, rows, n,
+                                                       f0, narrow, wide.data(), 0);
       return;
     }
     // Several threads, each filling its share of the features: the rows' codes and gradients
@@ -588,23 +616,24 @@ void build_histogram(BasicHistogramPool<BinT>& pool, int h, const Data& data, co
       gather_rows(data, gh, rows, n * share / shares, n * (share + 1) / shares, node_codes,
                   ordered);
 #pragma omp barrier
-      // a wide feature's fill (a scattered code a row, its bins past L1) weighs as about
-      // kWideWeight narrow ones: the shares split the weights, the wide features first
+      // a wide feature's fill (its bins past L1) weighs as about kWideWeight narrow ones: the
+      // shares split the weights, the wide features first (wide feature w the share's of its
+      // first unit, kWideWeight * w)
       constexpr index_t kWideWeight = 4;
       const index_t units = kWideWeight * n_wide + narrow;
       const index_t begin = units * share / shares, end = units * (share + 1) / shares;
-      for (index_t w = 0; w < n_wide; ++w) {
-        const index_t at = kWideWeight * w;  // a wide feature is its first unit's share's
-        if (at < begin || at >= end) continue;
-        const std::int32_t f = row_wise.wide[w];
-        fill_wide<kConstantHessian, true>(pool.of(h, f), pool.bins(f), data.wide(f), ordered,
-                                          rows, n);
-      }
+      const index_t wide_first = std::min(n_wide, (begin + kWideWeight - 1) / kWideWeight);
+      const index_t wide_last = std::min(n_wide, (end + kWideWeight - 1) / kWideWeight);
       const index_t first = std::max(begin, kWideWeight * n_wide) - kWideWeight * n_wide;
       const index_t last = std::max(end, kWideWeight * n_wide) - kWideWeight * n_wide;
-      if (last > first)
-        fill_rows_best<kConstantHessian, true>(pool, h, data, node_codes, ordered, rows, n,
-                                               f0 + first, last - first);
+      if (wide_last > wide_first)
+        fill_rows_best<kConstantHessian, true, true>(pool, h, data, node_codes, ordered, rows, n,
+                                                     f0 + first, last - first,
+                                                     wide.data() + wide_first,
+                                                     wide_last - wide_first);
+      else if (last > first)
+        fill_rows_best<kConstantHessian, true, false>(pool, h, data, node_codes, ordered, rows,
+                                                      n, f0 + first, last - first, wide.data(), 0);
     }
     return;
   }

@@ -97,10 +97,10 @@ def test_wide_codes_grow_the_uint8_tree(constant_hessian, n_categories, rng):
 @pytest.mark.parametrize("wide_at", [(0,), (6,), (0, 1), (2,), (0, 3)])
 @pytest.mark.parametrize("constant_hessian", [False, True])
 def test_row_codes_beside_wide_features_grow_the_same_tree(wide_at, constant_hessian, rng):
-    # the narrow features filled row-wise from row_codes (the wide ones' columns there not
-    # read), the wide ones each from its own column (on several threads, beside a share of
-    # the narrow ones): the tree of the column-wise fill, for any thread count; narrow
-    # features that are not a run (a wide one between them) keep the column-wise fill
+    # the narrow features filled row-wise from row_codes and the wide ones in the same pass,
+    # from their two bytes there (on several threads, beside a share of the narrow ones): the
+    # tree of the column-wise fill, for any thread count; narrow features that are not a run
+    # (a wide one between them) keep the column-wise fill
     n, d, n_categories = 3000, 7, 700
     codes = (rng.random((n, d)) * rng.integers(2, 60, d)).astype(np.uint8)
     codes[rng.random((n, d)) < 0.05] = ref.MISSING_BIN
@@ -122,12 +122,36 @@ def test_row_codes_beside_wide_features_grow_the_same_tree(wide_at, constant_hes
               wide_features=np.array(wide_at, np.int64), min_samples_leaf=5)
     base = _grow(codes, g, h, nbnm, constant_hessian, n_threads=1, **kw)
     assert base.is_leaf.sum() > 10 and np.isin(base.feature[base.is_leaf == 0], wide_at).any()
+    full = codes.astype(np.uint16)
+    full[:, list(wide_at)] = wide
+    row_codes = hgb.row_major_codes(full, np.array(wide_at, np.int64))
+    assert row_codes.shape == (n, d + len(wide_at))
     for n_threads in (1, 2, 3):
         tree = _grow(codes, g, h, nbnm, constant_hessian, n_threads=n_threads,
-                     row_codes=np.ascontiguousarray(codes), **kw)
+                     row_codes=row_codes, **kw)
         for field in ("feature", "bin_threshold", "is_leaf", "left", "right", "count",
                       "missing_go_to_left", "value", "gain", "cat_bitsets", "rows"):
             assert_array_equal(getattr(tree, field), getattr(base, field), err_msg=field)
+
+
+def test_row_codes_with_wide_features_checked(rng):
+    # row_codes carries the wide features' high bytes in columns of its own: the old shape is
+    # refused; a code there past the missing one (row_codes and wide_codes disagreeing) is read
+    # as the missing code, never past the feature's histogram
+    n, n_categories = 500, 300
+    wide = rng.integers(0, n_categories + 1, n).astype(np.uint16)
+    numeric = rng.integers(0, 20, n).astype(np.uint8)
+    codes = np.column_stack([numeric, np.zeros(n, np.uint8)])
+    g, h = rng.normal(size=n), np.ones(n)
+    kw = dict(is_categorical=np.array([0, 1], np.uint8),
+              wide_codes=np.asfortranarray(wide.reshape(-1, 1)),
+              wide_features=np.array([1], np.int64), min_samples_leaf=5, n_threads=1)
+    with pytest.raises(ValueError, match="row_codes"):
+        _grow(codes, g, h, np.array([20, n_categories]), True,
+              row_codes=np.ascontiguousarray(codes), **kw)
+    row_codes = hgb.row_major_codes(np.column_stack([numeric, wide]), np.array([1], np.int64))
+    row_codes[:, -1] = 0xFF
+    _grow(codes, g, h, np.array([20, n_categories]), True, row_codes=row_codes, **kw)
 
 
 def _wide_data(n=4000, n_categories=600, seed=0, missing=True):

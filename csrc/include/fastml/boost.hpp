@@ -148,16 +148,19 @@ struct Data {
   // the width of a categorical split's bitset: kBitsetWords, or enough for every wide
   // feature's missing code
   index_t bitset_words = kBitsetWords;
-  // The same uint8 codes row-major (n_rows, n_features), or nullptr (a wide feature's column
-  // there is not read). A node's histograms then read each of its rows' codes from one cache
+  // The same codes row-major, row_width() bytes a row, or nullptr: each feature's uint8 code (a
+  // wide feature's low byte), then the wide features' high bytes, in wide_codes' column order.
+  // A node's histograms then read each of its rows' codes, the wide ones' too, from one cache
   // line (see build_histogram) rather than one line per feature.
   const std::uint8_t* row_codes = nullptr;
+  index_t n_wide = 0;  // wide_codes' columns
 
   bool is_wide(index_t f) const { return wide_column != nullptr && wide_column[f] >= 0; }
   // the code (and histogram bin) of feature f's missing values; its histogram has one bin more
   int missing_bin(index_t f) const { return is_wide(f) ? n_bins_non_missing[f] : kMissingBin; }
   const std::uint8_t* column(index_t f) const { return codes + f * n_rows; }
   const std::uint16_t* wide(index_t f) const { return wide_codes + wide_column[f] * n_rows; }
+  index_t row_width() const { return n_features + n_wide; }
 };
 
 // A grown tree as scikit-learn's TreePredictor nodes, in preorder (left subtree first). Leaves

@@ -205,6 +205,19 @@ def _balanced(nodes, offsets):
     return (mean >= 0.6 * deepest).astype(np.uint8)
 
 
+def row_major_codes(codes, wide):
+    """grow_tree's row_codes: the codes (n_rows, n_features) row-major as uint8, each wide
+    feature's (the features of int64 array wide, in wide_codes' order) low byte in its own
+    column and its high byte in a column after the others, so that a node's histograms read
+    every code of a row, the wide ones' too, from its row of n_features + len(wide) bytes."""
+    if not wide.size:
+        return np.ascontiguousarray(codes, np.uint8)
+    out = np.empty((codes.shape[0], codes.shape[1] + wide.size), dtype=np.uint8)
+    out[:, :codes.shape[1]] = codes & 0xFF
+    out[:, codes.shape[1]:] = codes[:, wide] >> 8
+    return out
+
+
 def encode_sparse(X, thresholds, counts):
     """Bin codes (n_rows, n_features) uint8, row-major, of sparse X: encode_bins's codes (a
     value's bin is the number of thresholds below it, MISSING_BIN for NaN) with each implicit
@@ -407,10 +420,10 @@ class _CompiledBoosting:
         # the column-major codes, 1 ms at 1M x 28 where (codes == missing).any(axis=0) took
         # 25-90 ms and a 28 MB temporary
         has_missing = (columns.max(axis=0) == _boost_fast.MISSING_BIN).astype(np.uint8)
-        # the row-major codes kept beside, for the histograms (row_codes; a wide feature's
-        # column there, cut to a byte, is not read); the wide features' uint16 codes apart,
-        # column-major (the grower reads by feature)
-        code_arrays = dict(row_codes=np.ascontiguousarray(codes, np.uint8))
+        # the row-major codes kept beside, for the histograms (row_codes, the wide features'
+        # two bytes there too); the wide features' uint16 codes also apart, column-major (the
+        # root's histograms and the partitions read by feature)
+        code_arrays = dict(row_codes=row_major_codes(codes, wide))
         if wide.size:
             code_arrays.update(wide_codes=np.asfortranarray(codes[:, wide]), wide_features=wide)
             has_missing[wide] = (code_arrays["wide_codes"].max(axis=0)
