@@ -73,7 +73,7 @@ class Grower {
   Grower(const Data& data, const RowT* gh, const GradHess* exact, QuantScales scales,
          const GrowParams& params, int n_threads, GrowBuffers& buffers)
       : data_(data), gh_(gh), exact_(exact), scales_(scales), p_(params), n_threads_(n_threads),
-        buffers_(buffers), pool_(data), dequantized_(data),
+        buffers_(buffers), pool_(data, !params.constant_hessian), dequantized_(data),
         search_(data, params), draw_(params.feature_fraction, params.seed) {}
 
   Tree grow() {
@@ -583,6 +583,9 @@ void add_leaf_values_by(const Tree& tree, const std::vector<index_t>& leaves, do
 
 void add_leaf_values(const Tree& tree, double* raw, index_t stride, int n_threads,
                      GrowBuffers* buffers, const NextGradients* next) {
+  // the next gradients are one output's (before any region: with_one_output_loss throws)
+  if (next != nullptr && (stride != 1 || next->loss == kMultinomial))
+    throw std::invalid_argument("next gradients need a one-output loss");
   std::vector<index_t> leaves;
   for (index_t i = 0; i < tree.n_nodes(); ++i)
     if (tree.is_leaf[i]) leaves.push_back(i);

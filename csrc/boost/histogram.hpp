@@ -208,14 +208,18 @@ class BasicHistogramPool {
   explicit BasicHistogramPool(index_t n_features) : offsets_(n_features + 1) {
     for (index_t f = 0; f <= n_features; ++f) offsets_[f] = f * kBins;
   }
-  explicit BasicHistogramPool(const Data& data) : offsets_(data.n_features + 1, 0) {
+  // with_quads: the classifier's exact fills will sum quads where this CPU takes them (the
+  // scratch is then allocated at the first acquire; pools that never fill quads keep none)
+  explicit BasicHistogramPool(const Data& data, bool with_quads = false)
+      : offsets_(data.n_features + 1, 0),
+        with_quads_(with_quads && std::is_same_v<BinT, Bin> && isa_v3_or_wider()) {
     for (index_t f = 0; f < data.n_features; ++f)
       offsets_[f + 1] = offsets_[f] + data.missing_bin(f) + 1;
   }
   int acquire() {
     if (free_.empty()) {
-      if constexpr (std::is_same_v<BinT, Bin>)  // the first, on the thread that grows the tree
-        if (!quads_) quads_.reset(new DoubleQuad[static_cast<std::size_t>(offsets_.back())]);
+      if (with_quads_ && !quads_)  // the first, on the thread that grows the tree
+        quads_.reset(new DoubleQuad[static_cast<std::size_t>(offsets_.back())]);
       hists_.emplace_back(static_cast<std::size_t>(offsets_.back()));
       return static_cast<int>(hists_.size()) - 1;
     }
@@ -231,9 +235,11 @@ class BasicHistogramPool {
   index_t bins(index_t f) const { return offsets_[f + 1] - offsets_[f]; }
   // feature f's quads (FillTarget<false, Bin, true>): one scratch for every histogram
   DoubleQuad* quads(index_t f) { return quads_.get() + offsets_[f]; }
+  bool has_quads() const { return with_quads_; }
 
  private:
   std::vector<index_t> offsets_;
+  bool with_quads_ = false;
   std::unique_ptr<DoubleQuad[]> quads_;  // not zeroed: each fill clears its features' quads
   std::vector<std::vector<BinT>> hists_;
   std::vector<int> free_;
@@ -433,14 +439,9 @@ void fill_rows(BasicHistogramPool<BinT>& pool, int h, const Data& data, const st
   for (index_t w = 0; w < n_wide; ++w) Target(wide[w].bins).finish(wide[w].missing + 1);
 }
 
-// Whether the classifier's exact fills sum quads (FillTarget<false, Bin, true>): where this
-// module has its x86-64-v3 build of them and the CPU (and FASTML_SIMD, isa.hpp) allows it.
-inline bool quads_yes() { return true; }
-inline bool quads_no() { return false; }
-inline bool quad_bins_here() {
-  static const bool chosen = choose_isa(nullptr, FASTML_IF_ISA_V3(&quads_yes), &quads_no).table;
-  return chosen;
-}
+// The classifier's exact fills sum quads (FillTarget<false, Bin, true>) where this module has
+// its x86-64-v3 build of them and the pool has their scratch (with_quads, and isa_v3_or_wider:
+// the CPU and FASTML_SIMD allow it).
 #if defined(FASTML_HAVE_ISA_x86_64_v3) && (defined(__x86_64__) || defined(__i386__))
 #define FASTML_BOOST_QUAD_BINS 1
 // the quads' fills built for AVX2: flatten inlines the fill and its adds into these, where the
@@ -467,7 +468,7 @@ void fill_rows_best(BasicHistogramPool<BinT>& pool, int h, const Data& data,
                     index_t first, index_t count, const WideFill<BinT>* wide, index_t n_wide) {
 #ifdef FASTML_BOOST_QUAD_BINS
   if constexpr (!kConstantHessian && std::is_same_v<BinT, Bin>)
-    if (quad_bins_here())
+    if (pool.has_quads())
       return fill_rows_quads<kGathered, kWide>(pool, h, data, codes, gh, rows, n, first, count,
                                                wide, n_wide);
 #endif
@@ -480,7 +481,7 @@ void fill_share_best(BasicHistogramPool<BinT>& pool, int h, const Data& data, co
                      index_t count, bool all_rows) {
 #ifdef FASTML_BOOST_QUAD_BINS
   if constexpr (!kConstantHessian && std::is_same_v<BinT, Bin>)
-    if (quad_bins_here())
+    if (pool.has_quads())
       return fill_share_quads(pool, h, data, ordered, rows, n, features, count, all_rows);
 #endif
   fill_share<kConstantHessian, false>(pool, h, data, ordered, rows, n, features, count, all_rows);

@@ -4,6 +4,7 @@
 // values and then takes the next iteration's gradients (grower.cpp's add_leaf_values).
 #pragma once
 #include <cmath>
+#include <stdexcept>
 #include <type_traits>
 
 #include "fastml/boost.hpp"
@@ -62,7 +63,8 @@ void with_one_output_loss(Loss loss, Body&& body) {
     case kQuantile: return body(std::integral_constant<Loss, kQuantile>{});
     case kPoisson: return body(std::integral_constant<Loss, kPoisson>{});
     case kGamma: return body(std::integral_constant<Loss, kGamma>{});
-    default: return body(std::integral_constant<Loss, kBinomial>{});  // kBinomial
+    case kBinomial: return body(std::integral_constant<Loss, kBinomial>{});
+    default: throw std::invalid_argument("a one-output loss expected");
   }
 }
 

@@ -149,8 +149,8 @@ void walk_block(const Forest<T>& forest, const T* x_start, index_t n_features, i
 }
 
 // Calls visit(t, start, stop, leaves) for every tree t and block of rows [start, stop) with
-// the leaves they reach. Each thread takes a block of rows and walks it through the trees one
-// after the other. A tree's deep splits are read by few rows,
+// the leaves they reach. Each thread takes a block of rows and walks it through the trees a
+// group at a time (walk_block, trees_per_group). A tree's deep splits are read by few rows,
 // so large blocks read each tree from memory fewer times: one block per thread measured 2.5x
 // faster than blocks of 4096 rows on a 100-tree forest. Rows meet the trees in order, so sums
 // over trees do not depend on the thread count.

@@ -442,7 +442,7 @@ double stored_value(const Dataset<T>& d, index_t f, std::int64_t k) {
 
 // Calls note(code, value) for 0.0 in the zero's bin where the column does not store every row,
 // then for each stored entry of column f, in CSC order, whose code wanted(code) takes. The one
-// order of sparse_threshold's scan and SparseBinBounds' (std::max and std::min keep the first of
+// order of sparse_threshold's scan and with_sparse_bounds' (std::max and std::min keep the first of
 // 0.0 and -0.0: the same order, the same bounds).
 template <class T, class Wanted, class Note>
 void scan_bin_values(const Dataset<T>& d, index_t f, Wanted&& wanted, Note&& note) {

@@ -26,19 +26,10 @@ namespace {  // internal linkage, see common.hpp
 
 #if defined(FASTML_HAVE_ISA_x86_64_v3)
 #define FASTML_CART_AVX2_BATCHES 1
-inline int no_kernels() { return 0; }
-// Whether the batched searches run their AVX2 builds (SplitSearch::channels_first_best and
-// walked_first_best): where choose_isa picks a build of x86-64-v3 or wider, so FASTML_SIMD caps
-// them as it caps every per-ISA kernel. The rest of the tree core stays one baseline build:
-// a per-ISA copy of the whole core would share its standard-library instantiations (vectors,
-// sorts) with the baseline one at link time, and a non-AVX2 machine could run the AVX2 copy.
-inline bool avx2_batches() {
-  static const bool wide = std::strcmp(choose_isa(FASTML_IF_ISA_V4(&no_kernels),
-                                                  FASTML_IF_ISA_V3(&no_kernels), &no_kernels)
-                                           .name,
-                                       "baseline") != 0;
-  return wide;
-}
+// The batched searches (SplitSearch::channels_first_best and walked_first_best) run their AVX2
+// builds where isa_v3_or_wider. The rest of the tree core stays one baseline build: a per-ISA
+// copy of the whole core would share its standard-library instantiations (vectors, sorts) with
+// the baseline one at link time, and a non-AVX2 machine could run the AVX2 copy.
 #endif
 
 // What the searches of one builder share: how rows add to blocks, and whether missing values
@@ -326,7 +317,7 @@ struct SplitSearch {
   // where the CPU runs it (see walked_first_best): 16 keys a compare instead of 8.
   static void rank_tiny_keys(const TinyKey* key, index_t n, TinyKey* order) {
 #if defined(FASTML_CART_AVX2_BATCHES)
-    if (avx2_batches()) return rank_tiny_keys_avx2(key, n, order);
+    if (isa_v3_or_wider()) return rank_tiny_keys_avx2(key, n, order);
 #endif
     rank_keys_by_count(key, n, order);
   }
@@ -656,13 +647,13 @@ struct SplitSearch {
 
   // The candidates of kF features' n keys in order (walk_features) into the batch, and the first
   // best of them above floor (batch_first_best), or -1: in the AVX2 build where the CPU runs it
-  // (avx2_batches), where a block's 4 channels are one register and 4 candidates' proxies one
+  // (isa_v3_or_wider), where a block's 4 channels are one register and 4 candidates' proxies one
   // vector (the same operations, no fused multiply-add: the same proxies to the bit).
   template <Criterion Crit, int kF>
   int walked_first_best(index_t n, const TinyKey* const* orders, const TinyRows& node,
                         Batch& batch, const Candidates& cand, double floor) const {
 #if defined(FASTML_CART_AVX2_BATCHES)
-    if (avx2_batches())
+    if (isa_v3_or_wider())
       return walked_first_best_avx2<Crit, kF>(n, orders, node, batch, cand, floor);
 #endif
     return walk_and_pick<Crit, kF>(n, orders, node, batch, cand, floor);
@@ -709,7 +700,7 @@ struct SplitSearch {
   template <Criterion Crit>
   int channels_first_best(const Batch& batch, const Candidates& c, double floor) const {
 #if defined(FASTML_CART_AVX2_BATCHES)
-    if (avx2_batches()) return channels_first_best_avx2<Crit>(batch, c, floor);
+    if (isa_v3_or_wider()) return channels_first_best_avx2<Crit>(batch, c, floor);
 #endif
     return batch_first_best<Crit>(batch, ChannelLefts{batch}, c, floor);
   }

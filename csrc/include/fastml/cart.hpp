@@ -100,7 +100,7 @@ struct Dataset {
   const std::uint32_t* csr_to_csc = nullptr;  // (nnz)
   const std::uint32_t* csc_to_csr = nullptr;  // (nnz)
   // With csc_codes, or nullptr: the smallest and largest value of each bin of the features of
-  // long columns, 0.0 counted in the zero's bin (set by the growers, see SparseBinBounds in
+  // long columns, 0.0 counted in the zero's bin (set by the growers, see with_sparse_bounds in
   // csrc/tree/sparse_hist.hpp): feature f's bin b at sparse_bounds[sparse_bounds_start[f] + 2b]
   // and + 1, none where sparse_bounds_start[f] < 0.
   const double* sparse_bounds = nullptr;

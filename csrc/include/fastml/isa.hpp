@@ -54,6 +54,21 @@ IsaChoice<Table> choose_isa(typename TableMaker<Table>::type v4,
   return {baseline(), "baseline"};
 }
 
+namespace isa_detail {
+inline bool yes() { return true; }
+inline bool no() { return false; }
+}  // namespace isa_detail
+
+// Whether choose_isa picks a build of x86-64-v3 or wider (FASTML_SIMD caps it as it caps every
+// per-ISA kernel), for code whose AVX2 variants are target attributes inside one baseline build
+// (the tree core's batched searches, the booster's quad fills) rather than builds of their own.
+inline bool isa_v3_or_wider() {
+  static const bool wide = choose_isa(FASTML_IF_ISA_V4(&isa_detail::yes),
+                                      FASTML_IF_ISA_V3(&isa_detail::yes), &isa_detail::no)
+                               .table;
+  return wide;
+}
+
 // The float or the double kernels of a table with members f32 and f64.
 template <class T, class Table>
 const auto& kernels_for(const Table& table) {

@@ -356,6 +356,8 @@ class _CompiledBoosting:
                 codes = codes.astype(np.uint16)
                 for f, missing in zip(self._wide(), self._missing_codes()[self._wide()]):
                     codes[:, f] = np.where(np.isnan(X[:, f]), missing, X[:, f])
+                if columns is not None:  # their bytes as _grower_codes cuts them
+                    columns[:, self._wide()] = codes[:, self._wide()].astype(np.uint8)
         if self.verbose:
             nbytes = X.data.nbytes if sparse.issparse(X) else X.nbytes
             print(f"Binning {nbytes / 1e9:.3f} GB of "
@@ -887,9 +889,9 @@ class HistGradientBoostingClassifier(_CompiledBoosting, _SkClassifier):
         self.classes_ = scan.classes
         n_classes = self.classes_.shape[0]
         self.n_trees_per_iteration_ = 1 if n_classes <= 2 else n_classes
-        rank = np.zeros(scan.span)
+        rank = np.zeros(scan.span, dtype=np.int32)  # a quarter of a float64 table's size
         rank[scan.classes.astype(np.int64) - scan.lo] = np.arange(n_classes)
-        return rank[scan.arrays[0].astype(np.int64) - scan.lo]
+        return rank[scan.arrays[0].astype(np.int64) - scan.lo].astype(np.float64)
 
     def __init__(self, loss="log_loss", *, learning_rate=0.1, max_iter=100, max_leaf_nodes=31,
                  max_depth=None, min_samples_leaf=20, l2_regularization=0.0, max_features=1.0,
